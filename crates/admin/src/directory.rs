@@ -1,0 +1,561 @@
+//! Users, groups, connections and tokens as workspace admins manage them, every write asked of
+//! the one policy (`roster_mapping::policy::allowed`) first: a refusal is a 403 whose `detail`
+//! carries the policy's code and reason, and nothing is written.
+
+use actix_web::{web, HttpResponse};
+use roster_mapping::policy::{self, Action, Decision, Target};
+use roster_store::domain::{
+    ConnectionId, Email, GroupId, LifecycleEvent, Provenance, Source, Timestamp, User, UserId,
+    UserName, WorkspaceId,
+};
+use roster_store::{NewUser, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::AdminPrincipal;
+use crate::error::AdminError;
+use crate::AdminSettings;
+
+const PAGE: i64 = 100;
+
+fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
+    id.parse()
+        .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
+}
+
+/// Asks the policy; a refusal becomes a 403 with its code and reason.
+fn require(
+    store: &Store,
+    admin: &AdminPrincipal,
+    action: Action,
+    target: Target,
+    scim_override: Option<bool>,
+) -> Result<(), AdminError> {
+    let workspace = store.workspace(admin.workspace_id)?;
+    let settings = policy::Settings {
+        scim_enabled: match scim_override {
+            Some(on) => on,
+            None => store.workspace_scim_enabled(admin.workspace_id)?,
+        },
+        sso_enforced: workspace.sso_enforced,
+    };
+    match policy::allowed(action, admin.policy_actor(), target, settings) {
+        Decision::Allowed => Ok(()),
+        Decision::Refused(refusal) => Err(AdminError::new(403, "forbidden", refusal.reason)
+            .with_detail(json!({ "refusal": refusal.code }))),
+    }
+}
+
+fn user_target(user: &User, scim_on: bool) -> Target {
+    Target::User {
+        scim_managed: user.is_scim_managed() && scim_on,
+    }
+}
+
+fn user_json(user: &User, actions: Value) -> Value {
+    let mut out = roster_store::user_json(user);
+    out["actions"] = actions;
+    out
+}
+
+/// What the console may offer for a user: each action with whether it is allowed and why not.
+fn user_actions(admin: &AdminPrincipal, user: &User, settings: policy::Settings) -> Value {
+    let describe = |action| match policy::allowed(
+        action,
+        admin.policy_actor(),
+        user_target(user, settings.scim_enabled),
+        settings,
+    ) {
+        Decision::Allowed => json!({ "allowed": true }),
+        Decision::Refused(r) => json!({ "allowed": false, "refusal": r.code, "reason": r.reason }),
+    };
+    json!({
+        "editProfile": describe(Action::EditProfile),
+        "enableDisable": describe(Action::EnableDisableUser),
+        "delete": describe(Action::DeleteUser),
+    })
+}
+
+fn policy_settings(
+    store: &Store,
+    workspace_id: WorkspaceId,
+) -> Result<policy::Settings, AdminError> {
+    let workspace = store.workspace(workspace_id)?;
+    Ok(policy::Settings {
+        scim_enabled: store.workspace_scim_enabled(workspace_id)?,
+        sso_enforced: workspace.sso_enforced,
+    })
+}
+
+/// Query parameters of the listings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /users?q=&after=&limit=`: users with what the admin may do to each.
+pub async fn list_users(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let body = web::block(move || {
+        let settings = policy_settings(&store, admin.workspace_id)?;
+        let page = store.admin_users(
+            admin.workspace_id,
+            query.q.as_deref(),
+            query.after.as_deref(),
+            limit,
+        )?;
+        let users: Vec<Value> = page
+            .items
+            .iter()
+            .map(|u| user_json(u, user_actions(&admin, u, settings)))
+            .collect();
+        Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The body of `POST /users`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invite {
+    email: String,
+    user_name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+}
+
+/// `POST /users`: invites a user (refused while SCIM provisions users).
+pub async fn invite(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    body: web::Json<Invite>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let email = Email::parse(&body.email).map_err(|err| AdminError::validation(err.to_string()))?;
+    let user_name = UserName::parse(body.user_name.as_deref().unwrap_or(email.as_str()))
+        .map_err(|err| AdminError::validation(err.to_string()))?;
+    let user = web::block(move || {
+        require(&store, &admin, Action::InviteUser, Target::Workspace, None)?;
+        let new = NewUser {
+            email: Some(email),
+            given_name: body.given_name,
+            family_name: body.family_name,
+            ..NewUser::minimal(admin.workspace_id, user_name, Source::Invited)
+        };
+        Ok::<_, AdminError>(store.create_user(&admin.actor(), &new)?)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
+}
+
+async fn lifecycle(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: String,
+    event: LifecycleEvent,
+) -> Result<HttpResponse, AdminError> {
+    let id: UserId = parse_id(&id, "user")?;
+    let user = web::block(move || {
+        let user = store.user(admin.workspace_id, id)?;
+        let scim_on = store.workspace_scim_enabled(admin.workspace_id)?;
+        require(
+            &store,
+            &admin,
+            Action::EnableDisableUser,
+            user_target(&user, scim_on),
+            Some(scim_on),
+        )?;
+        Ok::<_, AdminError>(store.change_lifecycle(
+            &admin.actor(),
+            admin.workspace_id,
+            id,
+            event,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(roster_store::user_json(&user)))
+}
+
+/// `POST /users/{id}/disable`: ends the user's sessions at once.
+pub async fn disable(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    lifecycle(admin, store, id.into_inner(), LifecycleEvent::Deactivate).await
+}
+
+/// `POST /users/{id}/enable`.
+pub async fn enable(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    lifecycle(admin, store, id.into_inner(), LifecycleEvent::Reactivate).await
+}
+
+/// `GET /groups?q=&after=&limit=`.
+pub async fn list_groups(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let body = web::block(move || {
+        let page = store.admin_groups(
+            admin.workspace_id,
+            query.q.as_deref(),
+            query.after.as_deref(),
+            limit,
+        )?;
+        let mut groups = Vec::with_capacity(page.items.len());
+        for group in &page.items {
+            let mut out = roster_store::group_json(group);
+            out["mapped"] = json!(store.is_mapped_group(admin.workspace_id, group.id)?);
+            groups.push(out);
+        }
+        Ok::<_, AdminError>(json!({ "groups": groups, "next": page.next }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn member_target(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    group_id: GroupId,
+) -> Result<Target, AdminError> {
+    let group = store.group(workspace_id, group_id)?;
+    Ok(match group.kind {
+        roster_store::domain::GroupKind::Idp => Target::IdpGroup,
+        roster_store::domain::GroupKind::App => Target::AppGroup {
+            mapped: store.is_mapped_group(workspace_id, group_id)?,
+        },
+    })
+}
+
+/// The body of `POST /groups/{id}/members`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddMember {
+    user_id: String,
+}
+
+/// `POST /groups/{id}/members`: adds a manual member.
+pub async fn add_member(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse, AdminError> {
+    let group_id: GroupId = parse_id(&id, "group")?;
+    let user_id: UserId = parse_id(&body.user_id, "user")?;
+    let added = web::block(move || {
+        let target = member_target(&store, admin.workspace_id, group_id)?;
+        require(&store, &admin, Action::EditGroupMembers, target, None)?;
+        Ok::<_, AdminError>(store.add_group_member(
+            &admin.actor(),
+            admin.workspace_id,
+            group_id,
+            user_id,
+            Provenance::Manual,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "added": added })))
+}
+
+/// `DELETE /groups/{id}/members/{userId}`: removes a manual membership.
+pub async fn remove_member(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (group, user) = path.into_inner();
+    let group_id: GroupId = parse_id(&group, "group")?;
+    let user_id: UserId = parse_id(&user, "user")?;
+    web::block(move || {
+        let target = member_target(&store, admin.workspace_id, group_id)?;
+        require(&store, &admin, Action::EditGroupMembers, target, None)?;
+        if store.remove_manual_member(&admin.actor(), admin.workspace_id, group_id, user_id)? {
+            Ok(())
+        } else {
+            Err(AdminError::not_found(
+                "no manual membership of that user in that group",
+            ))
+        }
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /connections`.
+pub async fn list_connections(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+) -> Result<HttpResponse, AdminError> {
+    let list = web::block(move || store.list_connections(admin.workspace_id)).await??;
+    let connections: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let mut out = roster_store::connection_json(c);
+            out["lastSyncAt"] = json!(c.last_sync_at.map(|at| at.to_rfc3339()));
+            out["scimBaseUrl"] = json!(format!("{}/scim/v2", settings.public_url));
+            out
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "connections": connections })))
+}
+
+/// The body of `PUT /connections/{id}/scim`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimSwitch {
+    enabled: bool,
+}
+
+/// `PUT /connections/{id}/scim`: "Automate provisioning with SCIM" on or off.
+pub async fn set_scim(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<ScimSwitch>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let enabled = body.enabled;
+    let connection = web::block(move || {
+        require(&store, &admin, Action::ToggleScim, Target::Workspace, None)?;
+        Ok::<_, AdminError>(store.set_connection_scim(
+            &admin.actor(),
+            admin.workspace_id,
+            id,
+            enabled,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
+}
+
+/// `GET /connections/{id}/tokens`: the tokens (never their secrets).
+pub async fn list_tokens(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let tokens = web::block(move || {
+        store.connection(admin.workspace_id, id)?;
+        store.list_scim_tokens(admin.workspace_id, id)
+    })
+    .await??;
+    let list: Vec<Value> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id.to_string(), "name": t.name, "hint": t.hint,
+                "createdAt": t.created_at.to_rfc3339(),
+                "expiresAt": t.expires_at.map(|at| at.to_rfc3339()),
+                "lastUsedAt": t.last_used_at.map(|at| at.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "tokens": list })))
+}
+
+/// The body of `POST /connections/{id}/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewToken {
+    name: Option<String>,
+    expires_in_days: Option<u32>,
+}
+
+/// `POST /connections/{id}/tokens`: a new SCIM token, shown once with the base URL to paste.
+pub async fn create_token(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    id: web::Path<String>,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let body = body.into_inner();
+    let name = body.name.unwrap_or_else(|| "console".to_owned());
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(AdminError::validation("name must have 1 to 100 characters"));
+    }
+    let expires_at = body
+        .expires_in_days
+        .map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
+    let (info, secret) = web::block(move || {
+        let connection = store.connection(admin.workspace_id, id)?;
+        require(
+            &store,
+            &admin,
+            Action::CreateScimToken,
+            Target::Workspace,
+            Some(connection.accepts_scim()),
+        )?;
+        Ok::<_, AdminError>(store.create_scim_token(
+            &admin.actor(),
+            admin.workspace_id,
+            id,
+            &name,
+            expires_at,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(json!({
+        "id": info.id.to_string(),
+        "name": info.name,
+        "token": secret.expose(),
+        "scimBaseUrl": format!("{}/scim/v2", settings.public_url),
+        "expiresAt": info.expires_at.map(|at| at.to_rfc3339()),
+    })))
+}
+
+/// `DELETE /connections/{id}/tokens/{tokenId}`: requests with it are refused from now on.
+pub async fn revoke_token(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (_, token) = path.into_inner();
+    let token_id = parse_id(&token, "token")?;
+    web::block(move || {
+        require(
+            &store,
+            &admin,
+            Action::RevokeScimToken,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(store.revoke_scim_token(
+            &admin.actor(),
+            admin.workspace_id,
+            token_id,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of the logs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    connection: Option<String>,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<i64>,
+    format: Option<String>,
+}
+
+/// `GET /provisioning-log?connection=&before=&limit=`: SCIM requests, newest first.
+pub async fn provisioning_log(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let connection: Option<ConnectionId> = query
+        .connection
+        .as_deref()
+        .map(|c| parse_id(c, "connection"))
+        .transpose()?;
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let entries = web::block(move || {
+        store.provisioning_log(admin.workspace_id, connection, query.before, limit)
+    })
+    .await??;
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq, "connectionId": e.connection_id, "requestId": e.request_id,
+                "at": Timestamp::from_micros(e.occurred_at).to_rfc3339(),
+                "method": e.method, "path": e.path, "status": e.status, "durationUs": e.duration_us,
+                "resourceId": e.resource_id, "error": e.error,
+                "warnings": e.warnings.as_deref().and_then(|w| serde_json::from_str::<Value>(w).ok()),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "entries": list })))
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// `GET /audit?after=&limit=&format=json|csv`: the audit trail in commit order.
+pub async fn audit(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
+    let format = query.format.unwrap_or_else(|| "json".to_owned());
+    if !matches!(format.as_str(), "json" | "csv") {
+        return Err(AdminError::validation("format must be json or csv"));
+    }
+    let events =
+        web::block(move || store.audit_events(admin.workspace_id, query.after, limit)).await??;
+    if format == "csv" {
+        let mut out = String::from(
+            "seq,occurred_at,actor_kind,actor_id,action,target_kind,target_id,detail\n",
+        );
+        for e in &events {
+            let row = [
+                e.seq.to_string(),
+                e.occurred_at.to_rfc3339(),
+                e.actor_kind.clone(),
+                e.actor_id.clone().unwrap_or_default(),
+                e.action.clone(),
+                e.target_kind.clone(),
+                e.target_id.clone(),
+                e.detail.clone(),
+            ];
+            out.push_str(
+                &row.iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+        }
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                "attachment; filename=\"roster-audit.csv\"",
+            ))
+            .body(out));
+    }
+    let list: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq, "at": e.occurred_at.to_rfc3339(), "actorKind": e.actor_kind, "actorId": e.actor_id,
+                "action": e.action, "targetKind": e.target_kind, "targetId": e.target_id,
+                "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "events": list })))
+}

@@ -1,0 +1,79 @@
+//! `GET /api/v1/admin/events`: the workspace's directory events in commit order after an opaque
+//! cursor, so the product behind Roster can follow every change without polling the directory.
+
+use actix_web::{web, HttpResponse};
+use roster_store::Store;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::AdminPrincipal;
+use crate::error::AdminError;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+/// Query parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// The `next` cursor of the previous page; absent to start at the oldest retained event.
+    after: Option<String>,
+    limit: Option<i64>,
+    /// Comma-separated event types to keep (e.g. `user.created,user.deactivated`).
+    #[serde(rename = "type")]
+    types: Option<String>,
+}
+
+/// Cursors are `ev_<position>`: opaque to clients, stable across restarts and replicas.
+fn decode_cursor(cursor: &str) -> Result<i64, AdminError> {
+    cursor
+        .strip_prefix("ev_")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            AdminError::validation(format!(
+                "after={cursor:?} is not a cursor this server issued"
+            ))
+        })
+}
+
+fn encode_cursor(position: i64) -> String {
+    format!("ev_{position}")
+}
+
+/// `GET /api/v1/admin/events?after=CURSOR&limit=N&type=T1,T2`.
+pub async fn feed(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let after = query
+        .after
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or(0);
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::validation(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let types: Vec<String> = query
+        .types
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let events =
+        web::block(move || store.events(admin.workspace_id, after, limit, &types)).await??;
+    let next = events.last().map_or(after, |e| e.seq);
+    Ok(HttpResponse::Ok().json(json!({
+        "events": events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+        "next": encode_cursor(next),
+    })))
+}

@@ -1,0 +1,117 @@
+//! Admin REST API (`/api/v1/admin`) and, later, the web console (`/admin`) for workspace admins.
+//!
+//! **Architecture invariant:** the console and the API only ask the one policy function
+//! (`roster_mapping::policy::allowed`) what an admin may do; they never decide it themselves.
+//! Every error is `{code, message, detail}` JSON ([`error::AdminError`]), framework errors and
+//! unknown routes included.
+
+pub mod auth;
+mod directory;
+pub mod error;
+mod events;
+pub mod openapi;
+pub mod password;
+mod scim_admin;
+mod webhooks;
+
+use actix_web::{web, HttpResponse};
+
+use error::AdminError;
+
+/// What the admin API needs from the operator's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    /// Allow webhook URLs to loopback, private and link-local addresses.
+    pub allow_private_network_urls: bool,
+    /// The external base URL (the SCIM base URL derives from it).
+    pub public_url: String,
+}
+
+/// Mounts the admin API on the `/api/v1/admin` scope the server gives. Expects a
+/// `web::Data<Store>` registered by the server.
+pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
+    cfg.app_data(web::Data::new(settings))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(64 * 1024)
+                .error_handler(|err, _| {
+                    AdminError::validation(format!("invalid JSON body: {err}")).into()
+                }),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|err, _| AdminError::not_found(err.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| AdminError::validation(err.to_string()).into()),
+        )
+        .route("/events", web::get().to(events::feed))
+        .route("/users", web::get().to(directory::list_users))
+        .route("/users", web::post().to(directory::invite))
+        .route("/users/{id}/disable", web::post().to(directory::disable))
+        .route("/users/{id}/enable", web::post().to(directory::enable))
+        .route("/groups", web::get().to(directory::list_groups))
+        .route(
+            "/groups/{id}/members",
+            web::post().to(directory::add_member),
+        )
+        .route(
+            "/groups/{id}/members/{user}",
+            web::delete().to(directory::remove_member),
+        )
+        .route("/connections", web::get().to(directory::list_connections))
+        .route("/connections/{id}/scim", web::put().to(directory::set_scim))
+        .route(
+            "/connections/{id}/tokens",
+            web::get().to(directory::list_tokens),
+        )
+        .route(
+            "/connections/{id}/tokens",
+            web::post().to(directory::create_token),
+        )
+        .route(
+            "/connections/{id}/tokens/{token}",
+            web::delete().to(directory::revoke_token),
+        )
+        .route(
+            "/provisioning-log",
+            web::get().to(directory::provisioning_log),
+        )
+        .route("/audit", web::get().to(directory::audit))
+        .route("/webhooks", web::get().to(webhooks::list))
+        .route("/webhooks", web::post().to(webhooks::create))
+        .route("/webhooks/{id}", web::delete().to(webhooks::delete))
+        .route("/webhooks/{id}/enable", web::post().to(webhooks::enable))
+        .route(
+            "/webhooks/{id}/deliveries",
+            web::get().to(webhooks::deliveries),
+        )
+        .route("/webhooks/{id}/resend", web::post().to(webhooks::resend))
+        .route("/scim", web::get().to(scim_admin::status))
+        .route(
+            "/scim/connections/{id}",
+            web::delete().to(scim_admin::revoke_connection),
+        )
+        .route(
+            "/scim/group-mappings",
+            web::get().to(scim_admin::list_mappings),
+        )
+        .route(
+            "/scim/group-mappings",
+            web::post().to(scim_admin::create_mapping),
+        )
+        .route(
+            "/scim/group-mappings/{id}",
+            web::delete().to(scim_admin::delete_mapping),
+        )
+        .default_service(web::to(unknown_route));
+}
+
+async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, AdminError> {
+    Err(AdminError::not_found(format!(
+        "no admin endpoint {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,209 @@
+//! `/api/v1/admin/scim`: SCIM connections with their sync status, revoking a connection, and
+//! group mappings — the surface products embedding a SCIM plugin expose, so Roster offers it too.
+
+use actix_web::{web, HttpResponse};
+use roster_store::domain::{ConnectionId, DisplayName, GroupMapping, MappingId, RoleName};
+use roster_store::{NewMapping, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::AdminPrincipal;
+use crate::error::AdminError;
+
+fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
+    id.parse()
+        .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
+}
+
+/// `GET /api/v1/admin/scim`: connections with their provisioning health.
+pub async fn status(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let rows = web::block(move || store.scim_status(admin.workspace_id)).await??;
+    let connections: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "id": row.connection.id.to_string(),
+                "name": row.connection.name.as_str(),
+                "kind": row.connection.kind.as_str(),
+                "status": row.connection.status.as_str(),
+                "provisionedUserCount": row.provisioned_users,
+                "provisionedGroupCount": row.provisioned_groups,
+                "lastSyncAt": row.connection.last_sync_at.map(|at| at.to_rfc3339()),
+                "recentFailures": row.recent_failures,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "connections": connections })))
+}
+
+/// `DELETE /api/v1/admin/scim/connections/{id}`: revokes the connection; its tokens stop at once.
+pub async fn revoke_connection(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    web::block(move || store.revoke_connection(&admin.actor(), admin.workspace_id, id)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn mapping_json(mapping: &GroupMapping, role_name: Option<String>) -> Value {
+    json!({
+        "id": mapping.id.to_string(),
+        "connectionId": mapping.connection_id.to_string(),
+        "scimGroupId": mapping.idp_group_key,
+        "scimGroupName": mapping.idp_group_name,
+        "groupId": mapping.app_group_id.map(|id| id.to_string()),
+        "roleId": mapping.role_id.map(|id| id.to_string()),
+        "roleName": role_name,
+        "createdAt": mapping.created_at.to_rfc3339(),
+    })
+}
+
+/// `GET /api/v1/admin/scim/group-mappings`.
+pub async fn list_mappings(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let body = web::block(move || {
+        let roles = store.list_roles(admin.workspace_id)?;
+        let mappings = store.list_mappings(admin.workspace_id)?;
+        let list: Vec<Value> = mappings
+            .iter()
+            .map(|m| {
+                let name = m
+                    .role_id
+                    .and_then(|id| roles.iter().find(|r| r.id == id))
+                    .map(|r| r.name.to_string());
+                mapping_json(m, name)
+            })
+            .collect();
+        Ok::<_, AdminError>(json!({ "mappings": list }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The body of `POST /api/v1/admin/scim/group-mappings`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateMapping {
+    scim_group_name: Option<String>,
+    scim_group_id: Option<String>,
+    role_name: Option<String>,
+    group_name: Option<String>,
+    connection_id: Option<String>,
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// `POST /api/v1/admin/scim/group-mappings`: maps an IdP group (by id, or by exact name — bound
+/// when that group exists or is pushed later) to a role and/or an app group.
+pub async fn create_mapping(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    body: web::Json<CreateMapping>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let by_name = non_empty(&body.scim_group_name).map(str::to_owned);
+    let by_id = non_empty(&body.scim_group_id).map(str::to_owned);
+    if by_name.is_some() == by_id.is_some() {
+        return Err(AdminError::validation(
+            "give exactly one of scimGroupName and scimGroupId",
+        ));
+    }
+    let role_name = non_empty(&body.role_name)
+        .map(|name| RoleName::parse(name).map_err(|err| AdminError::validation(err.to_string())))
+        .transpose()?;
+    let group_name = non_empty(&body.group_name)
+        .map(|name| DisplayName::parse(name).map_err(|err| AdminError::validation(err.to_string())))
+        .transpose()?;
+    if role_name.is_none() && group_name.is_none() {
+        return Err(AdminError::validation("give roleName, groupName, or both"));
+    }
+    let connection_id: Option<ConnectionId> = non_empty(&body.connection_id)
+        .map(|id| parse_id(id, "connection"))
+        .transpose()?;
+    let created = web::block(move || {
+        let workspace = admin.workspace_id;
+        let actor = admin.actor();
+        let role = role_name
+            .as_ref()
+            .map(|name| {
+                store
+                    .role_by_name(workspace, name.as_str())
+                    .map_err(|_| AdminError::not_found(format!("role {name:?} not found")))
+            })
+            .transpose()?;
+        let (connection_id, key) = match (&by_id, connection_id) {
+            (Some(id), _) => {
+                let group = store
+                    .idp_group(workspace, parse_id(id, "SCIM group")?)
+                    .map_err(|_| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
+                let connection = group
+                    .connection_id
+                    .ok_or_else(|| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
+                (connection, Some(group.id.to_string()))
+            }
+            (None, Some(connection)) => (store.connection(workspace, connection)?.id, None),
+            (None, None) => {
+                let scim: Vec<_> = store
+                    .list_connections(workspace)?
+                    .into_iter()
+                    .filter(|c| c.accepts_scim())
+                    .collect();
+                match scim.as_slice() {
+                    [only] => (only.id, None),
+                    [] => {
+                        return Err(AdminError::not_found(
+                            "no connection with SCIM on in this workspace",
+                        ))
+                    }
+                    _ => {
+                        return Err(AdminError::validation(
+                            "several connections have SCIM on: give connectionId",
+                        ))
+                    }
+                }
+            }
+        };
+        let app_group = group_name
+            .as_ref()
+            .map(|name| store.app_group_by_name_or_create(&actor, workspace, name))
+            .transpose()?;
+        let mapping = store.create_mapping(
+            &actor,
+            &NewMapping {
+                workspace_id: workspace,
+                connection_id,
+                idp_group_key: key,
+                idp_group_name: if by_id.is_some() {
+                    None
+                } else {
+                    by_name.clone()
+                },
+                app_group_id: app_group.map(|g| g.id),
+                role_id: role.as_ref().map(|r| r.id),
+            },
+        )?;
+        Ok::<_, AdminError>(mapping_json(&mapping, role.map(|r| r.name.to_string())))
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
+pub async fn delete_mapping(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: MappingId = parse_id(&id, "mapping")?;
+    web::block(move || store.delete_mapping(&admin.actor(), admin.workspace_id, id)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

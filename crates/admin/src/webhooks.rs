@@ -1,0 +1,146 @@
+//! `/api/v1/admin/webhooks`: endpoints that receive the directory events, their delivery log,
+//! re-enabling and resending. The signing secret is shown once, at creation.
+
+use actix_web::{web, HttpResponse};
+use roster_store::{DeliveryRecord, Store, WebhookEndpoint};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::AdminPrincipal;
+use crate::error::AdminError;
+use crate::AdminSettings;
+
+fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
+    json!({
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "eventTypes": endpoint.event_types,
+        "enabled": endpoint.enabled,
+        "disabledReason": endpoint.disabled_reason,
+        "consecutiveFailures": endpoint.consecutive_failures,
+        "createdAt": roster_store::domain::Timestamp::from_micros(endpoint.created_at).to_rfc3339(),
+    })
+}
+
+fn delivery_json(delivery: &DeliveryRecord) -> Value {
+    json!({
+        "id": delivery.id,
+        "eventId": delivery.event_id,
+        "attempt": delivery.attempt,
+        "statusCode": delivery.status_code,
+        "durationMs": delivery.duration_ms,
+        "error": delivery.error,
+        "resend": delivery.resend,
+        "at": roster_store::domain::Timestamp::from_micros(delivery.delivered_at).to_rfc3339(),
+    })
+}
+
+/// The body of `POST /webhooks`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhook {
+    url: String,
+    #[serde(default)]
+    event_types: Vec<String>,
+}
+
+/// `POST /api/v1/admin/webhooks`: 201 with the endpoint and its secret (shown once).
+pub async fn create(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    body: web::Json<CreateWebhook>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    if body
+        .event_types
+        .iter()
+        .any(|t| t.trim().is_empty() || t.len() > 64)
+    {
+        return Err(AdminError::validation(
+            "eventTypes must be non-empty event type names",
+        ));
+    }
+    let allow_private = settings.allow_private_network_urls;
+    let url = body.url.clone();
+    web::block(move || roster_webhooks::check_url(&url, allow_private))
+        .await?
+        .map_err(|reason| AdminError::validation(format!("url: {reason}")))?;
+    let secret = roster_webhooks::generate_secret()
+        .map_err(|err| AdminError::new(500, "internal", err.to_string()))?;
+    let stored_secret = secret.clone();
+    let endpoint = web::block(move || {
+        store.create_webhook(
+            &admin.actor(),
+            admin.workspace_id,
+            &body.url,
+            &body.event_types,
+            &stored_secret,
+        )
+    })
+    .await??;
+    let mut created = endpoint_json(&endpoint);
+    created["secret"] = json!(secret);
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// `GET /api/v1/admin/webhooks`.
+pub async fn list(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let endpoints = web::block(move || store.list_webhooks(admin.workspace_id)).await??;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "webhooks": endpoints.iter().map(endpoint_json).collect::<Vec<_>>() })))
+}
+
+/// `DELETE /api/v1/admin/webhooks/{id}`.
+pub async fn delete(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    web::block(move || store.delete_webhook(&admin.actor(), admin.workspace_id, &id)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/admin/webhooks/{id}/enable`: resumes a disabled endpoint where it stopped.
+pub async fn enable(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let endpoint =
+        web::block(move || store.enable_webhook(&admin.actor(), admin.workspace_id, &id)).await??;
+    Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
+}
+
+/// `GET /api/v1/admin/webhooks/{id}/deliveries`: the latest attempts, newest first.
+pub async fn deliveries(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let log = web::block(move || store.webhook_deliveries(admin.workspace_id, &id, 200)).await??;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "deliveries": log.iter().map(delivery_json).collect::<Vec<_>>() })))
+}
+
+/// The body of `POST /webhooks/{id}/resend`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resend {
+    event_id: String,
+}
+
+/// `POST /api/v1/admin/webhooks/{id}/resend`: delivers an event again, ahead of the queue.
+pub async fn resend(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<Resend>,
+) -> Result<HttpResponse, AdminError> {
+    let event_id = body.into_inner().event_id;
+    web::block(move || store.resend_webhook_event(admin.workspace_id, &id, &event_id)).await??;
+    Ok(HttpResponse::Accepted().json(json!({ "status": "queued" })))
+}

@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+
+mod audit;
+mod connection;
+mod error;
+mod group;
+mod ids;
+mod names;
+pub mod query;
+mod role;
+mod secret;
+mod timestamp;
+mod user;
+mod workspace;
+
+pub use audit::{Action, Actor, AuditEvent, NewAuditEvent};
+pub use connection::{
+    Connection, ConnectionKind, ConnectionStatus, GroupSync, ProfileSync, Vendor,
+};
+pub use error::DomainError;
+pub use group::{Group, GroupKind, GroupMapping, Provenance};
+pub use ids::{ConnectionId, GroupId, IdentityId, MappingId, RoleId, TokenId, UserId, WorkspaceId};
+pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
+pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
+pub use secret::{SecretHash, SecretKind, SecretToken};
+pub use timestamp::Timestamp;
+pub use user::{
+    ignored_identifier_changes, Identity, IgnoredChange, Lifecycle, LifecycleEvent, Source, User,
+};
+pub use workspace::Workspace;

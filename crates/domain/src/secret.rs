@@ -1,0 +1,127 @@
+//! Bearer secrets (SCIM tokens, admin API keys, local passwords are elsewhere): generation,
+//! hashing for storage, and constant-time comparison.
+//!
+//! A secret is 32 random bytes, URL-safe base64 without padding, behind a prefix that says what it
+//! is (`rsct_` SCIM token, `rsak_` API key) so a leaked one is recognisable by secret scanners.
+//! Only the SHA-256 of the whole string is stored; a secret has 256 bits of entropy, so a fast
+//! hash is enough (a slow KDF protects low-entropy passwords, not random tokens).
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::DomainError;
+
+/// What a secret grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    ScimToken,
+    ApiKey,
+}
+
+impl SecretKind {
+    fn prefix(&self) -> &'static str {
+        match self {
+            SecretKind::ScimToken => "rsct_",
+            SecretKind::ApiKey => "rsak_",
+        }
+    }
+}
+
+/// A plaintext secret: shown once, never stored, never logged (its `Debug` is redacted).
+pub struct SecretToken(String);
+
+impl fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretToken(<redacted>)")
+    }
+}
+
+impl SecretToken {
+    /// A fresh random secret.
+    pub fn generate(kind: SecretKind) -> Result<Self, DomainError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|_| DomainError::invalid("secret", "the system random source failed"))?;
+        Ok(Self(format!("{}{}", kind.prefix(), base64url(&bytes))))
+    }
+
+    /// Wraps a secret received from a client.
+    pub fn from_presented(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
+    /// The text to show the admin once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored form.
+    pub fn hash(&self) -> SecretHash {
+        SecretHash(hex::encode(Sha256::digest(self.0.as_bytes())))
+    }
+
+    /// A short, non-secret hint for listings (`rsct_AbCd…`).
+    pub fn hint(&self) -> String {
+        self.0.chars().take(9).collect::<String>() + "…"
+    }
+}
+
+/// The hex SHA-256 of a secret, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretHash(pub String);
+
+impl SecretHash {
+    /// Constant-time comparison with a presented secret.
+    pub fn matches(&self, presented: &SecretToken) -> bool {
+        let presented = presented.hash();
+        self.0.as_bytes().ct_eq(presented.0.as_bytes()).into()
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_random_and_hash_verifiable() {
+        let token = SecretToken::generate(SecretKind::ScimToken).unwrap();
+        let other = SecretToken::generate(SecretKind::ScimToken).unwrap();
+        assert!(token.expose().starts_with("rsct_"));
+        assert_eq!(token.expose().len(), 5 + 43);
+        assert_ne!(token.expose(), other.expose());
+        let stored = token.hash();
+        assert_eq!(stored.0.len(), 64);
+        assert!(stored.matches(&SecretToken::from_presented(token.expose())));
+        assert!(!stored.matches(&other));
+        assert!(!format!("{token:?}").contains(token.expose()));
+    }
+
+    #[test]
+    fn base64url_matches_rfc4648_vectors() {
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"foob"), "Zm9vYg");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+}

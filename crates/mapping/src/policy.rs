@@ -1,0 +1,150 @@
+//! The one admin policy: what a workspace admin may do in the app, given who owns the data.
+//!
+//! When SCIM is on, the IdP owns users and the memberships it pushes, so the app refuses to
+//! invite users, edit or enable/disable/delete SCIM-managed users, and edit members of mapped
+//! groups; unmapped app groups stay editable. The console and the admin API only ask
+//! [`allowed`]; they never decide themselves. `docs/policy.md` holds the full matrix, and a test
+//! checks every cell of that document against this function.
+
+/// Something an admin may try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    InviteUser,
+    EditProfile,
+    EnableDisableUser,
+    DeleteUser,
+    /// Add or remove members of a group.
+    EditGroupMembers,
+    CreateScimToken,
+    RevokeScimToken,
+    ToggleScim,
+    ToggleSsoEnforcement,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub is_admin: bool,
+    /// Whether the actor's own session came from an SSO login (enforcing SSO otherwise locks the
+    /// actor out).
+    pub signed_in_with_sso: bool,
+}
+
+/// What the action is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Workspace,
+    User {
+        /// Managed by a connection that has SCIM on (SCIM-created or adopted).
+        scim_managed: bool,
+    },
+    /// An app group; `mapped` when a mapping feeds its members.
+    AppGroup {
+        mapped: bool,
+    },
+    /// A group pushed by an IdP through SCIM.
+    IdpGroup,
+}
+
+/// The workspace settings the policy depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Any connection of the workspace has SCIM on.
+    pub scim_enabled: bool,
+    pub sso_enforced: bool,
+}
+
+/// Why an action is refused: a stable code and a sentence for the admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub reason: &'static str,
+}
+
+/// The decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Refused(Refusal),
+}
+
+const NOT_ADMIN: Refusal = Refusal {
+    code: "not_admin",
+    reason: "only workspace admins can do this",
+};
+const IDP_PROVISIONS: Refusal = Refusal {
+    code: "scim_provisions_users",
+    reason: "SCIM is on: users are provisioned by your identity provider",
+};
+const IDP_OWNS_USER: Refusal = Refusal {
+    code: "scim_managed_user",
+    reason: "this user is managed by your identity provider through SCIM; change it there",
+};
+const IDP_OWNS_MEMBERS: Refusal = Refusal {
+    code: "scim_managed_group",
+    reason: "the members of this group come from your identity provider; change them there",
+};
+const SCIM_OFF: Refusal = Refusal {
+    code: "scim_off",
+    reason: "turn SCIM provisioning on before creating a token",
+};
+const WOULD_LOCK_OUT: Refusal = Refusal {
+    code: "sso_lockout",
+    reason: "sign in with SSO before enforcing it, or you would lock yourself out",
+};
+const WRONG_TARGET: Refusal = Refusal {
+    code: "invalid_target",
+    reason: "this action does not apply to that target",
+};
+
+/// Decides whether `actor` may do `action` on `target` under `settings`.
+pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings) -> Decision {
+    use Action::*;
+    use Decision::{Allowed, Refused};
+    if !actor.is_admin {
+        return Refused(NOT_ADMIN);
+    }
+    match (action, target) {
+        (InviteUser, Target::Workspace) => {
+            if settings.scim_enabled {
+                Refused(IDP_PROVISIONS)
+            } else {
+                Allowed
+            }
+        }
+        (EditProfile | EnableDisableUser | DeleteUser, Target::User { scim_managed }) => {
+            if scim_managed {
+                Refused(IDP_OWNS_USER)
+            } else {
+                Allowed
+            }
+        }
+        (EditGroupMembers, Target::IdpGroup) => Refused(IDP_OWNS_MEMBERS),
+        (EditGroupMembers, Target::AppGroup { mapped }) => {
+            if mapped && settings.scim_enabled {
+                Refused(IDP_OWNS_MEMBERS)
+            } else {
+                Allowed
+            }
+        }
+        (CreateScimToken, Target::Workspace) => {
+            if settings.scim_enabled {
+                Allowed
+            } else {
+                Refused(SCIM_OFF)
+            }
+        }
+        (RevokeScimToken | ToggleScim, Target::Workspace) => Allowed,
+        (ToggleSsoEnforcement, Target::Workspace) => {
+            if actor.signed_in_with_sso {
+                Allowed
+            } else {
+                Refused(WOULD_LOCK_OUT)
+            }
+        }
+        _ => Refused(WRONG_TARGET),
+    }
+}
+
+#[cfg(test)]
+mod tests;

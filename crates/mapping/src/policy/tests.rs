@@ -1,0 +1,169 @@
+//! Every cell of docs/policy.md, checked against [`allowed`]: the document is the test table.
+
+use super::*;
+
+const MATRIX: &str = include_str!("../../../../docs/policy.md");
+
+/// The settings of the four columns, in document order.
+const COLUMNS: [Settings; 4] = [
+    Settings {
+        scim_enabled: true,
+        sso_enforced: true,
+    },
+    Settings {
+        scim_enabled: true,
+        sso_enforced: false,
+    },
+    Settings {
+        scim_enabled: false,
+        sso_enforced: true,
+    },
+    Settings {
+        scim_enabled: false,
+        sso_enforced: false,
+    },
+];
+
+fn action(text: &str) -> Action {
+    match text {
+        "invite user" => Action::InviteUser,
+        "edit profile" => Action::EditProfile,
+        "enable / disable user" => Action::EnableDisableUser,
+        "delete user" => Action::DeleteUser,
+        "add / remove group members" => Action::EditGroupMembers,
+        "create SCIM token" => Action::CreateScimToken,
+        "revoke SCIM token" => Action::RevokeScimToken,
+        "toggle SCIM" => Action::ToggleScim,
+        "toggle SSO enforcement" => Action::ToggleSsoEnforcement,
+        other => panic!("unknown action {other:?} in docs/policy.md"),
+    }
+}
+
+/// (actor, target) of a row, for the given column's settings (a SCIM user is managed only while
+/// SCIM is on).
+fn subject(text: &str, settings: Settings) -> (Actor, Target) {
+    let admin = Actor {
+        is_admin: true,
+        signed_in_with_sso: true,
+    };
+    match text {
+        "workspace" => (admin, Target::Workspace),
+        "workspace, admin signed in with a password" => (
+            Actor {
+                is_admin: true,
+                signed_in_with_sso: false,
+            },
+            Target::Workspace,
+        ),
+        "workspace, by a non-admin" => (
+            Actor {
+                is_admin: false,
+                signed_in_with_sso: true,
+            },
+            Target::Workspace,
+        ),
+        "invited user" | "JIT user" => (
+            admin,
+            Target::User {
+                scim_managed: false,
+            },
+        ),
+        "SCIM user" => (
+            admin,
+            Target::User {
+                scim_managed: settings.scim_enabled,
+            },
+        ),
+        "unmapped app group" => (admin, Target::AppGroup { mapped: false }),
+        "mapped app group" => (admin, Target::AppGroup { mapped: true }),
+        "IdP group" => (admin, Target::IdpGroup),
+        other => panic!("unknown target {other:?} in docs/policy.md"),
+    }
+}
+
+fn render(decision: Decision) -> String {
+    match decision {
+        Decision::Allowed => "allowed".to_owned(),
+        Decision::Refused(refusal) => format!("refused: `{}`", refusal.code),
+    }
+}
+
+#[test]
+fn every_cell_of_the_documented_matrix_holds() {
+    let rows: Vec<Vec<String>> = MATRIX
+        .lines()
+        .skip_while(|line| !line.starts_with("| action |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    let mut cells = 0;
+    for row in &rows {
+        assert_eq!(
+            row.len(),
+            6,
+            "a matrix row has action, target and four columns: {row:?}"
+        );
+        let act = action(&row[0]);
+        for (column, settings) in COLUMNS.iter().enumerate() {
+            let (actor, target) = subject(&row[1], *settings);
+            let got = render(allowed(act, actor, target, *settings));
+            assert_eq!(
+                got,
+                row[2 + column],
+                "{} / {} under {:?}",
+                row[0],
+                row[1],
+                settings
+            );
+            cells += 1;
+        }
+    }
+    // Every action appears, with every user source where it targets users.
+    assert!(rows.len() >= 20, "the matrix lost rows: {}", rows.len());
+    assert_eq!(cells, rows.len() * 4);
+}
+
+#[test]
+fn adopted_users_are_managed_whatever_their_source() {
+    let admin = Actor {
+        is_admin: true,
+        signed_in_with_sso: false,
+    };
+    let on = Settings {
+        scim_enabled: true,
+        sso_enforced: false,
+    };
+    let decision = allowed(
+        Action::EditProfile,
+        admin,
+        Target::User { scim_managed: true },
+        on,
+    );
+    assert_eq!(decision, Decision::Refused(IDP_OWNS_USER));
+}
+
+#[test]
+fn actions_on_the_wrong_target_are_refused() {
+    let admin = Actor {
+        is_admin: true,
+        signed_in_with_sso: true,
+    };
+    let off = Settings {
+        scim_enabled: false,
+        sso_enforced: false,
+    };
+    assert_eq!(
+        allowed(Action::InviteUser, admin, Target::IdpGroup, off),
+        Decision::Refused(WRONG_TARGET)
+    );
+    assert_eq!(
+        allowed(Action::DeleteUser, admin, Target::Workspace, off),
+        Decision::Refused(WRONG_TARGET)
+    );
+}

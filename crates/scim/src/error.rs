@@ -1,0 +1,164 @@
+//! SCIM errors and their one mapping to HTTP: RFC 7644 §3.12 Error JSON with `status` as a
+//! string and a `scimType` where the RFC defines one, `Content-Type: application/scim+json`.
+//! Store outcomes map exhaustively (no catch-all), so a new variant forces a decision here.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use roster_store::StoreError;
+use serde_json::json;
+
+use crate::discovery::ERROR_SCHEMA;
+use crate::filter::FilterError;
+use crate::patch::PatchError;
+
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// A SCIM error response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {scim_type:?}: {detail}")]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+    /// Seconds for `Retry-After` (429 and 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ScimError {
+    pub fn new(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: the connection's rate limit; retry after `seconds`.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                429,
+                None,
+                format!("too many requests for this connection; retry after {seconds} s"),
+            )
+        }
+    }
+
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self::new(400, Some("invalidSyntax"), detail)
+    }
+
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::new(400, Some("invalidValue"), detail)
+    }
+
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::new(400, Some("invalidFilter"), detail)
+    }
+
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        Self::new(400, Some("mutability"), detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, None, detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, None, detail)
+    }
+
+    /// The Error JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.to_string(),
+            "detail": self.detail,
+        });
+        if let Some(scim_type) = self.scim_type {
+            body["scimType"] = json!(scim_type);
+        }
+        body
+    }
+}
+
+impl ResponseError for ScimError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type(SCIM_CONTENT_TYPE);
+        match self.status {
+            401 => {
+                response.insert_header(("WWW-Authenticate", "Bearer realm=\"scim\""));
+            }
+            503 | 429 => {
+                response.insert_header(("Retry-After", self.retry_after.unwrap_or(5).to_string()));
+            }
+            _ => {}
+        }
+        let mut response = response.body(self.body().to_string());
+        response.extensions_mut().insert(crate::respond::LogFacts {
+            error: Some(self.detail.clone()),
+            ..crate::respond::LogFacts::default()
+        });
+        response
+    }
+}
+
+impl From<StoreError> for ScimError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { what } => ScimError::not_found(format!("{what} not found")),
+            StoreError::Conflict { detail, .. } => ScimError::new(409, Some("uniqueness"), detail),
+            StoreError::Invalid(err) => ScimError::invalid_value(err.to_string()),
+            StoreError::PreconditionFailed { .. } => ScimError::new(412, None, err.to_string()),
+            StoreError::InvalidFilter(detail) => ScimError::invalid_filter(detail),
+            StoreError::Unauthorized => {
+                ScimError::unauthorized("invalid, revoked or expired bearer token")
+            }
+            StoreError::Forbidden { reason } => ScimError::new(403, None, reason),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                ScimError::new(
+                    503,
+                    None,
+                    "the service is temporarily unavailable; retry later",
+                )
+            }
+            StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Database(_) => {
+                tracing::error!(error = %err, "internal error");
+                ScimError::new(500, None, "internal error")
+            }
+        }
+    }
+}
+
+impl From<FilterError> for ScimError {
+    fn from(err: FilterError) -> Self {
+        ScimError::invalid_filter(err.to_string())
+    }
+}
+
+impl From<PatchError> for ScimError {
+    fn from(err: PatchError) -> Self {
+        match err {
+            PatchError::InvalidSyntax(detail) => ScimError::invalid_syntax(detail),
+            PatchError::InvalidPath(detail) => ScimError::new(400, Some("invalidPath"), detail),
+            PatchError::NoTarget(detail) => ScimError::new(400, Some("noTarget"), detail),
+            PatchError::InvalidValue(detail) => ScimError::invalid_value(detail),
+            PatchError::Mutability(detail) => ScimError::mutability(detail),
+        }
+    }
+}
+
+/// `web::block` failed: the blocking pool is gone (shutdown).
+impl From<actix_web::error::BlockingError> for ScimError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        ScimError::new(503, None, "the server is shutting down; retry later")
+    }
+}

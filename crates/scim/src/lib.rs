@@ -1,0 +1,158 @@
+//! SCIM 2.0 service provider (RFC 7643/7644) mounted at `/scim/v2`.
+//!
+//! **Architecture invariant:** only this crate knows SCIM JSON. Handlers are thin: authenticate
+//! the bearer token, parse, call one store operation, render. The protocol itself (filters,
+//! PATCH, discovery documents, attribute projection) is pure and unit-tested in its own modules.
+//!
+//! Every authenticated request is recorded in the provisioning log with its status, duration,
+//! error and warnings (see [`log_request`]).
+
+pub mod auth;
+mod body;
+mod bulk;
+pub mod discovery;
+pub mod error;
+pub mod filter;
+mod group_resource;
+mod handlers;
+mod list;
+mod names;
+mod ops;
+pub mod patch;
+pub mod projection;
+pub mod rate_limit;
+mod respond;
+mod settings;
+mod translate;
+mod user_resource;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpResponse};
+use roster_domain::Timestamp;
+use roster_store::{NewProvisioningEntry, Store};
+
+pub use auth::ScimClient;
+pub use error::ScimError;
+pub use settings::ScimSettings;
+
+use handlers::{discovery as disc, groups, users};
+use respond::LogFacts;
+
+/// Mounts the SCIM endpoints on the `/scim/v2` scope the server gives. Expects a
+/// `web::Data<Store>` registered by the server.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    settings: ScimSettings,
+    limiter: web::Data<rate_limit::RateLimiter>,
+) {
+    cfg.app_data(web::Data::new(settings))
+        .app_data(limiter)
+        .service(
+            web::scope("")
+                .wrap(from_fn(log_request))
+                .route(
+                    "/ServiceProviderConfig",
+                    web::get().to(disc::service_provider_config),
+                )
+                .route("/Schemas", web::get().to(disc::schemas))
+                .route("/Schemas/{id}", web::get().to(disc::schema))
+                .route("/ResourceTypes", web::get().to(disc::resource_types))
+                .route("/ResourceTypes/{name}", web::get().to(disc::resource_type))
+                .route("/Users", web::get().to(users::get_list))
+                .route("/Users", web::post().to(users::create))
+                .route("/Users/.search", web::post().to(users::search))
+                .route("/Users/{id}", web::get().to(users::get))
+                .route("/Users/{id}", web::put().to(users::replace))
+                .route("/Users/{id}", web::patch().to(users::patch))
+                .route("/Users/{id}", web::delete().to(users::delete))
+                .route("/Groups", web::get().to(groups::get_list))
+                .route("/Groups", web::post().to(groups::create))
+                .route("/Groups/.search", web::post().to(groups::search))
+                .route("/Groups/{id}", web::get().to(groups::get))
+                .route("/Groups/{id}", web::put().to(groups::replace))
+                .route("/Groups/{id}", web::patch().to(groups::patch))
+                .route("/Groups/{id}", web::delete().to(groups::delete))
+                .route("/Bulk", web::post().to(handlers::bulk::bulk))
+                .route("/.search", web::post().to(handlers::search::root_search))
+                .default_service(web::to(unknown_route)),
+        );
+}
+
+async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, ScimError> {
+    let known = [
+        "/Users",
+        "/Groups",
+        "/Schemas",
+        "/ResourceTypes",
+        "/ServiceProviderConfig",
+    ];
+    let path = req.match_info().unprocessed().to_owned();
+    if known
+        .iter()
+        .any(|prefix| path.starts_with(prefix) || req.path().contains(prefix))
+    {
+        return Err(ScimError::new(
+            405,
+            None,
+            format!("{} is not allowed on {}", req.method(), req.path()),
+        ));
+    }
+    Err(ScimError::not_found(format!(
+        "no SCIM endpoint at {}",
+        req.path()
+    )))
+}
+
+/// Records every request made with a valid token in the provisioning log (method, path — no
+/// query string —, status, duration, resource id, error, warnings) and moves the connection's
+/// `last_sync_at`. Logging failures are reported in the server log, never to the client.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let store = req.app_data::<web::Data<Store>>().cloned();
+    let res = next.call(req).await?;
+    let client = res.request().extensions().get::<ScimClient>().cloned();
+    if let (Some(client), Some(store)) = (client, store) {
+        let facts = res
+            .response()
+            .extensions()
+            .get::<LogFacts>()
+            .cloned()
+            .unwrap_or_default();
+        let entry = NewProvisioningEntry {
+            workspace_id: client.principal.connection.workspace_id.to_string(),
+            connection_id: client.principal.connection.id.to_string(),
+            occurred_at: Timestamp::now().as_micros(),
+            request_id,
+            method,
+            path,
+            status: i32::from(res.status().as_u16()),
+            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            resource_id: facts.resource_id,
+            error: facts.error,
+            warnings: (!facts.warnings.is_empty())
+                .then(|| serde_json::json!(facts.warnings).to_string()),
+        };
+        let logged = web::block(move || store.record_provisioning(&entry)).await;
+        match logged {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "could not write the provisioning log"),
+            Err(err) => tracing::warn!(error = %err, "could not write the provisioning log"),
+        }
+    }
+    Ok(res)
+}

@@ -1,0 +1,231 @@
+//! The operator command line. Scripts and tests drive Roster through it: commands, flags and
+//! outputs are a contract (see docs/cli.md), so change them only compatibly.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Roster: SSO, SCIM and group-to-role mapping for workspace products"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./roster.toml when it exists. Environment variables
+    /// ROSTER__SECTION__KEY override it.
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Check the configuration (and that the database answers); print it with secrets masked.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage IdP connections.
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Manage SCIM tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage workspace admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Inspect users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print a whole workspace as JSON (settings, connections, users, groups, memberships, roles,
+    /// mappings; token and key hashes, never plaintext secrets).
+    Export {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Read an export from stdin into a new or empty workspace of the same slug (all or nothing).
+    Import,
+    /// Manage admin API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Manage group mappings (IdP group -> app group and/or role).
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key that acts as a workspace admin on /api/v1/admin; prints only the key.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Map an IdP group to an app group and/or a role; prints the mapping as JSON.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// The connection whose IdP group this is.
+        #[arg(long)]
+        connection: String,
+        /// The IdP group's stable key: SCIM group id or externalId, or a JIT claim value.
+        #[arg(long)]
+        idp_group: String,
+        /// The app group its members join (created when it does not exist).
+        #[arg(long)]
+        group: Option<String>,
+        /// The role its members get.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Delete a mapping and what it brought.
+    Delete {
+        #[arg(long)]
+        workspace: String,
+        id: String,
+    },
+    /// List a workspace's mappings as JSON.
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and reach the database; exit 1 with the reason if either fails.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace; prints {"id", "slug"}.
+    Create {
+        /// URL-safe short name: lowercase letters, digits, dashes.
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// An email domain the workspace owns (repeatable).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+    /// List workspaces as JSON.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Saml,
+    Oidc,
+    Scim,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectionCreate {
+    #[arg(long)]
+    pub workspace: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// Turn SCIM provisioning on for a saml/oidc connection.
+    #[arg(long)]
+    pub scim: bool,
+    /// An email domain this connection is authoritative for (repeatable).
+    #[arg(long = "domain")]
+    pub domains: Vec<String>,
+    /// IdP vendor hint: entra, okta, onelogin, google, generic.
+    #[arg(long, default_value = "generic")]
+    pub vendor: String,
+    /// SAML: the IdP metadata URL.
+    #[arg(long)]
+    pub idp_metadata_url: Option<String>,
+    /// SAML: the IdP metadata file.
+    #[arg(long)]
+    pub idp_metadata_file: Option<PathBuf>,
+    /// OIDC: the issuer URL.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// OIDC: the client id.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// OIDC: a file holding the client secret (or set ROSTER_CLIENT_SECRET).
+    #[arg(long)]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Create a connection; prints the values to paste into the IdP as JSON.
+    Create(Box<ConnectionCreate>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a SCIM token for a connection; prints only the token.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        connection: String,
+        /// A label to tell tokens apart.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Expire the token after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a workspace admin (or reset one); prints a one-time password and the login URL.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a role; higher rank wins as a user's primary role.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        rank: i32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Show a user as JSON.
+    Show {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long, conflicts_with = "id", required_unless_present = "id")]
+        user_name: Option<String>,
+        #[arg(long)]
+        id: Option<String>,
+    },
+}

@@ -1,0 +1,435 @@
+//! The operator commands. Each one opens the store (applying pending migrations, which is
+//! idempotent and safe while `serve` runs), does one thing, and prints one JSON document — or a
+//! bare secret — on stdout.
+
+use anyhow::{anyhow, bail, Context};
+use roster_admin::password;
+use roster_store::domain::{
+    Actor, ConnectionKind, DisplayName, Domain, Email, GroupSync, ProfileSync, RoleName, Slug,
+    Source, Timestamp, User, UserName, Vendor, Workspace,
+};
+use roster_store::{NewConnection, NewUser, NewWorkspace, Store, StoreError};
+use serde_json::json;
+
+use crate::cli::{
+    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, ConnectionCreate, KindArg,
+    MappingCommand, RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
+};
+use crate::output;
+use crate::settings::Settings;
+
+pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::open(&settings.database.url, &settings.pool_options())?;
+    let applied = store.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied database migrations");
+    }
+    Ok(store)
+}
+
+pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => crate::http::serve(settings, store),
+        Command::Migrate => output::json(&json!({ "status": "up to date" })),
+        Command::Config(_) => config_check(settings),
+        Command::Workspace(command) => workspace(command, &store),
+        Command::Connection(ConnectionCommand::Create(args)) => {
+            connection_create(&args, settings, &store)
+        }
+        Command::Token(command) => token(command, &store),
+        Command::Admin(command) => admin(command, settings, &store),
+        Command::Role(command) => role(command, &store),
+        Command::User(command) => user(command, &store),
+        Command::Mapping(command) => mapping(command, &store),
+        Command::Export { workspace } => {
+            let workspace = find_workspace(&store, &workspace)?;
+            output::json(&store.export_workspace(workspace.id)?)
+        }
+        Command::Import => {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                .context("reading the export from stdin")?;
+            let document: serde_json::Value =
+                serde_json::from_str(&input).context("the export is not valid JSON")?;
+            let workspace = store.import_workspace(&Actor::Cli, &document)?;
+            output::json(
+                &json!({ "id": workspace.id.to_string(), "slug": workspace.slug.as_str(), "status": "imported" }),
+            )
+        }
+        Command::ApiKey(ApiKeyCommand::Create { workspace, name }) => {
+            let workspace = find_workspace(&store, &workspace)?;
+            let (_, key) = store.create_api_key(&Actor::Cli, workspace.id, &name)?;
+            output::line(key.expose())
+        }
+    }
+}
+
+fn find_workspace(store: &Store, slug: &str) -> anyhow::Result<Workspace> {
+    store.workspace_by_slug(slug).map_err(|err| match err {
+        StoreError::NotFound { .. } => anyhow!("no workspace with slug {slug:?}"),
+        other => other.into(),
+    })
+}
+
+fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
+    match command {
+        WorkspaceCommand::Create {
+            slug,
+            name,
+            domains,
+        } => {
+            let domains = domains
+                .iter()
+                .map(|d| Domain::parse(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            let workspace = store.create_workspace(
+                &Actor::Cli,
+                NewWorkspace {
+                    name: name.unwrap_or_else(|| slug.clone()),
+                    slug: Slug::parse(&slug)?,
+                    domains,
+                },
+            )?;
+            output::json(
+                &json!({ "id": workspace.id.to_string(), "slug": workspace.slug.as_str() }),
+            )
+        }
+        WorkspaceCommand::List => {
+            let list: Vec<_> = store
+                .list_workspaces()?
+                .into_iter()
+                .map(|w| {
+                    json!({
+                        "id": w.id.to_string(),
+                        "slug": w.slug.as_str(),
+                        "name": w.name,
+                        "domains": w.domains.iter().map(Domain::as_str).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            output::json(&json!(list))
+        }
+    }
+}
+
+fn connection_create(
+    args: &ConnectionCreate,
+    settings: &Settings,
+    store: &Store,
+) -> anyhow::Result<()> {
+    let workspace = find_workspace(store, &args.workspace)?;
+    let kind = match args.kind {
+        KindArg::Scim => ConnectionKind::Scim,
+        KindArg::Saml | KindArg::Oidc => bail!(
+            "SAML and OIDC connections are not available in this build yet; \
+             create a provisioning-only connection with --kind scim"
+        ),
+    };
+    let domains = args
+        .domains
+        .iter()
+        .map(|d| Domain::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let connection = store.create_connection(
+        &Actor::Cli,
+        NewConnection {
+            workspace_id: workspace.id,
+            name: DisplayName::parse(&args.name)?,
+            kind,
+            vendor: Vendor::parse(&args.vendor).map_err(|_| {
+                anyhow!("--vendor must be one of entra, okta, onelogin, google, generic")
+            })?,
+            protocol_config: "{}".to_owned(),
+            domains,
+            scim_enabled: kind == ConnectionKind::Scim || args.scim,
+            profile_sync: ProfileSync::FirstLogin,
+            group_sync: GroupSync::EveryLogin,
+            strict_immutability: false,
+        },
+    )?;
+    output::json(&json!({
+        "id": connection.id.to_string(),
+        "name": connection.name.as_str(),
+        "kind": connection.kind.as_str(),
+        "scim_base_url": format!("{}/scim/v2", settings.public_url()),
+    }))
+}
+
+fn token(command: TokenCommand, store: &Store) -> anyhow::Result<()> {
+    let TokenCommand::Create {
+        workspace,
+        connection,
+        name,
+        expires_in_days,
+    } = command;
+    let workspace = find_workspace(store, &workspace)?;
+    let connection = store
+        .connection_by_name(workspace.id, &connection)
+        .with_context(|| {
+            format!(
+                "no connection named {connection:?} in workspace {}",
+                workspace.slug
+            )
+        })?;
+    let expires_at =
+        expires_in_days.map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
+    let (_, secret) =
+        store.create_scim_token(&Actor::Cli, workspace.id, connection.id, &name, expires_at)?;
+    output::line(secret.expose())
+}
+
+fn admin(command: AdminCommand, settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    let AdminCommand::Create { workspace, email } = command;
+    let workspace = find_workspace(store, &workspace)?;
+    let email = Email::parse(&email)?;
+    let user = match store.user_by_user_name(workspace.id, email.as_str()) {
+        Ok(user) => user,
+        Err(StoreError::NotFound { .. }) => store.create_user(
+            &Actor::Cli,
+            &NewUser {
+                email: Some(email.clone()),
+                ..NewUser::minimal(
+                    workspace.id,
+                    UserName::parse(email.as_str())?,
+                    Source::Invited,
+                )
+            },
+        )?,
+        Err(err) => return Err(err.into()),
+    };
+    store.assign_role(
+        &Actor::Cli,
+        workspace.id,
+        user.id,
+        roster_store::domain::ADMIN_ROLE,
+    )?;
+    let password = password::generate_password()?;
+    store.set_password_hash(
+        &Actor::Cli,
+        workspace.id,
+        user.id,
+        &password::hash_password(&password)?,
+    )?;
+    output::json(&json!({
+        "id": user.id.to_string(),
+        "email": email.as_str(),
+        "password": password,
+        "login_url": format!("{}/admin", settings.public_url()),
+    }))
+}
+
+fn role(command: RoleCommand, store: &Store) -> anyhow::Result<()> {
+    let RoleCommand::Create {
+        workspace,
+        name,
+        rank,
+    } = command;
+    let workspace = find_workspace(store, &workspace)?;
+    let role = store.create_role(&Actor::Cli, workspace.id, &RoleName::parse(&name)?, rank)?;
+    output::json(
+        &json!({ "id": role.id.to_string(), "name": role.name.as_str(), "rank": role.rank }),
+    )
+}
+
+fn user(command: UserCommand, store: &Store) -> anyhow::Result<()> {
+    let UserCommand::Show {
+        workspace,
+        user_name,
+        id,
+    } = command;
+    let workspace = find_workspace(store, &workspace)?;
+    let found = match (user_name, id) {
+        (Some(name), _) => store.user_by_user_name(workspace.id, &name),
+        (None, Some(id)) => store.user(workspace.id, id.parse()?),
+        (None, None) => bail!("give --user-name or --id"),
+    };
+    let user = found.map_err(|err| match err {
+        StoreError::NotFound { .. } => anyhow!("no such user in workspace {}", workspace.slug),
+        other => other.into(),
+    })?;
+    output::json(&user_json(store, &workspace, &user)?)
+}
+
+/// A user in the shape of `/api/v1/me`, plus `active` and `source`.
+fn user_json(
+    store: &Store,
+    workspace: &Workspace,
+    user: &User,
+) -> anyhow::Result<serde_json::Value> {
+    let groups: Vec<String> = store
+        .groups_of_user(workspace.id, user.id)?
+        .into_iter()
+        .filter(|g| g.kind == roster_store::domain::GroupKind::App)
+        .map(|g| g.display_name.into_string())
+        .collect();
+    let roles = store.effective_roles(workspace, user.id)?;
+    Ok(json!({
+        "id": user.id.to_string(),
+        "userName": user.user_name.as_str(),
+        "email": user.email.as_ref().map(Email::as_str),
+        "givenName": user.given_name,
+        "familyName": user.family_name,
+        "displayName": user.display_name,
+        "groups": groups,
+        "roles": roles.roles.iter().map(RoleName::as_str).collect::<Vec<_>>(),
+        "primaryRole": roles.primary.as_str(),
+        "workspace": workspace.slug.as_str(),
+        "active": user.lifecycle.is_active(),
+        "source": user.source.as_str(),
+    }))
+}
+
+fn mapping_json(mapping: &roster_store::domain::GroupMapping) -> serde_json::Value {
+    json!({
+        "id": mapping.id.to_string(),
+        "connection_id": mapping.connection_id.to_string(),
+        "idp_group": mapping.idp_group_key,
+        "idp_group_name": mapping.idp_group_name,
+        "group_id": mapping.app_group_id.map(|id| id.to_string()),
+        "role_id": mapping.role_id.map(|id| id.to_string()),
+    })
+}
+
+fn mapping(command: MappingCommand, store: &Store) -> anyhow::Result<()> {
+    match command {
+        MappingCommand::Create {
+            workspace,
+            connection,
+            idp_group,
+            group,
+            role,
+        } => {
+            let workspace = find_workspace(store, &workspace)?;
+            if group.is_none() && role.is_none() {
+                bail!("give --group, --role, or both");
+            }
+            let connection = store
+                .connection_by_name(workspace.id, &connection)
+                .with_context(|| {
+                    format!(
+                        "no connection named {connection:?} in workspace {}",
+                        workspace.slug
+                    )
+                })?;
+            // Check everything that can fail before writing anything.
+            let role = match &role {
+                Some(name) => Some(store.role_by_name(workspace.id, name).map_err(
+                    |err| match err {
+                        StoreError::NotFound { .. } => {
+                            anyhow!("no role named {name:?} in workspace {}", workspace.slug)
+                        }
+                        other => other.into(),
+                    },
+                )?),
+                None => None,
+            };
+            let group_name = group.as_deref().map(DisplayName::parse).transpose()?;
+            let app_group = match &group_name {
+                Some(name) => {
+                    Some(store.app_group_by_name_or_create(&Actor::Cli, workspace.id, name)?)
+                }
+                None => None,
+            };
+            let created = store.create_mapping(
+                &Actor::Cli,
+                &roster_store::NewMapping {
+                    workspace_id: workspace.id,
+                    connection_id: connection.id,
+                    idp_group_key: Some(idp_group),
+                    idp_group_name: None,
+                    app_group_id: app_group.map(|g| g.id),
+                    role_id: role.map(|r| r.id),
+                },
+            )?;
+            output::json(&mapping_json(&created))
+        }
+        MappingCommand::Delete { workspace, id } => {
+            let workspace = find_workspace(store, &workspace)?;
+            let id = id
+                .parse()
+                .map_err(|_| anyhow!("{id:?} is not a mapping id"))?;
+            store
+                .delete_mapping(&Actor::Cli, workspace.id, id)
+                .map_err(|err| match err {
+                    StoreError::NotFound { .. } => {
+                        anyhow!("no mapping {id} in workspace {}", workspace.slug)
+                    }
+                    other => other.into(),
+                })?;
+            output::json(&json!({ "deleted": id.to_string() }))
+        }
+        MappingCommand::List { workspace } => {
+            let workspace = find_workspace(store, &workspace)?;
+            let list: Vec<_> = store
+                .list_mappings(workspace.id)?
+                .iter()
+                .map(mapping_json)
+                .collect();
+            output::json(&json!(list))
+        }
+    }
+}
+
+/// `database.url` with any password replaced by `***`.
+fn masked_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `roster config check`: the configuration is valid (it loaded) and the database answers.
+pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database.url, &settings.pool_options())
+        .with_context(|| format!("database.url {}", masked_url(&settings.database.url)))?;
+    store.check_ready().with_context(|| {
+        format!(
+            "the database at {} does not answer",
+            masked_url(&settings.database.url)
+        )
+    })?;
+    output::json(&json!({
+        "status": "ok",
+        "server": {
+            "bind": settings.server.bind,
+            "public_url": settings.public_url(),
+            "scim_base_url": format!("{}/scim/v2", settings.public_url()),
+        },
+        "database": {
+            "url": masked_url(&settings.database.url),
+            "backend": format!("{:?}", store.backend()).to_lowercase(),
+            "pool_size": settings.database.pool_size,
+        },
+        "log": { "format": settings.log.format, "level": settings.log.level },
+        "security": { "allow_private_network_urls": settings.security.allow_private_network_urls },
+        "events": { "retention_days": settings.events.retention_days },
+        "webhooks": { "enabled": settings.webhooks.enabled },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            masked_url("postgres://roster:s3cret@db:5432/roster"),
+            "postgres://roster:***@db:5432/roster"
+        );
+        assert_eq!(
+            masked_url("postgres://roster@db/roster"),
+            "postgres://roster@db/roster"
+        );
+        assert_eq!(
+            masked_url("sqlite://./data/roster.db"),
+            "sqlite://./data/roster.db"
+        );
+    }
+}

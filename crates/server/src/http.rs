@@ -1,0 +1,291 @@
+//! The HTTP server: mounts each protocol crate's scope, the health endpoints and the request-id
+//! middleware, and answers unknown routes with JSON instead of the framework's default page.
+
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
+use roster_store::Store;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Process-wide state shared by every HTTP worker.
+#[derive(Clone)]
+pub struct Shared {
+    pub metrics: web::Data<Metrics>,
+    pub scim_limiter: web::Data<roster_scim::rate_limit::RateLimiter>,
+}
+
+impl Shared {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            metrics: web::Data::new(Metrics::default()),
+            scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(
+                settings.scim_rate_limit(),
+            )),
+        }
+    }
+}
+
+/// Mounts every route of Roster on an actix app.
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store, shared: Shared) {
+    let scim = settings.scim_settings();
+    let admin = roster_admin::AdminSettings {
+        allow_private_network_urls: settings.security.allow_private_network_urls,
+        public_url: settings.public_url(),
+    };
+    cfg.app_data(web::Data::new(store))
+        .app_data(shared.metrics)
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(crate::metrics::endpoint))
+        .route(
+            "/api/v1/openapi.json",
+            web::get().to(roster_admin::openapi::endpoint),
+        )
+        .route("/readyz", web::get().to(readyz))
+        .service(
+            web::scope("/scim/v2")
+                .configure(|cfg| roster_scim::configure(cfg, scim, shared.scim_limiter)),
+        )
+        .service(web::scope("/sso").configure(roster_sso::configure))
+        .service(
+            web::scope("/api/v1/admin").configure(|cfg| roster_admin::configure_api(cfg, admin)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Runs the server until SIGINT/SIGTERM, then lets in-flight requests finish.
+pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
+    let addr = settings.bind_addr()?;
+    let public_url = settings.public_url();
+    let shutdown = settings.server.shutdown_timeout_secs;
+    let workers = settings.server.workers;
+    let settings = settings.clone();
+    let prune_store = store.clone();
+    let retention_days = settings.events.retention_days;
+    let webhook_worker = settings
+        .webhooks
+        .enabled
+        .then(|| (store.clone(), settings.webhook_worker()));
+    let shared = Shared::new(&settings);
+    actix_web::rt::System::new().block_on(async move {
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_context))
+                .configure(|cfg| configure(cfg, &settings, store.clone(), shared.clone()))
+        })
+        .shutdown_timeout(shutdown)
+        .bind(addr)?;
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(%addr, %public_url, "roster listening");
+        actix_web::rt::spawn(prune_events(prune_store, retention_days));
+        let _webhooks =
+            webhook_worker.map(|(store, settings)| roster_webhooks::Worker::spawn(store, settings));
+        server.run().await?;
+        tracing::info!("roster stopped");
+        anyhow::Ok(())
+    })
+}
+
+/// Prunes directory events older than the retention, at start and then hourly. Several replicas
+/// doing it at once is harmless (a delete of old rows).
+async fn prune_events(store: Store, retention_days: u32) {
+    let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        let store = store.clone();
+        let before =
+            roster_domain::Timestamp::now().plus_seconds(-i64::from(retention_days) * 86_400);
+        match web::block(move || store.prune_events(before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => tracing::info!(pruned, "pruned directory events past retention"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "pruning directory events failed"),
+            Err(_) => return,
+        }
+    }
+}
+
+/// A server running on a background thread, for tests and embedding; stops when dropped.
+pub struct BackgroundServer {
+    pub addr: std::net::SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _webhooks: Option<roster_webhooks::Worker>,
+}
+
+impl BackgroundServer {
+    /// Starts Roster on `127.0.0.1:0` (a free port) with one worker.
+    pub fn start(settings: &Settings, store: Store) -> anyhow::Result<Self> {
+        let webhooks = settings
+            .webhooks
+            .enabled
+            .then(|| roster_webhooks::Worker::spawn(store.clone(), settings.webhook_worker()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let settings = settings.clone();
+        let thread = std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            let shared = Shared::new(&settings);
+            let started = system.block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(from_fn(request_context))
+                        .configure(|cfg| configure(cfg, &settings, store.clone(), shared.clone()))
+                })
+                .workers(1)
+                .shutdown_timeout(1)
+                .bind("127.0.0.1:0")?;
+                let addr = server.addrs()[0];
+                let server = server.run();
+                anyhow::Ok((addr, server))
+            });
+            match started {
+                Ok((addr, server)) => {
+                    let _ = sender.send(Ok((addr, server.handle())));
+                    let _ = system.block_on(server);
+                }
+                Err(err) => {
+                    let _ = sender.send(Err(err));
+                }
+            }
+        });
+        let (addr, handle) = receiver
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the server thread died while starting"))??;
+        Ok(Self {
+            addr,
+            handle,
+            thread: Some(thread),
+            _webhooks: webhooks,
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers.
+async fn readyz(store: web::Data<Store>) -> HttpResponse {
+    let store = store.into_inner();
+    let checked = web::block(move || store.check_ready()).await;
+    match checked {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "5"))
+                .json(json!({ "status": "unavailable", "database": err.to_string() }))
+        }
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "5"))
+            .json(json!({ "status": "unavailable", "database": "check did not finish" })),
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({
+        "code": "not_found",
+        "message": "no such route",
+        "detail": null,
+    }))
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is sane, else a fresh UUID),
+/// runs it inside a tracing span carrying that id, echoes the id in the response, and logs one
+/// line per request with status and duration. The query string is not logged. The id is also set
+/// on the request's `X-Request-Id` header, so inner layers (the provisioning log) record it.
+pub async fn request_context(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_sane_request_id(value))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        req.headers_mut().insert(REQUEST_ID, value);
+    }
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    let elapsed: Duration = started.elapsed();
+    if let Some(metrics) = res.request().app_data::<web::Data<Metrics>>() {
+        let request = res.request();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let status = res.status().as_u16();
+        metrics.observe_request(request.method().as_str(), &route, status, elapsed);
+        if let Some(client) = request.extensions().get::<roster_scim::ScimClient>() {
+            let connection = client.principal.connection.id.to_string();
+            let resource = crate::metrics::scim_resource(request.path());
+            metrics.observe_scim(&connection, request.method().as_str(), resource, status);
+        }
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    });
+    Ok(res)
+}
+
+fn is_sane_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_from_callers_are_checked() {
+        assert!(is_sane_request_id("3f1c-abc_1.2:3"));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("a b"));
+        assert!(!is_sane_request_id("x\r\nSet-Cookie: y"));
+        assert!(!is_sane_request_id(&"a".repeat(129)));
+    }
+}

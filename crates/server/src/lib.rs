@@ -1,0 +1,25 @@
+//! Wiring of the `roster` binary: configuration, tracing, the operator CLI and the HTTP server.
+//!
+//! This crate is the only one that uses `anyhow`: its errors end at the operator's terminal.
+//! Library crates return their own typed errors.
+
+pub mod cli;
+mod commands;
+pub mod http;
+pub mod metrics;
+mod output;
+pub mod settings;
+mod telemetry;
+
+use anyhow::Context;
+
+/// Runs one command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let settings = settings::Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log)?;
+    if let cli::Command::Config(cli::ConfigCommand::Check) = cli.command {
+        return commands::config_check(&settings);
+    }
+    let store = commands::open_store(&settings).context("opening the database")?;
+    commands::dispatch(cli.command, &settings, store)
+}

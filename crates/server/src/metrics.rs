@@ -1,0 +1,201 @@
+//! Prometheus metrics at `/metrics`: HTTP requests by route pattern and status (count and latency
+//! histogram), SCIM operations by connection, and database pool usage. Kept in process memory —
+//! each replica exposes its own, as Prometheus expects — and rendered in the text format by hand
+//! (no client library needed for counters and one histogram).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use roster_store::Store;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    count: u64,
+    sum: f64,
+    /// Observations at or below each bound (cumulative at render time).
+    buckets: [u64; BUCKETS.len()],
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        self.count += 1;
+        self.sum += seconds;
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i] += 1;
+        }
+    }
+}
+
+/// The process's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// (method, route pattern, status) -> latency histogram.
+    requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    /// (connection id, method, resource, status) -> count.
+    scim: Mutex<BTreeMap<(String, String, String, u16), u64>>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut requests) = self.requests.lock() {
+            requests
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default()
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    pub fn observe_scim(&self, connection_id: &str, method: &str, resource: &str, status: u16) {
+        if let Ok(mut scim) = self.scim.lock() {
+            *scim
+                .entry((
+                    connection_id.to_owned(),
+                    method.to_owned(),
+                    resource.to_owned(),
+                    status,
+                ))
+                .or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, pool: (u32, u32)) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP roster_http_requests_total HTTP requests by route pattern and status."
+        );
+        let _ = writeln!(out, "# TYPE roster_http_requests_total counter");
+        let requests = self.requests.lock().map(|r| r.clone()).unwrap_or_default();
+        for ((method, route, status), histogram) in &requests {
+            let _ = writeln!(
+                out,
+                "roster_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                histogram.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP roster_http_request_duration_seconds HTTP request latency by route pattern."
+        );
+        let _ = writeln!(out, "# TYPE roster_http_request_duration_seconds histogram");
+        let mut by_route: BTreeMap<(String, String), Histogram> = BTreeMap::new();
+        for ((method, route, _), histogram) in &requests {
+            let merged = by_route.entry((method.clone(), route.clone())).or_default();
+            merged.count += histogram.count;
+            merged.sum += histogram.sum;
+            for (total, own) in merged.buckets.iter_mut().zip(histogram.buckets) {
+                *total += own;
+            }
+        }
+        for ((method, route), histogram) in &by_route {
+            let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+            let mut cumulative = 0;
+            for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
+                cumulative += count;
+                let _ = writeln!(out, "roster_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+            }
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_sum{{{labels}}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "roster_http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP roster_scim_operations_total SCIM requests by connection, resource and status."
+        );
+        let _ = writeln!(out, "# TYPE roster_scim_operations_total counter");
+        if let Ok(scim) = self.scim.lock() {
+            for ((connection, method, resource, status), count) in scim.iter() {
+                let _ = writeln!(
+                    out,
+                    "roster_scim_operations_total{{connection=\"{connection}\",method=\"{method}\",resource=\"{}\",status=\"{status}\"}} {count}",
+                    escape(resource)
+                );
+            }
+        }
+        let (open, idle) = pool;
+        let _ = writeln!(
+            out,
+            "# HELP roster_db_pool_connections Database pool connections by state."
+        );
+        let _ = writeln!(out, "# TYPE roster_db_pool_connections gauge");
+        let _ = writeln!(out, "roster_db_pool_connections{{state=\"open\"}} {open}");
+        let _ = writeln!(out, "roster_db_pool_connections{{state=\"idle\"}} {idle}");
+        let _ = writeln!(
+            out,
+            "roster_db_pool_connections{{state=\"busy\"}} {}",
+            open.saturating_sub(idle)
+        );
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(metrics: web::Data<Metrics>, store: web::Data<Store>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render(store.pool_state()))
+}
+
+/// The SCIM resource a path names (`Users`, `Groups`, `Bulk`, ...), for the SCIM metric.
+pub fn scim_resource(path: &str) -> &str {
+    path.strip_prefix("/scim/v2/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|segment| !segment.is_empty())
+        .unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_histograms() {
+        let metrics = Metrics::default();
+        metrics.observe_request("GET", "/scim/v2/Users/{id}", 200, Duration::from_millis(2));
+        metrics.observe_request("GET", "/scim/v2/Users/{id}", 404, Duration::from_millis(30));
+        metrics.observe_scim("c1", "GET", "Users", 200);
+        let text = metrics.render((3, 1));
+        assert!(text.contains("roster_http_requests_total{method=\"GET\",route=\"/scim/v2/Users/{id}\",status=\"200\"} 1"), "{text}");
+        assert!(text.contains("roster_http_request_duration_seconds_bucket{method=\"GET\",route=\"/scim/v2/Users/{id}\",le=\"0.0025\"} 1"), "{text}");
+        assert!(text.contains("roster_http_request_duration_seconds_bucket{method=\"GET\",route=\"/scim/v2/Users/{id}\",le=\"0.05\"} 2"), "{text}");
+        assert!(text.contains("roster_http_request_duration_seconds_count{method=\"GET\",route=\"/scim/v2/Users/{id}\"} 2"), "{text}");
+        assert!(text.contains("roster_scim_operations_total{connection=\"c1\",method=\"GET\",resource=\"Users\",status=\"200\"} 1"));
+        assert!(text.contains("roster_db_pool_connections{state=\"busy\"} 2"));
+    }
+
+    #[test]
+    fn scim_resources_from_paths() {
+        assert_eq!(scim_resource("/scim/v2/Users/abc"), "Users");
+        assert_eq!(scim_resource("/scim/v2/Bulk"), "Bulk");
+        assert_eq!(scim_resource("/healthz"), "other");
+    }
+}

@@ -1,0 +1,327 @@
+//! Configuration: built-in defaults < `roster.toml` (or `--config FILE`) < `ROSTER__SECTION__KEY`
+//! environment variables, validated once at start so a mistake stops Roster with a message that
+//! names the key, instead of failing later.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Every setting, by section. See the README for the table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub security: SecuritySettings,
+    #[serde(default)]
+    pub scim: ScimLimits,
+    #[serde(default)]
+    pub events: EventSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Run the delivery worker in this process.
+    pub enabled: bool,
+    /// Pause between polls when nothing is due, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed delivery is held before another worker may retry it.
+    pub lease_secs: i64,
+    /// Per-request timeout.
+    pub timeout_secs: u64,
+    /// First retry delay in milliseconds (doubles per attempt, ±20% jitter).
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
+    /// Consecutive failures after which an endpoint is disabled.
+    pub disable_after: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_ms: 250,
+            lease_secs: 60,
+            timeout_secs: 10,
+            retry_base_ms: 5000,
+            retry_max_secs: 3600,
+            disable_after: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Days directory events stay in the feed; older ones are pruned hourly.
+    pub retention_days: u32,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self { retention_days: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScimLimits {
+    /// Largest SCIM request body in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Page size when a client asks for none.
+    pub default_page_size: i64,
+    /// Largest page served.
+    pub max_page_size: i64,
+    /// Most operations in one PATCH.
+    pub max_patch_operations: usize,
+    /// Most operations in one Bulk request.
+    pub max_bulk_operations: usize,
+    /// Longest filter expression.
+    pub max_filter_length: usize,
+    /// Sustained SCIM requests per second per connection (per replica); 0 disables the limit.
+    pub rate_limit_per_second: f64,
+    /// SCIM requests a connection may send at once before the limit applies.
+    pub rate_limit_burst: f64,
+}
+
+impl Default for ScimLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_patch_operations: 1000,
+            max_bulk_operations: 1000,
+            max_filter_length: 2048,
+            rate_limit_per_second: 500.0,
+            rate_limit_burst: 1000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// External base URL every SP and SCIM URL derives from (default `http://<bind>`).
+    pub public_url: Option<String>,
+    /// Worker threads (default: number of CPUs).
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            public_url: None,
+            workers: None,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    /// SQLite: milliseconds to wait for the write lock.
+    pub busy_timeout_ms: u64,
+    /// SQLite: FULL (durable; default), NORMAL or EXTRA.
+    pub sqlite_synchronous: String,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/roster.db".to_owned(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+            busy_timeout_ms: 5000,
+            sqlite_synchronous: "FULL".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` (for people) or `json` (for log pipelines).
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,roster_scim=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "pretty".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Allow outbound URLs (IdP metadata, discovery, webhooks) to loopback, link-local and
+    /// private ranges. Off by default (SSRF); on-premises IdPs and local tests need it.
+    pub allow_private_network_urls: bool,
+}
+
+impl Settings {
+    /// Loads and validates the configuration.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        match config_file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("configuration file {} does not exist", path.display());
+                }
+                builder = builder.add_source(config::File::from(path));
+            }
+            None => {
+                builder =
+                    builder.add_source(config::File::with_name("roster.toml").required(false));
+            }
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("ROSTER")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        let public = self.public_url();
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            bail!("server.public_url must start with http:// or https://, got {public:?}");
+        }
+        if public.contains('?') || public.contains('#') {
+            bail!("server.public_url must not have a query or fragment, got {public:?}");
+        }
+        roster_store::DatabaseUrl::parse(&self.database.url)
+            .map_err(|err| anyhow::anyhow!("database.url: {err}"))?;
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be at least 1");
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            bail!(
+                "log.format must be \"pretty\" or \"json\", got {:?}",
+                self.log.format
+            );
+        }
+        if self.scim.max_body_bytes < 1024 {
+            bail!("scim.max_body_bytes must be at least 1024");
+        }
+        if self.scim.rate_limit_per_second < 0.0 {
+            bail!("scim.rate_limit_per_second must be 0 (off) or more");
+        }
+        if self.scim.default_page_size < 1 || self.scim.max_page_size < self.scim.default_page_size
+        {
+            bail!("scim.default_page_size must be at least 1 and at most scim.max_page_size");
+        }
+        if self.webhooks.lease_secs < 1
+            || self.webhooks.timeout_secs < 1
+            || self.webhooks.disable_after < 1
+        {
+            bail!("webhooks.lease_secs, webhooks.timeout_secs and webhooks.disable_after must be at least 1");
+        }
+        if self.events.retention_days == 0 {
+            bail!("events.retention_days must be at least 1");
+        }
+        if self.server.workers == Some(0) {
+            bail!("server.workers must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.bind.parse().with_context(|| {
+            format!(
+                "server.bind must be an address like 127.0.0.1:8080, got {:?}",
+                self.server.bind
+            )
+        })
+    }
+
+    /// The external base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", self.server.bind),
+        }
+    }
+
+    /// The SCIM service settings derived from this configuration.
+    pub fn scim_settings(&self) -> roster_scim::ScimSettings {
+        roster_scim::ScimSettings {
+            base_url: format!("{}/scim/v2", self.public_url()),
+            max_body_bytes: self.scim.max_body_bytes,
+            default_page_size: self.scim.default_page_size,
+            max_page_size: self.scim.max_page_size,
+            max_patch_operations: self.scim.max_patch_operations,
+            max_bulk_operations: self.scim.max_bulk_operations,
+            max_filter_length: self.scim.max_filter_length,
+        }
+    }
+
+    /// The per-connection SCIM rate limit.
+    pub fn scim_rate_limit(&self) -> roster_scim::rate_limit::RateLimit {
+        roster_scim::rate_limit::RateLimit {
+            per_second: self.scim.rate_limit_per_second,
+            burst: self.scim.rate_limit_burst.max(1.0),
+        }
+    }
+
+    /// The webhook worker's settings.
+    pub fn webhook_worker(&self) -> roster_webhooks::WorkerSettings {
+        let hooks = &self.webhooks;
+        roster_webhooks::WorkerSettings {
+            poll_interval: Duration::from_millis(hooks.poll_interval_ms),
+            lease_secs: hooks.lease_secs,
+            timeout: Duration::from_secs(hooks.timeout_secs),
+            retry: roster_webhooks::RetryPolicy {
+                base: Duration::from_millis(hooks.retry_base_ms),
+                max: Duration::from_secs(hooks.retry_max_secs),
+                disable_after: hooks.disable_after,
+            },
+            allow_private_network_urls: self.security.allow_private_network_urls,
+        }
+    }
+
+    pub fn pool_options(&self) -> roster_store::PoolOptions {
+        roster_store::PoolOptions {
+            max_size: self.database.pool_size,
+            connect_timeout: Duration::from_secs(self.database.connect_timeout_secs),
+            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            sqlite_synchronous: self.database.sqlite_synchronous.clone(),
+        }
+    }
+}

@@ -1,0 +1,909 @@
+//! The operator CLI and the server process, driven as scripts and operators drive them: the real
+//! `roster` binary on a real database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`).
+
+// Test helpers fail loudly: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pretty_assertions::assert_eq;
+use roster_store::testing::TestStore;
+use serde_json::Value;
+
+#[path = "common/receiver.rs"]
+mod receiver;
+
+fn roster(db: &TestStore) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .env("ROSTER__DATABASE__URL", &db.url)
+        .env("ROSTER__SERVER__PUBLIC_URL", "https://roster.example.test")
+        .env("ROSTER__LOG__FORMAT", "json")
+        .env_remove("ROSTER_CONFIG")
+        .current_dir(std::env::temp_dir());
+    command
+}
+
+fn run(db: &TestStore, args: &[&str]) -> Output {
+    roster(db).args(args).output().unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn fails_with(output: &Output, message: &str) {
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "nothing on stdout when failing");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(message), "{stderr}");
+}
+
+#[test]
+fn operator_commands_print_their_contract() {
+    let db = TestStore::new();
+    let workspace = json_of(&run(
+        &db,
+        &["workspace", "create", "acme", "--domain", "acme.test"],
+    ));
+    assert_eq!(workspace["slug"], "acme");
+    assert!(workspace["id"].as_str().unwrap().len() == 36);
+
+    let connection = json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "entra",
+            "--kind",
+            "scim",
+        ],
+    ));
+    assert_eq!(connection["kind"], "scim");
+    assert_eq!(connection["name"], "entra");
+    assert_eq!(
+        connection["scim_base_url"],
+        "https://roster.example.test/scim/v2"
+    );
+
+    let token = run(
+        &db,
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--connection",
+            "entra",
+        ],
+    );
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap();
+    assert!(token.starts_with("rsct_") && token.ends_with('\n') && token.lines().count() == 1);
+    let principal = db.store.authenticate_scim_token(token.trim()).unwrap();
+    assert_eq!(principal.connection.name.as_str(), "entra");
+
+    let role = json_of(&run(
+        &db,
+        &[
+            "role",
+            "create",
+            "--workspace",
+            "acme",
+            "owner",
+            "--rank",
+            "200",
+        ],
+    ));
+    assert_eq!(
+        (role["name"].as_str(), role["rank"].as_i64()),
+        (Some("owner"), Some(200))
+    );
+
+    let admin = json_of(&run(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "Root@Acme.test",
+        ],
+    ));
+    assert_eq!(admin["email"], "Root@Acme.test");
+    assert_eq!(admin["login_url"], "https://roster.example.test/admin");
+    assert_eq!(admin["password"].as_str().unwrap().len(), 24);
+
+    let user = json_of(&run(
+        &db,
+        &[
+            "user",
+            "show",
+            "--workspace",
+            "acme",
+            "--user-name",
+            "root@acme.test",
+        ],
+    ));
+    assert_eq!(user["id"], admin["id"]);
+    assert_eq!(user["userName"], "Root@Acme.test");
+    assert_eq!(user["roles"], serde_json::json!(["admin"]));
+    assert_eq!(user["primaryRole"], "admin");
+    assert_eq!(user["groups"], serde_json::json!([]));
+    assert_eq!(
+        (user["active"].as_bool(), user["source"].as_str()),
+        (Some(true), Some("invited"))
+    );
+    assert_eq!(user["workspace"], "acme");
+    let by_id = json_of(&run(
+        &db,
+        &[
+            "user",
+            "show",
+            "--workspace",
+            "acme",
+            "--id",
+            admin["id"].as_str().unwrap(),
+        ],
+    ));
+    assert_eq!(by_id, user);
+
+    // Running it again resets the password without a second user.
+    let again = json_of(&run(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "root@acme.test",
+        ],
+    ));
+    assert_eq!(again["id"], admin["id"]);
+    assert_ne!(again["password"], admin["password"]);
+
+    let listed = json_of(&run(&db, &["workspace", "list"]));
+    assert_eq!(listed[0]["domains"], serde_json::json!(["acme.test"]));
+}
+
+#[test]
+fn operator_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    fails_with(
+        &run(&db, &["workspace", "create", "acme"]),
+        "already exists",
+    );
+    fails_with(
+        &run(&db, &["workspace", "create", "Not A Slug"]),
+        "invalid slug",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "ghost",
+                "--connection",
+                "x",
+            ],
+        ),
+        "no workspace with slug \"ghost\"",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--connection",
+                "missing",
+            ],
+        ),
+        "no connection named \"missing\"",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "user",
+                "show",
+                "--workspace",
+                "acme",
+                "--user-name",
+                "nobody",
+            ],
+        ),
+        "no such user",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "admin",
+                "create",
+                "--workspace",
+                "acme",
+                "--email",
+                "not-an-email",
+            ],
+        ),
+        "invalid email",
+    );
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    assert_eq!(db.store.count_users(workspace.id).unwrap(), 0);
+    assert!(db.store.list_connections(workspace.id).unwrap().is_empty());
+}
+
+#[test]
+fn invalid_configuration_is_refused_at_start_naming_the_key() {
+    let db = TestStore::new();
+    let cases = [
+        ("ROSTER__SERVER__BIND", "localhost", "server.bind"),
+        ("ROSTER__SERVER__PUBLIC_URL", "ftp://x", "server.public_url"),
+        ("ROSTER__DATABASE__URL", "mysql://x", "database.url"),
+        ("ROSTER__LOG__FORMAT", "xml", "log.format"),
+        ("ROSTER__SERVER__BINDD", "x", "unknown field `bindd`"),
+    ];
+    for (key, value, message) in cases {
+        let output = roster(&db).env(key, value).arg("migrate").output().unwrap();
+        fails_with(&output, message);
+    }
+    let missing = roster(&db)
+        .args(["--config", "/nonexistent/roster.toml", "migrate"])
+        .output()
+        .unwrap();
+    fails_with(&missing, "does not exist");
+}
+
+#[test]
+fn configuration_file_is_read_and_environment_overrides_it() {
+    let db = TestStore::new();
+    let dir = std::env::temp_dir().join(format!("roster-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("roster.toml");
+    std::fs::write(
+        &file,
+        "[server]\npublic_url = \"https://from-file.test/\"\n",
+    )
+    .unwrap();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    let from_file = roster(&db)
+        .env_remove("ROSTER__SERVER__PUBLIC_URL")
+        .args(["--config", file.to_str().unwrap()])
+        .args([
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "a",
+            "--kind",
+            "scim",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json_of(&from_file)["scim_base_url"],
+        "https://from-file.test/scim/v2"
+    );
+    let overridden = roster(&db)
+        .env("ROSTER__SERVER__PUBLIC_URL", "https://from-env.test")
+        .args(["--config", file.to_str().unwrap()])
+        .args([
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "b",
+            "--kind",
+            "scim",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json_of(&overridden)["scim_base_url"],
+        "https://from-env.test/scim/v2"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    /// Starts `roster serve` with its log on a pipe (read it after stopping the server).
+    fn start(db: &TestStore) -> Self {
+        Self::spawn(db, &[], Stdio::piped())
+    }
+
+    /// Starts `roster serve` with extra environment, its log discarded (long runs would fill a pipe).
+    fn start_with(db: &TestStore, env: &[(&str, &str)]) -> Self {
+        Self::spawn(db, env, Stdio::null())
+    }
+
+    fn spawn(db: &TestStore, env: &[(&str, &str)], stderr: Stdio) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = roster(db)
+            .envs(env.iter().copied())
+            .env("ROSTER__SERVER__BIND", &addr)
+            .env("ROSTER__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let server = Self { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&server.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "roster serve did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// A minimal HTTP/1.1 GET: (status, headers, body).
+    fn get(&self, path: &str, extra_headers: &str) -> (u16, String, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra_headers}\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head.to_lowercase(), body.to_owned())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn server_answers_health_readiness_and_unknown_routes_then_shuts_down_gracefully() {
+    let db = TestStore::new();
+    let mut server = Server::start(&db);
+
+    let (status, _, body) = server.get("/healthz", "");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+
+    let (status, headers, body) = server.get("/readyz", "X-Request-Id: trace-42\r\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["database"],
+        "ok"
+    );
+    assert!(headers.contains("x-request-id: trace-42"), "{headers}");
+
+    let (status, headers, body) = server.get("/no/such/route", "X-Request-Id: bad id\r\n");
+    assert_eq!(status, 404);
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["code"], "not_found");
+    assert!(
+        !headers.contains("x-request-id: bad id"),
+        "an unsafe caller id is replaced"
+    );
+    assert!(headers.contains("x-request-id: "), "{headers}");
+
+    // SIGTERM: graceful shutdown, exit 0, and a request log line with the caller's request id.
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut logs = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let readyz_line = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["span"]["path"] == "/readyz" && line["message"] == "request")
+        .unwrap_or_else(|| panic!("no request log for /readyz in {logs}"));
+    assert_eq!(readyz_line["span"]["request_id"], "trace-42");
+    assert_eq!(readyz_line["status"], 200);
+}
+
+#[test]
+fn mapping_commands() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "entra",
+            "--kind",
+            "scim",
+        ],
+    ));
+    json_of(&run(
+        &db,
+        &[
+            "role",
+            "create",
+            "--workspace",
+            "acme",
+            "editor",
+            "--rank",
+            "10",
+        ],
+    ));
+    let args = [
+        "mapping",
+        "create",
+        "--workspace",
+        "acme",
+        "--connection",
+        "entra",
+        "--idp-group",
+        "aad-eng",
+    ];
+    fails_with(
+        &run(&db, &[&args[..], &["--role", "ghost"]].concat()),
+        "no role named \"ghost\"",
+    );
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    assert!(
+        db.store.list_mappings(workspace.id).unwrap().is_empty(),
+        "nothing written"
+    );
+    fails_with(&run(&db, &args), "give --group, --role, or both");
+    let created = json_of(&run(
+        &db,
+        &[&args[..], &["--group", "Engineering", "--role", "editor"]].concat(),
+    ));
+    assert_eq!(created["idp_group"], "aad-eng");
+    assert!(created["group_id"].is_string() && created["role_id"].is_string());
+    let listed = json_of(&run(&db, &["mapping", "list", "--workspace", "acme"]));
+    assert_eq!(listed[0]["id"], created["id"]);
+    fails_with(
+        &run(
+            &db,
+            &[&args[..], &["--group", "Engineering", "--role", "editor"]].concat(),
+        ),
+        "exists already",
+    );
+    let id = created["id"].as_str().unwrap();
+    json_of(&run(&db, &["mapping", "delete", "--workspace", "acme", id]));
+    fails_with(
+        &run(&db, &["mapping", "delete", "--workspace", "acme", id]),
+        "no mapping",
+    );
+    assert!(db.store.list_mappings(workspace.id).unwrap().is_empty());
+}
+
+/// Workspace `acme` with a SCIM connection `idp`; returns its token (with the trailing newline).
+fn acme_with_scim(db: &TestStore) -> String {
+    json_of(&run(db, &["workspace", "create", "acme"]));
+    json_of(&run(
+        db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "idp",
+            "--kind",
+            "scim",
+        ],
+    ));
+    String::from_utf8(
+        run(
+            db,
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--connection",
+                "idp",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap()
+}
+
+fn post_json(url: &str, bearer: &str, body: &Value) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .post(url)
+        .header("authorization", &format!("Bearer {bearer}"))
+        .header("content-type", "application/json")
+        .send(&body.to_string())
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn webhook_deliveries_survive_kill_9() {
+    let db = TestStore::new();
+    let token = acme_with_scim(&db);
+    let key =
+        String::from_utf8(run(&db, &["api-key", "create", "--workspace", "acme"]).stdout).unwrap();
+    let receiver = receiver::Receiver::start();
+    // Slow answers make it likely that the kill lands mid-delivery.
+    receiver
+        .delay_ms
+        .store(150, std::sync::atomic::Ordering::SeqCst);
+    let env = [
+        ("ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS", "true"),
+        ("ROSTER__WEBHOOKS__POLL_INTERVAL_MS", "20"),
+        ("ROSTER__WEBHOOKS__LEASE_SECS", "1"),
+        ("ROSTER__WEBHOOKS__RETRY_BASE_MS", "50"),
+    ];
+    let mut server = Server::start_with(&db, &env);
+    let base = format!("http://{}", server.addr);
+    let (status, _) = post_json(
+        &format!("{base}/api/v1/admin/webhooks"),
+        key.trim(),
+        &serde_json::json!({"url": receiver.url, "eventTypes": ["user.created"]}),
+    );
+    assert_eq!(status, 201);
+    for i in 0..10 {
+        let (status, body) = post_json(
+            &format!("{base}/scim/v2/Users"),
+            token.trim(),
+            &serde_json::json!({"userName": format!("user{i}")}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    receiver.wait_for("the first deliveries", |r| r.len() >= 2);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = Server::start_with(&db, &env);
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let want: std::collections::BTreeSet<String> = db
+        .store
+        .events(workspace.id, 0, 1000, &["user.created".to_owned()])
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(want.len(), 10);
+    let got = receiver.wait_for("every event after the restart", |r| {
+        let ids: std::collections::BTreeSet<String> = r
+            .iter()
+            .map(|x| x.header("webhook-id").to_owned())
+            .collect();
+        want.is_subset(&ids)
+    });
+    // Duplicates are allowed; each carries the same id and body.
+    for a in &got {
+        for b in got
+            .iter()
+            .filter(|b| b.header("webhook-id") == a.header("webhook-id"))
+        {
+            assert_eq!(a.json()["resource"], b.json()["resource"]);
+        }
+    }
+    drop(server);
+}
+
+#[test]
+fn config_check_reports_the_effective_configuration_without_secrets() {
+    let db = TestStore::new();
+    let ok = json_of(&run(&db, &["config", "check"]));
+    assert_eq!(ok["status"], "ok");
+    assert_eq!(
+        ok["server"]["scim_base_url"],
+        "https://roster.example.test/scim/v2"
+    );
+    let unreachable = roster(&db)
+        .env(
+            "ROSTER__DATABASE__URL",
+            "postgres://roster:hunter2@127.0.0.1:1/roster",
+        )
+        .env("ROSTER__DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    fails_with(&unreachable, "postgres://roster:***@127.0.0.1:1/roster");
+    assert!(
+        !String::from_utf8_lossy(&unreachable.stderr).contains("hunter2"),
+        "no password in the message"
+    );
+}
+
+#[test]
+fn export_then_import_round_trips_a_workspace() {
+    let source = TestStore::new();
+    json_of(&run(
+        &source,
+        &["workspace", "create", "acme", "--domain", "acme.test"],
+    ));
+    json_of(&run(
+        &source,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "entra",
+            "--kind",
+            "scim",
+        ],
+    ));
+    let token = String::from_utf8(
+        run(
+            &source,
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--connection",
+                "entra",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    json_of(&run(
+        &source,
+        &[
+            "role",
+            "create",
+            "--workspace",
+            "acme",
+            "editor",
+            "--rank",
+            "10",
+        ],
+    ));
+    json_of(&run(
+        &source,
+        &[
+            "admin",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "root@acme.test",
+        ],
+    ));
+    // SCIM data through the real server: a user in a mapped group.
+    let server = Server::start(&source);
+    let base = format!("http://{}/scim/v2", server.addr);
+    let (status, user) = post_json(
+        &format!("{base}/Users"),
+        token.trim(),
+        &serde_json::json!({"userName": "ann@acme.test", "externalId": "e-ann"}),
+    );
+    assert_eq!(status, 201);
+    let (status, group) = post_json(
+        &format!("{base}/Groups"),
+        token.trim(),
+        &serde_json::json!({"displayName": "Eng", "members": [{"value": user["id"]}]}),
+    );
+    assert_eq!(status, 201);
+    drop(server);
+    json_of(&run(
+        &source,
+        &[
+            "mapping",
+            "create",
+            "--workspace",
+            "acme",
+            "--connection",
+            "entra",
+            "--idp-group",
+            group["id"].as_str().unwrap(),
+            "--group",
+            "Engineering",
+            "--role",
+            "editor",
+        ],
+    ));
+    let exported = run(&source, &["export", "--workspace", "acme"]);
+    let document = json_of(&exported);
+    assert!(
+        !String::from_utf8_lossy(&exported.stdout).contains(token.trim()),
+        "no plaintext token in the export"
+    );
+    assert_eq!(document["users"].as_array().unwrap().len(), 2);
+
+    let target = TestStore::new();
+    let mut import = roster(&target)
+        .arg("import")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&exported.stdout)
+        .unwrap();
+    let imported = import.wait_with_output().unwrap();
+    assert_eq!(json_of(&imported)["status"], "imported");
+    let again = json_of(&run(&target, &["export", "--workspace", "acme"]));
+    assert_eq!(
+        again, document,
+        "export -> import -> export is the identity"
+    );
+    // The imported workspace works: the same token authenticates, roles are live.
+    assert!(target.store.authenticate_scim_token(token.trim()).is_ok());
+    let ann = json_of(&run(
+        &target,
+        &[
+            "user",
+            "show",
+            "--workspace",
+            "acme",
+            "--user-name",
+            "ann@acme.test",
+        ],
+    ));
+    assert_eq!(
+        (ann["id"].clone(), ann["roles"].clone()),
+        (user["id"].clone(), serde_json::json!(["editor"]))
+    );
+    assert_eq!(ann["groups"], serde_json::json!(["Engineering"]));
+
+    // A second import refuses to overwrite, and writes nothing.
+    let mut again_import = roster(&target)
+        .arg("import")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    again_import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&exported.stdout)
+        .unwrap();
+    fails_with(&again_import.wait_with_output().unwrap(), "not empty");
+    let workspace = target.store.workspace_by_slug("acme").unwrap();
+    assert_eq!(target.store.count_users(workspace.id).unwrap(), 2);
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_and_nothing_is_half_applied() {
+    let db = TestStore::new();
+    let token = acme_with_scim(&db);
+    let token = token.trim().to_owned();
+    let mut server = Server::start_with(&db, &[("ROSTER__WEBHOOKS__ENABLED", "false")]);
+    let base = format!("http://{}/scim/v2", server.addr);
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for writer in 0..4 {
+            let (base, token, acknowledged, stop) = (&base, &token, &acknowledged, &stop);
+            scope.spawn(move || {
+                let agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(std::time::Duration::from_secs(5)))
+                    .build()
+                    .new_agent();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let name = format!("w{writer}-{i}");
+                    i += 1;
+                    let body = serde_json::json!({
+                        "userName": name, "externalId": format!("x-{name}"),
+                        "emails": [{"value": format!("{name}@acme.test"), "primary": true}],
+                        "name": {"givenName": "G", "familyName": "F"},
+                    });
+                    let sent = agent
+                        .post(&format!("{base}/Users"))
+                        .header("authorization", &format!("Bearer {token}"))
+                        .header("content-type", "application/scim+json")
+                        .send(&body.to_string());
+                    match sent {
+                        Ok(response) if response.status().as_u16() == 201 => {
+                            acknowledged.lock().unwrap().push(name)
+                        }
+                        Ok(_) | Err(_) => {}
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(
+        acknowledged.len() > 10,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+    // A restart (migrations, recovery) and every acknowledged user is there, whole.
+    let server = Server::start_with(&db, &[("ROSTER__WEBHOOKS__ENABLED", "false")]);
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    for name in &acknowledged {
+        let user = db
+            .store
+            .user_by_user_name(workspace.id, name)
+            .unwrap_or_else(|err| panic!("acknowledged {name} lost: {err}"));
+        assert_eq!(
+            user.external_id.as_deref(),
+            Some(format!("x-{name}").as_str())
+        );
+    }
+    // Whatever else committed (requests cut before their answer) is whole too.
+    let stored = db.store.count_users(workspace.id).unwrap();
+    assert!(stored >= acknowledged.len() as i64);
+    let events = db
+        .store
+        .events(workspace.id, 0, 100_000, &["user.created".to_owned()])
+        .unwrap();
+    assert_eq!(
+        events.len() as i64,
+        stored,
+        "every stored user has its event, no event without a user"
+    );
+    for event in events {
+        let resource: serde_json::Value = serde_json::from_str(&event.resource).unwrap();
+        let name = resource["userName"].as_str().unwrap();
+        let user = db.store.user_by_user_name(workspace.id, name).unwrap();
+        assert_eq!(
+            user.email.map(|e| e.to_string()),
+            Some(format!("{name}@acme.test"))
+        );
+        assert_eq!(user.given_name.as_deref(), Some("G"));
+    }
+    drop(server);
+}

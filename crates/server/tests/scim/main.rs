@@ -1,0 +1,27 @@
+//! SCIM over real HTTP against a real database: the request sequences Entra ID (both PATCH
+//! dialects) and Okta send, checked against the stored state after each step; plus groups,
+//! pagination, errors and tenant isolation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/proxy.rs"]
+mod proxy;
+#[path = "../common/receiver.rs"]
+mod receiver;
+
+mod admin_api;
+mod admin_directory;
+mod bulk;
+mod entra;
+mod errors;
+mod events;
+mod groups;
+mod lists;
+mod mapping;
+mod metrics;
+mod okta;
+mod outage;
+mod users;
+mod webhooks;

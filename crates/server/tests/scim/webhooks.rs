@@ -1,0 +1,270 @@
+//! Webhooks against a real local receiver: every event, in order, signed; retries while the
+//! receiver is down; disabling after a run of failures; resend; SSRF refusal.
+
+use std::sync::atomic::Ordering;
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use crate::common::{patch_op, Options, TestApp};
+use crate::receiver::{Received, Receiver};
+
+fn register(app: &TestApp, key: &str, url: &str, types: serde_json::Value) -> (String, String) {
+    let reply = app.admin(
+        key,
+        "POST",
+        "/webhooks",
+        Some(json!({"url": url, "eventTypes": types})),
+    );
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    (
+        reply.body["id"].as_str().unwrap().to_owned(),
+        reply.body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn feed_ids(app: &TestApp, key: &str) -> Vec<(String, String)> {
+    let reply = app.admin(key, "GET", "/events?limit=1000", None);
+    reply.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn verify(received: &Received, secret: &str) {
+    let id = received.header("webhook-id");
+    let timestamp: i64 = received.header("webhook-timestamp").parse().unwrap();
+    let want = roster_webhooks::sign(secret, id, timestamp, &received.body).unwrap();
+    assert_eq!(
+        received.header("webhook-signature"),
+        want,
+        "valid Standard Webhooks signature"
+    );
+    assert_eq!(received.json()["id"], id, "webhook-id is the event id");
+    assert_eq!(received.header("content-type"), "application/json");
+}
+
+#[test]
+fn every_event_arrives_in_order_signed() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+    let (_, secret) = register(&app, &key, &receiver.url, json!([]));
+    let ann = app.create_user("ann", "e-ann");
+    let group = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Eng", "members": [{"value": ann}]})),
+        )
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.scim(
+        "PATCH",
+        &format!("/Users/{ann}"),
+        Some(patch_op(
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )),
+    );
+    app.scim("DELETE", &format!("/Groups/{group}"), None);
+    let expected: Vec<(String, String)> = feed_ids(&app, &key).into_iter().skip(2).collect();
+    assert_eq!(expected.len(), 6, "{expected:?}");
+    let got = receiver.wait_for("all events", |r| r.len() >= expected.len());
+    let delivered: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.header("webhook-id").to_owned(),
+                r.json()["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        delivered, expected,
+        "exactly the feed's events, in order, nothing before registration"
+    );
+    for received in &got {
+        verify(received, &secret);
+    }
+}
+
+#[test]
+fn deliveries_retry_until_the_receiver_is_back() {
+    let app = TestApp::with(Options {
+        webhooks: Some(1000),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+    receiver.status.store(503, Ordering::SeqCst);
+    let (id, secret) = register(&app, &key, &receiver.url, json!(["user.created"]));
+    app.create_user("a", "e-a");
+    app.create_user("b", "e-b");
+    receiver.wait_for("several failed attempts", |r| r.len() >= 3);
+    receiver.status.store(200, Ordering::SeqCst);
+    let got = receiver.wait_for("both users after recovery", |r| {
+        let ok: Vec<_> = r
+            .iter()
+            .map(|x| {
+                x.json()["resource"]["userName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        ok.contains(&"b".to_owned()) && ok.contains(&"a".to_owned())
+    });
+    // The first event is retried with the same webhook-id until acknowledged, then the second.
+    let first_id = got[0].header("webhook-id").to_owned();
+    assert!(
+        got.iter()
+            .take(3)
+            .all(|r| r.header("webhook-id") == first_id),
+        "retries keep the webhook-id"
+    );
+    let order: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.json()["resource"]["userName"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let first_b = order.iter().position(|n| n == "b").unwrap();
+    assert!(
+        order[..first_b].iter().all(|n| n == "a"),
+        "per-endpoint order holds: {order:?}"
+    );
+    for received in &got {
+        verify(received, &secret);
+    }
+    let log = app.admin(&key, "GET", &format!("/webhooks/{id}/deliveries"), None);
+    let statuses: Vec<i64> = log.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["statusCode"].as_i64())
+        .collect();
+    assert!(
+        statuses.contains(&503) && statuses.contains(&200),
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn a_run_of_failures_disables_the_endpoint_with_an_event_and_enable_resumes() {
+    let app = TestApp::with(Options {
+        webhooks: Some(3),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+    receiver.status.store(500, Ordering::SeqCst);
+    let (id, _) = register(&app, &key, &receiver.url, json!(["user.created"]));
+    app.create_user("a", "e-a");
+    receiver.wait_for("three attempts", |r| r.len() >= 3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = app.admin(&key, "GET", "/webhooks", None);
+        if listed.body["webhooks"][0]["enabled"] == false {
+            assert!(listed.body["webhooks"][0]["disabledReason"]
+                .as_str()
+                .unwrap()
+                .contains("3 consecutive"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not disabled: {:#}",
+            listed.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(feed_ids(&app, &key)
+        .iter()
+        .any(|(_, t)| t == "webhook.disabled"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let attempts = receiver.all().len();
+    assert_eq!(attempts, 3, "no delivery while disabled");
+    receiver.status.store(200, Ordering::SeqCst);
+    assert_eq!(
+        app.admin(&key, "POST", &format!("/webhooks/{id}/enable"), None)
+            .status,
+        200
+    );
+    receiver.wait_for("the event after re-enabling", |r| r.len() > attempts);
+}
+
+#[test]
+fn resend_delivers_again_with_the_same_id() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+    let (id, _) = register(&app, &key, &receiver.url, json!(["user.created"]));
+    app.create_user("a", "e-a");
+    let first = receiver.wait_for("the event", |r| !r.is_empty());
+    let event_id = first[0].header("webhook-id").to_owned();
+    let resent = app.admin(
+        &key,
+        "POST",
+        &format!("/webhooks/{id}/resend"),
+        Some(json!({"eventId": event_id})),
+    );
+    assert_eq!(resent.status, 202, "{:#}", resent.body);
+    let got = receiver.wait_for("the resend", |r| r.len() >= 2);
+    assert_eq!(got[1].header("webhook-id"), event_id);
+    let missing = app.admin(
+        &key,
+        "POST",
+        &format!("/webhooks/{id}/resend"),
+        Some(json!({"eventId": "nope"})),
+    );
+    assert_eq!(
+        (missing.status, missing.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[test]
+fn private_urls_are_refused_unless_the_operator_allows_them() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest",
+        "ftp://example.com/x",
+    ] {
+        let reply = app.admin(&key, "POST", "/webhooks", Some(json!({"url": url})));
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("validation")),
+            "{url}: {:#}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        app.admin(&key, "GET", "/webhooks", None).body["webhooks"],
+        json!([])
+    );
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert!(
+        !listed.body.to_string().contains("whsec_"),
+        "secrets are never listed"
+    );
+}

@@ -1,0 +1,289 @@
+//! The one place where directory filters become SQL.
+//!
+//! `roster_domain::query::Filter` trees over `UserAttr` / `GroupAttr` compile to diesel boxed
+//! expressions on indexed columns. Case-insensitive attributes compare their normalised `*_key`
+//! columns with a normalised operand; substring operators become `LIKE` with escaped wildcards.
+//! Comparisons on absent (NULL) values are false, so `not (emails.value eq "x")` matches users
+//! without an email, as SCIM expects.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable};
+use roster_domain::query::{CompareOp, Filter, GroupAttr, UserAttr, Value};
+use roster_domain::Lifecycle;
+
+use crate::schema::{groups, users};
+use crate::DbConnection;
+
+type Db = <DbConnection as Connection>::Backend;
+pub(crate) type UserPredicate =
+    Box<dyn BoxableExpression<users::table, Db, SqlType = Nullable<Bool>>>;
+pub(crate) type GroupPredicate =
+    Box<dyn BoxableExpression<groups::table, Db, SqlType = Nullable<Bool>>>;
+
+/// Why a filter cannot be compiled: an operator or operand that makes no sense for the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterTypeError(pub String);
+
+/// `LIKE` pattern for an operator, with `%`, `_` and `\` escaped.
+fn like_pattern(op: CompareOp, text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    match op {
+        CompareOp::Co => format!("%{escaped}%"),
+        CompareOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+fn text_operand(attr: &str, value: &Value, fold: bool) -> Result<String, FilterTypeError> {
+    match value {
+        Value::Text(text) if fold => Ok(text.to_lowercase()),
+        Value::Text(text) => Ok(text.clone()),
+        _ => Err(FilterTypeError(format!("{attr} is compared with a string"))),
+    }
+}
+
+fn time_operand(attr: &str, value: &Value) -> Result<i64, FilterTypeError> {
+    match value {
+        Value::Time(at) => Ok(at.as_micros()),
+        _ => Err(FilterTypeError(format!(
+            "{attr} is compared with a date-time"
+        ))),
+    }
+}
+
+fn always(matches: bool) -> &'static str {
+    if matches {
+        "1 = 1"
+    } else {
+        "1 = 0"
+    }
+}
+
+/// Expands to a predicate comparing a text column (nullable or not) with an operand.
+macro_rules! text_compare {
+    ($pred:ty, $col:expr, $op:expr, $operand:expr) => {{
+        let operand: String = $operand;
+        let col = $col;
+        let compared: $pred = match $op {
+            CompareOp::Eq => Box::new(col.is_not_null().and(col.eq(operand).nullable())),
+            CompareOp::Ne => Box::new(col.is_null().or(col.ne(operand).nullable())),
+            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => Box::new(
+                col.is_not_null().and(
+                    col.like(like_pattern($op, &operand))
+                        .escape('\\')
+                        .nullable(),
+                ),
+            ),
+            CompareOp::Gt => Box::new(col.is_not_null().and(col.gt(operand).nullable())),
+            CompareOp::Ge => Box::new(col.is_not_null().and(col.ge(operand).nullable())),
+            CompareOp::Lt => Box::new(col.is_not_null().and(col.lt(operand).nullable())),
+            CompareOp::Le => Box::new(col.is_not_null().and(col.le(operand).nullable())),
+        };
+        compared
+    }};
+}
+
+/// Expands to a predicate comparing a non-null BIGINT time column with an operand.
+macro_rules! time_compare {
+    ($pred:ty, $col:expr, $op:expr, $operand:expr, $name:expr) => {{
+        let operand: i64 = $operand;
+        let col = $col;
+        let compared: $pred = match $op {
+            CompareOp::Eq => Box::new(col.eq(operand).nullable()),
+            CompareOp::Ne => Box::new(col.ne(operand).nullable()),
+            CompareOp::Gt => Box::new(col.gt(operand).nullable()),
+            CompareOp::Ge => Box::new(col.ge(operand).nullable()),
+            CompareOp::Lt => Box::new(col.lt(operand).nullable()),
+            CompareOp::Le => Box::new(col.le(operand).nullable()),
+            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                return Err(FilterTypeError(format!(
+                    "{} supports eq, ne, gt, ge, lt and le",
+                    $name
+                )))
+            }
+        };
+        compared
+    }};
+}
+
+/// Compiles a user filter.
+pub(crate) fn user_predicate(filter: &Filter<UserAttr>) -> Result<UserPredicate, FilterTypeError> {
+    Ok(match filter {
+        Filter::All => Box::new(sql::<Bool>(always(true)).nullable()),
+        Filter::And(a, b) => Box::new(user_predicate(a)?.and(user_predicate(b)?)),
+        Filter::Or(a, b) => Box::new(user_predicate(a)?.or(user_predicate(b)?)),
+        Filter::Not(a) => Box::new(diesel::dsl::not(user_predicate(a)?)),
+        Filter::Present(attr) => user_present(*attr),
+        Filter::Compare { attr, op, value } => user_compare(*attr, *op, value)?,
+    })
+}
+
+fn user_present(attr: UserAttr) -> UserPredicate {
+    match attr {
+        UserAttr::Id
+        | UserAttr::UserName
+        | UserAttr::Active
+        | UserAttr::Created
+        | UserAttr::LastModified => Box::new(sql::<Bool>(always(true)).nullable()),
+        UserAttr::ExternalId => Box::new(users::external_id.is_not_null().nullable()),
+        UserAttr::Email => Box::new(users::email_key.is_not_null().nullable()),
+        UserAttr::DisplayName => Box::new(users::display_name.is_not_null().nullable()),
+        UserAttr::GivenName => Box::new(users::given_name.is_not_null().nullable()),
+        UserAttr::FamilyName => Box::new(users::family_name.is_not_null().nullable()),
+    }
+}
+
+fn user_compare(
+    attr: UserAttr,
+    op: CompareOp,
+    value: &Value,
+) -> Result<UserPredicate, FilterTypeError> {
+    Ok(match attr {
+        UserAttr::Id => text_compare!(
+            UserPredicate,
+            users::id,
+            op,
+            text_operand("id", value, true)?
+        ),
+        UserAttr::UserName => text_compare!(
+            UserPredicate,
+            users::user_name_key,
+            op,
+            text_operand("userName", value, true)?
+        ),
+        UserAttr::ExternalId => text_compare!(
+            UserPredicate,
+            users::external_id,
+            op,
+            text_operand("externalId", value, false)?
+        ),
+        UserAttr::Email => text_compare!(
+            UserPredicate,
+            users::email_key,
+            op,
+            text_operand("emails.value", value, true)?
+        ),
+        UserAttr::DisplayName => text_compare!(
+            UserPredicate,
+            users::display_name_key,
+            op,
+            text_operand("displayName", value, true)?
+        ),
+        UserAttr::GivenName => text_compare!(
+            UserPredicate,
+            users::given_name,
+            op,
+            text_operand("name.givenName", value, false)?
+        ),
+        UserAttr::FamilyName => text_compare!(
+            UserPredicate,
+            users::family_name,
+            op,
+            text_operand("name.familyName", value, false)?
+        ),
+        UserAttr::Active => {
+            let Value::Bool(want) = value else {
+                return Err(FilterTypeError(
+                    "active is compared with true or false".into(),
+                ));
+            };
+            let want = match op {
+                CompareOp::Eq => *want,
+                CompareOp::Ne => !*want,
+                _ => return Err(FilterTypeError("active supports eq and ne".into())),
+            };
+            if want {
+                Box::new(users::lifecycle.eq(Lifecycle::Active.as_str()).nullable())
+            } else {
+                Box::new(users::lifecycle.ne(Lifecycle::Active.as_str()).nullable())
+            }
+        }
+        UserAttr::Created => time_compare!(
+            UserPredicate,
+            users::created_at,
+            op,
+            time_operand("meta.created", value)?,
+            "meta.created"
+        ),
+        UserAttr::LastModified => time_compare!(
+            UserPredicate,
+            users::updated_at,
+            op,
+            time_operand("meta.lastModified", value)?,
+            "meta.lastModified"
+        ),
+    })
+}
+
+/// Compiles a group filter.
+pub(crate) fn group_predicate(
+    filter: &Filter<GroupAttr>,
+) -> Result<GroupPredicate, FilterTypeError> {
+    Ok(match filter {
+        Filter::All => Box::new(sql::<Bool>(always(true)).nullable()),
+        Filter::And(a, b) => Box::new(group_predicate(a)?.and(group_predicate(b)?)),
+        Filter::Or(a, b) => Box::new(group_predicate(a)?.or(group_predicate(b)?)),
+        Filter::Not(a) => Box::new(diesel::dsl::not(group_predicate(a)?)),
+        Filter::Present(attr) => match attr {
+            GroupAttr::ExternalId => Box::new(groups::external_id.is_not_null().nullable()),
+            GroupAttr::Id
+            | GroupAttr::DisplayName
+            | GroupAttr::Created
+            | GroupAttr::LastModified => Box::new(sql::<Bool>(always(true)).nullable()),
+        },
+        Filter::Compare { attr, op, value } => match attr {
+            GroupAttr::Id => text_compare!(
+                GroupPredicate,
+                groups::id,
+                *op,
+                text_operand("id", value, true)?
+            ),
+            GroupAttr::DisplayName => text_compare!(
+                GroupPredicate,
+                groups::display_name_key,
+                *op,
+                text_operand("displayName", value, true)?
+            ),
+            GroupAttr::ExternalId => text_compare!(
+                GroupPredicate,
+                groups::external_id,
+                *op,
+                text_operand("externalId", value, false)?
+            ),
+            GroupAttr::Created => time_compare!(
+                GroupPredicate,
+                groups::created_at,
+                *op,
+                time_operand("meta.created", value)?,
+                "meta.created"
+            ),
+            GroupAttr::LastModified => time_compare!(
+                GroupPredicate,
+                groups::updated_at,
+                *op,
+                time_operand("meta.lastModified", value)?,
+                "meta.lastModified"
+            ),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(
+            like_pattern(CompareOp::Co, "50%_off\\"),
+            "%50\\%\\_off\\\\%"
+        );
+        assert_eq!(like_pattern(CompareOp::Sw, "ab"), "ab%");
+        assert_eq!(like_pattern(CompareOp::Ew, "ab"), "%ab");
+    }
+}

@@ -1,0 +1,115 @@
+#![doc = include_str!("../README.md")]
+
+mod db;
+mod error;
+mod filter;
+mod models;
+pub mod schema;
+pub mod testing;
+
+use std::sync::Arc;
+
+pub use db::{Backend, DatabaseUrl, DbConnection, PoolOptions};
+pub use error::{StoreError, StoreResult};
+pub use filter::FilterTypeError;
+pub use models::*;
+/// The domain types this crate returns, so protocol crates need no second import path.
+pub use roster_domain as domain;
+pub use roster_mapping::EffectiveRoles;
+
+use db::Pool;
+
+/// The handle every protocol crate uses: a connection pool plus the operations on it.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Arc<Pool>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool on `url` (`sqlite://PATH` or `postgres://...`). Creates the SQLite file's
+    /// directory if needed. Does not migrate: call [`Store::migrate`].
+    pub fn open(url: &str, options: &PoolOptions) -> StoreResult<Self> {
+        let url = DatabaseUrl::parse(url)?;
+        if url.backend == Backend::Sqlite && url.target != ":memory:" {
+            if let Some(dir) = std::path::Path::new(&url.target).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|err| {
+                        StoreError::Unavailable(format!(
+                            "cannot create the database directory {}: {err}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+            }
+        }
+        let pool = db::build_pool(&url, options)?;
+        Ok(Self {
+            pool: Arc::new(pool),
+            backend: url.backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns the versions applied (empty when up to date).
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.pool.get()?;
+        db::run_migrations(&mut conn)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub fn check_ready(&self) -> StoreResult<()> {
+        use diesel::r2d2::R2D2Connection;
+        let mut conn = self.pool.get()?;
+        conn.ping().map_err(StoreError::from)
+    }
+
+    /// Pool usage: (connections open, connections idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    pub(crate) fn conn(&self) -> StoreResult<r2d2::PooledConnection<db::ConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in one write transaction (see [`db`] for how each backend does it).
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.write_with(f)
+    }
+
+    /// [`Store::write`] for operations whose closure can fail with the caller's own error type
+    /// (e.g. a SCIM PATCH that turns out invalid halfway): any `Err` rolls back.
+    pub(crate) fn write_with<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn()?;
+        db::write_transaction(&mut conn, f)
+    }
+
+    /// Runs `f` on a pooled connection without a transaction (single-statement reads).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+}

@@ -1,0 +1,91 @@
+//! The audit trail: written inside the transaction of the change it describes.
+
+use diesel::prelude::*;
+use roster_domain::{AuditEvent, NewAuditEvent, Timestamp, WorkspaceId};
+
+use crate::schema::audit_events;
+use crate::{DbConnection, Store, StoreResult};
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditRow<'a> {
+    workspace_id: Option<String>,
+    occurred_at: i64,
+    actor_kind: &'a str,
+    actor_id: Option<String>,
+    action: &'a str,
+    target_kind: &'a str,
+    target_id: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+struct AuditRow {
+    seq: i64,
+    workspace_id: Option<String>,
+    occurred_at: i64,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    target_kind: String,
+    target_id: String,
+    detail: String,
+}
+
+/// Writes one audit event on `conn`; call it inside the transaction of the change.
+pub fn record_audit(conn: &mut DbConnection, event: &NewAuditEvent) -> StoreResult<()> {
+    let (actor_kind, actor_id) = event.actor.to_stored();
+    diesel::insert_into(audit_events::table)
+        .values(NewAuditRow {
+            workspace_id: event.workspace_id.map(|id| id.to_string()),
+            occurred_at: Timestamp::now().as_micros(),
+            actor_kind,
+            actor_id,
+            action: event.action.0,
+            target_kind: event.target_kind,
+            target_id: &event.target_id,
+            detail: &event.detail,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+impl Store {
+    /// A workspace's audit events in commit order, after `after_seq`, at most `limit`.
+    pub fn audit_events(
+        &self,
+        workspace_id: WorkspaceId,
+        after_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = self.read(|conn| {
+            Ok(audit_events::table
+                .filter(audit_events::workspace_id.eq(workspace_id.to_string()))
+                .filter(audit_events::seq.gt(after_seq.unwrap_or(0)))
+                .order(audit_events::seq.asc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?)
+        })?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    seq: row.seq,
+                    workspace_id: row
+                        .workspace_id
+                        .map(|id| id.parse())
+                        .transpose()
+                        .map_err(super::corrupt("audit_events"))?,
+                    occurred_at: Timestamp::from_micros(row.occurred_at),
+                    actor_kind: row.actor_kind,
+                    actor_id: row.actor_id,
+                    action: row.action,
+                    target_kind: row.target_kind,
+                    target_id: row.target_id,
+                    detail: row.detail,
+                })
+            })
+            .collect()
+    }
+}

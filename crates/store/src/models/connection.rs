@@ -1,0 +1,208 @@
+//! IdP connections of a workspace.
+
+use diesel::prelude::*;
+use roster_domain::{
+    Action, Actor, Connection, ConnectionId, ConnectionKind, ConnectionStatus, DisplayName, Domain,
+    GroupSync, NewAuditEvent, ProfileSync, Timestamp, Vendor, WorkspaceId,
+};
+
+use super::{corrupt, from_json_list, record_audit, to_json_list};
+use crate::error::conflict_on;
+use crate::schema::connections;
+use crate::{DbConnection, Store, StoreError, StoreResult};
+
+/// What creating a connection needs; protocol crates validate `protocol_config` before.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub workspace_id: WorkspaceId,
+    pub name: DisplayName,
+    pub kind: ConnectionKind,
+    pub vendor: Vendor,
+    pub protocol_config: String,
+    pub domains: Vec<Domain>,
+    pub scim_enabled: bool,
+    pub profile_sync: ProfileSync,
+    pub group_sync: GroupSync,
+    pub strict_immutability: bool,
+}
+
+#[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = connections)]
+pub(crate) struct ConnectionRow {
+    pub(crate) id: String,
+    pub(crate) workspace_id: String,
+    pub(crate) name: String,
+    pub(crate) name_key: String,
+    pub(crate) kind: String,
+    pub(crate) vendor: String,
+    pub(crate) status: String,
+    pub(crate) protocol_config: String,
+    pub(crate) domains: String,
+    pub(crate) profile_sync: String,
+    pub(crate) group_sync: String,
+    pub(crate) scim_enabled: bool,
+    pub(crate) strict_immutability: bool,
+    pub(crate) last_sync_at: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+impl ConnectionRow {
+    pub(crate) fn into_domain(self) -> StoreResult<Connection> {
+        let bad = corrupt("connections");
+        Ok(Connection {
+            id: self.id.parse().map_err(&bad)?,
+            workspace_id: self.workspace_id.parse().map_err(&bad)?,
+            name: DisplayName::parse(&self.name).map_err(&bad)?,
+            kind: ConnectionKind::parse(&self.kind).map_err(&bad)?,
+            vendor: Vendor::parse(&self.vendor).map_err(&bad)?,
+            status: ConnectionStatus::parse(&self.status).map_err(&bad)?,
+            protocol_config: self.protocol_config,
+            domains: from_json_list("connections", &self.domains)?
+                .iter()
+                .map(|domain| Domain::parse(domain))
+                .collect::<Result<_, _>>()
+                .map_err(&bad)?,
+            profile_sync: ProfileSync::parse(&self.profile_sync).map_err(&bad)?,
+            group_sync: GroupSync::parse(&self.group_sync).map_err(&bad)?,
+            scim_enabled: self.scim_enabled,
+            strict_immutability: self.strict_immutability,
+            last_sync_at: self.last_sync_at.map(Timestamp::from_micros),
+            created_at: Timestamp::from_micros(self.created_at),
+            updated_at: Timestamp::from_micros(self.updated_at),
+        })
+    }
+}
+
+pub(crate) fn find_connection(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+    id: ConnectionId,
+) -> StoreResult<Connection> {
+    connections::table
+        .filter(connections::workspace_id.eq(workspace_id.to_string()))
+        .filter(connections::id.eq(id.to_string()))
+        .select(ConnectionRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "connection" })?
+        .into_domain()
+}
+
+impl Store {
+    /// Creates a connection; a name taken in the workspace (any case) is a conflict.
+    pub fn create_connection(&self, actor: &Actor, new: NewConnection) -> StoreResult<Connection> {
+        let now = Timestamp::now().as_micros();
+        let id = ConnectionId::new();
+        let row = ConnectionRow {
+            id: id.to_string(),
+            workspace_id: new.workspace_id.to_string(),
+            name: new.name.to_string(),
+            name_key: new.name.key(),
+            kind: new.kind.as_str().to_owned(),
+            vendor: new.vendor.as_str().to_owned(),
+            status: ConnectionStatus::Active.as_str().to_owned(),
+            protocol_config: new.protocol_config,
+            domains: to_json_list(&new.domains),
+            profile_sync: new.profile_sync.as_str().to_owned(),
+            group_sync: new.group_sync.as_str().to_owned(),
+            scim_enabled: new.scim_enabled,
+            strict_immutability: new.strict_immutability,
+            last_sync_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.write(|conn| {
+            diesel::insert_into(connections::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|err| {
+                    conflict_on(
+                        err,
+                        "connection",
+                        &[(
+                            "name_key",
+                            "a connection with this name already exists in the workspace",
+                        )],
+                    )
+                })?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(new.workspace_id),
+                    actor: actor.clone(),
+                    action: Action("connection.created"),
+                    target_kind: "connection",
+                    target_id: row.id.clone(),
+                    detail: serde_json::json!({
+                        "name": row.name,
+                        "kind": row.kind,
+                        "scim_enabled": row.scim_enabled,
+                    })
+                    .to_string(),
+                },
+            )?;
+            let created = find_connection(conn, new.workspace_id, id)?;
+            super::events::record_event(
+                conn,
+                super::events::NewEvent {
+                    workspace_id: new.workspace_id,
+                    event_type: "connection.created",
+                    actor,
+                    resource_kind: "connection",
+                    resource_id: id.to_string(),
+                    resource: super::events::connection_json(&created),
+                    changed: None,
+                },
+            )?;
+            Ok(created)
+        })
+    }
+
+    pub fn connection(
+        &self,
+        workspace_id: WorkspaceId,
+        id: ConnectionId,
+    ) -> StoreResult<Connection> {
+        self.read(|conn| {
+            connections::table
+                .filter(connections::workspace_id.eq(workspace_id.to_string()))
+                .filter(connections::id.eq(id.to_string()))
+                .select(ConnectionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound { what: "connection" })?
+                .into_domain()
+        })
+    }
+
+    pub fn connection_by_name(
+        &self,
+        workspace_id: WorkspaceId,
+        name: &str,
+    ) -> StoreResult<Connection> {
+        self.read(|conn| {
+            connections::table
+                .filter(connections::workspace_id.eq(workspace_id.to_string()))
+                .filter(connections::name_key.eq(name.to_lowercase()))
+                .select(ConnectionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound { what: "connection" })?
+                .into_domain()
+        })
+    }
+
+    pub fn list_connections(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Connection>> {
+        self.read(|conn| {
+            connections::table
+                .filter(connections::workspace_id.eq(workspace_id.to_string()))
+                .order(connections::name_key.asc())
+                .select(ConnectionRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(ConnectionRow::into_domain)
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! One file per table: the row types, their conversion to domain types, and the operations.
+
+mod api_key;
+mod audit;
+mod backup;
+mod connection;
+mod directory;
+mod events;
+mod group;
+mod mapping;
+mod provisioning;
+mod role;
+mod scim_groups;
+mod scim_status;
+mod scim_users;
+mod token;
+mod user;
+mod webhooks;
+mod workspace;
+
+pub use api_key::ApiKeyPrincipal;
+pub use audit::record_audit;
+pub use connection::NewConnection;
+pub use directory::AdminPage;
+pub use events::{connection_json, group_json, user_json, Event};
+pub use group::NewGroup;
+pub use mapping::NewMapping;
+pub use provisioning::{NewProvisioningEntry, ProvisioningEntry};
+pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
+pub use scim_status::ScimConnectionStatus;
+pub use scim_users::{CreateOutcome, ScimScope, UserUpdate};
+pub use token::{ScimPrincipal, ScimTokenInfo};
+pub use user::NewUser;
+pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookEndpoint};
+pub use workspace::NewWorkspace;
+
+use roster_domain::DomainError;
+
+use crate::StoreError;
+
+/// A stored value the domain refuses is a corrupt row (an internal error), not a client error.
+pub(crate) fn corrupt(table: &'static str) -> impl Fn(DomainError) -> StoreError {
+    move |err| StoreError::Corrupt(format!("{table}: {err}"))
+}
+
+/// JSON array text of strings, as `domains` columns store them.
+pub(crate) fn to_json_list<T: AsRef<str>>(items: &[T]) -> String {
+    serde_json::Value::Array(
+        items
+            .iter()
+            .map(|item| serde_json::Value::String(item.as_ref().to_owned()))
+            .collect(),
+    )
+    .to_string()
+}
+
+pub(crate) fn from_json_list(table: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|err| StoreError::Corrupt(format!("{table}: {err}")))
+}

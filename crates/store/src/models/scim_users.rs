@@ -1,0 +1,521 @@
+//! Users as one SCIM connection sees them: the users it manages, minus deprovisioned ones.
+//!
+//! A connection never sees or touches users another connection manages, nor JIT/invited users
+//! until it adopts them. Creation applies the product's rules in one transaction: a re-POST of a
+//! deactivated or deprovisioned user of the same connection (same externalId or userName) brings
+//! it back with the same id, a pre-SCIM user with the
+//! same userName and email is adopted, any other userName collision is a conflict.
+
+use diesel::prelude::*;
+use roster_domain::query::{Listing, Page, Query, SortOrder, UserAttr};
+use roster_domain::{
+    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, NewAuditEvent, Timestamp, User,
+    UserId, UserName, WorkspaceId,
+};
+
+use super::user::{find_user, insert_user, UserRow};
+use super::{events, record_audit, NewUser};
+use crate::filter::user_predicate;
+use crate::schema::{group_members, users};
+use crate::{DbConnection, Store, StoreError, StoreResult};
+
+/// The workspace and connection a SCIM request acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimScope {
+    pub workspace_id: WorkspaceId,
+    pub connection_id: ConnectionId,
+}
+
+/// How a SCIM create was satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// A new user.
+    Created,
+    /// A pre-SCIM (JIT or invited) user with the same userName and email, now managed by SCIM.
+    Adopted,
+    /// A deprovisioned user of the same connection, back with the same id.
+    Reprovisioned,
+}
+
+/// The new state of a SCIM user's mutable attributes, computed by the protocol crate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserUpdate {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    /// Stored only when the user has no email yet (identifiers are set once).
+    pub email: Option<Email>,
+    pub active: bool,
+    pub scim_attributes: String,
+    /// Names of the attributes that changed, for the audit trail.
+    pub changed: Vec<String>,
+    /// Extra audit facts (e.g. ignored identifier changes) as a JSON object.
+    pub note: serde_json::Value,
+}
+
+fn parse_user_id(id: &str) -> StoreResult<UserId> {
+    id.parse()
+        .map_err(|_| StoreError::NotFound { what: "user" })
+}
+
+/// The rows visible to `scope`, boxed so filters can be added.
+fn visible(scope: ScimScope) -> users::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
+    users::table
+        .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
+        .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
+        .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
+        .into_boxed()
+}
+
+fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreResult<User> {
+    visible(scope)
+        .filter(users::id.eq(id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "user" })?
+        .into_domain()
+}
+
+/// `If-Match`: the version the client last saw must be the current one.
+pub(crate) fn check_version(current: i64, if_match: Option<i64>) -> StoreResult<()> {
+    match if_match {
+        Some(expected) if expected != current => Err(StoreError::PreconditionFailed {
+            expected,
+            actual: current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes an update's columns, bumps the version, and revokes sessions when the user stops being
+/// active. Does not write the audit event.
+fn write_update(
+    conn: &mut DbConnection,
+    current: &User,
+    update: &UserUpdate,
+    lifecycle: Lifecycle,
+    managing_connection: Option<ConnectionId>,
+) -> StoreResult<()> {
+    let email = match (&current.email, &update.email) {
+        (None, Some(new)) => Some(new.clone()),
+        (existing, _) => existing.clone(),
+    };
+    let epoch_bump = i64::from(current.lifecycle.revokes_sessions(lifecycle));
+    diesel::update(users::table.find(current.id.to_string()))
+        .set((
+            users::given_name.eq(&update.given_name),
+            users::family_name.eq(&update.family_name),
+            users::display_name.eq(&update.display_name),
+            users::display_name_key.eq(update.display_name.as_deref().map(str::to_lowercase)),
+            users::external_id.eq(&update.external_id),
+            users::email.eq(email.as_ref().map(ToString::to_string)),
+            users::email_key.eq(email.as_ref().map(Email::key)),
+            users::lifecycle.eq(lifecycle.as_str()),
+            users::managing_connection_id.eq(managing_connection.map(|id| id.to_string())),
+            users::scim_attributes.eq(&update.scim_attributes),
+            users::version.eq(users::version + 1),
+            users::session_epoch.eq(users::session_epoch + epoch_bump),
+            users::updated_at.eq(Timestamp::now().as_micros()),
+        ))
+        .execute(conn)
+        .map_err(|err| {
+            crate::error::conflict_on(
+                err,
+                "user",
+                &[(
+                    "external_id",
+                    "a user with this externalId already exists for this connection",
+                )],
+            )
+        })?;
+    Ok(())
+}
+
+fn audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    workspace_id: WorkspaceId,
+    action: &'static str,
+    user_id: UserId,
+    detail: serde_json::Value,
+) -> StoreResult<()> {
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(workspace_id),
+            actor: actor.clone(),
+            action: Action(action),
+            target_kind: "user",
+            target_id: user_id.to_string(),
+            detail: detail.to_string(),
+        },
+    )
+}
+
+fn lifecycle_for(active: bool) -> Lifecycle {
+    if active {
+        Lifecycle::Active
+    } else {
+        Lifecycle::Deactivated
+    }
+}
+
+impl Store {
+    /// One page of the users `scope` sees that match `query`, and the number of all matches.
+    pub fn scim_list_users(
+        &self,
+        scope: ScimScope,
+        query: &Query<UserAttr>,
+    ) -> StoreResult<Listing<User>> {
+        let predicate = |q: &Query<UserAttr>| {
+            user_predicate(&q.filter).map_err(|err| StoreError::InvalidFilter(err.0))
+        };
+        self.read(|conn| {
+            let total: i64 = visible(scope)
+                .filter(predicate(query)?)
+                .count()
+                .get_result(conn)?;
+            let mut rows = visible(scope).filter(predicate(query)?);
+            rows = match query.sort {
+                None => rows.order(users::id.asc()),
+                Some((attr, order)) => sort_users(rows, attr, order),
+            };
+            rows = match &query.page {
+                Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
+                Page::After { last_id, limit } => {
+                    let rows = match last_id {
+                        Some(last) => rows.filter(users::id.gt(last.clone())),
+                        None => rows,
+                    };
+                    rows.limit(*limit)
+                }
+            };
+            let items = rows
+                .select(UserRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(UserRow::into_domain)
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(Listing { items, total })
+        })
+    }
+
+    /// A user `scope` sees, by SCIM id; anything else (unknown, malformed, another connection's,
+    /// deprovisioned) is `NotFound`.
+    pub fn scim_user(&self, scope: ScimScope, id: &str) -> StoreResult<User> {
+        let id = parse_user_id(id)?;
+        self.read(|conn| find_visible(conn, scope, id))
+    }
+
+    /// Creates, adopts or reprovisions a user (see the module docs), in one transaction.
+    pub fn scim_create_user(
+        &self,
+        actor: &Actor,
+        scope: ScimScope,
+        new: &NewUser,
+    ) -> StoreResult<(User, CreateOutcome)> {
+        self.write(|conn| {
+            let update = UserUpdate {
+                given_name: new.given_name.clone(),
+                family_name: new.family_name.clone(),
+                display_name: new.display_name.clone(),
+                external_id: new.external_id.clone(),
+                email: new.email.clone(),
+                active: new.active,
+                scim_attributes: new.scim_attributes.clone(),
+                changed: Vec::new(),
+                note: serde_json::json!({}),
+            };
+            // 1. The same externalId at this connection.
+            if let Some(external_id) = &new.external_id {
+                let existing: Option<UserRow> = users::table
+                    .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
+                    .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
+                    .filter(users::external_id.eq(external_id))
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                if let Some(row) = existing {
+                    let user = row.into_domain()?;
+                    return reprovision_or_conflict(
+                        conn,
+                        actor,
+                        scope,
+                        user,
+                        &update,
+                        "externalId",
+                    );
+                }
+            }
+            // 2. The same userName anywhere in the workspace.
+            let existing: Option<UserRow> = users::table
+                .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
+                .filter(users::user_name_key.eq(new.user_name.key()))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(row) = existing {
+                let user = row.into_domain()?;
+                return match user.managing_connection_id {
+                    Some(owner) if owner == scope.connection_id => {
+                        reprovision_or_conflict(conn, actor, scope, user, &update, "userName")
+                    }
+                    Some(_) => Err(StoreError::Conflict {
+                        what: "user",
+                        detail: "a user with this userName is provisioned by another connection"
+                            .into(),
+                    }),
+                    None => adopt_or_conflict(conn, actor, scope, user, new, &update),
+                };
+            }
+            // 3. A new user.
+            let id = insert_user(conn, actor, new)?;
+            Ok((
+                find_user(conn, scope.workspace_id, id)?,
+                CreateOutcome::Created,
+            ))
+        })
+    }
+
+    /// Changes a user `scope` sees: `compute` gets the current user (locked for the rest of the
+    /// transaction) and returns its new state, or an error that leaves everything unchanged.
+    /// `if_match` is the version the client last saw (ETag); a mismatch is `PreconditionFailed`.
+    pub fn scim_modify_user<E: From<StoreError>>(
+        &self,
+        actor: &Actor,
+        scope: ScimScope,
+        id: &str,
+        if_match: Option<i64>,
+        compute: impl FnOnce(&User) -> Result<Option<UserUpdate>, E>,
+    ) -> Result<User, E> {
+        let id = parse_user_id(id)?;
+        self.write_with(|conn| {
+            lock_user(conn, id)?;
+            let current = find_visible(conn, scope, id)?;
+            check_version(current.version, if_match)?;
+            let Some(update) = compute(&current)? else {
+                return Ok(current);
+            };
+            let lifecycle = lifecycle_for(update.active);
+            write_update(
+                conn,
+                &current,
+                &update,
+                lifecycle,
+                current.managing_connection_id,
+            )?;
+            let action = match (current.lifecycle.is_active(), update.active) {
+                (true, false) => "user.deactivated",
+                (false, true) => "user.reactivated",
+                _ => "user.updated",
+            };
+            let changed_user = find_user(conn, scope.workspace_id, id)?;
+            emit_update_events(conn, actor, &current, &changed_user, &update.changed)?;
+            audit(
+                conn,
+                actor,
+                scope.workspace_id,
+                action,
+                id,
+                serde_json::json!({ "changed": update.changed, "note": update.note }),
+            )?;
+            Ok(changed_user)
+        })
+    }
+
+    /// SCIM DELETE: deprovisions the user (kept with its audit trail, sessions revoked, hidden
+    /// from SCIM) and removes its IdP group memberships.
+    pub fn scim_delete_user(
+        &self,
+        actor: &Actor,
+        scope: ScimScope,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> StoreResult<()> {
+        let id = parse_user_id(id)?;
+        self.write(|conn| {
+            lock_user(conn, id)?;
+            let current = find_visible(conn, scope, id)?;
+            check_version(current.version, if_match)?;
+            let next = current.lifecycle.apply(LifecycleEvent::Deprovision)?;
+            let epoch_bump = i64::from(current.lifecycle.revokes_sessions(next));
+            diesel::update(users::table.find(id.to_string()))
+                .set((
+                    users::lifecycle.eq(next.as_str()),
+                    users::version.eq(users::version + 1),
+                    users::session_epoch.eq(users::session_epoch + epoch_bump),
+                    users::updated_at.eq(Timestamp::now().as_micros()),
+                ))
+                .execute(conn)?;
+            let gone = find_user(conn, scope.workspace_id, id)?;
+            events::user_event(conn, actor, "user.deprovisioned", &gone, None)?;
+            if epoch_bump == 1 {
+                events::user_event(conn, actor, "session.revoked", &gone, None)?;
+            }
+            // Its IdP and mapped memberships go, each with its event.
+            let held: Vec<(String, String)> = group_members::table
+                .filter(group_members::user_id.eq(id.to_string()))
+                .filter(group_members::provenance.eq("idp").or(group_members::provenance.like("mapping:%")))
+                .select((group_members::group_id, group_members::provenance))
+                .load(conn)?;
+            let memberships = held.len();
+            for (group_id, provenance) in held {
+                let group_id = group_id.parse().map_err(super::corrupt("group_members"))?;
+                let removed = super::group::remove_members(conn, group_id, &provenance, Some(&[id.to_string()]))?;
+                let group = super::group::find_group(conn, scope.workspace_id, group_id)?;
+                events::membership_events(conn, actor, "group.member_removed", &group, &removed)?;
+            }
+            let cause = serde_json::json!({ "user_deprovisioned": id.to_string() });
+            super::mapping::recompute_roles(conn, actor, scope.workspace_id, &[id.to_string()], &cause)?;
+            audit(
+                conn,
+                actor,
+                scope.workspace_id,
+                "user.deprovisioned",
+                id,
+                serde_json::json!({ "sessions_revoked": epoch_bump == 1, "memberships_removed": memberships }),
+            )
+        })
+    }
+}
+
+/// Takes the row lock of a user for the rest of the transaction on PostgreSQL (a no-op update
+/// locks the row portably); SQLite's `BEGIN IMMEDIATE` already holds the database write lock.
+fn lock_user(conn: &mut DbConnection, id: UserId) -> StoreResult<()> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::update(users::table.find(id.to_string()))
+            .set(users::version.eq(users::version))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn reprovision_or_conflict(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: ScimScope,
+    current: User,
+    update: &UserUpdate,
+    matched_on: &str,
+) -> StoreResult<(User, CreateOutcome)> {
+    if current.lifecycle.is_active() {
+        return Err(StoreError::Conflict {
+            what: "user",
+            detail: format!("a user with this {matched_on} already exists"),
+        });
+    }
+    let next = current.lifecycle.apply(LifecycleEvent::Reprovision {
+        active: update.active,
+    })?;
+    write_update(conn, &current, update, next, Some(scope.connection_id))?;
+    audit(
+        conn,
+        actor,
+        scope.workspace_id,
+        "user.reprovisioned",
+        current.id,
+        serde_json::json!({ "matched_on": matched_on, "active": update.active }),
+    )?;
+    let back = find_user(conn, scope.workspace_id, current.id)?;
+    emit_update_events(conn, actor, &current, &back, &["lifecycle".to_owned()])?;
+    Ok((back, CreateOutcome::Reprovisioned))
+}
+
+fn adopt_or_conflict(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: ScimScope,
+    current: User,
+    new: &NewUser,
+    update: &UserUpdate,
+) -> StoreResult<(User, CreateOutcome)> {
+    let same_email = match (&current.email, &new.email) {
+        (Some(have), Some(want)) => have.key() == want.key(),
+        _ => false,
+    };
+    if !same_email {
+        return Err(StoreError::Conflict {
+            what: "user",
+            detail: "a user with this userName but another email already exists".into(),
+        });
+    }
+    write_update(
+        conn,
+        &current,
+        update,
+        lifecycle_for(update.active),
+        Some(scope.connection_id),
+    )?;
+    audit(
+        conn,
+        actor,
+        scope.workspace_id,
+        "user.adopted",
+        current.id,
+        serde_json::json!({
+            "previous_source": current.source.as_str(),
+            "userName": UserName::key_of(current.user_name.as_str()),
+        }),
+    )?;
+    let adopted = find_user(conn, scope.workspace_id, current.id)?;
+    let changed = ["managedBy".to_owned(), "externalId".to_owned()];
+    emit_update_events(conn, actor, &current, &adopted, &changed)?;
+    Ok((adopted, CreateOutcome::Adopted))
+}
+
+/// The events of an update: `user.updated` for attribute changes, `user.deactivated` /
+/// `user.reactivated` for a status change, `session.revoked` when sessions ended.
+fn emit_update_events(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    before: &User,
+    after: &User,
+    changed: &[String],
+) -> StoreResult<()> {
+    let others: Vec<String> = changed
+        .iter()
+        .filter(|c| c.as_str() != "active")
+        .cloned()
+        .collect();
+    if !others.is_empty() {
+        events::user_event(conn, actor, "user.updated", after, Some(others))?;
+    }
+    match (before.lifecycle.is_active(), after.lifecycle.is_active()) {
+        (true, false) => {
+            events::user_event(conn, actor, "user.deactivated", after, None)?;
+            events::user_event(conn, actor, "session.revoked", after, None)?;
+        }
+        (false, true) => events::user_event(conn, actor, "user.reactivated", after, None)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn sort_users(
+    rows: users::BoxedQuery<'static, <DbConnection as Connection>::Backend>,
+    attr: UserAttr,
+    order: SortOrder,
+) -> users::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
+    macro_rules! by {
+        ($col:expr) => {
+            match order {
+                SortOrder::Ascending => rows.order(($col.asc(), users::id.asc())),
+                SortOrder::Descending => rows.order(($col.desc(), users::id.desc())),
+            }
+        };
+    }
+    match attr {
+        UserAttr::Id => by!(users::id),
+        UserAttr::UserName => by!(users::user_name_key),
+        UserAttr::ExternalId => by!(users::external_id),
+        UserAttr::Email => by!(users::email_key),
+        UserAttr::DisplayName => by!(users::display_name_key),
+        UserAttr::GivenName => by!(users::given_name),
+        UserAttr::FamilyName => by!(users::family_name),
+        UserAttr::Active => by!(users::lifecycle),
+        UserAttr::Created => by!(users::created_at),
+        UserAttr::LastModified => by!(users::updated_at),
+    }
+}

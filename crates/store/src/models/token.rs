@@ -1,0 +1,270 @@
+//! SCIM bearer tokens: only their SHA-256 is stored; the plaintext is returned once at creation.
+//!
+//! Authentication looks the token up by hash, compares the hash again in constant time, and
+//! refuses expired tokens and tokens of revoked or SCIM-disabled connections. Revocation deletes
+//! the row, so the next request with that token is refused — there is no cache to go stale.
+
+use diesel::prelude::*;
+use roster_domain::{
+    Action, Actor, Connection, ConnectionId, NewAuditEvent, SecretHash, SecretKind, SecretToken,
+    Timestamp, TokenId, WorkspaceId,
+};
+
+use super::connection::ConnectionRow;
+use super::{corrupt, record_audit};
+use crate::schema::{connections, scim_tokens};
+use crate::{DbConnection, Store, StoreError, StoreResult};
+
+/// A token as listed to admins (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimTokenInfo {
+    pub id: TokenId,
+    pub workspace_id: WorkspaceId,
+    pub connection_id: ConnectionId,
+    pub name: String,
+    /// The first characters of the token, to tell tokens apart.
+    pub hint: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Who a valid SCIM token speaks for.
+#[derive(Debug, Clone)]
+pub struct ScimPrincipal {
+    pub token_id: TokenId,
+    pub connection: Connection,
+}
+
+#[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = scim_tokens)]
+pub(crate) struct TokenRow {
+    pub(crate) id: String,
+    pub(crate) workspace_id: String,
+    pub(crate) connection_id: String,
+    pub(crate) name: String,
+    pub(crate) token_hash: String,
+    pub(crate) hint: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+}
+
+impl TokenRow {
+    fn info(&self) -> StoreResult<ScimTokenInfo> {
+        let bad = corrupt("scim_tokens");
+        Ok(ScimTokenInfo {
+            id: self.id.parse().map_err(&bad)?,
+            workspace_id: self.workspace_id.parse().map_err(&bad)?,
+            connection_id: self.connection_id.parse().map_err(&bad)?,
+            name: self.name.clone(),
+            hint: self.hint.clone(),
+            created_at: Timestamp::from_micros(self.created_at),
+            expires_at: self.expires_at.map(Timestamp::from_micros),
+            last_used_at: self.last_used_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// `last_used_at` is refreshed at most this often, so authentication is not a write per request.
+const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
+
+/// A `scim_token.*` event (the token's id, connection, name and hint; never the secret).
+#[expect(clippy::too_many_arguments, reason = "one flat event record")]
+pub(crate) fn token_event(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    workspace_id: WorkspaceId,
+    event_type: &'static str,
+    id: &str,
+    connection_id: &str,
+    name: &str,
+    hint: &str,
+) -> StoreResult<()> {
+    super::events::record_event(
+        conn,
+        super::events::NewEvent {
+            workspace_id,
+            event_type,
+            actor,
+            resource_kind: "scim_token",
+            resource_id: id.to_owned(),
+            resource: serde_json::json!({ "id": id, "connectionId": connection_id, "name": name, "hint": hint }),
+            changed: None,
+        },
+    )
+}
+
+impl Store {
+    /// Creates a token for a connection of the workspace; returns it once in plaintext.
+    pub fn create_scim_token(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        connection_id: ConnectionId,
+        name: &str,
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<(ScimTokenInfo, SecretToken)> {
+        let secret = SecretToken::generate(SecretKind::ScimToken)?;
+        let row = TokenRow {
+            id: TokenId::new().to_string(),
+            workspace_id: workspace_id.to_string(),
+            connection_id: connection_id.to_string(),
+            name: name.to_owned(),
+            token_hash: secret.hash().0,
+            hint: secret.hint(),
+            created_at: Timestamp::now().as_micros(),
+            expires_at: expires_at.map(|at| at.as_micros()),
+            last_used_at: None,
+        };
+        self.write(|conn| {
+            let owned: i64 = connections::table
+                .filter(connections::workspace_id.eq(workspace_id.to_string()))
+                .filter(connections::id.eq(connection_id.to_string()))
+                .count()
+                .get_result(conn)?;
+            if owned == 0 {
+                return Err(StoreError::NotFound { what: "connection" });
+            }
+            diesel::insert_into(scim_tokens::table)
+                .values(&row)
+                .execute(conn)?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("scim_token.created"),
+                    target_kind: "scim_token",
+                    target_id: row.id.clone(),
+                    detail: serde_json::json!({
+                        "connection_id": row.connection_id,
+                        "name": row.name,
+                        "hint": row.hint,
+                        "expires_at": expires_at.map(|at| at.to_rfc3339()),
+                    })
+                    .to_string(),
+                },
+            )?;
+            token_event(
+                conn,
+                actor,
+                workspace_id,
+                "scim_token.created",
+                &row.id,
+                &row.connection_id,
+                &row.name,
+                &row.hint,
+            )
+        })?;
+        Ok((row.info()?, secret))
+    }
+
+    /// Resolves a presented bearer token to its connection, or refuses it.
+    ///
+    /// `Unauthorized` for an unknown, revoked or expired token; `Forbidden` when the token is
+    /// valid but its connection is revoked or has SCIM switched off.
+    pub fn authenticate_scim_token(&self, presented: &str) -> StoreResult<ScimPrincipal> {
+        let presented = SecretToken::from_presented(presented);
+        let hash = presented.hash();
+        let now = Timestamp::now();
+        let found: Option<(TokenRow, ConnectionRow)> = self.read(|conn| {
+            Ok(scim_tokens::table
+                .inner_join(connections::table)
+                .filter(scim_tokens::token_hash.eq(&hash.0))
+                .select((TokenRow::as_select(), ConnectionRow::as_select()))
+                .first(conn)
+                .optional()?)
+        })?;
+        let Some((token, connection)) = found else {
+            return Err(StoreError::Unauthorized);
+        };
+        if !SecretHash(token.token_hash.clone()).matches(&presented) {
+            return Err(StoreError::Unauthorized);
+        }
+        if token.expires_at.is_some_and(|at| at <= now.as_micros()) {
+            return Err(StoreError::Unauthorized);
+        }
+        let connection = connection.into_domain()?;
+        if !connection.accepts_scim() {
+            return Err(StoreError::Forbidden {
+                reason: "SCIM provisioning is turned off for this connection",
+            });
+        }
+        let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS).as_micros();
+        if token.last_used_at.is_none_or(|at| at < stale_before) {
+            self.read(|conn| {
+                diesel::update(scim_tokens::table.find(&token.id))
+                    .set(scim_tokens::last_used_at.eq(now.as_micros()))
+                    .execute(conn)?;
+                Ok(())
+            })?;
+        }
+        Ok(ScimPrincipal {
+            token_id: token.id.parse().map_err(corrupt("scim_tokens"))?,
+            connection,
+        })
+    }
+
+    /// Revokes (deletes) a token of the workspace; requests with it are refused from now on.
+    pub fn revoke_scim_token(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        token_id: TokenId,
+    ) -> StoreResult<()> {
+        self.write(|conn| {
+            let found: Option<(String, String, String)> = scim_tokens::table
+                .filter(scim_tokens::workspace_id.eq(workspace_id.to_string()))
+                .filter(scim_tokens::id.eq(token_id.to_string()))
+                .select((
+                    scim_tokens::connection_id,
+                    scim_tokens::name,
+                    scim_tokens::hint,
+                ))
+                .first(conn)
+                .optional()?;
+            let Some((connection_id, name, hint)) = found else {
+                return Err(StoreError::NotFound { what: "SCIM token" });
+            };
+            diesel::delete(scim_tokens::table.find(token_id.to_string())).execute(conn)?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("scim_token.revoked"),
+                    target_kind: "scim_token",
+                    target_id: token_id.to_string(),
+                    detail: "{}".to_owned(),
+                },
+            )?;
+            token_event(
+                conn,
+                actor,
+                workspace_id,
+                "scim_token.revoked",
+                &token_id.to_string(),
+                &connection_id,
+                &name,
+                &hint,
+            )
+        })
+    }
+
+    pub fn list_scim_tokens(
+        &self,
+        workspace_id: WorkspaceId,
+        connection_id: ConnectionId,
+    ) -> StoreResult<Vec<ScimTokenInfo>> {
+        let rows: Vec<TokenRow> = self.read(|conn| {
+            Ok(scim_tokens::table
+                .filter(scim_tokens::workspace_id.eq(workspace_id.to_string()))
+                .filter(scim_tokens::connection_id.eq(connection_id.to_string()))
+                .order(scim_tokens::created_at.asc())
+                .select(TokenRow::as_select())
+                .load(conn)?)
+        })?;
+        rows.iter().map(TokenRow::info).collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! Workspaces: created with the two built-in roles (`member`, the default, and `admin`).
+
+use diesel::prelude::*;
+use roster_domain::{
+    Action, Actor, Domain, NewAuditEvent, RoleName, Slug, Timestamp, Workspace, WorkspaceId,
+    ADMIN_ROLE, DEFAULT_ROLE,
+};
+
+use super::{corrupt, from_json_list, record_audit, to_json_list};
+use crate::error::conflict_on;
+use crate::schema::workspaces;
+use crate::{Store, StoreError, StoreResult};
+
+/// What creating a workspace needs.
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub slug: Slug,
+    pub name: String,
+    pub domains: Vec<Domain>,
+}
+
+#[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = workspaces)]
+pub(crate) struct WorkspaceRow {
+    pub(crate) id: String,
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) sso_enforced: bool,
+    pub(crate) default_role: String,
+    pub(crate) domains: String,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+impl WorkspaceRow {
+    fn into_domain(self) -> StoreResult<Workspace> {
+        let bad = corrupt("workspaces");
+        Ok(Workspace {
+            id: self.id.parse().map_err(&bad)?,
+            slug: Slug::parse(&self.slug).map_err(&bad)?,
+            name: self.name,
+            sso_enforced: self.sso_enforced,
+            default_role: RoleName::parse(&self.default_role).map_err(&bad)?,
+            domains: from_json_list("workspaces", &self.domains)?
+                .iter()
+                .map(|domain| Domain::parse(domain))
+                .collect::<Result<_, _>>()
+                .map_err(&bad)?,
+            created_at: Timestamp::from_micros(self.created_at),
+            updated_at: Timestamp::from_micros(self.updated_at),
+        })
+    }
+}
+
+impl Store {
+    /// Creates a workspace with its `member` and `admin` roles. A taken slug is a conflict.
+    pub fn create_workspace(&self, actor: &Actor, new: NewWorkspace) -> StoreResult<Workspace> {
+        let now = Timestamp::now().as_micros();
+        let row = WorkspaceRow {
+            id: WorkspaceId::new().to_string(),
+            slug: new.slug.to_string(),
+            name: new.name,
+            sso_enforced: false,
+            default_role: DEFAULT_ROLE.to_owned(),
+            domains: to_json_list(&new.domains),
+            created_at: now,
+            updated_at: now,
+        };
+        let workspace = self.write(|conn| {
+            diesel::insert_into(workspaces::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|err| {
+                    conflict_on(
+                        err,
+                        "workspace",
+                        &[("slug", "a workspace with this slug already exists")],
+                    )
+                })?;
+            let workspace_id: WorkspaceId = row.id.parse().map_err(corrupt("workspaces"))?;
+            for (name, rank) in [(DEFAULT_ROLE, 0), (ADMIN_ROLE, 100)] {
+                super::role::insert_role(conn, workspace_id, &RoleName::parse(name)?, rank)?;
+            }
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("workspace.created"),
+                    target_kind: "workspace",
+                    target_id: row.id.clone(),
+                    detail: serde_json::json!({ "slug": row.slug }).to_string(),
+                },
+            )?;
+            Ok(workspace_id)
+        })?;
+        self.workspace(workspace)
+    }
+
+    pub fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
+        self.read(|conn| {
+            workspaces::table
+                .find(id.to_string())
+                .select(WorkspaceRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound { what: "workspace" })?
+                .into_domain()
+        })
+    }
+
+    pub fn workspace_by_slug(&self, slug: &str) -> StoreResult<Workspace> {
+        self.read(|conn| {
+            workspaces::table
+                .filter(workspaces::slug.eq(slug))
+                .select(WorkspaceRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound { what: "workspace" })?
+                .into_domain()
+        })
+    }
+
+    pub fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
+        self.read(|conn| {
+            workspaces::table
+                .order(workspaces::slug.asc())
+                .select(WorkspaceRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(WorkspaceRow::into_domain)
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,299 @@
+//! The diesel schema shared by both backends.
+//!
+//! Written by hand to match `migrations/sqlite` and `migrations/postgres`, which differ only in
+//! how `audit_events.seq` auto-increments; every column type here (`Text`, `BigInt`, `Integer`,
+//! `Bool`) maps the same way on SQLite and PostgreSQL, which is what lets one query serve both.
+//! A test (`schema_matches_migrations`) checks every column against the migrated databases.
+
+diesel::table! {
+    workspaces (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        sso_enforced -> Bool,
+        default_role -> Text,
+        domains -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    connections (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        kind -> Text,
+        vendor -> Text,
+        status -> Text,
+        protocol_config -> Text,
+        domains -> Text,
+        profile_sync -> Text,
+        group_sync -> Text,
+        scim_enabled -> Bool,
+        strict_immutability -> Bool,
+        last_sync_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        hint -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        hint -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        workspace_id -> Text,
+        user_name -> Text,
+        user_name_key -> Text,
+        email -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        lifecycle -> Text,
+        source -> Text,
+        managing_connection_id -> Nullable<Text>,
+        scim_attributes -> Text,
+        password_hash -> Nullable<Text>,
+        version -> BigInt,
+        session_epoch -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        display_name_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    identities (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        workspace_id -> Text,
+        kind -> Text,
+        display_name -> Text,
+        display_name_key -> Text,
+        connection_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        scim_attributes -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id, provenance) {
+        group_id -> Text,
+        user_id -> Text,
+        provenance -> Text,
+        workspace_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        rank -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_id) {
+        user_id -> Text,
+        role_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_mappings (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        idp_group_key -> Nullable<Text>,
+        app_group_id -> Nullable<Text>,
+        role_id -> Nullable<Text>,
+        created_at -> BigInt,
+        idp_group_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    group_roles (group_id, role_id) {
+        group_id -> Text,
+        role_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    granted_roles (user_id, role_id) {
+        user_id -> Text,
+        role_id -> Text,
+        workspace_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        workspace_id -> Nullable<Text>,
+        occurred_at -> BigInt,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    provisioning_log (seq) {
+        seq -> BigInt,
+        workspace_id -> Text,
+        connection_id -> Text,
+        occurred_at -> BigInt,
+        request_id -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        duration_us -> BigInt,
+        resource_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        warnings -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        workspace_id -> Text,
+        event_type -> Text,
+        occurred_at -> BigInt,
+        actor -> Text,
+        resource_kind -> Text,
+        resource_id -> Text,
+        resource -> Text,
+        changed -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        workspace_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        cursor_seq -> BigInt,
+        attempts -> Integer,
+        consecutive_failures -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        workspace_id -> Text,
+        event_id -> Text,
+        event_seq -> BigInt,
+        attempt -> Integer,
+        status_code -> Nullable<Integer>,
+        duration_ms -> BigInt,
+        error -> Nullable<Text>,
+        resend -> Bool,
+        delivered_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_resends (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_seq -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(connections -> workspaces (workspace_id));
+diesel::joinable!(scim_tokens -> connections (connection_id));
+diesel::joinable!(users -> workspaces (workspace_id));
+diesel::joinable!(identities -> users (user_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(granted_roles -> roles (role_id));
+diesel::joinable!(group_roles -> roles (role_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    workspaces,
+    connections,
+    scim_tokens,
+    api_keys,
+    users,
+    identities,
+    groups,
+    group_members,
+    roles,
+    user_roles,
+    group_mappings,
+    audit_events,
+    provisioning_log,
+    group_roles,
+    granted_roles,
+    events,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_resends,
+);

@@ -1,0 +1,170 @@
+//! Test support shared by every crate's tests: a migrated store on a real, private database.
+//!
+//! SQLite by default (a fresh file per test, WAL and all, removed on drop). With
+//! `TEST_DATABASE_URL=postgres://...` set, a fresh PostgreSQL schema per test instead, dropped on
+//! drop, so tests run in parallel without sharing state. `cargo xtask test` runs the suites both
+//! ways.
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::Connection;
+use roster_domain::{Actor, Slug, Workspace};
+
+use crate::{NewWorkspace, PoolOptions, Store, StoreResult};
+
+/// The environment variable that switches tests to PostgreSQL.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// A migrated store on a private database that disappears with this value.
+pub struct TestStore {
+    pub store: Store,
+    /// The database URL, for tests that start the `roster` binary on the same database.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Directory(std::path::PathBuf),
+    Schema { admin_url: String, schema: String },
+}
+
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl TestStore {
+    /// A fresh migrated store; panics (it is for tests) when the database cannot be set up.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn new() -> Self {
+        Self::try_new().expect("test database setup")
+    }
+
+    fn try_new() -> StoreResult<Self> {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (url, cleanup) = match std::env::var(TEST_DATABASE_URL) {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let schema = format!("test_{unique}");
+                let mut admin = PgConnection::establish(&admin_url)
+                    .map_err(|err| crate::StoreError::Unavailable(err.to_string()))?;
+                admin.batch_execute(&format!("CREATE SCHEMA {schema}"))?;
+                let separator = if admin_url.contains('?') { '&' } else { '?' };
+                let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+                (url, Cleanup::Schema { admin_url, schema })
+            }
+            _ => {
+                let dir = std::env::temp_dir().join(format!("roster-test-{unique}"));
+                let url = format!("sqlite://{}", dir.join("roster.db").display());
+                (url, Cleanup::Directory(dir))
+            }
+        };
+        let options = PoolOptions {
+            max_size: 16,
+            ..PoolOptions::default()
+        };
+        let store = Store::open(&url, &options)?;
+        store.migrate()?;
+        Ok(Self {
+            store,
+            url,
+            cleanup,
+        })
+    }
+
+    /// A workspace with the given slug, created by the CLI actor.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn workspace(&self, slug: &str) -> Workspace {
+        self.store
+            .create_workspace(
+                &Actor::Cli,
+                NewWorkspace {
+                    slug: Slug::parse(slug).expect("valid slug"),
+                    name: slug.to_owned(),
+                    domains: Vec::new(),
+                },
+            )
+            .expect("create workspace")
+    }
+}
+
+impl TestStore {
+    /// A SCIM (provisioning-only) connection, created by the CLI actor.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn scim_connection(
+        &self,
+        workspace_id: roster_domain::WorkspaceId,
+        name: &str,
+        scim_enabled: bool,
+        strict_immutability: bool,
+    ) -> roster_domain::Connection {
+        self.store
+            .create_connection(
+                &Actor::Cli,
+                crate::NewConnection {
+                    workspace_id,
+                    name: roster_domain::DisplayName::parse(name).expect("valid name"),
+                    kind: roster_domain::ConnectionKind::Scim,
+                    vendor: roster_domain::Vendor::Generic,
+                    protocol_config: "{}".into(),
+                    domains: vec![],
+                    scim_enabled,
+                    profile_sync: roster_domain::ProfileSync::FirstLogin,
+                    group_sync: roster_domain::GroupSync::EveryLogin,
+                    strict_immutability,
+                },
+            )
+            .expect("create connection")
+    }
+
+    /// A SCIM token of a connection, in plaintext.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn scim_token(&self, connection: &roster_domain::Connection) -> String {
+        let (_, token) = self
+            .store
+            .create_scim_token(
+                &Actor::Cli,
+                connection.workspace_id,
+                connection.id,
+                "test",
+                None,
+            )
+            .expect("create token");
+        token.expose().to_owned()
+    }
+}
+
+impl Default for TestStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Schema { admin_url, schema } => {
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The delivery worker: a thread inside `roster serve` that claims due deliveries from the store,
+//! POSTs them signed, and records the outcome. Any number of workers (threads or replicas) can run
+//! against one database: a claim is a lease, and an expired lease is claimed again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use roster_domain::Timestamp;
+use roster_store::{Claim, DeliveryOutcome, Store};
+
+use crate::retry::RetryPolicy;
+use crate::signing::sign;
+use crate::ssrf::check_url;
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Pause when nothing is due.
+    pub poll_interval: Duration,
+    /// How long a claim holds before another worker may take it over.
+    pub lease_secs: i64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub allow_private_network_urls: bool,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(250),
+            lease_secs: 60,
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            allow_private_network_urls: false,
+        }
+    }
+}
+
+/// A running worker; stops (after its current delivery) when dropped.
+#[derive(Debug)]
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(store: Store, settings: WorkerSettings) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("webhooks".into())
+            .spawn(move || run(&store, &settings, &flag))
+            .ok();
+        Self { stop, thread }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+}
+
+fn run(store: &Store, settings: &WorkerSettings, stop: &AtomicBool) {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(settings.timeout))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    while !stop.load(Ordering::SeqCst) {
+        match store.claim_webhook_delivery(settings.lease_secs) {
+            Ok(Some(claim)) => {
+                let outcome = deliver(&agent, settings, &claim);
+                if let Err(err) = store.finish_webhook_delivery(&claim, &outcome) {
+                    tracing::warn!(error = %err, endpoint = %claim.endpoint.id, "could not record a webhook delivery");
+                }
+            }
+            Ok(None) => std::thread::sleep(settings.poll_interval),
+            Err(err) => {
+                tracing::warn!(error = %err, "webhook worker cannot reach the database");
+                std::thread::sleep(settings.poll_interval * 4);
+            }
+        }
+    }
+}
+
+/// One attempt: sign, POST, classify.
+fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> DeliveryOutcome {
+    let started = Instant::now();
+    let body = claim.event.to_json().to_string();
+    let timestamp = Timestamp::now().as_micros() / 1_000_000;
+    let attempt = u32::try_from(claim.endpoint.attempts).unwrap_or(0) + 1;
+    let failures = u32::try_from(claim.endpoint.consecutive_failures).unwrap_or(0) + 1;
+    let result = check_url(&claim.endpoint.url, settings.allow_private_network_urls)
+        .and_then(|()| {
+            sign(&claim.secret, &claim.event.id, timestamp, &body).map_err(|e| e.to_string())
+        })
+        .and_then(|signature| {
+            agent
+                .post(&claim.endpoint.url)
+                .header("content-type", "application/json")
+                .header("user-agent", "Roster-Webhooks/1")
+                .header("webhook-id", &claim.event.id)
+                .header("webhook-timestamp", &timestamp.to_string())
+                .header("webhook-signature", &signature)
+                .send(&body)
+                .map(|response| response.status().as_u16())
+                .map_err(|err| err.to_string())
+        });
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let (status_code, error) = match result {
+        Ok(status) if (200..300).contains(&status) => (Some(status), None),
+        Ok(status) => (
+            Some(status),
+            Some(format!("the endpoint answered HTTP {status}")),
+        ),
+        Err(err) => (None, Some(err)),
+    };
+    if error.is_none() {
+        return DeliveryOutcome {
+            status_code,
+            duration_ms,
+            error,
+            retry_at: None,
+            disable: false,
+        };
+    }
+    let delay = settings.retry.delay(attempt, jitter());
+    let retry_at =
+        Timestamp::now().as_micros() + i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 2);
+    tracing::info!(endpoint = %claim.endpoint.id, event = %claim.event.id, attempt, error = error.as_deref().unwrap_or_default(), "webhook delivery failed");
+    DeliveryOutcome {
+        status_code,
+        duration_ms,
+        error,
+        retry_at: Some(Timestamp::from_micros(retry_at)),
+        disable: settings.retry.disables(failures),
+    }
+}

@@ -1,0 +1,12 @@
+DROP TABLE audit_events;
+DROP TABLE group_mappings;
+DROP TABLE user_roles;
+DROP TABLE roles;
+DROP TABLE group_members;
+DROP TABLE "groups";
+DROP TABLE identities;
+DROP TABLE users;
+DROP TABLE api_keys;
+DROP TABLE scim_tokens;
+DROP TABLE connections;
+DROP TABLE workspaces;

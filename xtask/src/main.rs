@@ -1,0 +1,75 @@
+//! Developer automation that cargo alone cannot do: `cargo xtask serve` (run Roster on SQLite with
+//! a demo workspace) and `cargo xtask test` (every check CI runs, on SQLite and PostgreSQL).
+//!
+//! Standard library only, so it builds in seconds on a fresh machine. Each step says what it does
+//! before it does it.
+
+mod checks;
+mod conformance;
+mod postgres;
+mod python;
+mod serve;
+mod system;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  serve [--release] [--bind ADDR]   build Roster, create a demo workspace on first run, serve it on SQLite
+  test [--sqlite-only]              fmt check, clippy -D warnings, every test on SQLite, then on a
+                                    throwaway PostgreSQL, then the SCIM conformance check, the
+                                    deployment file checks and bounded fuzzing
+  conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
+  fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("conformance") => conformance::run(&args[1..]),
+        Some("fuzz") => checks::fuzz().map(|_| ()),
+        Some("-h" | "--help" | "help") | None => {
+            eprint!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a step to stderr.
+pub(crate) fn say(message: &str) {
+    eprintln!("xtask: {message}");
+}
+
+/// The repository root (xtask's parent directory).
+pub(crate) fn repo_root() -> std::path::PathBuf {
+    let manifest_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(manifest_dir)
+}
+
+/// Runs a command to completion, failing with its command line when it fails.
+pub(crate) fn run_checked(command: &mut std::process::Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|err| format!("cannot run {command:?}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}

@@ -1,0 +1,129 @@
+//! A throwaway PostgreSQL cluster for the test run: initdb in a temporary directory, started on a
+//! free loopback port with durability off (it is thrown away), stopped and deleted on drop.
+//!
+//! initdb and postgres refuse to run as root; as root they run as the `postgres` user.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::say;
+
+pub(crate) struct Throwaway {
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres_user: bool,
+    pub(crate) url: String,
+}
+
+fn server_bin_dir() -> Result<PathBuf, String> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|err| format!("no PostgreSQL server found in /usr/lib/postgresql: {err}"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+        .ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".to_owned())
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| format!("cannot find a free port: {err}"))
+}
+
+impl Throwaway {
+    pub(crate) fn start() -> Result<Self, String> {
+        let bin = server_bin_dir()?;
+        let as_postgres_user = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+            .unwrap_or(false);
+        let dir = std::env::temp_dir().join(format!("roster-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        if as_postgres_user {
+            crate::run_checked(Command::new("chown").args(["postgres:postgres"]).arg(&dir))?;
+        }
+        let port = free_port()?;
+        let this = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            bin,
+            as_postgres_user,
+        };
+        say(&format!(
+            "starting a throwaway PostgreSQL in {} on 127.0.0.1:{port}",
+            this.dir.display()
+        ));
+        let data = this.dir.join("data");
+        this.pg(
+            "initdb",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            path_str(&this.dir)?
+        );
+        let log = this.dir.join("postgres.log");
+        this.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-o",
+                &options,
+                "-l",
+                path_str(&log)?,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )?;
+        Ok(this)
+    }
+
+    fn pg(&self, tool: &str, args: &[&str]) -> Result<(), String> {
+        let program = self.bin.join(tool);
+        let mut command = if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        command.args(args).stdout(std::process::Stdio::null());
+        crate::run_checked(&mut command)
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("non-UTF-8 path {}", path.display()))
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        say("stopping the throwaway PostgreSQL");
+        let data = self.dir.join("data");
+        if let Some(data) = data.to_str() {
+            let _ = self.pg("pg_ctl", &["-D", data, "-m", "immediate", "-w", "stop"]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
