@@ -76,7 +76,9 @@ pub(crate) fn fuzz() -> Result<u64, String> {
                 let _ = std::fs::copy(entry.path(), corpus.join(entry.file_name()));
             }
         }
-        say(&format!("fuzzing {target}: {FUZZ_RUNS} inputs from seed {FUZZ_SEED}"));
+        say(&format!(
+            "fuzzing {target}: {FUZZ_RUNS} inputs from seed {FUZZ_SEED}"
+        ));
         run_checked(
             Command::new(&cargo_fuzz)
                 .current_dir(&fuzz_dir)

@@ -67,7 +67,11 @@ const CANONICAL: &[&str] = &[
 
 /// The canonical spelling of an attribute name (or the name as sent when unknown).
 pub fn canonical(name: &str) -> String {
-    if name.len() > 4 && name.get(..4).is_some_and(|head| head.eq_ignore_ascii_case("urn:")) {
+    if name.len() > 4
+        && name
+            .get(..4)
+            .is_some_and(|head| head.eq_ignore_ascii_case("urn:"))
+    {
         if name.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
             return ENTERPRISE_USER_SCHEMA.to_owned();
         }
