@@ -5,6 +5,7 @@ mod connection;
 mod error;
 mod group;
 mod ids;
+mod login;
 mod names;
 pub mod query;
 mod role;
@@ -20,6 +21,7 @@ pub use connection::{
 pub use error::DomainError;
 pub use group::{Group, GroupKind, GroupMapping, Provenance};
 pub use ids::{ConnectionId, GroupId, IdentityId, MappingId, RoleId, TokenId, UserId, WorkspaceId};
+pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
 pub use secret::{SecretHash, SecretKind, SecretToken};

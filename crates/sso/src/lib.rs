@@ -3,8 +3,8 @@
 //!
 //! **Architecture invariant:** validation policy (signatures, audience, time, replay) is pure and
 //! unit-tested; handlers only move bytes between the browser, the validator and the store.
-//!
-//! The endpoints arrive with the SSO issue; the foundation only mounts the scope.
+
+pub mod saml;
 
 use actix_web::web;
 
