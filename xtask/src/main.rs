@@ -6,6 +6,7 @@
 
 mod checks;
 mod conformance;
+mod idps;
 mod postgres;
 mod python;
 mod serve;
@@ -24,6 +25,8 @@ commands:
                                     deployment file checks and bounded fuzzing
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
+  idps                              install the local SAML and OIDC test IdPs (e2e/idps) and run both
+                                    in the foreground for trying SSO by hand
 ";
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => checks::fuzz().map(|_| ()),
+        Some("idps") => idps::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -256,27 +256,10 @@ fn user_json(
     workspace: &Workspace,
     user: &User,
 ) -> anyhow::Result<serde_json::Value> {
-    let groups: Vec<String> = store
-        .groups_of_user(workspace.id, user.id)?
-        .into_iter()
-        .filter(|g| g.kind == roster_store::domain::GroupKind::App)
-        .map(|g| g.display_name.into_string())
-        .collect();
-    let roles = store.effective_roles(workspace, user.id)?;
-    Ok(json!({
-        "id": user.id.to_string(),
-        "userName": user.user_name.as_str(),
-        "email": user.email.as_ref().map(Email::as_str),
-        "givenName": user.given_name,
-        "familyName": user.family_name,
-        "displayName": user.display_name,
-        "groups": groups,
-        "roles": roles.roles.iter().map(RoleName::as_str).collect::<Vec<_>>(),
-        "primaryRole": roles.primary.as_str(),
-        "workspace": workspace.slug.as_str(),
-        "active": user.lifecycle.is_active(),
-        "source": user.source.as_str(),
-    }))
+    let mut body = serde_json::to_value(store.user_profile(workspace, user)?)?;
+    body["active"] = json!(user.lifecycle.is_active());
+    body["source"] = json!(user.source.as_str());
+    Ok(body)
 }
 
 fn mapping_json(mapping: &roster_store::domain::GroupMapping) -> serde_json::Value {

@@ -265,6 +265,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sso_requests (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        browser_hash -> Text,
+        nonce -> Nullable<Text>,
+        pkce_verifier -> Nullable<Text>,
+        return_to -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    saml_replay (connection_id, assertion_id) {
+        connection_id -> Text,
+        assertion_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_events (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        protocol -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        detail -> Text,
+        subject -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    session_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_pem -> Text,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    revoked_sessions (session_id) {
+        session_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
@@ -296,4 +352,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_resends,
+    sso_requests,
+    saml_replay,
+    login_events,
+    session_keys,
+    revoked_sessions,
 );

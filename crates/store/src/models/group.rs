@@ -165,63 +165,70 @@ pub(crate) fn remove_members(
     Ok(removed)
 }
 
+/// Inserts a group and its audit and outbox events (inside the caller's transaction).
+pub(crate) fn insert_group(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    new: &NewGroup,
+) -> StoreResult<Group> {
+    let now = Timestamp::now().as_micros();
+    let id = GroupId::new();
+    diesel::insert_into(groups::table)
+        .values(GroupRow {
+            id: id.to_string(),
+            workspace_id: new.workspace_id.to_string(),
+            kind: new.kind.as_str().to_owned(),
+            display_name: new.display_name.to_string(),
+            display_name_key: new.display_name.key(),
+            connection_id: new.connection_id.map(|id| id.to_string()),
+            external_id: new.external_id.clone(),
+            scim_attributes: new.scim_attributes.clone(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .execute(conn)
+        .map_err(|err| {
+            conflict_on(
+                err,
+                "group",
+                &[
+                    (
+                        "display_name_key",
+                        "a group with this displayName already exists",
+                    ),
+                    (
+                        "external_id",
+                        "a group with this externalId already exists for this connection",
+                    ),
+                ],
+            )
+        })?;
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(new.workspace_id),
+            actor: actor.clone(),
+            action: Action("group.created"),
+            target_kind: "group",
+            target_id: id.to_string(),
+            detail: serde_json::json!({
+                "displayName": new.display_name.as_str(),
+                "kind": new.kind.as_str(),
+            })
+            .to_string(),
+        },
+    )?;
+    let group = find_group(conn, new.workspace_id, id)?;
+    super::events::group_event(conn, actor, "group.created", &group)?;
+    Ok(group)
+}
+
 impl Store {
     /// Creates a group. App group names are unique per workspace, IdP group names and
     /// externalIds per connection (any case).
     pub fn create_group(&self, actor: &Actor, new: &NewGroup) -> StoreResult<Group> {
-        let now = Timestamp::now().as_micros();
-        let id = GroupId::new();
-        self.write(|conn| {
-            diesel::insert_into(groups::table)
-                .values(GroupRow {
-                    id: id.to_string(),
-                    workspace_id: new.workspace_id.to_string(),
-                    kind: new.kind.as_str().to_owned(),
-                    display_name: new.display_name.to_string(),
-                    display_name_key: new.display_name.key(),
-                    connection_id: new.connection_id.map(|id| id.to_string()),
-                    external_id: new.external_id.clone(),
-                    scim_attributes: new.scim_attributes.clone(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .execute(conn)
-                .map_err(|err| {
-                    conflict_on(
-                        err,
-                        "group",
-                        &[
-                            (
-                                "display_name_key",
-                                "a group with this displayName already exists",
-                            ),
-                            (
-                                "external_id",
-                                "a group with this externalId already exists for this connection",
-                            ),
-                        ],
-                    )
-                })?;
-            record_audit(
-                conn,
-                &NewAuditEvent {
-                    workspace_id: Some(new.workspace_id),
-                    actor: actor.clone(),
-                    action: Action("group.created"),
-                    target_kind: "group",
-                    target_id: id.to_string(),
-                    detail: serde_json::json!({
-                        "displayName": new.display_name.as_str(),
-                        "kind": new.kind.as_str(),
-                    })
-                    .to_string(),
-                },
-            )?;
-            let group = find_group(conn, new.workspace_id, id)?;
-            super::events::group_event(conn, actor, "group.created", &group)?;
-            Ok(group)
-        })
+        self.write(|conn| insert_group(conn, actor, new))
     }
 
     /// The app group of that name (any case), created if there is none.

@@ -1,0 +1,228 @@
+//! Short-lived SSO state shared by every replica: pending logins, consumed SAML assertions,
+//! revoked sessions and the keys that sign session tokens.
+//!
+//! A pending login is consumed by deleting its row in a write transaction, so two replicas (or
+//! a replayed callback) cannot both finish it. Expired rows are swept opportunistically by the
+//! writes that add new ones, which keeps the tables small without a background job.
+
+use diesel::prelude::*;
+use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
+use subtle::ConstantTimeEq;
+
+use crate::schema::{revoked_sessions, saml_replay, session_keys, sso_requests};
+use crate::{Store, StoreError, StoreResult};
+
+/// A login started at `/sso/{workspace}/login`, waiting for the IdP's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sso_requests)]
+pub struct SsoRequest {
+    /// The SAML AuthnRequest id, or the SHA-256 (hex) of the OIDC `state`.
+    pub id: String,
+    pub workspace_id: String,
+    pub connection_id: String,
+    /// SHA-256 (hex) of the browser-binding cookie of the browser that started the login.
+    pub browser_hash: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+    /// Same-origin relative path to land on after the login.
+    pub return_to: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl SsoRequest {
+    pub fn workspace(&self) -> StoreResult<WorkspaceId> {
+        self.workspace_id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("sso_requests: workspace id".to_owned()))
+    }
+}
+
+/// A signing key of session tokens, as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = session_keys)]
+pub struct SessionKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_pem: String,
+    /// The public half as a JWK (JSON text), served at `/.well-known/jwks.json`.
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl Store {
+    /// Records a pending login (and sweeps expired ones).
+    pub fn begin_sso_request(&self, request: &SsoRequest) -> StoreResult<()> {
+        self.write(|conn| {
+            let now = Timestamp::now().as_micros();
+            diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now)))
+                .execute(conn)?;
+            diesel::insert_into(sso_requests::table)
+                .values(request)
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Consumes the pending login `id` of `connection_id` if the same browser started it and it
+    /// has not expired. `None` when it is unknown, expired, already used, or another browser's
+    /// (a request presented by another browser is left for its owner).
+    pub fn take_sso_request(
+        &self,
+        connection_id: ConnectionId,
+        id: &str,
+        browser_hash: &str,
+    ) -> StoreResult<Option<SsoRequest>> {
+        self.write(|conn| {
+            let found: Option<SsoRequest> = sso_requests::table
+                .filter(sso_requests::id.eq(id))
+                .filter(sso_requests::connection_id.eq(connection_id.to_string()))
+                .select(SsoRequest::as_select())
+                .first(conn)
+                .optional()?;
+            let Some(request) = found else {
+                return Ok(None);
+            };
+            let same_browser: bool = request
+                .browser_hash
+                .as_bytes()
+                .ct_eq(browser_hash.as_bytes())
+                .into();
+            if !same_browser {
+                return Ok(None);
+            }
+            diesel::delete(sso_requests::table.filter(sso_requests::id.eq(id))).execute(conn)?;
+            if request.expires_at < Timestamp::now().as_micros() {
+                return Ok(None);
+            }
+            Ok(Some(request))
+        })
+    }
+
+    /// The pending SAML request ids this browser has at this connection (for InResponseTo).
+    pub fn pending_sso_requests(
+        &self,
+        connection_id: ConnectionId,
+        browser_hash: &str,
+    ) -> StoreResult<Vec<String>> {
+        let now = Timestamp::now().as_micros();
+        self.read(|conn| {
+            Ok(sso_requests::table
+                .filter(sso_requests::connection_id.eq(connection_id.to_string()))
+                .filter(sso_requests::browser_hash.eq(browser_hash))
+                .filter(sso_requests::expires_at.ge(now))
+                .select(sso_requests::id)
+                .load(conn)?)
+        })
+    }
+
+    /// Records a consumed assertion id; `false` when it was consumed before (a replay).
+    pub fn consume_assertion(
+        &self,
+        connection_id: ConnectionId,
+        assertion_id: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
+        self.write(|conn| {
+            let now = Timestamp::now().as_micros();
+            diesel::delete(saml_replay::table.filter(saml_replay::expires_at.lt(now)))
+                .execute(conn)?;
+            let seen: i64 = saml_replay::table
+                .filter(saml_replay::connection_id.eq(connection_id.to_string()))
+                .filter(saml_replay::assertion_id.eq(assertion_id))
+                .count()
+                .get_result(conn)?;
+            if seen > 0 {
+                return Ok(false);
+            }
+            match diesel::insert_into(saml_replay::table)
+                .values((
+                    saml_replay::connection_id.eq(connection_id.to_string()),
+                    saml_replay::assertion_id.eq(assertion_id),
+                    saml_replay::expires_at.eq(expires_at.as_micros()),
+                ))
+                .execute(conn)
+            {
+                Ok(_) => Ok(true),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => Ok(false),
+                Err(err) => Err(err.into()),
+            }
+        })
+    }
+
+    /// Ends a session before its expiry.
+    pub fn revoke_session(&self, session_id: &str, expires_at: Timestamp) -> StoreResult<()> {
+        self.write(|conn| {
+            let now = Timestamp::now().as_micros();
+            diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(now)))
+                .execute(conn)?;
+            let exists: i64 = revoked_sessions::table
+                .filter(revoked_sessions::session_id.eq(session_id))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                diesel::insert_into(revoked_sessions::table)
+                    .values((
+                        revoked_sessions::session_id.eq(session_id),
+                        revoked_sessions::expires_at.eq(expires_at.as_micros()),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn is_session_revoked(&self, session_id: &str) -> StoreResult<bool> {
+        self.read(|conn| {
+            let count: i64 = revoked_sessions::table
+                .filter(revoked_sessions::session_id.eq(session_id))
+                .count()
+                .get_result(conn)?;
+            Ok(count > 0)
+        })
+    }
+
+    /// Every session key, newest first.
+    pub fn session_keys(&self) -> StoreResult<Vec<SessionKeyRecord>> {
+        self.read(|conn| {
+            Ok(session_keys::table
+                .order(session_keys::created_at.desc())
+                .select(SessionKeyRecord::as_select())
+                .load(conn)?)
+        })
+    }
+
+    /// Adds a session key unless an unretired one exists (replicas starting together agree on
+    /// one); returns the unretired keys, newest first.
+    pub fn ensure_session_key(&self, candidate: &SessionKeyRecord) -> StoreResult<()> {
+        self.write(|conn| {
+            let active: i64 = session_keys::table
+                .filter(session_keys::retired_at.is_null())
+                .count()
+                .get_result(conn)?;
+            if active == 0 {
+                diesel::insert_into(session_keys::table)
+                    .values(candidate)
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds a new signing key and retires the others (they keep verifying until pruned).
+    pub fn rotate_session_key(&self, new_key: &SessionKeyRecord) -> StoreResult<()> {
+        self.write(|conn| {
+            diesel::update(session_keys::table.filter(session_keys::retired_at.is_null()))
+                .set(session_keys::retired_at.eq(Some(Timestamp::now().as_micros())))
+                .execute(conn)?;
+            diesel::insert_into(session_keys::table)
+                .values(new_key)
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+}

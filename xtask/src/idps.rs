@@ -1,0 +1,111 @@
+//! The two local identity providers the SSO end-to-end tests log in through (see
+//! `e2e/idps/README.md`): SimpleSAMLphp (SAML 2.0 IdP, Debian package, on PHP's built-in server)
+//! and panva's `oidc-provider` (OpenID Connect OP, npm, pinned by `e2e/idps/oidc/package-lock.json`).
+//!
+//! Everything comes from package registries (apt, npm); nothing is fetched when the tests run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, SystemTime};
+
+use crate::{repo_root, run_checked, say, system};
+
+/// Debian packages: the SAML IdP and PHP to run it (`php-xml` for DOM/XML signatures and
+/// `php-mbstring`, both of which SimpleSAMLphp needs but does not pull in with
+/// `--no-install-recommends`), `xmlsec1` to check signatures in the self-test, `openssl` to make
+/// the IdP's signing key. `simplesamlphp` also drags in apache2 (a hard dependency), which is never
+/// started.
+pub(crate) const PACKAGES: &[&str] = &[
+    "simplesamlphp",
+    "php-cli",
+    "php-xml",
+    "php-mbstring",
+    "xmlsec1",
+    "openssl",
+];
+
+fn idps_dir() -> PathBuf {
+    repo_root().join("e2e").join("idps")
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// Installs what the local IdPs need when it is missing: the Debian packages (as root; otherwise
+/// prints the command and fails, like every other system package step) and the OpenID
+/// Provider's npm packages (`npm ci`, when `node_modules` is missing or older than the lock file).
+pub(crate) fn ensure_idps() -> Result<(), String> {
+    system::ensure(PACKAGES)?;
+
+    let oidc = idps_dir().join("oidc");
+    for tool in ["node", "npm"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Err(format!(
+                "{tool} not found: the OpenID Provider (oidc-provider 9) needs Node.js >= 20 with npm"
+            ));
+        }
+    }
+    // npm writes node_modules/.package-lock.json on every install: if it is older than the
+    // committed lock file, someone bumped a version since the last `npm ci`.
+    let lock = oidc.join("package-lock.json");
+    let installed = oidc.join("node_modules").join(".package-lock.json");
+    let stale = match (modified(&installed), modified(&lock)) {
+        (Some(installed), Some(lock)) => installed < lock,
+        _ => true,
+    };
+    if stale || !oidc.join("node_modules/oidc-provider/package.json").exists() {
+        say(&format!("npm ci in {} (oidc-provider)", oidc.display()));
+        run_checked(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&oidc),
+        )?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask idps`: install, then run both IdPs in the foreground on their default ports
+/// (SAML 127.0.0.1:9080, OIDC 127.0.0.1:9090) for trying an SP by hand. Settings come from the
+/// environment (`SAML_*`, `OP_*`, see the README). Ctrl-C stops both; so does either one exiting.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!("idps takes no arguments (got {arg:?}); configure it with SAML_* and OP_* environment variables"));
+    }
+    ensure_idps()?;
+    let dir = idps_dir();
+    say("starting SimpleSAMLphp (e2e/idps/saml/start.sh) and oidc-provider (node e2e/idps/oidc/op.mjs)");
+    let spawn = |command: &mut Command| -> Result<Child, String> {
+        command
+            .spawn()
+            .map_err(|err| format!("cannot run {command:?}: {err}"))
+    };
+    let mut saml = spawn(&mut Command::new(dir.join("saml").join("start.sh")))?;
+    let mut oidc = match spawn(Command::new("node").arg(dir.join("oidc").join("op.mjs"))) {
+        Ok(child) => child,
+        Err(err) => {
+            let _ = saml.kill();
+            let _ = saml.wait();
+            return Err(err);
+        }
+    };
+    say("SAML IdP metadata: http://127.0.0.1:9080/saml2/idp/metadata.php (default port)");
+    say("OIDC discovery:    http://127.0.0.1:9090/.well-known/openid-configuration (default port)");
+    say("users: e2e/idps/users.json (password <name>-password); Ctrl-C stops both");
+    loop {
+        let exited = match (saml.try_wait(), oidc.try_wait()) {
+            (Ok(Some(status)), _) => Some(("SimpleSAMLphp", status.to_string())),
+            (_, Ok(Some(status))) => Some(("oidc-provider", status.to_string())),
+            (Err(err), _) | (_, Err(err)) => Some(("an IdP", err.to_string())),
+            _ => None,
+        };
+        if let Some((name, status)) = exited {
+            for child in [&mut saml, &mut oidc] {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return Err(format!("{name} exited ({status})"));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
