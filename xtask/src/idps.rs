@@ -54,7 +54,11 @@ pub(crate) fn ensure_idps() -> Result<(), String> {
         (Some(installed), Some(lock)) => installed < lock,
         _ => true,
     };
-    if stale || !oidc.join("node_modules/oidc-provider/package.json").exists() {
+    if stale
+        || !oidc
+            .join("node_modules/oidc-provider/package.json")
+            .exists()
+    {
         say(&format!("npm ci in {} (oidc-provider)", oidc.display()));
         run_checked(
             Command::new("npm")

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod idps;
+
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
 use roster_store::domain::{Actor, Connection, Workspace};
