@@ -169,6 +169,18 @@ pub struct ConnectionCreate {
     /// OIDC: a file holding the client secret (or set ROSTER_CLIENT_SECRET).
     #[arg(long)]
     pub client_secret_file: Option<PathBuf>,
+    /// OIDC: client_secret_basic or client_secret_post.
+    #[arg(long, default_value = "client_secret_basic")]
+    pub token_auth_method: String,
+    /// SAML: accept IdP-initiated logins (unsolicited responses).
+    #[arg(long)]
+    pub allow_idp_initiated: bool,
+    /// JIT profile sync: first_login or every_login.
+    #[arg(long, default_value = "first_login")]
+    pub profile_sync: String,
+    /// JIT group sync: off or every_login.
+    #[arg(long, default_value = "every_login")]
+    pub group_sync: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,14 +5,14 @@
 use anyhow::{anyhow, bail, Context};
 use roster_admin::password;
 use roster_store::domain::{
-    Actor, ConnectionKind, DisplayName, Domain, Email, GroupSync, ProfileSync, RoleName, Slug,
-    Source, Timestamp, User, UserName, Vendor, Workspace,
+    Actor, DisplayName, Domain, Email, RoleName, Slug,
+    Source, Timestamp, User, UserName, Workspace,
 };
-use roster_store::{NewConnection, NewUser, NewWorkspace, Store, StoreError};
+use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, ConnectionCreate, KindArg,
+    AdminCommand, ApiKeyCommand, Command, ConnectionCommand,
     MappingCommand, RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
 };
 use crate::output;
@@ -34,7 +34,7 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::Config(_) => config_check(settings),
         Command::Workspace(command) => workspace(command, &store),
         Command::Connection(ConnectionCommand::Create(args)) => {
-            connection_create(&args, settings, &store)
+            crate::connections::create(&args, settings, &store)
         }
         Command::Token(command) => token(command, &store),
         Command::Admin(command) => admin(command, settings, &store),
@@ -110,49 +110,6 @@ fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
             output::json(&json!(list))
         }
     }
-}
-
-fn connection_create(
-    args: &ConnectionCreate,
-    settings: &Settings,
-    store: &Store,
-) -> anyhow::Result<()> {
-    let workspace = find_workspace(store, &args.workspace)?;
-    let kind = match args.kind {
-        KindArg::Scim => ConnectionKind::Scim,
-        KindArg::Saml | KindArg::Oidc => bail!(
-            "SAML and OIDC connections are not available in this build yet; \
-             create a provisioning-only connection with --kind scim"
-        ),
-    };
-    let domains = args
-        .domains
-        .iter()
-        .map(|d| Domain::parse(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let connection = store.create_connection(
-        &Actor::Cli,
-        NewConnection {
-            workspace_id: workspace.id,
-            name: DisplayName::parse(&args.name)?,
-            kind,
-            vendor: Vendor::parse(&args.vendor).map_err(|_| {
-                anyhow!("--vendor must be one of entra, okta, onelogin, google, generic")
-            })?,
-            protocol_config: "{}".to_owned(),
-            domains,
-            scim_enabled: kind == ConnectionKind::Scim || args.scim,
-            profile_sync: ProfileSync::FirstLogin,
-            group_sync: GroupSync::EveryLogin,
-            strict_immutability: false,
-        },
-    )?;
-    output::json(&json!({
-        "id": connection.id.to_string(),
-        "name": connection.name.as_str(),
-        "kind": connection.kind.as_str(),
-        "scim_base_url": format!("{}/scim/v2", settings.public_url()),
-    }))
 }
 
 fn token(command: TokenCommand, store: &Store) -> anyhow::Result<()> {

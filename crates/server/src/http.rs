@@ -22,16 +22,21 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Shared {
     pub metrics: web::Data<Metrics>,
     pub scim_limiter: web::Data<roster_scim::rate_limit::RateLimiter>,
+    pub sso: web::Data<roster_sso::SsoState>,
 }
 
 impl Shared {
-    pub fn new(settings: &Settings) -> Self {
-        Self {
+    /// Builds the shared state; creates the first session-signing key if there is none.
+    pub fn new(settings: &Settings, store: &Store) -> anyhow::Result<Self> {
+        let sso = roster_sso::SsoState::new(store.clone(), &settings.public_url())
+            .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?;
+        Ok(Self {
             metrics: web::Data::new(Metrics::default()),
             scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(
                 settings.scim_rate_limit(),
             )),
-        }
+            sso: web::Data::new(sso),
+        })
     }
 }
 
@@ -55,10 +60,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
             web::scope("/scim/v2")
                 .configure(|cfg| roster_scim::configure(cfg, scim, shared.scim_limiter)),
         )
-        .service(web::scope("/sso").configure(roster_sso::configure))
+        .service({
+            let sso = shared.sso.clone();
+            web::scope("/sso").configure(move |cfg| roster_sso::configure(cfg, sso))
+        })
         .service(
             web::scope("/api/v1/admin").configure(|cfg| roster_admin::configure_api(cfg, admin)),
         )
+        .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
         .default_service(web::to(not_found));
 }
 
@@ -75,7 +84,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         .webhooks
         .enabled
         .then(|| (store.clone(), settings.webhook_worker()));
-    let shared = Shared::new(&settings);
+    let shared = Shared::new(&settings, &store)?;
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || {
             App::new()
@@ -130,11 +139,17 @@ impl BackgroundServer {
             .webhooks
             .enabled
             .then(|| roster_webhooks::Worker::spawn(store.clone(), settings.webhook_worker()));
+        // Bind first so the public URL (from which every SSO URL derives) names the real port.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let mut settings = settings.clone();
+        if settings.server.public_url.is_none() {
+            settings.server.public_url = Some(format!("http://{addr}"));
+        }
+        let shared = Shared::new(&settings, &store)?;
         let (sender, receiver) = std::sync::mpsc::channel();
-        let settings = settings.clone();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
-            let shared = Shared::new(&settings);
             let started = system.block_on(async move {
                 let server = HttpServer::new(move || {
                     App::new()
@@ -143,8 +158,7 @@ impl BackgroundServer {
                 })
                 .workers(1)
                 .shutdown_timeout(1)
-                .bind("127.0.0.1:0")?;
-                let addr = server.addrs()[0];
+                .listen(listener)?;
                 let server = server.run();
                 anyhow::Ok((addr, server))
             });

@@ -1,12 +1,64 @@
 //! SAML 2.0 service provider and OpenID Connect relying party with JIT provisioning, mounted at
-//! `/sso`.
+//! `/sso`, and the session routes at the root.
 //!
 //! **Architecture invariant:** validation policy (signatures, audience, time, replay) is pure and
-//! unit-tested; handlers only move bytes between the browser, the validator and the store.
+//! unit-tested (`saml`, `oidc`, `browser`); handlers only move bytes between the browser, the
+//! validator and the store, and every refusal is an HTML page with a reason and a login-event id.
 
+pub mod browser;
+pub mod config;
+pub mod flow;
+mod handlers;
+pub mod oidc;
+mod pages;
 pub mod saml;
+pub mod session;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
+
+pub use flow::SsoState;
+
+/// The largest form the ACS accepts: a 256 KiB response, base64-encoded, plus RelayState.
+const ACS_FORM_LIMIT: usize = 400 * 1024;
 
 /// Mounts the SSO endpoints (relative to the `/sso` scope the server gives).
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
+    let form = web::FormConfig::default()
+        .limit(ACS_FORM_LIMIT)
+        .error_handler(|err, _req| {
+            let (status, text) = match &err {
+                actix_web::error::UrlencodedError::Overflow { .. } => (
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "The identity provider's answer is too large.",
+                ),
+                _ => (
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "The identity provider's answer could not be read.",
+                ),
+            };
+            let body = pages::login_refused(text, "invalid_response", None);
+            actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::build(status)
+                    .content_type("text/html; charset=utf-8")
+                    .body(body),
+            )
+            .into()
+        });
+    cfg.app_data(state)
+        .app_data(form)
+        .route("/saml/{connection}/acs", web::post().to(handlers::saml::acs))
+        .route("/saml/{connection}/metadata", web::get().to(handlers::saml::metadata))
+        .route("/oidc/{connection}/callback", web::get().to(handlers::oidc::callback))
+        .route("/{workspace}/login", web::get().to(handlers::login::start));
+}
+
+/// Mounts the session routes at the root: `/api/v1/me`, `/logout`, `/.well-known/jwks.json`, `/`.
+pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
+    cfg.app_data(state)
+        .route("/api/v1/me", web::get().to(handlers::session::me))
+        .route("/logout", web::post().to(handlers::session::logout))
+        .route("/logout", web::get().to(handlers::session::logout))
+        .route("/.well-known/jwks.json", web::get().to(handlers::session::jwks))
+        .route("/", web::get().to(handlers::session::landing));
+}

@@ -159,6 +159,19 @@ impl Store {
         })
     }
 
+    /// A connection by id alone (SSO callbacks carry only the connection id in their path).
+    pub fn connection_by_id(&self, id: ConnectionId) -> StoreResult<Connection> {
+        self.read(|conn| {
+            connections::table
+                .filter(connections::id.eq(id.to_string()))
+                .select(ConnectionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound { what: "connection" })?
+                .into_domain()
+        })
+    }
+
     pub fn connection(
         &self,
         workspace_id: WorkspaceId,

@@ -1,0 +1,154 @@
+//! `roster connection create`: validates a login connection's IdP settings before anything is
+//! written — SAML metadata must carry a signing certificate (a connection without one would
+//! accept unsigned assertions), OIDC discovery must answer for exactly the configured issuer —
+//! and prints the values an admin pastes into the IdP.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use roster_store::domain::{
+    Actor, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
+};
+use roster_store::{NewConnection, Store};
+use roster_sso::config::{connection_urls, SamlConfig};
+use roster_sso::oidc::{OidcConfig, TokenAuthMethod};
+use serde_json::json;
+
+use crate::cli::{ConnectionCreate, KindArg};
+use crate::output;
+use crate::settings::Settings;
+
+/// The most metadata we read from a URL.
+const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+
+pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    let workspace = store
+        .workspace_by_slug(&args.workspace)
+        .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
+    let domains = args
+        .domains
+        .iter()
+        .map(|d| Domain::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let allow_private = settings.security.allow_private_network_urls;
+    let (kind, protocol_config) = match args.kind {
+        KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned()),
+        KindArg::Saml => (ConnectionKind::Saml, saml_config(args, allow_private)?),
+        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, allow_private)?),
+    };
+    let connection = store.create_connection(
+        &Actor::Cli,
+        NewConnection {
+            workspace_id: workspace.id,
+            name: DisplayName::parse(&args.name)?,
+            kind,
+            vendor: Vendor::parse(&args.vendor).map_err(|_| {
+                anyhow!("--vendor must be one of entra, okta, onelogin, google, generic")
+            })?,
+            protocol_config,
+            domains,
+            scim_enabled: kind == ConnectionKind::Scim || args.scim,
+            profile_sync: ProfileSync::parse(&args.profile_sync)
+                .map_err(|_| anyhow!("--profile-sync must be first_login or every_login"))?,
+            group_sync: GroupSync::parse(&args.group_sync)
+                .map_err(|_| anyhow!("--group-sync must be off or every_login"))?,
+            strict_immutability: false,
+        },
+    )?;
+    let public_url = settings.public_url();
+    let mut body = json!({
+        "id": connection.id.to_string(),
+        "name": connection.name.as_str(),
+        "kind": connection.kind.as_str(),
+    });
+    if let (Some(body), Ok(serde_json::Value::Object(urls))) = (
+        body.as_object_mut(),
+        serde_json::to_value(connection_urls(&public_url, workspace.slug.as_str(), &connection)),
+    ) {
+        body.extend(urls);
+    }
+    if connection.scim_enabled {
+        body["scim_base_url"] = json!(format!("{public_url}/scim/v2"));
+    }
+    output::json(&body)
+}
+
+fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
+    let xml = match (&args.idp_metadata_url, &args.idp_metadata_file) {
+        (Some(url), None) => fetch_metadata(url, allow_private)?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        _ => bail!("a SAML connection needs exactly one of --idp-metadata-url or --idp-metadata-file"),
+    };
+    let config = SamlConfig {
+        idp_metadata_xml: xml,
+        idp_metadata_url: args.idp_metadata_url.clone(),
+        allow_idp_initiated: args.allow_idp_initiated,
+        clock_skew_seconds: 180,
+    };
+    let idp = config
+        .idp()
+        .map_err(|err| anyhow!("the IdP metadata is not usable: {err}"))?;
+    tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
+    Ok(serde_json::to_string(&config)?)
+}
+
+fn fetch_metadata(url: &str, allow_private: bool) -> anyhow::Result<String> {
+    roster_webhooks::ssrf::check_url(url, allow_private)
+        .map_err(|err| anyhow!("--idp-metadata-url {url}: {err}"))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(15)))
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|err| anyhow!("cannot fetch the IdP metadata from {url}: {err}"))?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(MAX_METADATA_BYTES)
+        .read_to_string()
+        .map_err(|err| anyhow!("cannot read the IdP metadata from {url}: {err}"))
+}
+
+fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
+    let issuer = args
+        .issuer
+        .clone()
+        .ok_or_else(|| anyhow!("an OIDC connection needs --issuer"))?;
+    let client_id = args
+        .client_id
+        .clone()
+        .ok_or_else(|| anyhow!("an OIDC connection needs --client-id"))?;
+    let client_secret = match &args.client_secret_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .trim()
+            .to_owned(),
+        None => std::env::var("ROSTER_CLIENT_SECRET")
+            .map_err(|_| anyhow!("give the client secret with --client-secret-file or ROSTER_CLIENT_SECRET"))?,
+    };
+    if client_secret.is_empty() {
+        bail!("the client secret is empty");
+    }
+    roster_webhooks::ssrf::check_url(&issuer, allow_private)
+        .map_err(|err| anyhow!("--issuer {issuer}: {err}"))?;
+    let config = OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        token_auth_method: match args.token_auth_method.as_str() {
+            "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
+            "client_secret_post" => TokenAuthMethod::ClientSecretPost,
+            _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
+        },
+        scopes: ["openid", "email", "profile", "groups"].map(str::to_owned).to_vec(),
+        clock_skew_seconds: 120,
+    };
+    let rp = roster_sso::oidc::OidcRp::new().map_err(|err| anyhow!("{err}"))?;
+    let discovered = actix_web::rt::System::new().block_on(rp.discover(&config));
+    discovered.map_err(|err| anyhow!("OIDC discovery for {} failed: {err}", config.issuer))?;
+    Ok(serde_json::to_string(&config)?)
+}

@@ -1,0 +1,242 @@
+//! The part of a login both protocols share: record the attempt, resolve the user (JIT), open
+//! the session, and turn any refusal into the HTML page of the browser-login contract.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
+use roster_store::{JitError, NewLoginEvent, Store, StoreError};
+
+use crate::pages;
+use crate::session::{SessionError, Sessions, SESSION_COOKIE, SESSION_SECONDS};
+
+/// What every SSO handler needs: the store, the session signer, the OIDC client and settings.
+#[derive(Clone, Debug)]
+pub struct SsoState {
+    pub store: Store,
+    pub sessions: Sessions,
+    pub oidc: crate::oidc::OidcRp,
+    /// `server.public_url`, without a trailing slash.
+    pub public_url: String,
+}
+
+impl SsoState {
+    pub fn new(store: Store, public_url: &str) -> Result<Self, SessionError> {
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        let sessions = Sessions::new(store.clone(), public_url.clone())?;
+        let oidc = crate::oidc::OidcRp::new()
+            .map_err(|err| SessionError::Key(format!("HTTP client: {err}")))?;
+        Ok(Self {
+            store,
+            sessions,
+            oidc,
+            public_url,
+        })
+    }
+
+    /// Cookies are `Secure` exactly when Roster is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// A refused login: its reason and the id of its login event (when one could be recorded).
+#[derive(Debug)]
+pub struct LoginError {
+    pub failure: Option<LoginFailure>,
+    pub event_id: Option<String>,
+    /// Set for infrastructure failures (database down): answered 503, not a refusal.
+    pub unavailable: bool,
+}
+
+impl LoginError {
+    pub fn plain(failure: LoginFailure) -> Self {
+        Self {
+            failure: Some(failure),
+            event_id: None,
+            unavailable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for LoginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.failure {
+            Some(failure) => write!(f, "login refused: {}", failure.code()),
+            None => write!(f, "login unavailable"),
+        }
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { .. } => LoginError::plain(LoginFailure::ConnectionUnavailable),
+            other => {
+                tracing::error!(error = %other, "SSO: store error");
+                LoginError {
+                    failure: None,
+                    event_id: None,
+                    unavailable: true,
+                }
+            }
+        }
+    }
+}
+
+impl ResponseError for LoginError {
+    fn status_code(&self) -> StatusCode {
+        if self.unavailable {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+        match self.failure {
+            Some(LoginFailure::ConnectionUnavailable) => StatusCode::NOT_FOUND,
+            Some(
+                LoginFailure::UserInactive
+                | LoginFailure::EmailConflict
+                | LoginFailure::EmailDomainNotAllowed
+                | LoginFailure::UserNameConflict
+                | LoginFailure::SsoRequired,
+            ) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (explanation, code) = match self.failure {
+            Some(failure) => (failure.explanation(), failure.code()),
+            None => (
+                "Sign-in is temporarily unavailable. Please try again in a moment.",
+                "unavailable",
+            ),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if self.unavailable {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("text/html; charset=utf-8")
+            .body(pages::login_refused(
+                explanation,
+                code,
+                self.event_id.as_deref(),
+            ))
+    }
+}
+
+/// Who is logging in where: enough to record an attempt.
+pub struct Attempt<'a> {
+    pub workspace: &'a Workspace,
+    pub connection: &'a Connection,
+    pub protocol: &'static str,
+}
+
+impl Attempt<'_> {
+    /// Records a refusal and returns the error page for it.
+    pub fn refuse(
+        &self,
+        store: &Store,
+        failure: LoginFailure,
+        detail: serde_json::Value,
+        claims: Option<&LoginClaims>,
+    ) -> LoginError {
+        tracing::info!(
+            connection = %self.connection.id,
+            reason = failure.code(),
+            "SSO login refused"
+        );
+        let event_id = store
+            .record_login_event(NewLoginEvent {
+                workspace_id: self.workspace.id,
+                connection_id: Some(self.connection.id),
+                user_id: None,
+                protocol: self.protocol,
+                failure: Some(failure),
+                detail,
+                subject: claims.map(|c| c.subject.clone()),
+                email: claims.and_then(|c| c.email.clone()),
+            })
+            .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
+            .ok();
+        LoginError {
+            failure: Some(failure),
+            event_id,
+            unavailable: false,
+        }
+    }
+
+    /// Resolves verified claims to a user, opens a session and redirects to `return_to`.
+    pub fn complete(
+        &self,
+        state: &SsoState,
+        claims: &LoginClaims,
+        return_to: &str,
+    ) -> Result<HttpResponse, LoginError> {
+        let outcome = match state.store.jit_login(self.workspace, self.connection, claims) {
+            Ok(outcome) => outcome,
+            Err(JitError::Refused {
+                failure, detail, ..
+            }) => return Err(self.refuse(&state.store, failure, detail, Some(claims))),
+            Err(JitError::Store(err)) => return Err(err.into()),
+        };
+        let roles = state
+            .store
+            .effective_roles(self.workspace, outcome.user.id)?
+            .roles
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let (token, _) = state
+            .sessions
+            .issue(self.workspace, &outcome.user, roles, &self.connection.id.to_string())
+            .map_err(|err| {
+                tracing::error!(error = %err, "cannot sign a session");
+                LoginError {
+                    failure: None,
+                    event_id: None,
+                    unavailable: true,
+                }
+            })?;
+        state.store.record_login_event(NewLoginEvent {
+            workspace_id: self.workspace.id,
+            connection_id: Some(self.connection.id),
+            user_id: Some(outcome.user.id),
+            protocol: self.protocol,
+            failure: None,
+            detail: serde_json::json!({
+                "created": outcome.created,
+                "linked": outcome.linked,
+                "groups": match &claims.groups {
+                    roster_store::domain::GroupsClaim::Unknown => serde_json::json!("unknown"),
+                    roster_store::domain::GroupsClaim::Known(values) => serde_json::json!(values),
+                },
+            }),
+            subject: Some(claims.subject.clone()),
+            email: claims.email.clone(),
+        })?;
+        Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, return_to.to_owned()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(session_cookie(token, state.secure_cookies()))
+            .finish())
+    }
+}
+
+/// The session cookie.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(SESSION_SECONDS))
+        .finish()
+}
+
+/// A cookie that deletes the session cookie.
+pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
+    let mut cookie = session_cookie(String::new(), secure);
+    cookie.make_removal();
+    cookie
+}

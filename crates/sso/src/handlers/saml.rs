@@ -1,0 +1,112 @@
+//! `POST /sso/saml/{connection}/acs` (the IdP's answer, HTTP-POST binding) and
+//! `GET /sso/saml/{connection}/metadata` (our SP metadata for the IdP admin).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use roster_store::domain::{ConnectionKind, LoginFailure, Timestamp};
+use serde::Deserialize;
+
+use crate::browser::{self, is_safe_return_to, sha256_hex};
+use crate::config::{self, ProtocolConfig};
+use crate::flow::{Attempt, LoginError, SsoState};
+use crate::saml;
+
+#[derive(Debug, Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+pub async fn acs(
+    state: web::Data<SsoState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, LoginError> {
+    let (workspace, connection) = super::login_connection(&state, &path, ConnectionKind::Saml)?;
+    let attempt = Attempt {
+        workspace: &workspace,
+        connection: &connection,
+        protocol: "saml",
+    };
+    let refuse = |failure: LoginFailure, detail: serde_json::Value| {
+        attempt.refuse(&state.store, failure, detail, None)
+    };
+    let Some(ProtocolConfig::Saml(saml_config)) = ProtocolConfig::of(&connection) else {
+        return Err(refuse(
+            LoginFailure::ConnectionMisconfigured,
+            serde_json::json!({ "reason": "protocol_config_unreadable" }),
+        ));
+    };
+    let Some(response) = form.saml_response.as_deref() else {
+        return Err(refuse(
+            LoginFailure::InvalidResponse,
+            serde_json::json!({ "reason": "saml_response_missing" }),
+        ));
+    };
+    // A connection without a signing certificate never validates anything (A2): re-checked here.
+    let idp = saml_config
+        .idp()
+        .map_err(|err| refuse(err.failure(), err.detail()))?;
+    let sp = config::sp_settings(&state.public_url, &connection);
+    let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
+    let pending = match &binding_hash {
+        Some(hash) => state.store.pending_sso_requests(connection.id, hash)?,
+        None => Vec::new(),
+    };
+    let assertion = saml::validate_response(response, &idp, &sp, &pending, &saml_config.policy())
+        .map_err(|err| refuse(err.failure(), err.detail()))?;
+
+    let replay_until = Timestamp::from_micros(assertion.session_not_on_or_after_unix.saturating_mul(1_000_000));
+    if !state
+        .store
+        .consume_assertion(connection.id, &assertion.assertion_id, replay_until)?
+    {
+        return Err(refuse(
+            LoginFailure::Replay,
+            serde_json::json!({ "reason": "assertion_replayed", "assertion_id": assertion.assertion_id }),
+        ));
+    }
+    let return_to = match (&assertion.in_response_to, &binding_hash) {
+        (Some(request_id), Some(hash)) => {
+            match state.store.take_sso_request(connection.id, request_id, hash)? {
+                Some(request) => request.return_to,
+                None => {
+                    return Err(refuse(
+                        LoginFailure::UnknownRequest,
+                        serde_json::json!({ "reason": "in_response_to_unknown", "got": request_id }),
+                    ))
+                }
+            }
+        }
+        (Some(request_id), None) => {
+            return Err(refuse(
+                LoginFailure::UnknownRequest,
+                serde_json::json!({ "reason": "browser_binding_missing", "got": request_id }),
+            ))
+        }
+        // IdP-initiated (allowed by the connection, or validation would have refused it):
+        // RelayState is untrusted, so only a same-origin path is honoured (S33).
+        (None, _) => form
+            .relay_state
+            .clone()
+            .filter(|r| is_safe_return_to(r))
+            .unwrap_or_else(|| "/".to_owned()),
+    };
+    let claims = saml::claims_from_assertion(&assertion)
+        .map_err(|err| refuse(err.failure(), err.detail()))?;
+    attempt.complete(&state, &claims, &return_to)
+}
+
+pub async fn metadata(
+    state: web::Data<SsoState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, LoginError> {
+    let (_, connection) = super::login_connection(&state, &path, ConnectionKind::Saml)?;
+    let sp = config::sp_settings(&state.public_url, &connection);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
+        .body(saml::sp_metadata_xml(&sp)))
+}
