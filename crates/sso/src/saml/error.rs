@@ -30,7 +30,11 @@ pub enum SamlError {
     #[error("encrypted assertions are not supported")]
     EncryptedAssertion,
     #[error("the identity provider answered with status {code}")]
-    StatusNotSuccess { code: String, sub_code: Option<String>, message: Option<String> },
+    StatusNotSuccess {
+        code: String,
+        sub_code: Option<String>,
+        message: Option<String>,
+    },
     #[error("the signature algorithm {algorithm} is not allowed")]
     AlgorithmForbidden { algorithm: String },
     #[error("the identity provider has no signing certificate")]
@@ -56,9 +60,17 @@ pub enum SamlError {
     #[error("unsolicited (IdP-initiated) responses are not allowed on this connection")]
     UnsolicitedResponse,
     #[error("{field} has expired")]
-    Expired { field: &'static str, limit_unix: i64, now_unix: i64 },
+    Expired {
+        field: &'static str,
+        limit_unix: i64,
+        now_unix: i64,
+    },
     #[error("{field} is not yet valid")]
-    NotYetValid { field: &'static str, limit_unix: i64, now_unix: i64 },
+    NotYetValid {
+        field: &'static str,
+        limit_unix: i64,
+        now_unix: i64,
+    },
     #[error("the assertion has no {0}")]
     ConditionsMissing(&'static str),
     #[error("the assertion has no usable bearer subject confirmation: {0}")]
@@ -142,7 +154,11 @@ impl SamlError {
                 json!({ "error": what })
             }
             SamlError::MultipleAssertions { count } => json!({ "want": 1, "got": count }),
-            SamlError::StatusNotSuccess { code, sub_code, message } => json!({
+            SamlError::StatusNotSuccess {
+                code,
+                sub_code,
+                message,
+            } => json!({
                 "want": STATUS_SUCCESS,
                 "got": code,
                 "sub_status": sub_code,
@@ -156,12 +172,20 @@ impl SamlError {
             SamlError::InResponseToUnknown { got, n_pending } => {
                 json!({ "got": got, "pending_requests": n_pending })
             }
-            SamlError::Expired { field, limit_unix, now_unix } => json!({
+            SamlError::Expired {
+                field,
+                limit_unix,
+                now_unix,
+            } => json!({
                 "field": field,
                 "want": format!("before {}", rfc3339(*limit_unix)),
                 "got": rfc3339(*now_unix),
             }),
-            SamlError::NotYetValid { field, limit_unix, now_unix } => json!({
+            SamlError::NotYetValid {
+                field,
+                limit_unix,
+                now_unix,
+            } => json!({
                 "field": field,
                 "want": format!("at or after {}", rfc3339(*limit_unix)),
                 "got": rfc3339(*now_unix),
@@ -207,22 +231,41 @@ mod tests {
         };
         assert_eq!(error.failure(), LoginFailure::IdpError);
         assert_eq!(error.reason(), "status_not_success");
-        assert_eq!(error.detail()["got"], "urn:oasis:names:tc:SAML:2.0:status:Responder");
+        assert_eq!(
+            error.detail()["got"],
+            "urn:oasis:names:tc:SAML:2.0:status:Responder"
+        );
     }
 
     #[test]
     fn failures_follow_the_brief() {
-        let unknown = SamlError::InResponseToUnknown { got: "_x".into(), n_pending: 0 };
+        let unknown = SamlError::InResponseToUnknown {
+            got: "_x".into(),
+            n_pending: 0,
+        };
         assert_eq!(unknown.failure(), LoginFailure::UnknownRequest);
-        assert_eq!(SamlError::NoSigningCertificate.failure(), LoginFailure::ConnectionMisconfigured);
-        assert_eq!(SamlError::SignatureInvalid.failure(), LoginFailure::InvalidResponse);
-        let audience = SamlError::AudienceMismatch { want: "sp".into(), got: vec!["other".into()] };
+        assert_eq!(
+            SamlError::NoSigningCertificate.failure(),
+            LoginFailure::ConnectionMisconfigured
+        );
+        assert_eq!(
+            SamlError::SignatureInvalid.failure(),
+            LoginFailure::InvalidResponse
+        );
+        let audience = SamlError::AudienceMismatch {
+            want: "sp".into(),
+            got: vec!["other".into()],
+        };
         assert_eq!(audience.detail(), json!({ "want": "sp", "got": ["other"] }));
     }
 
     #[test]
     fn times_in_detail_are_rfc3339() {
-        let error = SamlError::Expired { field: "Conditions/@NotOnOrAfter", limit_unix: 0, now_unix: 60 };
+        let error = SamlError::Expired {
+            field: "Conditions/@NotOnOrAfter",
+            limit_unix: 0,
+            now_unix: 60,
+        };
         assert_eq!(error.detail()["want"], "before 1970-01-01T00:00:00Z");
         assert_eq!(error.detail()["got"], "1970-01-01T00:01:00Z");
     }

@@ -65,7 +65,10 @@ mod tests {
         // S34: a RelayState that tries to close the attribute and open a script.
         let page = auto_post_form(
             "https://idp.example.com/sso?a=1&b=\"2\"",
-            &[("SAMLRequest", "PHNhbWw+"), ("RelayState", "\"><script>alert(1)</script>")],
+            &[
+                ("SAMLRequest", "PHNhbWw+"),
+                ("RelayState", "\"><script>alert(1)</script>"),
+            ],
         );
         assert!(!page.contains("<script>alert(1)"));
         assert!(page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));

@@ -1,2 +1,58 @@
 //! SAML 2.0 service provider: IdP metadata, AuthnRequests, and the validation policy wrapped
-//! around samael (see `docs/security.md`). Being written.
+//! around samael. Pure: no HTTP, no database; the `/sso` handlers move bytes between the
+//! browser, these functions and the store.
+//!
+//! # Why a policy layer on samael
+//!
+//! samael 0.0.22 verifies XML signatures well (every `ds:Signature` must verify against the
+//! configured certificates, embedded KeyInfo is not trusted, unsigned content is stripped), but
+//! leaves the rest to the caller (`docs/security.md`, notes §2.2). This module adds:
+//!
+//! - **fail closed without certificates** (A2): samael skips verification when the IdP has no
+//!   signing certificate; metadata without one is refused, and every validation checks again;
+//! - **a pre-scan** with quick-xml before libxml2 sees the document: no DOCTYPE, nothing but an
+//!   XML declaration and whitespace around the root, exactly one `Assertion` or
+//!   `EncryptedAssertion` anywhere, 256 KiB decoded at most, a non-success status reported as the
+//!   IdP's error (S27) — see `prescan.rs`;
+//! - **an algorithm allowlist**: RSA/ECDSA with SHA-256/384/512, no SHA-1, no XPath/XSLT
+//!   transforms; given to samael too;
+//! - **required conditions**: `AudienceRestriction` with our entity id (exact compare),
+//!   `NotBefore` and `NotOnOrAfter` with skew at both ends, issuer, recipient, destination,
+//!   `InResponseTo` bound to a pending request — see `checks.rs`;
+//! - **`ReduceMode::ValidateAndMarkNoAncestors`**, never the legacy `ValidateAndMark`;
+//! - **128-bit request ids** instead of samael's 32-bit ones, and our own SP metadata and
+//!   escaped POST form.
+//!
+//! # Clock
+//!
+//! samael reads `Utc::now()` with no way to inject a clock. Its time checks are widened to about
+//! a century (`verify.rs`) and ours decide, using the `now_unix` given to
+//! [`validate_response_at`] ([`validate_response`] passes the system time). This is what lets
+//! the recorded SSOReady fixtures be validated at their own `now`, and the boundary tests run at
+//! an exact instant.
+//!
+//! # What samael cannot do (refused, documented)
+//!
+//! - Encrypted assertions: we advertise no encryption key, and samael decrypts only
+//!   aes128-cbc/gcm and does not verify a signature inside the decrypted assertion; they are
+//!   refused with `encrypted_assertion_unsupported`.
+//! - An `AudienceRestriction` mismatch found by samael (it checks before us when the restriction
+//!   is present) is reported without the audiences it found: samael does not return them.
+
+mod checks;
+mod claims;
+mod error;
+mod escape;
+mod metadata;
+mod prescan;
+mod request;
+mod validate;
+mod verify;
+
+pub use claims::claims_from_assertion;
+pub use error::SamlError;
+pub use escape::{auto_post_form, escape_html};
+pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
+pub use prescan::MAX_RESPONSE_BYTES;
+pub use request::{authn_request_post_form, authn_request_url, new_request_id};
+pub use validate::{validate_response, validate_response_at, ValidationPolicy, VerifiedAssertion};

@@ -1,0 +1,207 @@
+//! AuthnRequests: a 128-bit request id, and the unsigned request sent by HTTP-Redirect (or by
+//! an auto-POST form for IdPs that offer only HTTP-POST).
+//!
+//! samael's `make_authentication_request` uses `format!("id-{}", rand::random::<u32>())`, a
+//! 32-bit id; the id is what binds a response to the browser that started the login (S21), so
+//! we issue our own from the OS random source and fill samael's `AuthnRequest` ourselves.
+//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`).
+
+use base64::Engine as _;
+use samael::schema::{AuthnRequest, Issuer, NameIdPolicy};
+use samael::traits::ToXml;
+
+use super::error::SamlError;
+use super::escape::auto_post_form;
+use super::metadata::{IdpMetadata, SpSettings, HTTP_POST_BINDING};
+
+const PERSISTENT_NAME_ID: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+
+/// A fresh request id: `_` and 32 hex digits (128 bits from the OS). The leading underscore
+/// makes it a valid XML NCName, as SAML IDs must be.
+pub fn new_request_id() -> Result<String, SamlError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| SamlError::RandomUnavailable)?;
+    Ok(format!("_{}", hex::encode(bytes)))
+}
+
+/// The HTTP-Redirect binding URL of an unsigned AuthnRequest to the IdP's SSO service, with
+/// `RelayState` appended (URL-encoded) when given.
+pub fn authn_request_url(
+    idp: &IdpMetadata,
+    sp: &SpSettings,
+    request_id: &str,
+    relay_state: Option<&str>,
+) -> Result<String, SamlError> {
+    let destination = idp
+        .sso_redirect_url
+        .as_deref()
+        .ok_or(SamlError::RedirectBindingMissing)?;
+    let request = authn_request(destination, sp, request_id);
+    match request.redirect(relay_state.unwrap_or_default()) {
+        Ok(Some(url)) => Ok(url.into()),
+        Ok(None) => Err(SamlError::RedirectBindingMissing),
+        Err(error) => Err(SamlError::InvalidMetadata(format!(
+            "cannot encode the AuthnRequest: {error}"
+        ))),
+    }
+}
+
+/// An auto-submitting HTML page that POSTs the AuthnRequest to the IdP's HTTP-POST SSO service
+/// (for IdPs without an HTTP-Redirect one). All values are HTML-escaped (S34).
+pub fn authn_request_post_form(
+    idp: &IdpMetadata,
+    sp: &SpSettings,
+    request_id: &str,
+    relay_state: Option<&str>,
+) -> Result<String, SamlError> {
+    let destination = idp
+        .sso_post_url
+        .as_deref()
+        .ok_or_else(|| SamlError::InvalidMetadata("no HTTP-POST SingleSignOnService".into()))?;
+    let xml = authn_request(destination, sp, request_id)
+        .to_string()
+        .map_err(|error| {
+            SamlError::InvalidMetadata(format!("cannot encode the AuthnRequest: {error:?}"))
+        })?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
+    let mut fields = vec![("SAMLRequest", encoded.as_str())];
+    if let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) {
+        fields.push(("RelayState", relay_state));
+    }
+    Ok(auto_post_form(destination, &fields))
+}
+
+/// Our AuthnRequest: our id, ACS over HTTP-POST, persistent NameID that the IdP may create.
+fn authn_request(destination: &str, sp: &SpSettings, request_id: &str) -> AuthnRequest {
+    AuthnRequest {
+        id: request_id.to_owned(),
+        version: "2.0".to_owned(),
+        destination: Some(destination.to_owned()),
+        issuer: Some(Issuer {
+            value: Some(sp.entity_id.clone()),
+            ..Issuer::default()
+        }),
+        name_id_policy: Some(NameIdPolicy {
+            format: Some(PERSISTENT_NAME_ID.to_owned()),
+            allow_create: Some(true),
+            sp_name_qualifier: None,
+        }),
+        assertion_consumer_service_url: Some(sp.acs_url.clone()),
+        protocol_binding: Some(HTTP_POST_BINDING.to_owned()),
+        ..AuthnRequest::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::collections::HashSet;
+    use std::io::Read;
+
+    fn idp() -> IdpMetadata {
+        IdpMetadata {
+            entity_id: "https://idp.example.com".into(),
+            sso_redirect_url: Some("https://idp.example.com/sso?tenant=7".into()),
+            sso_post_url: Some("https://idp.example.com/post".into()),
+            signing_certificates: vec!["MAMCAQE=".into()],
+        }
+    }
+
+    fn sp() -> SpSettings {
+        SpSettings {
+            entity_id: "https://roster.example.com/sso/saml/c1".into(),
+            acs_url: "https://roster.example.com/sso/saml/c1/acs".into(),
+        }
+    }
+
+    fn query(url: &url::Url, name: &str) -> Option<String> {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    fn inflate(saml_request: &str) -> String {
+        let deflated = base64::engine::general_purpose::STANDARD
+            .decode(saml_request)
+            .unwrap();
+        let mut xml = String::new();
+        flate2::read::DeflateDecoder::new(deflated.as_slice())
+            .read_to_string(&mut xml)
+            .unwrap();
+        xml
+    }
+
+    #[test]
+    fn request_ids_are_128_random_bits_and_ncnames() {
+        let ids: HashSet<String> = (0..1000).map(|_| new_request_id().unwrap()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.len(), 33);
+            assert!(id.starts_with('_'));
+            assert!(id[1..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        }
+        // Every hex digit position varies: no fixed prefix or counter.
+        for position in 1..33 {
+            let digits: HashSet<u8> = ids.iter().map(|id| id.as_bytes()[position]).collect();
+            assert!(digits.len() > 8, "position {position} barely varies");
+        }
+    }
+
+    #[test]
+    fn redirect_url_carries_the_deflated_request_and_relay_state() {
+        let id = new_request_id().unwrap();
+        let relay_state = "/app?x=1&y=<script>";
+        let url =
+            url::Url::parse(&authn_request_url(&idp(), &sp(), &id, Some(relay_state)).unwrap())
+                .unwrap();
+        assert_eq!(url.host_str(), Some("idp.example.com"));
+        assert_eq!(url.path(), "/sso");
+        assert_eq!(query(&url, "tenant").as_deref(), Some("7"));
+        assert_eq!(query(&url, "RelayState").as_deref(), Some(relay_state));
+
+        let xml = inflate(&query(&url, "SAMLRequest").unwrap());
+        let request: AuthnRequest = xml.parse().unwrap();
+        assert_eq!(request.id, id);
+        assert_eq!(
+            request.destination.as_deref(),
+            Some("https://idp.example.com/sso?tenant=7")
+        );
+        assert_eq!(
+            request.assertion_consumer_service_url.as_deref(),
+            Some(sp().acs_url.as_str())
+        );
+        assert_eq!(request.protocol_binding.as_deref(), Some(HTTP_POST_BINDING));
+        assert_eq!(
+            request.issuer.and_then(|issuer| issuer.value).as_deref(),
+            Some(sp().entity_id.as_str())
+        );
+        let policy = request.name_id_policy.unwrap();
+        assert_eq!(policy.format.as_deref(), Some(PERSISTENT_NAME_ID));
+        assert_eq!(policy.allow_create, Some(true));
+        assert!(request.signature.is_none());
+    }
+
+    #[test]
+    fn relay_state_is_omitted_when_absent() {
+        let url = authn_request_url(&idp(), &sp(), "_1", None).unwrap();
+        assert!(!url.contains("RelayState"));
+    }
+
+    #[test]
+    fn post_only_idps_get_an_escaped_form_instead() {
+        let post_only = IdpMetadata {
+            sso_redirect_url: None,
+            ..idp()
+        };
+        let error = authn_request_url(&post_only, &sp(), "_1", None).unwrap_err();
+        assert_eq!(error.reason(), "redirect_binding_missing");
+        let page = authn_request_post_form(&post_only, &sp(), "_1", Some("\"><script>x</script>"))
+            .unwrap();
+        assert!(page.contains(r#"action="https://idp.example.com/post""#));
+        assert!(page.contains("&quot;&gt;&lt;script&gt;x&lt;/script&gt;"));
+        assert!(page.contains(r#"name="SAMLRequest""#));
+    }
+}

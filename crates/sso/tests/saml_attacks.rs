@@ -1,0 +1,1333 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The SAML attack catalog (notes §4.1) against the pure validation layer.
+//!
+//! A throw-away IdP key and certificate are made with the `openssl` CLI; each test builds a
+//! fresh response from an XML template, signs it with xmlsec through
+//! `samael::crypto::Crypto::sign_xml`, applies the attack (after signing, unless the attack is
+//! to sign something bad), and asserts the exact `reason()`. Each case names its catalog id.
+//! Cases that need the store or HTTP (S18 cross-tenant, S20 replay, S33 RelayState, S35, S37)
+//! live with the handlers.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use pretty_assertions::assert_eq;
+use roster_domain::LoginFailure;
+use roster_sso::saml::{
+    claims_from_assertion, new_request_id, parse_idp_metadata, validate_response,
+    validate_response_at, IdpMetadata, SamlError, SpSettings, ValidationPolicy, VerifiedAssertion,
+};
+use samael::crypto::{Crypto, CryptoProvider};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const IDP_ENTITY_ID: &str = "https://idp.example.com/metadata";
+const SP_ENTITY_ID: &str = "https://roster.example.com/sso/saml/c1";
+const ACS_URL: &str = "https://roster.example.com/sso/saml/c1/acs";
+const NAME_ID: &str = "ada@victim.example.com";
+const EVIL_NAME_ID: &str = "admin@victim.example.com";
+const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+const SKEW: i64 = 180;
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------
+
+/// A signing key (DER) and its self-signed certificate (base64 DER).
+struct Key {
+    private_der: Vec<u8>,
+    certificate_b64: String,
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl CLI");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A fresh key pair in a scratch directory (removed afterwards).
+fn make_key(algorithm: &[&str], subject: &str) -> Key {
+    let dir = std::env::temp_dir().join(format!("roster-saml-test-{}", new_request_id().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut request = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", subject];
+    request.extend_from_slice(algorithm);
+    request.extend_from_slice(&["-keyout", "key.pem", "-out", "cert.pem"]);
+    openssl(&dir, &request);
+    openssl(
+        &dir,
+        &[
+            "pkey", "-in", "key.pem", "-outform", "DER", "-out", "key.der",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der",
+        ],
+    );
+    let key = Key {
+        private_der: std::fs::read(dir.join("key.der")).unwrap(),
+        certificate_b64: b64(std::fs::read(dir.join("cert.der")).unwrap()),
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    key
+}
+
+fn idp_key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| make_key(&["-newkey", "rsa:2048"], "/CN=test-idp"))
+}
+
+/// S17: same subject/issuer DN as the real IdP certificate, different key.
+fn same_dn_attacker_key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| make_key(&["-newkey", "rsa:2048"], "/CN=test-idp"))
+}
+
+fn attacker_key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| make_key(&["-newkey", "rsa:2048"], "/CN=attacker"))
+}
+
+fn ec_key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| {
+        make_key(
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+            "/CN=test-idp-ec",
+        )
+    })
+}
+
+/// IdP metadata listing `keys` as signing certificates, through the real parser.
+fn idp_metadata(keys: &[&Key]) -> IdpMetadata {
+    let descriptors: String = keys
+        .iter()
+        .map(|key| {
+            format!(
+                r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                key.certificate_b64
+            )
+        })
+        .collect();
+    parse_idp_metadata(&format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY_ID}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{descriptors}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    ))
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+/// Everything a test may vary in a response. `Spec::new()` is a valid SP-initiated response.
+#[derive(Clone)]
+struct Spec {
+    now: i64,
+    request_id: String,
+    response_id: String,
+    assertion_id: String,
+    status: String,
+    destination: Option<String>,
+    response_issuer: String,
+    response_in_response_to: Option<String>,
+    issuer: String,
+    issue_instant: i64,
+    /// Raw XML content of the NameID (may hold comments, CDATA or PIs).
+    name_id: String,
+    name_id_format: String,
+    recipient: String,
+    confirmation_in_response_to: Option<String>,
+    confirmation_not_on_or_after: Option<i64>,
+    /// `None` leaves out `Conditions` altogether.
+    conditions: Option<Conditions>,
+    /// Raw `saml:Attribute` elements.
+    attributes: String,
+    sign_assertion: bool,
+    sign_response: bool,
+    signature_method: String,
+    digest_method: String,
+}
+
+#[derive(Clone)]
+struct Conditions {
+    not_before: Option<i64>,
+    not_on_or_after: Option<i64>,
+    /// Raw `saml:AudienceRestriction` elements.
+    audience_restrictions: String,
+}
+
+fn audience(audiences: &[&str]) -> String {
+    let audiences: String = audiences
+        .iter()
+        .map(|a| format!("<saml:Audience>{a}</saml:Audience>"))
+        .collect();
+    format!("<saml:AudienceRestriction>{audiences}</saml:AudienceRestriction>")
+}
+
+impl Spec {
+    fn new() -> Self {
+        let now = unix_now();
+        let request_id = new_request_id().unwrap();
+        Spec {
+            now,
+            response_id: new_request_id().unwrap(),
+            assertion_id: new_request_id().unwrap(),
+            status: status("urn:oasis:names:tc:SAML:2.0:status:Success", None),
+            destination: Some(ACS_URL.into()),
+            response_issuer: IDP_ENTITY_ID.into(),
+            response_in_response_to: Some(request_id.clone()),
+            issuer: IDP_ENTITY_ID.into(),
+            issue_instant: now,
+            name_id: NAME_ID.into(),
+            name_id_format: PERSISTENT.into(),
+            recipient: ACS_URL.into(),
+            confirmation_in_response_to: Some(request_id.clone()),
+            confirmation_not_on_or_after: Some(now + 300),
+            conditions: Some(Conditions {
+                not_before: Some(now - 60),
+                not_on_or_after: Some(now + 300),
+                audience_restrictions: audience(&[SP_ENTITY_ID]),
+            }),
+            attributes: [
+                attribute("mail", &["ada@victim.example.com"]),
+                attribute("groups", &["engineering", "staff"]),
+            ]
+            .concat(),
+            request_id,
+            sign_assertion: true,
+            sign_response: false,
+            signature_method: RSA_SHA256.into(),
+            digest_method: SHA256.into(),
+        }
+    }
+
+    fn conditions_mut(&mut self) -> &mut Conditions {
+        self.conditions.as_mut().unwrap()
+    }
+
+    fn unsolicited(mut self) -> Self {
+        self.response_in_response_to = None;
+        self.confirmation_in_response_to = None;
+        self
+    }
+
+    fn response_xml(&self, key: &Key, assertion_template: bool) -> String {
+        let in_response_to = optional_attribute("InResponseTo", &self.response_in_response_to);
+        let destination = optional_attribute("Destination", &self.destination);
+        format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}"{destination}{in_response_to}><saml:Issuer>{issuer}</saml:Issuer>{status}{assertion}</samlp:Response>"#,
+            id = self.response_id,
+            instant = rfc3339(self.issue_instant),
+            issuer = self.response_issuer,
+            status = self.status,
+            assertion = self.assertion_xml(key, assertion_template),
+        )
+    }
+
+    fn assertion_xml(&self, key: &Key, signature_template: bool) -> String {
+        let signature = if signature_template {
+            self.signature_template(&self.assertion_id, key)
+        } else {
+            String::new()
+        };
+        format!(
+            r#"<saml:Assertion ID="{id}" Version="2.0" IssueInstant="{instant}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{format}">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{in_response_to}{not_on_or_after} Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject>{conditions}<saml:AuthnStatement AuthnInstant="{instant}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#,
+            id = self.assertion_id,
+            instant = rfc3339(self.issue_instant),
+            issuer = self.issuer,
+            format = self.name_id_format,
+            name_id = self.name_id,
+            in_response_to = optional_attribute("InResponseTo", &self.confirmation_in_response_to),
+            not_on_or_after = optional_attribute(
+                "NotOnOrAfter",
+                &self.confirmation_not_on_or_after.map(rfc3339)
+            ),
+            recipient = self.recipient,
+            conditions = self
+                .conditions
+                .as_ref()
+                .map(conditions_xml)
+                .unwrap_or_default(),
+            attributes = self.attributes,
+        )
+    }
+
+    fn signature_template(&self, reference: &str, key: &Key) -> String {
+        format!(
+            r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI="#{reference}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
+            method = self.signature_method,
+            digest = self.digest_method,
+            certificate = key.certificate_b64,
+        )
+    }
+
+    /// The response signed with the IdP key.
+    fn signed(&self) -> String {
+        self.signed_with(idp_key())
+    }
+
+    /// Signs the assertion and/or the response with `key` (assertion first, so the response
+    /// signature covers the signed assertion).
+    fn signed_with(&self, key: &Key) -> String {
+        let mut xml = self.response_xml(key, self.sign_assertion);
+        if self.sign_assertion {
+            xml = sign(&xml, key);
+        }
+        if self.sign_response {
+            let template = self.signature_template(&self.response_id, key);
+            xml = xml.replacen("</saml:Issuer>", &format!("</saml:Issuer>{template}"), 1);
+            xml = sign(&xml, key);
+        }
+        xml
+    }
+}
+
+fn sign(xml: &str, key: &Key) -> String {
+    Crypto::sign_xml(xml, &key.private_der).unwrap()
+}
+
+fn status(code: &str, sub_code: Option<&str>) -> String {
+    let sub = sub_code
+        .map(|c| format!(r#"<samlp:StatusCode Value="{c}"/>"#))
+        .unwrap_or_default();
+    format!(
+        r#"<samlp:Status><samlp:StatusCode Value="{code}">{sub}</samlp:StatusCode></samlp:Status>"#
+    )
+}
+
+fn attribute(name: &str, values: &[&str]) -> String {
+    let values: String = values
+        .iter()
+        .map(|v| format!("<saml:AttributeValue>{v}</saml:AttributeValue>"))
+        .collect();
+    format!(r#"<saml:Attribute Name="{name}">{values}</saml:Attribute>"#)
+}
+
+fn conditions_xml(conditions: &Conditions) -> String {
+    format!(
+        "<saml:Conditions{}{}>{}</saml:Conditions>",
+        optional_attribute("NotBefore", &conditions.not_before.map(rfc3339)),
+        optional_attribute("NotOnOrAfter", &conditions.not_on_or_after.map(rfc3339)),
+        conditions.audience_restrictions,
+    )
+}
+
+fn optional_attribute(name: &str, value: &Option<String>) -> String {
+    value
+        .as_ref()
+        .map(|v| format!(r#" {name}="{v}""#))
+        .unwrap_or_default()
+}
+
+fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap()
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers
+// ---------------------------------------------------------------------------------------------
+
+fn sp() -> SpSettings {
+    SpSettings {
+        entity_id: SP_ENTITY_ID.into(),
+        acs_url: ACS_URL.into(),
+    }
+}
+
+fn idp_initiated() -> ValidationPolicy {
+    ValidationPolicy {
+        allow_idp_initiated: true,
+        ..ValidationPolicy::default()
+    }
+}
+
+/// Validates `xml` at `spec.now` with `spec.request_id` pending and the default policy.
+fn validate(spec: &Spec, xml: &str) -> Result<VerifiedAssertion, SamlError> {
+    validate_policy(spec, xml, &ValidationPolicy::default())
+}
+
+fn validate_policy(
+    spec: &Spec,
+    xml: &str,
+    policy: &ValidationPolicy,
+) -> Result<VerifiedAssertion, SamlError> {
+    validate_response_at(
+        &b64(xml),
+        &idp_metadata(&[idp_key()]),
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        policy,
+        spec.now,
+    )
+}
+
+/// The refusal reason; panics (with the evil identity, if any) when the response is accepted.
+fn refused(result: Result<VerifiedAssertion, SamlError>) -> &'static str {
+    match result {
+        Ok(verified) => panic!("accepted, identity {:?}", verified.name_id),
+        Err(error) => error.reason(),
+    }
+}
+
+fn reason_of(spec: &Spec) -> &'static str {
+    refused(validate(spec, &spec.signed()))
+}
+
+/// The `<saml:Assertion …>…</saml:Assertion>` element of a (signed) response.
+fn assertion_of(xml: &str) -> String {
+    let start = xml.find("<saml:Assertion").unwrap();
+    let end = xml.rfind("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    xml[start..end].to_owned()
+}
+
+/// `xml` without its first `ds:Signature` element.
+fn without_signature(xml: &str) -> String {
+    let start = xml.find("<ds:Signature").unwrap();
+    let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    format!("{}{}", &xml[..start], &xml[end..])
+}
+
+/// The evil twin: another identity and, when `new_id` is given, another ID.
+fn evil(xml: &str, id: &str, new_id: Option<&str>) -> String {
+    let twin = xml.replace(NAME_ID, EVIL_NAME_ID);
+    match new_id {
+        Some(new_id) => twin.replacen(&format!("ID=\"{id}\""), &format!("ID=\"{new_id}\""), 1),
+        None => twin,
+    }
+}
+
+/// The response element without the XML declaration libxml2 adds when serializing.
+fn root_element(xml: &str) -> String {
+    xml[xml.find("<samlp:Response").unwrap()..]
+        .trim_end()
+        .to_owned()
+}
+
+/// Asserts an XSW variant is refused because of the duplicated assertion, never accepted.
+fn assert_xsw_refused(spec: &Spec, attack: &str) {
+    assert!(attack.contains(EVIL_NAME_ID));
+    assert_eq!(refused(validate(spec, attack)), "multiple_assertions");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The valid baseline
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fresh_signed_response_validates() {
+    let spec = Spec::new();
+    let verified = validate(&spec, &spec.signed()).unwrap();
+    assert_eq!(verified.assertion_id, spec.assertion_id);
+    assert_eq!(verified.issuer, IDP_ENTITY_ID);
+    assert_eq!(verified.name_id, NAME_ID);
+    assert_eq!(verified.name_id_format.as_deref(), Some(PERSISTENT));
+    assert_eq!(
+        verified.in_response_to.as_deref(),
+        Some(spec.request_id.as_str())
+    );
+    assert_eq!(verified.session_not_on_or_after_unix, spec.now + 300 + SKEW);
+    assert_eq!(verified.attributes["groups"], vec!["engineering", "staff"]);
+    let claims = claims_from_assertion(&verified).unwrap();
+    assert_eq!(claims.subject, NAME_ID);
+    assert_eq!(claims.email.as_deref(), Some("ada@victim.example.com"));
+    // The system-clock entry point accepts it too.
+    let system = validate_response(
+        &b64(spec.signed()),
+        &idp_metadata(&[idp_key()]),
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+    );
+    assert_eq!(system.unwrap().assertion_id, spec.assertion_id);
+}
+
+#[test]
+fn signed_response_only_and_both_signed_validate() {
+    let response_only = Spec {
+        sign_assertion: false,
+        sign_response: true,
+        ..Spec::new()
+    };
+    assert_eq!(
+        validate(&response_only, &response_only.signed())
+            .unwrap()
+            .name_id,
+        NAME_ID
+    );
+    let both = Spec {
+        sign_response: true,
+        ..Spec::new()
+    };
+    let xml = both.signed();
+    assert_eq!(xml.matches("<ds:Signature xmlns").count(), 2);
+    assert_eq!(validate(&both, &xml).unwrap().name_id, NAME_ID);
+}
+
+#[test]
+fn ecdsa_signature_validates() {
+    let spec = Spec {
+        signature_method: "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256".into(),
+        ..Spec::new()
+    };
+    let xml = spec.signed_with(ec_key());
+    let idp = idp_metadata(&[ec_key()]);
+    let verified = validate_response_at(
+        &b64(&xml),
+        &idp,
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    assert_eq!(verified.unwrap().name_id, NAME_ID);
+}
+
+#[test]
+fn any_certificate_of_a_rollover_set_verifies() {
+    let spec = Spec::new();
+    let idp = idp_metadata(&[attacker_key(), idp_key()]);
+    let verified = validate_response_at(
+        &b64(spec.signed()),
+        &idp,
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    assert_eq!(verified.unwrap().name_id, NAME_ID);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures: S01–S03, S16, S17, S19
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn s01_signature_stripped() {
+    let spec = Spec::new();
+    assert_eq!(
+        refused(validate(&spec, &without_signature(&spec.signed()))),
+        "signature_invalid"
+    );
+    let unsigned = Spec {
+        sign_assertion: false,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&unsigned), "signature_invalid");
+}
+
+#[test]
+fn s01_signature_over_another_element_only() {
+    // The only signature covers the Status (given an ID), not the assertion.
+    let mut spec = Spec {
+        sign_assertion: false,
+        ..Spec::new()
+    };
+    spec.status = spec
+        .status
+        .replace("<samlp:Status>", r#"<samlp:Status ID="_status">"#);
+    let template = spec.signature_template("_status", idp_key());
+    let xml = spec.response_xml(idp_key(), false).replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{template}"),
+        1,
+    );
+    let signed = sign(&xml, idp_key());
+    // samael reduces the document to the Status, which is not a response or assertion.
+    assert_eq!(refused(validate(&spec, &signed)), "malformed");
+}
+
+#[test]
+fn s02_no_signing_certificate() {
+    let spec = Spec::new();
+    let without_certs = IdpMetadata {
+        signing_certificates: Vec::new(),
+        ..idp_metadata(&[idp_key()])
+    };
+    let result = validate_response_at(
+        &b64(spec.signed()),
+        &without_certs,
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    let error = result.unwrap_err();
+    assert_eq!(error.reason(), "no_signing_certificate");
+    assert_eq!(error.failure(), LoginFailure::ConnectionMisconfigured);
+}
+
+#[test]
+fn s03_name_id_edited_after_signing() {
+    let spec = Spec::new();
+    let tampered = spec.signed().replace(NAME_ID, EVIL_NAME_ID);
+    assert_eq!(refused(validate(&spec, &tampered)), "signature_invalid");
+    let both = Spec {
+        sign_response: true,
+        ..Spec::new()
+    };
+    assert_eq!(
+        refused(validate(
+            &both,
+            &both.signed().replace(NAME_ID, EVIL_NAME_ID)
+        )),
+        "signature_invalid"
+    );
+}
+
+#[test]
+fn s16_attacker_key_with_its_certificate_in_key_info() {
+    let spec = Spec::new();
+    assert_eq!(
+        refused(validate(&spec, &spec.signed_with(attacker_key()))),
+        "signature_invalid"
+    );
+}
+
+#[test]
+fn s17_attacker_certificate_copying_the_real_dn() {
+    let spec = Spec::new();
+    assert_eq!(
+        refused(validate(&spec, &spec.signed_with(same_dn_attacker_key()))),
+        "signature_invalid"
+    );
+}
+
+#[test]
+fn s19_sha1_signature_or_digest() {
+    let rsa_sha1 = Spec {
+        signature_method: "http://www.w3.org/2000/09/xmldsig#rsa-sha1".into(),
+        digest_method: "http://www.w3.org/2000/09/xmldsig#sha1".into(),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&rsa_sha1), "algorithm_forbidden");
+    let sha1_digest = Spec {
+        digest_method: "http://www.w3.org/2000/09/xmldsig#sha1".into(),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&sha1_digest), "algorithm_forbidden");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signature wrapping: S04–S13
+// ---------------------------------------------------------------------------------------------
+
+/// A response whose only signature is on the Response (XSW1–2 target those).
+fn response_signed() -> (Spec, String) {
+    let spec = Spec {
+        sign_assertion: false,
+        sign_response: true,
+        ..Spec::new()
+    };
+    let xml = root_element(&spec.signed());
+    (spec, xml)
+}
+
+#[test]
+fn s04_xsw1_original_response_inside_the_signature() {
+    let (spec, xml) = response_signed();
+    let clone = without_signature(&xml);
+    let outer = evil(&xml, &spec.response_id, Some("_evil_response"));
+    let attack = outer.replacen("</ds:Signature>", &format!("{clone}</ds:Signature>"), 1);
+    assert_xsw_refused(&spec, &attack);
+}
+
+#[test]
+fn s05_xsw2_original_response_before_the_signature() {
+    let (spec, xml) = response_signed();
+    let clone = without_signature(&xml);
+    let outer = evil(&xml, &spec.response_id, Some("_evil_response"));
+    let attack = outer.replacen("<ds:Signature", &format!("{clone}<ds:Signature"), 1);
+    assert_xsw_refused(&spec, &attack);
+}
+
+#[test]
+fn s06_xsw3_evil_assertion_before_the_signed_one() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let original = assertion_of(&xml);
+    let evil_twin = evil(
+        &without_signature(&original),
+        &spec.assertion_id,
+        Some("_evil"),
+    );
+    assert_xsw_refused(
+        &spec,
+        &xml.replace(&original, &format!("{evil_twin}{original}")),
+    );
+}
+
+#[test]
+fn s07_xsw4_signed_assertion_inside_the_evil_one() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let original = assertion_of(&xml);
+    let evil_twin = evil(
+        &without_signature(&original),
+        &spec.assertion_id,
+        Some("_evil"),
+    );
+    let wrapper = evil_twin.replace("</saml:Assertion>", &format!("{original}</saml:Assertion>"));
+    assert_xsw_refused(&spec, &xml.replace(&original, &wrapper));
+}
+
+#[test]
+fn s08_xsw5_evil_in_place_with_the_signature_original_appended() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let original = assertion_of(&xml);
+    let in_place = evil(&original, &spec.assertion_id, Some("_evil"));
+    let copy = without_signature(&original);
+    assert_xsw_refused(&spec, &xml.replace(&original, &format!("{in_place}{copy}")));
+}
+
+#[test]
+fn s09_xsw6_original_inside_the_evil_assertions_signature() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let original = assertion_of(&xml);
+    let copy = without_signature(&original);
+    let in_place = evil(&original, &spec.assertion_id, Some("_evil")).replacen(
+        "</ds:Signature>",
+        &format!("{copy}</ds:Signature>"),
+        1,
+    );
+    assert_xsw_refused(&spec, &xml.replace(&original, &in_place));
+}
+
+#[test]
+fn s10_xsw7_evil_assertion_in_extensions() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let evil_twin = evil(
+        &without_signature(&assertion_of(&xml)),
+        &spec.assertion_id,
+        None,
+    );
+    let attack = xml.replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{evil_twin}</samlp:Extensions><samlp:Status>"),
+        1,
+    );
+    assert_xsw_refused(&spec, &attack);
+}
+
+#[test]
+fn s11_xsw8_original_in_a_signature_object() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let original = assertion_of(&xml);
+    let copy = without_signature(&original);
+    let in_place = evil(&original, &spec.assertion_id, None).replacen(
+        "</ds:Signature>",
+        &format!("<ds:Object>{copy}</ds:Object></ds:Signature>"),
+        1,
+    );
+    assert_xsw_refused(&spec, &xml.replace(&original, &in_place));
+}
+
+#[test]
+fn s12_xsw10_ids_through_doctype_entities() {
+    // CVE-2025-23369 shape: the assertion signature moved under the Response with the signed
+    // assertion in a ds:Object, the evil assertion's ID spelled through a DTD entity.
+    let spec = Spec::new();
+    let xml = root_element(&spec.signed());
+    let original = assertion_of(&xml);
+    let signature = &original
+        [original.find("<ds:Signature").unwrap()..original.find("</ds:Signature>").unwrap()];
+    let moved = format!(
+        "{signature}<ds:Object>{}</ds:Object></ds:Signature>",
+        without_signature(&original)
+    );
+    let evil_twin = evil(
+        &without_signature(&original),
+        &spec.assertion_id,
+        Some("&id;"),
+    );
+    let body = xml.replace(&original, &evil_twin).replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{moved}"),
+        1,
+    );
+    let attack = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE samlp:Response [<!ENTITY id \"{}\">]>{body}",
+        spec.assertion_id
+    );
+    assert_eq!(refused(validate(&spec, &attack)), "doctype_forbidden");
+}
+
+#[test]
+fn s13_unsigned_assertion_appended_after_the_signed_one() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let evil_twin = evil(
+        &without_signature(&assertion_of(&xml)),
+        &spec.assertion_id,
+        Some("_evil"),
+    );
+    assert_xsw_refused(
+        &spec,
+        &xml.replace(
+            "</samlp:Response>",
+            &format!("{evil_twin}</samlp:Response>"),
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parser differentials and DTDs: S14, S15, S28, S29
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn s14_doctype_with_comment_and_cdata_round_trip() {
+    let spec = Spec::new();
+    let body = root_element(&spec.signed());
+    let attacks = [
+        format!("<!DOCTYPE samlp:Response [<!-- x --><!ATTLIST saml:Assertion ID ID #IMPLIED>]>{body}"),
+        format!("<!DOCTYPE samlp:Response [<!ENTITY c \"<![CDATA[x]]>\">]>{body}"),
+        format!("<!DOCTYPE samlp:Response [<!ATTLIST samlp:Response xmlns:saml CDATA \"urn:evil\">]>{body}"),
+    ];
+    for attack in attacks {
+        assert_eq!(
+            refused(validate(&spec, &attack)),
+            "doctype_forbidden",
+            "{attack:.120}"
+        );
+    }
+}
+
+/// S15: the identity is the full text or the response is refused; never the prefix.
+#[test]
+fn s15_processing_instruction_in_the_name_id_keeps_the_full_identity() {
+    let spec = Spec {
+        name_id: "admin@victim.example.com<?x y?>.attacker.example".into(),
+        ..Spec::new()
+    };
+    let verified = validate(&spec, &spec.signed()).unwrap();
+    assert_eq!(
+        verified.name_id,
+        "admin@victim.example.com.attacker.example"
+    );
+    assert_eq!(
+        claims_from_assertion(&verified).unwrap().subject,
+        "admin@victim.example.com.attacker.example"
+    );
+}
+
+#[test]
+fn s15_comment_or_cdata_in_signed_content_is_refused() {
+    // exc-c14n drops comments and CDATA markup from the digest; samael then cannot match the
+    // verified pre-digest tree to the document and refuses, whether the markup was there when
+    // signing or inserted afterwards (Duo 2018).
+    for name_id in [
+        "admin@victim.example.com<!---->.attacker.example",
+        "admin@victim.example.com<![CDATA[]]>.attacker.example",
+        "admin@victim.example.com<![CDATA[.attacker.example]]>",
+    ] {
+        let spec = Spec {
+            name_id: name_id.into(),
+            ..Spec::new()
+        };
+        assert_eq!(reason_of(&spec), "signature_invalid", "{name_id}");
+    }
+    let spec = Spec {
+        name_id: "admin@victim.example.com.attacker.example".into(),
+        ..Spec::new()
+    };
+    let attack = spec.signed().replace(
+        "admin@victim.example.com.attacker.example",
+        "admin@victim.example.com<!---->.attacker.example",
+    );
+    assert_eq!(refused(validate(&spec, &attack)), "signature_invalid");
+}
+
+#[test]
+fn s28_xxe_file_and_network_entities() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let spec = Spec {
+        name_id: "&xxe;".into(),
+        ..Spec::new()
+    };
+    let body = spec.response_xml(idp_key(), false);
+    for system in [
+        "file:///etc/passwd".to_owned(),
+        format!("http://127.0.0.1:{port}/xxe"),
+    ] {
+        let attack = format!("<?xml version=\"1.0\"?><!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM \"{system}\">]>{body}");
+        assert_eq!(refused(validate(&spec, &attack)), "doctype_forbidden");
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "the parser fetched the entity"
+    );
+}
+
+#[test]
+fn s29_billion_laughs_is_refused_quickly() {
+    let spec = Spec {
+        name_id: "&lol9;".into(),
+        ..Spec::new()
+    };
+    let mut entities = String::from("<!ENTITY lol \"lol\">");
+    for level in 1..10 {
+        let previous = if level == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", level - 1)
+        };
+        entities.push_str(&format!(
+            "<!ENTITY lol{level} \"{}\">",
+            format!("&{previous};").repeat(10)
+        ));
+    }
+    let attack = format!(
+        "<!DOCTYPE samlp:Response [{entities}]>{}",
+        spec.response_xml(idp_key(), false)
+    );
+    let started = Instant::now();
+    assert_eq!(refused(validate(&spec, &attack)), "doctype_forbidden");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request binding: S21, S22
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn s21_in_response_to_unknown() {
+    let spec = Spec {
+        confirmation_in_response_to: Some("_not_pending".into()),
+        response_in_response_to: Some("_not_pending".into()),
+        ..Spec::new()
+    };
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "in_response_to_unknown");
+    assert_eq!(error.failure(), LoginFailure::UnknownRequest);
+    // Unknown stays unknown when IdP-initiated logins are allowed.
+    assert_eq!(
+        refused(validate_policy(&spec, &spec.signed(), &idp_initiated())),
+        "in_response_to_unknown"
+    );
+}
+
+#[test]
+fn s21_no_request_pending_in_this_browser() {
+    let spec = Spec::new();
+    let result = validate_response_at(
+        &b64(spec.signed()),
+        &idp_metadata(&[idp_key()]),
+        &sp(),
+        &[],
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    assert_eq!(refused(result), "in_response_to_unknown");
+}
+
+#[test]
+fn s21_unsigned_envelope_in_response_to_must_agree() {
+    let spec = Spec {
+        response_in_response_to: Some("_other".into()),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "in_response_to_unknown");
+}
+
+#[test]
+fn s22_unsolicited_refused_unless_allowed() {
+    let spec = Spec::new().unsolicited();
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "unsolicited_response");
+    assert_eq!(error.failure(), LoginFailure::UnknownRequest);
+}
+
+#[test]
+fn s22_unsolicited_accepted_when_allowed() {
+    let spec = Spec::new().unsolicited();
+    let verified = validate_policy(&spec, &spec.signed(), &idp_initiated()).unwrap();
+    assert_eq!(verified.in_response_to, None);
+}
+
+#[test]
+fn s22_sp_initiated_still_works_when_idp_initiated_is_allowed() {
+    let spec = Spec::new();
+    let verified = validate_policy(&spec, &spec.signed(), &idp_initiated()).unwrap();
+    assert_eq!(verified.in_response_to, Some(spec.request_id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addressing: S23, S24, S25
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn s23_audience_of_another_sp() {
+    let mut spec = Spec::new();
+    spec.conditions_mut().audience_restrictions = audience(&["https://other-sp.example.com/saml"]);
+    assert_eq!(reason_of(&spec), "audience_mismatch");
+}
+
+#[test]
+fn s23_prefix_extended_audience() {
+    let mut spec = Spec::new();
+    let extended = format!("{SP_ENTITY_ID}.evil");
+    spec.conditions_mut().audience_restrictions = audience(&[&extended]);
+    assert_eq!(reason_of(&spec), "audience_mismatch");
+    spec.conditions_mut().audience_restrictions =
+        audience(&["https://roster.example.com/sso/saml/c"]);
+    assert_eq!(reason_of(&spec), "audience_mismatch");
+}
+
+#[test]
+fn s23_audience_restriction_removed() {
+    let mut spec = Spec::new();
+    spec.conditions_mut().audience_restrictions = String::new();
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "audience_mismatch");
+    assert_eq!(
+        error.detail(),
+        serde_json::json!({ "want": SP_ENTITY_ID, "got": [] })
+    );
+}
+
+#[test]
+fn s23_every_audience_restriction_must_name_us() {
+    let mut spec = Spec::new();
+    spec.conditions_mut().audience_restrictions = [
+        audience(&[SP_ENTITY_ID]),
+        audience(&["https://other-sp.example.com/saml"]),
+    ]
+    .concat();
+    assert_eq!(reason_of(&spec), "audience_mismatch");
+    spec.conditions_mut().audience_restrictions =
+        audience(&["https://other-sp.example.com/saml", SP_ENTITY_ID]);
+    assert!(validate(&spec, &spec.signed()).is_ok());
+}
+
+#[test]
+fn s24_recipient_of_another_acs() {
+    let spec = Spec {
+        recipient: "https://roster.example.com/sso/saml/c2/acs".into(),
+        ..Spec::new()
+    };
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "recipient_mismatch");
+    assert_eq!(
+        error.detail()["got"],
+        "https://roster.example.com/sso/saml/c2/acs"
+    );
+}
+
+#[test]
+fn s24_signed_response_with_another_destination() {
+    let spec = Spec {
+        destination: Some("https://other.example.com/acs".into()),
+        sign_response: true,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "destination_mismatch");
+}
+
+#[test]
+fn s24_unsigned_envelope_with_another_destination() {
+    let spec = Spec {
+        destination: Some("https://other.example.com/acs".into()),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "destination_mismatch");
+}
+
+#[test]
+fn s25_issuer_of_another_idp() {
+    let spec = Spec {
+        issuer: "https://evil-idp.example.com".into(),
+        response_issuer: "https://evil-idp.example.com".into(),
+        ..Spec::new()
+    };
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "issuer_mismatch");
+    assert_eq!(
+        error.detail(),
+        serde_json::json!({ "want": IDP_ENTITY_ID, "got": "https://evil-idp.example.com" })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time: S26
+// ---------------------------------------------------------------------------------------------
+
+fn with_not_before(offset: i64) -> Spec {
+    let mut spec = Spec::new();
+    spec.conditions_mut().not_before = Some(spec.now + offset);
+    spec
+}
+
+fn with_not_on_or_after(offset: i64) -> Spec {
+    let mut spec = Spec::new();
+    spec.conditions_mut().not_on_or_after = Some(spec.now + offset);
+    spec
+}
+
+#[test]
+fn s26_not_before_beyond_the_skew() {
+    let spec = with_not_before(SKEW + 1);
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "not_yet_valid");
+    assert_eq!(error.detail()["field"], "Conditions/@NotBefore");
+}
+
+#[test]
+fn s26_not_before_inside_the_skew_is_accepted() {
+    let spec = with_not_before(SKEW);
+    assert!(validate(&spec, &spec.signed()).is_ok());
+}
+
+#[test]
+fn s26_not_on_or_after_beyond_the_skew() {
+    let spec = with_not_on_or_after(-SKEW - 1);
+    assert_eq!(reason_of(&spec), "expired");
+    // NotOnOrAfter is exclusive: exactly now - skew is already expired.
+    let spec = with_not_on_or_after(-SKEW);
+    assert_eq!(reason_of(&spec), "expired");
+}
+
+#[test]
+fn s26_not_on_or_after_inside_the_skew_is_accepted() {
+    let spec = with_not_on_or_after(-SKEW + 1);
+    assert!(validate(&spec, &spec.signed()).is_ok());
+}
+
+#[test]
+fn s26_subject_confirmation_expired() {
+    let spec = Spec {
+        confirmation_not_on_or_after: Some(unix_now() - SKEW - 1),
+        ..Spec::new()
+    };
+    let error = validate(&spec, &spec.signed()).unwrap_err();
+    assert_eq!(error.reason(), "expired");
+    assert_eq!(
+        error.detail()["field"],
+        "SubjectConfirmationData/@NotOnOrAfter"
+    );
+}
+
+#[test]
+fn s26_subject_confirmation_without_not_on_or_after() {
+    let spec = Spec {
+        confirmation_not_on_or_after: None,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "subject_confirmation_missing");
+}
+
+#[test]
+fn s26_conditions_missing() {
+    let spec = Spec {
+        conditions: None,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "conditions_missing");
+}
+
+#[test]
+fn s26_conditions_without_times() {
+    let mut spec = Spec::new();
+    spec.conditions_mut().not_before = None;
+    assert_eq!(reason_of(&spec), "conditions_missing");
+    let mut spec = Spec::new();
+    spec.conditions_mut().not_on_or_after = None;
+    assert_eq!(reason_of(&spec), "conditions_missing");
+}
+
+#[test]
+fn s26_issued_too_long_ago_or_in_the_future() {
+    let policy = ValidationPolicy::default();
+    let old = Spec {
+        issue_instant: unix_now() - policy.max_issue_delay_seconds - SKEW,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&old), "expired");
+    let future = Spec {
+        issue_instant: unix_now() + SKEW + 1,
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&future), "not_yet_valid");
+}
+
+#[test]
+fn s26_the_same_response_later_is_expired() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let later = Spec {
+        now: spec.now + 300 + SKEW,
+        ..spec.clone()
+    };
+    assert_eq!(refused(validate(&later, &xml)), "expired");
+}
+
+// ---------------------------------------------------------------------------------------------
+// IdP errors, sizes and encodings: S27, S30, S31
+// ---------------------------------------------------------------------------------------------
+
+fn error_response(code: &str, sub_code: &str) -> String {
+    format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_e" Version="2.0" IssueInstant="{}" Destination="{ACS_URL}"><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>{}</samlp:Response>"#,
+        rfc3339(unix_now()),
+        status(code, Some(sub_code)).replace(
+            "</samlp:Status>",
+            "<samlp:StatusMessage>User cancelled</samlp:StatusMessage></samlp:Status>"
+        ),
+    )
+}
+
+#[test]
+fn s27_responder_authn_failed_is_an_idp_error() {
+    let spec = Spec::new();
+    let xml = error_response(
+        "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
+    );
+    let error = validate(&spec, &xml).unwrap_err();
+    assert_eq!(error.reason(), "status_not_success");
+    assert_eq!(error.failure(), LoginFailure::IdpError);
+    assert_eq!(
+        error.detail(),
+        serde_json::json!({
+            "want": "urn:oasis:names:tc:SAML:2.0:status:Success",
+            "got": "urn:oasis:names:tc:SAML:2.0:status:Responder",
+            "sub_status": "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
+            "message": "User cancelled",
+        })
+    );
+}
+
+#[test]
+fn s27_no_passive_is_an_idp_error() {
+    let spec = Spec::new();
+    let xml = error_response(
+        "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+    );
+    assert_eq!(refused(validate(&spec, &xml)), "status_not_success");
+    // A non-success status wins over everything else, even in a signed response.
+    let requester = Spec {
+        status: status("urn:oasis:names:tc:SAML:2.0:status:Requester", None),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&requester), "status_not_success");
+}
+
+#[test]
+fn s30_ten_megabytes_is_refused_before_decoding() {
+    let spec = Spec::new();
+    let huge = "A".repeat(10 * 1024 * 1024);
+    let started = Instant::now();
+    let result = validate_response_at(
+        &huge,
+        &idp_metadata(&[idp_key()]),
+        &sp(),
+        &[],
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    assert_eq!(refused(result), "too_large");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn s30_just_over_256_kib_decoded_is_refused() {
+    let spec = Spec {
+        attributes: attribute(
+            "padding",
+            &[&"x".repeat(roster_sso::saml::MAX_RESPONSE_BYTES)],
+        ),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&spec), "too_large");
+}
+
+#[test]
+fn s31_base64_wrapped_with_crlf_is_accepted() {
+    let spec = Spec::new();
+    let wrapped: String = b64(spec.signed())
+        .as_bytes()
+        .chunks(76)
+        .map(|line| format!("{}\r\n", std::str::from_utf8(line).unwrap()))
+        .collect();
+    let result = validate_response_at(
+        &wrapped,
+        &idp_metadata(&[idp_key()]),
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    assert_eq!(result.unwrap().name_id, NAME_ID);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subjects and encryption: S32, S36
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn s32_encrypted_assertions_are_refused() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let encrypted = r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>"#;
+    let attack = xml.replace(&assertion_of(&xml), encrypted);
+    assert_eq!(
+        refused(validate(&spec, &attack)),
+        "encrypted_assertion_unsupported"
+    );
+}
+
+#[test]
+fn s36_transient_name_id_needs_a_uid_attribute() {
+    let transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+    let spec = Spec {
+        name_id: "_8f2a9c".into(),
+        name_id_format: transient.into(),
+        ..Spec::new()
+    };
+    let verified = validate(&spec, &spec.signed()).unwrap();
+    let error = claims_from_assertion(&verified).unwrap_err();
+    assert_eq!(error.reason(), "subject_missing");
+    assert_eq!(error.failure(), LoginFailure::MissingClaims);
+
+    let with_uid = Spec {
+        attributes: attribute("uid", &["ada"]),
+        ..spec
+    };
+    let verified = validate(&with_uid, &with_uid.signed()).unwrap();
+    assert_eq!(claims_from_assertion(&verified).unwrap().subject, "ada");
+}
