@@ -36,6 +36,12 @@
 //! - Encrypted assertions: we advertise no encryption key, and samael decrypts only
 //!   aes128-cbc/gcm and does not verify a signature inside the decrypted assertion; they are
 //!   refused with `encrypted_assertion_unsupported`.
+//! - samael requires *every* `ds:Signature` in the document to verify. SSOReady's recorded Okta
+//!   response has a valid assertion signature but a Response signature whose digest no longer
+//!   matches (`xmlsec1 --verify` agrees); it is refused as `signature_invalid`.
+//! - samael matches the verified pre-digest tree against the document; a comment or CDATA
+//!   section inside signed text (Duo 2018, S15) makes that fail, so such responses are refused
+//!   as `signature_invalid` (processing instructions are kept and the text is concatenated).
 //! - An `AudienceRestriction` mismatch found by samael (it checks before us when the restriction
 //!   is present) is reported without the audiences it found: samael does not return them.
 
