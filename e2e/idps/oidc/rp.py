@@ -52,8 +52,9 @@ def authorize(issuer, client_id, redirect_uri, *flags):
 
 
 def token(issuer, client_id, secret, redirect_uri, code, verifier, *flags):
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "code_verifier": verifier}
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    if verifier:  # "" when the authorization request had no PKCE
+        form["code_verifier"] = verifier
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if "--post" in flags:
         form.update(client_id=client_id, client_secret=secret)

@@ -24,9 +24,13 @@ use serde_json::Value;
 /// tests in parallel is slow; both normally start in about a second).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `e2e/idps` in this checkout.
+/// `e2e/idps` in this checkout (`ROSTER_E2E_IDPS_DIR` overrides it).
 pub fn idps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/idps")
+    let dir = std::env::var_os("ROSTER_E2E_IDPS_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/idps"),
+        PathBuf::from,
+    );
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// A free TCP port on 127.0.0.1 (the listener is dropped, so another process could take it
