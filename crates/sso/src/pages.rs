@@ -41,7 +41,7 @@ pub fn signed_in(user_name: Option<&str>, workspace: Option<&str>) -> String {
             "Signed in",
             &format!(
                 "<h1>Signed in</h1><p>Signed in as <strong>{}</strong> in workspace <strong>{}</strong>.</p>\
-                 <form method=\"post\" action=\"/logout\"><button>Sign out</button></form>",
+                 <p><a href=\"/logout\">Sign out</a></p>",
                 escape_html(user),
                 escape_html(workspace)
             ),

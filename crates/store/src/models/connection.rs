@@ -159,6 +159,44 @@ impl Store {
         })
     }
 
+    /// Replaces a connection's protocol settings (new IdP metadata, a rotated client secret).
+    /// The audit event names the change, never the settings (they may hold a client secret).
+    pub fn update_connection_config(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        id: ConnectionId,
+        protocol_config: &str,
+    ) -> StoreResult<Connection> {
+        self.write(|conn| {
+            let updated = diesel::update(
+                connections::table
+                    .filter(connections::workspace_id.eq(workspace_id.to_string()))
+                    .filter(connections::id.eq(id.to_string())),
+            )
+            .set((
+                connections::protocol_config.eq(protocol_config),
+                connections::updated_at.eq(Timestamp::now().as_micros()),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound { what: "connection" });
+            }
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("connection.config_updated"),
+                    target_kind: "connection",
+                    target_id: id.to_string(),
+                    detail: "{}".to_owned(),
+                },
+            )?;
+            find_connection(conn, workspace_id, id)
+        })
+    }
+
     /// A connection by id alone (SSO callbacks carry only the connection id in their path).
     pub fn connection_by_id(&self, id: ConnectionId) -> StoreResult<Connection> {
         self.read(|conn| {

@@ -1,0 +1,15 @@
+//! SSO end to end: real browsers-in-a-script logging in through real IdPs (SimpleSAMLphp for
+//! SAML, panva's oidc-provider for OIDC) into a real Roster over HTTP, against a real database;
+//! then the JIT user, its groups and roles, the session, and the login log are checked.
+//!
+//! The IdPs come from `e2e/idps` and are installed by `cargo xtask test`, which sets
+//! `ROSTER_E2E=1`. A plain `cargo test` without them skips these tests with a message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/idps.rs"]
+mod idps;
+
+mod oidc;
+mod saml;
+mod support;

@@ -1,0 +1,263 @@
+//! OIDC logins through panva's oidc-provider: JIT, group claims to roles, sessions, and the
+//! refusals a browser can trigger (replayed or foreign callbacks, OP errors, mix-up, inactive
+//! users, email conflicts), each proven to change nothing.
+
+use pretty_assertions::assert_eq;
+use roster_store::domain::{Actor, ConnectionKind, Email, LifecycleEvent, Source, UserName};
+use roster_store::NewUser;
+use serde_json::json;
+
+use crate::idps::{browser, OidcOp, OidcOptions, TokenAuthMethod};
+use crate::support::{e2e_enabled, event_id_on_page, session_of, SsoApp};
+
+/// An OIDC connection `corp` authoritative for example.test, with its OP running.
+fn oidc_app(options: OidcOptions, domains: &[&str]) -> (SsoApp, roster_store::domain::Connection, OidcOp) {
+    let app = SsoApp::new();
+    let connection = app.connection("corp", ConnectionKind::Oidc, domains);
+    let redirect = format!("{}/sso/oidc/{}/callback", app.url(), connection.id);
+    let method = options.token_auth_method;
+    let op = OidcOp::start(OidcOptions {
+        redirect_uris: vec![redirect],
+        ..options
+    });
+    let connection = app.configure(
+        &connection,
+        json!({
+            "issuer": op.issuer(),
+            "client_id": op.client_id(),
+            "client_secret": op.client_secret(),
+            "token_auth_method": method.as_str(),
+        }),
+    );
+    (app, connection, op)
+}
+
+fn login_url(app: &SsoApp) -> String {
+    format!("{}/sso/acme/login?connection=corp&return_to=%2F", app.url())
+}
+
+#[test]
+fn first_login_creates_the_user_with_mapped_groups_and_roles() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, connection, _op) = oidc_app(OidcOptions::default(), &["example.test"]);
+    app.map(&connection, "engineering", "Engineering", "engineer");
+
+    let jar = app.jar("alice");
+    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &jar);
+    assert_eq!(outcome.exit_code, 0, "{}", outcome.json);
+    assert!(outcome.json["body"].as_str().unwrap().contains("Signed in as <strong>alice</strong>"));
+    let token = session_of(&outcome).expect("session cookie");
+
+    let (status, me) = app.me(&token);
+    assert_eq!(status, 200);
+    assert_eq!(me["userName"], "alice");
+    assert_eq!(me["email"], "alice@example.test");
+    assert_eq!(me["givenName"], "Alice");
+    assert_eq!(me["familyName"], "Anderson");
+    assert_eq!(me["groups"], json!(["Engineering"]));
+    assert_eq!(me["roles"], json!(["engineer"]));
+    assert_eq!(me["primaryRole"], "engineer");
+    assert_eq!(me["workspace"], "acme");
+
+    let user = app
+        .db
+        .store
+        .user_by_user_name(app.workspace.id, "alice")
+        .unwrap();
+    assert_eq!(user.source, Source::Jit);
+    let events = app.login_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, "success");
+    assert_eq!(events[0].subject.as_deref(), Some("8f2c6b1e-alice"));
+    assert_eq!(events[0].user_id.as_deref(), Some(user.id.to_string().as_str()));
+
+    // A second login (the OP remembers the browser) finds the same user.
+    let again = browser(&login_url(&app), None, None, &jar);
+    assert_eq!(again.exit_code, 0, "{}", again.json);
+    assert_eq!(app.user_count(), 1);
+    assert_eq!(app.login_events().len(), 2);
+
+    // The JWKS verifies the session token's key id.
+    let jwks: serde_json::Value =
+        serde_json::from_str(&app.get("/.well-known/jwks.json", None).body).unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+}
+
+#[test]
+fn claims_in_the_id_token_and_client_secret_post() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, connection, _op) = oidc_app(
+        OidcOptions {
+            claims_in_id_token: true,
+            token_auth_method: TokenAuthMethod::ClientSecretPost,
+            ..OidcOptions::default()
+        },
+        &[],
+    );
+    app.map(&connection, "engineering", "Engineering", "engineer");
+    let bob = browser(&login_url(&app), Some(("bob", "bob-password")), None, &app.jar("bob"));
+    let (status, me) = app.me(&session_of(&bob).expect("bob's session"));
+    assert_eq!(status, 200, "{}", bob.json);
+    assert_eq!(me["roles"], json!(["engineer"]));
+
+    // carol: no groups, unverified email: created, and gets the default role only.
+    let carol = browser(&login_url(&app), Some(("carol", "carol-password")), None, &app.jar("carol"));
+    let (status, me) = app.me(&session_of(&carol).expect("carol's session"));
+    assert_eq!(status, 200);
+    assert_eq!(me["groups"], json!([]));
+    assert_eq!(me["roles"], json!(["member"]));
+    assert_eq!(me["primaryRole"], "member");
+}
+
+#[test]
+fn deactivation_ends_sessions_and_refuses_the_next_login() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, _connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    let jar = app.jar("alice");
+    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &jar);
+    let token = session_of(&outcome).unwrap();
+    assert_eq!(app.me(&token).0, 200);
+
+    let user = app.db.store.user_by_user_name(app.workspace.id, "alice").unwrap();
+    app.db
+        .store
+        .change_lifecycle(&Actor::Cli, app.workspace.id, user.id, LifecycleEvent::Deactivate)
+        .unwrap();
+    assert_eq!(app.me(&token).0, 401, "a deactivated user's session ends at once");
+
+    let refused = browser(&login_url(&app), None, None, &jar);
+    assert_eq!(refused.json["status"], 403, "{}", refused.json);
+    let body = refused.json["body"].as_str().unwrap();
+    assert!(body.contains("user_inactive"), "{body}");
+    assert_eq!(session_of(&refused), Some(token.clone()), "no new session");
+    assert_eq!(app.me(&token).0, 401);
+    let event_id = event_id_on_page(body).expect("the page names its login event");
+    let event = app.db.store.login_event(app.workspace.id, &event_id).unwrap();
+    assert_eq!(event.outcome, "failure");
+    assert_eq!(event.reason.as_deref(), Some("user_inactive"));
+    assert_eq!(app.user_count(), 1);
+}
+
+#[test]
+fn logout_revokes_the_session_server_side() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, _connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &app.jar("a"));
+    let token = session_of(&outcome).unwrap();
+    assert_eq!(app.me(&token).0, 200);
+    let reply = app.post_form("/logout", &[], Some(&format!("roster_session={token}")));
+    assert_eq!(reply.status, 303);
+    assert_eq!(app.me(&token).0, 401, "a copied cookie stops working after logout");
+    assert_eq!(app.me("not-a-token").0, 401);
+}
+
+#[test]
+fn callbacks_are_bound_to_the_browser_and_single_use() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    let callback = format!("{}/sso/oidc/{}/callback", app.url(), connection.id);
+    let jar = app.jar("victim");
+    let stopped = browser(&login_url(&app), Some(("alice", "alice-password")), Some(&callback), &jar);
+    assert_eq!(stopped.exit_code, 0, "{}", stopped.json);
+    let url = stopped.json["url"].as_str().unwrap().to_owned();
+    let path = url.strip_prefix(&app.url()).unwrap().to_owned();
+    let binding = stopped.json["cookies"]["127.0.0.1"]["roster_sso"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another browser (no binding cookie, or another one) cannot finish this login.
+    let foreign = app.get(&path, None);
+    assert_eq!(foreign.status, 400);
+    assert!(foreign.body.contains("unknown_request"), "{}", foreign.body);
+    assert_eq!(app.user_count(), 0);
+
+    // The browser that started it can, once.
+    let cookie = format!("roster_sso={binding}");
+    let first = get_with_cookie(&app, &path, &cookie);
+    assert_eq!(first, 302);
+    assert_eq!(app.user_count(), 1);
+    let replay = get_with_cookie(&app, &path, &cookie);
+    assert_eq!(replay, 400);
+    assert_eq!(app.user_count(), 1);
+    let reasons: Vec<_> = app.login_events().into_iter().filter_map(|e| e.reason).collect();
+    assert_eq!(reasons, vec!["unknown_request".to_owned(), "unknown_request".to_owned()]);
+}
+
+fn get_with_cookie(app: &SsoApp, path: &str, cookie: &str) -> u16 {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+        .get(&format!("{}{path}", app.url()))
+        .header("Cookie", cookie)
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn op_errors_and_issuer_mix_up_are_refused_cleanly() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    let base = format!("/sso/oidc/{}/callback", connection.id);
+    let denied = app.get(&format!("{base}?error=access_denied&state=abc"), None);
+    assert_eq!(denied.status, 400);
+    assert!(denied.body.contains("idp_error"), "{}", denied.body);
+    let mixed = app.get(&format!("{base}?code=x&state=abc&iss=http%3A%2F%2Fevil.test"), None);
+    assert_eq!(mixed.status, 400);
+    assert!(mixed.body.contains("invalid_response"), "{}", mixed.body);
+    let unknown = app.get("/sso/oidc/00000000-0000-0000-0000-000000000000/callback?code=x", None);
+    assert_eq!(unknown.status, 404);
+    let bad_return = app.get("/sso/acme/login?connection=corp&return_to=https%3A%2F%2Fevil.test", None);
+    assert_eq!(bad_return.status, 400);
+    assert!(bad_return.body.contains("bad_return_to"));
+    assert_eq!(app.user_count(), 0);
+}
+
+#[test]
+fn an_existing_email_is_linked_only_by_an_authoritative_connection() {
+    if !e2e_enabled() {
+        return;
+    }
+    // Not authoritative for example.test: alice's existing account is not taken over.
+    let (app, _connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    let mut invited = NewUser::minimal(
+        app.workspace.id,
+        UserName::parse("alice.invited").unwrap(),
+        Source::Invited,
+    );
+    invited.email = Some(Email::parse("alice@example.test").unwrap());
+    let existing = app.db.store.create_user(&Actor::Cli, &invited).unwrap();
+    let refused = browser(&login_url(&app), Some(("alice", "alice-password")), None, &app.jar("a"));
+    assert_eq!(refused.json["status"], 403, "{}", refused.json);
+    assert!(refused.json["body"].as_str().unwrap().contains("email_conflict"));
+    assert_eq!(app.user_count(), 1);
+
+    // Authoritative (domain listed) and the OP says the email is verified: linked.
+    let (app2, _c, _op2) = oidc_app(OidcOptions::default(), &["example.test"]);
+    let existing2 = app2.db.store.create_user(&Actor::Cli, &NewUser {
+        workspace_id: app2.workspace.id,
+        ..invited.clone()
+    }).unwrap();
+    let linked = browser(&login_url(&app2), Some(("alice", "alice-password")), None, &app2.jar("a"));
+    let (status, me) = app2.me(&session_of(&linked).expect("linked session"));
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], existing2.id.to_string());
+    assert_eq!(app2.user_count(), 1);
+    let _ = existing;
+}
