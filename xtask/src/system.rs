@@ -8,8 +8,15 @@ use std::process::Command;
 use crate::say;
 
 /// What building Roster needs: a C toolchain's friends for the -sys crates (`pkg-config`, the
-/// PostgreSQL client library for diesel's `pq-sys`). SQLite is compiled in (bundled).
-pub(crate) const BUILD: &[&str] = &["pkg-config", "libpq-dev"];
+/// PostgreSQL client library for diesel's `pq-sys`, and for samael's XML signatures libxmlsec1
+/// and libxml2 with libclang for its bindgen build script). SQLite is compiled in (bundled).
+pub(crate) const BUILD: &[&str] = &[
+    "pkg-config",
+    "libpq-dev",
+    "libclang-dev",
+    "libxml2-dev",
+    "libxmlsec1-dev",
+];
 
 /// What `cargo xtask test` needs on top: a PostgreSQL server to start a throwaway cluster.
 pub(crate) const TEST: &[&str] = &["postgresql"];

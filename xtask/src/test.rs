@@ -33,6 +33,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !sqlite_only {
         system::ensure(system::TEST)?;
     }
+    say("installing the local SAML and OIDC IdPs for the SSO end-to-end tests (e2e/idps)");
+    crate::idps::ensure_idps()?;
     let root = repo_root();
 
     say("checking formatting (cargo fmt --all -- --check)");
@@ -124,6 +126,8 @@ fn cargo_test(root: &std::path::Path, database_url: Option<&str>) -> Result<Coun
     command
         .current_dir(root)
         .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+        // The SSO end-to-end tests run only when the IdPs above are installed.
+        .env("ROSTER_E2E", "1")
         .stdout(Stdio::piped());
     match database_url {
         Some(url) => command.env("TEST_DATABASE_URL", url),

@@ -5,15 +5,14 @@
 use anyhow::{anyhow, bail, Context};
 use roster_admin::password;
 use roster_store::domain::{
-    Actor, DisplayName, Domain, Email, RoleName, Slug,
-    Source, Timestamp, User, UserName, Workspace,
+    Actor, DisplayName, Domain, Email, RoleName, Slug, Source, Timestamp, User, UserName, Workspace,
 };
 use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, ConnectionCommand,
-    MappingCommand, RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
+    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, MappingCommand, RoleCommand,
+    TokenCommand, UserCommand, WorkspaceCommand,
 };
 use crate::output;
 use crate::settings::Settings;

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
+use roster_sso::config::{connection_urls, SamlConfig};
+use roster_sso::oidc::{OidcConfig, TokenAuthMethod};
 use roster_store::domain::{
     Actor, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
 use roster_store::{NewConnection, Store};
-use roster_sso::config::{connection_urls, SamlConfig};
-use roster_sso::oidc::{OidcConfig, TokenAuthMethod};
 use serde_json::json;
 
 use crate::cli::{ConnectionCreate, KindArg};
@@ -63,7 +63,11 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
     });
     if let (Some(body), Ok(serde_json::Value::Object(urls))) = (
         body.as_object_mut(),
-        serde_json::to_value(connection_urls(&public_url, workspace.slug.as_str(), &connection)),
+        serde_json::to_value(connection_urls(
+            &public_url,
+            workspace.slug.as_str(),
+            &connection,
+        )),
     ) {
         body.extend(urls);
     }
@@ -78,7 +82,9 @@ fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
         (Some(url), None) => fetch_metadata(url, allow_private)?,
         (None, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?,
-        _ => bail!("a SAML connection needs exactly one of --idp-metadata-url or --idp-metadata-file"),
+        _ => bail!(
+            "a SAML connection needs exactly one of --idp-metadata-url or --idp-metadata-file"
+        ),
     };
     let config = SamlConfig {
         idp_metadata_xml: xml,
@@ -127,8 +133,9 @@ fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
             .with_context(|| format!("cannot read {}", path.display()))?
             .trim()
             .to_owned(),
-        None => std::env::var("ROSTER_CLIENT_SECRET")
-            .map_err(|_| anyhow!("give the client secret with --client-secret-file or ROSTER_CLIENT_SECRET"))?,
+        None => std::env::var("ROSTER_CLIENT_SECRET").map_err(|_| {
+            anyhow!("give the client secret with --client-secret-file or ROSTER_CLIENT_SECRET")
+        })?,
     };
     if client_secret.is_empty() {
         bail!("the client secret is empty");
@@ -144,7 +151,9 @@ fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
             "client_secret_post" => TokenAuthMethod::ClientSecretPost,
             _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
         },
-        scopes: ["openid", "email", "profile", "groups"].map(str::to_owned).to_vec(),
+        scopes: ["openid", "email", "profile", "groups"]
+            .map(str::to_owned)
+            .to_vec(),
         clock_skew_seconds: 120,
     };
     let rp = roster_sso::oidc::OidcRp::new().map_err(|err| anyhow!("{err}"))?;

@@ -39,7 +39,11 @@ pub fn binding_cookie(value: String, secure: bool) -> Cookie<'static> {
         .path("/sso")
         .http_only(true)
         .secure(secure)
-        .same_site(if secure { SameSite::None } else { SameSite::Lax })
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
         .max_age(actix_web::cookie::time::Duration::seconds(BINDING_SECONDS))
         .finish()
 }

@@ -97,11 +97,16 @@ pub fn redirect_uri(public_url: &str, connection: &Connection) -> String {
 }
 
 /// Every URL of a connection, for the CLI and the admin API.
-pub fn connection_urls(public_url: &str, workspace_slug: &str, connection: &Connection) -> ConnectionUrls {
+pub fn connection_urls(
+    public_url: &str,
+    workspace_slug: &str,
+    connection: &Connection,
+) -> ConnectionUrls {
     let base = public_url.trim_end_matches('/');
     let login_url = Some(format!(
         "{base}/sso/{workspace_slug}/login?connection={}",
-        url::form_urlencoded::byte_serialize(connection.name.as_str().as_bytes()).collect::<String>()
+        url::form_urlencoded::byte_serialize(connection.name.as_str().as_bytes())
+            .collect::<String>()
     ));
     match connection.kind {
         ConnectionKind::Saml => {

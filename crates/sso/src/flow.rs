@@ -173,7 +173,10 @@ impl Attempt<'_> {
         claims: &LoginClaims,
         return_to: &str,
     ) -> Result<HttpResponse, LoginError> {
-        let outcome = match state.store.jit_login(self.workspace, self.connection, claims) {
+        let outcome = match state
+            .store
+            .jit_login(self.workspace, self.connection, claims)
+        {
             Ok(outcome) => outcome,
             Err(JitError::Refused {
                 failure, detail, ..
@@ -189,7 +192,12 @@ impl Attempt<'_> {
             .collect();
         let (token, _) = state
             .sessions
-            .issue(self.workspace, &outcome.user, roles, &self.connection.id.to_string())
+            .issue(
+                self.workspace,
+                &outcome.user,
+                roles,
+                &self.connection.id.to_string(),
+            )
             .map_err(|err| {
                 tracing::error!(error = %err, "cannot sign a session");
                 LoginError {

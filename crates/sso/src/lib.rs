@@ -47,9 +47,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
         });
     cfg.app_data(state)
         .app_data(form)
-        .route("/saml/{connection}/acs", web::post().to(handlers::saml::acs))
-        .route("/saml/{connection}/metadata", web::get().to(handlers::saml::metadata))
-        .route("/oidc/{connection}/callback", web::get().to(handlers::oidc::callback))
+        .route(
+            "/saml/{connection}/acs",
+            web::post().to(handlers::saml::acs),
+        )
+        .route(
+            "/saml/{connection}/metadata",
+            web::get().to(handlers::saml::metadata),
+        )
+        .route(
+            "/oidc/{connection}/callback",
+            web::get().to(handlers::oidc::callback),
+        )
         .route("/{workspace}/login", web::get().to(handlers::login::start));
 }
 
@@ -59,6 +68,9 @@ pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<S
         .route("/api/v1/me", web::get().to(handlers::session::me))
         .route("/logout", web::post().to(handlers::session::logout))
         .route("/logout", web::get().to(handlers::session::logout))
-        .route("/.well-known/jwks.json", web::get().to(handlers::session::jwks))
+        .route(
+            "/.well-known/jwks.json",
+            web::get().to(handlers::session::jwks),
+        )
         .route("/", web::get().to(handlers::session::landing));
 }

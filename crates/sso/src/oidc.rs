@@ -243,8 +243,13 @@ impl OidcRp {
     /// Discovery, validated against the configured issuer (a mismatch is refused by the
     /// library). Used at connection creation too.
     pub async fn discover(&self, config: &OidcConfig) -> Result<CoreProviderMetadata, OidcError> {
-        let issuer = IssuerUrl::new(config.issuer.clone())
-            .map_err(|err| OidcError::new(LoginFailure::ConnectionMisconfigured, "issuer_invalid", err.to_string()))?;
+        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|err| {
+            OidcError::new(
+                LoginFailure::ConnectionMisconfigured,
+                "issuer_invalid",
+                err.to_string(),
+            )
+        })?;
         CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|err| unreachable("discovery_failed", error_chain(&err)))
@@ -328,7 +333,11 @@ impl OidcRp {
             .request_async(&self.http)
             .await
             .map_err(|err| {
-                OidcError::new(LoginFailure::InvalidResponse, "code_exchange_failed", error_chain(&err))
+                OidcError::new(
+                    LoginFailure::InvalidResponse,
+                    "code_exchange_failed",
+                    error_chain(&err),
+                )
             })?;
         let id_token = token
             .id_token()
@@ -385,8 +394,13 @@ fn client_for(
     config: &OidcConfig,
     redirect_uri: &str,
 ) -> Result<Rp, OidcError> {
-    let redirect = RedirectUrl::new(redirect_uri.to_owned())
-        .map_err(|err| OidcError::new(LoginFailure::ConnectionMisconfigured, "redirect_uri_invalid", err.to_string()))?;
+    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|err| {
+        OidcError::new(
+            LoginFailure::ConnectionMisconfigured,
+            "redirect_uri_invalid",
+            err.to_string(),
+        )
+    })?;
     let auth_type = match config.token_auth_method {
         TokenAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
         TokenAuthMethod::ClientSecretPost => AuthType::RequestBody,
@@ -444,7 +458,10 @@ fn verify_id_token(
         let actual = AccessTokenHash::from_token(access_token, alg, key)
             .map_err(|err| invalid("at_hash_unsupported", err))?;
         if actual != *expected {
-            return Err(invalid("at_hash_mismatch", "at_hash does not match the access token"));
+            return Err(invalid(
+                "at_hash_mismatch",
+                "at_hash does not match the access token",
+            ));
         }
     }
 
@@ -560,7 +577,8 @@ mod tests {
         .unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
         let claims: GroupClaims =
-            serde_json::from_value(serde_json::json!({"hasgroups": true, "groups": ["a"]})).unwrap();
+            serde_json::from_value(serde_json::json!({"hasgroups": true, "groups": ["a"]}))
+                .unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
         let claims: GroupClaims = serde_json::from_value(serde_json::json!({})).unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
@@ -570,7 +588,8 @@ mod tests {
             claims.to_claim(),
             GroupsClaim::Known(vec!["a".to_owned(), "7".to_owned()])
         );
-        let claims: GroupClaims = serde_json::from_value(serde_json::json!({"groups": []})).unwrap();
+        let claims: GroupClaims =
+            serde_json::from_value(serde_json::json!({"groups": []})).unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Known(vec![]));
     }
 

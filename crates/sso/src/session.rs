@@ -74,7 +74,9 @@ pub fn generate_key() -> Result<SessionKeyRecord, SessionError> {
     let point = secret.public_key().to_encoded_point(false);
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err(SessionError::Key("public key has no coordinates".to_owned()));
+        return Err(SessionError::Key(
+            "public key has no coordinates".to_owned(),
+        ));
     };
     let mut kid_bytes = [0u8; 8];
     getrandom::fill(&mut kid_bytes).map_err(|err| SessionError::Key(err.to_string()))?;
@@ -111,9 +113,7 @@ impl Sessions {
 
     /// The JWKS document of every key that may still verify a live token.
     pub fn jwks(&self) -> Result<serde_json::Value, SessionError> {
-        let cutoff = Timestamp::now()
-            .plus_seconds(-SESSION_SECONDS)
-            .as_micros();
+        let cutoff = Timestamp::now().plus_seconds(-SESSION_SECONDS).as_micros();
         let keys: Vec<serde_json::Value> = self
             .store
             .session_keys()?
@@ -166,14 +166,16 @@ impl Sessions {
     pub fn decode_for_logout(&self, token: &str) -> Result<SessionClaims, SessionError> {
         let (decoding, mut validation) = self.decoding(token)?;
         validation.validate_exp = false;
-        Ok(jsonwebtoken::decode::<SessionClaims>(token, &decoding, &validation)
-            .map_err(|err| SessionError::Invalid(err.to_string()))?
-            .claims)
+        Ok(
+            jsonwebtoken::decode::<SessionClaims>(token, &decoding, &validation)
+                .map_err(|err| SessionError::Invalid(err.to_string()))?
+                .claims,
+        )
     }
 
     fn decoding(&self, token: &str) -> Result<(DecodingKey, Validation), SessionError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|err| SessionError::Invalid(err.to_string()))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|err| SessionError::Invalid(err.to_string()))?;
         if header.alg != Algorithm::ES256 {
             return Err(SessionError::Invalid("algorithm".to_owned()));
         }

@@ -11,7 +11,10 @@ use crate::idps::{browser, OidcOp, OidcOptions, TokenAuthMethod};
 use crate::support::{e2e_enabled, event_id_on_page, session_of, SsoApp};
 
 /// An OIDC connection `corp` authoritative for example.test, with its OP running.
-fn oidc_app(options: OidcOptions, domains: &[&str]) -> (SsoApp, roster_store::domain::Connection, OidcOp) {
+fn oidc_app(
+    options: OidcOptions,
+    domains: &[&str],
+) -> (SsoApp, roster_store::domain::Connection, OidcOp) {
     let app = SsoApp::new();
     let connection = app.connection("corp", ConnectionKind::Oidc, domains);
     let redirect = format!("{}/sso/oidc/{}/callback", app.url(), connection.id);
@@ -45,9 +48,17 @@ fn first_login_creates_the_user_with_mapped_groups_and_roles() {
     app.map(&connection, "engineering", "Engineering", "engineer");
 
     let jar = app.jar("alice");
-    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &jar);
+    let outcome = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        None,
+        &jar,
+    );
     assert_eq!(outcome.exit_code, 0, "{}", outcome.json);
-    assert!(outcome.json["body"].as_str().unwrap().contains("Signed in as <strong>alice</strong>"));
+    assert!(outcome.json["body"]
+        .as_str()
+        .unwrap()
+        .contains("Signed in as <strong>alice</strong>"));
     let token = session_of(&outcome).expect("session cookie");
 
     let (status, me) = app.me(&token);
@@ -71,7 +82,10 @@ fn first_login_creates_the_user_with_mapped_groups_and_roles() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, "success");
     assert_eq!(events[0].subject.as_deref(), Some("8f2c6b1e-alice"));
-    assert_eq!(events[0].user_id.as_deref(), Some(user.id.to_string().as_str()));
+    assert_eq!(
+        events[0].user_id.as_deref(),
+        Some(user.id.to_string().as_str())
+    );
 
     // A second login (the OP remembers the browser) finds the same user.
     let again = browser(&login_url(&app), None, None, &jar);
@@ -99,13 +113,23 @@ fn claims_in_the_id_token_and_client_secret_post() {
         &[],
     );
     app.map(&connection, "engineering", "Engineering", "engineer");
-    let bob = browser(&login_url(&app), Some(("bob", "bob-password")), None, &app.jar("bob"));
+    let bob = browser(
+        &login_url(&app),
+        Some(("bob", "bob-password")),
+        None,
+        &app.jar("bob"),
+    );
     let (status, me) = app.me(&session_of(&bob).expect("bob's session"));
     assert_eq!(status, 200, "{}", bob.json);
     assert_eq!(me["roles"], json!(["engineer"]));
 
     // carol: no groups, unverified email: created, and gets the default role only.
-    let carol = browser(&login_url(&app), Some(("carol", "carol-password")), None, &app.jar("carol"));
+    let carol = browser(
+        &login_url(&app),
+        Some(("carol", "carol-password")),
+        None,
+        &app.jar("carol"),
+    );
     let (status, me) = app.me(&session_of(&carol).expect("carol's session"));
     assert_eq!(status, 200);
     assert_eq!(me["groups"], json!([]));
@@ -120,16 +144,34 @@ fn deactivation_ends_sessions_and_refuses_the_next_login() {
     }
     let (app, _connection, _op) = oidc_app(OidcOptions::default(), &[]);
     let jar = app.jar("alice");
-    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &jar);
+    let outcome = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        None,
+        &jar,
+    );
     let token = session_of(&outcome).unwrap();
     assert_eq!(app.me(&token).0, 200);
 
-    let user = app.db.store.user_by_user_name(app.workspace.id, "alice").unwrap();
+    let user = app
+        .db
+        .store
+        .user_by_user_name(app.workspace.id, "alice")
+        .unwrap();
     app.db
         .store
-        .change_lifecycle(&Actor::Cli, app.workspace.id, user.id, LifecycleEvent::Deactivate)
+        .change_lifecycle(
+            &Actor::Cli,
+            app.workspace.id,
+            user.id,
+            LifecycleEvent::Deactivate,
+        )
         .unwrap();
-    assert_eq!(app.me(&token).0, 401, "a deactivated user's session ends at once");
+    assert_eq!(
+        app.me(&token).0,
+        401,
+        "a deactivated user's session ends at once"
+    );
 
     let refused = browser(&login_url(&app), None, None, &jar);
     assert_eq!(refused.json["status"], 403, "{}", refused.json);
@@ -138,7 +180,11 @@ fn deactivation_ends_sessions_and_refuses_the_next_login() {
     assert_eq!(session_of(&refused), Some(token.clone()), "no new session");
     assert_eq!(app.me(&token).0, 401);
     let event_id = event_id_on_page(body).expect("the page names its login event");
-    let event = app.db.store.login_event(app.workspace.id, &event_id).unwrap();
+    let event = app
+        .db
+        .store
+        .login_event(app.workspace.id, &event_id)
+        .unwrap();
     assert_eq!(event.outcome, "failure");
     assert_eq!(event.reason.as_deref(), Some("user_inactive"));
     assert_eq!(app.user_count(), 1);
@@ -150,12 +196,21 @@ fn logout_revokes_the_session_server_side() {
         return;
     }
     let (app, _connection, _op) = oidc_app(OidcOptions::default(), &[]);
-    let outcome = browser(&login_url(&app), Some(("alice", "alice-password")), None, &app.jar("a"));
+    let outcome = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        None,
+        &app.jar("a"),
+    );
     let token = session_of(&outcome).unwrap();
     assert_eq!(app.me(&token).0, 200);
     let reply = app.post_form("/logout", &[], Some(&format!("roster_session={token}")));
     assert_eq!(reply.status, 303);
-    assert_eq!(app.me(&token).0, 401, "a copied cookie stops working after logout");
+    assert_eq!(
+        app.me(&token).0,
+        401,
+        "a copied cookie stops working after logout"
+    );
     assert_eq!(app.me("not-a-token").0, 401);
 }
 
@@ -167,7 +222,12 @@ fn callbacks_are_bound_to_the_browser_and_single_use() {
     let (app, connection, _op) = oidc_app(OidcOptions::default(), &[]);
     let callback = format!("{}/sso/oidc/{}/callback", app.url(), connection.id);
     let jar = app.jar("victim");
-    let stopped = browser(&login_url(&app), Some(("alice", "alice-password")), Some(&callback), &jar);
+    let stopped = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        Some(&callback),
+        &jar,
+    );
     assert_eq!(stopped.exit_code, 0, "{}", stopped.json);
     let url = stopped.json["url"].as_str().unwrap().to_owned();
     let path = url.strip_prefix(&app.url()).unwrap().to_owned();
@@ -190,8 +250,15 @@ fn callbacks_are_bound_to_the_browser_and_single_use() {
     let replay = get_with_cookie(&app, &path, &cookie);
     assert_eq!(replay, 400);
     assert_eq!(app.user_count(), 1);
-    let reasons: Vec<_> = app.login_events().into_iter().filter_map(|e| e.reason).collect();
-    assert_eq!(reasons, vec!["unknown_request".to_owned(), "unknown_request".to_owned()]);
+    let reasons: Vec<_> = app
+        .login_events()
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["unknown_request".to_owned(), "unknown_request".to_owned()]
+    );
 }
 
 fn get_with_cookie(app: &SsoApp, path: &str, cookie: &str) -> u16 {
@@ -218,12 +285,21 @@ fn op_errors_and_issuer_mix_up_are_refused_cleanly() {
     let denied = app.get(&format!("{base}?error=access_denied&state=abc"), None);
     assert_eq!(denied.status, 400);
     assert!(denied.body.contains("idp_error"), "{}", denied.body);
-    let mixed = app.get(&format!("{base}?code=x&state=abc&iss=http%3A%2F%2Fevil.test"), None);
+    let mixed = app.get(
+        &format!("{base}?code=x&state=abc&iss=http%3A%2F%2Fevil.test"),
+        None,
+    );
     assert_eq!(mixed.status, 400);
     assert!(mixed.body.contains("invalid_response"), "{}", mixed.body);
-    let unknown = app.get("/sso/oidc/00000000-0000-0000-0000-000000000000/callback?code=x", None);
+    let unknown = app.get(
+        "/sso/oidc/00000000-0000-0000-0000-000000000000/callback?code=x",
+        None,
+    );
     assert_eq!(unknown.status, 404);
-    let bad_return = app.get("/sso/acme/login?connection=corp&return_to=https%3A%2F%2Fevil.test", None);
+    let bad_return = app.get(
+        "/sso/acme/login?connection=corp&return_to=https%3A%2F%2Fevil.test",
+        None,
+    );
     assert_eq!(bad_return.status, 400);
     assert!(bad_return.body.contains("bad_return_to"));
     assert_eq!(app.user_count(), 0);
@@ -243,18 +319,38 @@ fn an_existing_email_is_linked_only_by_an_authoritative_connection() {
     );
     invited.email = Some(Email::parse("alice@example.test").unwrap());
     let existing = app.db.store.create_user(&Actor::Cli, &invited).unwrap();
-    let refused = browser(&login_url(&app), Some(("alice", "alice-password")), None, &app.jar("a"));
+    let refused = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        None,
+        &app.jar("a"),
+    );
     assert_eq!(refused.json["status"], 403, "{}", refused.json);
-    assert!(refused.json["body"].as_str().unwrap().contains("email_conflict"));
+    assert!(refused.json["body"]
+        .as_str()
+        .unwrap()
+        .contains("email_conflict"));
     assert_eq!(app.user_count(), 1);
 
     // Authoritative (domain listed) and the OP says the email is verified: linked.
     let (app2, _c, _op2) = oidc_app(OidcOptions::default(), &["example.test"]);
-    let existing2 = app2.db.store.create_user(&Actor::Cli, &NewUser {
-        workspace_id: app2.workspace.id,
-        ..invited.clone()
-    }).unwrap();
-    let linked = browser(&login_url(&app2), Some(("alice", "alice-password")), None, &app2.jar("a"));
+    let existing2 = app2
+        .db
+        .store
+        .create_user(
+            &Actor::Cli,
+            &NewUser {
+                workspace_id: app2.workspace.id,
+                ..invited.clone()
+            },
+        )
+        .unwrap();
+    let linked = browser(
+        &login_url(&app2),
+        Some(("alice", "alice-password")),
+        None,
+        &app2.jar("a"),
+    );
     let (status, me) = app2.me(&session_of(&linked).expect("linked session"));
     assert_eq!(status, 200);
     assert_eq!(me["id"], existing2.id.to_string());

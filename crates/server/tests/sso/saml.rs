@@ -51,8 +51,14 @@ fn sp_initiated_login_creates_the_user_with_mapped_groups() {
         return;
     }
     let s = saml_app(false);
-    s.app.map(&s.connection, "engineering", "Engineering", "engineer");
-    let outcome = browser(&login_url(&s.app), Some(("alice", "alice-password")), None, &s.app.jar("a"));
+    s.app
+        .map(&s.connection, "engineering", "Engineering", "engineer");
+    let outcome = browser(
+        &login_url(&s.app),
+        Some(("alice", "alice-password")),
+        None,
+        &s.app.jar("a"),
+    );
     assert_eq!(outcome.exit_code, 0, "{}\n{}", outcome.json, s.idp.log());
     let token = session_of(&outcome).expect("session cookie");
     let (status, me) = s.app.me(&token);
@@ -67,7 +73,12 @@ fn sp_initiated_login_creates_the_user_with_mapped_groups() {
     assert_eq!(events[0].protocol, "saml");
 
     // bob, with the same IdP: a second user; engineering again.
-    let bob = browser(&login_url(&s.app), Some(("bob", "bob-password")), None, &s.app.jar("b"));
+    let bob = browser(
+        &login_url(&s.app),
+        Some(("bob", "bob-password")),
+        None,
+        &s.app.jar("b"),
+    );
     let (_, me) = s.app.me(&session_of(&bob).expect("bob's session"));
     assert_eq!(me["roles"], json!(["engineer"]));
     assert_eq!(s.app.user_count(), 2);
@@ -79,9 +90,17 @@ fn sp_metadata_names_our_entity_and_acs() {
         return;
     }
     let s = saml_app(false);
-    let reply = s.app.get(&format!("/sso/saml/{}/metadata", s.connection.id), None);
+    let reply = s
+        .app
+        .get(&format!("/sso/saml/{}/metadata", s.connection.id), None);
     assert_eq!(reply.status, 200);
-    assert!(reply.body.contains(&format!("entityID=\"{}\"", s.entity_id)), "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .contains(&format!("entityID=\"{}\"", s.entity_id)),
+        "{}",
+        reply.body
+    );
     assert!(reply.body.contains(&s.acs));
 }
 
@@ -95,7 +114,10 @@ fn response_for(s: &SamlSetup, user: &str) -> (String, String) {
         &jar,
     );
     assert_eq!(stopped.exit_code, 0, "{}", stopped.json);
-    let response = stopped.json["params"]["SAMLResponse"].as_str().unwrap().to_owned();
+    let response = stopped.json["params"]["SAMLResponse"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let binding = stopped.json["cookies"]["127.0.0.1"]["roster_sso"]
         .as_str()
         .unwrap()
@@ -115,15 +137,21 @@ fn a_response_is_accepted_once_and_only_from_the_browser_that_asked() {
     let s = saml_app(false);
     let (response, cookie) = response_for(&s, "alice");
 
-    let foreign = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &response)], None);
+    let foreign = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &response)], None);
     assert_eq!(foreign.status, 400, "{}", foreign.body);
     assert_eq!(s.app.user_count(), 0);
 
-    let first = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &response)], Some(&cookie));
+    let first = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &response)], Some(&cookie));
     assert_eq!(first.status, 302, "{:?}", s.app.login_events());
     assert_eq!(s.app.user_count(), 1);
 
-    let replay = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &response)], Some(&cookie));
+    let replay = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &response)], Some(&cookie));
     assert_eq!(replay.status, 400);
     // Its request was consumed by the first POST, so the replay is refused before the replay
     // cache is even asked; the IdP-initiated test below shows the cache itself.
@@ -142,7 +170,9 @@ fn a_tampered_response_is_refused_and_creates_nobody() {
     let xml = String::from_utf8(b64.decode(response.trim()).unwrap()).unwrap();
     assert!(xml.contains("8f2c6b1e-alice"));
     let evil = b64.encode(xml.replace("8f2c6b1e-alice", "8f2c6b1e-admin"));
-    let reply = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &evil)], Some(&cookie));
+    let reply = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &evil)], Some(&cookie));
     assert_eq!(reply.status, 400);
     assert!(reply.body.contains("invalid_response"), "{}", reply.body);
     assert_eq!(s.app.user_count(), 0);
@@ -150,10 +180,14 @@ fn a_tampered_response_is_refused_and_creates_nobody() {
     assert_eq!(events[0].reason.as_deref(), Some("invalid_response"));
 
     // Garbage and an oversized form are clean 4xx pages too.
-    let garbage = s.app.post_form(&acs_path(&s), &[("SAMLResponse", "!!!")], Some(&cookie));
+    let garbage = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", "!!!")], Some(&cookie));
     assert_eq!(garbage.status, 400);
     let huge = "A".repeat(600 * 1024);
-    let too_big = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &huge)], Some(&cookie));
+    let too_big = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &huge)], Some(&cookie));
     assert_eq!(too_big.status, 413);
     assert_eq!(s.app.user_count(), 0);
 }
@@ -164,16 +198,26 @@ fn idp_initiated(s: &SamlSetup) -> String {
         s.idp.sso_url(),
         url_encode(&s.entity_id)
     );
-    let stopped = browser(&url, Some(("alice", "alice-password")), Some(&s.acs), &s.app.jar("idp"));
+    let stopped = browser(
+        &url,
+        Some(("alice", "alice-password")),
+        Some(&s.acs),
+        &s.app.jar("idp"),
+    );
     assert_eq!(stopped.exit_code, 0, "{}\n{}", stopped.json, s.idp.log());
-    stopped.json["params"]["SAMLResponse"].as_str().unwrap().to_owned()
+    stopped.json["params"]["SAMLResponse"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn url_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -186,7 +230,11 @@ fn unsolicited_responses_are_refused_unless_the_connection_allows_them() {
     }
     let s = saml_app(false);
     let response = idp_initiated(&s);
-    let reply = s.app.post_form(&acs_path(&s), &[("SAMLResponse", &response), ("RelayState", "/welcome")], None);
+    let reply = s.app.post_form(
+        &acs_path(&s),
+        &[("SAMLResponse", &response), ("RelayState", "/welcome")],
+        None,
+    );
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(s.app.user_count(), 0);
 
@@ -194,16 +242,26 @@ fn unsolicited_responses_are_refused_unless_the_connection_allows_them() {
     let response = idp_initiated(&allowed);
     let reply = allowed.app.post_form(
         &acs_path(&allowed),
-        &[("SAMLResponse", &response), ("RelayState", "https://evil.test/")],
+        &[
+            ("SAMLResponse", &response),
+            ("RelayState", "https://evil.test/"),
+        ],
         None,
     );
     assert_eq!(reply.status, 302, "{}", reply.body);
     assert_eq!(allowed.app.user_count(), 1);
     // The replay cache is what stops an unsolicited response from being used twice (S20).
-    let replay = allowed.app.post_form(&acs_path(&allowed), &[("SAMLResponse", &response)], None);
+    let replay = allowed
+        .app
+        .post_form(&acs_path(&allowed), &[("SAMLResponse", &response)], None);
     assert_eq!(replay.status, 400);
     assert!(replay.body.contains("replay"), "{}", replay.body);
     // And SP-initiated still works on the same connection.
-    let outcome = browser(&login_url(&allowed.app), Some(("bob", "bob-password")), None, &allowed.app.jar("b"));
+    let outcome = browser(
+        &login_url(&allowed.app),
+        Some(("bob", "bob-password")),
+        None,
+        &allowed.app.jar("b"),
+    );
     assert!(session_of(&outcome).is_some(), "{}", outcome.json);
 }

@@ -3,7 +3,9 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use roster_store::domain::{Connection, ConnectionKind, ConnectionStatus, LoginFailure, Timestamp, Workspace};
+use roster_store::domain::{
+    Connection, ConnectionKind, ConnectionStatus, LoginFailure, Timestamp, Workspace,
+};
 use roster_store::{SsoRequest, StoreError};
 use serde::Deserialize;
 
@@ -56,7 +58,9 @@ pub async fn start(
 
     let binding = match browser::binding(&req) {
         Some(existing) => existing,
-        None => new_binding().map_err(|_| LoginError::plain(LoginFailure::ConnectionUnavailable))?,
+        None => {
+            new_binding().map_err(|_| LoginError::plain(LoginFailure::ConnectionUnavailable))?
+        }
     };
     let now = Timestamp::now();
     let mut pending = SsoRequest {
@@ -84,17 +88,18 @@ pub async fn start(
             started.url
         }
         ProtocolConfig::Saml(saml_config) => {
-            let idp = saml_config.idp().map_err(|err| {
-                attempt.refuse(&state.store, err.failure(), err.detail(), None)
-            })?;
+            let idp = saml_config
+                .idp()
+                .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?;
             let sp = config::sp_settings(&state.public_url, &connection);
-            pending.id = saml::new_request_id().map_err(|err| {
-                attempt.refuse(&state.store, err.failure(), err.detail(), None)
-            })?;
+            pending.id = saml::new_request_id()
+                .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?;
             if idp.sso_redirect_url.is_none() {
                 state.store.begin_sso_request(&pending)?;
-                let form = saml::authn_request_post_form(&idp, &sp, &pending.id, None)
-                    .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?;
+                let form =
+                    saml::authn_request_post_form(&idp, &sp, &pending.id, None).map_err(|err| {
+                        attempt.refuse(&state.store, err.failure(), err.detail(), None)
+                    })?;
                 return Ok(HttpResponse::Ok()
                     .insert_header((header::CACHE_CONTROL, "no-store"))
                     .cookie(binding_cookie(binding, state.secure_cookies()))
@@ -119,9 +124,8 @@ fn pick_connection(
     workspace: &Workspace,
     query: &LoginQuery,
 ) -> Result<Connection, LoginError> {
-    let usable = |c: &Connection| {
-        c.kind != ConnectionKind::Scim && c.status == ConnectionStatus::Active
-    };
+    let usable =
+        |c: &Connection| c.kind != ConnectionKind::Scim && c.status == ConnectionStatus::Active;
     if let Some(name) = &query.connection {
         return match state.store.connection_by_name(workspace.id, name) {
             Ok(connection) if usable(&connection) => Ok(connection),

@@ -7,7 +7,9 @@ pub mod oidc;
 pub mod saml;
 pub mod session;
 
-use roster_store::domain::{Connection, ConnectionId, ConnectionKind, ConnectionStatus, LoginFailure, Workspace};
+use roster_store::domain::{
+    Connection, ConnectionId, ConnectionKind, ConnectionStatus, LoginFailure, Workspace,
+};
 use roster_store::StoreError;
 
 use crate::flow::{LoginError, SsoState};

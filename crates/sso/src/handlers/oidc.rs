@@ -95,4 +95,3 @@ pub async fn callback(
         .map_err(|err| refuse(err.failure, err.detail()))?;
     attempt.complete(&state, &claims, &pending.return_to)
 }
-

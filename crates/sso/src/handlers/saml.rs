@@ -59,7 +59,11 @@ pub async fn acs(
     let assertion = saml::validate_response(response, &idp, &sp, &pending, &saml_config.policy())
         .map_err(|err| refuse(err.failure(), err.detail()))?;
 
-    let replay_until = Timestamp::from_micros(assertion.session_not_on_or_after_unix.saturating_mul(1_000_000));
+    let replay_until = Timestamp::from_micros(
+        assertion
+            .session_not_on_or_after_unix
+            .saturating_mul(1_000_000),
+    );
     if !state
         .store
         .consume_assertion(connection.id, &assertion.assertion_id, replay_until)?
@@ -71,7 +75,10 @@ pub async fn acs(
     }
     let return_to = match (&assertion.in_response_to, &binding_hash) {
         (Some(request_id), Some(hash)) => {
-            match state.store.take_sso_request(connection.id, request_id, hash)? {
+            match state
+                .store
+                .take_sso_request(connection.id, request_id, hash)?
+            {
                 Some(request) => request.return_to,
                 None => {
                     return Err(refuse(

@@ -18,9 +18,9 @@
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, Connection, ConnectionId, DisplayName, Email, GroupKind, GroupSync,
-    GroupsClaim, IdentityId, LoginClaims, LoginFailure, NewAuditEvent, ProfileSync, Provenance,
-    Source, Timestamp, User, UserId, UserName, Workspace,
+    Action, Actor, Connection, ConnectionId, DisplayName, Email, GroupKind, GroupSync, GroupsClaim,
+    IdentityId, LoginClaims, LoginFailure, NewAuditEvent, ProfileSync, Provenance, Source,
+    Timestamp, User, UserId, UserName, Workspace,
 };
 
 use super::group::{add_members, find_group, insert_group, remove_members, NewGroup};
@@ -350,7 +350,10 @@ fn insert_identity(
             JitError::Store(crate::error::conflict_on(
                 err,
                 "identity",
-                &[("subject", "this subject is already linked at this connection")],
+                &[(
+                    "subject",
+                    "this subject is already linked at this connection",
+                )],
             ))
         })?;
     record_audit(
@@ -361,8 +364,9 @@ fn insert_identity(
             action: Action("identity.linked"),
             target_kind: "user",
             target_id: user.id.to_string(),
-            detail: serde_json::json!({ "connection": connection_id.to_string(), "subject": subject })
-                .to_string(),
+            detail:
+                serde_json::json!({ "connection": connection_id.to_string(), "subject": subject })
+                    .to_string(),
         },
     )?;
     Ok(())
@@ -473,12 +477,19 @@ fn sync_groups(
                 .eq_any(values)
                 .or(group_mappings::idp_group_name.eq_any(values)),
         )
-        .select((group_mappings::idp_group_key, group_mappings::idp_group_name))
+        .select((
+            group_mappings::idp_group_key,
+            group_mappings::idp_group_name,
+        ))
         .load(conn)?;
     let existing: Vec<(String, Option<String>)> = groups::table
         .filter(groups::connection_id.eq(&connection_key))
         .filter(groups::kind.eq(GroupKind::Idp.as_str()))
-        .filter(groups::external_id.eq_any(values).or(groups::id.eq_any(values)))
+        .filter(
+            groups::external_id
+                .eq_any(values)
+                .or(groups::id.eq_any(values)),
+        )
         .select((groups::id, groups::external_id))
         .load(conn)?;
 
