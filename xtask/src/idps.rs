@@ -93,8 +93,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             return Err(err);
         }
     };
-    say("SAML IdP metadata: http://127.0.0.1:9080/saml2/idp/metadata.php (default port)");
-    say("OIDC discovery:    http://127.0.0.1:9090/.well-known/openid-configuration (default port)");
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    say(&format!(
+        "SAML IdP metadata: http://{}:{}/saml2/idp/metadata.php",
+        env("SAML_IDP_HOST", "127.0.0.1"),
+        env("SAML_IDP_PORT", "9080")
+    ));
+    say(&format!(
+        "OIDC discovery:    http://{}:{}/.well-known/openid-configuration",
+        env("OP_HOST", "127.0.0.1"),
+        env("OP_PORT", "9090")
+    ));
     say("users: e2e/idps/users.json (password <name>-password); Ctrl-C stops both");
     loop {
         let exited = match (saml.try_wait(), oidc.try_wait()) {
