@@ -9,6 +9,7 @@ pub mod auth;
 mod directory;
 pub mod error;
 mod events;
+mod login_events;
 pub mod openapi;
 pub mod password;
 mod scim_admin;
@@ -79,6 +80,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
             web::get().to(directory::provisioning_log),
         )
         .route("/audit", web::get().to(directory::audit))
+        .route("/login-events", web::get().to(login_events::list))
         .route("/webhooks", web::get().to(webhooks::list))
         .route("/webhooks", web::post().to(webhooks::create))
         .route("/webhooks/{id}", web::delete().to(webhooks::delete))

@@ -177,6 +177,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     ),
     (
         "get",
+        "/api/v1/admin/login-events",
+        "SSO login attempts with outcome and reason, newest first",
+        "",
+        200,
+    ),
+    (
+        "get",
         "/api/v1/admin/audit",
         "Audit trail (JSON or CSV)",
         "",

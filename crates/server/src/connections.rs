@@ -99,7 +99,7 @@ fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
     Ok(serde_json::to_string(&config)?)
 }
 
-fn fetch_metadata(url: &str, allow_private: bool) -> anyhow::Result<String> {
+pub(crate) fn fetch_metadata(url: &str, allow_private: bool) -> anyhow::Result<String> {
     roster_webhooks::ssrf::check_url(url, allow_private)
         .map_err(|err| anyhow!("--idp-metadata-url {url}: {err}"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -160,4 +160,51 @@ fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
     let discovered = actix_web::rt::System::new().block_on(rp.discover(&config));
     discovered.map_err(|err| anyhow!("OIDC discovery for {} failed: {err}", config.issuer))?;
     Ok(serde_json::to_string(&config)?)
+}
+
+/// Fetches the metadata of every SAML connection that came from a URL and stores it when it
+/// changed and still parses with a signing certificate (IdP certificate rollovers arrive this
+/// way). A fetch or parse failure keeps the current metadata and is logged; returns how many
+/// connections were updated.
+pub fn refresh_saml_metadata(store: &Store, allow_private: bool) -> anyhow::Result<usize> {
+    let mut updated = 0;
+    for workspace in store.list_workspaces()? {
+        for connection in store.list_connections(workspace.id)? {
+            if connection.kind != ConnectionKind::Saml {
+                continue;
+            }
+            let Ok(mut config) = serde_json::from_str::<SamlConfig>(&connection.protocol_config)
+            else {
+                continue;
+            };
+            let Some(url) = config.idp_metadata_url.clone() else {
+                continue;
+            };
+            let fetched = match fetch_metadata(&url, allow_private) {
+                Ok(xml) => xml,
+                Err(err) => {
+                    tracing::warn!(connection = %connection.id, error = %err, "IdP metadata refresh failed; keeping the current metadata");
+                    continue;
+                }
+            };
+            if fetched == config.idp_metadata_xml {
+                continue;
+            }
+            let previous = std::mem::replace(&mut config.idp_metadata_xml, fetched);
+            if let Err(err) = config.idp() {
+                tracing::warn!(connection = %connection.id, error = %err, "refreshed IdP metadata is not usable; keeping the current metadata");
+                config.idp_metadata_xml = previous;
+                continue;
+            }
+            store.update_connection_config(
+                &Actor::System,
+                workspace.id,
+                connection.id,
+                &serde_json::to_string(&config)?,
+            )?;
+            tracing::info!(connection = %connection.id, "IdP metadata refreshed");
+            updated += 1;
+        }
+    }
+    Ok(updated)
 }

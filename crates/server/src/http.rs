@@ -80,6 +80,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
     let settings = settings.clone();
     let prune_store = store.clone();
     let retention_days = settings.events.retention_days;
+    let allow_private = settings.security.allow_private_network_urls;
     let webhook_worker = settings
         .webhooks
         .enabled
@@ -97,6 +98,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
             server = server.workers(workers);
         }
         tracing::info!(%addr, %public_url, "roster listening");
+        actix_web::rt::spawn(refresh_metadata(prune_store.clone(), allow_private));
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
         let _webhooks =
             webhook_worker.map(|(store, settings)| roster_webhooks::Worker::spawn(store, settings));
@@ -119,6 +121,24 @@ async fn prune_events(store: Store, retention_days: u32) {
             Ok(Ok(0)) => {}
             Ok(Ok(pruned)) => tracing::info!(pruned, "pruned directory events past retention"),
             Ok(Err(err)) => tracing::warn!(error = %err, "pruning directory events failed"),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Refreshes SAML IdP metadata from its URL every hour (the first run an hour after start: the
+/// metadata was fetched when the connection was created).
+async fn refresh_metadata(store: Store, allow_private: bool) {
+    let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let store = store.clone();
+        match web::block(move || crate::connections::refresh_saml_metadata(&store, allow_private))
+            .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "IdP metadata refresh failed"),
             Err(_) => return,
         }
     }

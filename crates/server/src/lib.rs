@@ -5,7 +5,7 @@
 
 pub mod cli;
 mod commands;
-mod connections;
+pub mod connections;
 pub mod http;
 pub mod metrics;
 mod output;

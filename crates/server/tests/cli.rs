@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -906,4 +907,140 @@ fn acknowledged_writes_survive_kill_9_and_nothing_is_half_applied() {
         assert_eq!(user.given_name.as_deref(), Some("G"));
     }
     drop(server);
+}
+
+#[test]
+fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sso/tests/fixtures/ssoready");
+    let good = fixtures.join("assertions/okta/metadata.xml");
+    let metadata = std::fs::read_to_string(&good).unwrap();
+    let (head, rest) = metadata.split_once("<md:KeyDescriptor").unwrap();
+    let (_, tail) = rest.split_once("</md:KeyDescriptor>").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let no_cert = scratch.path().join("no-cert.xml");
+    std::fs::write(&no_cert, format!("{head}{tail}")).unwrap();
+
+    let saml = json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "okta",
+            "--kind",
+            "saml",
+            "--idp-metadata-file",
+            good.to_str().unwrap(),
+            "--domain",
+            "acme.test",
+        ],
+    ));
+    let id = saml["id"].as_str().unwrap();
+    assert_eq!(saml["kind"], "saml");
+    let base = "https://roster.example.test";
+    assert_eq!(
+        saml["sp_entity_id"],
+        format!("{base}/sso/saml/{id}/metadata")
+    );
+    assert_eq!(
+        saml["metadata_url"],
+        format!("{base}/sso/saml/{id}/metadata")
+    );
+    assert_eq!(saml["acs_url"], format!("{base}/sso/saml/{id}/acs"));
+    assert_eq!(
+        saml["login_url"],
+        format!("{base}/sso/acme/login?connection=okta")
+    );
+    assert!(saml.get("redirect_uri").is_none());
+    assert!(saml.get("scim_base_url").is_none());
+
+    // A SAML connection whose metadata has no signing certificate would accept unsigned
+    // assertions: refused, and nothing written.
+    fails_with(
+        &run(
+            &db,
+            &[
+                "connection",
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "nocert",
+                "--kind",
+                "saml",
+                "--idp-metadata-file",
+                no_cert.to_str().unwrap(),
+            ],
+        ),
+        "signing certificate",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "connection",
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "x",
+                "--kind",
+                "saml",
+            ],
+        ),
+        "--idp-metadata-url or --idp-metadata-file",
+    );
+    // OIDC: the secret never as an argument; an unreachable issuer is refused at creation.
+    fails_with(
+        &run(
+            &db,
+            &[
+                "connection",
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "entra",
+                "--kind",
+                "oidc",
+                "--issuer",
+                "https://login.example.test",
+                "--client-id",
+                "c",
+            ],
+        ),
+        "ROSTER_CLIENT_SECRET",
+    );
+    let refused = roster(&db)
+        .env("ROSTER_CLIENT_SECRET", "s3cr3t-never-printed")
+        .args([
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "entra",
+            "--kind",
+            "oidc",
+            "--issuer",
+            "http://127.0.0.1:9/",
+            "--client-id",
+            "c",
+        ])
+        .output()
+        .unwrap();
+    fails_with(&refused, "private");
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains("s3cr3t-never-printed"));
+    let listed: Vec<_> = db
+        .store
+        .list_connections(db.store.workspace_by_slug("acme").unwrap().id)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name.to_string())
+        .collect();
+    assert_eq!(listed, vec!["okta".to_owned()]);
 }

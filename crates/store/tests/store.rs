@@ -609,3 +609,27 @@ fn events_are_written_with_their_change_and_pruned_past_retention() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn exports_leave_out_oidc_client_secrets() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "idp", false, false);
+    db.store
+        .update_connection_config(
+            &Actor::Cli,
+            workspace.id,
+            connection.id,
+            r#"{"issuer":"https://idp.test","client_id":"c","client_secret":"s3cr3t-value"}"#,
+        )
+        .unwrap();
+    let export = db.store.export_workspace(workspace.id).unwrap().to_string();
+    assert!(!export.contains("s3cr3t-value"), "{export}");
+    assert!(export.contains("https://idp.test"));
+    // The stored connection keeps its secret.
+    let stored = db.store.connection_by_id(connection.id).unwrap();
+    assert!(stored.protocol_config.contains("s3cr3t-value"));
+    assert!(
+        audit_actions(&db.store, workspace.id).contains(&"connection.config_updated".to_owned())
+    );
+}

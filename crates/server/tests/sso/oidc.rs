@@ -188,6 +188,19 @@ fn deactivation_ends_sessions_and_refuses_the_next_login() {
     assert_eq!(event.outcome, "failure");
     assert_eq!(event.reason.as_deref(), Some("user_inactive"));
     assert_eq!(app.user_count(), 1);
+
+    // Admins see both attempts, newest first, with the reason of the refusal.
+    let (status, log) = app.admin_get("/login-events");
+    assert_eq!(status, 200);
+    let events = log["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["outcome"], "failure");
+    assert_eq!(events[0]["reason"], "user_inactive");
+    assert_eq!(events[0]["id"], event_id.as_str());
+    assert_eq!(events[1]["outcome"], "success");
+    let (_, failures) = app.admin_get("/login-events?outcome=failure");
+    assert_eq!(failures["events"].as_array().unwrap().len(), 1);
+    assert_eq!(app.admin_get("/login-events?outcome=maybe").0, 400);
 }
 
 #[test]

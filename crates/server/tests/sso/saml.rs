@@ -265,3 +265,42 @@ fn unsolicited_responses_are_refused_unless_the_connection_allows_them() {
     );
     assert!(session_of(&outcome).is_some(), "{}", outcome.json);
 }
+
+#[test]
+fn idp_metadata_is_refreshed_from_its_url() {
+    if !e2e_enabled() {
+        return;
+    }
+    let s = saml_app(false);
+    let current = s.idp.metadata_xml();
+    // Pretend the stored metadata is an old copy (with a trailing comment, still valid).
+    s.app.configure(
+        &s.connection,
+        json!({
+            "idp_metadata_xml": format!("{current}<!-- old -->"),
+            "idp_metadata_url": s.idp.metadata_url(),
+        }),
+    );
+    let updated = roster_server::connections::refresh_saml_metadata(&s.app.db.store, true).unwrap();
+    assert_eq!(updated, 1);
+    let stored = s.app.db.store.connection_by_id(s.connection.id).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&stored.protocol_config).unwrap();
+    assert_eq!(config["idp_metadata_xml"], current);
+    // Unchanged metadata writes nothing; private URLs are refused without the setting.
+    assert_eq!(
+        roster_server::connections::refresh_saml_metadata(&s.app.db.store, true).unwrap(),
+        0
+    );
+    assert_eq!(
+        roster_server::connections::refresh_saml_metadata(&s.app.db.store, false).unwrap(),
+        0
+    );
+    // Logins still work with the refreshed metadata.
+    let outcome = browser(
+        &login_url(&s.app),
+        Some(("alice", "alice-password")),
+        None,
+        &s.app.jar("a"),
+    );
+    assert!(session_of(&outcome).is_some(), "{}", outcome.json);
+}

@@ -175,6 +175,24 @@ impl SsoApp {
         )
     }
 
+    /// `GET /api/v1/admin{path}` with a fresh admin API key.
+    pub fn admin_get(&self, path: &str) -> (u16, Value) {
+        let (_, key) = self
+            .db
+            .store
+            .create_api_key(&Actor::Cli, self.workspace.id, "test")
+            .unwrap();
+        let mut response = self
+            .agent
+            .get(&format!("{}/api/v1/admin{path}", self.url()))
+            .header("Authorization", &format!("Bearer {}", key.expose()))
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
     pub fn login_events(&self) -> Vec<LoginEvent> {
         self.db
             .store

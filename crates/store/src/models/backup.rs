@@ -141,7 +141,10 @@ impl Store {
                     .filter(connections::workspace_id.eq(&ws))
                     .order(connections::id)
                     .select(ConnectionRow::as_select())
-                    .load(conn)?,
+                    .load(conn)?
+                    .into_iter()
+                    .map(without_client_secret)
+                    .collect(),
                 scim_tokens: scim_tokens::table
                     .filter(scim_tokens::workspace_id.eq(&ws))
                     .order(scim_tokens::id)
@@ -334,4 +337,21 @@ impl Store {
         })?;
         self.workspace(workspace_id)
     }
+}
+
+/// An OIDC client secret cannot be stored hashed (Roster presents it to the IdP), so it is left
+/// out of exports: after an import, set it again on the connection.
+fn without_client_secret(mut row: ConnectionRow) -> ConnectionRow {
+    if let Ok(serde_json::Value::Object(mut config)) =
+        serde_json::from_str::<serde_json::Value>(&row.protocol_config)
+    {
+        if config.contains_key("client_secret") {
+            config.insert(
+                "client_secret".to_owned(),
+                serde_json::Value::String(String::new()),
+            );
+            row.protocol_config = serde_json::Value::Object(config).to_string();
+        }
+    }
+    row
 }
