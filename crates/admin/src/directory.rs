@@ -347,6 +347,32 @@ pub async fn set_scim(
     Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct SsoEnforcement {
+    enforced: bool,
+}
+
+/// `PUT /sso-enforcement`: when on, password logins of this workspace's users are refused.
+pub async fn set_sso_enforcement(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    body: web::Json<SsoEnforcement>,
+) -> Result<HttpResponse, AdminError> {
+    let enforced = body.enforced;
+    let workspace = web::block(move || {
+        require(
+            &store,
+            &admin,
+            Action::ToggleSsoEnforcement,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(store.set_sso_enforced(&admin.actor(), admin.workspace_id, enforced)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "ssoEnforced": workspace.sso_enforced })))
+}
+
 /// `GET /connections/{id}/tokens`: the tokens (never their secrets).
 pub async fn list_tokens(
     admin: AdminPrincipal,

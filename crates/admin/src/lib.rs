@@ -11,7 +11,8 @@ pub mod error;
 mod events;
 mod login_events;
 pub mod openapi;
-pub mod password;
+/// Local passwords live in the domain crate (SSO enforcement and password login need them too).
+pub use roster_store::domain::password;
 mod scim_admin;
 mod webhooks;
 
@@ -63,6 +64,10 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
         )
         .route("/connections", web::get().to(directory::list_connections))
         .route("/connections/{id}/scim", web::put().to(directory::set_scim))
+        .route(
+            "/sso-enforcement",
+            web::put().to(directory::set_sso_enforcement),
+        )
         .route(
             "/connections/{id}/tokens",
             web::get().to(directory::list_tokens),

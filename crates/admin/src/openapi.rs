@@ -176,6 +176,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "put",
+        "/api/v1/admin/sso-enforcement",
+        "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
+        "",
+        200,
+    ),
+    (
         "get",
         "/api/v1/admin/login-events",
         "SSO login attempts with outcome and reason, newest first",

@@ -7,6 +7,7 @@ mod group;
 mod ids;
 mod login;
 mod names;
+pub mod password;
 pub mod query;
 mod role;
 mod secret;

@@ -89,6 +89,8 @@ failures! {
     UserInactive => "user_inactive", "Your account is disabled. Contact your administrator.";
     /// The user name is taken by another account.
     UserNameConflict => "user_name_conflict", "An account with this user name already exists.";
+    /// Unknown user or wrong password (one answer for both, so names cannot be probed).
+    InvalidCredentials => "invalid_credentials", "The user name or password is not correct.";
     /// SSO is enforced and the login did not use SSO.
     SsoRequired => "sso_required", "This workspace requires single sign-on.";
 }

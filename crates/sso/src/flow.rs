@@ -98,6 +98,7 @@ impl ResponseError for LoginError {
                 | LoginFailure::UserNameConflict
                 | LoginFailure::SsoRequired,
             ) => StatusCode::FORBIDDEN,
+            Some(LoginFailure::InvalidCredentials) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

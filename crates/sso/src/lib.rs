@@ -23,28 +23,7 @@ const ACS_FORM_LIMIT: usize = 400 * 1024;
 
 /// Mounts the SSO endpoints (relative to the `/sso` scope the server gives).
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
-    let form = web::FormConfig::default()
-        .limit(ACS_FORM_LIMIT)
-        .error_handler(|err, _req| {
-            let (status, text) = match &err {
-                actix_web::error::UrlencodedError::Overflow { .. } => (
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "The identity provider's answer is too large.",
-                ),
-                _ => (
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "The identity provider's answer could not be read.",
-                ),
-            };
-            let body = pages::login_refused(text, "invalid_response", None);
-            actix_web::error::InternalError::from_response(
-                err,
-                HttpResponse::build(status)
-                    .content_type("text/html; charset=utf-8")
-                    .body(body),
-            )
-            .into()
-        });
+    let form = form_config(ACS_FORM_LIMIT);
     cfg.app_data(state)
         .app_data(form)
         .route(
@@ -62,10 +41,39 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
         .route("/{workspace}/login", web::get().to(handlers::login::start));
 }
 
+/// Forms answer their errors with the login error page (413 when too large), never the
+/// framework's plain-text default.
+fn form_config(limit: usize) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let (status, text) = match &err {
+                actix_web::error::UrlencodedError::Overflow { .. } => (
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "The submitted answer is too large.",
+                ),
+                _ => (
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "The submitted answer could not be read.",
+                ),
+            };
+            let body = pages::login_refused(text, "invalid_response", None);
+            actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::build(status)
+                    .content_type("text/html; charset=utf-8")
+                    .body(body),
+            )
+            .into()
+        })
+}
+
 /// Mounts the session routes at the root: `/api/v1/me`, `/logout`, `/.well-known/jwks.json`, `/`.
 pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
     cfg.app_data(state)
+        .app_data(form_config(16 * 1024))
         .route("/api/v1/me", web::get().to(handlers::session::me))
+        .route("/login/password", web::post().to(handlers::password::login))
         .route("/logout", web::post().to(handlers::session::logout))
         .route("/logout", web::get().to(handlers::session::logout))
         .route(

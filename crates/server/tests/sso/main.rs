@@ -11,5 +11,6 @@
 mod idps;
 
 mod oidc;
+mod password;
 mod saml;
 mod support;

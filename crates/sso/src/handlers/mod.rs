@@ -4,6 +4,7 @@
 
 pub mod login;
 pub mod oidc;
+pub mod password;
 pub mod saml;
 pub mod session;
 

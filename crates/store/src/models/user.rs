@@ -290,6 +290,23 @@ impl Store {
     }
 
     /// Sets (or replaces) a user's local password hash (PHC string; the caller hashes).
+    /// The stored password hash of a user (local password login), if any.
+    pub fn password_hash(
+        &self,
+        workspace_id: WorkspaceId,
+        id: UserId,
+    ) -> StoreResult<Option<String>> {
+        self.read(|conn| {
+            Ok(users::table
+                .filter(users::workspace_id.eq(workspace_id.to_string()))
+                .filter(users::id.eq(id.to_string()))
+                .select(users::password_hash)
+                .first::<Option<String>>(conn)
+                .optional()?
+                .flatten())
+        })
+    }
+
     pub fn set_password_hash(
         &self,
         actor: &Actor,

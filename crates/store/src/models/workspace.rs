@@ -97,6 +97,44 @@ impl Store {
         self.workspace(workspace)
     }
 
+    /// Turns SSO enforcement on or off: when on, password logins of the workspace's users are
+    /// refused. Audited.
+    pub fn set_sso_enforced(
+        &self,
+        actor: &Actor,
+        id: WorkspaceId,
+        enforced: bool,
+    ) -> StoreResult<Workspace> {
+        self.write(|conn| {
+            let updated = diesel::update(workspaces::table.find(id.to_string()))
+                .set((
+                    workspaces::sso_enforced.eq(enforced),
+                    workspaces::updated_at.eq(Timestamp::now().as_micros()),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound { what: "workspace" });
+            }
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(id),
+                    actor: actor.clone(),
+                    action: Action(if enforced {
+                        "sso_enforcement.enabled"
+                    } else {
+                        "sso_enforcement.disabled"
+                    }),
+                    target_kind: "workspace",
+                    target_id: id.to_string(),
+                    detail: "{}".to_owned(),
+                },
+            )?;
+            Ok(())
+        })?;
+        self.workspace(id)
+    }
+
     pub fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
         self.read(|conn| {
             workspaces::table
