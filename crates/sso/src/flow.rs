@@ -184,29 +184,12 @@ impl Attempt<'_> {
             }) => return Err(self.refuse(&state.store, failure, detail, Some(claims))),
             Err(JitError::Store(err)) => return Err(err.into()),
         };
-        let roles = state
-            .store
-            .effective_roles(self.workspace, outcome.user.id)?
-            .roles
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let (token, _) = state
-            .sessions
-            .issue(
-                self.workspace,
-                &outcome.user,
-                roles,
-                &self.connection.id.to_string(),
-            )
-            .map_err(|err| {
-                tracing::error!(error = %err, "cannot sign a session");
-                LoginError {
-                    failure: None,
-                    event_id: None,
-                    unavailable: true,
-                }
-            })?;
+        let cookie = issue_session(
+            state,
+            self.workspace,
+            &outcome.user,
+            &self.connection.id.to_string(),
+        )?;
         state.store.record_login_event(NewLoginEvent {
             workspace_id: self.workspace.id,
             connection_id: Some(self.connection.id),
@@ -227,9 +210,38 @@ impl Attempt<'_> {
         Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, return_to.to_owned()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .cookie(session_cookie(token, state.secure_cookies()))
+            .cookie(cookie)
             .finish())
     }
+}
+
+/// Signs a session for `user` (with its current effective roles) and returns its cookie;
+/// `login_via` is the connection id, or `password`.
+pub fn issue_session(
+    state: &SsoState,
+    workspace: &Workspace,
+    user: &roster_store::domain::User,
+    login_via: &str,
+) -> Result<Cookie<'static>, LoginError> {
+    let roles = state
+        .store
+        .effective_roles(workspace, user.id)?
+        .roles
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let (token, _) = state
+        .sessions
+        .issue(workspace, user, roles, login_via)
+        .map_err(|err| {
+            tracing::error!(error = %err, "cannot sign a session");
+            LoginError {
+                failure: None,
+                event_id: None,
+                unavailable: true,
+            }
+        })?;
+    Ok(session_cookie(token, state.secure_cookies()))
 }
 
 /// The session cookie.

@@ -13,7 +13,7 @@ use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
 use crate::browser::is_safe_return_to;
-use crate::flow::{session_cookie, LoginError, SsoState};
+use crate::flow::{issue_session, LoginError, SsoState};
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
 /// every refusal costs the same.
@@ -99,24 +99,7 @@ pub async fn login(
             })
         }
         Outcome::Accepted(workspace, user) => {
-            let roles = state
-                .store
-                .effective_roles(&workspace, user.id)?
-                .roles
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let (token, _) = state
-                .sessions
-                .issue(&workspace, &user, roles, "password")
-                .map_err(|err| {
-                    tracing::error!(error = %err, "cannot sign a session");
-                    LoginError {
-                        failure: None,
-                        event_id: None,
-                        unavailable: true,
-                    }
-                })?;
+            let cookie = issue_session(&state, &workspace, &user, "password")?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,
@@ -130,7 +113,7 @@ pub async fn login(
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, return_to))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .cookie(session_cookie(token, state.secure_cookies()))
+                .cookie(cookie)
                 .finish())
         }
     }
