@@ -1,0 +1,353 @@
+//! JIT provisioning rules (notes/sso-security.md §4.3 J01–J06, O17, O18) against a real
+//! database: SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set. The protocol layers
+//! are tested elsewhere; here verified claims go straight into `Store::jit_login`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pretty_assertions::assert_eq;
+use roster_store::domain::{
+    Actor, Connection, ConnectionKind, DisplayName, Domain, Email, GroupSync, GroupsClaim,
+    LifecycleEvent, LoginClaims, LoginFailure, ProfileSync, RoleName, Slug, Source, UserName,
+    Vendor, Workspace,
+};
+use roster_store::testing::TestStore;
+use roster_store::{JitError, NewConnection, NewMapping, NewUser, NewWorkspace, Store};
+
+fn connection(
+    db: &TestStore,
+    workspace: &Workspace,
+    name: &str,
+    domains: &[&str],
+    profile_sync: ProfileSync,
+) -> Connection {
+    db.store
+        .create_connection(
+            &Actor::Cli,
+            NewConnection {
+                workspace_id: workspace.id,
+                name: DisplayName::parse(name).unwrap(),
+                kind: ConnectionKind::Oidc,
+                vendor: Vendor::Generic,
+                protocol_config: "{}".to_owned(),
+                domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
+                scim_enabled: false,
+                profile_sync,
+                group_sync: GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+        )
+        .unwrap()
+}
+
+fn claims(subject: &str, email: &str, groups: GroupsClaim) -> LoginClaims {
+    LoginClaims {
+        subject: subject.to_owned(),
+        email: Some(email.to_owned()),
+        email_verified: true,
+        user_name: None,
+        given_name: Some("Alice".to_owned()),
+        family_name: Some("Anderson".to_owned()),
+        display_name: None,
+        groups,
+    }
+}
+
+fn known(values: &[&str]) -> GroupsClaim {
+    GroupsClaim::Known(values.iter().map(|v| (*v).to_owned()).collect())
+}
+
+/// Maps claim `value` to app group `group` and role `role`.
+fn map(store: &Store, workspace: &Workspace, connection: &Connection, value: &str, role: &str) {
+    let role = store
+        .create_role(
+            &Actor::Cli,
+            workspace.id,
+            &RoleName::parse(role).unwrap(),
+            10,
+        )
+        .unwrap();
+    let group = store
+        .app_group_by_name_or_create(
+            &Actor::Cli,
+            workspace.id,
+            &DisplayName::parse(&format!("app-{value}")).unwrap(),
+        )
+        .unwrap();
+    store
+        .create_mapping(
+            &Actor::Cli,
+            &NewMapping {
+                workspace_id: workspace.id,
+                connection_id: connection.id,
+                idp_group_key: Some(value.to_owned()),
+                idp_group_name: None,
+                app_group_id: Some(group.id),
+                role_id: Some(role.id),
+            },
+        )
+        .unwrap();
+}
+
+fn roles(store: &Store, workspace: &Workspace, login: &roster_store::JitOutcome) -> Vec<String> {
+    store
+        .effective_roles(workspace, login.user.id)
+        .unwrap()
+        .roles
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn refused(result: Result<roster_store::JitOutcome, JitError>) -> LoginFailure {
+    match result {
+        Err(JitError::Refused { failure, .. }) => failure,
+        Err(JitError::Store(err)) => panic!("store error: {err}"),
+        Ok(outcome) => panic!("accepted: {:?}", outcome.user.user_name),
+    }
+}
+
+#[test]
+fn j01_profile_is_copied_at_first_login_only_unless_every_login() {
+    let db = TestStore::new();
+    let ws = db.workspace("acme");
+    let first = connection(&db, &ws, "first", &[], ProfileSync::FirstLogin);
+    let every = connection(&db, &ws, "every", &[], ProfileSync::EveryLogin);
+
+    let created = db
+        .store
+        .jit_login(
+            &ws,
+            &first,
+            &claims("s1", "a@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    assert!(created.created);
+    assert_eq!(created.user.source, Source::Jit);
+    let mut renamed = claims("s1", "a@example.test", GroupsClaim::Unknown);
+    renamed.given_name = Some("Alicia".to_owned());
+    let again = db.store.jit_login(&ws, &first, &renamed).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.user.given_name.as_deref(), Some("Alice"));
+
+    db.store
+        .jit_login(
+            &ws,
+            &every,
+            &claims("s2", "b@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    let mut renamed = claims("s2", "b@example.test", GroupsClaim::Unknown);
+    renamed.given_name = Some("Bea".to_owned());
+    let synced = db.store.jit_login(&ws, &every, &renamed).unwrap();
+    assert_eq!(synced.user.given_name.as_deref(), Some("Bea"));
+    // J04: an absent claim keeps the stored value, even under every_login.
+    renamed.family_name = None;
+    let kept = db.store.jit_login(&ws, &every, &renamed).unwrap();
+    assert_eq!(kept.user.family_name.as_deref(), Some("Anderson"));
+}
+
+#[test]
+fn j02_j03_group_claims_follow_the_idp_and_the_mappings() {
+    let db = TestStore::new();
+    let ws = db.workspace("acme");
+    let conn = connection(&db, &ws, "idp", &[], ProfileSync::FirstLogin);
+    map(&db.store, &ws, &conn, "eng", "engineer");
+    map(&db.store, &ws, &conn, "ops", "operator");
+
+    let login = db
+        .store
+        .jit_login(
+            &ws,
+            &conn,
+            &claims("s", "a@example.test", known(&["eng", "unmapped"])),
+        )
+        .unwrap();
+    assert_eq!(roles(&db.store, &ws, &login), vec!["engineer"]);
+    // Unmapped claim values create no IdP group.
+    let groups: Vec<String> = db
+        .store
+        .groups_of_user(ws.id, login.user.id)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.display_name.to_string())
+        .collect();
+    assert!(!groups.contains(&"unmapped".to_owned()), "{groups:?}");
+    assert!(groups.contains(&"app-eng".to_owned()));
+
+    // J02: removed at the IdP -> removed at the next login; a manual role stays.
+    let login = db
+        .store
+        .jit_login(&ws, &conn, &claims("s", "a@example.test", known(&["ops"])))
+        .unwrap();
+    assert_eq!(roles(&db.store, &ws, &login), vec!["operator"]);
+
+    // O18 / overage: unknown groups change nothing.
+    let login = db
+        .store
+        .jit_login(
+            &ws,
+            &conn,
+            &claims("s", "a@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    assert_eq!(roles(&db.store, &ws, &login), vec!["operator"]);
+
+    // An empty known set removes everything the claims brought.
+    let login = db
+        .store
+        .jit_login(&ws, &conn, &claims("s", "a@example.test", known(&[])))
+        .unwrap();
+    assert_eq!(roles(&db.store, &ws, &login), vec!["member"]);
+
+    // J03: a mapping changed from ops -> operator to ops -> admin takes effect at once.
+    let login = db
+        .store
+        .jit_login(&ws, &conn, &claims("s", "a@example.test", known(&["ops"])))
+        .unwrap();
+    let mapping = db
+        .store
+        .list_mappings(ws.id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.idp_group_key.as_deref() == Some("ops"))
+        .unwrap();
+    db.store
+        .delete_mapping(&Actor::Cli, ws.id, mapping.id)
+        .unwrap();
+    assert_eq!(roles(&db.store, &ws, &login), vec!["member"]);
+    map(&db.store, &ws, &conn, "ops", "lead");
+    assert_eq!(roles(&db.store, &ws, &login), vec!["lead"]);
+}
+
+#[test]
+fn j05_o17_an_existing_email_is_never_taken_over_silently() {
+    let db = TestStore::new();
+    let ws = db.workspace("acme");
+    let mut invited = NewUser::minimal(ws.id, UserName::parse("alice").unwrap(), Source::Invited);
+    invited.email = Some(Email::parse("alice@example.test").unwrap());
+    let existing = db.store.create_user(&Actor::Cli, &invited).unwrap();
+
+    // Not authoritative for the domain: refused, nothing written.
+    let other = connection(&db, &ws, "other", &[], ProfileSync::FirstLogin);
+    assert_eq!(
+        refused(db.store.jit_login(
+            &ws,
+            &other,
+            &claims("x", "alice@example.test", GroupsClaim::Unknown)
+        )),
+        LoginFailure::EmailConflict
+    );
+    // Authoritative, but the IdP says the email is unverified (nOAuth): refused too.
+    let corp = connection(&db, &ws, "corp", &["example.test"], ProfileSync::FirstLogin);
+    let mut unverified = claims("y", "ALICE@example.test", GroupsClaim::Unknown);
+    unverified.email_verified = false;
+    assert_eq!(
+        refused(db.store.jit_login(&ws, &corp, &unverified)),
+        LoginFailure::EmailConflict
+    );
+    assert_eq!(db.store.count_users(ws.id).unwrap(), 1);
+
+    // Authoritative and verified (any case): linked to the same user.
+    let linked = db
+        .store
+        .jit_login(
+            &ws,
+            &corp,
+            &claims("y", "Alice@Example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    assert!(linked.linked);
+    assert_eq!(linked.user.id, existing.id);
+
+    // Another workspace with the same email gets its own user: never a cross-tenant link.
+    let ws2 = db.workspace("globex");
+    let corp2 = connection(
+        &db,
+        &ws2,
+        "corp",
+        &["example.test"],
+        ProfileSync::FirstLogin,
+    );
+    let separate = db
+        .store
+        .jit_login(
+            &ws2,
+            &corp2,
+            &claims("y", "alice@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    assert!(separate.created);
+    assert_ne!(separate.user.id, existing.id);
+}
+
+#[test]
+fn j06_inactive_users_and_foreign_domains_are_refused_with_nothing_changed() {
+    let db = TestStore::new();
+    let ws = db.workspace("acme");
+    let conn = connection(&db, &ws, "idp", &[], ProfileSync::EveryLogin);
+    let login = db
+        .store
+        .jit_login(
+            &ws,
+            &conn,
+            &claims("s", "a@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    db.store
+        .change_lifecycle(
+            &Actor::Cli,
+            ws.id,
+            login.user.id,
+            LifecycleEvent::Deprovision,
+        )
+        .unwrap();
+    let mut renamed = claims("s", "a@example.test", GroupsClaim::Unknown);
+    renamed.given_name = Some("Changed".to_owned());
+    assert_eq!(
+        refused(db.store.jit_login(&ws, &conn, &renamed)),
+        LoginFailure::UserInactive
+    );
+    let user = db.store.user(ws.id, login.user.id).unwrap();
+    assert_eq!(
+        user.given_name.as_deref(),
+        Some("Alice"),
+        "a refused login writes nothing"
+    );
+
+    // A workspace with domains only admits emails in them.
+    let restricted = db
+        .store
+        .create_workspace(
+            &Actor::Cli,
+            NewWorkspace {
+                slug: Slug::parse("restricted").unwrap(),
+                name: "restricted".to_owned(),
+                domains: vec![Domain::parse("example.test").unwrap()],
+            },
+        )
+        .unwrap();
+    let conn_restricted = connection(&db, &restricted, "idp", &[], ProfileSync::FirstLogin);
+    let foreign = claims("t", "eve@evil.test", GroupsClaim::Unknown);
+    assert_eq!(
+        refused(db.store.jit_login(&restricted, &conn_restricted, &foreign)),
+        LoginFailure::EmailDomainNotAllowed
+    );
+    assert!(db
+        .store
+        .jit_login(
+            &restricted,
+            &conn_restricted,
+            &claims("v", "ok@example.test", GroupsClaim::Unknown)
+        )
+        .is_ok());
+    assert_eq!(db.store.count_users(restricted.id).unwrap(), 1);
+    let mut nameless = claims("u", "", GroupsClaim::Unknown);
+    nameless.email = None;
+    let open = db.workspace("open");
+    let conn_open = connection(&db, &open, "idp", &[], ProfileSync::FirstLogin);
+    assert_eq!(
+        refused(db.store.jit_login(&open, &conn_open, &nameless)),
+        LoginFailure::MissingClaims
+    );
+    assert_eq!(db.store.count_users(open.id).unwrap(), 0);
+}
