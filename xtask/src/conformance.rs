@@ -48,7 +48,7 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
         "--package",
         "roster-server",
     ]))?;
-    let binary = root.join("target").join("debug").join("roster");
+    let binary = crate::cargo_target_dir().join("debug").join("roster");
     let dir = std::env::temp_dir().join(format!("roster-conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;

@@ -66,6 +66,15 @@ pub(crate) fn repo_root() -> std::path::PathBuf {
         .unwrap_or(manifest_dir)
 }
 
+/// Where cargo puts build output: `CARGO_TARGET_DIR` when set (relative to the repository),
+/// else `target/`.
+pub(crate) fn cargo_target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => repo_root().join(dir),
+        None => repo_root().join("target"),
+    }
+}
+
 /// Runs a command to completion, failing with its command line when it fails.
 pub(crate) fn run_checked(command: &mut std::process::Command) -> Result<(), String> {
     let status = command

@@ -37,7 +37,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         build.arg("--release");
     }
     run_checked(&mut build)?;
-    let binary = root.join("target").join(profile).join("roster");
+    let binary = crate::cargo_target_dir().join(profile).join("roster");
 
     let database = root.join("data").join("roster.db");
     let database_url = format!("sqlite://{}", database.display());
