@@ -210,8 +210,10 @@ impl OidcRp {
         connection: ConnectionId,
         config: &OidcConfig,
     ) -> Result<CoreProviderMetadata, OidcError> {
+        // An entry discovered for another issuer (the connection was repointed) is a miss.
         if let Some(cached) = self.cached(connection, |c| {
-            (c.fetched_at.elapsed() < METADATA_TTL).then(|| c.metadata.clone())
+            (c.fetched_at.elapsed() < METADATA_TTL && c.metadata.issuer().as_str() == config.issuer)
+                .then(|| c.metadata.clone())
         }) {
             return Ok(cached);
         }
