@@ -535,6 +535,10 @@ fn merge_userinfo(claims: &mut LoginClaims, info: &UserInfoClaims<GroupClaims, C
 
 fn classify(err: &ClaimsVerificationError) -> OidcError {
     let reason = match err {
+        // openidconnect reports a failed `iat` hook as `Expired`; ours says why.
+        ClaimsVerificationError::Expired(message) if message.contains("issued in the future") => {
+            "issued_in_future"
+        }
         ClaimsVerificationError::Expired(_) => "expired",
         ClaimsVerificationError::InvalidAudience(_) => "audience_mismatch",
         ClaimsVerificationError::InvalidIssuer(_) => "issuer_mismatch",
@@ -547,9 +551,6 @@ fn classify(err: &ClaimsVerificationError) -> OidcError {
             | SignatureVerificationError::UnsupportedAlg(_) => "algorithm_forbidden",
             _ => "signature_invalid",
         },
-        ClaimsVerificationError::Other(message) if message.contains("issued in the future") => {
-            "issued_in_future"
-        }
         _ => "claims_invalid",
     };
     invalid(reason, err)

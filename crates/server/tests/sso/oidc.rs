@@ -370,3 +370,70 @@ fn an_existing_email_is_linked_only_by_an_authoritative_connection() {
     assert_eq!(app2.user_count(), 1);
     let _ = existing;
 }
+
+#[test]
+fn a_login_started_on_one_replica_finishes_on_another() {
+    if !e2e_enabled() {
+        return;
+    }
+    let (app, connection, _op) = oidc_app(OidcOptions::default(), &[]);
+    // A second replica on the same database, behind the same public URL (as behind a load
+    // balancer): pending logins, session keys and revocations live in the database.
+    let mut settings = roster_server::settings::Settings::default();
+    settings.security.allow_private_network_urls = true;
+    settings.server.public_url = Some(app.url());
+    let replica =
+        roster_server::http::BackgroundServer::start(&settings, app.db.store.clone()).unwrap();
+
+    let callback = format!("{}/sso/oidc/{}/callback", app.url(), connection.id);
+    let jar = app.jar("browser");
+    let stopped = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        Some(&callback),
+        &jar,
+    );
+    let url = stopped.json["url"].as_str().unwrap().to_owned();
+    let path = url.strip_prefix(&app.url()).unwrap();
+    let binding = stopped.json["cookies"]["127.0.0.1"]["roster_sso"]
+        .as_str()
+        .unwrap();
+    let mut response = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+        .get(&format!("{}{path}", replica.url()))
+        .header("Cookie", &format!("roster_sso={binding}"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        302,
+        "{}",
+        response.body_mut().read_to_string().unwrap_or_default()
+    );
+    let token = response
+        .headers()
+        .get_all("set-cookie")
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("roster_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .unwrap();
+    // The session signed by the replica is valid on the first server, and a logout on one ends
+    // it on both.
+    assert_eq!(app.me(&token).0, 200);
+    let logout = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+        .post(&format!("{}/logout", replica.url()))
+        .header("Cookie", &format!("roster_session={token}"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(logout.status().as_u16(), 303);
+    assert_eq!(app.me(&token).0, 401);
+    assert_eq!(app.user_count(), 1);
+}
