@@ -99,6 +99,16 @@ fn run(store: &Store, settings: &WorkerSettings, stop: &AtomicBool) {
 }
 
 /// One attempt: sign, POST, classify.
+/// Endpoint URLs may carry secrets (tokens in the path or query); transport errors that quote
+/// the URL are stored and logged without it.
+fn redact_url(message: &str, url: &str) -> String {
+    let mut redacted = message.replace(url, "<endpoint>");
+    if let Some((base, _)) = url.split_once('?') {
+        redacted = redacted.replace(base, "<endpoint>");
+    }
+    redacted
+}
+
 fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> DeliveryOutcome {
     let started = Instant::now();
     let body = claim.event.to_json().to_string();
@@ -119,7 +129,7 @@ fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> Del
                 .header("webhook-signature", &signature)
                 .send(&body)
                 .map(|response| response.status().as_u16())
-                .map_err(|err| err.to_string())
+                .map_err(|err| redact_url(&err.to_string(), &claim.endpoint.url))
         });
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let (status_code, error) = match result {
@@ -149,5 +159,22 @@ fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> Del
         error,
         retry_at: Some(Timestamp::from_micros(retry_at)),
         disable: settings.retry.disables(failures),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_errors_do_not_quote_the_endpoint_url() {
+        let url = "https://hooks.example.test/T0/B0/s3cr3t?token=abc";
+        let message = format!("io: Connection refused for {url}");
+        assert_eq!(
+            redact_url(&message, url),
+            "io: Connection refused for <endpoint>"
+        );
+        let message = "dns failed for https://hooks.example.test/T0/B0/s3cr3t";
+        assert!(!redact_url(message, url).contains("s3cr3t"));
     }
 }
