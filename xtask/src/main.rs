@@ -4,6 +4,7 @@
 //! Standard library only, so it builds in seconds on a fresh machine. Each step says what it does
 //! before it does it.
 
+mod bench;
 mod checks;
 mod conformance;
 mod idps;
@@ -25,6 +26,8 @@ commands:
                                     deployment file checks and bounded fuzzing
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
+  bench [--sqlite-only] [--users N] [--concurrency C] [--seconds S]
+                                    SCIM req/s, latency and peak RSS on SQLite and PostgreSQL
   idps                              install the local SAML and OIDC test IdPs (e2e/idps) and run both
                                     in the foreground for trying SSO by hand
 ";
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => checks::fuzz().map(|_| ()),
         Some("idps") => idps::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,189 @@
+//! `cargo xtask bench`: the first step of issue #7 — measures Roster's SCIM throughput, latency
+//! and memory on this machine, on SQLite and then PostgreSQL, and sets the figures beside the
+//! issue's targets. It measures; a missed target is reported, not a failure.
+//!
+//! A release build of `roster` runs as operators run it (defaults, durable SQLite commits) on a
+//! fresh database per backend; a closed-loop load generator in this process (`bench/load.rs`)
+//! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
+
+mod http;
+mod load;
+mod report;
+mod scenario;
+mod server;
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::postgres::Throwaway;
+use crate::{cargo_target_dir, repo_root, run_checked, say, system};
+use scenario::Load;
+use server::Instance;
+
+struct Options {
+    sqlite_only: bool,
+    load: Load,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        sqlite_only: false,
+        load: Load {
+            users: 10_000,
+            concurrency: 16,
+            seconds: 10,
+        },
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut number = |what: &str| -> Result<u64, String> {
+            rest.next()
+                .and_then(|value| value.parse::<u64>().ok())
+                .filter(|value| *value > 0)
+                .ok_or_else(|| format!("{arg} needs a positive number ({what})"))
+        };
+        match arg.as_str() {
+            "--sqlite-only" => options.sqlite_only = true,
+            "--users" => options.load.users = number("users to create")?,
+            "--concurrency" => {
+                options.load.concurrency = usize::try_from(number("client threads")?)
+                    .map_err(|_| "--concurrency is too large".to_owned())?;
+            }
+            "--seconds" => options.load.seconds = number("seconds per timed operation")?,
+            other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
+        }
+    }
+    Ok(options)
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let options = parse(args)?;
+    system::ensure(system::BUILD)?;
+    if !options.sqlite_only {
+        system::ensure(system::TEST)?;
+    }
+    say("building roster (release)");
+    run_checked(Command::new("cargo").current_dir(repo_root()).args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "roster-server",
+    ]))?;
+    let binary = cargo_target_dir().join("release").join("roster");
+    let base = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+
+    let Load {
+        users,
+        concurrency,
+        seconds,
+    } = options.load;
+    let setup = format!(
+        "{users} users, {concurrency} client threads, {seconds} s per timed operation, \
+         {} CPUs shared by server and clients",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut tables = Vec::new();
+    let mut errors = 0;
+
+    let dir = base.join("sqlite");
+    let url = format!("sqlite://{}", dir.join("roster.db").display());
+    say(&format!(
+        "SQLite: database {}",
+        dir.join("roster.db").display()
+    ));
+    let (table, failed) = backend(
+        &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
+        &binary,
+        &dir,
+        &url,
+        options.load,
+    )?;
+    tables.push(table);
+    errors += failed;
+
+    if !options.sqlite_only {
+        let cluster = Throwaway::start()?;
+        let (table, failed) = backend(
+            &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
+            &binary,
+            &base.join("postgres"),
+            &cluster.url,
+            options.load,
+        )?;
+        drop(cluster);
+        tables.push(table);
+        errors += failed;
+    }
+
+    for line in tables.iter().flatten() {
+        eprintln!("{line}");
+    }
+    eprintln!();
+    if errors == 0 {
+        let _ = std::fs::remove_dir_all(&base);
+        say(&format!(
+            "the temporary files (databases, server logs) were in {} and are deleted",
+            base.display()
+        ));
+    } else {
+        say(&format!(
+            "{errors} requests failed; the databases and server logs (serve.log) are kept in {}",
+            base.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Sets up one backend, measures it, stops the server and returns the table and the error count.
+fn backend(
+    title: &str,
+    binary: &Path,
+    dir: &Path,
+    database_url: &str,
+    load: Load,
+) -> Result<(Vec<String>, u64), String> {
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    say(&format!(
+        "{title}\n  creating workspace `{}`, a SCIM connection and a token; starting roster serve",
+        server::WORKSPACE
+    ));
+    let mut instance = Instance::start(binary, dir, database_url)?;
+    let rows = scenario::run(&instance.addr, &instance.token, load)?;
+    let peak = instance.peak_rss_kib();
+    instance.stop();
+    say(&format!(
+        "  roster serve stopped (its log: {})",
+        instance.log.display()
+    ));
+    let errors = rows.iter().map(|row| row.outcome.errors).sum();
+    Ok((report::table(title, &rows, peak), errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        let args: Vec<String> = ["--sqlite-only", "--users", "50", "--seconds", "2"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let options = parse(&args).map_err(|e| e.to_string());
+        assert!(matches!(
+            options,
+            Ok(Options {
+                sqlite_only: true,
+                load: Load {
+                    users: 50,
+                    concurrency: 16,
+                    seconds: 2
+                }
+            })
+        ));
+        assert!(parse(&["--users".to_owned(), "0".to_owned()]).is_err());
+        assert!(parse(&["--bogus".to_owned()]).is_err());
+    }
+}

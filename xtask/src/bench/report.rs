@@ -1,0 +1,86 @@
+//! The table printed per backend: requests, errors, req/s, p50 and p99 per operation, the
+//! server's peak RSS, and beside each figure the target (#7) where it has one, met or not.
+//! A missed target is reported, never an error: the command measures, it does not judge.
+
+use super::scenario::Row;
+
+/// The memory target: peak RSS below 150 MiB.
+const RSS_TARGET_KIB: u64 = 150 * 1024;
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+/// The table's lines (printed with `say`-style stderr output by the caller).
+pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec<String> {
+    let mut lines = vec![
+        String::new(),
+        title.to_owned(),
+        format!(
+            "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8}  {}",
+            "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "target"
+        ),
+    ];
+    for row in rows {
+        let outcome = &row.outcome;
+        let target = row
+            .target
+            .map(|target| {
+                format!(
+                    ">= {target:.0} req/s: {}",
+                    verdict(outcome.per_second() >= target)
+                )
+            })
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {:<32} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2}  {}",
+            row.name,
+            outcome.requests(),
+            outcome.errors,
+            outcome.per_second(),
+            outcome.percentile_ms(0.50),
+            outcome.percentile_ms(0.99),
+            target
+        ));
+    }
+    lines.push(match peak_rss_kib {
+        Some(kib) => format!(
+            "  {:<32} {:>9.1} MiB{:>37}  < 150 MiB: {}",
+            "server peak RSS (VmHWM)",
+            kib as f64 / 1024.0,
+            "",
+            verdict(kib < RSS_TARGET_KIB)
+        ),
+        None => format!("  {:<32} unknown (no /proc)", "server peak RSS (VmHWM)"),
+    });
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::load::Outcome;
+    use super::*;
+
+    #[test]
+    fn marks_targets() {
+        let rows = [Row {
+            name: "GET user by id",
+            outcome: Outcome {
+                latencies_us: vec![1000; 30_000],
+                errors: 0,
+                first_error: None,
+                elapsed: Duration::from_secs(1),
+            },
+            target: Some(20_000.0),
+        }];
+        let lines = table("SQLite", &rows, Some(200 * 1024));
+        assert!(lines.iter().any(|l| l.contains(">= 20000 req/s: met")));
+        assert!(lines.iter().any(|l| l.contains("< 150 MiB: NOT met")));
+    }
+}

@@ -1,0 +1,246 @@
+//! The operations measured, in order, with the request bodies Microsoft Entra ID sends: create
+//! users, read them by id, find them with `userName eq`, deactivate and reactivate them with
+//! PATCH, page through them, then create groups and add and remove members with PATCH.
+//!
+//! Creates run a fixed number of times (the user and group counts); the rest run for a fixed
+//! time against the users created, picked at random (reads) or in turn (writes).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::http::{encode_query, Client};
+use super::load::{self, Operation, Outcome, Rng, Until};
+use crate::say;
+
+const USERS: &str = "/scim/v2/Users";
+const GROUPS: &str = "/scim/v2/Groups";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The issue's throughput targets (#7), in requests per second.
+pub(crate) const GET_TARGET: f64 = 20_000.0;
+pub(crate) const FILTER_TARGET: f64 = 15_000.0;
+
+/// How hard and how long to push.
+#[derive(Clone, Copy)]
+pub(crate) struct Load {
+    pub(crate) users: u64,
+    pub(crate) concurrency: usize,
+    pub(crate) seconds: u64,
+}
+
+/// One measured operation.
+pub(crate) struct Row {
+    pub(crate) name: &'static str,
+    pub(crate) outcome: Outcome,
+    /// The issue's req/s target for this operation, if it has one.
+    pub(crate) target: Option<f64>,
+}
+
+fn user_name(index: u64) -> String {
+    format!("bench.user{index}@bench.example.com")
+}
+
+/// An Entra-like create body (Entra sends the enterprise extension, a work email, name parts).
+fn user_body(index: u64) -> String {
+    let name = user_name(index);
+    format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"externalId":"00000000-0000-4000-8000-{index:012x}","userName":"{name}","active":true,"displayName":"Bench User {index}","emails":[{{"primary":true,"type":"work","value":"{name}"}}],"meta":{{"resourceType":"User"}},"name":{{"formatted":"Bench User {index}","familyName":"User {index}","givenName":"Bench"}},"title":"Engineer","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{{"department":"Research","employeeNumber":"{index}"}}}}"#
+    )
+}
+
+fn group_body(index: u64) -> String {
+    format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"externalId":"10000000-0000-4000-8000-{index:012x}","displayName":"Bench Group {index}","members":[]}}"#
+    )
+}
+
+/// Entra's deactivate/reactivate: `Replace` (capitalised) on `active` with a boolean.
+fn active_patch(active: bool) -> String {
+    format!(
+        r#"{{"schemas":["{PATCH_OP}"],"Operations":[{{"op":"Replace","path":"active","value":{active}}}]}}"#
+    )
+}
+
+/// Entra's membership change: `Add` or `Remove` on `members` with a value list of one.
+fn member_patch(op: &str, user_id: &str) -> String {
+    format!(
+        r#"{{"schemas":["{PATCH_OP}"],"Operations":[{{"op":"{op}","path":"members","value":[{{"value":"{user_id}"}}]}}]}}"#
+    )
+}
+
+/// Runs a fixed number of creates and returns the ids created, by index.
+fn create_all(
+    addr: &str,
+    token: &str,
+    concurrency: usize,
+    count: u64,
+    path: &'static str,
+    body: fn(u64) -> String,
+) -> (Outcome, Vec<String>) {
+    let ids = Mutex::new(vec![None::<String>; usize::try_from(count).unwrap_or(0)]);
+    let outcome = load::run(
+        addr,
+        token,
+        concurrency,
+        Until::Count(count),
+        |_| -> Operation<'_> {
+            let ids = &ids;
+            Box::new(move |client: &mut Client, index| {
+                let response = client.request("POST", path, Some(&body(index)))?;
+                if response.status == 201 {
+                    if let (Some(id), Ok(mut ids)) = (response.resource_id(), ids.lock()) {
+                        if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i))
+                        {
+                            *slot = Some(id);
+                        }
+                    }
+                }
+                Ok(response)
+            })
+        },
+    );
+    let ids = ids
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    (outcome, ids)
+}
+
+fn finished(name: &'static str, outcome: Outcome, target: Option<f64>) -> Row {
+    say(&format!(
+        "  {name}: {} requests, {} errors, {:.0} req/s{}",
+        outcome.requests(),
+        outcome.errors,
+        outcome.per_second(),
+        outcome
+            .first_error
+            .as_deref()
+            .map(|error| format!(" (first error: {error})"))
+            .unwrap_or_default()
+    ));
+    Row {
+        name,
+        outcome,
+        target,
+    }
+}
+
+/// Runs every operation against the server at `addr` and returns the rows in order.
+pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, String> {
+    let Load {
+        users,
+        concurrency,
+        seconds,
+    } = load;
+    let timed = Until::Elapsed(Duration::from_secs(seconds));
+    let mut rows = Vec::new();
+
+    say(&format!("  creating {users} users"));
+    let (outcome, user_ids) = create_all(addr, token, concurrency, users, USERS, user_body);
+    rows.push(finished("create user (POST)", outcome, None));
+    if user_ids.is_empty() {
+        return Err("no user was created; nothing to measure".to_owned());
+    }
+    let user_ids = &user_ids;
+    let count = user_ids.len();
+
+    let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
+        let mut rng = Rng::new(worker as u64 + 1);
+        Box::new(move |client: &mut Client, _| {
+            let id = &user_ids[rng.below(count)];
+            client.request("GET", &format!("{USERS}/{id}"), None)
+        })
+    });
+    rows.push(finished("GET user by id", outcome, Some(GET_TARGET)));
+
+    let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
+        let mut rng = Rng::new(worker as u64 + 101);
+        Box::new(move |client: &mut Client, _| {
+            let filter = format!("userName eq \"{}\"", user_name(rng.below(count) as u64));
+            let path = format!("{USERS}?filter={}", encode_query(&filter));
+            client.request("GET", &path, None)
+        })
+    });
+    rows.push(finished("filter userName eq", outcome, Some(FILTER_TARGET)));
+
+    // Worker w takes users w, w+C, w+2C, ...: false on the first pass, true on the next.
+    let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
+        Box::new(move |client: &mut Client, iteration| {
+            let position = worker + iteration as usize * concurrency;
+            let id = &user_ids[position % count];
+            let active = (position / count) % 2 == 1;
+            client.request(
+                "PATCH",
+                &format!("{USERS}/{id}"),
+                Some(&active_patch(active)),
+            )
+        })
+    });
+    rows.push(finished("PATCH user active", outcome, None));
+
+    // Each worker walks the whole list with RFC 9865 cursors, then starts again.
+    let outcome = load::run(addr, token, concurrency, timed, |_| -> Operation<'_> {
+        let mut cursor = String::new();
+        Box::new(move |client: &mut Client, _| {
+            let path = format!("{USERS}?count=100&cursor={}", encode_query(&cursor));
+            let response = client.request("GET", &path, None)?;
+            cursor = response.json_string("nextCursor").unwrap_or_default();
+            Ok(response)
+        })
+    });
+    rows.push(finished("list users (count=100, cursor)", outcome, None));
+
+    let groups = (users / 100).max(concurrency as u64);
+    say(&format!("  creating {groups} groups"));
+    let (outcome, group_ids) = create_all(addr, token, concurrency, groups, GROUPS, group_body);
+    rows.push(finished("create group (POST)", outcome, None));
+    if group_ids.is_empty() {
+        return Err("no group was created; nothing more to measure".to_owned());
+    }
+    let group_ids = &group_ids;
+
+    // Even iterations add a random user to the worker's next group, odd ones remove it again.
+    let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
+        let mut rng = Rng::new(worker as u64 + 1001);
+        let mut member = String::new();
+        Box::new(move |client: &mut Client, iteration| {
+            let group =
+                &group_ids[(worker + (iteration / 2) as usize * concurrency) % group_ids.len()];
+            let op = if iteration % 2 == 0 {
+                member.clone_from(&user_ids[rng.below(count)]);
+                "Add"
+            } else {
+                "Remove"
+            };
+            client.request(
+                "PATCH",
+                &format!("{GROUPS}/{group}"),
+                Some(&member_patch(op, &member)),
+            )
+        })
+    });
+    rows.push(finished("PATCH group add/remove member", outcome, None));
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::http::Response;
+    use super::*;
+
+    #[test]
+    fn bodies_are_json_shaped() {
+        assert!(user_body(5).contains(r#""userName":"bench.user5@bench.example.com""#));
+        assert!(user_body(5).contains("00000000-0000-4000-8000-000000000005"));
+        assert!(active_patch(false).contains(r#""value":false"#));
+        assert!(member_patch("Add", "u1").contains(r#""op":"Add","path":"members""#));
+        let response = Response {
+            status: 201,
+            location: Some("http://x/scim/v2/Groups/g1".to_owned()),
+            body: Vec::new(),
+        };
+        assert_eq!(response.resource_id().as_deref(), Some("g1"));
+    }
+}

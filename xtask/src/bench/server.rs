@@ -1,0 +1,169 @@
+//! One Roster server to measure: a `bench` workspace with a SCIM connection and a token made with
+//! the `roster` CLI, then `roster serve` on a free loopback port, ready when `/readyz` answers.
+//!
+//! Settings are the defaults (durable SQLite commits, pool size, workers = CPUs) except the log
+//! level (warn: the log would otherwise cost as much as the work) and the per-connection SCIM rate
+//! limit, turned off because with it on the benchmark would measure the limiter (500 req/s).
+//! Commands run in the temporary directory so no `roster.toml` of the repository is read.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::http::Client;
+use crate::say;
+
+pub(crate) const WORKSPACE: &str = "bench";
+const CONNECTION: &str = "idp";
+
+/// A running `roster serve`, stopped (SIGTERM, then SIGKILL after 40 s) when dropped.
+pub(crate) struct Instance {
+    child: Option<Child>,
+    pub(crate) addr: String,
+    pub(crate) token: String,
+    pub(crate) log: PathBuf,
+}
+
+fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("ROSTER__DATABASE__URL", database_url)
+        .env("ROSTER__SERVER__BIND", bind)
+        .env("ROSTER__LOG__LEVEL", "warn")
+        .env("ROSTER__SCIM__RATE_LIMIT_PER_SECOND", "0");
+    command
+}
+
+/// Runs a roster CLI command and returns its trimmed stdout, failing with its stderr.
+fn capture(command: &mut Command) -> Result<String, String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run {command:?}: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+impl Instance {
+    /// Creates the workspace, connection and token on `database_url` and starts the server,
+    /// its log in `dir/serve.log`.
+    pub(crate) fn start(binary: &Path, dir: &Path, database_url: &str) -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .map_err(|err| format!("no free port: {err}"))?;
+        let addr = format!("127.0.0.1:{port}");
+        let cli = |args: &[&str]| capture(roster(binary, dir, database_url, &addr).args(args));
+        cli(&["workspace", "create", WORKSPACE])?;
+        cli(&[
+            "connection",
+            "create",
+            "--workspace",
+            WORKSPACE,
+            "--name",
+            CONNECTION,
+            "--kind",
+            "scim",
+        ])?;
+        let token = cli(&[
+            "token",
+            "create",
+            "--workspace",
+            WORKSPACE,
+            "--connection",
+            CONNECTION,
+        ])?;
+        let log = dir.join("serve.log");
+        let log_file = std::fs::File::create(&log)
+            .map_err(|err| format!("cannot create {}: {err}", log.display()))?;
+        let child = roster(binary, dir, database_url, &addr)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|err| format!("cannot start roster serve: {err}"))?;
+        let mut instance = Self {
+            child: Some(child),
+            addr,
+            token,
+            log,
+        };
+        instance.wait_ready()?;
+        Ok(instance)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut client = Client::new(&self.addr, "");
+        loop {
+            if let Ok(response) = client.request("GET", "/readyz", None) {
+                if response.status == 200 {
+                    say(&format!("  roster serve is ready on http://{}", self.addr));
+                    return Ok(());
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "roster serve exited with {status}; see {}",
+                        self.log.display()
+                    ));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "roster serve was not ready within 60 s; see {}",
+                    self.log.display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The server's peak resident set size (VmHWM) in KiB, from /proc.
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+    }
+
+    /// Asks the server to shut down (SIGTERM: in-flight requests finish) and waits for it.
+    pub(crate) fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+        say("  roster serve did not stop within 40 s of SIGTERM; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
