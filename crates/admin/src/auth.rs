@@ -1,37 +1,81 @@
-//! Admin authentication: `Authorization: Bearer <API key>` resolves to the workspace the key
-//! acts for as an admin. (Console sessions join with the console.) The key is never logged.
+//! Admin authentication, two ways:
+//! - `Authorization: Bearer <API key>` for automation: acts as an admin whose session did not
+//!   come from SSO (the policy treats it so);
+//! - the `roster_session` cookie of a user with the `admin` role, for the console. Writes
+//!   authenticated by the cookie must echo the session's CSRF token in `X-CSRF-Token` (from
+//!   `GET /api/v1/admin/session`): a cross-site form or script can send the cookie but can
+//!   neither read nor compute the token.
+//!
+//! Keys and tokens are never logged.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
-use roster_store::domain::{Actor, WorkspaceId};
+use roster_store::domain::{Actor, SessionVerifier, TokenId, UserId, WorkspaceId, ADMIN_ROLE};
 use roster_store::Store;
+use subtle::ConstantTimeEq;
 
 use crate::error::AdminError;
 
+/// The session verifier the server installs (the SSO crate's), as app data.
+pub type Verifier = Arc<dyn SessionVerifier>;
+
+/// How an admin authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey(TokenId),
+    Session {
+        user_id: UserId,
+        via_sso: bool,
+        csrf_token: String,
+    },
+}
+
 /// An authenticated workspace admin.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AdminPrincipal {
     pub workspace_id: WorkspaceId,
-    pub key_id: roster_store::domain::TokenId,
+    pub credential: Credential,
 }
 
 impl AdminPrincipal {
     pub fn actor(&self) -> Actor {
         Actor::Admin {
-            id: format!("api_key:{}", self.key_id),
+            id: match &self.credential {
+                Credential::ApiKey(key) => format!("api_key:{key}"),
+                Credential::Session { user_id, .. } => format!("user:{user_id}"),
+            },
         }
     }
 
-    /// The actor as the policy sees it: an admin whose session did not come from SSO.
+    /// The actor as the policy sees it.
     pub fn policy_actor(&self) -> roster_mapping::policy::Actor {
         roster_mapping::policy::Actor {
             is_admin: true,
-            signed_in_with_sso: false,
+            signed_in_with_sso: matches!(
+                self.credential,
+                Credential::Session { via_sso: true, .. }
+            ),
         }
     }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim().to_owned())
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 impl FromRequest for AdminPrincipal {
@@ -39,26 +83,89 @@ impl FromRequest for AdminPrincipal {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = req
+        let bearer = bearer(req);
+        let cookie = req.cookie("roster_session").map(|c| c.value().to_owned());
+        let csrf_header = req
             .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
+            .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-            })
-            .map(|(_, token)| token.trim().to_owned());
+            .map(str::to_owned);
+        let write = is_write(req.method());
         let store = req.app_data::<web::Data<Store>>().cloned();
+        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
         Box::pin(async move {
-            let token = header
-                .ok_or_else(|| AdminError::unauthorized("send Authorization: Bearer <API key>"))?;
             let store = store.ok_or_else(|| AdminError::new(500, "internal", "internal error"))?;
-            let principal = web::block(move || store.authenticate_api_key(&token)).await??;
-            Ok(AdminPrincipal {
-                workspace_id: principal.workspace_id,
-                key_id: principal.key_id,
+            if let Some(token) = bearer {
+                let principal = web::block(move || store.authenticate_api_key(&token)).await??;
+                return Ok(AdminPrincipal {
+                    workspace_id: principal.workspace_id,
+                    credential: Credential::ApiKey(principal.key_id),
+                });
+            }
+            let (Some(token), Some(verifier)) = (cookie, verifier) else {
+                return Err(AdminError::unauthorized(
+                    "sign in, or send Authorization: Bearer <API key>",
+                ));
+            };
+            let principal = web::block(move || -> Result<AdminPrincipal, AdminError> {
+                let session = verifier.verify_session(&token).ok_or_else(|| {
+                    AdminError::unauthorized("the session is invalid or has ended")
+                })?;
+                let workspace = store.workspace(session.workspace_id)?;
+                let roles = store.effective_roles(&workspace, session.user_id)?;
+                if !roles.roles.iter().any(|r| r.as_str() == ADMIN_ROLE) {
+                    return Err(AdminError::new(
+                        403,
+                        "forbidden",
+                        "this user is not a workspace admin",
+                    ));
+                }
+                Ok(AdminPrincipal {
+                    workspace_id: session.workspace_id,
+                    credential: Credential::Session {
+                        user_id: session.user_id,
+                        via_sso: session.via_sso,
+                        csrf_token: session.csrf_token,
+                    },
+                })
             })
+            .await??;
+            if write {
+                let Credential::Session { csrf_token, .. } = &principal.credential else {
+                    return Ok(principal);
+                };
+                let echoed = csrf_header.unwrap_or_default();
+                let matches: bool = echoed.as_bytes().ct_eq(csrf_token.as_bytes()).into();
+                if !matches {
+                    return Err(AdminError::new(
+                        403,
+                        "csrf",
+                        "send the session's CSRF token (GET /api/v1/admin/session) in X-CSRF-Token",
+                    ));
+                }
+            }
+            Ok(principal)
         })
     }
+}
+
+/// `GET /session`: who is signed in, and the CSRF token the console sends with writes.
+pub async fn session(admin: AdminPrincipal) -> Result<actix_web::HttpResponse, AdminError> {
+    let body = match &admin.credential {
+        Credential::ApiKey(key) => serde_json::json!({
+            "workspaceId": admin.workspace_id.to_string(), "apiKeyId": key.to_string(),
+            "signedInWithSso": false, "csrfToken": null,
+        }),
+        Credential::Session {
+            user_id,
+            via_sso,
+            csrf_token,
+        } => serde_json::json!({
+            "workspaceId": admin.workspace_id.to_string(), "userId": user_id.to_string(),
+            "signedInWithSso": via_sso, "csrfToken": csrf_token,
+        }),
+    };
+    Ok(actix_web::HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body))
 }

@@ -85,6 +85,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
             web::get().to(directory::provisioning_log),
         )
         .route("/audit", web::get().to(directory::audit))
+        .route("/session", web::get().to(auth::session))
         .route("/login-events", web::get().to(login_events::list))
         .route("/webhooks", web::get().to(webhooks::list))
         .route("/webhooks", web::post().to(webhooks::create))

@@ -176,6 +176,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/v1/admin/session",
+        "Who is signed in, and the CSRF token for cookie-authenticated writes",
+        "",
+        200,
+    ),
+    (
         "put",
         "/api/v1/admin/sso-enforcement",
         "Enforce SSO: refuse password logins (body {\"enforced\": bool})",

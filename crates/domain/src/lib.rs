@@ -11,6 +11,7 @@ pub mod password;
 pub mod query;
 mod role;
 mod secret;
+mod session;
 mod timestamp;
 mod user;
 mod workspace;
@@ -26,6 +27,7 @@ pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
 pub use secret::{SecretHash, SecretKind, SecretToken};
+pub use session::{SessionPrincipal, SessionVerifier};
 pub use timestamp::Timestamp;
 pub use user::{
     ignored_identifier_changes, Identity, IgnoredChange, Lifecycle, LifecycleEvent, Source, User,

@@ -47,7 +47,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         allow_private_network_urls: settings.security.allow_private_network_urls,
         public_url: settings.public_url(),
     };
+    let verifier: roster_admin::auth::Verifier = std::sync::Arc::new(shared.sso.sessions.clone());
     cfg.app_data(web::Data::new(store))
+        .app_data(web::Data::new(verifier))
         .app_data(shared.metrics)
         .route("/healthz", web::get().to(healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))

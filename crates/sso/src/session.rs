@@ -237,6 +237,28 @@ impl Sessions {
     }
 }
 
+/// The CSRF token of a session: derived from its id, which only the (HttpOnly) cookie and the
+/// server know, so another site can neither read nor compute it.
+pub fn csrf_token(session_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(
+        format!("roster-csrf:{session_id}").as_bytes(),
+    ))
+}
+
+impl roster_store::domain::SessionVerifier for Sessions {
+    fn verify_session(&self, token: &str) -> Option<roster_store::domain::SessionPrincipal> {
+        let (claims, workspace, user) = self.verify(token).ok()?;
+        Some(roster_store::domain::SessionPrincipal {
+            workspace_id: workspace.id,
+            user_id: user.id,
+            csrf_token: csrf_token(&claims.sid),
+            session_id: claims.sid,
+            via_sso: claims.cid != "password",
+        })
+    }
+}
+
 fn uuid_like() -> Result<String, SessionError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|err| SessionError::Key(err.to_string()))?;

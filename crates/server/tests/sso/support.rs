@@ -112,14 +112,17 @@ impl SsoApp {
     /// Maps IdP group `claim` at `connection` to app group `group` and role `role` (rank 10).
     pub fn map(&self, connection: &Connection, claim: &str, group: &str, role: &str) {
         let store = &self.db.store;
-        let role = store
-            .create_role(
-                &Actor::Cli,
-                self.workspace.id,
-                &RoleName::parse(role).unwrap(),
-                10,
-            )
-            .unwrap();
+        let role = match store.role_by_name(self.workspace.id, role) {
+            Ok(existing) => existing,
+            Err(_) => store
+                .create_role(
+                    &Actor::Cli,
+                    self.workspace.id,
+                    &RoleName::parse(role).unwrap(),
+                    10,
+                )
+                .unwrap(),
+        };
         let group = store
             .app_group_by_name_or_create(
                 &Actor::Cli,
