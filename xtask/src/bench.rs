@@ -145,6 +145,12 @@ fn backend(
     load: Load,
 ) -> Result<(Vec<String>, u64), String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let before = busy_cpu_percent();
+    if let Some(busy) = before.filter(|busy| *busy > 10.0) {
+        say(&format!(
+            "warning: other work keeps the CPUs {busy:.0}% busy; the figures will be low"
+        ));
+    }
     say(&format!(
         "{title}\n  creating workspace `{}`, a SCIM connection and a token; starting roster serve",
         server::WORKSPACE
@@ -158,7 +164,35 @@ fn backend(
         instance.log.display()
     ));
     let errors = rows.iter().map(|row| row.outcome.errors).sum();
-    Ok((report::table(title, &rows, peak), errors))
+    let title = match before {
+        Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
+        None => title.to_owned(),
+    };
+    Ok((report::table(&title, &rows, peak), errors))
+}
+
+/// How busy the CPUs are with other work, over one second (/proc/stat), in percent: the server
+/// and the load generator share this machine with whatever else runs, which lowers the figures.
+fn busy_cpu_percent() -> Option<f64> {
+    let sample = || -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|field| field.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+        let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+        Some((fields.iter().take(8).sum(), idle))
+    };
+    let (total_before, idle_before) = sample()?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (total_after, idle_after) = sample()?;
+    let total = total_after.checked_sub(total_before)?;
+    let idle = idle_after.checked_sub(idle_before)?;
+    (total > 0).then(|| 100.0 * (total - idle.min(total)) as f64 / total as f64)
 }
 
 #[cfg(test)]
