@@ -2,68 +2,18 @@
 //! the session's CSRF token, and the policy sees whether the session came from SSO.
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::password::hash_password;
-use roster_store::domain::{Actor, ConnectionKind, Source, UserName};
-use roster_store::NewUser;
+use roster_store::domain::ConnectionKind;
 use serde_json::{json, Value};
 
 use crate::idps::{browser, OidcOp, OidcOptions};
-use crate::support::{e2e_enabled, session_of, SsoApp};
+use crate::support::{agent, e2e_enabled, password_login, password_user, session_of, SsoApp};
 
-/// A password user, made an admin when `admin`; returns its session token.
+/// A password user, made an admin when `admin`, signed in; returns its session token.
 fn password_session(app: &SsoApp, name: &str, admin: bool) -> String {
-    let user = app
-        .db
-        .store
-        .create_user(
-            &Actor::Cli,
-            &NewUser::minimal(
-                app.workspace.id,
-                UserName::parse(name).unwrap(),
-                Source::Invited,
-            ),
-        )
-        .unwrap();
-    app.db
-        .store
-        .set_password_hash(
-            &Actor::Cli,
-            app.workspace.id,
-            user.id,
-            &hash_password("pw-123456").unwrap(),
-        )
-        .unwrap();
-    if admin {
-        app.db
-            .store
-            .assign_role(&Actor::Cli, app.workspace.id, user.id, "admin")
-            .unwrap();
-    }
-    let response = agent()
-        .post(&format!("{}/login/password", app.url()))
-        .send_form([
-            ("workspace", "acme"),
-            ("user_name", name),
-            ("password", "pw-123456"),
-        ])
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 303);
-    response
-        .headers()
-        .get_all("set-cookie")
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
+    password_user(app, name, "pw-123456", admin);
+    let (status, token, body) = password_login(app, name, "pw-123456");
+    assert_eq!(status, 303, "{body}");
+    token.unwrap()
 }
 
 /// An admin API call with the session cookie (and a CSRF header when given).

@@ -275,11 +275,7 @@ fn callbacks_are_bound_to_the_browser_and_single_use() {
 }
 
 fn get_with_cookie(app: &SsoApp, path: &str, cookie: &str) -> u16 {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
+    crate::support::agent()
         .get(&format!("{}{path}", app.url()))
         .header("Cookie", cookie)
         .call()
@@ -398,11 +394,7 @@ fn a_login_started_on_one_replica_finishes_on_another() {
     let binding = stopped.json["cookies"]["127.0.0.1"]["roster_sso"]
         .as_str()
         .unwrap();
-    let mut response = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
+    let mut response = crate::support::agent()
         .get(&format!("{}{path}", replica.url()))
         .header("Cookie", &format!("roster_sso={binding}"))
         .call()
@@ -413,22 +405,11 @@ fn a_login_started_on_one_replica_finishes_on_another() {
         "{}",
         response.body_mut().read_to_string().unwrap_or_default()
     );
-    let token = response
-        .headers()
-        .get_all("set-cookie")
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .unwrap();
+    let token = crate::support::session_set_by(&response).unwrap();
     // The session signed by the replica is valid on the first server, and a logout on one ends
     // it on both.
     assert_eq!(app.me(&token).0, 200);
-    let logout = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
+    let logout = crate::support::agent()
         .post(&format!("{}/logout", replica.url()))
         .header("Cookie", &format!("roster_session={token}"))
         .send_empty()

@@ -2,71 +2,16 @@
 //! involved, so these tests always run.
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::password::hash_password;
-use roster_store::domain::{Actor, Source, UserName};
-use roster_store::NewUser;
+use roster_store::domain::Actor;
 
-use crate::support::{event_id_on_page, SsoApp};
-
-fn with_password(app: &SsoApp) {
-    let user = app
-        .db
-        .store
-        .create_user(
-            &Actor::Cli,
-            &NewUser::minimal(
-                app.workspace.id,
-                UserName::parse("ops").unwrap(),
-                Source::Invited,
-            ),
-        )
-        .unwrap();
-    app.db
-        .store
-        .set_password_hash(
-            &Actor::Cli,
-            app.workspace.id,
-            user.id,
-            &hash_password("correct horse").unwrap(),
-        )
-        .unwrap();
-}
-
-fn login(app: &SsoApp, user: &str, password: &str) -> (u16, Option<String>, String) {
-    let mut response = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-        .post(&format!("{}/login/password", app.url()))
-        .send_form([
-            ("workspace", "acme"),
-            ("user_name", user),
-            ("password", password),
-            ("return_to", "/"),
-        ])
-        .unwrap();
-    let status = response.status().as_u16();
-    let token = response
-        .headers()
-        .get_all("set-cookie")
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned());
-    (
-        status,
-        token,
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
-}
+use crate::support::{event_id_on_page, password_login, password_user, SsoApp};
 
 #[test]
 fn passwords_work_until_sso_is_enforced() {
     let app = SsoApp::new();
-    with_password(&app);
+    password_user(&app, "ops", "correct horse", false);
 
-    let (status, token, _) = login(&app, "ops", "correct horse");
+    let (status, token, _) = password_login(&app, "ops", "correct horse");
     assert_eq!(status, 303);
     let (me_status, me) = app.me(&token.unwrap());
     assert_eq!(me_status, 200);
@@ -74,7 +19,7 @@ fn passwords_work_until_sso_is_enforced() {
 
     // Wrong password and unknown user: one answer, no session.
     for (user, password) in [("ops", "wrong"), ("nobody", "correct horse")] {
-        let (status, token, body) = login(&app, user, password);
+        let (status, token, body) = password_login(&app, user, password);
         assert_eq!(status, 401, "{body}");
         assert!(token.is_none());
         assert!(body.contains("invalid_credentials"));
@@ -87,10 +32,7 @@ fn passwords_work_until_sso_is_enforced() {
         .store
         .create_api_key(&Actor::Cli, app.workspace.id, "t")
         .unwrap();
-    let response = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
+    let response = crate::support::agent()
         .put(&format!("{}/api/v1/admin/sso-enforcement", app.url()))
         .header("Authorization", &format!("Bearer {}", key.expose()))
         .header("Content-Type", "application/json")
@@ -101,7 +43,7 @@ fn passwords_work_until_sso_is_enforced() {
         .store
         .set_sso_enforced(&Actor::Cli, app.workspace.id, true)
         .unwrap();
-    let (status, token, body) = login(&app, "ops", "correct horse");
+    let (status, token, body) = password_login(&app, "ops", "correct horse");
     assert_eq!(status, 403);
     assert!(token.is_none());
     assert!(body.contains("sso_required"), "{body}");
@@ -113,10 +55,7 @@ fn passwords_work_until_sso_is_enforced() {
     assert_eq!(event.protocol, "password");
     assert_eq!(event.reason.as_deref(), Some("sso_required"));
 
-    let bad_return = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
+    let bad_return = crate::support::agent()
         .post(&format!("{}/login/password", app.url()))
         .send_form([
             ("workspace", "acme"),

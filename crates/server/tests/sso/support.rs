@@ -222,3 +222,63 @@ pub fn event_id_on_page(body: &str) -> Option<String> {
     let end = body[start..].find("</code>")? + start;
     Some(body[start..end].to_owned())
 }
+
+/// An HTTP client that shows every status and follows no redirect (a test looks at each hop).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+/// The `roster_session` token a response sets, if any.
+pub fn session_set_by(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("roster_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// `POST /login/password` for workspace `acme`: (status, session token, body).
+pub fn password_login(app: &SsoApp, user: &str, password: &str) -> (u16, Option<String>, String) {
+    let mut response = agent()
+        .post(&format!("{}/login/password", app.url()))
+        .send_form([
+            ("workspace", "acme"),
+            ("user_name", user),
+            ("password", password),
+            ("return_to", "/"),
+        ])
+        .unwrap();
+    let token = session_set_by(&response);
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (response.status().as_u16(), token, body)
+}
+
+/// An invited user with a local password, made an admin when `admin`.
+pub fn password_user(app: &SsoApp, name: &str, password: &str, admin: bool) {
+    let store = &app.db.store;
+    let user = store
+        .create_user(
+            &Actor::Cli,
+            &roster_store::NewUser::minimal(
+                app.workspace.id,
+                roster_store::domain::UserName::parse(name).unwrap(),
+                roster_store::domain::Source::Invited,
+            ),
+        )
+        .unwrap();
+    let hash = roster_store::domain::password::hash_password(password).unwrap();
+    store
+        .set_password_hash(&Actor::Cli, app.workspace.id, user.id, &hash)
+        .unwrap();
+    if admin {
+        store
+            .assign_role(&Actor::Cli, app.workspace.id, user.id, "admin")
+            .unwrap();
+    }
+}
