@@ -50,6 +50,15 @@ pub struct LoginError {
 }
 
 impl LoginError {
+    /// Infrastructure trouble (database, randomness, a worker): 503, not a refusal.
+    pub fn unavailable() -> Self {
+        Self {
+            failure: None,
+            event_id: None,
+            unavailable: true,
+        }
+    }
+
     pub fn plain(failure: LoginFailure) -> Self {
         Self {
             failure: Some(failure),
@@ -74,11 +83,7 @@ impl From<StoreError> for LoginError {
             StoreError::NotFound { .. } => LoginError::plain(LoginFailure::ConnectionUnavailable),
             other => {
                 tracing::error!(error = %other, "SSO: store error");
-                LoginError {
-                    failure: None,
-                    event_id: None,
-                    unavailable: true,
-                }
+                LoginError::unavailable()
             }
         }
     }
@@ -235,11 +240,7 @@ pub fn issue_session(
         .issue(workspace, user, roles, login_via)
         .map_err(|err| {
             tracing::error!(error = %err, "cannot sign a session");
-            LoginError {
-                failure: None,
-                event_id: None,
-                unavailable: true,
-            }
+            LoginError::unavailable()
         })?;
     Ok(session_cookie(token, state.secure_cookies()))
 }

@@ -297,7 +297,7 @@ impl OidcRp {
         redirect_uri: &str,
     ) -> Result<AuthorizationStart, OidcError> {
         let metadata = self.metadata(connection, config).await?;
-        let client = client(metadata, config, redirect_uri)?;
+        let client = relying_party(metadata, config, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -327,7 +327,7 @@ impl OidcRp {
         pkce_verifier: &str,
     ) -> Result<LoginClaims, OidcError> {
         let metadata = self.metadata(connection, config).await?;
-        let client = client(metadata.clone(), config, redirect_uri)?;
+        let client = relying_party(metadata.clone(), config, redirect_uri)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|err| invalid("token_endpoint_missing", err))?
@@ -349,7 +349,7 @@ impl OidcRp {
         let mut verified = verify_id_token(&client, config, id_token, &nonce, token.access_token());
         if matches!(&verified, Err(e) if e.reason == "unknown_key") {
             if let Some(refreshed) = self.refetch_keys(connection, &metadata).await? {
-                let client = client_for(refreshed, config, redirect_uri)?;
+                let client = relying_party(refreshed, config, redirect_uri)?;
                 verified = verify_id_token(&client, config, id_token, &nonce, token.access_token());
             }
         }
@@ -383,15 +383,7 @@ type Rp = CoreClient<
     openidconnect::EndpointMaybeSet,
 >;
 
-fn client(
-    metadata: CoreProviderMetadata,
-    config: &OidcConfig,
-    redirect_uri: &str,
-) -> Result<Rp, OidcError> {
-    client_for(metadata, config, redirect_uri)
-}
-
-fn client_for(
+fn relying_party(
     metadata: CoreProviderMetadata,
     config: &OidcConfig,
     redirect_uri: &str,

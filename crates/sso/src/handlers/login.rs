@@ -58,9 +58,7 @@ pub async fn start(
 
     let binding = match browser::binding(&req) {
         Some(existing) => existing,
-        None => {
-            new_binding().map_err(|_| LoginError::plain(LoginFailure::ConnectionUnavailable))?
-        }
+        None => new_binding().map_err(|_| LoginError::unavailable())?,
     };
     let now = Timestamp::now();
     let mut pending = SsoRequest {

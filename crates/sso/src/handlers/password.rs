@@ -72,7 +72,7 @@ pub async fn login(
         })
     })
     .await
-    .map_err(|_| LoginError::plain(LoginFailure::ConnectionUnavailable))?;
+    .map_err(|_| LoginError::unavailable())?;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
