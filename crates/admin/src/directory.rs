@@ -18,13 +18,13 @@ use crate::AdminSettings;
 
 const PAGE: i64 = 100;
 
-fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
 }
 
 /// Asks the policy; a refusal becomes a 403 with its code and reason.
-fn require(
+pub(crate) fn require(
     store: &Store,
     admin: &AdminPrincipal,
     action: Action,

@@ -1,4 +1,4 @@
-//! Admin REST API (`/api/v1/admin`) and, later, the web console (`/admin`) for workspace admins.
+//! Admin REST API (`/api/v1/admin`) and the web console (`/admin`) for workspace admins.
 //!
 //! **Architecture invariant:** the console and the API only ask the one policy function
 //! (`roster_mapping::policy::allowed`) what an admin may do; they never decide it themselves.
@@ -6,10 +6,13 @@
 //! unknown routes included.
 
 pub mod auth;
+mod connections;
+mod console;
 mod directory;
 pub mod error;
 mod events;
 mod login_events;
+mod migration;
 pub mod openapi;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
 pub use roster_store::domain::password;
@@ -29,10 +32,18 @@ pub struct AdminSettings {
     pub public_url: String,
 }
 
+pub use console::configure_console;
+
 /// Mounts the admin API on the `/api/v1/admin` scope the server gives. Expects a
-/// `web::Data<Store>` registered by the server.
-pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
+/// `web::Data<Store>` registered by the server; `oidc` is the relying party whose discovery
+/// validates and tests OIDC connections (the SSO routes' own, so their caches agree).
+pub fn configure_api(
+    cfg: &mut web::ServiceConfig,
+    settings: AdminSettings,
+    oidc: roster_sso::oidc::OidcRp,
+) {
     cfg.app_data(web::Data::new(settings))
+        .app_data(web::Data::new(oidc))
         .app_data(
             web::JsonConfig::default()
                 .limit(64 * 1024)
@@ -63,6 +74,15 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, settings: AdminSettings) {
             web::delete().to(directory::remove_member),
         )
         .route("/connections", web::get().to(directory::list_connections))
+        .route("/connections", web::post().to(connections::create))
+        .route("/connections/{id}", web::get().to(connections::get))
+        .route("/connections/{id}", web::delete().to(connections::revoke))
+        .route(
+            "/connections/{id}/settings",
+            web::put().to(connections::update_settings),
+        )
+        .route("/connections/{id}/test", web::post().to(connections::test))
+        .route("/scim/migration-plan", web::get().to(migration::endpoint))
         .route("/connections/{id}/scim", web::put().to(directory::set_scim))
         .route(
             "/sso-enforcement",

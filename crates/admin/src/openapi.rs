@@ -7,6 +7,48 @@ use serde_json::{json, Map, Value};
 /// (method, path, summary, request body schema name or "", success status).
 const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
+        "post",
+        "/api/v1/admin/connections",
+        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first",
+        "CreateConnection",
+        201,
+    ),
+    (
+        "get",
+        "/api/v1/admin/connections/{id}",
+        "A connection with the values to paste into the IdP (never a secret)",
+        "",
+        200,
+    ),
+    (
+        "put",
+        "/api/v1/admin/connections/{id}/settings",
+        "Replace a connection's IdP settings (validated like a creation)",
+        "UpdateSettings",
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/admin/connections/{id}/test",
+        "Test a connection against its IdP: each check with want and got",
+        "",
+        200,
+    ),
+    (
+        "delete",
+        "/api/v1/admin/connections/{id}",
+        "Revoke a connection: its logins and SCIM tokens stop at once",
+        "",
+        204,
+    ),
+    (
+        "get",
+        "/api/v1/admin/scim/migration-plan",
+        "Before turning SCIM on: existing users whose userName or email would conflict",
+        "",
+        200,
+    ),
+    (
         "get",
         "/api/v1/admin/scim",
         "SCIM connections with their sync status",
@@ -274,6 +316,22 @@ pub fn document() -> Value {
                 "Invite": object(&[("email", "string"), ("userName", "string"), ("givenName", "string"), ("familyName", "string")], &["email"]),
                 "AddMember": object(&[("userId", "string")], &["userId"]),
                 "ScimSwitch": object(&[("enabled", "boolean")], &["enabled"]),
+                "CreateConnection": {
+                    "type": "object", "additionalProperties": false, "required": ["name", "kind"],
+                    "properties": {
+                        "name": {"type": "string"}, "kind": {"enum": ["saml", "oidc", "scim"]},
+                        "vendor": {"enum": ["entra", "okta", "onelogin", "google", "generic"]},
+                        "domains": {"type": "array", "items": {"type": "string"}},
+                        "scimEnabled": {"type": "boolean"},
+                        "profileSync": {"enum": ["first_login", "every_login"]},
+                        "groupSync": {"enum": ["off", "every_login"]},
+                        "saml": {"$ref": "#/components/schemas/SamlSettings"},
+                        "oidc": {"$ref": "#/components/schemas/OidcSettings"}
+                    }
+                },
+                "UpdateSettings": object(&[("saml", "object"), ("oidc", "object")], &[]),
+                "SamlSettings": object(&[("metadataXml", "string"), ("metadataUrl", "string"), ("allowIdpInitiated", "boolean")], &[]),
+                "OidcSettings": object(&[("issuer", "string"), ("clientId", "string"), ("clientSecret", "string"), ("tokenAuthMethod", "string")], &["issuer", "clientId"]),
                 "NewToken": object(&[("name", "string"), ("expiresInDays", "integer")], &[]),
             }
         }

@@ -19,6 +19,8 @@ pub enum Action {
     RevokeScimToken,
     ToggleScim,
     ToggleSsoEnforcement,
+    /// Create, reconfigure, test or revoke an IdP connection.
+    ManageConnections,
 }
 
 /// Who acts.
@@ -134,7 +136,7 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
                 Refused(SCIM_OFF)
             }
         }
-        (RevokeScimToken | ToggleScim, Target::Workspace) => Allowed,
+        (RevokeScimToken | ToggleScim | ManageConnections, Target::Workspace) => Allowed,
         (ToggleSsoEnforcement, Target::Workspace) => {
             if actor.signed_in_with_sso {
                 Allowed

@@ -3,11 +3,10 @@
 //! accept unsigned assertions), OIDC discovery must answer for exactly the configured issuer —
 //! and prints the values an admin pastes into the IdP.
 
-use std::time::Duration;
-
 use anyhow::{anyhow, bail, Context};
 use roster_sso::config::{connection_urls, SamlConfig};
-use roster_sso::oidc::{OidcConfig, TokenAuthMethod};
+use roster_sso::oidc::TokenAuthMethod;
+use roster_sso::setup::{self, OidcInput, SamlInput};
 use roster_store::domain::{
     Actor, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
@@ -17,9 +16,6 @@ use serde_json::json;
 use crate::cli::{ConnectionCreate, KindArg};
 use crate::output;
 use crate::settings::Settings;
-
-/// The most metadata we read from a URL.
-const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
 pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> anyhow::Result<()> {
     let workspace = store
@@ -78,45 +74,26 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
 }
 
 fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
-    let xml = match (&args.idp_metadata_url, &args.idp_metadata_file) {
-        (Some(url), None) => fetch_metadata(url, allow_private)?,
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
+    let metadata_xml = match (&args.idp_metadata_url, &args.idp_metadata_file) {
+        (Some(_), None) => None,
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
         _ => bail!(
             "a SAML connection needs exactly one of --idp-metadata-url or --idp-metadata-file"
         ),
     };
-    let config = SamlConfig {
-        idp_metadata_xml: xml,
-        idp_metadata_url: args.idp_metadata_url.clone(),
-        allow_idp_initiated: args.allow_idp_initiated,
-        clock_skew_seconds: 180,
-    };
-    let idp = config
-        .idp()
-        .map_err(|err| anyhow!("the IdP metadata is not usable: {err}"))?;
+    let (config, idp) = setup::saml_config(
+        SamlInput {
+            metadata_xml,
+            metadata_url: args.idp_metadata_url.clone(),
+            allow_idp_initiated: args.allow_idp_initiated,
+        },
+        allow_private,
+    )?;
     tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
-    Ok(serde_json::to_string(&config)?)
-}
-
-pub(crate) fn fetch_metadata(url: &str, allow_private: bool) -> anyhow::Result<String> {
-    roster_webhooks::ssrf::check_url(url, allow_private)
-        .map_err(|err| anyhow!("--idp-metadata-url {url}: {err}"))?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(15)))
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|err| anyhow!("cannot fetch the IdP metadata from {url}: {err}"))?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_METADATA_BYTES)
-        .read_to_string()
-        .map_err(|err| anyhow!("cannot read the IdP metadata from {url}: {err}"))
+    Ok(config)
 }
 
 fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
@@ -130,36 +107,24 @@ fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
         .ok_or_else(|| anyhow!("an OIDC connection needs --client-id"))?;
     let client_secret = match &args.client_secret_file {
         Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .trim()
-            .to_owned(),
+            .with_context(|| format!("cannot read {}", path.display()))?,
         None => std::env::var("ROSTER_CLIENT_SECRET").map_err(|_| {
             anyhow!("give the client secret with --client-secret-file or ROSTER_CLIENT_SECRET")
         })?,
     };
-    if client_secret.is_empty() {
-        bail!("the client secret is empty");
-    }
-    roster_webhooks::ssrf::check_url(&issuer, allow_private)
-        .map_err(|err| anyhow!("--issuer {issuer}: {err}"))?;
-    let config = OidcConfig {
+    let token_auth_method = match args.token_auth_method.as_str() {
+        "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
+        "client_secret_post" => TokenAuthMethod::ClientSecretPost,
+        _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
+    };
+    let rp = roster_sso::oidc::OidcRp::new().map_err(|err| anyhow!("{err}"))?;
+    let input = OidcInput {
         issuer,
         client_id,
         client_secret,
-        token_auth_method: match args.token_auth_method.as_str() {
-            "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
-            "client_secret_post" => TokenAuthMethod::ClientSecretPost,
-            _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
-        },
-        scopes: ["openid", "email", "profile", "groups"]
-            .map(str::to_owned)
-            .to_vec(),
-        clock_skew_seconds: 120,
+        token_auth_method,
     };
-    let rp = roster_sso::oidc::OidcRp::new().map_err(|err| anyhow!("{err}"))?;
-    let discovered = actix_web::rt::System::new().block_on(rp.discover(&config));
-    discovered.map_err(|err| anyhow!("OIDC discovery for {} failed: {err}", config.issuer))?;
-    Ok(serde_json::to_string(&config)?)
+    Ok(actix_web::rt::System::new().block_on(setup::oidc_config(&rp, input, allow_private))?)
 }
 
 /// Fetches the metadata of every SAML connection that came from a URL and stores it when it
@@ -180,7 +145,7 @@ pub fn refresh_saml_metadata(store: &Store, allow_private: bool) -> anyhow::Resu
             let Some(url) = config.idp_metadata_url.clone() else {
                 continue;
             };
-            let fetched = match fetch_metadata(&url, allow_private) {
+            let fetched = match setup::fetch_metadata(&url, allow_private) {
                 Ok(xml) => xml,
                 Err(err) => {
                     tracing::warn!(connection = %connection.id, error = %err, "IdP metadata refresh failed; keeping the current metadata");

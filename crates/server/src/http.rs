@@ -67,8 +67,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
             web::scope("/sso").configure(move |cfg| roster_sso::configure(cfg, sso))
         })
         .service(
-            web::scope("/api/v1/admin").configure(|cfg| roster_admin::configure_api(cfg, admin)),
+            web::scope("/api/v1/admin")
+                .configure(|cfg| roster_admin::configure_api(cfg, admin, shared.sso.oidc.clone())),
         )
+        .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
         .default_service(web::to(not_found));
 }

@@ -35,6 +35,7 @@ fn action(text: &str) -> Action {
         "revoke SCIM token" => Action::RevokeScimToken,
         "toggle SCIM" => Action::ToggleScim,
         "toggle SSO enforcement" => Action::ToggleSsoEnforcement,
+        "manage connections" => Action::ManageConnections,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }

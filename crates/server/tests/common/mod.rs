@@ -60,6 +60,8 @@ pub struct Options {
     pub webhooks: Option<u32>,
     /// SCIM rate limit (per second, burst); `None` keeps the generous default.
     pub rate_limit: Option<(f64, f64)>,
+    /// Let outbound URLs (IdP metadata, issuers) point at loopback test servers.
+    pub allow_private_network_urls: bool,
 }
 
 impl Default for Options {
@@ -70,6 +72,7 @@ impl Default for Options {
             max_body_bytes: 1024 * 1024,
             webhooks: None,
             rate_limit: None,
+            allow_private_network_urls: false,
         }
     }
 }
@@ -104,6 +107,9 @@ impl TestApp {
             settings.webhooks.retry_max_secs = 1;
             settings.webhooks.lease_secs = 2;
             settings.webhooks.disable_after = disable_after;
+        }
+        if options.allow_private_network_urls {
+            settings.security.allow_private_network_urls = true;
         }
         let server = BackgroundServer::start(&settings, db.store.clone()).unwrap();
         let agent = ureq::Agent::config_builder()

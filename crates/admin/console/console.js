@@ -1,0 +1,456 @@
+// The Roster admin console: one page, plain JavaScript, no build step. It only calls the admin
+// API (/api/v1/admin) with the session cookie and, for writes, the CSRF token the API hands out;
+// every rule is the API's, and a refusal is shown with the reason the API gives. The DOM is built
+// with textContent only (never innerHTML), so nothing an IdP or a user typed can run as script.
+
+const API = "/api/v1/admin";
+let session = null;
+
+// --- DOM and API helpers -------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "text") el.textContent = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function flash(message, kind = "error") {
+  const box = document.getElementById("flash");
+  box.textContent = message;
+  box.className = kind;
+  box.hidden = !message;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const reason = body && body.detail && body.detail.refusal ? ` (${body.detail.refusal})` : "";
+    super(`${(body && body.message) || `HTTP ${status}`}${reason}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && session && session.csrfToken) headers["x-csrf-token"] = session.csrfToken;
+  const response = await fetch(API + path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const parsed = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, parsed);
+  return parsed;
+}
+
+// Runs an action from a button; shows the API's error (and refusal reason) instead of throwing.
+async function attempt(action, success) {
+  try {
+    const result = await action();
+    if (success) flash(success, "info");
+    return result;
+  } catch (err) {
+    flash(err.message);
+    return undefined;
+  }
+}
+
+function when(at) {
+  return at ? new Date(at).toLocaleString() : "never";
+}
+
+function copyRow(label, value, testid) {
+  if (!value) return [];
+  return [
+    h("span", { class: "muted", text: label }),
+    h("code", { "data-testid": testid, text: value }),
+    h("button", { class: "secondary", onclick: () => navigator.clipboard && navigator.clipboard.writeText(value) }, "Copy"),
+  ];
+}
+
+function table(headers, rows) {
+  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", { text: t })))), h("tbody", {}, rows));
+}
+
+function formValues(form) {
+  const out = {};
+  for (const [key, value] of new FormData(form).entries()) out[key] = typeof value === "string" ? value.trim() : value;
+  return out;
+}
+
+// --- Sign-in -------------------------------------------------------------------------------
+
+function signIn(view) {
+  document.getElementById("nav").hidden = true;
+  view.append(
+    h("section", { class: "card login" },
+      h("h1", { text: "Sign in to the admin console" }),
+      h("form", { method: "post", action: "/login/password", id: "password-login" },
+        h("input", { type: "hidden", name: "return_to", value: "/admin" }),
+        h("label", {}, "Workspace", h("input", { name: "workspace", required: true, autocomplete: "organization" })),
+        h("label", {}, "User name", h("input", { name: "user_name", required: true, autocomplete: "username" })),
+        h("label", {}, "Password", h("input", { name: "password", type: "password", required: true, autocomplete: "current-password" })),
+        h("button", { type: "submit" }, "Sign in with password")),
+      h("h2", { text: "Or with your identity provider" }),
+      h("form", { class: "inline", id: "sso-login", onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const query = new URLSearchParams({ email: v.email, return_to: "/admin" });
+        location.href = `/sso/${encodeURIComponent(v.workspace)}/login?${query}`;
+      } },
+        h("label", {}, "Workspace", h("input", { name: "workspace", required: true })),
+        h("label", {}, "Work email", h("input", { name: "email", type: "email", required: true })),
+        h("button", { type: "submit", class: "secondary" }, "Continue with SSO"))));
+}
+
+// --- Overview ------------------------------------------------------------------------------
+
+async function overview(view) {
+  const [scim, users, groups, failures] = await Promise.all([
+    api("GET", "/scim"),
+    api("GET", "/users?limit=1000"),
+    api("GET", "/groups?limit=1000"),
+    api("GET", "/login-events?outcome=failure&limit=5"),
+  ]);
+  const count = (page, key) => `${page[key].length}${page.next ? "+" : ""}`;
+  const active = scim.connections.filter((c) => c.status === "active");
+  view.append(
+    h("h1", { text: "Overview" }),
+    h("section", { class: "card" },
+      h("span", { class: "stat" }, h("b", { "data-testid": "active-connections", text: active.length }), "active connections"),
+      h("span", { class: "stat" }, h("b", { "data-testid": "user-count", text: count(users, "users") }), "users"),
+      h("span", { class: "stat" }, h("b", { text: count(groups, "groups") }), "groups")),
+    h("h2", { text: "Provisioning (SCIM) health" }),
+    table(["Connection", "Status", "Provisioned users", "Provisioned groups", "Last sync", "Recent failures"],
+      scim.connections.map((c) => h("tr", { "data-testid": `sync-${c.name}` },
+        h("td", { text: c.name }), h("td", { text: c.status, class: c.status === "active" ? "ok" : "bad" }),
+        h("td", { "data-testid": "provisioned-users", text: c.provisionedUserCount }), h("td", { text: c.provisionedGroupCount }),
+        h("td", { "data-testid": "last-sync", text: when(c.lastSyncAt) }),
+        h("td", { text: c.recentFailures, class: c.recentFailures ? "bad" : "" })))),
+    h("h2", { text: "Recent login failures" }),
+    table(["When", "Reason", "Email", "Event"], failures.events.map((e) =>
+      h("tr", {}, h("td", { text: when(e.at) }), h("td", { text: e.reason }), h("td", { text: e.email || "" }), h("td", { class: "mono", text: e.id })))));
+}
+
+// --- Connections ---------------------------------------------------------------------------
+
+function connectionForm(done) {
+  const samlFields = h("div", { id: "saml-fields" },
+    h("label", {}, "IdP metadata URL", h("input", { name: "metadataUrl", type: "url", placeholder: "https://idp.example.com/metadata" })),
+    h("label", {}, "…or paste the IdP metadata XML", h("textarea", { name: "metadataXml" })));
+  const oidcFields = h("div", { id: "oidc-fields", hidden: true },
+    h("label", {}, "Issuer", h("input", { name: "issuer", type: "url" })),
+    h("label", {}, "Client id", h("input", { name: "clientId" })),
+    h("label", {}, "Client secret", h("input", { name: "clientSecret", type: "password", autocomplete: "off" })),
+    h("label", {}, "Token endpoint authentication", h("select", { name: "tokenAuthMethod" },
+      h("option", { value: "client_secret_basic" }, "client_secret_basic"), h("option", { value: "client_secret_post" }, "client_secret_post"))));
+  const kind = h("select", { name: "kind", onchange: () => {
+    samlFields.hidden = kind.value !== "saml";
+    oidcFields.hidden = kind.value !== "oidc";
+  } }, ["saml", "oidc", "scim"].map((k) => h("option", { value: k }, k.toUpperCase())));
+  return h("form", { id: "new-connection", onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(e.target);
+    const body = { name: v.name, kind: v.kind, vendor: v.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
+    if (v.kind === "saml") body.saml = v.metadataUrl ? { metadataUrl: v.metadataUrl } : { metadataXml: v.metadataXml };
+    if (v.kind === "oidc") body.oidc = { issuer: v.issuer, clientId: v.clientId, clientSecret: v.clientSecret, tokenAuthMethod: v.tokenAuthMethod };
+    const created = await attempt(() => api("POST", "/connections", body), "Connection created: paste the values below into your IdP.");
+    if (created) done(created);
+  } },
+    h("div", { class: "inline" },
+      h("label", {}, "Name", h("input", { name: "name", required: true })),
+      h("label", {}, "Kind", kind),
+      h("label", {}, "Vendor", h("select", { name: "vendor" }, ["generic", "entra", "okta", "onelogin", "google"].map((v) => h("option", { value: v }, v)))),
+      h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" }))),
+    samlFields, oidcFields, h("button", { type: "submit" }, "Create connection"));
+}
+
+function testResults(result) {
+  return h("div", { "data-testid": "test-result" },
+    h("p", { class: result.ok ? "ok" : "bad", text: result.ok ? "All checks passed." : "Some checks failed:" }),
+    table(["Check", "Result", "Want", "Got"], result.checks.map((c) =>
+      h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
+        h("td", { text: c.want }), h("td", { text: c.got })))));
+}
+
+async function tokensPanel(connection, rerender) {
+  const panel = h("div", {});
+  if (connection.kind === "scim" || connection.scimEnabled) {
+    const { tokens } = await api("GET", `/connections/${connection.id}/tokens`);
+    panel.append(h("h2", { text: "SCIM tokens" }),
+      table(["Name", "Hint", "Created", "Expires", "Last used", ""], tokens.map((t) =>
+        h("tr", { "data-testid": `token-${t.name}` }, h("td", { text: t.name }), h("td", { class: "mono", text: t.hint }),
+          h("td", { text: when(t.createdAt) }), h("td", { text: t.expiresAt ? when(t.expiresAt) : "no expiry" }), h("td", { text: when(t.lastUsedAt) }),
+          h("td", {}, h("button", { class: "danger", onclick: async () => {
+            if (await attempt(() => api("DELETE", `/connections/${connection.id}/tokens/${t.id}`), `Token ${t.name} revoked: requests with it are refused from now on.`) !== undefined) rerender();
+          } }, "Revoke"))))),
+      h("form", { class: "inline", id: `new-token-${connection.id}`, onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const body = { name: v.name || "console" };
+        if (v.expiresInDays) body.expiresInDays = Number(v.expiresInDays);
+        const created = await attempt(() => api("POST", `/connections/${connection.id}/tokens`, body));
+        if (!created) return;
+        await rerender();
+        flash("Copy the token now: it is shown only once.", "info");
+        document.getElementById(`connection-${connection.id}`).append(h("div", { class: "secret", "data-testid": "new-token" },
+          h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token })),
+          h("div", {}, "SCIM base URL: ", h("code", { "data-testid": "token-base-url", text: created.scimBaseUrl }))));
+      } },
+        h("label", {}, "Token name", h("input", { name: "name", placeholder: "entra-2026" })),
+        h("label", {}, "Expires in days (optional)", h("input", { name: "expiresInDays", type: "number", min: "1" })),
+        h("button", { type: "submit" }, "Generate token")));
+  }
+  return panel;
+}
+
+async function connectionCard(summary, rerender) {
+  const c = await api("GET", `/connections/${summary.id}`);
+  const sp = c.sp || {};
+  const card = h("section", { class: "card", id: `connection-${c.id}`, "data-testid": `connection-${c.name}` },
+    h("h2", {}, `${c.name} `, h("span", { class: "muted", text: `${c.kind.toUpperCase()} · ${c.vendor} · ${c.status}` })),
+    h("div", { class: "kv" },
+      copyRow("SP entity id", sp.entityId, "sp-entity-id"),
+      copyRow("ACS URL", sp.acsUrl, "acs-url"),
+      copyRow("SP metadata URL", sp.metadataUrl, "sp-metadata-url"),
+      copyRow("Redirect URI", sp.redirectUri, "redirect-uri"),
+      copyRow("Login URL", sp.loginUrl, "login-url"),
+      (c.kind === "scim" || c.scimEnabled) ? copyRow("SCIM base URL", sp.scimBaseUrl, "scim-base-url") : []),
+    c.idp && c.idp.entityId ? h("p", { class: "muted", text: `IdP ${c.idp.entityId}, ${c.idp.signingCertificates} signing certificate(s)` }) : null,
+    c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
+  if (c.status !== "active") return card;
+  const results = h("div", {});
+  const controls = h("div", { class: "inline" });
+  if (c.kind !== "scim") {
+    controls.append(h("button", { class: "secondary", "data-testid": "test-connection", onclick: async () => {
+      const result = await attempt(() => api("POST", `/connections/${c.id}/test`));
+      results.replaceChildren(result ? testResults(result) : "");
+    } }, "Test connection"));
+    controls.append(h("label", {}, h("span", {}, h("input", { type: "checkbox", "data-testid": "scim-toggle", checked: c.scimEnabled, onchange: async (e) => {
+      const on = e.target.checked;
+      if (await attempt(() => api("PUT", `/connections/${c.id}/scim`, { enabled: on }), on ? "Provisioning with SCIM is on." : "Provisioning with SCIM is off.") === undefined) e.target.checked = !on;
+      rerender();
+    } }), " Automate provisioning with SCIM")));
+  }
+  controls.append(h("button", { class: "danger", onclick: async () => {
+    if (!confirm(`Revoke ${c.name}? Its logins and SCIM tokens stop at once.`)) return;
+    if (await attempt(() => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`) !== undefined) rerender();
+  } }, "Revoke connection"));
+  card.append(controls, results, await tokensPanel(c, rerender));
+  return card;
+}
+
+async function connections(view) {
+  const render = async () => {
+    const { connections: list } = await api("GET", "/connections");
+    const cards = await Promise.all(list.map((c) => connectionCard(c, render)));
+    view.replaceChildren(h("h1", { text: "Connections" }), ...cards,
+      h("section", { class: "card" }, h("h2", { text: "New connection" }), connectionForm(() => render())));
+  };
+  await render();
+}
+
+// --- Users and groups ----------------------------------------------------------------------
+
+function actionButton(label, permission, onclick) {
+  if (permission && !permission.allowed) {
+    return h("span", { class: "muted", "data-testid": "refusal", title: permission.refusal, text: `${label}: ${permission.reason}` });
+  }
+  return h("button", { class: "secondary", onclick }, label);
+}
+
+async function users(view, query = "", after = null) {
+  const params = new URLSearchParams({ limit: "50" });
+  if (query) params.set("q", query);
+  if (after) params.set("after", after);
+  const page = await api("GET", `/users?${params}`);
+  const reload = () => users(view, query, after);
+  view.replaceChildren(
+    h("h1", { text: "Users" }),
+    h("form", { class: "inline", id: "user-search", onsubmit: (e) => { e.preventDefault(); users(view, formValues(e.target).q); } },
+      h("label", {}, "Search user name or email", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
+    table(["User name", "Email", "Source", "Status", "Actions"], page.users.map((u) =>
+      h("tr", { "data-testid": `user-${u.userName}` }, h("td", { text: u.userName }), h("td", { text: u.email || "" }),
+        h("td", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("td", { text: u.lifecycle, class: u.active ? "ok" : "bad" }),
+        h("td", {}, u.active
+          ? actionButton("Disable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`)) reload(); })
+          : actionButton("Enable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/enable`), `${u.userName} enabled.`)) reload(); }))))),
+    page.next ? h("button", { class: "secondary", onclick: () => users(view, query, page.next) }, "Next page") : null,
+    h("section", { class: "card" }, h("h2", { text: "Invite a user" }),
+      h("form", { class: "inline", id: "invite", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        if (await attempt(() => api("POST", "/users", { email: v.email }), `${v.email} invited.`)) reload();
+      } }, h("label", {}, "Email", h("input", { name: "email", type: "email", required: true })), h("button", { type: "submit" }, "Invite"))));
+}
+
+async function groups(view, query = "", after = null) {
+  const params = new URLSearchParams({ limit: "50" });
+  if (query) params.set("q", query);
+  if (after) params.set("after", after);
+  const page = await api("GET", `/groups?${params}`);
+  view.replaceChildren(
+    h("h1", { text: "Groups" }),
+    h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); groups(view, formValues(e.target).q); } },
+      h("label", {}, "Search", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
+    table(["Name", "Kind", "External id", "Mapped"], page.groups.map((g) =>
+      h("tr", { "data-testid": `group-${g.displayName}` }, h("td", { text: g.displayName }), h("td", { text: g.kind }),
+        h("td", { class: "mono", text: g.externalId || "" }), h("td", { text: g.mapped ? "yes" : "no" })))),
+    page.next ? h("button", { class: "secondary", onclick: () => groups(view, query, page.next) }, "Next page") : null);
+}
+
+// --- Mappings and the migration planner ----------------------------------------------------
+
+async function mappings(view) {
+  const [{ mappings: list }, { connections: conns }] = await Promise.all([api("GET", "/scim/group-mappings"), api("GET", "/connections")]);
+  const reload = () => mappings(view);
+  view.replaceChildren(
+    h("h1", { text: "Group mappings" }),
+    h("p", { class: "muted", text: "An IdP group (by its stable id, or by name until it is first pushed) gives its members a role and/or an app group." }),
+    table(["IdP group", "Group id", "Role", "App group", ""], list.map((m) =>
+      h("tr", { "data-testid": `mapping-${m.scimGroupName || m.scimGroupId}` }, h("td", { text: m.scimGroupName || "" }), h("td", { class: "mono", text: m.scimGroupId || "(waiting for the group)" }),
+        h("td", { text: m.roleName || "" }), h("td", { class: "mono", text: m.groupId || "" }),
+        h("td", {}, h("button", { class: "danger", onclick: async () => {
+          if (await attempt(() => api("DELETE", `/scim/group-mappings/${m.id}`), "Mapping deleted.") !== undefined) reload();
+        } }, "Delete"))))),
+    h("section", { class: "card" }, h("h2", { text: "Add a mapping" }),
+      h("form", { class: "inline", id: "new-mapping", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const body = { scimGroupName: v.scimGroupName };
+        if (v.roleName) body.roleName = v.roleName;
+        if (v.groupName) body.groupName = v.groupName;
+        if (v.connectionId) body.connectionId = v.connectionId;
+        if (await attempt(() => api("POST", "/scim/group-mappings", body), "Mapping added; roles are recomputed now.")) reload();
+      } },
+        h("label", {}, "IdP group name", h("input", { name: "scimGroupName", required: true })),
+        h("label", {}, "Role", h("input", { name: "roleName", placeholder: "admin" })),
+        h("label", {}, "App group (optional)", h("input", { name: "groupName" })),
+        h("label", {}, "Connection", h("select", { name: "connectionId" }, h("option", { value: "" }, "(the only SCIM connection)"),
+          conns.filter((c) => c.status === "active").map((c) => h("option", { value: c.id }, c.name)))),
+        h("button", { type: "submit" }, "Add mapping"))));
+}
+
+async function migration(view, format = "email") {
+  const plan = await api("GET", `/scim/migration-plan?userNameFormat=${format}`);
+  view.replaceChildren(
+    h("h1", { text: "SCIM migration planner" }),
+    h("p", { class: "muted", text: "Before turning SCIM on: existing JIT and invited users whose userName or email would collide with what the IdP is likely to push. Fix the conflicts first." }),
+    h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); migration(view, formValues(e.target).format); } },
+      h("label", {}, "The IdP sends userName as", h("select", { name: "format" },
+        h("option", { value: "email", selected: format === "email" }, "the email (Entra UPN, Okta login)"),
+        h("option", { value: "local_part", selected: format === "local_part" }, "the part before @"))),
+      h("button", { type: "submit" }, "Re-plan")),
+    h("section", { class: "card" },
+      h("span", { class: "stat" }, h("b", { text: plan.examined }), "users examined"),
+      h("span", { class: "stat" }, h("b", { class: "ok", text: plan.adoptable }), "will be adopted"),
+      h("span", { class: "stat" }, h("b", { class: "bad", "data-testid": "plan-conflicts", text: plan.conflicts }), "conflicts"),
+      h("span", { class: "stat" }, h("b", { text: plan.warnings }), "warnings")),
+    table(["User", "Email", "Finding", "Expected userName", "Fix"], plan.findings.filter((f) => f.severity !== "ok").map((f) =>
+      h("tr", {}, h("td", { text: f.userName }), h("td", { text: f.email || "" }), h("td", { class: f.severity === "conflict" ? "bad" : "", text: f.kind }),
+        h("td", { class: "mono", text: f.expectedUserName || "" }), h("td", { text: f.fix })))));
+}
+
+// --- Logs and webhooks ---------------------------------------------------------------------
+
+async function logs(view) {
+  const [prov, logins] = await Promise.all([api("GET", "/provisioning-log?limit=50"), api("GET", "/login-events?limit=50")]);
+  view.replaceChildren(
+    h("h1", { text: "Logs" }),
+    h("p", {}, "Audit trail export: ", h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
+      h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON")),
+    h("h2", { text: "Provisioning log (SCIM requests)" }),
+    table(["When", "Request", "Status", "Duration", "Error"], prov.entries.map((e) =>
+      h("tr", {}, h("td", { text: when(e.at) }), h("td", { class: "mono", text: `${e.method} ${e.path}` }),
+        h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: `${Math.round(e.durationUs / 100) / 10} ms` }), h("td", { text: e.error || "" })))),
+    h("h2", { text: "Login events" }),
+    table(["When", "Protocol", "Outcome", "Reason", "Email"], logins.events.map((e) =>
+      h("tr", {}, h("td", { text: when(e.at) }), h("td", { text: e.protocol }), h("td", { class: e.outcome === "success" ? "ok" : "bad", text: e.outcome }),
+        h("td", { text: e.reason || "" }), h("td", { text: e.email || "" })))));
+}
+
+async function webhooks(view) {
+  const { webhooks: list } = await api("GET", "/webhooks");
+  const reload = () => webhooks(view);
+  const deliveries = h("div", {});
+  view.replaceChildren(
+    h("h1", { text: "Webhooks" }),
+    table(["URL", "Events", "State", ""], list.map((w) =>
+      h("tr", {}, h("td", { class: "mono", text: w.url }), h("td", { text: w.eventTypes.length ? w.eventTypes.join(", ") : "all" }),
+        h("td", { class: w.enabled ? "ok" : "bad", text: w.enabled ? "enabled" : `disabled: ${w.disabledReason || ""}` }),
+        h("td", {},
+          h("button", { class: "secondary", onclick: async () => {
+            const log = await attempt(() => api("GET", `/webhooks/${w.id}/deliveries`));
+            if (log) deliveries.replaceChildren(h("h2", { text: `Deliveries to ${w.url}` }), table(["When", "Event", "Attempt", "Status", "Time", "Error", ""], log.deliveries.map((d) =>
+              h("tr", {}, h("td", { text: when(d.at) }), h("td", { class: "mono", text: d.eventId }), h("td", { text: d.attempt }),
+                h("td", { text: d.statusCode || "" }), h("td", { text: `${d.durationMs} ms` }), h("td", { text: d.error || "" }),
+                h("td", {}, h("button", { class: "secondary", onclick: () => attempt(() => api("POST", `/webhooks/${w.id}/resend`, { eventId: d.eventId }), "Queued for delivery again.") }, "Resend"))))));
+          } }, "Deliveries"),
+          w.enabled ? null : h("button", { class: "secondary", onclick: async () => { if (await attempt(() => api("POST", `/webhooks/${w.id}/enable`), "Endpoint enabled.")) reload(); } }, "Enable"),
+          h("button", { class: "danger", onclick: async () => { if (await attempt(() => api("DELETE", `/webhooks/${w.id}`), "Endpoint deleted.") !== undefined) reload(); } }, "Delete"))))),
+    deliveries,
+    h("section", { class: "card" }, h("h2", { text: "Add an endpoint" }),
+      h("form", { class: "inline", id: "new-webhook", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const created = await attempt(() => api("POST", "/webhooks", { url: v.url, eventTypes: v.eventTypes ? v.eventTypes.split(/[\s,]+/).filter(Boolean) : [] }));
+        if (!created) return;
+        await reload();
+        flash("Copy the signing secret now: it is shown only once.", "info");
+        view.append(h("div", { class: "secret", "data-testid": "webhook-secret" }, "Signing secret (shown once): ", h("code", { text: created.secret })));
+      } },
+        h("label", {}, "URL", h("input", { name: "url", type: "url", required: true })),
+        h("label", {}, "Event types (blank = all)", h("input", { name: "eventTypes", placeholder: "user.created user.deactivated" })),
+        h("button", { type: "submit" }, "Add endpoint"))));
+}
+
+// --- Router --------------------------------------------------------------------------------
+
+const VIEWS = { overview, connections, users, groups, mappings, migration, logs, webhooks };
+
+async function route() {
+  const view = document.getElementById("view");
+  const name = location.hash.slice(1) || "overview";
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.getAttribute("href") === `#${name}`);
+  view.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+  try {
+    const render = VIEWS[name] || overview;
+    const fresh = h("div", { id: `view-${name}` });
+    await render(fresh);
+    view.replaceChildren(fresh);
+  } catch (err) {
+    view.replaceChildren(h("p", { class: "bad", text: err.message }));
+  }
+}
+
+async function start() {
+  const view = document.getElementById("view");
+  try {
+    session = await api("GET", "/session");
+  } catch (err) {
+    view.replaceChildren();
+    if (err.status === 401) signIn(view);
+    else view.append(h("p", { class: "bad", text: err.message }));
+    return;
+  }
+  document.getElementById("nav").hidden = false;
+  document.getElementById("who").replaceChildren(
+    session.signedInWithSso ? "Signed in with SSO · " : "Signed in with a password · ",
+    h("form", { method: "post", action: "/logout", class: "signout" }, h("button", { class: "secondary", type: "submit" }, "Sign out")));
+  window.addEventListener("hashchange", () => { flash(""); route(); });
+  await route();
+}
+
+start();

@@ -1,0 +1,412 @@
+//! IdP connections as admins manage them from the console: create (SAML metadata upload or URL,
+//! OIDC issuer and client, or SCIM-only), read with the values to paste into the IdP,
+//! reconfigure, test against the IdP as it is now, and revoke.
+//!
+//! Validation is `roster_sso::setup`, the same code the operator CLI runs, so the console can
+//! never create a connection the CLI would refuse (metadata without a signing certificate, an
+//! issuer whose discovery fails, a private URL the operator did not allow). Client secrets are
+//! write-only: no response ever carries one.
+
+use actix_web::{web, HttpResponse};
+use roster_mapping::policy::{Action, Target};
+use roster_sso::config::{connection_urls, ProtocolConfig};
+use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
+use roster_sso::setup::{self, OidcInput, SamlInput, SetupError};
+use roster_store::domain::{Connection, ConnectionStatus};
+use roster_store::domain::{
+    ConnectionId, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
+};
+use roster_store::{NewConnection, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::AdminPrincipal;
+use crate::directory::{parse_id, require};
+use crate::error::AdminError;
+use crate::AdminSettings;
+
+impl From<SetupError> for AdminError {
+    fn from(err: SetupError) -> Self {
+        match err {
+            SetupError::Invalid(message) => AdminError::validation(message),
+            SetupError::Unreachable(message) => AdminError::new(422, "idp_unreachable", message),
+        }
+    }
+}
+
+/// SAML settings in a request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SamlBody {
+    metadata_xml: Option<String>,
+    metadata_url: Option<String>,
+    #[serde(default)]
+    allow_idp_initiated: bool,
+}
+
+/// OIDC settings in a request.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcBody {
+    issuer: String,
+    client_id: String,
+    /// Required at creation; on update, absent keeps the current secret.
+    client_secret: Option<String>,
+    token_auth_method: Option<String>,
+}
+
+impl std::fmt::Debug for OidcBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcBody")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of `POST /connections`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateConnection {
+    name: String,
+    kind: String,
+    vendor: Option<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    scim_enabled: bool,
+    profile_sync: Option<String>,
+    group_sync: Option<String>,
+    saml: Option<SamlBody>,
+    oidc: Option<OidcBody>,
+}
+
+/// The body of `PUT /connections/{id}/settings`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSettings {
+    saml: Option<SamlBody>,
+    oidc: Option<OidcBody>,
+}
+
+fn token_auth_method(value: Option<&str>) -> Result<TokenAuthMethod, AdminError> {
+    match value.unwrap_or("client_secret_basic") {
+        "client_secret_basic" => Ok(TokenAuthMethod::ClientSecretBasic),
+        "client_secret_post" => Ok(TokenAuthMethod::ClientSecretPost),
+        other => Err(AdminError::validation(format!(
+            "tokenAuthMethod must be client_secret_basic or client_secret_post, not {other:?}"
+        ))),
+    }
+}
+
+fn saml_input(body: SamlBody) -> SamlInput {
+    SamlInput {
+        metadata_xml: body.metadata_xml.filter(|xml| !xml.trim().is_empty()),
+        metadata_url: body.metadata_url.filter(|url| !url.trim().is_empty()),
+        allow_idp_initiated: body.allow_idp_initiated,
+    }
+}
+
+/// Validates protocol settings for `kind` (fetching metadata, asking discovery).
+async fn protocol_config(
+    rp: &OidcRp,
+    kind: ConnectionKind,
+    saml: Option<SamlBody>,
+    oidc: Option<OidcBody>,
+    current_secret: Option<String>,
+    allow_private: bool,
+) -> Result<String, AdminError> {
+    match (kind, saml, oidc) {
+        (ConnectionKind::Scim, None, None) => Ok("{}".to_owned()),
+        (ConnectionKind::Saml, Some(saml), None) => {
+            let input = saml_input(saml);
+            let (config, _) =
+                web::block(move || setup::saml_config(input, allow_private)).await??;
+            Ok(config)
+        }
+        (ConnectionKind::Oidc, None, Some(oidc)) => {
+            let client_secret = oidc
+                .client_secret
+                .filter(|secret| !secret.is_empty())
+                .or(current_secret)
+                .ok_or_else(|| AdminError::validation("oidc.clientSecret is required"))?;
+            let input = OidcInput {
+                token_auth_method: token_auth_method(oidc.token_auth_method.as_deref())?,
+                issuer: oidc.issuer,
+                client_id: oidc.client_id,
+                client_secret,
+            };
+            Ok(setup::oidc_config(rp, input, allow_private).await?)
+        }
+        (kind, ..) => Err(AdminError::validation(format!(
+            "a {} connection takes {}",
+            kind.as_str(),
+            match kind {
+                ConnectionKind::Saml => "a `saml` object and no `oidc`",
+                ConnectionKind::Oidc => "an `oidc` object and no `saml`",
+                ConnectionKind::Scim => "neither `saml` nor `oidc`",
+            }
+        ))),
+    }
+}
+
+/// The connection as the console shows it: state, the values to paste into the IdP and a
+/// summary of its IdP settings (never a secret).
+fn connection_view(settings: &AdminSettings, workspace_slug: &str, c: &Connection) -> Value {
+    let mut out = roster_store::connection_json(c);
+    let urls = connection_urls(&settings.public_url, workspace_slug, c);
+    out["vendor"] = json!(c.vendor.as_str());
+    out["domains"] = json!(c.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>());
+    out["profileSync"] = json!(c.profile_sync.as_str());
+    out["groupSync"] = json!(c.group_sync.as_str());
+    out["lastSyncAt"] = json!(c.last_sync_at.map(|at| at.to_rfc3339()));
+    out["createdAt"] = json!(c.created_at.to_rfc3339());
+    out["sp"] = json!({
+        "entityId": urls.sp_entity_id,
+        "acsUrl": urls.acs_url,
+        "metadataUrl": urls.metadata_url,
+        "redirectUri": urls.redirect_uri,
+        "loginUrl": urls.login_url,
+        "scimBaseUrl": format!("{}/scim/v2", settings.public_url.trim_end_matches('/')),
+    });
+    out["idp"] = match ProtocolConfig::of(c) {
+        Some(ProtocolConfig::Saml(saml)) => match saml.idp() {
+            Ok(idp) => json!({
+                "entityId": idp.entity_id,
+                "ssoUrl": idp.sso_redirect_url.or(idp.sso_post_url),
+                "signingCertificates": idp.signing_certificates.len(),
+                "metadataUrl": saml.idp_metadata_url,
+                "allowIdpInitiated": saml.allow_idp_initiated,
+            }),
+            Err(err) => json!({ "error": err.to_string() }),
+        },
+        Some(ProtocolConfig::Oidc(oidc)) => json!({
+            "issuer": oidc.issuer,
+            "clientId": oidc.client_id,
+            "tokenAuthMethod": match oidc.token_auth_method {
+                TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+                TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            },
+            "scopes": oidc.scopes,
+        }),
+        None => Value::Null,
+    };
+    out
+}
+
+fn parse_choice<T, E>(
+    value: Option<&str>,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    message: &str,
+) -> Result<T, AdminError> {
+    parse(value.unwrap_or(default)).map_err(|_| AdminError::validation(message))
+}
+
+/// `POST /connections`: validates everything (the IdP is asked), then creates in one write.
+pub async fn create(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    rp: web::Data<OidcRp>,
+    body: web::Json<CreateConnection>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let name = DisplayName::parse(&body.name).map_err(|e| AdminError::validation(e.to_string()))?;
+    let kind = ConnectionKind::parse(&body.kind)
+        .map_err(|_| AdminError::validation("kind must be saml, oidc or scim"))?;
+    let vendor = parse_choice(
+        body.vendor.as_deref(),
+        "generic",
+        Vendor::parse,
+        "vendor must be one of entra, okta, onelogin, google, generic",
+    )?;
+    let profile_sync = parse_choice(
+        body.profile_sync.as_deref(),
+        "first_login",
+        ProfileSync::parse,
+        "profileSync must be first_login or every_login",
+    )?;
+    let group_sync = parse_choice(
+        body.group_sync.as_deref(),
+        "every_login",
+        GroupSync::parse,
+        "groupSync must be off or every_login",
+    )?;
+    let domains = body
+        .domains
+        .iter()
+        .map(|d| Domain::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AdminError::validation(e.to_string()))?;
+    let check = (store.clone(), admin.clone());
+    web::block(move || {
+        require(
+            &check.0,
+            &check.1,
+            Action::ManageConnections,
+            Target::Workspace,
+            None,
+        )
+    })
+    .await??;
+    let protocol_config = protocol_config(
+        &rp,
+        kind,
+        body.saml,
+        body.oidc,
+        None,
+        settings.allow_private_network_urls,
+    )
+    .await?;
+    let (workspace, connection) = web::block(move || {
+        let workspace = store.workspace(admin.workspace_id)?;
+        let connection = store.create_connection(
+            &admin.actor(),
+            NewConnection {
+                workspace_id: admin.workspace_id,
+                name,
+                kind,
+                vendor,
+                protocol_config,
+                domains,
+                scim_enabled: kind == ConnectionKind::Scim || body.scim_enabled,
+                profile_sync,
+                group_sync,
+                strict_immutability: false,
+            },
+        )?;
+        Ok::<_, AdminError>((workspace, connection))
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(connection_view(
+        &settings,
+        workspace.slug.as_str(),
+        &connection,
+    )))
+}
+
+/// `GET /connections/{id}`.
+pub async fn get(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let (workspace, connection) = web::block(move || {
+        Ok::<_, AdminError>((
+            store.workspace(admin.workspace_id)?,
+            store.connection(admin.workspace_id, id)?,
+        ))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(connection_view(
+        &settings,
+        workspace.slug.as_str(),
+        &connection,
+    )))
+}
+
+/// `PUT /connections/{id}/settings`: new IdP metadata, a new issuer or a rotated client secret,
+/// validated like a creation; the old settings stay when the new ones are refused.
+pub async fn update_settings(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    rp: web::Data<OidcRp>,
+    id: web::Path<String>,
+    body: web::Json<UpdateSettings>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let body = body.into_inner();
+    let (reader, principal) = (store.clone(), admin.clone());
+    let current = web::block(move || {
+        require(
+            &reader,
+            &principal,
+            Action::ManageConnections,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(reader.connection(principal.workspace_id, id)?)
+    })
+    .await??;
+    if current.status == ConnectionStatus::Revoked {
+        return Err(AdminError::new(
+            409,
+            "conflict",
+            "the connection is revoked",
+        ));
+    }
+    let current_secret = serde_json::from_str::<OidcConfig>(&current.protocol_config)
+        .ok()
+        .map(|config| config.client_secret);
+    let config = protocol_config(
+        &rp,
+        current.kind,
+        body.saml,
+        body.oidc,
+        current_secret,
+        settings.allow_private_network_urls,
+    )
+    .await?;
+    let (workspace, connection) = web::block(move || {
+        let connection =
+            store.update_connection_config(&admin.actor(), admin.workspace_id, id, &config)?;
+        Ok::<_, AdminError>((store.workspace(admin.workspace_id)?, connection))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(connection_view(
+        &settings,
+        workspace.slug.as_str(),
+        &connection,
+    )))
+}
+
+/// `POST /connections/{id}/test`: every check with want/got; `ok` only when all pass.
+pub async fn test(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    rp: web::Data<OidcRp>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let connection = web::block(move || {
+        require(
+            &store,
+            &admin,
+            Action::ManageConnections,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(store.connection(admin.workspace_id, id)?)
+    })
+    .await??;
+    let checks =
+        setup::test_connection(&rp, &connection, settings.allow_private_network_urls).await;
+    let ok = checks.iter().all(|check| check.ok);
+    Ok(HttpResponse::Ok().json(json!({ "ok": ok, "checks": checks })))
+}
+
+/// `DELETE /connections/{id}`: revokes it (logins and SCIM through it stop at once; its users,
+/// groups and logs stay, as the audit trail needs them).
+pub async fn revoke(
+    admin: AdminPrincipal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    web::block(move || {
+        require(
+            &store,
+            &admin,
+            Action::ManageConnections,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(store.revoke_connection(&admin.actor(), admin.workspace_id, id)?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,416 @@
+//! Connections through the admin API (create, read, reconfigure, test, revoke) and the SCIM
+//! migration planner, over real HTTP: each refusal is a `{code, message, detail}` 4xx and
+//! writes nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use pretty_assertions::assert_eq;
+use roster_store::domain::{Actor, Email, Source, UserName};
+use roster_store::NewUser;
+use serde_json::{json, Value};
+
+use crate::common::{Options, Reply, TestApp};
+
+const BASE: &str = "http://roster.test";
+
+fn app_allowing_loopback() -> TestApp {
+    TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    })
+}
+
+fn error(reply: &Reply, status: u16, code: &str) -> String {
+    assert_eq!(reply.status, status, "{:#}", reply.body);
+    assert_eq!(reply.body["code"], code, "{:#}", reply.body);
+    reply.body["message"].as_str().unwrap().to_owned()
+}
+
+fn fixture_metadata(idp: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../sso/tests/fixtures/ssoready/assertions/{idp}/metadata.xml"
+    ));
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn okta_metadata() -> String {
+    fixture_metadata("okta")
+}
+
+fn without_certificate(metadata: &str) -> String {
+    let (head, rest) = metadata.split_once("<md:KeyDescriptor").unwrap();
+    let (_, tail) = rest.split_once("</md:KeyDescriptor>").unwrap();
+    format!("{head}{tail}")
+}
+
+/// Serves `body` at any path on loopback, for metadata URLs.
+fn serve(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0_u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                body.len(),
+                body
+            );
+        }
+    });
+    url
+}
+
+fn connection_names(app: &TestApp, key: &str) -> Vec<String> {
+    let listed = app.admin(key, "GET", "/connections", None);
+    listed.body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn saml_connections_are_validated_created_tested_and_revoked() {
+    let app = app_allowing_loopback();
+    let key = app.api_key();
+    let before = connection_names(&app, &key);
+
+    // Refusals first: each one names the problem and writes nothing.
+    let no_cert = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataXml": without_certificate(&okta_metadata())}})),
+    );
+    assert!(error(&no_cert, 400, "validation").contains("signing certificate"));
+    let neither = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "saml": {}})),
+    );
+    assert!(error(&neither, 400, "validation").contains("exactly one"));
+    let wrong_shape = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "oidc": {"issuer": "https://x", "clientId": "c"}})),
+    );
+    error(&wrong_shape, 400, "validation");
+    let bad_kind = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "ldap"})),
+    );
+    assert!(error(&bad_kind, 400, "validation").contains("kind"));
+    let unknown_field = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "scim", "owner": "me"})),
+    );
+    error(&unknown_field, 400, "validation");
+    let unreachable = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataUrl": "http://127.0.0.1:9/md"}})),
+    );
+    error(&unreachable, 422, "idp_unreachable");
+    assert_eq!(connection_names(&app, &key), before, "nothing written");
+
+    // From a URL (the test server allows loopback): created with every value to paste.
+    let url = serve(okta_metadata());
+    let created = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataUrl": url}})),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let base = BASE;
+    assert_eq!(
+        created.body["sp"]["acsUrl"],
+        format!("{base}/sso/saml/{id}/acs")
+    );
+    assert_eq!(
+        created.body["sp"]["entityId"],
+        format!("{base}/sso/saml/{id}/metadata")
+    );
+    assert_eq!(
+        created.body["sp"]["loginUrl"],
+        format!(
+            "{base}/sso/{}/login?connection=okta",
+            app.workspace.slug.as_str()
+        )
+    );
+    assert_eq!(created.body["sp"]["scimBaseUrl"], format!("{base}/scim/v2"));
+    assert_eq!(created.body["idp"]["signingCertificates"], 1);
+    assert_eq!(created.body["idp"]["metadataUrl"], url);
+    assert_eq!(created.body["domains"], json!(["acme.test"]));
+    let read = app.admin(&key, "GET", &format!("/connections/{id}"), None);
+    assert_eq!(read.body, created.body);
+    let duplicate = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataUrl": url}})),
+    );
+    error(&duplicate, 409, "conflict");
+
+    // The test reports each check with want/got: all pass for Okta's metadata…
+    let tested = app.admin(&key, "POST", &format!("/connections/{id}/test"), None);
+    assert_eq!(tested.status, 200);
+    assert_eq!(tested.body["ok"], true, "{:#}", tested.body);
+    let checks = tested.body["checks"].as_array().unwrap().clone();
+    let check =
+        |name: &str| -> Value { checks.iter().find(|c| c["name"] == name).unwrap().clone() };
+    assert_eq!(check("metadata_url")["ok"], true);
+    assert_eq!(check("signing_certificate")["got"], "1 certificate(s)");
+    assert_eq!(check("entity_id")["got"], created.body["idp"]["entityId"]);
+    assert!(check("certificate_validity")["got"]
+        .as_str()
+        .unwrap()
+        .starts_with("valid until"));
+    // …and Ping's fixture certificate expired in 2024: the test says so, want vs got.
+    let ping = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "ping", "kind": "saml", "saml": {"metadataXml": fixture_metadata("ping")}})),
+    );
+    assert_eq!(ping.status, 201, "{:#}", ping.body);
+    let ping_test = app.admin(
+        &key,
+        "POST",
+        &format!("/connections/{}/test", ping.body["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(ping_test.body["ok"], false);
+    let expired = ping_test.body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "certificate_validity")
+        .unwrap();
+    assert_eq!(expired["ok"], false);
+    assert_eq!(expired["want"], "signing certificate 1 not expired");
+    assert!(
+        expired["got"].as_str().unwrap().starts_with("expired"),
+        "{expired:#}"
+    );
+
+    // Reconfigure: unusable metadata is refused and the current settings stay.
+    let refused = app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataXml": without_certificate(&okta_metadata())}})),
+    );
+    error(&refused, 400, "validation");
+    assert_eq!(
+        app.admin(&key, "GET", &format!("/connections/{id}"), None)
+            .body["idp"],
+        created.body["idp"]
+    );
+    let reconfigured = app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataXml": okta_metadata(), "allowIdpInitiated": true}})),
+    );
+    assert_eq!(reconfigured.status, 200, "{:#}", reconfigured.body);
+    assert_eq!(reconfigured.body["idp"]["metadataUrl"], Value::Null);
+    assert_eq!(reconfigured.body["idp"]["allowIdpInitiated"], true);
+
+    // Revoke: logins through it stop; it stays listed as revoked; settings can't change.
+    assert_eq!(
+        app.admin(&key, "DELETE", &format!("/connections/{id}"), None)
+            .status,
+        204
+    );
+    let after = app.admin(&key, "GET", &format!("/connections/{id}"), None);
+    assert_eq!(after.body["status"], "revoked");
+    let login = app.raw(
+        "GET",
+        &format!("/sso/{}/login?connection=okta", app.workspace.slug.as_str()),
+        None,
+        &[],
+    );
+    assert!(
+        login.status >= 400 && login.status < 500,
+        "{}",
+        login.status
+    );
+    error(
+        &app.admin(
+            &key,
+            "PUT",
+            &format!("/connections/{id}/settings"),
+            Some(json!({"saml": {"metadataXml": okta_metadata()}})),
+        ),
+        409,
+        "conflict",
+    );
+    error(
+        &app.admin(&key, "GET", "/connections/not-a-uuid", None),
+        404,
+        "not_found",
+    );
+
+    // Another workspace's key can neither see nor touch it.
+    let other_workspace = app.db.workspace("globex");
+    let (_, other) = app
+        .db
+        .store
+        .create_api_key(&Actor::Cli, other_workspace.id, "k")
+        .unwrap();
+    let other = other.expose().to_owned();
+    for (method, path) in [
+        ("GET", format!("/connections/{id}")),
+        ("POST", format!("/connections/{id}/test")),
+        ("DELETE", format!("/connections/{id}")),
+    ] {
+        error(&app.admin(&other, method, &path, None), 404, "not_found");
+    }
+    error(
+        &app.admin(
+            &other,
+            "PUT",
+            &format!("/connections/{id}/settings"),
+            Some(json!({"saml": {"metadataXml": okta_metadata()}})),
+        ),
+        404,
+        "not_found",
+    );
+}
+
+#[test]
+fn oidc_and_scim_connections_refuse_unsafe_settings() {
+    let app = app_allowing_loopback();
+    let key = app.api_key();
+    let before = connection_names(&app, &key);
+    let no_secret = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "https://login.example.test", "clientId": "c"}})),
+    );
+    assert!(error(&no_secret, 400, "validation").contains("clientSecret"));
+    let bad_method = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "http://127.0.0.1:9", "clientId": "c", "clientSecret": "s3cr3t", "tokenAuthMethod": "private_key_jwt"}})),
+    );
+    assert!(error(&bad_method, 400, "validation").contains("tokenAuthMethod"));
+    let unreachable = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "http://127.0.0.1:9", "clientId": "c", "clientSecret": "s3cr3t-never-echoed"}})),
+    );
+    let message = error(&unreachable, 422, "idp_unreachable");
+    assert!(!message.contains("s3cr3t"));
+    assert_eq!(connection_names(&app, &key), before, "nothing written");
+
+    let scim = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta-scim", "kind": "scim"})),
+    );
+    assert_eq!(scim.status, 201, "{:#}", scim.body);
+    assert_eq!(scim.body["scimEnabled"], true);
+    assert_eq!(scim.body["sp"]["acsUrl"], Value::Null);
+    let tested = app.admin(
+        &key,
+        "POST",
+        &format!("/connections/{}/test", scim.body["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(tested.body["checks"][0]["name"], "kind");
+}
+
+fn pre_scim_user(app: &TestApp, user_name: &str, email: Option<&str>, source: Source) -> String {
+    app.db
+        .store
+        .create_user(
+            &Actor::Cli,
+            &NewUser {
+                email: email.map(|e| Email::parse(e).unwrap()),
+                ..NewUser::minimal(
+                    app.workspace.id,
+                    UserName::parse(user_name).unwrap(),
+                    source,
+                )
+            },
+        )
+        .unwrap()
+        .id
+        .to_string()
+}
+
+#[test]
+fn migration_planner_names_each_conflict_with_its_fix() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    pre_scim_user(&app, "ann@acme.test", Some("ann@acme.test"), Source::Jit);
+    let jdoe = pre_scim_user(&app, "jdoe", Some("john@acme.test"), Source::Invited);
+    pre_scim_user(&app, "mia@acme.test", Some("mia@acme.test"), Source::Jit);
+    let squatter = pre_scim_user(
+        &app,
+        "kim@acme.test",
+        Some("kim.other@acme.test"),
+        Source::Jit,
+    );
+    let kim = pre_scim_user(&app, "kim", Some("kim@acme.test"), Source::Jit);
+    let nomail = pre_scim_user(&app, "nomail", None, Source::Jit);
+    let scim_user = app.create_user("scimmed@acme.test", "e-1");
+
+    let plan = app.admin(&key, "GET", "/scim/migration-plan", None);
+    assert_eq!(plan.status, 200, "{:#}", plan.body);
+    let findings = plan.body["findings"].as_array().unwrap();
+    let kinds_of = |id: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f["userId"] == id)
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(kinds_of(&jdoe), vec!["user_name_mismatch"]);
+    let kim_finding = findings.iter().find(|f| f["userId"] == kim).unwrap();
+    assert_eq!(kim_finding["kind"], "user_name_taken");
+    assert!(kim_finding["fix"].as_str().unwrap().contains(&squatter));
+    assert_eq!(kinds_of(&nomail), vec!["no_email"]);
+    assert!(
+        kinds_of(&scim_user).is_empty(),
+        "SCIM users are not examined"
+    );
+    assert_eq!(plan.body["examined"], 6);
+    assert_eq!(plan.body["adoptable"], 2);
+    assert_eq!(plan.body["conflicts"], 4, "{:#}", plan.body);
+
+    let local = app.admin(
+        &key,
+        "GET",
+        "/scim/migration-plan?userNameFormat=local_part",
+        None,
+    );
+    let local_findings = local.body["findings"].as_array().unwrap();
+    let jdoe_local = local_findings.iter().find(|f| f["userId"] == jdoe).unwrap();
+    assert_eq!(jdoe_local["expectedUserName"], "john");
+    error(
+        &app.admin(&key, "GET", "/scim/migration-plan?userNameFormat=upn", None),
+        400,
+        "validation",
+    );
+}
