@@ -14,7 +14,8 @@ use crate::{repo_root, run_checked, say, system};
 /// `php-mbstring`, both of which SimpleSAMLphp needs but does not pull in with
 /// `--no-install-recommends`), `xmlsec1` to check signatures in the self-test, `openssl` to make
 /// the IdP's signing key. `simplesamlphp` also drags in apache2 (a hard dependency), which is never
-/// started.
+/// started. `chromium` is the headless browser the admin console test drives (with
+/// playwright-core from npm, which never downloads a browser of its own).
 pub(crate) const PACKAGES: &[&str] = &[
     "simplesamlphp",
     "php-cli",
@@ -22,6 +23,7 @@ pub(crate) const PACKAGES: &[&str] = &[
     "php-mbstring",
     "xmlsec1",
     "openssl",
+    "chromium",
 ];
 
 fn idps_dir() -> PathBuf {
@@ -32,38 +34,46 @@ fn modified(path: &Path) -> Option<SystemTime> {
     path.metadata().and_then(|m| m.modified()).ok()
 }
 
-/// Installs what the local IdPs need when it is missing: the Debian packages (as root; otherwise
-/// prints the command and fails, like every other system package step) and the OpenID
-/// Provider's npm packages (`npm ci`, when `node_modules` is missing or older than the lock file).
+/// Installs what the local IdPs and the console test need when it is missing: the Debian packages
+/// (as root; otherwise prints the command and fails, like every other system package step) and
+/// the npm packages of the OpenID Provider and of the console driver (`e2e/console`).
 pub(crate) fn ensure_idps() -> Result<(), String> {
     system::ensure(PACKAGES)?;
 
-    let oidc = idps_dir().join("oidc");
     for tool in ["node", "npm"] {
         if Command::new(tool).arg("--version").output().is_err() {
             return Err(format!(
-                "{tool} not found: the OpenID Provider (oidc-provider 9) needs Node.js >= 20 with npm"
+                "{tool} not found: the OpenID Provider (oidc-provider 9) and the console test need Node.js >= 20 with npm"
             ));
         }
     }
-    // npm writes node_modules/.package-lock.json on every install: if it is older than the
-    // committed lock file, someone bumped a version since the last `npm ci`.
-    let lock = oidc.join("package-lock.json");
-    let installed = oidc.join("node_modules").join(".package-lock.json");
+    npm_ci(&idps_dir().join("oidc"), "oidc-provider")?;
+    npm_ci(&repo_root().join("e2e").join("console"), "playwright-core")?;
+    Ok(())
+}
+
+/// `npm ci` in `dir` when `node_modules` is missing or older than the committed lock file (npm
+/// writes node_modules/.package-lock.json on every install: older than the lock file means
+/// someone bumped a version since).
+fn npm_ci(dir: &Path, package: &str) -> Result<(), String> {
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules").join(".package-lock.json");
     let stale = match (modified(&installed), modified(&lock)) {
         (Some(installed), Some(lock)) => installed < lock,
         _ => true,
     };
     if stale
-        || !oidc
-            .join("node_modules/oidc-provider/package.json")
+        || !dir
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
             .exists()
     {
-        say(&format!("npm ci in {} (oidc-provider)", oidc.display()));
+        say(&format!("npm ci in {} ({package})", dir.display()));
         run_checked(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&oidc),
+                .current_dir(dir),
         )?;
     }
     Ok(())

@@ -33,7 +33,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !sqlite_only {
         system::ensure(system::TEST)?;
     }
-    say("installing the local SAML and OIDC IdPs for the SSO end-to-end tests (e2e/idps)");
+    say("installing the local SAML and OIDC IdPs (e2e/idps) and headless Chromium with playwright-core (e2e/console) for the end-to-end tests");
     crate::idps::ensure_idps()?;
     let root = repo_root();
 

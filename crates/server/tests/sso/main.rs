@@ -10,6 +10,7 @@
 #[path = "../common/idps.rs"]
 mod idps;
 
+mod console;
 mod console_auth;
 mod oidc;
 mod password;

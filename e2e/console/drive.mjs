@@ -1,0 +1,147 @@
+// Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
+// sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
+// generate a token, provision a user through SCIM with that token, find it in the users view
+// and the sync status, add a group mapping, revoke the token. A screenshot of every main page
+// goes to SCREENSHOTS. Prints one JSON object with what it saw; exits non-zero on any failure,
+// on any JavaScript error in the page, and on any Content-Security-Policy violation.
+//
+// Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, SCREENSHOTS,
+// CHROMIUM (default /usr/bin/chromium).
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+const BASE = env("BASE_URL");
+const SHOTS = env("SCREENSHOTS");
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+  args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+const result = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && !/401 \(Unauthorized\)/.test(msg.text())) problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+  });
+  const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const show = async (view) => {
+    await page.goto(`${BASE}/admin#${view}`);
+    await page.locator(`#view-${view}`).waitFor();
+  };
+
+  // 1. Sign in with the admin's password.
+  await page.goto(`${BASE}/admin`);
+  await page.locator("#password-login").waitFor();
+  await shot("01-sign-in");
+  await page.fill('#password-login input[name="workspace"]', env("WORKSPACE"));
+  await page.fill('#password-login input[name="user_name"]', env("ADMIN_USER"));
+  await page.fill('#password-login input[name="password"]', env("ADMIN_PASSWORD"));
+  await Promise.all([page.waitForURL(`${BASE}/admin`), page.click('#password-login button[type="submit"]')]);
+  await page.locator("#view-overview").waitFor();
+  result.signedIn = (await page.locator("#who").innerText()).trim();
+  await shot("02-overview");
+
+  // 2. Create the SAML connection from the IdP's metadata URL.
+  await show("connections");
+  await page.fill('#new-connection input[name="name"]', "simplesaml");
+  await page.selectOption('#new-connection select[name="kind"]', "saml");
+  await page.fill('#new-connection input[name="metadataUrl"]', env("SAML_METADATA_URL"));
+  await page.fill('#new-connection input[name="domains"]', "example.test");
+  await page.click('#new-connection button[type="submit"]');
+  const card = page.locator('[data-testid="connection-simplesaml"]');
+  await card.waitFor();
+  result.acsUrl = await card.locator('[data-testid="acs-url"]').innerText();
+  result.spEntityId = await card.locator('[data-testid="sp-entity-id"]').innerText();
+  await shot("03-connection-created");
+
+  // 3. Test it against the IdP.
+  await card.locator('[data-testid="test-connection"]').click();
+  await card.locator('[data-testid="test-result"]').waitFor();
+  result.testSummary = (await card.locator('[data-testid="test-result"] p').innerText()).trim();
+  await shot("04-connection-tested");
+
+  // 4. Turn SCIM on and generate a token: shown once, with the base URL to paste.
+  await card.locator('[data-testid="scim-toggle"]').check();
+  const tokenForm = page.locator('[data-testid="connection-simplesaml"] form[id^="new-token-"]');
+  await tokenForm.waitFor();
+  await tokenForm.locator('input[name="name"]').fill("entra");
+  await tokenForm.locator('button[type="submit"]').click();
+  await page.locator('[data-testid="token-value"]').waitFor();
+  const token = (await page.locator('[data-testid="token-value"]').innerText()).trim();
+  const scimBase = (await page.locator('[data-testid="token-base-url"]').innerText()).trim();
+  result.scimBaseUrl = scimBase;
+  await shot("05-scim-token");
+
+  // 5. Provision a user through SCIM with that token, as Entra would.
+  const scim = (method, path, body) => fetch(`${scimBase}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+    body: body && JSON.stringify(body),
+  });
+  const created = await scim("POST", "/Users", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    userName: "grace@example.test",
+    externalId: "entra-grace",
+    name: { givenName: "Grace", familyName: "Hopper" },
+    emails: [{ value: "grace@example.test", primary: true, type: "work" }],
+    active: true,
+  });
+  result.provisionStatus = created.status;
+  result.userId = (await created.json()).id;
+
+  // 6. The user is in the users view, and the sync status counts it.
+  await show("users");
+  await page.locator('[data-testid="user-grace@example.test"]').waitFor();
+  result.userRow = (await page.locator('[data-testid="user-grace@example.test"]').innerText()).replace(/\s+/g, " ").trim();
+  await shot("06-users");
+  await show("overview");
+  const sync = page.locator('[data-testid="sync-simplesaml"]');
+  await sync.waitFor();
+  result.provisionedUsers = (await sync.locator('[data-testid="provisioned-users"]').innerText()).trim();
+  result.lastSync = (await sync.locator('[data-testid="last-sync"]').innerText()).trim();
+  await shot("07-sync-status");
+
+  // 7. Map an IdP group to the admin role.
+  await show("mappings");
+  await page.fill('#new-mapping input[name="scimGroupName"]', "Engineering");
+  await page.fill('#new-mapping input[name="roleName"]', "admin");
+  await page.click('#new-mapping button[type="submit"]');
+  await page.locator('[data-testid="mapping-Engineering"]').waitFor();
+  await shot("08-mappings");
+
+  // 8. Revoke the token: SCIM with it is refused from then on.
+  await show("connections");
+  const tokenRow = page.locator('[data-testid="connection-simplesaml"] [data-testid="token-entra"]');
+  await tokenRow.waitFor();
+  await tokenRow.locator("button").click();
+  await tokenRow.waitFor({ state: "detached" });
+  result.afterRevokeStatus = (await scim("GET", "/Users")).status;
+  await shot("09-token-revoked");
+
+  // The remaining main pages.
+  for (const [view, name] of [["migration", "10-migration-planner"], ["logs", "11-logs"], ["webhooks", "12-webhooks"], ["groups", "13-groups"]]) {
+    await show(view);
+    await shot(name);
+  }
+  result.flash = (await page.locator("#flash").innerText()).trim();
+} catch (err) {
+  problems.push(`step failed: ${err.message}`);
+} finally {
+  await browser.close();
+}
+result.problems = problems;
+console.log(JSON.stringify(result));
+process.exit(problems.length ? 1 : 0);
