@@ -1,11 +1,12 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
 // sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
-// and the sync status, add a group mapping, revoke the token. A screenshot of every main page
+// and the sync status, add a group mapping, revoke the token, register a webhook endpoint. A screenshot of every main page
 // goes to SCREENSHOTS. Prints one JSON object with what it saw; exits non-zero on any failure,
 // on any JavaScript error in the page, and on any Content-Security-Policy violation.
 //
-// Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, SCREENSHOTS,
+// Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
+// SCREENSHOTS,
 // CHROMIUM (default /usr/bin/chromium).
 
 import { mkdirSync } from "node:fs";
@@ -131,8 +132,17 @@ try {
   result.afterRevokeStatus = (await scim("GET", "/Users")).status;
   await shot("09-token-revoked");
 
+  // 9. Register a webhook endpoint for the product: its signing secret is shown once.
+  await show("webhooks");
+  await page.fill('#new-webhook input[name="url"]', env("WEBHOOK_URL"));
+  await page.fill('#new-webhook input[name="eventTypes"]', "user.created user.deactivated");
+  await page.click('#new-webhook button[type="submit"]');
+  await page.locator('[data-testid="webhook-secret"]').waitFor();
+  result.webhookSecretShown = (await page.locator('[data-testid="webhook-secret"] code').innerText()).trim().length > 0;
+  await shot("12-webhooks");
+
   // The remaining main pages.
-  for (const [view, name] of [["migration", "10-migration-planner"], ["logs", "11-logs"], ["webhooks", "12-webhooks"], ["groups", "13-groups"]]) {
+  for (const [view, name] of [["migration", "10-migration-planner"], ["logs", "11-logs"], ["groups", "13-groups"]]) {
     await show(view);
     await shot(name);
   }

@@ -414,3 +414,30 @@ fn migration_planner_names_each_conflict_with_its_fix() {
         "validation",
     );
 }
+
+#[test]
+fn the_console_is_served_by_the_binary_with_a_strict_content_security_policy() {
+    let app = TestApp::new();
+    for (path, content_type) in [
+        ("/admin", "text/html"),
+        ("/admin/console.js", "text/javascript"),
+        ("/admin/console.css", "text/css"),
+    ] {
+        let reply = app.raw("GET", path, None, &[]);
+        assert_eq!(reply.status, 200, "{path}");
+        assert!(reply
+            .header("content-type")
+            .unwrap()
+            .starts_with(content_type));
+        let csp = reply.header("content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    }
+    // The page itself carries no data and no authority: without a session it only offers to
+    // sign in, and the API it calls refuses.
+    assert_eq!(
+        app.raw("GET", "/api/v1/admin/session", None, &[]).status,
+        401
+    );
+}

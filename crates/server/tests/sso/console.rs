@@ -1,8 +1,8 @@
 //! The admin console in a real browser (Debian's headless Chromium, driven by
 //! `e2e/console/drive.mjs` with playwright-core): an admin signs in with a password, creates a
 //! SAML connection from SimpleSAMLphp's metadata URL, tests it, turns SCIM on, generates a token,
-//! provisions a user through SCIM with it, sees the user and the sync status, adds a mapping and
-//! revokes the token. The script fails on any page error or CSP violation; this test then checks
+//! provisions a user through SCIM with it, sees the user and the sync status, adds a mapping,
+//! revokes the token and registers a webhook endpoint. The script fails on any page error or CSP violation; this test then checks
 //! the database agrees with what the page showed. Screenshots of every main page are left in
 //! `<target>/console-screenshots/`.
 
@@ -11,9 +11,9 @@ use std::process::Command;
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{ConnectionKind, Source, UserName};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::idps::SamlIdp;
+use crate::idps::{OidcOp, OidcOptions, SamlIdp};
 use crate::support::{e2e_enabled, password_user, SsoApp};
 
 fn console_dir() -> PathBuf {
@@ -48,6 +48,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .env("ADMIN_USER", "root-admin")
         .env("ADMIN_PASSWORD", "console-pw-123")
         .env("SAML_METADATA_URL", idp.metadata_url())
+        .env("WEBHOOK_URL", format!("{}/product-webhook", app.url()))
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/drive.mjs");
@@ -105,6 +106,13 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     assert_eq!(mappings.len(), 1);
     assert_eq!(mappings[0].idp_group_name.as_deref(), Some("Engineering"));
     assert_eq!(mappings[0].connection_id, connection.id);
+    assert_eq!(seen["webhookSecretShown"], true);
+    let webhooks = store.list_webhooks(app.workspace.id).unwrap();
+    assert_eq!(webhooks.len(), 1);
+    assert_eq!(
+        webhooks[0].event_types,
+        vec!["user.created".to_owned(), "user.deactivated".to_owned()]
+    );
 
     for page in [
         "01-sign-in",
@@ -116,8 +124,146 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "08-mappings",
         "09-token-revoked",
         "10-migration-planner",
+        "12-webhooks",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");
     }
+}
+
+/// An admin API call with an API key: (status, body).
+fn admin_call(
+    app: &SsoApp,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/api/v1/admin{path}", app.url());
+    let request = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = match body {
+        None if method == "GET" => request
+            .get(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .call(),
+        None => request
+            .post(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .send_empty(),
+        Some(body) if method == "PUT" => request
+            .put(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
+        Some(body) => request
+            .post(&url)
+            .header("Authorization", &format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn oidc_connections_are_created_and_tested_against_a_real_op_and_never_echo_the_secret() {
+    if !e2e_enabled() {
+        return;
+    }
+    let app = SsoApp::new();
+    let (_, key) = app
+        .db
+        .store
+        .create_api_key(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            "console-test",
+        )
+        .unwrap();
+    let key = key.expose().to_owned();
+    // Only discovery is asked here; no login comes back to this redirect URI.
+    let op = OidcOp::start(OidcOptions {
+        redirect_uris: vec![format!("{}/unused-callback", app.url())],
+        ..OidcOptions::default()
+    });
+    let secret = op.client_secret().to_owned();
+
+    let (status, created) = admin_call(
+        &app,
+        &key,
+        "POST",
+        "/connections",
+        Some(
+            json!({"name": "corp", "kind": "oidc", "vendor": "okta", "domains": ["example.test"],
+            "oidc": {"issuer": op.issuer(), "clientId": op.client_id(), "clientSecret": secret, "tokenAuthMethod": "client_secret_post"}}),
+        ),
+    );
+    assert_eq!(status, 201, "{created:#}");
+    assert!(
+        !created.to_string().contains(&secret),
+        "the secret is write-only"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["sp"]["redirectUri"],
+        format!("{}/sso/oidc/{id}/callback", app.url())
+    );
+    assert_eq!(created["idp"]["issuer"], op.issuer());
+    assert_eq!(created["idp"]["tokenAuthMethod"], "client_secret_post");
+
+    let (_, tested) = admin_call(&app, &key, "POST", &format!("/connections/{id}/test"), None);
+    assert_eq!(tested["ok"], true, "{tested:#}");
+    let names: Vec<&str> = tested["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "issuer",
+            "response_type",
+            "token_endpoint",
+            "token_endpoint_auth_method",
+            "signing_keys"
+        ]
+    );
+
+    // A new issuer that does not answer is refused; the connection keeps its settings, and an
+    // update without a secret keeps the stored one.
+    let (status, refused) = admin_call(
+        &app,
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"oidc": {"issuer": "http://127.0.0.1:9/", "clientId": "other"}})),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("idp_unreachable"))
+    );
+    let (status, kept) = admin_call(
+        &app,
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"oidc": {"issuer": op.issuer(), "clientId": op.client_id()}})),
+    );
+    assert_eq!(status, 200, "{kept:#}");
+    assert_eq!(kept["idp"]["tokenAuthMethod"], "client_secret_basic");
+    let stored = app
+        .db
+        .store
+        .connection(app.workspace.id, id.parse().unwrap())
+        .unwrap();
+    assert!(
+        stored.protocol_config.contains(&secret),
+        "the stored secret is kept"
+    );
 }
