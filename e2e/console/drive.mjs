@@ -142,7 +142,14 @@ try {
   await shot("12-webhooks");
 
   // The remaining main pages.
-  for (const [view, name] of [["migration", "10-migration-planner"], ["logs", "11-logs"], ["groups", "13-groups"]]) {
+  // 10. The provisioning log, filtered to the new connection, shows the SCIM create.
+  await show("logs");
+  await page.selectOption('#log-filters select[name="connection"]', { label: "simplesaml" });
+  await page.click('#log-filters button[type="submit"]');
+  await page.getByText("POST /scim/v2/Users").first().waitFor();
+  await shot("11-logs");
+
+  for (const [view, name] of [["migration", "10-migration-planner"], ["groups", "13-groups"]]) {
     await show(view);
     await shot(name);
   }

@@ -365,12 +365,24 @@ async function migration(view, format = "email") {
 
 // --- Logs and webhooks ---------------------------------------------------------------------
 
-async function logs(view) {
-  const [prov, logins] = await Promise.all([api("GET", "/provisioning-log?limit=50"), api("GET", "/login-events?limit=50")]);
+async function logs(view, filters = { connection: "", outcome: "" }) {
+  const provQuery = new URLSearchParams({ limit: "50" });
+  if (filters.connection) provQuery.set("connection", filters.connection);
+  const loginQuery = new URLSearchParams({ limit: "50" });
+  if (filters.outcome) loginQuery.set("outcome", filters.outcome);
+  const [prov, logins, { connections: conns }] = await Promise.all([
+    api("GET", `/provisioning-log?${provQuery}`), api("GET", `/login-events?${loginQuery}`), api("GET", "/connections")]);
   view.replaceChildren(
     h("h1", { text: "Logs" }),
     h("p", {}, "Audit trail export: ", h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
       h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON")),
+    h("form", { class: "inline", id: "log-filters", onsubmit: (e) => { e.preventDefault(); logs(view, formValues(e.target)); } },
+      h("label", {}, "Provisioning log of", h("select", { name: "connection" }, h("option", { value: "" }, "every connection"),
+        conns.map((c) => h("option", { value: c.id, selected: c.id === filters.connection }, c.name)))),
+      h("label", {}, "Login events", h("select", { name: "outcome" },
+        [["", "all outcomes"], ["failure", "failures only"], ["success", "successes only"]].map(([value, label]) =>
+          h("option", { value, selected: value === filters.outcome }, label)))),
+      h("button", { type: "submit" }, "Filter")),
     h("h2", { text: "Provisioning log (SCIM requests)" }),
     table(["When", "Request", "Status", "Duration", "Error"], prov.entries.map((e) =>
       h("tr", {}, h("td", { text: when(e.at) }), h("td", { class: "mono", text: `${e.method} ${e.path}` }),

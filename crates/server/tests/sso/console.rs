@@ -124,6 +124,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "08-mappings",
         "09-token-revoked",
         "10-migration-planner",
+        "11-logs",
         "12-webhooks",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
