@@ -14,6 +14,7 @@ mod receiver;
 mod admin_api;
 mod admin_connections;
 mod admin_directory;
+mod admin_isolation;
 mod bulk;
 mod entra;
 mod errors;

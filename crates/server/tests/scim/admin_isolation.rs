@@ -1,0 +1,161 @@
+//! Tenant isolation across the whole admin API: every operation of the OpenAPI document is called
+//! with workspace B's API key against workspace A's resources. None may succeed on A's ids, no
+//! listing may show anything of A, and afterwards A's audit trail, users, tokens and mappings are
+//! exactly as they were. Driven by the document, so a new endpoint is covered the day it is added.
+
+use pretty_assertions::assert_eq;
+use roster_store::domain::Actor;
+use serde_json::{json, Value};
+
+use crate::common::{Options, TestApp};
+
+#[test]
+fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
+    let app = TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    });
+    let key = app.api_key();
+    // Workspace A: a user, a group, a mapping, a token, a webhook endpoint, events.
+    let user = app.create_user("private-ann", "e-ann");
+    let group = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"displayName": "Secret Team"})),
+        )
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mapping = app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupId": group, "roleName": "admin"})),
+    );
+    assert_eq!(mapping.status, 201, "{:#}", mapping.body);
+    let mapping = mapping.body["id"].as_str().unwrap().to_owned();
+    let token = app.admin(
+        &key,
+        "POST",
+        &format!("/connections/{}/tokens", app.connection.id),
+        Some(json!({"name": "a-token"})),
+    );
+    let token = token.body["id"].as_str().unwrap().to_owned();
+    let webhook = app.admin(
+        &key,
+        "POST",
+        "/webhooks",
+        Some(json!({"url": "http://127.0.0.1:9/hook"})),
+    );
+    assert_eq!(webhook.status, 201, "{:#}", webhook.body);
+    let webhook = webhook.body["id"].as_str().unwrap().to_owned();
+    let event = app.admin(&key, "GET", "/events?limit=1", None).body["events"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let connection = app.connection.id.to_string();
+
+    let store = &app.db.store;
+    let snapshot = || -> Value {
+        let ws = app.workspace.id;
+        json!({
+            "audit": store.audit_events(ws, None, 100_000).unwrap().len(),
+            "users": store.count_users(ws).unwrap(),
+            "user": roster_store::user_json(&store.user(ws, user.parse().unwrap()).unwrap()),
+            "tokens": store.list_scim_tokens(ws, app.connection.id).unwrap().len(),
+            "mappings": store.list_mappings(ws).unwrap().len(),
+            "webhooks": store.list_webhooks(ws).unwrap().len(),
+            "connections": store.list_connections(ws).unwrap().iter()
+                .map(roster_store::connection_json).collect::<Vec<_>>(),
+        })
+    };
+    let before = snapshot();
+    let secrets_of_a = [
+        &user,
+        &group,
+        &mapping,
+        &token,
+        &webhook,
+        &event,
+        &connection,
+    ];
+
+    // Workspace B's admin.
+    let other = app.db.workspace("globex");
+    let (_, other_key) = store.create_api_key(&Actor::Cli, other.id, "b").unwrap();
+    let other_key = other_key.expose().to_owned();
+
+    let mut called = 0;
+    for (method, template) in roster_admin::openapi::operations() {
+        let relative = template.strip_prefix("/api/v1/admin").unwrap();
+        let path = relative
+            .replace(
+                "/connections/{id}/tokens/{token}",
+                &format!("/connections/{connection}/tokens/{token}"),
+            )
+            .replace("/connections/{id}", &format!("/connections/{connection}"))
+            .replace(
+                "/scim/connections/{id}",
+                &format!("/scim/connections/{connection}"),
+            )
+            .replace(
+                "/scim/group-mappings/{id}",
+                &format!("/scim/group-mappings/{mapping}"),
+            )
+            .replace("/webhooks/{id}", &format!("/webhooks/{webhook}"))
+            .replace("/users/{id}", &format!("/users/{user}"))
+            .replace(
+                "/groups/{id}/members/{user}",
+                &format!("/groups/{group}/members/{user}"),
+            )
+            .replace("/groups/{id}", &format!("/groups/{group}"));
+        assert!(!path.contains('{'), "no id of A for {template}");
+        // Bodies that would succeed in A, so only the workspace boundary can refuse them.
+        let body = match (method, relative) {
+            ("post", "/groups/{id}/members") => Some(json!({"userId": user})),
+            ("post", "/webhooks/{id}/resend") => Some(json!({"eventId": event})),
+            ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
+            ("post", "/connections/{id}/tokens") => Some(json!({"name": "stolen"})),
+            ("put", "/connections/{id}/settings") => Some(json!({"saml": {"metadataXml": "<x/>"}})),
+            ("post", "/scim/group-mappings") => {
+                Some(json!({"scimGroupId": group, "roleName": "admin"}))
+            }
+            ("post", "/users") => Some(json!({"email": "mallory@globex.test"})),
+            ("post", "/webhooks") => Some(json!({"url": "http://127.0.0.1:9/b"})),
+            ("post", "/connections") => Some(json!({"name": "b-scim", "kind": "scim"})),
+            ("put", "/sso-enforcement") => Some(json!({"enforced": true})),
+            ("post" | "put", _) => Some(json!({})),
+            _ => None,
+        };
+        let asked = format!("{path} {}", body.clone().unwrap_or_default());
+        let reply = app.admin(&other_key, &method.to_uppercase(), &path, body);
+        called += 1;
+        let names_an_id_of_a =
+            relative.contains('{') || (method, relative) == ("post", "/scim/group-mappings");
+        if names_an_id_of_a {
+            assert!(
+                matches!(reply.status, 400 | 403 | 404),
+                "{method} {path} with B's key answered {}: {:#}",
+                reply.status,
+                reply.body
+            );
+        } else {
+            assert!(reply.status < 500, "{method} {path}: {:#}", reply.body);
+        }
+        let text = reply.body.to_string();
+        // An id B itself sent may be echoed in the error; any other id of A is a leak.
+        for id in secrets_of_a
+            .iter()
+            .filter(|id| !asked.contains(id.as_str()))
+        {
+            assert!(
+                !text.contains(id.as_str()),
+                "{method} {path} showed B something of A ({id}): {text}"
+            );
+        }
+    }
+    assert!(called >= 30, "every documented operation was called");
+    assert_eq!(snapshot(), before, "nothing of A changed");
+}
