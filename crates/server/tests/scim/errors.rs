@@ -197,6 +197,32 @@ fn tenants_are_isolated() {
     )
     .assert_scim_error(404, None);
     as_other("DELETE", &format!("/Groups/{g}"), None).assert_scim_error(404, None);
+    // The other verbs of the surface: /.search and /Bulk see and touch nothing of A either.
+    let searched = as_other(
+        "POST",
+        "/.search",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName eq \"private\""}),
+        ),
+    );
+    assert_eq!(searched.status, 200);
+    assert_eq!(searched.body["totalResults"], 0);
+    let bulk = as_other(
+        "POST",
+        "/Bulk",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "PATCH", "path": format!("/Users/{id}"), "data": patch_op(
+                    json!([{"op": "replace", "path": "active", "value": false}]))},
+                {"method": "DELETE", "path": format!("/Groups/{g}")},
+            ]}),
+        ),
+    );
+    assert_eq!(bulk.status, 200, "{:#}", bulk.body);
+    for op in bulk.body["Operations"].as_array().unwrap() {
+        assert_eq!(op["status"], "404", "{op:#}");
+    }
     // Same userName in the other workspace is a different user.
     assert_eq!(
         as_other("POST", "/Users", Some(json!({"userName": "private"}))).status,
