@@ -25,5 +25,6 @@ mod mapping;
 mod metrics;
 mod okta;
 mod outage;
+mod replicas;
 mod users;
 mod webhooks;
