@@ -350,3 +350,48 @@ fn every_documented_operation_is_routed() {
         .unwrap()
         .starts_with("no admin endpoint"));
 }
+
+/// The API reference (docs/admin-api.md) documents every operation of the OpenAPI document.
+#[test]
+fn the_api_reference_documents_every_operation() {
+    let reference = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/admin-api.md"),
+    )
+    .unwrap();
+    let shape = |text: &str| -> String {
+        let mut out = String::new();
+        let mut in_param = false;
+        for c in text.chars() {
+            match c {
+                '{' => {
+                    in_param = true;
+                    out.push_str("{}");
+                }
+                '}' => in_param = false,
+                _ if !in_param => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    let reference = shape(&reference);
+    let missing: Vec<String> = roster_admin::openapi::operations()
+        .map(|(method, path)| {
+            format!(
+                "{} {}",
+                method.to_uppercase(),
+                shape(path.strip_prefix("/api/v1/admin").unwrap())
+            )
+        })
+        .filter(|operation| {
+            ![
+                format!("`{operation}`"),
+                format!("`{operation} "),
+                format!("`{operation}?"),
+            ]
+            .iter()
+            .any(|form| reference.contains(form.as_str()))
+        })
+        .collect();
+    assert!(missing.is_empty(), "not in docs/admin-api.md: {missing:#?}");
+}
