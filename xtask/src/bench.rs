@@ -6,6 +6,7 @@
 //! fresh database per backend; a closed-loop load generator in this process (`bench/load.rs`)
 //! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
 
+mod acs;
 mod http;
 mod load;
 mod report;
@@ -70,7 +71,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--package",
         "roster-server",
     ]))?;
+    say("building the stand-in SAML IdP that pre-signs the ACS logins (release)");
+    run_checked(Command::new("cargo").current_dir(repo_root()).args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "roster-sso",
+        "--example",
+        "sign_assertions",
+    ]))?;
     let binary = cargo_target_dir().join("release").join("roster");
+    let signer = cargo_target_dir()
+        .join("release")
+        .join("examples")
+        .join("sign_assertions");
     let base = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
 
@@ -96,6 +111,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let (table, failed) = backend(
         &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
         &binary,
+        &signer,
         &dir,
         &url,
         options.load,
@@ -108,6 +124,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let (table, failed) = backend(
             &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
             &binary,
+            &signer,
             &base.join("postgres"),
             &cluster.url,
             options.load,
@@ -140,6 +157,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 fn backend(
     title: &str,
     binary: &Path,
+    signer: &Path,
     dir: &Path,
     database_url: &str,
     load: Load,
@@ -156,7 +174,15 @@ fn backend(
         server::WORKSPACE
     ));
     let mut instance = Instance::start(binary, dir, database_url)?;
-    let rows = scenario::run(&instance.addr, &instance.token, load)?;
+    let mut rows = scenario::run(&instance.addr, &instance.token, load)?;
+    rows.push(acs::run(
+        binary,
+        signer,
+        dir,
+        database_url,
+        &instance.addr,
+        load,
+    )?);
     let peak = instance.peak_rss_kib();
     instance.stop();
     say(&format!(

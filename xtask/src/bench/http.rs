@@ -62,12 +62,33 @@ impl Client {
         path: &str,
         body: Option<&str>,
     ) -> Result<Response, String> {
+        self.send(method, path, body, "application/scim+json")
+    }
+
+    /// POSTs an HTML form body (`application/x-www-form-urlencoded`), as a browser posts a SAML
+    /// Response to the ACS.
+    pub(crate) fn request_form(&mut self, path: &str, body: &str) -> Result<Response, String> {
+        self.send(
+            "POST",
+            path,
+            Some(body),
+            "application/x-www-form-urlencoded",
+        )
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: &str,
+    ) -> Result<Response, String> {
         let reused = self.stream.is_some();
-        match self.try_request(method, path, body) {
+        match self.try_request(method, path, body, content_type) {
             Ok(response) => Ok(response),
             Err(Failure::BeforeResponse(_)) if reused => {
                 self.stream = None;
-                self.try_request(method, path, body)
+                self.try_request(method, path, body, content_type)
                     .map_err(Failure::into_message)
             }
             Err(failure) => {
@@ -95,6 +116,7 @@ impl Client {
         method: &str,
         path: &str,
         body: Option<&str>,
+        content_type: &str,
     ) -> Result<Response, Failure> {
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
@@ -103,7 +125,7 @@ impl Client {
         );
         if let Some(body) = body {
             head.push_str(&format!(
-                "Content-Type: application/scim+json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }

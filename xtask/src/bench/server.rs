@@ -25,7 +25,7 @@ pub(crate) struct Instance {
     pub(crate) log: PathBuf,
 }
 
-fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command {
+pub(crate) fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command {
     let mut command = Command::new(binary);
     command
         .current_dir(dir)
@@ -38,7 +38,7 @@ fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command 
 }
 
 /// Runs a roster CLI command and returns its trimmed stdout, failing with its stderr.
-fn capture(command: &mut Command) -> Result<String, String> {
+pub(crate) fn capture(command: &mut Command) -> Result<String, String> {
     let output = command
         .stdin(Stdio::null())
         .output()

@@ -1,0 +1,128 @@
+//! SAML ACS logins: a stand-in IdP (`crates/sso/examples/sign_assertions.rs`) makes a key and
+//! its metadata, a SAML connection that accepts IdP-initiated logins is created on the running
+//! server with the `roster` CLI, then unique Responses are pre-signed and posted to the ACS as
+//! fast as the clients can. Every login does what a real one does: XML pre-scan, signature
+//! check (xmlsec), conditions, the replay cache insert, JIT (the first login of each subject
+//! creates the user, later ones find it), group claims, the login event and a signed session.
+//! A login succeeds with `303 See Other` to the landing page.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::http::Client;
+use super::load::{self, Operation, Outcome, Until};
+use super::scenario::{Load, Row};
+use super::server;
+use crate::{run_checked, say};
+
+/// The issue's target (#7), in logins per second.
+pub(crate) const ACS_TARGET: f64 = 1_000.0;
+/// Distinct subjects: the first login of each creates its user.
+const SUBJECTS: u64 = 1_000;
+
+fn field(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// Runs the ACS phase against the server at `addr` (whose database is `database_url`).
+pub(crate) fn run(
+    binary: &Path,
+    signer: &Path,
+    dir: &Path,
+    database_url: &str,
+    addr: &str,
+    load: Load,
+) -> Result<Row, String> {
+    let idp = dir.join("bench-idp");
+    run_checked(Command::new(signer).arg("metadata").arg(&idp))?;
+    let created = server::capture(
+        server::roster(binary, dir, database_url, addr)
+            .args([
+                "connection",
+                "create",
+                "--workspace",
+                server::WORKSPACE,
+                "--name",
+                "bench-sso",
+                "--kind",
+                "saml",
+                "--allow-idp-initiated",
+                "--idp-metadata-file",
+            ])
+            .arg(idp.join("metadata.xml")),
+    )?;
+    let acs_url = field(&created, "acs_url").ok_or_else(|| format!("no acs_url in {created}"))?;
+    let audience =
+        field(&created, "sp_entity_id").ok_or_else(|| format!("no sp_entity_id in {created}"))?;
+    let path = acs_url
+        .strip_prefix(&format!("http://{addr}"))
+        .ok_or_else(|| format!("{acs_url} is not on {addr}"))?
+        .to_owned();
+    // About as many logins as the target rate would serve in the timed phases' duration.
+    let count = (load.seconds * ACS_TARGET as u64).max(2 * SUBJECTS);
+    say(&format!(
+        "  pre-signing {count} SAML Responses ({SUBJECTS} subjects) for {acs_url}"
+    ));
+    run_checked(Command::new(signer).arg("responses").arg(&idp).args([
+        &acs_url,
+        &audience,
+        &count.to_string(),
+        &SUBJECTS.to_string(),
+    ]))?;
+    let text = std::fs::read_to_string(idp.join("responses.txt"))
+        .map_err(|err| format!("cannot read the signed responses: {err}"))?;
+    let forms: Vec<&str> = text.lines().collect();
+    let forms = &forms;
+    let path = path.as_str();
+    let outcome: Outcome = load::run(
+        addr,
+        "",
+        load.concurrency,
+        Until::Count(forms.len() as u64),
+        |_| -> Operation<'_> {
+            Box::new(move |client: &mut Client, index| {
+                let form = forms.get(index as usize).copied().unwrap_or_default();
+                let mut response = client.request_form(path, form)?;
+                // A login succeeds with a redirect to where the user was going.
+                if response.status == 303 {
+                    response.status = 200;
+                }
+                Ok(response)
+            })
+        },
+    );
+    say(&format!(
+        "  SAML ACS login: {} logins, {} errors, {:.0} logins/s{}",
+        outcome.requests(),
+        outcome.errors,
+        outcome.per_second(),
+        outcome
+            .first_error
+            .as_deref()
+            .map(|error| format!(" (first error: {error})"))
+            .unwrap_or_default()
+    ));
+    Ok(Row {
+        name: "SAML ACS login (IdP-initiated, signed)",
+        outcome,
+        target: Some(ACS_TARGET),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn reads_string_fields_of_the_cli_output() {
+        let json = r#"{"id": "c1", "acs_url": "http://127.0.0.1:5/sso/saml/c1/acs"}"#;
+        assert_eq!(
+            field(json, "acs_url").as_deref(),
+            Some("http://127.0.0.1:5/sso/saml/c1/acs")
+        );
+        assert_eq!(field(json, "missing"), None);
+    }
+}
