@@ -8,7 +8,7 @@ use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
 use roster_store::{JitError, NewLoginEvent, Store, StoreError};
 
 use crate::pages;
-use crate::session::{SessionError, Sessions, SESSION_COOKIE, SESSION_SECONDS};
+use crate::session::{SessionError, SessionOptions, Sessions, SESSION_COOKIE};
 
 /// What every SSO handler needs: the store, the session signer, the OIDC client and settings.
 #[derive(Clone, Debug)]
@@ -21,9 +21,13 @@ pub struct SsoState {
 }
 
 impl SsoState {
-    pub fn new(store: Store, public_url: &str) -> Result<Self, SessionError> {
+    pub fn new(
+        store: Store,
+        public_url: &str,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let sessions = Sessions::new(store.clone(), public_url.clone())?;
+        let sessions = Sessions::new(store.clone(), public_url.clone(), options)?;
         let oidc = crate::oidc::OidcRp::new()
             .map_err(|err| SessionError::Key(format!("HTTP client: {err}")))?;
         Ok(Self {
@@ -242,23 +246,27 @@ pub fn issue_session(
             tracing::error!(error = %err, "cannot sign a session");
             LoginError::unavailable()
         })?;
-    Ok(session_cookie(token, state.secure_cookies()))
+    Ok(session_cookie(
+        token,
+        state.secure_cookies(),
+        state.sessions.options().ttl_seconds,
+    ))
 }
 
-/// The session cookie.
-pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+/// The session cookie, kept by the browser as long as the token lasts.
+pub fn session_cookie(token: String, secure: bool, max_age_seconds: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(SESSION_SECONDS))
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_seconds))
         .finish()
 }
 
 /// A cookie that deletes the session cookie.
 pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
-    let mut cookie = session_cookie(String::new(), secure);
+    let mut cookie = session_cookie(String::new(), secure, 0);
     cookie.make_removal();
     cookie
 }

@@ -11,6 +11,7 @@
 mod idps;
 
 mod console_auth;
+mod keys;
 mod oidc;
 mod password;
 mod saml;
