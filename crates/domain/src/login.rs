@@ -93,6 +93,8 @@ failures! {
     InvalidCredentials => "invalid_credentials", "The user name or password is not correct.";
     /// SSO is enforced and the login did not use SSO.
     SsoRequired => "sso_required", "This workspace requires single sign-on.";
+    /// Too many failed password logins for this account or from this address: locked for a while.
+    TooManyAttempts => "too_many_attempts", "Too many failed sign-in attempts. Please wait a few minutes and try again.";
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ impl Shared {
             &settings.public_url(),
             settings.session_options(),
         )
-        .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?;
+        .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?
+        .with_password_limits(settings.password_limits());
         Ok(Self {
             metrics: web::Data::new(Metrics::default()),
             scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(

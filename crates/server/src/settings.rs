@@ -40,13 +40,24 @@ pub struct SsoSettings {
     /// How long a replica reuses its in-memory copy of the session keys; a rotation by the CLI
     /// or another replica is picked up within this time.
     pub key_cache_secs: u64,
+    /// Failed password logins of one account (workspace + user name) within
+    /// `password_lockout_secs` that lock it, per replica; 0 turns the limit off.
+    pub password_max_failures: u32,
+    /// Failed password logins from one client address that lock it, per replica; 0 turns it off.
+    pub password_max_failures_per_address: u32,
+    /// The window failures are counted in, and the longest lock.
+    pub password_lockout_secs: u64,
 }
 
 impl Default for SsoSettings {
     fn default() -> Self {
+        let limits = roster_sso::throttle::ThrottleLimits::default();
         Self {
             session_ttl_secs: roster_sso::session::SESSION_SECONDS,
             key_cache_secs: roster_sso::session::KEY_CACHE_SECONDS,
+            password_max_failures: limits.per_account,
+            password_max_failures_per_address: limits.per_address,
+            password_lockout_secs: limits.window.as_secs(),
         }
     }
 }
@@ -281,6 +292,9 @@ impl Settings {
         if self.sso.session_ttl_secs < 1 {
             bail!("sso.session_ttl_secs must be at least 1");
         }
+        if self.sso.password_lockout_secs < 1 {
+            bail!("sso.password_lockout_secs must be at least 1");
+        }
         if self.server.workers == Some(0) {
             bail!("server.workers must be at least 1");
         }
@@ -346,6 +360,15 @@ impl Settings {
         roster_sso::session::SessionOptions {
             ttl_seconds: self.sso.session_ttl_secs,
             key_cache: Duration::from_secs(self.sso.key_cache_secs),
+        }
+    }
+
+    /// The failed password-login limits.
+    pub fn password_limits(&self) -> roster_sso::throttle::ThrottleLimits {
+        roster_sso::throttle::ThrottleLimits {
+            per_account: self.sso.password_max_failures,
+            per_address: self.sso.password_max_failures_per_address,
+            window: Duration::from_secs(self.sso.password_lockout_secs),
         }
     }
 

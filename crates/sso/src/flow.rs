@@ -9,6 +9,7 @@ use roster_store::{JitError, NewLoginEvent, Store, StoreError};
 
 use crate::pages;
 use crate::session::{SessionError, SessionOptions, Sessions, SESSION_COOKIE};
+use crate::throttle::{LoginThrottle, ThrottleLimits};
 
 /// What every SSO handler needs: the store, the session signer, the OIDC client and settings.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct SsoState {
     pub oidc: crate::oidc::OidcRp,
     /// `server.public_url`, without a trailing slash.
     pub public_url: String,
+    /// Failed password logins of this replica.
+    pub password_throttle: std::sync::Arc<LoginThrottle>,
 }
 
 impl SsoState {
@@ -35,7 +38,14 @@ impl SsoState {
             sessions,
             oidc,
             public_url,
+            password_throttle: std::sync::Arc::new(LoginThrottle::new(ThrottleLimits::default())),
         })
+    }
+
+    /// Replaces the default password-login limits.
+    pub fn with_password_limits(mut self, limits: ThrottleLimits) -> Self {
+        self.password_throttle = std::sync::Arc::new(LoginThrottle::new(limits));
+        self
     }
 
     /// Cookies are `Secure` exactly when Roster is served over https.
@@ -51,6 +61,8 @@ pub struct LoginError {
     pub event_id: Option<String>,
     /// Set for infrastructure failures (database down): answered 503, not a refusal.
     pub unavailable: bool,
+    /// Seconds to wait before trying again (`too_many_attempts`), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl LoginError {
@@ -60,6 +72,7 @@ impl LoginError {
             failure: None,
             event_id: None,
             unavailable: true,
+            retry_after: None,
         }
     }
 
@@ -68,6 +81,7 @@ impl LoginError {
             failure: Some(failure),
             event_id: None,
             unavailable: false,
+            retry_after: None,
         }
     }
 }
@@ -108,6 +122,7 @@ impl ResponseError for LoginError {
                 | LoginFailure::SsoRequired,
             ) => StatusCode::FORBIDDEN,
             Some(LoginFailure::InvalidCredentials) => StatusCode::UNAUTHORIZED,
+            Some(LoginFailure::TooManyAttempts) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -123,6 +138,9 @@ impl ResponseError for LoginError {
         let mut response = HttpResponse::build(self.status_code());
         if self.unavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -173,6 +191,7 @@ impl Attempt<'_> {
             failure: Some(failure),
             event_id,
             unavailable: false,
+            retry_after: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod oidc;
 mod pages;
 pub mod saml;
 pub mod session;
+pub mod throttle;
 
 use actix_web::{web, HttpResponse};
 
