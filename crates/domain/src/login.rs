@@ -110,4 +110,14 @@ mod tests {
             assert!(failure.explanation().ends_with('.'));
         }
     }
+
+    #[test]
+    fn every_code_is_explained_in_the_troubleshooting_guide() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/troubleshooting.md");
+        let guide = std::fs::read_to_string(path).unwrap_or_default();
+        for failure in LoginFailure::ALL {
+            let row = format!("| `{}` |", failure.code());
+            assert!(guide.contains(&row), "docs/troubleshooting.md lacks {row}");
+        }
+    }
 }
