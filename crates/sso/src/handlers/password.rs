@@ -59,9 +59,7 @@ pub async fn login(
         return Err(locked(&state, form, wait).await);
     }
     let (workspace_slug, user_name) = (form.workspace.clone(), form.user_name.clone());
-    let failed = |throttle: &crate::throttle::LoginThrottle| {
-        throttle.record_failure(&workspace_slug, &user_name, address);
-    };
+    let record_failure = || throttle.record_failure(&workspace_slug, &user_name, address);
     let store = state.store.clone();
     let counter = throttle.clone();
     let outcome = web::block(move || -> Result<Outcome, StoreError> {
@@ -94,7 +92,7 @@ pub async fn login(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
-            failed(&throttle);
+            record_failure();
             return Err(LoginError::plain(LoginFailure::InvalidCredentials));
         }
         Err(err) => return Err(err.into()),
@@ -102,7 +100,7 @@ pub async fn login(
     match outcome {
         Outcome::Refused(workspace, user, failure) => {
             if failure == LoginFailure::InvalidCredentials {
-                failed(&throttle);
+                record_failure();
             }
             let event_id = state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
