@@ -249,3 +249,55 @@ fn revoke_previous_ends_old_sessions_on_the_running_server_and_logout_is_never_c
     assert_eq!(reply.status, 303);
     assert_eq!(app.me(&session).0, 401);
 }
+
+#[test]
+fn keys_come_from_the_cache_an_unknown_kid_reloads_them_and_revocations_are_live() {
+    let app = SsoApp::new();
+    password_user(&app, "ops", "pw-123456", false);
+    let store = &app.db.store;
+    let user = store.user_by_user_name(app.workspace.id, "ops").unwrap();
+    let options = |key_cache| SessionOptions {
+        ttl_seconds: 3600,
+        key_cache,
+    };
+    let cached =
+        Sessions::new(store.clone(), app.url(), options(Duration::from_secs(3600))).unwrap();
+    let (token, _) = cached
+        .issue(&app.workspace, &user, vec![], "password")
+        .unwrap();
+    assert!(cached.verify(&token).is_ok());
+
+    // The key ends in the database; this replica verifies from its parsed copy until the cache
+    // expires (no key query per verification), a replica without a copy refuses at once.
+    roster_sso::session::rotate_keys(
+        store,
+        &roster_store::domain::Actor::Cli,
+        &SessionOptions::default(),
+        Timestamp::now(),
+        true,
+    )
+    .unwrap();
+    assert!(cached.verify(&token).is_ok(), "served from the key cache");
+    let uncached = Sessions::new(store.clone(), app.url(), options(Duration::ZERO)).unwrap();
+    assert!(matches!(
+        uncached.verify(&token),
+        Err(SessionError::Invalid(_))
+    ));
+
+    // A token signed by a key the cache does not know yet reloads the keys at once.
+    let (newer, claims) = uncached
+        .issue(&app.workspace, &user, vec![], "password")
+        .unwrap();
+    assert!(
+        cached.verify(&newer).is_ok(),
+        "an unknown kid reloads the keys"
+    );
+    assert!(
+        cached.verify(&token).is_err(),
+        "the reload saw the old key end"
+    );
+
+    // Revocations are read on every verification.
+    cached.revoke(&claims).unwrap();
+    assert!(matches!(cached.verify(&newer), Err(SessionError::Ended)));
+}
