@@ -281,9 +281,13 @@ impl Sessions {
                 }
             };
             if signer.is_none() && verifies_until.is_none() {
-                let encoding = EncodingKey::from_ec_pem(record.private_pem.as_bytes())
-                    .map_err(|err| SessionError::Key(format!("key {}: {err}", record.kid)))?;
-                signer = Some((record.kid.clone(), encoding));
+                // An unusable private half stops signing, not verification.
+                match EncodingKey::from_ec_pem(record.private_pem.as_bytes()) {
+                    Ok(encoding) => signer = Some((record.kid.clone(), encoding)),
+                    Err(err) => {
+                        tracing::error!(kid = %record.kid, error = %err, "session key cannot sign");
+                    }
+                }
             }
             keys.push(LoadedKey {
                 kid: record.kid,
