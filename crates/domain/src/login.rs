@@ -93,6 +93,8 @@ failures! {
     InvalidCredentials => "invalid_credentials", "The user name or password is not correct.";
     /// SSO is enforced and the login did not use SSO.
     SsoRequired => "sso_required", "This workspace requires single sign-on.";
+    /// Too many failed password logins for this account or from this address: locked for a while.
+    TooManyAttempts => "too_many_attempts", "Too many failed sign-in attempts. Please wait a few minutes and try again.";
 }
 
 #[cfg(test)]
@@ -106,6 +108,16 @@ mod tests {
             assert!(seen.insert(failure.code()), "duplicate {}", failure.code());
             assert_eq!(LoginFailure::parse(failure.code()), Some(*failure));
             assert!(failure.explanation().ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn every_code_is_explained_in_the_troubleshooting_guide() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/troubleshooting.md");
+        let guide = std::fs::read_to_string(path).unwrap_or_default();
+        for failure in LoginFailure::ALL {
+            let row = format!("| `{}` |", failure.code());
+            assert!(guide.contains(&row), "docs/troubleshooting.md lacks {row}");
         }
     }
 }

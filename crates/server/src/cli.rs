@@ -62,6 +62,22 @@ pub enum Command {
     /// Manage group mappings (IdP group -> app group and/or role).
     #[command(subcommand)]
     Mapping(MappingCommand),
+    /// Manage the keys that sign session tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key sign sessions; the previous key keeps verifying the sessions it signed
+    /// until they expire. Prints {"kid", "retired_kid", "previous_keys_valid_until"}.
+    Rotate {
+        /// End the previous keys now, and every session they signed (after a key leak).
+        #[arg(long)]
+        revoke_previous: bool,
+    },
+    /// List the session keys (never their private half): kid, dates and status.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,8 +11,8 @@ use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, MappingCommand, RoleCommand,
-    TokenCommand, UserCommand, WorkspaceCommand,
+    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, KeysCommand, MappingCommand,
+    RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
 };
 use crate::output;
 use crate::settings::Settings;
@@ -40,6 +40,7 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::Role(command) => role(command, &store),
         Command::User(command) => user(command, &store),
         Command::Mapping(command) => mapping(command, &store),
+        Command::Keys(command) => keys(command, settings, &store),
         Command::Export { workspace } => {
             let workspace = find_workspace(&store, &workspace)?;
             output::json(&store.export_workspace(workspace.id)?)
@@ -303,6 +304,48 @@ fn mapping(command: MappingCommand, store: &Store) -> anyhow::Result<()> {
                 .list_mappings(workspace.id)?
                 .iter()
                 .map(mapping_json)
+                .collect();
+            output::json(&json!(list))
+        }
+    }
+}
+
+/// `roster keys rotate|list`: session signing keys. Never prints private material.
+fn keys(command: KeysCommand, settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    let micros = |at: i64| Timestamp::from_micros(at).to_rfc3339();
+    match command {
+        KeysCommand::Rotate { revoke_previous } => {
+            let rotation = roster_sso::session::rotate_keys(
+                store,
+                &Actor::Cli,
+                &settings.session_options(),
+                Timestamp::now(),
+                revoke_previous,
+            )
+            .context("rotating the session key")?;
+            let retired = !rotation.retired_kids.is_empty();
+            output::json(&json!({
+                "kid": rotation.kid,
+                "retired_kid": rotation.retired_kids.first(),
+                "previous_keys_valid_until": retired
+                    .then(|| rotation.previous_valid_until.to_rfc3339()),
+            }))
+        }
+        KeysCommand::List => {
+            let now = Timestamp::now();
+            let list: Vec<_> = store
+                .session_keys()?
+                .iter()
+                .map(|key| {
+                    json!({
+                        "kid": key.kid,
+                        "algorithm": key.algorithm,
+                        "created_at": micros(key.created_at),
+                        "retired_at": key.retired_at.map(micros),
+                        "valid_until": key.verifies_until().map(micros),
+                        "status": key.status_at(now).as_str(),
+                    })
+                })
                 .collect();
             output::json(&json!(list))
         }

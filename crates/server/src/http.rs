@@ -28,8 +28,13 @@ pub struct Shared {
 impl Shared {
     /// Builds the shared state; creates the first session-signing key if there is none.
     pub fn new(settings: &Settings, store: &Store) -> anyhow::Result<Self> {
-        let sso = roster_sso::SsoState::new(store.clone(), &settings.public_url())
-            .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?;
+        let sso = roster_sso::SsoState::new(
+            store.clone(),
+            &settings.public_url(),
+            settings.session_options(),
+        )
+        .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?
+        .with_password_limits(settings.password_limits());
         Ok(Self {
             metrics: web::Data::new(Metrics::default()),
             scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(

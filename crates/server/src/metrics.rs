@@ -159,10 +159,30 @@ fn escape(value: &str) -> String {
 }
 
 /// `GET /metrics`.
-pub async fn endpoint(metrics: web::Data<Metrics>, store: web::Data<Store>) -> HttpResponse {
+pub async fn endpoint(
+    metrics: web::Data<Metrics>,
+    store: web::Data<Store>,
+    sso: Option<web::Data<roster_sso::SsoState>>,
+) -> HttpResponse {
+    let mut body = metrics.render(store.pool_state());
+    if let Some(sso) = sso {
+        body.push_str(&render_password_logins(sso.password_throttle.counts()));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(store.pool_state()))
+        .body(body)
+}
+
+/// The password-login counters of this replica: (Argon2 verifications, throttled attempts).
+fn render_password_logins((verifications, throttled): (u64, u64)) -> String {
+    format!(
+        "# HELP roster_password_verifications_total Password hashes verified by POST /login/password.\n\
+         # TYPE roster_password_verifications_total counter\n\
+         roster_password_verifications_total {verifications}\n\
+         # HELP roster_password_logins_throttled_total Password logins refused as too_many_attempts.\n\
+         # TYPE roster_password_logins_throttled_total counter\n\
+         roster_password_logins_throttled_total {throttled}\n"
+    )
 }
 
 /// The SCIM resource a path names (`Users`, `Groups`, `Bulk`, ...), for the SCIM metric.

@@ -27,6 +27,39 @@ pub struct Settings {
     pub events: EventSettings,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub sso: SsoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SsoSettings {
+    /// Lifetime of a session; also how long a key retired by `roster keys rotate` keeps
+    /// verifying (plus the key cache time).
+    pub session_ttl_secs: i64,
+    /// How long a replica reuses its in-memory copy of the session keys; a rotation by the CLI
+    /// or another replica is picked up within this time.
+    pub key_cache_secs: u64,
+    /// Failed password logins of one account (workspace + user name) within
+    /// `password_lockout_secs` that lock it, per replica; 0 turns the limit off.
+    pub password_max_failures: u32,
+    /// Failed password logins from one client address that lock it, per replica; 0 turns it off.
+    pub password_max_failures_per_address: u32,
+    /// The window failures are counted in, and the longest lock.
+    pub password_lockout_secs: u64,
+}
+
+impl Default for SsoSettings {
+    fn default() -> Self {
+        let limits = roster_sso::throttle::ThrottleLimits::default();
+        Self {
+            session_ttl_secs: roster_sso::session::SESSION_SECONDS,
+            key_cache_secs: roster_sso::session::KEY_CACHE_SECONDS,
+            password_max_failures: limits.per_account,
+            password_max_failures_per_address: limits.per_address,
+            password_lockout_secs: limits.window.as_secs(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +289,12 @@ impl Settings {
         if self.events.retention_days == 0 {
             bail!("events.retention_days must be at least 1");
         }
+        if self.sso.session_ttl_secs < 1 {
+            bail!("sso.session_ttl_secs must be at least 1");
+        }
+        if self.sso.password_lockout_secs < 1 {
+            bail!("sso.password_lockout_secs must be at least 1");
+        }
         if self.server.workers == Some(0) {
             bail!("server.workers must be at least 1");
         }
@@ -313,6 +352,23 @@ impl Settings {
                 disable_after: hooks.disable_after,
             },
             allow_private_network_urls: self.security.allow_private_network_urls,
+        }
+    }
+
+    /// Session lifetime and key caching.
+    pub fn session_options(&self) -> roster_sso::session::SessionOptions {
+        roster_sso::session::SessionOptions {
+            ttl_seconds: self.sso.session_ttl_secs,
+            key_cache: Duration::from_secs(self.sso.key_cache_secs),
+        }
+    }
+
+    /// The failed password-login limits.
+    pub fn password_limits(&self) -> roster_sso::throttle::ThrottleLimits {
+        roster_sso::throttle::ThrottleLimits {
+            per_account: self.sso.password_max_failures,
+            per_address: self.sso.password_max_failures_per_address,
+            window: Duration::from_secs(self.sso.password_lockout_secs),
         }
     }
 

@@ -8,7 +8,8 @@ use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
 use roster_store::{JitError, NewLoginEvent, Store, StoreError};
 
 use crate::pages;
-use crate::session::{SessionError, Sessions, SESSION_COOKIE, SESSION_SECONDS};
+use crate::session::{SessionError, SessionOptions, Sessions, SESSION_COOKIE};
+use crate::throttle::{LoginThrottle, ThrottleLimits};
 
 /// What every SSO handler needs: the store, the session signer, the OIDC client and settings.
 #[derive(Clone, Debug)]
@@ -18,12 +19,18 @@ pub struct SsoState {
     pub oidc: crate::oidc::OidcRp,
     /// `server.public_url`, without a trailing slash.
     pub public_url: String,
+    /// Failed password logins of this replica.
+    pub password_throttle: std::sync::Arc<LoginThrottle>,
 }
 
 impl SsoState {
-    pub fn new(store: Store, public_url: &str) -> Result<Self, SessionError> {
+    pub fn new(
+        store: Store,
+        public_url: &str,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let sessions = Sessions::new(store.clone(), public_url.clone())?;
+        let sessions = Sessions::new(store.clone(), public_url.clone(), options)?;
         let oidc = crate::oidc::OidcRp::new()
             .map_err(|err| SessionError::Key(format!("HTTP client: {err}")))?;
         Ok(Self {
@@ -31,7 +38,14 @@ impl SsoState {
             sessions,
             oidc,
             public_url,
+            password_throttle: std::sync::Arc::new(LoginThrottle::new(ThrottleLimits::default())),
         })
+    }
+
+    /// Replaces the default password-login limits.
+    pub fn with_password_limits(mut self, limits: ThrottleLimits) -> Self {
+        self.password_throttle = std::sync::Arc::new(LoginThrottle::new(limits));
+        self
     }
 
     /// Cookies are `Secure` exactly when Roster is served over https.
@@ -47,6 +61,8 @@ pub struct LoginError {
     pub event_id: Option<String>,
     /// Set for infrastructure failures (database down): answered 503, not a refusal.
     pub unavailable: bool,
+    /// Seconds to wait before trying again (`too_many_attempts`), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl LoginError {
@@ -56,6 +72,7 @@ impl LoginError {
             failure: None,
             event_id: None,
             unavailable: true,
+            retry_after: None,
         }
     }
 
@@ -64,6 +81,7 @@ impl LoginError {
             failure: Some(failure),
             event_id: None,
             unavailable: false,
+            retry_after: None,
         }
     }
 }
@@ -104,6 +122,7 @@ impl ResponseError for LoginError {
                 | LoginFailure::SsoRequired,
             ) => StatusCode::FORBIDDEN,
             Some(LoginFailure::InvalidCredentials) => StatusCode::UNAUTHORIZED,
+            Some(LoginFailure::TooManyAttempts) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -119,6 +138,9 @@ impl ResponseError for LoginError {
         let mut response = HttpResponse::build(self.status_code());
         if self.unavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -169,6 +191,7 @@ impl Attempt<'_> {
             failure: Some(failure),
             event_id,
             unavailable: false,
+            retry_after: None,
         }
     }
 
@@ -242,23 +265,27 @@ pub fn issue_session(
             tracing::error!(error = %err, "cannot sign a session");
             LoginError::unavailable()
         })?;
-    Ok(session_cookie(token, state.secure_cookies()))
+    Ok(session_cookie(
+        token,
+        state.secure_cookies(),
+        state.sessions.options().ttl_seconds,
+    ))
 }
 
-/// The session cookie.
-pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+/// The session cookie, kept by the browser as long as the token lasts.
+pub fn session_cookie(token: String, secure: bool, max_age_seconds: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(SESSION_SECONDS))
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_seconds))
         .finish()
 }
 
 /// A cookie that deletes the session cookie.
 pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
-    let mut cookie = session_cookie(String::new(), secure);
+    let mut cookie = session_cookie(String::new(), secure, 0);
     cookie.make_removal();
     cookie
 }

@@ -14,6 +14,7 @@ mod pages;
 pub mod saml;
 pub mod session;
 pub mod setup;
+pub mod throttle;
 
 use actix_web::{web, HttpResponse};
 

@@ -5,21 +5,36 @@
 //! session here also reloads the user: a token whose epoch is behind the user's (deactivated,
 //! SCIM DELETE, disabled by an admin) or whose id was logged out is refused at once, whatever its
 //! expiry says. Products that only check the signature get the roles of the login and an expiry
-//! of [`SESSION_SECONDS`]; they call `/api/v1/me` when they need the live state.
+//! after the session lifetime (`sso.session_ttl_secs`, default [`SESSION_SECONDS`]); they call
+//! `/api/v1/me` when they need the live state.
 //!
 //! Keys live in the database (`session_keys`) so every replica signs and verifies with the same
-//! ones; the first replica to start creates one.
+//! ones; the first replica to start creates one, and `roster keys rotate` replaces it (see
+//! [`rotate_keys`]). Each replica keeps the parsed keys in memory for `sso.key_cache_secs`, so a
+//! verification costs no key query and no JWK parsing, while a rotation done elsewhere is picked
+//! up within that time; a token whose kid is not in the cache forces a reload at once (at most
+//! once a second), so a session signed by a newer key on another replica is never refused.
+//! Revocations and user state are never cached: they are read on every verification.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
-use roster_store::domain::{Timestamp, User, Workspace};
-use roster_store::{SessionKeyRecord, Store, StoreError};
+use roster_store::domain::{Actor, Timestamp, User, Workspace};
+use roster_store::{KeyRotation, SessionKeyRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-/// How long a session lasts.
+/// How long a session lasts unless `sso.session_ttl_secs` says otherwise.
 pub const SESSION_SECONDS: i64 = 8 * 3600;
+/// How long a replica trusts its in-memory copy of the keys unless `sso.key_cache_secs` says
+/// otherwise.
+pub const KEY_CACHE_SECONDS: u64 = 5;
+/// The shortest time between two reloads forced by an unknown kid (a flood of forged kids costs
+/// at most one key query a second).
+const FORCED_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// The audience of session tokens.
 pub const SESSION_AUDIENCE: &str = "roster-session";
 /// The session cookie.
@@ -92,34 +107,215 @@ pub fn generate_key() -> Result<SessionKeyRecord, SessionError> {
         public_jwk: jwk.to_string(),
         created_at: Timestamp::now().as_micros(),
         retired_at: None,
+        verify_until: None,
     })
 }
 
+/// How long sessions last and how long a replica caches the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Lifetime of a session token (and of its cookie).
+    pub ttl_seconds: i64,
+    /// How long the parsed keys are reused before the database is asked again.
+    pub key_cache: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: SESSION_SECONDS,
+            key_cache: Duration::from_secs(KEY_CACHE_SECONDS),
+        }
+    }
+}
+
+impl SessionOptions {
+    /// How long a key retired now must keep verifying: a replica may still sign with it until
+    /// its cache expires, and that session then lasts the session lifetime.
+    pub fn retirement_window_seconds(&self) -> i64 {
+        let cache = i64::try_from(self.key_cache.as_secs()).unwrap_or(i64::MAX);
+        self.ttl_seconds.saturating_add(cache).saturating_add(1)
+    }
+}
+
+/// Makes a fresh key current at `now`. The previous keys keep verifying for the retirement
+/// window of `options` — or stop at once with `end_previous_now` (after a key leak: every
+/// session they signed ends).
+pub fn rotate_keys(
+    store: &Store,
+    actor: &Actor,
+    options: &SessionOptions,
+    now: Timestamp,
+    end_previous_now: bool,
+) -> Result<KeyRotation, SessionError> {
+    let until = if end_previous_now {
+        now
+    } else {
+        now.plus_seconds(options.retirement_window_seconds())
+    };
+    Ok(store.rotate_session_key(actor, &generate_key()?, now, until)?)
+}
+
+/// A key as a replica uses it: parsed once per cache load.
+struct LoadedKey {
+    kid: String,
+    /// `None` while the key is current.
+    verifies_until: Option<i64>,
+    jwk: serde_json::Value,
+    decoding: DecodingKey,
+}
+
+impl LoadedKey {
+    fn usable_at(&self, now: Timestamp) -> bool {
+        self.verifies_until
+            .is_none_or(|until| until > now.as_micros())
+    }
+}
+
+/// Every key that verifies, newest first, and the one that signs.
+struct KeySet {
+    loaded_at: Instant,
+    keys: Vec<LoadedKey>,
+    signer: Option<(String, EncodingKey)>,
+}
+
+impl KeySet {
+    fn find(&self, kid: &str) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+}
+
+#[derive(Default)]
+struct KeyCache {
+    set: Option<Arc<KeySet>>,
+    last_forced: Option<Instant>,
+}
+
 /// Signs and verifies session tokens with the keys in the store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Sessions {
     store: Store,
     issuer: String,
+    options: SessionOptions,
+    cache: Arc<RwLock<KeyCache>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("issuer", &self.issuer)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sessions {
     /// Makes sure a signing key exists.
-    pub fn new(store: Store, issuer: String) -> Result<Self, SessionError> {
+    pub fn new(
+        store: Store,
+        issuer: String,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
         if store.session_keys()?.iter().all(|k| k.retired_at.is_some()) {
             store.ensure_session_key(&generate_key()?)?;
         }
-        Ok(Self { store, issuer })
+        Ok(Self {
+            store,
+            issuer,
+            options,
+            cache: Arc::new(RwLock::new(KeyCache::default())),
+        })
+    }
+
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// The keys, from the cache while it is fresh. `force` reloads them (an unknown kid) unless
+    /// a forced reload happened within the last second.
+    fn key_set(&self, force: bool) -> Result<Arc<KeySet>, SessionError> {
+        {
+            let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(set) = &cache.set {
+                let fresh = set.loaded_at.elapsed() < self.options.key_cache;
+                let throttled = cache
+                    .last_forced
+                    .is_some_and(|at| at.elapsed() < FORCED_RELOAD_INTERVAL);
+                if (!force && fresh) || (force && throttled) {
+                    return Ok(Arc::clone(set));
+                }
+            }
+        }
+        let set = Arc::new(self.load()?);
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        cache.set = Some(Arc::clone(&set));
+        if force {
+            cache.last_forced = Some(Instant::now());
+        }
+        Ok(set)
+    }
+
+    /// Reads and parses every key that still verifies.
+    fn load(&self) -> Result<KeySet, SessionError> {
+        let now = Timestamp::now();
+        let mut keys = Vec::new();
+        let mut signer = None;
+        for record in self.store.session_keys()? {
+            let verifies_until = record.verifies_until();
+            if verifies_until.is_some_and(|until| until <= now.as_micros()) {
+                continue;
+            }
+            let parsed = serde_json::from_str::<serde_json::Value>(&record.public_jwk)
+                .map_err(|err| err.to_string())
+                .and_then(|jwk| {
+                    let typed: jsonwebtoken::jwk::Jwk =
+                        serde_json::from_value(jwk.clone()).map_err(|err| err.to_string())?;
+                    let decoding = DecodingKey::from_jwk(&typed).map_err(|err| err.to_string())?;
+                    Ok((jwk, decoding))
+                });
+            let (jwk, decoding) = match parsed {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    tracing::error!(kid = %record.kid, error = %err, "unusable session key skipped");
+                    continue;
+                }
+            };
+            if signer.is_none() && verifies_until.is_none() {
+                // An unusable private half stops signing, not verification.
+                match EncodingKey::from_ec_pem(record.private_pem.as_bytes()) {
+                    Ok(encoding) => signer = Some((record.kid.clone(), encoding)),
+                    Err(err) => {
+                        tracing::error!(kid = %record.kid, error = %err, "session key cannot sign");
+                    }
+                }
+            }
+            keys.push(LoadedKey {
+                kid: record.kid,
+                verifies_until,
+                jwk,
+                decoding,
+            });
+        }
+        Ok(KeySet {
+            loaded_at: Instant::now(),
+            keys,
+            signer,
+        })
     }
 
     /// The JWKS document of every key that may still verify a live token.
     pub fn jwks(&self) -> Result<serde_json::Value, SessionError> {
-        let cutoff = Timestamp::now().plus_seconds(-SESSION_SECONDS).as_micros();
-        let keys: Vec<serde_json::Value> = self
-            .store
-            .session_keys()?
-            .into_iter()
-            .filter(|k| k.retired_at.is_none_or(|at| at > cutoff))
-            .filter_map(|k| serde_json::from_str(&k.public_jwk).ok())
+        self.jwks_at(Timestamp::now())
+    }
+
+    /// [`Sessions::jwks`] as of `now`.
+    pub fn jwks_at(&self, now: Timestamp) -> Result<serde_json::Value, SessionError> {
+        let set = self.key_set(false)?;
+        let keys: Vec<&serde_json::Value> = set
+            .keys
+            .iter()
+            .filter(|k| k.usable_at(now))
+            .map(|k| &k.jwk)
             .collect();
         Ok(serde_json::json!({ "keys": keys }))
     }
@@ -132,12 +328,14 @@ impl Sessions {
         roles: Vec<String>,
         connection_id: &str,
     ) -> Result<(String, SessionClaims), SessionError> {
-        let key = self
-            .store
-            .session_keys()?
-            .into_iter()
-            .find(|k| k.retired_at.is_none())
-            .ok_or_else(|| SessionError::Key("no active session key".to_owned()))?;
+        let mut set = self.key_set(false)?;
+        if set.signer.is_none() {
+            set = self.key_set(true)?;
+        }
+        let (kid, encoding) = set
+            .signer
+            .as_ref()
+            .ok_or_else(|| SessionError::Key("no current session key".to_owned()))?;
         let now = Timestamp::now().as_micros() / 1_000_000;
         let claims = SessionClaims {
             iss: self.issuer.clone(),
@@ -150,13 +348,11 @@ impl Sessions {
             epoch: user.session_epoch,
             cid: connection_id.to_owned(),
             iat: now,
-            exp: now + SESSION_SECONDS,
+            exp: now + self.options.ttl_seconds,
         };
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(key.kid.clone());
-        let encoding = EncodingKey::from_ec_pem(key.private_pem.as_bytes())
-            .map_err(|err| SessionError::Key(err.to_string()))?;
-        let token = jsonwebtoken::encode(&header, &claims, &encoding)
+        header.kid = Some(kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, encoding)
             .map_err(|err| SessionError::Key(err.to_string()))?;
         Ok((token, claims))
     }
@@ -164,16 +360,17 @@ impl Sessions {
     /// The claims of a token signed by one of our keys, expired or not (logout of a stale
     /// session must still revoke it).
     pub fn decode_for_logout(&self, token: &str) -> Result<SessionClaims, SessionError> {
-        let (decoding, mut validation) = self.decoding(token)?;
-        validation.validate_exp = false;
-        Ok(
-            jsonwebtoken::decode::<SessionClaims>(token, &decoding, &validation)
-                .map_err(|err| SessionError::Invalid(err.to_string()))?
-                .claims,
-        )
+        self.decode(token, Timestamp::now(), false)
     }
 
-    fn decoding(&self, token: &str) -> Result<(DecodingKey, Validation), SessionError> {
+    /// Checks the signature (with a key that still verifies at `now`), issuer and audience, and
+    /// the expiry when `check_expiry`.
+    fn decode(
+        &self,
+        token: &str,
+        now: Timestamp,
+        check_expiry: bool,
+    ) -> Result<SessionClaims, SessionError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|err| SessionError::Invalid(err.to_string()))?;
         if header.alg != Algorithm::ES256 {
@@ -182,30 +379,45 @@ impl Sessions {
         let kid = header
             .kid
             .ok_or_else(|| SessionError::Invalid("no kid".to_owned()))?;
-        let key = self
-            .store
-            .session_keys()?
-            .into_iter()
-            .find(|k| k.kid == kid)
+        let mut set = self.key_set(false)?;
+        if set.find(&kid).is_none() {
+            set = self.key_set(true)?;
+        }
+        let key = set
+            .find(&kid)
             .ok_or_else(|| SessionError::Invalid("unknown kid".to_owned()))?;
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&key.public_jwk)
-            .map_err(|err| SessionError::Key(err.to_string()))?;
-        let decoding =
-            DecodingKey::from_jwk(&jwk).map_err(|err| SessionError::Key(err.to_string()))?;
+        if !key.usable_at(now) {
+            return Err(SessionError::Invalid("retired key".to_owned()));
+        }
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&[SESSION_AUDIENCE]);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.leeway = 0;
-        Ok((decoding, validation))
+        // Checked below against `now`, so tests can move time.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<SessionClaims>(token, &key.decoding, &validation)
+            .map_err(|err| SessionError::Invalid(err.to_string()))?
+            .claims;
+        if check_expiry && claims.exp <= now.as_micros() / 1_000_000 {
+            return Err(SessionError::Invalid("expired".to_owned()));
+        }
+        Ok(claims)
     }
 
     /// Verifies a token's signature, expiry, issuer and audience, then that it was not logged
     /// out and that the user is still active at the token's epoch.
     pub fn verify(&self, token: &str) -> Result<(SessionClaims, Workspace, User), SessionError> {
-        let (decoding, validation) = self.decoding(token)?;
-        let claims = jsonwebtoken::decode::<SessionClaims>(token, &decoding, &validation)
-            .map_err(|err| SessionError::Invalid(err.to_string()))?
-            .claims;
+        self.verify_at(token, Timestamp::now())
+    }
+
+    /// [`Sessions::verify`] as of `now` (the key and token expiries; revocation and the user's
+    /// state are always read live).
+    pub fn verify_at(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(SessionClaims, Workspace, User), SessionError> {
+        let claims = self.decode(token, now, true)?;
         if self.store.is_session_revoked(&claims.sid)? {
             return Err(SessionError::Ended);
         }

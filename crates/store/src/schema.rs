@@ -311,6 +311,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        verify_until -> Nullable<BigInt>,
     }
 }
 

@@ -12,6 +12,7 @@ mod idps;
 
 mod console;
 mod console_auth;
+mod keys;
 mod oidc;
 mod password;
 mod saml;

@@ -66,3 +66,84 @@ fn passwords_work_until_sso_is_enforced() {
         .unwrap();
     assert_eq!(bad_return.status().as_u16(), 400);
 }
+
+/// `POST /login/password` for workspace `acme`: (status, Retry-After, body).
+fn attempt(app: &SsoApp, user: &str, password: &str) -> (u16, Option<u64>, String) {
+    let mut response = crate::support::agent()
+        .post(&format!("{}/login/password", app.url()))
+        .send_form([
+            ("workspace", "acme"),
+            ("user_name", user),
+            ("password", password),
+        ])
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (response.status().as_u16(), retry_after, body)
+}
+
+/// How many password hashes the server has verified (Argon2 runs), from `/metrics`.
+fn verifications(app: &SsoApp) -> u64 {
+    let metrics = app.get("/metrics", None).body;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("roster_password_verifications_total "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn failed_passwords_lock_the_account_without_argon2_and_spare_other_accounts() {
+    let mut settings = roster_server::settings::Settings::default();
+    settings.sso.password_max_failures = 3;
+    let app = SsoApp::with_settings(settings);
+    password_user(&app, "ops", "correct horse", false);
+    password_user(&app, "dev", "battery staple", false);
+
+    // A success clears the count.
+    for _ in 0..2 {
+        assert_eq!(attempt(&app, "ops", "wrong").0, 401);
+    }
+    assert_eq!(attempt(&app, "ops", "correct horse").0, 303);
+    for _ in 0..3 {
+        assert_eq!(attempt(&app, "ops", "wrong").0, 401);
+    }
+
+    // Locked: even the right password is refused, with Retry-After, and no hash is verified.
+    let before = verifications(&app);
+    let (status, retry_after, body) = attempt(&app, "OPS", "correct horse");
+    assert_eq!(status, 429, "{body}");
+    assert!(retry_after.is_some_and(|s| (1..=901).contains(&s)));
+    assert!(body.contains("too_many_attempts"), "{body}");
+    assert_eq!(verifications(&app), before, "no Argon2 while locked");
+    let event = app
+        .db
+        .store
+        .login_event(app.workspace.id, &event_id_on_page(&body).unwrap())
+        .unwrap();
+    assert_eq!(
+        (event.protocol.as_str(), event.reason.as_deref()),
+        ("password", Some("too_many_attempts"))
+    );
+
+    // Another account is unaffected.
+    assert_eq!(attempt(&app, "dev", "battery staple").0, 303);
+    assert_eq!(verifications(&app), before + 1);
+}
+
+#[test]
+fn failed_passwords_from_one_address_lock_that_address() {
+    let mut settings = roster_server::settings::Settings::default();
+    settings.sso.password_max_failures_per_address = 2;
+    let app = SsoApp::with_settings(settings);
+    password_user(&app, "ops", "correct horse", false);
+    assert_eq!(attempt(&app, "a", "x").0, 401);
+    assert_eq!(attempt(&app, "b", "x").0, 401);
+    let (status, retry_after, body) = attempt(&app, "ops", "correct horse");
+    assert_eq!(status, 429, "{body}");
+    assert!(retry_after.is_some());
+}

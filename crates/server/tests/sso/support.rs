@@ -37,9 +37,13 @@ pub struct Reply {
 
 impl SsoApp {
     pub fn new() -> Self {
+        Self::with_settings(Settings::default())
+    }
+
+    /// A Roster with these settings (private-network URLs always allowed).
+    pub fn with_settings(mut settings: Settings) -> Self {
         let db = TestStore::new();
         let workspace = db.workspace("acme");
-        let mut settings = Settings::default();
         settings.security.allow_private_network_urls = true;
         let server = BackgroundServer::start(&settings, db.store.clone()).unwrap();
         let agent = ureq::Agent::config_builder()

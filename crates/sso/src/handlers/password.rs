@@ -3,10 +3,14 @@
 //! workspace enforces SSO it is refused with `sso_required`, whatever the password.
 //!
 //! Unknown users and wrong passwords get the same answer (and the same Argon2 work), so user
-//! names cannot be probed.
+//! names cannot be probed. Failed attempts are counted per account and per client address
+//! (`throttle.rs`); a locked attempt is answered 429 `too_many_attempts` with `Retry-After`
+//! before any password is verified.
+
+use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::password::verify_password;
 use roster_store::domain::{LoginFailure, User, Workspace};
 use roster_store::{NewLoginEvent, StoreError};
@@ -39,6 +43,7 @@ enum Outcome {
 
 pub async fn login(
     state: web::Data<SsoState>,
+    req: HttpRequest,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, LoginError> {
     let form = form.into_inner();
@@ -46,7 +51,17 @@ pub async fn login(
     if !is_safe_return_to(&return_to) {
         return Err(LoginError::plain(LoginFailure::BadReturnTo));
     }
+    // The TCP peer: behind a reverse proxy, the proxy (see docs/security.md).
+    let address = req.peer_addr().map(|peer| peer.ip());
+    let throttle = state.password_throttle.clone();
+    if let Some(wait) = throttle.locked(&form.workspace, &form.user_name, address) {
+        throttle.count_throttled();
+        return Err(locked(&state, form, wait).await);
+    }
+    let (workspace_slug, user_name) = (form.workspace.clone(), form.user_name.clone());
+    let record_failure = || throttle.record_failure(&workspace_slug, &user_name, address);
     let store = state.store.clone();
+    let counter = throttle.clone();
     let outcome = web::block(move || -> Result<Outcome, StoreError> {
         let workspace = store.workspace_by_slug(&form.workspace)?;
         let user = match store.user_by_user_name(workspace.id, &form.user_name) {
@@ -58,6 +73,7 @@ pub async fn login(
             Some(user) => store.password_hash(workspace.id, user.id)?,
             None => None,
         };
+        counter.count_verification();
         let matches = verify_password(&form.password, hash.as_deref().unwrap_or(dummy_hash()))
             && hash.is_some();
         Ok(match user {
@@ -76,12 +92,16 @@ pub async fn login(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
-            return Err(LoginError::plain(LoginFailure::InvalidCredentials))
+            record_failure();
+            return Err(LoginError::plain(LoginFailure::InvalidCredentials));
         }
         Err(err) => return Err(err.into()),
     };
     match outcome {
         Outcome::Refused(workspace, user, failure) => {
+            if failure == LoginFailure::InvalidCredentials {
+                record_failure();
+            }
             let event_id = state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,
@@ -96,9 +116,11 @@ pub async fn login(
                 failure: Some(failure),
                 event_id: Some(event_id),
                 unavailable: false,
+                retry_after: None,
             })
         }
         Outcome::Accepted(workspace, user) => {
+            throttle.record_success(&workspace_slug, &user_name);
             let cookie = issue_session(&state, &workspace, &user, "password")?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
@@ -116,5 +138,47 @@ pub async fn login(
                 .cookie(cookie)
                 .finish())
         }
+    }
+}
+
+/// Refuses a locked attempt without verifying any password, recording it as a login event of
+/// the workspace when there is one.
+async fn locked(state: &SsoState, form: PasswordForm, wait: Duration) -> LoginError {
+    let retry_after = wait.as_secs().saturating_add(1);
+    let store = state.store.clone();
+    let event_id = web::block(move || -> Result<Option<String>, StoreError> {
+        let workspace = match store.workspace_by_slug(&form.workspace) {
+            Ok(workspace) => workspace,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let user = store.user_by_user_name(workspace.id, &form.user_name).ok();
+        store
+            .record_login_event(NewLoginEvent {
+                workspace_id: workspace.id,
+                connection_id: None,
+                user_id: user.as_ref().map(|u| u.id),
+                protocol: "password",
+                failure: Some(LoginFailure::TooManyAttempts),
+                detail: serde_json::json!({ "retry_after_seconds": retry_after }),
+                subject: None,
+                email: user.and_then(|u| u.email.map(|e| e.to_string())),
+            })
+            .map(Some)
+    })
+    .await
+    .ok()
+    .and_then(|recorded| {
+        recorded
+            .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
+            .ok()
+            .flatten()
+    });
+    tracing::info!(reason = "too_many_attempts", "password login refused");
+    LoginError {
+        failure: Some(LoginFailure::TooManyAttempts),
+        event_id,
+        unavailable: false,
+        retry_after: Some(retry_after),
     }
 }

@@ -68,24 +68,41 @@ impl Store {
                 .select(AuditRow::as_select())
                 .load(conn)?)
         })?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(AuditEvent {
-                    seq: row.seq,
-                    workspace_id: row
-                        .workspace_id
-                        .map(|id| id.parse())
-                        .transpose()
-                        .map_err(super::corrupt("audit_events"))?,
-                    occurred_at: Timestamp::from_micros(row.occurred_at),
-                    actor_kind: row.actor_kind,
-                    actor_id: row.actor_id,
-                    action: row.action,
-                    target_kind: row.target_kind,
-                    target_id: row.target_id,
-                    detail: row.detail,
-                })
-            })
-            .collect()
+        rows.into_iter().map(AuditRow::into_event).collect()
+    }
+
+    /// The newest audit events that belong to no workspace (operator actions such as session
+    /// key rotations), newest first, at most `limit`.
+    pub fn system_audit_events(&self, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = self.read(|conn| {
+            Ok(audit_events::table
+                .filter(audit_events::workspace_id.is_null())
+                .order(audit_events::seq.desc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?)
+        })?;
+        rows.into_iter().map(AuditRow::into_event).collect()
+    }
+}
+
+impl AuditRow {
+    fn into_event(self) -> StoreResult<AuditEvent> {
+        let row = self;
+        Ok(AuditEvent {
+            seq: row.seq,
+            workspace_id: row
+                .workspace_id
+                .map(|id| id.parse())
+                .transpose()
+                .map_err(super::corrupt("audit_events"))?,
+            occurred_at: Timestamp::from_micros(row.occurred_at),
+            actor_kind: row.actor_kind,
+            actor_id: row.actor_id,
+            action: row.action,
+            target_kind: row.target_kind,
+            target_id: row.target_id,
+            detail: row.detail,
+        })
     }
 }

@@ -1,5 +1,5 @@
-//! Short-lived SSO state shared by every replica: pending logins, consumed SAML assertions,
-//! revoked sessions and the keys that sign session tokens.
+//! Short-lived SSO state shared by every replica: pending logins, consumed SAML assertions and
+//! revoked sessions (the keys that sign session tokens are in `session_keys.rs`).
 //!
 //! A pending login is consumed by deleting its row in a write transaction, so two replicas (or
 //! a replayed callback) cannot both finish it. Expired rows are swept opportunistically by the
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
 use subtle::ConstantTimeEq;
 
-use crate::schema::{revoked_sessions, saml_replay, session_keys, sso_requests};
+use crate::schema::{revoked_sessions, saml_replay, sso_requests};
 use crate::{Store, StoreError, StoreResult};
 
 /// A login started at `/sso/{workspace}/login`, waiting for the IdP's answer.
@@ -36,19 +36,6 @@ impl SsoRequest {
             .parse()
             .map_err(|_| StoreError::Corrupt("sso_requests: workspace id".to_owned()))
     }
-}
-
-/// A signing key of session tokens, as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = session_keys)]
-pub struct SessionKeyRecord {
-    pub kid: String,
-    pub algorithm: String,
-    pub private_pem: String,
-    /// The public half as a JWK (JSON text), served at `/.well-known/jwks.json`.
-    pub public_jwk: String,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
 }
 
 impl Store {
@@ -183,46 +170,6 @@ impl Store {
                 .count()
                 .get_result(conn)?;
             Ok(count > 0)
-        })
-    }
-
-    /// Every session key, newest first.
-    pub fn session_keys(&self) -> StoreResult<Vec<SessionKeyRecord>> {
-        self.read(|conn| {
-            Ok(session_keys::table
-                .order(session_keys::created_at.desc())
-                .select(SessionKeyRecord::as_select())
-                .load(conn)?)
-        })
-    }
-
-    /// Adds a session key unless an unretired one exists (replicas starting together agree on
-    /// one); returns the unretired keys, newest first.
-    pub fn ensure_session_key(&self, candidate: &SessionKeyRecord) -> StoreResult<()> {
-        self.write(|conn| {
-            let active: i64 = session_keys::table
-                .filter(session_keys::retired_at.is_null())
-                .count()
-                .get_result(conn)?;
-            if active == 0 {
-                diesel::insert_into(session_keys::table)
-                    .values(candidate)
-                    .execute(conn)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Adds a new signing key and retires the others (they keep verifying until pruned).
-    pub fn rotate_session_key(&self, new_key: &SessionKeyRecord) -> StoreResult<()> {
-        self.write(|conn| {
-            diesel::update(session_keys::table.filter(session_keys::retired_at.is_null()))
-                .set(session_keys::retired_at.eq(Some(Timestamp::now().as_micros())))
-                .execute(conn)?;
-            diesel::insert_into(session_keys::table)
-                .values(new_key)
-                .execute(conn)?;
-            Ok(())
         })
     }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE session_keys DROP COLUMN verify_until;
