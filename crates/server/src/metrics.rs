@@ -165,12 +165,31 @@ pub async fn endpoint(
     sso: Option<web::Data<roster_sso::SsoState>>,
 ) -> HttpResponse {
     let mut body = metrics.render(store.pool_state());
+    body.push_str(&render_logins(&store.login_outcome_counts()));
     if let Some(sso) = sso {
         body.push_str(&render_password_logins(sso.password_throttle.counts()));
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
+}
+
+/// Login attempts this replica recorded, by protocol, outcome and failure reason.
+fn render_logins(counts: &[((String, String, String), u64)]) -> String {
+    let mut out = String::from(
+        "# HELP roster_logins_total Login attempts (SSO and password) by protocol, outcome and failure reason.\n\
+         # TYPE roster_logins_total counter\n",
+    );
+    for ((protocol, outcome, reason), count) in counts {
+        let _ = writeln!(
+            out,
+            "roster_logins_total{{protocol=\"{}\",outcome=\"{}\",reason=\"{}\"}} {count}",
+            escape(protocol),
+            escape(outcome),
+            escape(reason)
+        );
+    }
+    out
 }
 
 /// The password-login counters of this replica: (Argon2 verifications, throttled attempts).

@@ -25,6 +25,8 @@ use db::Pool;
 pub struct Store {
     pool: Arc<Pool>,
     backend: Backend,
+    /// Login attempts this process recorded, by outcome (the `/metrics` counters).
+    login_outcomes: Arc<models::LoginOutcomes>,
 }
 
 impl std::fmt::Debug for Store {
@@ -56,6 +58,7 @@ impl Store {
         Ok(Self {
             pool: Arc::new(pool),
             backend: url.backend,
+            login_outcomes: Arc::default(),
         })
     }
 

@@ -10,6 +10,34 @@ use roster_domain::{ConnectionId, LoginFailure, Timestamp, UserId, WorkspaceId};
 use crate::schema::login_events;
 use crate::{Store, StoreResult};
 
+/// Per-process counts of recorded login attempts (a bounded key space: protocols × outcomes ×
+/// failure codes).
+#[derive(Debug, Default)]
+pub struct LoginOutcomes(
+    std::sync::Mutex<std::collections::BTreeMap<(String, String, String), u64>>,
+);
+
+impl LoginOutcomes {
+    fn count(&self, row: &LoginEvent) {
+        if let Ok(mut counts) = self.0.lock() {
+            *counts
+                .entry((
+                    row.protocol.clone(),
+                    row.outcome.clone(),
+                    row.reason.clone().unwrap_or_default(),
+                ))
+                .or_default() += 1;
+        }
+    }
+
+    fn snapshot(&self) -> Vec<((String, String, String), u64)> {
+        self.0
+            .lock()
+            .map(|counts| counts.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// A login attempt to record.
 #[derive(Debug, Clone)]
 pub struct NewLoginEvent {
@@ -72,7 +100,14 @@ impl Store {
                 .execute(conn)?;
             Ok(())
         })?;
+        self.login_outcomes.count(&row);
         Ok(row.id)
+    }
+
+    /// How many login attempts this process recorded, by (protocol, outcome, reason); the
+    /// reason is empty for successes. Counters for `/metrics`: per process, from its start.
+    pub fn login_outcome_counts(&self) -> Vec<((String, String, String), u64)> {
+        self.login_outcomes.snapshot()
     }
 
     /// Login attempts of a workspace, newest first, optionally of one outcome.

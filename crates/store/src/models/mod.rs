@@ -30,7 +30,7 @@ pub use directory::AdminPage;
 pub use events::{connection_json, group_json, user_json, Event};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
-pub use login_events::{LoginEvent, NewLoginEvent};
+pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
 pub use profile::UserProfile;
 pub use provisioning::{NewProvisioningEntry, ProvisioningEntry};
