@@ -4,7 +4,7 @@
 //! fast as the clients can. Every login does what a real one does: XML pre-scan, signature
 //! check (xmlsec), conditions, the replay cache insert, JIT (the first login of each subject
 //! creates the user, later ones find it), group claims, the login event and a signed session.
-//! A login succeeds with `303 See Other` to the landing page.
+//! A login succeeds with a redirect (`302 Found`) to the landing page.
 
 use std::path::Path;
 use std::process::Command;
@@ -87,7 +87,7 @@ pub(crate) fn run(
                 let form = forms.get(index as usize).copied().unwrap_or_default();
                 let mut response = client.request_form(path, form)?;
                 // A login succeeds with a redirect to where the user was going.
-                if response.status == 303 {
+                if matches!(response.status, 302 | 303) {
                     response.status = 200;
                 }
                 Ok(response)
