@@ -5,6 +5,7 @@
 //! Unknown users and wrong passwords get the same answer (and the same Argon2 work), so user
 //! names cannot be probed.
 
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use roster_store::domain::password::verify_password;
@@ -13,7 +14,7 @@ use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
 use crate::browser::is_safe_return_to;
-use crate::flow::{issue_session, LoginError, SsoState};
+use crate::flow::{blocking, issue_session, LoginError, SsoState};
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
 /// every refusal costs the same.
@@ -80,6 +81,16 @@ pub async fn login(
         }
         Err(err) => return Err(err.into()),
     };
+    let cookie = blocking(move || finish(&state, outcome)).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, return_to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .finish())
+}
+
+/// Records the attempt and, when it was accepted, opens the session (its cookie).
+fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginError> {
     match outcome {
         Outcome::Refused(workspace, user, failure) => {
             let event_id = state.store.record_login_event(NewLoginEvent {
@@ -99,7 +110,7 @@ pub async fn login(
             })
         }
         Outcome::Accepted(workspace, user) => {
-            let cookie = issue_session(&state, &workspace, &user, "password")?;
+            let cookie = issue_session(state, &workspace, &user, "password")?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,
@@ -110,11 +121,7 @@ pub async fn login(
                 subject: None,
                 email: user.email.map(|e| e.to_string()),
             })?;
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, return_to))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .cookie(cookie)
-                .finish())
+            Ok(cookie)
         }
     }
 }
