@@ -25,6 +25,10 @@ use db::Pool;
 pub struct Store {
     pool: Arc<Pool>,
     backend: Backend,
+    /// When this process last moved each connection's `last_sync_at` (see `provisioning`).
+    sync_marks: Arc<models::SyncMarks>,
+    /// Where SCIM write transactions spend their time (see `provisioning`).
+    write_counters: Arc<models::WriteCounters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -56,6 +60,8 @@ impl Store {
         Ok(Self {
             pool: Arc::new(pool),
             backend: url.backend,
+            sync_marks: Arc::default(),
+            write_counters: Arc::default(),
         })
     }
 
