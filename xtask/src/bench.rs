@@ -6,6 +6,7 @@
 //! fresh database per backend; a closed-loop load generator in this process (`bench/load.rs`)
 //! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
 
+mod events;
 mod http;
 mod load;
 mod report;
@@ -22,12 +23,15 @@ use server::Instance;
 
 struct Options {
     sqlite_only: bool,
+    /// A `roster` binary to measure instead of building one (to compare two builds back to back).
+    binary: Option<std::path::PathBuf>,
     load: Load,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         sqlite_only: false,
+        binary: None,
         load: Load {
             users: 10_000,
             concurrency: 16,
@@ -44,6 +48,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match arg.as_str() {
             "--sqlite-only" => options.sqlite_only = true,
+            "--binary" => {
+                let path = rest
+                    .next()
+                    .ok_or_else(|| "--binary needs the path of a roster binary".to_owned())?;
+                options.binary = Some(path.into());
+            }
             "--users" => options.load.users = number("users to create")?,
             "--concurrency" => {
                 options.load.concurrency = usize::try_from(number("client threads")?)
@@ -62,15 +72,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !options.sqlite_only {
         system::ensure(system::TEST)?;
     }
-    say("building roster (release)");
-    run_checked(Command::new("cargo").current_dir(repo_root()).args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "roster-server",
-    ]))?;
-    let binary = cargo_target_dir().join("release").join("roster");
+    let binary = match options.binary {
+        Some(binary) => binary,
+        None => {
+            say("building roster (release)");
+            run_checked(Command::new("cargo").current_dir(repo_root()).args([
+                "build",
+                "--release",
+                "--locked",
+                "--package",
+                "roster-server",
+            ]))?;
+            cargo_target_dir().join("release").join("roster")
+        }
+    };
     let base = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
 
@@ -156,7 +171,13 @@ fn backend(
         server::WORKSPACE
     ));
     let mut instance = Instance::start(binary, dir, database_url)?;
+    let writes_before = events::WriteTimes::scrape(&instance.addr, &instance.token);
     let rows = scenario::run(&instance.addr, &instance.token, load)?;
+    let writes = events::WriteTimes::scrape(&instance.addr, &instance.token)
+        .and_then(|after| Ok(after.since(&writes_before?)));
+    if let Err(err) = &writes {
+        say(&format!("  no events figure: {err}"));
+    }
     let peak = instance.peak_rss_kib();
     instance.stop();
     say(&format!(
@@ -168,7 +189,11 @@ fn backend(
         Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
         None => title.to_owned(),
     };
-    Ok((report::table(&title, &rows, peak), errors))
+    let mut table = report::table(&title, &rows, peak);
+    if let Ok(writes) = writes {
+        table.push(writes.line());
+    }
+    Ok((table, errors))
 }
 
 /// How busy the CPUs are with other work, over one second (/proc/stat), in percent: the server
@@ -210,6 +235,7 @@ mod tests {
             options,
             Ok(Options {
                 sqlite_only: true,
+                binary: None,
                 load: Load {
                     users: 50,
                     concurrency: 16,
