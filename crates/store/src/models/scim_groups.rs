@@ -71,7 +71,8 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: GroupId) -> Store
     visible(scope)
         .filter(groups::id.eq(id.to_string()))
         .select(GroupRow::as_select())
-        .first(conn)
+        // By primary key; no `.first()`, see the `db` module docs.
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "group" })?
         .into_domain()

@@ -72,7 +72,8 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreR
     visible(scope)
         .filter(users::id.eq(id.to_string()))
         .select(UserRow::as_select())
-        .first(conn)
+        // By primary key; no `.first()`, see the `db` module docs.
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "user" })?
         .into_domain()
@@ -237,7 +238,7 @@ impl Store {
                         .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
                         .filter(users::external_id.eq(external_id))
                         .select(UserRow::as_select())
-                        .first(conn)
+                        .get_result(conn)
                         .optional()?;
                     if let Some(row) = existing {
                         let user = row.into_domain()?;
@@ -256,7 +257,7 @@ impl Store {
                     .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
                     .filter(users::user_name_key.eq(new.user_name.key()))
                     .select(UserRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?;
                 if let Some(row) = existing {
                     let user = row.into_domain()?;
