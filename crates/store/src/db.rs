@@ -10,8 +10,8 @@
 //!
 //! Hot lookups by a unique key use `get_result`, not diesel's `.first()`: `.first()` adds
 //! `LIMIT ?` with a bound value, and SQLite (since 3.47) plans a bound `LIMIT` by its value, so it
-//! discards the prepared statement and parses the SQL again at every execution — about a third
-//! of the server's CPU time on `GET /Users/{id}` before this rule. On a unique key the query
+//! discards the prepared statement and parses the SQL again at every execution — about half of
+//! the server's CPU time on `GET /Users/{id}` before this rule. On a unique key the query
 //! returns one row at most, so `get_result` (no `LIMIT`) reads the same row, and diesel's
 //! statement cache can keep the statement.
 
