@@ -174,14 +174,14 @@ impl Store {
             user_predicate(&q.filter).map_err(|err| StoreError::InvalidFilter(err.0))
         };
         self.read(|conn| {
-            let total: i64 = visible(scope)
-                .filter(predicate(query)?)
-                .count()
-                .get_result(conn)?;
             let mut rows = visible(scope).filter(predicate(query)?);
             rows = match query.sort {
                 None => rows.order(users::id.asc()),
                 Some((attr, order)) => sort_users(rows, attr, order),
+            };
+            let (first_page, limit) = match &query.page {
+                Page::Offset { offset, limit } => (*offset == 0, *limit),
+                Page::After { last_id, limit } => (last_id.is_none(), *limit),
             };
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
@@ -199,6 +199,17 @@ impl Store {
                 .into_iter()
                 .map(UserRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
+            // A first page that is not full holds every match (a `userName eq` lookup, say): its
+            // length is the total, and the COUNT query is not needed.
+            let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
+            let total = if first_page && returned < limit {
+                returned
+            } else {
+                visible(scope)
+                    .filter(predicate(query)?)
+                    .count()
+                    .get_result(conn)?
+            };
             Ok(Listing { items, total })
         })
     }
