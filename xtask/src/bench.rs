@@ -7,6 +7,7 @@
 //! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
 
 mod acs;
+mod events;
 mod http;
 mod load;
 mod report;
@@ -23,12 +24,15 @@ use server::Instance;
 
 struct Options {
     sqlite_only: bool,
+    /// A `roster` binary to measure instead of building one (to compare two builds back to back).
+    binary: Option<std::path::PathBuf>,
     load: Load,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         sqlite_only: false,
+        binary: None,
         load: Load {
             users: 10_000,
             concurrency: 16,
@@ -45,6 +49,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match arg.as_str() {
             "--sqlite-only" => options.sqlite_only = true,
+            "--binary" => {
+                let path = rest
+                    .next()
+                    .ok_or_else(|| "--binary needs the path of a roster binary".to_owned())?;
+                options.binary = Some(path.into());
+            }
             "--users" => options.load.users = number("users to create")?,
             "--concurrency" => {
                 options.load.concurrency = usize::try_from(number("client threads")?)
@@ -63,26 +73,45 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !options.sqlite_only {
         system::ensure(system::TEST)?;
     }
-    // One cargo invocation for both, so their dependencies are built once with one feature set.
-    say("building roster and the stand-in SAML IdP that pre-signs the ACS logins (release)");
-    run_checked(Command::new("cargo").current_dir(repo_root()).args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "roster-server",
-        "--package",
-        "roster-sso",
-        "--bin",
-        "roster",
-        "--example",
-        "sign_assertions",
-    ]))?;
-    let binary = cargo_target_dir().join("release").join("roster");
     let signer = cargo_target_dir()
         .join("release")
         .join("examples")
         .join("sign_assertions");
+    let binary = match options.binary {
+        Some(binary) => {
+            say("building the stand-in SAML IdP that pre-signs the ACS logins (release)");
+            run_checked(Command::new("cargo").current_dir(repo_root()).args([
+                "build",
+                "--release",
+                "--locked",
+                "--package",
+                "roster-sso",
+                "--example",
+                "sign_assertions",
+            ]))?;
+            binary
+        }
+        None => {
+            // One cargo invocation for both, so their dependencies are built once.
+            say(
+                "building roster and the stand-in SAML IdP that pre-signs the ACS logins (release)",
+            );
+            run_checked(Command::new("cargo").current_dir(repo_root()).args([
+                "build",
+                "--release",
+                "--locked",
+                "--package",
+                "roster-server",
+                "--package",
+                "roster-sso",
+                "--bin",
+                "roster",
+                "--example",
+                "sign_assertions",
+            ]))?;
+            cargo_target_dir().join("release").join("roster")
+        }
+    };
     let base = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
 
@@ -171,7 +200,13 @@ fn backend(
         server::WORKSPACE
     ));
     let mut instance = Instance::start(binary, dir, database_url)?;
+    let writes_before = events::WriteTimes::scrape(&instance.addr, &instance.token);
     let mut rows = scenario::run(&instance.addr, &instance.token, load)?;
+    let writes = events::WriteTimes::scrape(&instance.addr, &instance.token)
+        .and_then(|after| Ok(after.since(&writes_before?)));
+    if let Err(err) = &writes {
+        say(&format!("  no events figure: {err}"));
+    }
     rows.push(acs::run(
         binary,
         signer,
@@ -191,7 +226,11 @@ fn backend(
         Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
         None => title.to_owned(),
     };
-    Ok((report::table(&title, &rows, peak), errors))
+    let mut table = report::table(&title, &rows, peak);
+    if let Ok(writes) = writes {
+        table.push(writes.line());
+    }
+    Ok((table, errors))
 }
 
 /// How busy the CPUs are with other work, over one second (/proc/stat), in percent: the server
@@ -233,6 +272,7 @@ mod tests {
             options,
             Ok(Options {
                 sqlite_only: true,
+                binary: None,
                 load: Load {
                     users: 50,
                     concurrency: 16,

@@ -26,7 +26,7 @@ commands:
                                     deployment file checks and bounded fuzzing
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
-  bench [--sqlite-only] [--users N] [--concurrency C] [--seconds S]
+  bench [--sqlite-only] [--users N] [--concurrency C] [--seconds S] [--binary PATH]
                                     SCIM req/s, latency and peak RSS on SQLite and PostgreSQL
   idps                              install the local SAML and OIDC test IdPs (e2e/idps) and run both
                                     in the foreground for trying SSO by hand

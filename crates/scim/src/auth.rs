@@ -11,11 +11,14 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use roster_store::{ScimPrincipal, ScimScope, Store};
 
 use crate::error::ScimError;
+use crate::respond::RequestLog;
 
-/// An authenticated SCIM client.
+/// An authenticated SCIM client and the request it is making.
 #[derive(Debug, Clone)]
 pub struct ScimClient {
     pub principal: ScimPrincipal,
+    /// What the provisioning log records of this request (a write logs it in its transaction).
+    pub request: RequestLog,
 }
 
 impl ScimClient {
@@ -63,8 +66,18 @@ impl FromRequest for ScimClient {
             let Some(store) = req.app_data::<web::Data<Store>>().cloned() else {
                 return Err(ScimError::new(500, None, "internal error"));
             };
+            let request = req
+                .extensions()
+                .get::<RequestLog>()
+                .cloned()
+                .unwrap_or_else(|| RequestLog {
+                    started: std::time::Instant::now(),
+                    request_id: String::new(),
+                    method: req.method().to_string(),
+                    path: req.path().to_owned(),
+                });
             let principal = web::block(move || store.authenticate_scim_token(&token)).await??;
-            let client = ScimClient { principal };
+            let client = ScimClient { principal, request };
             // Known from here on, so even a refused request is logged for the connection's admins.
             req.extensions_mut().insert(client.clone());
             if let Some(limiter) = req.app_data::<web::Data<crate::rate_limit::RateLimiter>>() {

@@ -133,7 +133,17 @@ fn resolve(value: &Value, ids: &HashMap<String, String>) -> Value {
     }
 }
 
+/// Runs one operation as the same request sent alone, logged with its own method and path.
 fn run_one(ctx: &Ctx<'_>, op: &BulkOp) -> Result<Outcome, ScimError> {
+    let bulk_path = &ctx.client.request.path;
+    let base = bulk_path.strip_suffix("/Bulk").unwrap_or(bulk_path);
+    let mut client = ctx.client.clone();
+    client.request.method = op.method.clone();
+    client.request.path = format!("{base}/{}", op.path.trim_start_matches('/'));
+    let ctx = &Ctx {
+        client: &client,
+        ..ctx.clone()
+    };
     let trimmed = op.path.trim_end_matches('/');
     let mut parts = trimmed.trim_start_matches('/').splitn(2, '/');
     let kind = parts.next().unwrap_or_default().to_ascii_lowercase();

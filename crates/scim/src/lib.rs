@@ -4,8 +4,9 @@
 //! the bearer token, parse, call one store operation, render. The protocol itself (filters,
 //! PATCH, discovery documents, attribute projection) is pure and unit-tested in its own modules.
 //!
-//! Every authenticated request is recorded in the provisioning log with its status, duration,
-//! error and warnings (see [`log_request`]).
+//! Every SCIM write is recorded in the provisioning log in its own transaction, every failed
+//! request after it, with status, duration, error and warnings; successful reads only keep the
+//! connection's last sync time fresh (see [`log_request`]).
 
 pub mod auth;
 mod body;
@@ -40,7 +41,7 @@ pub use error::ScimError;
 pub use settings::ScimSettings;
 
 use handlers::{discovery as disc, groups, users};
-use respond::LogFacts;
+use respond::{LogFacts, RequestLog};
 
 /// Mounts the SCIM endpoints on the `/scim/v2` scope the server gives. Expects a
 /// `web::Data<Store>` registered by the server.
@@ -107,52 +108,72 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Scim
     )))
 }
 
-/// Records every request made with a valid token in the provisioning log (method, path — no
-/// query string —, status, duration, resource id, error, warnings) and moves the connection's
-/// `last_sync_at`. Logging failures are reported in the server log, never to the client.
+/// Records the requests made with a valid token in the provisioning log: a successful write has
+/// committed its row with the change (see [`ops`]); a failed request (status 400 and above, and
+/// `/Bulk`, whose operations may fail one by one) gets its row here, in its own transaction
+/// (method, path — no query string —, status, duration, resource id, error, warnings); a
+/// successful read writes no row and only keeps the connection's `last_sync_at` fresh (at most
+/// one write per connection and process every `roster_store::LAST_SYNC_RESOLUTION`).
+/// Logging failures are reported in the server log, never to the client.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request = RequestLog {
+        started: Instant::now(),
+        request_id: req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    };
+    let read = req.method() == actix_web::http::Method::GET || request.path.ends_with("/.search");
+    req.extensions_mut().insert(request.clone());
     let store = req.app_data::<web::Data<Store>>().cloned();
     let res = next.call(req).await?;
     let client = res.request().extensions().get::<ScimClient>().cloned();
-    if let (Some(client), Some(store)) = (client, store) {
-        let facts = res
-            .response()
-            .extensions()
-            .get::<LogFacts>()
-            .cloned()
-            .unwrap_or_default();
+    let (Some(client), Some(store)) = (client, store) else {
+        return Ok(res);
+    };
+    let facts = res
+        .response()
+        .extensions()
+        .get::<LogFacts>()
+        .cloned()
+        .unwrap_or_default();
+    if facts.logged {
+        return Ok(res);
+    }
+    let connection_id = client.principal.connection.id;
+    let logged = if read && res.status().is_success() {
+        if !store.scim_read_due(connection_id) {
+            return Ok(res);
+        }
+        web::block(move || store.note_scim_read(connection_id)).await
+    } else {
         let entry = NewProvisioningEntry {
             workspace_id: client.principal.connection.workspace_id.to_string(),
-            connection_id: client.principal.connection.id.to_string(),
+            connection_id: connection_id.to_string(),
             occurred_at: Timestamp::now().as_micros(),
-            request_id,
-            method,
-            path,
+            request_id: request.request_id,
+            method: request.method,
+            path: request.path,
             status: i32::from(res.status().as_u16()),
-            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            duration_us: i64::try_from(request.started.elapsed().as_micros()).unwrap_or(i64::MAX),
             resource_id: facts.resource_id,
             error: facts.error,
             warnings: (!facts.warnings.is_empty())
                 .then(|| serde_json::json!(facts.warnings).to_string()),
         };
-        let logged = web::block(move || store.record_provisioning(&entry)).await;
-        match logged {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "could not write the provisioning log"),
-            Err(err) => tracing::warn!(error = %err, "could not write the provisioning log"),
-        }
+        web::block(move || store.record_provisioning(&entry)).await
+    };
+    match logged {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not write the provisioning log"),
+        Err(err) => tracing::warn!(error = %err, "could not write the provisioning log"),
     }
     Ok(res)
 }

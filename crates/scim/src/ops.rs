@@ -3,8 +3,12 @@
 //! and returns what the response should carry. Handlers and `/Bulk` both call these, so a bulk
 //! operation behaves exactly like the same request sent alone.
 
-use roster_domain::{Group, IgnoredChange};
-use roster_store::{CreateOutcome, MemberOp, MemberReport, Store, StoreError};
+use std::cell::RefCell;
+
+use roster_domain::{Group, IgnoredChange, Timestamp};
+use roster_store::{
+    CreateOutcome, MemberOp, MemberReport, NewProvisioningEntry, Store, StoreError,
+};
 use serde_json::Value;
 
 use crate::auth::ScimClient;
@@ -65,22 +69,39 @@ fn unknown_members_warning(report: &MemberReport) -> Vec<String> {
     )]
 }
 
+/// The facts of a successful write, whose provisioning-log row commits with it.
 fn facts(resource_id: String, warnings: Vec<String>) -> LogFacts {
     LogFacts {
         resource_id: Some(resource_id),
         warnings,
         error: None,
+        logged: true,
     }
 }
 
-/// `POST /Users`.
-pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
-    let scope = ctx.client.scope();
-    let new_user = parse_user(body)?.into_new_user(scope.workspace_id, scope.connection_id);
-    let (user, outcome) = ctx
-        .store
-        .scim_create_user(&ctx.client.actor(), scope, &new_user)?;
-    let warnings = match outcome {
+impl Ctx<'_> {
+    /// The provisioning-log row of this request, answered with `status` and `facts`.
+    fn log_entry(&self, status: u16, facts: &LogFacts) -> NewProvisioningEntry {
+        let request = &self.client.request;
+        NewProvisioningEntry {
+            workspace_id: self.client.principal.connection.workspace_id.to_string(),
+            connection_id: self.client.principal.connection.id.to_string(),
+            occurred_at: Timestamp::now().as_micros(),
+            request_id: request.request_id.clone(),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            status: i32::from(status),
+            duration_us: i64::try_from(request.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            resource_id: facts.resource_id.clone(),
+            error: None,
+            warnings: (!facts.warnings.is_empty())
+                .then(|| serde_json::json!(facts.warnings).to_string()),
+        }
+    }
+}
+
+fn create_warnings(outcome: CreateOutcome) -> Vec<String> {
+    match outcome {
         CreateOutcome::Created => vec![],
         CreateOutcome::Adopted => {
             vec!["adopted an existing user with the same userName and email".to_owned()]
@@ -88,13 +109,27 @@ pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
         CreateOutcome::Reprovisioned => {
             vec!["brought back an inactive user of this connection".to_owned()]
         }
+    }
+}
+
+/// `POST /Users`.
+pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
+    let scope = ctx.client.scope();
+    let new_user = parse_user(body)?.into_new_user(scope.workspace_id, scope.connection_id);
+    let user_facts = |user: &roster_domain::User, outcome: CreateOutcome| {
+        facts(user.id.to_string(), create_warnings(outcome))
     };
+    let (user, outcome) =
+        ctx.store
+            .scim_create_user(&ctx.client.actor(), scope, &new_user, |(user, outcome)| {
+                ctx.log_entry(201, &user_facts(user, *outcome))
+            })?;
     Ok(Outcome {
         status: 201,
         resource: Some(render_user(&user, &ctx.settings.base_url)),
         version: Some(user.version),
         location: Some(format!("{}/Users/{}", ctx.settings.base_url, user.id)),
-        facts: facts(user.id.to_string(), warnings),
+        facts: user_facts(&user, outcome),
     })
 }
 
@@ -108,7 +143,7 @@ fn modify_user(
 ) -> Result<Outcome, ScimError> {
     let strict = ctx.client.principal.connection.strict_immutability;
     let base_url = &ctx.settings.base_url;
-    let mut ignored = Vec::new();
+    let ignored = RefCell::new(Vec::new());
     let user = ctx.store.scim_modify_user(
         &ctx.client.actor(),
         ctx.client.scope(),
@@ -124,16 +159,21 @@ fn modify_user(
                 return Ok(None);
             }
             let (update, skipped) = parse_user(&after)?.into_update(current, strict, changed)?;
-            ignored = skipped;
+            *ignored.borrow_mut() = skipped;
             Ok(Some(update))
         },
+        |user| {
+            let warnings = ignored_warnings(&ignored.borrow());
+            ctx.log_entry(200, &facts(user.id.to_string(), warnings))
+        },
     )?;
+    let warnings = ignored_warnings(&ignored.take());
     Ok(Outcome {
         status: 200,
         resource: Some(render_user(&user, base_url)),
         version: Some(user.version),
         location: None,
-        facts: facts(user.id.to_string(), ignored_warnings(&ignored)),
+        facts: facts(user.id.to_string(), warnings),
     })
 }
 
@@ -178,8 +218,13 @@ pub fn patch_user(
 
 /// `DELETE /Users/{id}`: deprovisions.
 pub fn delete_user(ctx: &Ctx<'_>, id: &str, if_match: Option<i64>) -> Result<Outcome, ScimError> {
-    ctx.store
-        .scim_delete_user(&ctx.client.actor(), ctx.client.scope(), id, if_match)?;
+    ctx.store.scim_delete_user(
+        &ctx.client.actor(),
+        ctx.client.scope(),
+        id,
+        if_match,
+        |()| ctx.log_entry(204, &facts(id.to_owned(), Vec::new())),
+    )?;
     Ok(Outcome {
         status: 204,
         facts: facts(id.to_owned(), Vec::new()),
@@ -219,8 +264,20 @@ fn group_outcome(
         resource,
         version: Some(group.version),
         location: (status == 201).then(|| format!("{}/Groups/{}", ctx.settings.base_url, group.id)),
-        facts: facts(group.id.to_string(), unknown_members_warning(report)),
+        facts: group_facts(group, report),
     })
+}
+
+fn group_facts(group: &Group, report: &MemberReport) -> LogFacts {
+    facts(group.id.to_string(), unknown_members_warning(report))
+}
+
+/// The provisioning-log row of a group write answered with `status`.
+fn group_log<'a>(
+    ctx: &'a Ctx<'_>,
+    status: u16,
+) -> impl FnOnce(&(Group, MemberReport)) -> NewProvisioningEntry + 'a {
+    move |(group, report)| ctx.log_entry(status, &group_facts(group, report))
 }
 
 /// `POST /Groups`.
@@ -231,6 +288,7 @@ pub fn create_group(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
         ctx.client.scope(),
         &parsed.update,
         &parsed.members,
+        group_log(ctx, 201),
     )?;
     group_outcome(ctx, 201, &group, &report, Some(&Projection::default()))
 }
@@ -249,6 +307,7 @@ pub fn replace_group(
         id,
         if_match,
         |_| Ok::<_, StoreError>((Some(parsed.update), vec![MemberOp::Replace(parsed.members)])),
+        group_log(ctx, 200),
     )?;
     group_outcome(ctx, 200, &group, &report, Some(&Projection::default()))
 }
@@ -287,14 +346,20 @@ pub fn patch_group(
             };
             Ok::<_, ScimError>((update, changes.into_iter().map(member_op).collect()))
         },
+        group_log(ctx, if projection.is_some() { 200 } else { 204 }),
     )?;
     group_outcome(ctx, 200, &group, &report, projection)
 }
 
 /// `DELETE /Groups/{id}`.
 pub fn delete_group(ctx: &Ctx<'_>, id: &str, if_match: Option<i64>) -> Result<Outcome, ScimError> {
-    ctx.store
-        .scim_delete_group(&ctx.client.actor(), ctx.client.scope(), id, if_match)?;
+    ctx.store.scim_delete_group(
+        &ctx.client.actor(),
+        ctx.client.scope(),
+        id,
+        if_match,
+        |()| ctx.log_entry(204, &facts(id.to_owned(), Vec::new())),
+    )?;
     Ok(Outcome {
         status: 204,
         facts: facts(id.to_owned(), Vec::new()),

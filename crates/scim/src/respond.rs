@@ -1,6 +1,8 @@
 //! Response helpers shared by the handlers: SCIM content type, ETag and Location headers,
 //! `If-Match` parsing, and the facts the provisioning log reads back from a response.
 
+use std::time::Instant;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
@@ -14,6 +16,19 @@ pub struct LogFacts {
     pub resource_id: Option<String>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
+    /// The request's row was committed with its write: the middleware writes no second one.
+    pub logged: bool,
+}
+
+/// The request being served as the provisioning log records it, put in the request extensions
+/// by the logging middleware before the handler runs.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    pub started: Instant,
+    pub request_id: String,
+    pub method: String,
+    /// Without the query string.
+    pub path: String,
 }
 
 /// A SCIM JSON response with an optional ETag.

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use roster_store::Store;
+use roster_store::{ScimWriteTimes, Store};
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 11] = [
@@ -67,7 +67,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, pool: (u32, u32)) -> String {
+    pub fn render(&self, pool: (u32, u32), writes: ScimWriteTimes) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -147,6 +147,33 @@ impl Metrics {
             "roster_db_pool_connections{{state=\"busy\"}} {}",
             open.saturating_sub(idle)
         );
+        let _ = writeln!(
+            out,
+            "# HELP roster_scim_write_transactions_total Committed SCIM write transactions."
+        );
+        let _ = writeln!(out, "# TYPE roster_scim_write_transactions_total counter");
+        let _ = writeln!(
+            out,
+            "roster_scim_write_transactions_total {}",
+            writes.transactions
+        );
+        let _ = writeln!(out, "# HELP roster_scim_write_transaction_seconds_total Time inside committed SCIM write transactions (BEGIN to end of COMMIT).");
+        let _ = writeln!(
+            out,
+            "# TYPE roster_scim_write_transaction_seconds_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "roster_scim_write_transaction_seconds_total {}",
+            writes.transaction_time.as_secs_f64()
+        );
+        let _ = writeln!(out, "# HELP roster_scim_write_event_seconds_total Part of that time spent writing events to the outbox.");
+        let _ = writeln!(out, "# TYPE roster_scim_write_event_seconds_total counter");
+        let _ = writeln!(
+            out,
+            "roster_scim_write_event_seconds_total {}",
+            writes.event_time.as_secs_f64()
+        );
         out
     }
 }
@@ -164,7 +191,7 @@ pub async fn endpoint(
     store: web::Data<Store>,
     sso: Option<web::Data<roster_sso::SsoState>>,
 ) -> HttpResponse {
-    let mut body = metrics.render(store.pool_state());
+    let mut body = metrics.render(store.pool_state(), store.scim_write_times());
     body.push_str(&render_logins(&store.login_outcome_counts()));
     if let Some(sso) = sso {
         body.push_str(&render_password_logins(sso.password_throttle.counts()));
@@ -222,13 +249,26 @@ mod tests {
         metrics.observe_request("GET", "/scim/v2/Users/{id}", 200, Duration::from_millis(2));
         metrics.observe_request("GET", "/scim/v2/Users/{id}", 404, Duration::from_millis(30));
         metrics.observe_scim("c1", "GET", "Users", 200);
-        let text = metrics.render((3, 1));
+        let writes = ScimWriteTimes {
+            transactions: 4,
+            transaction_time: Duration::from_millis(8),
+            event_time: Duration::from_millis(1),
+        };
+        let text = metrics.render((3, 1), writes);
         assert!(text.contains("roster_http_requests_total{method=\"GET\",route=\"/scim/v2/Users/{id}\",status=\"200\"} 1"), "{text}");
         assert!(text.contains("roster_http_request_duration_seconds_bucket{method=\"GET\",route=\"/scim/v2/Users/{id}\",le=\"0.0025\"} 1"), "{text}");
         assert!(text.contains("roster_http_request_duration_seconds_bucket{method=\"GET\",route=\"/scim/v2/Users/{id}\",le=\"0.05\"} 2"), "{text}");
         assert!(text.contains("roster_http_request_duration_seconds_count{method=\"GET\",route=\"/scim/v2/Users/{id}\"} 2"), "{text}");
         assert!(text.contains("roster_scim_operations_total{connection=\"c1\",method=\"GET\",resource=\"Users\",status=\"200\"} 1"));
         assert!(text.contains("roster_db_pool_connections{state=\"busy\"} 2"));
+        assert!(
+            text.contains("roster_scim_write_transactions_total 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("roster_scim_write_event_seconds_total 0.001"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{web, HttpResponse, ResponseError};
 use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
 use roster_store::{JitError, NewLoginEvent, Store, StoreError};
 
@@ -153,6 +153,34 @@ impl ResponseError for LoginError {
     }
 }
 
+/// Runs a login's blocking work — store calls, XML signature checks — on actix's blocking thread
+/// pool, so the worker that serves requests never waits on the database. A pool failure is 503.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LoginError> + Send + 'static,
+) -> Result<T, LoginError> {
+    web::block(work)
+        .await
+        .map_err(|_| LoginError::unavailable())?
+}
+
+/// A completed login: the session cookie and where the browser goes next.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub cookie: Cookie<'static>,
+    pub location: String,
+}
+
+impl SignedIn {
+    /// The redirect that sets the session.
+    pub fn redirect(self) -> HttpResponse {
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, self.location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(self.cookie)
+            .finish()
+    }
+}
+
 /// Who is logging in where: enough to record an attempt.
 pub struct Attempt<'a> {
     pub workspace: &'a Workspace,
@@ -195,13 +223,13 @@ impl Attempt<'_> {
         }
     }
 
-    /// Resolves verified claims to a user, opens a session and redirects to `return_to`.
+    /// Resolves verified claims to a user and opens a session that goes to `return_to`.
     pub fn complete(
         &self,
         state: &SsoState,
         claims: &LoginClaims,
         return_to: &str,
-    ) -> Result<HttpResponse, LoginError> {
+    ) -> Result<SignedIn, LoginError> {
         let outcome = match state
             .store
             .jit_login(self.workspace, self.connection, claims)
@@ -235,11 +263,10 @@ impl Attempt<'_> {
             subject: Some(claims.subject.clone()),
             email: claims.email.clone(),
         })?;
-        Ok(HttpResponse::Found()
-            .insert_header((header::LOCATION, return_to.to_owned()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .cookie(cookie)
-            .finish())
+        Ok(SignedIn {
+            cookie,
+            location: return_to.to_owned(),
+        })
     }
 }
 

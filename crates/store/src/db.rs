@@ -7,6 +7,13 @@
 //!
 //! SQLite runs in WAL mode with foreign keys on, a busy timeout, and `synchronous = FULL` by
 //! default, so an acknowledged write survives a crash of the process or the machine.
+//!
+//! Hot lookups by a unique key use `get_result`, not diesel's `.first()`: `.first()` adds
+//! `LIMIT ?` with a bound value, and SQLite (since 3.47) plans a bound `LIMIT` by its value, so it
+//! discards the prepared statement and parses the SQL again at every execution — about half of
+//! the server's CPU time on `GET /Users/{id}` before this rule. On a unique key the query
+//! returns one row at most, so `get_result` (no `LIMIT`) reads the same row, and diesel's
+//! statement cache can keep the statement.
 
 use std::time::Duration;
 

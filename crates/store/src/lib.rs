@@ -27,6 +27,10 @@ pub struct Store {
     backend: Backend,
     /// Login attempts this process recorded, by outcome (the `/metrics` counters).
     login_outcomes: Arc<models::LoginOutcomes>,
+    /// When this process last moved each connection's `last_sync_at` (see `provisioning`).
+    sync_marks: Arc<models::SyncMarks>,
+    /// Where SCIM write transactions spend their time (see `provisioning`).
+    write_counters: Arc<models::WriteCounters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -59,6 +63,8 @@ impl Store {
             pool: Arc::new(pool),
             backend: url.backend,
             login_outcomes: Arc::default(),
+            sync_marks: Arc::default(),
+            write_counters: Arc::default(),
         })
     }
 

@@ -251,6 +251,7 @@ fn tokens_logs_and_audit_export() {
             .status,
         200
     );
+    app.create_user("logged", "e-logged");
     let listed = app.admin(
         &key,
         "GET",
@@ -297,7 +298,7 @@ fn tokens_logs_and_audit_export() {
     assert!(
         entries
             .iter()
-            .any(|e| e["status"] == 200 && e["path"] == "/scim/v2/Users"),
+            .any(|e| e["status"] == 201 && e["path"] == "/scim/v2/Users"),
         "{:#}",
         log.body
     );

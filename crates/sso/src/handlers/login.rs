@@ -10,8 +10,8 @@ use roster_store::{SsoRequest, StoreError};
 use serde::Deserialize;
 
 use crate::browser::{self, binding_cookie, is_safe_return_to, new_binding, sha256_hex};
-use crate::config::{self, ProtocolConfig};
-use crate::flow::{Attempt, LoginError, SsoState};
+use crate::config::{self, ProtocolConfig, SamlConfig};
+use crate::flow::{blocking, Attempt, LoginError, SsoState};
 use crate::saml;
 
 /// How long a started login may take at the IdP.
@@ -30,32 +30,9 @@ pub async fn start(
     path: web::Path<String>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, LoginError> {
-    let workspace = match state.store.workspace_by_slug(&path.into_inner()) {
-        Ok(workspace) => workspace,
-        Err(StoreError::NotFound { .. }) => {
-            return Err(LoginError::plain(LoginFailure::ConnectionUnavailable))
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let return_to = query.return_to.clone().unwrap_or_else(|| "/".to_owned());
-    if !is_safe_return_to(&return_to) {
-        return Err(LoginError::plain(LoginFailure::BadReturnTo));
-    }
-    let connection = pick_connection(&state, &workspace, &query)?;
-    let attempt = Attempt {
-        workspace: &workspace,
-        connection: &connection,
-        protocol: connection.kind.as_str(),
-    };
-    let Some(protocol) = ProtocolConfig::of(&connection) else {
-        return Err(attempt.refuse(
-            &state.store,
-            LoginFailure::ConnectionMisconfigured,
-            serde_json::json!({ "reason": "protocol_config_unreadable" }),
-            None,
-        ));
-    };
-
+    let (slug, query, found) = (path.into_inner(), query.into_inner(), state.clone());
+    let (workspace, connection, protocol, return_to) =
+        blocking(move || choose(&found, &slug, &query)).await?;
     let binding = match browser::binding(&req) {
         Some(existing) => existing,
         None => new_binding().map_err(|_| LoginError::unavailable())?,
@@ -72,48 +49,113 @@ pub async fn start(
         created_at: now.as_micros(),
         expires_at: now.plus_seconds(PENDING_SECONDS).as_micros(),
     };
-    let location = match protocol {
+    let plan = match protocol {
         ProtocolConfig::Oidc(oidc) => {
             let redirect_uri = config::redirect_uri(&state.public_url, &connection);
-            let started = state
-                .oidc
-                .start(connection.id, &oidc, &redirect_uri)
-                .await
-                .map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
-            pending.id = sha256_hex(&started.state);
-            pending.nonce = Some(started.nonce);
-            pending.pkce_verifier = Some(started.pkce_verifier);
-            started.url
+            Plan::Oidc(state.oidc.start(connection.id, &oidc, &redirect_uri).await)
         }
-        ProtocolConfig::Saml(saml_config) => {
-            let idp = saml_config
-                .idp()
-                .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?;
-            let sp = config::sp_settings(&state.public_url, &connection);
-            pending.id = saml::new_request_id()
-                .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?;
-            if idp.sso_redirect_url.is_none() {
-                state.store.begin_sso_request(&pending)?;
-                let form =
-                    saml::authn_request_post_form(&idp, &sp, &pending.id, None).map_err(|err| {
-                        attempt.refuse(&state.store, err.failure(), err.detail(), None)
-                    })?;
-                return Ok(HttpResponse::Ok()
-                    .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .cookie(binding_cookie(binding, state.secure_cookies()))
-                    .content_type("text/html; charset=utf-8")
-                    .body(form));
-            }
-            saml::authn_request_url(&idp, &sp, &pending.id, None)
-                .map_err(|err| attempt.refuse(&state.store, err.failure(), err.detail(), None))?
-        }
+        ProtocolConfig::Saml(saml_config) => Plan::Saml(saml_config),
     };
-    state.store.begin_sso_request(&pending)?;
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
+    let secure = state.secure_cookies();
+    let to_idp = blocking(move || {
+        let attempt = Attempt {
+            workspace: &workspace,
+            connection: &connection,
+            protocol: connection.kind.as_str(),
+        };
+        let refuse = |failure, detail| attempt.refuse(&state.store, failure, detail, None);
+        let to_idp = match plan {
+            Plan::Oidc(started) => {
+                let started = started.map_err(|err| refuse(err.failure, err.detail()))?;
+                pending.id = sha256_hex(&started.state);
+                pending.nonce = Some(started.nonce);
+                pending.pkce_verifier = Some(started.pkce_verifier);
+                ToIdp::Redirect(started.url)
+            }
+            Plan::Saml(saml_config) => {
+                saml_request(&state, &connection, &saml_config, &mut pending)
+                    .map_err(|err| refuse(err.failure(), err.detail()))?
+            }
+        };
+        state.store.begin_sso_request(&pending)?;
+        Ok(to_idp)
+    })
+    .await?;
+    let mut response = match &to_idp {
+        ToIdp::Redirect(_) => HttpResponse::Found(),
+        ToIdp::PostForm(_) => HttpResponse::Ok(),
+    };
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(binding_cookie(binding, state.secure_cookies()))
-        .finish())
+        .cookie(binding_cookie(binding, secure));
+    Ok(match to_idp {
+        ToIdp::Redirect(location) => response
+            .insert_header((header::LOCATION, location))
+            .finish(),
+        ToIdp::PostForm(form) => response.content_type("text/html; charset=utf-8").body(form),
+    })
+}
+
+/// The protocol's first step: the OIDC authorization request (made), or SAML's settings.
+enum Plan {
+    Oidc(Result<crate::oidc::AuthorizationStart, crate::oidc::OidcError>),
+    Saml(SamlConfig),
+}
+
+/// How the browser goes to the IdP: a redirect, or a self-posting form (SAML HTTP-POST binding).
+enum ToIdp {
+    Redirect(String),
+    PostForm(String),
+}
+
+/// The workspace, the login connection and its protocol settings, and the checked `return_to`.
+fn choose(
+    state: &SsoState,
+    slug: &str,
+    query: &LoginQuery,
+) -> Result<(Workspace, Connection, ProtocolConfig, String), LoginError> {
+    let workspace = match state.store.workspace_by_slug(slug) {
+        Ok(workspace) => workspace,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(LoginError::plain(LoginFailure::ConnectionUnavailable))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let return_to = query.return_to.clone().unwrap_or_else(|| "/".to_owned());
+    if !is_safe_return_to(&return_to) {
+        return Err(LoginError::plain(LoginFailure::BadReturnTo));
+    }
+    let connection = pick_connection(state, &workspace, query)?;
+    let Some(protocol) = ProtocolConfig::of(&connection) else {
+        let attempt = Attempt {
+            workspace: &workspace,
+            connection: &connection,
+            protocol: connection.kind.as_str(),
+        };
+        return Err(attempt.refuse(
+            &state.store,
+            LoginFailure::ConnectionMisconfigured,
+            serde_json::json!({ "reason": "protocol_config_unreadable" }),
+            None,
+        ));
+    };
+    Ok((workspace, connection, protocol, return_to))
+}
+
+/// A SAML AuthnRequest for `pending` (whose id it sets), by redirect or by form.
+fn saml_request(
+    state: &SsoState,
+    connection: &Connection,
+    saml_config: &SamlConfig,
+    pending: &mut SsoRequest,
+) -> Result<ToIdp, saml::SamlError> {
+    let idp = saml_config.idp()?;
+    let sp = config::sp_settings(&state.public_url, connection);
+    pending.id = saml::new_request_id()?;
+    match idp.sso_redirect_url {
+        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None).map(ToIdp::Redirect),
+        None => saml::authn_request_post_form(&idp, &sp, &pending.id, None).map(ToIdp::PostForm),
+    }
 }
 
 /// The login connection named in the query, or the one authoritative for the email's domain.

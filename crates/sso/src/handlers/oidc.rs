@@ -1,12 +1,14 @@
 //! `GET /sso/oidc/{connection}/callback`: the OP's redirect back with a code (or an error).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use roster_store::domain::{ConnectionKind, LoginFailure};
+use roster_store::domain::{Connection, ConnectionKind, LoginFailure, Workspace};
+use roster_store::SsoRequest;
 use serde::Deserialize;
 
 use crate::browser::{self, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{Attempt, LoginError, SsoState};
+use crate::flow::{blocking, Attempt, LoginError, SignedIn, SsoState};
+use crate::oidc::OidcConfig;
 
 #[derive(Debug, Deserialize)]
 pub struct CallbackQuery {
@@ -24,7 +26,58 @@ pub async fn callback(
     path: web::Path<String>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, LoginError> {
-    let (workspace, connection) = super::login_connection(&state, &path, ConnectionKind::Oidc)?;
+    let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
+    let (id, query, found) = (path.into_inner(), query.into_inner(), state.clone());
+    let Callback {
+        workspace,
+        connection,
+        oidc,
+        pending,
+        code,
+    } = blocking(move || accept(&found, &id, &query, binding_hash)).await?;
+    let redirect_uri = config::redirect_uri(&state.public_url, &connection);
+    let claims = state
+        .oidc
+        .finish(
+            connection.id,
+            &oidc,
+            &redirect_uri,
+            &code,
+            pending.nonce.as_deref().unwrap_or_default(),
+            pending.pkce_verifier.as_deref().unwrap_or_default(),
+        )
+        .await;
+    blocking(move || {
+        let attempt = Attempt {
+            workspace: &workspace,
+            connection: &connection,
+            protocol: "oidc",
+        };
+        let claims =
+            claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
+        attempt.complete(&state, &claims, &pending.return_to)
+    })
+    .await
+    .map(SignedIn::redirect)
+}
+
+/// A callback whose state, browser binding and issuer checked out: what the code exchange needs.
+struct Callback {
+    workspace: Workspace,
+    connection: Connection,
+    oidc: OidcConfig,
+    pending: SsoRequest,
+    code: String,
+}
+
+/// Checks the callback for the connection `id` against its pending login (consumed here).
+fn accept(
+    state: &SsoState,
+    id: &str,
+    query: &CallbackQuery,
+    binding_hash: Option<String>,
+) -> Result<Callback, LoginError> {
+    let (workspace, connection) = super::login_connection(state, id, ConnectionKind::Oidc)?;
     let attempt = Attempt {
         workspace: &workspace,
         connection: &connection,
@@ -51,7 +104,6 @@ pub async fn callback(
             ));
         }
     }
-    let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
     let pending = match (&query.state, &binding_hash) {
         (Some(oauth_state), Some(hash)) => {
             state
@@ -74,24 +126,17 @@ pub async fn callback(
             }),
         ));
     };
-    let Some(code) = &query.code else {
+    let Some(code) = query.code.clone() else {
         return Err(refuse(
             LoginFailure::InvalidResponse,
             serde_json::json!({ "reason": "code_missing" }),
         ));
     };
-    let redirect_uri = config::redirect_uri(&state.public_url, &connection);
-    let claims = state
-        .oidc
-        .finish(
-            connection.id,
-            &oidc,
-            &redirect_uri,
-            code,
-            pending.nonce.as_deref().unwrap_or_default(),
-            pending.pkce_verifier.as_deref().unwrap_or_default(),
-        )
-        .await
-        .map_err(|err| refuse(err.failure, err.detail()))?;
-    attempt.complete(&state, &claims, &pending.return_to)
+    Ok(Callback {
+        workspace,
+        connection,
+        oidc,
+        pending,
+        code,
+    })
 }

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::password::verify_password;
@@ -17,7 +18,7 @@ use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
 use crate::browser::is_safe_return_to;
-use crate::flow::{issue_session, LoginError, SsoState};
+use crate::flow::{blocking, issue_session, LoginError, SsoState};
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
 /// every refusal costs the same.
@@ -97,11 +98,23 @@ pub async fn login(
         }
         Err(err) => return Err(err.into()),
     };
+    match &outcome {
+        Outcome::Refused(_, _, LoginFailure::InvalidCredentials) => record_failure(),
+        Outcome::Accepted(..) => throttle.record_success(&workspace_slug, &user_name),
+        Outcome::Refused(..) => {}
+    }
+    let cookie = blocking(move || finish(&state, outcome)).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, return_to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
+        .finish())
+}
+
+/// Records the attempt and, when it was accepted, opens the session (its cookie).
+fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginError> {
     match outcome {
         Outcome::Refused(workspace, user, failure) => {
-            if failure == LoginFailure::InvalidCredentials {
-                record_failure();
-            }
             let event_id = state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,
@@ -120,8 +133,7 @@ pub async fn login(
             })
         }
         Outcome::Accepted(workspace, user) => {
-            throttle.record_success(&workspace_slug, &user_name);
-            let cookie = issue_session(&state, &workspace, &user, "password")?;
+            let cookie = issue_session(state, &workspace, &user, "password")?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,
@@ -132,11 +144,7 @@ pub async fn login(
                 subject: None,
                 email: user.email.map(|e| e.to_string()),
             })?;
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, return_to))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .cookie(cookie)
-                .finish())
+            Ok(cookie)
         }
     }
 }

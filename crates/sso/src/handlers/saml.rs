@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{Attempt, LoginError, SsoState};
+use crate::flow::{blocking, Attempt, LoginError, SignedIn, SsoState};
 use crate::saml;
 
 #[derive(Debug, Deserialize)]
@@ -25,7 +25,21 @@ pub async fn acs(
     path: web::Path<String>,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, LoginError> {
-    let (workspace, connection) = super::login_connection(&state, &path, ConnectionKind::Saml)?;
+    let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
+    let (id, form) = (path.into_inner(), form.into_inner());
+    blocking(move || sign_in(&state, &id, &form, binding_hash))
+        .await
+        .map(SignedIn::redirect)
+}
+
+/// Validates the IdP's response for the connection `id` and signs the user in.
+fn sign_in(
+    state: &SsoState,
+    id: &str,
+    form: &AcsForm,
+    binding_hash: Option<String>,
+) -> Result<SignedIn, LoginError> {
+    let (workspace, connection) = super::login_connection(state, id, ConnectionKind::Saml)?;
     let attempt = Attempt {
         workspace: &workspace,
         connection: &connection,
@@ -51,7 +65,6 @@ pub async fn acs(
         .idp()
         .map_err(|err| refuse(err.failure(), err.detail()))?;
     let sp = config::sp_settings(&state.public_url, &connection);
-    let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
     let pending = match &binding_hash {
         Some(hash) => state.store.pending_sso_requests(connection.id, hash)?,
         None => Vec::new(),
@@ -104,14 +117,16 @@ pub async fn acs(
     };
     let claims = saml::claims_from_assertion(&assertion)
         .map_err(|err| refuse(err.failure(), err.detail()))?;
-    attempt.complete(&state, &claims, &return_to)
+    attempt.complete(state, &claims, &return_to)
 }
 
 pub async fn metadata(
     state: web::Data<SsoState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, LoginError> {
-    let (_, connection) = super::login_connection(&state, &path, ConnectionKind::Saml)?;
+    let (id, found) = (path.into_inner(), state.clone());
+    let (_, connection) =
+        blocking(move || super::login_connection(&found, &id, ConnectionKind::Saml)).await?;
     let sp = config::sp_settings(&state.public_url, &connection);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))

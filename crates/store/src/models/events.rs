@@ -8,6 +8,9 @@
 //! advisory lock on that workspace: its events get their `seq` and commit before the next
 //! writer's, and a reader never sees an event appear behind a position it already passed.
 
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use roster_domain::{Actor, Connection, Group, Timestamp, User, WorkspaceId};
@@ -79,8 +82,27 @@ fn lock_workspace_events(conn: &mut DbConnection, workspace_id: WorkspaceId) -> 
     Ok(())
 }
 
+thread_local! {
+    /// Time this thread spent writing events since [`take_event_time`] last read it.
+    static EVENT_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// The time this thread spent in [`record_event`] since the last call, and resets it: a write
+/// transaction runs on one thread, so reading it before and after the transaction gives the
+/// share of the transaction its events took (reported by `Store::scim_write_times`).
+pub(crate) fn take_event_time() -> Duration {
+    EVENT_TIME.with(|time| time.replace(Duration::ZERO))
+}
+
 /// Writes one event on `conn`; call it inside the transaction of the change.
 pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
+    let started = Instant::now();
+    let written = write_event(conn, event);
+    EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
+    written
+}
+
+fn write_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
     lock_workspace_events(conn, event.workspace_id)?;
     diesel::insert_into(events::table)
         .values((

@@ -33,7 +33,10 @@ pub use jit::{JitError, JitOutcome};
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
 pub use profile::UserProfile;
-pub use provisioning::{NewProvisioningEntry, ProvisioningEntry};
+pub use provisioning::{
+    NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,
+};
+pub(crate) use provisioning::{SyncMarks, WriteCounters};
 pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
 pub use scim_status::ScimConnectionStatus;
 pub use scim_users::{CreateOutcome, ScimScope, UserUpdate};

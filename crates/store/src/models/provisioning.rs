@@ -1,12 +1,89 @@
-//! The provisioning log: one row per SCIM request (method, path, status, duration, error,
-//! warnings), so admins see what their IdP did and why something failed. Writing it also moves
-//! the connection's `last_sync_at`.
+//! The provisioning log: one row per SCIM write and per failed SCIM request (method, path,
+//! status, duration, error, warnings), so admins see what their IdP changed and why something
+//! failed; and the connection's `last_sync_at`, the last time its IdP was heard from.
+//!
+//! A successful write commits its row in its own transaction ([`Store::scim_write`]): a change
+//! is never acknowledged without its log row, and a rolled-back one leaves none. A failed request
+//! changed nothing, so its row is written on its own afterwards ([`Store::record_provisioning`]).
+//! Successful reads (GET, `.search`) write no row; they only keep `last_sync_at` fresh.
+//!
+//! `last_sync_at` is moved at most once per [`LAST_SYNC_RESOLUTION`] per connection and server
+//! process (and always by a failed request), so it is at most that much behind the last request
+//! this process served, and a stream of reads costs one small write transaction per interval
+//! instead of one per request.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
 
 use crate::schema::{connections, provisioning_log};
-use crate::{Store, StoreResult};
+use crate::{DbConnection, Store, StoreResult};
+
+/// How often one server process moves a connection's `last_sync_at` at most.
+pub const LAST_SYNC_RESOLUTION: Duration = Duration::from_secs(10);
+
+/// Where the time of this process's committed SCIM write transactions went: the whole
+/// transaction (from `BEGIN` to the end of `COMMIT`, waiting for the write lock excluded) and the
+/// part spent writing its events to the outbox (issue #12 caps what events may add).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScimWriteTimes {
+    pub transactions: u64,
+    pub transaction_time: Duration,
+    pub event_time: Duration,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct WriteCounters {
+    transactions: AtomicU64,
+    transaction_nanos: AtomicU64,
+    event_nanos: AtomicU64,
+}
+
+impl WriteCounters {
+    fn add(&self, transaction: Duration, events: Duration) {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.transaction_nanos
+            .fetch_add(nanos(transaction), Ordering::Relaxed);
+        self.event_nanos.fetch_add(nanos(events), Ordering::Relaxed);
+    }
+}
+
+/// When this process last moved each connection's `last_sync_at`.
+#[derive(Debug, Default)]
+pub(crate) struct SyncMarks(Mutex<HashMap<String, Instant>>);
+
+impl SyncMarks {
+    /// Whether `connection_id`'s `last_sync_at` is due to move now; if so, notes that it moves.
+    fn due(&self, connection_id: &str, now: Instant) -> bool {
+        let Ok(mut marks) = self.0.lock() else {
+            return true;
+        };
+        match marks.get_mut(connection_id) {
+            Some(last) if now.duration_since(*last) < LAST_SYNC_RESOLUTION => false,
+            Some(last) => {
+                *last = now;
+                true
+            }
+            None => {
+                marks.insert(connection_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+fn move_last_sync(conn: &mut DbConnection, connection_id: &str) -> StoreResult<()> {
+    diesel::update(connections::table.find(connection_id))
+        .set(connections::last_sync_at.eq(Timestamp::now().as_micros()))
+        .execute(conn)?;
+    Ok(())
+}
 
 /// One SCIM request as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -45,17 +122,76 @@ pub struct NewProvisioningEntry {
 }
 
 impl Store {
-    /// Logs a SCIM request and moves the connection's `last_sync_at`.
+    /// Logs a SCIM request that changed nothing (a failure) and moves the connection's
+    /// `last_sync_at`, in a transaction of its own.
     pub fn record_provisioning(&self, entry: &NewProvisioningEntry) -> StoreResult<()> {
         self.write(|conn| {
             diesel::insert_into(provisioning_log::table)
                 .values(entry)
                 .execute(conn)?;
-            diesel::update(connections::table.find(&entry.connection_id))
-                .set(connections::last_sync_at.eq(Timestamp::now().as_micros()))
-                .execute(conn)?;
-            Ok(())
+            move_last_sync(conn, &entry.connection_id)
         })
+    }
+
+    /// Runs a SCIM write in one transaction with its provisioning-log row: `log` makes the row
+    /// from the write's result, and both commit together or not at all.
+    pub(crate) fn scim_write<T, E: From<crate::StoreError>>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+        log: impl FnOnce(&T) -> NewProvisioningEntry,
+    ) -> Result<T, E> {
+        let begun = Cell::new(None);
+        let value = self.write_with(|conn| -> Result<T, E> {
+            begun.set(Some(Instant::now()));
+            super::events::take_event_time();
+            let value = f(conn)?;
+            let entry = log(&value);
+            diesel::insert_into(provisioning_log::table)
+                .values(&entry)
+                .execute(conn)
+                .map_err(|err| E::from(crate::StoreError::from(err)))?;
+            if self.sync_marks.due(&entry.connection_id, Instant::now()) {
+                move_last_sync(conn, &entry.connection_id).map_err(E::from)?;
+            }
+            Ok(value)
+        })?;
+        if let Some(begun) = begun.get() {
+            self.write_counters
+                .add(begun.elapsed(), super::events::take_event_time());
+        }
+        Ok(value)
+    }
+
+    /// Totals of this process's committed SCIM write transactions (see [`ScimWriteTimes`]).
+    pub fn scim_write_times(&self) -> ScimWriteTimes {
+        let counters = &self.write_counters;
+        ScimWriteTimes {
+            transactions: counters.transactions.load(Ordering::Relaxed),
+            transaction_time: Duration::from_nanos(
+                counters.transaction_nanos.load(Ordering::Relaxed),
+            ),
+            event_time: Duration::from_nanos(counters.event_nanos.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Notes a successful SCIM read: moves the connection's `last_sync_at` when it is due (see
+    /// the module docs), and does nothing otherwise. Cheap to call on every read.
+    pub fn note_scim_read(&self, connection_id: ConnectionId) -> StoreResult<()> {
+        let id = connection_id.to_string();
+        if !self.sync_marks.due(&id, Instant::now()) {
+            return Ok(());
+        }
+        self.write(|conn| move_last_sync(conn, &id))
+    }
+
+    /// Whether [`Store::note_scim_read`] would write now (so callers can skip a thread hop).
+    pub fn scim_read_due(&self, connection_id: ConnectionId) -> bool {
+        let Ok(marks) = self.sync_marks.0.lock() else {
+            return true;
+        };
+        marks
+            .get(&connection_id.to_string())
+            .is_none_or(|last| last.elapsed() >= LAST_SYNC_RESOLUTION)
     }
 
     /// A connection's provisioning log, newest first, before `before_seq`, at most `limit`.

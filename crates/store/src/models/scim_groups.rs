@@ -13,7 +13,7 @@ use roster_domain::{
 use super::group::GroupRow;
 use super::group::{add_members, remove_members};
 use super::scim_users::ScimScope;
-use super::{events, mapping, record_audit};
+use super::{events, mapping, record_audit, NewProvisioningEntry};
 use crate::error::conflict_on;
 use crate::filter::group_predicate;
 use crate::schema::{group_mappings, group_members, groups, users};
@@ -71,7 +71,8 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: GroupId) -> Store
     visible(scope)
         .filter(groups::id.eq(id.to_string()))
         .select(GroupRow::as_select())
-        .first(conn)
+        // By primary key; no `.first()`, see the `db` module docs.
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "group" })?
         .into_domain()
@@ -271,49 +272,53 @@ impl Store {
         scope: ScimScope,
         update: &GroupUpdate,
         members: &[String],
+        log: impl FnOnce(&(Group, MemberReport)) -> NewProvisioningEntry,
     ) -> StoreResult<(Group, MemberReport)> {
         let id = GroupId::new();
         let now = Timestamp::now().as_micros();
-        self.write(|conn| {
-            diesel::insert_into(groups::table)
-                .values(GroupRow {
-                    id: id.to_string(),
-                    workspace_id: scope.workspace_id.to_string(),
-                    kind: GroupKind::Idp.as_str().to_owned(),
-                    display_name: update.display_name.to_string(),
-                    display_name_key: update.display_name.key(),
-                    connection_id: Some(scope.connection_id.to_string()),
-                    external_id: update.external_id.clone(),
-                    scim_attributes: update.scim_attributes.clone(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .execute(conn)
-                .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?;
-            let created = find_visible(conn, scope, id)?;
-            events::group_event(conn, actor, "group.created", &created)?;
-            mapping::bind_pending(conn, &created)?;
-            let mut report = MemberReport::default();
-            if !members.is_empty() {
-                let mut affected = Affected::default();
-                let add = MemberOp::Add(members.to_vec());
-                apply_member_op(conn, scope, id, &add, &mut report, &mut affected)?;
-                after_member_change(conn, actor, &created, &affected)?;
-            }
-            group_audit(
-                conn,
-                actor,
-                scope,
-                "group.created",
-                id,
-                serde_json::json!({
-                    "displayName": update.display_name.as_str(),
-                    "members_added": report.added,
-                }),
-            )?;
-            Ok((find_visible(conn, scope, id)?, report))
-        })
+        self.scim_write(
+            |conn| {
+                diesel::insert_into(groups::table)
+                    .values(GroupRow {
+                        id: id.to_string(),
+                        workspace_id: scope.workspace_id.to_string(),
+                        kind: GroupKind::Idp.as_str().to_owned(),
+                        display_name: update.display_name.to_string(),
+                        display_name_key: update.display_name.key(),
+                        connection_id: Some(scope.connection_id.to_string()),
+                        external_id: update.external_id.clone(),
+                        scim_attributes: update.scim_attributes.clone(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    })
+                    .execute(conn)
+                    .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?;
+                let created = find_visible(conn, scope, id)?;
+                events::group_event(conn, actor, "group.created", &created)?;
+                mapping::bind_pending(conn, &created)?;
+                let mut report = MemberReport::default();
+                if !members.is_empty() {
+                    let mut affected = Affected::default();
+                    let add = MemberOp::Add(members.to_vec());
+                    apply_member_op(conn, scope, id, &add, &mut report, &mut affected)?;
+                    after_member_change(conn, actor, &created, &affected)?;
+                }
+                group_audit(
+                    conn,
+                    actor,
+                    scope,
+                    "group.created",
+                    id,
+                    serde_json::json!({
+                        "displayName": update.display_name.as_str(),
+                        "members_added": report.added,
+                    }),
+                )?;
+                Ok((find_visible(conn, scope, id)?, report))
+            },
+            log,
+        )
     }
 
     /// Changes a group `scope` sees: `compute` gets the current group (locked for the rest of the
@@ -325,83 +330,87 @@ impl Store {
         id: &str,
         if_match: Option<i64>,
         compute: impl FnOnce(&Group) -> Result<(Option<GroupUpdate>, Vec<MemberOp>), E>,
+        log: impl FnOnce(&(Group, MemberReport)) -> NewProvisioningEntry,
     ) -> Result<(Group, MemberReport), E> {
         let id = parse_group_id(id)?;
-        self.write_with(|conn| {
-            // Serialise writers of this group on PostgreSQL (SQLite holds the write lock already).
-            diesel::update(groups::table.find(id.to_string()))
-                .set(groups::version.eq(groups::version))
-                .execute(conn)
-                .map_err(StoreError::from)?;
-            let current = find_visible(conn, scope, id)?;
-            super::scim_users::check_version(current.version, if_match)?;
-            let (update, ops) = compute(&current)?;
-            let mut report = MemberReport::default();
-            let mut affected = Affected::default();
-            for op in &ops {
-                apply_member_op(conn, scope, id, op, &mut report, &mut affected)?;
-            }
-            after_member_change(conn, actor, &current, &affected)?;
-            let renamed = update.as_ref().is_some_and(|u| {
-                u.display_name != current.display_name
-                    || u.external_id != current.external_id
-                    || u.scim_attributes != current.scim_attributes
-            });
-            if !renamed && report.added == 0 && report.removed == 0 {
-                return Ok((current, report));
-            }
-            let now = Timestamp::now().as_micros();
-            match update.filter(|_| renamed) {
-                Some(update) => diesel::update(groups::table.find(id.to_string()))
-                    .set((
-                        groups::display_name.eq(update.display_name.as_str()),
-                        groups::display_name_key.eq(update.display_name.key()),
-                        groups::external_id.eq(&update.external_id),
-                        groups::scim_attributes.eq(&update.scim_attributes),
-                        groups::version.eq(groups::version + 1),
-                        groups::updated_at.eq(now),
-                    ))
+        self.scim_write(
+            |conn| {
+                // Serialise writers of this group on PostgreSQL (SQLite holds the write lock already).
+                diesel::update(groups::table.find(id.to_string()))
+                    .set(groups::version.eq(groups::version))
                     .execute(conn)
-                    .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?,
-                None => diesel::update(groups::table.find(id.to_string()))
-                    .set((
-                        groups::version.eq(groups::version + 1),
-                        groups::updated_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .map_err(StoreError::from)?,
-            };
-            if renamed {
-                let renamed_group = find_visible(conn, scope, id)?;
-                events::group_event(conn, actor, "group.updated", &renamed_group)?;
-                mapping::bind_pending(conn, &renamed_group)?;
-                group_audit(
-                    conn,
-                    actor,
-                    scope,
-                    "group.updated",
-                    id,
-                    serde_json::json!({
-                        "from": current.display_name.as_str(),
-                    }),
-                )?;
-            }
-            if report.added > 0 || report.removed > 0 {
-                group_audit(
-                    conn,
-                    actor,
-                    scope,
-                    "group.members_changed",
-                    id,
-                    serde_json::json!({
-                        "added": report.added,
-                        "removed": report.removed,
-                        "operations": ops.iter().map(describe_op).collect::<Vec<_>>(),
-                    }),
-                )?;
-            }
-            Ok((find_visible(conn, scope, id)?, report))
-        })
+                    .map_err(StoreError::from)?;
+                let current = find_visible(conn, scope, id)?;
+                super::scim_users::check_version(current.version, if_match)?;
+                let (update, ops) = compute(&current)?;
+                let mut report = MemberReport::default();
+                let mut affected = Affected::default();
+                for op in &ops {
+                    apply_member_op(conn, scope, id, op, &mut report, &mut affected)?;
+                }
+                after_member_change(conn, actor, &current, &affected)?;
+                let renamed = update.as_ref().is_some_and(|u| {
+                    u.display_name != current.display_name
+                        || u.external_id != current.external_id
+                        || u.scim_attributes != current.scim_attributes
+                });
+                if !renamed && report.added == 0 && report.removed == 0 {
+                    return Ok((current, report));
+                }
+                let now = Timestamp::now().as_micros();
+                match update.filter(|_| renamed) {
+                    Some(update) => diesel::update(groups::table.find(id.to_string()))
+                        .set((
+                            groups::display_name.eq(update.display_name.as_str()),
+                            groups::display_name_key.eq(update.display_name.key()),
+                            groups::external_id.eq(&update.external_id),
+                            groups::scim_attributes.eq(&update.scim_attributes),
+                            groups::version.eq(groups::version + 1),
+                            groups::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?,
+                    None => diesel::update(groups::table.find(id.to_string()))
+                        .set((
+                            groups::version.eq(groups::version + 1),
+                            groups::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .map_err(StoreError::from)?,
+                };
+                if renamed {
+                    let renamed_group = find_visible(conn, scope, id)?;
+                    events::group_event(conn, actor, "group.updated", &renamed_group)?;
+                    mapping::bind_pending(conn, &renamed_group)?;
+                    group_audit(
+                        conn,
+                        actor,
+                        scope,
+                        "group.updated",
+                        id,
+                        serde_json::json!({
+                            "from": current.display_name.as_str(),
+                        }),
+                    )?;
+                }
+                if report.added > 0 || report.removed > 0 {
+                    group_audit(
+                        conn,
+                        actor,
+                        scope,
+                        "group.members_changed",
+                        id,
+                        serde_json::json!({
+                            "added": report.added,
+                            "removed": report.removed,
+                            "operations": ops.iter().map(describe_op).collect::<Vec<_>>(),
+                        }),
+                    )?;
+                }
+                Ok((find_visible(conn, scope, id)?, report))
+            },
+            log,
+        )
     }
 
     /// SCIM DELETE of a group: the group, its memberships and the mappings keyed by it go.
@@ -411,9 +420,10 @@ impl Store {
         scope: ScimScope,
         id: &str,
         if_match: Option<i64>,
+        log: impl FnOnce(&()) -> NewProvisioningEntry,
     ) -> StoreResult<()> {
         let id = parse_group_id(id)?;
-        self.write(|conn| {
+        self.scim_write(|conn| {
             let current = find_visible(conn, scope, id)?;
             super::scim_users::check_version(current.version, if_match)?;
             // Its mappings go, and with them what they brought: app-group memberships and roles.
@@ -437,7 +447,7 @@ impl Store {
                     "mappings_deleted": mappings,
                 }),
             )
-        })
+        }, log)
     }
 }
 

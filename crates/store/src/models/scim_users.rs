@@ -14,7 +14,7 @@ use roster_domain::{
 };
 
 use super::user::{find_user, insert_user, UserRow};
-use super::{events, record_audit, NewUser};
+use super::{events, record_audit, NewProvisioningEntry, NewUser};
 use crate::filter::user_predicate;
 use crate::schema::{group_members, users};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -72,7 +72,8 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreR
     visible(scope)
         .filter(users::id.eq(id.to_string()))
         .select(UserRow::as_select())
-        .first(conn)
+        // By primary key; no `.first()`, see the `db` module docs.
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "user" })?
         .into_domain()
@@ -173,14 +174,14 @@ impl Store {
             user_predicate(&q.filter).map_err(|err| StoreError::InvalidFilter(err.0))
         };
         self.read(|conn| {
-            let total: i64 = visible(scope)
-                .filter(predicate(query)?)
-                .count()
-                .get_result(conn)?;
             let mut rows = visible(scope).filter(predicate(query)?);
             rows = match query.sort {
                 None => rows.order(users::id.asc()),
                 Some((attr, order)) => sort_users(rows, attr, order),
+            };
+            let (first_page, limit) = match &query.page {
+                Page::Offset { offset, limit } => (*offset == 0, *limit),
+                Page::After { last_id, limit } => (last_id.is_none(), *limit),
             };
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
@@ -198,6 +199,17 @@ impl Store {
                 .into_iter()
                 .map(UserRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
+            // A first page that is not full holds every match (a `userName eq` lookup, say): its
+            // length is the total, and the COUNT query is not needed.
+            let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
+            let total = if first_page && returned < limit {
+                returned
+            } else {
+                visible(scope)
+                    .filter(predicate(query)?)
+                    .count()
+                    .get_result(conn)?
+            };
             Ok(Listing { items, total })
         })
     }
@@ -215,68 +227,73 @@ impl Store {
         actor: &Actor,
         scope: ScimScope,
         new: &NewUser,
+        log: impl FnOnce(&(User, CreateOutcome)) -> NewProvisioningEntry,
     ) -> StoreResult<(User, CreateOutcome)> {
-        self.write(|conn| {
-            let update = UserUpdate {
-                given_name: new.given_name.clone(),
-                family_name: new.family_name.clone(),
-                display_name: new.display_name.clone(),
-                external_id: new.external_id.clone(),
-                email: new.email.clone(),
-                active: new.active,
-                scim_attributes: new.scim_attributes.clone(),
-                changed: Vec::new(),
-                note: serde_json::json!({}),
-            };
-            // 1. The same externalId at this connection.
-            if let Some(external_id) = &new.external_id {
+        self.scim_write(
+            |conn| {
+                let update = UserUpdate {
+                    given_name: new.given_name.clone(),
+                    family_name: new.family_name.clone(),
+                    display_name: new.display_name.clone(),
+                    external_id: new.external_id.clone(),
+                    email: new.email.clone(),
+                    active: new.active,
+                    scim_attributes: new.scim_attributes.clone(),
+                    changed: Vec::new(),
+                    note: serde_json::json!({}),
+                };
+                // 1. The same externalId at this connection.
+                if let Some(external_id) = &new.external_id {
+                    let existing: Option<UserRow> = users::table
+                        .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
+                        .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
+                        .filter(users::external_id.eq(external_id))
+                        .select(UserRow::as_select())
+                        .get_result(conn)
+                        .optional()?;
+                    if let Some(row) = existing {
+                        let user = row.into_domain()?;
+                        return reprovision_or_conflict(
+                            conn,
+                            actor,
+                            scope,
+                            user,
+                            &update,
+                            "externalId",
+                        );
+                    }
+                }
+                // 2. The same userName anywhere in the workspace.
                 let existing: Option<UserRow> = users::table
                     .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
-                    .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
-                    .filter(users::external_id.eq(external_id))
+                    .filter(users::user_name_key.eq(new.user_name.key()))
                     .select(UserRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?;
                 if let Some(row) = existing {
                     let user = row.into_domain()?;
-                    return reprovision_or_conflict(
-                        conn,
-                        actor,
-                        scope,
-                        user,
-                        &update,
-                        "externalId",
-                    );
+                    return match user.managing_connection_id {
+                        Some(owner) if owner == scope.connection_id => {
+                            reprovision_or_conflict(conn, actor, scope, user, &update, "userName")
+                        }
+                        Some(_) => Err(StoreError::Conflict {
+                            what: "user",
+                            detail:
+                                "a user with this userName is provisioned by another connection"
+                                    .into(),
+                        }),
+                        None => adopt_or_conflict(conn, actor, scope, user, new, &update),
+                    };
                 }
-            }
-            // 2. The same userName anywhere in the workspace.
-            let existing: Option<UserRow> = users::table
-                .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
-                .filter(users::user_name_key.eq(new.user_name.key()))
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?;
-            if let Some(row) = existing {
-                let user = row.into_domain()?;
-                return match user.managing_connection_id {
-                    Some(owner) if owner == scope.connection_id => {
-                        reprovision_or_conflict(conn, actor, scope, user, &update, "userName")
-                    }
-                    Some(_) => Err(StoreError::Conflict {
-                        what: "user",
-                        detail: "a user with this userName is provisioned by another connection"
-                            .into(),
-                    }),
-                    None => adopt_or_conflict(conn, actor, scope, user, new, &update),
-                };
-            }
-            // 3. A new user.
-            let id = insert_user(conn, actor, new)?;
-            Ok((
-                find_user(conn, scope.workspace_id, id)?,
-                CreateOutcome::Created,
-            ))
-        })
+                // 3. A new user.
+                let id = insert_user(conn, actor, new)?;
+                Ok((
+                    find_user(conn, scope.workspace_id, id)?,
+                    CreateOutcome::Created,
+                ))
+            },
+            log,
+        )
     }
 
     /// Changes a user `scope` sees: `compute` gets the current user (locked for the rest of the
@@ -289,40 +306,44 @@ impl Store {
         id: &str,
         if_match: Option<i64>,
         compute: impl FnOnce(&User) -> Result<Option<UserUpdate>, E>,
+        log: impl FnOnce(&User) -> NewProvisioningEntry,
     ) -> Result<User, E> {
         let id = parse_user_id(id)?;
-        self.write_with(|conn| {
-            lock_user(conn, id)?;
-            let current = find_visible(conn, scope, id)?;
-            check_version(current.version, if_match)?;
-            let Some(update) = compute(&current)? else {
-                return Ok(current);
-            };
-            let lifecycle = lifecycle_for(update.active);
-            write_update(
-                conn,
-                &current,
-                &update,
-                lifecycle,
-                current.managing_connection_id,
-            )?;
-            let action = match (current.lifecycle.is_active(), update.active) {
-                (true, false) => "user.deactivated",
-                (false, true) => "user.reactivated",
-                _ => "user.updated",
-            };
-            let changed_user = find_user(conn, scope.workspace_id, id)?;
-            emit_update_events(conn, actor, &current, &changed_user, &update.changed)?;
-            audit(
-                conn,
-                actor,
-                scope.workspace_id,
-                action,
-                id,
-                serde_json::json!({ "changed": update.changed, "note": update.note }),
-            )?;
-            Ok(changed_user)
-        })
+        self.scim_write(
+            |conn| {
+                lock_user(conn, id)?;
+                let current = find_visible(conn, scope, id)?;
+                check_version(current.version, if_match)?;
+                let Some(update) = compute(&current)? else {
+                    return Ok(current);
+                };
+                let lifecycle = lifecycle_for(update.active);
+                write_update(
+                    conn,
+                    &current,
+                    &update,
+                    lifecycle,
+                    current.managing_connection_id,
+                )?;
+                let action = match (current.lifecycle.is_active(), update.active) {
+                    (true, false) => "user.deactivated",
+                    (false, true) => "user.reactivated",
+                    _ => "user.updated",
+                };
+                let changed_user = find_user(conn, scope.workspace_id, id)?;
+                emit_update_events(conn, actor, &current, &changed_user, &update.changed)?;
+                audit(
+                    conn,
+                    actor,
+                    scope.workspace_id,
+                    action,
+                    id,
+                    serde_json::json!({ "changed": update.changed, "note": update.note }),
+                )?;
+                Ok(changed_user)
+            },
+            log,
+        )
     }
 
     /// SCIM DELETE: deprovisions the user (kept with its audit trail, sessions revoked, hidden
@@ -333,9 +354,10 @@ impl Store {
         scope: ScimScope,
         id: &str,
         if_match: Option<i64>,
+        log: impl FnOnce(&()) -> NewProvisioningEntry,
     ) -> StoreResult<()> {
         let id = parse_user_id(id)?;
-        self.write(|conn| {
+        self.scim_write(|conn| {
             lock_user(conn, id)?;
             let current = find_visible(conn, scope, id)?;
             check_version(current.version, if_match)?;
@@ -377,7 +399,7 @@ impl Store {
                 id,
                 serde_json::json!({ "sessions_revoked": epoch_bump == 1, "memberships_removed": memberships }),
             )
-        })
+        }, log)
     }
 }
 

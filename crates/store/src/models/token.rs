@@ -173,7 +173,8 @@ impl Store {
                 .inner_join(connections::table)
                 .filter(scim_tokens::token_hash.eq(&hash.0))
                 .select((TokenRow::as_select(), ConnectionRow::as_select()))
-                .first(conn)
+                // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
+                .get_result(conn)
                 .optional()?)
         })?;
         let Some((token, connection)) = found else {

@@ -187,7 +187,8 @@ pub(crate) fn find_user(
         .filter(users::workspace_id.eq(workspace_id.to_string()))
         .filter(users::id.eq(id.to_string()))
         .select(UserRow::as_select())
-        .first(conn)
+        // By primary key; no `.first()`, see the `db` module docs.
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "user" })?
         .into_domain()
