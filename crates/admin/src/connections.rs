@@ -307,6 +307,26 @@ pub async fn get(
     )))
 }
 
+/// Asks the policy whether the admin may manage connections, then reads the connection (404 for
+/// another workspace's).
+async fn managed_connection(
+    store: web::Data<Store>,
+    admin: AdminPrincipal,
+    id: ConnectionId,
+) -> Result<Connection, AdminError> {
+    web::block(move || {
+        require(
+            &store,
+            &admin,
+            Action::ManageConnections,
+            Target::Workspace,
+            None,
+        )?;
+        Ok::<_, AdminError>(store.connection(admin.workspace_id, id)?)
+    })
+    .await?
+}
+
 /// `PUT /connections/{id}/settings`: new IdP metadata, a new issuer or a rotated client secret,
 /// validated like a creation; the old settings stay when the new ones are refused.
 pub async fn update_settings(
@@ -319,18 +339,7 @@ pub async fn update_settings(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let body = body.into_inner();
-    let (reader, principal) = (store.clone(), admin.clone());
-    let current = web::block(move || {
-        require(
-            &reader,
-            &principal,
-            Action::ManageConnections,
-            Target::Workspace,
-            None,
-        )?;
-        Ok::<_, AdminError>(reader.connection(principal.workspace_id, id)?)
-    })
-    .await??;
+    let current = managed_connection(store.clone(), admin.clone(), id).await?;
     if current.status == ConnectionStatus::Revoked {
         return Err(AdminError::new(
             409,
@@ -372,17 +381,7 @@ pub async fn test(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    let connection = web::block(move || {
-        require(
-            &store,
-            &admin,
-            Action::ManageConnections,
-            Target::Workspace,
-            None,
-        )?;
-        Ok::<_, AdminError>(store.connection(admin.workspace_id, id)?)
-    })
-    .await??;
+    let connection = managed_connection(store, admin, id).await?;
     let checks =
         setup::test_connection(&rp, &connection, settings.allow_private_network_urls).await;
     let ok = checks.iter().all(|check| check.ok);

@@ -264,6 +264,17 @@ impl TestApp {
         key.expose().to_owned()
     }
 
+    /// An admin API key of another workspace `slug` (created here), for isolation tests.
+    pub fn other_workspace_api_key(&self, slug: &str) -> String {
+        let workspace = self.db.workspace(slug);
+        let (_, key) = self
+            .db
+            .store
+            .create_api_key(&Actor::Cli, workspace.id, "other")
+            .unwrap();
+        key.expose().to_owned()
+    }
+
     /// An admin API request; `path` is relative to `/api/v1/admin`.
     pub fn admin(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
         let bearer = format!("Bearer {key}");

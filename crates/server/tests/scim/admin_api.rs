@@ -275,13 +275,7 @@ fn admin_authentication_and_unknown_routes() {
         "not_found",
     );
     // Another workspace's key sees nothing of this one.
-    let other_workspace = app.db.workspace("globex");
-    let (_, other) = app
-        .db
-        .store
-        .create_api_key(&Actor::Cli, other_workspace.id, "k")
-        .unwrap();
-    let other = other.expose().to_owned();
+    let other = app.other_workspace_api_key("globex");
     assert_eq!(
         app.admin(&other, "GET", "/scim", None).body["connections"],
         json!([])

@@ -267,13 +267,7 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
     );
 
     // Another workspace's key can neither see nor touch it.
-    let other_workspace = app.db.workspace("globex");
-    let (_, other) = app
-        .db
-        .store
-        .create_api_key(&Actor::Cli, other_workspace.id, "k")
-        .unwrap();
-    let other = other.expose().to_owned();
+    let other = app.other_workspace_api_key("globex");
     for (method, path) in [
         ("GET", format!("/connections/{id}")),
         ("POST", format!("/connections/{id}/test")),

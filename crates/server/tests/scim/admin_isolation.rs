@@ -4,7 +4,6 @@
 //! exactly as they were. Driven by the document, so a new endpoint is covered the day it is added.
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::Actor;
 use serde_json::{json, Value};
 
 use crate::common::{Options, TestApp};
@@ -83,9 +82,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
     ];
 
     // Workspace B's admin.
-    let other = app.db.workspace("globex");
-    let (_, other_key) = store.create_api_key(&Actor::Cli, other.id, "b").unwrap();
-    let other_key = other_key.expose().to_owned();
+    let other_key = app.other_workspace_api_key("globex");
 
     let mut called = 0;
     for (method, template) in roster_admin::openapi::operations() {
