@@ -186,7 +186,8 @@ pub(crate) fn build_pool(url: &DatabaseUrl, options: &PoolOptions) -> StoreResul
 
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock up front,
 /// so two writers queue on the busy timeout instead of one failing at its first write), a plain
-/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`. Directory events recorded by `f`
+/// are inserted just before the commit (see `models::events`).
 pub(crate) fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
@@ -199,7 +200,17 @@ where
         DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner),
     };
     begun.map_err(|err| E::from(StoreError::from(err)))?;
-    match f(conn) {
+    crate::models::begin_event_buffer();
+    let done = match f(conn) {
+        Ok(value) => crate::models::flush_events(conn)
+            .map(|()| value)
+            .map_err(E::from),
+        Err(err) => {
+            crate::models::discard_events();
+            Err(err)
+        }
+    };
+    match done {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
                 .map_err(|err| E::from(StoreError::from(err)))?;
