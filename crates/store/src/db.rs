@@ -186,8 +186,7 @@ pub(crate) fn build_pool(url: &DatabaseUrl, options: &PoolOptions) -> StoreResul
 
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock up front,
 /// so two writers queue on the busy timeout instead of one failing at its first write), a plain
-/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`. Directory events recorded by `f`
-/// are inserted just before the commit (see `models::events`).
+/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
 pub(crate) fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
@@ -200,17 +199,7 @@ where
         DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner),
     };
     begun.map_err(|err| E::from(StoreError::from(err)))?;
-    crate::models::begin_event_buffer();
-    let done = match f(conn) {
-        Ok(value) => crate::models::flush_events(conn)
-            .map(|()| value)
-            .map_err(E::from),
-        Err(err) => {
-            crate::models::discard_events();
-            Err(err)
-        }
-    };
-    match done {
+    match f(conn) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
                 .map_err(|err| E::from(StoreError::from(err)))?;

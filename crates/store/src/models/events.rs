@@ -4,14 +4,11 @@
 //!
 //! Order: `seq` orders events per workspace in commit order. SQLite has one writer at a time. On
 //! PostgreSQL, sequence values are taken before commit and transactions can commit out of order,
-//! so every transaction that writes events of a workspace takes a transaction-scoped advisory
-//! lock on that workspace: its events get their `seq` and commit before the next writer's, and a
-//! reader never sees an event appear behind a position it already passed. The events of a write
-//! transaction are buffered and inserted (lock first) just before its commit, so the lock covers
-//! only the inserts and the commit, not the whole change: a workspace's writers serialise on
-//! that short tail only.
+//! so every transaction that writes events of a workspace first takes a transaction-scoped
+//! advisory lock on that workspace: its events get their `seq` and commit before the next
+//! writer's, and a reader never sees an event appear behind a position it already passed.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -76,10 +73,10 @@ fn actor_json(actor: &Actor) -> Value {
 }
 
 /// Serialises writers of a workspace's events on PostgreSQL (see the module docs).
-fn lock_workspace_events(conn: &mut DbConnection, workspace_id: &str) -> StoreResult<()> {
+fn lock_workspace_events(conn: &mut DbConnection, workspace_id: WorkspaceId) -> StoreResult<()> {
     if let DbConnection::Postgres(inner) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7262002))")
-            .bind::<Text, _>(workspace_id)
+            .bind::<Text, _>(workspace_id.to_string())
             .execute(inner)?;
     }
     Ok(())
@@ -88,114 +85,36 @@ fn lock_workspace_events(conn: &mut DbConnection, workspace_id: &str) -> StoreRe
 thread_local! {
     /// Time this thread spent writing events since [`take_event_time`] last read it.
     static EVENT_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
-    /// Events of the write transactions open on this thread (innermost last), each written just
-    /// before its transaction commits; empty when none is open (events are then written at once).
-    static PENDING: RefCell<Vec<Vec<PendingEvent>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The time this thread spent writing events since the last call, and resets it: a write
+/// The time this thread spent in [`record_event`] since the last call, and resets it: a write
 /// transaction runs on one thread, so reading it before and after the transaction gives the
 /// share of the transaction its events took (reported by `Store::scim_write_times`).
 pub(crate) fn take_event_time() -> Duration {
     EVENT_TIME.with(|time| time.replace(Duration::ZERO))
 }
 
-/// An event row, built when the change is made and inserted at the end of its transaction.
-#[derive(Debug)]
-pub(crate) struct PendingEvent {
-    id: String,
-    workspace_id: String,
-    event_type: &'static str,
-    occurred_at: i64,
-    actor: String,
-    resource_kind: &'static str,
-    resource_id: String,
-    resource: String,
-    changed: Option<String>,
-}
-
-/// Opens the event buffer of a write transaction on this thread (see [`flush_events`]).
-pub(crate) fn begin_event_buffer() {
-    PENDING.with(|pending| pending.borrow_mut().push(Vec::new()));
-}
-
-/// Drops the buffered events of a write transaction that rolls back.
-pub(crate) fn discard_events() {
-    PENDING.with(|pending| pending.borrow_mut().pop());
-}
-
-/// Writes the buffered events of the write transaction about to commit, taking each
-/// workspace's event lock (PostgreSQL) only now, so the lock is held for the inserts and the
-/// commit rather than for the whole transaction: a workspace's writers queue for the short
-/// tail of their transactions only.
-pub(crate) fn flush_events(conn: &mut DbConnection) -> StoreResult<()> {
-    let Some(mut events) = PENDING.with(|pending| pending.borrow_mut().pop()) else {
-        return Ok(());
-    };
-    if events.is_empty() {
-        return Ok(());
-    }
-    let started = Instant::now();
-    let mut workspaces: Vec<String> = events.iter().map(|e| e.workspace_id.clone()).collect();
-    // One order for every transaction, so two never wait on each other's locks.
-    workspaces.sort_unstable();
-    workspaces.dedup();
-    let written = (|| {
-        for workspace in &workspaces {
-            lock_workspace_events(conn, workspace)?;
-        }
-        for event in events.drain(..) {
-            insert_event(conn, event)?;
-        }
-        Ok(())
-    })();
-    EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
-    written
-}
-
-/// Records one event of the change being made on `conn`; call it inside the transaction of the
-/// change. Inside a write transaction it is inserted just before the commit; otherwise now.
+/// Writes one event on `conn`; call it inside the transaction of the change.
 pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
     let started = Instant::now();
-    let row = PendingEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        workspace_id: event.workspace_id.to_string(),
-        event_type: event.event_type,
-        occurred_at: Timestamp::now().as_micros(),
-        actor: actor_json(event.actor).to_string(),
-        resource_kind: event.resource_kind,
-        resource_id: event.resource_id,
-        resource: event.resource.to_string(),
-        changed: event.changed.map(|c| json!(c).to_string()),
-    };
-    let unbuffered = PENDING.with(|pending| match pending.borrow_mut().last_mut() {
-        Some(buffer) => {
-            buffer.push(row);
-            None
-        }
-        None => Some(row),
-    });
-    let written = match unbuffered {
-        Some(row) => lock_workspace_events(conn, &row.workspace_id.clone())
-            .and_then(|()| insert_event(conn, row)),
-        None => Ok(()),
-    };
+    let written = write_event(conn, event);
     EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
     written
 }
 
-fn insert_event(conn: &mut DbConnection, event: PendingEvent) -> StoreResult<()> {
+fn write_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
+    lock_workspace_events(conn, event.workspace_id)?;
     diesel::insert_into(events::table)
         .values((
-            events::id.eq(event.id),
-            events::workspace_id.eq(event.workspace_id),
+            events::id.eq(uuid::Uuid::now_v7().to_string()),
+            events::workspace_id.eq(event.workspace_id.to_string()),
             events::event_type.eq(event.event_type),
-            events::occurred_at.eq(event.occurred_at),
-            events::actor.eq(event.actor),
+            events::occurred_at.eq(Timestamp::now().as_micros()),
+            events::actor.eq(actor_json(event.actor).to_string()),
             events::resource_kind.eq(event.resource_kind),
-            events::resource_id.eq(event.resource_id),
-            events::resource.eq(event.resource),
-            events::changed.eq(event.changed),
+            events::resource_id.eq(&event.resource_id),
+            events::resource.eq(event.resource.to_string()),
+            events::changed.eq(event.changed.map(|c| json!(c).to_string())),
         ))
         .execute(conn)?;
     Ok(())

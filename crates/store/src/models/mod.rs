@@ -27,7 +27,6 @@ pub use api_key::ApiKeyPrincipal;
 pub use audit::record_audit;
 pub use connection::NewConnection;
 pub use directory::AdminPage;
-pub(crate) use events::{begin_event_buffer, discard_events, flush_events};
 pub use events::{connection_json, group_json, user_json, Event};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
