@@ -390,6 +390,13 @@ pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
         },
         "log": { "format": settings.log.format, "level": settings.log.level },
         "security": { "allow_private_network_urls": settings.security.allow_private_network_urls },
+        "sso": {
+            "session_ttl_secs": settings.sso.session_ttl_secs,
+            "key_cache_secs": settings.sso.key_cache_secs,
+            "password_max_failures": settings.sso.password_max_failures,
+            "password_max_failures_per_address": settings.sso.password_max_failures_per_address,
+            "password_lockout_secs": settings.sso.password_lockout_secs,
+        },
         "events": { "retention_days": settings.events.retention_days },
         "webhooks": { "enabled": settings.webhooks.enabled },
     }))

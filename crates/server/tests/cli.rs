@@ -644,6 +644,15 @@ fn config_check_reports_the_effective_configuration_without_secrets() {
         ok["server"]["scim_base_url"],
         "https://roster.example.test/scim/v2"
     );
+    assert_eq!(ok["sso"]["session_ttl_secs"], 8 * 3600);
+    let overridden = json_of(
+        &roster(&db)
+            .env("ROSTER__SSO__SESSION_TTL_SECS", "3600")
+            .args(["config", "check"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(overridden["sso"]["session_ttl_secs"], 3600);
     let unreachable = roster(&db)
         .env(
             "ROSTER__DATABASE__URL",
