@@ -11,7 +11,7 @@ use std::process::Command;
 
 use super::http::Client;
 use super::load::{self, Operation, Outcome, Until};
-use super::scenario::{Load, Row};
+use super::scenario::{self, Load, Row};
 use super::server;
 use crate::{run_checked, say};
 
@@ -94,22 +94,11 @@ pub(crate) fn run(
             })
         },
     );
-    say(&format!(
-        "  SAML ACS login: {} logins, {} errors, {:.0} logins/s{}",
-        outcome.requests(),
-        outcome.errors,
-        outcome.per_second(),
-        outcome
-            .first_error
-            .as_deref()
-            .map(|error| format!(" (first error: {error})"))
-            .unwrap_or_default()
-    ));
-    Ok(Row {
-        name: "SAML ACS login (IdP-initiated, signed)",
+    Ok(scenario::finished(
+        "SAML ACS login (IdP-initiated, signed)",
         outcome,
-        target: Some(ACS_TARGET),
-    })
+        Some(ACS_TARGET),
+    ))
 }
 
 #[cfg(test)]

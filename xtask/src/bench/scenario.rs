@@ -108,7 +108,7 @@ fn create_all(
     (outcome, ids)
 }
 
-fn finished(name: &'static str, outcome: Outcome, target: Option<f64>) -> Row {
+pub(crate) fn finished(name: &'static str, outcome: Outcome, target: Option<f64>) -> Row {
     say(&format!(
         "  {name}: {} requests, {} errors, {:.0} req/s{}",
         outcome.requests(),
