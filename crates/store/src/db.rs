@@ -73,9 +73,19 @@ impl DatabaseUrl {
             });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // libpq tries GSSAPI encryption first by default, which loads Kerberos; its
+            // thread-specific data can then abort the process at exit while pool threads still
+            // hold connections (`krb5int_getspecific` assertion, seen in the CLI). Roster does
+            // not use GSS encryption unless the URL asks for it.
+            let target = if url.contains("gssencmode=") {
+                url.to_owned()
+            } else {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}gssencmode=disable")
+            };
             return Ok(Self {
                 backend: Backend::Postgres,
-                target: url.to_owned(),
+                target,
             });
         }
         Err(StoreError::Unavailable(
@@ -264,6 +274,17 @@ mod tests {
         assert_eq!(sqlite.target, "./data/roster.db");
         let pg = DatabaseUrl::parse("postgres://u@127.0.0.1:5432/db").unwrap();
         assert_eq!(pg.backend, Backend::Postgres);
+        assert_eq!(
+            pg.target,
+            "postgres://u@127.0.0.1:5432/db?gssencmode=disable"
+        );
+        let with_options = DatabaseUrl::parse("postgres://u@h/db?sslmode=require").unwrap();
+        assert_eq!(
+            with_options.target,
+            "postgres://u@h/db?sslmode=require&gssencmode=disable"
+        );
+        let asked = DatabaseUrl::parse("postgres://u@h/db?gssencmode=prefer").unwrap();
+        assert_eq!(asked.target, "postgres://u@h/db?gssencmode=prefer");
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
