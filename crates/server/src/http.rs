@@ -108,6 +108,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         }
         tracing::info!(%addr, %public_url, "roster listening");
         actix_web::rt::spawn(refresh_metadata(prune_store.clone(), allow_private));
+        actix_web::rt::spawn(publish_events(prune_store.clone()));
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
         let _webhooks =
             webhook_worker.map(|(store, settings)| roster_webhooks::Worker::spawn(store, settings));
@@ -115,6 +116,22 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         tracing::info!("roster stopped");
         anyhow::Ok(())
     })
+}
+
+/// Gives pending directory events their position every second (PostgreSQL; see
+/// `roster_store::models::events`), so they reach the feed and webhooks even while nobody reads.
+/// Replicas doing it at once take turns on the publisher lock.
+async fn publish_events(store: Store) {
+    let mut interval = actix_web::rt::time::interval(Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        let store = store.clone();
+        match web::block(move || store.publish_events()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "publishing directory events failed"),
+            Err(_) => return,
+        }
+    }
 }
 
 /// Prunes directory events older than the retention, at start and then hourly. Several replicas

@@ -223,6 +223,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Events not yet given their `seq` (PostgreSQL only; see `models/events.rs`).
+    event_outbox (ins) {
+        ins -> BigInt,
+        id -> Text,
+        workspace_id -> Text,
+        event_type -> Text,
+        occurred_at -> BigInt,
+        actor -> Text,
+        resource_kind -> Text,
+        resource_id -> Text,
+        resource -> Text,
+        changed -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     webhook_endpoints (id) {
         id -> Text,
         workspace_id -> Text,
@@ -350,6 +366,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_roles,
     granted_roles,
     events,
+    event_outbox,
     webhook_endpoints,
     webhook_deliveries,
     webhook_resends,

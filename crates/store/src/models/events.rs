@@ -1,22 +1,29 @@
 //! Directory events: every change to users, groups, memberships, roles, connections and tokens,
-//! written into an outbox (`events`) in the same transaction as the change, so a committed change
-//! always has its event and a rolled-back one never does.
+//! written into an outbox in the same transaction as the change, so a committed change always
+//! has its event and a rolled-back one never does.
 //!
-//! Order: `seq` orders events per workspace in commit order. SQLite has one writer at a time. On
-//! PostgreSQL, sequence values are taken before commit and transactions can commit out of order,
-//! so every transaction that writes events of a workspace first takes a transaction-scoped
-//! advisory lock on that workspace: its events get their `seq` and commit before the next
-//! writer's, and a reader never sees an event appear behind a position it already passed.
+//! Order: `seq` orders a workspace's events, and a reader that has passed a position never sees
+//! an event appear behind it. SQLite has one writer at a time, so writers insert into `events`
+//! directly and `seq` follows commit order. PostgreSQL writers commit concurrently, and a
+//! sequence value taken before commit can become visible after a larger one, so there a writer
+//! inserts into `event_outbox` (no lock, ordered by `ins`) and [`Store::publish_events`] moves
+//! committed rows into `events`, taking `seq` as it goes. Publishers hold one advisory lock to
+//! their commit, so positions become visible in order; reads publish first, so a change
+//! committed before a read is in it. Why not a lock per writer: every SCIM write then queued on
+//! its workspace's lock up to its commit, and events cost twice the write itself.
+//!
+//! Within one publication, `ins` order is causal order: a transaction that waits on another's
+//! row lock inserts its events after that one committed, so after it in `ins`.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::BigInt;
 use roster_domain::{Actor, Connection, Group, Timestamp, User, WorkspaceId};
 use serde_json::{json, Value};
 
-use crate::schema::events;
+use crate::schema::{event_outbox, events};
 use crate::{DbConnection, Store, StoreResult};
 
 /// An event about to be written.
@@ -72,16 +79,6 @@ fn actor_json(actor: &Actor) -> Value {
     json!({ "kind": kind, "id": id })
 }
 
-/// Serialises writers of a workspace's events on PostgreSQL (see the module docs).
-fn lock_workspace_events(conn: &mut DbConnection, workspace_id: WorkspaceId) -> StoreResult<()> {
-    if let DbConnection::Postgres(inner) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7262002))")
-            .bind::<Text, _>(workspace_id.to_string())
-            .execute(inner)?;
-    }
-    Ok(())
-}
-
 thread_local! {
     /// Time this thread spent writing events since [`take_event_time`] last read it.
     static EVENT_TIME: Cell<Duration> = const { Cell::new(Duration::ZERO) };
@@ -103,21 +100,60 @@ pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> Stor
 }
 
 fn write_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
-    lock_workspace_events(conn, event.workspace_id)?;
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(uuid::Uuid::now_v7().to_string()),
-            events::workspace_id.eq(event.workspace_id.to_string()),
-            events::event_type.eq(event.event_type),
-            events::occurred_at.eq(Timestamp::now().as_micros()),
-            events::actor.eq(actor_json(event.actor).to_string()),
-            events::resource_kind.eq(event.resource_kind),
-            events::resource_id.eq(&event.resource_id),
-            events::resource.eq(event.resource.to_string()),
-            events::changed.eq(event.changed.map(|c| json!(c).to_string())),
-        ))
-        .execute(conn)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let workspace_id = event.workspace_id.to_string();
+    let occurred_at = Timestamp::now().as_micros();
+    let actor = actor_json(event.actor).to_string();
+    let resource = event.resource.to_string();
+    let changed = event.changed.map(|c| json!(c).to_string());
+    macro_rules! insert_into {
+        ($table:ident) => {
+            diesel::insert_into($table::table)
+                .values((
+                    $table::id.eq(&id),
+                    $table::workspace_id.eq(&workspace_id),
+                    $table::event_type.eq(event.event_type),
+                    $table::occurred_at.eq(occurred_at),
+                    $table::actor.eq(&actor),
+                    $table::resource_kind.eq(event.resource_kind),
+                    $table::resource_id.eq(&event.resource_id),
+                    $table::resource.eq(&resource),
+                    $table::changed.eq(&changed),
+                ))
+                .execute(conn)?
+        };
+    }
+    match conn {
+        DbConnection::Sqlite(_) => insert_into!(events),
+        DbConnection::Postgres(_) => insert_into!(event_outbox),
+    };
     Ok(())
+}
+
+/// Rows moved per publishing transaction: bounds its length after a burst (an initial sync).
+const PUBLISH_BATCH: i64 = 5_000;
+
+/// Moves committed outbox rows into `events` in `ins` order (see the module docs); PostgreSQL
+/// only. Returns how many moved.
+fn publish_batch(conn: &mut diesel::PgConnection) -> StoreResult<usize> {
+    diesel::Connection::transaction(conn, |conn| {
+        // "roster events publisher"; held to commit, so publications become visible in order.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7262002)").execute(conn)?;
+        Ok(diesel::sql_query(
+            "WITH moved AS ( \
+                 DELETE FROM event_outbox WHERE ins IN \
+                     (SELECT ins FROM event_outbox ORDER BY ins LIMIT $1) \
+                 RETURNING * \
+             ) \
+             INSERT INTO events (id, workspace_id, event_type, occurred_at, actor, \
+                                 resource_kind, resource_id, resource, changed) \
+             SELECT id, workspace_id, event_type, occurred_at, actor, \
+                    resource_kind, resource_id, resource, changed \
+             FROM moved ORDER BY ins",
+        )
+        .bind::<BigInt, _>(PUBLISH_BATCH)
+        .execute(conn)?)
+    })
 }
 
 /// A user as events carry it (the admin API's user shape).
@@ -239,6 +275,7 @@ impl Store {
         limit: i64,
         types: &[String],
     ) -> StoreResult<Vec<Event>> {
+        self.publish_events()?;
         self.read(|conn| {
             let mut query = events::table
                 .filter(events::workspace_id.eq(workspace_id.to_string()))
@@ -255,6 +292,31 @@ impl Store {
         })
     }
 
+    /// Gives pending events their position (PostgreSQL; nothing to do on SQLite) and returns how
+    /// many. Reads of the feed and the webhook worker call it first; `roster serve` also runs it
+    /// every second, so the outbox never grows while nobody reads.
+    pub fn publish_events(&self) -> StoreResult<usize> {
+        let mut conn = self.conn()?;
+        let DbConnection::Postgres(inner) = &mut *conn else {
+            return Ok(0);
+        };
+        let pending: bool = diesel::select(diesel::dsl::exists(
+            event_outbox::table.select(event_outbox::ins),
+        ))
+        .get_result(inner)?;
+        if !pending {
+            return Ok(0);
+        }
+        let mut published = 0;
+        loop {
+            let moved = publish_batch(inner)?;
+            published += moved;
+            if moved < usize::try_from(PUBLISH_BATCH).unwrap_or(usize::MAX) {
+                return Ok(published);
+            }
+        }
+    }
+
     /// Deletes events older than `before` (retention); returns how many.
     pub fn prune_events(&self, before: Timestamp) -> StoreResult<usize> {
         self.read(|conn| {
@@ -263,5 +325,79 @@ impl Store {
                     .execute(conn)?,
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::testing::TestStore;
+
+    fn event(conn: &mut DbConnection, workspace_id: WorkspaceId, name: &str) -> StoreResult<()> {
+        record_event(
+            conn,
+            NewEvent {
+                workspace_id,
+                event_type: "user.updated",
+                actor: &Actor::Cli,
+                resource_kind: "user",
+                resource_id: name.to_owned(),
+                resource: json!({ "id": name }),
+                changed: None,
+            },
+        )
+    }
+
+    fn names(events: &[Event]) -> Vec<&str> {
+        events.iter().map(|e| e.resource_id.as_str()).collect()
+    }
+
+    /// The case a position taken at insertion gets wrong: a transaction writes its event, another
+    /// writes and commits after it, a reader passes the second, then the first commits. Its event
+    /// must come after the reader's position, not behind it. SQLite cannot interleave writers, so
+    /// the case only arises on PostgreSQL.
+    #[test]
+    fn an_event_committed_late_lands_after_a_reader_s_position() {
+        let db = TestStore::new();
+        if db.store.backend() != crate::Backend::Postgres {
+            return;
+        }
+        let workspace = db.workspace("acme").id;
+        let (inserted, wait_inserted) = mpsc::channel();
+        let (commit, wait_commit) = mpsc::channel::<()>();
+        let first_read = std::thread::scope(|scope| {
+            let store = &db.store;
+            let slow = scope.spawn(move || {
+                store.write(|conn| {
+                    event(conn, workspace, "slow")?;
+                    inserted.send(()).ok();
+                    wait_commit.recv().ok();
+                    Ok(())
+                })
+            });
+            wait_inserted.recv().unwrap();
+            db.store
+                .write(|conn| event(conn, workspace, "quick"))
+                .unwrap();
+            let first_read = db.store.events(workspace, 0, 100, &[]).unwrap();
+            commit.send(()).unwrap();
+            slow.join().unwrap().unwrap();
+            first_read
+        });
+        assert_eq!(
+            names(&first_read),
+            ["quick"],
+            "the open transaction's event is not yet visible"
+        );
+        let position = first_read[0].seq;
+        let rest = db.store.events(workspace, position, 100, &[]).unwrap();
+        assert_eq!(
+            names(&rest),
+            ["slow"],
+            "it lands after the reader's position"
+        );
+        assert!(rest[0].seq > position);
     }
 }

@@ -186,6 +186,8 @@ impl Store {
         secret: &str,
     ) -> StoreResult<WebhookEndpoint> {
         let id = uuid::Uuid::now_v7().to_string();
+        // The endpoint starts after every event committed so far, published or not.
+        self.publish_events()?;
         self.write(|conn| {
             let head: Option<i64> = events::table
                 .filter(events::workspace_id.eq(workspace_id.to_string()))
@@ -356,6 +358,7 @@ impl Store {
         if anything_due == 0 {
             return Ok(None);
         }
+        self.publish_events()?;
         self.write(|conn| {
             let Some(id) = due_endpoint(conn, now.as_micros())? else {
                 return Ok(None);
