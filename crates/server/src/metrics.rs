@@ -157,7 +157,7 @@ impl Metrics {
             "roster_scim_write_transactions_total {}",
             writes.transactions
         );
-        let _ = writeln!(out, "# HELP roster_scim_write_transaction_seconds_total Time inside committed SCIM write transactions (BEGIN to end of COMMIT).");
+        let _ = writeln!(out, "# HELP roster_scim_write_transaction_seconds_total Time of committed SCIM write transactions: own statements and commit (a share of it under SQLite group commit; lock wait excluded).");
         let _ = writeln!(
             out,
             "# TYPE roster_scim_write_transaction_seconds_total counter"
@@ -193,12 +193,29 @@ pub async fn endpoint(
 ) -> HttpResponse {
     let mut body = metrics.render(store.pool_state(), store.scim_write_times());
     body.push_str(&render_logins(&store.login_outcome_counts()));
+    if let Some(counts) = store.group_commit_counts() {
+        body.push_str(&render_group_commit(counts));
+    }
     if let Some(sso) = sso {
         body.push_str(&render_password_logins(sso.password_throttle.counts()));
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
+}
+
+/// SQLite's group commit: commits and the writes they carried (writes / commits = writes per
+/// fsync).
+fn render_group_commit(counts: roster_store::GroupCommitCounts) -> String {
+    format!(
+        "# HELP roster_sqlite_commits_total SQLite commits of write batches (one fsync each).\n\
+         # TYPE roster_sqlite_commits_total counter\n\
+         roster_sqlite_commits_total {}\n\
+         # HELP roster_sqlite_committed_writes_total Write transactions those commits carried.\n\
+         # TYPE roster_sqlite_committed_writes_total counter\n\
+         roster_sqlite_committed_writes_total {}\n",
+        counts.commits, counts.writes
+    )
 }
 
 /// Login attempts this replica recorded, by protocol, outcome and failure reason.

@@ -6,7 +6,8 @@
 //! place, and nowhere else.
 //!
 //! SQLite runs in WAL mode with foreign keys on, a busy timeout, and `synchronous = FULL` by
-//! default, so an acknowledged write survives a crash of the process or the machine.
+//! default, so an acknowledged write survives a crash of the process or the machine. Its write
+//! transactions go through [`crate::group_commit`], so concurrent writes share one commit.
 //!
 //! Hot lookups by a unique key use `get_result`, not diesel's `.first()`: `.first()` adds
 //! `LIMIT ?` with a bound value, and SQLite (since 3.47) plans a bound `LIMIT` by its value, so it
@@ -25,6 +26,7 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{StoreError, StoreResult};
+use crate::group_commit::GroupCommit;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -117,8 +119,9 @@ impl Default for PoolOptions {
     }
 }
 
-/// Opens connections of the configured backend; r2d2 pools them.
-#[derive(Debug)]
+/// Opens connections of the configured backend; r2d2 pools them, and SQLite's group commit
+/// opens its dedicated writer with it.
+#[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
     busy_timeout_ms: u128,
@@ -160,7 +163,11 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
-pub(crate) fn build_pool(url: &DatabaseUrl, options: &PoolOptions) -> StoreResult<Pool> {
+/// The pool, and for a SQLite file the group commit that all its writes go through.
+pub(crate) fn build_pool(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+) -> StoreResult<(Pool, Option<GroupCommit>)> {
     let synchronous = options.sqlite_synchronous.to_ascii_uppercase();
     if !matches!(synchronous.as_str(), "FULL" | "NORMAL" | "EXTRA") {
         return Err(StoreError::Unavailable(format!(
@@ -182,7 +189,9 @@ pub(crate) fn build_pool(url: &DatabaseUrl, options: &PoolOptions) -> StoreResul
         busy_timeout_ms: options.busy_timeout.as_millis(),
         sqlite_synchronous: synchronous,
     };
-    r2d2::Pool::builder()
+    let group_commit = (url.backend == Backend::Sqlite && url.target != ":memory:")
+        .then(|| GroupCommit::new(manager.clone()));
+    let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
         // Open connections on demand: a CLI command needs one, the server grows to `max_size`.
         .min_idle(Some(1))
@@ -191,7 +200,8 @@ pub(crate) fn build_pool(url: &DatabaseUrl, options: &PoolOptions) -> StoreResul
         // connections die with the server; a ping per checkout turns that into a fresh connect.
         .test_on_check_out(url.backend == Backend::Postgres)
         .build(manager)
-        .map_err(StoreError::from)
+        .map_err(StoreError::from)?;
+    Ok((pool, group_commit))
 }
 
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock up front,

@@ -3,6 +3,7 @@
 mod db;
 mod error;
 mod filter;
+mod group_commit;
 mod models;
 pub mod schema;
 pub mod testing;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 pub use db::{Backend, DatabaseUrl, DbConnection, PoolOptions};
 pub use error::{StoreError, StoreResult};
 pub use filter::FilterTypeError;
+pub use group_commit::GroupCommitCounts;
 pub use models::*;
 /// The domain types this crate returns, so protocol crates need no second import path.
 pub use roster_domain as domain;
@@ -24,6 +26,8 @@ use db::Pool;
 #[derive(Clone)]
 pub struct Store {
     pool: Arc<Pool>,
+    /// SQLite files: the one writer all write transactions go through (see [`group_commit`]).
+    group_commit: Option<Arc<group_commit::GroupCommit>>,
     backend: Backend,
     /// Login attempts this process recorded, by outcome (the `/metrics` counters).
     login_outcomes: Arc<models::LoginOutcomes>,
@@ -58,9 +62,10 @@ impl Store {
                 }
             }
         }
-        let pool = db::build_pool(&url, options)?;
+        let (pool, group_commit) = db::build_pool(&url, options)?;
         Ok(Self {
             pool: Arc::new(pool),
+            group_commit: group_commit.map(Arc::new),
             backend: url.backend,
             login_outcomes: Arc::default(),
             sync_marks: Arc::default(),
@@ -83,6 +88,11 @@ impl Store {
         use diesel::r2d2::R2D2Connection;
         let mut conn = self.pool.get()?;
         conn.ping().map_err(StoreError::from)
+    }
+
+    /// What SQLite's group commit has done in this process (`None` on PostgreSQL).
+    pub fn group_commit_counts(&self) -> Option<GroupCommitCounts> {
+        self.group_commit.as_ref().map(|group| group.counts())
     }
 
     /// Pool usage: (connections open, connections idle).
@@ -109,8 +119,15 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.conn()?;
-        db::write_transaction(&mut conn, f)
+        match &self.group_commit {
+            // A write started inside another one's work gets a transaction of its own, as it
+            // did before group commit (SQLite then makes it wait for the outer one).
+            Some(group) if !group_commit::inside_batch() => group.run(f),
+            _ => {
+                let mut conn = self.conn()?;
+                db::write_transaction(&mut conn, f)
+            }
+        }
     }
 
     /// Runs `f` on a pooled connection without a transaction (single-statement reads).

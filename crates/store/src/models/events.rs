@@ -319,7 +319,7 @@ impl Store {
 
     /// Deletes events older than `before` (retention); returns how many.
     pub fn prune_events(&self, before: Timestamp) -> StoreResult<usize> {
-        self.read(|conn| {
+        self.write(|conn| {
             Ok(
                 diesel::delete(events::table.filter(events::occurred_at.lt(before.as_micros())))
                     .execute(conn)?,

@@ -27,9 +27,10 @@ use crate::{DbConnection, Store, StoreResult};
 /// How often one server process moves a connection's `last_sync_at` at most.
 pub const LAST_SYNC_RESOLUTION: Duration = Duration::from_secs(10);
 
-/// Where the time of this process's committed SCIM write transactions went: the whole
-/// transaction (from `BEGIN` to the end of `COMMIT`, waiting for the write lock excluded) and the
-/// part spent writing its events to the outbox (issue #12 caps what events may add).
+/// Where the time of this process's committed SCIM writes went: each write's transaction — its
+/// own statements and its commit (on SQLite, where group commit shares one commit between the
+/// writes of a batch, its share of it); waiting for the write lock excluded — and the part spent
+/// writing its events to the outbox (issue #12 caps what events may add).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ScimWriteTimes {
     pub transactions: u64,
@@ -140,9 +141,9 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
         log: impl FnOnce(&T) -> NewProvisioningEntry,
     ) -> Result<T, E> {
-        let begun = Cell::new(None);
+        let worked = Cell::new(None);
         let value = self.write_with(|conn| -> Result<T, E> {
-            begun.set(Some(Instant::now()));
+            let begun = Instant::now();
             super::events::take_event_time();
             let value = f(conn)?;
             let entry = log(&value);
@@ -153,11 +154,14 @@ impl Store {
             if self.sync_marks.due(&entry.connection_id, Instant::now()) {
                 move_last_sync(conn, &entry.connection_id).map_err(E::from)?;
             }
+            worked.set(Some((begun.elapsed(), super::events::take_event_time(), Instant::now())));
             Ok(value)
         })?;
-        if let Some(begun) = begun.get() {
-            self.write_counters
-                .add(begun.elapsed(), super::events::take_event_time());
+        if let Some((work, events, ended)) = worked.get() {
+            // The write's own statements plus its commit: on SQLite its share of the batch's
+            // commit (group commit), elsewhere the time from its last statement to committed.
+            let commit = crate::group_commit::take_commit_share().unwrap_or_else(|| ended.elapsed());
+            self.write_counters.add(work + commit, events);
         }
         Ok(value)
     }
