@@ -76,7 +76,15 @@ impl FromRequest for ScimClient {
                     method: req.method().to_string(),
                     path: req.path().to_owned(),
                 });
-            let principal = web::block(move || store.authenticate_scim_token(&token)).await??;
+            let principal =
+                crate::offload::point_read(&store, move |store| store.authenticate_scim_token(&token))
+                    .await??;
+            if principal.last_used_stale {
+                let (store, token_id) = (store.clone(), principal.token_id);
+                if let Err(err) = web::block(move || store.touch_scim_token(token_id)).await? {
+                    tracing::warn!(error = %err, "could not record the token's last use");
+                }
+            }
             let client = ScimClient { principal, request };
             // Known from here on, so even a refused request is logged for the connection's admins.
             req.extensions_mut().insert(client.clone());

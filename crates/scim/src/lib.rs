@@ -18,6 +18,7 @@ mod group_resource;
 mod handlers;
 mod list;
 mod names;
+pub mod offload;
 mod ops;
 pub mod patch;
 pub mod projection;

@@ -179,10 +179,19 @@ impl Store {
                 None => rows.order(users::id.asc()),
                 Some((attr, order)) => sort_users(rows, attr, order),
             };
-            let (first_page, limit) = match &query.page {
-                Page::Offset { offset, limit } => (*offset == 0, *limit),
-                Page::After { last_id, limit } => (last_id.is_none(), *limit),
-            };
+            let (first_page, limit) = query.page.first_and_limit();
+            if query.is_unique_lookup() {
+                // `userName eq`, Entra's lookup before every create: at most one row, so no
+                // LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`) and no COUNT.
+                let items = rows
+                    .select(UserRow::as_select())
+                    .load(conn)?
+                    .into_iter()
+                    .map(UserRow::into_domain)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                return Ok(Listing { items, total });
+            }
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
                 Page::After { last_id, limit } => {

@@ -3,6 +3,8 @@
 //! Authentication looks the token up by hash, compares the hash again in constant time, and
 //! refuses expired tokens and tokens of revoked or SCIM-disabled connections. Revocation deletes
 //! the row, so the next request with that token is refused — there is no cache to go stale.
+//! Authentication only reads; the caller moves `last_used_at` (at most once a minute) with
+//! [`Store::touch_scim_token`].
 
 use diesel::prelude::*;
 use roster_domain::{
@@ -34,6 +36,9 @@ pub struct ScimTokenInfo {
 pub struct ScimPrincipal {
     pub token_id: TokenId,
     pub connection: Connection,
+    /// The token's `last_used_at` is older than its resolution: [`Store::touch_scim_token`] is
+    /// due (authentication itself writes nothing, so it can run as a plain read).
+    pub last_used_stale: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
@@ -193,17 +198,21 @@ impl Store {
             });
         }
         let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS).as_micros();
-        if token.last_used_at.is_none_or(|at| at < stale_before) {
-            self.read(|conn| {
-                diesel::update(scim_tokens::table.find(&token.id))
-                    .set(scim_tokens::last_used_at.eq(now.as_micros()))
-                    .execute(conn)?;
-                Ok(())
-            })?;
-        }
         Ok(ScimPrincipal {
             token_id: token.id.parse().map_err(corrupt("scim_tokens"))?,
             connection,
+            last_used_stale: token.last_used_at.is_none_or(|at| at < stale_before),
+        })
+    }
+
+    /// Moves a token's `last_used_at` to now (when authentication said it is stale).
+    pub fn touch_scim_token(&self, token_id: TokenId) -> StoreResult<()> {
+        let now = Timestamp::now().as_micros();
+        self.write(|conn| {
+            diesel::update(scim_tokens::table.find(token_id.to_string()))
+                .set(scim_tokens::last_used_at.eq(now))
+                .execute(conn)?;
+            Ok(())
         })
     }
 
