@@ -1,13 +1,13 @@
 //! The events figure of issue #12: how much the outbox rows add to SCIM writes.
 //!
 //! Every SCIM write transaction writes its events (the outbox) before it commits; the server
-//! times both and exposes the totals at `/metrics` (`roster_scim_write_transaction_seconds_total`
-//! from `BEGIN` to the end of `COMMIT`, and `roster_scim_write_event_seconds_total`, the part
-//! spent writing events). Read before and after the run, their difference over the write phases
-//! gives what events add to a write transaction: `events / (transaction - events)`. Writers of
-//! one workspace hold its write lock for the whole transaction one after another (SQLite's single
-//! writer, PostgreSQL's per-workspace event lock), so that share is also what events add to
-//! write throughput and, under load, to write latency.
+//! times both and exposes the totals at `/metrics` (`roster_scim_write_transaction_seconds_total`:
+//! each write's own statements and its commit, on SQLite its share of the group commit; and
+//! `roster_scim_write_event_seconds_total`, the part spent writing events). Read before and after
+//! the run, their difference over the write phases gives what events add to a write transaction:
+//! `events / (transaction - events)`. On SQLite writes hold the single writer one after another
+//! for that time, so the share is also what events add to write throughput and, under load, to
+//! write latency; on PostgreSQL it is what they add to each write's own time.
 
 use super::http::Client;
 
