@@ -167,7 +167,10 @@ mod tests {
             limit: 100,
         };
         for attr in [UserAttr::Id, UserAttr::UserName, UserAttr::ExternalId] {
-            assert!(query(eq(attr), first.clone()).is_unique_lookup(), "{attr:?}");
+            assert!(
+                query(eq(attr), first.clone()).is_unique_lookup(),
+                "{attr:?}"
+            );
         }
         assert!(query(
             eq(UserAttr::UserName),

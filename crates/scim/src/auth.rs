@@ -76,9 +76,10 @@ impl FromRequest for ScimClient {
                     method: req.method().to_string(),
                     path: req.path().to_owned(),
                 });
-            let principal =
-                crate::offload::point_read(&store, move |store| store.authenticate_scim_token(&token))
-                    .await??;
+            let principal = crate::offload::point_read(&store, move |store| {
+                store.authenticate_scim_token(&token)
+            })
+            .await??;
             if principal.last_used_stale {
                 let (store, token_id) = (store.clone(), principal.token_id);
                 if let Err(err) = web::block(move || store.touch_scim_token(token_id)).await? {

@@ -145,9 +145,17 @@ impl GroupCommit {
         if writer.open.is_none() {
             writer.begin(&self.manager).map_err(E::from)?;
         }
-        let conn = writer.conn.as_mut().expect("an open batch has its connection");
+        let Writer {
+            conn: Some(conn),
+            open: Some(batch),
+            ..
+        } = &mut *writer
+        else {
+            return Err(E::from(StoreError::Unavailable(
+                "the SQLite writer has no open batch".into(),
+            )));
+        };
         let result = member(conn, f);
-        let batch = writer.open.as_mut().expect("the batch stays open during a member");
         let batch_id = batch.id;
         batch.members += 1;
         let broken = match &result {
@@ -159,25 +167,23 @@ impl GroupCommit {
             Member::Panicked { broken, .. } => *broken,
             Member::Broken(_) => true,
         };
-        let decision = if !broken
-            && self.arriving.load(Ordering::SeqCst) > 0
-            && batch.members < MAX_BATCH
-        {
-            // Someone is at the door: they commit (or pass it on), and this member waits.
-            batch.waiting += 1;
-            self.await_decision(writer, batch_id)
-        } else {
-            let succeeded = writer.open.as_ref().map_or(0, |batch| batch.succeeded);
-            let decision = writer.decide(broken);
-            if decision.failed.is_none() && succeeded > 0 && !broken {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                self.committed_writes
-                    .fetch_add(succeeded as u64, Ordering::Relaxed);
-            }
-            self.decided.notify_all();
-            drop(writer);
-            decision
-        };
+        let decision =
+            if !broken && self.arriving.load(Ordering::SeqCst) > 0 && batch.members < MAX_BATCH {
+                // Someone is at the door: they commit (or pass it on), and this member waits.
+                batch.waiting += 1;
+                self.await_decision(writer, batch_id)
+            } else {
+                let succeeded = writer.open.as_ref().map_or(0, |batch| batch.succeeded);
+                let decision = writer.decide(broken);
+                if decision.failed.is_none() && succeeded > 0 && !broken {
+                    self.commits.fetch_add(1, Ordering::Relaxed);
+                    self.committed_writes
+                        .fetch_add(succeeded as u64, Ordering::Relaxed);
+                }
+                self.decided.notify_all();
+                drop(writer);
+                decision
+            };
         COMMIT_SHARE.with(|share| share.set(Some(decision.commit_share)));
         match result {
             Member::Panicked { payload, .. } => resume_unwind(payload),
@@ -248,8 +254,12 @@ impl Writer {
     /// the decision for the members that wait, and returns it.
     fn decide(&mut self, broken: bool) -> Decision {
         let started = Instant::now();
-        let batch = self.open.take().expect("deciding an open batch");
-        let conn = self.conn.as_mut().expect("an open batch has its connection");
+        let (Some(batch), Some(conn)) = (self.open.take(), self.conn.as_mut()) else {
+            return Decision {
+                failed: Some("the SQLite writer has no open batch".into()),
+                commit_share: Duration::ZERO,
+            };
+        };
         let manager = <DbConnection as Connection>::TransactionManager::commit_transaction;
         let ended = if batch.succeeded > 0 && !broken {
             manager(conn)
@@ -263,9 +273,8 @@ impl Writer {
             Err(err) => {
                 tracing::error!(error = %err, batch = batch.id, "group commit failed");
                 // The transaction may still be open: roll it back, and start afresh next time.
-                let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
-                    conn,
-                );
+                let _ =
+                    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
                 self.conn = None;
                 Some(format!("the commit failed: {err}"))
             }
@@ -357,8 +366,7 @@ mod tests {
         let mut names: Vec<String> = db
             .store
             .read(|conn| {
-                Ok(diesel::sql_query("SELECT name FROM probe ORDER BY name")
-                    .load::<Name>(conn)?)
+                Ok(diesel::sql_query("SELECT name FROM probe ORDER BY name").load::<Name>(conn)?)
             })
             .unwrap()
             .into_iter()

@@ -324,12 +324,18 @@ fn scim_tokens_authenticate_until_revoked_or_expired() {
     let principal = db.store.authenticate_scim_token(secret.expose()).unwrap();
     assert_eq!(principal.connection.id, connection.id);
     assert_eq!(principal.token_id, info.id);
-    assert!(principal.last_used_stale, "a token never used is due a touch");
+    assert!(
+        principal.last_used_stale,
+        "a token never used is due a touch"
+    );
     let listed = db
         .store
         .list_scim_tokens(workspace.id, connection.id)
         .unwrap();
-    assert!(listed[0].last_used_at.is_none(), "authentication itself writes nothing");
+    assert!(
+        listed[0].last_used_at.is_none(),
+        "authentication itself writes nothing"
+    );
     db.store.touch_scim_token(principal.token_id).unwrap();
     let listed = db
         .store

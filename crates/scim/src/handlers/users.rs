@@ -101,7 +101,8 @@ pub async fn get(
     )
     .map_err(ScimError::invalid_value)?;
     let scope = client.scope();
-    let user = crate::offload::point_read(&store, move |store| store.scim_user(scope, &id)).await??;
+    let user =
+        crate::offload::point_read(&store, move |store| store.scim_user(scope, &id)).await??;
     let mut resource = render_user(&user, &settings.base_url);
     projection.apply(&mut resource);
     Ok(scim_json(StatusCode::OK, &resource, Some(user.version)))

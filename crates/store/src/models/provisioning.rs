@@ -154,13 +154,18 @@ impl Store {
             if self.sync_marks.due(&entry.connection_id, Instant::now()) {
                 move_last_sync(conn, &entry.connection_id).map_err(E::from)?;
             }
-            worked.set(Some((begun.elapsed(), super::events::take_event_time(), Instant::now())));
+            worked.set(Some((
+                begun.elapsed(),
+                super::events::take_event_time(),
+                Instant::now(),
+            )));
             Ok(value)
         })?;
         if let Some((work, events, ended)) = worked.get() {
             // The write's own statements plus its commit: on SQLite its share of the batch's
             // commit (group commit), elsewhere the time from its last statement to committed.
-            let commit = crate::group_commit::take_commit_share().unwrap_or_else(|| ended.elapsed());
+            let commit =
+                crate::group_commit::take_commit_share().unwrap_or_else(|| ended.elapsed());
             self.write_counters.add(work + commit, events);
         }
         Ok(value)
