@@ -20,7 +20,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use roster_store::domain::{Actor, Timestamp, User, Workspace};
@@ -172,11 +172,43 @@ impl LoadedKey {
     }
 }
 
+/// The current key's private half, parsed once per key load, that signs session tokens (ES256).
+///
+/// OpenSSL signs, not jsonwebtoken's pure-Rust P-256: that parses the key and derives its public
+/// point again for every token, and its scalar multiplication was the largest single cost of a
+/// SAML login in the ACS benchmark. Tokens are verified with jsonwebtoken as before.
+struct SessionSigner(openssl::ec::EcKey<openssl::pkey::Private>);
+
+impl SessionSigner {
+    fn from_pem(pem: &str) -> Result<Self, String> {
+        openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+            .and_then(|key| key.ec_key())
+            .map(Self)
+            .map_err(|err| err.to_string())
+    }
+
+    /// A compact JWS: `base64url(header).base64url(claims).base64url(r || s)`.
+    fn sign(&self, kid: &str, claims: &SessionClaims) -> Result<String, SessionError> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let key_error = |err: openssl::error::ErrorStack| SessionError::Key(err.to_string());
+        let header = serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": kid });
+        let claims =
+            serde_json::to_vec(claims).map_err(|err| SessionError::Key(err.to_string()))?;
+        let signing_input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims));
+        let digest = openssl::sha::sha256(signing_input.as_bytes());
+        let signature = openssl::ecdsa::EcdsaSig::sign(&digest, &self.0).map_err(key_error)?;
+        let mut raw = signature.r().to_vec_padded(32).map_err(key_error)?;
+        raw.extend(signature.s().to_vec_padded(32).map_err(key_error)?);
+        Ok(format!("{signing_input}.{}", b64.encode(raw)))
+    }
+}
+
 /// Every key that verifies, newest first, and the one that signs.
 struct KeySet {
     loaded_at: Instant,
     keys: Vec<LoadedKey>,
-    signer: Option<(String, EncodingKey)>,
+    signer: Option<(String, SessionSigner)>,
 }
 
 impl KeySet {
@@ -282,8 +314,8 @@ impl Sessions {
             };
             if signer.is_none() && verifies_until.is_none() {
                 // An unusable private half stops signing, not verification.
-                match EncodingKey::from_ec_pem(record.private_pem.as_bytes()) {
-                    Ok(encoding) => signer = Some((record.kid.clone(), encoding)),
+                match SessionSigner::from_pem(&record.private_pem) {
+                    Ok(key) => signer = Some((record.kid.clone(), key)),
                     Err(err) => {
                         tracing::error!(kid = %record.kid, error = %err, "session key cannot sign");
                     }
@@ -332,7 +364,7 @@ impl Sessions {
         if set.signer.is_none() {
             set = self.key_set(true)?;
         }
-        let (kid, encoding) = set
+        let (kid, key) = set
             .signer
             .as_ref()
             .ok_or_else(|| SessionError::Key("no current session key".to_owned()))?;
@@ -350,10 +382,7 @@ impl Sessions {
             iat: now,
             exp: now + self.options.ttl_seconds,
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, encoding)
-            .map_err(|err| SessionError::Key(err.to_string()))?;
+        let token = key.sign(kid, &claims)?;
         Ok((token, claims))
     }
 
