@@ -505,3 +505,54 @@ fn uuid_like() -> Result<String, SessionError> {
     getrandom::fill(&mut bytes).map_err(|err| SessionError::Key(err.to_string()))?;
     Ok(hex::encode(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> SessionClaims {
+        SessionClaims {
+            iss: "http://roster.test".into(),
+            aud: SESSION_AUDIENCE.into(),
+            sub: "user".into(),
+            sid: "sid".into(),
+            wid: "workspace".into(),
+            workspace: "acme".into(),
+            roles: vec!["member".into()],
+            epoch: 0,
+            cid: "connection".into(),
+            iat: 1_900_000_000,
+            exp: 1_900_003_600,
+        }
+    }
+
+    /// What OpenSSL signs, jsonwebtoken verifies with the key's published JWK; a token whose
+    /// claims were changed after signing does not verify.
+    #[test]
+    fn tokens_signed_with_openssl_verify_with_the_published_key() {
+        let record = generate_key().unwrap();
+        let signer = SessionSigner::from_pem(&record.private_pem).unwrap();
+        let token = signer.sign(&record.kid, &claims()).unwrap();
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&record.public_jwk).unwrap();
+        let key = DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_audience(&[SESSION_AUDIENCE]);
+        validation.validate_exp = false;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::ES256);
+        assert_eq!(header.kid.as_deref(), Some(record.kid.as_str()));
+        let decoded = jsonwebtoken::decode::<SessionClaims>(&token, &key, &validation).unwrap();
+        assert_eq!(decoded.claims.roles, ["member"]);
+
+        let forged = {
+            let mut changed = claims();
+            changed.roles = vec!["owner".into()];
+            let other = signer.sign(&record.kid, &changed).unwrap();
+            let parts: Vec<&str> = token.split('.').collect();
+            let other_parts: Vec<&str> = other.split('.').collect();
+            format!("{}.{}.{}", parts[0], other_parts[1], parts[2])
+        };
+        assert!(jsonwebtoken::decode::<SessionClaims>(&forged, &key, &validation).is_err());
+        assert!(SessionSigner::from_pem("not a key").is_err());
+    }
+}
