@@ -73,11 +73,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !options.sqlite_only {
         system::ensure(system::TEST)?;
     }
-    let signer = cargo_target_dir()
+    let mut signer = cargo_target_dir()
         .join("release")
         .join("examples")
         .join("sign_assertions");
+    let beside = |binary: &Path| binary.parent().map(|dir| dir.join("sign_assertions"));
     let binary = match options.binary {
+        Some(binary) if beside(&binary).is_some_and(|path| path.is_file()) => {
+            // A copied-aside build keeps its stand-in IdP beside it: nothing to build.
+            signer = beside(&binary).unwrap_or(signer);
+            binary
+        }
         Some(binary) => {
             say("building the stand-in SAML IdP that pre-signs the ACS logins (release)");
             run_checked(Command::new("cargo").current_dir(repo_root()).args([
