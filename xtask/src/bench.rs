@@ -13,6 +13,7 @@ mod load;
 mod report;
 mod scenario;
 mod server;
+mod sync;
 
 use std::path::Path;
 use std::process::Command;
@@ -27,6 +28,8 @@ struct Options {
     /// A `roster` binary to measure instead of building one (to compare two builds back to back).
     binary: Option<std::path::PathBuf>,
     load: Load,
+    /// The Entra-style initial sync's size; `None` skips it (`--no-sync`).
+    sync: Option<sync::Size>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -38,6 +41,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             concurrency: 16,
             seconds: 10,
         },
+        sync: Some(sync::Size::for_users(100_000)),
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -61,6 +65,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| "--concurrency is too large".to_owned())?;
             }
             "--seconds" => options.load.seconds = number("seconds per timed operation")?,
+            "--sync-users" => {
+                options.sync = Some(sync::Size::for_users(number("users of the initial sync")?));
+            }
+            "--no-sync" => options.sync = None,
             other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
         }
     }
@@ -147,6 +155,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &dir,
         &url,
         options.load,
+        options.sync,
     )?;
     tables.push(table);
     errors += failed;
@@ -160,6 +169,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             &base.join("postgres"),
             &cluster.url,
             options.load,
+            options.sync,
         )?;
         drop(cluster);
         tables.push(table);
@@ -193,6 +203,7 @@ fn backend(
     dir: &Path,
     database_url: &str,
     load: Load,
+    sync_size: Option<sync::Size>,
 ) -> Result<(Vec<String>, u64), String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let before = busy_cpu_percent();
@@ -221,6 +232,15 @@ fn backend(
         &instance.addr,
         load,
     )?);
+    let sync_line = match sync_size {
+        Some(size) => {
+            let (sync_rows, line) =
+                sync::run(&instance.addr, &instance.token, load.concurrency, size)?;
+            rows.extend(sync_rows);
+            Some(line)
+        }
+        None => None,
+    };
     let peak = instance.peak_rss_kib();
     instance.stop();
     say(&format!(
@@ -236,6 +256,7 @@ fn backend(
     if let Ok(writes) = writes {
         table.push(writes.line());
     }
+    table.extend(sync_line);
     Ok((table, errors))
 }
 
@@ -283,8 +304,32 @@ mod tests {
                     users: 50,
                     concurrency: 16,
                     seconds: 2
-                }
+                },
+                sync: Some(sync::Size {
+                    users: 100_000,
+                    groups: 1_000,
+                    memberships: 500_000
+                })
             })
+        ));
+        let small: Vec<String> = ["--sync-users", "2000"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert!(matches!(
+            parse(&small),
+            Ok(Options {
+                sync: Some(sync::Size {
+                    users: 2_000,
+                    groups: 20,
+                    memberships: 10_000
+                }),
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["--no-sync".to_owned()]),
+            Ok(Options { sync: None, .. })
         ));
         assert!(parse(&["--users".to_owned(), "0".to_owned()]).is_err());
         assert!(parse(&["--bogus".to_owned()]).is_err());
