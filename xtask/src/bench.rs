@@ -11,6 +11,7 @@ mod events;
 mod http;
 mod load;
 mod report;
+mod scale;
 mod scenario;
 mod server;
 mod sync;
@@ -30,6 +31,8 @@ struct Options {
     load: Load,
     /// The Entra-style initial sync's size; `None` skips it (`--no-sync`).
     sync: Option<sync::Size>,
+    /// Users in the directory-size workspace; `None` skips it (`--no-scale`).
+    scale_users: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -42,6 +45,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             seconds: 10,
         },
         sync: Some(sync::Size::for_users(100_000)),
+        scale_users: Some(1_000_000),
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -69,6 +73,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.sync = Some(sync::Size::for_users(number("users of the initial sync")?));
             }
             "--no-sync" => options.sync = None,
+            "--scale-users" => {
+                options.scale_users = Some(number("users of the directory-size run")?)
+            }
+            "--no-scale" => options.scale_users = None,
             other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
         }
     }
@@ -86,7 +94,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .join("examples")
         .join("sign_assertions");
     let beside = |binary: &Path| binary.parent().map(|dir| dir.join("sign_assertions"));
-    let binary = match options.binary {
+    let binary = match options.binary.clone() {
         Some(binary) if beside(&binary).is_some_and(|path| path.is_file()) => {
             // A copied-aside build keeps its stand-in IdP beside it: nothing to build.
             signer = beside(&binary).unwrap_or(signer);
@@ -154,8 +162,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &signer,
         &dir,
         &url,
-        options.load,
-        options.sync,
+        &options,
     )?;
     tables.push(table);
     errors += failed;
@@ -168,8 +175,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             &signer,
             &base.join("postgres"),
             &cluster.url,
-            options.load,
-            options.sync,
+            &options,
         )?;
         drop(cluster);
         tables.push(table);
@@ -202,9 +208,9 @@ fn backend(
     signer: &Path,
     dir: &Path,
     database_url: &str,
-    load: Load,
-    sync_size: Option<sync::Size>,
+    options: &Options,
 ) -> Result<(Vec<String>, u64), String> {
+    let load = options.load;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let before = busy_cpu_percent();
     if let Some(busy) = before.filter(|busy| *busy > 10.0) {
@@ -232,7 +238,7 @@ fn backend(
         &instance.addr,
         load,
     )?);
-    let sync_line = match sync_size {
+    let sync_line = match options.sync {
         Some(size) => {
             let (sync_rows, line) =
                 sync::run(&instance.addr, &instance.token, load.concurrency, size)?;
@@ -241,6 +247,20 @@ fn backend(
         }
         None => None,
     };
+    let mut scale_lines = Vec::new();
+    if let Some(users) = options.scale_users {
+        let (scale_rows, lines) = scale::run(
+            binary,
+            dir,
+            database_url,
+            &instance.addr,
+            load.concurrency,
+            load.seconds,
+            users,
+        )?;
+        rows.extend(scale_rows);
+        scale_lines = lines;
+    }
     let peak = instance.peak_rss_kib();
     instance.stop();
     say(&format!(
@@ -257,6 +277,7 @@ fn backend(
         table.push(writes.line());
     }
     table.extend(sync_line);
+    table.extend(scale_lines);
     Ok((table, errors))
 }
 
@@ -309,7 +330,8 @@ mod tests {
                     users: 100_000,
                     groups: 1_000,
                     memberships: 500_000
-                })
+                }),
+                scale_users: Some(1_000_000),
             })
         ));
         let small: Vec<String> = ["--sync-users", "2000"]
