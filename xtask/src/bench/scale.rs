@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::http::{encode_query, Client};
 use super::load::{self, Operation, Outcome, Rng, Until};
 use super::scenario::{finished, Row};
-use super::server::{capture, roster};
+use super::server::{capture, provision, roster};
 use crate::say;
 
 const WORKSPACE: &str = "scale";
@@ -105,26 +105,8 @@ fn write_seed(
 /// Makes the `scale` workspace's export (and its SCIM token) in a scratch SQLite database.
 fn template(binary: &Path, dir: &Path) -> Result<(String, String), String> {
     let url = format!("sqlite://{}", dir.join("template.db").display());
-    let cli = |args: &[&str]| capture(roster(binary, dir, &url, "127.0.0.1:0").args(args));
-    cli(&["workspace", "create", WORKSPACE])?;
-    cli(&[
-        "connection",
-        "create",
-        "--workspace",
-        WORKSPACE,
-        "--name",
-        "entra",
-        "--kind",
-        "scim",
-    ])?;
-    let token = cli(&[
-        "token",
-        "create",
-        "--workspace",
-        WORKSPACE,
-        "--connection",
-        "entra",
-    ])?;
+    let mut cli = |args: &[&str]| capture(roster(binary, dir, &url, "127.0.0.1:0").args(args));
+    let token = provision(&mut cli, WORKSPACE)?;
     Ok((cli(&["export", "--workspace", WORKSPACE])?, token))
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::http::{encode_query, Client};
+use super::http::{encode_query, Client, Response};
 use super::load::{self, Operation, Outcome, Rng, Until};
 use crate::say;
 
@@ -77,6 +77,20 @@ fn create_all(
     path: &'static str,
     body: fn(u64) -> String,
 ) -> (Outcome, Vec<String>) {
+    create_each(addr, token, concurrency, count, |client, index| {
+        client.request("POST", path, Some(&body(index)))
+    })
+}
+
+/// Runs `send` for the indexes `0..count` (each once, shared among the workers) and returns the
+/// ids of the resources their `201 Created` answers name, in index order.
+pub(crate) fn create_each(
+    addr: &str,
+    token: &str,
+    concurrency: usize,
+    count: u64,
+    send: impl Fn(&mut Client, u64) -> Result<Response, String> + Sync,
+) -> (Outcome, Vec<String>) {
     let ids = Mutex::new(vec![None::<String>; usize::try_from(count).unwrap_or(0)]);
     let outcome = load::run(
         addr,
@@ -84,9 +98,9 @@ fn create_all(
         concurrency,
         Until::Count(count),
         |_| -> Operation<'_> {
-            let ids = &ids;
+            let (ids, send) = (&ids, &send);
             Box::new(move |client: &mut Client, index| {
-                let response = client.request("POST", path, Some(&body(index)))?;
+                let response = send(client, index)?;
                 if response.status == 201 {
                     if let (Some(id), Ok(mut ids)) = (response.resource_id(), ids.lock()) {
                         if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i))

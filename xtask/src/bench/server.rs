@@ -53,6 +53,33 @@ pub(crate) fn capture(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// Creates `workspace` with a SCIM connection and returns a SCIM token for it, through `cli`
+/// (a roster command with the given arguments, returning its stdout).
+pub(crate) fn provision(
+    cli: &mut dyn FnMut(&[&str]) -> Result<String, String>,
+    workspace: &str,
+) -> Result<String, String> {
+    cli(&["workspace", "create", workspace])?;
+    cli(&[
+        "connection",
+        "create",
+        "--workspace",
+        workspace,
+        "--name",
+        CONNECTION,
+        "--kind",
+        "scim",
+    ])?;
+    cli(&[
+        "token",
+        "create",
+        "--workspace",
+        workspace,
+        "--connection",
+        CONNECTION,
+    ])
+}
+
 impl Instance {
     /// Creates the workspace, connection and token on `database_url` and starts the server,
     /// its log in `dir/serve.log`.
@@ -62,26 +89,10 @@ impl Instance {
             .map(|addr| addr.port())
             .map_err(|err| format!("no free port: {err}"))?;
         let addr = format!("127.0.0.1:{port}");
-        let cli = |args: &[&str]| capture(roster(binary, dir, database_url, &addr).args(args));
-        cli(&["workspace", "create", WORKSPACE])?;
-        cli(&[
-            "connection",
-            "create",
-            "--workspace",
+        let token = provision(
+            &mut |args| capture(roster(binary, dir, database_url, &addr).args(args)),
             WORKSPACE,
-            "--name",
-            CONNECTION,
-            "--kind",
-            "scim",
-        ])?;
-        let token = cli(&[
-            "token",
-            "create",
-            "--workspace",
-            WORKSPACE,
-            "--connection",
-            CONNECTION,
-        ])?;
+        )?;
         let log = dir.join("serve.log");
         let log_file = std::fs::File::create(&log)
             .map_err(|err| format!("cannot create {}: {err}", log.display()))?;

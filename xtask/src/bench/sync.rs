@@ -11,12 +11,11 @@
 //! The phases run one after another, each at the bench's concurrency; their wall-clock times add
 //! up to the sync's time, which is set beside the 2-minute target.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::http::{encode_query, Client};
 use super::load::{self, Operation, Outcome, Until};
-use super::scenario::{finished, Row};
+use super::scenario::{create_each, finished, Row};
 use crate::say;
 
 const USERS: &str = "/scim/v2/Users";
@@ -100,7 +99,8 @@ fn patch_count(size: Size) -> u64 {
     size.groups * per_group.div_ceil(MEMBERS_PER_PATCH)
 }
 
-/// Looks a resource up by `filter`, then creates it; returns the outcome and the ids by index.
+/// Looks a resource up (Entra's query before a create), then creates it; returns the outcome
+/// and the ids created, in index order.
 fn find_then_create(
     addr: &str,
     token: &str,
@@ -108,38 +108,15 @@ fn find_then_create(
     count: u64,
     lookup: impl Fn(u64) -> String + Sync,
     create: impl Fn(u64) -> (&'static str, String) + Sync,
-) -> (Outcome, Vec<Option<String>>) {
-    let ids = Mutex::new(vec![None::<String>; usize::try_from(count).unwrap_or(0)]);
-    let outcome = load::run(
-        addr,
-        token,
-        concurrency,
-        Until::Count(count),
-        |_| -> Operation<'_> {
-            let (ids, lookup, create) = (&ids, &lookup, &create);
-            Box::new(move |client: &mut Client, index| {
-                let found = client.request("GET", &lookup(index), None)?;
-                if found.status != 200 {
-                    return Ok(found);
-                }
-                let (path, body) = create(index);
-                let response = client.request("POST", path, Some(&body))?;
-                if response.status == 201 {
-                    if let (Some(id), Ok(mut ids)) = (response.resource_id(), ids.lock()) {
-                        if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i))
-                        {
-                            *slot = Some(id);
-                        }
-                    }
-                }
-                Ok(response)
-            })
-        },
-    );
-    let ids = ids
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    (outcome, ids)
+) -> (Outcome, Vec<String>) {
+    create_each(addr, token, concurrency, count, |client, index| {
+        let found = client.request("GET", &lookup(index), None)?;
+        if found.status != 200 {
+            return Ok(found);
+        }
+        let (path, body) = create(index);
+        client.request("POST", path, Some(&body))
+    })
 }
 
 /// Runs the cycle against the server at `addr`; returns its rows and the line with the total.
@@ -181,7 +158,7 @@ pub(crate) fn run(
         |i| (GROUPS, group_body(i)),
     );
     rows.push(finished("sync: group (filter, POST)", outcome, None));
-    if user_ids.iter().any(Option::is_none) || group_ids.iter().any(Option::is_none) {
+    if user_ids.len() as u64 != size.users || group_ids.len() as u64 != size.groups {
         return Err("the sync could not create every user and group".to_owned());
     }
     let (user_ids, group_ids) = (&user_ids, &group_ids);
@@ -196,12 +173,11 @@ pub(crate) fn run(
                 let (group, members) = patch_plan(size, patch);
                 let ids: Vec<&str> = members
                     .iter()
-                    .filter_map(|&m| user_ids.get(usize::try_from(m).ok()?)?.as_deref())
+                    .filter_map(|&m| user_ids.get(usize::try_from(m).ok()?).map(String::as_str))
                     .collect();
                 let group = group_ids
                     .get(usize::try_from(group).unwrap_or(usize::MAX))
-                    .and_then(Option::as_deref)
-                    .unwrap_or_default();
+                    .map_or("", String::as_str);
                 client.request(
                     "PATCH",
                     &format!("{GROUPS}/{group}"),
