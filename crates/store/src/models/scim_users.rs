@@ -180,21 +180,28 @@ impl Store {
                 Some((attr, order)) => sort_users(rows, attr, order),
             };
             let (first_page, limit) = query.page.first_and_limit();
-            // `userName eq`, Entra's lookup before every create, matches one row at most: it
-            // needs no LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`) and no COUNT.
-            let unique = query.is_unique_lookup();
-            if !unique {
-                rows = match &query.page {
-                    Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
-                    Page::After { last_id, limit } => {
-                        let rows = match last_id {
-                            Some(last) => rows.filter(users::id.gt(last.clone())),
-                            None => rows,
-                        };
-                        rows.limit(*limit)
-                    }
-                };
+            if query.is_unique_lookup() {
+                // `userName eq`, Entra's lookup before every create: at most one row, so no
+                // LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`) and no COUNT.
+                let items = rows
+                    .select(UserRow::as_select())
+                    .load(conn)?
+                    .into_iter()
+                    .map(UserRow::into_domain)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                return Ok(Listing { items, total });
             }
+            rows = match &query.page {
+                Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
+                Page::After { last_id, limit } => {
+                    let rows = match last_id {
+                        Some(last) => rows.filter(users::id.gt(last.clone())),
+                        None => rows,
+                    };
+                    rows.limit(*limit)
+                }
+            };
             let items = rows
                 .select(UserRow::as_select())
                 .load(conn)?
@@ -204,7 +211,7 @@ impl Store {
             // A first page that is not full holds every match (a `userName eq` lookup, say): its
             // length is the total, and the COUNT query is not needed.
             let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
-            let total = if unique || (first_page && returned < limit) {
+            let total = if first_page && returned < limit {
                 returned
             } else {
                 visible(scope)
