@@ -35,6 +35,8 @@ pub struct Store {
     sync_marks: Arc<models::SyncMarks>,
     /// Where SCIM write transactions spend their time (see `provisioning`).
     write_counters: Arc<models::WriteCounters>,
+    /// Recent `totalResults` for later cursor pages (see `list_totals`).
+    list_totals: Arc<models::ListTotals>,
 }
 
 impl std::fmt::Debug for Store {
@@ -70,6 +72,7 @@ impl Store {
             login_outcomes: Arc::default(),
             sync_marks: Arc::default(),
             write_counters: Arc::default(),
+            list_totals: Arc::default(),
         })
     }
 

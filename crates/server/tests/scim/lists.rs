@@ -62,6 +62,7 @@ fn cursor_pages_walk_everything_once() {
         let page = app.scim("GET", &format!("/Users?count=2&cursor={cursor}"), None);
         assert_eq!(page.status, 200, "{:#}", page.body);
         assert!(page.body.get("startIndex").is_none());
+        assert_eq!(page.body["totalResults"], 5, "every page of the walk");
         seen.extend(ids(&page.body));
         match page.body["nextCursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
@@ -69,6 +70,23 @@ fn cursor_pages_walk_everything_once() {
         }
     }
     assert_eq!(seen, created);
+    // A new walk counts again on its first page; a filtered walk has its own total.
+    app.create_user("d5", "de5");
+    let first = app.scim("GET", "/Users?count=2&cursor=", None);
+    assert_eq!(first.body["totalResults"], 6, "{:#}", first.body);
+    let filtered = app.scim(
+        "GET",
+        "/Users?count=2&cursor=&filter=userName%20sw%20%22c%22",
+        None,
+    );
+    assert_eq!(filtered.body["totalResults"], 5, "{:#}", filtered.body);
+    let next = filtered.body["nextCursor"].as_str().unwrap_or_default();
+    let later = app.scim(
+        "GET",
+        &format!("/Users?count=2&cursor={next}&filter=userName%20sw%20%22c%22"),
+        None,
+    );
+    assert_eq!(later.body["totalResults"], 5, "{:#}", later.body);
     app.scim("GET", "/Users?cursor=garbage", None)
         .assert_scim_error(400, Some("invalidCursor"));
 }

@@ -93,42 +93,92 @@ pub(crate) fn take_event_time() -> Duration {
 
 /// Writes one event on `conn`; call it inside the transaction of the change.
 pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
+    record_events(conn, vec![event])
+}
+
+/// Writes events on `conn` in the order given, several rows per statement (a member PATCH of
+/// fifty users writes fifty events); call it inside the transaction of the change.
+pub(crate) fn record_events(conn: &mut DbConnection, batch: Vec<NewEvent<'_>>) -> StoreResult<()> {
     let started = Instant::now();
-    let written = write_event(conn, event);
+    let written = write_events(conn, batch);
     EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
     written
 }
 
-fn write_event(conn: &mut DbConnection, event: NewEvent<'_>) -> StoreResult<()> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let workspace_id = event.workspace_id.to_string();
+/// Rows per multi-row INSERT: 9 values each, far below SQLite's variable limit.
+const INSERT_CHUNK: usize = 100;
+
+fn write_events(conn: &mut DbConnection, batch: Vec<NewEvent<'_>>) -> StoreResult<()> {
     let occurred_at = Timestamp::now().as_micros();
-    let actor = actor_json(event.actor).to_string();
-    let resource = event.resource.to_string();
-    let changed = event.changed.map(|c| json!(c).to_string());
+    let rows: Vec<_> = batch
+        .into_iter()
+        .map(|event| {
+            (
+                uuid::Uuid::now_v7().to_string(),
+                event.workspace_id.to_string(),
+                event.event_type,
+                actor_json(event.actor).to_string(),
+                event.resource_kind,
+                event.resource_id,
+                event.resource.to_string(),
+                event.changed.map(|c| json!(c).to_string()),
+            )
+        })
+        .collect();
+    // Multi-row inserts run on the backend's own connection (diesel's multi-backend connection
+    // has no batch insert).
     macro_rules! insert_into {
-        ($table:ident) => {
-            diesel::insert_into($table::table)
-                .values((
-                    $table::id.eq(&id),
-                    $table::workspace_id.eq(&workspace_id),
-                    $table::event_type.eq(event.event_type),
-                    $table::occurred_at.eq(occurred_at),
-                    $table::actor.eq(&actor),
-                    $table::resource_kind.eq(event.resource_kind),
-                    $table::resource_id.eq(&event.resource_id),
-                    $table::resource.eq(&resource),
-                    $table::changed.eq(&changed),
-                ))
-                .execute(conn)?
+        ($table:ident, $conn:expr) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(
+                        |(
+                            id,
+                            workspace_id,
+                            event_type,
+                            actor,
+                            kind,
+                            resource_id,
+                            resource,
+                            changed,
+                        )| {
+                            (
+                                $table::id.eq(id),
+                                $table::workspace_id.eq(workspace_id),
+                                $table::event_type.eq(*event_type),
+                                $table::occurred_at.eq(occurred_at),
+                                $table::actor.eq(actor),
+                                $table::resource_kind.eq(*kind),
+                                $table::resource_id.eq(resource_id),
+                                $table::resource.eq(resource),
+                                $table::changed.eq(changed),
+                            )
+                        },
+                    )
+                    .collect();
+                if let [one] = values.as_slice() {
+                    // One row: the single-row statement, which SQLite keeps prepared.
+                    diesel::insert_into($table::table)
+                        .values(one.clone())
+                        .execute($conn)?;
+                } else {
+                    diesel::insert_into($table::table)
+                        .values(&values)
+                        .execute($conn)?;
+                }
+            }
         };
     }
     match conn {
-        DbConnection::Sqlite(_) => insert_into!(events),
-        DbConnection::Postgres(_) => insert_into!(event_outbox),
+        DbConnection::Sqlite(inner) => insert_into!(events, inner),
+        DbConnection::Postgres(inner) => insert_into!(event_outbox, inner),
     };
     Ok(())
 }
+
+/// Events deleted per retention transaction.
+const PRUNE_BATCH: i64 = 5_000;
 
 /// Rows moved per publishing transaction: bounds its length after a burst (an initial sync).
 const PUBLISH_BATCH: i64 = 5_000;
@@ -248,21 +298,23 @@ pub(crate) fn membership_events(
     group: &Group,
     user_ids: &[String],
 ) -> StoreResult<()> {
-    for user_id in user_ids {
-        record_event(
-            conn,
-            NewEvent {
-                workspace_id: group.workspace_id,
-                event_type,
-                actor,
-                resource_kind: "membership",
-                resource_id: format!("{}/{user_id}", group.id),
-                resource: json!({ "group": group_json(group), "userId": user_id }),
-                changed: None,
-            },
-        )?;
+    if user_ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let group_value = group_json(group);
+    let batch = user_ids
+        .iter()
+        .map(|user_id| NewEvent {
+            workspace_id: group.workspace_id,
+            event_type,
+            actor,
+            resource_kind: "membership",
+            resource_id: format!("{}/{user_id}", group.id),
+            resource: json!({ "group": group_value.clone(), "userId": user_id }),
+            changed: None,
+        })
+        .collect();
+    record_events(conn, batch)
 }
 
 impl Store {
@@ -317,14 +369,35 @@ impl Store {
         }
     }
 
-    /// Deletes events older than `before` (retention); returns how many.
+    /// Deletes events older than `before` (retention) from the head of the feed, oldest first,
+    /// stopping at the first event still inside retention; returns how many. Working from the
+    /// head keeps the feed gap-free and needs no index on `occurred_at` (one less index insert
+    /// per event written). Batches keep each write transaction short.
     pub fn prune_events(&self, before: Timestamp) -> StoreResult<usize> {
-        self.write(|conn| {
-            Ok(
-                diesel::delete(events::table.filter(events::occurred_at.lt(before.as_micros())))
-                    .execute(conn)?,
-            )
-        })
+        let before = before.as_micros();
+        let mut pruned = 0;
+        loop {
+            let deleted = self.write(|conn| {
+                let head: Vec<(i64, i64)> = events::table
+                    .order(events::seq.asc())
+                    .limit(PRUNE_BATCH)
+                    .select((events::seq, events::occurred_at))
+                    .load(conn)?;
+                let Some(last_old) = head
+                    .iter()
+                    .take_while(|(_, occurred_at)| *occurred_at < before)
+                    .map(|(seq, _)| *seq)
+                    .last()
+                else {
+                    return Ok(0);
+                };
+                Ok(diesel::delete(events::table.filter(events::seq.le(last_old))).execute(conn)?)
+            })?;
+            pruned += deleted;
+            if deleted < usize::try_from(PRUNE_BATCH).unwrap_or(usize::MAX) {
+                return Ok(pruned);
+            }
+        }
     }
 }
 

@@ -90,6 +90,10 @@ const GROUP_CONFLICTS: &[(&str, &str)] = &[
 ];
 
 /// The ids among `wanted` of users this connection provisions (active or not).
+///
+/// No `workspace_id` condition: the connection implies the workspace, and with it SQLite's
+/// planner (no statistics) preferred `workspace_id = ?` on a workspace index over the id list,
+/// reading every user of the workspace per member PATCH (1.7 s each at 100,000 users).
 fn known_members(
     conn: &mut DbConnection,
     scope: ScimScope,
@@ -98,7 +102,6 @@ fn known_members(
     let mut known = Vec::new();
     for chunk in wanted.chunks(500) {
         let ids: Vec<String> = users::table
-            .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
             .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
             .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
             .filter(users::id.eq_any(chunk.iter().map(|id| id.to_lowercase())))

@@ -211,14 +211,33 @@ impl Store {
             // A first page that is not full holds every match (a `userName eq` lookup, say): its
             // length is the total, and the COUNT query is not needed.
             let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
-            let total = if first_page && returned < limit {
-                returned
-            } else {
-                visible(scope)
-                    .filter(predicate(query)?)
-                    .count()
-                    .get_result(conn)?
-            };
+            if first_page && returned < limit {
+                return Ok(Listing {
+                    items,
+                    total: returned,
+                });
+            }
+            // A later cursor page may reuse a recent count of the same query (`list_totals`).
+            let key = format!("{}/users/{:?}", scope.connection_id, query.filter);
+            let now = std::time::Instant::now();
+            let continues_a_walk = matches!(
+                query.page,
+                Page::After {
+                    last_id: Some(_),
+                    ..
+                }
+            );
+            if let Some(total) = continues_a_walk
+                .then(|| self.list_totals.recent(&key, now))
+                .flatten()
+            {
+                return Ok(Listing { items, total });
+            }
+            let total = visible(scope)
+                .filter(predicate(query)?)
+                .count()
+                .get_result(conn)?;
+            self.list_totals.remember(key, total, now);
             Ok(Listing { items, total })
         })
     }
