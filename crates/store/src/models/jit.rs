@@ -233,14 +233,13 @@ fn first_login(
         managing_connection_id: None,
         scim_attributes: "{}".to_owned(),
     };
-    let id = insert_user(conn, actor, &new).map_err(|err| match err {
+    let user = insert_user(conn, actor, &new).map_err(|err| match err {
         StoreError::Conflict { detail, .. } => refuse(
             LoginFailure::UserNameConflict,
             serde_json::json!({ "userName": new.user_name.as_str(), "conflict": detail }),
         ),
         other => JitError::Store(other),
     })?;
-    let user = find_user(conn, workspace.id, id)?;
     insert_identity(conn, actor, connection.id, &claims.subject, &user)?;
     Ok((user, true, false))
 }

@@ -314,11 +314,7 @@ impl Store {
                     };
                 }
                 // 3. A new user.
-                let id = insert_user(conn, actor, new)?;
-                Ok((
-                    find_user(conn, scope.workspace_id, id)?,
-                    CreateOutcome::Created,
-                ))
+                Ok((insert_user(conn, actor, new)?, CreateOutcome::Created))
             },
             log,
         )

@@ -119,12 +119,13 @@ const USER_CONFLICTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Inserts a user and its `user.created` audit event on `conn` (inside the caller's transaction).
+/// Inserts a user, its audit entry and its `user.created` event on `conn` (inside the caller's
+/// transaction); returns the user as stored.
 pub(crate) fn insert_user(
     conn: &mut DbConnection,
     actor: &Actor,
     new: &NewUser,
-) -> StoreResult<UserId> {
+) -> StoreResult<User> {
     let now = Timestamp::now().as_micros();
     let id = UserId::new();
     let lifecycle = if new.active {
@@ -175,7 +176,7 @@ pub(crate) fn insert_user(
     )?;
     let user = find_user(conn, new.workspace_id, id)?;
     super::events::user_event(conn, actor, "user.created", &user, None)?;
-    Ok(id)
+    Ok(user)
 }
 
 pub(crate) fn find_user(
@@ -198,10 +199,7 @@ impl Store {
     /// Creates a user. A userName taken in the workspace (any case) or an externalId taken at the
     /// same connection is a `Conflict`, and nothing is written.
     pub fn create_user(&self, actor: &Actor, new: &NewUser) -> StoreResult<User> {
-        self.write(|conn| {
-            let id = insert_user(conn, actor, new)?;
-            find_user(conn, new.workspace_id, id)
-        })
+        self.write(|conn| insert_user(conn, actor, new))
     }
 
     pub fn user(&self, workspace_id: WorkspaceId, id: UserId) -> StoreResult<User> {
