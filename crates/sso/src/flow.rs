@@ -5,7 +5,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
-use roster_store::{JitError, NewLoginEvent, Store, StoreError};
+use roster_store::{JitError, NewLoginEvent, OneTimeAssertion, Store, StoreError};
 
 use crate::pages;
 use crate::session::{SessionError, SessionOptions, Sessions, SESSION_COOKIE};
@@ -223,21 +223,55 @@ impl Attempt<'_> {
         }
     }
 
-    /// Resolves verified claims to a user and opens a session that goes to `return_to`.
+    /// Resolves verified claims to a user and opens a session that goes to `return_to`. The
+    /// SAML assertion (if any) is consumed, the user resolved and the login recorded in one
+    /// transaction (`Store::sign_in`); a refused assertion is consumed all the same.
     pub fn complete(
         &self,
         state: &SsoState,
         claims: &LoginClaims,
         return_to: &str,
+        assertion: Option<OneTimeAssertion<'_>>,
     ) -> Result<SignedIn, LoginError> {
-        let outcome = match state
-            .store
-            .jit_login(self.workspace, self.connection, claims)
-        {
-            Ok(outcome) => outcome,
+        let signed_in = state.store.sign_in(
+            self.workspace,
+            self.connection,
+            claims,
+            assertion,
+            |outcome| NewLoginEvent {
+                workspace_id: self.workspace.id,
+                connection_id: Some(self.connection.id),
+                user_id: Some(outcome.user.id),
+                protocol: self.protocol,
+                failure: None,
+                detail: serde_json::json!({
+                    "created": outcome.created,
+                    "linked": outcome.linked,
+                    "groups": match &claims.groups {
+                        roster_store::domain::GroupsClaim::Unknown => serde_json::json!("unknown"),
+                        roster_store::domain::GroupsClaim::Known(values) => {
+                            serde_json::json!(values)
+                        }
+                    },
+                }),
+                subject: Some(claims.subject.clone()),
+                email: claims.email.clone(),
+            },
+        );
+        let outcome = match signed_in {
+            Ok((outcome, _)) => outcome,
             Err(JitError::Refused {
                 failure, detail, ..
-            }) => return Err(self.refuse(&state.store, failure, detail, Some(claims))),
+            }) => {
+                if let Some(assertion) = assertion.filter(|_| failure != LoginFailure::Replay) {
+                    state.store.consume_assertion(
+                        self.connection.id,
+                        assertion.assertion_id,
+                        assertion.valid_until,
+                    )?;
+                }
+                return Err(self.refuse(&state.store, failure, detail, Some(claims)));
+            }
             Err(JitError::Store(err)) => return Err(err.into()),
         };
         let cookie = issue_session(
@@ -246,23 +280,6 @@ impl Attempt<'_> {
             &outcome.user,
             &self.connection.id.to_string(),
         )?;
-        state.store.record_login_event(NewLoginEvent {
-            workspace_id: self.workspace.id,
-            connection_id: Some(self.connection.id),
-            user_id: Some(outcome.user.id),
-            protocol: self.protocol,
-            failure: None,
-            detail: serde_json::json!({
-                "created": outcome.created,
-                "linked": outcome.linked,
-                "groups": match &claims.groups {
-                    roster_store::domain::GroupsClaim::Unknown => serde_json::json!("unknown"),
-                    roster_store::domain::GroupsClaim::Known(values) => serde_json::json!(values),
-                },
-            }),
-            subject: Some(claims.subject.clone()),
-            email: claims.email.clone(),
-        })?;
         Ok(SignedIn {
             cookie,
             location: return_to.to_owned(),

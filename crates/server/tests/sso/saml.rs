@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use pretty_assertions::assert_eq;
-use roster_store::domain::ConnectionKind;
+use roster_store::domain::{Actor, ConnectionKind, LifecycleEvent};
 use serde_json::json;
 
 use crate::idps::{browser, SamlIdp};
@@ -264,6 +264,65 @@ fn unsolicited_responses_are_refused_unless_the_connection_allows_them() {
         &allowed.app.jar("b"),
     );
     assert!(session_of(&outcome).is_some(), "{}", outcome.json);
+}
+
+#[test]
+fn a_refused_assertion_is_consumed_too() {
+    if !e2e_enabled() {
+        return;
+    }
+    let s = saml_app(true);
+    let first = idp_initiated(&s);
+    let reply = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &first)], None);
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    let store = &s.app.db.store;
+    let alice_id = s.app.login_events()[0].user_id.clone().unwrap();
+    let alice = store
+        .user(s.app.workspace.id, alice_id.parse().unwrap())
+        .unwrap();
+    // Deactivated, alice's next (fresh) assertion is refused by JIT...
+    store
+        .change_lifecycle(
+            &Actor::Cli,
+            s.app.workspace.id,
+            alice.id,
+            LifecycleEvent::Deactivate,
+        )
+        .unwrap();
+    let second = idp_initiated(&s);
+    let refused = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &second)], None);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("user_inactive"), "{}", refused.body);
+    // ...and stays used: once alice is active again, replaying it is still refused.
+    store
+        .change_lifecycle(
+            &Actor::Cli,
+            s.app.workspace.id,
+            alice.id,
+            LifecycleEvent::Reactivate,
+        )
+        .unwrap();
+    let replay = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &second)], None);
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert!(replay.body.contains("replay"), "{}", replay.body);
+    let outcomes: Vec<(String, Option<String>)> = s
+        .app
+        .login_events()
+        .into_iter()
+        .map(|e| (e.outcome, e.reason))
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|(o, _)| o == "success").count(),
+        1,
+        "{outcomes:?}"
+    );
 }
 
 #[test]

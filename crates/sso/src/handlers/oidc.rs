@@ -55,7 +55,7 @@ pub async fn callback(
         };
         let claims =
             claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
-        attempt.complete(&state, &claims, &pending.return_to)
+        attempt.complete(&state, &claims, &pending.return_to, None)
     })
     .await
     .map(SignedIn::redirect)

@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::{ConnectionKind, LoginFailure, Timestamp};
+use roster_store::OneTimeAssertion;
 use serde::Deserialize;
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
@@ -77,9 +78,11 @@ fn sign_in(
             .session_not_on_or_after_unix
             .saturating_mul(1_000_000),
     );
-    if !state
+    // A replay is refused here, before anything else; the assertion is consumed in the login's
+    // own transaction (`Attempt::complete`), which refuses a replay racing this one.
+    if state
         .store
-        .consume_assertion(connection.id, &assertion.assertion_id, replay_until)?
+        .assertion_consumed(connection.id, &assertion.assertion_id)?
     {
         return Err(refuse(
             LoginFailure::Replay,
@@ -117,7 +120,11 @@ fn sign_in(
     };
     let claims = saml::claims_from_assertion(&assertion)
         .map_err(|err| refuse(err.failure(), err.detail()))?;
-    attempt.complete(state, &claims, &return_to)
+    let one_time = OneTimeAssertion {
+        assertion_id: &assertion.assertion_id,
+        valid_until: replay_until,
+    };
+    attempt.complete(state, &claims, &return_to, Some(one_time))
 }
 
 pub async fn metadata(

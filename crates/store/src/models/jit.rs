@@ -84,7 +84,7 @@ impl Store {
     }
 }
 
-fn login_in_transaction(
+pub(super) fn login_in_transaction(
     conn: &mut DbConnection,
     workspace: &Workspace,
     connection: &Connection,

@@ -1,14 +1,15 @@
 //! The login log: one row per SSO attempt, successful or not, with a stable reason code and the
 //! want/got detail an admin needs to fix a connection ("audience: want X, got Y").
 //!
-//! It is written outside the login's own transaction on purpose: a refused login writes nothing
-//! else, but its event must survive.
+//! A refusal is written outside the login's own transaction on purpose: a refused login writes
+//! nothing else, but its event must survive. A success is written with the login's changes
+//! (`sign_in`).
 
 use diesel::prelude::*;
 use roster_domain::{ConnectionId, LoginFailure, Timestamp, UserId, WorkspaceId};
 
 use crate::schema::login_events;
-use crate::{Store, StoreResult};
+use crate::{DbConnection, Store, StoreResult};
 
 /// Per-process counts of recorded login attempts (a bounded key space: protocols × outcomes ×
 /// failure codes).
@@ -18,7 +19,7 @@ pub struct LoginOutcomes(
 );
 
 impl LoginOutcomes {
-    fn count(&self, row: &LoginEvent) {
+    pub(crate) fn count(&self, row: &LoginEvent) {
         if let Ok(mut counts) = self.0.lock() {
             *counts
                 .entry((
@@ -73,33 +74,39 @@ pub struct LoginEvent {
     pub created_at: i64,
 }
 
+/// Writes a login attempt on `conn` (the caller counts it in `LoginOutcomes` once committed).
+pub(crate) fn insert_login_event(
+    conn: &mut DbConnection,
+    event: NewLoginEvent,
+) -> StoreResult<LoginEvent> {
+    let row = LoginEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: event.workspace_id.to_string(),
+        connection_id: event.connection_id.map(|id| id.to_string()),
+        user_id: event.user_id.map(|id| id.to_string()),
+        protocol: event.protocol.to_owned(),
+        outcome: if event.failure.is_some() {
+            "failure"
+        } else {
+            "success"
+        }
+        .to_owned(),
+        reason: event.failure.map(|f| f.code().to_owned()),
+        detail: event.detail.to_string(),
+        subject: event.subject,
+        email: event.email,
+        created_at: Timestamp::now().as_micros(),
+    };
+    diesel::insert_into(login_events::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
 impl Store {
     /// Records a login attempt; returns its id (shown on the error page for support).
     pub fn record_login_event(&self, event: NewLoginEvent) -> StoreResult<String> {
-        let row = LoginEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            workspace_id: event.workspace_id.to_string(),
-            connection_id: event.connection_id.map(|id| id.to_string()),
-            user_id: event.user_id.map(|id| id.to_string()),
-            protocol: event.protocol.to_owned(),
-            outcome: if event.failure.is_some() {
-                "failure"
-            } else {
-                "success"
-            }
-            .to_owned(),
-            reason: event.failure.map(|f| f.code().to_owned()),
-            detail: event.detail.to_string(),
-            subject: event.subject,
-            email: event.email,
-            created_at: Timestamp::now().as_micros(),
-        };
-        self.write(|conn| {
-            diesel::insert_into(login_events::table)
-                .values(&row)
-                .execute(conn)?;
-            Ok(())
-        })?;
+        let row = self.write(|conn| insert_login_event(conn, event))?;
         self.login_outcomes.count(&row);
         Ok(row.id)
     }

@@ -10,7 +10,7 @@ use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
 use subtle::ConstantTimeEq;
 
 use crate::schema::{revoked_sessions, saml_replay, sso_requests};
-use crate::{Store, StoreError, StoreResult};
+use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// A login started at `/sso/{workspace}/login`, waiting for the IdP's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -111,34 +111,16 @@ impl Store {
         assertion_id: &str,
         expires_at: Timestamp,
     ) -> StoreResult<bool> {
-        self.write(|conn| {
-            let now = Timestamp::now().as_micros();
-            diesel::delete(saml_replay::table.filter(saml_replay::expires_at.lt(now)))
-                .execute(conn)?;
-            let seen: i64 = saml_replay::table
-                .filter(saml_replay::connection_id.eq(connection_id.to_string()))
-                .filter(saml_replay::assertion_id.eq(assertion_id))
-                .count()
-                .get_result(conn)?;
-            if seen > 0 {
-                return Ok(false);
-            }
-            match diesel::insert_into(saml_replay::table)
-                .values((
-                    saml_replay::connection_id.eq(connection_id.to_string()),
-                    saml_replay::assertion_id.eq(assertion_id),
-                    saml_replay::expires_at.eq(expires_at.as_micros()),
-                ))
-                .execute(conn)
-            {
-                Ok(_) => Ok(true),
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => Ok(false),
-                Err(err) => Err(err.into()),
-            }
-        })
+        self.write(|conn| consume_in(conn, connection_id, assertion_id, expires_at))
+    }
+
+    /// Whether `assertion_id` was consumed at `connection_id` already (a replay); reads only.
+    pub fn assertion_consumed(
+        &self,
+        connection_id: ConnectionId,
+        assertion_id: &str,
+    ) -> StoreResult<bool> {
+        self.read(|conn| seen(conn, connection_id, assertion_id))
     }
 
     /// Ends a session before its expiry.
@@ -171,5 +153,49 @@ impl Store {
                 .get_result(conn)?;
             Ok(count > 0)
         })
+    }
+}
+
+fn seen(
+    conn: &mut DbConnection,
+    connection_id: ConnectionId,
+    assertion_id: &str,
+) -> StoreResult<bool> {
+    let count: i64 = saml_replay::table
+        .filter(saml_replay::connection_id.eq(connection_id.to_string()))
+        .filter(saml_replay::assertion_id.eq(assertion_id))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// Records a consumed assertion id on `conn` (dropping expired ones); `false` when it was
+/// consumed before. On PostgreSQL a `false` from a concurrent insert leaves the transaction
+/// aborted: callers roll back on it.
+pub(crate) fn consume_in(
+    conn: &mut DbConnection,
+    connection_id: ConnectionId,
+    assertion_id: &str,
+    expires_at: Timestamp,
+) -> StoreResult<bool> {
+    let now = Timestamp::now().as_micros();
+    diesel::delete(saml_replay::table.filter(saml_replay::expires_at.lt(now))).execute(conn)?;
+    if seen(conn, connection_id, assertion_id)? {
+        return Ok(false);
+    }
+    match diesel::insert_into(saml_replay::table)
+        .values((
+            saml_replay::connection_id.eq(connection_id.to_string()),
+            saml_replay::assertion_id.eq(assertion_id),
+            saml_replay::expires_at.eq(expires_at.as_micros()),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(err) => Err(err.into()),
     }
 }
