@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's allocator: a login or a SCIM request allocates and frees many
+/// small strings and JSON values on several threads, and glibc's `malloc`/`free` were a fifth of
+/// the server's CPU time in the bench's profiles (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = roster_server::cli::Cli::parse();
     match roster_server::run(cli) {
