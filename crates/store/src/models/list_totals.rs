@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How old a remembered total may be when a later cursor page reuses it.
-pub const TOTAL_MAX_AGE: Duration = Duration::from_secs(30);
+pub(crate) const TOTAL_MAX_AGE: Duration = Duration::from_secs(30);
 
 /// Distinct queries remembered at most; past it the memory starts over (queries are few: a
 /// connection's unfiltered walk, mostly).

@@ -33,7 +33,6 @@ pub use events::{connection_json, group_json, user_json, Event};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
-pub use list_totals::TOTAL_MAX_AGE;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
 pub use profile::UserProfile;
