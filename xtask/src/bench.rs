@@ -5,11 +5,18 @@
 //! A release build of `roster` runs as operators run it (defaults, durable SQLite commits) on a
 //! fresh database per backend; a closed-loop load generator in this process (`bench/load.rs`)
 //! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
+//!
+//! `--peers` then sends the same user operations to other SCIM servers on this machine
+//! (`bench/peers.rs`) and sets them side by side with the SQLite run (`bench/compare.rs`), as the
+//! issue's relative targets ask; `--peers-only` measures just the peers (and Roster from
+//! `--binary`, if given) without building Roster, for working on the comparison itself.
 
 mod acs;
+mod compare;
 mod events;
 mod http;
 mod load;
+mod peers;
 mod report;
 mod scale;
 mod scenario;
@@ -21,7 +28,8 @@ use std::process::Command;
 
 use crate::postgres::Throwaway;
 use crate::{cargo_target_dir, repo_root, run_checked, say, system};
-use scenario::Load;
+use peers::{Measured, Peer};
+use scenario::{Load, Paging, Row};
 use server::Instance;
 
 struct Options {
@@ -33,6 +41,10 @@ struct Options {
     sync: Option<sync::Size>,
     /// Users in the directory-size workspace; `None` skips it (`--no-scale`).
     scale_users: Option<u64>,
+    /// The SCIM servers to measure beside Roster (`--peers`, `--peers=NAME,…`); none by default.
+    peers: Vec<Peer>,
+    /// Only the peers, and Roster from `--binary` if given: no build, no backend runs.
+    peers_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -46,6 +58,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         },
         sync: Some(sync::Size::for_users(100_000)),
         scale_users: Some(1_000_000),
+        peers: Vec::new(),
+        peers_only: false,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -77,14 +91,25 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.scale_users = Some(number("users of the directory-size run")?)
             }
             "--no-scale" => options.scale_users = None,
+            "--peers" => options.peers = Peer::ALL.to_vec(),
+            "--peers-only" => options.peers_only = true,
+            other if other.starts_with("--peers=") => {
+                options.peers = Peer::parse_list(&other["--peers=".len()..])?;
+            }
             other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
         }
+    }
+    if options.peers_only && options.peers.is_empty() {
+        options.peers = Peer::ALL.to_vec();
     }
     Ok(options)
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
+    if options.peers_only {
+        return peers_only(&options);
+    }
     system::ensure(system::BUILD)?;
     if !options.sqlite_only {
         system::ensure(system::TEST)?;
@@ -137,16 +162,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let base = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
 
-    let Load {
-        users,
-        concurrency,
-        seconds,
-    } = options.load;
-    let setup = format!(
-        "{users} users, {concurrency} client threads, {seconds} s per timed operation, \
-         {} CPUs shared by server and clients",
-        std::thread::available_parallelism().map_or(0, usize::from)
-    );
+    let setup = setup(options.load);
     let mut tables = Vec::new();
     let mut errors = 0;
 
@@ -156,7 +172,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "SQLite: database {}",
         dir.join("roster.db").display()
     ));
-    let (table, failed) = backend(
+    let (table, failed, sqlite_rows) = backend(
         &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
         &binary,
         &signer,
@@ -169,7 +185,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     if !options.sqlite_only {
         let cluster = Throwaway::start()?;
-        let (table, failed) = backend(
+        let (table, failed, _) = backend(
             &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
             &binary,
             &signer,
@@ -182,12 +198,101 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         errors += failed;
     }
 
+    if !options.peers.is_empty() {
+        let roster = Measured {
+            label: ROSTER_LABEL.to_owned(),
+            rows: Ok(sqlite_rows),
+            create_target: None,
+        };
+        let (table, failed) = side_by_side(&options, Some(&roster), &base, &setup);
+        tables.push(table);
+        errors += failed;
+    }
+    finish(&tables, errors, &base);
+    Ok(())
+}
+
+/// The name of Roster's column in the side-by-side table.
+const ROSTER_LABEL: &str = "Roster (SQLite, durable)";
+
+/// The load, as said in every table's title.
+fn setup(load: Load) -> String {
+    let Load {
+        users,
+        concurrency,
+        seconds,
+    } = load;
+    format!(
+        "{users} users, {concurrency} client threads, {seconds} s per timed operation, \
+         {} CPUs shared by server and clients",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    )
+}
+
+/// Measures the peers and returns the side-by-side table and the count of failed requests and
+/// peers not measured.
+fn side_by_side(
+    options: &Options,
+    roster: Option<&Measured>,
+    base: &Path,
+    setup: &str,
+) -> (Vec<String>, u64) {
+    let peers = peers::run(&options.peers, options.load, base);
+    let failed = peers
+        .iter()
+        .map(|peer| match &peer.rows {
+            Ok(rows) => rows.iter().map(|row| row.outcome.errors).sum(),
+            Err(_) => 1,
+        })
+        .sum();
+    let title =
+        format!("Side by side with other SCIM servers (issue #7), one after another — {setup}");
+    (compare::table(&title, roster, &peers), failed)
+}
+
+/// `--peers-only`: Roster from `--binary` (if given) under the user operations, then the peers.
+fn peers_only(options: &Options) -> Result<(), String> {
+    let base = std::env::temp_dir().join(format!("roster-bench-peers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let setup = setup(options.load);
+    let mut tables = Vec::new();
+    let mut errors = 0;
+    let roster = options.binary.as_ref().map(|binary| {
+        let rows = peers::roster(binary, &base.join("roster"), options.load);
+        match &rows {
+            Ok(rows) => {
+                errors += rows.iter().map(|row| row.outcome.errors).sum::<u64>();
+                let title = format!("Roster alone, SQLite file, durable commits — {setup}");
+                tables.push(report::table(&title, rows, None));
+            }
+            Err(err) => {
+                errors += 1;
+                say(&format!("Roster not measured: {err}"));
+            }
+        }
+        Measured {
+            label: ROSTER_LABEL.to_owned(),
+            rows,
+            create_target: None,
+        }
+    });
+    if roster.is_none() {
+        say("no --binary: Roster is not measured, only the peers");
+    }
+    let (table, failed) = side_by_side(options, roster.as_ref(), &base, &setup);
+    tables.push(table);
+    finish(&tables, errors + failed, &base);
+    Ok(())
+}
+
+/// Prints the tables and deletes the temporary files, unless something failed.
+fn finish(tables: &[Vec<String>], errors: u64, base: &Path) {
     for line in tables.iter().flatten() {
         eprintln!("{line}");
     }
     eprintln!();
     if errors == 0 {
-        let _ = std::fs::remove_dir_all(&base);
+        let _ = std::fs::remove_dir_all(base);
         say(&format!(
             "the temporary files (databases, server logs) were in {} and are deleted",
             base.display()
@@ -198,7 +303,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             base.display()
         ));
     }
-    Ok(())
 }
 
 /// Sets up one backend, measures it, stops the server and returns the table and the error count.
@@ -209,22 +313,23 @@ fn backend(
     dir: &Path,
     database_url: &str,
     options: &Options,
-) -> Result<(Vec<String>, u64), String> {
+) -> Result<(Vec<String>, u64, Vec<Row>), String> {
     let load = options.load;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let before = busy_cpu_percent();
-    if let Some(busy) = before.filter(|busy| *busy > 10.0) {
-        say(&format!(
-            "warning: other work keeps the CPUs {busy:.0}% busy; the figures will be low"
-        ));
-    }
+    let before = warn_if_busy();
     say(&format!(
         "{title}\n  creating workspace `{}`, a SCIM connection and a token; starting roster serve",
         server::WORKSPACE
     ));
     let mut instance = Instance::start(binary, dir, database_url)?;
     let writes_before = events::WriteTimes::scrape(&instance.addr, &instance.token);
-    let mut rows = scenario::run(&instance.addr, &instance.token, load)?;
+    // With peers, the list is also walked with startIndex: the walk the peers can do.
+    let paging: &[Paging] = if options.peers.is_empty() {
+        &[Paging::Cursor]
+    } else {
+        &[Paging::Cursor, Paging::StartIndex]
+    };
+    let mut rows = scenario::run(&instance.addr, &instance.token, load, paging)?;
     let writes = events::WriteTimes::scrape(&instance.addr, &instance.token)
         .and_then(|after| Ok(after.since(&writes_before?)));
     if let Err(err) = &writes {
@@ -278,7 +383,19 @@ fn backend(
     }
     table.extend(sync_line);
     table.extend(scale_lines);
-    Ok((table, errors))
+    Ok((table, errors, rows))
+}
+
+/// How busy the CPUs are with other work (see `busy_cpu_percent`), with a warning when that
+/// will lower the figures.
+fn warn_if_busy() -> Option<f64> {
+    let busy = busy_cpu_percent();
+    if let Some(busy) = busy.filter(|busy| *busy > 10.0) {
+        say(&format!(
+            "warning: other work keeps the CPUs {busy:.0}% busy; the figures will be low"
+        ));
+    }
+    busy
 }
 
 /// How busy the CPUs are with other work, over one second (/proc/stat), in percent: the server
@@ -332,7 +449,9 @@ mod tests {
                     memberships: 500_000
                 }),
                 scale_users: Some(1_000_000),
-            })
+                ref peers,
+                peers_only: false,
+            }) if peers.is_empty()
         ));
         let small: Vec<String> = ["--sync-users", "2000"]
             .iter()
@@ -355,5 +474,22 @@ mod tests {
         ));
         assert!(parse(&["--users".to_owned(), "0".to_owned()]).is_err());
         assert!(parse(&["--bogus".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn parses_peer_options() {
+        let parsed =
+            |args: &[&str]| parse(&args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert!(
+            matches!(parsed(&["--peers"]), Ok(Options { peers, peers_only: false, .. }) if peers == Peer::ALL)
+        );
+        assert!(
+            matches!(parsed(&["--peers-only"]), Ok(Options { peers, peers_only: true, .. }) if peers == Peer::ALL)
+        );
+        assert!(matches!(
+            parsed(&["--peers-only", "--peers=better-auth", "--binary", "/x/roster"]),
+            Ok(Options { peers, peers_only: true, binary: Some(_), .. }) if peers == [Peer::BetterAuth]
+        ));
+        assert!(parsed(&["--peers=nobody"]).is_err());
     }
 }

@@ -4,11 +4,12 @@
 //!
 //! Everything comes from package registries (apt, npm); nothing is fetched when the tests run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::{repo_root, run_checked, say, system};
+use crate::node::{self, npm_ci};
+use crate::{repo_root, say, system};
 
 /// Debian packages: the SAML IdP and PHP to run it (`php-xml` for DOM/XML signatures and
 /// `php-mbstring`, both of which SimpleSAMLphp needs but does not pull in with
@@ -30,52 +31,15 @@ fn idps_dir() -> PathBuf {
     repo_root().join("e2e").join("idps")
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    path.metadata().and_then(|m| m.modified()).ok()
-}
-
 /// Installs what the local IdPs and the console test need when it is missing: the Debian packages
 /// (as root; otherwise prints the command and fails, like every other system package step) and
 /// the npm packages of the OpenID Provider and of the console driver (`e2e/console`).
 pub(crate) fn ensure_idps() -> Result<(), String> {
     system::ensure(PACKAGES)?;
 
-    for tool in ["node", "npm"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            return Err(format!(
-                "{tool} not found: the OpenID Provider (oidc-provider 9) and the console test need Node.js >= 20 with npm"
-            ));
-        }
-    }
+    node::require("the OpenID Provider (oidc-provider 9) and the console test")?;
     npm_ci(&idps_dir().join("oidc"), "oidc-provider")?;
     npm_ci(&repo_root().join("e2e").join("console"), "playwright-core")?;
-    Ok(())
-}
-
-/// `npm ci` in `dir` when `node_modules` is missing or older than the committed lock file (npm
-/// writes node_modules/.package-lock.json on every install: older than the lock file means
-/// someone bumped a version since).
-fn npm_ci(dir: &Path, package: &str) -> Result<(), String> {
-    let lock = dir.join("package-lock.json");
-    let installed = dir.join("node_modules").join(".package-lock.json");
-    let stale = match (modified(&installed), modified(&lock)) {
-        (Some(installed), Some(lock)) => installed < lock,
-        _ => true,
-    };
-    if stale
-        || !dir
-            .join("node_modules")
-            .join(package)
-            .join("package.json")
-            .exists()
-    {
-        say(&format!("npm ci in {} ({package})", dir.display()));
-        run_checked(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(dir),
-        )?;
-    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod bench;
 mod checks;
 mod conformance;
 mod idps;
+mod node;
 mod postgres;
 mod python;
 mod serve;

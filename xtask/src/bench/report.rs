@@ -7,7 +7,7 @@ use super::scenario::Row;
 /// The memory target: peak RSS below 150 MiB.
 const RSS_TARGET_KIB: u64 = 150 * 1024;
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met {
         "met"
     } else {

@@ -4,6 +4,10 @@
 //!
 //! Creates run a fixed number of times (the user and group counts); the rest run for a fixed
 //! time against the users created, picked at random (reads) or in turn (writes).
+//!
+//! The user operations take the SCIM base path as an argument, so `cargo xtask bench --peers`
+//! sends the very same requests to other SCIM servers (`bench/peers.rs`); those have no cursors,
+//! so the list walk can also page with `startIndex`, which every server has.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,8 +16,8 @@ use super::http::{encode_query, Client, Response};
 use super::load::{self, Operation, Outcome, Rng, Until};
 use crate::say;
 
-const USERS: &str = "/scim/v2/Users";
-const GROUPS: &str = "/scim/v2/Groups";
+/// Roster's SCIM base path.
+pub(crate) const BASE: &str = "/scim/v2";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// The throughput targets (#7), in requests per second.
@@ -26,6 +30,25 @@ pub(crate) struct Load {
     pub(crate) users: u64,
     pub(crate) concurrency: usize,
     pub(crate) seconds: u64,
+}
+
+/// How the list walk pages through the users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Paging {
+    /// RFC 9865 cursors (`cursor`, `nextCursor`), Roster's way: the same cost at any depth.
+    Cursor,
+    /// `startIndex` and `count` (RFC 7644 §3.4.2.4), which every SCIM server has.
+    StartIndex,
+}
+
+impl Paging {
+    /// The row's name in the tables.
+    pub(crate) const fn row_name(self) -> &'static str {
+        match self {
+            Paging::Cursor => "list users (count=100, cursor)",
+            Paging::StartIndex => "list users (count=100, startIndex)",
+        }
+    }
 }
 
 /// One measured operation.
@@ -74,7 +97,7 @@ fn create_all(
     token: &str,
     concurrency: usize,
     count: u64,
-    path: &'static str,
+    path: &str,
     body: fn(u64) -> String,
 ) -> (Outcome, Vec<String>) {
     create_each(addr, token, concurrency, count, |client, index| {
@@ -141,8 +164,16 @@ pub(crate) fn finished(name: &'static str, outcome: Outcome, target: Option<f64>
     }
 }
 
-/// Runs every operation against the server at `addr` and returns the rows in order.
-pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, String> {
+/// The user operations against the SCIM server at `addr` whose base path is `base` (`/scim/v2`
+/// for Roster): create `load.users` users, GET them by id, find them with `userName eq`, PATCH
+/// `active`, and walk the list once per `paging`. Returns the rows and the ids created.
+pub(crate) fn users(
+    addr: &str,
+    token: &str,
+    base: &str,
+    load: Load,
+    paging: &[Paging],
+) -> Result<(Vec<Row>, Vec<String>), String> {
     let Load {
         users,
         concurrency,
@@ -150,21 +181,23 @@ pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, Strin
     } = load;
     let timed = Until::Elapsed(Duration::from_secs(seconds));
     let mut rows = Vec::new();
+    let users_path = format!("{base}/Users");
+    let users_path = users_path.as_str();
 
     say(&format!("  creating {users} users"));
-    let (outcome, user_ids) = create_all(addr, token, concurrency, users, USERS, user_body);
+    let (outcome, user_ids) = create_all(addr, token, concurrency, users, users_path, user_body);
     rows.push(finished("create user (POST)", outcome, None));
     if user_ids.is_empty() {
         return Err("no user was created; nothing to measure".to_owned());
     }
-    let user_ids = &user_ids;
+    let user_ids_ref = &user_ids;
     let count = user_ids.len();
 
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 1);
         Box::new(move |client: &mut Client, _| {
-            let id = &user_ids[rng.below(count)];
-            client.request("GET", &format!("{USERS}/{id}"), None)
+            let id = &user_ids_ref[rng.below(count)];
+            client.request("GET", &format!("{users_path}/{id}"), None)
         })
     });
     rows.push(finished("GET user by id", outcome, Some(GET_TARGET)));
@@ -173,7 +206,7 @@ pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, Strin
         let mut rng = Rng::new(worker as u64 + 101);
         Box::new(move |client: &mut Client, _| {
             let filter = format!("userName eq \"{}\"", user_name(rng.below(count) as u64));
-            let path = format!("{USERS}?filter={}", encode_query(&filter));
+            let path = format!("{users_path}?filter={}", encode_query(&filter));
             client.request("GET", &path, None)
         })
     });
@@ -183,32 +216,76 @@ pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, Strin
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
         Box::new(move |client: &mut Client, iteration| {
             let position = worker + iteration as usize * concurrency;
-            let id = &user_ids[position % count];
+            let id = &user_ids_ref[position % count];
             let active = (position / count) % 2 == 1;
             client.request(
                 "PATCH",
-                &format!("{USERS}/{id}"),
+                &format!("{users_path}/{id}"),
                 Some(&active_patch(active)),
             )
         })
     });
     rows.push(finished("PATCH user active", outcome, None));
 
-    // Each worker walks the whole list with RFC 9865 cursors, then starts again.
-    let outcome = load::run(addr, token, concurrency, timed, |_| -> Operation<'_> {
-        let mut cursor = String::new();
-        Box::new(move |client: &mut Client, _| {
-            let path = format!("{USERS}?count=100&cursor={}", encode_query(&cursor));
-            let response = client.request("GET", &path, None)?;
-            cursor = response.json_string("nextCursor").unwrap_or_default();
-            Ok(response)
-        })
-    });
-    rows.push(finished("list users (count=100, cursor)", outcome, None));
+    for &paging in paging {
+        // Each worker walks the whole list, then starts again.
+        let outcome = load::run(addr, token, concurrency, timed, |_| -> Operation<'_> {
+            let (mut cursor, mut start) = (String::new(), 1);
+            Box::new(move |client: &mut Client, _| {
+                let path = match paging {
+                    Paging::Cursor => {
+                        format!("{users_path}?count=100&cursor={}", encode_query(&cursor))
+                    }
+                    Paging::StartIndex => format!("{users_path}?startIndex={start}&count=100"),
+                };
+                let response = client.request("GET", &path, None)?;
+                match paging {
+                    Paging::Cursor => {
+                        cursor = response.json_string("nextCursor").unwrap_or_default();
+                    }
+                    Paging::StartIndex => start = next_start(start, count),
+                }
+                Ok(response)
+            })
+        });
+        rows.push(finished(paging.row_name(), outcome, None));
+    }
+    Ok((rows, user_ids))
+}
+
+/// The `startIndex` of the page after the one at `start` (100 a page) in `total` users: 1 again
+/// after the last page.
+fn next_start(start: usize, total: usize) -> usize {
+    if start + 100 > total {
+        1
+    } else {
+        start + 100
+    }
+}
+
+/// Runs every operation against Roster at `addr` and returns the rows in order; the list walk
+/// runs once per `paging`.
+pub(crate) fn run(
+    addr: &str,
+    token: &str,
+    load: Load,
+    paging: &[Paging],
+) -> Result<Vec<Row>, String> {
+    let (mut rows, user_ids) = users(addr, token, BASE, load, paging)?;
+    let Load {
+        users,
+        concurrency,
+        seconds,
+    } = load;
+    let timed = Until::Elapsed(Duration::from_secs(seconds));
+    let (user_ids, count) = (&user_ids, user_ids.len());
 
     let groups = (users / 100).max(concurrency as u64);
     say(&format!("  creating {groups} groups"));
-    let (outcome, group_ids) = create_all(addr, token, concurrency, groups, GROUPS, group_body);
+    let groups_path = format!("{BASE}/Groups");
+    let groups_path = groups_path.as_str();
+    let (outcome, group_ids) =
+        create_all(addr, token, concurrency, groups, groups_path, group_body);
     rows.push(finished("create group (POST)", outcome, None));
     if group_ids.is_empty() {
         return Err("no group was created; nothing more to measure".to_owned());
@@ -230,7 +307,7 @@ pub(crate) fn run(addr: &str, token: &str, load: Load) -> Result<Vec<Row>, Strin
             };
             client.request(
                 "PATCH",
-                &format!("{GROUPS}/{group}"),
+                &format!("{groups_path}/{group}"),
                 Some(&member_patch(op, &member)),
             )
         })
@@ -256,5 +333,13 @@ mod tests {
             body: Vec::new(),
         };
         assert_eq!(response.resource_id().as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn start_index_walks_and_wraps() {
+        assert_eq!(next_start(1, 250), 101);
+        assert_eq!(next_start(201, 250), 1);
+        assert_eq!(next_start(101, 200), 1);
+        assert_eq!(next_start(1, 5), 1);
     }
 }

@@ -17,8 +17,10 @@ use crate::say;
 pub(crate) const WORKSPACE: &str = "bench";
 const CONNECTION: &str = "idp";
 
-/// A running `roster serve`, stopped (SIGTERM, then SIGKILL after 40 s) when dropped.
+/// A running `roster serve` (or a SCIM peer), stopped (SIGTERM, then SIGKILL after 40 s) when
+/// dropped.
 pub(crate) struct Instance {
+    name: String,
     child: Option<Child>,
     pub(crate) addr: String,
     pub(crate) token: String,
@@ -80,60 +82,89 @@ pub(crate) fn provision(
     ])
 }
 
+/// A free loopback address (`127.0.0.1:PORT`) to serve on.
+pub(crate) fn free_addr() -> Result<String, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| format!("127.0.0.1:{}", addr.port()))
+        .map_err(|err| format!("no free port: {err}"))
+}
+
 impl Instance {
     /// Creates the workspace, connection and token on `database_url` and starts the server,
     /// its log in `dir/serve.log`.
     pub(crate) fn start(binary: &Path, dir: &Path, database_url: &str) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .map_err(|err| format!("no free port: {err}"))?;
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_addr()?;
         let token = provision(
             &mut |args| capture(roster(binary, dir, database_url, &addr).args(args)),
             WORKSPACE,
         )?;
-        let log = dir.join("serve.log");
+        Self::spawn(
+            "roster serve",
+            roster(binary, dir, database_url, &addr).arg("serve"),
+            addr,
+            token,
+            dir.join("serve.log"),
+            "/readyz",
+        )
+    }
+
+    /// Starts `command` (a server called `name` in the messages, listening on `addr`), its
+    /// stdout and stderr in `log`, and waits until `GET ready_path` (with the bearer `token`)
+    /// answers 200. Roster and the SCIM peers the bench compares it with start this way.
+    pub(crate) fn spawn(
+        name: &str,
+        command: &mut Command,
+        addr: String,
+        token: String,
+        log: PathBuf,
+        ready_path: &str,
+    ) -> Result<Self, String> {
         let log_file = std::fs::File::create(&log)
             .map_err(|err| format!("cannot create {}: {err}", log.display()))?;
-        let child = roster(binary, dir, database_url, &addr)
-            .arg("serve")
+        let stdout = log_file
+            .try_clone()
+            .map_err(|err| format!("{}: {err}", log.display()))?;
+        let child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(log_file)
             .spawn()
-            .map_err(|err| format!("cannot start roster serve: {err}"))?;
+            .map_err(|err| format!("cannot start {name}: {err}"))?;
         let mut instance = Self {
+            name: name.to_owned(),
             child: Some(child),
             addr,
             token,
             log,
         };
-        instance.wait_ready()?;
+        instance.wait_ready(ready_path)?;
         Ok(instance)
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
+    fn wait_ready(&mut self, ready_path: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let mut client = Client::new(&self.addr, "");
+        let mut client = Client::new(&self.addr, &self.token);
         loop {
-            if let Ok(response) = client.request("GET", "/readyz", None) {
+            if let Ok(response) = client.request("GET", ready_path, None) {
                 if response.status == 200 {
-                    say(&format!("  roster serve is ready on http://{}", self.addr));
+                    say(&format!("  {} is ready on http://{}", self.name, self.addr));
                     return Ok(());
                 }
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     return Err(format!(
-                        "roster serve exited with {status}; see {}",
+                        "{} exited with {status}; see {}",
+                        self.name,
                         self.log.display()
                     ));
                 }
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "roster serve was not ready within 60 s; see {}",
+                    "{} was not ready within 60 s; see {}",
+                    self.name,
                     self.log.display()
                 ));
             }
@@ -167,7 +198,10 @@ impl Instance {
                 Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
-        say("  roster serve did not stop within 40 s of SIGTERM; killing it");
+        say(&format!(
+            "  {} did not stop within 40 s of SIGTERM; killing it",
+            self.name
+        ));
         let _ = child.kill();
         let _ = child.wait();
     }
