@@ -29,7 +29,7 @@ use std::process::Command;
 use crate::postgres::Throwaway;
 use crate::{cargo_target_dir, repo_root, run_checked, say, system};
 use peers::{Measured, Peer};
-use scenario::{Load, Paging, Row};
+use scenario::{Load, Paging};
 use server::Instance;
 
 struct Options {
@@ -172,7 +172,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "SQLite: database {}",
         dir.join("roster.db").display()
     ));
-    let (table, failed, sqlite_rows) = backend(
+    let (table, failed, sqlite) = backend(
         &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
         &binary,
         &signer,
@@ -199,12 +199,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     if !options.peers.is_empty() {
-        let roster = Measured {
-            label: ROSTER_LABEL.to_owned(),
-            rows: Ok(sqlite_rows),
-            create_target: None,
-        };
-        let (table, failed) = side_by_side(&options, Some(&roster), &base, &setup);
+        let (table, failed) = side_by_side(&options, Some(&sqlite), &base, &setup);
         tables.push(table);
         errors += failed;
     }
@@ -258,23 +253,19 @@ fn peers_only(options: &Options) -> Result<(), String> {
     let mut tables = Vec::new();
     let mut errors = 0;
     let roster = options.binary.as_ref().map(|binary| {
-        let rows = peers::roster(binary, &base.join("roster"), options.load);
-        match &rows {
+        let roster = peers::roster(binary, &base.join("roster"), options.load, ROSTER_LABEL);
+        match &roster.rows {
             Ok(rows) => {
                 errors += rows.iter().map(|row| row.outcome.errors).sum::<u64>();
                 let title = format!("Roster alone, SQLite file, durable commits — {setup}");
-                tables.push(report::table(&title, rows, None));
+                tables.push(report::table(&title, rows, roster.peak_rss_kib));
             }
             Err(err) => {
                 errors += 1;
                 say(&format!("Roster not measured: {err}"));
             }
         }
-        Measured {
-            label: ROSTER_LABEL.to_owned(),
-            rows,
-            create_target: None,
-        }
+        roster
     });
     if roster.is_none() {
         say("no --binary: Roster is not measured, only the peers");
@@ -305,7 +296,8 @@ fn finish(tables: &[Vec<String>], errors: u64, base: &Path) {
     }
 }
 
-/// Sets up one backend, measures it, stops the server and returns the table and the error count.
+/// Sets up one backend, measures it, stops the server and returns the table, the error count and
+/// the rows (with the peak RSS after the SCIM operations) for the side-by-side table.
 fn backend(
     title: &str,
     binary: &Path,
@@ -313,7 +305,7 @@ fn backend(
     dir: &Path,
     database_url: &str,
     options: &Options,
-) -> Result<(Vec<String>, u64, Vec<Row>), String> {
+) -> Result<(Vec<String>, u64, Measured), String> {
     let load = options.load;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let before = warn_if_busy();
@@ -330,6 +322,7 @@ fn backend(
         &[Paging::Cursor, Paging::StartIndex]
     };
     let mut rows = scenario::run(&instance.addr, &instance.token, load, paging)?;
+    let scenario_peak = instance.peak_rss_kib();
     let writes = events::WriteTimes::scrape(&instance.addr, &instance.token)
         .and_then(|after| Ok(after.since(&writes_before?)));
     if let Err(err) = &writes {
@@ -383,7 +376,13 @@ fn backend(
     }
     table.extend(sync_line);
     table.extend(scale_lines);
-    Ok((table, errors, rows))
+    let measured = Measured {
+        label: ROSTER_LABEL.to_owned(),
+        rows: Ok(rows),
+        peak_rss_kib: scenario_peak,
+        create_target: None,
+    };
+    Ok((table, errors, measured))
 }
 
 /// How busy the CPUs are with other work (see `busy_cpu_percent`), with a warning when that

@@ -28,7 +28,11 @@ commands:
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only] [--users N] [--concurrency C] [--seconds S] [--binary PATH]
-                                    SCIM req/s, latency and peak RSS on SQLite and PostgreSQL
+        [--peers[=NAME,..]] [--peers-only]
+                                    SCIM req/s, latency and peak RSS on SQLite and PostgreSQL;
+                                    --peers adds scim2-server, better-auth and scimmy side by side
+                                    (issue #7's relative targets); --peers-only skips Roster's
+                                    build and backends (Roster measured from --binary, if given)
   idps                              install the local SAML and OIDC test IdPs (e2e/idps) and run both
                                     in the foreground for trying SSO by hand
 ";

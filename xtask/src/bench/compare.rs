@@ -104,6 +104,13 @@ pub(crate) fn table(title: &str, roster: Option<&Measured>, peers: &[Measured]) 
             lines.push(line(&server.label, outcome, &multiple));
         }
     }
+    lines.push("  peak RSS after these operations (VmHWM, with child processes)".to_owned());
+    for server in &servers {
+        lines.push(match server.peak_rss_kib {
+            Some(kib) => format!("    {:<36} {:>9.1} MiB", server.label, kib as f64 / 1024.0),
+            None => format!("    {:<36} {:>13}", server.label, "unknown"),
+        });
+    }
     for server in &servers {
         match &server.rows {
             Err(err) => lines.push(format!("  {}: not measured: {err}", server.label)),
@@ -182,6 +189,7 @@ mod tests {
         Measured {
             label: label.to_owned(),
             rows,
+            peak_rss_kib: Some(40 * 1024),
             create_target: target,
         }
     }
@@ -200,6 +208,7 @@ mod tests {
         assert!(text.contains("create user >= 10x Better Auth: 6.7x: NOT met"));
         assert!(text.contains("create user >= 5x scim2-server: 10.0x: met"));
         assert!(text.contains("SCIMMY: not measured: npm ci failed"));
+        assert!(text.contains("scim2-server                              40.0 MiB"));
         assert!(text.contains("Better Auth / create user (POST): 50 errors; the first: HTTP 400"));
         assert!(lines
             .iter()

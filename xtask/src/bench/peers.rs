@@ -111,11 +111,13 @@ impl Peer {
                 )?;
                 // One worker: the storage is in memory, in the worker process. gthread keeps
                 // connections alive (the stock wsgiref server speaks HTTP/1.0 with a backlog of 5).
+                // One thread: under the GIL more threads only contend; 1 served more req/s than
+                // the 8 of the peers' README, both with this bench and with its Python workload.
                 let mut command = Command::new(python);
                 command
                     .args(["-m", "gunicorn", "scim2_server_wsgi:app", "--bind", addr])
                     .args(["--workers", "1", "--worker-class", "gthread"])
-                    .args(["--threads", "8", "--no-control-socket"])
+                    .args(["--threads", "1", "--no-control-socket"])
                     .env("PYTHONDONTWRITEBYTECODE", "1");
                 command
             }
@@ -144,6 +146,8 @@ impl Peer {
 pub(crate) struct Measured {
     pub(crate) label: String,
     pub(crate) rows: Result<Vec<Row>, String>,
+    /// Peak RSS in KiB just after the user operations (with the server's child processes).
+    pub(crate) peak_rss_kib: Option<u64>,
     /// Issue #7's create target against this server (Roster's create req/s over its own).
     pub(crate) create_target: Option<f64>,
 }
@@ -154,25 +158,30 @@ pub(crate) fn run(peers: &[Peer], load: Load, base: &Path) -> Vec<Measured> {
         .iter()
         .map(|&peer| {
             say(&format!("peer {}: installing and starting", peer.label()));
-            let rows = measure(peer, load, &base.join(peer.name()));
-            if let Err(err) = &rows {
-                say(&format!("  peer {} skipped: {err}", peer.name()));
-            }
+            let (rows, peak_rss_kib) = match measure(peer, load, &base.join(peer.name())) {
+                Ok((rows, peak)) => (Ok(rows), peak),
+                Err(err) => {
+                    say(&format!("  peer {} skipped: {err}", peer.name()));
+                    (Err(err), None)
+                }
+            };
             Measured {
                 label: peer.label().to_owned(),
                 rows,
+                peak_rss_kib,
                 create_target: peer.create_target(),
             }
         })
         .collect()
 }
 
-fn measure(peer: Peer, load: Load, dir: &Path) -> Result<Vec<Row>, String> {
+/// Starts, measures and stops one peer: its rows and peak RSS.
+fn measure(peer: Peer, load: Load, dir: &Path) -> Result<(Vec<Row>, Option<u64>), String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let addr = free_addr()?;
     let mut command = peer.command(&addr, dir)?;
     super::warn_if_busy();
-    let mut instance = Instance::spawn(
+    let instance = Instance::spawn(
         peer.name(),
         &mut command,
         addr,
@@ -180,25 +189,39 @@ fn measure(peer: Peer, load: Load, dir: &Path) -> Result<Vec<Row>, String> {
         dir.join("serve.log"),
         &format!("{}/Users?count=1", peer.base()),
     )?;
-    let rows = scenario::users(
-        &instance.addr,
-        &instance.token,
-        peer.base(),
-        load,
-        &[Paging::StartIndex],
-    );
+    users_then_stop(instance, peer.base(), load, &[Paging::StartIndex])
+}
+
+/// Runs the user operations against `instance`, then reads its peak RSS and stops it.
+fn users_then_stop(
+    mut instance: Instance,
+    base: &str,
+    load: Load,
+    paging: &[Paging],
+) -> Result<(Vec<Row>, Option<u64>), String> {
+    let rows = scenario::users(&instance.addr, &instance.token, base, load, paging);
+    let peak = instance.peak_rss_kib();
     instance.stop();
-    say(&format!(
-        "  {} stopped (its log: {})",
-        peer.name(),
-        instance.log.display()
-    ));
-    rows.map(|(rows, _)| rows)
+    say(&format!("  stopped (its log: {})", instance.log.display()));
+    rows.map(|(rows, _)| (rows, peak))
 }
 
 /// Roster from `binary` on a fresh SQLite file in `dir` (defaults: durable commits), under the
 /// same user operations, with both list walks: for `--peers-only`, which measures no backend.
-pub(crate) fn roster(binary: &Path, dir: &Path, load: Load) -> Result<Vec<Row>, String> {
+pub(crate) fn roster(binary: &Path, dir: &Path, load: Load, label: &str) -> Measured {
+    let (rows, peak_rss_kib) = match roster_rows(binary, dir, load) {
+        Ok((rows, peak)) => (Ok(rows), peak),
+        Err(err) => (Err(err), None),
+    };
+    Measured {
+        label: label.to_owned(),
+        rows,
+        peak_rss_kib,
+        create_target: None,
+    }
+}
+
+fn roster_rows(binary: &Path, dir: &Path, load: Load) -> Result<(Vec<Row>, Option<u64>), String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let database: PathBuf = dir.join("roster.db");
     super::warn_if_busy();
@@ -207,16 +230,13 @@ pub(crate) fn roster(binary: &Path, dir: &Path, load: Load) -> Result<Vec<Row>, 
         binary.display(),
         database.display()
     ));
-    let mut instance = Instance::start(binary, dir, &format!("sqlite://{}", database.display()))?;
-    let rows = scenario::users(
-        &instance.addr,
-        &instance.token,
+    let instance = Instance::start(binary, dir, &format!("sqlite://{}", database.display()))?;
+    users_then_stop(
+        instance,
         scenario::BASE,
         load,
         &[Paging::Cursor, Paging::StartIndex],
-    );
-    instance.stop();
-    rows.map(|(rows, _)| rows)
+    )
 }
 
 #[cfg(test)]

@@ -51,6 +51,13 @@ impl Paging {
     }
 }
 
+impl Load {
+    /// How long each timed operation runs.
+    fn timed(self) -> Until {
+        Until::Elapsed(Duration::from_secs(self.seconds))
+    }
+}
+
 /// One measured operation.
 pub(crate) struct Row {
     pub(crate) name: &'static str,
@@ -175,11 +182,9 @@ pub(crate) fn users(
     paging: &[Paging],
 ) -> Result<(Vec<Row>, Vec<String>), String> {
     let Load {
-        users,
-        concurrency,
-        seconds,
+        users, concurrency, ..
     } = load;
-    let timed = Until::Elapsed(Duration::from_secs(seconds));
+    let timed = load.timed();
     let mut rows = Vec::new();
     let users_path = format!("{base}/Users");
     let users_path = users_path.as_str();
@@ -272,15 +277,10 @@ pub(crate) fn run(
     paging: &[Paging],
 ) -> Result<Vec<Row>, String> {
     let (mut rows, user_ids) = users(addr, token, BASE, load, paging)?;
-    let Load {
-        users,
-        concurrency,
-        seconds,
-    } = load;
-    let timed = Until::Elapsed(Duration::from_secs(seconds));
+    let (concurrency, timed) = (load.concurrency, load.timed());
     let (user_ids, count) = (&user_ids, user_ids.len());
 
-    let groups = (users / 100).max(concurrency as u64);
+    let groups = (load.users / 100).max(concurrency as u64);
     say(&format!("  creating {groups} groups"));
     let groups_path = format!("{BASE}/Groups");
     let groups_path = groups_path.as_str();

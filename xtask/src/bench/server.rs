@@ -172,15 +172,17 @@ impl Instance {
         }
     }
 
-    /// The server's peak resident set size (VmHWM) in KiB, from /proc.
+    /// The server's peak resident set size (VmHWM) in KiB, from /proc, with its direct
+    /// children's (a gunicorn master serves from a worker process; roster and node have none).
     pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let children: u64 = children
+            .split_whitespace()
+            .filter_map(|child| vm_hwm_kib(child.parse().ok()?))
+            .sum();
+        Some(vm_hwm_kib(pid)? + children)
     }
 
     /// Asks the server to shut down (SIGTERM: in-flight requests finish) and waits for it.
@@ -205,6 +207,15 @@ impl Instance {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
 }
 
 impl Drop for Instance {
