@@ -290,7 +290,8 @@ fn finish(tables: &[Vec<String>], errors: u64, base: &Path) {
         ));
     } else {
         say(&format!(
-            "{errors} requests failed; the databases and server logs (serve.log) are kept in {}",
+            "{errors} requests failed (or servers were not measured); the databases and server \
+             logs (serve.log) are kept in {}",
             base.display()
         ));
     }
@@ -377,10 +378,10 @@ fn backend(
     table.extend(sync_line);
     table.extend(scale_lines);
     let measured = Measured {
-        label: ROSTER_LABEL.to_owned(),
         rows: Ok(rows),
         peak_rss_kib: scenario_peak,
-        create_target: None,
+        busy_percent: before,
+        ..Measured::new(ROSTER_LABEL, None)
     };
     Ok((table, errors, measured))
 }

@@ -104,12 +104,18 @@ pub(crate) fn table(title: &str, roster: Option<&Measured>, peers: &[Measured]) 
             lines.push(line(&server.label, outcome, &multiple));
         }
     }
-    lines.push("  peak RSS after these operations (VmHWM, with child processes)".to_owned());
-    for server in &servers {
-        lines.push(match server.peak_rss_kib {
-            Some(kib) => format!("    {:<36} {:>9.1} MiB", server.label, kib as f64 / 1024.0),
-            None => format!("    {:<36} {:>13}", server.label, "unknown"),
+    lines.push(format!(
+        "  {:<38} {:>13}  {}",
+        "peak RSS after these operations", "", "CPUs busy with other work just before"
+    ));
+    for server in servers.iter().filter(|server| server.rows.is_ok()) {
+        let rss = server.peak_rss_kib.map_or("unknown".to_owned(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
         });
+        let busy = server
+            .busy_percent
+            .map_or("unknown".to_owned(), |busy| format!("{busy:.0}%"));
+        lines.push(format!("    {:<36} {rss:>13}  {busy}", server.label));
     }
     for server in &servers {
         match &server.rows {
@@ -187,10 +193,10 @@ mod tests {
 
     fn measured(label: &str, rows: Result<Vec<Row>, String>, target: Option<f64>) -> Measured {
         Measured {
-            label: label.to_owned(),
             rows,
             peak_rss_kib: Some(40 * 1024),
-            create_target: target,
+            busy_percent: Some(3.0),
+            ..Measured::new(label, target)
         }
     }
 
@@ -208,7 +214,7 @@ mod tests {
         assert!(text.contains("create user >= 10x Better Auth: 6.7x: NOT met"));
         assert!(text.contains("create user >= 5x scim2-server: 10.0x: met"));
         assert!(text.contains("SCIMMY: not measured: npm ci failed"));
-        assert!(text.contains("scim2-server                              40.0 MiB"));
+        assert!(text.contains("scim2-server                              40.0 MiB  3%"));
         assert!(text.contains("Better Auth / create user (POST): 50 errors; the first: HTTP 400"));
         assert!(lines
             .iter()

@@ -148,8 +148,42 @@ pub(crate) struct Measured {
     pub(crate) rows: Result<Vec<Row>, String>,
     /// Peak RSS in KiB just after the user operations (with the server's child processes).
     pub(crate) peak_rss_kib: Option<u64>,
+    /// How busy other work kept the CPUs just before, in percent (it lowers the figures).
+    pub(crate) busy_percent: Option<f64>,
     /// Issue #7's create target against this server (Roster's create req/s over its own).
     pub(crate) create_target: Option<f64>,
+}
+
+impl Measured {
+    /// Nothing measured yet: the rows say so until the run fills them in.
+    pub(crate) fn new(label: &str, create_target: Option<f64>) -> Self {
+        Self {
+            label: label.to_owned(),
+            rows: Err("not measured".to_owned()),
+            peak_rss_kib: None,
+            busy_percent: None,
+            create_target,
+        }
+    }
+
+    /// Runs the user operations against `instance`, then records its peak RSS and stops it.
+    fn users_then_stop(
+        &mut self,
+        mut instance: Instance,
+        base: &str,
+        load: Load,
+        paging: &[Paging],
+    ) {
+        let rows = scenario::users(&instance.addr, &instance.token, base, load, paging);
+        self.rows = rows.map(|(rows, _)| rows);
+        self.peak_rss_kib = instance.peak_rss_kib();
+        instance.stop();
+        say(&format!(
+            "  {} stopped (its log: {})",
+            instance.name,
+            instance.log.display()
+        ));
+    }
 }
 
 /// Installs, starts, measures and stops each peer in turn, their logs under `base/<name>/`.
@@ -158,29 +192,22 @@ pub(crate) fn run(peers: &[Peer], load: Load, base: &Path) -> Vec<Measured> {
         .iter()
         .map(|&peer| {
             say(&format!("peer {}: installing and starting", peer.label()));
-            let (rows, peak_rss_kib) = match measure(peer, load, &base.join(peer.name())) {
-                Ok((rows, peak)) => (Ok(rows), peak),
-                Err(err) => {
-                    say(&format!("  peer {} skipped: {err}", peer.name()));
-                    (Err(err), None)
-                }
-            };
-            Measured {
-                label: peer.label().to_owned(),
-                rows,
-                peak_rss_kib,
-                create_target: peer.create_target(),
+            let mut measured = Measured::new(peer.label(), peer.create_target());
+            if let Err(err) = measure(peer, load, &base.join(peer.name()), &mut measured) {
+                say(&format!("  peer {} skipped: {err}", peer.name()));
+                measured.rows = Err(err);
             }
+            measured
         })
         .collect()
 }
 
-/// Starts, measures and stops one peer: its rows and peak RSS.
-fn measure(peer: Peer, load: Load, dir: &Path) -> Result<(Vec<Row>, Option<u64>), String> {
+/// Installs and starts one peer, then measures and stops it.
+fn measure(peer: Peer, load: Load, dir: &Path, measured: &mut Measured) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let addr = free_addr()?;
     let mut command = peer.command(&addr, dir)?;
-    super::warn_if_busy();
+    measured.busy_percent = super::warn_if_busy();
     let instance = Instance::spawn(
         peer.name(),
         &mut command,
@@ -189,54 +216,36 @@ fn measure(peer: Peer, load: Load, dir: &Path) -> Result<(Vec<Row>, Option<u64>)
         dir.join("serve.log"),
         &format!("{}/Users?count=1", peer.base()),
     )?;
-    users_then_stop(instance, peer.base(), load, &[Paging::StartIndex])
-}
-
-/// Runs the user operations against `instance`, then reads its peak RSS and stops it.
-fn users_then_stop(
-    mut instance: Instance,
-    base: &str,
-    load: Load,
-    paging: &[Paging],
-) -> Result<(Vec<Row>, Option<u64>), String> {
-    let rows = scenario::users(&instance.addr, &instance.token, base, load, paging);
-    let peak = instance.peak_rss_kib();
-    instance.stop();
-    say(&format!("  stopped (its log: {})", instance.log.display()));
-    rows.map(|(rows, _)| (rows, peak))
+    measured.users_then_stop(instance, peer.base(), load, &[Paging::StartIndex]);
+    Ok(())
 }
 
 /// Roster from `binary` on a fresh SQLite file in `dir` (defaults: durable commits), under the
 /// same user operations, with both list walks: for `--peers-only`, which measures no backend.
 pub(crate) fn roster(binary: &Path, dir: &Path, load: Load, label: &str) -> Measured {
-    let (rows, peak_rss_kib) = match roster_rows(binary, dir, load) {
-        Ok((rows, peak)) => (Ok(rows), peak),
-        Err(err) => (Err(err), None),
-    };
-    Measured {
-        label: label.to_owned(),
-        rows,
-        peak_rss_kib,
-        create_target: None,
-    }
-}
-
-fn roster_rows(binary: &Path, dir: &Path, load: Load) -> Result<(Vec<Row>, Option<u64>), String> {
-    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let mut measured = Measured::new(label, None);
     let database: PathBuf = dir.join("roster.db");
-    super::warn_if_busy();
-    say(&format!(
-        "Roster from {} on SQLite {}",
-        binary.display(),
-        database.display()
-    ));
-    let instance = Instance::start(binary, dir, &format!("sqlite://{}", database.display()))?;
-    users_then_stop(
-        instance,
-        scenario::BASE,
-        load,
-        &[Paging::Cursor, Paging::StartIndex],
-    )
+    let started = std::fs::create_dir_all(dir)
+        .map_err(|err| format!("{}: {err}", dir.display()))
+        .and_then(|()| {
+            measured.busy_percent = super::warn_if_busy();
+            say(&format!(
+                "Roster from {} on SQLite {}",
+                binary.display(),
+                database.display()
+            ));
+            Instance::start(binary, dir, &format!("sqlite://{}", database.display()))
+        });
+    match started {
+        Ok(instance) => measured.users_then_stop(
+            instance,
+            scenario::BASE,
+            load,
+            &[Paging::Cursor, Paging::StartIndex],
+        ),
+        Err(err) => measured.rows = Err(err),
+    }
+    measured
 }
 
 #[cfg(test)]

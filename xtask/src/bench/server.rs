@@ -20,7 +20,7 @@ const CONNECTION: &str = "idp";
 /// A running `roster serve` (or a SCIM peer), stopped (SIGTERM, then SIGKILL after 40 s) when
 /// dropped.
 pub(crate) struct Instance {
-    name: String,
+    pub(crate) name: String,
     child: Option<Child>,
     pub(crate) addr: String,
     pub(crate) token: String,
@@ -190,6 +190,9 @@ impl Instance {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return; // it has exited already (a peer that failed to start)
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
