@@ -39,7 +39,11 @@ fn like_pattern(op: CompareOp, text: &str) -> String {
     }
 }
 
-fn text_operand(attr: &str, value: &Value, fold: bool) -> Result<String, FilterTypeError> {
+pub(crate) fn text_operand(
+    attr: &str,
+    value: &Value,
+    fold: bool,
+) -> Result<String, FilterTypeError> {
     match value {
         Value::Text(text) if fold => Ok(text.to_lowercase()),
         Value::Text(text) => Ok(text.clone()),

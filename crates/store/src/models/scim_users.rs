@@ -7,7 +7,7 @@
 //! same userName and email is adopted, any other userName collision is a conflict.
 
 use diesel::prelude::*;
-use roster_domain::query::{Listing, Page, Query, SortOrder, UserAttr};
+use roster_domain::query::{CompareOp, Filter, Listing, Page, Query, SortOrder, UserAttr};
 use roster_domain::{
     Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, NewAuditEvent, Timestamp, User,
     UserId, UserName, WorkspaceId,
@@ -15,6 +15,7 @@ use roster_domain::{
 
 use super::user::{find_user, insert_user, UserRow};
 use super::{events, record_audit, NewProvisioningEntry, NewUser};
+use crate::db::on_backend;
 use crate::filter::user_predicate;
 use crate::schema::{group_members, users};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -68,15 +69,75 @@ fn visible(scope: ScimScope) -> users::BoxedQuery<'static, <DbConnection as Conn
         .into_boxed()
 }
 
+/// The rows visible to `scope` with `key` equal to `value`, not boxed: the hot lookups
+/// (`GET /Users/{id}`, `userName eq`) keep a prepared statement per key column, found by type
+/// (see [`on_backend`]).
+macro_rules! visible_where {
+    ($scope:expr, $key:expr, $value:expr) => {
+        users::table
+            .filter(users::workspace_id.eq($scope.workspace_id.to_string()))
+            .filter(users::managing_connection_id.eq($scope.connection_id.to_string()))
+            .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
+            .filter($key.eq($value))
+            .select(UserRow::as_select())
+    };
+}
+
 fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreResult<User> {
-    visible(scope)
-        .filter(users::id.eq(id.to_string()))
-        .select(UserRow::as_select())
-        // By primary key; no `.first()`, see the `db` module docs.
-        .get_result(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { what: "user" })?
-        .into_domain()
+    let id = id.to_string();
+    // By primary key; no `.first()`, see the `db` module docs.
+    on_backend!(conn, |c| visible_where!(scope, users::id, &id)
+        .get_result(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { what: "user" })?
+    .into_domain()
+}
+
+/// A `userName`, `id` or `externalId` `eq` lookup (at most one row per connection): the
+/// statement is prepared once per attribute, where the general filter path builds its SQL
+/// every time. `None` for any other filter.
+fn unique_lookup(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    filter: &Filter<UserAttr>,
+) -> StoreResult<Option<Vec<User>>> {
+    let Filter::Compare {
+        attr,
+        op: CompareOp::Eq,
+        value,
+    } = filter
+    else {
+        return Ok(None);
+    };
+    let key = |name, folded| {
+        crate::filter::text_operand(name, value, folded)
+            .map_err(|err| StoreError::InvalidFilter(err.0))
+    };
+    let rows: Vec<UserRow> = match attr {
+        UserAttr::UserName => {
+            let value = key("userName", true)?;
+            on_backend!(conn, |c| visible_where!(
+                scope,
+                users::user_name_key,
+                &value
+            )
+            .load(c))?
+        }
+        UserAttr::Id => {
+            let value = key("id", true)?;
+            on_backend!(conn, |c| visible_where!(scope, users::id, &value).load(c))?
+        }
+        UserAttr::ExternalId => {
+            let value = key("externalId", false)?;
+            on_backend!(conn, |c| visible_where!(scope, users::external_id, &value)
+                .load(c))?
+        }
+        _ => return Ok(None),
+    };
+    rows.into_iter()
+        .map(UserRow::into_domain)
+        .collect::<StoreResult<Vec<_>>>()
+        .map(Some)
 }
 
 /// `If-Match`: the version the client last saw must be the current one.
@@ -183,14 +244,10 @@ impl Store {
             if query.is_unique_lookup() {
                 // `userName eq`, Entra's lookup before every create: at most one row, so no
                 // LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`) and no COUNT.
-                let items = rows
-                    .select(UserRow::as_select())
-                    .load(conn)?
-                    .into_iter()
-                    .map(UserRow::into_domain)
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-                return Ok(Listing { items, total });
+                if let Some(items) = unique_lookup(conn, scope, &query.filter)? {
+                    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                    return Ok(Listing { items, total });
+                }
             }
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),

@@ -14,6 +14,7 @@ use roster_domain::{
 
 use super::connection::ConnectionRow;
 use super::{corrupt, record_audit};
+use crate::db::on_backend;
 use crate::schema::{connections, scim_tokens};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
@@ -174,13 +175,13 @@ impl Store {
         let hash = presented.hash();
         let now = Timestamp::now();
         let found: Option<(TokenRow, ConnectionRow)> = self.read(|conn| {
-            Ok(scim_tokens::table
+            // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
+            Ok(on_backend!(conn, |c| scim_tokens::table
                 .inner_join(connections::table)
                 .filter(scim_tokens::token_hash.eq(&hash.0))
                 .select((TokenRow::as_select(), ConnectionRow::as_select()))
-                // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
-                .get_result(conn)
-                .optional()?)
+                .get_result(c)
+                .optional())?)
         })?;
         let Some((token, connection)) = found else {
             return Err(StoreError::Unauthorized);
