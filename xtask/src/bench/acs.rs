@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::http::Client;
-use super::load::{self, Operation, Outcome, Until};
+use super::http::Request;
+use super::load::{self, Operation, Outcome, Step, Until};
 use super::scenario::{self, Load, Row};
 use super::server;
 use crate::{run_checked, say};
@@ -83,14 +83,18 @@ pub(crate) fn run(
         load.concurrency,
         Until::Count(forms.len() as u64),
         |_| -> Operation<'_> {
-            Box::new(move |client: &mut Client, index| {
-                let form = forms.get(index as usize).copied().unwrap_or_default();
-                let mut response = client.request_form(path, form)?;
-                // A login succeeds with a redirect to where the user was going.
-                if matches!(response.status, 302 | 303) {
-                    response.status = 200;
+            Box::new(move |index, answer| match answer {
+                None => {
+                    let form = forms.get(index as usize).copied().unwrap_or_default();
+                    Step::Send(Request::form(path.to_owned(), form.to_owned()))
                 }
-                Ok(response)
+                Some(mut response) => {
+                    // A login succeeds with a redirect to where the user was going.
+                    if matches!(response.status, 302 | 303) {
+                        response.status = 200;
+                    }
+                    Step::Done(response)
+                }
             })
         },
     );

@@ -1,11 +1,12 @@
-//! A minimal keep-alive HTTP/1.1 client over `std::net::TcpStream`, just enough for the load
-//! generator: one request at a time on one connection, `Content-Length` or chunked bodies.
+//! Minimal HTTP/1.1 for the load generator: requests encoded once into bytes, responses parsed
+//! from a buffer (`Content-Length` or chunked bodies), and a blocking keep-alive client for the
+//! bench's setup. The load runs on [`super::load`]'s event loop with the same codec.
 //!
-//! Why not ureq: xtask is standard library only so it builds in seconds on a fresh machine, and a
-//! client that does nothing but write a request and read a response keeps the load generator's
-//! own CPU use small — it shares the machine with the server it measures.
+//! Why not ureq or hyper: xtask builds in seconds on a fresh machine, and a client that does
+//! nothing but write a request and parse a response keeps the load generator's own CPU use
+//! small — it shares the machine with the server it measures.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -38,11 +39,161 @@ impl Response {
     }
 }
 
-/// One keep-alive connection to one server, with a bearer token.
+/// One request of the load generator.
+pub(crate) struct Request {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
+    pub(crate) body: Option<String>,
+    pub(crate) content_type: &'static str,
+}
+
+impl Request {
+    /// A SCIM request (`application/scim+json` body when there is one).
+    pub(crate) fn scim(method: &'static str, path: String, body: Option<String>) -> Self {
+        Self {
+            method,
+            path,
+            body,
+            content_type: "application/scim+json",
+        }
+    }
+
+    pub(crate) fn get(path: String) -> Self {
+        Self::scim("GET", path, None)
+    }
+
+    /// A POST of an HTML form body (`application/x-www-form-urlencoded`), as a browser posts a
+    /// SAML Response to the ACS.
+    pub(crate) fn form(path: String, body: String) -> Self {
+        Self {
+            method: "POST",
+            path,
+            body: Some(body),
+            content_type: "application/x-www-form-urlencoded",
+        }
+    }
+
+    /// The bytes on the wire, with the `Host` and bearer token of `addr`'s server.
+    pub(crate) fn encode(&self, addr: &str, token: &str) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: application/scim+json\r\n",
+            self.method, self.path
+        );
+        if let Some(body) = &self.body {
+            head.push_str(&format!(
+                "Content-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type,
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        if let Some(body) = &self.body {
+            bytes.extend_from_slice(body.as_bytes());
+        }
+        bytes
+    }
+}
+
+/// A whole response parsed from the start of a buffer.
+pub(crate) struct Parsed {
+    pub(crate) response: Response,
+    /// The server closes the connection after it (`Connection: close`, or a body that runs to
+    /// the end of the stream).
+    pub(crate) close: bool,
+}
+
+/// Parses the response at the start of `buf`: `Ok(None)` while it is incomplete. `at_end` says
+/// the stream has ended, which completes a response whose body runs to the end.
+pub(crate) fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>, String> {
+    let Some(head_end) = buf.windows(4).position(|window| window == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| "response head is not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let (mut length, mut chunked, mut close, mut location) = (None, false, false, None);
+    for header in lines {
+        let Some((name, value)) = header.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            "connection" => close = value.eq_ignore_ascii_case("close"),
+            "location" => location = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let rest = &buf[head_end + 4..];
+    let body = if chunked {
+        match dechunk(rest)? {
+            Some(body) => body,
+            None => return Ok(None),
+        }
+    } else if let Some(length) = length {
+        match rest.get(..length) {
+            Some(body) => body.to_vec(),
+            None => return Ok(None),
+        }
+    } else if status == 204 || status == 304 || (100..200).contains(&status) {
+        Vec::new()
+    } else if at_end {
+        close = true;
+        rest.to_vec()
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Parsed {
+        response: Response {
+            status,
+            location,
+            body,
+        },
+        close,
+    }))
+}
+
+/// The body of a complete chunked message, `None` while chunks are missing.
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = rest.windows(2).position(|window| window == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_line = std::str::from_utf8(&rest[..line_end]).unwrap_or_default();
+        let size_text = size_line.trim().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_line:?}"))?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            // Trailers, then the blank line that ends the message.
+            return Ok(rest
+                .windows(2)
+                .position(|window| window == b"\r\n")
+                .map(|_| body));
+        }
+        let Some(chunk) = rest.get(..size + 2) else {
+            return Ok(None);
+        };
+        body.extend_from_slice(&chunk[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// One blocking keep-alive connection to one server, with a bearer token: for the bench's setup
+/// and checks (readiness, `/metrics`). The load itself runs on [`super::load`]'s event loop.
 pub(crate) struct Client {
     addr: String,
     token: String,
-    stream: Option<BufReader<TcpStream>>,
+    stream: Option<TcpStream>,
 }
 
 impl Client {
@@ -54,192 +205,48 @@ impl Client {
         }
     }
 
-    /// Sends one request and reads the whole response. A kept-alive connection the server has
-    /// closed meanwhile is reopened once, when nothing of the response was read.
+    /// Sends one request and reads the whole response.
     pub(crate) fn request(
         &mut self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&str>,
     ) -> Result<Response, String> {
-        self.send(method, path, body, "application/scim+json")
-    }
-
-    /// POSTs an HTML form body (`application/x-www-form-urlencoded`), as a browser posts a SAML
-    /// Response to the ACS.
-    pub(crate) fn request_form(&mut self, path: &str, body: &str) -> Result<Response, String> {
-        self.send(
-            "POST",
-            path,
-            Some(body),
-            "application/x-www-form-urlencoded",
-        )
-    }
-
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        content_type: &str,
-    ) -> Result<Response, String> {
-        let reused = self.stream.is_some();
-        match self.try_request(method, path, body, content_type) {
-            Ok(response) => Ok(response),
-            Err(Failure::BeforeResponse(_)) if reused => {
-                self.stream = None;
-                self.try_request(method, path, body, content_type)
-                    .map_err(Failure::into_message)
-            }
-            Err(failure) => {
-                self.stream = None;
-                Err(failure.into_message())
-            }
-        }
-    }
-
-    fn connect(&mut self) -> Result<&mut BufReader<TcpStream>, Failure> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect(&self.addr)
-                .map_err(|err| Failure::BeforeResponse(format!("connect {}: {err}", self.addr)))?;
-            let _ = stream.set_nodelay(true);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-            self.stream = Some(BufReader::with_capacity(64 * 1024, stream));
-        }
-        self.stream
-            .as_mut()
-            .ok_or_else(|| Failure::BeforeResponse("no connection".to_owned()))
-    }
-
-    fn try_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        content_type: &str,
-    ) -> Result<Response, Failure> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
-             Accept: application/scim+json\r\n",
-            self.addr, self.token
-        );
-        if let Some(body) = body {
-            head.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        head.push_str("\r\n");
-        head.push_str(body.unwrap_or_default());
-        let reader = self.connect()?;
-        reader
-            .get_mut()
-            .write_all(head.as_bytes())
-            .map_err(|err| Failure::BeforeResponse(format!("write: {err}")))?;
-        let mut line = String::new();
-        let read = reader
-            .read_line(&mut line)
-            .map_err(|err| Failure::BeforeResponse(format!("read: {err}")))?;
-        if read == 0 {
-            return Err(Failure::BeforeResponse("connection closed".to_owned()));
-        }
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| Failure::During(format!("bad status line {line:?}")))?;
-        let (mut length, mut chunked, mut close, mut location) = (None, false, false, None);
-        loop {
-            line.clear();
-            reader
-                .read_line(&mut line)
-                .map_err(|err| Failure::During(format!("read headers: {err}")))?;
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.parse::<usize>().ok(),
-                "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-                "connection" => close = value.eq_ignore_ascii_case("close"),
-                "location" => location = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            read_chunked(reader, &mut body).map_err(Failure::During)?;
-        } else if let Some(length) = length {
-            body.resize(length, 0);
-            reader
-                .read_exact(&mut body)
-                .map_err(|err| Failure::During(format!("read body: {err}")))?;
-        } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
-            reader
-                .read_to_end(&mut body)
-                .map_err(|err| Failure::During(format!("read body: {err}")))?;
-            close = true;
-        }
-        if close {
+        let request = Request::scim(method, path.to_owned(), body.map(str::to_owned));
+        let result = self.exchange(&request);
+        if result.is_err() {
             self.stream = None;
         }
-        Ok(Response {
-            status,
-            location,
-            body,
-        })
+        result
     }
-}
 
-fn read_chunked(reader: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Result<(), String> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader
-            .read_line(&mut line)
-            .map_err(|err| format!("read chunk size: {err}"))?;
-        let size_text = line.trim().split(';').next().unwrap_or_default();
-        let size =
-            usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {line:?}"))?;
-        if size == 0 {
-            // Trailers, then the blank line that ends the message.
-            loop {
-                line.clear();
-                reader
-                    .read_line(&mut line)
-                    .map_err(|err| format!("read trailer: {err}"))?;
-                if line.trim().is_empty() {
-                    return Ok(());
-                }
-            }
+    fn exchange(&mut self, request: &Request) -> Result<Response, String> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(&self.addr)
+                .map_err(|err| format!("connect {}: {err}", self.addr))?;
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+            self.stream = Some(stream);
         }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader
-            .read_exact(&mut body[start..])
-            .map_err(|err| format!("read chunk: {err}"))?;
-        line.clear();
-        reader
-            .read_line(&mut line)
-            .map_err(|err| format!("read chunk end: {err}"))?;
-    }
-}
-
-/// Where a request failed: before any byte of the response (safe to retry on a new connection)
-/// or while reading it.
-enum Failure {
-    BeforeResponse(String),
-    During(String),
-}
-
-impl Failure {
-    fn into_message(self) -> String {
-        match self {
-            Failure::BeforeResponse(message) | Failure::During(message) => message,
+        let stream = self.stream.as_mut().ok_or("no connection")?;
+        stream
+            .write_all(&request.encode(&self.addr, &self.token))
+            .map_err(|err| format!("write: {err}"))?;
+        let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
+        loop {
+            let read = stream
+                .read(&mut chunk)
+                .map_err(|err| format!("read: {err}"))?;
+            buf.extend_from_slice(&chunk[..read]);
+            if let Some(parsed) = parse_response(&buf, read == 0)? {
+                if parsed.close {
+                    self.stream = None;
+                }
+                return Ok(parsed.response);
+            }
+            if read == 0 {
+                return Err("connection closed before the whole response".to_owned());
+            }
         }
     }
 }
@@ -260,6 +267,34 @@ pub(crate) fn encode_query(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_whole_responses_only() {
+        let sized = b"HTTP/1.1 201 Created\r\nContent-Length: 4\r\nLocation: /x/u1\r\n\r\nbody";
+        assert!(parse_response(&sized[..sized.len() - 1], false)
+            .unwrap()
+            .is_none());
+        let parsed = parse_response(sized, false).unwrap().unwrap();
+        assert_eq!(parsed.response.status, 201);
+        assert_eq!(parsed.response.body, b"body");
+        assert_eq!(parsed.response.resource_id().as_deref(), Some("u1"));
+        assert!(!parsed.close);
+
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert!(parse_response(&chunked[..chunked.len() - 2], false)
+            .unwrap()
+            .is_none());
+        let parsed = parse_response(chunked, false).unwrap().unwrap();
+        assert_eq!(parsed.response.body, b"abcde");
+
+        let to_end = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it";
+        assert!(parse_response(to_end, false).unwrap().is_none());
+        let parsed = parse_response(to_end, true).unwrap().unwrap();
+        assert_eq!(parsed.response.body, b"all of it");
+        assert!(parsed.close);
+
+        assert!(parse_response(b"garbage\r\n\r\n", false).is_err());
+    }
 
     #[test]
     fn encodes_a_filter() {

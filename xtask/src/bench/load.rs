@@ -1,34 +1,58 @@
-//! The load generator: C worker threads, each with its own keep-alive connection, run one
-//! operation type at a time — a fixed number of requests shared among the workers, or as many as
-//! they can in a fixed time — and record every request's latency.
+//! The load generator: C keep-alive connections, all driven by one thread with epoll (mio), as
+//! wrk does. They run one operation type at a time — a fixed number of operations shared among
+//! them, or as many as they manage in a fixed time — and record every operation's latency.
 //!
-//! Workers run closed-loop (send, wait for the answer, send the next), so the figures are the
+//! Connections run closed-loop (send, wait for the answer, send the next), so the figures are the
 //! throughput and latency the server gives C eager clients, like an IdP's provisioning job.
+//!
+//! Why one thread and not one per connection: the generator shares the two CPUs with the server
+//! it measures. A blocking thread per connection spent ~45 µs of CPU per request, most of it
+//! waking threads; one event loop serves every ready connection per wake-up and leaves that CPU
+//! to the server.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::http::{Client, Response};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::http::{parse_response, Request, Response};
 
 /// How long a phase runs.
 #[derive(Clone, Copy)]
 pub(crate) enum Until {
-    /// This many requests in all, shared among the workers (index 0..n, each exactly once).
+    /// This many operations in all, shared among the connections (index 0..n, each exactly once).
     Count(u64),
-    /// As many requests as the workers manage in this time.
+    /// As many operations as the connections manage in this time.
     Elapsed(Duration),
 }
 
-/// One worker's operation: sends one request (the argument is the request's index: the shared
-/// index for `Until::Count`, the worker's own iteration otherwise) and returns the response.
-pub(crate) type Operation<'a> = Box<dyn FnMut(&mut Client, u64) -> Result<Response, String> + 'a>;
+/// What an operation does next.
+pub(crate) enum Step {
+    Send(Request),
+    /// The operation is over; this response says how it went (2xx: success).
+    Done(Response),
+}
+
+/// One connection's operation, a small state machine: called with the operation's index (the
+/// shared index for `Until::Count`, the connection's own iteration otherwise) and `None` to
+/// start it, then with each answer until it returns [`Step::Done`].
+pub(crate) type Operation<'a> = Box<dyn FnMut(u64, Option<Response>) -> Step + 'a>;
+
+/// An operation of one request, whose answer is its outcome.
+pub(crate) fn single<'a>(mut request: impl FnMut(u64) -> Request + 'a) -> Operation<'a> {
+    Box::new(move |index, answer| match answer {
+        None => Step::Send(request(index)),
+        Some(response) => Step::Done(response),
+    })
+}
 
 /// What a phase measured.
 pub(crate) struct Outcome {
-    /// Latency of every request, in microseconds, sorted.
+    /// Latency of every operation, in microseconds, sorted.
     pub(crate) latencies_us: Vec<u64>,
-    /// Requests answered with a status outside 2xx, or not answered at all.
+    /// Operations answered with a status outside 2xx, or not answered at all.
     pub(crate) errors: u64,
     /// The first error seen, to say what went wrong.
     pub(crate) first_error: Option<String>,
@@ -50,7 +74,7 @@ impl Outcome {
         }
     }
 
-    /// The latency below which `fraction` of the requests finished, in milliseconds.
+    /// The latency below which `fraction` of the operations finished, in milliseconds.
     pub(crate) fn percentile_ms(&self, fraction: f64) -> f64 {
         if self.latencies_us.is_empty() {
             return 0.0;
@@ -59,10 +83,54 @@ impl Outcome {
         let index = rank.clamp(1, self.latencies_us.len()) - 1;
         self.latencies_us.get(index).copied().unwrap_or_default() as f64 / 1000.0
     }
+
+    fn record(&mut self, started: Instant, failure: Option<String>) {
+        self.latencies_us.push(started.elapsed().as_micros() as u64);
+        if let Some(failure) = failure {
+            self.errors += 1;
+            self.first_error.get_or_insert(failure);
+        }
+    }
 }
 
-/// Runs one phase: `concurrency` workers, each building its operation with `make(worker)` and
-/// its own client to `addr`.
+/// A request gets no answer for this long: it fails and its connection is replaced.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One connection and the operation in flight on it.
+struct Connection<'a> {
+    stream: Option<TcpStream>,
+    operation: Operation<'a>,
+    /// The operation's index and when it started; `None` when the connection is finished.
+    current: Option<(u64, Instant)>,
+    /// The connection's own operation count (the index for `Until::Elapsed`).
+    iteration: u64,
+    /// The request on the wire, kept to resend it once when a kept-alive connection turns out
+    /// closed before any of the answer arrived.
+    out: Vec<u8>,
+    written: usize,
+    sent_at: Instant,
+    resent: bool,
+    /// Whether the stream has carried an earlier exchange (a fresh one is not retried).
+    reused: bool,
+    input: Vec<u8>,
+    /// Its operation failed: the next one starts from the event loop (not from inside the
+    /// failure, so a server that refuses every connection cannot recurse).
+    restart: bool,
+}
+
+/// The event loop of one phase.
+struct Driver<'a, 'o> {
+    addr: SocketAddr,
+    host: &'a str,
+    token: &'a str,
+    until: Until,
+    next_index: u64,
+    started: Instant,
+    poll: Poll,
+    outcome: &'o mut Outcome,
+}
+
+/// Runs one phase: `concurrency` connections to `addr`, each with the operation `make(worker)`.
 pub(crate) fn run<'a, F>(
     addr: &str,
     token: &str,
@@ -71,79 +139,294 @@ pub(crate) fn run<'a, F>(
     make: F,
 ) -> Outcome
 where
-    F: Fn(usize) -> Operation<'a> + Sync,
+    F: Fn(usize) -> Operation<'a>,
 {
-    let next = AtomicU64::new(0);
-    let merged = Mutex::new(Outcome {
+    let mut outcome = Outcome {
         latencies_us: Vec::new(),
         errors: 0,
         first_error: None,
         elapsed: Duration::ZERO,
-    });
+    };
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        for worker in 0..concurrency {
-            let (next, merged, make) = (&next, &merged, &make);
-            scope.spawn(move || {
-                let mut client = Client::new(addr, token);
-                let mut operation = make(worker);
-                let mut latencies = Vec::new();
-                let (mut errors, mut first_error) = (0u64, None);
-                let mut iteration = 0u64;
-                loop {
-                    let index = match until {
-                        Until::Count(total) => {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            if index >= total {
-                                break;
-                            }
-                            index
-                        }
-                        Until::Elapsed(duration) => {
-                            if started.elapsed() >= duration {
-                                break;
-                            }
-                            iteration
-                        }
-                    };
-                    iteration += 1;
-                    let sent = Instant::now();
-                    let result = operation(&mut client, index);
-                    latencies.push(sent.elapsed().as_micros() as u64);
-                    let failure = match result {
-                        Ok(response) if (200..300).contains(&response.status) => None,
-                        Ok(response) => Some(format!(
-                            "HTTP {}: {}",
-                            response.status,
-                            String::from_utf8_lossy(&response.body)
-                                .chars()
-                                .take(300)
-                                .collect::<String>()
-                        )),
-                        Err(message) => Some(message),
-                    };
-                    if let Some(failure) = failure {
-                        errors += 1;
-                        first_error.get_or_insert(failure);
-                    }
-                }
-                if let Ok(mut merged) = merged.lock() {
-                    merged.latencies_us.append(&mut latencies);
-                    merged.errors += errors;
-                    if merged.first_error.is_none() {
-                        merged.first_error = first_error;
-                    }
-                }
-            });
-        }
-    });
-    let elapsed = started.elapsed();
-    let mut outcome = merged
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    outcome.elapsed = elapsed;
+    if let Err(failure) = drive(addr, token, concurrency, until, &make, &mut outcome) {
+        outcome.errors += 1;
+        outcome.first_error.get_or_insert(failure);
+    }
+    outcome.elapsed = started.elapsed();
     outcome.latencies_us.sort_unstable();
     outcome
+}
+
+fn drive<'a>(
+    host: &str,
+    token: &str,
+    concurrency: usize,
+    until: Until,
+    make: &dyn Fn(usize) -> Operation<'a>,
+    outcome: &mut Outcome,
+) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addr = host
+        .to_socket_addrs()
+        .map_err(|err| format!("address {host}: {err}"))?
+        .next()
+        .ok_or_else(|| format!("address {host} resolves to nothing"))?;
+    let poll = Poll::new().map_err(|err| format!("epoll: {err}"))?;
+    let mut driver = Driver {
+        addr,
+        host,
+        token,
+        until,
+        next_index: 0,
+        started: Instant::now(),
+        poll,
+        outcome,
+    };
+    let mut connections: Vec<Connection<'a>> = (0..concurrency)
+        .map(|worker| Connection {
+            stream: None,
+            operation: make(worker),
+            current: None,
+            iteration: 0,
+            out: Vec::new(),
+            written: 0,
+            sent_at: Instant::now(),
+            resent: false,
+            reused: false,
+            input: Vec::with_capacity(16 * 1024),
+            restart: false,
+        })
+        .collect();
+    for (slot, connection) in connections.iter_mut().enumerate() {
+        driver.begin(slot, connection);
+    }
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        for (slot, connection) in connections.iter_mut().enumerate() {
+            if std::mem::take(&mut connection.restart) {
+                driver.begin(slot, connection);
+            }
+        }
+        if connections.iter().all(|c| c.current.is_none()) {
+            return Ok(());
+        }
+        // Operations that failed at once (a refused connect) start again without waiting.
+        let wait = if connections.iter().any(|c| c.restart) {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(500)
+        };
+        driver
+            .poll
+            .poll(&mut events, Some(wait))
+            .or_else(|err| match err.kind() {
+                ErrorKind::Interrupted => Ok(()),
+                _ => Err(format!("epoll wait: {err}")),
+            })?;
+        for event in &events {
+            if let Some(connection) = connections.get_mut(event.token().0) {
+                driver.service(event.token().0, connection, &mut buf);
+            }
+        }
+        for (slot, connection) in connections.iter_mut().enumerate() {
+            if connection.current.is_some()
+                && !connection.restart
+                && connection.sent_at.elapsed() > ANSWER_TIMEOUT
+            {
+                driver.fail(slot, connection, "no answer within 60 s".to_owned());
+            }
+        }
+    }
+}
+
+impl<'a> Driver<'a, '_> {
+    /// Starts the connection's next operation, or finishes it when the phase is over.
+    fn begin(&mut self, slot: usize, connection: &mut Connection<'_>) {
+        let index = match self.until {
+            Until::Count(total) => {
+                let index = self.next_index;
+                if index >= total {
+                    return self.finish(connection);
+                }
+                self.next_index += 1;
+                index
+            }
+            Until::Elapsed(duration) => {
+                if self.started.elapsed() >= duration {
+                    return self.finish(connection);
+                }
+                connection.iteration
+            }
+        };
+        connection.iteration += 1;
+        connection.current = Some((index, Instant::now()));
+        let step = (connection.operation)(index, None);
+        self.step(slot, connection, step);
+    }
+
+    fn finish(&mut self, connection: &mut Connection<'_>) {
+        connection.current = None;
+        if let Some(mut stream) = connection.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
+
+    fn step(&mut self, slot: usize, connection: &mut Connection<'_>, step: Step) {
+        match step {
+            Step::Send(request) => {
+                connection.out = request.encode(self.host, self.token);
+                connection.resent = false;
+                self.send(slot, connection);
+            }
+            Step::Done(response) => {
+                let failure = (!(200..300).contains(&response.status)).then(|| {
+                    format!(
+                        "HTTP {}: {}",
+                        response.status,
+                        String::from_utf8_lossy(&response.body)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
+                    )
+                });
+                if let Some((_, started)) = connection.current {
+                    self.outcome.record(started, failure);
+                }
+                self.begin(slot, connection);
+            }
+        }
+    }
+
+    /// Writes `connection.out` from the start, on a new connection if it has none.
+    fn send(&mut self, slot: usize, connection: &mut Connection<'_>) {
+        connection.written = 0;
+        connection.input.clear();
+        connection.sent_at = Instant::now();
+        if connection.stream.is_none() {
+            match self.connect(slot) {
+                Ok(stream) => {
+                    connection.stream = Some(stream);
+                    connection.reused = false;
+                }
+                Err(failure) => return self.fail(slot, connection, failure),
+            }
+        }
+        self.flush(slot, connection);
+    }
+
+    fn connect(&mut self, slot: usize) -> Result<TcpStream, String> {
+        let stream = std::net::TcpStream::connect(self.addr)
+            .map_err(|err| format!("connect {}: {err}", self.addr))?;
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_nonblocking(true)
+            .map_err(|err| format!("non-blocking socket: {err}"))?;
+        let mut stream = TcpStream::from_std(stream);
+        self.poll
+            .registry()
+            .register(
+                &mut stream,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|err| format!("epoll register: {err}"))?;
+        Ok(stream)
+    }
+
+    fn flush(&mut self, slot: usize, connection: &mut Connection<'_>) {
+        while connection.written < connection.out.len() {
+            let Some(stream) = connection.stream.as_mut() else {
+                return;
+            };
+            match stream.write(&connection.out[connection.written..]) {
+                Ok(0) => return self.closed(slot, connection),
+                Ok(written) => connection.written += written,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return self.closed(slot, connection),
+            }
+        }
+    }
+
+    /// Handles a readiness event: writes what is left of the request, reads what arrived, and
+    /// moves the operation on when its answer is whole.
+    fn service(&mut self, slot: usize, connection: &mut Connection<'_>, buf: &mut [u8]) {
+        if connection.current.is_none() || connection.restart || connection.stream.is_none() {
+            return;
+        }
+        if connection.written < connection.out.len() {
+            self.flush(slot, connection);
+            if connection.written < connection.out.len() {
+                return;
+            }
+        }
+        let mut at_end = false;
+        loop {
+            let Some(stream) = connection.stream.as_mut() else {
+                return;
+            };
+            match stream.read(buf) {
+                Ok(0) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(read) => connection.input.extend_from_slice(&buf[..read]),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    at_end = true;
+                    break;
+                }
+            }
+        }
+        match parse_response(&connection.input, at_end) {
+            Ok(Some(parsed)) => {
+                connection.reused = true;
+                if parsed.close || at_end {
+                    self.drop_stream(connection);
+                }
+                let index = connection.current.map_or(0, |(index, _)| index);
+                let step = (connection.operation)(index, Some(parsed.response));
+                self.step(slot, connection, step);
+            }
+            Ok(None) if at_end => self.closed(slot, connection),
+            Ok(None) => {}
+            Err(failure) => self.fail(slot, connection, failure),
+        }
+    }
+
+    /// The server closed the connection before the whole answer: a kept-alive connection it
+    /// had closed meanwhile gets the request again once on a new one; anything else fails.
+    fn closed(&mut self, slot: usize, connection: &mut Connection<'_>) {
+        let retry = connection.reused && !connection.resent && connection.input.is_empty();
+        self.drop_stream(connection);
+        if retry {
+            connection.resent = true;
+            self.send(slot, connection);
+        } else {
+            self.fail(
+                slot,
+                connection,
+                "connection closed before the answer".to_owned(),
+            );
+        }
+    }
+
+    /// Records the operation as failed; the event loop starts the next one on a new connection.
+    fn fail(&mut self, _slot: usize, connection: &mut Connection<'_>, failure: String) {
+        self.drop_stream(connection);
+        if let Some((_, started)) = connection.current {
+            self.outcome.record(started, Some(failure));
+        }
+        connection.restart = true;
+    }
+
+    fn drop_stream(&mut self, connection: &mut Connection<'_>) {
+        if let Some(mut stream) = connection.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+    }
 }
 
 /// A small xorshift generator: each worker picks users at random without a dependency.
@@ -166,6 +449,82 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufRead;
+
+    /// A server answering `200` to every request; with `close_after_each`, it closes every
+    /// connection after one answer without saying so (a kept-alive connection gone stale).
+    fn answering_server(close_after_each: bool) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(stream);
+                    let mut line = String::new();
+                    loop {
+                        // The request head (the load sends no bodies here).
+                        let mut blank_seen = false;
+                        while !blank_seen {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            blank_seen = line == "\r\n";
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if reader.get_mut().write_all(answer).is_err() || close_after_each {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn runs_every_operation_once_over_kept_alive_connections() {
+        let addr = answering_server(false);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let outcome = run(&addr, "t", 4, Until::Count(200), |_| {
+            let seen = &seen;
+            single(move |index| {
+                seen.borrow_mut().push(index);
+                Request::get(format!("/item/{index}"))
+            })
+        });
+        assert_eq!((outcome.requests(), outcome.errors), (200, 0));
+        let mut seen = seen.into_inner();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn resends_once_when_a_kept_alive_connection_was_closed() {
+        let addr = answering_server(true);
+        let outcome = run(&addr, "t", 2, Until::Count(20), |_| {
+            single(|_| Request::get("/".to_owned()))
+        });
+        assert_eq!(
+            (outcome.requests(), outcome.errors),
+            (20, 0),
+            "{:?}",
+            outcome.first_error
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_fails_each_operation_without_recursing() {
+        let addr = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().to_string()
+        };
+        let outcome = run(&addr, "t", 2, Until::Count(5_000), |_| {
+            single(|_| Request::get("/".to_owned()))
+        });
+        assert_eq!((outcome.requests(), outcome.errors), (5_000, 5_000));
+        assert!(outcome.first_error.unwrap().starts_with("connect"));
+    }
 
     #[test]
     fn percentiles_and_rate() {

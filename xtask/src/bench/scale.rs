@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::http::{encode_query, Client};
+use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Rng, Until};
 use super::scenario::{finished, Row};
 use super::server::{capture, provision, roster};
@@ -249,33 +249,31 @@ fn measure(
 ) -> [Outcome; 3] {
     let user_name_eq = load::run(addr, token, clients, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 7);
-        Box::new(move |client: &mut Client, _| {
+        load::single(move |_| {
             let pick = rng.below(usize::try_from(users).unwrap_or(usize::MAX)) as u64;
             let filter = format!("userName eq \"{}\"", user_name(pick));
-            client.request(
-                "GET",
-                &format!("{USERS}?filter={}", encode_query(&filter)),
-                None,
-            )
+            Request::get(format!("{USERS}?filter={}", encode_query(&filter)))
         })
     });
     let cursor_page = load::run(addr, token, clients, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 17);
-        Box::new(move |client: &mut Client, _| {
+        load::single(move |_| {
             let depth = rng.below(usize::try_from(users).unwrap_or(usize::MAX)) as u64;
             let cursor = match depth {
                 0 => String::new(),
                 d => format!("k{}", user_id(d - 1)),
             };
-            let path = format!("{USERS}?count=100&cursor={}", encode_query(&cursor));
-            client.request("GET", &path, None)
+            Request::get(format!(
+                "{USERS}?count=100&cursor={}",
+                encode_query(&cursor)
+            ))
         })
     });
     // Users past the group's members, each added and then removed again.
     let member_patch = load::run(addr, token, clients, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 27);
         let mut member = String::new();
-        Box::new(move |client: &mut Client, iteration| {
+        load::single(move |iteration| {
             let op = if iteration % 2 == 0 {
                 let outside = users.saturating_sub(members).max(1);
                 let pick = members + rng.below(usize::try_from(outside).unwrap_or(1)) as u64;
@@ -284,10 +282,10 @@ fn measure(
             } else {
                 "Remove"
             };
-            client.request(
+            Request::scim(
                 "PATCH",
-                &format!("{GROUPS}/{GROUP_ID}"),
-                Some(&member_patch(op, &member)),
+                format!("{GROUPS}/{GROUP_ID}"),
+                Some(member_patch(op, &member)),
             )
         })
     });

@@ -9,11 +9,11 @@
 //! sends the very same requests to other SCIM servers (`bench/peers.rs`); those have no cursors,
 //! so the list walk can also page with `startIndex`, which every server has.
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 use std::time::Duration;
 
-use super::http::{encode_query, Client, Response};
-use super::load::{self, Operation, Outcome, Rng, Until};
+use super::http::{encode_query, Request};
+use super::load::{self, Operation, Outcome, Rng, Step, Until};
 use crate::say;
 
 /// Roster's SCIM base path.
@@ -107,48 +107,45 @@ fn create_all(
     path: &str,
     body: fn(u64) -> String,
 ) -> (Outcome, Vec<String>) {
-    create_each(addr, token, concurrency, count, |client, index| {
-        client.request("POST", path, Some(&body(index)))
+    create_each(addr, token, concurrency, count, || {
+        load::single(move |index| Request::scim("POST", path.to_owned(), Some(body(index))))
     })
 }
 
-/// Runs `send` for the indexes `0..count` (each once, shared among the workers) and returns the
+/// Runs the operations `0..count` (each once, shared among the connections) and returns the
 /// ids of the resources their `201 Created` answers name, in index order.
-pub(crate) fn create_each(
+pub(crate) fn create_each<'a>(
     addr: &str,
     token: &str,
     concurrency: usize,
     count: u64,
-    send: impl Fn(&mut Client, u64) -> Result<Response, String> + Sync,
+    operation: impl Fn() -> Operation<'a>,
 ) -> (Outcome, Vec<String>) {
-    let ids = Mutex::new(vec![None::<String>; usize::try_from(count).unwrap_or(0)]);
+    let ids = RefCell::new(vec![None::<String>; usize::try_from(count).unwrap_or(0)]);
     let outcome = load::run(
         addr,
         token,
         concurrency,
         Until::Count(count),
         |_| -> Operation<'_> {
-            let (ids, send) = (&ids, &send);
-            Box::new(move |client: &mut Client, index| {
-                let response = send(client, index)?;
-                if response.status == 201 {
-                    if let (Some(id), Ok(mut ids)) = (response.resource_id(), ids.lock()) {
-                        if let Some(slot) = usize::try_from(index).ok().and_then(|i| ids.get_mut(i))
-                        {
+            let ids = &ids;
+            let mut operation = operation();
+            Box::new(move |index, answer| {
+                let step = operation(index, answer);
+                if let Step::Done(response) = &step {
+                    if response.status == 201 {
+                        let mut ids = ids.borrow_mut();
+                        let slot = usize::try_from(index).ok().and_then(|i| ids.get_mut(i));
+                        if let (Some(slot), Some(id)) = (slot, response.resource_id()) {
                             *slot = Some(id);
                         }
                     }
                 }
-                Ok(response)
+                step
             })
         },
     );
-    let ids = ids
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids = ids.into_inner().into_iter().flatten().collect();
     (outcome, ids)
 }
 
@@ -200,33 +197,32 @@ pub(crate) fn users(
 
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 1);
-        Box::new(move |client: &mut Client, _| {
+        load::single(move |_| {
             let id = &user_ids_ref[rng.below(count)];
-            client.request("GET", &format!("{users_path}/{id}"), None)
+            Request::get(format!("{users_path}/{id}"))
         })
     });
     rows.push(finished("GET user by id", outcome, Some(GET_TARGET)));
 
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 101);
-        Box::new(move |client: &mut Client, _| {
+        load::single(move |_| {
             let filter = format!("userName eq \"{}\"", user_name(rng.below(count) as u64));
-            let path = format!("{users_path}?filter={}", encode_query(&filter));
-            client.request("GET", &path, None)
+            Request::get(format!("{users_path}?filter={}", encode_query(&filter)))
         })
     });
     rows.push(finished("filter userName eq", outcome, Some(FILTER_TARGET)));
 
     // Worker w takes users w, w+C, w+2C, ...: false on the first pass, true on the next.
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
-        Box::new(move |client: &mut Client, iteration| {
+        load::single(move |iteration| {
             let position = worker + iteration as usize * concurrency;
             let id = &user_ids_ref[position % count];
             let active = (position / count) % 2 == 1;
-            client.request(
+            Request::scim(
                 "PATCH",
-                &format!("{users_path}/{id}"),
-                Some(&active_patch(active)),
+                format!("{users_path}/{id}"),
+                Some(active_patch(active)),
             )
         })
     });
@@ -236,21 +232,22 @@ pub(crate) fn users(
         // Each worker walks the whole list, then starts again.
         let outcome = load::run(addr, token, concurrency, timed, |_| -> Operation<'_> {
             let (mut cursor, mut start) = (String::new(), 1);
-            Box::new(move |client: &mut Client, _| {
-                let path = match paging {
+            Box::new(move |_, answer| match answer {
+                None => Step::Send(Request::get(match paging {
                     Paging::Cursor => {
                         format!("{users_path}?count=100&cursor={}", encode_query(&cursor))
                     }
                     Paging::StartIndex => format!("{users_path}?startIndex={start}&count=100"),
-                };
-                let response = client.request("GET", &path, None)?;
-                match paging {
-                    Paging::Cursor => {
-                        cursor = response.json_string("nextCursor").unwrap_or_default();
+                })),
+                Some(response) => {
+                    match paging {
+                        Paging::Cursor => {
+                            cursor = response.json_string("nextCursor").unwrap_or_default();
+                        }
+                        Paging::StartIndex => start = next_start(start, count),
                     }
-                    Paging::StartIndex => start = next_start(start, count),
+                    Step::Done(response)
                 }
-                Ok(response)
             })
         });
         rows.push(finished(paging.row_name(), outcome, None));
@@ -296,7 +293,7 @@ pub(crate) fn run(
     let outcome = load::run(addr, token, concurrency, timed, |worker| -> Operation<'_> {
         let mut rng = Rng::new(worker as u64 + 1001);
         let mut member = String::new();
-        Box::new(move |client: &mut Client, iteration| {
+        load::single(move |iteration| {
             let group =
                 &group_ids[(worker + (iteration / 2) as usize * concurrency) % group_ids.len()];
             let op = if iteration % 2 == 0 {
@@ -305,10 +302,10 @@ pub(crate) fn run(
             } else {
                 "Remove"
             };
-            client.request(
+            Request::scim(
                 "PATCH",
-                &format!("{groups_path}/{group}"),
-                Some(&member_patch(op, &member)),
+                format!("{groups_path}/{group}"),
+                Some(member_patch(op, &member)),
             )
         })
     });

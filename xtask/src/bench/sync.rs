@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
-use super::http::{encode_query, Client};
-use super::load::{self, Operation, Outcome, Until};
+use super::http::{encode_query, Request};
+use super::load::{self, Operation, Outcome, Step, Until};
 use super::scenario::{create_each, finished, Row};
 use crate::say;
 
@@ -109,13 +109,21 @@ fn find_then_create(
     lookup: impl Fn(u64) -> String + Sync,
     create: impl Fn(u64) -> (&'static str, String) + Sync,
 ) -> (Outcome, Vec<String>) {
-    create_each(addr, token, concurrency, count, |client, index| {
-        let found = client.request("GET", &lookup(index), None)?;
-        if found.status != 200 {
-            return Ok(found);
-        }
-        let (path, body) = create(index);
-        client.request("POST", path, Some(&body))
+    let (lookup, create) = (&lookup, &create);
+    create_each(addr, token, concurrency, count, || -> Operation<'_> {
+        let mut creating = false;
+        Box::new(move |index, answer| match answer {
+            None => {
+                creating = false;
+                Step::Send(Request::get(lookup(index)))
+            }
+            Some(found) if !creating && found.status == 200 => {
+                creating = true;
+                let (path, body) = create(index);
+                Step::Send(Request::scim("POST", path.to_owned(), Some(body)))
+            }
+            Some(answer) => Step::Done(answer),
+        })
     })
 }
 
@@ -169,7 +177,7 @@ pub(crate) fn run(
         concurrency,
         Until::Count(patches),
         |_| -> Operation<'_> {
-            Box::new(move |client: &mut Client, patch| {
+            load::single(move |patch| {
                 let (group, members) = patch_plan(size, patch);
                 let ids: Vec<&str> = members
                     .iter()
@@ -178,10 +186,10 @@ pub(crate) fn run(
                 let group = group_ids
                     .get(usize::try_from(group).unwrap_or(usize::MAX))
                     .map_or("", String::as_str);
-                client.request(
+                Request::scim(
                     "PATCH",
-                    &format!("{GROUPS}/{group}"),
-                    Some(&add_members(&ids)),
+                    format!("{GROUPS}/{group}"),
+                    Some(add_members(&ids)),
                 )
             })
         },
