@@ -56,6 +56,39 @@ pub fn configure(
         .service(
             web::scope("")
                 .wrap(from_fn(log_request))
+                // Hot paths first, one resource per path: actix tries resources in order and
+                // matches each `{id}` pattern with a regex, so `GET /Users/{id}` costs one regex
+                // here, not three (a route per method would be a resource per method).
+                .service(
+                    web::resource("/Users")
+                        .route(web::get().to(users::get_list))
+                        .route(web::post().to(users::create))
+                        .default_service(web::to(unknown_route)),
+                )
+                .route("/Users/.search", web::post().to(users::search))
+                .service(
+                    web::resource("/Users/{id}")
+                        .route(web::get().to(users::get))
+                        .route(web::put().to(users::replace))
+                        .route(web::patch().to(users::patch))
+                        .route(web::delete().to(users::delete))
+                        .default_service(web::to(unknown_route)),
+                )
+                .service(
+                    web::resource("/Groups")
+                        .route(web::get().to(groups::get_list))
+                        .route(web::post().to(groups::create))
+                        .default_service(web::to(unknown_route)),
+                )
+                .route("/Groups/.search", web::post().to(groups::search))
+                .service(
+                    web::resource("/Groups/{id}")
+                        .route(web::get().to(groups::get))
+                        .route(web::put().to(groups::replace))
+                        .route(web::patch().to(groups::patch))
+                        .route(web::delete().to(groups::delete))
+                        .default_service(web::to(unknown_route)),
+                )
                 .route(
                     "/ServiceProviderConfig",
                     web::get().to(disc::service_provider_config),
@@ -64,20 +97,6 @@ pub fn configure(
                 .route("/Schemas/{id}", web::get().to(disc::schema))
                 .route("/ResourceTypes", web::get().to(disc::resource_types))
                 .route("/ResourceTypes/{name}", web::get().to(disc::resource_type))
-                .route("/Users", web::get().to(users::get_list))
-                .route("/Users", web::post().to(users::create))
-                .route("/Users/.search", web::post().to(users::search))
-                .route("/Users/{id}", web::get().to(users::get))
-                .route("/Users/{id}", web::put().to(users::replace))
-                .route("/Users/{id}", web::patch().to(users::patch))
-                .route("/Users/{id}", web::delete().to(users::delete))
-                .route("/Groups", web::get().to(groups::get_list))
-                .route("/Groups", web::post().to(groups::create))
-                .route("/Groups/.search", web::post().to(groups::search))
-                .route("/Groups/{id}", web::get().to(groups::get))
-                .route("/Groups/{id}", web::put().to(groups::replace))
-                .route("/Groups/{id}", web::patch().to(groups::patch))
-                .route("/Groups/{id}", web::delete().to(groups::delete))
                 .route("/Bulk", web::post().to(handlers::bulk::bulk))
                 .route("/.search", web::post().to(handlers::search::root_search))
                 .default_service(web::to(unknown_route)),
