@@ -427,6 +427,44 @@ mod tests {
         events.iter().map(|e| e.resource_id.as_str()).collect()
     }
 
+    /// Retention works from the head of the feed and stops at the first event still inside
+    /// retention, even when older events follow it (a clock stepped back): the feed never gets
+    /// a gap in the middle.
+    #[test]
+    fn pruning_stops_at_the_first_event_inside_retention() {
+        let db = TestStore::new();
+        let workspace = db.workspace("acme").id;
+        for name in ["old", "recent", "old-again"] {
+            db.store.write(|conn| event(conn, workspace, name)).unwrap();
+        }
+        db.store.publish_events().unwrap();
+        let written = db.store.events(workspace, 0, 100, &[]).unwrap();
+        assert_eq!(names(&written), ["old", "recent", "old-again"]);
+        let now = Timestamp::now();
+        let cutoff = now.plus_seconds(-86_400);
+        let two_days_ago = now.plus_seconds(-2 * 86_400).as_micros();
+        db.store
+            .write(|conn| {
+                for (stored, name) in written.iter().zip(["old", "recent", "old-again"]) {
+                    if name != "recent" {
+                        diesel::update(events::table.filter(events::seq.eq(stored.seq)))
+                            .set(events::occurred_at.eq(two_days_ago))
+                            .execute(conn)?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(db.store.prune_events(cutoff).unwrap(), 1);
+        let kept = db.store.events(workspace, 0, 100, &[]).unwrap();
+        assert_eq!(names(&kept), ["recent", "old-again"]);
+        assert_eq!(
+            db.store.prune_events(cutoff).unwrap(),
+            0,
+            "nothing more to prune"
+        );
+    }
+
     /// The case a position taken at insertion gets wrong: a transaction writes its event, another
     /// writes and commits after it, a reader passes the second, then the first commits. Its event
     /// must come after the reader's position, not behind it. SQLite cannot interleave writers, so
