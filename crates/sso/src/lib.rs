@@ -21,7 +21,7 @@ use actix_web::{web, HttpResponse};
 pub use flow::SsoState;
 
 /// The largest form the ACS accepts: a 256 KiB response, base64-encoded, plus RelayState.
-const ACS_FORM_LIMIT: usize = 400 * 1024;
+pub(crate) const ACS_FORM_LIMIT: usize = 400 * 1024;
 
 /// Mounts the SSO endpoints (relative to the `/sso` scope the server gives).
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
@@ -49,25 +49,35 @@ fn form_config(limit: usize) -> web::FormConfig {
     web::FormConfig::default()
         .limit(limit)
         .error_handler(|err, _req| {
-            let (status, text) = match &err {
-                actix_web::error::UrlencodedError::Overflow { .. } => (
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "The submitted answer is too large.",
-                ),
-                _ => (
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "The submitted answer could not be read.",
-                ),
-            };
-            let body = pages::login_refused(text, "invalid_response", None);
-            actix_web::error::InternalError::from_response(
-                err,
-                HttpResponse::build(status)
-                    .content_type("text/html; charset=utf-8")
-                    .body(body),
-            )
-            .into()
+            let too_large = matches!(err, actix_web::error::UrlencodedError::Overflow { .. });
+            form_refused(err, too_large)
         })
+}
+
+/// The login error page for a form that cannot be read: 413 when it is too large, else 400.
+pub(crate) fn form_refused(
+    cause: impl std::fmt::Debug + std::fmt::Display + 'static,
+    too_large: bool,
+) -> actix_web::Error {
+    let (status, text) = if too_large {
+        (
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "The submitted answer is too large.",
+        )
+    } else {
+        (
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "The submitted answer could not be read.",
+        )
+    };
+    let body = pages::login_refused(text, "invalid_response", None);
+    actix_web::error::InternalError::from_response(
+        cause,
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+    )
+    .into()
 }
 
 /// Mounts the session routes at the root: `/api/v1/me`, `/logout`, `/.well-known/jwks.json`, `/`.

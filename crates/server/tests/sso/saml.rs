@@ -190,6 +190,29 @@ fn a_tampered_response_is_refused_and_creates_nobody() {
         .post_form(&acs_path(&s), &[("SAMLResponse", &huge)], Some(&cookie));
     assert_eq!(too_big.status, 413);
     assert_eq!(s.app.user_count(), 0);
+
+    // The untampered response is valid, yet given twice in one form it is refused (which one was
+    // meant?), as is the same field in a body that is not a form.
+    let twice = s.app.post_form(
+        &acs_path(&s),
+        &[("SAMLResponse", &response), ("SAMLResponse", &response)],
+        Some(&cookie),
+    );
+    assert_eq!(twice.status, 400);
+    assert!(twice.body.contains("could not be read"), "{}", twice.body);
+    let json = s.app.post_raw(
+        &acs_path(&s),
+        "application/json",
+        &format!(r#"{{"SAMLResponse":"{}"}}"#, response.trim()),
+    );
+    assert_eq!(json.status, 400);
+    assert!(json.body.contains("could not be read"), "{}", json.body);
+    assert_eq!(s.app.user_count(), 0);
+    let once = s
+        .app
+        .post_form(&acs_path(&s), &[("SAMLResponse", &response)], Some(&cookie));
+    assert_eq!(once.status, 302, "{}", once.body);
+    assert_eq!(s.app.user_count(), 1);
 }
 
 fn idp_initiated(s: &SamlSetup) -> String {

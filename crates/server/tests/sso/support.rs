@@ -173,6 +173,20 @@ impl SsoApp {
         }
     }
 
+    /// A POST with any content type and body (a client that does not send a form).
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        let mut response = self
+            .agent
+            .post(&format!("{}{path}", self.url()))
+            .header("Content-Type", content_type)
+            .send(body)
+            .unwrap();
+        Reply {
+            status: response.status().as_u16(),
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
     /// `/api/v1/me` with a session token.
     pub fn me(&self, token: &str) -> (u16, Value) {
         let reply = self.get("/api/v1/me", Some(token));

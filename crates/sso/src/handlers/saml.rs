@@ -1,33 +1,65 @@
 //! `POST /sso/saml/{connection}/acs` (the IdP's answer, HTTP-POST binding) and
 //! `GET /sso/saml/{connection}/metadata` (our SP metadata for the IdP admin).
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use roster_store::domain::{ConnectionKind, LoginFailure, Timestamp};
 use roster_store::OneTimeAssertion;
-use serde::Deserialize;
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
 use crate::flow::{blocking, Attempt, LoginError, SignedIn, SsoState};
-use crate::saml;
+use crate::saml::{self, AcsForm, DuplicateField};
 
-#[derive(Debug, Deserialize)]
-pub struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
+/// The ACS form as an extractor: the body (form-encoded, at most `ACS_FORM_LIMIT` bytes) decoded
+/// by [`AcsForm::parse`]; anything else is refused with the login error page, 413 when too large.
+pub struct AcsBody(AcsForm);
+
+impl FromRequest for AcsBody {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        let declared_too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|length| length > crate::ACS_FORM_LIMIT);
+        let body = web::Payload::from_request(req, payload);
+        Box::pin(async move {
+            if !is_form {
+                return Err(crate::form_refused("not a form", false));
+            }
+            if declared_too_large {
+                return Err(crate::form_refused("form too large", true));
+            }
+            let bytes = match body.await?.to_bytes_limited(crate::ACS_FORM_LIMIT).await {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(err)) => return Err(crate::form_refused(err, false)),
+                Err(err) => return Err(crate::form_refused(err, true)),
+            };
+            AcsForm::parse(&bytes)
+                .map(AcsBody)
+                .map_err(|DuplicateField(field)| crate::form_refused(field, false))
+        })
+    }
 }
 
 pub async fn acs(
     state: web::Data<SsoState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<AcsForm>,
+    body: AcsBody,
 ) -> Result<HttpResponse, LoginError> {
     let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
-    let (id, form) = (path.into_inner(), form.into_inner());
+    let (id, form) = (path.into_inner(), body.0);
     blocking(move || sign_in(&state, &id, &form, binding_hash))
         .await
         .map(SignedIn::redirect)
