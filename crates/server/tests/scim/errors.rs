@@ -240,6 +240,15 @@ fn unknown_routes_and_methods() {
         .assert_scim_error(404, None);
     app.scim("DELETE", "/Users", None)
         .assert_scim_error(405, None);
+    // A path is one route resource with several methods: the others are 405 in SCIM's format.
+    app.scim(
+        "POST",
+        "/Users/01a23f5c-ad70-7670-aeb5-e8f727aee2b0",
+        Some(serde_json::json!({})),
+    )
+    .assert_scim_error(405, None);
+    app.scim("PUT", "/Groups", Some(serde_json::json!({})))
+        .assert_scim_error(405, None);
 }
 
 #[test]
