@@ -351,3 +351,73 @@ fn j06_inactive_users_and_foreign_domains_are_refused_with_nothing_changed() {
     );
     assert_eq!(db.store.count_users(open.id).unwrap(), 0);
 }
+
+/// `Store::sign_in` consumes the assertion in the login's own transaction: a second login with
+/// the same assertion id — one after the other, or two racing (the ACS's read-only check up front
+/// lets both through) — is refused as a replay, and leaves neither a login event nor a change.
+#[test]
+fn an_assertion_signs_in_once_even_when_two_logins_race() {
+    use roster_store::domain::Timestamp;
+    use roster_store::{NewLoginEvent, OneTimeAssertion};
+
+    let db = TestStore::new();
+    let ws = db.workspace("acme");
+    let idp = connection(&db, &ws, "idp", &[], ProfileSync::FirstLogin);
+    let sign_in = |subject: &str, assertion_id: &str| {
+        let claims = claims(
+            subject,
+            &format!("{subject}@example.test"),
+            GroupsClaim::Unknown,
+        );
+        let assertion = OneTimeAssertion {
+            assertion_id,
+            valid_until: Timestamp::now().plus_seconds(300),
+        };
+        db.store
+            .sign_in(&ws, &idp, &claims, Some(assertion), |outcome| {
+                NewLoginEvent {
+                    workspace_id: ws.id,
+                    connection_id: Some(idp.id),
+                    user_id: Some(outcome.user.id),
+                    protocol: "saml",
+                    failure: None,
+                    detail: serde_json::json!({}),
+                    subject: Some(claims.subject.clone()),
+                    email: claims.email.clone(),
+                }
+            })
+            .map(|(outcome, _)| outcome)
+    };
+    let successes = || db.store.login_events(ws.id, None, 100).unwrap().len();
+
+    sign_in("s1", "_assertion-1").unwrap();
+    assert_eq!(refused(sign_in("s1", "_assertion-1")), LoginFailure::Replay);
+    // The same assertion id carrying another subject must not create that user either.
+    assert_eq!(refused(sign_in("s2", "_assertion-1")), LoginFailure::Replay);
+    assert_eq!(db.store.count_users(ws.id).unwrap(), 1);
+    assert_eq!(successes(), 1);
+
+    let barrier = std::sync::Barrier::new(2);
+    let raced: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = ["s3", "s4"]
+            .map(|subject| {
+                let (barrier, sign_in) = (&barrier, &sign_in);
+                scope.spawn(move || {
+                    barrier.wait();
+                    sign_in(subject, "_assertion-2")
+                })
+            })
+            .into_iter()
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    let won = raced.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(won, 1, "exactly one of the racing logins signs in");
+    for result in raced {
+        if result.is_err() {
+            assert_eq!(refused(result), LoginFailure::Replay);
+        }
+    }
+    assert_eq!(db.store.count_users(ws.id).unwrap(), 2);
+    assert_eq!(successes(), 2);
+}
