@@ -60,13 +60,20 @@ fn parse_user_id(id: &str) -> StoreResult<UserId> {
         .map_err(|_| StoreError::NotFound { what: "user" })
 }
 
+/// The rows `scope` sees: its connection's users, deprovisioned ones left out. The one place
+/// this rule is written; [`visible`] boxes it, [`visible_where!`] keeps it unboxed.
+macro_rules! visible_to {
+    ($scope:expr) => {
+        users::table
+            .filter(users::workspace_id.eq($scope.workspace_id.to_string()))
+            .filter(users::managing_connection_id.eq($scope.connection_id.to_string()))
+            .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
+    };
+}
+
 /// The rows visible to `scope`, boxed so filters can be added.
 fn visible(scope: ScimScope) -> users::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
-    users::table
-        .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
-        .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
-        .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
-        .into_boxed()
+    visible_to!(scope).into_boxed()
 }
 
 /// The rows visible to `scope` with `key` equal to `value`, not boxed: the hot lookups
@@ -74,10 +81,7 @@ fn visible(scope: ScimScope) -> users::BoxedQuery<'static, <DbConnection as Conn
 /// (see [`on_backend`]).
 macro_rules! visible_where {
     ($scope:expr, $key:expr, $value:expr) => {
-        users::table
-            .filter(users::workspace_id.eq($scope.workspace_id.to_string()))
-            .filter(users::managing_connection_id.eq($scope.connection_id.to_string()))
-            .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
+        visible_to!($scope)
             .filter($key.eq($value))
             .select(UserRow::as_select())
     };
@@ -235,20 +239,21 @@ impl Store {
             user_predicate(&q.filter).map_err(|err| StoreError::InvalidFilter(err.0))
         };
         self.read(|conn| {
+            if query.is_unique_lookup() {
+                // `userName eq`, Entra's lookup before every create: at most one row, so no
+                // LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`), no COUNT, and no
+                // boxed query built for nothing.
+                if let Some(items) = unique_lookup(conn, scope, &query.filter)? {
+                    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                    return Ok(Listing { items, total });
+                }
+            }
             let mut rows = visible(scope).filter(predicate(query)?);
             rows = match query.sort {
                 None => rows.order(users::id.asc()),
                 Some((attr, order)) => sort_users(rows, attr, order),
             };
             let (first_page, limit) = query.page.first_and_limit();
-            if query.is_unique_lookup() {
-                // `userName eq`, Entra's lookup before every create: at most one row, so no
-                // LIMIT (a bound LIMIT costs SQLite a re-prepare, see `db`) and no COUNT.
-                if let Some(items) = unique_lookup(conn, scope, &query.filter)? {
-                    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-                    return Ok(Listing { items, total });
-                }
-            }
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
                 Page::After { last_id, limit } => {
