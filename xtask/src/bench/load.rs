@@ -229,12 +229,12 @@ fn drive<'a>(
                 driver.service(event.token().0, connection, &mut buf);
             }
         }
-        for (slot, connection) in connections.iter_mut().enumerate() {
+        for connection in &mut connections {
             if connection.current.is_some()
                 && !connection.restart
                 && connection.sent_at.elapsed() > ANSWER_TIMEOUT
             {
-                driver.fail(slot, connection, "no answer within 60 s".to_owned());
+                driver.fail(connection, "no answer within 60 s".to_owned());
             }
         }
     }
@@ -309,7 +309,7 @@ impl<'a> Driver<'a, '_> {
                     connection.stream = Some(stream);
                     connection.reused = false;
                 }
-                Err(failure) => return self.fail(slot, connection, failure),
+                Err(failure) => return self.fail(connection, failure),
             }
         }
         self.flush(slot, connection);
@@ -392,7 +392,7 @@ impl<'a> Driver<'a, '_> {
             }
             Ok(None) if at_end => self.closed(slot, connection),
             Ok(None) => {}
-            Err(failure) => self.fail(slot, connection, failure),
+            Err(failure) => self.fail(connection, failure),
         }
     }
 
@@ -405,16 +405,12 @@ impl<'a> Driver<'a, '_> {
             connection.resent = true;
             self.send(slot, connection);
         } else {
-            self.fail(
-                slot,
-                connection,
-                "connection closed before the answer".to_owned(),
-            );
+            self.fail(connection, "connection closed before the answer".to_owned());
         }
     }
 
     /// Records the operation as failed; the event loop starts the next one on a new connection.
-    fn fail(&mut self, _slot: usize, connection: &mut Connection<'_>, failure: String) {
+    fn fail(&mut self, connection: &mut Connection<'_>, failure: String) {
         self.drop_stream(connection);
         if let Some((_, started)) = connection.current {
             self.outcome.record(started, Some(failure));
