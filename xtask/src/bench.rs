@@ -13,6 +13,7 @@
 
 mod acs;
 mod compare;
+mod cpu;
 mod events;
 mod http;
 mod load;

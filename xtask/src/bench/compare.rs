@@ -185,6 +185,7 @@ mod tests {
                     errors,
                     first_error: (errors > 0).then(|| "HTTP 400: bad".to_owned()),
                     elapsed: Duration::from_secs(1),
+                    server_cpu: None,
                 },
                 target: None,
             })
@@ -232,6 +233,7 @@ mod tests {
             errors: 10,
             first_error: None,
             elapsed: Duration::from_secs(1),
+            server_cpu: None,
         };
         assert_eq!(ratio(&none, &none), None);
     }

@@ -58,6 +58,8 @@ pub(crate) struct Outcome {
     pub(crate) first_error: Option<String>,
     /// Wall-clock time of the whole phase.
     pub(crate) elapsed: Duration,
+    /// CPU time the server under test spent during the phase, when known ([`super::cpu`]).
+    pub(crate) server_cpu: Option<Duration>,
 }
 
 impl Outcome {
@@ -72,6 +74,13 @@ impl Outcome {
         } else {
             0.0
         }
+    }
+
+    /// The server's CPU time per request, in microseconds, when known.
+    pub(crate) fn server_us_per_request(&self) -> Option<f64> {
+        let requests = self.requests();
+        (requests > 0).then_some(())?;
+        Some(self.server_cpu?.as_secs_f64() * 1e6 / requests as f64)
     }
 
     /// The latency below which `fraction` of the operations finished, in milliseconds.
@@ -146,13 +155,18 @@ where
         errors: 0,
         first_error: None,
         elapsed: Duration::ZERO,
+        server_cpu: None,
     };
+    let cpu_before = super::cpu::server_time();
     let started = Instant::now();
     if let Err(failure) = drive(addr, token, concurrency, until, &make, &mut outcome) {
         outcome.errors += 1;
         outcome.first_error.get_or_insert(failure);
     }
     outcome.elapsed = started.elapsed();
+    outcome.server_cpu = cpu_before
+        .zip(super::cpu::server_time())
+        .map(|(before, after)| after.saturating_sub(before));
     outcome.latencies_us.sort_unstable();
     outcome
 }
@@ -529,10 +543,12 @@ mod tests {
             errors: 0,
             first_error: None,
             elapsed: Duration::from_secs(2),
+            server_cpu: Some(Duration::from_millis(5)),
         };
         assert_eq!(outcome.percentile_ms(0.5), 50.0);
         assert_eq!(outcome.percentile_ms(0.99), 99.0);
         assert_eq!(outcome.per_second(), 50.0);
+        assert_eq!(outcome.server_us_per_request(), Some(50.0));
     }
 
     #[test]

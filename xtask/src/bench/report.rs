@@ -1,5 +1,5 @@
 //! The table printed per backend: requests, errors, req/s, p50 and p99 per operation, the
-//! server's peak RSS, and beside each figure the target (#7) where it has one, met or not.
+//! server's CPU time per request (see `cpu.rs`), the server's peak RSS, and beside each figure the target (#7) where it has one, met or not.
 //! A missed target is reported, never an error: the command measures, it does not judge.
 
 use super::scenario::Row;
@@ -21,8 +21,8 @@ pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec
         String::new(),
         title.to_owned(),
         format!(
-            "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8}  {}",
-            "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "target"
+            "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}  {}",
+            "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "server µs", "target"
         ),
     ];
     for row in rows {
@@ -36,20 +36,25 @@ pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec
                 )
             })
             .unwrap_or_default();
+        let server_us = outcome
+            .server_us_per_request()
+            .map(|us| format!("{us:.1}"))
+            .unwrap_or_else(|| "-".to_owned());
         lines.push(format!(
-            "  {:<32} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2}  {}",
+            "  {:<32} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2} {:>10}  {}",
             row.name,
             outcome.requests(),
             outcome.errors,
             outcome.per_second(),
             outcome.percentile_ms(0.50),
             outcome.percentile_ms(0.99),
+            server_us,
             target
         ));
     }
     lines.push(match peak_rss_kib {
         Some(kib) => format!(
-            "  {:<32} {:>9.1} MiB{:>37}  < 150 MiB: {}",
+            "  {:<32} {:>9.1} MiB{:>48}  < 150 MiB: {}",
             "server peak RSS (VmHWM)",
             kib as f64 / 1024.0,
             "",
@@ -76,6 +81,7 @@ mod tests {
                 errors: 0,
                 first_error: None,
                 elapsed: Duration::from_secs(1),
+                server_cpu: None,
             },
             target: Some(20_000.0),
         }];

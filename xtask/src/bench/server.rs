@@ -139,6 +139,7 @@ impl Instance {
             log,
         };
         instance.wait_ready(ready_path)?;
+        super::cpu::watch(instance.child.as_ref().map(Child::id));
         Ok(instance)
     }
 
@@ -190,6 +191,7 @@ impl Instance {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        super::cpu::watch(None);
         if !matches!(child.try_wait(), Ok(None)) {
             return; // it has exited already (a peer that failed to start)
         }
