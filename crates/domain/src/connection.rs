@@ -104,7 +104,15 @@ pub struct Connection {
 impl Connection {
     /// Whether SCIM requests with this connection's tokens are served.
     pub fn accepts_scim(&self) -> bool {
-        self.scim_enabled && self.status == ConnectionStatus::Active
+        self.status.accepts_scim(self.scim_enabled)
+    }
+}
+
+impl ConnectionStatus {
+    /// Whether a connection in this status, with SCIM switched on or off, serves SCIM requests
+    /// (the rule of [`Connection::accepts_scim`], for a caller that read only these two columns).
+    pub fn accepts_scim(self, scim_enabled: bool) -> bool {
+        scim_enabled && self == ConnectionStatus::Active
     }
 }
 

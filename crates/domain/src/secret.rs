@@ -75,7 +75,11 @@ pub struct SecretHash(pub String);
 impl SecretHash {
     /// Constant-time comparison with a presented secret.
     pub fn matches(&self, presented: &SecretToken) -> bool {
-        let presented = presented.hash();
+        self.matches_hash(&presented.hash())
+    }
+
+    /// [`Self::matches`] for a presented secret already hashed (to look it up by its hash).
+    pub fn matches_hash(&self, presented: &SecretHash) -> bool {
         self.0.as_bytes().ct_eq(presented.0.as_bytes()).into()
     }
 }

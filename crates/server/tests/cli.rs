@@ -94,7 +94,14 @@ fn operator_commands_print_their_contract() {
     let token = String::from_utf8(token.stdout).unwrap();
     assert!(token.starts_with("rsct_") && token.ends_with('\n') && token.lines().count() == 1);
     let principal = db.store.authenticate_scim_token(token.trim()).unwrap();
-    assert_eq!(principal.connection.name.as_str(), "entra");
+    let entra = db
+        .store
+        .list_connections(principal.connection.workspace_id)
+        .unwrap()
+        .into_iter()
+        .find(|connection| connection.name.as_str() == "entra")
+        .unwrap();
+    assert_eq!(principal.connection.id, entra.id);
 
     let role = json_of(&run(
         &db,

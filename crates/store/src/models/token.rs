@@ -8,11 +8,10 @@
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, Connection, ConnectionId, NewAuditEvent, SecretHash, SecretKind, SecretToken,
-    Timestamp, TokenId, WorkspaceId,
+    Action, Actor, ConnectionId, ConnectionStatus, NewAuditEvent, SecretHash, SecretKind,
+    SecretToken, Timestamp, TokenId, WorkspaceId,
 };
 
-use super::connection::ConnectionRow;
 use super::{corrupt, record_audit};
 use crate::db::on_backend;
 use crate::schema::{connections, scim_tokens};
@@ -36,10 +35,35 @@ pub struct ScimTokenInfo {
 #[derive(Debug, Clone)]
 pub struct ScimPrincipal {
     pub token_id: TokenId,
-    pub connection: Connection,
+    pub connection: ScimConnection,
     /// The token's `last_used_at` is older than its resolution: [`Store::touch_scim_token`] is
     /// due (authentication itself writes nothing, so it can run as a plain read).
     pub last_used_stale: bool,
+}
+
+/// The connection a SCIM token acts for: what a SCIM request needs of it and no more. Every
+/// SCIM request reads it, so the check selects these few columns, not the whole connection
+/// (its JSON settings, domains and names cost more to decode than the rest of a `GET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimConnection {
+    pub id: ConnectionId,
+    pub workspace_id: WorkspaceId,
+    /// Refuse SCIM changes of immutable attributes instead of ignoring them (see `Connection`).
+    pub strict_immutability: bool,
+}
+
+/// The columns the token check reads, in select order.
+#[derive(Queryable)]
+struct TokenCheckRow {
+    token_id: String,
+    token_hash: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    connection_id: String,
+    workspace_id: String,
+    connection_status: String,
+    scim_enabled: bool,
+    strict_immutability: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
@@ -174,35 +198,50 @@ impl Store {
         let presented = SecretToken::from_presented(presented);
         let hash = presented.hash();
         let now = Timestamp::now();
-        let found: Option<(TokenRow, ConnectionRow)> = self.read(|conn| {
+        let found: Option<TokenCheckRow> = self.read(|conn| {
             // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
             Ok(on_backend!(conn, |c| scim_tokens::table
                 .inner_join(connections::table)
                 .filter(scim_tokens::token_hash.eq(&hash.0))
-                .select((TokenRow::as_select(), ConnectionRow::as_select()))
+                .select((
+                    scim_tokens::id,
+                    scim_tokens::token_hash,
+                    scim_tokens::expires_at,
+                    scim_tokens::last_used_at,
+                    connections::id,
+                    connections::workspace_id,
+                    connections::status,
+                    connections::scim_enabled,
+                    connections::strict_immutability,
+                ))
                 .get_result(c)
                 .optional())?)
         })?;
-        let Some((token, connection)) = found else {
+        let Some(row) = found else {
             return Err(StoreError::Unauthorized);
         };
-        if !SecretHash(token.token_hash.clone()).matches(&presented) {
+        if !SecretHash(row.token_hash).matches_hash(&hash) {
             return Err(StoreError::Unauthorized);
         }
-        if token.expires_at.is_some_and(|at| at <= now.as_micros()) {
+        if row.expires_at.is_some_and(|at| at <= now.as_micros()) {
             return Err(StoreError::Unauthorized);
         }
-        let connection = connection.into_domain()?;
-        if !connection.accepts_scim() {
+        let bad = corrupt("connections");
+        let status = ConnectionStatus::parse(&row.connection_status).map_err(&bad)?;
+        if !status.accepts_scim(row.scim_enabled) {
             return Err(StoreError::Forbidden {
                 reason: "SCIM provisioning is turned off for this connection",
             });
         }
         let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS).as_micros();
         Ok(ScimPrincipal {
-            token_id: token.id.parse().map_err(corrupt("scim_tokens"))?,
-            connection,
-            last_used_stale: token.last_used_at.is_none_or(|at| at < stale_before),
+            token_id: row.token_id.parse().map_err(corrupt("scim_tokens"))?,
+            connection: ScimConnection {
+                id: row.connection_id.parse().map_err(&bad)?,
+                workspace_id: row.workspace_id.parse().map_err(&bad)?,
+                strict_immutability: row.strict_immutability,
+            },
+            last_used_stale: row.last_used_at.is_none_or(|at| at < stale_before),
         })
     }
 
