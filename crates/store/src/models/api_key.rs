@@ -69,7 +69,7 @@ impl Store {
             Ok(api_keys::table
                 .filter(api_keys::key_hash.eq(&hash.0))
                 .select((api_keys::id, api_keys::workspace_id, api_keys::key_hash))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         let Some((id, workspace_id, stored)) = found else {

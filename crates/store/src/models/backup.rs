@@ -134,7 +134,7 @@ impl Store {
                 workspace: workspaces::table
                     .find(&ws)
                     .select(WorkspaceRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()?
                     .ok_or(StoreError::NotFound { what: "workspace" })?,
                 connections: connections::table
@@ -230,7 +230,7 @@ impl Store {
             let existing: Option<WorkspaceRow> = workspaces::table
                 .filter(workspaces::slug.eq(&export.workspace.slug))
                 .select(WorkspaceRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             let target = match existing {
                 Some(row) => {

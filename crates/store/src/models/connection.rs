@@ -83,7 +83,7 @@ pub(crate) fn find_connection(
         .filter(connections::workspace_id.eq(workspace_id.to_string()))
         .filter(connections::id.eq(id.to_string()))
         .select(ConnectionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "connection" })?
         .into_domain()
@@ -203,7 +203,7 @@ impl Store {
             connections::table
                 .filter(connections::id.eq(id.to_string()))
                 .select(ConnectionRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
                 .into_domain()
@@ -220,7 +220,7 @@ impl Store {
                 .filter(connections::workspace_id.eq(workspace_id.to_string()))
                 .filter(connections::id.eq(id.to_string()))
                 .select(ConnectionRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
                 .into_domain()
@@ -237,7 +237,7 @@ impl Store {
                 .filter(connections::workspace_id.eq(workspace_id.to_string()))
                 .filter(connections::name_key.eq(name.to_lowercase()))
                 .select(ConnectionRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
                 .into_domain()

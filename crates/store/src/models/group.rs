@@ -72,7 +72,7 @@ pub(crate) fn find_group(
         .filter(groups::workspace_id.eq(workspace_id.to_string()))
         .filter(groups::id.eq(id.to_string()))
         .select(GroupRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "group" })?
         .into_domain()
@@ -244,7 +244,7 @@ impl Store {
                 .filter(groups::kind.eq(GroupKind::App.as_str()))
                 .filter(groups::display_name_key.eq(name.key()))
                 .select(GroupRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         match existing {

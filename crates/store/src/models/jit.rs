@@ -100,7 +100,7 @@ pub(super) fn login_in_transaction(
         .filter(identities::connection_id.eq(connection.id.to_string()))
         .filter(identities::subject.eq(&claims.subject))
         .select((identities::id, identities::user_id))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let (user, created, linked) = match identity {
         Some((identity_id, user_id)) => {
@@ -267,7 +267,7 @@ fn existing_user(
         .filter(users::workspace_id.eq(workspace.id.to_string()))
         .filter(users::user_name_key.eq(user_name.key()))
         .select(users::id)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     match by_name {
         Some(id) => Ok(Some(find_user(conn, workspace.id, parse_user_id(&id)?)?)),

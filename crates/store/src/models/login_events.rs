@@ -145,7 +145,7 @@ impl Store {
                 .filter(login_events::workspace_id.eq(workspace_id.to_string()))
                 .filter(login_events::id.eq(id))
                 .select(LoginEvent::as_select())
-                .first(conn)?)
+                .get_result(conn)?)
         })
     }
 }

@@ -385,7 +385,7 @@ fn find_mapping(
         .filter(group_mappings::workspace_id.eq(workspace_id.to_string()))
         .filter(group_mappings::id.eq(id.to_string()))
         .select(MappingRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "mapping" })?
         .into_domain()

@@ -72,7 +72,7 @@ fn find_role_by_name(
         .filter(roles::workspace_id.eq(workspace_id.to_string()))
         .filter(roles::name_key.eq(RoleName::parse(name)?.key()))
         .select(RoleRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "role" })?
         .into_domain()

@@ -66,7 +66,7 @@ impl Store {
                 .filter(sso_requests::id.eq(id))
                 .filter(sso_requests::connection_id.eq(connection_id.to_string()))
                 .select(SsoRequest::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             let Some(request) = found else {
                 return Ok(None);

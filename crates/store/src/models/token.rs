@@ -272,7 +272,7 @@ impl Store {
                     scim_tokens::name,
                     scim_tokens::hint,
                 ))
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             let Some((connection_id, name, hint)) = found else {
                 return Err(StoreError::NotFound { what: "SCIM token" });

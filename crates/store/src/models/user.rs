@@ -217,7 +217,7 @@ impl Store {
                 .filter(users::workspace_id.eq(workspace_id.to_string()))
                 .filter(users::user_name_key.eq(UserName::key_of(user_name)))
                 .select(UserRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "user" })?
                 .into_domain()

@@ -138,7 +138,7 @@ fn find_endpoint(
         .filter(webhook_endpoints::workspace_id.eq(workspace_id))
         .filter(webhook_endpoints::id.eq(id))
         .select(EndpointRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound {
             what: "webhook endpoint",
@@ -307,7 +307,7 @@ impl Store {
                 .filter(events::workspace_id.eq(workspace_id.to_string()))
                 .filter(events::id.eq(event_id))
                 .select(events::seq)
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "event" })?;
             diesel::insert_into(webhook_resends::table)
@@ -376,7 +376,7 @@ impl Store {
             let row: EndpointRow = webhook_endpoints::table
                 .find(&id)
                 .select(EndpointRow::as_select())
-                .first(conn)?;
+                .get_result(conn)?;
             let (endpoint, secret) = row.into_domain()?;
             let resend: Option<(String, i64)> = webhook_resends::table
                 .filter(webhook_resends::endpoint_id.eq(&id))
@@ -389,7 +389,7 @@ impl Store {
                     let event = events::table
                         .find(seq)
                         .select(Event::as_select())
-                        .first(conn)
+                        .get_result(conn)
                         .optional()?;
                     if event.is_none() {
                         diesel::delete(webhook_resends::table.find(&resend_id)).execute(conn)?;

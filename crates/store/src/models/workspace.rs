@@ -140,7 +140,7 @@ impl Store {
             workspaces::table
                 .find(id.to_string())
                 .select(WorkspaceRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "workspace" })?
                 .into_domain()
@@ -152,7 +152,7 @@ impl Store {
             workspaces::table
                 .filter(workspaces::slug.eq(slug))
                 .select(WorkspaceRow::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "workspace" })?
                 .into_domain()
