@@ -29,14 +29,20 @@ pub(crate) fn server_time() -> Option<Duration> {
     if pid == 0 {
         return None;
     }
+    let total = with_children(pid, ticks)?;
+    Some(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+}
+
+/// `measure(pid)` plus `measure` of each of its direct children (a gunicorn master serves from
+/// a worker process; roster and node have none); `None` when `pid` itself cannot be measured.
+pub(crate) fn with_children(pid: u32, measure: fn(u32) -> Option<u64>) -> Option<u64> {
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     let children: u64 = children
         .split_whitespace()
-        .filter_map(|child| ticks(child.parse().ok()?))
+        .filter_map(|child| measure(child.parse().ok()?))
         .sum();
-    let total = ticks(pid)? + children;
-    Some(Duration::from_millis(total * 1000 / TICKS_PER_SECOND))
+    Some(measure(pid)? + children)
 }
 
 /// utime + stime of `pid`, from /proc/PID/stat (fields 14 and 15; the command name, field 2,

@@ -76,11 +76,15 @@ impl Outcome {
         }
     }
 
-    /// The server's CPU time per request, in microseconds, when known.
+    /// The server's CPU time per request, in microseconds, when known. `/proc` counts CPU time
+    /// in 10 ms ticks, so a phase that took the server less than 100 ms (a few dozen creates)
+    /// has no figure: it would be mostly rounding.
     pub(crate) fn server_us_per_request(&self) -> Option<f64> {
         let requests = self.requests();
-        (requests > 0).then_some(())?;
-        Some(self.server_cpu?.as_secs_f64() * 1e6 / requests as f64)
+        let cpu = self
+            .server_cpu
+            .filter(|cpu| *cpu >= Duration::from_millis(100))?;
+        (requests > 0).then(|| cpu.as_secs_f64() * 1e6 / requests as f64)
     }
 
     /// The latency below which `fraction` of the operations finished, in milliseconds.
@@ -543,12 +547,17 @@ mod tests {
             errors: 0,
             first_error: None,
             elapsed: Duration::from_secs(2),
-            server_cpu: Some(Duration::from_millis(5)),
+            server_cpu: Some(Duration::from_millis(500)),
         };
         assert_eq!(outcome.percentile_ms(0.5), 50.0);
         assert_eq!(outcome.percentile_ms(0.99), 99.0);
         assert_eq!(outcome.per_second(), 50.0);
-        assert_eq!(outcome.server_us_per_request(), Some(50.0));
+        assert_eq!(outcome.server_us_per_request(), Some(5_000.0));
+        let brief = Outcome {
+            server_cpu: Some(Duration::from_millis(90)),
+            ..outcome
+        };
+        assert_eq!(brief.server_us_per_request(), None);
     }
 
     #[test]

@@ -176,14 +176,7 @@ impl Instance {
     /// The server's peak resident set size (VmHWM) in KiB, from /proc, with its direct
     /// children's (a gunicorn master serves from a worker process; roster and node have none).
     pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        let children: u64 = children
-            .split_whitespace()
-            .filter_map(|child| vm_hwm_kib(child.parse().ok()?))
-            .sum();
-        Some(vm_hwm_kib(pid)? + children)
+        super::cpu::with_children(self.child.as_ref()?.id(), vm_hwm_kib)
     }
 
     /// Asks the server to shut down (SIGTERM: in-flight requests finish) and waits for it.
