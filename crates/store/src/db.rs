@@ -18,7 +18,7 @@
 //! statement. `.first()` stays only where several rows may match and the first in an order is
 //! wanted: there `LIMIT 1` keeps PostgreSQL from sending every row.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -147,11 +147,49 @@ pub struct ConnectionManager {
     sqlite_synchronous: String,
 }
 
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = StoreError;
+/// A connection in the pool, with what the pool knows of its health.
+///
+/// A PostgreSQL connection dies with its server, and the pool cannot tell until it is used. A
+/// ping before every checkout found dead ones, at the cost of a round trip per checkout: two of
+/// the four round trips of a SCIM `GET` (the token, then the user). The pool now pings only a
+/// connection that may be stale — idle in the pool for longer than [`TRUSTED_FOR`], or whose
+/// last use ended in an error — as HikariCP does (its `aliveBypassWindowMs`, 500 ms by default).
+/// A connection that dies while in steady use fails the one request that finds it dead (503,
+/// `Retry-After`, as in-flight requests do anyway), is marked, and is pinged — and replaced —
+/// at its next checkout.
+pub struct PooledDb {
+    conn: DbConnection,
+    returned_at: Instant,
+    suspect: bool,
+}
 
-    fn connect(&self) -> Result<DbConnection, StoreError> {
+/// How long after going back to the pool a connection is trusted without a ping.
+pub(crate) const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
+impl PooledDb {
+    /// Its last use ended in an error: ping it before the next one.
+    pub(crate) fn mark_suspect(&mut self) {
+        self.suspect = true;
+    }
+}
+
+impl std::ops::Deref for PooledDb {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+impl ConnectionManager {
+    /// Opens a connection with the pool's settings (SQLite's group commit opens its writer so).
+    pub(crate) fn open(&self) -> Result<DbConnection, StoreError> {
         match self.url.backend {
             Backend::Postgres => PgConnection::establish(&self.url.target)
                 .map(DbConnection::Postgres)
@@ -170,13 +208,34 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
-        conn.ping().map_err(StoreError::from)
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = PooledDb;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<PooledDb, StoreError> {
+        Ok(PooledDb {
+            conn: self.open()?,
+            returned_at: Instant::now(),
+            suspect: false,
+        })
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        R2D2Connection::is_broken(conn)
+    /// Called at checkout (PostgreSQL only, see [`build_pool`]).
+    fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), StoreError> {
+        if !pooled.suspect && pooled.returned_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        pooled.conn.ping().map_err(StoreError::from)?;
+        pooled.suspect = false;
+        Ok(())
+    }
+
+    /// Called as the connection goes back to the pool: the moment its trust window starts.
+    fn has_broken(&self, pooled: &mut PooledDb) -> bool {
+        pooled.returned_at = Instant::now();
+        R2D2Connection::is_broken(&mut pooled.conn)
     }
 }
 
@@ -215,8 +274,9 @@ pub(crate) fn build_pool(
         // Open connections on demand: a CLI command needs one, the server grows to `max_size`.
         .min_idle(Some(1))
         .connection_timeout(options.connect_timeout)
-        // SQLite connections are local files: a ping per checkout buys nothing. PostgreSQL
-        // connections die with the server; a ping per checkout turns that into a fresh connect.
+        // SQLite connections are local files: a ping buys nothing. PostgreSQL connections die
+        // with the server; a ping at checkout, when the connection may be stale (`PooledDb`),
+        // turns that into a fresh connect.
         .test_on_check_out(url.backend == Backend::Postgres)
         .build(manager)
         .map_err(StoreError::from)?;

@@ -58,9 +58,13 @@ impl From<DieselError> for StoreError {
                     detail: info.message().to_owned(),
                 }
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                StoreError::Unavailable(info.message().to_owned())
-            }
+            // The connection is gone (or could not even send the query): the database is
+            // unreachable, not the request wrong. The pool pings such a connection before its
+            // next use (`db::PooledDb`).
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => StoreError::Unavailable(info.message().to_owned()),
             DieselError::DatabaseError(_, ref info) if is_busy(info.message()) => {
                 StoreError::Unavailable(info.message().to_owned())
             }

@@ -223,7 +223,7 @@ impl Writer {
     /// busy timeout while another process holds it).
     fn begin(&mut self, manager: &ConnectionManager) -> Result<(), StoreError> {
         if self.conn.is_none() {
-            self.conn = Some(r2d2::ManageConnection::connect(manager)?);
+            self.conn = Some(manager.open()?);
         }
         let Some(DbConnection::Sqlite(inner)) = self.conn.as_mut() else {
             return Err(StoreError::Unavailable(

@@ -128,7 +128,11 @@ impl Store {
             Some(group) if !group_commit::inside_batch() => group.run(f),
             _ => {
                 let mut conn = self.conn()?;
-                db::write_transaction(&mut conn, f)
+                let written = db::write_transaction(&mut conn, f);
+                if written.is_err() {
+                    conn.mark_suspect();
+                }
+                written
             }
         }
     }
@@ -139,6 +143,10 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        let read = f(&mut conn);
+        if read.is_err() {
+            conn.mark_suspect();
+        }
+        read
     }
 }

@@ -349,7 +349,7 @@ impl Store {
     /// every second, so the outbox never grows while nobody reads.
     pub fn publish_events(&self) -> StoreResult<usize> {
         let mut conn = self.conn()?;
-        let DbConnection::Postgres(inner) = &mut *conn else {
+        let DbConnection::Postgres(inner) = &mut **conn else {
             return Ok(0);
         };
         let pending: bool = diesel::select(diesel::dsl::exists(
