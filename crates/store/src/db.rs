@@ -152,26 +152,18 @@ pub struct ConnectionManager {
 /// A PostgreSQL connection dies with its server, and the pool cannot tell until it is used. A
 /// ping before every checkout found dead ones, at the cost of a round trip per checkout: two of
 /// the four round trips of a SCIM `GET` (the token, then the user). The pool now pings only a
-/// connection that may be stale — idle in the pool for longer than [`TRUSTED_FOR`], or whose
-/// last use ended in an error — as HikariCP does (its `aliveBypassWindowMs`, 500 ms by default).
-/// A connection that dies while in steady use fails the one request that finds it dead (503,
-/// `Retry-After`, as in-flight requests do anyway), is marked, and is pinged — and replaced —
-/// at its next checkout.
+/// connection idle in the pool for longer than [`TRUSTED_FOR`], as HikariCP does (its
+/// `aliveBypassWindowMs`, 500 ms by default). A connection that dies while in steady use fails
+/// the one request that finds it dead (503 with `Retry-After`, as in-flight requests do anyway);
+/// diesel then reports it broken (libpq no longer knows its transaction state), so the pool
+/// drops it on return instead of handing it out again.
 pub struct PooledDb {
     conn: DbConnection,
     returned_at: Instant,
-    suspect: bool,
 }
 
 /// How long after going back to the pool a connection is trusted without a ping.
 pub(crate) const TRUSTED_FOR: Duration = Duration::from_millis(500);
-
-impl PooledDb {
-    /// Its last use ended in an error: ping it before the next one.
-    pub(crate) fn mark_suspect(&mut self) {
-        self.suspect = true;
-    }
-}
 
 impl std::ops::Deref for PooledDb {
     type Target = DbConnection;
@@ -218,21 +210,19 @@ impl r2d2::ManageConnection for ConnectionManager {
         Ok(PooledDb {
             conn: self.open()?,
             returned_at: Instant::now(),
-            suspect: false,
         })
     }
 
     /// Called at checkout (PostgreSQL only, see [`build_pool`]).
     fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), StoreError> {
-        if !pooled.suspect && pooled.returned_at.elapsed() < TRUSTED_FOR {
+        if pooled.returned_at.elapsed() < TRUSTED_FOR {
             return Ok(());
         }
-        pooled.conn.ping().map_err(StoreError::from)?;
-        pooled.suspect = false;
-        Ok(())
+        pooled.conn.ping().map_err(StoreError::from)
     }
 
-    /// Called as the connection goes back to the pool: the moment its trust window starts.
+    /// Called as the connection goes back to the pool: the moment its trust window starts, and
+    /// the check that drops a connection found dead (or in an unknown transaction state).
     fn has_broken(&self, pooled: &mut PooledDb) -> bool {
         pooled.returned_at = Instant::now();
         R2D2Connection::is_broken(&mut pooled.conn)
@@ -275,8 +265,8 @@ pub(crate) fn build_pool(
         .min_idle(Some(1))
         .connection_timeout(options.connect_timeout)
         // SQLite connections are local files: a ping buys nothing. PostgreSQL connections die
-        // with the server; a ping at checkout, when the connection may be stale (`PooledDb`),
-        // turns that into a fresh connect.
+        // with the server; a ping at checkout of a connection idle long enough to be stale
+        // (`PooledDb`) turns that into a fresh connect.
         .test_on_check_out(url.backend == Backend::Postgres)
         .build(manager)
         .map_err(StoreError::from)?;

@@ -59,8 +59,8 @@ impl From<DieselError> for StoreError {
                 }
             }
             // The connection is gone (or could not even send the query): the database is
-            // unreachable, not the request wrong. The pool pings such a connection before its
-            // next use (`db::PooledDb`).
+            // unreachable, not the request wrong. The pool drops such a connection on return
+            // (`db::PooledDb`).
             DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,

@@ -128,11 +128,7 @@ impl Store {
             Some(group) if !group_commit::inside_batch() => group.run(f),
             _ => {
                 let mut conn = self.conn()?;
-                let written = db::write_transaction(&mut conn, f);
-                if written.is_err() {
-                    conn.mark_suspect();
-                }
-                written
+                db::write_transaction(&mut conn, f)
             }
         }
     }
@@ -143,10 +139,6 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        let read = f(&mut conn);
-        if read.is_err() {
-            conn.mark_suspect();
-        }
-        read
+        f(&mut conn)
     }
 }

@@ -1,7 +1,8 @@
-//! The pool's liveness check on PostgreSQL (`db::PooledDb`): a connection back from use moments
-//! ago is trusted without a ping, so the checks that keep a dead connection from being used twice
-//! are tested here against a real server that kills the pool's connections
-//! (`pg_terminate_backend`). SQLite has no such check and skips these tests.
+//! The pool's liveness checks on PostgreSQL (`db::PooledDb`): a connection back from use moments
+//! ago is trusted without a ping, so the checks that keep a dead connection from being used
+//! twice — the ping of an idle one at checkout, dropping a broken one on return — are tested
+//! here against a real server that kills the pool's connections (`pg_terminate_backend`).
+//! SQLite has no such checks and skips these tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,7 +84,7 @@ fn a_connection_idle_past_the_trust_window_is_pinged_and_replaced() {
 }
 
 #[test]
-fn a_connection_whose_use_failed_is_pinged_before_its_next_use() {
+fn a_connection_found_dead_in_use_is_dropped_not_handed_out_again() {
     if !on_postgres() {
         eprintln!("PostgreSQL only: skipped on SQLite");
         return;
@@ -105,7 +106,8 @@ fn a_connection_whose_use_failed_is_pinged_before_its_next_use() {
                 failures += 1;
             }
         }
-        // ... but never the next one: the failure marked it, so it is pinged and replaced.
+        // ... but never the next one: diesel reported the dead connection broken, so the pool
+        // dropped it on return and opens a new one.
         assert_eq!(store.workspace(workspace.id).unwrap().id, workspace.id);
     }
     assert!(
