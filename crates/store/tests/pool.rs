@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use roster_store::domain::WorkspaceId;
 use roster_store::testing::{TestStore, TEST_DATABASE_URL};
 use roster_store::{PoolOptions, Store, StoreError};
 
@@ -23,17 +24,38 @@ struct Count {
     count: i64,
 }
 
-/// A one-connection store on the test database, its connections named `name` in
-/// `pg_stat_activity`, and a separate connection to kill them with.
-fn one_connection_store(db: &TestStore, name: &str) -> (Store, PgConnection) {
-    let url = format!("{}&application_name={name}", db.url);
+/// The test database with a workspace, and a one-connection store on it whose connections are
+/// named `name` in `pg_stat_activity`, with a separate connection to kill them with.
+struct Setup {
+    _db: TestStore,
+    workspace_id: WorkspaceId,
+    name: String,
+    store: Store,
+    admin: PgConnection,
+}
+
+/// `None` on SQLite, which has no pool checks to test.
+fn setup(test: &str) -> Option<Setup> {
+    if !on_postgres() {
+        eprintln!("PostgreSQL only: skipped on SQLite");
+        return None;
+    }
+    let db = TestStore::new();
+    let workspace_id = db.workspace("acme").id;
+    let name = format!("roster_{test}_{}", std::process::id());
     let options = PoolOptions {
         max_size: 1,
         ..PoolOptions::default()
     };
-    let store = Store::open(&url, &options).unwrap();
+    let store = Store::open(&format!("{}&application_name={name}", db.url), &options).unwrap();
     let admin = PgConnection::establish(&db.url).unwrap();
-    (store, admin)
+    Some(Setup {
+        _db: db,
+        workspace_id,
+        name,
+        store,
+        admin,
+    })
 }
 
 /// Terminates the store's connections and waits until PostgreSQL has let them go.
@@ -67,40 +89,35 @@ fn kill_connections(admin: &mut PgConnection, name: &str) {
 
 #[test]
 fn a_connection_idle_past_the_trust_window_is_pinged_and_replaced() {
-    if !on_postgres() {
-        eprintln!("PostgreSQL only: skipped on SQLite");
-        return;
-    }
-    let db = TestStore::new();
-    let workspace = db.workspace("acme");
-    let name = format!("roster_idle_{}", std::process::id());
-    let (store, mut admin) = one_connection_store(&db, &name);
-    assert_eq!(store.workspace(workspace.id).unwrap().id, workspace.id);
+    let Some(mut t) = setup("idle") else { return };
+    assert_eq!(
+        t.store.workspace(t.workspace_id).unwrap().id,
+        t.workspace_id
+    );
 
-    kill_connections(&mut admin, &name);
+    kill_connections(&mut t.admin, &t.name);
     std::thread::sleep(Duration::from_millis(600));
     // The checkout pings the idle connection, finds it dead and opens a new one: no failure.
-    assert_eq!(store.workspace(workspace.id).unwrap().id, workspace.id);
+    assert_eq!(
+        t.store.workspace(t.workspace_id).unwrap().id,
+        t.workspace_id
+    );
 }
 
 #[test]
 fn a_connection_found_dead_in_use_is_dropped_not_handed_out_again() {
-    if !on_postgres() {
-        eprintln!("PostgreSQL only: skipped on SQLite");
-        return;
-    }
-    let db = TestStore::new();
-    let workspace = db.workspace("acme");
-    let name = format!("roster_failed_{}", std::process::id());
-    let (store, mut admin) = one_connection_store(&db, &name);
+    let Some(mut t) = setup("dead") else { return };
     let mut failures = 0;
     for _ in 0..5 {
-        assert_eq!(store.workspace(workspace.id).unwrap().id, workspace.id);
-        kill_connections(&mut admin, &name);
+        assert_eq!(
+            t.store.workspace(t.workspace_id).unwrap().id,
+            t.workspace_id
+        );
+        kill_connections(&mut t.admin, &t.name);
         // Back in the pool moments ago, the dead connection is trusted: this use may fail, as
         // an in-flight request does when the database goes away ...
-        match store.workspace(workspace.id) {
-            Ok(found) => assert_eq!(found.id, workspace.id),
+        match t.store.workspace(t.workspace_id) {
+            Ok(found) => assert_eq!(found.id, t.workspace_id),
             Err(err) => {
                 assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
                 failures += 1;
@@ -108,7 +125,10 @@ fn a_connection_found_dead_in_use_is_dropped_not_handed_out_again() {
         }
         // ... but never the next one: diesel reported the dead connection broken, so the pool
         // dropped it on return and opens a new one.
-        assert_eq!(store.workspace(workspace.id).unwrap().id, workspace.id);
+        assert_eq!(
+            t.store.workspace(t.workspace_id).unwrap().id,
+            t.workspace_id
+        );
     }
     assert!(
         failures > 0,
