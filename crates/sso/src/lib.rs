@@ -20,14 +20,13 @@ use actix_web::{web, HttpResponse};
 
 pub use flow::SsoState;
 
-/// The largest form the ACS accepts: a 256 KiB response, base64-encoded, plus RelayState.
+/// The largest form the ACS accepts (`AcsBody`): a 256 KiB response, base64-encoded, plus
+/// RelayState.
 pub(crate) const ACS_FORM_LIMIT: usize = 400 * 1024;
 
 /// Mounts the SSO endpoints (relative to the `/sso` scope the server gives).
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
-    let form = form_config(ACS_FORM_LIMIT);
     cfg.app_data(state)
-        .app_data(form)
         .route(
             "/saml/{connection}/acs",
             web::post().to(handlers::saml::acs),

@@ -163,7 +163,7 @@ pub struct PooledDb {
 }
 
 /// How long after going back to the pool a connection is trusted without a ping.
-pub(crate) const TRUSTED_FOR: Duration = Duration::from_millis(500);
+const TRUSTED_FOR: Duration = Duration::from_millis(500);
 
 impl std::ops::Deref for PooledDb {
     type Target = DbConnection;
