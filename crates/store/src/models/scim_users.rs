@@ -13,7 +13,7 @@ use roster_domain::{
     UserId, UserName, WorkspaceId,
 };
 
-use super::user::{find_user, insert_user, UserRow};
+use super::user::{find_user, insert_user, insert_user_unless_taken, UserRow};
 use super::{events, record_audit, NewProvisioningEntry, NewUser};
 use crate::db::on_backend;
 use crate::filter::user_predicate;
@@ -332,6 +332,11 @@ impl Store {
                     changed: Vec::new(),
                     note: serde_json::json!({}),
                 };
+                // The common case first: a new user. The insert writes nothing when the
+                // userName or the externalId is taken, and the checks below then find which.
+                if let Some(user) = insert_user_unless_taken(conn, actor, new)? {
+                    return Ok((user, CreateOutcome::Created));
+                }
                 // 1. The same externalId at this connection.
                 if let Some(external_id) = &new.external_id {
                     let existing: Option<UserRow> = users::table
@@ -375,7 +380,8 @@ impl Store {
                         None => adopt_or_conflict(conn, actor, scope, user, new, &update),
                     };
                 }
-                // 3. A new user.
+                // 3. Neither is taken any more (on PostgreSQL, a concurrent create that held
+                //    one of them rolled back): a new user after all.
                 Ok((insert_user(conn, actor, new)?, CreateOutcome::Created))
             },
             log,

@@ -120,63 +120,125 @@ const USER_CONFLICTS: &[(&str, &str)] = &[
 ];
 
 /// Inserts a user, its audit entry and its `user.created` event on `conn` (inside the caller's
-/// transaction); returns the user as stored.
+/// transaction); returns the user as stored. A taken userName or externalId is a `Conflict`.
 pub(crate) fn insert_user(
     conn: &mut DbConnection,
     actor: &Actor,
     new: &NewUser,
 ) -> StoreResult<User> {
-    let now = Timestamp::now().as_micros();
-    let id = UserId::new();
-    let lifecycle = if new.active {
-        Lifecycle::Active
-    } else {
-        Lifecycle::Deactivated
-    };
+    let user = new_user(new);
     diesel::insert_into(users::table)
-        .values(UserRow {
-            id: id.to_string(),
-            workspace_id: new.workspace_id.to_string(),
-            user_name: new.user_name.to_string(),
-            user_name_key: new.user_name.key(),
-            email: new.email.as_ref().map(ToString::to_string),
-            email_key: new.email.as_ref().map(Email::key),
-            given_name: new.given_name.clone(),
-            family_name: new.family_name.clone(),
-            display_name: new.display_name.clone(),
-            external_id: new.external_id.clone(),
-            lifecycle: lifecycle.as_str().to_owned(),
-            source: new.source.as_str().to_owned(),
-            managing_connection_id: new.managing_connection_id.map(|id| id.to_string()),
-            scim_attributes: new.scim_attributes.clone(),
-            password_hash: None,
-            version: 1,
-            session_epoch: 0,
-            created_at: now,
-            updated_at: now,
-            display_name_key: new.display_name.as_deref().map(str::to_lowercase),
-        })
+        .values(UserRow::of(&user))
         .execute(conn)
         .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
+    record_user_created(conn, actor, &user)?;
+    Ok(user)
+}
+
+/// [`insert_user`] when its userName and externalId are free, and `None` (nothing written)
+/// when either is taken. A SCIM create tries this first: it costs one statement where checking
+/// both keys first costs three, and the unique indexes make it exactly the "neither is taken"
+/// case of those checks.
+pub(crate) fn insert_user_unless_taken(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    new: &NewUser,
+) -> StoreResult<Option<User>> {
+    let user = new_user(new);
+    let row = UserRow::of(&user);
+    // `OR IGNORE` / `ON CONFLICT DO NOTHING`: a taken key is no error, so a PostgreSQL
+    // transaction stays usable for the checks the caller runs next.
+    let inserted = match conn {
+        DbConnection::Sqlite(inner) => diesel::insert_or_ignore_into(users::table)
+            .values(&row)
+            .execute(inner)?,
+        DbConnection::Postgres(inner) => diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(inner)?,
+    };
+    if inserted == 0 {
+        return Ok(None);
+    }
+    record_user_created(conn, actor, &user)?;
+    Ok(Some(user))
+}
+
+/// A new user as it will be stored: a fresh id, version 1, created now.
+fn new_user(new: &NewUser) -> User {
+    let now = Timestamp::now();
+    User {
+        id: UserId::new(),
+        workspace_id: new.workspace_id,
+        user_name: new.user_name.clone(),
+        email: new.email.clone(),
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
+        display_name: new.display_name.clone(),
+        external_id: new.external_id.clone(),
+        lifecycle: if new.active {
+            Lifecycle::Active
+        } else {
+            Lifecycle::Deactivated
+        },
+        source: new.source,
+        managing_connection_id: new.managing_connection_id,
+        scim_attributes: new.scim_attributes.clone(),
+        version: 1,
+        session_epoch: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+impl UserRow {
+    /// The row that stores `user` (no password).
+    fn of(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            workspace_id: user.workspace_id.to_string(),
+            user_name: user.user_name.to_string(),
+            user_name_key: user.user_name.key(),
+            email: user.email.as_ref().map(ToString::to_string),
+            email_key: user.email.as_ref().map(Email::key),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            display_name: user.display_name.clone(),
+            external_id: user.external_id.clone(),
+            lifecycle: user.lifecycle.as_str().to_owned(),
+            source: user.source.as_str().to_owned(),
+            managing_connection_id: user.managing_connection_id.map(|id| id.to_string()),
+            scim_attributes: user.scim_attributes.clone(),
+            password_hash: None,
+            version: user.version,
+            session_epoch: user.session_epoch,
+            created_at: user.created_at.as_micros(),
+            updated_at: user.updated_at.as_micros(),
+            display_name_key: user.display_name.as_deref().map(str::to_lowercase),
+        }
+    }
+}
+
+/// The audit entry and `user.created` event of `user`, just inserted. (The user is not read
+/// back: that would return exactly what was written.)
+fn record_user_created(conn: &mut DbConnection, actor: &Actor, user: &User) -> StoreResult<()> {
     record_audit(
         conn,
         &NewAuditEvent {
-            workspace_id: Some(new.workspace_id),
+            workspace_id: Some(user.workspace_id),
             actor: actor.clone(),
             action: Action("user.created"),
             target_kind: "user",
-            target_id: id.to_string(),
+            target_id: user.id.to_string(),
             detail: serde_json::json!({
-                "userName": new.user_name.as_str(),
-                "source": new.source.as_str(),
-                "active": new.active,
+                "userName": user.user_name.as_str(),
+                "source": user.source.as_str(),
+                "active": user.lifecycle.is_active(),
             })
             .to_string(),
         },
     )?;
-    let user = find_user(conn, new.workspace_id, id)?;
-    super::events::user_event(conn, actor, "user.created", &user, None)?;
-    Ok(user)
+    super::events::user_event(conn, actor, "user.created", user, None)
 }
 
 pub(crate) fn find_user(
