@@ -199,6 +199,9 @@ pub async fn endpoint(
     if let Some(sso) = sso {
         body.push_str(&render_password_logins(sso.password_throttle.counts()));
     }
+    body.push_str(&render_certificate_keys(
+        roster_sso::saml::certificate_key_counts(),
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
@@ -215,6 +218,19 @@ fn render_group_commit(counts: roster_store::GroupCommitCounts) -> String {
          # TYPE roster_sqlite_committed_writes_total counter\n\
          roster_sqlite_committed_writes_total {}\n",
         counts.commits, counts.writes
+    )
+}
+
+/// IdP certificates loaded into signature-check keys, and checks that reused a loaded one.
+fn render_certificate_keys(counts: roster_sso::saml::KeyCacheCounts) -> String {
+    format!(
+        "# HELP roster_saml_certificate_loads_total IdP certificates decoded into signature-check keys.\n\
+         # TYPE roster_saml_certificate_loads_total counter\n\
+         roster_saml_certificate_loads_total {}\n\
+         # HELP roster_saml_certificate_reuses_total SAML signature checks that reused a decoded certificate.\n\
+         # TYPE roster_saml_certificate_reuses_total counter\n\
+         roster_saml_certificate_reuses_total {}\n",
+        counts.loads, counts.hits
     )
 }
 

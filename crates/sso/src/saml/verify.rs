@@ -43,6 +43,8 @@ pub(crate) fn verified_assertion(
     sp: &SpSettings,
     expected_request_ids: &[String],
 ) -> Result<Assertion, SamlError> {
+    // samael loads the IdP's certificate for each signature: keep it loaded (see the crate).
+    roster_xmlsec_keys::install();
     let provider = service_provider(idp, sp);
     let ids: Vec<&str> = expected_request_ids.iter().map(String::as_str).collect();
     provider
