@@ -82,6 +82,21 @@ fn sp_initiated_login_creates_the_user_with_mapped_groups() {
     let (_, me) = s.app.me(&session_of(&bob).expect("bob's session"));
     assert_eq!(me["roles"], json!(["engineer"]));
     assert_eq!(s.app.user_count(), 2);
+
+    // Both checks used the IdP's certificate through the key cache (the counts are the test
+    // process's, which other tests move too: at least these two checks are in them).
+    let metrics = s.app.get("/metrics", None).body;
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(
+        count("roster_saml_certificate_loads_total")
+            + count("roster_saml_certificate_reuses_total")
+            >= 2
+    );
 }
 
 #[test]
