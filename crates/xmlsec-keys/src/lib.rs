@@ -151,30 +151,36 @@ unsafe fn key_with_value_of(kept: &KeptKey) -> *mut XmlSecKey {
     }
 }
 
+/// The password arguments of a load, passed on to xmlsec untouched.
+#[derive(Clone, Copy)]
+struct Password {
+    pwd: *const c_char,
+    callback: *mut c_void,
+    callback_ctx: *mut c_void,
+}
+
 /// What libxmlsec1-openssl's own `xmlSecOpenSSLAppKeyLoadMemory` does: the bytes in a memory
 /// BIO, loaded by `xmlSecOpenSSLAppKeyLoadBIO`.
 ///
 /// # Safety
-/// As for `xmlSecOpenSSLAppKeyLoadMemory`: `data` points to `data_size` readable bytes.
-unsafe fn load_with_xmlsec(
-    data: *const u8,
-    data_size: c_uint,
-    format: c_uint,
-    pwd: *const c_char,
-    pwd_callback: *mut c_void,
-    pwd_callback_ctx: *mut c_void,
-) -> *mut XmlSecKey {
-    let Ok(len) = c_int::try_from(data_size) else {
+/// `password` is what a caller of `xmlSecOpenSSLAppKeyLoadMemory` may pass.
+unsafe fn load_with_xmlsec(bytes: &[u8], format: c_uint, password: Password) -> *mut XmlSecKey {
+    let Ok(len) = c_int::try_from(bytes.len()) else {
         return ptr::null_mut();
     };
-    // SAFETY: `data` is readable for `len` bytes (caller); the BIO only reads it and is freed
-    // before returning.
+    // SAFETY: the BIO only reads `bytes` and is freed before returning; `password` is valid
+    // (caller).
     unsafe {
-        let bio = openssl_sys::BIO_new_mem_buf(data.cast(), len);
+        let bio = openssl_sys::BIO_new_mem_buf(bytes.as_ptr().cast(), len);
         if bio.is_null() {
             return ptr::null_mut();
         }
-        let key = xmlSecOpenSSLAppKeyLoadBIO(bio, format, pwd, pwd_callback, pwd_callback_ctx);
+        let Password {
+            pwd,
+            callback,
+            callback_ctx,
+        } = password;
+        let key = xmlSecOpenSSLAppKeyLoadBIO(bio, format, pwd, callback, callback_ctx);
         openssl_sys::BIO_free_all(bio);
         key
     }
@@ -194,14 +200,21 @@ pub unsafe extern "C" fn xmlSecOpenSSLAppKeyLoadMemory(
     pwd_callback: *mut c_void,
     pwd_callback_ctx: *mut c_void,
 ) -> *mut XmlSecKey {
-    if format != FORMAT_CERT_DER || data.is_null() {
-        // SAFETY: the caller's arguments, passed on unchanged.
-        return unsafe {
-            load_with_xmlsec(data, data_size, format, pwd, pwd_callback, pwd_callback_ctx)
-        };
+    if data.is_null() {
+        // xmlsec's own function refuses a null buffer the same way.
+        return ptr::null_mut();
     }
     // SAFETY: `data` is readable for `data_size` bytes (caller).
     let der = unsafe { std::slice::from_raw_parts(data, data_size as usize) };
+    let password = Password {
+        pwd,
+        callback: pwd_callback,
+        callback_ctx: pwd_callback_ctx,
+    };
+    if format != FORMAT_CERT_DER {
+        // SAFETY: the caller's password arguments, passed on unchanged.
+        return unsafe { load_with_xmlsec(der, format, password) };
+    }
     let mut guard = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
     let kept = guard.get_or_insert_with(HashMap::new);
     if let Some(key) = kept.get(der) {
@@ -209,9 +222,8 @@ pub unsafe extern "C" fn xmlSecOpenSSLAppKeyLoadMemory(
         // SAFETY: a kept key is live and has a value; the mutex is held.
         return unsafe { key_with_value_of(key) };
     }
-    // SAFETY: the caller's arguments, passed on unchanged.
-    let loaded =
-        unsafe { load_with_xmlsec(data, data_size, format, pwd, pwd_callback, pwd_callback_ctx) };
+    // SAFETY: the caller's password arguments, passed on unchanged.
+    let loaded = unsafe { load_with_xmlsec(der, format, password) };
     LOADS.fetch_add(1, Ordering::Relaxed);
     let Some(loaded) = NonNull::new(loaded) else {
         return ptr::null_mut();
