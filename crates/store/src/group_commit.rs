@@ -218,12 +218,26 @@ impl GroupCommit {
     }
 }
 
+/// SQLite keeps the page images a `ROLLBACK TO` a savepoint needs in a sub-journal, which
+/// spills to a temporary file past 64 KiB. A batch of savepoints reaches that after a few
+/// writes: in a create phase this connection made about 16,000 `pwrite`s a second to
+/// `/var/tmp/etilqs_*`, inside the writer everybody waits for. With `temp_store = MEMORY` the
+/// sub-journal stays in memory (a batch's pages, a few MiB at most, freed at its commit). Only
+/// this connection: it runs writes, not the large sorts that temp files are for.
+fn keep_savepoints_in_memory(conn: &mut DbConnection) -> Result<(), StoreError> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("PRAGMA temp_store = MEMORY;")?;
+    Ok(())
+}
+
 impl Writer {
     /// Opens a batch: `BEGIN IMMEDIATE` takes SQLite's write lock for it (waiting up to the
     /// busy timeout while another process holds it).
     fn begin(&mut self, manager: &ConnectionManager) -> Result<(), StoreError> {
         if self.conn.is_none() {
-            self.conn = Some(manager.open()?);
+            let mut conn = manager.open()?;
+            keep_savepoints_in_memory(&mut conn)?;
+            self.conn = Some(conn);
         }
         let Some(DbConnection::Sqlite(inner)) = self.conn.as_mut() else {
             return Err(StoreError::Unavailable(
