@@ -3,11 +3,14 @@
 use diesel::prelude::*;
 use roster_domain::{AuditEvent, NewAuditEvent, Timestamp, WorkspaceId};
 
+use crate::db::on_backend;
 use crate::schema::audit_events;
 use crate::{DbConnection, Store, StoreResult};
 
+/// `treat_none_as_null`: one SQL text for every entry, so diesel reuses its prepared statement
+/// (no nullable column here has a default).
 #[derive(Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_null = true)]
 struct NewAuditRow<'a> {
     workspace_id: Option<String>,
     occurred_at: i64,
@@ -36,18 +39,19 @@ struct AuditRow {
 /// Writes one audit event on `conn`; call it inside the transaction of the change.
 pub fn record_audit(conn: &mut DbConnection, event: &NewAuditEvent) -> StoreResult<()> {
     let (actor_kind, actor_id) = event.actor.to_stored();
-    diesel::insert_into(audit_events::table)
-        .values(NewAuditRow {
-            workspace_id: event.workspace_id.map(|id| id.to_string()),
-            occurred_at: Timestamp::now().as_micros(),
-            actor_kind,
-            actor_id,
-            action: event.action.0,
-            target_kind: event.target_kind,
-            target_id: &event.target_id,
-            detail: &event.detail,
-        })
-        .execute(conn)?;
+    let row = NewAuditRow {
+        workspace_id: event.workspace_id.map(|id| id.to_string()),
+        occurred_at: Timestamp::now().as_micros(),
+        actor_kind,
+        actor_id,
+        action: event.action.0,
+        target_kind: event.target_kind,
+        target_id: &event.target_id,
+        detail: &event.detail,
+    };
+    on_backend!(conn, |c| diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(c))?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
 
+use crate::db::on_backend;
 use crate::schema::{connections, provisioning_log};
 use crate::{DbConnection, Store, StoreResult};
 
@@ -106,8 +107,10 @@ pub struct ProvisioningEntry {
 }
 
 /// A request about to be logged.
+/// (`treat_none_as_null`: one SQL text for every entry, so diesel reuses its prepared statement;
+/// no nullable column here has a default.)
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
-#[diesel(table_name = provisioning_log)]
+#[diesel(table_name = provisioning_log, treat_none_as_null = true)]
 pub struct NewProvisioningEntry {
     pub workspace_id: String,
     pub connection_id: String,
@@ -147,10 +150,10 @@ impl Store {
             super::events::take_event_time();
             let value = f(conn)?;
             let entry = log(&value);
-            diesel::insert_into(provisioning_log::table)
+            on_backend!(conn, |c| diesel::insert_into(provisioning_log::table)
                 .values(&entry)
-                .execute(conn)
-                .map_err(|err| E::from(crate::StoreError::from(err)))?;
+                .execute(c))
+            .map_err(|err| E::from(crate::StoreError::from(err)))?;
             if self.sync_marks.due(&entry.connection_id, Instant::now()) {
                 move_last_sync(conn, &entry.connection_id).map_err(E::from)?;
             }

@@ -11,6 +11,7 @@ use roster_domain::{
 };
 
 use super::{corrupt, record_audit};
+use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::users;
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -50,8 +51,11 @@ impl NewUser {
     }
 }
 
+/// `treat_none_as_null`: an absent value is bound as NULL (no nullable column has a default), so
+/// the insert's SQL is the same for every user and, on the backend's own connection, diesel
+/// finds its prepared statement by type instead of building the SQL again (see `on_backend`).
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_null = true)]
 pub(crate) struct UserRow {
     pub(crate) id: String,
     pub(crate) workspace_id: String,
@@ -127,10 +131,11 @@ pub(crate) fn insert_user(
     new: &NewUser,
 ) -> StoreResult<User> {
     let user = new_user(new);
-    diesel::insert_into(users::table)
-        .values(UserRow::of(&user))
-        .execute(conn)
-        .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
+    let row = UserRow::of(&user);
+    on_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(&row)
+        .execute(c))
+    .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
     record_user_created(conn, actor, &user)?;
     Ok(user)
 }
