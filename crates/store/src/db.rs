@@ -47,6 +47,25 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Inserts `$values` into `$table` on the backend's own connection, skipping rows whose unique
+/// key is taken (SQLite `INSERT OR IGNORE`, PostgreSQL `ON CONFLICT DO NOTHING`); the value is
+/// the number of rows inserted. A skipped row is no error, so a PostgreSQL transaction stays
+/// usable afterwards.
+macro_rules! insert_ignoring_taken_keys {
+    ($conn:expr, $table:path, $values:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_or_ignore_into($table)
+                .values($values)
+                .execute(c),
+            $crate::db::DbConnection::Postgres(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+        }
+    };
+}
+pub(crate) use insert_ignoring_taken_keys;
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 

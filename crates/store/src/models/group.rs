@@ -10,6 +10,7 @@ use roster_domain::{
 };
 
 use super::{corrupt, record_audit};
+use crate::db::insert_ignoring_taken_keys;
 use crate::error::conflict_on;
 use crate::schema::{group_members, groups};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -116,15 +117,7 @@ pub(crate) fn add_members(
             })
             .collect();
         if !rows.is_empty() {
-            match conn {
-                DbConnection::Sqlite(inner) => diesel::insert_or_ignore_into(group_members::table)
-                    .values(&rows)
-                    .execute(inner)?,
-                DbConnection::Postgres(inner) => diesel::insert_into(group_members::table)
-                    .values(&rows)
-                    .on_conflict_do_nothing()
-                    .execute(inner)?,
-            };
+            insert_ignoring_taken_keys!(conn, group_members::table, &rows)?;
         }
         added.extend(new);
     }

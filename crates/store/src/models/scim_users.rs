@@ -321,6 +321,11 @@ impl Store {
     ) -> StoreResult<(User, CreateOutcome)> {
         self.scim_write(
             |conn| {
+                // The common case first: a new user. The insert writes nothing when the
+                // userName or the externalId is taken, and the checks below then find which.
+                if let Some(user) = insert_user_unless_taken(conn, actor, new)? {
+                    return Ok((user, CreateOutcome::Created));
+                }
                 let update = UserUpdate {
                     given_name: new.given_name.clone(),
                     family_name: new.family_name.clone(),
@@ -332,11 +337,6 @@ impl Store {
                     changed: Vec::new(),
                     note: serde_json::json!({}),
                 };
-                // The common case first: a new user. The insert writes nothing when the
-                // userName or the externalId is taken, and the checks below then find which.
-                if let Some(user) = insert_user_unless_taken(conn, actor, new)? {
-                    return Ok((user, CreateOutcome::Created));
-                }
                 // 1. The same externalId at this connection.
                 if let Some(external_id) = &new.external_id {
                     let existing: Option<UserRow> = users::table
@@ -380,8 +380,9 @@ impl Store {
                         None => adopt_or_conflict(conn, actor, scope, user, new, &update),
                     };
                 }
-                // 3. Neither is taken any more (on PostgreSQL, a concurrent create that held
-                //    one of them rolled back): a new user after all.
+                // 3. Neither is taken, so the ignored insert failed on something else
+                //    (SQLite's `OR IGNORE` also skips NOT NULL and CHECK failures): the plain
+                //    insert reports it as it always did.
                 Ok((insert_user(conn, actor, new)?, CreateOutcome::Created))
             },
             log,

@@ -11,7 +11,7 @@ use roster_domain::{
 };
 
 use super::{corrupt, record_audit};
-use crate::db::on_backend;
+use crate::db::{insert_ignoring_taken_keys, on_backend};
 use crate::error::conflict_on;
 use crate::schema::users;
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -151,18 +151,8 @@ pub(crate) fn insert_user_unless_taken(
 ) -> StoreResult<Option<User>> {
     let user = new_user(new);
     let row = UserRow::of(&user);
-    // `OR IGNORE` / `ON CONFLICT DO NOTHING`: a taken key is no error, so a PostgreSQL
-    // transaction stays usable for the checks the caller runs next.
-    let inserted = match conn {
-        DbConnection::Sqlite(inner) => diesel::insert_or_ignore_into(users::table)
-            .values(&row)
-            .execute(inner)?,
-        DbConnection::Postgres(inner) => diesel::insert_into(users::table)
-            .values(&row)
-            .on_conflict_do_nothing()
-            .execute(inner)?,
-    };
-    if inserted == 0 {
+    // A taken key leaves the transaction usable for the checks the caller runs next.
+    if insert_ignoring_taken_keys!(conn, users::table, &row)? == 0 {
         return Ok(None);
     }
     record_user_created(conn, actor, &user)?;
