@@ -35,6 +35,8 @@ use server::Instance;
 
 struct Options {
     sqlite_only: bool,
+    /// Only the PostgreSQL run (`--postgres-only`), for working on that backend's figures.
+    postgres_only: bool,
     /// A `roster` binary to measure instead of building one (to compare two builds back to back).
     binary: Option<std::path::PathBuf>,
     load: Load,
@@ -51,6 +53,7 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         sqlite_only: false,
+        postgres_only: false,
         binary: None,
         load: Load {
             users: 10_000,
@@ -72,6 +75,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match arg.as_str() {
             "--sqlite-only" => options.sqlite_only = true,
+            "--postgres-only" => options.postgres_only = true,
             "--binary" => {
                 let path = rest
                     .next()
@@ -99,6 +103,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
         }
+    }
+    if options.postgres_only && (options.sqlite_only || !options.peers.is_empty()) {
+        return Err(
+            "--postgres-only measures PostgreSQL alone: not with --sqlite-only or peers (which \
+             are set beside the SQLite run)"
+                .to_owned(),
+        );
     }
     if options.peers_only && options.peers.is_empty() {
         options.peers = Peer::ALL.to_vec();
@@ -167,22 +178,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut tables = Vec::new();
     let mut errors = 0;
 
-    let dir = base.join("sqlite");
-    let url = format!("sqlite://{}", dir.join("roster.db").display());
-    say(&format!(
-        "SQLite: database {}",
-        dir.join("roster.db").display()
-    ));
-    let (table, failed, sqlite) = backend(
-        &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
-        &binary,
-        &signer,
-        &dir,
-        &url,
-        &options,
-    )?;
-    tables.push(table);
-    errors += failed;
+    let mut sqlite = None;
+    if !options.postgres_only {
+        let dir = base.join("sqlite");
+        let url = format!("sqlite://{}", dir.join("roster.db").display());
+        say(&format!(
+            "SQLite: database {}",
+            dir.join("roster.db").display()
+        ));
+        let (table, failed, measured) = backend(
+            &format!("SQLite file, durable commits (synchronous=FULL) — {setup}"),
+            &binary,
+            &signer,
+            &dir,
+            &url,
+            &options,
+        )?;
+        tables.push(table);
+        errors += failed;
+        sqlite = Some(measured);
+    }
 
     if !options.sqlite_only {
         let cluster = Throwaway::start()?;
@@ -200,7 +215,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     if !options.peers.is_empty() {
-        let (table, failed) = side_by_side(&options, Some(&sqlite), &base, &setup);
+        let (table, failed) = side_by_side(&options, sqlite.as_ref(), &base, &setup);
         tables.push(table);
         errors += failed;
     }
@@ -438,6 +453,7 @@ mod tests {
             options,
             Ok(Options {
                 sqlite_only: true,
+                postgres_only: false,
                 binary: None,
                 load: Load {
                     users: 50,
@@ -475,6 +491,18 @@ mod tests {
         ));
         assert!(parse(&["--users".to_owned(), "0".to_owned()]).is_err());
         assert!(parse(&["--bogus".to_owned()]).is_err());
+        assert!(matches!(
+            parse(&["--postgres-only".to_owned()]),
+            Ok(Options {
+                postgres_only: true,
+                sqlite_only: false,
+                ..
+            })
+        ));
+        let both = ["--postgres-only", "--sqlite-only"].map(str::to_owned);
+        assert!(parse(&both).is_err());
+        let with_peers = ["--postgres-only", "--peers"].map(str::to_owned);
+        assert!(parse(&with_peers).is_err());
     }
 
     #[test]

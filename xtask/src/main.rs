@@ -27,8 +27,8 @@ commands:
                                     deployment file checks and bounded fuzzing
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
-  bench [--sqlite-only] [--users N] [--concurrency C] [--seconds S] [--binary PATH]
-        [--peers[=NAME,..]] [--peers-only]
+  bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]
+        [--binary PATH] [--peers[=NAME,..]] [--peers-only]
                                     SCIM req/s, latency and peak RSS on SQLite and PostgreSQL;
                                     --peers adds scim2-server, better-auth and scimmy side by side
                                     (issue #7's relative targets); --peers-only skips Roster's

@@ -76,10 +76,16 @@ impl FromRequest for ScimClient {
                     method: req.method().to_string(),
                     path: req.path().to_owned(),
                 });
-            let principal = crate::offload::point_read(&store, move |store| {
-                store.authenticate_scim_token(&token)
-            })
-            .await??;
+            // A token accepted within the last second needs no database read, nor a pool thread.
+            let principal = match store.recently_authenticated_scim_token(&token) {
+                Some(answer) => answer?,
+                None => {
+                    crate::offload::point_read(&store, move |store| {
+                        store.authenticate_scim_token(&token)
+                    })
+                    .await??
+                }
+            };
             if principal.last_used_stale {
                 let (store, token_id) = (store.clone(), principal.token_id);
                 if let Err(err) = web::block(move || store.touch_scim_token(token_id)).await? {

@@ -37,6 +37,8 @@ pub struct Store {
     write_counters: Arc<models::WriteCounters>,
     /// Recent `totalResults` for later cursor pages (see `list_totals`).
     list_totals: Arc<models::ListTotals>,
+    /// SCIM tokens accepted in the last second (see `token_cache`).
+    token_cache: Arc<models::TokenCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -73,6 +75,7 @@ impl Store {
             sync_marks: Arc::default(),
             write_counters: Arc::default(),
             list_totals: Arc::default(),
+            token_cache: Arc::default(),
         })
     }
 
@@ -114,6 +117,18 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         self.write_with(f)
+    }
+
+    /// [`Store::write`] for a change SCIM authentication depends on — a token revoked, a
+    /// connection revoked or its SCIM switched — so the cache of accepted tokens is emptied
+    /// once it has committed (see `token_cache`).
+    pub(crate) fn write_token_change<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let result = self.write_with(f);
+        self.token_cache.invalidate();
+        result
     }
 
     /// [`Store::write`] for operations whose closure can fail with the caller's own error type

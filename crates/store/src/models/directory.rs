@@ -184,7 +184,7 @@ impl Store {
         id: ConnectionId,
         enabled: bool,
     ) -> StoreResult<Connection> {
-        self.write(|conn| {
+        self.write_token_change(|conn| {
             let updated = diesel::update(
                 connections::table
                     .filter(connections::workspace_id.eq(workspace_id.to_string()))

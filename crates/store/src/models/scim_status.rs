@@ -77,7 +77,7 @@ impl Store {
         workspace_id: WorkspaceId,
         id: ConnectionId,
     ) -> StoreResult<()> {
-        self.write(|conn| {
+        self.write_token_change(|conn| {
             let updated = diesel::update(
                 connections::table
                     .filter(connections::workspace_id.eq(workspace_id.to_string()))

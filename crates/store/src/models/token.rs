@@ -2,8 +2,9 @@
 //!
 //! Authentication looks the token up by hash, compares the hash again in constant time, and
 //! refuses expired tokens and tokens of revoked or SCIM-disabled connections. Revocation deletes
-//! the row, so the next request with that token is refused — there is no cache to go stale.
-//! Authentication only reads; the caller moves `last_used_at` (at most once a minute) with
+//! the row. What was accepted is kept for a second (`token_cache`): this process forgets it when
+//! it commits a revocation, so the next request with that token is refused; another replica
+//! refuses it within the second. Authentication only reads; the caller moves `last_used_at` (at most once a minute) with
 //! [`Store::touch_scim_token`].
 
 use diesel::prelude::*;
@@ -12,6 +13,9 @@ use roster_domain::{
     SecretToken, Timestamp, TokenId, WorkspaceId,
 };
 
+use std::time::Instant;
+
+use super::token_cache::CachedToken;
 use super::{corrupt, record_audit};
 use crate::db::on_backend;
 use crate::schema::{connections, scim_tokens};
@@ -64,6 +68,69 @@ struct TokenCheckRow {
     connection_status: String,
     scim_enabled: bool,
     strict_immutability: bool,
+}
+
+/// Reads the token with `hash` and its connection: the token must exist and its connection
+/// accept SCIM. Expiry is checked by [`principal`], at every request, cached or not.
+fn check_token(
+    conn: &mut DbConnection,
+    hash: &SecretHash,
+    checked: Instant,
+) -> StoreResult<CachedToken> {
+    // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
+    let found: Option<TokenCheckRow> = on_backend!(conn, |c| scim_tokens::table
+        .inner_join(connections::table)
+        .filter(scim_tokens::token_hash.eq(&hash.0))
+        .select((
+            scim_tokens::id,
+            scim_tokens::token_hash,
+            scim_tokens::expires_at,
+            scim_tokens::last_used_at,
+            connections::id,
+            connections::workspace_id,
+            connections::status,
+            connections::scim_enabled,
+            connections::strict_immutability,
+        ))
+        .get_result(c)
+        .optional())?;
+    let Some(row) = found else {
+        return Err(StoreError::Unauthorized);
+    };
+    if !SecretHash(row.token_hash).matches_hash(hash) {
+        return Err(StoreError::Unauthorized);
+    }
+    let bad = corrupt("connections");
+    let status = ConnectionStatus::parse(&row.connection_status).map_err(&bad)?;
+    if !status.accepts_scim(row.scim_enabled) {
+        return Err(StoreError::Forbidden {
+            reason: "SCIM provisioning is turned off for this connection",
+        });
+    }
+    Ok(CachedToken {
+        token_id: row.token_id.parse().map_err(corrupt("scim_tokens"))?,
+        connection: ScimConnection {
+            id: row.connection_id.parse().map_err(&bad)?,
+            workspace_id: row.workspace_id.parse().map_err(&bad)?,
+            strict_immutability: row.strict_immutability,
+        },
+        expires_at: row.expires_at,
+        last_used_at: row.last_used_at,
+        checked,
+    })
+}
+
+/// The principal of a token the database accepted, unless it has expired since.
+fn principal(token: CachedToken, now: Timestamp) -> StoreResult<ScimPrincipal> {
+    if token.expires_at.is_some_and(|at| at <= now.as_micros()) {
+        return Err(StoreError::Unauthorized);
+    }
+    let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS).as_micros();
+    Ok(ScimPrincipal {
+        token_id: token.token_id,
+        connection: token.connection,
+        last_used_stale: token.last_used_at.is_none_or(|at| at < stale_before),
+    })
 }
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
@@ -193,56 +260,30 @@ impl Store {
     /// Resolves a presented bearer token to its connection, or refuses it.
     ///
     /// `Unauthorized` for an unknown, revoked or expired token; `Forbidden` when the token is
-    /// valid but its connection is revoked or has SCIM switched off.
+    /// valid but its connection is revoked or has SCIM switched off. Answers from the cache of
+    /// recently accepted tokens when it can (see [`token_cache`](super::token_cache)).
     pub fn authenticate_scim_token(&self, presented: &str) -> StoreResult<ScimPrincipal> {
-        let presented = SecretToken::from_presented(presented);
-        let hash = presented.hash();
-        let now = Timestamp::now();
-        let found: Option<TokenCheckRow> = self.read(|conn| {
-            // One row at most (the hash is unique); no `.first()`, see the `db` module docs.
-            Ok(on_backend!(conn, |c| scim_tokens::table
-                .inner_join(connections::table)
-                .filter(scim_tokens::token_hash.eq(&hash.0))
-                .select((
-                    scim_tokens::id,
-                    scim_tokens::token_hash,
-                    scim_tokens::expires_at,
-                    scim_tokens::last_used_at,
-                    connections::id,
-                    connections::workspace_id,
-                    connections::status,
-                    connections::scim_enabled,
-                    connections::strict_immutability,
-                ))
-                .get_result(c)
-                .optional())?)
-        })?;
-        let Some(row) = found else {
-            return Err(StoreError::Unauthorized);
-        };
-        if !SecretHash(row.token_hash).matches_hash(&hash) {
-            return Err(StoreError::Unauthorized);
+        if let Some(answer) = self.recently_authenticated_scim_token(presented) {
+            return answer;
         }
-        if row.expires_at.is_some_and(|at| at <= now.as_micros()) {
-            return Err(StoreError::Unauthorized);
-        }
-        let bad = corrupt("connections");
-        let status = ConnectionStatus::parse(&row.connection_status).map_err(&bad)?;
-        if !status.accepts_scim(row.scim_enabled) {
-            return Err(StoreError::Forbidden {
-                reason: "SCIM provisioning is turned off for this connection",
-            });
-        }
-        let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS).as_micros();
-        Ok(ScimPrincipal {
-            token_id: row.token_id.parse().map_err(corrupt("scim_tokens"))?,
-            connection: ScimConnection {
-                id: row.connection_id.parse().map_err(&bad)?,
-                workspace_id: row.workspace_id.parse().map_err(&bad)?,
-                strict_immutability: row.strict_immutability,
-            },
-            last_used_stale: row.last_used_at.is_none_or(|at| at < stale_before),
-        })
+        let hash = SecretToken::from_presented(presented).hash();
+        let ticket = self.token_cache.ticket();
+        let checked = Instant::now();
+        let token = self.read(|conn| check_token(conn, &hash, checked))?;
+        self.token_cache.insert(ticket, hash.0, token.clone());
+        principal(token, Timestamp::now())
+    }
+
+    /// [`Store::authenticate_scim_token`] without the database: the answer when the token was
+    /// accepted less than a second ago, `None` when the database has to be asked. It never
+    /// blocks, so a request can try it before handing work to a pool thread.
+    pub fn recently_authenticated_scim_token(
+        &self,
+        presented: &str,
+    ) -> Option<StoreResult<ScimPrincipal>> {
+        let hash = SecretToken::from_presented(presented).hash();
+        let token = self.token_cache.get(&hash.0, Instant::now())?;
+        Some(principal(token, Timestamp::now()))
     }
 
     /// Moves a token's `last_used_at` to now (when authentication said it is stale).
@@ -253,7 +294,9 @@ impl Store {
                 .set(scim_tokens::last_used_at.eq(now))
                 .execute(conn)?;
             Ok(())
-        })
+        })?;
+        self.token_cache.touched(token_id, now);
+        Ok(())
     }
 
     /// Revokes (deletes) a token of the workspace; requests with it are refused from now on.
@@ -263,7 +306,7 @@ impl Store {
         workspace_id: WorkspaceId,
         token_id: TokenId,
     ) -> StoreResult<()> {
-        self.write(|conn| {
+        self.write_token_change(|conn| {
             let found: Option<(String, String, String)> = scim_tokens::table
                 .filter(scim_tokens::workspace_id.eq(workspace_id.to_string()))
                 .filter(scim_tokens::id.eq(token_id.to_string()))

@@ -1,0 +1,110 @@
+//! SCIM tokens this process authenticated in the last second, so that a burst of SCIM requests
+//! reads the token and its connection once, not once per request.
+//!
+//! Every SCIM request authenticates. Against PostgreSQL that read is a network round trip and a
+//! hand-off to the blocking pool, as long as the request's own work for a `GET` by id; on SQLite
+//! it is a fifth of a `GET`'s server time. An IdP sends its requests with one token, so one
+//! entry serves them all.
+//!
+//! What may change under an entry is what a revocation or a settings change writes: the token
+//! row (deleted), the connection's status and its SCIM switch. This process empties the cache
+//! when it commits any of those ([`TokenCache::invalidate`]), so here a revoked token is refused
+//! by the next request, as without a cache. Another process on the same database (a second
+//! replica) learns of it when its entry ages out: within [`TokenCache::LIFETIME`].
+//!
+//! A read that started before such a commit must not put the old state back after the cache was
+//! emptied: entries are added only when no invalidation happened since the read began (the
+//! `generation` check). Only accepted tokens are kept: an unknown token is looked up every time,
+//! so nobody can fill the memory with guesses, and the cache holds at most
+//! [`TokenCache::CAPACITY`] entries (it is emptied when full). Entries are keyed by the token's
+//! SHA-256, never by the token.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use roster_domain::TokenId;
+
+use super::token::ScimConnection;
+
+/// What the token check found, as of `checked`.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedToken {
+    pub(crate) token_id: TokenId,
+    pub(crate) connection: ScimConnection,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    /// When the database said so.
+    pub(crate) checked: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_hash: HashMap<String, CachedToken>,
+    /// Moves at every invalidation; a read that saw another value may not add its entry.
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache(Mutex<Entries>);
+
+/// Taken before the database read, handed back with its result to [`TokenCache::insert`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadTicket(u64);
+
+impl TokenCache {
+    /// How long an entry answers for the database: the longest another replica keeps accepting
+    /// a token revoked elsewhere.
+    pub(crate) const LIFETIME: Duration = Duration::from_secs(1);
+    pub(crate) const CAPACITY: usize = 1024;
+
+    /// The entry for `hash`, if it is younger than [`Self::LIFETIME`].
+    pub(crate) fn get(&self, hash: &str, now: Instant) -> Option<CachedToken> {
+        let entries = self.0.lock().ok()?;
+        entries
+            .by_hash
+            .get(hash)
+            .filter(|entry| now.duration_since(entry.checked) < Self::LIFETIME)
+            .cloned()
+    }
+
+    /// To take before reading the token from the database.
+    pub(crate) fn ticket(&self) -> ReadTicket {
+        ReadTicket(self.0.lock().map_or(u64::MAX, |entries| entries.generation))
+    }
+
+    /// Keeps what a read that began with `ticket` found, unless an invalidation came since.
+    pub(crate) fn insert(&self, ticket: ReadTicket, hash: String, entry: CachedToken) {
+        let Ok(mut entries) = self.0.lock() else {
+            return;
+        };
+        if entries.generation != ticket.0 {
+            return;
+        }
+        if entries.by_hash.len() >= Self::CAPACITY && !entries.by_hash.contains_key(&hash) {
+            entries.by_hash.clear();
+        }
+        entries.by_hash.insert(hash, entry);
+    }
+
+    /// Records that this process moved `token_id`'s `last_used_at` to `at`.
+    pub(crate) fn touched(&self, token_id: TokenId, at: i64) {
+        if let Ok(mut entries) = self.0.lock() {
+            for entry in entries.by_hash.values_mut() {
+                if entry.token_id == token_id {
+                    entry.last_used_at = Some(at);
+                }
+            }
+        }
+    }
+
+    /// Forgets every entry: called after a commit that revoked a token or changed a connection.
+    pub(crate) fn invalidate(&self) {
+        let mut entries = match self.0.lock() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        entries.by_hash.clear();
+        entries.generation = entries.generation.wrapping_add(1);
+    }
+}

@@ -1,0 +1,148 @@
+//! The cache of recently accepted SCIM tokens: it answers for the database for at most a second,
+//! this process forgets a token the moment it revokes it (or its connection, or SCIM on it), a
+//! second process on the same database (a replica) refuses it within the second, and an expiry
+//! is checked at every request, cached or not. SQLite by default, PostgreSQL when
+//! `TEST_DATABASE_URL` is set.
+
+// Test helpers fail loudly: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use roster_store::domain::{Actor, Timestamp};
+use roster_store::testing::TestStore;
+use roster_store::{PoolOptions, Store, StoreError};
+
+/// Longer than the cache's lifetime (one second), with room for a slow machine.
+const PAST_LIFETIME: Duration = Duration::from_millis(1_200);
+
+#[test]
+fn an_accepted_token_is_answered_from_memory_until_revoked_here() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let (info, secret) = db
+        .store
+        .create_scim_token(&Actor::Cli, workspace.id, connection.id, "t", None)
+        .unwrap();
+    assert!(
+        db.store
+            .recently_authenticated_scim_token(secret.expose())
+            .is_none(),
+        "nothing is cached before the database accepted the token"
+    );
+    let wrong = format!("{}x", secret.expose());
+    assert!(matches!(
+        db.store.authenticate_scim_token(&wrong),
+        Err(StoreError::Unauthorized)
+    ));
+    assert!(
+        db.store.recently_authenticated_scim_token(&wrong).is_none(),
+        "a refused token is not kept"
+    );
+
+    db.store.authenticate_scim_token(secret.expose()).unwrap();
+    let cached = db
+        .store
+        .recently_authenticated_scim_token(secret.expose())
+        .expect("kept after the database accepted it")
+        .unwrap();
+    assert_eq!(cached.token_id, info.id);
+    assert_eq!(cached.connection.id, connection.id);
+    assert_eq!(cached.connection.workspace_id, workspace.id);
+
+    db.store
+        .revoke_scim_token(&Actor::Cli, workspace.id, info.id)
+        .unwrap();
+    assert!(
+        db.store
+            .recently_authenticated_scim_token(secret.expose())
+            .is_none(),
+        "the revocation emptied the cache"
+    );
+    assert!(matches!(
+        db.store.authenticate_scim_token(secret.expose()),
+        Err(StoreError::Unauthorized)
+    ));
+}
+
+#[test]
+fn switching_scim_off_or_revoking_the_connection_here_applies_to_the_next_request() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let secret = db.scim_token(&connection);
+    db.store.authenticate_scim_token(&secret).unwrap();
+
+    db.store
+        .set_connection_scim(&Actor::Cli, workspace.id, connection.id, false)
+        .unwrap();
+    assert!(matches!(
+        db.store.authenticate_scim_token(&secret),
+        Err(StoreError::Forbidden { .. })
+    ));
+    db.store
+        .set_connection_scim(&Actor::Cli, workspace.id, connection.id, true)
+        .unwrap();
+    db.store.authenticate_scim_token(&secret).unwrap();
+
+    db.store
+        .revoke_connection(&Actor::Cli, workspace.id, connection.id)
+        .unwrap();
+    assert!(db
+        .store
+        .recently_authenticated_scim_token(&secret)
+        .is_none());
+    assert!(db.store.authenticate_scim_token(&secret).is_err());
+}
+
+#[test]
+fn a_replica_refuses_a_token_revoked_elsewhere_once_its_entry_ages_out() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let (info, secret) = db
+        .store
+        .create_scim_token(&Actor::Cli, workspace.id, connection.id, "t", None)
+        .unwrap();
+    let replica = Store::open(&db.url, &PoolOptions::default()).unwrap();
+    replica.authenticate_scim_token(secret.expose()).unwrap();
+
+    db.store
+        .revoke_scim_token(&Actor::Cli, workspace.id, info.id)
+        .unwrap();
+    std::thread::sleep(PAST_LIFETIME);
+    assert!(replica
+        .recently_authenticated_scim_token(secret.expose())
+        .is_none());
+    assert!(matches!(
+        replica.authenticate_scim_token(secret.expose()),
+        Err(StoreError::Unauthorized)
+    ));
+}
+
+#[test]
+fn a_token_that_expires_while_cached_is_refused() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let expires = Timestamp::from_micros(Timestamp::now().as_micros() + 300_000);
+    let (_, secret) = db
+        .store
+        .create_scim_token(
+            &Actor::Cli,
+            workspace.id,
+            connection.id,
+            "short",
+            Some(expires),
+        )
+        .unwrap();
+    let accepted = Instant::now();
+    db.store.authenticate_scim_token(secret.expose()).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(accepted.elapsed() < Duration::from_secs(1), "still cached");
+    assert!(matches!(
+        db.store.recently_authenticated_scim_token(secret.expose()),
+        Some(Err(StoreError::Unauthorized))
+    ));
+}
