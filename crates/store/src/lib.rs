@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod any_of;
 mod db;
 mod error;
 mod filter;

@@ -10,7 +10,8 @@ use roster_domain::{
 };
 
 use super::{corrupt, record_audit};
-use crate::db::insert_ignoring_taken_keys;
+use crate::any_of::any_of;
+use crate::db::{insert_ignoring_taken_keys, on_backend};
 use crate::error::conflict_on;
 use crate::schema::{group_members, groups};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -91,12 +92,12 @@ pub(crate) fn add_members(
     let now = Timestamp::now().as_micros();
     let mut added: Vec<String> = Vec::new();
     for chunk in users.chunks(200) {
-        let existing: Vec<String> = group_members::table
+        let existing: Vec<String> = on_backend!(conn, |c| group_members::table
             .filter(group_members::group_id.eq(group_id.to_string()))
             .filter(group_members::provenance.eq(provenance))
-            .filter(group_members::user_id.eq_any(chunk))
+            .filter(any_of(group_members::user_id, chunk))
             .select(group_members::user_id)
-            .load(conn)?;
+            .load(c))?;
         let mut new: Vec<String> = chunk
             .iter()
             .filter(|u| !existing.contains(u))
@@ -145,12 +146,14 @@ pub(crate) fn remove_members(
         }
         Some(users) => {
             for chunk in users.chunks(500) {
-                let present: Vec<String> = in_group()
-                    .filter(group_members::user_id.eq_any(chunk))
+                let present: Vec<String> = on_backend!(conn, |c| in_group()
+                    .filter(any_of(group_members::user_id, chunk))
                     .select(group_members::user_id)
-                    .load(conn)?;
-                diesel::delete(in_group().filter(group_members::user_id.eq_any(&present)))
-                    .execute(conn)?;
+                    .load(c))?;
+                on_backend!(conn, |c| diesel::delete(
+                    in_group().filter(any_of(group_members::user_id, &present))
+                )
+                .execute(c))?;
                 removed.extend(present);
             }
         }

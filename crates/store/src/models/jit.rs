@@ -27,6 +27,8 @@ use super::group::{add_members, find_group, insert_group, remove_members, NewGro
 use super::mapping::{after_idp_membership_change, bind_pending};
 use super::user::{find_user, insert_user, NewUser};
 use super::{events, record_audit};
+use crate::any_of::any_of;
+use crate::db::on_backend;
 use crate::schema::{group_mappings, group_members, groups, identities, users};
 use crate::{DbConnection, Store, StoreError};
 
@@ -469,28 +471,25 @@ fn sync_groups(
     values: &[String],
 ) -> Result<(), JitError> {
     let connection_key = connection.id.to_string();
-    let mapped: Vec<(Option<String>, Option<String>)> = group_mappings::table
-        .filter(group_mappings::connection_id.eq(&connection_key))
-        .filter(
-            group_mappings::idp_group_key
-                .eq_any(values)
-                .or(group_mappings::idp_group_name.eq_any(values)),
-        )
-        .select((
-            group_mappings::idp_group_key,
-            group_mappings::idp_group_name,
-        ))
-        .load(conn)?;
-    let existing: Vec<(String, Option<String>)> = groups::table
+    // `any_of`, not `eq_any`: one prepared statement whatever the number of values.
+    let mapped: Vec<(Option<String>, Option<String>)> =
+        on_backend!(conn, |c| group_mappings::table
+            .filter(group_mappings::connection_id.eq(&connection_key))
+            .filter(
+                any_of(group_mappings::idp_group_key, values)
+                    .or(any_of(group_mappings::idp_group_name, values)),
+            )
+            .select((
+                group_mappings::idp_group_key,
+                group_mappings::idp_group_name,
+            ))
+            .load(c))?;
+    let existing: Vec<(String, Option<String>)> = on_backend!(conn, |c| groups::table
         .filter(groups::connection_id.eq(&connection_key))
         .filter(groups::kind.eq(GroupKind::Idp.as_str()))
-        .filter(
-            groups::external_id
-                .eq_any(values)
-                .or(groups::id.eq_any(values)),
-        )
+        .filter(any_of(groups::external_id, values).or(any_of(groups::id, values)))
         .select((groups::id, groups::external_id))
-        .load(conn)?;
+        .load(c))?;
 
     let mut target: Vec<String> = existing.iter().map(|(id, _)| id.clone()).collect();
     for value in values {

@@ -18,6 +18,8 @@ use roster_domain::{
 
 use super::group::{add_members, find_group, remove_members};
 use super::{corrupt, events, record_audit};
+use crate::any_of::any_of;
+use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::{
     granted_roles, group_mappings, group_members, group_roles, groups, roles, user_roles,
@@ -83,14 +85,12 @@ pub(crate) fn mappings_of_group(
     };
     let mut keys = vec![group.id.to_string()];
     keys.extend(group.external_id.clone());
-    group_mappings::table
+    let rows: Vec<MappingRow> = on_backend!(conn, |c| group_mappings::table
         .filter(group_mappings::connection_id.eq(connection_id.to_string()))
-        .filter(group_mappings::idp_group_key.eq_any(keys))
+        .filter(any_of(group_mappings::idp_group_key, &keys))
         .select(MappingRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(MappingRow::into_domain)
-        .collect()
+        .load(c))?;
+    rows.into_iter().map(MappingRow::into_domain).collect()
 }
 
 /// Binds mappings waiting for this group's exact name to its stable id (the name is dropped:
@@ -283,26 +283,22 @@ pub(crate) fn recompute_roles(
             .into_iter()
             .collect();
         let group_ids: Vec<String> = memberships.iter().map(|(id, ..)| id.clone()).collect();
-        granted.extend(
-            group_roles::table
-                .filter(group_roles::group_id.eq_any(&group_ids))
-                .select(group_roles::role_id)
-                .load::<String>(conn)?,
-        );
+        granted.extend(on_backend!(conn, |c| group_roles::table
+            .filter(any_of(group_roles::group_id, &group_ids))
+            .select(group_roles::role_id)
+            .load::<String>(c))?);
         for (id, kind, connection, external_id) in &memberships {
             let (Some(connection), true) = (connection, kind == GroupKind::Idp.as_str()) else {
                 continue;
             };
             let mut keys = vec![id.clone()];
             keys.extend(external_id.clone());
-            granted.extend(
-                group_mappings::table
-                    .filter(group_mappings::connection_id.eq(connection))
-                    .filter(group_mappings::idp_group_key.eq_any(keys))
-                    .filter(group_mappings::role_id.is_not_null())
-                    .select(group_mappings::role_id.assume_not_null())
-                    .load::<String>(conn)?,
-            );
+            granted.extend(on_backend!(conn, |c| group_mappings::table
+                .filter(group_mappings::connection_id.eq(connection))
+                .filter(any_of(group_mappings::idp_group_key, &keys))
+                .filter(group_mappings::role_id.is_not_null())
+                .select(group_mappings::role_id.assume_not_null())
+                .load::<String>(c))?);
         }
         let current: BTreeSet<String> = granted_roles::table
             .filter(granted_roles::user_id.eq(user_id))
