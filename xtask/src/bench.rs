@@ -30,6 +30,7 @@ use std::process::Command;
 use crate::postgres::Throwaway;
 use crate::{cargo_target_dir, repo_root, run_checked, say, system};
 use peers::{Measured, Peer};
+use report::Judge;
 use scenario::{Load, Paging};
 use server::Instance;
 
@@ -193,6 +194,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             &dir,
             &url,
             &options,
+            Judge::Target,
         )?;
         tables.push(table);
         errors += failed;
@@ -202,12 +204,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !options.sqlite_only {
         let cluster = Throwaway::start()?;
         let (table, failed, _) = backend(
-            &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
+            &format!(
+                "PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}\n  \
+                 (#7 sets its targets for a database on local disk with durable commits, the \
+                 SQLite run; beside these figures they are a reference only)"
+            ),
             &binary,
             &signer,
             &base.join("postgres"),
             &cluster.url,
             &options,
+            Judge::Reference,
         )?;
         drop(cluster);
         tables.push(table);
@@ -274,7 +281,12 @@ fn peers_only(options: &Options) -> Result<(), String> {
             Ok(rows) => {
                 errors += rows.iter().map(|row| row.outcome.errors).sum::<u64>();
                 let title = format!("Roster alone, SQLite file, durable commits — {setup}");
-                tables.push(report::table(&title, rows, roster.peak_rss_kib));
+                tables.push(report::table(
+                    &title,
+                    rows,
+                    roster.peak_rss_kib,
+                    Judge::Target,
+                ));
             }
             Err(err) => {
                 errors += 1;
@@ -322,6 +334,7 @@ fn backend(
     dir: &Path,
     database_url: &str,
     options: &Options,
+    judge: Judge,
 ) -> Result<(Vec<String>, u64, Measured), String> {
     let load = options.load;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
@@ -355,8 +368,13 @@ fn backend(
     )?);
     let sync_line = match options.sync {
         Some(size) => {
-            let (sync_rows, line) =
-                sync::run(&instance.addr, &instance.token, load.concurrency, size)?;
+            let (sync_rows, line) = sync::run(
+                &instance.addr,
+                &instance.token,
+                load.concurrency,
+                size,
+                judge,
+            )?;
             rows.extend(sync_rows);
             Some(line)
         }
@@ -369,9 +387,9 @@ fn backend(
             dir,
             database_url,
             &instance.addr,
-            load.concurrency,
-            load.seconds,
+            load,
             users,
+            judge,
         )?;
         rows.extend(scale_rows);
         scale_lines = lines;
@@ -387,9 +405,9 @@ fn backend(
         Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
         None => title.to_owned(),
     };
-    let mut table = report::table(&title, &rows, peak);
+    let mut table = report::table(&title, &rows, peak, judge);
     if let Ok(writes) = writes {
-        table.push(writes.line());
+        table.push(writes.line(judge));
     }
     table.extend(sync_line);
     table.extend(scale_lines);

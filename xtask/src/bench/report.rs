@@ -8,15 +8,39 @@ use super::scenario::Row;
 const RSS_TARGET_KIB: u64 = 150 * 1024;
 
 pub(crate) fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
+    Judge::Target.verdict(met)
+}
+
+/// How a table sets its figures beside the issue's targets. The issue (#7) sets them for this
+/// machine "with the database on local disk and durable commits": the SQLite run, whose figures
+/// are judged (`met` / `NOT met`). The PostgreSQL run is a throwaway cluster without fsync on the
+/// same two CPUs as the server and the load: its figures are compared with the same numbers, as
+/// a reference, and said `reached` or `not reached`, so that neither a pass nor a miss there is
+/// mistaken for the issue's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judge {
+    Target,
+    Reference,
+}
+
+impl Judge {
+    pub(crate) fn verdict(self, met: bool) -> &'static str {
+        match (self, met) {
+            (Judge::Target, true) => "met",
+            (Judge::Target, false) => "NOT met",
+            (Judge::Reference, true) => "reached (reference only)",
+            (Judge::Reference, false) => "not reached (reference only)",
+        }
     }
 }
 
 /// The table's lines (printed with `say`-style stderr output by the caller).
-pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec<String> {
+pub(crate) fn table(
+    title: &str,
+    rows: &[Row],
+    peak_rss_kib: Option<u64>,
+    judge: Judge,
+) -> Vec<String> {
     let mut lines = vec![
         String::new(),
         title.to_owned(),
@@ -32,7 +56,7 @@ pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec
             .map(|target| {
                 format!(
                     ">= {target:.0} req/s: {}",
-                    verdict(outcome.per_second() >= target)
+                    judge.verdict(outcome.per_second() >= target)
                 )
             })
             .unwrap_or_default();
@@ -58,7 +82,7 @@ pub(crate) fn table(title: &str, rows: &[Row], peak_rss_kib: Option<u64>) -> Vec
             "server peak RSS (VmHWM)",
             kib as f64 / 1024.0,
             "",
-            verdict(kib < RSS_TARGET_KIB)
+            judge.verdict(kib < RSS_TARGET_KIB)
         ),
         None => format!("  {:<32} unknown (no /proc)", "server peak RSS (VmHWM)"),
     });
@@ -85,8 +109,18 @@ mod tests {
             },
             target: Some(20_000.0),
         }];
-        let lines = table("SQLite", &rows, Some(200 * 1024));
+        let lines = table("SQLite", &rows, Some(200 * 1024), Judge::Target);
         assert!(lines.iter().any(|l| l.contains(">= 20000 req/s: met")));
         assert!(lines.iter().any(|l| l.contains("< 150 MiB: NOT met")));
+        let reference = table("PostgreSQL", &rows, Some(200 * 1024), Judge::Reference);
+        assert!(reference
+            .iter()
+            .any(|l| l.contains(">= 20000 req/s: reached (reference only)")));
+        assert!(reference
+            .iter()
+            .any(|l| l.contains("< 150 MiB: not reached (reference only)")));
+        assert!(!reference
+            .iter()
+            .any(|l| l.contains(": met") || l.contains("NOT met")));
     }
 }

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Rng, Until};
-use super::scenario::{finished, Row};
+use super::report::Judge;
+use super::scenario::{finished, Load, Row};
 use super::server::{capture, provision, roster};
 use crate::say;
 
@@ -159,17 +160,13 @@ fn member_patch(op: &str, id: &str) -> String {
     )
 }
 
-fn target_line(name: &str, outcome: &Outcome, target_ms: f64) -> String {
+fn target_line(name: &str, outcome: &Outcome, target_ms: f64, judge: Judge) -> String {
     let p99 = outcome.percentile_ms(0.99);
     format!(
         "  {name:<32} p99 {p99:>7.2} ms  ({} requests, {} errors)  < {target_ms:.0} ms: {}",
         outcome.requests(),
         outcome.errors,
-        if p99 < target_ms && outcome.errors == 0 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        judge.verdict(p99 < target_ms && outcome.errors == 0)
     )
 }
 
@@ -185,10 +182,15 @@ pub(crate) fn run(
     dir: &Path,
     database_url: &str,
     addr: &str,
-    concurrency: usize,
-    seconds: u64,
+    load: Load,
     users: u64,
+    judge: Judge,
 ) -> Result<(Vec<Row>, Vec<String>), String> {
+    let Load {
+        concurrency,
+        seconds,
+        ..
+    } = load;
     let members = (users / 10).max(1);
     say(&format!(
         "  directory size: seeding {users} users, one group of {members}"
@@ -202,16 +204,23 @@ pub(crate) fn run(
     ));
     let [user_name_eq, cursor_page, member_patch] = measure(LATENCY_CLIENTS);
     let lines = vec![
-        target_line("size: userName eq", &user_name_eq, USER_NAME_EQ_P99_MS),
+        target_line(
+            "size: userName eq",
+            &user_name_eq,
+            USER_NAME_EQ_P99_MS,
+            judge,
+        ),
         target_line(
             "size: cursor page, any depth",
             &cursor_page,
             CURSOR_PAGE_P99_MS,
+            judge,
         ),
         target_line(
             &format!("size: member add/remove ({members})"),
             &member_patch,
             MEMBER_ADD_P99_MS,
+            judge,
         ),
     ];
     let mut rows = vec![

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Step, Until};
+use super::report::Judge;
 use super::scenario::{create_each, finished, Row};
 use crate::say;
 
@@ -133,6 +134,7 @@ pub(crate) fn run(
     token: &str,
     concurrency: usize,
     size: Size,
+    judge: Judge,
 ) -> Result<(Vec<Row>, String), String> {
     say(&format!(
         "  Entra-style initial sync: {} users, {} groups, {} memberships",
@@ -206,11 +208,7 @@ pub(crate) fn run(
         size.memberships,
         errors,
         TARGET.as_secs(),
-        if total < TARGET && errors == 0 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        judge.verdict(total < TARGET && errors == 0)
     );
     Ok((rows, line))
 }
