@@ -397,6 +397,7 @@ pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
             "password_max_failures_per_address": settings.sso.password_max_failures_per_address,
             "password_lockout_secs": settings.sso.password_lockout_secs,
         },
+        "scim": { "token_cache_secs": settings.scim.token_cache_secs },
         "events": { "retention_days": settings.events.retention_days },
         "webhooks": { "enabled": settings.webhooks.enabled },
     }))

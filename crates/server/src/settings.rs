@@ -127,6 +127,10 @@ pub struct ScimLimits {
     pub rate_limit_per_second: f64,
     /// SCIM requests a connection may send at once before the limit applies.
     pub rate_limit_burst: f64,
+    /// How long a replica trusts a SCIM token the database accepted before reading it again. A
+    /// revocation applies at once on the replica that made it and within this time on others;
+    /// 0 reads the token at every request.
+    pub token_cache_secs: u64,
 }
 
 impl Default for ScimLimits {
@@ -140,6 +144,7 @@ impl Default for ScimLimits {
             max_filter_length: 2048,
             rate_limit_per_second: 500.0,
             rate_limit_burst: 1000.0,
+            token_cache_secs: 1,
         }
     }
 }
@@ -273,6 +278,12 @@ impl Settings {
         if self.scim.max_body_bytes < 1024 {
             bail!("scim.max_body_bytes must be at least 1024");
         }
+        if self.scim.token_cache_secs > 60 {
+            bail!(
+                "scim.token_cache_secs must be at most 60: other replicas accept a revoked token \
+                 for that long"
+            );
+        }
         if self.scim.rate_limit_per_second < 0.0 {
             bail!("scim.rate_limit_per_second must be 0 (off) or more");
         }
@@ -378,6 +389,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(self.database.connect_timeout_secs),
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
             sqlite_synchronous: self.database.sqlite_synchronous.clone(),
+            scim_token_cache: Duration::from_secs(self.scim.token_cache_secs),
         }
     }
 }

@@ -660,6 +660,21 @@ fn config_check_reports_the_effective_configuration_without_secrets() {
             .unwrap(),
     );
     assert_eq!(overridden["sso"]["session_ttl_secs"], 3600);
+    assert_eq!(ok["scim"]["token_cache_secs"], 1);
+    let no_cache = json_of(
+        &roster(&db)
+            .env("ROSTER__SCIM__TOKEN_CACHE_SECS", "0")
+            .args(["config", "check"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(no_cache["scim"]["token_cache_secs"], 0);
+    let too_long = roster(&db)
+        .env("ROSTER__SCIM__TOKEN_CACHE_SECS", "61")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    fails_with(&too_long, "scim.token_cache_secs must be at most 60");
     let unreachable = roster(&db)
         .env(
             "ROSTER__DATABASE__URL",

@@ -144,6 +144,9 @@ pub struct PoolOptions {
     /// SQLite `synchronous`: `FULL` (durable, default) or `NORMAL` (faster; a power loss may drop
     /// the last commits, a process crash never does).
     pub sqlite_synchronous: String,
+    /// How long an accepted SCIM token answers for the database (see `token_cache`); zero
+    /// reads it at every request.
+    pub scim_token_cache: Duration,
 }
 
 impl Default for PoolOptions {
@@ -153,6 +156,7 @@ impl Default for PoolOptions {
             connect_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
             sqlite_synchronous: "FULL".to_owned(),
+            scim_token_cache: Duration::from_secs(1),
         }
     }
 }

@@ -76,7 +76,7 @@ impl Store {
             sync_marks: Arc::default(),
             write_counters: Arc::default(),
             list_totals: Arc::default(),
-            token_cache: Arc::default(),
+            token_cache: Arc::new(models::TokenCache::new(options.scim_token_cache)),
         })
     }
 

@@ -122,6 +122,36 @@ fn a_replica_refuses_a_token_revoked_elsewhere_once_its_entry_ages_out() {
 }
 
 #[test]
+fn with_the_cache_off_every_request_reads_the_token_and_replicas_agree_at_once() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let (info, secret) = db
+        .store
+        .create_scim_token(&Actor::Cli, workspace.id, connection.id, "t", None)
+        .unwrap();
+    let off = PoolOptions {
+        scim_token_cache: Duration::ZERO,
+        ..PoolOptions::default()
+    };
+    let replica = Store::open(&db.url, &off).unwrap();
+    replica.authenticate_scim_token(secret.expose()).unwrap();
+    assert!(
+        replica
+            .recently_authenticated_scim_token(secret.expose())
+            .is_none(),
+        "nothing kept"
+    );
+    db.store
+        .revoke_scim_token(&Actor::Cli, workspace.id, info.id)
+        .unwrap();
+    assert!(matches!(
+        replica.authenticate_scim_token(secret.expose()),
+        Err(StoreError::Unauthorized)
+    ));
+}
+
+#[test]
 fn a_token_that_expires_while_cached_is_refused() {
     let db = TestStore::new();
     let workspace = db.workspace("acme");

@@ -1,4 +1,4 @@
-//! SCIM tokens this process authenticated in the last second, so that a burst of SCIM requests
+//! SCIM tokens this process authenticated in the last second (by default), so that a burst of SCIM requests
 //! reads the token and its connection once, not once per request.
 //!
 //! Every SCIM request authenticates. Against PostgreSQL that read is a network round trip and a
@@ -10,7 +10,8 @@
 //! row (deleted), the connection's status and its SCIM switch. This process empties the cache
 //! when it commits any of those ([`TokenCache::invalidate`]), so here a revoked token is refused
 //! by the next request, as without a cache. Another process on the same database (a second
-//! replica) learns of it when its entry ages out: within [`TokenCache::LIFETIME`].
+//! replica) learns of it when its entry ages out: within the lifetime, `scim.token_cache_secs`
+//! (1 s by default; 0 turns the cache off, and every request reads the token again).
 //!
 //! A read that started before such a commit must not put the old state back after the cache was
 //! emptied: entries are added only when no invalidation happened since the read began (the
@@ -45,37 +46,56 @@ struct Entries {
     generation: u64,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct TokenCache(Mutex<Entries>);
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    entries: Mutex<Entries>,
+    /// How long an entry answers for the database (`scim.token_cache_secs`): the longest
+    /// another replica keeps accepting a token revoked elsewhere. Zero keeps nothing.
+    lifetime: Duration,
+}
 
 /// Taken before the database read, handed back with its result to [`TokenCache::insert`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadTicket(u64);
 
 impl TokenCache {
-    /// How long an entry answers for the database: the longest another replica keeps accepting
-    /// a token revoked elsewhere.
-    pub(crate) const LIFETIME: Duration = Duration::from_secs(1);
     pub(crate) const CAPACITY: usize = 1024;
 
-    /// The entry for `hash`, if it is younger than [`Self::LIFETIME`].
+    pub(crate) fn new(lifetime: Duration) -> Self {
+        Self {
+            entries: Mutex::default(),
+            lifetime,
+        }
+    }
+
+    /// The entry for `hash`, if it is younger than the lifetime.
     pub(crate) fn get(&self, hash: &str, now: Instant) -> Option<CachedToken> {
-        let entries = self.0.lock().ok()?;
+        if self.lifetime.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
         entries
             .by_hash
             .get(hash)
-            .filter(|entry| now.duration_since(entry.checked) < Self::LIFETIME)
+            .filter(|entry| now.duration_since(entry.checked) < self.lifetime)
             .cloned()
     }
 
     /// To take before reading the token from the database.
     pub(crate) fn ticket(&self) -> ReadTicket {
-        ReadTicket(self.0.lock().map_or(u64::MAX, |entries| entries.generation))
+        ReadTicket(
+            self.entries
+                .lock()
+                .map_or(u64::MAX, |entries| entries.generation),
+        )
     }
 
     /// Keeps what a read that began with `ticket` found, unless an invalidation came since.
     pub(crate) fn insert(&self, ticket: ReadTicket, hash: String, entry: CachedToken) {
-        let Ok(mut entries) = self.0.lock() else {
+        if self.lifetime.is_zero() {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
             return;
         };
         if entries.generation != ticket.0 {
@@ -89,7 +109,7 @@ impl TokenCache {
 
     /// Records that this process moved `token_id`'s `last_used_at` to `at`.
     pub(crate) fn touched(&self, token_id: TokenId, at: i64) {
-        if let Ok(mut entries) = self.0.lock() {
+        if let Ok(mut entries) = self.entries.lock() {
             for entry in entries.by_hash.values_mut() {
                 if entry.token_id == token_id {
                     entry.last_used_at = Some(at);
@@ -100,7 +120,7 @@ impl TokenCache {
 
     /// Forgets every entry: called after a commit that revoked a token or changed a connection.
     pub(crate) fn invalidate(&self) {
-        let mut entries = match self.0.lock() {
+        let mut entries = match self.entries.lock() {
             Ok(entries) => entries,
             Err(poisoned) => poisoned.into_inner(),
         };
