@@ -2,18 +2,18 @@
 //!
 //! Authentication looks the token up by hash, compares the hash again in constant time, and
 //! refuses expired tokens and tokens of revoked or SCIM-disabled connections. Revocation deletes
-//! the row. What was accepted is kept for a second (`token_cache`): this process forgets it when
-//! it commits a revocation, so the next request with that token is refused; another replica
-//! refuses it within the second. Authentication only reads; the caller moves `last_used_at` (at most once a minute) with
-//! [`Store::touch_scim_token`].
+//! the row. What was accepted is kept for `scim.token_cache_secs` (1 s; `token_cache`): this
+//! process forgets it when it commits a revocation, so the next request with that token is
+//! refused; another replica refuses it within that time. Authentication only reads; the caller
+//! moves `last_used_at` (at most once a minute) with [`Store::touch_scim_token`].
+
+use std::time::Instant;
 
 use diesel::prelude::*;
 use roster_domain::{
     Action, Actor, ConnectionId, ConnectionStatus, NewAuditEvent, SecretHash, SecretKind,
     SecretToken, Timestamp, TokenId, WorkspaceId,
 };
-
-use std::time::Instant;
 
 use super::token_cache::CachedToken;
 use super::{corrupt, record_audit};
