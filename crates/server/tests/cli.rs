@@ -652,29 +652,22 @@ fn config_check_reports_the_effective_configuration_without_secrets() {
         "https://roster.example.test/scim/v2"
     );
     assert_eq!(ok["sso"]["session_ttl_secs"], 8 * 3600);
-    let overridden = json_of(
-        &roster(&db)
-            .env("ROSTER__SSO__SESSION_TTL_SECS", "3600")
+    let config_check_with = |key: &str, value: &str| {
+        roster(&db)
+            .env(key, value)
             .args(["config", "check"])
             .output()
-            .unwrap(),
-    );
+            .unwrap()
+    };
+    let overridden = json_of(&config_check_with("ROSTER__SSO__SESSION_TTL_SECS", "3600"));
     assert_eq!(overridden["sso"]["session_ttl_secs"], 3600);
     assert_eq!(ok["scim"]["token_cache_secs"], 1);
-    let no_cache = json_of(
-        &roster(&db)
-            .env("ROSTER__SCIM__TOKEN_CACHE_SECS", "0")
-            .args(["config", "check"])
-            .output()
-            .unwrap(),
-    );
+    let no_cache = json_of(&config_check_with("ROSTER__SCIM__TOKEN_CACHE_SECS", "0"));
     assert_eq!(no_cache["scim"]["token_cache_secs"], 0);
-    let too_long = roster(&db)
-        .env("ROSTER__SCIM__TOKEN_CACHE_SECS", "61")
-        .args(["config", "check"])
-        .output()
-        .unwrap();
-    fails_with(&too_long, "scim.token_cache_secs must be at most 60");
+    fails_with(
+        &config_check_with("ROSTER__SCIM__TOKEN_CACHE_SECS", "61"),
+        "scim.token_cache_secs must be at most 60",
+    );
     let unreachable = roster(&db)
         .env(
             "ROSTER__DATABASE__URL",

@@ -128,3 +128,77 @@ impl TokenCache {
         entries.generation = entries.generation.wrapping_add(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use roster_domain::{ConnectionId, WorkspaceId};
+
+    use super::*;
+
+    fn entry(checked: Instant) -> CachedToken {
+        CachedToken {
+            token_id: TokenId::new(),
+            connection: ScimConnection {
+                id: ConnectionId::new(),
+                workspace_id: WorkspaceId::new(),
+                strict_immutability: false,
+            },
+            expires_at: None,
+            last_used_at: None,
+            checked,
+        }
+    }
+
+    #[test]
+    fn a_read_that_began_before_an_invalidation_is_not_kept() {
+        let cache = TokenCache::new(Duration::from_secs(1));
+        let now = Instant::now();
+        let before = cache.ticket();
+        cache.invalidate();
+        cache.insert(before, "old".to_owned(), entry(now));
+        assert!(
+            cache.get("old", now).is_none(),
+            "the stale read was dropped"
+        );
+        let after = cache.ticket();
+        cache.insert(after, "new".to_owned(), entry(now));
+        assert!(cache.get("new", now).is_some());
+    }
+
+    #[test]
+    fn entries_age_out_and_a_zero_lifetime_keeps_nothing() {
+        let cache = TokenCache::new(Duration::from_secs(1));
+        let then = Instant::now();
+        cache.insert(cache.ticket(), "t".to_owned(), entry(then));
+        assert!(cache.get("t", then + Duration::from_millis(999)).is_some());
+        assert!(cache.get("t", then + Duration::from_secs(1)).is_none());
+
+        let off = TokenCache::new(Duration::ZERO);
+        off.insert(off.ticket(), "t".to_owned(), entry(then));
+        assert!(off.get("t", then).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_is_emptied_before_a_new_entry() {
+        let cache = TokenCache::new(Duration::from_secs(1));
+        let now = Instant::now();
+        for n in 0..TokenCache::CAPACITY {
+            cache.insert(cache.ticket(), format!("t{n}"), entry(now));
+        }
+        assert!(cache.get("t0", now).is_some());
+        cache.insert(cache.ticket(), "one more".to_owned(), entry(now));
+        assert!(cache.get("t0", now).is_none(), "emptied");
+        assert!(cache.get("one more", now).is_some());
+    }
+
+    #[test]
+    fn a_touch_moves_the_kept_last_use() {
+        let cache = TokenCache::new(Duration::from_secs(1));
+        let now = Instant::now();
+        let kept = entry(now);
+        let token_id = kept.token_id;
+        cache.insert(cache.ticket(), "t".to_owned(), kept);
+        cache.touched(token_id, 42);
+        assert_eq!(cache.get("t", now).map(|e| e.last_used_at), Some(Some(42)));
+    }
+}
