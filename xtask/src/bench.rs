@@ -204,11 +204,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !options.sqlite_only {
         let cluster = Throwaway::start()?;
         let (table, failed, _) = backend(
-            &format!(
-                "PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}\n  \
-                 (#7 sets its targets for a database on local disk with durable commits, the \
-                 SQLite run; beside these figures they are a reference only)"
-            ),
+            &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
             &binary,
             &signer,
             &base.join("postgres"),

@@ -32,6 +32,17 @@ impl Judge {
             (Judge::Reference, false) => "not reached (reference only)",
         }
     }
+
+    /// The line under a table's title that says how its targets are read, if it needs one.
+    fn note(self) -> Option<&'static str> {
+        match self {
+            Judge::Target => None,
+            Judge::Reference => Some(
+                "  (#7 sets its targets for a database on local disk with durable commits, the \
+                 SQLite run; beside these figures they are a reference only)",
+            ),
+        }
+    }
 }
 
 /// The table's lines (printed with `say`-style stderr output by the caller).
@@ -41,14 +52,12 @@ pub(crate) fn table(
     peak_rss_kib: Option<u64>,
     judge: Judge,
 ) -> Vec<String> {
-    let mut lines = vec![
-        String::new(),
-        title.to_owned(),
-        format!(
-            "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}  {}",
-            "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "server µs", "target"
-        ),
-    ];
+    let mut lines = vec![String::new(), title.to_owned()];
+    lines.extend(judge.note().map(str::to_owned));
+    lines.push(format!(
+        "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}  {}",
+        "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "server µs", "target"
+    ));
     for row in rows {
         let outcome = &row.outcome;
         let target = row
