@@ -5,28 +5,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use pretty_assertions::assert_eq;
 use roster_store::testing::TestStore;
 use serde_json::Value;
 
+#[path = "common/process.rs"]
+mod process;
 #[path = "common/receiver.rs"]
 mod receiver;
 
-fn roster(db: &TestStore) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-    command
-        .env("ROSTER__DATABASE__URL", &db.url)
-        .env("ROSTER__SERVER__PUBLIC_URL", "https://roster.example.test")
-        .env("ROSTER__LOG__FORMAT", "json")
-        .env_remove("ROSTER_CONFIG")
-        .current_dir(std::env::temp_dir());
-    command
-}
+use process::{roster, Server};
 
 fn run(db: &TestStore, args: &[&str]) -> Output {
     roster(db).args(args).output().unwrap()
@@ -333,74 +324,6 @@ fn configuration_file_is_read_and_environment_overrides_it() {
         "https://from-env.test/scim/v2"
     );
     std::fs::remove_dir_all(&dir).ok();
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    /// Starts `roster serve` with its log on a pipe (read it after stopping the server).
-    fn start(db: &TestStore) -> Self {
-        Self::spawn(db, &[], Stdio::piped())
-    }
-
-    /// Starts `roster serve` with extra environment, its log discarded (long runs would fill a pipe).
-    fn start_with(db: &TestStore, env: &[(&str, &str)]) -> Self {
-        Self::spawn(db, env, Stdio::null())
-    }
-
-    fn spawn(db: &TestStore, env: &[(&str, &str)], stderr: Stdio) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = roster(db)
-            .envs(env.iter().copied())
-            .env("ROSTER__SERVER__BIND", &addr)
-            .env("ROSTER__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let server = Self { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&server.addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "roster serve did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// A minimal HTTP/1.1 GET: (status, headers, body).
-    fn get(&self, path: &str, extra_headers: &str) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra_headers}\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, head.to_lowercase(), body.to_owned())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

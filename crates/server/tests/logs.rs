@@ -5,12 +5,15 @@
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use roster_store::testing::TestStore;
 use serde_json::{json, Value};
+
+#[path = "common/process.rs"]
+mod process;
+
+use process::{free_loopback_addr, wait_until_listening};
 
 fn roster(db: &TestStore) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
@@ -104,12 +107,7 @@ fn tokens_keys_passwords_and_session_cookies_never_reach_the_logs() {
     let wrong_password = "Wrong-Password-7f3a9c";
 
     let logs = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let mut child = roster(&db)
         .env("RUST_LOG", "debug")
         .env("ROSTER__SERVER__BIND", &addr)
@@ -120,11 +118,7 @@ fn tokens_keys_passwords_and_session_cookies_never_reach_the_logs() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "roster serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(&addr);
     let base = format!("http://{addr}");
     let http = agent();
 
