@@ -34,10 +34,26 @@ use report::Judge;
 use scenario::{Load, Paging};
 use server::Instance;
 
+/// Which backends a run measures: both by default, or one (`--sqlite-only`, `--postgres-only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backends {
+    Both,
+    SqliteOnly,
+    PostgresOnly,
+}
+
+impl Backends {
+    fn sqlite(self) -> bool {
+        self != Backends::PostgresOnly
+    }
+
+    fn postgres(self) -> bool {
+        self != Backends::SqliteOnly
+    }
+}
+
 struct Options {
-    sqlite_only: bool,
-    /// Only the PostgreSQL run (`--postgres-only`), for working on that backend's figures.
-    postgres_only: bool,
+    backends: Backends,
     /// A `roster` binary to measure instead of building one (to compare two builds back to back).
     binary: Option<std::path::PathBuf>,
     load: Load,
@@ -53,8 +69,7 @@ struct Options {
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
-        sqlite_only: false,
-        postgres_only: false,
+        backends: Backends::Both,
         binary: None,
         load: Load {
             users: 10_000,
@@ -75,8 +90,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 .ok_or_else(|| format!("{arg} needs a positive number ({what})"))
         };
         match arg.as_str() {
-            "--sqlite-only" => options.sqlite_only = true,
-            "--postgres-only" => options.postgres_only = true,
+            "--sqlite-only" | "--postgres-only" => {
+                let only = if arg == "--sqlite-only" {
+                    Backends::SqliteOnly
+                } else {
+                    Backends::PostgresOnly
+                };
+                if options.backends != Backends::Both && options.backends != only {
+                    return Err("--sqlite-only and --postgres-only exclude each other".to_owned());
+                }
+                options.backends = only;
+            }
             "--binary" => {
                 let path = rest
                     .next()
@@ -105,10 +129,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option {other:?} for `cargo xtask bench`")),
         }
     }
-    if options.postgres_only && (options.sqlite_only || !options.peers.is_empty()) {
+    if options.backends == Backends::PostgresOnly && !options.peers.is_empty() {
         return Err(
-            "--postgres-only measures PostgreSQL alone: not with --sqlite-only or peers (which \
-             are set beside the SQLite run)"
+            "--postgres-only measures PostgreSQL alone: the peers are set beside the SQLite run"
                 .to_owned(),
         );
     }
@@ -124,7 +147,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return peers_only(&options);
     }
     system::ensure(system::BUILD)?;
-    if !options.sqlite_only {
+    if options.backends.postgres() {
         system::ensure(system::TEST)?;
     }
     let mut signer = cargo_target_dir()
@@ -180,7 +203,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut errors = 0;
 
     let mut sqlite = None;
-    if !options.postgres_only {
+    if options.backends.sqlite() {
         let dir = base.join("sqlite");
         let url = format!("sqlite://{}", dir.join("roster.db").display());
         say(&format!(
@@ -201,7 +224,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         sqlite = Some(measured);
     }
 
-    if !options.sqlite_only {
+    if options.backends.postgres() {
         let cluster = Throwaway::start()?;
         let (table, failed, _) = backend(
             &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
@@ -466,8 +489,7 @@ mod tests {
         assert!(matches!(
             options,
             Ok(Options {
-                sqlite_only: true,
-                postgres_only: false,
+                backends: Backends::SqliteOnly,
                 binary: None,
                 load: Load {
                     users: 50,
@@ -508,8 +530,7 @@ mod tests {
         assert!(matches!(
             parse(&["--postgres-only".to_owned()]),
             Ok(Options {
-                postgres_only: true,
-                sqlite_only: false,
+                backends: Backends::PostgresOnly,
                 ..
             })
         ));

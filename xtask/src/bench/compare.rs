@@ -9,7 +9,7 @@
 
 use super::load::Outcome;
 use super::peers::Measured;
-use super::report::verdict;
+use super::report::Judge;
 use super::scenario::{Paging, Row};
 
 /// The operations every server runs, in the table's order.
@@ -69,7 +69,7 @@ fn multiple(roster: Option<&Outcome>, peer: &Outcome, target: Option<f64>) -> St
     match target {
         Some(target) => format!(
             "{ratio:>5.1}x  target >= {target:.0}x: {}",
-            verdict(ratio >= target)
+            Judge::Target.verdict(ratio >= target)
         ),
         None => format!("{ratio:>5.1}x"),
     }
@@ -145,7 +145,7 @@ pub(crate) fn table(title: &str, roster: Option<&Measured>, peers: &[Measured]) 
             (None, _) => "not judged: Roster was not measured".to_owned(),
             (_, None) => "not judged: the peer was not measured".to_owned(),
             (Some(roster), Some(outcome)) => match ratio(roster, outcome) {
-                Some(ratio) => format!("{ratio:.1}x: {}", verdict(ratio >= target)),
+                Some(ratio) => format!("{ratio:.1}x: {}", Judge::Target.verdict(ratio >= target)),
                 None => "not judged: the peer created no user".to_owned(),
             },
         };

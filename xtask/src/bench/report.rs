@@ -7,10 +7,6 @@ use super::scenario::Row;
 /// The issue's memory target: peak RSS below 150 MiB.
 const RSS_TARGET_KIB: u64 = 150 * 1024;
 
-pub(crate) fn verdict(met: bool) -> &'static str {
-    Judge::Target.verdict(met)
-}
-
 /// How a table sets its figures beside the issue's targets. The issue (#7) sets them for this
 /// machine "with the database on local disk and durable commits": the SQLite run, whose figures
 /// are judged (`met` / `NOT met`). The PostgreSQL run is a throwaway cluster without fsync on the

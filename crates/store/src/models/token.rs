@@ -263,10 +263,10 @@ impl Store {
     /// valid but its connection is revoked or has SCIM switched off. Answers from the cache of
     /// recently accepted tokens when it can (see [`token_cache`](super::token_cache)).
     pub fn authenticate_scim_token(&self, presented: &str) -> StoreResult<ScimPrincipal> {
-        if let Some(answer) = self.recently_authenticated_scim_token(presented) {
+        let hash = SecretToken::from_presented(presented).hash();
+        if let Some(answer) = self.cached_principal(&hash) {
             return answer;
         }
-        let hash = SecretToken::from_presented(presented).hash();
         let ticket = self.token_cache.ticket();
         let checked = Instant::now();
         let token = self.read(|conn| check_token(conn, &hash, checked))?;
@@ -281,7 +281,10 @@ impl Store {
         &self,
         presented: &str,
     ) -> Option<StoreResult<ScimPrincipal>> {
-        let hash = SecretToken::from_presented(presented).hash();
+        self.cached_principal(&SecretToken::from_presented(presented).hash())
+    }
+
+    fn cached_principal(&self, hash: &SecretHash) -> Option<StoreResult<ScimPrincipal>> {
         let token = self.token_cache.get(&hash.0, Instant::now())?;
         Some(principal(token, Timestamp::now()))
     }

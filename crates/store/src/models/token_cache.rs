@@ -1,5 +1,5 @@
-//! SCIM tokens this process authenticated in the last second (by default), so that a burst of SCIM requests
-//! reads the token and its connection once, not once per request.
+//! SCIM tokens this process authenticated in the last second (by default), so that a burst of
+//! SCIM requests reads the token and its connection once, not once per request.
 //!
 //! Every SCIM request authenticates. Against PostgreSQL that read is a network round trip and a
 //! hand-off to the blocking pool, as long as the request's own work for a `GET` by id; on SQLite
