@@ -1,12 +1,19 @@
-//! Admin authentication, two ways:
+//! Admin API authentication, two ways:
 //! - `Authorization: Bearer <API key>` for automation: acts as an admin whose session did not
 //!   come from SSO (the policy treats it so);
-//! - the `roster_session` cookie of a user with the `admin` role, for the console. Writes
+//! - the `roster_session` cookie of any user of the workspace, for the console. Writes
 //!   authenticated by the cookie must echo the session's CSRF token in `X-CSRF-Token` (from
 //!   `GET /api/v1/admin/session`): a cross-site form or script can send the cookie but can
 //!   neither read nor compute the token.
 //!
+//! This module only says *who* calls ([`Principal`]) and whether that user holds the `admin`
+//! role; it never refuses a non-admin itself. What the caller may do is the policy's
+//! (`roster_mapping::policy::allowed`), asked through [`permit`], which is the only way from a
+//! principal to its workspace id and audit actor.
+//!
 //! Keys and tokens are never logged.
+
+pub(crate) mod permit;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,15 +42,20 @@ pub enum Credential {
     },
 }
 
-/// An authenticated workspace admin.
+/// An authenticated caller of the admin API: an API key, or a session of a user of the
+/// workspace, admin or not. Its fields are private to this module and [`permit`]: a handler
+/// reaches the workspace only through a [`permit::Permit`] the policy granted.
 #[derive(Debug, Clone)]
-pub struct AdminPrincipal {
-    pub workspace_id: WorkspaceId,
-    pub credential: Credential,
+pub struct Principal {
+    workspace_id: WorkspaceId,
+    credential: Credential,
+    /// An API key, or a session user whose effective roles include `admin`.
+    has_admin_role: bool,
 }
 
-impl AdminPrincipal {
-    pub fn actor(&self) -> Actor {
+impl Principal {
+    /// The actor recorded in the audit trail.
+    fn audit_actor(&self) -> Actor {
         Actor::Admin {
             id: match &self.credential {
                 Credential::ApiKey(key) => format!("api_key:{key}"),
@@ -53,9 +65,9 @@ impl AdminPrincipal {
     }
 
     /// The actor as the policy sees it.
-    pub fn policy_actor(&self) -> roster_mapping::policy::Actor {
+    fn policy_actor(&self) -> roster_mapping::policy::Actor {
         roster_mapping::policy::Actor {
-            is_admin: true,
+            is_admin: self.has_admin_role,
             signed_in_with_sso: matches!(
                 self.credential,
                 Credential::Session { via_sso: true, .. }
@@ -78,7 +90,7 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-impl FromRequest for AdminPrincipal {
+impl FromRequest for Principal {
     type Error = AdminError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -97,9 +109,10 @@ impl FromRequest for AdminPrincipal {
             let store = store.ok_or_else(|| AdminError::new(500, "internal", "internal error"))?;
             if let Some(token) = bearer {
                 let principal = web::block(move || store.authenticate_api_key(&token)).await??;
-                return Ok(AdminPrincipal {
+                return Ok(Principal {
                     workspace_id: principal.workspace_id,
                     credential: Credential::ApiKey(principal.key_id),
+                    has_admin_role: true,
                 });
             }
             let (Some(token), Some(verifier)) = (cookie, verifier) else {
@@ -107,26 +120,20 @@ impl FromRequest for AdminPrincipal {
                     "sign in, or send Authorization: Bearer <API key>",
                 ));
             };
-            let principal = web::block(move || -> Result<AdminPrincipal, AdminError> {
+            let principal = web::block(move || -> Result<Principal, AdminError> {
                 let session = verifier.verify_session(&token).ok_or_else(|| {
                     AdminError::unauthorized("the session is invalid or has ended")
                 })?;
                 let workspace = store.workspace(session.workspace_id)?;
                 let roles = store.effective_roles(&workspace, session.user_id)?;
-                if !roles.roles.iter().any(|r| r.as_str() == ADMIN_ROLE) {
-                    return Err(AdminError::new(
-                        403,
-                        "forbidden",
-                        "this user is not a workspace admin",
-                    ));
-                }
-                Ok(AdminPrincipal {
+                Ok(Principal {
                     workspace_id: session.workspace_id,
                     credential: Credential::Session {
                         user_id: session.user_id,
                         via_sso: session.via_sso,
                         csrf_token: session.csrf_token,
                     },
+                    has_admin_role: roles.roles.iter().any(|r| r.as_str() == ADMIN_ROLE),
                 })
             })
             .await??;
@@ -149,11 +156,18 @@ impl FromRequest for AdminPrincipal {
     }
 }
 
-/// `GET /session`: who is signed in, and the CSRF token the console sends with writes.
-pub async fn session(admin: AdminPrincipal) -> Result<actix_web::HttpResponse, AdminError> {
-    let body = match &admin.credential {
+/// `GET /session`: who is signed in, and the CSRF token the console sends with writes (a
+/// non-admin's session is refused like every other read, so the console shows the reason).
+pub async fn session(
+    principal: Principal,
+    store: web::Data<Store>,
+) -> Result<actix_web::HttpResponse, AdminError> {
+    let caller = principal.clone();
+    let permit = web::block(move || permit::require_read(&store, &caller)).await??;
+    let workspace_id = permit.workspace_id().to_string();
+    let body = match &principal.credential {
         Credential::ApiKey(key) => serde_json::json!({
-            "workspaceId": admin.workspace_id.to_string(), "apiKeyId": key.to_string(),
+            "workspaceId": workspace_id, "apiKeyId": key.to_string(),
             "signedInWithSso": false, "csrfToken": null,
         }),
         Credential::Session {
@@ -161,7 +175,7 @@ pub async fn session(admin: AdminPrincipal) -> Result<actix_web::HttpResponse, A
             via_sso,
             csrf_token,
         } => serde_json::json!({
-            "workspaceId": admin.workspace_id.to_string(), "userId": user_id.to_string(),
+            "workspaceId": workspace_id, "userId": user_id.to_string(),
             "signedInWithSso": via_sso, "csrfToken": csrf_token,
         }),
     };

@@ -5,11 +5,15 @@
 //! Validation is `roster_sso::setup`, the same code the operator CLI runs, so the console can
 //! never create a connection the CLI would refuse (metadata without a signing certificate, an
 //! issuer whose discovery fails, a private URL the operator did not allow). Client secrets are
-//! write-only: no response ever carries one.
+//! write-only: no response ever carries one, and a change of where an OIDC secret is sent needs
+//! the secret again ([`client_secret`]). Every route asks the policy first, before any request
+//! to an IdP.
+
+mod client_secret;
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::{Action, Target};
-use roster_sso::config::{connection_urls, ProtocolConfig};
+use roster_mapping::policy::Action;
+use roster_sso::config::{connection_urls, ProtocolConfig, SamlConfig};
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use roster_sso::setup::{self, OidcInput, SamlInput, SetupError};
 use roster_store::domain::{Connection, ConnectionStatus};
@@ -20,10 +24,12 @@ use roster_store::{NewConnection, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::AdminPrincipal;
-use crate::directory::{parse_id, require};
+use crate::auth::permit::{require, require_read, Permit, Write};
+use crate::auth::Principal;
+use crate::directory::parse_id;
 use crate::error::AdminError;
 use crate::AdminSettings;
+use client_secret::{Proposed, Secret, SecretRequired};
 
 impl From<SetupError> for AdminError {
     fn from(err: SetupError) -> Self {
@@ -50,7 +56,8 @@ pub struct SamlBody {
 pub struct OidcBody {
     issuer: String,
     client_id: String,
-    /// Required at creation; on update, absent keeps the current secret.
+    /// Required at creation; on update, absent keeps the current secret as long as the issuer
+    /// and the client id stay the same.
     client_secret: Option<String>,
     token_auth_method: Option<String>,
 }
@@ -106,36 +113,127 @@ fn saml_input(body: SamlBody) -> SamlInput {
     }
 }
 
-/// Validates protocol settings for `kind` (fetching metadata, asking discovery).
+/// What a settings change did, for the audit trail: the request fields that changed and, for
+/// OIDC, whether the client secret was replaced. Never a value.
+#[derive(Debug)]
+struct SettingsChange {
+    changed: Vec<&'static str>,
+    client_secret_replaced: Option<bool>,
+}
+
+impl SettingsChange {
+    /// `{"changed": [...], "clientSecretReplaced": bool}` (the latter for OIDC only).
+    fn audit_detail(&self) -> Value {
+        let mut detail = json!({ "changed": self.changed });
+        if let Some(replaced) = self.client_secret_replaced {
+            detail["clientSecretReplaced"] = json!(replaced);
+        }
+        detail
+    }
+}
+
+/// Validated protocol settings (JSON text, as stored) and how they differ from the stored ones.
+struct Validated {
+    config: String,
+    change: SettingsChange,
+}
+
+/// The SAML request fields whose stored values differ in `new`.
+fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static str> {
+    let Some(current) = current else {
+        return vec!["metadataXml", "metadataUrl", "allowIdpInitiated"];
+    };
+    [
+        (
+            current.idp_metadata_xml != new.idp_metadata_xml,
+            "metadataXml",
+        ),
+        (
+            current.idp_metadata_url != new.idp_metadata_url,
+            "metadataUrl",
+        ),
+        (
+            current.allow_idp_initiated != new.allow_idp_initiated,
+            "allowIdpInitiated",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect()
+}
+
+/// Validates protocol settings for `kind` (fetching metadata, asking discovery) against the
+/// stored ones (`current`, the connection's `protocol_config`; `None` at creation).
 async fn protocol_config(
     rp: &OidcRp,
     kind: ConnectionKind,
     saml: Option<SamlBody>,
     oidc: Option<OidcBody>,
-    current_secret: Option<String>,
+    current: Option<&str>,
     allow_private: bool,
-) -> Result<String, AdminError> {
+) -> Result<Validated, AdminError> {
     match (kind, saml, oidc) {
-        (ConnectionKind::Scim, None, None) => Ok("{}".to_owned()),
+        (ConnectionKind::Scim, None, None) => Ok(Validated {
+            config: "{}".to_owned(),
+            change: SettingsChange {
+                changed: Vec::new(),
+                client_secret_replaced: None,
+            },
+        }),
         (ConnectionKind::Saml, Some(saml), None) => {
             let input = saml_input(saml);
             let (config, _) =
                 web::block(move || setup::saml_config(input, allow_private)).await??;
-            Ok(config)
+            let stored = current.and_then(|text| serde_json::from_str::<SamlConfig>(text).ok());
+            let new = serde_json::from_str::<SamlConfig>(&config).map_err(|err| {
+                AdminError::validation(format!("cannot read the new SAML settings: {err}"))
+            })?;
+            Ok(Validated {
+                change: SettingsChange {
+                    changed: saml_changes(stored.as_ref(), &new),
+                    client_secret_replaced: None,
+                },
+                config,
+            })
         }
         (ConnectionKind::Oidc, None, Some(oidc)) => {
-            let client_secret = oidc
-                .client_secret
-                .filter(|secret| !secret.is_empty())
-                .or(current_secret)
-                .ok_or_else(|| AdminError::validation("oidc.clientSecret is required"))?;
+            let stored = current.and_then(|text| serde_json::from_str::<OidcConfig>(text).ok());
+            let method = token_auth_method(oidc.token_auth_method.as_deref())?;
+            // Decided before discovery: a refused change never reaches the proposed issuer.
+            let decided = client_secret::decide(
+                stored.as_ref(),
+                &Proposed {
+                    issuer: &oidc.issuer,
+                    client_id: &oidc.client_id,
+                    token_auth_method: method,
+                    client_secret: oidc.client_secret.as_deref(),
+                },
+            )
+            .map_err(|required| {
+                let changed = match &required {
+                    SecretRequired::NoneStored => Vec::new(),
+                    SecretRequired::BindingChanged(fields) => client_secret::names(fields),
+                };
+                AdminError::validation(required.message())
+                    .with_detail(json!({ "field": "oidc.clientSecret", "changed": changed }))
+            })?;
+            let client_secret = match decided.secret {
+                Secret::Replaced => oidc.client_secret.unwrap_or_default(),
+                Secret::Kept => stored.map(|c| c.client_secret).unwrap_or_default(),
+            };
             let input = OidcInput {
-                token_auth_method: token_auth_method(oidc.token_auth_method.as_deref())?,
+                token_auth_method: method,
                 issuer: oidc.issuer,
                 client_id: oidc.client_id,
                 client_secret,
             };
-            Ok(setup::oidc_config(rp, input, allow_private).await?)
+            Ok(Validated {
+                config: setup::oidc_config(rp, input, allow_private).await?,
+                change: SettingsChange {
+                    changed: client_secret::names(&decided.changed),
+                    client_secret_replaced: Some(decided.secret == Secret::Replaced),
+                },
+            })
         }
         (kind, ..) => Err(AdminError::validation(format!(
             "a {} connection takes {}",
@@ -202,14 +300,23 @@ fn parse_choice<T, E>(
     parse(value.unwrap_or(default)).map_err(|_| AdminError::validation(message))
 }
 
+/// Asks the policy whether the caller may manage connections (off the async runtime).
+async fn manage_connections(
+    store: web::Data<Store>,
+    principal: Principal,
+) -> Result<Permit<Write>, AdminError> {
+    web::block(move || require(&store, &principal, Action::ManageConnections)).await?
+}
+
 /// `POST /connections`: validates everything (the IdP is asked), then creates in one write.
 pub async fn create(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     rp: web::Data<OidcRp>,
     body: web::Json<CreateConnection>,
 ) -> Result<HttpResponse, AdminError> {
+    let permit = manage_connections(store.clone(), principal).await?;
     let body = body.into_inner();
     let name = DisplayName::parse(&body.name).map_err(|e| AdminError::validation(e.to_string()))?;
     let kind = ConnectionKind::parse(&body.kind)
@@ -238,18 +345,7 @@ pub async fn create(
         .map(|d| Domain::parse(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AdminError::validation(e.to_string()))?;
-    let check = (store.clone(), admin.clone());
-    web::block(move || {
-        require(
-            &check.0,
-            &check.1,
-            Action::ManageConnections,
-            Target::Workspace,
-            None,
-        )
-    })
-    .await??;
-    let protocol_config = protocol_config(
+    let validated = protocol_config(
         &rp,
         kind,
         body.saml,
@@ -259,15 +355,15 @@ pub async fn create(
     )
     .await?;
     let (workspace, connection) = web::block(move || {
-        let workspace = store.workspace(admin.workspace_id)?;
+        let workspace = store.workspace(permit.workspace_id())?;
         let connection = store.create_connection(
-            &admin.actor(),
+            permit.actor(),
             NewConnection {
-                workspace_id: admin.workspace_id,
+                workspace_id: permit.workspace_id(),
                 name,
                 kind,
                 vendor,
-                protocol_config,
+                protocol_config: validated.config,
                 domains,
                 scim_enabled: kind == ConnectionKind::Scim || body.scim_enabled,
                 profile_sync,
@@ -287,16 +383,17 @@ pub async fn create(
 
 /// `GET /connections/{id}`.
 pub async fn get(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (workspace, connection) = web::block(move || {
+        let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>((
-            store.workspace(admin.workspace_id)?,
-            store.connection(admin.workspace_id, id)?,
+            store.workspace(permit.workspace_id())?,
+            store.connection(permit.workspace_id(), id)?,
         ))
     })
     .await??;
@@ -307,30 +404,27 @@ pub async fn get(
     )))
 }
 
-/// Asks the policy whether the admin may manage connections, then reads the connection (404 for
-/// another workspace's).
+/// Asks the policy whether the caller may manage connections, then reads the connection (404
+/// for another workspace's).
 async fn managed_connection(
     store: web::Data<Store>,
-    admin: AdminPrincipal,
+    principal: Principal,
     id: ConnectionId,
-) -> Result<Connection, AdminError> {
+) -> Result<(Permit<Write>, Connection), AdminError> {
     web::block(move || {
-        require(
-            &store,
-            &admin,
-            Action::ManageConnections,
-            Target::Workspace,
-            None,
-        )?;
-        Ok::<_, AdminError>(store.connection(admin.workspace_id, id)?)
+        let permit = require(&store, &principal, Action::ManageConnections)?;
+        let connection = store.connection(permit.workspace_id(), id)?;
+        Ok::<_, AdminError>((permit, connection))
     })
     .await?
 }
 
 /// `PUT /connections/{id}/settings`: new IdP metadata, a new issuer or a rotated client secret,
-/// validated like a creation; the old settings stay when the new ones are refused.
+/// validated like a creation; the old settings stay when the new ones are refused. A new issuer
+/// or client id needs the client secret in the same request. The audit event names the fields
+/// that changed and whether the secret was replaced.
 pub async fn update_settings(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     rp: web::Data<OidcRp>,
@@ -339,7 +433,7 @@ pub async fn update_settings(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let body = body.into_inner();
-    let current = managed_connection(store.clone(), admin.clone(), id).await?;
+    let (permit, current) = managed_connection(store.clone(), principal, id).await?;
     if current.status == ConnectionStatus::Revoked {
         return Err(AdminError::new(
             409,
@@ -347,22 +441,25 @@ pub async fn update_settings(
             "the connection is revoked",
         ));
     }
-    let current_secret = serde_json::from_str::<OidcConfig>(&current.protocol_config)
-        .ok()
-        .map(|config| config.client_secret);
-    let config = protocol_config(
+    let validated = protocol_config(
         &rp,
         current.kind,
         body.saml,
         body.oidc,
-        current_secret,
+        Some(&current.protocol_config),
         settings.allow_private_network_urls,
     )
     .await?;
+    let audit = validated.change.audit_detail();
     let (workspace, connection) = web::block(move || {
-        let connection =
-            store.update_connection_config(&admin.actor(), admin.workspace_id, id, &config)?;
-        Ok::<_, AdminError>((store.workspace(admin.workspace_id)?, connection))
+        let connection = store.update_connection_config_with(
+            permit.actor(),
+            permit.workspace_id(),
+            id,
+            &validated.config,
+            &audit,
+        )?;
+        Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection))
     })
     .await??;
     Ok(HttpResponse::Ok().json(connection_view(
@@ -374,14 +471,14 @@ pub async fn update_settings(
 
 /// `POST /connections/{id}/test`: every check with want/got; `ok` only when all pass.
 pub async fn test(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     rp: web::Data<OidcRp>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    let connection = managed_connection(store, admin, id).await?;
+    let (_, connection) = managed_connection(store, principal, id).await?;
     let checks =
         setup::test_connection(&rp, &connection, settings.allow_private_network_urls).await;
     let ok = checks.iter().all(|check| check.ok);
@@ -391,21 +488,13 @@ pub async fn test(
 /// `DELETE /connections/{id}`: revokes it (logins and SCIM through it stop at once; its users,
 /// groups and logs stay, as the audit trail needs them).
 pub async fn revoke(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    web::block(move || {
-        require(
-            &store,
-            &admin,
-            Action::ManageConnections,
-            Target::Workspace,
-            None,
-        )?;
-        Ok::<_, AdminError>(store.revoke_connection(&admin.actor(), admin.workspace_id, id)?)
-    })
-    .await??;
+    let permit = manage_connections(store.clone(), principal).await?;
+    web::block(move || store.revoke_connection(permit.actor(), permit.workspace_id(), id))
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,9 +1,10 @@
-//! Users, groups, connections and tokens as workspace admins manage them, every write asked of
-//! the one policy (`roster_mapping::policy::allowed`) first: a refusal is a 403 whose `detail`
-//! carries the policy's code and reason, and nothing is written.
+//! Users, groups, connections and tokens as workspace admins manage them, every route asked of
+//! the one policy (`roster_mapping::policy::allowed`) first, through a permit
+//! ([`crate::auth::permit`]): a refusal is a 403 whose `detail` carries the policy's code and
+//! reason, and nothing is read or written.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::{self, Action, Decision, Target};
+use roster_mapping::policy::{Action, Decision, Target};
 use roster_store::domain::{
     ConnectionId, Email, GroupId, LifecycleEvent, Provenance, Source, Timestamp, User, UserId,
     UserName, WorkspaceId,
@@ -12,7 +13,8 @@ use roster_store::{NewUser, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::{require, require_read, Permit, Read};
+use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::AdminSettings;
 
@@ -21,29 +23,6 @@ const PAGE: i64 = 100;
 pub(crate) fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
-}
-
-/// Asks the policy; a refusal becomes a 403 with its code and reason.
-pub(crate) fn require(
-    store: &Store,
-    admin: &AdminPrincipal,
-    action: Action,
-    target: Target,
-    scim_override: Option<bool>,
-) -> Result<(), AdminError> {
-    let workspace = store.workspace(admin.workspace_id)?;
-    let settings = policy::Settings {
-        scim_enabled: match scim_override {
-            Some(on) => on,
-            None => store.workspace_scim_enabled(admin.workspace_id)?,
-        },
-        sso_enforced: workspace.sso_enforced,
-    };
-    match policy::allowed(action, admin.policy_actor(), target, settings) {
-        Decision::Allowed => Ok(()),
-        Decision::Refused(refusal) => Err(AdminError::new(403, "forbidden", refusal.reason)
-            .with_detail(json!({ "refusal": refusal.code }))),
-    }
 }
 
 fn user_target(user: &User, scim_on: bool) -> Target {
@@ -59,13 +38,9 @@ fn user_json(user: &User, actions: Value) -> Value {
 }
 
 /// What the console may offer for a user: each action with whether it is allowed and why not.
-fn user_actions(admin: &AdminPrincipal, user: &User, settings: policy::Settings) -> Value {
-    let describe = |action| match policy::allowed(
-        action,
-        admin.policy_actor(),
-        user_target(user, settings.scim_enabled),
-        settings,
-    ) {
+fn user_actions(permit: &Permit<Read>, user: &User) -> Value {
+    let target = user_target(user, permit.settings().scim_enabled);
+    let describe = |action| match permit.describe(action, target) {
         Decision::Allowed => json!({ "allowed": true }),
         Decision::Refused(r) => json!({ "allowed": false, "refusal": r.code, "reason": r.reason }),
     };
@@ -73,17 +48,6 @@ fn user_actions(admin: &AdminPrincipal, user: &User, settings: policy::Settings)
         "editProfile": describe(Action::EditProfile),
         "enableDisable": describe(Action::EnableDisableUser),
         "delete": describe(Action::DeleteUser),
-    })
-}
-
-fn policy_settings(
-    store: &Store,
-    workspace_id: WorkspaceId,
-) -> Result<policy::Settings, AdminError> {
-    let workspace = store.workspace(workspace_id)?;
-    Ok(policy::Settings {
-        scim_enabled: store.workspace_scim_enabled(workspace_id)?,
-        sso_enforced: workspace.sso_enforced,
     })
 }
 
@@ -98,16 +62,16 @@ pub struct ListQuery {
 
 /// `GET /users?q=&after=&limit=`: users with what the admin may do to each.
 pub async fn list_users(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
     let body = web::block(move || {
-        let settings = policy_settings(&store, admin.workspace_id)?;
+        let permit = require_read(&store, &principal)?;
         let page = store.admin_users(
-            admin.workspace_id,
+            permit.workspace_id(),
             query.q.as_deref(),
             query.after.as_deref(),
             limit,
@@ -115,7 +79,7 @@ pub async fn list_users(
         let users: Vec<Value> = page
             .items
             .iter()
-            .map(|u| user_json(u, user_actions(&admin, u, settings)))
+            .map(|u| user_json(u, user_actions(&permit, u)))
             .collect();
         Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
     })
@@ -135,7 +99,7 @@ pub struct Invite {
 
 /// `POST /users`: invites a user (refused while SCIM provisions users).
 pub async fn invite(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     body: web::Json<Invite>,
 ) -> Result<HttpResponse, AdminError> {
@@ -144,39 +108,36 @@ pub async fn invite(
     let user_name = UserName::parse(body.user_name.as_deref().unwrap_or(email.as_str()))
         .map_err(|err| AdminError::validation(err.to_string()))?;
     let user = web::block(move || {
-        require(&store, &admin, Action::InviteUser, Target::Workspace, None)?;
+        let permit = require(&store, &principal, Action::InviteUser)?;
         let new = NewUser {
             email: Some(email),
             given_name: body.given_name,
             family_name: body.family_name,
-            ..NewUser::minimal(admin.workspace_id, user_name, Source::Invited)
+            ..NewUser::minimal(permit.workspace_id(), user_name, Source::Invited)
         };
-        Ok::<_, AdminError>(store.create_user(&admin.actor(), &new)?)
+        Ok::<_, AdminError>(store.create_user(permit.actor(), &new)?)
     })
     .await??;
     Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
 }
 
 async fn lifecycle(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: String,
     event: LifecycleEvent,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
     let user = web::block(move || {
-        let user = store.user(admin.workspace_id, id)?;
-        let scim_on = store.workspace_scim_enabled(admin.workspace_id)?;
-        require(
-            &store,
-            &admin,
+        let read = require_read(&store, &principal)?;
+        let user = store.user(read.workspace_id(), id)?;
+        let permit = read.require(
             Action::EnableDisableUser,
-            user_target(&user, scim_on),
-            Some(scim_on),
+            user_target(&user, read.settings().scim_enabled),
         )?;
         Ok::<_, AdminError>(store.change_lifecycle(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             id,
             event,
         )?)
@@ -187,33 +148,46 @@ async fn lifecycle(
 
 /// `POST /users/{id}/disable`: ends the user's sessions at once.
 pub async fn disable(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    lifecycle(admin, store, id.into_inner(), LifecycleEvent::Deactivate).await
+    lifecycle(
+        principal,
+        store,
+        id.into_inner(),
+        LifecycleEvent::Deactivate,
+    )
+    .await
 }
 
 /// `POST /users/{id}/enable`.
 pub async fn enable(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    lifecycle(admin, store, id.into_inner(), LifecycleEvent::Reactivate).await
+    lifecycle(
+        principal,
+        store,
+        id.into_inner(),
+        LifecycleEvent::Reactivate,
+    )
+    .await
 }
 
 /// `GET /groups?q=&after=&limit=`.
 pub async fn list_groups(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
     let body = web::block(move || {
+        let permit = require_read(&store, &principal)?;
         let page = store.admin_groups(
-            admin.workspace_id,
+            permit.workspace_id(),
             query.q.as_deref(),
             query.after.as_deref(),
             limit,
@@ -221,7 +195,7 @@ pub async fn list_groups(
         let mut groups = Vec::with_capacity(page.items.len());
         for group in &page.items {
             let mut out = roster_store::group_json(group);
-            out["mapped"] = json!(store.is_mapped_group(admin.workspace_id, group.id)?);
+            out["mapped"] = json!(store.is_mapped_group(permit.workspace_id(), group.id)?);
             groups.push(out);
         }
         Ok::<_, AdminError>(json!({ "groups": groups, "next": page.next }))
@@ -253,7 +227,7 @@ pub struct AddMember {
 
 /// `POST /groups/{id}/members`: adds a manual member.
 pub async fn add_member(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: web::Json<AddMember>,
@@ -261,11 +235,12 @@ pub async fn add_member(
     let group_id: GroupId = parse_id(&id, "group")?;
     let user_id: UserId = parse_id(&body.user_id, "user")?;
     let added = web::block(move || {
-        let target = member_target(&store, admin.workspace_id, group_id)?;
-        require(&store, &admin, Action::EditGroupMembers, target, None)?;
+        let read = require_read(&store, &principal)?;
+        let target = member_target(&store, read.workspace_id(), group_id)?;
+        let permit = read.require(Action::EditGroupMembers, target)?;
         Ok::<_, AdminError>(store.add_group_member(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             group_id,
             user_id,
             Provenance::Manual,
@@ -277,7 +252,7 @@ pub async fn add_member(
 
 /// `DELETE /groups/{id}/members/{userId}`: removes a manual membership.
 pub async fn remove_member(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
@@ -285,9 +260,10 @@ pub async fn remove_member(
     let group_id: GroupId = parse_id(&group, "group")?;
     let user_id: UserId = parse_id(&user, "user")?;
     web::block(move || {
-        let target = member_target(&store, admin.workspace_id, group_id)?;
-        require(&store, &admin, Action::EditGroupMembers, target, None)?;
-        if store.remove_manual_member(&admin.actor(), admin.workspace_id, group_id, user_id)? {
+        let read = require_read(&store, &principal)?;
+        let target = member_target(&store, read.workspace_id(), group_id)?;
+        let permit = read.require(Action::EditGroupMembers, target)?;
+        if store.remove_manual_member(permit.actor(), permit.workspace_id(), group_id, user_id)? {
             Ok(())
         } else {
             Err(AdminError::not_found(
@@ -301,11 +277,15 @@ pub async fn remove_member(
 
 /// `GET /connections`.
 pub async fn list_connections(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
 ) -> Result<HttpResponse, AdminError> {
-    let list = web::block(move || store.list_connections(admin.workspace_id)).await??;
+    let list = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.list_connections(permit.workspace_id())?)
+    })
+    .await??;
     let connections: Vec<Value> = list
         .iter()
         .map(|c| {
@@ -327,7 +307,7 @@ pub struct ScimSwitch {
 
 /// `PUT /connections/{id}/scim`: "Automate provisioning with SCIM" on or off.
 pub async fn set_scim(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: web::Json<ScimSwitch>,
@@ -335,10 +315,10 @@ pub async fn set_scim(
     let id: ConnectionId = parse_id(&id, "connection")?;
     let enabled = body.enabled;
     let connection = web::block(move || {
-        require(&store, &admin, Action::ToggleScim, Target::Workspace, None)?;
+        let permit = require(&store, &principal, Action::ToggleScim)?;
         Ok::<_, AdminError>(store.set_connection_scim(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             id,
             enabled,
         )?)
@@ -354,20 +334,18 @@ pub struct SsoEnforcement {
 
 /// `PUT /sso-enforcement`: when on, password logins of this workspace's users are refused.
 pub async fn set_sso_enforcement(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     body: web::Json<SsoEnforcement>,
 ) -> Result<HttpResponse, AdminError> {
     let enforced = body.enforced;
     let workspace = web::block(move || {
-        require(
-            &store,
-            &admin,
-            Action::ToggleSsoEnforcement,
-            Target::Workspace,
-            None,
-        )?;
-        Ok::<_, AdminError>(store.set_sso_enforced(&admin.actor(), admin.workspace_id, enforced)?)
+        let permit = require(&store, &principal, Action::ToggleSsoEnforcement)?;
+        Ok::<_, AdminError>(store.set_sso_enforced(
+            permit.actor(),
+            permit.workspace_id(),
+            enforced,
+        )?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(json!({ "ssoEnforced": workspace.sso_enforced })))
@@ -375,14 +353,15 @@ pub async fn set_sso_enforcement(
 
 /// `GET /connections/{id}/tokens`: the tokens (never their secrets).
 pub async fn list_tokens(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let tokens = web::block(move || {
-        store.connection(admin.workspace_id, id)?;
-        store.list_scim_tokens(admin.workspace_id, id)
+        let permit = require_read(&store, &principal)?;
+        store.connection(permit.workspace_id(), id)?;
+        Ok::<_, AdminError>(store.list_scim_tokens(permit.workspace_id(), id)?)
     })
     .await??;
     let list: Vec<Value> = tokens
@@ -409,7 +388,7 @@ pub struct NewToken {
 
 /// `POST /connections/{id}/tokens`: a new SCIM token, shown once with the base URL to paste.
 pub async fn create_token(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     id: web::Path<String>,
@@ -425,17 +404,13 @@ pub async fn create_token(
         .expires_in_days
         .map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
     let (info, secret) = web::block(move || {
-        let connection = store.connection(admin.workspace_id, id)?;
-        require(
-            &store,
-            &admin,
-            Action::CreateScimToken,
-            Target::Workspace,
-            Some(connection.accepts_scim()),
-        )?;
+        let read = require_read(&store, &principal)?;
+        let connection = store.connection(read.workspace_id(), id)?;
+        let permit =
+            read.require_for_connection(Action::CreateScimToken, Target::Workspace, &connection)?;
         Ok::<_, AdminError>(store.create_scim_token(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             id,
             &name,
             expires_at,
@@ -453,23 +428,17 @@ pub async fn create_token(
 
 /// `DELETE /connections/{id}/tokens/{tokenId}`: requests with it are refused from now on.
 pub async fn revoke_token(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (_, token) = path.into_inner();
     let token_id = parse_id(&token, "token")?;
     web::block(move || {
-        require(
-            &store,
-            &admin,
-            Action::RevokeScimToken,
-            Target::Workspace,
-            None,
-        )?;
+        let permit = require(&store, &principal, Action::RevokeScimToken)?;
         Ok::<_, AdminError>(store.revoke_scim_token(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             token_id,
         )?)
     })
@@ -490,7 +459,7 @@ pub struct LogQuery {
 
 /// `GET /provisioning-log?connection=&before=&limit=`: SCIM requests, newest first.
 pub async fn provisioning_log(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, AdminError> {
@@ -502,7 +471,13 @@ pub async fn provisioning_log(
         .transpose()?;
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
     let entries = web::block(move || {
-        store.provisioning_log(admin.workspace_id, connection, query.before, limit)
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.provisioning_log(
+            permit.workspace_id(),
+            connection,
+            query.before,
+            limit,
+        )?)
     })
     .await??;
     let list: Vec<Value> = entries
@@ -530,7 +505,7 @@ fn csv_field(value: &str) -> String {
 
 /// `GET /audit?after=&limit=&format=json|csv`: the audit trail in commit order.
 pub async fn audit(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, AdminError> {
@@ -540,8 +515,11 @@ pub async fn audit(
     if !matches!(format.as_str(), "json" | "csv") {
         return Err(AdminError::validation("format must be json or csv"));
     }
-    let events =
-        web::block(move || store.audit_events(admin.workspace_id, query.after, limit)).await??;
+    let events = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.audit_events(permit.workspace_id(), query.after, limit)?)
+    })
+    .await??;
     if format == "csv" {
         let mut out = String::from(
             "seq,occurred_at,actor_kind,actor_id,action,target_kind,target_id,detail\n",

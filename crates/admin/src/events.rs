@@ -6,7 +6,8 @@ use roster_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::require_read;
+use crate::auth::Principal;
 use crate::error::AdminError;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -43,7 +44,7 @@ fn encode_cursor(position: i64) -> String {
 
 /// `GET /api/v1/admin/events?after=CURSOR&limit=N&type=T1,T2`.
 pub async fn feed(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, AdminError> {
@@ -69,8 +70,11 @@ pub async fn feed(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    let events =
-        web::block(move || store.events(admin.workspace_id, after, limit, &types)).await??;
+    let events = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.events(permit.workspace_id(), after, limit, &types)?)
+    })
+    .await??;
     let next = events.last().map_or(after, |e| e.seq);
     Ok(HttpResponse::Ok().json(json!({
         "events": events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),

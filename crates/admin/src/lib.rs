@@ -1,7 +1,9 @@
 //! Admin REST API (`/api/v1/admin`) and the web console (`/admin`) for workspace admins.
 //!
 //! **Architecture invariant:** the console and the API only ask the one policy function
-//! (`roster_mapping::policy::allowed`) what an admin may do; they never decide it themselves.
+//! (`roster_mapping::policy::allowed`) who may do what — whether the caller is an admin
+//! included; they never decide it themselves. Every route gets at the workspace only through a
+//! permit the policy granted ([`auth`]), so a route that skips the policy does not compile.
 //! Every error is `{code, message, detail}` JSON ([`error::AdminError`]), framework errors and
 //! unknown routes included.
 
@@ -59,81 +61,60 @@ pub fn configure_api(
             web::QueryConfig::default()
                 .error_handler(|err, _| AdminError::validation(err.to_string()).into()),
         )
-        .route("/events", web::get().to(events::feed))
-        .route("/users", web::get().to(directory::list_users))
-        .route("/users", web::post().to(directory::invite))
-        .route("/users/{id}/disable", web::post().to(directory::disable))
-        .route("/users/{id}/enable", web::post().to(directory::enable))
-        .route("/groups", web::get().to(directory::list_groups))
-        .route(
-            "/groups/{id}/members",
-            web::post().to(directory::add_member),
-        )
-        .route(
-            "/groups/{id}/members/{user}",
-            web::delete().to(directory::remove_member),
-        )
-        .route("/connections", web::get().to(directory::list_connections))
-        .route("/connections", web::post().to(connections::create))
-        .route("/connections/{id}", web::get().to(connections::get))
-        .route("/connections/{id}", web::delete().to(connections::revoke))
-        .route(
-            "/connections/{id}/settings",
-            web::put().to(connections::update_settings),
-        )
-        .route("/connections/{id}/test", web::post().to(connections::test))
-        .route("/scim/migration-plan", web::get().to(migration::endpoint))
-        .route("/connections/{id}/scim", web::put().to(directory::set_scim))
-        .route(
-            "/sso-enforcement",
-            web::put().to(directory::set_sso_enforcement),
-        )
-        .route(
-            "/connections/{id}/tokens",
-            web::get().to(directory::list_tokens),
-        )
-        .route(
-            "/connections/{id}/tokens",
-            web::post().to(directory::create_token),
-        )
-        .route(
-            "/connections/{id}/tokens/{token}",
-            web::delete().to(directory::revoke_token),
-        )
-        .route(
-            "/provisioning-log",
-            web::get().to(directory::provisioning_log),
-        )
-        .route("/audit", web::get().to(directory::audit))
-        .route("/session", web::get().to(auth::session))
-        .route("/login-events", web::get().to(login_events::list))
-        .route("/webhooks", web::get().to(webhooks::list))
-        .route("/webhooks", web::post().to(webhooks::create))
-        .route("/webhooks/{id}", web::delete().to(webhooks::delete))
-        .route("/webhooks/{id}/enable", web::post().to(webhooks::enable))
-        .route(
-            "/webhooks/{id}/deliveries",
-            web::get().to(webhooks::deliveries),
-        )
-        .route("/webhooks/{id}/resend", web::post().to(webhooks::resend))
-        .route("/scim", web::get().to(scim_admin::status))
-        .route(
-            "/scim/connections/{id}",
-            web::delete().to(scim_admin::revoke_connection),
-        )
-        .route(
-            "/scim/group-mappings",
-            web::get().to(scim_admin::list_mappings),
-        )
-        .route(
-            "/scim/group-mappings",
-            web::post().to(scim_admin::create_mapping),
-        )
-        .route(
-            "/scim/group-mappings/{id}",
-            web::delete().to(scim_admin::delete_mapping),
-        )
+        .configure(mount_routes)
         .default_service(web::to(unknown_route));
+}
+
+/// Declares the route table once: [`ROUTES`] lists it (for the OpenAPI document's test and the
+/// test that walks every write route), `mount_routes` mounts it.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every `(method, path)` of the admin API, relative to `/api/v1/admin`, in mounting
+        /// order; methods are lower-case (`get`, `post`, `put`, `delete`).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn mount_routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+routes! {
+    get "/events" => events::feed,
+    get "/users" => directory::list_users,
+    post "/users" => directory::invite,
+    post "/users/{id}/disable" => directory::disable,
+    post "/users/{id}/enable" => directory::enable,
+    get "/groups" => directory::list_groups,
+    post "/groups/{id}/members" => directory::add_member,
+    delete "/groups/{id}/members/{user}" => directory::remove_member,
+    get "/connections" => directory::list_connections,
+    post "/connections" => connections::create,
+    get "/connections/{id}" => connections::get,
+    delete "/connections/{id}" => connections::revoke,
+    put "/connections/{id}/settings" => connections::update_settings,
+    post "/connections/{id}/test" => connections::test,
+    get "/scim/migration-plan" => migration::endpoint,
+    put "/connections/{id}/scim" => directory::set_scim,
+    put "/sso-enforcement" => directory::set_sso_enforcement,
+    get "/connections/{id}/tokens" => directory::list_tokens,
+    post "/connections/{id}/tokens" => directory::create_token,
+    delete "/connections/{id}/tokens/{token}" => directory::revoke_token,
+    get "/provisioning-log" => directory::provisioning_log,
+    get "/audit" => directory::audit,
+    get "/session" => auth::session,
+    get "/login-events" => login_events::list,
+    get "/webhooks" => webhooks::list,
+    post "/webhooks" => webhooks::create,
+    delete "/webhooks/{id}" => webhooks::delete,
+    post "/webhooks/{id}/enable" => webhooks::enable,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries,
+    post "/webhooks/{id}/resend" => webhooks::resend,
+    get "/scim" => scim_admin::status,
+    delete "/scim/connections/{id}" => scim_admin::revoke_connection,
+    get "/scim/group-mappings" => scim_admin::list_mappings,
+    post "/scim/group-mappings" => scim_admin::create_mapping,
+    delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
 }
 
 async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, AdminError> {
@@ -142,4 +123,34 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         req.method(),
         req.path()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use pretty_assertions::assert_eq;
+
+    /// The OpenAPI document and the route table list the same operations: a route cannot be
+    /// mounted undocumented (and so be missed by the tests that walk the document), nor
+    /// documented unmounted.
+    #[test]
+    fn the_route_table_and_the_openapi_document_agree() {
+        let routed: BTreeSet<(String, String)> = super::ROUTES
+            .iter()
+            .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+            .collect();
+        assert_eq!(
+            routed.len(),
+            super::ROUTES.len(),
+            "a route is mounted twice"
+        );
+        let documented: BTreeSet<(String, String)> = crate::openapi::operations()
+            .map(|(method, path)| {
+                let relative = path.strip_prefix("/api/v1/admin").unwrap_or(path);
+                (method.to_owned(), relative.to_owned())
+            })
+            .collect();
+        assert_eq!(routed, documented);
+    }
 }

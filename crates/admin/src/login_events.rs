@@ -8,7 +8,8 @@ use roster_store::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::require_read;
+use crate::auth::Principal;
 use crate::error::AdminError;
 
 #[derive(Debug, Deserialize)]
@@ -18,7 +19,7 @@ pub struct LoginEventQuery {
 }
 
 pub async fn list(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<LoginEventQuery>,
 ) -> Result<HttpResponse, AdminError> {
@@ -31,9 +32,15 @@ pub async fn list(
         }
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let events =
-        web::block(move || store.login_events(admin.workspace_id, query.outcome.as_deref(), limit))
-            .await??;
+    let events = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.login_events(
+            permit.workspace_id(),
+            query.outcome.as_deref(),
+            limit,
+        )?)
+    })
+    .await??;
     let list: Vec<Value> = events
         .iter()
         .map(|e| {

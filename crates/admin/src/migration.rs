@@ -16,7 +16,8 @@ use roster_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::require_read;
+use crate::auth::Principal;
 use crate::error::AdminError;
 
 /// How the IdP is expected to form `userName`.
@@ -172,21 +173,22 @@ pub struct PlanQuery {
 
 /// `GET /scim/migration-plan?userNameFormat=email|local_part`.
 pub async fn endpoint(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     query: web::Query<PlanQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let format = query.user_name_format.unwrap_or(UserNameFormat::Email);
     let report = web::block(move || {
-        let workspace = store.workspace(admin.workspace_id)?;
+        let permit = require_read(&store, &principal)?;
+        let workspace = store.workspace(permit.workspace_id())?;
         let mut domains = workspace.domains.clone();
-        for connection in store.list_connections(admin.workspace_id)? {
+        for connection in store.list_connections(permit.workspace_id())? {
             domains.extend(connection.domains);
         }
         let mut users = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = store.admin_users(admin.workspace_id, None, after.as_deref(), 1000)?;
+            let page = store.admin_users(permit.workspace_id(), None, after.as_deref(), 1000)?;
             users.extend(page.items);
             match page.next {
                 Some(next) => after = Some(next),

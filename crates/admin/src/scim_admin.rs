@@ -1,13 +1,17 @@
 //! `/api/v1/admin/scim`: SCIM connections with their sync status, revoking a connection, and
 //! group mappings — the surface products embedding a SCIM plugin expose, so Roster offers it too.
+//! Every route asks the policy first, like the rest of the admin API: revoking here is `manage
+//! connections`, exactly as `DELETE /connections/{id}`.
 
 use actix_web::{web, HttpResponse};
+use roster_mapping::policy::Action;
 use roster_store::domain::{ConnectionId, DisplayName, GroupMapping, MappingId, RoleName};
 use roster_store::{NewMapping, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::{require, require_read};
+use crate::auth::Principal;
 use crate::error::AdminError;
 
 fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
@@ -17,10 +21,14 @@ fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError>
 
 /// `GET /api/v1/admin/scim`: connections with their provisioning health.
 pub async fn status(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let rows = web::block(move || store.scim_status(admin.workspace_id)).await??;
+    let rows = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.scim_status(permit.workspace_id())?)
+    })
+    .await??;
     let connections: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -41,12 +49,16 @@ pub async fn status(
 
 /// `DELETE /api/v1/admin/scim/connections/{id}`: revokes the connection; its tokens stop at once.
 pub async fn revoke_connection(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    web::block(move || store.revoke_connection(&admin.actor(), admin.workspace_id, id)).await??;
+    web::block(move || {
+        let permit = require(&store, &principal, Action::ManageConnections)?;
+        Ok::<_, AdminError>(store.revoke_connection(permit.actor(), permit.workspace_id(), id)?)
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -65,12 +77,13 @@ fn mapping_json(mapping: &GroupMapping, role_name: Option<String>) -> Value {
 
 /// `GET /api/v1/admin/scim/group-mappings`.
 pub async fn list_mappings(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
     let body = web::block(move || {
-        let roles = store.list_roles(admin.workspace_id)?;
-        let mappings = store.list_mappings(admin.workspace_id)?;
+        let permit = require_read(&store, &principal)?;
+        let roles = store.list_roles(permit.workspace_id())?;
+        let mappings = store.list_mappings(permit.workspace_id())?;
         let list: Vec<Value> = mappings
             .iter()
             .map(|m| {
@@ -105,7 +118,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 /// `POST /api/v1/admin/scim/group-mappings`: maps an IdP group (by id, or by exact name — bound
 /// when that group exists or is pushed later) to a role and/or an app group.
 pub async fn create_mapping(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     body: web::Json<CreateMapping>,
 ) -> Result<HttpResponse, AdminError> {
@@ -130,8 +143,9 @@ pub async fn create_mapping(
         .map(|id| parse_id(id, "connection"))
         .transpose()?;
     let created = web::block(move || {
-        let workspace = admin.workspace_id;
-        let actor = admin.actor();
+        let permit = require(&store, &principal, Action::ManageGroupMappings)?;
+        let workspace = permit.workspace_id();
+        let actor = permit.actor();
         let role = role_name
             .as_ref()
             .map(|name| {
@@ -174,10 +188,10 @@ pub async fn create_mapping(
         };
         let app_group = group_name
             .as_ref()
-            .map(|name| store.app_group_by_name_or_create(&actor, workspace, name))
+            .map(|name| store.app_group_by_name_or_create(actor, workspace, name))
             .transpose()?;
         let mapping = store.create_mapping(
-            &actor,
+            actor,
             &NewMapping {
                 workspace_id: workspace,
                 connection_id,
@@ -199,11 +213,15 @@ pub async fn create_mapping(
 
 /// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
 pub async fn delete_mapping(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: MappingId = parse_id(&id, "mapping")?;
-    web::block(move || store.delete_mapping(&admin.actor(), admin.workspace_id, id)).await??;
+    web::block(move || {
+        let permit = require(&store, &principal, Action::ManageGroupMappings)?;
+        Ok::<_, AdminError>(store.delete_mapping(permit.actor(), permit.workspace_id(), id)?)
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,12 +1,15 @@
 //! `/api/v1/admin/webhooks`: endpoints that receive the directory events, their delivery log,
-//! re-enabling and resending. The signing secret is shown once, at creation.
+//! re-enabling and resending. The signing secret is shown once, at creation. Every route asks
+//! the policy first (`manage webhooks` for changes), before any URL is checked or resolved.
 
 use actix_web::{web, HttpResponse};
+use roster_mapping::policy::Action;
 use roster_store::{DeliveryRecord, Store, WebhookEndpoint};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::AdminPrincipal;
+use crate::auth::permit::{require, require_read};
+use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::AdminSettings;
 
@@ -46,11 +49,13 @@ pub struct CreateWebhook {
 
 /// `POST /api/v1/admin/webhooks`: 201 with the endpoint and its secret (shown once).
 pub async fn create(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     body: web::Json<CreateWebhook>,
 ) -> Result<HttpResponse, AdminError> {
+    let check = store.clone();
+    let permit = web::block(move || require(&check, &principal, Action::ManageWebhooks)).await??;
     let body = body.into_inner();
     if body
         .event_types
@@ -71,8 +76,8 @@ pub async fn create(
     let stored_secret = secret.clone();
     let endpoint = web::block(move || {
         store.create_webhook(
-            &admin.actor(),
-            admin.workspace_id,
+            permit.actor(),
+            permit.workspace_id(),
             &body.url,
             &body.event_types,
             &stored_secret,
@@ -86,42 +91,57 @@ pub async fn create(
 
 /// `GET /api/v1/admin/webhooks`.
 pub async fn list(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let endpoints = web::block(move || store.list_webhooks(admin.workspace_id)).await??;
+    let endpoints = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.list_webhooks(permit.workspace_id())?)
+    })
+    .await??;
     Ok(HttpResponse::Ok()
         .json(json!({ "webhooks": endpoints.iter().map(endpoint_json).collect::<Vec<_>>() })))
 }
 
 /// `DELETE /api/v1/admin/webhooks/{id}`.
 pub async fn delete(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    web::block(move || store.delete_webhook(&admin.actor(), admin.workspace_id, &id)).await??;
+    web::block(move || {
+        let permit = require(&store, &principal, Action::ManageWebhooks)?;
+        Ok::<_, AdminError>(store.delete_webhook(permit.actor(), permit.workspace_id(), &id)?)
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/admin/webhooks/{id}/enable`: resumes a disabled endpoint where it stopped.
 pub async fn enable(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let endpoint =
-        web::block(move || store.enable_webhook(&admin.actor(), admin.workspace_id, &id)).await??;
+    let endpoint = web::block(move || {
+        let permit = require(&store, &principal, Action::ManageWebhooks)?;
+        Ok::<_, AdminError>(store.enable_webhook(permit.actor(), permit.workspace_id(), &id)?)
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
 /// `GET /api/v1/admin/webhooks/{id}/deliveries`: the latest attempts, newest first.
 pub async fn deliveries(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let log = web::block(move || store.webhook_deliveries(admin.workspace_id, &id, 200)).await??;
+    let log = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.webhook_deliveries(permit.workspace_id(), &id, 200)?)
+    })
+    .await??;
     Ok(HttpResponse::Ok()
         .json(json!({ "deliveries": log.iter().map(delivery_json).collect::<Vec<_>>() })))
 }
@@ -135,12 +155,16 @@ pub struct Resend {
 
 /// `POST /api/v1/admin/webhooks/{id}/resend`: delivers an event again, ahead of the queue.
 pub async fn resend(
-    admin: AdminPrincipal,
+    principal: Principal,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: web::Json<Resend>,
 ) -> Result<HttpResponse, AdminError> {
     let event_id = body.into_inner().event_id;
-    web::block(move || store.resend_webhook_event(admin.workspace_id, &id, &event_id)).await??;
+    web::block(move || {
+        let permit = require(&store, &principal, Action::ManageWebhooks)?;
+        Ok::<_, AdminError>(store.resend_webhook_event(permit.workspace_id(), &id, &event_id)?)
+    })
+    .await??;
     Ok(HttpResponse::Accepted().json(json!({ "status": "queued" })))
 }

@@ -1,14 +1,19 @@
-//! The one admin policy: what a workspace admin may do in the app, given who owns the data.
+//! The one admin policy: who may read and change a workspace through the admin API and console,
+//! given who owns the data.
 //!
-//! When SCIM is on, the IdP owns users and the memberships it pushes, so the app refuses to
-//! invite users, edit or enable/disable/delete SCIM-managed users, and edit members of mapped
-//! groups; unmapped app groups stay editable. The console and the admin API only ask
-//! [`allowed`]; they never decide themselves. `docs/policy.md` holds the full matrix, and a test
-//! checks every cell of that document against this function.
+//! Only workspace admins get anything, reads included (`not_admin` otherwise): the admin API
+//! authenticates any user of the workspace and leaves that decision here. When SCIM is on, the
+//! IdP owns users and the memberships it pushes, so the app refuses to invite users, edit or
+//! enable/disable/delete SCIM-managed users, and edit members of mapped groups; unmapped app
+//! groups stay editable. The console and the admin API only ask [`allowed`]; they never decide
+//! themselves. `docs/policy.md` holds the full matrix, and a test checks every cell of that
+//! document against this function.
 
 /// Something an admin may try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// Read the workspace's admin data: listings, logs, the audit trail, the caller's session.
+    ViewAdminData,
     InviteUser,
     EditProfile,
     EnableDisableUser,
@@ -21,11 +26,16 @@ pub enum Action {
     ToggleSsoEnforcement,
     /// Create, reconfigure, test or revoke an IdP connection.
     ManageConnections,
+    /// Create or delete a mapping of IdP groups to roles and app groups.
+    ManageGroupMappings,
+    /// Register, delete or re-enable a webhook endpoint, or resend an event to it.
+    ManageWebhooks,
 }
 
 /// Who acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
+    /// An API key, or a session of a user whose effective roles include `admin`.
     pub is_admin: bool,
     /// Whether the actor's own session came from an SSO login (enforcing SSO otherwise locks the
     /// actor out).
@@ -136,7 +146,11 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
                 Refused(SCIM_OFF)
             }
         }
-        (RevokeScimToken | ToggleScim | ManageConnections, Target::Workspace) => Allowed,
+        (
+            ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
+            | ManageWebhooks,
+            Target::Workspace,
+        ) => Allowed,
         (ToggleSsoEnforcement, Target::Workspace) => {
             if actor.signed_in_with_sso {
                 Allowed

@@ -36,6 +36,9 @@ fn action(text: &str) -> Action {
         "toggle SCIM" => Action::ToggleScim,
         "toggle SSO enforcement" => Action::ToggleSsoEnforcement,
         "manage connections" => Action::ManageConnections,
+        "view admin data" => Action::ViewAdminData,
+        "manage group mappings" => Action::ManageGroupMappings,
+        "manage webhooks" => Action::ManageWebhooks,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -128,6 +131,79 @@ fn every_cell_of_the_documented_matrix_holds() {
     // Every action appears, with every user source where it targets users.
     assert!(rows.len() >= 20, "the matrix lost rows: {}", rows.len());
     assert_eq!(cells, rows.len() * 4);
+    // And every action has its row for a non-admin, so the document says who may do it.
+    for act in every_action() {
+        assert!(
+            rows.iter()
+                .any(|row| action(&row[0]) == act && row[1] == "workspace, by a non-admin"),
+            "docs/policy.md has no non-admin row for {act:?}"
+        );
+    }
+}
+
+/// Every action; the match makes a new action a compile error here until it is listed.
+fn every_action() -> Vec<Action> {
+    use Action::*;
+    let all = vec![
+        ViewAdminData,
+        InviteUser,
+        EditProfile,
+        EnableDisableUser,
+        DeleteUser,
+        EditGroupMembers,
+        CreateScimToken,
+        RevokeScimToken,
+        ToggleScim,
+        ToggleSsoEnforcement,
+        ManageConnections,
+        ManageGroupMappings,
+        ManageWebhooks,
+    ];
+    for act in &all {
+        match act {
+            ViewAdminData | InviteUser | EditProfile | EnableDisableUser | DeleteUser
+            | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
+            | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn a_non_admin_is_refused_everything_whatever_the_target_and_settings() {
+    let non_admins = [
+        Actor {
+            is_admin: false,
+            signed_in_with_sso: true,
+        },
+        Actor {
+            is_admin: false,
+            signed_in_with_sso: false,
+        },
+    ];
+    let targets = [
+        Target::Workspace,
+        Target::User { scim_managed: true },
+        Target::User {
+            scim_managed: false,
+        },
+        Target::AppGroup { mapped: true },
+        Target::AppGroup { mapped: false },
+        Target::IdpGroup,
+    ];
+    for act in every_action() {
+        for actor in non_admins {
+            for target in targets {
+                for settings in COLUMNS {
+                    assert_eq!(
+                        allowed(act, actor, target, settings),
+                        Decision::Refused(NOT_ADMIN),
+                        "{act:?} {actor:?} {target:?} {settings:?}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

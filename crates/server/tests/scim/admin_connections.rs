@@ -334,6 +334,162 @@ fn oidc_and_scim_connections_refuse_unsafe_settings() {
     assert_eq!(tested.body["checks"][0]["name"], "kind");
 }
 
+/// The stored OIDC settings of a connection: (issuer, client id, client secret, auth method).
+fn stored_oidc(app: &TestApp, id: &str) -> (String, String, String, String) {
+    let connection = app
+        .db
+        .store
+        .connection(app.workspace.id, id.parse().unwrap())
+        .unwrap();
+    let config: Value = serde_json::from_str(&connection.protocol_config).unwrap();
+    let text = |name: &str| config[name].as_str().unwrap_or_default().to_owned();
+    (
+        text("issuer"),
+        text("client_id"),
+        text("client_secret"),
+        text("token_auth_method"),
+    )
+}
+
+/// The audit details of the connection's settings changes, oldest first.
+fn settings_changes(app: &TestApp) -> Vec<Value> {
+    app.db
+        .store
+        .audit_events(app.workspace.id, None, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action == "connection.config_updated")
+        .map(|event| serde_json::from_str(&event.detail).unwrap())
+        .collect()
+}
+
+/// Issue #22 item 4: the write-only client secret cannot be redirected. A settings change that
+/// moves the issuer (to a second, real OpenID Provider whose discovery succeeds) or the client
+/// id without the secret is refused before the new issuer is asked anything, and the stored
+/// settings stay; with the secret it goes through. The audit trail names what changed.
+#[test]
+fn a_new_issuer_or_client_id_needs_the_client_secret_again() {
+    if std::env::var_os("ROSTER_E2E").is_none() {
+        eprintln!("skipped: needs the local OpenID Provider; run `cargo xtask test`");
+        return;
+    }
+    let app = app_allowing_loopback();
+    let key = app.api_key();
+    let options = || crate::common::idps::OidcOptions {
+        redirect_uris: vec![format!("{}/unused-callback", app.server.url())],
+        ..crate::common::idps::OidcOptions::default()
+    };
+    let ours = crate::common::idps::OidcOp::start(options());
+    let theirs = crate::common::idps::OidcOp::start(options());
+    let created = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "corp", "kind": "oidc", "oidc": {
+            "issuer": ours.issuer(), "clientId": ours.client_id(), "clientSecret": ours.client_secret()
+        }})),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/connections/{id}/settings");
+    let stored = stored_oidc(&app, &id);
+    assert_eq!(stored.0, ours.issuer());
+    assert_eq!(stored.2, ours.client_secret());
+    let audit_before = app
+        .db
+        .store
+        .audit_events(app.workspace.id, None, 100_000)
+        .unwrap()
+        .len();
+
+    // Without the secret: another issuer (one that answers discovery), the same issuer with a
+    // trailing slash, another client id. Each is a 400 naming what changed; nothing is written.
+    let refusals = [
+        (
+            json!({"issuer": theirs.issuer(), "clientId": ours.client_id()}),
+            json!(["issuer"]),
+        ),
+        (
+            json!({"issuer": format!("{}/", ours.issuer()), "clientId": ours.client_id()}),
+            json!(["issuer"]),
+        ),
+        (
+            json!({"issuer": ours.issuer(), "clientId": "another-client"}),
+            json!(["clientId"]),
+        ),
+        (
+            json!({"issuer": theirs.issuer(), "clientId": "x", "clientSecret": ""}),
+            json!(["issuer", "clientId"]),
+        ),
+    ];
+    for (oidc, changed) in refusals {
+        let refused = app.admin(&key, "PUT", &path, Some(json!({ "oidc": oidc })));
+        let message = error(&refused, 400, "validation");
+        assert!(
+            message.contains("clientSecret") && message.contains("send the client secret again"),
+            "{message}"
+        );
+        assert_eq!(refused.body["detail"]["changed"], changed, "{oidc}");
+        assert_eq!(
+            stored_oidc(&app, &id),
+            stored,
+            "{oidc}: the stored settings stay"
+        );
+    }
+    assert_eq!(
+        app.db
+            .store
+            .audit_events(app.workspace.id, None, 100_000)
+            .unwrap()
+            .len(),
+        audit_before,
+        "nothing written"
+    );
+
+    // How the secret is sent may change without it: the secret stays.
+    let method = app.admin(
+        &key,
+        "PUT",
+        &path,
+        Some(json!({"oidc": {"issuer": ours.issuer(), "clientId": ours.client_id(), "tokenAuthMethod": "client_secret_post"}})),
+    );
+    assert_eq!(method.status, 200, "{:#}", method.body);
+    let kept = stored_oidc(&app, &id);
+    assert_eq!(
+        (kept.0.as_str(), kept.2.as_str(), kept.3.as_str()),
+        (
+            ours.issuer().as_str(),
+            ours.client_secret(),
+            "client_secret_post"
+        )
+    );
+
+    // With the secret, the issuer moves.
+    let moved = app.admin(
+        &key,
+        "PUT",
+        &path,
+        Some(json!({"oidc": {"issuer": theirs.issuer(), "clientId": theirs.client_id(), "clientSecret": "their-secret", "tokenAuthMethod": "client_secret_post"}})),
+    );
+    assert_eq!(moved.status, 200, "{:#}", moved.body);
+    assert_eq!(moved.body["idp"]["issuer"], theirs.issuer());
+    assert!(!moved.body.to_string().contains("their-secret"));
+    let now = stored_oidc(&app, &id);
+    assert_eq!((now.0, now.2), (theirs.issuer(), "their-secret".to_owned()));
+
+    // The audit trail: which fields changed, whether the secret was replaced, never a secret.
+    assert_eq!(
+        settings_changes(&app),
+        vec![
+            json!({"changed": ["tokenAuthMethod"], "clientSecretReplaced": false}),
+            json!({"changed": ["issuer"], "clientSecretReplaced": true}),
+        ]
+    );
+    let trail = app.admin(&key, "GET", "/audit?format=csv", None);
+    let text = trail.body.to_string();
+    assert!(!text.contains("their-secret") && !text.contains(ours.client_secret()));
+}
+
 fn pre_scim_user(app: &TestApp, user_name: &str, email: Option<&str>, source: Source) -> String {
     app.db
         .store

@@ -15,6 +15,7 @@ mod admin_api;
 mod admin_connections;
 mod admin_directory;
 mod admin_isolation;
+mod admin_policy;
 mod bulk;
 mod entra;
 mod errors;

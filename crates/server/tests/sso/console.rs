@@ -237,13 +237,16 @@ fn oidc_connections_are_created_and_tested_against_a_real_op_and_never_echo_the_
     );
 
     // A new issuer that does not answer is refused; the connection keeps its settings, and an
-    // update without a secret keeps the stored one.
+    // update without a secret keeps the stored one. (A new issuer needs the secret again, so
+    // this request carries one.)
     let (status, refused) = admin_call(
         &app,
         &key,
         "PUT",
         &format!("/connections/{id}/settings"),
-        Some(json!({"oidc": {"issuer": "http://127.0.0.1:9/", "clientId": "other"}})),
+        Some(
+            json!({"oidc": {"issuer": "http://127.0.0.1:9/", "clientId": "other", "clientSecret": "another-secret"}}),
+        ),
     );
     assert_eq!(
         (status, refused["code"].as_str()),

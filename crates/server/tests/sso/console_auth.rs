@@ -1,5 +1,6 @@
-//! The admin API with a browser session instead of an API key: only admins get in, writes need
-//! the session's CSRF token, and the policy sees whether the session came from SSO.
+//! The admin API with a browser session instead of an API key: any user of the workspace
+//! authenticates, the policy lets only admins in (`not_admin` otherwise), writes need the
+//! session's CSRF token, and the policy sees whether the session came from SSO.
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::ConnectionKind;
@@ -85,8 +86,18 @@ fn admin_sessions_need_the_admin_role_and_a_csrf_token_for_writes() {
     let csrf = session["csrfToken"].as_str().unwrap().to_owned();
     assert_eq!(csrf.len(), 64);
 
-    let (status, body) = call(&app, &member, "GET", "/users", None, None);
-    assert_eq!(status, 403, "{body}");
+    // A session of a user who is not an admin authenticates, and the policy refuses it, reads
+    // and its own session included (the console shows the reason).
+    for path in ["/users", "/session"] {
+        let (status, body) = call(&app, &member, "GET", path, None, None);
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["code"], "forbidden", "{body}");
+        assert_eq!(body["detail"]["refusal"], "not_admin", "{body}");
+        assert_eq!(
+            body["message"], "only workspace admins can do this",
+            "{body}"
+        );
+    }
 
     // A write with the cookie alone (what a cross-site form can do) is refused, nothing written.
     let users_before = app.user_count();

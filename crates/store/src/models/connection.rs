@@ -168,6 +168,25 @@ impl Store {
         id: ConnectionId,
         protocol_config: &str,
     ) -> StoreResult<Connection> {
+        self.update_connection_config_with(
+            actor,
+            workspace_id,
+            id,
+            protocol_config,
+            &serde_json::json!({}),
+        )
+    }
+
+    /// [`Store::update_connection_config`] whose audit event carries `audit_detail`: which
+    /// settings changed and whether a secret was replaced — never a secret or the settings.
+    pub fn update_connection_config_with(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        id: ConnectionId,
+        protocol_config: &str,
+        audit_detail: &serde_json::Value,
+    ) -> StoreResult<Connection> {
         self.write(|conn| {
             let updated = diesel::update(
                 connections::table
@@ -190,7 +209,7 @@ impl Store {
                     action: Action("connection.config_updated"),
                     target_kind: "connection",
                     target_id: id.to_string(),
-                    detail: "{}".to_owned(),
+                    detail: audit_detail.to_string(),
                 },
             )?;
             find_connection(conn, workspace_id, id)

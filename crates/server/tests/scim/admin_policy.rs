@@ -1,0 +1,308 @@
+//! The admin policy is the only judge of who may use the admin API: every route of the route
+//! table (`roster_admin::ROUTES`, which a unit test keeps equal to the OpenAPI document) is
+//! called with the session of a signed-in user of the workspace who is not an admin, with its
+//! CSRF token and a request an admin could make. Each answer is the policy's `not_admin`
+//! refusal, and afterwards nothing of the workspace has changed. A write route the walk does not
+//! know fails the test, so a new route is walked the day it is added.
+
+use pretty_assertions::assert_eq;
+use roster_sso::session::{SessionOptions, Sessions};
+use roster_store::domain::{Actor, DisplayName, Email, SessionVerifier, Source, UserId, UserName};
+use roster_store::NewUser;
+use serde_json::{json, Value};
+
+use crate::common::{Options, Reply, TestApp};
+
+/// The public URL `TestApp` runs with (the session issuer).
+const PUBLIC_URL: &str = "http://roster.test";
+
+/// A user of the workspace with a local password (no admin role), signed in through
+/// `/login/password`: its id, and its session token with that session's CSRF token.
+fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
+    let store = &app.db.store;
+    let user = store
+        .create_user(
+            &Actor::Cli,
+            &NewUser {
+                email: Some(Email::parse(&format!("{name}@acme.test")).unwrap()),
+                ..NewUser::minimal(
+                    app.workspace.id,
+                    UserName::parse(name).unwrap(),
+                    Source::Invited,
+                )
+            },
+        )
+        .unwrap();
+    let hash = roster_store::domain::password::hash_password("pw-123456").unwrap();
+    store
+        .set_password_hash(&Actor::Cli, app.workspace.id, user.id, &hash)
+        .unwrap();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    let response = agent
+        .post(&format!("{}/login/password", app.server.url()))
+        .send_form([
+            ("workspace", app.workspace.slug.as_str()),
+            ("user_name", name),
+            ("password", "pw-123456"),
+            ("return_to", "/"),
+        ])
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303, "the password login");
+    let token = response
+        .headers()
+        .get_all("set-cookie")
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("roster_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .expect("a session cookie");
+    // The CSRF token the server derives for this session, read with the server's own verifier
+    // on the same database (a non-admin cannot read it from `GET /session`).
+    let sessions = Sessions::new(
+        store.clone(),
+        PUBLIC_URL.to_owned(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    let csrf = sessions
+        .verify_session(&token)
+        .expect("a live session")
+        .csrf_token;
+    (user.id, (token, csrf))
+}
+
+/// An admin API call with a session cookie and its CSRF token.
+fn with_session(
+    app: &TestApp,
+    (token, csrf): &(String, String),
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let cookie = format!("roster_session={token}");
+    app.raw(
+        method,
+        &format!("/api/v1/admin{path}"),
+        body.map(|b| b.to_string()),
+        &[
+            ("cookie", cookie.as_str()),
+            ("x-csrf-token", csrf.as_str()),
+            ("content-type", "application/json"),
+        ],
+    )
+}
+
+/// Ids of the workspace's things, for the routes' path parameters.
+struct Ids {
+    connection: String,
+    token: String,
+    user: String,
+    other_user: String,
+    group: String,
+    webhook: String,
+    mapping: String,
+    event: String,
+}
+
+/// `path` with each `{param}` replaced by the id the segment before it names.
+fn concrete(path: &str, ids: &Ids) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    segments
+        .iter()
+        .enumerate()
+        .map(|(index, segment)| {
+            if !segment.starts_with('{') {
+                return (*segment).to_owned();
+            }
+            let id = match segments[index - 1] {
+                "connections" => &ids.connection,
+                "tokens" => &ids.token,
+                "users" => &ids.user,
+                "members" => &ids.user,
+                "groups" => &ids.group,
+                "webhooks" => &ids.webhook,
+                "group-mappings" => &ids.mapping,
+                other => {
+                    panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
+                }
+            };
+            id.clone()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The body of a write an admin could send, per write route. A write route missing here fails
+/// the test: add a body for it.
+fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
+    match (method, path) {
+        ("post", "/users") => Some(json!({"email": "walker@acme.test"})),
+        ("post", "/users/{id}/disable" | "/users/{id}/enable") => None,
+        ("post", "/groups/{id}/members") => Some(json!({"userId": ids.other_user})),
+        ("delete", "/groups/{id}/members/{user}") => None,
+        ("post", "/connections") => Some(json!({"name": "walk-scim", "kind": "scim"})),
+        ("delete", "/connections/{id}") => None,
+        ("put", "/connections/{id}/settings") => Some(json!({})),
+        ("post", "/connections/{id}/test") => None,
+        ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
+        ("put", "/sso-enforcement") => Some(json!({"enforced": true})),
+        ("post", "/connections/{id}/tokens") => Some(json!({"name": "walk"})),
+        ("delete", "/connections/{id}/tokens/{token}") => None,
+        ("post", "/webhooks") => Some(json!({"url": "http://127.0.0.1:9/walk"})),
+        ("delete", "/webhooks/{id}") => None,
+        ("post", "/webhooks/{id}/enable") => None,
+        ("post", "/webhooks/{id}/resend") => Some(json!({"eventId": ids.event})),
+        ("delete", "/scim/connections/{id}") => None,
+        ("post", "/scim/group-mappings") => {
+            Some(json!({"scimGroupName": "walkers", "groupName": "Walkers"}))
+        }
+        ("delete", "/scim/group-mappings/{id}") => None,
+        (method, path) => panic!(
+            "{method} {path} is a write route the policy walk does not know: add a body an \
+             admin could send to body_of_write"
+        ),
+    }
+}
+
+#[test]
+fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
+    let app = TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let store = &app.db.store;
+    let workspace = app.workspace.id;
+    // A workspace with something behind every route: users, an app group with a manual
+    // member, a mapping, a SCIM token, a webhook endpoint, events.
+    let jit = |name: &str| -> String {
+        store
+            .create_user(
+                &Actor::Cli,
+                &NewUser::minimal(workspace, UserName::parse(name).unwrap(), Source::Jit),
+            )
+            .unwrap()
+            .id
+            .to_string()
+    };
+    let user = jit("jit-ann");
+    let other_user = jit("jit-bob");
+    let group = store
+        .app_group_by_name_or_create(
+            &Actor::Cli,
+            workspace,
+            &DisplayName::parse("Engineering").unwrap(),
+        )
+        .unwrap()
+        .id
+        .to_string();
+    let added = app.admin(
+        &key,
+        "POST",
+        &format!("/groups/{group}/members"),
+        Some(json!({"userId": user})),
+    );
+    assert_eq!(added.status, 200, "{:#}", added.body);
+    let mapping = app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "admins", "roleName": "admin"})),
+    );
+    assert_eq!(mapping.status, 201, "{:#}", mapping.body);
+    let token = app.admin(
+        &key,
+        "POST",
+        &format!("/connections/{}/tokens", app.connection.id),
+        Some(json!({"name": "kept"})),
+    );
+    assert_eq!(token.status, 201, "{:#}", token.body);
+    let webhook = app.admin(
+        &key,
+        "POST",
+        "/webhooks",
+        Some(json!({"url": "http://127.0.0.1:9/hook"})),
+    );
+    assert_eq!(webhook.status, 201, "{:#}", webhook.body);
+    let event = app.admin(&key, "GET", "/events?limit=1", None);
+    let ids = Ids {
+        connection: app.connection.id.to_string(),
+        token: token.body["id"].as_str().unwrap().to_owned(),
+        user,
+        other_user,
+        group,
+        webhook: webhook.body["id"].as_str().unwrap().to_owned(),
+        mapping: mapping.body["id"].as_str().unwrap().to_owned(),
+        event: event.body["events"][0]["id"].as_str().unwrap().to_owned(),
+    };
+
+    let snapshot = || -> Value {
+        json!({
+            "audit": store.audit_events(workspace, None, 100_000).unwrap().len(),
+            "events": store.events(workspace, 0, 100_000, &[]).unwrap().len(),
+            "users": store.count_users(workspace).unwrap(),
+            "user": roster_store::user_json(&store.user(workspace, ids.user.parse().unwrap()).unwrap()),
+            "tokens": store.list_scim_tokens(workspace, app.connection.id).unwrap().len(),
+            "mappings": store.list_mappings(workspace).unwrap().len(),
+            "webhooks": store.list_webhooks(workspace).unwrap().iter()
+                .map(|w| json!([w.id, w.url, w.enabled, w.cursor_seq, w.next_attempt_at]))
+                .collect::<Vec<_>>(),
+            "connections": store.list_connections(workspace).unwrap().iter()
+                .map(roster_store::connection_json).collect::<Vec<_>>(),
+            "ssoEnforced": store.workspace(workspace).unwrap().sso_enforced,
+        })
+    };
+    let (member_id, member) = signed_in_member(&app, "walker");
+    let before = snapshot();
+
+    let mut writes = 0;
+    let mut reads = 0;
+    for (method, template) in roster_admin::ROUTES {
+        let path = concrete(template, &ids);
+        let body = if *method == "get" {
+            reads += 1;
+            None
+        } else {
+            writes += 1;
+            body_of_write(method, template, &ids)
+        };
+        let reply = with_session(&app, &member, &method.to_uppercase(), &path, body);
+        assert_eq!(
+            (
+                reply.status,
+                &reply.body["code"],
+                &reply.body["detail"]["refusal"]
+            ),
+            (403, &json!("forbidden"), &json!("not_admin")),
+            "{method} {path} for a non-admin: {:#}",
+            reply.body
+        );
+    }
+    // The route table has every write the issue lists, and the reads.
+    assert!(writes >= 20, "only {writes} write routes walked");
+    assert!(reads >= 15, "only {reads} read routes walked");
+    assert_eq!(snapshot(), before, "a refused route changed something");
+    // The SCIM connection survived `DELETE /scim/connections/{id}`: its token still works.
+    assert_eq!(app.scim("GET", "/Users", None).status, 200);
+
+    // The same session, once its user holds the admin role, gets through the same routes: the
+    // refusals above were the policy's answer to a non-admin, not a broken session or token.
+    store
+        .assign_role(&Actor::Cli, workspace, member_id, "admin")
+        .unwrap();
+    let session = with_session(&app, &member, "GET", "/session", None);
+    assert_eq!(session.status, 200, "{:#}", session.body);
+    let revoked = with_session(
+        &app,
+        &member,
+        "DELETE",
+        &format!("/scim/connections/{}", ids.connection),
+        None,
+    );
+    assert_eq!(revoked.status, 204, "{:#}", revoked.body);
+    app.scim("GET", "/Users", None).assert_scim_error(401, None);
+}
