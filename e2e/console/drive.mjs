@@ -1,9 +1,10 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
 // sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
-// and the sync status, add a group mapping, revoke the token, register a webhook endpoint. A screenshot of every main page
-// goes to SCREENSHOTS. Prints one JSON object with what it saw; exits non-zero on any failure,
-// on any JavaScript error in the page, and on any Content-Security-Policy violation.
+// and the sync status, add a group mapping, revoke the token, register a webhook endpoint, sign
+// out. A screenshot of every main page goes to SCREENSHOTS. Prints one JSON object with what it
+// saw; exits non-zero on any failure, on any JavaScript error in the page, and on any
+// Content-Security-Policy violation.
 //
 // Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
 // SCREENSHOTS,
@@ -36,6 +37,15 @@ try {
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("console", (msg) => {
     if (msg.type() === "error" && !/401 \(Unauthorized\)/.test(msg.text())) problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+  });
+  // What the browser says about the origin of the forms that sign in and out (Roster checks it).
+  result.formHeaders = {};
+  page.on("requestfinished", async (request) => {
+    const path = new URL(request.url()).pathname;
+    if (request.method() === "POST" && (path === "/login/password" || path === "/logout")) {
+      const headers = await request.allHeaders(); // as sent, Sec-Fetch-* included
+      result.formHeaders[path] = { origin: headers.origin ?? null, secFetchSite: headers["sec-fetch-site"] ?? null };
+    }
   });
   const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const show = async (view) => {
@@ -154,6 +164,15 @@ try {
     await shot(name);
   }
   result.flash = (await page.locator("#flash").innerText()).trim();
+
+  // 11. Sign out with the console's button: back on the landing page, and the console asks for
+  // a sign-in again.
+  await show("overview");
+  await Promise.all([page.waitForURL(`${BASE}/`), page.click("#who form.signout button")]);
+  result.signedOut = (await page.locator("body").innerText()).replace(/\s+/g, " ").trim();
+  await page.goto(`${BASE}/admin`);
+  await page.locator("#password-login").waitFor();
+  result.signInShownAgain = true;
 } catch (err) {
   problems.push(`step failed: ${err.message}`);
 } finally {

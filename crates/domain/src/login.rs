@@ -83,6 +83,9 @@ failures! {
     MissingClaims => "missing_claims", "Your identity provider did not send the information needed to sign you in.";
     /// The email's domain is not one of the workspace's domains.
     EmailDomainNotAllowed => "email_domain_not_allowed", "Your email address is not in a domain of this workspace.";
+    /// The workspace lists domains and the IdP does not vouch for the email (OIDC
+    /// `email_verified` not `true`): an address a user typed in proves no domain.
+    EmailUnverified => "email_unverified", "Your identity provider has not verified your email address, so this workspace cannot admit it.";
     /// A user with this email exists and the connection is not authoritative for its domain.
     EmailConflict => "email_conflict", "An account with this email already exists and cannot be linked to this login.";
     /// The user is deactivated or deprovisioned.
@@ -95,6 +98,9 @@ failures! {
     SsoRequired => "sso_required", "This workspace requires single sign-on.";
     /// Too many failed password logins for this account or from this address: locked for a while.
     TooManyAttempts => "too_many_attempts", "Too many failed sign-in attempts. Please wait a few minutes and try again.";
+    /// A sign-in form (or sign-out) posted by a page of another origin (`Origin`, `Referer` or
+    /// `Sec-Fetch-Site` say so): refused before anything else, against login CSRF.
+    CrossOrigin => "cross_origin", "This request came from a page of another site. Open this service's own sign-in page and try again.";
 }
 
 #[cfg(test)]

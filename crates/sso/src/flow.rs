@@ -118,6 +118,8 @@ impl ResponseError for LoginError {
                 LoginFailure::UserInactive
                 | LoginFailure::EmailConflict
                 | LoginFailure::EmailDomainNotAllowed
+                | LoginFailure::EmailUnverified
+                | LoginFailure::CrossOrigin
                 | LoginFailure::UserNameConflict
                 | LoginFailure::SsoRequired,
             ) => StatusCode::FORBIDDEN,

@@ -79,14 +79,15 @@ pub(crate) fn form_refused(
     .into()
 }
 
-/// Mounts the session routes at the root: `/api/v1/me`, `/logout`, `/.well-known/jwks.json`, `/`.
+/// Mounts the session routes at the root: `/api/v1/me`, `/login/password`, `/logout` (GET: a
+/// confirmation page; POST: sign out), `/.well-known/jwks.json`, `/`.
 pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
     cfg.app_data(state)
         .app_data(form_config(16 * 1024))
         .route("/api/v1/me", web::get().to(handlers::session::me))
         .route("/login/password", web::post().to(handlers::password::login))
         .route("/logout", web::post().to(handlers::session::logout))
-        .route("/logout", web::get().to(handlers::session::logout))
+        .route("/logout", web::get().to(handlers::session::confirm_logout))
         .route(
             "/.well-known/jwks.json",
             web::get().to(handlers::session::jwks),

@@ -1,5 +1,8 @@
-//! The few HTML pages a browser login shows: a refusal with its reason and login-event id, and
-//! the small "signed in as" landing page. Every interpolated value is escaped.
+//! The few HTML pages a browser login shows: a refusal with its reason and login-event id, the
+//! small "signed in as" landing page, and the sign-out confirmation. Every interpolated value is
+//! escaped. Signing out is a form POST: a GET that signs out can be triggered by any page that
+//! embeds the URL, so `GET /logout` only shows the confirmation, whose button posts. The pages
+//! of the session routes are served with [`SESSION_PAGE_CSP`] and may not be framed.
 
 use crate::saml::escape_html;
 
@@ -13,6 +16,14 @@ fn page(title: &str, body: &str) -> String {
         title = escape_html(title),
     )
 }
+
+/// The Content-Security-Policy of the session pages: no script, no framing (a framed sign-out
+/// button can be clicked through a decoy), forms post to this origin only.
+pub const SESSION_PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+                                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const SIGN_OUT_FORM: &str =
+    "<form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>";
 
 /// A refused login: what happened, what to do, and the reference an admin can look up.
 pub fn login_refused(explanation: &str, code: &str, event_id: Option<&str>) -> String {
@@ -50,6 +61,28 @@ pub fn signed_in(user_name: Option<&str>, workspace: Option<&str>) -> String {
     }
 }
 
+/// `GET /logout`: asks before signing out. Only the button's POST signs out.
+pub fn confirm_sign_out() -> String {
+    page(
+        "Sign out",
+        &format!("<h1>Sign out?</h1><p>This ends your session on every tab.</p>{SIGN_OUT_FORM}"),
+    )
+}
+
+/// A sign-out that was refused (the request did not come from this site): why, and the button
+/// that signs out from here.
+pub fn sign_out_refused(explanation: &str, code: &str) -> String {
+    page(
+        "Not signed out",
+        &format!(
+            "<h1>Not signed out</h1><p>{}</p><p class=\"muted\">Reason: <code>{}</code></p>\
+             {SIGN_OUT_FORM}",
+            escape_html(explanation),
+            escape_html(code),
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +95,17 @@ mod tests {
         assert!(html.contains("&lt;id&gt;"));
         let html = signed_in(Some("<b>"), Some("ws"));
         assert!(html.contains("&lt;b&gt;"));
+        let html = sign_out_refused("<i>", "c<d>");
+        assert!(html.contains("&lt;i&gt;") && html.contains("c&lt;d&gt;"));
+    }
+
+    #[test]
+    fn signing_out_is_a_post_form_and_the_landing_page_links_to_its_confirmation() {
+        for html in [confirm_sign_out(), sign_out_refused("x", "cross_origin")] {
+            assert!(html.contains("<form method=\"post\" action=\"/logout\">"));
+        }
+        let landing = signed_in(Some("ops"), Some("acme"));
+        assert!(landing.contains("<a href=\"/logout\">Sign out</a>"));
+        assert!(!landing.contains("<form"));
     }
 }

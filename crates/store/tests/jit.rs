@@ -352,6 +352,98 @@ fn j06_inactive_users_and_foreign_domains_are_refused_with_nothing_changed() {
     assert_eq!(db.store.count_users(open.id).unwrap(), 0);
 }
 
+/// A workspace's domain allowlist counts only an email the IdP vouches for: an OIDC provider that
+/// lets people assert their own address (`email_verified: false`) cannot claim the domain, for a
+/// new subject or a known one, and nothing is written. Without a domain list nothing changes.
+#[test]
+fn an_unverified_email_does_not_pass_the_workspace_domain_allowlist() {
+    let db = TestStore::new();
+    let restricted = db
+        .store
+        .create_workspace(
+            &Actor::Cli,
+            NewWorkspace {
+                slug: Slug::parse("restricted").unwrap(),
+                name: "restricted".to_owned(),
+                domains: vec![Domain::parse("example.test").unwrap()],
+            },
+        )
+        .unwrap();
+    let idp = connection(&db, &restricted, "idp", &[], ProfileSync::EveryLogin);
+    let audit_before = db
+        .store
+        .audit_events(restricted.id, None, 1000)
+        .unwrap()
+        .len();
+
+    let mut typed = claims("eve", "ceo@example.test", GroupsClaim::Unknown);
+    typed.email_verified = false;
+    match db.store.jit_login(&restricted, &idp, &typed) {
+        Err(JitError::Refused {
+            failure, detail, ..
+        }) => {
+            assert_eq!(failure, LoginFailure::EmailUnverified);
+            assert_eq!(
+                detail,
+                serde_json::json!({
+                    "claim": "email_verified",
+                    "want": true,
+                    "got": false,
+                    "email_domain": "example.test",
+                })
+            );
+        }
+        other => panic!("not refused as email_unverified: {other:?}"),
+    }
+    assert_eq!(db.store.count_users(restricted.id).unwrap(), 0);
+    assert_eq!(
+        db.store
+            .audit_events(restricted.id, None, 1000)
+            .unwrap()
+            .len(),
+        audit_before,
+        "no user, no identity, no audit event"
+    );
+
+    // A known subject whose IdP stops vouching for the address is refused as well.
+    let known = db
+        .store
+        .jit_login(
+            &restricted,
+            &idp,
+            &claims("bob", "bob@example.test", GroupsClaim::Unknown),
+        )
+        .unwrap();
+    let mut unvouched = claims("bob", "bob@example.test", GroupsClaim::Unknown);
+    unvouched.email_verified = false;
+    unvouched.given_name = Some("Changed".to_owned());
+    assert_eq!(
+        refused(db.store.jit_login(&restricted, &idp, &unvouched)),
+        LoginFailure::EmailUnverified
+    );
+    let bob = db.store.user(restricted.id, known.user.id).unwrap();
+    assert_eq!(bob.given_name.as_deref(), Some("Alice"), "nothing synced");
+    assert_eq!(db.store.count_users(restricted.id).unwrap(), 1);
+
+    // An unverified address in a foreign domain is refused for its domain.
+    let mut foreign = claims("mallory", "m@evil.test", GroupsClaim::Unknown);
+    foreign.email_verified = false;
+    assert_eq!(
+        refused(db.store.jit_login(&restricted, &idp, &foreign)),
+        LoginFailure::EmailDomainNotAllowed
+    );
+
+    // A workspace without a domain list has no allowlist to pass: the login goes through.
+    let open = db.workspace("open");
+    let open_idp = connection(&db, &open, "idp", &[], ProfileSync::FirstLogin);
+    assert!(
+        db.store
+            .jit_login(&open, &open_idp, &typed)
+            .unwrap()
+            .created
+    );
+}
+
 /// `Store::sign_in` consumes the assertion in the login's own transaction: a second login with
 /// the same assertion id — one after the other, or two racing (the ACS's read-only check up front
 /// lets both through) — is refused as a replay, and leaves neither a login event nor a change.

@@ -2,9 +2,9 @@
 //! `e2e/console/drive.mjs` with playwright-core): an admin signs in with a password, creates a
 //! SAML connection from SimpleSAMLphp's metadata URL, tests it, turns SCIM on, generates a token,
 //! provisions a user through SCIM with it, sees the user and the sync status, adds a mapping,
-//! revokes the token and registers a webhook endpoint. The script fails on any page error or CSP violation; this test then checks
-//! the database agrees with what the page showed. Screenshots of every main page are left in
-//! `<target>/console-screenshots/`.
+//! revokes the token, registers a webhook endpoint and signs out. The script fails on any page
+//! error or CSP violation; this test then checks the database agrees with what the page showed.
+//! Screenshots of every main page are left in `<target>/console-screenshots/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +76,20 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     assert_ne!(seen["lastSync"], "never");
     assert_eq!(seen["afterRevokeStatus"], 401);
     assert_eq!(seen["scimBaseUrl"], format!("{}/scim/v2", app.url()));
+    // The console's sign-in and sign-out forms pass Roster's same-origin check, and sign-out
+    // ends the session. The console is served with `Referrer-Policy: no-referrer`, so Chromium
+    // sends `Origin: null` with them; `Sec-Fetch-Site: same-origin` is what vouches for them.
+    assert_eq!(
+        seen["signedOut"], "Roster You are not signed in.",
+        "{seen:#}"
+    );
+    assert_eq!(seen["signInShownAgain"], true);
+    for form in ["/login/password", "/logout"] {
+        assert_eq!(
+            seen["formHeaders"][form]["secFetchSite"], "same-origin",
+            "{seen:#}"
+        );
+    }
 
     // …is what the database holds.
     let store = &app.db.store;

@@ -186,3 +186,128 @@ fn an_admin_signed_in_through_sso_may_enforce_sso() {
             .sso_enforced
     );
 }
+
+/// `/logout` with the session cookie and these request headers: (status, headers, body).
+fn logout(
+    app: &SsoApp,
+    method: &str,
+    session: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let url = format!("{}/logout", app.url());
+    let cookie = format!("roster_session={session}");
+    let mut response = if method == "GET" {
+        let mut request = agent().get(&url).header("Cookie", &cookie);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.call().unwrap()
+    } else {
+        let mut request = agent().post(&url).header("Cookie", &cookie);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send_empty().unwrap()
+    };
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn signing_out_takes_a_post_from_roster_s_own_pages_and_a_get_only_asks() {
+    let app = SsoApp::new();
+    let session = password_session(&app, "ops", false);
+    let us = app.url();
+
+    // GET asks, with a form that posts; it changes nothing and is neither cached nor framed.
+    let (status, headers, body) = logout(&app, "GET", &session, &[]);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"<form method="post" action="/logout">"#),
+        "{body}"
+    );
+    assert_eq!(header(&headers, "cache-control"), ["no-store"]);
+    assert_eq!(header(&headers, "x-frame-options"), ["DENY"]);
+    assert!(header(&headers, "content-security-policy")[0].contains("frame-ancestors 'none'"));
+    assert!(header(&headers, "set-cookie").is_empty());
+    assert_eq!(app.me(&session).0, 200, "a GET signs nobody out");
+
+    // A POST from a page of another site: 403 with the reason, still signed in.
+    for refused in [
+        vec![("Origin", "http://evil.test")],
+        vec![("Origin", "null")],
+        vec![("Origin", us.as_str()), ("Sec-Fetch-Site", "cross-site")],
+        vec![("Referer", "http://evil.test/page")],
+    ] {
+        let (status, headers, body) = logout(&app, "POST", &session, &refused);
+        assert_eq!(status, 403, "{refused:?}: {body}");
+        assert!(body.contains("cross_origin"), "{body}");
+        assert!(body.contains(r#"<form method="post" action="/logout">"#));
+        assert_eq!(header(&headers, "x-frame-options"), ["DENY"]);
+        assert!(header(&headers, "set-cookie").is_empty(), "{refused:?}");
+        assert_eq!(app.me(&session).0, 200, "{refused:?} signed the user out");
+    }
+
+    // The landing page's "Sign out" leads to that confirmation page.
+    let mut landing = agent()
+        .get(&format!("{us}/"))
+        .header("Cookie", &format!("roster_session={session}"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        landing
+            .headers()
+            .get("x-frame-options")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "DENY"
+    );
+    let landing = landing.body_mut().read_to_string().unwrap();
+    assert!(
+        landing.contains("Signed in as <strong>ops</strong>"),
+        "{landing}"
+    );
+    assert!(
+        landing.contains(r#"<a href="/logout">Sign out</a>"#),
+        "{landing}"
+    );
+
+    // From Roster's own page: signed out, server-side too.
+    let (status, headers, _) = logout(
+        &app,
+        "POST",
+        &session,
+        &[("Origin", us.as_str()), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(status, 303);
+    assert!(header(&headers, "set-cookie")[0].starts_with("roster_session=;"));
+    assert_eq!(app.me(&session).0, 401);
+
+    // A client that holds its token as a bearer token needs no proof: no page of another site
+    // can send that header.
+    let (_, token, _) = password_login(&app, "ops", "pw-123456");
+    let token = token.unwrap();
+    let response = agent()
+        .post(&format!("{us}/logout"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Origin", "http://evil.test")
+        .send_empty()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(app.me(&token).0, 401);
+}

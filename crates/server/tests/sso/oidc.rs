@@ -418,3 +418,104 @@ fn a_login_started_on_one_replica_finishes_on_another() {
     assert_eq!(app.me(&token).0, 401);
     assert_eq!(app.user_count(), 1);
 }
+
+/// A workspace that lists its domains admits only emails the IdP vouches for: carol's address
+/// is in the domain, but the OP says it is unverified (`email_verified: false`), so her login is
+/// refused with `email_unverified` and creates nobody; alice (verified) gets in.
+#[test]
+fn an_unverified_email_cannot_claim_the_workspace_domain() {
+    if !e2e_enabled() {
+        return;
+    }
+    use roster_store::domain::{DisplayName, Domain, GroupSync, ProfileSync, Slug, Vendor};
+    let app = SsoApp::new();
+    let store = &app.db.store;
+    let restricted = store
+        .create_workspace(
+            &Actor::Cli,
+            roster_store::NewWorkspace {
+                slug: Slug::parse("restricted").unwrap(),
+                name: "restricted".to_owned(),
+                domains: vec![Domain::parse("example.test").unwrap()],
+            },
+        )
+        .unwrap();
+    let connection = store
+        .create_connection(
+            &Actor::Cli,
+            roster_store::NewConnection {
+                workspace_id: restricted.id,
+                name: DisplayName::parse("corp").unwrap(),
+                kind: ConnectionKind::Oidc,
+                vendor: Vendor::Generic,
+                protocol_config: "{}".to_owned(),
+                domains: Vec::new(),
+                scim_enabled: false,
+                profile_sync: ProfileSync::FirstLogin,
+                group_sync: GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+        )
+        .unwrap();
+    let op = OidcOp::start(OidcOptions {
+        redirect_uris: vec![format!("{}/sso/oidc/{}/callback", app.url(), connection.id)],
+        ..OidcOptions::default()
+    });
+    store
+        .update_connection_config(
+            &Actor::Cli,
+            restricted.id,
+            connection.id,
+            &json!({
+                "issuer": op.issuer(),
+                "client_id": op.client_id(),
+                "client_secret": op.client_secret(),
+            })
+            .to_string(),
+        )
+        .unwrap();
+    let login = format!(
+        "{}/sso/restricted/login?connection=corp&return_to=%2F",
+        app.url()
+    );
+
+    let carol = browser(
+        &login,
+        Some(("carol", "carol-password")),
+        None,
+        &app.jar("carol"),
+    );
+    assert_eq!(carol.json["status"], 403, "{}", carol.json);
+    let body = carol.json["body"].as_str().unwrap();
+    assert!(body.contains("email_unverified"), "{body}");
+    assert_eq!(session_of(&carol), None, "no session");
+    assert_eq!(
+        store.count_users(restricted.id).unwrap(),
+        0,
+        "nobody created"
+    );
+    let event = store
+        .login_event(restricted.id, &event_id_on_page(body).unwrap())
+        .unwrap();
+    assert_eq!(
+        (event.protocol.as_str(), event.reason.as_deref()),
+        ("oidc", Some("email_unverified"))
+    );
+    assert_eq!(event.email.as_deref(), Some("carol@example.test"));
+    let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+    assert_eq!(
+        detail,
+        json!({ "claim": "email_verified", "want": true, "got": false, "email_domain": "example.test" })
+    );
+
+    // The same connection signs in a user whose address the OP has verified.
+    let alice = browser(
+        &login,
+        Some(("alice", "alice-password")),
+        None,
+        &app.jar("alice"),
+    );
+    assert_eq!(alice.exit_code, 0, "{}", alice.json);
+    assert!(session_of(&alice).is_some());
+    assert_eq!(store.count_users(restricted.id).unwrap(), 1);
+}

@@ -1,11 +1,18 @@
 //! `POST /login/password`: the one non-SSO login (local passwords, as `roster admin create`
-//! issues them). It exists for workspaces without an IdP and for break-glass access; when the
-//! workspace enforces SSO it is refused with `sso_required`, whatever the password.
+//! issues them). It exists for workspaces without an IdP and for break-glass access.
 //!
-//! Unknown users and wrong passwords get the same answer (and the same Argon2 work), so user
-//! names cannot be probed. Failed attempts are counted per account and per client address
-//! (`throttle.rs`); a locked attempt is answered 429 `too_many_attempts` with `Retry-After`
-//! before any password is verified.
+//! The checks, in order:
+//! 1. The form must come from Roster's own origin (`browser::check_same_origin`): a page of
+//!    another site could otherwise sign a visitor into an account of the attacker's (login CSRF).
+//!    Refused with 403 `cross_origin`, recorded, nothing else done.
+//! 2. `return_to` must be a same-origin path.
+//! 3. Failed attempts are counted per account and per client address (`throttle.rs`); a locked
+//!    attempt is answered 429 `too_many_attempts` with `Retry-After`, before any password work.
+//! 4. When the workspace enforces SSO the answer is 403 `sso_required` for every user name,
+//!    existing or not, decided before the password is read: no Argon2 run, the same queries and the
+//!    same page whatever was typed, so the form cannot be used to test a password.
+//! 5. Otherwise Argon2 decides. Unknown users and wrong passwords get the same answer (and the same
+//!    Argon2 work, against a dummy hash), so user names cannot be probed.
 
 use std::time::Duration;
 
@@ -17,8 +24,9 @@ use roster_store::domain::{LoginFailure, User, Workspace};
 use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
-use crate::browser::is_safe_return_to;
+use crate::browser::{check_request_origin, is_safe_return_to, CrossOrigin};
 use crate::flow::{blocking, issue_session, LoginError, SsoState};
+use crate::throttle::LoginThrottle;
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
 /// every refusal costs the same.
@@ -48,6 +56,9 @@ pub async fn login(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, LoginError> {
     let form = form.into_inner();
+    if let Err(refusal) = check_request_origin(&req, &state.public_url) {
+        return Err(cross_origin(&state, form, refusal).await);
+    }
     let return_to = form.return_to.clone().unwrap_or_else(|| "/".to_owned());
     if !is_safe_return_to(&return_to) {
         return Err(LoginError::plain(LoginFailure::BadReturnTo));
@@ -63,33 +74,9 @@ pub async fn login(
     let record_failure = || throttle.record_failure(&workspace_slug, &user_name, address);
     let store = state.store.clone();
     let counter = throttle.clone();
-    let outcome = web::block(move || -> Result<Outcome, StoreError> {
-        let workspace = store.workspace_by_slug(&form.workspace)?;
-        let user = match store.user_by_user_name(workspace.id, &form.user_name) {
-            Ok(user) => Some(user),
-            Err(StoreError::NotFound { .. }) => None,
-            Err(err) => return Err(err),
-        };
-        let hash = match &user {
-            Some(user) => store.password_hash(workspace.id, user.id)?,
-            None => None,
-        };
-        counter.count_verification();
-        let matches = verify_password(&form.password, hash.as_deref().unwrap_or(dummy_hash()))
-            && hash.is_some();
-        Ok(match user {
-            Some(user) if matches && workspace.sso_enforced => {
-                Outcome::Refused(workspace, Some(user), LoginFailure::SsoRequired)
-            }
-            Some(user) if matches && !user.lifecycle.is_active() => {
-                Outcome::Refused(workspace, Some(user), LoginFailure::UserInactive)
-            }
-            Some(user) if matches => Outcome::Accepted(workspace, user),
-            user => Outcome::Refused(workspace, user, LoginFailure::InvalidCredentials),
-        })
-    })
-    .await
-    .map_err(|_| LoginError::unavailable())?;
+    let outcome = web::block(move || decide(&store, &counter, &form))
+        .await
+        .map_err(|_| LoginError::unavailable())?;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
@@ -109,6 +96,40 @@ pub async fn login(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(cookie)
         .finish())
+}
+
+/// Steps 4 and 5: the workspace (an unknown one is `StoreError::NotFound`), then SSO
+/// enforcement, then the password.
+fn decide(
+    store: &roster_store::Store,
+    throttle: &LoginThrottle,
+    form: &PasswordForm,
+) -> Result<Outcome, StoreError> {
+    let workspace = store.workspace_by_slug(&form.workspace)?;
+    let user = match store.user_by_user_name(workspace.id, &form.user_name) {
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(err) => return Err(err),
+    };
+    if workspace.sso_enforced {
+        // Before the password hash is read or the password looked at: the answer cannot depend
+        // on either, and costs no Argon2 run.
+        return Ok(Outcome::Refused(workspace, user, LoginFailure::SsoRequired));
+    }
+    let hash = match &user {
+        Some(user) => store.password_hash(workspace.id, user.id)?,
+        None => None,
+    };
+    throttle.count_verification();
+    let matches =
+        verify_password(&form.password, hash.as_deref().unwrap_or(dummy_hash())) && hash.is_some();
+    Ok(match user {
+        Some(user) if matches && !user.lifecycle.is_active() => {
+            Outcome::Refused(workspace, Some(user), LoginFailure::UserInactive)
+        }
+        Some(user) if matches => Outcome::Accepted(workspace, user),
+        user => Outcome::Refused(workspace, user, LoginFailure::InvalidCredentials),
+    })
 }
 
 /// Records the attempt and, when it was accepted, opens the session (its cookie).
@@ -153,8 +174,46 @@ fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginEr
 /// the workspace when there is one.
 async fn locked(state: &SsoState, form: PasswordForm, wait: Duration) -> LoginError {
     let retry_after = wait.as_secs().saturating_add(1);
+    let detail = serde_json::json!({ "retry_after_seconds": retry_after });
+    let event_id = record_refusal(state, form, LoginFailure::TooManyAttempts, detail).await;
+    tracing::info!(reason = "too_many_attempts", "password login refused");
+    LoginError {
+        failure: Some(LoginFailure::TooManyAttempts),
+        event_id,
+        unavailable: false,
+        retry_after: Some(retry_after),
+    }
+}
+
+/// Refuses a form posted from another origin, before any other check, recording it as a login
+/// event of the workspace when there is one (an admin sees which origin sent it).
+async fn cross_origin(state: &SsoState, form: PasswordForm, refusal: CrossOrigin) -> LoginError {
+    tracing::info!(
+        reason = "cross_origin",
+        header = refusal.header,
+        got = %refusal.got,
+        "password login refused"
+    );
+    let failure = LoginFailure::CrossOrigin;
+    let event_id = record_refusal(state, form, failure, refusal.detail()).await;
+    LoginError {
+        failure: Some(failure),
+        event_id,
+        unavailable: false,
+        retry_after: None,
+    }
+}
+
+/// Records a refusal decided without the password as a login event of the form's workspace;
+/// the event id, or `None` when there is no such workspace or the event cannot be written.
+async fn record_refusal(
+    state: &SsoState,
+    form: PasswordForm,
+    failure: LoginFailure,
+    detail: serde_json::Value,
+) -> Option<String> {
     let store = state.store.clone();
-    let event_id = web::block(move || -> Result<Option<String>, StoreError> {
+    web::block(move || -> Result<Option<String>, StoreError> {
         let workspace = match store.workspace_by_slug(&form.workspace) {
             Ok(workspace) => workspace,
             Err(StoreError::NotFound { .. }) => return Ok(None),
@@ -167,8 +226,8 @@ async fn locked(state: &SsoState, form: PasswordForm, wait: Duration) -> LoginEr
                 connection_id: None,
                 user_id: user.as_ref().map(|u| u.id),
                 protocol: "password",
-                failure: Some(LoginFailure::TooManyAttempts),
-                detail: serde_json::json!({ "retry_after_seconds": retry_after }),
+                failure: Some(failure),
+                detail,
                 subject: None,
                 email: user.and_then(|u| u.email.map(|e| e.to_string())),
             })
@@ -181,12 +240,5 @@ async fn locked(state: &SsoState, form: PasswordForm, wait: Duration) -> LoginEr
             .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
             .ok()
             .flatten()
-    });
-    tracing::info!(reason = "too_many_attempts", "password login refused");
-    LoginError {
-        failure: Some(LoginFailure::TooManyAttempts),
-        event_id,
-        unavailable: false,
-        retry_after: Some(retry_after),
-    }
+    })
 }

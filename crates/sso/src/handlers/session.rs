@@ -1,9 +1,11 @@
 //! The session routes: who am I, sign out, the keys that verify session tokens, and the small
 //! landing page.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use roster_store::domain::LoginFailure;
 
+use crate::browser::check_request_origin;
 use crate::flow::{expired_session_cookie, SsoState};
 use crate::pages;
 use crate::session::{SessionClaims, SessionError, SESSION_COOKIE};
@@ -18,6 +20,29 @@ fn token(req: &HttpRequest) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
+}
+
+/// Whether the request carries its session only as `Authorization: Bearer` (no session cookie):
+/// a client's own request, since a page of another site cannot add that header.
+fn bearer_only(req: &HttpRequest) -> bool {
+    req.cookie(SESSION_COOKIE).is_none()
+        && req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer "))
+}
+
+/// A page of the session routes: never cached, never framed (the confirmation carries the
+/// sign-out button).
+fn session_page(status: StatusCode, html: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, pages::SESSION_PAGE_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .content_type("text/html; charset=utf-8")
+        .body(html)
 }
 
 fn unauthorized(message: &str) -> HttpResponse {
@@ -56,8 +81,35 @@ pub async fn me(state: web::Data<SsoState>, req: HttpRequest) -> HttpResponse {
     }
 }
 
-/// `POST|GET /logout`: ends the session (server-side too) and clears the cookie.
+/// `GET /logout`: asks for confirmation; its button posts `/logout`. Changes nothing, so a page
+/// that embeds the URL (an image, a link prefetch) signs nobody out.
+pub async fn confirm_logout() -> HttpResponse {
+    session_page(StatusCode::OK, pages::confirm_sign_out())
+}
+
+/// `POST /logout`: ends the session (server-side too) and clears the cookie. A request with the
+/// session cookie must come from Roster's own origin (`browser::check_same_origin`), else it is
+/// refused with a 403 page and nothing changes; a request that carries its token only as
+/// `Authorization: Bearer` needs no such proof.
 pub async fn logout(state: web::Data<SsoState>, req: HttpRequest) -> HttpResponse {
+    if !bearer_only(&req) {
+        if let Err(refusal) = check_request_origin(&req, &state.public_url) {
+            tracing::info!(
+                reason = LoginFailure::CrossOrigin.code(),
+                header = refusal.header,
+                got = %refusal.got,
+                "sign-out refused"
+            );
+            return session_page(
+                StatusCode::FORBIDDEN,
+                pages::sign_out_refused(
+                    "The sign-out request came from a page of another site, so you are still \
+                     signed in. To sign out, use the button below.",
+                    LoginFailure::CrossOrigin.code(),
+                ),
+            );
+        }
+    }
     if let Some(token) = token(&req) {
         let sessions = state.sessions.clone();
         let _ = web::block(move || -> Result<(), SessionError> {
@@ -96,11 +148,11 @@ pub async fn landing(state: web::Data<SsoState>, req: HttpRequest) -> HttpRespon
             .map(|(_, workspace, user)| (user.user_name.to_string(), workspace.slug.to_string())),
         None => None,
     };
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/html; charset=utf-8")
-        .body(pages::signed_in(
+    session_page(
+        StatusCode::OK,
+        pages::signed_in(
             who.as_ref().map(|(u, _)| u.as_str()),
             who.as_ref().map(|(_, w)| w.as_str()),
-        ))
+        ),
+    )
 }

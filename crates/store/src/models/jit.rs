@@ -3,7 +3,9 @@
 //! The rules (DESIGN.md "JIT", notes/sso-security.md A5/A6) in the order they apply:
 //! - a login is matched by `(connection, subject)` only, never by email alone;
 //! - a known identity of an inactive user is refused (SCIM `active=false` wins over the IdP);
-//! - when the workspace lists domains, the asserted email must be in one of them;
+//! - when the workspace lists domains, the asserted email must be in one of them, and the IdP must
+//!   vouch for it (`email_verified`: OIDC's claim, always true for SAML): an OIDC provider that
+//!   lets people type their own address would otherwise let anyone claim the workspace's domain;
 //! - a new subject whose email (or user name) belongs to an existing user is linked only when
 //!   the connection provisions that user through SCIM, or is authoritative for the email's domain
 //!   and the IdP says the address is verified; otherwise `email_conflict`;
@@ -96,7 +98,7 @@ pub(super) fn login_in_transaction(
         connection_id: connection.id.to_string(),
     };
     let email = parse_email(claims)?;
-    check_workspace_domain(workspace, email.as_ref())?;
+    check_workspace_domain(workspace, email.as_ref(), claims.email_verified)?;
 
     let identity: Option<(String, String)> = identities::table
         .filter(identities::connection_id.eq(connection.id.to_string()))
@@ -150,14 +152,30 @@ fn parse_email(claims: &LoginClaims) -> Result<Option<Email>, JitError> {
     }
 }
 
-fn check_workspace_domain(workspace: &Workspace, email: Option<&Email>) -> Result<(), JitError> {
+/// The workspace's domain allowlist: when it lists domains, the email must be in one of them and
+/// vouched for by the IdP. The domain is checked first, so `email_unverified` names only an address
+/// the allowlist would otherwise have admitted.
+fn check_workspace_domain(
+    workspace: &Workspace,
+    email: Option<&Email>,
+    email_verified: bool,
+) -> Result<(), JitError> {
     if workspace.domains.is_empty() {
         return Ok(());
     }
     let want: Vec<&str> = workspace.domains.iter().map(|d| d.as_str()).collect();
     let got = email.map(Email::domain);
     match &got {
-        Some(domain) if want.contains(&domain.as_str()) => Ok(()),
+        Some(domain) if want.contains(&domain.as_str()) && email_verified => Ok(()),
+        Some(domain) if want.contains(&domain.as_str()) => Err(refuse(
+            LoginFailure::EmailUnverified,
+            serde_json::json!({
+                "claim": "email_verified",
+                "want": true,
+                "got": false,
+                "email_domain": domain,
+            }),
+        )),
         _ => Err(refuse(
             LoginFailure::EmailDomainNotAllowed,
             serde_json::json!({ "want": want, "got": got }),
@@ -546,4 +564,75 @@ fn sync_groups(
 fn parse_group_id(id: &str) -> Result<roster_domain::GroupId, JitError> {
     id.parse()
         .map_err(|_| JitError::Store(StoreError::Corrupt("groups: id".to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use roster_domain::{Domain, RoleName, Slug, WorkspaceId};
+
+    use super::*;
+
+    fn workspace(domains: &[&str]) -> Workspace {
+        Workspace {
+            id: WorkspaceId::new(),
+            slug: Slug::parse("acme").unwrap(),
+            name: "acme".to_owned(),
+            sso_enforced: false,
+            default_role: RoleName::parse("member").unwrap(),
+            domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    /// (workspace domains, email, email_verified) -> the refusal, if any.
+    type Case = (
+        &'static [&'static str],
+        Option<&'static str>,
+        bool,
+        Option<LoginFailure>,
+    );
+
+    #[test]
+    fn the_domain_allowlist_counts_only_vouched_emails() {
+        let cases: &[Case] = &[
+            (&[], Some("eve@evil.test"), false, None),
+            (&[], None, false, None),
+            (&["example.test"], Some("a@example.test"), true, None),
+            (&["example.test"], Some("A@EXAMPLE.test"), true, None),
+            (
+                &["example.test"],
+                Some("a@example.test"),
+                false,
+                Some(LoginFailure::EmailUnverified),
+            ),
+            (
+                &["example.test"],
+                Some("eve@evil.test"),
+                true,
+                Some(LoginFailure::EmailDomainNotAllowed),
+            ),
+            (
+                &["example.test"],
+                Some("eve@evil.test"),
+                false,
+                Some(LoginFailure::EmailDomainNotAllowed),
+            ),
+            (
+                &["example.test"],
+                None,
+                true,
+                Some(LoginFailure::EmailDomainNotAllowed),
+            ),
+        ];
+        for (domains, email, verified, want) in cases {
+            let email = email.map(|e| Email::parse(e).unwrap());
+            let got = match check_workspace_domain(&workspace(domains), email.as_ref(), *verified) {
+                Ok(()) => None,
+                Err(JitError::Refused { failure, .. }) => Some(failure),
+                Err(JitError::Store(err)) => panic!("{err}"),
+            };
+            assert_eq!(got, *want, "{domains:?} {email:?} verified={verified}");
+        }
+    }
 }
