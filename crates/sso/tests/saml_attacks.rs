@@ -32,6 +32,8 @@ const EVIL_NAME_ID: &str = "admin@victim.example.com";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+const ENVELOPED_SIGNATURE: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const SKEW: i64 = 180;
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +159,8 @@ struct Spec {
     sign_response: bool,
     signature_method: String,
     digest_method: String,
+    /// The `ds:Transform` elements of every signature's reference.
+    transforms: String,
 }
 
 #[derive(Clone)]
@@ -209,6 +213,7 @@ impl Spec {
             sign_response: false,
             signature_method: RSA_SHA256.into(),
             digest_method: SHA256.into(),
+            transforms: [transform(ENVELOPED_SIGNATURE), transform(EXC_C14N)].concat(),
         }
     }
 
@@ -265,9 +270,10 @@ impl Spec {
 
     fn signature_template(&self, reference: &str, key: &Key) -> String {
         format!(
-            r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI="#{reference}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
+            r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI="#{reference}"><ds:Transforms>{transforms}</ds:Transforms><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
             method = self.signature_method,
             digest = self.digest_method,
+            transforms = self.transforms,
             certificate = key.certificate_b64,
         )
     }
@@ -295,6 +301,10 @@ impl Spec {
 
 fn sign(xml: &str, key: &Key) -> String {
     Crypto::sign_xml(xml, &key.private_der).unwrap()
+}
+
+fn transform(algorithm: &str) -> String {
+    format!(r#"<ds:Transform Algorithm="{algorithm}"/>"#)
 }
 
 fn status(code: &str, sub_code: Option<&str>) -> String {
@@ -560,8 +570,17 @@ fn s01_signature_over_another_element_only() {
         1,
     );
     let signed = sign(&xml, idp_key());
-    // samael reduces the document to the Status, which is not a response or assertion.
-    assert_eq!(refused(validate(&spec, &signed)), "malformed");
+    // A signature names the element that holds it (S38), so the pre-scan refuses it.
+    let error = validate(&spec, &signed).unwrap_err();
+    assert_eq!(error.reason(), "signature_reference_mismatch");
+    assert_eq!(
+        error.detail(),
+        serde_json::json!({
+            "reason": "signature_reference_mismatch",
+            "want": format!("#{}", spec.response_id),
+            "got": "#_status",
+        })
+    );
 }
 
 #[test]
@@ -1016,7 +1035,7 @@ fn s23_audience_restriction_removed() {
     assert_eq!(error.reason(), "audience_mismatch");
     assert_eq!(
         error.detail(),
-        serde_json::json!({ "want": SP_ENTITY_ID, "got": [] })
+        serde_json::json!({ "reason": "audience_mismatch", "want": SP_ENTITY_ID, "got": [] })
     );
 }
 
@@ -1078,7 +1097,11 @@ fn s25_issuer_of_another_idp() {
     assert_eq!(error.reason(), "issuer_mismatch");
     assert_eq!(
         error.detail(),
-        serde_json::json!({ "want": IDP_ENTITY_ID, "got": "https://evil-idp.example.com" })
+        serde_json::json!({
+            "reason": "issuer_mismatch",
+            "want": IDP_ENTITY_ID,
+            "got": "https://evil-idp.example.com",
+        })
     );
 }
 
@@ -1223,6 +1246,7 @@ fn s27_responder_authn_failed_is_an_idp_error() {
     assert_eq!(
         error.detail(),
         serde_json::json!({
+            "reason": "status_not_success",
             "want": "urn:oasis:names:tc:SAML:2.0:status:Success",
             "got": "urn:oasis:names:tc:SAML:2.0:status:Responder",
             "sub_status": "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
@@ -1330,4 +1354,281 @@ fn s36_transient_name_id_needs_a_uid_attribute() {
     };
     let verified = validate(&with_uid, &with_uid.signed()).unwrap();
     assert_eq!(claims_from_assertion(&verified).unwrap().subject, "ada");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource exhaustion: S38 (issue #22)
+// ---------------------------------------------------------------------------------------------
+
+/// `xml` (a template or a signed response) with its one `ds:Reference` repeated
+/// `n_references` times, each with enveloped-signature and then `n_transforms - 1` exclusive
+/// canonicalizations.
+fn with_references(xml: &str, n_references: usize, n_transforms: usize) -> String {
+    let start = xml.find("<ds:Reference ").unwrap();
+    let end = xml.find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
+    let reference = &xml[start..end];
+    let transforms_start = reference.find("<ds:Transforms>").unwrap();
+    let transforms_end = reference.find("</ds:Transforms>").unwrap() + "</ds:Transforms>".len();
+    let transforms = format!(
+        "<ds:Transforms>{}{}</ds:Transforms>",
+        transform(ENVELOPED_SIGNATURE),
+        transform(EXC_C14N).repeat(n_transforms - 1)
+    );
+    let reference = format!(
+        "{}{transforms}{}",
+        &reference[..transforms_start],
+        &reference[transforms_end..]
+    );
+    format!(
+        "{}{}{}",
+        &xml[..start],
+        reference.repeat(n_references),
+        &xml[end..]
+    )
+}
+
+/// The issue #22 response: the assertion (padded to fill the 256 KiB) signed with `key`, then
+/// its reference repeated with many transforms. Every digest stays right, because a canonical
+/// form canonicalised again is the same bytes (`s38_the_crafted_digests_are_right`): xmlsec
+/// would digest every reference through every transform, each time re-parsing the assertion,
+/// before it found the signature invalid.
+fn exhausting(spec: &Spec, key: &Key, n_references: usize, n_transforms: usize) -> String {
+    with_references(&spec.signed_with(key), n_references, n_transforms)
+}
+
+fn padded() -> Spec {
+    Spec {
+        attributes: attribute("padding", &[&"x".repeat(110_000)]),
+        ..Spec::new()
+    }
+}
+
+/// The refusal of `xml` and how long validation took (keys, metadata and base64 made before).
+fn timed_refusal(spec: &Spec, xml: &str) -> (SamlError, Duration) {
+    let (encoded, idp) = (b64(xml), idp_metadata(&[idp_key()]));
+    let started = Instant::now();
+    let result = validate_response_at(
+        &encoded,
+        &idp,
+        &sp(),
+        std::slice::from_ref(&spec.request_id),
+        &ValidationPolicy::default(),
+        spec.now,
+    );
+    (result.unwrap_err(), started.elapsed())
+}
+
+fn digest_values(xml: &str) -> Vec<&str> {
+    xml.split("<ds:DigestValue>")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</ds:DigestValue>").unwrap()])
+        .collect()
+}
+
+#[test]
+fn s38_the_crafted_digests_are_right() {
+    // xmlsec signing the expanded template computes the digests the expansion copied.
+    let spec = Spec::new();
+    let by_xmlsec = sign(
+        &with_references(&spec.response_xml(idp_key(), true), 5, 4),
+        idp_key(),
+    );
+    let crafted = exhausting(&spec, attacker_key(), 5, 4);
+    let want = digest_values(&by_xmlsec);
+    assert_eq!(want.len(), 5);
+    assert!(!want[0].is_empty());
+    assert_eq!(digest_values(&crafted), want);
+}
+
+#[test]
+fn s38_hundreds_of_transforms_are_refused_before_any_crypto() {
+    let spec = padded();
+    let attack = exhausting(&spec, attacker_key(), 5, 380);
+    assert!(
+        attack.len() <= roster_sso::saml::MAX_RESPONSE_BYTES,
+        "{}",
+        attack.len()
+    );
+    assert!(attack.len() > 200 * 1024, "{}", attack.len());
+    let (error, elapsed) = timed_refusal(&spec, &attack);
+    assert_eq!(error.reason(), "signature_too_many_transforms");
+    assert_eq!(error.failure(), LoginFailure::InvalidResponse);
+    assert_eq!(
+        error.detail(),
+        serde_json::json!({ "reason": "signature_too_many_transforms", "want": 2, "got": 380 })
+    );
+    // xmlsec would take seconds (issue #22); the pre-scan is one pass over 250 KB.
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+}
+
+#[test]
+fn s38_a_signature_hidden_by_its_namespace_spelling_is_refused() {
+    // libxml2 expands `&#x23;` and verifies this ds:Signature; a pre-scan comparing namespace
+    // names as written would not have seen it.
+    let spec = padded();
+    let attack = exhausting(&spec, attacker_key(), 5, 380).replacen(
+        r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#,
+        r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig&#x23;""#,
+        1,
+    );
+    assert!(attack.contains("xmldsig&#x23;"));
+    let (error, elapsed) = timed_refusal(&spec, &attack);
+    assert_eq!(error.reason(), "malformed");
+    assert_eq!(
+        error.detail()["error"],
+        "a namespace name is written with a reference"
+    );
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+}
+
+#[test]
+fn s38_a_signature_hidden_by_another_encoding_is_refused() {
+    // Declared UTF-7, the response reads the same to libxml2 once `+` is written `+-`, and
+    // `+ADw-` is a `<` to libxml2 only: the exhausting signature, hidden from a UTF-8 reader.
+    let spec = padded();
+    let attack = exhausting(&spec, attacker_key(), 5, 380);
+    let body = &attack[attack.find("<samlp:Response").unwrap()..];
+    let signature_start = body.find("<ds:Signature").unwrap();
+    let signature_end = body.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let hidden = body[signature_start..signature_end]
+        .replace('+', "+-")
+        .replace('<', "+ADw-");
+    let attack = format!(
+        r#"<?xml version="1.0" encoding="UTF-7"?>{}{hidden}{}"#,
+        body[..signature_start].replace('+', "+-"),
+        body[signature_end..].replace('+', "+-"),
+    );
+    let (error, elapsed) = timed_refusal(&spec, &attack);
+    assert_eq!(error.reason(), "malformed");
+    assert_eq!(
+        error.detail()["error"],
+        "the declared encoding UTF-7 is not UTF-8"
+    );
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+
+    // libxml2 does read UTF-7: an ordinary response so rewritten still verifies in xmlsec.
+    let xml = Spec::new().signed();
+    let body = &xml[xml.find("<samlp:Response").unwrap()..];
+    let utf7 = format!(
+        r#"<?xml version="1.0" encoding="UTF-7"?>{}"#,
+        body.replace('+', "+-")
+    );
+    let certificate = base64::engine::general_purpose::STANDARD
+        .decode(&idp_key().certificate_b64)
+        .unwrap();
+    Crypto::verify_signed_xml(&utf7, &certificate.into(), Some("ID")).unwrap();
+}
+
+#[test]
+fn s38_more_than_one_reference_is_refused() {
+    let spec = Spec::new();
+    let attack = exhausting(&spec, idp_key(), 5, 2);
+    assert_eq!(
+        refused(validate(&spec, &attack)),
+        "signature_reference_count"
+    );
+    // Signed by the IdP's own key with right digests: refused all the same.
+    let template = with_references(&spec.response_xml(idp_key(), true), 2, 2);
+    assert_eq!(
+        refused(validate(&spec, &sign(&template, idp_key()))),
+        "signature_reference_count"
+    );
+}
+
+#[test]
+fn s38_a_third_transform_or_a_repeated_one_is_refused() {
+    let spec = Spec::new();
+    let three = exhausting(&spec, idp_key(), 1, 3);
+    assert_eq!(
+        refused(validate(&spec, &three)),
+        "signature_too_many_transforms"
+    );
+    let repeated = Spec {
+        transforms: [
+            transform(ENVELOPED_SIGNATURE),
+            transform(ENVELOPED_SIGNATURE),
+        ]
+        .concat(),
+        ..Spec::new()
+    };
+    assert_eq!(reason_of(&repeated), "signature_transform_repeated");
+}
+
+#[test]
+fn s38_signatures_outside_the_response_and_its_assertion_are_refused() {
+    let spec = Spec::new();
+    let xml = spec.signed();
+    let signature_start = xml.find("<ds:Signature").unwrap();
+    let signature_end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let signature = &xml[signature_start..signature_end];
+    // A copy of the assertion's signature in the Subject: a third place, and a second one.
+    let in_subject = xml.replacen("<saml:NameID", &format!("{signature}<saml:NameID"), 1);
+    assert_eq!(refused(validate(&spec, &in_subject)), "signature_misplaced");
+    let twice = xml.replacen(signature, &format!("{signature}{signature}"), 1);
+    assert_eq!(refused(validate(&spec, &twice)), "signature_misplaced");
+    let with_object = xml.replacen(
+        "</ds:Signature>",
+        "<ds:Object><ds:Manifest/></ds:Object></ds:Signature>",
+        1,
+    );
+    assert_eq!(
+        refused(validate(&spec, &with_object)),
+        "signature_element_unexpected"
+    );
+}
+
+#[test]
+fn s38_the_shapes_idps_use_still_validate() {
+    let shapes = [
+        // Shibboleth and other OpenSAML IdPs name the prefixes to keep.
+        format!(
+            r#"{}<ds:Transform Algorithm="{EXC_C14N}"><ec:InclusiveNamespaces xmlns:ec="{EXC_C14N}" PrefixList="xs"/></ds:Transform>"#,
+            transform(ENVELOPED_SIGNATURE)
+        ),
+        [
+            transform(ENVELOPED_SIGNATURE),
+            transform("http://www.w3.org/2001/10/xml-exc-c14n#WithComments"),
+        ]
+        .concat(),
+        [
+            transform(ENVELOPED_SIGNATURE),
+            transform("http://www.w3.org/TR/2001/REC-xml-c14n-20010315"),
+        ]
+        .concat(),
+        transform(ENVELOPED_SIGNATURE),
+    ];
+    for transforms in shapes {
+        let spec = Spec {
+            transforms: transforms.clone(),
+            sign_response: true,
+            ..Spec::new()
+        };
+        let verified = validate(&spec, &spec.signed());
+        assert_eq!(
+            verified.map(|v| v.name_id),
+            Ok(NAME_ID.to_owned()),
+            "{transforms}"
+        );
+    }
+}
+
+#[test]
+fn s38_many_valid_checks_at_once_all_pass() {
+    // The verification slots (one per CPU) queue checks; none is lost or refused.
+    let specs: Vec<(Spec, String)> = (0..8)
+        .map(|_| {
+            let spec = Spec::new();
+            let xml = spec.signed();
+            (spec, xml)
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let checks: Vec<_> = specs
+            .iter()
+            .map(|(spec, xml)| scope.spawn(move || validate(spec, xml).map(|v| v.name_id)))
+            .collect();
+        for check in checks {
+            assert_eq!(check.join().unwrap(), Ok(NAME_ID.to_owned()));
+        }
+    });
 }

@@ -9,6 +9,8 @@
 
 #[path = "../common/idps.rs"]
 mod idps;
+#[path = "../common/process.rs"]
+mod process;
 
 mod console;
 mod console_auth;
@@ -16,4 +18,5 @@ mod keys;
 mod oidc;
 mod password;
 mod saml;
+mod saml_exhaustion;
 mod support;

@@ -2,9 +2,9 @@
 //!
 //! Every refusal carries three things: the [`LoginFailure`] the person sees and that is stored
 //! in `login_events`; a fine-grained [`SamlError::reason`] that tests assert and dashboards
-//! group by; and a [`SamlError::detail`] with the compared values (want/got) for the admin's
-//! login-event log. Neither `Display` nor `detail()` ever includes the assertion itself, only
-//! the single values that were compared (see `docs/LOGGING.md`).
+//! group by; and a [`SamlError::detail`] with that reason and the compared values (want/got) for
+//! the admin's login-event log. Neither `Display` nor `detail()` ever includes the assertion
+//! itself, only the single values that were compared (see `docs/LOGGING.md`).
 
 use roster_domain::LoginFailure;
 use serde_json::{json, Value};
@@ -37,6 +37,21 @@ pub enum SamlError {
     },
     #[error("the signature algorithm {algorithm} is not allowed")]
     AlgorithmForbidden { algorithm: String },
+    #[error("a signature is misplaced: {got}")]
+    SignatureMisplaced { got: String },
+    #[error("a signature has {got} references; exactly one is accepted")]
+    SignatureReferenceCount { got: usize },
+    #[error("a signature's reference does not name the element that holds the signature")]
+    SignatureReferenceMismatch {
+        want: Option<String>,
+        got: Option<String>,
+    },
+    #[error("a signature reference has {got} transforms; at most {max} are accepted")]
+    TooManyTransforms { max: usize, got: usize },
+    #[error("a signature reference repeats the transform {algorithm}")]
+    TransformRepeated { algorithm: String },
+    #[error("a signature holds an unexpected {element} in its {parent}")]
+    SignatureElementUnexpected { element: String, parent: String },
     #[error("the identity provider has no signing certificate")]
     NoSigningCertificate,
     #[error("the identity provider metadata is unusable: {0}")]
@@ -103,6 +118,12 @@ impl SamlError {
             | SamlError::AssertionMissing
             | SamlError::EncryptedAssertion
             | SamlError::AlgorithmForbidden { .. }
+            | SamlError::SignatureMisplaced { .. }
+            | SamlError::SignatureReferenceCount { .. }
+            | SamlError::SignatureReferenceMismatch { .. }
+            | SamlError::TooManyTransforms { .. }
+            | SamlError::TransformRepeated { .. }
+            | SamlError::SignatureElementUnexpected { .. }
             | SamlError::SignatureInvalid
             | SamlError::IssuerMismatch { .. }
             | SamlError::AudienceMismatch { .. }
@@ -126,6 +147,12 @@ impl SamlError {
             SamlError::EncryptedAssertion => "encrypted_assertion_unsupported",
             SamlError::StatusNotSuccess { .. } => "status_not_success",
             SamlError::AlgorithmForbidden { .. } => "algorithm_forbidden",
+            SamlError::SignatureMisplaced { .. } => "signature_misplaced",
+            SamlError::SignatureReferenceCount { .. } => "signature_reference_count",
+            SamlError::SignatureReferenceMismatch { .. } => "signature_reference_mismatch",
+            SamlError::TooManyTransforms { .. } => "signature_too_many_transforms",
+            SamlError::TransformRepeated { .. } => "signature_transform_repeated",
+            SamlError::SignatureElementUnexpected { .. } => "signature_element_unexpected",
             SamlError::NoSigningCertificate => "no_signing_certificate",
             SamlError::InvalidMetadata(_) => "metadata_invalid",
             SamlError::RedirectBindingMissing => "redirect_binding_missing",
@@ -146,10 +173,21 @@ impl SamlError {
         }
     }
 
-    /// The compared values, for the admin's login-event log.
+    /// The admin's login-event log: the [`reason`](Self::reason) and the compared values.
     pub fn detail(&self) -> Value {
+        let mut detail = self.compared();
+        if let Value::Object(fields) = &mut detail {
+            fields.insert("reason".to_owned(), Value::from(self.reason()));
+        }
+        detail
+    }
+
+    /// The values that were compared (want/got), or what was found.
+    fn compared(&self) -> Value {
         match self {
-            SamlError::TooLarge { max, got } => json!({ "want": max, "got": got }),
+            SamlError::TooLarge { max, got } | SamlError::TooManyTransforms { max, got } => {
+                json!({ "want": max, "got": got })
+            }
             SamlError::Malformed(what) | SamlError::InvalidMetadata(what) => {
                 json!({ "error": what })
             }
@@ -164,7 +202,19 @@ impl SamlError {
                 "sub_status": sub_code,
                 "message": message,
             }),
-            SamlError::AlgorithmForbidden { algorithm } => json!({ "got": algorithm }),
+            SamlError::AlgorithmForbidden { algorithm }
+            | SamlError::TransformRepeated { algorithm } => json!({ "got": algorithm }),
+            SamlError::SignatureMisplaced { got } => json!({
+                "want": "one signature in the Response and one in its Assertion, at most",
+                "got": got,
+            }),
+            SamlError::SignatureReferenceCount { got } => json!({ "want": 1, "got": got }),
+            SamlError::SignatureReferenceMismatch { want, got } => {
+                json!({ "want": want, "got": got })
+            }
+            SamlError::SignatureElementUnexpected { element, parent } => {
+                json!({ "got": element, "in": parent })
+            }
             SamlError::IssuerMismatch { want, got }
             | SamlError::RecipientMismatch { want, got }
             | SamlError::DestinationMismatch { want, got } => json!({ "want": want, "got": got }),
@@ -256,7 +306,10 @@ mod tests {
             want: "sp".into(),
             got: vec!["other".into()],
         };
-        assert_eq!(audience.detail(), json!({ "want": "sp", "got": ["other"] }));
+        assert_eq!(
+            audience.detail(),
+            json!({ "reason": "audience_mismatch", "want": "sp", "got": ["other"] })
+        );
     }
 
     #[test]

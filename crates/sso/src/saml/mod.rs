@@ -13,7 +13,11 @@
 //! - **a pre-scan** with quick-xml before libxml2 sees the document: no DOCTYPE, nothing but an
 //!   XML declaration and whitespace around the root, exactly one `Assertion` or
 //!   `EncryptedAssertion` anywhere, 256 KiB decoded at most, a non-success status reported as the
-//!   IdP's error (S27) — see `prescan.rs`;
+//!   IdP's error (S27), and signatures of the one shape IdPs use — one in the Response and one
+//!   in its Assertion at most, one reference to the signed element, two transforms at most
+//!   (S38) — see `prescan.rs`;
+//! - **one signature check per CPU at a time** (`slots.rs`), so a burst cannot pile up
+//!   documents in xmlsec;
 //! - **an algorithm allowlist**: RSA/ECDSA with SHA-256/384/512, no SHA-1, no XPath/XSLT
 //!   transforms; given to samael too;
 //! - **required conditions**: `AudienceRestriction` with our entity id (exact compare),
@@ -53,6 +57,7 @@ mod form;
 mod metadata;
 mod prescan;
 mod request;
+mod slots;
 mod validate;
 mod verify;
 

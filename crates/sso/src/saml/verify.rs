@@ -11,6 +11,8 @@
 //!
 //! Its issuer, audience (when present), recipient and signed-`Destination` checks stay on and
 //! are mapped to the same reasons as ours.
+//!
+//! Checks take a slot of [`VerificationSlots`] first: at most one per CPU runs at a time.
 
 use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
 use samael::key_info::{KeyInfo, X509Data};
@@ -20,6 +22,7 @@ use samael::service_provider::{Error as SamaelError, ServiceProvider};
 
 use super::error::SamlError;
 use super::metadata::{IdpMetadata, SpSettings};
+use super::slots::VerificationSlots;
 
 /// Everything but SHA-1 and SHA-224 (the same list the pre-scan enforces).
 const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
@@ -36,7 +39,7 @@ const SKEW_WIDENING: i32 = 17_532_000;
 const ISSUE_DELAY_WIDENING: i32 = 35_064_000;
 
 /// Verifies the signatures of `xml` with the IdP's certificates and returns the signed
-/// assertion, after samael's own (widened) validation.
+/// assertion, after samael's own (widened) validation. Waits for a free slot first.
 pub(crate) fn verified_assertion(
     xml: &str,
     idp: &IdpMetadata,
@@ -47,6 +50,7 @@ pub(crate) fn verified_assertion(
     roster_xmlsec_keys::install();
     let provider = service_provider(idp, sp);
     let ids: Vec<&str> = expected_request_ids.iter().map(String::as_str).collect();
+    let _slot = VerificationSlots::global().acquire();
     provider
         .parse_xml_response_with_mode(
             xml,
