@@ -113,14 +113,13 @@ async fn protocol_config(
     saml: Option<SamlBody>,
     oidc: Option<OidcBody>,
     current_secret: Option<String>,
-    allow_private: bool,
+    outbound: roster_outbound::Client,
 ) -> Result<String, AdminError> {
     match (kind, saml, oidc) {
         (ConnectionKind::Scim, None, None) => Ok("{}".to_owned()),
         (ConnectionKind::Saml, Some(saml), None) => {
             let input = saml_input(saml);
-            let (config, _) =
-                web::block(move || setup::saml_config(input, allow_private)).await??;
+            let (config, _) = web::block(move || setup::saml_config(input, &outbound)).await??;
             Ok(config)
         }
         (ConnectionKind::Oidc, None, Some(oidc)) => {
@@ -135,7 +134,7 @@ async fn protocol_config(
                 client_id: oidc.client_id,
                 client_secret,
             };
-            Ok(setup::oidc_config(rp, input, allow_private).await?)
+            Ok(setup::oidc_config(rp, input).await?)
         }
         (kind, ..) => Err(AdminError::validation(format!(
             "a {} connection takes {}",
@@ -255,7 +254,7 @@ pub async fn create(
         body.saml,
         body.oidc,
         None,
-        settings.allow_private_network_urls,
+        settings.outbound.clone(),
     )
     .await?;
     let (workspace, connection) = web::block(move || {
@@ -356,7 +355,7 @@ pub async fn update_settings(
         body.saml,
         body.oidc,
         current_secret,
-        settings.allow_private_network_urls,
+        settings.outbound.clone(),
     )
     .await?;
     let (workspace, connection) = web::block(move || {
@@ -382,8 +381,7 @@ pub async fn test(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let connection = managed_connection(store, admin, id).await?;
-    let checks =
-        setup::test_connection(&rp, &connection, settings.allow_private_network_urls).await;
+    let checks = setup::test_connection(&rp, &settings.outbound, &connection).await;
     let ok = checks.iter().all(|check| check.ok);
     Ok(HttpResponse::Ok().json(json!({ "ok": ok, "checks": checks })))
 }
