@@ -170,7 +170,7 @@ async fn protocol_config(
     saml: Option<SamlBody>,
     oidc: Option<OidcBody>,
     current: Option<&str>,
-    allow_private: bool,
+    outbound: roster_outbound::Client,
 ) -> Result<Validated, AdminError> {
     match (kind, saml, oidc) {
         (ConnectionKind::Scim, None, None) => Ok(Validated {
@@ -182,8 +182,7 @@ async fn protocol_config(
         }),
         (ConnectionKind::Saml, Some(saml), None) => {
             let input = saml_input(saml);
-            let (config, _) =
-                web::block(move || setup::saml_config(input, allow_private)).await??;
+            let (config, _) = web::block(move || setup::saml_config(input, &outbound)).await??;
             let stored = current.and_then(|text| serde_json::from_str::<SamlConfig>(text).ok());
             let new = serde_json::from_str::<SamlConfig>(&config).map_err(|err| {
                 AdminError::validation(format!("cannot read the new SAML settings: {err}"))
@@ -228,7 +227,7 @@ async fn protocol_config(
                 client_secret,
             };
             Ok(Validated {
-                config: setup::oidc_config(rp, input, allow_private).await?,
+                config: setup::oidc_config(rp, input).await?,
                 change: SettingsChange {
                     changed: client_secret::names(&decided.changed),
                     client_secret_replaced: Some(decided.secret == Secret::Replaced),
@@ -351,7 +350,7 @@ pub async fn create(
         body.saml,
         body.oidc,
         None,
-        settings.allow_private_network_urls,
+        settings.outbound.clone(),
     )
     .await?;
     let (workspace, connection) = web::block(move || {
@@ -447,7 +446,7 @@ pub async fn update_settings(
         body.saml,
         body.oidc,
         Some(&current.protocol_config),
-        settings.allow_private_network_urls,
+        settings.outbound.clone(),
     )
     .await?;
     let audit = validated.change.audit_detail();
@@ -479,8 +478,7 @@ pub async fn test(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (_, connection) = managed_connection(store, principal, id).await?;
-    let checks =
-        setup::test_connection(&rp, &connection, settings.allow_private_network_urls).await;
+    let checks = setup::test_connection(&rp, &settings.outbound, &connection).await;
     let ok = checks.iter().all(|check| check.ok);
     Ok(HttpResponse::Ok().json(json!({ "ok": ok, "checks": checks })))
 }

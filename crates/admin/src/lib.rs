@@ -28,8 +28,8 @@ use error::AdminError;
 /// What the admin API needs from the operator's configuration.
 #[derive(Debug, Clone, Default)]
 pub struct AdminSettings {
-    /// Allow webhook URLs to loopback, private and link-local addresses.
-    pub allow_private_network_urls: bool,
+    /// The outbound HTTP client: its policy checks webhook URLs, and it fetches IdP metadata.
+    pub outbound: roster_outbound::Client,
     /// The external base URL (the SCIM base URL derives from it).
     pub public_url: String,
 }

@@ -66,9 +66,9 @@ pub async fn create(
             "eventTypes must be non-empty event type names",
         ));
     }
-    let allow_private = settings.allow_private_network_urls;
+    let outbound = settings.outbound.clone();
     let url = body.url.clone();
-    web::block(move || roster_webhooks::check_url(&url, allow_private))
+    web::block(move || outbound.policy().check_url(&url))
         .await?
         .map_err(|reason| AdminError::validation(format!("url: {reason}")))?;
     let secret = roster_webhooks::generate_secret()

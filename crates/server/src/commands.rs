@@ -389,7 +389,10 @@ pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
             "pool_size": settings.database.pool_size,
         },
         "log": { "format": settings.log.format, "level": settings.log.level },
-        "security": { "allow_private_network_urls": settings.security.allow_private_network_urls },
+        "security": {
+            "allow_private_network_urls": settings.security.allow_private_network_urls,
+            "allowed_private_networks": settings.security.allowed_private_networks,
+        },
         "sso": {
             "session_ttl_secs": settings.sso.session_ttl_secs,
             "key_cache_secs": settings.sso.key_cache_secs,

@@ -4,6 +4,7 @@
 //! and prints the values an admin pastes into the IdP.
 
 use anyhow::{anyhow, bail, Context};
+use roster_outbound::Client;
 use roster_sso::config::{connection_urls, SamlConfig};
 use roster_sso::oidc::TokenAuthMethod;
 use roster_sso::setup::{self, OidcInput, SamlInput};
@@ -26,11 +27,11 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
         .iter()
         .map(|d| Domain::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let allow_private = settings.security.allow_private_network_urls;
+    let outbound = settings.outbound_client();
     let (kind, protocol_config) = match args.kind {
         KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned()),
-        KindArg::Saml => (ConnectionKind::Saml, saml_config(args, allow_private)?),
-        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, allow_private)?),
+        KindArg::Saml => (ConnectionKind::Saml, saml_config(args, &outbound)?),
+        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, outbound)?),
     };
     let connection = store.create_connection(
         &Actor::Cli,
@@ -73,7 +74,7 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
     output::json(&body)
 }
 
-fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
+fn saml_config(args: &ConnectionCreate, outbound: &Client) -> anyhow::Result<String> {
     let metadata_xml = match (&args.idp_metadata_url, &args.idp_metadata_file) {
         (Some(_), None) => None,
         (None, Some(path)) => Some(
@@ -90,13 +91,13 @@ fn saml_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
             metadata_url: args.idp_metadata_url.clone(),
             allow_idp_initiated: args.allow_idp_initiated,
         },
-        allow_private,
+        outbound,
     )?;
     tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
     Ok(config)
 }
 
-fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<String> {
+fn oidc_config(args: &ConnectionCreate, outbound: Client) -> anyhow::Result<String> {
     let issuer = args
         .issuer
         .clone()
@@ -117,21 +118,21 @@ fn oidc_config(args: &ConnectionCreate, allow_private: bool) -> anyhow::Result<S
         "client_secret_post" => TokenAuthMethod::ClientSecretPost,
         _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
     };
-    let rp = roster_sso::oidc::OidcRp::new().map_err(|err| anyhow!("{err}"))?;
+    let rp = roster_sso::oidc::OidcRp::new(outbound);
     let input = OidcInput {
         issuer,
         client_id,
         client_secret,
         token_auth_method,
     };
-    Ok(actix_web::rt::System::new().block_on(setup::oidc_config(&rp, input, allow_private))?)
+    Ok(actix_web::rt::System::new().block_on(setup::oidc_config(&rp, input))?)
 }
 
 /// Fetches the metadata of every SAML connection that came from a URL and stores it when it
 /// changed and still parses with a signing certificate (IdP certificate rollovers arrive this
 /// way). A fetch or parse failure keeps the current metadata and is logged; returns how many
 /// connections were updated.
-pub fn refresh_saml_metadata(store: &Store, allow_private: bool) -> anyhow::Result<usize> {
+pub fn refresh_saml_metadata(store: &Store, outbound: &Client) -> anyhow::Result<usize> {
     let mut updated = 0;
     for workspace in store.list_workspaces()? {
         for connection in store.list_connections(workspace.id)? {
@@ -145,7 +146,7 @@ pub fn refresh_saml_metadata(store: &Store, allow_private: bool) -> anyhow::Resu
             let Some(url) = config.idp_metadata_url.clone() else {
                 continue;
             };
-            let fetched = match setup::fetch_metadata(&url, allow_private) {
+            let fetched = match setup::fetch_metadata(&url, outbound) {
                 Ok(xml) => xml,
                 Err(err) => {
                     tracing::warn!(connection = %connection.id, error = %err, "IdP metadata refresh failed; keeping the current metadata");

@@ -23,15 +23,19 @@ pub struct Shared {
     pub metrics: web::Data<Metrics>,
     pub scim_limiter: web::Data<roster_scim::rate_limit::RateLimiter>,
     pub sso: web::Data<roster_sso::SsoState>,
+    /// The outbound HTTP client (the OIDC relying party in `sso` holds a clone).
+    pub outbound: roster_outbound::Client,
 }
 
 impl Shared {
     /// Builds the shared state; creates the first session-signing key if there is none.
     pub fn new(settings: &Settings, store: &Store) -> anyhow::Result<Self> {
+        let outbound = settings.outbound_client();
         let sso = roster_sso::SsoState::new(
             store.clone(),
             &settings.public_url(),
             settings.session_options(),
+            outbound.clone(),
         )
         .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?
         .with_password_limits(settings.password_limits());
@@ -41,6 +45,7 @@ impl Shared {
                 settings.scim_rate_limit(),
             )),
             sso: web::Data::new(sso),
+            outbound,
         })
     }
 }
@@ -49,7 +54,7 @@ impl Shared {
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store, shared: Shared) {
     let scim = settings.scim_settings();
     let admin = roster_admin::AdminSettings {
-        allow_private_network_urls: settings.security.allow_private_network_urls,
+        outbound: shared.outbound.clone(),
         public_url: settings.public_url(),
     };
     let verifier: roster_admin::auth::Verifier = std::sync::Arc::new(shared.sso.sessions.clone());
@@ -89,12 +94,12 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
     let settings = settings.clone();
     let prune_store = store.clone();
     let retention_days = settings.events.retention_days;
-    let allow_private = settings.security.allow_private_network_urls;
     let webhook_worker = settings
         .webhooks
         .enabled
         .then(|| (store.clone(), settings.webhook_worker()));
     let shared = Shared::new(&settings, &store)?;
+    let outbound = shared.outbound.clone();
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || {
             App::new()
@@ -107,7 +112,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
             server = server.workers(workers);
         }
         tracing::info!(%addr, %public_url, "roster listening");
-        actix_web::rt::spawn(refresh_metadata(prune_store.clone(), allow_private));
+        actix_web::rt::spawn(refresh_metadata(prune_store.clone(), outbound));
         actix_web::rt::spawn(publish_events(prune_store.clone()));
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
         let _webhooks =
@@ -154,14 +159,13 @@ async fn prune_events(store: Store, retention_days: u32) {
 
 /// Refreshes SAML IdP metadata from its URL every hour (the first run an hour after start: the
 /// metadata was fetched when the connection was created).
-async fn refresh_metadata(store: Store, allow_private: bool) {
+async fn refresh_metadata(store: Store, outbound: roster_outbound::Client) {
     let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
     interval.tick().await;
     loop {
         interval.tick().await;
-        let store = store.clone();
-        match web::block(move || crate::connections::refresh_saml_metadata(&store, allow_private))
-            .await
+        let (store, outbound) = (store.clone(), outbound.clone());
+        match web::block(move || crate::connections::refresh_saml_metadata(&store, &outbound)).await
         {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "IdP metadata refresh failed"),

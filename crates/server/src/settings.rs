@@ -220,8 +220,11 @@ impl Default for LogSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Allow outbound URLs (IdP metadata, discovery, webhooks) to loopback, link-local and
-    /// private ranges. Off by default (SSRF); on-premises IdPs and local tests need it.
+    /// private ranges. Off by default (SSRF); local tests need it.
     pub allow_private_network_urls: bool,
+    /// Non-public networks outbound requests may reach even with the switch above off, in CIDR
+    /// notation (`10.1.2.0/24`): the subnet of an on-premises IdP, and nothing else.
+    pub allowed_private_networks: Vec<String>,
 }
 
 impl Settings {
@@ -245,7 +248,9 @@ impl Settings {
                 config::Environment::with_prefix("ROSTER")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("security.allowed_private_networks"),
             )
             .build()
             .context("reading the configuration")?
@@ -309,6 +314,11 @@ impl Settings {
         if self.server.workers == Some(0) {
             bail!("server.workers must be at least 1");
         }
+        for network in &self.security.allowed_private_networks {
+            network
+                .parse::<roster_outbound::IpNetwork>()
+                .map_err(|err| anyhow::anyhow!("security.allowed_private_networks: {err}"))?;
+        }
         Ok(())
     }
 
@@ -350,6 +360,24 @@ impl Settings {
         }
     }
 
+    /// Which non-public addresses outbound requests may reach. Entries of
+    /// `security.allowed_private_networks` that do not parse were refused by `validate`.
+    pub fn network_policy(&self) -> roster_outbound::NetworkPolicy {
+        roster_outbound::NetworkPolicy::new(
+            self.security.allow_private_network_urls,
+            self.security
+                .allowed_private_networks
+                .iter()
+                .filter_map(|network| network.parse().ok())
+                .collect(),
+        )
+    }
+
+    /// The outbound HTTP client for IdP metadata and OIDC (webhooks have their own timeouts).
+    pub fn outbound_client(&self) -> roster_outbound::Client {
+        roster_outbound::Client::new(self.network_policy(), roster_outbound::Timeouts::default())
+    }
+
     /// The webhook worker's settings.
     pub fn webhook_worker(&self) -> roster_webhooks::WorkerSettings {
         let hooks = &self.webhooks;
@@ -362,7 +390,7 @@ impl Settings {
                 max: Duration::from_secs(hooks.retry_max_secs),
                 disable_after: hooks.disable_after,
             },
-            allow_private_network_urls: self.security.allow_private_network_urls,
+            network: self.network_policy(),
         }
     }
 
@@ -391,5 +419,46 @@ impl Settings {
             sqlite_synchronous: self.database.sqlite_synchronous.clone(),
             scim_token_cache: Duration::from_secs(self.scim.token_cache_secs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_private_networks_open_exactly_those_networks_and_typos_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(
+            &path,
+            "[security]\nallowed_private_networks = [\"10.1.2.0/24\", \"fd00:1::/32\"]\n",
+        )
+        .unwrap();
+        let policy = Settings::load(Some(&path)).unwrap().network_policy();
+        for (address, allowed) in [
+            ("10.1.2.9", true),
+            ("fd00:1::5", true),
+            ("10.1.3.9", false),
+            ("127.0.0.1", false),
+            ("8.8.8.8", true),
+        ] {
+            assert_eq!(
+                policy.check_address(address.parse().unwrap()).is_ok(),
+                allowed,
+                "{address}"
+            );
+        }
+        std::fs::write(
+            &path,
+            "[security]\nallowed_private_networks = [\"10.1.2.3/24\"]\n",
+        )
+        .unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(
+            refused.contains("security.allowed_private_networks")
+                && refused.contains("10.1.2.0/24"),
+            "{refused}"
+        );
     }
 }

@@ -591,6 +591,22 @@ fn config_check_reports_the_effective_configuration_without_secrets() {
         &config_check_with("ROSTER__SCIM__TOKEN_CACHE_SECS", "61"),
         "scim.token_cache_secs must be at most 60",
     );
+    assert_eq!(
+        ok["security"]["allowed_private_networks"],
+        serde_json::json!([])
+    );
+    let networks = json_of(&config_check_with(
+        "ROSTER__SECURITY__ALLOWED_PRIVATE_NETWORKS",
+        "10.1.2.0/24,192.168.7.10",
+    ));
+    assert_eq!(
+        networks["security"]["allowed_private_networks"],
+        serde_json::json!(["10.1.2.0/24", "192.168.7.10"])
+    );
+    fails_with(
+        &config_check_with("ROSTER__SECURITY__ALLOWED_PRIVATE_NETWORKS", "10.1.2.0/33"),
+        "security.allowed_private_networks",
+    );
     let unreachable = roster(&db)
         .env(
             "ROSTER__DATABASE__URL",

@@ -24,15 +24,16 @@ pub struct SsoState {
 }
 
 impl SsoState {
+    /// `outbound` makes the OIDC relying party's requests (discovery, JWKS, token, userinfo).
     pub fn new(
         store: Store,
         public_url: &str,
         options: SessionOptions,
+        outbound: roster_outbound::Client,
     ) -> Result<Self, SessionError> {
         let public_url = public_url.trim_end_matches('/').to_owned();
         let sessions = Sessions::new(store.clone(), public_url.clone(), options)?;
-        let oidc = crate::oidc::OidcRp::new()
-            .map_err(|err| SessionError::Key(format!("HTTP client: {err}")))?;
+        let oidc = crate::oidc::OidcRp::new(outbound);
         Ok(Self {
             store,
             sessions,

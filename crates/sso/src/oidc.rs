@@ -11,10 +11,18 @@
 //! - groups, read from the verified ID token's payload (`groups`, or Entra's `_claim_names` /
 //!   `hasgroups` overage markers meaning "unknown") and from userinfo, whose `sub` must match.
 //!
-//! Redirects are never followed (they are an SSRF vector) and every call has a timeout. The
-//! client secret lives in the connection's protocol config and is never logged.
+//! Every request (discovery, JWKS, token, userinfo) goes through the outbound client of
+//! `roster-outbound`, handed to openidconnect as its HTTP client: each address is checked against
+//! the operator's policy when the request connects, redirects are refused, bodies are capped at
+//! [`OIDC_MAX_BYTES`] and every call has a timeout. The token and userinfo endpoints named by a
+//! discovery document are checked against the policy when it is fetched too, so a document that
+//! points them at the internal network is refused before any login uses it (and before the
+//! client secret could be sent there). The client secret lives in the connection's protocol
+//! config and is never logged.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,11 +32,13 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
-    UserInfoClaims,
+    AccessTokenHash, AdditionalClaims, AsyncHttpClient, AuthType, AuthorizationCode,
+    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, DiscoveryError, HttpRequest,
+    HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+    UserInfoClaims, UserInfoError,
 };
+use roster_outbound::{Client, OutboundError, ReadBody, OIDC_MAX_BYTES};
 use roster_store::domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +46,6 @@ use serde::{Deserialize, Serialize};
 pub const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// At most one JWKS refetch per connection in this interval when tokens name unknown keys.
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The asymmetric algorithms an ID token may be signed with.
 const ALLOWED_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
@@ -116,6 +125,32 @@ impl OidcError {
     pub fn detail(&self) -> serde_json::Value {
         serde_json::json!({ "reason": self.reason, "message": self.message })
     }
+
+    /// A request the outbound client failed or refused during `stage` (e.g. "token endpoint").
+    /// The policy's refusals and its limits get reasons of their own; anything else is the
+    /// stage's `unreachable_reason`.
+    fn outbound(stage: &str, unreachable_reason: &'static str, err: &OutboundError) -> Self {
+        let (failure, reason) = match err {
+            OutboundError::Forbidden { .. } => {
+                (LoginFailure::ConnectionMisconfigured, "address_forbidden")
+            }
+            OutboundError::InvalidUrl(_) => (LoginFailure::ConnectionMisconfigured, "url_invalid"),
+            OutboundError::Redirect { .. } => (LoginFailure::InvalidResponse, "redirect_refused"),
+            OutboundError::TooLarge { .. } => (LoginFailure::InvalidResponse, "response_too_large"),
+            OutboundError::InvalidRequest(_)
+            | OutboundError::InvalidNetwork(_)
+            | OutboundError::Unresolvable { .. }
+            | OutboundError::Timeout { .. }
+            | OutboundError::Transport(_) => (LoginFailure::IdpUnreachable, unreachable_reason),
+        };
+        Self::new(failure, reason, format!("{stage}: {err}"))
+    }
+
+    /// Whether the connection's settings are at fault (a URL the policy refuses, an invalid
+    /// issuer), rather than the IdP's answer or the network.
+    pub fn is_misconfiguration(&self) -> bool {
+        self.failure == LoginFailure::ConnectionMisconfigured
+    }
 }
 
 fn unreachable(reason: &'static str, err: impl std::fmt::Display) -> OidcError {
@@ -177,10 +212,31 @@ struct CachedProvider {
     jwks_refetched_at: Option<Instant>,
 }
 
+/// openidconnect's HTTP client: the outbound client, each call on a blocking thread (it does
+/// blocking IO), every body capped at [`OIDC_MAX_BYTES`].
+#[derive(Clone)]
+struct OidcHttp(Client);
+
+impl<'c> AsyncHttpClient<'c> for OidcHttp {
+    type Error = OutboundError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, OutboundError>> + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move {
+            actix_web::rt::task::spawn_blocking(move || {
+                client.send(request, ReadBody::AtMost(OIDC_MAX_BYTES))
+            })
+            .await
+            .map_err(|err| OutboundError::Transport(format!("the request was cancelled: {err}")))?
+        })
+    }
+}
+
 /// The relying party: an HTTP client and the per-connection metadata cache.
 #[derive(Clone)]
 pub struct OidcRp {
-    http: openidconnect::reqwest::Client,
+    http: OidcHttp,
     cache: Arc<Mutex<HashMap<ConnectionId, CachedProvider>>>,
 }
 
@@ -191,17 +247,17 @@ impl std::fmt::Debug for OidcRp {
 }
 
 impl OidcRp {
-    pub fn new() -> Result<Self, OidcError> {
-        let http = openidconnect::reqwest::ClientBuilder::new()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .connect_timeout(HTTP_TIMEOUT)
-            .build()
-            .map_err(|err| unreachable("http_client", err))?;
-        Ok(Self {
-            http,
+    /// A relying party whose every request goes through `outbound`.
+    pub fn new(outbound: Client) -> Self {
+        Self {
+            http: OidcHttp(outbound),
             cache: Arc::new(Mutex::new(HashMap::new())),
-        })
+        }
+    }
+
+    /// The outbound client (and its policy) this relying party uses.
+    pub fn outbound(&self) -> &Client {
+        &self.http.0
     }
 
     /// Fetches (or takes from the cache) the provider metadata and keys of a connection.
@@ -243,7 +299,8 @@ impl OidcRp {
     }
 
     /// Discovery, validated against the configured issuer (a mismatch is refused by the
-    /// library). Used at connection creation too.
+    /// library), with the endpoints Roster will call checked against the outbound policy (the
+    /// JWKS was fetched through it already). Used at connection creation too.
     pub async fn discover(&self, config: &OidcConfig) -> Result<CoreProviderMetadata, OidcError> {
         let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|err| {
             OidcError::new(
@@ -252,9 +309,48 @@ impl OidcRp {
                 err.to_string(),
             )
         })?;
-        CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
-            .map_err(|err| unreachable("discovery_failed", error_chain(&err)))
+            .map_err(|err| match err {
+                DiscoveryError::Request(err) => {
+                    OidcError::outbound("discovery", "discovery_failed", &err)
+                }
+                other => unreachable("discovery_failed", error_chain(&other)),
+            })?;
+        self.check_endpoints(&metadata).await?;
+        Ok(metadata)
+    }
+
+    /// The token and userinfo endpoints of a discovery document, checked against the policy
+    /// now (shape and where they resolve), so a document pointing them inside the network is
+    /// refused before any login sends a code or the client secret there. The request itself is
+    /// checked again when it connects.
+    async fn check_endpoints(&self, metadata: &CoreProviderMetadata) -> Result<(), OidcError> {
+        let endpoints: Vec<(&'static str, String)> = [
+            (
+                "token_endpoint",
+                metadata.token_endpoint().map(|url| url.as_str().to_owned()),
+            ),
+            (
+                "userinfo_endpoint",
+                metadata
+                    .userinfo_endpoint()
+                    .map(|url| url.as_str().to_owned()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, url)| url.map(|url| (name, url)))
+        .collect();
+        let client = self.outbound().clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            endpoints.iter().try_for_each(|(name, url)| {
+                client.policy().check_url(url).map_err(|err| {
+                    OidcError::outbound(&format!("{name} {url}"), "discovery_failed", &err)
+                })
+            })
+        })
+        .await
+        .map_err(|err| unreachable("discovery_failed", err))?
     }
 
     /// Refetches the JWKS after a token named an unknown key, unless that happened recently.
@@ -279,7 +375,12 @@ impl OidcRp {
         }
         let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
             .await
-            .map_err(|err| unreachable("jwks_fetch_failed", error_chain(&err)))?;
+            .map_err(|err| match err {
+                DiscoveryError::Request(err) => {
+                    OidcError::outbound("jwks_uri", "jwks_fetch_failed", &err)
+                }
+                other => unreachable("jwks_fetch_failed", error_chain(&other)),
+            })?;
         let refreshed = metadata.clone().set_jwks(jwks);
         if let Ok(mut cache) = self.cache.lock() {
             if let Some(cached) = cache.get_mut(&connection) {
@@ -334,12 +435,15 @@ impl OidcRp {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
             .request_async(&self.http)
             .await
-            .map_err(|err| {
-                OidcError::new(
+            .map_err(|err| match err {
+                RequestTokenError::Request(err) => {
+                    OidcError::outbound("token endpoint", "code_exchange_failed", &err)
+                }
+                other => OidcError::new(
                     LoginFailure::InvalidResponse,
                     "code_exchange_failed",
-                    error_chain(&err),
-                )
+                    error_chain(&other),
+                ),
             })?;
         let id_token = token
             .id_token()
@@ -363,8 +467,11 @@ impl OidcRp {
                 .request_async(&self.http)
                 .await
                 .map_err(|err| match err {
-                    openidconnect::UserInfoError::ClaimsVerification(inner) => {
+                    UserInfoError::ClaimsVerification(inner) => {
                         invalid("userinfo_subject_mismatch", inner)
+                    }
+                    UserInfoError::Request(err) => {
+                        OidcError::outbound("userinfo endpoint", "userinfo_failed", &err)
                     }
                     other => unreachable("userinfo_failed", error_chain(&other)),
                 })?;

@@ -6,18 +6,14 @@
 //! connection that would accept unsigned assertions, or one pointed at an issuer whose discovery
 //! fails, is never created.
 
-use std::time::Duration;
-
 use openidconnect::core::CoreProviderMetadata;
+use roster_outbound::{Client, OutboundError, ReadBody, SAML_METADATA_MAX_BYTES};
 use roster_store::domain::{Connection, ConnectionKind};
 use serde::Serialize;
 
 use crate::config::SamlConfig;
 use crate::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use crate::saml::IdpMetadata;
-
-/// The most metadata we read from a URL.
-const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
 /// Why set-up input was refused; the message names the field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,36 +34,49 @@ pub struct SamlInput {
     pub allow_idp_initiated: bool,
 }
 
-/// Fetches IdP metadata (no redirects, 15 s, 1 MiB at most) after the SSRF check.
-pub fn fetch_metadata(url: &str, allow_private: bool) -> Result<String, SetupError> {
-    roster_webhooks::ssrf::check_url(url, allow_private)
-        .map_err(|err| SetupError::Invalid(format!("metadata URL {url}: {err}")))?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(15)))
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|err| {
-        SetupError::Unreachable(format!("cannot fetch the IdP metadata from {url}: {err}"))
-    })?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_METADATA_BYTES)
-        .read_to_string()
+/// Fetches IdP metadata through the outbound client (address policy at connect time, no
+/// redirects, 5 MiB at most). Blocking. A URL the policy refuses is `Invalid` (the admin must
+/// change it); anything else is `Unreachable`.
+pub fn fetch_metadata(url: &str, outbound: &Client) -> Result<String, SetupError> {
+    let fetched = outbound
+        .get(url, ReadBody::AtMost(SAML_METADATA_MAX_BYTES))
         .map_err(|err| {
-            SetupError::Unreachable(format!("cannot read the IdP metadata from {url}: {err}"))
-        })
+            let message = format!("metadata URL {url}: {err}");
+            if err.is_refused_by_policy() {
+                SetupError::Invalid(message)
+            } else {
+                SetupError::Unreachable(message)
+            }
+        })?;
+    if !fetched.status().is_success() {
+        return Err(SetupError::Unreachable(format!(
+            "metadata URL {url}: the server answered HTTP {}",
+            fetched.status().as_u16()
+        )));
+    }
+    String::from_utf8(fetched.into_body()).map_err(|_| {
+        SetupError::Unreachable(format!("metadata URL {url}: the document is not UTF-8"))
+    })
+}
+
+/// Checks an OIDC issuer against the outbound policy (its shape and where it resolves now), off
+/// the async runtime.
+async fn check_issuer(outbound: &Client, issuer: &str) -> Result<(), SetupError> {
+    let (outbound, url) = (outbound.clone(), issuer.to_owned());
+    let checked = actix_web::rt::task::spawn_blocking(move || outbound.policy().check_url(&url))
+        .await
+        .map_err(|err| SetupError::Unreachable(format!("issuer {issuer}: {err}")))?;
+    checked.map_err(|err: OutboundError| SetupError::Invalid(format!("issuer {issuer}: {err}")))
 }
 
 /// A validated SAML config (as JSON text) and what its metadata says.
 pub fn saml_config(
     input: SamlInput,
-    allow_private: bool,
+    outbound: &Client,
 ) -> Result<(String, IdpMetadata), SetupError> {
     let xml = match (input.metadata_xml, &input.metadata_url) {
         (Some(xml), None) => xml,
-        (None, Some(url)) => fetch_metadata(url, allow_private)?,
+        (None, Some(url)) => fetch_metadata(url, outbound)?,
         _ => {
             return Err(SetupError::Invalid(
                 "a SAML connection needs exactly one of the IdP metadata document or its URL"
@@ -107,21 +116,16 @@ impl std::fmt::Debug for OidcInput {
     }
 }
 
-/// A validated OIDC config (as JSON text): the issuer passes the SSRF check and its discovery
-/// answers for exactly that issuer.
-pub async fn oidc_config(
-    rp: &OidcRp,
-    input: OidcInput,
-    allow_private: bool,
-) -> Result<String, SetupError> {
+/// A validated OIDC config (as JSON text): the issuer passes the outbound policy, and its
+/// discovery answers for exactly that issuer with endpoints the policy allows.
+pub async fn oidc_config(rp: &OidcRp, input: OidcInput) -> Result<String, SetupError> {
     if input.client_id.trim().is_empty() {
         return Err(SetupError::Invalid("the client id is empty".to_owned()));
     }
     if input.client_secret.trim().is_empty() {
         return Err(SetupError::Invalid("the client secret is empty".to_owned()));
     }
-    roster_webhooks::ssrf::check_url(&input.issuer, allow_private)
-        .map_err(|err| SetupError::Invalid(format!("issuer {}: {err}", input.issuer)))?;
+    check_issuer(rp.outbound(), &input.issuer).await?;
     let config = OidcConfig {
         issuer: input.issuer,
         client_id: input.client_id,
@@ -133,10 +137,12 @@ pub async fn oidc_config(
         clock_skew_seconds: 120,
     };
     rp.discover(&config).await.map_err(|err| {
-        SetupError::Unreachable(format!(
-            "OIDC discovery for {} failed: {err}",
-            config.issuer
-        ))
+        let message = format!("OIDC discovery for {} failed: {err}", config.issuer);
+        if err.is_misconfiguration() {
+            SetupError::Invalid(message)
+        } else {
+            SetupError::Unreachable(message)
+        }
     })?;
     serde_json::to_string(&config)
         .map_err(|err| SetupError::Invalid(format!("cannot encode the settings: {err}")))
@@ -166,8 +172,8 @@ impl Check {
 /// again when it came from a URL; OIDC discovery is asked again). Never writes.
 pub async fn test_connection(
     rp: &OidcRp,
+    outbound: &Client,
     connection: &Connection,
-    allow_private: bool,
 ) -> Vec<Check> {
     match connection.kind {
         ConnectionKind::Saml => {
@@ -182,8 +188,9 @@ pub async fn test_connection(
             let url = config.idp_metadata_url.clone();
             let fetched = match url {
                 Some(url) => {
+                    let outbound = outbound.clone();
                     let fetched =
-                        actix_web::web::block(move || fetch_metadata(&url, allow_private)).await;
+                        actix_web::web::block(move || fetch_metadata(&url, &outbound)).await;
                     Some(match fetched {
                         Ok(result) => result,
                         Err(err) => Err(SetupError::Unreachable(err.to_string())),
@@ -202,9 +209,9 @@ pub async fn test_connection(
                     "unreadable",
                 )];
             };
-            let discovered = match roster_webhooks::ssrf::check_url(&config.issuer, allow_private) {
+            let discovered = match check_issuer(rp.outbound(), &config.issuer).await {
                 Ok(()) => rp.discover(&config).await.map_err(|err| err.to_string()),
-                Err(err) => Err(err),
+                Err(err) => Err(err.to_string()),
             };
             oidc_checks(&config, discovered)
         }
@@ -392,7 +399,8 @@ mod tests {
 
     #[test]
     fn refuses_both_or_neither_metadata_source() {
-        let neither = saml_config(SamlInput::default(), false);
+        let outbound = Client::default();
+        let neither = saml_config(SamlInput::default(), &outbound);
         assert!(matches!(neither, Err(SetupError::Invalid(m)) if m.contains("exactly one")));
         let both = saml_config(
             SamlInput {
@@ -400,7 +408,7 @@ mod tests {
                 metadata_url: Some("https://idp.example/md".into()),
                 allow_idp_initiated: false,
             },
-            false,
+            &outbound,
         );
         assert!(matches!(both, Err(SetupError::Invalid(_))));
     }
@@ -412,7 +420,7 @@ mod tests {
                 metadata_xml: Some("<EntityDescriptor/>".into()),
                 ..SamlInput::default()
             },
-            false,
+            &Client::default(),
         );
         assert!(
             matches!(refused, Err(SetupError::Invalid(m)) if m.starts_with("the IdP metadata is not usable"))

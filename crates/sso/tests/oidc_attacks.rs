@@ -7,6 +7,10 @@
 //! token the test scripted (and checks PKCE like a real OP), and a scripted userinfo. Every
 //! request is recorded, so tests can count JWKS fetches and prove a URL was never requested.
 //!
+//! The relying party's outbound client allows exactly 127.0.0.1 (where the OP runs); the rest
+//! of loopback stays forbidden, so a server on 127.0.0.2 plays a service inside the network that
+//! a hostile discovery document points at (O20).
+//!
 //! RSA keys come from the `openssl` CLI; tokens are signed with `jsonwebtoken::crypto::sign`
 //! over a hand-built header, so a test can put anything in the header (`alg: none`, `jku`,
 //! `jwk`, bogus `kid`). Each test names its catalog id. Cases that need the browser, state or
@@ -25,6 +29,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use pretty_assertions::assert_eq;
 use roster_domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
+use roster_outbound::{Client, NetworkPolicy, Timeouts};
 use roster_sso::oidc::{AuthorizationStart, OidcConfig, OidcError, OidcRp, TokenAuthMethod};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -242,6 +247,12 @@ struct OpState {
     discovery_issuer: String,
     /// Answer discovery with a 302 to this URL instead.
     discovery_redirect: Option<String>,
+    /// Fields of the discovery document replaced by a test (e.g. `token_endpoint`).
+    discovery_overrides: serde_json::Map<String, Value>,
+    /// Answer the token endpoint with a chunked body of this many bytes instead.
+    token_stream: Option<usize>,
+    /// Bytes of that body the OP managed to write before the client hung up.
+    token_streamed: Arc<std::sync::atomic::AtomicUsize>,
     jwks: Value,
     /// Status and JSON body of the token endpoint.
     token: (u16, Value),
@@ -260,12 +271,20 @@ struct MockOp {
 
 impl MockOp {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1")
+    }
+
+    /// An OP listening on another loopback address (127.0.0.2 plays an internal service).
+    fn start_on(ip: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = format!("{base}/op");
         let state = Arc::new(Mutex::new(OpState {
             discovery_issuer: issuer.clone(),
             discovery_redirect: None,
+            discovery_overrides: serde_json::Map::new(),
+            token_stream: None,
+            token_streamed: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             jwks: json!({"keys": [op_key().jwk()]}),
             token: (500, json!({"error": "server_error"})),
             code_challenge: None,
@@ -400,12 +419,23 @@ fn serve(mut stream: TcpStream, state: &Mutex<OpState>, issuer: &str) {
     let (status, headers, body) = match path.strip_prefix("/op") {
         Some("/.well-known/openid-configuration") => match &state.discovery_redirect {
             Some(location) => (302, format!("Location: {location}\r\n"), json!({})),
-            None => (
-                200,
-                String::new(),
-                discovery(&state.discovery_issuer, issuer),
-            ),
+            None => {
+                let mut document = discovery(&state.discovery_issuer, issuer);
+                for (field, value) in &state.discovery_overrides {
+                    document[field] = value.clone();
+                }
+                (200, String::new(), document)
+            }
         },
+        Some("/token") if request.method == "POST" && state.token_stream.is_some() => {
+            let (total, streamed) = (
+                state.token_stream.unwrap_or(0),
+                state.token_streamed.clone(),
+            );
+            drop(state);
+            stream_token(&mut stream, total, &streamed);
+            return;
+        }
         Some("/jwks") => (200, String::new(), state.jwks.clone()),
         Some("/token") if request.method == "POST" => {
             let form = request.form();
@@ -429,6 +459,31 @@ fn serve(mut stream: TcpStream, state: &Mutex<OpState>, issuer: &str) {
     };
     drop(state);
     respond(&mut stream, status, &headers, &body);
+}
+
+/// A token response of `total` bytes, chunked (no length to refuse up front), counting what was
+/// written until the client hangs up.
+fn stream_token(stream: &mut TcpStream, total: usize, streamed: &std::sync::atomic::AtomicUsize) {
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = [b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let ok = stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_ok()
+            && stream.write_all(&chunk).is_ok()
+            && stream.write_all(b"\r\n").is_ok();
+        if !ok {
+            return;
+        }
+        sent += chunk.len();
+        streamed.store(sent, std::sync::atomic::Ordering::SeqCst);
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
 }
 
 /// The discovery document: endpoints under `base_issuer`, claiming to be `claimed_issuer`.
@@ -480,7 +535,7 @@ impl Fixture {
         .unwrap();
         Self {
             op,
-            rp: OidcRp::new().unwrap(),
+            rp: OidcRp::new(outbound_for_127_0_0_1()),
             config,
             connection: ConnectionId::new(),
         }
@@ -526,6 +581,15 @@ impl Fixture {
         let issuer = self.issuer().to_owned();
         self.login(|nonce| rs256(op_key(), &edit(claims(&issuer, nonce))))
     }
+}
+
+/// The outbound client of the RP under test: 127.0.0.1 (the OP) allowed, the rest of the
+/// non-public ranges (127.0.0.2 included) forbidden.
+fn outbound_for_127_0_0_1() -> Client {
+    Client::new(
+        NetworkPolicy::new(false, vec!["127.0.0.1/32".parse().unwrap()]),
+        Timeouts::default(),
+    )
 }
 
 fn query(url: &str) -> HashMap<String, String> {
@@ -1092,10 +1156,10 @@ fn o19_discovery_redirects_are_not_followed() {
     let target = format!("{}/elsewhere/.well-known/openid-configuration", fx.op.base);
     fx.op.state().discovery_redirect = Some(target);
     let err = run(fx.rp.discover(&fx.config)).unwrap_err();
-    assert_eq!(err.reason, "discovery_failed", "{err}");
+    assert_eq!(err.reason, "redirect_refused", "{err}");
     assert!(err.message.contains("302"), "{err}");
     let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
-    assert_eq!(err.reason, "discovery_failed", "{err}");
+    assert_eq!(err.reason, "redirect_refused", "{err}");
     assert_eq!(fx.op.hits("/op/.well-known/openid-configuration"), 2);
     assert_eq!(fx.op.hits("/elsewhere/.well-known/openid-configuration"), 0);
 }
@@ -1128,4 +1192,116 @@ fn o19_repointed_connection_does_not_keep_trusting_the_old_op() {
     // B's own token verifies.
     new_op.set_id_token(&rs256(rotated_key(), &claims(&new_op.issuer, &start.nonce)));
     assert_eq!(fx.finish(&start).unwrap(), expected_claims());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound requests (O20, O21)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn o20_discovery_endpoints_inside_the_network_are_refused_and_never_called() {
+    for field in ["jwks_uri", "token_endpoint", "userinfo_endpoint"] {
+        let fx = Fixture::new();
+        let internal = MockOp::start_on("127.0.0.2");
+        let target = format!("{}/op/{}", internal.base, field);
+        fx.op
+            .state()
+            .discovery_overrides
+            .insert(field.to_owned(), json!(target));
+
+        let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
+        assert_eq!(
+            (err.failure, err.reason),
+            (LoginFailure::ConnectionMisconfigured, "address_forbidden"),
+            "{field}: {err}"
+        );
+        assert!(err.message.contains("127.0.0.2"), "{field}: {err}");
+        // The callback of a login started before the document changed refuses too, before any
+        // code (or the client secret) is sent anywhere.
+        let err = run(fx.rp.finish(
+            fx.connection,
+            &fx.config,
+            REDIRECT_URI,
+            CODE,
+            "nonce",
+            "verifier",
+        ))
+        .unwrap_err();
+        assert_eq!(err.reason, "address_forbidden", "{field}: {err}");
+        assert_eq!(
+            internal.state().requests.len(),
+            0,
+            "{field}: the internal service was reached"
+        );
+        assert_eq!(fx.op.hits("/op/token"), 0, "{field}");
+    }
+}
+
+#[test]
+fn o20_the_client_secret_never_leaves_for_a_forbidden_token_endpoint() {
+    // The document turns hostile after a first good login (the OP is compromised or its
+    // discovery answer is spoofed): the next discovery refuses it, and nothing reaches the
+    // internal address, with or without the secret.
+    let fx = Fixture::new();
+    assert_eq!(fx.login_with_claims(|c| c).unwrap(), expected_claims());
+    let internal = MockOp::start_on("127.0.0.2");
+    fx.op.state().discovery_overrides.insert(
+        "token_endpoint".to_owned(),
+        json!(format!("{}/op/token", internal.base)),
+    );
+    let other_connection = ConnectionId::new();
+    let err = run(fx.rp.start(other_connection, &fx.config, REDIRECT_URI)).unwrap_err();
+    assert_eq!(err.reason, "address_forbidden", "{err}");
+    assert!(err.message.contains("token_endpoint"), "{err}");
+    assert!(internal.state().requests.is_empty());
+    let secret_sent = fx
+        .op
+        .requests("/op/token")
+        .iter()
+        .chain(internal.state().requests.iter())
+        .filter(|r| {
+            r.headers
+                .get("authorization")
+                .is_some_and(|v| v.starts_with("Basic "))
+        })
+        .count();
+    assert_eq!(
+        secret_sent, 1,
+        "only the first, legitimate exchange carried it"
+    );
+}
+
+#[test]
+fn o21_an_oversized_token_response_fails_cleanly_without_being_read() {
+    let fx = Fixture::new();
+    let start = fx.start();
+    fx.authorize(&start);
+    let huge = 300 * 1024 * 1024;
+    let streamed = {
+        let mut state = fx.op.state();
+        state.token_stream = Some(huge);
+        state.token_streamed.clone()
+    };
+    let err = assert_refused(fx.finish(&start), "response_too_large");
+    assert_eq!(err.failure, LoginFailure::InvalidResponse);
+    assert!(err.message.contains("token endpoint"), "{err}");
+    assert!(err.message.contains("1048576"), "{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    let written = streamed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        written < 32 * 1024 * 1024,
+        "the OP wrote {written} bytes: the RP kept reading past the cap"
+    );
+}
+
+#[test]
+fn o21_an_oversized_discovery_document_is_refused() {
+    let fx = Fixture::new();
+    fx.op.state().discovery_overrides.insert(
+        "service_documentation".to_owned(),
+        json!("x".repeat(2 * 1024 * 1024)),
+    );
+    let err = run(fx.rp.discover(&fx.config)).unwrap_err();
+    assert_eq!(err.reason, "response_too_large", "{err}");
+    assert!(err.message.starts_with("discovery"), "{err}");
 }

@@ -4,14 +4,13 @@
 //!
 //! **Architecture invariant:** delivery state lives in the database (the store's webhook tables),
 //! never in this process: a restart or a second replica resumes where the last one stopped.
-//! Signing, URL checks and retry policy are pure functions, tested here.
+//! Signing and retry policy are pure functions, tested here; the HTTP requests themselves (and
+//! the outbound-address policy they obey) belong to `roster-outbound`.
 
 pub mod retry;
 pub mod signing;
-pub mod ssrf;
 pub mod worker;
 
 pub use retry::RetryPolicy;
 pub use signing::{generate_secret, sign};
-pub use ssrf::check_url;
 pub use worker::{Worker, WorkerSettings};

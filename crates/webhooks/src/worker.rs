@@ -1,6 +1,10 @@
 //! The delivery worker: a thread inside `roster serve` that claims due deliveries from the store,
 //! POSTs them signed, and records the outcome. Any number of workers (threads or replicas) can run
 //! against one database: a claim is a lease, and an expired lease is claimed again.
+//!
+//! Deliveries go through the outbound client (`roster-outbound`): the endpoint's address is
+//! checked when the worker connects, a redirect is a failed attempt (recorded with its status
+//! and a message saying redirects are not followed) and the response body is never read.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,11 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use roster_domain::Timestamp;
+use roster_outbound::{Client, NetworkPolicy, OutboundError, ReadBody, Timeouts};
 use roster_store::{Claim, DeliveryOutcome, Store};
 
 use crate::retry::RetryPolicy;
 use crate::signing::sign;
-use crate::ssrf::check_url;
 
 /// Worker settings.
 #[derive(Debug, Clone)]
@@ -21,10 +25,11 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// How long a claim holds before another worker may take it over.
     pub lease_secs: i64,
-    /// Per-request timeout.
+    /// Per-request timeout (connecting, and the whole delivery).
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    pub allow_private_network_urls: bool,
+    /// Which non-public addresses endpoints may resolve to.
+    pub network: NetworkPolicy,
 }
 
 impl Default for WorkerSettings {
@@ -34,7 +39,7 @@ impl Default for WorkerSettings {
             lease_secs: 60,
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
-            allow_private_network_urls: false,
+            network: NetworkPolicy::public_only(),
         }
     }
 }
@@ -76,15 +81,17 @@ fn jitter() -> f64 {
 }
 
 fn run(store: &Store, settings: &WorkerSettings, stop: &AtomicBool) {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let client = Client::new(
+        settings.network.clone(),
+        Timeouts {
+            connect: settings.timeout,
+            total: settings.timeout,
+        },
+    );
     while !stop.load(Ordering::SeqCst) {
         match store.claim_webhook_delivery(settings.lease_secs) {
             Ok(Some(claim)) => {
-                let outcome = deliver(&agent, settings, &claim);
+                let outcome = deliver(&client, settings, &claim);
                 if let Err(err) = store.finish_webhook_delivery(&claim, &outcome) {
                     tracing::warn!(error = %err, endpoint = %claim.endpoint.id, "could not record a webhook delivery");
                 }
@@ -98,7 +105,6 @@ fn run(store: &Store, settings: &WorkerSettings, stop: &AtomicBool) {
     }
 }
 
-/// One attempt: sign, POST, classify.
 /// Endpoint URLs may carry secrets (tokens in the path or query); transport errors that quote
 /// the URL are stored and logged without it.
 fn redact_url(message: &str, url: &str) -> String {
@@ -109,27 +115,37 @@ fn redact_url(message: &str, url: &str) -> String {
     redacted
 }
 
-fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> DeliveryOutcome {
+/// What the delivery log records for a request that got no acceptable answer: the status of a
+/// redirect (the only answer that is an error), and the message without the endpoint's URL.
+fn failure(err: &OutboundError, url: &str) -> (Option<u16>, String) {
+    let status = match err {
+        OutboundError::Redirect { status } => Some(*status),
+        _ => None,
+    };
+    (status, redact_url(&err.to_string(), url))
+}
+
+/// One attempt: sign, POST, classify.
+fn deliver(client: &Client, settings: &WorkerSettings, claim: &Claim) -> DeliveryOutcome {
     let started = Instant::now();
     let body = claim.event.to_json().to_string();
     let timestamp = Timestamp::now().as_micros() / 1_000_000;
     let attempt = u32::try_from(claim.endpoint.attempts).unwrap_or(0) + 1;
     let failures = u32::try_from(claim.endpoint.consecutive_failures).unwrap_or(0) + 1;
-    let result = check_url(&claim.endpoint.url, settings.allow_private_network_urls)
-        .and_then(|()| {
-            sign(&claim.secret, &claim.event.id, timestamp, &body).map_err(|e| e.to_string())
-        })
+    let timestamp_text = timestamp.to_string();
+    let result = sign(&claim.secret, &claim.event.id, timestamp, &body)
+        .map_err(|err| (None, err.to_string()))
         .and_then(|signature| {
-            agent
-                .post(&claim.endpoint.url)
-                .header("content-type", "application/json")
-                .header("user-agent", "Roster-Webhooks/1")
-                .header("webhook-id", &claim.event.id)
-                .header("webhook-timestamp", &timestamp.to_string())
-                .header("webhook-signature", &signature)
-                .send(&body)
+            let headers = [
+                ("user-agent", "Roster-Webhooks/1"),
+                ("webhook-id", claim.event.id.as_str()),
+                ("webhook-timestamp", timestamp_text.as_str()),
+                ("webhook-signature", signature.as_str()),
+            ];
+            client
+                .post_json(&claim.endpoint.url, &headers, &body, ReadBody::Discard)
                 .map(|response| response.status().as_u16())
-                .map_err(|err| redact_url(&err.to_string(), &claim.endpoint.url))
+                .map_err(|err| failure(&err, &claim.endpoint.url))
         });
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let (status_code, error) = match result {
@@ -138,7 +154,7 @@ fn deliver(agent: &ureq::Agent, settings: &WorkerSettings, claim: &Claim) -> Del
             Some(status),
             Some(format!("the endpoint answered HTTP {status}")),
         ),
-        Err(err) => (None, Some(err)),
+        Err((status, err)) => (status, Some(err)),
     };
     if error.is_none() {
         return DeliveryOutcome {

@@ -1,5 +1,6 @@
 //! A real local HTTP receiver for webhook tests: records every request (headers and body) and
-//! answers with the status it is told to, optionally after a delay.
+//! answers with the status it is told to (and a `Location`, to play a redirect), optionally
+//! after a delay.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,6 +36,8 @@ pub struct Receiver {
     pub received: Arc<Mutex<Vec<Received>>>,
     pub status: Arc<AtomicU16>,
     pub delay_ms: Arc<AtomicU64>,
+    /// A `Location` header to answer with (set it with a 3xx status).
+    pub location: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -46,11 +49,13 @@ impl Receiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
         let delay_ms = Arc::new(AtomicU64::new(0));
+        let location = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, s, d, st) = (
+        let (r, s, d, l, st) = (
             received.clone(),
             status.clone(),
             delay_ms.clone(),
+            location.clone(),
             stop.clone(),
         );
         std::thread::spawn(move || {
@@ -58,8 +63,8 @@ impl Receiver {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         stream.set_nonblocking(false).unwrap();
-                        let (r, s, d) = (r.clone(), s.clone(), d.clone());
-                        std::thread::spawn(move || serve(stream, &r, &s, &d));
+                        let (r, s, d, l) = (r.clone(), s.clone(), d.clone(), l.clone());
+                        std::thread::spawn(move || serve(stream, &r, &s, &d, &l));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -70,8 +75,15 @@ impl Receiver {
             received,
             status,
             delay_ms,
+            location,
             stop,
         }
+    }
+
+    /// Answers every request with `status` and `Location: url`.
+    pub fn redirect_to(&self, status: u16, url: &str) {
+        *self.location.lock().unwrap() = Some(url.to_owned());
+        self.status.store(status, Ordering::SeqCst);
     }
 
     pub fn all(&self) -> Vec<Received> {
@@ -107,6 +119,7 @@ fn serve(
     received: &Mutex<Vec<Received>>,
     status: &AtomicU16,
     delay_ms: &AtomicU64,
+    location: &Mutex<Option<String>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
@@ -138,9 +151,15 @@ fn serve(
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     let code = status.load(Ordering::SeqCst);
+    let location = location
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|url| format!("Location: {url}\r\n"))
+        .unwrap_or_default();
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 {code} X\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
 }

@@ -242,6 +242,53 @@ fn resend_delivers_again_with_the_same_id() {
 }
 
 #[test]
+fn a_redirect_is_a_failed_delivery_and_its_location_is_never_requested() {
+    // The endpoint is allowed (loopback receivers are, in these tests); what it redirects to
+    // is not requested at all, whatever its address: redirects are never followed.
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let internal = Receiver::start();
+    let redirecting = Receiver::start();
+    redirecting.redirect_to(302, &format!("{}/admin/secrets", internal.url));
+    let (id, _) = register(&app, &key, &redirecting.url, json!(["user.created"]));
+    app.create_user("a", "e-a");
+    redirecting.wait_for("the delivery", |r| !r.is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deliveries = loop {
+        let log = app.admin(&key, "GET", &format!("/webhooks/{id}/deliveries"), None);
+        let deliveries = log.body["deliveries"].as_array().unwrap().clone();
+        if !deliveries.is_empty() {
+            break deliveries;
+        }
+        assert!(std::time::Instant::now() < deadline, "no delivery recorded");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    for delivery in &deliveries {
+        assert_eq!(delivery["statusCode"], 302, "{delivery:#}");
+        let error = delivery["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("redirect") && error.contains("not followed"),
+            "{delivery:#}"
+        );
+    }
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert!(
+        listed.body["webhooks"][0]["consecutiveFailures"].as_i64() >= Some(1),
+        "{:#}",
+        listed.body
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        internal.all().len(),
+        0,
+        "the redirect target received nothing"
+    );
+}
+
+#[test]
 fn private_urls_are_refused_unless_the_operator_allows_them() {
     let app = TestApp::new();
     let key = app.api_key();

@@ -3,7 +3,8 @@
 //! then the JIT user, its groups and roles, the session, and the login log are checked.
 //!
 //! The IdPs come from `e2e/idps` and are installed by `cargo xtask test`, which sets
-//! `ROSTER_E2E=1`. A plain `cargo test` without them skips these tests with a message.
+//! `ROSTER_E2E=1`. A plain `cargo test` without them skips these tests with a message
+//! (`outbound` needs no IdP: it runs a fake OP of its own).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,7 @@ mod console;
 mod console_auth;
 mod keys;
 mod oidc;
+mod outbound;
 mod password;
 mod saml;
 mod saml_exhaustion;

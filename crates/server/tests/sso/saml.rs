@@ -378,18 +378,27 @@ fn idp_metadata_is_refreshed_from_its_url() {
             "idp_metadata_url": s.idp.metadata_url(),
         }),
     );
-    let updated = roster_server::connections::refresh_saml_metadata(&s.app.db.store, true).unwrap();
+    let open = roster_outbound::Client::new(
+        roster_outbound::NetworkPolicy::new(true, vec![]),
+        roster_outbound::Timeouts::default(),
+    );
+    let updated =
+        roster_server::connections::refresh_saml_metadata(&s.app.db.store, &open).unwrap();
     assert_eq!(updated, 1);
     let stored = s.app.db.store.connection_by_id(s.connection.id).unwrap();
     let config: serde_json::Value = serde_json::from_str(&stored.protocol_config).unwrap();
     assert_eq!(config["idp_metadata_xml"], current);
     // Unchanged metadata writes nothing; private URLs are refused without the setting.
     assert_eq!(
-        roster_server::connections::refresh_saml_metadata(&s.app.db.store, true).unwrap(),
+        roster_server::connections::refresh_saml_metadata(&s.app.db.store, &open).unwrap(),
         0
     );
     assert_eq!(
-        roster_server::connections::refresh_saml_metadata(&s.app.db.store, false).unwrap(),
+        roster_server::connections::refresh_saml_metadata(
+            &s.app.db.store,
+            &roster_outbound::Client::default()
+        )
+        .unwrap(),
         0
     );
     // Logins still work with the refreshed metadata.

@@ -42,9 +42,14 @@ impl SsoApp {
 
     /// A Roster with these settings (private-network URLs always allowed).
     pub fn with_settings(mut settings: Settings) -> Self {
+        settings.security.allow_private_network_urls = true;
+        Self::with_exact_settings(settings)
+    }
+
+    /// A Roster with exactly these settings (outbound policy included).
+    pub fn with_exact_settings(settings: Settings) -> Self {
         let db = TestStore::new();
         let workspace = db.workspace("acme");
-        settings.security.allow_private_network_urls = true;
         let server = BackgroundServer::start(&settings, db.store.clone()).unwrap();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
