@@ -22,3 +22,4 @@ mod password;
 mod saml;
 mod saml_exhaustion;
 mod support;
+mod tenant;

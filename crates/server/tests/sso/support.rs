@@ -268,10 +268,20 @@ pub fn session_set_by(response: &ureq::http::Response<ureq::Body>) -> Option<Str
 
 /// `POST /login/password` for workspace `acme`: (status, session token, body).
 pub fn password_login(app: &SsoApp, user: &str, password: &str) -> (u16, Option<String>, String) {
+    password_login_in(app, "acme", user, password)
+}
+
+/// `POST /login/password` for the workspace `slug`: (status, session token, body).
+pub fn password_login_in(
+    app: &SsoApp,
+    slug: &str,
+    user: &str,
+    password: &str,
+) -> (u16, Option<String>, String) {
     let mut response = agent()
         .post(&format!("{}/login/password", app.url()))
         .send_form([
-            ("workspace", "acme"),
+            ("workspace", slug),
             ("user_name", user),
             ("password", password),
             ("return_to", "/"),
@@ -284,12 +294,23 @@ pub fn password_login(app: &SsoApp, user: &str, password: &str) -> (u16, Option<
 
 /// An invited user with a local password, made an admin when `admin`.
 pub fn password_user(app: &SsoApp, name: &str, password: &str, admin: bool) {
+    password_user_in(app, app.workspace.id, name, password, admin);
+}
+
+/// [`password_user`] in the workspace `workspace_id`.
+pub fn password_user_in(
+    app: &SsoApp,
+    workspace_id: roster_store::domain::WorkspaceId,
+    name: &str,
+    password: &str,
+    admin: bool,
+) {
     let store = &app.db.store;
     let user = store
         .create_user(
             &Actor::Cli,
             &roster_store::NewUser::minimal(
-                app.workspace.id,
+                workspace_id,
                 roster_store::domain::UserName::parse(name).unwrap(),
                 roster_store::domain::Source::Invited,
             ),
@@ -297,11 +318,11 @@ pub fn password_user(app: &SsoApp, name: &str, password: &str, admin: bool) {
         .unwrap();
     let hash = roster_store::domain::password::hash_password(password).unwrap();
     store
-        .set_password_hash(&Actor::Cli, app.workspace.id, user.id, &hash)
+        .set_password_hash(&Actor::Cli, workspace_id, user.id, &hash)
         .unwrap();
     if admin {
         store
-            .assign_role(&Actor::Cli, app.workspace.id, user.id, "admin")
+            .assign_role(&Actor::Cli, workspace_id, user.id, "admin")
             .unwrap();
     }
 }

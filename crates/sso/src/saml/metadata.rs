@@ -16,9 +16,10 @@ use quick_xml::{NsReader, XmlVersion};
 use super::error::SamlError;
 use super::escape::escape_html;
 
-/// Metadata larger than this is refused (real IdP metadata is a few KiB; federation aggregates
-/// are not supported).
-const MAX_METADATA_BYTES: usize = 1024 * 1024;
+/// Metadata larger than this is refused: the outbound client's cap for a metadata download, so a
+/// document fetched from a URL and one pasted in are held to the same limit (real IdP metadata is
+/// a few KiB, ADFS's a few hundred; federation aggregates are not supported).
+const MAX_METADATA_BYTES: usize = roster_outbound::SAML_METADATA_MAX_BYTES as usize;
 pub(crate) const HTTP_REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub(crate) const HTTP_POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const SAML2_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -51,7 +52,7 @@ pub struct SpSettings {
 /// service, and without a signing certificate.
 pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
     if xml.len() > MAX_METADATA_BYTES {
-        return Err(invalid("the metadata is larger than 1 MiB"));
+        return Err(invalid("the metadata is larger than 5 MiB"));
     }
     let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
     let mut idps = read_idp_entities(xml)?;
