@@ -23,6 +23,7 @@ pub struct Shared {
     pub metrics: web::Data<Metrics>,
     pub scim_limiter: web::Data<roster_scim::rate_limit::RateLimiter>,
     pub sso: web::Data<roster_sso::SsoState>,
+    pub provider: web::Data<roster_provider::ProviderState>,
 }
 
 impl Shared {
@@ -35,12 +36,19 @@ impl Shared {
         )
         .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?
         .with_password_limits(settings.password_limits());
+        let provider = roster_provider::ProviderState::new(
+            store.clone(),
+            &settings.public_url(),
+            sso.sessions.clone(),
+            settings.session_options().key_cache,
+        );
         Ok(Self {
             metrics: web::Data::new(Metrics::default()),
             scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(
                 settings.scim_rate_limit(),
             )),
             sso: web::Data::new(sso),
+            provider: web::Data::new(provider),
         })
     }
 }
@@ -77,6 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         )
         .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
+        .configure(|cfg| roster_provider::configure(cfg, shared.provider))
         .default_service(web::to(not_found));
 }
 
