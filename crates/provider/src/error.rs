@@ -165,3 +165,125 @@ impl ResponseError for ProviderError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorize::AuthorizeErrorCode;
+    use pretty_assertions::assert_eq;
+
+    /// (status, content type, body) of an error's answer, and its headers.
+    fn answer(err: &ProviderError) -> (u16, String, String, HttpResponse) {
+        let response = err.error_response();
+        assert_eq!(response.status(), err.status_code());
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let (response, body) = response.into_parts();
+        let bytes = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(body))
+            .unwrap();
+        (
+            response.status().as_u16(),
+            content_type,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            response.set_body(actix_web::body::BoxBody::new(())),
+        )
+    }
+
+    fn header_of(response: &HttpResponse, name: header::HeaderName) -> Option<String> {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn each_error_is_answered_in_its_callers_format() {
+        for (err, status, error) in [
+            (
+                ProviderError::InvalidRedirectUri {
+                    uri: "data:x".to_owned(),
+                    reason: UriRefusal::DangerousScheme,
+                },
+                400,
+                "invalid_redirect_uri",
+            ),
+            (
+                ProviderError::InvalidClientMetadata("no name".to_owned()),
+                400,
+                "invalid_client_metadata",
+            ),
+            (
+                ProviderError::Store(StoreError::Unavailable("pool".to_owned())),
+                503,
+                "temporarily_unavailable",
+            ),
+            (
+                ProviderError::Store(StoreError::Corrupt("secret detail".to_owned())),
+                500,
+                "server_error",
+            ),
+            (
+                ProviderError::Key("secret detail".to_owned()),
+                500,
+                "server_error",
+            ),
+        ] {
+            let (actual, content_type, body, response) = answer(&err);
+            assert_eq!(actual, status, "{err}");
+            assert_eq!(content_type, "application/json");
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"], error);
+            assert!(
+                !body.to_string().contains("secret detail"),
+                "causes stay in the log"
+            );
+            assert_eq!(
+                header_of(&response, header::CACHE_CONTROL).as_deref(),
+                Some("no-store")
+            );
+            let retry = header_of(&response, header::RETRY_AFTER);
+            assert_eq!(retry.is_some(), status == 503);
+        }
+
+        for (err, code) in [
+            (ProviderError::UnknownClient, "unknown_client"),
+            (
+                ProviderError::UnregisteredRedirectUri,
+                "unregistered_redirect_uri",
+            ),
+        ] {
+            let (status, content_type, body, response) = answer(&err);
+            assert_eq!(status, 400);
+            assert_eq!(content_type, "text/html; charset=utf-8");
+            assert!(body.contains(code));
+            assert_eq!(
+                header_of(&response, header::LOCATION),
+                None,
+                "never redirected"
+            );
+            let csp = header_of(&response, header::CONTENT_SECURITY_POLICY).unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        }
+
+        let redirect = ProviderError::Redirect(Box::new(ErrorRedirect {
+            redirect_uri: "https://app.example/cb".to_owned(),
+            error: AuthorizeErrorCode::UnsupportedResponseType,
+            description: "only code",
+            state: Some("xyz".to_owned()),
+            issuer: "https://roster.example".to_owned(),
+        }));
+        let (status, _, _, response) = answer(&redirect);
+        assert_eq!(status, 303, "303, never 307 (RFC 9700 §4.12)");
+        assert_eq!(
+            header_of(&response, header::LOCATION).as_deref(),
+            Some(
+                "https://app.example/cb?error=unsupported_response_type&error_description=only+code\
+                 &state=xyz&iss=https%3A%2F%2Froster.example"
+            )
+        );
+    }
+}

@@ -182,7 +182,8 @@ impl ProviderKeys {
             match serde_json::from_str::<Value>(&record.public_jwk) {
                 Ok(jwk) => keys.push(LoadedKey { record, jwk }),
                 Err(err) => {
-                    tracing::error!(kid = %record.kid, error = %err, "unusable provider key skipped");
+                    let kid = &record.kid;
+                    tracing::error!(%kid, error = %err, "unusable provider key skipped");
                 }
             }
         }

@@ -56,7 +56,8 @@ impl fmt::Display for UriRefusal {
             }
             UriRefusal::NotAbsolute => f.write_str("it is not an absolute URI"),
             UriRefusal::NotHttps => f.write_str(
-                "it must use https (http only on a loopback address: http://127.0.0.1 or http://[::1])",
+                "it must use https (http only on a loopback address: http://127.0.0.1 or \
+                 http://[::1])",
             ),
             UriRefusal::Localhost => f.write_str(
                 "use the loopback address http://127.0.0.1 or http://[::1] instead of localhost",

@@ -34,8 +34,10 @@ fn the_metadata_is_the_contract_with_the_public_url_as_issuer() {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
