@@ -2,7 +2,7 @@
 //! hashing for storage, and constant-time comparison.
 //!
 //! A secret is 32 random bytes, URL-safe base64 without padding, behind a prefix that says what it
-//! is (`rsct_` SCIM token, `rsak_` API key) so a leaked one is recognisable by secret scanners.
+//! is (`rsct_` SCIM token, `rsak_` API key, `rscs_` OAuth client secret) so a leaked one is recognisable by secret scanners.
 //! Only the SHA-256 of the whole string is stored; a secret has 256 bits of entropy, so a fast
 //! hash is enough (a slow KDF protects low-entropy passwords, not random tokens).
 
@@ -18,6 +18,8 @@ use crate::DomainError;
 pub enum SecretKind {
     ScimToken,
     ApiKey,
+    /// The secret of a product registered with Roster's OpenID Provider.
+    ClientSecret,
 }
 
 impl SecretKind {
@@ -25,6 +27,7 @@ impl SecretKind {
         match self {
             SecretKind::ScimToken => "rsct_",
             SecretKind::ApiKey => "rsak_",
+            SecretKind::ClientSecret => "rscs_",
         }
     }
 }

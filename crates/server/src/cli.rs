@@ -65,6 +65,60 @@ pub enum Command {
     /// Manage the keys that sign session tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the products (OAuth/OpenID Connect clients) that sign users in through Roster.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdTokenAlgArg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreate {
+    /// The product's name, shown to operators.
+    #[arg(long)]
+    pub name: String,
+    /// Where codes may be sent, exactly as the product's OIDC library sends it (repeatable):
+    /// https, or http on 127.0.0.1 / [::1].
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// A public app (SPA, native app): no client secret; PKCE required.
+    #[arg(long)]
+    pub public: bool,
+    /// How ID tokens are signed.
+    #[arg(long, value_enum, default_value = "RS256", ignore_case = true)]
+    pub id_token_alg: IdTokenAlgArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register a product; prints it as JSON with its client_secret (shown this once).
+    Create(Box<AppCreate>),
+    /// List the registered products as JSON (never their secrets).
+    List,
+    /// Show one product as JSON (never its secret).
+    Show { client_id: String },
+    /// Give a product a new client secret (shown this once); the previous one keeps working for
+    /// 24 hours.
+    RotateSecret {
+        client_id: String,
+        /// End the previous secret now (after a leak).
+        #[arg(long)]
+        revoke_previous: bool,
+    },
+    /// Delete a product at once, with every sign-in, code and refresh token issued to it.
+    Delete { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,8 +11,8 @@ use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, ConnectionCommand, KeysCommand, MappingCommand,
-    RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
+    AdminCommand, ApiKeyCommand, AppCommand, Command, ConnectionCommand, IdTokenAlgArg,
+    KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
 };
 use crate::output;
 use crate::settings::Settings;
@@ -41,6 +41,7 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::User(command) => user(command, &store),
         Command::Mapping(command) => mapping(command, &store),
         Command::Keys(command) => keys(command, settings, &store),
+        Command::App(command) => app(command, &store),
         Command::Export { workspace } => {
             let workspace = find_workspace(&store, &workspace)?;
             output::json(&store.export_workspace(workspace.id)?)
@@ -348,6 +349,67 @@ fn keys(command: KeysCommand, settings: &Settings, store: &Store) -> anyhow::Res
                 })
                 .collect();
             output::json(&json!(list))
+        }
+    }
+}
+
+/// `roster app ...`: the products that sign users in through Roster's OpenID Provider. Secrets
+/// are printed once, by `create` and `rotate-secret`, and never again.
+fn app(command: AppCommand, store: &Store) -> anyhow::Result<()> {
+    use roster_provider::apps;
+    let now = Timestamp::now();
+    let no_app = |client_id: &str| {
+        let client_id = client_id.to_owned();
+        move |err: roster_provider::ProviderError| match err {
+            roster_provider::ProviderError::Store(StoreError::NotFound { .. }) => {
+                anyhow!("no app with client_id {client_id:?}")
+            }
+            other => other.into(),
+        }
+    };
+    match command {
+        AppCommand::Create(args) => {
+            let registration = apps::AppRegistration {
+                name: args.name,
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                backchannel_logout_uri: args.backchannel_logout_uri,
+                public: args.public,
+                id_token_alg: match args.id_token_alg {
+                    IdTokenAlgArg::Rs256 => roster_store::SigningAlg::Rs256,
+                    IdTokenAlgArg::Es256 => roster_store::SigningAlg::Es256,
+                },
+            };
+            let created = apps::register(store, &Actor::Cli, &registration, now)?;
+            output::json(&serde_json::to_value(&created)?)
+        }
+        AppCommand::List => {
+            let list: Vec<apps::AppDetails> = store
+                .oauth_apps()?
+                .iter()
+                .map(|app| apps::AppDetails::at(app, now))
+                .collect();
+            output::json(&serde_json::to_value(list)?)
+        }
+        AppCommand::Show { client_id } => {
+            let app = store
+                .oauth_app(&client_id)
+                .map_err(roster_provider::ProviderError::from)
+                .map_err(no_app(&client_id))?;
+            output::json(&serde_json::to_value(apps::AppDetails::at(&app, now))?)
+        }
+        AppCommand::RotateSecret {
+            client_id,
+            revoke_previous,
+        } => {
+            let rotated = apps::rotate_secret(store, &Actor::Cli, &client_id, now, revoke_previous)
+                .map_err(no_app(&client_id))?;
+            output::json(&serde_json::to_value(&rotated)?)
+        }
+        AppCommand::Delete { client_id } => {
+            let deleted =
+                apps::delete(store, &Actor::Cli, &client_id).map_err(no_app(&client_id))?;
+            output::json(&serde_json::to_value(&deleted)?)
         }
     }
 }

@@ -25,6 +25,7 @@ pub struct Shared {
     pub sso: web::Data<roster_sso::SsoState>,
     /// The outbound HTTP client (the OIDC relying party in `sso` holds a clone).
     pub outbound: roster_outbound::Client,
+    pub provider: web::Data<roster_provider::ProviderState>,
 }
 
 impl Shared {
@@ -39,6 +40,12 @@ impl Shared {
         )
         .map_err(|err| anyhow::anyhow!("cannot prepare SSO sessions: {err}"))?
         .with_password_limits(settings.password_limits());
+        let provider = roster_provider::ProviderState::new(
+            store.clone(),
+            &settings.public_url(),
+            sso.sessions.clone(),
+            settings.session_options().key_cache,
+        );
         Ok(Self {
             metrics: web::Data::new(Metrics::default()),
             scim_limiter: web::Data::new(roster_scim::rate_limit::RateLimiter::new(
@@ -46,6 +53,7 @@ impl Shared {
             )),
             sso: web::Data::new(sso),
             outbound,
+            provider: web::Data::new(provider),
         })
     }
 }
@@ -82,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         )
         .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
+        .configure(|cfg| roster_provider::configure(cfg, shared.provider))
         .default_service(web::to(not_found));
 }
 

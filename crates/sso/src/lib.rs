@@ -80,7 +80,8 @@ pub(crate) fn form_refused(
 }
 
 /// Mounts the session routes at the root: `/api/v1/me`, `/login/password`, `/logout` (GET: a
-/// confirmation page; POST: sign out), `/.well-known/jwks.json`, `/`.
+/// confirmation page; POST: sign out), `/`. (`roster-provider` publishes the session keys at
+/// `/.well-known/jwks.json`.)
 pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
     cfg.app_data(state)
         .app_data(form_config(16 * 1024))
@@ -88,9 +89,5 @@ pub fn configure_session_routes(cfg: &mut web::ServiceConfig, state: web::Data<S
         .route("/login/password", web::post().to(handlers::password::login))
         .route("/logout", web::post().to(handlers::session::logout))
         .route("/logout", web::get().to(handlers::session::confirm_logout))
-        .route(
-            "/.well-known/jwks.json",
-            web::get().to(handlers::session::jwks),
-        )
         .route("/", web::get().to(handlers::session::landing));
 }

@@ -338,6 +338,110 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_apps (client_id) {
+        client_id -> Text,
+        name -> Text,
+        token_endpoint_auth_method -> Text,
+        id_token_alg -> Text,
+        secret_hash -> Nullable<Text>,
+        secret_hint -> Nullable<Text>,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
+        backchannel_logout_uri -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_app_uris (client_id, kind, uri) {
+        client_id -> Text,
+        kind -> Text,
+        uri -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    oauth_signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_pem -> Text,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        signs_from -> BigInt,
+        retired_at -> Nullable<BigInt>,
+        verify_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_auth_requests (id) {
+        id -> Text,
+        browser_hash -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        prompt -> Nullable<Text>,
+        max_age -> Nullable<BigInt>,
+        login_hint -> Nullable<Text>,
+        workspace_id -> Nullable<Text>,
+        connection_id -> Nullable<Text>,
+        upstream_request_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_grants (id) {
+        id -> Text,
+        client_id -> Text,
+        workspace_id -> Text,
+        user_id -> Text,
+        connection_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        sid -> Text,
+        scope -> Text,
+        offline -> Bool,
+        auth_time -> BigInt,
+        amr -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_refresh_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        parent_hash -> Nullable<Text>,
+        scope -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
@@ -348,6 +452,12 @@ diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(granted_roles -> roles (role_id));
 diesel::joinable!(group_roles -> roles (role_id));
+diesel::joinable!(oauth_app_uris -> oauth_apps (client_id));
+diesel::joinable!(oauth_auth_requests -> oauth_apps (client_id));
+diesel::joinable!(oauth_grants -> oauth_apps (client_id));
+diesel::joinable!(oauth_grants -> users (user_id));
+diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
+diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -375,4 +485,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_events,
     session_keys,
     revoked_sessions,
+    oauth_apps,
+    oauth_app_uris,
+    oauth_signing_keys,
+    oauth_auth_requests,
+    oauth_grants,
+    oauth_codes,
+    oauth_refresh_tokens,
 );

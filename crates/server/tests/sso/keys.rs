@@ -44,15 +44,25 @@ fn kid_of(token: &str) -> String {
     header["kid"].as_str().unwrap().to_owned()
 }
 
+/// The session keys in the JWKS (which also publishes the OpenID Provider's keys).
 fn jwks_kids(app: &SsoApp) -> Vec<String> {
     let reply = app.get("/.well-known/jwks.json", None);
     assert_eq!(reply.status, 200);
     let jwks: Value = serde_json::from_str(&reply.body).unwrap();
+    let session_kids: Vec<String> = app
+        .db
+        .store
+        .session_keys()
+        .unwrap()
+        .into_iter()
+        .map(|key| key.kid)
+        .collect();
     let mut kids: Vec<String> = jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .filter(|kid| session_kids.contains(kid))
         .collect();
     kids.sort();
     kids

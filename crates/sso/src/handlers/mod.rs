@@ -1,6 +1,5 @@
 //! HTTP handlers: parse, call the protocol module and the store, render. The login routes live
-//! under `/sso`; the session routes (`/api/v1/me`, `/logout`, `/.well-known/jwks.json`, the `/`
-//! landing page) at the root.
+//! under `/sso`; the session routes (`/api/v1/me`, `/logout`, the `/` landing page) at the root.
 
 pub mod login;
 pub mod oidc;

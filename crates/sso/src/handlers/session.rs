@@ -1,5 +1,6 @@
-//! The session routes: who am I, sign out, the keys that verify session tokens, and the small
-//! landing page.
+//! The session routes: who am I, sign out, and the small landing page. (The keys that verify
+//! session tokens are published by `roster-provider` at `/.well-known/jwks.json`, in one JWKS
+//! with the provider's own: see `Sessions::jwks`.)
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -123,18 +124,6 @@ pub async fn logout(state: web::Data<SsoState>, req: HttpRequest) -> HttpRespons
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(expired_session_cookie(state.secure_cookies()))
         .finish()
-}
-
-/// `GET /.well-known/jwks.json`.
-pub async fn jwks(state: web::Data<SsoState>) -> HttpResponse {
-    let sessions = state.sessions.clone();
-    match web::block(move || sessions.jwks()).await {
-        Ok(Ok(jwks)) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-            .json(jwks),
-        Ok(Err(err)) => unavailable(&err),
-        Err(_) => unavailable(&SessionError::Key("worker".to_owned())),
-    }
 }
 
 /// `GET /`: "signed in as …", the default `return_to`.

@@ -11,6 +11,12 @@ mod jit;
 mod list_totals;
 mod login_events;
 mod mapping;
+mod oauth_apps;
+mod oauth_auth_requests;
+mod oauth_codes;
+mod oauth_grants;
+mod oauth_refresh_tokens;
+mod oauth_signing_keys;
 mod profile;
 mod provisioning;
 mod role;
@@ -36,6 +42,12 @@ pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
+pub use oauth_apps::{ClientAuthMethod, DeletedOAuthApp, NewOAuthApp, OAuthApp, SigningAlg};
+pub use oauth_auth_requests::OAuthAuthRequest;
+pub use oauth_codes::OAuthCode;
+pub use oauth_grants::OAuthGrant;
+pub use oauth_refresh_tokens::OAuthRefreshToken;
+pub use oauth_signing_keys::{SigningKeyRecord, SigningKeyRotation, SigningKeyStatus};
 pub use profile::UserProfile;
 pub use provisioning::{
     NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,

@@ -1,0 +1,36 @@
+//! The provider's HTTP endpoints. Each one reads the request, asks the state or one rule, and
+//! renders; errors are [`ProviderError`]s, answered in `error.rs`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use roster_store::domain::Timestamp;
+use roster_store::StoreError;
+
+use crate::{ProviderError, ProviderState};
+
+/// How long clients may cache the metadata (it changes only with `server.public_url`).
+const METADATA_MAX_AGE: &str = "public, max-age=3600";
+/// How long clients may cache the JWKS. Shorter than the lead with which a rotation publishes
+/// the next key, so a cached set always holds it before its first token.
+const JWKS_MAX_AGE: &str = "public, max-age=300";
+
+/// `GET /.well-known/openid-configuration` (and `/.well-known/oauth-authorization-server`,
+/// RFC 8414, with the same document).
+pub(crate) async fn metadata(state: web::Data<ProviderState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, METADATA_MAX_AGE))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(state.metadata())
+}
+
+/// `GET /.well-known/jwks.json`: the keys of session tokens and of the provider's tokens.
+pub(crate) async fn jwks(state: web::Data<ProviderState>) -> Result<HttpResponse, ProviderError> {
+    let state = state.into_inner();
+    let set = web::block(move || state.jwks_at(Timestamp::now()))
+        .await
+        .map_err(|_| StoreError::Unavailable("no worker to read the keys".to_owned()))??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, JWKS_MAX_AGE))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(set))
+}

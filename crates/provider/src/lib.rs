@@ -1,0 +1,104 @@
+//! Roster as an OpenID Provider for products: a product registers once (`roster app create`),
+//! points any certified OpenID Connect client library at Roster's issuer, and gets enterprise
+//! SSO for every workspace — Roster runs the workspace's own SAML or OIDC connection upstream and
+//! answers the product with a code, an ID token and back-channel logouts.
+//!
+//! This crate owns the provider's protocol: app registration rules ([`apps`],
+//! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]) and the
+//! authorization endpoint's rules ([`authorize`]). It asks `roster-sso` for the session keys
+//! (published in one JWKS with its own) and, later, to run the upstream login; and
+//! `roster-store` for apps, keys, codes, grants and refresh tokens.
+//!
+//! **Architecture invariant:** the protocol rules are pure functions with table tests; handlers
+//! only parse, call one rule or store operation, and render; every error is a
+//! [`ProviderError`], answered in the caller's format in one place (`error.rs`).
+
+pub mod apps;
+pub mod authorize;
+pub mod discovery;
+mod error;
+mod handlers;
+pub mod keys;
+mod pages;
+pub mod redirect_uri;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use roster_sso::session::{SessionError, Sessions};
+use roster_store::domain::Timestamp;
+use roster_store::Store;
+use serde::Serialize;
+
+pub use discovery::ProviderMetadata;
+pub use error::ProviderError;
+
+/// What the provider's handlers share: the store, the issuer and its metadata, the provider's
+/// keys and the session keys published beside them. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ProviderState {
+    pub store: Store,
+    metadata: Arc<ProviderMetadata>,
+    keys: keys::ProviderKeys,
+    sessions: Sessions,
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JwkSet {
+    pub keys: Vec<serde_json::Value>,
+}
+
+impl ProviderState {
+    /// The provider of `public_url` (its issuer, without a trailing slash), caching its keys for
+    /// `key_cache` like the session keys.
+    pub fn new(store: Store, public_url: &str, sessions: Sessions, key_cache: Duration) -> Self {
+        let issuer = discovery::issuer_of(public_url);
+        Self {
+            keys: keys::ProviderKeys::new(store.clone(), key_cache),
+            metadata: Arc::new(ProviderMetadata::for_issuer(&issuer)),
+            store,
+            sessions,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.metadata.issuer
+    }
+
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    /// The JWKS at `now`: the session keys that still verify, then the provider's published
+    /// keys (creating the provider's first keys if there are none yet).
+    pub fn jwks_at(&self, now: Timestamp) -> Result<JwkSet, ProviderError> {
+        let sessions = self.sessions.jwks_at(now).map_err(|err| match err {
+            SessionError::Store(err) => ProviderError::Store(err),
+            SessionError::Key(reason) => ProviderError::Key(reason),
+            SessionError::Missing | SessionError::Invalid(_) | SessionError::Ended => {
+                ProviderError::Key(err.to_string())
+            }
+        })?;
+        let mut keys: Vec<serde_json::Value> =
+            sessions["keys"].as_array().cloned().unwrap_or_default();
+        keys.extend(self.keys.published_at(now)?);
+        Ok(JwkSet { keys })
+    }
+}
+
+/// Mounts the provider's routes at the root: `/.well-known/openid-configuration`,
+/// `/.well-known/oauth-authorization-server` and `/.well-known/jwks.json`.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) {
+    cfg.app_data(state)
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(handlers::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(handlers::metadata),
+        )
+        .route(discovery::JWKS_PATH, web::get().to(handlers::jwks));
+}
