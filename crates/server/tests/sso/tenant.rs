@@ -37,7 +37,13 @@ fn only_the_wid_check_tells_a_product_s_tenant_from_an_attacker_s_workspace() {
     let app = SsoApp::new();
     let attacker_workspace = app.db.workspace("attacker");
     password_user_in(&app, app.workspace.id, "alice", "alice's password", false);
-    password_user_in(&app, attacker_workspace.id, "mallory", "mallory's own", true);
+    password_user_in(
+        &app,
+        attacker_workspace.id,
+        "mallory",
+        "mallory's own",
+        true,
+    );
 
     let (status, ours, _) = password_login_in(&app, "acme", "alice", "alice's password");
     assert_eq!(status, 303);
@@ -69,7 +75,8 @@ fn only_the_wid_check_tells_a_product_s_tenant_from_an_attacker_s_workspace() {
     );
     let security = std::fs::read_to_string(root.join("docs/security.md")).unwrap();
     assert!(
-        security.contains("only_the_wid_check_tells_a_product_s_tenant_from_an_attacker_s_workspace"),
+        security
+            .contains("only_the_wid_check_tells_a_product_s_tenant_from_an_attacker_s_workspace"),
         "docs/security.md's threat map must name this test"
     );
 }
