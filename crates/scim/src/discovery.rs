@@ -456,7 +456,8 @@ fn user_attributes() -> Vec<Attr> {
         .required(),
         string(
             "password",
-            "The cleartext password, used to set it; never returned.",
+            "Accepted and ignored: users sign in through single sign-on, so Roster never stores, \
+             returns or exports a SCIM password.",
         )
         .mutability(WRITE_ONLY)
         .returned(NEVER),
