@@ -39,6 +39,7 @@ const FUZZ_TARGETS: &[(&str, u32)] = &[
     ("scim_filter", 150_000),
     ("scim_patch_path", 150_000),
     ("scim_patch_apply", 150_000),
+    ("scim_list_query", 150_000),
     // Each input goes through libxml2 when it passes the pre-scan: slower, so fewer runs.
     ("saml_response", 100_000),
 ];

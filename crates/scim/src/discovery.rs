@@ -99,6 +99,21 @@ pub fn schemas(base_url: &str) -> Vec<Value> {
     ]
 }
 
+/// The core User attributes whose schema says `returned: "never"` (today `password`): Roster
+/// never stores, returns or exports them. Derived from the schema below, so a new such attribute
+/// is covered where SCIM input is stored (`crate::user_resource`) without another list.
+pub fn never_returned_user_attributes() -> &'static [&'static str] {
+    static NEVER_RETURNED: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(|| {
+            user_attributes()
+                .iter()
+                .filter(|attr| attr.returned == NEVER)
+                .map(|attr| attr.name)
+                .collect()
+        });
+    &NEVER_RETURNED
+}
+
 /// One Schema resource by its URN. The match is exact.
 pub fn schema(base_url: &str, id: &str) -> Option<Value> {
     schemas(base_url)
@@ -441,7 +456,8 @@ fn user_attributes() -> Vec<Attr> {
         .required(),
         string(
             "password",
-            "The cleartext password, used to set it; never returned.",
+            "Accepted and ignored: users sign in through single sign-on, so Roster never stores, \
+             returns or exports a SCIM password.",
         )
         .mutability(WRITE_ONLY)
         .returned(NEVER),
@@ -868,6 +884,25 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    #[test]
+    fn never_returned_attributes_are_the_ones_the_store_never_stores() {
+        let served = schema(BASE, USER_SCHEMA).unwrap_or_default();
+        let never: Vec<&str> = served["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["returned"] == "never")
+            .filter_map(|a| a["name"].as_str())
+            .collect();
+        assert_eq!(never, ["password"]);
+        assert_eq!(never_returned_user_attributes(), never.as_slice());
+        // The store keeps its own copy for exports and the scrub migration: it must not drift.
+        assert_eq!(
+            never_returned_user_attributes(),
+            roster_store::NEVER_STORED_USER_ATTRIBUTES
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod error;
 pub mod filter;
 mod group_resource;
 mod handlers;
-mod list;
+pub mod list;
 mod names;
 pub mod offload;
 mod ops;
@@ -25,7 +25,7 @@ pub mod projection;
 pub mod rate_limit;
 mod respond;
 mod settings;
-mod translate;
+pub mod translate;
 mod user_resource;
 
 use std::time::Instant;

@@ -4,6 +4,10 @@
 //! below 1 means 1 and `count` is clamped to the page limit (RFC 7644 §3.4.2.4); `itemsPerPage`
 //! is the number returned and `totalResults` the number of all matches (Okta import depends on
 //! both). A `cursor` parameter switches to RFC 9865 cursor pagination.
+//!
+//! Every parameter comes from the client, so [`ListParams::parse`] is a pure function that
+//! answers anything it cannot use with a SCIM 400 naming the parameter, never a panic (the
+//! `scim_list_query` fuzz target holds it to that).
 
 use roster_domain::query::{Filter as DomainFilter, Page, Query, SortOrder};
 use serde_json::{json, Value};
@@ -126,9 +130,11 @@ impl ListParams {
         let start_index = integer("startIndex", &self.start_index)?
             .unwrap_or(1)
             .max(1);
+        // `max` then `min`, not `clamp`: a page limit configured below 0 must not panic here.
         let count = integer("count", &self.count)?
             .unwrap_or(settings.default_page_size)
-            .clamp(0, settings.max_page_size);
+            .max(0)
+            .min(settings.max_page_size.max(0));
         let sort = match self
             .sort_by
             .as_deref()
@@ -178,16 +184,30 @@ impl ListParams {
     }
 }
 
-fn invalid_cursor() -> ScimError {
+/// How much of a refused cursor an error message repeats.
+const CURSOR_SHOWN_CHARS: usize = 40;
+
+/// RFC 9865's error for a cursor this server cannot continue from: 400 `invalidCursor`.
+fn invalid_cursor(cursor: &str) -> ScimError {
+    let shown: String = cursor.chars().take(CURSOR_SHOWN_CHARS).collect();
+    let ellipsis = if shown.len() < cursor.len() {
+        "…"
+    } else {
+        ""
+    };
     ScimError::new(
         400,
         Some("invalidCursor"),
-        "the cursor is not one this server issued",
+        format!(
+            "cursor {shown:?}{ellipsis} is not one this server issued for this listing; send an \
+             empty cursor for the first page, then each page's nextCursor"
+        ),
     )
 }
 
 /// Cursors: `k<last id>` continues after an id (default order), `o<offset>` after an offset
-/// (sorted listings). Empty starts at the beginning.
+/// (sorted listings). Empty starts at the beginning. Anything else — another server's cursor,
+/// one of the other order, garbage, text that is not ASCII — is `invalidCursor`.
 fn decode_cursor(cursor: &str, limit: i64, sorted: bool) -> Result<Page, ScimError> {
     if cursor.is_empty() {
         return Ok(if sorted {
@@ -199,25 +219,27 @@ fn decode_cursor(cursor: &str, limit: i64, sorted: bool) -> Result<Page, ScimErr
             }
         });
     }
-    match cursor.split_at(1) {
-        ("k", id)
-            if !sorted
-                && id.len() == 36
-                && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') =>
-        {
-            Ok(Page::After {
-                last_id: Some(id.to_owned()),
-                limit,
-            })
-        }
-        ("o", offset) if sorted => offset
-            .parse::<i64>()
-            .ok()
-            .filter(|o| *o >= 0)
-            .map(|offset| Page::Offset { offset, limit })
-            .ok_or_else(invalid_cursor),
-        _ => Err(invalid_cursor()),
+    let after_id = cursor
+        .strip_prefix('k')
+        .filter(|id| !sorted && is_user_or_group_id(id));
+    let after_offset = cursor
+        .strip_prefix('o')
+        .filter(|_| sorted)
+        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse::<i64>().ok());
+    match (after_id, after_offset) {
+        (Some(id), _) => Ok(Page::After {
+            last_id: Some(id.to_owned()),
+            limit,
+        }),
+        (None, Some(offset)) => Ok(Page::Offset { offset, limit }),
+        (None, None) => Err(invalid_cursor(cursor)),
     }
+}
+
+/// The shape of the ids Roster issues (a UUID in its hyphenated form).
+fn is_user_or_group_id(id: &str) -> bool {
+    id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 /// Renders a ListResponse page.
@@ -240,7 +262,9 @@ pub fn list_response<A>(
         };
         if returned == limit && returned > 0 {
             let next = match &request.query.page {
-                Page::Offset { offset, .. } => Some(format!("o{}", offset + returned)),
+                Page::Offset { offset, .. } => {
+                    Some(format!("o{}", offset.saturating_add(returned)))
+                }
                 Page::After { .. } => last_id.map(|id| format!("k{id}")),
             };
             if let Some(next) = next {
@@ -251,4 +275,201 @@ pub fn list_response<A>(
         body["startIndex"] = json!(request.start_index);
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::translate::{GroupResource, UserResource};
+
+    const ID: &str = "0190d7a4-9a1c-7b3e-8f00-0123456789ab";
+
+    /// What a user listing with these parameters reads, or the scimType it is refused with.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Page, Option<&'static str>>);
+
+    fn settings() -> ScimSettings {
+        ScimSettings {
+            base_url: "https://roster.test/scim/v2".into(),
+            max_body_bytes: 1 << 20,
+            default_page_size: 100,
+            max_page_size: 200,
+            max_patch_operations: 100,
+            max_bulk_operations: 100,
+            max_filter_length: 1000,
+        }
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> ListParams {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        ListParams::from_pairs(&pairs)
+    }
+
+    /// The page a user listing with these parameters reads, or the scimType it is refused with.
+    fn page(pairs: &[(&str, &str)]) -> Result<Page, Option<&'static str>> {
+        params(pairs)
+            .parse::<UserResource>(&settings())
+            .map(|request| request.query.page)
+            .map_err(|err| {
+                assert_eq!(err.status, 400, "{pairs:?}: {err}");
+                err.scim_type
+            })
+    }
+
+    fn offset(offset: i64, limit: i64) -> Result<Page, Option<&'static str>> {
+        Ok(Page::Offset { offset, limit })
+    }
+
+    #[test]
+    fn cursors() {
+        let k_id = format!("k{ID}");
+        let cases: Vec<Case> = vec![
+            (
+                vec![("cursor", "")],
+                Ok(Page::After {
+                    last_id: None,
+                    limit: 100,
+                }),
+            ),
+            (
+                vec![("cursor", &k_id), ("count", "5")],
+                Ok(Page::After {
+                    last_id: Some(ID.into()),
+                    limit: 5,
+                }),
+            ),
+            (
+                vec![("cursor", "o10"), ("sortBy", "userName")],
+                offset(10, 100),
+            ),
+            (vec![("cursor", ""), ("sortBy", "userName")], offset(0, 100)),
+            // Found in the audit: a multibyte first character once panicked the decoder.
+            (vec![("cursor", "é")], Err(Some("invalidCursor"))),
+            (vec![("cursor", "éé")], Err(Some("invalidCursor"))),
+            (vec![("cursor", "k")], Err(Some("invalidCursor"))),
+            (
+                vec![("cursor", "kéééééééééééééééééé")],
+                Err(Some("invalidCursor")),
+            ),
+            (vec![("cursor", "garbage")], Err(Some("invalidCursor"))),
+            (vec![("cursor", "a2FyYmFnZQ==")], Err(Some("invalidCursor"))),
+            (vec![("cursor", "o10")], Err(Some("invalidCursor"))),
+            (
+                vec![("cursor", &k_id), ("sortBy", "userName")],
+                Err(Some("invalidCursor")),
+            ),
+            (
+                vec![("cursor", "o-1"), ("sortBy", "userName")],
+                Err(Some("invalidCursor")),
+            ),
+            (
+                vec![("cursor", "o+1"), ("sortBy", "userName")],
+                Err(Some("invalidCursor")),
+            ),
+            (
+                vec![("cursor", "o99999999999999999999"), ("sortBy", "userName")],
+                Err(Some("invalidCursor")),
+            ),
+            (
+                vec![("cursor", "oé"), ("sortBy", "userName")],
+                Err(Some("invalidCursor")),
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(page(&pairs), want, "{pairs:?}");
+        }
+        let huge = "é".repeat(100_000);
+        let err = params(&[("cursor", &huge)])
+            .parse::<UserResource>(&settings())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.scim_type, Some("invalidCursor"));
+        assert!(err.detail.len() < 300, "the detail quotes a bounded prefix");
+    }
+
+    #[test]
+    fn numbers() {
+        let cases: Vec<Case> = vec![
+            (vec![], offset(0, 100)),
+            (vec![("startIndex", "3"), ("count", "7")], offset(2, 7)),
+            (vec![("STARTINDEX", " 3 "), ("Count", "7")], offset(2, 7)),
+            (vec![("startIndex", "0"), ("count", "-5")], offset(0, 0)),
+            (vec![("startIndex", "-9223372036854775808")], offset(0, 100)),
+            (
+                vec![("startIndex", "9223372036854775807")],
+                offset(9_223_372_036_854_775_806, 100),
+            ),
+            (vec![("count", "9223372036854775807")], offset(0, 200)),
+            (vec![("count", "-9223372036854775808")], offset(0, 0)),
+            (
+                vec![("count", "99999999999999999999")],
+                Err(Some("invalidValue")),
+            ),
+            (vec![("startIndex", "1e3")], Err(Some("invalidValue"))),
+            (vec![("count", "é")], Err(Some("invalidValue"))),
+            (vec![("count", "")], Err(Some("invalidValue"))),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(page(&pairs), want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn sorting_and_projection() {
+        let cases: Vec<Case> = vec![
+            (
+                vec![("sortBy", "userName"), ("sortOrder", "DESCENDING")],
+                offset(0, 100),
+            ),
+            (vec![("sortBy", "é")], Err(Some("invalidValue"))),
+            (vec![("sortBy", "userName[")], Err(Some("invalidValue"))),
+            (vec![("sortBy", "title")], Err(Some("invalidValue"))),
+            (
+                vec![("sortBy", "userName"), ("sortOrder", "é")],
+                Err(Some("invalidValue")),
+            ),
+            (
+                vec![("attributes", "é,,..,urn:"), ("cursor", "")],
+                Ok(Page::After {
+                    last_id: None,
+                    limit: 100,
+                }),
+            ),
+            (vec![("excludedAttributes", "urnƮ:x.é")], offset(0, 100)),
+            (
+                vec![("attributes", "userName"), ("excludedAttributes", "name")],
+                Err(Some("invalidValue")),
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(page(&pairs), want, "{pairs:?}");
+        }
+        let groups = params(&[("sortBy", "members")]).parse::<GroupResource>(&settings());
+        assert_eq!(
+            groups.map(|_| ()).map_err(|e| e.scim_type),
+            Err(Some("invalidValue"))
+        );
+    }
+
+    #[test]
+    fn a_next_cursor_reads_back() {
+        let settings = settings();
+        for sort in [None, Some("userName")] {
+            let mut pairs = vec![("cursor", ""), ("count", "2")];
+            pairs.extend(sort.map(|s| ("sortBy", s)));
+            let request = params(&pairs).parse::<UserResource>(&settings).unwrap();
+            let page = list_response(&request, vec![json!({}), json!({})], Some(ID.into()), 9);
+            let next = page["nextCursor"].as_str().unwrap_or_default().to_owned();
+            let mut again = vec![("cursor", next.as_str()), ("count", "2")];
+            again.extend(sort.map(|s| ("sortBy", s)));
+            assert!(
+                params(&again).parse::<UserResource>(&settings).is_ok(),
+                "{next}"
+            );
+        }
+    }
 }

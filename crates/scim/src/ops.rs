@@ -3,7 +3,7 @@
 //! and returns what the response should carry. Handlers and `/Bulk` both call these, so a bulk
 //! operation behaves exactly like the same request sent alone.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use roster_domain::{Group, IgnoredChange, Timestamp};
 use roster_store::{
@@ -18,7 +18,9 @@ use crate::patch::{apply_user_patch, parse_patch_request, split_group_patch, Mem
 use crate::projection::Projection;
 use crate::respond::LogFacts;
 use crate::settings::ScimSettings;
-use crate::user_resource::{changed_attributes, parse_user, render_user};
+use crate::user_resource::{
+    changed_attributes, drop_never_returned, never_returned_warning, parse_user, render_user,
+};
 
 /// What a successful operation answers.
 #[derive(Debug, Clone, Default)]
@@ -115,9 +117,13 @@ fn create_warnings(outcome: CreateOutcome) -> Vec<String> {
 /// `POST /Users`.
 pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
     let scope = ctx.client.scope();
-    let new_user = parse_user(body)?.into_new_user(scope.workspace_id, scope.connection_id);
+    let parsed = parse_user(body)?;
+    let dropped = parsed.dropped_never_returned;
+    let new_user = parsed.into_new_user(scope.workspace_id, scope.connection_id);
     let user_facts = |user: &roster_domain::User, outcome: CreateOutcome| {
-        facts(user.id.to_string(), create_warnings(outcome))
+        let mut warnings = create_warnings(outcome);
+        warnings.extend(dropped.then(never_returned_warning));
+        facts(user.id.to_string(), warnings)
     };
     let (user, outcome) =
         ctx.store
@@ -144,6 +150,12 @@ fn modify_user(
     let strict = ctx.client.principal.connection.strict_immutability;
     let base_url = &ctx.settings.base_url;
     let ignored = RefCell::new(Vec::new());
+    let dropped = Cell::new(false);
+    let warnings = || {
+        let mut warnings = ignored_warnings(&ignored.borrow());
+        warnings.extend(dropped.get().then(never_returned_warning));
+        warnings
+    };
     let user = ctx.store.scim_modify_user(
         &ctx.client.actor(),
         ctx.client.scope(),
@@ -151,9 +163,13 @@ fn modify_user(
         if_match,
         |current| {
             let before = render_user(current, base_url);
-            let Some(after) = change(before.clone())? else {
+            let Some(mut after) = change(before.clone())? else {
                 return Ok::<_, ScimError>(None);
             };
+            // Before the diff: a password alone is no change (no write, no event, no version).
+            if let Some(resource) = after.as_object_mut() {
+                dropped.set(drop_never_returned(resource));
+            }
             let changed = changed_attributes(&before, &after);
             if changed.is_empty() {
                 return Ok(None);
@@ -162,18 +178,14 @@ fn modify_user(
             *ignored.borrow_mut() = skipped;
             Ok(Some(update))
         },
-        |user| {
-            let warnings = ignored_warnings(&ignored.borrow());
-            ctx.log_entry(200, &facts(user.id.to_string(), warnings))
-        },
+        |user| ctx.log_entry(200, &facts(user.id.to_string(), warnings())),
     )?;
-    let warnings = ignored_warnings(&ignored.take());
     Ok(Outcome {
         status: 200,
         resource: Some(render_user(&user, base_url)),
         version: Some(user.version),
         location: None,
-        facts: facts(user.id.to_string(), warnings),
+        facts: facts(user.id.to_string(), warnings()),
     })
 }
 

@@ -4,16 +4,23 @@
 //! displayName, names, one email); everything else an IdP sends (the whole `name` and `emails`
 //! values, phone numbers, the enterprise extension, ...) is kept as sent in `scim_attributes`, so
 //! a GET returns what the IdP wrote. Rendering overlays the columns on those attributes.
+//!
+//! Except what the schema says is `returned: "never"` (the `password`): Roster signs users in
+//! through SSO and has no use for a SCIM password, so it is accepted and dropped — under every
+//! spelling a client can give it (bare, URN-qualified, under the core schema URN key, any case) —
+//! before anything is stored ([`parse_user`], and the PUT/PATCH diff in `crate::ops`), and
+//! dropped again when a user is rendered, should a row still hold one.
 
 use roster_domain::{ignored_identifier_changes, Email, IgnoredChange, User, UserName};
 use roster_store::{NewUser, UserUpdate};
 use serde_json::{json, Map, Value};
 
-use crate::discovery::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use crate::discovery::{never_returned_user_attributes, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use crate::error::ScimError;
 use crate::names::{lenient_bool, normalize_keys};
 
-/// Attributes held in columns or never stored, so not copied into `scim_attributes`.
+/// Attributes held in columns or derived, so not copied into `scim_attributes`. (Attributes that
+/// are never stored, like `password`, go earlier: see [`drop_never_returned`].)
 const NOT_EXTRA: &[&str] = &[
     "id",
     "meta",
@@ -22,9 +29,22 @@ const NOT_EXTRA: &[&str] = &[
     "externalId",
     "active",
     "displayName",
-    "password",
     "groups",
 ];
+
+/// Removes every attribute whose schema says `returned: "never"` from a User resource (or its
+/// stored attributes), under any spelling; tells whether there was one.
+pub fn drop_never_returned(resource: &mut Map<String, Value>) -> bool {
+    roster_store::remove_user_attributes(resource, never_returned_user_attributes())
+}
+
+/// The provisioning-log warning of a write that carried a never-returned attribute.
+pub fn never_returned_warning() -> String {
+    format!(
+        "ignored {}: Roster never stores it (users sign in through single sign-on)",
+        never_returned_user_attributes().join(", ")
+    )
+}
 
 /// What a POST/PUT body (or a patched resource) says about a user.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +60,8 @@ pub struct ParsedUser {
     pub active: Option<bool>,
     /// Everything else, as a JSON object.
     pub extras: Map<String, Value>,
+    /// The resource carried a `returned: "never"` attribute (a password), now dropped.
+    pub dropped_never_returned: bool,
 }
 
 fn optional_string(resource: &Map<String, Value>, key: &str) -> Result<Option<String>, ScimError> {
@@ -71,9 +93,10 @@ fn pick_email(emails: &Value) -> Option<&Value> {
 
 /// Parses a User resource (POST/PUT body or a patched resource).
 pub fn parse_user(body: &Value) -> Result<ParsedUser, ScimError> {
-    let Value::Object(resource) = normalize_keys(body.clone()) else {
+    let Value::Object(mut resource) = normalize_keys(body.clone()) else {
         return Err(ScimError::invalid_syntax("a User must be a JSON object"));
     };
+    let dropped_never_returned = drop_never_returned(&mut resource);
     let user_name = match resource.get("userName") {
         Some(Value::String(name)) => {
             UserName::parse(name).map_err(|err| ScimError::invalid_value(err.to_string()))?
@@ -129,6 +152,7 @@ pub fn parse_user(body: &Value) -> Result<ParsedUser, ScimError> {
         active,
         user_name,
         extras,
+        dropped_never_returned,
     })
 }
 
@@ -242,6 +266,7 @@ pub fn etag(version: i64) -> String {
 pub fn render_user(user: &User, base_url: &str) -> Value {
     let mut extras: Map<String, Value> =
         serde_json::from_str(&user.scim_attributes).unwrap_or_default();
+    drop_never_returned(&mut extras);
     if !extras.contains_key("name") && (user.given_name.is_some() || user.family_name.is_some()) {
         let mut name = Map::new();
         if let Some(given) = &user.given_name {

@@ -43,7 +43,8 @@ pub(super) fn apply_op(
 }
 
 /// Path-less add/replace: each key is an attribute path (`name.givenName`, URN-qualified, or a
-/// whole extension URN whose object is merged); `inside` is that extension.
+/// whole schema URN whose object is merged); `inside` is that schema (an extension, or the
+/// user's core schema, whose keys are the resource's own attributes).
 pub(super) fn set_keys(
     root: &mut Object,
     inside: Option<&str>,
@@ -60,6 +61,8 @@ pub(super) fn set_keys(
 
 /// Where a path points once its schema URN is resolved.
 pub(super) enum Target {
+    /// The user's whole core schema (`urn:…:core:2.0:User`): its attributes are the resource's.
+    Core,
     /// A whole extension object (its key in the resource).
     Schema(String),
     /// An attribute of the resource (None) or of an extension object.
@@ -71,6 +74,9 @@ pub(super) fn resolve(root: &Object, path: &AttrPath, user: bool) -> Result<Targ
     Ok(match &path.schema {
         Some(schema) if whole && names_schema(root, schema, &path.attr) => {
             let full = format!("{schema}:{}", path.attr);
+            if user && full.eq_ignore_ascii_case(USER_CORE) {
+                return Ok(Target::Core);
+            }
             if is_in(CORE_SCHEMAS, &full) {
                 fail!(InvalidPath, "name the attributes of `{full}` without it");
             }
@@ -88,14 +94,15 @@ pub(super) fn resolve(root: &Object, path: &AttrPath, user: bool) -> Result<Targ
     })
 }
 
-/// Whether `schema:attr` is a whole schema URN rather than an attribute in one: a known one,
-/// one the resource lists or holds, or of the form `...:<version>:<Type>`.
+/// Whether `schema:attr` is a whole schema URN rather than an attribute in one: a known one (in
+/// any case), one the resource lists or holds, or of the form `...:<version>:<Type>`.
 pub(super) fn names_schema(root: &Object, schema: &str, attr: &str) -> bool {
     let full = format!("{schema}:{attr}");
     let version = schema.rsplit(':').next().unwrap_or_default();
     let listed = get_ci(root, "schemas").and_then(Value::as_array);
     listed.is_some_and(|l| l.iter().any(|s| eq_str(s, &full)))
         || full.eq_ignore_ascii_case(ENTERPRISE)
+        || is_in(CORE_SCHEMAS, &full)
         || get_ci(root, &full).is_some_and(Value::is_object)
         || (version.starts_with(|c: char| c.is_ascii_digit())
             && version.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -111,7 +118,8 @@ pub(super) fn ext_key(root: &Object, urn: &str) -> String {
     find_key(root, urn).unwrap_or_else(|| canonical.to_string())
 }
 
-/// add/replace of `path`; `inside` is the extension object a path-less key came from.
+/// add/replace of `path`; `inside` is the schema (an extension, or the user's core schema) whose
+/// object a path-less key came from.
 pub(super) fn set(
     root: &mut Object,
     path: &AttrPath,
@@ -120,9 +128,18 @@ pub(super) fn set(
     user: bool,
     inside: Option<&str>,
 ) -> Result<(), PatchError> {
+    let nested = inside.is_some();
+    // Keys under the core schema are the resource's own attributes, as if sent without it.
+    let inside = inside.filter(|schema| !schema.eq_ignore_ascii_case(USER_CORE));
     let ext = match (resolve(root, path, user)?, inside) {
-        (Target::Schema(_), Some(_)) => fail!(InvalidPath, "`{path}` cannot be nested"),
-        (Target::Schema(ext), None) => {
+        (Target::Core | Target::Schema(_), _) if nested => {
+            fail!(InvalidPath, "`{path}` cannot be nested")
+        }
+        (Target::Core, _) => match value {
+            Value::Object(map) => return set_keys(root, Some(USER_CORE), map, kind, user),
+            _ => fail!(InvalidValue, "`{path}` needs an object value"),
+        },
+        (Target::Schema(ext), _) => {
             match value {
                 Value::Null => drop(root.remove(&ext)),
                 Value::Object(map) => set_keys(root, Some(&ext), map, kind, user)?,
@@ -392,6 +409,10 @@ pub(super) fn remove(
     user: bool,
 ) -> Result<(), PatchError> {
     match resolve(root, path, user)? {
+        Target::Core => fail!(
+            InvalidPath,
+            "`{path}` is the whole resource; name its attributes"
+        ),
         Target::Schema(ext) => drop(root.remove(&ext)),
         Target::Attr(None) if is_in(READ_ONLY, &path.attr) => {
             fail!(Mutability, "`{path}` is read-only")

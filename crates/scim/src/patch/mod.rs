@@ -20,6 +20,8 @@ type Object = Map<String, Value>;
 
 const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The user's core schema: a path-less value may hold the user's attributes under it.
+const USER_CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const CORE_SCHEMAS: &str =
     "urn:ietf:params:scim:schemas:core:2.0:User urn:ietf:params:scim:schemas:core:2.0:Group";
 /// The attributes this engine knows (new keys are spelled by `crate::names::canonical`).

@@ -1136,3 +1136,59 @@ fn random_single_operations_are_idempotent() {
         }
     }
 }
+
+#[test]
+fn the_user_core_schema_urn_holds_the_users_own_attributes() {
+    let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+    check(
+        json!({"userName": "bob"}),
+        json!([{"op": "replace", "value": {core: {"nickName": "Bo", "name.givenName": "B"}}}]),
+        json!({"userName": "bob", "nickName": "Bo", "name": {"givenName": "B"}}),
+    );
+    check(
+        json!({"userName": "bob"}),
+        json!([{"op": "add", "path": core.to_uppercase(), "value": {"Title": "CTO", "manager": "m1"}}]),
+        json!({"userName": "bob", "title": "CTO", ENT: {"manager": {"value": "m1"}}}),
+    );
+    // The password is set like any attribute here; `crate::user_resource` drops it before storage.
+    check(
+        json!({"userName": "bob"}),
+        json!([{"op": "replace", "value": {core: {"PassWord": "s"}}}]),
+        json!({"userName": "bob", "password": "s"}),
+    );
+    check(
+        json!({"userName": "bob"}),
+        json!([{"op": "replace", "value": {core.to_lowercase(): {"password": "s"}}}]),
+        json!({"userName": "bob", "password": "s"}),
+    );
+    check_err(
+        json!({"id": "u1"}),
+        json!([{"op": "replace", "value": {core: {"id": "u2"}}}]),
+        Mutability,
+    );
+    check_err(
+        json!({}),
+        json!([{"op": "add", "value": {core: {core: {"nickName": "x"}}}}]),
+        InvalidPath,
+    );
+    check_err(
+        json!({}),
+        json!([{"op": "add", "value": {core: {ENT: {"department": "x"}}}}]),
+        InvalidPath,
+    );
+    check_err(
+        json!({}),
+        json!([{"op": "add", "value": {core: "x"}}]),
+        InvalidValue,
+    );
+    check_err(
+        json!({"userName": "bob"}),
+        json!([{"op": "remove", "path": core}]),
+        InvalidPath,
+    );
+    // Groups keep naming their attributes without their schema.
+    check_group_err(
+        json!([{"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:Group": {"displayName": "X"}}}]),
+        InvalidPath,
+    );
+}

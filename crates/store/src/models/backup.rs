@@ -3,7 +3,8 @@
 //! token and API key hashes), for backups and moving a workspace to another database.
 //!
 //! Never plaintext secrets: tokens and keys travel as their hashes (they keep working), local
-//! passwords as Argon2 hashes. Webhook endpoints are left out because their signing secret cannot
+//! passwords as Argon2 hashes. SCIM passwords are never stored; should a row still hold one, the
+//! export leaves it out (see [`NEVER_STORED_USER_ATTRIBUTES`]). Webhook endpoints are left out because their signing secret cannot
 //! travel hashed; register them again after an import. Events and audit history stay behind.
 //!
 //! Import is all or nothing (one transaction) and refuses to overwrite: the target workspace must
@@ -18,6 +19,7 @@ use super::connection::ConnectionRow;
 use super::group::GroupRow;
 use super::mapping::MappingRow;
 use super::role::RoleRow;
+use super::scim_users::{remove_user_attributes, NEVER_STORED_USER_ATTRIBUTES};
 use super::token::TokenRow;
 use super::user::UserRow;
 use super::workspace::WorkspaceRow;
@@ -164,7 +166,10 @@ impl Store {
                     .filter(users::workspace_id.eq(&ws))
                     .order(users::id)
                     .select(UserRow::as_select())
-                    .load(conn)?,
+                    .load(conn)?
+                    .into_iter()
+                    .map(without_never_stored_attributes)
+                    .collect(),
                 identities: identities::table
                     .filter(identities::workspace_id.eq(&ws))
                     .order(identities::id)
@@ -351,6 +356,17 @@ fn without_client_secret(mut row: ConnectionRow) -> ConnectionRow {
                 serde_json::Value::String(String::new()),
             );
             row.protocol_config = serde_json::Value::Object(config).to_string();
+        }
+    }
+    row
+}
+
+/// A user row without the SCIM attributes that are never stored (a SCIM password), in case the
+/// row still holds one: the export must not carry it in clear.
+fn without_never_stored_attributes(mut row: UserRow) -> UserRow {
+    if let Ok(Value::Object(mut attributes)) = serde_json::from_str::<Value>(&row.scim_attributes) {
+        if remove_user_attributes(&mut attributes, NEVER_STORED_USER_ATTRIBUTES) {
+            row.scim_attributes = Value::Object(attributes).to_string();
         }
     }
     row

@@ -55,7 +55,9 @@ pub use provisioning::{
 pub(crate) use provisioning::{SyncMarks, WriteCounters};
 pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
 pub use scim_status::ScimConnectionStatus;
-pub use scim_users::{CreateOutcome, ScimScope, UserUpdate};
+pub use scim_users::{
+    remove_user_attributes, CreateOutcome, ScimScope, UserUpdate, NEVER_STORED_USER_ATTRIBUTES,
+};
 pub use session_keys::{KeyRotation, SessionKeyRecord, SessionKeyStatus};
 pub use sign_in::OneTimeAssertion;
 pub use sso_state::SsoRequest;

@@ -634,3 +634,118 @@ fn sort_users(
         UserAttr::LastModified => by!(users::updated_at),
     }
 }
+
+/// The SCIM core User schema, whose attributes `scim_attributes` may hold URN-qualified.
+const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// The core User attributes that are never stored: those whose SCIM schema says
+/// `returned: "never"` (RFC 7643 §7), today `password`. `roster-scim` drops them from every SCIM
+/// write under the names its schema gives (a test there checks that this list is the same);
+/// [`Store::export_workspace`] removes them again in case a row still held one, and the
+/// migration `2026-12-06-000001_scrub_scim_secrets` removed what earlier builds had stored.
+pub const NEVER_STORED_USER_ATTRIBUTES: &[&str] = &["password"];
+
+/// Removes the core User attributes `names` from a user's SCIM attributes under every spelling
+/// JSON gives them: the bare name (`password`), the URN-qualified name
+/// (`urn:ietf:params:scim:schemas:core:2.0:User:password`), a sub-attribute path of either
+/// (`password.value`), and any of those inside an object under the core schema URN key (which
+/// goes too when that leaves it empty) — all in any letter case. Returns whether anything was
+/// removed.
+pub fn remove_user_attributes(
+    attributes: &mut serde_json::Map<String, serde_json::Value>,
+    names: &[&str],
+) -> bool {
+    let mut removed = false;
+    attributes.retain(|key, value| {
+        let keep = if names.iter().any(|name| key_names_attribute(key, name)) {
+            false
+        } else if let (true, serde_json::Value::Object(inner)) =
+            (key.eq_ignore_ascii_case(CORE_USER_SCHEMA), value)
+        {
+            let inner_removed = remove_user_attributes(inner, names);
+            removed |= inner_removed;
+            !(inner_removed && inner.is_empty())
+        } else {
+            true
+        };
+        removed |= !keep;
+        keep
+    });
+    removed
+}
+
+/// Whether a JSON key names core User attribute `name` (or a sub-attribute of it), with or
+/// without the core schema URN, in any case.
+fn key_names_attribute(key: &str, name: &str) -> bool {
+    let unqualified = key
+        .get(..CORE_USER_SCHEMA.len())
+        .filter(|head| head.eq_ignore_ascii_case(CORE_USER_SCHEMA))
+        .and_then(|_| key.get(CORE_USER_SCHEMA.len()..))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .unwrap_or(key);
+    let attribute = unqualified.split('.').next().unwrap_or_default();
+    attribute.eq_ignore_ascii_case(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn scrubbed(attributes: Value) -> (Value, bool) {
+        let mut map = attributes.as_object().cloned().unwrap_or_default();
+        let removed = remove_user_attributes(&mut map, NEVER_STORED_USER_ATTRIBUTES);
+        (Value::Object(map), removed)
+    }
+
+    #[test]
+    fn removes_never_stored_attributes_under_every_spelling() {
+        let core = CORE_USER_SCHEMA;
+        let cases = [
+            (
+                json!({"password": "s", "nickName": "n"}),
+                json!({"nickName": "n"}),
+            ),
+            (json!({"PassWord": "s"}), json!({})),
+            (json!({format!("{core}:password"): "s"}), json!({})),
+            (
+                json!({format!("{core}:password").to_uppercase(): "s"}),
+                json!({}),
+            ),
+            (json!({"password.value": "s"}), json!({})),
+            (json!({format!("{core}:Password.value"): "s"}), json!({})),
+            (
+                json!({core: {"password": "s", "nickName": "n"}}),
+                json!({core: {"nickName": "n"}}),
+            ),
+            (
+                json!({core.to_lowercase(): {format!("{core}:PASSWORD"): "s"}, "x": 1}),
+                json!({"x": 1}),
+            ),
+        ];
+        for (attributes, want) in cases {
+            assert_eq!(scrubbed(attributes.clone()), (want, true), "{attributes}");
+        }
+    }
+
+    #[test]
+    fn keeps_everything_else() {
+        let core = CORE_USER_SCHEMA;
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let kept = [
+            json!({}),
+            json!({"passwords": "x", "nickName": "password"}),
+            json!({"name": {"password": "a sub-attribute of another attribute"}}),
+            json!({format!("{core}:passwordHint"): "x"}),
+            json!({format!("{core}x:password"): "x"}),
+            json!({ent: {"password": "not the core attribute"}}),
+            json!({"urnƮ:password": "multibyte near the URN's length"}),
+            json!({core: "not an object"}),
+            json!({core: {}}),
+        ];
+        for attributes in kept {
+            assert_eq!(scrubbed(attributes.clone()), (attributes.clone(), false));
+        }
+    }
+}
