@@ -161,20 +161,37 @@ fn invalid(reason: &'static str, err: impl std::fmt::Display) -> OidcError {
     OidcError::new(LoginFailure::InvalidResponse, reason, err.to_string())
 }
 
-/// Claims beyond the standard ones, read from userinfo.
+/// Claims beyond the standard ones, read from the ID token and userinfo: groups with Entra's
+/// overage markers, and Entra's `xms_edov`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct GroupClaims {
+struct ExtraClaims {
     #[serde(default)]
     groups: Option<Vec<serde_json::Value>>,
     #[serde(default, rename = "_claim_names")]
     claim_names: Option<serde_json::Value>,
     #[serde(default)]
     hasgroups: Option<bool>,
+    /// Microsoft Entra ID's optional "email domain owner verified" claim. Entra sends no
+    /// `email_verified`; with `xms_edov` it says the email's domain is verified by the tenant
+    /// that asserts it, which is the vouching a workspace's domain list needs.
+    #[serde(default)]
+    xms_edov: Option<serde_json::Value>,
 }
 
-impl AdditionalClaims for GroupClaims {}
+impl AdditionalClaims for ExtraClaims {}
 
-impl GroupClaims {
+impl ExtraClaims {
+    /// `email_verified` as the IdP said it; when absent, Entra's `xms_edov` (`true`, `"true"`
+    /// or `1` in its several encodings) stands for it. An explicit `email_verified` always wins.
+    fn email_verified(&self, stated: Option<bool>) -> bool {
+        stated.unwrap_or_else(|| match &self.xms_edov {
+            Some(serde_json::Value::Bool(verified)) => *verified,
+            Some(serde_json::Value::String(text)) => text == "true" || text == "1",
+            Some(serde_json::Value::Number(number)) => number.as_u64() == Some(1),
+            _ => false,
+        })
+    }
+
     fn to_claim(&self) -> GroupsClaim {
         let overage = self.hasgroups == Some(true)
             || self
@@ -461,7 +478,7 @@ impl OidcRp {
 
         let needs_userinfo = claims.email.is_none() || claims.groups == GroupsClaim::Unknown;
         if needs_userinfo && metadata.userinfo_endpoint().is_some() {
-            let info: UserInfoClaims<GroupClaims, CoreGenderClaim> = client
+            let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = client
                 .user_info(token.access_token().clone(), Some(subject))
                 .map_err(|err| invalid("userinfo_missing", err))?
                 .request_async(&self.http)
@@ -570,7 +587,7 @@ fn verify_id_token(
     let login = LoginClaims {
         subject: claims.subject().as_str().to_owned(),
         email: claims.email().map(|e| e.as_str().to_owned()),
-        email_verified: claims.email_verified().unwrap_or(false),
+        email_verified: extra.email_verified(claims.email_verified()),
         user_name: claims.preferred_username().map(|u| u.as_str().to_owned()),
         given_name: claims
             .given_name()
@@ -591,7 +608,7 @@ fn verify_id_token(
 
 /// The groups and overage markers of an ID token that has just been verified (so its payload
 /// is authentic); the library's standard claims type does not carry them.
-fn id_token_extra_claims(id_token: &openidconnect::core::CoreIdToken) -> GroupClaims {
+fn id_token_extra_claims(id_token: &openidconnect::core::CoreIdToken) -> ExtraClaims {
     let text = id_token.to_string();
     let payload = text.split('.').nth(1).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -601,10 +618,12 @@ fn id_token_extra_claims(id_token: &openidconnect::core::CoreIdToken) -> GroupCl
         .unwrap_or_default()
 }
 
-fn merge_userinfo(claims: &mut LoginClaims, info: &UserInfoClaims<GroupClaims, CoreGenderClaim>) {
+fn merge_userinfo(claims: &mut LoginClaims, info: &UserInfoClaims<ExtraClaims, CoreGenderClaim>) {
     if claims.email.is_none() {
         claims.email = info.email().map(|e| e.as_str().to_owned());
-        claims.email_verified = info.email_verified().unwrap_or(false);
+        claims.email_verified = info
+            .additional_claims()
+            .email_verified(info.email_verified());
     }
     if claims.user_name.is_none() {
         claims.user_name = info.preferred_username().map(|u| u.as_str().to_owned());
@@ -673,26 +692,45 @@ mod tests {
 
     #[test]
     fn groups_overage_is_unknown() {
-        let claims: GroupClaims = serde_json::from_value(serde_json::json!({
+        let claims: ExtraClaims = serde_json::from_value(serde_json::json!({
             "_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "x"}}
         }))
         .unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
-        let claims: GroupClaims =
+        let claims: ExtraClaims =
             serde_json::from_value(serde_json::json!({"hasgroups": true, "groups": ["a"]}))
                 .unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
-        let claims: GroupClaims = serde_json::from_value(serde_json::json!({})).unwrap();
+        let claims: ExtraClaims = serde_json::from_value(serde_json::json!({})).unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Unknown);
-        let claims: GroupClaims =
+        let claims: ExtraClaims =
             serde_json::from_value(serde_json::json!({"groups": ["a", 7, {"x": 1}]})).unwrap();
         assert_eq!(
             claims.to_claim(),
             GroupsClaim::Known(vec!["a".to_owned(), "7".to_owned()])
         );
-        let claims: GroupClaims =
+        let claims: ExtraClaims =
             serde_json::from_value(serde_json::json!({"groups": []})).unwrap();
         assert_eq!(claims.to_claim(), GroupsClaim::Known(vec![]));
+    }
+
+    #[test]
+    fn email_verified_is_the_stated_claim_else_entra_s_domain_owner_verified() {
+        let check = |claims: serde_json::Value, stated: Option<bool>, want: bool| {
+            let extra: ExtraClaims = serde_json::from_value(claims.clone()).unwrap();
+            assert_eq!(extra.email_verified(stated), want, "{claims} {stated:?}");
+        };
+        check(serde_json::json!({}), None, false);
+        check(serde_json::json!({}), Some(true), true);
+        check(serde_json::json!({"xms_edov": true}), None, true);
+        check(serde_json::json!({"xms_edov": "true"}), None, true);
+        check(serde_json::json!({"xms_edov": "1"}), None, true);
+        check(serde_json::json!({"xms_edov": 1}), None, true);
+        check(serde_json::json!({"xms_edov": false}), None, false);
+        check(serde_json::json!({"xms_edov": "0"}), None, false);
+        check(serde_json::json!({"xms_edov": 0}), None, false);
+        // A stated `email_verified: false` is not overridden.
+        check(serde_json::json!({"xms_edov": true}), Some(false), false);
     }
 
     #[test]
