@@ -129,8 +129,12 @@ fn serve(
     let mut headers = Vec::new();
     loop {
         let mut header = String::new();
-        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-            break;
+        match reader.read_line(&mut header) {
+            // The connection ended inside the header section (the sender was killed mid-request):
+            // a truncated request is not a delivery.
+            Err(_) | Ok(0) => return,
+            Ok(_) if header.trim().is_empty() => break,
+            Ok(_) => {}
         }
         if let Some((name, value)) = header.trim_end().split_once(':') {
             headers.push((name.trim().to_lowercase(), value.trim().to_owned()));
