@@ -1,48 +1,16 @@
 //! The provider's HTML pages: what a browser sees when it cannot be sent back to the app.
 //!
-//! Every interpolated value is escaped, and every page forbids framing (`frame-ancestors
-//! 'none'`, RFC 9700 §4.16) and caching.
+//! The page itself is the sign-in refusal of `roster_sso::pages` (one page shell and one escaper
+//! for every browser page Roster shows), so every interpolated value is escaped; this module adds
+//! the headers: every page forbids framing (`frame-ancestors 'none'`, RFC 9700 §4.16) and
+//! caching.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;\
-         margin:4rem auto;padding:0 1rem;color:#222}}code{{background:#f3f3f3;padding:0 .3em}}\
-         .muted{{color:#666;font-size:.9em}}</style></head><body>{body}</body></html>",
-        title = escape_html(title),
-    )
-}
-
 /// A refused sign-in: what happened and a stable reason code.
 pub(crate) fn refused(explanation: &str, code: &str) -> String {
-    page(
-        "Sign-in failed",
-        &format!(
-            "<h1>Sign-in failed</h1><p>{}</p><p class=\"muted\">Reason: <code>{}</code></p>",
-            escape_html(explanation),
-            escape_html(code),
-        ),
-    )
+    roster_sso::pages::login_refused(explanation, code, None)
 }
 
 /// An HTML response that no site may frame and no cache may keep.

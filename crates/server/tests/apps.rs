@@ -5,8 +5,6 @@
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Output;
-
 use diesel::prelude::*;
 use pretty_assertions::assert_eq;
 use roster_store::domain::{SecretToken, Timestamp};
@@ -18,28 +16,7 @@ use serde_json::{json, Value};
 #[path = "common/process.rs"]
 mod process;
 
-use process::roster;
-
-fn run(db: &TestStore, args: &[&str]) -> Output {
-    roster(db).args(args).output().unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn fails_with(output: &Output, message: &str) {
-    assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty(), "nothing on stdout when failing");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(message), "{stderr}");
-}
+use process::{fails_with, json_of, run};
 
 fn keys_of(value: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = value

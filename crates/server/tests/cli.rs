@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use pretty_assertions::assert_eq;
 use roster_store::testing::TestStore;
@@ -17,28 +17,7 @@ mod process;
 #[path = "common/receiver.rs"]
 mod receiver;
 
-use process::{roster, Server};
-
-fn run(db: &TestStore, args: &[&str]) -> Output {
-    roster(db).args(args).output().unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn fails_with(output: &Output, message: &str) {
-    assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty(), "nothing on stdout when failing");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(message), "{stderr}");
-}
+use process::{fails_with, json_of, roster, run, Server};
 
 #[test]
 fn operator_commands_print_their_contract() {

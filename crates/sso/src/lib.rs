@@ -10,7 +10,7 @@ pub mod config;
 pub mod flow;
 mod handlers;
 pub mod oidc;
-mod pages;
+pub mod pages;
 pub mod saml;
 pub mod session;
 pub mod setup;

@@ -2,7 +2,8 @@
 //! small "signed in as" landing page, and the sign-out confirmation. Every interpolated value is
 //! escaped. Signing out is a form POST: a GET that signs out can be triggered by any page that
 //! embeds the URL, so `GET /logout` only shows the confirmation, whose button posts. The pages
-//! of the session routes are served with [`SESSION_PAGE_CSP`] and may not be framed.
+//! of the session routes are served with [`SESSION_PAGE_CSP`] and may not be framed. The OpenID
+//! Provider (`roster-provider`) shows [`login_refused`] too, so every sign-in refusal looks alike.
 
 use crate::saml::escape_html;
 

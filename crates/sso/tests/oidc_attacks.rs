@@ -565,6 +565,19 @@ impl Fixture {
         ))
     }
 
+    /// A callback with a code for a login whose start this test did not see (made-up nonce and
+    /// PKCE verifier): what a login started before the OP's document changed sends.
+    fn finish_unstarted(&self) -> Result<LoginClaims, OidcError> {
+        run(self.rp.finish(
+            self.connection,
+            &self.config,
+            REDIRECT_URI,
+            CODE,
+            "nonce",
+            "verifier",
+        ))
+    }
+
     /// A whole login: start, the OP issues `make_token(nonce)`, finish.
     fn login(&self, make_token: impl FnOnce(&str) -> String) -> Result<LoginClaims, OidcError> {
         let start = self.start();
@@ -1136,15 +1149,7 @@ fn o19_discovery_with_another_issuer_is_refused() {
         let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
         assert_eq!(err.reason, "discovery_failed", "{err}");
         // Nothing was cached: finish refuses too, before any token request.
-        let err = run(fx.rp.finish(
-            fx.connection,
-            &fx.config,
-            REDIRECT_URI,
-            CODE,
-            "nonce",
-            "verifier",
-        ))
-        .unwrap_err();
+        let err = fx.finish_unstarted().unwrap_err();
         assert_eq!(err.reason, "discovery_failed", "{err}");
         assert_eq!(fx.op.hits("/op/token"), 0);
     }
@@ -1218,15 +1223,7 @@ fn o20_discovery_endpoints_inside_the_network_are_refused_and_never_called() {
         assert!(err.message.contains("127.0.0.2"), "{field}: {err}");
         // The callback of a login started before the document changed refuses too, before any
         // code (or the client secret) is sent anywhere.
-        let err = run(fx.rp.finish(
-            fx.connection,
-            &fx.config,
-            REDIRECT_URI,
-            CODE,
-            "nonce",
-            "verifier",
-        ))
-        .unwrap_err();
+        let err = fx.finish_unstarted().unwrap_err();
         assert_eq!(err.reason, "address_forbidden", "{field}: {err}");
         assert_eq!(
             internal.state().requests.len(),

@@ -39,6 +39,20 @@ fn connection(
         .unwrap()
 }
 
+/// A workspace, `restricted`, whose only domain is `example.test`.
+fn restricted_workspace(db: &TestStore) -> Workspace {
+    db.store
+        .create_workspace(
+            &Actor::Cli,
+            NewWorkspace {
+                slug: Slug::parse("restricted").unwrap(),
+                name: "restricted".to_owned(),
+                domains: vec![Domain::parse("example.test").unwrap()],
+            },
+        )
+        .unwrap()
+}
+
 fn claims(subject: &str, email: &str, groups: GroupsClaim) -> LoginClaims {
     LoginClaims {
         subject: subject.to_owned(),
@@ -315,17 +329,7 @@ fn j06_inactive_users_and_foreign_domains_are_refused_with_nothing_changed() {
     );
 
     // A workspace with domains only admits emails in them.
-    let restricted = db
-        .store
-        .create_workspace(
-            &Actor::Cli,
-            NewWorkspace {
-                slug: Slug::parse("restricted").unwrap(),
-                name: "restricted".to_owned(),
-                domains: vec![Domain::parse("example.test").unwrap()],
-            },
-        )
-        .unwrap();
+    let restricted = restricted_workspace(&db);
     let conn_restricted = connection(&db, &restricted, "idp", &[], ProfileSync::FirstLogin);
     let foreign = claims("t", "eve@evil.test", GroupsClaim::Unknown);
     assert_eq!(
@@ -358,17 +362,7 @@ fn j06_inactive_users_and_foreign_domains_are_refused_with_nothing_changed() {
 #[test]
 fn an_unverified_email_does_not_pass_the_workspace_domain_allowlist() {
     let db = TestStore::new();
-    let restricted = db
-        .store
-        .create_workspace(
-            &Actor::Cli,
-            NewWorkspace {
-                slug: Slug::parse("restricted").unwrap(),
-                name: "restricted".to_owned(),
-                domains: vec![Domain::parse("example.test").unwrap()],
-            },
-        )
-        .unwrap();
+    let restricted = restricted_workspace(&db);
     let idp = connection(&db, &restricted, "idp", &[], ProfileSync::EveryLogin);
     let audit_before = db
         .store

@@ -4,12 +4,17 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod idps;
+mod reply;
+
+pub use reply::Reply;
 
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
-use roster_store::domain::{Actor, Connection, Workspace};
+use roster_store::domain::{Actor, Connection, Email, Source, User, UserName, Workspace};
 use roster_store::testing::TestStore;
+use roster_store::NewUser;
 use serde_json::Value;
 
 pub struct TestApp {
@@ -19,36 +24,6 @@ pub struct TestApp {
     pub connection: Connection,
     pub token: String,
     agent: ureq::Agent,
-}
-
-/// A response: status, headers (lowercased names), JSON body (Null when empty).
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Asserts a SCIM error with this status and scimType.
-    pub fn assert_scim_error(&self, status: u16, scim_type: Option<&str>) {
-        assert_eq!(self.status, status, "{:#}", self.body);
-        assert_eq!(
-            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
-            "{:#}",
-            self.body
-        );
-        assert_eq!(self.body["status"], status.to_string());
-        assert_eq!(self.body["scimType"].as_str(), scim_type, "{:#}", self.body);
-        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
-    }
 }
 
 pub struct Options {
@@ -179,29 +154,7 @@ impl TestApp {
             request = request.header("content-type", "application/scim+json");
         }
         let request = request.body(body.unwrap_or_default()).unwrap();
-        let mut response = self.agent.run(request).unwrap();
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_lowercase(),
-                    v.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let text = response.body_mut().read_to_string().unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(self.agent.run(request).unwrap())
     }
 
     /// Creates a user through SCIM and returns its id.
@@ -254,6 +207,25 @@ pub fn patch_op(operations: Value) -> Value {
 }
 
 impl TestApp {
+    /// A user of this app's workspace written straight to the store (not through SCIM), as a
+    /// JIT login or an invitation would: `user_name`, `email`, `source`.
+    pub fn store_user(&self, user_name: &str, email: &str, source: Source) -> User {
+        self.db
+            .store
+            .create_user(
+                &Actor::Cli,
+                &NewUser {
+                    email: Some(Email::parse(email).unwrap()),
+                    ..NewUser::minimal(
+                        self.workspace.id,
+                        UserName::parse(user_name).unwrap(),
+                        source,
+                    )
+                },
+            )
+            .unwrap()
+    }
+
     /// An admin API key of this app's workspace.
     pub fn api_key(&self) -> String {
         let (_, key) = self

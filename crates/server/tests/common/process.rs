@@ -5,10 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use roster_store::testing::TestStore;
+use serde_json::Value;
 
 /// The `roster` binary on the test's database, as an operator runs it.
 pub fn roster(db: &TestStore) -> Command {
@@ -20,6 +21,30 @@ pub fn roster(db: &TestStore) -> Command {
         .env_remove("ROSTER_CONFIG")
         .current_dir(std::env::temp_dir());
     command
+}
+
+/// Runs `roster ARGS...` to completion.
+pub fn run(db: &TestStore, args: &[&str]) -> Output {
+    roster(db).args(args).output().unwrap()
+}
+
+/// The JSON a successful command printed (fails the test, with its stderr, if it failed).
+pub fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Asserts an operator error: exit 1, nothing on stdout, `message` on stderr.
+pub fn fails_with(output: &Output, message: &str) {
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "nothing on stdout when failing");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(message), "{stderr}");
 }
 
 /// A loopback address with a port nobody listens on (yet).

@@ -4,34 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod discovery;
+#[path = "../common/reply.rs"]
+mod reply;
 
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
 use roster_store::testing::TestStore;
-use serde_json::Value;
+
+pub use reply::Reply;
 
 /// Roster on a free loopback port with `public_url`, on a fresh database.
 pub struct Provider {
     pub db: TestStore,
     pub server: BackgroundServer,
     agent: ureq::Agent,
-}
-
-/// A response: status, headers (lowercased names), JSON body.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 impl Provider {
@@ -50,27 +36,11 @@ impl Provider {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        let mut response = self
-            .agent
-            .get(&format!("{}{path}", self.server.url()))
-            .call()
-            .unwrap();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_lowercase(),
-                    v.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        }
+        Reply::read(
+            self.agent
+                .get(&format!("{}{path}", self.server.url()))
+                .call()
+                .unwrap(),
+        )
     }
 }

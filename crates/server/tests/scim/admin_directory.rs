@@ -2,8 +2,8 @@
 //! code and change nothing; tokens, the SCIM switch, logs and the audit export.
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::{Actor, DisplayName, Email, GroupKind, Lifecycle, Source, UserName};
-use roster_store::{NewGroup, NewUser};
+use roster_store::domain::{Actor, DisplayName, GroupKind, Lifecycle, Source};
+use roster_store::NewGroup;
 use serde_json::json;
 
 use crate::common::{Reply, TestApp};
@@ -15,20 +15,7 @@ fn refused(reply: &Reply, code: &str) {
 }
 
 fn jit_user(app: &TestApp, name: &str) -> String {
-    app.db
-        .store
-        .create_user(
-            &Actor::Cli,
-            &NewUser {
-                email: Some(Email::parse(&format!("{name}@acme.test")).unwrap()),
-                ..NewUser::minimal(
-                    app.workspace.id,
-                    UserName::parse(name).unwrap(),
-                    Source::Jit,
-                )
-            },
-        )
-        .unwrap()
+    app.store_user(name, &format!("{name}@acme.test"), Source::Jit)
         .id
         .to_string()
 }

@@ -7,10 +7,11 @@
 
 use pretty_assertions::assert_eq;
 use roster_sso::session::{SessionOptions, Sessions};
-use roster_store::domain::{Actor, DisplayName, Email, SessionVerifier, Source, UserId, UserName};
+use roster_store::domain::{Actor, DisplayName, SessionVerifier, Source, UserId, UserName};
 use roster_store::NewUser;
 use serde_json::{json, Value};
 
+use crate::common::browser::{agent, session_set_by};
 use crate::common::{Options, Reply, TestApp};
 
 /// The public URL `TestApp` runs with (the session issuer).
@@ -20,29 +21,12 @@ const PUBLIC_URL: &str = "http://roster.test";
 /// `/login/password`: its id, and its session token with that session's CSRF token.
 fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
     let store = &app.db.store;
-    let user = store
-        .create_user(
-            &Actor::Cli,
-            &NewUser {
-                email: Some(Email::parse(&format!("{name}@acme.test")).unwrap()),
-                ..NewUser::minimal(
-                    app.workspace.id,
-                    UserName::parse(name).unwrap(),
-                    Source::Invited,
-                )
-            },
-        )
-        .unwrap();
+    let user = app.store_user(name, &format!("{name}@acme.test"), Source::Invited);
     let hash = roster_store::domain::password::hash_password("pw-123456").unwrap();
     store
         .set_password_hash(&Actor::Cli, app.workspace.id, user.id, &hash)
         .unwrap();
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent();
-    let response = agent
+    let response = agent()
         .post(&format!("{}/login/password", app.server.url()))
         .send_form([
             ("workspace", app.workspace.slug.as_str()),
@@ -52,14 +36,7 @@ fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
         ])
         .unwrap();
     assert_eq!(response.status().as_u16(), 303, "the password login");
-    let token = response
-        .headers()
-        .get_all("set-cookie")
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .expect("a session cookie");
+    let token = session_set_by(&response).expect("a session cookie");
     // The CSRF token the server derives for this session, read with the server's own verifier
     // on the same database (a non-admin cannot read it from `GET /session`).
     let sessions = Sessions::new(

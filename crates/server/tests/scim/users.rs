@@ -2,33 +2,15 @@
 //! concurrent identical creates.
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::{Actor, Email, Source, UserName};
-use roster_store::NewUser;
+use roster_store::domain::Source;
 use serde_json::json;
 
 use crate::common::{patch_op, Options, TestApp};
 
-fn jit_user(app: &TestApp, user_name: &str, email: &str) -> roster_store::domain::User {
-    app.db
-        .store
-        .create_user(
-            &Actor::Cli,
-            &NewUser {
-                email: Some(Email::parse(email).unwrap()),
-                ..NewUser::minimal(
-                    app.workspace.id,
-                    UserName::parse(user_name).unwrap(),
-                    Source::Jit,
-                )
-            },
-        )
-        .unwrap()
-}
-
 #[test]
 fn a_pre_scim_user_with_the_same_user_name_and_email_is_adopted() {
     let app = TestApp::new();
-    let jit = jit_user(&app, "carol@acme.com", "carol@acme.com");
+    let jit = app.store_user("carol@acme.com", "carol@acme.com", Source::Jit);
     let hidden = app.scim(
         "GET",
         "/Users?filter=userName+eq+%22carol%40acme.com%22",
@@ -62,7 +44,7 @@ fn a_pre_scim_user_with_the_same_user_name_and_email_is_adopted() {
 #[test]
 fn a_pre_scim_user_with_another_email_is_a_conflict_and_untouched() {
     let app = TestApp::new();
-    let jit = jit_user(&app, "dave@acme.com", "dave@acme.com");
+    let jit = app.store_user("dave@acme.com", "dave@acme.com", Source::Jit);
     let refused = app.scim("POST", "/Users", Some(json!({
         "userName": "dave@acme.com", "emails": [{"value": "attacker@evil.test", "primary": true}],
     })));

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/browser.rs"]
+mod browser;
 #[path = "../common/idps.rs"]
 mod idps;
 #[path = "../common/process.rs"]

@@ -228,14 +228,8 @@ fn an_oversized_token_response_fails_the_login_cleanly() {
     assert_eq!(started.status(), 302);
     let location = started.headers()["location"].to_str().unwrap().to_owned();
     let state = url_query(&location, "state");
-    let binding = started
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_sso="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("the browser binding cookie");
+    let binding =
+        crate::browser::cookie_set_by(&started, "roster_sso").expect("the browser binding cookie");
 
     let mut callback = agent()
         .get(&format!(

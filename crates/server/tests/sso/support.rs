@@ -13,6 +13,8 @@ use roster_store::testing::TestStore;
 use roster_store::{LoginEvent, NewConnection, NewMapping};
 use serde_json::Value;
 
+pub use crate::browser::{agent, session_set_by};
+
 /// Whether the IdPs are installed (set by `cargo xtask test`).
 pub fn e2e_enabled() -> bool {
     if std::env::var_os("ROSTER_E2E").is_some() {
@@ -247,25 +249,6 @@ pub fn event_id_on_page(body: &str) -> Option<String> {
 }
 
 /// An HTTP client that shows every status and follows no redirect (a test looks at each hop).
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .new_agent()
-}
-
-/// The `roster_session` token a response sets, if any.
-pub fn session_set_by(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("roster_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
 /// `POST /login/password` for workspace `acme`: (status, session token, body).
 pub fn password_login(app: &SsoApp, user: &str, password: &str) -> (u16, Option<String>, String) {
     password_login_in(app, "acme", user, password)
