@@ -33,6 +33,10 @@ pub enum ProviderError {
     /// Authorization: an error the app hears about at its (verified) redirect URI.
     #[error("authorization refused: {}", .0.error.as_str())]
     Redirect(Box<ErrorRedirect>),
+    /// A bearer token (userinfo) or `id_token_hint` that is not a live token of this provider.
+    /// The reason is logged, never answered.
+    #[error("invalid token: {0}")]
+    InvalidToken(crate::tokens::TokenRefusal),
     /// A signing key could not be made or read.
     #[error("signing key: {0}")]
     Key(String),
@@ -61,6 +65,8 @@ enum Answer {
     Page { code: &'static str },
     /// Back to the app's redirect URI with the error.
     Redirect { location: String },
+    /// 401 `invalid_token` with `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
+    InvalidToken,
     /// Unexpected: logged with its cause, answered without it.
     Internal,
 }
@@ -86,6 +92,7 @@ impl ProviderError {
             ProviderError::UnregisteredRedirectUri => Answer::Page {
                 code: "unregistered_redirect_uri",
             },
+            ProviderError::InvalidToken(_) => Answer::InvalidToken,
             ProviderError::Redirect(redirect) => Answer::Redirect {
                 location: redirect.location(),
             },
@@ -118,6 +125,7 @@ impl ResponseError for ProviderError {
             Answer::Json { status, .. } => status,
             Answer::Page { .. } => StatusCode::BAD_REQUEST,
             Answer::Redirect { .. } => StatusCode::SEE_OTHER,
+            Answer::InvalidToken => StatusCode::UNAUTHORIZED,
             Answer::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -153,6 +161,19 @@ impl ResponseError for ProviderError {
                 .insert_header((header::LOCATION, location))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish(),
+            Answer::InvalidToken => {
+                tracing::info!(error = %self, "OpenID Provider: token refused");
+                HttpResponse::Unauthorized()
+                    .insert_header((
+                        header::WWW_AUTHENTICATE,
+                        r#"Bearer error="invalid_token", error_description="the access token is not valid""#,
+                    ))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .json(OAuthErrorBody {
+                        error: "invalid_token",
+                        error_description: "the access token is not valid".to_owned(),
+                    })
+            }
             Answer::Internal => {
                 tracing::error!(error = %self, "OpenID Provider: internal error");
                 HttpResponse::InternalServerError()
@@ -268,6 +289,24 @@ mod tests {
             let csp = header_of(&response, header::CONTENT_SECURITY_POLICY).unwrap();
             assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         }
+
+        let (status, content_type, body, response) = answer(&ProviderError::InvalidToken(
+            crate::tokens::TokenRefusal::BadSignature,
+        ));
+        assert_eq!(status, 401);
+        assert_eq!(content_type, "application/json");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        assert!(
+            !body.to_string().contains("signature"),
+            "the reason stays in the log"
+        );
+        assert_eq!(
+            header_of(&response, header::WWW_AUTHENTICATE).as_deref(),
+            Some(
+                r#"Bearer error="invalid_token", error_description="the access token is not valid""#
+            )
+        );
 
         let redirect = ProviderError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: "https://app.example/cb".to_owned(),

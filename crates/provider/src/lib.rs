@@ -21,6 +21,7 @@ mod handlers;
 pub mod keys;
 mod pages;
 pub mod redirect_uri;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
