@@ -24,6 +24,7 @@ use roster_store::domain::Timestamp;
 use roster_store::{SigningAlg, SigningKeyRecord, Store};
 use serde_json::{json, Value};
 
+use crate::tokens::{SigningKey, VerifyingKey};
 use crate::ProviderError;
 
 /// RSA modulus size of RS256 keys.
@@ -95,10 +96,13 @@ pub fn generate_key(alg: SigningAlg, now: Timestamp) -> Result<SigningKeyRecord,
     })
 }
 
-/// A stored key with its JWK parsed.
+/// A stored key, parsed once per load: its JWK and both halves, so minting a token never
+/// parses a PEM (an RSA private key takes longer to parse than to sign with).
 struct LoadedKey {
     record: SigningKeyRecord,
     jwk: Value,
+    signing: Arc<SigningKey>,
+    verifying: VerifyingKey,
 }
 
 /// Every key of the store, parsed at `loaded_at`.
@@ -145,6 +149,37 @@ impl ProviderKeys {
             .collect())
     }
 
+    /// The key that signs `alg` tokens at `now`: the current key of that algorithm (the most
+    /// recent one if a rotation overlaps).
+    pub fn signing_key(
+        &self,
+        alg: SigningAlg,
+        now: Timestamp,
+    ) -> Result<Arc<SigningKey>, ProviderError> {
+        let set = self.key_set(now)?;
+        set.keys
+            .iter()
+            .filter(|key| {
+                key.signing.alg() == alg
+                    && key.record.status_at(now) == roster_store::SigningKeyStatus::Current
+            })
+            .max_by_key(|key| key.record.signs_from)
+            .map(|key| Arc::clone(&key.signing))
+            .ok_or_else(|| ProviderError::Key(format!("no current {} key", alg.as_str())))
+    }
+
+    /// The keys that verify the provider's tokens at `now`: every published one, so tokens and
+    /// `id_token_hint`s signed before a rotation still verify while their key is published.
+    pub fn verifying_keys(&self, now: Timestamp) -> Result<Vec<VerifyingKey>, ProviderError> {
+        let set = self.key_set(now)?;
+        Ok(set
+            .keys
+            .iter()
+            .filter(|key| key.record.status_at(now).is_published())
+            .map(|key| key.verifying.clone())
+            .collect())
+    }
+
     /// The cached key set while fresh, else the store's (creating a key for any algorithm that
     /// has none that could sign).
     fn key_set(&self, now: Timestamp) -> Result<Arc<KeySet>, ProviderError> {
@@ -179,8 +214,13 @@ impl ProviderKeys {
         }
         let mut keys = Vec::with_capacity(records.len());
         for record in records {
-            match serde_json::from_str::<Value>(&record.public_jwk) {
-                Ok(jwk) => keys.push(LoadedKey { record, jwk }),
+            match parse(&record) {
+                Ok((jwk, signing, verifying)) => keys.push(LoadedKey {
+                    record,
+                    jwk,
+                    signing: Arc::new(signing),
+                    verifying,
+                }),
                 Err(err) => {
                     let kid = &record.kid;
                     tracing::error!(%kid, error = %err, "unusable provider key skipped");
@@ -192,6 +232,15 @@ impl ProviderKeys {
             keys,
         })
     }
+}
+
+/// A stored key's JWK and halves.
+fn parse(record: &SigningKeyRecord) -> Result<(Value, SigningKey, VerifyingKey), ProviderError> {
+    let jwk = serde_json::from_str::<Value>(&record.public_jwk)
+        .map_err(|err| ProviderError::Key(err.to_string()))?;
+    let signing = SigningKey::from_record(record)?;
+    let verifying = signing.verifying_key()?;
+    Ok((jwk, signing, verifying))
 }
 
 #[cfg(test)]

@@ -89,6 +89,26 @@ impl ProviderState {
     }
 }
 
+impl ProviderState {
+    /// The key that signs `alg` tokens at `now` (an app's `id_token_alg`; RS256 for access
+    /// tokens by default).
+    pub fn signing_key(
+        &self,
+        alg: roster_store::SigningAlg,
+        now: Timestamp,
+    ) -> Result<Arc<tokens::SigningKey>, ProviderError> {
+        self.keys.signing_key(alg, now)
+    }
+
+    /// The keys that verify the provider's own tokens at `now`.
+    pub fn verifying_keys(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<tokens::VerifyingKey>, ProviderError> {
+        self.keys.verifying_keys(now)
+    }
+}
+
 /// Mounts the provider's routes at the root: `/.well-known/openid-configuration`,
 /// `/.well-known/oauth-authorization-server` and `/.well-known/jwks.json`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) {

@@ -739,3 +739,62 @@ fn logout_token_invariants() {
         }
     }
 }
+
+/// End to end through the store: the keys the provider loads sign ID tokens that openidconnect
+/// accepts against the JWKS the provider serves (session keys included), and access tokens
+/// that the provider's own verification accepts.
+#[test]
+fn tokens_signed_with_stored_keys_verify_against_the_served_jwks() {
+    use roster_provider::ProviderState;
+    use roster_sso::session::{SessionOptions, Sessions};
+    use roster_store::testing::TestStore;
+    use std::time::Duration;
+
+    let db = TestStore::new();
+    let sessions = Sessions::new(
+        db.store.clone(),
+        ISSUER.to_owned(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    let state = ProviderState::new(
+        db.store.clone(),
+        &format!("{ISSUER}/"),
+        sessions,
+        Duration::from_secs(60),
+    );
+    assert_eq!(state.issuer(), ISSUER);
+    let now = Timestamp::now();
+    let jwks: CoreJsonWebKeySet =
+        serde_json::from_value(serde_json::to_value(state.jwks_at(now).unwrap()).unwrap()).unwrap();
+    let user = user();
+    let amr = vec!["pwd".to_owned()];
+    for (alg, jws_alg) in [
+        (
+            SigningAlg::Rs256,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        ),
+        (SigningAlg::Es256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+    ] {
+        let key = state.signing_key(alg, now).unwrap();
+        assert_eq!(key.alg(), alg);
+        let token = mint_id_token(&id_input(&user, ALL_SCOPES, &amr), &key, now).unwrap();
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new(CLIENT.to_owned()),
+            IssuerUrl::new(ISSUER.to_owned()).unwrap(),
+            jwks.clone(),
+        )
+        .set_allowed_algs([jws_alg]);
+        let id_token: CoreIdToken = token.parse().unwrap();
+        id_token
+            .claims(&verifier, &Nonce::new("n-0S6_WzA2Mj".to_owned()))
+            .unwrap();
+
+        let (access, claims) = mint_access_token(&access_input(), &key, now).unwrap();
+        let keys = state.verifying_keys(now).unwrap();
+        assert_eq!(
+            verify_access_token(&access, &keys, state.issuer(), now).unwrap(),
+            claims
+        );
+    }
+}
