@@ -607,6 +607,24 @@ fn id_token_hint_checks() {
         ),
         ("a logout token", logout_token, TokenRefusal::WrongType),
         (
+            "OP23: ID token claims under typ at+jwt",
+            forge(
+                &json!({ "alg": "RS256", "kid": kid, "typ": "at+jwt" }),
+                &hint_claims,
+                rs256(),
+            ),
+            TokenRefusal::WrongType,
+        ),
+        (
+            "ID token claims without typ",
+            forge(
+                &json!({ "alg": "RS256", "kid": kid }),
+                &hint_claims,
+                rs256(),
+            ),
+            TokenRefusal::WrongType,
+        ),
+        (
             "OP24: alg none",
             resigned(&hint, &json!({ "alg": "none", "typ": "JWT" }), b""),
             TokenRefusal::UnknownKey,
