@@ -213,7 +213,11 @@ impl ProviderKeys {
             records = self.store.oauth_signing_keys()?;
         }
         let mut keys = Vec::with_capacity(records.len());
-        for record in records {
+        // Expired keys are never published and the store has wiped their private half.
+        for record in records
+            .into_iter()
+            .filter(|record| record.status_at(now).is_published())
+        {
             match parse(&record) {
                 Ok((jwk, signing, verifying)) => keys.push(LoadedKey {
                     record,

@@ -4,8 +4,9 @@
 //! answers the product with a code, an ID token and back-channel logouts.
 //!
 //! This crate owns the provider's protocol: app registration rules ([`apps`],
-//! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]) and the
-//! authorization endpoint's rules ([`authorize`]). It asks `roster-sso` for the session keys
+//! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]), the
+//! authorization endpoint's rules ([`authorize`]) and the tokens it mints and verifies
+//! ([`tokens`]). It asks `roster-sso` for the session keys
 //! (published in one JWKS with its own) and, later, to run the upstream login; and
 //! `roster-store` for apps, keys, codes, grants and refresh tokens.
 //!
@@ -87,9 +88,7 @@ impl ProviderState {
         keys.extend(self.keys.published_at(now)?);
         Ok(JwkSet { keys })
     }
-}
 
-impl ProviderState {
     /// The key that signs `alg` tokens at `now` (an app's `id_token_alg`; RS256 for access
     /// tokens by default).
     pub fn signing_key(

@@ -816,3 +816,76 @@ fn tokens_signed_with_stored_keys_verify_against_the_served_jwks() {
         );
     }
 }
+
+/// Across a rotation, tokens are signed by the key that is current at `now` (never a `next`
+/// one), tokens of the retiring key still verify while it is published, and expired keys
+/// (whose private half the store wiped) neither sign nor verify.
+#[test]
+fn signing_follows_key_rotation() {
+    use roster_provider::ProviderState;
+    use roster_sso::session::{SessionOptions, Sessions};
+    use roster_store::domain::Actor;
+    use roster_store::testing::TestStore;
+    use std::time::Duration;
+
+    let db = TestStore::new();
+    let sessions = Sessions::new(
+        db.store.clone(),
+        ISSUER.to_owned(),
+        SessionOptions::default(),
+    )
+    .unwrap();
+    let state = ProviderState::new(db.store.clone(), ISSUER, sessions, Duration::ZERO);
+    let now = Timestamp::now();
+    let first = state.signing_key(SigningAlg::Rs256, now).unwrap();
+    let (old_token, _) = mint_access_token(&access_input(), &first, now).unwrap();
+
+    let next = generate_key(SigningAlg::Rs256, now).unwrap();
+    db.store
+        .rotate_oauth_signing_key(
+            &Actor::Cli,
+            &next,
+            now,
+            now.plus_seconds(60),
+            now.plus_seconds(120),
+        )
+        .unwrap();
+    assert_eq!(
+        state.signing_key(SigningAlg::Rs256, now).unwrap().kid(),
+        first.kid(),
+        "a next key does not sign yet"
+    );
+    let after_switch = now.plus_seconds(61);
+    let current = state.signing_key(SigningAlg::Rs256, after_switch).unwrap();
+    assert_eq!(current.kid(), next.kid);
+    let keys = state.verifying_keys(after_switch).unwrap();
+    assert!(keys.iter().any(|key| key.kid() == first.kid()));
+    assert!(verify_access_token(&old_token, &keys, ISSUER, now).is_ok());
+    assert_eq!(
+        state
+            .signing_key(SigningAlg::Es256, after_switch)
+            .unwrap()
+            .alg(),
+        SigningAlg::Es256,
+        "the other algorithm is untouched"
+    );
+
+    // An emergency rotation ends every older RS256 key at once.
+    let replacement = generate_key(SigningAlg::Rs256, now).unwrap();
+    let later = Timestamp::now();
+    db.store
+        .rotate_oauth_signing_key(&Actor::Cli, &replacement, later, later, later)
+        .unwrap();
+    let keys = state.verifying_keys(later).unwrap();
+    assert!(!keys
+        .iter()
+        .any(|key| key.kid() == first.kid() || key.kid() == next.kid));
+    assert_eq!(
+        verify_access_token(&old_token, &keys, ISSUER, later).err(),
+        Some(TokenRefusal::UnknownKey)
+    );
+    assert_eq!(
+        state.signing_key(SigningAlg::Rs256, later).unwrap().kid(),
+        replacement.kid
+    );
+}

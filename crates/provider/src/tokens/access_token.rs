@@ -5,8 +5,8 @@
 //! The audience is the app's `client_id` (Roster takes no `resource` parameter, so the product
 //! is the resource its tokens are for, RFC 9068 §3).
 //!
-//! **Algorithm.** The caller passes the key: RS256 is what RFC 9068 §2.1 requires every
-//! resource server to support, and is the default. RSA-2048 signing costs ~1,400/s per core
+//! **Algorithm.** The caller passes the key: RS256 ([`DEFAULT_ACCESS_TOKEN_ALG`]) is what
+//! RFC 9068 §2.1 requires every resource server to support, and is the default. RSA-2048 signing costs ~1,400/s per core
 //! here, so a code exchange that signs an RS256 ID token and an RS256 access token tops out near
 //! 700/s per core on signing alone; an ES256 key (~40,000 signatures/s) is accepted too for apps
 //! whose APIs verify ES256. Verification takes the algorithm from our key's registration.
@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use roster_store::domain::Timestamp;
+use roster_store::SigningAlg;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +29,10 @@ use crate::ProviderError;
 
 /// The `typ` header of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The algorithm of access tokens unless an app asks otherwise: RS256, which every RFC 9068
+/// resource server supports.
+pub const DEFAULT_ACCESS_TOKEN_ALG: SigningAlg = SigningAlg::Rs256;
 
 /// How long an access token is valid.
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 300;

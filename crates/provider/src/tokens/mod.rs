@@ -20,7 +20,7 @@ mod logout_token;
 
 pub use access_token::{
     mint_access_token, verify_access_token, AccessTokenCache, AccessTokenClaims, AccessTokenInput,
-    ACCESS_TOKEN_LIFETIME_SECS, ACCESS_TOKEN_TYP,
+    ACCESS_TOKEN_LIFETIME_SECS, ACCESS_TOKEN_TYP, DEFAULT_ACCESS_TOKEN_ALG,
 };
 pub use hint::{verify_id_token_hint, HintDecision, IdTokenHint};
 pub use id_token::{
