@@ -611,3 +611,108 @@ fn revocation_records_its_reason_and_liveness_checks_the_epoch() {
         .count();
     assert_eq!(revocations, 2);
 }
+
+fn provisioning_entry(
+    workspace: &Workspace,
+    connection: &str,
+) -> roster_store::NewProvisioningEntry {
+    roster_store::NewProvisioningEntry {
+        workspace_id: workspace.id.to_string(),
+        connection_id: connection.to_owned(),
+        occurred_at: Timestamp::now().as_micros(),
+        request_id: "request".to_owned(),
+        method: "PATCH".to_owned(),
+        path: "/Users".to_owned(),
+        status: 200,
+        duration_us: 1,
+        resource_id: None,
+        error: None,
+        warnings: None,
+    }
+}
+
+/// OP21: SCIM `active=false` and SCIM DELETE revoke the user's grants in their own transaction.
+#[test]
+fn scim_deactivation_and_delete_revoke_grants() {
+    let f = fixture();
+    let connection = f.db.scim_connection(f.workspace.id, "idp", true, false);
+    let scope = roster_store::ScimScope {
+        workspace_id: f.workspace.id,
+        connection_id: connection.id,
+    };
+    let connection_id = connection.id.to_string();
+    let new_user = |name: &str| {
+        let mut new =
+            NewUser::minimal(f.workspace.id, UserName::parse(name).unwrap(), Source::Scim);
+        new.managing_connection_id = Some(connection.id);
+        f.store()
+            .scim_create_user(&Actor::System, scope, &new, |_| {
+                provisioning_entry(&f.workspace, &connection_id)
+            })
+            .unwrap()
+            .0
+    };
+    let deactivated = new_user("grace");
+    let deleted = new_user("linus");
+    let now = Timestamp::now();
+    let grant_of = |user: &User| {
+        f.store()
+            .issue_authorization_code(
+                &Actor::System,
+                &NewOAuthGrant {
+                    user_id: user.id,
+                    ..f.new_grant(&f.app, true)
+                },
+                &CodeBinding {
+                    redirect_uri: REDIRECT.to_owned(),
+                    code_challenge: None,
+                    nonce: None,
+                },
+                now,
+            )
+            .unwrap()
+            .0
+    };
+    let grant_deactivated = grant_of(&deactivated);
+    let grant_deleted = grant_of(&deleted);
+    let grant_untouched = f.code(&f.app, false, now).0;
+
+    f.store()
+        .scim_modify_user::<roster_store::StoreError>(
+            &Actor::System,
+            scope,
+            &deactivated.id.to_string(),
+            None,
+            |_| {
+                Ok(Some(roster_store::UserUpdate {
+                    given_name: None,
+                    family_name: None,
+                    display_name: None,
+                    external_id: None,
+                    email: None,
+                    active: false,
+                    scim_attributes: "{}".to_owned(),
+                    changed: vec!["active".to_owned()],
+                    note: serde_json::json!({}),
+                }))
+            },
+            |_| provisioning_entry(&f.workspace, &connection_id),
+        )
+        .unwrap();
+    f.store()
+        .scim_delete_user(&Actor::System, scope, &deleted.id.to_string(), None, |_| {
+            provisioning_entry(&f.workspace, &connection_id)
+        })
+        .unwrap();
+    for grant in [&grant_deactivated, &grant_deleted] {
+        assert_eq!(
+            f.grant(&grant.id).revoked_reason.as_deref(),
+            Some("user_deactivated")
+        );
+    }
+    assert_eq!(
+        f.grant(&grant_untouched.id).revoked_at,
+        None,
+        "another user's grant"
+    );
+}

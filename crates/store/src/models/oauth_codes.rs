@@ -201,3 +201,171 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use roster_domain::Timestamp;
+
+    use super::{code_redeemable, CodeRedemption, OAuthCode};
+    use crate::models::oauth_grants::pkce_s256;
+    use crate::{InvalidGrant, OAuthGrant};
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kSn4-1K2E5wEHgA0H7J2dGkIhNo-verifier";
+
+    fn grant(revoked: bool) -> OAuthGrant {
+        OAuthGrant {
+            id: "g".into(),
+            client_id: "app".into(),
+            workspace_id: "w".into(),
+            user_id: "u".into(),
+            connection_id: None,
+            session_id: None,
+            sid: "sid".into(),
+            scope: "openid".into(),
+            offline: false,
+            auth_time: 0,
+            amr: "[]".into(),
+            created_at: 0,
+            revoked_at: revoked.then_some(5),
+            revoked_reason: None,
+        }
+    }
+
+    fn code(challenge: bool, used: bool) -> OAuthCode {
+        OAuthCode {
+            code_hash: "h".into(),
+            grant_id: "g".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            code_challenge: challenge.then(|| pkce_s256(VERIFIER)),
+            nonce: None,
+            created_at: 0,
+            expires_at: 60_000_000,
+            used_at: used.then_some(10),
+        }
+    }
+
+    #[test]
+    fn pkce_s256_matches_an_independent_implementation() {
+        // Python: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=").
+        assert_eq!(
+            pkce_s256(VERIFIER),
+            "bom-kBzocdot6rY4UXL5MZaXipSu9hYtMIx9o8fDd2o"
+        );
+    }
+
+    #[test]
+    fn which_redemptions_are_refused_and_in_what_order() {
+        let ok = CodeRedemption {
+            code: "c",
+            client_id: "app",
+            redirect_uri: "https://app.example/cb",
+            code_verifier: Some(VERIFIER),
+        };
+        // (code has challenge, code used, grant revoked, attempt, now, expected)
+        let cases = [
+            (true, false, false, ok, 59, Ok(())),
+            (
+                false,
+                false,
+                false,
+                CodeRedemption {
+                    code_verifier: None,
+                    ..ok
+                },
+                0,
+                Ok(()),
+            ),
+            (true, false, false, ok, 60, Err(InvalidGrant::Expired)),
+            (true, true, false, ok, 0, Err(InvalidGrant::CodeReused)),
+            (true, false, true, ok, 0, Err(InvalidGrant::GrantRevoked)),
+            // A wrong client is refused before anything that would consume or revoke.
+            (
+                true,
+                true,
+                false,
+                CodeRedemption {
+                    client_id: "other",
+                    ..ok
+                },
+                0,
+                Err(InvalidGrant::WrongClient),
+            ),
+            (
+                true,
+                false,
+                false,
+                CodeRedemption {
+                    client_id: "other",
+                    ..ok
+                },
+                99,
+                Err(InvalidGrant::WrongClient),
+            ),
+            (
+                true,
+                true,
+                false,
+                CodeRedemption {
+                    redirect_uri: "https://app.example/cb/",
+                    ..ok
+                },
+                0,
+                Err(InvalidGrant::RedirectUriMismatch),
+            ),
+            (
+                true,
+                false,
+                false,
+                CodeRedemption {
+                    redirect_uri: "https://APP.example/cb",
+                    ..ok
+                },
+                0,
+                Err(InvalidGrant::RedirectUriMismatch),
+            ),
+            (
+                true,
+                true,
+                false,
+                CodeRedemption {
+                    code_verifier: None,
+                    ..ok
+                },
+                0,
+                Err(InvalidGrant::VerifierMissing),
+            ),
+            (
+                true,
+                false,
+                false,
+                CodeRedemption {
+                    code_verifier: Some("x"),
+                    ..ok
+                },
+                0,
+                Err(InvalidGrant::VerifierMismatch),
+            ),
+            (
+                false,
+                false,
+                false,
+                ok,
+                0,
+                Err(InvalidGrant::UnexpectedVerifier),
+            ),
+        ];
+        for (challenge, used, revoked, attempt, now, expected) in cases {
+            assert_eq!(
+                code_redeemable(
+                    &code(challenge, used),
+                    &grant(revoked),
+                    &attempt,
+                    Timestamp::from_micros(now * 1_000_000)
+                ),
+                expected,
+                "{challenge} {used} {revoked} {attempt:?} {now}"
+            );
+        }
+    }
+}

@@ -161,3 +161,151 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use roster_domain::{Lifecycle, Timestamp};
+
+    use super::{refresh_usable, OAuthRefreshToken};
+    use crate::{grant_liveness, GrantNotLive, InvalidGrant, OAuthGrant};
+
+    fn grant(revoked: bool) -> OAuthGrant {
+        OAuthGrant {
+            id: "g".into(),
+            client_id: "app".into(),
+            workspace_id: "w".into(),
+            user_id: "u".into(),
+            connection_id: None,
+            session_id: None,
+            sid: "sid".into(),
+            scope: "openid email offline_access".into(),
+            offline: true,
+            auth_time: 0,
+            amr: "[]".into(),
+            created_at: 0,
+            revoked_at: revoked.then_some(5),
+            revoked_reason: None,
+        }
+    }
+
+    fn token(used: bool) -> OAuthRefreshToken {
+        OAuthRefreshToken {
+            token_hash: "h".into(),
+            grant_id: "g".into(),
+            parent_hash: None,
+            scope: "openid email offline_access".into(),
+            created_at: 0,
+            expires_at: 100,
+            used_at: used.then_some(1),
+        }
+    }
+
+    #[test]
+    fn which_refreshes_are_refused_and_in_what_order() {
+        // (token used, grant revoked, client, scope, now, expected)
+        let cases = [
+            (false, false, "app", None, 99, Ok(())),
+            (false, false, "app", Some("openid"), 0, Ok(())),
+            (
+                false,
+                false,
+                "app",
+                Some("openid email offline_access"),
+                0,
+                Ok(()),
+            ),
+            (
+                false,
+                false,
+                "app",
+                Some("openid groups"),
+                0,
+                Err(InvalidGrant::ScopeWidened),
+            ),
+            (false, false, "app", None, 100, Err(InvalidGrant::Expired)),
+            (
+                true,
+                false,
+                "app",
+                None,
+                0,
+                Err(InvalidGrant::RefreshTokenReused),
+            ),
+            // Another client learns nothing and changes nothing, whatever the token's state.
+            (
+                true,
+                false,
+                "other",
+                None,
+                0,
+                Err(InvalidGrant::WrongClient),
+            ),
+            (
+                false,
+                true,
+                "other",
+                None,
+                0,
+                Err(InvalidGrant::WrongClient),
+            ),
+            // A revoked grant refuses before reuse would revoke it again.
+            (true, true, "app", None, 0, Err(InvalidGrant::GrantRevoked)),
+        ];
+        for (used, revoked, client, scope, now, expected) in cases {
+            assert_eq!(
+                refresh_usable(
+                    &token(used),
+                    &grant(revoked),
+                    client,
+                    scope,
+                    Timestamp::from_micros(now)
+                ),
+                expected,
+                "{used} {revoked} {client} {scope:?} {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn which_grants_are_live_at_userinfo() {
+        let live = grant(false);
+        let revoked = grant(true);
+        let cases = [
+            (Some(&live), Some((Lifecycle::Active, 3)), Ok(())),
+            (
+                None,
+                Some((Lifecycle::Active, 3)),
+                Err(GrantNotLive::Unknown),
+            ),
+            (
+                Some(&revoked),
+                Some((Lifecycle::Active, 3)),
+                Err(GrantNotLive::Revoked),
+            ),
+            (
+                Some(&live),
+                Some((Lifecycle::Deactivated, 3)),
+                Err(GrantNotLive::UserInactive),
+            ),
+            (
+                Some(&live),
+                Some((Lifecycle::Deprovisioned, 3)),
+                Err(GrantNotLive::UserInactive),
+            ),
+            (Some(&live), None, Err(GrantNotLive::UserInactive)),
+            (
+                Some(&live),
+                Some((Lifecycle::Active, 4)),
+                Err(GrantNotLive::EpochMoved),
+            ),
+        ];
+        for (grant, user, expected) in cases {
+            assert_eq!(
+                grant_liveness(grant, user, 3),
+                expected,
+                "{grant:?} {user:?}"
+            );
+        }
+    }
+}
