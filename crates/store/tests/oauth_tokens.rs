@@ -595,8 +595,12 @@ fn revocation_records_its_reason_and_liveness_checks_the_epoch() {
                 RevokeReason::Admin,
                 now
             )
-            .unwrap(),
-        1
+            .unwrap()
+            .into_iter()
+            .map(|grant| grant.id)
+            .collect::<Vec<_>>(),
+        vec![grant_b.id.clone()],
+        "the grants revoked, for back-channel logout"
     );
     assert_eq!(
         f.grant(&grant_b.id).revoked_reason.as_deref(),
@@ -715,4 +719,44 @@ fn scim_deactivation_and_delete_revoke_grants() {
         None,
         "another user's grant"
     );
+}
+
+/// Logout of a Roster session revokes that session's grants except `offline_access` ones
+/// (Back-Channel Logout §2.7), and no other session's.
+#[test]
+fn session_logout_revokes_the_sessions_online_grants_only() {
+    let f = fixture();
+    let now = Timestamp::now();
+    let (online, _) = f.code(&f.app, false, now);
+    let (offline, _) = f.code(&f.other_app, true, now);
+    let (elsewhere, _) = f
+        .store()
+        .issue_authorization_code(
+            &Actor::System,
+            &NewOAuthGrant {
+                session_id: Some("session-2".to_owned()),
+                ..f.new_grant(&f.app, false)
+            },
+            &CodeBinding {
+                redirect_uri: REDIRECT.to_owned(),
+                code_challenge: None,
+                nonce: None,
+            },
+            now,
+        )
+        .unwrap();
+    let revoked: Vec<String> = f
+        .store()
+        .revoke_session_oauth_grants(&Actor::System, "session-1", now)
+        .unwrap()
+        .into_iter()
+        .map(|grant| grant.id)
+        .collect();
+    assert_eq!(revoked, vec![online.id.clone()]);
+    assert_eq!(
+        f.grant(&online.id).revoked_reason.as_deref(),
+        Some("logout")
+    );
+    assert_eq!(f.grant(&offline.id).revoked_at, None);
+    assert_eq!(f.grant(&elsewhere.id).revoked_at, None);
 }

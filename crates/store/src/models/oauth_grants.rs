@@ -309,22 +309,52 @@ pub(crate) fn revoke_grant(
 }
 
 /// Revokes every live grant of a user, inside the caller's transaction: the lifecycle changes
-/// that end a user's access call it, so refresh stops in the same commit. Returns how many.
+/// that end a user's access call it, so refresh stops in the same commit. Returns the grants it
+/// revoked (the apps a back-channel logout goes to).
 pub(crate) fn revoke_user_grants(
     conn: &mut DbConnection,
     actor: &Actor,
     user_id: UserId,
     reason: RevokeReason,
     now: Timestamp,
-) -> StoreResult<usize> {
-    let live: Vec<OAuthGrant> = oauth_grants::table
+) -> StoreResult<Vec<OAuthGrant>> {
+    let live = oauth_grants::table
         .filter(oauth_grants::user_id.eq(user_id.to_string()))
         .filter(oauth_grants::revoked_at.is_null())
         .select(OAuthGrant::as_select())
         .load(conn)?;
-    let mut revoked = 0;
-    for grant in &live {
-        revoked += usize::from(revoke_grant(conn, actor, grant, reason, now)?);
+    revoke_all(conn, actor, live, reason, now)
+}
+
+/// Revokes the live grants that came from one Roster session and were not granted
+/// `offline_access` (RP-initiated logout, the session ending: Back-Channel Logout §2.7 keeps
+/// offline grants), inside the caller's transaction. Returns the grants it revoked.
+pub(crate) fn revoke_session_grants(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    session_id: &str,
+    now: Timestamp,
+) -> StoreResult<Vec<OAuthGrant>> {
+    let live = oauth_grants::table
+        .filter(oauth_grants::session_id.eq(session_id))
+        .filter(oauth_grants::offline.eq(false))
+        .filter(oauth_grants::revoked_at.is_null());
+    let grants = live.select(OAuthGrant::as_select()).load(conn)?;
+    revoke_all(conn, actor, grants, RevokeReason::Logout, now)
+}
+
+fn revoke_all(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    grants: Vec<OAuthGrant>,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> StoreResult<Vec<OAuthGrant>> {
+    let mut revoked = Vec::with_capacity(grants.len());
+    for grant in grants {
+        if revoke_grant(conn, actor, &grant, reason, now)? {
+            revoked.push(grant);
+        }
     }
     Ok(revoked)
 }
@@ -370,7 +400,7 @@ impl Store {
         })
     }
 
-    /// "Sign out everywhere": revokes every live grant of a user. Returns how many.
+    /// "Sign out everywhere": revokes every live grant of a user. Returns the grants revoked.
     pub fn revoke_user_oauth_grants(
         &self,
         actor: &Actor,
@@ -378,7 +408,7 @@ impl Store {
         user_id: UserId,
         reason: RevokeReason,
         now: Timestamp,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Vec<OAuthGrant>> {
         self.write(|conn| {
             let exists: i64 = users::table
                 .filter(users::id.eq(user_id.to_string()))
@@ -390,6 +420,17 @@ impl Store {
             }
             revoke_user_grants(conn, actor, user_id, reason, now)
         })
+    }
+
+    /// Logout of one Roster session: revokes the session's live grants that were not granted
+    /// `offline_access`. Returns the grants revoked.
+    pub fn revoke_session_oauth_grants(
+        &self,
+        actor: &Actor,
+        session_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OAuthGrant>> {
+        self.write(|conn| revoke_session_grants(conn, actor, session_id, now))
     }
 
     /// One grant by id (the provider reads its claims), revoked or not.
@@ -610,5 +651,69 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn which_grants_are_live_at_userinfo() {
+        let live = OAuthGrant {
+            id: "g".into(),
+            client_id: "app".into(),
+            workspace_id: "w".into(),
+            user_id: "u".into(),
+            connection_id: None,
+            session_id: None,
+            sid: "sid".into(),
+            scope: "openid".into(),
+            offline: false,
+            auth_time: 0,
+            amr: "[]".into(),
+            created_at: 0,
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let revoked = OAuthGrant {
+            revoked_at: Some(5),
+            ..live.clone()
+        };
+        let cases = [
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Ok(()),
+            ),
+            (
+                None,
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Err(super::GrantNotLive::Unknown),
+            ),
+            (
+                Some(&revoked),
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Err(super::GrantNotLive::Revoked),
+            ),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Deactivated, 3)),
+                Err(super::GrantNotLive::UserInactive),
+            ),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Deprovisioned, 3)),
+                Err(super::GrantNotLive::UserInactive),
+            ),
+            (Some(&live), None, Err(super::GrantNotLive::UserInactive)),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Active, 4)),
+                Err(super::GrantNotLive::EpochMoved),
+            ),
+        ];
+        for (grant, user, expected) in cases {
+            assert_eq!(
+                super::grant_liveness(grant, user, 3),
+                expected,
+                "{grant:?} {user:?}"
+            );
+        }
     }
 }

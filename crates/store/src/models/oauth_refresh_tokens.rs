@@ -165,10 +165,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
-    use roster_domain::{Lifecycle, Timestamp};
+    use roster_domain::Timestamp;
 
     use super::{refresh_usable, OAuthRefreshToken};
-    use crate::{grant_liveness, GrantNotLive, InvalidGrant, OAuthGrant};
+    use crate::{InvalidGrant, OAuthGrant};
 
     fn grant(revoked: bool) -> OAuthGrant {
         OAuthGrant {
@@ -263,48 +263,6 @@ mod tests {
                 ),
                 expected,
                 "{used} {revoked} {client} {scope:?} {now}"
-            );
-        }
-    }
-
-    #[test]
-    fn which_grants_are_live_at_userinfo() {
-        let live = grant(false);
-        let revoked = grant(true);
-        let cases = [
-            (Some(&live), Some((Lifecycle::Active, 3)), Ok(())),
-            (
-                None,
-                Some((Lifecycle::Active, 3)),
-                Err(GrantNotLive::Unknown),
-            ),
-            (
-                Some(&revoked),
-                Some((Lifecycle::Active, 3)),
-                Err(GrantNotLive::Revoked),
-            ),
-            (
-                Some(&live),
-                Some((Lifecycle::Deactivated, 3)),
-                Err(GrantNotLive::UserInactive),
-            ),
-            (
-                Some(&live),
-                Some((Lifecycle::Deprovisioned, 3)),
-                Err(GrantNotLive::UserInactive),
-            ),
-            (Some(&live), None, Err(GrantNotLive::UserInactive)),
-            (
-                Some(&live),
-                Some((Lifecycle::Active, 4)),
-                Err(GrantNotLive::EpochMoved),
-            ),
-        ];
-        for (grant, user, expected) in cases {
-            assert_eq!(
-                grant_liveness(grant, user, 3),
-                expected,
-                "{grant:?} {user:?}"
             );
         }
     }
