@@ -47,13 +47,25 @@ pub struct CodeBinding {
     pub nonce: Option<String>,
 }
 
-/// A token request presenting a code. The client is already authenticated by the caller.
-#[derive(Debug, Clone, Copy)]
+/// A token request presenting a code. The client is already authenticated by the caller. Its
+/// `Debug` leaves out the code and the verifier.
+#[derive(Clone, Copy)]
 pub struct CodeRedemption<'a> {
     pub code: &'a str,
     pub client_id: &'a str,
     pub redirect_uri: &'a str,
     pub code_verifier: Option<&'a str>,
+}
+
+impl std::fmt::Debug for CodeRedemption<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRedemption")
+            .field("code", &"<redacted>")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &self.code_verifier.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A redeemed code: the grant to mint tokens for, the nonce to put in the ID token, the user's
@@ -243,6 +255,24 @@ mod tests {
             expires_at: 60_000_000,
             used_at: used.then_some(10),
         }
+    }
+
+    #[test]
+    fn a_redemption_never_shows_its_code_or_verifier() {
+        let shown = format!(
+            "{:?}",
+            CodeRedemption {
+                code: "the-code",
+                client_id: "app",
+                redirect_uri: "https://app.example/cb",
+                code_verifier: Some(VERIFIER),
+            }
+        );
+        assert!(
+            !shown.contains("the-code") && !shown.contains(VERIFIER),
+            "{shown}"
+        );
+        assert!(shown.contains("app"));
     }
 
     #[test]
