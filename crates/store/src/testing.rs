@@ -97,6 +97,15 @@ impl TestStore {
 }
 
 impl TestStore {
+    /// Runs a read against the database directly, for tests that check stored rows (hashes,
+    /// consumed markers) no public operation returns.
+    pub fn read_rows<T>(
+        &self,
+        f: impl FnOnce(&mut crate::DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.store.read(f)
+    }
+
     /// A SCIM (provisioning-only) connection, created by the CLI actor.
     #[expect(
         clippy::expect_used,

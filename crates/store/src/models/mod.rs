@@ -44,9 +44,16 @@ pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
 pub use oauth_apps::{ClientAuthMethod, DeletedOAuthApp, NewOAuthApp, OAuthApp, SigningAlg};
 pub use oauth_auth_requests::OAuthAuthRequest;
-pub use oauth_codes::OAuthCode;
-pub use oauth_grants::OAuthGrant;
-pub use oauth_refresh_tokens::OAuthRefreshToken;
+pub use oauth_codes::{
+    code_redeemable, CodeBinding, CodeRedemption, OAuthCode, RedeemedCode, CODE_TTL_SECONDS,
+};
+pub use oauth_grants::{
+    grant_liveness, GrantNotLive, InvalidGrant, NewOAuthGrant, OAuthGrant, RevokeReason,
+    SignedInApp,
+};
+pub use oauth_refresh_tokens::{
+    refresh_usable, OAuthRefreshToken, RotatedRefreshToken, REFRESH_TOKEN_TTL_SECONDS,
+};
 pub use oauth_signing_keys::{SigningKeyRecord, SigningKeyRotation, SigningKeyStatus};
 pub use profile::UserProfile;
 pub use provisioning::{

@@ -7,8 +7,15 @@
 //! back-channel logout goes to.
 
 use diesel::prelude::*;
+use roster_domain::{
+    Action, Actor, DomainError, Lifecycle, NewAuditEvent, SecretToken, Timestamp, UserId,
+    WorkspaceId,
+};
+use sha2::{Digest, Sha256};
 
-use crate::schema::oauth_grants;
+use super::{corrupt, record_audit};
+use crate::schema::{oauth_apps, oauth_grants, users};
+use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// A grant, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -36,6 +43,464 @@ pub struct OAuthGrant {
     pub revoked_at: Option<i64>,
     /// Why it was revoked (`logout`, `refresh_token_reuse`, `code_reuse`, `user_deactivated`...).
     pub revoked_reason: Option<String>,
+}
+
+/// Why a grant was revoked, as recorded in `revoked_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// RP-initiated logout, or the Roster session ended.
+    Logout,
+    /// An authorization code was presented after it had been used.
+    CodeReuse,
+    /// A rotated refresh token was presented again.
+    RefreshTokenReuse,
+    /// The user stopped being active (SCIM `active=false` or DELETE, an admin disabling them).
+    UserDeactivated,
+    /// "Sign out everywhere", or an operator revoking one grant.
+    Admin,
+    /// The app revoked it (RFC 7009 revocation endpoint).
+    ClientRevoked,
+}
+
+impl RevokeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "logout",
+            RevokeReason::CodeReuse => "code_reuse",
+            RevokeReason::RefreshTokenReuse => "refresh_token_reuse",
+            RevokeReason::UserDeactivated => "user_deactivated",
+            RevokeReason::Admin => "admin",
+            RevokeReason::ClientRevoked => "client_revoked",
+        }
+    }
+}
+
+/// Why a code or a refresh token was refused: every case is RFC 6749 `invalid_grant` except
+/// [`InvalidGrant::ScopeWidened`] (`invalid_scope`). The provider maps this enum exhaustively;
+/// the description it shows may name the reason, the token itself never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidGrant {
+    /// No such code or refresh token.
+    Unknown,
+    /// Issued to another client; refused without being consumed.
+    WrongClient,
+    /// The token request's `redirect_uri` differs from the authorization request's.
+    RedirectUriMismatch,
+    /// The code was issued with a PKCE challenge and no verifier came.
+    VerifierMissing,
+    /// The verifier does not hash to the challenge.
+    VerifierMismatch,
+    /// A verifier came for a code issued without a challenge (RFC 9700 §4.8).
+    UnexpectedVerifier,
+    /// Past its expiry.
+    Expired,
+    /// The code was already used: the grant it issued is now revoked.
+    CodeReused,
+    /// The refresh token was already rotated: its whole grant is now revoked.
+    RefreshTokenReused,
+    /// The grant was revoked (logout, reuse, the user deactivated).
+    GrantRevoked,
+    /// A refresh asked for a scope the grant does not hold.
+    ScopeWidened,
+}
+
+/// Why an access token's grant no longer answers at userinfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantNotLive {
+    Unknown,
+    Revoked,
+    UserInactive,
+    /// The user's session epoch moved since the token was issued (a sign-out everywhere).
+    EpochMoved,
+}
+
+/// A grant about to be created with its authorization code: everything the ID token states
+/// later, captured at the moment the user authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOAuthGrant {
+    pub client_id: String,
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    /// The upstream connection the user signed in through (`idp` claim).
+    pub connection_id: Option<String>,
+    /// The Roster session, for logout.
+    pub session_id: Option<String>,
+    /// The `sid` this app sees.
+    pub sid: String,
+    pub scope: String,
+    /// Whether `offline_access` was granted: redemption then also issues a refresh token.
+    pub offline: bool,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+}
+
+/// An app a user is signed into: one live grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInApp {
+    pub grant_id: String,
+    pub client_id: String,
+    pub app_name: String,
+    pub scope: String,
+    pub offline: bool,
+    pub sid: String,
+    pub created_at: Timestamp,
+}
+
+/// A fresh 256-bit bearer value (a code or a refresh token) in hex, redacted in `Debug`.
+pub(crate) fn generate_bearer() -> StoreResult<SecretToken> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| {
+        StoreError::Invalid(DomainError::InvalidValue {
+            field: "token",
+            reason: "the system random source failed".to_owned(),
+        })
+    })?;
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(SecretToken::from_presented(&text))
+}
+
+/// The stored form of a presented code or refresh token.
+pub(crate) fn bearer_hash(presented: &str) -> String {
+    SecretToken::from_presented(presented).hash().0
+}
+
+/// RFC 7636 S256: `BASE64URL(SHA256(verifier))` without padding.
+pub(crate) fn pkce_s256(verifier: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = Sha256::digest(verifier.as_bytes());
+    let mut out = String::with_capacity(43);
+    for chunk in digest.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            let index = (n >> (18 - 6 * i)) & 63;
+            out.push(char::from(ALPHABET[index as usize]));
+        }
+    }
+    out
+}
+
+pub(crate) fn load_grant(conn: &mut DbConnection, id: &str) -> StoreResult<Option<OAuthGrant>> {
+    Ok(oauth_grants::table
+        .find(id)
+        .select(OAuthGrant::as_select())
+        .get_result(conn)
+        .optional()?)
+}
+
+fn grant_audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &'static str,
+    grant: &OAuthGrant,
+    detail: serde_json::Value,
+) -> StoreResult<()> {
+    let workspace_id = grant
+        .workspace_id
+        .parse()
+        .map_err(corrupt("oauth_grants"))?;
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(workspace_id),
+            actor: actor.clone(),
+            action: Action(action),
+            target_kind: "oauth_grant",
+            target_id: grant.id.clone(),
+            detail: detail.to_string(),
+        },
+    )
+}
+
+/// Audits an OAuth write on a grant (`oauth_grant.*`) with the grant's user and app.
+pub(crate) fn audit_grant_event(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &'static str,
+    grant: &OAuthGrant,
+) -> StoreResult<()> {
+    grant_audit(
+        conn,
+        actor,
+        action,
+        grant,
+        serde_json::json!({ "client_id": grant.client_id, "user_id": grant.user_id }),
+    )
+}
+
+/// Inserts a grant; audited as `oauth_grant.created`.
+pub(crate) fn insert_grant(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    new: &NewOAuthGrant,
+    now: Timestamp,
+) -> StoreResult<OAuthGrant> {
+    let grant = OAuthGrant {
+        id: uuid::Uuid::now_v7().hyphenated().to_string(),
+        client_id: new.client_id.clone(),
+        workspace_id: new.workspace_id.to_string(),
+        user_id: new.user_id.to_string(),
+        connection_id: new.connection_id.clone(),
+        session_id: new.session_id.clone(),
+        sid: new.sid.clone(),
+        scope: new.scope.clone(),
+        offline: new.offline,
+        auth_time: new.auth_time.as_micros(),
+        amr: super::to_json_list(&new.amr),
+        created_at: now.as_micros(),
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    diesel::insert_into(oauth_grants::table)
+        .values(&grant)
+        .execute(conn)?;
+    grant_audit(
+        conn,
+        actor,
+        "oauth_grant.created",
+        &grant,
+        serde_json::json!({
+            "client_id": grant.client_id,
+            "user_id": grant.user_id,
+            "scope": grant.scope,
+            "offline": grant.offline,
+        }),
+    )?;
+    Ok(grant)
+}
+
+/// Revokes one grant if it is live (one conditional UPDATE); audited as `oauth_grant.revoked`
+/// with the reason. Returns whether this call revoked it.
+pub(crate) fn revoke_grant(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    grant: &OAuthGrant,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let changed = diesel::update(
+        oauth_grants::table
+            .find(&grant.id)
+            .filter(oauth_grants::revoked_at.is_null()),
+    )
+    .set((
+        oauth_grants::revoked_at.eq(Some(now.as_micros())),
+        oauth_grants::revoked_reason.eq(Some(reason.as_str())),
+    ))
+    .execute(conn)?;
+    if changed == 1 {
+        grant_audit(
+            conn,
+            actor,
+            "oauth_grant.revoked",
+            grant,
+            serde_json::json!({
+                "client_id": grant.client_id,
+                "user_id": grant.user_id,
+                "reason": reason.as_str(),
+            }),
+        )?;
+    }
+    Ok(changed == 1)
+}
+
+/// Revokes every live grant of a user, inside the caller's transaction: the lifecycle changes
+/// that end a user's access call it, so refresh stops in the same commit. Returns the grants it
+/// revoked (the apps a back-channel logout goes to).
+pub(crate) fn revoke_user_grants(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: UserId,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> StoreResult<Vec<OAuthGrant>> {
+    let live = oauth_grants::table
+        .filter(oauth_grants::user_id.eq(user_id.to_string()))
+        .filter(oauth_grants::revoked_at.is_null())
+        .select(OAuthGrant::as_select())
+        .load(conn)?;
+    revoke_all(conn, actor, live, reason, now)
+}
+
+/// Revokes the live grants that came from one Roster session and were not granted
+/// `offline_access` (RP-initiated logout, the session ending: Back-Channel Logout §2.7 keeps
+/// offline grants), inside the caller's transaction. Returns the grants it revoked.
+pub(crate) fn revoke_session_grants(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    session_id: &str,
+    now: Timestamp,
+) -> StoreResult<Vec<OAuthGrant>> {
+    let live = oauth_grants::table
+        .filter(oauth_grants::session_id.eq(session_id))
+        .filter(oauth_grants::offline.eq(false))
+        .filter(oauth_grants::revoked_at.is_null());
+    let grants = live.select(OAuthGrant::as_select()).load(conn)?;
+    revoke_all(conn, actor, grants, RevokeReason::Logout, now)
+}
+
+fn revoke_all(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    grants: Vec<OAuthGrant>,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> StoreResult<Vec<OAuthGrant>> {
+    let mut revoked = Vec::with_capacity(grants.len());
+    for grant in grants {
+        if revoke_grant(conn, actor, &grant, reason, now)? {
+            revoked.push(grant);
+        }
+    }
+    Ok(revoked)
+}
+
+/// Whether a grant may still answer at userinfo: pure, over what [`Store::oauth_grant_liveness`]
+/// loaded.
+pub fn grant_liveness(
+    grant: Option<&OAuthGrant>,
+    user: Option<(Lifecycle, i64)>,
+    epoch_at_issue: i64,
+) -> Result<(), GrantNotLive> {
+    let Some(grant) = grant else {
+        return Err(GrantNotLive::Unknown);
+    };
+    if grant.revoked_at.is_some() {
+        return Err(GrantNotLive::Revoked);
+    }
+    match user {
+        None | Some((Lifecycle::Deactivated | Lifecycle::Deprovisioned, _)) => {
+            Err(GrantNotLive::UserInactive)
+        }
+        Some((Lifecycle::Active, epoch)) if epoch != epoch_at_issue => {
+            Err(GrantNotLive::EpochMoved)
+        }
+        Some((Lifecycle::Active, _)) => Ok(()),
+    }
+}
+
+impl Store {
+    /// Revokes one grant (logout, the revocation endpoint, an operator) at `now`. `NotFound` for
+    /// an unknown grant; `Ok(false)` when it was already revoked.
+    pub fn revoke_oauth_grant(
+        &self,
+        actor: &Actor,
+        grant_id: &str,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.write(|conn| {
+            let grant =
+                load_grant(conn, grant_id)?.ok_or(StoreError::NotFound { what: "grant" })?;
+            revoke_grant(conn, actor, &grant, reason, now)
+        })
+    }
+
+    /// "Sign out everywhere": revokes every live grant of a user. Returns the grants revoked.
+    pub fn revoke_user_oauth_grants(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OAuthGrant>> {
+        self.write(|conn| {
+            let exists: i64 = users::table
+                .filter(users::id.eq(user_id.to_string()))
+                .filter(users::workspace_id.eq(workspace_id.to_string()))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                return Err(StoreError::NotFound { what: "user" });
+            }
+            revoke_user_grants(conn, actor, user_id, reason, now)
+        })
+    }
+
+    /// Logout of one Roster session: revokes the session's live grants that were not granted
+    /// `offline_access`. Returns the grants revoked.
+    pub fn revoke_session_oauth_grants(
+        &self,
+        actor: &Actor,
+        session_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OAuthGrant>> {
+        self.write(|conn| revoke_session_grants(conn, actor, session_id, now))
+    }
+
+    /// One grant by id (the provider reads its claims), revoked or not.
+    pub fn oauth_grant(&self, grant_id: &str) -> StoreResult<OAuthGrant> {
+        self.read(|conn| load_grant(conn, grant_id)?.ok_or(StoreError::NotFound { what: "grant" }))
+    }
+
+    /// Userinfo's check, read-only (P10): the grant is not revoked, its user is active, and the
+    /// user's session epoch is still the one the access token was issued under.
+    pub fn oauth_grant_liveness(
+        &self,
+        grant_id: &str,
+        epoch_at_issue: i64,
+    ) -> StoreResult<Result<OAuthGrant, GrantNotLive>> {
+        let (grant, user) = self.read(|conn| {
+            let Some(grant) = load_grant(conn, grant_id)? else {
+                return Ok((None, None));
+            };
+            let user: Option<(String, i64)> = users::table
+                .find(&grant.user_id)
+                .select((users::lifecycle, users::session_epoch))
+                .get_result(conn)
+                .optional()?;
+            Ok((Some(grant), user))
+        })?;
+        let user = user
+            .map(|(lifecycle, epoch)| {
+                Lifecycle::parse(&lifecycle)
+                    .map(|l| (l, epoch))
+                    .map_err(corrupt("users"))
+            })
+            .transpose()?;
+        Ok(
+            match (grant_liveness(grant.as_ref(), user, epoch_at_issue), grant) {
+                (Ok(()), Some(grant)) => Ok(grant),
+                (Ok(()), None) => Err(GrantNotLive::Unknown),
+                (Err(not_live), _) => Err(not_live),
+            },
+        )
+    }
+
+    /// The apps a user is signed into (live grants, newest first), with the apps' names.
+    pub fn user_oauth_apps(
+        &self,
+        workspace_id: WorkspaceId,
+        user_id: UserId,
+    ) -> StoreResult<Vec<SignedInApp>> {
+        let rows: Vec<(OAuthGrant, String)> = self.read(|conn| {
+            Ok(oauth_grants::table
+                .inner_join(oauth_apps::table)
+                .filter(oauth_grants::workspace_id.eq(workspace_id.to_string()))
+                .filter(oauth_grants::user_id.eq(user_id.to_string()))
+                .filter(oauth_grants::revoked_at.is_null())
+                .order((oauth_grants::created_at.desc(), oauth_grants::id.desc()))
+                .select((OAuthGrant::as_select(), oauth_apps::name))
+                .load(conn)?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(grant, app_name)| SignedInApp {
+                grant_id: grant.id,
+                client_id: grant.client_id,
+                app_name,
+                scope: grant.scope,
+                offline: grant.offline,
+                sid: grant.sid,
+                created_at: Timestamp::from_micros(grant.created_at),
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -186,5 +651,69 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn which_grants_are_live_at_userinfo() {
+        let live = OAuthGrant {
+            id: "g".into(),
+            client_id: "app".into(),
+            workspace_id: "w".into(),
+            user_id: "u".into(),
+            connection_id: None,
+            session_id: None,
+            sid: "sid".into(),
+            scope: "openid".into(),
+            offline: false,
+            auth_time: 0,
+            amr: "[]".into(),
+            created_at: 0,
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let revoked = OAuthGrant {
+            revoked_at: Some(5),
+            ..live.clone()
+        };
+        let cases = [
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Ok(()),
+            ),
+            (
+                None,
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Err(super::GrantNotLive::Unknown),
+            ),
+            (
+                Some(&revoked),
+                Some((roster_domain::Lifecycle::Active, 3)),
+                Err(super::GrantNotLive::Revoked),
+            ),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Deactivated, 3)),
+                Err(super::GrantNotLive::UserInactive),
+            ),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Deprovisioned, 3)),
+                Err(super::GrantNotLive::UserInactive),
+            ),
+            (Some(&live), None, Err(super::GrantNotLive::UserInactive)),
+            (
+                Some(&live),
+                Some((roster_domain::Lifecycle::Active, 4)),
+                Err(super::GrantNotLive::EpochMoved),
+            ),
+        ];
+        for (grant, user, expected) in cases {
+            assert_eq!(
+                super::grant_liveness(grant, user, 3),
+                expected,
+                "{grant:?} {user:?}"
+            );
+        }
     }
 }

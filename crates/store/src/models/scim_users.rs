@@ -155,10 +155,11 @@ pub(crate) fn check_version(current: i64, if_match: Option<i64>) -> StoreResult<
     }
 }
 
-/// Writes an update's columns, bumps the version, and revokes sessions when the user stops being
-/// active. Does not write the audit event.
+/// Writes an update's columns, bumps the version, and revokes sessions and OAuth grants when the
+/// user stops being active. Does not write the user's audit event.
 fn write_update(
     conn: &mut DbConnection,
+    actor: &Actor,
     current: &User,
     update: &UserUpdate,
     lifecycle: Lifecycle,
@@ -196,6 +197,15 @@ fn write_update(
                 )],
             )
         })?;
+    if epoch_bump == 1 {
+        super::oauth_grants::revoke_user_grants(
+            conn,
+            actor,
+            current.id,
+            super::oauth_grants::RevokeReason::UserDeactivated,
+            Timestamp::now(),
+        )?;
+    }
     Ok(())
 }
 
@@ -413,6 +423,7 @@ impl Store {
                 let lifecycle = lifecycle_for(update.active);
                 write_update(
                     conn,
+                    actor,
                     &current,
                     &update,
                     lifecycle,
@@ -468,6 +479,13 @@ impl Store {
             events::user_event(conn, actor, "user.deprovisioned", &gone, None)?;
             if epoch_bump == 1 {
                 events::user_event(conn, actor, "session.revoked", &gone, None)?;
+                super::oauth_grants::revoke_user_grants(
+                    conn,
+                    actor,
+                    id,
+                    super::oauth_grants::RevokeReason::UserDeactivated,
+                    Timestamp::now(),
+                )?;
             }
             // Its IdP and mapped memberships go, each with its event.
             let held: Vec<(String, String)> = group_members::table
@@ -524,7 +542,14 @@ fn reprovision_or_conflict(
     let next = current.lifecycle.apply(LifecycleEvent::Reprovision {
         active: update.active,
     })?;
-    write_update(conn, &current, update, next, Some(scope.connection_id))?;
+    write_update(
+        conn,
+        actor,
+        &current,
+        update,
+        next,
+        Some(scope.connection_id),
+    )?;
     audit(
         conn,
         actor,
@@ -558,6 +583,7 @@ fn adopt_or_conflict(
     }
     write_update(
         conn,
+        actor,
         &current,
         update,
         lifecycle_for(update.active),

@@ -292,7 +292,8 @@ impl Store {
     }
 
     /// Applies a lifecycle event. Leaving `active` bumps `session_epoch`, which revokes every
-    /// session of the user at once; every change bumps `version`.
+    /// session of the user at once, and revokes the user's OAuth grants in the same transaction;
+    /// every change bumps `version`.
     pub fn change_lifecycle(
         &self,
         actor: &Actor,
@@ -340,6 +341,13 @@ impl Store {
             super::events::user_event(conn, actor, action, &changed, None)?;
             if epoch_bump == 1 {
                 super::events::user_event(conn, actor, "session.revoked", &changed, None)?;
+                super::oauth_grants::revoke_user_grants(
+                    conn,
+                    actor,
+                    id,
+                    super::oauth_grants::RevokeReason::UserDeactivated,
+                    Timestamp::now(),
+                )?;
             }
             Ok(changed)
         })
