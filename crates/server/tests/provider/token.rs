@@ -495,3 +495,128 @@ fn a_deactivated_user_cannot_refresh_or_read_userinfo() {
         .get_bearer("/oauth2/userinfo", "abc.def.ghi");
     assert_eq!(info.status, 401);
 }
+
+#[test]
+fn a_public_app_authenticates_with_its_client_id_and_pkce_only() {
+    let product = product(SigningAlg::Rs256);
+    let (public, _) = product
+        .provider
+        .db
+        .store
+        .create_oauth_app(
+            &Actor::Cli,
+            &NewOAuthApp {
+                name: "Desktop app".to_owned(),
+                auth_method: ClientAuthMethod::None,
+                id_token_alg: SigningAlg::Rs256,
+                redirect_uris: vec![REDIRECT.to_owned()],
+                post_logout_redirect_uris: vec![],
+                backchannel_logout_uri: None,
+            },
+            Timestamp::now(),
+        )
+        .unwrap();
+    let code = product.code(&public, false);
+    let redeem = |extra: &[(&str, &str)]| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", public.client_id.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        product.token(None, &form)
+    };
+    // A public app has no secret to present: one presented is refused.
+    assert_oauth_error(
+        &redeem(&[("client_secret", "guess")]),
+        401,
+        "invalid_client",
+    );
+    // A parameter sent twice (RFC 6749 §3.2), and an unknown grant type.
+    assert_oauth_error(&redeem(&[("code", "again")]), 400, "invalid_request");
+    let reply = product.token(
+        None,
+        &[("grant_type", "password"), ("client_id", &public.client_id)],
+    );
+    assert_oauth_error(&reply, 400, "unsupported_grant_type");
+    let reply = redeem(&[]);
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(
+        payload(reply.body["id_token"].as_str().unwrap())["nonce"],
+        NONCE
+    );
+}
+
+#[test]
+fn repeated_failed_client_authentications_lock_the_client() {
+    let product = product(SigningAlg::Rs256);
+    let code = product.code(&product.app, false);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let wrong = format!("{}:guess", product.app.client_id);
+    for _ in 0..roster_provider::client_throttle::MAX_FAILURES {
+        assert_oauth_error(&product.token(Some(&wrong), &form), 401, "invalid_client");
+    }
+    // Locked: even the right secret waits, so guessing cannot go on.
+    let reply = product.token(Some(&product.basic()), &form);
+    assert_oauth_error(&reply, 429, "invalid_client");
+    assert!(reply.header("retry-after").is_some());
+    // Other clients are not affected.
+    let other = format!("{}:guess", product.other_app.client_id);
+    assert_oauth_error(&product.token(Some(&other), &form), 401, "invalid_client");
+    assert_eq!(product.counts(), (0, 0));
+}
+
+#[test]
+fn a_reused_refresh_token_revokes_its_grant() {
+    let product = product(SigningAlg::Rs256);
+    let code = product.code(&product.app, true);
+    let reply = product.token(
+        Some(&product.basic()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    let refresh = reply.body["refresh_token"].as_str().unwrap().to_owned();
+    let use_refresh = |token: &str, extra: &[(&str, &str)]| {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+        form.extend_from_slice(extra);
+        product.token(Some(&product.basic()), &form)
+    };
+    // A wider scope than granted is invalid_scope, and spends nothing.
+    assert_oauth_error(
+        &use_refresh(&refresh, &[("scope", "openid admin")]),
+        400,
+        "invalid_scope",
+    );
+    // Another app's credentials with this app's token.
+    let other = format!("{}:{}", product.other_app.client_id, product.other_secret);
+    let reply = product.token(
+        Some(&other),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    );
+    assert_oauth_error(&reply, 400, "invalid_grant");
+    let rotated = use_refresh(&refresh, &[("scope", "openid email")]);
+    assert_eq!(rotated.status, 200, "{:#}", rotated.body);
+    assert_eq!(rotated.body["scope"], "openid email");
+    let child = rotated.body["refresh_token"].as_str().unwrap();
+    assert_eq!(product.counts(), (0, 2));
+    // The rotated token again: the whole grant ends, its child with it.
+    assert_oauth_error(&use_refresh(&refresh, &[]), 400, "invalid_grant");
+    assert_eq!(product.counts(), (1, 2));
+    assert_oauth_error(&use_refresh(child, &[]), 400, "invalid_grant");
+    let info = product.provider.get_bearer(
+        "/oauth2/userinfo",
+        rotated.body["access_token"].as_str().unwrap(),
+    );
+    assert_eq!(info.status, 401);
+}
