@@ -10,8 +10,10 @@
 
 use std::collections::HashMap;
 
-use roster_store::domain::{GroupKind, Timestamp, UserId, WorkspaceId};
-use roster_store::{ClientAuthMethod, CodeRedemption, OAuthApp, OAuthGrant, StoreError};
+use roster_store::domain::{GroupKind, Lifecycle, Timestamp, UserId, WorkspaceId};
+use roster_store::{
+    ClientAuthMethod, CodeRedemption, InvalidGrant, OAuthApp, OAuthGrant, RevokeReason, StoreError,
+};
 use serde::Serialize;
 
 use crate::client_auth::{presented_client, PresentedClient, PresentedMethod};
@@ -189,7 +191,18 @@ fn issue(
     refresh_token: Option<String>,
     now: Timestamp,
 ) -> Result<TokenResponse, ProviderError> {
-    let user = user_claims(state, grant)?;
+    // The store revokes a user's grants when they stop being active; this is the second lock,
+    // for a grant made for a user who was not active: it is revoked, so the refresh token the
+    // store just made (never shown) is dead too.
+    let Some(user) = user_claims(state, grant)? else {
+        state.store.revoke_oauth_grant(
+            &roster_store::domain::Actor::System,
+            &grant.id,
+            RevokeReason::UserDeactivated,
+            now,
+        )?;
+        return Err(ProviderError::InvalidGrant(InvalidGrant::GrantRevoked));
+    };
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let amr: Vec<String> = serde_json::from_str(&grant.amr)
         .map_err(|_| StoreError::Corrupt("oauth_grants: amr".to_owned()))?;
@@ -233,8 +246,12 @@ fn issue(
     })
 }
 
-/// What Roster says about the user of `grant` now: profile, workspace, roles and app groups.
-pub fn user_claims(state: &ProviderState, grant: &OAuthGrant) -> Result<UserClaims, ProviderError> {
+/// What Roster says about the user of `grant` now: profile, workspace, roles and app groups;
+/// `None` when the user is gone or not active.
+pub fn user_claims(
+    state: &ProviderState,
+    grant: &OAuthGrant,
+) -> Result<Option<UserClaims>, ProviderError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("oauth_grants: {what}"));
     let workspace_id: WorkspaceId = grant
         .workspace_id
@@ -242,12 +259,16 @@ pub fn user_claims(state: &ProviderState, grant: &OAuthGrant) -> Result<UserClai
         .map_err(|_| corrupt("workspace id"))?;
     let user_id: UserId = grant.user_id.parse().map_err(|_| corrupt("user id"))?;
     let store = &state.store;
-    let user = store.user(workspace_id, user_id)?;
+    let user = match store.user(workspace_id, user_id) {
+        Ok(user) if user.lifecycle == Lifecycle::Active => user,
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
     let workspace = store.workspace(workspace_id)?;
     let roles = store.effective_roles(&workspace, user_id)?;
     let groups = store.groups_of_user(workspace_id, user_id)?;
     let email = user.email.as_ref().map(ToString::to_string);
-    Ok(UserClaims {
+    Ok(Some(UserClaims {
         sub: user.id.to_string(),
         // Roster's emails come from the workspace's IdP (SAML assertion, OIDC, SCIM), which
         // vouches for them.
@@ -266,5 +287,5 @@ pub fn user_claims(state: &ProviderState, grant: &OAuthGrant) -> Result<UserClai
             .filter(|group| group.kind == GroupKind::App)
             .map(|group| group.display_name.to_string())
             .collect(),
-    })
+    }))
 }

@@ -45,7 +45,9 @@ pub fn userinfo(
         return Err(ProviderError::GrantNotLive(GrantNotLive::Unknown));
     }
     let scopes: Vec<&str> = claims.scope.split_whitespace().collect();
-    Ok(user_claims(state, &grant)?.scoped(&scopes))
+    let user = user_claims(state, &grant)?
+        .ok_or(ProviderError::GrantNotLive(GrantNotLive::UserInactive))?;
+    Ok(user.scoped(&scopes))
 }
 
 #[cfg(test)]

@@ -620,3 +620,37 @@ fn a_reused_refresh_token_revokes_its_grant() {
     );
     assert_eq!(info.status, 401);
 }
+
+#[test]
+fn a_code_of_a_user_who_is_not_active_issues_nothing() {
+    let product = product(SigningAlg::Rs256);
+    product
+        .provider
+        .db
+        .store
+        .change_lifecycle(
+            &Actor::Cli,
+            product.workspace.id,
+            product.user.id,
+            LifecycleEvent::Deactivate,
+        )
+        .unwrap();
+    // A grant made after the deactivation (the authorization endpoint refuses inactive users;
+    // this is the token endpoint's own check).
+    let code = product.code(&product.app, true);
+    let reply = product.token(
+        Some(&product.basic()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_oauth_error(&reply, 400, "invalid_grant");
+    let (revoked, _) = product.counts();
+    assert_eq!(
+        revoked, 1,
+        "the grant, and the refresh token it made, are revoked"
+    );
+}
