@@ -382,6 +382,90 @@ mod tests {
             )
         );
 
+        // The token endpoint's refusals: one generic description for every refused grant, a
+        // Basic challenge only after a Basic attempt, Retry-After on a locked client.
+        let generic = answer(&ProviderError::InvalidGrant(InvalidGrant::CodeReused)).2;
+        for (err, status, error, challenge, retry) in [
+            (
+                ProviderError::InvalidClient { basic: true },
+                401,
+                "invalid_client",
+                true,
+                false,
+            ),
+            (
+                ProviderError::InvalidClient { basic: false },
+                401,
+                "invalid_client",
+                false,
+                false,
+            ),
+            (
+                ProviderError::ClientLocked { retry_after: 42 },
+                429,
+                "invalid_client",
+                false,
+                true,
+            ),
+            (
+                ProviderError::InvalidGrant(InvalidGrant::VerifierMismatch),
+                400,
+                "invalid_grant",
+                false,
+                false,
+            ),
+            (
+                ProviderError::InvalidGrant(InvalidGrant::ScopeWidened),
+                400,
+                "invalid_scope",
+                false,
+                false,
+            ),
+            (
+                ProviderError::InvalidRequest("two methods".to_owned()),
+                400,
+                "invalid_request",
+                false,
+                false,
+            ),
+            (
+                ProviderError::UnsupportedGrantType,
+                400,
+                "unsupported_grant_type",
+                false,
+                false,
+            ),
+        ] {
+            let (actual, _, body, response) = answer(&err);
+            assert_eq!(actual, status, "{err}");
+            let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(parsed["error"], error, "{err}");
+            if error == "invalid_grant" {
+                assert_eq!(body, generic, "the reason is not answered");
+            }
+            assert_eq!(
+                header_of(&response, header::WWW_AUTHENTICATE).is_some(),
+                challenge,
+                "{err}"
+            );
+            assert_eq!(
+                header_of(&response, header::RETRY_AFTER).as_deref(),
+                retry.then_some("42"),
+                "{err}"
+            );
+            assert_eq!(
+                header_of(&response, header::CACHE_CONTROL).as_deref(),
+                Some("no-store")
+            );
+        }
+        let (status, _, _, response) = answer(&ProviderError::GrantNotLive(
+            roster_store::GrantNotLive::EpochMoved,
+        ));
+        assert_eq!(status, 401);
+        assert!(header_of(&response, header::WWW_AUTHENTICATE)
+            .unwrap()
+            .starts_with("Bearer error=\"invalid_token\""));
+
         let redirect = ProviderError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: "https://app.example/cb".to_owned(),
             error: AuthorizeErrorCode::UnsupportedResponseType,

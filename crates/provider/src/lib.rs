@@ -5,8 +5,9 @@
 //!
 //! This crate owns the provider's protocol: app registration rules ([`apps`],
 //! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]), the
-//! authorization endpoint's rules ([`authorize`]) and the tokens it mints and verifies
-//! ([`tokens`]). It asks `roster-sso` for the session keys
+//! authorization endpoint's rules ([`authorize`]), the tokens it mints and verifies
+//! ([`tokens`]), the token endpoint ([`token`], with [`client_auth`] and [`client_throttle`])
+//! and userinfo ([`userinfo`]). It asks `roster-sso` for the session keys
 //! (published in one JWKS with its own) and, later, to run the upstream login; and
 //! `roster-store` for apps, keys, codes, grants and refresh tokens.
 //!
