@@ -5,7 +5,8 @@
 //! table would turn a flood of guesses into a flood of writes. With N replicas a guesser gets N
 //! times the limit. A client that reached [`MAX_FAILURES`] within [`WINDOW`] of its first failure
 //! is refused — its right secret included, or the lock would not slow guessing — until that
-//! window ends. A success leaves the count alone: it ends with its window.
+//! window ends. A success leaves the count alone: it ends with its window. Only registered
+//! apps are counted (the caller checks), so the table is bounded by the number of apps.
 //!
 //! **Trade-off.** `client_id`s are public (they travel in authorization URLs), so anyone can
 //! lock an app's token endpoint for a window by failing on purpose. Secrets are 256-bit random,

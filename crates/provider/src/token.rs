@@ -102,7 +102,12 @@ pub fn client_of(
     match authenticate(state, &client, now) {
         Ok(app) => Ok(app),
         Err(err @ ProviderError::InvalidClient { .. }) => {
-            state.record_client_failure(&client.client_id);
+            // Only registered apps are counted, so made-up client ids cannot grow the table.
+            match state.store.oauth_app(&client.client_id) {
+                Ok(_) => state.record_client_failure(&client.client_id),
+                Err(StoreError::NotFound { .. }) => {}
+                Err(store) => return Err(store.into()),
+            }
             Err(err)
         }
         Err(err) => Err(err),

@@ -208,6 +208,11 @@ fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {
     assert_eq!(reply.body["error"], error, "{:#}", reply.body);
     assert!(reply.body.get("access_token").is_none(), "nothing issued");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        None,
+        "no CORS on credential endpoints"
+    );
 }
 
 #[test]
