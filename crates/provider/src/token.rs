@@ -148,13 +148,15 @@ pub fn exchange(
             issue(
                 state,
                 &app,
-                &redeemed.grant,
-                &redeemed.grant.scope,
-                redeemed.nonce.as_deref(),
-                redeemed.session_epoch,
-                redeemed
-                    .refresh_token
-                    .map(|token| token.expose().to_owned()),
+                Accepted {
+                    grant: &redeemed.grant,
+                    scope: &redeemed.grant.scope,
+                    nonce: redeemed.nonce.as_deref(),
+                    session_epoch: redeemed.session_epoch,
+                    refresh_token: redeemed
+                        .refresh_token
+                        .map(|token| token.expose().to_owned()),
+                },
                 now,
             )
         }
@@ -169,11 +171,13 @@ pub fn exchange(
             issue(
                 state,
                 &app,
-                &rotated.grant,
-                &rotated.scope,
-                None,
-                rotated.session_epoch,
-                Some(rotated.refresh_token.expose().to_owned()),
+                Accepted {
+                    grant: &rotated.grant,
+                    scope: &rotated.scope,
+                    nonce: None,
+                    session_epoch: rotated.session_epoch,
+                    refresh_token: Some(rotated.refresh_token.expose().to_owned()),
+                },
                 now,
             )
         }
@@ -184,18 +188,32 @@ pub fn exchange(
     }
 }
 
-/// Mints the ID token and the access token of `grant` for `scope`, once the store said yes.
-#[allow(clippy::too_many_arguments)]
+/// What the store accepted: a redeemed code or a rotated refresh token.
+struct Accepted<'a> {
+    grant: &'a OAuthGrant,
+    /// The scope of the tokens to mint (a refresh may narrow the grant's).
+    scope: &'a str,
+    /// The authorization request's nonce (codes only).
+    nonce: Option<&'a str>,
+    session_epoch: i64,
+    /// The refresh token the store issued, to hand out once.
+    refresh_token: Option<String>,
+}
+
+/// Mints the ID token and the access token of what the store accepted.
 fn issue(
     state: &ProviderState,
     app: &OAuthApp,
-    grant: &OAuthGrant,
-    scope: &str,
-    nonce: Option<&str>,
-    session_epoch: i64,
-    refresh_token: Option<String>,
+    accepted: Accepted<'_>,
     now: Timestamp,
 ) -> Result<TokenResponse, ProviderError> {
+    let Accepted {
+        grant,
+        scope,
+        nonce,
+        session_epoch,
+        refresh_token,
+    } = accepted;
     // The store revokes a user's grants when they stop being active; this is the second lock,
     // for a grant made for a user who was not active: it is revoked, so the refresh token the
     // store just made (never shown) is dead too.
