@@ -8,7 +8,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use roster_store::StoreError;
+use roster_store::{InvalidGrant, StoreError};
 use serde::Serialize;
 
 use crate::authorize::ErrorRedirect;
@@ -37,6 +37,26 @@ pub enum ProviderError {
     /// The reason is logged, never answered.
     #[error("invalid token: {0}")]
     InvalidToken(crate::tokens::TokenRefusal),
+    /// Token endpoint: a request RFC 6749 §5.2 calls `invalid_request` (a missing or repeated
+    /// parameter, two client authentication methods at once).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Token endpoint: the client did not authenticate. `basic` when it tried HTTP Basic, so the
+    /// answer carries `WWW-Authenticate: Basic` (§5.2).
+    #[error("client authentication failed")]
+    InvalidClient { basic: bool },
+    /// Token endpoint: too many failed authentications of this client lately (OP18).
+    #[error("client locked after failed authentications")]
+    ClientLocked { retry_after: u64 },
+    /// Token endpoint: the store refused the code or refresh token. Logged, described
+    /// generically.
+    #[error("invalid grant: {0:?}")]
+    InvalidGrant(roster_store::InvalidGrant),
+    #[error("unsupported grant_type")]
+    UnsupportedGrantType,
+    /// Userinfo: the access token verified, but its grant or user no longer answers.
+    #[error("grant not live: {0:?}")]
+    GrantNotLive(roster_store::GrantNotLive),
     /// A signing key could not be made or read.
     #[error("signing key: {0}")]
     Key(String),
@@ -59,7 +79,9 @@ enum Answer {
         status: StatusCode,
         error: &'static str,
         description: String,
-        retry_after: Option<u32>,
+        retry_after: Option<u64>,
+        /// `WWW-Authenticate: Basic` (a failed Basic client authentication).
+        basic_challenge: bool,
     },
     /// An HTML page for a browser that must not be sent back to the app.
     Page { code: &'static str },
@@ -78,6 +100,7 @@ impl ProviderError {
             error,
             description,
             retry_after: None,
+            basic_challenge: false,
         };
         match self {
             ProviderError::InvalidRedirectUri { .. } => {
@@ -92,7 +115,47 @@ impl ProviderError {
             ProviderError::UnregisteredRedirectUri => Answer::Page {
                 code: "unregistered_redirect_uri",
             },
-            ProviderError::InvalidToken(_) => Answer::InvalidToken,
+            ProviderError::InvalidToken(_) | ProviderError::GrantNotLive(_) => Answer::InvalidToken,
+            ProviderError::InvalidRequest(reason) => json("invalid_request", reason.clone()),
+            ProviderError::InvalidClient { basic } => Answer::Json {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client authentication failed".to_owned(),
+                retry_after: None,
+                basic_challenge: *basic,
+            },
+            ProviderError::ClientLocked { retry_after } => Answer::Json {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: "invalid_client",
+                description: "too many failed client authentications; try again later".to_owned(),
+                retry_after: Some(*retry_after),
+                basic_challenge: false,
+            },
+            ProviderError::InvalidGrant(refusal) => match refusal {
+                InvalidGrant::ScopeWidened => json(
+                    "invalid_scope",
+                    "the requested scope exceeds the grant".to_owned(),
+                ),
+                InvalidGrant::Unknown
+                | InvalidGrant::WrongClient
+                | InvalidGrant::RedirectUriMismatch
+                | InvalidGrant::VerifierMissing
+                | InvalidGrant::VerifierMismatch
+                | InvalidGrant::UnexpectedVerifier
+                | InvalidGrant::Expired
+                | InvalidGrant::CodeReused
+                | InvalidGrant::RefreshTokenReused
+                | InvalidGrant::GrantRevoked => json(
+                    "invalid_grant",
+                    "the code or refresh token is invalid, expired, revoked, or was issued \
+                     to another client or request"
+                        .to_owned(),
+                ),
+            },
+            ProviderError::UnsupportedGrantType => json(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token".to_owned(),
+            ),
             ProviderError::Redirect(redirect) => Answer::Redirect {
                 location: redirect.location(),
             },
@@ -101,6 +164,7 @@ impl ProviderError {
                 error: "temporarily_unavailable",
                 description: "try again shortly".to_owned(),
                 retry_after: Some(5),
+                basic_challenge: false,
             },
             ProviderError::Store(
                 StoreError::NotFound { .. }
@@ -137,9 +201,19 @@ impl ResponseError for ProviderError {
                 error,
                 description,
                 retry_after,
+                basic_challenge,
             } => {
+                if status.is_client_error() {
+                    tracing::info!(error = %self, "OpenID Provider: request refused");
+                }
                 let mut response = HttpResponse::build(status);
                 response.insert_header((header::CACHE_CONTROL, "no-store"));
+                if basic_challenge {
+                    response.insert_header((
+                        header::WWW_AUTHENTICATE,
+                        r#"Basic realm="roster", charset="UTF-8""#,
+                    ));
+                }
                 if let Some(seconds) = retry_after {
                     response.insert_header((header::RETRY_AFTER, seconds.to_string()));
                 }
@@ -307,6 +381,90 @@ mod tests {
                 r#"Bearer error="invalid_token", error_description="the access token is not valid""#
             )
         );
+
+        // The token endpoint's refusals: one generic description for every refused grant, a
+        // Basic challenge only after a Basic attempt, Retry-After on a locked client.
+        let generic = answer(&ProviderError::InvalidGrant(InvalidGrant::CodeReused)).2;
+        for (err, status, error, challenge, retry) in [
+            (
+                ProviderError::InvalidClient { basic: true },
+                401,
+                "invalid_client",
+                true,
+                false,
+            ),
+            (
+                ProviderError::InvalidClient { basic: false },
+                401,
+                "invalid_client",
+                false,
+                false,
+            ),
+            (
+                ProviderError::ClientLocked { retry_after: 42 },
+                429,
+                "invalid_client",
+                false,
+                true,
+            ),
+            (
+                ProviderError::InvalidGrant(InvalidGrant::VerifierMismatch),
+                400,
+                "invalid_grant",
+                false,
+                false,
+            ),
+            (
+                ProviderError::InvalidGrant(InvalidGrant::ScopeWidened),
+                400,
+                "invalid_scope",
+                false,
+                false,
+            ),
+            (
+                ProviderError::InvalidRequest("two methods".to_owned()),
+                400,
+                "invalid_request",
+                false,
+                false,
+            ),
+            (
+                ProviderError::UnsupportedGrantType,
+                400,
+                "unsupported_grant_type",
+                false,
+                false,
+            ),
+        ] {
+            let (actual, _, body, response) = answer(&err);
+            assert_eq!(actual, status, "{err}");
+            let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(parsed["error"], error, "{err}");
+            if error == "invalid_grant" {
+                assert_eq!(body, generic, "the reason is not answered");
+            }
+            assert_eq!(
+                header_of(&response, header::WWW_AUTHENTICATE).is_some(),
+                challenge,
+                "{err}"
+            );
+            assert_eq!(
+                header_of(&response, header::RETRY_AFTER).as_deref(),
+                retry.then_some("42"),
+                "{err}"
+            );
+            assert_eq!(
+                header_of(&response, header::CACHE_CONTROL).as_deref(),
+                Some("no-store")
+            );
+        }
+        let (status, _, _, response) = answer(&ProviderError::GrantNotLive(
+            roster_store::GrantNotLive::EpochMoved,
+        ));
+        assert_eq!(status, 401);
+        assert!(header_of(&response, header::WWW_AUTHENTICATE)
+            .unwrap()
+            .starts_with("Bearer error=\"invalid_token\""));
 
         let redirect = ProviderError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: "https://app.example/cb".to_owned(),

@@ -2,7 +2,7 @@
 //! renders; errors are [`ProviderError`]s, answered in `error.rs`.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::Timestamp;
 use roster_store::StoreError;
 
@@ -33,4 +33,57 @@ pub(crate) async fn jwks(state: web::Data<ProviderState>) -> Result<HttpResponse
         .insert_header((header::CACHE_CONTROL, JWKS_MAX_AGE))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(set))
+}
+
+/// The request's `Authorization` header, when it is text.
+fn authorization(request: &HttpRequest) -> Option<String> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Runs blocking provider work (store, signatures) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
+) -> Result<T, ProviderError> {
+    web::block(work)
+        .await
+        .map_err(|_| StoreError::Unavailable("no worker to answer".to_owned()))?
+}
+
+/// `POST /oauth2/token` (RFC 6749 §3.2): the answer is never cached (§5.1).
+pub(crate) async fn token(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let state = state.into_inner();
+    let authorization = authorization(&request);
+    let answer = blocking(move || {
+        crate::token::exchange(&state, authorization.as_deref(), &body, Timestamp::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(answer))
+}
+
+/// `GET`/`POST /oauth2/userinfo` (Core §5.3) with the access token as a Bearer header.
+pub(crate) async fn userinfo(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ProviderError> {
+    let state = state.into_inner();
+    let authorization = authorization(&request);
+    let claims = blocking(move || {
+        let token = crate::userinfo::bearer_token(authorization.as_deref());
+        crate::userinfo::userinfo(&state, token, Timestamp::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(claims))
 }

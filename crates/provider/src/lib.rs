@@ -5,8 +5,9 @@
 //!
 //! This crate owns the provider's protocol: app registration rules ([`apps`],
 //! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]), the
-//! authorization endpoint's rules ([`authorize`]) and the tokens it mints and verifies
-//! ([`tokens`]). It asks `roster-sso` for the session keys
+//! authorization endpoint's rules ([`authorize`]), the tokens it mints and verifies
+//! ([`tokens`]), the token endpoint ([`token`], with [`client_auth`] and [`client_throttle`])
+//! and userinfo ([`userinfo`]). It asks `roster-sso` for the session keys
 //! (published in one JWKS with its own) and, later, to run the upstream login; and
 //! `roster-store` for apps, keys, codes, grants and refresh tokens.
 //!
@@ -16,16 +17,20 @@
 
 pub mod apps;
 pub mod authorize;
+pub mod client_auth;
+pub mod client_throttle;
 pub mod discovery;
 mod error;
 mod handlers;
 pub mod keys;
 mod pages;
 pub mod redirect_uri;
+pub mod token;
 pub mod tokens;
+pub mod userinfo;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use roster_sso::session::{SessionError, Sessions};
@@ -44,7 +49,14 @@ pub struct ProviderState {
     metadata: Arc<ProviderMetadata>,
     keys: keys::ProviderKeys,
     sessions: Sessions,
+    /// Verified access tokens, so a repeat at userinfo costs a hash.
+    access_tokens: tokens::AccessTokenCache,
+    /// Failed client authentications of this replica.
+    client_throttle: Arc<client_throttle::ClientThrottle>,
 }
+
+/// Verified access tokens kept per replica (a few hundred bytes each).
+const ACCESS_TOKEN_CACHE_CAPACITY: usize = 100_000;
 
 /// A JWK Set (RFC 7517 §5).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,7 +74,23 @@ impl ProviderState {
             metadata: Arc::new(ProviderMetadata::for_issuer(&issuer)),
             store,
             sessions,
+            access_tokens: tokens::AccessTokenCache::new(ACCESS_TOKEN_CACHE_CAPACITY),
+            client_throttle: Arc::default(),
         }
+    }
+
+    /// `ClientLocked` while `client_id` has too many recent failed authentications.
+    pub fn check_client_throttle(&self, client_id: &str) -> Result<(), ProviderError> {
+        match self.client_throttle.locked(client_id, Instant::now()) {
+            Some(retry_after) => Err(ProviderError::ClientLocked { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication of `client_id`.
+    pub fn record_client_failure(&self, client_id: &str) {
+        self.client_throttle
+            .record_failure(client_id, Instant::now());
     }
 
     pub fn issuer(&self) -> &str {
@@ -109,7 +137,8 @@ impl ProviderState {
 }
 
 /// Mounts the provider's routes at the root: `/.well-known/openid-configuration`,
-/// `/.well-known/oauth-authorization-server` and `/.well-known/jwks.json`.
+/// `/.well-known/oauth-authorization-server`, `/.well-known/jwks.json`, `/oauth2/token` and
+/// `/oauth2/userinfo`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) {
     cfg.app_data(state)
         .route(
@@ -120,5 +149,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) 
             "/.well-known/oauth-authorization-server",
             web::get().to(handlers::metadata),
         )
-        .route(discovery::JWKS_PATH, web::get().to(handlers::jwks));
+        .route(discovery::JWKS_PATH, web::get().to(handlers::jwks))
+        .route("/oauth2/token", web::post().to(handlers::token))
+        .route("/oauth2/userinfo", web::get().to(handlers::userinfo))
+        .route("/oauth2/userinfo", web::post().to(handlers::userinfo));
 }

@@ -300,6 +300,8 @@ fn access_input() -> AccessTokenInput<'static> {
         sub: "0193b5c2-0000-7000-8000-000000000001",
         scopes: &["openid", "email", "offline_access"],
         sid: Some("5f1c2b4d5e6f7a8b9c0d1e2f3a4b5c6d"),
+        grant_id: "0193b5c2-0000-7000-8000-0000000000g1",
+        session_epoch: 3,
     }
 }
 

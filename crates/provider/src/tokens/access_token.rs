@@ -52,6 +52,10 @@ pub struct AccessTokenClaims {
     /// The app's `sid` of the session that signed in, so userinfo can tell a signed-out session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The grant the token was issued under, so userinfo can tell a revoked one.
+    pub grant_id: String,
+    /// The user's session epoch at issue, so userinfo can tell a "sign out everywhere".
+    pub session_epoch: i64,
 }
 
 /// What an access token is minted from.
@@ -63,6 +67,8 @@ pub struct AccessTokenInput<'a> {
     pub sub: &'a str,
     pub scopes: &'a [&'a str],
     pub sid: Option<&'a str>,
+    pub grant_id: &'a str,
+    pub session_epoch: i64,
 }
 
 /// A fresh access token (new `jti`) minted at `now`, and its claims.
@@ -82,6 +88,8 @@ pub fn mint_access_token(
         jti: new_jti()?,
         scope: input.scopes.join(" "),
         sid: input.sid.map(str::to_owned),
+        grant_id: input.grant_id.to_owned(),
+        session_epoch: input.session_epoch,
     };
     Ok((key.sign(ACCESS_TOKEN_TYP, &claims)?, claims))
 }

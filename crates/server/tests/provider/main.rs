@@ -6,6 +6,7 @@
 mod discovery;
 #[path = "../common/reply.rs"]
 mod reply;
+mod token;
 
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
@@ -33,6 +34,41 @@ impl Provider {
             .build()
             .new_agent();
         Self { db, server, agent }
+    }
+
+    /// Roster whose issuer is its own loopback address, so a client library can discover it.
+    pub fn start_self_issued() -> Self {
+        let db = TestStore::new();
+        let mut settings = Settings::default();
+        settings.sso.key_cache_secs = 5;
+        let server = BackgroundServer::start(&settings, db.store.clone()).unwrap();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Self { db, server, agent }
+    }
+
+    /// A form POST with optional HTTP Basic credentials (`client_id:secret`, sent as given).
+    pub fn post_form(&self, path: &str, basic: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.post(&format!("{}{path}", self.server.url()));
+        if let Some(credentials) = basic {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            request = request.header("Authorization", &format!("Basic {encoded}"));
+        }
+        Reply::read(request.send_form(form.iter().copied()).unwrap())
+    }
+
+    /// A GET with a Bearer token.
+    pub fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        Reply::read(
+            self.agent
+                .get(&format!("{}{path}", self.server.url()))
+                .header("Authorization", &format!("Bearer {token}"))
+                .call()
+                .unwrap(),
+        )
     }
 
     pub fn get(&self, path: &str) -> Reply {
