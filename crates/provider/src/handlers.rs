@@ -61,8 +61,16 @@ pub(crate) async fn token(
 ) -> Result<HttpResponse, ProviderError> {
     let state = state.into_inner();
     let authorization = authorization(&request);
+    // The TCP peer: behind a reverse proxy, the proxy (as for the password throttle).
+    let address = request.peer_addr().map(|peer| peer.ip());
     let answer = blocking(move || {
-        crate::token::exchange(&state, authorization.as_deref(), &body, Timestamp::now())
+        crate::token::exchange(
+            &state,
+            authorization.as_deref(),
+            &body,
+            address,
+            Timestamp::now(),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok()

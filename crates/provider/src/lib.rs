@@ -79,18 +79,26 @@ impl ProviderState {
         }
     }
 
-    /// `ClientLocked` while `client_id` has too many recent failed authentications.
-    pub fn check_client_throttle(&self, client_id: &str) -> Result<(), ProviderError> {
-        match self.client_throttle.locked(client_id, Instant::now()) {
+    /// `ClientLocked` while `client_id` has too many recent failed authentications from
+    /// `address`.
+    pub fn check_client_throttle(
+        &self,
+        client_id: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<(), ProviderError> {
+        match self
+            .client_throttle
+            .locked(client_id, address, Instant::now())
+        {
             Some(retry_after) => Err(ProviderError::ClientLocked { retry_after }),
             None => Ok(()),
         }
     }
 
-    /// Counts a failed authentication of `client_id`.
-    pub fn record_client_failure(&self, client_id: &str) {
+    /// Counts a failed authentication of `client_id` from `address`.
+    pub fn record_client_failure(&self, client_id: &str, address: Option<std::net::IpAddr>) {
         self.client_throttle
-            .record_failure(client_id, Instant::now());
+            .record_failure(client_id, address, Instant::now());
     }
 
     pub fn issuer(&self) -> &str {

@@ -9,6 +9,7 @@
 //! for a wider scope); which check failed goes to the log, not to the caller.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use roster_store::domain::{GroupKind, Lifecycle, Timestamp, UserId, WorkspaceId};
 use roster_store::{
@@ -82,6 +83,7 @@ pub fn client_of(
     state: &ProviderState,
     authorization: Option<&str>,
     form: &HashMap<String, String>,
+    address: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<OAuthApp, ProviderError> {
     let client = presented_client(
@@ -98,13 +100,13 @@ pub fn client_of(
             ProviderError::InvalidClient { basic: true }
         }
     })?;
-    state.check_client_throttle(&client.client_id)?;
+    state.check_client_throttle(&client.client_id, address)?;
     match authenticate(state, &client, now) {
         Ok(app) => Ok(app),
         Err(err @ ProviderError::InvalidClient { .. }) => {
             // Only registered apps are counted, so made-up client ids cannot grow the table.
             match state.store.oauth_app(&client.client_id) {
-                Ok(_) => state.record_client_failure(&client.client_id),
+                Ok(_) => state.record_client_failure(&client.client_id, address),
                 Err(StoreError::NotFound { .. }) => {}
                 Err(store) => return Err(store.into()),
             }
@@ -119,10 +121,11 @@ pub fn exchange(
     state: &ProviderState,
     authorization: Option<&str>,
     body: &[u8],
+    address: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<TokenResponse, ProviderError> {
     let form = parse_form(body)?;
-    let app = client_of(state, authorization, &form, now)?;
+    let app = client_of(state, authorization, &form, address, now)?;
     let param = |name: &str| form.get(name).map(String::as_str);
     let actor = roster_store::domain::Actor::System;
     match param("grant_type") {
