@@ -226,22 +226,7 @@ mod tests {
     const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kSn4-1K2E5wEHgA0H7J2dGkIhNo-verifier";
 
     fn grant(revoked: bool) -> OAuthGrant {
-        OAuthGrant {
-            id: "g".into(),
-            client_id: "app".into(),
-            workspace_id: "w".into(),
-            user_id: "u".into(),
-            connection_id: None,
-            session_id: None,
-            sid: "sid".into(),
-            scope: "openid".into(),
-            offline: false,
-            auth_time: 0,
-            amr: "[]".into(),
-            created_at: 0,
-            revoked_at: revoked.then_some(5),
-            revoked_reason: None,
-        }
+        crate::models::oauth_grants::test_grant("openid", false, revoked)
     }
 
     fn code(challenge: bool, used: bool) -> OAuthCode {

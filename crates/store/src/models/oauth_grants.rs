@@ -503,6 +503,27 @@ impl Store {
     }
 }
 
+/// A grant row for the pure rules' table tests (codes, refresh tokens, liveness).
+#[cfg(test)]
+pub(crate) fn test_grant(scope: &str, offline: bool, revoked: bool) -> OAuthGrant {
+    OAuthGrant {
+        id: "g".into(),
+        client_id: "app".into(),
+        workspace_id: "w".into(),
+        user_id: "u".into(),
+        connection_id: None,
+        session_id: None,
+        sid: "sid".into(),
+        scope: scope.into(),
+        offline,
+        auth_time: 0,
+        amr: "[]".into(),
+        created_at: 0,
+        revoked_at: revoked.then_some(5),
+        revoked_reason: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The provider's state tables hold every column as diesel's schema says, on both backends
@@ -655,22 +676,7 @@ mod tests {
 
     #[test]
     fn which_grants_are_live_at_userinfo() {
-        let live = OAuthGrant {
-            id: "g".into(),
-            client_id: "app".into(),
-            workspace_id: "w".into(),
-            user_id: "u".into(),
-            connection_id: None,
-            session_id: None,
-            sid: "sid".into(),
-            scope: "openid".into(),
-            offline: false,
-            auth_time: 0,
-            amr: "[]".into(),
-            created_at: 0,
-            revoked_at: None,
-            revoked_reason: None,
-        };
+        let live = super::test_grant("openid", false, false);
         let revoked = OAuthGrant {
             revoked_at: Some(5),
             ..live.clone()

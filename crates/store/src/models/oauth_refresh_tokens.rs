@@ -171,22 +171,7 @@ mod tests {
     use crate::{InvalidGrant, OAuthGrant};
 
     fn grant(revoked: bool) -> OAuthGrant {
-        OAuthGrant {
-            id: "g".into(),
-            client_id: "app".into(),
-            workspace_id: "w".into(),
-            user_id: "u".into(),
-            connection_id: None,
-            session_id: None,
-            sid: "sid".into(),
-            scope: "openid email offline_access".into(),
-            offline: true,
-            auth_time: 0,
-            amr: "[]".into(),
-            created_at: 0,
-            revoked_at: revoked.then_some(5),
-            revoked_reason: None,
-        }
+        crate::models::oauth_grants::test_grant("openid email offline_access", true, revoked)
     }
 
     fn token(used: bool) -> OAuthRefreshToken {

@@ -478,14 +478,7 @@ impl Store {
             let gone = find_user(conn, scope.workspace_id, id)?;
             events::user_event(conn, actor, "user.deprovisioned", &gone, None)?;
             if epoch_bump == 1 {
-                events::user_event(conn, actor, "session.revoked", &gone, None)?;
-                super::oauth_grants::revoke_user_grants(
-                    conn,
-                    actor,
-                    id,
-                    super::oauth_grants::RevokeReason::UserDeactivated,
-                    Timestamp::now(),
-                )?;
+                super::user::end_sessions(conn, actor, &gone)?;
             }
             // Its IdP and mapped memberships go, each with its event.
             let held: Vec<(String, String)> = group_members::table

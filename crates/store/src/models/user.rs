@@ -236,6 +236,22 @@ fn record_user_created(conn: &mut DbConnection, actor: &Actor, user: &User) -> S
     super::events::user_event(conn, actor, "user.created", user, None)
 }
 
+/// What ending a user's sessions writes, in the transaction of the change that ends them (an
+/// admin disable, SCIM `active=false` or DELETE, any `session_epoch` bump): the `session.revoked`
+/// event, and the revocation of every OpenID Provider grant of the user, so their refresh tokens
+/// and userinfo stop at once.
+pub(crate) fn end_sessions(conn: &mut DbConnection, actor: &Actor, user: &User) -> StoreResult<()> {
+    super::events::user_event(conn, actor, "session.revoked", user, None)?;
+    super::oauth_grants::revoke_user_grants(
+        conn,
+        actor,
+        user.id,
+        super::oauth_grants::RevokeReason::UserDeactivated,
+        Timestamp::now(),
+    )?;
+    Ok(())
+}
+
 pub(crate) fn find_user(
     conn: &mut DbConnection,
     workspace_id: WorkspaceId,
@@ -340,14 +356,7 @@ impl Store {
             let changed = find_user(conn, workspace_id, id)?;
             super::events::user_event(conn, actor, action, &changed, None)?;
             if epoch_bump == 1 {
-                super::events::user_event(conn, actor, "session.revoked", &changed, None)?;
-                super::oauth_grants::revoke_user_grants(
-                    conn,
-                    actor,
-                    id,
-                    super::oauth_grants::RevokeReason::UserDeactivated,
-                    Timestamp::now(),
-                )?;
+                end_sessions(conn, actor, &changed)?;
             }
             Ok(changed)
         })
