@@ -79,6 +79,30 @@ pub(crate) async fn token(
         .json(answer))
 }
 
+/// `POST /oauth2/revoke` (RFC 7009): 200 with an empty body whether or not the token was known.
+pub(crate) async fn revoke(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let state = state.into_inner();
+    let authorization = authorization(&request);
+    let address = request.peer_addr().map(|peer| peer.ip());
+    blocking(move || {
+        crate::revoke::revoke(
+            &state,
+            authorization.as_deref(),
+            &body,
+            address,
+            Timestamp::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
 /// `GET`/`POST /oauth2/userinfo` (Core §5.3) with the access token as a Bearer header.
 pub(crate) async fn userinfo(
     state: web::Data<ProviderState>,

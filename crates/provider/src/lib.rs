@@ -25,6 +25,7 @@ mod handlers;
 pub mod keys;
 mod pages;
 pub mod redirect_uri;
+pub mod revoke;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
@@ -159,6 +160,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) 
         )
         .route(discovery::JWKS_PATH, web::get().to(handlers::jwks))
         .route("/oauth2/token", web::post().to(handlers::token))
+        .route("/oauth2/revoke", web::post().to(handlers::revoke))
         .route("/oauth2/userinfo", web::get().to(handlers::userinfo))
         .route("/oauth2/userinfo", web::post().to(handlers::userinfo));
 }

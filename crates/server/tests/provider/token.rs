@@ -659,3 +659,100 @@ fn a_code_of_a_user_who_is_not_active_issues_nothing() {
         "the grant, and the refresh token it made, are revoked"
     );
 }
+
+#[test]
+fn revocation_ends_the_apps_own_grant_and_answers_200_for_anything_else() {
+    let product = product(SigningAlg::Rs256);
+    let exchange = |app: &OAuthApp, basic: &str| {
+        let code = product.code(app, true);
+        let reply = product.token(
+            Some(basic),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        );
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        (
+            reply.body["access_token"].as_str().unwrap().to_owned(),
+            reply.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    };
+    let other_basic = format!("{}:{}", product.other_app.client_id, product.other_secret);
+    let (access, refresh) = exchange(&product.app, &product.basic());
+    let (other_access, other_refresh) = exchange(&product.other_app, &other_basic);
+    let revoke = |basic: Option<&str>, form: &[(&str, &str)]| {
+        product.provider.post_form("/oauth2/revoke", basic, form)
+    };
+
+    // A request that names no client, a wrong secret, no token: refused, nothing revoked.
+    assert_oauth_error(
+        &revoke(None, &[("token", &refresh)]),
+        400,
+        "invalid_request",
+    );
+    let wrong = format!("{}:not-the-secret", product.app.client_id);
+    assert_oauth_error(
+        &revoke(Some(&wrong), &[("token", &refresh)]),
+        401,
+        "invalid_client",
+    );
+    assert_oauth_error(&revoke(Some(&product.basic()), &[]), 400, "invalid_request");
+    // Another app's tokens and unknown ones: 200 (RFC 7009 §2.2), and left alone.
+    for token in [
+        other_refresh.as_str(),
+        other_access.as_str(),
+        "no-such-token",
+    ] {
+        let reply = revoke(Some(&product.basic()), &[("token", token)]);
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+    }
+    assert_eq!(product.counts().0, 0, "nothing was revoked");
+    assert_eq!(
+        product
+            .provider
+            .get_bearer("/oauth2/userinfo", &other_access)
+            .status,
+        200
+    );
+
+    // Its own refresh token: the grant ends — refresh and userinfo stop at once.
+    let reply = revoke(
+        Some(&product.basic()),
+        &[("token", &refresh), ("token_type_hint", "refresh_token")],
+    );
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(product.counts().0, 1);
+    assert_eq!(
+        product
+            .provider
+            .get_bearer("/oauth2/userinfo", &access)
+            .status,
+        401
+    );
+    let again = product.token(
+        Some(&product.basic()),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    );
+    assert_oauth_error(&again, 400, "invalid_grant");
+    // Revoking it again is still 200.
+    assert_eq!(
+        revoke(Some(&product.basic()), &[("token", &refresh)]).status,
+        200
+    );
+
+    // The other app revokes by its access token: its grant ends too.
+    let reply = revoke(Some(&other_basic), &[("token", &other_access)]);
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(product.counts().0, 2);
+    assert_eq!(
+        product
+            .provider
+            .get_bearer("/oauth2/userinfo", &other_access)
+            .status,
+        401
+    );
+}

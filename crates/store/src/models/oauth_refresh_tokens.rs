@@ -102,6 +102,36 @@ pub fn refresh_usable(
 }
 
 impl Store {
+    /// RFC 7009 for a refresh token: revokes the grant the presented token belongs to, when that
+    /// grant is `client_id`'s, with the reason `client_revoked` (its access tokens then stop at
+    /// userinfo, and the whole refresh family with it). `Ok(false)` for an unknown token, another
+    /// app's (left alone: §2.1) or an already revoked grant; the endpoint answers 200 either way.
+    pub fn revoke_grant_of_refresh_token(
+        &self,
+        actor: &Actor,
+        presented: &str,
+        client_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let token_hash = bearer_hash(presented);
+        self.write(|conn| {
+            let Some(grant_id) = oauth_refresh_tokens::table
+                .find(&token_hash)
+                .select(oauth_refresh_tokens::grant_id)
+                .get_result::<String>(conn)
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            match load_grant(conn, &grant_id)? {
+                Some(grant) if grant.client_id == client_id => {
+                    revoke_grant(conn, actor, &grant, RevokeReason::ClientRevoked, now)
+                }
+                Some(_) | None => Ok(false),
+            }
+        })
+    }
+
     /// Uses a refresh token at `now` (K3): marks it used with one conditional UPDATE and issues
     /// its child in the same transaction. A used token presented again revokes the whole grant
     /// (committed: the refusal is `Ok(Err(_))`). Audited as `oauth_grant.refreshed`.
