@@ -1,6 +1,8 @@
 //! The provider's HTTP endpoints. Each one reads the request, asks the state or one rule, and
 //! renders; errors are [`ProviderError`]s, answered in `error.rs`.
 
+use std::net::IpAddr;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::Timestamp;
@@ -53,18 +55,24 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| StoreError::Unavailable("no worker to answer".to_owned()))?
 }
 
-/// `POST /oauth2/token` (RFC 6749 §3.2): the answer is never cached (§5.1).
-pub(crate) async fn token(
+/// A client-authenticated form endpoint's answer (token, revocation): what it reads of the
+/// request — the `Authorization` header, the body and the TCP peer, which behind a reverse proxy
+/// is the proxy (as for the password throttle) — and the clock.
+type ClientForm<T> =
+    fn(&ProviderState, Option<&str>, &[u8], Option<IpAddr>, Timestamp) -> Result<T, ProviderError>;
+
+/// Runs a client-authenticated form endpoint off the async workers.
+async fn client_form<T: Send + 'static>(
     state: web::Data<ProviderState>,
-    request: HttpRequest,
+    request: &HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, ProviderError> {
+    answer: ClientForm<T>,
+) -> Result<T, ProviderError> {
     let state = state.into_inner();
-    let authorization = authorization(&request);
-    // The TCP peer: behind a reverse proxy, the proxy (as for the password throttle).
+    let authorization = authorization(request);
     let address = request.peer_addr().map(|peer| peer.ip());
-    let answer = blocking(move || {
-        crate::token::exchange(
+    blocking(move || {
+        answer(
             &state,
             authorization.as_deref(),
             &body,
@@ -72,7 +80,16 @@ pub(crate) async fn token(
             Timestamp::now(),
         )
     })
-    .await?;
+    .await
+}
+
+/// `POST /oauth2/token` (RFC 6749 §3.2): the answer is never cached (§5.1).
+pub(crate) async fn token(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let answer = client_form(state, &request, body, crate::token::exchange).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -85,19 +102,7 @@ pub(crate) async fn revoke(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ProviderError> {
-    let state = state.into_inner();
-    let authorization = authorization(&request);
-    let address = request.peer_addr().map(|peer| peer.ip());
-    blocking(move || {
-        crate::revoke::revoke(
-            &state,
-            authorization.as_deref(),
-            &body,
-            address,
-            Timestamp::now(),
-        )
-    })
-    .await?;
+    client_form(state, &request, body, crate::revoke::revoke).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -192,6 +192,19 @@ impl Product {
     fn basic(&self) -> String {
         format!("{}:{}", self.app.client_id, self.secret)
     }
+
+    /// Redeems `code` with the authorization request's redirect URI and PKCE verifier.
+    fn redeem(&self, basic: &str, code: &str) -> Reply {
+        self.token(
+            Some(basic),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+    }
 }
 
 /// The claims of a JWT's payload (the token was verified elsewhere).
@@ -363,15 +376,7 @@ fn basic_credentials_are_form_urldecoded() {
         encode(&product.app.client_id),
         encode(&product.secret)
     );
-    let reply = product.token(
-        Some(&basic),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let reply = product.redeem(&basic, &code);
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert!(reply.body.get("refresh_token").is_none(), "not offline");
 }
@@ -456,15 +461,7 @@ fn refused_codes_are_invalid_grant_and_issue_nothing() {
 fn a_deactivated_user_cannot_refresh_or_read_userinfo() {
     let product = product(SigningAlg::Rs256);
     let code = product.code(&product.app, true);
-    let reply = product.token(
-        Some(&product.basic()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let reply = product.redeem(&product.basic(), &code);
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let access_token = reply.body["access_token"].as_str().unwrap();
     let refresh = reply.body["refresh_token"].as_str().unwrap();
@@ -582,15 +579,7 @@ fn repeated_failed_client_authentications_lock_the_client() {
 fn a_reused_refresh_token_revokes_its_grant() {
     let product = product(SigningAlg::Rs256);
     let code = product.code(&product.app, true);
-    let reply = product.token(
-        Some(&product.basic()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let reply = product.redeem(&product.basic(), &code);
     let refresh = reply.body["refresh_token"].as_str().unwrap().to_owned();
     let use_refresh = |token: &str, extra: &[(&str, &str)]| {
         let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
@@ -643,15 +632,7 @@ fn a_code_of_a_user_who_is_not_active_issues_nothing() {
     // A grant made after the deactivation (the authorization endpoint refuses inactive users;
     // this is the token endpoint's own check).
     let code = product.code(&product.app, true);
-    let reply = product.token(
-        Some(&product.basic()),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let reply = product.redeem(&product.basic(), &code);
     assert_oauth_error(&reply, 400, "invalid_grant");
     let (revoked, _) = product.counts();
     assert_eq!(
@@ -665,15 +646,7 @@ fn revocation_ends_the_apps_own_grant_and_answers_200_for_anything_else() {
     let product = product(SigningAlg::Rs256);
     let exchange = |app: &OAuthApp, basic: &str| {
         let code = product.code(app, true);
-        let reply = product.token(
-            Some(basic),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-        );
+        let reply = product.redeem(basic, &code);
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         (
             reply.body["access_token"].as_str().unwrap().to_owned(),
