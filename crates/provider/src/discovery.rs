@@ -27,8 +27,8 @@ pub const SCOPES_SUPPORTED: &[&str] = &[
     "offline_access",
 ];
 
-/// The claims Roster's ID tokens and userinfo can carry.
-const CLAIMS_SUPPORTED: &[&str] = &[
+/// The claims Roster's ID tokens and userinfo can carry (published as `claims_supported`).
+pub const CLAIMS_SUPPORTED: &[&str] = &[
     "iss",
     "sub",
     "aud",
