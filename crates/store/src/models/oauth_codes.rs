@@ -11,12 +11,12 @@ use roster_domain::{Actor, SecretToken, Timestamp};
 use subtle::ConstantTimeEq;
 
 use super::oauth_grants::{
-    audit_grant_event, bearer_hash, generate_bearer, insert_grant, load_grant, pkce_s256,
-    revoke_grant, InvalidGrant, NewOAuthGrant, OAuthGrant, RevokeReason,
+    audit_grant_event, bearer_hash, generate_bearer, insert_grant, pkce_s256, revoke_grant,
+    InvalidGrant, NewOAuthGrant, OAuthGrant, RevokeReason,
 };
 use super::oauth_refresh_tokens::insert_refresh_token;
-use crate::schema::{oauth_codes, users};
-use crate::{Store, StoreError, StoreResult};
+use crate::schema::{oauth_codes, oauth_grants, users};
+use crate::{Store, StoreResult};
 
 /// An authorization code, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -163,16 +163,18 @@ impl Store {
     ) -> StoreResult<Result<RedeemedCode, InvalidGrant>> {
         let code_hash = bearer_hash(attempt.code);
         self.write(|conn| {
-            let Some(code) = oauth_codes::table
-                .find(&code_hash)
-                .select(OAuthCode::as_select())
-                .get_result(conn)
+            // The code and its grant in one statement, so one snapshot: a reader that sees the
+            // grant revoked by a losing redemption also sees the winner's use of the code, and
+            // answers `CodeReused` (on PostgreSQL two reads could straddle both commits).
+            let Some((code, grant)) = oauth_codes::table
+                .inner_join(oauth_grants::table)
+                .filter(oauth_codes::code_hash.eq(&code_hash))
+                .select((OAuthCode::as_select(), OAuthGrant::as_select()))
+                .get_result::<(OAuthCode, OAuthGrant)>(conn)
                 .optional()?
             else {
                 return Ok(Err(InvalidGrant::Unknown));
             };
-            let grant = load_grant(conn, &code.grant_id)?
-                .ok_or_else(|| StoreError::Corrupt("oauth_codes: grant missing".to_owned()))?;
             match code_redeemable(&code, &grant, attempt, now) {
                 Ok(()) => {}
                 Err(InvalidGrant::CodeReused) => {
