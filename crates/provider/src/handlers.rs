@@ -6,11 +6,14 @@ use std::net::IpAddr;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use roster_sso::browser::check_request_origin;
+use roster_sso::flow::expired_session_cookie;
 use roster_sso::session::SESSION_COOKIE;
 use roster_store::domain::Timestamp;
 use roster_store::StoreError;
 
 use crate::authorize::AuthorizeParams;
+use crate::logout::{LogoutAnswer, LogoutParams, LOGOUT_PATH};
 use crate::pages;
 use crate::sign_in::{Answer, REQUEST_COOKIE};
 use crate::{ProviderError, ProviderState};
@@ -226,4 +229,59 @@ fn request_cookie(value: String, secure: bool) -> Cookie<'static> {
             roster_store::AUTH_REQUEST_TTL_SECONDS,
         ))
         .finish()
+}
+
+/// `GET`/`POST /oauth2/logout` (RP-Initiated Logout 1.0). A POST confirms only when it carries
+/// `confirm=yes` and came from Roster's own origin (the confirmation page's button); a
+/// cross-origin one is asked again, and nothing ends.
+pub(crate) async fn logout(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let post = request.method() == actix_web::http::Method::POST;
+    let text = if post {
+        std::str::from_utf8(&body).map_err(|_| ProviderError::LogoutRefused("invalid_request"))?
+    } else {
+        request.query_string()
+    };
+    let params = web::Query::<LogoutParams>::from_query(text)
+        .map_err(|_| ProviderError::LogoutRefused("invalid_request"))?
+        .into_inner();
+    let confirmed = post
+        && params.confirm.as_deref() == Some("yes")
+        && check_request_origin(&request, state.issuer()).is_ok();
+    let session = cookie(&request, SESSION_COOKIE);
+    let state = state.into_inner();
+    let secure = state.issuer().starts_with("https://");
+    let answer = blocking(move || {
+        crate::logout::logout(
+            &state,
+            params,
+            session.as_deref(),
+            confirmed,
+            Timestamp::now(),
+        )
+    })
+    .await?;
+    Ok(match answer {
+        LogoutAnswer::Confirm(params) => pages::response(
+            actix_web::http::StatusCode::OK,
+            &roster_sso::pages::confirm_app_sign_out(LOGOUT_PATH, &params.hidden_fields()),
+        ),
+        LogoutAnswer::SignedOut {
+            location: Some(location),
+        } => redirect(location)
+            .cookie(expired_session_cookie(secure))
+            .finish(),
+        LogoutAnswer::SignedOut { location: None } => {
+            let mut page = pages::response(
+                actix_web::http::StatusCode::OK,
+                &roster_sso::pages::signed_out(),
+            );
+            page.add_cookie(&expired_session_cookie(secure))
+                .map_err(|err| ProviderError::Key(format!("cannot set a cookie: {err}")))?;
+            page
+        }
+    })
 }

@@ -92,6 +92,40 @@ pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>)
     )
 }
 
+/// The OpenID Provider's sign-out confirmation (RP-initiated logout without proof that the
+/// request is this browser's own): its button POSTs the app's request, in `hidden`, back to
+/// `action` with `confirm=yes`.
+pub fn confirm_app_sign_out(action: &str, hidden: &[(&str, &str)]) -> String {
+    let fields: String = hidden
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(name),
+                escape_html(value)
+            )
+        })
+        .collect();
+    page(
+        "Sign out",
+        &format!(
+            "<h1>Sign out?</h1><p>An application asks to end your Roster session. This signs you \
+             out of every application that uses it.</p><form method=\"post\" action=\"{}\">\
+             {fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button type=\"submit\">Sign out</button></form>",
+            escape_html(action)
+        ),
+    )
+}
+
+/// After a sign-out that has nowhere to send the browser.
+pub fn signed_out() -> String {
+    page(
+        "Signed out",
+        "<h1>Signed out</h1><p>You are signed out of Roster. You can close this window.</p>",
+    )
+}
+
 /// `GET /logout`: asks before signing out. Only the button's POST signs out.
 pub fn confirm_sign_out() -> String {
     page(
@@ -129,6 +163,8 @@ mod tests {
         let html = email_first("/a", &[("state", "\"><script>")], Some("<b>"));
         assert!(!html.contains("<script>") && html.contains("&quot;&gt;&lt;script&gt;"));
         assert!(html.contains("&lt;b&gt;"));
+        let html = confirm_app_sign_out("/o", &[("state", "<x>")]);
+        assert!(html.contains("&lt;x&gt;") && !html.contains("<x>"));
         let html = sign_out_refused("<i>", "c<d>");
         assert!(html.contains("&lt;i&gt;") && html.contains("c&lt;d&gt;"));
     }

@@ -5,6 +5,7 @@
 
 mod authorize;
 mod discovery;
+mod logout;
 #[path = "../common/reply.rs"]
 mod reply;
 mod token;
