@@ -127,12 +127,12 @@ pub(crate) fn run(server: &Server<'_>, signer: &Path, load: Load) -> Result<Vec<
     for (alg, name, target) in [
         (
             "ES256",
-            "OIDC code exchange, ES256 ID token",
+            "code exchange (ES256 ID token)",
             ES256_EXCHANGE_TARGET,
         ),
         (
             "RS256",
-            "OIDC code exchange, RS256 ID token",
+            "code exchange (RS256 ID token)",
             RS256_EXCHANGE_TARGET,
         ),
     ] {
@@ -149,7 +149,7 @@ pub(crate) fn run(server: &Server<'_>, signer: &Path, load: Load) -> Result<Vec<
         )?;
         rows.push(scenario::finished(name, exchanged, Some(target)));
     }
-    let authorize = scenario::finished("OIDC authorize, live session", combined(minted), None);
+    let authorize = scenario::finished("OIDC authorize (live session)", combined(minted), None);
     rows.insert(0, authorize);
     rows.push(userinfo(server.addr, load, &access_tokens));
     Ok(rows)
