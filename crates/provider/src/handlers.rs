@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use roster_sso::browser::check_request_origin;
+use roster_sso::browser::{check_request_origin, flow_cookie};
 use roster_sso::flow::expired_session_cookie;
 use roster_sso::session::SESSION_COOKIE;
 use roster_store::domain::Timestamp;
@@ -213,22 +213,15 @@ fn cookie(request: &HttpRequest, name: &str) -> Option<String> {
     request.cookie(name).map(|cookie| cookie.value().to_owned())
 }
 
-/// The cookie binding a stored authorization request to this browser: sent only to `/oauth2`,
-/// readable by no script, and (over https) sent on the cross-site return from the IdP.
+/// The cookie binding a stored authorization request to this browser, sent only to `/oauth2`.
 fn request_cookie(value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(REQUEST_COOKIE, value)
-        .path("/oauth2")
-        .http_only(true)
-        .secure(secure)
-        .same_site(if secure {
-            SameSite::None
-        } else {
-            SameSite::Lax
-        })
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            roster_store::AUTH_REQUEST_TTL_SECONDS,
-        ))
-        .finish()
+    flow_cookie(
+        REQUEST_COOKIE,
+        value,
+        "/oauth2",
+        roster_store::AUTH_REQUEST_TTL_SECONDS,
+        secure,
+    )
 }
 
 /// `GET`/`POST /oauth2/logout` (RP-Initiated Logout 1.0). A POST confirms only when it carries

@@ -283,13 +283,6 @@ fn pending_request(
     target: &Target,
     now: Timestamp,
 ) -> OAuthAuthRequest {
-    let prompts: Vec<&str> = [
-        request.prompt.none.then_some("none"),
-        request.prompt.login.then_some("login"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     OAuthAuthRequest {
         id: String::new(),
         browser_hash: String::new(),
@@ -299,7 +292,7 @@ fn pending_request(
         state: request.state.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
-        prompt: (!prompts.is_empty()).then(|| prompts.join(" ")),
+        prompt: request.prompt.as_param(),
         max_age: request.max_age,
         login_hint: request.login_hint.clone(),
         workspace_id: Some(target.workspace.id.to_string()),

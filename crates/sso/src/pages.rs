@@ -5,7 +5,7 @@
 //! of the session routes are served with [`SESSION_PAGE_CSP`] and may not be framed. The OpenID
 //! Provider (`roster-provider`) shows [`login_refused`] too, so every sign-in refusal looks alike.
 
-use crate::saml::escape_html;
+use crate::saml::{escape_html, hidden_inputs};
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -66,16 +66,7 @@ pub fn signed_in(user_name: Option<&str>, workspace: Option<&str>) -> String {
 /// workspace, and submits it (as `login_hint`) with the product's request in `hidden` to
 /// `action`. `message` says why the previous address found nothing.
 pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>) -> String {
-    let fields: String = hidden
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(name),
-                escape_html(value)
-            )
-        })
-        .collect();
+    let fields = hidden_inputs(hidden);
     let message = message
         .map(|text| format!("<p role=\"alert\">{}</p>", escape_html(text)))
         .unwrap_or_default();
@@ -96,16 +87,7 @@ pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>)
 /// request is this browser's own): its button POSTs the app's request, in `hidden`, back to
 /// `action` with `confirm=yes`.
 pub fn confirm_app_sign_out(action: &str, hidden: &[(&str, &str)]) -> String {
-    let fields: String = hidden
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(name),
-                escape_html(value)
-            )
-        })
-        .collect();
+    let fields = hidden_inputs(hidden);
     page(
         "Sign out",
         &format!(
