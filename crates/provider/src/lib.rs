@@ -20,6 +20,7 @@ pub mod apps;
 pub mod authorize;
 pub mod client_auth;
 pub mod client_throttle;
+pub mod cors;
 pub mod discovery;
 mod error;
 mod handlers;
@@ -36,6 +37,7 @@ pub mod userinfo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::http::Method;
 use actix_web::web;
 use roster_sso::session::{SessionError, Sessions};
 use roster_store::domain::Timestamp;
@@ -81,6 +83,15 @@ impl ProviderState {
             access_tokens: tokens::AccessTokenCache::new(ACCESS_TOKEN_CACHE_CAPACITY),
             client_throttle: Arc::default(),
         }
+    }
+
+    /// Whether a browser page of `origin` may read the token and revocation endpoints' answers
+    /// ([`cors::is_public_app_origin`]).
+    pub fn allows_origin(&self, origin: &str) -> Result<bool, ProviderError> {
+        Ok(cors::is_public_app_origin(
+            &self.store.oauth_apps()?,
+            origin,
+        ))
     }
 
     /// `ClientLocked` while `client_id` has too many recent failed authentications from
@@ -169,7 +180,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) 
         .route(logout::LOGOUT_PATH, web::get().to(handlers::logout))
         .route(logout::LOGOUT_PATH, web::post().to(handlers::logout))
         .route("/oauth2/token", web::post().to(handlers::token))
+        .route(
+            "/oauth2/token",
+            web::method(Method::OPTIONS).to(handlers::preflight),
+        )
         .route("/oauth2/revoke", web::post().to(handlers::revoke))
+        .route(
+            "/oauth2/revoke",
+            web::method(Method::OPTIONS).to(handlers::preflight),
+        )
         .route("/oauth2/userinfo", web::get().to(handlers::userinfo))
-        .route("/oauth2/userinfo", web::post().to(handlers::userinfo));
+        .route("/oauth2/userinfo", web::post().to(handlers::userinfo))
+        .route(
+            "/oauth2/userinfo",
+            web::method(Method::OPTIONS).to(handlers::userinfo_preflight),
+        );
 }
