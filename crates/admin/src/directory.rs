@@ -25,7 +25,7 @@ pub(crate) fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, 
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
 }
 
-fn user_target(user: &User, scim_on: bool) -> Target {
+pub(crate) fn user_target(user: &User, scim_on: bool) -> Target {
     Target::User {
         scim_managed: user.is_scim_managed() && scim_on,
     }
@@ -48,6 +48,7 @@ fn user_actions(permit: &Permit<Read>, user: &User) -> Value {
         "editProfile": describe(Action::EditProfile),
         "enableDisable": describe(Action::EnableDisableUser),
         "delete": describe(Action::DeleteUser),
+        "signOutEverywhere": describe(Action::SignOutEverywhere),
     })
 }
 
@@ -82,6 +83,22 @@ pub async fn list_users(
             .map(|u| user_json(u, user_actions(&permit, u)))
             .collect();
         Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /users/{id}`: one user with what the admin may do to them (the console's user page).
+pub async fn get_user(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: UserId = parse_id(&id, "user")?;
+    let body = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        let user = store.user(permit.workspace_id(), id)?;
+        Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user)))
     })
     .await??;
     Ok(HttpResponse::Ok().json(body))

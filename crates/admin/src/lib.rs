@@ -19,6 +19,7 @@ pub mod openapi;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
 pub use roster_store::domain::password;
 mod scim_admin;
+mod signed_in;
 mod webhooks;
 
 use actix_web::{web, HttpResponse};
@@ -85,6 +86,9 @@ routes! {
     post "/users" => directory::invite,
     post "/users/{id}/disable" => directory::disable,
     post "/users/{id}/enable" => directory::enable,
+    get "/users/{id}" => directory::get_user,
+    get "/users/{id}/apps" => signed_in::list,
+    post "/users/{id}/sign-out-everywhere" => signed_in::sign_out_everywhere,
     get "/groups" => directory::list_groups,
     post "/groups/{id}/members" => directory::add_member,
     delete "/groups/{id}/members/{user}" => directory::remove_member,

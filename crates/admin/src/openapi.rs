@@ -162,6 +162,27 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     ),
     (
         "get",
+        "/api/v1/admin/users/{id}",
+        "One user with the actions the admin may take",
+        "",
+        200,
+    ),
+    (
+        "get",
+        "/api/v1/admin/users/{id}/apps",
+        "The apps the user is signed into through Roster's OpenID Provider (live grants; never a token)",
+        "",
+        200,
+    ),
+    (
+        "post",
+        "/api/v1/admin/users/{id}/sign-out-everywhere",
+        "End every Roster session of the user and revoke every app grant; answers with what was ended",
+        "",
+        200,
+    ),
+    (
+        "get",
         "/api/v1/admin/groups",
         "Groups with search and pagination",
         "",

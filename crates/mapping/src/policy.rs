@@ -5,7 +5,8 @@
 //! authenticates any user of the workspace and leaves that decision here. When SCIM is on, the
 //! IdP owns users and the memberships it pushes, so the app refuses to invite users, edit or
 //! enable/disable/delete SCIM-managed users, and edit members of mapped groups; unmapped app
-//! groups stay editable. The console and the admin API only ask [`allowed`]; they never decide
+//! groups stay editable. Signing a user out everywhere ends access without changing what the IdP
+//! owns, so it is allowed for every user. The console and the admin API only ask [`allowed`]; they never decide
 //! themselves. `docs/policy.md` holds the full matrix, and a test checks every cell of that
 //! document against this function.
 
@@ -30,6 +31,8 @@ pub enum Action {
     ManageGroupMappings,
     /// Register, delete or re-enable a webhook endpoint, or resend an event to it.
     ManageWebhooks,
+    /// End every Roster session of a user and every app grant they hold ("sign out everywhere").
+    SignOutEverywhere,
 }
 
 /// Who acts.
@@ -131,6 +134,9 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
                 Allowed
             }
         }
+        // Ending access changes nothing the IdP owns, so SCIM-managed users are no exception:
+        // an admin must be able to act on a lost device without waiting for the IdP.
+        (SignOutEverywhere, Target::User { .. }) => Allowed,
         (EditGroupMembers, Target::IdpGroup) => Refused(IDP_OWNS_MEMBERS),
         (EditGroupMembers, Target::AppGroup { mapped }) => {
             if mapped && settings.scim_enabled {

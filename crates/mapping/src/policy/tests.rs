@@ -39,6 +39,7 @@ fn action(text: &str) -> Action {
         "view admin data" => Action::ViewAdminData,
         "manage group mappings" => Action::ManageGroupMappings,
         "manage webhooks" => Action::ManageWebhooks,
+        "sign out everywhere" => Action::SignOutEverywhere,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -158,12 +159,14 @@ fn every_action() -> Vec<Action> {
         ManageConnections,
         ManageGroupMappings,
         ManageWebhooks,
+        SignOutEverywhere,
     ];
     for act in &all {
         match act {
             ViewAdminData | InviteUser | EditProfile | EnableDisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
-            | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks => {}
+            | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
+            | SignOutEverywhere => {}
         }
     }
     all
@@ -241,6 +244,10 @@ fn actions_on_the_wrong_target_are_refused() {
     );
     assert_eq!(
         allowed(Action::DeleteUser, admin, Target::Workspace, off),
+        Decision::Refused(WRONG_TARGET)
+    );
+    assert_eq!(
+        allowed(Action::SignOutEverywhere, admin, Target::Workspace, off),
         Decision::Refused(WRONG_TARGET)
     );
 }

@@ -25,6 +25,7 @@ mod scim_status;
 mod scim_users;
 mod session_keys;
 mod sign_in;
+mod sign_out;
 mod sso_state;
 mod token;
 mod token_cache;
@@ -67,6 +68,7 @@ pub use scim_users::{
 };
 pub use session_keys::{KeyRotation, SessionKeyRecord, SessionKeyStatus};
 pub use sign_in::OneTimeAssertion;
+pub use sign_out::SignedOutEverywhere;
 pub use sso_state::SsoRequest;
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
