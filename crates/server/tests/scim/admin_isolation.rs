@@ -63,6 +63,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             "audit": store.audit_events(ws, None, 100_000).unwrap().len(),
             "users": store.count_users(ws).unwrap(),
             "user": roster_store::user_json(&store.user(ws, user.parse().unwrap()).unwrap()),
+            "sessionEpoch": store.user(ws, user.parse().unwrap()).unwrap().session_epoch,
             "tokens": store.list_scim_tokens(ws, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(ws).unwrap().len(),
             "webhooks": store.list_webhooks(ws).unwrap().len(),

@@ -19,7 +19,7 @@ const PUBLIC_URL: &str = "http://roster.test";
 
 /// A user of the workspace with a local password (no admin role), signed in through
 /// `/login/password`: its id, and its session token with that session's CSRF token.
-fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
+pub(crate) fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
     let store = &app.db.store;
     let user = app.store_user(name, &format!("{name}@acme.test"), Source::Invited);
     let hash = roster_store::domain::password::hash_password("pw-123456").unwrap();
@@ -53,7 +53,7 @@ fn signed_in_member(app: &TestApp, name: &str) -> (UserId, (String, String)) {
 }
 
 /// An admin API call with a session cookie and its CSRF token.
-fn with_session(
+pub(crate) fn with_session(
     app: &TestApp,
     (token, csrf): &(String, String),
     method: &str,
@@ -119,6 +119,7 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
     match (method, path) {
         ("post", "/users") => Some(json!({"email": "walker@acme.test"})),
         ("post", "/users/{id}/disable" | "/users/{id}/enable") => None,
+        ("post", "/users/{id}/sign-out-everywhere") => None,
         ("post", "/groups/{id}/members") => Some(json!({"userId": ids.other_user})),
         ("delete", "/groups/{id}/members/{user}") => None,
         ("post", "/connections") => Some(json!({"name": "walk-scim", "kind": "scim"})),
@@ -223,6 +224,7 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             "events": store.events(workspace, 0, 100_000, &[]).unwrap().len(),
             "users": store.count_users(workspace).unwrap(),
             "user": roster_store::user_json(&store.user(workspace, ids.user.parse().unwrap()).unwrap()),
+            "sessionEpoch": store.user(workspace, ids.user.parse().unwrap()).unwrap().session_epoch,
             "tokens": store.list_scim_tokens(workspace, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(workspace).unwrap().len(),
             "webhooks": store.list_webhooks(workspace).unwrap().iter()

@@ -12,6 +12,7 @@ mod proxy;
 mod receiver;
 
 mod admin_api;
+mod admin_apps;
 mod admin_connections;
 mod admin_directory;
 mod admin_isolation;
