@@ -1,13 +1,14 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
 // sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
-// and the sync status, add a group mapping, revoke the token, register a webhook endpoint, sign
-// out. A screenshot of every main page goes to SCREENSHOTS. Prints one JSON object with what it
-// saw; exits non-zero on any failure, on any JavaScript error in the page, and on any
-// Content-Security-Policy violation.
+// and the sync status, add a group mapping, revoke the token, register a webhook endpoint, open
+// the page of a user signed into apps and sign them out everywhere (cancelling the confirmation
+// once first), sign out. A screenshot of every main page goes to SCREENSHOTS. Prints one JSON
+// object with what it saw; exits non-zero on any failure, on any JavaScript error in the page,
+// and on any Content-Security-Policy violation.
 //
 // Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
-// SCREENSHOTS,
+// APPS_USER (the userName of a user signed into apps), SCREENSHOTS,
 // CHROMIUM (default /usr/bin/chromium).
 
 import { mkdirSync } from "node:fs";
@@ -151,8 +152,40 @@ try {
   result.webhookSecretShown = (await page.locator('[data-testid="webhook-secret"] code').innerText()).trim().length > 0;
   await shot("12-webhooks");
 
+  // 10. A user's page lists the apps they are signed into; "Sign out everywhere" asks first
+  // (cancelled once: nothing happens), then ends every sign-in and the list empties.
+  await show("users");
+  const appsUser = env("APPS_USER");
+  await Promise.all([
+    page.waitForURL(/#user\//),
+    page.locator(`[data-testid="user-${appsUser}"] [data-testid="open-user"]`).click(),
+  ]);
+  await page.locator("#view-user").waitFor();
+  result.userPageName = (await page.locator('[data-testid="user-name"]').innerText()).trim();
+  result.userApps = await page.locator('[data-testid="signed-in-app"] [data-testid="app-name"]').allInnerTexts();
+  result.userPageNavActive = (await page.locator("nav a.active").innerText()).trim();
+  await shot("14-user-apps");
+  await page.click('[data-testid="sign-out-everywhere"]');
+  await page.locator('[data-testid="confirm-sign-out"]').waitFor();
+  result.confirmation = (await page.locator('[data-testid="confirm-sign-out"] p').innerText()).trim();
+  await shot("15-sign-out-confirmation");
+  await page.click('[data-testid="cancel-sign-out"]');
+  await page.locator('[data-testid="confirm-sign-out"]').waitFor({ state: "hidden" });
+  await show("users");
+  await page.locator(`[data-testid="user-${appsUser}"] [data-testid="open-user"]`).click();
+  await page.locator('[data-testid="signed-in-app"]').first().waitFor();
+  result.appsAfterCancel = await page.locator('[data-testid="signed-in-app"]').count();
+  await page.click('[data-testid="sign-out-everywhere"]');
+  await page.click('[data-testid="confirm-sign-out-yes"]');
+  await page.locator('[data-testid="signed-out-result"]').waitFor();
+  result.signedOutApps = await page.locator('[data-testid="signed-out-app"] td:first-child').allInnerTexts();
+  result.appsAfterSignOut = await page.locator('[data-testid="signed-in-app"]').count();
+  result.noAppsShown = await page.locator('[data-testid="no-apps"]').isVisible();
+  result.signOutFlash = (await page.locator("#flash").innerText()).trim();
+  await shot("16-signed-out-everywhere");
+
   // The remaining main pages.
-  // 10. The provisioning log, filtered to the new connection, shows the SCIM create.
+  // 11. The provisioning log, filtered to the new connection, shows the SCIM create.
   await show("logs");
   await page.selectOption('#log-filters select[name="connection"]', { label: "simplesaml" });
   await page.click('#log-filters button[type="submit"]');
@@ -165,7 +198,7 @@ try {
   }
   result.flash = (await page.locator("#flash").innerText()).trim();
 
-  // 11. Sign out with the console's button: back on the landing page, and the console asks for
+  // 12. Sign out with the console's button: back on the landing page, and the console asks for
   // a sign-in again.
   await show("overview");
   await Promise.all([page.waitForURL(`${BASE}/`), page.click("#who form.signout button")]);

@@ -282,7 +282,7 @@ async function users(view, query = "", after = null) {
     h("form", { class: "inline", id: "user-search", onsubmit: (e) => { e.preventDefault(); users(view, formValues(e.target).q); } },
       h("label", {}, "Search user name or email", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
     table(["User name", "Email", "Source", "Status", "Actions"], page.users.map((u) =>
-      h("tr", { "data-testid": `user-${u.userName}` }, h("td", { text: u.userName }), h("td", { text: u.email || "" }),
+      h("tr", { "data-testid": `user-${u.userName}` }, h("td", {}, h("a", { href: `#user/${u.id}`, "data-testid": "open-user", text: u.userName })), h("td", { text: u.email || "" }),
         h("td", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("td", { text: u.lifecycle, class: u.active ? "ok" : "bad" }),
         h("td", {}, u.active
           ? actionButton("Disable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`)) reload(); })
@@ -294,6 +294,65 @@ async function users(view, query = "", after = null) {
         const v = formValues(e.target);
         if (await attempt(() => api("POST", "/users", { email: v.email }), `${v.email} invited.`)) reload();
       } }, h("label", {}, "Email", h("input", { name: "email", type: "email", required: true })), h("button", { type: "submit" }, "Invite"))));
+}
+
+// The user's page: who they are, the apps they are signed into through Roster (each live grant;
+// never a token), and "Sign out everywhere", which asks for confirmation in the page first.
+async function user(view, id) {
+  const [u, { apps }] = await Promise.all([api("GET", `/users/${encodeURIComponent(id)}`), api("GET", `/users/${encodeURIComponent(id)}/apps`)]);
+  const reload = () => user(view, id);
+  const lifecycle = u.active
+    ? actionButton("Disable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`)) reload(); })
+    : actionButton("Enable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/enable`), `${u.userName} enabled.`)) reload(); });
+  const confirmBox = h("div", { class: "confirm", "data-testid": "confirm-sign-out", hidden: true });
+  const signOut = async () => {
+    const ended = await attempt(() => api("POST", `/users/${u.id}/sign-out-everywhere`));
+    if (!ended) return;
+    if (session.userId === u.id) {
+      location.href = "/admin"; // the admin signed themselves out: sign in again
+      return;
+    }
+    await reload();
+    const count = ended.appsSignedOut.length;
+    flash(`${u.userName} is signed out everywhere: every Roster session ended, ${count} app sign-in${count === 1 ? "" : "s"} revoked.`, "info");
+    view.append(h("section", { class: "card", "data-testid": "signed-out-result" },
+      h("h2", { text: "Signed out" }),
+      h("p", { text: "Every Roster session ended." }),
+      count ? table(["App", "Client id", "Signed in"], ended.appsSignedOut.map((a) =>
+        h("tr", { "data-testid": "signed-out-app" }, h("td", { text: a.appName }), h("td", { class: "mono", text: a.clientId }), h("td", { text: when(a.since) }))))
+        : h("p", { class: "muted", text: "No app sign-in was live." })));
+  };
+  const askToConfirm = () => {
+    const count = apps.length;
+    confirmBox.replaceChildren(
+      h("p", { text: `Sign ${u.userName} out everywhere? Every Roster session of ${u.userName} ends and ${count} app sign-in${count === 1 ? "" : "s"} ${count === 1 ? "is" : "are"} revoked: refresh tokens stop and the apps lose access. ${u.userName} stays active and can sign in again.` }),
+      h("div", { class: "inline" },
+        h("button", { class: "danger", "data-testid": "confirm-sign-out-yes", onclick: signOut }, "Yes, sign out everywhere"),
+        h("button", { class: "secondary", "data-testid": "cancel-sign-out", onclick: () => { confirmBox.hidden = true; } }, "Cancel")));
+    confirmBox.hidden = false;
+  };
+  const permission = u.actions.signOutEverywhere;
+  view.replaceChildren(
+    h("h1", { "data-testid": "user-name", text: u.userName }),
+    h("section", { class: "card" },
+      h("div", { class: "kv" },
+        h("span", { class: "muted", text: "Email" }), h("span", { text: u.email || "none" }), h("span", {}),
+        h("span", { class: "muted", text: "Source" }), h("span", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("span", {}),
+        h("span", { class: "muted", text: "Status" }), h("span", { class: u.active ? "ok" : "bad", text: u.lifecycle }), lifecycle)),
+    h("h2", { text: "Signed-in apps" }),
+    h("p", { class: "muted", text: "Products this user signed into through Roster. Each row is one sign-in (a browser or device)." }),
+    apps.length
+      ? table(["App", "Client id", "Scopes", "Offline access", "Signed in"], apps.map((a) =>
+        h("tr", { "data-testid": "signed-in-app" }, h("td", { "data-testid": "app-name", text: a.appName }), h("td", { class: "mono", text: a.clientId }),
+          h("td", { text: a.scopes.join(" ") }), h("td", { text: a.offline ? "yes (refresh token)" : "no" }), h("td", { text: when(a.since) }))))
+      : h("p", { class: "muted", "data-testid": "no-apps", text: "Not signed into any app." }),
+    h("section", { class: "card" },
+      h("h2", { text: "Sign out everywhere" }),
+      h("p", { class: "muted", text: "For a lost device or a session you no longer trust: ends every Roster session of this user and revokes every app sign-in, without disabling the user." }),
+      permission && !permission.allowed
+        ? actionButton("Sign out everywhere", permission)
+        : h("button", { class: "danger", "data-testid": "sign-out-everywhere", onclick: askToConfirm }, "Sign out everywhere…"),
+      confirmBox));
 }
 
 async function groups(view, query = "", after = null) {
@@ -430,17 +489,21 @@ async function webhooks(view) {
 
 // --- Router --------------------------------------------------------------------------------
 
-const VIEWS = { overview, connections, users, groups, mappings, migration, logs, webhooks };
+const VIEWS = { overview, connections, users, user, groups, mappings, migration, logs, webhooks };
+// The nav entry a view belongs to (a user's page is under Users).
+const NAV_OF = { user: "users" };
 
 async function route() {
   const view = document.getElementById("view");
-  const name = location.hash.slice(1) || "overview";
-  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.getAttribute("href") === `#${name}`);
+  // `#name` or `#name/argument` (a user's page: `#user/ID`).
+  const [name, argument] = (location.hash.slice(1) || "overview").split("/");
+  const section = NAV_OF[name] || name;
+  for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.getAttribute("href") === `#${section}`);
   view.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
   try {
     const render = VIEWS[name] || overview;
     const fresh = h("div", { id: `view-${name}` });
-    await render(fresh);
+    await render(fresh, argument);
     view.replaceChildren(fresh);
   } catch (err) {
     view.replaceChildren(h("p", { class: "bad", text: err.message }));

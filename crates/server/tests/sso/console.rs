@@ -2,15 +2,18 @@
 //! `e2e/console/drive.mjs` with playwright-core): an admin signs in with a password, creates a
 //! SAML connection from SimpleSAMLphp's metadata URL, tests it, turns SCIM on, generates a token,
 //! provisions a user through SCIM with it, sees the user and the sync status, adds a mapping,
-//! revokes the token, registers a webhook endpoint and signs out. The script fails on any page
-//! error or CSP violation; this test then checks the database agrees with what the page showed.
+//! revokes the token, registers a webhook endpoint, opens the page of a user signed into two
+//! products and signs them out everywhere, and signs out. The script fails on any page error or
+//! CSP violation; this test then checks the database (and the token endpoint) agree with what the
+//! page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::{ConnectionKind, Source, UserName};
+use roster_store::domain::{Actor, ConnectionKind, Source, Timestamp, User, UserName};
+use roster_store::{ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, SigningAlg};
 use serde_json::{json, Value};
 
 use crate::idps::{OidcOp, OidcOptions, SamlIdp};
@@ -39,6 +42,21 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let idp = SamlIdp::start("urn:roster:console-test", "http://127.0.0.1:1/acs");
     let shots = screenshots_dir();
     let _ = std::fs::remove_dir_all(&shots);
+    // Ada is signed into two products; the catalog holds a refresh token.
+    let ada = app
+        .db
+        .store
+        .create_user(
+            &Actor::Cli,
+            &roster_store::NewUser::minimal(
+                app.workspace.id,
+                UserName::parse("ada@example.test").unwrap(),
+                Source::Invited,
+            ),
+        )
+        .unwrap();
+    let catalog_refresh = sign_into_product(&app, &ada, "Data Catalog", true);
+    let _billing_refresh = sign_into_product(&app, &ada, "Billing", false);
 
     let output = Command::new("node")
         .arg(console_dir().join("drive.mjs"))
@@ -49,6 +67,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .env("ADMIN_PASSWORD", "console-pw-123")
         .env("SAML_METADATA_URL", idp.metadata_url())
         .env("WEBHOOK_URL", format!("{}/product-webhook", app.url()))
+        .env("APPS_USER", "ada@example.test")
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/drive.mjs");
@@ -128,6 +147,40 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         vec!["user.created".to_owned(), "user.deactivated".to_owned()]
     );
 
+    // The user's page showed Ada's two sign-ins, asked before signing her out (a cancel changed
+    // nothing), and the sign-out ended both: the store and the token endpoint agree.
+    assert_eq!(seen["userPageName"], "ada@example.test");
+    assert_eq!(seen["userPageNavActive"], "Users");
+    assert_eq!(seen["userApps"], json!(["Billing", "Data Catalog"]));
+    assert!(
+        seen["confirmation"]
+            .as_str()
+            .unwrap()
+            .contains("2 app sign-ins are revoked"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["appsAfterCancel"], 2);
+    assert_eq!(seen["signedOutApps"], json!(["Billing", "Data Catalog"]));
+    assert_eq!(seen["appsAfterSignOut"], 0);
+    assert_eq!(seen["noAppsShown"], true);
+    assert!(seen["signOutFlash"]
+        .as_str()
+        .unwrap()
+        .contains("signed out everywhere"));
+    assert!(store
+        .user_oauth_apps(app.workspace.id, ada.id)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.user(app.workspace.id, ada.id).unwrap().session_epoch,
+        ada.session_epoch + 1
+    );
+    let (status, body) = catalog_refresh();
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+
     for page in [
         "01-sign-in",
         "02-overview",
@@ -140,9 +193,96 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "10-migration-planner",
         "11-logs",
         "12-webhooks",
+        "14-user-apps",
+        "15-sign-out-confirmation",
+        "16-signed-out-everywhere",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");
+    }
+}
+
+/// Registers a product `name` and signs `user` into it (a grant and its code, as the
+/// authorization endpoint issues them), the product redeeming the code at `/oauth2/token`.
+/// Returns a call that refreshes with the refresh token (an `offline` sign-in): (status, body).
+fn sign_into_product<'a>(
+    app: &'a SsoApp,
+    user: &User,
+    name: &str,
+    offline: bool,
+) -> impl Fn() -> (u16, Value) + 'a {
+    const REDIRECT: &str = "https://product.example/callback";
+    let store = &app.db.store;
+    let (product, secret) = store
+        .create_oauth_app(
+            &Actor::Cli,
+            &NewOAuthApp {
+                name: name.to_owned(),
+                auth_method: ClientAuthMethod::ClientSecretBasic,
+                id_token_alg: SigningAlg::Rs256,
+                redirect_uris: vec![REDIRECT.to_owned()],
+                post_logout_redirect_uris: vec![],
+                backchannel_logout_uri: None,
+            },
+            Timestamp::now(),
+        )
+        .unwrap();
+    let secret = secret.unwrap().expose().to_owned();
+    let scope = if offline {
+        "openid email offline_access"
+    } else {
+        "openid email"
+    };
+    let (_, code) = store
+        .issue_authorization_code(
+            &Actor::System,
+            &NewOAuthGrant {
+                client_id: product.client_id.clone(),
+                workspace_id: user.workspace_id,
+                user_id: user.id,
+                connection_id: None,
+                session_id: None,
+                sid: format!("sid-{}", product.client_id),
+                scope: scope.to_owned(),
+                offline,
+                auth_time: Timestamp::now(),
+                amr: vec!["pwd".to_owned()],
+            },
+            &CodeBinding {
+                redirect_uri: REDIRECT.to_owned(),
+                code_challenge: None,
+                nonce: None,
+            },
+            Timestamp::now(),
+        )
+        .unwrap();
+    let token = move |form: &[(&str, &str)]| -> (u16, Value) {
+        let mut fields = vec![
+            ("client_id", product.client_id.as_str()),
+            ("client_secret", secret.as_str()),
+        ];
+        fields.extend_from_slice(form);
+        let reply = app.post_form("/oauth2/token", &fields, None);
+        (
+            reply.status,
+            serde_json::from_str(&reply.body).unwrap_or(Value::Null),
+        )
+    };
+    let (status, redeemed) = token(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.expose()),
+        ("redirect_uri", REDIRECT),
+    ]);
+    assert_eq!(status, 200, "{redeemed:#}");
+    let refresh_token = redeemed["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    move || {
+        token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+        ])
     }
 }
 
