@@ -1,8 +1,10 @@
 //! Developer automation that cargo alone cannot do: `cargo xtask serve` (run Roster on SQLite with
-//! a demo workspace) and `cargo xtask test` (every check CI runs, on SQLite and PostgreSQL).
+//! a demo workspace) and `cargo xtask test` (every check CI runs, on SQLite and PostgreSQL), and
+//! the tools around them (tidy, conformance, fuzzing, the test IdPs, the bench).
 //!
-//! Standard library only, so it builds in seconds on a fresh machine. Each step says what it does
-//! before it does it.
+//! Two dependencies besides the standard library — mio for the bench's load generator, serde_json
+//! to read `cargo metadata` in the tidy check — so it builds in seconds on a fresh machine. Each
+//! step says what it does before it does it.
 
 mod bench;
 mod checks;
@@ -14,6 +16,7 @@ mod python;
 mod serve;
 mod system;
 mod test;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,9 @@ commands:
   test [--sqlite-only]              fmt check, clippy -D warnings, every test on SQLite, then on a
                                     throwaway PostgreSQL, then the SCIM conformance check, the
                                     deployment file checks and bounded fuzzing
+  tidy                              check that the docs name every configuration key, event type
+                                    and crate dependency, and every .rs file opens with a //! doc
+                                    (also a test that `test` runs)
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]
@@ -42,6 +48,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("tidy") => tidy::run(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => checks::fuzz().map(|_| ()),
         Some("idps") => idps::run(&args[1..]),

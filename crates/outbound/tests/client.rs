@@ -1,9 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The client against real local servers: what reaches them and what the caller gets back.
 //!
 //! Everything here runs on loopback, which the default policy forbids; the tests that need to
 //! talk to a server allow exactly `127.0.0.1/32` and keep the rest of 127/8 forbidden (on Linux
 //! the whole of 127/8 is loopback, so a server on 127.0.0.2 plays the internal target).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The OIDC attack catalog (notes §4.2) against `OidcRp::start` / `finish`, with a mock OP.
 //!
 //! Real OPs only produce valid tokens, so the test runs its own OP on 127.0.0.1 (a few lines of
@@ -15,6 +14,8 @@
 //! over a hand-built header, so a test can put anything in the header (`alg: none`, `jku`,
 //! `jwk`, bogus `kid`). Each test names its catalog id. Cases that need the browser, state or
 //! store (O10, O12–O14, O17) live with the handlers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::future::Future;

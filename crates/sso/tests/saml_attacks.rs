@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The SAML attack catalog (notes §4.1) against the pure validation layer.
 //!
 //! A throw-away IdP key and certificate are made with the `openssl` CLI; each test builds a
@@ -7,6 +6,8 @@
 //! to sign something bad), and asserts the exact `reason()`. Each case names its catalog id.
 //! Cases that need the store or HTTP (S18 cross-tenant, S20 replay, S33 RelayState, S35, S37)
 //! live with the handlers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Interop: real signed responses recorded by SSOReady from ADFS/Entra, Google, JumpCloud,
 //! Keycloak, Okta and Ping (MIT, `fixtures/ssoready/LICENSE`) validate at the instant they were
 //! valid, and the `bad-assertions/` variants are refused for the reason their folder names.
@@ -12,6 +11,8 @@
 //! signature to verify, so the response as recorded is refused (`okta_as_recorded`). The other
 //! Okta tests first remove that broken envelope signature, which leaves a normal
 //! assertion-signed response whose assertion signature is untouched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 

@@ -1,9 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! samael's signature checks with the kept keys: they accept what the certificate signed and
 //! nothing else, load each certificate once, and keep at most `CAPACITY` of them.
 //!
 //! One test, run in order: the counts are the process's, and a second test running alongside
 //! would move them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
