@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backchannel;
 mod discovery;
 #[path = "../common/reply.rs"]
 mod reply;
