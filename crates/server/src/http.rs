@@ -57,11 +57,21 @@ impl Shared {
         })
     }
 
-    /// What the back-channel logout worker mints logout tokens with: this provider's keys.
-    pub fn logout_signer(&self) -> std::sync::Arc<dyn roster_webhooks::LogoutTokenSigner> {
-        std::sync::Arc::new(crate::backchannel::ProviderLogoutSigner::new(
-            self.provider.get_ref().clone(),
-        ))
+    /// Starts the back-channel logout worker, minting logout tokens with this provider's keys.
+    ///
+    /// The keys are loaded (and on a fresh database created) first: created by the first
+    /// deliveries of a burst instead, a key made by one delivery thread would sign only from a
+    /// moment after another thread had read the clock, and that thread's attempt would fail.
+    pub fn start_backchannel_worker(
+        &self,
+        store: Store,
+        settings: roster_webhooks::WorkerSettings,
+    ) -> roster_webhooks::Worker {
+        if let Err(err) = self.provider.jwks_at(roster_domain::Timestamp::now()) {
+            tracing::warn!(error = %err, "the provider's signing keys are not ready; back-channel logouts will retry");
+        }
+        let signer = crate::backchannel::ProviderLogoutSigner::new(self.provider.get_ref().clone());
+        roster_webhooks::Worker::spawn_backchannel(store, settings, std::sync::Arc::new(signer))
     }
 }
 
@@ -116,7 +126,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         .then(|| (store.clone(), settings.webhook_worker()));
     let shared = Shared::new(&settings, &store)?;
     let outbound = shared.outbound.clone();
-    let signer = shared.logout_signer();
+    let backchannel = shared.clone();
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || {
             App::new()
@@ -133,8 +143,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         actix_web::rt::spawn(publish_events(prune_store.clone()));
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
         let _workers = webhook_worker.map(|(store, settings)| {
-            let logouts =
-                roster_webhooks::Worker::spawn_backchannel(store.clone(), settings.clone(), signer);
+            let logouts = backchannel.start_backchannel_worker(store.clone(), settings.clone());
             (roster_webhooks::Worker::spawn(store, settings), logouts)
         });
         server.run().await?;
@@ -231,13 +240,10 @@ impl BackgroundServer {
             settings.server.public_url = Some(format!("http://{addr}"));
         }
         let shared = Shared::new(&settings, &store)?;
-        let backchannel = settings.webhooks.enabled.then(|| {
-            roster_webhooks::Worker::spawn_backchannel(
-                store.clone(),
-                settings.webhook_worker(),
-                shared.logout_signer(),
-            )
-        });
+        let backchannel = settings
+            .webhooks
+            .enabled
+            .then(|| shared.start_backchannel_worker(store.clone(), settings.webhook_worker()));
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();

@@ -238,6 +238,16 @@ impl Fixture {
             .len()
     }
 
+    /// Claims at most one due logout.
+    fn claim_one(&self, lease_secs: i64) -> Option<roster_store::BackchannelClaim> {
+        let mut claimed = self
+            .store()
+            .claim_backchannel_logouts(lease_secs, 1)
+            .unwrap();
+        assert!(claimed.len() <= 1);
+        claimed.pop()
+    }
+
     /// Whether a commit rang the worker's wake-up call since `seen`.
     fn woken(&self, seen: &mut u64) -> bool {
         self.store()
@@ -487,17 +497,14 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
         )
         .unwrap();
 
-    let claim = f.store().claim_backchannel_logout(60).unwrap().unwrap();
+    let claim = f.claim_one(60).unwrap();
     assert_eq!(claim.uri, NOTIFIED_URI);
     assert_eq!(claim.id_token_alg, SigningAlg::Es256);
     assert_eq!(
         (claim.logout.client_id.as_str(), claim.logout.sid.as_str()),
         (f.notified.client_id.as_str(), "sid-a1")
     );
-    assert!(
-        f.store().claim_backchannel_logout(60).unwrap().is_none(),
-        "leased"
-    );
+    assert!(f.claim_one(60).is_none(), "leased");
 
     // Another grant of the same app session revoked while the first logout waits: no second row.
     let (same_session, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
@@ -525,10 +532,10 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
         Some("the endpoint answered HTTP 500")
     );
     // A worker that died holding a lease (zero seconds here): the logout is claimed again.
-    let retried = f.store().claim_backchannel_logout(0).unwrap().unwrap();
+    let retried = f.claim_one(0).unwrap();
     assert_eq!(retried.logout.id, claim.logout.id);
     assert_eq!(retried.logout.attempts, 1);
-    let again = f.store().claim_backchannel_logout(60).unwrap().unwrap();
+    let again = f.claim_one(60).unwrap();
     assert_eq!(again.logout.id, claim.logout.id);
 
     f.store()
@@ -537,10 +544,7 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
     let logout = &f.logouts(&f.user)[0];
     assert_eq!((logout.attempts, logout.last_status), (2, Some(204)));
     assert!(logout.delivered_at.is_some());
-    assert!(
-        f.store().claim_backchannel_logout(0).unwrap().is_none(),
-        "delivered is final"
-    );
+    assert!(f.claim_one(0).is_none(), "delivered is final");
 
     // Delivered, the session may be logged out again (a new grant in it, revoked).
     let (later, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
@@ -569,14 +573,14 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
             Timestamp::now(),
         )
         .unwrap();
-    let claim = f.store().claim_backchannel_logout(60).unwrap().unwrap();
+    let claim = f.claim_one(60).unwrap();
     f.store()
         .finish_backchannel_logout(&claim, &outcome(503, Some(0), true))
         .unwrap();
     let logout = &f.logouts(&f.user)[0];
     assert!(logout.abandoned_at.is_some());
     assert_eq!(logout.delivered_at, None);
-    assert!(f.store().claim_backchannel_logout(0).unwrap().is_none());
+    assert!(f.claim_one(0).is_none());
     let actions: Vec<String> = f
         .store()
         .audit_events(f.workspace.id, None, 100)
@@ -601,7 +605,7 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
     f.store()
         .delete_oauth_app(&Actor::Cli, &f.second.client_id)
         .unwrap();
-    assert!(f.store().claim_backchannel_logout(0).unwrap().is_none());
+    assert!(f.claim_one(0).is_none());
     assert_eq!(
         f.logouts(&f.user).len(),
         1,
@@ -626,7 +630,7 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
         Ok(())
     })
     .unwrap();
-    assert!(f.store().claim_backchannel_logout(0).unwrap().is_none());
+    assert!(f.claim_one(0).is_none());
     let orphan = &f.logouts(&f.user)[0];
     assert_eq!(orphan.sid, "sid-a2");
     assert!(orphan.abandoned_at.is_some());
@@ -639,4 +643,45 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
         2
     );
     assert_eq!(f.logouts(&f.user), vec![]);
+}
+
+/// A claim takes as many due logouts as asked, oldest first, and leases each: a second claim
+/// finds none of them.
+#[test]
+fn a_claim_takes_up_to_its_limit_and_leases_each() {
+    let f = fixture();
+    for sid in ["sid-1", "sid-2", "sid-3"] {
+        let (grant, _) = f.grant(&f.user, &f.notified, sid, sid, false);
+        f.store()
+            .revoke_oauth_grant(
+                &Actor::Cli,
+                &grant.id,
+                RevokeReason::Logout,
+                Timestamp::now(),
+            )
+            .unwrap();
+    }
+    let first = f.store().claim_backchannel_logouts(60, 2).unwrap();
+    let sids: Vec<&str> = first
+        .iter()
+        .map(|claim| claim.logout.sid.as_str())
+        .collect();
+    assert_eq!(
+        sids,
+        vec!["sid-1", "sid-2"],
+        "oldest first, no more than asked"
+    );
+    let rest = f.store().claim_backchannel_logouts(60, 10).unwrap();
+    let sids: Vec<&str> = rest.iter().map(|claim| claim.logout.sid.as_str()).collect();
+    assert_eq!(sids, vec!["sid-3"]);
+    assert!(f
+        .store()
+        .claim_backchannel_logouts(60, 10)
+        .unwrap()
+        .is_empty());
+    assert!(f
+        .store()
+        .claim_backchannel_logouts(0, 0)
+        .unwrap()
+        .is_empty());
 }

@@ -66,8 +66,13 @@ impl Outbox for BackchannelLogouts {
         )
     }
 
-    fn claim(&self, store: &Store, lease_secs: i64) -> StoreResult<Option<BackchannelClaim>> {
-        store.claim_backchannel_logout(lease_secs)
+    fn claim(
+        &self,
+        store: &Store,
+        lease_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<BackchannelClaim>> {
+        store.claim_backchannel_logouts(lease_secs, limit)
     }
 
     /// Every earlier attempt of a logout failed (a delivered one is never claimed again).

@@ -20,8 +20,12 @@ impl Outbox for Webhooks {
         format!("endpoint {} event {}", claim.endpoint.id, claim.event.id)
     }
 
-    fn claim(&self, store: &Store, lease_secs: i64) -> StoreResult<Option<Claim>> {
-        store.claim_webhook_delivery(lease_secs)
+    /// One at a time: an endpoint's events go in order, one in flight.
+    fn claim(&self, store: &Store, lease_secs: i64, _limit: usize) -> StoreResult<Vec<Claim>> {
+        Ok(store
+            .claim_webhook_delivery(lease_secs)?
+            .into_iter()
+            .collect())
     }
 
     fn attempt_counts(&self, claim: &Claim) -> (u32, u32) {

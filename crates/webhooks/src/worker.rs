@@ -1,19 +1,25 @@
 //! The delivery worker: threads inside `roster serve` that claim due work from an outbox in the
 //! store, send it, and record the outcome. Two outboxes use it — webhook deliveries
-//! ([`crate::webhook`]) and back-channel logouts ([`crate::backchannel`]) — each on threads of
-//! its own, so a slow webhook endpoint never holds up a logout. Any number of workers (threads
-//! or replicas) can run against one database: a claim is a lease, and an expired lease is claimed
-//! again.
+//! ([`crate::webhook`]) and back-channel logouts ([`crate::backchannel`]) — each with threads of
+//! its own, so a slow webhook endpoint never holds up a logout. Any number of workers (processes
+//! or replicas) can run against one database: a claim is a lease, and an expired lease is
+//! claimed again.
+//!
+//! Per outbox, one thread claims and a pool of delivery threads sends: the claiming thread asks
+//! for as many jobs as threads are idle, in one transaction, and hands them over; each delivery
+//! thread makes its attempt and records the outcome. So a receiver that is slow to answer holds
+//! one delivery thread, and a burst of logouts costs one claim per batch rather than one per
+//! logout.
 //!
 //! What every outbox shares lives here: the loop, the outbound client (`roster-outbound`: the
 //! address is checked when the worker connects, a redirect is a failed attempt, the response
 //! body is never read), and what an attempt's answer means ([`judge`]: a 2xx is delivered,
-//! anything else is retried per the [`RetryPolicy`] until it gives up). Between polls a thread
-//! waits on the store's wake-up call, which a commit that queued a back-channel logout rings, so
-//! a logout leaves within milliseconds of its commit instead of a poll interval.
+//! anything else is retried per the [`RetryPolicy`] until it gives up). Between polls the
+//! claiming thread waits on the store's wake-up call, which a commit that queued a back-channel
+//! logout rings, so a logout leaves within milliseconds of its commit instead of a poll interval.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -83,13 +89,14 @@ impl Failure {
 /// the outcome goes.
 pub trait Outbox: Send + Sync + 'static {
     /// One claimed piece of work.
-    type Job;
+    type Job: Send;
     /// The threads' name, and the `outbox` field of the worker's logs.
     const NAME: &'static str;
     /// What the job is, for logs (ids only: no URL, no token).
     fn describe(&self, job: &Self::Job) -> String;
-    /// Claims the next due job with a lease of `lease_secs`; `None` when nothing is due.
-    fn claim(&self, store: &Store, lease_secs: i64) -> StoreResult<Option<Self::Job>>;
+    /// Claims at most `limit` due jobs, each with a lease of `lease_secs`; none when nothing is
+    /// due.
+    fn claim(&self, store: &Store, lease_secs: i64, limit: usize) -> StoreResult<Vec<Self::Job>>;
     /// This attempt's number (1 for the first) and the run of consecutive failures a failure now
     /// would make (what the retry policy decides on).
     fn attempt_counts(&self, job: &Self::Job) -> (u32, u32);
@@ -99,25 +106,26 @@ pub trait Outbox: Send + Sync + 'static {
     fn finish(&self, store: &Store, job: &Self::Job, outcome: &DeliveryOutcome) -> StoreResult<()>;
 }
 
-/// Running worker threads; they stop (each after its current delivery) when this is dropped.
+/// A running worker; it stops (each delivery thread after its current delivery) when dropped.
 #[derive(Debug)]
 pub struct Worker {
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
-/// Back-channel logout threads per process: a receiver that is slow to answer holds one of them
-/// (for at most the timeout), not every logout behind it.
-pub const BACKCHANNEL_THREADS: usize = 4;
+/// Back-channel logout delivery threads per process: a receiver that is slow to answer holds one
+/// of them (for at most the timeout), not every logout behind it.
+pub const BACKCHANNEL_THREADS: usize = 8;
 
 impl Worker {
-    /// The webhook deliveries: one thread (each endpoint gets its events in order anyway).
+    /// The webhook deliveries: one delivery thread (each endpoint gets its events in order
+    /// anyway).
     pub fn spawn(store: Store, settings: WorkerSettings) -> Self {
         Self::spawn_outbox(store, settings, crate::webhook::Webhooks, 1)
     }
 
     /// The back-channel logouts, with logout tokens minted by `signer`:
-    /// [`BACKCHANNEL_THREADS`] threads.
+    /// [`BACKCHANNEL_THREADS`] delivery threads.
     pub fn spawn_backchannel(
         store: Store,
         settings: WorkerSettings,
@@ -127,7 +135,9 @@ impl Worker {
         Self::spawn_outbox(store, settings, outbox, BACKCHANNEL_THREADS)
     }
 
-    /// Runs `threads` threads draining `outbox`.
+    /// Drains `outbox` with `threads` delivery threads, fed by one claiming thread: it claims
+    /// only as many jobs as threads are idle (so no lease runs out while a job waits), and it
+    /// alone waits for the wake-up call, so one commit costs one claim, not one per thread.
     pub fn spawn_outbox<O: Outbox>(
         store: Store,
         settings: WorkerSettings,
@@ -135,27 +145,19 @@ impl Worker {
         threads: usize,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new((store, settings, outbox));
-        let threads = (0..threads.max(1))
-            .filter_map(|_| {
-                let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
-                std::thread::Builder::new()
-                    .name(O::NAME.into())
-                    .spawn(move || {
-                        let (store, settings, outbox) = &*shared;
-                        run(store, settings, outbox, &stop);
-                    })
-                    .ok()
-            })
-            .collect();
-        Self { stop, threads }
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(O::NAME.into())
+            .spawn(move || run(&store, &settings, &outbox, threads.max(1), &flag))
+            .ok();
+        Self { stop, thread }
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for thread in self.threads.drain(..) {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
@@ -169,7 +171,43 @@ fn jitter() -> f64 {
     f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
 }
 
-fn run<O: Outbox>(store: &Store, settings: &WorkerSettings, outbox: &O, stop: &AtomicBool) {
+/// The delivery threads that are idle, and a signal when one becomes idle.
+#[derive(Default)]
+struct Idle {
+    count: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Idle {
+    /// The idle threads now, waiting up to `timeout` for one if none is.
+    fn wait_for_any(&self, timeout: Duration) -> usize {
+        let count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let (count, _) = self
+            .freed
+            .wait_timeout_while(count, timeout, |count| *count == 0)
+            .unwrap_or_else(PoisonError::into_inner);
+        *count
+    }
+
+    fn add(&self, threads: usize) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += threads;
+        self.freed.notify_all();
+    }
+
+    fn take(&self, threads: usize) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *count = count.saturating_sub(threads);
+    }
+}
+
+/// The claiming loop, with its delivery threads.
+fn run<O: Outbox>(
+    store: &Store,
+    settings: &WorkerSettings,
+    outbox: &O,
+    threads: usize,
+    stop: &AtomicBool,
+) {
     let client = Client::new(
         settings.network.clone(),
         Timeouts {
@@ -177,24 +215,52 @@ fn run<O: Outbox>(store: &Store, settings: &WorkerSettings, outbox: &O, stop: &A
             total: settings.timeout,
         },
     );
-    let mut seen = 0;
-    while !stop.load(Ordering::SeqCst) {
-        match outbox.claim(store, settings.lease_secs) {
-            Ok(Some(job)) => {
-                let outcome = attempt(&client, settings, outbox, &job);
+    let idle = Idle::default();
+    idle.add(threads);
+    let (jobs, queue) = mpsc::channel::<O::Job>();
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (client, idle, queue) = (&client, &idle, &queue);
+            scope.spawn(move || loop {
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                let Ok(job) = next else {
+                    return;
+                };
+                let outcome = attempt(client, settings, outbox, &job);
                 if let Err(err) = outbox.finish(store, &job, &outcome) {
                     tracing::warn!(error = %err, outbox = O::NAME, job = %outbox.describe(&job), "could not record a delivery");
                 }
+                idle.add(1);
+            });
+        }
+        let mut seen = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let free = idle.wait_for_any(settings.poll_interval);
+            if free == 0 {
+                continue;
             }
-            Ok(None) => {
-                store.outbox_wake().wait(&mut seen, settings.poll_interval);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, outbox = O::NAME, "delivery worker cannot reach the database");
-                std::thread::sleep(settings.poll_interval * 4);
+            match outbox.claim(store, settings.lease_secs, free) {
+                Ok(claimed) if claimed.is_empty() => {
+                    store.outbox_wake().wait(&mut seen, settings.poll_interval);
+                }
+                Ok(claimed) => {
+                    idle.take(claimed.len());
+                    for job in claimed {
+                        if jobs.send(job).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, outbox = O::NAME, "delivery worker cannot reach the database");
+                    std::thread::sleep(settings.poll_interval * 4);
+                }
             }
         }
-    }
+        // Closing the queue ends each delivery thread after its current job.
+        drop(jobs);
+    });
 }
 
 /// One attempt: send, then judge the answer.

@@ -456,3 +456,63 @@ fn a_private_address_is_refused_per_the_outbound_policy() {
     );
     assert_eq!(receiver.all().len(), 0, "nothing was sent");
 }
+
+/// On a fresh deployment no token was ever signed, so the provider's keys do not exist until
+/// something needs one. A burst of logouts must not be that something: keys created by one
+/// delivery thread would sign only from after another thread read the clock, and that thread's
+/// attempt would fail (and wait for its retry). Every logout here goes out at its first attempt.
+#[test]
+fn the_first_logouts_of_a_fresh_deployment_go_out_at_the_first_attempt() {
+    let setup = start(true, 250);
+    let receiver = Receiver::start();
+    let catalog = setup.register("Catalog", SigningAlg::Rs256, Some(&receiver.url));
+    let ids: Vec<String> = (0..24)
+        .map(|n| {
+            let id = setup.scim_user(&format!("user{n}@acme.example"));
+            // A grant as the authorization endpoint leaves it, no token minted yet.
+            setup
+                .provider
+                .db
+                .store
+                .issue_authorization_code(
+                    &Actor::System,
+                    &NewOAuthGrant {
+                        client_id: catalog.app.client_id.clone(),
+                        workspace_id: setup.workspace.id,
+                        user_id: id.parse().unwrap(),
+                        connection_id: None,
+                        session_id: Some(format!("session-{n}")),
+                        sid: format!("sid-{n}"),
+                        scope: "openid".to_owned(),
+                        offline: false,
+                        auth_time: Timestamp::now(),
+                        amr: vec!["pwd".to_owned()],
+                    },
+                    &CodeBinding {
+                        redirect_uri: REDIRECT.to_owned(),
+                        code_challenge: None,
+                        nonce: None,
+                    },
+                    Timestamp::now(),
+                )
+                .unwrap();
+            id
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for chunk in ids.chunks(4) {
+            let setup = &setup;
+            scope.spawn(move || chunk.iter().for_each(|id| setup.deactivate(id)));
+        }
+    });
+    receiver.wait_for("every logout", |r| r.len() >= ids.len());
+    for id in &ids {
+        let logouts = setup.logouts(id);
+        assert_eq!(logouts.len(), 1);
+        assert_eq!(
+            (logouts[0].attempts, logouts[0].last_status),
+            (1, Some(200)),
+            "{logouts:?}"
+        );
+    }
+}

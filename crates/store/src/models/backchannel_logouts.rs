@@ -124,19 +124,78 @@ pub(crate) fn queue_logout(
     Ok(true)
 }
 
-/// The id of one due, unleased logout, if any (locked and skipped by other replicas on
-/// PostgreSQL).
-fn due_logout(conn: &mut DbConnection, now: i64) -> StoreResult<Option<String>> {
+/// The ids of up to `limit` due, unleased logouts, oldest due first (locked, and skipped by
+/// other replicas, on PostgreSQL).
+fn due_logouts(conn: &mut DbConnection, now: i64, limit: usize) -> StoreResult<Vec<String>> {
     let due = backchannel_logouts::table
         .filter(pending!())
         .filter(backchannel_logouts::next_attempt_at.le(now))
         .filter(backchannel_logouts::lease_until.le(now))
         .order(backchannel_logouts::next_attempt_at.asc())
-        .select(backchannel_logouts::id);
+        .select(backchannel_logouts::id)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX));
     Ok(match conn {
-        DbConnection::Postgres(pg) => due.for_update().skip_locked().first(pg).optional()?,
-        DbConnection::Sqlite(sqlite) => due.first(sqlite).optional()?,
+        DbConnection::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+        DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
     })
+}
+
+/// Leases one due logout inside the claiming transaction: the claim, or `None` when another
+/// worker took it first or its app no longer has a back-channel URI (then it is abandoned, and
+/// audited).
+fn lease_logout(
+    conn: &mut DbConnection,
+    id: &str,
+    now: Timestamp,
+    lease_secs: i64,
+) -> StoreResult<Option<BackchannelClaim>> {
+    let claimed = diesel::update(
+        backchannel_logouts::table
+            .find(id)
+            .filter(backchannel_logouts::lease_until.le(now.as_micros())),
+    )
+    .set(backchannel_logouts::lease_until.eq(now.plus_seconds(lease_secs).as_micros()))
+    .execute(conn)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    let (logout, uri, alg): (BackchannelLogout, Option<String>, String) =
+        backchannel_logouts::table
+            .inner_join(oauth_apps::table)
+            .filter(backchannel_logouts::id.eq(id))
+            .select((
+                BackchannelLogout::as_select(),
+                oauth_apps::backchannel_logout_uri,
+                oauth_apps::id_token_alg,
+            ))
+            .get_result(conn)?;
+    let Some(uri) = uri else {
+        const NO_URI: &str = "the app no longer has a back-channel logout URI";
+        diesel::update(backchannel_logouts::table.find(id))
+            .set((
+                backchannel_logouts::abandoned_at.eq(Some(now.as_micros())),
+                backchannel_logouts::lease_until.eq(0),
+                backchannel_logouts::last_error.eq(Some(NO_URI)),
+            ))
+            .execute(conn)?;
+        logout_audit(
+            conn,
+            "backchannel_logout.abandoned",
+            &logout,
+            serde_json::json!({
+                "client_id": logout.client_id,
+                "user_id": logout.user_id,
+                "reason": NO_URI,
+            }),
+        )?;
+        return Ok(None);
+    };
+    let id_token_alg = SigningAlg::parse(&alg).map_err(corrupt("oauth_apps"))?;
+    Ok(Some(BackchannelClaim {
+        logout,
+        uri,
+        id_token_alg,
+    }))
 }
 
 fn logout_audit(
@@ -163,12 +222,14 @@ fn logout_audit(
 }
 
 impl Store {
-    /// Claims the next back-channel logout due, for `lease_secs`; `None` when nothing is due.
-    /// A logout whose app no longer has a back-channel URI is abandoned (and audited) instead.
-    pub fn claim_backchannel_logout(
+    /// Claims up to `limit` back-channel logouts due, oldest first, each for `lease_secs`, in
+    /// one transaction; none when nothing is due. A logout whose app no longer has a
+    /// back-channel URI is abandoned (and audited) instead.
+    pub fn claim_backchannel_logouts(
         &self,
         lease_secs: i64,
-    ) -> StoreResult<Option<BackchannelClaim>> {
+        limit: usize,
+    ) -> StoreResult<Vec<BackchannelClaim>> {
         let now = Timestamp::now();
         // A read first, so an idle worker never takes the write lock.
         let anything_due: i64 = self.read(|conn| {
@@ -179,60 +240,15 @@ impl Store {
                 .count()
                 .get_result(conn)?)
         })?;
-        if anything_due == 0 {
-            return Ok(None);
+        if anything_due == 0 || limit == 0 {
+            return Ok(Vec::new());
         }
         self.write(|conn| {
-            let Some(id) = due_logout(conn, now.as_micros())? else {
-                return Ok(None);
-            };
-            let claimed = diesel::update(
-                backchannel_logouts::table
-                    .find(&id)
-                    .filter(backchannel_logouts::lease_until.le(now.as_micros())),
-            )
-            .set(backchannel_logouts::lease_until.eq(now.plus_seconds(lease_secs).as_micros()))
-            .execute(conn)?;
-            if claimed == 0 {
-                return Ok(None);
+            let mut claims = Vec::new();
+            for id in due_logouts(conn, now.as_micros(), limit)? {
+                claims.extend(lease_logout(conn, &id, now, lease_secs)?);
             }
-            let (logout, uri, alg): (BackchannelLogout, Option<String>, String) =
-                backchannel_logouts::table
-                    .inner_join(oauth_apps::table)
-                    .filter(backchannel_logouts::id.eq(&id))
-                    .select((
-                        BackchannelLogout::as_select(),
-                        oauth_apps::backchannel_logout_uri,
-                        oauth_apps::id_token_alg,
-                    ))
-                    .get_result(conn)?;
-            let Some(uri) = uri else {
-                diesel::update(backchannel_logouts::table.find(&id))
-                    .set((
-                        backchannel_logouts::abandoned_at.eq(Some(now.as_micros())),
-                        backchannel_logouts::lease_until.eq(0),
-                        backchannel_logouts::last_error
-                            .eq(Some("the app no longer has a back-channel logout URI")),
-                    ))
-                    .execute(conn)?;
-                logout_audit(
-                    conn,
-                    "backchannel_logout.abandoned",
-                    &logout,
-                    serde_json::json!({
-                        "client_id": logout.client_id,
-                        "user_id": logout.user_id,
-                        "reason": "the app no longer has a back-channel logout URI",
-                    }),
-                )?;
-                return Ok(None);
-            };
-            let id_token_alg = SigningAlg::parse(&alg).map_err(corrupt("oauth_apps"))?;
-            Ok(Some(BackchannelClaim {
-                logout,
-                uri,
-                id_token_alg,
-            }))
+            Ok(claims)
         })
     }
 
