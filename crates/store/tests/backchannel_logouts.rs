@@ -166,6 +166,14 @@ impl Fixture {
             .unwrap()
     }
 
+    /// An online grant of `app` for the user, revoked by an operator for `reason`.
+    fn revoked(&self, app: &OAuthApp, session: &str, sid: &str, reason: RevokeReason) {
+        let (grant, _) = self.grant(&self.user, app, session, sid, false);
+        self.store()
+            .revoke_oauth_grant(&Actor::Cli, &grant.id, reason, Timestamp::now())
+            .unwrap();
+    }
+
     /// Redeems a code: the first refresh token of an offline grant.
     fn redeem(&self, app: &OAuthApp, code: &SecretToken) -> Result<Option<String>, InvalidGrant> {
         self.store()
@@ -487,15 +495,7 @@ fn outcome(status: u16, retry_in_secs: Option<i64>, give_up: bool) -> DeliveryOu
 #[test]
 fn the_outbox_leases_retries_and_finishes_each_logout() {
     let f = fixture();
-    let (grant, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &grant.id,
-            RevokeReason::Admin,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.notified, "session-1", "sid-a1", RevokeReason::Admin);
 
     let claim = f.claim_one(60).unwrap();
     assert_eq!(claim.uri, NOTIFIED_URI);
@@ -507,15 +507,7 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
     assert!(f.claim_one(60).is_none(), "leased");
 
     // Another grant of the same app session revoked while the first logout waits: no second row.
-    let (same_session, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &same_session.id,
-            RevokeReason::Admin,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.notified, "session-1", "sid-a1", RevokeReason::Admin);
     assert_eq!(f.logouts(&f.user).len(), 1);
 
     // A failure, due again at once: claimed again with the attempt counted.
@@ -547,15 +539,7 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
     assert!(f.claim_one(0).is_none(), "delivered is final");
 
     // Delivered, the session may be logged out again (a new grant in it, revoked).
-    let (later, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &later.id,
-            RevokeReason::Admin,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.notified, "session-1", "sid-a1", RevokeReason::Admin);
     assert_eq!(f.logouts(&f.user).len(), 2);
 }
 
@@ -564,15 +548,7 @@ fn the_outbox_leases_retries_and_finishes_each_logout() {
 #[test]
 fn given_up_and_orphaned_logouts_leave_the_outbox() {
     let f = fixture();
-    let (grant, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &grant.id,
-            RevokeReason::Logout,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.notified, "session-1", "sid-a1", RevokeReason::Logout);
     let claim = f.claim_one(60).unwrap();
     f.store()
         .finish_backchannel_logout(&claim, &outcome(503, Some(0), true))
@@ -593,15 +569,7 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
         "{actions:?}"
     );
 
-    let (grant, _) = f.grant(&f.user, &f.second, "session-1", "sid-b1", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &grant.id,
-            RevokeReason::Logout,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.second, "session-1", "sid-b1", RevokeReason::Logout);
     f.store()
         .delete_oauth_app(&Actor::Cli, &f.second.client_id)
         .unwrap();
@@ -613,15 +581,7 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
     );
 
     // No operation removes a URI today; a later one would leave this row to abandon.
-    let (grant, _) = f.grant(&f.user, &f.notified, "session-2", "sid-a2", false);
-    f.store()
-        .revoke_oauth_grant(
-            &Actor::Cli,
-            &grant.id,
-            RevokeReason::Logout,
-            Timestamp::now(),
-        )
-        .unwrap();
+    f.revoked(&f.notified, "session-2", "sid-a2", RevokeReason::Logout);
     f.db.read_rows(|conn| {
         use roster_store::schema::oauth_apps;
         diesel::update(oauth_apps::table.find(&f.notified.client_id))
@@ -651,15 +611,7 @@ fn given_up_and_orphaned_logouts_leave_the_outbox() {
 fn a_claim_takes_up_to_its_limit_and_leases_each() {
     let f = fixture();
     for sid in ["sid-1", "sid-2", "sid-3"] {
-        let (grant, _) = f.grant(&f.user, &f.notified, sid, sid, false);
-        f.store()
-            .revoke_oauth_grant(
-                &Actor::Cli,
-                &grant.id,
-                RevokeReason::Logout,
-                Timestamp::now(),
-            )
-            .unwrap();
+        f.revoked(&f.notified, sid, sid, RevokeReason::Logout);
     }
     let first = f.store().claim_backchannel_logouts(60, 2).unwrap();
     let sids: Vec<&str> = first

@@ -16,7 +16,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use pretty_assertions::assert_eq;
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
-use roster_store::domain::{Actor, Timestamp, Workspace};
+use roster_store::domain::{Actor, SecretToken, Timestamp, Workspace};
 use roster_store::testing::TestStore;
 use roster_store::{
     BackchannelLogout, ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, OAuthApp,
@@ -137,9 +137,9 @@ impl Setup {
         assert_eq!(reply.status, 200, "{:#}", reply.body);
     }
 
-    /// Signs `user_id` into `app` in Roster session `session`: a code as the authorization
-    /// endpoint issues it, redeemed at the token endpoint. (ID token, refresh token.)
-    fn sign_in(&self, app: &App, user_id: &str, session: &str) -> (String, String) {
+    /// A grant of `app` for `user_id` in Roster session `session` (the app sees `sid`), with its
+    /// code, as the authorization endpoint leaves it.
+    fn grant(&self, app: &App, user_id: &str, session: &str, sid: &str) -> SecretToken {
         let (_, code) = self
             .provider
             .db
@@ -152,7 +152,7 @@ impl Setup {
                     user_id: user_id.parse().unwrap(),
                     connection_id: None,
                     session_id: Some(session.to_owned()),
-                    sid: roster_provider::tokens::app_sid(session, &app.app.client_id),
+                    sid: sid.to_owned(),
                     scope: "openid offline_access".to_owned(),
                     offline: true,
                     auth_time: Timestamp::now(),
@@ -166,6 +166,14 @@ impl Setup {
                 Timestamp::now(),
             )
             .unwrap();
+        code
+    }
+
+    /// Signs `user_id` into `app` in Roster session `session`: a code as the authorization
+    /// endpoint issues it, redeemed at the token endpoint. (ID token, refresh token.)
+    fn sign_in(&self, app: &App, user_id: &str, session: &str) -> (String, String) {
+        let sid = roster_provider::tokens::app_sid(session, &app.app.client_id);
+        let code = self.grant(app, user_id, session, &sid);
         let reply = self.token(
             app,
             &[
@@ -470,32 +478,7 @@ fn the_first_logouts_of_a_fresh_deployment_go_out_at_the_first_attempt() {
         .map(|n| {
             let id = setup.scim_user(&format!("user{n}@acme.example"));
             // A grant as the authorization endpoint leaves it, no token minted yet.
-            setup
-                .provider
-                .db
-                .store
-                .issue_authorization_code(
-                    &Actor::System,
-                    &NewOAuthGrant {
-                        client_id: catalog.app.client_id.clone(),
-                        workspace_id: setup.workspace.id,
-                        user_id: id.parse().unwrap(),
-                        connection_id: None,
-                        session_id: Some(format!("session-{n}")),
-                        sid: format!("sid-{n}"),
-                        scope: "openid".to_owned(),
-                        offline: false,
-                        auth_time: Timestamp::now(),
-                        amr: vec!["pwd".to_owned()],
-                    },
-                    &CodeBinding {
-                        redirect_uri: REDIRECT.to_owned(),
-                        code_challenge: None,
-                        nonce: None,
-                    },
-                    Timestamp::now(),
-                )
-                .unwrap();
+            setup.grant(&catalog, &id, &format!("session-{n}"), &format!("sid-{n}"));
             id
         })
         .collect();
