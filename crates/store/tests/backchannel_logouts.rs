@@ -399,10 +399,11 @@ fn admin_disable_scim_delete_and_sign_out_everywhere_queue_logouts() {
 }
 
 /// Logout of a Roster session (`revoke_session`, what `POST /logout` and RP-initiated logout
-/// call) revokes the session's grants except `offline_access` ones, in the same transaction as
-/// the session's revocation, and queues their logouts; other sessions are untouched.
+/// call) ends it at every app it signed into — each gets its logout — in the same transaction as
+/// the session's revocation; the session's grants are revoked except `offline_access` ones,
+/// whose refresh tokens keep working; other sessions are untouched.
 #[test]
-fn ending_a_session_revokes_its_online_grants_and_queues_their_logouts() {
+fn ending_a_session_queues_a_logout_for_each_app_it_signed_into() {
     let f = fixture();
     let (online, _) = f.grant(&f.user, &f.notified, "session-1", "sid-a1", false);
     let (offline, offline_code) = f.grant(&f.user, &f.second, "session-1", "sid-b1", true);
@@ -419,7 +420,10 @@ fn ending_a_session_revokes_its_online_grants_and_queues_their_logouts() {
     assert!(f.woken(&mut seen));
     assert_eq!(
         f.queued(),
-        BTreeSet::from([expect(&f.notified, "sid-a1", "logout")])
+        BTreeSet::from([
+            expect(&f.notified, "sid-a1", "logout"),
+            expect(&f.second, "sid-b1", "logout"),
+        ])
     );
     let grant = |id: &str| f.store().oauth_grant(id).unwrap();
     assert_eq!(grant(&online.id).revoked_reason.as_deref(), Some("logout"));
@@ -431,11 +435,20 @@ fn ending_a_session_revokes_its_online_grants_and_queues_their_logouts() {
     assert!(f.refresh(&f.second, &offline_refresh).is_ok());
     assert_eq!(grant(&elsewhere.id).revoked_at, None);
 
-    // The same session ended again (RP-initiated logout after POST /logout): nothing more.
+    // The same session ended again (RP-initiated logout after POST /logout), even after the
+    // first logouts went out: nothing more.
+    while let Some(claim) = f.claim_one(60) {
+        f.store()
+            .finish_backchannel_logout(&claim, &outcome(200, None, false))
+            .unwrap();
+    }
     f.store()
         .revoke_session_oauth_grants(&Actor::System, "session-1", Timestamp::now())
         .unwrap();
-    assert_eq!(f.queued().len(), 1);
+    f.store()
+        .revoke_session("session-1", Timestamp::now().plus_seconds(3600))
+        .unwrap();
+    assert_eq!(f.queued().len(), 2);
 }
 
 /// Revocations the app itself caused tell it nothing: a code presented twice, a rotated refresh

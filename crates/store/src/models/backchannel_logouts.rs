@@ -2,8 +2,9 @@
 //! the delivery worker sends logout tokens from.
 //!
 //! A row is written by [`super::oauth_grants::revoke_grant`], in the transaction that revokes a
-//! live grant for a reason the app must hear about ([`RevokeReason::tells_app`]) — so the logout
-//! is queued exactly when the revocation commits, and a crash after the commit loses none. One
+//! live grant for a reason the app must hear about ([`RevokeReason::tells_app`]), and by the end
+//! of a Roster session for the `offline_access` grants it keeps — so the logout is queued
+//! exactly when the change commits, and a crash after the commit loses none. One
 //! row per app and `sid` (the session id that app saw): revoking several grants of one app's
 //! session, or a session whose logout is still pending, queues nothing more. Apps without a
 //! `backchannel_logout_uri` get no row.
@@ -71,7 +72,8 @@ macro_rules! pending {
     };
 }
 
-/// Queues the back-channel logout for a grant just revoked, inside the revoking transaction:
+/// Queues the back-channel logout for a grant just revoked (or whose session just ended),
+/// inside that transaction:
 /// nothing when the reason is not one the app hears about, the app has no back-channel URI, or a
 /// logout of the same app and `sid` is still waiting (it will carry a fresh token anyway).
 /// Returns whether a row was written.
@@ -122,6 +124,27 @@ pub(crate) fn queue_logout(
         .execute(conn)?;
     crate::outbox_wake::mark_queued();
     Ok(true)
+}
+
+/// Queues the logout of a session's end for a grant that outlives it (`offline_access`), unless
+/// that end was announced to the app already: a session ends once, and ending it again (a
+/// `POST /logout` after an RP-initiated logout) must not tell the app twice. (A revoked grant
+/// needs no such check: only its first revocation queues.)
+pub(crate) fn queue_session_end(
+    conn: &mut DbConnection,
+    grant: &OAuthGrant,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let announced: i64 = backchannel_logouts::table
+        .filter(backchannel_logouts::client_id.eq(&grant.client_id))
+        .filter(backchannel_logouts::sid.eq(&grant.sid))
+        .filter(backchannel_logouts::reason.eq(RevokeReason::Logout.as_str()))
+        .count()
+        .get_result(conn)?;
+    if announced > 0 {
+        return Ok(false);
+    }
+    queue_logout(conn, grant, RevokeReason::Logout, now)
 }
 
 /// The ids of up to `limit` due, unleased logouts, oldest due first (locked, and skipped by

@@ -345,22 +345,27 @@ pub(crate) fn revoke_user_grants(
     revoke_all(conn, actor, live, reason, now)
 }
 
-/// Revokes the live grants that came from one Roster session and were not granted
-/// `offline_access` (RP-initiated logout, the session ending: Back-Channel Logout §2.7 keeps
-/// offline grants), inside the caller's transaction, queueing their back-channel logouts.
-/// Returns the grants it revoked.
+/// Ends one Roster session at the apps it signed into (RP-initiated logout, the session
+/// ending), inside the caller's transaction: every app with a live grant from the session gets
+/// its back-channel logout, and the grants that were not granted `offline_access` are revoked
+/// (Back-Channel Logout §2.7: offline refresh tokens outlive the session, the app's session with
+/// the user does not). Returns the grants it revoked.
 pub(crate) fn revoke_session_grants(
     conn: &mut DbConnection,
     actor: &Actor,
     session_id: &str,
     now: Timestamp,
 ) -> StoreResult<Vec<OAuthGrant>> {
-    let live = oauth_grants::table
+    let live: Vec<OAuthGrant> = oauth_grants::table
         .filter(oauth_grants::session_id.eq(session_id))
-        .filter(oauth_grants::offline.eq(false))
-        .filter(oauth_grants::revoked_at.is_null());
-    let grants = live.select(OAuthGrant::as_select()).load(conn)?;
-    revoke_all(conn, actor, grants, RevokeReason::Logout, now)
+        .filter(oauth_grants::revoked_at.is_null())
+        .select(OAuthGrant::as_select())
+        .load(conn)?;
+    let (offline, online): (Vec<_>, Vec<_>) = live.into_iter().partition(|grant| grant.offline);
+    for grant in &offline {
+        super::backchannel_logouts::queue_session_end(conn, grant, now)?;
+    }
+    revoke_all(conn, actor, online, RevokeReason::Logout, now)
 }
 
 fn revoke_all(
@@ -444,9 +449,9 @@ impl Store {
         })
     }
 
-    /// Logout of one Roster session: revokes the session's live grants that were not granted
-    /// `offline_access` and queues the back-channel logouts, in one transaction. Returns the
-    /// grants revoked.
+    /// Logout of one Roster session: queues a back-channel logout for every app the session
+    /// signed into and revokes its grants that were not granted `offline_access`, in one
+    /// transaction. Returns the grants revoked.
     pub fn revoke_session_oauth_grants(
         &self,
         actor: &Actor,

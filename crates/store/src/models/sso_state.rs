@@ -125,8 +125,9 @@ impl Store {
     }
 
     /// Ends a session before its expiry (`POST /logout`, RP-initiated logout), and in the same
-    /// transaction revokes the OpenID Provider grants that came from it — except `offline_access`
-    /// ones (Back-Channel Logout §2.7) — queueing their back-channel logouts.
+    /// transaction ends it at the apps it signed into: each gets a back-channel logout, and the
+    /// OpenID Provider grants that came from the session are revoked except `offline_access`
+    /// ones (Back-Channel Logout §2.7).
     pub fn revoke_session(&self, session_id: &str, expires_at: Timestamp) -> StoreResult<()> {
         self.write(|conn| {
             let ended = Timestamp::now();
