@@ -4,9 +4,9 @@
 //! A row is written by [`super::oauth_grants::revoke_grant`], in the transaction that revokes a
 //! live grant for a reason the app must hear about ([`RevokeReason::tells_app`]), and by the end
 //! of a Roster session for the `offline_access` grants it keeps — so the logout is queued
-//! exactly when the change commits, and a crash after the commit loses none. One
-//! row per app and `sid` (the session id that app saw): revoking several grants of one app's
-//! session, or a session whose logout is still pending, queues nothing more. Apps without a
+//! exactly when the change commits, and a crash after the commit loses none. One row per app
+//! and `sid` (the session id that app saw): revoking several grants of one app's session, or a
+//! session whose logout is still pending, queues nothing more. Apps without a
 //! `backchannel_logout_uri` get no row.
 //!
 //! No token is stored: the worker mints one for every attempt (a fresh `jti` and a live `exp`),
@@ -72,11 +72,10 @@ macro_rules! pending {
     };
 }
 
-/// Queues the back-channel logout for a grant just revoked (or whose session just ended),
-/// inside that transaction:
-/// nothing when the reason is not one the app hears about, the app has no back-channel URI, or a
-/// logout of the same app and `sid` is still waiting (it will carry a fresh token anyway).
-/// Returns whether a row was written.
+/// Queues the back-channel logout for a grant just revoked (or whose session just ended), inside
+/// that transaction: nothing when the reason is not one the app hears about, the app has no
+/// back-channel URI, or a logout of the same app and `sid` is still waiting (it will carry a
+/// fresh token anyway). Returns whether a row was written.
 pub(crate) fn queue_logout(
     conn: &mut DbConnection,
     grant: &OAuthGrant,
