@@ -22,11 +22,16 @@ impl ProviderLogoutSigner {
 
 impl LogoutTokenSigner for ProviderLogoutSigner {
     fn mint(&self, request: &LogoutTokenRequest<'_>) -> Result<String, MintError> {
-        let now = Timestamp::now();
+        // On a fresh deployment the first token creates the provider's keys, and a key signs
+        // from the moment it was made: another delivery thread of the same burst, which read
+        // the clock just before, finds no current key. Its second look, with the clock read
+        // again, finds it.
         let key = self
             .provider
-            .signing_key(request.alg, now)
+            .signing_key(request.alg, Timestamp::now())
+            .or_else(|_| self.provider.signing_key(request.alg, Timestamp::now()))
             .map_err(|err| MintError(err.to_string()))?;
+        let now = Timestamp::now();
         let input = LogoutTokenInput {
             issuer: self.provider.issuer(),
             client_id: request.client_id,

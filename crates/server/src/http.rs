@@ -58,18 +58,11 @@ impl Shared {
     }
 
     /// Starts the back-channel logout worker, minting logout tokens with this provider's keys.
-    ///
-    /// The keys are loaded (and on a fresh database created) first: created by the first
-    /// deliveries of a burst instead, a key made by one delivery thread would sign only from a
-    /// moment after another thread had read the clock, and that thread's attempt would fail.
     pub fn start_backchannel_worker(
         &self,
         store: Store,
         settings: roster_webhooks::WorkerSettings,
     ) -> roster_webhooks::Worker {
-        if let Err(err) = self.provider.jwks_at(roster_domain::Timestamp::now()) {
-            tracing::warn!(error = %err, "the provider's signing keys are not ready; back-channel logouts will retry");
-        }
         let signer = crate::backchannel::ProviderLogoutSigner::new(self.provider.get_ref().clone());
         roster_webhooks::Worker::spawn_backchannel(store, settings, std::sync::Arc::new(signer))
     }

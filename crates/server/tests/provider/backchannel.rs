@@ -492,6 +492,7 @@ fn the_first_logouts_of_a_fresh_deployment_go_out_at_the_first_attempt() {
     });
     receiver.wait_for("every logout", |r| r.len() >= ids.len());
     for id in &ids {
+        wait_for_logout(&setup, id, |l| l.delivered_at.is_some());
         let logouts = setup.logouts(id);
         assert_eq!(logouts.len(), 1);
         assert_eq!(
