@@ -21,11 +21,18 @@ impl ProviderLogoutSigner {
 }
 
 impl LogoutTokenSigner for ProviderLogoutSigner {
+    /// Loads the provider's keys into its cache (creating them if the deployment has none yet).
+    fn prepare(&self) -> Result<(), MintError> {
+        self.provider
+            .verifying_keys(Timestamp::now())
+            .map(|_| ())
+            .map_err(|err| MintError(err.to_string()))
+    }
+
     fn mint(&self, request: &LogoutTokenRequest<'_>) -> Result<String, MintError> {
-        // On a fresh deployment the first token creates the provider's keys, and a key signs
-        // from the moment it was made: another delivery thread of the same burst, which read
-        // the clock just before, finds no current key. Its second look, with the clock read
-        // again, finds it.
+        // A key signs from the moment it was made: if it was made (by another thread or
+        // replica, on a fresh deployment) just after this thread read the clock, there is no
+        // current key at that instant. A second look, with the clock read again, finds it.
         let key = self
             .provider
             .signing_key(request.alg, Timestamp::now())

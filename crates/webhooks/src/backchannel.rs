@@ -35,6 +35,10 @@ pub struct MintError(pub String);
 
 /// Mints the logout token of one attempt.
 pub trait LogoutTokenSigner: Send + Sync {
+    /// Loads what minting needs (the signing keys; on a fresh deployment, creates them), on the
+    /// claiming thread before a batch is handed out, so the delivery threads of a burst do not
+    /// all load or create the keys at once.
+    fn prepare(&self) -> Result<(), MintError>;
     fn mint(&self, request: &LogoutTokenRequest<'_>) -> Result<String, MintError>;
 }
 
@@ -72,7 +76,14 @@ impl Outbox for BackchannelLogouts {
         lease_secs: i64,
         limit: usize,
     ) -> StoreResult<Vec<BackchannelClaim>> {
-        store.claim_backchannel_logouts(lease_secs, limit)
+        let claimed = store.claim_backchannel_logouts(lease_secs, limit)?;
+        if !claimed.is_empty() {
+            if let Err(err) = self.signer.prepare() {
+                // Each attempt mints on its own and fails (and is retried) if this persists.
+                tracing::warn!(error = %err, "the logout token signer is not ready");
+            }
+        }
+        Ok(claimed)
     }
 
     /// Every earlier attempt of a logout failed (a delivered one is never claimed again).
