@@ -16,6 +16,7 @@
 //! `--binary`, if given) without building Roster, for working on the comparison itself.
 
 mod acs;
+mod backchannel;
 mod compare;
 mod cpu;
 mod events;
@@ -397,6 +398,15 @@ fn backend(
         addr: &instance.addr,
     };
     rows.extend(provider::run(&server, signer, load)?);
+    let (backchannel_line, backchannel_failures) = backchannel::run(
+        binary,
+        dir,
+        database_url,
+        &instance.addr,
+        &instance.token,
+        load.seconds,
+        judge,
+    )?;
     let sync_line = match options.sync {
         Some(size) => {
             let (sync_rows, line) = sync::run(
@@ -431,7 +441,7 @@ fn backend(
         "  roster serve stopped (its log: {})",
         instance.log.display()
     ));
-    let errors = rows.iter().map(|row| row.outcome.errors).sum();
+    let errors = rows.iter().map(|row| row.outcome.errors).sum::<u64>() + backchannel_failures;
     let title = match before {
         Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
         None => title.to_owned(),
@@ -440,6 +450,7 @@ fn backend(
     if let Ok(writes) = writes {
         table.push(writes.line(judge));
     }
+    table.push(backchannel_line);
     table.extend(sync_line);
     table.extend(scale_lines);
     let measured = Measured {

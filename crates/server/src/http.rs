@@ -56,6 +56,16 @@ impl Shared {
             provider: web::Data::new(provider),
         })
     }
+
+    /// Starts the back-channel logout worker, minting logout tokens with this provider's keys.
+    pub fn start_backchannel_worker(
+        &self,
+        store: Store,
+        settings: roster_webhooks::WorkerSettings,
+    ) -> roster_webhooks::Worker {
+        let signer = crate::backchannel::ProviderLogoutSigner::new(self.provider.get_ref().clone());
+        roster_webhooks::Worker::spawn_backchannel(store, settings, std::sync::Arc::new(signer))
+    }
 }
 
 /// Mounts every route of Roster on an actix app.
@@ -109,6 +119,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         .then(|| (store.clone(), settings.webhook_worker()));
     let shared = Shared::new(&settings, &store)?;
     let outbound = shared.outbound.clone();
+    let backchannel = shared.clone();
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || {
             App::new()
@@ -124,8 +135,10 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         actix_web::rt::spawn(refresh_metadata(prune_store.clone(), outbound));
         actix_web::rt::spawn(publish_events(prune_store.clone()));
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
-        let _webhooks =
-            webhook_worker.map(|(store, settings)| roster_webhooks::Worker::spawn(store, settings));
+        let _workers = webhook_worker.map(|(store, settings)| {
+            let logouts = backchannel.start_backchannel_worker(store.clone(), settings.clone());
+            (roster_webhooks::Worker::spawn(store, settings), logouts)
+        });
         server.run().await?;
         tracing::info!("roster stopped");
         anyhow::Ok(())
@@ -148,8 +161,9 @@ async fn publish_events(store: Store) {
     }
 }
 
-/// Prunes directory events older than the retention, at start and then hourly. Several replicas
-/// doing it at once is harmless (a delete of old rows).
+/// Prunes directory events, and back-channel logouts that were delivered or abandoned, older
+/// than the retention, at start and then hourly. Several replicas doing it at once is harmless
+/// (a delete of old rows).
 async fn prune_events(store: Store, retention_days: u32) {
     let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
     loop {
@@ -157,10 +171,22 @@ async fn prune_events(store: Store, retention_days: u32) {
         let store = store.clone();
         let before =
             roster_domain::Timestamp::now().plus_seconds(-i64::from(retention_days) * 86_400);
-        match web::block(move || store.prune_events(before)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(pruned)) => tracing::info!(pruned, "pruned directory events past retention"),
-            Ok(Err(err)) => tracing::warn!(error = %err, "pruning directory events failed"),
+        let pruned = web::block(move || {
+            Ok::<_, roster_store::StoreError>((
+                store.prune_events(before)?,
+                store.prune_backchannel_logouts(before)?,
+            ))
+        });
+        match pruned.await {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((events, logouts))) => {
+                tracing::info!(
+                    events,
+                    logouts,
+                    "pruned directory events and back-channel logouts past retention"
+                );
+            }
+            Ok(Err(err)) => tracing::warn!(error = %err, "pruning past retention failed"),
             Err(_) => return,
         }
     }
@@ -189,6 +215,7 @@ pub struct BackgroundServer {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     _webhooks: Option<roster_webhooks::Worker>,
+    _backchannel: Option<roster_webhooks::Worker>,
 }
 
 impl BackgroundServer {
@@ -206,6 +233,10 @@ impl BackgroundServer {
             settings.server.public_url = Some(format!("http://{addr}"));
         }
         let shared = Shared::new(&settings, &store)?;
+        let backchannel = settings
+            .webhooks
+            .enabled
+            .then(|| shared.start_backchannel_worker(store.clone(), settings.webhook_worker()));
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
@@ -239,6 +270,7 @@ impl BackgroundServer {
             handle,
             thread: Some(thread),
             _webhooks: webhooks,
+            _backchannel: backchannel,
         })
     }
 

@@ -3,6 +3,7 @@
 //! This crate is the only one that uses `anyhow`: its errors end at the operator's terminal.
 //! Library crates return their own typed errors.
 
+pub mod backchannel;
 pub mod cli;
 mod commands;
 pub mod connections;

@@ -65,7 +65,8 @@ impl Default for SsoSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Run the delivery worker in this process.
+    /// Run the delivery worker in this process: webhooks and the OpenID Provider's back-channel
+    /// logouts (which use these settings too).
     pub enabled: bool,
     /// Pause between polls when nothing is due, in milliseconds.
     pub poll_interval_ms: u64,

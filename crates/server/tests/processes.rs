@@ -1,8 +1,13 @@
-//! Scale-out with real processes (issue #7): two `roster serve` on one database (PostgreSQL when
-//! `TEST_DATABASE_URL` is set, else one SQLite file). Concurrent SCIM creates of the same users
-//! through both give one 201 and one 409 per user, both serve the same directory, and a token
-//! revoked through one is refused by it at once and by the other within its token cache's
-//! lifetime (`scim.token_cache_secs`, 1 s).
+//! Real `roster serve` processes on one database (PostgreSQL when `TEST_DATABASE_URL` is set,
+//! else one SQLite file).
+//!
+//! Scale-out (issue #7): two processes. Concurrent SCIM creates of the same users through both
+//! give one 201 and one 409 per user, both serve the same directory, and a token revoked through
+//! one is refused by it at once and by the other within its token cache's lifetime
+//! (`scim.token_cache_secs`, 1 s).
+//!
+//! Crash safety of back-channel logouts: a process killed with SIGKILL after deactivations
+//! committed (with their logouts in flight) loses none of them; the next process delivers each.
 
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +21,10 @@ use serde_json::{json, Value};
 #[path = "common/process.rs"]
 mod process;
 
-use process::Server;
+#[path = "common/receiver.rs"]
+mod receiver;
+
+use process::{json_of, run, Server};
 
 const USERS: usize = 20;
 
@@ -46,6 +54,11 @@ fn call(
             .send(body.to_string()),
         ("DELETE", None) => agent.delete(&url).header("Authorization", &auth).call(),
         ("GET", None) => agent.get(&url).header("Authorization", &auth).call(),
+        ("PATCH", Some(body)) => agent
+            .patch(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/scim+json")
+            .send(body.to_string()),
         other => panic!("no such request in this test: {other:?}"),
     };
     let mut response = response.unwrap();
@@ -150,4 +163,147 @@ fn two_serve_processes_share_the_directory_and_a_revocation() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The `sid` claim of a logout token POSTed to a receiver (its signature is checked in
+/// `tests/provider/backchannel.rs`).
+fn logout_sid(received: &receiver::Received) -> String {
+    use base64::Engine;
+    let token = received.body.strip_prefix("logout_token=").unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn back_channel_logouts_survive_kill_9() {
+    const USERS: usize = 5;
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "entra", true, false);
+    let token = db.scim_token(&connection);
+    // The app's receiver refuses (503, slowly) until the kill, so every logout is still to
+    // deliver — some of them mid-request — when the process dies.
+    let receiver = receiver::Receiver::start();
+    receiver
+        .status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    receiver
+        .delay_ms
+        .store(100, std::sync::atomic::Ordering::SeqCst);
+    let app = json_of(&run(
+        &db,
+        &[
+            "app",
+            "create",
+            "--name",
+            "Catalog",
+            "--redirect-uri",
+            "https://catalog.example/cb",
+            "--backchannel-logout-uri",
+            &receiver.url,
+        ],
+    ));
+    let client_id = app["client_id"].as_str().unwrap().to_owned();
+    let env = [
+        ("ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS", "true"),
+        ("ROSTER__WEBHOOKS__POLL_INTERVAL_MS", "20"),
+        ("ROSTER__WEBHOOKS__LEASE_SECS", "1"),
+        ("ROSTER__WEBHOOKS__RETRY_BASE_MS", "50"),
+        ("ROSTER__WEBHOOKS__RETRY_MAX_SECS", "1"),
+    ];
+    let mut server = Server::start_with(&db, &env);
+
+    let mut sids = std::collections::BTreeSet::new();
+    let mut users = Vec::new();
+    for n in 0..USERS {
+        let (status, created) = call(
+            &server,
+            "POST",
+            "/scim/v2/Users",
+            &token,
+            Some(user(&format!("user{n}@acme.test"))),
+        );
+        assert_eq!(status, 201, "{created}");
+        let user_id: roster_store::domain::UserId =
+            created["id"].as_str().unwrap().parse().unwrap();
+        let sid = format!("sid-{n}");
+        db.store
+            .issue_authorization_code(
+                &Actor::System,
+                &roster_store::NewOAuthGrant {
+                    client_id: client_id.clone(),
+                    workspace_id: workspace.id,
+                    user_id,
+                    connection_id: None,
+                    session_id: Some(format!("session-{n}")),
+                    sid: sid.clone(),
+                    scope: "openid".to_owned(),
+                    offline: false,
+                    auth_time: roster_store::domain::Timestamp::now(),
+                    amr: vec!["pwd".to_owned()],
+                },
+                &roster_store::CodeBinding {
+                    redirect_uri: "https://catalog.example/cb".to_owned(),
+                    code_challenge: None,
+                    nonce: None,
+                },
+                roster_store::domain::Timestamp::now(),
+            )
+            .unwrap();
+        sids.insert(sid);
+        users.push(user_id);
+    }
+    for user_id in &users {
+        let patch = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": false}],
+        });
+        let path = format!("/scim/v2/Users/{user_id}");
+        let (status, body) = call(&server, "PATCH", &path, &token, Some(patch));
+        assert_eq!(status, 200, "{body}");
+    }
+    receiver.wait_for("attempts in flight", |r| !r.is_empty());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let pending = |db: &TestStore| -> Vec<roster_store::BackchannelLogout> {
+        users
+            .iter()
+            .flat_map(|user_id| {
+                db.store
+                    .user_backchannel_logouts(workspace.id, *user_id)
+                    .unwrap()
+            })
+            .filter(|logout| logout.delivered_at.is_none())
+            .collect()
+    };
+    assert_eq!(
+        pending(&db).len(),
+        USERS,
+        "every logout survived, undelivered"
+    );
+
+    receiver
+        .status
+        .store(200, std::sync::atomic::Ordering::SeqCst);
+    let restarted = Server::start_with(&db, &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending(&db).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "undelivered: {:#?}",
+            pending(&db)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let received: std::collections::BTreeSet<String> =
+        receiver.all().iter().map(logout_sid).collect();
+    assert_eq!(received, sids, "every session's logout reached the app");
+    drop(restarted);
 }

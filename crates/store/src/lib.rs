@@ -6,6 +6,7 @@ mod error;
 mod filter;
 mod group_commit;
 mod models;
+mod outbox_wake;
 pub mod schema;
 pub mod testing;
 
@@ -16,6 +17,7 @@ pub use error::{StoreError, StoreResult};
 pub use filter::FilterTypeError;
 pub use group_commit::GroupCommitCounts;
 pub use models::*;
+pub use outbox_wake::OutboxWake;
 /// The domain types this crate returns, so protocol crates need no second import path.
 pub use roster_domain as domain;
 pub use roster_mapping::EffectiveRoles;
@@ -40,6 +42,8 @@ pub struct Store {
     list_totals: Arc<models::ListTotals>,
     /// SCIM tokens accepted in the last second (see `token_cache`).
     token_cache: Arc<models::TokenCache>,
+    /// Rung after a commit that queued a back-channel logout (see `outbox_wake`).
+    outbox_wake: Arc<OutboxWake>,
 }
 
 impl std::fmt::Debug for Store {
@@ -77,6 +81,7 @@ impl Store {
             write_counters: Arc::default(),
             list_totals: Arc::default(),
             token_cache: Arc::new(models::TokenCache::new(options.scim_token_cache)),
+            outbox_wake: Arc::default(),
         })
     }
 
@@ -100,6 +105,12 @@ impl Store {
     /// What SQLite's group commit has done in this process (`None` on PostgreSQL).
     pub fn group_commit_counts(&self) -> Option<GroupCommitCounts> {
         self.group_commit.as_ref().map(|group| group.counts())
+    }
+
+    /// What the delivery worker waits on between polls: rung by every commit of this process
+    /// that queued a back-channel logout.
+    pub fn outbox_wake(&self) -> &OutboxWake {
+        &self.outbox_wake
     }
 
     /// Pool usage: (connections open, connections idle).
@@ -138,7 +149,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        match &self.group_commit {
+        let (result, queued) = outbox_wake::tracking(|| match &self.group_commit {
             // A write started inside another one's work gets a transaction of its own, as it
             // did before group commit (SQLite then makes it wait for the outer one).
             Some(group) if !group_commit::inside_batch() => group.run(f),
@@ -146,7 +157,11 @@ impl Store {
                 let mut conn = self.conn()?;
                 db::write_transaction(&mut conn, f)
             }
+        });
+        if queued && result.is_ok() {
+            self.outbox_wake.notify();
         }
+        result
     }
 
     /// Runs `f` on a pooled connection without a transaction (single-statement reads).

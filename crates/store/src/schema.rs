@@ -442,6 +442,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    backchannel_logouts (id) {
+        id -> Text,
+        client_id -> Text,
+        workspace_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        reason -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> BigInt,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+        abandoned_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
@@ -458,6 +477,7 @@ diesel::joinable!(oauth_grants -> oauth_apps (client_id));
 diesel::joinable!(oauth_grants -> users (user_id));
 diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
 diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
+diesel::joinable!(backchannel_logouts -> oauth_apps (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -492,4 +512,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_grants,
     oauth_codes,
     oauth_refresh_tokens,
+    backchannel_logouts,
 );

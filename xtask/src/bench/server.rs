@@ -3,8 +3,10 @@
 //!
 //! Settings are the defaults (durable SQLite commits, pool size, workers = CPUs) except the log
 //! level (warn: the log would otherwise cost as much as the work) and the per-connection SCIM rate
-//! limit, turned off because with it on the benchmark would measure the limiter (500 req/s).
-//! Commands run in the temporary directory so no `roster.toml` of the repository is read.
+//! limit, turned off because with it on the benchmark would measure the limiter (500 req/s),
+//! and `127.0.0.1/32` allowed for outbound requests, where the back-channel logout row's receiver
+//! listens. Commands run in the temporary directory so no `roster.toml` of the repository is
+//! read.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,7 +37,8 @@ pub(crate) fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) 
         .env("ROSTER__DATABASE__URL", database_url)
         .env("ROSTER__SERVER__BIND", bind)
         .env("ROSTER__LOG__LEVEL", "warn")
-        .env("ROSTER__SCIM__RATE_LIMIT_PER_SECOND", "0");
+        .env("ROSTER__SCIM__RATE_LIMIT_PER_SECOND", "0")
+        .env("ROSTER__SECURITY__ALLOWED_PRIVATE_NETWORKS", "127.0.0.1/32");
     command
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod backchannel;
 mod discovery;
 mod logout;
 #[path = "../common/reply.rs"]

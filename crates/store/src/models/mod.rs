@@ -2,6 +2,7 @@
 
 mod api_key;
 mod audit;
+mod backchannel_logouts;
 mod backup;
 mod connection;
 mod directory;
@@ -35,6 +36,7 @@ mod workspace;
 
 pub use api_key::ApiKeyPrincipal;
 pub use audit::record_audit;
+pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::NewConnection;
 pub use directory::AdminPage;
 pub use events::{connection_json, group_json, user_json, Event};

@@ -73,6 +73,23 @@ impl RevokeReason {
             RevokeReason::ClientRevoked => "client_revoked",
         }
     }
+
+    /// Whether the app gets a back-channel logout for a grant revoked for this reason.
+    ///
+    /// Yes when something outside the app ended the user's access: a logout, the user
+    /// deactivated or deprovisioned, an admin signing them out — the app would otherwise keep its
+    /// own session until it next calls Roster. No when the app's own request revealed it: a
+    /// code presented twice or a rotated refresh token reused (the app's next token request is
+    /// answered `invalid_grant`, and which of two presenters is the app cannot be told), or
+    /// the app revoking its own token (RFC 7009).
+    pub fn tells_app(self) -> bool {
+        match self {
+            RevokeReason::Logout | RevokeReason::UserDeactivated | RevokeReason::Admin => true,
+            RevokeReason::CodeReuse
+            | RevokeReason::RefreshTokenReuse
+            | RevokeReason::ClientRevoked => false,
+        }
+    }
 }
 
 /// Why a code or a refresh token was refused: every case is RFC 6749 `invalid_grant` except
@@ -274,7 +291,8 @@ pub(crate) fn insert_grant(
 }
 
 /// Revokes one grant if it is live (one conditional UPDATE); audited as `oauth_grant.revoked`
-/// with the reason. Returns whether this call revoked it.
+/// with the reason, and, when the reason [tells the app](RevokeReason::tells_app), its
+/// back-channel logout queued in the same transaction. Returns whether this call revoked it.
 pub(crate) fn revoke_grant(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -304,13 +322,14 @@ pub(crate) fn revoke_grant(
                 "reason": reason.as_str(),
             }),
         )?;
+        super::backchannel_logouts::queue_logout(conn, grant, reason, now)?;
     }
     Ok(changed == 1)
 }
 
 /// Revokes every live grant of a user, inside the caller's transaction: the lifecycle changes
-/// that end a user's access call it, so refresh stops in the same commit. Returns the grants it
-/// revoked (the apps a back-channel logout goes to).
+/// that end a user's access call it, so refresh stops (and the back-channel logouts are queued)
+/// in the same commit. Returns the grants it revoked.
 pub(crate) fn revoke_user_grants(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -326,21 +345,27 @@ pub(crate) fn revoke_user_grants(
     revoke_all(conn, actor, live, reason, now)
 }
 
-/// Revokes the live grants that came from one Roster session and were not granted
-/// `offline_access` (RP-initiated logout, the session ending: Back-Channel Logout §2.7 keeps
-/// offline grants), inside the caller's transaction. Returns the grants it revoked.
+/// Ends one Roster session at the apps it signed into (RP-initiated logout, the session
+/// ending), inside the caller's transaction: every app with a live grant from the session gets
+/// its back-channel logout, and the grants that were not granted `offline_access` are revoked
+/// (Back-Channel Logout §2.7: offline refresh tokens outlive the session, the app's session with
+/// the user does not). Returns the grants it revoked.
 pub(crate) fn revoke_session_grants(
     conn: &mut DbConnection,
     actor: &Actor,
     session_id: &str,
     now: Timestamp,
 ) -> StoreResult<Vec<OAuthGrant>> {
-    let live = oauth_grants::table
+    let live: Vec<OAuthGrant> = oauth_grants::table
         .filter(oauth_grants::session_id.eq(session_id))
-        .filter(oauth_grants::offline.eq(false))
-        .filter(oauth_grants::revoked_at.is_null());
-    let grants = live.select(OAuthGrant::as_select()).load(conn)?;
-    revoke_all(conn, actor, grants, RevokeReason::Logout, now)
+        .filter(oauth_grants::revoked_at.is_null())
+        .select(OAuthGrant::as_select())
+        .load(conn)?;
+    let (offline, online): (Vec<_>, Vec<_>) = live.into_iter().partition(|grant| grant.offline);
+    for grant in &offline {
+        super::backchannel_logouts::queue_session_end(conn, grant, now)?;
+    }
+    revoke_all(conn, actor, online, RevokeReason::Logout, now)
 }
 
 fn revoke_all(
@@ -384,8 +409,9 @@ pub fn grant_liveness(
 }
 
 impl Store {
-    /// Revokes one grant (logout, the revocation endpoint, an operator) at `now`. `NotFound` for
-    /// an unknown grant; `Ok(false)` when it was already revoked.
+    /// Revokes one grant (logout, the revocation endpoint, an operator) at `now`, queueing its
+    /// back-channel logout when the reason tells the app. `NotFound` for an unknown grant;
+    /// `Ok(false)` when it was already revoked.
     pub fn revoke_oauth_grant(
         &self,
         actor: &Actor,
@@ -400,7 +426,8 @@ impl Store {
         })
     }
 
-    /// "Sign out everywhere": revokes every live grant of a user. Returns the grants revoked.
+    /// "Sign out everywhere": revokes every live grant of a user and queues the back-channel
+    /// logouts, in one transaction. Returns the grants revoked.
     pub fn revoke_user_oauth_grants(
         &self,
         actor: &Actor,
@@ -422,8 +449,9 @@ impl Store {
         })
     }
 
-    /// Logout of one Roster session: revokes the session's live grants that were not granted
-    /// `offline_access`. Returns the grants revoked.
+    /// Logout of one Roster session: queues a back-channel logout for every app the session
+    /// signed into and revokes its grants that were not granted `offline_access`, in one
+    /// transaction. Returns the grants revoked.
     pub fn revoke_session_oauth_grants(
         &self,
         actor: &Actor,
@@ -672,6 +700,22 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn which_revocations_send_the_app_a_back_channel_logout() {
+        use super::RevokeReason::*;
+        let cases = [
+            (Logout, true),
+            (UserDeactivated, true),
+            (Admin, true),
+            (CodeReuse, false),
+            (RefreshTokenReuse, false),
+            (ClientRevoked, false),
+        ];
+        for (reason, tells_app) in cases {
+            assert_eq!(reason.tells_app(), tells_app, "{reason:?}");
+        }
     }
 
     #[test]

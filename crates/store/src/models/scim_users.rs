@@ -155,8 +155,9 @@ pub(crate) fn check_version(current: i64, if_match: Option<i64>) -> StoreResult<
     }
 }
 
-/// Writes an update's columns, bumps the version, and revokes sessions and OAuth grants when the
-/// user stops being active. Does not write the user's audit event.
+/// Writes an update's columns, bumps the version, and revokes sessions and OAuth grants (queueing
+/// the apps' back-channel logouts) when the user stops being active. Does not write the user's
+/// audit event.
 fn write_update(
     conn: &mut DbConnection,
     actor: &Actor,

@@ -1,12 +1,13 @@
 //! Short-lived SSO state shared by every replica: pending logins, consumed SAML assertions and
-//! revoked sessions (the keys that sign session tokens are in `session_keys.rs`).
+//! revoked sessions (the keys that sign session tokens are in `session_keys.rs`). Revoking a
+//! session also ends the OpenID Provider grants it gave apps (`oauth_grants.rs`).
 //!
 //! A pending login is consumed by deleting its row in a write transaction, so two replicas (or
 //! a replayed callback) cannot both finish it. Expired rows are swept opportunistically by the
 //! writes that add new ones, which keeps the tables small without a background job.
 
 use diesel::prelude::*;
-use roster_domain::{ConnectionId, Timestamp, WorkspaceId};
+use roster_domain::{Actor, ConnectionId, Timestamp, WorkspaceId};
 use subtle::ConstantTimeEq;
 
 use crate::schema::{revoked_sessions, saml_replay, sso_requests};
@@ -123,10 +124,15 @@ impl Store {
         self.read(|conn| seen(conn, connection_id, assertion_id))
     }
 
-    /// Ends a session before its expiry.
+    /// Ends a session before its expiry (`POST /logout`, RP-initiated logout), and in the same
+    /// transaction ends it at the apps it signed into: each gets a back-channel logout, and the
+    /// OpenID Provider grants that came from the session are revoked except `offline_access`
+    /// ones (Back-Channel Logout §2.7).
     pub fn revoke_session(&self, session_id: &str, expires_at: Timestamp) -> StoreResult<()> {
         self.write(|conn| {
-            let now = Timestamp::now().as_micros();
+            let ended = Timestamp::now();
+            super::oauth_grants::revoke_session_grants(conn, &Actor::System, session_id, ended)?;
+            let now = ended.as_micros();
             diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(now)))
                 .execute(conn)?;
             let exists: i64 = revoked_sessions::table

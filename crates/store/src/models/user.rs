@@ -239,7 +239,8 @@ fn record_user_created(conn: &mut DbConnection, actor: &Actor, user: &User) -> S
 /// What ending a user's sessions writes, in the transaction of the change that ends them (an
 /// admin disable, SCIM `active=false` or DELETE, any `session_epoch` bump): the `session.revoked`
 /// event, and the revocation of every OpenID Provider grant of the user, so their refresh tokens
-/// and userinfo stop at once.
+/// and userinfo stop at once and each app with a back-channel logout URI is told (queued here,
+/// sent after the commit).
 pub(crate) fn end_sessions(conn: &mut DbConnection, actor: &Actor, user: &User) -> StoreResult<()> {
     super::events::user_event(conn, actor, "session.revoked", user, None)?;
     super::oauth_grants::revoke_user_grants(

@@ -109,8 +109,9 @@ pub struct DeliveryOutcome {
     pub error: Option<String>,
     /// When to try again after a failure; `None` after a success.
     pub retry_at: Option<Timestamp>,
-    /// Disable the endpoint (a run of failures reached the limit).
-    pub disable: bool,
+    /// Stop retrying (a run of failures reached the retry policy's limit): a webhook endpoint is
+    /// disabled, a back-channel logout abandoned.
+    pub give_up: bool,
 }
 
 impl DeliveryOutcome {
@@ -490,7 +491,7 @@ impl Store {
                     webhook_endpoints::lease_until.eq(0),
                 ))
                 .execute(conn)?;
-            if outcome.disable {
+            if outcome.give_up {
                 let reason = format!(
                     "disabled after {} consecutive failed deliveries (last: {})",
                     claim.endpoint.consecutive_failures + 1,
