@@ -15,8 +15,9 @@
 //! `prompt=login` and an exceeded `max_age`), or, with `prompt=none`, the app hears
 //! `login_required`.
 
+use roster_sso::session::SessionClaims;
 use roster_store::domain::Timestamp;
-use roster_store::OAuthApp;
+use roster_store::{OAuthApp, OAuthAuthRequest};
 use serde::Deserialize;
 
 use crate::discovery::SCOPES_SUPPORTED;
@@ -338,6 +339,7 @@ pub enum AuthorizeErrorCode {
     UnsupportedResponseType,
     InvalidScope,
     LoginRequired,
+    AccessDenied,
     RequestNotSupported,
     RequestUriNotSupported,
 }
@@ -349,6 +351,7 @@ impl AuthorizeErrorCode {
             AuthorizeErrorCode::UnsupportedResponseType => "unsupported_response_type",
             AuthorizeErrorCode::InvalidScope => "invalid_scope",
             AuthorizeErrorCode::LoginRequired => "login_required",
+            AuthorizeErrorCode::AccessDenied => "access_denied",
             AuthorizeErrorCode::RequestNotSupported => "request_not_supported",
             AuthorizeErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
@@ -380,14 +383,93 @@ impl ErrorRedirect {
             query.append_pair("state", state);
         }
         query.append_pair("iss", &self.issuer);
-        let separator = if self.redirect_uri.ends_with(['?', '&']) {
-            ""
-        } else if self.redirect_uri.contains('?') {
-            "&"
-        } else {
-            "?"
-        };
-        format!("{}{separator}{}", self.redirect_uri, query.finish())
+        with_query(&self.redirect_uri, &query.finish())
+    }
+}
+
+/// The successful answer (RFC 6749 §4.1.2, RFC 9207): the redirect URI with `code`, `state`
+/// (when the request had one) and `iss`.
+pub fn code_location(redirect_uri: &str, code: &str, state: Option<&str>, issuer: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("code", code);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    query.append_pair("iss", issuer);
+    with_query(redirect_uri, &query.finish())
+}
+
+/// `uri` with `query` appended to its own query. Registered URIs have no fragment, so appending
+/// is exact.
+fn with_query(uri: &str, query: &str) -> String {
+    let separator = if uri.ends_with(['?', '&']) {
+        ""
+    } else if uri.contains('?') {
+        "&"
+    } else {
+        "?"
+    };
+    format!("{uri}{separator}{query}")
+}
+
+/// Whether the Roster session of `claims` may answer `request`: it must be a session of the
+/// request's workspace, through the request's connection when it names one, and — when the
+/// upstream login of a request that demanded a fresh authentication (`prompt=login`,
+/// `max_age`) comes back (`resuming`) — one that began after the request did, so an older
+/// session in the same browser cannot stand in for the login the product asked for.
+pub fn session_may_answer(
+    request: &OAuthAuthRequest,
+    claims: &SessionClaims,
+    resuming: bool,
+) -> Result<(), &'static str> {
+    if request.workspace_id.as_deref() != Some(claims.wid.as_str()) {
+        return Err("the sign-in was for another workspace");
+    }
+    if request
+        .connection_id
+        .as_deref()
+        .is_some_and(|connection| connection != claims.cid)
+    {
+        return Err("the sign-in was through another connection");
+    }
+    let demanded_fresh = request.max_age.is_some()
+        || request
+            .prompt
+            .as_deref()
+            .is_some_and(|prompt| prompt.split(' ').any(|value| value == "login"));
+    // `iat` is whole seconds: a session opened in the request's second counts as after it.
+    if resuming && demanded_fresh && claims.iat < request.created_at.div_euclid(1_000_000) {
+        return Err("the identity provider did not authenticate the user again");
+    }
+    Ok(())
+}
+
+impl From<&AuthorizationRequest> for AuthorizeParams {
+    /// The parameters that make the same request again (the email-first page's hidden fields).
+    fn from(request: &AuthorizationRequest) -> Self {
+        let prompt: Vec<&str> = [
+            request.prompt.none.then_some("none"),
+            request.prompt.login.then_some("login"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        AuthorizeParams {
+            client_id: Some(request.client_id.clone()),
+            redirect_uri: Some(request.redirect_uri.clone()),
+            response_type: Some("code".to_owned()),
+            scope: Some(request.scope()),
+            state: request.state.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_owned()),
+            prompt: (!prompt.is_empty()).then(|| prompt.join(" ")),
+            max_age: request.max_age.map(|seconds| seconds.to_string()),
+            login_hint: request.login_hint.clone(),
+            workspace: request.workspace.clone(),
+            connection: request.connection.clone(),
+            ..AuthorizeParams::default()
+        }
     }
 }
 
@@ -879,5 +961,130 @@ mod tests {
         ] {
             assert_eq!(redirect(uri, state).location(), expected);
         }
+    }
+
+    #[test]
+    fn a_session_answers_only_its_workspace_connection_and_freshness() {
+        const CREATED: i64 = 1_700_000_000;
+        let stored = |connection: Option<&str>, prompt: Option<&str>, max_age: Option<i64>| {
+            OAuthAuthRequest {
+                id: "h".to_owned(),
+                browser_hash: "b".to_owned(),
+                client_id: "client".to_owned(),
+                redirect_uri: CALLBACK.to_owned(),
+                scope: "openid".to_owned(),
+                state: None,
+                nonce: None,
+                code_challenge: None,
+                prompt: prompt.map(str::to_owned),
+                max_age,
+                login_hint: None,
+                workspace_id: Some("w1".to_owned()),
+                connection_id: connection.map(str::to_owned),
+                upstream_request_id: None,
+                // Half a second into the request's second.
+                created_at: CREATED * 1_000_000 + 500_000,
+                expires_at: 0,
+                consumed_at: None,
+            }
+        };
+        let session = |wid: &str, cid: &str, iat: i64| SessionClaims {
+            iss: ISSUER.to_owned(),
+            aud: ISSUER.to_owned(),
+            sub: "u1".to_owned(),
+            sid: "s1".to_owned(),
+            wid: wid.to_owned(),
+            workspace: "acme".to_owned(),
+            roles: vec![],
+            epoch: 0,
+            cid: cid.to_owned(),
+            iat,
+            exp: iat + 3600,
+        };
+        let old = CREATED - 600;
+        let cases = [
+            (
+                "same workspace",
+                stored(None, None, None),
+                session("w1", "c1", old),
+                false,
+                Ok(()),
+            ),
+            (
+                "another workspace",
+                stored(None, None, None),
+                session("w2", "c1", CREATED),
+                false,
+                Err("the sign-in was for another workspace"),
+            ),
+            (
+                "the named connection",
+                stored(Some("c1"), None, None),
+                session("w1", "c1", old),
+                false,
+                Ok(()),
+            ),
+            (
+                "another connection",
+                stored(Some("c1"), None, None),
+                session("w1", "c2", CREATED),
+                true,
+                Err("the sign-in was through another connection"),
+            ),
+            (
+                "resumed, fresh not demanded",
+                stored(Some("c1"), None, None),
+                session("w1", "c1", old),
+                true,
+                Ok(()),
+            ),
+            (
+                "resumed after prompt=login with an old session",
+                stored(Some("c1"), Some("login"), None),
+                session("w1", "c1", old),
+                true,
+                Err("the identity provider did not authenticate the user again"),
+            ),
+            (
+                "resumed after max_age with an old session",
+                stored(Some("c1"), None, Some(0)),
+                session("w1", "c1", CREATED - 1),
+                true,
+                Err("the identity provider did not authenticate the user again"),
+            ),
+            (
+                "resumed after prompt=login, signed in within the request's second",
+                stored(Some("c1"), Some("login"), None),
+                session("w1", "c1", CREATED),
+                true,
+                Ok(()),
+            ),
+            (
+                "resumed after max_age, signed in later",
+                stored(Some("c1"), None, Some(0)),
+                session("w1", "c1", CREATED + 20),
+                true,
+                Ok(()),
+            ),
+        ];
+        for (name, request, claims, resuming, expected) in cases {
+            assert_eq!(
+                session_may_answer(&request, &claims, resuming),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_goes_back_with_state_and_iss() {
+        assert_eq!(
+            code_location(CALLBACK, "c0de", Some("a b&c"), ISSUER),
+            "https://app.example/cb?code=c0de&state=a+b%26c&iss=https%3A%2F%2Froster.example"
+        );
+        assert_eq!(
+            code_location("https://app.example/cb?x=1", "c", None, ISSUER),
+            "https://app.example/cb?x=1&code=c&iss=https%3A%2F%2Froster.example"
+        );
     }
 }

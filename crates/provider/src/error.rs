@@ -30,6 +30,14 @@ pub enum ProviderError {
     /// redirected (OP02–OP04).
     #[error("the redirect_uri is missing or not registered for this app")]
     UnregisteredRedirectUri,
+    /// Authorization: the query cannot be read (a parameter repeated, not UTF-8). Never
+    /// redirected: its `redirect_uri` cannot be trusted either.
+    #[error("unreadable authorization request: {0}")]
+    MalformedAuthorizeRequest(String),
+    /// Authorization: the upstream login came back to an authorization request that is
+    /// unknown, expired, used already, or another browser's. Nothing is issued.
+    #[error("the authorization request expired, was used, or belongs to another browser")]
+    AuthorizationExpired,
     /// Authorization: an error the app hears about at its (verified) redirect URI.
     #[error("authorization refused: {}", .0.error.as_str())]
     Redirect(Box<ErrorRedirect>),
@@ -64,6 +72,11 @@ pub enum ProviderError {
     Store(#[from] StoreError),
 }
 
+/// The page for an unknown app or redirect URI.
+const NOT_REGISTERED: &str = "This sign-in link is not valid: the application that sent you here \
+                              is not registered with this address. Go back to the application \
+                              and try again; if it keeps happening, tell its administrator.";
+
 /// An OAuth error body (RFC 6749 §5.2, RFC 7591 §3.2.2).
 #[derive(Debug, Serialize)]
 struct OAuthErrorBody<'a> {
@@ -84,7 +97,10 @@ enum Answer {
         basic_challenge: bool,
     },
     /// An HTML page for a browser that must not be sent back to the app.
-    Page { code: &'static str },
+    Page {
+        code: &'static str,
+        explanation: &'static str,
+    },
     /// Back to the app's redirect URI with the error.
     Redirect { location: String },
     /// 401 `invalid_token` with `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
@@ -111,9 +127,21 @@ impl ProviderError {
             }
             ProviderError::UnknownClient => Answer::Page {
                 code: "unknown_client",
+                explanation: NOT_REGISTERED,
             },
             ProviderError::UnregisteredRedirectUri => Answer::Page {
                 code: "unregistered_redirect_uri",
+                explanation: NOT_REGISTERED,
+            },
+            ProviderError::MalformedAuthorizeRequest(_) => Answer::Page {
+                code: "invalid_request",
+                explanation: "This sign-in link is not valid: it cannot be read (a parameter is \
+                              repeated or garbled). Go back to the application and try again.",
+            },
+            ProviderError::AuthorizationExpired => Answer::Page {
+                code: "authorization_expired",
+                explanation: "This sign-in took too long, was finished already, or was started \
+                              in another browser. Go back to the application and sign in again.",
             },
             ProviderError::InvalidToken(_) | ProviderError::GrantNotLive(_) => Answer::InvalidToken,
             ProviderError::InvalidRequest(reason) => json("invalid_request", reason.clone()),
@@ -222,15 +250,10 @@ impl ResponseError for ProviderError {
                     error_description: description,
                 })
             }
-            Answer::Page { code } => pages::response(
-                StatusCode::BAD_REQUEST,
-                &pages::refused(
-                    "This sign-in link is not valid: the application that sent you here is not \
-                     registered with this address. Go back to the application and try again; \
-                     if it keeps happening, tell its administrator.",
-                    code,
-                ),
-            ),
+            Answer::Page { code, explanation } => {
+                tracing::info!(error = %self, "OpenID Provider: authorization refused");
+                pages::response(StatusCode::BAD_REQUEST, &pages::refused(explanation, code))
+            }
             Answer::Redirect { location } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -350,6 +373,11 @@ mod tests {
                 ProviderError::UnregisteredRedirectUri,
                 "unregistered_redirect_uri",
             ),
+            (
+                ProviderError::MalformedAuthorizeRequest("duplicate field".to_owned()),
+                "invalid_request",
+            ),
+            (ProviderError::AuthorizationExpired, "authorization_expired"),
         ] {
             let (status, content_type, body, response) = answer(&err);
             assert_eq!(status, 400);

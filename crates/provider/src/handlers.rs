@@ -3,11 +3,16 @@
 
 use std::net::IpAddr;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use roster_sso::session::SESSION_COOKIE;
 use roster_store::domain::Timestamp;
 use roster_store::StoreError;
 
+use crate::authorize::AuthorizeParams;
+use crate::pages;
+use crate::sign_in::{Answer, REQUEST_COOKIE};
 use crate::{ProviderError, ProviderState};
 
 /// How long clients may cache the metadata (it changes only with `server.public_url`).
@@ -123,4 +128,102 @@ pub(crate) async fn userinfo(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(claims))
+}
+
+/// `GET /oauth2/authorize` (parameters in the query) and `POST` (in a form body, Core §3.1.2.1).
+pub(crate) async fn authorize(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let text = if request.method() == actix_web::http::Method::POST {
+        std::str::from_utf8(&body)
+            .map_err(|_| ProviderError::MalformedAuthorizeRequest("not UTF-8".to_owned()))?
+    } else {
+        request.query_string()
+    };
+    let params = web::Query::<AuthorizeParams>::from_query(text)
+        .map_err(|err| ProviderError::MalformedAuthorizeRequest(err.to_string()))?
+        .into_inner();
+    let session = cookie(&request, SESSION_COOKIE);
+    let state = state.into_inner();
+    let secure = state.issuer().starts_with("https://");
+    let answer = blocking(move || {
+        crate::sign_in::authorize(&state, params, session.as_deref(), Timestamp::now())
+    })
+    .await?;
+    Ok(match answer {
+        Answer::ToApp(location) => redirect(location).finish(),
+        Answer::ToLogin { location, binding } => redirect(location)
+            .cookie(request_cookie(binding, secure))
+            .finish(),
+        Answer::AskEmail { params, message } => pages::response(
+            actix_web::http::StatusCode::OK,
+            &pages::email_first(&params, message.as_deref()),
+        ),
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ResumeQuery {
+    request: String,
+}
+
+/// `GET /oauth2/authorize/resume`: where the upstream login sends the browser back.
+pub(crate) async fn resume(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ProviderError> {
+    let query = web::Query::<ResumeQuery>::from_query(request.query_string())
+        .map_err(|_| ProviderError::AuthorizationExpired)?
+        .into_inner();
+    let session = cookie(&request, SESSION_COOKIE);
+    let binding = cookie(&request, REQUEST_COOKIE);
+    let state = state.into_inner();
+    let secure = state.issuer().starts_with("https://");
+    let location = blocking(move || {
+        crate::sign_in::resume(
+            &state,
+            &query.request,
+            binding.as_deref(),
+            session.as_deref(),
+            Timestamp::now(),
+        )
+    })
+    .await?;
+    let mut spent = request_cookie(String::new(), secure);
+    spent.make_removal();
+    Ok(redirect(location).cookie(spent).finish())
+}
+
+/// A 303 (the next request is a GET, also after a POSTed authorization request) that no cache
+/// keeps; the same status as the errors sent back to the app.
+fn redirect(location: String) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+fn cookie(request: &HttpRequest, name: &str) -> Option<String> {
+    request.cookie(name).map(|cookie| cookie.value().to_owned())
+}
+
+/// The cookie binding a stored authorization request to this browser: sent only to `/oauth2`,
+/// readable by no script, and (over https) sent on the cross-site return from the IdP.
+fn request_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(REQUEST_COOKIE, value)
+        .path("/oauth2")
+        .http_only(true)
+        .secure(secure)
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            roster_store::AUTH_REQUEST_TTL_SECONDS,
+        ))
+        .finish()
 }

@@ -5,10 +5,11 @@
 //!
 //! This crate owns the provider's protocol: app registration rules ([`apps`],
 //! [`redirect_uri`]), the metadata ([`discovery`]), the signing keys ([`keys`]), the
-//! authorization endpoint's rules ([`authorize`]), the tokens it mints and verifies
+//! authorization endpoint's rules ([`authorize`]) and its sign-in through the workspace's own
+//! connection ([`sign_in`]), the tokens it mints and verifies
 //! ([`tokens`]), the token endpoint ([`token`], with [`client_auth`] and [`client_throttle`])
 //! and userinfo ([`userinfo`]). It asks `roster-sso` for the session keys
-//! (published in one JWKS with its own) and, later, to run the upstream login; and
+//! (published in one JWKS with its own) and to run the upstream login; and
 //! `roster-store` for apps, keys, codes, grants and refresh tokens.
 //!
 //! **Architecture invariant:** the protocol rules are pure functions with table tests; handlers
@@ -26,6 +27,7 @@ pub mod keys;
 mod pages;
 pub mod redirect_uri;
 pub mod revoke;
+pub mod sign_in;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
@@ -146,8 +148,8 @@ impl ProviderState {
 }
 
 /// Mounts the provider's routes at the root: `/.well-known/openid-configuration`,
-/// `/.well-known/oauth-authorization-server`, `/.well-known/jwks.json`, `/oauth2/token` and
-/// `/oauth2/userinfo`.
+/// `/.well-known/oauth-authorization-server`, `/.well-known/jwks.json`, `/oauth2/authorize`
+/// (and its `/resume`), `/oauth2/token`, `/oauth2/revoke` and `/oauth2/userinfo`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) {
     cfg.app_data(state)
         .route(
@@ -159,6 +161,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) 
             web::get().to(handlers::metadata),
         )
         .route(discovery::JWKS_PATH, web::get().to(handlers::jwks))
+        .route(sign_in::AUTHORIZE_PATH, web::get().to(handlers::authorize))
+        .route(sign_in::AUTHORIZE_PATH, web::post().to(handlers::authorize))
+        .route(sign_in::RESUME_PATH, web::get().to(handlers::resume))
         .route("/oauth2/token", web::post().to(handlers::token))
         .route("/oauth2/revoke", web::post().to(handlers::revoke))
         .route("/oauth2/userinfo", web::get().to(handlers::userinfo))

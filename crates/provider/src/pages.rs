@@ -13,6 +13,34 @@ pub(crate) fn refused(explanation: &str, code: &str) -> String {
     roster_sso::pages::login_refused(explanation, code, None)
 }
 
+/// The email-first page: the request's parameters carried as hidden fields (`login_hint`, which
+/// the page asks for, left out).
+pub(crate) fn email_first(
+    params: &crate::authorize::AuthorizeParams,
+    message: Option<&str>,
+) -> String {
+    let fields = [
+        ("client_id", &params.client_id),
+        ("redirect_uri", &params.redirect_uri),
+        ("response_type", &params.response_type),
+        ("response_mode", &params.response_mode),
+        ("scope", &params.scope),
+        ("state", &params.state),
+        ("nonce", &params.nonce),
+        ("code_challenge", &params.code_challenge),
+        ("code_challenge_method", &params.code_challenge_method),
+        ("prompt", &params.prompt),
+        ("max_age", &params.max_age),
+        ("workspace", &params.workspace),
+        ("connection", &params.connection),
+    ];
+    let hidden: Vec<(&str, &str)> = fields
+        .iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (*name, value)))
+        .collect();
+    roster_sso::pages::email_first(crate::sign_in::AUTHORIZE_PATH, &hidden, message)
+}
+
 /// An HTML response that no site may frame and no cache may keep.
 pub(crate) fn response(status: StatusCode, html: &str) -> HttpResponse {
     HttpResponse::build(status)
@@ -20,7 +48,10 @@ pub(crate) fn response(status: StatusCode, html: &str) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            // No `form-action`: browsers apply it to the redirects after a submission too, and
+            // the email-first form's answer goes on to the IdP.
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
+             base-uri 'none'",
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .body(html.to_owned())

@@ -290,8 +290,11 @@ impl Attempt<'_> {
     }
 }
 
+/// The `login_via` (session `cid`) of a local password login.
+pub const PASSWORD_LOGIN: &str = "password";
+
 /// Signs a session for `user` (with its current effective roles) and returns its cookie;
-/// `login_via` is the connection id, or `password`.
+/// `login_via` is the connection id, or [`PASSWORD_LOGIN`].
 pub fn issue_session(
     state: &SsoState,
     workspace: &Workspace,

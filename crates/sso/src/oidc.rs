@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet,
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
@@ -407,12 +407,14 @@ impl OidcRp {
         Ok(Some(refreshed))
     }
 
-    /// The authorization URL of a new login, with fresh state, nonce and PKCE verifier.
+    /// The authorization URL of a new login, with fresh state, nonce and PKCE verifier;
+    /// `force` adds `prompt=login`, so the IdP authenticates the user again.
     pub async fn start(
         &self,
         connection: ConnectionId,
         config: &OidcConfig,
         redirect_uri: &str,
+        force: crate::saml::ForceAuthn,
     ) -> Result<AuthorizationStart, OidcError> {
         let metadata = self.metadata(connection, config).await?;
         let client = relying_party(metadata, config, redirect_uri)?;
@@ -424,6 +426,9 @@ impl OidcRp {
         );
         for scope in config.scopes.iter().filter(|s| s.as_str() != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if force.0 {
+            request = request.add_prompt(CoreAuthPrompt::Login);
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok(AuthorizationStart {

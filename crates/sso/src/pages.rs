@@ -62,6 +62,36 @@ pub fn signed_in(user_name: Option<&str>, workspace: Option<&str>) -> String {
     }
 }
 
+/// The OpenID Provider's email-first page: asks for the work address whose domain finds the
+/// workspace, and submits it (as `login_hint`) with the product's request in `hidden` to
+/// `action`. `message` says why the previous address found nothing.
+pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>) -> String {
+    let fields: String = hidden
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(name),
+                escape_html(value)
+            )
+        })
+        .collect();
+    let message = message
+        .map(|text| format!("<p role=\"alert\">{}</p>", escape_html(text)))
+        .unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1>{message}<form method=\"get\" action=\"{action}\">{fields}\
+             <label for=\"login_hint\">Work email</label> \
+             <input id=\"login_hint\" name=\"login_hint\" type=\"email\" required \
+             autocomplete=\"username\" autofocus> <button type=\"submit\">Continue</button></form>\
+             <p class=\"muted\">Your organisation's sign-in page opens next.</p>",
+            action = escape_html(action),
+        ),
+    )
+}
+
 /// `GET /logout`: asks before signing out. Only the button's POST signs out.
 pub fn confirm_sign_out() -> String {
     page(
@@ -95,6 +125,9 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("&lt;id&gt;"));
         let html = signed_in(Some("<b>"), Some("ws"));
+        assert!(html.contains("&lt;b&gt;"));
+        let html = email_first("/a", &[("state", "\"><script>")], Some("<b>"));
+        assert!(!html.contains("<script>") && html.contains("&quot;&gt;&lt;script&gt;"));
         assert!(html.contains("&lt;b&gt;"));
         let html = sign_out_refused("<i>", "c<d>");
         assert!(html.contains("&lt;i&gt;") && html.contains("c&lt;d&gt;"));

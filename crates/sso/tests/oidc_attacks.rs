@@ -31,6 +31,7 @@ use pretty_assertions::assert_eq;
 use roster_domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
 use roster_outbound::{Client, NetworkPolicy, Timeouts};
 use roster_sso::oidc::{AuthorizationStart, OidcConfig, OidcError, OidcRp, TokenAuthMethod};
+use roster_sso::saml::ForceAuthn;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -546,7 +547,14 @@ impl Fixture {
     }
 
     fn start(&self) -> AuthorizationStart {
-        run(self.rp.start(self.connection, &self.config, REDIRECT_URI)).unwrap()
+        self.start_with(ForceAuthn::default())
+    }
+
+    fn start_with(&self, force: ForceAuthn) -> AuthorizationStart {
+        run(self
+            .rp
+            .start(self.connection, &self.config, REDIRECT_URI, force))
+        .unwrap()
     }
 
     /// Binds the next code to this login's PKCE challenge, like the OP's authorize endpoint.
@@ -674,6 +682,17 @@ fn start_uses_pkce_s256_and_fresh_state_and_nonce() {
     // Discovery (and its JWKS) is cached per connection.
     assert_eq!(fx.op.hits("/op/.well-known/openid-configuration"), 1);
     assert_eq!(fx.op.hits("/op/jwks"), 1);
+    assert!(
+        !query(&first.url).contains_key("prompt"),
+        "no prompt unless asked"
+    );
+}
+
+#[test]
+fn a_forced_start_asks_the_op_to_authenticate_again() {
+    let fx = Fixture::new();
+    let forced = fx.start_with(ForceAuthn(true));
+    assert_eq!(query(&forced.url)["prompt"], "login");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,7 +1165,13 @@ fn o19_discovery_with_another_issuer_is_refused() {
         let err = run(fx.rp.discover(&fx.config)).unwrap_err();
         assert_eq!(err.reason, "discovery_failed", "{err}");
         assert!(err.message.contains("unexpected issuer"), "{err}");
-        let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
+        let err = run(fx.rp.start(
+            fx.connection,
+            &fx.config,
+            REDIRECT_URI,
+            ForceAuthn::default(),
+        ))
+        .unwrap_err();
         assert_eq!(err.reason, "discovery_failed", "{err}");
         // Nothing was cached: finish refuses too, before any token request.
         let err = fx.finish_unstarted().unwrap_err();
@@ -1163,7 +1188,13 @@ fn o19_discovery_redirects_are_not_followed() {
     let err = run(fx.rp.discover(&fx.config)).unwrap_err();
     assert_eq!(err.reason, "redirect_refused", "{err}");
     assert!(err.message.contains("302"), "{err}");
-    let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
+    let err = run(fx.rp.start(
+        fx.connection,
+        &fx.config,
+        REDIRECT_URI,
+        ForceAuthn::default(),
+    ))
+    .unwrap_err();
     assert_eq!(err.reason, "redirect_refused", "{err}");
     assert_eq!(fx.op.hits("/op/.well-known/openid-configuration"), 2);
     assert_eq!(fx.op.hits("/elsewhere/.well-known/openid-configuration"), 0);
@@ -1214,7 +1245,13 @@ fn o20_discovery_endpoints_inside_the_network_are_refused_and_never_called() {
             .discovery_overrides
             .insert(field.to_owned(), json!(target));
 
-        let err = run(fx.rp.start(fx.connection, &fx.config, REDIRECT_URI)).unwrap_err();
+        let err = run(fx.rp.start(
+            fx.connection,
+            &fx.config,
+            REDIRECT_URI,
+            ForceAuthn::default(),
+        ))
+        .unwrap_err();
         assert_eq!(
             (err.failure, err.reason),
             (LoginFailure::ConnectionMisconfigured, "address_forbidden"),
@@ -1247,7 +1284,13 @@ fn o20_the_client_secret_never_leaves_for_a_forbidden_token_endpoint() {
         json!(format!("{}/op/token", internal.base)),
     );
     let other_connection = ConnectionId::new();
-    let err = run(fx.rp.start(other_connection, &fx.config, REDIRECT_URI)).unwrap_err();
+    let err = run(fx.rp.start(
+        other_connection,
+        &fx.config,
+        REDIRECT_URI,
+        ForceAuthn::default(),
+    ))
+    .unwrap_err();
     assert_eq!(err.reason, "address_forbidden", "{err}");
     assert!(err.message.contains("token_endpoint"), "{err}");
     assert!(internal.state().requests.is_empty());

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authorize;
 mod discovery;
 #[path = "../common/reply.rs"]
 mod reply;
@@ -11,6 +12,7 @@ mod token;
 use roster_server::http::BackgroundServer;
 use roster_server::settings::Settings;
 use roster_store::testing::TestStore;
+use serde_json::Value;
 
 pub use reply::Reply;
 
@@ -79,4 +81,37 @@ impl Provider {
                 .unwrap(),
         )
     }
+}
+
+/// The library's HTTP client: ureq, answering every status (the library reads the errors).
+pub fn http(
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, ureq::Error> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let (parts, body) = request.into_parts();
+    let mut response = if body.is_empty() {
+        agent.run(ureq::http::Request::from_parts(parts, ()))?
+    } else {
+        agent.run(ureq::http::Request::from_parts(parts, body))?
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.body_mut().read_to_vec()?;
+    let mut answer = openidconnect::http::Response::new(bytes);
+    *answer.status_mut() = status;
+    *answer.headers_mut() = headers;
+    Ok(answer)
+}
+
+/// The claims of a JWT's payload (the token was verified elsewhere).
+pub fn payload(jwt: &str) -> Value {
+    let part = jwt.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }

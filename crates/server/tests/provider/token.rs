@@ -3,11 +3,10 @@
 //! published JWKS, calls userinfo and refreshes; and every refusal is the RFC 6749 answer with
 //! nothing issued.
 //!
-//! The authorization endpoint is not wired yet, so each code is issued directly through
-//! `Store::issue_authorization_code`, bound exactly as the authorization endpoint will bind it
-//! (redirect URI, PKCE S256 challenge, nonce).
+//! Each code is issued directly through `Store::issue_authorization_code`, bound exactly as the
+//! authorization endpoint binds it (redirect URI, PKCE S256 challenge, nonce), so these tests
+//! need no login; `authorize.rs` gets its codes from the authorization endpoint.
 
-use base64::Engine;
 use diesel::prelude::*;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
@@ -22,36 +21,14 @@ use roster_store::schema::{oauth_grants, oauth_refresh_tokens};
 use roster_store::{
     ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, NewUser, OAuthApp, SigningAlg,
 };
-use serde_json::Value;
 
-use crate::{Provider, Reply};
+use crate::{http, payload, Provider, Reply};
 
 const REDIRECT: &str = "https://catalog.example/oidc/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kSn4-1K2E5wEHgA0H7J2dGkIhNo-verifier";
 /// `BASE64URL(SHA256(VERIFIER))`, computed independently (Python's hashlib).
 const CHALLENGE: &str = "bom-kBzocdot6rY4UXL5MZaXipSu9hYtMIx9o8fDd2o";
 const NONCE: &str = "n-0S6_WzA2Mj";
-
-/// The library's HTTP client: ureq, answering every status (the library reads the errors).
-fn http(request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, ureq::Error> {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let (parts, body) = request.into_parts();
-    let mut response = if body.is_empty() {
-        agent.run(ureq::http::Request::from_parts(parts, ()))?
-    } else {
-        agent.run(ureq::http::Request::from_parts(parts, body))?
-    };
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.body_mut().read_to_vec()?;
-    let mut answer = openidconnect::http::Response::new(bytes);
-    *answer.status_mut() = status;
-    *answer.headers_mut() = headers;
-    Ok(answer)
-}
 
 struct Product {
     provider: Provider,
@@ -205,15 +182,6 @@ impl Product {
             ],
         )
     }
-}
-
-/// The claims of a JWT's payload (the token was verified elsewhere).
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn assert_oauth_error(reply: &Reply, status: u16, error: &str) {

@@ -21,6 +21,7 @@ mod keys;
 mod oidc;
 mod outbound;
 mod password;
+mod provider;
 mod saml;
 mod saml_exhaustion;
 mod support;

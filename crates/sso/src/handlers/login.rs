@@ -1,5 +1,7 @@
 //! `GET /sso/{workspace}/login`: picks the connection (by name, or by the email's domain), binds
-//! a pending login to this browser and sends the browser to the IdP.
+//! a pending login to this browser and sends the browser to the IdP. `prompt=login` asks the IdP
+//! to authenticate the user again (SAML `ForceAuthn`, OIDC `prompt=login`): the OpenID Provider
+//! sends it for a product's `prompt=login` or exceeded `max_age`.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,7 +14,7 @@ use serde::Deserialize;
 use crate::browser::{self, binding_cookie, is_safe_return_to, new_binding, sha256_hex};
 use crate::config::{self, ProtocolConfig, SamlConfig};
 use crate::flow::{blocking, Attempt, LoginError, SsoState};
-use crate::saml;
+use crate::saml::{self, ForceAuthn};
 
 /// How long a started login may take at the IdP.
 const PENDING_SECONDS: i64 = 10 * 60;
@@ -22,6 +24,13 @@ pub struct LoginQuery {
     connection: Option<String>,
     email: Option<String>,
     return_to: Option<String>,
+    prompt: Option<String>,
+}
+
+impl LoginQuery {
+    fn force(&self) -> ForceAuthn {
+        ForceAuthn(self.prompt.as_deref() == Some("login"))
+    }
 }
 
 pub async fn start(
@@ -31,6 +40,7 @@ pub async fn start(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, LoginError> {
     let (slug, query, found) = (path.into_inner(), query.into_inner(), state.clone());
+    let force = query.force();
     let (workspace, connection, protocol, return_to) =
         blocking(move || choose(&found, &slug, &query)).await?;
     let binding = match browser::binding(&req) {
@@ -52,7 +62,12 @@ pub async fn start(
     let plan = match protocol {
         ProtocolConfig::Oidc(oidc) => {
             let redirect_uri = config::redirect_uri(&state.public_url, &connection);
-            Plan::Oidc(state.oidc.start(connection.id, &oidc, &redirect_uri).await)
+            Plan::Oidc(
+                state
+                    .oidc
+                    .start(connection.id, &oidc, &redirect_uri, force)
+                    .await,
+            )
         }
         ProtocolConfig::Saml(saml_config) => Plan::Saml(saml_config),
     };
@@ -73,7 +88,7 @@ pub async fn start(
                 ToIdp::Redirect(started.url)
             }
             Plan::Saml(saml_config) => {
-                saml_request(&state, &connection, &saml_config, &mut pending)
+                saml_request(&state, &connection, &saml_config, &mut pending, force)
                     .map_err(|err| refuse(err.failure(), err.detail()))?
             }
         };
@@ -148,13 +163,18 @@ fn saml_request(
     connection: &Connection,
     saml_config: &SamlConfig,
     pending: &mut SsoRequest,
+    force: ForceAuthn,
 ) -> Result<ToIdp, saml::SamlError> {
     let idp = saml_config.idp()?;
     let sp = config::sp_settings(&state.public_url, connection);
     pending.id = saml::new_request_id()?;
     match idp.sso_redirect_url {
-        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None).map(ToIdp::Redirect),
-        None => saml::authn_request_post_form(&idp, &sp, &pending.id, None).map(ToIdp::PostForm),
+        Some(_) => {
+            saml::authn_request_url(&idp, &sp, &pending.id, None, force).map(ToIdp::Redirect)
+        }
+        None => {
+            saml::authn_request_post_form(&idp, &sp, &pending.id, None, force).map(ToIdp::PostForm)
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
 use crate::browser::{check_request_origin, is_safe_return_to, CrossOrigin};
-use crate::flow::{blocking, issue_session, LoginError, SsoState};
+use crate::flow::{blocking, issue_session, LoginError, SsoState, PASSWORD_LOGIN};
 use crate::throttle::LoginThrottle;
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
@@ -154,7 +154,7 @@ fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginEr
             })
         }
         Outcome::Accepted(workspace, user) => {
-            let cookie = issue_session(state, &workspace, &user, "password")?;
+            let cookie = issue_session(state, &workspace, &user, PASSWORD_LOGIN)?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,

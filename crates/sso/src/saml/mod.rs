@@ -67,7 +67,7 @@ pub use escape::{auto_post_form, escape_html};
 pub use form::{AcsForm, DuplicateField};
 pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
 pub use prescan::MAX_RESPONSE_BYTES;
-pub use request::{authn_request_post_form, authn_request_url, new_request_id};
+pub use request::{authn_request_post_form, authn_request_url, new_request_id, ForceAuthn};
 /// How often IdP certificates were loaded into keys, and how often a loaded one was reused.
 pub use roster_xmlsec_keys::{counts as certificate_key_counts, KeyCacheCounts};
 pub use validate::{validate_response, validate_response_at, ValidationPolicy, VerifiedAssertion};

@@ -24,6 +24,11 @@ pub fn new_request_id() -> Result<String, SamlError> {
     Ok(format!("_{}", hex::encode(bytes)))
 }
 
+/// Whether the IdP must authenticate the user again (`ForceAuthn`), even with a live session
+/// of its own: the OpenID Provider asks for it on `prompt=login` or an exceeded `max_age`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForceAuthn(pub bool);
+
 /// The HTTP-Redirect binding URL of an unsigned AuthnRequest to the IdP's SSO service, with
 /// `RelayState` appended (URL-encoded) when given.
 pub fn authn_request_url(
@@ -31,12 +36,13 @@ pub fn authn_request_url(
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
+    force: ForceAuthn,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_redirect_url
         .as_deref()
         .ok_or(SamlError::RedirectBindingMissing)?;
-    let request = authn_request(destination, sp, request_id);
+    let request = authn_request(destination, sp, request_id, force);
     match request.redirect(relay_state.unwrap_or_default()) {
         Ok(Some(url)) => Ok(url.into()),
         Ok(None) => Err(SamlError::RedirectBindingMissing),
@@ -53,12 +59,13 @@ pub fn authn_request_post_form(
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
+    force: ForceAuthn,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_post_url
         .as_deref()
         .ok_or_else(|| SamlError::InvalidMetadata("no HTTP-POST SingleSignOnService".into()))?;
-    let xml = authn_request(destination, sp, request_id)
+    let xml = authn_request(destination, sp, request_id, force)
         .to_string()
         .map_err(|error| {
             SamlError::InvalidMetadata(format!("cannot encode the AuthnRequest: {error:?}"))
@@ -71,8 +78,14 @@ pub fn authn_request_post_form(
     Ok(auto_post_form(destination, &fields))
 }
 
-/// Our AuthnRequest: our id, ACS over HTTP-POST, persistent NameID that the IdP may create.
-fn authn_request(destination: &str, sp: &SpSettings, request_id: &str) -> AuthnRequest {
+/// Our AuthnRequest: our id, ACS over HTTP-POST, persistent NameID that the IdP may create,
+/// and `ForceAuthn="true"` when asked.
+fn authn_request(
+    destination: &str,
+    sp: &SpSettings,
+    request_id: &str,
+    force: ForceAuthn,
+) -> AuthnRequest {
     AuthnRequest {
         id: request_id.to_owned(),
         version: "2.0".to_owned(),
@@ -88,6 +101,7 @@ fn authn_request(destination: &str, sp: &SpSettings, request_id: &str) -> AuthnR
         }),
         assertion_consumer_service_url: Some(sp.acs_url.clone()),
         protocol_binding: Some(HTTP_POST_BINDING.to_owned()),
+        force_authn: force.0.then_some(true),
         ..AuthnRequest::default()
     }
 }
@@ -154,9 +168,10 @@ mod tests {
     fn redirect_url_carries_the_deflated_request_and_relay_state() {
         let id = new_request_id().unwrap();
         let relay_state = "/app?x=1&y=<script>";
-        let url =
-            url::Url::parse(&authn_request_url(&idp(), &sp(), &id, Some(relay_state)).unwrap())
-                .unwrap();
+        let url = url::Url::parse(
+            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), ForceAuthn(false)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(url.host_str(), Some("idp.example.com"));
         assert_eq!(url.path(), "/sso");
         assert_eq!(query(&url, "tenant").as_deref(), Some("7"));
@@ -182,11 +197,24 @@ mod tests {
         assert_eq!(policy.format.as_deref(), Some(PERSISTENT_NAME_ID));
         assert_eq!(policy.allow_create, Some(true));
         assert!(request.signature.is_none());
+        assert_eq!(request.force_authn, None, "ForceAuthn only when asked");
+    }
+
+    #[test]
+    fn a_forced_login_asks_the_idp_to_authenticate_again() {
+        let url = url::Url::parse(
+            &authn_request_url(&idp(), &sp(), "_1", None, ForceAuthn(true)).unwrap(),
+        )
+        .unwrap();
+        let xml = inflate(&query(&url, "SAMLRequest").unwrap());
+        assert!(xml.contains(r#"ForceAuthn="true""#), "{xml}");
+        let request: AuthnRequest = xml.parse().unwrap();
+        assert_eq!(request.force_authn, Some(true));
     }
 
     #[test]
     fn relay_state_is_omitted_when_absent() {
-        let url = authn_request_url(&idp(), &sp(), "_1", None).unwrap();
+        let url = authn_request_url(&idp(), &sp(), "_1", None, ForceAuthn::default()).unwrap();
         assert!(!url.contains("RelayState"));
     }
 
@@ -196,10 +224,17 @@ mod tests {
             sso_redirect_url: None,
             ..idp()
         };
-        let error = authn_request_url(&post_only, &sp(), "_1", None).unwrap_err();
+        let error =
+            authn_request_url(&post_only, &sp(), "_1", None, ForceAuthn::default()).unwrap_err();
         assert_eq!(error.reason(), "redirect_binding_missing");
-        let page = authn_request_post_form(&post_only, &sp(), "_1", Some("\"><script>x</script>"))
-            .unwrap();
+        let page = authn_request_post_form(
+            &post_only,
+            &sp(),
+            "_1",
+            Some("\"><script>x</script>"),
+            ForceAuthn::default(),
+        )
+        .unwrap();
         assert!(page.contains(r#"action="https://idp.example.com/post""#));
         assert!(page.contains("&quot;&gt;&lt;script&gt;x&lt;/script&gt;"));
         assert!(page.contains(r#"name="SAMLRequest""#));

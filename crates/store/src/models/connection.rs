@@ -263,6 +263,28 @@ impl Store {
         })
     }
 
+    /// The connections of every workspace whose email domains hold `domain` (lower case), for
+    /// home-realm discovery from an email alone (the OpenID Provider's `login_hint`). The JSON
+    /// list is narrowed by a substring match in SQL and checked exactly here.
+    pub fn connections_for_domain(&self, domain: &str) -> StoreResult<Vec<Connection>> {
+        let quoted = format!("%{}%", serde_json::Value::from(domain));
+        self.read(|conn| {
+            let rows: Vec<ConnectionRow> = connections::table
+                .filter(connections::domains.like(quoted))
+                .order((connections::workspace_id.asc(), connections::name_key.asc()))
+                .select(ConnectionRow::as_select())
+                .load(conn)?;
+            let mut found = Vec::new();
+            for row in rows {
+                let connection = row.into_domain()?;
+                if connection.domains.iter().any(|d| d.as_str() == domain) {
+                    found.push(connection);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     pub fn list_connections(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<Connection>> {
         self.read(|conn| {
             connections::table

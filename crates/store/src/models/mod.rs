@@ -43,7 +43,7 @@ pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::NewMapping;
 pub use oauth_apps::{ClientAuthMethod, DeletedOAuthApp, NewOAuthApp, OAuthApp, SigningAlg};
-pub use oauth_auth_requests::OAuthAuthRequest;
+pub use oauth_auth_requests::{OAuthAuthRequest, AUTH_REQUEST_TTL_SECONDS};
 pub use oauth_codes::{
     code_redeemable, CodeBinding, CodeRedemption, OAuthCode, RedeemedCode, CODE_TTL_SECONDS,
 };
