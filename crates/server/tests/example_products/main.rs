@@ -23,8 +23,6 @@ mod idps;
 #[path = "../common/process.rs"]
 mod process;
 
-mod interim;
-
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -245,7 +243,6 @@ impl Idp {
 /// member of IdP group `engineering`, mapped to role `engineer` and app group `Engineering`.
 struct Workspace {
     id: String,
-    connection_id: String,
     scim_token: String,
     user_id: String,
     idp: Idp,
@@ -343,7 +340,6 @@ fn workspace(roster: &Roster, upstream: Upstream) -> Workspace {
     assert_eq!(status, 201, "{group:#}");
     Workspace {
         id: workspace.id.to_string(),
-        connection_id: connection.id.to_string(),
         scim_token,
         user_id,
         idp,
@@ -517,6 +513,15 @@ impl Product {
         body
     }
 
+    /// The app's client authentication at Roster's token endpoint.
+    fn basic_auth(&self) -> String {
+        let credentials = format!("{}:{}", self.client_id, self.client_secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    }
+
     fn log(&self) -> String {
         self.process.log_text()
     }
@@ -535,11 +540,7 @@ fn logs(roster: &Roster, workspace: &Workspace, product: &Product) -> String {
 /// Signs in at the product through Roster and the IdP; the product's session cookie.
 fn sign_in(roster: &Roster, workspace: &Workspace, product: &Product, jar: &Path) -> String {
     let start = format!("{}/login?workspace=acme", product.url);
-    let outcome = if interim::authorize_live(roster) {
-        browser(&start, Some(USER), None, jar)
-    } else {
-        interim::sign_in(roster, workspace, &start, jar)
-    };
+    let outcome = browser(&start, Some(USER), None, jar);
     let context = || format!("{:#}\n{}", outcome.json, logs(roster, workspace, product));
     assert_eq!(outcome.exit_code, 0, "{}", context());
     assert_eq!(
@@ -564,39 +565,29 @@ fn sign_in(roster: &Roster, workspace: &Workspace, product: &Product, jar: &Path
 
 /// The product's app signs alice in again, this time for the test itself: its own PKCE, its own
 /// code exchange (the browser still has Roster's session). Returns (access, refresh) token.
-fn own_grant(
-    roster: &Roster,
-    workspace: &Workspace,
-    product: &Product,
-    jar: &Path,
-) -> (String, String) {
+fn own_grant(roster: &Roster, product: &Product, jar: &Path) -> (String, String) {
     let callback = format!("{}/callback", product.url);
-    let code = if interim::authorize_live(roster) {
-        let authorize = format!(
-        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=own-state&nonce=own-nonce&code_challenge={CHALLENGE}&code_challenge_method=S256&workspace=acme",
+    let authorize = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}\
+         &state=own-state&nonce=own-nonce&code_challenge={CHALLENGE}&code_challenge_method=S256\
+         &workspace=acme",
         roster.url,
         product.client_id,
         urlencode(&callback),
         urlencode("openid offline_access"),
     );
-        let stopped = browser(&authorize, Some(USER), Some(&callback), jar);
-        assert_eq!(stopped.exit_code, 0, "{:#}", stopped.json);
-        let params = &stopped.json["params"];
-        assert_eq!(params["state"], "own-state");
-        assert_eq!(params["iss"], roster.url.as_str());
-        params["code"].as_str().unwrap().to_owned()
-    } else {
-        interim::own_code(roster, workspace, product)
-    };
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", product.client_id, product.client_secret));
+    let stopped = browser(&authorize, Some(USER), Some(&callback), jar);
+    assert_eq!(stopped.exit_code, 0, "{:#}", stopped.json);
+    let params = &stopped.json["params"];
+    assert_eq!(params["state"], "own-state");
+    assert_eq!(params["iss"], roster.url.as_str());
     let (status, tokens) = read(
         agent()
             .post(&format!("{}/oauth2/token", roster.url))
-            .header("Authorization", &format!("Basic {basic}"))
+            .header("Authorization", &product.basic_auth())
             .send_form([
                 ("grant_type", "authorization_code"),
-                ("code", &code),
+                ("code", params["code"].as_str().unwrap()),
                 ("redirect_uri", &callback),
                 ("code_verifier", VERIFIER),
             ])
@@ -609,6 +600,7 @@ fn own_grant(
     )
 }
 
+/// Percent-encodes a query parameter value (RFC 3986 unreserved characters kept).
 fn urlencode(value: &str) -> String {
     value
         .bytes()
@@ -630,12 +622,10 @@ fn roster_answers(roster: &Roster, product: &Product, access: &str, refresh: &st
             .call()
             .unwrap(),
     );
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", product.client_id, product.client_secret));
     let (_, refreshed) = read(
         agent()
             .post(&format!("{}/oauth2/token", roster.url))
-            .header("Authorization", &format!("Basic {basic}"))
+            .header("Authorization", &product.basic_auth())
             .send_form([("grant_type", "refresh_token"), ("refresh_token", refresh)])
             .unwrap(),
     );
@@ -808,7 +798,7 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     assert_eq!(product.get("/me", &session).0, 200, "the session survived");
 
     // The test's own grant, to see Roster itself refuse the user's tokens at the end.
-    let (access, refresh) = own_grant(&roster, &workspace, &product, &jar);
+    let (access, refresh) = own_grant(&roster, &product, &jar);
     let (userinfo, refreshed) = roster_answers(&roster, &product, &access, &refresh);
     assert_eq!(userinfo, 200);
     let refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
@@ -825,9 +815,6 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     );
     assert_eq!(status, 200, "{body:#}");
     let deactivated = Instant::now();
-    if !interim::authorize_live(&roster) {
-        interim::deliver_logout(&roster, &workspace, &product);
-    }
     let logout = loop {
         let status = product.status();
         let heard = status["logouts"]
@@ -847,10 +834,12 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
         std::thread::sleep(Duration::from_millis(25));
     };
     assert_eq!(logout["iss"], roster.url.as_str());
-    assert!(
-        logout["sid"].is_null() || logout["sid"] == sid.as_str(),
-        "{logout:#}"
+    assert_eq!(
+        logout["sid"],
+        sid.as_str(),
+        "the session that ended: {logout:#}"
     );
+    assert_eq!(logout["sessions_ended"], 1, "{logout:#}");
     assert!(
         logout["validated_by"]
             .as_str()
