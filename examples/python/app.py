@@ -332,7 +332,7 @@ def backchannel_logout():
             if exp < now:
                 del seen_logout_jtis[jti]
         if claims["jti"] in seen_logout_jtis:
-            refused_logouts.append({"received_at": now_iso(), "reason": "replayed jti"})
+            refused_logouts.append({"received_at": now_iso(), "reason": "this logout token was already used"})
             return jsonify(error="invalid_request", error_description="this logout token was already used"), 400
         seen_logout_jtis[claims["jti"]] = claims["exp"]
         ended = [session_id for session_id, data in sessions.items() if names(claims, data)]

@@ -640,9 +640,15 @@ struct Forged {
     token: String,
 }
 
-/// Logout tokens each breaking one rule of Back-Channel Logout 1.0 §2.6, all but the foreign-key
-/// one signed with Roster's real key.
-fn forged_logout_tokens(roster: &Roster, product: &Product, sub: &str, sid: &str) -> Vec<Forged> {
+/// A genuine logout token (signed with Roster's key) for another session of the user, and logout
+/// tokens each breaking one rule of Back-Channel Logout 1.0 §2.6, all but the foreign-key one
+/// signed with Roster's key; the last is the genuine one again (a replay).
+fn logout_tokens(
+    roster: &Roster,
+    product: &Product,
+    sub: &str,
+    sid: &str,
+) -> (String, Vec<Forged>) {
     let now = Timestamp::now();
     let key = ProviderKeys::new(roster.db.store.clone(), Duration::ZERO)
         .signing_key(SigningAlg::Rs256, now)
@@ -681,12 +687,16 @@ fn forged_logout_tokens(roster: &Roster, product: &Product, sub: &str, sid: &str
     );
     let mut other_user = valid.clone();
     other_user["sub"] = json!("someone-else");
+    let mut other_session = valid.clone();
+    other_session["sid"] = json!("another-session");
+    other_session["jti"] = json!("another-session-jti");
+    let another_session = key.sign(LOGOUT_TOKEN_TYP, &other_session).unwrap();
     let forged = |what, reason, token| Forged {
         what,
         reason,
         token,
     };
-    vec![
+    let forged = vec![
         forged("not a JWT", "invalid", "not-a-jwt".to_owned()),
         forged(
             "alg none",
@@ -736,7 +746,13 @@ fn forged_logout_tokens(roster: &Roster, product: &Product, sub: &str, sid: &str
         ),
         forged("no jti", "jti", with(json!({"jti": null}))),
         forged("an ID token's typ", "typ", key.sign("JWT", &valid).unwrap()),
-    ]
+        forged(
+            "a jti already used",
+            "already used",
+            another_session.clone(),
+        ),
+    ];
+    (another_session, forged)
 }
 
 /// The whole story for one product and one upstream IdP.
@@ -777,14 +793,20 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     assert_eq!(refreshed["claims"]["sub"], workspace.user_id.as_str());
     assert_eq!(refreshed["claims"]["sid"], sid.as_str());
 
-    // Forged logout tokens: each refused by the product's library, none ends the session.
-    let forged = forged_logout_tokens(&roster, &product, &workspace.user_id, &sid);
+    // A genuine logout of another of alice's sessions ends nothing here; forged logout tokens are
+    // each refused by the product's library, for the reason planted, and end nothing either.
+    let (another_session, forged) = logout_tokens(&roster, &product, &workspace.user_id, &sid);
+    let (status, body) = product.backchannel_logout(&another_session);
+    assert_eq!(status, 200, "{body:#}");
     for token in &forged {
         let (status, body) = product.backchannel_logout(&token.token);
         assert_eq!(status, 400, "a logout token with {}: {body:#}", token.what);
     }
     let status = product.status();
-    assert_eq!(status["logouts"], json!([]), "{status:#}");
+    let logouts = status["logouts"].as_array().unwrap();
+    assert_eq!(logouts.len(), 1, "{status:#}");
+    assert_eq!(logouts[0]["sid"], "another-session");
+    assert_eq!(logouts[0]["sessions_ended"], 0);
     let refused = status["refused_logouts"].as_array().unwrap();
     assert_eq!(refused.len(), forged.len(), "{status:#}");
     for (token, refusal) in forged.iter().zip(refused) {
@@ -821,7 +843,7 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
             .as_array()
             .unwrap()
             .iter()
-            .find(|logout| logout["sub"] == workspace.user_id.as_str())
+            .find(|logout| logout["sid"] == sid.as_str())
             .cloned();
         if let Some(logout) = heard {
             break logout;
@@ -834,11 +856,7 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
         std::thread::sleep(Duration::from_millis(25));
     };
     assert_eq!(logout["iss"], roster.url.as_str());
-    assert_eq!(
-        logout["sid"],
-        sid.as_str(),
-        "the session that ended: {logout:#}"
-    );
+    assert_eq!(logout["sub"], workspace.user_id.as_str());
     assert_eq!(logout["sessions_ended"], 1, "{logout:#}");
     assert!(
         logout["validated_by"]
@@ -846,7 +864,7 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
             .is_some_and(|by| by.starts_with("jose ") || by.starts_with("joserfc ")),
         "{logout:#}"
     );
-    // Every delivery was one the library accepted (and at least one ended the session).
+    // Every delivery was one the library accepted, and the session is over.
     let status = product.status();
     assert_eq!(
         status["refused_logouts"].as_array().unwrap().len(),
