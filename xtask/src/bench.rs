@@ -6,6 +6,10 @@
 //! fresh database per backend; a closed-loop load generator in this process (`bench/load.rs`)
 //! drives it over keep-alive HTTP/1.1 connections with the requests Entra ID sends.
 //!
+//! After the SCIM operations and the SAML ACS logins, the same server answers as the OpenID
+//! Provider of two products (`bench/provider.rs`): code exchanges with ES256 and RS256 ID tokens,
+//! and userinfo (issue #23).
+//!
 //! `--peers` then sends the same user operations to other SCIM servers on this machine
 //! (`bench/peers.rs`) and sets them side by side with the SQLite run (`bench/compare.rs`), as the
 //! issue's relative targets ask; `--peers-only` measures just the peers (and Roster from
@@ -18,6 +22,7 @@ mod events;
 mod http;
 mod load;
 mod peers;
+mod provider;
 mod report;
 mod scale;
 mod scenario;
@@ -385,6 +390,13 @@ fn backend(
         &instance.addr,
         load,
     )?);
+    let server = acs::Server {
+        binary,
+        dir,
+        database_url,
+        addr: &instance.addr,
+    };
+    rows.extend(provider::run(&server, signer, load)?);
     let sync_line = match options.sync {
         Some(size) => {
             let (sync_rows, line) = sync::run(

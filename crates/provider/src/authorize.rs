@@ -67,6 +67,19 @@ pub struct Prompt {
     pub login: bool,
 }
 
+impl Prompt {
+    /// The values as a `prompt` parameter (`None` when neither was asked).
+    pub fn as_param(self) -> Option<String> {
+        match (self.none, self.login) {
+            (false, false) => None,
+            (true, false) => Some("none".to_owned()),
+            (false, true) => Some("login".to_owned()),
+            // `validate` refuses this combination; kept whole if it ever came here.
+            (true, true) => Some("none login".to_owned()),
+        }
+    }
+}
+
 /// A valid authorization request, ready for the login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
@@ -447,13 +460,6 @@ pub fn session_may_answer(
 impl From<&AuthorizationRequest> for AuthorizeParams {
     /// The parameters that make the same request again (the email-first page's hidden fields).
     fn from(request: &AuthorizationRequest) -> Self {
-        let prompt: Vec<&str> = [
-            request.prompt.none.then_some("none"),
-            request.prompt.login.then_some("login"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
         AuthorizeParams {
             client_id: Some(request.client_id.clone()),
             redirect_uri: Some(request.redirect_uri.clone()),
@@ -463,7 +469,7 @@ impl From<&AuthorizationRequest> for AuthorizeParams {
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_owned()),
-            prompt: (!prompt.is_empty()).then(|| prompt.join(" ")),
+            prompt: request.prompt.as_param(),
             max_age: request.max_age.map(|seconds| seconds.to_string()),
             login_hint: request.login_hint.clone(),
             workspace: request.workspace.clone(),

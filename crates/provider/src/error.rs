@@ -38,6 +38,10 @@ pub enum ProviderError {
     /// unknown, expired, used already, or another browser's. Nothing is issued.
     #[error("the authorization request expired, was used, or belongs to another browser")]
     AuthorizationExpired,
+    /// RP-initiated logout refused (an invalid `id_token_hint`, a `client_id` that is not the
+    /// hint's audience, an unregistered `post_logout_redirect_uri`): a page, never a redirect.
+    #[error("logout refused: {0}")]
+    LogoutRefused(&'static str),
     /// Authorization: an error the app hears about at its (verified) redirect URI.
     #[error("authorization refused: {}", .0.error.as_str())]
     Redirect(Box<ErrorRedirect>),
@@ -137,6 +141,12 @@ impl ProviderError {
                 code: "invalid_request",
                 explanation: "This sign-in link is not valid: it cannot be read (a parameter is \
                               repeated or garbled). Go back to the application and try again.",
+            },
+            ProviderError::LogoutRefused(code) => Answer::Page {
+                code,
+                explanation: "The application that sent you here asked to sign you out with a \
+                              request Roster cannot accept, so nothing changed. Go back to the \
+                              application; to sign out of Roster, use its sign-out page.",
             },
             ProviderError::AuthorizationExpired => Answer::Page {
                 code: "authorization_expired",
@@ -378,6 +388,10 @@ mod tests {
                 "invalid_request",
             ),
             (ProviderError::AuthorizationExpired, "authorization_expired"),
+            (
+                ProviderError::LogoutRefused("unregistered_post_logout_redirect_uri"),
+                "unregistered_post_logout_redirect_uri",
+            ),
         ] {
             let (status, content_type, body, response) = answer(&err);
             assert_eq!(status, 400);

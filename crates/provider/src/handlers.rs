@@ -3,14 +3,17 @@
 
 use std::net::IpAddr;
 
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use roster_sso::browser::{check_request_origin, flow_cookie};
+use roster_sso::flow::expired_session_cookie;
 use roster_sso::session::SESSION_COOKIE;
 use roster_store::domain::Timestamp;
 use roster_store::StoreError;
 
 use crate::authorize::AuthorizeParams;
+use crate::logout::{LogoutAnswer, LogoutParams, LOGOUT_PATH};
 use crate::pages;
 use crate::sign_in::{Answer, REQUEST_COOKIE};
 use crate::{ProviderError, ProviderState};
@@ -93,12 +96,16 @@ pub(crate) async fn token(
     state: web::Data<ProviderState>,
     request: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, ProviderError> {
-    let answer = client_form(state, &request, body, crate::token::exchange).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(answer))
+) -> HttpResponse {
+    let origin = allowed_origin(&state, &request).await;
+    let response = match client_form(state, &request, body, crate::token::exchange).await {
+        Ok(answer) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(answer),
+        Err(err) => err.error_response(),
+    };
+    with_origin(response, origin)
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 with an empty body whether or not the token was known.
@@ -106,28 +113,112 @@ pub(crate) async fn revoke(
     state: web::Data<ProviderState>,
     request: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, ProviderError> {
-    client_form(state, &request, body, crate::revoke::revoke).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+) -> HttpResponse {
+    let origin = allowed_origin(&state, &request).await;
+    let response = match client_form(state, &request, body, crate::revoke::revoke).await {
+        Ok(()) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(err) => err.error_response(),
+    };
+    with_origin(response, origin)
 }
 
-/// `GET`/`POST /oauth2/userinfo` (Core §5.3) with the access token as a Bearer header.
+/// `OPTIONS` of the token and revocation endpoints: the CORS preflight, granted to the origins
+/// of public apps only ([`crate::cors`]).
+pub(crate) async fn preflight(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let origin = allowed_origin(&state, &request).await;
+    let mut response = HttpResponse::NoContent();
+    if origin.is_some() {
+        response
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
+    }
+    with_origin(response.finish(), origin)
+}
+
+/// The request's `Origin` when a public app registered it; `None` otherwise (and when the
+/// apps cannot be read: then the browser gets no access, the answer itself is unchanged).
+async fn allowed_origin(state: &web::Data<ProviderState>, request: &HttpRequest) -> Option<String> {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)?
+        .to_str()
+        .ok()?
+        .to_owned();
+    let state = state.clone().into_inner();
+    let checked = origin.clone();
+    match blocking(move || state.allows_origin(&checked)).await {
+        Ok(true) => Some(origin),
+        Ok(false) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot check a CORS origin");
+            None
+        }
+    }
+}
+
+/// `response`, readable by pages of `origin` when one is given; `Vary: Origin` always, since
+/// the answer depends on it.
+fn with_origin(mut response: HttpResponse, origin: Option<String>) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+    if let Some(value) = origin.and_then(|origin| header::HeaderValue::from_str(&origin).ok()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::HeaderValue::from_static("WWW-Authenticate, Retry-After"),
+        );
+    }
+    response
+}
+
+/// `GET`/`POST /oauth2/userinfo` (Core §5.3) with the access token as a Bearer header. Any
+/// origin may read the answer (a bearer token, never a cookie, authorizes it).
 pub(crate) async fn userinfo(
     state: web::Data<ProviderState>,
     request: HttpRequest,
-) -> Result<HttpResponse, ProviderError> {
+) -> HttpResponse {
     let state = state.into_inner();
     let authorization = authorization(&request);
     let claims = blocking(move || {
         let token = crate::userinfo::bearer_token(authorization.as_deref());
         crate::userinfo::userinfo(&state, token, Timestamp::now())
     })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(claims))
+    .await;
+    let mut response = match claims {
+        Ok(claims) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(claims),
+        Err(err) => err.error_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        header::HeaderValue::from_static("WWW-Authenticate"),
+    );
+    response
+}
+
+/// `OPTIONS /oauth2/userinfo`: the CORS preflight of a bearer request, for any origin.
+pub(crate) async fn userinfo_preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish()
 }
 
 /// `GET /oauth2/authorize` (parameters in the query) and `POST` (in a form body, Core §3.1.2.1).
@@ -210,20 +301,68 @@ fn cookie(request: &HttpRequest, name: &str) -> Option<String> {
     request.cookie(name).map(|cookie| cookie.value().to_owned())
 }
 
-/// The cookie binding a stored authorization request to this browser: sent only to `/oauth2`,
-/// readable by no script, and (over https) sent on the cross-site return from the IdP.
+/// The cookie binding a stored authorization request to this browser, sent only to `/oauth2`.
 fn request_cookie(value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(REQUEST_COOKIE, value)
-        .path("/oauth2")
-        .http_only(true)
-        .secure(secure)
-        .same_site(if secure {
-            SameSite::None
-        } else {
-            SameSite::Lax
-        })
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            roster_store::AUTH_REQUEST_TTL_SECONDS,
-        ))
-        .finish()
+    flow_cookie(
+        REQUEST_COOKIE,
+        value,
+        "/oauth2",
+        roster_store::AUTH_REQUEST_TTL_SECONDS,
+        secure,
+    )
+}
+
+/// `GET`/`POST /oauth2/logout` (RP-Initiated Logout 1.0). A POST confirms only when it carries
+/// `confirm=yes` and came from Roster's own origin (the confirmation page's button); a
+/// cross-origin one is asked again, and nothing ends.
+pub(crate) async fn logout(
+    state: web::Data<ProviderState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ProviderError> {
+    let post = request.method() == actix_web::http::Method::POST;
+    let text = if post {
+        std::str::from_utf8(&body).map_err(|_| ProviderError::LogoutRefused("invalid_request"))?
+    } else {
+        request.query_string()
+    };
+    let params = web::Query::<LogoutParams>::from_query(text)
+        .map_err(|_| ProviderError::LogoutRefused("invalid_request"))?
+        .into_inner();
+    let confirmed = post
+        && params.confirm.as_deref() == Some("yes")
+        && check_request_origin(&request, state.issuer()).is_ok();
+    let session = cookie(&request, SESSION_COOKIE);
+    let state = state.into_inner();
+    let secure = state.issuer().starts_with("https://");
+    let answer = blocking(move || {
+        crate::logout::logout(
+            &state,
+            params,
+            session.as_deref(),
+            confirmed,
+            Timestamp::now(),
+        )
+    })
+    .await?;
+    Ok(match answer {
+        LogoutAnswer::Confirm(params) => pages::response(
+            actix_web::http::StatusCode::OK,
+            &roster_sso::pages::confirm_app_sign_out(LOGOUT_PATH, &params.hidden_fields()),
+        ),
+        LogoutAnswer::SignedOut {
+            location: Some(location),
+        } => redirect(location)
+            .cookie(expired_session_cookie(secure))
+            .finish(),
+        LogoutAnswer::SignedOut { location: None } => {
+            let mut page = pages::response(
+                actix_web::http::StatusCode::OK,
+                &roster_sso::pages::signed_out(),
+            );
+            page.add_cookie(&expired_session_cookie(secure))
+                .map_err(|err| ProviderError::Key(format!("cannot set a cookie: {err}")))?;
+            page
+        }
+    })
 }

@@ -204,8 +204,12 @@ impl ProviderKeys {
                 .iter()
                 .any(|key| key.algorithm == alg.as_str() && key.retired_at.is_none());
             if !has_key {
-                self.store
-                    .ensure_oauth_signing_key(&generate_key(alg, now)?)?;
+                // A key made because there was none signs from the start of time, not from
+                // this request's `now`: requests racing to create it (each with its own clock
+                // reading) must all find it current, whichever one's insert won.
+                let mut first = generate_key(alg, now)?;
+                first.signs_from = 0;
+                self.store.ensure_oauth_signing_key(&first)?;
                 created = true;
             }
         }

@@ -8,7 +8,7 @@
 //! authorization endpoint's rules ([`authorize`]) and its sign-in through the workspace's own
 //! connection ([`sign_in`]), the tokens it mints and verifies
 //! ([`tokens`]), the token endpoint ([`token`], with [`client_auth`] and [`client_throttle`])
-//! and userinfo ([`userinfo`]). It asks `roster-sso` for the session keys
+//! userinfo ([`userinfo`]) and RP-initiated logout ([`logout`]). It asks `roster-sso` for the session keys
 //! (published in one JWKS with its own) and to run the upstream login; and
 //! `roster-store` for apps, keys, codes, grants and refresh tokens.
 //!
@@ -20,10 +20,12 @@ pub mod apps;
 pub mod authorize;
 pub mod client_auth;
 pub mod client_throttle;
+pub mod cors;
 pub mod discovery;
 mod error;
 mod handlers;
 pub mod keys;
+pub mod logout;
 mod pages;
 pub mod redirect_uri;
 pub mod revoke;
@@ -35,6 +37,7 @@ pub mod userinfo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::http::Method;
 use actix_web::web;
 use roster_sso::session::{SessionError, Sessions};
 use roster_store::domain::Timestamp;
@@ -80,6 +83,15 @@ impl ProviderState {
             access_tokens: tokens::AccessTokenCache::new(ACCESS_TOKEN_CACHE_CAPACITY),
             client_throttle: Arc::default(),
         }
+    }
+
+    /// Whether a browser page of `origin` may read the token and revocation endpoints' answers
+    /// ([`cors::is_public_app_origin`]).
+    pub fn allows_origin(&self, origin: &str) -> Result<bool, ProviderError> {
+        Ok(cors::is_public_app_origin(
+            &self.store.oauth_apps()?,
+            origin,
+        ))
     }
 
     /// `ClientLocked` while `client_id` has too many recent failed authentications from
@@ -149,7 +161,8 @@ impl ProviderState {
 
 /// Mounts the provider's routes at the root: `/.well-known/openid-configuration`,
 /// `/.well-known/oauth-authorization-server`, `/.well-known/jwks.json`, `/oauth2/authorize`
-/// (and its `/resume`), `/oauth2/token`, `/oauth2/revoke` and `/oauth2/userinfo`.
+/// (and its `/resume`), `/oauth2/token`, `/oauth2/revoke`, `/oauth2/userinfo` and
+/// `/oauth2/logout`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) {
     cfg.app_data(state)
         .route(
@@ -164,8 +177,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<ProviderState>) 
         .route(sign_in::AUTHORIZE_PATH, web::get().to(handlers::authorize))
         .route(sign_in::AUTHORIZE_PATH, web::post().to(handlers::authorize))
         .route(sign_in::RESUME_PATH, web::get().to(handlers::resume))
+        .route(logout::LOGOUT_PATH, web::get().to(handlers::logout))
+        .route(logout::LOGOUT_PATH, web::post().to(handlers::logout))
         .route("/oauth2/token", web::post().to(handlers::token))
+        .route(
+            "/oauth2/token",
+            web::method(Method::OPTIONS).to(handlers::preflight),
+        )
         .route("/oauth2/revoke", web::post().to(handlers::revoke))
+        .route(
+            "/oauth2/revoke",
+            web::method(Method::OPTIONS).to(handlers::preflight),
+        )
         .route("/oauth2/userinfo", web::get().to(handlers::userinfo))
-        .route("/oauth2/userinfo", web::post().to(handlers::userinfo));
+        .route("/oauth2/userinfo", web::post().to(handlers::userinfo))
+        .route(
+            "/oauth2/userinfo",
+            web::method(Method::OPTIONS).to(handlers::userinfo_preflight),
+        );
 }

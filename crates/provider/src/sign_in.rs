@@ -283,13 +283,6 @@ fn pending_request(
     target: &Target,
     now: Timestamp,
 ) -> OAuthAuthRequest {
-    let prompts: Vec<&str> = [
-        request.prompt.none.then_some("none"),
-        request.prompt.login.then_some("login"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     OAuthAuthRequest {
         id: String::new(),
         browser_hash: String::new(),
@@ -299,7 +292,7 @@ fn pending_request(
         state: request.state.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
-        prompt: (!prompts.is_empty()).then(|| prompts.join(" ")),
+        prompt: request.prompt.as_param(),
         max_age: request.max_age,
         login_hint: request.login_hint.clone(),
         workspace_id: Some(target.workspace.id.to_string()),
@@ -401,7 +394,7 @@ fn issue_code(
         user_id: claims.sub.parse().map_err(|_| corrupt("subject"))?,
         connection_id: (!password).then(|| claims.cid.clone()),
         session_id: Some(claims.sid.clone()),
-        sid: app_sid(&claims.sid, &request.client_id),
+        sid: crate::tokens::app_sid(&claims.sid, &request.client_id),
         scope: request.scope.clone(),
         offline: request
             .scope
@@ -427,13 +420,6 @@ fn issue_code(
         request.state.as_deref(),
         state.issuer(),
     ))
-}
-
-/// The `sid` an app sees for a Roster session: one per session and app, so two apps cannot
-/// correlate their users' sessions by it, and stable for the session's life.
-fn app_sid(session_id: &str, client_id: &str) -> String {
-    let digest = Sha256::digest(format!("roster-sid:{session_id}:{client_id}").as_bytes());
-    hex::encode(&digest[..16])
 }
 
 fn seconds(unix_seconds: i64) -> Timestamp {
@@ -469,14 +455,5 @@ mod tests {
         ] {
             assert_eq!(email_domain(email).as_deref(), domain, "{email}");
         }
-    }
-
-    #[test]
-    fn apps_see_different_sids_for_one_session() {
-        let a = app_sid("session-1", "app-a");
-        assert_eq!(a, app_sid("session-1", "app-a"), "stable");
-        assert_ne!(a, app_sid("session-1", "app-b"));
-        assert_ne!(a, app_sid("session-2", "app-a"));
-        assert_eq!(a.len(), 32);
     }
 }

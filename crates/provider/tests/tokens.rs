@@ -799,6 +799,37 @@ fn tokens_signed_with_stored_keys_verify_against_the_served_jwks() {
     }
 }
 
+/// On a fresh deployment, replicas (or requests) racing to create the first keys each read the
+/// clock before the race: a request whose `now` is earlier than the winner's still finds a
+/// current key (this answered 500 "no current ES256 key" once, in the bench).
+#[test]
+fn the_first_keys_sign_for_every_request_that_raced_to_create_them() {
+    use roster_provider::ProviderState;
+    use roster_sso::session::{SessionOptions, Sessions};
+    use roster_store::testing::TestStore;
+    use std::time::Duration;
+
+    let db = TestStore::new();
+    let state = |cache: Duration| {
+        let sessions = Sessions::new(
+            db.store.clone(),
+            ISSUER.to_owned(),
+            SessionOptions::default(),
+        )
+        .unwrap();
+        ProviderState::new(db.store.clone(), ISSUER, sessions, cache)
+    };
+    let (winner, loser) = (state(Duration::ZERO), state(Duration::ZERO));
+    let earlier = Timestamp::now();
+    let later = earlier.plus_seconds(1);
+    for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+        let created = winner.signing_key(alg, later).unwrap();
+        let found = loser.signing_key(alg, earlier).unwrap();
+        assert_eq!(found.alg(), alg);
+        assert_eq!(created.kid(), found.kid(), "one key, not two");
+    }
+}
+
 /// Across a rotation, tokens are signed by the key that is current at `now` (never a `next`
 /// one), tokens of the retiring key still verify while it is published, and expired keys
 /// (whose private half the store wiped) neither sign nor verify.

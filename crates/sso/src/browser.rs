@@ -42,8 +42,22 @@ pub fn new_binding() -> Result<String, getrandom::Error> {
 
 /// The binding cookie to set.
 pub fn binding_cookie(value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(BINDING_COOKIE, value)
-        .path("/sso")
+    flow_cookie(BINDING_COOKIE, value, "/sso", BINDING_SECONDS, secure)
+}
+
+/// A cookie that ties a flow in flight to this browser, sent only to `path`, readable by no
+/// script, and — over https — sent on the cross-site return from the IdP (`SameSite=None`;
+/// the value is checked against what the flow stored, so that is safe). The OpenID Provider's
+/// pending authorization requests use it too.
+pub fn flow_cookie(
+    name: &'static str,
+    value: String,
+    path: &'static str,
+    max_age_seconds: i64,
+    secure: bool,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(path)
         .http_only(true)
         .secure(secure)
         .same_site(if secure {
@@ -51,7 +65,7 @@ pub fn binding_cookie(value: String, secure: bool) -> Cookie<'static> {
         } else {
             SameSite::Lax
         })
-        .max_age(actix_web::cookie::time::Duration::seconds(BINDING_SECONDS))
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_seconds))
         .finish()
 }
 

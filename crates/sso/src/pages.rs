@@ -5,7 +5,7 @@
 //! of the session routes are served with [`SESSION_PAGE_CSP`] and may not be framed. The OpenID
 //! Provider (`roster-provider`) shows [`login_refused`] too, so every sign-in refusal looks alike.
 
-use crate::saml::escape_html;
+use crate::saml::{escape_html, hidden_inputs};
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -66,16 +66,7 @@ pub fn signed_in(user_name: Option<&str>, workspace: Option<&str>) -> String {
 /// workspace, and submits it (as `login_hint`) with the product's request in `hidden` to
 /// `action`. `message` says why the previous address found nothing.
 pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>) -> String {
-    let fields: String = hidden
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(name),
-                escape_html(value)
-            )
-        })
-        .collect();
+    let fields = hidden_inputs(hidden);
     let message = message
         .map(|text| format!("<p role=\"alert\">{}</p>", escape_html(text)))
         .unwrap_or_default();
@@ -89,6 +80,31 @@ pub fn email_first(action: &str, hidden: &[(&str, &str)], message: Option<&str>)
              <p class=\"muted\">Your organisation's sign-in page opens next.</p>",
             action = escape_html(action),
         ),
+    )
+}
+
+/// The OpenID Provider's sign-out confirmation (RP-initiated logout without proof that the
+/// request is this browser's own): its button POSTs the app's request, in `hidden`, back to
+/// `action` with `confirm=yes`.
+pub fn confirm_app_sign_out(action: &str, hidden: &[(&str, &str)]) -> String {
+    let fields = hidden_inputs(hidden);
+    page(
+        "Sign out",
+        &format!(
+            "<h1>Sign out?</h1><p>An application asks to end your Roster session. This signs you \
+             out of every application that uses it.</p><form method=\"post\" action=\"{}\">\
+             {fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button type=\"submit\">Sign out</button></form>",
+            escape_html(action)
+        ),
+    )
+}
+
+/// After a sign-out that has nowhere to send the browser.
+pub fn signed_out() -> String {
+    page(
+        "Signed out",
+        "<h1>Signed out</h1><p>You are signed out of Roster. You can close this window.</p>",
     )
 }
 
@@ -129,6 +145,8 @@ mod tests {
         let html = email_first("/a", &[("state", "\"><script>")], Some("<b>"));
         assert!(!html.contains("<script>") && html.contains("&quot;&gt;&lt;script&gt;"));
         assert!(html.contains("&lt;b&gt;"));
+        let html = confirm_app_sign_out("/o", &[("state", "<x>")]);
+        assert!(html.contains("&lt;x&gt;") && !html.contains("<x>"));
         let html = sign_out_refused("<i>", "c<d>");
         assert!(html.contains("&lt;i&gt;") && html.contains("c&lt;d&gt;"));
     }

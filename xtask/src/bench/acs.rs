@@ -20,7 +20,8 @@ pub(crate) const ACS_TARGET: f64 = 1_000.0;
 /// Distinct subjects: the first login of each creates its user.
 const SUBJECTS: u64 = 1_000;
 
-fn field(json: &str, key: &str) -> Option<String> {
+/// The value of the string field `key` in the JSON a `roster` command printed.
+pub(crate) fn field(json: &str, key: &str) -> Option<String> {
     let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
     let rest = rest.strip_prefix('"')?;
@@ -36,47 +37,26 @@ pub(crate) fn run(
     addr: &str,
     load: Load,
 ) -> Result<Row, String> {
-    let idp = dir.join("bench-idp");
-    run_checked(Command::new(signer).arg("metadata").arg(&idp))?;
-    let created = server::capture(
-        server::roster(binary, dir, database_url, addr)
-            .args([
-                "connection",
-                "create",
-                "--workspace",
-                server::WORKSPACE,
-                "--name",
-                "bench-sso",
-                "--kind",
-                "saml",
-                "--allow-idp-initiated",
-                "--idp-metadata-file",
-            ])
-            .arg(idp.join("metadata.xml")),
-    )?;
-    let acs_url = field(&created, "acs_url").ok_or_else(|| format!("no acs_url in {created}"))?;
-    let audience =
-        field(&created, "sp_entity_id").ok_or_else(|| format!("no sp_entity_id in {created}"))?;
-    let path = acs_url
-        .strip_prefix(&format!("http://{addr}"))
-        .ok_or_else(|| format!("{acs_url} is not on {addr}"))?
-        .to_owned();
     // About as many logins as the target rate would serve in the timed phases' duration.
     let count = (load.seconds * ACS_TARGET as u64).max(2 * SUBJECTS);
-    say(&format!(
-        "  pre-signing {count} SAML Responses ({SUBJECTS} subjects) for {acs_url}"
-    ));
-    run_checked(Command::new(signer).arg("responses").arg(&idp).args([
-        &acs_url,
-        &audience,
-        &count.to_string(),
-        &SUBJECTS.to_string(),
-    ]))?;
-    let text = std::fs::read_to_string(idp.join("responses.txt"))
-        .map_err(|err| format!("cannot read the signed responses: {err}"))?;
-    let forms: Vec<&str> = text.lines().collect();
-    let forms = &forms;
-    let path = path.as_str();
+    let logins = signed_logins(
+        &Server {
+            binary,
+            dir,
+            database_url,
+            addr,
+        },
+        signer,
+        &StandIn {
+            workspace: server::WORKSPACE,
+            connection: "bench-sso",
+            idp: &dir.join("bench-idp"),
+        },
+        count,
+        SUBJECTS,
+    )?;
+    let forms = &logins.forms;
+    let path = logins.path.as_str();
     let outcome: Outcome = load::run(
         addr,
         "",
@@ -85,8 +65,8 @@ pub(crate) fn run(
         |_| -> Operation<'_> {
             Box::new(move |index, answer| match answer {
                 None => {
-                    let form = forms.get(index as usize).copied().unwrap_or_default();
-                    Step::Send(Request::form(path.to_owned(), form.to_owned()))
+                    let form = forms.get(index as usize).cloned().unwrap_or_default();
+                    Step::Send(Request::form(path.to_owned(), form))
                 }
                 Some(mut response) => {
                     // A login succeeds with a redirect to where the user was going.
@@ -103,6 +83,93 @@ pub(crate) fn run(
         outcome,
         Some(ACS_TARGET),
     ))
+}
+
+/// The running server under test, and how to run its CLI on the same database.
+pub(crate) struct Server<'a> {
+    pub(crate) binary: &'a Path,
+    pub(crate) dir: &'a Path,
+    pub(crate) database_url: &'a str,
+    pub(crate) addr: &'a str,
+}
+
+impl Server<'_> {
+    /// Runs `roster ARGS` on the server's database and returns its stdout.
+    pub(crate) fn cli(&self, args: &[&str]) -> Result<String, String> {
+        server::capture(
+            server::roster(self.binary, self.dir, self.database_url, self.addr).args(args),
+        )
+    }
+}
+
+/// A stand-in SAML IdP and the connection of `workspace` that trusts it.
+pub(crate) struct StandIn<'a> {
+    pub(crate) workspace: &'a str,
+    /// The connection's name.
+    pub(crate) connection: &'a str,
+    /// Where the stand-in keeps its key, metadata and signed Responses.
+    pub(crate) idp: &'a Path,
+}
+
+/// Pre-signed logins for one SAML connection's ACS.
+pub(crate) struct SignedLogins {
+    /// The ACS path on the server.
+    pub(crate) path: String,
+    /// One form body (`SAMLResponse=…`) per login, each with a fresh Response and Assertion id.
+    pub(crate) forms: Vec<String>,
+}
+
+/// Makes the stand-in IdP's key, creates the SAML connection that trusts it (IdP-initiated
+/// logins allowed) on the running server, and has the stand-in sign `count` Responses for it,
+/// cycling through `subjects` distinct users (each one's first login creates it by JIT).
+pub(crate) fn signed_logins(
+    server: &Server<'_>,
+    signer: &Path,
+    stand_in: &StandIn<'_>,
+    count: u64,
+    subjects: u64,
+) -> Result<SignedLogins, String> {
+    let idp = stand_in.idp;
+    run_checked(Command::new(signer).arg("metadata").arg(idp))?;
+    let metadata = idp.join("metadata.xml");
+    let metadata = metadata
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", metadata.display()))?;
+    let created = server.cli(&[
+        "connection",
+        "create",
+        "--workspace",
+        stand_in.workspace,
+        "--name",
+        stand_in.connection,
+        "--kind",
+        "saml",
+        "--allow-idp-initiated",
+        "--idp-metadata-file",
+        metadata,
+    ])?;
+    let acs_url = field(&created, "acs_url").ok_or_else(|| format!("no acs_url in {created}"))?;
+    let audience =
+        field(&created, "sp_entity_id").ok_or_else(|| format!("no sp_entity_id in {created}"))?;
+    let path = acs_url
+        .strip_prefix(&format!("http://{}", server.addr))
+        .ok_or_else(|| format!("{acs_url} is not on {}", server.addr))?
+        .to_owned();
+    say(&format!(
+        "  pre-signing {count} SAML Responses ({subjects} subjects) for {acs_url}"
+    ));
+    run_checked(Command::new(signer).arg("responses").arg(idp).args([
+        &acs_url,
+        &audience,
+        &count.to_string(),
+        &subjects.to_string(),
+    ]))?;
+    let text = std::fs::read_to_string(idp.join("responses.txt"))
+        .map_err(|err| format!("cannot read the signed responses: {err}"))?;
+    Ok(SignedLogins {
+        path,
+        forms: text.lines().map(str::to_owned).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     /// The `Location` header (SCIM create answers it with the new resource's URL).
     pub(crate) location: Option<String>,
+    /// The `name=value` of each `Set-Cookie` header (the session an ACS login starts).
+    pub(crate) set_cookies: Vec<String>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -45,6 +47,11 @@ pub(crate) struct Request {
     pub(crate) path: String,
     pub(crate) body: Option<String>,
     pub(crate) content_type: &'static str,
+    /// The whole `Authorization` header value, instead of the phase's bearer token (a client's
+    /// HTTP Basic at the token endpoint, an access token at userinfo).
+    pub(crate) authorization: Option<String>,
+    /// A `Cookie` header (a browser's session at the authorization endpoint).
+    pub(crate) cookie: Option<String>,
 }
 
 impl Request {
@@ -55,6 +62,8 @@ impl Request {
             path,
             body,
             content_type: "application/scim+json",
+            authorization: None,
+            cookie: None,
         }
     }
 
@@ -70,16 +79,44 @@ impl Request {
             path,
             body: Some(body),
             content_type: "application/x-www-form-urlencoded",
+            authorization: None,
+            cookie: None,
+        }
+    }
+
+    /// The same request with this `Authorization` header instead of the bearer token.
+    pub(crate) fn with_authorization(self, authorization: String) -> Self {
+        Self {
+            authorization: Some(authorization),
+            ..self
+        }
+    }
+
+    /// The same request with this `Cookie` header.
+    pub(crate) fn with_cookie(self, cookie: String) -> Self {
+        Self {
+            cookie: Some(cookie),
+            ..self
         }
     }
 
     /// The bytes on the wire, with the `Host` and bearer token of `addr`'s server.
     pub(crate) fn encode(&self, addr: &str, token: &str) -> Vec<u8> {
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-             Accept: application/scim+json\r\n",
-            self.method, self.path
-        );
+        let mut head = match &self.authorization {
+            Some(authorization) => format!(
+                "{} {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {authorization}\r\n\
+                 Accept: application/scim+json\r\n",
+                self.method, self.path
+            ),
+            None => format!(
+                "{} {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                 Accept: application/scim+json\r\n",
+                self.method, self.path
+            ),
+        };
+        if let Some(cookie) = &self.cookie {
+            head.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
         if let Some(body) = &self.body {
             head.push_str(&format!(
                 "Content-Type: {}\r\nContent-Length: {}\r\n",
@@ -119,6 +156,7 @@ pub(crate) fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>,
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let (mut length, mut chunked, mut close, mut location) = (None, false, false, None);
+    let mut set_cookies = Vec::new();
     for header in lines {
         let Some((name, value)) = header.split_once(':') else {
             continue;
@@ -129,6 +167,10 @@ pub(crate) fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>,
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "connection" => close = value.eq_ignore_ascii_case("close"),
             "location" => location = Some(value.to_owned()),
+            "set-cookie" => {
+                let pair = value.split(';').next().unwrap_or_default().trim();
+                set_cookies.push(pair.to_owned());
+            }
             _ => {}
         }
     }
@@ -155,6 +197,7 @@ pub(crate) fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>,
         response: Response {
             status,
             location,
+            set_cookies,
             body,
         },
         close,
@@ -297,6 +340,30 @@ mod tests {
     }
 
     #[test]
+    fn reads_cookies_and_sends_other_credentials() {
+        let answer =
+            b"HTTP/1.1 302 Found\r\nSet-Cookie: roster_session=abc.def; Path=/; HttpOnly\r\n\
+                       set-cookie: other=1\r\nLocation: /app\r\nContent-Length: 0\r\n\r\n";
+        let parsed = parse_response(answer, false).unwrap().unwrap();
+        assert_eq!(
+            parsed.response.set_cookies,
+            ["roster_session=abc.def", "other=1"]
+        );
+
+        let bearer = String::from_utf8(Request::get("/x".to_owned()).encode("h", "t")).unwrap();
+        assert!(bearer.contains("\r\nAuthorization: Bearer t\r\n"));
+        assert!(!bearer.contains("Cookie"));
+        let request = Request::form("/token".to_owned(), "a=b".to_owned())
+            .with_authorization("Basic eDp5".to_owned())
+            .with_cookie("roster_session=abc".to_owned());
+        let encoded = String::from_utf8(request.encode("h", "t")).unwrap();
+        assert!(encoded.contains("\r\nAuthorization: Basic eDp5\r\n"));
+        assert!(!encoded.contains("Bearer"));
+        assert!(encoded.contains("\r\nCookie: roster_session=abc\r\n"));
+        assert!(encoded.ends_with("\r\n\r\na=b"));
+    }
+
+    #[test]
     fn encodes_a_filter() {
         assert_eq!(
             encode_query("userName eq \"a@b.c\""),
@@ -309,6 +376,7 @@ mod tests {
         let response = Response {
             status: 201,
             location: Some("http://h/scim/v2/Users/abc-1".to_owned()),
+            set_cookies: Vec::new(),
             body: br#"{"id":"zzz","nextCursor":"kabc"}"#.to_vec(),
         };
         assert_eq!(response.resource_id().as_deref(), Some("abc-1"));

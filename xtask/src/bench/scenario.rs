@@ -327,6 +327,7 @@ mod tests {
         let response = Response {
             status: 201,
             location: Some("http://x/scim/v2/Groups/g1".to_owned()),
+            set_cookies: Vec::new(),
             body: Vec::new(),
         };
         assert_eq!(response.resource_id().as_deref(), Some("g1"));

@@ -7,8 +7,8 @@
 use diesel::prelude::*;
 use openidconnect::core::{CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, Nonce, PkceCodeVerifier, RedirectUrl,
-    TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeVerifier, RedirectUrl, TokenResponse,
 };
 use pretty_assertions::assert_eq;
 use roster_store::domain::{
@@ -21,24 +21,25 @@ use serde_json::Value;
 
 use crate::{http, payload, Provider, Reply};
 
-const REDIRECT: &str = "https://catalog.example/oidc/callback";
+pub const REDIRECT: &str = "https://catalog.example/oidc/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ0kSn4-1K2E5wEHgA0H7J2dGkIhNo-verifier";
 const CHALLENGE: &str = "bom-kBzocdot6rY4UXL5MZaXipSu9hYtMIx9o8fDd2o";
-const NONCE: &str = "n-0S6_WzA2Mj";
+pub const NONCE: &str = "n-0S6_WzA2Mj";
+pub const SIGNED_OUT: &str = "https://catalog.example/signed-out";
 const PASSWORD: &str = "pw-123456-long";
 
-struct Setup {
-    provider: Provider,
-    workspace: Workspace,
-    user: User,
-    app: OAuthApp,
-    secret: String,
+pub struct Setup {
+    pub provider: Provider,
+    pub workspace: Workspace,
+    pub user: User,
+    pub app: OAuthApp,
+    pub secret: String,
     agent: ureq::Agent,
 }
 
 /// Roster with workspace `acme` (a SAML connection `okta` for `acme.example`, not contacted
 /// here), its user Ada with a password, and a confidential app.
-fn setup() -> Setup {
+pub fn setup() -> Setup {
     let provider = Provider::start_self_issued();
     let store = &provider.db.store;
     let workspace = provider.db.workspace("acme");
@@ -78,7 +79,7 @@ fn setup() -> Setup {
                 auth_method: ClientAuthMethod::ClientSecretBasic,
                 id_token_alg: SigningAlg::Es256,
                 redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
+                post_logout_redirect_uris: vec![SIGNED_OUT.to_owned()],
                 backchannel_logout_uri: None,
             },
             Timestamp::now(),
@@ -101,7 +102,7 @@ fn setup() -> Setup {
 
 impl Setup {
     /// A valid request of the app, with `extra` parameters added or replacing.
-    fn params(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub fn params(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut params: Vec<(String, String)> = [
             ("response_type", "code"),
             ("client_id", self.app.client_id.as_str()),
@@ -125,14 +126,14 @@ impl Setup {
     }
 
     /// `GET /oauth2/authorize` with these parameters and cookies (`name=value; ...`).
-    fn authorize(&self, params: &[(String, String)], cookies: &str) -> Reply {
+    pub fn authorize(&self, params: &[(String, String)], cookies: &str) -> Reply {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params)
             .finish();
         self.get(&format!("/oauth2/authorize?{query}"), cookies)
     }
 
-    fn get(&self, path_and_query: &str, cookies: &str) -> Reply {
+    pub fn get(&self, path_and_query: &str, cookies: &str) -> Reply {
         let mut request = self
             .agent
             .get(&format!("{}{path_and_query}", self.provider.server.url()));
@@ -142,8 +143,28 @@ impl Setup {
         Reply::read(request.call().unwrap())
     }
 
+    /// A form POST with these cookies and, when given, an `Origin` header.
+    pub fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookies: &str,
+        origin: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .agent
+            .post(&format!("{}{path}", self.provider.server.url()));
+        if !cookies.is_empty() {
+            request = request.header("Cookie", cookies);
+        }
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        Reply::read(request.send_form(form.iter().copied()).unwrap())
+    }
+
     /// A Roster session of Ada, from the password login.
-    fn session(&self) -> String {
+    pub fn session(&self) -> String {
         let response = self
             .agent
             .post(&format!("{}/login/password", self.provider.server.url()))
@@ -163,7 +184,7 @@ impl Setup {
     }
 
     /// (stored authorization requests, codes, grants).
-    fn counts(&self) -> (i64, i64, i64) {
+    pub fn counts(&self) -> (i64, i64, i64) {
         self.provider
             .db
             .read_rows(|conn| {
@@ -178,7 +199,13 @@ impl Setup {
 
     /// Redeems a code through the `openidconnect` crate and returns the verified ID token's
     /// raw claims.
-    fn redeem(&self, code: &str) -> Value {
+    pub fn redeem(&self, code: &str) -> Value {
+        self.redeem_tokens(code).0
+    }
+
+    /// Redeems a code: the verified ID token's raw claims, the ID token, the access token and
+    /// the refresh token (with `offline_access`).
+    pub fn redeem_tokens(&self, code: &str) -> (Value, String, String, Option<String>) {
         let issuer = IssuerUrl::new(self.provider.server.url()).unwrap();
         let metadata = CoreProviderMetadata::discover(&issuer, &http).unwrap();
         let client = CoreClient::from_provider_metadata(
@@ -200,12 +227,17 @@ impl Setup {
         id_token
             .claims(&verifier, &Nonce::new(NONCE.to_owned()))
             .unwrap();
-        payload(&id_token.to_string())
+        (
+            payload(&id_token.to_string()),
+            id_token.to_string(),
+            response.access_token().secret().clone(),
+            response.refresh_token().map(|token| token.secret().clone()),
+        )
     }
 }
 
 /// The value of cookie `name` set by `reply` (empty for a removal).
-fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
+pub fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
     reply
         .headers
         .iter()
@@ -218,7 +250,7 @@ fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
 }
 
 /// The query parameters of a redirect's `Location`.
-fn location_query(reply: &Reply) -> Vec<(String, String)> {
+pub fn location_query(reply: &Reply) -> Vec<(String, String)> {
     let location = reply.header("location").expect("a Location");
     url::Url::parse(&format!("http://x{location}"))
         .or_else(|_| url::Url::parse(location))
@@ -228,7 +260,7 @@ fn location_query(reply: &Reply) -> Vec<(String, String)> {
         .collect()
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
         .find(|(k, _)| k == name)
@@ -237,7 +269,7 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A redirect to the app's redirect URI; its query.
 #[track_caller]
-fn to_app(reply: &Reply) -> Vec<(String, String)> {
+pub fn to_app(reply: &Reply) -> Vec<(String, String)> {
     assert_eq!(reply.status, 303, "{:#}", reply.body);
     let location = reply.header("location").unwrap();
     assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
@@ -247,7 +279,7 @@ fn to_app(reply: &Reply) -> Vec<(String, String)> {
 
 /// A page that sends the browser nowhere.
 #[track_caller]
-fn page(reply: &Reply, code: &str) {
+pub fn page(reply: &Reply, code: &str) {
     assert_eq!(reply.status, 400, "{:#}", reply.body);
     assert_eq!(reply.header("location"), None, "never redirected");
     let html = reply.body.as_str().unwrap();

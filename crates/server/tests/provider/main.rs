@@ -5,6 +5,7 @@
 
 mod authorize;
 mod discovery;
+mod logout;
 #[path = "../common/reply.rs"]
 mod reply;
 mod token;
@@ -60,6 +61,33 @@ impl Provider {
             request = request.header("Authorization", &format!("Basic {encoded}"));
         }
         Reply::read(request.send_form(form.iter().copied()).unwrap())
+    }
+
+    /// A request with these headers (and, for a POST, this form).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.server.url()));
+        let request = headers.iter().fold(request, |request, (name, value)| {
+            request.header(*name, *value)
+        });
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = if form.is_empty() {
+            request.body(String::new())
+        } else {
+            request
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+        };
+        Reply::read(self.agent.run(request.unwrap()).unwrap())
     }
 
     /// A GET with a Bearer token.

@@ -697,3 +697,78 @@ fn revocation_ends_the_apps_own_grant_and_answers_200_for_anything_else() {
         401
     );
 }
+
+/// A single-page app (a public app) reads the token and revocation answers from the origin of
+/// its redirect URI, and only from there; userinfo answers any origin (a bearer token, no
+/// cookie, authorizes it); server-side requests (no `Origin`) get no CORS headers.
+#[test]
+fn browser_apps_read_token_answers_only_from_their_own_origin() {
+    let product = product(SigningAlg::Rs256);
+    product
+        .provider
+        .db
+        .store
+        .create_oauth_app(
+            &Actor::Cli,
+            &NewOAuthApp {
+                name: "Single-page app".to_owned(),
+                auth_method: ClientAuthMethod::None,
+                id_token_alg: SigningAlg::Es256,
+                redirect_uris: vec!["https://spa.example/callback".to_owned()],
+                post_logout_redirect_uris: vec![],
+                backchannel_logout_uri: None,
+            },
+            Timestamp::now(),
+        )
+        .unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", "nope")];
+    for (origin, allowed) in [
+        (Some("https://spa.example"), true),
+        (Some("https://evil.example"), false),
+        (Some("https://catalog.example"), false),
+        (None, false),
+    ] {
+        let headers: Vec<(&str, &str)> = origin.iter().map(|o| ("Origin", *o)).collect();
+        for path in ["/oauth2/token", "/oauth2/revoke"] {
+            let reply = product.provider.send("POST", path, &headers, &form);
+            assert!(reply.status >= 400, "{path}: {:#}", reply.body);
+            assert_eq!(
+                reply.header("access-control-allow-origin"),
+                origin.filter(|_| allowed),
+                "{path} from {origin:?}"
+            );
+            assert_eq!(reply.header("vary"), Some("Origin"));
+            let mut preflight = headers.clone();
+            preflight.push(("Access-Control-Request-Method", "POST"));
+            let reply = product.provider.send("OPTIONS", path, &preflight, &[]);
+            assert_eq!(reply.status, 204);
+            assert_eq!(
+                reply.header("access-control-allow-origin"),
+                origin.filter(|_| allowed),
+                "preflight of {path} from {origin:?}"
+            );
+        }
+    }
+    let reply = product.provider.send(
+        "GET",
+        "/oauth2/userinfo",
+        &[
+            ("Origin", "https://anywhere.example"),
+            ("Authorization", "Bearer x"),
+        ],
+        &[],
+    );
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    let reply = product.provider.send(
+        "OPTIONS",
+        "/oauth2/userinfo",
+        &[("Origin", "https://anywhere.example")],
+        &[],
+    );
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("Authorization")
+    );
+}

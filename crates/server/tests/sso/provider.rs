@@ -6,11 +6,12 @@
 
 use base64::Engine;
 use pretty_assertions::assert_eq;
-use roster_store::domain::{Actor, ConnectionKind, Timestamp};
+use roster_store::domain::{Actor, Timestamp};
 use roster_store::{ClientAuthMethod, NewOAuthApp, SigningAlg};
 use serde_json::{json, Value};
 
 use crate::idps::{browser, BrowserOutcome, SamlIdp};
+use crate::saml::{saml_app, SamlSetup};
 use crate::support::{e2e_enabled, SsoApp};
 
 const REDIRECT: &str = "https://product.test/oidc/callback";
@@ -23,15 +24,12 @@ struct Product {
 }
 
 fn product() -> Product {
-    let app = SsoApp::new();
-    let connection = app.connection("corp", ConnectionKind::Saml, &["example.test"]);
-    let entity_id = format!("{}/sso/saml/{}/metadata", app.url(), connection.id);
-    let acs = format!("{}/sso/saml/{}/acs", app.url(), connection.id);
-    let idp = SamlIdp::start(&entity_id, &acs);
-    let connection = app.configure(
-        &connection,
-        json!({ "idp_metadata_xml": idp.metadata_xml() }),
-    );
+    let SamlSetup {
+        app,
+        connection,
+        idp,
+        ..
+    } = saml_app(false);
     app.map(&connection, "engineering", "Engineering", "engineer");
     let (registered, secret) = app
         .db

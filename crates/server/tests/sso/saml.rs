@@ -10,15 +10,15 @@ use serde_json::json;
 use crate::idps::{browser, SamlIdp};
 use crate::support::{e2e_enabled, session_of, SsoApp};
 
-struct SamlSetup {
-    app: SsoApp,
-    connection: roster_store::domain::Connection,
-    idp: SamlIdp,
+pub struct SamlSetup {
+    pub app: SsoApp,
+    pub connection: roster_store::domain::Connection,
+    pub idp: SamlIdp,
     entity_id: String,
     acs: String,
 }
 
-fn saml_app(allow_idp_initiated: bool) -> SamlSetup {
+pub fn saml_app(allow_idp_initiated: bool) -> SamlSetup {
     let app = SsoApp::new();
     let connection = app.connection("corp", ConnectionKind::Saml, &["example.test"]);
     let entity_id = format!("{}/sso/saml/{}/metadata", app.url(), connection.id);

@@ -22,12 +22,10 @@ pub fn escape_html(s: &str) -> String {
     escaped
 }
 
-/// An HTML page that POSTs `fields` to `action` as soon as it loads (SAML HTTP-POST binding).
-///
-/// Every value is escaped. The page runs one inline script, so the handler's
-/// Content-Security-Policy must allow it (by hash); the `<noscript>` button is the fallback.
-pub fn auto_post_form(action: &str, fields: &[(&str, &str)]) -> String {
-    let inputs: String = fields
+/// `<input type="hidden">` elements for `fields`, every name and value escaped: how every form
+/// Roster renders carries values it does not ask for.
+pub fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
         .iter()
         .map(|(name, value)| {
             format!(
@@ -36,7 +34,15 @@ pub fn auto_post_form(action: &str, fields: &[(&str, &str)]) -> String {
                 escape_html(value)
             )
         })
-        .collect();
+        .collect()
+}
+
+/// An HTML page that POSTs `fields` to `action` as soon as it loads (SAML HTTP-POST binding).
+///
+/// Every value is escaped. The page runs one inline script, so the handler's
+/// Content-Security-Policy must allow it (by hash); the `<noscript>` button is the fallback.
+pub fn auto_post_form(action: &str, fields: &[(&str, &str)]) -> String {
+    let inputs = hidden_inputs(fields);
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
          <body><form method=\"post\" action=\"{}\">{}<noscript><button type=\"submit\">Continue\

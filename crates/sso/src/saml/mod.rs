@@ -63,7 +63,7 @@ mod verify;
 
 pub use claims::claims_from_assertion;
 pub use error::SamlError;
-pub use escape::{auto_post_form, escape_html};
+pub use escape::{auto_post_form, escape_html, hidden_inputs};
 pub use form::{AcsForm, DuplicateField};
 pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
 pub use prescan::MAX_RESPONSE_BYTES;

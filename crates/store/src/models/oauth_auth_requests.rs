@@ -8,8 +8,8 @@
 
 use diesel::prelude::*;
 use roster_domain::Timestamp;
-use subtle::ConstantTimeEq;
 
+use super::sso_state::same_browser;
 use crate::schema::oauth_auth_requests;
 use crate::{Store, StoreResult};
 
@@ -85,12 +85,7 @@ impl Store {
             let Some(request) = found else {
                 return Ok(None);
             };
-            let same_browser: bool = request
-                .browser_hash
-                .as_bytes()
-                .ct_eq(browser_hash.as_bytes())
-                .into();
-            if !same_browser {
+            if !same_browser(&request.browser_hash, browser_hash) {
                 return Ok(None);
             }
             let consumed = diesel::update(

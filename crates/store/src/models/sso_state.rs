@@ -38,6 +38,11 @@ impl SsoRequest {
     }
 }
 
+/// Whether a stored browser hash is the presented one, compared in constant time.
+pub(crate) fn same_browser(stored: &str, presented: &str) -> bool {
+    stored.as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
 impl Store {
     /// Records a pending login (and sweeps expired ones).
     pub fn begin_sso_request(&self, request: &SsoRequest) -> StoreResult<()> {
@@ -71,12 +76,7 @@ impl Store {
             let Some(request) = found else {
                 return Ok(None);
             };
-            let same_browser: bool = request
-                .browser_hash
-                .as_bytes()
-                .ct_eq(browser_hash.as_bytes())
-                .into();
-            if !same_browser {
+            if !same_browser(&request.browser_hash, browser_hash) {
                 return Ok(None);
             }
             diesel::delete(sso_requests::table.filter(sso_requests::id.eq(id))).execute(conn)?;
