@@ -9,6 +9,7 @@
 mod bench;
 mod checks;
 mod conformance;
+mod examples;
 mod idps;
 mod node;
 mod postgres;

@@ -35,6 +35,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     say("installing the local SAML and OIDC IdPs (e2e/idps) and headless Chromium with playwright-core (e2e/console) for the end-to-end tests");
     crate::idps::ensure_idps()?;
+    say("installing the example products' packages (npm ci in examples/node; pip install -r examples/python/requirements.txt into target/examples-python-venv)");
+    let examples_python = crate::examples::prepare()?;
     let root = repo_root();
 
     say("checking formatting (cargo fmt --all -- --check)");
@@ -57,14 +59,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ]))?;
 
     say("running every test on SQLite");
-    let sqlite = cargo_test(&root, None)?;
+    let sqlite = cargo_test(&root, &examples_python, None)?;
     report("SQLite", sqlite);
     let mut total = sqlite;
 
     if sqlite.failed == 0 && !sqlite_only {
         let postgres = Throwaway::start()?;
         say("running every test again on PostgreSQL (TEST_DATABASE_URL set)");
-        let pg = cargo_test(&root, Some(&postgres.url));
+        let pg = cargo_test(&root, &examples_python, Some(&postgres.url));
         drop(postgres);
         let pg = pg?;
         report("PostgreSQL", pg);
@@ -121,13 +123,20 @@ fn report(backend: &str, counts: Counts) {
 }
 
 /// Runs `cargo test --workspace`, echoing its output and adding up its `test result:` lines.
-fn cargo_test(root: &std::path::Path, database_url: Option<&str>) -> Result<Counts, String> {
+/// `examples_python` is the Python with the Python example product's packages.
+fn cargo_test(
+    root: &std::path::Path,
+    examples_python: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<Counts, String> {
     let mut command = Command::new("cargo");
     command
         .current_dir(root)
         .args(["test", "--workspace", "--locked", "--no-fail-fast"])
-        // The SSO end-to-end tests run only when the IdPs above are installed.
+        // The SSO and example-product end-to-end tests run only when the IdPs and the
+        // products' packages above are installed.
         .env("ROSTER_E2E", "1")
+        .env(crate::examples::PYTHON_ENV, examples_python)
         .stdout(Stdio::piped());
     match database_url {
         Some(url) => command.env("TEST_DATABASE_URL", url),
