@@ -4,9 +4,9 @@
 //! against Roster's published JWKS. Failures are retried with fresh tokens, and the outbound
 //! policy holds: a redirect is not followed, a private address is not called.
 //!
-//! The authorization endpoint is not wired yet, so each sign-in is a code issued through
-//! `Store::issue_authorization_code` (as the authorization endpoint will issue it) and redeemed
-//! at the token endpoint.
+//! Each sign-in is a code issued through `Store::issue_authorization_code` (bound as the
+//! authorization endpoint binds it) and redeemed at the token endpoint, so these tests need no
+//! IdP; `tests/example_products` signs in through `/oauth2/authorize` and real IdPs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
