@@ -8,6 +8,7 @@
 //   CLIENT_SECRET   from `roster app create` (shown once)
 //   PORT            where this product listens (default 3000, on 127.0.0.1; HOST to change)
 //   REDIRECT_URI    registered redirect URI (default http://127.0.0.1:PORT/callback)
+//   POST_LOGOUT_REDIRECT_URI  registered post-logout URI (default http://127.0.0.1:PORT/signed-out)
 //
 // Routes:
 //   GET  /                    who is signed in (HTML)
@@ -17,7 +18,10 @@
 //   GET  /me                  the validated ID token claims of this session (JSON)
 //   GET  /userinfo            Roster's userinfo for this session's access token (JSON)
 //   POST /refresh             a refresh_token grant for this session (JSON)
-//   POST /logout              ends this session here
+//   POST /logout              ends this session here, then sends the browser to Roster's
+//                             end_session_endpoint (RP-initiated logout), which comes back to
+//                             /signed-out
+//   GET  /signed-out          where Roster sends the browser after signing out
 //   POST /backchannel-logout  Roster's back-channel logout: ends the sessions a valid token names
 //   GET  /status              the back-channel logouts received (JSON; for demos and tests)
 
@@ -48,6 +52,8 @@ const clientSecret = required('CLIENT_SECRET');
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const redirectUri = process.env.REDIRECT_URI ?? `http://127.0.0.1:${port}/callback`;
+const postLogoutRedirectUri =
+  process.env.POST_LOGOUT_REDIRECT_URI ?? `http://127.0.0.1:${port}/signed-out`;
 const secureCookies = new URL(redirectUri).protocol === 'https:';
 const require = createRequire(import.meta.url);
 const library = `openid-client ${require('openid-client/package.json').version}`;
@@ -237,9 +243,23 @@ app.post('/refresh', async (req, res) => {
   }
 });
 
+// RP-Initiated Logout 1.0: the local session ends here; Roster then ends its own session (and
+// tells every other product that session signed into, by back-channel logout) and sends the
+// browser back to the registered post-logout URI.
 app.post('/logout', (req, res) => {
+  const idToken = currentSession(req)?.tokens?.id_token;
   endSession(req, res);
-  res.json({ signed_out: true });
+  if (!idToken) return res.redirect(303, '/signed-out');
+  const endSessionUrl = client.buildEndSessionUrl(config, {
+    id_token_hint: idToken,
+    post_logout_redirect_uri: postLogoutRedirectUri,
+    state: randomBytes(16).toString('base64url'),
+  });
+  res.redirect(303, endSessionUrl.href);
+});
+
+app.get('/signed-out', (req, res) => {
+  res.type('html').send('<!doctype html><title>Node example product</title><p>Signed out.</p>');
 });
 
 // OpenID Connect Back-Channel Logout 1.0 §2.6: validate the logout token, end the sessions it

@@ -19,7 +19,10 @@ Routes:
   GET  /me                  the validated ID token claims of this session (JSON)
   GET  /userinfo            Roster's userinfo for this session's access token (JSON)
   POST /refresh             a refresh_token grant for this session (JSON)
-  POST /logout              ends this session here
+  POST /logout              ends this session here, then sends the browser to Roster's
+                            end_session_endpoint (RP-initiated logout), which comes back to
+                            /signed-out
+  GET  /signed-out          where Roster sends the browser after signing out
   POST /backchannel-logout  Roster's back-channel logout: ends the sessions a valid token names
   GET  /status              the back-channel logouts received (JSON; for demos and tests)
 """
@@ -33,6 +36,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from importlib.metadata import version
+from urllib.parse import urlencode
 
 from authlib.integrations.flask_client import OAuth, OAuthError
 from flask import Flask, jsonify, redirect, request, session
@@ -60,6 +64,9 @@ CLIENT_SECRET = required("CLIENT_SECRET")
 PORT = int(os.environ.get("PORT", "5000"))
 HOST = os.environ.get("HOST", "127.0.0.1")
 REDIRECT_URI = os.environ.get("REDIRECT_URI", f"http://127.0.0.1:{PORT}/callback")
+POST_LOGOUT_REDIRECT_URI = os.environ.get(
+    "POST_LOGOUT_REDIRECT_URI", f"http://127.0.0.1:{PORT}/signed-out"
+)
 LIBRARY = f"Authlib {version('authlib')}"
 
 app = Flask(__name__)
@@ -266,8 +273,28 @@ def refresh():
 
 @app.post("/logout")
 def logout():
+    """RP-Initiated Logout 1.0: the local session ends here; Roster then ends its own session
+    (and tells every other product that session signed into, by back-channel logout) and sends
+    the browser back to the registered post-logout URI."""
+    with lock:
+        data = sessions.get(session.get("id"), {})
+    id_token = data.get("token", {}).get("id_token")
     end_session()
-    return jsonify(signed_out=True)
+    if not id_token:
+        return redirect("/signed-out", code=303)
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": POST_LOGOUT_REDIRECT_URI,
+            "state": secrets.token_urlsafe(16),
+        }
+    )
+    return redirect(f"{metadata['end_session_endpoint']}?{query}", code=303)
+
+
+@app.get("/signed-out")
+def signed_out():
+    return "<!doctype html><title>Python example product</title><p>Signed out.</p>"
 
 
 def verify_logout_token(logout_token):

@@ -208,6 +208,8 @@ impl Roster {
                 name,
                 "--redirect-uri",
                 &format!("{product_url}/callback"),
+                "--post-logout-redirect-uri",
+                &format!("{product_url}/signed-out"),
                 "--backchannel-logout-uri",
                 &format!("{product_url}/backchannel-logout"),
             ],
@@ -836,25 +838,7 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
         }),
     );
     assert_eq!(status, 200, "{body:#}");
-    let deactivated = Instant::now();
-    let logout = loop {
-        let status = product.status();
-        let heard = status["logouts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|logout| logout["sid"] == sid.as_str())
-            .cloned();
-        if let Some(logout) = heard {
-            break logout;
-        }
-        assert!(
-            deactivated.elapsed() < LOGOUT_WITHIN,
-            "no back-channel logout within {LOGOUT_WITHIN:?}: {status:#}\n{}",
-            context()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    };
+    let logout = wait_for_logout(&product, &sid, Instant::now(), &context);
     assert_eq!(logout["iss"], roster.url.as_str());
     assert_eq!(logout["sub"], workspace.user_id.as_str());
     assert_eq!(logout["sessions_ended"], 1, "{logout:#}");
@@ -881,6 +865,124 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     let (userinfo, refreshed) = roster_answers(&roster, &product, &access, &refresh);
     assert_eq!(userinfo, 401);
     assert_eq!(refreshed["error"], "invalid_grant", "{refreshed:#}");
+}
+
+/// The back-channel logout of `sid` the product's library validated, waited for since `since`
+/// (at most [`LOGOUT_WITHIN`]).
+fn wait_for_logout(
+    product: &Product,
+    sid: &str,
+    since: Instant,
+    context: &dyn Fn() -> String,
+) -> Value {
+    loop {
+        let status = product.status();
+        let heard = status["logouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|logout| logout["sid"] == sid)
+            .cloned();
+        if let Some(logout) = heard {
+            return logout;
+        }
+        assert!(
+            since.elapsed() < LOGOUT_WITHIN,
+            "no back-channel logout within {LOGOUT_WITHIN:?}: {status:#}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// RP-initiated logout with the product's own library: the product's sign-out sends the browser
+/// to Roster's `end_session_endpoint` with its ID token as the hint; Roster ends its session,
+/// sends the browser back to the registered post-logout URI, and the back-channel logout of
+/// that session reaches the product. Signing in again then needs the IdP.
+fn product_signs_out_through_roster(language: Language) {
+    if !e2e_enabled() {
+        return;
+    }
+    let roster = Roster::start();
+    let workspace = workspace(&roster, Upstream::Saml);
+    let product = Product::start(&roster, language);
+    let jars = tempfile::tempdir().unwrap();
+    let jar = jars.path().join("browser.json");
+    let session = sign_in(&roster, &workspace, &product, &jar);
+    let context = || logs(&roster, &workspace, &product);
+    let (status, me) = product.get("/me", &session);
+    assert_eq!(status, 200, "{me:#}\n{}", context());
+    let sid = me["claims"]["sid"].as_str().expect("sid").to_owned();
+
+    // The product's sign-out ends its session and sends the browser on to Roster.
+    let response = agent()
+        .post(&format!("{}/logout", product.url))
+        .header("Cookie", &format!("{}={session}", language.cookie()))
+        .send_empty()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303, "{}", context());
+    let to_roster = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a Location")
+        .to_owned();
+    assert!(
+        to_roster.starts_with(&format!("{}/oauth2/logout?", roster.url)),
+        "{to_roster}"
+    );
+    assert!(to_roster.contains("id_token_hint="), "{to_roster}");
+    assert_eq!(
+        product.get("/me", &session).0,
+        401,
+        "the product's session ended"
+    );
+
+    // In the browser (holding Roster's session): Roster signs out and sends it back.
+    let started = Instant::now();
+    let outcome = browser(&to_roster, None, None, &jar);
+    assert_eq!(outcome.exit_code, 0, "{:#}\n{}", outcome.json, context());
+    let landed = outcome.json["url"].as_str().unwrap_or_default();
+    assert!(
+        landed.starts_with(&format!("{}/signed-out?state=", product.url)),
+        "{:#}",
+        outcome.json
+    );
+    assert!(
+        outcome.json["cookies"]["127.0.0.1"]["roster_session"].is_null(),
+        "Roster's session cookie is cleared: {:#}",
+        outcome.json["cookies"]
+    );
+
+    // The session's end reached the product by back-channel logout too.
+    let logout = wait_for_logout(&product, &sid, started, &context);
+    assert_eq!(logout["sub"], workspace.user_id.as_str());
+
+    // Roster's session is over: a silent sign-in finds none.
+    let callback = format!("{}/callback", product.url);
+    let silent = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid\
+         &state=s&code_challenge={CHALLENGE}&code_challenge_method=S256&workspace=acme&prompt=none",
+        roster.url,
+        product.client_id,
+        urlencode(&callback),
+    );
+    let stopped = browser(&silent, None, Some(&callback), &jar);
+    assert_eq!(
+        stopped.json["params"]["error"], "login_required",
+        "{:#}",
+        stopped.json
+    );
+}
+
+#[test]
+fn node_product_signs_out_through_roster() {
+    product_signs_out_through_roster(Language::Node);
+}
+
+#[test]
+fn python_product_signs_out_through_roster() {
+    product_signs_out_through_roster(Language::Python);
 }
 
 #[test]
