@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use roster_store::domain::{GroupKind, Lifecycle, Timestamp, UserId, WorkspaceId};
+use roster_store::domain::Timestamp;
 use roster_store::{
-    ClientAuthMethod, CodeRedemption, InvalidGrant, OAuthApp, OAuthGrant, RevokeReason, StoreError,
+    ClientAuthMethod, CodeRedemption, GrantSubject, InvalidGrant, OAuthApp, OAuthGrant,
+    RevokeReason, StoreError,
 };
 use serde::Serialize;
 
@@ -220,7 +221,7 @@ fn issue(
     // The store revokes a user's grants when they stop being active; this is the second lock,
     // for a grant made for a user who was not active: it is revoked, so the refresh token the
     // store just made (never shown) is dead too.
-    let Some(user) = user_claims(state, grant)? else {
+    let Ok(subject) = state.store.oauth_grant_subject(&grant.id, None)? else {
         state.store.revoke_oauth_grant(
             &roster_store::domain::Actor::System,
             &grant.id,
@@ -229,6 +230,7 @@ fn issue(
         )?;
         return Err(ProviderError::InvalidGrant(InvalidGrant::GrantRevoked));
     };
+    let user = user_claims(&subject);
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let amr: Vec<String> = serde_json::from_str(&grant.amr)
         .map_err(|_| StoreError::Corrupt("oauth_grants: amr".to_owned()))?;
@@ -272,29 +274,18 @@ fn issue(
     })
 }
 
-/// What Roster says about the user of `grant` now: profile, workspace, roles and app groups;
-/// `None` when the user is gone or not active.
-pub fn user_claims(
-    state: &ProviderState,
-    grant: &OAuthGrant,
-) -> Result<Option<UserClaims>, ProviderError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("oauth_grants: {what}"));
-    let workspace_id: WorkspaceId = grant
-        .workspace_id
-        .parse()
-        .map_err(|_| corrupt("workspace id"))?;
-    let user_id: UserId = grant.user_id.parse().map_err(|_| corrupt("user id"))?;
-    let store = &state.store;
-    let user = match store.user(workspace_id, user_id) {
-        Ok(user) if user.lifecycle == Lifecycle::Active => user,
-        Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(err) => return Err(err.into()),
-    };
-    let workspace = store.workspace(workspace_id)?;
-    let roles = store.effective_roles(&workspace, user_id)?;
-    let groups = store.groups_of_user(workspace_id, user_id)?;
+/// What Roster says about the user of a live grant now: profile, workspace, roles and app
+/// groups (pure, over what `Store::oauth_grant_subject` read).
+pub fn user_claims(subject: &GrantSubject) -> UserClaims {
+    let GrantSubject {
+        grant,
+        user,
+        workspace,
+        roles,
+        app_groups,
+    } = subject;
     let email = user.email.as_ref().map(ToString::to_string);
-    Ok(Some(UserClaims {
+    UserClaims {
         sub: user.id.to_string(),
         // Roster's emails come from the workspace's IdP (SAML assertion, OIDC, SCIM), which
         // vouches for them.
@@ -308,10 +299,6 @@ pub fn user_claims(
         workspace: workspace.slug.to_string(),
         idp: grant.connection_id.clone(),
         roles: roles.roles.iter().map(ToString::to_string).collect(),
-        groups: groups
-            .iter()
-            .filter(|group| group.kind == GroupKind::App)
-            .map(|group| group.display_name.to_string())
-            .collect(),
-    }))
+        groups: app_groups.clone(),
+    }
 }

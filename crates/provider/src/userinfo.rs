@@ -32,21 +32,15 @@ pub fn userinfo(
     let claims = state
         .access_tokens
         .verify(token, &keys, state.issuer(), now)?;
-    let grant = state
+    let subject = state
         .store
-        .oauth_grant_liveness(&claims.grant_id, claims.session_epoch)?
-        .map_err(|not_live| match not_live {
-            GrantNotLive::Unknown
-            | GrantNotLive::Revoked
-            | GrantNotLive::UserInactive
-            | GrantNotLive::EpochMoved => ProviderError::GrantNotLive(not_live),
-        })?;
-    if grant.client_id != claims.client_id || grant.user_id != claims.sub {
+        .oauth_grant_subject(&claims.grant_id, Some(claims.session_epoch))?
+        .map_err(ProviderError::GrantNotLive)?;
+    if subject.grant.client_id != claims.client_id || subject.grant.user_id != claims.sub {
         return Err(ProviderError::GrantNotLive(GrantNotLive::Unknown));
     }
     let scopes: Vec<&str> = claims.scope.split_whitespace().collect();
-    let user = user_claims(state, &grant)?
-        .ok_or(ProviderError::GrantNotLive(GrantNotLive::UserInactive))?;
+    let user = user_claims(&subject);
     Ok(user.scoped(&scopes))
 }
 

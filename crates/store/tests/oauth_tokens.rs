@@ -237,7 +237,7 @@ fn a_code_used_twice_revokes_its_grant() {
     );
     assert_eq!(
         f.store()
-            .oauth_grant_liveness(&grant.id, first.session_epoch)
+            .oauth_grant_subject(&grant.id, Some(first.session_epoch))
             .unwrap()
             .unwrap_err(),
         GrantNotLive::Revoked,
@@ -492,9 +492,10 @@ fn deactivating_a_user_revokes_their_grants_at_once() {
     let token = redeemed.refresh_token.unwrap();
     assert_eq!(
         f.store()
-            .oauth_grant_liveness(&grant_a.id, redeemed.session_epoch)
+            .oauth_grant_subject(&grant_a.id, Some(redeemed.session_epoch))
             .unwrap()
             .unwrap()
+            .grant
             .id,
         grant_a.id
     );
@@ -543,7 +544,7 @@ fn deactivating_a_user_revokes_their_grants_at_once() {
         .unwrap();
     assert_eq!(
         f.store()
-            .oauth_grant_liveness(&grant_a.id, redeemed.session_epoch)
+            .oauth_grant_subject(&grant_a.id, Some(redeemed.session_epoch))
             .unwrap()
             .unwrap_err(),
         GrantNotLive::Revoked
@@ -560,14 +561,14 @@ fn revocation_records_its_reason_and_liveness_checks_the_epoch() {
     let (grant_b, _) = f.code(&f.other_app, false, now);
     assert_eq!(
         f.store()
-            .oauth_grant_liveness(&grant_a.id, f.user.session_epoch + 1)
+            .oauth_grant_subject(&grant_a.id, Some(f.user.session_epoch + 1))
             .unwrap()
             .unwrap_err(),
         GrantNotLive::EpochMoved
     );
     assert_eq!(
         f.store()
-            .oauth_grant_liveness("no-such-grant", 0)
+            .oauth_grant_subject("no-such-grant", Some(0))
             .unwrap()
             .unwrap_err(),
         GrantNotLive::Unknown

@@ -342,22 +342,29 @@ impl Store {
         workspace_id: WorkspaceId,
         user_id: UserId,
     ) -> StoreResult<Vec<Group>> {
-        self.read(|conn| {
-            groups::table
-                .filter(groups::workspace_id.eq(workspace_id.to_string()))
-                .filter(
-                    groups::id.eq_any(
-                        group_members::table
-                            .filter(group_members::user_id.eq(user_id.to_string()))
-                            .select(group_members::group_id),
-                    ),
-                )
-                .order(groups::display_name_key.asc())
-                .select(GroupRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(GroupRow::into_domain)
-                .collect()
-        })
+        self.read(|conn| groups_of_user(conn, workspace_id, user_id))
     }
+}
+
+/// The groups a user is in, by name, inside the caller's transaction.
+pub(crate) fn groups_of_user(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+) -> StoreResult<Vec<Group>> {
+    groups::table
+        .filter(groups::workspace_id.eq(workspace_id.to_string()))
+        .filter(
+            groups::id.eq_any(
+                group_members::table
+                    .filter(group_members::user_id.eq(user_id.to_string()))
+                    .select(group_members::group_id),
+            ),
+        )
+        .order(groups::display_name_key.asc())
+        .select(GroupRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(GroupRow::into_domain)
+        .collect()
 }

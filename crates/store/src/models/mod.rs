@@ -51,8 +51,8 @@ pub use oauth_codes::{
     code_redeemable, CodeBinding, CodeRedemption, OAuthCode, RedeemedCode, CODE_TTL_SECONDS,
 };
 pub use oauth_grants::{
-    grant_liveness, GrantNotLive, InvalidGrant, NewOAuthGrant, OAuthGrant, RevokeReason,
-    SignedInApp,
+    grant_liveness, GrantNotLive, GrantSubject, InvalidGrant, NewOAuthGrant, OAuthGrant,
+    RevokeReason, SignedInApp,
 };
 pub use oauth_refresh_tokens::{
     refresh_usable, OAuthRefreshToken, RotatedRefreshToken, REFRESH_TOKEN_TTL_SECONDS,

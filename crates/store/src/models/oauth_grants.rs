@@ -8,9 +8,10 @@
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, DomainError, Lifecycle, NewAuditEvent, SecretToken, Timestamp, UserId,
-    WorkspaceId,
+    Action, Actor, DomainError, GroupKind, Lifecycle, NewAuditEvent, SecretToken, Timestamp, User,
+    UserId, Workspace, WorkspaceId,
 };
+use roster_mapping::EffectiveRoles;
 use sha2::{Digest, Sha256};
 
 use super::{corrupt, record_audit};
@@ -149,6 +150,18 @@ pub struct NewOAuthGrant {
     pub offline: bool,
     pub auth_time: Timestamp,
     pub amr: Vec<String>,
+}
+
+/// The user of a live grant as the provider states it (ID token, userinfo), read in one
+/// transaction by [`Store::oauth_grant_subject`].
+#[derive(Debug, Clone)]
+pub struct GrantSubject {
+    pub grant: OAuthGrant,
+    pub user: User,
+    pub workspace: Workspace,
+    pub roles: EffectiveRoles,
+    /// The names of the user's app groups, by name.
+    pub app_groups: Vec<String>,
 }
 
 /// An app a user is signed into: one live grant.
@@ -384,7 +397,7 @@ fn revoke_all(
     Ok(revoked)
 }
 
-/// Whether a grant may still answer at userinfo: pure, over what [`Store::oauth_grant_liveness`]
+/// Whether a grant may still answer at userinfo: pure, over what [`Store::oauth_grant_subject`]
 /// loaded.
 pub fn grant_liveness(
     grant: Option<&OAuthGrant>,
@@ -466,38 +479,59 @@ impl Store {
         self.read(|conn| load_grant(conn, grant_id)?.ok_or(StoreError::NotFound { what: "grant" }))
     }
 
-    /// Userinfo's check, read-only (P10): the grant is not revoked, its user is active, and the
-    /// user's session epoch is still the one the access token was issued under.
-    pub fn oauth_grant_liveness(
+    /// What the provider states about the user of a grant, with userinfo's check (P10), in one
+    /// read: the grant is not revoked and its user is active — and, given `epoch_at_issue` (an
+    /// access token's), the user's session epoch is still that one. One transaction, so the
+    /// liveness and the claims are one snapshot and userinfo costs one connection checkout.
+    pub fn oauth_grant_subject(
         &self,
         grant_id: &str,
-        epoch_at_issue: i64,
-    ) -> StoreResult<Result<OAuthGrant, GrantNotLive>> {
-        let (grant, user) = self.read(|conn| {
+        epoch_at_issue: Option<i64>,
+    ) -> StoreResult<Result<GrantSubject, GrantNotLive>> {
+        self.read(|conn| {
             let Some(grant) = load_grant(conn, grant_id)? else {
-                return Ok((None, None));
+                return Ok(Err(GrantNotLive::Unknown));
             };
-            let user: Option<(String, i64)> = users::table
-                .find(&grant.user_id)
-                .select((users::lifecycle, users::session_epoch))
-                .get_result(conn)
-                .optional()?;
-            Ok((Some(grant), user))
-        })?;
-        let user = user
-            .map(|(lifecycle, epoch)| {
-                Lifecycle::parse(&lifecycle)
-                    .map(|l| (l, epoch))
-                    .map_err(corrupt("users"))
-            })
-            .transpose()?;
-        Ok(
-            match (grant_liveness(grant.as_ref(), user, epoch_at_issue), grant) {
-                (Ok(()), Some(grant)) => Ok(grant),
-                (Ok(()), None) => Err(GrantNotLive::Unknown),
-                (Err(not_live), _) => Err(not_live),
-            },
-        )
+            let workspace_id: WorkspaceId = grant
+                .workspace_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("oauth_grants: workspace id".to_owned()))?;
+            let user_id: UserId = grant
+                .user_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("oauth_grants: user id".to_owned()))?;
+            let user = match super::user::find_user(conn, workspace_id, user_id) {
+                Ok(user) => Some(user),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(err) => return Err(err),
+            };
+            let state = user
+                .as_ref()
+                .map(|user| (user.lifecycle, user.session_epoch));
+            let epoch = epoch_at_issue
+                .or(state.map(|(_, epoch)| epoch))
+                .unwrap_or_default();
+            if let Err(not_live) = grant_liveness(Some(&grant), state, epoch) {
+                return Ok(Err(not_live));
+            }
+            let Some(user) = user else {
+                return Ok(Err(GrantNotLive::UserInactive));
+            };
+            let workspace = super::workspace::find_workspace(conn, workspace_id)?;
+            let roles = super::role::effective_roles(conn, &workspace, user_id)?;
+            let app_groups = super::group::groups_of_user(conn, workspace_id, user_id)?
+                .into_iter()
+                .filter(|group| group.kind == GroupKind::App)
+                .map(|group| group.display_name.to_string())
+                .collect();
+            Ok(Ok(GrantSubject {
+                grant,
+                user,
+                workspace,
+                roles,
+                app_groups,
+            }))
+        })
     }
 
     /// The apps a user is signed into (live grants, newest first), with the apps' names.

@@ -185,21 +185,7 @@ impl Store {
         workspace: &Workspace,
         user_id: UserId,
     ) -> StoreResult<EffectiveRoles> {
-        let granted: Vec<Role> = self.read(|conn| {
-            roles::table
-                .inner_join(granted_roles::table)
-                .filter(roles::workspace_id.eq(workspace.id.to_string()))
-                .filter(granted_roles::user_id.eq(user_id.to_string()))
-                .select(RoleRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(RoleRow::into_domain)
-                .collect()
-        })?;
-        Ok(roster_mapping::effective_roles(
-            &granted,
-            &workspace.default_role,
-        ))
+        self.read(|conn| effective_roles(conn, workspace, user_id))
     }
 
     /// Roles assigned to a user directly (not through groups).
@@ -220,4 +206,26 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// A user's effective roles (granted directly or through groups, else the workspace default),
+/// inside the caller's transaction.
+pub(crate) fn effective_roles(
+    conn: &mut DbConnection,
+    workspace: &Workspace,
+    user_id: UserId,
+) -> StoreResult<EffectiveRoles> {
+    let granted: Vec<Role> = roles::table
+        .inner_join(granted_roles::table)
+        .filter(roles::workspace_id.eq(workspace.id.to_string()))
+        .filter(granted_roles::user_id.eq(user_id.to_string()))
+        .select(RoleRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(RoleRow::into_domain)
+        .collect::<StoreResult<_>>()?;
+    Ok(roster_mapping::effective_roles(
+        &granted,
+        &workspace.default_role,
+    ))
 }

@@ -9,7 +9,7 @@ use roster_domain::{
 use super::{corrupt, from_json_list, record_audit, to_json_list};
 use crate::error::conflict_on;
 use crate::schema::workspaces;
-use crate::{Store, StoreError, StoreResult};
+use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// What creating a workspace needs.
 #[derive(Debug, Clone)]
@@ -136,15 +136,7 @@ impl Store {
     }
 
     pub fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
-        self.read(|conn| {
-            workspaces::table
-                .find(id.to_string())
-                .select(WorkspaceRow::as_select())
-                .get_result(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound { what: "workspace" })?
-                .into_domain()
-        })
+        self.read(|conn| find_workspace(conn, id))
     }
 
     pub fn workspace_by_slug(&self, slug: &str) -> StoreResult<Workspace> {
@@ -170,4 +162,15 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// A workspace by id, inside the caller's transaction.
+pub(crate) fn find_workspace(conn: &mut DbConnection, id: WorkspaceId) -> StoreResult<Workspace> {
+    workspaces::table
+        .find(id.to_string())
+        .select(WorkspaceRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "workspace" })?
+        .into_domain()
 }
