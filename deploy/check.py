@@ -8,14 +8,22 @@ in deploy/requirements.txt (all of them work offline: schemas and the hadolint b
 the wheels):
 
 - every YAML file: parsed by PyYAML and linted by yamllint (config below);
+- packages/build.txt, packages/runtime.txt: the Debian packages of the build and of the runtime,
+  listed once (valid names, no duplicates, no -dev package at run time); every `apt-get install`
+  line of README.md and the systemd unit names exactly one of these lists;
 - Dockerfile: linted by hadolint (deploy/hadolint.yaml: any finding fails), then parsed by
-  dockerfile-parse and held to the image rules (multi-stage, base images pinned by tag, no ADD of
-  URLs, no `COPY .`, cargo cache mounts, runtime packages libpq5 + ca-certificates only, numeric
-  non-root USER, EXPOSE 8080, exec-form ENTRYPOINT/CMD, container bind address), and its
-  Dockerfile.dockerignore keeps target/ out while letting every COPY source through;
+  dockerfile-parse and held to the image rules (multi-stage, base images pinned by tag, builder and
+  runtime on the same Debian release, no ADD of URLs, no `COPY .`, cargo cache mounts, system
+  packages installed only from the lists above bind-mounted into the RUN — build.txt in the
+  builder, runtime.txt in the runtime stage — numeric non-root USER, EXPOSE 8080, a HEALTHCHECK
+  running `roster healthcheck`, exec-form ENTRYPOINT/CMD, container bind address), and its
+  Dockerfile.dockerignore keeps target/ out while letting every COPY and bind-mount source through.
+  Whether the runtime list actually suffices is not decided here: `cargo xtask test` runs the
+  runtime stage in a debootstrapped chroot (xtask/src/image.rs);
 - compose.yaml: validated against the compose-spec JSON schema (from check-jsonschema), then the
   structure the stack relies on (PostgreSQL health check and volume, migrate-then-serve ordering,
-  read-only non-root Roster containers, no literal passwords);
+  a Roster health check with `roster healthcheck`, read-only non-root Roster containers, no
+  literal passwords);
 - kubernetes/*.yaml: validated strictly (unknown fields rejected) against the Kubernetes JSON
   schemas of the oldest and newest versions below (from kubernetes-validate), then the policy:
   non-root, read-only root filesystem, no privilege escalation, capabilities dropped, seccomp,
@@ -46,6 +54,8 @@ K8S_MIN_VERSION = "1.28.0"
 DEFAULT_SHUTDOWN_TIMEOUT_SECS = 30
 
 REQUIRED_FILES = [
+    "packages/build.txt",
+    "packages/runtime.txt",
     "Dockerfile",
     "hadolint.yaml",
     "compose.yaml",
@@ -74,6 +84,10 @@ SECRET_NAME_RE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CRED
 URL_CREDENTIALS_RE = re.compile(r"://[^/@\s:]+:([^@\s]+)@")
 PLACEHOLDER_RE = re.compile(r"REPLACE-ME|CHANGE-ME|PLACEHOLDER", re.I)
 LONG_RUNNING_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+# Debian package names (Debian Policy 5.6.1) and the releases an image tag may name.
+DEBIAN_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+DEBIAN_RELEASES = ["buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid"]
+PACKAGE_LISTS = {"build": "packages/build.txt", "runtime": "packages/runtime.txt"}
 WORKLOAD_KINDS = LONG_RUNNING_KINDS | {"Job", "CronJob"}
 
 
@@ -146,6 +160,95 @@ def check_yaml_files(
             continue
         report.note(rel, "yamllint" if not problems else "yamllint: problems")
     return docs
+
+
+# ---------------------------------------------------------------------------------------------
+# System packages: deploy/packages/*.txt
+# ---------------------------------------------------------------------------------------------
+
+
+def package_names(text: str) -> list[str]:
+    """The names of a package list: whitespace-separated, `#` to the end of a line is a comment
+    (what the Dockerfile's `sed -e 's/#.*//' | xargs` and xtask read)."""
+    return [word for line in text.splitlines() for word in line.split("#", 1)[0].split()]
+
+
+def install_lines(text: str) -> list[tuple[int, set[str]]]:
+    """(line number, package names) of every `apt-get install` line of a text."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = re.search(r"apt-get\s+install\s+([^&;|`\\]*)", line)
+        if match:
+            words = {w for w in match.group(1).split() if not w.startswith("-")}
+            found.append((number, words))
+    return found
+
+
+def check_package_lists(deploy: Path, report: Report) -> dict[str, list[str]]:
+    """Checks deploy/packages/*.txt; returns the names per list ("build", "runtime")."""
+    lists: dict[str, list[str]] = {}
+    for kind, rel in PACKAGE_LISTS.items():
+        path = deploy / rel
+        if not path.is_file():
+            continue
+        names = package_names(path.read_text(encoding="utf-8"))
+        lists[kind] = names
+        if not names:
+            report.error(rel, "names no package")
+        for name in names:
+            if not DEBIAN_PACKAGE_RE.fullmatch(name):
+                report.error(rel, f"{name!r} is not a Debian package name")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            report.error(rel, f"lists {duplicates} more than once")
+        if kind == "runtime":
+            for name in names:
+                if name.endswith("-dev") or name in {"pkg-config", "gcc", "build-essential"}:
+                    report.error(rel, f"{name} is a build package; it belongs in {PACKAGE_LISTS['build']}")
+        report.note(rel, f"{len(names)} packages")
+
+    # Prose that tells operators what to install must say what the lists say.
+    for rel in ("README.md", "systemd/roster.service"):
+        path = deploy / rel
+        if not path.is_file():
+            continue
+        for number, named in install_lines(path.read_text(encoding="utf-8")):
+            if not any(named == set(names) for names in lists.values()):
+                closest = min(lists.items(), key=lambda kv: len(named ^ set(kv[1])), default=None)
+                hint = (
+                    f"; {PACKAGE_LISTS[closest[0]]} has {' '.join(closest[1])}" if closest is not None else ""
+                )
+                report.error(
+                    rel,
+                    f"line {number}: apt-get install {' '.join(sorted(named))} is not one of "
+                    f"deploy/packages/*.txt{hint}",
+                )
+        report.note(rel, "apt-get install lines match deploy/packages")
+    return lists
+
+
+def debian_release(image: str) -> str | None:
+    """The Debian release an image tag names (`debian:bookworm-slim`, `rust:1-bookworm`)."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    tag_words = re.split(r"[-.]", last.split(":", 1)[1])
+    found = [w for w in tag_words if w in DEBIAN_RELEASES]
+    return found[0] if found else None
+
+
+def bind_mounts(run_value: str) -> list[tuple[str, str]]:
+    """(source, target) of each `--mount=type=bind,...` flag of a RUN."""
+    mounts = []
+    for flag in re.findall(r"--mount=(\S+)", run_value):
+        options = dict(
+            item.split("=", 1) if "=" in item else (item, "") for item in flag.split(",")
+        )
+        if options.get("type") == "bind":
+            source = options.get("source", options.get("src", "."))
+            target = options.get("target", options.get("dst", options.get("destination", "")))
+            mounts.append((source.removeprefix("./"), target))
+    return mounts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,13 +349,21 @@ def check_dockerfile(deploy: Path, report: Report, dockerfile_parser_cls) -> Non
             report.error(rel, f"{ignore_path.name} does not exclude target/")
         if patterns[:1] == ["*"]:
             allowed = {p[1:].strip("/") for p in patterns if p.startswith("!")}
+
+            def let_through(src: str) -> bool:
+                parts = src.removeprefix("./").strip("/").split("/")
+                return any("/".join(parts[: n + 1]) in allowed for n in range(len(parts)))
+
             for ins in instructions:
-                if ins["instruction"] != "COPY" or "--from" in ins["value"]:
-                    continue
-                for src in [w for w in ins["value"].split() if not w.startswith("--")][:-1]:
-                    top = src.removeprefix("./").split("/")[0] if src not in {".", "./"} else "."
-                    if top not in allowed:
-                        report.error(rel, f"COPY {src}: excluded by {ignore_path.name} (add !{top})")
+                sources: list[tuple[str, str]] = []
+                if ins["instruction"] == "COPY" and "--from" not in ins["value"]:
+                    words = [w for w in ins["value"].split() if not w.startswith("--")][:-1]
+                    sources = [("COPY", w) for w in words]
+                elif ins["instruction"] == "RUN":
+                    sources = [("RUN --mount", src) for src, _ in bind_mounts(ins["value"])]
+                for what, src in sources:
+                    if src in {".", "./"} or not let_through(src):
+                        report.error(rel, f"{what} {src}: excluded by {ignore_path.name} (add !{src})")
         report.note(rel, ignore_path.name)
 
     if not any(
@@ -284,18 +395,70 @@ def check_dockerfile(deploy: Path, report: Report, dockerfile_parser_cls) -> Non
         elif int(user) != EXPECTED_UID:
             report.error(rel, f"final USER is {user}, the manifests expect {EXPECTED_UID}")
 
-    allowed_packages = {"libpq5", "ca-certificates"}
-    for ins in final_ins:
-        if ins["instruction"] != "RUN":
-            continue
-        for match in re.finditer(r"apt-get\s+install\s+([^&;|]*)", ins["value"]):
-            packages = {w.split("=")[0] for w in match.group(1).split() if not w.startswith("-")}
-            extra = packages - allowed_packages
-            if extra:
+    # Debian release: the binary is linked against the builder's glibc, so the runtime stage must
+    # be the same release (and a Debian one: xtask's image check debootstraps it).
+    runtime_release = debian_release(final["image"])
+    if runtime_release is None or not final["image"].startswith(("debian:", "docker.io/library/debian:")):
+        report.error(rel, f"runtime image {final['image']!r} is not debian:<release>[-slim]")
+    for stage in stages[:-1]:
+        release = debian_release(stage["image"])
+        if stage["image"] not in stage_names and release != runtime_release:
+            report.error(
+                rel,
+                f"builder {stage['image']!r} is on {release or 'no named Debian release'}, the runtime on "
+                f"{runtime_release}: the binary needs the glibc it was linked against",
+            )
+
+    # System packages come from deploy/packages/*.txt only, bind-mounted into the RUN that installs
+    # them: build.txt in the stage that runs cargo, runtime.txt in the runtime stage.
+    builder_stages = [
+        s for s in stages[:-1] if any(i["instruction"] == "RUN" and "cargo build" in i["value"] for i in s["ins"])
+    ]
+    wanted = {id(final): "runtime", **{id(s): "build" for s in builder_stages}}
+    for stage in stages:
+        installed_from: set[str] = set()
+        for ins in stage["ins"]:
+            if ins["instruction"] != "RUN" or not re.search(r"apt-get\s+install", ins["value"]):
+                continue
+            line = ins["startline"] + 1
+            for _, named in install_lines(ins["value"].replace("\\\n", " ")):
+                if named:
+                    report.error(
+                        rel,
+                        f"line {line}: apt-get install names {sorted(named)} literally; list them in "
+                        f"deploy/packages/ and install from the list",
+                    )
+            for source, target in bind_mounts(ins["value"]):
+                rest = ins["value"].split(target, 1)[-1] if target else ""
+                if source.startswith("deploy/packages/") and target and target in rest:
+                    installed_from.add(source.removeprefix("deploy/"))
+            if not any(src in installed_from for src in PACKAGE_LISTS.values()):
                 report.error(
-                    rel,
-                    f"runtime stage installs {sorted(extra)}; only {sorted(allowed_packages)} belong there",
+                    rel, f"line {line}: apt-get install does not read a bind-mounted deploy/packages/*.txt"
                 )
+        kind = wanted.get(id(stage))
+        if kind and PACKAGE_LISTS[kind] not in installed_from:
+            report.error(
+                rel,
+                f"stage {stage['name'] or stage['image']}: does not install deploy/{PACKAGE_LISTS[kind]}",
+            )
+        for other, list_rel in PACKAGE_LISTS.items():
+            if other != kind and list_rel in installed_from:
+                report.error(rel, f"stage {stage['name'] or stage['image']}: installs deploy/{list_rel}")
+
+    healthchecks = [i for i in final_ins if i["instruction"] == "HEALTHCHECK"]
+    if not healthchecks:
+        report.error(rel, "final stage has no HEALTHCHECK (CMD [\"/usr/local/bin/roster\", \"healthcheck\"])")
+    else:
+        command = healthchecks[-1]["value"].split("CMD", 1)[-1].strip()
+        try:
+            argv = json.loads(command)
+        except ValueError:
+            argv = None
+        if not (
+            isinstance(argv, list) and len(argv) == 2 and str(argv[0]).endswith("/roster") and argv[1] == "healthcheck"
+        ):
+            report.error(rel, f"HEALTHCHECK must run [\"/usr/local/bin/roster\", \"healthcheck\"], got {command!r}")
 
     exposes = " ".join(i["value"] for i in final_ins if i["instruction"] == "EXPOSE").split()
     if f"{CONTAINER_PORT}" not in [p.split("/")[0] for p in exposes]:
@@ -395,6 +558,19 @@ def check_compose(deploy: Path, report: Report, docs: dict[str, list]) -> None:
         ports = [str(p.get("target")) if isinstance(p, dict) else str(p) for p in svc.get("ports", [])]
         if not any(p == str(CONTAINER_PORT) or p.endswith(f":{CONTAINER_PORT}") for p in ports):
             report.error(rel, f"service {name}: container port {CONTAINER_PORT} is not published")
+
+    for name, svc in serve.items():
+        test = (svc.get("healthcheck") or {}).get("test")
+        if not (
+            isinstance(test, list)
+            and len(test) == 3
+            and test[0] == "CMD"
+            and str(test[1]).endswith("/roster")
+            and test[2] == "healthcheck"
+        ):
+            report.error(
+                rel, f'service {name}: healthcheck.test must be ["CMD", "/usr/local/bin/roster", "healthcheck"]'
+            )
 
     for name, svc in {**migrate, **serve}.items():
         if svc.get("read_only") is not True:
@@ -952,6 +1128,7 @@ def main(argv: list[str]) -> int:
             report.error(rel, "missing")
     docs = check_yaml_files(deploy, report, yaml, yamllint_linter, yamllint_config)
     for area, check in (
+        ("packages/", lambda: check_package_lists(deploy, report)),
         ("Dockerfile", lambda: check_dockerfile(deploy, report, DockerfileParser)),
         ("compose.yaml", lambda: check_compose(deploy, report, docs)),
         ("kubernetes/", lambda: check_kubernetes(deploy, report, docs, kubernetes_validate)),
