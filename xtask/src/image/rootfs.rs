@@ -56,7 +56,7 @@ pub(crate) fn prepare(stage: &RuntimeStage, repo: &Path, cache: &Path) -> Result
     probe_mirror(&mirror, &stage.release)?;
     remove_other_roots(cache, &home)?;
     if home.exists() {
-        std::fs::remove_dir_all(&home).map_err(|err| format!("{}: {err}", home.display()))?;
+        remove_root(&home)?;
     }
     std::fs::create_dir_all(&home).map_err(|err| format!("{}: {err}", home.display()))?;
     say(&format!(
@@ -224,10 +224,49 @@ fn remove_other_roots(cache: &Path, keep: &Path) -> Result<(), String> {
                 "image check: removing the outdated root {}",
                 path.display()
             ));
-            std::fs::remove_dir_all(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+            remove_root(&path)?;
         }
     }
     Ok(())
+}
+
+/// Deletes a cached root. debootstrap mounts /proc and /sys inside the root while it configures
+/// packages; an interrupted run can leave them mounted, and deleting through a mount would reach
+/// the host's. So anything still mounted below `dir` is unmounted first, and a root that stays
+/// mounted is left alone with an error.
+fn remove_root(dir: &Path) -> Result<(), String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let below = mounts_below(&mounts, dir);
+    for mount_point in below.iter().rev() {
+        say(&format!(
+            "image check: unmounting {mount_point} left by an interrupted debootstrap"
+        ));
+        let _ = Command::new("umount")
+            .arg("--lazy")
+            .arg(mount_point)
+            .status();
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    if !mounts_below(&mounts, dir).is_empty() {
+        return Err(format!(
+            "{} still has file systems mounted below it; unmount them, then delete it",
+            dir.display()
+        ));
+    }
+    std::fs::remove_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))
+}
+
+/// The mount points of a `/proc/self/mounts` text at or below `dir`, in mount order.
+fn mounts_below(mounts: &str, dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy();
+    let prefix = prefix.trim_end_matches('/');
+    mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        // /proc/self/mounts escapes spaces and the like as octal (`\040`).
+        .map(|point| point.replace("\\040", " "))
+        .filter(|point| point == prefix || point.starts_with(&format!("{prefix}/")))
+        .collect()
 }
 
 /// Fails fast, and clearly, when the mirror cannot be reached: asks an `http://` mirror for the
@@ -334,6 +373,22 @@ mod tests {
         std::fs::write(dir.join("deploy/list.txt"), "libpq5\nlibxml2\n").unwrap();
         assert_ne!(first, cache_key(&stage, &dir, DEFAULT_MIRROR).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn finds_the_mounts_left_below_a_root() {
+        let mounts = "proc /proc proc rw 0 0\n\
+                      proc /t/image-check/b-1/rootfs/proc proc rw 0 0\n\
+                      sysfs /t/image-check/b-1/rootfs/sys sysfs rw 0 0\n\
+                      proc /t/image-check/b-10/rootfs/proc proc rw 0 0\n";
+        assert_eq!(
+            mounts_below(mounts, Path::new("/t/image-check/b-1")),
+            [
+                "/t/image-check/b-1/rootfs/proc",
+                "/t/image-check/b-1/rootfs/sys"
+            ]
+        );
+        assert!(mounts_below(mounts, Path::new("/t/other")).is_empty());
     }
 
     #[test]
