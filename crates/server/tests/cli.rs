@@ -1045,8 +1045,20 @@ fn healthcheck_names_a_503_reason_gives_up_on_silence_and_opens_no_database() {
     // A server whose database is down answers /readyz like this (crates/server/src/http.rs).
     let unready = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let unready_addr = unready.local_addr().unwrap().to_string();
+    unready.set_nonblocking(true).unwrap();
     let answering = std::thread::spawn(move || {
-        let (mut stream, _) = unready.accept().unwrap();
+        // Gives up after 20 s, so a binary that never asks fails the test instead of hanging it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut stream = loop {
+            match unready.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(err) => return format!("no request: {err}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
         let mut request = Vec::new();
         let mut byte = [0u8; 1];
         while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
