@@ -8,14 +8,22 @@ in deploy/requirements.txt (all of them work offline: schemas and the hadolint b
 the wheels):
 
 - every YAML file: parsed by PyYAML and linted by yamllint (config below);
+- packages/build.txt, packages/runtime.txt: the Debian packages of the build and of the runtime,
+  listed once (valid names, no duplicates, no -dev package at run time); every `apt-get install`
+  line of README.md and the systemd unit names exactly one of these lists;
 - Dockerfile: linted by hadolint (deploy/hadolint.yaml: any finding fails), then parsed by
-  dockerfile-parse and held to the image rules (multi-stage, base images pinned by tag, no ADD of
-  URLs, no `COPY .`, cargo cache mounts, runtime packages libpq5 + ca-certificates only, numeric
-  non-root USER, EXPOSE 8080, exec-form ENTRYPOINT/CMD, container bind address), and its
-  Dockerfile.dockerignore keeps target/ out while letting every COPY source through;
+  dockerfile-parse and held to the image rules (multi-stage, base images pinned by tag, builder and
+  runtime on the same Debian release, no ADD of URLs, no `COPY .`, cargo cache mounts, system
+  packages installed only from the lists above bind-mounted into the RUN — build.txt in the
+  builder, runtime.txt in the runtime stage — numeric non-root USER, EXPOSE 8080, a HEALTHCHECK
+  running `roster healthcheck`, exec-form ENTRYPOINT/CMD, container bind address), and its
+  Dockerfile.dockerignore keeps target/ out while letting every COPY and bind-mount source through.
+  Whether the runtime list actually suffices is not decided here: `cargo xtask test` runs the
+  runtime stage in a debootstrapped chroot (xtask/src/image.rs);
 - compose.yaml: validated against the compose-spec JSON schema (from check-jsonschema), then the
   structure the stack relies on (PostgreSQL health check and volume, migrate-then-serve ordering,
-  read-only non-root Roster containers, no literal passwords);
+  a Roster health check with `roster healthcheck`, read-only non-root Roster containers, no
+  literal passwords);
 - kubernetes/*.yaml: validated strictly (unknown fields rejected) against the Kubernetes JSON
   schemas of the oldest and newest versions below (from kubernetes-validate), then the policy:
   non-root, read-only root filesystem, no privilege escalation, capabilities dropped, seccomp,
@@ -23,6 +31,13 @@ the wheels):
   ConfigMaps, every reference (ConfigMap, Secret key, selectors, ports) resolving, and a
   kustomization that lists every manifest except the example Secret and sets no namespace (and,
   only when kubectl is on PATH, renders with `kubectl kustomize`);
+- helm/roster: linted by the Helm SDK (helm-python-sdk: Helm's Go code in the wheel, no helm
+  binary, offline) in strict mode; values.schema.json accepts the defaults and refuses a list of
+  bad values; the chart is rendered with its defaults and with every optional part on (Ingress
+  with TLS, NetworkPolicy, ServiceMonitor, HorizontalPodAutoscaler) and each render held to the
+  Kubernetes schemas and policy above, plus the chart's own promises (the migration as a
+  pre-install/pre-upgrade hook replaced on each upgrade, the optional objects wired to the
+  Deployment and Service); its containers must match kubernetes/*.yaml;
 - systemd/roster.service: the required keys and sandboxing options; roster.env.example: the
   variable names.
 
@@ -46,6 +61,8 @@ K8S_MIN_VERSION = "1.28.0"
 DEFAULT_SHUTDOWN_TIMEOUT_SECS = 30
 
 REQUIRED_FILES = [
+    "packages/build.txt",
+    "packages/runtime.txt",
     "Dockerfile",
     "hadolint.yaml",
     "compose.yaml",
@@ -56,6 +73,9 @@ REQUIRED_FILES = [
     "kubernetes/deployment.yaml",
     "kubernetes/service.yaml",
     "kubernetes/poddisruptionbudget.yaml",
+    "helm/roster/Chart.yaml",
+    "helm/roster/values.yaml",
+    "helm/roster/values.schema.json",
     "systemd/roster.service",
     "systemd/roster.env.example",
 ]
@@ -74,6 +94,10 @@ SECRET_NAME_RE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CRED
 URL_CREDENTIALS_RE = re.compile(r"://[^/@\s:]+:([^@\s]+)@")
 PLACEHOLDER_RE = re.compile(r"REPLACE-ME|CHANGE-ME|PLACEHOLDER", re.I)
 LONG_RUNNING_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+# Debian package names (Debian Policy 5.6.1) and the releases an image tag may name.
+DEBIAN_PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+DEBIAN_RELEASES = ["buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid"]
+PACKAGE_LISTS = {"build": "packages/build.txt", "runtime": "packages/runtime.txt"}
 WORKLOAD_KINDS = LONG_RUNNING_KINDS | {"Job", "CronJob"}
 
 
@@ -126,11 +150,11 @@ def check_yaml_files(
     docs: dict[str, list] = {}
     conf = yamllint_config.YamlLintConfig(YAMLLINT_CONFIG)
     for path in sorted(list(deploy.rglob("*.yaml")) + list(deploy.rglob("*.yml"))):
-        if any(
-            part.startswith(".") or part in {"node_modules", "__pycache__"}
-            for part in path.relative_to(deploy).parts
-        ):
+        parts = path.relative_to(deploy).parts
+        if any(part.startswith(".") or part in {"node_modules", "__pycache__"} for part in parts):
             continue
+        if "templates" in parts and parts[0] == "helm":
+            continue  # Go templates: YAML only once rendered (check_helm renders them)
         rel = path.relative_to(deploy).as_posix()
         text = path.read_text(encoding="utf-8")
         problems = list(yamllint_linter.run(text, conf, str(path)))
@@ -146,6 +170,93 @@ def check_yaml_files(
             continue
         report.note(rel, "yamllint" if not problems else "yamllint: problems")
     return docs
+
+
+# ---------------------------------------------------------------------------------------------
+# System packages: deploy/packages/*.txt
+# ---------------------------------------------------------------------------------------------
+
+
+def package_names(text: str) -> list[str]:
+    """The names of a package list: whitespace-separated, `#` to the end of a line is a comment
+    (what the Dockerfile's `sed -e 's/#.*//' | xargs` and xtask read)."""
+    return [word for line in text.splitlines() for word in line.split("#", 1)[0].split()]
+
+
+def install_lines(text: str) -> list[tuple[int, set[str]]]:
+    """(line number, package names) of every `apt-get install` line of a text."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = re.search(r"apt-get\s+install\s+([^&;|`\\]*)", line)
+        if match:
+            words = {w for w in match.group(1).split() if not w.startswith("-")}
+            found.append((number, words))
+    return found
+
+
+def check_package_lists(deploy: Path, report: Report) -> dict[str, list[str]]:
+    """Checks deploy/packages/*.txt; returns the names per list ("build", "runtime")."""
+    lists: dict[str, list[str]] = {}
+    for kind, rel in PACKAGE_LISTS.items():
+        path = deploy / rel
+        if not path.is_file():
+            continue
+        names = package_names(path.read_text(encoding="utf-8"))
+        lists[kind] = names
+        if not names:
+            report.error(rel, "names no package")
+        for name in names:
+            if not DEBIAN_PACKAGE_RE.fullmatch(name):
+                report.error(rel, f"{name!r} is not a Debian package name")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            report.error(rel, f"lists {duplicates} more than once")
+        if kind == "runtime":
+            for name in names:
+                if name.endswith("-dev") or name in {"pkg-config", "gcc", "build-essential"}:
+                    report.error(rel, f"{name} is a build package; it belongs in {PACKAGE_LISTS['build']}")
+        report.note(rel, f"{len(names)} packages")
+
+    # Prose that tells operators what to install must say what the lists say.
+    for rel in ("README.md", "systemd/roster.service"):
+        path = deploy / rel
+        if not path.is_file():
+            continue
+        for number, named in install_lines(path.read_text(encoding="utf-8")):
+            if not any(named == set(names) for names in lists.values()):
+                closest = min(lists.items(), key=lambda kv: len(named ^ set(kv[1])), default=None)
+                hint = (
+                    f"; {PACKAGE_LISTS[closest[0]]} has {' '.join(closest[1])}" if closest is not None else ""
+                )
+                report.error(
+                    rel,
+                    f"line {number}: apt-get install {' '.join(sorted(named))} is not one of "
+                    f"deploy/packages/*.txt{hint}",
+                )
+        report.note(rel, "apt-get install lines match deploy/packages")
+    return lists
+
+
+def debian_release(image: str) -> str | None:
+    """The Debian release an image tag names (`debian:bookworm-slim`, `rust:1-bookworm`)."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    tag_words = re.split(r"[-.]", last.split(":", 1)[1])
+    found = [w for w in tag_words if w in DEBIAN_RELEASES]
+    return found[0] if found else None
+
+
+def bind_mounts(run_value: str) -> list[tuple[str, str]]:
+    """(source, target) of each `--mount=type=bind,...` flag of a RUN."""
+    mounts = []
+    for flag in re.findall(r"--mount=(\S+)", run_value):
+        options = dict(item.split("=", 1) if "=" in item else (item, "") for item in flag.split(","))
+        if options.get("type") == "bind":
+            source = options.get("source", options.get("src", "."))
+            target = options.get("target", options.get("dst", options.get("destination", "")))
+            mounts.append((source.removeprefix("./"), target))
+    return mounts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,13 +357,21 @@ def check_dockerfile(deploy: Path, report: Report, dockerfile_parser_cls) -> Non
             report.error(rel, f"{ignore_path.name} does not exclude target/")
         if patterns[:1] == ["*"]:
             allowed = {p[1:].strip("/") for p in patterns if p.startswith("!")}
+
+            def let_through(src: str) -> bool:
+                parts = src.removeprefix("./").strip("/").split("/")
+                return any("/".join(parts[: n + 1]) in allowed for n in range(len(parts)))
+
             for ins in instructions:
-                if ins["instruction"] != "COPY" or "--from" in ins["value"]:
-                    continue
-                for src in [w for w in ins["value"].split() if not w.startswith("--")][:-1]:
-                    top = src.removeprefix("./").split("/")[0] if src not in {".", "./"} else "."
-                    if top not in allowed:
-                        report.error(rel, f"COPY {src}: excluded by {ignore_path.name} (add !{top})")
+                sources: list[tuple[str, str]] = []
+                if ins["instruction"] == "COPY" and "--from" not in ins["value"]:
+                    words = [w for w in ins["value"].split() if not w.startswith("--")][:-1]
+                    sources = [("COPY", w) for w in words]
+                elif ins["instruction"] == "RUN":
+                    sources = [("RUN --mount", src) for src, _ in bind_mounts(ins["value"])]
+                for what, src in sources:
+                    if src in {".", "./"} or not let_through(src):
+                        report.error(rel, f"{what} {src}: excluded by {ignore_path.name} (add !{src})")
         report.note(rel, ignore_path.name)
 
     if not any(
@@ -284,18 +403,77 @@ def check_dockerfile(deploy: Path, report: Report, dockerfile_parser_cls) -> Non
         elif int(user) != EXPECTED_UID:
             report.error(rel, f"final USER is {user}, the manifests expect {EXPECTED_UID}")
 
-    allowed_packages = {"libpq5", "ca-certificates"}
-    for ins in final_ins:
-        if ins["instruction"] != "RUN":
-            continue
-        for match in re.finditer(r"apt-get\s+install\s+([^&;|]*)", ins["value"]):
-            packages = {w.split("=")[0] for w in match.group(1).split() if not w.startswith("-")}
-            extra = packages - allowed_packages
-            if extra:
+    # Debian release: the binary is linked against the builder's glibc, so the runtime stage must
+    # be the same release (and a Debian one: xtask's image check debootstraps it).
+    runtime_release = debian_release(final["image"])
+    if runtime_release is None or not final["image"].startswith(("debian:", "docker.io/library/debian:")):
+        report.error(rel, f"runtime image {final['image']!r} is not debian:<release>[-slim]")
+    for stage in stages[:-1]:
+        release = debian_release(stage["image"])
+        if stage["image"] not in stage_names and release != runtime_release:
+            report.error(
+                rel,
+                f"builder {stage['image']!r} is on {release or 'no named Debian release'}, the runtime on "
+                f"{runtime_release}: the binary needs the glibc it was linked against",
+            )
+
+    # System packages come from deploy/packages/*.txt only, bind-mounted into the RUN that installs
+    # them: build.txt in the stage that runs cargo, runtime.txt in the runtime stage.
+    builder_stages = [
+        s
+        for s in stages[:-1]
+        if any(i["instruction"] == "RUN" and "cargo build" in i["value"] for i in s["ins"])
+    ]
+    wanted = {id(final): "runtime", **{id(s): "build" for s in builder_stages}}
+    for stage in stages:
+        installed_from: set[str] = set()
+        for ins in stage["ins"]:
+            if ins["instruction"] != "RUN" or not re.search(r"apt-get\s+install", ins["value"]):
+                continue
+            line = ins["startline"] + 1
+            for _, named in install_lines(ins["value"].replace("\\\n", " ")):
+                if named:
+                    report.error(
+                        rel,
+                        f"line {line}: apt-get install names {sorted(named)} literally; list them in "
+                        f"deploy/packages/ and install from the list",
+                    )
+            for source, target in bind_mounts(ins["value"]):
+                rest = ins["value"].split(target, 1)[-1] if target else ""
+                if source.startswith("deploy/packages/") and target and target in rest:
+                    installed_from.add(source.removeprefix("deploy/"))
+            if not any(src in installed_from for src in PACKAGE_LISTS.values()):
                 report.error(
-                    rel,
-                    f"runtime stage installs {sorted(extra)}; only {sorted(allowed_packages)} belong there",
+                    rel, f"line {line}: apt-get install does not read a bind-mounted deploy/packages/*.txt"
                 )
+        kind = wanted.get(id(stage))
+        if kind and PACKAGE_LISTS[kind] not in installed_from:
+            report.error(
+                rel,
+                f"stage {stage['name'] or stage['image']}: does not install deploy/{PACKAGE_LISTS[kind]}",
+            )
+        for other, list_rel in PACKAGE_LISTS.items():
+            if other != kind and list_rel in installed_from:
+                report.error(rel, f"stage {stage['name'] or stage['image']}: installs deploy/{list_rel}")
+
+    healthchecks = [i for i in final_ins if i["instruction"] == "HEALTHCHECK"]
+    if not healthchecks:
+        report.error(rel, 'final stage has no HEALTHCHECK (CMD ["/usr/local/bin/roster", "healthcheck"])')
+    else:
+        command = healthchecks[-1]["value"].split("CMD", 1)[-1].strip()
+        try:
+            argv = json.loads(command)
+        except ValueError:
+            argv = None
+        if not (
+            isinstance(argv, list)
+            and len(argv) == 2
+            and str(argv[0]).endswith("/roster")
+            and argv[1] == "healthcheck"
+        ):
+            report.error(
+                rel, f'HEALTHCHECK must run ["/usr/local/bin/roster", "healthcheck"], got {command!r}'
+            )
 
     exposes = " ".join(i["value"] for i in final_ins if i["instruction"] == "EXPOSE").split()
     if f"{CONTAINER_PORT}" not in [p.split("/")[0] for p in exposes]:
@@ -396,6 +574,20 @@ def check_compose(deploy: Path, report: Report, docs: dict[str, list]) -> None:
         if not any(p == str(CONTAINER_PORT) or p.endswith(f":{CONTAINER_PORT}") for p in ports):
             report.error(rel, f"service {name}: container port {CONTAINER_PORT} is not published")
 
+    for name, svc in serve.items():
+        test = (svc.get("healthcheck") or {}).get("test")
+        if not (
+            isinstance(test, list)
+            and len(test) == 3
+            and test[0] == "CMD"
+            and str(test[1]).endswith("/roster")
+            and test[2] == "healthcheck"
+        ):
+            report.error(
+                rel,
+                f'service {name}: healthcheck.test must be ["CMD", "/usr/local/bin/roster", "healthcheck"]',
+            )
+
     for name, svc in {**migrate, **serve}.items():
         if svc.get("read_only") is not True:
             report.error(rel, f"service {name}: read_only must be true")
@@ -451,7 +643,6 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
     kdir = deploy / "kubernetes"
     if not kdir.is_dir():
         return
-    versions = [K8S_MIN_VERSION, kubernetes_validate.latest_version()]
     manifests: list[tuple[str, dict]] = []  # (rel, doc) excluding the kustomization
     for rel, documents in sorted(docs.items()):
         if not rel.startswith("kubernetes/") or rel == "kubernetes/kustomization.yaml":
@@ -461,18 +652,39 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
                 report.error(rel, "a document without apiVersion/kind")
                 continue
             manifests.append((rel, doc))
-            label = f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '?')}"
-            for version in versions:
-                try:
-                    kubernetes_validate.validate(doc, version, strict=True)
-                except kubernetes_validate.ValidationError as exc:
-                    path = ".".join(str(p) for p in exc.path) or "(root)"
-                    report.error(rel, f"{label}: Kubernetes {version} schema (strict): {path}: {exc.message}")
-                except kubernetes_validate.SchemaNotFoundError:
-                    report.error(
-                        rel, f"{label}: no Kubernetes {version} schema for {doc['apiVersion']} {doc['kind']}"
-                    )
-            report.note(rel, "schemas " + " & ".join(v.rsplit(".", 1)[0] for v in versions) + " strict")
+    check_manifests(report, manifests, kubernetes_validate)
+    check_kustomization(deploy, report, docs, manifests)
+
+
+# Custom resources the manifests may use: no bundled schema; check_helm checks their structure.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+def check_manifests(
+    report: Report,
+    manifests: list[tuple[str, dict]],
+    kubernetes_validate,
+    external_secret_keys: frozenset[tuple[str, str]] = frozenset(),
+) -> None:
+    """Schemas and policy for a set of manifests applied together (the plain ones, or a Helm
+    render). `external_secret_keys`: (Secret, key) pairs created out of band."""
+    versions = [K8S_MIN_VERSION, kubernetes_validate.latest_version()]
+    for rel, doc in manifests:
+        label = f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '?')}"
+        if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
+            report.note(rel, f"{doc['kind']}: custom resource, structure checked")
+            continue
+        for version in versions:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                path = ".".join(str(p) for p in exc.path) or "(root)"
+                report.error(rel, f"{label}: Kubernetes {version} schema (strict): {path}: {exc.message}")
+            except kubernetes_validate.SchemaNotFoundError:
+                report.error(
+                    rel, f"{label}: no Kubernetes {version} schema for {doc['apiVersion']} {doc['kind']}"
+                )
+        report.note(rel, "schemas " + " & ".join(v.rsplit(".", 1)[0] for v in versions) + " strict")
 
     by_kind: dict[str, list[tuple[str, dict]]] = {}
     for rel, doc in manifests:
@@ -509,6 +721,8 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
         report.note(rel, "placeholders only")
 
     def key_exists(kind: str, name: str, key: str | None) -> bool:
+        if kind == "Secret" and any(n == name and key in {k, None} for n, k in external_secret_keys):
+            return True
         objects = configmaps if kind == "ConfigMap" else secrets
         obj = objects.get(name)
         if obj is None:
@@ -518,6 +732,18 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
         return key in (obj.get("data") or {}) or key in (obj.get("stringData") or {})
 
     deployments = by_kind.get("Deployment", [])
+    # A Deployment an autoscaler scales has no replicas of its own: the autoscaler's floor counts.
+    autoscaled = {
+        ((d.get("spec") or {}).get("scaleTargetRef") or {}).get("name"): (d.get("spec") or {}).get(
+            "minReplicas", 1
+        )
+        for _, d in by_kind.get("HorizontalPodAutoscaler", [])
+    }
+
+    def replicas_of(dep: dict) -> object:
+        name = (dep.get("metadata") or {}).get("name")
+        return (dep.get("spec") or {}).get("replicas", autoscaled.get(name))
+
     for rel, doc in manifests:
         try:
             kind = doc["kind"]
@@ -615,8 +841,11 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
 
             if kind == "Deployment":
                 spec = doc.get("spec") or {}
-                if not isinstance(spec.get("replicas"), int) or spec["replicas"] < 2:
+                replicas = replicas_of(doc)
+                if not isinstance(replicas, int) or replicas < 2:
                     report.error(rel, f"Deployment/{name}: replicas < 2 leaves no replica during a restart")
+                if name in autoscaled and "replicas" in spec:
+                    report.error(rel, f"Deployment/{name}: sets replicas although an autoscaler scales it")
                 strategy = spec.get("strategy") or {}
                 max_unavailable = (strategy.get("rollingUpdate") or {}).get("maxUnavailable")
                 if strategy.get("type", "RollingUpdate") != "RollingUpdate" or str(max_unavailable) not in {
@@ -696,13 +925,11 @@ def check_kubernetes(deploy: Path, report: Report, docs: dict[str, list], kubern
                 rel, f"PodDisruptionBudget: minAvailable is {spec.get('minAvailable')!r}, expected 1"
             )
         for dep in targets:
-            replicas = dep["spec"].get("replicas")
+            replicas = replicas_of(dep)
             replicas = replicas if isinstance(replicas, int) else 1
             if isinstance(spec.get("minAvailable"), int) and spec["minAvailable"] >= replicas:
                 report.error(rel, "PodDisruptionBudget: minAvailable >= replicas blocks every node drain")
         report.note(rel, "selector resolves")
-
-    check_kustomization(deploy, report, docs, manifests)
 
 
 def check_kustomization(deploy: Path, report: Report, docs: dict[str, list], manifests: list) -> None:
@@ -761,6 +988,254 @@ def check_kustomization(deploy: Path, report: Report, docs: dict[str, list], man
             report.error(rel, f"kubectl kustomize failed: {(run.stderr or run.stdout).strip()}")
         else:
             report.note(rel, "kubectl kustomize renders")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helm chart: helm/roster, rendered offline
+# ---------------------------------------------------------------------------------------------
+
+CHART = "helm/roster"
+# Values the schema must refuse, and why (each proves one part of values.schema.json works).
+SCHEMA_REFUSES = [
+    ({"replicas": 3}, "an unknown key (a typo of replicaCount)"),
+    ({"image": {"tag": "latest"}}, "the tag latest"),
+    ({"publicUrl": "roster.example.com"}, "a public URL without scheme"),
+    ({"replicaCount": 1}, "a single replica"),
+    (
+        {"extraEnv": {"ROSTER__DATABASE__URL": "postgres://u:p@db/roster"}},
+        "the database URL as a plain value",
+    ),
+    ({"extraEnv": {"DEBUG": "1"}}, "a variable Roster does not read"),
+    ({"database": {"existingSecret": ""}}, "no database Secret"),
+    ({"networkPolicy": {"database": {"cidrs": ["10.0.0.0"]}}}, "a database address that is not a CIDR"),
+]
+# The scenarios rendered and checked: the defaults, and every optional part switched on.
+HELM_SCENARIOS = {
+    "defaults": ({}, {"is_install": True}),
+    "everything": (
+        {
+            "image": {"repository": "registry.example.com/roster", "tag": "0.1.0"},
+            "publicUrl": "https://sso.example.com",
+            "extraEnv": {"ROSTER__SCIM__RATE_LIMIT_PER_SECOND": 100},
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "host": "sso.example.com",
+                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
+                "tls": {"secretName": "sso-tls"},
+            },
+            "networkPolicy": {
+                "enabled": True,
+                "ingressFrom": [
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+                ],
+                "database": {"cidrs": ["10.20.0.0/16"], "port": 5432},
+            },
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 8},
+        },
+        {"is_upgrade": True},
+    ),
+}
+
+
+def check_helm(deploy: Path, report: Report, kubernetes_validate, yaml_mod, helm) -> None:
+    chart_dir = deploy / CHART
+    if not chart_dir.is_dir():
+        return
+    rel = CHART
+    lint = helm.lint(str(chart_dir), strict=True, kube_version=f"v{K8S_MIN_VERSION}")
+    for message in lint.get("messages") or []:
+        if message.get("severity", 0) >= 2:
+            report.error(rel, f"helm lint: {message.get('path')}: {message.get('error')}")
+    for error in lint.get("errors") or []:
+        report.error(rel, f"helm lint: {error}")
+    report.note(rel, f"helm lint (strict, Kubernetes {K8S_MIN_VERSION}; Helm SDK {helm.helm_sdk_version()})")
+
+    chart = helm.Chart.load(str(chart_dir))
+    try:
+        chart.validate_schema({})
+    except helm.HelmError as exc:
+        report.error(rel, f"the default values fail values.schema.json: {exc}")
+    refused = 0
+    for values, what in SCHEMA_REFUSES:
+        try:
+            chart.validate_schema(values)
+            report.error(rel, f"values.schema.json accepts {what}: {values}")
+        except helm.HelmValuesError:
+            refused += 1
+    try:
+        chart.render({"autoscaling": {"enabled": True, "minReplicas": 4, "maxReplicas": 3}}, name="r")
+        report.error(rel, "renders an autoscaler whose maxReplicas is below minReplicas")
+    except helm.HelmError:
+        pass
+    report.note(
+        rel, f"values.schema.json: defaults pass, {refused} of {len(SCHEMA_REFUSES)} bad values refused"
+    )
+
+    renders: dict[str, list[tuple[str, dict]]] = {}
+    for scenario, (values, options) in HELM_SCENARIOS.items():
+        try:
+            rendered = chart.render(values, name="roster", namespace="roster", **options)
+        except helm.HelmError as exc:
+            report.error(rel, f"{scenario}: does not render: {exc}")
+            continue
+        manifests = []
+        for template, text in sorted(rendered.items()):
+            if not template.endswith((".yaml", ".yml")):
+                continue
+            for doc in yaml_mod.safe_load_all(text):
+                if doc is None:
+                    continue
+                if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+                    report.error(rel, f"{scenario}: {template}: a document without apiVersion/kind")
+                    continue
+                manifests.append((f"{CHART} [{scenario}] {template.split('/templates/', 1)[-1]}", doc))
+        renders[scenario] = manifests
+        external = chart.merge_values(values)["database"]
+        check_manifests(
+            report,
+            manifests,
+            kubernetes_validate,
+            external_secret_keys=frozenset({(external["existingSecret"], external["urlKey"])}),
+        )
+        check_chart_render(report, scenario, manifests)
+        report.note(rel, f"{scenario}: {len(manifests)} objects rendered")
+
+    if "defaults" in renders:
+        check_chart_matches_plain_manifests(deploy, report, yaml_mod, renders["defaults"])
+
+
+def check_chart_render(report: Report, scenario: str, manifests: list[tuple[str, dict]]) -> None:
+    """What the chart promises beyond the plain manifests: the migration as a hook, and the
+    optional Ingress, NetworkPolicy, ServiceMonitor and autoscaler wired to the right objects."""
+    by_kind: dict[str, list[tuple[str, dict]]] = {}
+    for rel, doc in manifests:
+        by_kind.setdefault(doc["kind"], []).append((rel, doc))
+    kinds = set(by_kind)
+    wanted = {"ConfigMap", "Deployment", "Service", "Job", "PodDisruptionBudget"}
+    if scenario == "everything":
+        wanted |= {"Ingress", "NetworkPolicy", "ServiceMonitor", "HorizontalPodAutoscaler"}
+    for kind in sorted(wanted - kinds):
+        report.error(CHART, f"{scenario}: renders no {kind}")
+    services = [d for _, d in by_kind.get("Service", [])]
+    deployments = [d for _, d in by_kind.get("Deployment", [])]
+
+    for rel, job in by_kind.get("Job", []):
+        annotations = (job.get("metadata") or {}).get("annotations") or {}
+        hooks = {h.strip() for h in str(annotations.get("helm.sh/hook", "")).split(",")}
+        if not {"pre-install", "pre-upgrade"} <= hooks:
+            report.error(rel, "the migration Job is not a pre-install,pre-upgrade hook")
+        if "before-hook-creation" not in str(annotations.get("helm.sh/hook-delete-policy", "")):
+            report.error(
+                rel, "the migration hook lacks hook-delete-policy before-hook-creation (upgrades would clash)"
+            )
+        for container in (pod_spec_of(job) or {}).get("containers") or []:
+            if container.get("envFrom"):
+                report.error(
+                    rel, "the migration hook reads a ConfigMap, which a first install creates after hooks"
+                )
+
+    for rel, ingress in by_kind.get("Ingress", []):
+        spec = ingress.get("spec") or {}
+        hosts = {r.get("host") for r in spec.get("rules") or []}
+        tls_hosts = {h for t in spec.get("tls") or [] for h in t.get("hosts") or []}
+        if not hosts or not hosts <= tls_hosts:
+            report.error(rel, f"Ingress: hosts {sorted(hosts)} are not all under tls ({sorted(tls_hosts)})")
+        for rule in spec.get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                backend = (path.get("backend") or {}).get("service") or {}
+                match = [s for s in services if (s.get("metadata") or {}).get("name") == backend.get("name")]
+                port = (backend.get("port") or {}).get("name")
+                if not match or port not in {
+                    p.get("name") for p in (match[0].get("spec") or {}).get("ports") or []
+                }:
+                    report.error(rel, f"Ingress: backend {backend} is not a Service port rendered here")
+
+    for rel, policy in by_kind.get("NetworkPolicy", []):
+        spec = policy.get("spec") or {}
+        selector = (spec.get("podSelector") or {}).get("matchLabels") or {}
+        workloads = deployments + [d for _, d in by_kind.get("Job", [])]
+        if not all(selects(selector, pod_labels_of(w)) for w in workloads):
+            report.error(rel, "NetworkPolicy: podSelector misses a Roster workload (server or migration)")
+        if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
+            report.error(rel, "NetworkPolicy: policyTypes must be Ingress and Egress")
+        ingress_ports = {p.get("port") for rule in spec.get("ingress") or [] for p in rule.get("ports") or []}
+        if ingress_ports != {CONTAINER_PORT}:
+            report.error(
+                rel, f"NetworkPolicy: ingress ports are {sorted(map(str, ingress_ports))}, expected 8080 only"
+            )
+        egress_ports = {p.get("port") for rule in spec.get("egress") or [] for p in rule.get("ports") or []}
+        for port, what in ((53, "DNS"), (5432, "PostgreSQL"), (443, "HTTPS")):
+            if port not in egress_ports:
+                report.error(rel, f"NetworkPolicy: no egress to {what} (port {port})")
+
+    for rel, monitor in by_kind.get("ServiceMonitor", []):
+        spec = monitor.get("spec") or {}
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        targets = [s for s in services if selects(selector, (s.get("metadata") or {}).get("labels") or {})]
+        if not targets:
+            report.error(rel, f"ServiceMonitor: selector {selector} matches no Service")
+        for endpoint in spec.get("endpoints") or []:
+            if endpoint.get("path") != "/metrics":
+                report.error(
+                    rel, f"ServiceMonitor: endpoint path {endpoint.get('path')!r}, expected /metrics"
+                )
+            for service in targets:
+                if endpoint.get("port") not in {
+                    p.get("name") for p in (service.get("spec") or {}).get("ports") or []
+                }:
+                    report.error(
+                        rel, f"ServiceMonitor: port {endpoint.get('port')!r} is not a Service port name"
+                    )
+
+    for rel, hpa in by_kind.get("HorizontalPodAutoscaler", []):
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if not any((d.get("metadata") or {}).get("name") == target.get("name") for d in deployments):
+            report.error(rel, f"HorizontalPodAutoscaler: scaleTargetRef {target} is not the Deployment")
+
+
+def check_chart_matches_plain_manifests(
+    deploy: Path, report: Report, yaml_mod, rendered: list[tuple[str, dict]]
+) -> None:
+    """The chart's default render runs the containers exactly as kubernetes/*.yaml do: same
+    probes, lifecycle, resources, ports and security settings (the plain manifests stay the
+    reference for `kubectl apply -k`; a change to one must reach the other)."""
+    fields = [
+        "ports",
+        "startupProbe",
+        "livenessProbe",
+        "readinessProbe",
+        "lifecycle",
+        "resources",
+        "securityContext",
+    ]
+    pairs = [
+        ("Deployment", "kubernetes/deployment.yaml", fields),
+        ("Job", "kubernetes/migration-job.yaml", ["securityContext", "resources"]),
+    ]
+    for kind, plain_rel, keys in pairs:
+        path = deploy / plain_rel
+        if not path.is_file():
+            continue
+        plain = [d for d in yaml_mod.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+        chart = [d for _, d in rendered if d.get("kind") == kind]
+        if len(plain) != 1 or len(chart) != 1:
+            report.error(CHART, f"expected one {kind} in {plain_rel} and in the chart")
+            continue
+        plain_container = ((pod_spec_of(plain[0]) or {}).get("containers") or [{}])[0]
+        chart_container = ((pod_spec_of(chart[0]) or {}).get("containers") or [{}])[0]
+        for key in keys:
+            if plain_container.get(key) != chart_container.get(key):
+                report.error(
+                    CHART,
+                    f"{kind} container {key} differs from {plain_rel}: chart {chart_container.get(key)!r}, "
+                    f"plain {plain_container.get(key)!r}",
+                )
+        for key in ("securityContext", "terminationGracePeriodSeconds", "automountServiceAccountToken"):
+            if (pod_spec_of(plain[0]) or {}).get(key) != (pod_spec_of(chart[0]) or {}).get(key):
+                report.error(CHART, f"{kind} pod {key} differs from {plain_rel}")
+    report.note(CHART, "containers as in kubernetes/*.yaml")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -935,6 +1410,7 @@ def main(argv: list[str]) -> int:
         from yamllint import config as yamllint_config
         from yamllint import linter as yamllint_linter
         import check_jsonschema  # noqa: F401  (run as a module for the compose schema)
+        import helm_python
     except ImportError as exc:
         print(
             f"error: {exc.name} is missing: pip install -r {Path(__file__).resolve().parent / 'requirements.txt'}"
@@ -952,9 +1428,11 @@ def main(argv: list[str]) -> int:
             report.error(rel, "missing")
     docs = check_yaml_files(deploy, report, yaml, yamllint_linter, yamllint_config)
     for area, check in (
+        ("packages/", lambda: check_package_lists(deploy, report)),
         ("Dockerfile", lambda: check_dockerfile(deploy, report, DockerfileParser)),
         ("compose.yaml", lambda: check_compose(deploy, report, docs)),
         ("kubernetes/", lambda: check_kubernetes(deploy, report, docs, kubernetes_validate)),
+        (CHART, lambda: check_helm(deploy, report, kubernetes_validate, yaml, helm_python)),
         ("systemd/", lambda: check_systemd(deploy, report)),
     ):
         try:

@@ -15,12 +15,12 @@
 //! issue's relative targets ask; `--peers-only` measures just the peers (and Roster from
 //! `--binary`, if given) without building Roster, for working on the comparison itself.
 
-mod acs;
+pub(crate) mod acs;
 mod backchannel;
 mod compare;
 mod cpu;
 mod events;
-mod http;
+pub(crate) mod http;
 mod load;
 mod peers;
 mod provider;

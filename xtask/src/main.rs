@@ -11,6 +11,7 @@ mod checks;
 mod conformance;
 mod examples;
 mod idps;
+mod image;
 mod node;
 mod postgres;
 mod python;
@@ -28,10 +29,14 @@ commands:
   serve [--release] [--bind ADDR]   build Roster, create a demo workspace on first run, serve it on SQLite
   test [--sqlite-only]              fmt check, clippy -D warnings, every test on SQLite, then on a
                                     throwaway PostgreSQL, then the SCIM conformance check, the
-                                    deployment file checks and bounded fuzzing
+                                    deployment file checks, the image check and bounded fuzzing
   tidy                              check that the docs name every configuration key, event type
                                     and crate dependency, and every .rs file opens with a //! doc
                                     (also a test that `test` runs)
+  image [--dockerfile PATH] [--binary PATH]
+                                    the container image without a daemon: debootstrap the runtime
+                                    stage's Debian release, replay its RUNs, run roster there
+                                    (libraries, CLI, serve, SAML signatures, HEALTHCHECK); as root
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => checks::fuzz().map(|_| ()),
         Some("idps") => idps::run(&args[1..]),
+        Some("image") => image::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: what CI runs. Formatting, clippy with warnings denied, every test against
 //! SQLite, then every test again against a throwaway PostgreSQL (tests that touch data pick the
 //! backend from `TEST_DATABASE_URL`; the second run reuses the first run's build), then the
-//! scim2-tester conformance check. Ends with one summary line, `N passed, N failed`.
+//! scim2-tester conformance check, the deployment file checks, the image check (`image.rs`) and
+//! bounded fuzzing. Ends with one summary line, `N passed, N failed`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -78,6 +79,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         add_stage(&mut total, "scim2-tester", passed, failed);
         let (passed, failed) = crate::checks::deploy()?;
         add_stage(&mut total, "deploy/check.py", passed, failed);
+        let (passed, failed) = crate::image::check(&crate::image::Options::default())?;
+        add_stage(
+            &mut total,
+            "image check (debootstrap + chroot)",
+            passed,
+            failed,
+        );
         let fuzzed = crate::checks::fuzz()?;
         add_stage(&mut total, "fuzz targets", fuzzed, 0);
     }

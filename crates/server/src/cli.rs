@@ -27,6 +27,14 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Ask the `roster serve` of this configuration whether it is ready (GET /readyz on
+    /// server.bind, loopback for 0.0.0.0 / [::]): exit 0 when it answers 200, else 1 with the
+    /// reason. For container health checks; opens no database.
+    Healthcheck {
+        /// Give up after this many seconds without an answer (connecting, then reading).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+        timeout_secs: u64,
+    },
     /// Check the configuration (and that the database answers); print it with secrets masked.
     #[command(subcommand)]
     Config(ConfigCommand),

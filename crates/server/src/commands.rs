@@ -31,6 +31,9 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::Serve => crate::http::serve(settings, store),
         Command::Migrate => output::json(&json!({ "status": "up to date" })),
         Command::Config(_) => config_check(settings),
+        Command::Healthcheck { timeout_secs } => {
+            crate::healthcheck::run(settings, std::time::Duration::from_secs(timeout_secs))
+        }
         Command::Workspace(command) => workspace(command, &store),
         Command::Connection(ConnectionCommand::Create(args)) => {
             crate::connections::create(&args, settings, &store)

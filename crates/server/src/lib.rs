@@ -7,6 +7,7 @@ pub mod backchannel;
 pub mod cli;
 mod commands;
 pub mod connections;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 mod output;
@@ -21,6 +22,9 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     telemetry::init(&settings.log)?;
     if let cli::Command::Config(cli::ConfigCommand::Check) = cli.command {
         return commands::config_check(&settings);
+    }
+    if let cli::Command::Healthcheck { timeout_secs } = cli.command {
+        return healthcheck::run(&settings, std::time::Duration::from_secs(timeout_secs));
     }
     let store = commands::open_store(&settings).context("opening the database")?;
     commands::dispatch(cli.command, &settings, store)

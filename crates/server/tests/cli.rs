@@ -986,3 +986,130 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         .collect();
     assert_eq!(listed, vec!["okta".to_owned()]);
 }
+
+/// `roster healthcheck` with the test's configuration, probing `bind`.
+fn healthcheck(db: &TestStore, bind: &str, extra: &[&str]) -> std::process::Output {
+    roster(db)
+        .env("ROSTER__SERVER__BIND", bind)
+        .arg("healthcheck")
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn healthcheck_exits_0_while_serve_is_ready_and_1_with_the_reason_once_it_stopped() {
+    let db = TestStore::new();
+    let mut server = Server::start(&db);
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+
+    for bind in [server.addr.clone(), format!("0.0.0.0:{port}")] {
+        let up = healthcheck(&db, &bind, &[]);
+        assert_eq!(
+            up.status.code(),
+            Some(0),
+            "{bind}: {}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&up.stdout),
+            format!("ready: http://127.0.0.1:{port}/readyz answered 200\n"),
+            "an unspecified bind address is probed on loopback"
+        );
+    }
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(server.child.wait().unwrap().success());
+    let down = healthcheck(&db, &server.addr, &[]);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(down.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: not ready: cannot connect to {}: ",
+            server.addr
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn healthcheck_names_a_503_reason_gives_up_on_silence_and_opens_no_database() {
+    let db = TestStore::new();
+    // A server whose database is down answers /readyz like this (crates/server/src/http.rs).
+    let unready = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unready_addr = unready.local_addr().unwrap().to_string();
+    unready.set_nonblocking(true).unwrap();
+    let answering = std::thread::spawn(move || {
+        // Gives up after 20 s, so a binary that never asks fails the test instead of hanging it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut stream = loop {
+            match unready.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(err) => return format!("no request: {err}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        let body = r#"{"status":"unavailable","database":"connection refused"}"#;
+        write!(
+            stream,
+            "HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    // The database the command would open if it opened one: it must not appear.
+    let dir = tempfile::tempdir().unwrap();
+    let untouched = dir.path().join("never-opened.db");
+    let output = roster(&db)
+        .env(
+            "ROSTER__DATABASE__URL",
+            format!("sqlite://{}", untouched.display()),
+        )
+        .env("ROSTER__SERVER__BIND", &unready_addr)
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    let request = answering.join().unwrap();
+    assert!(request.starts_with("GET /readyz HTTP/1.1\r\n"), "{request}");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: not ready: {unready_addr} answered /readyz with 503: database: connection refused\n"
+        )
+    );
+    assert!(
+        !untouched.exists(),
+        "healthcheck opened (and created) the database"
+    );
+
+    // Accepted by the kernel but never answered: the timeout decides, and says so.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let output = healthcheck(&db, &silent_addr, &["--timeout-secs", "1"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("error: not ready: {silent_addr} did not answer /readyz within 1 s\n")
+    );
+    drop(silent);
+}
