@@ -4,7 +4,7 @@
 //! connections`, exactly as `DELETE /connections/{id}`.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
+use roster_mapping::policy::{Action, Target};
 use roster_store::domain::{ConnectionId, DisplayName, GroupMapping, MappingId, RoleName};
 use roster_store::{NewMapping, Store};
 use serde::Deserialize;
@@ -212,6 +212,7 @@ pub async fn create_mapping(
 }
 
 /// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
+/// Refused (`last_active_admin`) when every active admin is one through this mapping alone.
 pub async fn delete_mapping(
     principal: Principal,
     store: web::Data<Store>,
@@ -219,7 +220,15 @@ pub async fn delete_mapping(
 ) -> Result<HttpResponse, AdminError> {
     let id: MappingId = parse_id(&id, "mapping")?;
     web::block(move || {
-        let permit = require(&store, &principal, Action::ManageGroupMappings)?;
+        let read = require_read(&store, &principal)?;
+        let admins_now = store.active_admins(read.workspace_id())?;
+        let admins_after = store.active_admins_without_mapping(read.workspace_id(), id)?;
+        let permit = read.require(
+            Action::ManageGroupMappings,
+            Target::Mapping {
+                grants_the_last_active_admins: !admins_now.is_empty() && admins_after.is_empty(),
+            },
+        )?;
         Ok::<_, AdminError>(store.delete_mapping(permit.actor(), permit.workspace_id(), id)?)
     })
     .await??;
