@@ -23,6 +23,12 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Replaces an element's children with `children`, skipping null, undefined and false as `h` does:
+// `cond ? node : null` then shows nothing (the DOM's own replaceChildren would print "null").
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+}
+
 function flash(message, kind = "error") {
   const box = document.getElementById("flash");
   box.textContent = message;
@@ -298,7 +304,7 @@ async function connections(view) {
   const render = async () => {
     const { connections: list } = await api("GET", "/connections");
     const cards = await Promise.all(list.map((c) => connectionCard(c, render)));
-    view.replaceChildren(h("h1", { text: "Connections" }), ...cards,
+    fill(view, h("h1", { text: "Connections" }), ...cards,
       h("section", { class: "card" }, h("h2", { text: "New connection" }), connectionForm(() => render())));
   };
   await render();
@@ -337,7 +343,7 @@ async function users(view, query = "", after = null) {
   if (after) params.set("after", after);
   const page = await api("GET", `/users?${params}`);
   const reload = () => users(view, query, after);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Users" }),
     h("form", { class: "inline", id: "user-search", onsubmit: (e) => { e.preventDefault(); users(view, formValues(e.target).q); } },
       h("label", {}, "Search user name or email", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
@@ -388,7 +394,7 @@ async function user(view, id) {
     confirmBox.hidden = false;
   };
   const permission = u.actions.signOutEverywhere;
-  view.replaceChildren(
+  fill(view,
     h("h1", { "data-testid": "user-name", text: u.userName }),
     h("section", { class: "card" },
       h("div", { class: "kv" },
@@ -416,7 +422,7 @@ async function groups(view, query = "", after = null) {
   if (query) params.set("q", query);
   if (after) params.set("after", after);
   const page = await api("GET", `/groups?${params}`);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Groups" }),
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); groups(view, formValues(e.target).q); } },
       h("label", {}, "Search", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
@@ -431,7 +437,7 @@ async function groups(view, query = "", after = null) {
 async function mappings(view) {
   const [{ mappings: list }, { connections: conns }] = await Promise.all([api("GET", "/scim/group-mappings"), api("GET", "/connections")]);
   const reload = () => mappings(view);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Group mappings" }),
     h("p", { class: "muted", text: "An IdP group (by its stable id, or by name until it is first pushed) gives its members a role and/or an app group." }),
     table(["IdP group", "Group id", "Role", "App group", ""], list.map((m) =>
@@ -466,7 +472,7 @@ async function mappings(view) {
 
 async function migration(view, format = "email") {
   const plan = await api("GET", `/scim/migration-plan?userNameFormat=${format}`);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "SCIM migration planner" }),
     h("p", { class: "muted", text: "Before turning SCIM on: existing JIT and invited users whose userName or email would collide with what the IdP is likely to push. Fix the conflicts first." }),
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); migration(view, formValues(e.target).format); } },
@@ -493,7 +499,7 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
   if (filters.outcome) loginQuery.set("outcome", filters.outcome);
   const [prov, logins, { connections: conns }] = await Promise.all([
     api("GET", `/provisioning-log?${provQuery}`), api("GET", `/login-events?${loginQuery}`), api("GET", "/connections")]);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Logs" }),
     h("p", {}, "Audit trail export: ", h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
       h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON")),
@@ -518,7 +524,7 @@ async function webhooks(view) {
   const { webhooks: list } = await api("GET", "/webhooks");
   const reload = () => webhooks(view);
   const deliveries = h("div", {});
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Webhooks" }),
     table(["URL", "Events", "State", ""], list.map((w) =>
       h("tr", {}, h("td", { class: "mono", text: w.url }), h("td", { text: w.eventTypes.length ? w.eventTypes.join(", ") : "all" }),

@@ -5,8 +5,10 @@
 
 use actix_web::{web, HttpResponse};
 use roster_mapping::policy::{Action, Target};
-use roster_store::domain::{ConnectionId, DisplayName, GroupMapping, MappingId, RoleName};
-use roster_store::{NewMapping, Store};
+use roster_store::domain::{
+    ConnectionId, DisplayName, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
+};
+use roster_store::{NewMapping, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -148,17 +150,18 @@ pub async fn create_mapping(
         let actor = permit.actor();
         let role = role_name
             .as_ref()
-            .map(|name| {
-                store
-                    .role_by_name(workspace, name.as_str())
-                    .map_err(|_| AdminError::not_found(format!("role {name:?} not found")))
-            })
+            .map(|name| known_role(&store, workspace, name))
             .transpose()?;
         let (connection_id, key) = match (&by_id, connection_id) {
             (Some(id), _) => {
                 let group = store
                     .idp_group(workspace, parse_id(id, "SCIM group")?)
-                    .map_err(|_| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
+                    .map_err(|err| match err {
+                        StoreError::NotFound { .. } => {
+                            AdminError::not_found(format!("SCIM group {id:?} not found"))
+                        }
+                        other => other.into(),
+                    })?;
                 let connection = group
                     .connection_id
                     .ok_or_else(|| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
@@ -209,6 +212,27 @@ pub async fn create_mapping(
     })
     .await??;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// The workspace's role of that name. An unknown name is the request's mistake (a 400, like any
+/// other invalid field), answered with the roles there are, so the admin can pick one.
+fn known_role(store: &Store, workspace: WorkspaceId, name: &RoleName) -> Result<Role, AdminError> {
+    match store.role_by_name(workspace, name.as_str()) {
+        Ok(role) => Ok(role),
+        Err(StoreError::NotFound { .. }) => {
+            let roles: Vec<String> = store
+                .list_roles(workspace)?
+                .iter()
+                .map(|role| role.name.to_string())
+                .collect();
+            Err(AdminError::validation(format!(
+                "no role named \"{name}\" in this workspace (its roles: {})",
+                roles.join(", ")
+            ))
+            .with_detail(json!({ "field": "roleName", "roles": roles })))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
