@@ -1,14 +1,18 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
 // sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
-// and the sync status, add a group mapping, revoke the token, register a webhook endpoint, open
-// the page of a user signed into apps and sign them out everywhere (cancelling the confirmation
-// once first), sign out. A screenshot of every main page goes to SCREENSHOTS. Prints one JSON
-// object with what it saw; exits non-zero on any failure, on any JavaScript error in the page,
-// and on any Content-Security-Policy violation.
+// and the sync status, see that their own account cannot be disabled and why, disable another
+// user (cancelling the confirmation once first), add a group mapping, try to delete the mapping
+// that makes them an admin (asked first, then refused with the policy's reason), revoke the
+// token (asked first), register a webhook endpoint, open the page of a user signed into apps and
+// sign them out everywhere (cancelling the confirmation once first), sign out. A screenshot of
+// every main page goes to SCREENSHOTS. Prints one JSON object with what it saw; exits non-zero
+// on any failure, on any JavaScript error in the page, on any Content-Security-Policy violation,
+// and on any failed request the step did not expect.
 //
 // Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
-// APPS_USER (the userName of a user signed into apps), SCREENSHOTS,
+// APPS_USER (the userName of a user signed into apps), DISABLE_USER (a user to disable),
+// LOCKOUT_GROUP (the IdP group key of the mapping that makes the admin an admin), SCREENSHOTS,
 // CHROMIUM (default /usr/bin/chromium).
 
 import { mkdirSync } from "node:fs";
@@ -36,8 +40,13 @@ try {
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  // Chromium logs every failed request as a console error: the signed-out console's 401, and the
+  // refusals a step provokes on purpose (`expecting`), are the only ones allowed.
+  let expecting = [];
   page.on("console", (msg) => {
-    if (msg.type() === "error" && !/401 \(Unauthorized\)/.test(msg.text())) problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+    const text = msg.text();
+    const expected = /401 \(Unauthorized\)/.test(text) || expecting.some((status) => text.includes(`status of ${status}`));
+    if (msg.type() === "error" && !expected) problems.push(`console error: ${text} (${msg.location().url})`);
   });
   // What the browser says about the origin of the forms that sign in and out (Roster checks it).
   result.formHeaders = {};
@@ -49,6 +58,7 @@ try {
     }
   });
   const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const dialog = page.locator('[data-testid="confirm-dialog"]');
   const show = async (view) => {
     await page.goto(`${BASE}/admin#${view}`);
     await page.locator(`#view-${view}`).waitFor();
@@ -119,6 +129,28 @@ try {
   await page.locator('[data-testid="user-grace@example.test"]').waitFor();
   result.userRow = (await page.locator('[data-testid="user-grace@example.test"]').innerText()).replace(/\s+/g, " ").trim();
   await shot("06-users");
+
+  // 6b. The admin's own account cannot be disabled, and the row says why instead of a button.
+  // Another user is disabled only once the admin confirms (cancelled once: nothing happens).
+  const ownRow = page.locator(`[data-testid="user-${env("ADMIN_USER")}"]`);
+  result.ownRowRefusal = (await ownRow.locator('[data-testid="refusal"]').innerText()).trim();
+  result.ownRowButtons = await ownRow.getByRole("button", { name: "Disable" }).count();
+  const disableUser = env("DISABLE_USER");
+  const userRow = () => page.locator(`[data-testid="user-${disableUser}"]`);
+  await userRow().getByRole("button", { name: "Disable" }).click();
+  await dialog.waitFor();
+  result.disableConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await shot("06b-disable-confirmation");
+  await dialog.locator('[data-testid="confirm-cancel"]').click();
+  await dialog.waitFor({ state: "detached" });
+  await page.reload();
+  await page.locator("#view-users").waitFor();
+  result.statusAfterCancel = (await userRow().locator("td").nth(3).innerText()).trim();
+  await userRow().getByRole("button", { name: "Disable" }).click();
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await userRow().getByRole("button", { name: "Enable" }).waitFor();
+  result.statusAfterDisable = (await userRow().locator("td").nth(3).innerText()).trim();
+  result.disableFlash = (await page.locator("#flash").innerText()).trim();
   await show("overview");
   const sync = page.locator('[data-testid="sync-simplesaml"]');
   await sync.waitFor();
@@ -130,15 +162,36 @@ try {
   await show("mappings");
   await page.fill('#new-mapping input[name="scimGroupName"]', "Engineering");
   await page.fill('#new-mapping input[name="roleName"]', "admin");
+  await page.selectOption('#new-mapping select[name="connectionId"]', { label: "simplesaml" });
   await page.click('#new-mapping button[type="submit"]');
   await page.locator('[data-testid="mapping-Engineering"]').waitFor();
   await shot("08-mappings");
+
+  // 7b. The mapping that makes this admin an admin: deleting it asks first, then the API refuses
+  // (it would leave the workspace without an active admin) and the console says why.
+  const lockoutRow = page.locator(`[data-testid="mapping-${env("LOCKOUT_GROUP")}"]`);
+  await lockoutRow.getByRole("button", { name: "Delete" }).click();
+  await dialog.waitFor();
+  result.mappingConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  expecting = [403];
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await page.locator("#flash.error").waitFor();
+  expecting = [];
+  result.mappingRefusal = (await page.locator("#flash").innerText()).trim();
+  await shot("08b-mapping-deletion-refused");
+  await page.reload();
+  await page.locator("#view-mappings").waitFor();
+  result.lockoutMappingShown = await lockoutRow.count();
 
   // 8. Revoke the token: SCIM with it is refused from then on.
   await show("connections");
   const tokenRow = page.locator('[data-testid="connection-simplesaml"] [data-testid="token-entra"]');
   await tokenRow.waitFor();
-  await tokenRow.locator("button").click();
+  await tokenRow.getByRole("button", { name: "Revoke" }).click();
+  await dialog.waitFor();
+  result.tokenConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await shot("09a-token-revoke-confirmation");
+  await dialog.locator('[data-testid="confirm-yes"]').click();
   await tokenRow.waitFor({ state: "detached" });
   result.afterRevokeStatus = (await scim("GET", "/Users")).status;
   await shot("09-token-revoked");

@@ -23,6 +23,12 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Replaces an element's children with `children`, skipping null, undefined and false as `h` does:
+// `cond ? node : null` then shows nothing (the DOM's own replaceChildren would print "null").
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+}
+
 function flash(message, kind = "error") {
   const box = document.getElementById("flash");
   box.textContent = message;
@@ -30,10 +36,13 @@ function flash(message, kind = "error") {
   box.hidden = !message;
 }
 
+// An error answer of the API. A refusal of the admin policy reads "Not allowed: <its reason>":
+// the admin learns why, and what to do instead, from the sentence the policy gives.
 class ApiError extends Error {
   constructor(status, body) {
-    const reason = body && body.detail && body.detail.refusal ? ` (${body.detail.refusal})` : "";
-    super(`${(body && body.message) || `HTTP ${status}`}${reason}`);
+    const message = (body && body.message) || `HTTP ${status}`;
+    const refusal = body && body.detail && body.detail.refusal;
+    super(refusal ? `Not allowed: ${message} (${refusal})` : message);
     this.status = status;
     this.body = body;
   }
@@ -65,6 +74,36 @@ async function attempt(action, success) {
     flash(err.message);
     return undefined;
   }
+}
+
+// Asks before a destructive action, in the page: a modal <dialog> that says what will happen,
+// with the action's own verb on the confirming button and Cancel (or Escape) to keep things as
+// they are. Resolves to true when confirmed.
+function confirmAction({ title, message, confirm }) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm-dialog", "data-testid": "confirm-dialog" });
+    const answer = (confirmed) => {
+      dialog.close();
+      dialog.remove();
+      resolve(confirmed);
+    };
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); answer(false); });
+    dialog.append(
+      h("h2", { text: title }),
+      h("p", { "data-testid": "confirm-message", text: message }),
+      h("div", { class: "inline" },
+        h("button", { class: "danger", "data-testid": "confirm-yes", onclick: () => answer(true) }, confirm),
+        h("button", { class: "secondary", "data-testid": "confirm-cancel", onclick: () => answer(false) }, "Cancel")));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+// A destructive action: asks first (see confirmAction), then runs it like `attempt`. Resolves to
+// undefined when cancelled or failed.
+async function afterConfirming(question, action, success) {
+  if (!(await confirmAction(question))) return undefined;
+  return attempt(action, success);
 }
 
 function when(at) {
@@ -194,7 +233,12 @@ async function tokensPanel(connection, rerender) {
         h("tr", { "data-testid": `token-${t.name}` }, h("td", { text: t.name }), h("td", { class: "mono", text: t.hint }),
           h("td", { text: when(t.createdAt) }), h("td", { text: t.expiresAt ? when(t.expiresAt) : "no expiry" }), h("td", { text: when(t.lastUsedAt) }),
           h("td", {}, h("button", { class: "danger", onclick: async () => {
-            if (await attempt(() => api("DELETE", `/connections/${connection.id}/tokens/${t.id}`), `Token ${t.name} revoked: requests with it are refused from now on.`) !== undefined) rerender();
+            const revoked = await afterConfirming({
+              title: `Revoke the token ${t.name}?`,
+              message: `The identity provider's SCIM requests with ${t.name} (${t.hint}…) are refused from now on, and provisioning stops until it has a new token. Generate the new token and paste it into the IdP first when you are rotating.`,
+              confirm: "Revoke token",
+            }, () => api("DELETE", `/connections/${connection.id}/tokens/${t.id}`), `Token ${t.name} revoked: requests with it are refused from now on.`);
+            if (revoked !== undefined) rerender();
           } }, "Revoke"))))),
       h("form", { class: "inline", id: `new-token-${connection.id}`, onsubmit: async (e) => {
         e.preventDefault();
@@ -245,8 +289,12 @@ async function connectionCard(summary, rerender) {
     } }), " Automate provisioning with SCIM")));
   }
   controls.append(h("button", { class: "danger", onclick: async () => {
-    if (!confirm(`Revoke ${c.name}? Its logins and SCIM tokens stop at once.`)) return;
-    if (await attempt(() => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`) !== undefined) rerender();
+    const revoked = await afterConfirming({
+      title: `Revoke the connection ${c.name}?`,
+      message: `Sign-ins through ${c.name} stop at once, and so do its SCIM tokens. Its users, groups and logs stay. A revoked connection cannot be turned back on.`,
+      confirm: "Revoke connection",
+    }, () => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`);
+    if (revoked !== undefined) rerender();
   } }, "Revoke connection"));
   card.append(controls, results, await tokensPanel(c, rerender));
   return card;
@@ -256,7 +304,7 @@ async function connections(view) {
   const render = async () => {
     const { connections: list } = await api("GET", "/connections");
     const cards = await Promise.all(list.map((c) => connectionCard(c, render)));
-    view.replaceChildren(h("h1", { text: "Connections" }), ...cards,
+    fill(view, h("h1", { text: "Connections" }), ...cards,
       h("section", { class: "card" }, h("h2", { text: "New connection" }), connectionForm(() => render())));
   };
   await render();
@@ -271,22 +319,38 @@ function actionButton(label, permission, onclick) {
   return h("button", { class: "secondary", onclick }, label);
 }
 
+// Enable, or Disable after a confirmation, as the policy allows for this user (its refusal shown
+// in place of the button: one's own account, the last active admin, a SCIM-managed user).
+function lifecycleButton(u, reload) {
+  if (!u.active) {
+    return actionButton("Enable", u.actions.enable, async () => {
+      if (await attempt(() => api("POST", `/users/${u.id}/enable`), `${u.userName} enabled.`)) reload();
+    });
+  }
+  return actionButton("Disable", u.actions.disable, async () => {
+    const disabled = await afterConfirming({
+      title: `Disable ${u.userName}?`,
+      message: `Every session and app sign-in of ${u.userName} ends at once, and ${u.userName} cannot sign in until an admin enables the account again.`,
+      confirm: "Disable user",
+    }, () => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`);
+    if (disabled) reload();
+  });
+}
+
 async function users(view, query = "", after = null) {
   const params = new URLSearchParams({ limit: "50" });
   if (query) params.set("q", query);
   if (after) params.set("after", after);
   const page = await api("GET", `/users?${params}`);
   const reload = () => users(view, query, after);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Users" }),
     h("form", { class: "inline", id: "user-search", onsubmit: (e) => { e.preventDefault(); users(view, formValues(e.target).q); } },
       h("label", {}, "Search user name or email", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
     table(["User name", "Email", "Source", "Status", "Actions"], page.users.map((u) =>
       h("tr", { "data-testid": `user-${u.userName}` }, h("td", {}, h("a", { href: `#user/${u.id}`, "data-testid": "open-user", text: u.userName })), h("td", { text: u.email || "" }),
         h("td", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("td", { text: u.lifecycle, class: u.active ? "ok" : "bad" }),
-        h("td", {}, u.active
-          ? actionButton("Disable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`)) reload(); })
-          : actionButton("Enable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/enable`), `${u.userName} enabled.`)) reload(); }))))),
+        h("td", {}, lifecycleButton(u, reload))))),
     page.next ? h("button", { class: "secondary", onclick: () => users(view, query, page.next) }, "Next page") : null,
     h("section", { class: "card" }, h("h2", { text: "Invite a user" }),
       h("form", { class: "inline", id: "invite", onsubmit: async (e) => {
@@ -301,9 +365,7 @@ async function users(view, query = "", after = null) {
 async function user(view, id) {
   const [u, { apps }] = await Promise.all([api("GET", `/users/${encodeURIComponent(id)}`), api("GET", `/users/${encodeURIComponent(id)}/apps`)]);
   const reload = () => user(view, id);
-  const lifecycle = u.active
-    ? actionButton("Disable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/disable`), `${u.userName} disabled.`)) reload(); })
-    : actionButton("Enable", u.actions.enableDisable, async () => { if (await attempt(() => api("POST", `/users/${u.id}/enable`), `${u.userName} enabled.`)) reload(); });
+  const lifecycle = lifecycleButton(u, reload);
   const confirmBox = h("div", { class: "confirm", "data-testid": "confirm-sign-out", hidden: true });
   const signOut = async () => {
     const ended = await attempt(() => api("POST", `/users/${u.id}/sign-out-everywhere`));
@@ -332,7 +394,7 @@ async function user(view, id) {
     confirmBox.hidden = false;
   };
   const permission = u.actions.signOutEverywhere;
-  view.replaceChildren(
+  fill(view,
     h("h1", { "data-testid": "user-name", text: u.userName }),
     h("section", { class: "card" },
       h("div", { class: "kv" },
@@ -360,7 +422,7 @@ async function groups(view, query = "", after = null) {
   if (query) params.set("q", query);
   if (after) params.set("after", after);
   const page = await api("GET", `/groups?${params}`);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Groups" }),
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); groups(view, formValues(e.target).q); } },
       h("label", {}, "Search", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
@@ -375,14 +437,20 @@ async function groups(view, query = "", after = null) {
 async function mappings(view) {
   const [{ mappings: list }, { connections: conns }] = await Promise.all([api("GET", "/scim/group-mappings"), api("GET", "/connections")]);
   const reload = () => mappings(view);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Group mappings" }),
     h("p", { class: "muted", text: "An IdP group (by its stable id, or by name until it is first pushed) gives its members a role and/or an app group." }),
     table(["IdP group", "Group id", "Role", "App group", ""], list.map((m) =>
       h("tr", { "data-testid": `mapping-${m.scimGroupName || m.scimGroupId}` }, h("td", { text: m.scimGroupName || "" }), h("td", { class: "mono", text: m.scimGroupId || "(waiting for the group)" }),
         h("td", { text: m.roleName || "" }), h("td", { class: "mono", text: m.groupId || "" }),
         h("td", {}, h("button", { class: "danger", onclick: async () => {
-          if (await attempt(() => api("DELETE", `/scim/group-mappings/${m.id}`), "Mapping deleted.") !== undefined) reload();
+          const group = m.scimGroupName || m.scimGroupId;
+          const deleted = await afterConfirming({
+            title: `Delete the mapping of ${group}?`,
+            message: `Members of ${group} lose what it gives them at once${m.roleName ? `: the role ${m.roleName}` : ""}${m.groupId ? `${m.roleName ? " and" : ":"} their membership of its app group` : ""}.`,
+            confirm: "Delete mapping",
+          }, () => api("DELETE", `/scim/group-mappings/${m.id}`), "Mapping deleted.");
+          if (deleted !== undefined) reload();
         } }, "Delete"))))),
     h("section", { class: "card" }, h("h2", { text: "Add a mapping" }),
       h("form", { class: "inline", id: "new-mapping", onsubmit: async (e) => {
@@ -404,7 +472,7 @@ async function mappings(view) {
 
 async function migration(view, format = "email") {
   const plan = await api("GET", `/scim/migration-plan?userNameFormat=${format}`);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "SCIM migration planner" }),
     h("p", { class: "muted", text: "Before turning SCIM on: existing JIT and invited users whose userName or email would collide with what the IdP is likely to push. Fix the conflicts first." }),
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); migration(view, formValues(e.target).format); } },
@@ -431,7 +499,7 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
   if (filters.outcome) loginQuery.set("outcome", filters.outcome);
   const [prov, logins, { connections: conns }] = await Promise.all([
     api("GET", `/provisioning-log?${provQuery}`), api("GET", `/login-events?${loginQuery}`), api("GET", "/connections")]);
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Logs" }),
     h("p", {}, "Audit trail export: ", h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
       h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON")),
@@ -456,7 +524,7 @@ async function webhooks(view) {
   const { webhooks: list } = await api("GET", "/webhooks");
   const reload = () => webhooks(view);
   const deliveries = h("div", {});
-  view.replaceChildren(
+  fill(view,
     h("h1", { text: "Webhooks" }),
     table(["URL", "Events", "State", ""], list.map((w) =>
       h("tr", {}, h("td", { class: "mono", text: w.url }), h("td", { text: w.eventTypes.length ? w.eventTypes.join(", ") : "all" }),
@@ -470,7 +538,14 @@ async function webhooks(view) {
                 h("td", {}, h("button", { class: "secondary", onclick: () => attempt(() => api("POST", `/webhooks/${w.id}/resend`, { eventId: d.eventId }), "Queued for delivery again.") }, "Resend"))))));
           } }, "Deliveries"),
           w.enabled ? null : h("button", { class: "secondary", onclick: async () => { if (await attempt(() => api("POST", `/webhooks/${w.id}/enable`), "Endpoint enabled.")) reload(); } }, "Enable"),
-          h("button", { class: "danger", onclick: async () => { if (await attempt(() => api("DELETE", `/webhooks/${w.id}`), "Endpoint deleted.") !== undefined) reload(); } }, "Delete"))))),
+          h("button", { class: "danger", onclick: async () => {
+            const deleted = await afterConfirming({
+              title: "Delete this endpoint?",
+              message: `No more events are sent to ${w.url}. Registering it again gives it a new signing secret.`,
+              confirm: "Delete endpoint",
+            }, () => api("DELETE", `/webhooks/${w.id}`), "Endpoint deleted.");
+            if (deleted !== undefined) reload();
+          } }, "Delete"))))),
     deliveries,
     h("section", { class: "card" }, h("h2", { text: "Add an endpoint" }),
       h("form", { class: "inline", id: "new-webhook", onsubmit: async (e) => {

@@ -64,6 +64,14 @@ impl Principal {
         }
     }
 
+    /// The user whose session calls, if any (an API key is nobody's account).
+    fn acting_user(&self) -> Option<UserId> {
+        match &self.credential {
+            Credential::ApiKey(_) => None,
+            Credential::Session { user_id, .. } => Some(*user_id),
+        }
+    }
+
     /// The actor as the policy sees it.
     fn policy_actor(&self) -> roster_mapping::policy::Actor {
         roster_mapping::policy::Actor {

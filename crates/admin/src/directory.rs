@@ -3,6 +3,8 @@
 //! ([`crate::auth::permit`]): a refusal is a 403 whose `detail` carries the policy's code and
 //! reason, and nothing is read or written.
 
+use std::collections::BTreeSet;
+
 use actix_web::{web, HttpResponse};
 use roster_mapping::policy::{Action, Decision, Target};
 use roster_store::domain::{
@@ -25,28 +27,24 @@ pub(crate) fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, 
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
 }
 
-pub(crate) fn user_target(user: &User, scim_on: bool) -> Target {
-    Target::User {
-        scim_managed: user.is_scim_managed() && scim_on,
-    }
-}
-
 fn user_json(user: &User, actions: Value) -> Value {
     let mut out = roster_store::user_json(user);
     out["actions"] = actions;
     out
 }
 
-/// What the console may offer for a user: each action with whether it is allowed and why not.
-fn user_actions(permit: &Permit<Read>, user: &User) -> Value {
-    let target = user_target(user, permit.settings().scim_enabled);
+/// What the console may offer for a user: each action with whether it is allowed and why not
+/// (`active_admins`: the workspace's, for the lockout rules).
+fn user_actions(permit: &Permit<Read>, user: &User, active_admins: &BTreeSet<UserId>) -> Value {
+    let target = permit.user_target(user, active_admins);
     let describe = |action| match permit.describe(action, target) {
         Decision::Allowed => json!({ "allowed": true }),
         Decision::Refused(r) => json!({ "allowed": false, "refusal": r.code, "reason": r.reason }),
     };
     json!({
         "editProfile": describe(Action::EditProfile),
-        "enableDisable": describe(Action::EnableDisableUser),
+        "enable": describe(Action::EnableUser),
+        "disable": describe(Action::DisableUser),
         "delete": describe(Action::DeleteUser),
         "signOutEverywhere": describe(Action::SignOutEverywhere),
     })
@@ -77,10 +75,11 @@ pub async fn list_users(
             query.after.as_deref(),
             limit,
         )?;
+        let admins = store.active_admins(permit.workspace_id())?;
         let users: Vec<Value> = page
             .items
             .iter()
-            .map(|u| user_json(u, user_actions(&permit, u)))
+            .map(|u| user_json(u, user_actions(&permit, u, &admins)))
             .collect();
         Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
     })
@@ -98,7 +97,8 @@ pub async fn get_user(
     let body = web::block(move || {
         let permit = require_read(&store, &principal)?;
         let user = store.user(permit.workspace_id(), id)?;
-        Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user)))
+        let admins = store.active_admins(permit.workspace_id())?;
+        Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user, &admins)))
     })
     .await??;
     Ok(HttpResponse::Ok().json(body))
@@ -138,20 +138,21 @@ pub async fn invite(
     Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
 }
 
+/// Enables or disables a user. The policy decides on the user as it is now and on the
+/// workspace's active admins (nobody disables themselves or the last active admin).
 async fn lifecycle(
     principal: Principal,
     store: web::Data<Store>,
     id: String,
+    action: Action,
     event: LifecycleEvent,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
     let user = web::block(move || {
         let read = require_read(&store, &principal)?;
         let user = store.user(read.workspace_id(), id)?;
-        let permit = read.require(
-            Action::EnableDisableUser,
-            user_target(&user, read.settings().scim_enabled),
-        )?;
+        let admins = store.active_admins(read.workspace_id())?;
+        let permit = read.require(action, read.user_target(&user, &admins))?;
         Ok::<_, AdminError>(store.change_lifecycle(
             permit.actor(),
             permit.workspace_id(),
@@ -163,7 +164,8 @@ async fn lifecycle(
     Ok(HttpResponse::Ok().json(roster_store::user_json(&user)))
 }
 
-/// `POST /users/{id}/disable`: ends the user's sessions at once.
+/// `POST /users/{id}/disable`: ends the user's sessions at once. Refused for the caller's own
+/// account (`self_lockout`) and for the workspace's last active admin (`last_active_admin`).
 pub async fn disable(
     principal: Principal,
     store: web::Data<Store>,
@@ -173,6 +175,7 @@ pub async fn disable(
         principal,
         store,
         id.into_inner(),
+        Action::DisableUser,
         LifecycleEvent::Deactivate,
     )
     .await
@@ -188,6 +191,7 @@ pub async fn enable(
         principal,
         store,
         id.into_inner(),
+        Action::EnableUser,
         LifecycleEvent::Reactivate,
     )
     .await

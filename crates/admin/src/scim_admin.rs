@@ -4,9 +4,11 @@
 //! connections`, exactly as `DELETE /connections/{id}`.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
-use roster_store::domain::{ConnectionId, DisplayName, GroupMapping, MappingId, RoleName};
-use roster_store::{NewMapping, Store};
+use roster_mapping::policy::{Action, Target};
+use roster_store::domain::{
+    ConnectionId, DisplayName, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
+};
+use roster_store::{NewMapping, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -148,17 +150,18 @@ pub async fn create_mapping(
         let actor = permit.actor();
         let role = role_name
             .as_ref()
-            .map(|name| {
-                store
-                    .role_by_name(workspace, name.as_str())
-                    .map_err(|_| AdminError::not_found(format!("role {name:?} not found")))
-            })
+            .map(|name| known_role(&store, workspace, name))
             .transpose()?;
         let (connection_id, key) = match (&by_id, connection_id) {
             (Some(id), _) => {
                 let group = store
                     .idp_group(workspace, parse_id(id, "SCIM group")?)
-                    .map_err(|_| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
+                    .map_err(|err| match err {
+                        StoreError::NotFound { .. } => {
+                            AdminError::not_found(format!("SCIM group {id:?} not found"))
+                        }
+                        other => other.into(),
+                    })?;
                 let connection = group
                     .connection_id
                     .ok_or_else(|| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
@@ -211,7 +214,29 @@ pub async fn create_mapping(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// The workspace's role of that name. An unknown name is the request's mistake (a 400, like any
+/// other invalid field), answered with the roles there are, so the admin can pick one.
+fn known_role(store: &Store, workspace: WorkspaceId, name: &RoleName) -> Result<Role, AdminError> {
+    match store.role_by_name(workspace, name.as_str()) {
+        Ok(role) => Ok(role),
+        Err(StoreError::NotFound { .. }) => {
+            let roles: Vec<String> = store
+                .list_roles(workspace)?
+                .iter()
+                .map(|role| role.name.to_string())
+                .collect();
+            Err(AdminError::validation(format!(
+                "no role named \"{name}\" in this workspace (its roles: {})",
+                roles.join(", ")
+            ))
+            .with_detail(json!({ "field": "roleName", "roles": roles })))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
+/// Refused (`last_active_admin`) when every active admin is one through this mapping alone.
 pub async fn delete_mapping(
     principal: Principal,
     store: web::Data<Store>,
@@ -219,7 +244,15 @@ pub async fn delete_mapping(
 ) -> Result<HttpResponse, AdminError> {
     let id: MappingId = parse_id(&id, "mapping")?;
     web::block(move || {
-        let permit = require(&store, &principal, Action::ManageGroupMappings)?;
+        let read = require_read(&store, &principal)?;
+        let admins_now = store.active_admins(read.workspace_id())?;
+        let admins_after = store.active_admins_without_mapping(read.workspace_id(), id)?;
+        let permit = read.require(
+            Action::ManageGroupMappings,
+            Target::Mapping {
+                grants_the_last_active_admins: !admins_now.is_empty() && admins_after.is_empty(),
+            },
+        )?;
         Ok::<_, AdminError>(store.delete_mapping(permit.actor(), permit.workspace_id(), id)?)
     })
     .await??;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
-use crate::directory::{parse_id, user_target};
+use crate::directory::parse_id;
 use crate::error::AdminError;
 
 /// One app a user is signed into: one live grant, without any token.
@@ -96,10 +96,8 @@ pub async fn sign_out_everywhere(
     let signed_out = web::block(move || {
         let read = require_read(&store, &principal)?;
         let user = store.user(read.workspace_id(), id)?;
-        let permit = read.require(
-            Action::SignOutEverywhere,
-            user_target(&user, read.settings().scim_enabled),
-        )?;
+        let admins = store.active_admins(read.workspace_id())?;
+        let permit = read.require(Action::SignOutEverywhere, read.user_target(&user, &admins))?;
         Ok::<_, AdminError>(store.sign_out_everywhere(
             permit.actor(),
             permit.workspace_id(),

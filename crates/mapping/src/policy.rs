@@ -9,6 +9,11 @@
 //! owns, so it is allowed for every user. The console and the admin API only ask [`allowed`]; they never decide
 //! themselves. `docs/policy.md` holds the full matrix, and a test checks every cell of that
 //! document against this function.
+//!
+//! Nobody locks the workspace out with a click: an admin cannot disable or delete their own
+//! account, nor disable, delete or demote (by deleting the mapping that makes them admins) the
+//! workspace's last active admins. The store says who those are (facts on the [`Target`]); the
+//! rule is here.
 
 /// Something an admin may try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,7 +22,10 @@ pub enum Action {
     ViewAdminData,
     InviteUser,
     EditProfile,
-    EnableDisableUser,
+    /// Re-enable a disabled user.
+    EnableUser,
+    /// Disable a user (their sessions end at once).
+    DisableUser,
     DeleteUser,
     /// Add or remove members of a group.
     EditGroupMembers,
@@ -27,7 +35,8 @@ pub enum Action {
     ToggleSsoEnforcement,
     /// Create, reconfigure, test or revoke an IdP connection.
     ManageConnections,
-    /// Create or delete a mapping of IdP groups to roles and app groups.
+    /// Create a mapping of IdP groups to roles and app groups (on the workspace), or delete one
+    /// (on the mapping).
     ManageGroupMappings,
     /// Register, delete or re-enable a webhook endpoint, or resend an event to it.
     ManageWebhooks,
@@ -52,6 +61,16 @@ pub enum Target {
     User {
         /// Managed by a connection that has SCIM on (SCIM-created or adopted).
         scim_managed: bool,
+        /// The acting admin's own account.
+        is_actor: bool,
+        /// An active admin, and the workspace has no other.
+        last_active_admin: bool,
+    },
+    /// A mapping of an IdP group to a role and/or an app group.
+    Mapping {
+        /// Every active admin of the workspace is one through this mapping alone: deleting it
+        /// leaves none.
+        grants_the_last_active_admins: bool,
     },
     /// An app group; `mapped` when a mapping feeds its members.
     AppGroup {
@@ -107,6 +126,19 @@ const WOULD_LOCK_OUT: Refusal = Refusal {
     code: "sso_lockout",
     reason: "sign in with SSO before enforcing it, or you would lock yourself out",
 };
+const SELF_LOCKOUT: Refusal = Refusal {
+    code: "self_lockout",
+    reason: "you cannot disable or delete your own account; another admin can",
+};
+const LAST_ACTIVE_ADMIN: Refusal = Refusal {
+    code: "last_active_admin",
+    reason: "this is the workspace's last active admin; make another user an admin first",
+};
+const LAST_ADMINS_MAPPING: Refusal = Refusal {
+    code: "last_active_admin",
+    reason: "this mapping is what makes the workspace's active admins admins, so deleting it \
+             would leave none; make another user an admin first",
+};
 const WRONG_TARGET: Refusal = Refusal {
     code: "invalid_target",
     reason: "this action does not apply to that target",
@@ -127,9 +159,29 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
                 Allowed
             }
         }
-        (EditProfile | EnableDisableUser | DeleteUser, Target::User { scim_managed }) => {
+        (EditProfile | EnableUser, Target::User { scim_managed, .. }) => {
             if scim_managed {
                 Refused(IDP_OWNS_USER)
+            } else {
+                Allowed
+            }
+        }
+        // Ending an account's access: never one's own (the admin would be locked out at once),
+        // never the last active admin's (the workspace would have nobody to administer it).
+        (
+            DisableUser | DeleteUser,
+            Target::User {
+                scim_managed,
+                is_actor,
+                last_active_admin,
+            },
+        ) => {
+            if scim_managed {
+                Refused(IDP_OWNS_USER)
+            } else if is_actor {
+                Refused(SELF_LOCKOUT)
+            } else if last_active_admin {
+                Refused(LAST_ACTIVE_ADMIN)
             } else {
                 Allowed
             }
@@ -157,6 +209,18 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
             | ManageWebhooks,
             Target::Workspace,
         ) => Allowed,
+        (
+            ManageGroupMappings,
+            Target::Mapping {
+                grants_the_last_active_admins,
+            },
+        ) => {
+            if grants_the_last_active_admins {
+                Refused(LAST_ADMINS_MAPPING)
+            } else {
+                Allowed
+            }
+        }
         (ToggleSsoEnforcement, Target::Workspace) => {
             if actor.signed_in_with_sso {
                 Allowed

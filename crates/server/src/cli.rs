@@ -286,7 +286,8 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create a workspace admin (or reset one); prints a one-time password and the login URL.
+    /// Create a workspace admin, or reset one: re-enables a disabled account and sets a new
+    /// password; prints a one-time password and the login URL.
     Create {
         #[arg(long)]
         workspace: String,
@@ -318,4 +319,21 @@ pub enum UserCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Re-enable a disabled user (the way back in for an admin disabled by mistake); prints the
+    /// user as `show` does.
+    Enable(UserSelector),
+    /// Disable a user: their sessions and app sign-ins end at once; prints the user as `show`
+    /// does.
+    Disable(UserSelector),
+}
+
+/// Which user a command acts on: by user name or by id, in a workspace.
+#[derive(Debug, Args)]
+pub struct UserSelector {
+    #[arg(long)]
+    pub workspace: String,
+    #[arg(long, conflicts_with = "id", required_unless_present = "id")]
+    pub user_name: Option<String>,
+    #[arg(long)]
+    pub id: Option<String>,
 }

@@ -5,14 +5,16 @@
 use anyhow::{anyhow, bail, Context};
 use roster_admin::password;
 use roster_store::domain::{
-    Actor, DisplayName, Domain, Email, RoleName, Slug, Source, Timestamp, User, UserName, Workspace,
+    Actor, DisplayName, Domain, Email, LifecycleEvent, RoleName, Slug, Source, Timestamp, User,
+    UserName, Workspace,
 };
 use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::{
     AdminCommand, ApiKeyCommand, AppCommand, Command, ConnectionCommand, IdTokenAlgArg,
-    KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, WorkspaceCommand,
+    KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, UserSelector,
+    WorkspaceCommand,
 };
 use crate::output;
 use crate::settings::Settings;
@@ -143,7 +145,17 @@ fn admin(command: AdminCommand, settings: &Settings, store: &Store) -> anyhow::R
     let AdminCommand::Create { workspace, email } = command;
     let workspace = find_workspace(store, &workspace)?;
     let email = Email::parse(&email)?;
-    let user = match store.user_by_user_name(workspace.id, email.as_str()) {
+    let existing = store.user_by_user_name(workspace.id, email.as_str());
+    let reactivated = matches!(&existing, Ok(user) if !user.lifecycle.is_active());
+    let user = match existing {
+        // An admin locked out by being disabled is let back in: re-enabled before anything
+        // else is written, so a user that cannot be (deprovisioned by its IdP) changes nothing.
+        Ok(user) if !user.lifecycle.is_active() => store.change_lifecycle(
+            &Actor::Cli,
+            workspace.id,
+            user.id,
+            LifecycleEvent::Reactivate,
+        )?,
         Ok(user) => user,
         Err(StoreError::NotFound { .. }) => store.create_user(
             &Actor::Cli,
@@ -174,6 +186,7 @@ fn admin(command: AdminCommand, settings: &Settings, store: &Store) -> anyhow::R
     output::json(&json!({
         "id": user.id.to_string(),
         "email": email.as_str(),
+        "reactivated": reactivated,
         "password": password,
         "login_url": format!("{}/admin", settings.public_url()),
     }))
@@ -193,13 +206,32 @@ fn role(command: RoleCommand, store: &Store) -> anyhow::Result<()> {
 }
 
 fn user(command: UserCommand, store: &Store) -> anyhow::Result<()> {
-    let UserCommand::Show {
-        workspace,
-        user_name,
-        id,
-    } = command;
-    let workspace = find_workspace(store, &workspace)?;
-    let found = match (user_name, id) {
+    let (selector, event) = match command {
+        UserCommand::Show {
+            workspace,
+            user_name,
+            id,
+        } => (
+            UserSelector {
+                workspace,
+                user_name,
+                id,
+            },
+            None,
+        ),
+        UserCommand::Enable(selector) => (selector, Some(LifecycleEvent::Reactivate)),
+        UserCommand::Disable(selector) => (selector, Some(LifecycleEvent::Deactivate)),
+    };
+    let (workspace, mut user) = find_user(store, selector)?;
+    if let Some(event) = event {
+        user = store.change_lifecycle(&Actor::Cli, workspace.id, user.id, event)?;
+    }
+    output::json(&user_json(store, &workspace, &user)?)
+}
+
+fn find_user(store: &Store, selector: UserSelector) -> anyhow::Result<(Workspace, User)> {
+    let workspace = find_workspace(store, &selector.workspace)?;
+    let found = match (selector.user_name, selector.id) {
         (Some(name), _) => store.user_by_user_name(workspace.id, &name),
         (None, Some(id)) => store.user(workspace.id, id.parse()?),
         (None, None) => bail!("give --user-name or --id"),
@@ -208,7 +240,7 @@ fn user(command: UserCommand, store: &Store) -> anyhow::Result<()> {
         StoreError::NotFound { .. } => anyhow!("no such user in workspace {}", workspace.slug),
         other => other.into(),
     })?;
-    output::json(&user_json(store, &workspace, &user)?)
+    Ok((workspace, user))
 }
 
 /// A user in the shape of `/api/v1/me`, plus `active` and `source`.

@@ -231,6 +231,172 @@ fn operator_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
     assert!(db.store.list_connections(workspace.id).unwrap().is_empty());
 }
 
+/// An admin disabled by mistake (or the workspace's only one) is let back in from the CLI:
+/// `admin create` re-enables the account as it resets the password, and `user enable` /
+/// `user disable` change any user's lifecycle. A user its IdP deprovisioned cannot be brought
+/// back this way: exit 1, nothing written.
+#[test]
+fn a_disabled_admin_is_let_back_in_from_the_cli() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let admin_create = || {
+        json_of(&run(
+            &db,
+            &[
+                "admin",
+                "create",
+                "--workspace",
+                "acme",
+                "--email",
+                "root@acme.test",
+            ],
+        ))
+    };
+    let admin = admin_create();
+    assert_eq!(admin["reactivated"], false);
+    let id = admin["id"].as_str().unwrap().to_owned();
+
+    let disabled = json_of(&run(
+        &db,
+        &[
+            "user",
+            "disable",
+            "--workspace",
+            "acme",
+            "--user-name",
+            "root@acme.test",
+        ],
+    ));
+    assert_eq!(
+        (disabled["id"].as_str(), disabled["active"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+    let user = db.store.user(workspace.id, id.parse().unwrap()).unwrap();
+    assert_eq!(user.lifecycle, roster_store::domain::Lifecycle::Deactivated);
+    assert_eq!(user.session_epoch, 1, "disabling ended the sessions");
+
+    // `admin create` again: the same account, enabled, with a new password that works.
+    let again = admin_create();
+    assert_eq!(again["id"], admin["id"]);
+    assert_eq!(again["reactivated"], true);
+    let user = db.store.user(workspace.id, id.parse().unwrap()).unwrap();
+    assert_eq!(user.lifecycle, roster_store::domain::Lifecycle::Active);
+    let hash = db
+        .store
+        .password_hash(workspace.id, user.id)
+        .unwrap()
+        .unwrap();
+    assert!(roster_store::domain::password::verify_password(
+        again["password"].as_str().unwrap(),
+        &hash
+    ));
+    assert!(!roster_store::domain::password::verify_password(
+        admin["password"].as_str().unwrap(),
+        &hash
+    ));
+
+    // `user disable` / `user enable` by id, and each prints the user as `user show` does.
+    json_of(&run(
+        &db,
+        &["user", "disable", "--workspace", "acme", "--id", &id],
+    ));
+    let enabled = json_of(&run(
+        &db,
+        &["user", "enable", "--workspace", "acme", "--id", &id],
+    ));
+    let shown = json_of(&run(
+        &db,
+        &["user", "show", "--workspace", "acme", "--id", &id],
+    ));
+    assert_eq!(enabled, shown);
+    assert_eq!(enabled["active"], true);
+    assert_eq!(enabled["roles"], serde_json::json!(["admin"]));
+
+    // Mistakes: exit 1, the reason, nothing written.
+    fails_with(
+        &run(
+            &db,
+            &[
+                "user",
+                "enable",
+                "--workspace",
+                "acme",
+                "--user-name",
+                "nobody",
+            ],
+        ),
+        "no such user",
+    );
+    let gone = db
+        .store
+        .create_user(
+            &roster_store::domain::Actor::Cli,
+            &roster_store::NewUser::minimal(
+                workspace.id,
+                roster_store::domain::UserName::parse("gone@acme.test").unwrap(),
+                roster_store::domain::Source::Scim,
+            ),
+        )
+        .unwrap();
+    let gone = db
+        .store
+        .change_lifecycle(
+            &roster_store::domain::Actor::Cli,
+            workspace.id,
+            gone.id,
+            roster_store::domain::LifecycleEvent::Deprovision,
+        )
+        .unwrap();
+    let audit = db
+        .store
+        .audit_events(workspace.id, None, 10_000)
+        .unwrap()
+        .len();
+    fails_with(
+        &run(
+            &db,
+            &[
+                "user",
+                "enable",
+                "--workspace",
+                "acme",
+                "--user-name",
+                "gone@acme.test",
+            ],
+        ),
+        "deprovisioned",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "admin",
+                "create",
+                "--workspace",
+                "acme",
+                "--email",
+                "gone@acme.test",
+            ],
+        ),
+        "deprovisioned",
+    );
+    assert_eq!(db.store.user(workspace.id, gone.id).unwrap(), gone);
+    assert!(db
+        .store
+        .password_hash(workspace.id, gone.id)
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        db.store
+            .audit_events(workspace.id, None, 10_000)
+            .unwrap()
+            .len(),
+        audit,
+        "nothing written"
+    );
+}
+
 #[test]
 fn invalid_configuration_is_refused_at_start_naming_the_key() {
     let db = TestStore::new();

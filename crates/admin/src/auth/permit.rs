@@ -15,10 +15,11 @@
 //! non-admin session cover that. One store write takes no actor (resending a webhook event,
 //! which changes no directory data); its route asks for a write permit like the others.
 
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 use roster_mapping::policy::{self, Action, Decision, Target};
-use roster_store::domain::{Actor, Connection, WorkspaceId};
+use roster_store::domain::{Actor, Connection, User, UserId, WorkspaceId};
 use roster_store::Store;
 use serde_json::json;
 
@@ -40,6 +41,8 @@ pub(crate) struct Permit<Access> {
     workspace_id: WorkspaceId,
     audit_actor: Actor,
     policy_actor: policy::Actor,
+    /// The user whose session calls (`None` for an API key): the policy's "yourself".
+    acting_user: Option<UserId>,
     settings: policy::Settings,
     access: PhantomData<Access>,
 }
@@ -79,6 +82,7 @@ pub(crate) fn require_read(
         workspace_id: principal.workspace_id,
         audit_actor: principal.audit_actor(),
         policy_actor,
+        acting_user: principal.acting_user(),
         settings,
         access: PhantomData,
     })
@@ -101,11 +105,6 @@ impl<Access> Permit<Access> {
 }
 
 impl Permit<Read> {
-    /// The workspace settings the policy decided under.
-    pub(crate) fn settings(&self) -> policy::Settings {
-        self.settings
-    }
-
     /// Asks the policy for `action` on `target` under the workspace's settings.
     pub(crate) fn require(
         &self,
@@ -130,6 +129,16 @@ impl Permit<Read> {
         self.require_under(action, target, settings)
     }
 
+    /// A user as the policy sees it: SCIM-managed (while SCIM is on), the caller's own account,
+    /// or the workspace's last active admin (`active_admins` from `Store::active_admins`).
+    pub(crate) fn user_target(&self, user: &User, active_admins: &BTreeSet<UserId>) -> Target {
+        Target::User {
+            scim_managed: user.is_scim_managed() && self.settings.scim_enabled,
+            is_actor: self.acting_user == Some(user.id),
+            last_active_admin: active_admins.len() == 1 && active_admins.contains(&user.id),
+        }
+    }
+
     /// What the policy would answer for `action` on `target`, for the console to show which
     /// buttons apply; grants nothing.
     pub(crate) fn describe(&self, action: Action, target: Target) -> Decision {
@@ -147,6 +156,7 @@ impl Permit<Read> {
             workspace_id: self.workspace_id,
             audit_actor: self.audit_actor.clone(),
             policy_actor: self.policy_actor,
+            acting_user: self.acting_user,
             settings,
             access: PhantomData,
         })

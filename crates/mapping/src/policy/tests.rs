@@ -28,7 +28,8 @@ fn action(text: &str) -> Action {
     match text {
         "invite user" => Action::InviteUser,
         "edit profile" => Action::EditProfile,
-        "enable / disable user" => Action::EnableDisableUser,
+        "enable user" => Action::EnableUser,
+        "disable user" => Action::DisableUser,
         "delete user" => Action::DeleteUser,
         "add / remove group members" => Action::EditGroupMembers,
         "create SCIM token" => Action::CreateScimToken,
@@ -41,6 +42,15 @@ fn action(text: &str) -> Action {
         "manage webhooks" => Action::ManageWebhooks,
         "sign out everywhere" => Action::SignOutEverywhere,
         other => panic!("unknown action {other:?} in docs/policy.md"),
+    }
+}
+
+/// A user who is neither the acting admin nor the last active admin; `scim_managed` as given.
+fn user(scim_managed: bool) -> Target {
+    Target::User {
+        scim_managed,
+        is_actor: false,
+        last_active_admin: false,
     }
 }
 
@@ -67,16 +77,50 @@ fn subject(text: &str, settings: Settings) -> (Actor, Target) {
             },
             Target::Workspace,
         ),
-        "invited user" | "JIT user" => (
+        "invited user" | "JIT user" => (admin, user(false)),
+        "SCIM user" => (admin, user(settings.scim_enabled)),
+        "yourself (other admins active)" => (
             admin,
             Target::User {
                 scim_managed: false,
+                is_actor: true,
+                last_active_admin: false,
             },
         ),
-        "SCIM user" => (
+        "yourself, the last active admin" => (
+            admin,
+            Target::User {
+                scim_managed: false,
+                is_actor: true,
+                last_active_admin: true,
+            },
+        ),
+        "the last active admin" => (
+            admin,
+            Target::User {
+                scim_managed: false,
+                is_actor: false,
+                last_active_admin: true,
+            },
+        ),
+        "SCIM user, the last active admin" => (
             admin,
             Target::User {
                 scim_managed: settings.scim_enabled,
+                is_actor: false,
+                last_active_admin: true,
+            },
+        ),
+        "mapping" => (
+            admin,
+            Target::Mapping {
+                grants_the_last_active_admins: false,
+            },
+        ),
+        "mapping that makes the last active admins admins" => (
+            admin,
+            Target::Mapping {
+                grants_the_last_active_admins: true,
             },
         ),
         "unmapped app group" => (admin, Target::AppGroup { mapped: false }),
@@ -149,7 +193,8 @@ fn every_action() -> Vec<Action> {
         ViewAdminData,
         InviteUser,
         EditProfile,
-        EnableDisableUser,
+        EnableUser,
+        DisableUser,
         DeleteUser,
         EditGroupMembers,
         CreateScimToken,
@@ -163,7 +208,7 @@ fn every_action() -> Vec<Action> {
     ];
     for act in &all {
         match act {
-            ViewAdminData | InviteUser | EditProfile | EnableDisableUser | DeleteUser
+            ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
             | SignOutEverywhere => {}
@@ -184,19 +229,32 @@ fn a_non_admin_is_refused_everything_whatever_the_target_and_settings() {
             signed_in_with_sso: false,
         },
     ];
-    let targets = [
+    let mut targets = vec![
         Target::Workspace,
-        Target::User { scim_managed: true },
-        Target::User {
-            scim_managed: false,
+        Target::Mapping {
+            grants_the_last_active_admins: false,
+        },
+        Target::Mapping {
+            grants_the_last_active_admins: true,
         },
         Target::AppGroup { mapped: true },
         Target::AppGroup { mapped: false },
         Target::IdpGroup,
     ];
+    for scim_managed in [false, true] {
+        for is_actor in [false, true] {
+            for last_active_admin in [false, true] {
+                targets.push(Target::User {
+                    scim_managed,
+                    is_actor,
+                    last_active_admin,
+                });
+            }
+        }
+    }
     for act in every_action() {
         for actor in non_admins {
-            for target in targets {
+            for target in targets.iter().copied() {
                 for settings in COLUMNS {
                     assert_eq!(
                         allowed(act, actor, target, settings),
@@ -219,12 +277,7 @@ fn adopted_users_are_managed_whatever_their_source() {
         scim_enabled: true,
         sso_enforced: false,
     };
-    let decision = allowed(
-        Action::EditProfile,
-        admin,
-        Target::User { scim_managed: true },
-        on,
-    );
+    let decision = allowed(Action::EditProfile, admin, user(true), on);
     assert_eq!(decision, Decision::Refused(IDP_OWNS_USER));
 }
 
@@ -250,4 +303,57 @@ fn actions_on_the_wrong_target_are_refused() {
         allowed(Action::SignOutEverywhere, admin, Target::Workspace, off),
         Decision::Refused(WRONG_TARGET)
     );
+    let mapping = Target::Mapping {
+        grants_the_last_active_admins: false,
+    };
+    assert_eq!(
+        allowed(Action::DisableUser, admin, mapping, off),
+        Decision::Refused(WRONG_TARGET)
+    );
+}
+
+/// The lockout rules hold for an API key as for a session: an API key is never the target
+/// (`is_actor` is false), and the last active admin is protected from it too.
+#[test]
+fn no_admin_locks_the_workspace_out_whatever_the_settings() {
+    for signed_in_with_sso in [false, true] {
+        let admin = Actor {
+            is_admin: true,
+            signed_in_with_sso,
+        };
+        for settings in COLUMNS {
+            for act in [Action::DisableUser, Action::DeleteUser] {
+                for last_active_admin in [false, true] {
+                    let own = Target::User {
+                        scim_managed: false,
+                        is_actor: true,
+                        last_active_admin,
+                    };
+                    assert_eq!(
+                        allowed(act, admin, own, settings),
+                        Decision::Refused(SELF_LOCKOUT)
+                    );
+                }
+                let last = Target::User {
+                    scim_managed: false,
+                    is_actor: false,
+                    last_active_admin: true,
+                };
+                assert_eq!(
+                    allowed(act, admin, last, settings),
+                    Decision::Refused(LAST_ACTIVE_ADMIN)
+                );
+            }
+            // Enabling is never a lockout: one's own account, or the last admin's, may be enabled.
+            let own = Target::User {
+                scim_managed: false,
+                is_actor: true,
+                last_active_admin: true,
+            };
+            assert_eq!(
+                allowed(Action::EnableUser, admin, own, settings),
+                Decision::Allowed
+            );
+        }
+    }
 }

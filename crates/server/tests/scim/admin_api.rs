@@ -151,15 +151,22 @@ fn mappings_over_http_change_roles_live() {
         409,
         "conflict",
     );
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"scimGroupName": "X", "roleName": "ghost"})),
-        ),
-        404,
-        "not_found",
+    // An unknown role is the request's mistake: a 400 that names it in words and lists the
+    // workspace's roles (never a Rust debug string, never a 404 that reads like a wrong URL).
+    let unknown_role = app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "X", "roleName": "ghost"})),
+    );
+    assert_admin_error(&unknown_role, 400, "validation");
+    assert_eq!(
+        unknown_role.body,
+        json!({
+            "code": "validation",
+            "message": "no role named \"ghost\" in this workspace (its roles: admin, analyst, member)",
+            "detail": {"field": "roleName", "roles": ["admin", "analyst", "member"]},
+        })
     );
     assert_admin_error(&app.admin(&key, "POST", "/scim/group-mappings", Some(json!({"scimGroupId": "00000000-0000-0000-0000-000000000000", "roleName": "analyst"}))), 404, "not_found");
     assert_admin_error(

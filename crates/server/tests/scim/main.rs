@@ -16,6 +16,7 @@ mod admin_apps;
 mod admin_connections;
 mod admin_directory;
 mod admin_isolation;
+mod admin_lockout;
 mod admin_policy;
 mod bulk;
 mod entra;

@@ -1,19 +1,27 @@
 //! The admin console in a real browser (Debian's headless Chromium, driven by
 //! `e2e/console/drive.mjs` with playwright-core): an admin signs in with a password, creates a
 //! SAML connection from SimpleSAMLphp's metadata URL, tests it, turns SCIM on, generates a token,
-//! provisions a user through SCIM with it, sees the user and the sync status, adds a mapping,
-//! revokes the token, registers a webhook endpoint, opens the page of a user signed into two
-//! products and signs them out everywhere, and signs out. The script fails on any page error or
-//! CSP violation; this test then checks the database (and the token endpoint) agree with what the
-//! page showed.
+//! provisions a user through SCIM with it, sees the user and the sync status, finds their own
+//! account cannot be disabled (and why), disables another user after a confirmation, adds a
+//! mapping, is refused (after a confirmation) the deletion of the mapping that makes them an
+//! admin, revokes the token after a confirmation, registers a webhook endpoint, opens the page of
+//! a user signed into two products and signs them out everywhere, and signs out. The script
+//! fails on any page error, CSP violation or unexpected failed request; this test then checks the
+//! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pretty_assertions::assert_eq;
-use roster_store::domain::{Actor, ConnectionKind, Source, Timestamp, User, UserName};
-use roster_store::{ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, SigningAlg};
+use roster_store::domain::{
+    Actor, ConnectionKind, DisplayName, GroupKind, GroupSync, Lifecycle, MappingId, ProfileSync,
+    Provenance, Source, Timestamp, User, UserName, Vendor,
+};
+use roster_store::{
+    ClientAuthMethod, CodeBinding, NewConnection, NewGroup, NewMapping, NewOAuthApp, NewOAuthGrant,
+    SigningAlg,
+};
 use serde_json::{json, Value};
 
 use crate::idps::{OidcOp, OidcOptions, SamlIdp};
@@ -37,7 +45,22 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         return;
     }
     let app = SsoApp::new();
-    password_user(&app, "root-admin", "console-pw-123", true);
+    // The admin is one only through the directory's "Console admins" group, mapped to `admin`:
+    // deleting that mapping would leave the workspace without an active admin.
+    password_user(&app, "root-admin", "console-pw-123", false);
+    let (lockout_group, lockout_mapping) = admin_through_a_mapping(&app, "root-admin");
+    let bea = app
+        .db
+        .store
+        .create_user(
+            &Actor::Cli,
+            &roster_store::NewUser::minimal(
+                app.workspace.id,
+                UserName::parse("bea@example.test").unwrap(),
+                Source::Invited,
+            ),
+        )
+        .unwrap();
     // The IdP only has to serve its metadata here; no login goes through it.
     let idp = SamlIdp::start("urn:roster:console-test", "http://127.0.0.1:1/acs");
     let shots = screenshots_dir();
@@ -68,6 +91,8 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .env("SAML_METADATA_URL", idp.metadata_url())
         .env("WEBHOOK_URL", format!("{}/product-webhook", app.url()))
         .env("APPS_USER", "ada@example.test")
+        .env("DISABLE_USER", "bea@example.test")
+        .env("LOCKOUT_GROUP", &lockout_group)
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/drive.mjs");
@@ -113,8 +138,11 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // …is what the database holds.
     let store = &app.db.store;
     let connections = store.list_connections(app.workspace.id).unwrap();
-    assert_eq!(connections.len(), 1);
-    let connection = &connections[0];
+    assert_eq!(connections.len(), 2, "the directory and the one created");
+    let connection = connections
+        .iter()
+        .find(|c| c.name.as_str() == "simplesaml")
+        .unwrap();
     assert_eq!(connection.kind, ConnectionKind::Saml);
     assert!(connection.scim_enabled);
     assert_eq!(
@@ -136,9 +164,67 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         UserName::parse("grace@example.test").unwrap()
     );
     let mappings = store.list_mappings(app.workspace.id).unwrap();
-    assert_eq!(mappings.len(), 1);
-    assert_eq!(mappings[0].idp_group_name.as_deref(), Some("Engineering"));
-    assert_eq!(mappings[0].connection_id, connection.id);
+    assert_eq!(mappings.len(), 2, "{mappings:#?}");
+    let engineering = mappings
+        .iter()
+        .find(|m| m.idp_group_name.as_deref() == Some("Engineering"))
+        .unwrap();
+    assert_eq!(engineering.connection_id, connection.id);
+
+    // The admin's own account offered no Disable button, only the reason; another user was
+    // disabled once the admin confirmed, and not when they cancelled.
+    assert_eq!(
+        seen["ownRowRefusal"],
+        "Disable: you cannot disable or delete your own account; another admin can"
+    );
+    assert_eq!(seen["ownRowButtons"], 0);
+    assert!(
+        seen["disableConfirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Every session and app sign-in of bea@example.test ends at once"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["statusAfterCancel"], "active");
+    assert_eq!(seen["statusAfterDisable"], "deactivated");
+    assert_eq!(seen["disableFlash"], "bea@example.test disabled.");
+    assert_eq!(
+        store.user(app.workspace.id, bea.id).unwrap().lifecycle,
+        Lifecycle::Deactivated
+    );
+    let admin = store
+        .user_by_user_name(app.workspace.id, "root-admin")
+        .unwrap();
+    assert_eq!(admin.lifecycle, Lifecycle::Active);
+
+    // Deleting the mapping the admin depends on was asked about, then refused with the policy's
+    // reason, and nothing changed: the mapping and the admin role stay.
+    assert_eq!(
+        seen["mappingConfirmation"],
+        format!("Members of {lockout_group} lose what it gives them at once: the role admin.")
+    );
+    assert_eq!(
+        seen["mappingRefusal"],
+        "Not allowed: this mapping is what makes the workspace's active admins admins, so \
+         deleting it would leave none; make another user an admin first (last_active_admin)"
+    );
+    assert_eq!(seen["lockoutMappingShown"], 1);
+    assert!(mappings.iter().any(|m| m.id == lockout_mapping));
+    assert_eq!(
+        store
+            .active_admins(app.workspace.id)
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![admin.id]
+    );
+    assert!(
+        seen["tokenConfirmation"]
+            .as_str()
+            .unwrap()
+            .contains("requests with entra"),
+        "{seen:#}"
+    );
     assert_eq!(seen["webhookSecretShown"], true);
     let webhooks = store.list_webhooks(app.workspace.id).unwrap();
     assert_eq!(webhooks.len(), 1);
@@ -187,8 +273,11 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "03-connection-created",
         "05-scim-token",
         "06-users",
+        "06b-disable-confirmation",
         "07-sync-status",
         "08-mappings",
+        "08b-mapping-deletion-refused",
+        "09a-token-revoke-confirmation",
         "09-token-revoked",
         "10-migration-planner",
         "11-logs",
@@ -200,6 +289,72 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");
     }
+}
+
+/// Makes `user_name` an admin only through an IdP group of a SCIM connection ("directory"),
+/// mapped to the `admin` role: returns the group's key (as the mappings list shows it) and the
+/// mapping's id.
+fn admin_through_a_mapping(app: &SsoApp, user_name: &str) -> (String, MappingId) {
+    let store = &app.db.store;
+    let workspace = app.workspace.id;
+    let directory = store
+        .create_connection(
+            &Actor::Cli,
+            NewConnection {
+                workspace_id: workspace,
+                name: DisplayName::parse("directory").unwrap(),
+                kind: ConnectionKind::Scim,
+                vendor: Vendor::Generic,
+                protocol_config: "{}".to_owned(),
+                domains: Vec::new(),
+                scim_enabled: true,
+                profile_sync: ProfileSync::FirstLogin,
+                group_sync: GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+        )
+        .unwrap();
+    let group = store
+        .create_group(
+            &Actor::Cli,
+            &NewGroup {
+                workspace_id: workspace,
+                kind: GroupKind::Idp,
+                display_name: DisplayName::parse("Console admins").unwrap(),
+                connection_id: Some(directory.id),
+                external_id: Some("console-admins".to_owned()),
+                scim_attributes: "{}".to_owned(),
+            },
+        )
+        .unwrap();
+    let user = store.user_by_user_name(workspace, user_name).unwrap();
+    store
+        .add_group_member(&Actor::Cli, workspace, group.id, user.id, Provenance::Idp)
+        .unwrap();
+    let admin_role = store.role_by_name(workspace, "admin").unwrap();
+    let mapping = store
+        .create_mapping(
+            &Actor::Cli,
+            &NewMapping {
+                workspace_id: workspace,
+                connection_id: directory.id,
+                idp_group_key: Some(group.id.to_string()),
+                idp_group_name: None,
+                app_group_id: None,
+                role_id: Some(admin_role.id),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .active_admins(workspace)
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![user.id],
+        "the mapping makes {user_name} the only admin"
+    );
+    (group.id.to_string(), mapping.id)
 }
 
 /// Registers a product `name` and signs `user` into it (a grant and its code, as the

@@ -387,6 +387,30 @@ fn find_mapping(
         .into_domain()
 }
 
+/// Deletes a mapping and everything it brought, in the caller's transaction.
+pub(crate) fn delete_mapping(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    workspace_id: WorkspaceId,
+    id: MappingId,
+) -> StoreResult<()> {
+    let mapping = find_mapping(conn, workspace_id, id)?;
+    diesel::delete(group_mappings::table.find(id.to_string())).execute(conn)?;
+    let cause = serde_json::json!({ "mapping": id.to_string(), "change": "deleted" });
+    undo_mapping(conn, actor, &mapping, &cause)?;
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(workspace_id),
+            actor: actor.clone(),
+            action: Action("mapping.deleted"),
+            target_kind: "mapping",
+            target_id: id.to_string(),
+            detail: "{}".to_owned(),
+        },
+    )
+}
+
 impl Store {
     /// Creates a mapping and applies it at once to the current members of its IdP group. A
     /// mapping by name binds to the connection's IdP group of exactly that name, or waits for it.
@@ -468,23 +492,7 @@ impl Store {
         workspace_id: WorkspaceId,
         id: MappingId,
     ) -> StoreResult<()> {
-        self.write(|conn| {
-            let mapping = find_mapping(conn, workspace_id, id)?;
-            diesel::delete(group_mappings::table.find(id.to_string())).execute(conn)?;
-            let cause = serde_json::json!({ "mapping": id.to_string(), "change": "deleted" });
-            undo_mapping(conn, actor, &mapping, &cause)?;
-            record_audit(
-                conn,
-                &NewAuditEvent {
-                    workspace_id: Some(workspace_id),
-                    actor: actor.clone(),
-                    action: Action("mapping.deleted"),
-                    target_kind: "mapping",
-                    target_id: id.to_string(),
-                    detail: "{}".to_owned(),
-                },
-            )
-        })
+        self.write(|conn| delete_mapping(conn, actor, workspace_id, id))
     }
 
     pub fn mapping(&self, workspace_id: WorkspaceId, id: MappingId) -> StoreResult<GroupMapping> {

@@ -1,5 +1,6 @@
 //! One file per table: the row types, their conversion to domain types, and the operations.
 
+mod admins;
 mod api_key;
 mod audit;
 mod backchannel_logouts;
