@@ -30,6 +30,7 @@ pub use secret::{SecretHash, SecretKind, SecretToken};
 pub use session::{SessionPrincipal, SessionVerifier};
 pub use timestamp::Timestamp;
 pub use user::{
-    ignored_identifier_changes, Identity, IgnoredChange, Lifecycle, LifecycleEvent, Source, User,
+    email_update, ignored_identifier_changes, EmailUpdate, Identity, IgnoredChange, Lifecycle,
+    LifecycleChange, LifecycleEvent, LifecycleNotice, SessionsEnd, Source, User,
 };
 pub use workspace::Workspace;

@@ -3,11 +3,14 @@
 //! A user row exists once per person per workspace, whoever created it (an admin invite, a first
 //! SSO login, or an IdP through SCIM). `source` says who created it; `managing_connection` says
 //! which SCIM connection owns its profile now (a JIT user adopted by SCIM changes owner, not id).
-//! The lifecycle is a small state machine: leaving `Active` always revokes sessions, which the
-//! store does by bumping `session_epoch` in the same transaction.
+//! The lifecycle is a small state machine (`Lifecycle::apply`), and `Lifecycle::plan` says
+//! everything a change does besides the new state: whether the user's sessions end, the audit
+//! action, the directory events. The store persists exactly that plan through one writer
+//! (`write_lifecycle`), so a rule changed here changes every path that deactivates, deletes,
+//! re-provisions or signs a user out: the admin API, SCIM PUT/PATCH/DELETE and create.
 
 use crate::{
-    ConnectionId, DomainError, Email, IdentityId, Timestamp, UserId, UserName, WorkspaceId,
+    Action, ConnectionId, DomainError, Email, IdentityId, Timestamp, UserId, UserName, WorkspaceId,
 };
 
 /// Who created the user.
@@ -67,16 +70,78 @@ pub enum LifecycleEvent {
     /// connection: it comes back with the same id, active or not as the request says. Okta
     /// re-POSTs deactivated users on reassignment; a 409 there would lock people out.
     Reprovision { active: bool },
+    /// An admin's "sign out everywhere" (a lost laptop): every session ends, the state stays.
+    SignOutEverywhere,
 }
 
 impl LifecycleEvent {
+    /// The event that leaves a user active or not, as SCIM's `active` attribute (PUT, PATCH, the
+    /// status a create adopts a user with) asks.
+    pub fn set_active(active: bool) -> Self {
+        if active {
+            LifecycleEvent::Reactivate
+        } else {
+            LifecycleEvent::Deactivate
+        }
+    }
+
     fn as_str(&self) -> &'static str {
         match self {
             LifecycleEvent::Deactivate => "deactivated",
             LifecycleEvent::Reactivate => "reactivated",
             LifecycleEvent::Deprovision => "deprovisioned",
             LifecycleEvent::Reprovision { .. } => "reprovisioned",
+            LifecycleEvent::SignOutEverywhere => "signed out everywhere",
         }
+    }
+}
+
+/// Why a user's sessions end. The store moves the user's `session_epoch` (every Roster session
+/// stops verifying) and revokes the user's OpenID Provider grants for this reason, which decides
+/// whether the apps get a back-channel logout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionsEnd {
+    /// The user stopped being active (deactivated or deprovisioned).
+    UserInactive,
+    /// An admin signed the user out everywhere; the user stays as they are.
+    SignedOut,
+}
+
+/// A directory event (docs/events.md) that a lifecycle change announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleNotice {
+    /// `user.updated`, naming `lifecycle` among the changed attributes (a re-provisioning).
+    LifecycleUpdated,
+    /// `user.deactivated`.
+    Deactivated,
+    /// `user.reactivated`.
+    Reactivated,
+    /// `user.deprovisioned`.
+    Deprovisioned,
+    /// `session.revoked`: the user's sessions ended.
+    SessionRevoked,
+}
+
+/// Everything a lifecycle event does to a user, decided before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleChange {
+    pub from: Lifecycle,
+    pub to: Lifecycle,
+    /// Whether (and why) the user's sessions end in the same transaction.
+    pub ends_sessions: Option<SessionsEnd>,
+    /// Whether the user's `version` (its SCIM ETag) moves: every change of the user does, an
+    /// admin signing the user out does not (no attribute a client sees changed).
+    pub moves_version: bool,
+    /// The audit action; `None` when the event changes nothing (a repeat).
+    pub audit: Option<Action>,
+    /// The directory events, in the order they are written.
+    pub notices: &'static [LifecycleNotice],
+}
+
+impl LifecycleChange {
+    /// A repeated event (IdPs retry): nothing to write.
+    pub fn is_noop(&self) -> bool {
+        self.audit.is_none()
     }
 }
 
@@ -129,11 +194,60 @@ impl Lifecycle {
             (Active, Reprovision { .. }) => {
                 Err(refuse("an active user cannot be provisioned again"))
             }
+            (state, SignOutEverywhere) => Ok(state),
         }
     }
 
+    /// What `event` does to a user in this state: the new state (as [`Lifecycle::apply`] says,
+    /// refusals included), whether the sessions end, the audit action and the directory events.
+    pub fn plan(self, event: LifecycleEvent) -> Result<LifecycleChange, DomainError> {
+        use LifecycleEvent::*;
+        use LifecycleNotice::*;
+        let to = self.apply(event)?;
+        let ends_sessions = match event {
+            SignOutEverywhere => Some(SessionsEnd::SignedOut),
+            _ => self
+                .revokes_sessions(to)
+                .then_some(SessionsEnd::UserInactive),
+        };
+        let (audit, notices): (_, &'static [LifecycleNotice]) = match event {
+            SignOutEverywhere => ("user.signed_out_everywhere", &[SessionRevoked]),
+            // Announced even when the state stays (a deactivated user re-POSTed inactive): the
+            // IdP provisioned the user again, with whatever profile it sent.
+            Reprovision { .. } if to.is_active() => {
+                ("user.reprovisioned", &[LifecycleUpdated, Reactivated])
+            }
+            Reprovision { .. } => ("user.reprovisioned", &[LifecycleUpdated]),
+            _ if to == self => {
+                return Ok(LifecycleChange {
+                    from: self,
+                    to,
+                    ends_sessions: None,
+                    moves_version: false,
+                    audit: None,
+                    notices: &[],
+                })
+            }
+            Reactivate => ("user.reactivated", &[Reactivated]),
+            // Only an active user can be deactivated, so its sessions end.
+            Deactivate => ("user.deactivated", &[Deactivated, SessionRevoked]),
+            Deprovision if ends_sessions.is_some() => {
+                ("user.deprovisioned", &[Deprovisioned, SessionRevoked])
+            }
+            Deprovision => ("user.deprovisioned", &[Deprovisioned]),
+        };
+        Ok(LifecycleChange {
+            from: self,
+            to,
+            ends_sessions,
+            moves_version: event != SignOutEverywhere,
+            audit: Some(Action(audit)),
+            notices,
+        })
+    }
+
     /// Whether moving from `self` to `next` must end the user's sessions at once.
-    pub fn revokes_sessions(self, next: Lifecycle) -> bool {
+    fn revokes_sessions(self, next: Lifecycle) -> bool {
         self.is_active() && !next.is_active()
     }
 }
@@ -194,6 +308,30 @@ pub struct IgnoredChange {
     pub got: String,
 }
 
+/// What an update makes of a user's email under the rule "an email is set once": a user
+/// provisioned without one may receive one, after that it is fixed. A difference in letter case
+/// only is not a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailUpdate<'a> {
+    /// Stays as it is: no email asked for, or the one the user has.
+    Keep,
+    /// The user's first email.
+    Set(&'a Email),
+    /// Another email than the one set: not applied.
+    Ignored { want: &'a Email, got: &'a Email },
+}
+
+/// The rule "an email is set once" (see [`EmailUpdate`]) for a user whose email is `current`
+/// and an update asking for `want`.
+pub fn email_update<'a>(current: Option<&'a Email>, want: Option<&'a Email>) -> EmailUpdate<'a> {
+    match (current, want) {
+        (_, None) => EmailUpdate::Keep,
+        (None, Some(want)) => EmailUpdate::Set(want),
+        (Some(got), Some(want)) if got.key() == want.key() => EmailUpdate::Keep,
+        (Some(got), Some(want)) => EmailUpdate::Ignored { want, got },
+    }
+}
+
 /// The product rule "`userName` and email are set once at provisioning and never changed by SCIM":
 /// given the stored user and what an update asks for, list the identifier changes to ignore (or,
 /// with strict immutability, to refuse). A difference in letter case only is not a change.
@@ -212,23 +350,12 @@ pub fn ignored_identifier_changes(
             });
         }
     }
-    if let Some(want) = want_email {
-        let differs = current
-            .email
-            .as_ref()
-            .is_none_or(|got| got.key() != want.key());
-        // A user provisioned without an email may receive one once; after that it is fixed.
-        if differs && current.email.is_some() {
-            ignored.push(IgnoredChange {
-                attribute: "email",
-                want: want.to_string(),
-                got: current
-                    .email
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            });
-        }
+    if let EmailUpdate::Ignored { want, got } = email_update(current.email.as_ref(), want_email) {
+        ignored.push(IgnoredChange {
+            attribute: "email",
+            want: want.to_string(),
+            got: got.to_string(),
+        });
     }
     ignored
 }
@@ -260,11 +387,92 @@ mod tests {
                 Reprovision { active: false },
                 Ok(Deactivated),
             ),
+            (Active, SignOutEverywhere, Ok(Active)),
+            (Deactivated, SignOutEverywhere, Ok(Deactivated)),
+            (Deprovisioned, SignOutEverywhere, Ok(Deprovisioned)),
         ];
         for (from, event, want) in cases {
             let got = from.apply(event).map_err(|_| ());
             assert_eq!(got, want, "{from:?} + {event:?}");
         }
+    }
+
+    #[test]
+    fn lifecycle_plan_table() {
+        use LifecycleNotice as N;
+        const INACTIVE: Option<SessionsEnd> = Some(SessionsEnd::UserInactive);
+        const SIGNED_OUT: Option<SessionsEnd> = Some(SessionsEnd::SignedOut);
+        // (from, event) => (to, sessions end, audit action, directory events), or refused.
+        #[rustfmt::skip]
+        let cases: [(_, _, Option<(_, _, _, &[N])>); 18] = [
+            (Active, Deactivate, Some((Deactivated, INACTIVE, Some("user.deactivated"), &[N::Deactivated, N::SessionRevoked]))),
+            (Active, Reactivate, Some((Active, None, None, &[]))),
+            (Active, Deprovision, Some((Deprovisioned, INACTIVE, Some("user.deprovisioned"), &[N::Deprovisioned, N::SessionRevoked]))),
+            (Active, Reprovision { active: true }, None),
+            (Active, Reprovision { active: false }, None),
+            (Active, SignOutEverywhere, Some((Active, SIGNED_OUT, Some("user.signed_out_everywhere"), &[N::SessionRevoked]))),
+            (Deactivated, Deactivate, Some((Deactivated, None, None, &[]))),
+            (Deactivated, Reactivate, Some((Active, None, Some("user.reactivated"), &[N::Reactivated]))),
+            (Deactivated, Deprovision, Some((Deprovisioned, None, Some("user.deprovisioned"), &[N::Deprovisioned]))),
+            (Deactivated, Reprovision { active: true }, Some((Active, None, Some("user.reprovisioned"), &[N::LifecycleUpdated, N::Reactivated]))),
+            (Deactivated, Reprovision { active: false }, Some((Deactivated, None, Some("user.reprovisioned"), &[N::LifecycleUpdated]))),
+            (Deactivated, SignOutEverywhere, Some((Deactivated, SIGNED_OUT, Some("user.signed_out_everywhere"), &[N::SessionRevoked]))),
+            (Deprovisioned, Deactivate, None),
+            (Deprovisioned, Reactivate, None),
+            (Deprovisioned, Deprovision, Some((Deprovisioned, None, None, &[]))),
+            (Deprovisioned, Reprovision { active: true }, Some((Active, None, Some("user.reprovisioned"), &[N::LifecycleUpdated, N::Reactivated]))),
+            (Deprovisioned, Reprovision { active: false }, Some((Deactivated, None, Some("user.reprovisioned"), &[N::LifecycleUpdated]))),
+            (Deprovisioned, SignOutEverywhere, Some((Deprovisioned, SIGNED_OUT, Some("user.signed_out_everywhere"), &[N::SessionRevoked]))),
+        ];
+        for (from, event, want) in cases {
+            let got = from
+                .plan(event)
+                .ok()
+                .map(|c| (c.to, c.ends_sessions, c.audit.map(|a| a.0), c.notices));
+            assert_eq!(got, want, "{from:?} + {event:?}");
+        }
+    }
+
+    #[test]
+    fn plans_agree_with_the_state_machine() {
+        let events = [
+            Deactivate,
+            Reactivate,
+            Deprovision,
+            Reprovision { active: true },
+            Reprovision { active: false },
+            SignOutEverywhere,
+        ];
+        for from in [Active, Deactivated, Deprovisioned] {
+            for event in events {
+                let Ok(change) = from.plan(event) else {
+                    assert!(from.apply(event).is_err(), "{from:?} + {event:?}");
+                    continue;
+                };
+                assert_eq!(Ok(change.to), from.apply(event), "{from:?} + {event:?}");
+                assert_eq!(change.from, from);
+                // `session.revoked` is announced exactly when the sessions end.
+                assert_eq!(
+                    change.notices.contains(&LifecycleNotice::SessionRevoked),
+                    change.ends_sessions.is_some(),
+                    "{from:?} + {event:?}"
+                );
+                // A repeat writes nothing; anything else is audited, and moves the version
+                // unless it only signs the user out.
+                assert_eq!(change.is_noop(), change.notices.is_empty());
+                assert_eq!(
+                    change.moves_version,
+                    !change.is_noop() && event != SignOutEverywhere,
+                    "{from:?} + {event:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn set_active_is_deactivate_or_reactivate() {
+        assert_eq!(LifecycleEvent::set_active(true), Reactivate);
+        assert_eq!(LifecycleEvent::set_active(false), Deactivate);
     }
 
     #[test]
@@ -335,6 +543,35 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn email_update_table() {
+        let ada = Email::parse("ada@example.com").unwrap();
+        let ada_upper = Email::parse("ADA@Example.com").unwrap();
+        let other = Email::parse("ada.new@example.com").unwrap();
+        let cases = [
+            (None, None, EmailUpdate::Keep),
+            (None, Some(&ada), EmailUpdate::Set(&ada)),
+            (Some(&ada), None, EmailUpdate::Keep),
+            (Some(&ada), Some(&ada), EmailUpdate::Keep),
+            (Some(&ada), Some(&ada_upper), EmailUpdate::Keep),
+            (
+                Some(&ada),
+                Some(&other),
+                EmailUpdate::Ignored {
+                    want: &other,
+                    got: &ada,
+                },
+            ),
+        ];
+        for (current, want, expected) in cases {
+            assert_eq!(
+                email_update(current, want),
+                expected,
+                "{current:?} <- {want:?}"
+            );
+        }
     }
 
     #[test]

@@ -215,6 +215,47 @@ impl Fixture {
         )
     }
 
+    fn reactivate_over_scim(&self, user: &User) {
+        self.store()
+            .scim_modify_user::<StoreError>(
+                &Actor::System,
+                self.scope,
+                &user.id.to_string(),
+                None,
+                |_| {
+                    Ok(Some(UserUpdate {
+                        active: true,
+                        ..deactivation()
+                    }))
+                },
+                |_| provisioning_entry(&self.workspace, &self.scope.connection_id.to_string()),
+            )
+            .unwrap();
+    }
+
+    fn delete_over_scim(&self, user: &User) {
+        self.store()
+            .scim_delete_user(
+                &Actor::System,
+                self.scope,
+                &user.id.to_string(),
+                None,
+                |_| provisioning_entry(&self.workspace, &self.scope.connection_id.to_string()),
+            )
+            .unwrap();
+    }
+
+    fn disable_as_admin(&self, user: &User) {
+        self.store()
+            .change_lifecycle(
+                &Actor::Admin { id: "admin".into() },
+                self.workspace.id,
+                user.id,
+                LifecycleEvent::Deactivate,
+            )
+            .unwrap();
+    }
+
     fn logouts(&self, user: &User) -> Vec<BackchannelLogout> {
         self.store()
             .user_backchannel_logouts(self.workspace.id, user.id)
@@ -351,14 +392,7 @@ fn uuid_like_missing_connection() -> String {
 fn admin_disable_scim_delete_and_sign_out_everywhere_queue_logouts() {
     let f = fixture();
     f.grant(&f.user, &f.notified, "session-1", "sid-disabled", false);
-    f.store()
-        .change_lifecycle(
-            &Actor::Admin { id: "admin".into() },
-            f.workspace.id,
-            f.user.id,
-            LifecycleEvent::Deactivate,
-        )
-        .unwrap();
+    f.disable_as_admin(&f.user);
     f.grant(
         &f.bystander,
         &f.notified,
@@ -379,15 +413,7 @@ fn admin_disable_scim_delete_and_sign_out_everywhere_queue_logouts() {
         .unwrap();
     assert_eq!(revoked.len(), 2, "both grants revoked, one logout queued");
     f.grant(&f.bystander, &f.second, "session-3", "sid-deleted", false);
-    f.store()
-        .scim_delete_user(
-            &Actor::System,
-            f.scope,
-            &f.bystander.id.to_string(),
-            None,
-            |_| provisioning_entry(&f.workspace, &f.scope.connection_id.to_string()),
-        )
-        .unwrap();
+    f.delete_over_scim(&f.bystander);
     assert_eq!(
         f.queued(),
         BTreeSet::from([
@@ -395,6 +421,65 @@ fn admin_disable_scim_delete_and_sign_out_everywhere_queue_logouts() {
             expect(&f.notified, "sid-everywhere", "admin"),
             expect(&f.second, "sid-deleted", "user_deactivated"),
         ])
+    );
+}
+
+/// Every way a user's sessions end is audited alike (one writer, `write_lifecycle`): the entry
+/// of the change says the sessions were revoked and names the grants it revoked and their apps,
+/// as "sign out everywhere" always did.
+#[test]
+fn every_end_of_a_user_s_sessions_audits_the_grants_it_revoked() {
+    let f = fixture();
+    let (disabled, _) = f.grant(&f.user, &f.notified, "session-1", "sid-1", false);
+    f.disable_as_admin(&f.user);
+    let (patched, _) = f.grant(&f.bystander, &f.second, "session-2", "sid-2", false);
+    f.deactivate_over_scim(&f.bystander, &f.scope.connection_id.to_string())
+        .unwrap();
+    f.reactivate_over_scim(&f.bystander);
+    let (deleted, _) = f.grant(&f.bystander, &f.silent, "session-3", "sid-3", false);
+    f.delete_over_scim(&f.bystander);
+
+    let audited: Vec<(String, String, serde_json::Value)> = f
+        .store()
+        .audit_events(f.workspace.id, None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.target_kind == "user" && event.action != "user.created")
+        .map(|event| {
+            let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+            let facts = ["sessions_revoked", "grants_revoked", "client_ids"]
+                .map(|fact| (fact.to_owned(), detail[fact].clone()));
+            (event.action, event.target_id, facts.into_iter().collect())
+        })
+        .collect();
+    let ended = |grant: &OAuthGrant| {
+        serde_json::json!({
+            "sessions_revoked": true,
+            "grants_revoked": [grant.id],
+            "client_ids": [grant.client_id],
+        })
+    };
+    let (ada, grace) = (f.user.id.to_string(), f.bystander.id.to_string());
+    assert_eq!(
+        audited,
+        vec![
+            ("user.deactivated".to_owned(), ada, ended(&disabled)),
+            (
+                "user.deactivated".to_owned(),
+                grace.clone(),
+                ended(&patched)
+            ),
+            (
+                "user.reactivated".to_owned(),
+                grace.clone(),
+                serde_json::json!({
+                    "sessions_revoked": false,
+                    "grants_revoked": null,
+                    "client_ids": null,
+                })
+            ),
+            ("user.deprovisioned".to_owned(), grace, ended(&deleted)),
+        ]
     );
 }
 

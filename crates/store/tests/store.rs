@@ -296,6 +296,8 @@ fn lifecycle_changes_bump_version_and_revoke_sessions_when_leaving_active() {
         )
         .unwrap();
     assert_eq!(back.lifecycle, Lifecycle::Active);
+    // A re-provisioning is recorded as a SCIM re-POST records it (`Lifecycle::plan`): audited
+    // `user.reprovisioned`, announced as `user.updated` (`lifecycle`) and `user.reactivated`.
     assert_eq!(
         audit_actions(&db.store, workspace.id),
         vec![
@@ -304,7 +306,30 @@ fn lifecycle_changes_bump_version_and_revoke_sessions_when_leaving_active() {
             "user.deactivated",
             "user.reactivated",
             "user.deprovisioned",
-            "user.reactivated",
+            "user.reprovisioned",
+        ]
+    );
+    let events: Vec<(String, Option<String>)> = db
+        .store
+        .events(workspace.id, 0, 1000, &[])
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.event_type, event.changed))
+        .collect();
+    let event = |event_type: &str, changed: Option<&str>| {
+        (event_type.to_owned(), changed.map(str::to_owned))
+    };
+    assert_eq!(
+        events,
+        vec![
+            event("user.created", None),
+            event("user.deactivated", None),
+            event("session.revoked", None),
+            event("user.reactivated", None),
+            event("user.deprovisioned", None),
+            event("session.revoked", None),
+            event("user.updated", Some(r#"["lifecycle"]"#)),
+            event("user.reactivated", None),
         ]
     );
 }

@@ -9,12 +9,12 @@
 use diesel::prelude::*;
 use roster_domain::query::{CompareOp, Filter, Listing, Page, Query, SortOrder, UserAttr};
 use roster_domain::{
-    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, NewAuditEvent, Timestamp, User,
-    UserId, UserName, WorkspaceId,
+    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, Timestamp, User, UserId,
+    UserName, WorkspaceId,
 };
 
-use super::user::{find_user, insert_user, insert_user_unless_taken, UserRow};
-use super::{events, record_audit, NewProvisioningEntry, NewUser};
+use super::user::{insert_user, insert_user_unless_taken, write_lifecycle, UserRow, UserWrite};
+use super::{events, NewProvisioningEntry, NewUser};
 use crate::db::on_backend;
 use crate::filter::user_predicate;
 use crate::schema::{group_members, users};
@@ -152,90 +152,6 @@ pub(crate) fn check_version(current: i64, if_match: Option<i64>) -> StoreResult<
             actual: current,
         }),
         _ => Ok(()),
-    }
-}
-
-/// Writes an update's columns, bumps the version, and revokes sessions and OAuth grants (queueing
-/// the apps' back-channel logouts) when the user stops being active. Does not write the user's
-/// audit event.
-fn write_update(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    current: &User,
-    update: &UserUpdate,
-    lifecycle: Lifecycle,
-    managing_connection: Option<ConnectionId>,
-) -> StoreResult<()> {
-    let email = match (&current.email, &update.email) {
-        (None, Some(new)) => Some(new.clone()),
-        (existing, _) => existing.clone(),
-    };
-    let epoch_bump = i64::from(current.lifecycle.revokes_sessions(lifecycle));
-    diesel::update(users::table.find(current.id.to_string()))
-        .set((
-            users::given_name.eq(&update.given_name),
-            users::family_name.eq(&update.family_name),
-            users::display_name.eq(&update.display_name),
-            users::display_name_key.eq(update.display_name.as_deref().map(str::to_lowercase)),
-            users::external_id.eq(&update.external_id),
-            users::email.eq(email.as_ref().map(ToString::to_string)),
-            users::email_key.eq(email.as_ref().map(Email::key)),
-            users::lifecycle.eq(lifecycle.as_str()),
-            users::managing_connection_id.eq(managing_connection.map(|id| id.to_string())),
-            users::scim_attributes.eq(&update.scim_attributes),
-            users::version.eq(users::version + 1),
-            users::session_epoch.eq(users::session_epoch + epoch_bump),
-            users::updated_at.eq(Timestamp::now().as_micros()),
-        ))
-        .execute(conn)
-        .map_err(|err| {
-            crate::error::conflict_on(
-                err,
-                "user",
-                &[(
-                    "external_id",
-                    "a user with this externalId already exists for this connection",
-                )],
-            )
-        })?;
-    if epoch_bump == 1 {
-        super::oauth_grants::revoke_user_grants(
-            conn,
-            actor,
-            current.id,
-            super::oauth_grants::RevokeReason::UserDeactivated,
-            Timestamp::now(),
-        )?;
-    }
-    Ok(())
-}
-
-fn audit(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    workspace_id: WorkspaceId,
-    action: &'static str,
-    user_id: UserId,
-    detail: serde_json::Value,
-) -> StoreResult<()> {
-    record_audit(
-        conn,
-        &NewAuditEvent {
-            workspace_id: Some(workspace_id),
-            actor: actor.clone(),
-            action: Action(action),
-            target_kind: "user",
-            target_id: user_id.to_string(),
-            detail: detail.to_string(),
-        },
-    )
-}
-
-fn lifecycle_for(active: bool) -> Lifecycle {
-    if active {
-        Lifecycle::Active
-    } else {
-        Lifecycle::Deactivated
     }
 }
 
@@ -421,30 +337,19 @@ impl Store {
                 let Some(update) = compute(&current)? else {
                     return Ok(current);
                 };
-                let lifecycle = lifecycle_for(update.active);
-                write_update(
-                    conn,
-                    actor,
-                    &current,
-                    &update,
-                    lifecycle,
-                    current.managing_connection_id,
-                )?;
-                let action = match (current.lifecycle.is_active(), update.active) {
-                    (true, false) => "user.deactivated",
-                    (false, true) => "user.reactivated",
-                    _ => "user.updated",
+                let change = current
+                    .lifecycle
+                    .plan(LifecycleEvent::set_active(update.active))
+                    .map_err(StoreError::from)?;
+                let write = UserWrite {
+                    profile: Some((&update, current.managing_connection_id)),
+                    // `active` is announced by the plan's own events.
+                    changed: without_active(&update.changed),
+                    audit_action: Some(change.audit.unwrap_or(Action("user.updated"))),
+                    audit_detail: serde_json::json!({ "changed": update.changed, "note": update.note }),
+                    at: Timestamp::now(),
                 };
-                let changed_user = find_user(conn, scope.workspace_id, id)?;
-                emit_update_events(conn, actor, &current, &changed_user, &update.changed)?;
-                audit(
-                    conn,
-                    actor,
-                    scope.workspace_id,
-                    action,
-                    id,
-                    serde_json::json!({ "changed": update.changed, "note": update.note }),
-                )?;
+                let changed_user = write_lifecycle(conn, actor, &current, &change, write)?.user;
                 Ok(changed_user)
             },
             log,
@@ -462,49 +367,58 @@ impl Store {
         log: impl FnOnce(&()) -> NewProvisioningEntry,
     ) -> StoreResult<()> {
         let id = parse_user_id(id)?;
-        self.scim_write(|conn| {
-            lock_user(conn, id)?;
-            let current = find_visible(conn, scope, id)?;
-            check_version(current.version, if_match)?;
-            let next = current.lifecycle.apply(LifecycleEvent::Deprovision)?;
-            let epoch_bump = i64::from(current.lifecycle.revokes_sessions(next));
-            diesel::update(users::table.find(id.to_string()))
-                .set((
-                    users::lifecycle.eq(next.as_str()),
-                    users::version.eq(users::version + 1),
-                    users::session_epoch.eq(users::session_epoch + epoch_bump),
-                    users::updated_at.eq(Timestamp::now().as_micros()),
-                ))
-                .execute(conn)?;
-            let gone = find_user(conn, scope.workspace_id, id)?;
-            events::user_event(conn, actor, "user.deprovisioned", &gone, None)?;
-            if epoch_bump == 1 {
-                super::user::end_sessions(conn, actor, &gone)?;
-            }
-            // Its IdP and mapped memberships go, each with its event.
-            let held: Vec<(String, String)> = group_members::table
-                .filter(group_members::user_id.eq(id.to_string()))
-                .filter(group_members::provenance.eq("idp").or(group_members::provenance.like("mapping:%")))
-                .select((group_members::group_id, group_members::provenance))
-                .load(conn)?;
-            let memberships = held.len();
-            for (group_id, provenance) in held {
-                let group_id = group_id.parse().map_err(super::corrupt("group_members"))?;
-                let removed = super::group::remove_members(conn, group_id, &provenance, Some(&[id.to_string()]))?;
-                let group = super::group::find_group(conn, scope.workspace_id, group_id)?;
-                events::membership_events(conn, actor, "group.member_removed", &group, &removed)?;
-            }
-            let cause = serde_json::json!({ "user_deprovisioned": id.to_string() });
-            super::mapping::recompute_roles(conn, actor, scope.workspace_id, &[id.to_string()], &cause)?;
-            audit(
-                conn,
-                actor,
-                scope.workspace_id,
-                "user.deprovisioned",
-                id,
-                serde_json::json!({ "sessions_revoked": epoch_bump == 1, "memberships_removed": memberships }),
-            )
-        }, log)
+        self.scim_write(
+            |conn| {
+                lock_user(conn, id)?;
+                let current = find_visible(conn, scope, id)?;
+                check_version(current.version, if_match)?;
+                let change = current.lifecycle.plan(LifecycleEvent::Deprovision)?;
+                // Its IdP and mapped memberships go, each with its event, after the user's own.
+                let held: Vec<(String, String)> = group_members::table
+                    .filter(group_members::user_id.eq(id.to_string()))
+                    .filter(
+                        group_members::provenance
+                            .eq("idp")
+                            .or(group_members::provenance.like("mapping:%")),
+                    )
+                    .select((group_members::group_id, group_members::provenance))
+                    .load(conn)?;
+                let detail = serde_json::json!({ "memberships_removed": held.len() });
+                write_lifecycle(
+                    conn,
+                    actor,
+                    &current,
+                    &change,
+                    UserWrite::lifecycle_only(detail, Timestamp::now()),
+                )?;
+                for (group_id, provenance) in held {
+                    let group_id = group_id.parse().map_err(super::corrupt("group_members"))?;
+                    let removed = super::group::remove_members(
+                        conn,
+                        group_id,
+                        &provenance,
+                        Some(&[id.to_string()]),
+                    )?;
+                    let group = super::group::find_group(conn, scope.workspace_id, group_id)?;
+                    events::membership_events(
+                        conn,
+                        actor,
+                        "group.member_removed",
+                        &group,
+                        &removed,
+                    )?;
+                }
+                let cause = serde_json::json!({ "user_deprovisioned": id.to_string() });
+                super::mapping::recompute_roles(
+                    conn,
+                    actor,
+                    scope.workspace_id,
+                    &[id.to_string()],
+                    &cause,
+                )
+            },
+            log,
+        )
     }
 }
 
@@ -533,27 +447,17 @@ fn reprovision_or_conflict(
             detail: format!("a user with this {matched_on} already exists"),
         });
     }
-    let next = current.lifecycle.apply(LifecycleEvent::Reprovision {
+    let change = current.lifecycle.plan(LifecycleEvent::Reprovision {
         active: update.active,
     })?;
-    write_update(
-        conn,
-        actor,
-        &current,
-        update,
-        next,
-        Some(scope.connection_id),
-    )?;
-    audit(
-        conn,
-        actor,
-        scope.workspace_id,
-        "user.reprovisioned",
-        current.id,
-        serde_json::json!({ "matched_on": matched_on, "active": update.active }),
-    )?;
-    let back = find_user(conn, scope.workspace_id, current.id)?;
-    emit_update_events(conn, actor, &current, &back, &["lifecycle".to_owned()])?;
+    let write = UserWrite {
+        profile: Some((update, Some(scope.connection_id))),
+        changed: Vec::new(),
+        audit_action: None,
+        audit_detail: serde_json::json!({ "matched_on": matched_on, "active": update.active }),
+        at: Timestamp::now(),
+    };
+    let back = write_lifecycle(conn, actor, &current, &change, write)?.user;
     Ok((back, CreateOutcome::Reprovisioned))
 }
 
@@ -575,57 +479,31 @@ fn adopt_or_conflict(
             detail: "a user with this userName but another email already exists".into(),
         });
     }
-    write_update(
-        conn,
-        actor,
-        &current,
-        update,
-        lifecycle_for(update.active),
-        Some(scope.connection_id),
-    )?;
-    audit(
-        conn,
-        actor,
-        scope.workspace_id,
-        "user.adopted",
-        current.id,
-        serde_json::json!({
+    let change = current
+        .lifecycle
+        .plan(LifecycleEvent::set_active(update.active))?;
+    let write = UserWrite {
+        profile: Some((update, Some(scope.connection_id))),
+        changed: vec!["managedBy".to_owned(), "externalId".to_owned()],
+        audit_action: Some(Action("user.adopted")),
+        audit_detail: serde_json::json!({
             "previous_source": current.source.as_str(),
             "userName": UserName::key_of(current.user_name.as_str()),
         }),
-    )?;
-    let adopted = find_user(conn, scope.workspace_id, current.id)?;
-    let changed = ["managedBy".to_owned(), "externalId".to_owned()];
-    emit_update_events(conn, actor, &current, &adopted, &changed)?;
+        at: Timestamp::now(),
+    };
+    let adopted = write_lifecycle(conn, actor, &current, &change, write)?.user;
     Ok((adopted, CreateOutcome::Adopted))
 }
 
-/// The events of an update: `user.updated` for attribute changes, `user.deactivated` /
-/// `user.reactivated` for a status change, `session.revoked` when sessions ended.
-fn emit_update_events(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    before: &User,
-    after: &User,
-    changed: &[String],
-) -> StoreResult<()> {
-    let others: Vec<String> = changed
+/// The changed attributes `user.updated` names: all but `active`, whose change has its own
+/// events (`user.deactivated`, `user.reactivated`).
+fn without_active(changed: &[String]) -> Vec<String> {
+    changed
         .iter()
-        .filter(|c| c.as_str() != "active")
+        .filter(|attribute| attribute.as_str() != "active")
         .cloned()
-        .collect();
-    if !others.is_empty() {
-        events::user_event(conn, actor, "user.updated", after, Some(others))?;
-    }
-    match (before.lifecycle.is_active(), after.lifecycle.is_active()) {
-        (true, false) => {
-            events::user_event(conn, actor, "user.deactivated", after, None)?;
-            events::user_event(conn, actor, "session.revoked", after, None)?;
-        }
-        (false, true) => events::user_event(conn, actor, "user.reactivated", after, None)?,
-        _ => {}
-    }
-    Ok(())
+        .collect()
 }
 
 fn sort_users(

@@ -6,16 +6,16 @@
 //! it was issued under, so every one the user holds stops verifying), and every live grant of
 //! Roster's OpenID Provider (refresh tokens stop, userinfo refuses their access tokens). The same
 //! commit writes the audit event, the `session.revoked` directory event (products listening to
-//! webhooks learn it), and each grant's own revocation, through the grant code the lifecycle
-//! changes use, so whatever a grant revocation tells the apps is told here too.
+//! webhooks learn it), and each grant's own revocation. It is the lifecycle event
+//! `SignOutEverywhere` (`Lifecycle::plan`), written by the writer every lifecycle change uses
+//! (`write_lifecycle`), so whatever ending a user's sessions tells the apps is told here too.
 
 use diesel::prelude::*;
-use roster_domain::{Action, Actor, NewAuditEvent, Timestamp, User, UserId, WorkspaceId};
+use roster_domain::{Actor, LifecycleEvent, Timestamp, User, UserId, WorkspaceId};
 
-use super::oauth_grants::{revoke_user_grants, RevokeReason, SignedInApp};
-use super::user::find_user;
-use super::{events, record_audit};
-use crate::schema::{oauth_apps, users};
+use super::oauth_grants::SignedInApp;
+use super::user::{find_user, write_lifecycle, LifecycleWritten, UserWrite};
+use crate::schema::oauth_apps;
 use crate::{Store, StoreResult};
 
 /// What "sign out everywhere" ended.
@@ -41,16 +41,11 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<SignedOutEverywhere> {
         self.write(|conn| {
-            find_user(conn, workspace_id, user_id)?;
-            diesel::update(
-                users::table
-                    .filter(users::workspace_id.eq(workspace_id.to_string()))
-                    .filter(users::id.eq(user_id.to_string())),
-            )
-            .set(users::session_epoch.eq(users::session_epoch + 1))
-            .execute(conn)?;
             let user = find_user(conn, workspace_id, user_id)?;
-            let revoked = revoke_user_grants(conn, actor, user_id, RevokeReason::Admin, now)?;
+            let change = user.lifecycle.plan(LifecycleEvent::SignOutEverywhere)?;
+            let write = UserWrite::lifecycle_only(serde_json::json!({}), now);
+            let LifecycleWritten { user, revoked } =
+                write_lifecycle(conn, actor, &user, &change, write)?;
             let names: Vec<(String, String)> = oauth_apps::table
                 .filter(
                     oauth_apps::client_id
@@ -58,7 +53,8 @@ impl Store {
                 )
                 .select((oauth_apps::client_id, oauth_apps::name))
                 .load(conn)?;
-            let mut apps: Vec<SignedInApp> = revoked
+            // Newest first, as `Store::user_oauth_apps` lists them (and the writer revoked them).
+            let apps: Vec<SignedInApp> = revoked
                 .into_iter()
                 .map(|grant| SignedInApp {
                     app_name: names
@@ -74,28 +70,6 @@ impl Store {
                     created_at: Timestamp::from_micros(grant.created_at),
                 })
                 .collect();
-            // Newest first, as `Store::user_oauth_apps` lists them.
-            apps.sort_by(|a, b| {
-                (b.created_at.as_micros(), &b.grant_id)
-                    .cmp(&(a.created_at.as_micros(), &a.grant_id))
-            });
-            record_audit(
-                conn,
-                &NewAuditEvent {
-                    workspace_id: Some(workspace_id),
-                    actor: actor.clone(),
-                    action: Action("user.signed_out_everywhere"),
-                    target_kind: "user",
-                    target_id: user_id.to_string(),
-                    detail: serde_json::json!({
-                        "sessions_revoked": true,
-                        "grants_revoked": apps.iter().map(|app| &app.grant_id).collect::<Vec<_>>(),
-                        "client_ids": apps.iter().map(|app| &app.client_id).collect::<Vec<_>>(),
-                    })
-                    .to_string(),
-                },
-            )?;
-            events::user_event(conn, actor, "session.revoked", &user, None)?;
             Ok(SignedOutEverywhere { user, apps })
         })
     }

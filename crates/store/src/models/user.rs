@@ -6,11 +6,13 @@
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, NewAuditEvent, Source,
-    Timestamp, User, UserId, UserName, WorkspaceId,
+    email_update, Action, Actor, ConnectionId, Email, EmailUpdate, Lifecycle, LifecycleChange,
+    LifecycleEvent, LifecycleNotice, NewAuditEvent, SessionsEnd, Source, Timestamp, User, UserId,
+    UserName, WorkspaceId,
 };
 
-use super::{corrupt, record_audit};
+use super::oauth_grants::{revoke_user_grants, OAuthGrant, RevokeReason};
+use super::{corrupt, record_audit, UserUpdate};
 use crate::db::{insert_ignoring_taken_keys, on_backend};
 use crate::error::conflict_on;
 use crate::schema::users;
@@ -236,21 +238,164 @@ fn record_user_created(conn: &mut DbConnection, actor: &Actor, user: &User) -> S
     super::events::user_event(conn, actor, "user.created", user, None)
 }
 
-/// What ending a user's sessions writes, in the transaction of the change that ends them (an
-/// admin disable, SCIM `active=false` or DELETE, any `session_epoch` bump): the `session.revoked`
-/// event, and the revocation of every OpenID Provider grant of the user, so their refresh tokens
-/// and userinfo stop at once and each app with a back-channel logout URI is told (queued here,
-/// sent after the commit).
-pub(crate) fn end_sessions(conn: &mut DbConnection, actor: &Actor, user: &User) -> StoreResult<()> {
-    super::events::user_event(conn, actor, "session.revoked", user, None)?;
-    super::oauth_grants::revoke_user_grants(
-        conn,
-        actor,
-        user.id,
-        super::oauth_grants::RevokeReason::UserDeactivated,
-        Timestamp::now(),
-    )?;
-    Ok(())
+/// What one write of a user changes besides what its [`LifecycleChange`] says: what the use case
+/// adds (a SCIM profile, the attributes its event names, its own audit action and facts).
+pub(crate) struct UserWrite<'a> {
+    /// SCIM's new profile and the connection managing the user afterwards (PUT, PATCH, a
+    /// re-provisioning or an adoption); `None` for a lifecycle change alone.
+    pub(crate) profile: Option<(&'a UserUpdate, Option<ConnectionId>)>,
+    /// The attributes the `user.updated` event names, besides `lifecycle` when the plan reports
+    /// it (no event when both are empty).
+    pub(crate) changed: Vec<String>,
+    /// The audit action when the use case has its own (an adoption, a SCIM update); otherwise
+    /// the plan's, and no entry for a repeat.
+    pub(crate) audit_action: Option<Action>,
+    /// The use case's facts for the audit entry (a JSON object).
+    pub(crate) audit_detail: serde_json::Value,
+    /// When: the sessions' and grants' end, and the user's `updated_at`.
+    pub(crate) at: Timestamp,
+}
+
+impl UserWrite<'_> {
+    /// A lifecycle change alone (an admin's enable, disable or "sign out everywhere", a SCIM
+    /// DELETE), audited with the plan's action and `detail`.
+    pub(crate) fn lifecycle_only(detail: serde_json::Value, at: Timestamp) -> Self {
+        UserWrite {
+            profile: None,
+            changed: Vec::new(),
+            audit_action: None,
+            audit_detail: detail,
+            at,
+        }
+    }
+}
+
+/// What [`write_lifecycle`] wrote.
+pub(crate) struct LifecycleWritten {
+    /// The user as stored afterwards.
+    pub(crate) user: User,
+    /// The OpenID Provider grants revoked because the sessions ended, newest first.
+    pub(crate) revoked: Vec<OAuthGrant>,
+}
+
+/// The one writer of a user's lifecycle and session epoch: persists `change` (planned by
+/// [`Lifecycle::plan`](roster_domain::Lifecycle::plan) from `current`) with what `write` adds,
+/// inside the caller's transaction:
+///
+/// - the state, the profile if any (the email under the rule "set once",
+///   [`email_update`]), `version` + 1 unless the plan says otherwise, and `session_epoch` + 1
+///   when the sessions end, so every session token of the user stops verifying;
+/// - when the sessions end, the revocation of every live OpenID Provider grant of the user (its
+///   refresh tokens and userinfo stop at once, and each app with a back-channel logout URI is
+///   queued its logout, sent after the commit);
+/// - the directory events: `user.updated` naming the changed attributes, then the plan's
+///   (`user.deactivated`, `session.revoked`, …);
+/// - one audit entry with the use case's facts, plus `sessions_revoked` when the lifecycle or
+///   the epoch moved and the grants revoked (`grants_revoked`, `client_ids`) when sessions ended.
+pub(crate) fn write_lifecycle(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    current: &User,
+    change: &LifecycleChange,
+    write: UserWrite<'_>,
+) -> StoreResult<LifecycleWritten> {
+    let epoch_bump = i64::from(change.ends_sessions.is_some());
+    let moves_version = change.moves_version || write.profile.is_some();
+    let profile = write.profile.map(|(update, managing_connection)| {
+        let email = match email_update(current.email.as_ref(), update.email.as_ref()) {
+            EmailUpdate::Set(first) => Some(first),
+            EmailUpdate::Keep | EmailUpdate::Ignored { .. } => current.email.as_ref(),
+        };
+        (
+            users::given_name.eq(&update.given_name),
+            users::family_name.eq(&update.family_name),
+            users::display_name.eq(&update.display_name),
+            users::display_name_key.eq(update.display_name.as_deref().map(str::to_lowercase)),
+            users::external_id.eq(&update.external_id),
+            users::email.eq(email.map(ToString::to_string)),
+            users::email_key.eq(email.map(Email::key)),
+            users::managing_connection_id.eq(managing_connection.map(|id| id.to_string())),
+            users::scim_attributes.eq(&update.scim_attributes),
+        )
+    });
+    diesel::update(users::table.find(current.id.to_string()))
+        .set((
+            users::lifecycle.eq(change.to.as_str()),
+            users::session_epoch.eq(users::session_epoch + epoch_bump),
+            users::version.eq(users::version + i64::from(moves_version)),
+            moves_version.then(|| users::updated_at.eq(write.at.as_micros())),
+            profile,
+        ))
+        .execute(conn)
+        .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
+
+    let mut revoked = match change.ends_sessions {
+        Some(why) => {
+            let reason = match why {
+                SessionsEnd::UserInactive => RevokeReason::UserDeactivated,
+                SessionsEnd::SignedOut => RevokeReason::Admin,
+            };
+            revoke_user_grants(conn, actor, current.id, reason, write.at)?
+        }
+        None => Vec::new(),
+    };
+    revoked.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let user = find_user(conn, current.workspace_id, current.id)?;
+
+    let mut changed = write.changed;
+    if change.notices.contains(&LifecycleNotice::LifecycleUpdated) {
+        changed.push("lifecycle".to_owned());
+    }
+    if !changed.is_empty() {
+        super::events::user_event(conn, actor, "user.updated", &user, Some(changed))?;
+    }
+    for notice in change.notices {
+        let announced = match notice {
+            LifecycleNotice::LifecycleUpdated => continue,
+            LifecycleNotice::Deactivated => "user.deactivated",
+            LifecycleNotice::Reactivated => "user.reactivated",
+            LifecycleNotice::Deprovisioned => "user.deprovisioned",
+            LifecycleNotice::SessionRevoked => "session.revoked",
+        };
+        super::events::user_event(conn, actor, announced, &user, None)?;
+    }
+
+    if let Some(action) = write.audit_action.or(change.audit) {
+        let mut detail = match write.audit_detail {
+            serde_json::Value::Object(facts) => facts,
+            _ => serde_json::Map::new(),
+        };
+        if !change.is_noop() {
+            detail.insert(
+                "sessions_revoked".to_owned(),
+                change.ends_sessions.is_some().into(),
+            );
+        }
+        if change.ends_sessions.is_some() {
+            let ids = revoked
+                .iter()
+                .map(|grant| grant.id.as_str().into())
+                .collect();
+            let apps = revoked
+                .iter()
+                .map(|grant| grant.client_id.as_str().into())
+                .collect();
+            detail.insert("grants_revoked".to_owned(), serde_json::Value::Array(ids));
+            detail.insert("client_ids".to_owned(), serde_json::Value::Array(apps));
+        }
+        record_audit(
+            conn,
+            &NewAuditEvent {
+                workspace_id: Some(user.workspace_id),
+                actor: actor.clone(),
+                action,
+                target_kind: "user",
+                target_id: user.id.to_string(),
+                detail: serde_json::Value::Object(detail).to_string(),
+            },
+        )?;
+    }
+    Ok(LifecycleWritten { user, revoked })
 }
 
 pub(crate) fn find_user(
@@ -308,9 +453,9 @@ impl Store {
         })
     }
 
-    /// Applies a lifecycle event. Leaving `active` bumps `session_epoch`, which revokes every
-    /// session of the user at once, and revokes the user's OAuth grants in the same transaction;
-    /// every change bumps `version`.
+    /// Applies a lifecycle event as [`Lifecycle::plan`](roster_domain::Lifecycle::plan) says,
+    /// through [`write_lifecycle`]: leaving `active` ends every session and OpenID Provider
+    /// grant of the user in the same transaction; a repeated event writes nothing.
     pub fn change_lifecycle(
         &self,
         actor: &Actor,
@@ -320,46 +465,16 @@ impl Store {
     ) -> StoreResult<User> {
         self.write(|conn| {
             let user = find_user(conn, workspace_id, id)?;
-            let next = user.lifecycle.apply(event)?;
-            if next == user.lifecycle {
+            let change = user.lifecycle.plan(event)?;
+            if change.is_noop() {
                 return Ok(user);
             }
-            let epoch_bump = i64::from(user.lifecycle.revokes_sessions(next));
-            diesel::update(users::table.find(id.to_string()))
-                .set((
-                    users::lifecycle.eq(next.as_str()),
-                    users::version.eq(users::version + 1),
-                    users::session_epoch.eq(users::session_epoch + epoch_bump),
-                    users::updated_at.eq(Timestamp::now().as_micros()),
-                ))
-                .execute(conn)?;
-            let action = match next {
-                Lifecycle::Active => "user.reactivated",
-                Lifecycle::Deactivated => "user.deactivated",
-                Lifecycle::Deprovisioned => "user.deprovisioned",
-            };
-            record_audit(
-                conn,
-                &NewAuditEvent {
-                    workspace_id: Some(workspace_id),
-                    actor: actor.clone(),
-                    action: Action(action),
-                    target_kind: "user",
-                    target_id: id.to_string(),
-                    detail: serde_json::json!({
-                        "from": user.lifecycle.as_str(),
-                        "to": next.as_str(),
-                        "sessions_revoked": epoch_bump == 1,
-                    })
-                    .to_string(),
-                },
-            )?;
-            let changed = find_user(conn, workspace_id, id)?;
-            super::events::user_event(conn, actor, action, &changed, None)?;
-            if epoch_bump == 1 {
-                end_sessions(conn, actor, &changed)?;
-            }
-            Ok(changed)
+            let detail = serde_json::json!({
+                "from": change.from.as_str(),
+                "to": change.to.as_str(),
+            });
+            let write = UserWrite::lifecycle_only(detail, Timestamp::now());
+            Ok(write_lifecycle(conn, actor, &user, &change, write)?.user)
         })
     }
 
