@@ -8,6 +8,7 @@ mod ids;
 mod login;
 mod names;
 pub mod password;
+pub mod provisioning;
 pub mod query;
 mod role;
 mod secret;

@@ -1,16 +1,18 @@
 //! Users as one SCIM connection sees them: the users it manages, minus deprovisioned ones.
 //!
 //! A connection never sees or touches users another connection manages, nor JIT/invited users
-//! until it adopts them. Creation applies the product's rules in one transaction: a re-POST of a
-//! deactivated or deprovisioned user of the same connection (same externalId or userName) brings
-//! it back with the same id, a pre-SCIM user with the
-//! same userName and email is adopted, any other userName collision is a conflict.
+//! until it adopts them. A create whose keys are taken loads the users holding them and does
+//! what `provisioning::decide_create` (domain) decides — a re-POST of a deactivated or
+//! deprovisioned user of the same connection brings it back with the same id, a pre-SCIM user
+//! with the same userName and email is adopted, any other collision is a conflict — in one
+//! transaction; every change of a user's status goes through `write_lifecycle`.
 
 use diesel::prelude::*;
+use roster_domain::provisioning::{decide_create, CreateDecision, CreateRequest, MatchedOn};
 use roster_domain::query::{CompareOp, Filter, Listing, Page, Query, SortOrder, UserAttr};
 use roster_domain::{
-    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleEvent, Timestamp, User, UserId,
-    UserName, WorkspaceId,
+    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleChange, LifecycleEvent, Timestamp,
+    User, UserId, UserName, WorkspaceId,
 };
 
 use super::user::{insert_user, insert_user_unless_taken, write_lifecycle, UserRow, UserWrite};
@@ -253,64 +255,57 @@ impl Store {
                 if let Some(user) = insert_user_unless_taken(conn, actor, new)? {
                     return Ok((user, CreateOutcome::Created));
                 }
-                let update = UserUpdate {
-                    given_name: new.given_name.clone(),
-                    family_name: new.family_name.clone(),
-                    display_name: new.display_name.clone(),
-                    external_id: new.external_id.clone(),
-                    email: new.email.clone(),
-                    active: new.active,
-                    scim_attributes: new.scim_attributes.clone(),
-                    changed: Vec::new(),
-                    note: serde_json::json!({}),
-                };
-                // 1. The same externalId at this connection.
-                if let Some(external_id) = &new.external_id {
-                    let existing: Option<UserRow> = users::table
+                // A key is taken: who holds it decides (`decide_create`). The externalId
+                // decides first, so the userName's holder is only loaded when no user of this
+                // connection has the externalId.
+                let by_external_id = match &new.external_id {
+                    Some(external_id) => users::table
                         .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
                         .filter(users::managing_connection_id.eq(scope.connection_id.to_string()))
                         .filter(users::external_id.eq(external_id))
                         .select(UserRow::as_select())
                         .get_result(conn)
-                        .optional()?;
-                    if let Some(row) = existing {
-                        let user = row.into_domain()?;
-                        return reprovision_or_conflict(
-                            conn,
-                            actor,
-                            scope,
-                            user,
-                            &update,
-                            "externalId",
-                        );
+                        .optional()?
+                        .map(UserRow::into_domain)
+                        .transpose()?,
+                    None => None,
+                };
+                let by_user_name = match by_external_id {
+                    Some(_) => None,
+                    None => users::table
+                        .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
+                        .filter(users::user_name_key.eq(new.user_name.key()))
+                        .select(UserRow::as_select())
+                        .get_result(conn)
+                        .optional()?
+                        .map(UserRow::into_domain)
+                        .transpose()?,
+                };
+                let request = CreateRequest {
+                    connection: scope.connection_id,
+                    email: new.email.as_ref(),
+                    active: new.active,
+                };
+                match decide_create(&request, by_external_id.as_ref(), by_user_name.as_ref())? {
+                    // Neither is taken, so the ignored insert failed on something else
+                    // (SQLite's `OR IGNORE` also skips NOT NULL and CHECK failures): the plain
+                    // insert reports it as it always did.
+                    CreateDecision::Insert => {
+                        Ok((insert_user(conn, actor, new)?, CreateOutcome::Created))
                     }
+                    CreateDecision::Reprovision {
+                        user,
+                        matched_on,
+                        change,
+                    } => reprovision(conn, actor, scope, user, new, matched_on, &change),
+                    CreateDecision::Adopt { user, change } => {
+                        adopt(conn, actor, scope, user, new, &change)
+                    }
+                    CreateDecision::Conflict(conflict) => Err(StoreError::Conflict {
+                        what: "user",
+                        detail: conflict.to_string(),
+                    }),
                 }
-                // 2. The same userName anywhere in the workspace.
-                let existing: Option<UserRow> = users::table
-                    .filter(users::workspace_id.eq(scope.workspace_id.to_string()))
-                    .filter(users::user_name_key.eq(new.user_name.key()))
-                    .select(UserRow::as_select())
-                    .get_result(conn)
-                    .optional()?;
-                if let Some(row) = existing {
-                    let user = row.into_domain()?;
-                    return match user.managing_connection_id {
-                        Some(owner) if owner == scope.connection_id => {
-                            reprovision_or_conflict(conn, actor, scope, user, &update, "userName")
-                        }
-                        Some(_) => Err(StoreError::Conflict {
-                            what: "user",
-                            detail:
-                                "a user with this userName is provisioned by another connection"
-                                    .into(),
-                        }),
-                        None => adopt_or_conflict(conn, actor, scope, user, new, &update),
-                    };
-                }
-                // 3. Neither is taken, so the ignored insert failed on something else
-                //    (SQLite's `OR IGNORE` also skips NOT NULL and CHECK failures): the plain
-                //    insert reports it as it always did.
-                Ok((insert_user(conn, actor, new)?, CreateOutcome::Created))
             },
             log,
         )
@@ -433,57 +428,57 @@ fn lock_user(conn: &mut DbConnection, id: UserId) -> StoreResult<()> {
     Ok(())
 }
 
-fn reprovision_or_conflict(
+/// The profile a create writes over an existing user (re-provisioned or adopted).
+fn profile_of(new: &NewUser) -> UserUpdate {
+    UserUpdate {
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
+        display_name: new.display_name.clone(),
+        external_id: new.external_id.clone(),
+        email: new.email.clone(),
+        active: new.active,
+        scim_attributes: new.scim_attributes.clone(),
+        changed: Vec::new(),
+        note: serde_json::json!({}),
+    }
+}
+
+/// Persists [`CreateDecision::Reprovision`]: `current` comes back as this connection's, with
+/// `new`'s profile, and `change` brings it to `new`'s status.
+fn reprovision(
     conn: &mut DbConnection,
     actor: &Actor,
     scope: ScimScope,
-    current: User,
-    update: &UserUpdate,
-    matched_on: &str,
+    current: &User,
+    new: &NewUser,
+    matched_on: MatchedOn,
+    change: &LifecycleChange,
 ) -> StoreResult<(User, CreateOutcome)> {
-    if current.lifecycle.is_active() {
-        return Err(StoreError::Conflict {
-            what: "user",
-            detail: format!("a user with this {matched_on} already exists"),
-        });
-    }
-    let change = current.lifecycle.plan(LifecycleEvent::Reprovision {
-        active: update.active,
-    })?;
+    let profile = profile_of(new);
     let write = UserWrite {
-        profile: Some((update, Some(scope.connection_id))),
+        profile: Some((&profile, Some(scope.connection_id))),
         changed: Vec::new(),
         audit_action: None,
-        audit_detail: serde_json::json!({ "matched_on": matched_on, "active": update.active }),
+        audit_detail: serde_json::json!({ "matched_on": matched_on.as_str(), "active": new.active }),
         at: Timestamp::now(),
     };
-    let back = write_lifecycle(conn, actor, &current, &change, write)?.user;
+    let back = write_lifecycle(conn, actor, current, change, write)?.user;
     Ok((back, CreateOutcome::Reprovisioned))
 }
 
-fn adopt_or_conflict(
+/// Persists [`CreateDecision::Adopt`]: `current` becomes this connection's, with `new`'s
+/// profile, and `change` brings it to `new`'s status.
+fn adopt(
     conn: &mut DbConnection,
     actor: &Actor,
     scope: ScimScope,
-    current: User,
+    current: &User,
     new: &NewUser,
-    update: &UserUpdate,
+    change: &LifecycleChange,
 ) -> StoreResult<(User, CreateOutcome)> {
-    let same_email = match (&current.email, &new.email) {
-        (Some(have), Some(want)) => have.key() == want.key(),
-        _ => false,
-    };
-    if !same_email {
-        return Err(StoreError::Conflict {
-            what: "user",
-            detail: "a user with this userName but another email already exists".into(),
-        });
-    }
-    let change = current
-        .lifecycle
-        .plan(LifecycleEvent::set_active(update.active))?;
+    let profile = profile_of(new);
     let write = UserWrite {
-        profile: Some((update, Some(scope.connection_id))),
+        profile: Some((&profile, Some(scope.connection_id))),
         changed: vec!["managedBy".to_owned(), "externalId".to_owned()],
         audit_action: Some(Action("user.adopted")),
         audit_detail: serde_json::json!({
@@ -492,7 +487,7 @@ fn adopt_or_conflict(
         }),
         at: Timestamp::now(),
     };
-    let adopted = write_lifecycle(conn, actor, &current, &change, write)?.user;
+    let adopted = write_lifecycle(conn, actor, current, change, write)?.user;
     Ok((adopted, CreateOutcome::Adopted))
 }
 
