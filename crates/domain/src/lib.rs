@@ -5,6 +5,7 @@ mod connection;
 mod error;
 mod group;
 mod ids;
+pub mod jit;
 mod login;
 mod names;
 pub mod password;

@@ -1,28 +1,22 @@
-//! Just-in-time provisioning: turns verified login claims into a user, in one transaction.
+//! Just-in-time provisioning's persistence: loads what a login's decision needs, asks
+//! `roster_domain::jit::decide`, and writes what it decided, in one transaction.
 //!
-//! The rules (DESIGN.md "JIT", notes/sso-security.md A5/A6) in the order they apply:
-//! - a login is matched by `(connection, subject)` only, never by email alone;
-//! - a known identity of an inactive user is refused (SCIM `active=false` wins over the IdP);
-//! - when the workspace lists domains, the asserted email must be in one of them, and the IdP must
-//!   vouch for it (`email_verified`: OIDC's claim, always true for SAML): an OIDC provider that
-//!   lets people type their own address would otherwise let anyone claim the workspace's domain;
-//! - a new subject whose email (or user name) belongs to an existing user is linked only when
-//!   the connection provisions that user through SCIM, or is authoritative for the email's domain
-//!   and the IdP says the address is verified; otherwise `email_conflict`;
-//! - otherwise a `jit` user is created from the claims;
-//! - the profile is copied at the first login, and at every login only with `every_login`;
-//!   SCIM-managed users are never overwritten by claims, and an absent claim keeps the value;
-//! - group claims reconcile the user's memberships in this connection's IdP groups that have a
-//!   mapping ("mapped groups only"); `Unknown` (absent attribute, Entra overage) changes nothing;
-//!   on a SCIM connection SCIM owns memberships, so claims are ignored.
+//! The rules themselves (match by `(connection, subject)` only, inactive users refused, the
+//! workspace's domain allowlist, when a new subject may be linked to an existing user, the
+//! profile and group sync policies) are the domain's (`crates/domain/src/jit.rs`). Here: the
+//! user the subject's identity links to, or the user holding the login's email or user name, is
+//! loaded; a login touches its identity and writes the profile the decision computed; a link or
+//! a create inserts the identity (and the user); the group claims the decision passes on are
+//! reconciled with the connection's mapped IdP groups.
 //!
 //! A refusal rolls the whole transaction back: nothing is written but the caller's login event.
 
 use diesel::prelude::*;
+use roster_domain::jit::{self, JitDecision, JitInput, JitRefusal, NewJitUser, ProfileUpdate};
 use roster_domain::{
-    Action, Actor, Connection, ConnectionId, DisplayName, Email, GroupKind, GroupSync, GroupsClaim,
-    IdentityId, LoginClaims, LoginFailure, NewAuditEvent, ProfileSync, Provenance, Source,
-    Timestamp, User, UserId, UserName, Workspace,
+    Action, Actor, Connection, ConnectionId, DisplayName, Email, GroupKind, IdentityId,
+    LoginClaims, LoginFailure, NewAuditEvent, Provenance, Source, Timestamp, User, UserId,
+    UserName, Workspace,
 };
 
 use super::group::{add_members, find_group, insert_group, remove_members, NewGroup};
@@ -67,11 +61,49 @@ impl From<diesel::result::Error> for JitError {
     }
 }
 
-fn refuse(failure: LoginFailure, detail: serde_json::Value) -> JitError {
-    JitError::Refused {
-        failure,
-        detail,
-        user_id: None,
+impl From<JitRefusal> for JitError {
+    fn from(refusal: JitRefusal) -> Self {
+        JitError::Refused {
+            failure: refusal.failure(),
+            user_id: refusal.user_id(),
+            detail: refusal_detail(&refusal),
+        }
+    }
+}
+
+/// The facts of a refusal as the login log shows them.
+fn refusal_detail(refusal: &JitRefusal) -> serde_json::Value {
+    use serde_json::json;
+    match refusal {
+        JitRefusal::EmailInvalid { got, error } => {
+            json!({ "reason": "email_invalid", "got": got, "error": error })
+        }
+        JitRefusal::NoEmailOrUserName { subject } => {
+            json!({ "reason": "no_email_or_user_name", "subject": subject })
+        }
+        JitRefusal::UserNameInvalid { got, error } => {
+            json!({ "reason": "user_name_invalid", "got": got, "error": error })
+        }
+        JitRefusal::EmailUnverified { email_domain } => json!({
+            "claim": "email_verified",
+            "want": true,
+            "got": false,
+            "email_domain": email_domain,
+        }),
+        JitRefusal::EmailDomainNotAllowed { want, got } => json!({ "want": want, "got": got }),
+        JitRefusal::UserInactive { lifecycle, .. } => json!({ "lifecycle": lifecycle.as_str() }),
+        JitRefusal::Unlinkable {
+            failure: _,
+            existing_user,
+            connection_domains,
+            email_verified,
+            same_email,
+        } => json!({
+            "existing_user": existing_user.to_string(),
+            "connection_domains": connection_domains,
+            "email_verified": email_verified,
+            "same_email": same_email,
+        }),
     }
 }
 
@@ -97,100 +129,62 @@ pub(super) fn login_in_transaction(
     let actor = Actor::Login {
         connection_id: connection.id.to_string(),
     };
-    let email = parse_email(claims)?;
-    check_workspace_domain(workspace, email.as_ref(), claims.email_verified)?;
-
+    // The inputs: the user the subject's identity links to or, for a new subject, the user
+    // holding its keys.
     let identity: Option<(String, String)> = identities::table
         .filter(identities::connection_id.eq(connection.id.to_string()))
         .filter(identities::subject.eq(&claims.subject))
         .select((identities::id, identities::user_id))
         .get_result(conn)
         .optional()?;
-    let (user, created, linked) = match identity {
-        Some((identity_id, user_id)) => {
+    let known = match &identity {
+        Some((_, user_id)) => {
             let user_id: UserId = user_id
                 .parse()
                 .map_err(|_| StoreError::Corrupt("identities: user id".to_owned()))?;
-            let user = find_user(conn, workspace.id, user_id)?;
-            refuse_inactive(&user)?;
-            touch_identity(conn, &identity_id)?;
-            let user = if connection.profile_sync == ProfileSync::EveryLogin {
-                sync_profile(conn, &actor, &user, claims, email.as_ref())?
-            } else {
-                user
-            };
-            (user, false, false)
+            Some(find_user(conn, workspace.id, user_id)?)
         }
-        None => first_login(conn, &actor, workspace, connection, claims, email)?,
+        None => None,
+    };
+    let holder = match (&known, jit::first_login_keys(claims)) {
+        (None, Some(keys)) => holder_of(conn, workspace, &keys.user_name, keys.email.as_ref())?,
+        _ => None,
+    };
+    let input = JitInput {
+        workspace,
+        connection,
+        claims,
+        known: known.as_ref(),
+        holder: holder.as_ref(),
     };
 
-    if connection.group_sync == GroupSync::EveryLogin
-        && !connection.scim_enabled
-        && !user.is_scim_managed()
-    {
-        if let GroupsClaim::Known(values) = &claims.groups {
-            sync_groups(conn, &actor, connection, user.id, values)?;
+    let (user, created, linked) = match jit::decide(&input) {
+        JitDecision::Refuse(refusal) => return Err(refusal.into()),
+        JitDecision::Login { user, profile } => {
+            if let Some((identity_id, _)) = &identity {
+                touch_identity(conn, identity_id)?;
+            }
+            (write_profile(conn, &actor, user, profile)?, false, false)
         }
+        JitDecision::Link { user, profile } => {
+            insert_identity(conn, &actor, connection.id, &claims.subject, user)?;
+            (write_profile(conn, &actor, user, profile)?, false, true)
+        }
+        JitDecision::Create(new) => {
+            let user = create_user(conn, &actor, workspace, new)?;
+            insert_identity(conn, &actor, connection.id, &claims.subject, &user)?;
+            (user, true, false)
+        }
+    };
+
+    if let Some(values) = jit::synced_groups(connection, &user, claims) {
+        sync_groups(conn, &actor, connection, user.id, values)?;
     }
     let user = find_user(conn, workspace.id, user.id)?;
     Ok(JitOutcome {
         user,
         created,
         linked,
-    })
-}
-
-fn parse_email(claims: &LoginClaims) -> Result<Option<Email>, JitError> {
-    match claims.email.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(raw) => Email::parse(raw).map(Some).map_err(|err| {
-            refuse(
-                LoginFailure::MissingClaims,
-                serde_json::json!({ "reason": "email_invalid", "got": raw, "error": err.to_string() }),
-            )
-        }),
-    }
-}
-
-/// The workspace's domain allowlist: when it lists domains, the email must be in one of them and
-/// vouched for by the IdP. The domain is checked first, so `email_unverified` names only an address
-/// the allowlist would otherwise have admitted.
-fn check_workspace_domain(
-    workspace: &Workspace,
-    email: Option<&Email>,
-    email_verified: bool,
-) -> Result<(), JitError> {
-    if workspace.domains.is_empty() {
-        return Ok(());
-    }
-    let want: Vec<&str> = workspace.domains.iter().map(|d| d.as_str()).collect();
-    let got = email.map(Email::domain);
-    match &got {
-        Some(domain) if want.contains(&domain.as_str()) && email_verified => Ok(()),
-        Some(domain) if want.contains(&domain.as_str()) => Err(refuse(
-            LoginFailure::EmailUnverified,
-            serde_json::json!({
-                "claim": "email_verified",
-                "want": true,
-                "got": false,
-                "email_domain": domain,
-            }),
-        )),
-        _ => Err(refuse(
-            LoginFailure::EmailDomainNotAllowed,
-            serde_json::json!({ "want": want, "got": got }),
-        )),
-    }
-}
-
-fn refuse_inactive(user: &User) -> Result<(), JitError> {
-    if user.lifecycle.is_active() {
-        return Ok(());
-    }
-    Err(JitError::Refused {
-        failure: LoginFailure::UserInactive,
-        detail: serde_json::json!({ "lifecycle": user.lifecycle.as_str() }),
-        user_id: Some(user.id),
     })
 }
 
@@ -201,71 +195,39 @@ fn touch_identity(conn: &mut DbConnection, identity_id: &str) -> Result<(), JitE
     Ok(())
 }
 
-/// A subject seen for the first time at this connection: link or create.
-fn first_login(
+/// Inserts the user of [`JitDecision::Create`]; a user name taken meanwhile (the holder was
+/// looked up by the same key, so only a concurrent login can) is `user_name_conflict`.
+fn create_user(
     conn: &mut DbConnection,
     actor: &Actor,
     workspace: &Workspace,
-    connection: &Connection,
-    claims: &LoginClaims,
-    email: Option<Email>,
-) -> Result<(User, bool, bool), JitError> {
-    let user_name_text = claims
-        .user_name
-        .clone()
-        .filter(|name| !name.trim().is_empty())
-        .or_else(|| email.as_ref().map(ToString::to_string))
-        .ok_or_else(|| {
-            refuse(
-                LoginFailure::MissingClaims,
-                serde_json::json!({ "reason": "no_email_or_user_name", "subject": claims.subject }),
-            )
-        })?;
-    let user_name = UserName::parse(&user_name_text).map_err(|err| {
-        refuse(
-            LoginFailure::MissingClaims,
-            serde_json::json!({ "reason": "user_name_invalid", "got": user_name_text, "error": err.to_string() }),
-        )
-    })?;
-
-    if let Some(existing) = existing_user(conn, workspace, &user_name, email.as_ref())? {
-        check_link(connection, claims, &existing, &user_name, email.as_ref())?;
-        refuse_inactive(&existing)?;
-        insert_identity(conn, actor, connection.id, &claims.subject, &existing)?;
-        let user = if existing.is_scim_managed() {
-            existing
-        } else {
-            fill_profile(conn, actor, &existing, claims, email.as_ref(), false)?
-        };
-        return Ok((user, false, true));
-    }
-
+    new: NewJitUser,
+) -> Result<User, JitError> {
     let new = NewUser {
         workspace_id: workspace.id,
-        user_name,
-        email,
-        given_name: claims.given_name.clone(),
-        family_name: claims.family_name.clone(),
-        display_name: claims.display_name.clone(),
+        user_name: new.user_name,
+        email: new.email,
+        given_name: new.given_name,
+        family_name: new.family_name,
+        display_name: new.display_name,
         external_id: None,
         active: true,
         source: Source::Jit,
         managing_connection_id: None,
         scim_attributes: "{}".to_owned(),
     };
-    let user = insert_user(conn, actor, &new).map_err(|err| match err {
-        StoreError::Conflict { detail, .. } => refuse(
-            LoginFailure::UserNameConflict,
-            serde_json::json!({ "userName": new.user_name.as_str(), "conflict": detail }),
-        ),
+    insert_user(conn, actor, &new).map_err(|err| match err {
+        StoreError::Conflict { detail, .. } => JitError::Refused {
+            failure: LoginFailure::UserNameConflict,
+            detail: serde_json::json!({ "userName": new.user_name.as_str(), "conflict": detail }),
+            user_id: None,
+        },
         other => JitError::Store(other),
-    })?;
-    insert_identity(conn, actor, connection.id, &claims.subject, &user)?;
-    Ok((user, true, false))
+    })
 }
 
 /// The user that already owns this email (or, failing that, this user name) in the workspace.
-fn existing_user(
+fn holder_of(
     conn: &mut DbConnection,
     workspace: &Workspace,
     user_name: &UserName,
@@ -298,51 +260,6 @@ fn existing_user(
 fn parse_user_id(id: &str) -> Result<UserId, JitError> {
     id.parse()
         .map_err(|_| JitError::Store(StoreError::Corrupt("users: id".to_owned())))
-}
-
-/// Whether a new subject may take over `existing`: only for users this connection provisions
-/// through SCIM (same email or user name), or when the connection is authoritative for the
-/// verified email's domain and the email is the user's own.
-fn check_link(
-    connection: &Connection,
-    claims: &LoginClaims,
-    existing: &User,
-    user_name: &UserName,
-    email: Option<&Email>,
-) -> Result<(), JitError> {
-    let same_email = match (email, &existing.email) {
-        (Some(claimed), Some(own)) => claimed.key() == own.key(),
-        _ => false,
-    };
-    if existing.managing_connection_id == Some(connection.id)
-        && (same_email
-            || existing.user_name.key() == user_name.key()
-            || existing.external_id.as_deref() == Some(claims.subject.as_str()))
-    {
-        return Ok(());
-    }
-    let authoritative = email.is_some_and(|email| {
-        let domain = email.domain();
-        connection.domains.iter().any(|d| d.as_str() == domain)
-    });
-    if same_email && authoritative && claims.email_verified {
-        return Ok(());
-    }
-    let failure = if same_email || email.is_some() && existing.email.is_none() {
-        LoginFailure::EmailConflict
-    } else {
-        LoginFailure::UserNameConflict
-    };
-    Err(JitError::Refused {
-        failure,
-        detail: serde_json::json!({
-            "existing_user": existing.id.to_string(),
-            "connection_domains": connection.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-            "email_verified": claims.email_verified,
-            "same_email": same_email,
-        }),
-        user_id: None,
-    })
 }
 
 fn insert_identity(
@@ -391,67 +308,31 @@ fn insert_identity(
     Ok(())
 }
 
-/// `every_login`: copies the claims to a non-SCIM user's profile.
-fn sync_profile(
+/// Writes the profile a login decided (`None`: nothing changes) and audits the changed fields.
+fn write_profile(
     conn: &mut DbConnection,
     actor: &Actor,
     user: &User,
-    claims: &LoginClaims,
-    email: Option<&Email>,
+    profile: Option<ProfileUpdate>,
 ) -> Result<User, JitError> {
-    if user.is_scim_managed() {
+    let Some(profile) = profile else {
         return Ok(user.clone());
-    }
-    fill_profile(conn, actor, user, claims, email, true)
-}
-
-/// Writes the claimed names (and, with `overwrite`, email) that differ; an absent claim keeps the
-/// stored value. Audits the changed fields.
-fn fill_profile(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    user: &User,
-    claims: &LoginClaims,
-    email: Option<&Email>,
-    overwrite: bool,
-) -> Result<User, JitError> {
-    let pick = |claimed: &Option<String>, stored: &Option<String>| -> Option<String> {
-        match (claimed, stored) {
-            (Some(value), _) if overwrite || stored.is_none() => Some(value.clone()),
-            (_, stored) => stored.clone(),
-        }
     };
-    let given = pick(&claims.given_name, &user.given_name);
-    let family = pick(&claims.family_name, &user.family_name);
-    let display = pick(&claims.display_name, &user.display_name);
-    let new_email = match (email, &user.email) {
-        (Some(claimed), _) if overwrite || user.email.is_none() => Some(claimed.clone()),
-        (_, stored) => stored.clone(),
-    };
-    let mut changed = Vec::new();
-    if given != user.given_name {
-        changed.push("givenName");
-    }
-    if family != user.family_name {
-        changed.push("familyName");
-    }
-    if display != user.display_name {
-        changed.push("displayName");
-    }
-    if new_email != user.email {
-        changed.push("email");
-    }
-    if changed.is_empty() {
-        return Ok(user.clone());
-    }
+    let ProfileUpdate {
+        given_name,
+        family_name,
+        display_name,
+        email,
+        changed,
+    } = profile;
     diesel::update(users::table.find(user.id.to_string()))
         .set((
-            users::given_name.eq(&given),
-            users::family_name.eq(&family),
-            users::display_name.eq(&display),
-            users::display_name_key.eq(display.as_deref().map(str::to_lowercase)),
-            users::email.eq(new_email.as_ref().map(ToString::to_string)),
-            users::email_key.eq(new_email.as_ref().map(Email::key)),
+            users::given_name.eq(&given_name),
+            users::family_name.eq(&family_name),
+            users::display_name.eq(&display_name),
+            users::display_name_key.eq(display_name.as_deref().map(str::to_lowercase)),
+            users::email.eq(email.as_ref().map(ToString::to_string)),
+            users::email_key.eq(email.as_ref().map(Email::key)),
             users::version.eq(users::version + 1),
             users::updated_at.eq(Timestamp::now().as_micros()),
         ))
@@ -564,75 +445,4 @@ fn sync_groups(
 fn parse_group_id(id: &str) -> Result<roster_domain::GroupId, JitError> {
     id.parse()
         .map_err(|_| JitError::Store(StoreError::Corrupt("groups: id".to_owned())))
-}
-
-#[cfg(test)]
-mod tests {
-    use roster_domain::{Domain, RoleName, Slug, WorkspaceId};
-
-    use super::*;
-
-    fn workspace(domains: &[&str]) -> Workspace {
-        Workspace {
-            id: WorkspaceId::new(),
-            slug: Slug::parse("acme").unwrap(),
-            name: "acme".to_owned(),
-            sso_enforced: false,
-            default_role: RoleName::parse("member").unwrap(),
-            domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
-            created_at: Timestamp::now(),
-            updated_at: Timestamp::now(),
-        }
-    }
-
-    /// (workspace domains, email, email_verified) -> the refusal, if any.
-    type Case = (
-        &'static [&'static str],
-        Option<&'static str>,
-        bool,
-        Option<LoginFailure>,
-    );
-
-    #[test]
-    fn the_domain_allowlist_counts_only_vouched_emails() {
-        let cases: &[Case] = &[
-            (&[], Some("eve@evil.test"), false, None),
-            (&[], None, false, None),
-            (&["example.test"], Some("a@example.test"), true, None),
-            (&["example.test"], Some("A@EXAMPLE.test"), true, None),
-            (
-                &["example.test"],
-                Some("a@example.test"),
-                false,
-                Some(LoginFailure::EmailUnverified),
-            ),
-            (
-                &["example.test"],
-                Some("eve@evil.test"),
-                true,
-                Some(LoginFailure::EmailDomainNotAllowed),
-            ),
-            (
-                &["example.test"],
-                Some("eve@evil.test"),
-                false,
-                Some(LoginFailure::EmailDomainNotAllowed),
-            ),
-            (
-                &["example.test"],
-                None,
-                true,
-                Some(LoginFailure::EmailDomainNotAllowed),
-            ),
-        ];
-        for (domains, email, verified, want) in cases {
-            let email = email.map(|e| Email::parse(e).unwrap());
-            let got = match check_workspace_domain(&workspace(domains), email.as_ref(), *verified) {
-                Ok(()) => None,
-                Err(JitError::Refused { failure, .. }) => Some(failure),
-                Err(JitError::Store(err)) => panic!("{err}"),
-            };
-            assert_eq!(got, *want, "{domains:?} {email:?} verified={verified}");
-        }
-    }
 }
