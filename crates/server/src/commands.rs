@@ -5,8 +5,8 @@
 use anyhow::{anyhow, bail, Context};
 use roster_admin::password;
 use roster_store::domain::{
-    Actor, DisplayName, Domain, Email, LifecycleEvent, RoleName, Slug, Source, Timestamp, User,
-    UserName, Workspace,
+    Actor, Connection, ConnectionStatus, DisplayName, Domain, Email, LifecycleEvent, RoleName,
+    Slug, Source, Timestamp, User, UserName, Workspace,
 };
 use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
@@ -16,10 +16,14 @@ use crate::cli::{
     KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, UserSelector,
     WorkspaceCommand,
 };
-use crate::output;
 use crate::settings::Settings;
+use crate::{output, undo};
 
-pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+/// Opens the configured database and applies pending migrations. A SQLite file that does not
+/// exist is created only when `may_create` (`migrate`, `serve`), with a log line saying where;
+/// otherwise it is an error naming `database.url`.
+pub(crate) fn open_store(settings: &Settings, may_create: bool) -> anyhow::Result<Store> {
+    check_sqlite_file(settings, may_create)?;
     let store = Store::open(&settings.database.url, &settings.pool_options())?;
     let applied = store.migrate()?;
     if !applied.is_empty() {
@@ -28,17 +32,47 @@ pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Refuses a SQLite `database.url` whose file does not exist unless `may_create`; logs where a
+/// new database is created.
+fn check_sqlite_file(settings: &Settings, may_create: bool) -> anyhow::Result<()> {
+    let url = roster_store::DatabaseUrl::parse(&settings.database.url)?;
+    if url.backend != roster_store::Backend::Sqlite || url.target == ":memory:" {
+        return Ok(());
+    }
+    let path = std::path::Path::new(&url.target);
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    if !may_create {
+        bail!(
+            "database.url {}: there is no SQLite database at {} (check the path; `roster migrate` \
+             creates a new one)",
+            settings.database.url,
+            shown.display()
+        );
+    }
+    tracing::info!(path = %shown.display(), "creating a new SQLite database");
+    Ok(())
+}
+
 pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> anyhow::Result<()> {
     match command {
         Command::Serve => crate::http::serve(settings, store),
         Command::Migrate => output::json(&json!({ "status": "up to date" })),
-        Command::Config(_) => config_check(settings),
+        Command::Config(_) => config_check(settings, &crate::settings::Provenance::default()),
         Command::Healthcheck { timeout_secs } => {
             crate::healthcheck::run(settings, std::time::Duration::from_secs(timeout_secs))
         }
         Command::Workspace(command) => workspace(command, &store),
         Command::Connection(ConnectionCommand::Create(args)) => {
             crate::connections::create(&args, settings, &store)
+        }
+        Command::Connection(ConnectionCommand::List { workspace }) => {
+            undo::connection_list(&workspace, &store)
+        }
+        Command::Connection(ConnectionCommand::Revoke { workspace, name }) => {
+            undo::connection_revoke(&workspace, &name, &store)
         }
         Command::Token(command) => token(command, &store),
         Command::Admin(command) => admin(command, settings, &store),
@@ -67,14 +101,36 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
             let (_, key) = store.create_api_key(&Actor::Cli, workspace.id, &name)?;
             output::line(key.expose())
         }
+        Command::ApiKey(ApiKeyCommand::List { workspace }) => {
+            undo::api_key_list(&workspace, &store)
+        }
+        Command::ApiKey(ApiKeyCommand::Revoke { workspace, id }) => {
+            undo::api_key_revoke(&workspace, &id, &store)
+        }
     }
 }
 
-fn find_workspace(store: &Store, slug: &str) -> anyhow::Result<Workspace> {
+pub(crate) fn find_workspace(store: &Store, slug: &str) -> anyhow::Result<Workspace> {
     store.workspace_by_slug(slug).map_err(|err| match err {
         StoreError::NotFound { .. } => anyhow!("no workspace with slug {slug:?}"),
         other => other.into(),
     })
+}
+
+pub(crate) fn find_connection(
+    store: &Store,
+    workspace: &Workspace,
+    name: &str,
+) -> anyhow::Result<Connection> {
+    store
+        .connection_by_name(workspace.id, name)
+        .map_err(|err| match err {
+            StoreError::NotFound { .. } => anyhow!(
+                "no connection named {name:?} in workspace {}",
+                workspace.slug
+            ),
+            other => other.into(),
+        })
 }
 
 fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
@@ -100,6 +156,9 @@ fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
                 &json!({ "id": workspace.id.to_string(), "slug": workspace.slug.as_str() }),
             )
         }
+        WorkspaceCommand::Delete { slug, confirm } => {
+            undo::workspace_delete(&slug, confirm.as_deref(), store)
+        }
         WorkspaceCommand::List => {
             let list: Vec<_> = store
                 .list_workspaces()?
@@ -119,23 +178,34 @@ fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
 }
 
 fn token(command: TokenCommand, store: &Store) -> anyhow::Result<()> {
-    let TokenCommand::Create {
-        workspace,
-        connection,
-        name,
-        expires_in_days,
-    } = command;
+    let (workspace, connection, name, expires_in_days) = match command {
+        TokenCommand::Create {
+            workspace,
+            connection,
+            name,
+            expires_in_days,
+        } => (workspace, connection, name, expires_in_days),
+        TokenCommand::List {
+            workspace,
+            connection,
+        } => return undo::token_list(&workspace, connection.as_deref(), store),
+        TokenCommand::Revoke { workspace, id } => {
+            return undo::token_revoke(&workspace, &id, store)
+        }
+    };
     let workspace = find_workspace(store, &workspace)?;
-    let connection = store
-        .connection_by_name(workspace.id, &connection)
-        .with_context(|| {
-            format!(
-                "no connection named {connection:?} in workspace {}",
-                workspace.slug
-            )
-        })?;
-    let expires_at =
-        expires_in_days.map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
+    let connection = find_connection(store, &workspace, &connection)?;
+    // A token the SCIM endpoint would refuse (403) is not issued: the admin API's rule
+    // (`create SCIM token` needs SCIM on for the connection), from the same domain function.
+    if !connection.accepts_scim() {
+        bail!(
+            "SCIM provisioning is off for connection {:?}{}: a token would be refused; turn SCIM on first",
+            connection.name.as_str(),
+            if connection.status == ConnectionStatus::Revoked { " (revoked)" } else { "" }
+        );
+    }
+    let expires_at = roster_store::domain::token_expiry(Timestamp::now(), expires_in_days)
+        .context("--expires-in-days")?;
     let (_, secret) =
         store.create_scim_token(&Actor::Cli, workspace.id, connection.id, &name, expires_at)?;
     output::line(secret.expose())
@@ -193,11 +263,14 @@ fn admin(command: AdminCommand, settings: &Settings, store: &Store) -> anyhow::R
 }
 
 fn role(command: RoleCommand, store: &Store) -> anyhow::Result<()> {
-    let RoleCommand::Create {
-        workspace,
-        name,
-        rank,
-    } = command;
+    let (workspace, name, rank) = match command {
+        RoleCommand::Create {
+            workspace,
+            name,
+            rank,
+        } => (workspace, name, rank),
+        RoleCommand::List { workspace } => return undo::role_list(&workspace, store),
+    };
     let workspace = find_workspace(store, &workspace)?;
     let role = store.create_role(&Actor::Cli, workspace.id, &RoleName::parse(&name)?, rank)?;
     output::json(
@@ -279,14 +352,7 @@ fn mapping(command: MappingCommand, store: &Store) -> anyhow::Result<()> {
             if group.is_none() && role.is_none() {
                 bail!("give --group, --role, or both");
             }
-            let connection = store
-                .connection_by_name(workspace.id, &connection)
-                .with_context(|| {
-                    format!(
-                        "no connection named {connection:?} in workspace {}",
-                        workspace.slug
-                    )
-                })?;
+            let connection = find_connection(store, &workspace, &connection)?;
             // Check everything that can fail before writing anything.
             let role = match &role {
                 Some(name) => Some(store.role_by_name(workspace.id, name).map_err(
@@ -463,8 +529,44 @@ fn masked_url(url: &str) -> String {
     }
 }
 
+/// Every configuration key with its effective value (`database.url` masked) and where it came
+/// from: `{"server.bind": {"value", "source"[, "variable"]}}`.
+fn keys_with_sources(
+    settings: &Settings,
+    provenance: &crate::settings::Provenance,
+) -> anyhow::Result<serde_json::Value> {
+    let mut keys = serde_json::Map::new();
+    for (key, value) in settings.keys()? {
+        let source = provenance.source_of(&key);
+        let value = if key == "database.url" {
+            json!(masked_url(&settings.database.url))
+        } else {
+            value
+        };
+        let mut entry = json!({ "value": value, "source": source.as_str() });
+        if source == crate::settings::KeySource::Environment {
+            entry["variable"] = json!(crate::settings::environment_variable(&key));
+        }
+        keys.insert(key, entry);
+    }
+    // `RUST_LOG` replaces `log.level` (telemetry), whatever set the key.
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        if !filter.is_empty() {
+            keys.insert(
+                "log.level".to_owned(),
+                json!({ "value": filter, "source": "environment", "variable": "RUST_LOG" }),
+            );
+        }
+    }
+    Ok(serde_json::Value::Object(keys))
+}
+
 /// `roster config check`: the configuration is valid (it loaded) and the database answers.
-pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
+pub(crate) fn config_check(
+    settings: &Settings,
+    provenance: &crate::settings::Provenance,
+) -> anyhow::Result<()> {
+    check_sqlite_file(settings, false)?;
     let store = Store::open(&settings.database.url, &settings.pool_options())
         .with_context(|| format!("database.url {}", masked_url(&settings.database.url)))?;
     store.check_ready().with_context(|| {
@@ -500,6 +602,8 @@ pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
         "scim": { "token_cache_secs": settings.scim.token_cache_secs },
         "events": { "retention_days": settings.events.retention_days },
         "webhooks": { "enabled": settings.webhooks.enabled },
+        "config_file": provenance.file.as_ref().map(|path| path.display().to_string()),
+        "keys": keys_with_sources(settings, provenance)?,
     }))
 }
 
