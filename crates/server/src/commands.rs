@@ -46,9 +46,8 @@ fn check_sqlite_file(settings: &Settings, may_create: bool) -> anyhow::Result<()
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     if !may_create {
         bail!(
-            "database.url {}: there is no SQLite database at {} (check the path; `roster migrate` \
-             creates a new one)",
-            settings.database.url,
+            "there is no SQLite database at {} (check the path; `roster migrate` creates a new \
+             one)",
             shown.display()
         );
     }
@@ -516,7 +515,7 @@ fn app(command: AppCommand, store: &Store) -> anyhow::Result<()> {
 }
 
 /// `database.url` with any password replaced by `***`.
-fn masked_url(url: &str) -> String {
+pub(crate) fn masked_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
@@ -566,7 +565,8 @@ pub(crate) fn config_check(
     settings: &Settings,
     provenance: &crate::settings::Provenance,
 ) -> anyhow::Result<()> {
-    check_sqlite_file(settings, false)?;
+    check_sqlite_file(settings, false)
+        .with_context(|| format!("database.url {}", masked_url(&settings.database.url)))?;
     let store = Store::open(&settings.database.url, &settings.pool_options())
         .with_context(|| format!("database.url {}", masked_url(&settings.database.url)))?;
     store.check_ready().with_context(|| {

@@ -30,6 +30,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     // Only these two make a new SQLite database: any other command on a mistyped path would
     // otherwise work on a new empty one (and print `[]`).
     let may_create = matches!(cli.command, cli::Command::Migrate | cli::Command::Serve);
-    let store = commands::open_store(&settings, may_create).context("opening the database")?;
+    let store = commands::open_store(&settings, may_create).with_context(|| {
+        format!(
+            "opening the database of database.url {}",
+            commands::masked_url(&settings.database.url)
+        )
+    })?;
     commands::dispatch(cli.command, &settings, store)
 }

@@ -363,8 +363,12 @@ impl Settings {
         if public.contains('?') || public.contains('#') {
             bail!("server.public_url must not have a query or fragment, got {public:?}");
         }
-        roster_store::DatabaseUrl::parse(&self.database.url)
-            .map_err(|err| anyhow::anyhow!("database.url: {err}"))?;
+        // A malformed URL is a configuration mistake, not an unavailable database: its reason
+        // (which names database.url) without the store's "database unavailable".
+        roster_store::DatabaseUrl::parse(&self.database.url).map_err(|err| match err {
+            roster_store::StoreError::Unavailable(reason) => anyhow::anyhow!(reason),
+            other => anyhow::anyhow!("database.url: {other}"),
+        })?;
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }

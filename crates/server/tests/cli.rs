@@ -411,6 +411,36 @@ fn invalid_configuration_is_refused_at_start_naming_the_key() {
         let output = roster(&db).env(key, value).arg("migrate").output().unwrap();
         fails_with(&output, message);
     }
+    // A configuration mistake is not reported as an unavailable database.
+    let no_path = roster(&db)
+        .env("ROSTER__DATABASE__URL", "sqlite://")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    fails_with(&no_path, "error: database.url sqlite:// needs a file path");
+    assert!(!String::from_utf8_lossy(&no_path.stderr).contains("unavailable"));
+    // An unreachable database: one error line naming the key (libpq's message spans two).
+    let unreachable = roster(&db)
+        .env(
+            "ROSTER__DATABASE__URL",
+            "postgres://roster:hunter2@127.0.0.1:1/roster",
+        )
+        .env("ROSTER__DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .args(["workspace", "list"])
+        .output()
+        .unwrap();
+    fails_with(
+        &unreachable,
+        "error: opening the database of database.url postgres://roster:***@127.0.0.1:1/roster: ",
+    );
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    let error_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.starts_with('{'))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains("Is the server running"), "{stderr}");
+    assert!(!stderr.contains("hunter2"));
     let missing = roster(&db)
         .args(["--config", "/nonexistent/roster.toml", "migrate"])
         .output()
