@@ -6,6 +6,7 @@
 pub mod backchannel;
 pub mod cli;
 mod commands;
+mod config_check;
 pub mod connections;
 pub mod healthcheck;
 pub mod http;
@@ -22,7 +23,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let (settings, provenance) = settings::Settings::load_with_provenance(cli.config.as_deref())?;
     telemetry::init(&settings.log)?;
     if let cli::Command::Config(cli::ConfigCommand::Check) = cli.command {
-        return commands::config_check(&settings, &provenance);
+        return config_check::run(&settings, &provenance);
     }
     if let cli::Command::Healthcheck { timeout_secs } = cli.command {
         return healthcheck::run(&settings, std::time::Duration::from_secs(timeout_secs));
@@ -33,7 +34,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let store = commands::open_store(&settings, may_create).with_context(|| {
         format!(
             "opening the database of database.url {}",
-            commands::masked_url(&settings.database.url)
+            config_check::masked_url(&settings.database.url)
         )
     })?;
     commands::dispatch(cli.command, &settings, store)
