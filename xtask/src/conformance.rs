@@ -69,6 +69,7 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
             .env("ROSTER__LOG__LEVEL", "warn");
         command
     };
+    capture(&mut roster(&["migrate"]))?;
     capture(&mut roster(&["workspace", "create", "conformance"]))?;
     capture(&mut roster(&[
         "connection",

@@ -336,7 +336,8 @@ fn run_container(
     std::fs::copy(idp.join("metadata.xml"), inside(&root.dir, &metadata))
         .map_err(|err| format!("copying the IdP metadata into the root: {err}"))?;
     let created = container
-        .cli(&["workspace", "create", WORKSPACE, "--domain", DOMAIN])
+        .cli(&["migrate"])
+        .and_then(|_| container.cli(&["workspace", "create", WORKSPACE, "--domain", DOMAIN]))
         .and_then(|_| {
             container.cli(&[
                 "connection",

@@ -1,26 +1,34 @@
-//! `cargo xtask serve`: builds Roster, migrates an embedded SQLite database under ./data, creates a
-//! demo workspace on the first run (prints its admin login and a SCIM token once), and serves it.
+//! `cargo xtask serve`: builds Roster, migrates its database (by default the embedded SQLite file
+//! ./data/roster.db), creates a demo workspace on the first run (prints its admin login and a
+//! SCIM token once), and serves it.
+//!
+//! The configuration is Roster's own, with its documented precedence: defaults < `roster.toml`
+//! (in the repository root) < `ROSTER__...` environment variables, and `--bind ADDR` on top of
+//! them all. This command sets nothing else, except allowing private-network URLs (local IdPs)
+//! unless the environment says otherwise; the addresses it prints are those `roster config
+//! check` reports.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::{repo_root, run_checked, say, system};
 
 const DEMO_SLUG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@example.com";
+const ALLOW_PRIVATE: &str = "ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut release = false;
-    let mut bind = "127.0.0.1:8080".to_owned();
+    let mut bind: Option<String> = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--release" => release = true,
             "--bind" => {
-                bind = rest
-                    .next()
-                    .ok_or("--bind needs an address, e.g. 127.0.0.1:8080")?
-                    .clone();
+                bind = Some(
+                    rest.next()
+                        .ok_or("--bind needs an address, e.g. 127.0.0.1:8080")?
+                        .clone(),
+                );
             }
             other => return Err(format!("unknown option {other:?} for `cargo xtask serve`")),
         }
@@ -39,22 +47,31 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     run_checked(&mut build)?;
     let binary = crate::cargo_target_dir().join(profile).join("roster");
 
-    let database = root.join("data").join("roster.db");
-    let database_url = format!("sqlite://{}", database.display());
-    let public_url = format!("http://{bind}");
     let roster = |args: &[&str]| -> Command {
         let mut command = Command::new(&binary);
-        command
-            .current_dir(&root)
-            .args(args)
-            .env("ROSTER__DATABASE__URL", &database_url)
-            .env("ROSTER__SERVER__BIND", &bind)
-            .env("ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS", "true");
+        command.current_dir(&root).args(args);
+        if let Some(bind) = &bind {
+            command.env("ROSTER__SERVER__BIND", bind);
+        }
+        if std::env::var_os(ALLOW_PRIVATE).is_none() {
+            command.env(ALLOW_PRIVATE, "true");
+        }
         command
     };
 
-    say(&format!("migrating {}", database.display()));
+    say("migrating the database");
     run_checked(roster(&["migrate"]).stdout(Stdio::null()))?;
+    let effective = effective_settings(&capture(&mut roster(&["config", "check"]))?)?;
+    let (public_url, database) = (effective.public_url.as_str(), effective.database.as_str());
+    let bind_source = if bind.is_some() {
+        "--bind"
+    } else {
+        effective.bind_source.as_str()
+    };
+    say(&format!(
+        "database {database}, listening on {} (server.bind from {bind_source})",
+        effective.bind
+    ));
 
     let existing = capture(&mut roster(&["workspace", "list"]))?;
     if existing.contains(&format!("\"slug\": \"{DEMO_SLUG}\"")) {
@@ -66,7 +83,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ));
     } else {
         say("creating the demo workspace (first run)");
-        create_demo(&roster, &public_url, &database)?;
+        create_demo(&roster, public_url, database)?;
     }
 
     say(&format!(
@@ -82,10 +99,42 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// What `roster config check` says the server will use.
+#[derive(Debug, PartialEq, Eq)]
+struct Effective {
+    bind: String,
+    /// Where `server.bind` came from: `default`, `file`, `environment` (`--bind` included).
+    bind_source: String,
+    public_url: String,
+    /// `database.url`, its password masked.
+    database: String,
+}
+
+/// Reads the `roster config check` output.
+fn effective_settings(config_check: &str) -> Result<Effective, String> {
+    let json: serde_json::Value = serde_json::from_str(config_check)
+        .map_err(|err| format!("`roster config check` printed no JSON: {err}"))?;
+    let text = |value: &serde_json::Value, what: &str| {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("`roster config check` printed no {what}"))
+    };
+    Ok(Effective {
+        bind: text(&json["server"]["bind"], "server.bind")?,
+        bind_source: text(
+            &json["keys"]["server.bind"]["source"],
+            "source of server.bind",
+        )?,
+        public_url: text(&json["server"]["public_url"], "server.public_url")?,
+        database: text(&json["database"]["url"], "database.url")?,
+    })
+}
+
 fn create_demo(
     roster: &dyn Fn(&[&str]) -> Command,
     public_url: &str,
-    database: &Path,
+    database: &str,
 ) -> Result<(), String> {
     capture(&mut roster(&[
         "workspace",
@@ -133,7 +182,7 @@ fn create_demo(
          \n    SCIM base URL    {scim_base}\
          \n    SCIM token       {}   (shown once)\
          \n    readiness        {public_url}/readyz\n",
-        database.display(),
+        database,
         token.trim()
     );
     Ok(())
@@ -165,6 +214,23 @@ fn json_string_field(json: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_what_config_check_reports() {
+        let printed = r#"{"server": {"bind": "0.0.0.0:9000", "public_url": "http://0.0.0.0:9000"},
+            "database": {"url": "sqlite://./data/roster.db"},
+            "keys": {"server.bind": {"value": "0.0.0.0:9000", "source": "file"}}}"#;
+        assert_eq!(
+            effective_settings(printed),
+            Ok(Effective {
+                bind: "0.0.0.0:9000".to_owned(),
+                bind_source: "file".to_owned(),
+                public_url: "http://0.0.0.0:9000".to_owned(),
+                database: "sqlite://./data/roster.db".to_owned(),
+            })
+        );
+        assert!(effective_settings("{}").is_err());
+    }
 
     #[test]
     fn reads_flat_json_fields() {

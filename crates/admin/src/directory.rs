@@ -421,9 +421,8 @@ pub async fn create_token(
     if name.trim().is_empty() || name.len() > 100 {
         return Err(AdminError::validation("name must have 1 to 100 characters"));
     }
-    let expires_at = body
-        .expires_in_days
-        .map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
+    let expires_at = roster_store::domain::token_expiry(Timestamp::now(), body.expires_in_days)
+        .map_err(|err| AdminError::validation(format!("expiresInDays: {err}")))?;
     let (info, secret) = web::block(move || {
         let read = require_read(&store, &principal)?;
         let connection = store.connection(read.workspace_id(), id)?;

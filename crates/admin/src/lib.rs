@@ -7,6 +7,7 @@
 //! Every error is `{code, message, detail}` JSON ([`error::AdminError`]), framework errors and
 //! unknown routes included.
 
+mod api_keys;
 pub mod auth;
 mod connections;
 mod console;
@@ -119,6 +120,8 @@ routes! {
     get "/scim/group-mappings" => scim_admin::list_mappings,
     post "/scim/group-mappings" => scim_admin::create_mapping,
     delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
+    get "/api-keys" => api_keys::list,
+    delete "/api-keys/{id}" => api_keys::revoke,
 }
 
 async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, AdminError> {

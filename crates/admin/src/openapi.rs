@@ -266,6 +266,20 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         "",
         200,
     ),
+    (
+        "get",
+        "/api/v1/admin/api-keys",
+        "The workspace's API keys: id, name, hint and dates (never the key)",
+        "",
+        200,
+    ),
+    (
+        "delete",
+        "/api/v1/admin/api-keys/{id}",
+        "Revoke an API key: it is refused from its next request on",
+        "",
+        204,
+    ),
 ];
 
 /// Every documented (method, path), for the routing test.

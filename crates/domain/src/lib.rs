@@ -28,7 +28,7 @@ pub use ids::{ConnectionId, GroupId, IdentityId, MappingId, RoleId, TokenId, Use
 pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
-pub use secret::{SecretHash, SecretKind, SecretToken};
+pub use secret::{token_expiry, SecretHash, SecretKind, SecretToken, MAX_TOKEN_DAYS};
 pub use session::{SessionPrincipal, SessionVerifier};
 pub use timestamp::Timestamp;
 pub use user::{

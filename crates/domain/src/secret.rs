@@ -11,7 +11,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::DomainError;
+use crate::{DomainError, Timestamp};
 
 /// What a secret grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,9 +105,46 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The longest lifetime a SCIM token can be given in days (ten years); without one it never
+/// expires.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// When a SCIM token created `now` with a lifetime of `days` expires: `None` (never) without
+/// one. Zero days would issue a token that is expired at once, so it is refused, like more than
+/// [`MAX_TOKEN_DAYS`]. The CLI and the admin API both ask this.
+pub fn token_expiry(now: Timestamp, days: Option<u32>) -> Result<Option<Timestamp>, DomainError> {
+    match days {
+        None => Ok(None),
+        Some(days @ 1..=MAX_TOKEN_DAYS) => Ok(Some(now.plus_seconds(i64::from(days) * 86_400))),
+        Some(days) => Err(DomainError::invalid(
+            "token lifetime",
+            format!(
+                "{days} days: give 1 to {MAX_TOKEN_DAYS} days, or none for a token that does not expire"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_lifetimes_are_one_day_to_ten_years_or_none() {
+        let now = Timestamp::from_micros(1_000_000);
+        let check = |days: Option<u32>, want: Option<Option<i64>>| {
+            let got = token_expiry(now, days)
+                .ok()
+                .map(|at| at.map(|at| at.as_micros()));
+            assert_eq!(got, want, "{days:?}");
+        };
+        check(None, Some(None));
+        check(Some(1), Some(Some(1_000_000 + 86_400_000_000)));
+        check(Some(3650), Some(Some(1_000_000 + 3650 * 86_400_000_000)));
+        check(Some(0), None);
+        check(Some(3651), None);
+        check(Some(u32::MAX), None);
+    }
 
     #[test]
     fn tokens_are_prefixed_random_and_hash_verifiable() {

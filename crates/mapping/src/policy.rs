@@ -42,6 +42,8 @@ pub enum Action {
     ManageWebhooks,
     /// End every Roster session of a user and every app grant they hold ("sign out everywhere").
     SignOutEverywhere,
+    /// Revoke an admin API key of the workspace (a leaked one, say); listing them is a read.
+    ManageApiKeys,
 }
 
 /// Who acts.
@@ -206,7 +208,7 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks,
+            | ManageWebhooks | ManageApiKeys,
             Target::Workspace,
         ) => Allowed,
         (

@@ -151,6 +151,17 @@ pub enum ApiKeyCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List a workspace's API keys as JSON: id, name, hint and dates, never the key.
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke an API key (by the id `list` shows): it is refused from its next request on.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +217,15 @@ pub enum WorkspaceCommand {
     },
     /// List workspaces as JSON.
     List,
+    /// Delete a workspace and everything in it (connections, tokens, API keys, users, groups,
+    /// roles, mappings, webhooks and its history). Cannot be undone: `--confirm` must repeat
+    /// the slug.
+    Delete {
+        slug: String,
+        /// The workspace's slug again, to confirm.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,7 +246,7 @@ pub struct ConnectionCreate {
     /// Turn SCIM provisioning on for a saml/oidc connection.
     #[arg(long)]
     pub scim: bool,
-    /// An email domain this connection is authoritative for (repeatable).
+    /// SAML/OIDC: an email domain this connection's logins are authoritative for (repeatable).
     #[arg(long = "domain")]
     pub domains: Vec<String>,
     /// IdP vendor hint: entra, okta, onelogin, google, generic.
@@ -247,24 +267,36 @@ pub struct ConnectionCreate {
     /// OIDC: a file holding the client secret (or set ROSTER_CLIENT_SECRET).
     #[arg(long)]
     pub client_secret_file: Option<PathBuf>,
-    /// OIDC: client_secret_basic or client_secret_post.
-    #[arg(long, default_value = "client_secret_basic")]
-    pub token_auth_method: String,
+    /// OIDC: client_secret_basic (default) or client_secret_post.
+    #[arg(long)]
+    pub token_auth_method: Option<String>,
     /// SAML: accept IdP-initiated logins (unsolicited responses).
     #[arg(long)]
     pub allow_idp_initiated: bool,
-    /// JIT profile sync: first_login or every_login.
-    #[arg(long, default_value = "first_login")]
-    pub profile_sync: String,
-    /// JIT group sync: off or every_login.
-    #[arg(long, default_value = "every_login")]
-    pub group_sync: String,
+    /// SAML/OIDC, JIT profile sync: first_login (default) or every_login.
+    #[arg(long)]
+    pub profile_sync: Option<String>,
+    /// SAML/OIDC, JIT group sync: off or every_login (default).
+    #[arg(long)]
+    pub group_sync: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
     /// Create a connection; prints the values to paste into the IdP as JSON.
     Create(Box<ConnectionCreate>),
+    /// List a workspace's connections as JSON (never a secret).
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a connection: its logins and SCIM tokens stop at once; its users, groups and
+    /// history stay.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,9 +310,23 @@ pub enum TokenCommand {
         /// A label to tell tokens apart.
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Expire the token after this many days (default: never).
+        /// Expire the token after this many days, 1 to 3650 (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+    },
+    /// List SCIM tokens as JSON: id, name, hint, connection and dates, never the token.
+    List {
+        #[arg(long)]
+        workspace: String,
+        /// Only this connection's tokens.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// Revoke a SCIM token (by the id `list` shows): requests with it are refused from now on.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        id: String,
     },
 }
 
@@ -305,6 +351,11 @@ pub enum RoleCommand {
         name: String,
         #[arg(long, default_value_t = 0)]
         rank: i32,
+    },
+    /// List a workspace's roles as JSON, highest rank first.
+    List {
+        #[arg(long)]
+        workspace: String,
     },
 }
 

@@ -5,8 +5,8 @@
 use anyhow::{anyhow, bail, Context};
 use roster_admin::password;
 use roster_store::domain::{
-    Actor, DisplayName, Domain, Email, LifecycleEvent, RoleName, Slug, Source, Timestamp, User,
-    UserName, Workspace,
+    Actor, Connection, ConnectionStatus, DisplayName, Domain, Email, LifecycleEvent, RoleName,
+    Slug, Source, Timestamp, User, UserName, Workspace,
 };
 use roster_store::{NewUser, NewWorkspace, Store, StoreError};
 use serde_json::json;
@@ -16,10 +16,14 @@ use crate::cli::{
     KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, UserSelector,
     WorkspaceCommand,
 };
-use crate::output;
 use crate::settings::Settings;
+use crate::{output, undo};
 
-pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+/// Opens the configured database and applies pending migrations. A SQLite file that does not
+/// exist is created only when `may_create` (`migrate`, `serve`), with a log line saying where;
+/// otherwise it is an error naming `database.url`.
+pub(crate) fn open_store(settings: &Settings, may_create: bool) -> anyhow::Result<Store> {
+    check_sqlite_file(settings, may_create)?;
     let store = Store::open(&settings.database.url, &settings.pool_options())?;
     let applied = store.migrate()?;
     if !applied.is_empty() {
@@ -28,17 +32,48 @@ pub(crate) fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Refuses a SQLite `database.url` whose file does not exist unless `may_create`; logs where a
+/// new database is created.
+pub(crate) fn check_sqlite_file(settings: &Settings, may_create: bool) -> anyhow::Result<()> {
+    let url = roster_store::DatabaseUrl::parse(&settings.database.url)?;
+    if url.backend != roster_store::Backend::Sqlite || url.target == ":memory:" {
+        return Ok(());
+    }
+    let path = std::path::Path::new(&url.target);
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    if !may_create {
+        bail!(
+            "there is no SQLite database at {} (check the path; `roster migrate` creates a new \
+             one)",
+            shown.display()
+        );
+    }
+    tracing::info!(path = %shown.display(), "creating a new SQLite database");
+    Ok(())
+}
+
 pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> anyhow::Result<()> {
     match command {
         Command::Serve => crate::http::serve(settings, store),
         Command::Migrate => output::json(&json!({ "status": "up to date" })),
-        Command::Config(_) => config_check(settings),
+        Command::Config(_) => {
+            crate::config_check::run(settings, &crate::settings::Provenance::default())
+        }
         Command::Healthcheck { timeout_secs } => {
             crate::healthcheck::run(settings, std::time::Duration::from_secs(timeout_secs))
         }
         Command::Workspace(command) => workspace(command, &store),
         Command::Connection(ConnectionCommand::Create(args)) => {
             crate::connections::create(&args, settings, &store)
+        }
+        Command::Connection(ConnectionCommand::List { workspace }) => {
+            undo::connection_list(&workspace, &store)
+        }
+        Command::Connection(ConnectionCommand::Revoke { workspace, name }) => {
+            undo::connection_revoke(&workspace, &name, &store)
         }
         Command::Token(command) => token(command, &store),
         Command::Admin(command) => admin(command, settings, &store),
@@ -67,14 +102,36 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
             let (_, key) = store.create_api_key(&Actor::Cli, workspace.id, &name)?;
             output::line(key.expose())
         }
+        Command::ApiKey(ApiKeyCommand::List { workspace }) => {
+            undo::api_key_list(&workspace, &store)
+        }
+        Command::ApiKey(ApiKeyCommand::Revoke { workspace, id }) => {
+            undo::api_key_revoke(&workspace, &id, &store)
+        }
     }
 }
 
-fn find_workspace(store: &Store, slug: &str) -> anyhow::Result<Workspace> {
+pub(crate) fn find_workspace(store: &Store, slug: &str) -> anyhow::Result<Workspace> {
     store.workspace_by_slug(slug).map_err(|err| match err {
         StoreError::NotFound { .. } => anyhow!("no workspace with slug {slug:?}"),
         other => other.into(),
     })
+}
+
+pub(crate) fn find_connection(
+    store: &Store,
+    workspace: &Workspace,
+    name: &str,
+) -> anyhow::Result<Connection> {
+    store
+        .connection_by_name(workspace.id, name)
+        .map_err(|err| match err {
+            StoreError::NotFound { .. } => anyhow!(
+                "no connection named {name:?} in workspace {}",
+                workspace.slug
+            ),
+            other => other.into(),
+        })
 }
 
 fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
@@ -100,6 +157,9 @@ fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
                 &json!({ "id": workspace.id.to_string(), "slug": workspace.slug.as_str() }),
             )
         }
+        WorkspaceCommand::Delete { slug, confirm } => {
+            undo::workspace_delete(&slug, confirm.as_deref(), store)
+        }
         WorkspaceCommand::List => {
             let list: Vec<_> = store
                 .list_workspaces()?
@@ -119,23 +179,34 @@ fn workspace(command: WorkspaceCommand, store: &Store) -> anyhow::Result<()> {
 }
 
 fn token(command: TokenCommand, store: &Store) -> anyhow::Result<()> {
-    let TokenCommand::Create {
-        workspace,
-        connection,
-        name,
-        expires_in_days,
-    } = command;
+    let (workspace, connection, name, expires_in_days) = match command {
+        TokenCommand::Create {
+            workspace,
+            connection,
+            name,
+            expires_in_days,
+        } => (workspace, connection, name, expires_in_days),
+        TokenCommand::List {
+            workspace,
+            connection,
+        } => return undo::token_list(&workspace, connection.as_deref(), store),
+        TokenCommand::Revoke { workspace, id } => {
+            return undo::token_revoke(&workspace, &id, store)
+        }
+    };
     let workspace = find_workspace(store, &workspace)?;
-    let connection = store
-        .connection_by_name(workspace.id, &connection)
-        .with_context(|| {
-            format!(
-                "no connection named {connection:?} in workspace {}",
-                workspace.slug
-            )
-        })?;
-    let expires_at =
-        expires_in_days.map(|days| Timestamp::now().plus_seconds(i64::from(days) * 86_400));
+    let connection = find_connection(store, &workspace, &connection)?;
+    // A token the SCIM endpoint would refuse (403) is not issued: the admin API's rule
+    // (`create SCIM token` needs SCIM on for the connection), from the same domain function.
+    if !connection.accepts_scim() {
+        bail!(
+            "SCIM provisioning is off for connection {:?}{}: a token would be refused; turn SCIM on first",
+            connection.name.as_str(),
+            if connection.status == ConnectionStatus::Revoked { " (revoked)" } else { "" }
+        );
+    }
+    let expires_at = roster_store::domain::token_expiry(Timestamp::now(), expires_in_days)
+        .context("--expires-in-days")?;
     let (_, secret) =
         store.create_scim_token(&Actor::Cli, workspace.id, connection.id, &name, expires_at)?;
     output::line(secret.expose())
@@ -193,11 +264,14 @@ fn admin(command: AdminCommand, settings: &Settings, store: &Store) -> anyhow::R
 }
 
 fn role(command: RoleCommand, store: &Store) -> anyhow::Result<()> {
-    let RoleCommand::Create {
-        workspace,
-        name,
-        rank,
-    } = command;
+    let (workspace, name, rank) = match command {
+        RoleCommand::Create {
+            workspace,
+            name,
+            rank,
+        } => (workspace, name, rank),
+        RoleCommand::List { workspace } => return undo::role_list(&workspace, store),
+    };
     let workspace = find_workspace(store, &workspace)?;
     let role = store.create_role(&Actor::Cli, workspace.id, &RoleName::parse(&name)?, rank)?;
     output::json(
@@ -279,14 +353,7 @@ fn mapping(command: MappingCommand, store: &Store) -> anyhow::Result<()> {
             if group.is_none() && role.is_none() {
                 bail!("give --group, --role, or both");
             }
-            let connection = store
-                .connection_by_name(workspace.id, &connection)
-                .with_context(|| {
-                    format!(
-                        "no connection named {connection:?} in workspace {}",
-                        workspace.slug
-                    )
-                })?;
+            let connection = find_connection(store, &workspace, &connection)?;
             // Check everything that can fail before writing anything.
             let role = match &role {
                 Some(name) => Some(store.role_by_name(workspace.id, name).map_err(
@@ -446,80 +513,5 @@ fn app(command: AppCommand, store: &Store) -> anyhow::Result<()> {
                 apps::delete(store, &Actor::Cli, &client_id).map_err(no_app(&client_id))?;
             output::json(&serde_json::to_value(&deleted)?)
         }
-    }
-}
-
-/// `database.url` with any password replaced by `***`.
-fn masked_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// `roster config check`: the configuration is valid (it loaded) and the database answers.
-pub(crate) fn config_check(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(&settings.database.url, &settings.pool_options())
-        .with_context(|| format!("database.url {}", masked_url(&settings.database.url)))?;
-    store.check_ready().with_context(|| {
-        format!(
-            "the database at {} does not answer",
-            masked_url(&settings.database.url)
-        )
-    })?;
-    output::json(&json!({
-        "status": "ok",
-        "server": {
-            "bind": settings.server.bind,
-            "public_url": settings.public_url(),
-            "scim_base_url": format!("{}/scim/v2", settings.public_url()),
-        },
-        "database": {
-            "url": masked_url(&settings.database.url),
-            "backend": format!("{:?}", store.backend()).to_lowercase(),
-            "pool_size": settings.database.pool_size,
-        },
-        "log": { "format": settings.log.format, "level": settings.log.level },
-        "security": {
-            "allow_private_network_urls": settings.security.allow_private_network_urls,
-            "allowed_private_networks": settings.security.allowed_private_networks,
-        },
-        "sso": {
-            "session_ttl_secs": settings.sso.session_ttl_secs,
-            "key_cache_secs": settings.sso.key_cache_secs,
-            "password_max_failures": settings.sso.password_max_failures,
-            "password_max_failures_per_address": settings.sso.password_max_failures_per_address,
-            "password_lockout_secs": settings.sso.password_lockout_secs,
-        },
-        "scim": { "token_cache_secs": settings.scim.token_cache_secs },
-        "events": { "retention_days": settings.events.retention_days },
-        "webhooks": { "enabled": settings.webhooks.enabled },
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            masked_url("postgres://roster:s3cret@db:5432/roster"),
-            "postgres://roster:***@db:5432/roster"
-        );
-        assert_eq!(
-            masked_url("postgres://roster@db/roster"),
-            "postgres://roster@db/roster"
-        );
-        assert_eq!(
-            masked_url("sqlite://./data/roster.db"),
-            "sqlite://./data/roster.db"
-        );
     }
 }

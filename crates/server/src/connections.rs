@@ -1,7 +1,9 @@
 //! `roster connection create`: validates a login connection's IdP settings before anything is
 //! written — SAML metadata must carry a signing certificate (a connection without one would
 //! accept unsigned assertions), OIDC discovery must answer for exactly the configured issuer —
-//! and prints the values an admin pastes into the IdP.
+//! and prints the values an admin pastes into the IdP. A flag that cannot apply to the kind
+//! (`--idp-metadata-file` on a SCIM connection, `--issuer` on a SAML one) is refused with the
+//! reason rather than ignored.
 
 use anyhow::{anyhow, bail, Context};
 use roster_outbound::Client;
@@ -18,7 +20,68 @@ use crate::cli::{ConnectionCreate, KindArg};
 use crate::output;
 use crate::settings::Settings;
 
+/// Each flag given that only some kinds take, with those kinds.
+fn kind_specific_flags(args: &ConnectionCreate) -> Vec<(&'static str, &'static [KindArg])> {
+    const SAML: &[KindArg] = &[KindArg::Saml];
+    const OIDC: &[KindArg] = &[KindArg::Oidc];
+    const LOGIN: &[KindArg] = &[KindArg::Saml, KindArg::Oidc];
+    [
+        ("--idp-metadata-url", args.idp_metadata_url.is_some(), SAML),
+        (
+            "--idp-metadata-file",
+            args.idp_metadata_file.is_some(),
+            SAML,
+        ),
+        ("--allow-idp-initiated", args.allow_idp_initiated, SAML),
+        ("--issuer", args.issuer.is_some(), OIDC),
+        ("--client-id", args.client_id.is_some(), OIDC),
+        (
+            "--client-secret-file",
+            args.client_secret_file.is_some(),
+            OIDC,
+        ),
+        (
+            "--token-auth-method",
+            args.token_auth_method.is_some(),
+            OIDC,
+        ),
+        ("--domain", !args.domains.is_empty(), LOGIN),
+        ("--profile-sync", args.profile_sync.is_some(), LOGIN),
+        ("--group-sync", args.group_sync.is_some(), LOGIN),
+    ]
+    .into_iter()
+    .filter(|(_, given, _)| *given)
+    .map(|(flag, _, kinds)| (flag, kinds))
+    .collect()
+}
+
+/// Refuses the first flag given that does not apply to `args.kind`, naming the kinds it is for.
+fn refuse_inapplicable_flags(args: &ConnectionCreate) -> anyhow::Result<()> {
+    let kind_name = |kind: &KindArg| match kind {
+        KindArg::Saml => "saml",
+        KindArg::Oidc => "oidc",
+        KindArg::Scim => "scim",
+    };
+    for (flag, kinds) in kind_specific_flags(args) {
+        if !kinds.contains(&args.kind) {
+            let for_kinds: Vec<&str> = kinds.iter().map(kind_name).collect();
+            let why = if args.kind == KindArg::Scim && kinds.contains(&KindArg::Saml) {
+                " (a scim connection only provisions; nobody signs in through it)"
+            } else {
+                ""
+            };
+            bail!(
+                "{flag} does not apply to a {} connection, only to {}{why}",
+                kind_name(&args.kind),
+                for_kinds.join(" and ")
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    refuse_inapplicable_flags(args)?;
     let workspace = store
         .workspace_by_slug(&args.workspace)
         .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
@@ -45,9 +108,9 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
             protocol_config,
             domains,
             scim_enabled: kind == ConnectionKind::Scim || args.scim,
-            profile_sync: ProfileSync::parse(&args.profile_sync)
+            profile_sync: ProfileSync::parse(args.profile_sync.as_deref().unwrap_or("first_login"))
                 .map_err(|_| anyhow!("--profile-sync must be first_login or every_login"))?,
-            group_sync: GroupSync::parse(&args.group_sync)
+            group_sync: GroupSync::parse(args.group_sync.as_deref().unwrap_or("every_login"))
                 .map_err(|_| anyhow!("--group-sync must be off or every_login"))?,
             strict_immutability: false,
         },
@@ -113,7 +176,11 @@ fn oidc_config(args: &ConnectionCreate, outbound: Client) -> anyhow::Result<Stri
             anyhow!("give the client secret with --client-secret-file or ROSTER_CLIENT_SECRET")
         })?,
     };
-    let token_auth_method = match args.token_auth_method.as_str() {
+    let token_auth_method = match args
+        .token_auth_method
+        .as_deref()
+        .unwrap_or("client_secret_basic")
+    {
         "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
         "client_secret_post" => TokenAuthMethod::ClientSecretPost,
         _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),

@@ -6,6 +6,7 @@
 pub mod backchannel;
 pub mod cli;
 mod commands;
+mod config_check;
 pub mod connections;
 pub mod healthcheck;
 pub mod http;
@@ -13,19 +14,28 @@ pub mod metrics;
 mod output;
 pub mod settings;
 mod telemetry;
+mod undo;
 
 use anyhow::Context;
 
 /// Runs one command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    let settings = settings::Settings::load(cli.config.as_deref())?;
+    let (settings, provenance) = settings::Settings::load_with_provenance(cli.config.as_deref())?;
     telemetry::init(&settings.log)?;
     if let cli::Command::Config(cli::ConfigCommand::Check) = cli.command {
-        return commands::config_check(&settings);
+        return config_check::run(&settings, &provenance);
     }
     if let cli::Command::Healthcheck { timeout_secs } = cli.command {
         return healthcheck::run(&settings, std::time::Duration::from_secs(timeout_secs));
     }
-    let store = commands::open_store(&settings).context("opening the database")?;
+    // Only these two make a new SQLite database: any other command on a mistyped path would
+    // otherwise work on a new empty one (and print `[]`).
+    let may_create = matches!(cli.command, cli::Command::Migrate | cli::Command::Serve);
+    let store = commands::open_store(&settings, may_create).with_context(|| {
+        format!(
+            "opening the database of database.url {}",
+            config_check::masked_url(&settings.database.url)
+        )
+    })?;
     commands::dispatch(cli.command, &settings, store)
 }

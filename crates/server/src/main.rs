@@ -16,8 +16,13 @@ fn main() -> ExitCode {
     match roster_server::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // The operator reads this; stdout stays reserved for command output.
-            eprintln!("error: {err:#}");
+            // The operator reads this; stdout stays reserved for command output. One line, even
+            // when a cause spans several (libpq's "Is the server running...?").
+            let message = format!("{err:#}");
+            eprintln!(
+                "error: {}",
+                message.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::FAILURE
         }
     }

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every setting, by section; docs/configuration.md documents each key (the tidy test checks it).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct Settings {
     pub sso: SsoSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SsoSettings {
     /// Lifetime of a session; also how long a key retired by `roster keys rotate` keeps
@@ -62,7 +62,7 @@ impl Default for SsoSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Run the delivery worker in this process: webhooks and the OpenID Provider's back-channel
@@ -96,7 +96,7 @@ impl Default for WebhookSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventSettings {
     /// Days directory events stay in the feed; older ones are pruned hourly.
@@ -109,7 +109,7 @@ impl Default for EventSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScimLimits {
     /// Largest SCIM request body in bytes (413 beyond).
@@ -150,7 +150,7 @@ impl Default for ScimLimits {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on.
@@ -174,7 +174,7 @@ impl Default for ServerSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`.
@@ -199,7 +199,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `pretty` (for people) or `json` (for log pipelines).
@@ -217,7 +217,7 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Allow outbound URLs (IdP metadata, discovery, webhooks) to loopback, link-local and
@@ -228,37 +228,130 @@ pub struct SecuritySettings {
     pub allowed_private_networks: Vec<String>,
 }
 
+/// Where the value of a key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    Default,
+    /// The configuration file (`roster.toml`, or `--config FILE`).
+    File,
+    /// A `ROSTER__SECTION__KEY` environment variable (or `RUST_LOG` for `log.level`).
+    Environment,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Default => "default",
+            KeySource::File => "file",
+            KeySource::Environment => "environment",
+        }
+    }
+}
+
+/// Which layer set each key: what `roster config check` reports.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The configuration file read, if any.
+    pub file: Option<std::path::PathBuf>,
+    file_layer: Option<config::Config>,
+    env_layer: Option<config::Config>,
+}
+
+impl Provenance {
+    /// The layer `key` (dotted, e.g. `server.bind`) came from.
+    pub fn source_of(&self, key: &str) -> KeySource {
+        let set_in = |layer: &Option<config::Config>| {
+            layer
+                .as_ref()
+                .is_some_and(|layer| layer.get::<config::Value>(key).is_ok())
+        };
+        if set_in(&self.env_layer) {
+            KeySource::Environment
+        } else if set_in(&self.file_layer) {
+            KeySource::File
+        } else {
+            KeySource::Default
+        }
+    }
+}
+
+/// The environment variable that sets `key`.
+pub fn environment_variable(key: &str) -> String {
+    format!("ROSTER__{}", key.replace('.', "__").to_uppercase())
+}
+
+fn environment_source() -> config::Environment {
+    config::Environment::with_prefix("ROSTER")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("security.allowed_private_networks")
+}
+
 impl Settings {
     /// Loads and validates the configuration.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder();
-        match config_file {
+        Ok(Self::load_with_provenance(config_file)?.0)
+    }
+
+    /// Loads and validates the configuration, and says which layer set each key.
+    pub fn load_with_provenance(config_file: Option<&Path>) -> anyhow::Result<(Self, Provenance)> {
+        let file: config::File<_, _> = match config_file {
             Some(path) => {
                 if !path.exists() {
                     bail!("configuration file {} does not exist", path.display());
                 }
-                builder = builder.add_source(config::File::from(path));
+                config::File::from(path)
             }
-            None => {
-                builder =
-                    builder.add_source(config::File::with_name("roster.toml").required(false));
-            }
-        }
-        let settings: Settings = builder
-            .add_source(
-                config::Environment::with_prefix("ROSTER")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("security.allowed_private_networks"),
-            )
+            None => config::File::with_name("roster.toml").required(false),
+        };
+        let settings: Settings = config::Config::builder()
+            .add_source(file.clone())
+            .add_source(environment_source())
             .build()
             .context("reading the configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
         settings.validate()?;
-        Ok(settings)
+        let provenance = Provenance {
+            file: match config_file {
+                Some(path) => Some(path.to_owned()),
+                None => Some(std::path::PathBuf::from("roster.toml")).filter(|path| path.exists()),
+            },
+            file_layer: config::Config::builder().add_source(file).build().ok(),
+            env_layer: config::Config::builder()
+                .add_source(environment_source())
+                .build()
+                .ok(),
+        };
+        Ok((settings, provenance))
+    }
+
+    /// Every key (dotted) with its effective value, in document order of the sections.
+    pub fn keys(&self) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+        fn flatten(
+            prefix: &str,
+            value: serde_json::Value,
+            out: &mut Vec<(String, serde_json::Value)>,
+        ) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (name, value) in map {
+                        let key = if prefix.is_empty() {
+                            name
+                        } else {
+                            format!("{prefix}.{name}")
+                        };
+                        flatten(&key, value, out);
+                    }
+                }
+                leaf => out.push((prefix.to_owned(), leaf)),
+            }
+        }
+        let mut out = Vec::new();
+        flatten("", serde_json::to_value(self)?, &mut out);
+        Ok(out)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -270,10 +363,28 @@ impl Settings {
         if public.contains('?') || public.contains('#') {
             bail!("server.public_url must not have a query or fragment, got {public:?}");
         }
-        roster_store::DatabaseUrl::parse(&self.database.url)
-            .map_err(|err| anyhow::anyhow!("database.url: {err}"))?;
+        // A malformed URL is a configuration mistake, not an unavailable database: its reason
+        // (which names database.url) without the store's "database unavailable".
+        roster_store::DatabaseUrl::parse(&self.database.url).map_err(|err| match err {
+            roster_store::StoreError::Unavailable(reason) => anyhow::anyhow!(reason),
+            other => anyhow::anyhow!("database.url: {other}"),
+        })?;
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
+        }
+        crate::telemetry::check_filter(&self.log.level)
+            .map_err(|reason| anyhow::anyhow!("log.level: {reason}"))?;
+        if !matches!(
+            self.database
+                .sqlite_synchronous
+                .to_ascii_uppercase()
+                .as_str(),
+            "FULL" | "NORMAL" | "EXTRA"
+        ) {
+            bail!(
+                "database.sqlite_synchronous must be FULL, NORMAL or EXTRA, got {:?}",
+                self.database.sqlite_synchronous
+            );
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             bail!(

@@ -411,6 +411,36 @@ fn invalid_configuration_is_refused_at_start_naming_the_key() {
         let output = roster(&db).env(key, value).arg("migrate").output().unwrap();
         fails_with(&output, message);
     }
+    // A configuration mistake is not reported as an unavailable database.
+    let no_path = roster(&db)
+        .env("ROSTER__DATABASE__URL", "sqlite://")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    fails_with(&no_path, "error: database.url sqlite:// needs a file path");
+    assert!(!String::from_utf8_lossy(&no_path.stderr).contains("unavailable"));
+    // An unreachable database: one error line naming the key (libpq's message spans two).
+    let unreachable = roster(&db)
+        .env(
+            "ROSTER__DATABASE__URL",
+            "postgres://roster:hunter2@127.0.0.1:1/roster",
+        )
+        .env("ROSTER__DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .args(["workspace", "list"])
+        .output()
+        .unwrap();
+    fails_with(
+        &unreachable,
+        "error: opening the database of database.url postgres://roster:***@127.0.0.1:1/roster: ",
+    );
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    let error_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.starts_with('{'))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains("Is the server running"), "{stderr}");
+    assert!(!stderr.contains("hunter2"));
     let missing = roster(&db)
         .args(["--config", "/nonexistent/roster.toml", "migrate"])
         .output()
@@ -1278,4 +1308,682 @@ fn healthcheck_names_a_503_reason_gives_up_on_silence_and_opens_no_database() {
         format!("error: not ready: {silent_addr} did not answer /readyz within 1 s\n")
     );
     drop(silent);
+}
+
+/// An admin API request with a bearer key: (status, JSON body or null).
+fn admin_request(method: &str, url: &str, bearer: &str) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let authorization = format!("Bearer {bearer}");
+    let mut response = match method {
+        "GET" => agent
+            .get(url)
+            .header("authorization", &authorization)
+            .call()
+            .unwrap(),
+        "DELETE" => agent
+            .delete(url)
+            .header("authorization", &authorization)
+            .call()
+            .unwrap(),
+        other => panic!("no {other} here"),
+    };
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The names of a JSON object's fields.
+fn field_names(object: &Value) -> std::collections::BTreeSet<String> {
+    object.as_object().unwrap().keys().cloned().collect()
+}
+
+/// The stdout of a successful command, as text.
+fn stdout_of(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// A leaked API key is found by its hint in `api-key list` and revoked, from the CLI or the
+/// admin API; either way the next request with it is refused. Listings never print a secret.
+#[test]
+fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    let create = |name: &str| {
+        stdout_of(&run(
+            &db,
+            &["api-key", "create", "--workspace", "acme", "--name", name],
+        ))
+        .trim()
+        .to_owned()
+    };
+    let ci = create("ci");
+    let leaked = create("leaked");
+    let listed = run(&db, &["api-key", "list", "--workspace", "acme"]);
+    let text = stdout_of(&listed);
+    assert!(
+        !text.contains(&ci) && !text.contains(&leaked),
+        "no key in the listing"
+    );
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(
+        field_names(&listed[1]),
+        field_names(&serde_json::json!({
+            "created_at": 0, "hint": 0, "id": 0, "last_used_at": 0, "name": 0
+        }))
+    );
+    assert_eq!(listed[1]["name"], "leaked");
+    let hint = listed[1]["hint"].as_str().unwrap();
+    assert!(leaked.starts_with(hint.trim_end_matches('…')), "{hint}");
+    assert_eq!(listed[1]["last_used_at"], Value::Null);
+    let leaked_id = listed[1]["id"].as_str().unwrap().to_owned();
+    let ci_id = listed[0]["id"].as_str().unwrap().to_owned();
+
+    let server = Server::start(&db);
+    let base = format!("http://{}/api/v1/admin", server.addr);
+    let (status, body) = admin_request("GET", &format!("{base}/api-keys"), &leaked);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["apiKeys"].as_array().unwrap().len(), 2);
+    assert!(!body.to_string().contains(&ci), "no key in the API listing");
+    let used = body["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["id"] == leaked_id.as_str())
+        .unwrap();
+    assert!(used["lastUsedAt"].is_string(), "the request was its use");
+
+    // Revoked through the admin API (by another key): refused at the next request.
+    let (status, _) = admin_request("DELETE", &format!("{base}/api-keys/{leaked_id}"), &ci);
+    assert_eq!(status, 204);
+    let (status, body) = admin_request("GET", &format!("{base}/api-keys"), &leaked);
+    assert_eq!(
+        (status, &body["code"]),
+        (401, &serde_json::json!("unauthorized"))
+    );
+    let (status, body) = admin_request("DELETE", &format!("{base}/api-keys/{leaked_id}"), &ci);
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &serde_json::json!("not_found"))
+    );
+    let (status, _) = admin_request("DELETE", &format!("{base}/api-keys/not-an-id"), &ci);
+    assert_eq!(status, 404);
+
+    // Revoked from the CLI: the same.
+    let revoked = json_of(&run(
+        &db,
+        &["api-key", "revoke", "--workspace", "acme", &ci_id],
+    ));
+    assert_eq!(revoked, serde_json::json!({"revoked": ci_id, "name": "ci"}));
+    let (status, _) = admin_request("GET", &format!("{base}/api-keys"), &ci);
+    assert_eq!(status, 401);
+    drop(server);
+
+    assert_eq!(
+        json_of(&run(&db, &["api-key", "list", "--workspace", "acme"])),
+        serde_json::json!([])
+    );
+    fails_with(
+        &run(&db, &["api-key", "revoke", "--workspace", "acme", &ci_id]),
+        &format!("no API key {ci_id} in workspace acme"),
+    );
+    fails_with(
+        &run(&db, &["api-key", "revoke", "--workspace", "acme", "nope"]),
+        "\"nope\" is not an API key id",
+    );
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let revocations: Vec<_> = db
+        .store
+        .audit_events(workspace.id, None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action == "api_key.revoked")
+        .map(|event| (event.actor_kind, event.target_id))
+        .collect();
+    assert_eq!(
+        revocations,
+        [
+            ("admin".to_owned(), leaked_id.clone()),
+            ("cli".to_owned(), ci_id.clone())
+        ]
+    );
+}
+
+/// `token list|revoke`, `connection list|revoke` and `role list`: what exists, without secrets,
+/// and taking it back.
+#[test]
+fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
+    let db = TestStore::new();
+    let token = acme_with_scim(&db);
+    json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "other",
+            "--kind",
+            "scim",
+        ],
+    ));
+    let other_token = stdout_of(&run(
+        &db,
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--connection",
+            "other",
+            "--name",
+            "thirty",
+            "--expires-in-days",
+            "30",
+        ],
+    ));
+    let listed = run(&db, &["token", "list", "--workspace", "acme"]);
+    let text = stdout_of(&listed);
+    assert!(!text.contains(token.trim()) && !text.contains(other_token.trim()));
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(
+        field_names(&listed[0]),
+        field_names(&serde_json::json!({
+            "connection": 0, "connection_id": 0, "created_at": 0, "expired": 0,
+            "expires_at": 0, "hint": 0, "id": 0, "last_used_at": 0, "name": 0
+        }))
+    );
+    assert_eq!(
+        (&listed[0]["connection"], &listed[0]["expires_at"]),
+        (&serde_json::json!("idp"), &Value::Null)
+    );
+    assert_eq!(
+        (&listed[1]["name"], &listed[1]["expired"]),
+        (&serde_json::json!("thirty"), &serde_json::json!(false))
+    );
+    assert!(listed[1]["expires_at"].is_string());
+    let only_other = json_of(&run(
+        &db,
+        &[
+            "token",
+            "list",
+            "--workspace",
+            "acme",
+            "--connection",
+            "other",
+        ],
+    ));
+    assert_eq!(only_other, serde_json::json!([listed[1].clone()]));
+    fails_with(
+        &run(
+            &db,
+            &["token", "list", "--workspace", "acme", "--connection", "x"],
+        ),
+        "no connection named \"x\" in workspace acme",
+    );
+
+    // Revoking a token: the SCIM endpoint refuses it from now on.
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(
+        json_of(&run(&db, &["token", "revoke", "--workspace", "acme", id])),
+        serde_json::json!({ "revoked": id })
+    );
+    assert!(matches!(
+        db.store.authenticate_scim_token(token.trim()),
+        Err(roster_store::StoreError::Unauthorized)
+    ));
+    fails_with(
+        &run(&db, &["token", "revoke", "--workspace", "acme", id]),
+        "no SCIM token",
+    );
+    fails_with(
+        &run(&db, &["token", "revoke", "--workspace", "acme", "x"]),
+        "\"x\" is not a SCIM token id",
+    );
+
+    // Connections: listed with their status; a revoked one takes its tokens with it.
+    let connections = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+    assert_eq!(
+        connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [("idp", "active"), ("other", "active")]
+    );
+    assert_eq!(connections[0]["scim_enabled"], true);
+    assert!(!connections.to_string().contains("protocol_config"));
+    let revoked = json_of(&run(
+        &db,
+        &["connection", "revoke", "--workspace", "acme", "other"],
+    ));
+    assert_eq!(
+        (&revoked["status"], &revoked["tokens_revoked"]),
+        (&serde_json::json!("revoked"), &serde_json::json!(1))
+    );
+    assert!(db
+        .store
+        .authenticate_scim_token(other_token.trim())
+        .is_err());
+    let connections = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+    assert_eq!(connections[1]["status"], "revoked");
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let audit = db
+        .store
+        .audit_events(workspace.id, None, 10_000)
+        .unwrap()
+        .len();
+    fails_with(
+        &run(
+            &db,
+            &["connection", "revoke", "--workspace", "acme", "other"],
+        ),
+        "already revoked",
+    );
+    fails_with(
+        &run(
+            &db,
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--connection",
+                "other",
+            ],
+        ),
+        "SCIM provisioning is off for connection \"other\" (revoked)",
+    );
+    fails_with(
+        &run(
+            &db,
+            &["connection", "revoke", "--workspace", "acme", "ghost"],
+        ),
+        "no connection named \"ghost\"",
+    );
+    assert_eq!(
+        db.store
+            .audit_events(workspace.id, None, 10_000)
+            .unwrap()
+            .len(),
+        audit,
+        "nothing written"
+    );
+
+    // Roles, highest rank first.
+    json_of(&run(
+        &db,
+        &[
+            "role",
+            "create",
+            "--workspace",
+            "acme",
+            "editor",
+            "--rank",
+            "10",
+        ],
+    ));
+    let roles = json_of(&run(&db, &["role", "list", "--workspace", "acme"]));
+    assert_eq!(
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap(), r["rank"].as_i64().unwrap()))
+            .collect::<Vec<_>>(),
+        [("admin", 100), ("editor", 10), ("member", 0)]
+    );
+    assert!(roles[0]["id"].is_string());
+    fails_with(
+        &run(&db, &["role", "list", "--workspace", "ghost"]),
+        "no workspace with slug \"ghost\"",
+    );
+}
+
+/// `workspace delete` takes everything of the workspace, and only with the slug repeated.
+#[test]
+fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
+    let db = TestStore::new();
+    let token = acme_with_scim(&db);
+    json_of(&run(&db, &["workspace", "create", "globex"]));
+    json_of(&run(
+        &db,
+        &[
+            "admin",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "root@acme.test",
+        ],
+    ));
+    let key = stdout_of(&run(&db, &["api-key", "create", "--workspace", "acme"]));
+    let acme = db.store.workspace_by_slug("acme").unwrap();
+
+    for confirm in [
+        &[][..],
+        &["--confirm", "globex"][..],
+        &["--confirm", "ACME"][..],
+    ] {
+        fails_with(
+            &run(
+                &db,
+                &[&["workspace", "delete", "acme"][..], confirm].concat(),
+            ),
+            "repeat its slug with --confirm acme",
+        );
+    }
+    // (Checked without authenticating here: this process would cache the accepted token.)
+    assert_eq!(
+        json_of(&run(&db, &["token", "list", "--workspace", "acme"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(db.store.count_users(acme.id).unwrap(), 1, "nothing deleted");
+
+    let deleted = json_of(&run(
+        &db,
+        &["workspace", "delete", "acme", "--confirm", "acme"],
+    ));
+    assert_eq!(
+        deleted,
+        serde_json::json!({
+            "deleted": "acme", "id": acme.id.to_string(), "users": 1, "connections": 1
+        })
+    );
+    let listed = json_of(&run(&db, &["workspace", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["slug"], "globex");
+    assert!(db.store.authenticate_scim_token(token.trim()).is_err());
+    assert!(db.store.authenticate_api_key(key.trim()).is_err());
+    assert_eq!(db.store.count_users(acme.id).unwrap(), 0);
+    assert!(db.store.list_connections(acme.id).unwrap().is_empty());
+    fails_with(
+        &run(&db, &["workspace", "delete", "acme", "--confirm", "acme"]),
+        "no workspace with slug \"acme\"",
+    );
+    // The slug is free again.
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+}
+
+/// Flags and values that cannot do what they say are refused with the reason, and nothing is
+/// written: a token for a connection that would refuse it, a token expired at birth, a flag of
+/// another kind of connection.
+#[test]
+fn what_cannot_apply_is_refused_with_the_reason() {
+    let db = TestStore::new();
+    json_of(&run(&db, &["workspace", "create", "acme"]));
+    let metadata = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sso/tests/fixtures/ssoready/assertions/okta/metadata.xml");
+    let metadata = metadata.to_str().unwrap();
+    json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "okta",
+            "--kind",
+            "saml",
+            "--idp-metadata-file",
+            metadata,
+        ],
+    ));
+    let token_create = |connection: &str, extra: &[&str]| {
+        run(
+            &db,
+            &[
+                &[
+                    "token",
+                    "create",
+                    "--workspace",
+                    "acme",
+                    "--connection",
+                    connection,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    fails_with(
+        &token_create("okta", &[]),
+        "SCIM provisioning is off for connection \"okta\": a token would be refused",
+    );
+    json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "entra",
+            "--kind",
+            "scim",
+        ],
+    ));
+    for days in ["0", "3651"] {
+        fails_with(
+            &token_create("entra", &["--expires-in-days", days]),
+            "--expires-in-days: invalid token lifetime",
+        );
+    }
+    let refusals = [
+        (
+            vec!["--kind", "scim", "--idp-metadata-file", metadata],
+            "--idp-metadata-file does not apply to a scim connection, only to saml",
+        ),
+        (
+            vec!["--kind", "scim", "--idp-metadata-url", "https://idp.test/m"],
+            "--idp-metadata-url does not apply to a scim connection",
+        ),
+        (
+            vec!["--kind", "scim", "--domain", "acme.test"],
+            "--domain does not apply to a scim connection, only to saml and oidc",
+        ),
+        (
+            vec!["--kind", "scim", "--profile-sync", "every_login"],
+            "--profile-sync does not apply to a scim connection",
+        ),
+        (
+            vec![
+                "--kind",
+                "saml",
+                "--idp-metadata-file",
+                metadata,
+                "--issuer",
+                "https://idp.test",
+            ],
+            "--issuer does not apply to a saml connection, only to oidc",
+        ),
+        (
+            vec![
+                "--kind",
+                "oidc",
+                "--issuer",
+                "https://idp.test",
+                "--client-id",
+                "x",
+                "--allow-idp-initiated",
+            ],
+            "--allow-idp-initiated does not apply to a oidc connection, only to saml",
+        ),
+    ];
+    for (flags, message) in refusals {
+        let args = [
+            &[
+                "connection",
+                "create",
+                "--workspace",
+                "acme",
+                "--name",
+                "refused",
+            ][..],
+            &flags[..],
+        ]
+        .concat();
+        fails_with(&run(&db, &args), message);
+    }
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let connections = db.store.list_connections(workspace.id).unwrap();
+    assert_eq!(connections.len(), 2, "nothing written");
+    for connection in &connections {
+        assert!(db
+            .store
+            .list_scim_tokens(workspace.id, connection.id)
+            .unwrap()
+            .is_empty());
+    }
+}
+
+/// A log level that is no filter stops `config check` and `serve` with the key's name, instead
+/// of a server that logs nothing.
+#[test]
+fn an_invalid_log_filter_is_refused_naming_the_key() {
+    let db = TestStore::new();
+    for command in [&["config", "check"][..], &["serve"][..], &["migrate"][..]] {
+        let output = roster(&db)
+            .env("ROSTER__LOG__LEVEL", "loud")
+            .env("ROSTER__SERVER__BIND", process::free_loopback_addr())
+            .args(command)
+            .output()
+            .unwrap();
+        fails_with(&output, "log.level: \"loud\" in \"loud\" is not a level");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let output = roster(&db)
+        .env("RUST_LOG", "info,loud")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    fails_with(&output, "RUST_LOG: \"loud\"");
+    let fine = json_of(
+        &roster(&db)
+            .env("ROSTER__LOG__LEVEL", "warn,roster_scim=debug")
+            .args(["config", "check"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(fine["log"]["level"], "warn,roster_scim=debug");
+}
+
+/// `config check` prints every key, with its value and the layer it came from.
+#[test]
+fn config_check_prints_every_key_with_its_source() {
+    let db = TestStore::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roster.toml");
+    std::fs::write(
+        &file,
+        "[sso]\nsession_ttl_secs = 3600\n[server]\nbind = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let checked = json_of(
+        &roster(&db)
+            .env("ROSTER__SERVER__BIND", "127.0.0.1:7777")
+            .env_remove("RUST_LOG")
+            .args(["--config", file.to_str().unwrap(), "config", "check"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(checked["config_file"], file.to_str().unwrap());
+    let keys = checked["keys"].as_object().unwrap();
+    let entry = |key: &str| keys.get(key).unwrap_or_else(|| panic!("no {key}")).clone();
+    assert_eq!(
+        entry("sso.session_ttl_secs"),
+        serde_json::json!({"value": 3600, "source": "file"})
+    );
+    assert_eq!(
+        entry("server.bind"),
+        serde_json::json!({
+            "value": "127.0.0.1:7777", "source": "environment", "variable": "ROSTER__SERVER__BIND"
+        })
+    );
+    assert_eq!(
+        entry("webhooks.enabled"),
+        serde_json::json!({"value": true, "source": "default"})
+    );
+    assert_eq!(entry("server.workers")["value"], Value::Null);
+    assert_eq!(entry("database.url")["source"], "environment");
+    // Every key docs/configuration.md documents, and nothing else.
+    let documented: std::collections::BTreeSet<String> = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+    )
+    .unwrap()
+    .lines()
+    .filter_map(|line| line.strip_prefix("| `"))
+    .filter_map(|line| line.split_once('`').map(|(key, _)| key.to_owned()))
+    .filter(|key| {
+        key.contains('.')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+    })
+    .collect();
+    let printed: std::collections::BTreeSet<String> = keys.keys().cloned().collect();
+    assert_eq!(printed, documented);
+}
+
+/// A mistyped SQLite path is an error for every command but `migrate` and `serve`, which create
+/// the database and say where.
+#[test]
+fn only_migrate_and_serve_create_a_sqlite_database() {
+    let db = TestStore::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", path.display());
+    let with_url = |args: &[&str]| {
+        roster(&db)
+            .env("ROSTER__DATABASE__URL", &url)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["workspace", "list"][..],
+        &["config", "check"][..],
+        &["export", "--workspace", "acme"][..],
+        &["keys", "list"][..],
+    ] {
+        fails_with(
+            &with_url(args),
+            &format!("there is no SQLite database at {}", path.display()),
+        );
+        assert!(!path.exists(), "{args:?} created the database");
+    }
+    let migrated = with_url(&["migrate"]);
+    json_of(&migrated);
+    let log = String::from_utf8_lossy(&migrated.stderr);
+    let line = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "creating a new SQLite database")
+        .unwrap_or_else(|| panic!("no creation log line in {log}"));
+    assert_eq!(line["path"], path.display().to_string());
+    assert!(path.exists());
+    assert_eq!(
+        json_of(&with_url(&["workspace", "list"])),
+        serde_json::json!([])
+    );
+    let again = with_url(&["migrate"]);
+    json_of(&again);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("creating a new SQLite database"));
 }

@@ -120,6 +120,8 @@ fn seed(
     members: u64,
 ) -> Result<String, String> {
     let (template, token) = template(binary, dir)?;
+    // `import` does not create a SQLite database; `migrate` does.
+    capture(roster(binary, dir, database_url, "127.0.0.1:0").arg("migrate"))?;
     let started = Instant::now();
     let mut child = roster(binary, dir, database_url, "127.0.0.1:0")
         .arg("import")

@@ -64,6 +64,9 @@ pub(crate) fn provision(
     cli: &mut dyn FnMut(&[&str]) -> Result<String, String>,
     workspace: &str,
 ) -> Result<String, String> {
+    // Only `migrate` (and `serve`) create a SQLite database; the other commands refuse a path
+    // with none.
+    cli(&["migrate"])?;
     cli(&["workspace", "create", workspace])?;
     cli(&[
         "connection",

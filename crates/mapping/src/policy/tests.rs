@@ -41,6 +41,7 @@ fn action(text: &str) -> Action {
         "manage group mappings" => Action::ManageGroupMappings,
         "manage webhooks" => Action::ManageWebhooks,
         "sign out everywhere" => Action::SignOutEverywhere,
+        "manage API keys" => Action::ManageApiKeys,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -205,13 +206,14 @@ fn every_action() -> Vec<Action> {
         ManageGroupMappings,
         ManageWebhooks,
         SignOutEverywhere,
+        ManageApiKeys,
     ];
     for act in &all {
         match act {
             ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
-            | SignOutEverywhere => {}
+            | SignOutEverywhere | ManageApiKeys => {}
         }
     }
     all

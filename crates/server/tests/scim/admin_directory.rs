@@ -262,6 +262,38 @@ fn tokens_logs_and_audit_export() {
     );
     app.scim_with("GET", "/Users", None, &[("authorization", bearer.as_str())])
         .assert_scim_error(401, None);
+    // A lifetime of 0 days would issue a token expired at birth: refused, nothing written.
+    for days in [0, 3651] {
+        let refused = app.admin(
+            &key,
+            "POST",
+            &format!("/connections/{}/tokens", app.connection.id),
+            Some(json!({"expiresInDays": days})),
+        );
+        assert_eq!(
+            (refused.status, &refused.body["code"]),
+            (400, &json!("validation")),
+            "{:#}",
+            refused.body
+        );
+        assert!(refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("expiresInDays: invalid token lifetime"));
+    }
+    assert_eq!(
+        app.admin(
+            &key,
+            "GET",
+            &format!("/connections/{}/tokens", app.connection.id),
+            None
+        )
+        .body["tokens"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // With SCIM off there is nothing to create a token for.
     app.admin(
         &key,

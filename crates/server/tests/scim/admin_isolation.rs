@@ -1,7 +1,7 @@
 //! Tenant isolation across the whole admin API: every operation of the OpenAPI document is called
 //! with workspace B's API key against workspace A's resources. None may succeed on A's ids, no
 //! listing may show anything of A, and afterwards A's audit trail, users, tokens and mappings are
-//! exactly as they were. Driven by the document, so a new endpoint is covered the day it is added.
+//! exactly as they were (API keys included: B cannot list or revoke A's). Driven by the document, so a new endpoint is covered the day it is added.
 
 use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
@@ -55,8 +55,11 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         .unwrap()
         .to_owned();
     let connection = app.connection.id.to_string();
-
     let store = &app.db.store;
+    let api_key = store.list_api_keys(app.workspace.id).unwrap()[0]
+        .id
+        .to_string();
+
     let snapshot = || -> Value {
         let ws = app.workspace.id;
         json!({
@@ -67,6 +70,8 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             "tokens": store.list_scim_tokens(ws, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(ws).unwrap().len(),
             "webhooks": store.list_webhooks(ws).unwrap().len(),
+            "apiKeys": store.list_api_keys(ws).unwrap().iter()
+                .map(|key| key.id.to_string()).collect::<Vec<_>>(),
             "connections": store.list_connections(ws).unwrap().iter()
                 .map(roster_store::connection_json).collect::<Vec<_>>(),
         })
@@ -80,6 +85,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         &webhook,
         &event,
         &connection,
+        &api_key,
     ];
 
     // Workspace B's admin.
@@ -108,7 +114,8 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 "/groups/{id}/members/{user}",
                 &format!("/groups/{group}/members/{user}"),
             )
-            .replace("/groups/{id}", &format!("/groups/{group}"));
+            .replace("/groups/{id}", &format!("/groups/{group}"))
+            .replace("/api-keys/{id}", &format!("/api-keys/{api_key}"));
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {

@@ -83,6 +83,7 @@ struct Ids {
     webhook: String,
     mapping: String,
     event: String,
+    api_key: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -103,6 +104,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "groups" => &ids.group,
                 "webhooks" => &ids.webhook,
                 "group-mappings" => &ids.mapping,
+                "api-keys" => &ids.api_key,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -139,6 +141,7 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             Some(json!({"scimGroupName": "walkers", "groupName": "Walkers"}))
         }
         ("delete", "/scim/group-mappings/{id}") => None,
+        ("delete", "/api-keys/{id}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -216,6 +219,7 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
         webhook: webhook.body["id"].as_str().unwrap().to_owned(),
         mapping: mapping.body["id"].as_str().unwrap().to_owned(),
         event: event.body["events"][0]["id"].as_str().unwrap().to_owned(),
+        api_key: store.list_api_keys(workspace).unwrap()[0].id.to_string(),
     };
 
     let snapshot = || -> Value {
@@ -227,6 +231,8 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             "sessionEpoch": store.user(workspace, ids.user.parse().unwrap()).unwrap().session_epoch,
             "tokens": store.list_scim_tokens(workspace, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(workspace).unwrap().len(),
+            "apiKeys": store.list_api_keys(workspace).unwrap().iter()
+                .map(|key| key.id.to_string()).collect::<Vec<_>>(),
             "webhooks": store.list_webhooks(workspace).unwrap().iter()
                 .map(|w| json!([w.id, w.url, w.enabled, w.cursor_seq, w.next_attempt_at]))
                 .collect::<Vec<_>>(),

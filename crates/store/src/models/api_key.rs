@@ -1,5 +1,7 @@
 //! Admin API keys: bearer secrets that act as a workspace admin for automation. Stored as
-//! SHA-256, shown once, compared in constant time, revoked by deletion.
+//! SHA-256, shown once, compared in constant time, revoked by deletion. Every request reads the
+//! key from the database (no cache), so a revoked key is refused from the next request on.
+//! Listings show the key's id, name, hint and dates, never the key.
 
 use diesel::prelude::*;
 use roster_domain::{
@@ -18,7 +20,85 @@ pub struct ApiKeyPrincipal {
     pub key_id: TokenId,
 }
 
+/// An API key as listed to admins and operators (never the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: TokenId,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart (and find a leaked one).
+    pub hint: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
 impl Store {
+    /// The workspace's API keys, oldest first.
+    pub fn list_api_keys(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<ApiKeyInfo>> {
+        type Row = (String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = self.read(|conn| {
+            Ok(api_keys::table
+                .filter(api_keys::workspace_id.eq(workspace_id.to_string()))
+                .order((api_keys::created_at.asc(), api_keys::id.asc()))
+                .select((
+                    api_keys::id,
+                    api_keys::name,
+                    api_keys::hint,
+                    api_keys::created_at,
+                    api_keys::last_used_at,
+                ))
+                .load(conn)?)
+        })?;
+        rows.into_iter()
+            .map(|(id, name, hint, created_at, last_used_at)| {
+                Ok(ApiKeyInfo {
+                    id: id.parse().map_err(corrupt("api_keys"))?,
+                    name,
+                    hint,
+                    created_at: Timestamp::from_micros(created_at),
+                    last_used_at: last_used_at.map(Timestamp::from_micros),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes (deletes) an API key of the workspace: requests with it are refused from now on.
+    /// Audited as `api_key.revoked`; `NotFound` when the workspace has no such key.
+    pub fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        key_id: TokenId,
+    ) -> StoreResult<ApiKeyInfo> {
+        let key = self
+            .list_api_keys(workspace_id)?
+            .into_iter()
+            .find(|key| key.id == key_id)
+            .ok_or(StoreError::NotFound { what: "API key" })?;
+        self.write(|conn| {
+            let deleted = diesel::delete(
+                api_keys::table
+                    .filter(api_keys::workspace_id.eq(workspace_id.to_string()))
+                    .filter(api_keys::id.eq(key_id.to_string())),
+            )
+            .execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound { what: "API key" });
+            }
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("api_key.revoked"),
+                    target_kind: "api_key",
+                    target_id: key_id.to_string(),
+                    detail: serde_json::json!({ "name": key.name, "hint": key.hint }).to_string(),
+                },
+            )
+        })?;
+        Ok(key)
+    }
+
     /// Creates an API key for a workspace; returns it once in plaintext.
     pub fn create_api_key(
         &self,
@@ -61,27 +141,47 @@ impl Store {
         Ok((id, secret))
     }
 
-    /// Resolves a presented API key, or `Unauthorized`.
+    /// Resolves a presented API key, or `Unauthorized`. Moves the key's `last_used_at` to now
+    /// when it is more than a minute old (a failure to do so is logged, not fatal).
     pub fn authenticate_api_key(&self, presented: &str) -> StoreResult<ApiKeyPrincipal> {
         let presented = SecretToken::from_presented(presented);
         let hash = presented.hash();
-        let found: Option<(String, String, String)> = self.read(|conn| {
+        type Row = (String, String, String, Option<i64>);
+        let found: Option<Row> = self.read(|conn| {
             Ok(api_keys::table
                 .filter(api_keys::key_hash.eq(&hash.0))
-                .select((api_keys::id, api_keys::workspace_id, api_keys::key_hash))
+                .select((
+                    api_keys::id,
+                    api_keys::workspace_id,
+                    api_keys::key_hash,
+                    api_keys::last_used_at,
+                ))
                 .get_result(conn)
                 .optional()?)
         })?;
-        let Some((id, workspace_id, stored)) = found else {
+        let Some((id, workspace_id, stored, last_used_at)) = found else {
             return Err(StoreError::Unauthorized);
         };
         if !SecretHash(stored).matches(&presented) {
             return Err(StoreError::Unauthorized);
         }
         let bad = corrupt("api_keys");
-        Ok(ApiKeyPrincipal {
+        let principal = ApiKeyPrincipal {
             workspace_id: workspace_id.parse().map_err(&bad)?,
             key_id: id.parse().map_err(&bad)?,
-        })
+        };
+        let now = Timestamp::now().as_micros();
+        if last_used_at.is_none_or(|at| now - at > 60_000_000) {
+            let touched = self.write(|conn| {
+                diesel::update(api_keys::table.find(&id))
+                    .set(api_keys::last_used_at.eq(now))
+                    .execute(conn)?;
+                Ok(())
+            });
+            if let Err(err) = touched {
+                tracing::warn!(key = %principal.key_id, error = %err, "could not record the API key's last use");
+            }
+        }
+        Ok(principal)
     }
 }

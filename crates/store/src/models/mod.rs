@@ -35,7 +35,7 @@ mod user;
 mod webhooks;
 mod workspace;
 
-pub use api_key::ApiKeyPrincipal;
+pub use api_key::{ApiKeyInfo, ApiKeyPrincipal};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::NewConnection;

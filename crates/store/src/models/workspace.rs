@@ -1,4 +1,6 @@
-//! Workspaces: created with the two built-in roles (`member`, the default, and `admin`).
+//! Workspaces: created with the two built-in roles (`member`, the default, and `admin`), and
+//! deleted with everything they hold (every table's rows of a workspace go by `ON DELETE
+//! CASCADE`).
 
 use diesel::prelude::*;
 use roster_domain::{
@@ -133,6 +135,30 @@ impl Store {
             Ok(())
         })?;
         self.workspace(id)
+    }
+
+    /// Deletes a workspace and everything of it, in one transaction: connections and their SCIM
+    /// tokens, API keys, users with their identities, passwords and sessions' app grants, groups,
+    /// roles, mappings, webhook endpoints and deliveries, and its history (events, audit trail,
+    /// login events, provisioning log). The deletion itself is audited at deployment level
+    /// (`workspace.deleted`, no workspace). SCIM tokens stop at once (the token cache is
+    /// emptied).
+    pub fn delete_workspace(&self, actor: &Actor, id: WorkspaceId) -> StoreResult<()> {
+        self.write_token_change(|conn| {
+            let workspace = find_workspace(conn, id)?;
+            diesel::delete(workspaces::table.find(id.to_string())).execute(conn)?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: None,
+                    actor: actor.clone(),
+                    action: Action("workspace.deleted"),
+                    target_kind: "workspace",
+                    target_id: id.to_string(),
+                    detail: serde_json::json!({ "slug": workspace.slug.as_str() }).to_string(),
+                },
+            )
+        })
     }
 
     pub fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {

@@ -1,0 +1,54 @@
+//! `/api/v1/admin/api-keys`: the workspace's admin API keys, listed without their secret (id,
+//! name, hint, dates) and revoked one by one — a leaked key is refused from its next request
+//! on. Keys are created by the operator (`roster api-key create`), not here. Revoking asks the
+//! policy (`manage API keys`) and is audited as `api_key.revoked`.
+
+use actix_web::{web, HttpResponse};
+use roster_mapping::policy::Action;
+use roster_store::domain::TokenId;
+use roster_store::{ApiKeyInfo, Store};
+use serde_json::{json, Value};
+
+use crate::auth::permit::{require, require_read};
+use crate::auth::Principal;
+use crate::directory::parse_id;
+use crate::error::AdminError;
+
+fn key_json(key: &ApiKeyInfo) -> Value {
+    json!({
+        "id": key.id.to_string(),
+        "name": key.name,
+        "hint": key.hint,
+        "createdAt": key.created_at.to_rfc3339(),
+        "lastUsedAt": key.last_used_at.map(|at| at.to_rfc3339()),
+    })
+}
+
+/// `GET /api-keys`: `{"apiKeys": [{id, name, hint, createdAt, lastUsedAt}]}`, oldest first.
+pub async fn list(
+    principal: Principal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let keys = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.list_api_keys(permit.workspace_id())?)
+    })
+    .await??;
+    let list: Vec<Value> = keys.iter().map(key_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "apiKeys": list })))
+}
+
+/// `DELETE /api-keys/{id}`: the key stops working at once (204).
+pub async fn revoke(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let key_id: TokenId = parse_id(&id, "API key")?;
+    web::block(move || {
+        let permit = require(&store, &principal, Action::ManageApiKeys)?;
+        Ok::<_, AdminError>(store.revoke_api_key(permit.actor(), permit.workspace_id(), key_id)?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
