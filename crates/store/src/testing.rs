@@ -157,6 +157,36 @@ impl TestStore {
     }
 }
 
+/// A confidential app (`client_secret_basic`, RS256 ID tokens) with one redirect URI and no
+/// logout URIs: the usual test product. Vary it with struct update syntax
+/// (`NewOAuthApp { id_token_alg: SigningAlg::Es256, ..test_app("x", REDIRECT) }`).
+pub fn test_app(name: &str, redirect_uri: &str) -> crate::NewOAuthApp {
+    crate::NewOAuthApp {
+        name: name.to_owned(),
+        auth_method: crate::ClientAuthMethod::ClientSecretBasic,
+        id_token_alg: crate::SigningAlg::Rs256,
+        redirect_uris: vec![redirect_uri.to_owned()],
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
+    }
+}
+
+impl TestStore {
+    /// Registers `app` as the CLI does: the app and its client secret in plaintext (`None` for
+    /// a public app).
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn register_app(&self, app: &crate::NewOAuthApp) -> (crate::OAuthApp, Option<String>) {
+        let (registered, secret) = self
+            .store
+            .create_oauth_app(&Actor::Cli, app, roster_domain::Timestamp::now())
+            .expect("register app");
+        (registered, secret.map(|secret| secret.expose().to_owned()))
+    }
+}
+
 impl Default for TestStore {
     fn default() -> Self {
         Self::new()

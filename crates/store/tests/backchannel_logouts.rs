@@ -6,6 +6,7 @@
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use roster_store::testing::test_app;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -16,9 +17,9 @@ use roster_store::domain::{
 };
 use roster_store::testing::TestStore;
 use roster_store::{
-    BackchannelLogout, ClientAuthMethod, CodeBinding, CodeRedemption, DeliveryOutcome,
-    InvalidGrant, NewOAuthApp, NewOAuthGrant, NewProvisioningEntry, NewUser, OAuthApp, OAuthGrant,
-    RevokeReason, ScimScope, SigningAlg, Store, StoreError, UserUpdate,
+    BackchannelLogout, CodeBinding, CodeRedemption, DeliveryOutcome, InvalidGrant, NewOAuthApp,
+    NewOAuthGrant, NewProvisioningEntry, NewUser, OAuthApp, OAuthGrant, RevokeReason, ScimScope,
+    SigningAlg, Store, StoreError, UserUpdate,
 };
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -37,21 +38,12 @@ struct Fixture {
 }
 
 fn app(db: &TestStore, name: &str, backchannel_logout_uri: Option<&str>) -> OAuthApp {
-    db.store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Es256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: backchannel_logout_uri.map(str::to_owned),
-            },
-            Timestamp::now(),
-        )
-        .unwrap()
-        .0
+    db.register_app(&NewOAuthApp {
+        id_token_alg: SigningAlg::Es256,
+        backchannel_logout_uri: backchannel_logout_uri.map(str::to_owned),
+        ..test_app(name, REDIRECT)
+    })
+    .0
 }
 
 fn fixture() -> Fixture {

@@ -6,6 +6,7 @@
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use roster_store::testing::test_app;
 use std::sync::Barrier;
 
 use diesel::prelude::*;
@@ -15,8 +16,8 @@ use roster_store::domain::{
 };
 use roster_store::testing::TestStore;
 use roster_store::{
-    ClientAuthMethod, CodeBinding, CodeRedemption, GrantNotLive, InvalidGrant, NewOAuthApp,
-    NewOAuthGrant, NewUser, OAuthApp, OAuthGrant, RevokeReason, SigningAlg, Store,
+    CodeBinding, CodeRedemption, GrantNotLive, InvalidGrant, NewOAuthGrant, NewUser, OAuthApp,
+    OAuthGrant, RevokeReason, Store,
 };
 
 const REDIRECT: &str = "https://app.example/callback";
@@ -33,21 +34,7 @@ struct Fixture {
 }
 
 fn app(db: &TestStore, name: &str) -> OAuthApp {
-    db.store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap()
-        .0
+    db.register_app(&test_app(name, REDIRECT)).0
 }
 
 fn fixture() -> Fixture {

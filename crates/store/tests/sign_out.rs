@@ -8,31 +8,18 @@
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, Source, Timestamp, User, UserId, UserName, Workspace};
+use roster_store::testing::test_app;
 use roster_store::testing::TestStore;
 use roster_store::{
-    ClientAuthMethod, CodeBinding, CodeRedemption, InvalidGrant, NewOAuthApp, NewOAuthGrant,
-    NewUser, OAuthApp, OAuthGrant, RevokeReason, SigningAlg, StoreError,
+    CodeBinding, CodeRedemption, InvalidGrant, NewOAuthGrant, NewUser, OAuthApp, OAuthGrant,
+    RevokeReason, StoreError,
 };
 use serde_json::{json, Value};
 
 const REDIRECT: &str = "https://app.example/callback";
 
 fn app(db: &TestStore, name: &str) -> OAuthApp {
-    db.store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap()
-        .0
+    db.register_app(&test_app(name, REDIRECT)).0
 }
 
 fn user(db: &TestStore, workspace: &Workspace, name: &str) -> User {

@@ -16,7 +16,8 @@ use roster_store::domain::{
     User, UserName, Vendor, Workspace,
 };
 use roster_store::schema::{oauth_auth_requests, oauth_codes, oauth_grants};
-use roster_store::{ClientAuthMethod, NewConnection, NewOAuthApp, NewUser, OAuthApp, SigningAlg};
+use roster_store::testing::test_app;
+use roster_store::{NewConnection, NewOAuthApp, NewUser, OAuthApp, SigningAlg};
 use serde_json::Value;
 
 use crate::{http, payload, Provider, Reply};
@@ -71,20 +72,11 @@ pub fn setup() -> Setup {
     store
         .set_password_hash(&Actor::Cli, workspace.id, user.id, &hash)
         .unwrap();
-    let (app, secret) = store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: "Data Catalog".to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Es256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![SIGNED_OUT.to_owned()],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
+    let (app, secret) = provider.db.register_app(&NewOAuthApp {
+        id_token_alg: SigningAlg::Es256,
+        post_logout_redirect_uris: vec![SIGNED_OUT.to_owned()],
+        ..test_app("Data Catalog", REDIRECT)
+    });
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -95,7 +87,7 @@ pub fn setup() -> Setup {
         workspace,
         user,
         app,
-        secret: secret.unwrap().expose().to_owned(),
+        secret: secret.unwrap(),
         agent,
     }
 }

@@ -8,6 +8,7 @@
 //! authorization endpoint binds it) and redeemed at the token endpoint, so these tests need no
 //! IdP; `tests/example_products` signs in through `/oauth2/authorize` and real IdPs.
 
+use roster_store::testing::test_app;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -19,8 +20,7 @@ use roster_server::settings::Settings;
 use roster_store::domain::{Actor, SecretToken, Timestamp, Workspace};
 use roster_store::testing::TestStore;
 use roster_store::{
-    BackchannelLogout, ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, OAuthApp,
-    SigningAlg,
+    BackchannelLogout, CodeBinding, NewOAuthApp, NewOAuthGrant, OAuthApp, SigningAlg,
 };
 use serde_json::{json, Value};
 
@@ -74,26 +74,14 @@ fn start(allow_private: bool, poll_interval_ms: u64) -> Setup {
 
 impl Setup {
     fn register(&self, name: &str, alg: SigningAlg, backchannel_logout_uri: Option<&str>) -> App {
-        let (app, secret) = self
-            .provider
-            .db
-            .store
-            .create_oauth_app(
-                &Actor::Cli,
-                &NewOAuthApp {
-                    name: name.to_owned(),
-                    auth_method: ClientAuthMethod::ClientSecretBasic,
-                    id_token_alg: alg,
-                    redirect_uris: vec![REDIRECT.to_owned()],
-                    post_logout_redirect_uris: vec![],
-                    backchannel_logout_uri: backchannel_logout_uri.map(str::to_owned),
-                },
-                Timestamp::now(),
-            )
-            .unwrap();
+        let (app, secret) = self.provider.db.register_app(&NewOAuthApp {
+            id_token_alg: alg,
+            backchannel_logout_uri: backchannel_logout_uri.map(str::to_owned),
+            ..test_app(name, REDIRECT)
+        });
         App {
             app,
-            secret: secret.unwrap().expose().to_owned(),
+            secret: secret.unwrap(),
         }
     }
 

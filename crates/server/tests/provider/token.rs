@@ -18,6 +18,7 @@ use roster_store::domain::{
     Actor, Email, LifecycleEvent, Source, Timestamp, User, UserName, Workspace,
 };
 use roster_store::schema::{oauth_grants, oauth_refresh_tokens};
+use roster_store::testing::test_app;
 use roster_store::{
     ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, NewUser, OAuthApp, SigningAlg,
 };
@@ -41,23 +42,11 @@ struct Product {
 }
 
 fn register(provider: &Provider, name: &str, alg: SigningAlg) -> (OAuthApp, String) {
-    let (app, secret) = provider
-        .db
-        .store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: alg,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
-    (app, secret.unwrap().expose().to_owned())
+    let (app, secret) = provider.db.register_app(&NewOAuthApp {
+        id_token_alg: alg,
+        ..test_app(name, REDIRECT)
+    });
+    (app, secret.unwrap())
 }
 
 fn product(alg: SigningAlg) -> Product {
@@ -469,23 +458,10 @@ fn a_deactivated_user_cannot_refresh_or_read_userinfo() {
 #[test]
 fn a_public_app_authenticates_with_its_client_id_and_pkce_only() {
     let product = product(SigningAlg::Rs256);
-    let (public, _) = product
-        .provider
-        .db
-        .store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: "Desktop app".to_owned(),
-                auth_method: ClientAuthMethod::None,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
+    let (public, _) = product.provider.db.register_app(&NewOAuthApp {
+        auth_method: ClientAuthMethod::None,
+        ..test_app("Desktop app", REDIRECT)
+    });
     let code = product.code(&public, false);
     let redeem = |extra: &[(&str, &str)]| {
         let mut form = vec![
@@ -704,23 +680,11 @@ fn revocation_ends_the_apps_own_grant_and_answers_200_for_anything_else() {
 #[test]
 fn browser_apps_read_token_answers_only_from_their_own_origin() {
     let product = product(SigningAlg::Rs256);
-    product
-        .provider
-        .db
-        .store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: "Single-page app".to_owned(),
-                auth_method: ClientAuthMethod::None,
-                id_token_alg: SigningAlg::Es256,
-                redirect_uris: vec!["https://spa.example/callback".to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
+    product.provider.db.register_app(&NewOAuthApp {
+        auth_method: ClientAuthMethod::None,
+        id_token_alg: SigningAlg::Es256,
+        ..test_app("Single-page app", "https://spa.example/callback")
+    });
     let form = [("grant_type", "authorization_code"), ("code", "nope")];
     for (origin, allowed) in [
         (Some("https://spa.example"), true),

@@ -10,9 +10,8 @@
 use base64::Engine;
 use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, Source, Timestamp, User};
-use roster_store::{
-    ClientAuthMethod, CodeBinding, NewOAuthApp, NewOAuthGrant, OAuthApp, RevokeReason, SigningAlg,
-};
+use roster_store::testing::test_app;
+use roster_store::{CodeBinding, NewOAuthGrant, OAuthApp, RevokeReason};
 use serde_json::{json, Value};
 
 use crate::admin_policy::{signed_in_member, with_session};
@@ -28,25 +27,10 @@ struct Product {
 }
 
 fn register(app: &TestApp, name: &str) -> Product {
-    let (registered, secret) = app
-        .db
-        .store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
+    let (registered, secret) = app.db.register_app(&test_app(name, REDIRECT));
     Product {
         app: registered,
-        secret: secret.unwrap().expose().to_owned(),
+        secret: secret.unwrap(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
 
+use roster_store::testing::test_app;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,10 +19,7 @@ use roster_store::domain::{
     Actor, ConnectionKind, DisplayName, GroupKind, GroupSync, Lifecycle, MappingId, ProfileSync,
     Provenance, Source, Timestamp, User, UserName, Vendor,
 };
-use roster_store::{
-    ClientAuthMethod, CodeBinding, NewConnection, NewGroup, NewMapping, NewOAuthApp, NewOAuthGrant,
-    SigningAlg,
-};
+use roster_store::{CodeBinding, NewConnection, NewGroup, NewMapping, NewOAuthGrant};
 use serde_json::{json, Value};
 
 use crate::idps::{OidcOp, OidcOptions, SamlIdp};
@@ -368,21 +366,8 @@ fn sign_into_product<'a>(
 ) -> impl Fn() -> (u16, Value) + 'a {
     const REDIRECT: &str = "https://product.example/callback";
     let store = &app.db.store;
-    let (product, secret) = store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: name.to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretBasic,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
-    let secret = secret.unwrap().expose().to_owned();
+    let (product, secret) = app.db.register_app(&test_app(name, REDIRECT));
+    let secret = secret.unwrap();
     let scope = if offline {
         "openid email offline_access"
     } else {

@@ -6,8 +6,8 @@
 
 use base64::Engine;
 use pretty_assertions::assert_eq;
-use roster_store::domain::{Actor, Timestamp};
-use roster_store::{ClientAuthMethod, NewOAuthApp, SigningAlg};
+use roster_store::testing::test_app;
+use roster_store::{ClientAuthMethod, NewOAuthApp};
 use serde_json::{json, Value};
 
 use crate::idps::{browser, BrowserOutcome, SamlIdp};
@@ -31,27 +31,15 @@ fn product() -> Product {
         ..
     } = saml_app(false);
     app.map(&connection, "engineering", "Engineering", "engineer");
-    let (registered, secret) = app
-        .db
-        .store
-        .create_oauth_app(
-            &Actor::Cli,
-            &NewOAuthApp {
-                name: "Product".to_owned(),
-                auth_method: ClientAuthMethod::ClientSecretPost,
-                id_token_alg: SigningAlg::Rs256,
-                redirect_uris: vec![REDIRECT.to_owned()],
-                post_logout_redirect_uris: vec![],
-                backchannel_logout_uri: None,
-            },
-            Timestamp::now(),
-        )
-        .unwrap();
+    let (registered, secret) = app.db.register_app(&NewOAuthApp {
+        auth_method: ClientAuthMethod::ClientSecretPost,
+        ..test_app("Product", REDIRECT)
+    });
     Product {
         app,
         idp,
         client_id: registered.client_id,
-        secret: secret.unwrap().expose().to_owned(),
+        secret: secret.unwrap(),
     }
 }
 
