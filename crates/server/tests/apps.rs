@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 #[path = "common/process.rs"]
 mod process;
 
-use process::{fails_with, json_of, run};
+use process::{cli, fails_with, json_of, run};
 
 fn keys_of(value: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = value
@@ -30,10 +30,7 @@ fn keys_of(value: &Value) -> Vec<&str> {
 }
 
 fn app_list(db: &TestStore) -> Vec<Value> {
-    json_of(&run(db, &["app", "list"]))
-        .as_array()
-        .unwrap()
-        .clone()
+    json_of(&cli(db, "app list")).as_array().unwrap().clone()
 }
 
 /// An app row's secret columns: hash, hint, previous hash.
@@ -157,7 +154,7 @@ fn app_commands_print_their_contract_and_never_show_a_secret_twice() {
     let listed = app_list(&db);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0], shown);
-    let list_output = run(&db, &["app", "list"]);
+    let list_output = cli(&db, "app list");
     for output in [&show_output, &list_output] {
         assert!(!String::from_utf8_lossy(&output.stdout).contains(&first_secret));
     }
@@ -201,10 +198,7 @@ fn app_commands_print_their_contract_and_never_show_a_secret_twice() {
         shown["previous_secret_valid_until"],
         rotated["previous_secret_valid_until"]
     );
-    let after_rotation = [
-        run(&db, &["app", "show", &client_id]),
-        run(&db, &["app", "list"]),
-    ];
+    let after_rotation = [run(&db, &["app", "show", &client_id]), cli(&db, "app list")];
     for output in &after_rotation {
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(!text.contains(&first_secret) && !text.contains(&second_secret));
@@ -272,20 +266,7 @@ fn app_commands_print_their_contract_and_never_show_a_secret_twice() {
 #[test]
 fn a_public_app_has_no_secret_and_may_ask_for_es256() {
     let db = TestStore::new();
-    let created = json_of(&run(
-        &db,
-        &[
-            "app",
-            "create",
-            "--name",
-            "Desktop",
-            "--redirect-uri",
-            "http://[::1]/callback",
-            "--public",
-            "--id-token-alg",
-            "ES256",
-        ],
-    ));
+    let created = json_of(&cli(&db, "app create --name Desktop --redirect-uri http://[::1]/callback --public --id-token-alg ES256"));
     assert!(created.get("client_secret").is_none(), "{created:#}");
     assert_eq!(created["token_endpoint_auth_method"], "none");
     assert_eq!(created["id_token_alg"], "ES256");

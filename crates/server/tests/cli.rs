@@ -17,30 +17,18 @@ mod process;
 #[path = "common/receiver.rs"]
 mod receiver;
 
-use process::{fails_with, json_of, roster, run, Server};
+use process::{cli, fails_with, json_of, roster, run, Server};
 
 #[test]
 fn operator_commands_print_their_contract() {
     let db = TestStore::new();
-    let workspace = json_of(&run(
-        &db,
-        &["workspace", "create", "acme", "--domain", "acme.test"],
-    ));
+    let workspace = json_of(&cli(&db, "workspace create acme --domain acme.test"));
     assert_eq!(workspace["slug"], "acme");
     assert!(workspace["id"].as_str().unwrap().len() == 36);
 
-    let connection = json_of(&run(
+    let connection = json_of(&cli(
         &db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "entra",
-            "--kind",
-            "scim",
-        ],
+        "connection create --workspace acme --name entra --kind scim",
     ));
     assert_eq!(connection["kind"], "scim");
     assert_eq!(connection["name"], "entra");
@@ -49,17 +37,7 @@ fn operator_commands_print_their_contract() {
         "https://roster.example.test/scim/v2"
     );
 
-    let token = run(
-        &db,
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--connection",
-            "entra",
-        ],
-    );
+    let token = cli(&db, "token create --workspace acme --connection entra");
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap();
     assert!(token.starts_with("rsct_") && token.ends_with('\n') && token.lines().count() == 1);
@@ -73,48 +51,23 @@ fn operator_commands_print_their_contract() {
         .unwrap();
     assert_eq!(principal.connection.id, entra.id);
 
-    let role = json_of(&run(
-        &db,
-        &[
-            "role",
-            "create",
-            "--workspace",
-            "acme",
-            "owner",
-            "--rank",
-            "200",
-        ],
-    ));
+    let role = json_of(&cli(&db, "role create --workspace acme owner --rank 200"));
     assert_eq!(
         (role["name"].as_str(), role["rank"].as_i64()),
         (Some("owner"), Some(200))
     );
 
-    let admin = json_of(&run(
+    let admin = json_of(&cli(
         &db,
-        &[
-            "admin",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "Root@Acme.test",
-        ],
+        "admin create --workspace acme --email Root@Acme.test",
     ));
     assert_eq!(admin["email"], "Root@Acme.test");
     assert_eq!(admin["login_url"], "https://roster.example.test/admin");
     assert_eq!(admin["password"].as_str().unwrap().len(), 24);
 
-    let user = json_of(&run(
+    let user = json_of(&cli(
         &db,
-        &[
-            "user",
-            "show",
-            "--workspace",
-            "acme",
-            "--user-name",
-            "root@acme.test",
-        ],
+        "user show --workspace acme --user-name root@acme.test",
     ));
     assert_eq!(user["id"], admin["id"]);
     assert_eq!(user["userName"], "Root@Acme.test");
@@ -140,90 +93,40 @@ fn operator_commands_print_their_contract() {
     assert_eq!(by_id, user);
 
     // Running it again resets the password without a second user.
-    let again = json_of(&run(
+    let again = json_of(&cli(
         &db,
-        &[
-            "admin",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "root@acme.test",
-        ],
+        "admin create --workspace acme --email root@acme.test",
     ));
     assert_eq!(again["id"], admin["id"]);
     assert_ne!(again["password"], admin["password"]);
 
-    let listed = json_of(&run(&db, &["workspace", "list"]));
+    let listed = json_of(&cli(&db, "workspace list"));
     assert_eq!(listed[0]["domains"], serde_json::json!(["acme.test"]));
 }
 
 #[test]
 fn operator_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
-    fails_with(
-        &run(&db, &["workspace", "create", "acme"]),
-        "already exists",
-    );
+    json_of(&cli(&db, "workspace create acme"));
+    fails_with(&cli(&db, "workspace create acme"), "already exists");
     fails_with(
         &run(&db, &["workspace", "create", "Not A Slug"]),
         "invalid slug",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "ghost",
-                "--connection",
-                "x",
-            ],
-        ),
+        &cli(&db, "token create --workspace ghost --connection x"),
         "no workspace with slug \"ghost\"",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme",
-                "--connection",
-                "missing",
-            ],
-        ),
+        &cli(&db, "token create --workspace acme --connection missing"),
         "no connection named \"missing\"",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "user",
-                "show",
-                "--workspace",
-                "acme",
-                "--user-name",
-                "nobody",
-            ],
-        ),
+        &cli(&db, "user show --workspace acme --user-name nobody"),
         "no such user",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "admin",
-                "create",
-                "--workspace",
-                "acme",
-                "--email",
-                "not-an-email",
-            ],
-        ),
+        &cli(&db, "admin create --workspace acme --email not-an-email"),
         "invalid email",
     );
     let workspace = db.store.workspace_by_slug("acme").unwrap();
@@ -238,35 +141,21 @@ fn operator_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
 #[test]
 fn a_disabled_admin_is_let_back_in_from_the_cli() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
     let workspace = db.store.workspace_by_slug("acme").unwrap();
     let admin_create = || {
-        json_of(&run(
+        json_of(&cli(
             &db,
-            &[
-                "admin",
-                "create",
-                "--workspace",
-                "acme",
-                "--email",
-                "root@acme.test",
-            ],
+            "admin create --workspace acme --email root@acme.test",
         ))
     };
     let admin = admin_create();
     assert_eq!(admin["reactivated"], false);
     let id = admin["id"].as_str().unwrap().to_owned();
 
-    let disabled = json_of(&run(
+    let disabled = json_of(&cli(
         &db,
-        &[
-            "user",
-            "disable",
-            "--workspace",
-            "acme",
-            "--user-name",
-            "root@acme.test",
-        ],
+        "user disable --workspace acme --user-name root@acme.test",
     ));
     assert_eq!(
         (disabled["id"].as_str(), disabled["active"].as_bool()),
@@ -315,17 +204,7 @@ fn a_disabled_admin_is_let_back_in_from_the_cli() {
 
     // Mistakes: exit 1, the reason, nothing written.
     fails_with(
-        &run(
-            &db,
-            &[
-                "user",
-                "enable",
-                "--workspace",
-                "acme",
-                "--user-name",
-                "nobody",
-            ],
-        ),
+        &cli(&db, "user enable --workspace acme --user-name nobody"),
         "no such user",
     );
     let gone = db
@@ -354,31 +233,14 @@ fn a_disabled_admin_is_let_back_in_from_the_cli() {
         .unwrap()
         .len();
     fails_with(
-        &run(
+        &cli(
             &db,
-            &[
-                "user",
-                "enable",
-                "--workspace",
-                "acme",
-                "--user-name",
-                "gone@acme.test",
-            ],
+            "user enable --workspace acme --user-name gone@acme.test",
         ),
         "deprovisioned",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "admin",
-                "create",
-                "--workspace",
-                "acme",
-                "--email",
-                "gone@acme.test",
-            ],
-        ),
+        &cli(&db, "admin create --workspace acme --email gone@acme.test"),
         "deprovisioned",
     );
     assert_eq!(db.store.user(workspace.id, gone.id).unwrap(), gone);
@@ -459,7 +321,7 @@ fn configuration_file_is_read_and_environment_overrides_it() {
         "[server]\npublic_url = \"https://from-file.test/\"\n",
     )
     .unwrap();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
     let from_file = roster(&db)
         .env_remove("ROSTER__SERVER__PUBLIC_URL")
         .args(["--config", file.to_str().unwrap()])
@@ -556,32 +418,12 @@ fn server_answers_health_readiness_and_unknown_routes_then_shuts_down_gracefully
 #[test]
 fn mapping_commands() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
-    json_of(&run(
+    json_of(&cli(&db, "workspace create acme"));
+    json_of(&cli(
         &db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "entra",
-            "--kind",
-            "scim",
-        ],
+        "connection create --workspace acme --name entra --kind scim",
     ));
-    json_of(&run(
-        &db,
-        &[
-            "role",
-            "create",
-            "--workspace",
-            "acme",
-            "editor",
-            "--rank",
-            "10",
-        ],
-    ));
+    json_of(&cli(&db, "role create --workspace acme editor --rank 10"));
     let args = [
         "mapping",
         "create",
@@ -608,7 +450,7 @@ fn mapping_commands() {
     ));
     assert_eq!(created["idp_group"], "aad-eng");
     assert!(created["group_id"].is_string() && created["role_id"].is_string());
-    let listed = json_of(&run(&db, &["mapping", "list", "--workspace", "acme"]));
+    let listed = json_of(&cli(&db, "mapping list --workspace acme"));
     assert_eq!(listed[0]["id"], created["id"]);
     fails_with(
         &run(
@@ -628,35 +470,12 @@ fn mapping_commands() {
 
 /// Workspace `acme` with a SCIM connection `idp`; returns its token (with the trailing newline).
 fn acme_with_scim(db: &TestStore) -> String {
-    json_of(&run(db, &["workspace", "create", "acme"]));
-    json_of(&run(
+    json_of(&cli(db, "workspace create acme"));
+    json_of(&cli(
         db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "idp",
-            "--kind",
-            "scim",
-        ],
+        "connection create --workspace acme --name idp --kind scim",
     ));
-    String::from_utf8(
-        run(
-            db,
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme",
-                "--connection",
-                "idp",
-            ],
-        )
-        .stdout,
-    )
-    .unwrap()
+    String::from_utf8(cli(db, "token create --workspace acme --connection idp").stdout).unwrap()
 }
 
 fn post_json(url: &str, bearer: &str, body: &Value) -> (u16, Value) {
@@ -679,8 +498,7 @@ fn post_json(url: &str, bearer: &str, body: &Value) -> (u16, Value) {
 fn webhook_deliveries_survive_kill_9() {
     let db = TestStore::new();
     let token = acme_with_scim(&db);
-    let key =
-        String::from_utf8(run(&db, &["api-key", "create", "--workspace", "acme"]).stdout).unwrap();
+    let key = String::from_utf8(cli(&db, "api-key create --workspace acme").stdout).unwrap();
     let receiver = receiver::Receiver::start();
     // Slow answers make it likely that the kill lands mid-delivery.
     receiver
@@ -743,7 +561,7 @@ fn webhook_deliveries_survive_kill_9() {
 #[test]
 fn config_check_reports_the_effective_configuration_without_secrets() {
     let db = TestStore::new();
-    let ok = json_of(&run(&db, &["config", "check"]));
+    let ok = json_of(&cli(&db, "config check"));
     assert_eq!(ok["status"], "ok");
     assert_eq!(
         ok["server"]["scim_base_url"],
@@ -801,60 +619,21 @@ fn config_check_reports_the_effective_configuration_without_secrets() {
 #[test]
 fn export_then_import_round_trips_a_workspace() {
     let source = TestStore::new();
-    json_of(&run(
+    json_of(&cli(&source, "workspace create acme --domain acme.test"));
+    json_of(&cli(
         &source,
-        &["workspace", "create", "acme", "--domain", "acme.test"],
+        "connection create --workspace acme --name entra --kind scim",
     ));
-    json_of(&run(
+    let token =
+        String::from_utf8(cli(&source, "token create --workspace acme --connection entra").stdout)
+            .unwrap();
+    json_of(&cli(
         &source,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "entra",
-            "--kind",
-            "scim",
-        ],
+        "role create --workspace acme editor --rank 10",
     ));
-    let token = String::from_utf8(
-        run(
-            &source,
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme",
-                "--connection",
-                "entra",
-            ],
-        )
-        .stdout,
-    )
-    .unwrap();
-    json_of(&run(
+    json_of(&cli(
         &source,
-        &[
-            "role",
-            "create",
-            "--workspace",
-            "acme",
-            "editor",
-            "--rank",
-            "10",
-        ],
-    ));
-    json_of(&run(
-        &source,
-        &[
-            "admin",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "root@acme.test",
-        ],
+        "admin create --workspace acme --email root@acme.test",
     ));
     // SCIM data through the real server: a user in a mapped group.
     let server = Server::start(&source);
@@ -889,7 +668,7 @@ fn export_then_import_round_trips_a_workspace() {
             "editor",
         ],
     ));
-    let exported = run(&source, &["export", "--workspace", "acme"]);
+    let exported = cli(&source, "export --workspace acme");
     let document = json_of(&exported);
     assert!(
         !String::from_utf8_lossy(&exported.stdout).contains(token.trim()),
@@ -913,23 +692,16 @@ fn export_then_import_round_trips_a_workspace() {
         .unwrap();
     let imported = import.wait_with_output().unwrap();
     assert_eq!(json_of(&imported)["status"], "imported");
-    let again = json_of(&run(&target, &["export", "--workspace", "acme"]));
+    let again = json_of(&cli(&target, "export --workspace acme"));
     assert_eq!(
         again, document,
         "export -> import -> export is the identity"
     );
     // The imported workspace works: the same token authenticates, roles are live.
     assert!(target.store.authenticate_scim_token(token.trim()).is_ok());
-    let ann = json_of(&run(
+    let ann = json_of(&cli(
         &target,
-        &[
-            "user",
-            "show",
-            "--workspace",
-            "acme",
-            "--user-name",
-            "ann@acme.test",
-        ],
+        "user show --workspace acme --user-name ann@acme.test",
     ));
     assert_eq!(
         (ann["id"].clone(), ann["roles"].clone()),
@@ -1050,7 +822,7 @@ fn acknowledged_writes_survive_kill_9_and_nothing_is_half_applied() {
 #[test]
 fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sso/tests/fixtures/ssoready");
     let good = fixtures.join("assertions/okta/metadata.xml");
     let metadata = std::fs::read_to_string(&good).unwrap();
@@ -1117,40 +889,15 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         "signing certificate",
     );
     fails_with(
-        &run(
+        &cli(
             &db,
-            &[
-                "connection",
-                "create",
-                "--workspace",
-                "acme",
-                "--name",
-                "x",
-                "--kind",
-                "saml",
-            ],
+            "connection create --workspace acme --name x --kind saml",
         ),
         "--idp-metadata-url or --idp-metadata-file",
     );
     // OIDC: the secret never as an argument; an unreachable issuer is refused at creation.
     fails_with(
-        &run(
-            &db,
-            &[
-                "connection",
-                "create",
-                "--workspace",
-                "acme",
-                "--name",
-                "entra",
-                "--kind",
-                "oidc",
-                "--issuer",
-                "https://login.example.test",
-                "--client-id",
-                "c",
-            ],
-        ),
+        &cli(&db, "connection create --workspace acme --name entra --kind oidc --issuer https://login.example.test --client-id c"),
         "ROSTER_CLIENT_SECRET",
     );
     let refused = roster(&db)
@@ -1356,7 +1103,7 @@ fn stdout_of(output: &std::process::Output) -> String {
 #[test]
 fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
     let create = |name: &str| {
         stdout_of(&run(
             &db,
@@ -1367,7 +1114,7 @@ fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
     };
     let ci = create("ci");
     let leaked = create("leaked");
-    let listed = run(&db, &["api-key", "list", "--workspace", "acme"]);
+    let listed = cli(&db, "api-key list --workspace acme");
     let text = stdout_of(&listed);
     assert!(
         !text.contains(&ci) && !text.contains(&leaked),
@@ -1429,7 +1176,7 @@ fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
     drop(server);
 
     assert_eq!(
-        json_of(&run(&db, &["api-key", "list", "--workspace", "acme"])),
+        json_of(&cli(&db, "api-key list --workspace acme")),
         serde_json::json!([])
     );
     fails_with(
@@ -1437,7 +1184,7 @@ fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
         &format!("no API key {ci_id} in workspace acme"),
     );
     fails_with(
-        &run(&db, &["api-key", "revoke", "--workspace", "acme", "nope"]),
+        &cli(&db, "api-key revoke --workspace acme nope"),
         "\"nope\" is not an API key id",
     );
     let workspace = db.store.workspace_by_slug("acme").unwrap();
@@ -1464,35 +1211,15 @@ fn api_keys_are_listed_without_secrets_and_a_revoked_key_is_refused_at_once() {
 fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
     let db = TestStore::new();
     let token = acme_with_scim(&db);
-    json_of(&run(
+    json_of(&cli(
         &db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "other",
-            "--kind",
-            "scim",
-        ],
+        "connection create --workspace acme --name other --kind scim",
     ));
-    let other_token = stdout_of(&run(
+    let other_token = stdout_of(&cli(
         &db,
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--connection",
-            "other",
-            "--name",
-            "thirty",
-            "--expires-in-days",
-            "30",
-        ],
+        "token create --workspace acme --connection other --name thirty --expires-in-days 30",
     ));
-    let listed = run(&db, &["token", "list", "--workspace", "acme"]);
+    let listed = cli(&db, "token list --workspace acme");
     let text = stdout_of(&listed);
     assert!(!text.contains(token.trim()) && !text.contains(other_token.trim()));
     let listed: Value = serde_json::from_str(&text).unwrap();
@@ -1513,23 +1240,10 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
         (&serde_json::json!("thirty"), &serde_json::json!(false))
     );
     assert!(listed[1]["expires_at"].is_string());
-    let only_other = json_of(&run(
-        &db,
-        &[
-            "token",
-            "list",
-            "--workspace",
-            "acme",
-            "--connection",
-            "other",
-        ],
-    ));
+    let only_other = json_of(&cli(&db, "token list --workspace acme --connection other"));
     assert_eq!(only_other, serde_json::json!([listed[1].clone()]));
     fails_with(
-        &run(
-            &db,
-            &["token", "list", "--workspace", "acme", "--connection", "x"],
-        ),
+        &cli(&db, "token list --workspace acme --connection x"),
         "no connection named \"x\" in workspace acme",
     );
 
@@ -1548,12 +1262,12 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
         "no SCIM token",
     );
     fails_with(
-        &run(&db, &["token", "revoke", "--workspace", "acme", "x"]),
+        &cli(&db, "token revoke --workspace acme x"),
         "\"x\" is not a SCIM token id",
     );
 
     // Connections: listed with their status; a revoked one takes its tokens with it.
-    let connections = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+    let connections = json_of(&cli(&db, "connection list --workspace acme"));
     assert_eq!(
         connections
             .as_array()
@@ -1565,10 +1279,7 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
     );
     assert_eq!(connections[0]["scim_enabled"], true);
     assert!(!connections.to_string().contains("protocol_config"));
-    let revoked = json_of(&run(
-        &db,
-        &["connection", "revoke", "--workspace", "acme", "other"],
-    ));
+    let revoked = json_of(&cli(&db, "connection revoke --workspace acme other"));
     assert_eq!(
         (&revoked["status"], &revoked["tokens_revoked"]),
         (&serde_json::json!("revoked"), &serde_json::json!(1))
@@ -1577,7 +1288,7 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
         .store
         .authenticate_scim_token(other_token.trim())
         .is_err());
-    let connections = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+    let connections = json_of(&cli(&db, "connection list --workspace acme"));
     assert_eq!(connections[1]["status"], "revoked");
     let workspace = db.store.workspace_by_slug("acme").unwrap();
     let audit = db
@@ -1586,31 +1297,15 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
         .unwrap()
         .len();
     fails_with(
-        &run(
-            &db,
-            &["connection", "revoke", "--workspace", "acme", "other"],
-        ),
+        &cli(&db, "connection revoke --workspace acme other"),
         "already revoked",
     );
     fails_with(
-        &run(
-            &db,
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme",
-                "--connection",
-                "other",
-            ],
-        ),
+        &cli(&db, "token create --workspace acme --connection other"),
         "SCIM provisioning is off for connection \"other\" (revoked)",
     );
     fails_with(
-        &run(
-            &db,
-            &["connection", "revoke", "--workspace", "acme", "ghost"],
-        ),
+        &cli(&db, "connection revoke --workspace acme ghost"),
         "no connection named \"ghost\"",
     );
     assert_eq!(
@@ -1623,19 +1318,8 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
     );
 
     // Roles, highest rank first.
-    json_of(&run(
-        &db,
-        &[
-            "role",
-            "create",
-            "--workspace",
-            "acme",
-            "editor",
-            "--rank",
-            "10",
-        ],
-    ));
-    let roles = json_of(&run(&db, &["role", "list", "--workspace", "acme"]));
+    json_of(&cli(&db, "role create --workspace acme editor --rank 10"));
+    let roles = json_of(&cli(&db, "role list --workspace acme"));
     assert_eq!(
         roles
             .as_array()
@@ -1647,7 +1331,7 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
     );
     assert!(roles[0]["id"].is_string());
     fails_with(
-        &run(&db, &["role", "list", "--workspace", "ghost"]),
+        &cli(&db, "role list --workspace ghost"),
         "no workspace with slug \"ghost\"",
     );
 }
@@ -1657,19 +1341,12 @@ fn tokens_connections_and_roles_are_listed_and_revoked_from_the_cli() {
 fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
     let db = TestStore::new();
     let token = acme_with_scim(&db);
-    json_of(&run(&db, &["workspace", "create", "globex"]));
-    json_of(&run(
+    json_of(&cli(&db, "workspace create globex"));
+    json_of(&cli(
         &db,
-        &[
-            "admin",
-            "create",
-            "--workspace",
-            "acme",
-            "--email",
-            "root@acme.test",
-        ],
+        "admin create --workspace acme --email root@acme.test",
     ));
-    let key = stdout_of(&run(&db, &["api-key", "create", "--workspace", "acme"]));
+    let key = stdout_of(&cli(&db, "api-key create --workspace acme"));
     let acme = db.store.workspace_by_slug("acme").unwrap();
 
     for confirm in [
@@ -1687,7 +1364,7 @@ fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
     }
     // (Checked without authenticating here: this process would cache the accepted token.)
     assert_eq!(
-        json_of(&run(&db, &["token", "list", "--workspace", "acme"]))
+        json_of(&cli(&db, "token list --workspace acme"))
             .as_array()
             .unwrap()
             .len(),
@@ -1695,17 +1372,14 @@ fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
     );
     assert_eq!(db.store.count_users(acme.id).unwrap(), 1, "nothing deleted");
 
-    let deleted = json_of(&run(
-        &db,
-        &["workspace", "delete", "acme", "--confirm", "acme"],
-    ));
+    let deleted = json_of(&cli(&db, "workspace delete acme --confirm acme"));
     assert_eq!(
         deleted,
         serde_json::json!({
             "deleted": "acme", "id": acme.id.to_string(), "users": 1, "connections": 1
         })
     );
-    let listed = json_of(&run(&db, &["workspace", "list"]));
+    let listed = json_of(&cli(&db, "workspace list"));
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["slug"], "globex");
     assert!(db.store.authenticate_scim_token(token.trim()).is_err());
@@ -1713,11 +1387,11 @@ fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
     assert_eq!(db.store.count_users(acme.id).unwrap(), 0);
     assert!(db.store.list_connections(acme.id).unwrap().is_empty());
     fails_with(
-        &run(&db, &["workspace", "delete", "acme", "--confirm", "acme"]),
+        &cli(&db, "workspace delete acme --confirm acme"),
         "no workspace with slug \"acme\"",
     );
     // The slug is free again.
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
 }
 
 /// Flags and values that cannot do what they say are refused with the reason, and nothing is
@@ -1726,7 +1400,7 @@ fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
 #[test]
 fn what_cannot_apply_is_refused_with_the_reason() {
     let db = TestStore::new();
-    json_of(&run(&db, &["workspace", "create", "acme"]));
+    json_of(&cli(&db, "workspace create acme"));
     let metadata = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../sso/tests/fixtures/ssoready/assertions/okta/metadata.xml");
     let metadata = metadata.to_str().unwrap();
@@ -1766,18 +1440,9 @@ fn what_cannot_apply_is_refused_with_the_reason() {
         &token_create("okta", &[]),
         "SCIM provisioning is off for connection \"okta\": a token would be refused",
     );
-    json_of(&run(
+    json_of(&cli(
         &db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "entra",
-            "--kind",
-            "scim",
-        ],
+        "connection create --workspace acme --name entra --kind scim",
     ));
     for days in ["0", "3651"] {
         fails_with(

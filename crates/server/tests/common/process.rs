@@ -28,6 +28,12 @@ pub fn run(db: &TestStore, args: &[&str]) -> Output {
     roster(db).args(args).output().unwrap()
 }
 
+/// Runs `roster` with `words`, split on whitespace (`cli(&db, "role list --workspace acme")`),
+/// for commands whose arguments hold no space.
+pub fn cli(db: &TestStore, words: &str) -> Output {
+    run(db, &words.split_whitespace().collect::<Vec<_>>())
+}
+
 /// The JSON a successful command printed (fails the test, with its stderr, if it failed).
 pub fn json_of(output: &Output) -> Value {
     assert!(
