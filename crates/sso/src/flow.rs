@@ -55,43 +55,56 @@ impl SsoState {
     }
 }
 
-/// A refused login: its reason and the id of its login event (when one could be recorded).
+/// Why a login did not complete: refused (the browser gets the page naming the reason), or
+/// Roster could not answer. An enum, so a refusal always has its reason and an outage never has
+/// one.
 #[derive(Debug)]
-pub struct LoginError {
-    pub failure: Option<LoginFailure>,
-    pub event_id: Option<String>,
-    /// Set for infrastructure failures (database down): answered 503, not a refusal.
-    pub unavailable: bool,
-    /// Seconds to wait before trying again (`too_many_attempts`), sent as `Retry-After`.
-    pub retry_after: Option<u64>,
+pub enum LoginError {
+    Refused {
+        failure: LoginFailure,
+        /// The refusal's login event, when one could be recorded (shown on the page).
+        event_id: Option<String>,
+        /// Seconds to wait before trying again (`too_many_attempts`), sent as `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// Infrastructure trouble (database, randomness, a worker): 503, not a refusal.
+    Unavailable,
 }
 
 impl LoginError {
     /// Infrastructure trouble (database, randomness, a worker): 503, not a refusal.
     pub fn unavailable() -> Self {
-        Self {
-            failure: None,
-            event_id: None,
-            unavailable: true,
+        Self::Unavailable
+    }
+
+    /// A refusal with no login event.
+    pub fn plain(failure: LoginFailure) -> Self {
+        Self::recorded(failure, None)
+    }
+
+    /// A refusal whose login event is `event_id`.
+    pub fn recorded(failure: LoginFailure, event_id: Option<String>) -> Self {
+        Self::Refused {
+            failure,
+            event_id,
             retry_after: None,
         }
     }
 
-    pub fn plain(failure: LoginFailure) -> Self {
-        Self {
-            failure: Some(failure),
-            event_id: None,
-            unavailable: false,
-            retry_after: None,
+    /// The refusal's reason; `None` for an outage.
+    pub fn failure(&self) -> Option<LoginFailure> {
+        match self {
+            Self::Refused { failure, .. } => Some(*failure),
+            Self::Unavailable => None,
         }
     }
 }
 
 impl std::fmt::Display for LoginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.failure {
-            Some(failure) => write!(f, "login refused: {}", failure.code()),
-            None => write!(f, "login unavailable"),
+        match self {
+            Self::Refused { failure, .. } => write!(f, "login refused: {}", failure.code()),
+            Self::Unavailable => write!(f, "login unavailable"),
         }
     }
 }
@@ -99,60 +112,87 @@ impl std::fmt::Display for LoginError {
 impl From<StoreError> for LoginError {
     fn from(err: StoreError) -> Self {
         match err {
+            // What a login looks up by the URL — the workspace, the connection — is gone.
             StoreError::NotFound { .. } => LoginError::plain(LoginFailure::ConnectionUnavailable),
-            other => {
-                tracing::error!(error = %other, "SSO: store error");
+            // A login's writes are the store's own (a login event, a JIT user whose conflicts
+            // come back as `JitError`, a session): any other store error is Roster's trouble,
+            // not the person's, so the page says "try again" and the log says what happened.
+            StoreError::Conflict { .. }
+            | StoreError::Invalid(_)
+            | StoreError::PreconditionFailed { .. }
+            | StoreError::InvalidFilter(_)
+            | StoreError::Unauthorized
+            | StoreError::Forbidden { .. }
+            | StoreError::Unavailable(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Migration(_)
+            | StoreError::Database(_) => {
+                tracing::error!(error = %err, "SSO: store error");
                 LoginError::unavailable()
             }
         }
     }
 }
 
+/// The HTTP status of a refusal: the browser-login contract's (docs/sso.md).
+fn refusal_status(failure: LoginFailure) -> StatusCode {
+    match failure {
+        LoginFailure::ConnectionUnavailable => StatusCode::NOT_FOUND,
+        LoginFailure::UserInactive
+        | LoginFailure::EmailConflict
+        | LoginFailure::EmailDomainNotAllowed
+        | LoginFailure::EmailUnverified
+        | LoginFailure::CrossOrigin
+        | LoginFailure::UserNameConflict
+        | LoginFailure::SsoRequired => StatusCode::FORBIDDEN,
+        LoginFailure::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        LoginFailure::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        LoginFailure::ConnectionMisconfigured
+        | LoginFailure::NoConnectionForDomain
+        | LoginFailure::BadReturnTo
+        | LoginFailure::UnknownRequest
+        | LoginFailure::IdpError
+        | LoginFailure::InvalidResponse
+        | LoginFailure::Replay
+        | LoginFailure::IdpUnreachable
+        | LoginFailure::MissingClaims => StatusCode::BAD_REQUEST,
+    }
+}
+
 impl ResponseError for LoginError {
     fn status_code(&self) -> StatusCode {
-        if self.unavailable {
-            return StatusCode::SERVICE_UNAVAILABLE;
-        }
-        match self.failure {
-            Some(LoginFailure::ConnectionUnavailable) => StatusCode::NOT_FOUND,
-            Some(
-                LoginFailure::UserInactive
-                | LoginFailure::EmailConflict
-                | LoginFailure::EmailDomainNotAllowed
-                | LoginFailure::EmailUnverified
-                | LoginFailure::CrossOrigin
-                | LoginFailure::UserNameConflict
-                | LoginFailure::SsoRequired,
-            ) => StatusCode::FORBIDDEN,
-            Some(LoginFailure::InvalidCredentials) => StatusCode::UNAUTHORIZED,
-            Some(LoginFailure::TooManyAttempts) => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::BAD_REQUEST,
+        match self {
+            Self::Refused { failure, .. } => refusal_status(*failure),
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (explanation, code) = match self.failure {
-            Some(failure) => (failure.explanation(), failure.code()),
-            None => (
-                "Sign-in is temporarily unavailable. Please try again in a moment.",
-                "unavailable",
-            ),
-        };
         let mut response = HttpResponse::build(self.status_code());
-        if self.unavailable {
-            response.insert_header((header::RETRY_AFTER, "5"));
-        }
-        if let Some(seconds) = self.retry_after {
-            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-        }
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type("text/html; charset=utf-8")
-            .body(pages::login_refused(
-                explanation,
-                code,
-                self.event_id.as_deref(),
-            ))
+            .content_type("text/html; charset=utf-8");
+        let page = match self {
+            Self::Refused {
+                failure,
+                event_id,
+                retry_after,
+            } => {
+                if let Some(seconds) = retry_after {
+                    response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                }
+                pages::login_refused(failure.explanation(), failure.code(), event_id.as_deref())
+            }
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+                pages::login_refused(
+                    "Sign-in is temporarily unavailable. Please try again in a moment.",
+                    "unavailable",
+                    None,
+                )
+            }
+        };
+        response.body(page)
     }
 }
 
@@ -218,12 +258,7 @@ impl Attempt<'_> {
             })
             .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
             .ok();
-        LoginError {
-            failure: Some(failure),
-            event_id,
-            unavailable: false,
-            retry_after: None,
-        }
+        LoginError::recorded(failure, event_id)
     }
 
     /// Resolves verified claims to a user and opens a session that goes to `return_to`. The
@@ -338,4 +373,44 @@ pub fn expired_session_cookie(secure: bool) -> Cookie<'static> {
     let mut cookie = session_cookie(String::new(), secure, 0);
     cookie.make_removal();
     cookie
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/sso.md's login-log table is the status table: a row's first parenthesised status
+    /// code is what the browser gets, and a row without one is a 400.
+    #[test]
+    fn each_refusal_answers_the_status_docs_sso_md_gives_it() {
+        let guide = include_str!("../../../docs/sso.md");
+        let mut checked = Vec::new();
+        for row in guide.lines().filter(|line| line.starts_with("| `")) {
+            let Some((codes, when)) = row.trim_matches('|').split_once(" | ") else {
+                continue;
+            };
+            let status = when
+                .match_indices('(')
+                .find_map(|(at, _)| when.get(at + 1..at + 4)?.parse::<u16>().ok())
+                .unwrap_or(400);
+            for code in codes.split(", ").map(|code| code.trim().trim_matches('`')) {
+                let Some(failure) = LoginFailure::parse(code) else {
+                    continue;
+                };
+                assert_eq!(
+                    refusal_status(failure).as_u16(),
+                    status,
+                    "{code}: docs/sso.md says {status}"
+                );
+                checked.push(failure);
+            }
+        }
+        for failure in LoginFailure::ALL {
+            assert!(
+                checked.contains(failure),
+                "{} is missing from docs/sso.md's login-log table",
+                failure.code()
+            );
+        }
+    }
 }

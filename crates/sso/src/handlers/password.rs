@@ -146,12 +146,7 @@ fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginEr
                 subject: None,
                 email: user.and_then(|u| u.email.map(|e| e.to_string())),
             })?;
-            Err(LoginError {
-                failure: Some(failure),
-                event_id: Some(event_id),
-                unavailable: false,
-                retry_after: None,
-            })
+            Err(LoginError::recorded(failure, Some(event_id)))
         }
         Outcome::Accepted(workspace, user) => {
             let cookie = issue_session(state, &workspace, &user, PASSWORD_LOGIN)?;
@@ -177,10 +172,9 @@ async fn locked(state: &SsoState, form: PasswordForm, wait: Duration) -> LoginEr
     let detail = serde_json::json!({ "retry_after_seconds": retry_after });
     let event_id = record_refusal(state, form, LoginFailure::TooManyAttempts, detail).await;
     tracing::info!(reason = "too_many_attempts", "password login refused");
-    LoginError {
-        failure: Some(LoginFailure::TooManyAttempts),
+    LoginError::Refused {
+        failure: LoginFailure::TooManyAttempts,
         event_id,
-        unavailable: false,
         retry_after: Some(retry_after),
     }
 }
@@ -196,12 +190,7 @@ async fn cross_origin(state: &SsoState, form: PasswordForm, refusal: CrossOrigin
     );
     let failure = LoginFailure::CrossOrigin;
     let event_id = record_refusal(state, form, failure, refusal.detail()).await;
-    LoginError {
-        failure: Some(failure),
-        event_id,
-        unavailable: false,
-        retry_after: None,
-    }
+    LoginError::recorded(failure, event_id)
 }
 
 /// Records a refusal decided without the password as a login event of the form's workspace;
