@@ -26,7 +26,7 @@ use roster_store::domain::{Actor, SessionVerifier, TokenId, UserId, WorkspaceId,
 use roster_store::Store;
 use subtle::ConstantTimeEq;
 
-use crate::error::AdminError;
+use crate::error::{AdminCode, AdminError};
 
 /// The session verifier the server installs (the SSO crate's), as app data.
 pub type Verifier = Arc<dyn SessionVerifier>;
@@ -114,7 +114,7 @@ impl FromRequest for Principal {
         let store = req.app_data::<web::Data<Store>>().cloned();
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
         Box::pin(async move {
-            let store = store.ok_or_else(|| AdminError::new(500, "internal", "internal error"))?;
+            let store = store.ok_or_else(|| AdminError::internal("internal error"))?;
             if let Some(token) = bearer {
                 let principal = web::block(move || store.authenticate_api_key(&token)).await??;
                 return Ok(Principal {
@@ -153,8 +153,7 @@ impl FromRequest for Principal {
                 let matches: bool = echoed.as_bytes().ct_eq(csrf_token.as_bytes()).into();
                 if !matches {
                     return Err(AdminError::new(
-                        403,
-                        "csrf",
+                        AdminCode::Csrf,
                         "send the session's CSRF token (GET /api/v1/admin/session) in X-CSRF-Token",
                     ));
                 }

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use crate::auth::permit::{require, require_read, Permit, Write};
 use crate::auth::Principal;
 use crate::directory::parse_id;
-use crate::error::AdminError;
+use crate::error::{AdminCode, AdminError};
 use crate::AdminSettings;
 use client_secret::{Proposed, Secret, SecretRequired};
 
@@ -35,7 +35,7 @@ impl From<SetupError> for AdminError {
     fn from(err: SetupError) -> Self {
         match err {
             SetupError::Invalid(message) => AdminError::validation(message),
-            SetupError::Unreachable(message) => AdminError::new(422, "idp_unreachable", message),
+            SetupError::Unreachable(message) => AdminError::new(AdminCode::IdpUnreachable, message),
         }
     }
 }
@@ -434,11 +434,7 @@ pub async fn update_settings(
     let body = body.into_inner();
     let (permit, current) = managed_connection(store.clone(), principal, id).await?;
     if current.status == ConnectionStatus::Revoked {
-        return Err(AdminError::new(
-            409,
-            "conflict",
-            "the connection is revoked",
-        ));
+        return Err(AdminError::conflict("the connection is revoked"));
     }
     let validated = protocol_config(
         &rp,

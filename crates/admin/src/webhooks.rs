@@ -71,8 +71,8 @@ pub async fn create(
     web::block(move || outbound.policy().check_url(&url))
         .await?
         .map_err(|reason| AdminError::validation(format!("url: {reason}")))?;
-    let secret = roster_webhooks::generate_secret()
-        .map_err(|err| AdminError::new(500, "internal", err.to_string()))?;
+    let secret =
+        roster_webhooks::generate_secret().map_err(|err| AdminError::internal(err.to_string()))?;
     let stored_secret = secret.clone();
     let endpoint = web::block(move || {
         store.create_webhook(

@@ -24,7 +24,7 @@ use roster_store::Store;
 use serde_json::json;
 
 use super::Principal;
-use crate::error::AdminError;
+use crate::error::{AdminCode, AdminError};
 
 /// Access a [`Permit`] grants: reading the workspace's admin data.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ fn decide(
 ) -> Result<(), AdminError> {
     match policy::allowed(action, actor, target, settings) {
         Decision::Allowed => Ok(()),
-        Decision::Refused(refusal) => Err(AdminError::new(403, "forbidden", refusal.reason)
+        Decision::Refused(refusal) => Err(AdminError::new(AdminCode::Forbidden, refusal.reason)
             .with_detail(json!({ "refusal": refusal.code }))),
     }
 }
