@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::discovery::BULK_RESPONSE_SCHEMA;
-use crate::error::ScimError;
+use crate::error::{ScimError, ScimType};
 use crate::names::canonical;
 use crate::ops::{self, Ctx, Outcome};
 use crate::user_resource::etag;
@@ -243,7 +243,7 @@ pub fn run_bulk(ctx: &Ctx<'_>, body: &Value) -> Result<(Value, Vec<String>), Sci
             } else {
                 Err(ScimError::new(
                     409,
-                    Some("invalidValue"),
+                    Some(ScimType::InvalidValue),
                     format!(
                         "unknown bulkId reference(s): {}",
                         unresolved
@@ -277,7 +277,7 @@ pub fn run_bulk(ctx: &Ctx<'_>, body: &Value) -> Result<(Value, Vec<String>), Sci
             for (index, op) in waiting {
                 let err = ScimError::new(
                     409,
-                    Some("invalidValue"),
+                    Some(ScimType::InvalidValue),
                     "circular or failed bulkId reference",
                 );
                 results.push((index, result_entry(&op, &Err(err))));

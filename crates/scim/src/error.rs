@@ -13,19 +13,62 @@ use crate::patch::PatchError;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
+/// The `scimType` of an error: RFC 7644 §3.12's, and RFC 9865's for cursors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+    InvalidCursor,
+    ExpiredCursor,
+}
+
+impl ScimType {
+    /// The keyword in the Error JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+            ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+        }
+    }
+}
+
+impl std::fmt::Display for ScimType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A SCIM error response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {scim_type:?}: {detail}")]
 pub struct ScimError {
     pub status: u16,
-    pub scim_type: Option<&'static str>,
+    pub scim_type: Option<ScimType>,
     pub detail: String,
     /// Seconds for `Retry-After` (429 and 503).
     pub retry_after: Option<u64>,
 }
 
 impl ScimError {
-    pub fn new(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+    pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         Self {
             status,
             scim_type,
@@ -47,19 +90,19 @@ impl ScimError {
     }
 
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidSyntax"), detail)
+        Self::new(400, Some(ScimType::InvalidSyntax), detail)
     }
 
     pub fn invalid_value(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidValue"), detail)
+        Self::new(400, Some(ScimType::InvalidValue), detail)
     }
 
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidFilter"), detail)
+        Self::new(400, Some(ScimType::InvalidFilter), detail)
     }
 
     pub fn mutability(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("mutability"), detail)
+        Self::new(400, Some(ScimType::Mutability), detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -78,7 +121,7 @@ impl ScimError {
             "detail": self.detail,
         });
         if let Some(scim_type) = self.scim_type {
-            body["scimType"] = json!(scim_type);
+            body["scimType"] = json!(scim_type.as_str());
         }
         body
     }
@@ -114,7 +157,9 @@ impl From<StoreError> for ScimError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound { what } => ScimError::not_found(format!("{what} not found")),
-            StoreError::Conflict { detail, .. } => ScimError::new(409, Some("uniqueness"), detail),
+            StoreError::Conflict { detail, .. } => {
+                ScimError::new(409, Some(ScimType::Uniqueness), detail)
+            }
             StoreError::Invalid(err) => ScimError::invalid_value(err.to_string()),
             StoreError::PreconditionFailed { .. } => ScimError::new(412, None, err.to_string()),
             StoreError::InvalidFilter(detail) => ScimError::invalid_filter(detail),
@@ -148,8 +193,10 @@ impl From<PatchError> for ScimError {
     fn from(err: PatchError) -> Self {
         match err {
             PatchError::InvalidSyntax(detail) => ScimError::invalid_syntax(detail),
-            PatchError::InvalidPath(detail) => ScimError::new(400, Some("invalidPath"), detail),
-            PatchError::NoTarget(detail) => ScimError::new(400, Some("noTarget"), detail),
+            PatchError::InvalidPath(detail) => {
+                ScimError::new(400, Some(ScimType::InvalidPath), detail)
+            }
+            PatchError::NoTarget(detail) => ScimError::new(400, Some(ScimType::NoTarget), detail),
             PatchError::InvalidValue(detail) => ScimError::invalid_value(detail),
             PatchError::Mutability(detail) => ScimError::mutability(detail),
         }

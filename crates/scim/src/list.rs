@@ -13,7 +13,7 @@ use roster_domain::query::{Filter as DomainFilter, Page, Query, SortOrder};
 use serde_json::{json, Value};
 
 use crate::discovery::LIST_RESPONSE_SCHEMA;
-use crate::error::ScimError;
+use crate::error::{ScimError, ScimType};
 use crate::filter::parse_filter;
 use crate::projection::Projection;
 use crate::settings::ScimSettings;
@@ -197,7 +197,7 @@ fn invalid_cursor(cursor: &str) -> ScimError {
     };
     ScimError::new(
         400,
-        Some("invalidCursor"),
+        Some(ScimType::InvalidCursor),
         format!(
             "cursor {shown:?}{ellipsis} is not one this server issued for this listing; send an \
              empty cursor for the first page, then each page's nextCursor"
@@ -287,7 +287,7 @@ mod tests {
     const ID: &str = "0190d7a4-9a1c-7b3e-8f00-0123456789ab";
 
     /// What a user listing with these parameters reads, or the scimType it is refused with.
-    type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Page, Option<&'static str>>);
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Page, Option<ScimType>>);
 
     fn settings() -> ScimSettings {
         ScimSettings {
@@ -310,7 +310,7 @@ mod tests {
     }
 
     /// The page a user listing with these parameters reads, or the scimType it is refused with.
-    fn page(pairs: &[(&str, &str)]) -> Result<Page, Option<&'static str>> {
+    fn page(pairs: &[(&str, &str)]) -> Result<Page, Option<ScimType>> {
         params(pairs)
             .parse::<UserResource>(&settings())
             .map(|request| request.query.page)
@@ -320,7 +320,7 @@ mod tests {
             })
     }
 
-    fn offset(offset: i64, limit: i64) -> Result<Page, Option<&'static str>> {
+    fn offset(offset: i64, limit: i64) -> Result<Page, Option<ScimType>> {
         Ok(Page::Offset { offset, limit })
     }
 
@@ -348,35 +348,41 @@ mod tests {
             ),
             (vec![("cursor", ""), ("sortBy", "userName")], offset(0, 100)),
             // Found in the audit: a multibyte first character once panicked the decoder.
-            (vec![("cursor", "é")], Err(Some("invalidCursor"))),
-            (vec![("cursor", "éé")], Err(Some("invalidCursor"))),
-            (vec![("cursor", "k")], Err(Some("invalidCursor"))),
+            (vec![("cursor", "é")], Err(Some(ScimType::InvalidCursor))),
+            (vec![("cursor", "éé")], Err(Some(ScimType::InvalidCursor))),
+            (vec![("cursor", "k")], Err(Some(ScimType::InvalidCursor))),
             (
                 vec![("cursor", "kéééééééééééééééééé")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
-            (vec![("cursor", "garbage")], Err(Some("invalidCursor"))),
-            (vec![("cursor", "a2FyYmFnZQ==")], Err(Some("invalidCursor"))),
-            (vec![("cursor", "o10")], Err(Some("invalidCursor"))),
+            (
+                vec![("cursor", "garbage")],
+                Err(Some(ScimType::InvalidCursor)),
+            ),
+            (
+                vec![("cursor", "a2FyYmFnZQ==")],
+                Err(Some(ScimType::InvalidCursor)),
+            ),
+            (vec![("cursor", "o10")], Err(Some(ScimType::InvalidCursor))),
             (
                 vec![("cursor", &k_id), ("sortBy", "userName")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
             (
                 vec![("cursor", "o-1"), ("sortBy", "userName")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
             (
                 vec![("cursor", "o+1"), ("sortBy", "userName")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
             (
                 vec![("cursor", "o99999999999999999999"), ("sortBy", "userName")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
             (
                 vec![("cursor", "oé"), ("sortBy", "userName")],
-                Err(Some("invalidCursor")),
+                Err(Some(ScimType::InvalidCursor)),
             ),
         ];
         for (pairs, want) in cases {
@@ -387,7 +393,7 @@ mod tests {
             .parse::<UserResource>(&settings())
             .map(|_| ())
             .unwrap_err();
-        assert_eq!(err.scim_type, Some("invalidCursor"));
+        assert_eq!(err.scim_type, Some(ScimType::InvalidCursor));
         assert!(err.detail.len() < 300, "the detail quotes a bounded prefix");
     }
 
@@ -407,11 +413,14 @@ mod tests {
             (vec![("count", "-9223372036854775808")], offset(0, 0)),
             (
                 vec![("count", "99999999999999999999")],
-                Err(Some("invalidValue")),
+                Err(Some(ScimType::InvalidValue)),
             ),
-            (vec![("startIndex", "1e3")], Err(Some("invalidValue"))),
-            (vec![("count", "é")], Err(Some("invalidValue"))),
-            (vec![("count", "")], Err(Some("invalidValue"))),
+            (
+                vec![("startIndex", "1e3")],
+                Err(Some(ScimType::InvalidValue)),
+            ),
+            (vec![("count", "é")], Err(Some(ScimType::InvalidValue))),
+            (vec![("count", "")], Err(Some(ScimType::InvalidValue))),
         ];
         for (pairs, want) in cases {
             assert_eq!(page(&pairs), want, "{pairs:?}");
@@ -425,12 +434,15 @@ mod tests {
                 vec![("sortBy", "userName"), ("sortOrder", "DESCENDING")],
                 offset(0, 100),
             ),
-            (vec![("sortBy", "é")], Err(Some("invalidValue"))),
-            (vec![("sortBy", "userName[")], Err(Some("invalidValue"))),
-            (vec![("sortBy", "title")], Err(Some("invalidValue"))),
+            (vec![("sortBy", "é")], Err(Some(ScimType::InvalidValue))),
+            (
+                vec![("sortBy", "userName[")],
+                Err(Some(ScimType::InvalidValue)),
+            ),
+            (vec![("sortBy", "title")], Err(Some(ScimType::InvalidValue))),
             (
                 vec![("sortBy", "userName"), ("sortOrder", "é")],
-                Err(Some("invalidValue")),
+                Err(Some(ScimType::InvalidValue)),
             ),
             (
                 vec![("attributes", "é,,..,urn:"), ("cursor", "")],
@@ -442,7 +454,7 @@ mod tests {
             (vec![("excludedAttributes", "urnƮ:x.é")], offset(0, 100)),
             (
                 vec![("attributes", "userName"), ("excludedAttributes", "name")],
-                Err(Some("invalidValue")),
+                Err(Some(ScimType::InvalidValue)),
             ),
         ];
         for (pairs, want) in cases {
@@ -451,7 +463,7 @@ mod tests {
         let groups = params(&[("sortBy", "members")]).parse::<GroupResource>(&settings());
         assert_eq!(
             groups.map(|_| ()).map_err(|e| e.scim_type),
-            Err(Some("invalidValue"))
+            Err(Some(ScimType::InvalidValue))
         );
     }
 

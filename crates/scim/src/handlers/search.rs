@@ -9,7 +9,7 @@ use roster_store::Store;
 
 use crate::auth::ScimClient;
 use crate::body::json_body;
-use crate::error::ScimError;
+use crate::error::{ScimError, ScimType};
 use crate::list::{list_response, ListParams, ListRequest};
 use crate::ops::{render_group_with, Ctx};
 use crate::respond::scim_json;
@@ -24,7 +24,8 @@ fn applicable<A>(
     match parsed {
         Ok(request) => Ok(Some(request)),
         Err(err)
-            if err.scim_type == Some("invalidFilter") && err.detail.contains("not supported") =>
+            if err.scim_type == Some(ScimType::InvalidFilter)
+                && err.detail.contains("not supported") =>
         {
             Ok(None)
         }
@@ -52,7 +53,7 @@ pub async fn root_search(
     if params.cursor.is_some() {
         return Err(ScimError::new(
             400,
-            Some("invalidCursor"),
+            Some(ScimType::InvalidCursor),
             "cursor pagination is not available on /.search; use /Users/.search or /Groups/.search",
         ));
     }
