@@ -14,6 +14,7 @@ pub mod query;
 mod role;
 mod secret;
 mod session;
+pub mod testing;
 mod timestamp;
 mod user;
 mod workspace;

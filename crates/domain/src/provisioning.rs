@@ -138,7 +138,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-    use crate::{Lifecycle, Source, Timestamp, UserId, UserName, WorkspaceId};
+    use crate::{Lifecycle, Source};
     use Lifecycle::*;
 
     /// The guide whose Users table states the rules of a create.
@@ -152,24 +152,7 @@ mod tests {
         managed_by: Option<ConnectionId>,
         email: Option<&str>,
     ) -> User {
-        User {
-            id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            user_name: UserName::parse(ADA).unwrap(),
-            email: email.map(|e| Email::parse(e).unwrap()),
-            given_name: None,
-            family_name: None,
-            display_name: None,
-            external_id: None,
-            lifecycle,
-            source,
-            managing_connection_id: managed_by,
-            scim_attributes: "{}".into(),
-            version: 1,
-            session_epoch: 0,
-            created_at: Timestamp::from_micros(0),
-            updated_at: Timestamp::from_micros(0),
-        }
+        crate::testing::user(ADA, email, lifecycle, source, managed_by)
     }
 
     /// A create: the email and status it asks for, and the users holding its keys.

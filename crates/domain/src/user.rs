@@ -496,24 +496,13 @@ mod tests {
     }
 
     fn user(user_name: &str, email: Option<&str>) -> User {
-        User {
-            id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            user_name: UserName::parse(user_name).unwrap(),
-            email: email.map(|e| Email::parse(e).unwrap()),
-            given_name: None,
-            family_name: None,
-            display_name: None,
-            external_id: None,
-            lifecycle: Active,
-            source: Source::Scim,
-            managing_connection_id: Some(ConnectionId::new()),
-            scim_attributes: "{}".into(),
-            version: 1,
-            session_epoch: 0,
-            created_at: Timestamp::from_micros(0),
-            updated_at: Timestamp::from_micros(0),
-        }
+        crate::testing::user(
+            user_name,
+            email,
+            Active,
+            Source::Scim,
+            Some(ConnectionId::new()),
+        )
     }
 
     #[test]

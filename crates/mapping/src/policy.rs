@@ -82,6 +82,25 @@ pub enum Target {
     IdpGroup,
 }
 
+impl Target {
+    /// A user as the policy sees them. "Managed by SCIM" is the policy's own rule: the user's
+    /// connection manages them *and* SCIM is on (turning SCIM off hands the users back to the
+    /// admins); `acting_user` is the caller's own account (none for an API key); the last
+    /// active admin is the one member of `active_admins` (from `Store::active_admins`).
+    pub fn user(
+        user: &roster_domain::User,
+        acting_user: Option<roster_domain::UserId>,
+        active_admins: &std::collections::BTreeSet<roster_domain::UserId>,
+        settings: Settings,
+    ) -> Target {
+        Target::User {
+            scim_managed: user.is_scim_managed() && settings.scim_enabled,
+            is_actor: acting_user == Some(user.id),
+            last_active_admin: active_admins.len() == 1 && active_admins.contains(&user.id),
+        }
+    }
+}
+
 /// The workspace settings the policy depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {

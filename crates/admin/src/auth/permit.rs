@@ -132,11 +132,7 @@ impl Permit<Read> {
     /// A user as the policy sees it: SCIM-managed (while SCIM is on), the caller's own account,
     /// or the workspace's last active admin (`active_admins` from `Store::active_admins`).
     pub(crate) fn user_target(&self, user: &User, active_admins: &BTreeSet<UserId>) -> Target {
-        Target::User {
-            scim_managed: user.is_scim_managed() && self.settings.scim_enabled,
-            is_actor: self.acting_user == Some(user.id),
-            last_active_admin: active_admins.len() == 1 && active_admins.contains(&user.id),
-        }
+        Target::user(user, self.acting_user, active_admins, self.settings)
     }
 
     /// What the policy would answer for `action` on `target`, for the console to show which

@@ -65,28 +65,12 @@ fn user(
     lifecycle: Lifecycle,
     managed_by: Option<ConnectionId>,
 ) -> User {
-    User {
-        id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        user_name: UserName::parse(user_name).unwrap(),
-        email: email.map(|e| Email::parse(e).unwrap()),
-        given_name: None,
-        family_name: None,
-        display_name: None,
-        external_id: None,
-        lifecycle,
-        source: if managed_by.is_some() {
-            Source::Scim
-        } else {
-            Source::Jit
-        },
-        managing_connection_id: managed_by,
-        scim_attributes: "{}".into(),
-        version: 1,
-        session_epoch: 0,
-        created_at: Timestamp::from_micros(0),
-        updated_at: Timestamp::from_micros(0),
-    }
+    let source = if managed_by.is_some() {
+        Source::Scim
+    } else {
+        Source::Jit
+    };
+    crate::testing::user(user_name, email, lifecycle, source, managed_by)
 }
 
 /// A decision with its user left out (the table names only the known user or the holder, so

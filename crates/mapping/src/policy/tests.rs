@@ -359,3 +359,74 @@ fn no_admin_locks_the_workspace_out_whatever_the_settings() {
         }
     }
 }
+
+/// "Managed by SCIM" is the policy's rule: managed by a connection *and* SCIM on. The caller's
+/// own account and the last active admin are facts the target carries.
+#[test]
+fn a_user_target_says_what_the_policy_needs_of_the_user() {
+    use roster_domain::testing;
+    use roster_domain::{ConnectionId, Lifecycle, Source, UserId};
+    use std::collections::BTreeSet;
+
+    let managed = testing::user(
+        "ada",
+        None,
+        Lifecycle::Active,
+        Source::Scim,
+        Some(ConnectionId::new()),
+    );
+    let invited = testing::user("bob", None, Lifecycle::Active, Source::Invited, None);
+    let someone_else = UserId::new();
+    let settings = |scim_enabled| Settings {
+        scim_enabled,
+        sso_enforced: false,
+    };
+    let admins = |ids: &[UserId]| ids.iter().copied().collect::<BTreeSet<_>>();
+    // (user, acting user, active admins, SCIM on) -> (scim_managed, is_actor, last_active_admin)
+    let cases = [
+        (&managed, None, admins(&[]), true, (true, false, false)),
+        (&managed, None, admins(&[]), false, (false, false, false)),
+        (&invited, None, admins(&[]), true, (false, false, false)),
+        (
+            &invited,
+            Some(invited.id),
+            admins(&[]),
+            false,
+            (false, true, false),
+        ),
+        (
+            &invited,
+            Some(someone_else),
+            admins(&[invited.id]),
+            false,
+            (false, false, true),
+        ),
+        (
+            &invited,
+            None,
+            admins(&[invited.id, someone_else]),
+            false,
+            (false, false, false),
+        ),
+        (
+            &invited,
+            None,
+            admins(&[someone_else]),
+            false,
+            (false, false, false),
+        ),
+    ];
+    for (user, acting, active_admins, scim_on, (scim_managed, is_actor, last_active_admin)) in cases
+    {
+        assert_eq!(
+            Target::user(user, acting, &active_admins, settings(scim_on)),
+            Target::User {
+                scim_managed,
+                is_actor,
+                last_active_admin
+            },
+            "{} acting {acting:?}, admins {active_admins:?}, SCIM on {scim_on}",
+            user.user_name
+        );
+    }
+}
