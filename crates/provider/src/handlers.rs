@@ -54,15 +54,6 @@ fn authorization(request: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Runs blocking provider work (store, signatures) off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
-) -> Result<T, ProviderError> {
-    web::block(work)
-        .await
-        .map_err(|_| StoreError::Unavailable("no worker to answer".to_owned()))?
-}
-
 /// A client-authenticated form endpoint's answer (token, revocation): what it reads of the
 /// request — the `Authorization` header, the body and the TCP peer, which behind a reverse proxy
 /// is the proxy (as for the password throttle) — and the clock.
@@ -79,7 +70,7 @@ async fn client_form<T: Send + 'static>(
     let state = state.into_inner();
     let authorization = authorization(request);
     let address = request.peer_addr().map(|peer| peer.ip());
-    blocking(move || {
+    roster_store::blocking(move || {
         answer(
             &state,
             authorization.as_deref(),
@@ -155,7 +146,7 @@ async fn allowed_origin(state: &web::Data<ProviderState>, request: &HttpRequest)
         .to_owned();
     let state = state.clone().into_inner();
     let checked = origin.clone();
-    match blocking(move || state.allows_origin(&checked)).await {
+    match roster_store::blocking(move || state.allows_origin(&checked)).await {
         Ok(true) => Some(origin),
         Ok(false) => None,
         Err(err) => {
@@ -188,7 +179,7 @@ pub(crate) async fn userinfo(
 ) -> HttpResponse {
     let state = state.into_inner();
     let authorization = authorization(&request);
-    let claims = blocking(move || {
+    let claims = roster_store::blocking(move || {
         let token = crate::userinfo::bearer_token(authorization.as_deref());
         crate::userinfo::userinfo(&state, token, Timestamp::now())
     })
@@ -239,7 +230,7 @@ pub(crate) async fn authorize(
     let session = cookie(&request, SESSION_COOKIE);
     let state = state.into_inner();
     let secure = state.issuer().starts_with("https://");
-    let answer = blocking(move || {
+    let answer = roster_store::blocking(move || {
         crate::sign_in::authorize(&state, params, session.as_deref(), Timestamp::now())
     })
     .await?;
@@ -272,7 +263,7 @@ pub(crate) async fn resume(
     let binding = cookie(&request, REQUEST_COOKIE);
     let state = state.into_inner();
     let secure = state.issuer().starts_with("https://");
-    let location = blocking(move || {
+    let location = roster_store::blocking(move || {
         crate::sign_in::resume(
             &state,
             &query.request,
@@ -335,7 +326,7 @@ pub(crate) async fn logout(
     let session = cookie(&request, SESSION_COOKIE);
     let state = state.into_inner();
     let secure = state.issuer().starts_with("https://");
-    let answer = blocking(move || {
+    let answer = roster_store::blocking(move || {
         crate::logout::logout(
             &state,
             params,

@@ -80,15 +80,17 @@ impl FromRequest for ScimClient {
             let principal = match store.recently_authenticated_scim_token(&token) {
                 Some(answer) => answer?,
                 None => {
-                    crate::offload::point_read(&store, move |store| {
+                    roster_store::offload::point_read(&store, move |store| {
                         store.authenticate_scim_token(&token)
                     })
-                    .await??
+                    .await?
                 }
             };
             if principal.last_used_stale {
                 let (store, token_id) = (store.clone(), principal.token_id);
-                if let Err(err) = web::block(move || store.touch_scim_token(token_id)).await? {
+                if let Err(err) =
+                    roster_store::blocking(move || store.touch_scim_token(token_id)).await
+                {
                     tracing::warn!(error = %err, "could not record the token's last use");
                 }
             }

@@ -202,10 +202,3 @@ impl From<PatchError> for ScimError {
         }
     }
 }
-
-/// `web::block` failed: the blocking pool is gone (shutdown).
-impl From<actix_web::error::BlockingError> for ScimError {
-    fn from(_: actix_web::error::BlockingError) -> Self {
-        ScimError::new(503, None, "the server is shutting down; retry later")
-    }
-}

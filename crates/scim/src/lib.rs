@@ -18,7 +18,6 @@ mod group_resource;
 mod handlers;
 pub mod list;
 mod names;
-pub mod offload;
 mod ops;
 pub mod patch;
 pub mod projection;
@@ -172,7 +171,7 @@ async fn log_request(
         if !store.scim_read_due(connection_id) {
             return Ok(res);
         }
-        web::block(move || store.note_scim_read(connection_id)).await
+        roster_store::blocking(move || store.note_scim_read(connection_id)).await
     } else {
         let entry = NewProvisioningEntry {
             workspace_id: client.principal.connection.workspace_id.to_string(),
@@ -188,12 +187,10 @@ async fn log_request(
             warnings: (!facts.warnings.is_empty())
                 .then(|| serde_json::json!(facts.warnings).to_string()),
         };
-        web::block(move || store.record_provisioning(&entry)).await
+        roster_store::blocking(move || store.record_provisioning(&entry)).await
     };
-    match logged {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "could not write the provisioning log"),
-        Err(err) => tracing::warn!(error = %err, "could not write the provisioning log"),
+    if let Err(err) = logged {
+        tracing::warn!(error = %err, "could not write the provisioning log");
     }
     Ok(res)
 }

@@ -87,7 +87,7 @@ pub async fn run_op(
     settings: actix_web::web::Data<crate::settings::ScimSettings>,
     op: impl FnOnce(&crate::ops::Ctx<'_>) -> Result<crate::ops::Outcome, ScimError> + Send + 'static,
 ) -> Result<HttpResponse, ScimError> {
-    let outcome = actix_web::web::block(move || {
+    let outcome = roster_store::blocking(move || {
         let ctx = crate::ops::Ctx {
             client: &client,
             store: &store,
@@ -95,7 +95,7 @@ pub async fn run_op(
         };
         op(&ctx)
     })
-    .await??;
+    .await?;
     Ok(outcome_response(outcome))
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
 use roster_store::{JitError, NewLoginEvent, OneTimeAssertion, Store, StoreError};
 
@@ -194,16 +194,6 @@ impl ResponseError for LoginError {
         };
         response.body(page)
     }
-}
-
-/// Runs a login's blocking work — store calls, XML signature checks — on actix's blocking thread
-/// pool, so the worker that serves requests never waits on the database. A pool failure is 503.
-pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, LoginError> + Send + 'static,
-) -> Result<T, LoginError> {
-    web::block(work)
-        .await
-        .map_err(|_| LoginError::unavailable())?
 }
 
 /// A completed login: the session cookie and where the browser goes next.

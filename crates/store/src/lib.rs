@@ -6,6 +6,7 @@ mod error;
 mod filter;
 mod group_commit;
 mod models;
+pub mod offload;
 mod outbox_wake;
 pub mod schema;
 pub mod testing;
@@ -17,6 +18,7 @@ pub use error::{StoreError, StoreResult};
 pub use filter::FilterTypeError;
 pub use group_commit::GroupCommitCounts;
 pub use models::*;
+pub use offload::blocking;
 pub use outbox_wake::OutboxWake;
 /// The domain types this crate returns, so protocol crates need no second import path.
 pub use roster_domain as domain;

@@ -21,7 +21,7 @@ pub async fn bulk(
     settings: web::Data<ScimSettings>,
 ) -> Result<HttpResponse, ScimError> {
     let body = json_body(&req, payload, &settings).await?;
-    let (response, warnings) = web::block(move || {
+    let (response, warnings) = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,
             store: &store,
@@ -29,7 +29,7 @@ pub async fn bulk(
         };
         run_bulk(&ctx, &body)
     })
-    .await??;
+    .await?;
     Ok(with_facts(
         scim_json(StatusCode::OK, &response, None),
         LogFacts {

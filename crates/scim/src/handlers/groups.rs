@@ -26,7 +26,7 @@ async fn list(
     params: ListParams,
 ) -> Result<HttpResponse, ScimError> {
     let request = params.parse::<GroupResource>(&settings)?;
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,
             store: &store,
@@ -41,7 +41,7 @@ async fn list(
             .collect::<Result<Vec<_>, ScimError>>()?;
         Ok::<_, ScimError>(list_response(&request, resources, last_id, listing.total))
     })
-    .await??;
+    .await?;
     Ok(scim_json(StatusCode::OK, &body, None))
 }
 
@@ -100,7 +100,7 @@ pub async fn get(
     settings: SettingsData,
 ) -> Result<HttpResponse, ScimError> {
     let (projection, _) = projection_of(&req)?;
-    let (resource, version) = web::block(move || {
+    let (resource, version) = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,
             store: &store,
@@ -109,7 +109,7 @@ pub async fn get(
         let group = store.scim_group(client.scope(), &id)?;
         Ok::<_, ScimError>((render_group_with(&ctx, &group, &projection)?, group.version))
     })
-    .await??;
+    .await?;
     Ok(scim_json(StatusCode::OK, &resource, Some(version)))
 }
 

@@ -73,7 +73,7 @@ pub async fn root_search(
         ));
     };
     let (start_index, (offset, limit), projection) = reference;
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,
             store: &store,
@@ -118,6 +118,6 @@ pub async fn root_search(
         };
         Ok::<_, ScimError>(list_response(&shape, resources, None, total))
     })
-    .await??;
+    .await?;
     Ok(scim_json(StatusCode::OK, &body, None))
 }

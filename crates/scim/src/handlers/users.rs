@@ -29,11 +29,11 @@ async fn list(
     let scope = client.scope();
     let query = request.query.clone();
     let listing = if query.is_unique_lookup() {
-        crate::offload::point_read(&store, move |store| store.scim_list_users(scope, &query))
-            .await??
+        roster_store::offload::point_read(&store, move |store| store.scim_list_users(scope, &query))
+            .await?
     } else {
         let store = store.into_inner();
-        web::block(move || store.scim_list_users(scope, &query)).await??
+        roster_store::blocking(move || store.scim_list_users(scope, &query)).await?
     };
     let last_id = listing.items.last().map(|u| u.id.to_string());
     let resources = listing
@@ -102,7 +102,7 @@ pub async fn get(
     .map_err(ScimError::invalid_value)?;
     let scope = client.scope();
     let user =
-        crate::offload::point_read(&store, move |store| store.scim_user(scope, &id)).await??;
+        roster_store::offload::point_read(&store, move |store| store.scim_user(scope, &id)).await?;
     let mut resource = render_user(&user, &settings.base_url);
     projection.apply(&mut resource);
     Ok(scim_json(StatusCode::OK, &resource, Some(user.version)))

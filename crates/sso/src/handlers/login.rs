@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::browser::{self, binding_cookie, is_safe_return_to, new_binding, sha256_hex};
 use crate::config::{self, ProtocolConfig, SamlConfig};
-use crate::flow::{blocking, Attempt, LoginError, SsoState};
+use crate::flow::{Attempt, LoginError, SsoState};
 use crate::saml::{self, ForceAuthn};
 
 /// How long a started login may take at the IdP.
@@ -42,7 +42,7 @@ pub async fn start(
     let (slug, query, found) = (path.into_inner(), query.into_inner(), state.clone());
     let force = query.force();
     let (workspace, connection, protocol, return_to) =
-        blocking(move || choose(&found, &slug, &query)).await?;
+        roster_store::blocking(move || choose(&found, &slug, &query)).await?;
     let binding = match browser::binding(&req) {
         Some(existing) => existing,
         None => new_binding().map_err(|_| LoginError::unavailable())?,
@@ -72,7 +72,7 @@ pub async fn start(
         ProtocolConfig::Saml(saml_config) => Plan::Saml(saml_config),
     };
     let secure = state.secure_cookies();
-    let to_idp = blocking(move || {
+    let to_idp = roster_store::blocking(move || {
         let attempt = Attempt {
             workspace: &workspace,
             connection: &connection,
@@ -93,7 +93,7 @@ pub async fn start(
             }
         };
         state.store.begin_sso_request(&pending)?;
-        Ok(to_idp)
+        Ok::<_, LoginError>(to_idp)
     })
     .await?;
     let mut response = match &to_idp {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::browser::{self, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{blocking, Attempt, LoginError, SignedIn, SsoState};
+use crate::flow::{Attempt, LoginError, SignedIn, SsoState};
 use crate::oidc::OidcConfig;
 
 #[derive(Debug, Deserialize)]
@@ -34,7 +34,7 @@ pub async fn callback(
         oidc,
         pending,
         code,
-    } = blocking(move || accept(&found, &id, &query, binding_hash)).await?;
+    } = roster_store::blocking(move || accept(&found, &id, &query, binding_hash)).await?;
     let redirect_uri = config::redirect_uri(&state.public_url, &connection);
     let claims = state
         .oidc
@@ -47,7 +47,7 @@ pub async fn callback(
             pending.pkce_verifier.as_deref().unwrap_or_default(),
         )
         .await;
-    blocking(move || {
+    roster_store::blocking(move || {
         let attempt = Attempt {
             workspace: &workspace,
             connection: &connection,

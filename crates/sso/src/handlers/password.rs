@@ -25,7 +25,7 @@ use roster_store::{NewLoginEvent, StoreError};
 use serde::Deserialize;
 
 use crate::browser::{check_request_origin, is_safe_return_to, CrossOrigin};
-use crate::flow::{blocking, issue_session, LoginError, SsoState, PASSWORD_LOGIN};
+use crate::flow::{issue_session, LoginError, SsoState, PASSWORD_LOGIN};
 use crate::throttle::LoginThrottle;
 
 /// A real Argon2 hash to verify against when the user does not exist (or has no password), so
@@ -74,9 +74,7 @@ pub async fn login(
     let record_failure = || throttle.record_failure(&workspace_slug, &user_name, address);
     let store = state.store.clone();
     let counter = throttle.clone();
-    let outcome = web::block(move || decide(&store, &counter, &form))
-        .await
-        .map_err(|_| LoginError::unavailable())?;
+    let outcome = roster_store::blocking(move || decide(&store, &counter, &form)).await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound { .. }) => {
@@ -90,7 +88,7 @@ pub async fn login(
         Outcome::Accepted(..) => throttle.record_success(&workspace_slug, &user_name),
         Outcome::Refused(..) => {}
     }
-    let cookie = blocking(move || finish(&state, outcome)).await?;
+    let cookie = roster_store::blocking(move || finish(&state, outcome)).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, return_to))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -202,7 +200,7 @@ async fn record_refusal(
     detail: serde_json::Value,
 ) -> Option<String> {
     let store = state.store.clone();
-    web::block(move || -> Result<Option<String>, StoreError> {
+    roster_store::blocking(move || -> Result<Option<String>, StoreError> {
         let workspace = match store.workspace_by_slug(&form.workspace) {
             Ok(workspace) => workspace,
             Err(StoreError::NotFound { .. }) => return Ok(None),
@@ -223,11 +221,7 @@ async fn record_refusal(
             .map(Some)
     })
     .await
+    .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
     .ok()
-    .and_then(|recorded| {
-        recorded
-            .map_err(|err| tracing::error!(error = %err, "cannot record a login event"))
-            .ok()
-            .flatten()
-    })
+    .flatten()
 }

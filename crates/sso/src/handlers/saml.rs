@@ -12,7 +12,7 @@ use roster_store::OneTimeAssertion;
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{blocking, Attempt, LoginError, SignedIn, SsoState};
+use crate::flow::{Attempt, LoginError, SignedIn, SsoState};
 use crate::saml::{self, AcsForm, DuplicateField};
 
 /// The ACS form as an extractor: the body (form-encoded, at most `ACS_FORM_LIMIT` bytes) decoded
@@ -60,7 +60,7 @@ pub async fn acs(
 ) -> Result<HttpResponse, LoginError> {
     let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
     let (id, form) = (path.into_inner(), body.0);
-    blocking(move || sign_in(&state, &id, &form, binding_hash))
+    roster_store::blocking(move || sign_in(&state, &id, &form, binding_hash))
         .await
         .map(SignedIn::redirect)
 }
@@ -165,7 +165,8 @@ pub async fn metadata(
 ) -> Result<HttpResponse, LoginError> {
     let (id, found) = (path.into_inner(), state.clone());
     let (_, connection) =
-        blocking(move || super::login_connection(&found, &id, ConnectionKind::Saml)).await?;
+        roster_store::blocking(move || super::login_connection(&found, &id, ConnectionKind::Saml))
+            .await?;
     let sp = config::sp_settings(&state.public_url, &connection);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))

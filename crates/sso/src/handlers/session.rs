@@ -66,19 +66,18 @@ pub async fn me(state: web::Data<SsoState>, req: HttpRequest) -> HttpResponse {
     };
     let store = state.store.clone();
     let sessions = state.sessions.clone();
-    let result = web::block(move || -> Result<_, SessionError> {
+    let result = roster_store::blocking(move || -> Result<_, SessionError> {
         let (_, workspace, user) = sessions.verify(&token)?;
         Ok(store.user_profile(&workspace, &user)?)
     })
     .await;
     match result {
-        Ok(Ok(profile)) => HttpResponse::Ok()
+        Ok(profile) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(profile),
-        Ok(Err(SessionError::Store(err))) => unavailable(&SessionError::Store(err)),
-        Ok(Err(SessionError::Key(err))) => unavailable(&SessionError::Key(err)),
-        Ok(Err(_)) => unauthorized("the session is invalid or has ended"),
-        Err(_) => unavailable(&SessionError::Key("worker".to_owned())),
+        Err(SessionError::Store(err)) => unavailable(&SessionError::Store(err)),
+        Err(SessionError::Key(err)) => unavailable(&SessionError::Key(err)),
+        Err(_) => unauthorized("the session is invalid or has ended"),
     }
 }
 
@@ -113,7 +112,7 @@ pub async fn logout(state: web::Data<SsoState>, req: HttpRequest) -> HttpRespons
     }
     if let Some(token) = token(&req) {
         let sessions = state.sessions.clone();
-        let _ = web::block(move || -> Result<(), SessionError> {
+        let _ = roster_store::blocking(move || -> Result<(), SessionError> {
             let claims: SessionClaims = sessions.decode_for_logout(&token)?;
             sessions.revoke(&claims)
         })
@@ -130,10 +129,9 @@ pub async fn logout(state: web::Data<SsoState>, req: HttpRequest) -> HttpRespons
 pub async fn landing(state: web::Data<SsoState>, req: HttpRequest) -> HttpResponse {
     let sessions = state.sessions.clone();
     let who = match token(&req) {
-        Some(token) => web::block(move || sessions.verify(&token))
+        Some(token) => roster_store::blocking(move || sessions.verify(&token))
             .await
             .ok()
-            .and_then(Result::ok)
             .map(|(_, workspace, user)| (user.user_name.to_string(), workspace.slug.to_string())),
         None => None,
     };
