@@ -15,7 +15,8 @@
 // SCIM connections, the roles and the app groups as lists, and the table shows names; the roles
 // page lists each role with its rank and holders; the settings page disables SSO enforcement for
 // this password session and says why, and revokes an API key after a confirmation; the logs show
-// a login failure's want/got and a SCIM request's target; the audit view lists the changes.
+// a login failure's want/got and a SCIM request's query and target; the audit view lists the
+// changes, newest first.
 //
 // Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
 // APPS_USER (the userName of a user signed into apps), DISABLE_USER (a user to disable),
@@ -163,6 +164,8 @@ try {
   });
   result.provisionStatus = created.status;
   result.userId = (await created.json()).id;
+  // A list with a filter Roster refuses: the provisioning log keeps its query.
+  result.badFilterStatus = (await scim("GET", `/Users?filter=${encodeURIComponent('nickName zz "x"')}`)).status;
 
   // 6. The user is in the users view, and the sync status counts it.
   await show("users");
@@ -318,6 +321,7 @@ try {
   await page.getByText("POST /scim/v2/Users").first().waitFor();
   result.provisioningTarget = (await page.locator('[data-testid="provisioning-entry"]', { hasText: "POST /scim/v2/Users" })
     .first().locator('[data-testid="provisioning-target"]').innerText()).trim();
+  result.provisioningQuery = (await page.locator('[data-testid="provisioning-request"]', { hasText: "?filter=" }).first().innerText()).trim();
   result.loginDetails = (await page.locator('[data-testid="login-detail"]').allInnerTexts()).map((t) => t.trim());
   await shot("11-logs");
 

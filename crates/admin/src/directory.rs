@@ -526,7 +526,7 @@ pub async fn provisioning_log(
             json!({
                 "seq": e.seq, "connectionId": e.connection_id, "requestId": e.request_id,
                 "at": Timestamp::from_micros(e.occurred_at).to_rfc3339(),
-                "method": e.method, "path": e.path, "status": e.status, "durationUs": e.duration_us,
+                "method": e.method, "path": e.path, "query": e.query, "status": e.status, "durationUs": e.duration_us,
                 "resourceId": e.resource_id, "error": e.error,
                 "warnings": e.warnings.as_deref().and_then(|w| serde_json::from_str::<Value>(w).ok()),
             })

@@ -1,7 +1,8 @@
 //! What the console's pages read and change through the admin API (issue #25): the roles with
 //! their rank and holders, mappings with names beside their ids, the SSO enforcement state with
 //! the policy's answer on who may change it, a connection's vendor and domains changed from its
-//! card, and the audit trail newest first. Each refusal is checked to change nothing.
+//! card, the audit trail newest first, and the provisioning log with each request's query and
+//! target. Each refusal is checked to change nothing.
 
 use pretty_assertions::assert_eq;
 use roster_sso::session::{csrf_token, SessionOptions, Sessions};
@@ -326,4 +327,39 @@ fn the_audit_trail_reads_newest_first_a_page_at_a_time() {
         );
         assert!(message.contains(words), "{query}: {message}");
     }
+}
+
+#[test]
+fn the_provisioning_log_shows_each_request_s_query_and_target() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    let ann = app.create_user("ann", "e-ann");
+    app.scim("GET", "/Users?filter=nickName+zz+%22x%22", None)
+        .assert_scim_error(400, Some("invalidFilter"));
+    let long = format!("filter=userName+zz+%22{}%22", "a".repeat(1500));
+    app.scim("GET", &format!("/Users?{long}"), None)
+        .assert_scim_error(400, Some("invalidFilter"));
+    // A successful read is not logged, query or not.
+    assert_eq!(
+        app.scim("GET", "/Users?filter=userName+eq+%22ann%22", None)
+            .status,
+        200
+    );
+
+    let log = app.admin(&key, "GET", "/provisioning-log", None);
+    assert_eq!(log.status, 200, "{:#}", log.body);
+    let entries: Vec<Value> = log.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!([e["method"], e["path"], e["query"], e["status"], e["resourceId"]]))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            json!(["GET", "/scim/v2/Users", &long[..1000], 400, null]),
+            json!(["GET", "/scim/v2/Users", "filter=nickName+zz+%22x%22", 400, null]),
+            json!(["POST", "/scim/v2/Users", null, 201, ann]),
+        ]
+    );
 }
