@@ -333,7 +333,12 @@ pub async fn create(
     let name = DisplayName::parse(&body.name).map_err(|e| AdminError::validation(e.to_string()))?;
     let kind = ConnectionKind::parse(&body.kind)
         .map_err(|_| AdminError::validation("kind must be saml, oidc or scim"))?;
-    let vendor = parse_choice(body.vendor.as_deref(), "generic", Vendor::parse, VENDOR_CHOICES)?;
+    let vendor = parse_choice(
+        body.vendor.as_deref(),
+        "generic",
+        Vendor::parse,
+        VENDOR_CHOICES,
+    )?;
     let profile_sync = parse_choice(
         body.profile_sync.as_deref(),
         "first_login",

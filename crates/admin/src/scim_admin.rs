@@ -92,7 +92,11 @@ fn mapping_json(mapping: &GroupMapping, names: MappingNames) -> Value {
 
 /// The display name of a group of the workspace, if `id` names one (a mapping's IdP group key
 /// may also be an externalId or a JIT claim value, which name no group row).
-fn group_name(store: &Store, workspace: WorkspaceId, id: &str) -> Result<Option<String>, AdminError> {
+fn group_display_name(
+    store: &Store,
+    workspace: WorkspaceId,
+    id: &str,
+) -> Result<Option<String>, AdminError> {
     let Ok(group_id) = id.parse::<GroupId>() else {
         return Ok(None);
     };
@@ -127,11 +131,11 @@ pub async fn list_mappings(
                     .find(|c| c.id == m.connection_id)
                     .map(|c| c.name.to_string()),
                 app_group: match m.app_group_id {
-                    Some(id) => group_name(&store, workspace, &id.to_string())?,
+                    Some(id) => group_display_name(&store, workspace, &id.to_string())?,
                     None => None,
                 },
                 idp_group: match &m.idp_group_key {
-                    Some(key) => group_name(&store, workspace, key)?,
+                    Some(key) => group_display_name(&store, workspace, key)?,
                     None => None,
                 },
             };
@@ -254,7 +258,7 @@ pub async fn create_mapping(
             connection: Some(store.connection(workspace, connection_id)?.name.to_string()),
             app_group: app_group.map(|g| g.display_name.to_string()),
             idp_group: match &mapping.idp_group_key {
-                Some(key) => group_name(&store, workspace, key)?,
+                Some(key) => group_display_name(&store, workspace, key)?,
                 None => None,
             },
         };

@@ -19,7 +19,10 @@ fn error(reply: &Reply, status: u16, code: &str) -> String {
         "{:#}",
         reply.body
     );
-    reply.body["message"].as_str().unwrap_or_default().to_owned()
+    reply.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -148,10 +151,7 @@ fn sso_enforcement_says_whether_the_caller_may_change_it_and_why_not() {
     });
     let state = app.admin(&key, "GET", "/sso-enforcement", None);
     assert_eq!(state.status, 200, "{:#}", state.body);
-    assert_eq!(
-        state.body,
-        json!({"ssoEnforced": false, "change": refused})
-    );
+    assert_eq!(state.body, json!({"ssoEnforced": false, "change": refused}));
     let put = app.admin(
         &key,
         "PUT",
@@ -238,12 +238,17 @@ fn a_connection_s_vendor_and_domains_change_from_its_card() {
     assert_eq!(audited(store), [json!({"changed": ["vendor", "domains"]})]);
 
     // Refusals, each a 400 that changes nothing.
-    let before = app.admin(&key, "GET", &format!("/connections/{id}"), None).body;
+    let before = app
+        .admin(&key, "GET", &format!("/connections/{id}"), None)
+        .body;
     for (body, words) in [
         (json!({"vendor": "contoso"}), "vendor must be one of"),
         (json!({"domains": ["not a domain"]}), "domain"),
         (json!({}), "give what to change"),
-        (json!({"vendor": "okta", "saml": {"metadataXml": "<x/>"}}), "a scim connection takes"),
+        (
+            json!({"vendor": "okta", "saml": {"metadataXml": "<x/>"}}),
+            "a scim connection takes",
+        ),
         (json!({"vendor": "okta", "colour": "red"}), "unknown field"),
     ] {
         let reply = app.admin(&key, "PUT", &path, Some(body.clone()));
@@ -251,7 +256,8 @@ fn a_connection_s_vendor_and_domains_change_from_its_card() {
         assert!(message.contains(words), "{body}: {message}");
     }
     assert_eq!(
-        app.admin(&key, "GET", &format!("/connections/{id}"), None).body,
+        app.admin(&key, "GET", &format!("/connections/{id}"), None)
+            .body,
         before
     );
     assert_eq!(audited(store).len(), 1, "refusals are not audited");
@@ -268,7 +274,11 @@ fn a_connection_s_vendor_and_domains_change_from_its_card() {
         "conflict",
     );
     assert_eq!(
-        store.connection(app.workspace.id, id).unwrap().vendor.as_str(),
+        store
+            .connection(app.workspace.id, id)
+            .unwrap()
+            .vendor
+            .as_str(),
         "okta"
     );
 }
@@ -352,13 +362,27 @@ fn the_provisioning_log_shows_each_request_s_query_and_target() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| json!([e["method"], e["path"], e["query"], e["status"], e["resourceId"]]))
+        .map(|e| {
+            json!([
+                e["method"],
+                e["path"],
+                e["query"],
+                e["status"],
+                e["resourceId"]
+            ])
+        })
         .collect();
     assert_eq!(
         entries,
         [
             json!(["GET", "/scim/v2/Users", &long[..1000], 400, null]),
-            json!(["GET", "/scim/v2/Users", "filter=nickName+zz+%22x%22", 400, null]),
+            json!([
+                "GET",
+                "/scim/v2/Users",
+                "filter=nickName+zz+%22x%22",
+                400,
+                null
+            ]),
             json!(["POST", "/scim/v2/Users", null, 201, ann]),
         ]
     );

@@ -20,12 +20,11 @@ use std::process::Command;
 use pretty_assertions::assert_eq;
 use roster_store::domain::{
     Actor, ConnectionKind, DisplayName, GroupKind, GroupSync, Lifecycle, LoginFailure, MappingId,
-    ProfileSync,
-    Provenance, Source, Timestamp, User, UserName, Vendor,
+    ProfileSync, Provenance, Source, Timestamp, User, UserName, Vendor,
 };
 use roster_store::{
-    ClientAuthMethod, CodeBinding, NewConnection, NewGroup, NewLoginEvent, NewMapping,
-    NewOAuthApp, NewOAuthGrant, SigningAlg,
+    ClientAuthMethod, CodeBinding, NewConnection, NewGroup, NewLoginEvent, NewMapping, NewOAuthApp,
+    NewOAuthGrant, SigningAlg,
 };
 use serde_json::{json, Value};
 
@@ -337,7 +336,9 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let audit = store.audit_events(app.workspace.id, None, 10_000).unwrap();
     let edit = audit
         .iter()
-        .find(|e| e.action == "connection.config_updated" && e.target_id == connection.id.to_string())
+        .find(|e| {
+            e.action == "connection.config_updated" && e.target_id == connection.id.to_string()
+        })
         .expect("the edit is audited");
     // (The metadata fetched again may differ byte for byte, a fresh validUntil say, so only the
     // fields the form changed are checked.)
@@ -361,11 +362,22 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
 
     // The mapping form offered the SCIM connections and the roles as lists; the table showed
     // names, not ids.
-    assert_eq!(seen["mappingConnections"], json!(["directory", "simplesaml"]));
-    assert_eq!(seen["mappingRoles"], json!(["(no role)", "admin", "member"]));
+    assert_eq!(
+        seen["mappingConnections"],
+        json!(["directory", "simplesaml"])
+    );
+    assert_eq!(
+        seen["mappingRoles"],
+        json!(["(no role)", "admin", "member"])
+    );
     assert_eq!(
         seen["mappingRow"],
-        json!(["Engineering (waiting for the group)", "simplesaml", "admin", "Engineers"])
+        json!([
+            "Engineering (waiting for the group)",
+            "simplesaml",
+            "admin",
+            "Engineers"
+        ])
     );
     assert_eq!(
         seen["lockoutMappingRow"],
@@ -409,7 +421,10 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     );
     assert_eq!(seen["apiKeyFlash"], "API key leaked-key revoked.");
     assert!(store.list_api_keys(app.workspace.id).unwrap().is_empty());
-    assert_eq!(admin_call(&app, &leaked_key, "GET", "/session", None).0, 401);
+    assert_eq!(
+        admin_call(&app, &leaked_key, "GET", "/session", None).0,
+        401
+    );
 
     // The logs showed the login failure's want/got and the SCIM create's target; the audit
     // view listed the changes made here, newest first.
