@@ -14,7 +14,8 @@
 // and is scrolled into view, and an expired token reads "expired"; the mapping form offers the
 // SCIM connections, the roles and the app groups as lists, and the table shows names; the roles
 // page lists each role with its rank and holders; the settings page disables SSO enforcement for
-// this password session and says why, and revokes an API key after a confirmation; the logs show
+// this password session and says why, and revokes an API key after a confirmation; a connection
+// whose IdP certificate expired is flagged by Test connection, which opens the editor; the logs show
 // a login failure's want/got and a SCIM request's query and target; the audit view lists the
 // changes, newest first.
 //
@@ -22,9 +23,10 @@
 // APPS_USER (the userName of a user signed into apps), DISABLE_USER (a user to disable),
 // LOCKOUT_GROUP (the IdP group key of the mapping that makes the admin an admin), API_KEY_NAME
 // (an API key to revoke), EXPIRED_TOKEN (the name of an expired token of the "directory"
-// connection), SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
+// connection), EXPIRED_METADATA_FILE (IdP metadata whose signing certificate expired),
+// SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -330,6 +332,24 @@ try {
   result.auditActions = await page.locator('[data-testid="audit-action"]').allInnerTexts();
   result.auditSeqs = (await page.locator('[data-testid="audit-event"] td:first-child').allInnerTexts()).map(Number);
   await shot("18-audit");
+
+  // 11c. A connection whose IdP signs with an expired certificate: Test connection says so and
+  // offers the editor right there, to load the IdP's new metadata.
+  await show("connections");
+  await page.fill('#new-connection input[name="name"]', "ping");
+  await page.selectOption('#new-connection select[name="kind"]', "saml");
+  await page.fill('#new-connection textarea[name="metadataXml"]', readFileSync(env("EXPIRED_METADATA_FILE"), "utf8"));
+  await page.click('#new-connection button[type="submit"]');
+  const ping = page.locator('[data-testid="connection-ping"]');
+  await ping.waitFor();
+  await ping.locator('[data-testid="test-connection"]').click();
+  const warning = ping.locator('[data-testid="certificate-warning"]');
+  await warning.waitFor();
+  result.certificateWarning = (await warning.innerText()).trim();
+  await warning.getByRole("button", { name: "Edit connection" }).click();
+  await ping.locator('[data-testid="edit-connection-form"]').waitFor();
+  result.editorNextToWarning = await ping.locator('[data-testid="edit-connection-form"] h3').innerText();
+  await shot("19-certificate-warning");
 
   for (const [view, name] of [["migration", "10-migration-planner"], ["groups", "13-groups"]]) {
     await show(view);

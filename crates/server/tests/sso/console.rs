@@ -140,6 +140,11 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .env("LOCKOUT_GROUP", &lockout_group)
         .env("API_KEY_NAME", "leaked-key")
         .env("EXPIRED_TOKEN", "old-directory")
+        .env(
+            "EXPIRED_METADATA_FILE",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../sso/tests/fixtures/ssoready/assertions/ping/metadata.xml"),
+        )
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/drive.mjs");
@@ -185,7 +190,11 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // …is what the database holds.
     let store = &app.db.store;
     let connections = store.list_connections(app.workspace.id).unwrap();
-    assert_eq!(connections.len(), 2, "the directory and the one created");
+    assert_eq!(
+        connections.len(),
+        3,
+        "the directory, the one created and the one whose certificate expired"
+    );
     let connection = connections
         .iter()
         .find(|c| c.name.as_str() == "simplesaml")
@@ -350,6 +359,15 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         );
     }
 
+    // Test connection flagged the expired certificate and opened the editor beside the warning.
+    assert!(
+        seen["certificateWarning"].as_str().unwrap().starts_with(
+            "The IdP's signing certificate expired or changed: load its new metadata."
+        ),
+        "{seen:#}"
+    );
+    assert_eq!(seen["editorNextToWarning"], "Edit ping");
+
     // The Overview counted both active connections, SCIM on or not.
     assert_eq!(seen["activeConnections"], "2", "{seen:#}");
 
@@ -491,6 +509,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "17a-api-key-revoke-confirmation",
         "17-settings",
         "18-audit",
+        "19-certificate-warning",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");
