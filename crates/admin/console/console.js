@@ -668,7 +668,7 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
     table(["When", "Connection", "Request", "Target", "Status", "Duration", "Error"], prov.entries.map((e) =>
       h("tr", { "data-testid": "provisioning-entry" }, h("td", { text: when(e.at) }),
         h("td", { text: (conns.find((c) => c.id === e.connectionId) || {}).name || e.connectionId }),
-        h("td", { class: "mono", "data-testid": "provisioning-request", text: `${e.method} ${e.path}${e.query ? `?${e.query}` : ""}` }),
+        h("td", { class: "mono", "data-testid": "provisioning-request", text: `${e.method} ${e.path}${e.query ? `?${readableQuery(e.query)}` : ""}` }),
         h("td", { class: "mono", "data-testid": "provisioning-target" }, provisioningTarget(e)),
         h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: `${Math.round(e.durationUs / 100) / 10} ms` }),
         h("td", { text: [e.error, ...(e.warnings || []).map((w) => describeDetail(w))].filter(Boolean).join(" · ") })))),
@@ -676,6 +676,16 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
     table(["When", "Protocol", "Outcome", "Reason", "Detail", "Email"], logins.events.map((e) =>
       h("tr", { "data-testid": "login-event" }, h("td", { text: when(e.at) }), h("td", { text: e.protocol }), h("td", { class: e.outcome === "success" ? "ok" : "bad", text: e.outcome }),
         h("td", { text: e.reason || "" }), h("td", { class: "mono", "data-testid": "login-detail", text: describeDetail(e.detail) }), h("td", { text: e.email || "" })))));
+}
+
+// A query string as a person reads it: `filter=userName eq "ann"`, not its percent-encoding (as
+// sent when it does not decode).
+function readableQuery(query) {
+  try {
+    return decodeURIComponent(query.replace(/\+/g, " "));
+  } catch {
+    return query;
+  }
 }
 
 // What a SCIM request acted on: a user (linked to their page) or a group, by id.

@@ -454,7 +454,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     assert_eq!(seen["badFilterStatus"], 400);
     assert_eq!(
         seen["provisioningQuery"],
-        "GET /scim/v2/Users?filter=nickName%20zz%20%22x%22"
+        "GET /scim/v2/Users?filter=nickName zz \"x\""
     );
     assert_eq!(
         seen["provisioningTarget"],
