@@ -9,13 +9,24 @@
 // every main page goes to SCREENSHOTS. Prints one JSON object with what it saw; exits non-zero
 // on any failure, on any JavaScript error in the page, on any Content-Security-Policy violation,
 // and on any failed request the step did not expect.
+// Along the way: the Overview counts every active connection; the connection is edited (vendor,
+// domains, its metadata fetched again); the token shown once has a Copy button that copies it
+// and is scrolled into view, and an expired token reads "expired"; the mapping form offers the
+// SCIM connections, the roles and the app groups as lists, and the table shows names; the roles
+// page lists each role with its rank and holders; the settings page disables SSO enforcement for
+// this password session and says why, and revokes an API key after a confirmation; a connection
+// whose IdP certificate expired is flagged by Test connection, which opens the editor; the logs show
+// a login failure's want/got and a SCIM request's query and target; the audit view lists the
+// changes, newest first.
 //
 // Environment: BASE_URL, WORKSPACE, ADMIN_USER, ADMIN_PASSWORD, SAML_METADATA_URL, WEBHOOK_URL,
 // APPS_USER (the userName of a user signed into apps), DISABLE_USER (a user to disable),
-// LOCKOUT_GROUP (the IdP group key of the mapping that makes the admin an admin), SCREENSHOTS,
-// CHROMIUM (default /usr/bin/chromium).
+// LOCKOUT_GROUP (the IdP group key of the mapping that makes the admin an admin), API_KEY_NAME
+// (an API key to revoke), EXPIRED_TOKEN (the name of an expired token of the "directory"
+// connection), EXPIRED_METADATA_FILE (IdP metadata whose signing certificate expired),
+// SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -37,6 +48,7 @@ const problems = [];
 const result = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
@@ -92,8 +104,28 @@ try {
   // 3. Test it against the IdP.
   await card.locator('[data-testid="test-connection"]').click();
   await card.locator('[data-testid="test-result"]').waitFor();
-  result.testSummary = (await card.locator('[data-testid="test-result"] p').innerText()).trim();
+  result.testSummary = (await card.locator('[data-testid="test-result"] p').first().innerText()).trim();
   await shot("04-connection-tested");
+
+  // 3b. Edit it from its card: another vendor, a second domain, the metadata fetched again (as
+  // after the IdP rolled its certificate).
+  await card.locator('[data-testid="edit-connection"]').click();
+  const editor = card.locator('[data-testid="edit-connection-form"]');
+  await editor.locator('select[name="vendor"]').selectOption("okta");
+  await editor.locator('input[name="domains"]').fill("example.test example.org");
+  await editor.locator('input[name="refetch"]').check();
+  await shot("04b-connection-editor");
+  await editor.locator('[data-testid="save-connection"]').click();
+  await page.locator('[data-testid="connection-simplesaml"] > h2', { hasText: "okta" }).waitFor();
+  result.editedHeader = (await page.locator('[data-testid="connection-simplesaml"] > h2').innerText()).trim();
+  result.editFlash = (await page.locator("#flash").innerText()).trim();
+
+  // 3c. The Overview counts every active connection: the SCIM directory and this SAML one,
+  // whose SCIM is still off.
+  await show("overview");
+  result.activeConnections = (await page.locator('[data-testid="active-connections"]').innerText()).trim();
+  await show("connections");
+  await card.waitFor();
 
   // 4. Turn SCIM on and generate a token: shown once, with the base URL to paste.
   await card.locator('[data-testid="scim-toggle"]').check();
@@ -105,6 +137,17 @@ try {
   const token = (await page.locator('[data-testid="token-value"]').innerText()).trim();
   const scimBase = (await page.locator('[data-testid="token-base-url"]').innerText()).trim();
   result.scimBaseUrl = scimBase;
+  // Shown in the viewport (the card is below others), with a Copy button that copies it.
+  result.tokenInView = await page.locator('[data-testid="new-token"]').evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+  });
+  await page.click('[data-testid="copy-token"]');
+  result.tokenCopied = (await page.evaluate(() => navigator.clipboard.readText())) === token;
+  result.newTokenState = (await card.locator('[data-testid="token-entra"] [data-testid="token-state"]').innerText()).trim();
+  result.expiredTokenState = (await page.locator(
+    `[data-testid="connection-directory"] [data-testid="token-${env("EXPIRED_TOKEN")}"] [data-testid="token-state"]`).innerText()).trim();
+  await page.locator('[data-testid="new-token"]').screenshot({ path: join(SHOTS, "05a-scim-token-in-view.png") });
   await shot("05-scim-token");
 
   // 5. Provision a user through SCIM with that token, as Entra would.
@@ -123,6 +166,8 @@ try {
   });
   result.provisionStatus = created.status;
   result.userId = (await created.json()).id;
+  // A list with a filter Roster refuses: the provisioning log keeps its query.
+  result.badFilterStatus = (await scim("GET", `/Users?filter=${encodeURIComponent('nickName zz "x"')}`)).status;
 
   // 6. The user is in the users view, and the sync status counts it.
   await show("users");
@@ -158,14 +203,32 @@ try {
   result.lastSync = (await sync.locator('[data-testid="last-sync"]').innerText()).trim();
   await shot("07-sync-status");
 
-  // 7. Map an IdP group to the admin role.
+  // 7. Map an IdP group to the admin role and a new app group, choosing from lists: two
+  // connections have SCIM on now, so the connection is picked, not guessed.
   await show("mappings");
+  result.mappingConnections = await page.locator('#new-mapping select[name="connectionId"] option').allInnerTexts();
+  result.mappingRoles = await page.locator('#new-mapping select[name="roleName"] option').allInnerTexts();
   await page.fill('#new-mapping input[name="scimGroupName"]', "Engineering");
-  await page.fill('#new-mapping input[name="roleName"]', "admin");
+  await page.selectOption('#new-mapping select[name="roleName"]', "admin");
   await page.selectOption('#new-mapping select[name="connectionId"]', { label: "simplesaml" });
+  await page.selectOption('#new-mapping select[name="groupName"]', { label: "New app group…" });
+  await page.fill('#new-mapping input[name="newGroupName"]', "Engineers");
   await page.click('#new-mapping button[type="submit"]');
   await page.locator('[data-testid="mapping-Engineering"]').waitFor();
+  const cells = (row) => row.locator("td").allInnerTexts().then((texts) => texts.slice(0, 4).map((t) => t.trim()));
+  result.mappingRow = await cells(page.locator('[data-testid="mapping-Engineering"]'));
+  result.lockoutMappingRow = await cells(page.locator(`[data-testid="mapping-${env("LOCKOUT_GROUP")}"]`));
   await shot("08-mappings");
+
+  // 7a. The roles page: each role with its rank and how many users hold it.
+  await show("roles");
+  result.roles = {};
+  for (const row of await page.locator('tr[data-testid^="role-"]').all()) {
+    const [name, rank, users] = (await row.locator("td").allInnerTexts()).map((t) => t.trim());
+    result.roles[name] = { rank: Number(rank), users: Number(users) };
+  }
+  await shot("08c-roles");
+  await show("mappings");
 
   // 7b. The mapping that makes this admin an admin: deleting it asks first, then the API refuses
   // (it would leave the workspace without an active admin) and the console says why.
@@ -195,6 +258,21 @@ try {
   await tokenRow.waitFor({ state: "detached" });
   result.afterRevokeStatus = (await scim("GET", "/Users")).status;
   await shot("09-token-revoked");
+
+  // 8b. Settings: SSO enforcement cannot be turned on from this password session, and the page
+  // says why; a leaked API key is revoked after a confirmation.
+  await show("settings");
+  result.ssoToggleDisabled = await page.locator('[data-testid="sso-enforcement"]').isDisabled();
+  result.ssoReason = (await page.locator('[data-testid="sso-enforcement-reason"]').innerText()).trim();
+  const keyRow = page.locator(`[data-testid="api-key-${env("API_KEY_NAME")}"]`);
+  await keyRow.getByRole("button", { name: "Revoke" }).click();
+  await dialog.waitFor();
+  result.apiKeyConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await shot("17a-api-key-revoke-confirmation");
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await keyRow.waitFor({ state: "detached" });
+  result.apiKeyFlash = (await page.locator("#flash").innerText()).trim();
+  await shot("17-settings");
 
   // 9. Register a webhook endpoint for the product: its signing secret is shown once.
   await show("webhooks");
@@ -243,7 +321,35 @@ try {
   await page.selectOption('#log-filters select[name="connection"]', { label: "simplesaml" });
   await page.click('#log-filters button[type="submit"]');
   await page.getByText("POST /scim/v2/Users").first().waitFor();
+  result.provisioningTarget = (await page.locator('[data-testid="provisioning-entry"]', { hasText: "POST /scim/v2/Users" })
+    .first().locator('[data-testid="provisioning-target"]').innerText()).trim();
+  result.provisioningQuery = (await page.locator('[data-testid="provisioning-request"]', { hasText: "?filter=" }).first().innerText()).trim();
+  result.loginDetails = (await page.locator('[data-testid="login-detail"]').allInnerTexts()).map((t) => t.trim());
   await shot("11-logs");
+
+  // 11b. The audit trail, newest first.
+  await show("audit");
+  result.auditActions = await page.locator('[data-testid="audit-action"]').allInnerTexts();
+  result.auditSeqs = (await page.locator('[data-testid="audit-event"] td:first-child').allInnerTexts()).map(Number);
+  await shot("18-audit");
+
+  // 11c. A connection whose IdP signs with an expired certificate: Test connection says so and
+  // offers the editor right there, to load the IdP's new metadata.
+  await show("connections");
+  await page.fill('#new-connection input[name="name"]', "ping");
+  await page.selectOption('#new-connection select[name="kind"]', "saml");
+  await page.fill('#new-connection textarea[name="metadataXml"]', readFileSync(env("EXPIRED_METADATA_FILE"), "utf8"));
+  await page.click('#new-connection button[type="submit"]');
+  const ping = page.locator('[data-testid="connection-ping"]');
+  await ping.waitFor();
+  await ping.locator('[data-testid="test-connection"]').click();
+  const warning = ping.locator('[data-testid="certificate-warning"]');
+  await warning.waitFor();
+  result.certificateWarning = (await warning.innerText()).trim();
+  await warning.getByRole("button", { name: "Edit connection" }).click();
+  await ping.locator('[data-testid="edit-connection-form"]').waitFor();
+  result.editorNextToWarning = await ping.locator('[data-testid="edit-connection-form"] h3').innerText();
+  await shot("19-certificate-warning");
 
   for (const [view, name] of [["migration", "10-migration-planner"], ["groups", "13-groups"]]) {
     await show(view);

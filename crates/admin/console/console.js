@@ -115,8 +115,37 @@ function copyRow(label, value, testid) {
   return [
     h("span", { class: "muted", text: label }),
     h("code", { "data-testid": testid, text: value }),
-    h("button", { class: "secondary", onclick: () => navigator.clipboard && navigator.clipboard.writeText(value) }, "Copy"),
+    copyButton(value),
   ];
+}
+
+// A Copy button for `value`; says "Copied" for a moment once the clipboard has it.
+function copyButton(value, testid) {
+  const button = h("button", { class: "secondary", type: "button", "data-testid": testid, onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select and copy by hand";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  } }, "Copy");
+  return button;
+}
+
+// A login event's or check's `detail` as one line: the fine-grained reason, then want and got,
+// then any other field ("header: Origin").
+function describeDetail(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  const show = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+  const parts = [];
+  if (detail.reason) parts.push(show(detail.reason));
+  if ("want" in detail) parts.push(`want ${show(detail.want)}`);
+  if ("got" in detail) parts.push(`got ${show(detail.got)}`);
+  for (const [key, value] of Object.entries(detail)) {
+    if (!["reason", "want", "got"].includes(key) && value !== null && value !== undefined) parts.push(`${key}: ${show(value)}`);
+  }
+  return parts.join(" · ");
 }
 
 function table(headers, rows) {
@@ -157,14 +186,16 @@ function signIn(view) {
 // --- Overview ------------------------------------------------------------------------------
 
 async function overview(view) {
-  const [scim, users, groups, failures] = await Promise.all([
+  const [{ connections: conns }, scim, users, groups, failures] = await Promise.all([
+    api("GET", "/connections"),
     api("GET", "/scim"),
     api("GET", "/users?limit=1000"),
     api("GET", "/groups?limit=1000"),
     api("GET", "/login-events?outcome=failure&limit=5"),
   ]);
   const count = (page, key) => `${page[key].length}${page.next ? "+" : ""}`;
-  const active = scim.connections.filter((c) => c.status === "active");
+  // Every active connection (SAML, OIDC and SCIM alike), not only those with SCIM on.
+  const active = conns.filter((c) => c.status === "active");
   view.append(
     h("h1", { text: "Overview" }),
     h("section", { class: "card" },
@@ -179,8 +210,9 @@ async function overview(view) {
         h("td", { "data-testid": "last-sync", text: when(c.lastSyncAt) }),
         h("td", { text: c.recentFailures, class: c.recentFailures ? "bad" : "" })))),
     h("h2", { text: "Recent login failures" }),
-    table(["When", "Reason", "Email", "Event"], failures.events.map((e) =>
-      h("tr", {}, h("td", { text: when(e.at) }), h("td", { text: e.reason }), h("td", { text: e.email || "" }), h("td", { class: "mono", text: e.id })))));
+    table(["When", "Reason", "Detail", "Email", "Event"], failures.events.map((e) =>
+      h("tr", {}, h("td", { text: when(e.at) }), h("td", { text: e.reason }), h("td", { class: "mono", text: describeDetail(e.detail) }),
+        h("td", { text: e.email || "" }), h("td", { class: "mono", text: e.id })))));
 }
 
 // --- Connections ---------------------------------------------------------------------------
@@ -216,12 +248,70 @@ function connectionForm(done) {
     samlFields, oidcFields, h("button", { type: "submit" }, "Create connection"));
 }
 
-function testResults(result) {
+const VENDORS = ["generic", "entra", "okta", "onelogin", "google"];
+
+// The form that edits a connection (PUT /connections/{id}/settings): new IdP metadata (a URL,
+// fetched again on request, or pasted XML: a rolled certificate), OIDC issuer, client id and
+// secret (blank keeps the stored one), vendor and email domains. Only what changed is sent, so
+// changing the domains does not ask the IdP anything.
+function connectionEditor(c, done) {
+  const idp = c.idp || {};
+  const fields = [];
+  if (c.kind === "saml") {
+    fields.push(
+      h("label", {}, "IdP metadata URL", h("input", { name: "metadataUrl", type: "url", value: idp.metadataUrl || "" })),
+      h("label", { class: "check" }, h("input", { type: "checkbox", name: "refetch", value: "yes" }), " Fetch the metadata again (the IdP rolled its certificate)"),
+      h("label", {}, "…or paste the IdP's new metadata XML", h("textarea", { name: "metadataXml" })));
+  }
+  if (c.kind === "oidc") {
+    fields.push(h("div", { class: "inline" },
+      h("label", {}, "Issuer", h("input", { name: "issuer", type: "url", value: idp.issuer || "" })),
+      h("label", {}, "Client id", h("input", { name: "clientId", value: idp.clientId || "" })),
+      h("label", {}, "New client secret", h("input", { name: "clientSecret", type: "password", autocomplete: "off", placeholder: "blank keeps the current one" })),
+      h("label", {}, "Token endpoint authentication", h("select", { name: "tokenAuthMethod" },
+        ["client_secret_basic", "client_secret_post"].map((m) => h("option", { value: m, selected: m === idp.tokenAuthMethod }, m))))));
+  }
+  return h("form", { class: "editor", "data-testid": "edit-connection-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(e.target);
+    const body = { vendor: v.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
+    if (c.kind === "saml") {
+      const allowIdpInitiated = Boolean(idp.allowIdpInitiated);
+      if (v.metadataXml) body.saml = { metadataXml: v.metadataXml, allowIdpInitiated };
+      else if (v.metadataUrl && (v.refetch || v.metadataUrl !== (idp.metadataUrl || ""))) body.saml = { metadataUrl: v.metadataUrl, allowIdpInitiated };
+    }
+    if (c.kind === "oidc" && (v.clientSecret || v.issuer !== idp.issuer || v.clientId !== idp.clientId || v.tokenAuthMethod !== idp.tokenAuthMethod)) {
+      body.oidc = { issuer: v.issuer, clientId: v.clientId, tokenAuthMethod: v.tokenAuthMethod };
+      if (v.clientSecret) body.oidc.clientSecret = v.clientSecret;
+    }
+    if (await attempt(() => api("PUT", `/connections/${c.id}/settings`, body), `${c.name} updated.`)) done();
+  } },
+    h("h3", { text: `Edit ${c.name}` }),
+    h("div", { class: "inline" },
+      h("label", {}, "Vendor", h("select", { name: "vendor" }, VENDORS.map((v) => h("option", { value: v, selected: v === c.vendor }, v)))),
+      h("label", {}, "Email domains", h("input", { name: "domains", value: (c.domains || []).join(" "), placeholder: "example.com" }))),
+    fields,
+    h("div", { class: "inline" },
+      h("button", { type: "submit", "data-testid": "save-connection" }, "Save changes"),
+      h("button", { type: "button", class: "secondary", onclick: (e) => { e.target.closest("form").remove(); } }, "Cancel")));
+}
+
+// The checks of Test connection. A failed certificate check (expired, or the IdP signs with a
+// certificate Roster does not have) offers the editor right there, to load the new metadata.
+function testResults(result, openEditor) {
+  const certificateTrouble = result.checks.some((c) => !c.ok && /certificate/.test(c.name));
   return h("div", { "data-testid": "test-result" },
     h("p", { class: result.ok ? "ok" : "bad", text: result.ok ? "All checks passed." : "Some checks failed:" }),
+    certificateTrouble ? h("p", { class: "bad", "data-testid": "certificate-warning" },
+      "The IdP's signing certificate expired or changed: load its new metadata. ",
+      h("button", { class: "secondary", type: "button", onclick: openEditor }, "Edit connection")) : null,
     table(["Check", "Result", "Want", "Got"], result.checks.map((c) =>
       h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
         h("td", { text: c.want }), h("td", { text: c.got })))));
+}
+
+function isExpired(token) {
+  return Boolean(token.expiresAt) && new Date(token.expiresAt) <= new Date();
 }
 
 async function tokensPanel(connection, rerender) {
@@ -229,9 +319,12 @@ async function tokensPanel(connection, rerender) {
   if (connection.kind === "scim" || connection.scimEnabled) {
     const { tokens } = await api("GET", `/connections/${connection.id}/tokens`);
     panel.append(h("h2", { text: "SCIM tokens" }),
-      table(["Name", "Hint", "Created", "Expires", "Last used", ""], tokens.map((t) =>
+      table(["Name", "Hint", "Created", "Expires", "State", "Last used", ""], tokens.map((t) =>
         h("tr", { "data-testid": `token-${t.name}` }, h("td", { text: t.name }), h("td", { class: "mono", text: t.hint }),
-          h("td", { text: when(t.createdAt) }), h("td", { text: t.expiresAt ? when(t.expiresAt) : "no expiry" }), h("td", { text: when(t.lastUsedAt) }),
+          h("td", { text: when(t.createdAt) }), h("td", { text: t.expiresAt ? when(t.expiresAt) : "no expiry" }),
+          // An expired token is refused like a revoked one: say so rather than list it as usable.
+          isExpired(t) ? h("td", { class: "bad", "data-testid": "token-state", text: "expired" }) : h("td", { class: "ok", "data-testid": "token-state", text: "active" }),
+          h("td", { text: when(t.lastUsedAt) }),
           h("td", {}, h("button", { class: "danger", onclick: async () => {
             const revoked = await afterConfirming({
               title: `Revoke the token ${t.name}?`,
@@ -249,9 +342,13 @@ async function tokensPanel(connection, rerender) {
         if (!created) return;
         await rerender();
         flash("Copy the token now: it is shown only once.", "info");
-        document.getElementById(`connection-${connection.id}`).append(h("div", { class: "secret", "data-testid": "new-token" },
-          h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token })),
-          h("div", {}, "SCIM base URL: ", h("code", { "data-testid": "token-base-url", text: created.scimBaseUrl }))));
+        const shown = h("div", { class: "secret", "data-testid": "new-token", tabindex: "-1" },
+          h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token }), " ", copyButton(created.token, "copy-token")),
+          h("div", {}, "SCIM base URL: ", h("code", { "data-testid": "token-base-url", text: created.scimBaseUrl }), " ", copyButton(created.scimBaseUrl)));
+        document.getElementById(`connection-${connection.id}`).append(shown);
+        // Below the fold on a page of several connections: bring it into view, and focus it.
+        shown.scrollIntoView({ block: "center" });
+        shown.focus({ preventScroll: true });
       } },
         h("label", {}, "Token name", h("input", { name: "name", placeholder: "entra-2026" })),
         h("label", {}, "Expires in days (optional)", h("input", { name: "expiresInDays", type: "number", min: "1" })),
@@ -276,12 +373,20 @@ async function connectionCard(summary, rerender) {
     c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
   if (c.status !== "active") return card;
   const results = h("div", {});
+  const editor = h("div", {});
+  const openEditor = () => {
+    fill(editor, connectionEditor(c, rerender));
+    editor.scrollIntoView({ block: "nearest" });
+  };
   const controls = h("div", { class: "inline" });
   if (c.kind !== "scim") {
     controls.append(h("button", { class: "secondary", "data-testid": "test-connection", onclick: async () => {
       const result = await attempt(() => api("POST", `/connections/${c.id}/test`));
-      results.replaceChildren(result ? testResults(result) : "");
+      results.replaceChildren(result ? testResults(result, openEditor) : "");
     } }, "Test connection"));
+  }
+  controls.append(h("button", { class: "secondary", "data-testid": "edit-connection", onclick: openEditor }, "Edit connection"));
+  if (c.kind !== "scim") {
     controls.append(h("label", {}, h("span", {}, h("input", { type: "checkbox", "data-testid": "scim-toggle", checked: c.scimEnabled, onchange: async (e) => {
       const on = e.target.checked;
       if (await attempt(() => api("PUT", `/connections/${c.id}/scim`, { enabled: on }), on ? "Provisioning with SCIM is on." : "Provisioning with SCIM is off.") === undefined) e.target.checked = !on;
@@ -296,7 +401,7 @@ async function connectionCard(summary, rerender) {
     }, () => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`);
     if (revoked !== undefined) rerender();
   } }, "Revoke connection"));
-  card.append(controls, results, await tokensPanel(c, rerender));
+  card.append(controls, results, editor, await tokensPanel(c, rerender));
   return card;
 }
 
@@ -434,40 +539,88 @@ async function groups(view, query = "", after = null) {
 
 // --- Mappings and the migration planner ----------------------------------------------------
 
+// Every group of the workspace (the listing pages by 1000), for the mapping form's lists.
+async function allGroups() {
+  const out = [];
+  let after = null;
+  do {
+    const params = new URLSearchParams({ limit: "1000" });
+    if (after) params.set("after", after);
+    const page = await api("GET", `/groups?${params}`);
+    out.push(...page.groups);
+    after = page.next;
+  } while (after);
+  return out;
+}
+
 async function mappings(view) {
-  const [{ mappings: list }, { connections: conns }] = await Promise.all([api("GET", "/scim/group-mappings"), api("GET", "/connections")]);
+  const [{ mappings: list }, { connections: conns }, { roles }, groupList] = await Promise.all([
+    api("GET", "/scim/group-mappings"), api("GET", "/connections"), api("GET", "/roles"), allGroups()]);
   const reload = () => mappings(view);
+  // A mapping belongs to a connection that has SCIM on; with one such connection it is chosen.
+  const scimConnections = conns.filter((c) => c.status === "active" && c.scimEnabled);
+  const appGroups = groupList.filter((g) => g.kind === "app");
+  const idpGroups = groupList.filter((g) => g.kind === "idp");
+  const newGroupName = h("label", { hidden: true }, "New app group name", h("input", { name: "newGroupName" }));
+  // "New app group…" reveals a name field (the API creates the group with the mapping).
+  const wantsNewGroup = () => Boolean(groupSelect.selectedOptions[0] && groupSelect.selectedOptions[0].dataset.new);
+  const groupSelect = h("select", { name: "groupName", onchange: () => { newGroupName.hidden = !wantsNewGroup(); } },
+    h("option", { value: "" }, "(none)"),
+    appGroups.map((g) => h("option", { value: g.displayName }, g.displayName)),
+    h("option", { value: "", "data-new": "yes" }, "New app group…"));
+  const idpGroupName = (m) => m.scimGroupDisplayName || m.scimGroupName || m.scimGroupId;
   fill(view,
     h("h1", { text: "Group mappings" }),
     h("p", { class: "muted", text: "An IdP group (by its stable id, or by name until it is first pushed) gives its members a role and/or an app group." }),
-    table(["IdP group", "Group id", "Role", "App group", ""], list.map((m) =>
-      h("tr", { "data-testid": `mapping-${m.scimGroupName || m.scimGroupId}` }, h("td", { text: m.scimGroupName || "" }), h("td", { class: "mono", text: m.scimGroupId || "(waiting for the group)" }),
-        h("td", { text: m.roleName || "" }), h("td", { class: "mono", text: m.groupId || "" }),
+    table(["IdP group", "Connection", "Role", "App group", ""], list.map((m) =>
+      h("tr", { "data-testid": `mapping-${m.scimGroupName || m.scimGroupId}` },
+        h("td", { "data-testid": "mapping-idp-group" }, idpGroupName(m), m.scimGroupId ? null : h("span", { class: "muted", text: " (waiting for the group)" })),
+        h("td", { "data-testid": "mapping-connection", text: m.connectionName || m.connectionId }),
+        h("td", { "data-testid": "mapping-role", text: m.roleName || "" }),
+        h("td", { "data-testid": "mapping-app-group", text: m.groupName || "" }),
         h("td", {}, h("button", { class: "danger", onclick: async () => {
-          const group = m.scimGroupName || m.scimGroupId;
+          const group = idpGroupName(m);
           const deleted = await afterConfirming({
             title: `Delete the mapping of ${group}?`,
-            message: `Members of ${group} lose what it gives them at once${m.roleName ? `: the role ${m.roleName}` : ""}${m.groupId ? `${m.roleName ? " and" : ":"} their membership of its app group` : ""}.`,
+            message: `Members of ${group} lose what it gives them at once${m.roleName ? `: the role ${m.roleName}` : ""}${m.groupId ? `${m.roleName ? " and" : ":"} their membership of ${m.groupName || "its app group"}` : ""}.`,
             confirm: "Delete mapping",
           }, () => api("DELETE", `/scim/group-mappings/${m.id}`), "Mapping deleted.");
           if (deleted !== undefined) reload();
         } }, "Delete"))))),
     h("section", { class: "card" }, h("h2", { text: "Add a mapping" }),
-      h("form", { class: "inline", id: "new-mapping", onsubmit: async (e) => {
+      scimConnections.length ? h("form", { class: "inline", id: "new-mapping", onsubmit: async (e) => {
         e.preventDefault();
         const v = formValues(e.target);
-        const body = { scimGroupName: v.scimGroupName };
+        const body = { scimGroupName: v.scimGroupName, connectionId: v.connectionId };
         if (v.roleName) body.roleName = v.roleName;
-        if (v.groupName) body.groupName = v.groupName;
-        if (v.connectionId) body.connectionId = v.connectionId;
+        const groupName = wantsNewGroup() ? v.newGroupName : v.groupName;
+        if (groupName) body.groupName = groupName;
         if (await attempt(() => api("POST", "/scim/group-mappings", body), "Mapping added; roles are recomputed now.")) reload();
       } },
-        h("label", {}, "IdP group name", h("input", { name: "scimGroupName", required: true })),
-        h("label", {}, "Role", h("input", { name: "roleName", placeholder: "admin" })),
-        h("label", {}, "App group (optional)", h("input", { name: "groupName" })),
-        h("label", {}, "Connection", h("select", { name: "connectionId" }, h("option", { value: "" }, "(the only SCIM connection)"),
-          conns.filter((c) => c.status === "active").map((c) => h("option", { value: c.id }, c.name)))),
-        h("button", { type: "submit" }, "Add mapping"))));
+        h("label", {}, "Connection", h("select", { name: "connectionId", required: true },
+          scimConnections.map((c) => h("option", { value: c.id }, c.name)))),
+        h("label", {}, "IdP group name", h("input", { name: "scimGroupName", required: true, list: "idp-group-names", autocomplete: "off" })),
+        h("datalist", { id: "idp-group-names" }, idpGroups.map((g) => h("option", { value: g.displayName }))),
+        h("label", {}, "Role", h("select", { name: "roleName" }, h("option", { value: "" }, "(no role)"),
+          roles.map((r) => h("option", { value: r.name }, r.name)))),
+        h("label", {}, "App group", groupSelect),
+        newGroupName,
+        h("button", { type: "submit" }, "Add mapping"))
+        : h("p", { class: "muted", "data-testid": "no-scim-connection", text: "Turn on “Automate provisioning with SCIM” for a connection first: a mapping maps the groups that connection pushes." })));
+}
+
+// The roles page: every role of the workspace with its rank (the highest a user holds is their
+// primary role) and how many users hold it, directly or through mapped groups.
+async function rolesView(view) {
+  const { roles } = await api("GET", "/roles");
+  fill(view,
+    h("h1", { text: "Roles" }),
+    h("p", { class: "muted", text: "A user holds a role directly or through a group mapping; the highest-ranked role a user holds is their primary role. Users no role reaches hold the default role." }),
+    table(["Role", "Rank", "Users", ""], roles.map((r) =>
+      h("tr", { "data-testid": `role-${r.name}` }, h("td", { text: r.name }), h("td", { "data-testid": "role-rank", text: r.rank }),
+        h("td", { "data-testid": "role-users", text: r.userCount }), h("td", { class: "muted", text: r.isDefault ? "default role" : "" })))),
+    h("p", { class: "muted" }, "Give a role to the members of an IdP group on the ", h("a", { href: "#mappings" }, "Mappings"),
+      " page. New roles are created by the operator: ", h("code", { text: "roster role create --workspace SLUG NAME --rank N" }), "."));
 }
 
 async function migration(view, format = "email") {
@@ -501,7 +654,8 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
     api("GET", `/provisioning-log?${provQuery}`), api("GET", `/login-events?${loginQuery}`), api("GET", "/connections")]);
   fill(view,
     h("h1", { text: "Logs" }),
-    h("p", {}, "Audit trail export: ", h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
+    h("p", {}, "The audit trail (every change, who made it): ", h("a", { href: "#audit" }, "view"), ", or export as ",
+      h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " · ",
       h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON")),
     h("form", { class: "inline", id: "log-filters", onsubmit: (e) => { e.preventDefault(); logs(view, formValues(e.target)); } },
       h("label", {}, "Provisioning log of", h("select", { name: "connection" }, h("option", { value: "" }, "every connection"),
@@ -511,13 +665,99 @@ async function logs(view, filters = { connection: "", outcome: "" }) {
           h("option", { value, selected: value === filters.outcome }, label)))),
       h("button", { type: "submit" }, "Filter")),
     h("h2", { text: "Provisioning log (SCIM requests)" }),
-    table(["When", "Request", "Status", "Duration", "Error"], prov.entries.map((e) =>
-      h("tr", {}, h("td", { text: when(e.at) }), h("td", { class: "mono", text: `${e.method} ${e.path}` }),
-        h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: `${Math.round(e.durationUs / 100) / 10} ms` }), h("td", { text: e.error || "" })))),
+    table(["When", "Connection", "Request", "Target", "Status", "Duration", "Error"], prov.entries.map((e) =>
+      h("tr", { "data-testid": "provisioning-entry" }, h("td", { text: when(e.at) }),
+        h("td", { text: (conns.find((c) => c.id === e.connectionId) || {}).name || e.connectionId }),
+        h("td", { class: "mono", "data-testid": "provisioning-request", text: `${e.method} ${e.path}${e.query ? `?${readableQuery(e.query)}` : ""}` }),
+        h("td", { class: "mono", "data-testid": "provisioning-target" }, provisioningTarget(e)),
+        h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: `${Math.round(e.durationUs / 100) / 10} ms` }),
+        h("td", { text: [e.error, ...(e.warnings || []).map((w) => describeDetail(w))].filter(Boolean).join(" · ") })))),
     h("h2", { text: "Login events" }),
-    table(["When", "Protocol", "Outcome", "Reason", "Email"], logins.events.map((e) =>
-      h("tr", {}, h("td", { text: when(e.at) }), h("td", { text: e.protocol }), h("td", { class: e.outcome === "success" ? "ok" : "bad", text: e.outcome }),
-        h("td", { text: e.reason || "" }), h("td", { text: e.email || "" })))));
+    table(["When", "Protocol", "Outcome", "Reason", "Detail", "Email"], logins.events.map((e) =>
+      h("tr", { "data-testid": "login-event" }, h("td", { text: when(e.at) }), h("td", { text: e.protocol }), h("td", { class: e.outcome === "success" ? "ok" : "bad", text: e.outcome }),
+        h("td", { text: e.reason || "" }), h("td", { class: "mono", "data-testid": "login-detail", text: describeDetail(e.detail) }), h("td", { text: e.email || "" })))));
+}
+
+// A query string as a person reads it: `filter=userName eq "ann"`, not its percent-encoding (as
+// sent when it does not decode).
+function readableQuery(query) {
+  try {
+    return decodeURIComponent(query.replace(/\+/g, " "));
+  } catch {
+    return query;
+  }
+}
+
+// What a SCIM request acted on: a user (linked to their page) or a group, by id.
+function provisioningTarget(entry) {
+  if (!entry.resourceId) return "";
+  if (entry.path.includes("/Users")) return h("a", { href: `#user/${entry.resourceId}`, text: `user ${entry.resourceId}` });
+  if (entry.path.includes("/Groups")) return `group ${entry.resourceId}`;
+  return entry.resourceId;
+}
+
+// The audit trail, newest first, a page at a time: who changed what, and how.
+async function audit(view, before = null) {
+  const params = new URLSearchParams({ order: "desc", limit: "100" });
+  if (before !== null && before !== undefined) params.set("before", before);
+  const { events } = await api("GET", `/audit?${params}`);
+  const detail = (value) => (value && typeof value === "object" && Object.keys(value).length ? JSON.stringify(value) : "");
+  fill(view,
+    h("h1", { text: "Audit trail" }),
+    h("p", { class: "muted" }, "Every change to the workspace and who made it, newest first. Export the whole trail as ",
+      h("a", { href: `${API}/audit?format=csv`, download: "roster-audit.csv" }, "CSV"), " or ",
+      h("a", { href: `${API}/audit?format=json`, target: "_blank" }, "JSON"), "."),
+    table(["#", "When", "Actor", "Action", "Target", "Detail"], events.map((e) =>
+      h("tr", { "data-testid": "audit-event" }, h("td", { text: e.seq }), h("td", { text: when(e.at) }),
+        h("td", { class: "mono", text: e.actorId ? `${e.actorKind} ${e.actorId}` : e.actorKind }),
+        h("td", { "data-testid": "audit-action", text: e.action }), h("td", { class: "mono", text: `${e.targetKind} ${e.targetId}` }),
+        h("td", { class: "mono", text: detail(e.detail) })))),
+    events.length === 100 ? h("button", { class: "secondary", onclick: () => audit(view, events[events.length - 1].seq) }, "Older events") : null);
+}
+
+// Workspace settings: SSO enforcement (the policy's answer decides whether the control works,
+// and its reason is shown when it does not) and the admin API keys, each revocable.
+async function settings(view) {
+  const [enforcement, { apiKeys }] = await Promise.all([api("GET", "/sso-enforcement"), api("GET", "/api-keys")]);
+  const reload = () => settings(view);
+  const change = enforcement.change;
+  const toggle = h("input", { type: "checkbox", "data-testid": "sso-enforcement", checked: enforcement.ssoEnforced, disabled: !change.allowed, onchange: async () => {
+    const on = toggle.checked;
+    const request = () => api("PUT", "/sso-enforcement", { enforced: on });
+    const done = on
+      ? await afterConfirming({
+        title: "Require SSO for every sign-in?",
+        message: "Password sign-ins of this workspace's users are refused from now on, admins' included: everyone signs in through the identity provider.",
+        confirm: "Enforce SSO",
+      }, request, "SSO is enforced: password sign-ins are refused.")
+      : await attempt(request, "SSO is no longer enforced: password sign-ins work again.");
+    if (done === undefined) toggle.checked = !on;
+  } });
+  fill(view,
+    h("h1", { text: "Settings" }),
+    h("section", { class: "card" },
+      h("h2", { text: "Single sign-on enforcement" }),
+      h("p", { class: "muted", text: "When SSO is enforced, this workspace's users cannot sign in with a password: everyone signs in through the identity provider." }),
+      h("label", { class: "check" }, h("span", {}, toggle, " Require SSO for every sign-in")),
+      h("p", { "data-testid": "sso-enforcement-state", text: enforcement.ssoEnforced ? "SSO is enforced." : "SSO is not enforced: password sign-ins are allowed." }),
+      change.allowed ? null : h("p", { class: "muted", "data-testid": "sso-enforcement-reason",
+        text: `You cannot change this from this session: ${change.reason}. Enforcing SSO needs a session signed in through SSO, so the admin who turns it on has proved the SSO sign-in works and cannot lock themselves out.` })),
+    h("section", { class: "card" },
+      h("h2", { text: "Admin API keys" }),
+      h("p", { class: "muted" }, "Keys that scripts use to call the admin API. A key is shown only when the operator creates it (",
+        h("code", { text: "roster api-key create" }), "); a leaked key can be revoked here."),
+      apiKeys.length ? table(["Name", "Hint", "Created", "Last used", ""], apiKeys.map((k) =>
+        h("tr", { "data-testid": `api-key-${k.name}` }, h("td", { text: k.name }), h("td", { class: "mono", text: `${k.hint}…` }),
+          h("td", { text: when(k.createdAt) }), h("td", { text: when(k.lastUsedAt) }),
+          h("td", {}, h("button", { class: "danger", onclick: async () => {
+            const revoked = await afterConfirming({
+              title: `Revoke the API key ${k.name}?`,
+              message: `Every script using ${k.name} (${k.hint}…) is refused from its next request on. A revoked key cannot be restored; the operator creates a new one with roster api-key create.`,
+              confirm: "Revoke key",
+            }, () => api("DELETE", `/api-keys/${k.id}`), `API key ${k.name} revoked.`);
+            if (revoked !== undefined) reload();
+          } }, "Revoke")))))
+        : h("p", { class: "muted", "data-testid": "no-api-keys", text: "No API keys." })));
 }
 
 async function webhooks(view) {
@@ -564,7 +804,7 @@ async function webhooks(view) {
 
 // --- Router --------------------------------------------------------------------------------
 
-const VIEWS = { overview, connections, users, user, groups, mappings, migration, logs, webhooks };
+const VIEWS = { overview, connections, users, user, groups, roles: rolesView, mappings, migration, logs, audit, webhooks, settings };
 // The nav entry a view belongs to (a user's page is under Users).
 const NAV_OF = { user: "users" };
 

@@ -20,7 +20,7 @@ use roster_store::domain::{Connection, ConnectionStatus};
 use roster_store::domain::{
     ConnectionId, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
-use roster_store::{NewConnection, Store};
+use roster_store::{ConnectionUpdate, NewConnection, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -87,12 +87,25 @@ pub struct CreateConnection {
     oidc: Option<OidcBody>,
 }
 
-/// The body of `PUT /connections/{id}/settings`.
+/// The body of `PUT /connections/{id}/settings`: any of the protocol settings, the vendor and
+/// the email domains; what is absent stays as it is.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSettings {
     saml: Option<SamlBody>,
     oidc: Option<OidcBody>,
+    vendor: Option<String>,
+    domains: Option<Vec<String>>,
+}
+
+const VENDOR_CHOICES: &str = "vendor must be one of entra, okta, onelogin, google, generic";
+
+fn parse_domains(domains: &[String]) -> Result<Vec<Domain>, AdminError> {
+    domains
+        .iter()
+        .map(|d| Domain::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AdminError::validation(e.to_string()))
 }
 
 fn token_auth_method(value: Option<&str>) -> Result<TokenAuthMethod, AdminError> {
@@ -324,7 +337,7 @@ pub async fn create(
         body.vendor.as_deref(),
         "generic",
         Vendor::parse,
-        "vendor must be one of entra, okta, onelogin, google, generic",
+        VENDOR_CHOICES,
     )?;
     let profile_sync = parse_choice(
         body.profile_sync.as_deref(),
@@ -338,12 +351,7 @@ pub async fn create(
         GroupSync::parse,
         "groupSync must be off or every_login",
     )?;
-    let domains = body
-        .domains
-        .iter()
-        .map(|d| Domain::parse(d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AdminError::validation(e.to_string()))?;
+    let domains = parse_domains(&body.domains)?;
     let validated = protocol_config(
         &rp,
         kind,
@@ -418,10 +426,11 @@ async fn managed_connection(
     .await?
 }
 
-/// `PUT /connections/{id}/settings`: new IdP metadata, a new issuer or a rotated client secret,
-/// validated like a creation; the old settings stay when the new ones are refused. A new issuer
-/// or client id needs the client secret in the same request. The audit event names the fields
-/// that changed and whether the secret was replaced.
+/// `PUT /connections/{id}/settings`: new IdP metadata (a rolled certificate), a new issuer or a
+/// rotated client secret, validated like a creation, and/or a new vendor or new email domains;
+/// the old settings stay when the new ones are refused. A new issuer or client id needs the
+/// client secret in the same request. The audit event names the fields that changed and
+/// whether the secret was replaced.
 pub async fn update_settings(
     principal: Principal,
     store: web::Data<Store>,
@@ -433,25 +442,58 @@ pub async fn update_settings(
     let id: ConnectionId = parse_id(&id, "connection")?;
     let body = body.into_inner();
     let (permit, current) = managed_connection(store.clone(), principal, id).await?;
+    let vendor = body
+        .vendor
+        .as_deref()
+        .map(|v| Vendor::parse(v).map_err(|_| AdminError::validation(VENDOR_CHOICES)))
+        .transpose()?;
+    let domains = body.domains.as_deref().map(parse_domains).transpose()?;
+    let protocol = body.saml.is_some() || body.oidc.is_some();
+    if !protocol && vendor.is_none() && domains.is_none() {
+        return Err(AdminError::validation(
+            "give what to change: saml, oidc, vendor and/or domains",
+        ));
+    }
     if current.status == ConnectionStatus::Revoked {
         return Err(AdminError::conflict("the connection is revoked"));
     }
-    let validated = protocol_config(
-        &rp,
-        current.kind,
-        body.saml,
-        body.oidc,
-        Some(&current.protocol_config),
-        settings.outbound.clone(),
-    )
-    .await?;
-    let audit = validated.change.audit_detail();
+    let validated = if protocol {
+        Some(
+            protocol_config(
+                &rp,
+                current.kind,
+                body.saml,
+                body.oidc,
+                Some(&current.protocol_config),
+                settings.outbound.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let mut audit = validated.as_ref().map_or_else(
+        || json!({ "changed": [] }),
+        |validated| validated.change.audit_detail(),
+    );
+    if let Some(changed) = audit["changed"].as_array_mut() {
+        if vendor.is_some_and(|v| v != current.vendor) {
+            changed.push(json!("vendor"));
+        }
+        if domains.as_ref().is_some_and(|d| *d != current.domains) {
+            changed.push(json!("domains"));
+        }
+    }
     let (workspace, connection) = web::block(move || {
-        let connection = store.update_connection_config_with(
+        let connection = store.update_connection(
             permit.actor(),
             permit.workspace_id(),
             id,
-            &validated.config,
+            ConnectionUpdate {
+                protocol_config: validated.as_ref().map(|v| v.config.as_str()),
+                vendor,
+                domains: domains.as_deref(),
+            },
             &audit,
         )?;
         Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection))

@@ -348,6 +348,28 @@ pub async fn set_scim(
     Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
 }
 
+/// `GET /sso-enforcement`: whether SSO is enforced, and whether the caller may change that —
+/// the policy's answer for `toggle SSO enforcement`, so the console can disable its control and
+/// say why (a password session or an API key would lock itself out).
+pub async fn sso_enforcement(
+    principal: Principal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let body = web::block(move || {
+        let permit = require_read(&store, &principal)?;
+        let workspace = store.workspace(permit.workspace_id())?;
+        let change = match permit.describe(Action::ToggleSsoEnforcement, Target::Workspace) {
+            Decision::Allowed => json!({ "allowed": true }),
+            Decision::Refused(r) => {
+                json!({ "allowed": false, "refusal": r.code, "reason": r.reason })
+            }
+        };
+        Ok::<_, AdminError>(json!({ "ssoEnforced": workspace.sso_enforced, "change": change }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct SsoEnforcement {
     enforced: bool,
@@ -466,15 +488,13 @@ pub async fn revoke_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Query of the logs.
+/// Query of the provisioning log.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     connection: Option<String>,
     before: Option<i64>,
-    after: Option<i64>,
     limit: Option<i64>,
-    format: Option<String>,
 }
 
 /// `GET /provisioning-log?connection=&before=&limit=`: SCIM requests, newest first.
@@ -506,7 +526,7 @@ pub async fn provisioning_log(
             json!({
                 "seq": e.seq, "connectionId": e.connection_id, "requestId": e.request_id,
                 "at": Timestamp::from_micros(e.occurred_at).to_rfc3339(),
-                "method": e.method, "path": e.path, "status": e.status, "durationUs": e.duration_us,
+                "method": e.method, "path": e.path, "query": e.query, "status": e.status, "durationUs": e.duration_us,
                 "resourceId": e.resource_id, "error": e.error,
                 "warnings": e.warnings.as_deref().and_then(|w| serde_json::from_str::<Value>(w).ok()),
             })
@@ -523,11 +543,23 @@ fn csv_field(value: &str) -> String {
     }
 }
 
-/// `GET /audit?after=&limit=&format=json|csv`: the audit trail in commit order.
+/// Query of the audit trail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    after: Option<i64>,
+    before: Option<i64>,
+    order: Option<String>,
+    limit: Option<i64>,
+    format: Option<String>,
+}
+
+/// `GET /audit?after=&limit=&format=json|csv`: the audit trail in commit order; with
+/// `order=desc` (and `before=SEQ` to page) newest first, as the console's view shows it.
 pub async fn audit(
     principal: Principal,
     store: web::Data<Store>,
-    query: web::Query<LogQuery>,
+    query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
@@ -535,9 +567,32 @@ pub async fn audit(
     if !matches!(format.as_str(), "json" | "csv") {
         return Err(AdminError::validation("format must be json or csv"));
     }
+    let newest_first = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(AdminError::validation("order must be asc or desc")),
+    };
+    match (newest_first, query.after, query.before) {
+        (false, _, Some(_)) => {
+            return Err(AdminError::validation(
+                "before pages order=desc; in commit order, page with after",
+            ))
+        }
+        (true, Some(_), _) => {
+            return Err(AdminError::validation(
+                "after pages commit order; with order=desc, page with before",
+            ))
+        }
+        _ => {}
+    }
     let events = web::block(move || {
         let permit = require_read(&store, &principal)?;
-        Ok::<_, AdminError>(store.audit_events(permit.workspace_id(), query.after, limit)?)
+        let events = if newest_first {
+            store.audit_events_newest_first(permit.workspace_id(), query.before, limit)?
+        } else {
+            store.audit_events(permit.workspace_id(), query.after, limit)?
+        };
+        Ok::<_, AdminError>(events)
     })
     .await??;
     if format == "csv" {

@@ -17,6 +17,7 @@ mod events;
 mod login_events;
 mod migration;
 pub mod openapi;
+mod roles;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
 pub use roster_store::domain::password;
 mod scim_admin;
@@ -101,6 +102,7 @@ routes! {
     post "/connections/{id}/test" => connections::test,
     get "/scim/migration-plan" => migration::endpoint,
     put "/connections/{id}/scim" => directory::set_scim,
+    get "/sso-enforcement" => directory::sso_enforcement,
     put "/sso-enforcement" => directory::set_sso_enforcement,
     get "/connections/{id}/tokens" => directory::list_tokens,
     post "/connections/{id}/tokens" => directory::create_token,
@@ -120,6 +122,7 @@ routes! {
     get "/scim/group-mappings" => scim_admin::list_mappings,
     post "/scim/group-mappings" => scim_admin::create_mapping,
     delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
+    get "/roles" => roles::list,
     get "/api-keys" => api_keys::list,
     delete "/api-keys/{id}" => api_keys::revoke,
 }

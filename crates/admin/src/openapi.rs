@@ -23,7 +23,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
         "put",
         "/api/v1/admin/connections/{id}/settings",
-        "Replace a connection's IdP settings (validated like a creation)",
+        "Change a connection's IdP settings (validated like a creation), vendor or email domains",
         "UpdateSettings",
         200,
     ),
@@ -246,6 +246,20 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/v1/admin/sso-enforcement",
+        "Whether SSO is enforced, and whether the caller may change it (and why not)",
+        "",
+        200,
+    ),
+    (
+        "get",
+        "/api/v1/admin/roles",
+        "The workspace's roles with rank and how many users each reaches",
+        "",
+        200,
+    ),
+    (
         "put",
         "/api/v1/admin/sso-enforcement",
         "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
@@ -364,7 +378,7 @@ pub fn document() -> Value {
                         "oidc": {"$ref": "#/components/schemas/OidcSettings"}
                     }
                 },
-                "UpdateSettings": object(&[("saml", "object"), ("oidc", "object")], &[]),
+                "UpdateSettings": object(&[("saml", "object"), ("oidc", "object"), ("vendor", "string"), ("domains", "string[]")], &[]),
                 "SamlSettings": object(&[("metadataXml", "string"), ("metadataUrl", "string"), ("allowIdpInitiated", "boolean")], &[]),
                 "OidcSettings": object(&[("issuer", "string"), ("clientId", "string"), ("clientSecret", "string"), ("tokenAuthMethod", "string")], &["issuer", "clientId"]),
                 "NewToken": object(&[("name", "string"), ("expiresInDays", "integer")], &[]),

@@ -6,7 +6,7 @@
 use actix_web::{web, HttpResponse};
 use roster_mapping::policy::{Action, Target};
 use roster_store::domain::{
-    ConnectionId, DisplayName, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
+    ConnectionId, DisplayName, GroupId, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
 };
 use roster_store::{NewMapping, Store, StoreError};
 use serde::Deserialize;
@@ -64,38 +64,83 @@ pub async fn revoke_connection(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn mapping_json(mapping: &GroupMapping, role_name: Option<String>) -> Value {
+/// What a mapping's ids are called, for the console to show names instead of ids.
+#[derive(Debug, Default)]
+struct MappingNames {
+    role: Option<String>,
+    connection: Option<String>,
+    app_group: Option<String>,
+    /// The IdP group's display name, when the mapping is bound to a group Roster holds.
+    idp_group: Option<String>,
+}
+
+fn mapping_json(mapping: &GroupMapping, names: MappingNames) -> Value {
     json!({
         "id": mapping.id.to_string(),
         "connectionId": mapping.connection_id.to_string(),
+        "connectionName": names.connection,
         "scimGroupId": mapping.idp_group_key,
         "scimGroupName": mapping.idp_group_name,
+        "scimGroupDisplayName": names.idp_group,
         "groupId": mapping.app_group_id.map(|id| id.to_string()),
+        "groupName": names.app_group,
         "roleId": mapping.role_id.map(|id| id.to_string()),
-        "roleName": role_name,
+        "roleName": names.role,
         "createdAt": mapping.created_at.to_rfc3339(),
     })
 }
 
-/// `GET /api/v1/admin/scim/group-mappings`.
+/// The display name of a group of the workspace, if `id` names one (a mapping's IdP group key
+/// may also be an externalId or a JIT claim value, which name no group row).
+fn group_display_name(
+    store: &Store,
+    workspace: WorkspaceId,
+    id: &str,
+) -> Result<Option<String>, AdminError> {
+    let Ok(group_id) = id.parse::<GroupId>() else {
+        return Ok(None);
+    };
+    match store.group(workspace, group_id) {
+        Ok(group) => Ok(Some(group.display_name.to_string())),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /api/v1/admin/scim/group-mappings`: each mapping with the names of its connection,
+/// role, app group and (once bound) IdP group beside their ids.
 pub async fn list_mappings(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
     let body = web::block(move || {
         let permit = require_read(&store, &principal)?;
-        let roles = store.list_roles(permit.workspace_id())?;
-        let mappings = store.list_mappings(permit.workspace_id())?;
-        let list: Vec<Value> = mappings
-            .iter()
-            .map(|m| {
-                let name = m
+        let workspace = permit.workspace_id();
+        let roles = store.list_roles(workspace)?;
+        let connections = store.list_connections(workspace)?;
+        let mappings = store.list_mappings(workspace)?;
+        let mut list = Vec::with_capacity(mappings.len());
+        for m in &mappings {
+            let names = MappingNames {
+                role: m
                     .role_id
                     .and_then(|id| roles.iter().find(|r| r.id == id))
-                    .map(|r| r.name.to_string());
-                mapping_json(m, name)
-            })
-            .collect();
+                    .map(|r| r.name.to_string()),
+                connection: connections
+                    .iter()
+                    .find(|c| c.id == m.connection_id)
+                    .map(|c| c.name.to_string()),
+                app_group: match m.app_group_id {
+                    Some(id) => group_display_name(&store, workspace, &id.to_string())?,
+                    None => None,
+                },
+                idp_group: match &m.idp_group_key {
+                    Some(key) => group_display_name(&store, workspace, key)?,
+                    None => None,
+                },
+            };
+            list.push(mapping_json(m, names));
+        }
         Ok::<_, AdminError>(json!({ "mappings": list }))
     })
     .await??;
@@ -204,11 +249,20 @@ pub async fn create_mapping(
                 } else {
                     by_name.clone()
                 },
-                app_group_id: app_group.map(|g| g.id),
+                app_group_id: app_group.as_ref().map(|g| g.id),
                 role_id: role.as_ref().map(|r| r.id),
             },
         )?;
-        Ok::<_, AdminError>(mapping_json(&mapping, role.map(|r| r.name.to_string())))
+        let names = MappingNames {
+            role: role.map(|r| r.name.to_string()),
+            connection: Some(store.connection(workspace, connection_id)?.name.to_string()),
+            app_group: app_group.map(|g| g.display_name.to_string()),
+            idp_group: match &mapping.idp_group_key {
+                Some(key) => group_display_name(&store, workspace, key)?,
+                None => None,
+            },
+        };
+        Ok::<_, AdminError>(mapping_json(&mapping, names))
     })
     .await??;
     Ok(HttpResponse::Created().json(created))

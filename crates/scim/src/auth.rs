@@ -75,6 +75,7 @@ impl FromRequest for ScimClient {
                     request_id: String::new(),
                     method: req.method().to_string(),
                     path: req.path().to_owned(),
+                    query: None,
                 });
             // A token accepted within the last second needs no database read, nor a pool thread.
             let principal = match store.recently_authenticated_scim_token(&token) {

@@ -148,6 +148,9 @@ async fn log_request(
             .to_owned(),
         method: req.method().to_string(),
         path: req.path().to_owned(),
+        query: Some(req.query_string())
+            .filter(|query| !query.is_empty())
+            .map(|query| query.chars().take(respond::MAX_LOGGED_QUERY).collect()),
     };
     let read = req.method() == actix_web::http::Method::GET || request.path.ends_with("/.search");
     req.extensions_mut().insert(request.clone());
@@ -180,6 +183,7 @@ async fn log_request(
             request_id: request.request_id,
             method: request.method,
             path: request.path,
+            query: request.query,
             status: i32::from(res.status().as_u16()),
             duration_us: i64::try_from(request.started.elapsed().as_micros()).unwrap_or(i64::MAX),
             resource_id: facts.resource_id,

@@ -92,6 +92,7 @@ impl Ctx<'_> {
             request_id: request.request_id.clone(),
             method: request.method.clone(),
             path: request.path.clone(),
+            query: request.query.clone(),
             status: i32::from(status),
             duration_us: i64::try_from(request.started.elapsed().as_micros()).unwrap_or(i64::MAX),
             resource_id: facts.resource_id.clone(),

@@ -29,7 +29,13 @@ pub struct RequestLog {
     pub method: String,
     /// Without the query string.
     pub path: String,
+    /// The query string (the filter of a list, say), at most [`MAX_LOGGED_QUERY`] characters;
+    /// `None` when the request had none. SCIM carries its token in a header, never here.
+    pub query: Option<String>,
 }
+
+/// How much of a query string the provisioning log keeps.
+pub const MAX_LOGGED_QUERY: usize = 1000;
 
 /// A SCIM JSON response with an optional ETag.
 pub fn scim_json(status: StatusCode, body: &Value, version: Option<i64>) -> HttpResponse {

@@ -204,6 +204,7 @@ diesel::table! {
         resource_id -> Nullable<Text>,
         error -> Nullable<Text>,
         warnings -> Nullable<Text>,
+        query -> Nullable<Text>,
     }
 }
 

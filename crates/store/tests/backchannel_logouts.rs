@@ -98,6 +98,7 @@ fn provisioning_entry(workspace: &Workspace, connection_id: &str) -> NewProvisio
         resource_id: None,
         error: None,
         warnings: None,
+        query: None,
     }
 }
 

@@ -620,6 +620,7 @@ fn provisioning_entry(
         resource_id: None,
         error: None,
         warnings: None,
+        query: None,
     }
 }
 

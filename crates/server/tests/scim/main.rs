@@ -14,6 +14,7 @@ mod receiver;
 mod admin_api;
 mod admin_apps;
 mod admin_connections;
+mod admin_console_api;
 mod admin_directory;
 mod admin_isolation;
 mod admin_lockout;

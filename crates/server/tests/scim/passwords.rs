@@ -293,6 +293,7 @@ fn a_stored_password_is_never_returned_or_exported() {
                 resource_id: None,
                 error: None,
                 warnings: None,
+                query: None,
             },
         )
         .unwrap();

@@ -5,7 +5,11 @@
 //! account cannot be disabled (and why), disables another user after a confirmation, adds a
 //! mapping, is refused (after a confirmation) the deletion of the mapping that makes them an
 //! admin, revokes the token after a confirmation, registers a webhook endpoint, opens the page of
-//! a user signed into two products and signs them out everywhere, and signs out. The script
+//! a user signed into two products and signs them out everywhere, and signs out. On the way it
+//! edits the connection, copies the token shown once, sees an expired token as expired, picks
+//! the mapping's connection, role and app group from lists, reads the roles page, finds SSO
+//! enforcement disabled for a password session (and why), revokes a leaked API key, and reads a
+//! login failure's want/got, a SCIM request's target and the audit trail. The script
 //! fails on any page error, CSP violation or unexpected failed request; this test then checks the
 //! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
@@ -16,10 +20,12 @@ use std::process::Command;
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{
-    Actor, ConnectionKind, DisplayName, GroupKind, GroupSync, Lifecycle, MappingId, ProfileSync,
-    Provenance, Source, Timestamp, User, UserName, Vendor,
+    Actor, ConnectionKind, DisplayName, GroupKind, GroupSync, Lifecycle, LoginFailure, MappingId,
+    ProfileSync, Provenance, Source, Timestamp, User, UserName, Vendor,
 };
-use roster_store::{CodeBinding, NewConnection, NewGroup, NewMapping, NewOAuthGrant};
+use roster_store::{
+    CodeBinding, NewConnection, NewGroup, NewLoginEvent, NewMapping, NewOAuthGrant,
+};
 use serde_json::{json, Value};
 
 use crate::idps::{OidcOp, OidcOptions, SamlIdp};
@@ -78,6 +84,47 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .unwrap();
     let catalog_refresh = sign_into_product(&app, &ada, "Data Catalog", true);
     let _billing_refresh = sign_into_product(&app, &ada, "Billing", false);
+    // A leaked API key for the admin to revoke, an expired SCIM token of the directory, and a
+    // login failure with its want/got.
+    let (_, leaked_key) = app
+        .db
+        .store
+        .create_api_key(&Actor::Cli, app.workspace.id, "leaked-key")
+        .unwrap();
+    let leaked_key = leaked_key.expose().to_owned();
+    let directory = app
+        .db
+        .store
+        .connection_by_name(app.workspace.id, "directory")
+        .unwrap();
+    let yesterday = Timestamp::from_micros(Timestamp::now().as_micros() - 86_400_000_000);
+    app.db
+        .store
+        .create_scim_token(
+            &Actor::Cli,
+            app.workspace.id,
+            directory.id,
+            "old-directory",
+            Some(yesterday),
+        )
+        .unwrap();
+    app.db
+        .store
+        .record_login_event(NewLoginEvent {
+            workspace_id: app.workspace.id,
+            connection_id: Some(directory.id),
+            user_id: None,
+            protocol: "saml",
+            failure: Some(LoginFailure::InvalidResponse),
+            detail: json!({
+                "reason": "audience_mismatch",
+                "want": "https://roster.example/sp",
+                "got": ["https://other.example/sp"],
+            }),
+            subject: None,
+            email: Some("eve@example.test".to_owned()),
+        })
+        .unwrap();
 
     let output = Command::new("node")
         .arg(console_dir().join("drive.mjs"))
@@ -91,6 +138,13 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .env("APPS_USER", "ada@example.test")
         .env("DISABLE_USER", "bea@example.test")
         .env("LOCKOUT_GROUP", &lockout_group)
+        .env("API_KEY_NAME", "leaked-key")
+        .env("EXPIRED_TOKEN", "old-directory")
+        .env(
+            "EXPIRED_METADATA_FILE",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../sso/tests/fixtures/ssoready/assertions/ping/metadata.xml"),
+        )
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/drive.mjs");
@@ -136,7 +190,11 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // …is what the database holds.
     let store = &app.db.store;
     let connections = store.list_connections(app.workspace.id).unwrap();
-    assert_eq!(connections.len(), 2, "the directory and the one created");
+    assert_eq!(
+        connections.len(),
+        3,
+        "the directory, the one created and the one whose certificate expired"
+    );
     let connection = connections
         .iter()
         .find(|c| c.name.as_str() == "simplesaml")
@@ -199,7 +257,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // reason, and nothing changed: the mapping and the admin role stay.
     assert_eq!(
         seen["mappingConfirmation"],
-        format!("Members of {lockout_group} lose what it gives them at once: the role admin.")
+        "Members of Console admins lose what it gives them at once: the role admin."
     );
     assert_eq!(
         seen["mappingRefusal"],
@@ -265,16 +323,181 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         (400, json!("invalid_grant"))
     );
 
+    // The connection was edited from its card: the vendor and domains changed, the metadata was
+    // fetched again, and the audit trail says which fields changed.
+    assert!(
+        seen["editedHeader"]
+            .as_str()
+            .unwrap()
+            .contains("SAML · okta · active"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["editFlash"], "simplesaml updated.");
+    assert_eq!(connection.vendor, Vendor::Okta);
+    assert_eq!(
+        connection
+            .domains
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>(),
+        ["example.test", "example.org"]
+    );
+    let audit = store.audit_events(app.workspace.id, None, 10_000).unwrap();
+    let edit = audit
+        .iter()
+        .find(|e| {
+            e.action == "connection.config_updated" && e.target_id == connection.id.to_string()
+        })
+        .expect("the edit is audited");
+    // (The metadata fetched again may differ byte for byte, a fresh validUntil say, so only the
+    // fields the form changed are checked.)
+    let changed = serde_json::from_str::<Value>(&edit.detail).unwrap()["changed"].clone();
+    for field in ["vendor", "domains"] {
+        assert!(
+            changed.as_array().unwrap().contains(&json!(field)),
+            "{changed}"
+        );
+    }
+
+    // Test connection flagged the expired certificate and opened the editor beside the warning.
+    assert!(
+        seen["certificateWarning"].as_str().unwrap().starts_with(
+            "The IdP's signing certificate expired or changed: load its new metadata."
+        ),
+        "{seen:#}"
+    );
+    assert_eq!(seen["editorNextToWarning"], "Edit ping");
+
+    // The Overview counted both active connections, SCIM on or not.
+    assert_eq!(seen["activeConnections"], "2", "{seen:#}");
+
+    // The token shown once was in view, and its Copy button copied it; the new token read
+    // active and the expired one expired.
+    assert_eq!(seen["tokenInView"], true, "{seen:#}");
+    assert_eq!(seen["tokenCopied"], true, "{seen:#}");
+    assert_eq!(seen["newTokenState"], "active");
+    assert_eq!(seen["expiredTokenState"], "expired");
+
+    // The mapping form offered the SCIM connections and the roles as lists; the table showed
+    // names, not ids.
+    assert_eq!(
+        seen["mappingConnections"],
+        json!(["directory", "simplesaml"])
+    );
+    assert_eq!(
+        seen["mappingRoles"],
+        json!(["(no role)", "admin", "member"])
+    );
+    assert_eq!(
+        seen["mappingRow"],
+        json!([
+            "Engineering (waiting for the group)",
+            "simplesaml",
+            "admin",
+            "Engineers"
+        ])
+    );
+    assert_eq!(
+        seen["lockoutMappingRow"],
+        json!(["Console admins", "directory", "admin", ""])
+    );
+    let engineers = store
+        .admin_groups(app.workspace.id, Some("Engineers"), None, 10)
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|g| g.display_name.as_str() == "Engineers")
+        .expect("the new app group");
+    assert_eq!(engineering.app_group_id, Some(engineers.id));
+    // The roles page: every role with its rank; the admin holds `admin` (through the mapping).
+    assert_eq!(seen["roles"]["admin"]["users"], 1, "{seen:#}");
+    for role in store.list_roles(app.workspace.id).unwrap() {
+        assert_eq!(
+            seen["roles"][role.name.as_str()]["rank"],
+            role.rank,
+            "{seen:#}"
+        );
+    }
+
+    // SSO enforcement was offered disabled, with the policy's reason; nothing changed.
+    assert_eq!(seen["ssoToggleDisabled"], true);
+    assert!(
+        seen["ssoReason"]
+            .as_str()
+            .unwrap()
+            .contains("sign in with SSO before enforcing it, or you would lock yourself out"),
+        "{seen:#}"
+    );
+    assert!(!store.workspace(app.workspace.id).unwrap().sso_enforced);
+    // The leaked API key was revoked after a confirmation: it is refused from then on.
+    assert!(
+        seen["apiKeyConfirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Every script using leaked-key"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["apiKeyFlash"], "API key leaked-key revoked.");
+    assert!(store.list_api_keys(app.workspace.id).unwrap().is_empty());
+    assert_eq!(
+        admin_call(&app, &leaked_key, "GET", "/session", None).0,
+        401
+    );
+
+    // The logs showed the login failure's want/got and the SCIM create's target; the audit
+    // view listed the changes made here, newest first.
+    assert!(
+        seen["loginDetails"].as_array().unwrap().iter().any(|d| d
+            == "audience_mismatch · want https://roster.example/sp · got [\"https://other.example/sp\"]"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["badFilterStatus"], 400);
+    assert_eq!(
+        seen["provisioningQuery"],
+        "GET /scim/v2/Users?filter=nickName zz \"x\""
+    );
+    assert_eq!(
+        seen["provisioningTarget"],
+        format!("user {}", seen["userId"].as_str().unwrap())
+    );
+    let actions: Vec<&str> = seen["auditActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for action in [
+        "api_key.revoked",
+        "mapping.created",
+        "connection.config_updated",
+        "scim_token.revoked",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let seqs: Vec<i64> = seen["auditSeqs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert!(
+        !seqs.is_empty() && seqs.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {seqs:?}"
+    );
+
     for page in [
         "01-sign-in",
         "02-overview",
         "03-connection-created",
+        "04b-connection-editor",
         "05-scim-token",
+        "05a-scim-token-in-view",
         "06-users",
         "06b-disable-confirmation",
         "07-sync-status",
         "08-mappings",
         "08b-mapping-deletion-refused",
+        "08c-roles",
         "09a-token-revoke-confirmation",
         "09-token-revoked",
         "10-migration-planner",
@@ -283,6 +506,10 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "14-user-apps",
         "15-sign-out-confirmation",
         "16-signed-out-everywhere",
+        "17a-api-key-revoke-confirmation",
+        "17-settings",
+        "18-audit",
+        "19-certificate-warning",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");

@@ -75,6 +75,26 @@ impl Store {
         rows.into_iter().map(AuditRow::into_event).collect()
     }
 
+    /// A workspace's audit events newest first, before `before_seq` (all when `None`), at most
+    /// `limit`: the console's view starts from the latest change.
+    pub fn audit_events_newest_first(
+        &self,
+        workspace_id: WorkspaceId,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = self.read(|conn| {
+            Ok(audit_events::table
+                .filter(audit_events::workspace_id.eq(workspace_id.to_string()))
+                .filter(audit_events::seq.lt(before_seq.unwrap_or(i64::MAX)))
+                .order(audit_events::seq.desc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?)
+        })?;
+        rows.into_iter().map(AuditRow::into_event).collect()
+    }
+
     /// The newest audit events that belong to no workspace (operator actions such as session
     /// key rotations), newest first, at most `limit`.
     pub fn system_audit_events(&self, limit: i64) -> StoreResult<Vec<AuditEvent>> {

@@ -26,6 +26,25 @@ pub struct NewConnection {
     pub strict_immutability: bool,
 }
 
+/// What a connection update changes; `None` keeps the stored value. Protocol crates validate
+/// `protocol_config` before.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectionUpdate<'a> {
+    pub protocol_config: Option<&'a str>,
+    pub vendor: Option<Vendor>,
+    pub domains: Option<&'a [Domain]>,
+}
+
+/// The columns a [`ConnectionUpdate`] sets (`None` leaves a column as it is).
+#[derive(AsChangeset)]
+#[diesel(table_name = connections)]
+struct ConnectionChangeset {
+    protocol_config: Option<String>,
+    vendor: Option<String>,
+    domains: Option<String>,
+    updated_at: i64,
+}
+
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = connections)]
 pub(crate) struct ConnectionRow {
@@ -187,16 +206,42 @@ impl Store {
         protocol_config: &str,
         audit_detail: &serde_json::Value,
     ) -> StoreResult<Connection> {
+        self.update_connection(
+            actor,
+            workspace_id,
+            id,
+            ConnectionUpdate {
+                protocol_config: Some(protocol_config),
+                ..ConnectionUpdate::default()
+            },
+            audit_detail,
+        )
+    }
+
+    /// Changes a connection's protocol settings, vendor and/or email domains in one write,
+    /// audited as `connection.config_updated` with `audit_detail` (which fields changed, never
+    /// a value of the settings).
+    pub fn update_connection(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        id: ConnectionId,
+        update: ConnectionUpdate<'_>,
+        audit_detail: &serde_json::Value,
+    ) -> StoreResult<Connection> {
+        let changeset = ConnectionChangeset {
+            protocol_config: update.protocol_config.map(str::to_owned),
+            vendor: update.vendor.map(|vendor| vendor.as_str().to_owned()),
+            domains: update.domains.map(to_json_list),
+            updated_at: Timestamp::now().as_micros(),
+        };
         self.write(|conn| {
             let updated = diesel::update(
                 connections::table
                     .filter(connections::workspace_id.eq(workspace_id.to_string()))
                     .filter(connections::id.eq(id.to_string())),
             )
-            .set((
-                connections::protocol_config.eq(protocol_config),
-                connections::updated_at.eq(Timestamp::now().as_micros()),
-            ))
+            .set(&changeset)
             .execute(conn)?;
             if updated == 0 {
                 return Err(StoreError::NotFound { what: "connection" });

@@ -38,7 +38,7 @@ mod workspace;
 pub use api_key::{ApiKeyInfo, ApiKeyPrincipal};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
-pub use connection::NewConnection;
+pub use connection::{ConnectionUpdate, NewConnection};
 pub use directory::AdminPage;
 pub use events::{connection_json, group_json, user_json, Event};
 pub use group::NewGroup;

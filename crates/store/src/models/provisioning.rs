@@ -104,6 +104,8 @@ pub struct ProvisioningEntry {
     pub error: Option<String>,
     /// JSON array of warnings (e.g. ignored identifier changes with want/got).
     pub warnings: Option<String>,
+    /// The request's query string (without `?`), when it had one.
+    pub query: Option<String>,
 }
 
 /// A request about to be logged.
@@ -123,6 +125,7 @@ pub struct NewProvisioningEntry {
     pub resource_id: Option<String>,
     pub error: Option<String>,
     pub warnings: Option<String>,
+    pub query: Option<String>,
 }
 
 impl Store {

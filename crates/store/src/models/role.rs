@@ -121,6 +121,31 @@ impl Store {
         })
     }
 
+    /// The workspace's roles (highest rank first, as [`Store::list_roles`]), each with how many
+    /// users it reaches, directly or through groups (the materialised `granted_roles`). Users
+    /// no role reaches hold the workspace's default role without being counted here.
+    pub fn roles_with_holders(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<(Role, i64)>> {
+        let roles = self.list_roles(workspace_id)?;
+        let counts: Vec<(String, i64)> = self.read(|conn| {
+            Ok(granted_roles::table
+                .filter(granted_roles::workspace_id.eq(workspace_id.to_string()))
+                .group_by(granted_roles::role_id)
+                .select((granted_roles::role_id, diesel::dsl::count_star()))
+                .load(conn)?)
+        })?;
+        Ok(roles
+            .into_iter()
+            .map(|role| {
+                let id = role.id.to_string();
+                let holders = counts
+                    .iter()
+                    .find(|(role_id, _)| *role_id == id)
+                    .map_or(0, |(_, count)| *count);
+                (role, holders)
+            })
+            .collect())
+    }
+
     /// Assigns a role to a user directly (idempotent).
     pub fn assign_role(
         &self,

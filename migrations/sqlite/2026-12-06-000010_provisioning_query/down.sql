@@ -1,0 +1,1 @@
+ALTER TABLE provisioning_log DROP COLUMN query;
