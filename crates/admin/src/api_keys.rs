@@ -4,7 +4,7 @@
 //! policy (`manage API keys`) and is audited as `api_key.revoked`.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
+use roster_policy::admin::Action;
 use roster_store::domain::TokenId;
 use roster_store::{ApiKeyInfo, Store};
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //!
 //! This module only says *who* calls ([`Principal`]) and whether that user holds the `admin`
 //! role; it never refuses a non-admin itself. What the caller may do is the policy's
-//! (`roster_mapping::policy::allowed`), asked through [`permit`], which is the only way from a
+//! (`roster_policy::admin::allowed`), asked through [`permit`], which is the only way from a
 //! principal to its workspace id and audit actor.
 //!
 //! Keys and tokens are never logged.
@@ -73,8 +73,8 @@ impl Principal {
     }
 
     /// The actor as the policy sees it.
-    fn policy_actor(&self) -> roster_mapping::policy::Actor {
-        roster_mapping::policy::Actor {
+    fn policy_actor(&self) -> roster_policy::admin::Actor {
+        roster_policy::admin::Actor {
             is_admin: self.has_admin_role,
             signed_in_with_sso: matches!(
                 self.credential,

@@ -12,7 +12,7 @@
 mod client_secret;
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
+use roster_policy::admin::Action;
 use roster_sso::config::{connection_urls, ProtocolConfig, SamlConfig};
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use roster_sso::setup::{self, OidcInput, SamlInput, SetupError};

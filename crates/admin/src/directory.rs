@@ -1,12 +1,12 @@
 //! Users, groups, connections and tokens as workspace admins manage them, every route asked of
-//! the one policy (`roster_mapping::policy::allowed`) first, through a permit
+//! the one policy (`roster_policy::admin::allowed`) first, through a permit
 //! ([`crate::auth::permit`]): a refusal is a 403 whose `detail` carries the policy's code and
 //! reason, and nothing is read or written.
 
 use std::collections::BTreeSet;
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::{Action, Decision, Target};
+use roster_policy::admin::{Action, Decision, Target};
 use roster_store::domain::{
     ConnectionId, Email, GroupId, LifecycleEvent, Provenance, Source, Timestamp, User, UserId,
     UserName, WorkspaceId,

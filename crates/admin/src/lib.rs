@@ -1,7 +1,7 @@
 //! Admin REST API (`/api/v1/admin`) and the web console (`/admin`) for workspace admins.
 //!
 //! **Architecture invariant:** the console and the API only ask the one policy function
-//! (`roster_mapping::policy::allowed`) who may do what — whether the caller is an admin
+//! (`roster_policy::admin::allowed`) who may do what — whether the caller is an admin
 //! included; they never decide it themselves. Every route gets at the workspace only through a
 //! permit the policy granted ([`auth`]), so a route that skips the policy does not compile.
 //! Every error is `{code, message, detail}` JSON ([`error::AdminError`]), framework errors and

@@ -4,7 +4,7 @@
 //! connections`, exactly as `DELETE /connections/{id}`.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::{Action, Target};
+use roster_policy::admin::{Action, Target};
 use roster_store::domain::{
     ConnectionId, DisplayName, GroupId, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
 };

@@ -7,7 +7,7 @@
 //! (`Store::sign_out_everywhere`) and answers with what it ended.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
+use roster_policy::admin::Action;
 use roster_store::domain::{Timestamp, UserId};
 use roster_store::{SignedInApp, Store};
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! the policy first (`manage webhooks` for changes), before any URL is checked or resolved.
 
 use actix_web::{web, HttpResponse};
-use roster_mapping::policy::Action;
+use roster_policy::admin::Action;
 use roster_store::{DeliveryRecord, Store, WebhookEndpoint};
 use serde::Deserialize;
 use serde_json::{json, Value};

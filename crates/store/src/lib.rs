@@ -22,7 +22,7 @@ pub use offload::blocking;
 pub use outbox_wake::OutboxWake;
 /// The domain types this crate returns, so protocol crates need no second import path.
 pub use roster_domain as domain;
-pub use roster_mapping::EffectiveRoles;
+pub use roster_policy::EffectiveRoles;
 
 use db::Pool;
 

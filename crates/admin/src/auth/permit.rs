@@ -1,5 +1,5 @@
 //! Permits: the one door from an authenticated caller to its workspace, and it goes through the
-//! policy (`roster_mapping::policy::allowed`).
+//! policy (`roster_policy::admin::allowed`).
 //!
 //! Why a type and not a convention: a handler that forgets to ask the policy must not compile.
 //! A [`Principal`] keeps its workspace id and its audit actor private; a [`Permit`] is the only
@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
-use roster_mapping::policy::{self, Action, Decision, Target};
+use roster_policy::admin::{self as policy, Action, Decision, Target};
 use roster_store::domain::{Actor, Connection, User, UserId, WorkspaceId};
 use roster_store::Store;
 use serde_json::json;

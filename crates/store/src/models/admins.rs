@@ -1,11 +1,11 @@
 //! Who the workspace's active admins are, and who they would be after a change: the facts the
-//! admin policy's lockout rules decide on (`roster_mapping::policy`: nobody disables, deletes or
+//! admin policy's lockout rules decide on (`roster_policy::admin`: nobody disables, deletes or
 //! demotes the last active admin).
 //!
 //! An active admin is an active user whose effective roles include `admin`: the role granted
 //! (directly, through a mapped IdP group or an app group: `granted_roles`), or the workspace's
 //! default role when nothing grants one and that default is `admin` (as
-//! `roster_mapping::effective_roles` resolves them).
+//! `roster_policy::effective_roles` resolves them).
 //!
 //! What deleting a mapping would leave is found by deleting it in a transaction that is always
 //! rolled back: the code that deletes a mapping computes the answer, so the check cannot drift

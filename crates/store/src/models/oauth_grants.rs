@@ -11,7 +11,7 @@ use roster_domain::{
     Action, Actor, DomainError, GroupKind, Lifecycle, NewAuditEvent, SecretToken, Timestamp, User,
     UserId, Workspace, WorkspaceId,
 };
-use roster_mapping::EffectiveRoles;
+use roster_policy::EffectiveRoles;
 use sha2::{Digest, Sha256};
 
 use super::{corrupt, record_audit};

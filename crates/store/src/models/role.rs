@@ -5,7 +5,7 @@ use roster_domain::{
     Action, Actor, NewAuditEvent, Role, RoleId, RoleName, Timestamp, UserId, Workspace, WorkspaceId,
 };
 
-use roster_mapping::EffectiveRoles;
+use roster_policy::EffectiveRoles;
 
 use super::{corrupt, record_audit};
 use crate::error::conflict_on;
@@ -204,7 +204,7 @@ impl Store {
 
     /// The user's effective roles: the union of the roles that reach the user (direct, through
     /// mapped IdP groups, through app groups), or the workspace's default role when none does
-    /// (see `roster-mapping`). Reads the materialised `granted_roles`.
+    /// (see `roster-policy`). Reads the materialised `granted_roles`.
     pub fn effective_roles(
         &self,
         workspace: &Workspace,
@@ -249,7 +249,7 @@ pub(crate) fn effective_roles(
         .into_iter()
         .map(RoleRow::into_domain)
         .collect::<StoreResult<_>>()?;
-    Ok(roster_mapping::effective_roles(
+    Ok(roster_policy::effective_roles(
         &granted,
         &workspace.default_role,
     ))

@@ -1,13 +1,19 @@
-//! Effective roles of a user: a pure function of the roles that reach the user (through mapped
-//! groups, roles attached to app groups, direct assignment) and the workspace's default role.
+//! Roster's product policy, as pure functions the rest of the code asks and never second-guesses:
 //!
-//! It also holds the one admin policy ([`policy::allowed`]).
+//! - [`admin`]: the one admin policy — who may read and change a workspace through the admin API
+//!   and console ([`admin::allowed`]), including what the IdP owns ("managed by SCIM",
+//!   [`admin::Target::user`]) and the lockout rules. Admin writes take the capability only an
+//!   allowed decision yields (`roster-admin`'s `Permit`), so a route that skips it does not
+//!   compile.
+//! - [`effective_roles`]: the roles a user ends up with, from the roles that reach the user
+//!   (through mapped groups, roles attached to app groups, direct assignment) and the workspace's
+//!   default role.
 //!
-//! **Architecture invariant:** this crate is pure: (grants, roles, default) -> roles. The store
-//! gathers the inputs and persists the result in the same transaction as the change that caused
-//! it; nothing here knows SQL, SCIM or SAML.
+//! **Architecture invariant:** this crate is pure. The store gathers the inputs and persists the
+//! result in the same transaction as the change that caused it; nothing here knows SQL, HTTP,
+//! SCIM or SAML.
 
-pub mod policy;
+pub mod admin;
 
 use roster_domain::{Role, RoleName};
 
