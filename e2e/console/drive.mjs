@@ -199,7 +199,8 @@ try {
   // 9. Register a webhook endpoint for the product: its signing secret is shown once.
   await show("webhooks");
   await page.fill('#new-webhook input[name="url"]', env("WEBHOOK_URL"));
-  await page.fill('#new-webhook input[name="eventTypes"]', "user.created user.deactivated");
+  await page.check('#new-webhook input[name="eventType"][value="user.created"]');
+  await page.check('#new-webhook input[name="eventType"][value="user.deactivated"]');
   await page.click('#new-webhook button[type="submit"]');
   await page.locator('[data-testid="webhook-secret"]').waitFor();
   result.webhookSecretShown = (await page.locator('[data-testid="webhook-secret"] code').innerText()).trim().length > 0;

@@ -98,9 +98,16 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/v1/admin/webhooks/event-types",
+        "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
+        "",
+        200,
+    ),
+    (
         "post",
         "/api/v1/admin/webhooks",
-        "Register a webhook endpoint (secret shown once)",
+        "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
         "CreateWebhook",
         201,
     ),

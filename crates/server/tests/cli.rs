@@ -1116,6 +1116,71 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         ),
         "signing certificate",
     );
+    // Without metadata: a draft that prints its SP values (Okta and Entra ask for them first),
+    // refuses metadata without a signing certificate as a creation does, and becomes active
+    // with good metadata.
+    let draft = json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "later",
+            "--kind",
+            "saml",
+            "--domain",
+            "later.test",
+        ],
+    ));
+    let draft_id = draft["id"].as_str().unwrap();
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(
+        draft["sp_entity_id"],
+        format!("{base}/sso/saml/{draft_id}/metadata")
+    );
+    assert_eq!(draft["acs_url"], format!("{base}/sso/saml/{draft_id}/acs"));
+    assert_eq!(
+        draft["metadata_url"],
+        format!("{base}/sso/saml/{draft_id}/metadata")
+    );
+    let status_of = |name: &str| {
+        let listed = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of("later").as_deref(), Some("draft"));
+    let set_metadata = |name: &str, flags: &[&str]| {
+        let mut args = vec!["connection", "set-metadata", "--workspace", "acme", name];
+        args.extend_from_slice(flags);
+        run(&db, &args)
+    };
+    fails_with(
+        &set_metadata("later", &["--idp-metadata-file", no_cert.to_str().unwrap()]),
+        "signing certificate",
+    );
+    fails_with(
+        &set_metadata("later", &[]),
+        "--idp-metadata-url or --idp-metadata-file",
+    );
+    assert_eq!(status_of("later").as_deref(), Some("draft"));
+    let completed = json_of(&set_metadata(
+        "later",
+        &["--idp-metadata-file", good.to_str().unwrap()],
+    ));
+    assert_eq!(completed["id"], draft_id);
+    assert_eq!(completed["status"], "active");
+    assert_eq!(status_of("later").as_deref(), Some("active"));
+    fails_with(
+        &set_metadata("nobody", &["--idp-metadata-file", good.to_str().unwrap()]),
+        "no connection",
+    );
+    // An OIDC connection needs its issuer at creation: no draft.
     fails_with(
         &run(
             &db,
@@ -1127,10 +1192,10 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
                 "--name",
                 "x",
                 "--kind",
-                "saml",
+                "oidc",
             ],
         ),
-        "--idp-metadata-url or --idp-metadata-file",
+        "--issuer",
     );
     // OIDC: the secret never as an argument; an unreachable issuer is refused at creation.
     fails_with(
@@ -1180,7 +1245,7 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         .into_iter()
         .map(|c| c.name.to_string())
         .collect();
-    assert_eq!(listed, vec!["okta".to_owned()]);
+    assert_eq!(listed, vec!["later".to_owned(), "okta".to_owned()]);
 }
 
 /// `roster healthcheck` with the test's configuration, probing `bind`.

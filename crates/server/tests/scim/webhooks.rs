@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use pretty_assertions::assert_eq;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{patch_op, Options, TestApp};
 use crate::receiver::{Received, Receiver};
@@ -314,4 +314,63 @@ fn private_urls_are_refused_unless_the_operator_allows_them() {
         !listed.body.to_string().contains("whsec_"),
         "secrets are never listed"
     );
+}
+
+#[test]
+fn unknown_event_types_are_refused_naming_them_and_listing_the_catalogue() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+
+    let catalogue = app.admin(&key, "GET", "/webhooks/event-types", None);
+    assert_eq!(catalogue.status, 200, "{:#}", catalogue.body);
+    let types: Vec<&str> = catalogue.body["eventTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(types, roster_store::EVENT_TYPES);
+    assert!(types.contains(&"user.created") && types.contains(&"webhook.disabled"));
+
+    for requested in [
+        json!(["user.createdd"]),
+        json!(["user.created", "user.createdd", "*"]),
+        json!([""]),
+    ] {
+        let refused = app.admin(
+            &key,
+            "POST",
+            "/webhooks",
+            Some(json!({"url": receiver.url, "eventTypes": requested})),
+        );
+        assert_eq!(refused.status, 400, "{:#}", refused.body);
+        assert_eq!(refused.body["code"], "validation");
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(message.contains("user.created, user.updated"), "{message}");
+        assert_eq!(refused.body["detail"]["field"], "eventTypes");
+        assert_eq!(refused.body["detail"]["valid"], json!(roster_store::EVENT_TYPES));
+        let unknown: Vec<Value> = requested
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| !roster_store::EVENT_TYPES.contains(&t.as_str().unwrap()))
+            .cloned()
+            .collect();
+        assert_eq!(refused.body["detail"]["unknown"], json!(unknown));
+        for name in &unknown {
+            assert!(message.contains(&format!("{name}")), "{message}");
+        }
+    }
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert_eq!(listed.body["webhooks"], json!([]), "nothing written");
+
+    // Known types, and none at all (every type), are accepted.
+    register(&app, &key, &receiver.url, json!(["user.created", "group.deleted"]));
+    register(&app, &key, &receiver.url, json!([]));
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert_eq!(listed.body["webhooks"].as_array().unwrap().len(), 2);
 }
