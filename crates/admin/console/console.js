@@ -578,7 +578,7 @@ async function webhooks(view) {
           } }, "Delete"))))),
     deliveries,
     h("section", { class: "card" }, h("h2", { text: "Add an endpoint" }),
-      h("form", { class: "inline", id: "new-webhook", onsubmit: async (e) => {
+      h("form", { id: "new-webhook", onsubmit: async (e) => {
         e.preventDefault();
         const v = formValues(e.target);
         const chosen = [...e.target.querySelectorAll('input[name="eventType"]:checked')].map((box) => box.value);

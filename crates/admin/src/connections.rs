@@ -185,7 +185,8 @@ async fn protocol_config(
 ) -> Result<Validated, AdminError> {
     let without_metadata = |saml: &Option<SamlBody>| {
         saml.as_ref().is_none_or(|body| {
-            let blank = |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
+            let blank =
+                |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
             blank(&body.metadata_xml) && blank(&body.metadata_url)
         })
     };
@@ -272,7 +273,8 @@ async fn protocol_config(
             kind.as_str(),
             match kind {
                 ConnectionKind::Saml => match drafts {
-                    Drafts::Allowed => "no `oidc` (a `saml` object with the IdP metadata, or none for a draft)",
+                    Drafts::Allowed =>
+                        "no `oidc` (a `saml` object with the IdP metadata, or none for a draft)",
                     Drafts::Refused => "a `saml` object with the IdP metadata and no `oidc`",
                 },
                 ConnectionKind::Oidc => "an `oidc` object and no `saml`",

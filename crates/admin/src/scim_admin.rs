@@ -6,7 +6,8 @@
 use actix_web::{web, HttpResponse};
 use roster_mapping::policy::{Action, Target};
 use roster_store::domain::{
-    ConnectionId, ConnectionStatus, DisplayName, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
+    ConnectionId, ConnectionStatus, DisplayName, GroupMapping, MappingId, Role, RoleName,
+    WorkspaceId,
 };
 use roster_store::{NewMapping, Store, StoreError};
 use serde::Deserialize;

@@ -1,9 +1,7 @@
 //! An IdP connection of a workspace: how its users log in (SAML, OIDC) and whether that IdP
 //! provisions them through SCIM.
 
-use crate::{
-    ConnectionId, DisplayName, Domain, DomainError, LoginFailure, Timestamp, WorkspaceId,
-};
+use crate::{ConnectionId, DisplayName, Domain, DomainError, LoginFailure, Timestamp, WorkspaceId};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -188,7 +186,13 @@ mod tests {
         use ConnectionStatus::{Active, Draft, Revoked};
         let table = [
             (Active, true, None, true, Active),
-            (Draft, true, Some(LoginFailure::ConnectionDraft), true, Active),
+            (
+                Draft,
+                true,
+                Some(LoginFailure::ConnectionDraft),
+                true,
+                Active,
+            ),
             (
                 Revoked,
                 false,

@@ -200,17 +200,19 @@ fn saml_metadata_config(
 /// `roster connection set-metadata`: the IdP metadata of a SAML connection — a draft's first
 /// (it becomes active) or a replacement — checked as at creation; prints the connection as
 /// `connection list` shows it.
-pub fn set_metadata(
-    args: &SetMetadata,
-    settings: &Settings,
-    store: &Store,
-) -> anyhow::Result<()> {
+pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> anyhow::Result<()> {
     let workspace = store
         .workspace_by_slug(&args.workspace)
         .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
     let connection = store
         .connection_by_name(workspace.id, &args.name)
-        .map_err(|_| anyhow!("no connection {:?} in workspace {:?}", args.name, args.workspace))?;
+        .map_err(|_| {
+            anyhow!(
+                "no connection {:?} in workspace {:?}",
+                args.name,
+                args.workspace
+            )
+        })?;
     if connection.kind != ConnectionKind::Saml {
         bail!(
             "connection {:?} is a {} connection; only a saml connection takes IdP metadata",

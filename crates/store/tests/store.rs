@@ -8,8 +8,9 @@ use std::sync::{Arc, Barrier};
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{
-    Actor, ConnectionKind, ConnectionStatus, DisplayName, Email, GroupKind, GroupSync, Lifecycle, LifecycleEvent,
-    ProfileSync, Provenance, RoleName, Slug, Source, Timestamp, UserName, Vendor, WorkspaceId,
+    Actor, ConnectionKind, ConnectionStatus, DisplayName, Email, GroupKind, GroupSync, Lifecycle,
+    LifecycleEvent, ProfileSync, Provenance, RoleName, Slug, Source, Timestamp, UserName, Vendor,
+    WorkspaceId,
 };
 use roster_store::testing::TestStore;
 use roster_store::{NewConnection, NewGroup, NewUser, NewWorkspace, Store, StoreError};
@@ -564,7 +565,12 @@ fn a_draft_connection_is_stored_serves_scim_and_becomes_active_with_its_settings
     // Validated settings make it active, with an event saying so (and an audit detail).
     let active = db
         .store
-        .update_connection_config(&Actor::Cli, workspace.id, draft.id, r#"{"idp_metadata_xml": "<md/>"}"#)
+        .update_connection_config(
+            &Actor::Cli,
+            workspace.id,
+            draft.id,
+            r#"{"idp_metadata_xml": "<md/>"}"#,
+        )
         .unwrap();
     assert_eq!(active.status, ConnectionStatus::Active);
     assert_eq!(
@@ -577,10 +583,19 @@ fn a_draft_connection_is_stored_serves_scim_and_becomes_active_with_its_settings
         .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].changed.as_deref(), Some(r#"["status"]"#));
-    assert!(events[0].resource.contains(r#""status":"active""#), "{}", events[0].resource);
+    assert!(
+        events[0].resource.contains(r#""status":"active""#),
+        "{}",
+        events[0].resource
+    );
     // Settings changed again: no status change, no event.
     db.store
-        .update_connection_config(&Actor::Cli, workspace.id, draft.id, r#"{"idp_metadata_xml": "<md2/>"}"#)
+        .update_connection_config(
+            &Actor::Cli,
+            workspace.id,
+            draft.id,
+            r#"{"idp_metadata_xml": "<md2/>"}"#,
+        )
         .unwrap();
     assert_eq!(
         db.store

@@ -421,7 +421,10 @@ fn a_draft_saml_connection_shows_its_sp_values_refuses_logins_and_activates_with
     assert_eq!(completed.status, 200, "{:#}", completed.body);
     assert_eq!(completed.body["status"], "active");
     assert_eq!(completed.body["idp"]["signingCertificates"], 1);
-    assert_eq!(completed.body["sp"], created.body["sp"], "the SP values stay");
+    assert_eq!(
+        completed.body["sp"], created.body["sp"],
+        "the SP values stay"
+    );
     let feed = app.admin(&key, "GET", "/events?type=connection.updated", None);
     let activated = &feed.body["events"].as_array().unwrap()[0];
     assert_eq!(activated["resource"]["status"], "active");

@@ -71,7 +71,11 @@ fn a_draft_refuses_logins_until_its_metadata_is_added_then_a_login_works() {
         .unwrap();
     let refused = app.get("/sso/acme/login?connection=corp&return_to=%2F", None);
     assert_eq!(refused.status, 400, "{}", refused.body);
-    assert!(refused.body.contains("connection_draft"), "{}", refused.body);
+    assert!(
+        refused.body.contains("connection_draft"),
+        "{}",
+        refused.body
+    );
     assert_eq!(
         app.login_events()[0].reason.as_deref(),
         Some("connection_draft")

@@ -194,10 +194,7 @@ fn pick_connection(
 ) -> Result<Connection, LoginError> {
     let usable = |c: &Connection| {
         c.kind != ConnectionKind::Scim
-            && matches!(
-                c.status,
-                ConnectionStatus::Active | ConnectionStatus::Draft
-            )
+            && matches!(c.status, ConnectionStatus::Active | ConnectionStatus::Draft)
     };
     if let Some(name) = &query.connection {
         return match state.store.connection_by_name(workspace.id, name) {

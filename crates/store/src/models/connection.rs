@@ -122,14 +122,16 @@ impl Store {
             || (status == ConnectionStatus::Draft
                 && ConnectionStatus::at_creation(new.kind, false)? != ConnectionStatus::Draft)
         {
-            return Err(StoreError::Invalid(roster_domain::DomainError::InvalidValue {
-                field: "connection status",
-                reason: format!(
-                    "a new {} connection cannot be {}",
-                    new.kind.as_str(),
-                    status.as_str()
-                ),
-            }));
+            return Err(StoreError::Invalid(
+                roster_domain::DomainError::InvalidValue {
+                    field: "connection status",
+                    reason: format!(
+                        "a new {} connection cannot be {}",
+                        new.kind.as_str(),
+                        status.as_str()
+                    ),
+                },
+            ));
         }
         let (status_column, draft) = status_columns(status);
         let now = Timestamp::now().as_micros();
