@@ -1197,7 +1197,7 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
     // Without metadata: a draft that prints its SP values (Okta and Entra ask for them first),
     // refuses metadata without a signing certificate as a creation does, and becomes active
     // with good metadata.
-    let draft = json_of(&run(
+    let created = run(
         &db,
         &[
             "connection",
@@ -1211,7 +1211,13 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
             "--domain",
             "later.test",
         ],
-    ));
+    );
+    let draft = json_of(&created);
+    let hint = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        hint.contains("draft") && hint.contains("roster connection set-metadata"),
+        "{hint}"
+    );
     let draft_id = draft["id"].as_str().unwrap();
     assert_eq!(draft["status"], "draft");
     assert_eq!(
