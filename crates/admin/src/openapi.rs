@@ -9,7 +9,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
         "post",
         "/api/v1/admin/connections",
-        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first",
+        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
         "CreateConnection",
         201,
     ),
@@ -23,7 +23,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
         "put",
         "/api/v1/admin/connections/{id}/settings",
-        "Replace a connection's IdP settings (validated like a creation)",
+        "Replace a connection's IdP settings (validated like a creation); a draft becomes active",
         "UpdateSettings",
         200,
     ),
@@ -353,7 +353,13 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": object(&[("code", "string"), ("message", "string"), ("detail", "object")], &["code", "message"]),
                 "CreateMapping": object(&[("scimGroupName", "string"), ("scimGroupId", "string"), ("roleName", "string"), ("groupName", "string"), ("connectionId", "string")], &[]),
-                "CreateWebhook": object(&[("url", "string"), ("eventTypes", "string[]")], &["url"]),
+                "CreateWebhook": {
+                    "type": "object", "additionalProperties": false, "required": ["url"],
+                    "properties": {
+                        "url": {"type": "string"},
+                        "eventTypes": {"type": "array", "items": {"enum": roster_store::EVENT_TYPES}, "description": "empty or absent: every type"}
+                    }
+                },
                 "Resend": object(&[("eventId", "string")], &["eventId"]),
                 "Invite": object(&[("email", "string"), ("userName", "string"), ("givenName", "string"), ("familyName", "string")], &["email"]),
                 "AddMember": object(&[("userId", "string")], &["userId"]),
