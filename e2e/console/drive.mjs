@@ -1,5 +1,6 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
-// sign in, create a SAML connection from the IdP's metadata URL, test it, turn SCIM on,
+// sign in, create a SAML connection from the IdP's metadata URL, test it, create a draft SAML
+// connection without metadata and activate it with the metadata, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
 // and the sync status, see that their own account cannot be disabled and why, disable another
 // user (cancelling the confirmation once first), add a group mapping, try to delete the mapping
@@ -126,6 +127,22 @@ try {
   result.activeConnections = (await page.locator('[data-testid="active-connections"]').innerText()).trim();
   await show("connections");
   await card.waitFor();
+
+  // 3d. A draft SAML connection: created without metadata, it shows the SP values the IdP asks
+  // for first and says sign-ins wait; adding the metadata on its card activates it.
+  await page.fill('#new-connection input[name="name"]', "okta-later");
+  await page.selectOption('#new-connection select[name="kind"]', "saml");
+  await page.click('#new-connection button[type="submit"]');
+  const draftCard = page.locator('[data-testid="connection-okta-later"]');
+  await draftCard.locator('[data-testid="draft"]').waitFor();
+  result.draftState = (await draftCard.locator("h2 .muted").innerText()).trim();
+  result.draftAcsUrl = await draftCard.locator('[data-testid="acs-url"]').innerText();
+  await shot("04d-draft-connection");
+  await draftCard.locator('form[id^="draft-metadata-"] input[name="metadataUrl"]').fill(env("SAML_METADATA_URL"));
+  await draftCard.locator('[data-testid="add-metadata"]').click();
+  await draftCard.locator('[data-testid="draft"]').waitFor({ state: "detached" });
+  result.activatedState = (await page.locator('[data-testid="connection-okta-later"] h2 .muted').innerText()).trim();
+  await shot("04e-draft-activated");
 
   // 4. Turn SCIM on and generate a token: shown once, with the base URL to paste.
   await card.locator('[data-testid="scim-toggle"]').check();
@@ -277,7 +294,8 @@ try {
   // 9. Register a webhook endpoint for the product: its signing secret is shown once.
   await show("webhooks");
   await page.fill('#new-webhook input[name="url"]', env("WEBHOOK_URL"));
-  await page.fill('#new-webhook input[name="eventTypes"]', "user.created user.deactivated");
+  await page.check('#new-webhook input[name="eventType"][value="user.created"]');
+  await page.check('#new-webhook input[name="eventType"][value="user.deactivated"]');
   await page.click('#new-webhook button[type="submit"]');
   await page.locator('[data-testid="webhook-secret"]').waitFor();
   result.webhookSecretShown = (await page.locator('[data-testid="webhook-secret"] code').innerText()).trim().length > 0;

@@ -219,6 +219,7 @@ async function overview(view) {
 
 function connectionForm(done) {
   const samlFields = h("div", { id: "saml-fields" },
+    h("p", { class: "muted", text: "Your IdP asks for Roster's SP entity id and ACS URL first? Leave the metadata empty: the connection is created as a draft that shows them, and takes the IdP metadata later." }),
     h("label", {}, "IdP metadata URL", h("input", { name: "metadataUrl", type: "url", placeholder: "https://idp.example.com/metadata" })),
     h("label", {}, "…or paste the IdP metadata XML", h("textarea", { name: "metadataXml" })));
   const oidcFields = h("div", { id: "oidc-fields", hidden: true },
@@ -235,9 +236,12 @@ function connectionForm(done) {
     e.preventDefault();
     const v = formValues(e.target);
     const body = { name: v.name, kind: v.kind, vendor: v.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
-    if (v.kind === "saml") body.saml = v.metadataUrl ? { metadataUrl: v.metadataUrl } : { metadataXml: v.metadataXml };
+    if (v.kind === "saml") body.saml = samlMetadata(v);
     if (v.kind === "oidc") body.oidc = { issuer: v.issuer, clientId: v.clientId, clientSecret: v.clientSecret, tokenAuthMethod: v.tokenAuthMethod };
-    const created = await attempt(() => api("POST", "/connections", body), "Connection created: paste the values below into your IdP.");
+    const draft = v.kind === "saml" && !v.metadataUrl && !(v.metadataXml || "").trim();
+    const created = await attempt(() => api("POST", "/connections", body), draft
+      ? "Draft connection created: paste the SP values below into your IdP, then add the IdP's metadata on the connection."
+      : "Connection created: paste the values below into your IdP.");
     if (created) done(created);
   } },
     h("div", { class: "inline" },
@@ -294,6 +298,31 @@ function connectionEditor(c, done) {
     h("div", { class: "inline" },
       h("button", { type: "submit", "data-testid": "save-connection" }, "Save changes"),
       h("button", { type: "button", class: "secondary", onclick: (e) => { e.target.closest("form").remove(); } }, "Cancel")));
+}
+
+// The `saml` settings of a form with metadataUrl/metadataXml fields: the URL, else the XML, else
+// none (a draft at creation).
+function samlMetadata(v) {
+  if (v.metadataUrl) return { metadataUrl: v.metadataUrl };
+  if ((v.metadataXml || "").trim()) return { metadataXml: v.metadataXml };
+  return {};
+}
+
+// A draft SAML connection: why sign-ins are refused, and the form that gives it its IdP metadata
+// (checked as at creation; the connection becomes active when it is accepted).
+function draftPanel(c, rerender) {
+  return h("div", { "data-testid": "draft" },
+    h("p", { class: "bad", text: "Draft: sign-ins are refused until the IdP's metadata is added. Paste the SP values above into your IdP, then give its metadata here." }),
+    h("form", { id: `draft-metadata-${c.id}`, onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(e.target);
+      const saml = samlMetadata(v);
+      if (!saml.metadataUrl && !saml.metadataXml) return flash("Give the IdP metadata URL or paste its XML.", "error");
+      if (await attempt(() => api("PUT", `/connections/${c.id}/settings`, { saml }), `${c.name} is active: its sign-ins work now.`)) rerender();
+    } },
+      h("label", {}, "IdP metadata URL", h("input", { name: "metadataUrl", type: "url", placeholder: "https://idp.example.com/metadata" })),
+      h("label", {}, "…or paste the IdP metadata XML", h("textarea", { name: "metadataXml" })),
+      h("button", { type: "submit", "data-testid": "add-metadata" }, "Add metadata and activate")));
 }
 
 // The checks of Test connection. A failed certificate check (expired, or the IdP signs with a
@@ -371,7 +400,8 @@ async function connectionCard(summary, rerender) {
       (c.kind === "scim" || c.scimEnabled) ? copyRow("SCIM base URL", sp.scimBaseUrl, "scim-base-url") : []),
     c.idp && c.idp.entityId ? h("p", { class: "muted", text: `IdP ${c.idp.entityId}, ${c.idp.signingCertificates} signing certificate(s)` }) : null,
     c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
-  if (c.status !== "active") return card;
+  if (c.status === "revoked") return card;
+  if (c.status === "draft") card.append(draftPanel(c, rerender));
   const results = h("div", {});
   const editor = h("div", {});
   const openEditor = () => {
@@ -761,7 +791,7 @@ async function settings(view) {
 }
 
 async function webhooks(view) {
-  const { webhooks: list } = await api("GET", "/webhooks");
+  const [{ webhooks: list }, { eventTypes }] = await Promise.all([api("GET", "/webhooks"), api("GET", "/webhooks/event-types")]);
   const reload = () => webhooks(view);
   const deliveries = h("div", {});
   fill(view,
@@ -788,17 +818,19 @@ async function webhooks(view) {
           } }, "Delete"))))),
     deliveries,
     h("section", { class: "card" }, h("h2", { text: "Add an endpoint" }),
-      h("form", { class: "inline", id: "new-webhook", onsubmit: async (e) => {
+      h("form", { id: "new-webhook", onsubmit: async (e) => {
         e.preventDefault();
         const v = formValues(e.target);
-        const created = await attempt(() => api("POST", "/webhooks", { url: v.url, eventTypes: v.eventTypes ? v.eventTypes.split(/[\s,]+/).filter(Boolean) : [] }));
+        const chosen = [...e.target.querySelectorAll('input[name="eventType"]:checked')].map((box) => box.value);
+        const created = await attempt(() => api("POST", "/webhooks", { url: v.url, eventTypes: chosen }));
         if (!created) return;
         await reload();
         flash("Copy the signing secret now: it is shown only once.", "info");
         view.append(h("div", { class: "secret", "data-testid": "webhook-secret" }, "Signing secret (shown once): ", h("code", { text: created.secret })));
       } },
         h("label", {}, "URL", h("input", { name: "url", type: "url", required: true })),
-        h("label", {}, "Event types (blank = all)", h("input", { name: "eventTypes", placeholder: "user.created user.deactivated" })),
+        h("fieldset", { "data-testid": "event-types" }, h("legend", { text: "Event types (none checked = all)" }),
+          eventTypes.map((type) => h("label", {}, h("span", {}, h("input", { type: "checkbox", name: "eventType", value: type }), ` ${type}`)))),
         h("button", { type: "submit" }, "Add endpoint"))));
 }
 

@@ -1,5 +1,6 @@
 //! IdP connections as admins manage them from the console: create (SAML metadata upload or URL,
-//! OIDC issuer and client, or SCIM-only), read with the values to paste into the IdP,
+//! or a SAML draft without them whose SP values go to the IdP first; OIDC issuer and client, or
+//! SCIM-only), read with the values to paste into the IdP,
 //! reconfigure, test against the IdP as it is now, and revoke.
 //!
 //! Validation is `roster_sso::setup`, the same code the operator CLI runs, so the console can
@@ -149,6 +150,16 @@ impl SettingsChange {
 struct Validated {
     config: String,
     change: SettingsChange,
+    /// Whether the IdP's settings are in it (a draft SAML connection's are not).
+    with_idp_settings: bool,
+}
+
+/// Whether settings without the IdP's part are accepted: at creation a SAML connection may be a
+/// draft; an update must bring them (the same checks as a creation with them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drafts {
+    Allowed,
+    Refused,
 }
 
 /// The SAML request fields whose stored values differ in `new`.
@@ -180,11 +191,18 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
 async fn protocol_config(
     rp: &OidcRp,
     kind: ConnectionKind,
-    saml: Option<SamlBody>,
-    oidc: Option<OidcBody>,
+    (saml, oidc): (Option<SamlBody>, Option<OidcBody>),
     current: Option<&str>,
     outbound: roster_outbound::Client,
+    drafts: Drafts,
 ) -> Result<Validated, AdminError> {
+    let without_metadata = |saml: &Option<SamlBody>| {
+        saml.as_ref().is_none_or(|body| {
+            let blank =
+                |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
+            blank(&body.metadata_xml) && blank(&body.metadata_url)
+        })
+    };
     match (kind, saml, oidc) {
         (ConnectionKind::Scim, None, None) => Ok(Validated {
             config: "{}".to_owned(),
@@ -192,7 +210,21 @@ async fn protocol_config(
                 changed: Vec::new(),
                 client_secret_replaced: None,
             },
+            with_idp_settings: true,
         }),
+        (ConnectionKind::Saml, saml, None)
+            if drafts == Drafts::Allowed && without_metadata(&saml) =>
+        {
+            let allow_idp_initiated = saml.is_some_and(|body| body.allow_idp_initiated);
+            Ok(Validated {
+                config: setup::saml_draft_config(allow_idp_initiated)?,
+                change: SettingsChange {
+                    changed: Vec::new(),
+                    client_secret_replaced: None,
+                },
+                with_idp_settings: false,
+            })
+        }
         (ConnectionKind::Saml, Some(saml), None) => {
             let input = saml_input(saml);
             let (config, _) = web::block(move || setup::saml_config(input, &outbound)).await??;
@@ -206,6 +238,7 @@ async fn protocol_config(
                     client_secret_replaced: None,
                 },
                 config,
+                with_idp_settings: true,
             })
         }
         (ConnectionKind::Oidc, None, Some(oidc)) => {
@@ -245,13 +278,18 @@ async fn protocol_config(
                     changed: client_secret::names(&decided.changed),
                     client_secret_replaced: Some(decided.secret == Secret::Replaced),
                 },
+                with_idp_settings: true,
             })
         }
         (kind, ..) => Err(AdminError::validation(format!(
             "a {} connection takes {}",
             kind.as_str(),
             match kind {
-                ConnectionKind::Saml => "a `saml` object and no `oidc`",
+                ConnectionKind::Saml => match drafts {
+                    Drafts::Allowed =>
+                        "no `oidc` (a `saml` object with the IdP metadata, or none for a draft)",
+                    Drafts::Refused => "a `saml` object with the IdP metadata and no `oidc`",
+                },
                 ConnectionKind::Oidc => "an `oidc` object and no `saml`",
                 ConnectionKind::Scim => "neither `saml` nor `oidc`",
             }
@@ -279,6 +317,8 @@ fn connection_view(settings: &AdminSettings, workspace_slug: &str, c: &Connectio
         "scimBaseUrl": format!("{}/scim/v2", settings.public_url.trim_end_matches('/')),
     });
     out["idp"] = match ProtocolConfig::of(c) {
+        // A draft has no IdP settings yet; its `status` says so and `sp` is what to paste.
+        Some(ProtocolConfig::Saml(_)) if c.status == ConnectionStatus::Draft => Value::Null,
         Some(ProtocolConfig::Saml(saml)) => match saml.idp() {
             Ok(idp) => json!({
                 "entityId": idp.entity_id,
@@ -355,15 +395,17 @@ pub async fn create(
     let validated = protocol_config(
         &rp,
         kind,
-        body.saml,
-        body.oidc,
+        (body.saml, body.oidc),
         None,
         settings.outbound.clone(),
+        Drafts::Allowed,
     )
     .await?;
+    let status = ConnectionStatus::at_creation(kind, validated.with_idp_settings)
+        .map_err(|err| AdminError::validation(err.to_string()))?;
     let (workspace, connection) = web::block(move || {
         let workspace = store.workspace(permit.workspace_id())?;
-        let connection = store.create_connection(
+        let connection = store.create_connection_in(
             permit.actor(),
             NewConnection {
                 workspace_id: permit.workspace_id(),
@@ -377,6 +419,7 @@ pub async fn create(
                 group_sync,
                 strict_immutability: false,
             },
+            status,
         )?;
         Ok::<_, AdminError>((workspace, connection))
     })
@@ -428,9 +471,10 @@ async fn managed_connection(
 
 /// `PUT /connections/{id}/settings`: new IdP metadata (a rolled certificate), a new issuer or a
 /// rotated client secret, validated like a creation, and/or a new vendor or new email domains;
-/// the old settings stay when the new ones are refused. A new issuer or client id needs the
-/// client secret in the same request. The audit event names the fields that changed and
-/// whether the secret was replaced.
+/// the old settings stay when the new ones are refused. A draft SAML connection becomes active
+/// with its first accepted metadata. A new issuer or client id needs the client secret in the
+/// same request. The audit event names the fields that changed and whether the secret was
+/// replaced.
 pub async fn update_settings(
     principal: Principal,
     store: web::Data<Store>,
@@ -462,10 +506,10 @@ pub async fn update_settings(
             protocol_config(
                 &rp,
                 current.kind,
-                body.saml,
-                body.oidc,
+                (body.saml, body.oidc),
                 Some(&current.protocol_config),
                 settings.outbound.clone(),
+                Drafts::Refused,
             )
             .await?,
         )

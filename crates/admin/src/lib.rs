@@ -112,6 +112,7 @@ routes! {
     get "/session" => auth::session,
     get "/login-events" => login_events::list,
     get "/webhooks" => webhooks::list,
+    get "/webhooks/event-types" => webhooks::event_types,
     post "/webhooks" => webhooks::create,
     delete "/webhooks/{id}" => webhooks::delete,
     post "/webhooks/{id}/enable" => webhooks::enable,

@@ -9,7 +9,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
         "post",
         "/api/v1/admin/connections",
-        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first",
+        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
         "CreateConnection",
         201,
     ),
@@ -23,7 +23,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
     (
         "put",
         "/api/v1/admin/connections/{id}/settings",
-        "Change a connection's IdP settings (validated like a creation), vendor or email domains",
+        "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains",
         "UpdateSettings",
         200,
     ),
@@ -98,9 +98,16 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/v1/admin/webhooks/event-types",
+        "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
+        "",
+        200,
+    ),
+    (
         "post",
         "/api/v1/admin/webhooks",
-        "Register a webhook endpoint (secret shown once)",
+        "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
         "CreateWebhook",
         201,
     ),
@@ -360,7 +367,13 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": object(&[("code", "string"), ("message", "string"), ("detail", "object")], &["code", "message"]),
                 "CreateMapping": object(&[("scimGroupName", "string"), ("scimGroupId", "string"), ("roleName", "string"), ("groupName", "string"), ("connectionId", "string")], &[]),
-                "CreateWebhook": object(&[("url", "string"), ("eventTypes", "string[]")], &["url"]),
+                "CreateWebhook": {
+                    "type": "object", "additionalProperties": false, "required": ["url"],
+                    "properties": {
+                        "url": {"type": "string"},
+                        "eventTypes": {"type": "array", "items": {"enum": roster_store::EVENT_TYPES}, "description": "empty or absent: every type"}
+                    }
+                },
                 "Resend": object(&[("eventId", "string")], &["eventId"]),
                 "Invite": object(&[("email", "string"), ("userName", "string"), ("givenName", "string"), ("familyName", "string")], &["email"]),
                 "AddMember": object(&[("userId", "string")], &["userId"]),

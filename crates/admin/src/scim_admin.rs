@@ -6,7 +6,8 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::{Action, Target};
 use roster_store::domain::{
-    ConnectionId, DisplayName, GroupId, GroupMapping, MappingId, Role, RoleName, WorkspaceId,
+    ConnectionId, ConnectionStatus, DisplayName, GroupId, GroupMapping, MappingId, Role, RoleName,
+    WorkspaceId,
 };
 use roster_store::{NewMapping, Store, StoreError};
 use serde::Deserialize;
@@ -38,7 +39,12 @@ pub async fn status(
                 "id": row.connection.id.to_string(),
                 "name": row.connection.name.as_str(),
                 "kind": row.connection.kind.as_str(),
-                "status": row.connection.status.as_str(),
+                // This listing's contract knows `active` and `revoked` only; a draft's SCIM
+                // is served (only its logins wait for the IdP metadata), so it is active here.
+                "status": match row.connection.status {
+                    ConnectionStatus::Revoked => "revoked",
+                    ConnectionStatus::Active | ConnectionStatus::Draft => "active",
+                },
                 "provisionedUserCount": row.provisioned_users,
                 "provisionedGroupCount": row.provisioned_groups,
                 "lastSyncAt": row.connection.last_sync_at.map(|at| at.to_rfc3339()),

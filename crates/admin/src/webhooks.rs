@@ -1,5 +1,7 @@
 //! `/api/v1/admin/webhooks`: endpoints that receive the directory events, their delivery log,
-//! re-enabling and resending. The signing secret is shown once, at creation. Every route asks
+//! re-enabling and resending. An endpoint subscribes to event types of the catalogue
+//! (`roster_store::EVENT_TYPES`, docs/events.md) or to all of them; a misspelt type is refused,
+//! since it would silently never match. The signing secret is shown once, at creation. Every route asks
 //! the policy first (`manage webhooks` for changes), before any URL is checked or resolved.
 
 use actix_web::{web, HttpResponse};
@@ -57,14 +59,23 @@ pub async fn create(
     let check = store.clone();
     let permit = web::block(move || require(&check, &principal, Action::ManageWebhooks)).await??;
     let body = body.into_inner();
-    if body
-        .event_types
-        .iter()
-        .any(|t| t.trim().is_empty() || t.len() > 64)
-    {
-        return Err(AdminError::validation(
-            "eventTypes must be non-empty event type names",
-        ));
+    let unknown = roster_store::unknown_event_types(&body.event_types);
+    if !unknown.is_empty() {
+        return Err(AdminError::validation(format!(
+            "eventTypes: unknown event type{} {}; the event types are {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown
+                .iter()
+                .map(|t| format!("{t:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            roster_store::EVENT_TYPES.join(", ")
+        ))
+        .with_detail(json!({
+            "field": "eventTypes",
+            "unknown": unknown,
+            "valid": roster_store::EVENT_TYPES,
+        })));
     }
     let outbound = settings.outbound.clone();
     let url = body.url.clone();
@@ -87,6 +98,16 @@ pub async fn create(
     let mut created = endpoint_json(&endpoint);
     created["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(created))
+}
+
+/// `GET /api/v1/admin/webhooks/event-types`: the event types an endpoint may subscribe to (the
+/// catalogue of docs/events.md), for the console's checklist.
+pub async fn event_types(
+    principal: Principal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    web::block(move || require_read(&store, &principal).map(|_| ())).await??;
+    Ok(HttpResponse::Ok().json(json!({ "eventTypes": roster_store::EVENT_TYPES })))
 }
 
 /// `GET /api/v1/admin/webhooks`.

@@ -63,6 +63,8 @@ macro_rules! failures {
 failures! {
     /// The workspace or connection does not exist, is not an SSO connection, or is revoked.
     ConnectionUnavailable => "connection_unavailable", "This single sign-on connection is not available.";
+    /// The connection is a draft: a SAML connection whose IdP metadata was not added yet.
+    ConnectionDraft => "connection_draft", "This single sign-on connection is not finished yet: its identity provider's metadata has not been added. Ask your administrator to complete it.";
     /// The connection's configuration is unusable (e.g. SAML metadata without a signing cert).
     ConnectionMisconfigured => "connection_misconfigured", "This single sign-on connection is not configured correctly; ask your administrator.";
     /// No connection matches the email's domain.

@@ -281,10 +281,30 @@ pub struct ConnectionCreate {
     pub group_sync: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct SetMetadata {
+    #[arg(long)]
+    pub workspace: String,
+    /// The connection's name.
+    pub name: String,
+    /// The IdP metadata URL (fetched now and refreshed on a schedule).
+    #[arg(long)]
+    pub idp_metadata_url: Option<String>,
+    /// The IdP metadata file.
+    #[arg(long)]
+    pub idp_metadata_file: Option<PathBuf>,
+    /// Accept IdP-initiated logins (unsolicited responses).
+    #[arg(long)]
+    pub allow_idp_initiated: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
     /// Create a connection; prints the values to paste into the IdP as JSON.
     Create(Box<ConnectionCreate>),
+    /// Give a SAML connection its IdP metadata: a draft's first (it becomes active) or a
+    /// replacement, checked as at creation (a signing certificate, ...).
+    SetMetadata(SetMetadata),
     /// List a workspace's connections as JSON (never a secret).
     List {
         #[arg(long)]

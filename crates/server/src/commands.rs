@@ -69,6 +69,9 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::Connection(ConnectionCommand::Create(args)) => {
             crate::connections::create(&args, settings, &store)
         }
+        Command::Connection(ConnectionCommand::SetMetadata(args)) => {
+            crate::connections::set_metadata(&args, settings, &store)
+        }
         Command::Connection(ConnectionCommand::List { workspace }) => {
             undo::connection_list(&workspace, &store)
         }

@@ -1,7 +1,9 @@
-//! `roster connection create`: validates a login connection's IdP settings before anything is
-//! written — SAML metadata must carry a signing certificate (a connection without one would
-//! accept unsigned assertions), OIDC discovery must answer for exactly the configured issuer —
-//! and prints the values an admin pastes into the IdP. A flag that cannot apply to the kind
+//! `roster connection create` and `set-metadata`: validates a login connection's IdP settings
+//! before anything is written — SAML metadata must carry a signing certificate (a connection
+//! without one would accept unsigned assertions), OIDC discovery must answer for exactly the
+//! configured issuer — and prints the values an admin pastes into the IdP. A SAML connection
+//! created without metadata is a draft: the IdP gets its SP values first, `set-metadata` then
+//! completes it. A flag that cannot apply to the kind
 //! (`--idp-metadata-file` on a SCIM connection, `--issuer` on a SAML one) is refused with the
 //! reason rather than ignored.
 
@@ -11,12 +13,12 @@ use roster_sso::config::{connection_urls, SamlConfig};
 use roster_sso::oidc::TokenAuthMethod;
 use roster_sso::setup::{self, OidcInput, SamlInput};
 use roster_store::domain::{
-    Actor, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
+    Actor, ConnectionKind, ConnectionStatus, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
 use roster_store::{NewConnection, Store};
 use serde_json::json;
 
-use crate::cli::{ConnectionCreate, KindArg};
+use crate::cli::{ConnectionCreate, KindArg, SetMetadata};
 use crate::output;
 use crate::settings::Settings;
 
@@ -91,12 +93,20 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
         .map(|d| Domain::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
     let outbound = settings.outbound_client();
-    let (kind, protocol_config) = match args.kind {
-        KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned()),
-        KindArg::Saml => (ConnectionKind::Saml, saml_config(args, &outbound)?),
-        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, outbound)?),
+    let (kind, protocol_config, with_idp_settings) = match args.kind {
+        KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned(), true),
+        KindArg::Saml => match saml_config(args, &outbound)? {
+            Some(config) => (ConnectionKind::Saml, config, true),
+            None => (
+                ConnectionKind::Saml,
+                setup::saml_draft_config(args.allow_idp_initiated)?,
+                false,
+            ),
+        },
+        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, outbound)?, true),
     };
-    let connection = store.create_connection(
+    let status = ConnectionStatus::at_creation(kind, with_idp_settings)?;
+    let connection = store.create_connection_in(
         &Actor::Cli,
         NewConnection {
             workspace_id: workspace.id,
@@ -114,6 +124,7 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
                 .map_err(|_| anyhow!("--group-sync must be off or every_login"))?,
             strict_immutability: false,
         },
+        status,
     )?;
     let public_url = settings.public_url();
     let mut body = json!({
@@ -121,6 +132,13 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
         "name": connection.name.as_str(),
         "kind": connection.kind.as_str(),
     });
+    if connection.status == ConnectionStatus::Draft {
+        body["status"] = json!(connection.status.as_str());
+        tracing::warn!(
+            connection = %connection.name.as_str(),
+            "a draft SAML connection: give the IdP the SP values printed, then add its metadata with `roster connection set-metadata`; logins are refused until then"
+        );
+    }
     if let (Some(body), Ok(serde_json::Value::Object(urls))) = (
         body.as_object_mut(),
         serde_json::to_value(connection_urls(
@@ -137,27 +155,93 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
     output::json(&body)
 }
 
-fn saml_config(args: &ConnectionCreate, outbound: &Client) -> anyhow::Result<String> {
-    let metadata_xml = match (&args.idp_metadata_url, &args.idp_metadata_file) {
+/// The validated SAML settings of `args`, or `None` when neither metadata flag is given (a
+/// draft, whose metadata comes later).
+fn saml_config(args: &ConnectionCreate, outbound: &Client) -> anyhow::Result<Option<String>> {
+    if args.idp_metadata_url.is_none() && args.idp_metadata_file.is_none() {
+        return Ok(None);
+    }
+    saml_metadata_config(
+        args.idp_metadata_url.as_deref(),
+        args.idp_metadata_file.as_deref(),
+        args.allow_idp_initiated,
+        outbound,
+    )
+    .map(Some)
+}
+
+/// SAML settings from exactly one of a metadata URL or file, checked as at creation.
+fn saml_metadata_config(
+    url: Option<&str>,
+    file: Option<&std::path::Path>,
+    allow_idp_initiated: bool,
+    outbound: &Client,
+) -> anyhow::Result<String> {
+    let metadata_xml = match (url, file) {
         (Some(_), None) => None,
         (None, Some(path)) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?,
         ),
-        _ => bail!(
-            "a SAML connection needs exactly one of --idp-metadata-url or --idp-metadata-file"
-        ),
+        _ => bail!("give exactly one of --idp-metadata-url or --idp-metadata-file"),
     };
     let (config, idp) = setup::saml_config(
         SamlInput {
             metadata_xml,
-            metadata_url: args.idp_metadata_url.clone(),
-            allow_idp_initiated: args.allow_idp_initiated,
+            metadata_url: url.map(str::to_owned),
+            allow_idp_initiated,
         },
         outbound,
     )?;
     tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
     Ok(config)
+}
+
+/// `roster connection set-metadata`: the IdP metadata of a SAML connection — a draft's first
+/// (it becomes active) or a replacement — checked as at creation; prints the connection as
+/// `connection list` shows it.
+pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> anyhow::Result<()> {
+    let workspace = store
+        .workspace_by_slug(&args.workspace)
+        .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
+    let connection = store
+        .connection_by_name(workspace.id, &args.name)
+        .map_err(|_| {
+            anyhow!(
+                "no connection {:?} in workspace {:?}",
+                args.name,
+                args.workspace
+            )
+        })?;
+    if connection.kind != ConnectionKind::Saml {
+        bail!(
+            "connection {:?} is a {} connection; only a saml connection takes IdP metadata",
+            args.name,
+            connection.kind.as_str()
+        );
+    }
+    if connection.status == ConnectionStatus::Revoked {
+        bail!("connection {:?} is revoked", args.name);
+    }
+    let config = saml_metadata_config(
+        args.idp_metadata_url.as_deref(),
+        args.idp_metadata_file.as_deref(),
+        args.allow_idp_initiated,
+        &settings.outbound_client(),
+    )?;
+    let updated = store.update_connection_config_with(
+        &Actor::Cli,
+        workspace.id,
+        connection.id,
+        &config,
+        &json!({ "changed": ["metadata"] }),
+    )?;
+    output::json(&json!({
+        "id": updated.id.to_string(),
+        "name": updated.name.as_str(),
+        "kind": updated.kind.as_str(),
+        "status": updated.status.as_str(),
+    }))
 }
 
 fn oidc_config(args: &ConnectionCreate, outbound: Client) -> anyhow::Result<String> {

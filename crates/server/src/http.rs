@@ -76,11 +76,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         public_url: settings.public_url(),
     };
     let verifier: roster_admin::auth::Verifier = std::sync::Arc::new(shared.sso.sessions.clone());
+    // With `server.metrics_bind`, `/metrics` is served there only ([`metrics_app`]).
+    if settings
+        .server
+        .metrics_bind
+        .as_deref()
+        .is_none_or(|addr| addr.trim().is_empty())
+    {
+        cfg.route("/metrics", web::get().to(crate::metrics::endpoint));
+    }
     cfg.app_data(web::Data::new(store))
         .app_data(web::Data::new(verifier))
         .app_data(shared.metrics)
         .route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route(
             "/api/v1/openapi.json",
             web::get().to(roster_admin::openapi::endpoint),
@@ -104,6 +112,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         .default_service(web::to(not_found));
 }
 
+/// The routes of the separate metrics listener (`server.metrics_bind`): `/metrics` alone, over
+/// the same counters as the main listener's requests; anything else is the JSON 404.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig, store: Store, shared: &Shared) {
+    cfg.app_data(web::Data::new(store))
+        .app_data(shared.metrics.clone())
+        .app_data(shared.sso.clone())
+        .route("/metrics", web::get().to(crate::metrics::endpoint))
+        .default_service(web::to(not_found));
+}
+
 /// Runs the server until SIGINT/SIGTERM, then lets in-flight requests finish.
 pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
     let addr = settings.bind_addr()?;
@@ -117,10 +135,25 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         .webhooks
         .enabled
         .then(|| (store.clone(), settings.webhook_worker()));
+    let metrics_addr = settings.metrics_addr()?;
     let shared = Shared::new(&settings, &store)?;
     let outbound = shared.outbound.clone();
     let backchannel = shared.clone();
+    let metrics_shared = shared.clone();
+    let metrics_store = store.clone();
     actix_web::rt::System::new().block_on(async move {
+        if let Some(metrics_addr) = metrics_addr {
+            let metrics_server = HttpServer::new(move || {
+                App::new()
+                    .configure(|cfg| configure_metrics(cfg, metrics_store.clone(), &metrics_shared))
+            })
+            .workers(1)
+            .shutdown_timeout(shutdown)
+            .bind(metrics_addr)?
+            .run();
+            tracing::info!(%metrics_addr, "metrics listening");
+            actix_web::rt::spawn(metrics_server);
+        }
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(request_context))

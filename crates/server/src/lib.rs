@@ -12,6 +12,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 mod output;
+pub mod process_metrics;
 pub mod settings;
 mod telemetry;
 mod undo;

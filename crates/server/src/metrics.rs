@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics`: HTTP requests by route pattern and status (count and latency
-//! histogram), SCIM operations by connection, and database pool usage. Kept in process memory —
+//! histogram), SCIM operations by connection, database pool usage, webhook deliveries and
+//! backlog per endpoint, and the process's own (`crate::process_metrics`). Kept in process memory —
 //! each replica exposes its own, as Prometheus expects — and rendered in the text format by hand
 //! (no client library needed for counters and one histogram).
 
@@ -202,6 +203,16 @@ pub async fn endpoint(
     body.push_str(&render_certificate_keys(
         roster_sso::saml::certificate_key_counts(),
     ));
+    body.push_str(&render_webhook_deliveries(
+        &roster_webhooks::delivery_counts(),
+    ));
+    let backlog_store = store.clone();
+    match web::block(move || backlog_store.webhook_backlogs()).await {
+        Ok(Ok(backlogs)) => body.push_str(&render_webhook_backlogs(&backlogs)),
+        Ok(Err(err)) => tracing::warn!(error = %err, "metrics: webhook backlogs unavailable"),
+        Err(_) => tracing::warn!("metrics: webhook backlogs unavailable"),
+    }
+    body.push_str(&crate::process_metrics::ProcessStats::read().render(env!("CARGO_PKG_VERSION")));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
@@ -219,6 +230,42 @@ fn render_group_commit(counts: roster_store::GroupCommitCounts) -> String {
          roster_sqlite_committed_writes_total {}\n",
         counts.commits, counts.writes
     )
+}
+
+/// Webhook delivery attempts this replica made, by endpoint and outcome.
+fn render_webhook_deliveries(counts: &[((String, &'static str), u64)]) -> String {
+    let mut out = String::from(
+        "# HELP roster_webhook_deliveries_total Webhook delivery attempts by endpoint and outcome (this replica).\n\
+         # TYPE roster_webhook_deliveries_total counter\n",
+    );
+    for ((endpoint, outcome), count) in counts {
+        let _ = writeln!(
+            out,
+            "roster_webhook_deliveries_total{{endpoint=\"{}\",outcome=\"{outcome}\"}} {count}",
+            escape(endpoint)
+        );
+    }
+    out
+}
+
+/// What each webhook endpoint still has to receive (from the database: the same on every
+/// replica).
+fn render_webhook_backlogs(backlogs: &[roster_store::WebhookBacklog]) -> String {
+    let mut out = String::from(
+        "# HELP roster_webhook_backlog_events Events a webhook endpoint has still to receive: after its cursor, of its types, and pending resends.\n\
+         # TYPE roster_webhook_backlog_events gauge\n",
+    );
+    for backlog in backlogs {
+        let _ = writeln!(
+            out,
+            "roster_webhook_backlog_events{{endpoint=\"{}\",workspace=\"{}\",enabled=\"{}\"}} {}",
+            escape(&backlog.endpoint_id),
+            escape(&backlog.workspace_id),
+            backlog.enabled,
+            backlog.pending
+        );
+    }
+    out
 }
 
 /// IdP certificates loaded into signature-check keys, and checks that reused a loaded one.

@@ -161,6 +161,8 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// A separate address for `/metrics` (then not served on `bind`), e.g. `127.0.0.1:9090`.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -170,6 +172,7 @@ impl Default for ServerSettings {
             public_url: None,
             workers: None,
             shutdown_timeout_secs: 30,
+            metrics_bind: None,
         }
     }
 }
@@ -426,6 +429,11 @@ impl Settings {
         if self.server.workers == Some(0) {
             bail!("server.workers must be at least 1");
         }
+        if let Some(metrics_addr) = self.metrics_addr()? {
+            if Some(metrics_addr) == self.server.bind.parse().ok() {
+                bail!("server.metrics_bind must differ from server.bind (leave it unset to serve /metrics on server.bind)");
+            }
+        }
         for network in &self.security.allowed_private_networks {
             network
                 .parse::<roster_outbound::IpNetwork>()
@@ -441,6 +449,16 @@ impl Settings {
                 self.server.bind
             )
         })
+    }
+
+    /// `server.metrics_bind` as an address, when set (empty means unset).
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        match self.server.metrics_bind.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(addr) => addr.parse().map(Some).with_context(|| {
+                format!("server.metrics_bind must be an address like 127.0.0.1:9090, got {addr:?}")
+            }),
+        }
     }
 
     /// The external base URL, without a trailing slash.

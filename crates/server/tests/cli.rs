@@ -415,6 +415,84 @@ fn server_answers_health_readiness_and_unknown_routes_then_shuts_down_gracefully
     assert_eq!(readyz_line["status"], 200);
 }
 
+/// A minimal HTTP/1.1 GET to `addr`: (status, body).
+fn get_at(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn metrics_can_be_served_on_their_own_address_with_process_and_build_metrics() {
+    let db = TestStore::new();
+    // Without the option, /metrics is on the main address, with the process's own metrics.
+    let server = Server::start(&db);
+    let (status, _, body) = server.get("/metrics", "");
+    assert_eq!(status, 200);
+    assert!(body.contains("process_resident_memory_bytes "), "{body}");
+    drop(server);
+
+    let metrics_addr = process::free_loopback_addr();
+    let server = Server::start_with(&db, &[("ROSTER__SERVER__METRICS_BIND", &metrics_addr)]);
+    process::wait_until_listening(&metrics_addr);
+    let (status, body) = get_at(&metrics_addr, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&format!(
+            "roster_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
+    for name in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "roster_db_pool_connections",
+    ] {
+        assert!(body.contains(&format!("\n{name}")), "{name} in {body}");
+    }
+    // The main address no longer serves it; the metrics address serves nothing else.
+    let (status, _, _) = server.get("/metrics", "");
+    assert_eq!(status, 404);
+    let (status, _, _) = server.get("/healthz", "");
+    assert_eq!(status, 200);
+    assert_eq!(get_at(&metrics_addr, "/healthz").0, 404);
+    drop(server);
+
+    // The same address twice, or no address at all, is refused at start naming the key.
+    let bind = process::free_loopback_addr();
+    for (value, message) in [
+        (
+            bind.as_str(),
+            "server.metrics_bind must differ from server.bind",
+        ),
+        ("nine-thousand", "server.metrics_bind must be an address"),
+    ] {
+        let refused = process::roster(&db)
+            .env("ROSTER__SERVER__BIND", &bind)
+            .env("ROSTER__SERVER__METRICS_BIND", value)
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
+
 #[test]
 fn mapping_commands() {
     let db = TestStore::new();
@@ -888,12 +966,83 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         ),
         "signing certificate",
     );
+    // Without metadata: a draft that prints its SP values (Okta and Entra ask for them first),
+    // refuses metadata without a signing certificate as a creation does, and becomes active
+    // with good metadata.
+    let created = run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "later",
+            "--kind",
+            "saml",
+            "--domain",
+            "later.test",
+        ],
+    );
+    let draft = json_of(&created);
+    let hint = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        hint.contains("draft") && hint.contains("roster connection set-metadata"),
+        "{hint}"
+    );
+    let draft_id = draft["id"].as_str().unwrap();
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(
+        draft["sp_entity_id"],
+        format!("{base}/sso/saml/{draft_id}/metadata")
+    );
+    assert_eq!(draft["acs_url"], format!("{base}/sso/saml/{draft_id}/acs"));
+    assert_eq!(
+        draft["metadata_url"],
+        format!("{base}/sso/saml/{draft_id}/metadata")
+    );
+    let status_of = |name: &str| {
+        let listed = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of("later").as_deref(), Some("draft"));
+    let set_metadata = |name: &str, flags: &[&str]| {
+        let mut args = vec!["connection", "set-metadata", "--workspace", "acme", name];
+        args.extend_from_slice(flags);
+        run(&db, &args)
+    };
+    fails_with(
+        &set_metadata("later", &["--idp-metadata-file", no_cert.to_str().unwrap()]),
+        "signing certificate",
+    );
+    fails_with(
+        &set_metadata("later", &[]),
+        "--idp-metadata-url or --idp-metadata-file",
+    );
+    assert_eq!(status_of("later").as_deref(), Some("draft"));
+    let completed = json_of(&set_metadata(
+        "later",
+        &["--idp-metadata-file", good.to_str().unwrap()],
+    ));
+    assert_eq!(completed["id"], draft_id);
+    assert_eq!(completed["status"], "active");
+    assert_eq!(status_of("later").as_deref(), Some("active"));
+    fails_with(
+        &set_metadata("nobody", &["--idp-metadata-file", good.to_str().unwrap()]),
+        "no connection",
+    );
+    // An OIDC connection needs its issuer at creation: no draft.
     fails_with(
         &cli(
             &db,
-            "connection create --workspace acme --name x --kind saml",
+            "connection create --workspace acme --name x --kind oidc",
         ),
-        "--idp-metadata-url or --idp-metadata-file",
+        "--issuer",
     );
     // OIDC: the secret never as an argument; an unreachable issuer is refused at creation.
     fails_with(
@@ -927,7 +1076,7 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         .into_iter()
         .map(|c| c.name.to_string())
         .collect();
-    assert_eq!(listed, vec!["okta".to_owned()]);
+    assert_eq!(listed, vec!["later".to_owned(), "okta".to_owned()]);
 }
 
 /// `roster healthcheck` with the test's configuration, probing `bind`.

@@ -148,6 +148,7 @@ fn refusal_status(failure: LoginFailure) -> StatusCode {
         LoginFailure::InvalidCredentials => StatusCode::UNAUTHORIZED,
         LoginFailure::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         LoginFailure::ConnectionMisconfigured
+        | LoginFailure::ConnectionDraft
         | LoginFailure::NoConnectionForDomain
         | LoginFailure::BadReturnTo
         | LoginFailure::UnknownRequest

@@ -8,7 +8,7 @@
 
 use openidconnect::core::CoreProviderMetadata;
 use roster_outbound::{Client, OutboundError, ReadBody, SAML_METADATA_MAX_BYTES};
-use roster_store::domain::{Connection, ConnectionKind};
+use roster_store::domain::{Connection, ConnectionKind, ConnectionStatus};
 use serde::Serialize;
 
 use crate::config::SamlConfig;
@@ -98,6 +98,20 @@ pub fn saml_config(
     Ok((json, idp))
 }
 
+/// The settings of a draft SAML connection: no IdP metadata yet (Okta and Entra ask for the SP
+/// values first). Its logins are refused until [`saml_config`] accepts the metadata; stored
+/// settings never skip that check, since [`SamlConfig::idp`] parses the (empty) document anew.
+pub fn saml_draft_config(allow_idp_initiated: bool) -> Result<String, SetupError> {
+    let config = SamlConfig {
+        idp_metadata_xml: String::new(),
+        idp_metadata_url: None,
+        allow_idp_initiated,
+        clock_skew_seconds: 180,
+    };
+    serde_json::to_string(&config)
+        .map_err(|err| SetupError::Invalid(format!("cannot encode the settings: {err}")))
+}
+
 /// OIDC input; the secret is never echoed back by any caller.
 #[derive(Clone, Default)]
 pub struct OidcInput {
@@ -175,6 +189,14 @@ pub async fn test_connection(
     outbound: &Client,
     connection: &Connection,
 ) -> Vec<Check> {
+    if connection.status == ConnectionStatus::Draft {
+        return vec![Check::new(
+            "metadata",
+            false,
+            "the IdP's metadata (its document or URL), given once the IdP knows Roster's SP values",
+            "none yet: a draft connection; add the metadata to activate it",
+        )];
+    }
     match connection.kind {
         ConnectionKind::Saml => {
             let Ok(config) = serde_json::from_str::<SamlConfig>(&connection.protocol_config) else {

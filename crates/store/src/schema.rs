@@ -36,6 +36,7 @@ diesel::table! {
         last_sync_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        draft -> Bool,
     }
 }
 

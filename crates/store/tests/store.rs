@@ -8,8 +8,9 @@ use std::sync::{Arc, Barrier};
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{
-    Actor, ConnectionKind, DisplayName, Email, GroupKind, GroupSync, Lifecycle, LifecycleEvent,
-    ProfileSync, Provenance, RoleName, Slug, Source, Timestamp, UserName, Vendor, WorkspaceId,
+    Actor, ConnectionKind, ConnectionStatus, DisplayName, Email, GroupKind, GroupSync, Lifecycle,
+    LifecycleEvent, ProfileSync, Provenance, RoleName, Slug, Source, Timestamp, UserName, Vendor,
+    WorkspaceId,
 };
 use roster_store::testing::TestStore;
 use roster_store::{NewConnection, NewGroup, NewUser, NewWorkspace, Store, StoreError};
@@ -495,6 +496,130 @@ fn connection_names_are_unique_per_workspace() {
             .unwrap()
             .kind,
         ConnectionKind::Scim
+    );
+}
+
+fn saml_connection(workspace_id: WorkspaceId, name: &str, scim_enabled: bool) -> NewConnection {
+    NewConnection {
+        workspace_id,
+        name: DisplayName::parse(name).unwrap(),
+        kind: ConnectionKind::Saml,
+        vendor: Vendor::Okta,
+        protocol_config: r#"{"idp_metadata_xml": ""}"#.into(),
+        domains: vec![],
+        scim_enabled,
+        profile_sync: ProfileSync::FirstLogin,
+        group_sync: GroupSync::Off,
+        strict_immutability: false,
+    }
+}
+
+#[test]
+fn a_draft_connection_is_stored_serves_scim_and_becomes_active_with_its_settings() {
+    let db = TestStore::new();
+    let workspace = db.workspace("acme");
+    let draft = db
+        .store
+        .create_connection_in(
+            &Actor::Cli,
+            saml_connection(workspace.id, "okta", true),
+            ConnectionStatus::Draft,
+        )
+        .unwrap();
+    assert_eq!(draft.status, ConnectionStatus::Draft);
+    let read = db.store.connection(workspace.id, draft.id).unwrap();
+    assert_eq!(read, draft);
+    assert_eq!(
+        db.store.list_connections(workspace.id).unwrap()[0].status,
+        ConnectionStatus::Draft
+    );
+    // Its SCIM works before its logins do.
+    let (_, secret) = db
+        .store
+        .create_scim_token(&Actor::Cli, workspace.id, draft.id, "t", None)
+        .unwrap();
+    assert!(db.store.authenticate_scim_token(secret.expose()).is_ok());
+    assert_eq!(db.store.scim_status(workspace.id).unwrap().len(), 1);
+
+    // Only a SAML connection can be a draft, and nothing is created revoked.
+    for (kind, status) in [
+        (ConnectionKind::Oidc, ConnectionStatus::Draft),
+        (ConnectionKind::Scim, ConnectionStatus::Draft),
+        (ConnectionKind::Saml, ConnectionStatus::Revoked),
+    ] {
+        let refused = db.store.create_connection_in(
+            &Actor::Cli,
+            NewConnection {
+                kind,
+                ..saml_connection(workspace.id, "other", false)
+            },
+            status,
+        );
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{kind:?} {status:?}: {refused:?}"
+        );
+    }
+    assert_eq!(db.store.list_connections(workspace.id).unwrap().len(), 1);
+
+    // Validated settings make it active, with an event saying so (and an audit detail).
+    let active = db
+        .store
+        .update_connection_config(
+            &Actor::Cli,
+            workspace.id,
+            draft.id,
+            r#"{"idp_metadata_xml": "<md/>"}"#,
+        )
+        .unwrap();
+    assert_eq!(active.status, ConnectionStatus::Active);
+    assert_eq!(
+        db.store.connection_by_id(draft.id).unwrap().status,
+        ConnectionStatus::Active
+    );
+    let events = db
+        .store
+        .events(workspace.id, 0, 100, &["connection.updated".to_owned()])
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].changed.as_deref(), Some(r#"["status"]"#));
+    assert!(
+        events[0].resource.contains(r#""status":"active""#),
+        "{}",
+        events[0].resource
+    );
+    // Settings changed again: no status change, no event.
+    db.store
+        .update_connection_config(
+            &Actor::Cli,
+            workspace.id,
+            draft.id,
+            r#"{"idp_metadata_xml": "<md2/>"}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        db.store
+            .events(workspace.id, 0, 100, &["connection.updated".to_owned()])
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A draft revoked is revoked (not a draft, not active).
+    let second = db
+        .store
+        .create_connection_in(
+            &Actor::Cli,
+            saml_connection(workspace.id, "entra", false),
+            ConnectionStatus::Draft,
+        )
+        .unwrap();
+    db.store
+        .revoke_connection(&Actor::Cli, workspace.id, second.id)
+        .unwrap();
+    assert_eq!(
+        db.store.connection(workspace.id, second.id).unwrap().status,
+        ConnectionStatus::Revoked
     );
 }
 

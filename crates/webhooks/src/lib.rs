@@ -12,12 +12,14 @@
 //! the provider's keys (this crate does not depend on `roster-provider`).
 
 pub mod backchannel;
+pub mod counts;
 pub mod retry;
 pub mod signing;
 mod webhook;
 pub mod worker;
 
 pub use backchannel::{LogoutTokenRequest, LogoutTokenSigner, MintError};
+pub use counts::delivery_counts;
 pub use retry::RetryPolicy;
 pub use signing::{generate_secret, sign};
 pub use webhook::Webhooks;

@@ -54,6 +54,8 @@ impl Outbox for Webhooks {
     }
 
     fn finish(&self, store: &Store, claim: &Claim, outcome: &DeliveryOutcome) -> StoreResult<()> {
-        store.finish_webhook_delivery(claim, outcome)
+        store.finish_webhook_delivery(claim, outcome)?;
+        crate::counts::record(&claim.endpoint.id, outcome.succeeded());
+        Ok(())
     }
 }

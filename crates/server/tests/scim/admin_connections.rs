@@ -89,13 +89,13 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataXml": without_certificate(&okta_metadata())}})),
     );
     assert!(error(&no_cert, 400, "validation").contains("signing certificate"));
-    let neither = app.admin(
+    let both = app.admin(
         &key,
         "POST",
         "/connections",
-        Some(json!({"name": "okta", "kind": "saml", "saml": {}})),
+        Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataXml": okta_metadata(), "metadataUrl": "https://idp.test/md"}})),
     );
-    assert!(error(&neither, 400, "validation").contains("exactly one"));
+    assert!(error(&both, 400, "validation").contains("exactly one"));
     let wrong_shape = app.admin(
         &key,
         "POST",
@@ -285,6 +285,160 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         404,
         "not_found",
     );
+}
+
+/// The reason code on a refused login's HTML page.
+fn refusal_code(reply: &Reply) -> String {
+    let page = reply.body.as_str().unwrap_or_default();
+    let start = page.find("Reason: <code>").expect("a refusal page") + "Reason: <code>".len();
+    page[start..][..page[start..].find("</code>").unwrap()].to_owned()
+}
+
+#[test]
+fn a_draft_saml_connection_shows_its_sp_values_refuses_logins_and_activates_with_metadata() {
+    let app = app_allowing_loopback();
+    let key = app.api_key();
+    let slug = app.workspace.slug.as_str().to_owned();
+
+    // Created without metadata (Okta and Entra ask for the SP values first): a draft with every
+    // value to paste, and no IdP settings.
+    let created = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"]})),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["status"], "draft");
+    assert_eq!(
+        created.body["sp"]["entityId"],
+        format!("{BASE}/sso/saml/{id}/metadata")
+    );
+    assert_eq!(
+        created.body["sp"]["acsUrl"],
+        format!("{BASE}/sso/saml/{id}/acs")
+    );
+    assert_eq!(
+        created.body["sp"]["metadataUrl"],
+        format!("{BASE}/sso/saml/{id}/metadata")
+    );
+    assert_eq!(created.body["idp"], Value::Null);
+    // An empty `saml` object is a draft too; an OIDC connection is never one.
+    let empty = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "entra", "kind": "saml", "saml": {"allowIdpInitiated": false}})),
+    );
+    assert_eq!(empty.body["status"], "draft", "{:#}", empty.body);
+    let before = connection_names(&app, &key);
+    error(
+        &app.admin(
+            &key,
+            "POST",
+            "/connections",
+            Some(json!({"name": "oidc", "kind": "oidc"})),
+        ),
+        400,
+        "validation",
+    );
+    assert_eq!(connection_names(&app, &key), before, "nothing written");
+
+    // Its SP metadata is served already: the IdP may import it.
+    let sp_metadata = app.raw("GET", &format!("/sso/saml/{id}/metadata"), None, &[]);
+    assert_eq!(sp_metadata.status, 200);
+    assert!(sp_metadata
+        .body
+        .as_str()
+        .unwrap()
+        .contains(&format!("{BASE}/sso/saml/{id}/acs")));
+
+    // Logins are refused with the reason, at the start (by name and by email domain) and at
+    // the ACS, each recorded as a login event.
+    for path in [
+        format!("/sso/{slug}/login?connection=okta"),
+        format!("/sso/{slug}/login?email=ada@acme.test"),
+    ] {
+        let refused = app.raw("GET", &path, None, &[]);
+        assert_eq!(refused.status, 400, "{path}: {:#}", refused.body);
+        assert_eq!(refusal_code(&refused), "connection_draft", "{path}");
+        assert!(refused
+            .body
+            .as_str()
+            .unwrap()
+            .contains("metadata has not been added"));
+    }
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let acs = app.raw(
+        "POST",
+        &format!("/sso/saml/{id}/acs"),
+        Some("SAMLResponse=PHg%2B".to_owned()),
+        &form,
+    );
+    assert_eq!(refusal_code(&acs), "connection_draft");
+    let events = app.admin(&key, "GET", "/login-events?outcome=failure", None);
+    let drafts: Vec<&Value> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "connection_draft")
+        .collect();
+    assert_eq!(drafts.len(), 3, "{:#}", events.body);
+    assert_eq!(drafts[0]["connectionId"], id);
+    assert_eq!(drafts[0]["detail"]["reason"], "idp_metadata_missing");
+    let tested = app.admin(&key, "POST", &format!("/connections/{id}/test"), None);
+    assert_eq!(tested.body["ok"], false);
+    assert_eq!(tested.body["checks"][0]["name"], "metadata");
+
+    // Completed through the settings route, with the checks of a creation: metadata is
+    // required, and metadata without a signing certificate is refused; it stays a draft.
+    for refused in [
+        json!({"saml": {}}),
+        json!({"saml": {"metadataXml": without_certificate(&okta_metadata())}}),
+        json!({}),
+    ] {
+        error(
+            &app.admin(
+                &key,
+                "PUT",
+                &format!("/connections/{id}/settings"),
+                Some(refused),
+            ),
+            400,
+            "validation",
+        );
+        let still = app.admin(&key, "GET", &format!("/connections/{id}"), None);
+        assert_eq!(still.body["status"], "draft");
+    }
+    let url = serve(okta_metadata());
+    let completed = app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataUrl": url}})),
+    );
+    assert_eq!(completed.status, 200, "{:#}", completed.body);
+    assert_eq!(completed.body["status"], "active");
+    assert_eq!(completed.body["idp"]["signingCertificates"], 1);
+    assert_eq!(
+        completed.body["sp"], created.body["sp"],
+        "the SP values stay"
+    );
+    let feed = app.admin(&key, "GET", "/events?type=connection.updated", None);
+    let activated = &feed.body["events"].as_array().unwrap()[0];
+    assert_eq!(activated["resource"]["status"], "active");
+    assert_eq!(activated["changed"], json!(["status"]));
+
+    // Active now: a login gets past the draft check to the response's own checks.
+    let acs = app.raw(
+        "POST",
+        &format!("/sso/saml/{id}/acs"),
+        Some("SAMLResponse=PHg%2B".to_owned()),
+        &form,
+    );
+    assert_eq!(acs.status, 400);
+    assert_ne!(refusal_code(&acs), "connection_draft");
 }
 
 #[test]

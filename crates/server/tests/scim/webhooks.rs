@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use pretty_assertions::assert_eq;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{patch_op, Options, TestApp};
 use crate::receiver::{Received, Receiver};
@@ -314,4 +314,158 @@ fn private_urls_are_refused_unless_the_operator_allows_them() {
         !listed.body.to_string().contains("whsec_"),
         "secrets are never listed"
     );
+}
+
+#[test]
+fn unknown_event_types_are_refused_naming_them_and_listing_the_catalogue() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::start();
+
+    let catalogue = app.admin(&key, "GET", "/webhooks/event-types", None);
+    assert_eq!(catalogue.status, 200, "{:#}", catalogue.body);
+    let types: Vec<&str> = catalogue.body["eventTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(types, roster_store::EVENT_TYPES);
+    assert!(types.contains(&"user.created") && types.contains(&"webhook.disabled"));
+
+    for requested in [
+        json!(["user.createdd"]),
+        json!(["user.created", "user.createdd", "*"]),
+        json!([""]),
+    ] {
+        let refused = app.admin(
+            &key,
+            "POST",
+            "/webhooks",
+            Some(json!({"url": receiver.url, "eventTypes": requested})),
+        );
+        assert_eq!(refused.status, 400, "{:#}", refused.body);
+        assert_eq!(refused.body["code"], "validation");
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(message.contains("user.created, user.updated"), "{message}");
+        assert_eq!(refused.body["detail"]["field"], "eventTypes");
+        assert_eq!(
+            refused.body["detail"]["valid"],
+            json!(roster_store::EVENT_TYPES)
+        );
+        let unknown: Vec<Value> = requested
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| !roster_store::EVENT_TYPES.contains(&t.as_str().unwrap()))
+            .cloned()
+            .collect();
+        assert_eq!(refused.body["detail"]["unknown"], json!(unknown));
+        for name in &unknown {
+            assert!(message.contains(&format!("{name}")), "{message}");
+        }
+    }
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert_eq!(listed.body["webhooks"], json!([]), "nothing written");
+
+    // Known types, and none at all (every type), are accepted.
+    register(
+        &app,
+        &key,
+        &receiver.url,
+        json!(["user.created", "group.deleted"]),
+    );
+    register(&app, &key, &receiver.url, json!([]));
+    let listed = app.admin(&key, "GET", "/webhooks", None);
+    assert_eq!(listed.body["webhooks"].as_array().unwrap().len(), 2);
+}
+
+/// The value of the `/metrics` sample `name{labels}`, if it is there.
+fn sample(app: &TestApp, name_and_labels: &str) -> Option<f64> {
+    let reply = app.raw("GET", "/metrics", None, &[]);
+    assert_eq!(reply.status, 200);
+    reply.body.as_str().unwrap().lines().find_map(|line| {
+        line.strip_prefix(name_and_labels)?
+            .strip_prefix(' ')?
+            .parse()
+            .ok()
+    })
+}
+
+/// Polls `/metrics` (10 s at most) until `name{labels}` satisfies `wanted`.
+fn wait_for_sample(app: &TestApp, name_and_labels: &str, wanted: impl Fn(f64) -> bool) -> f64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let value = sample(app, name_and_labels);
+        if let Some(value) = value.filter(|v| wanted(*v)) {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name_and_labels} is {value:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn metrics_count_deliveries_and_show_each_endpoints_backlog() {
+    let app = TestApp::with(Options {
+        webhooks: Some(1000),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let up = Receiver::start();
+    let down = Receiver::start();
+    down.status.store(503, Ordering::SeqCst);
+    let (up_id, _) = register(&app, &key, &up.url, json!(["user.created"]));
+    let (down_id, _) = register(&app, &key, &down.url, json!(["user.created"]));
+    let workspace = app.workspace.id.to_string();
+    app.create_user("a", "e-a");
+    app.create_user("b", "e-b");
+    up.wait_for("both users", |r| r.len() >= 2);
+    down.wait_for("failed attempts", |r| r.len() >= 2);
+
+    let successes =
+        format!("roster_webhook_deliveries_total{{endpoint=\"{up_id}\",outcome=\"success\"}}");
+    let failures =
+        format!("roster_webhook_deliveries_total{{endpoint=\"{down_id}\",outcome=\"failure\"}}");
+    assert_eq!(wait_for_sample(&app, &successes, |v| v >= 2.0), 2.0);
+    wait_for_sample(&app, &failures, |v| v >= 2.0);
+    let backlog = |id: &str| {
+        format!("roster_webhook_backlog_events{{endpoint=\"{id}\",workspace=\"{workspace}\",enabled=\"true\"}}")
+    };
+    wait_for_sample(&app, &backlog(&up_id), |v| v == 0.0);
+    // The failing endpoint still has both events to receive (its cursor has not moved).
+    assert_eq!(sample(&app, &backlog(&down_id)), Some(2.0));
+
+    // It catches up once its receiver is back.
+    down.status.store(200, Ordering::SeqCst);
+    wait_for_sample(&app, &backlog(&down_id), |v| v == 0.0);
+    let metrics = app.raw("GET", "/metrics", None, &[]);
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("# TYPE roster_webhook_deliveries_total counter"));
+    assert!(text.contains("# TYPE roster_webhook_backlog_events gauge"));
+    assert!(
+        text.contains(&format!(
+            "roster_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    for name in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("{name} "))),
+            "{name} in {text}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The admin console in a real browser (Debian's headless Chromium, driven by
 //! `e2e/console/drive.mjs` with playwright-core): an admin signs in with a password, creates a
-//! SAML connection from SimpleSAMLphp's metadata URL, tests it, turns SCIM on, generates a token,
+//! SAML connection from SimpleSAMLphp's metadata URL, tests it, creates a draft SAML connection
+//! without metadata and activates it by adding the metadata, turns SCIM on, generates a token,
 //! provisions a user through SCIM with it, sees the user and the sync status, finds their own
 //! account cannot be disabled (and why), disables another user after a confirmation, adds a
 //! mapping, is refused (after a confirmation) the deletion of the mapping that makes them an
@@ -192,9 +193,24 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let connections = store.list_connections(app.workspace.id).unwrap();
     assert_eq!(
         connections.len(),
-        3,
-        "the directory, the one created and the one whose certificate expired"
+        4,
+        "the directory, the one created, the draft and the one whose certificate expired"
     );
+    let draft = connections
+        .iter()
+        .find(|c| c.name.as_str() == "okta-later")
+        .unwrap();
+    assert_eq!(seen["draftState"], "SAML · generic · draft", "{seen:#}");
+    assert_eq!(
+        seen["draftAcsUrl"],
+        format!("{}/sso/saml/{}/acs", app.url(), draft.id)
+    );
+    assert_eq!(
+        seen["activatedState"], "SAML · generic · active",
+        "{seen:#}"
+    );
+    assert_eq!(draft.status, roster_store::domain::ConnectionStatus::Active);
+    assert!(draft.protocol_config.contains(&idp.metadata_url()));
     let connection = connections
         .iter()
         .find(|c| c.name.as_str() == "simplesaml")

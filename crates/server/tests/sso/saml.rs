@@ -41,6 +41,86 @@ pub fn saml_app(allow_idp_initiated: bool) -> SamlSetup {
     }
 }
 
+/// A draft SAML connection (no IdP metadata yet) is refused with its reason, its SP values are
+/// what the IdP is configured with, and once the admin API gives it the IdP's metadata a login
+/// through SimpleSAMLphp works.
+#[test]
+fn a_draft_refuses_logins_until_its_metadata_is_added_then_a_login_works() {
+    if !e2e_enabled() {
+        return;
+    }
+    let app = SsoApp::new();
+    let store = &app.db.store;
+    let draft = store
+        .create_connection_in(
+            &Actor::Cli,
+            roster_store::NewConnection {
+                workspace_id: app.workspace.id,
+                name: roster_store::domain::DisplayName::parse("corp").unwrap(),
+                kind: ConnectionKind::Saml,
+                vendor: roster_store::domain::Vendor::Generic,
+                protocol_config: roster_sso::setup::saml_draft_config(false).unwrap(),
+                domains: vec![roster_store::domain::Domain::parse("example.test").unwrap()],
+                scim_enabled: false,
+                profile_sync: roster_store::domain::ProfileSync::FirstLogin,
+                group_sync: roster_store::domain::GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+            roster_store::domain::ConnectionStatus::Draft,
+        )
+        .unwrap();
+    let refused = app.get("/sso/acme/login?connection=corp&return_to=%2F", None);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("connection_draft"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        app.login_events()[0].reason.as_deref(),
+        Some("connection_draft")
+    );
+
+    // The IdP is set up from the draft's SP values, then the admin API gives the draft the
+    // IdP's metadata URL (checked as at creation).
+    let (_, sp) = app.admin_get(&format!("/connections/{}", draft.id));
+    assert_eq!(sp["status"], "draft");
+    let idp = SamlIdp::start(
+        sp["sp"]["entityId"].as_str().unwrap(),
+        sp["sp"]["acsUrl"].as_str().unwrap(),
+    );
+    let (_, key) = store
+        .create_api_key(&Actor::Cli, app.workspace.id, "setup")
+        .unwrap();
+    let mut response = crate::support::agent()
+        .put(&format!(
+            "{}/api/v1/admin/connections/{}/settings",
+            app.url(),
+            draft.id
+        ))
+        .header("Authorization", &format!("Bearer {}", key.expose()))
+        .header("Content-Type", "application/json")
+        .send(json!({"saml": {"metadataUrl": idp.metadata_url()}}).to_string())
+        .unwrap();
+    let body = response.body_mut().read_to_string().unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{body}");
+    assert_eq!(
+        store.connection_by_id(draft.id).unwrap().status,
+        roster_store::domain::ConnectionStatus::Active
+    );
+
+    let outcome = browser(
+        &login_url(&app),
+        Some(("alice", "alice-password")),
+        None,
+        &app.jar("a"),
+    );
+    assert_eq!(outcome.exit_code, 0, "{}\n{}", outcome.json, idp.log());
+    let (status, me) = app.me(&session_of(&outcome).expect("session cookie"));
+    assert_eq!(status, 200);
+    assert_eq!(me["email"], "alice@example.test");
+}
+
 fn login_url(app: &SsoApp) -> String {
     format!("{}/sso/acme/login?connection=corp&return_to=%2F", app.url())
 }

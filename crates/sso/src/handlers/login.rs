@@ -141,6 +141,13 @@ fn choose(
         return Err(LoginError::plain(LoginFailure::BadReturnTo));
     }
     let connection = pick_connection(state, &workspace, query)?;
+    match connection.status.login_refusal() {
+        None => {}
+        Some(LoginFailure::ConnectionDraft) => {
+            return Err(super::refuse_draft(state, &workspace, &connection))
+        }
+        Some(failure) => return Err(LoginError::plain(failure)),
+    }
     let Some(protocol) = ProtocolConfig::of(&connection) else {
         let attempt = Attempt {
             workspace: &workspace,
@@ -178,14 +185,17 @@ fn saml_request(
     }
 }
 
-/// The login connection named in the query, or the one authoritative for the email's domain.
+/// The login connection named in the query, or the one authoritative for the email's domain
+/// (an active one before a draft). A draft is picked so that its refusal can say why.
 fn pick_connection(
     state: &SsoState,
     workspace: &Workspace,
     query: &LoginQuery,
 ) -> Result<Connection, LoginError> {
-    let usable =
-        |c: &Connection| c.kind != ConnectionKind::Scim && c.status == ConnectionStatus::Active;
+    let usable = |c: &Connection| {
+        c.kind != ConnectionKind::Scim
+            && matches!(c.status, ConnectionStatus::Active | ConnectionStatus::Draft)
+    };
     if let Some(name) = &query.connection {
         return match state.store.connection_by_name(workspace.id, name) {
             Ok(connection) if usable(&connection) => Ok(connection),
@@ -205,7 +215,7 @@ fn pick_connection(
         .store
         .list_connections(workspace.id)?
         .into_iter()
-        .filter(|c| usable(c))
-        .find(|c| c.domains.iter().any(|d| d.as_str() == domain))
+        .filter(|c| usable(c) && c.domains.iter().any(|d| d.as_str() == domain))
+        .min_by_key(|c| c.status != ConnectionStatus::Active)
         .ok_or_else(|| LoginError::plain(LoginFailure::NoConnectionForDomain))
 }

@@ -7,15 +7,30 @@ pub mod password;
 pub mod saml;
 pub mod session;
 
-use roster_store::domain::{
-    Connection, ConnectionId, ConnectionKind, ConnectionStatus, LoginFailure, Workspace,
-};
+use roster_store::domain::{Connection, ConnectionId, ConnectionKind, LoginFailure, Workspace};
 use roster_store::StoreError;
 
-use crate::flow::{LoginError, SsoState};
+use crate::flow::{Attempt, LoginError, SsoState};
 
-/// The active login connection of `kind` named by a path's connection id, with its workspace.
+/// The login connection of `kind` named by a path's connection id, with its workspace, when it
+/// takes logins. A draft's refusal is recorded as a login event (someone tried a connection that
+/// is not finished: its admin wants to know); an unknown or revoked one is refused plainly.
 pub(crate) fn login_connection(
+    state: &SsoState,
+    id: &str,
+    kind: ConnectionKind,
+) -> Result<(Workspace, Connection), LoginError> {
+    let (workspace, connection) = sp_connection(state, id, kind)?;
+    match connection.status.login_refusal() {
+        None => Ok((workspace, connection)),
+        Some(LoginFailure::ConnectionDraft) => Err(refuse_draft(state, &workspace, &connection)),
+        Some(failure) => Err(LoginError::plain(failure)),
+    }
+}
+
+/// The connection of `kind` named by a path's connection id, with its workspace, when its SP
+/// values are served (a draft's are: the IdP needs them before it gives its metadata).
+pub(crate) fn sp_connection(
     state: &SsoState,
     id: &str,
     kind: ConnectionKind,
@@ -27,9 +42,32 @@ pub(crate) fn login_connection(
         Err(StoreError::NotFound { .. }) => return Err(unavailable()),
         Err(err) => return Err(err.into()),
     };
-    if connection.kind != kind || connection.status != ConnectionStatus::Active {
+    if connection.kind != kind || !connection.status.serves_sp_metadata() {
         return Err(unavailable());
     }
     let workspace = state.store.workspace(connection.workspace_id)?;
     Ok((workspace, connection))
+}
+
+/// Records and answers a login through a draft connection.
+pub(crate) fn refuse_draft(
+    state: &SsoState,
+    workspace: &Workspace,
+    connection: &Connection,
+) -> LoginError {
+    let attempt = Attempt {
+        workspace,
+        connection,
+        protocol: connection.kind.as_str(),
+    };
+    attempt.refuse(
+        &state.store,
+        LoginFailure::ConnectionDraft,
+        serde_json::json!({
+            "reason": "idp_metadata_missing",
+            "want": "the IdP's metadata on the connection",
+            "got": "a draft connection without it",
+        }),
+        None,
+    )
 }

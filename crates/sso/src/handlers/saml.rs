@@ -165,7 +165,7 @@ pub async fn metadata(
 ) -> Result<HttpResponse, LoginError> {
     let (id, found) = (path.into_inner(), state.clone());
     let (_, connection) =
-        roster_store::blocking(move || super::login_connection(&found, &id, ConnectionKind::Saml))
+        roster_store::blocking(move || super::sp_connection(&found, &id, ConnectionKind::Saml))
             .await?;
     let sp = config::sp_settings(&state.public_url, &connection);
     Ok(HttpResponse::Ok()

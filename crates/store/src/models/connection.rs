@@ -64,6 +64,18 @@ pub(crate) struct ConnectionRow {
     pub(crate) last_sync_at: Option<i64>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+    /// A draft is stored as status `active` with this flag (see the migration
+    /// `draft_connections`: replicas of the previous release still read the row).
+    #[serde(default)]
+    pub(crate) draft: bool,
+}
+
+/// The `status` and `draft` columns of a status.
+fn status_columns(status: ConnectionStatus) -> (&'static str, bool) {
+    match status {
+        ConnectionStatus::Draft => (ConnectionStatus::Active.as_str(), true),
+        ConnectionStatus::Active | ConnectionStatus::Revoked => (status.as_str(), false),
+    }
 }
 
 impl ConnectionRow {
@@ -75,7 +87,10 @@ impl ConnectionRow {
             name: DisplayName::parse(&self.name).map_err(&bad)?,
             kind: ConnectionKind::parse(&self.kind).map_err(&bad)?,
             vendor: Vendor::parse(&self.vendor).map_err(&bad)?,
-            status: ConnectionStatus::parse(&self.status).map_err(&bad)?,
+            status: match ConnectionStatus::parse(&self.status).map_err(&bad)? {
+                ConnectionStatus::Active if self.draft => ConnectionStatus::Draft,
+                status => status,
+            },
             protocol_config: self.protocol_config,
             domains: from_json_list("connections", &self.domains)?
                 .iter()
@@ -109,8 +124,35 @@ pub(crate) fn find_connection(
 }
 
 impl Store {
-    /// Creates a connection; a name taken in the workspace (any case) is a conflict.
+    /// Creates an active connection; a name taken in the workspace (any case) is a conflict.
     pub fn create_connection(&self, actor: &Actor, new: NewConnection) -> StoreResult<Connection> {
+        self.create_connection_in(actor, new, ConnectionStatus::Active)
+    }
+
+    /// Creates a connection in `status`: active, or a draft (a SAML connection whose IdP
+    /// settings come later, see [`ConnectionStatus::at_creation`]); never revoked.
+    pub fn create_connection_in(
+        &self,
+        actor: &Actor,
+        new: NewConnection,
+        status: ConnectionStatus,
+    ) -> StoreResult<Connection> {
+        if status == ConnectionStatus::Revoked
+            || (status == ConnectionStatus::Draft
+                && ConnectionStatus::at_creation(new.kind, false)? != ConnectionStatus::Draft)
+        {
+            return Err(StoreError::Invalid(
+                roster_domain::DomainError::InvalidValue {
+                    field: "connection status",
+                    reason: format!(
+                        "a new {} connection cannot be {}",
+                        new.kind.as_str(),
+                        status.as_str()
+                    ),
+                },
+            ));
+        }
+        let (status_column, draft) = status_columns(status);
         let now = Timestamp::now().as_micros();
         let id = ConnectionId::new();
         let row = ConnectionRow {
@@ -120,7 +162,7 @@ impl Store {
             name_key: new.name.key(),
             kind: new.kind.as_str().to_owned(),
             vendor: new.vendor.as_str().to_owned(),
-            status: ConnectionStatus::Active.as_str().to_owned(),
+            status: status_column.to_owned(),
             protocol_config: new.protocol_config,
             domains: to_json_list(&new.domains),
             profile_sync: new.profile_sync.as_str().to_owned(),
@@ -130,6 +172,7 @@ impl Store {
             last_sync_at: None,
             created_at: now,
             updated_at: now,
+            draft,
         };
         self.write(|conn| {
             diesel::insert_into(connections::table)
@@ -156,6 +199,7 @@ impl Store {
                     detail: serde_json::json!({
                         "name": row.name,
                         "kind": row.kind,
+                        "status": status.as_str(),
                         "scim_enabled": row.scim_enabled,
                     })
                     .to_string(),
@@ -198,6 +242,8 @@ impl Store {
 
     /// [`Store::update_connection_config`] whose audit event carries `audit_detail`: which
     /// settings changed and whether a secret was replaced — never a secret or the settings.
+    /// Callers store only validated settings, so a draft becomes active here
+    /// ([`ConnectionStatus::after_new_settings`]); that change is an event of its own.
     pub fn update_connection_config_with(
         &self,
         actor: &Actor,
@@ -236,15 +282,31 @@ impl Store {
             updated_at: Timestamp::now().as_micros(),
         };
         self.write(|conn| {
-            let updated = diesel::update(
+            let before = find_connection(conn, workspace_id, id)?.status;
+            // Only validated protocol settings complete a draft; a new vendor or new domains
+            // leave the status as it is.
+            let after = if changeset.protocol_config.is_some() {
+                before.after_new_settings()
+            } else {
+                before
+            };
+            let (status_column, draft) = status_columns(after);
+            diesel::update(
                 connections::table
                     .filter(connections::workspace_id.eq(workspace_id.to_string()))
                     .filter(connections::id.eq(id.to_string())),
             )
-            .set(&changeset)
+            .set((
+                &changeset,
+                connections::status.eq(status_column),
+                connections::draft.eq(draft),
+            ))
             .execute(conn)?;
-            if updated == 0 {
-                return Err(StoreError::NotFound { what: "connection" });
+            let mut detail = audit_detail.clone();
+            if before != after {
+                if let Some(object) = detail.as_object_mut() {
+                    object.insert("status".to_owned(), serde_json::json!(after.as_str()));
+                }
             }
             record_audit(
                 conn,
@@ -254,10 +316,25 @@ impl Store {
                     action: Action("connection.config_updated"),
                     target_kind: "connection",
                     target_id: id.to_string(),
-                    detail: audit_detail.to_string(),
+                    detail: detail.to_string(),
                 },
             )?;
-            find_connection(conn, workspace_id, id)
+            let updated = find_connection(conn, workspace_id, id)?;
+            if before != after {
+                super::events::record_event(
+                    conn,
+                    super::events::NewEvent {
+                        workspace_id,
+                        event_type: "connection.updated",
+                        actor,
+                        resource_kind: "connection",
+                        resource_id: id.to_string(),
+                        resource: super::events::connection_json(&updated),
+                        changed: Some(vec!["status".to_owned()]),
+                    },
+                )?;
+            }
+            Ok(updated)
         })
     }
 

@@ -26,6 +26,40 @@ use serde_json::{json, Value};
 use crate::schema::{event_outbox, events};
 use crate::{DbConnection, Store, StoreResult};
 
+/// Every event type Roster writes: the catalogue of docs/events.md, in its order. Webhook
+/// endpoints subscribe to these names (an unknown one is refused); a test holds this list to the
+/// catalogue, and `cargo xtask tidy` holds the catalogue to the types the code emits.
+pub const EVENT_TYPES: &[&str] = &[
+    "user.created",
+    "user.updated",
+    "user.deactivated",
+    "user.reactivated",
+    "user.deprovisioned",
+    "session.revoked",
+    "user.roles_changed",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+    "connection.created",
+    "connection.updated",
+    "scim_token.created",
+    "scim_token.revoked",
+    "webhook.disabled",
+];
+
+/// The names in `requested` that are not event types, each once, in their order.
+pub fn unknown_event_types(requested: &[String]) -> Vec<&str> {
+    let mut unknown: Vec<&str> = Vec::new();
+    for name in requested {
+        if !EVENT_TYPES.contains(&name.as_str()) && !unknown.contains(&name.as_str()) {
+            unknown.push(name);
+        }
+    }
+    unknown
+}
+
 /// An event about to be written.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
@@ -510,5 +544,42 @@ mod tests {
             "it lands after the reader's position"
         );
         assert!(rest[0].seq > position);
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    /// The type column of docs/events.md's `## Catalogue` table.
+    fn catalogue() -> Vec<String> {
+        let doc = include_str!("../../../../docs/events.md");
+        let table = doc
+            .split("## Catalogue")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        table
+            .lines()
+            .filter_map(|line| {
+                let cell = line.strip_prefix('|')?.split('|').next()?.trim();
+                Some(cell.strip_prefix('`')?.strip_suffix('`')?.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn event_types_are_the_documented_catalogue() {
+        let documented = catalogue();
+        assert!(!documented.is_empty(), "docs/events.md has a catalogue");
+        let listed: Vec<String> = EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
+        assert_eq!(listed, documented);
+    }
+
+    #[test]
+    fn unknown_event_types_are_named_once() {
+        let requested = ["user.created", "user.createdd", "user.createdd", "*"].map(String::from);
+        assert_eq!(unknown_event_types(&requested), vec!["user.createdd", "*"]);
+        assert!(unknown_event_types(&[]).is_empty());
     }
 }

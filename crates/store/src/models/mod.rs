@@ -40,7 +40,7 @@ pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};
 pub use directory::AdminPage;
-pub use events::{connection_json, group_json, user_json, Event};
+pub use events::{connection_json, group_json, unknown_event_types, user_json, Event, EVENT_TYPES};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
@@ -76,7 +76,7 @@ pub use sso_state::SsoRequest;
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookEndpoint};
+pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
 pub use workspace::NewWorkspace;
 
 use roster_domain::DomainError;

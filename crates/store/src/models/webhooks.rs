@@ -36,6 +36,16 @@ pub struct WebhookEndpoint {
     pub created_at: i64,
 }
 
+/// What one endpoint still has to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookBacklog {
+    pub endpoint_id: String,
+    pub workspace_id: String,
+    pub enabled: bool,
+    /// Events after its cursor that it subscribes to, plus pending resends.
+    pub pending: i64,
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]
 struct EndpointRow {
@@ -341,6 +351,42 @@ impl Store {
                 .limit(limit)
                 .select(DeliveryRecord::as_select())
                 .load(conn)?)
+        })
+    }
+
+    /// Every endpoint's backlog, for `/metrics`: the events after its cursor that it subscribes
+    /// to, plus the resends it has pending. Events not yet published (PostgreSQL's outbox) are
+    /// not counted: they have no position yet. Reads only.
+    pub fn webhook_backlogs(&self) -> StoreResult<Vec<WebhookBacklog>> {
+        self.read(|conn| {
+            let rows: Vec<EndpointRow> = webhook_endpoints::table
+                .order(webhook_endpoints::id.asc())
+                .select(EndpointRow::as_select())
+                .load(conn)?;
+            let mut backlogs = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (endpoint, _) = row.into_domain()?;
+                let mut after_cursor = events::table
+                    .filter(events::workspace_id.eq(&endpoint.workspace_id))
+                    .filter(events::seq.gt(endpoint.cursor_seq))
+                    .into_boxed();
+                if !endpoint.event_types.is_empty() {
+                    after_cursor = after_cursor
+                        .filter(events::event_type.eq_any(endpoint.event_types.clone()));
+                }
+                let events_pending: i64 = after_cursor.count().get_result(conn)?;
+                let resends_pending: i64 = webhook_resends::table
+                    .filter(webhook_resends::endpoint_id.eq(&endpoint.id))
+                    .count()
+                    .get_result(conn)?;
+                backlogs.push(WebhookBacklog {
+                    endpoint_id: endpoint.id,
+                    workspace_id: endpoint.workspace_id,
+                    enabled: endpoint.enabled,
+                    pending: events_pending + resends_pending,
+                });
+            }
+            Ok(backlogs)
         })
     }
 
