@@ -29,11 +29,11 @@ pub async fn list(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let keys = web::block(move || {
+    let keys = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.list_api_keys(permit.workspace_id())?)
     })
-    .await??;
+    .await?;
     let list: Vec<Value> = keys.iter().map(key_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "apiKeys": list })))
 }
@@ -45,10 +45,10 @@ pub async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let key_id: TokenId = parse_id(&id, "API key")?;
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageApiKeys)?;
         Ok::<_, AdminError>(store.revoke_api_key(permit.actor(), permit.workspace_id(), key_id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -116,7 +116,8 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let store = store.ok_or_else(|| AdminError::internal("internal error"))?;
             if let Some(token) = bearer {
-                let principal = web::block(move || store.authenticate_api_key(&token)).await??;
+                let principal =
+                    roster_store::blocking(move || store.authenticate_api_key(&token)).await?;
                 return Ok(Principal {
                     workspace_id: principal.workspace_id,
                     credential: Credential::ApiKey(principal.key_id),
@@ -128,7 +129,7 @@ impl FromRequest for Principal {
                     "sign in, or send Authorization: Bearer <API key>",
                 ));
             };
-            let principal = web::block(move || -> Result<Principal, AdminError> {
+            let principal = roster_store::blocking(move || -> Result<Principal, AdminError> {
                 let session = verifier.verify_session(&token).ok_or_else(|| {
                     AdminError::unauthorized("the session is invalid or has ended")
                 })?;
@@ -144,7 +145,7 @@ impl FromRequest for Principal {
                     has_admin_role: roles.roles.iter().any(|r| r.as_str() == ADMIN_ROLE),
                 })
             })
-            .await??;
+            .await?;
             if write {
                 let Credential::Session { csrf_token, .. } = &principal.credential else {
                     return Ok(principal);
@@ -170,7 +171,7 @@ pub async fn session(
     store: web::Data<Store>,
 ) -> Result<actix_web::HttpResponse, AdminError> {
     let caller = principal.clone();
-    let permit = web::block(move || permit::require_read(&store, &caller)).await??;
+    let permit = roster_store::blocking(move || permit::require_read(&store, &caller)).await?;
     let workspace_id = permit.workspace_id().to_string();
     let body = match &principal.credential {
         Credential::ApiKey(key) => serde_json::json!({

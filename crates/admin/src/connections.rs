@@ -357,7 +357,7 @@ async fn manage_connections(
     store: web::Data<Store>,
     principal: Principal,
 ) -> Result<Permit<Write>, AdminError> {
-    web::block(move || require(&store, &principal, Action::ManageConnections)).await?
+    roster_store::blocking(move || require(&store, &principal, Action::ManageConnections)).await
 }
 
 /// `POST /connections`: validates everything (the IdP is asked), then creates in one write.
@@ -403,7 +403,7 @@ pub async fn create(
     .await?;
     let status = ConnectionStatus::at_creation(kind, validated.with_idp_settings)
         .map_err(|err| AdminError::validation(err.to_string()))?;
-    let (workspace, connection) = web::block(move || {
+    let (workspace, connection) = roster_store::blocking(move || {
         let workspace = store.workspace(permit.workspace_id())?;
         let connection = store.create_connection_in(
             permit.actor(),
@@ -423,7 +423,7 @@ pub async fn create(
         )?;
         Ok::<_, AdminError>((workspace, connection))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(connection_view(
         &settings,
         workspace.slug.as_str(),
@@ -439,14 +439,14 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    let (workspace, connection) = web::block(move || {
+    let (workspace, connection) = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>((
             store.workspace(permit.workspace_id())?,
             store.connection(permit.workspace_id(), id)?,
         ))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(connection_view(
         &settings,
         workspace.slug.as_str(),
@@ -461,12 +461,12 @@ async fn managed_connection(
     principal: Principal,
     id: ConnectionId,
 ) -> Result<(Permit<Write>, Connection), AdminError> {
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageConnections)?;
         let connection = store.connection(permit.workspace_id(), id)?;
         Ok::<_, AdminError>((permit, connection))
     })
-    .await?
+    .await
 }
 
 /// `PUT /connections/{id}/settings`: new IdP metadata (a rolled certificate), a new issuer or a
@@ -528,7 +528,7 @@ pub async fn update_settings(
             changed.push(json!("domains"));
         }
     }
-    let (workspace, connection) = web::block(move || {
+    let (workspace, connection) = roster_store::blocking(move || {
         let connection = store.update_connection(
             permit.actor(),
             permit.workspace_id(),
@@ -542,7 +542,7 @@ pub async fn update_settings(
         )?;
         Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(connection_view(
         &settings,
         workspace.slug.as_str(),
@@ -574,7 +574,9 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let permit = manage_connections(store.clone(), principal).await?;
-    web::block(move || store.revoke_connection(permit.actor(), permit.workspace_id(), id))
-        .await??;
+    roster_store::blocking(move || {
+        store.revoke_connection(permit.actor(), permit.workspace_id(), id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -67,7 +67,7 @@ pub async fn list_users(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let page = store.admin_users(
             permit.workspace_id(),
@@ -83,7 +83,7 @@ pub async fn list_users(
             .collect();
         Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -94,13 +94,13 @@ pub async fn get_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let user = store.user(permit.workspace_id(), id)?;
         let admins = store.active_admins(permit.workspace_id())?;
         Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user, &admins)))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -124,7 +124,7 @@ pub async fn invite(
     let email = Email::parse(&body.email).map_err(|err| AdminError::validation(err.to_string()))?;
     let user_name = UserName::parse(body.user_name.as_deref().unwrap_or(email.as_str()))
         .map_err(|err| AdminError::validation(err.to_string()))?;
-    let user = web::block(move || {
+    let user = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::InviteUser)?;
         let new = NewUser {
             email: Some(email),
@@ -134,7 +134,7 @@ pub async fn invite(
         };
         Ok::<_, AdminError>(store.create_user(permit.actor(), &new)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
 }
 
@@ -148,7 +148,7 @@ async fn lifecycle(
     event: LifecycleEvent,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
-    let user = web::block(move || {
+    let user = roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let user = store.user(read.workspace_id(), id)?;
         let admins = store.active_admins(read.workspace_id())?;
@@ -160,7 +160,7 @@ async fn lifecycle(
             event,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(roster_store::user_json(&user)))
 }
 
@@ -205,7 +205,7 @@ pub async fn list_groups(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let page = store.admin_groups(
             permit.workspace_id(),
@@ -221,7 +221,7 @@ pub async fn list_groups(
         }
         Ok::<_, AdminError>(json!({ "groups": groups, "next": page.next }))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -255,7 +255,7 @@ pub async fn add_member(
 ) -> Result<HttpResponse, AdminError> {
     let group_id: GroupId = parse_id(&id, "group")?;
     let user_id: UserId = parse_id(&body.user_id, "user")?;
-    let added = web::block(move || {
+    let added = roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let target = member_target(&store, read.workspace_id(), group_id)?;
         let permit = read.require(Action::EditGroupMembers, target)?;
@@ -267,7 +267,7 @@ pub async fn add_member(
             Provenance::Manual,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(json!({ "added": added })))
 }
 
@@ -280,7 +280,7 @@ pub async fn remove_member(
     let (group, user) = path.into_inner();
     let group_id: GroupId = parse_id(&group, "group")?;
     let user_id: UserId = parse_id(&user, "user")?;
-    web::block(move || {
+    roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let target = member_target(&store, read.workspace_id(), group_id)?;
         let permit = read.require(Action::EditGroupMembers, target)?;
@@ -292,7 +292,7 @@ pub async fn remove_member(
             ))
         }
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -302,11 +302,11 @@ pub async fn list_connections(
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
 ) -> Result<HttpResponse, AdminError> {
-    let list = web::block(move || {
+    let list = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.list_connections(permit.workspace_id())?)
     })
-    .await??;
+    .await?;
     let connections: Vec<Value> = list
         .iter()
         .map(|c| {
@@ -335,7 +335,7 @@ pub async fn set_scim(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let enabled = body.enabled;
-    let connection = web::block(move || {
+    let connection = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ToggleScim)?;
         Ok::<_, AdminError>(store.set_connection_scim(
             permit.actor(),
@@ -344,7 +344,7 @@ pub async fn set_scim(
             enabled,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
 }
 
@@ -355,7 +355,7 @@ pub async fn sso_enforcement(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let workspace = store.workspace(permit.workspace_id())?;
         let change = match permit.describe(Action::ToggleSsoEnforcement, Target::Workspace) {
@@ -366,7 +366,7 @@ pub async fn sso_enforcement(
         };
         Ok::<_, AdminError>(json!({ "ssoEnforced": workspace.sso_enforced, "change": change }))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -382,7 +382,7 @@ pub async fn set_sso_enforcement(
     body: web::Json<SsoEnforcement>,
 ) -> Result<HttpResponse, AdminError> {
     let enforced = body.enforced;
-    let workspace = web::block(move || {
+    let workspace = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ToggleSsoEnforcement)?;
         Ok::<_, AdminError>(store.set_sso_enforced(
             permit.actor(),
@@ -390,7 +390,7 @@ pub async fn set_sso_enforcement(
             enforced,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(json!({ "ssoEnforced": workspace.sso_enforced })))
 }
 
@@ -401,12 +401,12 @@ pub async fn list_tokens(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    let tokens = web::block(move || {
+    let tokens = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         store.connection(permit.workspace_id(), id)?;
         Ok::<_, AdminError>(store.list_scim_tokens(permit.workspace_id(), id)?)
     })
-    .await??;
+    .await?;
     let list: Vec<Value> = tokens
         .iter()
         .map(|t| {
@@ -445,7 +445,7 @@ pub async fn create_token(
     }
     let expires_at = roster_store::domain::token_expiry(Timestamp::now(), body.expires_in_days)
         .map_err(|err| AdminError::validation(format!("expiresInDays: {err}")))?;
-    let (info, secret) = web::block(move || {
+    let (info, secret) = roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let connection = store.connection(read.workspace_id(), id)?;
         let permit =
@@ -458,7 +458,7 @@ pub async fn create_token(
             expires_at,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(json!({
         "id": info.id.to_string(),
         "name": info.name,
@@ -476,7 +476,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, AdminError> {
     let (_, token) = path.into_inner();
     let token_id = parse_id(&token, "token")?;
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::RevokeScimToken)?;
         Ok::<_, AdminError>(store.revoke_scim_token(
             permit.actor(),
@@ -484,7 +484,7 @@ pub async fn revoke_token(
             token_id,
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -510,7 +510,7 @@ pub async fn provisioning_log(
         .map(|c| parse_id(c, "connection"))
         .transpose()?;
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
-    let entries = web::block(move || {
+    let entries = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.provisioning_log(
             permit.workspace_id(),
@@ -519,7 +519,7 @@ pub async fn provisioning_log(
             limit,
         )?)
     })
-    .await??;
+    .await?;
     let list: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -585,7 +585,7 @@ pub async fn audit(
         }
         _ => {}
     }
-    let events = web::block(move || {
+    let events = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let events = if newest_first {
             store.audit_events_newest_first(permit.workspace_id(), query.before, limit)?
@@ -594,7 +594,7 @@ pub async fn audit(
         };
         Ok::<_, AdminError>(events)
     })
-    .await??;
+    .await?;
     if format == "csv" {
         let mut out = String::from(
             "seq,occurred_at,actor_kind,actor_id,action,target_kind,target_id,detail\n",

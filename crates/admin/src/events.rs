@@ -70,11 +70,11 @@ pub async fn feed(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    let events = web::block(move || {
+    let events = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.events(permit.workspace_id(), after, limit, &types)?)
     })
-    .await??;
+    .await?;
     let next = events.last().map_or(after, |e| e.seq);
     Ok(HttpResponse::Ok().json(json!({
         "events": events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),

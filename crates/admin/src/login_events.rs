@@ -32,7 +32,7 @@ pub async fn list(
         }
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let events = web::block(move || {
+    let events = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.login_events(
             permit.workspace_id(),
@@ -40,7 +40,7 @@ pub async fn list(
             limit,
         )?)
     })
-    .await??;
+    .await?;
     let list: Vec<Value> = events
         .iter()
         .map(|e| {

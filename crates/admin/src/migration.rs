@@ -178,7 +178,7 @@ pub async fn endpoint(
     query: web::Query<PlanQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let format = query.user_name_format.unwrap_or(UserNameFormat::Email);
-    let report = web::block(move || {
+    let report = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let workspace = store.workspace(permit.workspace_id())?;
         let mut domains = workspace.domains.clone();
@@ -197,6 +197,6 @@ pub async fn endpoint(
         }
         Ok::<_, AdminError>(plan(&users, &domains, format))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(json!(report)))
 }

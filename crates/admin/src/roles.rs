@@ -17,7 +17,7 @@ pub async fn list(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let (roles, default_role) = web::block(move || {
+    let (roles, default_role) = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let workspace = store.workspace(permit.workspace_id())?;
         Ok::<_, AdminError>((
@@ -25,7 +25,7 @@ pub async fn list(
             workspace.default_role,
         ))
     })
-    .await??;
+    .await?;
     let list: Vec<Value> = roles
         .iter()
         .map(|(role, holders)| {

@@ -27,11 +27,11 @@ pub async fn status(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let rows = web::block(move || {
+    let rows = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.scim_status(permit.workspace_id())?)
     })
-    .await??;
+    .await?;
     let connections: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -62,11 +62,11 @@ pub async fn revoke_connection(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageConnections)?;
         Ok::<_, AdminError>(store.revoke_connection(permit.actor(), permit.workspace_id(), id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -119,7 +119,7 @@ pub async fn list_mappings(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = web::block(move || {
+    let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let workspace = permit.workspace_id();
         let roles = store.list_roles(workspace)?;
@@ -149,7 +149,7 @@ pub async fn list_mappings(
         }
         Ok::<_, AdminError>(json!({ "mappings": list }))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -195,7 +195,7 @@ pub async fn create_mapping(
     let connection_id: Option<ConnectionId> = non_empty(&body.connection_id)
         .map(|id| parse_id(id, "connection"))
         .transpose()?;
-    let created = web::block(move || {
+    let created = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageGroupMappings)?;
         let workspace = permit.workspace_id();
         let actor = permit.actor();
@@ -270,7 +270,7 @@ pub async fn create_mapping(
         };
         Ok::<_, AdminError>(mapping_json(&mapping, names))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -303,7 +303,7 @@ pub async fn delete_mapping(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: MappingId = parse_id(&id, "mapping")?;
-    web::block(move || {
+    roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let admins_now = store.active_admins(read.workspace_id())?;
         let admins_after = store.active_admins_without_mapping(read.workspace_id(), id)?;
@@ -315,6 +315,6 @@ pub async fn delete_mapping(
         )?;
         Ok::<_, AdminError>(store.delete_mapping(permit.actor(), permit.workspace_id(), id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

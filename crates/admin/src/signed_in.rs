@@ -73,12 +73,12 @@ pub async fn list(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
-    let apps = web::block(move || {
+    let apps = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         store.user(permit.workspace_id(), id)?;
         Ok::<_, AdminError>(store.user_oauth_apps(permit.workspace_id(), id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(UserAppsView {
         user_id: id.to_string(),
         apps: apps.into_iter().map(SignedInAppView::from).collect(),
@@ -93,7 +93,7 @@ pub async fn sign_out_everywhere(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
-    let signed_out = web::block(move || {
+    let signed_out = roster_store::blocking(move || {
         let read = require_read(&store, &principal)?;
         let user = store.user(read.workspace_id(), id)?;
         let admins = store.active_admins(read.workspace_id())?;
@@ -105,7 +105,7 @@ pub async fn sign_out_everywhere(
             Timestamp::now(),
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(SignedOutView {
         user_id: signed_out.user.id.to_string(),
         roster_sessions_ended: true,

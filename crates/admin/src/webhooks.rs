@@ -57,7 +57,8 @@ pub async fn create(
     body: web::Json<CreateWebhook>,
 ) -> Result<HttpResponse, AdminError> {
     let check = store.clone();
-    let permit = web::block(move || require(&check, &principal, Action::ManageWebhooks)).await??;
+    let permit =
+        roster_store::blocking(move || require(&check, &principal, Action::ManageWebhooks)).await?;
     let body = body.into_inner();
     let unknown = roster_store::unknown_event_types(&body.event_types);
     if !unknown.is_empty() {
@@ -85,7 +86,7 @@ pub async fn create(
     let secret =
         roster_webhooks::generate_secret().map_err(|err| AdminError::internal(err.to_string()))?;
     let stored_secret = secret.clone();
-    let endpoint = web::block(move || {
+    let endpoint = roster_store::blocking(move || {
         store.create_webhook(
             permit.actor(),
             permit.workspace_id(),
@@ -94,7 +95,7 @@ pub async fn create(
             &stored_secret,
         )
     })
-    .await??;
+    .await?;
     let mut created = endpoint_json(&endpoint);
     created["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(created))
@@ -106,7 +107,7 @@ pub async fn event_types(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    web::block(move || require_read(&store, &principal).map(|_| ())).await??;
+    roster_store::blocking(move || require_read(&store, &principal).map(|_| ())).await?;
     Ok(HttpResponse::Ok().json(json!({ "eventTypes": roster_store::EVENT_TYPES })))
 }
 
@@ -115,11 +116,11 @@ pub async fn list(
     principal: Principal,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    let endpoints = web::block(move || {
+    let endpoints = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.list_webhooks(permit.workspace_id())?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "webhooks": endpoints.iter().map(endpoint_json).collect::<Vec<_>>() })))
 }
@@ -130,11 +131,11 @@ pub async fn delete(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageWebhooks)?;
         Ok::<_, AdminError>(store.delete_webhook(permit.actor(), permit.workspace_id(), &id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -144,11 +145,11 @@ pub async fn enable(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let endpoint = web::block(move || {
+    let endpoint = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageWebhooks)?;
         Ok::<_, AdminError>(store.enable_webhook(permit.actor(), permit.workspace_id(), &id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
@@ -158,11 +159,11 @@ pub async fn deliveries(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let log = web::block(move || {
+    let log = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>(store.webhook_deliveries(permit.workspace_id(), &id, 200)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "deliveries": log.iter().map(delivery_json).collect::<Vec<_>>() })))
 }
@@ -182,10 +183,10 @@ pub async fn resend(
     body: web::Json<Resend>,
 ) -> Result<HttpResponse, AdminError> {
     let event_id = body.into_inner().event_id;
-    web::block(move || {
+    roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageWebhooks)?;
         Ok::<_, AdminError>(store.resend_webhook_event(permit.workspace_id(), &id, &event_id)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Accepted().json(json!({ "status": "queued" })))
 }
