@@ -304,44 +304,11 @@ where
     E: From<StoreError>,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
-    in_transaction(conn, "BEGIN IMMEDIATE", None, f)
-}
-
-/// Runs `f` in one read-only transaction, so its statements read one snapshot: on SQLite a
-/// deferred transaction (one read lock for all of them, instead of one per statement), on
-/// PostgreSQL `REPEATABLE READ READ ONLY`.
-pub(crate) fn read_transaction<T, F>(conn: &mut DbConnection, f: F) -> StoreResult<T>
-where
-    F: FnOnce(&mut DbConnection) -> StoreResult<T>,
-{
-    in_transaction(
-        conn,
-        "BEGIN DEFERRED",
-        Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-        f,
-    )
-}
-
-/// `f` between a `BEGIN` (SQLite's `sqlite_begin`; PostgreSQL's `postgres_begin`, or its
-/// default) and a commit, rolled back when `f` fails.
-fn in_transaction<T, E, F>(
-    conn: &mut DbConnection,
-    sqlite_begin: &str,
-    postgres_begin: Option<&str>,
-    f: F,
-) -> Result<T, E>
-where
-    E: From<StoreError>,
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-{
     let begun = match conn {
         DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, sqlite_begin)
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
         }
-        DbConnection::Postgres(inner) => match postgres_begin {
-            Some(sql) => AnsiTransactionManager::begin_transaction_sql(inner, sql),
-            None => AnsiTransactionManager::begin_transaction(inner),
-        },
+        DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner),
     };
     begun.map_err(|err| E::from(StoreError::from(err)))?;
     match f(conn) {

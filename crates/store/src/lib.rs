@@ -166,16 +166,6 @@ impl Store {
         result
     }
 
-    /// Runs `f` in one read-only transaction: reads of several statements that must agree (see
-    /// [`db`]).
-    pub(crate) fn read_snapshot<T>(
-        &self,
-        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let mut conn = self.conn()?;
-        db::read_transaction(&mut conn, f)
-    }
-
     /// Runs `f` on a pooled connection without a transaction (single-statement reads).
     pub(crate) fn read<T>(
         &self,

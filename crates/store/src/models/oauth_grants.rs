@@ -488,7 +488,7 @@ impl Store {
         grant_id: &str,
         epoch_at_issue: Option<i64>,
     ) -> StoreResult<Result<GrantSubject, GrantNotLive>> {
-        self.read_snapshot(|conn| {
+        self.read(|conn| {
             let Some(grant) = load_grant(conn, grant_id)? else {
                 return Ok(Err(GrantNotLive::Unknown));
             };
