@@ -969,20 +969,9 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
     // Without metadata: a draft that prints its SP values (Okta and Entra ask for them first),
     // refuses metadata without a signing certificate as a creation does, and becomes active
     // with good metadata.
-    let created = run(
+    let created = cli(
         &db,
-        &[
-            "connection",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "later",
-            "--kind",
-            "saml",
-            "--domain",
-            "later.test",
-        ],
+        "connection create --workspace acme --name later --kind saml --domain later.test",
     );
     let draft = json_of(&created);
     let hint = String::from_utf8_lossy(&created.stderr);
@@ -1002,7 +991,7 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         format!("{base}/sso/saml/{draft_id}/metadata")
     );
     let status_of = |name: &str| {
-        let listed = json_of(&run(&db, &["connection", "list", "--workspace", "acme"]));
+        let listed = json_of(&cli(&db, "connection list --workspace acme"));
         listed
             .as_array()
             .unwrap()
