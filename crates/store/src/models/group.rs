@@ -352,19 +352,18 @@ pub(crate) fn groups_of_user(
     workspace_id: WorkspaceId,
     user_id: UserId,
 ) -> StoreResult<Vec<Group>> {
-    groups::table
-        .filter(groups::workspace_id.eq(workspace_id.to_string()))
+    let (workspace_id, user_id) = (workspace_id.to_string(), user_id.to_string());
+    let rows: Vec<GroupRow> = on_backend!(conn, |c| groups::table
+        .filter(groups::workspace_id.eq(&workspace_id))
         .filter(
             groups::id.eq_any(
                 group_members::table
-                    .filter(group_members::user_id.eq(user_id.to_string()))
+                    .filter(group_members::user_id.eq(&user_id))
                     .select(group_members::group_id),
             ),
         )
         .order(groups::display_name_key.asc())
         .select(GroupRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(GroupRow::into_domain)
-        .collect()
+        .load(c))?;
+    rows.into_iter().map(GroupRow::into_domain).collect()
 }

@@ -15,6 +15,7 @@ use roster_policy::EffectiveRoles;
 use sha2::{Digest, Sha256};
 
 use super::{corrupt, record_audit};
+use crate::db::on_backend;
 use crate::schema::{oauth_apps, oauth_grants, users};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
@@ -152,8 +153,8 @@ pub struct NewOAuthGrant {
     pub amr: Vec<String>,
 }
 
-/// The user of a live grant as the provider states it (ID token, userinfo), read in one
-/// transaction by [`Store::oauth_grant_subject`].
+/// The user of a live grant as the provider states it (ID token, userinfo), read on one
+/// connection by [`Store::oauth_grant_subject`].
 #[derive(Debug, Clone)]
 pub struct GrantSubject {
     pub grant: OAuthGrant,
@@ -215,11 +216,11 @@ pub(crate) fn pkce_s256(verifier: &str) -> String {
 }
 
 pub(crate) fn load_grant(conn: &mut DbConnection, id: &str) -> StoreResult<Option<OAuthGrant>> {
-    Ok(oauth_grants::table
+    Ok(on_backend!(conn, |c| oauth_grants::table
         .find(id)
         .select(OAuthGrant::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 fn grant_audit(
@@ -481,8 +482,9 @@ impl Store {
 
     /// What the provider states about the user of a grant, with userinfo's check (P10), in one
     /// read: the grant is not revoked and its user is active — and, given `epoch_at_issue` (an
-    /// access token's), the user's session epoch is still that one. One transaction, so the
-    /// liveness and the claims are one snapshot and userinfo costs one connection checkout.
+    /// access token's), the user's session epoch is still that one. One connection checkout; each
+    /// of its five point reads runs on the backend's own connection (prepared once, no SQL
+    /// built per request: see `db::on_backend`), because userinfo runs it on every request.
     pub fn oauth_grant_subject(
         &self,
         grant_id: &str,

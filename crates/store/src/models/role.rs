@@ -8,6 +8,7 @@ use roster_domain::{
 use roster_policy::EffectiveRoles;
 
 use super::{corrupt, record_audit};
+use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::{granted_roles, roles, user_roles, users};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -240,12 +241,14 @@ pub(crate) fn effective_roles(
     workspace: &Workspace,
     user_id: UserId,
 ) -> StoreResult<EffectiveRoles> {
-    let granted: Vec<Role> = roles::table
+    let (workspace_id, user_id) = (workspace.id.to_string(), user_id.to_string());
+    let rows: Vec<RoleRow> = on_backend!(conn, |c| roles::table
         .inner_join(granted_roles::table)
-        .filter(roles::workspace_id.eq(workspace.id.to_string()))
-        .filter(granted_roles::user_id.eq(user_id.to_string()))
+        .filter(roles::workspace_id.eq(&workspace_id))
+        .filter(granted_roles::user_id.eq(&user_id))
         .select(RoleRow::as_select())
-        .load(conn)?
+        .load(c))?;
+    let granted: Vec<Role> = rows
         .into_iter()
         .map(RoleRow::into_domain)
         .collect::<StoreResult<_>>()?;

@@ -403,15 +403,16 @@ pub(crate) fn find_user(
     workspace_id: WorkspaceId,
     id: UserId,
 ) -> StoreResult<User> {
-    users::table
-        .filter(users::workspace_id.eq(workspace_id.to_string()))
-        .filter(users::id.eq(id.to_string()))
+    let (workspace_id, id) = (workspace_id.to_string(), id.to_string());
+    // By primary key; no `.first()`, see the `db` module docs.
+    on_backend!(conn, |c| users::table
+        .filter(users::workspace_id.eq(&workspace_id))
+        .filter(users::id.eq(&id))
         .select(UserRow::as_select())
-        // By primary key; no `.first()`, see the `db` module docs.
-        .get_result(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { what: "user" })?
-        .into_domain()
+        .get_result(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { what: "user" })?
+    .into_domain()
 }
 
 impl Store {

@@ -9,6 +9,7 @@ use roster_domain::{
 };
 
 use super::{corrupt, from_json_list, record_audit, to_json_list};
+use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::workspaces;
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -192,11 +193,12 @@ impl Store {
 
 /// A workspace by id, inside the caller's transaction.
 pub(crate) fn find_workspace(conn: &mut DbConnection, id: WorkspaceId) -> StoreResult<Workspace> {
-    workspaces::table
-        .find(id.to_string())
+    let id = id.to_string();
+    on_backend!(conn, |c| workspaces::table
+        .find(&id)
         .select(WorkspaceRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound { what: "workspace" })?
-        .into_domain()
+        .get_result(c)
+        .optional())?
+    .ok_or(StoreError::NotFound { what: "workspace" })?
+    .into_domain()
 }
