@@ -237,8 +237,13 @@ try {
   result.lockoutMappingRow = await cells(page.locator(`[data-testid="mapping-${env("LOCKOUT_GROUP")}"]`));
   await shot("08-mappings");
 
-  // 7a. The roles page: each role with its rank and how many users hold it.
+  // 7a. The roles page: a new role created from its form, then each role with its rank and how
+  // many users hold it.
   await show("roles");
+  await page.fill('#new-role input[name="name"]', "reviewer");
+  await page.fill('#new-role input[name="rank"]', "3");
+  await page.click('[data-testid="create-role"]');
+  await page.locator('tr[data-testid="role-reviewer"]').waitFor();
   result.roles = {};
   for (const row of await page.locator('tr[data-testid^="role-"]').all()) {
     const [name, rank, users] = (await row.locator("td").allInnerTexts()).map((t) => t.trim());

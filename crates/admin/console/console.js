@@ -649,8 +649,17 @@ async function rolesView(view) {
     table(["Role", "Rank", "Users", ""], roles.map((r) =>
       h("tr", { "data-testid": `role-${r.name}` }, h("td", { text: r.name }), h("td", { "data-testid": "role-rank", text: r.rank }),
         h("td", { "data-testid": "role-users", text: r.userCount }), h("td", { class: "muted", text: r.isDefault ? "default role" : "" })))),
-    h("p", { class: "muted" }, "Give a role to the members of an IdP group on the ", h("a", { href: "#mappings" }, "Mappings"),
-      " page. New roles are created by the operator: ", h("code", { text: "roster role create --workspace SLUG NAME --rank N" }), "."));
+    h("p", { class: "muted" }, "Give a role to the members of an IdP group on the ", h("a", { href: "#mappings" }, "Mappings"), " page."),
+    h("section", { class: "card" }, h("h2", { text: "New role" }),
+      h("form", { class: "inline", id: "new-role", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const body = { name: v.name, rank: Number(v.rank || 0) };
+        if (await attempt(() => api("POST", "/roles", body), `Role ${v.name} created.`)) rolesView(view);
+      } },
+        h("label", {}, "Name", h("input", { name: "name", required: true })),
+        h("label", {}, "Rank (higher wins as the primary role)", h("input", { name: "rank", type: "number", value: "0" })),
+        h("button", { type: "submit", "data-testid": "create-role" }, "Create role"))));
 }
 
 async function migration(view, format = "email") {

@@ -124,6 +124,7 @@ routes! {
     post "/scim/group-mappings" => scim_admin::create_mapping,
     delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
     get "/roles" => roles::list,
+    post "/roles" => roles::create,
     get "/api-keys" => api_keys::list,
     delete "/api-keys/{id}" => api_keys::revoke,
 }

@@ -267,6 +267,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "post",
+        "/api/v1/admin/roles",
+        "Create a role (a name the workspace does not have, any case; an optional rank)",
+        "CreateRole",
+        201,
+    ),
+    (
         "put",
         "/api/v1/admin/sso-enforcement",
         "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
@@ -366,6 +373,7 @@ pub fn document() -> Value {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key from `roster api-key create`" } },
             "schemas": {
                 "Error": object(&[("code", "string"), ("message", "string"), ("detail", "object")], &["code", "message"]),
+                "CreateRole": object(&[("name", "string"), ("rank", "integer")], &["name"]),
                 "CreateMapping": object(&[("scimGroupName", "string"), ("scimGroupId", "string"), ("roleName", "string"), ("groupName", "string"), ("connectionId", "string")], &[]),
                 "CreateWebhook": {
                     "type": "object", "additionalProperties": false, "required": ["url"],

@@ -1,13 +1,17 @@
 //! `GET /api/v1/admin/roles`: the workspace's roles for the console's roles page and its
 //! mapping form, so an admin picks a role from a list instead of typing a name that may not
 //! exist. Each role carries its rank (the highest wins as a user's primary role) and how many
-//! users it reaches. Roles are read-only here: the API creates none.
+//! users it reaches. `POST /roles` creates one (the operator's `roster role create` does the
+//! same through the same store call).
 
 use actix_web::{web, HttpResponse};
+use roster_policy::admin::Action;
+use roster_store::domain::RoleName;
 use roster_store::Store;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::permit::require_read;
+use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
 
@@ -40,4 +44,42 @@ pub async fn list(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "roles": list })))
+}
+
+/// The body of `POST /roles`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewRole {
+    pub name: String,
+    /// Higher ranks win as a user's primary role; 0 when absent (as `roster role create`).
+    #[serde(default)]
+    pub rank: i32,
+}
+
+/// `POST /roles` `{"name", "rank"?}`: 201 with the role; a malformed name is a 400, a name the
+/// workspace has (any case) a 409. Audited as `role.created`.
+pub async fn create(
+    principal: Principal,
+    store: web::Data<Store>,
+    body: web::Json<NewRole>,
+) -> Result<HttpResponse, AdminError> {
+    let NewRole { name, rank } = body.into_inner();
+    let name =
+        RoleName::parse(&name).map_err(|err| AdminError::validation(format!("name: {err}")))?;
+    let role = roster_store::blocking(move || {
+        let permit = require(&store, &principal, Action::ManageRoles)?;
+        Ok::<_, AdminError>(store.create_role(
+            permit.actor(),
+            permit.workspace_id(),
+            &name,
+            rank,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": role.id.to_string(),
+        "name": role.name.as_str(),
+        "rank": role.rank,
+        "createdAt": role.created_at.to_rfc3339(),
+    })))
 }

@@ -44,6 +44,8 @@ pub enum Action {
     SignOutEverywhere,
     /// Revoke an admin API key of the workspace (a leaked one, say); listing them is a read.
     ManageApiKeys,
+    /// Create a role (mappings and assignments then grant it).
+    ManageRoles,
 }
 
 /// Who acts.
@@ -227,7 +229,7 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks | ManageApiKeys,
+            | ManageWebhooks | ManageApiKeys | ManageRoles,
             Target::Workspace,
         ) => Allowed,
         (

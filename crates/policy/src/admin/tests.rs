@@ -42,6 +42,7 @@ fn action(text: &str) -> Action {
         "manage webhooks" => Action::ManageWebhooks,
         "sign out everywhere" => Action::SignOutEverywhere,
         "manage API keys" => Action::ManageApiKeys,
+        "manage roles" => Action::ManageRoles,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -207,13 +208,14 @@ fn every_action() -> Vec<Action> {
         ManageWebhooks,
         SignOutEverywhere,
         ManageApiKeys,
+        ManageRoles,
     ];
     for act in &all {
         match act {
             ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
-            | SignOutEverywhere | ManageApiKeys => {}
+            | SignOutEverywhere | ManageApiKeys | ManageRoles => {}
         }
     }
     all

@@ -387,3 +387,78 @@ fn the_provisioning_log_shows_each_request_s_query_and_target() {
         ]
     );
 }
+
+/// An admin creates a role over the API (the console's Roles page): it is listed with its rank,
+/// audited, and usable in a mapping at once. A malformed name and a name the workspace has (any
+/// case) are refused, and nothing is written.
+#[test]
+fn an_admin_creates_a_role_and_refusals_write_nothing() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    let roles = || {
+        let listed = app.admin(&key, "GET", "/roles", None);
+        assert_eq!(listed.status, 200, "{:#}", listed.body);
+        listed.body["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|role| {
+                (
+                    role["name"].as_str().unwrap().to_owned(),
+                    role["rank"].as_i64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = roles();
+
+    let created = app.admin(
+        &key,
+        "POST",
+        "/roles",
+        Some(json!({"name": "auditor", "rank": 5})),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    assert_eq!(
+        (created.body["name"].as_str(), created.body["rank"].as_i64()),
+        (Some("auditor"), Some(5))
+    );
+    let after = roles();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after.contains(&("auditor".to_owned(), 5)), "{after:?}");
+    let audit = app.admin(&key, "GET", "/audit?format=json", None);
+    assert!(
+        audit.body.to_string().contains("role.created"),
+        "{:#}",
+        audit.body
+    );
+    let mapped = app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "Auditors", "roleName": "auditor"})),
+    );
+    assert_eq!(mapped.status, 201, "{:#}", mapped.body);
+
+    error(
+        &app.admin(&key, "POST", "/roles", Some(json!({"name": "AUDITOR"}))),
+        409,
+        "conflict",
+    );
+    error(
+        &app.admin(&key, "POST", "/roles", Some(json!({"name": ""}))),
+        400,
+        "validation",
+    );
+    error(
+        &app.admin(
+            &key,
+            "POST",
+            "/roles",
+            Some(json!({"name": "x", "colour": "red"})),
+        ),
+        400,
+        "validation",
+    );
+    assert_eq!(roles(), after, "a refused creation writes nothing");
+}

@@ -425,7 +425,17 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         .find(|g| g.display_name.as_str() == "Engineers")
         .expect("the new app group");
     assert_eq!(engineering.app_group_id, Some(engineers.id));
-    // The roles page: every role with its rank; the admin holds `admin` (through the mapping).
+    // The roles page: the role created from its form, every role with its rank; the admin
+    // holds `admin` (through the mapping).
+    assert!(
+        store
+            .list_roles(app.workspace.id)
+            .unwrap()
+            .iter()
+            .any(|role| role.name.as_str() == "reviewer" && role.rank == 3),
+        "the role created in the console is stored"
+    );
+    assert_eq!(seen["roles"]["reviewer"]["users"], 0, "{seen:#}");
     assert_eq!(seen["roles"]["admin"]["users"], 1, "{seen:#}");
     for role in store.list_roles(app.workspace.id).unwrap() {
         assert_eq!(
