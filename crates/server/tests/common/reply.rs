@@ -48,6 +48,21 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Asserts an admin API error with this status and code, in its one shape (`code`, a
+    /// message in words, `detail`); returns the message.
+    pub fn assert_admin_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            (self.status, self.body["code"].as_str()),
+            (status, Some(code)),
+            "{:#}",
+            self.body
+        );
+        let message = self.body["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{:#}", self.body);
+        assert!(self.body.get("detail").is_some(), "{:#}", self.body);
+        message.to_owned()
+    }
+
     /// Asserts a SCIM error with this status and scimType.
     pub fn assert_scim_error(&self, status: u16, scim_type: Option<&str>) {
         assert_eq!(self.status, status, "{:#}", self.body);

@@ -5,20 +5,7 @@ use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, RoleName};
 use serde_json::json;
 
-use crate::common::{patch_op, Reply, TestApp};
-
-fn assert_admin_error(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(reply.status, status, "{:#}", reply.body);
-    assert_eq!(reply.body["code"], code, "{:#}", reply.body);
-    assert!(
-        reply.body["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{:#}",
-        reply.body
-    );
-    assert!(reply.body.get("detail").is_some());
-}
+use crate::common::{patch_op, TestApp};
 
 #[test]
 fn sync_status_and_revocation() {
@@ -55,21 +42,15 @@ fn sync_status_and_revocation() {
         after.body["connections"][0]["status"], "revoked",
         "a revoked connection stays listed"
     );
-    assert_admin_error(
-        &app.admin(&key, "DELETE", "/scim/connections/not-a-uuid", None),
-        404,
-        "not_found",
-    );
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "DELETE",
-            "/scim/connections/00000000-0000-0000-0000-000000000000",
-            None,
-        ),
-        404,
-        "not_found",
-    );
+    app.admin(&key, "DELETE", "/scim/connections/not-a-uuid", None)
+        .assert_admin_error(404, "not_found");
+    app.admin(
+        &key,
+        "DELETE",
+        "/scim/connections/00000000-0000-0000-0000-000000000000",
+        None,
+    )
+    .assert_admin_error(404, "not_found");
 }
 
 #[test]
@@ -141,16 +122,13 @@ fn mappings_over_http_change_roles_live() {
 
     // Errors, each the JSON envelope, nothing written.
     let before = app.db.store.list_mappings(app.workspace.id).unwrap().len();
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"scimGroupId": group, "roleName": "analyst"})),
-        ),
-        409,
-        "conflict",
-    );
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupId": group, "roleName": "analyst"})),
+    )
+    .assert_admin_error(409, "conflict");
     // An unknown role is the request's mistake: a 400 that names it in words and lists the
     // workspace's roles (never a Rust debug string, never a 404 that reads like a wrong URL).
     let unknown_role = app.admin(
@@ -159,7 +137,7 @@ fn mappings_over_http_change_roles_live() {
         "/scim/group-mappings",
         Some(json!({"scimGroupName": "X", "roleName": "ghost"})),
     );
-    assert_admin_error(&unknown_role, 400, "validation");
+    unknown_role.assert_admin_error(400, "validation");
     assert_eq!(
         unknown_role.body,
         json!({
@@ -168,47 +146,41 @@ fn mappings_over_http_change_roles_live() {
             "detail": {"field": "roleName", "roles": ["admin", "analyst", "member"]},
         })
     );
-    assert_admin_error(&app.admin(&key, "POST", "/scim/group-mappings", Some(json!({"scimGroupId": "00000000-0000-0000-0000-000000000000", "roleName": "analyst"}))), 404, "not_found");
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"roleName": "analyst"})),
-        ),
-        400,
-        "validation",
-    );
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"scimGroupName": "X"})),
-        ),
-        400,
-        "validation",
-    );
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"scimGroupName": "X", "roleName": "bad name!"})),
-        ),
-        400,
-        "validation",
-    );
-    assert_admin_error(
-        &app.admin(
-            &key,
-            "POST",
-            "/scim/group-mappings",
-            Some(json!({"scimGroupName": "X", "roleName": "analyst", "surprise": 1})),
-        ),
-        400,
-        "validation",
-    );
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupId": "00000000-0000-0000-0000-000000000000", "roleName": "analyst"})),
+    )
+    .assert_admin_error(404, "not_found");
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"roleName": "analyst"})),
+    )
+    .assert_admin_error(400, "validation");
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "X"})),
+    )
+    .assert_admin_error(400, "validation");
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "X", "roleName": "bad name!"})),
+    )
+    .assert_admin_error(400, "validation");
+    app.admin(
+        &key,
+        "POST",
+        "/scim/group-mappings",
+        Some(json!({"scimGroupName": "X", "roleName": "analyst", "surprise": 1})),
+    )
+    .assert_admin_error(400, "validation");
     let raw = app.raw(
         "POST",
         "/api/v1/admin/scim/group-mappings",
@@ -218,7 +190,7 @@ fn mappings_over_http_change_roles_live() {
             ("content-type", "application/json"),
         ],
     );
-    assert_admin_error(&raw, 400, "validation");
+    raw.assert_admin_error(400, "validation");
     assert_eq!(
         app.db.store.list_mappings(app.workspace.id).unwrap().len(),
         before
@@ -232,16 +204,10 @@ fn mappings_over_http_change_roles_live() {
         204
     );
     assert_eq!(roles(&app), "member");
-    assert_admin_error(
-        &app.admin(&key, "DELETE", &format!("/scim/group-mappings/{id}"), None),
-        404,
-        "not_found",
-    );
-    assert_admin_error(
-        &app.admin(&key, "DELETE", "/scim/group-mappings/garbage", None),
-        404,
-        "not_found",
-    );
+    app.admin(&key, "DELETE", &format!("/scim/group-mappings/{id}"), None)
+        .assert_admin_error(404, "not_found");
+    app.admin(&key, "DELETE", "/scim/group-mappings/garbage", None)
+        .assert_admin_error(404, "not_found");
     // SCIM membership changes after that still flow through the remaining mapping.
     app.scim(
         "PATCH",
@@ -260,43 +226,28 @@ fn mappings_over_http_change_roles_live() {
 #[test]
 fn admin_authentication_and_unknown_routes() {
     let app = TestApp::new();
-    assert_admin_error(
-        &app.raw("GET", "/api/v1/admin/scim", None, &[]),
-        401,
-        "unauthorized",
-    );
-    assert_admin_error(
-        &app.admin("rsak_wrong", "GET", "/scim", None),
-        401,
-        "unauthorized",
-    );
-    assert_admin_error(
-        &app.admin(&app.token, "GET", "/scim", None),
-        401,
-        "unauthorized",
-    );
+    app.raw("GET", "/api/v1/admin/scim", None, &[])
+        .assert_admin_error(401, "unauthorized");
+    app.admin("rsak_wrong", "GET", "/scim", None)
+        .assert_admin_error(401, "unauthorized");
+    app.admin(&app.token, "GET", "/scim", None)
+        .assert_admin_error(401, "unauthorized");
     let key = app.api_key();
-    assert_admin_error(
-        &app.admin(&key, "GET", "/nothing/here", None),
-        404,
-        "not_found",
-    );
+    app.admin(&key, "GET", "/nothing/here", None)
+        .assert_admin_error(404, "not_found");
     // Another workspace's key sees nothing of this one.
     let other = app.other_workspace_api_key("globex");
     assert_eq!(
         app.admin(&other, "GET", "/scim", None).body["connections"],
         json!([])
     );
-    assert_admin_error(
-        &app.admin(
-            &other,
-            "DELETE",
-            &format!("/scim/connections/{}", app.connection.id),
-            None,
-        ),
-        404,
-        "not_found",
-    );
+    app.admin(
+        &other,
+        "DELETE",
+        &format!("/scim/connections/{}", app.connection.id),
+        None,
+    )
+    .assert_admin_error(404, "not_found");
     assert_eq!(app.scim("GET", "/Users", None).status, 200, "still active");
 }
 

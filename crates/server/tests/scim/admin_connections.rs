@@ -22,12 +22,6 @@ fn app_allowing_loopback() -> TestApp {
     })
 }
 
-fn error(reply: &Reply, status: u16, code: &str) -> String {
-    assert_eq!(reply.status, status, "{:#}", reply.body);
-    assert_eq!(reply.body["code"], code, "{:#}", reply.body);
-    reply.body["message"].as_str().unwrap().to_owned()
-}
-
 fn fixture_metadata(idp: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
         "../sso/tests/fixtures/ssoready/assertions/{idp}/metadata.xml"
@@ -88,42 +82,48 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         "/connections",
         Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataXml": without_certificate(&okta_metadata())}})),
     );
-    assert!(error(&no_cert, 400, "validation").contains("signing certificate"));
+    assert!(no_cert
+        .assert_admin_error(400, "validation")
+        .contains("signing certificate"));
     let both = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataXml": okta_metadata(), "metadataUrl": "https://idp.test/md"}})),
     );
-    assert!(error(&both, 400, "validation").contains("exactly one"));
+    assert!(both
+        .assert_admin_error(400, "validation")
+        .contains("exactly one"));
     let wrong_shape = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "okta", "kind": "saml", "oidc": {"issuer": "https://x", "clientId": "c"}})),
     );
-    error(&wrong_shape, 400, "validation");
+    wrong_shape.assert_admin_error(400, "validation");
     let bad_kind = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "okta", "kind": "ldap"})),
     );
-    assert!(error(&bad_kind, 400, "validation").contains("kind"));
+    assert!(bad_kind
+        .assert_admin_error(400, "validation")
+        .contains("kind"));
     let unknown_field = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "okta", "kind": "scim", "owner": "me"})),
     );
-    error(&unknown_field, 400, "validation");
+    unknown_field.assert_admin_error(400, "validation");
     let unreachable = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataUrl": "http://127.0.0.1:9/md"}})),
     );
-    error(&unreachable, 422, "idp_unreachable");
+    unreachable.assert_admin_error(422, "idp_unreachable");
     assert_eq!(connection_names(&app, &key), before, "nothing written");
 
     // From a URL (the test server allows loopback): created with every value to paste.
@@ -164,7 +164,7 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         "/connections",
         Some(json!({"name": "okta", "kind": "saml", "saml": {"metadataUrl": url}})),
     );
-    error(&duplicate, 409, "conflict");
+    duplicate.assert_admin_error(409, "conflict");
 
     // The test reports each check with want/got: all pass for Okta's metadata…
     let tested = app.admin(&key, "POST", &format!("/connections/{id}/test"), None);
@@ -215,7 +215,7 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         &format!("/connections/{id}/settings"),
         Some(json!({"saml": {"metadataXml": without_certificate(&okta_metadata())}})),
     );
-    error(&refused, 400, "validation");
+    refused.assert_admin_error(400, "validation");
     assert_eq!(
         app.admin(&key, "GET", &format!("/connections/{id}"), None)
             .body["idp"],
@@ -250,21 +250,15 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         "{}",
         login.status
     );
-    error(
-        &app.admin(
-            &key,
-            "PUT",
-            &format!("/connections/{id}/settings"),
-            Some(json!({"saml": {"metadataXml": okta_metadata()}})),
-        ),
-        409,
-        "conflict",
-    );
-    error(
-        &app.admin(&key, "GET", "/connections/not-a-uuid", None),
-        404,
-        "not_found",
-    );
+    app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataXml": okta_metadata()}})),
+    )
+    .assert_admin_error(409, "conflict");
+    app.admin(&key, "GET", "/connections/not-a-uuid", None)
+        .assert_admin_error(404, "not_found");
 
     // Another workspace's key can neither see nor touch it.
     let other = app.other_workspace_api_key("globex");
@@ -273,18 +267,16 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         ("POST", format!("/connections/{id}/test")),
         ("DELETE", format!("/connections/{id}")),
     ] {
-        error(&app.admin(&other, method, &path, None), 404, "not_found");
+        app.admin(&other, method, &path, None)
+            .assert_admin_error(404, "not_found");
     }
-    error(
-        &app.admin(
-            &other,
-            "PUT",
-            &format!("/connections/{id}/settings"),
-            Some(json!({"saml": {"metadataXml": okta_metadata()}})),
-        ),
-        404,
-        "not_found",
-    );
+    app.admin(
+        &other,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataXml": okta_metadata()}})),
+    )
+    .assert_admin_error(404, "not_found");
 }
 
 /// The reason code on a refused login's HTML page.
@@ -333,16 +325,13 @@ fn a_draft_saml_connection_shows_its_sp_values_refuses_logins_and_activates_with
     );
     assert_eq!(empty.body["status"], "draft", "{:#}", empty.body);
     let before = connection_names(&app, &key);
-    error(
-        &app.admin(
-            &key,
-            "POST",
-            "/connections",
-            Some(json!({"name": "oidc", "kind": "oidc"})),
-        ),
-        400,
-        "validation",
-    );
+    app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "oidc", "kind": "oidc"})),
+    )
+    .assert_admin_error(400, "validation");
     assert_eq!(connection_names(&app, &key), before, "nothing written");
 
     // Its SP metadata is served already: the IdP may import it.
@@ -398,16 +387,13 @@ fn a_draft_saml_connection_shows_its_sp_values_refuses_logins_and_activates_with
         json!({"saml": {"metadataXml": without_certificate(&okta_metadata())}}),
         json!({}),
     ] {
-        error(
-            &app.admin(
-                &key,
-                "PUT",
-                &format!("/connections/{id}/settings"),
-                Some(refused),
-            ),
-            400,
-            "validation",
-        );
+        app.admin(
+            &key,
+            "PUT",
+            &format!("/connections/{id}/settings"),
+            Some(refused),
+        )
+        .assert_admin_error(400, "validation");
         let still = app.admin(&key, "GET", &format!("/connections/{id}"), None);
         assert_eq!(still.body["status"], "draft");
     }
@@ -452,21 +438,25 @@ fn oidc_and_scim_connections_refuse_unsafe_settings() {
         "/connections",
         Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "https://login.example.test", "clientId": "c"}})),
     );
-    assert!(error(&no_secret, 400, "validation").contains("clientSecret"));
+    assert!(no_secret
+        .assert_admin_error(400, "validation")
+        .contains("clientSecret"));
     let bad_method = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "http://127.0.0.1:9", "clientId": "c", "clientSecret": "s3cr3t", "tokenAuthMethod": "private_key_jwt"}})),
     );
-    assert!(error(&bad_method, 400, "validation").contains("tokenAuthMethod"));
+    assert!(bad_method
+        .assert_admin_error(400, "validation")
+        .contains("tokenAuthMethod"));
     let unreachable = app.admin(
         &key,
         "POST",
         "/connections",
         Some(json!({"name": "entra", "kind": "oidc", "oidc": {"issuer": "http://127.0.0.1:9", "clientId": "c", "clientSecret": "s3cr3t-never-echoed"}})),
     );
-    let message = error(&unreachable, 422, "idp_unreachable");
+    let message = unreachable.assert_admin_error(422, "idp_unreachable");
     assert!(!message.contains("s3cr3t"));
     assert_eq!(connection_names(&app, &key), before, "nothing written");
 
@@ -578,7 +568,7 @@ fn a_new_issuer_or_client_id_needs_the_client_secret_again() {
     ];
     for (oidc, changed) in refusals {
         let refused = app.admin(&key, "PUT", &path, Some(json!({ "oidc": oidc })));
-        let message = error(&refused, 400, "validation");
+        let message = refused.assert_admin_error(400, "validation");
         assert!(
             message.contains("clientSecret") && message.contains("send the client secret again"),
             "{message}"
@@ -712,11 +702,8 @@ fn migration_planner_names_each_conflict_with_its_fix() {
     let local_findings = local.body["findings"].as_array().unwrap();
     let jdoe_local = local_findings.iter().find(|f| f["userId"] == jdoe).unwrap();
     assert_eq!(jdoe_local["expectedUserName"], "john");
-    error(
-        &app.admin(&key, "GET", "/scim/migration-plan?userNameFormat=upn", None),
-        400,
-        "validation",
-    );
+    app.admin(&key, "GET", "/scim/migration-plan?userNameFormat=upn", None)
+        .assert_admin_error(400, "validation");
 }
 
 #[test]

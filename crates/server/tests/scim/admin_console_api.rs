@@ -12,19 +12,6 @@ use serde_json::{json, Value};
 use crate::admin_policy::with_session;
 use crate::common::{Reply, TestApp};
 
-fn error(reply: &Reply, status: u16, code: &str) -> String {
-    assert_eq!(
-        (reply.status, reply.body["code"].as_str()),
-        (status, Some(code)),
-        "{:#}",
-        reply.body
-    );
-    reply.body["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[test]
 fn roles_are_listed_with_rank_and_holders_and_mappings_with_names() {
     let app = TestApp::new();
@@ -158,7 +145,7 @@ fn sso_enforcement_says_whether_the_caller_may_change_it_and_why_not() {
         "/sso-enforcement",
         Some(json!({"enforced": true})),
     );
-    error(&put, 403, "forbidden");
+    put.assert_admin_error(403, "forbidden");
     assert_eq!(put.body["detail"]["refusal"], "sso_lockout");
     assert!(!store.workspace(app.workspace.id).unwrap().sso_enforced);
 
@@ -252,7 +239,7 @@ fn a_connection_s_vendor_and_domains_change_from_its_card() {
         (json!({"vendor": "okta", "colour": "red"}), "unknown field"),
     ] {
         let reply = app.admin(&key, "PUT", &path, Some(body.clone()));
-        let message = error(&reply, 400, "validation");
+        let message = reply.assert_admin_error(400, "validation");
         assert!(message.contains(words), "{body}: {message}");
     }
     assert_eq!(
@@ -268,11 +255,8 @@ fn a_connection_s_vendor_and_domains_change_from_its_card() {
             .status,
         204
     );
-    error(
-        &app.admin(&key, "PUT", &path, Some(json!({"vendor": "entra"}))),
-        409,
-        "conflict",
-    );
+    app.admin(&key, "PUT", &path, Some(json!({"vendor": "entra"})))
+        .assert_admin_error(409, "conflict");
     assert_eq!(
         store
             .connection(app.workspace.id, id)
@@ -330,11 +314,9 @@ fn the_audit_trail_reads_newest_first_a_page_at_a_time() {
         ("order=asc&before=5", "before pages order=desc"),
         ("order=desc&after=1", "after pages commit order"),
     ] {
-        let message = error(
-            &app.admin(&key, "GET", &format!("/audit?{query}"), None),
-            400,
-            "validation",
-        );
+        let message = app
+            .admin(&key, "GET", &format!("/audit?{query}"), None)
+            .assert_admin_error(400, "validation");
         assert!(message.contains(words), "{query}: {message}");
     }
 }
@@ -440,25 +422,16 @@ fn an_admin_creates_a_role_and_refusals_write_nothing() {
     );
     assert_eq!(mapped.status, 201, "{:#}", mapped.body);
 
-    error(
-        &app.admin(&key, "POST", "/roles", Some(json!({"name": "AUDITOR"}))),
-        409,
-        "conflict",
-    );
-    error(
-        &app.admin(&key, "POST", "/roles", Some(json!({"name": ""}))),
-        400,
-        "validation",
-    );
-    error(
-        &app.admin(
-            &key,
-            "POST",
-            "/roles",
-            Some(json!({"name": "x", "colour": "red"})),
-        ),
-        400,
-        "validation",
-    );
+    app.admin(&key, "POST", "/roles", Some(json!({"name": "AUDITOR"})))
+        .assert_admin_error(409, "conflict");
+    app.admin(&key, "POST", "/roles", Some(json!({"name": ""})))
+        .assert_admin_error(400, "validation");
+    app.admin(
+        &key,
+        "POST",
+        "/roles",
+        Some(json!({"name": "x", "colour": "red"})),
+    )
+    .assert_admin_error(400, "validation");
     assert_eq!(roles(), after, "a refused creation writes nothing");
 }
