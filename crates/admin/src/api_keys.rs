@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
-use crate::directory::parse_id;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
+use crate::params::parse_id;
 
 fn key_json(key: &ApiKeyInfo) -> Value {
     json!({
@@ -52,3 +53,25 @@ pub async fn revoke(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/api-keys",
+        id: "listApiKeys",
+        summary: "The workspace's API keys: id, name, hint and dates (never the key)",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/api-keys/{id}",
+        id: "revokeApiKey",
+        summary: "Revoke an API key: it is refused from its next request on",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+];

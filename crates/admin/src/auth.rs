@@ -27,6 +27,7 @@ use roster_store::Store;
 use subtle::ConstantTimeEq;
 
 use crate::error::{AdminCode, AdminError};
+use crate::openapi::{schema, Operation, Success};
 
 /// The session verifier the server installs (the SSO crate's), as app data.
 pub type Verifier = Arc<dyn SessionVerifier>;
@@ -191,3 +192,14 @@ pub async fn session(
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(body))
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[Operation {
+    method: "get",
+    path: "/session",
+    id: "getSession",
+    summary: "Who is signed in, and the CSRF token for cookie-authenticated writes",
+    query: None,
+    body: None,
+    success: Success::Json(200, schema::<serde_json::Value>),
+}];

@@ -27,8 +27,9 @@ use serde_json::{json, Value};
 
 use crate::auth::permit::{require, require_read, Permit, Write};
 use crate::auth::Principal;
-use crate::directory::parse_id;
 use crate::error::{AdminCode, AdminError};
+use crate::openapi::{schema, Operation, Success};
+use crate::params::parse_id;
 use crate::AdminSettings;
 use client_secret::{Proposed, Secret, SecretRequired};
 
@@ -42,7 +43,7 @@ impl From<SetupError> for AdminError {
 }
 
 /// SAML settings in a request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SamlBody {
     metadata_xml: Option<String>,
@@ -52,7 +53,7 @@ pub struct SamlBody {
 }
 
 /// OIDC settings in a request.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OidcBody {
     issuer: String,
@@ -72,7 +73,7 @@ impl std::fmt::Debug for OidcBody {
 }
 
 /// The body of `POST /connections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateConnection {
     name: String,
@@ -90,7 +91,7 @@ pub struct CreateConnection {
 
 /// The body of `PUT /connections/{id}/settings`: any of the protocol settings, the vendor and
 /// the email domains; what is absent stays as it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSettings {
     saml: Option<SamlBody>,
@@ -580,3 +581,123 @@ pub async fn revoke(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `GET /connections`.
+pub async fn list_connections(
+    principal: Principal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+) -> Result<HttpResponse, AdminError> {
+    let list = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        Ok::<_, AdminError>(store.list_connections(permit.workspace_id())?)
+    })
+    .await?;
+    let connections: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let mut out = roster_store::connection_json(c);
+            out["lastSyncAt"] = json!(c.last_sync_at.map(|at| at.to_rfc3339()));
+            out["scimBaseUrl"] = json!(format!("{}/scim/v2", settings.public_url));
+            out
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "connections": connections })))
+}
+
+/// The body of `PUT /connections/{id}/scim`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScimSwitch {
+    enabled: bool,
+}
+
+/// `PUT /connections/{id}/scim`: "Automate provisioning with SCIM" on or off.
+pub async fn set_scim(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<ScimSwitch>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let enabled = body.enabled;
+    let connection = roster_store::blocking(move || {
+        let permit = require(&store, &principal, Action::ToggleScim)?;
+        Ok::<_, AdminError>(store.set_connection_scim(
+            permit.actor(),
+            permit.workspace_id(),
+            id,
+            enabled,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
+}
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/connections",
+        id: "listConnections",
+        summary: "Connections",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/connections",
+        id: "createConnection",
+        summary: "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
+        query: None,
+        body: Some(schema::<CreateConnection>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "get",
+        path: "/connections/{id}",
+        id: "getConnection",
+        summary: "A connection with the values to paste into the IdP (never a secret)",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/connections/{id}",
+        id: "revokeConnection",
+        summary: "Revoke a connection: its logins and SCIM tokens stop at once",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        method: "put",
+        path: "/connections/{id}/settings",
+        id: "updateConnectionSettings",
+        summary: "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains",
+        query: None,
+        body: Some(schema::<UpdateSettings>),
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/connections/{id}/test",
+        id: "testConnection",
+        summary: "Test a connection against its IdP: each check with want and got",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "put",
+        path: "/connections/{id}/scim",
+        id: "setConnectionScim",
+        summary: "Turn SCIM provisioning on or off",
+        query: None,
+        body: Some(schema::<ScimSwitch>),
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+
+];

@@ -5,11 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use roster_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
 
 /// The stable, machine-readable code of an admin API error; each has one HTTP status. The
 /// table of docs/admin-api.md lists them all (a test reads it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum AdminCode {
     Validation,
     Unauthorized,
@@ -68,6 +69,18 @@ impl std::fmt::Display for AdminCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The body of every error answer: the OpenAPI document's `default` response.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ErrorBody<'a> {
+    /// One of docs/admin-api.md's codes.
+    pub code: AdminCode,
+    /// What went wrong, in words for a person.
+    pub message: &'a str,
+    /// Machine-readable particulars (the policy's refusal code and reason, a field), or null.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    pub detail: Option<&'a serde_json::Value>,
 }
 
 /// An admin API error.
@@ -130,9 +143,11 @@ impl ResponseError for AdminError {
             }
             _ => {}
         }
-        response.json(
-            json!({ "code": self.code.as_str(), "message": self.message, "detail": self.detail }),
-        )
+        response.json(ErrorBody {
+            code: self.code,
+            message: &self.message,
+            detail: self.detail.as_ref(),
+        })
     }
 }
 
@@ -202,5 +217,13 @@ mod tests {
             .map(|code| (code.as_str().to_owned(), code.status().as_u16()))
             .collect();
         assert_eq!(documented, sent);
+    }
+
+    /// The body's `code` is the code's `as_str` (serde's name and ours cannot part).
+    #[test]
+    fn a_code_serializes_as_its_name() {
+        for code in AdminCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 }

@@ -9,12 +9,13 @@ use serde_json::json;
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 /// Query parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// The `next` cursor of the previous page; absent to start at the oldest retained event.
@@ -81,3 +82,14 @@ pub async fn feed(
         "next": encode_cursor(next),
     })))
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[Operation {
+    method: "get",
+    path: "/events",
+    id: "listEvents",
+    summary: "Directory events after a cursor",
+    query: Some(schema::<FeedQuery>),
+    body: None,
+    success: Success::Json(200, schema::<serde_json::Value>),
+}];

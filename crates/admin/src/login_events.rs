@@ -12,7 +12,7 @@ use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LoginEventQuery {
     outcome: Option<String>,
     limit: Option<i64>,

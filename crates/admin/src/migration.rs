@@ -19,9 +19,10 @@ use serde_json::json;
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
 
 /// How the IdP is expected to form `userName`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserNameFormat {
     /// The whole email (Entra UPN, Okta login): the default.
@@ -165,7 +166,7 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
 }
 
 /// Query of `GET /scim/migration-plan`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanQuery {
     user_name_format: Option<UserNameFormat>,
@@ -200,3 +201,14 @@ pub async fn endpoint(
     .await?;
     Ok(HttpResponse::Ok().json(json!(report)))
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[Operation {
+    method: "get",
+    path: "/scim/migration-plan",
+    id: "getScimMigrationPlan",
+    summary: "Before turning SCIM on: existing users whose userName or email would conflict",
+    query: Some(schema::<PlanQuery>),
+    body: None,
+    success: Success::Json(200, schema::<serde_json::Value>),
+}];

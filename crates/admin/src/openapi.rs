@@ -1,409 +1,214 @@
-//! The OpenAPI 3.1 document of the admin API, served at `/api/v1/openapi.json`. Written as data
-//! next to the routes it describes; a test calls every documented operation to prove each one is
-//! routed, so the document cannot list an endpoint that does not exist.
+//! The OpenAPI 3.1 document of the admin API, served at `/api/v1/openapi.json`.
+//!
+//! Each resource module describes its own operations next to its handlers (a `pub(crate) const
+//! API: &[Operation]`), naming the Rust types of its query, body and answer; the schemas are
+//! derived from those types (`schemars`), so the document cannot drift from what the handlers
+//! read and write. A test checks that the route table and this document list the same
+//! operations, and `cargo xtask test` runs schemathesis against the served document.
 
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
-/// (method, path, summary, request body schema name or "", success status).
-const OPERATIONS: &[(&str, &str, &str, &str, u16)] = &[
-    (
-        "post",
-        "/api/v1/admin/connections",
-        "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
-        "CreateConnection",
-        201,
-    ),
-    (
-        "get",
-        "/api/v1/admin/connections/{id}",
-        "A connection with the values to paste into the IdP (never a secret)",
-        "",
-        200,
-    ),
-    (
-        "put",
-        "/api/v1/admin/connections/{id}/settings",
-        "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains",
-        "UpdateSettings",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/connections/{id}/test",
-        "Test a connection against its IdP: each check with want and got",
-        "",
-        200,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/connections/{id}",
-        "Revoke a connection: its logins and SCIM tokens stop at once",
-        "",
-        204,
-    ),
-    (
-        "get",
-        "/api/v1/admin/scim/migration-plan",
-        "Before turning SCIM on: existing users whose userName or email would conflict",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/scim",
-        "SCIM connections with their sync status",
-        "",
-        200,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/scim/connections/{id}",
-        "Revoke a SCIM connection; its tokens stop at once",
-        "",
-        204,
-    ),
-    (
-        "get",
-        "/api/v1/admin/scim/group-mappings",
-        "List group mappings",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/scim/group-mappings",
-        "Map an IdP group to a role and/or an app group",
-        "CreateMapping",
-        201,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/scim/group-mappings/{id}",
-        "Delete a mapping and what it brought",
-        "",
-        204,
-    ),
-    (
-        "get",
-        "/api/v1/admin/events",
-        "Directory events after a cursor",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/webhooks",
-        "List webhook endpoints",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/webhooks/event-types",
-        "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/webhooks",
-        "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
-        "CreateWebhook",
-        201,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/webhooks/{id}",
-        "Delete a webhook endpoint",
-        "",
-        204,
-    ),
-    (
-        "post",
-        "/api/v1/admin/webhooks/{id}/enable",
-        "Re-enable a disabled endpoint",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/webhooks/{id}/deliveries",
-        "Delivery log of an endpoint",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/webhooks/{id}/resend",
-        "Deliver an event again",
-        "Resend",
-        202,
-    ),
-    (
-        "get",
-        "/api/v1/admin/users",
-        "Users with search, pagination and allowed actions",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/users",
-        "Invite a user (refused while SCIM provisions users)",
-        "Invite",
-        201,
-    ),
-    (
-        "post",
-        "/api/v1/admin/users/{id}/disable",
-        "Disable a user; sessions end at once",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/users/{id}/enable",
-        "Enable a user",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/users/{id}",
-        "One user with the actions the admin may take",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/users/{id}/apps",
-        "The apps the user is signed into through Roster's OpenID Provider (live grants; never a token)",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/users/{id}/sign-out-everywhere",
-        "End every Roster session of the user and revoke every app grant; answers with what was ended",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/groups",
-        "Groups with search and pagination",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/groups/{id}/members",
-        "Add a manual member",
-        "AddMember",
-        200,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/groups/{id}/members/{user}",
-        "Remove a manual member",
-        "",
-        204,
-    ),
-    ("get", "/api/v1/admin/connections", "Connections", "", 200),
-    (
-        "put",
-        "/api/v1/admin/connections/{id}/scim",
-        "Turn SCIM provisioning on or off",
-        "ScimSwitch",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/connections/{id}/tokens",
-        "SCIM tokens of a connection (never the secrets)",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/connections/{id}/tokens",
-        "Generate a SCIM token (shown once)",
-        "NewToken",
-        201,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/connections/{id}/tokens/{token}",
-        "Revoke a SCIM token",
-        "",
-        204,
-    ),
-    (
-        "get",
-        "/api/v1/admin/provisioning-log",
-        "SCIM requests, newest first",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/session",
-        "Who is signed in, and the CSRF token for cookie-authenticated writes",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/sso-enforcement",
-        "Whether SSO is enforced, and whether the caller may change it (and why not)",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/roles",
-        "The workspace's roles with rank and how many users each reaches",
-        "",
-        200,
-    ),
-    (
-        "post",
-        "/api/v1/admin/roles",
-        "Create a role (a name the workspace does not have, any case; an optional rank)",
-        "CreateRole",
-        201,
-    ),
-    (
-        "put",
-        "/api/v1/admin/sso-enforcement",
-        "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/login-events",
-        "SSO login attempts with outcome and reason, newest first",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/audit",
-        "Audit trail (JSON or CSV)",
-        "",
-        200,
-    ),
-    (
-        "get",
-        "/api/v1/admin/api-keys",
-        "The workspace's API keys: id, name, hint and dates (never the key)",
-        "",
-        200,
-    ),
-    (
-        "delete",
-        "/api/v1/admin/api-keys/{id}",
-        "Revoke an API key: it is refused from its next request on",
-        "",
-        204,
-    ),
-];
+/// Derives the schema of one type, registering it (and the types it names) as components.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
-/// Every documented (method, path), for the routing test.
-pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
-    OPERATIONS.iter().map(|(method, path, ..)| (*method, *path))
+/// The schema of `T` as the document refers to it (`$ref` to a component for a named type).
+pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
 }
 
-fn object(properties: &[(&str, &str)], required: &[&str]) -> Value {
-    let props: Map<String, Value> = properties
+/// What an operation answers when it succeeds.
+#[derive(Clone, Copy)]
+pub enum Success {
+    /// A JSON body of this schema, with this status.
+    Json(u16, SchemaFn),
+    /// `204 No Content`.
+    NoContent,
+    /// `200` with a JSON body of this schema, or CSV text (`format=csv`).
+    JsonOrCsv(SchemaFn),
+}
+
+/// One operation of the admin API.
+pub struct Operation {
+    /// Lower-case HTTP method, as the route table spells it.
+    pub method: &'static str,
+    /// Path relative to `/api/v1/admin`, with `{name}` parameters.
+    pub path: &'static str,
+    /// The `operationId`: stable, camelCase, unique.
+    pub id: &'static str,
+    pub summary: &'static str,
+    /// The query string's type (each field a parameter), if the operation reads one.
+    pub query: Option<SchemaFn>,
+    /// The JSON request body's type, if the operation takes one.
+    pub body: Option<SchemaFn>,
+    pub success: Success,
+}
+
+/// The API's resources in the order the document lists them: each a tag and the operations of
+/// one module (a tag may span modules).
+fn resources() -> [(&'static str, &'static [Operation]); 14] {
+    use crate::*;
+    [
+        ("users", users::API),
+        ("users", signed_in::API),
+        ("groups", groups::API),
+        ("roles", roles::API),
+        ("connections", connections::API),
+        ("scim", tokens::API),
+        ("scim", scim_admin::API),
+        ("scim", migration::API),
+        ("settings", settings::API),
+        ("events", events::API),
+        ("webhooks", webhooks::API),
+        ("logs", logs::API),
+        ("api-keys", api_keys::API),
+        ("session", auth::API),
+    ]
+}
+
+const PREFIX: &str = "/api/v1/admin";
+
+/// Every documented (method, path), paths in full (`/api/v1/admin/...`), for the routing tests.
+pub fn operations() -> impl Iterator<Item = (&'static str, String)> {
+    resources()
+        .into_iter()
+        .flat_map(|(_, operations)| operations.iter())
+        .map(|op| (op.method, format!("{PREFIX}{}", op.path)))
+}
+
+fn json_content(schema: Schema) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// The query parameters of a query type: each property of its (inline) object schema.
+fn query_parameters(query: SchemaFn, generator: &mut SchemaGenerator) -> Vec<Value> {
+    let schema = query(generator);
+    let reference = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
+    // A named query type is registered as a component; its parameters are what the document
+    // needs, so the component is taken back out.
+    let object = match reference {
+        Some(name) => generator
+            .definitions_mut()
+            .remove(&name)
+            .expect("a referenced query type is defined"),
+        None => schema.to_value(),
+    };
+    let required: Vec<&str> = object["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    object["properties"]
+        .as_object()
+        .expect("a query type is an object with properties")
         .iter()
-        .map(|(name, kind)| {
-            let schema = match *kind {
-                "string[]" => json!({"type": "array", "items": {"type": "string"}}),
-                other => json!({ "type": other }),
-            };
-            ((*name).to_owned(), schema)
+        .map(|(name, schema)| {
+            let mut parameter = json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&name.as_str()),
+                "schema": schema,
+            });
+            if let Some(description) = schema.get("description") {
+                parameter["description"] = description.clone();
+            }
+            parameter
         })
-        .collect();
-    json!({ "type": "object", "additionalProperties": false, "properties": props, "required": required })
+        .collect()
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect()
+}
+
+fn describe(op: &Operation, tag: &str, generator: &mut SchemaGenerator) -> Value {
+    let error = schema::<crate::error::ErrorBody>(generator);
+    let mut responses = Map::new();
+    match op.success {
+        Success::Json(status, answer) => {
+            responses.insert(
+                status.to_string(),
+                json!({ "description": "success", "content": json_content(answer(generator)) }),
+            );
+        }
+        Success::NoContent => {
+            responses.insert("204".into(), json!({ "description": "done; no body" }));
+        }
+        Success::JsonOrCsv(answer) => {
+            let mut content = json_content(answer(generator));
+            content["text/csv"] = json!({ "schema": { "type": "string" } });
+            responses.insert(
+                "200".into(),
+                json!({ "description": "success", "content": content }),
+            );
+        }
+    }
+    responses.insert(
+        "default".into(),
+        json!({ "description": "error: `code` is one of docs/admin-api.md's table", "content": json_content(error) }),
+    );
+    let mut operation = json!({
+        "operationId": op.id,
+        "summary": op.summary,
+        "tags": [tag],
+        "security": [{ "apiKey": [] }],
+        "responses": responses,
+    });
+    let mut parameters = path_parameters(op.path);
+    if let Some(query) = op.query {
+        parameters.extend(query_parameters(query, generator));
+    }
+    if !parameters.is_empty() {
+        operation["parameters"] = json!(parameters);
+    }
+    if let Some(body) = op.body {
+        operation["requestBody"] =
+            json!({ "required": true, "content": json_content(body(generator)) });
+    }
+    operation
 }
 
 /// The document.
 pub fn document() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        })
+        .into_generator();
     let mut paths = Map::new();
-    for (method, path, summary, body, status) in OPERATIONS {
-        let mut operation = json!({
-            "summary": summary,
-            "security": [{ "apiKey": [] }],
-            "responses": {
-                status.to_string(): { "description": "success" },
-                "default": {
-                    "description": "error",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-                }
-            }
-        });
-        let parameters: Vec<Value> = path
-            .split('/')
-            .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        if !parameters.is_empty() {
-            operation["parameters"] = json!(parameters);
+    let mut tags = Vec::new();
+    for (tag, operations) in resources() {
+        if !tags.contains(&json!({ "name": tag })) {
+            tags.push(json!({ "name": tag }));
         }
-        if !body.is_empty() {
-            operation["requestBody"] = json!({
-                "required": true,
-                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
-            });
+        for op in operations {
+            let described = describe(op, tag, &mut generator);
+            let entry = paths
+                .entry(format!("{PREFIX}{}", op.path))
+                .or_insert_with(|| json!({}));
+            entry[op.method] = described;
         }
-        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
-        entry[*method] = operation;
     }
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Roster admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Workspace administration: SCIM connections and tokens, group mappings, users and groups, events and webhooks. Errors are {code, message, detail}."
+            "description": "Workspace administration: connections, SCIM tokens and group mappings, users and groups, roles, events and webhooks, the audit trail. Every error is {code, message, detail} (docs/admin-api.md)."
         },
+        "tags": tags,
         "paths": paths,
         "components": {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key from `roster api-key create`" } },
-            "schemas": {
-                "Error": object(&[("code", "string"), ("message", "string"), ("detail", "object")], &["code", "message"]),
-                "CreateRole": object(&[("name", "string"), ("rank", "integer")], &["name"]),
-                "CreateMapping": object(&[("scimGroupName", "string"), ("scimGroupId", "string"), ("roleName", "string"), ("groupName", "string"), ("connectionId", "string")], &[]),
-                "CreateWebhook": {
-                    "type": "object", "additionalProperties": false, "required": ["url"],
-                    "properties": {
-                        "url": {"type": "string"},
-                        "eventTypes": {"type": "array", "items": {"enum": roster_store::EVENT_TYPES}, "description": "empty or absent: every type"}
-                    }
-                },
-                "Resend": object(&[("eventId", "string")], &["eventId"]),
-                "Invite": object(&[("email", "string"), ("userName", "string"), ("givenName", "string"), ("familyName", "string")], &["email"]),
-                "AddMember": object(&[("userId", "string")], &["userId"]),
-                "ScimSwitch": object(&[("enabled", "boolean")], &["enabled"]),
-                "CreateConnection": {
-                    "type": "object", "additionalProperties": false, "required": ["name", "kind"],
-                    "properties": {
-                        "name": {"type": "string"}, "kind": {"enum": ["saml", "oidc", "scim"]},
-                        "vendor": {"enum": ["entra", "okta", "onelogin", "google", "generic"]},
-                        "domains": {"type": "array", "items": {"type": "string"}},
-                        "scimEnabled": {"type": "boolean"},
-                        "profileSync": {"enum": ["first_login", "every_login"]},
-                        "groupSync": {"enum": ["off", "every_login"]},
-                        "saml": {"$ref": "#/components/schemas/SamlSettings"},
-                        "oidc": {"$ref": "#/components/schemas/OidcSettings"}
-                    }
-                },
-                "UpdateSettings": object(&[("saml", "object"), ("oidc", "object"), ("vendor", "string"), ("domains", "string[]")], &[]),
-                "SamlSettings": object(&[("metadataXml", "string"), ("metadataUrl", "string"), ("allowIdpInitiated", "boolean")], &[]),
-                "OidcSettings": object(&[("issuer", "string"), ("clientId", "string"), ("clientSecret", "string"), ("tokenAuthMethod", "string")], &["issuer", "clientId"]),
-                "NewToken": object(&[("name", "string"), ("expiresInDays", "integer")], &[]),
-            }
+            "schemas": generator.take_definitions(true),
         }
     })
 }
@@ -411,4 +216,20 @@ pub fn document() -> Value {
 /// `GET /api/v1/openapi.json`.
 pub async fn endpoint() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Operation ids are unique (clients generate method names from them).
+    #[test]
+    fn operation_ids_are_unique() {
+        let ids: Vec<&str> = super::resources()
+            .into_iter()
+            .flat_map(|(_, operations)| operations.iter().map(|op| op.id))
+            .collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    }
 }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
 
 /// `GET /roles`: `{"roles": [{id, name, rank, userCount, isDefault, createdAt}]}`, highest rank
 /// first.
@@ -47,7 +48,7 @@ pub async fn list(
 }
 
 /// The body of `POST /roles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewRole {
     pub name: String,
@@ -83,3 +84,25 @@ pub async fn create(
         "createdAt": role.created_at.to_rfc3339(),
     })))
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/roles",
+        id: "listRoles",
+        summary: "The workspace's roles with rank and how many users each reaches",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/roles",
+        id: "createRole",
+        summary: "Create a role (a name the workspace does not have, any case; an optional rank)",
+        query: None,
+        body: Some(schema::<NewRole>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+];

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
 
 fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
@@ -154,7 +155,7 @@ pub async fn list_mappings(
 }
 
 /// The body of `POST /api/v1/admin/scim/group-mappings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateMapping {
     scim_group_name: Option<String>,
@@ -318,3 +319,52 @@ pub async fn delete_mapping(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/scim",
+        id: "getScimStatus",
+        summary: "SCIM connections with their sync status",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/scim/connections/{id}",
+        id: "revokeScimConnection",
+        summary: "Revoke a SCIM connection; its tokens stop at once",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        method: "get",
+        path: "/scim/group-mappings",
+        id: "listGroupMappings",
+        summary: "List group mappings",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/scim/group-mappings",
+        id: "createGroupMapping",
+        summary: "Map an IdP group to a role and/or an app group",
+        query: None,
+        body: Some(schema::<CreateMapping>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/scim/group-mappings/{id}",
+        id: "deleteGroupMapping",
+        summary: "Delete a mapping and what it brought",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+];

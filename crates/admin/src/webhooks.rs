@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
 use crate::AdminSettings;
 
 fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
@@ -41,7 +42,7 @@ fn delivery_json(delivery: &DeliveryRecord) -> Value {
 }
 
 /// The body of `POST /webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhook {
     url: String,
@@ -169,7 +170,7 @@ pub async fn deliveries(
 }
 
 /// The body of `POST /webhooks/{id}/resend`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resend {
     event_id: String,
@@ -190,3 +191,71 @@ pub async fn resend(
     .await?;
     Ok(HttpResponse::Accepted().json(json!({ "status": "queued" })))
 }
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/webhooks",
+        id: "listWebhooks",
+        summary: "List webhook endpoints",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "get",
+        path: "/webhooks/event-types",
+        id: "listWebhookEventTypes",
+        summary: "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/webhooks",
+        id: "createWebhook",
+        summary:
+            "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
+        query: None,
+        body: Some(schema::<CreateWebhook>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/webhooks/{id}",
+        id: "deleteWebhook",
+        summary: "Delete a webhook endpoint",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        method: "post",
+        path: "/webhooks/{id}/enable",
+        id: "enableWebhook",
+        summary: "Re-enable a disabled endpoint",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "get",
+        path: "/webhooks/{id}/deliveries",
+        id: "listWebhookDeliveries",
+        summary: "Delivery log of an endpoint",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/webhooks/{id}/resend",
+        id: "resendWebhookEvent",
+        summary: "Deliver an event again",
+        query: None,
+        body: Some(schema::<Resend>),
+        success: Success::Json(202, schema::<serde_json::Value>),
+    },
+];

@@ -1,0 +1,145 @@
+//! Groups and their manual members. IdP groups belong to the IdP; an app group that a mapping
+//! fills is the mapping's: the policy decides which members an admin may change.
+
+use actix_web::{web, HttpResponse};
+use roster_policy::admin::{Action, Target};
+use roster_store::domain::{GroupId, Provenance, UserId, WorkspaceId};
+use roster_store::Store;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::permit::require_read;
+use crate::auth::Principal;
+use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
+use crate::params::{parse_id, ListQuery, PAGE};
+
+/// `GET /groups?q=&after=&limit=`.
+pub async fn list_groups(
+    principal: Principal,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let body = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        let page = store.admin_groups(
+            permit.workspace_id(),
+            query.q.as_deref(),
+            query.after.as_deref(),
+            limit,
+        )?;
+        let mut groups = Vec::with_capacity(page.items.len());
+        for group in &page.items {
+            let mut out = roster_store::group_json(group);
+            out["mapped"] = json!(store.is_mapped_group(permit.workspace_id(), group.id)?);
+            groups.push(out);
+        }
+        Ok::<_, AdminError>(json!({ "groups": groups, "next": page.next }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn member_target(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    group_id: GroupId,
+) -> Result<Target, AdminError> {
+    let group = store.group(workspace_id, group_id)?;
+    Ok(match group.kind {
+        roster_store::domain::GroupKind::Idp => Target::IdpGroup,
+        roster_store::domain::GroupKind::App => Target::AppGroup {
+            mapped: store.is_mapped_group(workspace_id, group_id)?,
+        },
+    })
+}
+
+/// The body of `POST /groups/{id}/members`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddMember {
+    user_id: String,
+}
+
+/// `POST /groups/{id}/members`: adds a manual member.
+pub async fn add_member(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse, AdminError> {
+    let group_id: GroupId = parse_id(&id, "group")?;
+    let user_id: UserId = parse_id(&body.user_id, "user")?;
+    let added = roster_store::blocking(move || {
+        let read = require_read(&store, &principal)?;
+        let target = member_target(&store, read.workspace_id(), group_id)?;
+        let permit = read.require(Action::EditGroupMembers, target)?;
+        Ok::<_, AdminError>(store.add_group_member(
+            permit.actor(),
+            permit.workspace_id(),
+            group_id,
+            user_id,
+            Provenance::Manual,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "added": added })))
+}
+
+/// `DELETE /groups/{id}/members/{userId}`: removes a manual membership.
+pub async fn remove_member(
+    principal: Principal,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (group, user) = path.into_inner();
+    let group_id: GroupId = parse_id(&group, "group")?;
+    let user_id: UserId = parse_id(&user, "user")?;
+    roster_store::blocking(move || {
+        let read = require_read(&store, &principal)?;
+        let target = member_target(&store, read.workspace_id(), group_id)?;
+        let permit = read.require(Action::EditGroupMembers, target)?;
+        if store.remove_manual_member(permit.actor(), permit.workspace_id(), group_id, user_id)? {
+            Ok(())
+        } else {
+            Err(AdminError::not_found(
+                "no manual membership of that user in that group",
+            ))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/groups",
+        id: "listGroups",
+        summary: "Groups with search and pagination",
+        query: Some(schema::<ListQuery>),
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/groups/{id}/members",
+        id: "addGroupMember",
+        summary: "Add a manual member",
+        query: None,
+        body: Some(schema::<AddMember>),
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/groups/{id}/members/{user}",
+        id: "removeGroupMember",
+        summary: "Remove a manual member",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+];

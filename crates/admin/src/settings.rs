@@ -1,0 +1,81 @@
+//! Workspace settings an admin changes: SSO enforcement, with the policy's answer to whether the
+//! caller may change it (a password session or an API key would lock itself out).
+
+use actix_web::{web, HttpResponse};
+use roster_policy::admin::{Action, Decision, Target};
+use roster_store::Store;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::permit::{require, require_read};
+use crate::auth::Principal;
+use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
+
+/// `GET /sso-enforcement`: whether SSO is enforced, and whether the caller may change that —
+/// the policy's answer for `toggle SSO enforcement`, so the console can disable its control and
+/// say why (a password session or an API key would lock itself out).
+pub async fn sso_enforcement(
+    principal: Principal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, AdminError> {
+    let body = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        let workspace = store.workspace(permit.workspace_id())?;
+        let change = match permit.describe(Action::ToggleSsoEnforcement, Target::Workspace) {
+            Decision::Allowed => json!({ "allowed": true }),
+            Decision::Refused(r) => {
+                json!({ "allowed": false, "refusal": r.code, "reason": r.reason })
+            }
+        };
+        Ok::<_, AdminError>(json!({ "ssoEnforced": workspace.sso_enforced, "change": change }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SsoEnforcement {
+    enforced: bool,
+}
+
+/// `PUT /sso-enforcement`: when on, password logins of this workspace's users are refused.
+pub async fn set_sso_enforcement(
+    principal: Principal,
+    store: web::Data<Store>,
+    body: web::Json<SsoEnforcement>,
+) -> Result<HttpResponse, AdminError> {
+    let enforced = body.enforced;
+    let workspace = roster_store::blocking(move || {
+        let permit = require(&store, &principal, Action::ToggleSsoEnforcement)?;
+        Ok::<_, AdminError>(store.set_sso_enforced(
+            permit.actor(),
+            permit.workspace_id(),
+            enforced,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "ssoEnforced": workspace.sso_enforced })))
+}
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/sso-enforcement",
+        id: "getSsoEnforcement",
+        summary: "Whether SSO is enforced, and whether the caller may change it (and why not)",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "put",
+        path: "/sso-enforcement",
+        id: "setSsoEnforcement",
+        summary: "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
+        query: None,
+        body: Some(schema::<SsoEnforcement>),
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+];

@@ -1,0 +1,141 @@
+//! SCIM bearer tokens of a connection: listed without their secrets, created (the secret shown
+//! once, with the SCIM base URL to paste into the IdP), revoked at once.
+
+use actix_web::{web, HttpResponse};
+use roster_policy::admin::{Action, Target};
+use roster_store::domain::{ConnectionId, Timestamp};
+use roster_store::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::permit::{require, require_read};
+use crate::auth::Principal;
+use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
+use crate::params::parse_id;
+use crate::AdminSettings;
+
+/// `GET /connections/{id}/tokens`: the tokens (never their secrets).
+pub async fn list_tokens(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let tokens = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        store.connection(permit.workspace_id(), id)?;
+        Ok::<_, AdminError>(store.list_scim_tokens(permit.workspace_id(), id)?)
+    })
+    .await?;
+    let list: Vec<Value> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id.to_string(), "name": t.name, "hint": t.hint,
+                "createdAt": t.created_at.to_rfc3339(),
+                "expiresAt": t.expires_at.map(|at| at.to_rfc3339()),
+                "lastUsedAt": t.last_used_at.map(|at| at.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "tokens": list })))
+}
+
+/// The body of `POST /connections/{id}/tokens`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewToken {
+    name: Option<String>,
+    expires_in_days: Option<u32>,
+}
+
+/// `POST /connections/{id}/tokens`: a new SCIM token, shown once with the base URL to paste.
+pub async fn create_token(
+    principal: Principal,
+    store: web::Data<Store>,
+    settings: web::Data<AdminSettings>,
+    id: web::Path<String>,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse, AdminError> {
+    let id: ConnectionId = parse_id(&id, "connection")?;
+    let body = body.into_inner();
+    let name = body.name.unwrap_or_else(|| "console".to_owned());
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(AdminError::validation("name must have 1 to 100 characters"));
+    }
+    let expires_at = roster_store::domain::token_expiry(Timestamp::now(), body.expires_in_days)
+        .map_err(|err| AdminError::validation(format!("expiresInDays: {err}")))?;
+    let (info, secret) = roster_store::blocking(move || {
+        let read = require_read(&store, &principal)?;
+        let connection = store.connection(read.workspace_id(), id)?;
+        let permit =
+            read.require_for_connection(Action::CreateScimToken, Target::Workspace, &connection)?;
+        Ok::<_, AdminError>(store.create_scim_token(
+            permit.actor(),
+            permit.workspace_id(),
+            id,
+            &name,
+            expires_at,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": info.id.to_string(),
+        "name": info.name,
+        "token": secret.expose(),
+        "scimBaseUrl": format!("{}/scim/v2", settings.public_url),
+        "expiresAt": info.expires_at.map(|at| at.to_rfc3339()),
+    })))
+}
+
+/// `DELETE /connections/{id}/tokens/{tokenId}`: requests with it are refused from now on.
+pub async fn revoke_token(
+    principal: Principal,
+    store: web::Data<Store>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (_, token) = path.into_inner();
+    let token_id = parse_id(&token, "token")?;
+    roster_store::blocking(move || {
+        let permit = require(&store, &principal, Action::RevokeScimToken)?;
+        Ok::<_, AdminError>(store.revoke_scim_token(
+            permit.actor(),
+            permit.workspace_id(),
+            token_id,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/connections/{id}/tokens",
+        id: "listScimTokens",
+        summary: "SCIM tokens of a connection (never the secrets)",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/connections/{id}/tokens",
+        id: "createScimToken",
+        summary: "Generate a SCIM token (shown once)",
+        query: None,
+        body: Some(schema::<NewToken>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "delete",
+        path: "/connections/{id}/tokens/{token}",
+        id: "revokeScimToken",
+        summary: "Revoke a SCIM token",
+        query: None,
+        body: None,
+        success: Success::NoContent,
+    },
+];

@@ -1,0 +1,229 @@
+//! Users as workspace admins see and manage them: list and search, one user with the actions
+//! the policy allows on them (so the console never offers what would be refused), invite, enable
+//! and disable. The lockout rules (nobody disables themselves or the last active admin) are the
+//! policy's, asked through a permit ([`crate::auth::permit`]).
+
+use std::collections::BTreeSet;
+
+use actix_web::{web, HttpResponse};
+use roster_policy::admin::{Action, Decision};
+use roster_store::domain::{Email, LifecycleEvent, Source, User, UserId, UserName};
+use roster_store::{NewUser, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::permit::{require, require_read, Permit, Read};
+use crate::auth::Principal;
+use crate::error::AdminError;
+use crate::openapi::{schema, Operation, Success};
+use crate::params::{parse_id, ListQuery, PAGE};
+
+fn user_json(user: &User, actions: Value) -> Value {
+    let mut out = roster_store::user_json(user);
+    out["actions"] = actions;
+    out
+}
+
+/// What the console may offer for a user: each action with whether it is allowed and why not
+/// (`active_admins`: the workspace's, for the lockout rules).
+fn user_actions(permit: &Permit<Read>, user: &User, active_admins: &BTreeSet<UserId>) -> Value {
+    let target = permit.user_target(user, active_admins);
+    let describe = |action| match permit.describe(action, target) {
+        Decision::Allowed => json!({ "allowed": true }),
+        Decision::Refused(r) => json!({ "allowed": false, "refusal": r.code, "reason": r.reason }),
+    };
+    json!({
+        "editProfile": describe(Action::EditProfile),
+        "enable": describe(Action::EnableUser),
+        "disable": describe(Action::DisableUser),
+        "delete": describe(Action::DeleteUser),
+        "signOutEverywhere": describe(Action::SignOutEverywhere),
+    })
+}
+
+/// `GET /users?q=&after=&limit=`: users with what the admin may do to each.
+pub async fn list_users(
+    principal: Principal,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let body = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        let page = store.admin_users(
+            permit.workspace_id(),
+            query.q.as_deref(),
+            query.after.as_deref(),
+            limit,
+        )?;
+        let admins = store.active_admins(permit.workspace_id())?;
+        let users: Vec<Value> = page
+            .items
+            .iter()
+            .map(|u| user_json(u, user_actions(&permit, u, &admins)))
+            .collect();
+        Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /users/{id}`: one user with what the admin may do to them (the console's user page).
+pub async fn get_user(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id: UserId = parse_id(&id, "user")?;
+    let body = roster_store::blocking(move || {
+        let permit = require_read(&store, &principal)?;
+        let user = store.user(permit.workspace_id(), id)?;
+        let admins = store.active_admins(permit.workspace_id())?;
+        Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user, &admins)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The body of `POST /users`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invite {
+    email: String,
+    user_name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+}
+
+/// `POST /users`: invites a user (refused while SCIM provisions users).
+pub async fn invite(
+    principal: Principal,
+    store: web::Data<Store>,
+    body: web::Json<Invite>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let email = Email::parse(&body.email).map_err(|err| AdminError::validation(err.to_string()))?;
+    let user_name = UserName::parse(body.user_name.as_deref().unwrap_or(email.as_str()))
+        .map_err(|err| AdminError::validation(err.to_string()))?;
+    let user = roster_store::blocking(move || {
+        let permit = require(&store, &principal, Action::InviteUser)?;
+        let new = NewUser {
+            email: Some(email),
+            given_name: body.given_name,
+            family_name: body.family_name,
+            ..NewUser::minimal(permit.workspace_id(), user_name, Source::Invited)
+        };
+        Ok::<_, AdminError>(store.create_user(permit.actor(), &new)?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
+}
+
+/// Enables or disables a user. The policy decides on the user as it is now and on the
+/// workspace's active admins (nobody disables themselves or the last active admin).
+async fn lifecycle(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: String,
+    action: Action,
+    event: LifecycleEvent,
+) -> Result<HttpResponse, AdminError> {
+    let id: UserId = parse_id(&id, "user")?;
+    let user = roster_store::blocking(move || {
+        let read = require_read(&store, &principal)?;
+        let user = store.user(read.workspace_id(), id)?;
+        let admins = store.active_admins(read.workspace_id())?;
+        let permit = read.require(action, read.user_target(&user, &admins))?;
+        Ok::<_, AdminError>(store.change_lifecycle(
+            permit.actor(),
+            permit.workspace_id(),
+            id,
+            event,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(roster_store::user_json(&user)))
+}
+
+/// `POST /users/{id}/disable`: ends the user's sessions at once. Refused for the caller's own
+/// account (`self_lockout`) and for the workspace's last active admin (`last_active_admin`).
+pub async fn disable(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    lifecycle(
+        principal,
+        store,
+        id.into_inner(),
+        Action::DisableUser,
+        LifecycleEvent::Deactivate,
+    )
+    .await
+}
+
+/// `POST /users/{id}/enable`.
+pub async fn enable(
+    principal: Principal,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    lifecycle(
+        principal,
+        store,
+        id.into_inner(),
+        Action::EnableUser,
+        LifecycleEvent::Reactivate,
+    )
+    .await
+}
+
+/// This module's operations, for the OpenAPI document ([`crate::openapi`]).
+pub(crate) const API: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/users",
+        id: "listUsers",
+        summary: "Users with search, pagination and allowed actions",
+        query: Some(schema::<ListQuery>),
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/users",
+        id: "inviteUser",
+        summary: "Invite a user (refused while SCIM provisions users)",
+        query: None,
+        body: Some(schema::<Invite>),
+        success: Success::Json(201, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/users/{id}/disable",
+        id: "disableUser",
+        summary: "Disable a user; sessions end at once",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "post",
+        path: "/users/{id}/enable",
+        id: "enableUser",
+        summary: "Enable a user",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+    Operation {
+        method: "get",
+        path: "/users/{id}",
+        id: "getUser",
+        summary: "One user with the actions the admin may take",
+        query: None,
+        body: None,
+        success: Success::Json(200, schema::<serde_json::Value>),
+    },
+];
