@@ -95,17 +95,18 @@ fn query_parameters(query: SchemaFn, generator: &mut SchemaGenerator) -> Vec<Val
         Some(name) => generator
             .definitions_mut()
             .remove(&name)
-            .expect("a referenced query type is defined"),
+            .unwrap_or_default(),
         None => schema.to_value(),
     };
     let required: Vec<&str> = object["required"]
         .as_array()
         .map(|names| names.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // A query type is a struct, so an object with properties (a test checks each has some).
     object["properties"]
         .as_object()
-        .expect("a query type is an object with properties")
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|(name, schema)| {
             let mut parameter = json!({
                 "name": name,
@@ -231,5 +232,28 @@ mod tests {
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    }
+
+    /// Every query type becomes parameters, and the type's component is not left behind.
+    #[test]
+    fn query_types_become_query_parameters() {
+        let document = super::document();
+        for (_, operations) in super::resources() {
+            for op in operations.iter().filter(|op| op.query.is_some()) {
+                let path = format!("{}{}", super::PREFIX, op.path);
+                let parameters = document["paths"][&path][op.method]["parameters"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(
+                    parameters.iter().any(|p| p["in"] == "query"),
+                    "{} has query parameters",
+                    op.id
+                );
+            }
+        }
+        for name in ["ListQuery", "FeedQuery", "AuditQuery"] {
+            assert!(document["components"]["schemas"][name].is_null(), "{name}");
+        }
     }
 }
