@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use roster_domain::{Actor, Connection, Group, Timestamp, User, WorkspaceId};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::schema::{event_outbox, events};
@@ -240,45 +242,110 @@ fn publish_batch(conn: &mut diesel::PgConnection) -> StoreResult<usize> {
     })
 }
 
-/// A user as events carry it (the admin API's user shape).
-pub fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id.to_string(),
-        "userName": user.user_name.as_str(),
-        "email": user.email.as_ref().map(|e| e.as_str()),
-        "givenName": user.given_name,
-        "familyName": user.family_name,
-        "displayName": user.display_name,
-        "externalId": user.external_id,
-        "active": user.lifecycle.is_active(),
-        "lifecycle": user.lifecycle.as_str(),
-        "source": user.source.as_str(),
-        "managedBy": user.managing_connection_id.map(|id| id.to_string()),
-        "createdAt": user.created_at.to_rfc3339(),
-        "updatedAt": user.updated_at.to_rfc3339(),
-    })
+/// A user as events carry it, and as the admin API answers it (the one user shape).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResource {
+    pub id: String,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    /// Whether the user may log in (`lifecycle` is `active`).
+    pub active: bool,
+    /// `active`, `suspended` or `deprovisioned`.
+    pub lifecycle: &'static str,
+    /// How the user came to be: `scim`, `jit`, `invited`, `cli`, ….
+    pub source: &'static str,
+    /// The SCIM connection that manages the user, if one does.
+    pub managed_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserResource {
+    fn from(user: &User) -> Self {
+        UserResource {
+            id: user.id.to_string(),
+            user_name: user.user_name.as_str().to_owned(),
+            email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            display_name: user.display_name.clone(),
+            external_id: user.external_id.clone(),
+            active: user.lifecycle.is_active(),
+            lifecycle: user.lifecycle.as_str(),
+            source: user.source.as_str(),
+            managed_by: user.managing_connection_id.map(|id| id.to_string()),
+            created_at: user.created_at.to_rfc3339(),
+            updated_at: user.updated_at.to_rfc3339(),
+        }
+    }
 }
 
 /// A group as events carry it.
-pub fn group_json(group: &Group) -> Value {
-    json!({
-        "id": group.id.to_string(),
-        "displayName": group.display_name.as_str(),
-        "kind": group.kind.as_str(),
-        "connectionId": group.connection_id.map(|id| id.to_string()),
-        "externalId": group.external_id,
-    })
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupResource {
+    pub id: String,
+    pub display_name: String,
+    /// `idp` (pushed by an IdP) or `app` (the product's own).
+    pub kind: &'static str,
+    pub connection_id: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl From<&Group> for GroupResource {
+    fn from(group: &Group) -> Self {
+        GroupResource {
+            id: group.id.to_string(),
+            display_name: group.display_name.as_str().to_owned(),
+            kind: group.kind.as_str(),
+            connection_id: group.connection_id.map(|id| id.to_string()),
+            external_id: group.external_id.clone(),
+        }
+    }
 }
 
 /// A connection as events carry it (no protocol secrets).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionResource {
+    pub id: String,
+    pub name: String,
+    /// `saml`, `oidc` or `scim`.
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub scim_enabled: bool,
+}
+
+impl From<&Connection> for ConnectionResource {
+    fn from(connection: &Connection) -> Self {
+        ConnectionResource {
+            id: connection.id.to_string(),
+            name: connection.name.as_str().to_owned(),
+            kind: connection.kind.as_str(),
+            status: connection.status.as_str(),
+            scim_enabled: connection.scim_enabled,
+        }
+    }
+}
+
+/// [`UserResource`] as JSON (an event's `resource`).
+pub fn user_json(user: &User) -> Value {
+    json!(UserResource::from(user))
+}
+
+/// [`GroupResource`] as JSON.
+pub fn group_json(group: &Group) -> Value {
+    json!(GroupResource::from(group))
+}
+
+/// [`ConnectionResource`] as JSON.
 pub fn connection_json(connection: &Connection) -> Value {
-    json!({
-        "id": connection.id.to_string(),
-        "name": connection.name.as_str(),
-        "kind": connection.kind.as_str(),
-        "status": connection.status.as_str(),
-        "scimEnabled": connection.scim_enabled,
-    })
+    json!(ConnectionResource::from(connection))
 }
 
 /// Records a user event with the user as it now is.
