@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_store::domain::TokenId;
 use roster_store::{ApiKeyInfo, Store};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
@@ -15,14 +15,35 @@ use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
 use crate::params::parse_id;
 
-fn key_json(key: &ApiKeyInfo) -> Value {
-    json!({
-        "id": key.id.to_string(),
-        "name": key.name,
-        "hint": key.hint,
-        "createdAt": key.created_at.to_rfc3339(),
-        "lastUsedAt": key.last_used_at.map(|at| at.to_rfc3339()),
-    })
+/// An API key as listed: never the key.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart.
+    pub hint: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<&ApiKeyInfo> for ApiKeyView {
+    fn from(key: &ApiKeyInfo) -> Self {
+        ApiKeyView {
+            id: key.id.to_string(),
+            name: key.name.clone(),
+            hint: key.hint.clone(),
+            created_at: key.created_at.to_rfc3339(),
+            last_used_at: key.last_used_at.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// The answer of `GET /api-keys`, oldest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKeyView>,
 }
 
 /// `GET /api-keys`: `{"apiKeys": [{id, name, hint, createdAt, lastUsedAt}]}`, oldest first.
@@ -35,8 +56,9 @@ pub async fn list(
         Ok::<_, AdminError>(store.list_api_keys(permit.workspace_id())?)
     })
     .await?;
-    let list: Vec<Value> = keys.iter().map(key_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "apiKeys": list })))
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        api_keys: keys.iter().map(ApiKeyView::from).collect(),
+    }))
 }
 
 /// `DELETE /api-keys/{id}`: the key stops working at once (204).
@@ -63,7 +85,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "The workspace's API keys: id, name, hint and dates (never the key)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ApiKeyList>),
     },
     Operation {
         method: "delete",

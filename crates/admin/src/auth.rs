@@ -165,6 +165,22 @@ impl FromRequest for Principal {
     }
 }
 
+/// Who is calling: an API key, or a console session with its CSRF token.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub workspace_id: String,
+    /// The API key's id, when an API key calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// The signed-in admin, for a console session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub signed_in_with_sso: bool,
+    /// What a console session sends in `X-CSRF-Token` with each write; null for an API key.
+    pub csrf_token: Option<String>,
+}
+
 /// `GET /session`: who is signed in, and the CSRF token the console sends with writes (a
 /// non-admin's session is refused like every other read, so the console shows the reason).
 pub async fn session(
@@ -175,18 +191,24 @@ pub async fn session(
     let permit = roster_store::blocking(move || permit::require_read(&store, &caller)).await?;
     let workspace_id = permit.workspace_id().to_string();
     let body = match &principal.credential {
-        Credential::ApiKey(key) => serde_json::json!({
-            "workspaceId": workspace_id, "apiKeyId": key.to_string(),
-            "signedInWithSso": false, "csrfToken": null,
-        }),
+        Credential::ApiKey(key) => SessionView {
+            workspace_id,
+            api_key_id: Some(key.to_string()),
+            user_id: None,
+            signed_in_with_sso: false,
+            csrf_token: None,
+        },
         Credential::Session {
             user_id,
             via_sso,
             csrf_token,
-        } => serde_json::json!({
-            "workspaceId": workspace_id, "userId": user_id.to_string(),
-            "signedInWithSso": via_sso, "csrfToken": csrf_token,
-        }),
+        } => SessionView {
+            workspace_id,
+            api_key_id: None,
+            user_id: Some(user_id.to_string()),
+            signed_in_with_sso: *via_sso,
+            csrf_token: Some(csrf_token.clone()),
+        },
     };
     Ok(actix_web::HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -201,5 +223,5 @@ pub(crate) const API: &[Operation] = &[Operation {
     summary: "Who is signed in, and the CSRF token for cookie-authenticated writes",
     query: None,
     body: None,
-    success: Success::Json(200, schema::<serde_json::Value>),
+    success: Success::Json(200, schema::<SessionView>),
 }];

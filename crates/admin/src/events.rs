@@ -2,9 +2,8 @@
 //! cursor, so the product behind Roster can follow every change without polling the directory.
 
 use actix_web::{web, HttpResponse};
-use roster_store::Store;
-use serde::Deserialize;
-use serde_json::json;
+use roster_store::{EventMessage, Store};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
@@ -43,6 +42,15 @@ fn encode_cursor(position: i64) -> String {
     format!("ev_{position}")
 }
 
+/// A page of the feed.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct EventPage {
+    pub events: Vec<EventMessage>,
+    /// The cursor to ask for the next page with (`after`); the same cursor again when this page
+    /// was empty.
+    pub next: String,
+}
+
 /// `GET /api/v1/admin/events?after=CURSOR&limit=N&type=T1,T2`.
 pub async fn feed(
     principal: Principal,
@@ -77,10 +85,10 @@ pub async fn feed(
     })
     .await?;
     let next = events.last().map_or(after, |e| e.seq);
-    Ok(HttpResponse::Ok().json(json!({
-        "events": events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
-        "next": encode_cursor(next),
-    })))
+    Ok(HttpResponse::Ok().json(EventPage {
+        events: events.iter().map(|e| e.message()).collect(),
+        next: encode_cursor(next),
+    }))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -91,5 +99,5 @@ pub(crate) const API: &[Operation] = &[Operation {
     summary: "Directory events after a cursor",
     query: Some(schema::<FeedQuery>),
     body: None,
-    success: Success::Json(200, schema::<serde_json::Value>),
+    success: Success::Json(200, schema::<EventPage>),
 }];

@@ -4,15 +4,36 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::{Action, Target};
 use roster_store::domain::{GroupId, Provenance, UserId, WorkspaceId};
-use roster_store::Store;
-use serde::Deserialize;
-use serde_json::json;
+use roster_store::{GroupResource, Store};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
 use crate::params::{parse_id, ListQuery, PAGE};
+
+/// A group, and whether a mapping fills it (then its members are the mapping's).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GroupView {
+    #[serde(flatten)]
+    pub group: GroupResource,
+    pub mapped: bool,
+}
+
+/// A page of groups: `next` is the `after` of the next page, null on the last.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GroupPage {
+    pub groups: Vec<GroupView>,
+    pub next: Option<String>,
+}
+
+/// The answer of `POST /groups/{id}/members`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MemberAdded {
+    /// False when the user already was a manual member.
+    pub added: bool,
+}
 
 /// `GET /groups?q=&after=&limit=`.
 pub async fn list_groups(
@@ -32,11 +53,15 @@ pub async fn list_groups(
         )?;
         let mut groups = Vec::with_capacity(page.items.len());
         for group in &page.items {
-            let mut out = roster_store::group_json(group);
-            out["mapped"] = json!(store.is_mapped_group(permit.workspace_id(), group.id)?);
-            groups.push(out);
+            groups.push(GroupView {
+                group: GroupResource::from(group),
+                mapped: store.is_mapped_group(permit.workspace_id(), group.id)?,
+            });
         }
-        Ok::<_, AdminError>(json!({ "groups": groups, "next": page.next }))
+        Ok::<_, AdminError>(GroupPage {
+            groups,
+            next: page.next,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -85,7 +110,7 @@ pub async fn add_member(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "added": added })))
+    Ok(HttpResponse::Ok().json(MemberAdded { added }))
 }
 
 /// `DELETE /groups/{id}/members/{userId}`: removes a manual membership.
@@ -122,7 +147,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Groups with search and pagination",
         query: Some(schema::<ListQuery>),
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<GroupPage>),
     },
     Operation {
         method: "post",
@@ -131,7 +156,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Add a manual member",
         query: None,
         body: Some(schema::<AddMember>),
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<MemberAdded>),
     },
     Operation {
         method: "delete",

@@ -14,7 +14,6 @@ mod console;
 pub mod error;
 mod events;
 mod groups;
-mod login_events;
 mod logs;
 mod migration;
 pub mod openapi;
@@ -115,7 +114,7 @@ routes! {
     get "/provisioning-log" => logs::provisioning_log,
     get "/audit" => logs::audit,
     get "/session" => auth::session,
-    get "/login-events" => login_events::list,
+    get "/login-events" => logs::login_events,
     get "/webhooks" => webhooks::list,
     get "/webhooks/event-types" => webhooks::event_types,
     post "/webhooks" => webhooks::create,

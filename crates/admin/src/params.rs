@@ -1,7 +1,8 @@
-//! Request parameters more than one resource reads: ids in paths, and the listings' search and
-//! paging query.
+//! Request and answer shapes more than one resource uses: ids in paths, the listings' search and
+//! paging query, and the policy's answer about an action.
 
-use serde::Deserialize;
+use roster_policy::admin::Decision;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AdminError;
 
@@ -19,4 +20,34 @@ pub struct ListQuery {
     pub q: Option<String>,
     pub after: Option<String>,
     pub limit: Option<i64>,
+}
+
+/// The policy's answer about one action, for the console to offer it or say why not:
+/// `{"allowed": true}` or `{"allowed": false, "refusal": code, "reason": words}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Allowance {
+    pub allowed: bool,
+    /// The policy's refusal code (docs/policy.md), when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<&'static str>,
+    /// Why, in words for a person, when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl From<Decision> for Allowance {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Allowed => Allowance {
+                allowed: true,
+                refusal: None,
+                reason: None,
+            },
+            Decision::Refused(refusal) => Allowance {
+                allowed: false,
+                refusal: Some(refusal.code),
+                reason: Some(refusal.reason),
+            },
+        }
+    }
 }

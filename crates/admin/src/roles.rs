@@ -6,15 +6,54 @@
 
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
-use roster_store::domain::RoleName;
+use roster_store::domain::{Role, RoleName};
 use roster_store::Store;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
+
+/// A role.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleResource {
+    pub id: String,
+    pub name: String,
+    /// The highest-ranked role a user holds is their primary role.
+    pub rank: i32,
+    pub created_at: String,
+}
+
+impl From<&Role> for RoleResource {
+    fn from(role: &Role) -> Self {
+        RoleResource {
+            id: role.id.to_string(),
+            name: role.name.as_str().to_owned(),
+            rank: role.rank,
+            created_at: role.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A role on the roles page.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleView {
+    #[serde(flatten)]
+    pub role: RoleResource,
+    /// How many users hold it.
+    pub user_count: i64,
+    /// Whether users with no mapped role get it.
+    pub is_default: bool,
+}
+
+/// The answer of `GET /roles`, highest rank first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleView>,
+}
 
 /// `GET /roles`: `{"roles": [{id, name, rank, userCount, isDefault, createdAt}]}`, highest rank
 /// first.
@@ -31,20 +70,15 @@ pub async fn list(
         ))
     })
     .await?;
-    let list: Vec<Value> = roles
+    let roles = roles
         .iter()
-        .map(|(role, holders)| {
-            json!({
-                "id": role.id.to_string(),
-                "name": role.name.as_str(),
-                "rank": role.rank,
-                "userCount": holders,
-                "isDefault": role.name.key() == default_role.key(),
-                "createdAt": role.created_at.to_rfc3339(),
-            })
+        .map(|(role, holders)| RoleView {
+            role: RoleResource::from(role),
+            user_count: *holders,
+            is_default: role.name.key() == default_role.key(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "roles": list })))
+    Ok(HttpResponse::Ok().json(RoleList { roles }))
 }
 
 /// The body of `POST /roles`.
@@ -77,12 +111,7 @@ pub async fn create(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": role.id.to_string(),
-        "name": role.name.as_str(),
-        "rank": role.rank,
-        "createdAt": role.created_at.to_rfc3339(),
-    })))
+    Ok(HttpResponse::Created().json(RoleResource::from(&role)))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -94,7 +123,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "The workspace's roles with rank and how many users each reaches",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<RoleList>),
     },
     Operation {
         method: "post",
@@ -103,6 +132,6 @@ pub(crate) const API: &[Operation] = &[
         summary: "Create a role (a name the workspace does not have, any case; an optional rank)",
         query: None,
         body: Some(schema::<NewRole>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<RoleResource>),
     },
 ];

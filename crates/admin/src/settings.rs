@@ -2,15 +2,30 @@
 //! caller may change it (a password session or an API key would lock itself out).
 
 use actix_web::{web, HttpResponse};
-use roster_policy::admin::{Action, Decision, Target};
+use roster_policy::admin::{Action, Target};
 use roster_store::Store;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
+use crate::params::Allowance;
+
+/// Whether SSO is enforced, and whether the caller may change that.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoEnforcementView {
+    pub sso_enforced: bool,
+    pub change: Allowance,
+}
+
+/// The answer of `PUT /sso-enforcement`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoEnforced {
+    pub sso_enforced: bool,
+}
 
 /// `GET /sso-enforcement`: whether SSO is enforced, and whether the caller may change that —
 /// the policy's answer for `toggle SSO enforcement`, so the console can disable its control and
@@ -22,19 +37,20 @@ pub async fn sso_enforcement(
     let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         let workspace = store.workspace(permit.workspace_id())?;
-        let change = match permit.describe(Action::ToggleSsoEnforcement, Target::Workspace) {
-            Decision::Allowed => json!({ "allowed": true }),
-            Decision::Refused(r) => {
-                json!({ "allowed": false, "refusal": r.code, "reason": r.reason })
-            }
-        };
-        Ok::<_, AdminError>(json!({ "ssoEnforced": workspace.sso_enforced, "change": change }))
+        Ok::<_, AdminError>(SsoEnforcementView {
+            sso_enforced: workspace.sso_enforced,
+            change: permit
+                .describe(Action::ToggleSsoEnforcement, Target::Workspace)
+                .into(),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// The body of `PUT /sso-enforcement`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SsoEnforcement {
     enforced: bool,
 }
@@ -55,7 +71,9 @@ pub async fn set_sso_enforcement(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "ssoEnforced": workspace.sso_enforced })))
+    Ok(HttpResponse::Ok().json(SsoEnforced {
+        sso_enforced: workspace.sso_enforced,
+    }))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -67,7 +85,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Whether SSO is enforced, and whether the caller may change it (and why not)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<SsoEnforcementView>),
     },
     Operation {
         method: "put",
@@ -76,6 +94,6 @@ pub(crate) const API: &[Operation] = &[
         summary: "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
         query: None,
         body: Some(schema::<SsoEnforcement>),
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<SsoEnforced>),
     },
 ];

@@ -19,7 +19,7 @@ use crate::openapi::{schema, Operation, Success};
 use crate::params::parse_id;
 
 /// One app a user is signed into: one live grant, without any token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedInAppView {
     /// The grant: one sign-in of the app (a user signed in from two browsers has two).
@@ -48,7 +48,7 @@ impl From<SignedInApp> for SignedInAppView {
 }
 
 /// The answer of `GET /users/{id}/apps`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAppsView {
     user_id: String,
@@ -57,7 +57,7 @@ pub struct UserAppsView {
 }
 
 /// The answer of `POST /users/{id}/sign-out-everywhere`: what was ended.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedOutView {
     user_id: String,
@@ -127,7 +127,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "The apps the user is signed into through Roster's OpenID Provider (live grants; never a token)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<UserAppsView>),
     },
     Operation {
         method: "post",
@@ -136,7 +136,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "End every Roster session of the user and revoke every app grant; answers with what was ended",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<SignedOutView>),
     },
 
 ];

@@ -4,9 +4,8 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::{Action, Target};
 use roster_store::domain::{ConnectionId, Timestamp};
-use roster_store::Store;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use roster_store::{ScimTokenInfo, Store};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
@@ -14,6 +13,51 @@ use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
 use crate::params::parse_id;
 use crate::AdminSettings;
+
+/// A SCIM token as listed: never its secret.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the token, to tell tokens apart.
+    pub hint: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl From<&ScimTokenInfo> for TokenView {
+    fn from(token: &ScimTokenInfo) -> Self {
+        TokenView {
+            id: token.id.to_string(),
+            name: token.name.clone(),
+            hint: token.hint.clone(),
+            created_at: token.created_at.to_rfc3339(),
+            expires_at: token.expires_at.map(|at| at.to_rfc3339()),
+            last_used_at: token.last_used_at.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// The answer of `GET /connections/{id}/tokens`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
+}
+
+/// A token just created: the only answer that ever carries its secret.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedToken {
+    pub id: String,
+    pub name: String,
+    /// The bearer token, shown this once.
+    pub token: String,
+    /// The base URL to paste into the IdP with the token.
+    pub scim_base_url: String,
+    pub expires_at: Option<String>,
+}
 
 /// `GET /connections/{id}/tokens`: the tokens (never their secrets).
 pub async fn list_tokens(
@@ -28,18 +72,9 @@ pub async fn list_tokens(
         Ok::<_, AdminError>(store.list_scim_tokens(permit.workspace_id(), id)?)
     })
     .await?;
-    let list: Vec<Value> = tokens
-        .iter()
-        .map(|t| {
-            json!({
-                "id": t.id.to_string(), "name": t.name, "hint": t.hint,
-                "createdAt": t.created_at.to_rfc3339(),
-                "expiresAt": t.expires_at.map(|at| at.to_rfc3339()),
-                "lastUsedAt": t.last_used_at.map(|at| at.to_rfc3339()),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "tokens": list })))
+    Ok(HttpResponse::Ok().json(TokenList {
+        tokens: tokens.iter().map(TokenView::from).collect(),
+    }))
 }
 
 /// The body of `POST /connections/{id}/tokens`.
@@ -80,13 +115,13 @@ pub async fn create_token(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": info.id.to_string(),
-        "name": info.name,
-        "token": secret.expose(),
-        "scimBaseUrl": format!("{}/scim/v2", settings.public_url),
-        "expiresAt": info.expires_at.map(|at| at.to_rfc3339()),
-    })))
+    Ok(HttpResponse::Created().json(CreatedToken {
+        id: info.id.to_string(),
+        name: info.name,
+        token: secret.expose().to_owned(),
+        scim_base_url: format!("{}/scim/v2", settings.public_url),
+        expires_at: info.expires_at.map(|at| at.to_rfc3339()),
+    }))
 }
 
 /// `DELETE /connections/{id}/tokens/{tokenId}`: requests with it are refused from now on.
@@ -118,7 +153,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "SCIM tokens of a connection (never the secrets)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<TokenList>),
     },
     Operation {
         method: "post",
@@ -127,7 +162,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Generate a SCIM token (shown once)",
         query: None,
         body: Some(schema::<NewToken>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<CreatedToken>),
     },
     Operation {
         method: "delete",

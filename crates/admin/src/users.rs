@@ -6,39 +6,61 @@
 use std::collections::BTreeSet;
 
 use actix_web::{web, HttpResponse};
-use roster_policy::admin::{Action, Decision};
+use roster_policy::admin::Action;
 use roster_store::domain::{Email, LifecycleEvent, Source, User, UserId, UserName};
-use roster_store::{NewUser, Store};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use roster_store::{NewUser, Store, UserResource};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::{require, require_read, Permit, Read};
 use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
-use crate::params::{parse_id, ListQuery, PAGE};
+use crate::params::{parse_id, Allowance, ListQuery, PAGE};
 
-fn user_json(user: &User, actions: Value) -> Value {
-    let mut out = roster_store::user_json(user);
-    out["actions"] = actions;
-    out
+/// A user with what the caller may do to them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    #[serde(flatten)]
+    pub user: UserResource,
+    pub actions: UserActions,
 }
 
-/// What the console may offer for a user: each action with whether it is allowed and why not
-/// (`active_admins`: the workspace's, for the lockout rules).
-fn user_actions(permit: &Permit<Read>, user: &User, active_admins: &BTreeSet<UserId>) -> Value {
-    let target = permit.user_target(user, active_admins);
-    let describe = |action| match permit.describe(action, target) {
-        Decision::Allowed => json!({ "allowed": true }),
-        Decision::Refused(r) => json!({ "allowed": false, "refusal": r.code, "reason": r.reason }),
-    };
-    json!({
-        "editProfile": describe(Action::EditProfile),
-        "enable": describe(Action::EnableUser),
-        "disable": describe(Action::DisableUser),
-        "delete": describe(Action::DeleteUser),
-        "signOutEverywhere": describe(Action::SignOutEverywhere),
-    })
+/// What the console may offer for a user: each action with whether the policy allows it and why
+/// not.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserActions {
+    pub edit_profile: Allowance,
+    pub enable: Allowance,
+    pub disable: Allowance,
+    pub delete: Allowance,
+    pub sign_out_everywhere: Allowance,
+}
+
+/// A page of users: `next` is the `after` of the next page, null on the last.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub next: Option<String>,
+}
+
+impl UserView {
+    /// `active_admins`: the workspace's, for the lockout rules.
+    fn new(permit: &Permit<Read>, user: &User, active_admins: &BTreeSet<UserId>) -> Self {
+        let target = permit.user_target(user, active_admins);
+        let allowance = |action| Allowance::from(permit.describe(action, target));
+        UserView {
+            user: UserResource::from(user),
+            actions: UserActions {
+                edit_profile: allowance(Action::EditProfile),
+                enable: allowance(Action::EnableUser),
+                disable: allowance(Action::DisableUser),
+                delete: allowance(Action::DeleteUser),
+                sign_out_everywhere: allowance(Action::SignOutEverywhere),
+            },
+        }
+    }
 }
 
 /// `GET /users?q=&after=&limit=`: users with what the admin may do to each.
@@ -58,12 +80,15 @@ pub async fn list_users(
             limit,
         )?;
         let admins = store.active_admins(permit.workspace_id())?;
-        let users: Vec<Value> = page
+        let users = page
             .items
             .iter()
-            .map(|u| user_json(u, user_actions(&permit, u, &admins)))
+            .map(|u| UserView::new(&permit, u, &admins))
             .collect();
-        Ok::<_, AdminError>(json!({ "users": users, "next": page.next }))
+        Ok::<_, AdminError>(UserPage {
+            users,
+            next: page.next,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -80,7 +105,7 @@ pub async fn get_user(
         let permit = require_read(&store, &principal)?;
         let user = store.user(permit.workspace_id(), id)?;
         let admins = store.active_admins(permit.workspace_id())?;
-        Ok::<_, AdminError>(user_json(&user, user_actions(&permit, &user, &admins)))
+        Ok::<_, AdminError>(UserView::new(&permit, &user, &admins))
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -117,7 +142,7 @@ pub async fn invite(
         Ok::<_, AdminError>(store.create_user(permit.actor(), &new)?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(roster_store::user_json(&user)))
+    Ok(HttpResponse::Created().json(UserResource::from(&user)))
 }
 
 /// Enables or disables a user. The policy decides on the user as it is now and on the
@@ -143,7 +168,7 @@ async fn lifecycle(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(roster_store::user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserResource::from(&user)))
 }
 
 /// `POST /users/{id}/disable`: ends the user's sessions at once. Refused for the caller's own
@@ -188,7 +213,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Users with search, pagination and allowed actions",
         query: Some(schema::<ListQuery>),
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<UserPage>),
     },
     Operation {
         method: "post",
@@ -197,7 +222,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Invite a user (refused while SCIM provisions users)",
         query: None,
         body: Some(schema::<Invite>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<UserResource>),
     },
     Operation {
         method: "post",
@@ -206,7 +231,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Disable a user; sessions end at once",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<UserResource>),
     },
     Operation {
         method: "post",
@@ -215,7 +240,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Enable a user",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<UserResource>),
     },
     Operation {
         method: "get",
@@ -224,6 +249,6 @@ pub(crate) const API: &[Operation] = &[
         summary: "One user with the actions the admin may take",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<UserView>),
     },
 ];

@@ -6,9 +6,10 @@
 
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
+use roster_store::domain::Timestamp;
 use roster_store::{DeliveryRecord, Store, WebhookEndpoint};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
@@ -16,29 +17,99 @@ use crate::error::AdminError;
 use crate::openapi::{schema, Operation, Success};
 use crate::AdminSettings;
 
-fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
-    json!({
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "eventTypes": endpoint.event_types,
-        "enabled": endpoint.enabled,
-        "disabledReason": endpoint.disabled_reason,
-        "consecutiveFailures": endpoint.consecutive_failures,
-        "createdAt": roster_store::domain::Timestamp::from_micros(endpoint.created_at).to_rfc3339(),
-    })
+/// A webhook endpoint (never its secret, except once in [`CreatedWebhook`]).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    /// The event types it receives; empty: every type.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why Roster disabled it (too many failed deliveries), when it did.
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
+    pub created_at: String,
 }
 
-fn delivery_json(delivery: &DeliveryRecord) -> Value {
-    json!({
-        "id": delivery.id,
-        "eventId": delivery.event_id,
-        "attempt": delivery.attempt,
-        "statusCode": delivery.status_code,
-        "durationMs": delivery.duration_ms,
-        "error": delivery.error,
-        "resend": delivery.resend,
-        "at": roster_store::domain::Timestamp::from_micros(delivery.delivered_at).to_rfc3339(),
-    })
+impl From<&WebhookEndpoint> for WebhookView {
+    fn from(endpoint: &WebhookEndpoint) -> Self {
+        WebhookView {
+            id: endpoint.id.clone(),
+            url: endpoint.url.clone(),
+            event_types: endpoint.event_types.clone(),
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+            consecutive_failures: endpoint.consecutive_failures,
+            created_at: Timestamp::from_micros(endpoint.created_at).to_rfc3339(),
+        }
+    }
+}
+
+/// An endpoint just registered, with its signing secret: shown this once.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub endpoint: WebhookView,
+    /// The secret that signs every delivery (docs/events.md says how to check it).
+    pub secret: String,
+}
+
+/// The answer of `GET /webhooks`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+}
+
+/// The answer of `GET /webhooks/event-types`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypes {
+    pub event_types: &'static [&'static str],
+}
+
+/// One delivery attempt of an event to an endpoint.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub attempt: i32,
+    /// The endpoint's HTTP status; null when no answer came.
+    pub status_code: Option<i32>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    /// Whether an admin asked for this delivery.
+    pub resend: bool,
+    pub at: String,
+}
+
+impl From<&DeliveryRecord> for DeliveryView {
+    fn from(delivery: &DeliveryRecord) -> Self {
+        DeliveryView {
+            id: delivery.id.clone(),
+            event_id: delivery.event_id.clone(),
+            attempt: delivery.attempt,
+            status_code: delivery.status_code,
+            duration_ms: delivery.duration_ms,
+            error: delivery.error.clone(),
+            resend: delivery.resend,
+            at: Timestamp::from_micros(delivery.delivered_at).to_rfc3339(),
+        }
+    }
+}
+
+/// The answer of `GET /webhooks/{id}/deliveries`, newest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DeliveryLog {
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// The answer of `POST /webhooks/{id}/resend`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Queued {
+    /// Always `queued`: the delivery happens ahead of the queue, not in this request.
+    pub status: &'static str,
 }
 
 /// The body of `POST /webhooks`.
@@ -97,9 +168,10 @@ pub async fn create(
         )
     })
     .await?;
-    let mut created = endpoint_json(&endpoint);
-    created["secret"] = json!(secret);
-    Ok(HttpResponse::Created().json(created))
+    Ok(HttpResponse::Created().json(CreatedWebhook {
+        endpoint: WebhookView::from(&endpoint),
+        secret,
+    }))
 }
 
 /// `GET /api/v1/admin/webhooks/event-types`: the event types an endpoint may subscribe to (the
@@ -109,7 +181,9 @@ pub async fn event_types(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
     roster_store::blocking(move || require_read(&store, &principal).map(|_| ())).await?;
-    Ok(HttpResponse::Ok().json(json!({ "eventTypes": roster_store::EVENT_TYPES })))
+    Ok(HttpResponse::Ok().json(EventTypes {
+        event_types: roster_store::EVENT_TYPES,
+    }))
 }
 
 /// `GET /api/v1/admin/webhooks`.
@@ -122,8 +196,9 @@ pub async fn list(
         Ok::<_, AdminError>(store.list_webhooks(permit.workspace_id())?)
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "webhooks": endpoints.iter().map(endpoint_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(WebhookList {
+        webhooks: endpoints.iter().map(WebhookView::from).collect(),
+    }))
 }
 
 /// `DELETE /api/v1/admin/webhooks/{id}`.
@@ -151,7 +226,7 @@ pub async fn enable(
         Ok::<_, AdminError>(store.enable_webhook(permit.actor(), permit.workspace_id(), &id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
+    Ok(HttpResponse::Ok().json(WebhookView::from(&endpoint)))
 }
 
 /// `GET /api/v1/admin/webhooks/{id}/deliveries`: the latest attempts, newest first.
@@ -165,8 +240,9 @@ pub async fn deliveries(
         Ok::<_, AdminError>(store.webhook_deliveries(permit.workspace_id(), &id, 200)?)
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "deliveries": log.iter().map(delivery_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(DeliveryLog {
+        deliveries: log.iter().map(DeliveryView::from).collect(),
+    }))
 }
 
 /// The body of `POST /webhooks/{id}/resend`.
@@ -189,7 +265,7 @@ pub async fn resend(
         Ok::<_, AdminError>(store.resend_webhook_event(permit.workspace_id(), &id, &event_id)?)
     })
     .await?;
-    Ok(HttpResponse::Accepted().json(json!({ "status": "queued" })))
+    Ok(HttpResponse::Accepted().json(Queued { status: "queued" }))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -201,7 +277,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "List webhook endpoints",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<WebhookList>),
     },
     Operation {
         method: "get",
@@ -210,7 +286,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<EventTypes>),
     },
     Operation {
         method: "post",
@@ -220,7 +296,7 @@ pub(crate) const API: &[Operation] = &[
             "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
         query: None,
         body: Some(schema::<CreateWebhook>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<CreatedWebhook>),
     },
     Operation {
         method: "delete",
@@ -238,7 +314,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Re-enable a disabled endpoint",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<WebhookView>),
     },
     Operation {
         method: "get",
@@ -247,7 +323,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Delivery log of an endpoint",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<DeliveryLog>),
     },
     Operation {
         method: "post",
@@ -256,6 +332,6 @@ pub(crate) const API: &[Operation] = &[
         summary: "Deliver an event again",
         query: None,
         body: Some(schema::<Resend>),
-        success: Success::Json(202, schema::<serde_json::Value>),
+        success: Success::Json(202, schema::<Queued>),
     },
 ];

@@ -95,18 +95,45 @@ pub struct Event {
     pub changed: Option<String>,
 }
 
+/// An event as the feed and webhooks carry it (docs/events.md).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMessage {
+    pub id: String,
+    /// One of [`EVENT_TYPES`].
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The workspace's id.
+    pub workspace: String,
+    pub occurred_at: String,
+    /// Who did it: `{"kind", "id"}`.
+    pub actor: Value,
+    /// The resource as it is after the change (a user, a group, a connection…).
+    pub resource: Value,
+    /// For updates, the attributes that changed.
+    pub changed: Option<Vec<String>>,
+}
+
 impl Event {
     /// The event as the feed and webhooks carry it.
+    pub fn message(&self) -> EventMessage {
+        EventMessage {
+            id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            workspace: self.workspace_id.clone(),
+            occurred_at: Timestamp::from_micros(self.occurred_at).to_rfc3339(),
+            actor: serde_json::from_str(&self.actor).unwrap_or(Value::Null),
+            resource: serde_json::from_str(&self.resource).unwrap_or(Value::Null),
+            changed: self
+                .changed
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+        }
+    }
+
+    /// [`Event::message`] as JSON.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "type": self.event_type,
-            "workspace": self.workspace_id,
-            "occurredAt": Timestamp::from_micros(self.occurred_at).to_rfc3339(),
-            "actor": serde_json::from_str::<Value>(&self.actor).unwrap_or(Value::Null),
-            "resource": serde_json::from_str::<Value>(&self.resource).unwrap_or(Value::Null),
-            "changed": self.changed.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()),
-        })
+        json!(self.message())
     }
 }
 

@@ -40,7 +40,10 @@ pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};
 pub use directory::AdminPage;
-pub use events::{connection_json, group_json, unknown_event_types, user_json, Event, EVENT_TYPES};
+pub use events::{
+    connection_json, group_json, unknown_event_types, user_json, ConnectionResource, Event,
+    EventMessage, GroupResource, UserResource, EVENT_TYPES,
+};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
