@@ -17,20 +17,17 @@ pub(crate) mod permit;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
-use roster_store::domain::{Actor, SessionVerifier, TokenId, UserId, WorkspaceId, ADMIN_ROLE};
+use roster_sso::session::Sessions;
+use roster_store::domain::{Actor, TokenId, UserId, WorkspaceId, ADMIN_ROLE};
 use roster_store::Store;
 use subtle::ConstantTimeEq;
 
 use crate::error::{AdminCode, AdminError};
 use crate::openapi::{schema, Operation, Success};
-
-/// The session verifier the server installs (the SSO crate's), as app data.
-pub type Verifier = Arc<dyn SessionVerifier>;
 
 /// How an admin authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +110,7 @@ impl FromRequest for Principal {
             .map(str::to_owned);
         let write = is_write(req.method());
         let store = req.app_data::<web::Data<Store>>().cloned();
-        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        let verifier = req.app_data::<web::Data<Sessions>>().cloned();
         Box::pin(async move {
             let store = store.ok_or_else(|| AdminError::internal("internal error"))?;
             if let Some(token) = bearer {

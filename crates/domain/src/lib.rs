@@ -13,7 +13,6 @@ pub mod provisioning;
 pub mod query;
 mod role;
 mod secret;
-mod session;
 pub mod testing;
 mod timestamp;
 mod user;
@@ -30,7 +29,6 @@ pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
 pub use secret::{token_expiry, SecretHash, SecretKind, SecretToken, MAX_TOKEN_DAYS};
-pub use session::{SessionPrincipal, SessionVerifier};
 pub use timestamp::Timestamp;
 pub use user::{
     email_update, ignored_identifier_changes, EmailUpdate, Identity, IgnoredChange, Lifecycle,

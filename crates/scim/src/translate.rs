@@ -19,6 +19,21 @@ pub trait Resource {
 pub trait Translate: Resource {
     fn filter(filter: &Filter) -> Result<Q<Self::Attr>, ScimError>;
     fn sort_attr(name: &str) -> Result<Self::Attr, ScimError>;
+    /// Whether this type can be filtered on `path` at all.
+    fn filterable(path: &AttrPath) -> bool;
+
+    /// Whether every attribute `filter` names is one this type can be filtered on: a filter
+    /// that names another type's attributes does not apply to this type (`/.search` leaves the
+    /// type out instead of refusing the request).
+    fn applies(filter: &Filter) -> bool {
+        match filter {
+            Filter::And(a, b) | Filter::Or(a, b) => Self::applies(a) && Self::applies(b),
+            Filter::Not(a) => Self::applies(a),
+            Filter::Present(path) | Filter::Has(path) | Filter::Compare { path, .. } => {
+                Self::filterable(path)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -188,6 +203,10 @@ fn email_element_filter(filter: &Filter) -> Result<Q<UserAttr>, ScimError> {
 }
 
 impl Translate for UserResource {
+    fn filterable(path: &AttrPath) -> bool {
+        user_attr(path).is_ok()
+    }
+
     fn filter(filter: &Filter) -> Result<Q<UserAttr>, ScimError> {
         Ok(match filter {
             Filter::And(a, b) => Q::And(Box::new(Self::filter(a)?), Box::new(Self::filter(b)?)),
@@ -218,6 +237,10 @@ impl Translate for UserResource {
 }
 
 impl Translate for GroupResource {
+    fn filterable(path: &AttrPath) -> bool {
+        group_attr(path).is_ok()
+    }
+
     fn filter(filter: &Filter) -> Result<Q<GroupAttr>, ScimError> {
         Ok(match filter {
             Filter::And(a, b) => Q::And(Box::new(Self::filter(a)?), Box::new(Self::filter(b)?)),
@@ -241,5 +264,45 @@ impl Translate for GroupResource {
         group_attr(&path).map_err(|_| {
             ScimError::invalid_value(format!("cannot sort by {name}; sort by {GROUP_FILTERABLE}"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::parse_filter;
+
+    /// Which types a filter applies to: `/.search` leaves out the types it does not.
+    #[test]
+    fn which_types_a_filter_applies_to() {
+        // (filter, applies to Users, applies to Groups)
+        let table = [
+            (r#"userName eq "a""#, true, false),
+            (r#"displayName eq "a""#, true, true),
+            (
+                r#"externalId eq "x" and meta.created gt "2024-01-01T00:00:00Z""#,
+                true,
+                true,
+            ),
+            (r#"emails[type eq "work"]"#, true, false),
+            (r#"members.value eq "x""#, false, false),
+            (r#"userName eq "a" or members.value eq "x""#, false, false),
+            (r#"not (active eq true)"#, true, false),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq "a""#,
+                false,
+                true,
+            ),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName pr"#,
+                true,
+                false,
+            ),
+        ];
+        for (text, users, groups) in table {
+            let filter = parse_filter(text).unwrap();
+            assert_eq!(UserResource::applies(&filter), users, "{text} on Users");
+            assert_eq!(GroupResource::applies(&filter), groups, "{text} on Groups");
+        }
     }
 }

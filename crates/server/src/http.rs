@@ -75,7 +75,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         outbound: shared.outbound.clone(),
         public_url: settings.public_url(),
     };
-    let verifier: roster_admin::auth::Verifier = std::sync::Arc::new(shared.sso.sessions.clone());
     // With `server.metrics_bind`, `/metrics` is served there only ([`metrics_app`]).
     if settings
         .server
@@ -86,7 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
         cfg.route("/metrics", web::get().to(crate::metrics::endpoint));
     }
     cfg.app_data(web::Data::new(store))
-        .app_data(web::Data::new(verifier))
+        .app_data(web::Data::new(shared.sso.sessions.clone()))
         .app_data(shared.metrics)
         .route("/healthz", web::get().to(healthz))
         .route(

@@ -487,10 +487,25 @@ pub fn csrf_token(session_id: &str) -> String {
     ))
 }
 
-impl roster_store::domain::SessionVerifier for Sessions {
-    fn verify_session(&self, token: &str) -> Option<roster_store::domain::SessionPrincipal> {
+/// A verified, live session (signature, expiry, not logged out, user active at its epoch), as
+/// the admin crate accepts it for the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPrincipal {
+    pub workspace_id: roster_store::domain::WorkspaceId,
+    pub user_id: roster_store::domain::UserId,
+    /// The session id (unique per login).
+    pub session_id: String,
+    /// The login went through an IdP (not a local password).
+    pub via_sso: bool,
+    /// The value cookie-authenticated writes must echo in `X-CSRF-Token`.
+    pub csrf_token: String,
+}
+
+impl Sessions {
+    /// Verifies a session token; `None` for anything but a live session.
+    pub fn verify_session(&self, token: &str) -> Option<SessionPrincipal> {
         let (claims, workspace, user) = self.verify(token).ok()?;
-        Some(roster_store::domain::SessionPrincipal {
+        Some(SessionPrincipal {
             workspace_id: workspace.id,
             user_id: user.id,
             csrf_token: csrf_token(&claims.sid),

@@ -10,26 +10,29 @@ use roster_store::Store;
 use crate::auth::ScimClient;
 use crate::body::json_body;
 use crate::error::{ScimError, ScimType};
+use crate::filter::parse_filter;
 use crate::list::{list_response, ListParams, ListRequest};
 use crate::ops::{render_group_with, Ctx};
 use crate::respond::scim_json;
 use crate::settings::ScimSettings;
-use crate::translate::{GroupResource, UserResource};
+use crate::translate::{GroupResource, Translate, UserResource};
 use crate::user_resource::render_user;
 
-/// A type whose filter does not apply (unknown attributes) is left out; any other error counts.
-fn applicable<A>(
-    parsed: Result<ListRequest<A>, ScimError>,
-) -> Result<Option<ListRequest<A>>, ScimError> {
-    match parsed {
+/// The request for type `R`, or `None` when the filter names attributes `R` cannot be
+/// filtered on (the filter is about the other type); any other error counts.
+fn applicable<R: Translate>(
+    params: &ListParams,
+    settings: &ScimSettings,
+) -> Result<Option<ListRequest<R::Attr>>, ScimError> {
+    match params.parse::<R>(settings) {
         Ok(request) => Ok(Some(request)),
-        Err(err)
-            if err.scim_type == Some(ScimType::InvalidFilter)
-                && err.detail.contains("not supported") =>
-        {
-            Ok(None)
+        Err(err) => {
+            let filter = params.filter.as_deref().map(parse_filter);
+            match filter {
+                Some(Ok(filter)) if !R::applies(&filter) => Ok(None),
+                _ => Err(err),
+            }
         }
-        Err(err) => Err(err),
     }
 }
 
@@ -57,8 +60,8 @@ pub async fn root_search(
             "cursor pagination is not available on /.search; use /Users/.search or /Groups/.search",
         ));
     }
-    let users = applicable(params.parse::<UserResource>(&settings))?;
-    let groups = applicable(params.parse::<GroupResource>(&settings))?;
+    let users = applicable::<UserResource>(&params, &settings)?;
+    let groups = applicable::<GroupResource>(&params, &settings)?;
     let Some(reference) = users
         .as_ref()
         .map(|r| (r.start_index, page_of(r), r.projection.clone()))

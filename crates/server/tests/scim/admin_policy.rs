@@ -7,7 +7,7 @@
 
 use pretty_assertions::assert_eq;
 use roster_sso::session::{SessionOptions, Sessions};
-use roster_store::domain::{Actor, DisplayName, SessionVerifier, Source, UserId, UserName};
+use roster_store::domain::{Actor, DisplayName, Source, UserId, UserName};
 use roster_store::NewUser;
 use serde_json::{json, Value};
 
