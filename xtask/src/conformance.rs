@@ -18,7 +18,7 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
             .join("conformance")
             .join("requirements.txt"),
     )?;
-    let mut roster = Instance::create("conformance")?;
+    let mut roster = Instance::create("conformance", None)?;
     roster.cli(&["workspace", "create", "conformance"])?;
     roster.cli(&[
         "connection",

@@ -5,7 +5,7 @@
 //! dropped, however the run ends.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,17 +20,23 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    /// Builds roster (debug) and migrates a fresh database; `purpose` names the run in the log
-    /// and the temporary directory.
-    pub(crate) fn create(purpose: &str) -> Result<Self, String> {
-        say(&format!("building roster (debug) for the {purpose} run"));
-        run_checked(Command::new("cargo").current_dir(repo_root()).args([
-            "build",
-            "--quiet",
-            "--locked",
-            "--package",
-            "roster-server",
-        ]))?;
+    /// Builds roster (debug), unless `binary` names one built already, and migrates a fresh
+    /// database; `purpose` names the run in the log and the temporary directory.
+    pub(crate) fn create(purpose: &str, binary: Option<&Path>) -> Result<Self, String> {
+        let binary = match binary {
+            Some(binary) => binary.to_path_buf(),
+            None => {
+                say(&format!("building roster (debug) for the {purpose} run"));
+                run_checked(Command::new("cargo").current_dir(repo_root()).args([
+                    "build",
+                    "--quiet",
+                    "--locked",
+                    "--package",
+                    "roster-server",
+                ]))?;
+                crate::cargo_target_dir().join("debug").join("roster")
+            }
+        };
         let dir = std::env::temp_dir().join(format!("roster-{purpose}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
@@ -39,7 +45,7 @@ impl Instance {
             .map(|a| a.port())
             .map_err(|err| format!("no free port: {err}"))?;
         let instance = Instance {
-            binary: crate::cargo_target_dir().join("debug").join("roster"),
+            binary,
             dir,
             bind: format!("127.0.0.1:{port}"),
             server: None,

@@ -3,8 +3,8 @@
 //! the tools around them (tidy, conformance, schemathesis, fuzzing, the test IdPs, the bench).
 //!
 //! Two dependencies besides the standard library — mio for the bench's load generator, serde_json
-//! to read `cargo metadata` in the tidy check — so it builds in seconds on a fresh machine. Each
-//! step says what it does before it does it.
+//! to read `cargo metadata` in the tidy check and schemathesis's reports — so it builds in seconds
+//! on a fresh machine. Each step says what it does before it does it.
 
 mod bench;
 mod checks;
@@ -41,7 +41,7 @@ commands:
                                     stage's Debian release, replay its RUNs, run roster there
                                     (libraries, CLI, serve, SAML signatures, HEALTHCHECK); as root
   conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
-  schemathesis                      schemathesis (OpenAPI fuzzer, bounded, fixed seed) against a
+  schemathesis [--binary PATH]      schemathesis (OpenAPI fuzzer, bounded, fixed seed) against a
                                     fresh Roster's admin API: no 5xx, every answer as documented
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]

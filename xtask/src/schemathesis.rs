@@ -11,7 +11,7 @@
 //! distinct failure once: operation, check, status answered, what was wrong, a curl to replay
 //! it. schemathesis's own output and reports are kept in `target/schemathesis/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -33,18 +33,25 @@ const SEED: &str = "1";
 const REQUEST_TIMEOUT_SECS: &str = "20";
 const WORKSPACE: &str = "schemathesis";
 
+/// `cargo xtask schemathesis [--binary PATH]`: `--binary` runs a roster built already instead
+/// of building the debug one.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if let Some(unknown) = args.first() {
-        return Err(format!(
-            "unknown option {unknown:?} for `cargo xtask schemathesis`"
-        ));
-    }
-    run_checker().map(|_| ())
+    let binary = match args {
+        [] => None,
+        [flag, path] if flag == "--binary" => Some(PathBuf::from(path)),
+        [unknown, ..] => {
+            return Err(format!(
+                "unknown option {unknown:?} for `cargo xtask schemathesis` (only --binary PATH)"
+            ));
+        }
+    };
+    run_checker(binary.as_deref()).map(|_| ())
 }
 
-/// Builds (if needed) Roster, runs schemathesis against its admin API; `Ok((operations, 0))`
-/// when every operation passed every check, otherwise the distinct failures as the error.
-pub(crate) fn run_checker() -> Result<(u64, u64), String> {
+/// Builds Roster (unless `binary` is given), runs schemathesis against its admin API;
+/// `Ok((operations, 0))` when every operation passed every check, otherwise the distinct
+/// failures as the error.
+pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     let root = repo_root();
     let python = crate::python::venv(
         &root,
@@ -55,7 +62,7 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
             .join("requirements.txt"),
     )?;
     let schemathesis = python.with_file_name("schemathesis");
-    let mut roster = Instance::create("schemathesis")?;
+    let mut roster = Instance::create("schemathesis", binary)?;
     let api_key = seed(&roster)?;
     roster.serve()?;
 
@@ -247,7 +254,9 @@ impl Failure {
 }
 
 /// Every failed check of every case in the NDJSON event stream, one per (operation, check,
-/// status, kind, reason), in the order met. `base` is replaced by `$ROSTER` in the curls.
+/// status, kind, reason), by path, method and status, each with its shortest example: the same
+/// list on every run that generates the same cases, whatever order schemathesis records them
+/// in. `base` is replaced by `$ROSTER` in the curls.
 fn distinct_failures(ndjson: &str, base: &str) -> Result<Vec<Failure>, String> {
     let mut failures: Vec<Failure> = Vec::new();
     for line in ndjson.lines().filter(|l| !l.trim().is_empty()) {
@@ -283,12 +292,29 @@ fn distinct_failures(ndjson: &str, base: &str) -> Result<Vec<Failure>, String> {
                     ),
                     answered: body_excerpt(&interaction["response"]["content"]),
                 };
-                if !failures.iter().any(|seen| seen.key() == failure.key()) {
-                    failures.push(failure);
+                match failures.iter_mut().find(|seen| seen.key() == failure.key()) {
+                    Some(seen) => {
+                        if (failure.curl.len(), &failure.curl) < (seen.curl.len(), &seen.curl) {
+                            *seen = failure;
+                        }
+                    }
+                    None => failures.push(failure),
                 }
             }
         }
     }
+    failures.sort_by(|a, b| {
+        let order = |f: &Failure| {
+            let (method, path) = f.operation.split_once(' ').unwrap_or(("", &f.operation));
+            (
+                path.to_owned(),
+                method.to_owned(),
+                f.status,
+                f.check.clone(),
+            )
+        };
+        order(a).cmp(&order(b))
+    });
     Ok(failures)
 }
 
