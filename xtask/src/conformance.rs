@@ -2,13 +2,14 @@
 //! in `xtask/conformance/requirements.txt`) against a freshly started Roster on a throwaway
 //! SQLite database, and fails on any ERROR or CRITICAL result. `cargo xtask test` runs it last.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::instance::Instance;
 use crate::{repo_root, say};
 
-/// Builds (if needed) and runs the checker; `Ok((passed, failed))`.
-pub(crate) fn run_checker() -> Result<(u64, u64), String> {
+/// Builds Roster (unless `binary` is given) and runs the checker; `Ok((passed, failed))`.
+pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     let root = repo_root();
     let python = crate::python::venv(
         &root,
@@ -18,7 +19,7 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
             .join("conformance")
             .join("requirements.txt"),
     )?;
-    let mut roster = Instance::create("conformance", None)?;
+    let mut roster = Instance::create("conformance", binary)?;
     roster.cli(&["workspace", "create", "conformance"])?;
     roster.cli(&[
         "connection",
@@ -80,11 +81,9 @@ pub(crate) fn run_checker() -> Result<(u64, u64), String> {
     Ok((passed, failed))
 }
 
+/// `cargo xtask conformance [--binary PATH]`: `--binary` runs a roster built already instead of
+/// building the debug one.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if let Some(unknown) = args.first() {
-        return Err(format!(
-            "unknown option {unknown:?} for `cargo xtask conformance`"
-        ));
-    }
-    run_checker().map(|_| ())
+    let binary = crate::instance::binary_option("conformance", args)?;
+    run_checker(binary.as_deref()).map(|_| ())
 }

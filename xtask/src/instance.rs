@@ -11,6 +11,18 @@ use std::time::{Duration, Instant};
 
 use crate::{repo_root, run_checked, say};
 
+/// The options of a command run against a throwaway Roster: none (build the debug binary) or
+/// `--binary PATH` (a roster built already).
+pub(crate) fn binary_option(command: &str, args: &[String]) -> Result<Option<PathBuf>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, path] if flag == "--binary" => Ok(Some(PathBuf::from(path))),
+        [unknown, ..] => Err(format!(
+            "unknown option {unknown:?} for `cargo xtask {command}` (only --binary PATH)"
+        )),
+    }
+}
+
 /// A migrated Roster on a throwaway SQLite database, serving once `serve` is called.
 pub(crate) struct Instance {
     binary: PathBuf,

@@ -40,9 +40,10 @@ commands:
                                     the container image without a daemon: debootstrap the runtime
                                     stage's Debian release, replay its RUNs, run roster there
                                     (libraries, CLI, serve, SAML signatures, HEALTHCHECK); as root
-  conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
+  conformance [--binary PATH]       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
   schemathesis [--binary PATH]      schemathesis (OpenAPI fuzzer, bounded, fixed seed) against a
                                     fresh Roster's admin API: no 5xx, every answer as documented
+                                    (both: --binary runs that roster instead of a debug build)
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]
         [--binary PATH] [--peers[=NAME,..]] [--peers-only]

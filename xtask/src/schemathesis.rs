@@ -11,7 +11,7 @@
 //! distinct failure once: operation, check, status answered, what was wrong, a curl to replay
 //! it. schemathesis's own output and reports are kept in `target/schemathesis/`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -36,15 +36,7 @@ const WORKSPACE: &str = "schemathesis";
 /// `cargo xtask schemathesis [--binary PATH]`: `--binary` runs a roster built already instead
 /// of building the debug one.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let binary = match args {
-        [] => None,
-        [flag, path] if flag == "--binary" => Some(PathBuf::from(path)),
-        [unknown, ..] => {
-            return Err(format!(
-                "unknown option {unknown:?} for `cargo xtask schemathesis` (only --binary PATH)"
-            ));
-        }
-    };
+    let binary = crate::instance::binary_option("schemathesis", args)?;
     run_checker(binary.as_deref()).map(|_| ())
 }
 
@@ -516,6 +508,37 @@ mod tests {
         assert!(report.starts_with("schemathesis: 1 distinct failures in 1 of 44 operations"));
         assert!(report.contains("1 x ST108 Response violates schema: null is not of type"));
         assert!(report.contains("- PUT /api/v1/admin/sso-enforcement: response_schema_conformance (ST108 Response violates schema) on a 401"));
+    }
+
+    #[test]
+    fn failures_are_listed_by_path_then_method_then_status() {
+        let scenario = |label: &str, status: u64| {
+            format!(
+                r#"{{"ScenarioFinished":{{"recorder":{{"label":"{label}","checks":{{"x":[{{"name":"not_a_server_error","status":"failure","failure_info":{{"failure":{{"code":"ST100","title":"Server error","message":"boom"}}}}}}]}},"interactions":{{"x":{{"request":{{"method":"GET","uri":"http://h/p"}},"response":{{"status_code":{status}}}}}}}}}}}}}"#
+            )
+        };
+        let ndjson = [
+            scenario("POST /api/v1/admin/roles", 500),
+            scenario("GET /api/v1/admin/roles", 502),
+            scenario("GET /api/v1/admin/roles", 500),
+            scenario("DELETE /api/v1/admin/api-keys/{id}", 500),
+        ]
+        .join("\n");
+        let order: Vec<(String, Option<u64>)> = distinct_failures(&ndjson, "http://h")
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.operation, f.status))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("DELETE /api/v1/admin/api-keys/{id}", 500),
+                ("GET /api/v1/admin/roles", 500),
+                ("GET /api/v1/admin/roles", 502),
+                ("POST /api/v1/admin/roles", 500),
+            ]
+            .map(|(op, status)| (op.to_owned(), Some(status)))
+        );
     }
 
     #[test]

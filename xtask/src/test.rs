@@ -76,7 +76,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     if total.failed == 0 {
-        let (passed, failed) = crate::conformance::run_checker()?;
+        let (passed, failed) = crate::conformance::run_checker(None)?;
         add_stage(&mut total, "scim2-tester", passed, failed);
         let (passed, failed) = crate::schemathesis::run_checker(None)?;
         add_stage(
