@@ -55,17 +55,20 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     )?;
     let schemathesis = python.with_file_name("schemathesis");
     let mut roster = Instance::create("schemathesis", binary)?;
-    let api_key = seed(&roster)?;
+    let (api_key, operations) = seed(&roster)?;
     roster.serve()?;
 
     let out = crate::cargo_target_dir().join("schemathesis");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|err| format!("{}: {err}", out.display()))?;
-    let (report, events, log) = (
+    let (config, report, events, log) = (
+        out.join("schemathesis.toml"),
         out.join("report.json"),
         out.join("events.ndjson"),
         out.join("output.txt"),
     );
+    std::fs::write(&config, operation_config(&operations))
+        .map_err(|err| format!("{}: {err}", config.display()))?;
     let base = roster.base_url();
     say(&format!(
         "running schemathesis against {base}/api/v1/openapi.json ({MAX_EXAMPLES} examples per \
@@ -74,6 +77,8 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     let output = Command::new(&schemathesis)
         // Where hypothesis would keep anything of its own.
         .current_dir(&out)
+        .arg("--config-file")
+        .arg(&config)
         .arg("run")
         .arg(format!("{base}/api/v1/openapi.json"))
         .args(["--url", &base])
@@ -127,56 +132,134 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
 }
 
 /// A workspace, its admin API key (returned), and a few rows so list operations have something
-/// to list: a SCIM connection with a token, a draft SAML connection, a role, a mapping, an admin.
-/// Nothing here makes Roster fetch a URL.
-fn seed(roster: &Instance) -> Result<String, String> {
-    let ws = ["--workspace", WORKSPACE];
+/// to list and operations on one resource can reach it (`operation_config`): a SCIM connection
+/// with a token, a draft SAML connection, a role, a mapping with its app group, two admins, a
+/// spare API key. Nothing here makes Roster fetch a URL.
+fn seed(roster: &Instance) -> Result<(String, Vec<Fixed>), String> {
+    let cli = |args: &[&str]| roster.cli(&[args, &["--workspace", WORKSPACE]].concat());
+    let id = |json: &str, what: &str| -> Result<String, String> {
+        serde_json::from_str::<Value>(json)
+            .ok()
+            .and_then(|v| v["id"].as_str().or(v[0]["id"].as_str()).map(str::to_owned))
+            .ok_or_else(|| format!("roster printed no id for {what}: {json}"))
+    };
     roster.cli(&["workspace", "create", WORKSPACE])?;
-    let api_key =
-        roster.cli(&[&["api-key", "create"], &ws[..], &["--name", "schemathesis"]].concat())?;
-    for args in [
-        &[
-            &["connection", "create"],
-            &ws[..],
-            &["--name", "directory", "--kind", "scim"],
-        ]
-        .concat(),
-        &[
-            &["connection", "create"],
-            &ws[..],
-            &["--name", "draft", "--kind", "saml"],
-        ]
-        .concat(),
-        &[
-            &["token", "create"],
-            &ws[..],
-            &["--connection", "directory"],
-        ]
-        .concat(),
-        &[&["role", "create"], &ws[..], &["editor", "--rank", "10"]].concat(),
-        &[
-            &["mapping", "create"],
-            &ws[..],
-            &[
-                "--connection",
-                "directory",
-                "--idp-group",
-                "engineering",
-                "--role",
-                "editor",
-            ],
-        ]
-        .concat(),
-        &[
-            &["admin", "create"],
-            &ws[..],
-            &["--email", "admin@example.com"],
-        ]
-        .concat(),
-    ] {
-        roster.cli(args)?;
+    let api_key = cli(&["api-key", "create", "--name", "schemathesis"])?;
+    cli(&["api-key", "create", "--name", "spare"])?;
+    let spare_key = serde_json::from_str::<Value>(&cli(&["api-key", "list"])?)
+        .ok()
+        .and_then(|keys| {
+            keys.as_array()?
+                .iter()
+                .find(|k| k["name"] == "spare")
+                .and_then(|k| k["id"].as_str().map(str::to_owned))
+        })
+        .ok_or("`roster api-key list` does not list the spare key")?;
+    let directory = id(
+        &cli(&[
+            "connection",
+            "create",
+            "--name",
+            "directory",
+            "--kind",
+            "scim",
+        ])?,
+        "the SCIM connection",
+    )?;
+    let draft = id(
+        &cli(&["connection", "create", "--name", "draft", "--kind", "saml"])?,
+        "the draft SAML connection",
+    )?;
+    cli(&["token", "create", "--connection", "directory"])?;
+    let token = id(&cli(&["token", "list"])?, "the SCIM token")?;
+    cli(&["role", "create", "editor", "--rank", "10"])?;
+    let mapping = cli(&[
+        "mapping",
+        "create",
+        "--connection",
+        "directory",
+        "--idp-group",
+        "engineering",
+        "--group",
+        "Engineering",
+        "--role",
+        "editor",
+    ])?;
+    let group = serde_json::from_str::<Value>(&mapping)
+        .ok()
+        .and_then(|m| m["group_id"].as_str().map(str::to_owned))
+        .ok_or_else(|| format!("roster printed no group_id for the mapping: {mapping}"))?;
+    let mapping = id(&mapping, "the mapping")?;
+    cli(&["admin", "create", "--email", "admin@example.com"])?;
+    let user = id(
+        &cli(&["admin", "create", "--email", "second@example.com"])?,
+        "the second admin",
+    )?;
+    let on = |value: &String| vec![("path.id", value.clone())];
+    let operations = vec![
+        ("DELETE /api/v1/admin/api-keys/{id}", on(&spare_key)),
+        ("DELETE /api/v1/admin/connections/{id}", on(&draft)),
+        ("GET /api/v1/admin/connections/{id}", on(&directory)),
+        ("PUT /api/v1/admin/connections/{id}/scim", on(&directory)),
+        (
+            "PUT /api/v1/admin/connections/{id}/settings",
+            on(&directory),
+        ),
+        ("POST /api/v1/admin/connections/{id}/test", on(&directory)),
+        ("GET /api/v1/admin/connections/{id}/tokens", on(&directory)),
+        ("POST /api/v1/admin/connections/{id}/tokens", on(&directory)),
+        (
+            "DELETE /api/v1/admin/connections/{id}/tokens/{token}",
+            vec![("path.id", directory.clone()), ("path.token", token)],
+        ),
+        ("POST /api/v1/admin/groups/{id}/members", on(&group)),
+        (
+            "DELETE /api/v1/admin/groups/{id}/members/{user}",
+            vec![("path.id", group.clone()), ("path.user", user.clone())],
+        ),
+        (
+            "DELETE /api/v1/admin/scim/group-mappings/{id}",
+            on(&mapping),
+        ),
+        ("GET /api/v1/admin/users/{id}", on(&user)),
+        ("GET /api/v1/admin/users/{id}/apps", on(&user)),
+        ("POST /api/v1/admin/users/{id}/disable", on(&user)),
+        ("POST /api/v1/admin/users/{id}/enable", on(&user)),
+        (
+            "POST /api/v1/admin/users/{id}/sign-out-everywhere",
+            on(&user),
+        ),
+    ];
+    Ok((api_key, operations))
+}
+
+/// An operation (`METHOD /path`) and the values its path parameters are fixed to.
+type Fixed = (&'static str, Vec<(&'static str, String)>);
+
+/// schemathesis's configuration file: for each operation named, path parameters fixed to a row
+/// `seed` created, so its cases reach the resource (and its 2xx answers get checked) instead of
+/// only the 404 of a made-up id. The coverage phase still sends made-up and malformed ids.
+fn operation_config(operations: &[Fixed]) -> String {
+    let mut toml = String::from(
+        "# Written by `cargo xtask schemathesis` (xtask/src/schemathesis.rs) for one run.\n",
+    );
+    for (operation, parameters) in operations {
+        let parameters: Vec<String> = parameters
+            .iter()
+            .map(|(name, value)| format!("{} = {}", toml_string(name), toml_string(value)))
+            .collect();
+        toml.push_str(&format!(
+            "\n[[operations]]\ninclude-name = {}\nparameters = {{ {} }}\n",
+            toml_string(operation),
+            parameters.join(", ")
+        ));
     }
-    Ok(api_key)
+    toml
+}
+
+/// A TOML basic string (the JSON string syntax is one).
+fn toml_string(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
 }
 
 /// The run's totals, from schemathesis's JSON report.
@@ -568,6 +651,20 @@ mod tests {
             vec!["Network Error Connection refused (2 times)"]
         );
         assert!(Summary::from_report("not json").is_err());
+    }
+
+    #[test]
+    fn the_configuration_fixes_the_seeded_ids_per_operation() {
+        let toml = operation_config(&[(
+            "DELETE /api/v1/admin/connections/{id}/tokens/{token}",
+            vec![
+                ("path.id", "c1".to_owned()),
+                ("path.token", "t\"1".to_owned()),
+            ],
+        )]);
+        assert!(toml.ends_with(
+            "\n[[operations]]\ninclude-name = \"DELETE /api/v1/admin/connections/{id}/tokens/{token}\"\nparameters = { \"path.id\" = \"c1\", \"path.token\" = \"t\\\"1\" }\n"
+        ));
     }
 
     #[test]
