@@ -3,7 +3,7 @@
 //! SQLite database, and fails on any ERROR or CRITICAL result. `cargo xtask test` runs it last.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::instance::Instance;
 use crate::{repo_root, say};
@@ -39,7 +39,7 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
         "--connection",
         "checker",
     ])?;
-    roster.serve()?;
+    roster.serve(Stdio::inherit())?;
     let scim_base = format!("{}/scim/v2", roster.base_url());
     say(&format!("running scim2-tester against {scim_base}"));
     let output = Command::new(&python)

@@ -91,11 +91,13 @@ impl Instance {
         }
     }
 
-    /// Starts `roster serve` and waits (30 s at most) until it accepts connections.
-    pub(crate) fn serve(&mut self) -> Result<(), String> {
+    /// Starts `roster serve`, its log to `log`, and waits (30 s at most) until it accepts
+    /// connections.
+    pub(crate) fn serve(&mut self, log: Stdio) -> Result<(), String> {
         let child = self
             .command(&["serve"])
             .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
             .map_err(|err| format!("cannot start roster: {err}"))?;
         self.server = Some(child);

@@ -9,10 +9,11 @@
 //! SQLite database seeded through the CLI with a few rows (connections, a role, a mapping, an
 //! admin). Every check runs on every case (`--continue-on-failure`), so a red run lists each
 //! distinct failure once: operation, check, status answered, what was wrong, a curl to replay
-//! it. schemathesis's own output and reports are kept in `target/schemathesis/`.
+//! it. schemathesis's own output and reports, and the server's log, are kept in
+//! `target/schemathesis/`.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -54,13 +55,18 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
             .join("requirements.txt"),
     )?;
     let schemathesis = python.with_file_name("schemathesis");
-    let mut roster = Instance::create("schemathesis", binary)?;
-    let (api_key, operations) = seed(&roster)?;
-    roster.serve()?;
-
     let out = crate::cargo_target_dir().join("schemathesis");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|err| format!("{}: {err}", out.display()))?;
+    let mut roster = Instance::create("schemathesis", binary)?;
+    let (api_key, operations) = seed(&roster)?;
+    // The server's log (a 500's cause; the request errors schemathesis's probes provoke) goes
+    // next to the reports rather than into the summary.
+    let server_log = out.join("roster.log");
+    roster.serve(Stdio::from(
+        std::fs::File::create(&server_log)
+            .map_err(|err| format!("{}: {err}", server_log.display()))?,
+    ))?;
     let (config, report, events, log) = (
         out.join("schemathesis.toml"),
         out.join("report.json"),
