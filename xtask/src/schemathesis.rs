@@ -6,8 +6,9 @@
 //!
 //! The run is bounded and reproducible: a fixed seed, one worker, at most `MAX_EXAMPLES` cases
 //! per operation and phase (examples, coverage, fuzzing; not the stateful phase), on a throwaway
-//! SQLite database seeded through the CLI with a few rows (connections, a role, a mapping, an
-//! admin). Every check runs on every case (`--continue-on-failure`), so a red run lists each
+//! SQLite database seeded through the CLI with a few rows (connections, a token, a role, a
+//! mapping, admins, a spare API key) whose ids the operations on one resource are given, so they
+//! reach it rather than only the 404 of a made-up id. Every check runs on every case (`--continue-on-failure`), so a red run lists each
 //! distinct failure once: operation, check, status answered, what was wrong, a curl to replay
 //! it. schemathesis's own output and reports, and the server's log, are kept in
 //! `target/schemathesis/`.
@@ -33,6 +34,8 @@ const SEED: &str = "1";
 /// the server fetches), so a slow fetch shows up as a slow answer rather than a client error.
 const REQUEST_TIMEOUT_SECS: &str = "20";
 const WORKSPACE: &str = "schemathesis";
+/// The environment variable schemathesis reads the admin API key from (`operation_config`).
+const API_KEY_VARIABLE: &str = "ROSTER_SCHEMATHESIS_API_KEY";
 
 /// `cargo xtask schemathesis [--binary PATH]`: `--binary` runs a roster built already instead
 /// of building the debug one.
@@ -88,7 +91,8 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
         .arg("run")
         .arg(format!("{base}/api/v1/openapi.json"))
         .args(["--url", &base])
-        .args(["--header", &format!("Authorization: Bearer {api_key}")])
+        // The configuration sends it as `Authorization: Bearer` (not on a command line).
+        .env(API_KEY_VARIABLE, &api_key)
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
@@ -242,12 +246,14 @@ fn seed(roster: &Instance) -> Result<(String, Vec<Fixed>), String> {
 /// An operation (`METHOD /path`) and the values its path parameters are fixed to.
 type Fixed = (&'static str, Vec<(&'static str, String)>);
 
-/// schemathesis's configuration file: for each operation named, path parameters fixed to a row
+/// schemathesis's configuration file: the admin API key on every request (from the
+/// environment), and for each operation named, path parameters fixed to a row
 /// `seed` created, so its cases reach the resource (and its 2xx answers get checked) instead of
 /// only the 404 of a made-up id. The coverage phase still sends made-up and malformed ids.
 fn operation_config(operations: &[Fixed]) -> String {
-    let mut toml = String::from(
-        "# Written by `cargo xtask schemathesis` (xtask/src/schemathesis.rs) for one run.\n",
+    let mut toml = format!(
+        "# Written by `cargo xtask schemathesis` (xtask/src/schemathesis.rs) for one run.\n\
+         headers = {{ Authorization = \"Bearer ${{{API_KEY_VARIABLE}}}\" }}\n"
     );
     for (operation, parameters) in operations {
         let parameters: Vec<String> = parameters
@@ -668,6 +674,9 @@ mod tests {
                 ("path.token", "t\"1".to_owned()),
             ],
         )]);
+        assert!(toml.contains(
+            "\nheaders = { Authorization = \"Bearer ${ROSTER_SCHEMATHESIS_API_KEY}\" }\n"
+        ));
         assert!(toml.ends_with(
             "\n[[operations]]\ninclude-name = \"DELETE /api/v1/admin/connections/{id}/tokens/{token}\"\nparameters = { \"path.id\" = \"c1\", \"path.token\" = \"t\\\"1\" }\n"
         ));
