@@ -1,10 +1,10 @@
 //! Developer automation that cargo alone cannot do: `cargo xtask serve` (run Roster on SQLite with
 //! a demo workspace) and `cargo xtask test` (every check CI runs, on SQLite and PostgreSQL), and
-//! the tools around them (tidy, conformance, fuzzing, the test IdPs, the bench).
+//! the tools around them (tidy, conformance, schemathesis, fuzzing, the test IdPs, the bench).
 //!
 //! Two dependencies besides the standard library — mio for the bench's load generator, serde_json
-//! to read `cargo metadata` in the tidy check — so it builds in seconds on a fresh machine. Each
-//! step says what it does before it does it.
+//! to read `cargo metadata` in the tidy check and schemathesis's reports — so it builds in seconds
+//! on a fresh machine. Each step says what it does before it does it.
 
 mod bench;
 mod checks;
@@ -12,9 +12,11 @@ mod conformance;
 mod examples;
 mod idps;
 mod image;
+mod instance;
 mod node;
 mod postgres;
 mod python;
+mod schemathesis;
 mod serve;
 mod system;
 mod test;
@@ -28,8 +30,9 @@ usage: cargo xtask <command> [options]
 commands:
   serve [--release] [--bind ADDR]   build Roster, create a demo workspace on first run, serve it on SQLite
   test [--sqlite-only]              fmt check, clippy -D warnings, every test on SQLite, then on a
-                                    throwaway PostgreSQL, then the SCIM conformance check, the
-                                    deployment file checks, the image check and bounded fuzzing
+                                    throwaway PostgreSQL, then the SCIM conformance check,
+                                    schemathesis on the admin API, the deployment file checks,
+                                    the image check and bounded fuzzing
   tidy                              check that the docs name every configuration key, event type
                                     and crate dependency, and every .rs file opens with a //! doc
                                     (also a test that `test` runs)
@@ -37,7 +40,10 @@ commands:
                                     the container image without a daemon: debootstrap the runtime
                                     stage's Debian release, replay its RUNs, run roster there
                                     (libraries, CLI, serve, SAML signatures, HEALTHCHECK); as root
-  conformance                       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
+  conformance [--binary PATH]       scim2-tester (RFC 7643/7644 checker) against a fresh Roster
+  schemathesis [--binary PATH]      schemathesis (OpenAPI fuzzer, bounded, fixed seed) against a
+                                    fresh Roster's admin API: no 5xx, every answer as documented
+                                    (both: --binary runs that roster instead of a debug build)
   fuzz                              run every fuzz target for a bounded time (cargo-fuzz)
   bench [--sqlite-only | --postgres-only] [--users N] [--concurrency C] [--seconds S]
         [--binary PATH] [--peers[=NAME,..]] [--peers-only]
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("tidy") => tidy::run(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("schemathesis") => schemathesis::run(&args[1..]),
         Some("fuzz") => checks::fuzz().map(|_| ()),
         Some("idps") => idps::run(&args[1..]),
         Some("image") => image::run(&args[1..]),

@@ -1,8 +1,9 @@
 //! `cargo xtask test`: what CI runs. Formatting, clippy with warnings denied, every test against
 //! SQLite, then every test again against a throwaway PostgreSQL (tests that touch data pick the
 //! backend from `TEST_DATABASE_URL`; the second run reuses the first run's build), then the
-//! scim2-tester conformance check, the deployment file checks, the image check (`image.rs`) and
-//! bounded fuzzing. Ends with one summary line, `N passed, N failed`.
+//! scim2-tester conformance check, schemathesis against the admin API, the deployment file
+//! checks, the image check (`image.rs`) and bounded fuzzing. Ends with one summary line,
+//! `N passed, N failed`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -75,8 +76,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     if total.failed == 0 {
-        let (passed, failed) = crate::conformance::run_checker()?;
+        let (passed, failed) = crate::conformance::run_checker(None)?;
         add_stage(&mut total, "scim2-tester", passed, failed);
+        let (passed, failed) = crate::schemathesis::run_checker(None)?;
+        add_stage(
+            &mut total,
+            "schemathesis (admin API operations)",
+            passed,
+            failed,
+        );
         let (passed, failed) = crate::checks::deploy()?;
         add_stage(&mut total, "deploy/check.py", passed, failed);
         let (passed, failed) = crate::image::check(&crate::image::Options::default())?;
