@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::parse_id;
 
 /// An API key as listed: never the key.
@@ -78,22 +78,15 @@ pub async fn revoke(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/api-keys",
-        id: "listApiKeys",
-        summary: "The workspace's API keys: id, name, hint and dates (never the key)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<ApiKeyList>),
-    },
-    Operation {
-        method: "delete",
-        path: "/api-keys/{id}",
-        id: "revokeApiKey",
-        summary: "Revoke an API key: it is refused from its next request on",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
+    Operation::get(
+        "/api-keys",
+        "listApiKeys",
+        "The workspace's API keys: id, name, hint and dates (never the key)",
+    )
+    .answers(200, schema::<ApiKeyList>),
+    Operation::delete(
+        "/api-keys/{id}",
+        "revokeApiKey",
+        "Revoke an API key: it is refused from its next request on",
+    ),
 ];

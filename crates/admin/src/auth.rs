@@ -27,7 +27,7 @@ use roster_store::Store;
 use subtle::ConstantTimeEq;
 
 use crate::error::{AdminCode, AdminError};
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 
 /// How an admin authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,12 +213,9 @@ pub async fn session(
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
-pub(crate) const API: &[Operation] = &[Operation {
-    method: "get",
-    path: "/session",
-    id: "getSession",
-    summary: "Who is signed in, and the CSRF token for cookie-authenticated writes",
-    query: None,
-    body: None,
-    success: Success::Json(200, schema::<SessionView>),
-}];
+pub(crate) const API: &[Operation] = &[Operation::get(
+    "/session",
+    "getSession",
+    "Who is signed in, and the CSRF token for cookie-authenticated writes",
+)
+.answers(200, schema::<SessionView>)];

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
@@ -92,12 +92,9 @@ pub async fn feed(
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
-pub(crate) const API: &[Operation] = &[Operation {
-    method: "get",
-    path: "/events",
-    id: "listEvents",
-    summary: "Directory events after a cursor",
-    query: Some(schema::<FeedQuery>),
-    body: None,
-    success: Success::Json(200, schema::<EventPage>),
-}];
+pub(crate) const API: &[Operation] =
+    &[
+        Operation::get("/events", "listEvents", "Directory events after a cursor")
+            .query(schema::<FeedQuery>)
+            .answers(200, schema::<EventPage>),
+    ];

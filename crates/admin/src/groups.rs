@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::{parse_id, ListQuery, PAGE};
 
 /// A group, and whether a mapping fills it (then its members are the mapping's).
@@ -140,31 +140,19 @@ pub async fn remove_member(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/groups",
-        id: "listGroups",
-        summary: "Groups with search and pagination",
-        query: Some(schema::<ListQuery>),
-        body: None,
-        success: Success::Json(200, schema::<GroupPage>),
-    },
-    Operation {
-        method: "post",
-        path: "/groups/{id}/members",
-        id: "addGroupMember",
-        summary: "Add a manual member",
-        query: None,
-        body: Some(schema::<AddMember>),
-        success: Success::Json(200, schema::<MemberAdded>),
-    },
-    Operation {
-        method: "delete",
-        path: "/groups/{id}/members/{user}",
-        id: "removeGroupMember",
-        summary: "Remove a manual member",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
+    Operation::get("/groups", "listGroups", "Groups with search and pagination")
+        .query(schema::<ListQuery>)
+        .answers(200, schema::<GroupPage>),
+    Operation::post(
+        "/groups/{id}/members",
+        "addGroupMember",
+        "Add a manual member",
+    )
+    .body(schema::<AddMember>)
+    .answers(200, schema::<MemberAdded>),
+    Operation::delete(
+        "/groups/{id}/members/{user}",
+        "removeGroupMember",
+        "Remove a manual member",
+    ),
 ];

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::{parse_id, PAGE};
 
 /// Query of the provisioning log.
@@ -324,31 +324,21 @@ pub async fn login_events(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/provisioning-log",
-        id: "listProvisioningLog",
-        summary: "SCIM requests, newest first",
-        query: Some(schema::<LogQuery>),
-        body: None,
-        success: Success::Json(200, schema::<ProvisioningLog>),
-    },
-    Operation {
-        method: "get",
-        path: "/audit",
-        id: "listAuditEvents",
-        summary: "Audit trail (JSON or CSV)",
-        query: Some(schema::<AuditQuery>),
-        body: None,
-        success: Success::JsonOrCsv(schema::<AuditTrail>),
-    },
-    Operation {
-        method: "get",
-        path: "/login-events",
-        id: "listLoginEvents",
-        summary: "SSO login attempts with outcome and reason, newest first",
-        query: Some(schema::<LoginEventQuery>),
-        body: None,
-        success: Success::Json(200, schema::<LoginLog>),
-    },
+    Operation::get(
+        "/provisioning-log",
+        "listProvisioningLog",
+        "SCIM requests, newest first",
+    )
+    .query(schema::<LogQuery>)
+    .answers(200, schema::<ProvisioningLog>),
+    Operation::get("/audit", "listAuditEvents", "Audit trail (JSON or CSV)")
+        .query(schema::<AuditQuery>)
+        .answers_json_or_csv(schema::<AuditTrail>),
+    Operation::get(
+        "/login-events",
+        "listLoginEvents",
+        "SSO login attempts with outcome and reason, newest first",
+    )
+    .query(schema::<LoginEventQuery>)
+    .answers(200, schema::<LoginLog>),
 ];

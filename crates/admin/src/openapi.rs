@@ -45,6 +45,66 @@ pub struct Operation {
     pub success: Success,
 }
 
+impl Operation {
+    const fn new(method: &'static str, path: &'static str, id: &'static str) -> Self {
+        Operation {
+            method,
+            path,
+            id,
+            summary: "",
+            query: None,
+            body: None,
+            success: Success::NoContent,
+        }
+    }
+
+    /// `GET path`, with its `operationId` and summary; it answers `204` until told otherwise.
+    pub const fn get(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new("get", path, id).summary(summary)
+    }
+
+    pub const fn post(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new("post", path, id).summary(summary)
+    }
+
+    pub const fn put(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new("put", path, id).summary(summary)
+    }
+
+    pub const fn delete(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new("delete", path, id).summary(summary)
+    }
+
+    const fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
+    }
+
+    /// Reads a query string of this type.
+    pub const fn query(mut self, query: SchemaFn) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// Takes a JSON body of this type.
+    pub const fn body(mut self, body: SchemaFn) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Answers `status` with a JSON body of this type.
+    pub const fn answers(mut self, status: u16, answer: SchemaFn) -> Self {
+        self.success = Success::Json(status, answer);
+        self
+    }
+
+    /// Answers `200` with JSON of this type, or CSV text.
+    pub const fn answers_json_or_csv(mut self, answer: SchemaFn) -> Self {
+        self.success = Success::JsonOrCsv(answer);
+        self
+    }
+}
+
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
 fn resources() -> [(&'static str, &'static [Operation]); 14] {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 
 /// A role.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -116,22 +116,17 @@ pub async fn create(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/roles",
-        id: "listRoles",
-        summary: "The workspace's roles with rank and how many users each reaches",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<RoleList>),
-    },
-    Operation {
-        method: "post",
-        path: "/roles",
-        id: "createRole",
-        summary: "Create a role (a name the workspace does not have, any case; an optional rank)",
-        query: None,
-        body: Some(schema::<NewRole>),
-        success: Success::Json(201, schema::<RoleResource>),
-    },
+    Operation::get(
+        "/roles",
+        "listRoles",
+        "The workspace's roles with rank and how many users each reaches",
+    )
+    .answers(200, schema::<RoleList>),
+    Operation::post(
+        "/roles",
+        "createRole",
+        "Create a role (a name the workspace does not have, any case; an optional rank)",
+    )
+    .body(schema::<NewRole>)
+    .answers(201, schema::<RoleResource>),
 ];

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::Allowance;
 
 /// Whether SSO is enforced, and whether the caller may change that.
@@ -78,22 +78,17 @@ pub async fn set_sso_enforcement(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/sso-enforcement",
-        id: "getSsoEnforcement",
-        summary: "Whether SSO is enforced, and whether the caller may change it (and why not)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<SsoEnforcementView>),
-    },
-    Operation {
-        method: "put",
-        path: "/sso-enforcement",
-        id: "setSsoEnforcement",
-        summary: "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
-        query: None,
-        body: Some(schema::<SsoEnforcement>),
-        success: Success::Json(200, schema::<SsoEnforced>),
-    },
+    Operation::get(
+        "/sso-enforcement",
+        "getSsoEnforcement",
+        "Whether SSO is enforced, and whether the caller may change it (and why not)",
+    )
+    .answers(200, schema::<SsoEnforcementView>),
+    Operation::put(
+        "/sso-enforcement",
+        "setSsoEnforcement",
+        "Enforce SSO: refuse password logins (body {\"enforced\": bool})",
+    )
+    .body(schema::<SsoEnforcement>)
+    .answers(200, schema::<SsoEnforced>),
 ];

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::parse_id;
 
 /// One app a user is signed into: one live grant, without any token.
@@ -120,23 +120,9 @@ pub async fn sign_out_everywhere(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/users/{id}/apps",
-        id: "listUserApps",
-        summary: "The apps the user is signed into through Roster's OpenID Provider (live grants; never a token)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<UserAppsView>),
-    },
-    Operation {
-        method: "post",
-        path: "/users/{id}/sign-out-everywhere",
-        id: "signOutEverywhere",
-        summary: "End every Roster session of the user and revoke every app grant; answers with what was ended",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<SignedOutView>),
-    },
+    Operation::get("/users/{id}/apps", "listUserApps", "The apps the user is signed into through Roster's OpenID Provider (live grants; never a token)")
+        .answers(200, schema::<UserAppsView>),
+    Operation::post("/users/{id}/sign-out-everywhere", "signOutEverywhere", "End every Roster session of the user and revoke every app grant; answers with what was ended")
+        .answers(200, schema::<SignedOutView>),
 
 ];

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::parse_id;
 use crate::AdminSettings;
 
@@ -146,31 +146,22 @@ pub async fn revoke_token(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/connections/{id}/tokens",
-        id: "listScimTokens",
-        summary: "SCIM tokens of a connection (never the secrets)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<TokenList>),
-    },
-    Operation {
-        method: "post",
-        path: "/connections/{id}/tokens",
-        id: "createScimToken",
-        summary: "Generate a SCIM token (shown once)",
-        query: None,
-        body: Some(schema::<NewToken>),
-        success: Success::Json(201, schema::<CreatedToken>),
-    },
-    Operation {
-        method: "delete",
-        path: "/connections/{id}/tokens/{token}",
-        id: "revokeScimToken",
-        summary: "Revoke a SCIM token",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
+    Operation::get(
+        "/connections/{id}/tokens",
+        "listScimTokens",
+        "SCIM tokens of a connection (never the secrets)",
+    )
+    .answers(200, schema::<TokenList>),
+    Operation::post(
+        "/connections/{id}/tokens",
+        "createScimToken",
+        "Generate a SCIM token (shown once)",
+    )
+    .body(schema::<NewToken>)
+    .answers(201, schema::<CreatedToken>),
+    Operation::delete(
+        "/connections/{id}/tokens/{token}",
+        "revokeScimToken",
+        "Revoke a SCIM token",
+    ),
 ];

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read, Permit, Read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::{parse_id, Allowance, ListQuery, PAGE};
 
 /// A user with what the caller may do to them.
@@ -206,49 +206,32 @@ pub async fn enable(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/users",
-        id: "listUsers",
-        summary: "Users with search, pagination and allowed actions",
-        query: Some(schema::<ListQuery>),
-        body: None,
-        success: Success::Json(200, schema::<UserPage>),
-    },
-    Operation {
-        method: "post",
-        path: "/users",
-        id: "inviteUser",
-        summary: "Invite a user (refused while SCIM provisions users)",
-        query: None,
-        body: Some(schema::<Invite>),
-        success: Success::Json(201, schema::<UserResource>),
-    },
-    Operation {
-        method: "post",
-        path: "/users/{id}/disable",
-        id: "disableUser",
-        summary: "Disable a user; sessions end at once",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<UserResource>),
-    },
-    Operation {
-        method: "post",
-        path: "/users/{id}/enable",
-        id: "enableUser",
-        summary: "Enable a user",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<UserResource>),
-    },
-    Operation {
-        method: "get",
-        path: "/users/{id}",
-        id: "getUser",
-        summary: "One user with the actions the admin may take",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<UserView>),
-    },
+    Operation::get(
+        "/users",
+        "listUsers",
+        "Users with search, pagination and allowed actions",
+    )
+    .query(schema::<ListQuery>)
+    .answers(200, schema::<UserPage>),
+    Operation::post(
+        "/users",
+        "inviteUser",
+        "Invite a user (refused while SCIM provisions users)",
+    )
+    .body(schema::<Invite>)
+    .answers(201, schema::<UserResource>),
+    Operation::post(
+        "/users/{id}/disable",
+        "disableUser",
+        "Disable a user; sessions end at once",
+    )
+    .answers(200, schema::<UserResource>),
+    Operation::post("/users/{id}/enable", "enableUser", "Enable a user")
+        .answers(200, schema::<UserResource>),
+    Operation::get(
+        "/users/{id}",
+        "getUser",
+        "One user with the actions the admin may take",
+    )
+    .answers(200, schema::<UserView>),
 ];

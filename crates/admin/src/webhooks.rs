@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::AdminSettings;
 
 /// A webhook endpoint (never its secret, except once in [`CreatedWebhook`]).
@@ -270,68 +270,43 @@ pub async fn resend(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/webhooks",
-        id: "listWebhooks",
-        summary: "List webhook endpoints",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<WebhookList>),
-    },
-    Operation {
-        method: "get",
-        path: "/webhooks/event-types",
-        id: "listWebhookEventTypes",
-        summary: "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<EventTypes>),
-    },
-    Operation {
-        method: "post",
-        path: "/webhooks",
-        id: "createWebhook",
-        summary:
-            "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
-        query: None,
-        body: Some(schema::<CreateWebhook>),
-        success: Success::Json(201, schema::<CreatedWebhook>),
-    },
-    Operation {
-        method: "delete",
-        path: "/webhooks/{id}",
-        id: "deleteWebhook",
-        summary: "Delete a webhook endpoint",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
-    Operation {
-        method: "post",
-        path: "/webhooks/{id}/enable",
-        id: "enableWebhook",
-        summary: "Re-enable a disabled endpoint",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<WebhookView>),
-    },
-    Operation {
-        method: "get",
-        path: "/webhooks/{id}/deliveries",
-        id: "listWebhookDeliveries",
-        summary: "Delivery log of an endpoint",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<DeliveryLog>),
-    },
-    Operation {
-        method: "post",
-        path: "/webhooks/{id}/resend",
-        id: "resendWebhookEvent",
-        summary: "Deliver an event again",
-        query: None,
-        body: Some(schema::<Resend>),
-        success: Success::Json(202, schema::<Queued>),
-    },
+    Operation::get("/webhooks", "listWebhooks", "List webhook endpoints")
+        .answers(200, schema::<WebhookList>),
+    Operation::get(
+        "/webhooks/event-types",
+        "listWebhookEventTypes",
+        "The event types an endpoint may subscribe to (docs/events.md's catalogue)",
+    )
+    .answers(200, schema::<EventTypes>),
+    Operation::post(
+        "/webhooks",
+        "createWebhook",
+        "Register a webhook endpoint (secret shown once; an unknown event type is refused)",
+    )
+    .body(schema::<CreateWebhook>)
+    .answers(201, schema::<CreatedWebhook>),
+    Operation::delete(
+        "/webhooks/{id}",
+        "deleteWebhook",
+        "Delete a webhook endpoint",
+    ),
+    Operation::post(
+        "/webhooks/{id}/enable",
+        "enableWebhook",
+        "Re-enable a disabled endpoint",
+    )
+    .answers(200, schema::<WebhookView>),
+    Operation::get(
+        "/webhooks/{id}/deliveries",
+        "listWebhookDeliveries",
+        "Delivery log of an endpoint",
+    )
+    .answers(200, schema::<DeliveryLog>),
+    Operation::post(
+        "/webhooks/{id}/resend",
+        "resendWebhookEvent",
+        "Deliver an event again",
+    )
+    .body(schema::<Resend>)
+    .answers(202, schema::<Queued>),
 ];
