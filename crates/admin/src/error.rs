@@ -17,6 +17,7 @@ pub enum AdminCode {
     Forbidden,
     Csrf,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     IdpUnreachable,
     Unavailable,
@@ -24,12 +25,13 @@ pub enum AdminCode {
 }
 
 impl AdminCode {
-    pub const ALL: [AdminCode; 9] = [
+    pub const ALL: [AdminCode; 10] = [
         AdminCode::Validation,
         AdminCode::Unauthorized,
         AdminCode::Forbidden,
         AdminCode::Csrf,
         AdminCode::NotFound,
+        AdminCode::MethodNotAllowed,
         AdminCode::Conflict,
         AdminCode::IdpUnreachable,
         AdminCode::Unavailable,
@@ -44,6 +46,7 @@ impl AdminCode {
             AdminCode::Forbidden => "forbidden",
             AdminCode::Csrf => "csrf",
             AdminCode::NotFound => "not_found",
+            AdminCode::MethodNotAllowed => "method_not_allowed",
             AdminCode::Conflict => "conflict",
             AdminCode::IdpUnreachable => "idp_unreachable",
             AdminCode::Unavailable => "unavailable",
@@ -57,6 +60,7 @@ impl AdminCode {
             AdminCode::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminCode::Forbidden | AdminCode::Csrf => StatusCode::FORBIDDEN,
             AdminCode::NotFound => StatusCode::NOT_FOUND,
+            AdminCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AdminCode::Conflict => StatusCode::CONFLICT,
             AdminCode::IdpUnreachable => StatusCode::UNPROCESSABLE_ENTITY,
             AdminCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,6 +144,15 @@ impl ResponseError for AdminError {
             }
             AdminCode::Unavailable => {
                 response.insert_header(("Retry-After", "5"));
+            }
+            AdminCode::MethodNotAllowed => {
+                let allow = self.detail.as_ref().and_then(|d| d["allow"].as_array());
+                let methods: Vec<&str> = allow
+                    .into_iter()
+                    .flatten()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect();
+                response.insert_header(("Allow", methods.join(", ")));
             }
             _ => {}
         }

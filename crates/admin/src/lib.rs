@@ -133,12 +133,44 @@ routes! {
     delete "/api-keys/{id}" => api_keys::revoke,
 }
 
+/// Whether a request path (relative to `/api/v1/admin`) fits a route's path template.
+fn fits(template: &str, path: &str) -> bool {
+    let (mut template, mut path) = (template.split('/'), path.split('/'));
+    loop {
+        match (template.next(), path.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) if t == p || (t.starts_with('{') && !p.is_empty()) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// No route took the request: a 405 with `Allow` when the path exists with other methods, a
+/// 404 otherwise.
 async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, AdminError> {
-    Err(AdminError::not_found(format!(
-        "no admin endpoint {} {}",
-        req.method(),
-        req.path()
-    )))
+    let relative = req.path().strip_prefix("/api/v1/admin").unwrap_or_default();
+    let allowed: Vec<String> = ROUTES
+        .iter()
+        .filter(|(_, template)| fits(template, relative))
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    if allowed.is_empty() {
+        return Err(AdminError::not_found(format!(
+            "no admin endpoint {} {}",
+            req.method(),
+            req.path()
+        )));
+    }
+    Err(AdminError::new(
+        error::AdminCode::MethodNotAllowed,
+        format!(
+            "{} {} is not an admin endpoint; it answers {}",
+            req.method(),
+            req.path(),
+            allowed.join(", ")
+        ),
+    )
+    .with_detail(serde_json::json!({ "allow": allowed })))
 }
 
 #[cfg(test)]
@@ -168,5 +200,20 @@ mod tests {
             })
             .collect();
         assert_eq!(routed, documented);
+    }
+
+    #[test]
+    fn a_path_fits_a_template_segment_by_segment() {
+        for (template, path, fits) in [
+            ("/users", "/users", true),
+            ("/users/{id}", "/users/abc", true),
+            ("/users/{id}", "/users/", false),
+            ("/users/{id}", "/users", false),
+            ("/users/{id}/apps", "/users/abc/apps", true),
+            ("/users/{id}/apps", "/users/abc/apps/x", false),
+            ("/groups/{id}/members/{user}", "/groups/a/members/b", true),
+        ] {
+            assert_eq!(super::fits(template, path), fits, "{template} {path}");
+        }
     }
 }

@@ -235,6 +235,21 @@ fn admin_authentication_and_unknown_routes() {
     let key = app.api_key();
     app.admin(&key, "GET", "/nothing/here", None)
         .assert_admin_error(404, "not_found");
+    // A path that exists with other methods: 405 with what it answers, and nothing happens.
+    let users_before = app.admin(&key, "GET", "/users", None).body;
+    let wrong = app.admin(&key, "PATCH", "/users", Some(json!({"email": "x@y.example"})));
+    wrong.assert_admin_error(405, "method_not_allowed");
+    assert_eq!(wrong.body["detail"]["allow"], json!(["GET", "POST"]));
+    let allow: Vec<&str> = wrong
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("allow"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(allow, ["GET, POST"]);
+    app.admin(&key, "PUT", &format!("/users/{}", app.connection.id), None)
+        .assert_admin_error(405, "method_not_allowed");
+    assert_eq!(app.admin(&key, "GET", "/users", None).body, users_before);
     // Another workspace's key sees nothing of this one.
     let other = app.other_workspace_api_key("globex");
     assert_eq!(
