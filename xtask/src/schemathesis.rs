@@ -22,9 +22,11 @@ use crate::instance::Instance;
 use crate::{repo_root, say};
 
 /// What schemathesis checks on every response: the issue's "0 server errors and 0 schema
-/// violations", the document's statuses, content types and headers included.
+/// violations", the document's statuses, content types and headers included, and that a method
+/// a path does not have is a 405 (not a 404 or a 2xx).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-                      response_headers_conformance,response_schema_conformance";
+                      response_headers_conformance,response_schema_conformance,\
+                      unsupported_method";
 /// Cases per operation and phase: enough to reach every documented status of the admin API,
 /// few enough for the run to take well under a minute on two cores.
 const MAX_EXAMPLES: &str = "20";
