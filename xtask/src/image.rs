@@ -34,11 +34,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::acs::field;
-use crate::bench::http::{parse_response, Request, Response};
 use crate::{cargo_target_dir, repo_root, run_checked, say, system};
 use dockerfile::RuntimeStage;
 use rootfs::{in_root, inside, Root};
+use roster_devtools::http::{parse_response, Request, Response};
+use roster_devtools::json_field;
 
 /// The workspace and email domain of the check's sign-in.
 const WORKSPACE: &str = "image-check";
@@ -413,8 +413,8 @@ fn saml_sign_in(
     api_key: &str,
 ) -> Result<(), String> {
     let acs_url =
-        field(connection, "acs_url").ok_or_else(|| format!("no acs_url in {connection}"))?;
-    let audience = field(connection, "sp_entity_id")
+        json_field(connection, "acs_url").ok_or_else(|| format!("no acs_url in {connection}"))?;
+    let audience = json_field(connection, "sp_entity_id")
         .ok_or_else(|| format!("no sp_entity_id in {connection}"))?;
     let path = acs_url
         .strip_prefix(&format!("http://{addr}"))

@@ -27,11 +27,11 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use super::acs::{self, field, Server, StandIn};
-use super::http::{encode_query, Request, Response};
+use super::acs::{self, Server, StandIn};
 use super::load::{self, Operation, Outcome, Rng, Step, Until};
 use super::scenario::{self, Load, Row};
-use crate::say;
+use roster_devtools::http::{encode_query, Request, Response};
+use roster_devtools::{json_field, say};
 
 /// The workspace whose users sign in to the apps.
 pub(crate) const WORKSPACE: &str = "bench-op";
@@ -81,7 +81,8 @@ impl App {
             "--id-token-alg",
             alg,
         ])?;
-        let read = |key: &str| field(&created, key).ok_or_else(|| format!("no {key} in {created}"));
+        let read =
+            |key: &str| json_field(&created, key).ok_or_else(|| format!("no {key} in {created}"));
         let (client_id, secret) = (read("client_id")?, read("client_secret")?);
         if read("id_token_alg")? != alg {
             return Err(format!("the app was not registered with {alg}: {created}"));
