@@ -303,8 +303,8 @@ fn logout_sub(stream: TcpStream) -> Option<String> {
     json_field(std::str::from_utf8(&payload).ok()?, "sub")
 }
 
-/// Unpadded base64url (RFC 4648 §5), as in a JWT.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+/// Unpadded base64url (RFC 4648 §5), as in a JWT (the provider rows read ID token headers too).
+pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let value = |byte: u8| -> Option<u32> {
         Some(u32::from(match byte {
             b'A'..=b'Z' => byte - b'A',

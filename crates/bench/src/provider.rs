@@ -28,6 +28,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::acs::{self, Server, StandIn};
+use super::backchannel;
 use super::load::{self, Operation, Outcome, Rng, Step, Until};
 use super::scenario::{self, Load, Row};
 use roster_devtools::http::{encode_query, Request, Response};
@@ -531,27 +532,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The decoded header of a JWT (its first part, base64url without padding), if it is text.
 fn jwt_header(jwt: &str) -> Option<String> {
-    let part = jwt.split('.').next()?;
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(part.len() * 3 / 4);
-    for byte in part.bytes() {
-        let sextet = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        bits = bits << 6 | u32::from(sextet);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(backchannel::base64url_decode(jwt.split('.').next()?)?).ok()
 }
 
 #[cfg(test)]
