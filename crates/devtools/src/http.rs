@@ -273,24 +273,30 @@ impl Client {
             self.stream = Some(stream);
         }
         let stream = self.stream.as_mut().ok_or("no connection")?;
-        stream
-            .write_all(&request.encode(&self.addr, &self.token))
-            .map_err(|err| format!("write: {err}"))?;
-        let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
-        loop {
-            let read = stream
-                .read(&mut chunk)
-                .map_err(|err| format!("read: {err}"))?;
-            buf.extend_from_slice(&chunk[..read]);
-            if let Some(parsed) = parse_response(&buf, read == 0)? {
-                if parsed.close {
-                    self.stream = None;
-                }
-                return Ok(parsed.response);
-            }
-            if read == 0 {
-                return Err("connection closed before the whole response".to_owned());
-            }
+        let parsed = round_trip(stream, &request.encode(&self.addr, &self.token))?;
+        if parsed.close {
+            self.stream = None;
+        }
+        Ok(parsed.response)
+    }
+}
+
+/// Writes the encoded `request` on `stream` and reads until a whole response has arrived.
+pub fn round_trip(stream: &mut TcpStream, request: &[u8]) -> Result<Parsed, String> {
+    stream
+        .write_all(request)
+        .map_err(|err| format!("write: {err}"))?;
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
+    loop {
+        let read = stream
+            .read(&mut chunk)
+            .map_err(|err| format!("read: {err}"))?;
+        buf.extend_from_slice(&chunk[..read]);
+        if let Some(parsed) = parse_response(&buf, read == 0)? {
+            return Ok(parsed);
+        }
+        if read == 0 {
+            return Err("connection closed before the whole response".to_owned());
         }
     }
 }
