@@ -11,7 +11,7 @@ use crate::{repo_root, say};
 /// Builds Roster (unless `binary` is given) and runs the checker; `Ok((passed, failed))`.
 pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     let root = repo_root();
-    let python = crate::python::venv(
+    let python = roster_devtools::python::venv(
         &root,
         "conformance-venv",
         &root

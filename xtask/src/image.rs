@@ -34,11 +34,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::acs::field;
-use crate::bench::http::{parse_response, Request, Response};
 use crate::{cargo_target_dir, repo_root, run_checked, say, system};
 use dockerfile::RuntimeStage;
 use rootfs::{in_root, inside, Root};
+use roster_devtools::http::{round_trip, Request, Response};
+use roster_devtools::json_field;
 
 /// The workspace and email domain of the check's sign-in.
 const WORKSPACE: &str = "image-check";
@@ -413,8 +413,8 @@ fn saml_sign_in(
     api_key: &str,
 ) -> Result<(), String> {
     let acs_url =
-        field(connection, "acs_url").ok_or_else(|| format!("no acs_url in {connection}"))?;
-    let audience = field(connection, "sp_entity_id")
+        json_field(connection, "acs_url").ok_or_else(|| format!("no acs_url in {connection}"))?;
+    let audience = json_field(connection, "sp_entity_id")
         .ok_or_else(|| format!("no sp_entity_id in {connection}"))?;
     let path = acs_url
         .strip_prefix(&format!("http://{addr}"))
@@ -678,26 +678,12 @@ impl Checks {
 /// One request on a fresh connection (`Connection: close` is not needed: the response is read
 /// by its length).
 fn http(addr: &str, request: Request) -> Result<Response, String> {
-    use std::io::{Read, Write};
     let mut stream =
         std::net::TcpStream::connect(addr).map_err(|err| format!("connect {addr}: {err}"))?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    stream
-        .write_all(&request.encode(addr, ""))
-        .map_err(|err| format!("write to {addr}: {err}"))?;
-    let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
-    loop {
-        let read = stream
-            .read(&mut chunk)
-            .map_err(|err| format!("read from {addr}: {err}"))?;
-        buf.extend_from_slice(&chunk[..read]);
-        if let Some(parsed) = parse_response(&buf, read == 0)? {
-            return Ok(parsed.response);
-        }
-        if read == 0 {
-            return Err(format!("{addr} closed the connection mid-response"));
-        }
-    }
+    round_trip(&mut stream, &request.encode(addr, ""))
+        .map(|parsed| parsed.response)
+        .map_err(|err| format!("{addr}: {err}"))
 }
 
 /// Runs a command and returns its trimmed stdout, failing with its stderr.

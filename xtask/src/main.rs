@@ -2,9 +2,12 @@
 //! a demo workspace) and `cargo xtask test` (every check CI runs, on SQLite and PostgreSQL), and
 //! the tools around them (tidy, conformance, schemathesis, fuzzing, the test IdPs, the bench).
 //!
-//! Two dependencies besides the standard library — mio for the bench's load generator, serde_json
-//! to read `cargo metadata` in the tidy check and schemathesis's reports — so it builds in seconds
-//! on a fresh machine. Each step says what it does before it does it.
+//! Two dependencies besides the standard library — `roster-devtools`, the helpers it shares with
+//! the bench (steps on stderr, commands, system packages, the throwaway PostgreSQL, Node and
+//! Python, a minimal HTTP/1.1 client), and serde_json to read `cargo metadata` in the tidy check
+//! and schemathesis's reports — so it builds in seconds on a fresh machine. The bench itself is
+//! its own crate (`crates/bench`); `bench` here only runs it. Each step says what it does before
+//! it does it.
 
 mod bench;
 mod checks;
@@ -13,16 +16,17 @@ mod examples;
 mod idps;
 mod image;
 mod instance;
-mod node;
-mod postgres;
-mod python;
 mod schemathesis;
 mod serve;
-mod system;
 mod test;
 mod tidy;
 
 use std::process::ExitCode;
+
+// At the crate root, so each module names them as `crate::say`, `crate::system`, ….
+use roster_devtools::{
+    cargo_target_dir, node, postgres, python, repo_root, run_checked, say, system,
+};
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -50,7 +54,8 @@ commands:
                                     SCIM req/s, latency and peak RSS on SQLite and PostgreSQL;
                                     --peers adds scim2-server, better-auth and scimmy side by side
                                     (issue #7's relative targets); --peers-only skips Roster's
-                                    build and backends (Roster measured from --binary, if given)
+                                    build and backends (Roster measured from --binary, if given);
+                                    `bench --help` lists every option
   idps                              install the local SAML and OIDC test IdPs (e2e/idps) and run both
                                     in the foreground for trying SSO by hand
 ";
@@ -66,53 +71,13 @@ fn main() -> ExitCode {
         Some("fuzz") => checks::fuzz().map(|_| ()),
         Some("idps") => idps::run(&args[1..]),
         Some("image") => image::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
+        // The bench prints its own error; its exit code is passed on as it is.
+        Some("bench") => return bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("xtask: error: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Prints a step to stderr.
-pub(crate) fn say(message: &str) {
-    eprintln!("xtask: {message}");
-}
-
-/// The repository root (xtask's parent directory).
-pub(crate) fn repo_root() -> std::path::PathBuf {
-    let manifest_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or(manifest_dir)
-}
-
-/// Where cargo puts build output: `CARGO_TARGET_DIR` when set (relative to the repository),
-/// else `target/`.
-pub(crate) fn cargo_target_dir() -> std::path::PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => repo_root().join(dir),
-        None => repo_root().join("target"),
-    }
-}
-
-/// Runs a command to completion, failing with its command line when it fails.
-pub(crate) fn run_checked(command: &mut std::process::Command) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|err| format!("cannot run {command:?}: {err}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{command:?} failed ({status})"))
-    }
+    roster_devtools::exit_code(result)
 }

@@ -51,7 +51,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 /// failures as the error.
 pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     let root = repo_root();
-    let python = crate::python::venv(
+    let python = roster_devtools::python::venv(
         &root,
         "schemathesis-venv",
         &root

@@ -11,6 +11,7 @@
 use std::process::{Command, Stdio};
 
 use crate::{repo_root, run_checked, say, system};
+use roster_devtools::json_field;
 
 const DEMO_SLUG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@example.com";
@@ -173,8 +174,8 @@ fn create_demo(
         "--email",
         DEMO_ADMIN,
     ]))?;
-    let password = json_string_field(&admin, "password").unwrap_or_default();
-    let scim_base = json_string_field(&connection, "scim_base_url").unwrap_or_default();
+    let password = json_field(&admin, "password").unwrap_or_default();
+    let scim_base = json_field(&connection, "scim_base_url").unwrap_or_default();
     eprintln!(
         "\n  Roster demo workspace `{DEMO_SLUG}` (database {})\n\
          \n    console          {public_url}/admin\
@@ -204,13 +205,6 @@ fn capture(command: &mut Command) -> Result<String, String> {
     }
 }
 
-/// The value of `"key": "value"` in a JSON document printed by roster (flat string fields only).
-fn json_string_field(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\": \""))? + key.len() + 5;
-    let end = json[start..].find('"')? + start;
-    Some(json[start..end].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,15 +224,5 @@ mod tests {
             })
         );
         assert!(effective_settings("{}").is_err());
-    }
-
-    #[test]
-    fn reads_flat_json_fields() {
-        let json = "{\n  \"password\": \"abc123\",\n  \"id\": \"x\"\n}";
-        assert_eq!(
-            json_string_field(json, "password").as_deref(),
-            Some("abc123")
-        );
-        assert_eq!(json_string_field(json, "missing"), None);
     }
 }

@@ -237,7 +237,12 @@ fn admin_authentication_and_unknown_routes() {
         .assert_admin_error(404, "not_found");
     // A path that exists with other methods: 405 with what it answers, and nothing happens.
     let users_before = app.admin(&key, "GET", "/users", None).body;
-    let wrong = app.admin(&key, "PATCH", "/users", Some(json!({"email": "x@y.example"})));
+    let wrong = app.admin(
+        &key,
+        "PATCH",
+        "/users",
+        Some(json!({"email": "x@y.example"})),
+    );
     wrong.assert_admin_error(405, "method_not_allowed");
     assert_eq!(wrong.body["detail"]["allow"], json!(["GET", "POST"]));
     let allow: Vec<&str> = wrong

@@ -101,8 +101,7 @@ pub struct Event {
 pub struct EventMessage {
     pub id: String,
     /// One of [`EVENT_TYPES`].
-    #[serde(rename = "type")]
-    pub event_type: String,
+    pub r#type: String,
     /// The workspace's id.
     pub workspace: String,
     pub occurred_at: String,
@@ -119,7 +118,7 @@ impl Event {
     pub fn message(&self) -> EventMessage {
         EventMessage {
             id: self.id.clone(),
-            event_type: self.event_type.clone(),
+            r#type: self.event_type.clone(),
             workspace: self.workspace_id.clone(),
             occurred_at: Timestamp::from_micros(self.occurred_at).to_rfc3339(),
             actor: serde_json::from_str(&self.actor).unwrap_or(Value::Null),

@@ -7,19 +7,19 @@
 
 use std::process::Command;
 
-use crate::say;
+use crate::{run_checked, say};
 
 /// Debian packages: a list in the format of `deploy/packages/*.txt` (names separated by
 /// whitespace, `#` to the end of a line a comment; the Dockerfile reads it with `sed | xargs`),
 /// or names.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Packages {
+pub enum Packages {
     List(&'static str),
     Names(&'static [&'static str]),
 }
 
 impl Packages {
-    pub(crate) fn names(self) -> Vec<&'static str> {
+    pub fn names(self) -> Vec<&'static str> {
         match self {
             Packages::List(list) => package_names(list),
             Packages::Names(names) => names.to_vec(),
@@ -34,7 +34,7 @@ impl From<&'static [&'static str]> for Packages {
 }
 
 /// The names of a package list in the `deploy/packages/*.txt` format.
-pub(crate) fn package_names(list: &str) -> Vec<&str> {
+pub fn package_names(list: &str) -> Vec<&str> {
     list.lines()
         .flat_map(|line| {
             line.split('#')
@@ -49,15 +49,15 @@ pub(crate) fn package_names(list: &str) -> Vec<&str> {
 /// `pkg-config`, the PostgreSQL client library for diesel's `pq-sys`, OpenSSL, and for samael's
 /// XML signatures libxmlsec1 and libxml2 with libclang for its bindgen build script. SQLite is
 /// compiled in (bundled).
-pub(crate) const BUILD: Packages = Packages::List(include_str!("../../deploy/packages/build.txt"));
+pub const BUILD: Packages = Packages::List(include_str!("../../../deploy/packages/build.txt"));
 
 /// What `cargo xtask test` needs on top: a PostgreSQL server to start a throwaway cluster.
-pub(crate) const TEST: Packages = Packages::Names(&["postgresql"]);
+pub const TEST: Packages = Packages::Names(&["postgresql"]);
 
 /// What the image check (`image.rs`) needs: debootstrap with Debian's archive keys (present on
 /// Debian, not on Ubuntu) to build the runtime stage's root, and readelf (binutils) to read which
 /// libraries the binary links directly.
-pub(crate) const IMAGE_CHECK: Packages =
+pub const IMAGE_CHECK: Packages =
     Packages::Names(&["debootstrap", "debian-archive-keyring", "binutils"]);
 
 fn is_installed(package: &str) -> bool {
@@ -68,7 +68,7 @@ fn is_installed(package: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub(crate) fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -77,7 +77,7 @@ pub(crate) fn is_root() -> bool {
 }
 
 /// Makes sure every package of `packages` is installed.
-pub(crate) fn ensure(packages: impl Into<Packages>) -> Result<(), String> {
+pub fn ensure(packages: impl Into<Packages>) -> Result<(), String> {
     let packages: Packages = packages.into();
     if Command::new("dpkg-query")
         .arg("--version")
@@ -109,7 +109,7 @@ pub(crate) fn ensure(packages: impl Into<Packages>) -> Result<(), String> {
         "installing missing system packages: {}",
         missing.join(" ")
     ));
-    crate::run_checked(Command::new("sh").args(["-c", &install]))
+    run_checked(Command::new("sh").args(["-c", &install]))
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! for that time, so the share is also what events add to write throughput and, under load, to
 //! write latency; on PostgreSQL it is what they add to each write's own time.
 
-use super::http::Client;
 use super::report::Judge;
+use roster_devtools::http::Client;
 
 /// The cap on what events may add to SCIM write latency.
 pub(crate) const TARGET_PERCENT: f64 = 15.0;

@@ -18,11 +18,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::http::Client;
 use super::report::Judge;
 use super::scenario::BASE;
 use super::server;
-use crate::{repo_root, run_checked, say};
+use roster_devtools::http::Client;
+use roster_devtools::{json_field, repo_root, run_checked, say};
 
 /// Deactivations per second, as the issue sets them.
 const RATE_PER_SECOND: u64 = 100;
@@ -115,14 +115,6 @@ fn line(sorted: &[Duration], users: usize, refused: u64, judge: Judge) -> String
     }
 }
 
-/// The value of a string field in the CLI's JSON output.
-fn json_field(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
 fn create_users(addr: &str, token: &str, users: u64) -> Result<Vec<String>, String> {
     let mut client = Client::new(addr, token);
     (0..users)
@@ -167,7 +159,7 @@ fn seeder(binary: &Path) -> Result<PathBuf, String> {
     }
     run_checked(&mut build)?;
     let profile = if release { "release" } else { "debug" };
-    Ok(crate::cargo_target_dir()
+    Ok(roster_devtools::cargo_target_dir()
         .join(profile)
         .join("examples")
         .join("seed_grants"))
@@ -311,8 +303,8 @@ fn logout_sub(stream: TcpStream) -> Option<String> {
     json_field(std::str::from_utf8(&payload).ok()?, "sub")
 }
 
-/// Unpadded base64url (RFC 4648 §5), as in a JWT.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+/// Unpadded base64url (RFC 4648 §5), as in a JWT (the provider rows read ID token headers too).
+pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let value = |byte: u8| -> Option<u32> {
         Some(u32::from(match byte {
             b'A'..=b'Z' => byte - b'A',

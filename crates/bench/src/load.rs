@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::http::{parse_response, Request, Response};
+use roster_devtools::http::{parse_response, Request, Response};
 
 /// How long a phase runs.
 #[derive(Clone, Copy)]

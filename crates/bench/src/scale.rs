@@ -20,12 +20,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Rng, Until};
 use super::report::Judge;
 use super::scenario::{finished, Load, Row};
 use super::server::{capture, provision, roster};
-use crate::say;
+use roster_devtools::http::{encode_query, Request};
+use roster_devtools::say;
 
 const WORKSPACE: &str = "scale";
 const USERS: &str = "/scim/v2/Users";

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::{run_checked, say};
 
 /// Fails with a clear message unless `node` and `npm` run; `what` says what needs them.
-pub(crate) fn require(what: &str) -> Result<(), String> {
+pub fn require(what: &str) -> Result<(), String> {
     for tool in ["node", "npm"] {
         if Command::new(tool).arg("--version").output().is_err() {
             return Err(format!(
@@ -28,7 +28,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// `npm ci` in `dir` when `node_modules` is missing or older than the committed lock file (npm
 /// writes node_modules/.package-lock.json on every install: older than the lock file means
 /// someone bumped a version since).
-pub(crate) fn npm_ci(dir: &Path, package: &str) -> Result<(), String> {
+pub fn npm_ci(dir: &Path, package: &str) -> Result<(), String> {
     let lock = dir.join("package-lock.json");
     let installed = dir.join("node_modules").join(".package-lock.json");
     let stale = match (modified(&installed), modified(&lock)) {

@@ -13,11 +13,11 @@
 
 use std::time::Duration;
 
-use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Step, Until};
 use super::report::Judge;
 use super::scenario::{create_each, finished, Row};
-use crate::say;
+use roster_devtools::http::{encode_query, Request};
+use roster_devtools::say;
 
 const USERS: &str = "/scim/v2/Users";
 const GROUPS: &str = "/scim/v2/Groups";

@@ -9,24 +9,16 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::http::Request;
 use super::load::{self, Operation, Outcome, Step, Until};
 use super::scenario::{self, Load, Row};
 use super::server;
-use crate::{run_checked, say};
+use roster_devtools::http::Request;
+use roster_devtools::{json_field, run_checked, say};
 
 /// The issue's target (#7), in logins per second.
 pub(crate) const ACS_TARGET: f64 = 1_000.0;
 /// Distinct subjects: the first login of each creates its user.
 const SUBJECTS: u64 = 1_000;
-
-/// The value of the string field `key` in the JSON a `roster` command printed.
-pub(crate) fn field(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
-}
 
 /// Runs the ACS phase against the server at `addr` (whose database is `database_url`).
 pub(crate) fn run(
@@ -148,9 +140,10 @@ pub(crate) fn signed_logins(
         "--idp-metadata-file",
         metadata,
     ])?;
-    let acs_url = field(&created, "acs_url").ok_or_else(|| format!("no acs_url in {created}"))?;
-    let audience =
-        field(&created, "sp_entity_id").ok_or_else(|| format!("no sp_entity_id in {created}"))?;
+    let acs_url =
+        json_field(&created, "acs_url").ok_or_else(|| format!("no acs_url in {created}"))?;
+    let audience = json_field(&created, "sp_entity_id")
+        .ok_or_else(|| format!("no sp_entity_id in {created}"))?;
     let path = acs_url
         .strip_prefix(&format!("http://{}", server.addr))
         .ok_or_else(|| format!("{acs_url} is not on {}", server.addr))?
@@ -170,19 +163,4 @@ pub(crate) fn signed_logins(
         path,
         forms: text.lines().map(str::to_owned).collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field;
-
-    #[test]
-    fn reads_string_fields_of_the_cli_output() {
-        let json = r#"{"id": "c1", "acs_url": "http://127.0.0.1:5/sso/saml/c1/acs"}"#;
-        assert_eq!(
-            field(json, "acs_url").as_deref(),
-            Some("http://127.0.0.1:5/sso/saml/c1/acs")
-        );
-        assert_eq!(field(json, "missing"), None);
-    }
 }

@@ -1,8 +1,9 @@
-//! Minimal HTTP/1.1 for the load generator: requests encoded once into bytes, responses parsed
-//! from a buffer (`Content-Length` or chunked bodies), and a blocking keep-alive client for the
-//! bench's setup. The load runs on [`super::load`]'s event loop with the same codec.
+//! Minimal HTTP/1.1 for the bench's load generator and the image check's probes: requests
+//! encoded once into bytes, responses parsed from a buffer (`Content-Length` or chunked bodies),
+//! and a blocking keep-alive client for the bench's setup. The load runs on the bench's event
+//! loop (`crates/bench/src/load.rs`) with the same codec.
 //!
-//! Why not ureq or hyper: xtask builds in seconds on a fresh machine, and a client that does
+//! Why not ureq or hyper: the tools build in seconds on a fresh machine, and a client that does
 //! nothing but write a request and parse a response keeps the load generator's own CPU use
 //! small — it shares the machine with the server it measures.
 
@@ -11,18 +12,18 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// What the load generator needs of a response.
-pub(crate) struct Response {
-    pub(crate) status: u16,
+pub struct Response {
+    pub status: u16,
     /// The `Location` header (SCIM create answers it with the new resource's URL).
-    pub(crate) location: Option<String>,
+    pub location: Option<String>,
     /// The `name=value` of each `Set-Cookie` header (the session an ACS login starts).
-    pub(crate) set_cookies: Vec<String>,
-    pub(crate) body: Vec<u8>,
+    pub set_cookies: Vec<String>,
+    pub body: Vec<u8>,
 }
 
 impl Response {
     /// The value of the first `"key":"value"` string field in the (compact JSON) body.
-    pub(crate) fn json_string(&self, key: &str) -> Option<String> {
+    pub fn json_string(&self, key: &str) -> Option<String> {
         let body = std::str::from_utf8(&self.body).ok()?;
         let needle = format!("\"{key}\":\"");
         let start = body.find(&needle)? + needle.len();
@@ -31,7 +32,7 @@ impl Response {
     }
 
     /// The id at the end of the `Location` header, else the body's `id` field.
-    pub(crate) fn resource_id(&self) -> Option<String> {
+    pub fn resource_id(&self) -> Option<String> {
         self.location
             .as_deref()
             .and_then(|location| location.rsplit('/').next())
@@ -42,21 +43,21 @@ impl Response {
 }
 
 /// One request of the load generator.
-pub(crate) struct Request {
-    pub(crate) method: &'static str,
-    pub(crate) path: String,
-    pub(crate) body: Option<String>,
-    pub(crate) content_type: &'static str,
+pub struct Request {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<String>,
+    pub content_type: &'static str,
     /// The whole `Authorization` header value, instead of the phase's bearer token (a client's
     /// HTTP Basic at the token endpoint, an access token at userinfo).
-    pub(crate) authorization: Option<String>,
+    pub authorization: Option<String>,
     /// A `Cookie` header (a browser's session at the authorization endpoint).
-    pub(crate) cookie: Option<String>,
+    pub cookie: Option<String>,
 }
 
 impl Request {
     /// A SCIM request (`application/scim+json` body when there is one).
-    pub(crate) fn scim(method: &'static str, path: String, body: Option<String>) -> Self {
+    pub fn scim(method: &'static str, path: String, body: Option<String>) -> Self {
         Self {
             method,
             path,
@@ -67,13 +68,13 @@ impl Request {
         }
     }
 
-    pub(crate) fn get(path: String) -> Self {
+    pub fn get(path: String) -> Self {
         Self::scim("GET", path, None)
     }
 
     /// A POST of an HTML form body (`application/x-www-form-urlencoded`), as a browser posts a
     /// SAML Response to the ACS.
-    pub(crate) fn form(path: String, body: String) -> Self {
+    pub fn form(path: String, body: String) -> Self {
         Self {
             method: "POST",
             path,
@@ -85,7 +86,7 @@ impl Request {
     }
 
     /// The same request with this `Authorization` header instead of the bearer token.
-    pub(crate) fn with_authorization(self, authorization: String) -> Self {
+    pub fn with_authorization(self, authorization: String) -> Self {
         Self {
             authorization: Some(authorization),
             ..self
@@ -93,7 +94,7 @@ impl Request {
     }
 
     /// The same request with this `Cookie` header.
-    pub(crate) fn with_cookie(self, cookie: String) -> Self {
+    pub fn with_cookie(self, cookie: String) -> Self {
         Self {
             cookie: Some(cookie),
             ..self
@@ -101,7 +102,7 @@ impl Request {
     }
 
     /// The bytes on the wire, with the `Host` and bearer token of `addr`'s server.
-    pub(crate) fn encode(&self, addr: &str, token: &str) -> Vec<u8> {
+    pub fn encode(&self, addr: &str, token: &str) -> Vec<u8> {
         let mut head = match &self.authorization {
             Some(authorization) => format!(
                 "{} {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {authorization}\r\n\
@@ -134,16 +135,16 @@ impl Request {
 }
 
 /// A whole response parsed from the start of a buffer.
-pub(crate) struct Parsed {
-    pub(crate) response: Response,
+pub struct Parsed {
+    pub response: Response,
     /// The server closes the connection after it (`Connection: close`, or a body that runs to
     /// the end of the stream).
-    pub(crate) close: bool,
+    pub close: bool,
 }
 
 /// Parses the response at the start of `buf`: `Ok(None)` while it is incomplete. `at_end` says
 /// the stream has ended, which completes a response whose body runs to the end.
-pub(crate) fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>, String> {
+pub fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<Parsed>, String> {
     let Some(head_end) = buf.windows(4).position(|window| window == b"\r\n\r\n") else {
         return Ok(None);
     };
@@ -232,15 +233,15 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// One blocking keep-alive connection to one server, with a bearer token: for the bench's setup
-/// and checks (readiness, `/metrics`). The load itself runs on [`super::load`]'s event loop.
-pub(crate) struct Client {
+/// and checks (readiness, `/metrics`). The load itself runs on the bench's event loop.
+pub struct Client {
     addr: String,
     token: String,
     stream: Option<TcpStream>,
 }
 
 impl Client {
-    pub(crate) fn new(addr: &str, token: &str) -> Self {
+    pub fn new(addr: &str, token: &str) -> Self {
         Self {
             addr: addr.to_owned(),
             token: token.to_owned(),
@@ -249,7 +250,7 @@ impl Client {
     }
 
     /// Sends one request and reads the whole response.
-    pub(crate) fn request(
+    pub fn request(
         &mut self,
         method: &'static str,
         path: &str,
@@ -272,30 +273,36 @@ impl Client {
             self.stream = Some(stream);
         }
         let stream = self.stream.as_mut().ok_or("no connection")?;
-        stream
-            .write_all(&request.encode(&self.addr, &self.token))
-            .map_err(|err| format!("write: {err}"))?;
-        let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
-        loop {
-            let read = stream
-                .read(&mut chunk)
-                .map_err(|err| format!("read: {err}"))?;
-            buf.extend_from_slice(&chunk[..read]);
-            if let Some(parsed) = parse_response(&buf, read == 0)? {
-                if parsed.close {
-                    self.stream = None;
-                }
-                return Ok(parsed.response);
-            }
-            if read == 0 {
-                return Err("connection closed before the whole response".to_owned());
-            }
+        let parsed = round_trip(stream, &request.encode(&self.addr, &self.token))?;
+        if parsed.close {
+            self.stream = None;
+        }
+        Ok(parsed.response)
+    }
+}
+
+/// Writes the encoded `request` on `stream` and reads until a whole response has arrived.
+pub fn round_trip(stream: &mut TcpStream, request: &[u8]) -> Result<Parsed, String> {
+    stream
+        .write_all(request)
+        .map_err(|err| format!("write: {err}"))?;
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 16 * 1024]);
+    loop {
+        let read = stream
+            .read(&mut chunk)
+            .map_err(|err| format!("read: {err}"))?;
+        buf.extend_from_slice(&chunk[..read]);
+        if let Some(parsed) = parse_response(&buf, read == 0)? {
+            return Ok(parsed);
+        }
+        if read == 0 {
+            return Err("connection closed before the whole response".to_owned());
         }
     }
 }
 
 /// Percent-encodes a query parameter value (everything but RFC 3986 unreserved characters).
-pub(crate) fn encode_query(value: &str) -> String {
+pub fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

@@ -9,11 +9,12 @@ use std::process::Command;
 
 use crate::say;
 
-pub(crate) struct Throwaway {
+/// A running throwaway cluster; `url` connects to its `postgres` database as `postgres`.
+pub struct Throwaway {
     dir: PathBuf,
     bin: PathBuf,
     as_postgres_user: bool,
-    pub(crate) url: String,
+    pub url: String,
 }
 
 fn server_bin_dir() -> Result<PathBuf, String> {
@@ -35,13 +36,9 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Throwaway {
-    pub(crate) fn start() -> Result<Self, String> {
+    pub fn start() -> Result<Self, String> {
         let bin = server_bin_dir()?;
-        let as_postgres_user = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-            .unwrap_or(false);
+        let as_postgres_user = crate::system::is_root();
         let dir = std::env::temp_dir().join(format!("roster-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)

@@ -3,7 +3,7 @@
 //! scim2-server in memory). A figure from another machine or another day says little on a shared
 //! 2-core box, so the peers run here, one after another, under the very same workload.
 //!
-//! Each peer is a small harness in `xtask/peers/<name>/` installed from the package registries
+//! Each peer is a small harness in `crates/bench/peers/<name>/` installed from the package registries
 //! (pip into a venv under `target/`, `npm ci` in the folder), started on a free loopback port with
 //! its log in the bench's temporary directory, and ready when a `GET /Users?count=1` answers 200.
 //! It is then sent the user operations of `scenario::users` — the same Entra-style bodies, the
@@ -16,7 +16,7 @@ use std::process::Command;
 
 use super::scenario::{self, Load, Paging, Row};
 use super::server::{free_addr, Instance};
-use crate::{node, python, repo_root, say};
+use roster_devtools::{node, python, repo_root, say};
 
 /// The bearer token every peer is started with.
 const TOKEN: &str = "secret";
@@ -100,7 +100,9 @@ impl Peer {
     /// Installs the peer when needed and returns the command that serves it on `addr`, keeping
     /// its data (if any) in `dir`.
     fn command(self, addr: &str, dir: &Path) -> Result<Command, String> {
-        let folder = repo_root().join("xtask").join("peers").join(self.name());
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("peers")
+            .join(self.name());
         let port = addr.rsplit(':').next().unwrap_or_default();
         let mut command = match self {
             Peer::Scim2Server => {

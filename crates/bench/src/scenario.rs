@@ -12,9 +12,9 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::http::{encode_query, Request};
 use super::load::{self, Operation, Outcome, Rng, Step, Until};
-use crate::say;
+use roster_devtools::http::{encode_query, Request};
+use roster_devtools::say;
 
 /// Roster's SCIM base path.
 pub(crate) const BASE: &str = "/scim/v2";
@@ -315,8 +315,8 @@ pub(crate) fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::super::http::Response;
     use super::*;
+    use roster_devtools::http::Response;
 
     #[test]
     fn bodies_are_json_shaped() {

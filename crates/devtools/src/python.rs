@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::{run_checked, say};
 
 /// A venv named `name` under `target/` with `requirements` installed; returns its python.
-pub(crate) fn venv(root: &Path, name: &str, requirements: &Path) -> Result<PathBuf, String> {
+pub fn venv(root: &Path, name: &str, requirements: &Path) -> Result<PathBuf, String> {
     if Command::new("python3").arg("--version").output().is_err() {
         return Err("python3 is needed for this check".to_owned());
     }

@@ -27,11 +27,12 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use super::acs::{self, field, Server, StandIn};
-use super::http::{encode_query, Request, Response};
+use super::acs::{self, Server, StandIn};
+use super::backchannel;
 use super::load::{self, Operation, Outcome, Rng, Step, Until};
 use super::scenario::{self, Load, Row};
-use crate::say;
+use roster_devtools::http::{encode_query, Request, Response};
+use roster_devtools::{json_field, say};
 
 /// The workspace whose users sign in to the apps.
 pub(crate) const WORKSPACE: &str = "bench-op";
@@ -81,7 +82,8 @@ impl App {
             "--id-token-alg",
             alg,
         ])?;
-        let read = |key: &str| field(&created, key).ok_or_else(|| format!("no {key} in {created}"));
+        let read =
+            |key: &str| json_field(&created, key).ok_or_else(|| format!("no {key} in {created}"));
         let (client_id, secret) = (read("client_id")?, read("client_secret")?);
         if read("id_token_alg")? != alg {
             return Err(format!("the app was not registered with {alg}: {created}"));
@@ -530,27 +532,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The decoded header of a JWT (its first part, base64url without padding), if it is text.
 fn jwt_header(jwt: &str) -> Option<String> {
-    let part = jwt.split('.').next()?;
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(part.len() * 3 / 4);
-    for byte in part.bytes() {
-        let sextet = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        bits = bits << 6 | u32::from(sextet);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(backchannel::base64url_decode(jwt.split('.').next()?)?).ok()
 }
 
 #[cfg(test)]

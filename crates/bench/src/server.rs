@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::http::Client;
-use crate::say;
+use roster_devtools::http::Client;
+use roster_devtools::say;
 
 pub(crate) const WORKSPACE: &str = "bench";
 const CONNECTION: &str = "idp";
