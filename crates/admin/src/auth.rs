@@ -1,6 +1,9 @@
 //! Admin API authentication, two ways:
 //! - `Authorization: Bearer <API key>` for automation: acts as an admin whose session did not
 //!   come from SSO (the policy treats it so);
+//! - `Authorization: Bearer <operator key>` on `/api/v1/operator/workspaces/{workspace}/…`, the
+//!   same routes mounted a second time for the SaaS operator ([`crate::operator`]): the workspace
+//!   comes from the path, and the audit trail names the operator key;
 //! - the `roster_session` cookie of any user of the workspace, for the console. Writes
 //!   authenticated by the cookie must echo the session's CSRF token in `X-CSRF-Token` (from
 //!   `GET /api/v1/admin/session`): a cross-site form or script can send the cookie but can
@@ -22,7 +25,9 @@ use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
 use roster_sso::session::Sessions;
-use roster_store::domain::{Actor, TokenId, UserId, WorkspaceId, ADMIN_ROLE};
+use roster_store::domain::{
+    Actor, SecretKind, SecretToken, TokenId, UserId, WorkspaceId, ADMIN_ROLE,
+};
 use roster_store::Store;
 use subtle::ConstantTimeEq;
 
@@ -33,6 +38,9 @@ use crate::openapi::{schema, Operation};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     ApiKey(TokenId),
+    /// The operator's key, on `/api/v1/operator/workspaces/{workspace}/…`: the workspace comes
+    /// from the path.
+    OperatorKey(TokenId),
     Session {
         user_id: UserId,
         via_sso: bool,
@@ -54,18 +62,22 @@ pub struct Principal {
 impl Principal {
     /// The actor recorded in the audit trail.
     fn audit_actor(&self) -> Actor {
-        Actor::Admin {
-            id: match &self.credential {
-                Credential::ApiKey(key) => format!("api_key:{key}"),
-                Credential::Session { user_id, .. } => format!("user:{user_id}"),
-            },
-        }
+        let id = match &self.credential {
+            Credential::ApiKey(key) => format!("api_key:{key}"),
+            Credential::Session { user_id, .. } => format!("user:{user_id}"),
+            Credential::OperatorKey(key) => {
+                return Actor::Operator {
+                    key_id: key.to_string(),
+                }
+            }
+        };
+        Actor::Admin { id }
     }
 
     /// The user whose session calls, if any (an API key is nobody's account).
     fn acting_user(&self) -> Option<UserId> {
         match &self.credential {
-            Credential::ApiKey(_) => None,
+            Credential::ApiKey(_) | Credential::OperatorKey(_) => None,
             Credential::Session { user_id, .. } => Some(*user_id),
         }
     }
@@ -82,7 +94,7 @@ impl Principal {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -111,9 +123,27 @@ impl FromRequest for Principal {
         let write = is_write(req.method());
         let store = req.app_data::<web::Data<Store>>().cloned();
         let verifier = req.app_data::<web::Data<Sessions>>().cloned();
+        // Mounted under `/api/v1/operator/workspaces/{workspace}`: the operator's entry point.
+        let operator_scope = req.match_info().get("workspace").map(str::to_owned);
         Box::pin(async move {
             let store = store.ok_or_else(|| AdminError::internal("internal error"))?;
+            if let Some(workspace) = operator_scope {
+                let (key_id, workspace_id) =
+                    crate::operator::authenticate_for_workspace(store, bearer, workspace).await?;
+                return Ok(Principal {
+                    workspace_id,
+                    credential: Credential::OperatorKey(key_id),
+                    has_admin_role: true,
+                });
+            }
             if let Some(token) = bearer {
+                if SecretToken::from_presented(&token).claims(SecretKind::OperatorKey) {
+                    return Err(AdminError::new(
+                        AdminCode::Forbidden,
+                        "an operator key calls the operator API: /api/v1/operator/workspaces/{workspace}/…",
+                    )
+                    .with_detail(serde_json::json!({ "refusal": "operator_key" })));
+                }
                 let principal =
                     roster_store::blocking(move || store.authenticate_api_key(&token)).await?;
                 return Ok(Principal {
@@ -170,6 +200,9 @@ pub struct SessionView {
     /// The API key's id, when an API key calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<String>,
+    /// The operator key's id, when the operator API calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator_key_id: Option<String>,
     /// The signed-in admin, for a console session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -191,6 +224,15 @@ pub async fn session(
         Credential::ApiKey(key) => SessionView {
             workspace_id,
             api_key_id: Some(key.to_string()),
+            operator_key_id: None,
+            user_id: None,
+            signed_in_with_sso: false,
+            csrf_token: None,
+        },
+        Credential::OperatorKey(key) => SessionView {
+            workspace_id,
+            api_key_id: None,
+            operator_key_id: Some(key.to_string()),
             user_id: None,
             signed_in_with_sso: false,
             csrf_token: None,
@@ -202,6 +244,7 @@ pub async fn session(
         } => SessionView {
             workspace_id,
             api_key_id: None,
+            operator_key_id: None,
             user_id: Some(user_id.to_string()),
             signed_in_with_sso: *via_sso,
             csrf_token: Some(csrf_token.clone()),

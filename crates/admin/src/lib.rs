@@ -17,6 +17,7 @@ mod groups;
 mod logs;
 mod migration;
 pub mod openapi;
+pub mod operator;
 mod params;
 mod roles;
 mod settings;
@@ -51,6 +52,40 @@ pub fn configure_api(
     settings: AdminSettings,
     oidc: roster_sso::oidc::OidcRp,
 ) {
+    shared_data(cfg, settings, oidc);
+    cfg.configure(mount_routes)
+        .default_service(web::to(unknown_route));
+}
+
+/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
+/// routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// operator's key stands for an admin of that workspace ([`operator`]).
+pub fn configure_operator(
+    cfg: &mut web::ServiceConfig,
+    settings: AdminSettings,
+    oidc: roster_sso::oidc::OidcRp,
+) {
+    shared_data(cfg, settings, oidc);
+    cfg.route("/workspaces", web::get().to(operator::list_workspaces))
+        .route("/workspaces", web::post().to(operator::create_workspace))
+        .service(
+            web::scope("/workspaces/{workspace}")
+                .route("", web::get().to(operator::get_workspace))
+                .route("", web::patch().to(operator::update_workspace))
+                .route("", web::delete().to(operator::delete_workspace))
+                .configure(mount_routes)
+                .default_service(web::to(unknown_route)),
+        )
+        .default_service(web::to(unknown_route));
+}
+
+/// The configuration both entry points share: settings, the OIDC relying party, and errors of
+/// body, path and query extraction in the API's own shape.
+fn shared_data(
+    cfg: &mut web::ServiceConfig,
+    settings: AdminSettings,
+    oidc: roster_sso::oidc::OidcRp,
+) {
     cfg.app_data(web::Data::new(settings))
         .app_data(web::Data::new(oidc))
         .app_data(
@@ -67,9 +102,7 @@ pub fn configure_api(
         .app_data(
             web::QueryConfig::default()
                 .error_handler(|err, _| AdminError::validation(err.to_string()).into()),
-        )
-        .configure(mount_routes)
-        .default_service(web::to(unknown_route));
+        );
 }
 
 /// Declares the route table once: [`ROUTES`] lists it (for the OpenAPI document's test and the
@@ -148,10 +181,31 @@ fn fits(template: &str, path: &str) -> bool {
 /// No route took the request: a 405 with `Allow` when the path exists with other methods, a
 /// 404 otherwise.
 async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, AdminError> {
-    let relative = req.path().strip_prefix("/api/v1/admin").unwrap_or_default();
-    let allowed: Vec<String> = ROUTES
+    let path = req.path();
+    // The routes a path could be: the admin API's, or under the operator API its own and the
+    // admin API's below a workspace.
+    let candidates: Vec<(&str, String)> = if let Some(relative) = path.strip_prefix("/api/v1/admin")
+    {
+        ROUTES
+            .iter()
+            .map(|(m, t)| (*m, (*t).to_owned()))
+            .filter(|(_, t)| fits(t, relative))
+            .collect()
+    } else {
+        let relative = path.strip_prefix("/api/v1/operator").unwrap_or_default();
+        operator::API
+            .iter()
+            .map(|op| (op.method, op.path.to_owned()))
+            .chain(
+                ROUTES
+                    .iter()
+                    .map(|(m, t)| (*m, format!("/workspaces/{{workspace}}{t}"))),
+            )
+            .filter(|(_, t)| fits(t, relative))
+            .collect()
+    };
+    let allowed: Vec<String> = candidates
         .iter()
-        .filter(|(_, template)| fits(template, relative))
         .map(|(method, _)| method.to_ascii_uppercase())
         .collect();
     if allowed.is_empty() {

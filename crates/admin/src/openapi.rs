@@ -71,6 +71,10 @@ impl Operation {
         Self::new("put", path, id).summary(summary)
     }
 
+    pub const fn patch(path: &'static str, id: &'static str, summary: &'static str) -> Self {
+        Self::new("patch", path, id).summary(summary)
+    }
+
     pub const fn delete(path: &'static str, id: &'static str, summary: &'static str) -> Self {
         Self::new("delete", path, id).summary(summary)
     }
@@ -128,6 +132,19 @@ fn resources() -> [(&'static str, &'static [Operation]); 14] {
 }
 
 const PREFIX: &str = "/api/v1/admin";
+const OPERATOR_PREFIX: &str = "/api/v1/operator";
+
+/// The `operationId` of a workspace admin operation as the operator calls it: `listUsers` →
+/// `operatorListUsers`.
+fn operator_id(id: &str) -> String {
+    let mut chars = id.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase());
+    format!(
+        "operator{}{}",
+        first.map(String::from).unwrap_or_default(),
+        chars.as_str()
+    )
+}
 
 /// Every documented (method, path), paths in full (`/api/v1/admin/...`), for the routing tests.
 pub fn operations() -> impl Iterator<Item = (&'static str, String)> {
@@ -189,7 +206,14 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .collect()
 }
 
-fn describe(op: &Operation, tag: &str, generator: &mut SchemaGenerator) -> Value {
+/// Where an operation is mounted: its full path, its `operationId` and who may call it.
+struct Mounted<'a> {
+    path: &'a str,
+    id: &'a str,
+    security: &'static str,
+}
+
+fn describe(op: &Operation, at: &Mounted, tag: &str, generator: &mut SchemaGenerator) -> Value {
     let error = schema::<crate::error::ErrorBody>(generator);
     let mut responses = Map::new();
     match op.success {
@@ -216,13 +240,13 @@ fn describe(op: &Operation, tag: &str, generator: &mut SchemaGenerator) -> Value
         json!({ "description": "error: `code` is one of docs/admin-api.md's table", "content": json_content(error) }),
     );
     let mut operation = json!({
-        "operationId": op.id,
+        "operationId": at.id,
         "summary": op.summary,
         "tags": [tag],
-        "security": [{ "apiKey": [] }],
+        "security": [{ at.security: [] }],
         "responses": responses,
     });
-    let mut parameters = path_parameters(op.path);
+    let mut parameters = path_parameters(at.path);
     if let Some(query) = op.query {
         parameters.extend(query_parameters(query, generator));
     }
@@ -246,16 +270,45 @@ pub fn document() -> Value {
         .into_generator();
     let mut paths = Map::new();
     let mut tags = Vec::new();
-    for (tag, operations) in resources() {
+    let mut add = |op: &Operation, at: Mounted, tag: &str, generator: &mut SchemaGenerator| {
         if !tags.contains(&json!({ "name": tag })) {
             tags.push(json!({ "name": tag }));
         }
+        let described = describe(op, &at, tag, generator);
+        let entry = paths.entry(at.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = described;
+    };
+    for (tag, operations) in resources() {
         for op in operations {
-            let described = describe(op, tag, &mut generator);
-            let entry = paths
-                .entry(format!("{PREFIX}{}", op.path))
-                .or_insert_with(|| json!({}));
-            entry[op.method] = described;
+            let path = format!("{PREFIX}{}", op.path);
+            let at = Mounted {
+                path: &path,
+                id: op.id,
+                security: "apiKey",
+            };
+            add(op, at, tag, &mut generator);
+        }
+    }
+    for op in crate::operator::API {
+        let path = format!("{OPERATOR_PREFIX}{}", op.path);
+        let at = Mounted {
+            path: &path,
+            id: op.id,
+            security: "operatorKey",
+        };
+        add(op, at, "operator", &mut generator);
+    }
+    // The workspace admin API again, for the operator, under each workspace.
+    for (tag, operations) in resources() {
+        for op in operations {
+            let path = format!("{OPERATOR_PREFIX}/workspaces/{{workspace}}{}", op.path);
+            let id = operator_id(op.id);
+            let at = Mounted {
+                path: &path,
+                id: &id,
+                security: "operatorKey",
+            };
+            add(op, at, tag, &mut generator);
         }
     }
     json!({
@@ -263,12 +316,15 @@ pub fn document() -> Value {
         "info": {
             "title": "Roster admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Workspace administration: connections, SCIM tokens and group mappings, users and groups, roles, events and webhooks, the audit trail. Every error is {code, message, detail} (docs/admin-api.md)."
+            "description": "Workspace administration (/api/v1/admin, with a workspace's API key): connections, SCIM tokens and group mappings, users and groups, roles, events and webhooks, the audit trail. The operator API (/api/v1/operator, with the operator's key): workspaces, and each workspace's admin routes under /api/v1/operator/workspaces/{workspace}. Every error is {code, message, detail} (docs/admin-api.md)."
         },
         "tags": tags,
         "paths": paths,
         "components": {
-            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An API key from `roster api-key create`" } },
+            "securitySchemes": {
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "A workspace's admin API key, from `roster api-key create`" },
+                "operatorKey": { "type": "http", "scheme": "bearer", "description": "The operator's key, from `roster operator-key create`: every workspace, under /api/v1/operator" }
+            },
             "schemas": generator.take_definitions(true),
         }
     })
@@ -289,6 +345,7 @@ mod tests {
         let ids: Vec<&str> = super::resources()
             .into_iter()
             .flat_map(|(_, operations)| operations.iter().map(|op| op.id))
+            .chain(crate::operator::API.iter().map(|op| op.id))
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");

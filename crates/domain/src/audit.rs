@@ -18,6 +18,8 @@ pub enum Actor {
     Admin { id: String },
     /// An end user's SSO login at a connection.
     Login { connection_id: String },
+    /// The SaaS operator's backend, by its operator key (`/api/v1/operator`).
+    Operator { key_id: String },
 }
 
 impl Actor {
@@ -32,6 +34,7 @@ impl Actor {
             } => ("scim", Some(format!("{connection_id}/{token_id}"))),
             Actor::Admin { id } => ("admin", Some(id.clone())),
             Actor::Login { connection_id } => ("login", Some(connection_id.clone())),
+            Actor::Operator { key_id } => ("operator", Some(format!("operator_key:{key_id}"))),
         }
     }
 }

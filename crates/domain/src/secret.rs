@@ -2,7 +2,7 @@
 //! hashing for storage, and constant-time comparison.
 //!
 //! A secret is 32 random bytes, URL-safe base64 without padding, behind a prefix that says what it
-//! is (`rsct_` SCIM token, `rsak_` API key, `rscs_` OAuth client secret) so a leaked one is recognisable by secret scanners.
+//! is (`rsct_` SCIM token, `rsak_` API key, `rscs_` OAuth client secret, `rsok_` operator key) so a leaked one is recognisable by secret scanners.
 //! Only the SHA-256 of the whole string is stored; a secret has 256 bits of entropy, so a fast
 //! hash is enough (a slow KDF protects low-entropy passwords, not random tokens).
 
@@ -20,6 +20,8 @@ pub enum SecretKind {
     ApiKey,
     /// The secret of a product registered with Roster's OpenID Provider.
     ClientSecret,
+    /// The SaaS operator's key to the operator API (every workspace).
+    OperatorKey,
 }
 
 impl SecretKind {
@@ -28,6 +30,7 @@ impl SecretKind {
             SecretKind::ScimToken => "rsct_",
             SecretKind::ApiKey => "rsak_",
             SecretKind::ClientSecret => "rscs_",
+            SecretKind::OperatorKey => "rsok_",
         }
     }
 }
@@ -56,6 +59,12 @@ impl SecretToken {
     }
 
     /// The text to show the admin once.
+    /// Whether the secret has `kind`'s prefix: what it claims to be, before any lookup (an
+    /// operator key sent to a workspace's API, or the other way round, is told so).
+    pub fn claims(&self, kind: SecretKind) -> bool {
+        self.0.starts_with(kind.prefix())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

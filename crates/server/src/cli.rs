@@ -67,6 +67,9 @@ pub enum Command {
     /// Manage admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage operator keys: the SaaS operator's keys to /api/v1/operator (every workspace).
+    #[command(subcommand, name = "operator-key")]
+    OperatorKey(OperatorKeyCommand),
     /// Manage group mappings (IdP group -> app group and/or role).
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -162,6 +165,19 @@ pub enum ApiKeyCommand {
         workspace: String,
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorKeyCommand {
+    /// Create an operator key for /api/v1/operator; prints only the key (shown this once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List the operator keys as JSON: id, name, hint and dates, never the key.
+    List,
+    /// Revoke an operator key (by the id `list` shows): it is refused from its next request on.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::cli::{
     AdminCommand, ApiKeyCommand, AppCommand, Command, ConnectionCommand, IdTokenAlgArg,
-    KeysCommand, MappingCommand, RoleCommand, TokenCommand, UserCommand, UserSelector,
-    WorkspaceCommand,
+    KeysCommand, MappingCommand, OperatorKeyCommand, RoleCommand, TokenCommand, UserCommand,
+    UserSelector, WorkspaceCommand,
 };
 use crate::settings::Settings;
 use crate::{output, undo};
@@ -110,6 +110,17 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         }
         Command::ApiKey(ApiKeyCommand::Revoke { workspace, id }) => {
             undo::api_key_revoke(&workspace, &id, &store)
+        }
+        Command::OperatorKey(OperatorKeyCommand::Create { name }) => {
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let (_, key) = store.create_operator_key(&Actor::Cli, name.trim())?;
+            output::line(key.expose())
+        }
+        Command::OperatorKey(OperatorKeyCommand::List) => undo::operator_key_list(&store),
+        Command::OperatorKey(OperatorKeyCommand::Revoke { id }) => {
+            undo::operator_key_revoke(&id, &store)
         }
     }
 }

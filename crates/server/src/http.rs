@@ -101,10 +101,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
             let sso = shared.sso.clone();
             web::scope("/sso").configure(move |cfg| roster_sso::configure(cfg, sso))
         })
-        .service(
+        .service({
+            let (admin, oidc) = (admin.clone(), shared.sso.oidc.clone());
             web::scope("/api/v1/admin")
-                .configure(|cfg| roster_admin::configure_api(cfg, admin, shared.sso.oidc.clone())),
-        )
+                .configure(move |cfg| roster_admin::configure_api(cfg, admin, oidc))
+        })
+        .service({
+            let oidc = shared.sso.oidc.clone();
+            web::scope("/api/v1/operator")
+                .configure(move |cfg| roster_admin::configure_operator(cfg, admin, oidc))
+        })
         .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
         .configure(|cfg| roster_provider::configure(cfg, shared.provider))

@@ -1,4 +1,5 @@
-//! The verbs that show what exists and take it back: `api-key list|revoke`, `token
+//! The verbs that show what exists and take it back: `api-key list|revoke`, `operator-key
+//! list|revoke`, `token
 //! list|revoke`, `connection list|revoke`, `role list` and `workspace delete`. Listings print ids,
 //! names, hints, dates and status — never a secret — so an operator can find a leaked key or
 //! token and revoke it. Each revocation is the store operation the admin API uses too, audited
@@ -28,16 +29,63 @@ pub(crate) fn api_key_list(workspace: &str, store: &Store) -> anyhow::Result<()>
         .list_api_keys(workspace.id)?
         .iter()
         .map(|key| {
-            json!({
-                "id": key.id.to_string(),
-                "name": key.name,
-                "hint": key.hint,
-                "created_at": rfc3339(key.created_at),
-                "last_used_at": key.last_used_at.map(rfc3339),
-            })
+            key_json(
+                key.id,
+                &key.name,
+                &key.hint,
+                key.created_at,
+                key.last_used_at,
+            )
         })
         .collect();
     output::json(&json!(list))
+}
+
+/// A key as the listings print it (never the key itself).
+fn key_json(
+    id: TokenId,
+    name: &str,
+    hint: &str,
+    created_at: Timestamp,
+    last_used_at: Option<Timestamp>,
+) -> Value {
+    json!({
+        "id": id.to_string(),
+        "name": name,
+        "hint": hint,
+        "created_at": rfc3339(created_at),
+        "last_used_at": last_used_at.map(rfc3339),
+    })
+}
+
+/// `roster operator-key list`.
+pub(crate) fn operator_key_list(store: &Store) -> anyhow::Result<()> {
+    let list: Vec<Value> = store
+        .list_operator_keys()?
+        .iter()
+        .map(|key| {
+            key_json(
+                key.id,
+                &key.name,
+                &key.hint,
+                key.created_at,
+                key.last_used_at,
+            )
+        })
+        .collect();
+    output::json(&json!(list))
+}
+
+/// `roster operator-key revoke ID`.
+pub(crate) fn operator_key_revoke(id: &str, store: &Store) -> anyhow::Result<()> {
+    let key_id = parse_token_id(id, "an operator key")?;
+    let revoked = store
+        .revoke_operator_key(&Actor::Cli, key_id)
+        .map_err(|err| match err {
+            StoreError::NotFound { .. } => anyhow!("no operator key {id}"),
+            other => other.into(),
+        })?;
+    output::json(&json!({ "revoked": key_id.to_string(), "name": revoked.name }))
 }
 
 /// `roster api-key revoke --workspace SLUG ID`.

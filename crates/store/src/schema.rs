@@ -67,6 +67,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_keys (id) {
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        hint -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         workspace_id -> Text,
@@ -486,6 +497,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     scim_tokens,
     api_keys,
+    operator_keys,
     users,
     identities,
     groups,

@@ -29,6 +29,7 @@ mod lists;
 mod mapping;
 mod metrics;
 mod okta;
+mod operator_api;
 mod outage;
 mod passwords;
 mod replicas;

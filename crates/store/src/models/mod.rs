@@ -19,6 +19,7 @@ mod oauth_codes;
 mod oauth_grants;
 mod oauth_refresh_tokens;
 mod oauth_signing_keys;
+mod operator_key;
 mod profile;
 mod provisioning;
 mod role;
@@ -62,6 +63,7 @@ pub use oauth_refresh_tokens::{
     refresh_usable, OAuthRefreshToken, RotatedRefreshToken, REFRESH_TOKEN_TTL_SECONDS,
 };
 pub use oauth_signing_keys::{SigningKeyRecord, SigningKeyRotation, SigningKeyStatus};
+pub use operator_key::OperatorKeyInfo;
 pub use profile::UserProfile;
 pub use provisioning::{
     NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,

@@ -178,6 +178,69 @@ impl Store {
         })
     }
 
+    /// Workspaces in slug order after the slug `after`, at most `limit`: the operator API's
+    /// listing (a slug never changes, so the cursor stays valid across writes).
+    pub fn workspaces_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<super::AdminPage<Workspace>> {
+        self.read(|conn| {
+            let mut rows = workspaces::table.into_boxed();
+            if let Some(after) = after {
+                rows = rows.filter(workspaces::slug.gt(after.to_owned()));
+            }
+            let mut items: Vec<Workspace> = rows
+                .order(workspaces::slug.asc())
+                .limit(limit + 1)
+                .select(WorkspaceRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(WorkspaceRow::into_domain)
+                .collect::<StoreResult<_>>()?;
+            let next = (items.len() as i64 > limit).then(|| {
+                items.truncate(limit as usize);
+                items.last().map(|w| w.slug.to_string())
+            });
+            Ok(super::AdminPage {
+                items,
+                next: next.flatten(),
+            })
+        })
+    }
+
+    /// Renames a workspace (its display name; the slug never changes). Audited as
+    /// `workspace.updated` with the old and new names.
+    pub fn rename_workspace(
+        &self,
+        actor: &Actor,
+        id: WorkspaceId,
+        name: &str,
+    ) -> StoreResult<Workspace> {
+        self.write(|conn| {
+            let before = find_workspace(conn, id)?;
+            diesel::update(workspaces::table.find(id.to_string()))
+                .set((
+                    workspaces::name.eq(name),
+                    workspaces::updated_at.eq(Timestamp::now().as_micros()),
+                ))
+                .execute(conn)?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(id),
+                    actor: actor.clone(),
+                    action: Action("workspace.updated"),
+                    target_kind: "workspace",
+                    target_id: id.to_string(),
+                    detail: serde_json::json!({ "name": { "from": before.name, "to": name } })
+                        .to_string(),
+                },
+            )
+        })?;
+        self.workspace(id)
+    }
+
     pub fn list_workspaces(&self) -> StoreResult<Vec<Workspace>> {
         self.read(|conn| {
             workspaces::table

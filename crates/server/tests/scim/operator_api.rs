@@ -1,0 +1,381 @@
+//! The operator API over real HTTP: operator keys (created, listed, revoked), workspaces by API
+//! (create, list with cursors, show, rename, delete with confirmation), each workspace's admin
+//! routes through `/api/v1/operator/workspaces/{workspace}/…` with the admin API's semantics, and
+//! the refusals between the two levels (a workspace key on operator routes, an operator key on
+//! admin routes, a revoked key).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use pretty_assertions::assert_eq;
+use roster_store::domain::Actor;
+use serde_json::{json, Value};
+
+use crate::common::{Reply, TestApp};
+
+fn operator_key(app: &TestApp) -> String {
+    let (_, key) = app
+        .db
+        .store
+        .create_operator_key(&Actor::Cli, "test backend")
+        .unwrap();
+    key.expose().to_owned()
+}
+
+/// An operator API request; `path` is relative to `/api/v1/operator`.
+fn operator(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let bearer = format!("Bearer {key}");
+    app.raw(
+        method,
+        &format!("/api/v1/operator{path}"),
+        body.map(|b| b.to_string()),
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+    )
+}
+
+fn slugs(app: &TestApp) -> BTreeSet<String> {
+    app.db
+        .store
+        .list_workspaces()
+        .unwrap()
+        .iter()
+        .map(|w| w.slug.to_string())
+        .collect()
+}
+
+#[test]
+fn an_operator_creates_a_thousand_workspaces_and_lists_them_with_cursors() {
+    let app = TestApp::new();
+    let key = operator_key(&app);
+    let started = Instant::now();
+    for n in 0..1000 {
+        let reply = operator(
+            &app,
+            &key,
+            "POST",
+            "/workspaces",
+            Some(json!({ "slug": format!("customer-{n:04}"), "name": format!("Customer {n}") })),
+        );
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+    }
+    eprintln!(
+        "1,000 workspaces created through the operator API in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut listed = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(after) => format!("/workspaces?limit=300&after={after}"),
+            None => "/workspaces?limit=300".to_owned(),
+        };
+        let page = operator(&app, &key, "GET", &path, None);
+        assert_eq!(page.status, 200, "{:#}", page.body);
+        let workspaces = page.body["workspaces"].as_array().unwrap();
+        assert!(workspaces.len() <= 300);
+        listed.extend(
+            workspaces
+                .iter()
+                .map(|w| w["slug"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = slugs(&app).into_iter().collect();
+    assert_eq!(listed.len(), 1001, "the thousand and the test's own");
+    assert_eq!(listed, expected, "every workspace once, in slug order");
+    // A new workspace has its two roles and answers through the operator path at once.
+    let roles = operator(&app, &key, "GET", "/workspaces/customer-0042/roles", None);
+    assert_eq!(roles.status, 200, "{:#}", roles.body);
+    let names: BTreeSet<&str> = roles.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["admin", "member"]));
+}
+
+#[test]
+fn workspaces_are_created_shown_renamed_and_deleted_only_when_confirmed() {
+    let app = TestApp::new();
+    let key = operator_key(&app);
+    let created = operator(
+        &app,
+        &key,
+        "POST",
+        "/workspaces",
+        Some(json!({ "slug": "globex", "name": "Globex", "domains": ["globex.example"] })),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    assert_eq!(created.body["slug"], "globex");
+    assert_eq!(created.body["domains"], json!(["globex.example"]));
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // By id or by slug.
+    for named in [id.as_str(), "globex"] {
+        let shown = operator(&app, &key, "GET", &format!("/workspaces/{named}"), None);
+        assert_eq!(shown.status, 200);
+        assert_eq!(shown.body["id"], id.as_str());
+    }
+    // A taken slug, a malformed one, unknown fields: refused, nothing written.
+    let before = slugs(&app);
+    operator(
+        &app,
+        &key,
+        "POST",
+        "/workspaces",
+        Some(json!({ "slug": "globex", "name": "Again" })),
+    )
+    .assert_admin_error(409, "conflict");
+    operator(
+        &app,
+        &key,
+        "POST",
+        "/workspaces",
+        Some(json!({ "slug": "Not A Slug", "name": "x" })),
+    )
+    .assert_admin_error(400, "validation");
+    operator(
+        &app,
+        &key,
+        "POST",
+        "/workspaces",
+        Some(json!({ "slug": "initech", "name": "x", "plan": "gold" })),
+    )
+    .assert_admin_error(400, "validation");
+    assert_eq!(slugs(&app), before);
+
+    let renamed = operator(
+        &app,
+        &key,
+        "PATCH",
+        "/workspaces/globex",
+        Some(json!({ "name": "Globex Corporation" })),
+    );
+    assert_eq!(renamed.status, 200, "{:#}", renamed.body);
+    assert_eq!(renamed.body["name"], "Globex Corporation");
+    assert_eq!(renamed.body["slug"], "globex");
+
+    // Every write is audited as the operator key.
+    let workspace_id = id.parse().unwrap();
+    let audit = app.db.store.audit_events(workspace_id, None, 100).unwrap();
+    let by_operator: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor_kind.as_str()))
+        .collect();
+    assert_eq!(
+        by_operator,
+        [
+            ("workspace.created", "operator"),
+            ("workspace.updated", "operator")
+        ]
+    );
+    assert!(audit[0]
+        .actor_id
+        .as_deref()
+        .unwrap()
+        .starts_with("operator_key:"));
+
+    // Deletion needs the slug again; without it nothing changes.
+    let refused = operator(&app, &key, "DELETE", "/workspaces/globex", None);
+    refused.assert_admin_error(400, "validation");
+    assert_eq!(refused.body["detail"]["field"], "confirm");
+    operator(
+        &app,
+        &key,
+        "DELETE",
+        "/workspaces/globex?confirm=initech",
+        None,
+    )
+    .assert_admin_error(400, "validation");
+    assert!(slugs(&app).contains("globex"));
+    let deleted = operator(
+        &app,
+        &key,
+        "DELETE",
+        "/workspaces/globex?confirm=globex",
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+    assert!(!slugs(&app).contains("globex"));
+    operator(&app, &key, "GET", "/workspaces/globex", None).assert_admin_error(404, "not_found");
+    // What is kept: the deployment-level record of the deletion, by the operator key.
+    let kept = app.db.store.system_audit_events(10).unwrap();
+    let deletion = kept
+        .iter()
+        .find(|e| e.action == "workspace.deleted" && e.target_id == id)
+        .unwrap();
+    assert_eq!(deletion.actor_kind, "operator");
+}
+
+#[test]
+fn a_workspaces_admin_routes_answer_through_the_operator_path_as_the_operator() {
+    let app = TestApp::new();
+    let key = operator_key(&app);
+    let slug = app.workspace.slug.to_string();
+    // The same answer as the workspace's own admin API.
+    let admin_key = app.api_key();
+    let direct = app.admin(&admin_key, "GET", "/users", None);
+    let through = operator(
+        &app,
+        &key,
+        "GET",
+        &format!("/workspaces/{slug}/users"),
+        None,
+    );
+    assert_eq!(through.status, 200, "{:#}", through.body);
+    assert_eq!(through.body, direct.body);
+    let session = operator(
+        &app,
+        &key,
+        "GET",
+        &format!("/workspaces/{slug}/session"),
+        None,
+    );
+    assert_eq!(session.body["workspaceId"], app.workspace.id.to_string());
+    assert!(session.body["operatorKeyId"].is_string());
+
+    // A write goes through the same policy and is audited as the operator key.
+    let role = operator(
+        &app,
+        &key,
+        "POST",
+        &format!("/workspaces/{slug}/roles"),
+        Some(json!({ "name": "billing", "rank": 10 })),
+    );
+    assert_eq!(role.status, 201, "{:#}", role.body);
+    let audit = app
+        .db
+        .store
+        .audit_events(app.workspace.id, None, 1000)
+        .unwrap();
+    let created = audit.iter().find(|e| e.action == "role.created").unwrap();
+    assert_eq!(created.actor_kind, "operator");
+
+    // A method the path does not have, and a workspace that does not exist.
+    operator(
+        &app,
+        &key,
+        "PATCH",
+        &format!("/workspaces/{slug}/users"),
+        None,
+    )
+    .assert_admin_error(405, "method_not_allowed");
+    operator(&app, &key, "GET", "/workspaces/nobody/users", None)
+        .assert_admin_error(404, "not_found");
+}
+
+#[test]
+fn keys_of_the_other_level_and_revoked_keys_are_refused_and_change_nothing() {
+    let app = TestApp::new();
+    let key = operator_key(&app);
+    let admin_key = app.api_key();
+    let slug = app.workspace.slug.to_string();
+    let before = slugs(&app);
+    let roles_before = app.db.store.list_roles(app.workspace.id).unwrap().len();
+
+    // A workspace's admin key on operator routes: 403, whichever route.
+    for (method, path, body) in [
+        ("GET", "/workspaces".to_owned(), None),
+        (
+            "POST",
+            "/workspaces".to_owned(),
+            Some(json!({ "slug": "sneaky", "name": "x" })),
+        ),
+        ("GET", format!("/workspaces/{slug}/users"), None),
+        (
+            "POST",
+            format!("/workspaces/{slug}/roles"),
+            Some(json!({ "name": "sneaky" })),
+        ),
+    ] {
+        let reply = operator(&app, &admin_key, method, &path, body);
+        reply.assert_admin_error(403, "forbidden");
+        assert_eq!(reply.body["detail"]["refusal"], "workspace_key");
+    }
+    // The operator key on the workspace admin API: 403, pointing at the operator API.
+    let reply = app.admin(&key, "POST", "/roles", Some(json!({ "name": "sneaky" })));
+    reply.assert_admin_error(403, "forbidden");
+    assert_eq!(reply.body["detail"]["refusal"], "operator_key");
+    // No key, an unknown key.
+    app.raw("GET", "/api/v1/operator/workspaces", None, &[])
+        .assert_admin_error(401, "unauthorized");
+    operator(&app, "rsok_unknown", "GET", "/workspaces", None)
+        .assert_admin_error(401, "unauthorized");
+    // Revoked: refused from its next request on, on both kinds of route.
+    let id = app.db.store.list_operator_keys().unwrap()[0].id;
+    app.db.store.revoke_operator_key(&Actor::Cli, id).unwrap();
+    operator(&app, &key, "GET", "/workspaces", None).assert_admin_error(401, "unauthorized");
+    operator(
+        &app,
+        &key,
+        "GET",
+        &format!("/workspaces/{slug}/users"),
+        None,
+    )
+    .assert_admin_error(401, "unauthorized");
+    // An unauthenticated caller learns nothing of which workspaces exist.
+    operator(&app, &key, "GET", "/workspaces/nobody/users", None)
+        .assert_admin_error(401, "unauthorized");
+
+    assert_eq!(slugs(&app), before);
+    assert_eq!(
+        app.db.store.list_roles(app.workspace.id).unwrap().len(),
+        roles_before
+    );
+}
+
+/// Every operation of the admin API is routed under the operator path too (one route table,
+/// two entry points), and the document lists each one there.
+#[test]
+fn every_admin_operation_is_routed_under_the_operator_path() {
+    let app = TestApp::new();
+    let key = operator_key(&app);
+    let document = app.raw("GET", "/api/v1/openapi.json", None, &[]);
+    let slug = app.workspace.slug.to_string();
+    for (method, path) in roster_admin::openapi::operations() {
+        let relative = path.strip_prefix("/api/v1/admin").unwrap();
+        let template = format!("/api/v1/operator/workspaces/{{workspace}}{relative}");
+        assert!(
+            document.body["paths"][template.as_str()][method]["operationId"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("operator")),
+            "{method} {template} in the document"
+        );
+        let concrete: String = relative
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "00000000-0000-0000-0000-000000000000"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = matches!(method, "post" | "put").then(|| json!({}));
+        let reply = operator(
+            &app,
+            &key,
+            &method.to_uppercase(),
+            &format!("/workspaces/{slug}{concrete}"),
+            body,
+        );
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.starts_with("no admin endpoint") && reply.status != 405,
+            "{method} {path} is not routed for the operator: {:#}",
+            reply.body
+        );
+        assert!(
+            ![401, 403, 500].contains(&reply.status),
+            "{method} {path}: {:#}",
+            reply.body
+        );
+    }
+}
