@@ -38,6 +38,8 @@ const REQUEST_TIMEOUT_SECS: &str = "20";
 const WORKSPACE: &str = "schemathesis";
 /// The environment variable schemathesis reads the admin API key from (`operation_config`).
 const API_KEY_VARIABLE: &str = "ROSTER_SCHEMATHESIS_API_KEY";
+/// The environment variable the operator key reaches schemathesis by (for `/api/v1/operator`).
+const OPERATOR_KEY_VARIABLE: &str = "ROSTER_SCHEMATHESIS_OPERATOR_KEY";
 
 /// `cargo xtask schemathesis [--binary PATH]`: `--binary` runs a roster built already instead
 /// of building the debug one.
@@ -65,6 +67,7 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
     std::fs::create_dir_all(&out).map_err(|err| format!("{}: {err}", out.display()))?;
     let mut roster = Instance::create("schemathesis", binary)?;
     let (api_key, operations) = seed(&roster)?;
+    let operator_key = roster.cli(&["operator-key", "create", "--name", "schemathesis"])?;
     // The server's log (a 500's cause; the request errors schemathesis's probes provoke) goes
     // next to the reports rather than into the summary.
     let server_log = out.join("roster.log");
@@ -95,6 +98,7 @@ pub(crate) fn run_checker(binary: Option<&Path>) -> Result<(u64, u64), String> {
         .args(["--url", &base])
         // The configuration sends it as `Authorization: Bearer` (not on a command line).
         .env(API_KEY_VARIABLE, &api_key)
+        .env(OPERATOR_KEY_VARIABLE, &operator_key)
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
@@ -268,6 +272,13 @@ fn operation_config(operations: &[Fixed]) -> String {
             parameters.join(", ")
         ));
     }
+    // The operator API with the operator's key, its workspace routes in the seeded workspace.
+    toml.push_str(&format!(
+        "\n[[operations]]\ninclude-path-regex = \"^/api/v1/operator/\"\n\
+         headers = {{ Authorization = \"Bearer ${{{OPERATOR_KEY_VARIABLE}}}\" }}\n\
+         parameters = {{ \"path.workspace\" = {} }}\n",
+        toml_string(WORKSPACE)
+    ));
     toml
 }
 
@@ -679,8 +690,11 @@ mod tests {
         assert!(toml.contains(
             "\nheaders = { Authorization = \"Bearer ${ROSTER_SCHEMATHESIS_API_KEY}\" }\n"
         ));
-        assert!(toml.ends_with(
+        assert!(toml.contains(
             "\n[[operations]]\ninclude-name = \"DELETE /api/v1/admin/connections/{id}/tokens/{token}\"\nparameters = { \"path.id\" = \"c1\", \"path.token\" = \"t\\\"1\" }\n"
+        ));
+        assert!(toml.ends_with(
+            "\n[[operations]]\ninclude-path-regex = \"^/api/v1/operator/\"\nheaders = { Authorization = \"Bearer ${ROSTER_SCHEMATHESIS_OPERATOR_KEY}\" }\nparameters = { \"path.workspace\" = \"schemathesis\" }\n"
         ));
     }
 
