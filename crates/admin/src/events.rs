@@ -2,6 +2,7 @@
 //! cursor, so the product behind Roster can follow every change without polling the directory.
 
 use actix_web::{web, HttpResponse};
+use roster_store::domain::WorkspaceId;
 use roster_store::{EventMessage, Store};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,55 @@ pub struct EventPage {
     pub next: String,
 }
 
+/// A feed query, checked: the position after which to read, the page size and the types kept.
+pub(crate) struct FeedRequest {
+    after: i64,
+    limit: i64,
+    types: Vec<String>,
+}
+
+impl FeedRequest {
+    pub(crate) fn parse(
+        after: Option<&str>,
+        limit: Option<i64>,
+        types: Option<&str>,
+    ) -> Result<Self, AdminError> {
+        let after = after.map(decode_cursor).transpose()?.unwrap_or(0);
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(AdminError::validation(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let types = types
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(FeedRequest {
+            after,
+            limit,
+            types,
+        })
+    }
+
+    /// Reads the page: one workspace's events, or (`None`) every workspace's.
+    pub(crate) fn read(
+        &self,
+        store: &Store,
+        workspace: Option<WorkspaceId>,
+    ) -> Result<EventPage, AdminError> {
+        let events = store.deployment_events(workspace, self.after, self.limit, &self.types)?;
+        let next = events.last().map_or(self.after, |e| e.seq);
+        Ok(EventPage {
+            events: events.iter().map(|e| e.message()).collect(),
+            next: encode_cursor(next),
+        })
+    }
+}
+
 /// `GET /api/v1/admin/events?after=CURSOR&limit=N&type=T1,T2`.
 pub async fn feed(
     principal: Principal,
@@ -58,37 +108,13 @@ pub async fn feed(
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
-    let after = query
-        .after
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .unwrap_or(0);
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::validation(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
-    let types: Vec<String> = query
-        .types
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let events = roster_store::blocking(move || {
+    let request = FeedRequest::parse(query.after.as_deref(), query.limit, query.types.as_deref())?;
+    let page = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
-        Ok::<_, AdminError>(store.events(permit.workspace_id(), after, limit, &types)?)
+        request.read(&store, Some(permit.workspace_id()))
     })
     .await?;
-    let next = events.last().map_or(after, |e| e.seq);
-    Ok(HttpResponse::Ok().json(EventPage {
-        events: events.iter().map(|e| e.message()).collect(),
-        next: encode_cursor(next),
-    }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).

@@ -66,7 +66,8 @@ pub fn configure_operator(
     oidc: roster_sso::oidc::OidcRp,
 ) {
     shared_data(cfg, settings, oidc);
-    cfg.route("/workspaces", web::get().to(operator::list_workspaces))
+    cfg.route("/events", web::get().to(operator::events))
+        .route("/workspaces", web::get().to(operator::list_workspaces))
         .route("/workspaces", web::post().to(operator::create_workspace))
         .service(
             web::scope("/workspaces/{workspace}")

@@ -295,6 +295,46 @@ pub async fn delete_workspace(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Query of `GET /events`: the workspace feed's, and a workspace to keep.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorFeedQuery {
+    /// The `next` cursor of the previous page; absent to start at the oldest retained event.
+    after: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    limit: Option<i64>,
+    /// Comma-separated event types to keep (e.g. `workspace.created,user.created`).
+    #[serde(rename = "type")]
+    types: Option<String>,
+    /// One workspace's events only (id or slug).
+    workspace: Option<String>,
+}
+
+/// `GET /events?after=&limit=&type=&workspace=`: every workspace's events in one order
+/// (docs/events.md).
+pub async fn events(
+    _operator: Operator,
+    store: web::Data<Store>,
+    query: web::Query<OperatorFeedQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let request = crate::events::FeedRequest::parse(
+        query.after.as_deref(),
+        query.limit,
+        query.types.as_deref(),
+    )?;
+    let page = roster_store::blocking(move || {
+        let workspace = query
+            .workspace
+            .as_deref()
+            .map(|named| find_workspace(&store, named))
+            .transpose()?;
+        request.read(&store, workspace.map(|w| w.id))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
 /// The operator API's own operations, relative to `/api/v1/operator` (the workspace routes under
 /// `/workspaces/{workspace}` are the admin API's, documented from its tables).
 pub(crate) const API: &[Operation] = &[
@@ -325,6 +365,13 @@ pub(crate) const API: &[Operation] = &[
     )
     .body(schema::<UpdateWorkspace>)
     .answers(200, schema::<WorkspaceView>),
+    Operation::get(
+        "/events",
+        "listOperatorEvents",
+        "Every workspace's events in one order, after a cursor",
+    )
+    .query(schema::<OperatorFeedQuery>)
+    .answers(200, schema::<crate::events::EventPage>),
     Operation::delete(
         "/workspaces/{workspace}",
         "deleteWorkspace",

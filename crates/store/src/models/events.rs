@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use roster_domain::{Actor, Connection, Group, Timestamp, User, WorkspaceId};
+use roster_domain::{Actor, Connection, Group, Timestamp, User, Workspace, WorkspaceId};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -49,6 +49,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "scim_token.created",
     "scim_token.revoked",
     "webhook.disabled",
+    "workspace.created",
+    "workspace.updated",
 ];
 
 /// The names in `requested` that are not event types, each once, in their order.
@@ -359,6 +361,27 @@ impl From<&Connection> for ConnectionResource {
     }
 }
 
+/// A workspace as its lifecycle events carry it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceResource {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub domains: Vec<String>,
+}
+
+impl From<&Workspace> for WorkspaceResource {
+    fn from(workspace: &Workspace) -> Self {
+        WorkspaceResource {
+            id: workspace.id.to_string(),
+            slug: workspace.slug.to_string(),
+            name: workspace.name.clone(),
+            domains: workspace.domains.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
 /// [`UserResource`] as JSON (an event's `resource`).
 pub fn user_json(user: &User) -> Value {
     json!(UserResource::from(user))
@@ -454,12 +477,25 @@ impl Store {
         limit: i64,
         types: &[String],
     ) -> StoreResult<Vec<Event>> {
+        self.deployment_events(Some(workspace_id), after, limit, types)
+    }
+
+    /// The events of every workspace (or of one) in `seq` order after `after`: the operator's
+    /// feed. Positions are the deployment's, so the order holds across workspaces: on SQLite
+    /// one writer at a time, on PostgreSQL one publisher at a time gives them out.
+    pub fn deployment_events(
+        &self,
+        workspace_id: Option<WorkspaceId>,
+        after: i64,
+        limit: i64,
+        types: &[String],
+    ) -> StoreResult<Vec<Event>> {
         self.publish_events()?;
         self.read(|conn| {
-            let mut query = events::table
-                .filter(events::workspace_id.eq(workspace_id.to_string()))
-                .filter(events::seq.gt(after))
-                .into_boxed();
+            let mut query = events::table.filter(events::seq.gt(after)).into_boxed();
+            if let Some(workspace_id) = workspace_id {
+                query = query.filter(events::workspace_id.eq(workspace_id.to_string()));
+            }
             if !types.is_empty() {
                 query = query.filter(events::event_type.eq_any(types.to_vec()));
             }

@@ -43,7 +43,7 @@ pub use connection::{ConnectionUpdate, NewConnection};
 pub use directory::AdminPage;
 pub use events::{
     connection_json, group_json, unknown_event_types, user_json, ConnectionResource, Event,
-    EventMessage, GroupResource, UserResource, EVENT_TYPES,
+    EventMessage, GroupResource, UserResource, WorkspaceResource, EVENT_TYPES,
 };
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};

@@ -8,7 +8,10 @@ use roster_domain::{
     ADMIN_ROLE, DEFAULT_ROLE,
 };
 
+use super::events::{record_event, NewEvent, WorkspaceResource};
 use super::{corrupt, from_json_list, record_audit, to_json_list};
+use serde_json::json;
+
 use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::workspaces;
@@ -84,6 +87,19 @@ impl Store {
             for (name, rank) in [(DEFAULT_ROLE, 0), (ADMIN_ROLE, 100)] {
                 super::role::insert_role(conn, workspace_id, &RoleName::parse(name)?, rank)?;
             }
+            let created = find_workspace(conn, workspace_id)?;
+            record_event(
+                conn,
+                NewEvent {
+                    workspace_id,
+                    event_type: "workspace.created",
+                    actor,
+                    resource_kind: "workspace",
+                    resource_id: row.id.clone(),
+                    resource: json!(WorkspaceResource::from(&created)),
+                    changed: None,
+                },
+            )?;
             record_audit(
                 conn,
                 &NewAuditEvent {
@@ -225,6 +241,19 @@ impl Store {
                     workspaces::updated_at.eq(Timestamp::now().as_micros()),
                 ))
                 .execute(conn)?;
+            let after = find_workspace(conn, id)?;
+            record_event(
+                conn,
+                NewEvent {
+                    workspace_id: id,
+                    event_type: "workspace.updated",
+                    actor,
+                    resource_kind: "workspace",
+                    resource_id: id.to_string(),
+                    resource: json!(WorkspaceResource::from(&after)),
+                    changed: Some(vec!["name".to_owned()]),
+                },
+            )?;
             record_audit(
                 conn,
                 &NewAuditEvent {
