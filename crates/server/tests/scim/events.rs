@@ -30,7 +30,11 @@ fn a_scripted_sequence_yields_exactly_its_events_in_order() {
     let (setup, cursor) = feed(&app, &key, "");
     assert_eq!(
         types(&setup),
-        vec!["connection.created", "scim_token.created"]
+        vec![
+            "workspace.created",
+            "connection.created",
+            "scim_token.created"
+        ]
     );
     assert!(
         !setup[1].to_string().contains(&app.token),
@@ -194,10 +198,12 @@ fn cursors_limits_and_type_filters() {
         .create_api_key(&Actor::Cli, other.id, "k")
         .unwrap();
     let (theirs, _) = feed(&app, other_key.expose(), "");
-    assert!(
-        theirs.is_empty(),
-        "another workspace sees none of these events"
+    assert_eq!(
+        types(&theirs),
+        ["workspace.created"],
+        "another workspace sees none of these events, only its own"
     );
+    assert_eq!(theirs[0]["workspace"], other.id.to_string());
 }
 
 #[test]
