@@ -40,12 +40,15 @@ pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};
 pub use directory::AdminPage;
-pub use events::{connection_json, group_json, unknown_event_types, user_json, Event, EVENT_TYPES};
+pub use events::{
+    connection_json, group_json, unknown_event_types, user_json, ConnectionResource, Event,
+    GroupResource, UserResource, EVENT_TYPES,
+};
 pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
-pub use mapping::NewMapping;
+pub use mapping::{CreatedMapping, IdpGroupRef, NamedMapping, NewMapping};
 pub use oauth_apps::{ClientAuthMethod, DeletedOAuthApp, NewOAuthApp, OAuthApp, SigningAlg};
 pub use oauth_auth_requests::{OAuthAuthRequest, AUTH_REQUEST_TTL_SECONDS};
 pub use oauth_codes::{
