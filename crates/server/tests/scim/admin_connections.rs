@@ -846,9 +846,16 @@ fn success_answers_match_the_openapi_document() {
     let app = TestApp::new();
     let key = app.api_key();
     let document = app.raw("GET", "/api/v1/openapi.json", None, &[]).body;
+    // `path` as the document spells it; `{id}` stands for the last connection id given.
+    let id = std::cell::RefCell::new(String::new());
     let call = |method: &str, path: &str, body: Option<Value>, status: u16| {
-        let reply = app.admin(&key, &method.to_uppercase(), path, body);
-        assert_eq!(reply.status, status, "{method} {path}: {:#}", reply.body);
+        let concrete = path.replace("{id}", &id.borrow());
+        let reply = app.admin(&key, &method.to_uppercase(), &concrete, body);
+        assert_eq!(
+            reply.status, status,
+            "{method} {concrete}: {:#}",
+            reply.body
+        );
         assert_documented(&document, method, path, &reply);
         reply
     };
@@ -878,19 +885,21 @@ fn success_answers_match_the_openapi_document() {
     assert!(scim.body["sp"]["entityId"].is_null(), "{:#}", scim.body);
     let saml_id = saml.body["id"].as_str().unwrap();
     let scim_id = scim.body["id"].as_str().unwrap();
-    call("get", &format!("/connections/{saml_id}"), None, 200);
+    *id.borrow_mut() = saml_id.to_owned();
+    call("get", "/connections/{id}", None, 200);
     call(
         "put",
-        &format!("/connections/{saml_id}/settings"),
+        "/connections/{id}/settings",
         Some(json!({"vendor": "generic", "domains": ["acme.test", "acme.example"]})),
         200,
     );
-    for id in [saml_id, scim_id] {
-        call("post", &format!("/connections/{id}/test"), None, 200);
+    for connection in [scim_id, saml_id] {
+        *id.borrow_mut() = connection.to_owned();
+        call("post", "/connections/{id}/test", None, 200);
     }
     call(
         "put",
-        &format!("/connections/{saml_id}/scim"),
+        "/connections/{id}/scim",
         Some(json!({"enabled": true})),
         200,
     );
