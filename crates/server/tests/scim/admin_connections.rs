@@ -918,4 +918,27 @@ fn success_answers_match_the_openapi_document() {
     pre_scim_user(&app, "jdoe", Some("john@elsewhere.test"), Source::Invited);
     let plan = call("get", "/scim/migration-plan", None, 200);
     assert!(plan.body["findings"].as_array().unwrap().len() >= 2);
+
+    // The check can fail: a wrong type, a missing key, an undocumented key, a value outside
+    // an enum are each caught.
+    let view = &document["paths"]["/api/v1/admin/connections/{id}"]["get"]["responses"]["200"]
+        ["content"]["application/json"]["schema"];
+    assert_eq!(mismatch(&document, view, &saml.body, "$"), None);
+    let mut wrong_type = saml.body.clone();
+    wrong_type["scimEnabled"] = json!("yes");
+    let mut missing = saml.body.clone();
+    missing.as_object_mut().unwrap().remove("sp");
+    let mut undocumented = saml.body.clone();
+    undocumented["idp"]["secret"] = json!("x");
+    for wrong in [wrong_type, missing, undocumented] {
+        assert!(
+            mismatch(&document, view, &wrong, "$").is_some(),
+            "{wrong:#}"
+        );
+    }
+    let mut unknown_kind = plan.body.clone();
+    unknown_kind["findings"][0]["kind"] = json!("unknown");
+    let plan_schema = &document["paths"]["/api/v1/admin/scim/migration-plan"]["get"]["responses"]
+        ["200"]["content"]["application/json"]["schema"];
+    assert!(mismatch(&document, plan_schema, &unknown_kind, "$").is_some());
 }
