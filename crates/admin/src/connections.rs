@@ -16,13 +16,15 @@ use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_sso::config::{connection_urls, ProtocolConfig, SamlConfig};
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
-use roster_sso::setup::{self, OidcInput, SamlInput, SetupError};
+use roster_sso::setup::{
+    self, ConnectionSpec, CreateError, OidcInput, ProtocolInput, SamlInput, SetupError,
+};
 use roster_store::domain::{Connection, ConnectionStatus};
 use roster_store::domain::{
     ConnectionId, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
-use roster_store::{ConnectionUpdate, NewConnection, Store};
-use serde::Deserialize;
+use roster_store::{ConnectionResource, ConnectionUpdate, Store};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::permit::{require, require_read, Permit, Write};
@@ -38,6 +40,15 @@ impl From<SetupError> for AdminError {
         match err {
             SetupError::Invalid(message) => AdminError::validation(message),
             SetupError::Unreachable(message) => AdminError::new(AdminCode::IdpUnreachable, message),
+        }
+    }
+}
+
+impl From<CreateError> for AdminError {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::Setup(err) => err.into(),
+            CreateError::Store(err) => err.into(),
         }
     }
 }
@@ -147,14 +158,6 @@ impl SettingsChange {
     }
 }
 
-/// Validated protocol settings (JSON text, as stored) and how they differ from the stored ones.
-struct Validated {
-    config: String,
-    change: SettingsChange,
-    /// Whether the IdP's settings are in it (a draft SAML connection's are not).
-    with_idp_settings: bool,
-}
-
 /// Whether settings without the IdP's part are accepted: at creation a SAML connection may be a
 /// draft; an update must bring them (the same checks as a creation with them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,16 +190,17 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
     .collect()
 }
 
-/// Validates protocol settings for `kind` (fetching metadata, asking discovery) against the
-/// stored ones (`current`, the connection's `protocol_config`; `None` at creation).
-async fn protocol_config(
-    rp: &OidcRp,
+/// What a request's protocol settings for `kind` are, as input to the checks
+/// ([`setup::check_protocol`]), and what they change from the stored ones (`current`, the
+/// connection's `protocol_config`; `None` at creation). SAML's changed fields are known only
+/// once the new metadata is read ([`saml_changes`]). Whether the stored OIDC secret may stay is
+/// decided here, before any request to the proposed issuer.
+fn protocol_input(
     kind: ConnectionKind,
     (saml, oidc): (Option<SamlBody>, Option<OidcBody>),
     current: Option<&str>,
-    outbound: roster_outbound::Client,
     drafts: Drafts,
-) -> Result<Validated, AdminError> {
+) -> Result<(ProtocolInput, SettingsChange), AdminError> {
     let without_metadata = |saml: &Option<SamlBody>| {
         saml.as_ref().is_none_or(|body| {
             let blank =
@@ -204,48 +208,29 @@ async fn protocol_config(
             blank(&body.metadata_xml) && blank(&body.metadata_url)
         })
     };
+    let unchanged = SettingsChange {
+        changed: Vec::new(),
+        client_secret_replaced: None,
+    };
     match (kind, saml, oidc) {
-        (ConnectionKind::Scim, None, None) => Ok(Validated {
-            config: "{}".to_owned(),
-            change: SettingsChange {
-                changed: Vec::new(),
-                client_secret_replaced: None,
-            },
-            with_idp_settings: true,
-        }),
+        (ConnectionKind::Scim, None, None) => Ok((ProtocolInput::Scim, unchanged)),
         (ConnectionKind::Saml, saml, None)
             if drafts == Drafts::Allowed && without_metadata(&saml) =>
         {
             let allow_idp_initiated = saml.is_some_and(|body| body.allow_idp_initiated);
-            Ok(Validated {
-                config: setup::saml_draft_config(allow_idp_initiated)?,
-                change: SettingsChange {
-                    changed: Vec::new(),
-                    client_secret_replaced: None,
+            Ok((
+                ProtocolInput::SamlDraft {
+                    allow_idp_initiated,
                 },
-                with_idp_settings: false,
-            })
+                unchanged,
+            ))
         }
         (ConnectionKind::Saml, Some(saml), None) => {
-            let input = saml_input(saml);
-            let (config, _) = web::block(move || setup::saml_config(input, &outbound)).await??;
-            let stored = current.and_then(|text| serde_json::from_str::<SamlConfig>(text).ok());
-            let new = serde_json::from_str::<SamlConfig>(&config).map_err(|err| {
-                AdminError::validation(format!("cannot read the new SAML settings: {err}"))
-            })?;
-            Ok(Validated {
-                change: SettingsChange {
-                    changed: saml_changes(stored.as_ref(), &new),
-                    client_secret_replaced: None,
-                },
-                config,
-                with_idp_settings: true,
-            })
+            Ok((ProtocolInput::Saml(saml_input(saml)), unchanged))
         }
         (ConnectionKind::Oidc, None, Some(oidc)) => {
             let stored = current.and_then(|text| serde_json::from_str::<OidcConfig>(text).ok());
             let method = token_auth_method(oidc.token_auth_method.as_deref())?;
-            // Decided before discovery: a refused change never reaches the proposed issuer.
             let decided = client_secret::decide(
                 stored.as_ref(),
                 &Proposed {
@@ -273,14 +258,13 @@ async fn protocol_config(
                 client_id: oidc.client_id,
                 client_secret,
             };
-            Ok(Validated {
-                config: setup::oidc_config(rp, input).await?,
-                change: SettingsChange {
+            Ok((
+                ProtocolInput::Oidc(input),
+                SettingsChange {
                     changed: client_secret::names(&decided.changed),
                     client_secret_replaced: Some(decided.secret == Secret::Replaced),
                 },
-                with_idp_settings: true,
-            })
+            ))
         }
         (kind, ..) => Err(AdminError::validation(format!(
             "a {} connection takes {}",
@@ -298,50 +282,203 @@ async fn protocol_config(
     }
 }
 
-/// The connection as the console shows it: state, the values to paste into the IdP and a
-/// summary of its IdP settings (never a secret).
-fn connection_view(settings: &AdminSettings, workspace_slug: &str, c: &Connection) -> Value {
-    let mut out = roster_store::connection_json(c);
-    let urls = connection_urls(&settings.public_url, workspace_slug, c);
-    out["vendor"] = json!(c.vendor.as_str());
-    out["domains"] = json!(c.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>());
-    out["profileSync"] = json!(c.profile_sync.as_str());
-    out["groupSync"] = json!(c.group_sync.as_str());
-    out["lastSyncAt"] = json!(c.last_sync_at.map(|at| at.to_rfc3339()));
-    out["createdAt"] = json!(c.created_at.to_rfc3339());
-    out["sp"] = json!({
-        "entityId": urls.sp_entity_id,
-        "acsUrl": urls.acs_url,
-        "metadataUrl": urls.metadata_url,
-        "redirectUri": urls.redirect_uri,
-        "loginUrl": urls.login_url,
-        "scimBaseUrl": format!("{}/scim/v2", settings.public_url.trim_end_matches('/')),
-    });
-    out["idp"] = match ProtocolConfig::of(c) {
-        // A draft has no IdP settings yet; its `status` says so and `sp` is what to paste.
-        Some(ProtocolConfig::Saml(_)) if c.status == ConnectionStatus::Draft => Value::Null,
-        Some(ProtocolConfig::Saml(saml)) => match saml.idp() {
-            Ok(idp) => json!({
-                "entityId": idp.entity_id,
-                "ssoUrl": idp.sso_redirect_url.or(idp.sso_post_url),
-                "signingCertificates": idp.signing_certificates.len(),
-                "metadataUrl": saml.idp_metadata_url,
-                "allowIdpInitiated": saml.allow_idp_initiated,
+/// Checks the request's protocol settings against the IdP, for a change of the connection's
+/// stored ones (`current`): the new `protocol_config` and what changed.
+async fn checked_settings(
+    rp: &OidcRp,
+    outbound: &roster_outbound::Client,
+    kind: ConnectionKind,
+    body: (Option<SamlBody>, Option<OidcBody>),
+    current: &str,
+) -> Result<(String, SettingsChange), AdminError> {
+    let (input, mut change) = protocol_input(kind, body, Some(current), Drafts::Refused)?;
+    let checked = setup::check_protocol(rp, outbound, input).await?;
+    if kind == ConnectionKind::Saml {
+        let stored = serde_json::from_str::<SamlConfig>(current).ok();
+        let new = serde_json::from_str::<SamlConfig>(&checked.config).map_err(|err| {
+            AdminError::validation(format!("cannot read the new SAML settings: {err}"))
+        })?;
+        change.changed = saml_changes(stored.as_ref(), &new);
+    }
+    Ok((checked.config, change))
+}
+
+/// The values an admin pastes into the IdP; each is null where it does not apply to the kind.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpValues {
+    /// The SP entity id (SAML).
+    entity_id: Option<String>,
+    /// The assertion consumer service URL (SAML).
+    acs_url: Option<String>,
+    /// The SP metadata URL (SAML).
+    metadata_url: Option<String>,
+    /// The redirect URI to register at the IdP (OIDC).
+    redirect_uri: Option<String>,
+    /// Where users start a login through this connection (SAML and OIDC).
+    login_url: Option<String>,
+    /// The SCIM base URL an IdP provisions to.
+    scim_base_url: String,
+}
+
+/// A SAML connection's IdP settings, as its metadata says.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SamlIdpSummary {
+    entity_id: String,
+    /// The HTTP-Redirect SingleSignOnService, else the HTTP-POST one.
+    sso_url: Option<String>,
+    /// How many signing certificates the metadata carries (several during a rollover).
+    signing_certificates: usize,
+    /// Where the metadata is fetched from, when it came from a URL.
+    metadata_url: Option<String>,
+    allow_idp_initiated: bool,
+}
+
+/// Stored SAML settings this build cannot read.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct UnreadableIdp {
+    /// What is wrong with them.
+    error: String,
+}
+
+/// An OIDC connection's IdP settings (never the client secret).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcIdpSummary {
+    issuer: String,
+    client_id: String,
+    /// `client_secret_basic` or `client_secret_post`.
+    token_auth_method: String,
+    scopes: Vec<String>,
+}
+
+/// A summary of a connection's IdP settings.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum IdpSummary {
+    Saml(SamlIdpSummary),
+    Oidc(OidcIdpSummary),
+    Unreadable(UnreadableIdp),
+}
+
+/// A connection as the console shows it: state, the values to paste into the IdP and a summary
+/// of its IdP settings (never a secret).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView {
+    #[serde(flatten)]
+    resource: ConnectionResource,
+    /// `entra`, `okta`, `onelogin`, `google` or `generic`.
+    vendor: &'static str,
+    /// The email domains that route logins to this connection.
+    domains: Vec<String>,
+    /// `first_login` or `every_login`.
+    profile_sync: &'static str,
+    /// `off` or `every_login`.
+    group_sync: &'static str,
+    /// The last SCIM request through it (RFC 3339), if any.
+    last_sync_at: Option<String>,
+    created_at: String,
+    sp: SpValues,
+    /// Null for a SCIM-only connection and for a draft (which has no IdP settings yet).
+    idp: Option<IdpSummary>,
+}
+
+fn token_auth_method_name(method: TokenAuthMethod) -> &'static str {
+    match method {
+        TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+        TokenAuthMethod::ClientSecretPost => "client_secret_post",
+    }
+}
+
+impl ConnectionView {
+    fn new(settings: &AdminSettings, workspace_slug: &str, c: &Connection) -> Self {
+        let urls = connection_urls(&settings.public_url, workspace_slug, c);
+        let idp = match ProtocolConfig::of(c) {
+            // A draft has no IdP settings yet; its `status` says so and `sp` is what to paste.
+            Some(ProtocolConfig::Saml(_)) if c.status == ConnectionStatus::Draft => None,
+            Some(ProtocolConfig::Saml(saml)) => Some(match saml.idp() {
+                Ok(idp) => IdpSummary::Saml(SamlIdpSummary {
+                    entity_id: idp.entity_id,
+                    sso_url: idp.sso_redirect_url.or(idp.sso_post_url),
+                    signing_certificates: idp.signing_certificates.len(),
+                    metadata_url: saml.idp_metadata_url,
+                    allow_idp_initiated: saml.allow_idp_initiated,
+                }),
+                Err(err) => IdpSummary::Unreadable(UnreadableIdp {
+                    error: err.to_string(),
+                }),
             }),
-            Err(err) => json!({ "error": err.to_string() }),
-        },
-        Some(ProtocolConfig::Oidc(oidc)) => json!({
-            "issuer": oidc.issuer,
-            "clientId": oidc.client_id,
-            "tokenAuthMethod": match oidc.token_auth_method {
-                TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
-                TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            Some(ProtocolConfig::Oidc(oidc)) => Some(IdpSummary::Oidc(OidcIdpSummary {
+                issuer: oidc.issuer,
+                client_id: oidc.client_id,
+                token_auth_method: token_auth_method_name(oidc.token_auth_method).to_owned(),
+                scopes: oidc.scopes,
+            })),
+            None => None,
+        };
+        ConnectionView {
+            resource: ConnectionResource::from(c),
+            vendor: c.vendor.as_str(),
+            domains: c.domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            profile_sync: c.profile_sync.as_str(),
+            group_sync: c.group_sync.as_str(),
+            last_sync_at: c.last_sync_at.map(|at| at.to_rfc3339()),
+            created_at: c.created_at.to_rfc3339(),
+            sp: SpValues {
+                entity_id: urls.sp_entity_id,
+                acs_url: urls.acs_url,
+                metadata_url: urls.metadata_url,
+                redirect_uri: urls.redirect_uri,
+                login_url: urls.login_url,
+                scim_base_url: scim_base_url(settings),
             },
-            "scopes": oidc.scopes,
-        }),
-        None => Value::Null,
-    };
-    out
+            idp,
+        }
+    }
+}
+
+fn scim_base_url(settings: &AdminSettings) -> String {
+    format!("{}/scim/v2", settings.public_url.trim_end_matches('/'))
+}
+
+/// One check of a connection test: what Roster needs and what the IdP gave.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CheckView {
+    /// What is checked: `metadata`, `metadata_url`, `entity_id`, `single_sign_on_service`,
+    /// `signing_certificate`, `certificate_validity`, `settings`, `discovery`, `issuer`,
+    /// `response_type`, `token_endpoint`, `token_auth_method`, `kind`, ….
+    name: &'static str,
+    ok: bool,
+    want: String,
+    got: String,
+}
+
+/// The answer of `POST /connections/{id}/test`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TestReport {
+    /// Whether every check passed.
+    ok: bool,
+    checks: Vec<CheckView>,
+}
+
+/// A connection in the listing.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionListItem {
+    #[serde(flatten)]
+    resource: ConnectionResource,
+    /// The last SCIM request through it (RFC 3339), if any.
+    last_sync_at: Option<String>,
+    /// The SCIM base URL an IdP provisions to.
+    scim_base_url: String,
+}
+
+/// The answer of `GET /connections`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ConnectionList {
+    connections: Vec<ConnectionListItem>,
 }
 
 fn parse_choice<T, E>(
@@ -392,40 +529,31 @@ pub async fn create(
         GroupSync::parse,
         "groupSync must be off or every_login",
     )?;
-    let domains = parse_domains(&body.domains)?;
-    let validated = protocol_config(
+    let spec = ConnectionSpec {
+        workspace_id: permit.workspace_id(),
+        name,
+        vendor,
+        domains: parse_domains(&body.domains)?,
+        scim: body.scim_enabled,
+        profile_sync,
+        group_sync,
+    };
+    let (protocol, _) = protocol_input(kind, (body.saml, body.oidc), None, Drafts::Allowed)?;
+    let connection = setup::create_connection(
+        &store,
         &rp,
-        kind,
-        (body.saml, body.oidc),
-        None,
-        settings.outbound.clone(),
-        Drafts::Allowed,
+        &settings.outbound,
+        permit.actor(),
+        spec,
+        protocol,
     )
     .await?;
-    let status = ConnectionStatus::at_creation(kind, validated.with_idp_settings)
-        .map_err(|err| AdminError::validation(err.to_string()))?;
-    let (workspace, connection) = roster_store::blocking(move || {
-        let workspace = store.workspace(permit.workspace_id())?;
-        let connection = store.create_connection_in(
-            permit.actor(),
-            NewConnection {
-                workspace_id: permit.workspace_id(),
-                name,
-                kind,
-                vendor,
-                protocol_config: validated.config,
-                domains,
-                scim_enabled: kind == ConnectionKind::Scim || body.scim_enabled,
-                profile_sync,
-                group_sync,
-                strict_immutability: false,
-            },
-            status,
-        )?;
-        Ok::<_, AdminError>((workspace, connection))
+    let workspace = roster_store::blocking({
+        let store = store.clone();
+        move || store.workspace(permit.workspace_id())
     })
     .await?;
-    Ok(HttpResponse::Created().json(connection_view(
+    Ok(HttpResponse::Created().json(ConnectionView::new(
         &settings,
         workspace.slug.as_str(),
         &connection,
@@ -448,7 +576,7 @@ pub async fn get(
         ))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(connection_view(
+    Ok(HttpResponse::Ok().json(ConnectionView::new(
         &settings,
         workspace.slug.as_str(),
         &connection,
@@ -504,13 +632,12 @@ pub async fn update_settings(
     }
     let validated = if protocol {
         Some(
-            protocol_config(
+            checked_settings(
                 &rp,
+                &settings.outbound,
                 current.kind,
                 (body.saml, body.oidc),
-                Some(&current.protocol_config),
-                settings.outbound.clone(),
-                Drafts::Refused,
+                &current.protocol_config,
             )
             .await?,
         )
@@ -519,7 +646,7 @@ pub async fn update_settings(
     };
     let mut audit = validated.as_ref().map_or_else(
         || json!({ "changed": [] }),
-        |validated| validated.change.audit_detail(),
+        |(_, change)| change.audit_detail(),
     );
     if let Some(changed) = audit["changed"].as_array_mut() {
         if vendor.is_some_and(|v| v != current.vendor) {
@@ -535,7 +662,7 @@ pub async fn update_settings(
             permit.workspace_id(),
             id,
             ConnectionUpdate {
-                protocol_config: validated.as_ref().map(|v| v.config.as_str()),
+                protocol_config: validated.as_ref().map(|(config, _)| config.as_str()),
                 vendor,
                 domains: domains.as_deref(),
             },
@@ -544,7 +671,7 @@ pub async fn update_settings(
         Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(connection_view(
+    Ok(HttpResponse::Ok().json(ConnectionView::new(
         &settings,
         workspace.slug.as_str(),
         &connection,
@@ -562,8 +689,18 @@ pub async fn test(
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (_, connection) = managed_connection(store, principal, id).await?;
     let checks = setup::test_connection(&rp, &settings.outbound, &connection).await;
-    let ok = checks.iter().all(|check| check.ok);
-    Ok(HttpResponse::Ok().json(json!({ "ok": ok, "checks": checks })))
+    Ok(HttpResponse::Ok().json(TestReport {
+        ok: checks.iter().all(|check| check.ok),
+        checks: checks
+            .into_iter()
+            .map(|check| CheckView {
+                name: check.name,
+                ok: check.ok,
+                want: check.want,
+                got: check.got,
+            })
+            .collect(),
+    }))
 }
 
 /// `DELETE /connections/{id}`: revokes it (logins and SCIM through it stop at once; its users,
@@ -593,16 +730,15 @@ pub async fn list_connections(
         Ok::<_, AdminError>(store.list_connections(permit.workspace_id())?)
     })
     .await?;
-    let connections: Vec<Value> = list
+    let connections = list
         .iter()
-        .map(|c| {
-            let mut out = roster_store::connection_json(c);
-            out["lastSyncAt"] = json!(c.last_sync_at.map(|at| at.to_rfc3339()));
-            out["scimBaseUrl"] = json!(format!("{}/scim/v2", settings.public_url));
-            out
+        .map(|c| ConnectionListItem {
+            resource: ConnectionResource::from(c),
+            last_sync_at: c.last_sync_at.map(|at| at.to_rfc3339()),
+            scim_base_url: format!("{}/scim/v2", settings.public_url),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "connections": connections })))
+    Ok(HttpResponse::Ok().json(ConnectionList { connections }))
 }
 
 /// The body of `PUT /connections/{id}/scim`.
@@ -631,7 +767,7 @@ pub async fn set_scim(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(roster_store::connection_json(&connection)))
+    Ok(HttpResponse::Ok().json(ConnectionResource::from(&connection)))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -643,7 +779,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Connections",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ConnectionList>),
     },
     Operation {
         method: "post",
@@ -652,7 +788,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
         query: None,
         body: Some(schema::<CreateConnection>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<ConnectionView>),
     },
     Operation {
         method: "get",
@@ -661,7 +797,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "A connection with the values to paste into the IdP (never a secret)",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ConnectionView>),
     },
     Operation {
         method: "delete",
@@ -679,7 +815,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains",
         query: None,
         body: Some(schema::<UpdateSettings>),
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ConnectionView>),
     },
     Operation {
         method: "post",
@@ -688,7 +824,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Test a connection against its IdP: each check with want and got",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<TestReport>),
     },
     Operation {
         method: "put",
@@ -697,7 +833,6 @@ pub(crate) const API: &[Operation] = &[
         summary: "Turn SCIM provisioning on or off",
         query: None,
         body: Some(schema::<ScimSwitch>),
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ConnectionResource>),
     },
-
 ];

@@ -14,7 +14,6 @@ use actix_web::{web, HttpResponse};
 use roster_store::domain::{Domain, Source, User};
 use roster_store::Store;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
@@ -31,30 +30,62 @@ pub enum UserNameFormat {
     LocalPart,
 }
 
+/// What a finding says about a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// SCIM will adopt the user: same userName and email.
+    Adoptable,
+    /// The IdP will likely send another userName: a second account, unless renamed first.
+    UserNameMismatch,
+    /// The expected userName belongs to another user: SCIM will answer 409 `uniqueness`.
+    UserNameTaken,
+    /// Several users have this email: SCIM can adopt only one.
+    DuplicateEmail,
+    /// No email: SCIM will create a second account.
+    NoEmail,
+    /// The email's domain is not one of the workspace's or its connections'.
+    EmailOutsideDomains,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Nothing to do.
+    Ok,
+    /// Worth a look; SCIM will not break this user.
+    Warning,
+    /// Fix before turning SCIM on.
+    Conflict,
+}
+
 /// One finding about one user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub user_id: String,
     pub user_name: String,
     pub email: Option<String>,
-    /// `adoptable`, `user_name_mismatch`, `user_name_taken`, `duplicate_email`, `no_email` or
-    /// `email_outside_domains`.
-    pub kind: &'static str,
-    /// `ok`, `warning` or `conflict`.
-    pub severity: &'static str,
+    pub kind: FindingKind,
+    pub severity: Severity,
     /// What the IdP will likely send as userName.
     pub expected_user_name: Option<String>,
+    /// What to do, in words.
     pub fix: String,
 }
 
 /// The report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// Users examined (SCIM-managed users are skipped).
     pub examined: usize,
+    /// Findings of kind `adoptable`.
     pub adoptable: usize,
+    /// Findings of severity `conflict`.
     pub conflicts: usize,
+    /// Findings of severity `warning`.
     pub warnings: usize,
     pub findings: Vec<Finding>,
 }
@@ -98,8 +129,8 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
         };
         let Some(email) = user.email.as_ref().map(|e| e.as_str().to_lowercase()) else {
             findings.push(finding(
-                "no_email",
-                "conflict",
+                FindingKind::NoEmail,
+                Severity::Conflict,
                 None,
                 "give the user the email the IdP knows them by, or SCIM will create a second account".to_owned(),
             ));
@@ -112,16 +143,16 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
                 .any(|d| d.as_str().eq_ignore_ascii_case(domain))
         {
             findings.push(finding(
-                "email_outside_domains",
-                "warning",
+                FindingKind::EmailOutsideDomains,
+                Severity::Warning,
                 None,
                 format!("{domain} is not a domain of this workspace or its connections: the IdP will probably not provision this user, who keeps working as today and must be disabled by hand when they leave"),
             ));
         }
         if email_count.get(&email).copied().unwrap_or(0) > 1 {
             findings.push(finding(
-                "duplicate_email",
-                "conflict",
+                FindingKind::DuplicateEmail,
+                Severity::Conflict,
                 None,
                 format!("several users have the email {email}: SCIM can adopt only one; merge or disable the others first"),
             ));
@@ -131,8 +162,8 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
         let own = user.user_name.as_str().to_lowercase();
         if own == expected {
             findings.push(finding(
-                "adoptable",
-                "ok",
+                FindingKind::Adoptable,
+                Severity::Ok,
                 Some(expected),
                 "none: SCIM will adopt this user (same userName and email)".to_owned(),
             ));
@@ -140,8 +171,8 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
         }
         match by_user_name.get(&expected) {
             Some(other) if other.id != user.id => findings.push(finding(
-                "user_name_taken",
-                "conflict",
+                FindingKind::UserNameTaken,
+                Severity::Conflict,
                 Some(expected.clone()),
                 format!(
                     "the IdP will send userName {expected}, which user {} already has with another email: SCIM will answer 409 uniqueness; rename one of them first",
@@ -149,8 +180,8 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
                 ),
             )),
             _ => findings.push(finding(
-                "user_name_mismatch",
-                "conflict",
+                FindingKind::UserNameMismatch,
+                Severity::Conflict,
                 Some(expected.clone()),
                 format!("the IdP will likely send userName {expected}: rename this user from {own} to {expected}, or SCIM will create a second account for the same person"),
             )),
@@ -158,9 +189,18 @@ pub fn plan(users: &[User], domains: &[Domain], format: UserNameFormat) -> Plan 
     }
     Plan {
         examined,
-        adoptable: findings.iter().filter(|f| f.kind == "adoptable").count(),
-        conflicts: findings.iter().filter(|f| f.severity == "conflict").count(),
-        warnings: findings.iter().filter(|f| f.severity == "warning").count(),
+        adoptable: findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Adoptable)
+            .count(),
+        conflicts: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Conflict)
+            .count(),
+        warnings: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count(),
         findings,
     }
 }
@@ -199,7 +239,7 @@ pub async fn endpoint(
         Ok::<_, AdminError>(plan(&users, &domains, format))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!(report)))
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
@@ -210,5 +250,5 @@ pub(crate) const API: &[Operation] = &[Operation {
     summary: "Before turning SCIM on: existing users whose userName or email would conflict",
     query: Some(schema::<PlanQuery>),
     body: None,
-    success: Success::Json(200, schema::<serde_json::Value>),
+    success: Success::Json(200, schema::<Plan>),
 }];

@@ -6,12 +6,12 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::{Action, Target};
 use roster_store::domain::{
-    ConnectionId, ConnectionStatus, DisplayName, GroupId, GroupMapping, MappingId, Role, RoleName,
+    ConnectionId, ConnectionStatus, DisplayName, GroupId, GroupMapping, MappingId, RoleName,
     WorkspaceId,
 };
-use roster_store::{NewMapping, Store, StoreError};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use roster_store::{CreatedMapping, IdpGroupRef, NamedMapping, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
@@ -21,6 +21,39 @@ use crate::openapi::{schema, Operation, Success};
 fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))
+}
+
+/// A SCIM connection's status in this listing.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingStatus {
+    /// SCIM through it is served (a draft's too: only its logins wait for the IdP metadata).
+    Active,
+    /// Revoked: its tokens are refused; it stays listed.
+    Revoked,
+}
+
+/// A SCIM connection with its provisioning health.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimConnectionView {
+    id: String,
+    name: String,
+    /// `saml`, `oidc` or `scim`.
+    kind: &'static str,
+    status: ListingStatus,
+    provisioned_user_count: i64,
+    provisioned_group_count: i64,
+    /// The last SCIM request through it (RFC 3339), if any.
+    last_sync_at: Option<String>,
+    /// Failed (4xx/5xx) SCIM requests in the last 24 hours.
+    recent_failures: i64,
+}
+
+/// The answer of `GET /api/v1/admin/scim`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ScimStatus {
+    connections: Vec<ScimConnectionView>,
 }
 
 /// `GET /api/v1/admin/scim`: connections with their provisioning health.
@@ -33,27 +66,24 @@ pub async fn status(
         Ok::<_, AdminError>(store.scim_status(permit.workspace_id())?)
     })
     .await?;
-    let connections: Vec<Value> = rows
+    let connections = rows
         .iter()
-        .map(|row| {
-            json!({
-                "id": row.connection.id.to_string(),
-                "name": row.connection.name.as_str(),
-                "kind": row.connection.kind.as_str(),
-                // This listing's contract knows `active` and `revoked` only; a draft's SCIM
-                // is served (only its logins wait for the IdP metadata), so it is active here.
-                "status": match row.connection.status {
-                    ConnectionStatus::Revoked => "revoked",
-                    ConnectionStatus::Active | ConnectionStatus::Draft => "active",
-                },
-                "provisionedUserCount": row.provisioned_users,
-                "provisionedGroupCount": row.provisioned_groups,
-                "lastSyncAt": row.connection.last_sync_at.map(|at| at.to_rfc3339()),
-                "recentFailures": row.recent_failures,
-            })
+        .map(|row| ScimConnectionView {
+            id: row.connection.id.to_string(),
+            name: row.connection.name.as_str().to_owned(),
+            kind: row.connection.kind.as_str(),
+            // This listing's contract knows `active` and `revoked` only.
+            status: match row.connection.status {
+                ConnectionStatus::Revoked => ListingStatus::Revoked,
+                ConnectionStatus::Active | ConnectionStatus::Draft => ListingStatus::Active,
+            },
+            provisioned_user_count: row.provisioned_users,
+            provisioned_group_count: row.provisioned_groups,
+            last_sync_at: row.connection.last_sync_at.map(|at| at.to_rfc3339()),
+            recent_failures: row.recent_failures,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "connections": connections })))
+    Ok(HttpResponse::Ok().json(ScimStatus { connections }))
 }
 
 /// `DELETE /api/v1/admin/scim/connections/{id}`: revokes the connection; its tokens stop at once.
@@ -81,20 +111,51 @@ struct MappingNames {
     idp_group: Option<String>,
 }
 
-fn mapping_json(mapping: &GroupMapping, names: MappingNames) -> Value {
-    json!({
-        "id": mapping.id.to_string(),
-        "connectionId": mapping.connection_id.to_string(),
-        "connectionName": names.connection,
-        "scimGroupId": mapping.idp_group_key,
-        "scimGroupName": mapping.idp_group_name,
-        "scimGroupDisplayName": names.idp_group,
-        "groupId": mapping.app_group_id.map(|id| id.to_string()),
-        "groupName": names.app_group,
-        "roleId": mapping.role_id.map(|id| id.to_string()),
-        "roleName": names.role,
-        "createdAt": mapping.created_at.to_rfc3339(),
-    })
+/// A group mapping with the names of what it links beside their ids.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingView {
+    id: String,
+    connection_id: String,
+    connection_name: Option<String>,
+    /// The IdP group's stable key (its SCIM id or externalId, or a claim value); null while a
+    /// mapping by name waits for its group to be pushed.
+    scim_group_id: Option<String>,
+    /// The exact name a pending mapping waits for; null once bound.
+    scim_group_name: Option<String>,
+    /// The display name of the IdP group the key names, when Roster holds that group.
+    scim_group_display_name: Option<String>,
+    /// The app group members join.
+    group_id: Option<String>,
+    group_name: Option<String>,
+    /// The role members get.
+    role_id: Option<String>,
+    role_name: Option<String>,
+    created_at: String,
+}
+
+impl MappingView {
+    fn new(mapping: &GroupMapping, names: MappingNames) -> Self {
+        MappingView {
+            id: mapping.id.to_string(),
+            connection_id: mapping.connection_id.to_string(),
+            connection_name: names.connection,
+            scim_group_id: mapping.idp_group_key.clone(),
+            scim_group_name: mapping.idp_group_name.clone(),
+            scim_group_display_name: names.idp_group,
+            group_id: mapping.app_group_id.map(|id| id.to_string()),
+            group_name: names.app_group,
+            role_id: mapping.role_id.map(|id| id.to_string()),
+            role_name: names.role,
+            created_at: mapping.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// The answer of `GET /api/v1/admin/scim/group-mappings`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MappingList {
+    mappings: Vec<MappingView>,
 }
 
 /// The display name of a group of the workspace, if `id` names one (a mapping's IdP group key
@@ -146,9 +207,9 @@ pub async fn list_mappings(
                     None => None,
                 },
             };
-            list.push(mapping_json(m, names));
+            list.push(MappingView::new(m, names));
         }
-        Ok::<_, AdminError>(json!({ "mappings": list }))
+        Ok::<_, AdminError>(MappingList { mappings: list })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -177,13 +238,18 @@ pub async fn create_mapping(
     body: web::Json<CreateMapping>,
 ) -> Result<HttpResponse, AdminError> {
     let body = body.into_inner();
-    let by_name = non_empty(&body.scim_group_name).map(str::to_owned);
-    let by_id = non_empty(&body.scim_group_id).map(str::to_owned);
-    if by_name.is_some() == by_id.is_some() {
-        return Err(AdminError::validation(
-            "give exactly one of scimGroupName and scimGroupId",
-        ));
-    }
+    let wanted = match (
+        non_empty(&body.scim_group_name),
+        non_empty(&body.scim_group_id),
+    ) {
+        (Some(name), None) => IdpGroupRef::Name(name.to_owned()),
+        (None, Some(id)) => IdpGroupRef::Key(id.to_owned()),
+        _ => {
+            return Err(AdminError::validation(
+                "give exactly one of scimGroupName and scimGroupId",
+            ))
+        }
+    };
     let role_name = non_empty(&body.role_name)
         .map(|name| RoleName::parse(name).map_err(|err| AdminError::validation(err.to_string())))
         .transpose()?;
@@ -200,66 +266,50 @@ pub async fn create_mapping(
         let permit = require(&store, &principal, Action::ManageGroupMappings)?;
         let workspace = permit.workspace_id();
         let actor = permit.actor();
-        let role = role_name
-            .as_ref()
-            .map(|name| known_role(&store, workspace, name))
-            .transpose()?;
-        let (connection_id, key) = match (&by_id, connection_id) {
-            (Some(id), _) => {
+        let (connection_id, idp_group) = match wanted {
+            // By id the group must exist; it names its connection.
+            IdpGroupRef::Key(id) => {
+                let not_found = || AdminError::not_found(format!("SCIM group {id:?} not found"));
                 let group = store
-                    .idp_group(workspace, parse_id(id, "SCIM group")?)
+                    .idp_group(workspace, parse_id(&id, "SCIM group")?)
                     .map_err(|err| match err {
-                        StoreError::NotFound { .. } => {
-                            AdminError::not_found(format!("SCIM group {id:?} not found"))
-                        }
+                        StoreError::NotFound { .. } => not_found(),
                         other => other.into(),
                     })?;
-                let connection = group
-                    .connection_id
-                    .ok_or_else(|| AdminError::not_found(format!("SCIM group {id:?} not found")))?;
-                (connection, Some(group.id.to_string()))
+                let connection = group.connection_id.ok_or_else(not_found)?;
+                (connection, IdpGroupRef::Key(group.id.to_string()))
             }
-            (None, Some(connection)) => (store.connection(workspace, connection)?.id, None),
-            (None, None) => {
-                let scim: Vec<_> = store
-                    .list_connections(workspace)?
-                    .into_iter()
-                    .filter(|c| c.accepts_scim())
-                    .collect();
-                match scim.as_slice() {
-                    [only] => (only.id, None),
-                    [] => {
-                        return Err(AdminError::not_found(
-                            "no connection with SCIM on in this workspace",
-                        ))
-                    }
-                    _ => {
-                        return Err(AdminError::validation(
-                            "several connections have SCIM on: give connectionId",
-                        ))
-                    }
-                }
+            IdpGroupRef::Name(name) => {
+                let connection = match connection_id {
+                    Some(connection) => store.connection(workspace, connection)?.id,
+                    None => only_scim_connection(&store, workspace)?,
+                };
+                (connection, IdpGroupRef::Name(name))
             }
         };
-        let app_group = group_name
-            .as_ref()
-            .map(|name| store.app_group_by_name_or_create(actor, workspace, name))
-            .transpose()?;
-        let mapping = store.create_mapping(
-            actor,
-            &NewMapping {
-                workspace_id: workspace,
-                connection_id,
-                idp_group_key: key,
-                idp_group_name: if by_id.is_some() {
-                    None
-                } else {
-                    by_name.clone()
+        // The one implementation, shared with `roster mapping create`.
+        let created = store
+            .create_named_mapping(
+                actor,
+                &NamedMapping {
+                    workspace_id: workspace,
+                    connection_id,
+                    idp_group,
+                    app_group: group_name,
+                    role: role_name.clone(),
                 },
-                app_group_id: app_group.as_ref().map(|g| g.id),
-                role_id: role.as_ref().map(|r| r.id),
-            },
-        )?;
+            )
+            .map_err(|err| match (err, &role_name) {
+                (StoreError::NotFound { what: "role" }, Some(name)) => {
+                    unknown_role(&store, workspace, name)
+                }
+                (other, _) => other.into(),
+            })?;
+        let CreatedMapping {
+            mapping,
+            role,
+            app_group,
+        } = created;
         let names = MappingNames {
             role: role.map(|r| r.name.to_string()),
             connection: Some(store.connection(workspace, connection_id)?.name.to_string()),
@@ -269,31 +319,43 @@ pub async fn create_mapping(
                 None => None,
             },
         };
-        Ok::<_, AdminError>(mapping_json(&mapping, names))
+        Ok::<_, AdminError>(MappingView::new(&mapping, names))
     })
     .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
-/// The workspace's role of that name. An unknown name is the request's mistake (a 400, like any
-/// other invalid field), answered with the roles there are, so the admin can pick one.
-fn known_role(store: &Store, workspace: WorkspaceId, name: &RoleName) -> Result<Role, AdminError> {
-    match store.role_by_name(workspace, name.as_str()) {
-        Ok(role) => Ok(role),
-        Err(StoreError::NotFound { .. }) => {
-            let roles: Vec<String> = store
-                .list_roles(workspace)?
-                .iter()
-                .map(|role| role.name.to_string())
-                .collect();
-            Err(AdminError::validation(format!(
-                "no role named \"{name}\" in this workspace (its roles: {})",
-                roles.join(", ")
-            ))
-            .with_detail(json!({ "field": "roleName", "roles": roles })))
-        }
-        Err(other) => Err(other.into()),
+/// The workspace's only connection with SCIM on, for a mapping that names none.
+fn only_scim_connection(store: &Store, workspace: WorkspaceId) -> Result<ConnectionId, AdminError> {
+    let scim: Vec<_> = store
+        .list_connections(workspace)?
+        .into_iter()
+        .filter(|c| c.accepts_scim())
+        .collect();
+    match scim.as_slice() {
+        [only] => Ok(only.id),
+        [] => Err(AdminError::not_found(
+            "no connection with SCIM on in this workspace",
+        )),
+        _ => Err(AdminError::validation(
+            "several connections have SCIM on: give connectionId",
+        )),
     }
+}
+
+/// An unknown role name is the request's mistake (a 400, like any other invalid field),
+/// answered with the roles there are, so the admin can pick one.
+fn unknown_role(store: &Store, workspace: WorkspaceId, name: &RoleName) -> AdminError {
+    let roles = match store.list_roles(workspace) {
+        Ok(roles) => roles,
+        Err(err) => return err.into(),
+    };
+    let roles: Vec<String> = roles.iter().map(|role| role.name.to_string()).collect();
+    AdminError::validation(format!(
+        "no role named \"{name}\" in this workspace (its roles: {})",
+        roles.join(", ")
+    ))
+    .with_detail(json!({ "field": "roleName", "roles": roles }))
 }
 
 /// `DELETE /api/v1/admin/scim/group-mappings/{id}`: the mapping and what it brought go at once.
@@ -329,7 +391,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "SCIM connections with their sync status",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<ScimStatus>),
     },
     Operation {
         method: "delete",
@@ -347,7 +409,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "List group mappings",
         query: None,
         body: None,
-        success: Success::Json(200, schema::<serde_json::Value>),
+        success: Success::Json(200, schema::<MappingList>),
     },
     Operation {
         method: "post",
@@ -356,7 +418,7 @@ pub(crate) const API: &[Operation] = &[
         summary: "Map an IdP group to a role and/or an app group",
         query: None,
         body: Some(schema::<CreateMapping>),
-        success: Success::Json(201, schema::<serde_json::Value>),
+        success: Success::Json(201, schema::<MappingView>),
     },
     Operation {
         method: "delete",

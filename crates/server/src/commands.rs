@@ -368,36 +368,25 @@ fn mapping(command: MappingCommand, store: &Store) -> anyhow::Result<()> {
                 bail!("give --group, --role, or both");
             }
             let connection = find_connection(store, &workspace, &connection)?;
-            // Check everything that can fail before writing anything.
-            let role = match &role {
-                Some(name) => Some(store.role_by_name(workspace.id, name).map_err(
-                    |err| match err {
-                        StoreError::NotFound { .. } => {
-                            anyhow!("no role named {name:?} in workspace {}", workspace.slug)
-                        }
-                        other => other.into(),
-                    },
-                )?),
-                None => None,
+            let request = roster_store::NamedMapping {
+                workspace_id: workspace.id,
+                connection_id: connection.id,
+                idp_group: roster_store::IdpGroupRef::Key(idp_group),
+                app_group: group.as_deref().map(DisplayName::parse).transpose()?,
+                role: role.as_deref().map(RoleName::parse).transpose()?,
             };
-            let group_name = group.as_deref().map(DisplayName::parse).transpose()?;
-            let app_group = match &group_name {
-                Some(name) => {
-                    Some(store.app_group_by_name_or_create(&Actor::Cli, workspace.id, name)?)
-                }
-                None => None,
-            };
-            let created = store.create_mapping(
-                &Actor::Cli,
-                &roster_store::NewMapping {
-                    workspace_id: workspace.id,
-                    connection_id: connection.id,
-                    idp_group_key: Some(idp_group),
-                    idp_group_name: None,
-                    app_group_id: app_group.map(|g| g.id),
-                    role_id: role.map(|r| r.id),
-                },
-            )?;
+            // One transaction, shared with the admin API: an unknown role writes nothing.
+            let created = store
+                .create_named_mapping(&Actor::Cli, &request)
+                .map_err(|err| match err {
+                    StoreError::NotFound { what: "role" } => anyhow!(
+                        "no role named {:?} in workspace {}",
+                        role.as_deref().unwrap_or_default(),
+                        workspace.slug
+                    ),
+                    other => other.into(),
+                })?
+                .mapping;
             output::json(&mapping_json(&created))
         }
         MappingCommand::Delete { workspace, id } => {

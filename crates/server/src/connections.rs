@@ -5,17 +5,18 @@
 //! created without metadata is a draft: the IdP gets its SP values first, `set-metadata` then
 //! completes it. A flag that cannot apply to the kind
 //! (`--idp-metadata-file` on a SCIM connection, `--issuer` on a SAML one) is refused with the
-//! reason rather than ignored.
+//! reason rather than ignored. Creation itself is `roster_sso::setup::create_connection`, the
+//! code `POST /api/v1/admin/connections` runs too; this module only reads the flags and files.
 
 use anyhow::{anyhow, bail, Context};
 use roster_outbound::Client;
 use roster_sso::config::{connection_urls, SamlConfig};
-use roster_sso::oidc::TokenAuthMethod;
-use roster_sso::setup::{self, OidcInput, SamlInput};
+use roster_sso::oidc::{OidcRp, TokenAuthMethod};
+use roster_sso::setup::{self, ConnectionSpec, OidcInput, ProtocolInput, SamlInput};
 use roster_store::domain::{
     Actor, ConnectionKind, ConnectionStatus, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
-use roster_store::{NewConnection, Store};
+use roster_store::Store;
 use serde_json::json;
 
 use crate::cli::{ConnectionCreate, KindArg, SetMetadata};
@@ -82,50 +83,50 @@ fn refuse_inapplicable_flags(args: &ConnectionCreate) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `roster connection create`: parses the flags, then creates the connection through
+/// [`setup::create_connection`], the code the admin API runs too.
 pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> anyhow::Result<()> {
     refuse_inapplicable_flags(args)?;
     let workspace = store
         .workspace_by_slug(&args.workspace)
         .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
-    let domains = args
-        .domains
-        .iter()
-        .map(|d| Domain::parse(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let outbound = settings.outbound_client();
-    let (kind, protocol_config, with_idp_settings) = match args.kind {
-        KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned(), true),
-        KindArg::Saml => match saml_config(args, &outbound)? {
-            Some(config) => (ConnectionKind::Saml, config, true),
-            None => (
-                ConnectionKind::Saml,
-                setup::saml_draft_config(args.allow_idp_initiated)?,
-                false,
-            ),
-        },
-        KindArg::Oidc => (ConnectionKind::Oidc, oidc_config(args, outbound)?, true),
+    let spec = ConnectionSpec {
+        workspace_id: workspace.id,
+        name: DisplayName::parse(&args.name)?,
+        vendor: Vendor::parse(&args.vendor).map_err(|_| {
+            anyhow!("--vendor must be one of entra, okta, onelogin, google, generic")
+        })?,
+        domains: args
+            .domains
+            .iter()
+            .map(|d| Domain::parse(d))
+            .collect::<Result<Vec<_>, _>>()?,
+        scim: args.scim,
+        profile_sync: ProfileSync::parse(args.profile_sync.as_deref().unwrap_or("first_login"))
+            .map_err(|_| anyhow!("--profile-sync must be first_login or every_login"))?,
+        group_sync: GroupSync::parse(args.group_sync.as_deref().unwrap_or("every_login"))
+            .map_err(|_| anyhow!("--group-sync must be off or every_login"))?,
     };
-    let status = ConnectionStatus::at_creation(kind, with_idp_settings)?;
-    let connection = store.create_connection_in(
-        &Actor::Cli,
-        NewConnection {
-            workspace_id: workspace.id,
-            name: DisplayName::parse(&args.name)?,
-            kind,
-            vendor: Vendor::parse(&args.vendor).map_err(|_| {
-                anyhow!("--vendor must be one of entra, okta, onelogin, google, generic")
-            })?,
-            protocol_config,
-            domains,
-            scim_enabled: kind == ConnectionKind::Scim || args.scim,
-            profile_sync: ProfileSync::parse(args.profile_sync.as_deref().unwrap_or("first_login"))
-                .map_err(|_| anyhow!("--profile-sync must be first_login or every_login"))?,
-            group_sync: GroupSync::parse(args.group_sync.as_deref().unwrap_or("every_login"))
-                .map_err(|_| anyhow!("--group-sync must be off or every_login"))?,
-            strict_immutability: false,
+    let protocol = match args.kind {
+        KindArg::Scim => ProtocolInput::Scim,
+        KindArg::Saml => match saml_input(args)? {
+            Some(input) => ProtocolInput::Saml(input),
+            None => ProtocolInput::SamlDraft {
+                allow_idp_initiated: args.allow_idp_initiated,
+            },
         },
-        status,
-    )?;
+        KindArg::Oidc => ProtocolInput::Oidc(oidc_input(args)?),
+    };
+    let outbound = settings.outbound_client();
+    let rp = OidcRp::new(outbound.clone());
+    let connection = actix_web::rt::System::new().block_on(setup::create_connection(
+        store,
+        &rp,
+        &outbound,
+        &Actor::Cli,
+        spec,
+        protocol,
+    ))?;
     let public_url = settings.public_url();
     let mut body = json!({
         "id": connection.id.to_string(),
@@ -155,28 +156,26 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
     output::json(&body)
 }
 
-/// The validated SAML settings of `args`, or `None` when neither metadata flag is given (a
-/// draft, whose metadata comes later).
-fn saml_config(args: &ConnectionCreate, outbound: &Client) -> anyhow::Result<Option<String>> {
+/// The SAML input of `args`, or `None` when neither metadata flag is given (a draft, whose
+/// metadata comes later).
+fn saml_input(args: &ConnectionCreate) -> anyhow::Result<Option<SamlInput>> {
     if args.idp_metadata_url.is_none() && args.idp_metadata_file.is_none() {
         return Ok(None);
     }
-    saml_metadata_config(
+    metadata_input(
         args.idp_metadata_url.as_deref(),
         args.idp_metadata_file.as_deref(),
         args.allow_idp_initiated,
-        outbound,
     )
     .map(Some)
 }
 
-/// SAML settings from exactly one of a metadata URL or file, checked as at creation.
-fn saml_metadata_config(
+/// SAML input from exactly one of a metadata URL or file.
+fn metadata_input(
     url: Option<&str>,
     file: Option<&std::path::Path>,
     allow_idp_initiated: bool,
-    outbound: &Client,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<SamlInput> {
     let metadata_xml = match (url, file) {
         (Some(_), None) => None,
         (None, Some(path)) => Some(
@@ -185,16 +184,11 @@ fn saml_metadata_config(
         ),
         _ => bail!("give exactly one of --idp-metadata-url or --idp-metadata-file"),
     };
-    let (config, idp) = setup::saml_config(
-        SamlInput {
-            metadata_xml,
-            metadata_url: url.map(str::to_owned),
-            allow_idp_initiated,
-        },
-        outbound,
-    )?;
-    tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
-    Ok(config)
+    Ok(SamlInput {
+        metadata_xml,
+        metadata_url: url.map(str::to_owned),
+        allow_idp_initiated,
+    })
 }
 
 /// `roster connection set-metadata`: the IdP metadata of a SAML connection — a draft's first
@@ -223,12 +217,13 @@ pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> a
     if connection.status == ConnectionStatus::Revoked {
         bail!("connection {:?} is revoked", args.name);
     }
-    let config = saml_metadata_config(
+    let input = metadata_input(
         args.idp_metadata_url.as_deref(),
         args.idp_metadata_file.as_deref(),
         args.allow_idp_initiated,
-        &settings.outbound_client(),
     )?;
+    let (config, idp) = setup::saml_config(input, &settings.outbound_client())?;
+    tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
     let updated = store.update_connection_config_with(
         &Actor::Cli,
         workspace.id,
@@ -244,7 +239,8 @@ pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> a
     }))
 }
 
-fn oidc_config(args: &ConnectionCreate, outbound: Client) -> anyhow::Result<String> {
+/// The OIDC input of `args`; the secret from its file or `ROSTER_CLIENT_SECRET`.
+fn oidc_input(args: &ConnectionCreate) -> anyhow::Result<OidcInput> {
     let issuer = args
         .issuer
         .clone()
@@ -269,14 +265,12 @@ fn oidc_config(args: &ConnectionCreate, outbound: Client) -> anyhow::Result<Stri
         "client_secret_post" => TokenAuthMethod::ClientSecretPost,
         _ => bail!("--token-auth-method must be client_secret_basic or client_secret_post"),
     };
-    let rp = roster_sso::oidc::OidcRp::new(outbound);
-    let input = OidcInput {
+    Ok(OidcInput {
         issuer,
         client_id,
         client_secret,
         token_auth_method,
-    };
-    Ok(actix_web::rt::System::new().block_on(setup::oidc_config(&rp, input))?)
+    })
 }
 
 /// Fetches the metadata of every SAML connection that came from a URL and stores it when it

@@ -2,9 +2,9 @@
 //! (SAML metadata or its URL, an OIDC issuer and client) into a validated `protocol_config`, and
 //! the "test connection" checks that report exactly what is wrong as want/got pairs.
 //!
-//! Nothing here writes: callers store the config only when this module accepted it, so a
-//! connection that would accept unsigned assertions, or one pointed at an issuer whose discovery
-//! fails, is never created.
+//! Only [`create_connection`] writes, and only once the checks accepted the settings; other
+//! callers store a config only when this module accepted it, so a connection that would accept
+//! unsigned assertions, or one pointed at an issuer whose discovery fails, is never created.
 
 use openidconnect::core::CoreProviderMetadata;
 use roster_outbound::{Client, OutboundError, ReadBody, SAML_METADATA_MAX_BYTES};
@@ -14,6 +14,12 @@ use serde::Serialize;
 use crate::config::SamlConfig;
 use crate::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use crate::saml::IdpMetadata;
+
+mod create;
+
+pub use create::{
+    check_protocol, create_connection, CheckedProtocol, ConnectionSpec, CreateError, ProtocolInput,
+};
 
 /// Why set-up input was refused; the message names the field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

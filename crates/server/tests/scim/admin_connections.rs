@@ -732,3 +732,213 @@ fn the_console_is_served_by_the_binary_with_a_strict_content_security_policy() {
         401
     );
 }
+
+/// The first place `value` does not fit `schema` — the subset of JSON Schema that schemars
+/// writes, `$ref`s resolved in `document` — or `None`. Stricter than JSON Schema in one way: an
+/// object with `properties` may have no other key, so a field the handler writes but the
+/// document does not describe is a mismatch too.
+fn mismatch(document: &Value, schema: &Value, value: &Value, at: &str) -> Option<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let Some(target) = document.pointer(reference.trim_start_matches('#')) else {
+            return Some(format!("{at}: {reference} is not in the document"));
+        };
+        return mismatch(document, target, value, at);
+    }
+    for (keyword, wanted) in [("anyOf", 1..usize::MAX), ("oneOf", 1..2)] {
+        if let Some(options) = schema[keyword].as_array() {
+            let fits = options
+                .iter()
+                .filter(|option| mismatch(document, option, value, at).is_none())
+                .count();
+            if !wanted.contains(&fits) {
+                return Some(format!(
+                    "{at}: {value} fits {fits} of the {keyword} options"
+                ));
+            }
+        }
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        if let Some(found) = mismatch(document, part, value, at) {
+            return Some(found);
+        }
+    }
+    if let Some(choices) = schema["enum"].as_array() {
+        if !choices.contains(value) {
+            return Some(format!("{at}: {value} is not one of {choices:?}"));
+        }
+    }
+    if !schema["const"].is_null() && schema["const"] != *value {
+        return Some(format!("{at}: {value} is not {}", schema["const"]));
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(several) => several.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let is = |name: &str| match name {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|name| is(name)) {
+        return Some(format!("{at}: {value} is not {types:?}"));
+    }
+    if let (Some(minimum), Some(number)) = (schema["minimum"].as_f64(), value.as_f64()) {
+        if number < minimum {
+            return Some(format!("{at}: {value} is below {minimum}"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                return Some(format!("{at}: no {name:?}"));
+            }
+        }
+        if let Some(properties) = schema["properties"].as_object() {
+            for (name, field) in object {
+                let Some(field_schema) = properties.get(name) else {
+                    return Some(format!("{at}: {name:?} is not in the schema"));
+                };
+                if let Some(found) =
+                    mismatch(document, field_schema, field, &format!("{at}.{name}"))
+                {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in array.iter().enumerate() {
+            if let Some(found) = mismatch(document, items, item, &format!("{at}[{index}]")) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Checks `reply` against what the OpenAPI document says `method path` answers on success.
+fn assert_documented(document: &Value, method: &str, path: &str, reply: &Reply) {
+    let response = &document["paths"][format!("/api/v1/admin{path}")][method]["responses"]
+        [reply.status.to_string()];
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema["$ref"].is_string(),
+        "{method} {path} answers {} with a named schema: {response:#}",
+        reply.status
+    );
+    if let Some(found) = mismatch(document, schema, &reply.body, "$") {
+        panic!("{method} {path}: {found}\n{:#}", reply.body);
+    }
+}
+
+/// Every success answer of the connection, SCIM and mapping operations fits the schema the
+/// OpenAPI document gives it: SAML (with metadata and as a draft), SCIM-only, a connection test,
+/// the SCIM switch, the listings, a mapping and the migration plan.
+#[test]
+fn success_answers_match_the_openapi_document() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    let document = app.raw("GET", "/api/v1/openapi.json", None, &[]).body;
+    // `path` as the document spells it; `{id}` stands for the last connection id given.
+    let id = std::cell::RefCell::new(String::new());
+    let call = |method: &str, path: &str, body: Option<Value>, status: u16| {
+        let concrete = path.replace("{id}", &id.borrow());
+        let reply = app.admin(&key, &method.to_uppercase(), &concrete, body);
+        assert_eq!(
+            reply.status, status,
+            "{method} {concrete}: {:#}",
+            reply.body
+        );
+        assert_documented(&document, method, path, &reply);
+        reply
+    };
+    let saml = call(
+        "post",
+        "/connections",
+        Some(
+            json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataXml": okta_metadata()}}),
+        ),
+        201,
+    );
+    assert!(saml.body["idp"]["entityId"].is_string(), "{:#}", saml.body);
+    let draft = call(
+        "post",
+        "/connections",
+        Some(json!({"name": "entra", "kind": "saml"})),
+        201,
+    );
+    assert_eq!(draft.body["status"], "draft");
+    assert!(draft.body["idp"].is_null());
+    let scim = call(
+        "post",
+        "/connections",
+        Some(json!({"name": "directory", "kind": "scim"})),
+        201,
+    );
+    assert!(scim.body["sp"]["entityId"].is_null(), "{:#}", scim.body);
+    let saml_id = saml.body["id"].as_str().unwrap();
+    let scim_id = scim.body["id"].as_str().unwrap();
+    *id.borrow_mut() = saml_id.to_owned();
+    call("get", "/connections/{id}", None, 200);
+    call(
+        "put",
+        "/connections/{id}/settings",
+        Some(json!({"vendor": "generic", "domains": ["acme.test", "acme.example"]})),
+        200,
+    );
+    for connection in [scim_id, saml_id] {
+        *id.borrow_mut() = connection.to_owned();
+        call("post", "/connections/{id}/test", None, 200);
+    }
+    call(
+        "put",
+        "/connections/{id}/scim",
+        Some(json!({"enabled": true})),
+        200,
+    );
+    call("get", "/connections", None, 200);
+    call("get", "/scim", None, 200);
+    let mapping = call(
+        "post",
+        "/scim/group-mappings",
+        Some(
+            json!({"scimGroupName": "Engineering", "groupName": "Engineers", "roleName": "admin", "connectionId": scim_id}),
+        ),
+        201,
+    );
+    assert_eq!(mapping.body["scimGroupName"], "Engineering");
+    call("get", "/scim/group-mappings", None, 200);
+    pre_scim_user(&app, "jdoe", Some("john@elsewhere.test"), Source::Invited);
+    let plan = call("get", "/scim/migration-plan", None, 200);
+    assert!(plan.body["findings"].as_array().unwrap().len() >= 2);
+
+    // The check can fail: a wrong type, a missing key, an undocumented key, a value outside
+    // an enum are each caught.
+    let view = &document["paths"]["/api/v1/admin/connections/{id}"]["get"]["responses"]["200"]
+        ["content"]["application/json"]["schema"];
+    assert_eq!(mismatch(&document, view, &saml.body, "$"), None);
+    let mut wrong_type = saml.body.clone();
+    wrong_type["scimEnabled"] = json!("yes");
+    let mut missing = saml.body.clone();
+    missing.as_object_mut().unwrap().remove("sp");
+    let mut undocumented = saml.body.clone();
+    undocumented["idp"]["secret"] = json!("x");
+    for wrong in [wrong_type, missing, undocumented] {
+        assert!(
+            mismatch(&document, view, &wrong, "$").is_some(),
+            "{wrong:#}"
+        );
+    }
+    let mut unknown_kind = plan.body.clone();
+    unknown_kind["findings"][0]["kind"] = json!("unknown");
+    let plan_schema = &document["paths"]["/api/v1/admin/scim/migration-plan"]["get"]["responses"]
+        ["200"]["content"]["application/json"]["schema"];
+    assert!(mismatch(&document, plan_schema, &unknown_kind, "$").is_some());
+}

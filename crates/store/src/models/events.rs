@@ -345,7 +345,10 @@ pub struct ConnectionResource {
     pub name: String,
     /// `saml`, `oidc` or `scim`.
     pub kind: &'static str,
+    /// `active`, `draft` (a SAML connection waiting for its IdP metadata; its logins are
+    /// refused) or `revoked`.
     pub status: &'static str,
+    /// Whether SCIM provisioning through it is on.
     pub scim_enabled: bool,
 }
 

@@ -220,6 +220,38 @@ pub(crate) fn insert_group(
     Ok(group)
 }
 
+/// The app group of that name (any case), inserted if the workspace has none (inside the
+/// caller's transaction).
+pub(crate) fn app_group_or_insert(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    workspace_id: WorkspaceId,
+    name: &DisplayName,
+) -> StoreResult<Group> {
+    let existing: Option<GroupRow> = groups::table
+        .filter(groups::workspace_id.eq(workspace_id.to_string()))
+        .filter(groups::kind.eq(GroupKind::App.as_str()))
+        .filter(groups::display_name_key.eq(name.key()))
+        .select(GroupRow::as_select())
+        .get_result(conn)
+        .optional()?;
+    match existing {
+        Some(row) => row.into_domain(),
+        None => insert_group(
+            conn,
+            actor,
+            &NewGroup {
+                workspace_id,
+                kind: GroupKind::App,
+                display_name: name.clone(),
+                connection_id: None,
+                external_id: None,
+                scim_attributes: "{}".to_owned(),
+            },
+        ),
+    }
+}
+
 impl Store {
     /// Creates a group. App group names are unique per workspace, IdP group names and
     /// externalIds per connection (any case).

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, ConnectionId, Group, GroupId, GroupKind, GroupMapping, MappingId, NewAuditEvent,
-    Provenance, RoleId, Timestamp, WorkspaceId,
+    Action, Actor, ConnectionId, DisplayName, Group, GroupId, GroupKind, GroupMapping, MappingId,
+    NewAuditEvent, Provenance, Role, RoleId, RoleName, Timestamp, WorkspaceId,
 };
 
 use super::group::{add_members, find_group, remove_members};
@@ -36,6 +36,35 @@ pub struct NewMapping {
     pub idp_group_name: Option<String>,
     pub app_group_id: Option<GroupId>,
     pub role_id: Option<RoleId>,
+}
+
+/// The IdP group a mapping names: its stable key (a SCIM group's id or externalId, a claim
+/// value), or the exact name of a group that may not be pushed yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpGroupRef {
+    Key(String),
+    Name(String),
+}
+
+/// A mapping with its role and app group named rather than referenced by id
+/// ([`Store::create_named_mapping`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedMapping {
+    pub workspace_id: WorkspaceId,
+    pub connection_id: ConnectionId,
+    pub idp_group: IdpGroupRef,
+    /// The app group of this name (any case), created if the workspace has none.
+    pub app_group: Option<DisplayName>,
+    /// A role of the workspace; an unknown name writes nothing.
+    pub role: Option<RoleName>,
+}
+
+/// A mapping just created, with the role and app group it names.
+#[derive(Debug, Clone)]
+pub struct CreatedMapping {
+    pub mapping: GroupMapping,
+    pub role: Option<Role>,
+    pub app_group: Option<Group>,
 }
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
@@ -411,77 +440,135 @@ pub(crate) fn delete_mapping(
     )
 }
 
+/// Creates a mapping and applies it at once to the current members of its IdP group, in the
+/// caller's transaction. A mapping by name binds to the connection's IdP group of exactly that
+/// name, or waits for it.
+fn insert_mapping(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    new: &NewMapping,
+) -> StoreResult<GroupMapping> {
+    if new.app_group_id.is_none() && new.role_id.is_none() {
+        return Err(StoreError::Invalid(
+            roster_domain::DomainError::InvalidValue {
+                field: "mapping",
+                reason: "a mapping needs an app group, a role, or both".into(),
+            },
+        ));
+    }
+    let id = MappingId::new();
+    let mut key = new.idp_group_key.clone();
+    let mut name = new.idp_group_name.clone();
+    if key.is_none() {
+        if let Some(wanted) = &name {
+            let existing: Option<String> = groups::table
+                .filter(groups::connection_id.eq(new.connection_id.to_string()))
+                .filter(groups::kind.eq(GroupKind::Idp.as_str()))
+                .filter(groups::display_name.eq(wanted))
+                .select(groups::id)
+                .first(conn)
+                .optional()?;
+            if existing.is_some() {
+                key = existing;
+                name = None;
+            }
+        }
+    }
+    diesel::insert_into(group_mappings::table)
+        .values(MappingRow {
+            id: id.to_string(),
+            workspace_id: new.workspace_id.to_string(),
+            connection_id: new.connection_id.to_string(),
+            idp_group_key: key,
+            idp_group_name: name,
+            app_group_id: new.app_group_id.map(|g| g.to_string()),
+            role_id: new.role_id.map(|r| r.to_string()),
+            created_at: Timestamp::now().as_micros(),
+        })
+        .execute(conn)
+        .map_err(|err| {
+            conflict_on(
+                err,
+                "mapping",
+                &[("group_mappings", "this mapping exists already")],
+            )
+        })?;
+    let mapping = find_mapping(conn, new.workspace_id, id)?;
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(new.workspace_id),
+            actor: actor.clone(),
+            action: Action("mapping.created"),
+            target_kind: "mapping",
+            target_id: id.to_string(),
+            detail: serde_json::json!({
+                "connection_id": new.connection_id.to_string(),
+                "idp_group_key": mapping.idp_group_key,
+                "idp_group_name": mapping.idp_group_name,
+                "app_group_id": new.app_group_id.map(|g| g.to_string()),
+                "role_id": new.role_id.map(|r| r.to_string()),
+            })
+            .to_string(),
+        },
+    )?;
+    apply_mapping(conn, actor, &mapping)?;
+    Ok(mapping)
+}
+
 impl Store {
     /// Creates a mapping and applies it at once to the current members of its IdP group. A
     /// mapping by name binds to the connection's IdP group of exactly that name, or waits for it.
     pub fn create_mapping(&self, actor: &Actor, new: &NewMapping) -> StoreResult<GroupMapping> {
-        if new.app_group_id.is_none() && new.role_id.is_none() {
-            return Err(StoreError::Invalid(
-                roster_domain::DomainError::InvalidValue {
-                    field: "mapping",
-                    reason: "a mapping needs an app group, a role, or both".into(),
-                },
-            ));
-        }
-        let id = MappingId::new();
+        self.write(|conn| insert_mapping(conn, actor, new))
+    }
+
+    /// Creates a mapping as an operator names it — the role and the app group by name, the app
+    /// group created when the workspace has none of that name — in one transaction: an unknown
+    /// role (`NotFound { what: "role" }`) or a mapping that exists already writes nothing, not
+    /// even the app group. The one implementation behind `roster mapping create` and
+    /// `POST /api/v1/admin/scim/group-mappings`; each resolves the connection its own way first.
+    pub fn create_named_mapping(
+        &self,
+        actor: &Actor,
+        request: &NamedMapping,
+    ) -> StoreResult<CreatedMapping> {
         self.write(|conn| {
-            let mut key = new.idp_group_key.clone();
-            let mut name = new.idp_group_name.clone();
-            if key.is_none() {
-                if let Some(wanted) = &name {
-                    let existing: Option<String> = groups::table
-                        .filter(groups::connection_id.eq(new.connection_id.to_string()))
-                        .filter(groups::kind.eq(GroupKind::Idp.as_str()))
-                        .filter(groups::display_name.eq(wanted))
-                        .select(groups::id)
-                        .first(conn)
-                        .optional()?;
-                    if existing.is_some() {
-                        key = existing;
-                        name = None;
-                    }
-                }
-            }
-            diesel::insert_into(group_mappings::table)
-                .values(MappingRow {
-                    id: id.to_string(),
-                    workspace_id: new.workspace_id.to_string(),
-                    connection_id: new.connection_id.to_string(),
-                    idp_group_key: key,
-                    idp_group_name: name,
-                    app_group_id: new.app_group_id.map(|g| g.to_string()),
-                    role_id: new.role_id.map(|r| r.to_string()),
-                    created_at: Timestamp::now().as_micros(),
+            let role = request
+                .role
+                .as_ref()
+                .map(|name| {
+                    super::role::find_role_by_name(conn, request.workspace_id, name.as_str())
                 })
-                .execute(conn)
-                .map_err(|err| {
-                    conflict_on(
-                        err,
-                        "mapping",
-                        &[("group_mappings", "this mapping exists already")],
-                    )
-                })?;
-            let mapping = find_mapping(conn, new.workspace_id, id)?;
-            record_audit(
+                .transpose()?;
+            let app_group = request
+                .app_group
+                .as_ref()
+                .map(|name| {
+                    super::group::app_group_or_insert(conn, actor, request.workspace_id, name)
+                })
+                .transpose()?;
+            let (idp_group_key, idp_group_name) = match &request.idp_group {
+                IdpGroupRef::Key(key) => (Some(key.clone()), None),
+                IdpGroupRef::Name(name) => (None, Some(name.clone())),
+            };
+            let mapping = insert_mapping(
                 conn,
-                &NewAuditEvent {
-                    workspace_id: Some(new.workspace_id),
-                    actor: actor.clone(),
-                    action: Action("mapping.created"),
-                    target_kind: "mapping",
-                    target_id: id.to_string(),
-                    detail: serde_json::json!({
-                        "connection_id": new.connection_id.to_string(),
-                        "idp_group_key": mapping.idp_group_key,
-                        "idp_group_name": mapping.idp_group_name,
-                        "app_group_id": new.app_group_id.map(|g| g.to_string()),
-                        "role_id": new.role_id.map(|r| r.to_string()),
-                    })
-                    .to_string(),
+                actor,
+                &NewMapping {
+                    workspace_id: request.workspace_id,
+                    connection_id: request.connection_id,
+                    idp_group_key,
+                    idp_group_name,
+                    app_group_id: app_group.as_ref().map(|group| group.id),
+                    role_id: role.as_ref().map(|role| role.id),
                 },
             )?;
-            apply_mapping(conn, actor, &mapping)?;
-            Ok(mapping)
+            Ok(CreatedMapping {
+                mapping,
+                role,
+                app_group,
+            })
         })
     }
 

@@ -49,7 +49,7 @@ pub use group::NewGroup;
 pub use jit::{JitError, JitOutcome};
 pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
-pub use mapping::NewMapping;
+pub use mapping::{CreatedMapping, IdpGroupRef, NamedMapping, NewMapping};
 pub use oauth_apps::{ClientAuthMethod, DeletedOAuthApp, NewOAuthApp, OAuthApp, SigningAlg};
 pub use oauth_auth_requests::{OAuthAuthRequest, AUTH_REQUEST_TTL_SECONDS};
 pub use oauth_codes::{

@@ -64,7 +64,7 @@ pub(crate) fn insert_role(
     Ok(id)
 }
 
-fn find_role_by_name(
+pub(crate) fn find_role_by_name(
     conn: &mut DbConnection,
     workspace_id: WorkspaceId,
     name: &str,
