@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use crate::auth::permit::{require, require_read, Permit, Write};
 use crate::auth::Principal;
 use crate::error::{AdminCode, AdminError};
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 use crate::params::parse_id;
 use crate::AdminSettings;
 use client_secret::{Proposed, Secret, SecretRequired};
@@ -772,67 +772,20 @@ pub async fn set_scim(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/connections",
-        id: "listConnections",
-        summary: "Connections",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<ConnectionList>),
-    },
-    Operation {
-        method: "post",
-        path: "/connections",
-        id: "createConnection",
-        summary: "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added",
-        query: None,
-        body: Some(schema::<CreateConnection>),
-        success: Success::Json(201, schema::<ConnectionView>),
-    },
-    Operation {
-        method: "get",
-        path: "/connections/{id}",
-        id: "getConnection",
-        summary: "A connection with the values to paste into the IdP (never a secret)",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<ConnectionView>),
-    },
-    Operation {
-        method: "delete",
-        path: "/connections/{id}",
-        id: "revokeConnection",
-        summary: "Revoke a connection: its logins and SCIM tokens stop at once",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
-    Operation {
-        method: "put",
-        path: "/connections/{id}/settings",
-        id: "updateConnectionSettings",
-        summary: "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains",
-        query: None,
-        body: Some(schema::<UpdateSettings>),
-        success: Success::Json(200, schema::<ConnectionView>),
-    },
-    Operation {
-        method: "post",
-        path: "/connections/{id}/test",
-        id: "testConnection",
-        summary: "Test a connection against its IdP: each check with want and got",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<TestReport>),
-    },
-    Operation {
-        method: "put",
-        path: "/connections/{id}/scim",
-        id: "setConnectionScim",
-        summary: "Turn SCIM provisioning on or off",
-        query: None,
-        body: Some(schema::<ScimSwitch>),
-        success: Success::Json(200, schema::<ConnectionResource>),
-    },
+    Operation::get("/connections", "listConnections", "Connections")
+        .answers(200, schema::<ConnectionList>),
+    Operation::post("/connections", "createConnection", "Create an IdP connection (SAML metadata or URL, OIDC issuer and client, or SCIM-only); the IdP is asked first. A SAML connection without metadata is a draft: its SP values now, logins once its metadata is added")
+        .body(schema::<CreateConnection>)
+        .answers(201, schema::<ConnectionView>),
+    Operation::get("/connections/{id}", "getConnection", "A connection with the values to paste into the IdP (never a secret)")
+        .answers(200, schema::<ConnectionView>),
+    Operation::delete("/connections/{id}", "revokeConnection", "Revoke a connection: its logins and SCIM tokens stop at once"),
+    Operation::put("/connections/{id}/settings", "updateConnectionSettings", "Change a connection's IdP settings (validated like a creation; a draft becomes active), vendor or email domains")
+        .body(schema::<UpdateSettings>)
+        .answers(200, schema::<ConnectionView>),
+    Operation::post("/connections/{id}/test", "testConnection", "Test a connection against its IdP: each check with want and got")
+        .answers(200, schema::<TestReport>),
+    Operation::put("/connections/{id}/scim", "setConnectionScim", "Turn SCIM provisioning on or off")
+        .body(schema::<ScimSwitch>)
+        .answers(200, schema::<ConnectionResource>),
 ];

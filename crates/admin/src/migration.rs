@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::require_read;
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 
 /// How the IdP is expected to form `userName`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -243,12 +243,10 @@ pub async fn endpoint(
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
-pub(crate) const API: &[Operation] = &[Operation {
-    method: "get",
-    path: "/scim/migration-plan",
-    id: "getScimMigrationPlan",
-    summary: "Before turning SCIM on: existing users whose userName or email would conflict",
-    query: Some(schema::<PlanQuery>),
-    body: None,
-    success: Success::Json(200, schema::<Plan>),
-}];
+pub(crate) const API: &[Operation] = &[Operation::get(
+    "/scim/migration-plan",
+    "getScimMigrationPlan",
+    "Before turning SCIM on: existing users whose userName or email would conflict",
+)
+.query(schema::<PlanQuery>)
+.answers(200, schema::<Plan>)];

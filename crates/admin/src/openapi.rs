@@ -351,6 +351,33 @@ mod tests {
         assert_eq!(unique.len(), ids.len(), "{ids:?}");
     }
 
+    /// Every answer with a body is a named view (a component), never "any JSON": the document
+    /// says what each operation answers.
+    #[test]
+    fn every_answer_is_a_named_view() {
+        let document = super::document();
+        let mut answers = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let schema = &response["content"]["application/json"]["schema"];
+                    if status == "204" {
+                        assert!(schema.is_null(), "{method} {path} {status}");
+                        continue;
+                    }
+                    assert!(
+                        schema["$ref"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with("#/components/schemas/")),
+                        "{method} {path} {status}: {schema}"
+                    );
+                    answers += 1;
+                }
+            }
+        }
+        assert!(answers > 100, "{answers}");
+    }
+
     /// Every query type becomes parameters, and the type's component is not left behind.
     #[test]
     fn query_types_become_query_parameters() {

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
-use crate::openapi::{schema, Operation, Success};
+use crate::openapi::{schema, Operation};
 
 fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
@@ -384,49 +384,33 @@ pub async fn delete_mapping(
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).
 pub(crate) const API: &[Operation] = &[
-    Operation {
-        method: "get",
-        path: "/scim",
-        id: "getScimStatus",
-        summary: "SCIM connections with their sync status",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<ScimStatus>),
-    },
-    Operation {
-        method: "delete",
-        path: "/scim/connections/{id}",
-        id: "revokeScimConnection",
-        summary: "Revoke a SCIM connection; its tokens stop at once",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
-    Operation {
-        method: "get",
-        path: "/scim/group-mappings",
-        id: "listGroupMappings",
-        summary: "List group mappings",
-        query: None,
-        body: None,
-        success: Success::Json(200, schema::<MappingList>),
-    },
-    Operation {
-        method: "post",
-        path: "/scim/group-mappings",
-        id: "createGroupMapping",
-        summary: "Map an IdP group to a role and/or an app group",
-        query: None,
-        body: Some(schema::<CreateMapping>),
-        success: Success::Json(201, schema::<MappingView>),
-    },
-    Operation {
-        method: "delete",
-        path: "/scim/group-mappings/{id}",
-        id: "deleteGroupMapping",
-        summary: "Delete a mapping and what it brought",
-        query: None,
-        body: None,
-        success: Success::NoContent,
-    },
+    Operation::get(
+        "/scim",
+        "getScimStatus",
+        "SCIM connections with their sync status",
+    )
+    .answers(200, schema::<ScimStatus>),
+    Operation::delete(
+        "/scim/connections/{id}",
+        "revokeScimConnection",
+        "Revoke a SCIM connection; its tokens stop at once",
+    ),
+    Operation::get(
+        "/scim/group-mappings",
+        "listGroupMappings",
+        "List group mappings",
+    )
+    .answers(200, schema::<MappingList>),
+    Operation::post(
+        "/scim/group-mappings",
+        "createGroupMapping",
+        "Map an IdP group to a role and/or an app group",
+    )
+    .body(schema::<CreateMapping>)
+    .answers(201, schema::<MappingView>),
+    Operation::delete(
+        "/scim/group-mappings/{id}",
+        "deleteGroupMapping",
+        "Delete a mapping and what it brought",
+    ),
 ];
