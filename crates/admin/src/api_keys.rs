@@ -6,7 +6,7 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_store::domain::TokenId;
-use roster_store::{ApiKeyInfo, Store};
+use roster_store::{KeyInfo, Store};
 use serde::Serialize;
 
 use crate::auth::permit::{require, require_read};
@@ -27,8 +27,8 @@ pub struct ApiKeyView {
     pub last_used_at: Option<String>,
 }
 
-impl From<&ApiKeyInfo> for ApiKeyView {
-    fn from(key: &ApiKeyInfo) -> Self {
+impl From<&KeyInfo> for ApiKeyView {
+    fn from(key: &KeyInfo) -> Self {
         ApiKeyView {
             id: key.id.to_string(),
             name: key.name.clone(),

@@ -7,7 +7,7 @@
 
 use anyhow::{anyhow, bail};
 use roster_store::domain::{Actor, Connection, ConnectionStatus, Domain, Timestamp, TokenId};
-use roster_store::{ScimTokenInfo, Store, StoreError};
+use roster_store::{KeyInfo, ScimTokenInfo, Store, StoreError};
 use serde_json::{json, Value};
 
 use crate::commands::{find_connection, find_workspace};
@@ -28,51 +28,25 @@ pub(crate) fn api_key_list(workspace: &str, store: &Store) -> anyhow::Result<()>
     let list: Vec<Value> = store
         .list_api_keys(workspace.id)?
         .iter()
-        .map(|key| {
-            key_json(
-                key.id,
-                &key.name,
-                &key.hint,
-                key.created_at,
-                key.last_used_at,
-            )
-        })
+        .map(key_json)
         .collect();
     output::json(&json!(list))
 }
 
 /// A key as the listings print it (never the key itself).
-fn key_json(
-    id: TokenId,
-    name: &str,
-    hint: &str,
-    created_at: Timestamp,
-    last_used_at: Option<Timestamp>,
-) -> Value {
+fn key_json(key: &KeyInfo) -> Value {
     json!({
-        "id": id.to_string(),
-        "name": name,
-        "hint": hint,
-        "created_at": rfc3339(created_at),
-        "last_used_at": last_used_at.map(rfc3339),
+        "id": key.id.to_string(),
+        "name": key.name,
+        "hint": key.hint,
+        "created_at": rfc3339(key.created_at),
+        "last_used_at": key.last_used_at.map(rfc3339),
     })
 }
 
 /// `roster operator-key list`.
 pub(crate) fn operator_key_list(store: &Store) -> anyhow::Result<()> {
-    let list: Vec<Value> = store
-        .list_operator_keys()?
-        .iter()
-        .map(|key| {
-            key_json(
-                key.id,
-                &key.name,
-                &key.hint,
-                key.created_at,
-                key.last_used_at,
-            )
-        })
-        .collect();
+    let list: Vec<Value> = store.list_operator_keys()?.iter().map(key_json).collect();
     output::json(&json!(list))
 }
 

@@ -323,6 +323,7 @@ fn lifecycle_changes_bump_version_and_revoke_sessions_when_leaving_active() {
     assert_eq!(
         events,
         vec![
+            event("workspace.created", None),
             event("user.created", None),
             event("user.deactivated", None),
             event("session.revoked", None),
@@ -752,7 +753,7 @@ fn events_are_written_with_their_change_and_pruned_past_retention() {
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
-        vec!["connection.created", "user.created"],
+        vec!["workspace.created", "connection.created", "user.created"],
         "the refused create has no event"
     );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -766,7 +767,7 @@ fn events_are_written_with_their_change_and_pruned_past_retention() {
         db.store
             .prune_events(Timestamp::now().plus_seconds(1))
             .unwrap(),
-        2
+        3
     );
     assert!(db
         .store

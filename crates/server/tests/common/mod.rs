@@ -262,3 +262,37 @@ impl TestApp {
         )
     }
 }
+
+/// A documented path template with every `{parameter}` replaced by a well-formed id that names
+/// nothing, to call each operation of the OpenAPI document.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Follows an event feed from the cursor `start` until `want` events arrived (or a minute
+/// passed): `page(cursor)` reads one page as (events, next). Returns the ids in arrival order.
+pub fn follow_feed(
+    start: &str,
+    want: usize,
+    page: impl Fn(&str) -> (Vec<Value>, String),
+) -> Vec<String> {
+    let mut cursor = start.to_owned();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && seen.len() < want {
+        let (events, next) = page(&cursor);
+        seen.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        cursor = next;
+    }
+    seen
+}

@@ -5,7 +5,7 @@ use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, RoleName};
 use serde_json::json;
 
-use crate::common::{patch_op, TestApp};
+use crate::common::{concrete_path, patch_op, TestApp};
 
 #[test]
 fn sync_status_and_revocation() {
@@ -284,17 +284,7 @@ fn every_documented_operation_is_routed() {
             document.body["paths"][path.as_str()][method].is_object(),
             "{method} {path} in the document"
         );
-        let concrete: String = path
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "00000000-0000-0000-0000-000000000000"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let concrete = concrete_path(&path);
         let body = matches!(method, "post" | "put").then(|| "{}".to_owned());
         let reply = app.raw(
             &method.to_uppercase(),

@@ -5,7 +5,7 @@ use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, RoleName};
 use serde_json::{json, Value};
 
-use crate::common::{patch_op, Options, TestApp};
+use crate::common::{follow_feed, patch_op, Options, TestApp};
 
 fn feed(app: &TestApp, key: &str, query: &str) -> (Vec<Value>, String) {
     let reply = app.admin(key, "GET", &format!("/events{query}"), None);
@@ -221,18 +221,9 @@ fn concurrent_writers_never_insert_behind_a_reader() {
             });
         }
         let reader = scope.spawn(|| {
-            let mut cursor = start.clone();
-            let mut seen = Vec::new();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while std::time::Instant::now() < deadline {
-                let (events, next) = feed(&app, &key, &format!("?after={cursor}"));
-                seen.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
-                cursor = next;
-                if seen.len() >= 32 {
-                    break;
-                }
-            }
-            seen
+            follow_feed(&start, 32, |cursor| {
+                feed(&app, &key, &format!("?after={cursor}"))
+            })
         });
         reader.join().unwrap()
     });

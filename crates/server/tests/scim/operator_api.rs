@@ -11,7 +11,7 @@ use pretty_assertions::assert_eq;
 use roster_store::domain::Actor;
 use serde_json::{json, Value};
 
-use crate::common::{Reply, TestApp};
+use crate::common::{concrete_path, follow_feed, Reply, TestApp};
 
 fn operator_key(app: &TestApp) -> String {
     let (_, key) = app
@@ -347,17 +347,7 @@ fn every_admin_operation_is_routed_under_the_operator_path() {
                 .is_some_and(|id| id.starts_with("operator")),
             "{method} {template} in the document"
         );
-        let concrete: String = relative
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "00000000-0000-0000-0000-000000000000"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let concrete = concrete_path(relative);
         let body = matches!(method, "post" | "put").then(|| json!({}));
         let reply = operator(
             &app,
@@ -525,15 +515,9 @@ fn concurrent_writers_in_many_workspaces_never_insert_behind_the_operator_feed()
             });
         }
         let reader = scope.spawn(|| {
-            let mut cursor = start.clone();
-            let mut seen = Vec::new();
-            let deadline = Instant::now() + std::time::Duration::from_secs(60);
-            while Instant::now() < deadline && seen.len() < 32 {
-                let (events, next) = operator_feed(&app, &key, &format!("?after={cursor}"));
-                seen.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
-                cursor = next;
-            }
-            seen
+            follow_feed(&start, 32, |cursor| {
+                operator_feed(&app, &key, &format!("?after={cursor}"))
+            })
         });
         reader.join().unwrap()
     });

@@ -20,9 +20,9 @@ pub struct ApiKeyPrincipal {
     pub key_id: TokenId,
 }
 
-/// An API key as listed to admins and operators (never the key).
+/// An admin API key or an operator key as listed (never the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKeyInfo {
+pub struct KeyInfo {
     pub id: TokenId,
     pub name: String,
     /// The first characters of the key, to tell keys apart (and find a leaked one).
@@ -33,7 +33,7 @@ pub struct ApiKeyInfo {
 
 impl Store {
     /// The workspace's API keys, oldest first.
-    pub fn list_api_keys(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<ApiKeyInfo>> {
+    pub fn list_api_keys(&self, workspace_id: WorkspaceId) -> StoreResult<Vec<KeyInfo>> {
         type Row = (String, String, String, i64, Option<i64>);
         let rows: Vec<Row> = self.read(|conn| {
             Ok(api_keys::table
@@ -50,7 +50,7 @@ impl Store {
         })?;
         rows.into_iter()
             .map(|(id, name, hint, created_at, last_used_at)| {
-                Ok(ApiKeyInfo {
+                Ok(KeyInfo {
                     id: id.parse().map_err(corrupt("api_keys"))?,
                     name,
                     hint,
@@ -68,7 +68,7 @@ impl Store {
         actor: &Actor,
         workspace_id: WorkspaceId,
         key_id: TokenId,
-    ) -> StoreResult<ApiKeyInfo> {
+    ) -> StoreResult<KeyInfo> {
         let key = self
             .list_api_keys(workspace_id)?
             .into_iter()

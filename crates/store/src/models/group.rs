@@ -266,34 +266,12 @@ impl Store {
         workspace_id: WorkspaceId,
         name: &DisplayName,
     ) -> StoreResult<Group> {
-        let existing: Option<GroupRow> = self.read(|conn| {
-            Ok(groups::table
-                .filter(groups::workspace_id.eq(workspace_id.to_string()))
-                .filter(groups::kind.eq(GroupKind::App.as_str()))
-                .filter(groups::display_name_key.eq(name.key()))
-                .select(GroupRow::as_select())
-                .get_result(conn)
-                .optional()?)
-        })?;
-        match existing {
-            Some(row) => row.into_domain(),
-            None => match self.create_group(
-                actor,
-                &NewGroup {
-                    workspace_id,
-                    kind: GroupKind::App,
-                    display_name: name.clone(),
-                    connection_id: None,
-                    external_id: None,
-                    scim_attributes: "{}".to_owned(),
-                },
-            ) {
-                // Created concurrently by someone else: use theirs.
-                Err(StoreError::Conflict { .. }) => {
-                    self.app_group_by_name_or_create(actor, workspace_id, name)
-                }
-                other => other,
-            },
+        match self.write(|conn| app_group_or_insert(conn, actor, workspace_id, name)) {
+            // Created concurrently by someone else: use theirs.
+            Err(StoreError::Conflict { .. }) => {
+                self.write(|conn| app_group_or_insert(conn, actor, workspace_id, name))
+            }
+            other => other,
         }
     }
 

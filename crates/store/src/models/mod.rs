@@ -36,7 +36,7 @@ mod user;
 mod webhooks;
 mod workspace;
 
-pub use api_key::{ApiKeyInfo, ApiKeyPrincipal};
+pub use api_key::{ApiKeyPrincipal, KeyInfo};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};
@@ -63,7 +63,6 @@ pub use oauth_refresh_tokens::{
     refresh_usable, OAuthRefreshToken, RotatedRefreshToken, REFRESH_TOKEN_TTL_SECONDS,
 };
 pub use oauth_signing_keys::{SigningKeyRecord, SigningKeyRotation, SigningKeyStatus};
-pub use operator_key::OperatorKeyInfo;
 pub use profile::UserProfile;
 pub use provisioning::{
     NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,

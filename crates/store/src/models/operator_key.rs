@@ -11,25 +11,14 @@ use roster_domain::{
     Action, Actor, NewAuditEvent, SecretHash, SecretKind, SecretToken, Timestamp, TokenId,
 };
 
-use super::{corrupt, record_audit};
+use super::{corrupt, record_audit, KeyInfo};
 use crate::schema::operator_keys;
 use crate::{Store, StoreError, StoreResult};
 
-/// An operator key as listed (never the key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OperatorKeyInfo {
-    pub id: TokenId,
-    pub name: String,
-    /// The first characters of the key, to tell keys apart (and find a leaked one).
-    pub hint: String,
-    pub created_at: Timestamp,
-    pub last_used_at: Option<Timestamp>,
-}
-
 type Row = (String, String, String, i64, Option<i64>);
 
-fn info((id, name, hint, created_at, last_used_at): Row) -> StoreResult<OperatorKeyInfo> {
-    Ok(OperatorKeyInfo {
+fn info((id, name, hint, created_at, last_used_at): Row) -> StoreResult<KeyInfo> {
+    Ok(KeyInfo {
         id: id.parse().map_err(corrupt("operator_keys"))?,
         name,
         hint,
@@ -38,7 +27,7 @@ fn info((id, name, hint, created_at, last_used_at): Row) -> StoreResult<Operator
     })
 }
 
-fn audit(action: &'static str, actor: &Actor, key: &OperatorKeyInfo) -> NewAuditEvent {
+fn audit(action: &'static str, actor: &Actor, key: &KeyInfo) -> NewAuditEvent {
     NewAuditEvent {
         workspace_id: None,
         actor: actor.clone(),
@@ -55,9 +44,9 @@ impl Store {
         &self,
         actor: &Actor,
         name: &str,
-    ) -> StoreResult<(OperatorKeyInfo, SecretToken)> {
+    ) -> StoreResult<(KeyInfo, SecretToken)> {
         let secret = SecretToken::generate(SecretKind::OperatorKey)?;
-        let key = OperatorKeyInfo {
+        let key = KeyInfo {
             id: TokenId::new(),
             name: name.to_owned(),
             hint: secret.hint(),
@@ -80,7 +69,7 @@ impl Store {
     }
 
     /// Every operator key, oldest first.
-    pub fn list_operator_keys(&self) -> StoreResult<Vec<OperatorKeyInfo>> {
+    pub fn list_operator_keys(&self) -> StoreResult<Vec<KeyInfo>> {
         let rows: Vec<Row> = self.read(|conn| {
             Ok(operator_keys::table
                 .order((operator_keys::created_at.asc(), operator_keys::id.asc()))
@@ -98,7 +87,7 @@ impl Store {
 
     /// Revokes (deletes) an operator key: requests with it are refused from now on. Audited as
     /// `operator_key.revoked`; `NotFound` when there is no such key.
-    pub fn revoke_operator_key(&self, actor: &Actor, id: TokenId) -> StoreResult<OperatorKeyInfo> {
+    pub fn revoke_operator_key(&self, actor: &Actor, id: TokenId) -> StoreResult<KeyInfo> {
         let key = self
             .list_operator_keys()?
             .into_iter()
