@@ -363,6 +363,28 @@ mod tests {
         assert_eq!(unique.len(), ids.len(), "{ids:?}");
     }
 
+    /// The operator's app routes are in the document as the operator's (tag, security), and the
+    /// rotation's body is optional.
+    #[test]
+    fn the_operator_app_operations_are_documented_for_the_operator_key() {
+        let document = super::document();
+        for op in crate::operator_apps::API {
+            let path = format!("{}{}", super::OPERATOR_PREFIX, op.path);
+            let described = &document["paths"][path.as_str()][op.method];
+            assert_eq!(described["operationId"], op.id, "{path}");
+            assert_eq!(described["tags"], serde_json::json!(["operator"]), "{path}");
+            assert_eq!(
+                described["security"],
+                serde_json::json!([{ "operatorKey": [] }]),
+                "{path}"
+            );
+        }
+        let rotate = &document["paths"]["/api/v1/operator/apps/{client_id}/rotate-secret"]["post"];
+        assert_eq!(rotate["requestBody"]["required"], false);
+        let create = &document["paths"]["/api/v1/operator/apps"]["post"];
+        assert_eq!(create["requestBody"]["required"], true);
+    }
+
     /// Every answer with a body is a named view (a component), never "any JSON": the document
     /// says what each operation answers.
     #[test]

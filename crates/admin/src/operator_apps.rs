@@ -116,7 +116,7 @@ pub struct CreateApp {
     public: bool,
     /// How ID tokens are signed: `RS256` (when absent) or `ES256`.
     #[serde(default)]
-    #[schemars(extend("enum" = ["RS256", "ES256"]))]
+    #[schemars(extend("enum" = ["RS256", "ES256", null]))]
     id_token_alg: Option<String>,
 }
 
