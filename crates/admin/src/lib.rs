@@ -18,6 +18,7 @@ mod logs;
 mod migration;
 pub mod openapi;
 pub mod operator;
+mod operator_apps;
 mod params;
 mod roles;
 mod settings;
@@ -58,7 +59,7 @@ pub fn configure_api(
 }
 
 /// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
-/// routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// and app routes ([`operator_apps`]), and every route of the admin API again under `/workspaces/{workspace}`, where the
 /// operator's key stands for an admin of that workspace ([`operator`]).
 pub fn configure_operator(
     cfg: &mut web::ServiceConfig,
@@ -66,7 +67,15 @@ pub fn configure_operator(
     oidc: roster_sso::oidc::OidcRp,
 ) {
     shared_data(cfg, settings, oidc);
-    cfg.route("/events", web::get().to(operator::events))
+    cfg.route("/apps", web::get().to(operator_apps::list))
+        .route("/apps", web::post().to(operator_apps::create))
+        .route("/apps/{client_id}", web::get().to(operator_apps::get))
+        .route("/apps/{client_id}", web::delete().to(operator_apps::delete))
+        .route(
+            "/apps/{client_id}/rotate-secret",
+            web::post().to(operator_apps::rotate_secret),
+        )
+        .route("/events", web::get().to(operator::events))
         .route("/workspaces", web::get().to(operator::list_workspaces))
         .route("/workspaces", web::post().to(operator::create_workspace))
         .service(
@@ -196,6 +205,7 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         let relative = path.strip_prefix("/api/v1/operator").unwrap_or_default();
         operator::API
             .iter()
+            .chain(operator_apps::API)
             .map(|op| (op.method, op.path.to_owned()))
             .chain(
                 ROUTES

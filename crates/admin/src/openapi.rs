@@ -42,6 +42,8 @@ pub struct Operation {
     pub query: Option<SchemaFn>,
     /// The JSON request body's type, if the operation takes one.
     pub body: Option<SchemaFn>,
+    /// Whether the body must be sent (an optional one has defaults for every field).
+    pub body_required: bool,
     pub success: Success,
 }
 
@@ -54,6 +56,7 @@ impl Operation {
             summary: "",
             query: None,
             body: None,
+            body_required: false,
             success: Success::NoContent,
         }
     }
@@ -93,6 +96,14 @@ impl Operation {
     /// Takes a JSON body of this type.
     pub const fn body(mut self, body: SchemaFn) -> Self {
         self.body = Some(body);
+        self.body_required = true;
+        self
+    }
+
+    /// Takes a JSON body of this type, or none at all.
+    pub const fn optional_body(mut self, body: SchemaFn) -> Self {
+        self.body = Some(body);
+        self.body_required = false;
         self
     }
 
@@ -255,7 +266,7 @@ fn describe(op: &Operation, at: &Mounted, tag: &str, generator: &mut SchemaGener
     }
     if let Some(body) = op.body {
         operation["requestBody"] =
-            json!({ "required": true, "content": json_content(body(generator)) });
+            json!({ "required": op.body_required, "content": json_content(body(generator)) });
     }
     operation
 }
@@ -289,7 +300,7 @@ pub fn document() -> Value {
             add(op, at, tag, &mut generator);
         }
     }
-    for op in crate::operator::API {
+    for op in crate::operator::API.iter().chain(crate::operator_apps::API) {
         let path = format!("{OPERATOR_PREFIX}{}", op.path);
         let at = Mounted {
             path: &path,
@@ -316,7 +327,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Roster admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Workspace administration (/api/v1/admin, with a workspace's API key): connections, SCIM tokens and group mappings, users and groups, roles, events and webhooks, the audit trail. The operator API (/api/v1/operator, with the operator's key): workspaces, and each workspace's admin routes under /api/v1/operator/workspaces/{workspace}. Every error is {code, message, detail} (docs/admin-api.md)."
+            "description": "Workspace administration (/api/v1/admin, with a workspace's API key): connections, SCIM tokens and group mappings, users and groups, roles, events and webhooks, the audit trail. The operator API (/api/v1/operator, with the operator's key): workspaces, the OpenID Provider's apps, and each workspace's admin routes under /api/v1/operator/workspaces/{workspace}. Every error is {code, message, detail} (docs/admin-api.md)."
         },
         "tags": tags,
         "paths": paths,
@@ -346,9 +357,32 @@ mod tests {
             .into_iter()
             .flat_map(|(_, operations)| operations.iter().map(|op| op.id))
             .chain(crate::operator::API.iter().map(|op| op.id))
+            .chain(crate::operator_apps::API.iter().map(|op| op.id))
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    }
+
+    /// The operator's app routes are in the document as the operator's (tag, security), and the
+    /// rotation's body is optional.
+    #[test]
+    fn the_operator_app_operations_are_documented_for_the_operator_key() {
+        let document = super::document();
+        for op in crate::operator_apps::API {
+            let path = format!("{}{}", super::OPERATOR_PREFIX, op.path);
+            let described = &document["paths"][path.as_str()][op.method];
+            assert_eq!(described["operationId"], op.id, "{path}");
+            assert_eq!(described["tags"], serde_json::json!(["operator"]), "{path}");
+            assert_eq!(
+                described["security"],
+                serde_json::json!([{ "operatorKey": [] }]),
+                "{path}"
+            );
+        }
+        let rotate = &document["paths"]["/api/v1/operator/apps/{client_id}/rotate-secret"]["post"];
+        assert_eq!(rotate["requestBody"]["required"], false);
+        let create = &document["paths"]["/api/v1/operator/apps"]["post"];
+        assert_eq!(create["requestBody"]["required"], true);
     }
 
     /// Every answer with a body is a named view (a component), never "any JSON": the document

@@ -32,7 +32,8 @@ pub struct Operator {
 }
 
 impl Operator {
-    fn actor(&self) -> Actor {
+    /// Who the audit trail names for the operator's writes.
+    pub(crate) fn actor(&self) -> Actor {
         Actor::Operator {
             key_id: self.key_id.to_string(),
         }

@@ -1,5 +1,7 @@
-//! Registering products with the provider: the rules an app must meet and the views an operator
-//! sees, for the `roster app` commands now and an admin API later.
+//! Registering products with the provider: the rules an app must meet and the use cases
+//! (register, rotate a secret, delete), written once for the `roster app` commands and the operator
+//! API (`/api/v1/operator/apps`); each surface renders the answer in its own shape (the CLI's
+//! snake_case views are here, the API's camelCase ones in `roster-admin`).
 //!
 //! The store keeps what it is given; the decisions are here: every URI passes
 //! [`redirect_uri::check_registrable`](crate::redirect_uri::check_registrable), a name and at
@@ -145,6 +147,23 @@ pub struct CreatedApp {
     pub client_secret: Option<SecretToken>,
 }
 
+impl From<RegisteredApp> for CreatedApp {
+    fn from(registered: RegisteredApp) -> Self {
+        CreatedApp {
+            app: AppView::from(&registered.app),
+            client_secret: registered.client_secret,
+        }
+    }
+}
+
+/// What [`register`] made: the app as stored, and its secret in plaintext this once (`None` for
+/// a public app).
+#[derive(Debug)]
+pub struct RegisteredApp {
+    pub app: OAuthApp,
+    pub client_secret: Option<SecretToken>,
+}
+
 /// A rotated secret, shown this once.
 #[derive(Debug, Serialize)]
 pub struct RotatedSecret {
@@ -175,19 +194,17 @@ fn expose_secret<S: Serializer>(
     }
 }
 
-/// Registers an app; its secret (for a confidential app) is in the answer and nowhere else.
+/// Registers an app once every rule holds (nothing is written otherwise); its secret (for a
+/// confidential app) is in the answer and nowhere else.
 pub fn register(
     store: &Store,
     actor: &Actor,
     registration: &AppRegistration,
     now: Timestamp,
-) -> Result<CreatedApp, ProviderError> {
+) -> Result<RegisteredApp, ProviderError> {
     let new_app = registration.validate()?;
-    let (app, secret) = store.create_oauth_app(actor, &new_app, now)?;
-    Ok(CreatedApp {
-        app: AppView::from(&app),
-        client_secret: secret,
-    })
+    let (app, client_secret) = store.create_oauth_app(actor, &new_app, now)?;
+    Ok(RegisteredApp { app, client_secret })
 }
 
 /// Gives a confidential app a new secret; the previous one keeps working for

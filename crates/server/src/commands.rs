@@ -485,7 +485,8 @@ fn app(command: AppCommand, store: &Store) -> anyhow::Result<()> {
                     IdTokenAlgArg::Es256 => roster_store::SigningAlg::Es256,
                 },
             };
-            let created = apps::register(store, &Actor::Cli, &registration, now)?;
+            let created =
+                apps::CreatedApp::from(apps::register(store, &Actor::Cli, &registration, now)?);
             output::json(&serde_json::to_value(&created)?)
         }
         AppCommand::List => {

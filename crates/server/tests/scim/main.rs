@@ -30,6 +30,7 @@ mod mapping;
 mod metrics;
 mod okta;
 mod operator_api;
+mod operator_apps;
 mod outage;
 mod passwords;
 mod replicas;

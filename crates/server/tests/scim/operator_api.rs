@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::common::{concrete_path, follow_feed, Reply, TestApp};
 
-fn operator_key(app: &TestApp) -> String {
+pub(crate) fn operator_key(app: &TestApp) -> String {
     let (_, key) = app
         .db
         .store
@@ -23,7 +23,13 @@ fn operator_key(app: &TestApp) -> String {
 }
 
 /// An operator API request; `path` is relative to `/api/v1/operator`.
-fn operator(app: &TestApp, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+pub(crate) fn operator(
+    app: &TestApp,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
     let bearer = format!("Bearer {key}");
     app.raw(
         method,
