@@ -49,6 +49,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "scim_token.created",
     "scim_token.revoked",
     "webhook.disabled",
+    "domain.verified",
+    "domain.verification_failed",
 ];
 
 /// The names in `requested` that are not event types, each once, in their order.

@@ -34,6 +34,7 @@ mod token_cache;
 mod user;
 mod webhooks;
 mod workspace;
+mod workspace_domain;
 
 pub use api_key::{ApiKeyInfo, ApiKeyPrincipal};
 pub use audit::record_audit;
@@ -81,6 +82,7 @@ pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
 pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
 pub use workspace::NewWorkspace;
+pub use workspace_domain::WorkspaceDomain;
 
 use roster_domain::DomainError;
 
