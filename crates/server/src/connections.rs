@@ -92,6 +92,9 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
         .iter()
         .map(|d| Domain::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
+    for domain in &domains {
+        roster_domain::domain_proof::check_claimable(domain)?;
+    }
     let outbound = settings.outbound_client();
     let (kind, protocol_config, with_idp_settings) = match args.kind {
         KindArg::Scim => (ConnectionKind::Scim, "{}".to_owned(), true),
@@ -125,6 +128,13 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
             strict_immutability: false,
         },
         status,
+    )?;
+    // The operator's `--domain`s count as proven, as `workspace create --domain` does.
+    store.declare_domains(
+        &Actor::Cli,
+        workspace.id,
+        &connection.domains,
+        "declared by the operator with roster connection create",
     )?;
     let public_url = settings.public_url();
     let mut body = json!({

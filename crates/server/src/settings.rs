@@ -610,6 +610,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dns_nameservers_take_addresses_with_or_without_a_port_and_typos_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(
+            &path,
+            "[dns]\nnameservers = [\"10.0.0.2\", \"127.0.0.1:5353\", \"::1\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        let addrs: Vec<String> = settings
+            .dns
+            .nameserver_addrs()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(addrs, ["10.0.0.2:53", "127.0.0.1:5353", "[::1]:53"]);
+        assert_eq!(Settings::default().dns.nameservers, Vec::<String>::new());
+        std::fs::write(&path, "[dns]\nnameservers = [\"ns1.example\"]\n").unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(refused.contains("dns.nameservers"), "{refused}");
+    }
+
+    #[test]
     fn allowed_private_networks_open_exactly_those_networks_and_typos_stop_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roster.toml");

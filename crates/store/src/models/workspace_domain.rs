@@ -134,9 +134,10 @@ pub(crate) fn verified_domains(
         .collect()
 }
 
-/// Records domains the operator declared (at workspace creation) as verified, as the upgrade
-/// did for the domains that existed before verification: the operator runs the deployment. A
-/// domain another workspace already holds verified is recorded pending instead, to prove.
+/// Records domains the operator declared (creating a workspace or, with the CLI, a connection)
+/// as verified, as the upgrade did for the domains that existed before verification: the
+/// operator runs the deployment. A domain the workspace already has is left as it is; one
+/// another workspace holds verified is recorded pending, to prove.
 pub(crate) fn declare_domains(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -147,6 +148,13 @@ pub(crate) fn declare_domains(
     let now = Timestamp::now();
     for domain in domains {
         domain_proof::check_claimable(domain)?;
+        let known: i64 = workspace_domains::table
+            .find((workspace_id.to_string(), domain.as_str()))
+            .count()
+            .get_result(conn)?;
+        if known > 0 {
+            continue;
+        }
         let taken = verified_holder(conn, domain)?.is_some();
         let state = if taken {
             DomainState::Pending
@@ -214,6 +222,23 @@ impl Store {
         domain: &Domain,
     ) -> StoreResult<WorkspaceDomain> {
         self.read(|conn| find_domain(conn, workspace_id, domain))
+    }
+
+    /// Records `domains` as declared by the operator (see [`declare_domains`]): verified unless
+    /// another workspace holds one verified (then pending); domains the workspace has are left
+    /// alone. A public mail domain is `Invalid` and nothing is written. Audited as
+    /// `domain.declared` with `note`.
+    pub fn declare_domains(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        domains: &[Domain],
+        note: &str,
+    ) -> StoreResult<()> {
+        for domain in domains {
+            domain_proof::check_claimable(domain)?;
+        }
+        self.write(|conn| declare_domains(conn, actor, workspace_id, domains, note))
     }
 
     /// The workspace's verified domains.
