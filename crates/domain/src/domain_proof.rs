@@ -55,15 +55,20 @@ impl DomainState {
     ///   checks remain ([`MAX_BACKGROUND_CHECKS`]) and fails after the last one; a failed
     ///   domain is checked again when an admin asks, and verifies once the record is right;
     /// - the look-up itself failed (timeout, server failure): nothing changes — a DNS outage
-    ///   does not take a verified domain away, and the background checker tries again.
+    ///   does not take a verified domain away, and the background checker tries again — except
+    ///   at a pending domain's last background check, which fails it.
     pub fn apply(self, check: Check, trigger: Trigger, attempts: u32) -> Transition {
         use DomainState::*;
+        let last_try = trigger == Trigger::Background && attempts + 1 >= MAX_BACKGROUND_CHECKS;
         let to = match (self, check) {
             (_, Check::Found) => Verified,
+            // The last background check gives up, whatever it met: a pending domain is never
+            // left pending with no check to come.
+            (Pending, Check::Unreachable) if last_try => Failed,
             (_, Check::Unreachable) => self,
             (Pending, Check::Missing | Check::Wrong) => match trigger {
                 Trigger::Request => Failed,
-                Trigger::Background if attempts + 1 >= MAX_BACKGROUND_CHECKS => Failed,
+                Trigger::Background if last_try => Failed,
                 Trigger::Background => Pending,
             },
             (Verified | Failed, Check::Missing | Check::Wrong) => Failed,

@@ -2,8 +2,9 @@
 //! each pending domain whose next check is due, and records the outcome as an admin's check
 //! would (`roster_admin::domains::check`, actor `system`). Each domain backs off on its own
 //! (`roster_domain::domain_proof::next_check_after`: 1 minute doubling to 12 hours, 12 checks,
-//! then `failed`). Several replicas checking at once is harmless: a check only reads DNS, and a
-//! domain re-added meanwhile (new challenge) is left alone.
+//! then `failed`). Replicas share the work: each claims the due domains it checks
+//! (`Store::claim_due_domains`), so no domain is checked twice at once, and a domain re-added
+//! meanwhile (new challenge) is left alone.
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ const BATCH: i64 = 100;
 /// Checks the domains due at `now`; returns how many it checked.
 pub async fn check_due(store: &Store, dns: &DnsResolver, now: Timestamp) -> usize {
     let reader = store.clone();
-    let due = match web::block(move || reader.domains_due(now, BATCH)).await {
+    let due = match web::block(move || reader.claim_due_domains(now, BATCH)).await {
         Ok(Ok(due)) => due,
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "listing the domains due for a check failed");

@@ -305,3 +305,31 @@ fn the_upgrade_turns_existing_domains_into_verified_records() {
         vec![("initech.example".to_owned(), DomainState::Verified)]
     );
 }
+
+/// Two background checkers (replicas) never check the same domain at once: the first claim
+/// takes it, the second finds nothing until the claim runs out.
+#[test]
+fn a_due_domain_is_claimed_by_one_checker() {
+    let db = TestStore::new();
+    let acme = db.workspace("acme");
+    db.store
+        .add_domain(&Actor::Cli, acme.id, &domain("corp.example"))
+        .unwrap();
+    let now = roster_store::domain::Timestamp::now();
+    assert!(
+        db.store.claim_due_domains(now, 10).unwrap().is_empty(),
+        "not due yet"
+    );
+    let later = now.plus_seconds(61);
+    let first = db.store.claim_due_domains(later, 10).unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(db.store.claim_due_domains(later, 10).unwrap().is_empty());
+    let after_the_claim = later.plus_seconds(roster_store::CLAIM_SECS);
+    assert_eq!(
+        db.store
+            .claim_due_domains(after_the_claim, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -40,6 +40,9 @@ fn every_transition_and_its_event() {
         // A resolver that cannot answer changes nothing.
         (Verified, Check::Unreachable, Trigger::Background, 0,    Verified, None),
         (Pending,  Check::Unreachable, Trigger::Request,    last, Pending,  None),
+        (Pending,  Check::Unreachable, Trigger::Background, 0,    Pending,  None),
+        // ... but the last background check of a pending domain gives up, whatever it met.
+        (Pending,  Check::Unreachable, Trigger::Background, last, Failed,   Some(DomainEvent::VerificationFailed)),
         (Failed,   Check::Unreachable, Trigger::Request,    0,    Failed,   None),
     ];
     for &(from, check, trigger, attempts, to, event) in cases {

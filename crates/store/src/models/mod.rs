@@ -82,7 +82,7 @@ pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
 pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
 pub use workspace::NewWorkspace;
-pub use workspace_domain::WorkspaceDomain;
+pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};
 
 use roster_domain::DomainError;
 

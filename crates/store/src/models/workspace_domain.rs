@@ -15,6 +15,9 @@ use super::{corrupt, record_audit};
 use crate::schema::{workspace_domains, workspaces};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
+/// How long a background checker holds the domains it claimed.
+pub const CLAIM_SECS: i64 = 300;
+
 const ONE_WORKSPACE: &str =
     "the domain is verified by another workspace; a domain is verified by one workspace at most";
 
@@ -451,10 +454,18 @@ impl Store {
         })
     }
 
-    /// Pending domains whose next background check is due at `now`, the most overdue first.
-    pub fn domains_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<WorkspaceDomain>> {
-        self.read(|conn| {
-            workspace_domains::table
+    /// Claims the pending domains whose next background check is due at `now`, the most
+    /// overdue first, at most `limit`: each claimed domain's next check moves
+    /// [`CLAIM_SECS`] on, so a second replica's checker does not check it at the same time (a
+    /// claim another replica won first is skipped). The check's own record sets the real next
+    /// time; a checker that dies mid-way leaves the domain due again after the claim.
+    pub fn claim_due_domains(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<WorkspaceDomain>> {
+        self.write(|conn| {
+            let due: Vec<WorkspaceDomain> = workspace_domains::table
                 .filter(workspace_domains::next_check_at.le(now.as_micros()))
                 .order(workspace_domains::next_check_at.asc())
                 .limit(limit)
@@ -462,17 +473,24 @@ impl Store {
                 .load(conn)?
                 .into_iter()
                 .map(DomainRow::into_domain)
-                .collect()
-        })
-    }
-
-    /// When the next background check is due, if any domain waits for one.
-    pub fn next_domain_check(&self) -> StoreResult<Option<Timestamp>> {
-        self.read(|conn| {
-            let next: Option<i64> = workspace_domains::table
-                .select(diesel::dsl::min(workspace_domains::next_check_at))
-                .first(conn)?;
-            Ok(next.map(Timestamp::from_micros))
+                .collect::<StoreResult<_>>()?;
+            let mut claimed = Vec::with_capacity(due.len());
+            for domain in due {
+                let taken = diesel::update(
+                    workspace_domains::table
+                        .find((domain.workspace_id.to_string(), domain.domain.as_str()))
+                        .filter(
+                            workspace_domains::next_check_at
+                                .eq(domain.next_check_at.map(|t| t.as_micros())),
+                        ),
+                )
+                .set(workspace_domains::next_check_at.eq(now.plus_seconds(CLAIM_SECS).as_micros()))
+                .execute(conn)?;
+                if taken == 1 {
+                    claimed.push(domain);
+                }
+            }
+            Ok(claimed)
         })
     }
 }
