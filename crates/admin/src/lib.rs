@@ -11,6 +11,7 @@ mod api_keys;
 pub mod auth;
 mod connections;
 mod console;
+pub mod domains;
 pub mod error;
 mod events;
 mod groups;
@@ -41,6 +42,8 @@ pub struct AdminSettings {
     pub outbound: roster_outbound::Client,
     /// The external base URL (the SCIM base URL derives from it).
     pub public_url: String,
+    /// The resolver that checks domains' TXT records (`dns.nameservers`).
+    pub dns: roster_outbound::DnsResolver,
 }
 
 pub use console::configure_console;
@@ -172,6 +175,11 @@ routes! {
     delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
     get "/roles" => roles::list,
     post "/roles" => roles::create,
+    get "/domains" => domains::list,
+    post "/domains" => domains::create,
+    get "/domains/{domain}" => domains::show,
+    delete "/domains/{domain}" => domains::delete,
+    post "/domains/{domain}/verify" => domains::verify,
     get "/api-keys" => api_keys::list,
     delete "/api-keys/{id}" => api_keys::revoke,
 }

@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 14] {
+fn resources() -> [(&'static str, &'static [Operation]); 15] {
     use crate::*;
     [
         ("users", users::API),
@@ -134,6 +134,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 14] {
         ("scim", scim_admin::API),
         ("scim", migration::API),
         ("settings", settings::API),
+        ("domains", domains::API),
         ("events", events::API),
         ("webhooks", webhooks::API),
         ("logs", logs::API),

@@ -11,8 +11,9 @@
 //! - a login is matched by `(connection, subject)` only, never by email alone: a known identity
 //!   logs its user in, unless the user is inactive (SCIM `active=false` wins over the IdP);
 //! - a new subject whose email (or user name) belongs to an existing user is linked only when the
-//!   connection provisions that user through SCIM, or is authoritative for the email's domain and
-//!   the IdP says the address is verified; otherwise `email_conflict` (or `user_name_conflict`);
+//!   connection provisions that user through SCIM, or is authoritative for the email's domain (it
+//!   lists the domain and the workspace verified it with a DNS record) and the IdP says the
+//!   address is verified; otherwise `email_conflict` (or `user_name_conflict`);
 //! - otherwise a `jit` user is created from the claims, named by the user name claim or the email;
 //! - the profile is copied at the first login (into the fields a linked user lacks), and at every
 //!   login only with `every_login`; SCIM-managed users are never overwritten by claims, and an
@@ -26,8 +27,8 @@
 //! [`JitDecision`] in one transaction; a refusal writes nothing but the caller's login event.
 
 use crate::{
-    Connection, Email, GroupSync, GroupsClaim, Lifecycle, LoginClaims, LoginFailure, ProfileSync,
-    User, UserId, UserName, Workspace,
+    Connection, Domain, Email, GroupSync, GroupsClaim, Lifecycle, LoginClaims, LoginFailure,
+    ProfileSync, User, UserId, UserName, Workspace,
 };
 
 /// What [`decide`] decides from.
@@ -42,6 +43,9 @@ pub struct JitInput<'a> {
     /// For a subject seen for the first time: the workspace's user with the login's email or,
     /// failing that, its user name ([`first_login_keys`]). Ignored for a known subject.
     pub holder: Option<&'a User>,
+    /// The workspace's verified domains ([`crate::domain_proof`]): a connection is authoritative
+    /// for an email domain it lists only when the workspace proved it owns that domain.
+    pub verified_domains: &'a [Domain],
 }
 
 /// The keys a subject's first login looks an existing user up by.
@@ -164,6 +168,7 @@ fn decide_or_refuse<'a>(input: &JitInput<'a>) -> Result<JitDecision<'a>, JitRefu
         claims,
         known,
         holder,
+        verified_domains,
     } = *input;
     let email = claimed_email(claims)?;
     check_workspace_domain(workspace, email.as_ref(), claims.email_verified)?;
@@ -177,7 +182,14 @@ fn decide_or_refuse<'a>(input: &JitInput<'a>) -> Result<JitDecision<'a>, JitRefu
     }
     let user_name = claimed_user_name(claims, email.as_ref())?;
     if let Some(user) = holder {
-        check_link(connection, claims, user, &user_name, email.as_ref())?;
+        check_link(
+            connection,
+            verified_domains,
+            claims,
+            user,
+            &user_name,
+            email.as_ref(),
+        )?;
         refuse_inactive(user)?;
         let profile = (!user.is_scim_managed())
             .then(|| profile_update(user, claims, email.as_ref(), false))
@@ -291,6 +303,7 @@ fn refuse_inactive(user: &User) -> Result<(), JitRefusal> {
 /// authoritative for the verified email's domain and the email is the user's own.
 fn check_link(
     connection: &Connection,
+    verified_domains: &[Domain],
     claims: &LoginClaims,
     existing: &User,
     user_name: &UserName,
@@ -310,6 +323,7 @@ fn check_link(
     let authoritative = email.is_some_and(|email| {
         let domain = email.domain();
         connection.domains.iter().any(|d| d.as_str() == domain)
+            && verified_domains.iter().any(|d| d.as_str() == domain)
     });
     if same_email && authoritative && claims.email_verified {
         return Ok(());

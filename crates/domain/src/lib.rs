@@ -2,6 +2,7 @@
 
 mod audit;
 mod connection;
+pub mod domain_proof;
 mod error;
 mod group;
 mod ids;

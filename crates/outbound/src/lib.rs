@@ -1,6 +1,7 @@
 //! Outbound HTTP: the one client for every request Roster makes on its own — SAML metadata
 //! (at set-up and the hourly refresh), OIDC discovery, JWKS, token and userinfo, webhook
-//! deliveries, and later back-channel logouts.
+//! deliveries, and later back-channel logouts — and the DNS look-ups of domain verification
+//! ([`dns`]).
 //!
 //! Each of those URLs comes from someone who is not the operator (a workspace admin, an IdP's
 //! discovery document), so each is a way into the network Roster runs in (SSRF). Checking a URL
@@ -14,10 +15,12 @@
 //! its own; they all take a [`Client`]. This crate depends on no other crate of Roster's.
 
 mod client;
+pub mod dns;
 mod error;
 pub mod policy;
 
 pub use client::{Client, ReadBody, Timeouts};
+pub use dns::DnsResolver;
 pub use error::OutboundError;
 pub use policy::{IpNetwork, NetworkPolicy};
 /// The `http` types requests and responses are made of (the same crate openidconnect uses).

@@ -46,6 +46,8 @@ pub enum Action {
     ManageApiKeys,
     /// Create a role (mappings and assignments then grant it).
     ManageRoles,
+    /// Add, verify (check the DNS record again) or delete a domain of the workspace.
+    ManageDomains,
 }
 
 /// Who acts.
@@ -229,7 +231,7 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks | ManageApiKeys | ManageRoles,
+            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains,
             Target::Workspace,
         ) => Allowed,
         (

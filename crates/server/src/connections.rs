@@ -90,6 +90,9 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
     let workspace = store
         .workspace_by_slug(&args.workspace)
         .map_err(|_| anyhow!("no workspace {:?}", args.workspace))?;
+    for domain in &args.domains {
+        roster_domain::domain_proof::check_claimable(&Domain::parse(domain)?)?;
+    }
     let spec = ConnectionSpec {
         workspace_id: workspace.id,
         name: DisplayName::parse(&args.name)?,
@@ -127,6 +130,13 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
         spec,
         protocol,
     ))?;
+    // The operator's `--domain`s count as proven, as `workspace create --domain` does.
+    store.declare_domains(
+        &Actor::Cli,
+        workspace.id,
+        &connection.domains,
+        "declared by the operator with roster connection create",
+    )?;
     let public_url = settings.public_url();
     let mut body = json!({
         "id": connection.id.to_string(),

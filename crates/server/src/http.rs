@@ -74,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
     let admin = roster_admin::AdminSettings {
         outbound: shared.outbound.clone(),
         public_url: settings.public_url(),
+        dns: settings.dns_resolver(),
     };
     // With `server.metrics_bind`, `/metrics` is served there only ([`metrics_app`]).
     if settings
@@ -136,6 +137,8 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
     let settings = settings.clone();
     let prune_store = store.clone();
     let retention_days = settings.events.retention_days;
+    let domain_checks = settings.dns.check_interval_secs;
+    let dns = settings.dns_resolver();
     let webhook_worker = settings
         .webhooks
         .enabled
@@ -172,6 +175,13 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         tracing::info!(%addr, %public_url, "roster listening");
         actix_web::rt::spawn(refresh_metadata(prune_store.clone(), outbound));
         actix_web::rt::spawn(publish_events(prune_store.clone()));
+        if domain_checks > 0 {
+            actix_web::rt::spawn(crate::domain_checks::run(
+                prune_store.clone(),
+                dns,
+                Duration::from_secs(domain_checks),
+            ));
+        }
         actix_web::rt::spawn(prune_events(prune_store, retention_days));
         let _workers = webhook_worker.map(|(store, settings)| {
             let logouts = backchannel.start_backchannel_worker(store.clone(), settings.clone());

@@ -8,6 +8,7 @@ pub mod cli;
 mod commands;
 mod config_check;
 pub mod connections;
+pub mod domain_checks;
 pub mod healthcheck;
 pub mod http;
 pub mod metrics;

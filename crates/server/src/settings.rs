@@ -29,6 +29,51 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     #[serde(default)]
     pub sso: SsoSettings,
+    #[serde(default)]
+    pub dns: DnsSettings,
+}
+
+/// The DNS look-ups of domain verification.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsSettings {
+    /// The nameservers TXT records are looked up at (`IP` or `IP:PORT`); empty: the system's
+    /// (`/etc/resolv.conf`).
+    pub nameservers: Vec<String>,
+    /// How often the background checker looks for pending domains whose next check is due;
+    /// 0 runs no checker in this process.
+    pub check_interval_secs: u64,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            check_interval_secs: 30,
+        }
+    }
+}
+
+impl DnsSettings {
+    /// `nameservers` as socket addresses (port 53 when none is given).
+    pub fn nameserver_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
+        self.nameservers
+            .iter()
+            .map(|text| {
+                let text = text.trim();
+                text.parse::<SocketAddr>()
+                    .or_else(|_| {
+                        text.parse::<std::net::IpAddr>()
+                            .map(|ip| SocketAddr::new(ip, 53))
+                    })
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "dns.nameservers: {text:?} is not an address like 10.0.0.2 or 127.0.0.1:5353"
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -290,6 +335,7 @@ fn environment_source() -> config::Environment {
         .try_parsing(true)
         .list_separator(",")
         .with_list_parse_key("security.allowed_private_networks")
+        .with_list_parse_key("dns.nameservers")
 }
 
 impl Settings {
@@ -439,7 +485,14 @@ impl Settings {
                 .parse::<roster_outbound::IpNetwork>()
                 .map_err(|err| anyhow::anyhow!("security.allowed_private_networks: {err}"))?;
         }
+        self.dns.nameserver_addrs()?;
         Ok(())
+    }
+
+    /// The resolver of domain verification (`dns.nameservers`; `validate` refused entries that
+    /// are no address, so none is dropped here).
+    pub fn dns_resolver(&self) -> roster_outbound::DnsResolver {
+        roster_outbound::DnsResolver::new(self.dns.nameserver_addrs().unwrap_or_default())
     }
 
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -555,6 +608,30 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_nameservers_take_addresses_with_or_without_a_port_and_typos_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(
+            &path,
+            "[dns]\nnameservers = [\"10.0.0.2\", \"127.0.0.1:5353\", \"::1\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        let addrs: Vec<String> = settings
+            .dns
+            .nameserver_addrs()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(addrs, ["10.0.0.2:53", "127.0.0.1:5353", "[::1]:53"]);
+        assert_eq!(Settings::default().dns.nameservers, Vec::<String>::new());
+        std::fs::write(&path, "[dns]\nnameservers = [\"ns1.example\"]\n").unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(refused.contains("dns.nameservers"), "{refused}");
+    }
 
     #[test]
     fn allowed_private_networks_open_exactly_those_networks_and_typos_stop_the_start() {

@@ -129,9 +129,49 @@ fn operator_mistakes_exit_1_with_a_clear_message_and_change_nothing() {
         &cli(&db, "admin create --workspace acme --email not-an-email"),
         "invalid email",
     );
+    // A public mail domain is no domain a workspace can own, on a workspace or a connection.
+    fails_with(
+        &cli(&db, "workspace create webmail --domain gmail.com"),
+        "public mail domain",
+    );
+    fails_with(
+        &cli(&db, "connection create --workspace acme --name corp --kind oidc --issuer https://idp.example --client-id x --domain gmail.com"),
+        "public mail domain",
+    );
     let workspace = db.store.workspace_by_slug("acme").unwrap();
     assert_eq!(db.store.count_users(workspace.id).unwrap(), 0);
     assert!(db.store.list_connections(workspace.id).unwrap().is_empty());
+    assert!(db.store.list_domains(workspace.id).unwrap().is_empty());
+    assert!(db.store.workspace_by_slug("webmail").is_err());
+}
+
+/// The operator's `--domain`s count as proven: `workspace create --domain` and a connection's
+/// `--domain` are recorded as verified domains of the workspace, noted in the audit log.
+#[test]
+fn operator_declared_domains_are_verified() {
+    let db = TestStore::new();
+    json_of(&cli(&db, "workspace create acme --domain acme.test"));
+    json_of(&cli(
+        &db,
+        "connection create --workspace acme --name corp --kind scim",
+    ));
+    let workspace = db.store.workspace_by_slug("acme").unwrap();
+    let domains: Vec<(String, &str)> = db
+        .store
+        .list_domains(workspace.id)
+        .unwrap()
+        .iter()
+        .map(|d| (d.domain.to_string(), d.state.as_str()))
+        .collect();
+    assert_eq!(domains, vec![("acme.test".to_owned(), "verified")]);
+    let declared = db
+        .store
+        .audit_events(workspace.id, None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "domain.declared")
+        .count();
+    assert_eq!(declared, 1);
 }
 
 /// An admin disabled by mistake (or the workspace's only one) is let back in from the CLI:

@@ -474,7 +474,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workspace_domains (workspace_id, domain) {
+        workspace_id -> Text,
+        domain -> Text,
+        state -> Text,
+        challenge -> Text,
+        attempts -> Integer,
+        last_check -> Nullable<Text>,
+        last_checked_at -> Nullable<BigInt>,
+        next_check_at -> Nullable<BigInt>,
+        verified_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
+diesel::joinable!(workspace_domains -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -527,4 +544,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_codes,
     oauth_refresh_tokens,
     backchannel_logouts,
+    workspace_domains,
 );

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pretty_assertions::assert_eq;
+use roster_store::domain::domain_proof::{Check, Trigger};
 use roster_store::domain::{
     Actor, Connection, ConnectionKind, DisplayName, Domain, Email, GroupSync, GroupsClaim,
     LifecycleEvent, LoginClaims, LoginFailure, ProfileSync, RoleName, Slug, Source, UserName,
@@ -261,7 +262,40 @@ fn j05_o17_an_existing_email_is_never_taken_over_silently() {
     );
     assert_eq!(db.store.count_users(ws.id).unwrap(), 1);
 
-    // Authoritative and verified (any case): linked to the same user.
+    // Listing the domain is not enough: until the workspace verified it (a DNS record), the
+    // connection is not authoritative for it and nothing is linked or written.
+    assert_eq!(
+        refused(db.store.jit_login(
+            &ws,
+            &corp,
+            &claims("y", "Alice@Example.test", GroupsClaim::Unknown)
+        )),
+        LoginFailure::EmailConflict
+    );
+    assert_eq!(db.store.count_users(ws.id).unwrap(), 1);
+    let domain = Domain::parse("example.test").unwrap();
+    let pending = db.store.add_domain(&Actor::Cli, ws.id, &domain).unwrap();
+    assert_eq!(
+        refused(db.store.jit_login(
+            &ws,
+            &corp,
+            &claims("y", "Alice@Example.test", GroupsClaim::Unknown)
+        )),
+        LoginFailure::EmailConflict,
+        "a pending domain does not link either"
+    );
+    db.store
+        .record_domain_check(
+            &Actor::Cli,
+            ws.id,
+            &domain,
+            &pending.challenge,
+            Check::Found,
+            Trigger::Request,
+        )
+        .unwrap();
+
+    // Authoritative, domain verified, email verified (any case): linked to the same user.
     let linked = db
         .store
         .jit_login(
@@ -273,7 +307,8 @@ fn j05_o17_an_existing_email_is_never_taken_over_silently() {
     assert!(linked.linked);
     assert_eq!(linked.user.id, existing.id);
 
-    // Another workspace with the same email gets its own user: never a cross-tenant link.
+    // Another workspace with the same email gets its own user: never a cross-tenant link (nor
+    // can it verify the domain another workspace holds).
     let ws2 = db.workspace("globex");
     let corp2 = connection(
         &db,

@@ -102,6 +102,9 @@ fn check(case: &Case, want: &Want) {
         claims: &case.claims,
         known: case.known.as_ref(),
         holder: case.holder.as_ref(),
+        // Every domain the connection lists is verified here; `unverified_domains_do_not_link`
+        // takes that away.
+        verified_domains: &case.connection.domains,
     };
     let changed = |profile: Option<ProfileUpdate>| profile.map(|p| p.changed).unwrap_or_default();
     let got = match decide(&input) {
@@ -392,5 +395,38 @@ fn every_jit_refusal_is_in_the_sso_guide() {
             "docs/sso.md's JIT refusals lack {}",
             failure.code()
         );
+    }
+}
+
+/// A connection that lists a domain links an existing user by email only when the workspace
+/// verified that domain (a DNS record): listing it is not enough, nor is verifying another.
+#[test]
+fn unverified_domains_do_not_link() {
+    let workspace = workspace(&[]);
+    let corp = connection(&["example.test"], ProfileSync::FirstLogin);
+    let claims = claims(Some(ADA), true);
+    let holder = user(ADA, Some(ADA), Active, None);
+    let other = [Domain::parse("other.test").unwrap()];
+    let example = [Domain::parse("example.test").unwrap()];
+    let cases: &[(&[Domain], Option<LoginFailure>)] = &[
+        (&[], Some(EmailConflict)),
+        (&other, Some(EmailConflict)),
+        (&example, None),
+    ];
+    for (verified_domains, want) in cases {
+        let input = JitInput {
+            workspace: &workspace,
+            connection: &corp,
+            claims: &claims,
+            known: None,
+            holder: Some(&holder),
+            verified_domains,
+        };
+        let got = match decide(&input) {
+            JitDecision::Refuse(refusal) => Some(refusal.failure()),
+            JitDecision::Link { .. } => None,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, *want, "verified {verified_domains:?}");
     }
 }

@@ -43,6 +43,7 @@ fn action(text: &str) -> Action {
         "sign out everywhere" => Action::SignOutEverywhere,
         "manage API keys" => Action::ManageApiKeys,
         "manage roles" => Action::ManageRoles,
+        "manage domains" => Action::ManageDomains,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -209,13 +210,14 @@ fn every_action() -> Vec<Action> {
         SignOutEverywhere,
         ManageApiKeys,
         ManageRoles,
+        ManageDomains,
     ];
     for act in &all {
         match act {
             ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
-            | SignOutEverywhere | ManageApiKeys | ManageRoles => {}
+            | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageDomains => {}
         }
     }
     all

@@ -37,6 +37,8 @@ pub struct Options {
     pub rate_limit: Option<(f64, f64)>,
     /// Let outbound URLs (IdP metadata, issuers) point at loopback test servers.
     pub allow_private_network_urls: bool,
+    /// `dns.nameservers`: a DNS server on loopback for domain verification.
+    pub dns_nameservers: Vec<String>,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             webhooks: None,
             rate_limit: None,
             allow_private_network_urls: false,
+            dns_nameservers: Vec::new(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl TestApp {
         if options.allow_private_network_urls {
             settings.security.allow_private_network_urls = true;
         }
+        settings.dns.nameservers = options.dns_nameservers;
         let server = BackgroundServer::start(&settings, db.store.clone()).unwrap();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -38,8 +38,26 @@ pub struct Setup {
     agent: ureq::Agent,
 }
 
-/// Roster with workspace `acme` (a SAML connection `okta` for `acme.example`, not contacted
-/// here), its user Ada with a password, and a confidential app.
+/// Records `domain` as verified by `workspace`, as a check that found its TXT record would.
+pub fn verify_domain(store: &roster_store::Store, workspace: &Workspace, domain: &str) {
+    let domain = Domain::parse(domain).unwrap();
+    let added = store
+        .add_domain(&Actor::Cli, workspace.id, &domain)
+        .unwrap();
+    store
+        .record_domain_check(
+            &Actor::Cli,
+            workspace.id,
+            &domain,
+            &added.challenge,
+            roster_store::domain::domain_proof::Check::Found,
+            roster_store::domain::domain_proof::Trigger::Request,
+        )
+        .unwrap();
+}
+
+/// Roster with workspace `acme` (a SAML connection `okta` for `acme.example`, a domain it
+/// verified; not contacted here), its user Ada with a password, and a confidential app.
 pub fn setup() -> Setup {
     let provider = Provider::start_self_issued();
     let store = &provider.db.store;
@@ -61,6 +79,9 @@ pub fn setup() -> Setup {
             },
         )
         .unwrap();
+    // The workspace proved it owns acme.example (the DNS side: tests/domains), so the domain
+    // routes `login_hint` discovery.
+    verify_domain(store, &workspace, "acme.example");
     let mut new_user = NewUser::minimal(
         workspace.id,
         UserName::parse("ada@acme.example").unwrap(),
@@ -526,7 +547,49 @@ fn without_a_workspace_the_email_first_page_asks_and_finds_it() {
         .unwrap()
         .contains("No workspace signs in people at nowhere.example"));
 
-    // The workspace's domain: on to its login.
+    // A domain a connection lists but its workspace never verified routes nowhere: typing a
+    // domain on a connection proves nothing.
+    let store = &s.provider.db.store;
+    let globex = s.provider.db.workspace("globex");
+    store
+        .create_connection(
+            &Actor::Cli,
+            NewConnection {
+                workspace_id: globex.id,
+                name: DisplayName::parse("squat").unwrap(),
+                kind: ConnectionKind::Saml,
+                vendor: Vendor::Okta,
+                protocol_config: "{}".to_owned(),
+                domains: vec![
+                    Domain::parse("globex.example").unwrap(),
+                    Domain::parse("acme.example").unwrap(),
+                ],
+                scim_enabled: false,
+                profile_sync: ProfileSync::FirstLogin,
+                group_sync: GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+        )
+        .unwrap();
+    let reply = s.authorize(&s.params(&[("login_hint", "bob@globex.example")]), "");
+    assert_eq!(reply.status, 200);
+    assert!(reply
+        .body
+        .as_str()
+        .unwrap()
+        .contains("No workspace signs in people at globex.example"));
+    // Pending is not verified either.
+    store
+        .add_domain(
+            &Actor::Cli,
+            globex.id,
+            &Domain::parse("globex.example").unwrap(),
+        )
+        .unwrap();
+    let reply = s.authorize(&s.params(&[("login_hint", "bob@globex.example")]), "");
+    assert_eq!(reply.status, 200);
+
+    // The workspace's verified domain: on to its login (globex listing it changes nothing).
     let reply = s.authorize(&s.params(&[("login_hint", "bob@acme.example")]), "");
     assert_eq!(reply.status, 303);
     assert!(reply

@@ -59,6 +59,15 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
     let api_key = store.list_api_keys(app.workspace.id).unwrap()[0]
         .id
         .to_string();
+    let domain = store
+        .add_domain(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            &roster_store::domain::Domain::parse("a-private.example").unwrap(),
+        )
+        .unwrap();
+    let challenge = domain.challenge.clone();
+    let domain = domain.domain.to_string();
 
     let snapshot = || -> Value {
         let ws = app.workspace.id;
@@ -74,6 +83,9 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 .map(|key| key.id.to_string()).collect::<Vec<_>>(),
             "connections": store.list_connections(ws).unwrap().iter()
                 .map(roster_store::connection_json).collect::<Vec<_>>(),
+            "domains": store.list_domains(ws).unwrap().iter()
+                .map(|d| json!([d.domain.as_str(), d.state.as_str(), d.attempts, d.challenge]))
+                .collect::<Vec<_>>(),
         })
     };
     let before = snapshot();
@@ -86,6 +98,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         &event,
         &connection,
         &api_key,
+        &challenge,
     ];
 
     // Workspace B's admin.
@@ -115,7 +128,8 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 &format!("/groups/{group}/members/{user}"),
             )
             .replace("/groups/{id}", &format!("/groups/{group}"))
-            .replace("/api-keys/{id}", &format!("/api-keys/{api_key}"));
+            .replace("/api-keys/{id}", &format!("/api-keys/{api_key}"))
+            .replace("/domains/{domain}", &format!("/domains/{domain}"));
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {

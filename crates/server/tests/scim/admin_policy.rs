@@ -84,6 +84,7 @@ struct Ids {
     mapping: String,
     event: String,
     api_key: String,
+    domain: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -105,6 +106,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "webhooks" => &ids.webhook,
                 "group-mappings" => &ids.mapping,
                 "api-keys" => &ids.api_key,
+                "domains" => &ids.domain,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -143,6 +145,9 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("delete", "/scim/group-mappings/{id}") => None,
         ("delete", "/api-keys/{id}") => None,
         ("post", "/roles") => Some(json!({"name": "walkers"})),
+        ("post", "/domains") => Some(json!({"domain": "walk.example"})),
+        ("post", "/domains/{domain}/verify") => None,
+        ("delete", "/domains/{domain}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -221,6 +226,15 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
         mapping: mapping.body["id"].as_str().unwrap().to_owned(),
         event: event.body["events"][0]["id"].as_str().unwrap().to_owned(),
         api_key: store.list_api_keys(workspace).unwrap()[0].id.to_string(),
+        domain: store
+            .add_domain(
+                &Actor::Cli,
+                workspace,
+                &roster_store::domain::Domain::parse("acme.example").unwrap(),
+            )
+            .unwrap()
+            .domain
+            .to_string(),
     };
 
     let snapshot = || -> Value {
@@ -240,6 +254,9 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             "connections": store.list_connections(workspace).unwrap().iter()
                 .map(roster_store::connection_json).collect::<Vec<_>>(),
             "ssoEnforced": store.workspace(workspace).unwrap().sso_enforced,
+            "domains": store.list_domains(workspace).unwrap().iter()
+                .map(|d| json!([d.domain.as_str(), d.state.as_str(), d.attempts]))
+                .collect::<Vec<_>>(),
         })
     };
     let (member_id, member) = signed_in_member(&app, "walker");

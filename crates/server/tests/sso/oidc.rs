@@ -341,7 +341,8 @@ fn an_existing_email_is_linked_only_by_an_authoritative_connection() {
         .contains("email_conflict"));
     assert_eq!(app.user_count(), 1);
 
-    // Authoritative (domain listed) and the OP says the email is verified: linked.
+    // Authoritative (domain listed, and verified by the workspace) and the OP says the email is
+    // verified: linked.
     let (app2, _c, _op2) = oidc_app(OidcOptions::default(), &["example.test"]);
     let existing2 = app2
         .db
@@ -352,6 +353,41 @@ fn an_existing_email_is_linked_only_by_an_authoritative_connection() {
                 workspace_id: app2.workspace.id,
                 ..invited.clone()
             },
+        )
+        .unwrap();
+    // Listing the domain is not enough: without the workspace's proof (its verified domain
+    // taken away here), the same login is refused and nothing is linked.
+    let example = roster_store::domain::Domain::parse("example.test").unwrap();
+    app2.db
+        .store
+        .delete_domain(&Actor::Cli, app2.workspace.id, &example)
+        .unwrap();
+    let unproven = browser(
+        &login_url(&app2),
+        Some(("alice", "alice-password")),
+        None,
+        &app2.jar("unproven"),
+    );
+    assert_eq!(unproven.json["status"], 403, "{}", unproven.json);
+    assert!(unproven.json["body"]
+        .as_str()
+        .unwrap()
+        .contains("email_conflict"));
+    assert_eq!(app2.user_count(), 1);
+    let added = app2
+        .db
+        .store
+        .add_domain(&Actor::Cli, app2.workspace.id, &example)
+        .unwrap();
+    app2.db
+        .store
+        .record_domain_check(
+            &Actor::Cli,
+            app2.workspace.id,
+            &example,
+            &added.challenge,
+            roster_store::domain::domain_proof::Check::Found,
+            roster_store::domain::domain_proof::Trigger::Request,
         )
         .unwrap();
     let linked = browser(

@@ -88,6 +88,11 @@ impl SsoApp {
         domains: &[&str],
         profile_sync: ProfileSync,
     ) -> Connection {
+        // The workspace proved it owns the connection's domains (the DNS side: tests/domains),
+        // so the connection is authoritative for them.
+        for domain in domains {
+            self.prove_domain(domain);
+        }
         self.db
             .store
             .create_connection(
@@ -106,6 +111,29 @@ impl SsoApp {
                 },
             )
             .unwrap()
+    }
+
+    /// Records `domain` as verified by the workspace, as a check that found its TXT record
+    /// would (a domain it already holds is left as it is).
+    pub fn prove_domain(&self, domain: &str) {
+        let store = &self.db.store;
+        let domain = Domain::parse(domain).unwrap();
+        let record = match store.workspace_domain(self.workspace.id, &domain) {
+            Ok(record) => record,
+            Err(_) => store
+                .add_domain(&Actor::Cli, self.workspace.id, &domain)
+                .unwrap(),
+        };
+        store
+            .record_domain_check(
+                &Actor::Cli,
+                self.workspace.id,
+                &domain,
+                &record.challenge,
+                roster_store::domain::domain_proof::Check::Found,
+                roster_store::domain::domain_proof::Trigger::Request,
+            )
+            .unwrap();
     }
 
     pub fn configure(&self, connection: &Connection, config: Value) -> Connection {

@@ -1,6 +1,7 @@
 //! IdP connections of a workspace.
 
 use diesel::prelude::*;
+use roster_domain::domain_proof::DomainState;
 use roster_domain::{
     Action, Actor, Connection, ConnectionId, ConnectionKind, ConnectionStatus, DisplayName, Domain,
     GroupSync, NewAuditEvent, ProfileSync, Timestamp, Vendor, WorkspaceId,
@@ -8,7 +9,7 @@ use roster_domain::{
 
 use super::{corrupt, from_json_list, record_audit, to_json_list};
 use crate::error::conflict_on;
-use crate::schema::connections;
+use crate::schema::{connections, workspace_domains};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// What creating a connection needs; protocol crates validate `protocol_config` before.
@@ -385,14 +386,21 @@ impl Store {
         })
     }
 
-    /// The connections of every workspace whose email domains hold `domain` (lower case), for
-    /// home-realm discovery from an email alone (the OpenID Provider's `login_hint`). The JSON
-    /// list is narrowed by a substring match in SQL and checked exactly here.
+    /// The connections whose email domains hold `domain` (lower case), of the workspace that
+    /// verified `domain` (at most one), for home-realm discovery from an email alone (the OpenID
+    /// Provider's `login_hint`). A domain no workspace verified finds nothing: listing a domain
+    /// on a connection proves nothing. The JSON list is narrowed by a substring match in SQL
+    /// and checked exactly here.
     pub fn connections_for_domain(&self, domain: &str) -> StoreResult<Vec<Connection>> {
         let quoted = format!("%{}%", serde_json::Value::from(domain));
         self.read(|conn| {
+            let verified_by = workspace_domains::table
+                .filter(workspace_domains::domain.eq(domain))
+                .filter(workspace_domains::state.eq(DomainState::Verified.as_str()))
+                .select(workspace_domains::workspace_id);
             let rows: Vec<ConnectionRow> = connections::table
                 .filter(connections::domains.like(quoted))
+                .filter(connections::workspace_id.eq_any(verified_by))
                 .order((connections::workspace_id.asc(), connections::name_key.asc()))
                 .select(ConnectionRow::as_select())
                 .load(conn)?;

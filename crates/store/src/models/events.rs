@@ -51,6 +51,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "workspace.created",
     "workspace.updated",
     "webhook.disabled",
+    "domain.verified",
+    "domain.verification_failed",
 ];
 
 /// The names in `requested` that are not event types, each once, in their order.

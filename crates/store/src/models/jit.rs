@@ -150,12 +150,19 @@ pub(super) fn login_in_transaction(
         (None, Some(keys)) => holder_of(conn, workspace, &keys.user_name, keys.email.as_ref())?,
         _ => None,
     };
+    // Only for a new subject with a holder does the rule read them: whether the connection is
+    // authoritative for the email's domain.
+    let verified_domains = match (&known, &holder) {
+        (None, Some(_)) => super::workspace_domain::verified_domains(conn, workspace.id)?,
+        _ => Vec::new(),
+    };
     let input = JitInput {
         workspace,
         connection,
         claims,
         known: known.as_ref(),
         holder: holder.as_ref(),
+        verified_domains: &verified_domains,
     };
 
     let (user, created, linked) = match jit::decide(&input) {

@@ -35,6 +35,7 @@ mod token_cache;
 mod user;
 mod webhooks;
 mod workspace;
+mod workspace_domain;
 
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
 pub use audit::record_audit;
@@ -82,6 +83,7 @@ pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
 pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
 pub use workspace::NewWorkspace;
+pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};
 
 use roster_domain::DomainError;
 

@@ -59,7 +59,9 @@ impl WorkspaceRow {
 }
 
 impl Store {
-    /// Creates a workspace with its `member` and `admin` roles. A taken slug is a conflict.
+    /// Creates a workspace with its `member` and `admin` roles. A taken slug is a conflict. The
+    /// operator's `domains` are recorded verified (one another workspace holds verified is
+    /// recorded pending).
     pub fn create_workspace(&self, actor: &Actor, new: NewWorkspace) -> StoreResult<Workspace> {
         let now = Timestamp::now().as_micros();
         let row = WorkspaceRow {
@@ -110,6 +112,13 @@ impl Store {
                     target_id: row.id.clone(),
                     detail: serde_json::json!({ "slug": row.slug }).to_string(),
                 },
+            )?;
+            super::workspace_domain::declare_domains(
+                conn,
+                actor,
+                workspace_id,
+                &new.domains,
+                "declared by the operator when the workspace was created",
             )?;
             Ok(workspace_id)
         })?;
