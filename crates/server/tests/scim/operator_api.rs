@@ -154,6 +154,15 @@ fn workspaces_are_created_shown_renamed_and_deleted_only_when_confirmed() {
         Some(json!({ "slug": "initech", "name": "x", "plan": "gold" })),
     )
     .assert_admin_error(400, "validation");
+    // A public mail domain is nobody's to claim.
+    operator(
+        &app,
+        &key,
+        "POST",
+        "/workspaces",
+        Some(json!({ "slug": "initech", "name": "x", "domains": ["gmail.com"] })),
+    )
+    .assert_admin_error(400, "validation");
     assert_eq!(slugs(&app), before);
 
     let renamed = operator(
@@ -178,6 +187,7 @@ fn workspaces_are_created_shown_renamed_and_deleted_only_when_confirmed() {
         by_operator,
         [
             ("workspace.created", "operator"),
+            ("domain.declared", "operator"),
             ("workspace.updated", "operator")
         ]
     );
