@@ -79,6 +79,7 @@ pub fn configure_operator(
             web::post().to(operator_apps::rotate_secret),
         )
         .route("/events", web::get().to(operator::events))
+        .route("/audit", web::get().to(operator::audit))
         .route("/workspaces", web::get().to(operator::list_workspaces))
         .route("/workspaces", web::post().to(operator::create_workspace))
         .service(

@@ -336,6 +336,39 @@ pub async fn events(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Query of `GET /audit`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorAuditQuery {
+    /// The `seq` of the oldest record of the previous page: the next page is older.
+    before: Option<i64>,
+    /// 1 to 1000; 100 when absent.
+    limit: Option<i64>,
+}
+
+/// `GET /audit?before=&limit=`: the deployment's own audit trail, newest first — operator keys
+/// created and revoked, workspaces deleted, apps registered, rotated and deleted, session keys
+/// rotated (what happens inside a workspace is in that workspace's trail).
+pub async fn audit(
+    _operator: Operator,
+    store: web::Data<Store>,
+    query: web::Query<OperatorAuditQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let OperatorAuditQuery { before, limit } = query.into_inner();
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AdminError::validation("limit must be between 1 and 1000"));
+    }
+    let events =
+        roster_store::blocking(move || store.system_audit_events_before(before, limit)).await?;
+    Ok(HttpResponse::Ok().json(crate::logs::AuditTrail {
+        events: events
+            .into_iter()
+            .map(crate::logs::AuditEntry::from)
+            .collect(),
+    }))
+}
+
 /// The operator API's own operations, relative to `/api/v1/operator` (the workspace routes under
 /// `/workspaces/{workspace}` are the admin API's, documented from its tables).
 pub(crate) const API: &[Operation] = &[
@@ -373,6 +406,13 @@ pub(crate) const API: &[Operation] = &[
     )
     .query(schema::<OperatorFeedQuery>)
     .answers(200, schema::<crate::events::EventPage>),
+    Operation::get(
+        "/audit",
+        "listDeploymentAuditEvents",
+        "The deployment's own audit trail, newest first (keys, workspace deletions, apps)",
+    )
+    .query(schema::<OperatorAuditQuery>)
+    .answers(200, schema::<crate::logs::AuditTrail>),
     Operation::delete(
         "/workspaces/{workspace}",
         "deleteWorkspace",

@@ -98,9 +98,20 @@ impl Store {
     /// The newest audit events that belong to no workspace (operator actions such as session
     /// key rotations), newest first, at most `limit`.
     pub fn system_audit_events(&self, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+        self.system_audit_events_before(None, limit)
+    }
+
+    /// [`Store::system_audit_events`] before the position `before` (the operator's audit
+    /// trail pages back with it).
+    pub fn system_audit_events_before(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let rows: Vec<AuditRow> = self.read(|conn| {
             Ok(audit_events::table
                 .filter(audit_events::workspace_id.is_null())
+                .filter(audit_events::seq.lt(before.unwrap_or(i64::MAX)))
                 .order(audit_events::seq.desc())
                 .limit(limit)
                 .select(AuditRow::as_select())
