@@ -23,6 +23,7 @@ mod operator_apps;
 mod params;
 mod roles;
 mod settings;
+mod test_sign_ins;
 mod tokens;
 mod users;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
@@ -151,6 +152,8 @@ routes! {
     delete "/connections/{id}" => connections::revoke,
     put "/connections/{id}/settings" => connections::update_settings,
     post "/connections/{id}/test" => connections::test,
+    post "/connections/{id}/test-sign-in" => test_sign_ins::start,
+    get "/connections/{id}/test-sign-ins/{test}" => test_sign_ins::report,
     get "/scim/migration-plan" => migration::endpoint,
     put "/connections/{id}/scim" => connections::set_scim,
     get "/sso-enforcement" => settings::sso_enforcement,

@@ -309,6 +309,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    test_sign_ins (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        request_id -> Nullable<Text>,
+        browser_hash -> Nullable<Text>,
+        report -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        completed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     saml_replay (connection_id, assertion_id) {
         connection_id -> Text,
         assertion_id -> Text,
@@ -532,6 +547,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_resends,
     sso_requests,
+    test_sign_ins,
     saml_replay,
     login_events,
     session_keys,

@@ -30,6 +30,7 @@ mod session_keys;
 mod sign_in;
 mod sign_out;
 mod sso_state;
+mod test_sign_ins;
 mod token;
 mod token_cache;
 mod user;
@@ -47,7 +48,7 @@ pub use events::{
     EventMessage, GroupResource, UserResource, WorkspaceResource, EVENT_TYPES,
 };
 pub use group::NewGroup;
-pub use jit::{JitError, JitOutcome};
+pub use jit::{JitError, JitOutcome, JitPreview};
 pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::{CreatedMapping, IdpGroupRef, NamedMapping, NewMapping};
@@ -78,6 +79,9 @@ pub use session_keys::{KeyRotation, SessionKeyRecord, SessionKeyStatus};
 pub use sign_in::OneTimeAssertion;
 pub use sign_out::SignedOutEverywhere;
 pub use sso_state::SsoRequest;
+pub use test_sign_ins::{
+    TestSignIn, TestSignInStatus, TestStartRefused, TEST_SIGN_IN_KEPT_SECONDS, TEST_SIGN_IN_SECONDS,
+};
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
