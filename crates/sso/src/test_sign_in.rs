@@ -65,6 +65,11 @@ impl ReportCheck {
         let text = |value: Option<&Value>| match value {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(text)) => text.clone(),
+            Some(Value::Array(values)) if values.iter().all(Value::is_string) => values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             Some(other) => other.to_string(),
         };
         let name = detail
@@ -294,22 +299,27 @@ mod tests {
         let table = [
             (
                 LoginFailure::InvalidResponse,
-                json!({ "reason": "audience_mismatch", "want": "sp", "got": ["other"] }),
-                ("audience_mismatch", "sp", "[\"other\"]"),
+                json!({ "reason": "audience_mismatch", "want": "sp", "got": ["other", "another"] }),
+                ("audience_mismatch", "sp", "other, another"),
             ),
             (
                 LoginFailure::EmailDomainNotAllowed,
                 json!({ "want": ["example.test"], "got": "other.test" }),
-                (
-                    "email_domain_not_allowed",
-                    "[\"example.test\"]",
-                    "other.test",
-                ),
+                ("email_domain_not_allowed", "example.test", "other.test"),
             ),
             (
                 LoginFailure::InvalidResponse,
                 json!({ "reason": "malformed", "error": "not base64" }),
                 ("malformed", "", "not base64"),
+            ),
+            (
+                LoginFailure::UserInactive,
+                json!({ "lifecycle": "deactivated" }),
+                (
+                    "user_inactive",
+                    "",
+                    LoginFailure::UserInactive.explanation(),
+                ),
             ),
             (
                 LoginFailure::InvalidResponse,

@@ -26,3 +26,4 @@ mod saml;
 mod saml_exhaustion;
 mod support;
 mod tenant;
+mod test_sign_in;

@@ -185,14 +185,21 @@ impl Store {
         request: &SsoRequest,
     ) -> StoreResult<Result<(), TestStartRefused>> {
         self.write(|conn| {
-            if let Err(refused) = startable(find(conn, id)?, workspace_id) {
-                return Ok(Err(refused));
-            }
+            let test = match startable(find(conn, id)?, workspace_id) {
+                Ok(test) => test,
+                Err(refused) => return Ok(Err(refused)),
+            };
             let now = Timestamp::now().as_micros();
             diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now)))
                 .execute(conn)?;
+            // The pending login lives no longer than its test, so that no answer to it is
+            // taken for a real login's once the test is over.
+            let request = SsoRequest {
+                expires_at: request.expires_at.min(test.expires_at),
+                ..request.clone()
+            };
             diesel::insert_into(sso_requests::table)
-                .values(request)
+                .values(&request)
                 .execute(conn)?;
             diesel::update(
                 test_sign_ins::table
@@ -237,8 +244,9 @@ impl Store {
     }
 
     /// Completes the test sign-in `id` once with `report` (JSON text), consuming `assertion`
-    /// in the same transaction so that a tested SAML assertion cannot be used again anywhere.
-    /// `false` when it was completed before or has expired (nothing is written then).
+    /// and deleting the test's pending login in the same transaction, so that neither a tested
+    /// SAML assertion nor the test's request can be used again anywhere. `false` when it was
+    /// completed before or has expired (nothing is written then).
     pub fn complete_test_sign_in(
         &self,
         id: &str,
@@ -264,6 +272,16 @@ impl Store {
                     assertion.assertion_id,
                     assertion.valid_until,
                 )?;
+            }
+            // Its pending login goes with it (a refused check leaves it unconsumed): an answer to
+            // a finished test's request is never a real login's.
+            if let Some(request_id) = &test.request_id {
+                diesel::delete(
+                    sso_requests::table
+                        .filter(sso_requests::id.eq(request_id))
+                        .filter(sso_requests::connection_id.eq(&test.connection_id)),
+                )
+                .execute(conn)?;
             }
             let updated = diesel::update(
                 test_sign_ins::table
