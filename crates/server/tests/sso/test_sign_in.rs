@@ -66,7 +66,11 @@ fn metadata(key: &Key) -> String {
 
 impl Setup {
     fn sp_entity_id(&self) -> String {
-        format!("{}/sso/saml/{}/metadata", self.app.url(), self.connection.id)
+        format!(
+            "{}/sso/saml/{}/metadata",
+            self.app.url(),
+            self.connection.id
+        )
     }
 
     fn acs(&self) -> String {
@@ -171,7 +175,10 @@ impl Setup {
     fn report(&self, test_id: &str) -> Value {
         let (status, view) = self.admin(
             "GET",
-            &format!("/connections/{}/test-sign-ins/{test_id}", self.connection.id),
+            &format!(
+                "/connections/{}/test-sign-ins/{test_id}",
+                self.connection.id
+            ),
             &self.api_key,
         );
         assert_eq!(status, 200, "{view}");
@@ -251,7 +258,8 @@ fn checks_by_name(report: &Value) -> Vec<(String, bool)> {
 #[test]
 fn a_test_sign_in_reports_create_link_and_sign_in_and_writes_nothing() {
     let s = setup();
-    s.app.map(&s.connection, "engineering", "Engineering", "engineer");
+    s.app
+        .map(&s.connection, "engineering", "Engineering", "engineer");
     let before = s.counts();
 
     // A new subject: a real sign-in would create the user.
@@ -497,7 +505,11 @@ fn only_a_connection_with_idp_settings_can_be_tested() {
         &format!("/connections/{}/test-sign-in", draft.id),
         &s.api_key,
     );
-    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
     let scim = s
         .app
         .db
@@ -507,7 +519,11 @@ fn only_a_connection_with_idp_settings_can_be_tested() {
         &format!("/connections/{}/test-sign-in", scim.id),
         &s.api_key,
     );
-    assert_eq!((status, body["code"].as_str()), (400, Some("validation")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation")),
+        "{body}"
+    );
     let (status, _) = s.admin(
         "GET",
         &format!(
@@ -518,4 +534,139 @@ fn only_a_connection_with_idp_settings_can_be_tested() {
         &s.api_key,
     );
     assert_eq!(status, 404);
+}
+
+/// Through the real IdPs (`ROSTER_E2E`): a scripted browser opens a test's URL, signs in at
+/// SimpleSAMLphp or oidc-provider as alice, and lands on the console's report — no session, no
+/// user. Then alice's report says `create`, with what each IdP sent.
+mod through_real_idps {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use crate::idps::{browser, OidcOp, OidcOptions, SamlIdp};
+    use crate::support::e2e_enabled;
+
+    /// Starts a test of `connection` with `api_key`, runs the browser through the IdP as alice,
+    /// and returns the report, after checking the landing and that nothing was written.
+    fn run(app: &SsoApp, connection: &Connection, api_key: &str) -> Value {
+        let url = |path: &str| format!("{}/api/v1/admin{path}", app.url());
+        let mut response = agent()
+            .post(&url(&format!(
+                "/connections/{}/test-sign-in",
+                connection.id
+            )))
+            .header("Authorization", &format!("Bearer {api_key}"))
+            .send_empty()
+            .unwrap();
+        let started: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(response.status().as_u16(), 201, "{started}");
+        let before = counts(app);
+        let outcome = browser(
+            started["url"].as_str().unwrap(),
+            Some(("alice", "alice-password")),
+            Some(&format!("{}/admin", app.url())),
+            &app.jar("admin"),
+        );
+        assert_eq!(outcome.exit_code, 0, "{}", outcome.json);
+        assert_eq!(
+            outcome.json["url"],
+            format!(
+                "{}/admin#test/{}",
+                app.url(),
+                started["id"].as_str().unwrap()
+            )
+        );
+        assert_eq!(
+            outcome.json["cookies"]["127.0.0.1"]["roster_session"],
+            Value::Null
+        );
+        assert_eq!(counts(app), before);
+        let mut response = agent()
+            .get(&url(&format!(
+                "/connections/{}/test-sign-ins/{}",
+                connection.id,
+                started["id"].as_str().unwrap()
+            )))
+            .header("Authorization", &format!("Bearer {api_key}"))
+            .call()
+            .unwrap();
+        let view: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(view["status"], "completed", "{view}");
+        view["report"].clone()
+    }
+
+    fn counts(app: &SsoApp) -> [i64; 4] {
+        app.db
+            .read_rows(|conn| {
+                Ok([
+                    users::table.count().get_result(conn)?,
+                    identities::table.count().get_result(conn)?,
+                    events::table.count().get_result(conn)?,
+                    login_events::table.count().get_result(conn)?,
+                ])
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn saml_through_simplesamlphp() {
+        if !e2e_enabled() {
+            return;
+        }
+        let app = SsoApp::new();
+        let connection = app.connection("corp", ConnectionKind::Saml, &["example.test"]);
+        let idp = SamlIdp::start(
+            &format!("{}/sso/saml/{}/metadata", app.url(), connection.id),
+            &format!("{}/sso/saml/{}/acs", app.url(), connection.id),
+        );
+        let connection = app.configure(
+            &connection,
+            json!({ "idp_metadata_xml": idp.metadata_xml(), "idp_metadata_url": idp.metadata_url() }),
+        );
+        let api_key = admin_key(&app, app.workspace.id);
+        let report = run(&app, &connection, &api_key);
+        assert_eq!(report["outcome"], "create", "{report}\n{}", idp.log());
+        assert_eq!(report["subject"], "8f2c6b1e-alice");
+        assert_eq!(report["email"], "alice@example.test");
+        assert_eq!(report["groups"], json!(["engineering", "admins"]));
+        assert!(report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|check| check["ok"] == true));
+    }
+
+    #[test]
+    fn oidc_through_oidc_provider() {
+        if !e2e_enabled() {
+            return;
+        }
+        let app = SsoApp::new();
+        let connection = app.connection("corp", ConnectionKind::Oidc, &["example.test"]);
+        let op = OidcOp::start(OidcOptions {
+            redirect_uris: vec![format!("{}/sso/oidc/{}/callback", app.url(), connection.id)],
+            ..OidcOptions::default()
+        });
+        let connection = app.configure(
+            &connection,
+            json!({
+                "issuer": op.issuer(),
+                "client_id": op.client_id(),
+                "client_secret": op.client_secret(),
+            }),
+        );
+        let api_key = admin_key(&app, app.workspace.id);
+        let report = run(&app, &connection, &api_key);
+        assert_eq!(report["outcome"], "create", "{report}");
+        assert_eq!(report["subject"], "8f2c6b1e-alice");
+        assert_eq!(report["email"], "alice@example.test");
+        assert_eq!(report["userName"], "alice");
+        assert_eq!(report["attributes"]["email_verified"], json!(["true"]));
+        assert!(report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|check| check["name"] == "id_token" && check["ok"] == true));
+    }
 }
