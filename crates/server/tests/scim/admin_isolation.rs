@@ -68,6 +68,14 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         .unwrap();
     let challenge = domain.challenge.clone();
     let domain = domain.domain.to_string();
+    let test_sign_in = store
+        .create_test_sign_in(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            app.connection.id,
+        )
+        .unwrap()
+        .id;
 
     let snapshot = || -> Value {
         let ws = app.workspace.id;
@@ -99,6 +107,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         &connection,
         &api_key,
         &challenge,
+        &test_sign_in,
     ];
 
     // Workspace B's admin.
@@ -108,6 +117,10 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
     for (method, template) in roster_admin::openapi::operations() {
         let relative = template.strip_prefix("/api/v1/admin").unwrap();
         let path = relative
+            .replace(
+                "/test-sign-ins/{test}",
+                &format!("/test-sign-ins/{test_sign_in}"),
+            )
             .replace(
                 "/connections/{id}/tokens/{token}",
                 &format!("/connections/{connection}/tokens/{token}"),

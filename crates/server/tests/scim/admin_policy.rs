@@ -85,6 +85,7 @@ struct Ids {
     event: String,
     api_key: String,
     domain: String,
+    test_sign_in: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -107,6 +108,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "group-mappings" => &ids.mapping,
                 "api-keys" => &ids.api_key,
                 "domains" => &ids.domain,
+                "test-sign-ins" => &ids.test_sign_in,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -130,6 +132,7 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("delete", "/connections/{id}") => None,
         ("put", "/connections/{id}/settings") => Some(json!({})),
         ("post", "/connections/{id}/test") => None,
+        ("post", "/connections/{id}/test-sign-in") => None,
         ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
         ("put", "/sso-enforcement") => Some(json!({"enforced": true})),
         ("post", "/connections/{id}/tokens") => Some(json!({"name": "walk"})),
@@ -235,6 +238,10 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             .unwrap()
             .domain
             .to_string(),
+        test_sign_in: store
+            .create_test_sign_in(&Actor::Cli, workspace, app.connection.id)
+            .unwrap()
+            .id,
     };
 
     let snapshot = || -> Value {

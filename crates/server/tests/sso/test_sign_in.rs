@@ -541,9 +541,9 @@ fn only_a_connection_with_idp_settings_can_be_tested() {
 /// user. Then alice's report says `create`, with what each IdP sent.
 mod through_real_idps {
     use super::*;
-    use pretty_assertions::assert_eq;
     use crate::idps::{browser, OidcOp, OidcOptions, SamlIdp};
     use crate::support::e2e_enabled;
+    use pretty_assertions::assert_eq;
 
     /// Starts a test of `connection` with `api_key`, runs the browser through the IdP as alice,
     /// and returns the report, after checking the landing and that nothing was written.
