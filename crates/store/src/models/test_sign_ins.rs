@@ -175,9 +175,10 @@ impl Store {
         self.read(|conn| Ok(startable(find(conn, id)?, workspace_id)))
     }
 
-    /// Starts the test sign-in `id` once: records `request` (the pending login its browser
-    /// began, whose `return_to` leads back to the console) and binds the test to it, in one
-    /// transaction. A second start — another tab, another browser — is refused.
+    /// Starts the test sign-in `id` once: binds the test to `request` (the pending login its
+    /// browser began, whose `return_to` leads back to the console) and records that request, in
+    /// one transaction. A second start — another tab, another browser, or one racing this one —
+    /// is refused and records nothing.
     pub fn start_test_sign_in(
         &self,
         workspace_id: WorkspaceId,
@@ -185,11 +186,32 @@ impl Store {
         request: &SsoRequest,
     ) -> StoreResult<Result<(), TestStartRefused>> {
         self.write(|conn| {
-            let test = match startable(find(conn, id)?, workspace_id) {
-                Ok(test) => test,
-                Err(refused) => return Ok(Err(refused)),
-            };
             let now = Timestamp::now().as_micros();
+            // The claim first: of two starts racing, the second finds the row taken (PostgreSQL
+            // re-reads it once the first commits; SQLite runs them one after the other).
+            let claimed = diesel::update(
+                test_sign_ins::table
+                    .find(id)
+                    .filter(test_sign_ins::workspace_id.eq(workspace_id.to_string()))
+                    .filter(test_sign_ins::started_at.is_null())
+                    .filter(test_sign_ins::completed_at.is_null())
+                    .filter(test_sign_ins::expires_at.ge(now)),
+            )
+            .set((
+                test_sign_ins::request_id.eq(&request.id),
+                test_sign_ins::browser_hash.eq(&request.browser_hash),
+                test_sign_ins::started_at.eq(now),
+            ))
+            .execute(conn)?;
+            if claimed == 0 {
+                let refused = startable(find(conn, id)?, workspace_id)
+                    .err()
+                    .unwrap_or(TestStartRefused::AlreadyStarted);
+                return Ok(Err(refused));
+            }
+            let test = find(conn, id)?.ok_or(StoreError::NotFound {
+                what: "test sign-in",
+            })?;
             diesel::delete(sso_requests::table.filter(sso_requests::expires_at.lt(now)))
                 .execute(conn)?;
             // The pending login lives no longer than its test, so that no answer to it is
@@ -201,17 +223,6 @@ impl Store {
             diesel::insert_into(sso_requests::table)
                 .values(&request)
                 .execute(conn)?;
-            diesel::update(
-                test_sign_ins::table
-                    .find(id)
-                    .filter(test_sign_ins::started_at.is_null()),
-            )
-            .set((
-                test_sign_ins::request_id.eq(&request.id),
-                test_sign_ins::browser_hash.eq(&request.browser_hash),
-                test_sign_ins::started_at.eq(now),
-            ))
-            .execute(conn)?;
             Ok(Ok(()))
         })
     }
@@ -254,18 +265,29 @@ impl Store {
         assertion: Option<OneTimeAssertion<'_>>,
     ) -> StoreResult<bool> {
         self.write(|conn| {
-            let Some(test) = find(conn, id)? else {
-                return Ok(false);
-            };
             let now = Timestamp::now().as_micros();
-            if test.status_at(now) != TestSignInStatus::Pending {
+            let completed = diesel::update(
+                test_sign_ins::table
+                    .find(id)
+                    .filter(test_sign_ins::completed_at.is_null())
+                    .filter(test_sign_ins::expires_at.ge(now)),
+            )
+            .set((
+                test_sign_ins::report.eq(Some(report)),
+                test_sign_ins::completed_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+            if completed == 0 {
                 return Ok(false);
             }
+            let test = find(conn, id)?.ok_or(StoreError::NotFound {
+                what: "test sign-in",
+            })?;
+            let connection_id: ConnectionId = test
+                .connection_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("test_sign_ins: connection id".to_owned()))?;
             if let Some(assertion) = assertion {
-                let connection_id: ConnectionId = test
-                    .connection_id
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("test_sign_ins: connection id".to_owned()))?;
                 consume_in(
                     conn,
                     connection_id,
@@ -283,17 +305,7 @@ impl Store {
                 )
                 .execute(conn)?;
             }
-            let updated = diesel::update(
-                test_sign_ins::table
-                    .find(id)
-                    .filter(test_sign_ins::completed_at.is_null()),
-            )
-            .set((
-                test_sign_ins::report.eq(Some(report)),
-                test_sign_ins::completed_at.eq(Some(now)),
-            ))
-            .execute(conn)?;
-            Ok(updated == 1)
+            Ok(true)
         })
     }
 }
@@ -315,5 +327,146 @@ fn startable(
             }
         }
         Some(_) | None => Err(TestStartRefused::Unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A test sign-in's life on both backends: started once, completed once, its pending login
+    //! bounded by it and gone with it.
+
+    use pretty_assertions::assert_eq;
+    use roster_domain::{Actor, Timestamp};
+
+    use super::{TestSignInStatus, TestStartRefused};
+    use crate::testing::TestStore;
+    use crate::{OneTimeAssertion, SsoRequest};
+
+    fn request(id: &str, connection: &str, workspace: &str, browser: &str) -> SsoRequest {
+        let now = Timestamp::now();
+        SsoRequest {
+            id: id.to_owned(),
+            workspace_id: workspace.to_owned(),
+            connection_id: connection.to_owned(),
+            browser_hash: browser.to_owned(),
+            nonce: None,
+            pkce_verifier: None,
+            return_to: "/admin#test/x".to_owned(),
+            created_at: now.as_micros(),
+            // Longer than the test: the store shortens it.
+            expires_at: now.plus_seconds(3600).as_micros(),
+        }
+    }
+
+    #[test]
+    fn a_test_starts_once_completes_once_and_takes_its_request_with_it() {
+        let db = TestStore::new();
+        let store = &db.store;
+        let workspace = db.workspace("acme");
+        let other = db.workspace("globex");
+        let connection = db.scim_connection(workspace.id, "idp", false, false);
+        let test = store
+            .create_test_sign_in(&Actor::Cli, workspace.id, connection.id)
+            .unwrap();
+        let now = Timestamp::now().as_micros();
+        assert_eq!(test.status_at(now), TestSignInStatus::Pending);
+        assert_eq!(
+            test.status_at(test.expires_at + 1),
+            TestSignInStatus::Expired
+        );
+        let (ws, cid) = (workspace.id.to_string(), connection.id.to_string());
+
+        // Another workspace cannot start it; its browser starts it once.
+        let first = request("r1", &cid, &ws, "b1");
+        assert_eq!(
+            store
+                .start_test_sign_in(other.id, &test.id, &first)
+                .unwrap(),
+            Err(TestStartRefused::Unknown)
+        );
+        assert_eq!(
+            store
+                .start_test_sign_in(workspace.id, &test.id, &first)
+                .unwrap(),
+            Ok(())
+        );
+        let second = request("r2", &cid, &ws, "b2");
+        assert_eq!(
+            store
+                .start_test_sign_in(workspace.id, &test.id, &second)
+                .unwrap(),
+            Err(TestStartRefused::AlreadyStarted)
+        );
+        assert_eq!(
+            store.pending_sso_requests(connection.id, "b2").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store.pending_sso_requests(connection.id, "b1").unwrap(),
+            vec!["r1".to_owned()]
+        );
+        // Only the browser that started it has it pending.
+        let pending = store.pending_test_sign_ins(connection.id, "b1").unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].request_id.as_deref(), Some("r1"));
+        assert!(store
+            .pending_test_sign_ins(connection.id, "b2")
+            .unwrap()
+            .is_empty());
+
+        // Completed once: the assertion is consumed and the request is gone.
+        let assertion = OneTimeAssertion {
+            assertion_id: "_a1",
+            valid_until: Timestamp::now().plus_seconds(300),
+        };
+        assert!(store
+            .complete_test_sign_in(&test.id, r#"{"outcome":"create"}"#, Some(assertion))
+            .unwrap());
+        assert!(!store
+            .complete_test_sign_in(&test.id, r#"{"outcome":"refuse"}"#, None)
+            .unwrap());
+        assert!(store.assertion_consumed(connection.id, "_a1").unwrap());
+        assert!(store
+            .pending_sso_requests(connection.id, "b1")
+            .unwrap()
+            .is_empty());
+        let stored = store
+            .test_sign_in(workspace.id, connection.id, &test.id)
+            .unwrap();
+        assert_eq!(stored.report.as_deref(), Some(r#"{"outcome":"create"}"#));
+        assert_eq!(
+            stored.status_at(Timestamp::now().as_micros()),
+            TestSignInStatus::Completed
+        );
+        assert_eq!(
+            store
+                .start_test_sign_in(workspace.id, &test.id, &second)
+                .unwrap(),
+            Err(TestStartRefused::Finished)
+        );
+        assert!(store
+            .test_sign_in(other.id, connection.id, &test.id)
+            .is_err());
+    }
+
+    #[test]
+    fn a_test_s_request_expires_with_the_test() {
+        let db = TestStore::new();
+        let store = &db.store;
+        let workspace = db.workspace("acme");
+        let connection = db.scim_connection(workspace.id, "idp", false, false);
+        let test = store
+            .create_test_sign_in(&Actor::Cli, workspace.id, connection.id)
+            .unwrap();
+        let (ws, cid) = (workspace.id.to_string(), connection.id.to_string());
+        store
+            .start_test_sign_in(workspace.id, &test.id, &request("r1", &cid, &ws, "b1"))
+            .unwrap()
+            .unwrap();
+        let taken = store
+            .take_sso_request(connection.id, "r1", "b1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.expires_at, test.expires_at);
     }
 }
