@@ -476,6 +476,57 @@ fn a_refused_check_is_a_report_and_a_test_completes_once() {
     assert_eq!(status, 404);
 }
 
+/// A draft that has its IdP settings is tested before it is activated: the test reports, while a
+/// real login through it is still refused (`connection_draft`).
+#[test]
+fn a_draft_with_idp_settings_can_be_tested_before_it_takes_logins() {
+    let s = setup();
+    let draft = s
+        .app
+        .db
+        .store
+        .create_connection_in(
+            &Actor::Cli,
+            roster_store::NewConnection {
+                workspace_id: s.app.workspace.id,
+                name: roster_store::domain::DisplayName::parse("draft").unwrap(),
+                kind: ConnectionKind::Saml,
+                vendor: roster_store::domain::Vendor::Generic,
+                protocol_config: json!({ "idp_metadata_xml": metadata(&s.key) }).to_string(),
+                domains: Vec::new(),
+                scim_enabled: false,
+                profile_sync: roster_store::domain::ProfileSync::FirstLogin,
+                group_sync: roster_store::domain::GroupSync::EveryLogin,
+                strict_immutability: false,
+            },
+            roster_store::domain::ConnectionStatus::Draft,
+        )
+        .unwrap();
+    assert_eq!(draft.status, roster_store::domain::ConnectionStatus::Draft);
+    let s = Setup {
+        connection: draft,
+        ..s
+    };
+    let before = s.counts();
+    let (test_id, binding, request_id) = s.start_test();
+    let xml = s.response(
+        Some(&request_id),
+        &s.sp_entity_id(),
+        "s-new",
+        "new@example.test",
+    );
+    let (status, _, session, body) = s.post_acs(&xml, &binding);
+    assert_eq!((status, session), (303, None), "{body}");
+    assert_eq!(s.report(&test_id)["report"]["outcome"], "create");
+    assert_eq!(s.counts(), before);
+
+    let (status, _, _) = s.open(
+        &format!("{}/sso/acme/login?connection=draft", s.app.url()),
+        None,
+    );
+    assert_eq!(status, 400, "a real login through the draft is refused");
+}
+
 /// A draft without IdP metadata cannot be tested (409); a SCIM-only connection has no sign-in
 /// (400); the report of an unknown test is a 404.
 #[test]
