@@ -527,6 +527,44 @@ fn a_draft_with_idp_settings_can_be_tested_before_it_takes_logins() {
     assert_eq!(status, 400, "a real login through the draft is refused");
 }
 
+/// An OIDC test whose provider cannot be asked at the start (discovery fails) lands on its
+/// report at once: `refuse`, `idp_unreachable`; the login log stays empty.
+#[test]
+fn an_unreachable_provider_is_a_report_at_once() {
+    let app = SsoApp::new();
+    let connection = app.connection("entra", ConnectionKind::Oidc, &["example.test"]);
+    let connection = app.configure(
+        &connection,
+        json!({
+            "issuer": "http://127.0.0.1:9/unreachable",
+            "client_id": "roster",
+            "client_secret": "secret",
+        }),
+    );
+    let api_key = admin_key(&app, app.workspace.id);
+    let s = Setup {
+        app,
+        connection,
+        key: Key::new("/CN=unused-by-oidc"),
+        api_key,
+    };
+    let before = s.counts();
+    let (status, started) = s.admin(
+        "POST",
+        &format!("/connections/{}/test-sign-in", s.connection.id),
+        &s.api_key,
+    );
+    assert_eq!(status, 201, "{started}");
+    let test_id = started["id"].as_str().unwrap();
+    let (status, location, _) = s.open(started["url"].as_str().unwrap(), None);
+    assert_eq!((status, location), (303, format!("/admin#test/{test_id}")));
+    let report = &s.report(test_id)["report"];
+    assert_eq!(report["outcome"], "refuse", "{report}");
+    assert_eq!(report["reason"], "idp_unreachable");
+    assert_eq!(report["checks"][0]["ok"], false);
+    assert_eq!(s.counts(), before);
+}
+
 /// A draft without IdP metadata cannot be tested (409); a SCIM-only connection has no sign-in
 /// (400); the report of an unknown test is a 404.
 #[test]
