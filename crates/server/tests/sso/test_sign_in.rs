@@ -406,6 +406,7 @@ fn a_refused_check_is_a_report_and_a_test_completes_once() {
     assert_eq!(check["name"], "audience_mismatch", "{report}");
     assert_eq!(check["ok"], false);
     assert_eq!(check["want"], s.sp_entity_id());
+    assert_eq!(check["got"], "https://another-sp.example.test (unverified)");
 
     // A second completion — the same response again, or a good one — is refused and changes
     // nothing.

@@ -119,7 +119,9 @@ fn answer(
                 serde_json::json!({ "reason": "unsolicited_response" }),
                 None,
             ),
-            Err(Stop::Refused(failure, detail)) => flow.refuse(state, failure, detail, None),
+            Err(Stop::Refused(failure, detail)) => {
+                flow.refuse(state, failure, with_claimed_audiences(detail, form), None)
+            }
             Err(Stop::Trouble(err)) => Err(err),
         };
     }
@@ -141,6 +143,22 @@ fn answer(
             Some(verified.one_time()),
         )
         .map(Landing::SignedIn)
+}
+
+/// An audience mismatch that samael found names no audience (it does not say); a test's report
+/// shows the ones the response states, marked unverified, so the admin sees what the IdP sent.
+fn with_claimed_audiences(mut detail: serde_json::Value, form: &AcsForm) -> serde_json::Value {
+    let unreported = detail["reason"] == "audience_mismatch"
+        && detail["got"].as_array().is_some_and(Vec::is_empty);
+    if let (true, Some(response)) = (unreported, form.saml_response.as_deref()) {
+        let claimed = saml::claimed_audiences(response);
+        detail["got"] = serde_json::Value::from(if claimed.is_empty() {
+            "no audience".to_owned()
+        } else {
+            format!("{} (unverified)", claimed.join(", "))
+        });
+    }
+    detail
 }
 
 /// Which pending request the response answers: a test's (then it is the only one expected),

@@ -80,3 +80,14 @@ pub fn claimed_request_id(saml_response_b64: &str) -> Option<String> {
     let xml = prescan::decode_post_binding(saml_response_b64).ok()?;
     prescan::scan(&xml).ok()?.in_response_to
 }
+
+/// The audiences a response's assertion names, read by the pre-scan without verification: for
+/// a test sign-in's report of an audience mismatch, where samael does not say what it found.
+/// Never for a decision.
+pub fn claimed_audiences(saml_response_b64: &str) -> Vec<String> {
+    prescan::decode_post_binding(saml_response_b64)
+        .ok()
+        .and_then(|xml| prescan::scan(&xml).ok())
+        .map(|envelope| envelope.audiences)
+        .unwrap_or_default()
+}
