@@ -48,6 +48,9 @@ pub enum Action {
     ManageRoles,
     /// Add, verify (check the DNS record again) or delete a domain of the workspace.
     ManageDomains,
+    /// Create, list or revoke setup links (one-time console sessions for a customer's IT
+    /// admin, scoped to one job: `crate::setup`).
+    ManageSetupLinks,
 }
 
 /// Who acts.
@@ -231,7 +234,7 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains,
+            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains | ManageSetupLinks,
             Target::Workspace,
         ) => Allowed,
         (

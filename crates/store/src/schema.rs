@@ -490,8 +490,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    setup_links (id) {
+        id -> Text,
+        workspace_id -> Text,
+        intent -> Text,
+        token_hash -> Text,
+        return_url -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        redeemed_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        session_hash -> Nullable<Text>,
+        session_expires_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
+diesel::joinable!(setup_links -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -545,4 +564,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_refresh_tokens,
     backchannel_logouts,
     workspace_domains,
+    setup_links,
 );

@@ -27,6 +27,7 @@ mod scim_groups;
 mod scim_status;
 mod scim_users;
 mod session_keys;
+mod setup_link;
 mod sign_in;
 mod sign_out;
 mod sso_state;
@@ -75,6 +76,7 @@ pub use scim_users::{
     remove_user_attributes, CreateOutcome, ScimScope, UserUpdate, NEVER_STORED_USER_ATTRIBUTES,
 };
 pub use session_keys::{KeyRotation, SessionKeyRecord, SessionKeyStatus};
+pub use setup_link::{NewSetupLink, SetupLink};
 pub use sign_in::OneTimeAssertion;
 pub use sign_out::SignedOutEverywhere;
 pub use sso_state::SsoRequest;
