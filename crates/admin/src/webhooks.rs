@@ -205,7 +205,7 @@ pub async fn list(
 pub async fn delete(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageWebhooks)?;
@@ -219,7 +219,7 @@ pub async fn delete(
 pub async fn enable(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let endpoint = roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::ManageWebhooks)?;
@@ -233,7 +233,7 @@ pub async fn enable(
 pub async fn deliveries(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let log = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
@@ -256,7 +256,7 @@ pub struct Resend {
 pub async fn resend(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
     body: web::Json<Resend>,
 ) -> Result<HttpResponse, AdminError> {
     let event_id = body.into_inner().event_id;

@@ -21,6 +21,10 @@ pub enum Area {
     Session,
     /// The workspace's connections and their values for the IdP, read.
     ReadConnections,
+    /// `POST /connections`, whose body decides its area: a SCIM-only connection is
+    /// [`Area::ConfigureScim`], a SAML or OIDC one [`Area::ConfigureSso`]; the handler asks
+    /// again once it has read the body.
+    CreateConnection,
     /// Create, change, test and test-sign-in a SAML or OIDC connection.
     ConfigureSso,
     /// Create a SCIM-only connection, turn SCIM on, create and list SCIM tokens.
@@ -39,7 +43,7 @@ pub fn reaches(intent: SetupIntent, area: Area) -> bool {
     match area {
         Area::AdminOnly => false,
         Area::Session | Area::FinishSetup => true,
-        Area::ReadConnections => matches!(intent, Sso | Scim | All),
+        Area::ReadConnections | Area::CreateConnection => matches!(intent, Sso | Scim | All),
         Area::ConfigureSso => matches!(intent, Sso | All),
         Area::ConfigureScim | Area::WatchProvisioning => matches!(intent, Scim | All),
         Area::Domains => matches!(intent, Domain | All),
@@ -57,6 +61,7 @@ mod tests {
             "admin only" => Area::AdminOnly,
             "session" => Area::Session,
             "read connections" => Area::ReadConnections,
+            "create connection" => Area::CreateConnection,
             "configure SSO" => Area::ConfigureSso,
             "configure SCIM" => Area::ConfigureScim,
             "watch provisioning" => Area::WatchProvisioning,
@@ -95,7 +100,7 @@ mod tests {
     #[test]
     fn the_documented_table_is_the_rule() {
         let rows = rows();
-        assert_eq!(rows.len(), 8, "one row per area");
+        assert_eq!(rows.len(), 9, "one row per area");
         let intents = [
             SetupIntent::Sso,
             SetupIntent::Scim,
@@ -119,6 +124,7 @@ mod tests {
             Area::AdminOnly,
             Area::Session,
             Area::ReadConnections,
+            Area::CreateConnection,
             Area::ConfigureSso,
             Area::ConfigureScim,
             Area::WatchProvisioning,

@@ -34,5 +34,6 @@ mod operator_apps;
 mod outage;
 mod passwords;
 mod replicas;
+mod setup_links;
 mod users;
 mod webhooks;
