@@ -710,7 +710,7 @@ function guidedSetup(activated, start = null) {
         alternatives.length > 1 && !connection ? alternatives.map((g) => h("button", { type: "button", class: g === guide ? "" : "secondary",
           "data-testid": `protocol-${g.protocol}`, onclick: () => show(g) }, g.protocol.toUpperCase())) : null,
         connection ? null : h("button", { type: "button", class: "secondary", onclick: pick }, "Another identity provider")),
-      h("p", { class: "muted" }, `In ${guide.idp}: ${guide.where}.`),
+      h("p", { class: "muted", "data-testid": "guide-where", text: `${guide.idp}: ${guide.where}.` }),
       guide.protocol === "saml" ? samlGuide(guide, connection, (c) => show(guide, c)) : null,
       guideSteps(guide, sp),
       guide.protocol === "saml" && connection ? samlGivesBack(guide, connection) : null,
@@ -726,7 +726,7 @@ function guidedSetup(activated, start = null) {
       const draft = await attempt(() => api("POST", "/connections", body), `Connection ${v.name} created as a draft: paste its values into ${guide.idp}, then give Roster what ${guide.idp} gives back.`);
       if (draft) created(draft);
     } },
-      h("label", {}, "Connection name", h("input", { name: "name", required: true, value: slug(guide.idp).split("-")[0] })),
+      h("label", {}, "Connection name", h("input", { name: "name", required: true, value: guide.id.split("-")[0] })),
       h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" })),
       h("button", { type: "submit", "data-testid": "guide-create" }, "Show my values"));
   };
@@ -759,7 +759,7 @@ function guidedSetup(activated, start = null) {
       h("h3", { text: `What ${guide.idp} gives back` }),
       h("p", { class: "muted", text: `Give Roster ${guide.gives}.` }),
       h("div", { class: "inline" },
-        h("label", {}, "Connection name", h("input", { name: "name", required: true, value: slug(guide.idp).split("-")[0] })),
+        h("label", {}, "Connection name", h("input", { name: "name", required: true, value: guide.id.split("-")[0] })),
         h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" }))),
       h("label", {}, "Issuer", h("input", { name: "issuer", type: "url", required: true })),
       h("label", {}, "Client id", h("input", { name: "clientId", required: true })),
@@ -893,7 +893,7 @@ async function domains(view) {
     h("p", { class: "muted", text: "A domain counts once it is verified: only then do sign-ins with its addresses find this workspace and link existing users by email. Publish the TXT record at the domain's DNS host; Roster checks it in the background, or now with Check now." }),
     list.length ? table(["Domain", "State", "Last check", "TXT record to publish", ""], list.map((d) =>
       h("tr", { "data-testid": `domain-${d.domain}` },
-        h("td", { class: "mono", text: d.domain }),
+        h("td", { class: "mono nowrap", text: d.domain }),
         h("td", { class: d.state === "verified" ? "ok" : d.state === "failed" ? "bad" : "", "data-testid": "domain-state", text: d.state }),
         h("td", { "data-testid": "domain-check" }, describeCheck(d),
           d.state === "pending" && d.nextCheckAt ? h("div", { class: "muted", text: `next check ${when(d.nextCheckAt)}` }) : null),
