@@ -846,7 +846,7 @@ async function testReport(view, testId) {
           h("p", { class: "muted", text: "Nothing was written: no user, no session, no sign-in." })),
         h("section", { class: "card" },
           h("h2", { text: "What arrived" }),
-          h("div", { class: "kv" }, [["Subject", r.subject], ["Email", r.email], ["userName", r.userName], ["Display name", r.displayName]].map(([label, value]) => [
+          h("div", { class: "kv" }, [["Subject", r.subject], ["Email", r.email], ["userName", r.userName], ["Display name", r.displayName]].flatMap(([label, value]) => [
             h("span", { class: "muted", text: label }), h("code", { "data-testid": `arrived-${slug(label)}`, text: value || "none" }), h("span", {})])),
           h("h3", { text: "Groups" }),
           (r.groups || []).length ? h("ul", {}, r.groups.map((g) => h("li", { class: "mono", text: g }))) : h("p", { class: "muted", text: "No group arrived." }),
