@@ -724,7 +724,9 @@ function guidedSetup(activated, start = null) {
       const v = formValues(e.target);
       const body = { name: v.name, kind: "saml", vendor: guide.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
       const draft = await attempt(() => api("POST", "/connections", body), `Connection ${v.name} created as a draft: paste its values into ${guide.idp}, then give Roster what ${guide.idp} gives back.`);
-      if (draft) created(draft);
+      if (!draft) return;
+      rememberGuide(draft, guide);
+      created(draft);
     } },
       h("label", {}, "Connection name", h("input", { name: "name", required: true, value: guide.id.split("-")[0] })),
       h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" })),
@@ -773,10 +775,27 @@ function guidedSetup(activated, start = null) {
   return box;
 }
 
-// The guide of a connection that exists (a draft to finish): by its vendor and kind, else the
-// generic one of its kind.
+// Which guide a draft was started with (JumpCloud, AD FS and PingFederate share the generic
+// vendor), kept in this browser to show the same steps when the admin comes back to it.
+function rememberGuide(connection, guide) {
+  try {
+    localStorage.setItem(`roster.guide.${connection.id}`, guide.id);
+  } catch {
+    // No storage: guideFor falls back to the vendor's guide.
+  }
+}
+
+// The guide of a connection that exists (a draft to finish): the one it was started with, else
+// by its vendor and kind, else the generic one of its kind.
 function guideFor(connection) {
-  return IDP_GUIDES.find((g) => g.vendor === connection.vendor && g.protocol === connection.kind && g.vendor !== "generic")
+  let started = null;
+  try {
+    started = localStorage.getItem(`roster.guide.${connection.id}`);
+  } catch {
+    started = null;
+  }
+  return IDP_GUIDES.find((g) => g.id === started && g.protocol === connection.kind)
+    || IDP_GUIDES.find((g) => g.vendor === connection.vendor && g.protocol === connection.kind && g.vendor !== "generic")
     || IDP_GUIDES.find((g) => g.id === `generic-${connection.kind}`);
 }
 
@@ -835,7 +854,9 @@ async function testReport(view, testId) {
   fill(view,
     h("h1", { text: `Test sign-in through ${connection.name}` }),
     test.status !== "completed" || !r
-      ? h("p", { class: "muted", "data-testid": "test-status", text: test.status === "expired" ? "This test expired before a sign-in came back: start another." : "Waiting for the sign-in to come back from the IdP…" })
+      ? h("p", { class: "muted", "data-testid": "test-status" },
+        test.status === "expired" ? "This test expired before a sign-in came back: start another. " : "Waiting for the sign-in to come back from the IdP… ",
+        test.status === "expired" ? null : h("button", { class: "secondary", onclick: () => testReport(view, testId) }, "Look again"))
       : h("div", { "data-testid": "test-report" },
         h("section", { class: "card" },
           h("h2", { text: "What Roster would do" }),
@@ -1361,6 +1382,10 @@ function rememberConnection(id) {
 
 async function setupRoute(view, name, argument) {
   const flow = setupFlow();
+  if (!flow.length) {
+    fill(view, h("p", { class: "bad", text: `This console does not know the setup intent ${session.setup.intent}.` }));
+    return;
+  }
   // `#setup/STEP`, or `#test/ID` on the way back from a test sign-in.
   const step = name === "test" ? "test" : (flow.includes(argument) ? argument : flow[0]);
   const index = flow.indexOf(step);
