@@ -576,13 +576,13 @@ const IDP_GUIDES = /* idp-guides:begin */ [
     "vendor": "generic",
     "doc": "JumpCloud",
     "where": "Admin Portal → SSO Applications → Add New Application → Custom Application → Manage Single Sign-On (SSO) → Configure SSO with SAML",
-    "gives": "the metadata file from Export Metadata (paste its XML)",
+    "gives": "JumpCloud's metadata URL (Copy Metadata URL) or the exported metadata XML",
     "steps": [
       "SSO tab: **IdP Entity ID** = a name of your choice, e.g. `jumpcloud-roster` (JumpCloud's own entity ID); **SP Entity ID** = `sp_entity_id`; **ACS URLs** → **Default URL** = `acs_url`.",
-      "**SAMLSubject NameID** = `email`, **SAMLSubject NameID Format** = `urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress` (or `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`); **Signature Algorithm** = `RSA-SHA256`; **Sign** = Assertion (or Response); **Login URL** = `login_url`.",
+      "**SAMLSubject NameID** = `email`, **SAMLSubject NameID Format** = `urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress` (or `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`); **Signature Algorithm** = `RSA-SHA256`; sign the Assertion (or the Response); **Login URL** = `login_url`.",
       "**Attributes** → User Attributes: `email` = `email`, `givenName` = `firstname`, `surname` = `lastname`; check **Include group attribute**, named `memberOf`, to send the user's JumpCloud groups.",
       "User Groups tab: bind the groups whose users may sign in. Activate (later: Save).",
-      "SSO tab → **Export Metadata**: paste the downloaded XML into Roster."
+      "SSO tab → **Copy Metadata URL** and give it to Roster (or **Export Metadata** and paste the downloaded XML)."
     ]
   },
   {
