@@ -444,14 +444,16 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let steps = seen["guideSteps"].as_array().unwrap();
     assert_eq!(steps.len(), 5, "{seen:#}");
     assert!(
-        steps[1]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("Configure SAML: Single sign-on URL = {okta_acs} Copy")),
+        steps[1].as_str().unwrap().starts_with(&format!(
+            "Configure SAML: Single sign-on URL = {okta_acs} Copy"
+        )),
         "{seen:#}"
     );
     assert_eq!(seen["guidedState"], "SAML · okta · active");
-    assert_eq!(seen["guidedFlash"], "okta is active: its sign-ins work now.");
+    assert_eq!(
+        seen["guidedFlash"],
+        "okta is active: its sign-ins work now."
+    );
     assert_eq!(
         seen["guidedTestSignIn"], 1,
         "an active connection offers a test sign-in"
