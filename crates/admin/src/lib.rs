@@ -15,6 +15,7 @@ pub mod domains;
 pub mod error;
 mod events;
 mod groups;
+pub mod invitations;
 mod logs;
 mod migration;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub struct AdminSettings {
 }
 
 pub use console::configure_console;
+pub use invitations::configure_invitation_pages;
 pub use setup_links::configure_setup_pages;
 
 /// Mounts the admin API on the `/api/v1/admin` scope the server gives. Expects a
@@ -197,6 +199,9 @@ routes! {
     post "/setup-links" => setup_links::create: AdminOnly,
     delete "/setup-links/{id}" => setup_links::revoke: AdminOnly,
     post "/setup/finish" => setup_links::finish: FinishSetup,
+    get "/admins/invitations" => invitations::list: AdminOnly,
+    post "/admins/invitations" => invitations::create: AdminOnly,
+    delete "/admins/invitations/{id}" => invitations::revoke: AdminOnly,
 }
 
 /// Whether a request path (relative to `/api/v1/admin`) fits a route's path template.

@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 16] {
+fn resources() -> [(&'static str, &'static [Operation]); 17] {
     use crate::*;
     [
         ("users", users::API),
@@ -140,6 +140,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 16] {
         ("logs", logs::API),
         ("api-keys", api_keys::API),
         ("setup-links", setup_links::API),
+        ("admins", invitations::API),
         ("session", auth::API),
     ]
 }

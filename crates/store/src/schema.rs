@@ -508,9 +508,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        accepted_by -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
 diesel::joinable!(setup_links -> workspaces (workspace_id));
+diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -565,4 +581,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     backchannel_logouts,
     workspace_domains,
     setup_links,
+    admin_invitations,
 );

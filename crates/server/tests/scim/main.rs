@@ -24,6 +24,7 @@ mod entra;
 mod errors;
 mod events;
 mod groups;
+mod invitations;
 mod list_params;
 mod lists;
 mod mapping;

@@ -1,5 +1,6 @@
 //! One file per table: the row types, their conversion to domain types, and the operations.
 
+mod admin_invitation;
 mod admins;
 mod api_key;
 mod audit;
@@ -38,6 +39,7 @@ mod webhooks;
 mod workspace;
 mod workspace_domain;
 
+pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
