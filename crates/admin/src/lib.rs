@@ -20,6 +20,7 @@ mod migration;
 pub mod openapi;
 pub mod operator;
 mod operator_apps;
+mod operator_webhooks;
 mod params;
 mod roles;
 mod settings;
@@ -78,6 +79,7 @@ pub fn configure_operator(
             "/apps/{client_id}/rotate-secret",
             web::post().to(operator_apps::rotate_secret),
         )
+        .configure(operator_webhooks::configure)
         .route("/events", web::get().to(operator::events))
         .route("/audit", web::get().to(operator::audit))
         .route("/workspaces", web::get().to(operator::list_workspaces))
@@ -162,13 +164,14 @@ routes! {
     get "/audit" => logs::audit,
     get "/session" => auth::session,
     get "/login-events" => logs::login_events,
-    get "/webhooks" => webhooks::list,
-    get "/webhooks/event-types" => webhooks::event_types,
+    get "/webhooks" => webhooks::list::<auth::Principal>,
+    get "/webhooks/event-types" => webhooks::event_types::<auth::Principal>,
     post "/webhooks" => webhooks::create,
-    delete "/webhooks/{id}" => webhooks::delete,
-    post "/webhooks/{id}/enable" => webhooks::enable,
-    get "/webhooks/{id}/deliveries" => webhooks::deliveries,
-    post "/webhooks/{id}/resend" => webhooks::resend,
+    get "/webhooks/{id}" => webhooks::get::<auth::Principal>,
+    delete "/webhooks/{id}" => webhooks::delete::<auth::Principal>,
+    post "/webhooks/{id}/enable" => webhooks::enable::<auth::Principal>,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries::<auth::Principal>,
+    post "/webhooks/{id}/resend" => webhooks::resend::<auth::Principal>,
     get "/scim" => scim_admin::status,
     delete "/scim/connections/{id}" => scim_admin::revoke_connection,
     get "/scim/group-mappings" => scim_admin::list_mappings,
@@ -215,6 +218,7 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         operator::API
             .iter()
             .chain(operator_apps::API)
+            .chain(operator_webhooks::API)
             .map(|op| (op.method, op.path.to_owned()))
             .chain(
                 ROUTES
