@@ -62,8 +62,8 @@ pub fn configure_api(
         .default_service(web::to(unknown_route));
 }
 
-/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
-/// and app routes ([`operator_apps`]), and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace,
+/// app ([`operator_apps`]) and webhook ([`operator_webhooks`]) routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
 /// operator's key stands for an admin of that workspace ([`operator`]).
 pub fn configure_operator(
     cfg: &mut web::ServiceConfig,

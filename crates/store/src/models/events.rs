@@ -14,6 +14,11 @@
 //!
 //! Within one publication, `ins` order is causal order: a transaction that waits on another's
 //! row lock inserts its events after that one committed, so after it in `ins`.
+//!
+//! A workspace's events go with it ([`delete_workspace_events`]), all but its
+//! `workspace.deleted`, which the operator's feed and webhooks read afterwards: so `events` does
+//! not reference `workspaces`, and an event's workspace slug comes from a join, or for that last
+//! event from its resource.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
