@@ -21,6 +21,7 @@ mod migration;
 pub mod openapi;
 pub mod operator;
 mod operator_apps;
+mod operator_webhooks;
 mod params;
 mod roles;
 mod settings;
@@ -65,8 +66,8 @@ pub fn configure_api(
         .default_service(web::to(unknown_route));
 }
 
-/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
-/// and app routes ([`operator_apps`]), and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace,
+/// app ([`operator_apps`]) and webhook ([`operator_webhooks`]) routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
 /// operator's key stands for an admin of that workspace ([`operator`]).
 pub fn configure_operator(
     cfg: &mut web::ServiceConfig,
@@ -82,6 +83,7 @@ pub fn configure_operator(
             "/apps/{client_id}/rotate-secret",
             web::post().to(operator_apps::rotate_secret),
         )
+        .configure(operator_webhooks::configure)
         .route("/events", web::get().to(operator::events))
         .route("/audit", web::get().to(operator::audit))
         .route("/workspaces", web::get().to(operator::list_workspaces))
@@ -174,13 +176,14 @@ routes! {
     get "/audit" => logs::audit: AdminOnly,
     get "/session" => auth::session: Session,
     get "/login-events" => logs::login_events: AdminOnly,
-    get "/webhooks" => webhooks::list: AdminOnly,
-    get "/webhooks/event-types" => webhooks::event_types: AdminOnly,
+    get "/webhooks" => webhooks::list::<auth::Principal>: AdminOnly,
+    get "/webhooks/event-types" => webhooks::event_types::<auth::Principal>: AdminOnly,
     post "/webhooks" => webhooks::create: AdminOnly,
-    delete "/webhooks/{id}" => webhooks::delete: AdminOnly,
-    post "/webhooks/{id}/enable" => webhooks::enable: AdminOnly,
-    get "/webhooks/{id}/deliveries" => webhooks::deliveries: AdminOnly,
-    post "/webhooks/{id}/resend" => webhooks::resend: AdminOnly,
+    get "/webhooks/{id}" => webhooks::get::<auth::Principal>: AdminOnly,
+    delete "/webhooks/{id}" => webhooks::delete::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/enable" => webhooks::enable::<auth::Principal>: AdminOnly,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/resend" => webhooks::resend::<auth::Principal>: AdminOnly,
     get "/scim" => scim_admin::status: WatchProvisioning,
     delete "/scim/connections/{id}" => scim_admin::revoke_connection: AdminOnly,
     get "/scim/group-mappings" => scim_admin::list_mappings: AdminOnly,
@@ -234,6 +237,7 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         operator::API
             .iter()
             .chain(operator_apps::API)
+            .chain(operator_webhooks::API)
             .map(|op| (op.method, op.path.to_owned()))
             .chain(
                 ROUTES

@@ -303,7 +303,11 @@ pub fn document() -> Value {
             add(op, at, tag, &mut generator);
         }
     }
-    for op in crate::operator::API.iter().chain(crate::operator_apps::API) {
+    for op in crate::operator::API
+        .iter()
+        .chain(crate::operator_apps::API)
+        .chain(crate::operator_webhooks::API)
+    {
         let path = format!("{OPERATOR_PREFIX}{}", op.path);
         let at = Mounted {
             path: &path,
@@ -361,6 +365,7 @@ mod tests {
             .flat_map(|(_, operations)| operations.iter().map(|op| op.id))
             .chain(crate::operator::API.iter().map(|op| op.id))
             .chain(crate::operator_apps::API.iter().map(|op| op.id))
+            .chain(crate::operator_webhooks::API.iter().map(|op| op.id))
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");

@@ -221,6 +221,7 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` references no row: a workspace's `workspace.deleted` event outlives it.
     events (seq) {
         seq -> BigInt,
         id -> Text,
@@ -252,9 +253,11 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` NULL: an endpoint of the deployment (the operator's), receiving the events
+    /// of the workspaces in `workspaces` (a JSON array of ids), or of every workspace when empty.
     webhook_endpoints (id) {
         id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         url -> Text,
         event_types -> Text,
         secret -> Text,
@@ -266,6 +269,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         lease_until -> BigInt,
         created_at -> BigInt,
+        workspaces -> Text,
     }
 }
 
@@ -273,7 +277,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> Text,
         endpoint_id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         event_id -> Text,
         event_seq -> BigInt,
         attempt -> Integer,

@@ -32,6 +32,7 @@ mod metrics;
 mod okta;
 mod operator_api;
 mod operator_apps;
+mod operator_webhooks;
 mod outage;
 mod passwords;
 mod replicas;

@@ -85,7 +85,10 @@ pub use sso_state::SsoRequest;
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
+pub use webhooks::{
+    Claim, DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint,
+    WebhookScope,
+};
 pub use workspace::NewWorkspace;
 pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};
 
