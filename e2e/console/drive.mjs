@@ -26,6 +26,11 @@
 // (an API key to revoke), EXPIRED_TOKEN (the name of an expired token of the "directory"
 // connection), EXPIRED_METADATA_FILE (IdP metadata whose signing certificate expired),
 // SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
+//
+// Also: the guided setup picks Okta, shows its steps with the new draft's values (Copy buttons
+// copy them) and activates the connection with the IdP's metadata URL; the Domains page adds a
+// domain, shows the TXT record to publish, checks it (no record yet: failed, and why) and deletes
+// it after a confirmation.
 
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -143,6 +148,32 @@ try {
   await draftCard.locator('[data-testid="draft"]').waitFor({ state: "detached" });
   result.activatedState = (await page.locator('[data-testid="connection-okta-later"] h2 .muted').innerText()).trim();
   await shot("04e-draft-activated");
+
+  // 3e. The guided setup: pick Okta, name the connection (a draft is created, so the steps show
+  // this workspace's own values, each with a Copy button), then give Roster Okta's metadata URL.
+  const guided = page.locator('[data-testid="guided-setup"]');
+  result.pickerIdps = (await guided.locator('.picker button').allInnerTexts()).map((t) => t.trim());
+  await shot("20a-idp-picker");
+  await guided.locator('[data-testid="pick-okta"]').click();
+  result.guideTitle = (await guided.locator('[data-testid="guide-title"]').innerText()).trim();
+  result.guidePlaceholder = (await guided.locator('[data-testid="value-acs_url"]').first().innerText()).trim();
+  await guided.locator('[data-testid="guide-create"]').click();
+  await guided.locator('[data-testid="guide-metadata"]').waitFor();
+  result.guideSteps = (await guided.locator('[data-testid="guide-step"]').allInnerTexts()).map((t) => t.replace(/\s+/g, " ").trim());
+  result.guideAcsUrl = (await guided.locator('code[data-testid="value-acs_url"]').first().innerText()).trim();
+  result.guideEntityId = (await guided.locator('code[data-testid="value-sp_entity_id"]').first().innerText()).trim();
+  await guided.locator('[data-testid="copy-acs_url"]').first().click();
+  result.guideAcsCopied = (await page.evaluate(() => navigator.clipboard.readText())) === result.guideAcsUrl;
+  await shot("20b-guided-okta-steps");
+  await guided.locator('[data-testid="guide-metadata"] input[name="metadataUrl"]').fill(env("SAML_METADATA_URL"));
+  await guided.locator('[data-testid="guide-activate"]').click();
+  const guidedCard = page.locator('[data-testid="connection-okta"]');
+  await guidedCard.locator("h2 .muted", { hasText: "active" }).waitFor();
+  result.guidedState = (await guidedCard.locator("h2 .muted").innerText()).trim();
+  result.guidedCardAcsUrl = (await guidedCard.locator('[data-testid="acs-url"]').innerText()).trim();
+  result.guidedFlash = (await page.locator("#flash").innerText()).trim();
+  result.guidedTestSignIn = await guidedCard.locator('[data-testid="test-sign-in"]').count();
+  await shot("20c-guided-okta-active");
 
   // 4. Turn SCIM on and generate a token: shown once, with the base URL to paste.
   await card.locator('[data-testid="scim-toggle"]').check();
@@ -305,6 +336,40 @@ try {
   await page.locator('[data-testid="webhook-secret"]').waitFor();
   result.webhookSecretShown = (await page.locator('[data-testid="webhook-secret"] code').innerText()).trim().length > 0;
   await shot("12-webhooks");
+
+  // 9b. Domains: add one and see the TXT record to publish (name and value, with Copy buttons);
+  // Check now finds no record (the test's DNS server has none) and says so; delete it after a
+  // confirmation. A second one is kept (the test compares it with the database).
+  await show("domains");
+  const addDomain = async (name) => {
+    await page.fill('#new-domain input[name="domain"]', name);
+    await page.click('[data-testid="add-domain"]');
+    await page.locator('[data-testid="new-domain-record"]').waitFor();
+    const record = page.locator('[data-testid="new-domain-record"]');
+    return {
+      name: (await record.locator('[data-testid="record-name"]').innerText()).trim(),
+      value: (await record.locator('[data-testid="record-value"]').innerText()).trim(),
+      copyButtons: await record.getByRole("button", { name: "Copy" }).count(),
+    };
+  };
+  result.domainRecord = await addDomain("console-proof.test");
+  const domainRow = page.locator('[data-testid="domain-console-proof.test"]');
+  result.domainStateAdded = (await domainRow.locator('[data-testid="domain-state"]').innerText()).trim();
+  await shot("21a-domain-added");
+  await domainRow.locator('[data-testid="check-domain"]').click();
+  await domainRow.locator('[data-testid="domain-state"]', { hasText: "failed" }).waitFor();
+  result.domainCheck = (await domainRow.locator('[data-testid="domain-check"]').innerText()).trim();
+  result.domainCheckFlash = (await page.locator("#flash").innerText()).trim();
+  await shot("21b-domain-checked");
+  await domainRow.locator('[data-testid="delete-domain"]').click();
+  await dialog.waitFor();
+  result.domainConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await shot("21c-domain-delete-confirmation");
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await domainRow.waitFor({ state: "detached" });
+  result.keptDomainRecord = await addDomain("kept-proof.test");
+  result.domainRows = (await page.locator('tr[data-testid^="domain-"] td:first-child').allInnerTexts()).map((t) => t.trim());
+  await shot("21-domains");
 
   // 10. A user's page lists the apps they are signed into; "Sign out everywhere" asks first
   // (cancelled once: nothing happens), then ends every sign-in and the list empties.

@@ -401,7 +401,13 @@ async function connectionCard(summary, rerender) {
     c.idp && c.idp.entityId ? h("p", { class: "muted", text: `IdP ${c.idp.entityId}, ${c.idp.signingCertificates} signing certificate(s)` }) : null,
     c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
   if (c.status === "revoked") return card;
-  if (c.status === "draft") card.append(draftPanel(c, rerender));
+  if (c.status === "draft") {
+    card.append(draftPanel(c, rerender));
+    const steps = h("div", {});
+    card.append(h("button", { class: "secondary", type: "button", "data-testid": "show-guide", onclick: () => {
+      fill(steps, guidedSetup(() => rerender(), { guide: guideFor(c), connection: c }));
+    } }, "Show the setup steps"), steps);
+  }
   const results = h("div", {});
   const editor = h("div", {});
   const openEditor = () => {
@@ -414,6 +420,7 @@ async function connectionCard(summary, rerender) {
       const result = await attempt(() => api("POST", `/connections/${c.id}/test`));
       results.replaceChildren(result ? testResults(result, openEditor) : "");
     } }, "Test connection"));
+    if (c.status === "active") controls.append(testSignInButton(c));
   }
   controls.append(h("button", { class: "secondary", "data-testid": "edit-connection", onclick: openEditor }, "Edit connection"));
   if (c.kind !== "scim") {
@@ -440,9 +447,509 @@ async function connections(view) {
     const { connections: list } = await api("GET", "/connections");
     const cards = await Promise.all(list.map((c) => connectionCard(c, render)));
     fill(view, h("h1", { text: "Connections" }), ...cards,
-      h("section", { class: "card" }, h("h2", { text: "New connection" }), connectionForm(() => render())));
+      h("section", { class: "card" }, h("h2", { text: "New connection" }), guidedSetup(() => render())),
+      h("section", { class: "card" }, h("h2", { text: "New connection, by hand" }), connectionForm(() => render())));
   };
   await render();
+}
+
+// --- Guided IdP setup ------------------------------------------------------------------------
+
+// The steps of docs/idp-setup.md, one entry per IdP and protocol: the console shows them with
+// this workspace's own values in place of the value names (`acs_url`, …), each with a Copy
+// button. crates/admin/tests/idp_guides.rs checks that every entry's `where` and `steps` are its
+// doc section's, word for word, so the page and the doc cannot drift apart. Strict JSON between
+// the markers (the test parses it).
+const IDP_GUIDES = /* idp-guides:begin */ [
+  {
+    "id": "entra-saml",
+    "idp": "Microsoft Entra ID",
+    "protocol": "saml",
+    "vendor": "entra",
+    "doc": "Microsoft Entra ID",
+    "where": "Enterprise applications → New application → Create your own application → Non-gallery → Single sign-on → SAML",
+    "gives": "Entra's App Federation Metadata Url (Single sign-on → SAML Certificates)",
+    "steps": [
+      "Basic SAML Configuration → Edit: **Identifier (Entity ID)** = `sp_entity_id`; **Reply URL (Assertion Consumer Service URL)** = `acs_url`; **Sign on URL** = `login_url`; Relay State and Logout URL empty. Save.",
+      "Attributes & Claims: **Unique User Identifier (Name ID)** = `user.objectid` with format **Persistent** (stable across renames; `user.userprincipalname` with Email format also works). Keep the default claims `emailaddress` (`user.mail`), `givenname`, `surname`; add a group claim (Security groups, source attribute **Group ID**). Roster reads these claim URIs as they are. Above 150 groups Entra sends `groups.link` instead, which Roster treats as \"unknown\".",
+      "Users and groups: assign who may sign in.",
+      "SAML Certificates: copy the **App Federation Metadata Url** and give it to Roster. Entra rotates its signing certificate; the metadata URL is fetched again hourly and every certificate it lists is trusted."
+    ]
+  },
+  {
+    "id": "entra-oidc",
+    "idp": "Microsoft Entra ID",
+    "protocol": "oidc",
+    "vendor": "entra",
+    "doc": "Microsoft Entra ID",
+    "where": "App registrations → New registration",
+    "gives": "the issuer, the Application (client) ID and the client secret's Value",
+    "steps": [
+      "**Supported account types**: accounts in this organizational directory only. **Redirect URI**: platform **Web**, `redirect_uri` (Roster shows it once the connection is created: add it then).",
+      "Certificates & secrets → **New client secret**: copy its **Value** (not its Secret ID).",
+      "Token configuration → **Add optional claim** (ID token): `email`, `given_name`, `family_name`, `preferred_username` and `xms_edov` (Entra sends no `email_verified`; Roster reads `xms_edov` in its place); **Add groups claim** (Security groups, **Group ID**). Overage is \"unknown\".",
+      "Overview: the issuer is `https://login.microsoftonline.com/<tenant id>/v2.0` (tenant-specific: `/common` is refused, its discovery names another issuer); the client id is the **Application (client) ID**."
+    ]
+  },
+  {
+    "id": "okta-saml",
+    "idp": "Okta",
+    "protocol": "saml",
+    "vendor": "okta",
+    "doc": "Okta",
+    "where": "Applications → Create App Integration → SAML 2.0",
+    "gives": "Okta's Metadata URL (the application's Sign On tab)",
+    "steps": [
+      "General Settings: **App name** Roster → Next.",
+      "Configure SAML: **Single sign-on URL** = `acs_url` (\"Use this for Recipient URL and Destination URL\" checked); **Audience URI (SP Entity ID)** = `sp_entity_id`; **Default RelayState** empty; **Name ID format** = `Persistent` (or `EmailAddress`); **Application username** = Okta username.",
+      "Attribute Statements: `email` = `user.email`, `givenName` = `user.firstName`, `surname` = `user.lastName` (optional `uid` = `user.login`, `displayName` = `user.displayName`). Group Attribute Statements: `groups`, filter *Matches regex* `.*` (or a prefix). Next → Finish.",
+      "Assignments: assign the people and groups who may sign in.",
+      "Sign On tab → **Metadata URL** (`https://<org>.okta.com/app/<app id>/sso/saml/metadata`): give it to Roster."
+    ]
+  },
+  {
+    "id": "okta-oidc",
+    "idp": "Okta",
+    "protocol": "oidc",
+    "vendor": "okta",
+    "doc": "Okta",
+    "where": "Applications → Create App Integration → OIDC - OpenID Connect, Web Application",
+    "gives": "the issuer, the Client ID and the Client secret",
+    "steps": [
+      "**Grant type** Authorization Code; **Sign-in redirect URIs** = `redirect_uri` (Roster shows it once the connection is created: add it then); **Sign-out redirect URIs** empty; Assignments: who may sign in. Save.",
+      "General → Client Credentials: client authentication **Client secret**; copy the **Client ID** and the **Client secret**.",
+      "Sign On → OpenID Connect ID Token → **Groups claim type** Filter, name `groups`, *Matches regex* `.*`.",
+      "The issuer is `https://<org>.okta.com` (the org authorization server) or `https://<org>.okta.com/oauth2/default`."
+    ]
+  },
+  {
+    "id": "google-saml",
+    "idp": "Google Workspace",
+    "protocol": "saml",
+    "vendor": "google",
+    "doc": "Google Workspace",
+    "where": "Admin console → Apps → Web and mobile apps → Add app → Add custom SAML app",
+    "gives": "the metadata file Google let you download (paste its XML)",
+    "steps": [
+      "App details: **App name** Roster → Continue.",
+      "Google Identity Provider details: **Download Metadata** (Google offers no metadata URL: paste the file's XML into Roster) → Continue.",
+      "Service provider details: **ACS URL** = `acs_url`; **Entity ID** = `sp_entity_id`; **Start URL** = `login_url`; leave **Signed response** as it is (Google signs the assertion either way); **Name ID format** = `EMAIL`, **Name ID** = *Basic Information > Primary email* → Continue.",
+      "Attribute mapping: *Primary email* → `email`, *First name* → `givenName`, *Last name* → `surname`; under **Group membership (optional)**, the Google groups to send, with **App attribute** `groups` (Google sends only those of the listed groups the user belongs to) → Finish.",
+      "User access: **ON for everyone**, or on for the organizational units or groups who may sign in (a change can take a few minutes, at most 24 hours, to apply).",
+      "Google's **Test SAML login** starts an IdP-initiated login, which Roster refuses unless the connection allows IdP-initiated logins: test the sign-in from Roster instead."
+    ]
+  },
+  {
+    "id": "onelogin-saml",
+    "idp": "OneLogin",
+    "protocol": "saml",
+    "vendor": "onelogin",
+    "doc": "OneLogin",
+    "where": "Applications → Add App → \"SAML Custom Connector (Advanced)\", or \"SCIM Provisioner with SAML (SCIM v2 Enterprise)\" to provision through it as well",
+    "gives": "OneLogin's Issuer URL (the SSO tab)",
+    "steps": [
+      "Configuration: **Audience (EntityID)** = `sp_entity_id`; **Recipient** = `acs_url`; **ACS (Consumer) URL Validator** = `acs_url_regex` (the ACS URL with regex characters escaped, e.g. `^https:\\/\\/roster\\.example\\.com\\/sso\\/saml\\/<id>\\/acs$`); **ACS (Consumer) URL** = `acs_url`; **Login URL** = `login_url`; **SAML nameID format** = Persistent (or Email); **SAML signature element** = Both (Response or Assertion is enough).",
+      "Parameters: `email` (Email), `givenName` (First Name), `surname` (Last Name), and `groups` (e.g. User Roles or a group field, \"Include in SAML assertion\", multi-value).",
+      "Users (or Access): assign who may sign in.",
+      "SSO tab → **Issuer URL** (`https://<subdomain>.onelogin.com/saml/metadata/<app id>`): the IdP metadata URL to give Roster."
+    ]
+  },
+  {
+    "id": "onelogin-oidc",
+    "idp": "OneLogin",
+    "protocol": "oidc",
+    "vendor": "onelogin",
+    "doc": "OneLogin",
+    "where": "Applications → Add App → \"OpenId Connect (OIDC)\"",
+    "gives": "the issuer, the Client ID and the Client Secret",
+    "steps": [
+      "Configuration → **Redirect URI's** = `redirect_uri` (Roster shows it once the connection is created: add it then).",
+      "SSO tab: **Token Endpoint** Authentication Method *Basic* (or *POST*, then choose `client_secret_post` in Roster); copy the **Client ID** and the **Client Secret**.",
+      "Parameters: add a `groups` parameter included in the ID token (or served by userinfo) if you map groups.",
+      "The issuer is `https://<subdomain>.onelogin.com/oidc/2`."
+    ]
+  },
+  {
+    "id": "jumpcloud-saml",
+    "idp": "JumpCloud",
+    "protocol": "saml",
+    "vendor": "generic",
+    "doc": "JumpCloud",
+    "where": "Admin Portal → SSO Applications → Add New Application → Custom Application → Manage Single Sign-On (SSO) → Configure SSO with SAML",
+    "gives": "JumpCloud's metadata URL (Copy Metadata URL) or the exported metadata XML",
+    "steps": [
+      "SSO tab: **IdP Entity ID** = a name of your choice, e.g. `jumpcloud-roster` (JumpCloud's own entity ID); **SP Entity ID** = `sp_entity_id`; **ACS URLs** → **Default URL** = `acs_url`.",
+      "**SAMLSubject NameID** = `email`, **SAMLSubject NameID Format** = `urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress` (or `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`); **Signature Algorithm** = `RSA-SHA256`; sign the Assertion (or the Response); **Login URL** = `login_url`.",
+      "**Attributes** → User Attributes: `email` = `email`, `givenName` = `firstname`, `surname` = `lastname`; check **Include group attribute**, named `memberOf`, to send the user's JumpCloud groups.",
+      "User Groups tab: bind the groups whose users may sign in. Activate (later: Save).",
+      "SSO tab → **Copy Metadata URL** and give it to Roster (or **Export Metadata** and paste the downloaded XML)."
+    ]
+  },
+  {
+    "id": "adfs-saml",
+    "idp": "AD FS",
+    "protocol": "saml",
+    "vendor": "generic",
+    "doc": "AD FS",
+    "where": "AD FS Management → Relying Party Trusts → Add Relying Party Trust… → Claims aware",
+    "gives": "the AD FS federation metadata URL (or its XML)",
+    "steps": [
+      "Select Data Source: **Import data about the relying party published online or on a local network**, Federation metadata address = `metadata_url` (or **Enter data about the relying party manually**: Configure URL → **Enable support for the SAML 2.0 WebSSO protocol**, Relying party SAML 2.0 SSO service URL = `acs_url`; Configure Identifiers → Relying party trust identifier = `sp_entity_id`).",
+      "Specify Display Name: Roster. Choose Access Control Policy: **Permit everyone**, or a policy that permits only the groups who may sign in. Finish.",
+      "Edit Claim Issuance Policy → Add Rule → **Send LDAP Attributes as Claims**, attribute store Active Directory: *E-Mail-Addresses* → *E-Mail Address*, *Given-Name* → *Given Name*, *Surname* → *Surname*, *Token-Groups - Unqualified Names* → type `groups` as the outgoing claim type.",
+      "Add Rule → **Transform an Incoming Claim**: incoming claim type *UPN*, outgoing claim type *Name ID*, outgoing name ID format **Persistent Identifier** (or incoming *E-Mail Address* with format **Email**).",
+      "Roster's SP metadata has no encryption certificate, so AD FS signs its assertions without encrypting them; keep **Secure hash algorithm** SHA-256 (the trust's Properties → Advanced).",
+      "The IdP metadata URL is `https://<AD FS host>/FederationMetadata/2007-06/FederationMetadata.xml` (paste the file's XML instead when Roster cannot reach AD FS). AD FS rolls its token-signing certificate: a metadata URL is fetched again hourly."
+    ]
+  },
+  {
+    "id": "pingfederate-saml",
+    "idp": "PingFederate",
+    "protocol": "saml",
+    "vendor": "generic",
+    "doc": "PingFederate",
+    "where": "administrative console → Applications → Integration → SP Connections → Create Connection",
+    "gives": "PingFederate's metadata URL for this connection (or the exported XML)",
+    "steps": [
+      "Connection Template: **Do not use a template for this connection**; Connection Type: **Browser SSO Profiles**, protocol **SAML 2.0**; Connection Options: **Browser SSO**.",
+      "Import Metadata: **URL**, `metadata_url` (or **None**, and type the values below). General Info: **Partner's Entity ID (Connection ID)** = `sp_entity_id`; **Connection Name** Roster.",
+      "Browser SSO → Configure Browser SSO: SAML Profiles **SP-Initiated SSO**. Assertion Creation → Identity Mapping **Standard**; Attribute Contract: `SAML_SUBJECT` with the subject name format `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`, extended with `email`, `givenName`, `surname` and `groups`; in the IdP Adapter Mapping, fill `SAML_SUBJECT` from a stable id (the directory's `objectGUID` or `entryUUID`), `email` from `mail`, `groups` from `memberOf`.",
+      "Protocol Settings: Assertion Consumer Service URL, binding **POST**, endpoint URL = `acs_url`; Allowable SAML Bindings **POST**; Signature Policy: the response is signed by default (or **Always sign the SAML Assertion**); Encryption Policy **None** (Roster does not decrypt assertions).",
+      "Credentials → Digital Signature Settings: the signing certificate, algorithm RSA SHA256. Activation & Summary: Connection Status **Active** → Save.",
+      "The IdP metadata URL is `https://<PingFederate host>:9031/pf/federation_metadata.ping?PartnerSpId=<the SP entity ID, percent-encoded>`, or export the XML from System → Protocol Metadata → Metadata Export."
+    ]
+  },
+  {
+    "id": "generic-saml",
+    "idp": "Other SAML 2.0 IdP",
+    "protocol": "saml",
+    "vendor": "generic",
+    "doc": "Any other SAML 2.0 IdP",
+    "where": "a new SAML application, service provider or relying party in your IdP",
+    "gives": "the IdP's metadata URL or XML",
+    "steps": [
+      "Give it Roster's SP metadata URL `metadata_url`, or the entity ID `sp_entity_id` and the ACS URL `acs_url` (HTTP-POST binding); SP-initiated logins start at `login_url`.",
+      "NameID format persistent; attributes `email` (or `mail`), `givenName`, `surname` (or `sn`) and, to map groups, `groups` (or `memberOf`): the LDAP and `urn:oid:` names work as they are.",
+      "Sign the response or the assertion (RSA or ECDSA, SHA-256 or stronger); do not encrypt the assertion.",
+      "Give Roster the IdP's metadata, its URL or its XML (metadata without a signing certificate is refused). IdP-initiated logins are refused unless the connection allows them."
+    ]
+  },
+  {
+    "id": "generic-oidc",
+    "idp": "Other OpenID Provider",
+    "protocol": "oidc",
+    "vendor": "generic",
+    "doc": "Any other OpenID Provider",
+    "where": "a new client in your OpenID Provider",
+    "gives": "the issuer, the client id and the client secret",
+    "steps": [
+      "Register a confidential web client: redirect URI = `redirect_uri` (Roster shows it once the connection is created: add it then), grant type authorization code, PKCE allowed, scopes `openid email profile` (and `groups` if the OP knows it).",
+      "Send `email_verified: true` for verified addresses, and the groups as a `groups` array if you map them.",
+      "Give Roster the issuer (discovery at `<issuer>/.well-known/openid-configuration` must name the same issuer), the client id and the client secret."
+    ]
+  }
+] /* idp-guides:end */;
+
+// The value names a step may hold in backticks, and where a connection view has each.
+const GUIDE_VALUES = {
+  sp_entity_id: (sp) => sp.entityId,
+  acs_url: (sp) => sp.acsUrl,
+  acs_url_regex: (sp) => (sp.acsUrl ? `^${sp.acsUrl.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$` : null),
+  metadata_url: (sp) => sp.metadataUrl,
+  redirect_uri: (sp) => sp.redirectUri,
+  login_url: (sp) => sp.loginUrl,
+  scim_base_url: (sp) => sp.scimBaseUrl,
+};
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+// One step's text as nodes: **bold**, *italic*, `code`; a value name in backticks becomes this
+// connection's value with a Copy button (or says when it appears, before the connection exists).
+function guideText(text, sp) {
+  const out = [];
+  for (const part of text.split(/(\*\*[^*]+\*\*|`[^`]+`|\*[^*]+\*)/)) {
+    if (!part) continue;
+    if (part.startsWith("**")) out.push(h("b", { text: part.slice(2, -2) }));
+    else if (part.startsWith("`")) {
+      const name = part.slice(1, -1);
+      const value = name in GUIDE_VALUES ? GUIDE_VALUES[name](sp || {}) : undefined;
+      if (value) out.push(h("span", { class: "value" }, h("code", { "data-testid": `value-${name}`, text: value }), " ", copyButton(value, `copy-${name}`)));
+      else if (name in GUIDE_VALUES) out.push(h("span", { class: "muted", "data-testid": `value-${name}`, text: "(shown once the connection is created)" }));
+      else out.push(h("code", { text: name }));
+    } else if (part.startsWith("*") && part.length > 2) out.push(h("i", { text: part.slice(1, -1) }));
+    else out.push(part);
+  }
+  return out;
+}
+
+function guideSteps(guide, sp) {
+  return h("ol", { class: "steps", "data-testid": "guide-steps" },
+    guide.steps.map((step) => h("li", { "data-testid": "guide-step" }, guideText(step, sp))));
+}
+
+// "New connection", guided: pick the IdP, then its numbered steps with this workspace's values,
+// then the form for what the IdP gives back. A SAML connection is created as a draft first (its
+// SP values exist before the IdP asks for them) and activated by its metadata; an OIDC one is
+// created from the issuer, client id and secret, and then shows its redirect URI in the steps.
+// `activated(connection)` runs once the connection accepts sign-ins.
+function guidedSetup(activated, start = null) {
+  const box = h("div", { class: "guided", "data-testid": "guided-setup" });
+  const idps = [...new Set(IDP_GUIDES.map((g) => g.idp))];
+  const pick = () => fill(box,
+    h("p", { class: "muted", text: "Which identity provider do your users sign in with? Roster shows its steps with this workspace's values to paste." }),
+    h("div", { class: "picker" }, idps.map((idp) => h("button", { type: "button", class: "secondary", "data-testid": `pick-${slug(idp)}`,
+      onclick: () => show(IDP_GUIDES.find((g) => g.idp === idp)) }, idp))));
+  const show = (guide, connection = null) => {
+    const alternatives = IDP_GUIDES.filter((g) => g.idp === guide.idp);
+    const sp = connection ? connection.sp : null;
+    fill(box,
+      h("h3", { "data-testid": "guide-title", text: `${guide.idp} (${guide.protocol.toUpperCase()})` }),
+      h("div", { class: "inline" },
+        alternatives.length > 1 && !connection ? alternatives.map((g) => h("button", { type: "button", class: g === guide ? "" : "secondary",
+          "data-testid": `protocol-${g.protocol}`, onclick: () => show(g) }, g.protocol.toUpperCase())) : null,
+        connection ? null : h("button", { type: "button", class: "secondary", onclick: pick }, "Another identity provider")),
+      h("p", { class: "muted", "data-testid": "guide-where", text: `${guide.idp}: ${guide.where}.` }),
+      guide.protocol === "saml" ? samlGuide(guide, connection, (c) => show(guide, c)) : null,
+      guideSteps(guide, sp),
+      guide.protocol === "saml" && connection ? samlGivesBack(guide, connection) : null,
+      guide.protocol === "oidc" ? oidcGivesBack(guide, connection, (c) => show(guide, c)) : null);
+  };
+  // Name and domains of the draft; creating it fills the steps with its values.
+  const samlGuide = (guide, connection, created) => {
+    if (connection) return h("p", { "data-testid": "guide-connection", text: `Connection ${connection.name}: ${connection.status}. Paste these values into ${guide.idp}:` });
+    return h("form", { class: "inline", "data-testid": "guide-start", onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(e.target);
+      const body = { name: v.name, kind: "saml", vendor: guide.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
+      const draft = await attempt(() => api("POST", "/connections", body), `Connection ${v.name} created as a draft: paste its values into ${guide.idp}, then give Roster what ${guide.idp} gives back.`);
+      if (!draft) return;
+      rememberGuide(draft, guide);
+      created(draft);
+    } },
+      h("label", {}, "Connection name", h("input", { name: "name", required: true, value: guide.id.split("-")[0] })),
+      h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" })),
+      h("button", { type: "submit", "data-testid": "guide-create" }, "Show my values"));
+  };
+  const samlGivesBack = (guide, connection) => h("form", { class: "editor", "data-testid": "guide-metadata", onsubmit: async (e) => {
+    e.preventDefault();
+    const saml = samlMetadata(formValues(e.target));
+    if (!saml.metadataUrl && !saml.metadataXml) return flash("Give the IdP metadata URL or paste its XML.", "error");
+    const active = await attempt(() => api("PUT", `/connections/${connection.id}/settings`, { saml }), `${connection.name} is active: its sign-ins work now.`);
+    if (active) activated(active);
+  } },
+    h("h3", { text: `What ${guide.idp} gives back` }),
+    h("p", { class: "muted", text: `Give Roster ${guide.gives}.` }),
+    h("label", {}, "IdP metadata URL", h("input", { name: "metadataUrl", type: "url", placeholder: "https://idp.example.com/metadata" })),
+    h("label", {}, "…or paste the IdP metadata XML", h("textarea", { name: "metadataXml" })),
+    h("button", { type: "submit", "data-testid": "guide-activate" }, "Add metadata and activate"));
+  const oidcGivesBack = (guide, connection, created) => {
+    if (connection) {
+      return h("div", {},
+        h("p", { class: "ok", "data-testid": "guide-connection", text: `Connection ${connection.name} is ${connection.status}. Paste its redirect URI into ${guide.idp} (step with the redirect URI above), then test the sign-in.` }),
+        h("button", { type: "button", "data-testid": "guide-done", onclick: () => activated(connection) }, "Done"));
+    }
+    return h("form", { class: "editor", "data-testid": "guide-oidc", onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(e.target);
+      const body = { name: v.name, kind: "oidc", vendor: guide.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [],
+        oidc: { issuer: v.issuer, clientId: v.clientId, clientSecret: v.clientSecret, tokenAuthMethod: v.tokenAuthMethod } };
+      const made = await attempt(() => api("POST", "/connections", body), `Connection ${v.name} created: paste its redirect URI into ${guide.idp}.`);
+      if (made) created(made);
+    } },
+      h("h3", { text: `What ${guide.idp} gives back` }),
+      h("p", { class: "muted", text: `Give Roster ${guide.gives}.` }),
+      h("div", { class: "inline" },
+        h("label", {}, "Connection name", h("input", { name: "name", required: true, value: guide.id.split("-")[0] })),
+        h("label", {}, "Email domains", h("input", { name: "domains", placeholder: "example.com" }))),
+      h("label", {}, "Issuer", h("input", { name: "issuer", type: "url", required: true })),
+      h("label", {}, "Client id", h("input", { name: "clientId", required: true })),
+      h("label", {}, "Client secret", h("input", { name: "clientSecret", type: "password", autocomplete: "off", required: true })),
+      h("label", {}, "Token endpoint authentication", h("select", { name: "tokenAuthMethod" },
+        h("option", { value: "client_secret_basic" }, "client_secret_basic"), h("option", { value: "client_secret_post" }, "client_secret_post"))),
+      h("button", { type: "submit", "data-testid": "guide-create" }, "Create connection"));
+  };
+  if (start) show(start.guide, start.connection);
+  else pick();
+  return box;
+}
+
+// Which guide a draft was started with (JumpCloud, AD FS and PingFederate share the generic
+// vendor), kept in this browser to show the same steps when the admin comes back to it.
+function rememberGuide(connection, guide) {
+  try {
+    localStorage.setItem(`roster.guide.${connection.id}`, guide.id);
+  } catch {
+    // No storage: guideFor falls back to the vendor's guide.
+  }
+}
+
+// The guide of a connection that exists (a draft to finish): the one it was started with, else
+// by its vendor and kind, else the generic one of its kind.
+function guideFor(connection) {
+  let started = null;
+  try {
+    started = localStorage.getItem(`roster.guide.${connection.id}`);
+  } catch {
+    started = null;
+  }
+  return IDP_GUIDES.find((g) => g.id === started && g.protocol === connection.kind)
+    || IDP_GUIDES.find((g) => g.vendor === connection.vendor && g.protocol === connection.kind && g.vendor !== "generic")
+    || IDP_GUIDES.find((g) => g.id === `generic-${connection.kind}`);
+}
+
+// --- Test sign-in --------------------------------------------------------------------------
+
+// Starts a test sign-in: the browser goes to the IdP and back to `/admin#test/{id}`, where the
+// report says what arrived and what Roster would do (no user, session or login is written). The
+// connection's id is kept for the way back (the report's URL names both).
+async function startTestSignIn(connection) {
+  const started = await attempt(() => api("POST", `/connections/${connection.id}/test-sign-in`));
+  if (!started) return;
+  try {
+    sessionStorage.setItem(`roster.test.${started.id}`, connection.id);
+  } catch {
+    // No storage: the report page looks the connection up instead.
+  }
+  location.assign(started.url);
+}
+
+function testSignInButton(connection) {
+  return h("button", { class: "secondary", "data-testid": "test-sign-in", onclick: () => startTestSignIn(connection) }, "Test sign-in");
+}
+
+const OUTCOMES = {
+  create: "create a new user",
+  link: "link the sign-in to an existing user",
+  sign_in: "sign the existing user in",
+  refuse: "refuse the sign-in",
+};
+
+// The report of a test sign-in: what arrived from the IdP, what Roster would do, and the checks.
+async function testReport(view, testId) {
+  let connectionId = null;
+  try {
+    connectionId = sessionStorage.getItem(`roster.test.${testId}`);
+  } catch {
+    connectionId = null;
+  }
+  let test = null;
+  if (connectionId) test = await api("GET", `/connections/${connectionId}/test-sign-ins/${encodeURIComponent(testId)}`);
+  else {
+    const { connections: list } = await api("GET", "/connections");
+    for (const c of list.filter((c) => c.kind !== "scim")) {
+      try {
+        test = await api("GET", `/connections/${c.id}/test-sign-ins/${encodeURIComponent(testId)}`);
+        connectionId = c.id;
+        break;
+      } catch (err) {
+        if (err.status !== 404) throw err;
+      }
+    }
+    if (!test) throw new Error("No test sign-in with this id: start one from a connection's Test sign-in button.");
+  }
+  const connection = await api("GET", `/connections/${connectionId}`);
+  const r = test.report;
+  fill(view,
+    h("h1", { text: `Test sign-in through ${connection.name}` }),
+    test.status !== "completed" || !r
+      ? h("p", { class: "muted", "data-testid": "test-status" },
+        test.status === "expired" ? "This test expired before a sign-in came back: start another. " : "Waiting for the sign-in to come back from the IdP… ",
+        test.status === "expired" ? null : h("button", { class: "secondary", onclick: () => testReport(view, testId) }, "Look again"))
+      : h("div", { "data-testid": "test-report" },
+        h("section", { class: "card" },
+          h("h2", { text: "What Roster would do" }),
+          h("p", { class: r.outcome === "refuse" ? "bad" : "ok", "data-testid": "test-outcome" },
+            `Roster would ${OUTCOMES[r.outcome] || r.outcome}`, r.reason ? ` (${r.reason})` : "", "."),
+          h("p", { "data-testid": "test-message", text: r.message }),
+          r.existingUserId ? h("p", {}, "Existing user: ", h("a", { href: `#user/${r.existingUserId}`, text: r.existingUserId })) : null,
+          h("p", { class: "muted", text: "Nothing was written: no user, no session, no sign-in." })),
+        h("section", { class: "card" },
+          h("h2", { text: "What arrived" }),
+          h("div", { class: "kv" }, [["Subject", r.subject], ["Email", r.email], ["userName", r.userName], ["Display name", r.displayName]].flatMap(([label, value]) => [
+            h("span", { class: "muted", text: label }), h("code", { "data-testid": `arrived-${slug(label)}`, text: value || "none" }), h("span", {})])),
+          h("h3", { text: "Groups" }),
+          (r.groups || []).length ? h("ul", {}, r.groups.map((g) => h("li", { class: "mono", text: g }))) : h("p", { class: "muted", text: "No group arrived." }),
+          h("h3", { text: "Attributes" }),
+          table(["Name", "Values"], Object.entries(r.attributes || {}).map(([name, values]) =>
+            h("tr", {}, h("td", { class: "mono", text: name }), h("td", { class: "mono", text: (values || []).join(", ") }))))),
+        h("h2", { text: "Checks" }),
+        table(["Check", "Result", "Want", "Got"], (r.checks || []).map((c) =>
+          h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
+            h("td", { class: "mono", text: c.want }), h("td", { class: "mono", text: c.got }))))),
+    h("div", { class: "inline" }, testSignInButton(connection), session.setup ? null : h("a", { href: "#connections" }, "Back to connections")));
+}
+
+// --- Domains -------------------------------------------------------------------------------
+
+// What the last DNS check of a domain found, as a sentence.
+function describeCheck(d) {
+  const found = {
+    found: "the record is published",
+    wrong: `a TXT record is at ${d.record.name} but holds another value`,
+    missing: `no TXT record at ${d.record.name}`,
+    unreachable: "DNS did not answer; Roster will try again",
+  };
+  if (!d.lastCheck) return "not checked yet";
+  return `${found[d.lastCheck] || d.lastCheck} (${when(d.lastCheckedAt)})`;
+}
+
+function recordRows(record) {
+  return h("div", { class: "kv", "data-testid": "domain-record" },
+    h("span", { class: "muted", text: "Type" }), h("code", { text: record.type }), h("span", {}),
+    copyRow("Name", record.name, "record-name"),
+    copyRow("Value", record.value, "record-value"));
+}
+
+// The workspace's email domains: each proved by a TXT record before it routes sign-ins or links
+// accounts by email. Add one (the record to publish is shown with Copy buttons), check it now,
+// delete it after a confirmation.
+async function domains(view) {
+  const { domains: list } = await api("GET", "/domains");
+  const reload = () => domains(view);
+  const added = h("div", {});
+  fill(view,
+    h("h1", { text: "Domains" }),
+    h("p", { class: "muted", text: "A domain counts once it is verified: only then do sign-ins with its addresses find this workspace and link existing users by email. Publish the TXT record at the domain's DNS host; Roster checks it in the background, or now with Check now." }),
+    list.length ? table(["Domain", "State", "Last check", "TXT record to publish", ""], list.map((d) =>
+      h("tr", { "data-testid": `domain-${d.domain}` },
+        h("td", { class: "mono nowrap", text: d.domain }),
+        h("td", { class: d.state === "verified" ? "ok" : d.state === "failed" ? "bad" : "", "data-testid": "domain-state", text: d.state }),
+        h("td", { "data-testid": "domain-check" }, describeCheck(d),
+          d.state === "pending" && d.nextCheckAt ? h("div", { class: "muted", text: `next check ${when(d.nextCheckAt)}` }) : null),
+        h("td", {}, recordRows(d.record)),
+        h("td", {},
+          h("button", { class: "secondary", "data-testid": "check-domain", onclick: async () => {
+            const checked = await attempt(() => api("POST", `/domains/${encodeURIComponent(d.domain)}/verify`));
+            if (!checked) return;
+            await reload();
+            flash(checked.state === "verified" ? `${d.domain} is verified.` : `${d.domain}: ${describeCheck(checked)}.`, checked.state === "verified" ? "info" : "error");
+          } }, "Check now"),
+          " ",
+          h("button", { class: "danger", "data-testid": "delete-domain", onclick: async () => {
+            const deleted = await afterConfirming({
+              title: `Delete the domain ${d.domain}?`,
+              message: `Sign-ins with ${d.domain} addresses stop finding this workspace, and its connections stop linking existing users by email, at once. Adding it again gives it a new record to publish.`,
+              confirm: "Delete domain",
+            }, () => api("DELETE", `/domains/${encodeURIComponent(d.domain)}`), `${d.domain} deleted.`);
+            if (deleted !== undefined) reload();
+          } }, "Delete")))))
+      : h("p", { class: "muted", "data-testid": "no-domains", text: "No domain yet." }),
+    added,
+    h("section", { class: "card" }, h("h2", { text: "Add a domain" }),
+      h("form", { class: "inline", id: "new-domain", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const made = await attempt(() => api("POST", "/domains", { domain: v.domain }));
+        if (!made) return;
+        await reload();
+        flash(`Publish this TXT record at ${made.domain}'s DNS host, then Check now.`, "info");
+        view.append(h("section", { class: "card secret", "data-testid": "new-domain-record" },
+          h("h2", { text: `Publish this record for ${made.domain}` }), recordRows(made.record)));
+      } },
+        h("label", {}, "Domain", h("input", { name: "domain", required: true, placeholder: "example.com" })),
+        h("button", { type: "submit", "data-testid": "add-domain" }, "Add domain"))));
 }
 
 // --- Users and groups ----------------------------------------------------------------------
@@ -843,11 +1350,189 @@ async function webhooks(view) {
         h("button", { type: "submit" }, "Add endpoint"))));
 }
 
+// --- Setup mode ----------------------------------------------------------------------------
+
+// A setup link's session (`session.setup`): the page shows only the guided flow of the link's
+// intent, in order, and Done ends the session and goes back to the operator's product.
+const SETUP_STEPS = {
+  sso: { title: "Single sign-on", render: setupSso },
+  test: { title: "Test sign-in", render: setupTest },
+  domains: { title: "Domains", render: (view) => domains(view) },
+  scim: { title: "Provisioning (SCIM)", render: setupScim },
+};
+const SETUP_FLOWS = { sso: ["sso", "test"], domain: ["domains"], scim: ["scim"], all: ["sso", "test", "domains", "scim"] };
+let poller = null;
+
+function stopPolling() {
+  if (poller) clearInterval(poller);
+  poller = null;
+}
+
+function setupFlow() {
+  return SETUP_FLOWS[session.setup.intent] || [];
+}
+
+function rememberConnection(id) {
+  try {
+    sessionStorage.setItem("roster.setup.connection", id);
+  } catch {
+    // Without storage the test step lists every connection anyway.
+  }
+}
+
+async function setupRoute(view, name, argument) {
+  const flow = setupFlow();
+  if (!flow.length) {
+    fill(view, h("p", { class: "bad", text: `This console does not know the setup intent ${session.setup.intent}.` }));
+    return;
+  }
+  // `#setup/STEP`, or `#test/ID` on the way back from a test sign-in.
+  const step = name === "test" ? "test" : (flow.includes(argument) ? argument : flow[0]);
+  const index = flow.indexOf(step);
+  const content = h("div", { id: `setup-${step}` });
+  const next = flow[index + 1];
+  const finish = h("button", { "data-testid": "setup-done", onclick: finishSetup }, "Done");
+  fill(view,
+    h("h1", { "data-testid": "setup-title", text: `Setting up ${session.setup.workspace.displayName}` }),
+    h("ol", { class: "stepper" }, flow.map((s, i) => h("li", { class: s === step ? "active" : i < index ? "done" : "" },
+      h("a", { href: `#setup/${s}` }, SETUP_STEPS[s].title)))),
+    content,
+    h("div", { class: "inline setup-nav" },
+      index > 0 ? h("a", { href: `#setup/${flow[index - 1]}` }, "Back") : null,
+      next ? h("button", { class: "secondary", "data-testid": "setup-next", onclick: () => { location.hash = `#setup/${next}`; } }, `Next: ${SETUP_STEPS[next].title}`) : null,
+      finish));
+  await SETUP_STEPS[step].render(content, name === "test" ? argument : undefined);
+}
+
+async function finishSetup() {
+  const done = await attempt(() => api("POST", "/setup/finish"));
+  if (!done) return;
+  stopPolling();
+  const back = done.returnUrl || session.setup.returnUrl;
+  // Only a web address: never a javascript: or data: URL from anywhere.
+  if (back && /^https?:\/\//i.test(back)) {
+    location.assign(back);
+    return;
+  }
+  fill(document.getElementById("view"), h("section", { class: "card", "data-testid": "setup-finished" },
+    h("h1", { text: "Setup finished" }), h("p", { text: "Everything is saved. You can close this page." })));
+}
+
+// Single sign-on: the workspace's SAML and OIDC connections (a draft is finished here), and the
+// guided setup of a new one; an activated connection goes on to its test sign-in.
+async function setupSso(view) {
+  const { connections: list } = await api("GET", "/connections");
+  const sso = list.filter((c) => c.kind !== "scim" && c.status !== "revoked");
+  const activated = (c) => {
+    rememberConnection(c.id);
+    location.hash = "#setup/test";
+  };
+  const existing = await Promise.all(sso.map((s) => api("GET", `/connections/${s.id}`)));
+  fill(view,
+    existing.length ? h("section", { class: "card" }, h("h2", { text: "Connections" }),
+      existing.map((c) => h("div", { "data-testid": `connection-${c.name}` },
+        h("p", {}, h("b", { text: c.name }), h("span", { class: "muted", text: ` ${c.kind.toUpperCase()} · ${c.vendor} · ${c.status}` })),
+        c.status === "draft" ? guidedSetup(activated, { guide: guideFor(c), connection: c }) : null))) : null,
+    h("section", { class: "card" }, h("h2", { text: "New connection" }), guidedSetup(activated)));
+}
+
+// Test sign-in: each active SAML or OIDC connection can be tried; back from the IdP, the report.
+async function setupTest(view, testId) {
+  const report = h("div", {});
+  if (testId) await testReport(report, testId);
+  const { connections: list } = await api("GET", "/connections");
+  const active = list.filter((c) => c.kind !== "scim" && c.status === "active");
+  let chosen = null;
+  try {
+    chosen = sessionStorage.getItem("roster.setup.connection");
+  } catch {
+    chosen = null;
+  }
+  fill(view, report,
+    h("p", { class: "muted", text: "Sign in at your identity provider as one of your users: Roster checks what arrives and shows what it would do, without creating a user, a session or a sign-in." }),
+    active.length ? table(["Connection", ""], active.map((c) => h("tr", { class: c.id === chosen ? "chosen" : "", "data-testid": `test-${c.name}` },
+      h("td", {}, c.name, h("span", { class: "muted", text: ` ${c.kind.toUpperCase()} · ${c.vendor}` })), h("td", {}, testSignInButton(c)))))
+      : h("p", { class: "muted", text: "No active connection yet: set up single sign-on first." }));
+}
+
+// Provisioning: SCIM on (a connection that has it, SCIM turned on for a sign-in connection, or
+// a SCIM-only connection), a token shown once, then the provisioning log and the users,
+// refreshed every few seconds, as the IdP's first requests arrive.
+async function setupScim(view) {
+  const { connections: list } = await api("GET", "/connections");
+  const live = list.filter((c) => c.status !== "revoked");
+  const scim = live.find((c) => c.kind === "scim" || c.scimEnabled);
+  const rerender = () => setupScim(view);
+  if (!scim) {
+    fill(view,
+      h("p", { class: "muted", text: "Your identity provider creates, updates and deactivates users here over SCIM. Turn SCIM on for a sign-in connection (one connection, one token: sign-ins link to the provisioned users), or create a SCIM-only connection." }),
+      live.filter((c) => c.kind !== "scim").map((c) => h("button", { class: "secondary", "data-testid": `scim-on-${c.name}`, onclick: async () => {
+        if (await attempt(() => api("PUT", `/connections/${c.id}/scim`, { enabled: true }), `Provisioning with SCIM is on for ${c.name}.`)) rerender();
+      } }, `Turn SCIM on for ${c.name}`)),
+      h("form", { class: "inline", id: "new-scim-connection", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        if (await attempt(() => api("POST", "/connections", { name: v.name, kind: "scim", vendor: v.vendor }), `Connection ${v.name} created.`)) rerender();
+      } },
+        h("label", {}, "SCIM-only connection name", h("input", { name: "name", required: true, value: "scim" })),
+        h("label", {}, "Identity provider", h("select", { name: "vendor" }, VENDORS.map((v) => h("option", { value: v }, v)))),
+        h("button", { type: "submit" }, "Create SCIM connection")));
+    return;
+  }
+  const c = await api("GET", `/connections/${scim.id}`);
+  const { tokens } = await api("GET", `/connections/${c.id}/tokens`);
+  const shown = h("div", {});
+  const log = h("div", { "data-testid": "setup-watch" });
+  fill(view,
+    h("section", { class: "card" },
+      h("h2", { text: `SCIM for ${c.name}` }),
+      h("div", { class: "kv" }, copyRow("SCIM base URL", c.sp.scimBaseUrl, "scim-base-url")),
+      h("p", { class: "muted", text: `${tokens.length} token${tokens.length === 1 ? "" : "s"} so far. A token is shown once: generate one and paste it into your IdP with the base URL.` }),
+      h("form", { class: "inline", id: "setup-token", onsubmit: async (e) => {
+        e.preventDefault();
+        const created = await attempt(() => api("POST", `/connections/${c.id}/tokens`, { name: formValues(e.target).name || "setup" }));
+        if (!created) return;
+        flash("Copy the token now: it is shown only once.", "info");
+        fill(shown, h("div", { class: "secret", "data-testid": "new-token" },
+          h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token }), " ", copyButton(created.token, "copy-token")),
+          h("div", {}, "SCIM base URL: ", h("code", { text: created.scimBaseUrl }), " ", copyButton(created.scimBaseUrl))));
+      } },
+        h("label", {}, "Token name", h("input", { name: "name", value: "setup" })),
+        h("button", { type: "submit" }, "Generate token")),
+      shown),
+    log);
+  const refresh = async () => {
+    try {
+      const [prov, people] = await Promise.all([
+        api("GET", `/provisioning-log?${new URLSearchParams({ connection: c.id, limit: "20" })}`),
+        api("GET", "/users?limit=20")]);
+      fill(log,
+        h("h2", { text: "Provisioning log" }),
+        h("p", { class: "muted", text: `Refreshed every 5 seconds; last at ${new Date().toLocaleTimeString()}.` }),
+        prov.entries.length ? table(["When", "Request", "Status", "Error"], prov.entries.map((e) =>
+          h("tr", { "data-testid": "provisioning-entry" }, h("td", { text: when(e.at) }),
+            h("td", { class: "mono", text: `${e.method} ${e.path}${e.query ? `?${readableQuery(e.query)}` : ""}` }),
+            h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: e.error || "" }))))
+          : h("p", { class: "muted", text: "No request from the IdP yet: start provisioning there (Entra: Provision on demand; Okta: assign a user)." }),
+        h("h2", { text: "Users" }),
+        table(["User name", "Email", "Source", "Status"], people.users.map((u) =>
+          h("tr", {}, h("td", { text: u.userName }), h("td", { text: u.email || "" }), h("td", { text: u.source }), h("td", { text: u.lifecycle })))));
+    } catch (err) {
+      stopPolling();
+      flash(err.message);
+    }
+  };
+  await refresh();
+  stopPolling();
+  poller = setInterval(refresh, 5000);
+}
+
 // --- Router --------------------------------------------------------------------------------
 
-const VIEWS = { overview, connections, users, user, groups, roles: rolesView, mappings, migration, logs, audit, webhooks, settings };
-// The nav entry a view belongs to (a user's page is under Users).
-const NAV_OF = { user: "users" };
+const VIEWS = { overview, connections, domains, users, user, groups, roles: rolesView, mappings, migration, logs, audit, webhooks, settings, test: testReport };
+// The nav entry a view belongs to (a user's page is under Users, a test sign-in's report under
+// Connections).
+const NAV_OF = { user: "users", test: "connections" };
 
 async function route() {
   const view = document.getElementById("view");
@@ -856,6 +1541,15 @@ async function route() {
   const section = NAV_OF[name] || name;
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.getAttribute("href") === `#${section}`);
   view.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+  stopPolling();
+  if (session.setup) {
+    try {
+      await setupRoute(view, name, argument);
+    } catch (err) {
+      view.replaceChildren(h("p", { class: "bad", text: err.message }));
+    }
+    return;
+  }
   try {
     const render = VIEWS[name] || overview;
     const fresh = h("div", { id: `view-${name}` });
@@ -876,11 +1570,18 @@ async function start() {
     else view.append(h("p", { class: "bad", text: err.message }));
     return;
   }
+  window.addEventListener("hashchange", () => { flash(""); route(); });
+  if (session.setup) {
+    // A setup link's session: no navigation, no sign-out (Done ends it), only the guided flow.
+    document.getElementById("who").replaceChildren(`Setup link · ends ${when(session.setup.expiresAt)}`);
+    if (!location.hash || location.hash === "#setup") location.hash = `#setup/${setupFlow()[0]}`;
+    else await route();
+    return;
+  }
   document.getElementById("nav").hidden = false;
   document.getElementById("who").replaceChildren(
     session.signedInWithSso ? "Signed in with SSO · " : "Signed in with a password · ",
     h("form", { method: "post", action: "/logout", class: "signout" }, h("button", { class: "secondary", type: "submit" }, "Sign out")));
-  window.addEventListener("hashchange", () => { flash(""); route(); });
   await route();
 }
 

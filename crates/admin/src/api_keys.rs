@@ -65,7 +65,7 @@ pub async fn list(
 pub async fn revoke(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let key_id: TokenId = parse_id(&id, "API key")?;
     roster_store::blocking(move || {

@@ -7,7 +7,12 @@
 //! - the `roster_session` cookie of any user of the workspace, for the console. Writes
 //!   authenticated by the cookie must echo the session's CSRF token in `X-CSRF-Token` (from
 //!   `GET /api/v1/admin/session`): a cross-site form or script can send the cookie but can
-//!   neither read nor compute the token.
+//!   neither read nor compute the token;
+//! - the `roster_setup` cookie of a setup session (a redeemed setup link,
+//!   [`crate::setup_links`]): an admin of its workspace inside the areas its intent opens
+//!   (`roster_policy::setup`), refused `setup_scope` on any other route before the route runs,
+//!   audited as the link. It takes precedence over `roster_session`, so an IT admin who is also
+//!   signed in elsewhere sees the setup they were sent.
 //!
 //! This module only says *who* calls ([`Principal`]) and whether that user holds the `admin`
 //! role; it never refuses a non-admin itself. What the caller may do is the policy's
@@ -24,11 +29,12 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
+use roster_policy::setup::{self as setup_policy, Area as SetupArea};
 use roster_sso::session::Sessions;
 use roster_store::domain::{
     Actor, SecretKind, SecretToken, TokenId, UserId, WorkspaceId, ADMIN_ROLE,
 };
-use roster_store::Store;
+use roster_store::{SetupLink, Store};
 use subtle::ConstantTimeEq;
 
 use crate::error::{AdminCode, AdminError};
@@ -46,6 +52,45 @@ pub enum Credential {
         via_sso: bool,
         csrf_token: String,
     },
+    /// A setup session: the link that opened it, and its CSRF token.
+    Setup {
+        link: Box<SetupLink>,
+        csrf_token: String,
+    },
+}
+
+/// The cookie of a setup session.
+pub const SETUP_COOKIE: &str = "roster_setup";
+
+/// The CSRF token of a setup session: derived from its secret cookie, so nothing more is
+/// stored, and unknowable to a page that cannot read the cookie.
+pub(crate) fn setup_csrf_token(session_token: &str) -> String {
+    roster_sso::browser::sha256_hex(&format!("roster-setup-csrf:{session_token}"))
+}
+
+/// The setup area of the admin route a request matched (`AdminOnly` for none).
+fn route_area(req: &HttpRequest) -> SetupArea {
+    let method = req.method().as_str().to_ascii_lowercase();
+    let Some(template) = req
+        .match_pattern()
+        .and_then(|pattern| pattern.strip_prefix(crate::ADMIN_PREFIX).map(str::to_owned))
+    else {
+        return SetupArea::AdminOnly;
+    };
+    crate::ROUTES
+        .iter()
+        .zip(crate::ROUTE_AREAS)
+        .find(|((m, path), _)| *m == method && *path == template)
+        .map_or(SetupArea::AdminOnly, |(_, area)| *area)
+}
+
+/// The refusal of a route outside a setup session's intent.
+pub(crate) fn setup_scope_refusal() -> AdminError {
+    AdminError::new(
+        AdminCode::Forbidden,
+        "a setup session reaches only the part of the console its link was made for",
+    )
+    .with_detail(serde_json::json!({ "refusal": "setup_scope" }))
 }
 
 /// An authenticated caller of the admin API: an API key, or a session of a user of the
@@ -70,6 +115,7 @@ impl Principal {
                     key_id: key.to_string(),
                 }
             }
+            Credential::Setup { link, .. } => return link.actor(),
         };
         Actor::Admin { id }
     }
@@ -77,8 +123,16 @@ impl Principal {
     /// The user whose session calls, if any (an API key is nobody's account).
     fn acting_user(&self) -> Option<UserId> {
         match &self.credential {
-            Credential::ApiKey(_) | Credential::OperatorKey(_) => None,
+            Credential::ApiKey(_) | Credential::OperatorKey(_) | Credential::Setup { .. } => None,
             Credential::Session { user_id, .. } => Some(*user_id),
+        }
+    }
+
+    /// The link of a setup session.
+    pub(crate) fn setup_link(&self) -> Option<&SetupLink> {
+        match &self.credential {
+            Credential::Setup { link, .. } => Some(link),
+            _ => None,
         }
     }
 
@@ -115,6 +169,8 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let bearer = bearer(req);
         let cookie = req.cookie("roster_session").map(|c| c.value().to_owned());
+        let setup_cookie = req.cookie(SETUP_COOKIE).map(|c| c.value().to_owned());
+        let area = route_area(req);
         let csrf_header = req
             .headers()
             .get("x-csrf-token")
@@ -152,6 +208,9 @@ impl FromRequest for Principal {
                     has_admin_role: true,
                 });
             }
+            if let Some(token) = setup_cookie {
+                return setup_principal(store, token, area, write, csrf_header).await;
+            }
             let (Some(token), Some(verifier)) = (cookie, verifier) else {
                 return Err(AdminError::unauthorized(
                     "sign in, or send Authorization: Bearer <API key>",
@@ -175,21 +234,54 @@ impl FromRequest for Principal {
             })
             .await?;
             if write {
-                let Credential::Session { csrf_token, .. } = &principal.credential else {
-                    return Ok(principal);
-                };
-                let echoed = csrf_header.unwrap_or_default();
-                let matches: bool = echoed.as_bytes().ct_eq(csrf_token.as_bytes()).into();
-                if !matches {
-                    return Err(AdminError::new(
-                        AdminCode::Csrf,
-                        "send the session's CSRF token (GET /api/v1/admin/session) in X-CSRF-Token",
-                    ));
+                if let Credential::Session { csrf_token, .. } = &principal.credential {
+                    check_csrf(csrf_header, csrf_token)?;
                 }
             }
             Ok(principal)
         })
     }
+}
+
+/// Checks an echoed CSRF token against the session's, in constant time.
+fn check_csrf(echoed: Option<String>, expected: &str) -> Result<(), AdminError> {
+    let echoed = echoed.unwrap_or_default();
+    if bool::from(echoed.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AdminError::new(
+            AdminCode::Csrf,
+            "send the session's CSRF token (GET /api/v1/admin/session) in X-CSRF-Token",
+        ))
+    }
+}
+
+/// A setup session's principal, refused outside its intent's areas before anything else.
+async fn setup_principal(
+    store: web::Data<Store>,
+    token: String,
+    area: SetupArea,
+    write: bool,
+    csrf_header: Option<String>,
+) -> Result<Principal, AdminError> {
+    let csrf_token = setup_csrf_token(&token);
+    let link = roster_store::blocking(move || store.setup_session(&token))
+        .await?
+        .ok_or_else(|| AdminError::unauthorized("the setup session is invalid or has ended"))?;
+    if !setup_policy::reaches(link.intent, area) {
+        return Err(setup_scope_refusal());
+    }
+    if write {
+        check_csrf(csrf_header, &csrf_token)?;
+    }
+    Ok(Principal {
+        workspace_id: link.workspace_id,
+        credential: Credential::Setup {
+            link: Box::new(link),
+            csrf_token,
+        },
+        has_admin_role: true,
+    })
 }
 
 /// Who is calling: an API key, or a console session with its CSRF token.
@@ -209,6 +301,31 @@ pub struct SessionView {
     pub signed_in_with_sso: bool,
     /// What a console session sends in `X-CSRF-Token` with each write; null for an API key.
     pub csrf_token: Option<String>,
+    /// A setup session's link, intent and workspace: the console shows only the guided setup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupSessionView>,
+}
+
+/// What a setup session is for, for the console.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupSessionView {
+    pub link_id: String,
+    /// `sso`, `scim`, `domain` or `all`.
+    pub intent: String,
+    /// When the session ends (at most an hour after the link was opened).
+    pub expires_at: Option<String>,
+    /// Where "Done" sends the visitor, if anywhere.
+    pub return_url: Option<String>,
+    pub workspace: SetupWorkspaceView,
+}
+
+/// The workspace being set up.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupWorkspaceView {
+    pub slug: String,
+    pub display_name: String,
 }
 
 /// `GET /session`: who is signed in, and the CSRF token the console sends with writes (a
@@ -218,7 +335,12 @@ pub async fn session(
     store: web::Data<Store>,
 ) -> Result<actix_web::HttpResponse, AdminError> {
     let caller = principal.clone();
-    let permit = roster_store::blocking(move || permit::require_read(&store, &caller)).await?;
+    let (permit, workspace) = roster_store::blocking(move || {
+        let permit = permit::require_read(&store, &caller)?;
+        let workspace = store.workspace(permit.workspace_id())?;
+        Ok::<_, AdminError>((permit, workspace))
+    })
+    .await?;
     let workspace_id = permit.workspace_id().to_string();
     let body = match &principal.credential {
         Credential::ApiKey(key) => SessionView {
@@ -228,6 +350,7 @@ pub async fn session(
             user_id: None,
             signed_in_with_sso: false,
             csrf_token: None,
+            setup: None,
         },
         Credential::OperatorKey(key) => SessionView {
             workspace_id,
@@ -236,6 +359,7 @@ pub async fn session(
             user_id: None,
             signed_in_with_sso: false,
             csrf_token: None,
+            setup: None,
         },
         Credential::Session {
             user_id,
@@ -248,6 +372,25 @@ pub async fn session(
             user_id: Some(user_id.to_string()),
             signed_in_with_sso: *via_sso,
             csrf_token: Some(csrf_token.clone()),
+            setup: None,
+        },
+        Credential::Setup { link, csrf_token } => SessionView {
+            workspace_id,
+            api_key_id: None,
+            operator_key_id: None,
+            user_id: None,
+            signed_in_with_sso: false,
+            csrf_token: Some(csrf_token.clone()),
+            setup: Some(SetupSessionView {
+                link_id: link.id.to_string(),
+                intent: link.intent.as_str().to_owned(),
+                expires_at: link.session_expires_at.map(|at| at.to_rfc3339()),
+                return_url: link.return_url.clone(),
+                workspace: SetupWorkspaceView {
+                    slug: workspace.slug.as_str().to_owned(),
+                    display_name: workspace.name.clone(),
+                },
+            }),
         },
     };
     Ok(actix_web::HttpResponse::Ok()

@@ -14,6 +14,7 @@ mod client_secret;
 
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
+use roster_policy::setup::Area as SetupArea;
 use roster_sso::config::{connection_urls, ProtocolConfig, SamlConfig};
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use roster_sso::setup::{
@@ -511,6 +512,13 @@ pub async fn create(
     let name = DisplayName::parse(&body.name).map_err(|e| AdminError::validation(e.to_string()))?;
     let kind = ConnectionKind::parse(&body.kind)
         .map_err(|_| AdminError::validation("kind must be saml, oidc or scim"))?;
+    // A setup session reaches this route for either job; the body says which it is doing.
+    if kind != ConnectionKind::Scim {
+        permit.require_setup_area(SetupArea::ConfigureSso)?;
+    }
+    if kind == ConnectionKind::Scim || body.scim_enabled {
+        permit.require_setup_area(SetupArea::ConfigureScim)?;
+    }
     let vendor = parse_choice(
         body.vendor.as_deref(),
         "generic",
@@ -565,7 +573,7 @@ pub async fn get(
     principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (workspace, connection) = roster_store::blocking(move || {
@@ -609,7 +617,7 @@ pub async fn update_settings(
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     rp: web::Data<OidcRp>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
     body: web::Json<UpdateSettings>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
@@ -684,7 +692,7 @@ pub async fn test(
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
     rp: web::Data<OidcRp>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (_, connection) = managed_connection(store, principal, id).await?;
@@ -708,7 +716,7 @@ pub async fn test(
 pub async fn revoke(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let permit = manage_connections(store.clone(), principal).await?;
@@ -752,7 +760,7 @@ pub struct ScimSwitch {
 pub async fn set_scim(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
     body: web::Json<ScimSwitch>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;

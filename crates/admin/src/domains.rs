@@ -138,7 +138,7 @@ pub async fn list(
 pub async fn show(
     principal: Principal,
     store: web::Data<Store>,
-    name: web::Path<String>,
+    name: web::Path<crate::params::DomainPath>,
 ) -> Result<HttpResponse, AdminError> {
     let domain = domain_in_path(&name)?;
     let found = roster_store::blocking(move || {
@@ -174,7 +174,7 @@ pub async fn verify(
     principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
-    name: web::Path<String>,
+    name: web::Path<crate::params::DomainPath>,
 ) -> Result<HttpResponse, AdminError> {
     let domain = domain_in_path(&name)?;
     let reader = store.clone();
@@ -193,7 +193,7 @@ pub async fn verify(
 pub async fn delete(
     principal: Principal,
     store: web::Data<Store>,
-    name: web::Path<String>,
+    name: web::Path<crate::params::DomainPath>,
 ) -> Result<HttpResponse, AdminError> {
     let domain = domain_in_path(&name)?;
     roster_store::blocking(move || {

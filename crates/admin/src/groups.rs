@@ -92,7 +92,7 @@ pub struct AddMember {
 pub async fn add_member(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
     body: web::Json<AddMember>,
 ) -> Result<HttpResponse, AdminError> {
     let group_id: GroupId = parse_id(&id, "group")?;
@@ -117,9 +117,9 @@ pub async fn add_member(
 pub async fn remove_member(
     principal: Principal,
     store: web::Data<Store>,
-    path: web::Path<(String, String)>,
+    path: web::Path<crate::params::MemberPath>,
 ) -> Result<HttpResponse, AdminError> {
-    let (group, user) = path.into_inner();
+    let crate::params::MemberPath { id: group, user } = path.into_inner();
     let group_id: GroupId = parse_id(&group, "group")?;
     let user_id: UserId = parse_id(&user, "user")?;
     roster_store::blocking(move || {

@@ -15,21 +15,24 @@ pub mod domains;
 pub mod error;
 mod events;
 mod groups;
+pub mod invitations;
 mod logs;
 mod migration;
 pub mod openapi;
 pub mod operator;
 mod operator_apps;
+mod operator_webhooks;
 mod params;
 mod roles;
 mod settings;
-mod test_sign_ins;
+pub mod setup_links;
 mod tokens;
 mod users;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
 pub use roster_store::domain::password;
 mod scim_admin;
 mod signed_in;
+mod test_sign_ins;
 mod webhooks;
 
 use actix_web::{web, HttpResponse};
@@ -48,6 +51,8 @@ pub struct AdminSettings {
 }
 
 pub use console::configure_console;
+pub use invitations::configure_invitation_pages;
+pub use setup_links::configure_setup_pages;
 
 /// Mounts the admin API on the `/api/v1/admin` scope the server gives. Expects a
 /// `web::Data<Store>` registered by the server; `oidc` is the relying party whose discovery
@@ -62,8 +67,8 @@ pub fn configure_api(
         .default_service(web::to(unknown_route));
 }
 
-/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
-/// and app routes ([`operator_apps`]), and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace,
+/// app ([`operator_apps`]) and webhook ([`operator_webhooks`]) routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
 /// operator's key stands for an admin of that workspace ([`operator`]).
 pub fn configure_operator(
     cfg: &mut web::ServiceConfig,
@@ -79,6 +84,7 @@ pub fn configure_operator(
             "/apps/{client_id}/rotate-secret",
             web::post().to(operator_apps::rotate_secret),
         )
+        .configure(operator_webhooks::configure)
         .route("/events", web::get().to(operator::events))
         .route("/audit", web::get().to(operator::audit))
         .route("/workspaces", web::get().to(operator::list_workspaces))
@@ -120,13 +126,21 @@ fn shared_data(
         );
 }
 
+/// Where the server mounts the admin API ([`configure_api`]).
+pub(crate) const ADMIN_PREFIX: &str = "/api/v1/admin";
+
 /// Declares the route table once: [`ROUTES`] lists it (for the OpenAPI document's test and the
 /// test that walks every write route), `mount_routes` mounts it.
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+    ($($method:ident $path:literal => $handler:path : $area:ident),* $(,)?) => {
         /// Every `(method, path)` of the admin API, relative to `/api/v1/admin`, in mounting
         /// order; methods are lower-case (`get`, `post`, `put`, `delete`).
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The area of each route a setup session may reach (`roster_policy::setup`), in the
+        /// order of [`ROUTES`].
+        pub const ROUTE_AREAS: &[roster_policy::setup::Area] =
+            &[$(roster_policy::setup::Area::$area),*];
 
         fn mount_routes(cfg: &mut web::ServiceConfig) {
             $(cfg.route($path, web::$method().to($handler));)*
@@ -135,57 +149,65 @@ macro_rules! routes {
 }
 
 routes! {
-    get "/events" => events::feed,
-    get "/users" => users::list_users,
-    post "/users" => users::invite,
-    post "/users/{id}/disable" => users::disable,
-    post "/users/{id}/enable" => users::enable,
-    get "/users/{id}" => users::get_user,
-    get "/users/{id}/apps" => signed_in::list,
-    post "/users/{id}/sign-out-everywhere" => signed_in::sign_out_everywhere,
-    get "/groups" => groups::list_groups,
-    post "/groups/{id}/members" => groups::add_member,
-    delete "/groups/{id}/members/{user}" => groups::remove_member,
-    get "/connections" => connections::list_connections,
-    post "/connections" => connections::create,
-    get "/connections/{id}" => connections::get,
-    delete "/connections/{id}" => connections::revoke,
-    put "/connections/{id}/settings" => connections::update_settings,
-    post "/connections/{id}/test" => connections::test,
-    post "/connections/{id}/test-sign-in" => test_sign_ins::start,
-    get "/connections/{id}/test-sign-ins/{test}" => test_sign_ins::report,
-    get "/scim/migration-plan" => migration::endpoint,
-    put "/connections/{id}/scim" => connections::set_scim,
-    get "/sso-enforcement" => settings::sso_enforcement,
-    put "/sso-enforcement" => settings::set_sso_enforcement,
-    get "/connections/{id}/tokens" => tokens::list_tokens,
-    post "/connections/{id}/tokens" => tokens::create_token,
-    delete "/connections/{id}/tokens/{token}" => tokens::revoke_token,
-    get "/provisioning-log" => logs::provisioning_log,
-    get "/audit" => logs::audit,
-    get "/session" => auth::session,
-    get "/login-events" => logs::login_events,
-    get "/webhooks" => webhooks::list,
-    get "/webhooks/event-types" => webhooks::event_types,
-    post "/webhooks" => webhooks::create,
-    delete "/webhooks/{id}" => webhooks::delete,
-    post "/webhooks/{id}/enable" => webhooks::enable,
-    get "/webhooks/{id}/deliveries" => webhooks::deliveries,
-    post "/webhooks/{id}/resend" => webhooks::resend,
-    get "/scim" => scim_admin::status,
-    delete "/scim/connections/{id}" => scim_admin::revoke_connection,
-    get "/scim/group-mappings" => scim_admin::list_mappings,
-    post "/scim/group-mappings" => scim_admin::create_mapping,
-    delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping,
-    get "/roles" => roles::list,
-    post "/roles" => roles::create,
-    get "/domains" => domains::list,
-    post "/domains" => domains::create,
-    get "/domains/{domain}" => domains::show,
-    delete "/domains/{domain}" => domains::delete,
-    post "/domains/{domain}/verify" => domains::verify,
-    get "/api-keys" => api_keys::list,
-    delete "/api-keys/{id}" => api_keys::revoke,
+    get "/events" => events::feed: AdminOnly,
+    get "/users" => users::list_users: WatchProvisioning,
+    post "/users" => users::invite: AdminOnly,
+    post "/users/{id}/disable" => users::disable: AdminOnly,
+    post "/users/{id}/enable" => users::enable: AdminOnly,
+    get "/users/{id}" => users::get_user: AdminOnly,
+    get "/users/{id}/apps" => signed_in::list: AdminOnly,
+    post "/users/{id}/sign-out-everywhere" => signed_in::sign_out_everywhere: AdminOnly,
+    get "/groups" => groups::list_groups: AdminOnly,
+    post "/groups/{id}/members" => groups::add_member: AdminOnly,
+    delete "/groups/{id}/members/{user}" => groups::remove_member: AdminOnly,
+    get "/connections" => connections::list_connections: ReadConnections,
+    post "/connections" => connections::create: CreateConnection,
+    get "/connections/{id}" => connections::get: ReadConnections,
+    delete "/connections/{id}" => connections::revoke: AdminOnly,
+    put "/connections/{id}/settings" => connections::update_settings: ConfigureSso,
+    post "/connections/{id}/test" => connections::test: ConfigureSso,
+    post "/connections/{id}/test-sign-in" => test_sign_ins::start: ConfigureSso,
+    get "/connections/{id}/test-sign-ins/{test}" => test_sign_ins::report: ConfigureSso,
+    get "/scim/migration-plan" => migration::endpoint: AdminOnly,
+    put "/connections/{id}/scim" => connections::set_scim: ConfigureScim,
+    get "/sso-enforcement" => settings::sso_enforcement: AdminOnly,
+    put "/sso-enforcement" => settings::set_sso_enforcement: AdminOnly,
+    get "/connections/{id}/tokens" => tokens::list_tokens: ConfigureScim,
+    post "/connections/{id}/tokens" => tokens::create_token: ConfigureScim,
+    delete "/connections/{id}/tokens/{token}" => tokens::revoke_token: AdminOnly,
+    get "/provisioning-log" => logs::provisioning_log: WatchProvisioning,
+    get "/audit" => logs::audit: AdminOnly,
+    get "/session" => auth::session: Session,
+    get "/login-events" => logs::login_events: AdminOnly,
+    get "/webhooks" => webhooks::list::<auth::Principal>: AdminOnly,
+    get "/webhooks/event-types" => webhooks::event_types::<auth::Principal>: AdminOnly,
+    post "/webhooks" => webhooks::create: AdminOnly,
+    get "/webhooks/{id}" => webhooks::get::<auth::Principal>: AdminOnly,
+    delete "/webhooks/{id}" => webhooks::delete::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/enable" => webhooks::enable::<auth::Principal>: AdminOnly,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/resend" => webhooks::resend::<auth::Principal>: AdminOnly,
+    get "/scim" => scim_admin::status: WatchProvisioning,
+    delete "/scim/connections/{id}" => scim_admin::revoke_connection: AdminOnly,
+    get "/scim/group-mappings" => scim_admin::list_mappings: AdminOnly,
+    post "/scim/group-mappings" => scim_admin::create_mapping: AdminOnly,
+    delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping: AdminOnly,
+    get "/roles" => roles::list: AdminOnly,
+    post "/roles" => roles::create: AdminOnly,
+    get "/domains" => domains::list: Domains,
+    post "/domains" => domains::create: Domains,
+    get "/domains/{domain}" => domains::show: Domains,
+    delete "/domains/{domain}" => domains::delete: AdminOnly,
+    post "/domains/{domain}/verify" => domains::verify: Domains,
+    get "/api-keys" => api_keys::list: AdminOnly,
+    delete "/api-keys/{id}" => api_keys::revoke: AdminOnly,
+    get "/setup-links" => setup_links::list: AdminOnly,
+    post "/setup-links" => setup_links::create: AdminOnly,
+    delete "/setup-links/{id}" => setup_links::revoke: AdminOnly,
+    post "/setup/finish" => setup_links::finish: FinishSetup,
+    get "/admins/invitations" => invitations::list: AdminOnly,
+    post "/admins/invitations" => invitations::create: AdminOnly,
+    delete "/admins/invitations/{id}" => invitations::revoke: AdminOnly,
 }
 
 /// Whether a request path (relative to `/api/v1/admin`) fits a route's path template.
@@ -218,6 +240,7 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         operator::API
             .iter()
             .chain(operator_apps::API)
+            .chain(operator_webhooks::API)
             .map(|op| (op.method, op.path.to_owned()))
             .chain(
                 ROUTES

@@ -8,6 +8,56 @@ use crate::error::AdminError;
 
 pub(crate) const PAGE: i64 = 100;
 
+/// A route's `{id}`, read by its name. The same handler serves `/api/v1/admin/…` and
+/// `/api/v1/operator/workspaces/{workspace}/…`: a positional `Path<String>` would trip over the
+/// operator path's extra `{workspace}` (and did: every route with an id answered 404 there).
+#[derive(Debug, Deserialize)]
+pub struct IdPath {
+    id: String,
+}
+
+impl IdPath {
+    pub(crate) fn into_string(self) -> String {
+        self.id
+    }
+}
+
+impl std::ops::Deref for IdPath {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A route's `{domain}`, read by its name (see [`IdPath`]).
+#[derive(Debug, Deserialize)]
+pub struct DomainPath {
+    domain: String,
+}
+
+impl std::ops::Deref for DomainPath {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.domain
+    }
+}
+
+/// A group's `{id}` and a member's `{user}` (see [`IdPath`]).
+#[derive(Debug, Deserialize)]
+pub struct MemberPath {
+    pub id: String,
+    pub user: String,
+}
+
+/// A connection's `{id}` and one of its SCIM `{token}`s (see [`IdPath`]).
+#[derive(Debug, Deserialize)]
+pub struct TokenPath {
+    pub id: String,
+    pub token: String,
+}
+
 pub(crate) fn parse_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, AdminError> {
     id.parse()
         .map_err(|_| AdminError::not_found(format!("{what} {id:?} not found")))

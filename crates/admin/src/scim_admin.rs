@@ -90,7 +90,7 @@ pub async fn status(
 pub async fn revoke_connection(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     roster_store::blocking(move || {
@@ -363,7 +363,7 @@ fn unknown_role(store: &Store, workspace: WorkspaceId, name: &RoleName) -> Admin
 pub async fn delete_mapping(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: MappingId = parse_id(&id, "mapping")?;
     roster_store::blocking(move || {

@@ -71,7 +71,7 @@ pub struct SignedOutView {
 pub async fn list(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
     let apps = roster_store::blocking(move || {
@@ -91,7 +91,7 @@ pub async fn list(
 pub async fn sign_out_everywhere(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
     let signed_out = roster_store::blocking(move || {

@@ -63,7 +63,7 @@ pub struct CreatedToken {
 pub async fn list_tokens(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let tokens = roster_store::blocking(move || {
@@ -90,7 +90,7 @@ pub async fn create_token(
     principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
     body: web::Json<NewToken>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
@@ -128,12 +128,18 @@ pub async fn create_token(
 pub async fn revoke_token(
     principal: Principal,
     store: web::Data<Store>,
-    path: web::Path<(String, String)>,
+    path: web::Path<crate::params::TokenPath>,
 ) -> Result<HttpResponse, AdminError> {
-    let (_, token) = path.into_inner();
+    let crate::params::TokenPath { id, token } = path.into_inner();
+    let connection_id: ConnectionId = parse_id(&id, "connection")?;
     let token_id = parse_id(&token, "token")?;
     roster_store::blocking(move || {
         let permit = require(&store, &principal, Action::RevokeScimToken)?;
+        // The token must be the named connection's, not only the workspace's.
+        let tokens = store.list_scim_tokens(permit.workspace_id(), connection_id)?;
+        if !tokens.iter().any(|t| t.id == token_id) {
+            return Err(AdminError::not_found("SCIM token not found"));
+        }
         Ok::<_, AdminError>(store.revoke_scim_token(
             permit.actor(),
             permit.workspace_id(),

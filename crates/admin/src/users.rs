@@ -98,7 +98,7 @@ pub async fn list_users(
 pub async fn get_user(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: UserId = parse_id(&id, "user")?;
     let body = roster_store::blocking(move || {
@@ -176,12 +176,12 @@ async fn lifecycle(
 pub async fn disable(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     lifecycle(
         principal,
         store,
-        id.into_inner(),
+        id.into_inner().into_string(),
         Action::DisableUser,
         LifecycleEvent::Deactivate,
     )
@@ -192,12 +192,12 @@ pub async fn disable(
 pub async fn enable(
     principal: Principal,
     store: web::Data<Store>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     lifecycle(
         principal,
         store,
-        id.into_inner(),
+        id.into_inner().into_string(),
         Action::EnableUser,
         LifecycleEvent::Reactivate,
     )

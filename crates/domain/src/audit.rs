@@ -20,6 +20,9 @@ pub enum Actor {
     Login { connection_id: String },
     /// The SaaS operator's backend, by its operator key (`/api/v1/operator`).
     Operator { key_id: String },
+    /// A customer's IT admin in the console session a setup link opened: no account, only the
+    /// link (`setup_link:ID`).
+    SetupLink { link_id: String },
 }
 
 impl Actor {
@@ -35,6 +38,7 @@ impl Actor {
             Actor::Admin { id } => ("admin", Some(id.clone())),
             Actor::Login { connection_id } => ("login", Some(connection_id.clone())),
             Actor::Operator { key_id } => ("operator", Some(format!("operator_key:{key_id}"))),
+            Actor::SetupLink { link_id } => ("setup_link", Some(format!("setup_link:{link_id}"))),
         }
     }
 }

@@ -91,6 +91,11 @@ uuid_id!(
     "token id"
 );
 uuid_id!(
+    /// A setup link (a one-time URL into the console's guided setup) and its session.
+    SetupLinkId,
+    "setup link id"
+);
+uuid_id!(
     /// A link of an IdP subject to a user.
     IdentityId,
     "identity id"

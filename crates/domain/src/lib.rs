@@ -14,6 +14,7 @@ pub mod provisioning;
 pub mod query;
 mod role;
 mod secret;
+pub mod setup_link;
 pub mod testing;
 mod timestamp;
 mod user;
@@ -25,7 +26,9 @@ pub use connection::{
 };
 pub use error::DomainError;
 pub use group::{Group, GroupKind, GroupMapping, Provenance};
-pub use ids::{ConnectionId, GroupId, IdentityId, MappingId, RoleId, TokenId, UserId, WorkspaceId};
+pub use ids::{
+    ConnectionId, GroupId, IdentityId, MappingId, RoleId, SetupLinkId, TokenId, UserId, WorkspaceId,
+};
 pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};

@@ -22,6 +22,12 @@ pub enum SecretKind {
     ClientSecret,
     /// The SaaS operator's key to the operator API (every workspace).
     OperatorKey,
+    /// A one-time setup link for a customer's IT admin (`/setup/{token}`).
+    SetupLink,
+    /// The session a redeemed setup link opens (the `roster_setup` cookie).
+    SetupSession,
+    /// A one-time invitation to become an admin of a workspace (`/invitations/{token}`).
+    AdminInvitation,
 }
 
 impl SecretKind {
@@ -31,6 +37,9 @@ impl SecretKind {
             SecretKind::ApiKey => "rsak_",
             SecretKind::ClientSecret => "rscs_",
             SecretKind::OperatorKey => "rsok_",
+            SecretKind::SetupLink => "rssl_",
+            SecretKind::SetupSession => "rsss_",
+            SecretKind::AdminInvitation => "rsai_",
         }
     }
 }
@@ -58,7 +67,6 @@ impl SecretToken {
         Self(value.to_owned())
     }
 
-    /// The text to show the admin once.
     /// Whether the secret has `kind`'s prefix: what it claims to be, before any lookup (an
     /// operator key sent to a workspace's API, or the other way round, is told so).
     pub fn claims(&self, kind: SecretKind) -> bool {

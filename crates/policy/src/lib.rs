@@ -5,6 +5,7 @@
 //!   [`admin::Target::user`]) and the lockout rules. Admin writes take the capability only an
 //!   allowed decision yields (`roster-admin`'s `Permit`), so a route that skips it does not
 //!   compile.
+//! - [`setup`]: which part of the admin API a setup link's session reaches, by its intent.
 //! - [`effective_roles`]: the roles a user ends up with, from the roles that reach the user
 //!   (through mapped groups, roles attached to app groups, direct assignment) and the workspace's
 //!   default role.
@@ -14,6 +15,7 @@
 //! SCIM or SAML.
 
 pub mod admin;
+pub mod setup;
 
 use roster_domain::{Role, RoleName};
 

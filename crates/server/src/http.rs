@@ -108,10 +108,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
                 .configure(move |cfg| roster_admin::configure_api(cfg, admin, oidc))
         })
         .service({
-            let oidc = shared.sso.oidc.clone();
+            let (admin, oidc) = (admin.clone(), shared.sso.oidc.clone());
             web::scope("/api/v1/operator")
                 .configure(move |cfg| roster_admin::configure_operator(cfg, admin, oidc))
         })
+        .configure({
+            let admin = admin.clone();
+            |cfg| roster_admin::configure_setup_pages(cfg, admin)
+        })
+        .configure(|cfg| roster_admin::configure_invitation_pages(cfg, admin))
         .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
         .configure(|cfg| roster_provider::configure(cfg, shared.provider))

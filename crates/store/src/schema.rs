@@ -221,6 +221,7 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` references no row: a workspace's `workspace.deleted` event outlives it.
     events (seq) {
         seq -> BigInt,
         id -> Text,
@@ -252,9 +253,11 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` NULL: an endpoint of the deployment (the operator's), receiving the events
+    /// of the workspaces in `workspaces` (a JSON array of ids), or of every workspace when empty.
     webhook_endpoints (id) {
         id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         url -> Text,
         event_types -> Text,
         secret -> Text,
@@ -266,6 +269,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         lease_until -> BigInt,
         created_at -> BigInt,
+        workspaces -> Text,
     }
 }
 
@@ -273,7 +277,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> Text,
         endpoint_id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         event_id -> Text,
         event_seq -> BigInt,
         attempt -> Integer,
@@ -505,8 +509,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    setup_links (id) {
+        id -> Text,
+        workspace_id -> Text,
+        intent -> Text,
+        token_hash -> Text,
+        return_url -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        redeemed_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        session_hash -> Nullable<Text>,
+        session_expires_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    admin_invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        accepted_by -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
+diesel::joinable!(setup_links -> workspaces (workspace_id));
+diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -561,4 +600,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_refresh_tokens,
     backchannel_logouts,
     workspace_domains,
+    setup_links,
+    admin_invitations,
 );

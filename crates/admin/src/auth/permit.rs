@@ -19,6 +19,8 @@ use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 use roster_policy::admin::{self as policy, Action, Decision, Target};
+use roster_policy::setup::{self as setup_policy, Area as SetupArea};
+use roster_store::domain::setup_link::SetupIntent;
 use roster_store::domain::{Actor, Connection, User, UserId, WorkspaceId};
 use roster_store::Store;
 use serde_json::json;
@@ -44,6 +46,8 @@ pub(crate) struct Permit<Access> {
     /// The user whose session calls (`None` for an API key): the policy's "yourself".
     acting_user: Option<UserId>,
     settings: policy::Settings,
+    /// A setup session's intent (`None` for everyone else).
+    setup: Option<SetupIntent>,
     access: PhantomData<Access>,
 }
 
@@ -84,6 +88,7 @@ pub(crate) fn require_read(
         policy_actor,
         acting_user: principal.acting_user(),
         settings,
+        setup: principal.setup_link().map(|link| link.intent),
         access: PhantomData,
     })
 }
@@ -101,6 +106,17 @@ impl<Access> Permit<Access> {
     /// The caller's workspace, which scopes every store operation.
     pub(crate) fn workspace_id(&self) -> WorkspaceId {
         self.workspace_id
+    }
+
+    /// For a route whose body decides its setup area (`POST /connections`): a setup session
+    /// must reach `area` too. Everyone else passes.
+    pub(crate) fn require_setup_area(&self, area: SetupArea) -> Result<(), AdminError> {
+        match self.setup {
+            Some(intent) if !setup_policy::reaches(intent, area) => {
+                Err(super::setup_scope_refusal())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -154,6 +170,7 @@ impl Permit<Read> {
             policy_actor: self.policy_actor,
             acting_user: self.acting_user,
             settings,
+            setup: self.setup,
             access: PhantomData,
         })
     }

@@ -44,6 +44,8 @@ fn action(text: &str) -> Action {
         "manage API keys" => Action::ManageApiKeys,
         "manage roles" => Action::ManageRoles,
         "manage domains" => Action::ManageDomains,
+        "manage setup links" => Action::ManageSetupLinks,
+        "invite admins" => Action::InviteAdmins,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -211,13 +213,16 @@ fn every_action() -> Vec<Action> {
         ManageApiKeys,
         ManageRoles,
         ManageDomains,
+        ManageSetupLinks,
+        InviteAdmins,
     ];
     for act in &all {
         match act {
             ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
-            | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageDomains => {}
+            | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageDomains
+            | ManageSetupLinks | InviteAdmins => {}
         }
     }
     all

@@ -85,6 +85,8 @@ struct Ids {
     event: String,
     api_key: String,
     domain: String,
+    setup_link: String,
+    invitation: String,
     test_sign_in: String,
 }
 
@@ -108,6 +110,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "group-mappings" => &ids.mapping,
                 "api-keys" => &ids.api_key,
                 "domains" => &ids.domain,
+                "setup-links" => &ids.setup_link,
+                "invitations" => &ids.invitation,
                 "test-sign-ins" => &ids.test_sign_in,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
@@ -151,6 +155,11 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("post", "/domains") => Some(json!({"domain": "walk.example"})),
         ("post", "/domains/{domain}/verify") => None,
         ("delete", "/domains/{domain}") => None,
+        ("post", "/setup-links") => Some(json!({"intent": "sso"})),
+        ("delete", "/setup-links/{id}") => None,
+        ("post", "/setup/finish") => None,
+        ("post", "/admins/invitations") => Some(json!({"email": "walker-admin@acme.test"})),
+        ("delete", "/admins/invitations/{id}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -158,17 +167,12 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
     }
 }
 
-#[test]
-fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
-    let app = TestApp::with(Options {
-        allow_private_network_urls: true,
-        ..Options::default()
-    });
-    let key = app.api_key();
+/// A workspace with something behind every route: users, an app group with a manual member, a
+/// mapping, a SCIM token, a webhook endpoint, events, a domain, a setup link.
+fn furnish(app: &TestApp) -> Ids {
     let store = &app.db.store;
     let workspace = app.workspace.id;
-    // A workspace with something behind every route: users, an app group with a manual
-    // member, a mapping, a SCIM token, a webhook endpoint, events.
+    let key = app.api_key();
     let jit = |name: &str| -> String {
         store
             .create_user(
@@ -238,14 +242,45 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             .unwrap()
             .domain
             .to_string(),
+        setup_link: store
+            .create_setup_link(
+                &Actor::Cli,
+                roster_store::NewSetupLink {
+                    workspace_id: workspace,
+                    intent: roster_store::domain::setup_link::SetupIntent::Sso,
+                    lifetime_seconds: 3600,
+                    return_url: None,
+                },
+            )
+            .unwrap()
+            .0
+            .id
+            .to_string(),
         test_sign_in: store
             .create_test_sign_in(&Actor::Cli, workspace, app.connection.id)
             .unwrap()
             .id,
+        invitation: store
+            .create_admin_invitation(
+                &Actor::Cli,
+                workspace,
+                roster_store::domain::Email::parse("invited@acme.test").unwrap(),
+                3600,
+            )
+            .unwrap()
+            .0
+            .id
+            .to_string(),
     };
 
-    let snapshot = || -> Value {
-        json!({
+    ids
+}
+
+/// What a refused route must leave as it was.
+fn snapshot(app: &TestApp, ids: &Ids) -> Value {
+    let store = &app.db.store;
+    let workspace = app.workspace.id;
+    json!({
             "audit": store.audit_events(workspace, None, 100_000).unwrap().len(),
             "events": store.events(workspace, 0, 100_000, &[]).unwrap().len(),
             "users": store.count_users(workspace).unwrap(),
@@ -264,8 +299,28 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
             "domains": store.list_domains(workspace).unwrap().iter()
                 .map(|d| json!([d.domain.as_str(), d.state.as_str(), d.attempts]))
                 .collect::<Vec<_>>(),
-        })
-    };
+        "invitations": store.admin_invitations(workspace).unwrap().iter()
+            .map(|i| json!([i.id.to_string(), i.accepted_by, i.revoked_at.map(|t| t.as_micros())]))
+            .collect::<Vec<_>>(),
+        "setupLinks": store.setup_links(workspace).unwrap().iter()
+            .map(|l| {
+                let at = |t: Option<roster_store::domain::Timestamp>| t.map(|t| t.as_micros());
+                json!([l.id.to_string(), at(l.redeemed_at), at(l.revoked_at), at(l.finished_at)])
+            })
+            .collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
+    let app = TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    });
+    let store = &app.db.store;
+    let workspace = app.workspace.id;
+    let ids = furnish(&app);
+    let snapshot = || snapshot(&app, &ids);
     let (member_id, member) = signed_in_member(&app, "walker");
     let before = snapshot();
 
@@ -315,4 +370,296 @@ fn every_admin_route_refuses_a_non_admin_session_through_the_policy() {
     );
     assert_eq!(revoked.status, 204, "{:#}", revoked.body);
     app.scim("GET", "/Users", None).assert_scim_error(401, None);
+}
+
+/// A setup session of `intent` for the app's workspace, opened through the link's page like a
+/// browser does: its cookie and its CSRF token (from `GET /session`, which every intent reaches).
+pub(crate) fn setup_session(app: &TestApp, intent: &str) -> (String, String) {
+    let key = app.api_key();
+    let created = app.admin(
+        &key,
+        "POST",
+        "/setup-links",
+        Some(json!({ "intent": intent })),
+    );
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let url = created.body["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix(PUBLIC_URL)
+        .expect("the link is on the public URL");
+    let response = agent()
+        .post(&format!("{}{path}", app.server.url()))
+        .send_empty()
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        303,
+        "the link's Continue button"
+    );
+    let token = crate::common::browser::cookie_set_by(&response, "roster_setup")
+        .expect("a setup session cookie");
+    let session = with_setup(
+        app,
+        &(token.clone(), String::new()),
+        "GET",
+        "/session",
+        None,
+    );
+    assert_eq!(session.status, 200, "{:#}", session.body);
+    assert_eq!(session.body["setup"]["intent"], intent);
+    (
+        token,
+        session.body["csrfToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// An admin API call in a setup session.
+pub(crate) fn with_setup(
+    app: &TestApp,
+    (token, csrf): &(String, String),
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let cookie = format!("roster_setup={token}");
+    app.raw(
+        method,
+        &format!("/api/v1/admin{path}"),
+        body.map(|b| b.to_string()),
+        &[
+            ("cookie", cookie.as_str()),
+            ("x-csrf-token", csrf.as_str()),
+            ("content-type", "application/json"),
+        ],
+    )
+}
+
+/// The routes a setup session of each intent reaches (docs/policy.md, "What a setup session
+/// reaches"), written out here route by route so that a route moved to another area is noticed.
+fn reached(intent: &str, method: &str, path: &str) -> bool {
+    let always = matches!(
+        (method, path),
+        ("get", "/session") | ("post", "/setup/finish")
+    );
+    let connections = matches!(
+        (method, path),
+        ("get", "/connections") | ("get", "/connections/{id}") | ("post", "/connections")
+    );
+    let sso = matches!(
+        (method, path),
+        ("put", "/connections/{id}/settings")
+            | ("post", "/connections/{id}/test")
+            | ("post", "/connections/{id}/test-sign-in")
+            | ("get", "/connections/{id}/test-sign-ins/{test}")
+    );
+    let scim = matches!(
+        (method, path),
+        ("put", "/connections/{id}/scim")
+            | ("get", "/connections/{id}/tokens")
+            | ("post", "/connections/{id}/tokens")
+            | ("get", "/provisioning-log")
+            | ("get", "/scim")
+            | ("get", "/users")
+    );
+    let domains = matches!(
+        (method, path),
+        ("get", "/domains")
+            | ("post", "/domains")
+            | ("get", "/domains/{domain}")
+            | ("post", "/domains/{domain}/verify")
+    );
+    always
+        || match intent {
+            "sso" => connections || sso,
+            "scim" => connections || scim,
+            "domain" => domains,
+            "all" => connections || sso || scim || domains,
+            other => panic!("no intent {other}"),
+        }
+}
+
+#[test]
+fn a_setup_session_reaches_its_intents_routes_and_nothing_else() {
+    let app = TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    });
+    let ids = furnish(&app);
+    for intent in ["sso", "scim", "domain", "all"] {
+        let session = setup_session(&app, intent);
+        let before = snapshot(&app, &ids);
+        let mut refused = 0;
+        for (method, template) in roster_admin::ROUTES {
+            if reached(intent, method, template) {
+                continue;
+            }
+            refused += 1;
+            let path = concrete(template, &ids);
+            let body = match *method {
+                "get" => None,
+                _ => body_of_write(method, template, &ids),
+            };
+            let reply = with_setup(&app, &session, &method.to_uppercase(), &path, body);
+            assert_eq!(
+                (reply.status, &reply.body["detail"]["refusal"]),
+                (403, &json!("setup_scope")),
+                "{intent}: {method} {path}: {:#}",
+                reply.body
+            );
+        }
+        assert!(refused >= 25, "{intent}: only {refused} routes refused");
+        assert_eq!(
+            snapshot(&app, &ids),
+            before,
+            "{intent}: a refused route changed something"
+        );
+
+        // The routes of its intent run (whatever they answer, it is not the setup scope's).
+        for (method, template) in roster_admin::ROUTES {
+            if !reached(intent, method, template) || *template == "/setup/finish" {
+                continue;
+            }
+            let path = concrete(template, &ids);
+            let body = match (*method, *template) {
+                ("get", _) => None,
+                // The body decides: a SAML draft is the SSO intent's, a SCIM-only one SCIM's.
+                ("post", "/connections") if intent == "sso" => {
+                    Some(json!({"name": format!("walk-{intent}"), "kind": "saml"}))
+                }
+                _ => body_of_write(method, template, &ids),
+            };
+            let reply = with_setup(&app, &session, &method.to_uppercase(), &path, body);
+            assert!(
+                reply.status < 500 && reply.body["detail"]["refusal"] != json!("setup_scope"),
+                "{intent}: {method} {path} is the intent's: {} {:#}",
+                reply.status,
+                reply.body
+            );
+        }
+        // Not the operator API, whatever the intent: a setup cookie is no operator key.
+        let cookie = format!("roster_setup={}", session.0);
+        let operator = app.raw(
+            "GET",
+            &format!("/api/v1/operator/workspaces/{}/domains", app.workspace.slug),
+            None,
+            &[("cookie", cookie.as_str())],
+        );
+        assert_eq!(operator.status, 401, "{intent}: {:#}", operator.body);
+
+        let finished = with_setup(&app, &session, "POST", "/setup/finish", None);
+        assert_eq!(finished.status, 200, "{intent}: {:#}", finished.body);
+        let after = with_setup(&app, &session, "GET", "/session", None);
+        assert_eq!(after.status, 401, "{intent}: the session ended with Done");
+    }
+}
+
+#[test]
+fn a_setup_session_creates_only_its_intents_kind_of_connection() {
+    let app = TestApp::new();
+    let store = &app.db.store;
+    let sso = setup_session(&app, "sso");
+    let scim = setup_session(&app, "scim");
+    let count = || store.list_connections(app.workspace.id).unwrap().len();
+    let before = count();
+    let refused = [
+        (&sso, json!({"name": "Okta SCIM", "kind": "scim"})),
+        (&scim, json!({"name": "Draft SAML", "kind": "saml"})),
+        (
+            &sso,
+            json!({"name": "Draft SAML", "kind": "saml", "scimEnabled": true}),
+        ),
+    ];
+    for (session, body) in refused {
+        let reply = with_setup(&app, session, "POST", "/connections", Some(body.clone()));
+        assert_eq!(
+            (reply.status, &reply.body["detail"]["refusal"]),
+            (403, &json!("setup_scope")),
+            "{body}: {:#}",
+            reply.body
+        );
+    }
+    assert_eq!(count(), before, "a refused creation wrote a connection");
+    let made = with_setup(
+        &app,
+        &scim,
+        "POST",
+        "/connections",
+        Some(json!({"name": "Okta SCIM", "kind": "scim"})),
+    );
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    let made = with_setup(
+        &app,
+        &sso,
+        "POST",
+        "/connections",
+        Some(json!({"name": "Draft SAML", "kind": "saml"})),
+    );
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    assert_eq!(count(), before + 2);
+    // Audited as the link, not as anybody's account.
+    let trail = store.audit_events(app.workspace.id, None, 100).unwrap();
+    let created: Vec<_> = trail
+        .iter()
+        .filter(|event| event.action == "connection.created")
+        .map(|event| event.actor_kind.as_str())
+        .collect();
+    // (The test app's own connection was made at the command line.)
+    assert_eq!(created, ["cli", "setup_link", "setup_link"]);
+}
+
+/// One implementation, two entry points: every read of the admin API answers the same through
+/// the operator's path, and every write reaches its handler there (a route whose path
+/// parameters the operator path's `{workspace}` confused answered 404 before).
+#[test]
+fn every_admin_route_answers_the_same_through_the_operator_path() {
+    let app = TestApp::with(Options {
+        allow_private_network_urls: true,
+        ..Options::default()
+    });
+    let ids = furnish(&app);
+    let key = app.api_key();
+    let operator_key = crate::operator_api::operator_key(&app);
+    let through_operator = |method: &str, path: &str, body: Option<Value>| {
+        crate::operator_api::operator(
+            &app,
+            &operator_key,
+            method,
+            &format!("/workspaces/{}{path}", app.workspace.slug),
+            body,
+        )
+    };
+    // Reads first: the same status and the same body (the session names who calls).
+    for (method, template) in roster_admin::ROUTES {
+        if *method != "get" || *template == "/session" {
+            continue;
+        }
+        let path = concrete(template, &ids);
+        let admin = app.admin(&key, "GET", &path, None);
+        let operator = through_operator("GET", &path, None);
+        assert_eq!(
+            (operator.status, &operator.body),
+            (admin.status, &admin.body),
+            "GET {path}"
+        );
+        assert_eq!(admin.status, 200, "GET {path}: {:#}", admin.body);
+    }
+    // Writes reach their handlers: whatever they answer, it is not a routing 404.
+    for (method, template) in roster_admin::ROUTES {
+        if *method == "get" {
+            continue;
+        }
+        let path = concrete(template, &ids);
+        let reply = through_operator(
+            &method.to_uppercase(),
+            &path,
+            body_of_write(method, template, &ids),
+        );
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(
+            reply.status < 500 && !message.contains("deserialize"),
+            "{method} {path}: {} {:#}",
+            reply.status,
+            reply.body
+        );
+    }
 }

@@ -10,7 +10,11 @@
 //! edits the connection, copies the token shown once, sees an expired token as expired, picks
 //! the mapping's connection, role and app group from lists, reads the roles page, finds SSO
 //! enforcement disabled for a password session (and why), revokes a leaked API key, and reads a
-//! login failure's want/got, a SCIM request's target and the audit trail. The script
+//! login failure's want/got, a SCIM request's target and the audit trail. It also sets up a
+//! connection through the guided setup (picks Okta, reads its steps with the draft's own values,
+//! gives it SimpleSAMLphp's metadata URL) and, on the Domains page, adds a domain, reads the TXT
+//! record to publish, checks it against a DNS server that has no record, deletes it after a
+//! confirmation and keeps another. The script
 //! fails on any page error, CSP violation or unexpected failed request; this test then checks the
 //! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
@@ -32,6 +36,12 @@ use serde_json::{json, Value};
 use crate::idps::{OidcOp, OidcOptions, SamlIdp};
 use crate::support::{e2e_enabled, password_user, SsoApp};
 
+// The domain tests' DNS server, for the Domains page's "Check now" (it has no record, so the
+// check fails the same way every run). `set_txt` is not used here.
+#[path = "../domains/dns_server.rs"]
+#[allow(dead_code)]
+mod dns_server;
+
 fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/console")
 }
@@ -49,7 +59,12 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     if !e2e_enabled() {
         return;
     }
-    let app = SsoApp::new();
+    let dns = dns_server::DnsServer::start();
+    let mut settings = roster_server::settings::Settings::default();
+    settings.dns.nameservers = vec![dns.addr.to_string()];
+    // No background checks: the domain kept pending stays pending while the test reads it.
+    settings.dns.check_interval_secs = 0;
+    let app = SsoApp::with_settings(settings);
     // The admin is one only through the directory's "Console admins" group, mapped to `admin`:
     // deleting that mapping would leave the workspace without an active admin.
     password_user(&app, "root-admin", "console-pw-123", false);
@@ -193,8 +208,9 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let connections = store.list_connections(app.workspace.id).unwrap();
     assert_eq!(
         connections.len(),
-        4,
-        "the directory, the one created, the draft and the one whose certificate expired"
+        5,
+        "the directory, the one created, the draft, the guided Okta one and the one whose \
+         certificate expired"
     );
     let draft = connections
         .iter()
@@ -387,6 +403,114 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // The Overview counted both active connections, SCIM on or not.
     assert_eq!(seen["activeConnections"], "2", "{seen:#}");
 
+    // The guided setup: the picker offered every IdP; Okta's steps showed a placeholder before the
+    // draft existed and its values after, with a Copy button; the IdP metadata activated it.
+    assert_eq!(
+        seen["pickerIdps"],
+        json!([
+            "Microsoft Entra ID",
+            "Okta",
+            "Google Workspace",
+            "OneLogin",
+            "JumpCloud",
+            "AD FS",
+            "PingFederate",
+            "Other SAML 2.0 IdP",
+            "Other OpenID Provider"
+        ]),
+        "{seen:#}"
+    );
+    assert_eq!(seen["guideTitle"], "Okta (SAML)");
+    assert_eq!(
+        seen["guidePlaceholder"],
+        "(shown once the connection is created)"
+    );
+    let okta = connections
+        .iter()
+        .find(|c| c.name.as_str() == "okta")
+        .expect("the guided connection");
+    assert_eq!(okta.vendor, Vendor::Okta);
+    assert_eq!(okta.kind, ConnectionKind::Saml);
+    assert_eq!(okta.status, roster_store::domain::ConnectionStatus::Active);
+    assert!(okta.protocol_config.contains(&idp.metadata_url()));
+    let okta_acs = format!("{}/sso/saml/{}/acs", app.url(), okta.id);
+    assert_eq!(seen["guideAcsUrl"], okta_acs);
+    assert_eq!(seen["guidedCardAcsUrl"], okta_acs);
+    assert_eq!(
+        seen["guideEntityId"],
+        format!("{}/sso/saml/{}/metadata", app.url(), okta.id)
+    );
+    assert_eq!(seen["guideAcsCopied"], true);
+    let steps = seen["guideSteps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "{seen:#}");
+    assert!(
+        steps[1].as_str().unwrap().starts_with(&format!(
+            "Configure SAML: Single sign-on URL = {okta_acs} Copy"
+        )),
+        "{seen:#}"
+    );
+    assert_eq!(seen["guidedState"], "SAML · okta · active");
+    assert_eq!(
+        seen["guidedFlash"],
+        "okta is active: its sign-ins work now."
+    );
+    assert_eq!(
+        seen["guidedTestSignIn"], 1,
+        "an active connection offers a test sign-in"
+    );
+
+    // The Domains page: the record to publish, a check that found none (and said so), a deletion
+    // after a confirmation; the domain kept is the database's, with the value the page showed.
+    assert_eq!(
+        seen["domainRecord"]["name"],
+        "_roster-challenge.console-proof.test"
+    );
+    assert!(seen["domainRecord"]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with("roster-domain-verification="));
+    assert_eq!(seen["domainRecord"]["copyButtons"], 2);
+    assert_eq!(seen["domainStateAdded"], "pending");
+    assert!(
+        seen["domainCheck"]
+            .as_str()
+            .unwrap()
+            .starts_with("no TXT record at _roster-challenge.console-proof.test ("),
+        "{seen:#}"
+    );
+    assert!(
+        seen["domainCheckFlash"]
+            .as_str()
+            .unwrap()
+            .starts_with("console-proof.test: no TXT record at"),
+        "{seen:#}"
+    );
+    assert!(
+        seen["domainConfirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sign-ins with console-proof.test addresses stop finding this workspace"),
+        "{seen:#}"
+    );
+    assert!(dns
+        .queries()
+        .contains(&"_roster-challenge.console-proof.test.".to_owned()));
+    let domains = store.list_domains(app.workspace.id).unwrap();
+    assert!(
+        !domains
+            .iter()
+            .any(|d| d.domain.as_str() == "console-proof.test"),
+        "deleted"
+    );
+    let kept = domains
+        .iter()
+        .find(|d| d.domain.as_str() == "kept-proof.test")
+        .expect("the domain kept");
+    assert_eq!(kept.state.as_str(), "pending");
+    assert_eq!(seen["keptDomainRecord"]["value"], kept.challenge.as_str());
+    let listed: Vec<String> = domains.iter().map(|d| d.domain.to_string()).collect();
+    assert_eq!(seen["domainRows"], json!(listed), "{seen:#}");
+
     // The token shown once was in view, and its Copy button copied it; the new token read
     // active and the expired one expired.
     assert_eq!(seen["tokenInView"], true, "{seen:#}");
@@ -536,6 +660,13 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "17-settings",
         "18-audit",
         "19-certificate-warning",
+        "20a-idp-picker",
+        "20b-guided-okta-steps",
+        "20c-guided-okta-active",
+        "21a-domain-added",
+        "21b-domain-checked",
+        "21c-domain-delete-confirmation",
+        "21-domains",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");

@@ -1,5 +1,6 @@
 //! One file per table: the row types, their conversion to domain types, and the operations.
 
+mod admin_invitation;
 mod admins;
 mod api_key;
 mod audit;
@@ -27,6 +28,7 @@ mod scim_groups;
 mod scim_status;
 mod scim_users;
 mod session_keys;
+mod setup_link;
 mod sign_in;
 mod sign_out;
 mod sso_state;
@@ -38,6 +40,7 @@ mod webhooks;
 mod workspace;
 mod workspace_domain;
 
+pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
@@ -76,6 +79,7 @@ pub use scim_users::{
     remove_user_attributes, CreateOutcome, ScimScope, UserUpdate, NEVER_STORED_USER_ATTRIBUTES,
 };
 pub use session_keys::{KeyRotation, SessionKeyRecord, SessionKeyStatus};
+pub use setup_link::{NewSetupLink, SetupLink};
 pub use sign_in::OneTimeAssertion;
 pub use sign_out::SignedOutEverywhere;
 pub use sso_state::SsoRequest;
@@ -85,7 +89,10 @@ pub use test_sign_ins::{
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
+pub use webhooks::{
+    Claim, DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint,
+    WebhookScope,
+};
 pub use workspace::NewWorkspace;
 pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};
 
