@@ -51,6 +51,13 @@ pub struct MemberPath {
     pub user: String,
 }
 
+/// A connection's `{id}` and one of its test sign-ins, `{test}` (see [`IdPath`]).
+#[derive(Debug, Deserialize)]
+pub struct TestSignInPath {
+    pub id: String,
+    pub test: String,
+}
+
 /// A connection's `{id}` and one of its SCIM `{token}`s (see [`IdPath`]).
 #[derive(Debug, Deserialize)]
 pub struct TokenPath {

@@ -112,7 +112,7 @@ pub async fn start(
     principal: Principal,
     store: web::Data<Store>,
     settings: web::Data<AdminSettings>,
-    id: web::Path<String>,
+    id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let (workspace, test) = roster_store::blocking(move || {
@@ -152,9 +152,9 @@ pub async fn start(
 pub async fn report(
     principal: Principal,
     store: web::Data<Store>,
-    path: web::Path<(String, String)>,
+    path: web::Path<crate::params::TestSignInPath>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, test_id) = path.into_inner();
+    let crate::params::TestSignInPath { id, test: test_id } = path.into_inner();
     let id: ConnectionId = parse_id(&id, "connection")?;
     let test = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
