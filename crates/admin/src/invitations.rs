@@ -17,7 +17,7 @@
 //!   invitation for the signed-in user when the session came from SSO and its email is the
 //!   invited one.
 
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_policy::admin::Action;
@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read};
 use crate::auth::Principal;
 use crate::error::AdminError;
+use crate::link_pages;
 use crate::openapi::{schema, Operation};
 use crate::params::{parse_id, IdPath};
 use crate::AdminSettings;
@@ -183,40 +184,8 @@ pub async fn revoke(
     Ok(HttpResponse::Ok().json(InvitationView::new(&invitation, Timestamp::now())))
 }
 
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                        frame-ancestors 'none'; base-uri 'none'";
-
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;\
-         margin:4rem auto;padding:0 1rem;color:#222}}.muted{{color:#666;font-size:.9em}}\
-         label{{display:block;margin:.6rem 0 .2rem}}section{{border-top:1px solid #ddd;\
-         margin-top:1.5rem}}</style></head><body>{body}</body></html>",
-        title = escape_html(title),
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html)
-}
-
 fn refused(status: StatusCode, reason: &str, code: &str) -> HttpResponse {
-    page(
-        status,
-        "Invitation not accepted",
-        &format!(
-            "<h1>This invitation cannot be used</h1><p>{}</p>\
-             <p class=\"muted\">Reason: <code>{}</code></p>",
-            escape_html(reason),
-            escape_html(code)
-        ),
-    )
+    link_pages::refused(status, "This invitation cannot be used", reason, code)
 }
 
 fn link_refused(refusal: LinkRefusal) -> HttpResponse {
@@ -241,17 +210,6 @@ fn unavailable() -> HttpResponse {
         StatusCode::SERVICE_UNAVAILABLE,
         "Roster is busy; the invitation was not used. Try again in a moment.",
         "unavailable",
-    )
-}
-
-/// Whether a request came from another site (a form there must not accept an invitation in a
-/// visitor's browser).
-fn cross_site(req: &HttpRequest) -> bool {
-    matches!(
-        req.headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok()),
-        Some("cross-site" | "same-site")
     )
 }
 
@@ -324,7 +282,7 @@ pub async fn show(store: web::Data<Store>, token: web::Path<String>) -> HttpResp
              </form></section>"
         )
     };
-    page(
+    link_pages::page(
         StatusCode::OK,
         "Admin invitation",
         &format!(
@@ -344,7 +302,7 @@ pub struct PasswordForm {
 }
 
 fn accepted(workspace: &Workspace, user_name: &str) -> HttpResponse {
-    page(
+    link_pages::page(
         StatusCode::OK,
         "You are an admin",
         &format!(
@@ -381,12 +339,8 @@ pub async fn accept_with_password(
     token: web::Path<String>,
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
-    if cross_site(&req) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "The request did not come from the invitation page. Open the link again.",
-            "cross_site",
-        );
+    if link_pages::cross_site(&req) {
+        return link_pages::cross_site_refused();
     }
     let token = token.into_inner();
     let form = form.into_inner();
@@ -427,13 +381,7 @@ pub async fn accept_with_password(
 }
 
 fn invitation_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cookie<'static> {
-    Cookie::build(INVITATION_COOKIE, value)
-        .path("/invitations")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(max_age)
-        .finish()
+    link_pages::link_cookie(INVITATION_COOKIE, value, "/invitations", secure, max_age)
 }
 
 /// `POST /invitations/{token}/sso`: keeps the invitation in a cookie and starts the SSO login.
@@ -443,12 +391,8 @@ pub async fn start_sso(
     settings: web::Data<AdminSettings>,
     token: web::Path<String>,
 ) -> HttpResponse {
-    if cross_site(&req) {
-        return refused(
-            StatusCode::FORBIDDEN,
-            "The request did not come from the invitation page. Open the link again.",
-            "cross_site",
-        );
+    if link_pages::cross_site(&req) {
+        return link_pages::cross_site_refused();
     }
     let token = token.into_inner();
     let found = match find(store, token.clone()).await {

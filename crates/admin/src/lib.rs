@@ -16,6 +16,7 @@ pub mod error;
 mod events;
 mod groups;
 pub mod invitations;
+mod link_pages;
 mod logs;
 mod migration;
 pub mod openapi;

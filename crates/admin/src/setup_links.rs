@@ -15,8 +15,8 @@
 //!
 //! The link and the session are bearer secrets, stored hashed, never logged.
 
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::http::header;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie};
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_policy::admin::Action;
 use roster_sso::saml::escape_html;
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::permit::{require, require_read};
 use crate::auth::{Principal, SETUP_COOKIE};
 use crate::error::{AdminCode, AdminError};
+use crate::link_pages;
 use crate::openapi::{schema, Operation};
 use crate::params::parse_id;
 use crate::AdminSettings;
@@ -257,36 +258,7 @@ fn secure(settings: &AdminSettings) -> bool {
 }
 
 fn setup_cookie(value: String, secure: bool, max_age: CookieDuration) -> Cookie<'static> {
-    Cookie::build(SETUP_COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(max_age)
-        .finish()
-}
-
-/// The page's Content-Security-Policy: no script, a form that posts here, no framing.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                        frame-ancestors 'none'; base-uri 'none'";
-
-fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;\
-         margin:4rem auto;padding:0 1rem;color:#222}}.muted{{color:#666;font-size:.9em}}\
-         button{{font-size:1rem;padding:.5rem 1.2rem}}</style></head><body>{body}</body></html>",
-        title = escape_html(title),
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html)
+    link_pages::link_cookie(SETUP_COOKIE, value, "/", secure, max_age)
 }
 
 fn intent_sentence(intent: SetupIntent) -> &'static str {
@@ -301,21 +273,17 @@ fn intent_sentence(intent: SetupIntent) -> &'static str {
 }
 
 fn refused_page(refusal: LinkRefusal) -> HttpResponse {
-    page(
-        actix_web::http::StatusCode::GONE,
-        "Setup link not valid",
-        &format!(
-            "<h1>This setup link cannot be used</h1><p>{}</p>\
-             <p class=\"muted\">Reason: <code>{}</code></p>",
-            escape_html(refusal.reason()),
-            refusal.code()
-        ),
+    link_pages::refused(
+        StatusCode::GONE,
+        "This setup link cannot be used",
+        refusal.reason(),
+        refusal.code(),
     )
 }
 
 fn unknown_page() -> HttpResponse {
-    page(
-        actix_web::http::StatusCode::NOT_FOUND,
+    link_pages::page(
+        StatusCode::NOT_FOUND,
         "Setup link not found",
         "<h1>Setup link not found</h1><p>Check that the whole link was copied, or ask for a \
          new one.</p>",
@@ -323,8 +291,8 @@ fn unknown_page() -> HttpResponse {
 }
 
 fn unavailable_page() -> HttpResponse {
-    page(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+    link_pages::page(
+        StatusCode::SERVICE_UNAVAILABLE,
         "Try again",
         "<h1>Roster is busy</h1><p>The setup link was not used. Try again in a moment.</p>",
     )
@@ -353,8 +321,8 @@ pub async fn show(store: web::Data<Store>, token: web::Path<String>) -> HttpResp
     if let Err(refusal) = link.redeemable(Timestamp::now()) {
         return refused_page(refusal);
     }
-    page(
-        actix_web::http::StatusCode::OK,
+    link_pages::page(
+        StatusCode::OK,
         "Set up sign-in",
         &format!(
             "<h1>Set up {name}</h1><p>You were invited to {what} for <strong>{name}</strong>.</p>\
@@ -376,17 +344,8 @@ pub async fn redeem(
     token: web::Path<String>,
 ) -> HttpResponse {
     // A cross-site form must not open a setup session in the visitor's browser (login CSRF).
-    let fetch_site = req
-        .headers()
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok());
-    if matches!(fetch_site, Some("cross-site" | "same-site")) {
-        return page(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Open the link again",
-            "<h1>Open the setup link again</h1><p>The request did not come from the setup page. \
-             Open the link from your email and press Continue.</p>",
-        );
+    if link_pages::cross_site(&req) {
+        return link_pages::cross_site_refused();
     }
     let token = token.into_inner();
     let redeemed = roster_store::blocking(move || store.redeem_setup_link(&token)).await;

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::common::browser::{agent, session_set_by};
 use crate::common::TestApp;
 use crate::operator_api::{operator, operator_key};
+use crate::setup_links::open_page;
 
 fn invite(app: &TestApp, email: &str) -> String {
     let key = operator_key(app);
@@ -45,17 +46,6 @@ fn post_form(
     )
 }
 
-fn get_page(app: &TestApp, path: &str) -> (u16, String) {
-    let mut response = agent()
-        .get(&format!("{}{path}", app.server.url()))
-        .call()
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.body_mut().read_to_string().unwrap(),
-    )
-}
-
 fn users(app: &TestApp) -> i64 {
     app.db.store.count_users(app.workspace.id).unwrap()
 }
@@ -65,7 +55,7 @@ fn an_invited_admin_sets_a_password_once_and_signs_in() {
     let app = TestApp::new();
     let path = invite(&app, "it-admin@acme.test");
     for _ in 0..2 {
-        let (status, page) = get_page(&app, &path);
+        let (status, page) = open_page(&app, &path);
         assert_eq!(status, 200);
         assert!(page.contains("Set a password"), "{page}");
         assert!(page.contains("it-admin@acme.test"), "{page}");
@@ -128,7 +118,7 @@ fn an_invited_admin_sets_a_password_once_and_signs_in() {
     let (status, page) = post_form(&app, &password_path, &fields, None);
     assert_eq!(status, 410, "{page}");
     assert!(page.contains("<code>used</code>"), "{page}");
-    assert_eq!(get_page(&app, &path).0, 410);
+    assert_eq!(open_page(&app, &path).0, 410);
     assert_eq!(users(&app), before + 1);
 
     // The new admin signs in with the password and reaches the admin API.
@@ -190,7 +180,7 @@ fn an_invitation_never_sets_an_existing_accounts_password_nor_a_password_under_s
         "the existing account changed"
     );
     // The invitation is still open (nothing was written), for the SSO way.
-    assert_eq!(get_page(&app, &path).0, 200);
+    assert_eq!(open_page(&app, &path).0, 200);
 
     // A workspace that enforces SSO offers no password.
     app.db
@@ -198,7 +188,7 @@ fn an_invitation_never_sets_an_existing_accounts_password_nor_a_password_under_s
         .set_sso_enforced(&Actor::Cli, app.workspace.id, true)
         .unwrap();
     let other = invite(&app, "new-admin@acme.test");
-    let (status, page) = get_page(&app, &other);
+    let (status, page) = open_page(&app, &other);
     assert_eq!(status, 200);
     assert!(!page.contains("Set password"), "{page}");
     let before = users(&app);
@@ -227,7 +217,7 @@ fn revoked_and_unknown_invitations_are_refused() {
     );
     let url = created.body["url"].as_str().unwrap();
     let path = &url[url.find("/invitations/").unwrap()..];
-    assert_eq!(get_page(&app, path).0, 410);
+    assert_eq!(open_page(&app, path).0, 410);
     let fields = [
         ("password", "correct horse battery"),
         ("confirm", "correct horse battery"),
@@ -236,7 +226,7 @@ fn revoked_and_unknown_invitations_are_refused() {
         post_form(&app, &format!("{path}/password"), &fields, None).0,
         410
     );
-    assert_eq!(get_page(&app, "/invitations/rsai_nothing").0, 404);
+    assert_eq!(open_page(&app, "/invitations/rsai_nothing").0, 404);
     let listed = app.admin(&key, "GET", "/admins/invitations", None);
     assert_eq!(listed.body["invitations"][0]["state"], "revoked");
     assert!(listed.body["invitations"][0].get("url").is_none());

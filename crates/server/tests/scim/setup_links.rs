@@ -45,7 +45,8 @@ fn press_continue(app: &TestApp, path: &str, fetch_site: Option<&str>) -> Presse
     }
 }
 
-fn open_page(app: &TestApp, path: &str) -> (u16, String) {
+/// A `GET` of a page as a browser opens it: status and HTML.
+pub(crate) fn open_page(app: &TestApp, path: &str) -> (u16, String) {
     let mut response = agent()
         .get(&format!("{}{path}", app.server.url()))
         .call()
