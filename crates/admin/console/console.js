@@ -927,7 +927,8 @@ async function domains(view) {
             flash(checked.state === "verified" ? `${d.domain} is verified.` : `${d.domain}: ${describeCheck(checked)}.`, checked.state === "verified" ? "info" : "error");
           } }, "Check now"),
           " ",
-          h("button", { class: "danger", "data-testid": "delete-domain", onclick: async () => {
+          // A setup session adds and checks domains; deleting one is a workspace admin's.
+          session.setup ? null : h("button", { class: "danger", "data-testid": "delete-domain", onclick: async () => {
             const deleted = await afterConfirming({
               title: `Delete the domain ${d.domain}?`,
               message: `Sign-ins with ${d.domain} addresses stop finding this workspace, and its connections stop linking existing users by email, at once. Adding it again gives it a new record to publish.`,
@@ -1405,9 +1406,10 @@ async function setupRoute(view, name, argument) {
 }
 
 async function finishSetup() {
+  // No refresh may run into the ended session.
+  stopPolling();
   const done = await attempt(() => api("POST", "/setup/finish"));
   if (!done) return;
-  stopPolling();
   const back = done.returnUrl || session.setup.returnUrl;
   // Only a web address: never a javascript: or data: URL from anywhere.
   if (back && /^https?:\/\//i.test(back)) {
@@ -1441,14 +1443,18 @@ async function setupTest(view, testId) {
   const report = h("div", {});
   if (testId) await testReport(report, testId);
   const { connections: list } = await api("GET", "/connections");
-  const active = list.filter((c) => c.kind !== "scim" && c.status === "active");
+  // The list has no vendor: each connection's own page does.
+  const active = await Promise.all(list.filter((c) => c.kind !== "scim" && c.status === "active")
+    .map((c) => api("GET", `/connections/${c.id}`)));
   let chosen = null;
   try {
     chosen = sessionStorage.getItem("roster.setup.connection");
   } catch {
     chosen = null;
   }
+  const activated = active.find((c) => c.id === chosen);
   fill(view, report,
+    activated && !testId ? h("p", { class: "ok", "data-testid": "setup-activated", text: `${activated.name} is active: its sign-ins work now. Try one before you go on.` }) : null,
     h("p", { class: "muted", text: "Sign in at your identity provider as one of your users: Roster checks what arrives and shows what it would do, without creating a user, a session or a sign-in." }),
     active.length ? table(["Connection", ""], active.map((c) => h("tr", { class: c.id === chosen ? "chosen" : "", "data-testid": `test-${c.name}` },
       h("td", {}, c.name, h("span", { class: "muted", text: ` ${c.kind.toUpperCase()} · ${c.vendor}` })), h("td", {}, testSignInButton(c)))))
@@ -1505,7 +1511,9 @@ async function setupScim(view) {
     try {
       const [prov, people] = await Promise.all([
         api("GET", `/provisioning-log?${new URLSearchParams({ connection: c.id, limit: "20" })}`),
-        api("GET", "/users?limit=20")]);
+        api("GET", "/users?limit=200")]);
+      // The users this connection provisions (the list is the workspace's, oldest first).
+      const arrived = people.users.filter((u) => u.managedBy === c.id);
       fill(log,
         h("h2", { text: "Provisioning log" }),
         h("p", { class: "muted", text: `Refreshed every 5 seconds; last at ${new Date().toLocaleTimeString()}.` }),
@@ -1514,9 +1522,13 @@ async function setupScim(view) {
             h("td", { class: "mono", text: `${e.method} ${e.path}${e.query ? `?${readableQuery(e.query)}` : ""}` }),
             h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: e.error || "" }))))
           : h("p", { class: "muted", text: "No request from the IdP yet: start provisioning there (Entra: Provision on demand; Okta: assign a user)." }),
-        h("h2", { text: "Users" }),
-        table(["User name", "Email", "Source", "Status"], people.users.map((u) =>
-          h("tr", {}, h("td", { text: u.userName }), h("td", { text: u.email || "" }), h("td", { text: u.source }), h("td", { text: u.lifecycle })))));
+        h("h2", { text: `Users from ${c.name}` }),
+        arrived.length
+          ? h("p", { class: "ok", "data-testid": "first-user", text: `${arrived.length === 1 ? "The first user has" : `${arrived.length} users have`} arrived: provisioning works.` })
+          : h("p", { class: "muted", "data-testid": "no-user-yet", text: `No user from ${c.name} yet.` }),
+        arrived.length ? table(["User name", "Email", "Status", "Arrived"], arrived.map((u) =>
+          h("tr", { "data-testid": `watch-user-${u.userName}` }, h("td", { text: u.userName }), h("td", { text: u.email || "" }),
+            h("td", { text: u.lifecycle }), h("td", { text: when(u.createdAt) })))) : null);
     } catch (err) {
       stopPolling();
       flash(err.message);
