@@ -232,9 +232,19 @@ try {
 
   // Done: back at the operator's product; the session is over.
   result.setupCookie = (await context.cookies()).find((c) => c.name === "roster_setup")?.value ?? null;
-  await Promise.all([page.waitForURL(env("RETURN_URL")), page.click('[data-testid="setup-done"]')]);
+  // It asks first (the link opens once): cancelled, nothing ends.
+  const dialog = page.locator('[data-testid="confirm-dialog"]');
+  await page.click('[data-testid="setup-done"]');
+  await dialog.waitFor();
+  result.doneConfirmation = await text(dialog.locator('[data-testid="confirm-message"]'));
+  await shot("38-setup-done-confirmation");
+  await dialog.locator('[data-testid="confirm-cancel"]').click();
+  await dialog.waitFor({ state: "detached" });
+  result.afterCancel = { hash: new URL(page.url()).hash, user: await arrived.isVisible() };
+  await page.click('[data-testid="setup-done"]');
+  await Promise.all([page.waitForURL(env("RETURN_URL")), dialog.locator('[data-testid="confirm-yes"]').click()]);
   result.returnPage = await text(page.locator("body"));
-  await shot("38-setup-done-return-url");
+  await shot("39-setup-done-return-url");
   result.cookieAfterDone = (await context.cookies()).some((c) => c.name === "roster_setup");
   await page.goto(`${BASE}/admin`);
   await page.locator("#password-login").waitFor();
@@ -243,7 +253,7 @@ try {
   expect(410, new URL(env("SETUP_URL")).pathname);
   const usedAgain = await page.goto(env("SETUP_URL"));
   result.usedLink = { status: usedAgain.status(), page: await text(page.locator("body")) };
-  await shot("39-setup-link-used");
+  await shot("40-setup-link-used");
   await context.close();
 
   // 2. The `domain` link, in another browser: only the Domains step.
@@ -256,11 +266,12 @@ try {
   result.domainRows = (await second.page.locator('tr[data-testid^="domain-"] td:first-child').allInnerTexts()).map((t) => t.trim());
   result.domainOutOfScope = await fetchFromPage(second.page, "/users");
   result.domainConnections = await fetchFromPage(second.page, "/connections");
-  await shot2("40-setup-domain-only");
+  await shot2("41-setup-domain-only");
   await second.page.click('[data-testid="setup-done"]');
+  await second.page.locator('[data-testid="confirm-yes"]').click();
   await second.page.locator('[data-testid="setup-finished"]').waitFor();
   result.domainFinished = await text(second.page.locator('[data-testid="setup-finished"]'));
-  await shot2("41-setup-finished");
+  await shot2("42-setup-finished");
   await second.context.close();
 } catch (err) {
   problems.push(`step failed: ${err.message}`);

@@ -1392,7 +1392,9 @@ async function setupRoute(view, name, argument) {
   const index = flow.indexOf(step);
   const content = h("div", { id: `setup-${step}` });
   const next = flow[index + 1];
-  const finish = h("button", { "data-testid": "setup-done", onclick: finishSetup }, "Done");
+  // Done ends the session for good (the link opened once): the last step's main button,
+  // a secondary one before it.
+  const finish = h("button", { class: next ? "secondary" : "", "data-testid": "setup-done", onclick: finishSetup }, "Done");
   fill(view,
     h("h1", { "data-testid": "setup-title", text: `Setting up ${session.setup.workspace.displayName}` }),
     h("ol", { class: "stepper" }, flow.map((s, i) => h("li", { class: s === step ? "active" : i < index ? "done" : "" },
@@ -1400,20 +1402,27 @@ async function setupRoute(view, name, argument) {
     content,
     h("div", { class: "inline setup-nav" },
       index > 0 ? h("a", { href: `#setup/${flow[index - 1]}` }, "Back") : null,
-      next ? h("button", { class: "secondary", "data-testid": "setup-next", onclick: () => { location.hash = `#setup/${next}`; } }, `Next: ${SETUP_STEPS[next].title}`) : null,
+      next ? h("button", { "data-testid": "setup-next", onclick: () => { location.hash = `#setup/${next}`; } }, `Next: ${SETUP_STEPS[next].title}`) : null,
       finish));
   await SETUP_STEPS[step].render(content, name === "test" ? argument : undefined);
 }
 
 async function finishSetup() {
+  const back = session.setup.returnUrl;
+  const sure = await confirmAction({
+    title: "Finish the setup?",
+    message: "What you set up stays. The setup link stops working and this page signs out; to change something later, ask for a new link.",
+    confirm: "Finish setup",
+  });
+  if (!sure) return;
   // No refresh may run into the ended session.
   stopPolling();
   const done = await attempt(() => api("POST", "/setup/finish"));
   if (!done) return;
-  const back = done.returnUrl || session.setup.returnUrl;
+  const next = done.returnUrl || back;
   // Only a web address: never a javascript: or data: URL from anywhere.
-  if (back && /^https?:\/\//i.test(back)) {
-    location.assign(back);
+  if (next && /^https?:\/\//i.test(next)) {
+    location.assign(next);
     return;
   }
   fill(document.getElementById("view"), h("section", { class: "card", "data-testid": "setup-finished" },
@@ -1489,15 +1498,20 @@ async function setupScim(view) {
   const { tokens } = await api("GET", `/connections/${c.id}/tokens`);
   const shown = h("div", {});
   const log = h("div", { "data-testid": "setup-watch" });
+  const count = h("p", { class: "muted" });
+  const counted = (n) => { count.textContent = `${n} token${n === 1 ? "" : "s"} so far. A token is shown once: generate one and paste it into your IdP with the base URL.`; };
+  let made = tokens.length;
+  counted(made);
   fill(view,
     h("section", { class: "card" },
       h("h2", { text: `SCIM for ${c.name}` }),
       h("div", { class: "kv" }, copyRow("SCIM base URL", c.sp.scimBaseUrl, "scim-base-url")),
-      h("p", { class: "muted", text: `${tokens.length} token${tokens.length === 1 ? "" : "s"} so far. A token is shown once: generate one and paste it into your IdP with the base URL.` }),
+      count,
       h("form", { class: "inline", id: "setup-token", onsubmit: async (e) => {
         e.preventDefault();
         const created = await attempt(() => api("POST", `/connections/${c.id}/tokens`, { name: formValues(e.target).name || "setup" }));
         if (!created) return;
+        counted(++made);
         flash("Copy the token now: it is shown only once.", "info");
         fill(shown, h("div", { class: "secret", "data-testid": "new-token" },
           h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token }), " ", copyButton(created.token, "copy-token")),

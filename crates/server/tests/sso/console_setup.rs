@@ -6,13 +6,13 @@
 //! steps with this workspace's values, gives Roster SimpleSAMLphp's metadata URL (the connection
 //! is active), adds a domain and reads its TXT record (checked against a DNS server without it),
 //! turns SCIM on, generates a token, provisions a user with it and sees the user arrive, is
-//! refused a route outside its reach, presses Done and lands on the product's page; the link,
-//! opened again, is used. A `domain` link, in another browser, shows only the Domains step and
-//! is refused `/users` from the page. The script fails on any page error, CSP violation or
+//! refused a route outside its reach, presses Done (asked first; cancelled once) and lands on the
+//! product's page; the link, opened again, is used. A `domain` link, in another browser, shows
+//! only the Domains step and is refused `/users` from the page. The script fails on any page error, CSP violation or
 //! unexpected failed request; this test then checks the database agrees: the connection, the
 //! domain, the token and the user exist, the audit trail names the link as their actor, both
 //! links are finished, and the session's cookie no longer opens anything.
-//! Screenshots of each step are left in `<target>/console-screenshots/` (30-… to 41-…).
+//! Screenshots of each step are left in `<target>/console-screenshots/` (30-… to 42-…).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -39,10 +39,11 @@ const SCREENSHOTS: &[&str] = &[
     "35-setup-domain-checked",
     "36-setup-scim-token",
     "37-setup-first-user",
-    "38-setup-done-return-url",
-    "39-setup-link-used",
-    "40-setup-domain-only",
-    "41-setup-finished",
+    "38-setup-done-confirmation",
+    "39-setup-done-return-url",
+    "40-setup-link-used",
+    "41-setup-domain-only",
+    "42-setup-finished",
 ];
 
 /// The operator's product, where "Done" sends the IT admin: one page on every path, and the
@@ -312,6 +313,16 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
         json!({"status": 403, "refusal": "setup_scope"})
     );
 
+    // Done asked first; cancelled, the page went on (the user still shown).
+    assert_eq!(
+        seen["doneConfirmation"],
+        "What you set up stays. The setup link stops working and this page signs out; to \
+         change something later, ask for a new link."
+    );
+    assert_eq!(
+        seen["afterCancel"],
+        json!({"hash": "#setup/scim", "user": true})
+    );
     // Done: the browser ended on the product's page, without the cookie; the console asks for
     // a sign-in; the link is used; the session's cookie opens nothing any more.
     assert!(
