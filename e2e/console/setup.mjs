@@ -271,6 +271,11 @@ try {
   await second.page.locator('[data-testid="confirm-yes"]').click();
   await second.page.locator('[data-testid="setup-finished"]').waitFor();
   result.domainFinished = await text(second.page.locator('[data-testid="setup-finished"]'));
+  result.whoAfterFinish = await text(second.page.locator("#who"));
+  // Back (or any other step's address) keeps the page as it is: the session is over.
+  await second.page.evaluate(() => { location.hash = "#setup/sso"; });
+  await second.page.waitForTimeout(300);
+  result.finishedAfterBack = await second.page.locator('[data-testid="setup-finished"]').isVisible();
   await shot2("42-setup-finished");
   await second.context.close();
 } catch (err) {

@@ -1419,6 +1419,10 @@ async function finishSetup() {
   stopPolling();
   const done = await attempt(() => api("POST", "/setup/finish"));
   if (!done) return;
+  // The session is over: the page no longer routes (Back would only meet 401s) nor says when
+  // it ends.
+  session.setup.finished = true;
+  document.getElementById("who").replaceChildren("Setup finished");
   const next = done.returnUrl || back;
   // Only a web address: never a javascript: or data: URL from anywhere.
   if (next && /^https?:\/\//i.test(next)) {
@@ -1561,6 +1565,8 @@ const VIEWS = { overview, connections, domains, users, user, groups, roles: role
 const NAV_OF = { user: "users", test: "connections" };
 
 async function route() {
+  // A finished setup keeps its last page.
+  if (session.setup && session.setup.finished) return;
   const view = document.getElementById("view");
   // `#name` or `#name/argument` (a user's page: `#user/ID`).
   const [name, argument] = (location.hash.slice(1) || "overview").split("/");

@@ -384,6 +384,9 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
         "{seen:#}"
     );
 
+    assert_eq!(seen["whoAfterFinish"], "Setup finished");
+    assert_eq!(seen["finishedAfterBack"], true);
+
     // Both links are finished; what the sessions did is audited as their link.
     let links = store.setup_links(app.workspace.id).unwrap();
     assert_eq!(links.len(), 2);
