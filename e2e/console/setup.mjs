@@ -22,10 +22,11 @@
 // Content-Security-Policy violation, and on any failed request the step did not expect.
 //
 // Environment: BASE_URL, SETUP_URL (the `all` link), DOMAIN_SETUP_URL (the `domain` link),
-// RETURN_URL (the `all` link's return_url), SAML_METADATA_URL, DOMAIN (to add), SCIM_USER (the
-// userName to provision), SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
+// RETURN_URL (the `all` link's return_url), SAML_METADATA_URL, SAML_SP_METADATA_FILE (the SP
+// metadata SimpleSAMLphp trusts; for the test sign-in, not wired yet), DOMAIN (to add),
+// SCIM_USER (the userName to provision), SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -109,19 +110,21 @@ async function continueFrom(page, shot, url, name) {
 // (`POST /api/v1/admin/connections/{id}/test-sign-in`, the report at
 // `GET …/connections/{id}/test-sign-ins/{testId}`, the browser back at `/admin#test/{testId}`)
 // is built on another branch. Once it is merged, call this right after the metadata step (the
-// flow is then on `#setup/test`), and have the test check that no user was created by it.
-// SimpleSAMLphp must trust the connection made in the browser: the test starts it with
-// `SamlOptions::sp_metadata_xml` and passes that file's path as SAML_SP_METADATA_FILE; this step
-// writes the new connection's SP metadata (its `sp.metadataUrl`) there before signing in.
-async function testSignInStep(page, shot, { connectionName, spMetadataUrl, spMetadataFile, idpUser, idpPassword }) {
-  const { writeFileSync } = await import("node:fs");
-  writeFileSync(spMetadataFile, await (await fetch(spMetadataUrl)).text());
+// flow is then on `#setup/test`) with the connection's `sp.metadataUrl`
+// (`${BASE}/sso/saml/{id}/metadata`), alice / alice-password, and have the test check the report
+// (outcome create, alice's subject and email) and that no user, session or login was written.
+// SimpleSAMLphp trusts the SP metadata written to SAML_SP_METADATA_FILE from its next request on
+// (the test starts it so, and proves it at its end with a real sign-in through the connection).
+async function testSignInStep(page, shot, { connectionName, spMetadataUrl, idpUser, idpPassword }) {
+  writeFileSync(env("SAML_SP_METADATA_FILE"), await (await fetch(spMetadataUrl)).text());
+  // PHP's built-in server has no favicon for Chromium to fetch.
+  expect(404, "/favicon.ico");
   const row = page.locator(`[data-testid="test-${connectionName}"]`);
   await Promise.all([page.waitForURL(/\/saml2\/idp\/|\/module\.php\//), row.locator('[data-testid="test-sign-in"]').click()]);
   // SimpleSAMLphp's example-userpass login form.
   await page.locator('input[name="username"]').fill(idpUser);
   await page.locator('input[name="password"]').fill(idpPassword);
-  await shot("32a-setup-idp-login");
+  await shot("33a-setup-idp-login");
   await Promise.all([page.waitForURL(/\/admin#test\//), page.locator('button[type="submit"], input[type="submit"]').first().click()]);
   await page.locator('[data-testid="test-report"]').waitFor();
   const report = {
@@ -130,7 +133,7 @@ async function testSignInStep(page, shot, { connectionName, spMetadataUrl, spMet
     email: await text(page.locator('[data-testid="arrived-email"]')),
     subject: await text(page.locator('[data-testid="arrived-subject"]')),
   };
-  await shot("32b-setup-test-report");
+  await shot("33b-setup-test-report");
   return report;
 }
 

@@ -11,7 +11,8 @@
 //! only the Domains step and is refused `/users` from the page. The script fails on any page error, CSP violation or
 //! unexpected failed request; this test then checks the database agrees: the connection, the
 //! domain, the token and the user exist, the audit trail names the link as their actor, both
-//! links are finished, and the session's cookie no longer opens anything.
+//! links are finished, and the session's cookie no longer opens anything. Last, the connection
+//! set up in the browser signs alice in through SimpleSAMLphp for real.
 //! Screenshots of each step are left in `<target>/console-screenshots/` (30-… to 42-…).
 
 use std::io::{Read, Write};
@@ -26,8 +27,8 @@ use serde_json::{json, Value};
 use crate::console::{
     admin_call, console_dir, dns_server, expect_screenshots, forget_screenshots, screenshots_dir,
 };
-use crate::idps::SamlIdp;
-use crate::support::{e2e_enabled, SsoApp};
+use crate::idps::{browser, SamlIdp, SamlOptions};
+use crate::support::{e2e_enabled, session_of, SsoApp};
 
 /// The screenshots of the setup walk, one per step.
 const SCREENSHOTS: &[&str] = &[
@@ -45,6 +46,9 @@ const SCREENSHOTS: &[&str] = &[
     "41-setup-domain-only",
     "42-setup-finished",
 ];
+
+/// The SP the IdP trusts through its SP metadata file until the walk's connection exists.
+const PLACEHOLDER_SP_METADATA: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="urn:roster:placeholder-sp"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://127.0.0.1:1/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
 
 /// The operator's product, where "Done" sends the IT admin: one page on every path, and the
 /// request lines it was asked.
@@ -125,8 +129,12 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
     store
         .rename_workspace(&Actor::Cli, app.workspace.id, "ACME Corp")
         .unwrap();
-    // The IdP only has to serve its metadata here (no test sign-in yet).
-    let idp = SamlIdp::start("urn:roster:console-setup-test", "http://127.0.0.1:1/acs");
+    // The IdP serves its metadata; it trusts the connection made in the browser once that
+    // connection's SP metadata is written to its SP metadata file (a placeholder until then).
+    let idp = SamlIdp::start_with(SamlOptions {
+        sp_metadata_xml: Some(PLACEHOLDER_SP_METADATA.to_owned()),
+        ..SamlOptions::new("urn:roster:console-setup-test", "http://127.0.0.1:1/acs")
+    });
     let product = product();
     // The operator's backend asks for the links (here with the workspace's API key).
     let (_, key) = store
@@ -162,6 +170,7 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
         .env("SAML_METADATA_URL", idp.metadata_url())
         .env("DOMAIN", "acme-corp.test")
         .env("SCIM_USER", "grace@acme-corp.test")
+        .env("SAML_SP_METADATA_FILE", idp.sp_metadata_file())
         .env("SCREENSHOTS", &shots)
         .output()
         .expect("node runs e2e/console/setup.mjs");
@@ -415,4 +424,29 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
     }
 
     expect_screenshots(&shots, SCREENSHOTS);
+
+    // The connection set up in the browser signs users in for real: SimpleSAMLphp, told about
+    // it (its SP metadata, as the IT admin would paste its values into Okta), signs alice in
+    // through it.
+    let sp_metadata = crate::support::agent()
+        .get(&format!("{}/sso/saml/{}/metadata", app.url(), okta.id))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    std::fs::write(idp.sp_metadata_file(), sp_metadata).unwrap();
+    let alice = browser(
+        &format!("{}/sso/acme/login?connection=okta&return_to=%2F", app.url()),
+        Some(("alice", "alice-password")),
+        None,
+        &app.jar("alice"),
+    );
+    assert_eq!(alice.exit_code, 0, "{}\n{}", alice.json, idp.log());
+    let (status, me) = app.me(&session_of(&alice).expect("alice's session"));
+    assert_eq!((status, &me["email"]), (200, &json!("alice@example.test")));
+    let logins = app.login_events();
+    assert_eq!(logins.len(), 1, "{logins:#?}");
+    assert_eq!(logins[0].connection_id, Some(okta.id.to_string()));
+    assert_eq!(logins[0].outcome, "success");
 }
