@@ -15,11 +15,13 @@ pub mod domains;
 pub mod error;
 mod events;
 mod groups;
+pub mod invitations;
 mod logs;
 mod migration;
 pub mod openapi;
 pub mod operator;
 mod operator_apps;
+mod operator_webhooks;
 mod params;
 mod roles;
 mod settings;
@@ -30,6 +32,7 @@ mod users;
 pub use roster_store::domain::password;
 mod scim_admin;
 mod signed_in;
+mod test_sign_ins;
 mod webhooks;
 
 use actix_web::{web, HttpResponse};
@@ -48,6 +51,7 @@ pub struct AdminSettings {
 }
 
 pub use console::configure_console;
+pub use invitations::configure_invitation_pages;
 pub use setup_links::configure_setup_pages;
 
 /// Mounts the admin API on the `/api/v1/admin` scope the server gives. Expects a
@@ -63,8 +67,8 @@ pub fn configure_api(
         .default_service(web::to(unknown_route));
 }
 
-/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace
-/// and app routes ([`operator_apps`]), and every route of the admin API again under `/workspaces/{workspace}`, where the
+/// Mounts the operator API on the `/api/v1/operator` scope the server gives: its own workspace,
+/// app ([`operator_apps`]) and webhook ([`operator_webhooks`]) routes, and every route of the admin API again under `/workspaces/{workspace}`, where the
 /// operator's key stands for an admin of that workspace ([`operator`]).
 pub fn configure_operator(
     cfg: &mut web::ServiceConfig,
@@ -80,6 +84,7 @@ pub fn configure_operator(
             "/apps/{client_id}/rotate-secret",
             web::post().to(operator_apps::rotate_secret),
         )
+        .configure(operator_webhooks::configure)
         .route("/events", web::get().to(operator::events))
         .route("/audit", web::get().to(operator::audit))
         .route("/workspaces", web::get().to(operator::list_workspaces))
@@ -161,6 +166,8 @@ routes! {
     delete "/connections/{id}" => connections::revoke: AdminOnly,
     put "/connections/{id}/settings" => connections::update_settings: ConfigureSso,
     post "/connections/{id}/test" => connections::test: ConfigureSso,
+    post "/connections/{id}/test-sign-in" => test_sign_ins::start: ConfigureSso,
+    get "/connections/{id}/test-sign-ins/{test}" => test_sign_ins::report: ConfigureSso,
     get "/scim/migration-plan" => migration::endpoint: AdminOnly,
     put "/connections/{id}/scim" => connections::set_scim: ConfigureScim,
     get "/sso-enforcement" => settings::sso_enforcement: AdminOnly,
@@ -172,13 +179,14 @@ routes! {
     get "/audit" => logs::audit: AdminOnly,
     get "/session" => auth::session: Session,
     get "/login-events" => logs::login_events: AdminOnly,
-    get "/webhooks" => webhooks::list: AdminOnly,
-    get "/webhooks/event-types" => webhooks::event_types: AdminOnly,
+    get "/webhooks" => webhooks::list::<auth::Principal>: AdminOnly,
+    get "/webhooks/event-types" => webhooks::event_types::<auth::Principal>: AdminOnly,
     post "/webhooks" => webhooks::create: AdminOnly,
-    delete "/webhooks/{id}" => webhooks::delete: AdminOnly,
-    post "/webhooks/{id}/enable" => webhooks::enable: AdminOnly,
-    get "/webhooks/{id}/deliveries" => webhooks::deliveries: AdminOnly,
-    post "/webhooks/{id}/resend" => webhooks::resend: AdminOnly,
+    get "/webhooks/{id}" => webhooks::get::<auth::Principal>: AdminOnly,
+    delete "/webhooks/{id}" => webhooks::delete::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/enable" => webhooks::enable::<auth::Principal>: AdminOnly,
+    get "/webhooks/{id}/deliveries" => webhooks::deliveries::<auth::Principal>: AdminOnly,
+    post "/webhooks/{id}/resend" => webhooks::resend::<auth::Principal>: AdminOnly,
     get "/scim" => scim_admin::status: WatchProvisioning,
     delete "/scim/connections/{id}" => scim_admin::revoke_connection: AdminOnly,
     get "/scim/group-mappings" => scim_admin::list_mappings: AdminOnly,
@@ -197,6 +205,9 @@ routes! {
     post "/setup-links" => setup_links::create: AdminOnly,
     delete "/setup-links/{id}" => setup_links::revoke: AdminOnly,
     post "/setup/finish" => setup_links::finish: FinishSetup,
+    get "/admins/invitations" => invitations::list: AdminOnly,
+    post "/admins/invitations" => invitations::create: AdminOnly,
+    delete "/admins/invitations/{id}" => invitations::revoke: AdminOnly,
 }
 
 /// Whether a request path (relative to `/api/v1/admin`) fits a route's path template.
@@ -229,6 +240,7 @@ async fn unknown_route(req: actix_web::HttpRequest) -> Result<HttpResponse, Admi
         operator::API
             .iter()
             .chain(operator_apps::API)
+            .chain(operator_webhooks::API)
             .map(|op| (op.method, op.path.to_owned()))
             .chain(
                 ROUTES

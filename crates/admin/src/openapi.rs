@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 16] {
+fn resources() -> [(&'static str, &'static [Operation]); 18] {
     use crate::*;
     [
         ("users", users::API),
@@ -130,6 +130,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 16] {
         ("groups", groups::API),
         ("roles", roles::API),
         ("connections", connections::API),
+        ("connections", test_sign_ins::API),
         ("scim", tokens::API),
         ("scim", scim_admin::API),
         ("scim", migration::API),
@@ -140,6 +141,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 16] {
         ("logs", logs::API),
         ("api-keys", api_keys::API),
         ("setup-links", setup_links::API),
+        ("admins", invitations::API),
         ("session", auth::API),
     ]
 }
@@ -302,7 +304,11 @@ pub fn document() -> Value {
             add(op, at, tag, &mut generator);
         }
     }
-    for op in crate::operator::API.iter().chain(crate::operator_apps::API) {
+    for op in crate::operator::API
+        .iter()
+        .chain(crate::operator_apps::API)
+        .chain(crate::operator_webhooks::API)
+    {
         let path = format!("{OPERATOR_PREFIX}{}", op.path);
         let at = Mounted {
             path: &path,
@@ -360,6 +366,7 @@ mod tests {
             .flat_map(|(_, operations)| operations.iter().map(|op| op.id))
             .chain(crate::operator::API.iter().map(|op| op.id))
             .chain(crate::operator_apps::API.iter().map(|op| op.id))
+            .chain(crate::operator_webhooks::API.iter().map(|op| op.id))
             .collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");

@@ -66,13 +66,17 @@ pub(crate) async fn authenticate(
         })
 }
 
-/// A workspace named in a path: by id or by slug.
-fn find_workspace(store: &Store, named: &str) -> Result<Workspace, AdminError> {
-    let found = match named.parse::<WorkspaceId>() {
+/// A workspace named by id or by slug.
+pub(crate) fn lookup_workspace(store: &Store, named: &str) -> Result<Workspace, StoreError> {
+    match named.parse::<WorkspaceId>() {
         Ok(id) => store.workspace(id),
         Err(_) => store.workspace_by_slug(named),
-    };
-    found.map_err(|err| match err {
+    }
+}
+
+/// A workspace named in a path: by id or by slug.
+fn find_workspace(store: &Store, named: &str) -> Result<Workspace, AdminError> {
+    lookup_workspace(store, named).map_err(|err| match err {
         StoreError::NotFound { .. } => {
             AdminError::not_found(format!("workspace {named:?} not found"))
         }

@@ -3,11 +3,14 @@
 //! (`roster_store::EVENT_TYPES`, docs/events.md) or to all of them; a misspelt type is refused,
 //! since it would silently never match. The signing secret is shown once, at creation. Every route asks
 //! the policy first (`manage webhooks` for changes), before any URL is checked or resolved.
+//!
+//! The same handlers serve the operator's endpoints at `/api/v1/operator/webhooks`
+//! ([`crate::operator_webhooks`]): a [`WebhookOwner`] says whose endpoints a request reaches.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpResponse};
 use roster_policy::admin::Action;
-use roster_store::domain::Timestamp;
-use roster_store::{DeliveryRecord, Store, WebhookEndpoint};
+use roster_store::domain::{Actor, Timestamp, WorkspaceId};
+use roster_store::{DeliveryRecord, NewWebhook, Store, WebhookEndpoint, WebhookScope};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -30,6 +33,10 @@ pub struct WebhookView {
     pub disabled_reason: Option<String>,
     pub consecutive_failures: i32,
     pub created_at: String,
+    /// The operator's endpoints only: the ids of the workspaces whose events it receives;
+    /// empty: every workspace's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl From<&WebhookEndpoint> for WebhookView {
@@ -42,6 +49,10 @@ impl From<&WebhookEndpoint> for WebhookView {
             disabled_reason: endpoint.disabled_reason.clone(),
             consecutive_failures: endpoint.consecutive_failures,
             created_at: Timestamp::from_micros(endpoint.created_at).to_rfc3339(),
+            workspaces: endpoint
+                .workspace_id
+                .is_none()
+                .then(|| endpoint.workspaces.clone()),
         }
     }
 }
@@ -112,6 +123,28 @@ pub struct Queued {
     pub status: &'static str,
 }
 
+/// Who manages webhook endpoints, and which: a workspace admin its workspace's (the policy
+/// decides, per request), the operator the deployment's ([`crate::operator_webhooks`]). The
+/// handlers below serve both entry points, `/api/v1/admin/webhooks` and
+/// `/api/v1/operator/webhooks`.
+pub(crate) trait WebhookOwner: FromRequest + Send + 'static {
+    /// The endpoints the caller may read.
+    fn read_scope(self, store: &Store) -> Result<WebhookScope, AdminError>;
+    /// The endpoints the caller may change, and who the audit trail names.
+    fn write_scope(self, store: &Store) -> Result<(Actor, WebhookScope), AdminError>;
+}
+
+impl WebhookOwner for Principal {
+    fn read_scope(self, store: &Store) -> Result<WebhookScope, AdminError> {
+        Ok(require_read(store, &self)?.workspace_id().into())
+    }
+
+    fn write_scope(self, store: &Store) -> Result<(Actor, WebhookScope), AdminError> {
+        let permit = require(store, &self, Action::ManageWebhooks)?;
+        Ok((permit.actor().clone(), permit.workspace_id().into()))
+    }
+}
+
 /// The body of `POST /webhooks`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -129,10 +162,25 @@ pub async fn create(
     body: web::Json<CreateWebhook>,
 ) -> Result<HttpResponse, AdminError> {
     let check = store.clone();
-    let permit =
-        roster_store::blocking(move || require(&check, &principal, Action::ManageWebhooks)).await?;
-    let body = body.into_inner();
-    let unknown = roster_store::unknown_event_types(&body.event_types);
+    let (actor, scope) = roster_store::blocking(move || principal.write_scope(&check)).await?;
+    let CreateWebhook { url, event_types } = body.into_inner();
+    let created = register(store, &settings, actor, scope, url, event_types, Vec::new()).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Registers an endpoint of `scope` for `actor`, who may: refuses an event type outside the
+/// catalogue (it would never match) and a URL the outbound policy refuses, before anything is
+/// written; generates the secret.
+pub(crate) async fn register(
+    store: web::Data<Store>,
+    settings: &AdminSettings,
+    actor: Actor,
+    scope: WebhookScope,
+    url: String,
+    event_types: Vec<String>,
+    workspaces: Vec<WorkspaceId>,
+) -> Result<CreatedWebhook, AdminError> {
+    let unknown = roster_store::unknown_event_types(&event_types);
     if !unknown.is_empty() {
         return Err(AdminError::validation(format!(
             "eventTypes: unknown event type{} {}; the event types are {}",
@@ -151,8 +199,8 @@ pub async fn create(
         })));
     }
     let outbound = settings.outbound.clone();
-    let url = body.url.clone();
-    web::block(move || outbound.policy().check_url(&url))
+    let checked = url.clone();
+    web::block(move || outbound.policy().check_url(&checked))
         .await?
         .map_err(|reason| AdminError::validation(format!("url: {reason}")))?;
     let secret =
@@ -160,40 +208,43 @@ pub async fn create(
     let stored_secret = secret.clone();
     let endpoint = roster_store::blocking(move || {
         store.create_webhook(
-            permit.actor(),
-            permit.workspace_id(),
-            &body.url,
-            &body.event_types,
-            &stored_secret,
+            &actor,
+            scope,
+            NewWebhook {
+                url: &url,
+                event_types: &event_types,
+                workspaces: &workspaces,
+                secret: &stored_secret,
+            },
         )
     })
     .await?;
-    Ok(HttpResponse::Created().json(CreatedWebhook {
+    Ok(CreatedWebhook {
         endpoint: WebhookView::from(&endpoint),
         secret,
-    }))
+    })
 }
 
-/// `GET /api/v1/admin/webhooks/event-types`: the event types an endpoint may subscribe to (the
-/// catalogue of docs/events.md), for the console's checklist.
-pub async fn event_types(
-    principal: Principal,
+/// `GET /webhooks/event-types`: the event types an endpoint may subscribe to (the catalogue of
+/// docs/events.md), for the console's checklist.
+pub async fn event_types<O: WebhookOwner>(
+    owner: O,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
-    roster_store::blocking(move || require_read(&store, &principal).map(|_| ())).await?;
+    roster_store::blocking(move || owner.read_scope(&store).map(|_| ())).await?;
     Ok(HttpResponse::Ok().json(EventTypes {
         event_types: roster_store::EVENT_TYPES,
     }))
 }
 
-/// `GET /api/v1/admin/webhooks`.
-pub async fn list(
-    principal: Principal,
+/// `GET /webhooks`.
+pub async fn list<O: WebhookOwner>(
+    owner: O,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AdminError> {
     let endpoints = roster_store::blocking(move || {
-        let permit = require_read(&store, &principal)?;
-        Ok::<_, AdminError>(store.list_webhooks(permit.workspace_id())?)
+        let scope = owner.read_scope(&store)?;
+        Ok::<_, AdminError>(store.list_webhooks(scope)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(WebhookList {
@@ -201,43 +252,57 @@ pub async fn list(
     }))
 }
 
-/// `DELETE /api/v1/admin/webhooks/{id}`.
-pub async fn delete(
-    principal: Principal,
-    store: web::Data<Store>,
-    id: web::Path<crate::params::IdPath>,
-) -> Result<HttpResponse, AdminError> {
-    roster_store::blocking(move || {
-        let permit = require(&store, &principal, Action::ManageWebhooks)?;
-        Ok::<_, AdminError>(store.delete_webhook(permit.actor(), permit.workspace_id(), &id)?)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// `POST /api/v1/admin/webhooks/{id}/enable`: resumes a disabled endpoint where it stopped.
-pub async fn enable(
-    principal: Principal,
+/// `GET /webhooks/{id}`.
+pub async fn get<O: WebhookOwner>(
+    owner: O,
     store: web::Data<Store>,
     id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let endpoint = roster_store::blocking(move || {
-        let permit = require(&store, &principal, Action::ManageWebhooks)?;
-        Ok::<_, AdminError>(store.enable_webhook(permit.actor(), permit.workspace_id(), &id)?)
+        let scope = owner.read_scope(&store)?;
+        Ok::<_, AdminError>(store.webhook(scope, &id)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(WebhookView::from(&endpoint)))
 }
 
-/// `GET /api/v1/admin/webhooks/{id}/deliveries`: the latest attempts, newest first.
-pub async fn deliveries(
-    principal: Principal,
+/// `DELETE /webhooks/{id}`.
+pub async fn delete<O: WebhookOwner>(
+    owner: O,
+    store: web::Data<Store>,
+    id: web::Path<crate::params::IdPath>,
+) -> Result<HttpResponse, AdminError> {
+    roster_store::blocking(move || {
+        let (actor, scope) = owner.write_scope(&store)?;
+        Ok::<_, AdminError>(store.delete_webhook(&actor, scope, &id)?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /webhooks/{id}/enable`: resumes a disabled endpoint where it stopped.
+pub async fn enable<O: WebhookOwner>(
+    owner: O,
+    store: web::Data<Store>,
+    id: web::Path<crate::params::IdPath>,
+) -> Result<HttpResponse, AdminError> {
+    let endpoint = roster_store::blocking(move || {
+        let (actor, scope) = owner.write_scope(&store)?;
+        Ok::<_, AdminError>(store.enable_webhook(&actor, scope, &id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WebhookView::from(&endpoint)))
+}
+
+/// `GET /webhooks/{id}/deliveries`: the latest attempts, newest first.
+pub async fn deliveries<O: WebhookOwner>(
+    owner: O,
     store: web::Data<Store>,
     id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let log = roster_store::blocking(move || {
-        let permit = require_read(&store, &principal)?;
-        Ok::<_, AdminError>(store.webhook_deliveries(permit.workspace_id(), &id, 200)?)
+        let scope = owner.read_scope(&store)?;
+        Ok::<_, AdminError>(store.webhook_deliveries(scope, &id, 200)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeliveryLog {
@@ -252,17 +317,17 @@ pub struct Resend {
     event_id: String,
 }
 
-/// `POST /api/v1/admin/webhooks/{id}/resend`: delivers an event again, ahead of the queue.
-pub async fn resend(
-    principal: Principal,
+/// `POST /webhooks/{id}/resend`: delivers an event again, ahead of the queue.
+pub async fn resend<O: WebhookOwner>(
+    owner: O,
     store: web::Data<Store>,
     id: web::Path<crate::params::IdPath>,
     body: web::Json<Resend>,
 ) -> Result<HttpResponse, AdminError> {
     let event_id = body.into_inner().event_id;
     roster_store::blocking(move || {
-        let permit = require(&store, &principal, Action::ManageWebhooks)?;
-        Ok::<_, AdminError>(store.resend_webhook_event(permit.workspace_id(), &id, &event_id)?)
+        let (_, scope) = owner.write_scope(&store)?;
+        Ok::<_, AdminError>(store.resend_webhook_event(scope, &id, &event_id)?)
     })
     .await?;
     Ok(HttpResponse::Accepted().json(Queued { status: "queued" }))
@@ -285,6 +350,8 @@ pub(crate) const API: &[Operation] = &[
     )
     .body(schema::<CreateWebhook>)
     .answers(201, schema::<CreatedWebhook>),
+    Operation::get("/webhooks/{id}", "getWebhook", "One webhook endpoint")
+        .answers(200, schema::<WebhookView>),
     Operation::delete(
         "/webhooks/{id}",
         "deleteWebhook",

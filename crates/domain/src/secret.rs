@@ -26,6 +26,8 @@ pub enum SecretKind {
     SetupLink,
     /// The session a redeemed setup link opens (the `roster_setup` cookie).
     SetupSession,
+    /// A one-time invitation to become an admin of a workspace (`/invitations/{token}`).
+    AdminInvitation,
 }
 
 impl SecretKind {
@@ -37,6 +39,7 @@ impl SecretKind {
             SecretKind::OperatorKey => "rsok_",
             SecretKind::SetupLink => "rssl_",
             SecretKind::SetupSession => "rsss_",
+            SecretKind::AdminInvitation => "rsai_",
         }
     }
 }

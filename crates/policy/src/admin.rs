@@ -51,6 +51,9 @@ pub enum Action {
     /// Create, list or revoke setup links (one-time console sessions for a customer's IT
     /// admin, scoped to one job: `crate::setup`).
     ManageSetupLinks,
+    /// Invite someone to become an admin (a one-time link to set a password or sign in with
+    /// SSO), list or revoke invitations.
+    InviteAdmins,
 }
 
 /// Who acts.
@@ -234,7 +237,8 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains | ManageSetupLinks,
+            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains | ManageSetupLinks
+            | InviteAdmins,
             Target::Workspace,
         ) => Allowed,
         (

@@ -112,7 +112,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings, store: Store
             web::scope("/api/v1/operator")
                 .configure(move |cfg| roster_admin::configure_operator(cfg, admin, oidc))
         })
-        .configure(|cfg| roster_admin::configure_setup_pages(cfg, admin))
+        .configure({
+            let admin = admin.clone();
+            |cfg| roster_admin::configure_setup_pages(cfg, admin)
+        })
+        .configure(|cfg| roster_admin::configure_invitation_pages(cfg, admin))
         .configure(roster_admin::configure_console)
         .configure(|cfg| roster_sso::configure_session_routes(cfg, shared.sso))
         .configure(|cfg| roster_provider::configure(cfg, shared.provider))

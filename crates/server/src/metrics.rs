@@ -260,7 +260,7 @@ fn render_webhook_backlogs(backlogs: &[roster_store::WebhookBacklog]) -> String 
             out,
             "roster_webhook_backlog_events{{endpoint=\"{}\",workspace=\"{}\",enabled=\"{}\"}} {}",
             escape(&backlog.endpoint_id),
-            escape(&backlog.workspace_id),
+            escape(backlog.workspace_id.as_deref().unwrap_or_default()),
             backlog.enabled,
             backlog.pending
         );

@@ -1570,6 +1570,17 @@ fn workspace_delete_needs_the_slug_repeated_and_removes_everything() {
     );
     // The slug is free again.
     json_of(&cli(&db, "workspace create acme"));
+    // Of the deleted workspace's events, only its `workspace.deleted` is left, by the CLI.
+    let events = db.store.deployment_events(None, 0, 1000, &[]).unwrap();
+    let old: Vec<_> = events
+        .iter()
+        .filter(|e| e.workspace_id == acme.id.to_string())
+        .map(|e| e.message())
+        .collect();
+    assert_eq!(old.len(), 1, "{old:?}");
+    assert_eq!(old[0].r#type, "workspace.deleted");
+    assert_eq!(old[0].workspace_slug.as_deref(), Some("acme"));
+    assert_eq!(old[0].actor["kind"], "cli");
 }
 
 /// Flags and values that cannot do what they say are refused with the reason, and nothing is

@@ -215,6 +215,29 @@ impl SignedIn {
     }
 }
 
+/// Where an answer from the IdP leads: a signed-in browser, or (a test sign-in) back to the
+/// console with no session.
+#[derive(Debug)]
+pub enum Landing {
+    SignedIn(SignedIn),
+    /// A test sign-in's report is stored: `303` to the console's view of it, no cookie.
+    Tested {
+        location: String,
+    },
+}
+
+impl Landing {
+    pub fn respond(self) -> HttpResponse {
+        match self {
+            Landing::SignedIn(signed_in) => signed_in.redirect(),
+            Landing::Tested { location } => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish(),
+        }
+    }
+}
+
 /// Who is logging in where: enough to record an attempt.
 pub struct Attempt<'a> {
     pub workspace: &'a Workspace,

@@ -14,6 +14,7 @@ pub mod pages;
 pub mod saml;
 pub mod session;
 pub mod setup;
+pub mod test_sign_in;
 pub mod throttle;
 
 use actix_web::{web, HttpResponse};
@@ -39,7 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
             "/oidc/{connection}/callback",
             web::get().to(handlers::oidc::callback),
         )
-        .route("/{workspace}/login", web::get().to(handlers::login::start));
+        .route("/{workspace}/login", web::get().to(handlers::login::start))
+        .route(
+            "/{workspace}/test/{test}",
+            web::get().to(handlers::login::start_test),
+        );
 }
 
 /// Forms answer their errors with the login error page (413 when too large), never the

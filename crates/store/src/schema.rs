@@ -221,6 +221,7 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` references no row: a workspace's `workspace.deleted` event outlives it.
     events (seq) {
         seq -> BigInt,
         id -> Text,
@@ -252,9 +253,11 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `workspace_id` NULL: an endpoint of the deployment (the operator's), receiving the events
+    /// of the workspaces in `workspaces` (a JSON array of ids), or of every workspace when empty.
     webhook_endpoints (id) {
         id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         url -> Text,
         event_types -> Text,
         secret -> Text,
@@ -266,6 +269,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         lease_until -> BigInt,
         created_at -> BigInt,
+        workspaces -> Text,
     }
 }
 
@@ -273,7 +277,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> Text,
         endpoint_id -> Text,
-        workspace_id -> Text,
+        workspace_id -> Nullable<Text>,
         event_id -> Text,
         event_seq -> BigInt,
         attempt -> Integer,
@@ -305,6 +309,21 @@ diesel::table! {
         return_to -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    test_sign_ins (id) {
+        id -> Text,
+        workspace_id -> Text,
+        connection_id -> Text,
+        request_id -> Nullable<Text>,
+        browser_hash -> Nullable<Text>,
+        report -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        completed_at -> Nullable<BigInt>,
     }
 }
 
@@ -508,9 +527,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_invitations (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        accepted_by -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
 diesel::joinable!(setup_links -> workspaces (workspace_id));
+diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -551,6 +586,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_resends,
     sso_requests,
+    test_sign_ins,
     saml_replay,
     login_events,
     session_keys,
@@ -565,4 +601,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     backchannel_logouts,
     workspace_domains,
     setup_links,
+    admin_invitations,
 );

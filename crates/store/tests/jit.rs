@@ -542,3 +542,74 @@ fn an_assertion_signs_in_once_even_when_two_logins_race() {
     assert_eq!(db.store.count_users(ws.id).unwrap(), 2);
     assert_eq!(successes(), 2);
 }
+
+/// What a test sign-in shows: `jit_preview` decides what `jit_login` then does, situation by
+/// situation, and writes nothing (users, audit, directory events).
+#[test]
+fn a_preview_decides_what_the_login_then_does_and_writes_nothing() {
+    use roster_store::JitPreview;
+
+    let db = TestStore::new();
+    let store = &db.store;
+    let ws = db.workspace("acme");
+    let corp = connection(&db, &ws, "corp", &["example.test"], ProfileSync::FirstLogin);
+    let domain = Domain::parse("example.test").unwrap();
+    let pending = store.add_domain(&Actor::Cli, ws.id, &domain).unwrap();
+    store
+        .record_domain_check(
+            &Actor::Cli,
+            ws.id,
+            &domain,
+            &pending.challenge,
+            Check::Found,
+            Trigger::Request,
+        )
+        .unwrap();
+    for (name, email) in [("ada", "ada@example.test"), ("gus", "gus@other.test")] {
+        let mut invited = NewUser::minimal(ws.id, UserName::parse(name).unwrap(), Source::Invited);
+        invited.email = Some(Email::parse(email).unwrap());
+        store.create_user(&Actor::Cli, &invited).unwrap();
+    }
+    let preview_name = |preview: &JitPreview| match preview {
+        JitPreview::Create { .. } => "create".to_owned(),
+        JitPreview::Link { .. } => "link".to_owned(),
+        JitPreview::SignIn { .. } => "sign_in".to_owned(),
+        JitPreview::Refuse { failure, .. } => failure.code().to_owned(),
+    };
+    let login_name = |result: Result<roster_store::JitOutcome, JitError>| match result {
+        Ok(outcome) if outcome.created => "create".to_owned(),
+        Ok(outcome) if outcome.linked => "link".to_owned(),
+        Ok(_) => "sign_in".to_owned(),
+        Err(JitError::Refused { failure, .. }) => failure.code().to_owned(),
+        Err(JitError::Store(err)) => panic!("store error: {err}"),
+    };
+    let written = || {
+        (
+            store.count_users(ws.id).unwrap(),
+            store.audit_events(ws.id, None, 100_000).unwrap().len(),
+            store.events(ws.id, 0, 100_000, &[]).unwrap().len(),
+        )
+    };
+
+    // (subject, email, what the login does), in order: each row sees the ones before it.
+    let table = [
+        ("s-new", "new@example.test", "create"),
+        ("s-new", "new@example.test", "sign_in"),
+        ("s-ada", "ada@example.test", "link"),
+        ("s-ada", "ada@example.test", "sign_in"),
+        ("s-gus", "gus@other.test", "email_conflict"),
+        ("s-eve", "not an email", "missing_claims"),
+    ];
+    for (subject, email, want) in table {
+        let claims = claims(subject, email, known(&["eng"]));
+        let before = written();
+        let preview = store.jit_preview(&ws, &corp, &claims).unwrap();
+        assert_eq!(written(), before, "{subject}: the preview wrote something");
+        assert_eq!(preview_name(&preview), want, "{subject} preview");
+        assert_eq!(
+            login_name(store.jit_login(&ws, &corp, &claims)),
+            want,
+            "{subject} login"
+        );
+    }
+}

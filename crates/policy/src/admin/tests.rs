@@ -45,6 +45,7 @@ fn action(text: &str) -> Action {
         "manage roles" => Action::ManageRoles,
         "manage domains" => Action::ManageDomains,
         "manage setup links" => Action::ManageSetupLinks,
+        "invite admins" => Action::InviteAdmins,
         other => panic!("unknown action {other:?} in docs/policy.md"),
     }
 }
@@ -213,6 +214,7 @@ fn every_action() -> Vec<Action> {
         ManageRoles,
         ManageDomains,
         ManageSetupLinks,
+        InviteAdmins,
     ];
     for act in &all {
         match act {
@@ -220,7 +222,7 @@ fn every_action() -> Vec<Action> {
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
             | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageDomains
-            | ManageSetupLinks => {}
+            | ManageSetupLinks | InviteAdmins => {}
         }
     }
     all

@@ -68,6 +68,35 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         .unwrap();
     let challenge = domain.challenge.clone();
     let domain = domain.domain.to_string();
+    let test_sign_in = store
+        .create_test_sign_in(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            app.connection.id,
+        )
+        .unwrap()
+        .id;
+    let (setup_link, _) = store
+        .create_setup_link(
+            &roster_store::domain::Actor::Cli,
+            roster_store::NewSetupLink {
+                workspace_id: app.workspace.id,
+                intent: roster_store::domain::setup_link::SetupIntent::All,
+                lifetime_seconds: 3600,
+                return_url: None,
+            },
+        )
+        .unwrap();
+    let setup_link = setup_link.id.to_string();
+    let (invitation, _) = store
+        .create_admin_invitation(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            roster_store::domain::Email::parse("it@a-private.example").unwrap(),
+            3600,
+        )
+        .unwrap();
+    let invitation = invitation.id.to_string();
 
     let snapshot = || -> Value {
         let ws = app.workspace.id;
@@ -86,6 +115,12 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             "domains": store.list_domains(ws).unwrap().iter()
                 .map(|d| json!([d.domain.as_str(), d.state.as_str(), d.attempts, d.challenge]))
                 .collect::<Vec<_>>(),
+            "setupLinks": store.setup_links(ws).unwrap().iter()
+                .map(|l| json!([l.id.to_string(), l.revoked_at.map(|t| t.as_micros())]))
+                .collect::<Vec<_>>(),
+            "invitations": store.admin_invitations(ws).unwrap().iter()
+                .map(|i| json!([i.id.to_string(), i.revoked_at.map(|t| t.as_micros())]))
+                .collect::<Vec<_>>(),
         })
     };
     let before = snapshot();
@@ -99,6 +134,9 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         &connection,
         &api_key,
         &challenge,
+        &test_sign_in,
+        &setup_link,
+        &invitation,
     ];
 
     // Workspace B's admin.
@@ -108,6 +146,10 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
     for (method, template) in roster_admin::openapi::operations() {
         let relative = template.strip_prefix("/api/v1/admin").unwrap();
         let path = relative
+            .replace(
+                "/test-sign-ins/{test}",
+                &format!("/test-sign-ins/{test_sign_in}"),
+            )
             .replace(
                 "/connections/{id}/tokens/{token}",
                 &format!("/connections/{connection}/tokens/{token}"),
@@ -129,7 +171,12 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             )
             .replace("/groups/{id}", &format!("/groups/{group}"))
             .replace("/api-keys/{id}", &format!("/api-keys/{api_key}"))
-            .replace("/domains/{domain}", &format!("/domains/{domain}"));
+            .replace("/domains/{domain}", &format!("/domains/{domain}"))
+            .replace("/setup-links/{id}", &format!("/setup-links/{setup_link}"))
+            .replace(
+                "/admins/invitations/{id}",
+                &format!("/admins/invitations/{invitation}"),
+            );
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {

@@ -86,6 +86,8 @@ struct Ids {
     api_key: String,
     domain: String,
     setup_link: String,
+    invitation: String,
+    test_sign_in: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -109,6 +111,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "api-keys" => &ids.api_key,
                 "domains" => &ids.domain,
                 "setup-links" => &ids.setup_link,
+                "invitations" => &ids.invitation,
+                "test-sign-ins" => &ids.test_sign_in,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -132,6 +136,7 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("delete", "/connections/{id}") => None,
         ("put", "/connections/{id}/settings") => Some(json!({})),
         ("post", "/connections/{id}/test") => None,
+        ("post", "/connections/{id}/test-sign-in") => None,
         ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
         ("put", "/sso-enforcement") => Some(json!({"enforced": true})),
         ("post", "/connections/{id}/tokens") => Some(json!({"name": "walk"})),
@@ -153,6 +158,8 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("post", "/setup-links") => Some(json!({"intent": "sso"})),
         ("delete", "/setup-links/{id}") => None,
         ("post", "/setup/finish") => None,
+        ("post", "/admins/invitations") => Some(json!({"email": "walker-admin@acme.test"})),
+        ("delete", "/admins/invitations/{id}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -249,6 +256,21 @@ fn furnish(app: &TestApp) -> Ids {
             .0
             .id
             .to_string(),
+        test_sign_in: store
+            .create_test_sign_in(&Actor::Cli, workspace, app.connection.id)
+            .unwrap()
+            .id,
+        invitation: store
+            .create_admin_invitation(
+                &Actor::Cli,
+                workspace,
+                roster_store::domain::Email::parse("invited@acme.test").unwrap(),
+                3600,
+            )
+            .unwrap()
+            .0
+            .id
+            .to_string(),
     };
 
     ids
@@ -277,6 +299,9 @@ fn snapshot(app: &TestApp, ids: &Ids) -> Value {
             "domains": store.list_domains(workspace).unwrap().iter()
                 .map(|d| json!([d.domain.as_str(), d.state.as_str(), d.attempts]))
                 .collect::<Vec<_>>(),
+        "invitations": store.admin_invitations(workspace).unwrap().iter()
+            .map(|i| json!([i.id.to_string(), i.accepted_by, i.revoked_at.map(|t| t.as_micros())]))
+            .collect::<Vec<_>>(),
         "setupLinks": store.setup_links(workspace).unwrap().iter()
             .map(|l| {
                 let at = |t: Option<roster_store::domain::Timestamp>| t.map(|t| t.as_micros());
@@ -422,7 +447,10 @@ fn reached(intent: &str, method: &str, path: &str) -> bool {
     );
     let sso = matches!(
         (method, path),
-        ("put", "/connections/{id}/settings") | ("post", "/connections/{id}/test")
+        ("put", "/connections/{id}/settings")
+            | ("post", "/connections/{id}/test")
+            | ("post", "/connections/{id}/test-sign-in")
+            | ("get", "/connections/{id}/test-sign-ins/{test}")
     );
     let scim = matches!(
         (method, path),

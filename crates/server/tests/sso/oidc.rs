@@ -11,7 +11,7 @@ use crate::idps::{browser, OidcOp, OidcOptions, TokenAuthMethod};
 use crate::support::{e2e_enabled, event_id_on_page, session_of, SsoApp};
 
 /// An OIDC connection `corp` authoritative for example.test, with its OP running.
-fn oidc_app(
+pub(crate) fn oidc_app(
     options: OidcOptions,
     domains: &[&str],
 ) -> (SsoApp, roster_store::domain::Connection, OidcOp) {

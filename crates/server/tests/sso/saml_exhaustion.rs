@@ -116,14 +116,15 @@ fn the_issue_22_response_is_refused_before_any_crypto() {
     assert_eq!(db.store.count_users(workspace.id).unwrap(), 0);
 }
 
-/// A throw-away key (DER) and its self-signed certificate (base64 DER).
-struct Key {
+/// A throw-away key (DER) and its self-signed certificate (base64 DER); `test_sign_in` signs
+/// with it too.
+pub(crate) struct Key {
     private_der: Vec<u8>,
-    certificate_b64: String,
+    pub(crate) certificate_b64: String,
 }
 
 impl Key {
-    fn new(subject: &str) -> Self {
+    pub(crate) fn new(subject: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let openssl = |args: &[&str]| {
             let status = Command::new("openssl")
@@ -191,7 +192,7 @@ fn response_template(sp_base: &str, key: &Key) -> String {
     )
 }
 
-fn sign(xml: &str, key: &Key) -> String {
+pub(crate) fn sign(xml: &str, key: &Key) -> String {
     Crypto::sign_xml(xml, &key.private_der).unwrap()
 }
 
@@ -223,7 +224,7 @@ fn with_references(signed: &str, n_references: usize, n_transforms: usize) -> St
 }
 
 /// The HTTP-POST binding's form for `xml`: `SAMLResponse`, base64 and percent-encoded.
-fn acs_form(xml: &str) -> String {
+pub(crate) fn acs_form(xml: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
     let escaped = encoded
         .replace('+', "%2B")

@@ -1,20 +1,22 @@
 //! `GET /sso/{workspace}/login`: picks the connection (by name, or by the email's domain), binds
 //! a pending login to this browser and sends the browser to the IdP. `prompt=login` asks the IdP
 //! to authenticate the user again (SAML `ForceAuthn`, OIDC `prompt=login`): the OpenID Provider
-//! sends it for a product's `prompt=login` or exceeded `max_age`.
+//! sends it for a product's `prompt=login` or exceeded `max_age`. `GET /sso/{workspace}/test/{id}`
+//! starts a test sign-in the same way.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use roster_store::domain::{
-    Connection, ConnectionKind, ConnectionStatus, LoginFailure, Timestamp, Workspace,
+    Connection, ConnectionId, ConnectionKind, ConnectionStatus, LoginFailure, Timestamp, Workspace,
 };
-use roster_store::{SsoRequest, StoreError};
+use roster_store::{SsoRequest, StoreError, TestSignIn};
 use serde::Deserialize;
 
 use crate::browser::{self, binding_cookie, is_safe_return_to, new_binding, sha256_hex};
 use crate::config::{self, ProtocolConfig, SamlConfig};
 use crate::flow::{Attempt, LoginError, SsoState};
 use crate::saml::{self, ForceAuthn};
+use crate::test_sign_in::TestFlow;
 
 /// How long a started login may take at the IdP.
 const PENDING_SECONDS: i64 = 10 * 60;
@@ -43,7 +45,67 @@ pub async fn start(
     let force = query.force();
     let (workspace, connection, protocol, return_to) =
         roster_store::blocking(move || choose(&found, &slug, &query)).await?;
-    let binding = match browser::binding(&req) {
+    let start = Start {
+        workspace,
+        connection,
+        protocol,
+        return_to,
+        force,
+        test: None,
+    };
+    send_to_idp(state, &req, start).await
+}
+
+/// `GET /sso/{workspace}/test/{test}`: starts a test sign-in (docs/sso.md "Test sign-in") as
+/// [`start`] starts a login — the same request to the IdP, the same browser binding — once,
+/// recording the pending login as the test's. A connection is tested before it is activated:
+/// a draft with IdP settings is accepted.
+pub async fn start_test(
+    state: web::Data<SsoState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, LoginError> {
+    let ((slug, test_id), found) = (path.into_inner(), state.clone());
+    let force = query.force();
+    let (workspace, connection, protocol, test) =
+        roster_store::blocking(move || choose_test(&found, &slug, &test_id)).await?;
+    let start = Start {
+        workspace,
+        connection,
+        protocol,
+        return_to: crate::test_sign_in::console_location(&test.id),
+        force,
+        test: Some(test),
+    };
+    send_to_idp(state, &req, start).await
+}
+
+/// A login (or test sign-in) about to go to the IdP.
+struct Start {
+    workspace: Workspace,
+    connection: Connection,
+    protocol: ProtocolConfig,
+    return_to: String,
+    force: ForceAuthn,
+    test: Option<TestSignIn>,
+}
+
+/// Records the pending login bound to this browser and sends the browser to the IdP.
+async fn send_to_idp(
+    state: web::Data<SsoState>,
+    req: &HttpRequest,
+    start: Start,
+) -> Result<HttpResponse, LoginError> {
+    let Start {
+        workspace,
+        connection,
+        protocol,
+        return_to,
+        force,
+        test,
+    } = start;
+    let binding = match browser::binding(req) {
         Some(existing) => existing,
         None => new_binding().map_err(|_| LoginError::unavailable())?,
     };
@@ -78,24 +140,54 @@ pub async fn start(
             connection: &connection,
             protocol: connection.kind.as_str(),
         };
-        let refuse = |failure, detail| attempt.refuse(&state.store, failure, detail, None);
-        let to_idp = match plan {
-            Plan::Oidc(started) => {
-                let started = started.map_err(|err| refuse(err.failure, err.detail()))?;
-                pending.id = sha256_hex(&started.state);
-                pending.nonce = Some(started.nonce);
-                pending.pkce_verifier = Some(started.pkce_verifier);
-                ToIdp::Redirect(started.url)
-            }
+        let planned = match plan {
+            Plan::Oidc(started) => started
+                .map(|started| {
+                    pending.id = sha256_hex(&started.state);
+                    pending.nonce = Some(started.nonce);
+                    pending.pkce_verifier = Some(started.pkce_verifier);
+                    ToIdp::Redirect(started.url)
+                })
+                .map_err(|err| (err.failure, err.detail())),
             Plan::Saml(saml_config) => {
                 saml_request(&state, &connection, &saml_config, &mut pending, force)
-                    .map_err(|err| refuse(err.failure(), err.detail()))?
+                    .map_err(|err| (err.failure(), err.detail()))
             }
         };
-        state.store.begin_sso_request(&pending)?;
-        Ok::<_, LoginError>(to_idp)
+        match (test, planned) {
+            (None, Ok(to_idp)) => {
+                state.store.begin_sso_request(&pending)?;
+                Ok(Ok(to_idp))
+            }
+            (None, Err((failure, detail))) => {
+                Err(attempt.refuse(&state.store, failure, detail, None))
+            }
+            (Some(test), Ok(to_idp)) => {
+                match state
+                    .store
+                    .start_test_sign_in(workspace.id, &test.id, &pending)?
+                {
+                    Ok(()) => Ok(Ok(to_idp)),
+                    Err(_) => Err(LoginError::plain(LoginFailure::UnknownRequest)),
+                }
+            }
+            // The IdP cannot be asked (an OIDC discovery that fails): the test's report says so,
+            // and the browser goes straight to it.
+            (Some(test), Err((failure, detail))) => {
+                let flow = TestFlow {
+                    test,
+                    workspace: &workspace,
+                    connection: &connection,
+                };
+                flow.refuse(&state, failure, detail, None).map(Err)
+            }
+        }
     })
     .await?;
+    let to_idp = match to_idp {
+        Ok(to_idp) => to_idp,
+        Err(landing) => return Ok(landing.respond()),
+    };
     let mut response = match &to_idp {
         ToIdp::Redirect(_) => HttpResponse::Found(),
         ToIdp::PostForm(_) => HttpResponse::Ok(),
@@ -109,6 +201,41 @@ pub async fn start(
             .finish(),
         ToIdp::PostForm(form) => response.content_type("text/html; charset=utf-8").body(form),
     })
+}
+
+/// The workspace, the connection and its protocol settings of the test sign-in `test_id`, when
+/// it may start: unknown, started, completed and expired tests are refused alike
+/// (`unknown_request`), as is a connection without IdP settings (`connection_draft`).
+fn choose_test(
+    state: &SsoState,
+    slug: &str,
+    test_id: &str,
+) -> Result<(Workspace, Connection, ProtocolConfig, TestSignIn), LoginError> {
+    let workspace = match state.store.workspace_by_slug(slug) {
+        Ok(workspace) => workspace,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(LoginError::plain(LoginFailure::UnknownRequest))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let test = state
+        .store
+        .startable_test_sign_in(workspace.id, test_id)?
+        .map_err(|_| LoginError::plain(LoginFailure::UnknownRequest))?;
+    let connection_id: ConnectionId = test
+        .connection_id
+        .parse()
+        .map_err(|_| LoginError::plain(LoginFailure::ConnectionUnavailable))?;
+    let connection = state.store.connection(workspace.id, connection_id)?;
+    if !connection.status.serves_sp_metadata() {
+        return Err(LoginError::plain(LoginFailure::ConnectionUnavailable));
+    }
+    if !crate::test_sign_in::has_idp_settings(&connection) {
+        return Err(LoginError::plain(LoginFailure::ConnectionDraft));
+    }
+    let protocol = ProtocolConfig::of(&connection)
+        .ok_or_else(|| LoginError::plain(LoginFailure::ConnectionMisconfigured))?;
+    Ok((workspace, connection, protocol, test))
 }
 
 /// The protocol's first step: the OIDC authorization request (made), or SAML's settings.

@@ -12,18 +12,30 @@ use roster_store::StoreError;
 
 use crate::flow::{Attempt, LoginError, SsoState};
 
-/// The login connection of `kind` named by a path's connection id, with its workspace, when it
-/// takes logins. A draft's refusal is recorded as a login event (someone tried a connection that
-/// is not finished: its admin wants to know); an unknown or revoked one is refused plainly.
-pub(crate) fn login_connection(
+/// Why a protocol's checks stopped: a refusal (with its login-event detail), which the caller
+/// records for a real login or reports for a test sign-in; or Roster's own trouble.
+pub(crate) enum Stop {
+    Refused(LoginFailure, serde_json::Value),
+    Trouble(LoginError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(err: StoreError) -> Self {
+        Stop::Trouble(err.into())
+    }
+}
+
+/// Whether `connection` takes logins. A draft's refusal is recorded as a login event (someone
+/// tried a connection that is not finished: its admin wants to know); a revoked one is refused
+/// plainly. A test sign-in skips this: a connection is tested before it is activated.
+pub(crate) fn takes_logins(
     state: &SsoState,
-    id: &str,
-    kind: ConnectionKind,
-) -> Result<(Workspace, Connection), LoginError> {
-    let (workspace, connection) = sp_connection(state, id, kind)?;
+    workspace: &Workspace,
+    connection: &Connection,
+) -> Result<(), LoginError> {
     match connection.status.login_refusal() {
-        None => Ok((workspace, connection)),
-        Some(LoginFailure::ConnectionDraft) => Err(refuse_draft(state, &workspace, &connection)),
+        None => Ok(()),
+        Some(LoginFailure::ConnectionDraft) => Err(refuse_draft(state, workspace, connection)),
         Some(failure) => Err(LoginError::plain(failure)),
     }
 }

@@ -1,14 +1,19 @@
-//! `GET /sso/oidc/{connection}/callback`: the OP's redirect back with a code (or an error).
+//! `GET /sso/oidc/{connection}/callback`: the OP's redirect back with a code (or an error), for
+//! a real login or a test sign-in (`crate::test_sign_in`): the same checks, the same code
+//! exchange and ID-token validation; then a session, or the test's report.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use roster_store::domain::{Connection, ConnectionKind, LoginFailure, Workspace};
-use roster_store::SsoRequest;
+use roster_store::domain::{Connection, ConnectionKind, LoginClaims, LoginFailure, Workspace};
+use roster_store::{SsoRequest, TestSignIn};
 use serde::Deserialize;
 
 use crate::browser::{self, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{Attempt, LoginError, SignedIn, SsoState};
+use crate::flow::{Attempt, Landing, LoginError, SsoState};
 use crate::oidc::OidcConfig;
+use crate::test_sign_in::{oidc_attributes, ReportCheck, TestFlow};
+
+use super::Stop;
 
 #[derive(Debug, Deserialize)]
 pub struct CallbackQuery {
@@ -34,7 +39,11 @@ pub async fn callback(
         oidc,
         pending,
         code,
-    } = roster_store::blocking(move || accept(&found, &id, &query, binding_hash)).await?;
+        test,
+    } = match roster_store::blocking(move || accept(&found, &id, &query, binding_hash)).await? {
+        Accepted::Exchange(callback) => *callback,
+        Accepted::Landed(landing) => return Ok(landing.respond()),
+    };
     let redirect_uri = config::redirect_uri(&state.public_url, &connection);
     let claims = state
         .oidc
@@ -48,6 +57,20 @@ pub async fn callback(
         )
         .await;
     roster_store::blocking(move || {
+        if let Some(test) = test {
+            let flow = TestFlow {
+                test,
+                workspace: &workspace,
+                connection: &connection,
+            };
+            return match claims {
+                Ok(claims) => {
+                    let checks = passed_checks(&oidc, &claims);
+                    flow.complete(&state, &claims, oidc_attributes(&claims), checks, None)
+                }
+                Err(err) => flow.refuse(&state, err.failure, err.detail(), None),
+            };
+        }
         let attempt = Attempt {
             workspace: &workspace,
             connection: &connection,
@@ -55,10 +78,36 @@ pub async fn callback(
         };
         let claims =
             claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
-        attempt.complete(&state, &claims, &pending.return_to, None)
+        attempt
+            .complete(&state, &claims, &pending.return_to, None)
+            .map(Landing::SignedIn)
     })
     .await
-    .map(SignedIn::redirect)
+    .map(Landing::respond)
+}
+
+/// The checks an OIDC test sign-in passed, as its report lists them.
+fn passed_checks(oidc: &OidcConfig, claims: &LoginClaims) -> Vec<ReportCheck> {
+    vec![
+        ReportCheck::passed("state", "this test's request, from this browser", "matched"),
+        ReportCheck::passed("issuer", oidc.issuer.clone(), oidc.issuer.clone()),
+        ReportCheck::passed(
+            "id_token",
+            format!(
+                "an ID token signed by the issuer's keys, for client {}, with this login's nonce",
+                oidc.client_id
+            ),
+            "verified",
+        ),
+        ReportCheck::passed("subject", "a sub claim", claims.subject.clone()),
+    ]
+}
+
+/// What the callback's checks lead to: the code exchange, or (a refused test sign-in) the
+/// console.
+enum Accepted {
+    Exchange(Box<Callback>),
+    Landed(Landing),
 }
 
 /// A callback whose state, browser binding and issuer checked out: what the code exchange needs.
@@ -68,43 +117,89 @@ struct Callback {
     oidc: OidcConfig,
     pending: SsoRequest,
     code: String,
+    /// The test sign-in this callback completes, if it answers one.
+    test: Option<TestSignIn>,
 }
 
-/// Checks the callback for the connection `id` against its pending login (consumed here).
+/// Checks the callback for the connection `id` against its pending login (consumed here). A
+/// callback whose `state` is a test sign-in's, started by this browser, is that test's: its
+/// refusals become the test's report, and the connection may still be a draft.
 fn accept(
     state: &SsoState,
     id: &str,
     query: &CallbackQuery,
     binding_hash: Option<String>,
-) -> Result<Callback, LoginError> {
-    let (workspace, connection) = super::login_connection(state, id, ConnectionKind::Oidc)?;
-    let attempt = Attempt {
-        workspace: &workspace,
-        connection: &connection,
-        protocol: "oidc",
+) -> Result<Accepted, LoginError> {
+    let (workspace, connection) = super::sp_connection(state, id, ConnectionKind::Oidc)?;
+    let test = match (&query.state, &binding_hash) {
+        (Some(oauth_state), Some(hash)) => {
+            let request_id = sha256_hex(oauth_state);
+            state
+                .store
+                .pending_test_sign_ins(connection.id, hash)?
+                .into_iter()
+                .find(|test| test.request_id.as_deref() == Some(request_id.as_str()))
+        }
+        _ => None,
     };
-    let Some(ProtocolConfig::Oidc(oidc)) = ProtocolConfig::of(&connection) else {
-        return Err(attempt.refuse(
-            &state.store,
+    if test.is_none() {
+        super::takes_logins(state, &workspace, &connection)?;
+    }
+    let checked = check(state, &connection, query, binding_hash.as_deref());
+    match (test, checked) {
+        (test, Ok((oidc, pending, code))) => Ok(Accepted::Exchange(Box::new(Callback {
+            workspace,
+            connection,
+            oidc,
+            pending,
+            code,
+            test,
+        }))),
+        (_, Err(Stop::Trouble(err))) => Err(err),
+        (None, Err(Stop::Refused(failure, detail))) => {
+            let attempt = Attempt {
+                workspace: &workspace,
+                connection: &connection,
+                protocol: "oidc",
+            };
+            Err(attempt.refuse(&state.store, failure, detail, None))
+        }
+        (Some(test), Err(Stop::Refused(failure, detail))) => {
+            let flow = TestFlow {
+                test,
+                workspace: &workspace,
+                connection: &connection,
+            };
+            flow.refuse(state, failure, detail, None)
+                .map(Accepted::Landed)
+        }
+    }
+}
+
+/// The callback's checks, in order: settings, issuer (mix-up), the pending login (consumed),
+/// the OP's error, the code.
+fn check(
+    state: &SsoState,
+    connection: &Connection,
+    query: &CallbackQuery,
+    binding_hash: Option<&str>,
+) -> Result<(OidcConfig, SsoRequest, String), Stop> {
+    let Some(ProtocolConfig::Oidc(oidc)) = ProtocolConfig::of(connection) else {
+        return Err(Stop::Refused(
             LoginFailure::ConnectionMisconfigured,
             serde_json::json!({ "reason": "protocol_config_unreadable" }),
-            None,
         ));
     };
-    let refuse = |failure: LoginFailure, detail: serde_json::Value| {
-        attempt.refuse(&state.store, failure, detail, None)
-    };
-
     // Mix-up defence (O12): an `iss` that is not this connection's issuer is refused.
     if let Some(iss) = &query.iss {
         if iss != &oidc.issuer {
-            return Err(refuse(
+            return Err(Stop::Refused(
                 LoginFailure::InvalidResponse,
                 serde_json::json!({ "reason": "issuer_mismatch", "want": oidc.issuer, "got": iss }),
             ));
         }
     }
-    let pending = match (&query.state, &binding_hash) {
+    let pending = match (&query.state, binding_hash) {
         (Some(oauth_state), Some(hash)) => {
             state
                 .store
@@ -113,13 +208,13 @@ fn accept(
         _ => None,
     };
     if let Some(error) = &query.error {
-        return Err(refuse(
+        return Err(Stop::Refused(
             LoginFailure::IdpError,
             serde_json::json!({ "reason": "op_error", "error": error, "description": query.error_description }),
         ));
     }
     let Some(pending) = pending else {
-        return Err(refuse(
+        return Err(Stop::Refused(
             LoginFailure::UnknownRequest,
             serde_json::json!({
                 "reason": if query.state.is_none() { "state_missing" } else if binding_hash.is_none() { "browser_binding_missing" } else { "state_unknown" },
@@ -127,16 +222,10 @@ fn accept(
         ));
     };
     let Some(code) = query.code.clone() else {
-        return Err(refuse(
+        return Err(Stop::Refused(
             LoginFailure::InvalidResponse,
             serde_json::json!({ "reason": "code_missing" }),
         ));
     };
-    Ok(Callback {
-        workspace,
-        connection,
-        oidc,
-        pending,
-        code,
-    })
+    Ok((oidc, pending, code))
 }

@@ -1,5 +1,8 @@
 //! `POST /sso/saml/{connection}/acs` (the IdP's answer, HTTP-POST binding) and
 //! `GET /sso/saml/{connection}/metadata` (our SP metadata for the IdP admin).
+//!
+//! One validation ([`Response::verify`]) serves a real login and a test sign-in
+//! (`crate::test_sign_in`); only what follows it differs: a session, or a stored report.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,13 +10,16 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use roster_store::domain::{ConnectionKind, LoginFailure, Timestamp};
-use roster_store::OneTimeAssertion;
+use roster_store::domain::{ConnectionKind, LoginClaims, LoginFailure, Timestamp};
+use roster_store::{OneTimeAssertion, TestSignIn};
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
-use crate::flow::{Attempt, LoginError, SignedIn, SsoState};
+use crate::flow::{Attempt, Landing, LoginError, SsoState};
 use crate::saml::{self, AcsForm, DuplicateField};
+use crate::test_sign_in::{ReportCheck, TestFlow};
+
+use super::Stop;
 
 /// The ACS form as an extractor: the body (form-encoded, at most `ACS_FORM_LIMIT` bytes) decoded
 /// by [`AcsForm::parse`]; anything else is refused with the login error page, 413 when too large.
@@ -60,103 +66,277 @@ pub async fn acs(
 ) -> Result<HttpResponse, LoginError> {
     let binding_hash = browser::binding(&req).map(|b| sha256_hex(&b));
     let (id, form) = (path.into_inner(), body.0);
-    roster_store::blocking(move || sign_in(&state, &id, &form, binding_hash))
+    roster_store::blocking(move || answer(&state, &id, &form, binding_hash))
         .await
-        .map(SignedIn::redirect)
+        .map(Landing::respond)
 }
 
-/// Validates the IdP's response for the connection `id` and signs the user in.
-fn sign_in(
+/// Validates the IdP's response for the connection `id`: signs the user in, or — when it
+/// answers a test sign-in this browser started — stores the test's report.
+fn answer(
     state: &SsoState,
     id: &str,
     form: &AcsForm,
     binding_hash: Option<String>,
-) -> Result<SignedIn, LoginError> {
-    let (workspace, connection) = super::login_connection(state, id, ConnectionKind::Saml)?;
+) -> Result<Landing, LoginError> {
+    let (workspace, connection) = super::sp_connection(state, id, ConnectionKind::Saml)?;
+    let (pending, tests) = match &binding_hash {
+        Some(hash) => {
+            let pending = state.store.pending_sso_requests(connection.id, hash)?;
+            let tests = if pending.is_empty() {
+                Vec::new()
+            } else {
+                state.store.pending_test_sign_ins(connection.id, hash)?
+            };
+            (pending, tests)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let (test, expected) = split_tests(pending, tests, form);
+    let response = Response {
+        connection: &connection,
+        form,
+        expected: &expected,
+        binding_hash: binding_hash.as_deref(),
+    };
+    if let Some(test) = test {
+        let flow = TestFlow {
+            test,
+            workspace: &workspace,
+            connection: &connection,
+        };
+        return match response.verify(state) {
+            Ok(verified) if verified.in_response_to.is_some() => flow.complete(
+                state,
+                &verified.claims,
+                verified.attributes.clone(),
+                verified.checks(),
+                Some(verified.one_time()),
+            ),
+            Ok(_) => flow.refuse(
+                state,
+                LoginFailure::UnknownRequest,
+                serde_json::json!({ "reason": "unsolicited_response" }),
+                None,
+            ),
+            Err(Stop::Refused(failure, detail)) => {
+                flow.refuse(state, failure, with_claimed_audiences(detail, form), None)
+            }
+            Err(Stop::Trouble(err)) => Err(err),
+        };
+    }
+    super::takes_logins(state, &workspace, &connection)?;
     let attempt = Attempt {
         workspace: &workspace,
         connection: &connection,
         protocol: "saml",
     };
-    let refuse = |failure: LoginFailure, detail: serde_json::Value| {
-        attempt.refuse(&state.store, failure, detail, None)
-    };
-    let Some(ProtocolConfig::Saml(saml_config)) = ProtocolConfig::of(&connection) else {
-        return Err(refuse(
-            LoginFailure::ConnectionMisconfigured,
-            serde_json::json!({ "reason": "protocol_config_unreadable" }),
-        ));
-    };
-    let Some(response) = form.saml_response.as_deref() else {
-        return Err(refuse(
-            LoginFailure::InvalidResponse,
-            serde_json::json!({ "reason": "saml_response_missing" }),
-        ));
-    };
-    // A connection without a signing certificate never validates anything (A2): re-checked here.
-    let idp = saml_config
-        .idp()
-        .map_err(|err| refuse(err.failure(), err.detail()))?;
-    let sp = config::sp_settings(&state.public_url, &connection);
-    let pending = match &binding_hash {
-        Some(hash) => state.store.pending_sso_requests(connection.id, hash)?,
-        None => Vec::new(),
-    };
-    let assertion = saml::validate_response(response, &idp, &sp, &pending, &saml_config.policy())
-        .map_err(|err| refuse(err.failure(), err.detail()))?;
+    let verified = response.verify(state).map_err(|stop| match stop {
+        Stop::Refused(failure, detail) => attempt.refuse(&state.store, failure, detail, None),
+        Stop::Trouble(err) => err,
+    })?;
+    attempt
+        .complete(
+            state,
+            &verified.claims,
+            &verified.return_to,
+            Some(verified.one_time()),
+        )
+        .map(Landing::SignedIn)
+}
 
-    let replay_until = Timestamp::from_micros(
-        assertion
-            .session_not_on_or_after_unix
-            .saturating_mul(1_000_000),
-    );
-    // A replay is refused here, before anything else; the assertion is consumed in the login's
-    // own transaction (`Attempt::complete`), which refuses a replay racing this one.
-    if state
-        .store
-        .assertion_consumed(connection.id, &assertion.assertion_id)?
-    {
-        return Err(refuse(
-            LoginFailure::Replay,
-            serde_json::json!({ "reason": "assertion_replayed", "assertion_id": assertion.assertion_id }),
-        ));
+/// An audience mismatch that samael found names no audience (it does not say); a test's report
+/// shows the ones the response states, marked unverified, so the admin sees what the IdP sent.
+fn with_claimed_audiences(mut detail: serde_json::Value, form: &AcsForm) -> serde_json::Value {
+    let unreported = detail["reason"] == "audience_mismatch"
+        && detail["got"].as_array().is_some_and(Vec::is_empty);
+    if let (true, Some(response)) = (unreported, form.saml_response.as_deref()) {
+        let claimed = saml::claimed_audiences(response);
+        detail["got"] = serde_json::Value::from(if claimed.is_empty() {
+            "no audience".to_owned()
+        } else {
+            format!("{} (unverified)", claimed.join(", "))
+        });
     }
-    let return_to = match (&assertion.in_response_to, &binding_hash) {
-        (Some(request_id), Some(hash)) => {
-            match state
-                .store
-                .take_sso_request(connection.id, request_id, hash)?
-            {
-                Some(request) => request.return_to,
-                None => {
-                    return Err(refuse(
-                        LoginFailure::UnknownRequest,
-                        serde_json::json!({ "reason": "in_response_to_unknown", "got": request_id }),
-                    ))
+    detail
+}
+
+/// Which pending request the response answers: a test's (then it is the only one expected),
+/// or one of the browser's real logins (test requests left out). The response's own
+/// `InResponseTo` is read (unverified) only to tell the two apart, and only when this browser
+/// has a test in flight; validation then proves it.
+fn split_tests(
+    pending: Vec<String>,
+    mut tests: Vec<TestSignIn>,
+    form: &AcsForm,
+) -> (Option<TestSignIn>, Vec<String>) {
+    let claimed = match (tests.is_empty(), form.saml_response.as_deref()) {
+        (false, Some(response)) => saml::claimed_request_id(response),
+        _ => None,
+    };
+    let answered = claimed.and_then(|claimed| {
+        tests
+            .iter()
+            .position(|test| test.request_id.as_deref() == Some(claimed.as_str()))
+    });
+    if let Some(at) = answered {
+        let test = tests.swap_remove(at);
+        let expected = test.request_id.clone().into_iter().collect();
+        return (Some(test), expected);
+    }
+    let expected = pending
+        .into_iter()
+        .filter(|id| {
+            !tests
+                .iter()
+                .any(|test| test.request_id.as_deref() == Some(id.as_str()))
+        })
+        .collect();
+    (None, expected)
+}
+
+/// A response to validate, with the requests it may answer.
+struct Response<'a> {
+    connection: &'a roster_store::domain::Connection,
+    form: &'a AcsForm,
+    expected: &'a [String],
+    binding_hash: Option<&'a str>,
+}
+
+/// A response every check accepted, its request consumed.
+struct Verified {
+    claims: LoginClaims,
+    attributes: std::collections::BTreeMap<String, Vec<String>>,
+    assertion_id: String,
+    replay_until: Timestamp,
+    in_response_to: Option<String>,
+    return_to: String,
+    idp_entity_id: String,
+    issuer: String,
+    audience: String,
+}
+
+impl Verified {
+    fn one_time(&self) -> OneTimeAssertion<'_> {
+        OneTimeAssertion {
+            assertion_id: &self.assertion_id,
+            valid_until: self.replay_until,
+        }
+    }
+
+    /// The checks that passed, as a test sign-in reports them.
+    fn checks(&self) -> Vec<ReportCheck> {
+        vec![
+            ReportCheck::passed(
+                "signature",
+                "signed with a certificate of the IdP's metadata",
+                "verified",
+            ),
+            ReportCheck::passed("issuer", self.idp_entity_id.clone(), self.issuer.clone()),
+            ReportCheck::passed("audience", self.audience.clone(), self.audience.clone()),
+            ReportCheck::passed(
+                "in_response_to",
+                "this test's request",
+                self.in_response_to.clone().unwrap_or_default(),
+            ),
+            ReportCheck::passed("replay", "an assertion not used before", "first use"),
+            ReportCheck::passed(
+                "subject",
+                "a persistent NameID (or uid)",
+                self.claims.subject.clone(),
+            ),
+        ]
+    }
+}
+
+impl Response<'_> {
+    /// Every check of a SAML login, in order; consumes the answered request. Writes nothing
+    /// else: the caller records a refusal (or a test's report) and completes the login.
+    fn verify(&self, state: &SsoState) -> Result<Verified, Stop> {
+        let refused =
+            |failure: LoginFailure, detail: serde_json::Value| Stop::Refused(failure, detail);
+        let Some(ProtocolConfig::Saml(saml_config)) = ProtocolConfig::of(self.connection) else {
+            return Err(refused(
+                LoginFailure::ConnectionMisconfigured,
+                serde_json::json!({ "reason": "protocol_config_unreadable" }),
+            ));
+        };
+        let Some(response) = self.form.saml_response.as_deref() else {
+            return Err(refused(
+                LoginFailure::InvalidResponse,
+                serde_json::json!({ "reason": "saml_response_missing" }),
+            ));
+        };
+        // A connection without a signing certificate never validates anything (A2): re-checked
+        // here.
+        let idp = saml_config
+            .idp()
+            .map_err(|err| refused(err.failure(), err.detail()))?;
+        let sp = config::sp_settings(&state.public_url, self.connection);
+        let assertion =
+            saml::validate_response(response, &idp, &sp, self.expected, &saml_config.policy())
+                .map_err(|err| refused(err.failure(), err.detail()))?;
+
+        let replay_until = Timestamp::from_micros(
+            assertion
+                .session_not_on_or_after_unix
+                .saturating_mul(1_000_000),
+        );
+        // A replay is refused here, before anything else; the assertion is consumed in the
+        // login's own transaction (`Attempt::complete`), which refuses a replay racing this one.
+        if state
+            .store
+            .assertion_consumed(self.connection.id, &assertion.assertion_id)?
+        {
+            return Err(refused(
+                LoginFailure::Replay,
+                serde_json::json!({ "reason": "assertion_replayed", "assertion_id": assertion.assertion_id }),
+            ));
+        }
+        let return_to = match (&assertion.in_response_to, self.binding_hash) {
+            (Some(request_id), Some(hash)) => {
+                match state
+                    .store
+                    .take_sso_request(self.connection.id, request_id, hash)?
+                {
+                    Some(request) => request.return_to,
+                    None => {
+                        return Err(refused(
+                            LoginFailure::UnknownRequest,
+                            serde_json::json!({ "reason": "in_response_to_unknown", "got": request_id }),
+                        ))
+                    }
                 }
             }
-        }
-        (Some(request_id), None) => {
-            return Err(refuse(
-                LoginFailure::UnknownRequest,
-                serde_json::json!({ "reason": "browser_binding_missing", "got": request_id }),
-            ))
-        }
-        // IdP-initiated (allowed by the connection, or validation would have refused it):
-        // RelayState is untrusted, so only a same-origin path is honoured (S33).
-        (None, _) => form
-            .relay_state
-            .clone()
-            .filter(|r| is_safe_return_to(r))
-            .unwrap_or_else(|| "/".to_owned()),
-    };
-    let claims = saml::claims_from_assertion(&assertion)
-        .map_err(|err| refuse(err.failure(), err.detail()))?;
-    let one_time = OneTimeAssertion {
-        assertion_id: &assertion.assertion_id,
-        valid_until: replay_until,
-    };
-    attempt.complete(state, &claims, &return_to, Some(one_time))
+            (Some(request_id), None) => {
+                return Err(refused(
+                    LoginFailure::UnknownRequest,
+                    serde_json::json!({ "reason": "browser_binding_missing", "got": request_id }),
+                ))
+            }
+            // IdP-initiated (allowed by the connection, or validation would have refused it):
+            // RelayState is untrusted, so only a same-origin path is honoured (S33).
+            (None, _) => self
+                .form
+                .relay_state
+                .clone()
+                .filter(|r| is_safe_return_to(r))
+                .unwrap_or_else(|| "/".to_owned()),
+        };
+        let claims = saml::claims_from_assertion(&assertion)
+            .map_err(|err| refused(err.failure(), err.detail()))?;
+        Ok(Verified {
+            claims,
+            attributes: assertion.attributes,
+            assertion_id: assertion.assertion_id,
+            replay_until,
+            in_response_to: assertion.in_response_to,
+            return_to,
+            idp_entity_id: idp.entity_id,
+            issuer: assertion.issuer,
+            audience: sp.entity_id,
+        })
+    }
 }
 
 pub async fn metadata(

@@ -71,3 +71,23 @@ pub use request::{authn_request_post_form, authn_request_url, new_request_id, Fo
 /// How often IdP certificates were loaded into keys, and how often a loaded one was reused.
 pub use roster_xmlsec_keys::{counts as certificate_key_counts, KeyCacheCounts};
 pub use validate::{validate_response, validate_response_at, ValidationPolicy, VerifiedAssertion};
+
+/// The `InResponseTo` a response claims, read by the pre-scan without any verification: only to
+/// tell which pending request it says it answers (a test sign-in's or a real login's). Nothing
+/// may trust it; [`validate_response`] then requires it to be exactly that request. `None` for
+/// anything the pre-scan refuses or a response without one (IdP-initiated).
+pub fn claimed_request_id(saml_response_b64: &str) -> Option<String> {
+    let xml = prescan::decode_post_binding(saml_response_b64).ok()?;
+    prescan::scan(&xml).ok()?.in_response_to
+}
+
+/// The audiences a response's assertion names, read by the pre-scan without verification: for
+/// a test sign-in's report of an audience mismatch, where samael does not say what it found.
+/// Never for a decision.
+pub fn claimed_audiences(saml_response_b64: &str) -> Vec<String> {
+    prescan::decode_post_binding(saml_response_b64)
+        .ok()
+        .and_then(|xml| prescan::scan(&xml).ok())
+        .map(|envelope| envelope.audiences)
+        .unwrap_or_default()
+}

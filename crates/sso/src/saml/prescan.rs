@@ -82,6 +82,9 @@ pub(crate) struct Envelope {
     pub forbidden_algorithm: Option<String>,
     /// The first signature whose shape is refused (`signatures.rs`).
     pub signature_problem: Option<SamlError>,
+    /// The `Audience` values of the assertion's conditions (at most 8, each cut at 512 bytes):
+    /// unverified, for a test sign-in's report only (samael does not say what it found).
+    pub audiences: Vec<String>,
 }
 
 /// Decodes the HTTP-POST binding value: whitespace and CRLF line breaks removed (S31), size
@@ -349,6 +352,14 @@ impl ScanState {
                 message.push_str(text);
             }
         }
+        if let [.., "Conditions", "AudienceRestriction", "Audience"] = path.as_slice() {
+            let audience = text.trim();
+            if self.envelope.audiences.len() < 8 && !audience.is_empty() {
+                self.envelope
+                    .audiences
+                    .push(audience.chars().take(512).collect());
+            }
+        }
         Ok(())
     }
 
@@ -449,6 +460,20 @@ mod tests {
             Ok(_) => "ok",
             Err(error) => error.reason(),
         }
+    }
+
+    #[test]
+    fn reads_the_claimed_audiences() {
+        let xml = format!(
+            r#"<samlp:Response {P}><saml:Assertion><saml:Conditions><saml:AudienceRestriction><saml:Audience> https://a.example </saml:Audience><saml:Audience>https://b.example</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:Audience>https://not-in-conditions.example</saml:Audience></saml:Assertion></samlp:Response>"#
+        );
+        assert_eq!(
+            scan(&xml).unwrap().audiences,
+            vec![
+                "https://a.example".to_owned(),
+                "https://b.example".to_owned()
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //!
 //! Within one publication, `ins` order is causal order: a transaction that waits on another's
 //! row lock inserts its events after that one committed, so after it in `ins`.
+//!
+//! A workspace's events go with it ([`delete_workspace_events`]), all but its
+//! `workspace.deleted`, which the operator's feed and webhooks read afterwards: so `events` does
+//! not reference `workspaces`, and an event's workspace slug comes from a join, or for that last
+//! event from its resource.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -25,7 +30,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::schema::{event_outbox, events};
+use crate::schema::{event_outbox, events, workspaces};
 use crate::{DbConnection, Store, StoreResult};
 
 /// Every event type Roster writes: the catalogue of docs/events.md, in its order. Webhook
@@ -50,6 +55,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "scim_token.revoked",
     "workspace.created",
     "workspace.updated",
+    "workspace.deleted",
     "webhook.disabled",
     "domain.verified",
     "domain.verification_failed",
@@ -80,7 +86,7 @@ pub struct NewEvent<'a> {
     pub changed: Option<Vec<String>>,
 }
 
-/// A stored event.
+/// A stored event, with its workspace's slug: load it from [`with_workspace`].
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct Event {
@@ -97,6 +103,18 @@ pub struct Event {
     pub resource: String,
     /// JSON array, for updates.
     pub changed: Option<String>,
+    /// The workspace's slug; `None` once the workspace is deleted (only its `workspace.deleted`
+    /// event outlives it, and that one names the slug in its resource).
+    #[diesel(select_expression = workspaces::slug.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<workspaces::slug>)]
+    pub workspace_slug: Option<String>,
+}
+
+/// `events` with each event's workspace (left-joined: a deleted workspace's last event has none),
+/// for [`Event::as_select`].
+#[diesel::dsl::auto_type]
+pub(crate) fn with_workspace() -> _ {
+    events::table.left_join(workspaces::table.on(workspaces::id.eq(events::workspace_id)))
 }
 
 /// An event as the feed and webhooks carry it (docs/events.md).
@@ -108,6 +126,8 @@ pub struct EventMessage {
     pub r#type: String,
     /// The workspace's id.
     pub workspace: String,
+    /// The workspace's slug (a slug never changes).
+    pub workspace_slug: Option<String>,
     pub occurred_at: String,
     /// Who did it: `{"kind", "id"}`.
     pub actor: Value,
@@ -120,13 +140,22 @@ pub struct EventMessage {
 impl Event {
     /// The event as the feed and webhooks carry it.
     pub fn message(&self) -> EventMessage {
+        let resource: Value = serde_json::from_str(&self.resource).unwrap_or(Value::Null);
+        // A workspace's own events carry its slug in their resource: the only place left for it
+        // once the workspace is deleted.
+        let workspace_slug = self.workspace_slug.clone().or_else(|| {
+            (self.resource_kind == "workspace")
+                .then(|| resource["slug"].as_str().map(str::to_owned))
+                .flatten()
+        });
         EventMessage {
             id: self.id.clone(),
             r#type: self.event_type.clone(),
             workspace: self.workspace_id.clone(),
+            workspace_slug,
             occurred_at: Timestamp::from_micros(self.occurred_at).to_rfc3339(),
             actor: serde_json::from_str(&self.actor).unwrap_or(Value::Null),
-            resource: serde_json::from_str(&self.resource).unwrap_or(Value::Null),
+            resource,
             changed: self
                 .changed
                 .as_deref()
@@ -240,6 +269,23 @@ fn write_events(conn: &mut DbConnection, batch: Vec<NewEvent<'_>>) -> StoreResul
         DbConnection::Sqlite(inner) => insert_into!(events, inner),
         DbConnection::Postgres(inner) => insert_into!(event_outbox, inner),
     };
+    Ok(())
+}
+
+/// Deletes a workspace's events, published or not, in its deletion's transaction: `events` does
+/// not cascade with `workspaces`, so that the `workspace.deleted` event written next outlives
+/// the workspace. Call it after deleting the workspace's row: on PostgreSQL that waits for the
+/// transactions still writing in the workspace (their rows reference it), so their events are
+/// committed and seen here. The outbox goes first: a publisher moving some of its rows holds them
+/// until it commits, and the read of `events` after it then sees them moved.
+pub(crate) fn delete_workspace_events(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+) -> StoreResult<()> {
+    let workspace_id = workspace_id.to_string();
+    diesel::delete(event_outbox::table.filter(event_outbox::workspace_id.eq(&workspace_id)))
+        .execute(conn)?;
+    diesel::delete(events::table.filter(events::workspace_id.eq(&workspace_id))).execute(conn)?;
     Ok(())
 }
 
@@ -497,7 +543,7 @@ impl Store {
     ) -> StoreResult<Vec<Event>> {
         self.publish_events()?;
         self.read(|conn| {
-            let mut query = events::table.filter(events::seq.gt(after)).into_boxed();
+            let mut query = with_workspace().filter(events::seq.gt(after)).into_boxed();
             if let Some(workspace_id) = workspace_id {
                 query = query.filter(events::workspace_id.eq(workspace_id.to_string()));
             }

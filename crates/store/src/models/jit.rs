@@ -10,6 +10,7 @@
 //! reconciled with the connection's mapped IdP groups.
 //!
 //! A refusal rolls the whole transaction back: nothing is written but the caller's login event.
+//! A test sign-in asks [`Store::jit_preview`]: the same inputs, the same decision, and no write.
 
 use diesel::prelude::*;
 use roster_domain::jit::{self, JitDecision, JitInput, JitRefusal, NewJitUser, ProfileUpdate};
@@ -26,7 +27,7 @@ use super::{events, record_audit};
 use crate::any_of::any_of;
 use crate::db::on_backend;
 use crate::schema::{group_mappings, group_members, groups, identities, users};
-use crate::{DbConnection, Store, StoreError};
+use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// What a successful login resolved to.
 #[derive(Debug, Clone)]
@@ -120,17 +121,42 @@ impl Store {
     }
 }
 
-pub(super) fn login_in_transaction(
+/// What a login's decision is made from, as loaded from the database: the subject's identity at
+/// the connection and the user it links to, or for a new subject the user holding its keys, and
+/// the workspace's verified domains when the rule reads them.
+struct Loaded {
+    /// The identity row's id, for a subject seen before.
+    identity_id: Option<String>,
+    known: Option<User>,
+    holder: Option<User>,
+    verified_domains: Vec<roster_domain::Domain>,
+}
+
+impl Loaded {
+    fn input<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+        connection: &'a Connection,
+        claims: &'a LoginClaims,
+    ) -> JitInput<'a> {
+        JitInput {
+            workspace,
+            connection,
+            claims,
+            known: self.known.as_ref(),
+            holder: self.holder.as_ref(),
+            verified_domains: &self.verified_domains,
+        }
+    }
+}
+
+/// Loads the inputs of [`jit::decide`] for a login of `claims` at `connection`; reads only.
+fn load_inputs(
     conn: &mut DbConnection,
     workspace: &Workspace,
     connection: &Connection,
     claims: &LoginClaims,
-) -> Result<JitOutcome, JitError> {
-    let actor = Actor::Login {
-        connection_id: connection.id.to_string(),
-    };
-    // The inputs: the user the subject's identity links to or, for a new subject, the user
-    // holding its keys.
+) -> StoreResult<Loaded> {
     let identity: Option<(String, String)> = identities::table
         .filter(identities::connection_id.eq(connection.id.to_string()))
         .filter(identities::subject.eq(&claims.subject))
@@ -156,19 +182,90 @@ pub(super) fn login_in_transaction(
         (None, Some(_)) => super::workspace_domain::verified_domains(conn, workspace.id)?,
         _ => Vec::new(),
     };
-    let input = JitInput {
-        workspace,
-        connection,
-        claims,
-        known: known.as_ref(),
-        holder: holder.as_ref(),
-        verified_domains: &verified_domains,
-    };
+    Ok(Loaded {
+        identity_id: identity.map(|(id, _)| id),
+        known,
+        holder,
+        verified_domains,
+    })
+}
 
-    let (user, created, linked) = match jit::decide(&input) {
+/// What a login would do, decided exactly as [`Store::jit_login`] decides it, with nothing
+/// written: a test sign-in's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JitPreview {
+    /// A known subject of an active user: signed in.
+    SignIn { user: User },
+    /// A new subject linked to an existing user.
+    Link { user: User },
+    /// A new subject: a `jit` user with this user name would be created.
+    Create { user_name: String },
+    /// Refused, with the login log's code and facts.
+    Refuse {
+        failure: LoginFailure,
+        detail: serde_json::Value,
+        /// The existing user the refusal is about, if any (an inactive or unlinkable one).
+        existing_user: Option<UserId>,
+    },
+}
+
+impl Store {
+    /// Decides what a verified login at `connection` would do ([`jit::decide`] on the inputs a
+    /// real login loads), in a read transaction: no user, identity, membership or event is
+    /// written.
+    pub fn jit_preview(
+        &self,
+        workspace: &Workspace,
+        connection: &Connection,
+        claims: &LoginClaims,
+    ) -> StoreResult<JitPreview> {
+        self.read(|conn| {
+            let loaded = load_inputs(conn, workspace, connection, claims)?;
+            Ok(preview(jit::decide(
+                &loaded.input(workspace, connection, claims),
+            )))
+        })
+    }
+}
+
+/// The owned summary of a decision.
+fn preview(decision: JitDecision<'_>) -> JitPreview {
+    match decision {
+        JitDecision::Login { user, .. } => JitPreview::SignIn { user: user.clone() },
+        JitDecision::Link { user, .. } => JitPreview::Link { user: user.clone() },
+        JitDecision::Create(new) => JitPreview::Create {
+            user_name: new.user_name.to_string(),
+        },
+        JitDecision::Refuse(refusal) => JitPreview::Refuse {
+            failure: refusal.failure(),
+            detail: refusal_detail(&refusal),
+            existing_user: match &refusal {
+                JitRefusal::UserInactive { user, .. } => Some(*user),
+                JitRefusal::Unlinkable { existing_user, .. } => Some(*existing_user),
+                JitRefusal::EmailInvalid { .. }
+                | JitRefusal::NoEmailOrUserName { .. }
+                | JitRefusal::UserNameInvalid { .. }
+                | JitRefusal::EmailUnverified { .. }
+                | JitRefusal::EmailDomainNotAllowed { .. } => None,
+            },
+        },
+    }
+}
+
+pub(super) fn login_in_transaction(
+    conn: &mut DbConnection,
+    workspace: &Workspace,
+    connection: &Connection,
+    claims: &LoginClaims,
+) -> Result<JitOutcome, JitError> {
+    let actor = Actor::Login {
+        connection_id: connection.id.to_string(),
+    };
+    let loaded = load_inputs(conn, workspace, connection, claims)?;
+    let (user, created, linked) = match jit::decide(&loaded.input(workspace, connection, claims)) {
         JitDecision::Refuse(refusal) => return Err(refusal.into()),
         JitDecision::Login { user, profile } => {
-            if let Some((identity_id, _)) = &identity {
+            if let Some(identity_id) = &loaded.identity_id {
                 touch_identity(conn, identity_id)?;
             }
             (write_profile(conn, &actor, user, profile)?, false, false)
@@ -239,7 +336,7 @@ fn holder_of(
     workspace: &Workspace,
     user_name: &UserName,
     email: Option<&Email>,
-) -> Result<Option<User>, JitError> {
+) -> StoreResult<Option<User>> {
     if let Some(email) = email {
         let by_email: Option<String> = users::table
             .filter(users::workspace_id.eq(workspace.id.to_string()))
@@ -264,9 +361,9 @@ fn holder_of(
     }
 }
 
-fn parse_user_id(id: &str) -> Result<UserId, JitError> {
+fn parse_user_id(id: &str) -> StoreResult<UserId> {
     id.parse()
-        .map_err(|_| JitError::Store(StoreError::Corrupt("users: id".to_owned())))
+        .map_err(|_| StoreError::Corrupt("users: id".to_owned()))
 }
 
 fn insert_identity(

@@ -1,5 +1,6 @@
 //! One file per table: the row types, their conversion to domain types, and the operations.
 
+mod admin_invitation;
 mod admins;
 mod api_key;
 mod audit;
@@ -31,6 +32,7 @@ mod setup_link;
 mod sign_in;
 mod sign_out;
 mod sso_state;
+mod test_sign_ins;
 mod token;
 mod token_cache;
 mod user;
@@ -38,6 +40,7 @@ mod webhooks;
 mod workspace;
 mod workspace_domain;
 
+pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
@@ -48,7 +51,7 @@ pub use events::{
     EventMessage, GroupResource, UserResource, WorkspaceResource, EVENT_TYPES,
 };
 pub use group::NewGroup;
-pub use jit::{JitError, JitOutcome};
+pub use jit::{JitError, JitOutcome, JitPreview};
 pub(crate) use list_totals::ListTotals;
 pub use login_events::{LoginEvent, LoginOutcomes, NewLoginEvent};
 pub use mapping::{CreatedMapping, IdpGroupRef, NamedMapping, NewMapping};
@@ -80,10 +83,16 @@ pub use setup_link::{NewSetupLink, SetupLink};
 pub use sign_in::OneTimeAssertion;
 pub use sign_out::SignedOutEverywhere;
 pub use sso_state::SsoRequest;
+pub use test_sign_ins::{
+    TestSignIn, TestSignInStatus, TestStartRefused, TEST_SIGN_IN_KEPT_SECONDS, TEST_SIGN_IN_SECONDS,
+};
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhooks::{Claim, DeliveryOutcome, DeliveryRecord, WebhookBacklog, WebhookEndpoint};
+pub use webhooks::{
+    Claim, DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint,
+    WebhookScope,
+};
 pub use workspace::NewWorkspace;
 pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};
 

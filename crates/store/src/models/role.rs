@@ -155,52 +155,7 @@ impl Store {
         user_id: UserId,
         role_name: &str,
     ) -> StoreResult<()> {
-        self.write(|conn| {
-            let role = find_role_by_name(conn, workspace_id, role_name)?;
-            let user_exists: i64 = users::table
-                .filter(users::workspace_id.eq(workspace_id.to_string()))
-                .filter(users::id.eq(user_id.to_string()))
-                .count()
-                .get_result(conn)?;
-            if user_exists == 0 {
-                return Err(StoreError::NotFound { what: "user" });
-            }
-            let already: i64 = user_roles::table
-                .filter(user_roles::user_id.eq(user_id.to_string()))
-                .filter(user_roles::role_id.eq(role.id.to_string()))
-                .count()
-                .get_result(conn)?;
-            if already > 0 {
-                return Ok(());
-            }
-            diesel::insert_into(user_roles::table)
-                .values((
-                    user_roles::user_id.eq(user_id.to_string()),
-                    user_roles::role_id.eq(role.id.to_string()),
-                    user_roles::created_at.eq(Timestamp::now().as_micros()),
-                ))
-                .execute(conn)?;
-            let cause = serde_json::json!({ "direct_assignment": role.name.as_str() });
-            super::mapping::recompute_roles(
-                conn,
-                actor,
-                workspace_id,
-                &[user_id.to_string()],
-                &cause,
-            )?;
-            record_audit(
-                conn,
-                &NewAuditEvent {
-                    workspace_id: Some(workspace_id),
-                    actor: actor.clone(),
-                    action: Action("user.role_assigned"),
-                    target_kind: "user",
-                    target_id: user_id.to_string(),
-                    detail: serde_json::json!({ "role": role.name.as_str(), "cause": "direct" })
-                        .to_string(),
-                },
-            )
-        })
+        self.write(|conn| assign_role_in(conn, actor, workspace_id, user_id, role_name))
     }
 
     /// The user's effective roles: the union of the roles that reach the user (direct, through
@@ -256,4 +211,53 @@ pub(crate) fn effective_roles(
         &granted,
         &workspace.default_role,
     ))
+}
+
+/// [`Store::assign_role`] inside a transaction of the caller's (accepting an admin invitation
+/// creates the user and makes them admin in one).
+pub(crate) fn assign_role_in(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+    role_name: &str,
+) -> StoreResult<()> {
+    let role = find_role_by_name(conn, workspace_id, role_name)?;
+    let user_exists: i64 = users::table
+        .filter(users::workspace_id.eq(workspace_id.to_string()))
+        .filter(users::id.eq(user_id.to_string()))
+        .count()
+        .get_result(conn)?;
+    if user_exists == 0 {
+        return Err(StoreError::NotFound { what: "user" });
+    }
+    let already: i64 = user_roles::table
+        .filter(user_roles::user_id.eq(user_id.to_string()))
+        .filter(user_roles::role_id.eq(role.id.to_string()))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Ok(());
+    }
+    diesel::insert_into(user_roles::table)
+        .values((
+            user_roles::user_id.eq(user_id.to_string()),
+            user_roles::role_id.eq(role.id.to_string()),
+            user_roles::created_at.eq(Timestamp::now().as_micros()),
+        ))
+        .execute(conn)?;
+    let cause = serde_json::json!({ "direct_assignment": role.name.as_str() });
+    super::mapping::recompute_roles(conn, actor, workspace_id, &[user_id.to_string()], &cause)?;
+    record_audit(
+        conn,
+        &NewAuditEvent {
+            workspace_id: Some(workspace_id),
+            actor: actor.clone(),
+            action: Action("user.role_assigned"),
+            target_kind: "user",
+            target_id: user_id.to_string(),
+            detail: serde_json::json!({ "role": role.name.as_str(), "cause": "direct" })
+                .to_string(),
+        },
+    )
 }

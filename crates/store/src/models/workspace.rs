@@ -1,6 +1,6 @@
 //! Workspaces: created with the two built-in roles (`member`, the default, and `admin`), and
 //! deleted with everything they hold (every table's rows of a workspace go by `ON DELETE
-//! CASCADE`).
+//! CASCADE`, its events explicitly, so that its `workspace.deleted` event outlives it).
 
 use diesel::prelude::*;
 use roster_domain::{
@@ -8,7 +8,7 @@ use roster_domain::{
     ADMIN_ROLE, DEFAULT_ROLE,
 };
 
-use super::events::{record_event, NewEvent, WorkspaceResource};
+use super::events::{delete_workspace_events, record_event, NewEvent, WorkspaceResource};
 use super::{corrupt, from_json_list, record_audit, to_json_list};
 use serde_json::json;
 
@@ -166,13 +166,27 @@ impl Store {
     /// Deletes a workspace and everything of it, in one transaction: connections and their SCIM
     /// tokens, API keys, users with their identities, passwords and sessions' app grants, groups,
     /// roles, mappings, webhook endpoints and deliveries, and its history (events, audit trail,
-    /// login events, provisioning log). The deletion itself is audited at deployment level
-    /// (`workspace.deleted`, no workspace). SCIM tokens stop at once (the token cache is
-    /// emptied).
+    /// login events, provisioning log). What outlives it, at deployment level: the
+    /// `workspace.deleted` event (the operator's feed and webhooks; until retention) and the
+    /// audit record of the deletion (no workspace). SCIM tokens stop at once (the token cache
+    /// is emptied).
     pub fn delete_workspace(&self, actor: &Actor, id: WorkspaceId) -> StoreResult<()> {
         self.write_token_change(|conn| {
             let workspace = find_workspace(conn, id)?;
             diesel::delete(workspaces::table.find(id.to_string())).execute(conn)?;
+            delete_workspace_events(conn, id)?;
+            record_event(
+                conn,
+                NewEvent {
+                    workspace_id: id,
+                    event_type: "workspace.deleted",
+                    actor,
+                    resource_kind: "workspace",
+                    resource_id: id.to_string(),
+                    resource: json!(WorkspaceResource::from(&workspace)),
+                    changed: None,
+                },
+            )?;
             record_audit(
                 conn,
                 &NewAuditEvent {
