@@ -5,11 +5,13 @@
 //    setup mode ("Setting up ACME Corp", the steps of the link, no admin navigation, no
 //    sign-out). Single sign-on: pick Okta, read its steps with this workspace's values, give
 //    Roster SimpleSAMLphp's metadata URL: the connection is active and the flow goes on to the
-//    test sign-in step. Domains: add one, read the TXT record to publish, Check now (the test's
-//    DNS server has no record: failed, and why). SCIM: turn SCIM on for the new connection,
-//    generate a token (shown once), provision a user through SCIM with it as the IdP would, and
-//    watch the user arrive on the page (it refreshes every 5 seconds). A route outside the
-//    session's reach answers 403 setup_scope from the page. Done: the browser ends on the
+//    test sign-in step; Test sign-in as alice at SimpleSAMLphp comes back to the report (what
+//    arrived, "would create a new user"), still in setup mode. Domains: add one, read the TXT
+//    record to publish, Check now (the test's DNS server has no record: failed, and why). SCIM:
+//    turn SCIM on for the new connection, generate a token (shown once), provision a user
+//    through SCIM with it as the IdP would, and watch the user arrive on the page (it refreshes
+//    every 5 seconds). A route outside the session's reach answers 403 setup_scope from the
+//    page. Done asks first (cancelled once: nothing ends), then the browser ends on the
 //    operator's return_url page; the console asks for a sign-in again; the link, opened again,
 //    says it was already used (410).
 // 2. A `domain` link, in a second browser: only the Domains step, no admin navigation, and a
@@ -23,7 +25,7 @@
 //
 // Environment: BASE_URL, SETUP_URL (the `all` link), DOMAIN_SETUP_URL (the `domain` link),
 // RETURN_URL (the `all` link's return_url), SAML_METADATA_URL, SAML_SP_METADATA_FILE (the SP
-// metadata SimpleSAMLphp trusts; for the test sign-in, not wired yet), DOMAIN (to add),
+// metadata SimpleSAMLphp trusts besides its own), DOMAIN (to add),
 // SCIM_USER (the userName to provision), SCREENSHOTS, CHROMIUM (default /usr/bin/chromium).
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -106,15 +108,13 @@ async function continueFrom(page, shot, url, name) {
   return opened;
 }
 
-// The test sign-in step — NOT WIRED YET. The server side of test sign-in
-// (`POST /api/v1/admin/connections/{id}/test-sign-in`, the report at
-// `GET …/connections/{id}/test-sign-ins/{testId}`, the browser back at `/admin#test/{testId}`)
-// is built on another branch. Once it is merged, call this right after the metadata step (the
-// flow is then on `#setup/test`) with the connection's `sp.metadataUrl`
-// (`${BASE}/sso/saml/{id}/metadata`), alice / alice-password, and have the test check the report
-// (outcome create, alice's subject and email) and that no user, session or login was written.
-// SimpleSAMLphp trusts the SP metadata written to SAML_SP_METADATA_FILE from its next request on
-// (the test starts it so, and proves it at its end with a real sign-in through the connection).
+// The test sign-in step, on `#setup/test` right after the metadata step: SimpleSAMLphp is told
+// about the new connection (its SP metadata, from `spMetadataUrl`, written to
+// SAML_SP_METADATA_FILE, which SimpleSAMLphp reads on every request: what the IT admin does by
+// pasting the values into Okta), then Test sign-in (`POST …/connections/{id}/test-sign-in`)
+// sends the browser to the IdP; signed in there, it comes back to `/admin#test/{testId}`, still
+// in setup mode, with the report: what arrived and what Roster would do. The test checks that
+// no user, session or login was written.
 async function testSignInStep(page, shot, { connectionName, spMetadataUrl, idpUser, idpPassword }) {
   writeFileSync(env("SAML_SP_METADATA_FILE"), await (await fetch(spMetadataUrl)).text());
   // PHP's built-in server has no favicon for Chromium to fetch.
@@ -128,10 +128,15 @@ async function testSignInStep(page, shot, { connectionName, spMetadataUrl, idpUs
   await Promise.all([page.waitForURL(/\/admin#test\//), page.locator('button[type="submit"], input[type="submit"]').first().click()]);
   await page.locator('[data-testid="test-report"]').waitFor();
   const report = {
+    hash: new URL(page.url()).hash.replace(/[^/]+$/, "ID"),
+    title: await text(page.locator('[data-testid="setup-title"]')),
+    navHidden: await page.locator("#nav").isHidden(),
     outcome: await text(page.locator('[data-testid="test-outcome"]')),
     message: await text(page.locator('[data-testid="test-message"]')),
     email: await text(page.locator('[data-testid="arrived-email"]')),
     subject: await text(page.locator('[data-testid="arrived-subject"]')),
+    sessionCookie: (await page.context().cookies()).some((c) => c.name === "roster_session"),
+    testButtons: await page.locator('[data-testid="test-sign-in"]').count(),
   };
   await shot("33b-setup-test-report");
   return report;
@@ -169,7 +174,13 @@ try {
     button: await testRow.locator('[data-testid="test-sign-in"]').count(),
   };
   await shot("33-setup-test-sign-in-step");
-  // The test sign-in itself (testSignInStep) is wired in once its server side is merged.
+  // Test sign-in as alice: the report, and nothing written.
+  result.testSignIn = await testSignInStep(page, shot, {
+    connectionName: "okta",
+    spMetadataUrl: result.guideEntityId, // Roster's SP entity id is its metadata URL
+    idpUser: "alice",
+    idpPassword: "alice-password",
+  });
 
   // Domains: add one, read the record to publish, check it (no record yet).
   await Promise.all([page.waitForURL(/#setup\/domains$/), page.locator('[data-testid="setup-next"]').click()]);

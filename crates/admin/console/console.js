@@ -878,7 +878,8 @@ async function testReport(view, testId) {
         table(["Check", "Result", "Want", "Got"], (r.checks || []).map((c) =>
           h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
             h("td", { class: "mono", text: c.want }), h("td", { class: "mono", text: c.got }))))),
-    h("div", { class: "inline" }, testSignInButton(connection), session.setup ? null : h("a", { href: "#connections" }, "Back to connections")));
+    // In setup mode the step lists each connection with its Test sign-in button below.
+    session.setup ? null : h("div", { class: "inline" }, testSignInButton(connection), h("a", { href: "#connections" }, "Back to connections")));
 }
 
 // --- Domains -------------------------------------------------------------------------------

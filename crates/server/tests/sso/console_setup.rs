@@ -4,7 +4,8 @@
 //! `return_url` is a page this test serves (the "product"); the browser opens the link, presses
 //! Continue, and in setup mode ("Setting up ACME Corp", no admin navigation) picks Okta, reads its
 //! steps with this workspace's values, gives Roster SimpleSAMLphp's metadata URL (the connection
-//! is active), adds a domain and reads its TXT record (checked against a DNS server without it),
+//! is active), tests a sign-in as alice at SimpleSAMLphp and reads the report (would create her;
+//! nothing written), adds a domain and reads its TXT record (checked against a DNS server without it),
 //! turns SCIM on, generates a token, provisions a user with it and sees the user arrive, is
 //! refused a route outside its reach, presses Done (asked first; cancelled once) and lands on the
 //! product's page; the link, opened again, is used. A `domain` link, in another browser, shows
@@ -36,6 +37,8 @@ const SCREENSHOTS: &[&str] = &[
     "31-setup-mode",
     "32-setup-okta-steps",
     "33-setup-test-sign-in-step",
+    "33a-setup-idp-login",
+    "33b-setup-test-report",
     "34-setup-domain-added",
     "35-setup-domain-checked",
     "36-setup-scim-token",
@@ -130,7 +133,8 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
         .rename_workspace(&Actor::Cli, app.workspace.id, "ACME Corp")
         .unwrap();
     // The IdP serves its metadata; it trusts the connection made in the browser once that
-    // connection's SP metadata is written to its SP metadata file (a placeholder until then).
+    // connection's SP metadata is written to its SP metadata file (a placeholder until then: the
+    // driver writes it before the test sign-in).
     let idp = SamlIdp::start_with(SamlOptions {
         sp_metadata_xml: Some(PLACEHOLDER_SP_METADATA.to_owned()),
         ..SamlOptions::new("urn:roster:console-setup-test", "http://127.0.0.1:1/acs")
@@ -245,6 +249,33 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
             "active": "okta is active: its sign-ins work now. Try one before you go on.",
             "button": 1
         })
+    );
+
+    // Test sign-in as alice at SimpleSAMLphp: back in setup mode with the report — what arrived,
+    // and that Roster would create her — and nothing written: no user, no login, no session.
+    let test = &seen["testSignIn"];
+    assert_eq!(test["hash"], "#test/ID", "{seen:#}");
+    assert_eq!(test["title"], "Setting up ACME Corp");
+    assert_eq!(test["navHidden"], true);
+    assert_eq!(
+        test["outcome"], "Roster would create a new user.",
+        "{seen:#}"
+    );
+    assert_eq!(test["email"], "alice@example.test");
+    assert_eq!(test["subject"], "8f2c6b1e-alice");
+    assert_eq!(test["sessionCookie"], false);
+    assert_eq!(test["testButtons"], 1, "one Test sign-in per connection");
+    assert!(
+        store
+            .user_by_user_name(app.workspace.id, "alice@example.test")
+            .is_err()
+            && store.user_by_user_name(app.workspace.id, "alice").is_err(),
+        "the test sign-in created no user"
+    );
+    assert_eq!(app.user_count(), 1, "only the user SCIM provisioned");
+    assert!(
+        app.login_events().is_empty(),
+        "the test sign-in is no login"
     );
 
     // Domains: the record shown is the database's; the check asked the DNS server and found
@@ -425,17 +456,8 @@ fn an_it_admin_sets_the_workspace_up_from_a_setup_link_in_the_console() {
 
     expect_screenshots(&shots, SCREENSHOTS);
 
-    // The connection set up in the browser signs users in for real: SimpleSAMLphp, told about
-    // it (its SP metadata, as the IT admin would paste its values into Okta), signs alice in
-    // through it.
-    let sp_metadata = crate::support::agent()
-        .get(&format!("{}/sso/saml/{}/metadata", app.url(), okta.id))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    std::fs::write(idp.sp_metadata_file(), sp_metadata).unwrap();
+    // The connection set up in the browser signs users in for real: SimpleSAMLphp (told about
+    // it before the test sign-in) signs alice in through it, and now she is created.
     let alice = browser(
         &format!("{}/sso/acme/login?connection=okta&return_to=%2F", app.url()),
         Some(("alice", "alice-password")),
