@@ -878,7 +878,8 @@ async function testReport(view, testId) {
         table(["Check", "Result", "Want", "Got"], (r.checks || []).map((c) =>
           h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
             h("td", { class: "mono", text: c.want }), h("td", { class: "mono", text: c.got }))))),
-    h("div", { class: "inline" }, testSignInButton(connection), session.setup ? null : h("a", { href: "#connections" }, "Back to connections")));
+    // In setup mode the step lists each connection with its Test sign-in button below.
+    session.setup ? null : h("div", { class: "inline" }, testSignInButton(connection), h("a", { href: "#connections" }, "Back to connections")));
 }
 
 // --- Domains -------------------------------------------------------------------------------
@@ -927,7 +928,8 @@ async function domains(view) {
             flash(checked.state === "verified" ? `${d.domain} is verified.` : `${d.domain}: ${describeCheck(checked)}.`, checked.state === "verified" ? "info" : "error");
           } }, "Check now"),
           " ",
-          h("button", { class: "danger", "data-testid": "delete-domain", onclick: async () => {
+          // A setup session adds and checks domains; deleting one is a workspace admin's.
+          session.setup ? null : h("button", { class: "danger", "data-testid": "delete-domain", onclick: async () => {
             const deleted = await afterConfirming({
               title: `Delete the domain ${d.domain}?`,
               message: `Sign-ins with ${d.domain} addresses stop finding this workspace, and its connections stop linking existing users by email, at once. Adding it again gives it a new record to publish.`,
@@ -1391,7 +1393,9 @@ async function setupRoute(view, name, argument) {
   const index = flow.indexOf(step);
   const content = h("div", { id: `setup-${step}` });
   const next = flow[index + 1];
-  const finish = h("button", { "data-testid": "setup-done", onclick: finishSetup }, "Done");
+  // Done ends the session for good (the link opened once): the last step's main button,
+  // a secondary one before it.
+  const finish = h("button", { class: next ? "secondary" : "", "data-testid": "setup-done", onclick: finishSetup }, "Done");
   fill(view,
     h("h1", { "data-testid": "setup-title", text: `Setting up ${session.setup.workspace.displayName}` }),
     h("ol", { class: "stepper" }, flow.map((s, i) => h("li", { class: s === step ? "active" : i < index ? "done" : "" },
@@ -1399,19 +1403,31 @@ async function setupRoute(view, name, argument) {
     content,
     h("div", { class: "inline setup-nav" },
       index > 0 ? h("a", { href: `#setup/${flow[index - 1]}` }, "Back") : null,
-      next ? h("button", { class: "secondary", "data-testid": "setup-next", onclick: () => { location.hash = `#setup/${next}`; } }, `Next: ${SETUP_STEPS[next].title}`) : null,
+      next ? h("button", { "data-testid": "setup-next", onclick: () => { location.hash = `#setup/${next}`; } }, `Next: ${SETUP_STEPS[next].title}`) : null,
       finish));
   await SETUP_STEPS[step].render(content, name === "test" ? argument : undefined);
 }
 
 async function finishSetup() {
+  const back = session.setup.returnUrl;
+  const sure = await confirmAction({
+    title: "Finish the setup?",
+    message: "What you set up stays. The setup link stops working and this page signs out; to change something later, ask for a new link.",
+    confirm: "Finish setup",
+  });
+  if (!sure) return;
+  // No refresh may run into the ended session.
+  stopPolling();
   const done = await attempt(() => api("POST", "/setup/finish"));
   if (!done) return;
-  stopPolling();
-  const back = done.returnUrl || session.setup.returnUrl;
+  // The session is over: the page no longer routes (Back would only meet 401s) nor says when
+  // it ends.
+  session.setup.finished = true;
+  document.getElementById("who").replaceChildren("Setup finished");
+  const next = done.returnUrl || back;
   // Only a web address: never a javascript: or data: URL from anywhere.
-  if (back && /^https?:\/\//i.test(back)) {
-    location.assign(back);
+  if (next && /^https?:\/\//i.test(next)) {
+    location.assign(next);
     return;
   }
   fill(document.getElementById("view"), h("section", { class: "card", "data-testid": "setup-finished" },
@@ -1441,14 +1457,18 @@ async function setupTest(view, testId) {
   const report = h("div", {});
   if (testId) await testReport(report, testId);
   const { connections: list } = await api("GET", "/connections");
-  const active = list.filter((c) => c.kind !== "scim" && c.status === "active");
+  // The list has no vendor: each connection's own page does.
+  const active = await Promise.all(list.filter((c) => c.kind !== "scim" && c.status === "active")
+    .map((c) => api("GET", `/connections/${c.id}`)));
   let chosen = null;
   try {
     chosen = sessionStorage.getItem("roster.setup.connection");
   } catch {
     chosen = null;
   }
+  const activated = active.find((c) => c.id === chosen);
   fill(view, report,
+    activated && !testId ? h("p", { class: "ok", "data-testid": "setup-activated", text: `${activated.name} is active: its sign-ins work now. Try one before you go on.` }) : null,
     h("p", { class: "muted", text: "Sign in at your identity provider as one of your users: Roster checks what arrives and shows what it would do, without creating a user, a session or a sign-in." }),
     active.length ? table(["Connection", ""], active.map((c) => h("tr", { class: c.id === chosen ? "chosen" : "", "data-testid": `test-${c.name}` },
       h("td", {}, c.name, h("span", { class: "muted", text: ` ${c.kind.toUpperCase()} · ${c.vendor}` })), h("td", {}, testSignInButton(c)))))
@@ -1483,15 +1503,20 @@ async function setupScim(view) {
   const { tokens } = await api("GET", `/connections/${c.id}/tokens`);
   const shown = h("div", {});
   const log = h("div", { "data-testid": "setup-watch" });
+  const count = h("p", { class: "muted" });
+  const counted = (n) => { count.textContent = `${n} token${n === 1 ? "" : "s"} so far. A token is shown once: generate one and paste it into your IdP with the base URL.`; };
+  let made = tokens.length;
+  counted(made);
   fill(view,
     h("section", { class: "card" },
       h("h2", { text: `SCIM for ${c.name}` }),
       h("div", { class: "kv" }, copyRow("SCIM base URL", c.sp.scimBaseUrl, "scim-base-url")),
-      h("p", { class: "muted", text: `${tokens.length} token${tokens.length === 1 ? "" : "s"} so far. A token is shown once: generate one and paste it into your IdP with the base URL.` }),
+      count,
       h("form", { class: "inline", id: "setup-token", onsubmit: async (e) => {
         e.preventDefault();
         const created = await attempt(() => api("POST", `/connections/${c.id}/tokens`, { name: formValues(e.target).name || "setup" }));
         if (!created) return;
+        counted(++made);
         flash("Copy the token now: it is shown only once.", "info");
         fill(shown, h("div", { class: "secret", "data-testid": "new-token" },
           h("div", {}, "Token (shown once): ", h("code", { "data-testid": "token-value", text: created.token }), " ", copyButton(created.token, "copy-token")),
@@ -1505,7 +1530,9 @@ async function setupScim(view) {
     try {
       const [prov, people] = await Promise.all([
         api("GET", `/provisioning-log?${new URLSearchParams({ connection: c.id, limit: "20" })}`),
-        api("GET", "/users?limit=20")]);
+        api("GET", "/users?limit=200")]);
+      // The users this connection provisions (the list is the workspace's, oldest first).
+      const arrived = people.users.filter((u) => u.managedBy === c.id);
       fill(log,
         h("h2", { text: "Provisioning log" }),
         h("p", { class: "muted", text: `Refreshed every 5 seconds; last at ${new Date().toLocaleTimeString()}.` }),
@@ -1514,9 +1541,13 @@ async function setupScim(view) {
             h("td", { class: "mono", text: `${e.method} ${e.path}${e.query ? `?${readableQuery(e.query)}` : ""}` }),
             h("td", { class: e.status >= 400 ? "bad" : "ok", text: e.status }), h("td", { text: e.error || "" }))))
           : h("p", { class: "muted", text: "No request from the IdP yet: start provisioning there (Entra: Provision on demand; Okta: assign a user)." }),
-        h("h2", { text: "Users" }),
-        table(["User name", "Email", "Source", "Status"], people.users.map((u) =>
-          h("tr", {}, h("td", { text: u.userName }), h("td", { text: u.email || "" }), h("td", { text: u.source }), h("td", { text: u.lifecycle })))));
+        h("h2", { text: `Users from ${c.name}` }),
+        arrived.length
+          ? h("p", { class: "ok", "data-testid": "first-user", text: `${arrived.length === 1 ? "The first user has" : `${arrived.length} users have`} arrived: provisioning works.` })
+          : h("p", { class: "muted", "data-testid": "no-user-yet", text: `No user from ${c.name} yet.` }),
+        arrived.length ? table(["User name", "Email", "Status", "Arrived"], arrived.map((u) =>
+          h("tr", { "data-testid": `watch-user-${u.userName}` }, h("td", { text: u.userName }), h("td", { text: u.email || "" }),
+            h("td", { text: u.lifecycle }), h("td", { text: when(u.createdAt) })))) : null);
     } catch (err) {
       stopPolling();
       flash(err.message);
@@ -1535,6 +1566,8 @@ const VIEWS = { overview, connections, domains, users, user, groups, roles: role
 const NAV_OF = { user: "users", test: "connections" };
 
 async function route() {
+  // A finished setup keeps its last page.
+  if (session.setup && session.setup.finished) return;
   const view = document.getElementById("view");
   // `#name` or `#name/argument` (a user's page: `#user/ID`).
   const [name, argument] = (location.hash.slice(1) || "overview").split("/");

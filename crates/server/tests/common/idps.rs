@@ -262,6 +262,13 @@ impl SamlIdp {
         SamlIdp { server, port, dir }
     }
 
+    /// The SP metadata file the IdP trusts besides `SAML_SP_ENTITY_ID` (when started with
+    /// `sp_metadata_xml`). SimpleSAMLphp reads it on every request, so writing another SP's
+    /// metadata there (one created while the IdP runs) makes the IdP trust that SP from then on.
+    pub fn sp_metadata_file(&self) -> PathBuf {
+        self.dir.0.join("sp-metadata.xml")
+    }
+
     /// `http://127.0.0.1:<port>/`
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)

@@ -40,18 +40,70 @@ use crate::support::{e2e_enabled, password_user, SsoApp};
 // check fails the same way every run). `set_txt` is not used here.
 #[path = "../domains/dns_server.rs"]
 #[allow(dead_code)]
-mod dns_server;
+pub(crate) mod dns_server;
 
-fn console_dir() -> PathBuf {
+pub(crate) fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/console")
 }
 
-fn screenshots_dir() -> PathBuf {
+pub(crate) fn screenshots_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
         PathBuf::from,
     );
     target.join("console-screenshots")
+}
+
+/// The screenshots the admin's walk leaves, one per main page and step.
+const SCREENSHOTS: &[&str] = &[
+    "01-sign-in",
+    "02-overview",
+    "03-connection-created",
+    "04b-connection-editor",
+    "05-scim-token",
+    "05a-scim-token-in-view",
+    "06-users",
+    "06b-disable-confirmation",
+    "07-sync-status",
+    "08-mappings",
+    "08b-mapping-deletion-refused",
+    "08c-roles",
+    "09a-token-revoke-confirmation",
+    "09-token-revoked",
+    "10-migration-planner",
+    "11-logs",
+    "12-webhooks",
+    "14-user-apps",
+    "15-sign-out-confirmation",
+    "16-signed-out-everywhere",
+    "17a-api-key-revoke-confirmation",
+    "17-settings",
+    "18-audit",
+    "19-certificate-warning",
+    "20a-idp-picker",
+    "20b-guided-okta-steps",
+    "20c-guided-okta-active",
+    "21a-domain-added",
+    "21b-domain-checked",
+    "21c-domain-delete-confirmation",
+    "21-domains",
+];
+
+/// Removes what an earlier run left of `names` (only those: the setup walk writes its own into
+/// the same directory, maybe at the same time).
+pub(crate) fn forget_screenshots(dir: &Path, names: &[&str]) {
+    for name in names {
+        let _ = std::fs::remove_file(dir.join(format!("{name}.png")));
+    }
+}
+
+/// Each of `names` was taken, as a PNG.
+pub(crate) fn expect_screenshots(dir: &Path, names: &[&str]) {
+    for name in names {
+        let png = std::fs::read(dir.join(format!("{name}.png")))
+            .unwrap_or_else(|err| panic!("the screenshot {name}: {err}"));
+        assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG screenshot");
+    }
 }
 
 #[test]
@@ -84,7 +136,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     // The IdP only has to serve its metadata here; no login goes through it.
     let idp = SamlIdp::start("urn:roster:console-test", "http://127.0.0.1:1/acs");
     let shots = screenshots_dir();
-    let _ = std::fs::remove_dir_all(&shots);
+    forget_screenshots(&shots, SCREENSHOTS);
     // Ada is signed into two products; the catalog holds a refresh token.
     let ada = app
         .db
@@ -635,42 +687,7 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "newest first: {seqs:?}"
     );
 
-    for page in [
-        "01-sign-in",
-        "02-overview",
-        "03-connection-created",
-        "04b-connection-editor",
-        "05-scim-token",
-        "05a-scim-token-in-view",
-        "06-users",
-        "06b-disable-confirmation",
-        "07-sync-status",
-        "08-mappings",
-        "08b-mapping-deletion-refused",
-        "08c-roles",
-        "09a-token-revoke-confirmation",
-        "09-token-revoked",
-        "10-migration-planner",
-        "11-logs",
-        "12-webhooks",
-        "14-user-apps",
-        "15-sign-out-confirmation",
-        "16-signed-out-everywhere",
-        "17a-api-key-revoke-confirmation",
-        "17-settings",
-        "18-audit",
-        "19-certificate-warning",
-        "20a-idp-picker",
-        "20b-guided-okta-steps",
-        "20c-guided-okta-active",
-        "21a-domain-added",
-        "21b-domain-checked",
-        "21c-domain-delete-confirmation",
-        "21-domains",
-    ] {
-        let png = std::fs::read(shots.join(format!("{page}.png"))).unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG screenshot");
-    }
+    expect_screenshots(&shots, SCREENSHOTS);
 }
 
 /// Makes `user_name` an admin only through an IdP group of a SCIM connection ("directory"),
@@ -811,7 +828,7 @@ fn sign_into_product<'a>(
 }
 
 /// An admin API call with an API key: (status, body).
-fn admin_call(
+pub(crate) fn admin_call(
     app: &SsoApp,
     key: &str,
     method: &str,

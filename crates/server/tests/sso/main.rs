@@ -17,6 +17,7 @@ mod process;
 
 mod console;
 mod console_auth;
+mod console_setup;
 mod invitations;
 mod keys;
 mod oidc;
