@@ -1530,9 +1530,9 @@ async function setupScim(view) {
     try {
       const [prov, people] = await Promise.all([
         api("GET", `/provisioning-log?${new URLSearchParams({ connection: c.id, limit: "20" })}`),
-        api("GET", "/users?limit=200")]);
-      // The users this connection provisions (the list is the workspace's, oldest first).
-      const arrived = people.users.filter((u) => u.managedBy === c.id);
+        api("GET", `/users?${new URLSearchParams({ managedBy: c.id, limit: "200" })}`)]);
+      // The users this connection provisions (a setup session sees no others).
+      const arrived = people.users;
       fill(log,
         h("h2", { text: "Provisioning log" }),
         h("p", { class: "muted", text: `Refreshed every 5 seconds; last at ${new Date().toLocaleTimeString()}.` }),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
-use roster_store::domain::{Email, LifecycleEvent, Source, User, UserId, UserName};
+use roster_store::domain::{ConnectionId, Email, LifecycleEvent, Source, User, UserId, UserName};
 use roster_store::{NewUser, Store, UserResource};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::auth::permit::{require, require_read, Permit, Read};
 use crate::auth::Principal;
 use crate::error::AdminError;
 use crate::openapi::{schema, Operation};
-use crate::params::{parse_id, Allowance, ListQuery, PAGE};
+use crate::params::{parse_id, Allowance, PAGE};
 
 /// A user with what the caller may do to them.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -67,14 +67,27 @@ impl UserView {
 pub async fn list_users(
     principal: Principal,
     store: web::Data<Store>,
-    query: web::Query<ListQuery>,
+    query: web::Query<UserListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(PAGE).clamp(1, 1000);
+    let managed_by: Option<ConnectionId> = query
+        .managed_by
+        .as_deref()
+        .map(|id| parse_id(id, "connection"))
+        .transpose()?;
+    // A setup session watches the users its IdP provisions, not the workspace's directory.
+    if principal.setup_link().is_some() && managed_by.is_none() {
+        return Err(AdminError::validation(
+            "a setup session lists the users one connection provisions: send managedBy=CONNECTION_ID",
+        )
+        .with_detail(serde_json::json!({ "field": "managedBy" })));
+    }
     let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
-        let page = store.admin_users(
+        let page = store.admin_users_managed_by(
             permit.workspace_id(),
+            managed_by,
             query.q.as_deref(),
             query.after.as_deref(),
             limit,
@@ -92,6 +105,18 @@ pub async fn list_users(
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// Query parameters of `GET /users`: the listings' own, and the connection whose provisioned
+/// users to list (required of a setup session).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserListQuery {
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+    /// Only the users this connection manages (provisioned by SCIM or adopted).
+    pub managed_by: Option<String>,
 }
 
 /// `GET /users/{id}`: one user with what the admin may do to them (the console's user page).
@@ -211,7 +236,7 @@ pub(crate) const API: &[Operation] = &[
         "listUsers",
         "Users with search, pagination and allowed actions",
     )
-    .query(schema::<ListQuery>)
+    .query(schema::<UserListQuery>)
     .answers(200, schema::<UserPage>),
     Operation::post(
         "/users",

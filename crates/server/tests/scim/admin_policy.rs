@@ -603,6 +603,41 @@ fn a_setup_session_creates_only_its_intents_kind_of_connection() {
         .filter(|event| event.action == "connection.created")
         .map(|event| event.actor_kind.as_str())
         .collect();
+    // The SCIM session watches the users its IdP provisions, not the whole directory.
+    let jit_only = app.store_user(
+        "walk-in",
+        "walk-in@acme.test",
+        roster_store::domain::Source::Jit,
+    );
+    let provisioned = app.scim(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "pushed@acme.test", "active": true})),
+    );
+    assert_eq!(provisioned.status, 201, "{:#}", provisioned.body);
+    let everyone = with_setup(&app, &scim, "GET", "/users", None);
+    assert_eq!(
+        (everyone.status, &everyone.body["detail"]["field"]),
+        (400, &json!("managedBy")),
+        "{:#}",
+        everyone.body
+    );
+    let watched = with_setup(
+        &app,
+        &scim,
+        "GET",
+        &format!("/users?managedBy={}", app.connection.id),
+        None,
+    );
+    assert_eq!(watched.status, 200, "{:#}", watched.body);
+    let names: Vec<&str> = watched.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pushed@acme.test"]);
+    assert!(!watched.body.to_string().contains(&jit_only.id.to_string()));
     // (The test app's own connection was made at the command line.)
     assert_eq!(created, ["cli", "setup_link", "setup_link"]);
 }

@@ -37,10 +37,25 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<AdminPage<User>> {
+        self.admin_users_managed_by(workspace_id, None, query, after, limit)
+    }
+
+    /// [`Store::admin_users`], only the users `managed_by` (a connection) manages when given.
+    pub fn admin_users_managed_by(
+        &self,
+        workspace_id: WorkspaceId,
+        managed_by: Option<ConnectionId>,
+        query: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<AdminPage<User>> {
         self.read(|conn| {
             let mut rows = users::table
                 .filter(users::workspace_id.eq(workspace_id.to_string()))
                 .into_boxed();
+            if let Some(connection) = managed_by {
+                rows = rows.filter(users::managing_connection_id.eq(connection.to_string()));
+            }
             if let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) {
                 let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
                 rows = rows.filter(
