@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+pub mod certificate_expiry;
 mod connection;
 pub mod domain_proof;
 mod error;

@@ -179,6 +179,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
         }
         tracing::info!(%addr, %public_url, "roster listening");
         actix_web::rt::spawn(refresh_metadata(prune_store.clone(), outbound));
+        actix_web::rt::spawn(crate::certificate_checks::run(prune_store.clone()));
         actix_web::rt::spawn(publish_events(prune_store.clone()));
         if domain_checks > 0 {
             actix_web::rt::spawn(crate::domain_checks::run(

@@ -4,6 +4,7 @@
 //! Library crates return their own typed errors.
 
 pub mod backchannel;
+pub mod certificate_checks;
 pub mod cli;
 mod commands;
 mod config_check;

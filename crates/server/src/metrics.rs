@@ -212,10 +212,41 @@ pub async fn endpoint(
         Ok(Err(err)) => tracing::warn!(error = %err, "metrics: webhook backlogs unavailable"),
         Err(_) => tracing::warn!("metrics: webhook backlogs unavailable"),
     }
+    let certificate_store = store.clone();
+    match web::block(move || crate::certificate_checks::expiries(&certificate_store)).await {
+        Ok(Ok(expiries)) => body.push_str(&render_certificate_expiries(&expiries)),
+        Ok(Err(err)) => tracing::warn!(error = %err, "metrics: certificate expiries unavailable"),
+        Err(_) => tracing::warn!("metrics: certificate expiries unavailable"),
+    }
     body.push_str(&crate::process_metrics::ProcessStats::read().render(env!("CARGO_PKG_VERSION")));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
+}
+
+/// When each SAML connection's IdP signing certificates expire (the latest of them), in Unix
+/// seconds: alert well before `time()` reaches it.
+fn render_certificate_expiries(
+    expiries: &[(
+        roster_store::domain::Connection,
+        roster_store::domain::Timestamp,
+    )],
+) -> String {
+    let mut out = String::from(
+        "# HELP roster_saml_certificate_expiry_timestamp_seconds When the SAML connection's IdP \
+         signing certificate expires (the latest one its metadata lists).\n\
+         # TYPE roster_saml_certificate_expiry_timestamp_seconds gauge\n",
+    );
+    for (connection, expiry) in expiries {
+        let _ = writeln!(
+            out,
+            "roster_saml_certificate_expiry_timestamp_seconds{{connection=\"{}\",workspace=\"{}\",use=\"signing\"}} {}",
+            connection.id,
+            connection.workspace_id,
+            expiry.as_micros() / 1_000_000
+        );
+    }
+    out
 }
 
 /// SQLite's group commit: commits and the writes they carried (writes / commits = writes per

@@ -6,6 +6,7 @@
 //! validator and the store, and every refusal is an HTML page with a reason and a login-event id.
 
 pub mod browser;
+pub mod certificates;
 pub mod config;
 pub mod flow;
 mod handlers;

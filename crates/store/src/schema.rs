@@ -542,10 +542,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    certificate_warnings (connection_id, certificate_use, not_after, days) {
+        connection_id -> Text,
+        certificate_use -> Text,
+        not_after -> BigInt,
+        days -> Integer,
+        warned_at -> BigInt,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
 diesel::joinable!(setup_links -> workspaces (workspace_id));
 diesel::joinable!(admin_invitations -> workspaces (workspace_id));
+diesel::joinable!(certificate_warnings -> connections (connection_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -602,4 +613,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspace_domains,
     setup_links,
     admin_invitations,
+    certificate_warnings,
 );

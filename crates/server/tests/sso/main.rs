@@ -15,6 +15,7 @@ mod idps;
 #[path = "../common/process.rs"]
 mod process;
 
+mod certificate_expiry;
 mod console;
 mod console_auth;
 mod console_setup;

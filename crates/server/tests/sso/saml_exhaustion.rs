@@ -155,7 +155,7 @@ impl Key {
 }
 
 /// A SAML connection whose IdP metadata trusts `idp`'s certificate.
-fn saml_connection(db: &TestStore, workspace: &Workspace, idp: &Key) -> Connection {
+pub(crate) fn saml_connection(db: &TestStore, workspace: &Workspace, idp: &Key) -> Connection {
     let metadata = format!(
         r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY_ID}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
         idp.certificate_b64

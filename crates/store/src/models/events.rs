@@ -51,6 +51,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "group.member_removed",
     "connection.created",
     "connection.updated",
+    "connection.certificate_expiring",
     "scim_token.created",
     "scim_token.revoked",
     "workspace.created",

@@ -6,6 +6,7 @@ mod api_key;
 mod audit;
 mod backchannel_logouts;
 mod backup;
+mod certificate_warning;
 mod connection;
 mod directory;
 mod events;
