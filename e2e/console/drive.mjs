@@ -430,6 +430,8 @@ try {
   await page.click('#new-connection button[type="submit"]');
   const ping = page.locator('[data-testid="connection-ping"]');
   await ping.waitFor();
+  // The card says so before any test: the certificate's expiry is part of the connection.
+  result.expiryOnCard = (await ping.locator('[data-testid="certificate-expiring"]').innerText()).trim();
   await ping.locator('[data-testid="test-connection"]').click();
   const warning = ping.locator('[data-testid="certificate-warning"]');
   await warning.waitFor();

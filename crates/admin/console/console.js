@@ -399,6 +399,7 @@ async function connectionCard(summary, rerender) {
       copyRow("Login URL", sp.loginUrl, "login-url"),
       (c.kind === "scim" || c.scimEnabled) ? copyRow("SCIM base URL", sp.scimBaseUrl, "scim-base-url") : []),
     c.idp && c.idp.entityId ? h("p", { class: "muted", text: `IdP ${c.idp.entityId}, ${c.idp.signingCertificates} signing certificate(s)` }) : null,
+    certificateWarning(c),
     c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
   if (c.status === "revoked") return card;
   if (c.status === "draft") {
@@ -1556,6 +1557,19 @@ async function setupScim(view) {
   await refresh();
   stopPolling();
   poller = setInterval(refresh, 5000);
+}
+
+// The warning on a SAML connection whose IdP signing certificate expires within 30 days (or has
+// expired): logins stop that day unless the metadata is updated.
+function certificateWarning(c) {
+  const at = c.idp && c.idp.signingCertificatesExpireAt;
+  if (!at) return null;
+  const days = Math.floor((new Date(at) - Date.now()) / 86400000);
+  if (days > 30) return null;
+  const text = days < 0
+    ? `The IdP's signing certificate expired on ${when(at)}: sign-ins are refused until the metadata is updated.`
+    : `The IdP's signing certificate expires on ${when(at)} (${days} day${days === 1 ? "" : "s"}): update the metadata before then (Edit connection, or fetch it again).`;
+  return h("p", { class: "bad", "data-testid": "certificate-expiring", text });
 }
 
 // --- Router --------------------------------------------------------------------------------

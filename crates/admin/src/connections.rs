@@ -331,6 +331,9 @@ pub struct SamlIdpSummary {
     sso_url: Option<String>,
     /// How many signing certificates the metadata carries (several during a rollover).
     signing_certificates: usize,
+    /// When the last of them expires (RFC 3339): the day logins stop unless the metadata is
+    /// updated (`connection.certificate_expiring` warns 30, 7 and 1 days before).
+    signing_certificates_expire_at: Option<String>,
     /// Where the metadata is fetched from, when it came from a URL.
     metadata_url: Option<String>,
     allow_idp_initiated: bool,
@@ -404,6 +407,8 @@ impl ConnectionView {
                     entity_id: idp.entity_id,
                     sso_url: idp.sso_redirect_url.or(idp.sso_post_url),
                     signing_certificates: idp.signing_certificates.len(),
+                    signing_certificates_expire_at: roster_sso::certificates::signing_expiry(c)
+                        .map(|at| at.to_rfc3339()),
                     metadata_url: saml.idp_metadata_url,
                     allow_idp_initiated: saml.allow_idp_initiated,
                 }),

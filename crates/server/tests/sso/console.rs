@@ -451,6 +451,14 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "{seen:#}"
     );
     assert_eq!(seen["editorNextToWarning"], "Edit ping");
+    // The card itself says the certificate expired, from the metadata alone.
+    assert!(
+        seen["expiryOnCard"]
+            .as_str()
+            .unwrap()
+            .starts_with("The IdP's signing certificate expired on"),
+        "{seen:#}"
+    );
 
     // The Overview counted both active connections, SCIM on or not.
     assert_eq!(seen["activeConnections"], "2", "{seen:#}");
