@@ -322,6 +322,17 @@ impl Attempt<'_> {
                         assertion.valid_until,
                     )?;
                 }
+                // A replay the store caught (a second POST racing this one) is told as the
+                // check before it tells it (`SamlError::AssertionReplayed`), want/got included.
+                let detail = match (failure, assertion) {
+                    (LoginFailure::Replay, Some(assertion)) => {
+                        crate::saml::SamlError::AssertionReplayed {
+                            assertion_id: assertion.assertion_id.to_owned(),
+                        }
+                        .detail()
+                    }
+                    _ => detail,
+                };
                 return Err(self.refuse(&state.store, failure, detail, Some(claims)));
             }
             Err(JitError::Store(err)) => return Err(err.into()),

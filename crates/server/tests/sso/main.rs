@@ -27,6 +27,7 @@ mod password;
 mod provider;
 mod saml;
 mod saml_exhaustion;
+mod saml_refusals;
 mod support;
 mod tenant;
 mod test_sign_in;

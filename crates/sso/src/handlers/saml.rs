@@ -10,13 +10,13 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use roster_store::domain::{ConnectionKind, LoginClaims, LoginFailure, Timestamp};
+use roster_store::domain::{ConnectionKind, LoginClaims, Timestamp};
 use roster_store::{OneTimeAssertion, TestSignIn};
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
 use crate::flow::{Attempt, Landing, LoginError, SsoState};
-use crate::saml::{self, AcsForm, DuplicateField};
+use crate::saml::{self, AcsForm, DuplicateField, SamlError};
 use crate::test_sign_in::{ReportCheck, TestFlow};
 
 use super::Stop;
@@ -113,12 +113,10 @@ fn answer(
                 verified.checks(),
                 Some(verified.one_time()),
             ),
-            Ok(_) => flow.refuse(
-                state,
-                LoginFailure::UnknownRequest,
-                serde_json::json!({ "reason": "unsolicited_response" }),
-                None,
-            ),
+            Ok(_) => {
+                let unsolicited = SamlError::UnsolicitedResponse;
+                flow.refuse(state, unsolicited.failure(), unsolicited.detail(), None)
+            }
             Err(Stop::Refused(failure, detail)) => {
                 flow.refuse(state, failure, with_claimed_audiences(detail, form), None)
             }
@@ -143,6 +141,11 @@ fn answer(
             Some(verified.one_time()),
         )
         .map(Landing::SignedIn)
+}
+
+/// Every SAML refusal is a [`SamlError`]: its code, reason and want/got come from one match.
+fn refused(error: SamlError) -> Stop {
+    Stop::Refused(error.failure(), error.detail())
 }
 
 /// An audience mismatch that samael found names no audience (it does not say); a test's report
@@ -253,29 +256,19 @@ impl Response<'_> {
     /// Every check of a SAML login, in order; consumes the answered request. Writes nothing
     /// else: the caller records a refusal (or a test's report) and completes the login.
     fn verify(&self, state: &SsoState) -> Result<Verified, Stop> {
-        let refused =
-            |failure: LoginFailure, detail: serde_json::Value| Stop::Refused(failure, detail);
         let Some(ProtocolConfig::Saml(saml_config)) = ProtocolConfig::of(self.connection) else {
-            return Err(refused(
-                LoginFailure::ConnectionMisconfigured,
-                serde_json::json!({ "reason": "protocol_config_unreadable" }),
-            ));
+            return Err(refused(SamlError::ConfigUnreadable));
         };
         let Some(response) = self.form.saml_response.as_deref() else {
-            return Err(refused(
-                LoginFailure::InvalidResponse,
-                serde_json::json!({ "reason": "saml_response_missing" }),
-            ));
+            return Err(refused(SamlError::ResponseMissing));
         };
         // A connection without a signing certificate never validates anything (A2): re-checked
         // here.
-        let idp = saml_config
-            .idp()
-            .map_err(|err| refused(err.failure(), err.detail()))?;
+        let idp = saml_config.idp().map_err(refused)?;
         let sp = config::sp_settings(&state.public_url, self.connection);
         let assertion =
             saml::validate_response(response, &idp, &sp, self.expected, &saml_config.policy())
-                .map_err(|err| refused(err.failure(), err.detail()))?;
+                .map_err(refused)?;
 
         let replay_until = Timestamp::from_micros(
             assertion
@@ -288,10 +281,9 @@ impl Response<'_> {
             .store
             .assertion_consumed(self.connection.id, &assertion.assertion_id)?
         {
-            return Err(refused(
-                LoginFailure::Replay,
-                serde_json::json!({ "reason": "assertion_replayed", "assertion_id": assertion.assertion_id }),
-            ));
+            return Err(refused(SamlError::AssertionReplayed {
+                assertion_id: assertion.assertion_id,
+            }));
         }
         let return_to = match (&assertion.in_response_to, self.binding_hash) {
             (Some(request_id), Some(hash)) => {
@@ -300,19 +292,19 @@ impl Response<'_> {
                     .take_sso_request(self.connection.id, request_id, hash)?
                 {
                     Some(request) => request.return_to,
+                    // Answered in the meantime (a double submit racing this one).
                     None => {
-                        return Err(refused(
-                            LoginFailure::UnknownRequest,
-                            serde_json::json!({ "reason": "in_response_to_unknown", "got": request_id }),
-                        ))
+                        return Err(refused(SamlError::InResponseToUnknown {
+                            got: request_id.clone(),
+                            n_pending: 0,
+                        }))
                     }
                 }
             }
             (Some(request_id), None) => {
-                return Err(refused(
-                    LoginFailure::UnknownRequest,
-                    serde_json::json!({ "reason": "browser_binding_missing", "got": request_id }),
-                ))
+                return Err(refused(SamlError::BrowserBindingMissing {
+                    in_response_to: request_id.clone(),
+                }))
             }
             // IdP-initiated (allowed by the connection, or validation would have refused it):
             // RelayState is untrusted, so only a same-origin path is honoured (S33).
@@ -323,8 +315,7 @@ impl Response<'_> {
                 .filter(|r| is_safe_return_to(r))
                 .unwrap_or_else(|| "/".to_owned()),
         };
-        let claims = saml::claims_from_assertion(&assertion)
-            .map_err(|err| refused(err.failure(), err.detail()))?;
+        let claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
         Ok(Verified {
             claims,
             attributes: assertion.attributes,

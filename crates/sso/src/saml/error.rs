@@ -29,14 +29,21 @@ pub enum SamlError {
     AssertionMissing,
     #[error("encrypted assertions are not supported")]
     EncryptedAssertion,
+    #[error("neither the response nor its assertion is signed")]
+    SignatureMissing,
     #[error("the identity provider answered with status {code}")]
     StatusNotSuccess {
         code: String,
         sub_code: Option<String>,
         message: Option<String>,
     },
-    #[error("the signature algorithm {algorithm} is not allowed")]
-    AlgorithmForbidden { algorithm: String },
+    #[error("the {element} algorithm {algorithm} is not allowed")]
+    AlgorithmForbidden {
+        /// The element that names it: `SignatureMethod`, `DigestMethod`,
+        /// `CanonicalizationMethod` or `Transform`.
+        element: String,
+        algorithm: String,
+    },
     #[error("a signature is misplaced: {got}")]
     SignatureMisplaced { got: String },
     #[error("a signature has {got} references; exactly one is accepted")]
@@ -72,6 +79,14 @@ pub enum SamlError {
     DestinationMismatch { want: String, got: Option<String> },
     #[error("the response answers a request that is not pending here")]
     InResponseToUnknown { got: String, n_pending: usize },
+    #[error("the response answers a request, but the browser has no binding cookie")]
+    BrowserBindingMissing { in_response_to: String },
+    #[error("the assertion was used before")]
+    AssertionReplayed { assertion_id: String },
+    #[error("the form has no SAMLResponse")]
+    ResponseMissing,
+    #[error("the connection's SAML settings cannot be read")]
+    ConfigUnreadable,
     #[error("unsolicited (IdP-initiated) responses are not allowed on this connection")]
     UnsolicitedResponse,
     #[error("{field} has expired")]
@@ -101,22 +116,26 @@ impl SamlError {
     pub fn failure(&self) -> LoginFailure {
         match self {
             SamlError::StatusNotSuccess { .. } => LoginFailure::IdpError,
-            SamlError::InResponseToUnknown { .. } | SamlError::UnsolicitedResponse => {
-                LoginFailure::UnknownRequest
-            }
+            SamlError::InResponseToUnknown { .. }
+            | SamlError::BrowserBindingMissing { .. }
+            | SamlError::UnsolicitedResponse => LoginFailure::UnknownRequest,
+            SamlError::AssertionReplayed { .. } => LoginFailure::Replay,
             SamlError::NoSigningCertificate
             | SamlError::InvalidMetadata(_)
-            | SamlError::RedirectBindingMissing => LoginFailure::ConnectionMisconfigured,
+            | SamlError::RedirectBindingMissing
+            | SamlError::ConfigUnreadable => LoginFailure::ConnectionMisconfigured,
             SamlError::RandomUnavailable => LoginFailure::ConnectionUnavailable,
             SamlError::NameIdMissing | SamlError::SubjectMissing { .. } => {
                 LoginFailure::MissingClaims
             }
             SamlError::TooLarge { .. }
             | SamlError::Malformed(_)
+            | SamlError::ResponseMissing
             | SamlError::DoctypeForbidden
             | SamlError::MultipleAssertions { .. }
             | SamlError::AssertionMissing
             | SamlError::EncryptedAssertion
+            | SamlError::SignatureMissing
             | SamlError::AlgorithmForbidden { .. }
             | SamlError::SignatureMisplaced { .. }
             | SamlError::SignatureReferenceCount { .. }
@@ -136,15 +155,18 @@ impl SamlError {
         }
     }
 
-    /// A fine-grained, stable snake_case reason (finer than [`LoginFailure`]).
+    /// A fine-grained, stable snake_case reason (finer than [`LoginFailure`]); each has its
+    /// entry in docs/troubleshooting.md ("SAML refusals").
     pub fn reason(&self) -> &'static str {
         match self {
             SamlError::TooLarge { .. } => "too_large",
             SamlError::Malformed(_) => "malformed",
+            SamlError::ResponseMissing => "saml_response_missing",
             SamlError::DoctypeForbidden => "doctype_forbidden",
             SamlError::MultipleAssertions { .. } => "multiple_assertions",
             SamlError::AssertionMissing => "assertion_missing",
-            SamlError::EncryptedAssertion => "encrypted_assertion_unsupported",
+            SamlError::EncryptedAssertion => "encrypted_assertion",
+            SamlError::SignatureMissing => "signature_missing",
             SamlError::StatusNotSuccess { .. } => "status_not_success",
             SamlError::AlgorithmForbidden { .. } => "algorithm_forbidden",
             SamlError::SignatureMisplaced { .. } => "signature_misplaced",
@@ -156,6 +178,7 @@ impl SamlError {
             SamlError::NoSigningCertificate => "no_signing_certificate",
             SamlError::InvalidMetadata(_) => "metadata_invalid",
             SamlError::RedirectBindingMissing => "redirect_binding_missing",
+            SamlError::ConfigUnreadable => "protocol_config_unreadable",
             SamlError::RandomUnavailable => "random_unavailable",
             SamlError::SignatureInvalid => "signature_invalid",
             SamlError::IssuerMismatch { .. } => "issuer_mismatch",
@@ -163,7 +186,9 @@ impl SamlError {
             SamlError::RecipientMismatch { .. } => "recipient_mismatch",
             SamlError::DestinationMismatch { .. } => "destination_mismatch",
             SamlError::InResponseToUnknown { .. } => "in_response_to_unknown",
+            SamlError::BrowserBindingMissing { .. } => "browser_binding_missing",
             SamlError::UnsolicitedResponse => "unsolicited_response",
+            SamlError::AssertionReplayed { .. } => "assertion_replayed",
             SamlError::Expired { .. } => "expired",
             SamlError::NotYetValid { .. } => "not_yet_valid",
             SamlError::ConditionsMissing(_) => "conditions_missing",
@@ -182,7 +207,8 @@ impl SamlError {
         detail
     }
 
-    /// The values that were compared (want/got), or what was found.
+    /// The values that were compared (want/got), or what was found. One arm per variant, no
+    /// wildcard: a new refusal cannot be added without saying what the admin is shown.
     fn compared(&self) -> Value {
         match self {
             SamlError::TooLarge { max, got } | SamlError::TooManyTransforms { max, got } => {
@@ -191,7 +217,24 @@ impl SamlError {
             SamlError::Malformed(what) | SamlError::InvalidMetadata(what) => {
                 json!({ "error": what })
             }
+            SamlError::ResponseMissing => json!({
+                "want": "a SAMLResponse form field (HTTP-POST binding)",
+                "got": "none",
+            }),
+            SamlError::DoctypeForbidden => json!({
+                "want": "no DOCTYPE",
+                "got": "a DOCTYPE declaration",
+            }),
             SamlError::MultipleAssertions { count } => json!({ "want": 1, "got": count }),
+            SamlError::AssertionMissing => json!({ "want": "one Assertion", "got": "none" }),
+            SamlError::EncryptedAssertion => json!({
+                "want": "a plain Assertion (encryption is not supported yet)",
+                "got": "EncryptedAssertion",
+            }),
+            SamlError::SignatureMissing => json!({
+                "want": "a signed Response or Assertion",
+                "got": "no signature",
+            }),
             SamlError::StatusNotSuccess {
                 code,
                 sub_code,
@@ -202,8 +245,15 @@ impl SamlError {
                 "sub_status": sub_code,
                 "message": message,
             }),
-            SamlError::AlgorithmForbidden { algorithm }
-            | SamlError::TransformRepeated { algorithm } => json!({ "got": algorithm }),
+            SamlError::AlgorithmForbidden { element, algorithm } => json!({
+                "want": allowed_algorithms(element),
+                "got": algorithm,
+                "in": element,
+            }),
+            SamlError::TransformRepeated { algorithm } => json!({
+                "want": "enveloped-signature and one canonicalization, each once",
+                "got": algorithm,
+            }),
             SamlError::SignatureMisplaced { got } => json!({
                 "want": "one signature in the Response and one in its Assertion, at most",
                 "got": got,
@@ -212,16 +262,47 @@ impl SamlError {
             SamlError::SignatureReferenceMismatch { want, got } => {
                 json!({ "want": want, "got": got })
             }
-            SamlError::SignatureElementUnexpected { element, parent } => {
-                json!({ "got": element, "in": parent })
-            }
+            SamlError::SignatureElementUnexpected { element, parent } => json!({
+                "want": format!("only the elements a {parent} needs"),
+                "got": element,
+                "in": parent,
+            }),
+            SamlError::NoSigningCertificate => json!({
+                "want": "a signing certificate in the IdP metadata",
+                "got": "none",
+            }),
+            SamlError::RedirectBindingMissing => json!({
+                "want": "an HTTP-Redirect SingleSignOnService in the IdP metadata",
+                "got": "none",
+            }),
+            SamlError::ConfigUnreadable | SamlError::RandomUnavailable => json!({}),
+            SamlError::SignatureInvalid => json!({
+                "want": "a signature that verifies with a signing certificate of the IdP metadata",
+                "got": "a signature that does not verify with any of them",
+            }),
             SamlError::IssuerMismatch { want, got }
             | SamlError::RecipientMismatch { want, got }
             | SamlError::DestinationMismatch { want, got } => json!({ "want": want, "got": got }),
             SamlError::AudienceMismatch { want, got } => json!({ "want": want, "got": got }),
-            SamlError::InResponseToUnknown { got, n_pending } => {
-                json!({ "got": got, "pending_requests": n_pending })
-            }
+            SamlError::InResponseToUnknown { got, n_pending } => json!({
+                "want": "a request this browser sent in the last 10 minutes, not answered yet",
+                "got": got,
+                "pending_requests": n_pending,
+            }),
+            SamlError::BrowserBindingMissing { in_response_to } => json!({
+                "want": "the roster_sso cookie of the browser that sent the request",
+                "got": "no cookie",
+                "in_response_to": in_response_to,
+            }),
+            SamlError::UnsolicitedResponse => json!({
+                "want": "a response to a request Roster sent",
+                "got": "none",
+            }),
+            SamlError::AssertionReplayed { assertion_id } => json!({
+                "want": "an assertion not used before",
+                "got": "an assertion used before",
+                "assertion_id": assertion_id,
+            }),
             SamlError::Expired {
                 field,
                 limit_unix,
@@ -241,21 +322,34 @@ impl SamlError {
                 "got": rfc3339(*now_unix),
             }),
             SamlError::ConditionsMissing(what) | SamlError::SubjectConfirmationMissing(what) => {
-                json!({ "missing": what })
+                json!({ "want": what, "got": "none", "missing": what })
             }
-            SamlError::SubjectMissing { name_id_format } => {
-                json!({ "name_id_format": name_id_format })
-            }
-            SamlError::DoctypeForbidden
-            | SamlError::AssertionMissing
-            | SamlError::EncryptedAssertion
-            | SamlError::NoSigningCertificate
-            | SamlError::RedirectBindingMissing
-            | SamlError::RandomUnavailable
-            | SamlError::SignatureInvalid
-            | SamlError::UnsolicitedResponse
-            | SamlError::NameIdMissing => json!({}),
+            SamlError::NameIdMissing => json!({ "want": "a NameID", "got": "none" }),
+            SamlError::SubjectMissing { name_id_format } => json!({
+                "want": "a NameID that is not transient, or a uid attribute",
+                "got": format!(
+                    "a {} NameID and no uid",
+                    name_id_format.as_deref().unwrap_or("format-less")
+                ),
+                "name_id_format": name_id_format,
+            }),
         }
+    }
+}
+
+/// The algorithms accepted where `element` names one (the pre-scan's allowlists).
+fn allowed_algorithms(element: &str) -> Vec<&'static str> {
+    use super::prescan::{
+        ALLOWED_CANONICALIZATIONS, ALLOWED_DIGEST_METHODS, ALLOWED_SIGNATURE_METHODS,
+        ENVELOPED_SIGNATURE,
+    };
+    match element {
+        "SignatureMethod" => ALLOWED_SIGNATURE_METHODS.to_vec(),
+        "DigestMethod" => ALLOWED_DIGEST_METHODS.to_vec(),
+        "CanonicalizationMethod" => ALLOWED_CANONICALIZATIONS.to_vec(),
+        _ => std::iter::once(ENVELOPED_SIGNATURE)
+            .chain(ALLOWED_CANONICALIZATIONS.iter().copied())
+            .collect(),
     }
 }
 
@@ -309,6 +403,238 @@ mod tests {
         assert_eq!(
             audience.detail(),
             json!({ "reason": "audience_mismatch", "want": "sp", "got": ["other"] })
+        );
+    }
+
+    /// One of each refusal. `index` has one arm per variant and no wildcard, so a new variant
+    /// does not compile until it is given an index; then this list misses it and
+    /// `every_refusal_has_its_documented_reason` fails until it has an example.
+    fn one_of_each() -> Vec<SamlError> {
+        let text = || "x".to_owned();
+        vec![
+            SamlError::TooLarge { max: 1, got: 2 },
+            SamlError::Malformed(text()),
+            SamlError::ResponseMissing,
+            SamlError::DoctypeForbidden,
+            SamlError::MultipleAssertions { count: 2 },
+            SamlError::AssertionMissing,
+            SamlError::EncryptedAssertion,
+            SamlError::SignatureMissing,
+            SamlError::StatusNotSuccess {
+                code: text(),
+                sub_code: None,
+                message: None,
+            },
+            SamlError::AlgorithmForbidden {
+                element: "SignatureMethod".into(),
+                algorithm: "http://www.w3.org/2000/09/xmldsig#rsa-sha1".into(),
+            },
+            SamlError::SignatureMisplaced { got: text() },
+            SamlError::SignatureReferenceCount { got: 2 },
+            SamlError::SignatureReferenceMismatch {
+                want: Some(text()),
+                got: None,
+            },
+            SamlError::TooManyTransforms { max: 2, got: 3 },
+            SamlError::TransformRepeated { algorithm: text() },
+            SamlError::SignatureElementUnexpected {
+                element: "Object".into(),
+                parent: "Signature".into(),
+            },
+            SamlError::NoSigningCertificate,
+            SamlError::InvalidMetadata(text()),
+            SamlError::RedirectBindingMissing,
+            SamlError::ConfigUnreadable,
+            SamlError::RandomUnavailable,
+            SamlError::SignatureInvalid,
+            SamlError::IssuerMismatch {
+                want: text(),
+                got: None,
+            },
+            SamlError::AudienceMismatch {
+                want: text(),
+                got: Vec::new(),
+            },
+            SamlError::RecipientMismatch {
+                want: text(),
+                got: None,
+            },
+            SamlError::DestinationMismatch {
+                want: text(),
+                got: Some(text()),
+            },
+            SamlError::InResponseToUnknown {
+                got: text(),
+                n_pending: 0,
+            },
+            SamlError::BrowserBindingMissing {
+                in_response_to: text(),
+            },
+            SamlError::UnsolicitedResponse,
+            SamlError::AssertionReplayed {
+                assertion_id: text(),
+            },
+            SamlError::Expired {
+                field: "Conditions/@NotOnOrAfter",
+                limit_unix: 0,
+                now_unix: 1,
+            },
+            SamlError::NotYetValid {
+                field: "Conditions/@NotBefore",
+                limit_unix: 1,
+                now_unix: 0,
+            },
+            SamlError::ConditionsMissing("Conditions"),
+            SamlError::SubjectConfirmationMissing("a bearer SubjectConfirmation"),
+            SamlError::NameIdMissing,
+            SamlError::SubjectMissing {
+                name_id_format: None,
+            },
+        ]
+    }
+
+    fn index(error: &SamlError) -> usize {
+        match error {
+            SamlError::TooLarge { .. } => 0,
+            SamlError::Malformed(_) => 1,
+            SamlError::ResponseMissing => 2,
+            SamlError::DoctypeForbidden => 3,
+            SamlError::MultipleAssertions { .. } => 4,
+            SamlError::AssertionMissing => 5,
+            SamlError::EncryptedAssertion => 6,
+            SamlError::SignatureMissing => 7,
+            SamlError::StatusNotSuccess { .. } => 8,
+            SamlError::AlgorithmForbidden { .. } => 9,
+            SamlError::SignatureMisplaced { .. } => 10,
+            SamlError::SignatureReferenceCount { .. } => 11,
+            SamlError::SignatureReferenceMismatch { .. } => 12,
+            SamlError::TooManyTransforms { .. } => 13,
+            SamlError::TransformRepeated { .. } => 14,
+            SamlError::SignatureElementUnexpected { .. } => 15,
+            SamlError::NoSigningCertificate => 16,
+            SamlError::InvalidMetadata(_) => 17,
+            SamlError::RedirectBindingMissing => 18,
+            SamlError::ConfigUnreadable => 19,
+            SamlError::RandomUnavailable => 20,
+            SamlError::SignatureInvalid => 21,
+            SamlError::IssuerMismatch { .. } => 22,
+            SamlError::AudienceMismatch { .. } => 23,
+            SamlError::RecipientMismatch { .. } => 24,
+            SamlError::DestinationMismatch { .. } => 25,
+            SamlError::InResponseToUnknown { .. } => 26,
+            SamlError::BrowserBindingMissing { .. } => 27,
+            SamlError::UnsolicitedResponse => 28,
+            SamlError::AssertionReplayed { .. } => 29,
+            SamlError::Expired { .. } => 30,
+            SamlError::NotYetValid { .. } => 31,
+            SamlError::ConditionsMissing(_) => 32,
+            SamlError::SubjectConfirmationMissing(_) => 33,
+            SamlError::NameIdMissing => 34,
+            SamlError::SubjectMissing { .. } => 35,
+        }
+    }
+
+    /// A row of docs/troubleshooting.md's "SAML refusals" table: reason, code, compared keys.
+    fn documented() -> Vec<(String, String, Vec<String>)> {
+        let guide = include_str!("../../../../docs/troubleshooting.md");
+        let section = guide
+            .split("\n### SAML refusals\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n#").next())
+            .expect("docs/troubleshooting.md has a \"### SAML refusals\" section");
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|row| {
+                let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+                let compared = match cells[2] {
+                    "—" => Vec::new(),
+                    keys => keys.split(", ").map(str::to_owned).collect(),
+                };
+                (
+                    cells[0].trim_matches('`').to_owned(),
+                    cells[1].trim_matches('`').to_owned(),
+                    compared,
+                )
+            })
+            .collect()
+    }
+
+    /// docs/troubleshooting.md is the table: every refusal has its row there, with the code the
+    /// person sees and the values (want/got, or error) its detail holds; no row is stale.
+    #[test]
+    fn every_refusal_has_its_documented_reason() {
+        let examples = one_of_each();
+        let mut indexes: Vec<usize> = examples.iter().map(index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        assert_eq!(indexes, (0..examples.len()).collect::<Vec<_>>());
+        assert_eq!(examples.len(), 36, "one example per variant");
+
+        let rows = documented();
+        for error in &examples {
+            let reason = error.reason();
+            let rows_of: Vec<_> = rows.iter().filter(|(r, _, _)| r == reason).collect();
+            assert_eq!(
+                rows_of.len(),
+                1,
+                "{reason}: one row in docs/troubleshooting.md"
+            );
+            let (_, code, compared) = rows_of[0];
+            assert_eq!(code, error.failure().code(), "{reason}: the code");
+            let detail = error.detail();
+            assert_eq!(detail["reason"], reason);
+            for key in compared {
+                assert!(
+                    detail.get(key).is_some(),
+                    "{reason}: the doc says its detail has {key}: {detail}"
+                );
+            }
+            for key in ["want", "got", "error"] {
+                assert_eq!(
+                    detail.get(key).is_some(),
+                    compared.iter().any(|k| k == key),
+                    "{reason}: {key} in {detail} and in the doc's row"
+                );
+            }
+        }
+        for (reason, _, _) in &rows {
+            assert!(
+                examples.iter().any(|e| e.reason() == reason),
+                "docs/troubleshooting.md documents {reason}, which no refusal has"
+            );
+        }
+    }
+
+    /// The refusals the issue named, exactly.
+    #[test]
+    fn refusals_once_recorded_as_empty_say_why() {
+        assert_eq!(
+            SamlError::SignatureMissing.detail(),
+            json!({ "reason": "signature_missing", "want": "a signed Response or Assertion", "got": "no signature" })
+        );
+        assert_eq!(
+            SamlError::EncryptedAssertion.detail(),
+            json!({
+                "reason": "encrypted_assertion",
+                "want": "a plain Assertion (encryption is not supported yet)",
+                "got": "EncryptedAssertion",
+            })
+        );
+        assert_eq!(
+            SamlError::UnsolicitedResponse.detail(),
+            json!({ "reason": "unsolicited_response", "want": "a response to a request Roster sent", "got": "none" })
+        );
+        let sha1 = SamlError::AlgorithmForbidden {
+            element: "SignatureMethod".into(),
+            algorithm: "http://www.w3.org/2000/09/xmldsig#rsa-sha1".into(),
+        };
+        let detail = sha1.detail();
+        assert_eq!(detail["got"], "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
+        assert_eq!(detail["in"], "SignatureMethod");
+        assert_eq!(
+            detail["want"],
+            json!(super::super::prescan::ALLOWED_SIGNATURE_METHODS)
         );
     }
 

@@ -39,7 +39,7 @@
 //!
 //! - Encrypted assertions: we advertise no encryption key, and samael decrypts only
 //!   aes128-cbc/gcm and does not verify a signature inside the decrypted assertion; they are
-//!   refused with `encrypted_assertion_unsupported`.
+//!   refused with `encrypted_assertion`.
 //! - samael requires *every* `ds:Signature` in the document to verify. SSOReady's recorded Okta
 //!   response has a valid assertion signature but a Response signature whose digest no longer
 //!   matches (`xmlsec1 --verify` agrees); it is refused as `signature_invalid`.

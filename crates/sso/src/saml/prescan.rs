@@ -45,14 +45,14 @@ pub(crate) const ALLOWED_SIGNATURE_METHODS: &[&str] = &[
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
 ];
-const ALLOWED_DIGEST_METHODS: &[&str] = &[
+pub(crate) const ALLOWED_DIGEST_METHODS: &[&str] = &[
     "http://www.w3.org/2001/04/xmlenc#sha256",
     "http://www.w3.org/2001/04/xmldsig-more#sha384",
     "http://www.w3.org/2001/04/xmlenc#sha512",
 ];
 /// Canonicalizations, which are also the transforms allowed besides `enveloped-signature`:
 /// no XPath, XSLT or XPointer transforms.
-const ALLOWED_CANONICALIZATIONS: &[&str] = &[
+pub(crate) const ALLOWED_CANONICALIZATIONS: &[&str] = &[
     "http://www.w3.org/2001/10/xml-exc-c14n#",
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
@@ -60,7 +60,8 @@ const ALLOWED_CANONICALIZATIONS: &[&str] = &[
     "http://www.w3.org/2006/12/xml-c14n11",
     "http://www.w3.org/2006/12/xml-c14n11#WithComments",
 ];
-const ENVELOPED_SIGNATURE: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+pub(crate) const ENVELOPED_SIGNATURE: &str =
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
 /// The top-level `samlp:Status` of a response.
 #[derive(Debug, Default)]
@@ -78,8 +79,11 @@ pub(crate) struct Envelope {
     pub in_response_to: Option<String>,
     pub n_assertions: usize,
     pub n_encrypted_assertions: usize,
-    /// The first signature-related algorithm in the document that is not allowed.
-    pub forbidden_algorithm: Option<String>,
+    /// The first signature-related algorithm in the document that is not allowed, and the
+    /// element that names it.
+    pub forbidden_algorithm: Option<(String, String)>,
+    /// Whether the Response or its Assertion holds a signature (its shape is checked apart).
+    pub signed: bool,
     /// The first signature whose shape is refused (`signatures.rs`).
     pub signature_problem: Option<SamlError>,
     /// The `Audience` values of the assertion's conditions (at most 8, each cut at 512 bytes):
@@ -184,7 +188,8 @@ impl Envelope {
     /// S19: every signature, digest, canonicalization and transform algorithm is allowed.
     pub(crate) fn check_algorithms(&self) -> Result<(), SamlError> {
         match &self.forbidden_algorithm {
-            Some(uri) => Err(SamlError::AlgorithmForbidden {
+            Some((element, uri)) => Err(SamlError::AlgorithmForbidden {
+                element: element.clone(),
                 algorithm: uri.clone(),
             }),
             None => Ok(()),
@@ -196,6 +201,16 @@ impl Envelope {
         match &self.signature_problem {
             Some(problem) => Err(problem.clone()),
             None => Ok(()),
+        }
+    }
+
+    /// A response with no signature at all is refused as such, not as a signature that does
+    /// not verify: the IdP is not signing (a setting), rather than signing with another key.
+    pub(crate) fn check_signed(&self) -> Result<(), SamlError> {
+        if self.signed {
+            Ok(())
+        } else {
+            Err(SamlError::SignatureMissing)
         }
     }
 }
@@ -303,7 +318,7 @@ impl ScanState {
                 if self.envelope.forbidden_algorithm.is_none()
                     && !algorithm_allowed(name, &algorithm)
                 {
-                    self.envelope.forbidden_algorithm = Some(algorithm);
+                    self.envelope.forbidden_algorithm = Some((name.to_owned(), algorithm));
                 }
             }
             _ => {}
@@ -376,6 +391,7 @@ impl ScanState {
     fn finish(self) -> Result<Envelope, SamlError> {
         if self.root_closed {
             Ok(Envelope {
+                signed: self.signatures.signed(),
                 signature_problem: self.signatures.into_problem(),
                 ..self.envelope
             })

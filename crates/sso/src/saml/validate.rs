@@ -3,7 +3,8 @@
 //! 1. fail closed without signing certificates (A2, S02) — on every call, not only at save;
 //! 2. decode: whitespace stripped (S31), 256 KiB cap (S30);
 //! 3. pre-scan (`prescan.rs`): DOCTYPE, structure, one assertion, status, algorithms, and the
-//!    shape of every signature (S38), so that what xmlsec does next is bounded;
+//!    shape of every signature (S38), so that what xmlsec does next is bounded; a response
+//!    with no signature at all is refused as `signature_missing`;
 //! 4. samael (`verify.rs`): signatures, reduction to the signed content; at most one check per
 //!    CPU at a time;
 //! 5. our checks on the verified assertion (`checks.rs`), then on the unsigned envelope.
@@ -97,6 +98,7 @@ pub fn validate_response_at(
     envelope.check_single_assertion()?;
     envelope.check_algorithms()?;
     envelope.check_signature_shapes()?;
+    envelope.check_signed()?;
     let assertion = verify::verified_assertion(&xml, idp, sp, expected_request_ids)?;
     let clock = Clock {
         now: now_unix,

@@ -174,6 +174,11 @@ impl SignatureShapes {
         }
     }
 
+    /// Whether a signature was found in the Response or in its Assertion.
+    pub(super) fn signed(&self) -> bool {
+        self.response_signed || self.assertion_signed
+    }
+
     /// The first refusal found, if any.
     pub(super) fn into_problem(self) -> Option<SamlError> {
         self.problem
