@@ -123,6 +123,7 @@ fn id_input<'a>(
         nonce: Some("n-0S6_WzA2Mj"),
         sid: "5f1c2b4d5e6f7a8b9c0d1e2f3a4b5c6d",
         amr,
+        acr: None,
     }
 }
 

@@ -79,7 +79,13 @@ pub async fn callback(
         let claims =
             claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
         attempt
-            .complete(&state, &claims, &pending.return_to, None)
+            .complete(
+                &state,
+                &claims,
+                &pending.return_to,
+                None,
+                crate::authn_context::from_oidc(),
+            )
             .map(Landing::SignedIn)
     })
     .await
