@@ -173,7 +173,10 @@ impl Setup {
         let response = request.send(acs_form(&sign(&xml, &self.key))).unwrap();
         browser.keep(&response);
         let status = response.status().as_u16();
-        assert!(status == 302 || status == 303, "the ACS signs alice in: {status}");
+        assert!(
+            status == 302 || status == 303,
+            "the ACS signs alice in: {status}"
+        );
         let back = response.headers()["location"].to_str().unwrap().to_owned();
         let back = back
             .strip_prefix(self.app.url().trim_end_matches('/'))
