@@ -148,7 +148,7 @@ impl Setup {
 
     /// The IdP answers `request_id` for alice, authenticated as `class`; the browser posts it
     /// to the ACS and follows Roster back to the product: the code it brings.
-    fn from_idp(&self, browser: &mut Browser, request_id: &str, class: &str) -> String {
+    fn idp_answers(&self, browser: &mut Browser, request_id: &str, class: &str) -> String {
         let acs = format!("{}/sso/saml/{}/acs", self.app.url(), self.connection.id);
         let audience = format!(
             "{}/sso/saml/{}/metadata",
@@ -265,7 +265,7 @@ fn the_requested_context_goes_to_the_idp_and_the_asserted_one_reaches_the_app() 
     assert!(first.xml.contains(MFA), "{}", first.xml);
 
     // The IdP asserts MFA: the product's ID token says it, as acr and amr.
-    let code = s.from_idp(&mut browser, &first.request_id, MFA);
+    let code = s.idp_answers(&mut browser, &first.request_id, MFA);
     let claims = s.id_token(&code);
     assert_eq!(claims["acr"], MFA);
     assert_eq!(claims["amr"], json!(["fed", "mfa"]));
@@ -287,7 +287,7 @@ fn the_requested_context_goes_to_the_idp_and_the_asserted_one_reaches_the_app() 
             forced.xml
         );
         assert!(forced.xml.contains(MFA), "{extra}: {}", forced.xml);
-        let code = s.from_idp(&mut browser, &forced.request_id, PASSWORD);
+        let code = s.idp_answers(&mut browser, &forced.request_id, PASSWORD);
         let claims = s.id_token(&code);
         assert_eq!(claims["acr"], PASSWORD, "{extra}");
         assert_eq!(claims["amr"], json!(["fed", "pwd"]), "{extra}");
@@ -312,7 +312,7 @@ fn a_connection_that_forces_authentication_says_so_in_every_request() {
     );
 
     // An IdP that names no class we know: acr is the class as asserted, amr only `fed`.
-    let code = s.from_idp(&mut browser, &request.request_id, "urn:example:custom");
+    let code = s.idp_answers(&mut browser, &request.request_id, "urn:example:custom");
     let claims = s.id_token(&code);
     assert_eq!(claims["acr"], "urn:example:custom");
     assert_eq!(claims["amr"], json!(["fed"]));
