@@ -66,10 +66,28 @@ pub fn from_saml(class: Option<&str>) -> SessionAuthn {
     }
 }
 
-/// What an OIDC login asserted. The upstream ID token's `acr` and `amr` are not read yet:
-/// `amr` is `fed`.
-pub fn from_oidc() -> SessionAuthn {
-    from_saml(None)
+/// The most `amr` values kept from an upstream ID token, and the longest `acr`/`amr` value.
+const MAX_METHODS: usize = 16;
+const MAX_VALUE_CHARS: usize = 1024;
+
+/// What an OIDC login asserted (its verified ID token's `acr` and `amr`): `acr` as is, `amr`
+/// `fed` and then the IdP's methods in its order, each once. Blank or oversized values are
+/// dropped, and at most [`MAX_METHODS`] methods are kept.
+pub fn from_oidc(acr: Option<&str>, amr: &[&str]) -> SessionAuthn {
+    let usable = |value: &&str| !value.trim().is_empty() && value.len() <= MAX_VALUE_CHARS;
+    let mut methods = vec![FEDERATED.to_owned()];
+    for method in amr.iter().copied().filter(usable) {
+        if methods.len() > MAX_METHODS {
+            break;
+        }
+        if !methods.iter().any(|kept| kept == method) {
+            methods.push(method.to_owned());
+        }
+    }
+    SessionAuthn {
+        acr: acr.filter(usable).map(str::to_owned),
+        amr: methods,
+    }
 }
 
 /// A Roster password login: `amr` is `pwd`.
@@ -114,6 +132,49 @@ mod tests {
             rows += 1;
         }
         assert!(rows >= 10, "{rows} rows");
+    }
+
+    #[test]
+    fn an_oidc_upstreams_acr_and_amr_are_kept_after_fed() {
+        let long = "x".repeat(MAX_VALUE_CHARS + 1);
+        let many: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        for (name, acr, amr, expected_acr, expected_amr) in [
+            ("nothing said", None, vec![], None, vec!["fed"]),
+            (
+                "acr and amr",
+                Some("urn:example:loa:2"),
+                vec!["pwd", "otp", "mfa"],
+                Some("urn:example:loa:2"),
+                vec!["fed", "pwd", "otp", "mfa"],
+            ),
+            (
+                "repeats and fed once",
+                Some("1"),
+                vec!["mfa", "fed", "mfa"],
+                Some("1"),
+                vec!["fed", "mfa"],
+            ),
+            (
+                "blank and oversized values dropped",
+                Some(" "),
+                vec!["", long.as_str(), "hwk"],
+                None,
+                vec!["fed", "hwk"],
+            ),
+            (
+                "oversized acr dropped",
+                Some(long.as_str()),
+                vec![],
+                None,
+                vec!["fed"],
+            ),
+        ] {
+            let authn = from_oidc(acr, &amr);
+            assert_eq!(authn.acr.as_deref(), expected_acr, "{name}");
+            assert_eq!(authn.amr, expected_amr, "{name}");
+        }
+        assert_eq!(from_oidc(None, &many).amr.len(), MAX_METHODS + 1);
     }
 
     #[test]
