@@ -910,11 +910,20 @@ fn success_answers_match_the_openapi_document() {
         "post",
         "/connections",
         Some(
-            json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataXml": okta_metadata()}}),
+            json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataXml": okta_metadata(), "forceAuthn": true, "requestedAuthnContext": ["urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"]}}),
         ),
         201,
     );
     assert!(saml.body["idp"]["entityId"].is_string(), "{:#}", saml.body);
+    assert_eq!(saml.body["idp"]["forceAuthn"], true, "{:#}", saml.body);
+    // The request body's schema (what schemathesis generates from) names both settings.
+    let document_text = document.to_string();
+    for name in ["forceAuthn", "requestedAuthnContext"] {
+        assert!(
+            document_text.matches(&format!("\"{name}\"")).count() >= 2,
+            "{name} in the request and the view schemas"
+        );
+    }
     let draft = call(
         "post",
         "/connections",
