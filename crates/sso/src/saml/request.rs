@@ -4,7 +4,9 @@
 //! samael's `make_authentication_request` uses `format!("id-{}", rand::random::<u32>())`, a
 //! 32-bit id; the id is what binds a response to the browser that started the login (S21), so
 //! we issue our own from the OS random source and fill samael's `AuthnRequest` ourselves.
-//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`).
+//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`). What a request
+//! asks of the IdP's authentication (`ForceAuthn`, `RequestedAuthnContext`) is [`authn_ask`]:
+//! the connection's settings combined with the app's `prompt=login`/`max_age`.
 
 use base64::Engine as _;
 use samael::schema::{
