@@ -280,9 +280,14 @@ function connectionEditor(c, done) {
     const v = formValues(e.target);
     const body = { vendor: v.vendor, domains: v.domains ? v.domains.split(/[\s,]+/).filter(Boolean) : [] };
     if (c.kind === "saml") {
-      const allowIdpInitiated = Boolean(idp.allowIdpInitiated);
-      if (v.metadataXml) body.saml = { metadataXml: v.metadataXml, allowIdpInitiated };
-      else if (v.metadataUrl && (v.refetch || v.metadataUrl !== (idp.metadataUrl || ""))) body.saml = { metadataUrl: v.metadataUrl, allowIdpInitiated };
+      // The settings the form does not show are stated again as they are, so new metadata keeps them.
+      const kept = {
+        allowIdpInitiated: Boolean(idp.allowIdpInitiated),
+        forceAuthn: Boolean(idp.forceAuthn),
+        requestedAuthnContext: idp.requestedAuthnContext || [],
+      };
+      if (v.metadataXml) body.saml = { metadataXml: v.metadataXml, ...kept };
+      else if (v.metadataUrl && (v.refetch || v.metadataUrl !== (idp.metadataUrl || ""))) body.saml = { metadataUrl: v.metadataUrl, ...kept };
     }
     if (c.kind === "oidc" && (v.clientSecret || v.issuer !== idp.issuer || v.clientId !== idp.clientId || v.tokenAuthMethod !== idp.tokenAuthMethod)) {
       body.oidc = { issuer: v.issuer, clientId: v.clientId, tokenAuthMethod: v.tokenAuthMethod };

@@ -15,7 +15,7 @@ mod client_secret;
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_policy::setup::Area as SetupArea;
-use roster_sso::config::{connection_urls, ProtocolConfig, SamlConfig};
+use roster_sso::config::{connection_urls, AuthnContextSettings, ProtocolConfig, SamlConfig};
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use roster_sso::setup::{
     self, ConnectionSpec, CreateError, OidcInput, ProtocolInput, SamlInput, SetupError,
@@ -62,6 +62,24 @@ pub struct SamlBody {
     metadata_url: Option<String>,
     #[serde(default)]
     allow_idp_initiated: bool,
+    /// Every login makes the IdP authenticate the user again (`ForceAuthn="true"`), even with
+    /// a live IdP session. Default false.
+    #[serde(default)]
+    force_authn: bool,
+    /// `AuthnContextClassRef` URIs every AuthnRequest asks for (`RequestedAuthnContext`,
+    /// `Comparison="exact"`), e.g. `urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract`;
+    /// at most 10. Default none.
+    #[serde(default)]
+    requested_authn_context: Vec<String>,
+}
+
+impl SamlBody {
+    fn authn(&self) -> AuthnContextSettings {
+        AuthnContextSettings {
+            force_authn: self.force_authn,
+            requested_authn_context: self.requested_authn_context.clone(),
+        }
+    }
 }
 
 /// OIDC settings in a request.
@@ -134,6 +152,7 @@ fn token_auth_method(value: Option<&str>) -> Result<TokenAuthMethod, AdminError>
 
 fn saml_input(body: SamlBody) -> SamlInput {
     SamlInput {
+        authn: body.authn(),
         metadata_xml: body.metadata_xml.filter(|xml| !xml.trim().is_empty()),
         metadata_url: body.metadata_url.filter(|url| !url.trim().is_empty()),
         allow_idp_initiated: body.allow_idp_initiated,
@@ -170,7 +189,13 @@ enum Drafts {
 /// The SAML request fields whose stored values differ in `new`.
 fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static str> {
     let Some(current) = current else {
-        return vec!["metadataXml", "metadataUrl", "allowIdpInitiated"];
+        return vec![
+            "metadataXml",
+            "metadataUrl",
+            "allowIdpInitiated",
+            "forceAuthn",
+            "requestedAuthnContext",
+        ];
     };
     [
         (
@@ -184,6 +209,14 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
         (
             current.allow_idp_initiated != new.allow_idp_initiated,
             "allowIdpInitiated",
+        ),
+        (
+            current.authn.force_authn != new.authn.force_authn,
+            "forceAuthn",
+        ),
+        (
+            current.authn.requested_authn_context != new.authn.requested_authn_context,
+            "requestedAuthnContext",
         ),
     ]
     .into_iter()
@@ -218,10 +251,12 @@ fn protocol_input(
         (ConnectionKind::Saml, saml, None)
             if drafts == Drafts::Allowed && without_metadata(&saml) =>
         {
-            let allow_idp_initiated = saml.is_some_and(|body| body.allow_idp_initiated);
+            let allow_idp_initiated = saml.as_ref().is_some_and(|body| body.allow_idp_initiated);
+            let authn = saml.as_ref().map(SamlBody::authn).unwrap_or_default();
             Ok((
                 ProtocolInput::SamlDraft {
                     allow_idp_initiated,
+                    authn,
                 },
                 unchanged,
             ))
@@ -337,6 +372,10 @@ pub struct SamlIdpSummary {
     /// Where the metadata is fetched from, when it came from a URL.
     metadata_url: Option<String>,
     allow_idp_initiated: bool,
+    /// Every login makes the IdP authenticate the user again (`ForceAuthn`).
+    force_authn: bool,
+    /// The `AuthnContextClassRef`s every AuthnRequest asks for (empty: none).
+    requested_authn_context: Vec<String>,
 }
 
 /// Stored SAML settings this build cannot read.
@@ -411,6 +450,8 @@ impl ConnectionView {
                         .map(|at| at.to_rfc3339()),
                     metadata_url: saml.idp_metadata_url,
                     allow_idp_initiated: saml.allow_idp_initiated,
+                    force_authn: saml.authn.force_authn,
+                    requested_authn_context: saml.authn.requested_authn_context,
                 }),
                 Err(err) => IdpSummary::Unreadable(UnreadableIdp {
                     error: err.to_string(),

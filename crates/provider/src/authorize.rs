@@ -1006,6 +1006,8 @@ mod tests {
             cid: cid.to_owned(),
             iat,
             exp: iat + 3600,
+            acr: None,
+            amr: vec![],
         };
         let old = CREATED - 600;
         let cases = [

@@ -38,6 +38,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "nonce",
     "sid",
     "amr",
+    "acr",
     "email",
     "email_verified",
     "name",

@@ -401,7 +401,14 @@ fn issue_code(
             .split(' ')
             .any(|scope| scope == "offline_access"),
         auth_time: seconds(claims.iat),
-        amr: vec![if password { "pwd" } else { "fed" }.to_owned()],
+        // What the session says of how the user authenticated; a session signed before Roster
+        // kept it says nothing, and then the way in (password or an IdP) is all there is.
+        amr: if claims.amr.is_empty() {
+            vec![if password { "pwd" } else { "fed" }.to_owned()]
+        } else {
+            claims.amr.clone()
+        },
+        acr: claims.acr.clone(),
     };
     let binding = CodeBinding {
         redirect_uri: request.redirect_uri.clone(),

@@ -246,6 +246,7 @@ fn issue(
             nonce,
             sid,
             amr: &amr,
+            acr: grant.acr.as_deref(),
         },
         &id_key,
         now,

@@ -109,6 +109,8 @@ fn user() -> UserClaims {
 
 const ALL_SCOPES: &[&str] = &["openid", "profile", "email", "roles", "groups"];
 
+const MFA_CLASS: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+
 fn id_input<'a>(
     user: &'a UserClaims,
     scopes: &'a [&'a str],
@@ -123,6 +125,7 @@ fn id_input<'a>(
         nonce: Some("n-0S6_WzA2Mj"),
         sid: "5f1c2b4d5e6f7a8b9c0d1e2f3a4b5c6d",
         amr,
+        acr: Some(MFA_CLASS),
     }
 }
 
@@ -187,6 +190,7 @@ fn id_tokens_verify_with_openidconnect_against_the_published_jwks() {
         assert_eq!(claims["roles"], json!(["admin", "viewer"]));
         assert_eq!(claims["groups"], json!(["Engineering"]));
         assert_eq!(claims["amr"], json!(["pwd"]));
+        assert_eq!(claims["acr"], MFA_CLASS);
         assert!(claims.get("roles_truncated").is_none());
     }
 }
@@ -208,9 +212,19 @@ fn id_token_claims_follow_scopes_nonce_and_the_injected_clock() {
             "iss": ISSUER, "aud": CLIENT, "sub": user.sub,
             "iat": 1_700_000_100, "exp": 1_700_000_100 + ID_TOKEN_LIFETIME_SECS,
             "auth_time": 1_700_000_000, "sid": "5f1c2b4d5e6f7a8b9c0d1e2f3a4b5c6d",
-            "amr": ["mfa"], "wid": user.wid, "workspace": "acme", "idp": user.idp,
+            "amr": ["mfa"], "acr": MFA_CLASS, "wid": user.wid, "workspace": "acme",
+            "idp": user.idp,
         })
     );
+    // No asserted class: no `acr` claim at all (never an empty or null one).
+    let without = id_token_claims(
+        &IdTokenInput {
+            acr: None,
+            ..input.clone()
+        },
+        now,
+    );
+    assert!(serde_json::to_value(without).unwrap().get("acr").is_none());
 
     let scoped = user.scoped(&["openid", "email"]);
     assert_eq!(scoped.email.as_deref(), Some("ada@acme.example"));

@@ -116,6 +116,7 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
             Some(input) => ProtocolInput::Saml(input),
             None => ProtocolInput::SamlDraft {
                 allow_idp_initiated: args.allow_idp_initiated,
+                authn: Default::default(),
             },
         },
         KindArg::Oidc => ProtocolInput::Oidc(oidc_input(args)?),
@@ -198,6 +199,7 @@ fn metadata_input(
         metadata_xml,
         metadata_url: url.map(str::to_owned),
         allow_idp_initiated,
+        authn: Default::default(),
     })
 }
 
@@ -227,11 +229,15 @@ pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> a
     if connection.status == ConnectionStatus::Revoked {
         bail!("connection {:?} is revoked", args.name);
     }
-    let input = metadata_input(
+    let mut input = metadata_input(
         args.idp_metadata_url.as_deref(),
         args.idp_metadata_file.as_deref(),
         args.allow_idp_initiated,
     )?;
+    // New metadata keeps the authentication context the connection asks for.
+    if let Ok(stored) = serde_json::from_str::<SamlConfig>(&connection.protocol_config) {
+        input.authn = stored.authn;
+    }
     let (config, idp) = setup::saml_config(input, &settings.outbound_client())?;
     tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");
     let updated = store.update_connection_config_with(

@@ -247,6 +247,7 @@ fn back_channel_logouts_survive_kill_9() {
                     offline: false,
                     auth_time: roster_store::domain::Timestamp::now(),
                     amr: vec!["pwd".to_owned()],
+                    acr: None,
                 },
                 &roster_store::CodeBinding {
                     redirect_uri: "https://catalog.example/cb".to_owned(),

@@ -20,6 +20,52 @@ pub struct SamlConfig {
     pub allow_idp_initiated: bool,
     #[serde(default = "default_skew")]
     pub clock_skew_seconds: i64,
+    /// What every AuthnRequest of this connection asks of the IdP's authentication.
+    #[serde(flatten)]
+    pub authn: AuthnContextSettings,
+}
+
+/// A SAML connection's authentication context settings: whether each login makes the IdP
+/// authenticate the user again (`ForceAuthn`), and which `AuthnContextClassRef`s it must use
+/// (`RequestedAuthnContext`, compared `exact`: the IdP uses one of them or refuses the login).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthnContextSettings {
+    #[serde(default)]
+    pub force_authn: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_authn_context: Vec<String>,
+}
+
+/// The most class references a connection may request.
+pub const MAX_REQUESTED_AUTHN_CONTEXTS: usize = 10;
+
+impl AuthnContextSettings {
+    /// Checks the requested class references: at most [`MAX_REQUESTED_AUTHN_CONTEXTS`], each an
+    /// absolute URI (`urn:…` or `https://…`) of at most 1024 characters without whitespace,
+    /// no duplicates. The error says which one is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.requested_authn_context.len() > MAX_REQUESTED_AUTHN_CONTEXTS {
+            return Err(format!(
+                "requestedAuthnContext takes at most {MAX_REQUESTED_AUTHN_CONTEXTS} class references"
+            ));
+        }
+        for (index, class) in self.requested_authn_context.iter().enumerate() {
+            let uri = url::Url::parse(class).ok();
+            let usable = class.len() <= 1024
+                && !class.chars().any(|c| c.is_whitespace() || c.is_control())
+                && uri.is_some_and(|uri| !uri.cannot_be_a_base() || uri.scheme() == "urn");
+            if !usable {
+                return Err(format!(
+                    "requestedAuthnContext[{index}] must be an absolute URI such as \
+                     urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract, not {class:?}"
+                ));
+            }
+            if self.requested_authn_context[..index].contains(class) {
+                return Err(format!("requestedAuthnContext[{index}] repeats {class:?}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_skew() -> i64 {

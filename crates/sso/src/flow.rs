@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use roster_store::domain::{Connection, LoginClaims, LoginFailure, Workspace};
 use roster_store::{JitError, NewLoginEvent, OneTimeAssertion, Store, StoreError};
 
+use crate::authn_context::SessionAuthn;
 use crate::pages;
 use crate::session::{SessionError, SessionOptions, Sessions, SESSION_COOKIE};
 use crate::throttle::{LoginThrottle, ThrottleLimits};
@@ -284,6 +285,7 @@ impl Attempt<'_> {
         claims: &LoginClaims,
         return_to: &str,
         assertion: Option<OneTimeAssertion<'_>>,
+        authn: SessionAuthn,
     ) -> Result<SignedIn, LoginError> {
         let signed_in = state.store.sign_in(
             self.workspace,
@@ -342,6 +344,7 @@ impl Attempt<'_> {
             self.workspace,
             &outcome.user,
             &self.connection.id.to_string(),
+            authn,
         )?;
         Ok(SignedIn {
             cookie,
@@ -354,12 +357,14 @@ impl Attempt<'_> {
 pub const PASSWORD_LOGIN: &str = "password";
 
 /// Signs a session for `user` (with its current effective roles) and returns its cookie;
-/// `login_via` is the connection id, or [`PASSWORD_LOGIN`].
+/// `login_via` is the connection id, or [`PASSWORD_LOGIN`]; `authn` is how the user
+/// authenticated (kept on the session for the apps' `acr`/`amr`).
 pub fn issue_session(
     state: &SsoState,
     workspace: &Workspace,
     user: &roster_store::domain::User,
     login_via: &str,
+    authn: SessionAuthn,
 ) -> Result<Cookie<'static>, LoginError> {
     let roles = state
         .store
@@ -370,7 +375,7 @@ pub fn issue_session(
         .collect();
     let (token, _) = state
         .sessions
-        .issue(workspace, user, roles, login_via)
+        .issue_with(workspace, user, roles, login_via, authn)
         .map_err(|err| {
             tracing::error!(error = %err, "cannot sign a session");
             LoginError::unavailable()

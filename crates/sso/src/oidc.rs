@@ -42,6 +42,8 @@ use roster_outbound::{Client, OutboundError, ReadBody, OIDC_MAX_BYTES};
 use roster_store::domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
 use serde::{Deserialize, Serialize};
 
+use crate::authn_context::SessionAuthn;
+
 /// How long discovered metadata and keys are trusted before they are fetched again.
 pub const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// At most one JWKS refetch per connection in this interval when tokens name unknown keys.
@@ -449,6 +451,22 @@ impl OidcRp {
         nonce: &str,
         pkce_verifier: &str,
     ) -> Result<LoginClaims, OidcError> {
+        self.finish_with_authn(connection, config, redirect_uri, code, nonce, pkce_verifier)
+            .await
+            .map(|(claims, _)| claims)
+    }
+
+    /// [`OidcRp::finish`], and how the IdP says the user authenticated (its ID token's `acr`
+    /// and `amr`, [`crate::authn_context::from_oidc`]).
+    pub async fn finish_with_authn(
+        &self,
+        connection: ConnectionId,
+        config: &OidcConfig,
+        redirect_uri: &str,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<(LoginClaims, SessionAuthn), OidcError> {
         let metadata = self.metadata(connection, config).await?;
         let client = relying_party(metadata.clone(), config, redirect_uri)?;
         let token = client
@@ -479,7 +497,7 @@ impl OidcRp {
                 verified = verify_id_token(&client, config, id_token, &nonce, token.access_token());
             }
         }
-        let (mut claims, subject) = verified?;
+        let (mut claims, subject, authn) = verified?;
 
         let needs_userinfo = claims.email.is_none() || claims.groups == GroupsClaim::Unknown;
         if needs_userinfo && metadata.userinfo_endpoint().is_some() {
@@ -499,7 +517,7 @@ impl OidcRp {
                 })?;
             merge_userinfo(&mut claims, &info);
         }
-        Ok(claims)
+        Ok((claims, authn))
     }
 }
 
@@ -544,7 +562,7 @@ fn verify_id_token(
     id_token: &openidconnect::core::CoreIdToken,
     nonce: &Nonce,
     access_token: &openidconnect::AccessToken,
-) -> Result<(LoginClaims, openidconnect::SubjectIdentifier), OidcError> {
+) -> Result<(LoginClaims, openidconnect::SubjectIdentifier, SessionAuthn), OidcError> {
     let skew = chrono::Duration::seconds(config.clock_skew_seconds.max(0));
     let verifier = client
         .id_token_verifier()
@@ -608,7 +626,15 @@ fn verify_id_token(
             .map(|n| n.as_str().to_owned()),
         groups: extra.to_claim(),
     };
-    Ok((login, claims.subject().clone()))
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .into_iter()
+        .flatten()
+        .map(|method| method.as_str())
+        .collect();
+    let authn =
+        crate::authn_context::from_oidc(claims.auth_context_ref().map(|acr| acr.as_str()), &amr);
+    Ok((login, claims.subject().clone(), authn))
 }
 
 /// The groups and overage markers of an ID token that has just been verified (so its payload

@@ -27,6 +27,8 @@ use roster_store::domain::{Actor, Timestamp, User, Workspace};
 use roster_store::{KeyRotation, SessionKeyRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::authn_context::SessionAuthn;
+
 /// How long a session lasts unless `sso.session_ttl_secs` says otherwise.
 pub const SESSION_SECONDS: i64 = 8 * 3600;
 /// How long a replica trusts its in-memory copy of the keys unless `sso.key_cache_secs` says
@@ -58,6 +60,14 @@ pub struct SessionClaims {
     pub cid: String,
     pub iat: i64,
     pub exp: i64,
+    /// The authentication context class the IdP asserted (SAML `AuthnContextClassRef`), if
+    /// any: the `acr` apps get ([`crate::authn_context`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// How the user authenticated (RFC 8176 values, e.g. `["fed", "mfa"]`): the `amr` apps
+    /// get. Empty in sessions signed before Roster kept it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,13 +362,32 @@ impl Sessions {
         Ok(serde_json::json!({ "keys": keys }))
     }
 
-    /// Issues a token for `user`; returns it with its claims.
+    /// Issues a token for `user`, saying nothing of how they authenticated; returns it with
+    /// its claims.
     pub fn issue(
         &self,
         workspace: &Workspace,
         user: &User,
         roles: Vec<String>,
         connection_id: &str,
+    ) -> Result<(String, SessionClaims), SessionError> {
+        self.issue_with(
+            workspace,
+            user,
+            roles,
+            connection_id,
+            SessionAuthn::default(),
+        )
+    }
+
+    /// Issues a token for `user` who authenticated as `authn` says; returns it with its claims.
+    pub fn issue_with(
+        &self,
+        workspace: &Workspace,
+        user: &User,
+        roles: Vec<String>,
+        connection_id: &str,
+        authn: SessionAuthn,
     ) -> Result<(String, SessionClaims), SessionError> {
         let mut set = self.key_set(false)?;
         if set.signer.is_none() {
@@ -381,6 +410,8 @@ impl Sessions {
             cid: connection_id.to_owned(),
             iat: now,
             exp: now + self.options.ttl_seconds,
+            acr: authn.acr,
+            amr: authn.amr,
         };
         let token = key.sign(kid, &claims)?;
         Ok((token, claims))
@@ -538,6 +569,8 @@ mod tests {
             cid: "connection".into(),
             iat: 1_900_000_000,
             exp: 1_900_003_600,
+            acr: None,
+            amr: vec![],
         }
     }
 

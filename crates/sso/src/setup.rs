@@ -11,7 +11,7 @@ use roster_outbound::{Client, OutboundError, ReadBody, SAML_METADATA_MAX_BYTES};
 use roster_store::domain::{Connection, ConnectionKind, ConnectionStatus};
 use serde::Serialize;
 
-use crate::config::SamlConfig;
+use crate::config::{AuthnContextSettings, SamlConfig};
 use crate::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use crate::saml::IdpMetadata;
 
@@ -38,6 +38,8 @@ pub struct SamlInput {
     pub metadata_xml: Option<String>,
     pub metadata_url: Option<String>,
     pub allow_idp_initiated: bool,
+    /// `ForceAuthn` and `RequestedAuthnContext` for every login ([`AuthnContextSettings::check`]).
+    pub authn: AuthnContextSettings,
 }
 
 /// Fetches IdP metadata through the outbound client (address policy at connect time, no
@@ -90,11 +92,13 @@ pub fn saml_config(
             ))
         }
     };
+    input.authn.check().map_err(SetupError::Invalid)?;
     let config = SamlConfig {
         idp_metadata_xml: xml,
         idp_metadata_url: input.metadata_url,
         allow_idp_initiated: input.allow_idp_initiated,
         clock_skew_seconds: 180,
+        authn: input.authn,
     };
     let idp = config
         .idp()
@@ -107,12 +111,17 @@ pub fn saml_config(
 /// The settings of a draft SAML connection: no IdP metadata yet (Okta and Entra ask for the SP
 /// values first). Its logins are refused until [`saml_config`] accepts the metadata; stored
 /// settings never skip that check, since [`SamlConfig::idp`] parses the (empty) document anew.
-pub fn saml_draft_config(allow_idp_initiated: bool) -> Result<String, SetupError> {
+pub fn saml_draft_config(
+    allow_idp_initiated: bool,
+    authn: AuthnContextSettings,
+) -> Result<String, SetupError> {
+    authn.check().map_err(SetupError::Invalid)?;
     let config = SamlConfig {
         idp_metadata_xml: String::new(),
         idp_metadata_url: None,
         allow_idp_initiated,
         clock_skew_seconds: 180,
+        authn,
     };
     serde_json::to_string(&config)
         .map_err(|err| SetupError::Invalid(format!("cannot encode the settings: {err}")))
@@ -434,7 +443,7 @@ mod tests {
             SamlInput {
                 metadata_xml: Some("<x/>".into()),
                 metadata_url: Some("https://idp.example/md".into()),
-                allow_idp_initiated: false,
+                ..SamlInput::default()
             },
             &outbound,
         );

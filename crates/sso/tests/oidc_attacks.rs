@@ -700,6 +700,48 @@ fn a_forced_start_asks_the_op_to_authenticate_again() {
 // Happy paths
 // ---------------------------------------------------------------------------------------------
 
+/// Issue #27: the upstream ID token's `acr` and `amr` come out of the verified token as the
+/// session's authentication context (`fed` first); a token without them says only `fed`.
+#[test]
+fn the_upstream_acr_and_amr_are_the_logins_authentication_context() {
+    let fx = Fixture::new();
+    let start = fx.start();
+    fx.authorize(&start);
+    let mut with_context = claims(fx.issuer(), &start.nonce);
+    with_context["acr"] = json!("urn:example:loa:mfa");
+    with_context["amr"] = json!(["pwd", "otp"]);
+    fx.op.set_id_token(&rs256(op_key(), &with_context));
+    let (login, authn) = run(fx.rp.finish_with_authn(
+        fx.connection,
+        &fx.config,
+        REDIRECT_URI,
+        CODE,
+        &start.nonce,
+        &start.pkce_verifier,
+    ))
+    .unwrap();
+    assert_eq!(login, expected_claims());
+    assert_eq!(authn.acr.as_deref(), Some("urn:example:loa:mfa"));
+    assert_eq!(authn.amr, ["fed", "pwd", "otp"]);
+
+    let fx = Fixture::new();
+    let start = fx.start();
+    fx.authorize(&start);
+    fx.op
+        .set_id_token(&rs256(op_key(), &claims(fx.issuer(), &start.nonce)));
+    let (_, authn) = run(fx.rp.finish_with_authn(
+        fx.connection,
+        &fx.config,
+        REDIRECT_URI,
+        CODE,
+        &start.nonce,
+        &start.pkce_verifier,
+    ))
+    .unwrap();
+    assert_eq!(authn.acr, None);
+    assert_eq!(authn.amr, ["fed"]);
+}
+
 #[test]
 fn happy_path_rs256_with_groups_in_the_id_token() {
     let fx = Fixture::new();

@@ -43,6 +43,7 @@ fn main() -> Fallible<()> {
                 offline: false,
                 auth_time: now,
                 amr: vec!["pwd".to_owned()],
+                acr: None,
             },
             &CodeBinding {
                 redirect_uri: "https://bench.example/callback".to_owned(),

@@ -446,6 +446,7 @@ diesel::table! {
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        acr -> Nullable<Text>,
     }
 }
 

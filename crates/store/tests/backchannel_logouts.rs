@@ -148,6 +148,7 @@ impl Fixture {
                     offline,
                     auth_time: Timestamp::now(),
                     amr: vec!["pwd".to_owned()],
+                    acr: None,
                 },
                 &CodeBinding {
                     redirect_uri: REDIRECT.to_owned(),

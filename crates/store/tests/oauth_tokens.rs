@@ -79,6 +79,7 @@ impl Fixture {
             offline,
             auth_time: Timestamp::from_micros(1_000_000),
             amr: vec!["pwd".to_owned()],
+            acr: None,
         }
     }
 

@@ -59,6 +59,7 @@ fn signed_in(
                 offline,
                 auth_time: at,
                 amr: vec!["pwd".to_owned()],
+                acr: None,
             },
             &CodeBinding {
                 redirect_uri: REDIRECT.to_owned(),

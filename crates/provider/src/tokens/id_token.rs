@@ -114,6 +114,9 @@ pub struct IdTokenClaims {
     pub sid: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The authentication context class the upstream IdP asserted (absent when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     #[serde(flatten)]
     pub user: ScopedClaims,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -139,6 +142,8 @@ pub struct IdTokenInput<'a> {
     /// How the user authenticated (RFC 8176 values, e.g. `["pwd"]`, `["mfa"]`), as the
     /// upstream IdP reported it.
     pub amr: &'a [String],
+    /// The authentication context class the upstream IdP asserted, if any.
+    pub acr: Option<&'a str>,
 }
 
 /// The claims of the ID token minted at `now` (its roles and groups capped).
@@ -157,6 +162,7 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, now: Timestamp) -> IdTokenClaim
         nonce: input.nonce.map(str::to_owned),
         sid: input.sid.to_owned(),
         amr: input.amr.to_vec(),
+        acr: input.acr.map(str::to_owned),
         user,
         roles_truncated,
         groups_truncated,

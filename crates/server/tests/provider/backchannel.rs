@@ -145,6 +145,7 @@ impl Setup {
                     offline: true,
                     auth_time: Timestamp::now(),
                     amr: vec!["pwd".to_owned()],
+                    acr: None,
                 },
                 &CodeBinding {
                     redirect_uri: REDIRECT.to_owned(),

@@ -24,7 +24,7 @@ fn the_metadata_is_the_contract_with_the_public_url_as_issuer() {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "scopes_supported": ["openid", "profile", "email", "roles", "groups", "offline_access"],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "email",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "email",
             "email_verified", "name", "given_name", "family_name", "preferred_username", "wid",
             "workspace", "idp", "roles", "groups"
         ],

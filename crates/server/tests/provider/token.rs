@@ -104,6 +104,7 @@ impl Product {
                     offline,
                     auth_time: Timestamp::now(),
                     amr: vec!["pwd".to_owned()],
+                    acr: None,
                 },
                 &CodeBinding {
                     redirect_uri: REDIRECT.to_owned(),

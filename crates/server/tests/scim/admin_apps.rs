@@ -71,6 +71,7 @@ fn sign_in(app: &TestApp, user: &User, product: &Product, offline: bool) -> (Str
                 offline,
                 auth_time: Timestamp::now(),
                 amr: vec!["pwd".to_owned()],
+                acr: None,
             },
             &CodeBinding {
                 redirect_uri: REDIRECT.to_owned(),

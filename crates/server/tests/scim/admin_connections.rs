@@ -230,6 +230,53 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
     assert_eq!(reconfigured.status, 200, "{:#}", reconfigured.body);
     assert_eq!(reconfigured.body["idp"]["metadataUrl"], Value::Null);
     assert_eq!(reconfigured.body["idp"]["allowIdpInitiated"], true);
+    assert_eq!(reconfigured.body["idp"]["forceAuthn"], false);
+    assert_eq!(reconfigured.body["idp"]["requestedAuthnContext"], json!([]));
+
+    // The authentication context (issue #27): a class that is no URI, or too many, is refused
+    // and nothing changes; valid ones are stored and shown.
+    const MFA: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+    let eleven: Vec<String> = (0..11).map(|i| format!("urn:example:{i}")).collect();
+    for bad in [
+        json!(["mfa"]),
+        json!([MFA, MFA]),
+        json!(eleven),
+        json!("urn:x"),
+    ] {
+        app.admin(
+            &key,
+            "PUT",
+            &format!("/connections/{id}/settings"),
+            Some(
+                json!({"saml": {"metadataXml": okta_metadata(), "forceAuthn": true,
+                                 "requestedAuthnContext": bad}}),
+            ),
+        )
+        .assert_admin_error(400, "validation");
+        assert_eq!(
+            app.admin(&key, "GET", &format!("/connections/{id}"), None)
+                .body["idp"],
+            reconfigured.body["idp"],
+            "{bad}"
+        );
+    }
+    let context = app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(
+            json!({"saml": {"metadataXml": okta_metadata(), "allowIdpInitiated": true,
+                             "forceAuthn": true, "requestedAuthnContext": [MFA]}}),
+        ),
+    );
+    assert_eq!(context.status, 200, "{:#}", context.body);
+    assert_eq!(context.body["idp"]["forceAuthn"], true);
+    assert_eq!(context.body["idp"]["requestedAuthnContext"], json!([MFA]));
+    assert_eq!(
+        app.admin(&key, "GET", &format!("/connections/{id}"), None)
+            .body["idp"]["requestedAuthnContext"],
+        json!([MFA])
+    );
 
     // Revoke: logins through it stop; it stays listed as revoked; settings can't change.
     assert_eq!(
@@ -863,11 +910,20 @@ fn success_answers_match_the_openapi_document() {
         "post",
         "/connections",
         Some(
-            json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataXml": okta_metadata()}}),
+            json!({"name": "okta", "kind": "saml", "vendor": "okta", "domains": ["acme.test"], "saml": {"metadataXml": okta_metadata(), "forceAuthn": true, "requestedAuthnContext": ["urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"]}}),
         ),
         201,
     );
     assert!(saml.body["idp"]["entityId"].is_string(), "{:#}", saml.body);
+    assert_eq!(saml.body["idp"]["forceAuthn"], true, "{:#}", saml.body);
+    // The request body's schema (what schemathesis generates from) names both settings.
+    let document_text = document.to_string();
+    for name in ["forceAuthn", "requestedAuthnContext"] {
+        assert!(
+            document_text.matches(&format!("\"{name}\"")).count() >= 2,
+            "{name} in the request and the view schemas"
+        );
+    }
     let draft = call(
         "post",
         "/connections",

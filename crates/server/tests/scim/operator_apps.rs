@@ -201,6 +201,7 @@ fn an_operator_registers_lists_rotates_and_deletes_apps() {
                 offline: false,
                 auth_time: Timestamp::now(),
                 amr: vec!["pwd".to_owned()],
+                acr: None,
             },
             &CodeBinding {
                 redirect_uri: REDIRECT.to_owned(),

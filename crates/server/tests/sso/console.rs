@@ -796,6 +796,7 @@ fn sign_into_product<'a>(
                 offline,
                 auth_time: Timestamp::now(),
                 amr: vec!["pwd".to_owned()],
+                acr: None,
             },
             &CodeBinding {
                 redirect_uri: REDIRECT.to_owned(),

@@ -15,6 +15,7 @@ mod idps;
 #[path = "../common/process.rs"]
 mod process;
 
+mod authn_context;
 mod certificate_expiry;
 mod console;
 mod console_auth;

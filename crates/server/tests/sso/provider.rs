@@ -122,7 +122,14 @@ fn a_product_signs_in_through_the_workspaces_saml_idp() {
     assert_eq!(claims["wid"], p.app.workspace.id.to_string());
     assert_eq!(claims["groups"], json!(["Engineering"]));
     assert_eq!(claims["roles"], json!(["engineer"]));
-    assert_eq!(claims["amr"], json!(["fed"]));
+    // SimpleSAMLphp asserts a password class: `fed` and then `pwd` (docs/sso.md's table).
+    assert_eq!(claims["amr"][0], "fed", "{claims}");
+    assert!(
+        claims["acr"]
+            .as_str()
+            .is_some_and(|acr| acr.starts_with("urn:oasis:names:tc:SAML:2.0:ac:classes:")),
+        "{claims}"
+    );
     assert_eq!(claims["nonce"], "n-1");
     assert!(claims["idp"].is_string());
     assert_eq!(p.app.user_count(), 1, "JIT created Alice");

@@ -302,12 +302,11 @@ fn saml_request(
     let idp = saml_config.idp()?;
     let sp = config::sp_settings(&state.public_url, connection);
     pending.id = saml::new_request_id()?;
+    let ask = saml::authn_ask(&saml_config.authn, force);
     match idp.sso_redirect_url {
-        Some(_) => {
-            saml::authn_request_url(&idp, &sp, &pending.id, None, force).map(ToIdp::Redirect)
-        }
+        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None, &ask).map(ToIdp::Redirect),
         None => {
-            saml::authn_request_post_form(&idp, &sp, &pending.id, None, force).map(ToIdp::PostForm)
+            saml::authn_request_post_form(&idp, &sp, &pending.id, None, &ask).map(ToIdp::PostForm)
         }
     }
 }

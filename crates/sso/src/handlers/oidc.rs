@@ -47,7 +47,7 @@ pub async fn callback(
     let redirect_uri = config::redirect_uri(&state.public_url, &connection);
     let claims = state
         .oidc
-        .finish(
+        .finish_with_authn(
             connection.id,
             &oidc,
             &redirect_uri,
@@ -64,7 +64,7 @@ pub async fn callback(
                 connection: &connection,
             };
             return match claims {
-                Ok(claims) => {
+                Ok((claims, _)) => {
                     let checks = passed_checks(&oidc, &claims);
                     flow.complete(&state, &claims, oidc_attributes(&claims), checks, None)
                 }
@@ -76,10 +76,10 @@ pub async fn callback(
             connection: &connection,
             protocol: "oidc",
         };
-        let claims =
+        let (claims, authn) =
             claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
         attempt
-            .complete(&state, &claims, &pending.return_to, None)
+            .complete(&state, &claims, &pending.return_to, None, authn)
             .map(Landing::SignedIn)
     })
     .await

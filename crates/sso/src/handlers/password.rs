@@ -147,7 +147,13 @@ fn finish(state: &SsoState, outcome: Outcome) -> Result<Cookie<'static>, LoginEr
             Err(LoginError::recorded(failure, Some(event_id)))
         }
         Outcome::Accepted(workspace, user) => {
-            let cookie = issue_session(state, &workspace, &user, PASSWORD_LOGIN)?;
+            let cookie = issue_session(
+                state,
+                &workspace,
+                &user,
+                PASSWORD_LOGIN,
+                crate::authn_context::password(),
+            )?;
             state.store.record_login_event(NewLoginEvent {
                 workspace_id: workspace.id,
                 connection_id: None,

@@ -4,6 +4,7 @@
 //! One validation ([`Response::verify`]) serves a real login and a test sign-in
 //! (`crate::test_sign_in`); only what follows it differs: a session, or a stored report.
 
+use crate::authn_context::{self, SessionAuthn};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -139,6 +140,7 @@ fn answer(
             &verified.claims,
             &verified.return_to,
             Some(verified.one_time()),
+            verified.authn.clone(),
         )
         .map(Landing::SignedIn)
 }
@@ -209,6 +211,8 @@ struct Response<'a> {
 /// A response every check accepted, its request consumed.
 struct Verified {
     claims: LoginClaims,
+    /// How the IdP authenticated the user, for the session.
+    authn: SessionAuthn,
     attributes: std::collections::BTreeMap<String, Vec<String>>,
     assertion_id: String,
     replay_until: Timestamp,
@@ -318,6 +322,7 @@ impl Response<'_> {
         let claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
         Ok(Verified {
             claims,
+            authn: authn_context::from_saml(assertion.authn_context_class_ref.as_deref()),
             attributes: assertion.attributes,
             assertion_id: assertion.assertion_id,
             replay_until,

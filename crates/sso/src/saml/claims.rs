@@ -145,6 +145,7 @@ mod tests {
             name_id_format: format.map(str::to_owned),
             in_response_to: None,
             session_not_on_or_after_unix: 0,
+            authn_context_class_ref: None,
             attributes: attributes
                 .iter()
                 .map(|(name, values)| {

@@ -67,7 +67,9 @@ pub use escape::{auto_post_form, escape_html, hidden_inputs};
 pub use form::{AcsForm, DuplicateField};
 pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
 pub use prescan::MAX_RESPONSE_BYTES;
-pub use request::{authn_request_post_form, authn_request_url, new_request_id, ForceAuthn};
+pub use request::{
+    authn_ask, authn_request_post_form, authn_request_url, new_request_id, AuthnAsk, ForceAuthn,
+};
 /// How often IdP certificates were loaded into keys, and how often a loaded one was reused.
 pub use roster_xmlsec_keys::{counts as certificate_key_counts, KeyCacheCounts};
 pub use validate::{validate_response, validate_response_at, ValidationPolicy, VerifiedAssertion};

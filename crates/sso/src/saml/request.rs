@@ -4,15 +4,21 @@
 //! samael's `make_authentication_request` uses `format!("id-{}", rand::random::<u32>())`, a
 //! 32-bit id; the id is what binds a response to the browser that started the login (S21), so
 //! we issue our own from the OS random source and fill samael's `AuthnRequest` ourselves.
-//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`).
+//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`). What a request
+//! asks of the IdP's authentication (`ForceAuthn`, `RequestedAuthnContext`) is [`authn_ask`]:
+//! the connection's settings combined with the app's `prompt=login`/`max_age`.
 
 use base64::Engine as _;
-use samael::schema::{AuthnRequest, Issuer, NameIdPolicy};
+use samael::schema::{
+    AuthnContextClassRef, AuthnContextComparison, AuthnRequest, Issuer, NameIdPolicy,
+    RequestedAuthnContext,
+};
 use samael::traits::ToXml;
 
 use super::error::SamlError;
 use super::escape::auto_post_form;
 use super::metadata::{IdpMetadata, SpSettings, HTTP_POST_BINDING};
+use crate::config::AuthnContextSettings;
 
 const PERSISTENT_NAME_ID: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 
@@ -29,6 +35,26 @@ pub fn new_request_id() -> Result<String, SamlError> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForceAuthn(pub bool);
 
+/// What one AuthnRequest asks of the IdP's authentication.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthnAsk {
+    /// `ForceAuthn="true"`.
+    pub force_authn: bool,
+    /// A `RequestedAuthnContext` with these class references (`Comparison="exact"`), when any.
+    pub requested_authn_context: Vec<String>,
+}
+
+/// The rule: what the app asked (`app`: `prompt=login` or an exceeded `max_age`, through the
+/// OpenID Provider) and what the connection requires → what Roster asks the IdP. Either side
+/// forces a new authentication; the connection's requested context is always sent, so no app
+/// can weaken it (an app's `acr_values` are checked against what the IdP asserted instead).
+pub fn authn_ask(connection: &AuthnContextSettings, app: ForceAuthn) -> AuthnAsk {
+    AuthnAsk {
+        force_authn: connection.force_authn || app.0,
+        requested_authn_context: connection.requested_authn_context.clone(),
+    }
+}
+
 /// The HTTP-Redirect binding URL of an unsigned AuthnRequest to the IdP's SSO service, with
 /// `RelayState` appended (URL-encoded) when given.
 pub fn authn_request_url(
@@ -36,13 +62,13 @@ pub fn authn_request_url(
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
-    force: ForceAuthn,
+    ask: &AuthnAsk,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_redirect_url
         .as_deref()
         .ok_or(SamlError::RedirectBindingMissing)?;
-    let request = authn_request(destination, sp, request_id, force);
+    let request = authn_request(destination, sp, request_id, ask);
     match request.redirect(relay_state.unwrap_or_default()) {
         Ok(Some(url)) => Ok(url.into()),
         Ok(None) => Err(SamlError::RedirectBindingMissing),
@@ -59,13 +85,13 @@ pub fn authn_request_post_form(
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
-    force: ForceAuthn,
+    ask: &AuthnAsk,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_post_url
         .as_deref()
         .ok_or_else(|| SamlError::InvalidMetadata("no HTTP-POST SingleSignOnService".into()))?;
-    let xml = authn_request(destination, sp, request_id, force)
+    let xml = authn_request(destination, sp, request_id, ask)
         .to_string()
         .map_err(|error| {
             SamlError::InvalidMetadata(format!("cannot encode the AuthnRequest: {error:?}"))
@@ -79,13 +105,26 @@ pub fn authn_request_post_form(
 }
 
 /// Our AuthnRequest: our id, ACS over HTTP-POST, persistent NameID that the IdP may create,
-/// and `ForceAuthn="true"` when asked.
+/// `ForceAuthn="true"` and a `RequestedAuthnContext` when asked.
 fn authn_request(
     destination: &str,
     sp: &SpSettings,
     request_id: &str,
-    force: ForceAuthn,
+    ask: &AuthnAsk,
 ) -> AuthnRequest {
+    let requested_authn_context =
+        (!ask.requested_authn_context.is_empty()).then(|| RequestedAuthnContext {
+            authn_context_class_refs: Some(
+                ask.requested_authn_context
+                    .iter()
+                    .map(|class| AuthnContextClassRef {
+                        value: Some(class.clone()),
+                    })
+                    .collect(),
+            ),
+            authn_context_decl_refs: None,
+            comparison: Some(AuthnContextComparison::Exact),
+        });
     AuthnRequest {
         id: request_id.to_owned(),
         version: "2.0".to_owned(),
@@ -101,7 +140,8 @@ fn authn_request(
         }),
         assertion_consumer_service_url: Some(sp.acs_url.clone()),
         protocol_binding: Some(HTTP_POST_BINDING.to_owned()),
-        force_authn: force.0.then_some(true),
+        force_authn: ask.force_authn.then_some(true),
+        requested_authn_context,
         ..AuthnRequest::default()
     }
 }
@@ -169,7 +209,8 @@ mod tests {
         let id = new_request_id().unwrap();
         let relay_state = "/app?x=1&y=<script>";
         let url = url::Url::parse(
-            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), ForceAuthn(false)).unwrap(),
+            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), &AuthnAsk::default())
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(url.host_str(), Some("idp.example.com"));
@@ -198,12 +239,23 @@ mod tests {
         assert_eq!(policy.allow_create, Some(true));
         assert!(request.signature.is_none());
         assert_eq!(request.force_authn, None, "ForceAuthn only when asked");
+        assert_eq!(
+            request.requested_authn_context, None,
+            "a context only when asked"
+        );
     }
 
     #[test]
     fn a_forced_login_asks_the_idp_to_authenticate_again() {
         let url = url::Url::parse(
-            &authn_request_url(&idp(), &sp(), "_1", None, ForceAuthn(true)).unwrap(),
+            &authn_request_url(
+                &idp(),
+                &sp(),
+                "_1",
+                None,
+                &authn_ask(&AuthnContextSettings::default(), ForceAuthn(true)),
+            )
+            .unwrap(),
         )
         .unwrap();
         let xml = inflate(&query(&url, "SAMLRequest").unwrap());
@@ -212,9 +264,139 @@ mod tests {
         assert_eq!(request.force_authn, Some(true));
     }
 
+    const MFA: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+    const PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+
+    /// What the app asked + what the connection requires → what Roster asks the IdP.
+    #[test]
+    fn the_ask_combines_the_connection_and_the_app() {
+        let connection = |force_authn: bool, contexts: &[&str]| AuthnContextSettings {
+            force_authn,
+            requested_authn_context: contexts.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let ask = |force_authn: bool, contexts: &[&str]| AuthnAsk {
+            force_authn,
+            requested_authn_context: contexts.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        for (name, settings, app, expected) in [
+            (
+                "nothing asked",
+                connection(false, &[]),
+                false,
+                ask(false, &[]),
+            ),
+            (
+                "the app forces",
+                connection(false, &[]),
+                true,
+                ask(true, &[]),
+            ),
+            (
+                "the connection forces",
+                connection(true, &[]),
+                false,
+                ask(true, &[]),
+            ),
+            ("both force", connection(true, &[]), true, ask(true, &[])),
+            (
+                "the connection's context, not forced",
+                connection(false, &[MFA]),
+                false,
+                ask(false, &[MFA]),
+            ),
+            (
+                "the connection's contexts in order, the app forces",
+                connection(false, &[MFA, PASSWORD]),
+                true,
+                ask(true, &[MFA, PASSWORD]),
+            ),
+            (
+                "everything",
+                connection(true, &[MFA]),
+                true,
+                ask(true, &[MFA]),
+            ),
+        ] {
+            assert_eq!(authn_ask(&settings, ForceAuthn(app)), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_requested_context_is_in_the_request_compared_exactly() {
+        let ask = authn_ask(
+            &AuthnContextSettings {
+                force_authn: true,
+                requested_authn_context: vec![MFA.to_owned(), PASSWORD.to_owned()],
+            },
+            ForceAuthn(false),
+        );
+        let url =
+            url::Url::parse(&authn_request_url(&idp(), &sp(), "_1", None, &ask).unwrap()).unwrap();
+        let xml = inflate(&query(&url, "SAMLRequest").unwrap());
+        assert!(xml.contains(r#"ForceAuthn="true""#), "{xml}");
+        assert!(xml.contains(r#"Comparison="exact""#), "{xml}");
+        let request: AuthnRequest = xml.parse().unwrap();
+        let classes: Vec<String> = request
+            .requested_authn_context
+            .unwrap()
+            .authn_context_class_refs
+            .unwrap()
+            .into_iter()
+            .filter_map(|class| class.value)
+            .collect();
+        assert_eq!(classes, [MFA, PASSWORD]);
+
+        let post_only = IdpMetadata {
+            sso_redirect_url: None,
+            ..idp()
+        };
+        let page = authn_request_post_form(&post_only, &sp(), "_1", None, &ask).unwrap();
+        let encoded = page
+            .split(r#"name="SAMLRequest" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        let xml = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(xml.contains(MFA), "{xml}");
+    }
+
+    #[test]
+    fn requested_contexts_are_checked() {
+        let settings = |contexts: Vec<String>| AuthnContextSettings {
+            force_authn: false,
+            requested_authn_context: contexts,
+        };
+        let ok = |contexts: &[&str]| {
+            settings(contexts.iter().map(|c| (*c).to_owned()).collect()).check()
+        };
+        assert_eq!(ok(&[]), Ok(()));
+        assert_eq!(ok(&[MFA, PASSWORD]), Ok(()));
+        assert_eq!(ok(&["https://refeds.org/profile/mfa"]), Ok(()));
+        for bad in [
+            vec![""],
+            vec!["mfa"],
+            vec!["urn:x y"],
+            vec!["urn:x\n"],
+            vec![MFA, MFA],
+        ] {
+            let error = ok(&bad).unwrap_err();
+            assert!(
+                error.starts_with("requestedAuthnContext["),
+                "{bad:?}: {error}"
+            );
+        }
+        let too_many = settings((0..11).map(|i| format!("urn:example:{i}")).collect());
+        assert!(too_many.check().unwrap_err().contains("at most 10"));
+    }
+
     #[test]
     fn relay_state_is_omitted_when_absent() {
-        let url = authn_request_url(&idp(), &sp(), "_1", None, ForceAuthn::default()).unwrap();
+        let url = authn_request_url(&idp(), &sp(), "_1", None, &AuthnAsk::default()).unwrap();
         assert!(!url.contains("RelayState"));
     }
 
@@ -225,14 +407,14 @@ mod tests {
             ..idp()
         };
         let error =
-            authn_request_url(&post_only, &sp(), "_1", None, ForceAuthn::default()).unwrap_err();
+            authn_request_url(&post_only, &sp(), "_1", None, &AuthnAsk::default()).unwrap_err();
         assert_eq!(error.reason(), "redirect_binding_missing");
         let page = authn_request_post_form(
             &post_only,
             &sp(),
             "_1",
             Some("\"><script>x</script>"),
-            ForceAuthn::default(),
+            &AuthnAsk::default(),
         )
         .unwrap();
         assert!(page.contains(r#"action="https://idp.example.com/post""#));

@@ -56,6 +56,9 @@ pub struct VerifiedAssertion {
     pub session_not_on_or_after_unix: i64,
     /// Attribute values by attribute `Name`, in document order; repeated attributes merged.
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// How the IdP authenticated the user: the first `AuthnStatement`'s
+    /// `AuthnContextClassRef`, when it names one.
+    pub authn_context_class_ref: Option<String>,
 }
 
 /// Validates a base64 SAMLResponse (HTTP-POST binding) for one connection, at the system time.
@@ -134,6 +137,21 @@ fn verified(
         in_response_to: checked.in_response_to,
         session_not_on_or_after_unix: checked.usable_until_unix,
         attributes: attributes(&assertion),
+        authn_context_class_ref: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|statement| {
+                statement
+                    .authn_context
+                    .as_ref()?
+                    .value
+                    .as_ref()?
+                    .value
+                    .clone()
+            })
+            .map(|class| class.trim().to_owned())
+            .filter(|class| !class.is_empty()),
     })
 }
 

@@ -22,7 +22,10 @@ pub enum ProtocolInput {
     /// A SCIM-only connection: no IdP settings.
     Scim,
     /// A SAML connection whose IdP metadata comes later: a draft.
-    SamlDraft { allow_idp_initiated: bool },
+    SamlDraft {
+        allow_idp_initiated: bool,
+        authn: crate::config::AuthnContextSettings,
+    },
     /// A SAML connection with its IdP metadata (the document or its URL).
     Saml(SamlInput),
     /// An OIDC connection: issuer and client.
@@ -63,7 +66,8 @@ pub async fn check_protocol(
         ProtocolInput::Scim => ("{}".to_owned(), true),
         ProtocolInput::SamlDraft {
             allow_idp_initiated,
-        } => (saml_draft_config(allow_idp_initiated)?, false),
+            authn,
+        } => (saml_draft_config(allow_idp_initiated, authn)?, false),
         ProtocolInput::Saml(saml) => (check_saml(outbound, saml).await?, true),
         ProtocolInput::Oidc(oidc) => (oidc_config(rp, oidc).await?, true),
     };

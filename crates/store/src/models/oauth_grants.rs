@@ -45,6 +45,8 @@ pub struct OAuthGrant {
     pub revoked_at: Option<i64>,
     /// Why it was revoked (`logout`, `refresh_token_reuse`, `code_reuse`, `user_deactivated`...).
     pub revoked_reason: Option<String>,
+    /// The authentication context class the upstream IdP asserted, the ID token's `acr`.
+    pub acr: Option<String>,
 }
 
 /// Why a grant was revoked, as recorded in `revoked_reason`.
@@ -151,6 +153,8 @@ pub struct NewOAuthGrant {
     pub offline: bool,
     pub auth_time: Timestamp,
     pub amr: Vec<String>,
+    /// The authentication context class the upstream IdP asserted (`acr`), if any.
+    pub acr: Option<String>,
 }
 
 /// The user of a live grant as the provider states it (ID token, userinfo), read on one
@@ -285,6 +289,7 @@ pub(crate) fn insert_grant(
         created_at: now.as_micros(),
         revoked_at: None,
         revoked_reason: None,
+        acr: new.acr.clone(),
     };
     diesel::insert_into(oauth_grants::table)
         .values(&grant)
@@ -585,6 +590,7 @@ pub(crate) fn test_grant(scope: &str, offline: bool, revoked: bool) -> OAuthGran
         created_at: 0,
         revoked_at: revoked.then_some(5),
         revoked_reason: None,
+        acr: None,
     }
 }
 
@@ -665,6 +671,7 @@ mod tests {
             created_at: 5,
             revoked_at: Some(6),
             revoked_reason: Some("logout".into()),
+            acr: Some("urn:example:mfa".into()),
         };
         let code = OAuthCode {
             code_hash: "code-hash".into(),
