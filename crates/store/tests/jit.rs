@@ -415,6 +415,7 @@ fn an_unverified_email_does_not_pass_the_workspace_domain_allowlist() {
             assert_eq!(
                 detail,
                 serde_json::json!({
+                    "reason": "email_unverified",
                     "claim": "email_verified",
                     "want": true,
                     "got": false,

@@ -541,7 +541,13 @@ fn an_unverified_email_cannot_claim_the_workspace_domain() {
     let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
     assert_eq!(
         detail,
-        json!({ "claim": "email_verified", "want": true, "got": false, "email_domain": "example.test" })
+        json!({
+            "reason": "email_unverified",
+            "claim": "email_verified",
+            "want": true,
+            "got": false,
+            "email_domain": "example.test"
+        })
     );
 
     // The same connection signs in a user whose address the OP has verified.

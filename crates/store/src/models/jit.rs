@@ -86,20 +86,41 @@ fn refusal_detail(refusal: &JitRefusal) -> serde_json::Value {
             json!({ "reason": "user_name_invalid", "got": got, "error": error })
         }
         JitRefusal::EmailUnverified { email_domain } => json!({
+            "reason": "email_unverified",
             "claim": "email_verified",
             "want": true,
             "got": false,
             "email_domain": email_domain,
         }),
-        JitRefusal::EmailDomainNotAllowed { want, got } => json!({ "want": want, "got": got }),
-        JitRefusal::UserInactive { lifecycle, .. } => json!({ "lifecycle": lifecycle.as_str() }),
+        JitRefusal::EmailDomainNotAllowed { want, got } => json!({
+            "reason": "email_domain_not_allowed",
+            "want": want,
+            "got": got,
+        }),
+        JitRefusal::UserInactive { lifecycle, .. } => json!({
+            "reason": "user_inactive",
+            "want": "an active user",
+            "got": lifecycle.as_str(),
+            "lifecycle": lifecycle.as_str(),
+        }),
         JitRefusal::Unlinkable {
-            failure: _,
+            failure,
             existing_user,
             connection_domains,
             email_verified,
             same_email,
         } => json!({
+            "reason": failure.code(),
+            "want": "a new user, or one this connection may link: an email in its verified \
+                     domains that the IdP vouches for",
+            "got": format!(
+                "the {} of user {existing_user}",
+                if failure.code() == "email_conflict" {
+                    "email"
+                } else {
+                    "user name"
+                }
+            ),
             "existing_user": existing_user.to_string(),
             "connection_domains": connection_domains,
             "email_verified": email_verified,
@@ -323,7 +344,13 @@ fn create_user(
     insert_user(conn, actor, &new).map_err(|err| match err {
         StoreError::Conflict { detail, .. } => JitError::Refused {
             failure: LoginFailure::UserNameConflict,
-            detail: serde_json::json!({ "userName": new.user_name.as_str(), "conflict": detail }),
+            detail: serde_json::json!({
+                "reason": "user_name_conflict",
+                "want": "a user name no other user holds",
+                "got": new.user_name.as_str(),
+                "userName": new.user_name.as_str(),
+                "conflict": detail,
+            }),
             user_id: None,
         },
         other => JitError::Store(other),
