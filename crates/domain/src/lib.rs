@@ -33,7 +33,7 @@ pub use ids::{
 pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
-pub use secret::{token_expiry, SecretHash, SecretKind, SecretToken, MAX_TOKEN_DAYS};
+pub use secret::{redact_path, token_expiry, SecretHash, SecretKind, SecretToken, MAX_TOKEN_DAYS};
 pub use timestamp::Timestamp;
 pub use user::{
     email_update, ignored_identifier_changes, EmailUpdate, Identity, IgnoredChange, Lifecycle,

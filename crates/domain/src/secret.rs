@@ -31,6 +31,16 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
+    const ALL: [SecretKind; 7] = [
+        SecretKind::ScimToken,
+        SecretKind::ApiKey,
+        SecretKind::ClientSecret,
+        SecretKind::OperatorKey,
+        SecretKind::SetupLink,
+        SecretKind::SetupSession,
+        SecretKind::AdminInvitation,
+    ];
+
     fn prefix(&self) -> &'static str {
         match self {
             SecretKind::ScimToken => "rsct_",
@@ -42,6 +52,33 @@ impl SecretKind {
             SecretKind::AdminInvitation => "rsai_",
         }
     }
+}
+
+/// `path` for a log line: every segment that is a Roster secret (a setup link's
+/// `/setup/rssl_…`, an invitation's `/invitations/rsai_…`, anything with a secret's prefix)
+/// reads `<redacted>`. One-time links carry their secret in the URL, and every request is logged
+/// with its path.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let secret = |segment: &str| {
+        SecretKind::ALL
+            .iter()
+            .any(|kind| segment.starts_with(kind.prefix()))
+    };
+    if !path.split('/').any(secret) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    std::borrow::Cow::Owned(
+        path.split('/')
+            .map(|segment| {
+                if secret(segment) {
+                    "<redacted>"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
 }
 
 /// A plaintext secret: shown once, never stored, never logged (its `Debug` is redacted).
@@ -144,6 +181,21 @@ pub fn token_expiry(now: Timestamp, days: Option<u32>) -> Result<Option<Timestam
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secrets_in_paths_are_redacted_and_other_paths_left_alone() {
+        use super::redact_path;
+        assert_eq!(redact_path("/setup/rssl_abc"), "/setup/<redacted>");
+        assert_eq!(
+            redact_path("/invitations/rsai_abc/password"),
+            "/invitations/<redacted>/password"
+        );
+        assert_eq!(redact_path("/scim/v2/Users/42"), "/scim/v2/Users/42");
+        assert!(matches!(
+            redact_path("/api/v1/admin/users"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -396,7 +396,8 @@ pub async fn request_context(
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        // One-time links carry their secret in the path: it never reaches a log line.
+        path = %roster_domain::redact_path(req.path()),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

@@ -89,6 +89,7 @@ fn tokens_keys_passwords_and_session_cookies_never_reach_the_logs() {
         ],
     );
     let api_key = run(&db, &["api-key", "create", "--workspace", "acme"]);
+    let operator_key = run(&db, &["operator-key", "create", "--name", "backend"]);
     let admin: Value = serde_json::from_str(&run(
         &db,
         &[
@@ -159,6 +160,47 @@ fn tokens_keys_passwords_and_session_cookies_never_reach_the_logs() {
     );
     assert_eq!(status, 401);
 
+    // One-time links carry their secret in the URL: a setup link and an admin invitation,
+    // opened and used.
+    let mut link_secrets = Vec::new();
+    for (path, body) in [
+        ("setup-links", json!({"intent": "domain"})),
+        ("admins/invitations", json!({"email": "it@acme.test"})),
+    ] {
+        let (status, _, body) = call(
+            http.post(&format!("{base}/api/v1/operator/workspaces/acme/{path}"))
+                .header("Authorization", &format!("Bearer {operator_key}"))
+                .header("Content-Type", "application/json")
+                .send(&body.to_string()),
+        );
+        assert_eq!(status, 201, "{body}");
+        let url: Value = serde_json::from_str(&body).unwrap();
+        let url = url["url"].as_str().unwrap().to_owned();
+        let path = &url[url
+            .find("/setup/")
+            .or_else(|| url.find("/invitations/"))
+            .unwrap()..];
+        let (status, _, _) = call(http.get(&format!("{base}{path}")).call());
+        assert_eq!(status, 200);
+        link_secrets.push(path.rsplit('/').next().unwrap().to_owned());
+    }
+    let (status, cookies, _) = call(
+        http.post(&format!("{base}/setup/{}", link_secrets[0]))
+            .send_empty(),
+    );
+    assert_eq!(status, 303);
+    let setup_session = cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("roster_setup="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let (status, _, _) = call(
+        http.get(&format!("{base}/api/v1/admin/domains"))
+            .header("Cookie", &format!("roster_setup={setup_session}"))
+            .call(),
+    );
+    assert_eq!(status, 200);
+
     // A failed then a successful password login, and the session it opens.
     let login = |password: &str| {
         call(http.post(&format!("{base}/login/password")).send_form([
@@ -207,11 +249,19 @@ fn tokens_keys_passwords_and_session_cookies_never_reach_the_logs() {
         "the server logged at debug level: {output}"
     );
     assert!(output.contains("/login/password"), "requests were logged");
+    assert!(
+        output.contains("/setup/<redacted>"),
+        "the link's page was logged, redacted"
+    );
     let session_signature = session.rsplit('.').next().unwrap();
     for (what, secret) in [
         ("SCIM token", token.as_str()),
         ("wrong SCIM token", wrong_token.as_str()),
         ("admin API key", api_key.as_str()),
+        ("operator key", operator_key.as_str()),
+        ("setup link", link_secrets[0].as_str()),
+        ("admin invitation", link_secrets[1].as_str()),
+        ("setup session", setup_session.as_str()),
         ("wrong admin API key", wrong_key.as_str()),
         ("password", password.as_str()),
         ("wrong password", wrong_password),
