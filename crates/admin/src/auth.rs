@@ -170,7 +170,8 @@ impl FromRequest for Principal {
         let bearer = bearer(req);
         let cookie = req.cookie("roster_session").map(|c| c.value().to_owned());
         let setup_cookie = req.cookie(SETUP_COOKIE).map(|c| c.value().to_owned());
-        let area = route_area(req);
+        // Only a setup session is scoped by route: nobody else pays for the lookup.
+        let area = setup_cookie.as_ref().map(|_| route_area(req));
         let csrf_header = req
             .headers()
             .get("x-csrf-token")
@@ -208,7 +209,7 @@ impl FromRequest for Principal {
                     has_admin_role: true,
                 });
             }
-            if let Some(token) = setup_cookie {
+            if let (Some(token), Some(area)) = (setup_cookie, area) {
                 return setup_principal(store, token, area, write, csrf_header).await;
             }
             let (Some(token), Some(verifier)) = (cookie, verifier) else {
@@ -337,7 +338,11 @@ pub async fn session(
     let caller = principal.clone();
     let (permit, workspace) = roster_store::blocking(move || {
         let permit = permit::require_read(&store, &caller)?;
-        let workspace = store.workspace(permit.workspace_id())?;
+        // Only a setup session's answer names the workspace.
+        let workspace = match caller.setup_link() {
+            Some(_) => Some(store.workspace(permit.workspace_id())?),
+            None => None,
+        };
         Ok::<_, AdminError>((permit, workspace))
     })
     .await?;
@@ -381,14 +386,14 @@ pub async fn session(
             user_id: None,
             signed_in_with_sso: false,
             csrf_token: Some(csrf_token.clone()),
-            setup: Some(SetupSessionView {
+            setup: workspace.map(|workspace| SetupSessionView {
                 link_id: link.id.to_string(),
                 intent: link.intent.as_str().to_owned(),
                 expires_at: link.session_expires_at.map(|at| at.to_rfc3339()),
                 return_url: link.return_url.clone(),
                 workspace: SetupWorkspaceView {
                     slug: workspace.slug.as_str().to_owned(),
-                    display_name: workspace.name.clone(),
+                    display_name: workspace.name,
                 },
             }),
         },
