@@ -73,6 +73,17 @@ pub(crate) fn fuzz() -> Result<u64, String> {
         )?;
     }
     let fuzz_dir = root.join("fuzz");
+    // Built first and on its own, so a build that fails (a compile error, a full disk) is reported
+    // as that and never as a crash the fuzzer found; each run below then reuses this build.
+    say("building the fuzz targets (cargo fuzz build --sanitizer none)");
+    run_checked(
+        Command::new(&cargo_fuzz)
+            .current_dir(&fuzz_dir)
+            // cargo-fuzz passes nightly-only flags; the stable compiler accepts them this way.
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "build", "--sanitizer", "none"]),
+    )
+    .map_err(|err| format!("building the fuzz targets failed: {err}"))?;
     for &(target, runs) in FUZZ_TARGETS {
         let corpus = fuzz_dir.join("corpus").join(target);
         std::fs::create_dir_all(&corpus).map_err(|err| format!("{}: {err}", corpus.display()))?;

@@ -26,11 +26,41 @@ impl Counts {
     }
 }
 
+/// What a clean `cargo xtask test` writes (test binaries, the fuzz build, the release build the
+/// image and crash checks use, the venvs), measured on a fresh checkout with some slack.
+const DISK_NEEDED_GB: u64 = 20;
+
+/// Says so up front when the disk holding the build is short, rather than letting a compiler die
+/// twenty minutes in with "No space left on device".
+fn warn_if_disk_is_short() {
+    let target = crate::cargo_target_dir();
+    let probe = if target.exists() { target } else { repo_root() };
+    let Ok(output) = Command::new("df")
+        .args(["--output=avail", "-B1G"])
+        .arg(&probe)
+        .output()
+    else {
+        return;
+    };
+    let free_gb = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|line| line.trim().parse::<u64>().ok());
+    if let Some(free_gb) = free_gb.filter(|&gb| gb < DISK_NEEDED_GB) {
+        say(&format!(
+            "warning: {free_gb} GB free where {} builds; a clean run needs about {DISK_NEEDED_GB} GB \
+             (`cargo clean` or removing target/debug/incremental frees space)",
+            probe.display()
+        ));
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let sqlite_only = args.iter().any(|a| a == "--sqlite-only");
     if let Some(unknown) = args.iter().find(|a| a.as_str() != "--sqlite-only") {
         return Err(format!("unknown option {unknown:?} for `cargo xtask test`"));
     }
+    warn_if_disk_is_short();
     system::ensure(system::BUILD)?;
     if !sqlite_only {
         system::ensure(system::TEST)?;
