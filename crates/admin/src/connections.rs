@@ -15,7 +15,10 @@ mod client_secret;
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_policy::setup::Area as SetupArea;
-use roster_sso::config::{connection_urls, AuthnContextSettings, ProtocolConfig, SamlConfig};
+use roster_sso::config::{
+    connection_urls, AuthnContextSettings, ProtocolConfig, SamlConfig, SamlKeySettings,
+};
+use roster_sso::saml::AssertionEncryption;
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use roster_sso::setup::{
     self, ConnectionSpec, CreateError, OidcInput, ProtocolInput, SamlInput, SetupError,
@@ -71,6 +74,24 @@ pub struct SamlBody {
     /// at most 10. Default none.
     #[serde(default)]
     requested_authn_context: Vec<String>,
+    /// `optional` (default): plain and encrypted assertions are accepted; `required`: a plain
+    /// assertion is refused (`encryption_required`). The connection's encryption certificate
+    /// is in its SP metadata either way.
+    #[serde(default)]
+    assertion_encryption: AssertionEncryptionBody,
+    /// Sign every AuthnRequest with the connection's signing key (also done whenever the IdP's
+    /// metadata says `WantAuthnRequestsSigned="true"`). Default false.
+    #[serde(default)]
+    sign_authn_requests: bool,
+}
+
+/// Whether a SAML connection still accepts plain assertions.
+#[derive(Debug, Default, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertionEncryptionBody {
+    #[default]
+    Optional,
+    Required,
 }
 
 impl SamlBody {
@@ -78,6 +99,16 @@ impl SamlBody {
         AuthnContextSettings {
             force_authn: self.force_authn,
             requested_authn_context: self.requested_authn_context.clone(),
+        }
+    }
+
+    fn keys(&self) -> SamlKeySettings {
+        SamlKeySettings {
+            assertion_encryption: match self.assertion_encryption {
+                AssertionEncryptionBody::Optional => AssertionEncryption::Optional,
+                AssertionEncryptionBody::Required => AssertionEncryption::Required,
+            },
+            sign_authn_requests: self.sign_authn_requests,
         }
     }
 }
@@ -153,6 +184,7 @@ fn token_auth_method(value: Option<&str>) -> Result<TokenAuthMethod, AdminError>
 fn saml_input(body: SamlBody) -> SamlInput {
     SamlInput {
         authn: body.authn(),
+        keys: body.keys(),
         metadata_xml: body.metadata_xml.filter(|xml| !xml.trim().is_empty()),
         metadata_url: body.metadata_url.filter(|url| !url.trim().is_empty()),
         allow_idp_initiated: body.allow_idp_initiated,
@@ -195,6 +227,8 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
             "allowIdpInitiated",
             "forceAuthn",
             "requestedAuthnContext",
+            "assertionEncryption",
+            "signAuthnRequests",
         ];
     };
     [
@@ -217,6 +251,14 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
         (
             current.authn.requested_authn_context != new.authn.requested_authn_context,
             "requestedAuthnContext",
+        ),
+        (
+            current.keys.assertion_encryption != new.keys.assertion_encryption,
+            "assertionEncryption",
+        ),
+        (
+            current.keys.sign_authn_requests != new.keys.sign_authn_requests,
+            "signAuthnRequests",
         ),
     ]
     .into_iter()
@@ -253,10 +295,12 @@ fn protocol_input(
         {
             let allow_idp_initiated = saml.as_ref().is_some_and(|body| body.allow_idp_initiated);
             let authn = saml.as_ref().map(SamlBody::authn).unwrap_or_default();
+            let keys = saml.as_ref().map(SamlBody::keys).unwrap_or_default();
             Ok((
                 ProtocolInput::SamlDraft {
                     allow_idp_initiated,
                     authn,
+                    keys,
                 },
                 unchanged,
             ))
@@ -376,6 +420,12 @@ pub struct SamlIdpSummary {
     force_authn: bool,
     /// The `AuthnContextClassRef`s every AuthnRequest asks for (empty: none).
     requested_authn_context: Vec<String>,
+    /// `optional` or `required` (plain assertions refused).
+    assertion_encryption: &'static str,
+    /// Whether the admin asked for signed AuthnRequests.
+    sign_authn_requests: bool,
+    /// Whether AuthnRequests are signed: asked for, or the IdP's metadata wants them signed.
+    authn_requests_signed: bool,
 }
 
 /// Stored SAML settings this build cannot read.
@@ -451,6 +501,13 @@ impl ConnectionView {
                     metadata_url: saml.idp_metadata_url,
                     allow_idp_initiated: saml.allow_idp_initiated,
                     force_authn: saml.authn.force_authn,
+                    assertion_encryption: match saml.keys.assertion_encryption {
+                        AssertionEncryption::Optional => "optional",
+                        AssertionEncryption::Required => "required",
+                    },
+                    sign_authn_requests: saml.keys.sign_authn_requests,
+                    authn_requests_signed: saml.keys.sign_authn_requests
+                        || idp.want_authn_requests_signed,
                     requested_authn_context: saml.authn.requested_authn_context,
                 }),
                 Err(err) => IdpSummary::Unreadable(UnreadableIdp {

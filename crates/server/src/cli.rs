@@ -295,6 +295,25 @@ pub struct ConnectionCreate {
     /// SAML/OIDC, JIT group sync: off or every_login (default).
     #[arg(long)]
     pub group_sync: Option<String>,
+    /// SAML: every login makes the IdP authenticate the user again (ForceAuthn).
+    #[arg(long)]
+    pub force_authn: bool,
+    /// SAML: an AuthnContextClassRef every AuthnRequest asks for (repeatable, at most 10).
+    #[arg(long)]
+    pub requested_authn_context: Vec<String>,
+    /// SAML: optional (default) accepts plain and encrypted assertions; required refuses
+    /// plain ones.
+    #[arg(long, value_enum, default_value = "optional")]
+    pub assertion_encryption: AssertionEncryptionArg,
+    /// SAML: sign AuthnRequests with the connection's signing key.
+    #[arg(long)]
+    pub sign_authn_requests: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssertionEncryptionArg {
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +352,54 @@ pub enum ConnectionCommand {
         workspace: String,
         name: String,
     },
+    /// A SAML connection's own keys (request signing, assertion decryption).
+    #[command(subcommand)]
+    Keys(SpKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpKeysCommand {
+    /// List the connection's keys as JSON (never a private half): id, use, status, expiry,
+    /// and which one signs.
+    List {
+        #[arg(long)]
+        workspace: String,
+        /// The connection's name.
+        name: String,
+    },
+    /// Publish a new key beside the current one (both decrypt; the old one keeps signing until
+    /// it is retired). Generated, or the operator's own with --key-file and --cert-file.
+    Rotate {
+        #[arg(long)]
+        workspace: String,
+        name: String,
+        #[arg(long = "use", value_enum)]
+        key_use: SpKeyUseArg,
+        /// A PEM RSA private key (2048 bits or more) to use instead of a generated one.
+        #[arg(long, requires = "cert_file")]
+        key_file: Option<PathBuf>,
+        /// The PEM certificate for --key-file.
+        #[arg(long, requires = "key_file")]
+        cert_file: Option<PathBuf>,
+    },
+    /// Retire a key once the IdP has the new one: unpublished, its private half erased. An IdP
+    /// still using it fails from then on, so --confirm must repeat the key's id.
+    Retire {
+        #[arg(long)]
+        workspace: String,
+        name: String,
+        /// The key's id (`spk_…`, from `keys list`).
+        key: String,
+        /// The key's id again.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpKeyUseArg {
+    Signing,
+    Encryption,
 }
 
 #[derive(Debug, Subcommand)]

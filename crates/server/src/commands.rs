@@ -78,6 +78,9 @@ pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> a
         Command::Connection(ConnectionCommand::Revoke { workspace, name }) => {
             undo::connection_revoke(&workspace, &name, &store)
         }
+        Command::Connection(ConnectionCommand::Keys(command)) => {
+            crate::sp_keys::run(command, &store)
+        }
         Command::Token(command) => token(command, &store),
         Command::Admin(command) => admin(command, settings, &store),
         Command::Role(command) => role(command, &store),

@@ -10,7 +10,8 @@
 
 use anyhow::{anyhow, bail, Context};
 use roster_outbound::Client;
-use roster_sso::config::{connection_urls, SamlConfig};
+use roster_sso::config::{connection_urls, AuthnContextSettings, SamlConfig, SamlKeySettings};
+use roster_sso::saml::AssertionEncryption;
 use roster_sso::oidc::{OidcRp, TokenAuthMethod};
 use roster_sso::setup::{self, ConnectionSpec, OidcInput, ProtocolInput, SamlInput};
 use roster_store::domain::{
@@ -19,7 +20,7 @@ use roster_store::domain::{
 use roster_store::Store;
 use serde_json::json;
 
-use crate::cli::{ConnectionCreate, KindArg, SetMetadata};
+use crate::cli::{AssertionEncryptionArg, ConnectionCreate, KindArg, SetMetadata};
 use crate::output;
 use crate::settings::Settings;
 
@@ -116,7 +117,8 @@ pub fn create(args: &ConnectionCreate, settings: &Settings, store: &Store) -> an
             Some(input) => ProtocolInput::Saml(input),
             None => ProtocolInput::SamlDraft {
                 allow_idp_initiated: args.allow_idp_initiated,
-                authn: Default::default(),
+                authn: authn_settings(args),
+                keys: key_settings(args),
             },
         },
         KindArg::Oidc => ProtocolInput::Oidc(oidc_input(args)?),
@@ -173,12 +175,33 @@ fn saml_input(args: &ConnectionCreate) -> anyhow::Result<Option<SamlInput>> {
     if args.idp_metadata_url.is_none() && args.idp_metadata_file.is_none() {
         return Ok(None);
     }
-    metadata_input(
+    let mut input = metadata_input(
         args.idp_metadata_url.as_deref(),
         args.idp_metadata_file.as_deref(),
         args.allow_idp_initiated,
-    )
-    .map(Some)
+    )?;
+    input.authn = authn_settings(args);
+    input.keys = key_settings(args);
+    Ok(Some(input))
+}
+
+/// `--force-authn` and `--requested-authn-context`.
+fn authn_settings(args: &ConnectionCreate) -> AuthnContextSettings {
+    AuthnContextSettings {
+        force_authn: args.force_authn,
+        requested_authn_context: args.requested_authn_context.clone(),
+    }
+}
+
+/// `--assertion-encryption` and `--sign-authn-requests`.
+fn key_settings(args: &ConnectionCreate) -> SamlKeySettings {
+    SamlKeySettings {
+        assertion_encryption: match args.assertion_encryption {
+            AssertionEncryptionArg::Optional => AssertionEncryption::Optional,
+            AssertionEncryptionArg::Required => AssertionEncryption::Required,
+        },
+        sign_authn_requests: args.sign_authn_requests,
+    }
 }
 
 /// SAML input from exactly one of a metadata URL or file.
@@ -200,6 +223,7 @@ fn metadata_input(
         metadata_url: url.map(str::to_owned),
         allow_idp_initiated,
         authn: Default::default(),
+        keys: Default::default(),
     })
 }
 
@@ -234,9 +258,11 @@ pub fn set_metadata(args: &SetMetadata, settings: &Settings, store: &Store) -> a
         args.idp_metadata_file.as_deref(),
         args.allow_idp_initiated,
     )?;
-    // New metadata keeps the authentication context the connection asks for.
+    // New metadata keeps the authentication context the connection asks for, and what its
+    // keys do.
     if let Ok(stored) = serde_json::from_str::<SamlConfig>(&connection.protocol_config) {
         input.authn = stored.authn;
+        input.keys = stored.keys;
     }
     let (config, idp) = setup::saml_config(input, &settings.outbound_client())?;
     tracing::info!(entity_id = %idp.entity_id, certificates = idp.signing_certificates.len(), "IdP metadata accepted");

@@ -16,6 +16,7 @@ pub mod metrics;
 mod output;
 pub mod process_metrics;
 pub mod settings;
+mod sp_keys;
 mod telemetry;
 mod undo;
 

@@ -5,7 +5,9 @@ use roster_store::domain::{Connection, ConnectionKind};
 use serde::{Deserialize, Serialize};
 
 use crate::oidc::OidcConfig;
-use crate::saml::{parse_idp_metadata, IdpMetadata, SamlError, SpSettings, ValidationPolicy};
+use crate::saml::{
+    parse_idp_metadata, AssertionEncryption, IdpMetadata, SamlError, SpSettings, ValidationPolicy,
+};
 
 /// A SAML connection's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,21 @@ pub struct SamlConfig {
     /// What every AuthnRequest of this connection asks of the IdP's authentication.
     #[serde(flatten)]
     pub authn: AuthnContextSettings,
+    /// What the connection's own keys do: encryption required, requests signed.
+    #[serde(flatten)]
+    pub keys: SamlKeySettings,
+}
+
+/// What a SAML connection's own keys (`sp_keys.rs`) are used for, beyond being published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlKeySettings {
+    /// Whether plain assertions are refused (encrypted ones are always accepted).
+    #[serde(default)]
+    pub assertion_encryption: AssertionEncryption,
+    /// Sign AuthnRequests (also done whenever the IdP's metadata says
+    /// `WantAuthnRequestsSigned="true"`).
+    #[serde(default)]
+    pub sign_authn_requests: bool,
 }
 
 /// A SAML connection's authentication context settings: whether each login makes the IdP
@@ -82,8 +99,18 @@ impl SamlConfig {
         ValidationPolicy {
             clock_skew_seconds: self.clock_skew_seconds,
             allow_idp_initiated: self.allow_idp_initiated,
+            assertion_encryption: self.keys.assertion_encryption,
             ..ValidationPolicy::default()
         }
+    }
+
+    /// Whether this connection's requests are signed: when the admin said so, or when the
+    /// IdP's metadata asks for it (an IdP that wants them signed refuses unsigned ones).
+    pub fn signs_requests(&self) -> bool {
+        self.keys.sign_authn_requests
+            || self
+                .idp()
+                .is_ok_and(|idp| idp.want_authn_requests_signed)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod saml;
 pub mod session;
 pub mod setup;
+pub mod sp_keys;
 pub mod test_sign_in;
 pub mod throttle;
 

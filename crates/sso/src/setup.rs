@@ -11,7 +11,7 @@ use roster_outbound::{Client, OutboundError, ReadBody, SAML_METADATA_MAX_BYTES};
 use roster_store::domain::{Connection, ConnectionKind, ConnectionStatus};
 use serde::Serialize;
 
-use crate::config::{AuthnContextSettings, SamlConfig};
+use crate::config::{AuthnContextSettings, SamlConfig, SamlKeySettings};
 use crate::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
 use crate::saml::IdpMetadata;
 
@@ -40,6 +40,8 @@ pub struct SamlInput {
     pub allow_idp_initiated: bool,
     /// `ForceAuthn` and `RequestedAuthnContext` for every login ([`AuthnContextSettings::check`]).
     pub authn: AuthnContextSettings,
+    /// Encryption required, requests signed.
+    pub keys: SamlKeySettings,
 }
 
 /// Fetches IdP metadata through the outbound client (address policy at connect time, no
@@ -99,6 +101,7 @@ pub fn saml_config(
         allow_idp_initiated: input.allow_idp_initiated,
         clock_skew_seconds: 180,
         authn: input.authn,
+        keys: input.keys,
     };
     let idp = config
         .idp()
@@ -114,6 +117,7 @@ pub fn saml_config(
 pub fn saml_draft_config(
     allow_idp_initiated: bool,
     authn: AuthnContextSettings,
+    keys: SamlKeySettings,
 ) -> Result<String, SetupError> {
     authn.check().map_err(SetupError::Invalid)?;
     let config = SamlConfig {
@@ -122,6 +126,7 @@ pub fn saml_draft_config(
         allow_idp_initiated,
         clock_skew_seconds: 180,
         authn,
+        keys,
     };
     serde_json::to_string(&config)
         .map_err(|err| SetupError::Invalid(format!("cannot encode the settings: {err}")))

@@ -18,8 +18,9 @@ use base64::Engine as _;
 use pretty_assertions::assert_eq;
 use roster_domain::LoginFailure;
 use roster_sso::saml::{
-    claims_from_assertion, new_request_id, parse_idp_metadata, validate_response,
-    validate_response_at, IdpMetadata, SamlError, SpSettings, ValidationPolicy, VerifiedAssertion,
+    claims_from_assertion, generate_sp_key, new_request_id, parse_idp_metadata, validate_response,
+    validate_response_at, AssertionEncryption, IdpMetadata, SamlError, SpKey, SpKeyUse, SpKeys,
+    SpSettings, ValidationPolicy, VerifiedAssertion,
 };
 use samael::crypto::{Crypto, CryptoProvider};
 use time::format_description::well_known::Rfc3339;
@@ -358,6 +359,9 @@ fn unix_now() -> i64 {
     .unwrap()
 }
 
+#[path = "support/xmlenc.rs"]
+mod xmlenc;
+
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -371,6 +375,26 @@ fn sp() -> SpSettings {
         entity_id: SP_ENTITY_ID.into(),
         acs_url: ACS_URL.into(),
     }
+}
+
+/// The SP's encryption key (one per test process, like the IdP's).
+fn sp_key() -> &'static SpKey {
+    static KEY: OnceLock<SpKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let pair = generate_sp_key("saml-attacks-sp", unix_now()).unwrap();
+        SpKey::load(
+            "spk_attacks".into(),
+            SpKeyUse::Encryption,
+            &pair.private_pem,
+            pair.certificate,
+            pair.not_after_unix,
+        )
+        .unwrap()
+    })
+}
+
+fn sp_keys() -> SpKeys {
+    SpKeys::new(vec![sp_key().clone()])
 }
 
 fn idp_initiated() -> ValidationPolicy {
@@ -394,6 +418,7 @@ fn validate_policy(
         &b64(xml),
         &idp_metadata(&[idp_key()]),
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         policy,
         spec.now,
@@ -474,6 +499,7 @@ fn fresh_signed_response_validates() {
         &b64(spec.signed()),
         &idp_metadata(&[idp_key()]),
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
     );
@@ -514,6 +540,7 @@ fn ecdsa_signature_validates() {
         &b64(&xml),
         &idp,
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
         spec.now,
@@ -529,6 +556,7 @@ fn any_certificate_of_a_rollover_set_verifies() {
         &b64(spec.signed()),
         &idp,
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
         spec.now,
@@ -596,6 +624,7 @@ fn s02_no_signing_certificate() {
         &b64(spec.signed()),
         &without_certs,
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
         spec.now,
@@ -969,6 +998,7 @@ fn s21_no_request_pending_in_this_browser() {
         &b64(spec.signed()),
         &idp_metadata(&[idp_key()]),
         &sp(),
+        &sp_keys(),
         &[],
         &ValidationPolicy::default(),
         spec.now,
@@ -1282,6 +1312,7 @@ fn s30_ten_megabytes_is_refused_before_decoding() {
         &huge,
         &idp_metadata(&[idp_key()]),
         &sp(),
+        &sp_keys(),
         &[],
         &ValidationPolicy::default(),
         spec.now,
@@ -1314,6 +1345,7 @@ fn s31_base64_wrapped_with_crlf_is_accepted() {
         &wrapped,
         &idp_metadata(&[idp_key()]),
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
         spec.now,
@@ -1325,13 +1357,200 @@ fn s31_base64_wrapped_with_crlf_is_accepted() {
 // Subjects and encryption: S32, S36
 // ---------------------------------------------------------------------------------------------
 
+/// The response with its (signed, if `sign_assertion`) assertion encrypted to `certificate`
+/// as `how` says, then the Response signed around it if `sign_response`: what an IdP set to
+/// encrypt sends.
+fn encrypted(spec: &Spec, certificate: &str, how: xmlenc::Encryption<'_>) -> String {
+    let plain = Spec {
+        sign_response: false,
+        ..spec.clone()
+    };
+    let xml = root_element(&plain.signed());
+    let assertion = assertion_of(&xml);
+    // An IdP serializes the assertion on its own, with the namespace it uses.
+    let plaintext = assertion.replacen(
+        "<saml:Assertion ",
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" "#,
+        1,
+    );
+    let mut xml = xml.replace(
+        &assertion,
+        &xmlenc::encrypt(plaintext.as_bytes(), certificate, how),
+    );
+    if spec.sign_response {
+        let key = idp_key();
+        let template = spec.signature_template(&spec.response_id, key);
+        xml = xml.replacen("</saml:Issuer>", &format!("</saml:Issuer>{template}"), 1);
+        xml = sign(&xml, key);
+    }
+    xml
+}
+
+fn with_encryption(policy: AssertionEncryption) -> ValidationPolicy {
+    ValidationPolicy {
+        assertion_encryption: policy,
+        ..ValidationPolicy::default()
+    }
+}
+
 #[test]
-fn s32_encrypted_assertions_are_refused() {
+fn s32_encrypted_assertions_are_decrypted_then_validated_like_plain_ones() {
+    for (sign_assertion, sign_response) in [(true, false), (false, true), (true, true)] {
+        let spec = Spec {
+            sign_assertion,
+            sign_response,
+            ..Spec::new()
+        };
+        for how in [
+            xmlenc::SSP_DEFAULT,
+            xmlenc::Encryption {
+                data: xmlenc::AES256_GCM,
+                transport: xmlenc::RSA_OAEP_11,
+                digest: Some(SHA256),
+                mgf: Some("http://www.w3.org/2009/xmlenc11#mgf1sha256"),
+            },
+        ] {
+            let xml = encrypted(&spec, &sp_key().certificate, how);
+            let verified = validate(&spec, &xml).unwrap_or_else(|err| {
+                panic!("assertion signed {sign_assertion}, response {sign_response}, {how:?}: {err}")
+            });
+            assert_eq!(verified.name_id, NAME_ID);
+            assert_eq!(verified.assertion_id, spec.assertion_id);
+            assert_eq!(verified.attributes["groups"], vec!["engineering", "staff"]);
+            let required = validate_policy(
+                &spec,
+                &xml,
+                &with_encryption(AssertionEncryption::Required),
+            );
+            assert_eq!(required.unwrap().name_id, NAME_ID);
+        }
+    }
+}
+
+#[test]
+fn s32_an_encrypted_assertion_needs_a_signature_inside_or_around_it() {
+    let spec = Spec {
+        sign_assertion: false,
+        sign_response: false,
+        ..Spec::new()
+    };
+    let xml = encrypted(&spec, &sp_key().certificate, xmlenc::SSP_DEFAULT);
+    assert_eq!(refused(validate(&spec, &xml)), "signature_missing");
+}
+
+#[test]
+fn s32_a_connection_that_requires_encryption_refuses_plain_assertions() {
     let spec = Spec::new();
-    let xml = spec.signed();
-    let encrypted = r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>"#;
-    let attack = xml.replace(&assertion_of(&xml), encrypted);
-    assert_eq!(refused(validate(&spec, &attack)), "encrypted_assertion");
+    let plain = validate_policy(
+        &spec,
+        &spec.signed(),
+        &with_encryption(AssertionEncryption::Required),
+    );
+    assert_eq!(refused(plain), "encryption_required");
+}
+
+#[test]
+fn s32_an_assertion_encrypted_for_another_sp_is_refused_as_any_decryption_failure() {
+    let spec = Spec::new();
+    let other = generate_sp_key("another-sp", spec.now).unwrap();
+    let xml = encrypted(&spec, &other.certificate, xmlenc::SSP_DEFAULT);
+    let error = validate(&spec, &xml).unwrap_err();
+    assert_eq!(error, SamlError::DecryptionFailed);
+    assert_eq!(error.failure(), LoginFailure::InvalidResponse);
+}
+
+#[test]
+fn s32_rsa_pkcs1_v1_5_key_transport_is_refused() {
+    let spec = Spec::new();
+    let how = xmlenc::Encryption {
+        transport: xmlenc::RSA_1_5,
+        ..xmlenc::SSP_DEFAULT
+    };
+    let xml = encrypted(&spec, &sp_key().certificate, how);
+    assert_eq!(
+        validate(&spec, &xml).unwrap_err(),
+        SamlError::EncryptionAlgorithmForbidden {
+            element: "EncryptedKey".into(),
+            algorithm: xmlenc::RSA_1_5.into(),
+        }
+    );
+}
+
+/// Anyone can encrypt to the SP's public certificate: what is inside an `EncryptedAssertion`
+/// is attacker-chosen unless a signature covers it. Each wrapping is refused.
+#[test]
+fn s32_wrapped_encrypted_assertions_are_refused() {
+    let spec = Spec::new();
+    let certificate = &sp_key().certificate;
+    let genuine = root_element(&spec.signed());
+    let signed_assertion = assertion_of(&genuine);
+    let evil_assertion = Spec {
+        sign_assertion: false,
+        ..Spec::new()
+    }
+    .assertion_xml(idp_key(), false)
+    .replace(NAME_ID, EVIL_NAME_ID);
+    let encrypt = |plaintext: &str| xmlenc::encrypt(plaintext.as_bytes(), certificate, xmlenc::SSP_DEFAULT);
+
+    // The signed assertion beside an encrypted evil one, and the other way round.
+    let beside = genuine.replace(
+        &signed_assertion,
+        &format!("{signed_assertion}{}", encrypt(&evil_assertion)),
+    );
+    assert_eq!(refused(validate(&spec, &beside)), "multiple_assertions");
+    let in_extensions = genuine.replace(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", encrypt(&evil_assertion)),
+    );
+    assert_eq!(refused(validate(&spec, &in_extensions)), "multiple_assertions");
+
+    // A ciphertext that holds the signed assertion and an evil one.
+    let two_inside = genuine.replace(
+        &signed_assertion,
+        &encrypt(&format!("{evil_assertion}{signed_assertion}")),
+    );
+    assert_eq!(refused(validate(&spec, &two_inside)), "multiple_assertions");
+    // The signed assertion wrapped inside an evil one's Advice.
+    let advice = evil_assertion.replacen(
+        "<saml:Subject>",
+        &format!("<saml:Advice>{signed_assertion}</saml:Advice><saml:Subject>"),
+        1,
+    );
+    let wrapped = genuine.replace(&signed_assertion, &encrypt(&advice));
+    assert_eq!(refused(validate(&spec, &wrapped)), "multiple_assertions");
+
+    // An evil assertion encrypted by the attacker: unsigned, it is refused; under the IdP's
+    // Response signature (which covered the genuine ciphertext), the digest breaks.
+    let evil_only = genuine.replace(&signed_assertion, &encrypt(&evil_assertion));
+    assert_eq!(refused(validate(&spec, &evil_only)), "signature_missing");
+    let response_signed = Spec {
+        sign_assertion: false,
+        sign_response: true,
+        ..spec.clone()
+    };
+    let genuine_encrypted = encrypted(&response_signed, certificate, xmlenc::SSP_DEFAULT);
+    let start = genuine_encrypted.find("<saml:EncryptedAssertion>").unwrap();
+    let end = genuine_encrypted.find("</saml:EncryptedAssertion>").unwrap()
+        + "</saml:EncryptedAssertion>".len();
+    let swapped = format!(
+        "{}{}{}",
+        &genuine_encrypted[..start],
+        encrypt(&evil_assertion),
+        &genuine_encrypted[end..]
+    );
+    assert_eq!(refused(validate(&response_signed, &swapped)), "signature_invalid");
+    // The evil assertion carrying the genuine one's signature.
+    let signature_start = signed_assertion.find("<ds:Signature").unwrap();
+    let signature_end = signed_assertion.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let stolen = &signed_assertion[signature_start..signature_end];
+    let evil_with_signature = evil_assertion.replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{stolen}"),
+        1,
+    );
+    let forged = genuine.replace(&signed_assertion, &encrypt(&evil_with_signature));
+    // Its reference names the genuine assertion's ID, not the evil one's.
+    assert_eq!(refused(validate(&spec, &forged)), "signature_reference_mismatch");
 }
 
 #[test]
@@ -1410,6 +1629,7 @@ fn timed_refusal(spec: &Spec, xml: &str) -> (SamlError, Duration) {
         &encoded,
         &idp,
         &sp(),
+        &sp_keys(),
         std::slice::from_ref(&spec.request_id),
         &ValidationPolicy::default(),
         spec.now,

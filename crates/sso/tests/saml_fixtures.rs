@@ -21,7 +21,7 @@ use pretty_assertions::assert_eq;
 use roster_domain::{GroupsClaim, LoginFailure};
 use roster_sso::saml::{
     claims_from_assertion, parse_idp_metadata, validate_response, validate_response_at,
-    IdpMetadata, SamlError, SpSettings, ValidationPolicy, VerifiedAssertion,
+    IdpMetadata, SamlError, SpKeys, SpSettings, ValidationPolicy, VerifiedAssertion,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -113,7 +113,15 @@ impl Fixture {
         now: i64,
     ) -> Result<VerifiedAssertion, SamlError> {
         let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        validate_response_at(&self.response_b64, idp, &self.sp, &ids, policy, now)
+        validate_response_at(
+            &self.response_b64,
+            idp,
+            &self.sp,
+            &SpKeys::default(),
+            &ids,
+            policy,
+            now,
+        )
     }
 }
 
@@ -242,6 +250,7 @@ fn our_clock_decides_not_samaels() {
             &fixture.response_b64,
             &fixture.idp(),
             &fixture.sp,
+            &SpKeys::default(),
             &ids,
             &idp_initiated(),
         );

@@ -553,11 +553,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    saml_sp_keys (id) {
+        id -> Text,
+        connection_id -> Text,
+        key_use -> Text,
+        generation -> Integer,
+        private_pem -> Text,
+        certificate -> Text,
+        not_after -> BigInt,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(connections -> workspaces (workspace_id));
 diesel::joinable!(workspace_domains -> workspaces (workspace_id));
 diesel::joinable!(setup_links -> workspaces (workspace_id));
 diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(certificate_warnings -> connections (connection_id));
+diesel::joinable!(saml_sp_keys -> connections (connection_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -615,4 +630,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     setup_links,
     admin_invitations,
     certificate_warnings,
+    saml_sp_keys,
 );

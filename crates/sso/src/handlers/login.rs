@@ -303,11 +303,21 @@ fn saml_request(
     let sp = config::sp_settings(&state.public_url, connection);
     pending.id = saml::new_request_id()?;
     let ask = saml::authn_ask(&saml_config.authn, force);
+    let keys = if saml_config.signs_requests() {
+        let keys = crate::sp_keys::connection_keys(&state.store, connection)
+            .map_err(|_| saml::SamlError::SigningKeyUnavailable)?;
+        keys.signing_key()
+            .ok_or(saml::SamlError::SigningKeyUnavailable)?;
+        keys
+    } else {
+        saml::SpKeys::default()
+    };
+    let signer = keys.signing_key();
     match idp.sso_redirect_url {
-        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None, &ask).map(ToIdp::Redirect),
-        None => {
-            saml::authn_request_post_form(&idp, &sp, &pending.id, None, &ask).map(ToIdp::PostForm)
-        }
+        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None, &ask, signer)
+            .map(ToIdp::Redirect),
+        None => saml::authn_request_post_form(&idp, &sp, &pending.id, None, &ask, signer)
+            .map(ToIdp::PostForm),
     }
 }
 

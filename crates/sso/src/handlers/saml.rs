@@ -270,9 +270,16 @@ impl Response<'_> {
         // here.
         let idp = saml_config.idp().map_err(refused)?;
         let sp = config::sp_settings(&state.public_url, self.connection);
-        let assertion =
-            saml::validate_response(response, &idp, &sp, self.expected, &saml_config.policy())
-                .map_err(refused)?;
+        let keys = crate::sp_keys::connection_keys(&state.store, self.connection)?;
+        let assertion = saml::validate_response(
+            response,
+            &idp,
+            &sp,
+            &keys,
+            self.expected,
+            &saml_config.policy(),
+        )
+        .map_err(refused)?;
 
         let replay_until = Timestamp::from_micros(
             assertion
@@ -340,11 +347,18 @@ pub async fn metadata(
     path: web::Path<String>,
 ) -> Result<HttpResponse, LoginError> {
     let (id, found) = (path.into_inner(), state.clone());
-    let (_, connection) =
-        roster_store::blocking(move || super::sp_connection(&found, &id, ConnectionKind::Saml))
-            .await?;
+    let (connection, keys) = roster_store::blocking(move || {
+        let (_, connection) = super::sp_connection(&found, &id, ConnectionKind::Saml)?;
+        let keys = crate::sp_keys::connection_keys(&found.store, &connection)?;
+        Ok::<_, LoginError>((connection, keys))
+    })
+    .await?;
     let sp = config::sp_settings(&state.public_url, &connection);
+    let signs_requests = match ProtocolConfig::of(&connection) {
+        Some(ProtocolConfig::Saml(saml_config)) => saml_config.signs_requests(),
+        _ => false,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
-        .body(saml::sp_metadata_xml(&sp)))
+        .body(saml::sp_metadata_xml(&sp, &keys, signs_requests)))
 }

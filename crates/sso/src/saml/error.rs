@@ -27,8 +27,16 @@ pub enum SamlError {
     MultipleAssertions { count: usize },
     #[error("the response holds no assertion")]
     AssertionMissing,
-    #[error("encrypted assertions are not supported")]
-    EncryptedAssertion,
+    #[error("the encrypted assertion cannot be decrypted with this connection's keys")]
+    DecryptionFailed,
+    #[error("the {element} encryption algorithm {algorithm} is not allowed")]
+    EncryptionAlgorithmForbidden {
+        /// Where it is named: `EncryptedData`, `EncryptedKey`, `DigestMethod` or `MGF`.
+        element: String,
+        algorithm: String,
+    },
+    #[error("this connection requires encrypted assertions")]
+    EncryptionRequired,
     #[error("neither the response nor its assertion is signed")]
     SignatureMissing,
     #[error("the identity provider answered with status {code}")]
@@ -67,6 +75,8 @@ pub enum SamlError {
     RedirectBindingMissing,
     #[error("the system random source failed")]
     RandomUnavailable,
+    #[error("the connection's request signing key cannot be loaded")]
+    SigningKeyUnavailable,
     #[error("the signature is missing or does not verify with the configured certificates")]
     SignatureInvalid,
     #[error("the assertion issuer is not the configured identity provider")]
@@ -124,7 +134,9 @@ impl SamlError {
             | SamlError::InvalidMetadata(_)
             | SamlError::RedirectBindingMissing
             | SamlError::ConfigUnreadable => LoginFailure::ConnectionMisconfigured,
-            SamlError::RandomUnavailable => LoginFailure::ConnectionUnavailable,
+            SamlError::RandomUnavailable | SamlError::SigningKeyUnavailable => {
+                LoginFailure::ConnectionUnavailable
+            }
             SamlError::NameIdMissing | SamlError::SubjectMissing { .. } => {
                 LoginFailure::MissingClaims
             }
@@ -134,7 +146,9 @@ impl SamlError {
             | SamlError::DoctypeForbidden
             | SamlError::MultipleAssertions { .. }
             | SamlError::AssertionMissing
-            | SamlError::EncryptedAssertion
+            | SamlError::DecryptionFailed
+            | SamlError::EncryptionAlgorithmForbidden { .. }
+            | SamlError::EncryptionRequired
             | SamlError::SignatureMissing
             | SamlError::AlgorithmForbidden { .. }
             | SamlError::SignatureMisplaced { .. }
@@ -165,7 +179,9 @@ impl SamlError {
             SamlError::DoctypeForbidden => "doctype_forbidden",
             SamlError::MultipleAssertions { .. } => "multiple_assertions",
             SamlError::AssertionMissing => "assertion_missing",
-            SamlError::EncryptedAssertion => "encrypted_assertion",
+            SamlError::DecryptionFailed => "decryption_failed",
+            SamlError::EncryptionAlgorithmForbidden { .. } => "encryption_algorithm_forbidden",
+            SamlError::EncryptionRequired => "encryption_required",
             SamlError::SignatureMissing => "signature_missing",
             SamlError::StatusNotSuccess { .. } => "status_not_success",
             SamlError::AlgorithmForbidden { .. } => "algorithm_forbidden",
@@ -180,6 +196,7 @@ impl SamlError {
             SamlError::RedirectBindingMissing => "redirect_binding_missing",
             SamlError::ConfigUnreadable => "protocol_config_unreadable",
             SamlError::RandomUnavailable => "random_unavailable",
+            SamlError::SigningKeyUnavailable => "signing_key_unavailable",
             SamlError::SignatureInvalid => "signature_invalid",
             SamlError::IssuerMismatch { .. } => "issuer_mismatch",
             SamlError::AudienceMismatch { .. } => "audience_mismatch",
@@ -227,9 +244,19 @@ impl SamlError {
             }),
             SamlError::MultipleAssertions { count } => json!({ "want": 1, "got": count }),
             SamlError::AssertionMissing => json!({ "want": "one Assertion", "got": "none" }),
-            SamlError::EncryptedAssertion => json!({
-                "want": "a plain Assertion (encryption is not supported yet)",
-                "got": "EncryptedAssertion",
+            // One answer for every key-dependent failure (no oracle): nothing about which step.
+            SamlError::DecryptionFailed => json!({
+                "want": "an assertion encrypted to this connection's encryption certificate",
+                "got": "an assertion none of its keys decrypts",
+            }),
+            SamlError::EncryptionAlgorithmForbidden { element, algorithm } => json!({
+                "want": allowed_encryption_algorithms(element),
+                "got": algorithm,
+                "in": element,
+            }),
+            SamlError::EncryptionRequired => json!({
+                "want": "EncryptedAssertion",
+                "got": "a plain Assertion",
             }),
             SamlError::SignatureMissing => json!({
                 "want": "a signed Response or Assertion",
@@ -275,7 +302,9 @@ impl SamlError {
                 "want": "an HTTP-Redirect SingleSignOnService in the IdP metadata",
                 "got": "none",
             }),
-            SamlError::ConfigUnreadable | SamlError::RandomUnavailable => json!({}),
+            SamlError::ConfigUnreadable
+            | SamlError::RandomUnavailable
+            | SamlError::SigningKeyUnavailable => json!({}),
             SamlError::SignatureInvalid => json!({
                 "want": "a signature that verifies with a signing certificate of the IdP metadata",
                 "got": "a signature that does not verify with any of them",
@@ -353,6 +382,16 @@ fn allowed_algorithms(element: &str) -> Vec<&'static str> {
     }
 }
 
+fn allowed_encryption_algorithms(element: &str) -> Vec<&'static str> {
+    use super::decrypt::{ALLOWED_CONTENT, ALLOWED_KEY_TRANSPORT, ALLOWED_MGFS, ALLOWED_OAEP_DIGESTS};
+    match element {
+        "EncryptedData" => ALLOWED_CONTENT.to_vec(),
+        "DigestMethod" => ALLOWED_OAEP_DIGESTS.to_vec(),
+        "MGF" => ALLOWED_MGFS.to_vec(),
+        _ => ALLOWED_KEY_TRANSPORT.to_vec(),
+    }
+}
+
 /// Formats a Unix time for the log, falling back to the number when it is out of range.
 fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -418,7 +457,13 @@ mod tests {
             SamlError::DoctypeForbidden,
             SamlError::MultipleAssertions { count: 2 },
             SamlError::AssertionMissing,
-            SamlError::EncryptedAssertion,
+            SamlError::DecryptionFailed,
+            SamlError::EncryptionAlgorithmForbidden {
+                element: "EncryptedKey".into(),
+                algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-1_5".into(),
+            },
+            SamlError::EncryptionRequired,
+            SamlError::SigningKeyUnavailable,
             SamlError::SignatureMissing,
             SamlError::StatusNotSuccess {
                 code: text(),
@@ -501,7 +546,10 @@ mod tests {
             SamlError::DoctypeForbidden => 3,
             SamlError::MultipleAssertions { .. } => 4,
             SamlError::AssertionMissing => 5,
-            SamlError::EncryptedAssertion => 6,
+            SamlError::DecryptionFailed => 6,
+            SamlError::EncryptionAlgorithmForbidden { .. } => 36,
+            SamlError::EncryptionRequired => 37,
+            SamlError::SigningKeyUnavailable => 38,
             SamlError::SignatureMissing => 7,
             SamlError::StatusNotSuccess { .. } => 8,
             SamlError::AlgorithmForbidden { .. } => 9,
@@ -569,7 +617,7 @@ mod tests {
         indexes.sort_unstable();
         indexes.dedup();
         assert_eq!(indexes, (0..examples.len()).collect::<Vec<_>>());
-        assert_eq!(examples.len(), 36, "one example per variant");
+        assert_eq!(examples.len(), 39, "one example per variant");
 
         let rows = documented();
         for error in &examples {
@@ -614,11 +662,11 @@ mod tests {
             json!({ "reason": "signature_missing", "want": "a signed Response or Assertion", "got": "no signature" })
         );
         assert_eq!(
-            SamlError::EncryptedAssertion.detail(),
+            SamlError::DecryptionFailed.detail(),
             json!({
-                "reason": "encrypted_assertion",
-                "want": "a plain Assertion (encryption is not supported yet)",
-                "got": "EncryptedAssertion",
+                "reason": "decryption_failed",
+                "want": "an assertion encrypted to this connection's encryption certificate",
+                "got": "an assertion none of its keys decrypts",
             })
         );
         assert_eq!(

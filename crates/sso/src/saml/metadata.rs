@@ -15,6 +15,7 @@ use quick_xml::{NsReader, XmlVersion};
 
 use super::error::SamlError;
 use super::escape::escape_html;
+use super::keys::{SpKeyUse, SpKeys};
 
 /// Metadata larger than this is refused: the outbound client's cap for a metadata download, so a
 /// document fetched from a URL and one pasted in are held to the same limit (real IdP metadata is
@@ -38,6 +39,8 @@ pub struct IdpMetadata {
     /// Base64 DER X.509 certificates (whitespace removed) of every `KeyDescriptor` whose `use`
     /// is `signing` or absent: several during a certificate rollover. Any one may sign.
     pub signing_certificates: Vec<String>,
+    /// `WantAuthnRequestsSigned="true"`: the IdP refuses unsigned AuthnRequests.
+    pub want_authn_requests_signed: bool,
 }
 
 /// What the SP is, per connection (derived from `server.public_url` by the caller).
@@ -66,12 +69,24 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
 
 /// SP metadata: an `EntityDescriptor` with one `SPSSODescriptor` (ACS over HTTP-POST,
 /// persistent and email NameID formats, unsigned requests, signed assertions wanted).
-pub fn sp_metadata_xml(sp: &SpSettings) -> String {
+pub fn sp_metadata_xml(sp: &SpSettings, keys: &SpKeys, signs_requests: bool) -> String {
+    let mut key_descriptors = String::new();
+    for key_use in SpKeyUse::ALL {
+        let mut published: Vec<_> = keys.of_use(key_use).collect();
+        // The key that signs (the oldest) first; for encryption the newest first, so an IdP
+        // that takes the first one moves to a new key as soon as it reads the metadata.
+        if key_use == SpKeyUse::Encryption {
+            published.reverse();
+        }
+        for key in published {
+            key_descriptors.push_str(&key_descriptor(key_use, &key.certificate));
+        }
+    }
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="{SAML2_PROTOCOL}">
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">
+  <md:SPSSODescriptor AuthnRequestsSigned="{signs_requests}" WantAssertionsSigned="true" protocolSupportEnumeration="{SAML2_PROTOCOL}">
+{key_descriptors}    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="{HTTP_POST_BINDING}" Location="{acs_url}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -79,6 +94,24 @@ pub fn sp_metadata_xml(sp: &SpSettings) -> String {
 "#,
         entity_id = escape_html(&sp.entity_id),
         acs_url = escape_html(&sp.acs_url),
+    )
+}
+
+/// One published key. An encryption key lists the algorithms Roster decrypts, strongest
+/// first, so an IdP that reads them picks GCM and OAEP (never RSA PKCS#1 v1.5).
+fn key_descriptor(key_use: SpKeyUse, certificate: &str) -> String {
+    let methods = match key_use {
+        SpKeyUse::Signing => String::new(),
+        SpKeyUse::Encryption => super::decrypt::ALLOWED_CONTENT
+            .iter()
+            .chain(super::decrypt::ALLOWED_KEY_TRANSPORT.iter().rev())
+            .map(|algorithm| format!("      <md:EncryptionMethod Algorithm=\"{algorithm}\"/>\n"))
+            .collect(),
+    };
+    format!(
+        "    <md:KeyDescriptor use=\"{use_}\">\n      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n{methods}    </md:KeyDescriptor>\n",
+        use_ = key_use.as_str(),
+        certificate = escape_html(certificate),
     )
 }
 
@@ -90,6 +123,7 @@ struct EntityInProgress {
     sso_redirect_url: Option<String>,
     sso_post_url: Option<String>,
     certificates: Vec<String>,
+    want_authn_requests_signed: bool,
 }
 
 impl EntityInProgress {
@@ -110,6 +144,7 @@ impl EntityInProgress {
             sso_redirect_url: self.sso_redirect_url,
             sso_post_url: self.sso_post_url,
             signing_certificates: self.certificates,
+            want_authn_requests_signed: self.want_authn_requests_signed,
         })
     }
 }
@@ -177,8 +212,11 @@ impl MetadataReader {
     fn open_idp_descriptor(&mut self, start: &BytesStart<'_>) -> Result<(), SamlError> {
         let protocols = attribute(start, "protocolSupportEnumeration")?.unwrap_or_default();
         let saml2 = protocols.split_whitespace().any(|p| p == SAML2_PROTOCOL);
+        let wants_signed = attribute(start, "WantAuthnRequestsSigned")?
+            .is_some_and(|value| matches!(value.trim(), "true" | "1"));
         if let (true, Some(entity)) = (saml2, self.current.as_mut()) {
             entity.has_idp_descriptor = true;
+            entity.want_authn_requests_signed |= wants_signed;
             self.in_idp_descriptor = true;
         }
         Ok(())
@@ -342,8 +380,14 @@ mod tests {
                 sso_redirect_url: Some("https://idp.example.com/sso".into()),
                 sso_post_url: Some("https://idp.example.com/post".into()),
                 signing_certificates: vec![CERT_A.into(), CERT_B.into()],
+                want_authn_requests_signed: false,
             }
         );
+        let wanting = metadata(&key("", CERT_A), REDIRECT).replace(
+            "<md:IDPSSODescriptor ",
+            r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" "#,
+        );
+        assert!(parse_idp_metadata(&wanting).unwrap().want_authn_requests_signed);
     }
 
     #[test]
@@ -398,10 +442,14 @@ mod tests {
 
     #[test]
     fn sp_metadata_escapes_values_and_states_the_policy() {
-        let xml = sp_metadata_xml(&SpSettings {
-            entity_id: "https://sp.example.com/saml?x=\"1\"&y=<2>".into(),
-            acs_url: "https://sp.example.com/acs?c=1&d=2".into(),
-        });
+        let xml = sp_metadata_xml(
+            &SpSettings {
+                entity_id: "https://sp.example.com/saml?x=\"1\"&y=<2>".into(),
+                acs_url: "https://sp.example.com/acs?c=1&d=2".into(),
+            },
+            &SpKeys::default(),
+            false,
+        );
         assert!(xml
             .contains(r#"entityID="https://sp.example.com/saml?x=&quot;1&quot;&amp;y=&lt;2&gt;""#));
         assert!(xml.contains(r#"Location="https://sp.example.com/acs?c=1&amp;d=2""#));
@@ -425,5 +473,49 @@ mod tests {
             entity_id.as_deref(),
             Some("https://sp.example.com/saml?x=\"1\"&y=<2>")
         );
+    }
+
+    #[test]
+    fn sp_metadata_publishes_each_key_for_its_use_and_says_whether_requests_are_signed() {
+        let now = 1_800_000_000;
+        let key = |id: &str, key_use: SpKeyUse| {
+            let pair = super::super::keys::generate_sp_key(id, now).unwrap();
+            super::super::keys::SpKey::load(
+                id.into(),
+                key_use,
+                &pair.private_pem,
+                pair.certificate,
+                pair.not_after_unix,
+            )
+            .unwrap()
+        };
+        let keys = SpKeys::new(vec![
+            key("sign-old", SpKeyUse::Signing),
+            key("enc-old", SpKeyUse::Encryption),
+            key("enc-new", SpKeyUse::Encryption),
+        ]);
+        let sp = SpSettings {
+            entity_id: "https://sp.example.com/m".into(),
+            acs_url: "https://sp.example.com/acs".into(),
+        };
+        let xml = sp_metadata_xml(&sp, &keys, true);
+        assert!(xml.contains(r#"AuthnRequestsSigned="true""#), "{xml}");
+        let certificate = |id: &str| {
+            let key = keys
+                .of_use(SpKeyUse::Signing)
+                .chain(keys.of_use(SpKeyUse::Encryption))
+                .find(|key| key.id == id)
+                .unwrap();
+            xml.find(&key.certificate).unwrap()
+        };
+        let signing = xml.find(r#"use="signing""#).unwrap();
+        let encryption = xml.find(r#"use="encryption""#).unwrap();
+        assert!(signing < certificate("sign-old") && certificate("sign-old") < encryption);
+        // The newest encryption key first.
+        assert!(encryption < certificate("enc-new"));
+        assert!(certificate("enc-new") < certificate("enc-old"));
+        assert!(xml.contains("xmlenc11#aes256-gcm"));
+        assert!(!xml.contains("rsa-1_5"));
+        assert_eq!(xml.matches("<md:KeyDescriptor").count(), 3);
     }
 }

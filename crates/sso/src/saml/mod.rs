@@ -37,9 +37,9 @@
 //!
 //! # What samael cannot do (refused, documented)
 //!
-//! - Encrypted assertions: we advertise no encryption key, and samael decrypts only
-//!   aes128-cbc/gcm and does not verify a signature inside the decrypted assertion; they are
-//!   refused with `encrypted_assertion`.
+//! - Encrypted assertions: samael decrypts only aes128-cbc/gcm, takes RSA PKCS#1 v1.5 key
+//!   transport, and does not verify a signature inside the decrypted assertion; `decrypt.rs`
+//!   decrypts instead, and the decrypted response goes through the whole pipeline.
 //! - samael requires *every* `ds:Signature` in the document to verify. SSOReady's recorded Okta
 //!   response has a valid assertion signature but a Response signature whose digest no longer
 //!   matches (`xmlsec1 --verify` agrees); it is refused as `signature_invalid`.
@@ -51,9 +51,11 @@
 
 mod checks;
 mod claims;
+mod decrypt;
 mod error;
 mod escape;
 mod form;
+mod keys;
 mod metadata;
 mod prescan;
 mod request;
@@ -72,7 +74,13 @@ pub use request::{
 };
 /// How often IdP certificates were loaded into keys, and how often a loaded one was reused.
 pub use roster_xmlsec_keys::{counts as certificate_key_counts, KeyCacheCounts};
-pub use validate::{validate_response, validate_response_at, ValidationPolicy, VerifiedAssertion};
+pub use keys::{
+    generate_sp_key, import_sp_key, NewSpKeyPair, SpKey, SpKeyUse, SpKeys, SP_KEY_VALIDITY_DAYS,
+};
+pub use validate::{
+    validate_response, validate_response_at, AssertionEncryption, ValidationPolicy,
+    VerifiedAssertion,
+};
 
 /// The `InResponseTo` a response claims, read by the pre-scan without any verification: only to
 /// tell which pending request it says it answers (a test sign-in's or a real login's). Nothing

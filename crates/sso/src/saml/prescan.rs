@@ -63,6 +63,13 @@ pub(crate) const ALLOWED_CANONICALIZATIONS: &[&str] = &[
 pub(crate) const ENVELOPED_SIGNATURE: &str =
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
+/// How a response carries its one assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AssertionForm {
+    Plain,
+    Encrypted,
+}
+
 /// The top-level `samlp:Status` of a response.
 #[derive(Debug, Default)]
 pub(crate) struct Status {
@@ -84,6 +91,9 @@ pub(crate) struct Envelope {
     pub forbidden_algorithm: Option<(String, String)>,
     /// Whether the Response or its Assertion holds a signature (its shape is checked apart).
     pub signed: bool,
+    /// Whether the Response itself holds one (around an encrypted assertion, the only one
+    /// that can be checked before decryption).
+    pub response_signed: bool,
     /// The first signature whose shape is refused (`signatures.rs`).
     pub signature_problem: Option<SamlError>,
     /// The `Audience` values of the assertion's conditions (at most 8, each cut at 512 bytes):
@@ -173,12 +183,12 @@ impl Envelope {
         }
     }
 
-    /// S06, S07, S10, S13: exactly one assertion anywhere in the document, and not encrypted.
-    pub(crate) fn check_single_assertion(&self) -> Result<(), SamlError> {
+    /// S06, S07, S10, S13: exactly one assertion anywhere in the document, plain or encrypted.
+    pub(crate) fn check_single_assertion(&self) -> Result<AssertionForm, SamlError> {
         match (self.n_assertions, self.n_encrypted_assertions) {
-            (1, 0) => Ok(()),
+            (1, 0) => Ok(AssertionForm::Plain),
+            (0, 1) => Ok(AssertionForm::Encrypted),
             (0, 0) => Err(SamlError::AssertionMissing),
-            (0, 1) => Err(SamlError::EncryptedAssertion),
             (n_plain, n_encrypted) => Err(SamlError::MultipleAssertions {
                 count: n_plain + n_encrypted,
             }),
@@ -201,16 +211,6 @@ impl Envelope {
         match &self.signature_problem {
             Some(problem) => Err(problem.clone()),
             None => Ok(()),
-        }
-    }
-
-    /// A response with no signature at all is refused as such, not as a signature that does
-    /// not verify: the IdP is not signing (a setting), rather than signing with another key.
-    pub(crate) fn check_signed(&self) -> Result<(), SamlError> {
-        if self.signed {
-            Ok(())
-        } else {
-            Err(SamlError::SignatureMissing)
         }
     }
 }
@@ -313,6 +313,13 @@ impl ScanState {
         match name {
             "Assertion" => self.envelope.n_assertions += 1,
             "EncryptedAssertion" => self.envelope.n_encrypted_assertions += 1,
+            // OAEP's digest inside an `EncryptedKey`'s `EncryptionMethod` is no signature's:
+            // `decrypt.rs` has its own allowlist for it.
+            "DigestMethod"
+                if self
+                    .stack
+                    .last()
+                    .is_some_and(|parent| parent.name == "EncryptionMethod") => {}
             "SignatureMethod" | "DigestMethod" | "CanonicalizationMethod" | "Transform" => {
                 let algorithm = attribute(attributes, "Algorithm").unwrap_or_default();
                 if self.envelope.forbidden_algorithm.is_none()
@@ -392,6 +399,7 @@ impl ScanState {
         if self.root_closed {
             Ok(Envelope {
                 signed: self.signatures.signed(),
+                response_signed: self.signatures.response_signed(),
                 signature_problem: self.signatures.into_problem(),
                 ..self.envelope
             })

@@ -1,10 +1,12 @@
-//! AuthnRequests: a 128-bit request id, and the unsigned request sent by HTTP-Redirect (or by
-//! an auto-POST form for IdPs that offer only HTTP-POST).
+//! AuthnRequests: a 128-bit request id, and the request sent by HTTP-Redirect (or by an
+//! auto-POST form for IdPs that offer only HTTP-POST), signed when the connection signs them.
 //!
 //! samael's `make_authentication_request` uses `format!("id-{}", rand::random::<u32>())`, a
 //! 32-bit id; the id is what binds a response to the browser that started the login (S21), so
 //! we issue our own from the OS random source and fill samael's `AuthnRequest` ourselves.
-//! Requests are unsigned (our SP metadata says `AuthnRequestsSigned="false"`). What a request
+//! A signed request is signed as its binding says (`SigAlg`/`Signature` on the redirect URL,
+//! an enveloped signature in the POSTed XML) with the connection's signing key, and the SP
+//! metadata says `AuthnRequestsSigned` accordingly. What a request
 //! asks of the IdP's authentication (`ForceAuthn`, `RequestedAuthnContext`) is [`authn_ask`]:
 //! the connection's settings combined with the app's `prompt=login`/`max_age`.
 
@@ -13,10 +15,13 @@ use samael::schema::{
     AuthnContextClassRef, AuthnContextComparison, AuthnRequest, Issuer, NameIdPolicy,
     RequestedAuthnContext,
 };
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
+use samael::signature::{DigestAlgorithm, Signature};
 use samael::traits::ToXml;
 
 use super::error::SamlError;
 use super::escape::auto_post_form;
+use super::keys::SpKey;
 use super::metadata::{IdpMetadata, SpSettings, HTTP_POST_BINDING};
 use crate::config::AuthnContextSettings;
 
@@ -55,53 +60,138 @@ pub fn authn_ask(connection: &AuthnContextSettings, app: ForceAuthn) -> AuthnAsk
     }
 }
 
-/// The HTTP-Redirect binding URL of an unsigned AuthnRequest to the IdP's SSO service, with
-/// `RelayState` appended (URL-encoded) when given.
+/// The HTTP-Redirect binding URL of an AuthnRequest to the IdP's SSO service, with
+/// `RelayState` when given, signed by `signed_by` when given.
 pub fn authn_request_url(
     idp: &IdpMetadata,
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
     ask: &AuthnAsk,
+    signed_by: Option<&SpKey>,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_redirect_url
         .as_deref()
         .ok_or(SamlError::RedirectBindingMissing)?;
-    let request = authn_request(destination, sp, request_id, ask);
-    match request.redirect(relay_state.unwrap_or_default()) {
-        Ok(Some(url)) => Ok(url.into()),
-        Ok(None) => Err(SamlError::RedirectBindingMissing),
-        Err(error) => Err(SamlError::InvalidMetadata(format!(
-            "cannot encode the AuthnRequest: {error}"
-        ))),
-    }
+    let xml = authn_request(destination, sp, request_id, ask)
+        .to_string()
+        .map_err(encoding_failed)?;
+    redirect_binding_url(destination, "SAMLRequest", &xml, relay_state, signed_by)
 }
 
 /// An auto-submitting HTML page that POSTs the AuthnRequest to the IdP's HTTP-POST SSO service
-/// (for IdPs without an HTTP-Redirect one). All values are HTML-escaped (S34).
+/// (for IdPs without an HTTP-Redirect one), with an enveloped signature by `signed_by` when
+/// given. All values are HTML-escaped (S34).
 pub fn authn_request_post_form(
     idp: &IdpMetadata,
     sp: &SpSettings,
     request_id: &str,
     relay_state: Option<&str>,
     ask: &AuthnAsk,
+    signed_by: Option<&SpKey>,
 ) -> Result<String, SamlError> {
     let destination = idp
         .sso_post_url
         .as_deref()
         .ok_or_else(|| SamlError::InvalidMetadata("no HTTP-POST SingleSignOnService".into()))?;
-    let xml = authn_request(destination, sp, request_id, ask)
-        .to_string()
-        .map_err(|error| {
-            SamlError::InvalidMetadata(format!("cannot encode the AuthnRequest: {error:?}"))
-        })?;
+    let mut request = authn_request(destination, sp, request_id, ask);
+    let xml = match signed_by {
+        Some(key) => {
+            request.signature = Some(signature_template(request_id, key)?);
+            let xml = request.to_string().map_err(encoding_failed)?;
+            sign_enveloped(&xml, key)?
+        }
+        None => request.to_string().map_err(encoding_failed)?,
+    };
     let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
     let mut fields = vec![("SAMLRequest", encoded.as_str())];
     if let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) {
         fields.push(("RelayState", relay_state));
     }
     Ok(auto_post_form(destination, &fields))
+}
+
+/// The signature algorithm of every signature Roster makes (RSA keys only, as generated).
+pub(crate) const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+/// A SAML message by HTTP-Redirect (bindings §3.4.4): deflated, base64, as `param`
+/// (`SAMLRequest` or `SAMLResponse`) on `destination`, then `RelayState`; signed, `SigAlg` and
+/// `Signature` follow, the signature over exactly the encoded `param`, `RelayState` and
+/// `SigAlg` pairs in that order (§3.4.4.1), whatever query `destination` already had.
+pub(crate) fn redirect_binding_url(
+    destination: &str,
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    signed_by: Option<&SpKey>,
+) -> Result<String, SamlError> {
+    use std::io::Write as _;
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater
+        .write_all(xml.as_bytes())
+        .map_err(|err| encoding_failed(err.into()))?;
+    let deflated = deflater
+        .finish()
+        .map_err(|err| encoding_failed(err.into()))?;
+    let encode = |value: &str| -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    };
+    let mut signed = format!(
+        "{param}={}",
+        encode(&base64::engine::general_purpose::STANDARD.encode(deflated))
+    );
+    if let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) {
+        signed.push_str(&format!("&RelayState={}", encode(relay_state)));
+    }
+    if let Some(key) = signed_by {
+        signed.push_str(&format!("&SigAlg={}", encode(RSA_SHA256)));
+        let signature = sign_bytes(signed.as_bytes(), key)?;
+        signed.push_str(&format!(
+            "&Signature={}",
+            encode(&base64::engine::general_purpose::STANDARD.encode(signature))
+        ));
+    }
+    let separator = if destination.contains('?') { '&' } else { '?' };
+    Ok(format!("{destination}{separator}{signed}"))
+}
+
+/// RSA-SHA256 (PKCS#1 v1.5) over `bytes`.
+fn sign_bytes(bytes: &[u8], key: &SpKey) -> Result<Vec<u8>, SamlError> {
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key.private_key())
+            .map_err(|err| SamlError::Malformed(format!("cannot sign: {err}")))?;
+    signer
+        .update(bytes)
+        .and_then(|()| signer.sign_to_vec())
+        .map_err(|err| SamlError::Malformed(format!("cannot sign: {err}")))
+}
+
+/// An enveloped-signature template (exclusive c14n, RSA-SHA256, SHA-256 digest, the key's
+/// certificate in `KeyInfo`) for the element whose `ID` is `id`.
+pub(crate) fn signature_template(id: &str, key: &SpKey) -> Result<Signature, SamlError> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&key.certificate)
+        .map_err(|_| SamlError::Malformed("the SP certificate is not base64".into()))?;
+    let mut template = Signature::template(id, &CertificateDer::from(der));
+    for reference in &mut template.signed_info.reference {
+        reference.digest_method.algorithm = DigestAlgorithm::Sha256;
+    }
+    Ok(template)
+}
+
+/// Fills the signature template in `xml` (xmlsec).
+pub(crate) fn sign_enveloped(xml: &str, key: &SpKey) -> Result<String, SamlError> {
+    let der = key
+        .private_key()
+        .private_key_to_der()
+        .map_err(|err| SamlError::Malformed(format!("cannot sign: {err}")))?;
+    Crypto::sign_xml(xml, &der).map_err(|err| SamlError::Malformed(format!("cannot sign: {err}")))
+}
+
+fn encoding_failed(error: Box<dyn std::error::Error>) -> SamlError {
+    SamlError::InvalidMetadata(format!("cannot encode the SAML message: {error}"))
 }
 
 /// Our AuthnRequest: our id, ACS over HTTP-POST, persistent NameID that the IdP may create,
@@ -159,6 +249,7 @@ mod tests {
             sso_redirect_url: Some("https://idp.example.com/sso?tenant=7".into()),
             sso_post_url: Some("https://idp.example.com/post".into()),
             signing_certificates: vec!["MAMCAQE=".into()],
+            want_authn_requests_signed: false,
         }
     }
 
@@ -209,7 +300,7 @@ mod tests {
         let id = new_request_id().unwrap();
         let relay_state = "/app?x=1&y=<script>";
         let url = url::Url::parse(
-            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), &AuthnAsk::default())
+            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), &AuthnAsk::default(), None)
                 .unwrap(),
         )
         .unwrap();
@@ -254,6 +345,7 @@ mod tests {
                 "_1",
                 None,
                 &authn_ask(&AuthnContextSettings::default(), ForceAuthn(true)),
+                None,
             )
             .unwrap(),
         )
@@ -331,7 +423,7 @@ mod tests {
             ForceAuthn(false),
         );
         let url =
-            url::Url::parse(&authn_request_url(&idp(), &sp(), "_1", None, &ask).unwrap()).unwrap();
+            url::Url::parse(&authn_request_url(&idp(), &sp(), "_1", None, &ask, None).unwrap()).unwrap();
         let xml = inflate(&query(&url, "SAMLRequest").unwrap());
         assert!(xml.contains(r#"ForceAuthn="true""#), "{xml}");
         assert!(xml.contains(r#"Comparison="exact""#), "{xml}");
@@ -350,7 +442,7 @@ mod tests {
             sso_redirect_url: None,
             ..idp()
         };
-        let page = authn_request_post_form(&post_only, &sp(), "_1", None, &ask).unwrap();
+        let page = authn_request_post_form(&post_only, &sp(), "_1", None, &ask, None).unwrap();
         let encoded = page
             .split(r#"name="SAMLRequest" value=""#)
             .nth(1)
@@ -396,7 +488,7 @@ mod tests {
 
     #[test]
     fn relay_state_is_omitted_when_absent() {
-        let url = authn_request_url(&idp(), &sp(), "_1", None, &AuthnAsk::default()).unwrap();
+        let url = authn_request_url(&idp(), &sp(), "_1", None, &AuthnAsk::default(), None).unwrap();
         assert!(!url.contains("RelayState"));
     }
 
@@ -407,7 +499,7 @@ mod tests {
             ..idp()
         };
         let error =
-            authn_request_url(&post_only, &sp(), "_1", None, &AuthnAsk::default()).unwrap_err();
+            authn_request_url(&post_only, &sp(), "_1", None, &AuthnAsk::default(), None).unwrap_err();
         assert_eq!(error.reason(), "redirect_binding_missing");
         let page = authn_request_post_form(
             &post_only,
@@ -415,6 +507,7 @@ mod tests {
             "_1",
             Some("\"><script>x</script>"),
             &AuthnAsk::default(),
+            None,
         )
         .unwrap();
         assert!(page.contains(r#"action="https://idp.example.com/post""#));

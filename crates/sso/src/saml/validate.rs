@@ -2,12 +2,17 @@
 //!
 //! 1. fail closed without signing certificates (A2, S02) — on every call, not only at save;
 //! 2. decode: whitespace stripped (S31), 256 KiB cap (S30);
-//! 3. pre-scan (`prescan.rs`): DOCTYPE, structure, one assertion, status, algorithms, and the
-//!    shape of every signature (S38), so that what xmlsec does next is bounded; a response
-//!    with no signature at all is refused as `signature_missing`;
-//! 4. samael (`verify.rs`): signatures, reduction to the signed content; at most one check per
-//!    CPU at a time;
-//! 5. our checks on the verified assertion (`checks.rs`), then on the unsigned envelope.
+//! 3. pre-scan (`prescan.rs`): DOCTYPE, structure, one assertion (plain or encrypted), status,
+//!    algorithms, and the shape of every signature (S38), so that what xmlsec does next is
+//!    bounded;
+//! 4. an `EncryptedAssertion` (`decrypt.rs`): (a) the Response's signature, if any, verified
+//!    over the ciphertext; (b) decrypted with the connection's encryption keys; (c) the
+//!    decrypted response pre-scanned again. A plain assertion on a connection that requires
+//!    encryption is refused as `encryption_required`;
+//! 5. samael (`verify.rs`): signatures, reduction to the signed content; at most one check per
+//!    CPU at a time. A response with no signature at all is refused as `signature_missing`
+//!    (an assertion decrypted from a verified Response needs none of its own);
+//! 6. our checks on the verified assertion (`checks.rs`), then on the unsigned envelope.
 //!
 //! Replay is the caller's: it stores `assertion_id` until `session_not_on_or_after_unix`.
 
@@ -18,8 +23,10 @@ use samael::schema::Assertion;
 
 use super::checks::{self, Clock};
 use super::error::SamlError;
+use super::keys::{SpKeyUse, SpKeys};
 use super::metadata::{IdpMetadata, SpSettings};
-use super::{prescan, verify};
+use super::prescan::AssertionForm;
+use super::{decrypt, prescan, verify};
 
 /// How strict validation is, per connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +37,18 @@ pub struct ValidationPolicy {
     pub max_issue_delay_seconds: i64,
     /// Accept responses without `InResponseTo` (IdP-initiated logins).
     pub allow_idp_initiated: bool,
+    /// Whether a plain assertion is still accepted.
+    pub assertion_encryption: AssertionEncryption,
+}
+
+/// Whether a connection accepts plain assertions as well as encrypted ones. Encrypted ones are
+/// always accepted: the connection's encryption certificate is in its SP metadata.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertionEncryption {
+    #[default]
+    Optional,
+    Required,
 }
 
 impl Default for ValidationPolicy {
@@ -38,6 +57,7 @@ impl Default for ValidationPolicy {
             clock_skew_seconds: 180,
             max_issue_delay_seconds: 300,
             allow_idp_initiated: false,
+            assertion_encryption: AssertionEncryption::Optional,
         }
     }
 }
@@ -68,6 +88,7 @@ pub fn validate_response(
     saml_response_b64: &str,
     idp: &IdpMetadata,
     sp: &SpSettings,
+    keys: &SpKeys,
     expected_request_ids: &[String],
     policy: &ValidationPolicy,
 ) -> Result<VerifiedAssertion, SamlError> {
@@ -75,6 +96,7 @@ pub fn validate_response(
         saml_response_b64,
         idp,
         sp,
+        keys,
         expected_request_ids,
         policy,
         unix_now(),
@@ -88,6 +110,7 @@ pub fn validate_response_at(
     saml_response_b64: &str,
     idp: &IdpMetadata,
     sp: &SpSettings,
+    keys: &SpKeys,
     expected_request_ids: &[String],
     policy: &ValidationPolicy,
     now_unix: i64,
@@ -98,11 +121,23 @@ pub fn validate_response_at(
     let xml = prescan::decode_post_binding(saml_response_b64)?;
     let envelope = prescan::scan(&xml)?;
     envelope.check_status()?;
-    envelope.check_single_assertion()?;
+    let form = envelope.check_single_assertion()?;
     envelope.check_algorithms()?;
     envelope.check_signature_shapes()?;
-    envelope.check_signed()?;
-    let assertion = verify::verified_assertion(&xml, idp, sp, expected_request_ids)?;
+    let (xml, envelope, signed_around) = match form {
+        AssertionForm::Plain if policy.assertion_encryption == AssertionEncryption::Required => {
+            return Err(SamlError::EncryptionRequired)
+        }
+        AssertionForm::Plain => (xml, envelope, false),
+        AssertionForm::Encrypted => decrypted(&xml, &envelope, idp, keys)?,
+    };
+    let assertion = if envelope.signed {
+        verify::verified_assertion(&xml, idp, sp, expected_request_ids)?
+    } else if signed_around {
+        verify::assertion_signed_around(&xml, idp, sp, expected_request_ids)?
+    } else {
+        return Err(SamlError::SignatureMissing);
+    };
     let clock = Clock {
         now: now_unix,
         skew: policy.clock_skew_seconds,
@@ -116,6 +151,32 @@ pub fn validate_response_at(
         checked.in_response_to.as_deref(),
     )?;
     verified(assertion, checked)
+}
+
+/// Steps 4a–4c for an `EncryptedAssertion`: the Response's signature (over the ciphertext) is
+/// verified first when there is one; then the assertion is decrypted into the response, and the
+/// decrypted document goes through the whole pre-scan again, so every structural and
+/// signature-wrapping check applies to the tree that is actually read. Answers that document,
+/// its scan, and whether a verified signature covered the ciphertext.
+fn decrypted(
+    xml: &str,
+    envelope: &prescan::Envelope,
+    idp: &IdpMetadata,
+    keys: &SpKeys,
+) -> Result<(String, prescan::Envelope, bool), SamlError> {
+    let outer = if envelope.response_signed {
+        verify::verified_document(xml, idp)?
+    } else {
+        xml.to_owned()
+    };
+    let plain = decrypt::decrypt_response(&outer, keys.of_use(SpKeyUse::Encryption))?;
+    let inner = prescan::scan(&plain).map_err(|_| SamlError::DecryptionFailed)?;
+    if inner.check_single_assertion()? != AssertionForm::Plain {
+        return Err(SamlError::MultipleAssertions { count: 2 });
+    }
+    inner.check_algorithms()?;
+    inner.check_signature_shapes()?;
+    Ok((plain, inner, envelope.response_signed))
 }
 
 fn verified(

@@ -25,6 +25,7 @@ pub enum ProtocolInput {
     SamlDraft {
         allow_idp_initiated: bool,
         authn: crate::config::AuthnContextSettings,
+        keys: crate::config::SamlKeySettings,
     },
     /// A SAML connection with its IdP metadata (the document or its URL).
     Saml(SamlInput),
@@ -67,7 +68,8 @@ pub async fn check_protocol(
         ProtocolInput::SamlDraft {
             allow_idp_initiated,
             authn,
-        } => (saml_draft_config(allow_idp_initiated, authn)?, false),
+            keys,
+        } => (saml_draft_config(allow_idp_initiated, authn, keys)?, false),
         ProtocolInput::Saml(saml) => (check_saml(outbound, saml).await?, true),
         ProtocolInput::Oidc(oidc) => (oidc_config(rp, oidc).await?, true),
     };

@@ -25,6 +25,7 @@ mod operator_key;
 mod profile;
 mod provisioning;
 mod role;
+mod saml_sp_key;
 mod scim_groups;
 mod scim_status;
 mod scim_users;
@@ -74,6 +75,7 @@ pub use provisioning::{
     NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,
 };
 pub(crate) use provisioning::{SyncMarks, WriteCounters};
+pub use saml_sp_key::{NewSpKey, SpKeyRecord};
 pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
 pub use scim_status::ScimConnectionStatus;
 pub use scim_users::{

@@ -179,6 +179,11 @@ impl SignatureShapes {
         self.response_signed || self.assertion_signed
     }
 
+    /// Whether the Response itself holds a signature.
+    pub(super) fn response_signed(&self) -> bool {
+        self.response_signed
+    }
+
     /// The first refusal found, if any.
     pub(super) fn into_problem(self) -> Option<SamlError> {
         self.problem
