@@ -18,8 +18,8 @@ use roster_policy::setup::Area as SetupArea;
 use roster_sso::config::{
     connection_urls, AuthnContextSettings, ProtocolConfig, SamlConfig, SamlKeySettings,
 };
-use roster_sso::saml::AssertionEncryption;
 use roster_sso::oidc::{OidcConfig, OidcRp, TokenAuthMethod};
+use roster_sso::saml::AssertionEncryption;
 use roster_sso::setup::{
     self, ConnectionSpec, CreateError, OidcInput, ProtocolInput, SamlInput, SetupError,
 };

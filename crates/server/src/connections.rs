@@ -11,8 +11,8 @@
 use anyhow::{anyhow, bail, Context};
 use roster_outbound::Client;
 use roster_sso::config::{connection_urls, AuthnContextSettings, SamlConfig, SamlKeySettings};
-use roster_sso::saml::AssertionEncryption;
 use roster_sso::oidc::{OidcRp, TokenAuthMethod};
+use roster_sso::saml::AssertionEncryption;
 use roster_sso::setup::{self, ConnectionSpec, OidcInput, ProtocolInput, SamlInput};
 use roster_store::domain::{
     Actor, ConnectionKind, ConnectionStatus, DisplayName, Domain, GroupSync, ProfileSync, Vendor,

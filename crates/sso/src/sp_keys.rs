@@ -11,9 +11,8 @@ use crate::saml::{generate_sp_key, SpKey, SpKeyUse, SpKeys};
 pub fn connection_keys(store: &Store, connection: &Connection) -> StoreResult<SpKeys> {
     let uses: Vec<&'static str> = SpKeyUse::ALL.iter().map(|u| u.as_str()).collect();
     let common_name = format!("Roster SP {}", connection.id);
-    let make = |key_use: &'static str| -> Result<NewSpKey, String> {
-        new_key(key_use, &common_name)
-    };
+    let make =
+        |key_use: &'static str| -> Result<NewSpKey, String> { new_key(key_use, &common_name) };
     let records = store.ensure_sp_keys(connection.id, &uses, &make)?;
     Ok(loaded(records))
 }

@@ -1412,16 +1412,15 @@ fn s32_encrypted_assertions_are_decrypted_then_validated_like_plain_ones() {
         ] {
             let xml = encrypted(&spec, &sp_key().certificate, how);
             let verified = validate(&spec, &xml).unwrap_or_else(|err| {
-                panic!("assertion signed {sign_assertion}, response {sign_response}, {how:?}: {err}")
+                panic!(
+                    "assertion signed {sign_assertion}, response {sign_response}, {how:?}: {err}"
+                )
             });
             assert_eq!(verified.name_id, NAME_ID);
             assert_eq!(verified.assertion_id, spec.assertion_id);
             assert_eq!(verified.attributes["groups"], vec!["engineering", "staff"]);
-            let required = validate_policy(
-                &spec,
-                &xml,
-                &with_encryption(AssertionEncryption::Required),
-            );
+            let required =
+                validate_policy(&spec, &xml, &with_encryption(AssertionEncryption::Required));
             assert_eq!(required.unwrap().name_id, NAME_ID);
         }
     }
@@ -1490,7 +1489,8 @@ fn s32_wrapped_encrypted_assertions_are_refused() {
     }
     .assertion_xml(idp_key(), false)
     .replace(NAME_ID, EVIL_NAME_ID);
-    let encrypt = |plaintext: &str| xmlenc::encrypt(plaintext.as_bytes(), certificate, xmlenc::SSP_DEFAULT);
+    let encrypt =
+        |plaintext: &str| xmlenc::encrypt(plaintext.as_bytes(), certificate, xmlenc::SSP_DEFAULT);
 
     // The signed assertion beside an encrypted evil one, and the other way round.
     let beside = genuine.replace(
@@ -1500,9 +1500,15 @@ fn s32_wrapped_encrypted_assertions_are_refused() {
     assert_eq!(refused(validate(&spec, &beside)), "multiple_assertions");
     let in_extensions = genuine.replace(
         "<samlp:Status>",
-        &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", encrypt(&evil_assertion)),
+        &format!(
+            "<samlp:Extensions>{}</samlp:Extensions><samlp:Status>",
+            encrypt(&evil_assertion)
+        ),
     );
-    assert_eq!(refused(validate(&spec, &in_extensions)), "multiple_assertions");
+    assert_eq!(
+        refused(validate(&spec, &in_extensions)),
+        "multiple_assertions"
+    );
 
     // A ciphertext that holds the signed assertion and an evil one.
     let two_inside = genuine.replace(
@@ -1530,7 +1536,9 @@ fn s32_wrapped_encrypted_assertions_are_refused() {
     };
     let genuine_encrypted = encrypted(&response_signed, certificate, xmlenc::SSP_DEFAULT);
     let start = genuine_encrypted.find("<saml:EncryptedAssertion>").unwrap();
-    let end = genuine_encrypted.find("</saml:EncryptedAssertion>").unwrap()
+    let end = genuine_encrypted
+        .find("</saml:EncryptedAssertion>")
+        .unwrap()
         + "</saml:EncryptedAssertion>".len();
     let swapped = format!(
         "{}{}{}",
@@ -1538,19 +1546,22 @@ fn s32_wrapped_encrypted_assertions_are_refused() {
         encrypt(&evil_assertion),
         &genuine_encrypted[end..]
     );
-    assert_eq!(refused(validate(&response_signed, &swapped)), "signature_invalid");
+    assert_eq!(
+        refused(validate(&response_signed, &swapped)),
+        "signature_invalid"
+    );
     // The evil assertion carrying the genuine one's signature.
     let signature_start = signed_assertion.find("<ds:Signature").unwrap();
     let signature_end = signed_assertion.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
     let stolen = &signed_assertion[signature_start..signature_end];
-    let evil_with_signature = evil_assertion.replacen(
-        "</saml:Issuer>",
-        &format!("</saml:Issuer>{stolen}"),
-        1,
-    );
+    let evil_with_signature =
+        evil_assertion.replacen("</saml:Issuer>", &format!("</saml:Issuer>{stolen}"), 1);
     let forged = genuine.replace(&signed_assertion, &encrypt(&evil_with_signature));
     // Its reference names the genuine assertion's ID, not the evil one's.
-    assert_eq!(refused(validate(&spec, &forged)), "signature_reference_mismatch");
+    assert_eq!(
+        refused(validate(&spec, &forged)),
+        "signature_reference_mismatch"
+    );
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod outbound;
 mod password;
 mod provider;
 mod saml;
+mod saml_encryption;
 mod saml_exhaustion;
 mod saml_refusals;
 mod support;

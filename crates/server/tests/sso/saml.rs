@@ -59,8 +59,12 @@ fn a_draft_refuses_logins_until_its_metadata_is_added_then_a_login_works() {
                 name: roster_store::domain::DisplayName::parse("corp").unwrap(),
                 kind: ConnectionKind::Saml,
                 vendor: roster_store::domain::Vendor::Generic,
-                protocol_config: roster_sso::setup::saml_draft_config(false, Default::default())
-                    .unwrap(),
+                protocol_config: roster_sso::setup::saml_draft_config(
+                    false,
+                    Default::default(),
+                    Default::default(),
+                )
+                .unwrap(),
                 domains: vec![roster_store::domain::Domain::parse("example.test").unwrap()],
                 scim_enabled: false,
                 profile_sync: roster_store::domain::ProfileSync::FirstLogin,

@@ -580,8 +580,12 @@ fn only_a_connection_with_idp_settings_can_be_tested() {
                 name: roster_store::domain::DisplayName::parse("draft").unwrap(),
                 kind: ConnectionKind::Saml,
                 vendor: roster_store::domain::Vendor::Generic,
-                protocol_config: roster_sso::setup::saml_draft_config(false, Default::default())
-                    .unwrap(),
+                protocol_config: roster_sso::setup::saml_draft_config(
+                    false,
+                    Default::default(),
+                    Default::default(),
+                )
+                .unwrap(),
                 domains: Vec::new(),
                 scim_enabled: false,
                 profile_sync: roster_store::domain::ProfileSync::FirstLogin,

@@ -314,8 +314,9 @@ fn saml_request(
     };
     let signer = keys.signing_key();
     match idp.sso_redirect_url {
-        Some(_) => saml::authn_request_url(&idp, &sp, &pending.id, None, &ask, signer)
-            .map(ToIdp::Redirect),
+        Some(_) => {
+            saml::authn_request_url(&idp, &sp, &pending.id, None, &ask, signer).map(ToIdp::Redirect)
+        }
         None => saml::authn_request_post_form(&idp, &sp, &pending.id, None, &ask, signer)
             .map(ToIdp::PostForm),
     }

@@ -176,7 +176,8 @@ pub(crate) fn decrypt_response<'a>(
     let algorithm = found
         .data_algorithm
         .ok_or_else(|| malformed("EncryptedData has no EncryptionMethod"))?;
-    let content = content_cipher(&algorithm).ok_or_else(|| forbidden("EncryptedData", &algorithm))?;
+    let content =
+        content_cipher(&algorithm).ok_or_else(|| forbidden("EncryptedData", &algorithm))?;
     let ciphertext = decode(
         found
             .data_cipher_value
@@ -452,7 +453,9 @@ fn open(
     let parts: Vec<Part> = stack.iter().map(|(part, _)| *part).collect();
     let in_assertion = parts.contains(&Part::EncryptedAssertion);
     if part == Part::EncryptedAssertion && stack.len() != 1 {
-        return Err(malformed("the EncryptedAssertion is not a child of the Response"));
+        return Err(malformed(
+            "the EncryptedAssertion is not a child of the Response",
+        ));
     }
     if !in_assertion {
         return Ok(());
@@ -540,10 +543,10 @@ mod xmlenc;
 
 #[cfg(test)]
 mod tests {
+    use super::xmlenc::{encrypt, Encryption, SSP_DEFAULT};
     use super::*;
     use crate::saml::keys::{generate_sp_key, SpKeyUse};
     use pretty_assertions::assert_eq;
-    use super::xmlenc::{encrypt, Encryption, SSP_DEFAULT};
 
     const GCM256: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
     const CBC128: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
@@ -622,7 +625,11 @@ mod tests {
             let xml = response(&encrypt(ASSERTION.as_bytes(), &to.certificate, SSP_DEFAULT));
             assert!(decrypt_response(&xml, [&new, &old]).is_ok());
         }
-        let xml = response(&encrypt(ASSERTION.as_bytes(), &old.certificate, SSP_DEFAULT));
+        let xml = response(&encrypt(
+            ASSERTION.as_bytes(),
+            &old.certificate,
+            SSP_DEFAULT,
+        ));
         assert_eq!(
             decrypt_response(&xml, [&new]).unwrap_err(),
             SamlError::DecryptionFailed,
@@ -713,10 +720,8 @@ mod tests {
             "encryption_algorithm_forbidden"
         );
         let triple_des = response(
-            &encrypt(ASSERTION.as_bytes(), &key.certificate, SSP_DEFAULT).replace(
-                CBC128,
-                "http://www.w3.org/2001/04/xmlenc#tripledes-cbc",
-            ),
+            &encrypt(ASSERTION.as_bytes(), &key.certificate, SSP_DEFAULT)
+                .replace(CBC128, "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"),
         );
         assert_eq!(
             decrypt_response(&triple_des, [&key]).unwrap_err(),
@@ -773,7 +778,11 @@ mod tests {
     fn an_xml_declaration_in_the_plaintext_is_dropped() {
         let key = sp_key("sp");
         let plaintext = format!("<?xml version=\"1.0\"?>\n{ASSERTION}");
-        let xml = response(&encrypt(plaintext.as_bytes(), &key.certificate, SSP_DEFAULT));
+        let xml = response(&encrypt(
+            plaintext.as_bytes(),
+            &key.certificate,
+            SSP_DEFAULT,
+        ));
         assert!(decrypt_response(&xml, [&key])
             .unwrap()
             .contains(&format!("<samlp:Status/>{ASSERTION}</samlp:Response>")));

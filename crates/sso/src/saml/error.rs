@@ -383,7 +383,9 @@ fn allowed_algorithms(element: &str) -> Vec<&'static str> {
 }
 
 fn allowed_encryption_algorithms(element: &str) -> Vec<&'static str> {
-    use super::decrypt::{ALLOWED_CONTENT, ALLOWED_KEY_TRANSPORT, ALLOWED_MGFS, ALLOWED_OAEP_DIGESTS};
+    use super::decrypt::{
+        ALLOWED_CONTENT, ALLOWED_KEY_TRANSPORT, ALLOWED_MGFS, ALLOWED_OAEP_DIGESTS,
+    };
     match element {
         "EncryptedData" => ALLOWED_CONTENT.to_vec(),
         "DigestMethod" => ALLOWED_OAEP_DIGESTS.to_vec(),

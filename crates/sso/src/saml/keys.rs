@@ -45,7 +45,9 @@ impl SpKeyUse {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|key_use| key_use.as_str() == text)
+        Self::ALL
+            .into_iter()
+            .find(|key_use| key_use.as_str() == text)
     }
 }
 
@@ -306,8 +308,8 @@ mod tests {
         }
 
         let small = PKey::from_rsa(Rsa::generate(1024).expect("rsa")).expect("pkey");
-        let small_pem = String::from_utf8(small.private_key_to_pem_pkcs8().expect("pem"))
-            .expect("utf8");
+        let small_pem =
+            String::from_utf8(small.private_key_to_pem_pkcs8().expect("pem")).expect("utf8");
         let small_cert = self_signed(&small, "small", NOW - 10, NOW + 1000).expect("cert");
         let small_cert = String::from_utf8(small_cert.to_pem().expect("pem")).expect("utf8");
         let err = import_sp_key(&small_pem, &small_cert, NOW).expect_err("1024 bits");

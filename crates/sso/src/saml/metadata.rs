@@ -387,7 +387,11 @@ mod tests {
             "<md:IDPSSODescriptor ",
             r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" "#,
         );
-        assert!(parse_idp_metadata(&wanting).unwrap().want_authn_requests_signed);
+        assert!(
+            parse_idp_metadata(&wanting)
+                .unwrap()
+                .want_authn_requests_signed
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub use claims::claims_from_assertion;
 pub use error::SamlError;
 pub use escape::{auto_post_form, escape_html, hidden_inputs};
 pub use form::{AcsForm, DuplicateField};
+pub use keys::{
+    generate_sp_key, import_sp_key, NewSpKeyPair, SpKey, SpKeyUse, SpKeys, SP_KEY_VALIDITY_DAYS,
+};
 pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
 pub use prescan::MAX_RESPONSE_BYTES;
 pub use request::{
@@ -74,9 +77,6 @@ pub use request::{
 };
 /// How often IdP certificates were loaded into keys, and how often a loaded one was reused.
 pub use roster_xmlsec_keys::{counts as certificate_key_counts, KeyCacheCounts};
-pub use keys::{
-    generate_sp_key, import_sp_key, NewSpKeyPair, SpKey, SpKeyUse, SpKeys, SP_KEY_VALIDITY_DAYS,
-};
 pub use validate::{
     validate_response, validate_response_at, AssertionEncryption, ValidationPolicy,
     VerifiedAssertion,

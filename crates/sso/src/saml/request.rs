@@ -11,11 +11,11 @@
 //! the connection's settings combined with the app's `prompt=login`/`max_age`.
 
 use base64::Engine as _;
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
 use samael::schema::{
     AuthnContextClassRef, AuthnContextComparison, AuthnRequest, Issuer, NameIdPolicy,
     RequestedAuthnContext,
 };
-use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
 use samael::signature::{DigestAlgorithm, Signature};
 use samael::traits::ToXml;
 
@@ -300,8 +300,15 @@ mod tests {
         let id = new_request_id().unwrap();
         let relay_state = "/app?x=1&y=<script>";
         let url = url::Url::parse(
-            &authn_request_url(&idp(), &sp(), &id, Some(relay_state), &AuthnAsk::default(), None)
-                .unwrap(),
+            &authn_request_url(
+                &idp(),
+                &sp(),
+                &id,
+                Some(relay_state),
+                &AuthnAsk::default(),
+                None,
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(url.host_str(), Some("idp.example.com"));
@@ -423,7 +430,8 @@ mod tests {
             ForceAuthn(false),
         );
         let url =
-            url::Url::parse(&authn_request_url(&idp(), &sp(), "_1", None, &ask, None).unwrap()).unwrap();
+            url::Url::parse(&authn_request_url(&idp(), &sp(), "_1", None, &ask, None).unwrap())
+                .unwrap();
         let xml = inflate(&query(&url, "SAMLRequest").unwrap());
         assert!(xml.contains(r#"ForceAuthn="true""#), "{xml}");
         assert!(xml.contains(r#"Comparison="exact""#), "{xml}");
@@ -498,8 +506,8 @@ mod tests {
             sso_redirect_url: None,
             ..idp()
         };
-        let error =
-            authn_request_url(&post_only, &sp(), "_1", None, &AuthnAsk::default(), None).unwrap_err();
+        let error = authn_request_url(&post_only, &sp(), "_1", None, &AuthnAsk::default(), None)
+            .unwrap_err();
         assert_eq!(error.reason(), "redirect_binding_missing");
         let page = authn_request_post_form(
             &post_only,

@@ -109,7 +109,9 @@ pub fn encrypt(plaintext: &[u8], certificate: &str, how: Encryption<'_>) -> Stri
     let mgf = how
         .mgf
         .map(|uri| {
-            format!(r#"<xenc11:MGF xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" Algorithm="{uri}"/>"#)
+            format!(
+                r#"<xenc11:MGF xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" Algorithm="{uri}"/>"#
+            )
         })
         .unwrap_or_default();
     format!(

@@ -275,8 +275,7 @@ impl Store {
                     action: Action("connection.sp_key_retired"),
                     target_kind: "connection",
                     target_id: connection.id.to_string(),
-                    detail: serde_json::json!({ "key": key_id, "use": key.key_use })
-                        .to_string(),
+                    detail: serde_json::json!({ "key": key_id, "use": key.key_use }).to_string(),
                 },
             )?;
             Ok(SpKeyRecord {
