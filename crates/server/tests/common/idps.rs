@@ -185,6 +185,10 @@ pub struct SamlOptions {
     /// Sign the Response / the Assertion (both by default).
     pub sign_response: bool,
     pub sign_assertion: bool,
+    /// Encrypt assertions to the SP's encryption certificate (an SP of `sp_metadata_xml`).
+    pub encrypt_assertion: bool,
+    /// Refuse unsigned AuthnRequests (from an SP of `sp_metadata_xml`).
+    pub validate_authn_request: bool,
 }
 
 impl SamlOptions {
@@ -196,6 +200,8 @@ impl SamlOptions {
             sp_metadata_xml: None,
             sign_response: true,
             sign_assertion: true,
+            encrypt_assertion: false,
+            validate_authn_request: false,
         }
     }
 }
@@ -249,6 +255,18 @@ impl SamlIdp {
                     .env(
                         "SAML_SIGN_ASSERTION",
                         if options.sign_assertion { "1" } else { "0" },
+                    )
+                    .env(
+                        "SAML_ENCRYPT_ASSERTION",
+                        if options.encrypt_assertion { "1" } else { "0" },
+                    )
+                    .env(
+                        "SAML_VALIDATE_AUTHNREQUEST",
+                        if options.validate_authn_request {
+                            "1"
+                        } else {
+                            "0"
+                        },
                     )
                     .env_remove("SAML_IDP_ENTITY_ID")
                     .env_remove("SAML_SP_METADATA_FILE");

@@ -7,7 +7,7 @@ use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, ConnectionKind, LifecycleEvent};
 use serde_json::json;
 
-use crate::idps::{browser, SamlIdp};
+use crate::idps::{browser, SamlIdp, SamlOptions};
 use crate::support::{e2e_enabled, session_of, SsoApp};
 
 pub struct SamlSetup {
@@ -494,4 +494,120 @@ fn idp_metadata_is_refreshed_from_its_url() {
         &s.app.jar("a"),
     );
     assert!(session_of(&outcome).is_some(), "{}", outcome.json);
+}
+
+/// SimpleSAMLphp set to encrypt assertions and to refuse unsigned AuthnRequests, trusting
+/// Roster's own SP metadata (its certificates): the login works, the response the browser
+/// carried held an `EncryptedAssertion` and no plain one, and the connection's requests were
+/// signed. With request signing off the IdP refuses the login, and Roster creates nobody.
+#[test]
+fn simplesamlphp_encrypting_assertions_and_requiring_signed_requests() {
+    if !e2e_enabled() {
+        return;
+    }
+    let app = SsoApp::new();
+    let connection = app.connection("corp", ConnectionKind::Saml, &["example.test"]);
+    let acs = format!("{}/sso/saml/{}/acs", app.url(), connection.id);
+    let sp_metadata = || {
+        app.get(&format!("/sso/saml/{}/metadata", connection.id), None)
+            .body
+    };
+    let idp = SamlIdp::start_with(SamlOptions {
+        // Roster is the SP of the metadata file (with its keys), not the env-described one.
+        sp_metadata_xml: Some(sp_metadata()),
+        encrypt_assertion: true,
+        validate_authn_request: true,
+        ..SamlOptions::new("urn:roster:test:unused", "http://127.0.0.1:1/unused")
+    });
+    let idp_metadata = idp.metadata_xml();
+    assert!(
+        idp_metadata.contains(r#"WantAuthnRequestsSigned="true""#),
+        "{idp_metadata}"
+    );
+    let configure = |idp_metadata_xml: &str| {
+        app.configure(
+            &connection,
+            json!({
+                "idp_metadata_xml": idp_metadata_xml,
+                "sign_authn_requests": false,
+                "assertion_encryption": "required",
+            }),
+        )
+    };
+    let login = |jar: &str| {
+        browser(
+            &login_url(&app),
+            Some(("alice", "alice-password")),
+            Some(&acs),
+            &app.jar(jar),
+        )
+    };
+
+    // Signing off and IdP metadata without WantAuthnRequestsSigned: Roster's requests are
+    // unsigned, and an IdP whose admin requires signed requests from it (SimpleSAMLphp reads
+    // that from the SP metadata's AuthnRequestsSigned) refuses them: nobody reaches the ACS.
+    configure(&idp_metadata.replace(r#"WantAuthnRequestsSigned="true""#, ""));
+    let unsigned_metadata = sp_metadata();
+    assert!(unsigned_metadata.contains(r#"AuthnRequestsSigned="false""#));
+    std::fs::write(
+        idp.sp_metadata_file(),
+        unsigned_metadata.replace(
+            r#"AuthnRequestsSigned="false""#,
+            r#"AuthnRequestsSigned="true""#,
+        ),
+    )
+    .unwrap();
+    let refused = login("unsigned");
+    assert!(
+        refused.json["params"]["SAMLResponse"].is_null(),
+        "{}\n{}",
+        refused.json,
+        idp.log()
+    );
+    assert_eq!(app.user_count(), 0);
+
+    // The IdP's own metadata says it wants signed requests: Roster signs them without being
+    // asked, and the login works through an encrypted assertion.
+    configure(&idp_metadata);
+    let metadata = sp_metadata();
+    assert!(
+        metadata.contains(r#"AuthnRequestsSigned="true""#),
+        "{metadata}"
+    );
+    assert!(metadata.contains(r#"use="encryption""#), "{metadata}");
+    std::fs::write(idp.sp_metadata_file(), &metadata).unwrap();
+    let stopped = login("alice");
+    assert_eq!(stopped.exit_code, 0, "{}\n{}", stopped.json, idp.log());
+    let response = stopped.json["params"]["SAMLResponse"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a SAMLResponse: {}\n{}", stopped.json, idp.log()))
+        .to_owned();
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(&response)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(xml.contains("EncryptedAssertion"), "{xml}");
+    assert!(
+        !xml.contains("<saml:Assertion"),
+        "no plain assertion: {xml}"
+    );
+    assert!(
+        !xml.contains("alice@example.test"),
+        "nothing readable: {xml}"
+    );
+    let binding = stopped.json["cookies"]["127.0.0.1"]["roster_sso"]
+        .as_str()
+        .unwrap();
+    let reply = app.post_form(
+        &format!("/sso/saml/{}/acs", connection.id),
+        &[("SAMLResponse", &response)],
+        Some(&format!("roster_sso={binding}")),
+    );
+    assert_eq!(reply.status, 302, "{:?}", app.login_events());
+    assert_eq!(app.user_count(), 1);
+    let events = app.login_events();
+    assert_eq!(events[0].outcome, "success");
+    assert_eq!(events[0].subject.as_deref(), Some("8f2c6b1e-alice"));
 }

@@ -20,6 +20,11 @@ $metadata[$entityId] = [
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     'saml20.sign.response' => getenv('SAML_SIGN_RESPONSE') !== '0',
     'saml20.sign.assertion' => getenv('SAML_SIGN_ASSERTION') !== '0',
+    // Encrypt assertions to the SP's encryption certificate (from its metadata), and refuse
+    // AuthnRequests that the SP did not sign: what "encrypt assertions" and "sign requests"
+    // policies at ADFS or a government IdP mean. An SP entry can override either (sp-remote).
+    'assertion.encryption' => getenv('SAML_ENCRYPT_ASSERTION') === '1',
+    'validate.authnrequest' => getenv('SAML_VALIDATE_AUTHNREQUEST') === '1',
     'NameIDFormat' => [
         'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
         'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
