@@ -1862,3 +1862,47 @@ fn s38_many_valid_checks_at_once_all_pass() {
         }
     });
 }
+
+/// The fuzz target's encrypted seed decrypts with the fuzz key and is then refused for having
+/// no signature: mutations of it reach the whole decryption path (key unwrap, content cipher,
+/// the re-scan of the decrypted tree), not only the parser in front of it.
+#[test]
+fn the_fuzz_seed_reaches_the_end_of_decryption() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+    let now = 1_714_076_000;
+    let pair = roster_sso::saml::import_sp_key(
+        &read("keys/sp-encryption.key"),
+        &read("keys/sp-encryption.crt"),
+        now,
+    )
+    .unwrap();
+    let key = SpKey::load(
+        "fuzz".into(),
+        SpKeyUse::Encryption,
+        &pair.private_pem,
+        pair.certificate,
+        pair.not_after_unix,
+    )
+    .unwrap();
+    let metadata = read("../crates/sso/tests/fixtures/ssoready/assertions/okta/metadata.xml");
+    let sp = SpSettings {
+        entity_id: "http://localhost:8080".into(),
+        acs_url: "http://localhost:8080/acs".into(),
+    };
+    let seed = read("seeds/saml_response/encrypted.xml");
+    let validate = |keys: SpKeys| {
+        validate_response_at(
+            &b64(seed.trim_end()),
+            &parse_idp_metadata(&metadata).unwrap(),
+            &sp,
+            &keys,
+            &["_request".to_owned()],
+            &ValidationPolicy::default(),
+            now,
+        )
+        .unwrap_err()
+    };
+    assert_eq!(validate(SpKeys::new(vec![key])), SamlError::SignatureMissing);
+    assert_eq!(validate(SpKeys::default()), SamlError::DecryptionFailed);
+}
