@@ -224,26 +224,26 @@ pub async fn endpoint(
         .body(body)
 }
 
-/// When each SAML connection's IdP signing certificates expire (the latest of them), in Unix
-/// seconds: alert well before `time()` reaches it.
+/// When each SAML connection's certificates expire, in Unix seconds: the IdP's signing
+/// certificate (`use="signing"`, the latest its metadata lists) and the connection's own keys
+/// (`sp_signing`, `sp_encryption`). Alert well before `time()` reaches it.
 fn render_certificate_expiries(
-    expiries: &[(
-        roster_store::domain::Connection,
-        roster_store::domain::Timestamp,
-    )],
+    expiries: &[crate::certificate_checks::CertificateExpiry],
 ) -> String {
     let mut out = String::from(
-        "# HELP roster_saml_certificate_expiry_timestamp_seconds When the SAML connection's IdP \
-         signing certificate expires (the latest one its metadata lists).\n\
+        "# HELP roster_saml_certificate_expiry_timestamp_seconds When a SAML connection's \
+         certificate expires: the IdP's signing certificate (use=signing) or the connection's own \
+         request signing (sp_signing) and assertion decryption (sp_encryption) keys.\n\
          # TYPE roster_saml_certificate_expiry_timestamp_seconds gauge\n",
     );
-    for (connection, expiry) in expiries {
+    for expiry in expiries {
         let _ = writeln!(
             out,
-            "roster_saml_certificate_expiry_timestamp_seconds{{connection=\"{}\",workspace=\"{}\",use=\"signing\"}} {}",
-            connection.id,
-            connection.workspace_id,
-            expiry.as_micros() / 1_000_000
+            "roster_saml_certificate_expiry_timestamp_seconds{{connection=\"{}\",workspace=\"{}\",use=\"{}\"}} {}",
+            expiry.connection.id,
+            expiry.connection.workspace_id,
+            expiry.certificate_use,
+            expiry.expires_at.as_micros() / 1_000_000
         );
     }
     out

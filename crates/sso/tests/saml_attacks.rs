@@ -1903,6 +1903,9 @@ fn the_fuzz_seed_reaches_the_end_of_decryption() {
         )
         .unwrap_err()
     };
-    assert_eq!(validate(SpKeys::new(vec![key])), SamlError::SignatureMissing);
+    assert_eq!(
+        validate(SpKeys::new(vec![key])),
+        SamlError::SignatureMissing
+    );
     assert_eq!(validate(SpKeys::default()), SamlError::DecryptionFailed);
 }

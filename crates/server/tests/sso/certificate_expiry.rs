@@ -82,3 +82,119 @@ fn an_expiring_idp_certificate_is_warned_about_once_per_threshold_and_measured()
         "{line}: want about {expected}"
     );
 }
+
+/// The connection's own keys are watched too: an operator's encryption certificate that
+/// expires in five days (imported with `roster connection keys rotate --key-file`, the
+/// generated one retired) is warned about as `sp_encryption`, and both SP keys are gauges.
+#[test]
+fn an_expiring_sp_key_is_warned_about_and_measured() {
+    use crate::process::{json_of, run};
+    let app = SsoApp::new();
+    let store = &app.db.store;
+    let idp = Key::new("/CN=long-lived-idp");
+    let connection = saml_connection(&app.db, &app.workspace, &idp);
+    let dir = tempfile::tempdir().unwrap();
+    let (key_file, cert_file) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "5",
+        ])
+        .args(["-subj", "/CN=operator-sp-key", "-keyout"])
+        .arg(&key_file)
+        .arg("-out")
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let arg = |path: &std::path::Path| path.to_str().unwrap().to_owned();
+    let rotated = json_of(&run(
+        &app.db,
+        &[
+            "connection",
+            "keys",
+            "rotate",
+            "--workspace",
+            "acme",
+            &connection.name.to_string(),
+            "--use",
+            "encryption",
+            "--key-file",
+            &arg(&key_file),
+            "--cert-file",
+            &arg(&cert_file),
+        ],
+    ));
+    let keys = rotated["keys"].as_array().unwrap();
+    let generated = keys
+        .iter()
+        .find(|key| key["use"] == "encryption" && key["id"] != rotated["added"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(&run(
+        &app.db,
+        &[
+            "connection",
+            "keys",
+            "retire",
+            "--workspace",
+            "acme",
+            &connection.name.to_string(),
+            &generated,
+            "--confirm",
+            &generated,
+        ],
+    ));
+
+    let now = Timestamp::now();
+    roster_server::certificate_checks::warn_due(store, now).unwrap();
+    let warnings = store
+        .events(
+            app.workspace.id,
+            0,
+            1000,
+            &["connection.certificate_expiring".to_owned()],
+        )
+        .unwrap();
+    let uses: Vec<(String, i64)> = warnings
+        .iter()
+        .map(|event| {
+            let resource: serde_json::Value = serde_json::from_str(&event.resource).unwrap();
+            (
+                resource["certificate"]["use"].as_str().unwrap().to_owned(),
+                resource["certificate"]["daysLeft"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // (The throw-away IdP certificate expires in two days: its own warning, tested above.)
+    let sp_uses: Vec<_> = uses.iter().filter(|(u, _)| u != "signing").collect();
+    assert_eq!(sp_uses, [&("sp_encryption".to_owned(), 7)]);
+
+    let metrics = app.get("/metrics", None).body;
+    let gauge = |certificate_use: &str| -> i64 {
+        metrics
+            .lines()
+            .find(|line| {
+                line.starts_with("roster_saml_certificate_expiry_timestamp_seconds{")
+                    && line.contains(&connection.id.to_string())
+                    && line.contains(&format!("use=\"{certificate_use}\""))
+            })
+            .unwrap_or_else(|| panic!("no {certificate_use} gauge:\n{metrics}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let from_now = |value: i64| value - now.as_micros() / 1_000_000;
+    let five_days = from_now(gauge("sp_encryption")) - 5 * 86_400;
+    assert!(
+        five_days.abs() <= 60,
+        "openssl's five days: {five_days} s off"
+    );
+    assert!(
+        from_now(gauge("sp_signing")) > 4 * 365 * 86_400,
+        "the generated signing key: five years"
+    );
+}
