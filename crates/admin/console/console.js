@@ -604,7 +604,7 @@ const IDP_GUIDES = /* idp-guides:begin */ [
       "Specify Display Name: Roster. Choose Access Control Policy: **Permit everyone**, or a policy that permits only the groups who may sign in. Finish.",
       "Edit Claim Issuance Policy → Add Rule → **Send LDAP Attributes as Claims**, attribute store Active Directory: *E-Mail-Addresses* → *E-Mail Address*, *Given-Name* → *Given Name*, *Surname* → *Surname*, *Token-Groups - Unqualified Names* → type `groups` as the outgoing claim type.",
       "Add Rule → **Transform an Incoming Claim**: incoming claim type *UPN*, outgoing claim type *Name ID*, outgoing name ID format **Persistent Identifier** (or incoming *E-Mail Address* with format **Email**).",
-      "Roster's SP metadata has no encryption certificate, so AD FS signs its assertions without encrypting them; keep **Secure hash algorithm** SHA-256 (the trust's Properties → Advanced).",
+      "A trust imported from `metadata_url` has Roster's encryption certificate (the trust's Properties → Encryption), so AD FS encrypts its assertions (RSA-OAEP, AES-256) and Roster decrypts them; a trust entered by hand sends them unencrypted, which works too. Keep **Secure hash algorithm** SHA-256 (Properties → Advanced).",
       "The IdP metadata URL is `https://<AD FS host>/FederationMetadata/2007-06/FederationMetadata.xml` (paste the file's XML instead when Roster cannot reach AD FS). AD FS rolls its token-signing certificate: a metadata URL is fetched again hourly."
     ]
   },
@@ -620,7 +620,7 @@ const IDP_GUIDES = /* idp-guides:begin */ [
       "Connection Template: **Do not use a template for this connection**; Connection Type: **Browser SSO Profiles**, protocol **SAML 2.0**; Connection Options: **Browser SSO**.",
       "Import Metadata: **URL**, `metadata_url` (or **None**, and type the values below). General Info: **Partner's Entity ID (Connection ID)** = `sp_entity_id`; **Connection Name** Roster.",
       "Browser SSO → Configure Browser SSO: SAML Profiles **SP-Initiated SSO**. Assertion Creation → Identity Mapping **Standard**; Attribute Contract: `SAML_SUBJECT` with the subject name format `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`, extended with `email`, `givenName`, `surname` and `groups`; in the IdP Adapter Mapping, fill `SAML_SUBJECT` from a stable id (the directory's `objectGUID` or `entryUUID`), `email` from `mail`, `groups` from `memberOf`.",
-      "Protocol Settings: Assertion Consumer Service URL, binding **POST**, endpoint URL = `acs_url`; Allowable SAML Bindings **POST**; Signature Policy: the response is signed by default (or **Always sign the SAML Assertion**); Encryption Policy **None** (Roster does not decrypt assertions).",
+      "Protocol Settings: Assertion Consumer Service URL, binding **POST**, endpoint URL = `acs_url`; Allowable SAML Bindings **POST**; Signature Policy: the response is signed by default (or **Always sign the SAML Assertion**); Encryption Policy **None**, or **The entire assertion** with Roster's encryption certificate (from `metadata_url`) and AES-256 with RSA-OAEP.",
       "Credentials → Digital Signature Settings: the signing certificate, algorithm RSA SHA256. Activation & Summary: Connection Status **Active** → Save.",
       "The IdP metadata URL is `https://<PingFederate host>:9031/pf/federation_metadata.ping?PartnerSpId=<the SP entity ID, percent-encoded>`, or export the XML from System → Protocol Metadata → Metadata Export."
     ]
@@ -636,7 +636,7 @@ const IDP_GUIDES = /* idp-guides:begin */ [
     "steps": [
       "Give it Roster's SP metadata URL `metadata_url`, or the entity ID `sp_entity_id` and the ACS URL `acs_url` (HTTP-POST binding); SP-initiated logins start at `login_url`.",
       "NameID format persistent; attributes `email` (or `mail`), `givenName`, `surname` (or `sn`) and, to map groups, `groups` (or `memberOf`): the LDAP and `urn:oid:` names work as they are.",
-      "Sign the response or the assertion (RSA or ECDSA, SHA-256 or stronger); do not encrypt the assertion.",
+      "Sign the response or the assertion (RSA or ECDSA, SHA-256 or stronger). Encrypting the assertion is optional: to Roster's encryption certificate (in `metadata_url`), with RSA-OAEP and AES (GCM or CBC), never RSA PKCS#1 v1.5.",
       "Give Roster the IdP's metadata, its URL or its XML (metadata without a signing certificate is refused). IdP-initiated logins are refused unless the connection allows them."
     ]
   },

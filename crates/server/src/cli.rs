@@ -303,8 +303,8 @@ pub struct ConnectionCreate {
     pub requested_authn_context: Vec<String>,
     /// SAML: optional (default) accepts plain and encrypted assertions; required refuses
     /// plain ones.
-    #[arg(long, value_enum, default_value = "optional")]
-    pub assertion_encryption: AssertionEncryptionArg,
+    #[arg(long, value_enum)]
+    pub assertion_encryption: Option<AssertionEncryptionArg>,
     /// SAML: sign AuthnRequests with the connection's signing key.
     #[arg(long)]
     pub sign_authn_requests: bool,

@@ -37,6 +37,18 @@ fn kind_specific_flags(args: &ConnectionCreate) -> Vec<(&'static str, &'static [
             SAML,
         ),
         ("--allow-idp-initiated", args.allow_idp_initiated, SAML),
+        ("--force-authn", args.force_authn, SAML),
+        (
+            "--requested-authn-context",
+            !args.requested_authn_context.is_empty(),
+            SAML,
+        ),
+        (
+            "--assertion-encryption",
+            args.assertion_encryption.is_some(),
+            SAML,
+        ),
+        ("--sign-authn-requests", args.sign_authn_requests, SAML),
         ("--issuer", args.issuer.is_some(), OIDC),
         ("--client-id", args.client_id.is_some(), OIDC),
         (
@@ -197,8 +209,8 @@ fn authn_settings(args: &ConnectionCreate) -> AuthnContextSettings {
 fn key_settings(args: &ConnectionCreate) -> SamlKeySettings {
     SamlKeySettings {
         assertion_encryption: match args.assertion_encryption {
-            AssertionEncryptionArg::Optional => AssertionEncryption::Optional,
-            AssertionEncryptionArg::Required => AssertionEncryption::Required,
+            None | Some(AssertionEncryptionArg::Optional) => AssertionEncryption::Optional,
+            Some(AssertionEncryptionArg::Required) => AssertionEncryption::Required,
         },
         sign_authn_requests: args.sign_authn_requests,
     }

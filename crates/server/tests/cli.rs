@@ -1679,6 +1679,22 @@ fn what_cannot_apply_is_refused_with_the_reason() {
             ],
             "--allow-idp-initiated does not apply to a oidc connection, only to saml",
         ),
+        (
+            vec!["--kind", "scim", "--sign-authn-requests"],
+            "--sign-authn-requests does not apply to a scim connection, only to saml",
+        ),
+        (
+            vec!["--kind", "scim", "--assertion-encryption", "required"],
+            "--assertion-encryption does not apply to a scim connection, only to saml",
+        ),
+        (
+            vec!["--kind", "scim", "--force-authn"],
+            "--force-authn does not apply to a scim connection, only to saml",
+        ),
+        (
+            vec!["--kind", "saml", "--requested-authn-context", "mfa"],
+            "requestedAuthnContext[0]",
+        ),
     ];
     for (flags, message) in refusals {
         let args = [
@@ -1705,6 +1721,35 @@ fn what_cannot_apply_is_refused_with_the_reason() {
             .unwrap()
             .is_empty());
     }
+
+    // The SAML flags of issue #27 are stored as the admin API stores them.
+    const MFA: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+    let created = json_of(&run(
+        &db,
+        &[
+            "connection",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "strict",
+            "--kind",
+            "saml",
+            "--force-authn",
+            "--requested-authn-context",
+            MFA,
+            "--assertion-encryption",
+            "required",
+            "--sign-authn-requests",
+        ],
+    ));
+    assert_eq!(created["status"], "draft");
+    let strict = db.store.connection_by_name(workspace.id, "strict").unwrap();
+    let config: serde_json::Value = serde_json::from_str(&strict.protocol_config).unwrap();
+    assert_eq!(config["force_authn"], true);
+    assert_eq!(config["requested_authn_context"], serde_json::json!([MFA]));
+    assert_eq!(config["assertion_encryption"], "required");
+    assert_eq!(config["sign_authn_requests"], true);
 }
 
 /// A log level that is no filter stops `config check` and `serve` with the key's name, instead

@@ -278,6 +278,31 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
         json!([MFA])
     );
 
+    // What the connection's own keys do (issue #27): defaults, a refused value, then both set.
+    assert_eq!(context.body["idp"]["assertionEncryption"], "optional");
+    assert_eq!(context.body["idp"]["signAuthnRequests"], false);
+    assert_eq!(context.body["idp"]["authnRequestsSigned"], false);
+    app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(json!({"saml": {"metadataXml": okta_metadata(), "assertionEncryption": "sometimes"}})),
+    )
+    .assert_admin_error(400, "validation");
+    let keys = app.admin(
+        &key,
+        "PUT",
+        &format!("/connections/{id}/settings"),
+        Some(
+            json!({"saml": {"metadataXml": okta_metadata(), "assertionEncryption": "required",
+                             "signAuthnRequests": true}}),
+        ),
+    );
+    assert_eq!(keys.status, 200, "{:#}", keys.body);
+    assert_eq!(keys.body["idp"]["assertionEncryption"], "required");
+    assert_eq!(keys.body["idp"]["signAuthnRequests"], true);
+    assert_eq!(keys.body["idp"]["authnRequestsSigned"], true);
+
     // Revoke: logins through it stop; it stays listed as revoked; settings can't change.
     assert_eq!(
         app.admin(&key, "DELETE", &format!("/connections/{id}"), None)

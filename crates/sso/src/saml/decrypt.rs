@@ -511,10 +511,8 @@ fn close(found: &mut Found, stack: &[(Part, usize)], after: usize, text: &str) {
         .collect();
     match (parents.as_slice(), part) {
         ([_], Part::Signature) => found.response_signature = Some((start, after)),
-        (_, Part::EncryptedAssertion) => {
-            if found.encrypted_assertion.is_none() {
-                found.encrypted_assertion = Some((start, after));
-            }
+        (_, Part::EncryptedAssertion) if found.encrypted_assertion.is_none() => {
+            found.encrypted_assertion = Some((start, after));
         }
         ([.., Part::EncryptedData, Part::CipherData], Part::CipherValue)
             if parents.contains(&Part::EncryptedAssertion)
