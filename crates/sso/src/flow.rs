@@ -203,6 +203,9 @@ impl ResponseError for LoginError {
 pub struct SignedIn {
     pub cookie: Cookie<'static>,
     pub location: String,
+    /// The new session's id and expiry (Unix seconds), for Single Logout's records.
+    pub session_id: String,
+    pub expires_at_unix: i64,
 }
 
 impl SignedIn {
@@ -339,7 +342,7 @@ impl Attempt<'_> {
             }
             Err(JitError::Store(err)) => return Err(err.into()),
         };
-        let cookie = issue_session(
+        let (cookie, session) = issue_session_with_claims(
             state,
             self.workspace,
             &outcome.user,
@@ -349,6 +352,8 @@ impl Attempt<'_> {
         Ok(SignedIn {
             cookie,
             location: return_to.to_owned(),
+            session_id: session.sid,
+            expires_at_unix: session.exp,
         })
     }
 }
@@ -366,6 +371,17 @@ pub fn issue_session(
     login_via: &str,
     authn: SessionAuthn,
 ) -> Result<Cookie<'static>, LoginError> {
+    issue_session_with_claims(state, workspace, user, login_via, authn).map(|(cookie, _)| cookie)
+}
+
+/// [`issue_session`], with the new session's claims.
+pub fn issue_session_with_claims(
+    state: &SsoState,
+    workspace: &Workspace,
+    user: &roster_store::domain::User,
+    login_via: &str,
+    authn: SessionAuthn,
+) -> Result<(Cookie<'static>, crate::session::SessionClaims), LoginError> {
     let roles = state
         .store
         .effective_roles(workspace, user.id)?
@@ -373,17 +389,20 @@ pub fn issue_session(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let (token, _) = state
+    let (token, claims) = state
         .sessions
         .issue_with(workspace, user, roles, login_via, authn)
         .map_err(|err| {
             tracing::error!(error = %err, "cannot sign a session");
             LoginError::unavailable()
         })?;
-    Ok(session_cookie(
-        token,
-        state.secure_cookies(),
-        state.sessions.options().ttl_seconds,
+    Ok((
+        session_cookie(
+            token,
+            state.secure_cookies(),
+            state.sessions.options().ttl_seconds,
+        ),
+        claims,
     ))
 }
 

@@ -40,6 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<SsoState>) {
             web::get().to(handlers::saml::metadata),
         )
         .route(
+            "/saml/{connection}/slo",
+            web::get().to(handlers::slo::redirect),
+        )
+        .route(
+            "/saml/{connection}/slo",
+            web::post().to(handlers::slo::post),
+        )
+        .route(
             "/oidc/{connection}/callback",
             web::get().to(handlers::oidc::callback),
         )

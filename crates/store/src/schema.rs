@@ -554,6 +554,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    saml_sessions (session_id) {
+        session_id -> Text,
+        connection_id -> Text,
+        name_id -> Text,
+        name_id_format -> Nullable<Text>,
+        session_index -> Nullable<Text>,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     saml_sp_keys (id) {
         id -> Text,
         connection_id -> Text,
@@ -573,6 +584,7 @@ diesel::joinable!(setup_links -> workspaces (workspace_id));
 diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(certificate_warnings -> connections (connection_id));
 diesel::joinable!(saml_sp_keys -> connections (connection_id));
+diesel::joinable!(saml_sessions -> connections (connection_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -631,4 +643,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_invitations,
     certificate_warnings,
     saml_sp_keys,
+    saml_sessions,
 );

@@ -29,6 +29,7 @@ mod provider;
 mod saml;
 mod saml_encryption;
 mod saml_exhaustion;
+mod saml_logout;
 mod saml_refusals;
 mod support;
 mod tenant;

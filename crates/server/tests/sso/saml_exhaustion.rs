@@ -119,7 +119,7 @@ fn the_issue_22_response_is_refused_before_any_crypto() {
 /// A throw-away key (DER) and its self-signed certificate (base64 DER); `test_sign_in` signs
 /// with it too.
 pub(crate) struct Key {
-    private_der: Vec<u8>,
+    pub(crate) private_der: Vec<u8>,
     pub(crate) certificate_b64: String,
 }
 

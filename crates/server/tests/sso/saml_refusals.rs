@@ -77,8 +77,9 @@ impl Setup {
     /// A browser starts a login at Roster: (its binding cookie, the AuthnRequest id).
     pub(crate) fn start_login(&self) -> (String, String) {
         let url = format!(
-            "{}/sso/acme/login?connection=corp&return_to=%2F",
-            self.app.url()
+            "{}/sso/acme/login?connection={}&return_to=%2F",
+            self.app.url(),
+            self.connection.name
         );
         let response = agent().get(&url).call().unwrap();
         assert_eq!(response.status().as_u16(), 302);

@@ -6,6 +6,7 @@ pub mod oidc;
 pub mod password;
 pub mod saml;
 pub mod session;
+pub mod slo;
 
 use roster_store::domain::{Connection, ConnectionId, ConnectionKind, LoginFailure, Workspace};
 use roster_store::StoreError;

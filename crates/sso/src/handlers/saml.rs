@@ -12,7 +12,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use roster_store::domain::{ConnectionKind, LoginClaims, Timestamp};
-use roster_store::{OneTimeAssertion, TestSignIn};
+use roster_store::{OneTimeAssertion, SamlSession, TestSignIn};
 
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
@@ -134,15 +134,26 @@ fn answer(
         Stop::Refused(failure, detail) => attempt.refuse(&state.store, failure, detail, None),
         Stop::Trouble(err) => err,
     })?;
-    attempt
-        .complete(
-            state,
-            &verified.claims,
-            &verified.return_to,
-            Some(verified.one_time()),
-            verified.authn.clone(),
-        )
-        .map(Landing::SignedIn)
+    let signed_in = attempt.complete(
+        state,
+        &verified.claims,
+        &verified.return_to,
+        Some(verified.one_time()),
+        verified.authn.clone(),
+    )?;
+    // What Single Logout needs: the IdP's names for this session. Failing to keep it costs
+    // only Single Logout for this session, so the login stands.
+    if let Err(err) = state.store.record_saml_session(&SamlSession {
+        session_id: signed_in.session_id.clone(),
+        connection_id: connection.id.to_string(),
+        name_id: verified.name_id.clone(),
+        name_id_format: verified.name_id_format.clone(),
+        session_index: verified.session_index.clone(),
+        expires_at: signed_in.expires_at_unix.saturating_mul(1_000_000),
+    }) {
+        tracing::error!(error = %err, connection = %connection.id, "cannot record the SAML session for Single Logout");
+    }
+    Ok(Landing::SignedIn(signed_in))
 }
 
 /// Every SAML refusal is a [`SamlError`]: its code, reason and want/got come from one match.
@@ -221,6 +232,10 @@ struct Verified {
     idp_entity_id: String,
     issuer: String,
     audience: String,
+    /// What the IdP calls this login, for Single Logout.
+    name_id: String,
+    name_id_format: Option<String>,
+    session_index: Option<String>,
 }
 
 impl Verified {
@@ -328,6 +343,9 @@ impl Response<'_> {
         };
         let claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
         Ok(Verified {
+            name_id: assertion.name_id.clone(),
+            name_id_format: assertion.name_id_format.clone(),
+            session_index: assertion.session_index.clone(),
             claims,
             authn: authn_context::from_saml(assertion.authn_context_class_ref.as_deref()),
             attributes: assertion.attributes,

@@ -110,19 +110,40 @@ pub async fn logout(state: web::Data<SsoState>, req: HttpRequest) -> HttpRespons
             );
         }
     }
+    let mut to_idp = None;
     if let Some(token) = token(&req) {
         let sessions = state.sessions.clone();
-        let _ = roster_store::blocking(move || -> Result<(), SessionError> {
+        let ended = roster_store::blocking(move || -> Result<SessionClaims, SessionError> {
             let claims: SessionClaims = sessions.decode_for_logout(&token)?;
-            sessions.revoke(&claims)
+            sessions.revoke(&claims)?;
+            Ok(claims)
         })
         .await;
+        // A session a SAML login made: the IdP ends its own session too (Single Logout), and
+        // its answer brings the browser back to `/`.
+        if let Ok(claims) = ended {
+            let state_ = state.clone();
+            to_idp = roster_store::blocking(move || {
+                super::slo::idp_logout_redirect(&state_, &claims.sid, "/")
+            })
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot start SAML Single Logout; signed out of Roster only");
+                None
+            });
+        }
     }
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
+    let mut response = HttpResponse::SeeOther();
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(expired_session_cookie(state.secure_cookies()))
-        .finish()
+        .cookie(expired_session_cookie(state.secure_cookies()));
+    match to_idp {
+        Some((location, binding)) => response
+            .insert_header((header::LOCATION, location))
+            .cookie(binding)
+            .finish(),
+        None => response.insert_header((header::LOCATION, "/")).finish(),
+    }
 }
 
 /// `GET /`: "signed in as …", the default `return_to`.

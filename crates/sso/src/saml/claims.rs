@@ -146,6 +146,7 @@ mod tests {
             in_response_to: None,
             session_not_on_or_after_unix: 0,
             authn_context_class_ref: None,
+            session_index: None,
             attributes: attributes
                 .iter()
                 .map(|(name, values)| {

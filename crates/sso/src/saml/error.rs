@@ -77,6 +77,10 @@ pub enum SamlError {
     RandomUnavailable,
     #[error("the connection's request signing key cannot be loaded")]
     SigningKeyUnavailable,
+    #[error("the identity provider offers no HTTP-Redirect single logout service")]
+    SloNotOffered,
+    #[error("the logout request was received before")]
+    LogoutReplayed { id: String },
     #[error("the signature is missing or does not verify with the configured certificates")]
     SignatureInvalid,
     #[error("the assertion issuer is not the configured identity provider")]
@@ -137,6 +141,8 @@ impl SamlError {
             SamlError::RandomUnavailable | SamlError::SigningKeyUnavailable => {
                 LoginFailure::ConnectionUnavailable
             }
+            SamlError::SloNotOffered => LoginFailure::ConnectionMisconfigured,
+            SamlError::LogoutReplayed { .. } => LoginFailure::Replay,
             SamlError::NameIdMissing | SamlError::SubjectMissing { .. } => {
                 LoginFailure::MissingClaims
             }
@@ -197,6 +203,8 @@ impl SamlError {
             SamlError::ConfigUnreadable => "protocol_config_unreadable",
             SamlError::RandomUnavailable => "random_unavailable",
             SamlError::SigningKeyUnavailable => "signing_key_unavailable",
+            SamlError::SloNotOffered => "slo_not_offered",
+            SamlError::LogoutReplayed { .. } => "logout_replayed",
             SamlError::SignatureInvalid => "signature_invalid",
             SamlError::IssuerMismatch { .. } => "issuer_mismatch",
             SamlError::AudienceMismatch { .. } => "audience_mismatch",
@@ -305,6 +313,14 @@ impl SamlError {
             SamlError::ConfigUnreadable
             | SamlError::RandomUnavailable
             | SamlError::SigningKeyUnavailable => json!({}),
+            SamlError::SloNotOffered => json!({
+                "want": "an HTTP-Redirect SingleLogoutService in the IdP metadata",
+                "got": "none",
+            }),
+            SamlError::LogoutReplayed { id } => json!({
+                "want": "a LogoutRequest not received before",
+                "got": id,
+            }),
             SamlError::SignatureInvalid => json!({
                 "want": "a signature that verifies with a signing certificate of the IdP metadata",
                 "got": "a signature that does not verify with any of them",
@@ -466,6 +482,8 @@ mod tests {
             },
             SamlError::EncryptionRequired,
             SamlError::SigningKeyUnavailable,
+            SamlError::SloNotOffered,
+            SamlError::LogoutReplayed { id: text() },
             SamlError::SignatureMissing,
             SamlError::StatusNotSuccess {
                 code: text(),
@@ -552,6 +570,8 @@ mod tests {
             SamlError::EncryptionAlgorithmForbidden { .. } => 36,
             SamlError::EncryptionRequired => 37,
             SamlError::SigningKeyUnavailable => 38,
+            SamlError::SloNotOffered => 39,
+            SamlError::LogoutReplayed { .. } => 40,
             SamlError::SignatureMissing => 7,
             SamlError::StatusNotSuccess { .. } => 8,
             SamlError::AlgorithmForbidden { .. } => 9,
@@ -619,7 +639,7 @@ mod tests {
         indexes.sort_unstable();
         indexes.dedup();
         assert_eq!(indexes, (0..examples.len()).collect::<Vec<_>>());
-        assert_eq!(examples.len(), 39, "one example per variant");
+        assert_eq!(examples.len(), 41, "one example per variant");
 
         let rows = documented();
         for error in &examples {

@@ -41,6 +41,10 @@ pub struct IdpMetadata {
     pub signing_certificates: Vec<String>,
     /// `WantAuthnRequestsSigned="true"`: the IdP refuses unsigned AuthnRequests.
     pub want_authn_requests_signed: bool,
+    /// The HTTP-Redirect `SingleLogoutService`, where Roster sends a `LogoutRequest`.
+    pub slo_redirect_url: Option<String>,
+    /// Its `ResponseLocation`, when the IdP wants `LogoutResponse`s elsewhere.
+    pub slo_response_url: Option<String>,
 }
 
 /// What the SP is, per connection (derived from `server.public_url` by the caller).
@@ -48,6 +52,16 @@ pub struct IdpMetadata {
 pub struct SpSettings {
     pub entity_id: String,
     pub acs_url: String,
+}
+
+impl SpSettings {
+    /// The Single Logout endpoint: beside the ACS (`…/acs` → `…/slo`).
+    pub fn slo_url(&self) -> String {
+        match self.acs_url.strip_suffix("/acs") {
+            Some(base) => format!("{base}/slo"),
+            None => format!("{}/slo", self.acs_url.trim_end_matches('/')),
+        }
+    }
 }
 
 /// Parses IdP metadata (an `EntityDescriptor`, or an `EntitiesDescriptor` holding exactly one
@@ -88,12 +102,15 @@ pub fn sp_metadata_xml(sp: &SpSettings, keys: &SpKeys, signs_requests: bool) -> 
   <md:SPSSODescriptor AuthnRequestsSigned="{signs_requests}" WantAssertionsSigned="true" protocolSupportEnumeration="{SAML2_PROTOCOL}">
 {key_descriptors}    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:SingleLogoutService Binding="{HTTP_REDIRECT_BINDING}" Location="{slo_url}"/>
+    <md:SingleLogoutService Binding="{HTTP_POST_BINDING}" Location="{slo_url}"/>
     <md:AssertionConsumerService Binding="{HTTP_POST_BINDING}" Location="{acs_url}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 "#,
         entity_id = escape_html(&sp.entity_id),
         acs_url = escape_html(&sp.acs_url),
+        slo_url = escape_html(&sp.slo_url()),
     )
 }
 
@@ -124,6 +141,8 @@ struct EntityInProgress {
     sso_post_url: Option<String>,
     certificates: Vec<String>,
     want_authn_requests_signed: bool,
+    slo_redirect_url: Option<String>,
+    slo_response_url: Option<String>,
 }
 
 impl EntityInProgress {
@@ -145,6 +164,8 @@ impl EntityInProgress {
             sso_post_url: self.sso_post_url,
             signing_certificates: self.certificates,
             want_authn_requests_signed: self.want_authn_requests_signed,
+            slo_redirect_url: self.slo_redirect_url,
+            slo_response_url: self.slo_response_url,
         })
     }
 }
@@ -204,6 +225,7 @@ impl MetadataReader {
                 self.certificate_text = Some(String::new())
             }
             b"SingleSignOnService" if self.in_idp_descriptor => self.read_sso_service(start)?,
+            b"SingleLogoutService" if self.in_idp_descriptor => self.read_slo_service(start)?,
             _ => {}
         }
         Ok(())
@@ -235,6 +257,24 @@ impl MetadataReader {
         };
         if slot.is_none() {
             *slot = Some(checked_url(&location)?);
+        }
+        Ok(())
+    }
+
+    /// The first HTTP-Redirect `SingleLogoutService` (Roster sends and answers on that binding).
+    fn read_slo_service(&mut self, start: &BytesStart<'_>) -> Result<(), SamlError> {
+        let binding = attribute(start, "Binding")?.unwrap_or_default();
+        let location = attribute(start, "Location")?.unwrap_or_default();
+        let response_location = attribute(start, "ResponseLocation")?;
+        let Some(entity) = self.current.as_mut() else {
+            return Ok(());
+        };
+        if binding == HTTP_REDIRECT_BINDING && entity.slo_redirect_url.is_none() {
+            entity.slo_redirect_url = Some(checked_url(&location)?);
+            entity.slo_response_url = response_location
+                .filter(|location| !location.trim().is_empty())
+                .map(|location| checked_url(&location))
+                .transpose()?;
         }
         Ok(())
     }
@@ -381,6 +421,8 @@ mod tests {
                 sso_post_url: Some("https://idp.example.com/post".into()),
                 signing_certificates: vec![CERT_A.into(), CERT_B.into()],
                 want_authn_requests_signed: false,
+                slo_redirect_url: None,
+                slo_response_url: None,
             }
         );
         let wanting = metadata(&key("", CERT_A), REDIRECT).replace(

@@ -56,6 +56,7 @@ mod error;
 mod escape;
 mod form;
 mod keys;
+mod logout;
 mod metadata;
 mod prescan;
 mod request;
@@ -69,6 +70,10 @@ pub use escape::{auto_post_form, escape_html, hidden_inputs};
 pub use form::{AcsForm, DuplicateField};
 pub use keys::{
     generate_sp_key, import_sp_key, NewSpKeyPair, SpKey, SpKeyUse, SpKeys, SP_KEY_VALIDITY_DAYS,
+};
+pub use logout::{
+    idp_slo_url, logout_request_url, logout_response_url, read_logout_message, LogoutBinding,
+    LogoutMessage, LogoutSubject,
 };
 pub use metadata::{parse_idp_metadata, sp_metadata_xml, IdpMetadata, SpSettings};
 pub use prescan::MAX_RESPONSE_BYTES;

@@ -250,6 +250,8 @@ mod tests {
             sso_post_url: Some("https://idp.example.com/post".into()),
             signing_certificates: vec!["MAMCAQE=".into()],
             want_authn_requests_signed: false,
+            slo_redirect_url: None,
+            slo_response_url: None,
         }
     }
 

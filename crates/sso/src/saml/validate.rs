@@ -79,6 +79,8 @@ pub struct VerifiedAssertion {
     /// How the IdP authenticated the user: the first `AuthnStatement`'s
     /// `AuthnContextClassRef`, when it names one.
     pub authn_context_class_ref: Option<String>,
+    /// The first `AuthnStatement`'s `SessionIndex`: the IdP session, for Single Logout.
+    pub session_index: Option<String>,
 }
 
 /// Validates a base64 SAMLResponse (HTTP-POST binding) for one connection, at the system time.
@@ -190,7 +192,14 @@ fn verified(
     let name_id = name_id
         .filter(|name_id| !name_id.value.trim().is_empty())
         .ok_or(SamlError::NameIdMissing)?;
+    let session_index = assertion
+        .authn_statements
+        .iter()
+        .flatten()
+        .find_map(|statement| statement.session_index.clone())
+        .filter(|index| !index.trim().is_empty());
     Ok(VerifiedAssertion {
+        session_index,
         assertion_id: assertion.id.clone(),
         issuer: assertion.issuer.value.clone().unwrap_or_default(),
         name_id: name_id.value.clone(),

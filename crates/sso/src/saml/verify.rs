@@ -27,7 +27,7 @@ use super::metadata::{IdpMetadata, SpSettings};
 use super::slots::VerificationSlots;
 
 /// Everything but SHA-1 and SHA-224 (the same list the pre-scan enforces).
-const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
+pub(crate) const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
     AllowedSignatureAlgorithm::RsaSha256,
     AllowedSignatureAlgorithm::RsaSha384,
     AllowedSignatureAlgorithm::RsaSha512,
@@ -60,6 +60,11 @@ pub(crate) fn verified_assertion(
             ReduceMode::ValidateAndMarkNoAncestors,
         )
         .map_err(|error| from_samael(error, idp, sp))
+}
+
+/// Keeps each IdP certificate loaded across checks (see `roster-xmlsec-keys`).
+pub(crate) fn install_keys() {
+    roster_xmlsec_keys::install();
 }
 
 /// Verifies every signature of `xml` (around an encrypted assertion: the Response's, over the

@@ -25,6 +25,7 @@ mod operator_key;
 mod profile;
 mod provisioning;
 mod role;
+mod saml_session;
 mod saml_sp_key;
 mod scim_groups;
 mod scim_status;
@@ -75,6 +76,7 @@ pub use provisioning::{
     NewProvisioningEntry, ProvisioningEntry, ScimWriteTimes, LAST_SYNC_RESOLUTION,
 };
 pub(crate) use provisioning::{SyncMarks, WriteCounters};
+pub use saml_session::SamlSession;
 pub use saml_sp_key::{NewSpKey, SpKeyRecord};
 pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
 pub use scim_status::ScimConnectionStatus;
