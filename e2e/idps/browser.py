@@ -17,7 +17,8 @@ URL) and then behaves like a browser with JavaScript off:
   * submits forms that need no typing: SAML HTTP-POST forms (hidden SAMLResponse/SAMLRequest
     + RelayState), consent and form_post pages;
   * --form-field NAME=VALUE sets that field in any form that has it (also hidden ones), and
-    lets a form with that visible field be submitted.
+    lets a form with that visible field be submitted;
+  * sends the submitting page's Origin with every form POST, as browsers do.
 
 Output (stdout, JSON):
   * with --stop-at PREFIX, the first request whose URL starts with PREFIX is NOT sent; printed
@@ -275,6 +276,7 @@ def main():
 
     opener = urllib.request.build_opener(NoRedirect)
     method, url, body, login_submitted = "GET", args.url, None, False
+    form_origin = None  # the origin of the page whose form is being submitted
     for _ in range(args.max_steps):
         if args.stop_at and url.startswith(args.stop_at):
             params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True))
@@ -291,6 +293,9 @@ def main():
             req.add_header("Cookie", cookie)
         if body is not None:
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
+            if form_origin:
+                # Browsers send the Origin of the page that submitted a form on every POST.
+                req.add_header("Origin", form_origin)
         try:
             resp = opener.open(req, timeout=30)
         except urllib.error.HTTPError as e:
@@ -306,7 +311,7 @@ def main():
             print(f"< {status} {location or ''}", file=sys.stderr)
         if status in (301, 302, 303, 307, 308) and location:
             if status not in (307, 308):
-                method, body = "GET", None
+                method, body, form_origin = "GET", None, None
             url = urllib.parse.urljoin(url, location)
             continue
 
@@ -344,6 +349,8 @@ def main():
                 return finish(final, LOGIN_REJECTED)
             login_submitted = True
         target = urllib.parse.urljoin(url, form["action"]) if form["action"] else url
+        page = urllib.parse.urlsplit(url)
+        form_origin = f"{page.scheme}://{page.netloc}"
         encoded = urllib.parse.urlencode(data)
         if form["method"] == "POST":
             method, url, body = "POST", target, encoded.encode()

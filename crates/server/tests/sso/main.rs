@@ -14,6 +14,8 @@ mod browser;
 mod idps;
 #[path = "../common/process.rs"]
 mod process;
+#[path = "../common/receiver.rs"]
+mod receiver;
 
 mod authn_context;
 mod certificate_expiry;

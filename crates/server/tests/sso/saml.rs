@@ -611,3 +611,141 @@ fn simplesamlphp_encrypting_assertions_and_requiring_signed_requests() {
     assert_eq!(events[0].outcome, "success");
     assert_eq!(events[0].subject.as_deref(), Some("8f2c6b1e-alice"));
 }
+
+/// Single Logout both ways with SimpleSAMLphp, and the product told each time: alice signs into
+/// a product through Roster and SimpleSAMLphp; signing out at the IdP (IdP-initiated) sends
+/// Roster a LogoutRequest that ends her Roster session and makes Roster send the product a
+/// back-channel logout; after signing in again, signing out at Roster sends the IdP a
+/// LogoutRequest that ends the IdP's session too (the next login asks for the password), and the
+/// product is told again.
+#[test]
+fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
+    if !e2e_enabled() {
+        return;
+    }
+    let mut settings = roster_server::settings::Settings::default();
+    settings.webhooks.poll_interval_ms = 100;
+    let app = SsoApp::with_settings(settings);
+    let connection = app.connection("corp", ConnectionKind::Saml, &["example.test"]);
+    let sp_metadata = || {
+        app.get(&format!("/sso/saml/{}/metadata", connection.id), None)
+            .body
+    };
+    let idp = SamlIdp::start_with(SamlOptions {
+        sp_metadata_xml: Some(sp_metadata()),
+        ..SamlOptions::new("urn:roster:test:unused", "http://127.0.0.1:1/unused")
+    });
+    let idp_metadata = idp.metadata_xml();
+    assert!(
+        idp_metadata.contains("SingleLogoutService"),
+        "{idp_metadata}"
+    );
+    app.configure(&connection, json!({ "idp_metadata_xml": idp_metadata }));
+    std::fs::write(idp.sp_metadata_file(), sp_metadata()).unwrap();
+
+    let receiver = crate::receiver::Receiver::start();
+    let redirect = "https://product.test/oidc/callback";
+    let (registered, secret) = app.db.register_app(&roster_store::NewOAuthApp {
+        auth_method: roster_store::ClientAuthMethod::ClientSecretPost,
+        backchannel_logout_uri: Some(receiver.url.clone()),
+        ..roster_store::testing::test_app("Product", redirect)
+    });
+    let secret = secret.unwrap();
+    let jar = app.jar("browser");
+    let sign_into_product = |password: Option<(&str, &str)>| {
+        let authorize = format!(
+            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}\
+             &scope=openid%20email&state=s&nonce=n&workspace=acme",
+            app.url(),
+            registered.client_id,
+            url_encode(redirect),
+        );
+        let outcome = browser(&authorize, password, Some(redirect), &jar);
+        let code = outcome.json["params"]["code"].as_str().map(str::to_owned);
+        let code = code.unwrap_or_else(|| panic!("{}\n{}", outcome.json, idp.log()));
+        let reply = app.post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("client_id", &registered.client_id),
+                ("client_secret", &secret),
+            ],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    let logouts = |n: usize| {
+        receiver.wait_for(&format!("{n} back-channel logouts"), |received| {
+            received.len() >= n
+        })
+    };
+
+    // IdP-initiated: alice signs out at SimpleSAMLphp.
+    sign_into_product(Some(("alice", "alice-password")));
+    // Back to the IdP's own page at the end (SimpleSAMLphp returns only to URLs it trusts).
+    let done = idp.metadata_url();
+    let out = browser(
+        &format!(
+            "{}saml2/idp/SingleLogoutService.php?ReturnTo={}",
+            idp.base_url(),
+            url_encode(&done)
+        ),
+        None,
+        Some(&done),
+        &jar,
+    );
+    assert_eq!(out.exit_code, 0, "{}\n{}", out.json, idp.log());
+    let first = logouts(1);
+    assert!(first[0].body.starts_with("logout_token="), "{:?}", first[0]);
+    // Roster's session is gone: the product's next sign-in goes to the IdP, which asks for the
+    // password (its own session ended too).
+    let again = browser(
+        &format!(
+            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
+            app.url(),
+            registered.client_id,
+            url_encode(redirect)
+        ),
+        None,
+        Some(redirect),
+        &jar,
+    );
+    assert_ne!(again.exit_code, 0, "signed out everywhere: {}", again.json);
+
+    // SP-initiated: signed in again, alice signs out at Roster (its confirmation page's button).
+    sign_into_product(Some(("alice", "alice-password")));
+    let signed_out = browser(&format!("{}/logout", app.url()), None, None, &jar);
+    assert_eq!(
+        signed_out.exit_code,
+        0,
+        "{}\n{}",
+        signed_out.json,
+        idp.log()
+    );
+    assert_eq!(
+        signed_out.json["url"].as_str(),
+        Some(format!("{}/", app.url()).as_str()),
+        "back at Roster after the IdP's LogoutResponse: {}\n{}",
+        signed_out.json,
+        idp.log()
+    );
+    logouts(2);
+    let after = browser(
+        &format!(
+            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
+            app.url(),
+            registered.client_id,
+            url_encode(redirect)
+        ),
+        None,
+        Some(redirect),
+        &jar,
+    );
+    assert_ne!(
+        after.exit_code, 0,
+        "the IdP's session ended too: {}",
+        after.json
+    );
+}

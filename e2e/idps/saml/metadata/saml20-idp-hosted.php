@@ -25,6 +25,9 @@ $metadata[$entityId] = [
     // policies at ADFS or a government IdP mean. An SP entry can override either (sp-remote).
     'assertion.encryption' => getenv('SAML_ENCRYPT_ASSERTION') === '1',
     'validate.authnrequest' => getenv('SAML_VALIDATE_AUTHNREQUEST') === '1',
+    // Single Logout: sign the LogoutRequests and LogoutResponses it sends (an SP must refuse
+    // unsigned ones, which would let any page sign users out), as ADFS, Entra and Okta do.
+    'sign.logout' => true,
     'NameIDFormat' => [
         'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
         'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
