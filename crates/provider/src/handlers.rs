@@ -336,6 +336,44 @@ pub(crate) async fn logout(
         )
     })
     .await?;
+    // A session a SAML login made: the IdP ends its own session first, and its answer brings
+    // the browser on to where the logout was going (the app's URI, else Roster's `/`).
+    let answer = match (
+        answer,
+        request.app_data::<web::Data<roster_sso::SsoState>>(),
+    ) {
+        (
+            LogoutAnswer::SignedOut {
+                location,
+                ended_session: Some(sid),
+            },
+            Some(sso),
+        ) => {
+            let (sso, return_to) = (
+                sso.clone(),
+                location.clone().unwrap_or_else(|| "/".to_owned()),
+            );
+            let to_idp = roster_store::blocking(move || {
+                roster_sso::idp_logout_redirect(&sso, &sid, &return_to)
+            })
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot start SAML Single Logout; signed out of Roster only");
+                None
+            });
+            if let Some((idp_location, binding)) = to_idp {
+                return Ok(redirect(idp_location)
+                    .cookie(expired_session_cookie(secure))
+                    .cookie(binding)
+                    .finish());
+            }
+            LogoutAnswer::SignedOut {
+                location,
+                ended_session: None,
+            }
+        }
+        (answer, _) => answer,
+    };
     Ok(match answer {
         LogoutAnswer::Confirm(params) => pages::response(
             actix_web::http::StatusCode::OK,
@@ -343,10 +381,11 @@ pub(crate) async fn logout(
         ),
         LogoutAnswer::SignedOut {
             location: Some(location),
+            ..
         } => redirect(location)
             .cookie(expired_session_cookie(secure))
             .finish(),
-        LogoutAnswer::SignedOut { location: None } => {
+        LogoutAnswer::SignedOut { location: None, .. } => {
             let mut page = pages::response(
                 actix_web::http::StatusCode::OK,
                 &roster_sso::pages::signed_out(),

@@ -59,7 +59,12 @@ pub enum LogoutAnswer {
     /// Ask before ending the browser's session.
     Confirm(Box<LogoutParams>),
     /// Done: to the app's post-logout URI (with `state`), or the "signed out" page.
-    SignedOut { location: Option<String> },
+    /// `ended_session` is the Roster session this request ended, if it ended one: a SAML
+    /// login's makes the IdP end its own session first (Single Logout).
+    SignedOut {
+        location: Option<String>,
+        ended_session: Option<String>,
+    },
 }
 
 /// Answers a logout request at `now`. `confirmed` is a POST with `confirm=yes` that came from
@@ -92,7 +97,10 @@ pub fn logout(
                 return Err(ProviderError::LogoutRefused("client_id_mismatch"));
             }
         }
-        return Ok(LogoutAnswer::SignedOut { location });
+        return Ok(LogoutAnswer::SignedOut {
+            location,
+            ended_session: None,
+        });
     };
     let decision = match &hint {
         Some(hint) => {
@@ -108,7 +116,10 @@ pub fn logout(
         (HintDecision::Refuse, _) => Err(ProviderError::LogoutRefused("client_id_mismatch")),
         (HintDecision::EndSession, _) | (HintDecision::Confirm, true) => {
             end_session(state, &claims, now)?;
-            Ok(LogoutAnswer::SignedOut { location })
+            Ok(LogoutAnswer::SignedOut {
+                location,
+                ended_session: Some(claims.sid.clone()),
+            })
         }
         (HintDecision::Confirm, false) => Ok(LogoutAnswer::Confirm(Box::new(params))),
     }

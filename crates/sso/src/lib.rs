@@ -23,6 +23,7 @@ pub mod throttle;
 use actix_web::{web, HttpResponse};
 
 pub use flow::SsoState;
+pub use handlers::slo::idp_logout_redirect;
 
 /// The largest form the ACS accepts (`AcsBody`): a 256 KiB response, base64-encoded, plus
 /// RelayState.

@@ -648,6 +648,7 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
     let (registered, secret) = app.db.register_app(&roster_store::NewOAuthApp {
         auth_method: roster_store::ClientAuthMethod::ClientSecretPost,
         backchannel_logout_uri: Some(receiver.url.clone()),
+        post_logout_redirect_uris: vec!["https://product.test/signed-out".to_owned()],
         ..roster_store::testing::test_app("Product", redirect)
     });
     let secret = secret.unwrap();
@@ -675,6 +676,8 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
             None,
         );
         assert_eq!(reply.status, 200, "{}", reply.body);
+        let tokens: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        tokens["id_token"].as_str().unwrap().to_owned()
     };
     let logouts = |n: usize| {
         receiver.wait_for(&format!("{n} back-channel logouts"), |received| {
@@ -747,5 +750,43 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
         after.exit_code, 0,
         "the IdP's session ended too: {}",
         after.json
+    );
+
+    // The product's own sign-out (RP-initiated logout with its ID token): Roster's session
+    // ends, the IdP's too, and the browser lands on the product's post-logout URI.
+    let id_token = sign_into_product(Some(("alice", "alice-password")));
+    let signed_out_uri = "https://product.test/signed-out";
+    let rp_logout = browser(
+        &format!(
+            "{}/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
+            app.url(),
+            url_encode(signed_out_uri)
+        ),
+        None,
+        Some(signed_out_uri),
+        &jar,
+    );
+    assert_eq!(rp_logout.exit_code, 0, "{}\n{}", rp_logout.json, idp.log());
+    assert_eq!(
+        rp_logout.json["params"]["state"], "bye",
+        "{}",
+        rp_logout.json
+    );
+    logouts(3);
+    let last = browser(
+        &format!(
+            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
+            app.url(),
+            registered.client_id,
+            url_encode(redirect)
+        ),
+        None,
+        Some(redirect),
+        &jar,
+    );
+    assert_ne!(
+        last.exit_code, 0,
+        "signed out at the IdP too: {}",
+        last.json
     );
 }
