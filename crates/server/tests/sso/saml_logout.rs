@@ -323,3 +323,40 @@ fn a_roster_sign_out_asks_the_idp_to_end_its_session_and_takes_its_answer_once()
     assert_eq!(answer(&binding), (303, Some("/".to_owned())));
     assert_eq!(answer(&binding).0, 400, "answered once");
 }
+
+/// The HTTP-POST binding: a `LogoutRequest` with an enveloped signature of the IdP ends the
+/// session; the same document with its NameID changed after signing is refused and ends nothing.
+#[test]
+fn a_posted_logout_request_needs_its_enveloped_signature() {
+    let mut s = setup(false);
+    s.connection = with_slo(&s, &s.connection.clone());
+    let token = sign_in(&s);
+    let url = slo_url(&s, &s.connection);
+    let id = format!("_lp{}", roster_sso::browser::new_binding().unwrap());
+    let now = Timestamp::now().to_rfc3339();
+    let xml = format!(
+        r##"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{url}"><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{RSA_SHA256}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature><saml:NameID>s-alice</saml:NameID></samlp:LogoutRequest>"##
+    );
+    let signed = crate::saml_exhaustion::sign(&xml, &s.key);
+    let post = |xml: &str| {
+        let mut response = agent()
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!(
+                "SAMLRequest={}",
+                encode(&base64::engine::general_purpose::STANDARD.encode(xml))
+            ))
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, body)
+    };
+    let tampered = signed.replace(">s-alice<", ">s-mallory<");
+    let (status, body) = post(&tampered);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("signature_invalid"), "{body}");
+    assert!(alive(&s, &token), "a refused request ends nothing");
+    let (status, _) = post(&signed);
+    assert_eq!(status, 303);
+    assert!(!alive(&s, &token));
+}

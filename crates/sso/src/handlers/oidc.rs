@@ -107,7 +107,7 @@ fn passed_checks(oidc: &OidcConfig, claims: &LoginClaims) -> Vec<ReportCheck> {
 /// console.
 enum Accepted {
     Exchange(Box<Callback>),
-    Landed(Landing),
+    Landed(Box<Landing>),
 }
 
 /// A callback whose state, browser binding and issuer checked out: what the code exchange needs.
@@ -171,7 +171,7 @@ fn accept(
                 connection: &connection,
             };
             flow.refuse(state, failure, detail, None)
-                .map(Accepted::Landed)
+                .map(|landing| Accepted::Landed(Box::new(landing)))
         }
     }
 }

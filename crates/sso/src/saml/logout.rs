@@ -40,33 +40,19 @@ const MAX_INFLATED_BYTES: u64 = 64 * 1024;
 /// How long after its `IssueInstant` a logout message is accepted (plus the skew).
 const MAX_AGE_SECONDS: i64 = 300;
 
-/// The redirect-binding signature algorithms accepted (SHA-1 refused, as for responses).
-const SIG_ALGS: &[(&str, fn() -> MessageDigest)] = &[
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        MessageDigest::sha256,
-    ),
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-        MessageDigest::sha384,
-    ),
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-        MessageDigest::sha512,
-    ),
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-        MessageDigest::sha256,
-    ),
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-        MessageDigest::sha384,
-    ),
-    (
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-        MessageDigest::sha512,
-    ),
-];
+/// The digest of a redirect-binding signature algorithm Roster accepts (RSA or ECDSA with
+/// SHA-256/384/512; SHA-1 is refused, as for responses).
+fn sig_alg_digest(uri: &str) -> Option<MessageDigest> {
+    match uri {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+        | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => Some(MessageDigest::sha256()),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+        | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => Some(MessageDigest::sha384()),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+        | "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => Some(MessageDigest::sha512()),
+        _ => None,
+    }
+}
 
 /// A verified logout message from the IdP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +199,7 @@ pub fn read_logout_message(
             if !message.signed {
                 return Err(SamlError::SignatureMissing);
             }
+            message.check_signature_shape()?;
             verified_post(&xml, idp)?;
             xml
         }
@@ -267,14 +254,10 @@ fn redirect_message(query: &str, idp: &IdpMetadata) -> Result<(String, bool), Sa
         return Ok((xml, false));
     };
     let algorithm = value(sig_alg);
-    let digest = SIG_ALGS
-        .iter()
-        .find(|(uri, _)| *uri == algorithm)
-        .map(|(_, digest)| digest())
-        .ok_or_else(|| SamlError::AlgorithmForbidden {
-            element: "SigAlg".into(),
-            algorithm: algorithm.clone(),
-        })?;
+    let digest = sig_alg_digest(&algorithm).ok_or_else(|| SamlError::AlgorithmForbidden {
+        element: "SigAlg".into(),
+        algorithm: algorithm.clone(),
+    })?;
     let signed_octets = match relay_state {
         Some(relay_state) => format!("{message}&{relay_state}&{sig_alg}"),
         None => format!("{message}&{sig_alg}"),
@@ -336,6 +319,7 @@ fn verified_post(xml: &str, idp: &IdpMetadata) -> Result<(), SamlError> {
         .map(|certificate| decode_x509_cert(certificate))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| SamlError::InvalidMetadata("a signing certificate cannot be parsed".into()))?;
+    let _slot = super::slots::VerificationSlots::global().acquire();
     let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certificates,
@@ -372,6 +356,11 @@ struct Parsed {
     status: Option<String>,
     /// A `ds:Signature` child of the root.
     signed: bool,
+    /// Signature parts anywhere: bounded before xmlsec sees the document (as the pre-scan
+    /// bounds a response's, S38), so a crafted logout message cannot make it work for long.
+    n_signatures: usize,
+    n_references: usize,
+    n_transforms: usize,
 }
 
 fn parse(xml: &str) -> Result<Parsed, SamlError> {
@@ -405,6 +394,7 @@ fn parse(xml: &str) -> Result<Parsed, SamlError> {
             }
             Event::Start(start) => {
                 let name = local(&start);
+                parsed.count_signature_part(&name);
                 if path.len() == 1 && name == "Signature" {
                     parsed.signed = true;
                 }
@@ -416,6 +406,7 @@ fn parse(xml: &str) -> Result<Parsed, SamlError> {
             }
             Event::Empty(start) => {
                 let name = local(&start);
+                parsed.count_signature_part(&name);
                 if path.len() == 2 && path[1] == "Status" && name == "StatusCode" {
                     parsed.status = attribute(&start, "Value");
                 }
@@ -458,6 +449,36 @@ fn parse(xml: &str) -> Result<Parsed, SamlError> {
 }
 
 impl Parsed {
+    fn count_signature_part(&mut self, name: &str) {
+        match name {
+            "Signature" => self.n_signatures += 1,
+            "Reference" => self.n_references += 1,
+            "Transform" => self.n_transforms += 1,
+            _ => {}
+        }
+    }
+
+    /// One signature, of the root, with one reference and two transforms at most.
+    fn check_signature_shape(&self) -> Result<(), SamlError> {
+        if self.n_signatures > 1 || (self.n_signatures == 1 && !self.signed) {
+            return Err(SamlError::SignatureMisplaced {
+                got: format!("{} signatures in a logout message", self.n_signatures),
+            });
+        }
+        if self.n_references > 1 {
+            return Err(SamlError::SignatureReferenceCount {
+                got: self.n_references,
+            });
+        }
+        if self.n_transforms > 2 {
+            return Err(SamlError::TooManyTransforms {
+                max: 2,
+                got: self.n_transforms,
+            });
+        }
+        Ok(())
+    }
+
     fn check(
         self,
         idp: &IdpMetadata,
@@ -558,4 +579,237 @@ fn rfc3339(unix: i64) -> String {
         .ok()
         .and_then(|at| at.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::keys::{generate_sp_key, SpKeyUse};
+    use openssl::pkey::PKey;
+    use openssl::sign::Signer;
+    use pretty_assertions::assert_eq;
+
+    const NOW: i64 = 1_800_000_000;
+    const IDP: &str = "https://idp.example/metadata";
+    const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+
+    fn sp() -> SpSettings {
+        SpSettings {
+            entity_id: "https://roster.example/sso/saml/c1/metadata".into(),
+            acs_url: "https://roster.example/sso/saml/c1/acs".into(),
+        }
+    }
+
+    /// The IdP's key (as an `SpKey`, for its private half) and its metadata.
+    fn idp() -> (SpKey, IdpMetadata) {
+        let pair = generate_sp_key("idp", NOW).unwrap();
+        let key = SpKey::load(
+            "idp".into(),
+            SpKeyUse::Signing,
+            &pair.private_pem,
+            pair.certificate.clone(),
+            pair.not_after_unix,
+        )
+        .unwrap();
+        let metadata = IdpMetadata {
+            entity_id: IDP.into(),
+            sso_redirect_url: Some("https://idp.example/sso".into()),
+            sso_post_url: None,
+            signing_certificates: vec![pair.certificate],
+            want_authn_requests_signed: false,
+            slo_redirect_url: Some("https://idp.example/slo".into()),
+            slo_response_url: None,
+        };
+        (key, metadata)
+    }
+
+    fn request(issuer: &str, destination: &str, issued: i64) -> String {
+        format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l1" Version="2.0" IssueInstant="{}" Destination="{destination}"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>s-alice</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex><samlp:SessionIndex>_s2</samlp:SessionIndex></samlp:LogoutRequest>"#,
+            rfc3339(issued)
+        )
+    }
+
+    /// `xml` by HTTP-Redirect, signed by `key` with `sig_alg`.
+    fn redirect(xml: &str, key: &SpKey, sig_alg: &str) -> String {
+        use std::io::Write as _;
+        let mut deflater =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        deflater.write_all(xml.as_bytes()).unwrap();
+        let encode = |value: &str| {
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        };
+        let mut query = format!(
+            "SAMLRequest={}&RelayState=r&SigAlg={}",
+            encode(&base64::engine::general_purpose::STANDARD.encode(deflater.finish().unwrap())),
+            encode(sig_alg)
+        );
+        let pem = key.private_key().private_key_to_pem_pkcs8().unwrap();
+        let private = PKey::private_key_from_pem(&pem).unwrap();
+        let digest = if sig_alg == SHA1 {
+            MessageDigest::sha1()
+        } else {
+            MessageDigest::sha256()
+        };
+        let mut signer = Signer::new(digest, &private).unwrap();
+        signer.update(query.as_bytes()).unwrap();
+        query.push_str(&format!(
+            "&Signature={}",
+            encode(
+                &base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec().unwrap())
+            )
+        ));
+        query
+    }
+
+    fn read(query: &str, idp: &IdpMetadata, now: i64) -> Result<LogoutMessage, SamlError> {
+        read_logout_message(LogoutBinding::Redirect(query), idp, &sp(), 180, now)
+    }
+
+    #[test]
+    fn a_signed_request_names_its_subject_and_sessions() {
+        let (key, metadata) = idp();
+        let query = redirect(&request(IDP, &sp().slo_url(), NOW), &key, RSA_SHA256_URI);
+        assert_eq!(
+            read(&query, &metadata, NOW).unwrap(),
+            LogoutMessage::Request {
+                id: "_l1".into(),
+                name_id: "s-alice".into(),
+                session_indexes: vec!["_s1".into(), "_s2".into()],
+                replay_until_unix: NOW + 300 + 180,
+            }
+        );
+    }
+
+    const RSA_SHA256_URI: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+    #[test]
+    fn each_check_refuses_with_its_reason() {
+        let (key, metadata) = idp();
+        let (stranger, _) = idp();
+        let good = request(IDP, &sp().slo_url(), NOW);
+        let reason = |query: String, now: i64| read(&query, &metadata, now).unwrap_err().reason();
+        let cases = [
+            (
+                "another key",
+                redirect(&good, &stranger, RSA_SHA256_URI),
+                NOW,
+                "signature_invalid",
+            ),
+            (
+                "SHA-1",
+                redirect(&good, &key, SHA1),
+                NOW,
+                "algorithm_forbidden",
+            ),
+            (
+                "unsigned",
+                redirect(&good, &key, RSA_SHA256_URI)
+                    .split("&SigAlg=")
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                NOW,
+                "signature_missing",
+            ),
+            (
+                "another issuer",
+                redirect(
+                    &request("https://evil", &sp().slo_url(), NOW),
+                    &key,
+                    RSA_SHA256_URI,
+                ),
+                NOW,
+                "issuer_mismatch",
+            ),
+            (
+                "another destination",
+                redirect(
+                    &request(IDP, "https://elsewhere/slo", NOW),
+                    &key,
+                    RSA_SHA256_URI,
+                ),
+                NOW,
+                "destination_mismatch",
+            ),
+            (
+                "too old",
+                redirect(&good, &key, RSA_SHA256_URI),
+                NOW + 481,
+                "expired",
+            ),
+            (
+                "from the future",
+                redirect(&good, &key, RSA_SHA256_URI),
+                NOW - 181,
+                "not_yet_valid",
+            ),
+            (
+                "a DOCTYPE",
+                redirect(&format!("<!DOCTYPE x>{good}"), &key, RSA_SHA256_URI),
+                NOW,
+                "doctype_forbidden",
+            ),
+            (
+                "not a logout message",
+                redirect(
+                    &good.replace("LogoutRequest", "AuthnRequest"),
+                    &key,
+                    RSA_SHA256_URI,
+                ),
+                NOW,
+                "malformed",
+            ),
+        ];
+        for (name, query, now, want) in cases {
+            assert_eq!(reason(query, now), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn roster_s_own_messages_are_signed_over_the_binding_octets() {
+        let (_, metadata) = idp();
+        let (sp_key, _) = idp();
+        let subject = LogoutSubject {
+            name_id: "s-alice".into(),
+            name_id_format: None,
+            session_index: Some("_s1".into()),
+        };
+        let url = logout_request_url(&metadata, &sp(), "_r1", &subject, NOW, &sp_key).unwrap();
+        assert!(
+            url.starts_with("https://idp.example/slo?SAMLRequest="),
+            "{url}"
+        );
+        // Read back as the IdP would: signed by the SP key (given as the "IdP" here).
+        let as_idp = IdpMetadata {
+            entity_id: sp().entity_id,
+            signing_certificates: vec![sp_key.certificate.clone()],
+            ..metadata.clone()
+        };
+        let sp_side = SpSettings {
+            entity_id: "unused".into(),
+            acs_url: "https://idp.example/acs".into(),
+        };
+        let query = url.split_once('?').unwrap().1;
+        let message =
+            read_logout_message(LogoutBinding::Redirect(query), &as_idp, &sp_side, 180, NOW)
+                .unwrap();
+        assert_eq!(
+            message,
+            LogoutMessage::Request {
+                id: "_r1".into(),
+                name_id: "s-alice".into(),
+                session_indexes: vec!["_s1".into()],
+                replay_until_unix: NOW + 480,
+            }
+        );
+        let no_slo = IdpMetadata {
+            slo_redirect_url: None,
+            ..metadata
+        };
+        assert_eq!(
+            logout_request_url(&no_slo, &sp(), "_r1", &subject, NOW, &sp_key).unwrap_err(),
+            SamlError::SloNotOffered
+        );
+    }
 }
