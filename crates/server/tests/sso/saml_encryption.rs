@@ -427,3 +427,51 @@ fn verify_redirect_signature(location: &str, certificate: &str) {
         .unwrap();
     assert!(!tampered.verify(&signature).unwrap());
 }
+
+/// A signing key rotation: the new certificate is published at once, but the old key keeps
+/// signing until it is retired (the IdP may not have the new one yet); then the new one signs.
+#[test]
+fn a_signing_key_rotation_signs_with_the_old_key_until_it_is_retired() {
+    let mut s = setup(false);
+    let mut config: Value = serde_json::from_str(&s.connection.protocol_config).unwrap();
+    config["sign_authn_requests"] = json!(true);
+    s.connection = s.app.configure(&s.connection, config);
+    let db = &s.app.db;
+    let old = published(&s, SIGNING).remove(0);
+    let rotated = json_of(&cli(
+        db,
+        "connection keys rotate --workspace acme corp --use signing",
+    ));
+    let old_id = rotated["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["use"] == "signing" && key["signs"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(old_id, rotated["added"], "the old key still signs");
+    let both = published(&s, SIGNING);
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0], old, "the key that signs first");
+    let new = both[1].clone();
+    verify_redirect_signature(&login_redirect(&s), &old);
+
+    json_of(&run(
+        db,
+        &[
+            "connection",
+            "keys",
+            "retire",
+            "--workspace",
+            "acme",
+            "corp",
+            &old_id,
+            "--confirm",
+            &old_id,
+        ],
+    ));
+    assert_eq!(published(&s, SIGNING), vec![new.clone()]);
+    verify_redirect_signature(&login_redirect(&s), &new);
+}
