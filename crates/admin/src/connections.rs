@@ -393,6 +393,8 @@ pub struct SpValues {
     acs_url: Option<String>,
     /// The SP metadata URL (SAML).
     metadata_url: Option<String>,
+    /// The Single Logout URL (SAML; HTTP-Redirect and HTTP-POST).
+    slo_url: Option<String>,
     /// The redirect URI to register at the IdP (OIDC).
     redirect_uri: Option<String>,
     /// Where users start a login through this connection (SAML and OIDC).
@@ -534,6 +536,7 @@ impl ConnectionView {
                 entity_id: urls.sp_entity_id,
                 acs_url: urls.acs_url,
                 metadata_url: urls.metadata_url,
+                slo_url: urls.slo_url,
                 redirect_uri: urls.redirect_uri,
                 login_url: urls.login_url,
                 scim_base_url: scim_base_url(settings),

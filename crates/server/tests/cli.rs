@@ -979,6 +979,7 @@ fn login_connections_print_what_the_idp_needs_and_refuse_unsafe_settings() {
         format!("{base}/sso/saml/{id}/metadata")
     );
     assert_eq!(saml["acs_url"], format!("{base}/sso/saml/{id}/acs"));
+    assert_eq!(saml["slo_url"], format!("{base}/sso/saml/{id}/slo"));
     assert_eq!(
         saml["login_url"],
         format!("{base}/sso/acme/login?connection=okta")

@@ -142,6 +142,9 @@ pub struct ConnectionUrls {
     pub acs_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_url: Option<String>,
+    /// SAML: the Single Logout service (HTTP-Redirect and HTTP-POST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +185,7 @@ pub fn connection_urls(
         ConnectionKind::Saml => {
             let sp = sp_settings(public_url, connection);
             ConnectionUrls {
+                slo_url: Some(sp.slo_url()),
                 metadata_url: Some(sp.entity_id.clone()),
                 sp_entity_id: Some(sp.entity_id),
                 acs_url: Some(sp.acs_url),
@@ -193,6 +197,7 @@ pub fn connection_urls(
             sp_entity_id: None,
             acs_url: None,
             metadata_url: None,
+            slo_url: None,
             redirect_uri: Some(redirect_uri(public_url, connection)),
             login_url,
         },
@@ -200,6 +205,7 @@ pub fn connection_urls(
             sp_entity_id: None,
             acs_url: None,
             metadata_url: None,
+            slo_url: None,
             redirect_uri: None,
             login_url: None,
         },
