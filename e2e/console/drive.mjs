@@ -104,6 +104,8 @@ try {
   const card = page.locator('[data-testid="connection-simplesaml"]');
   await card.waitFor();
   result.acsUrl = await card.locator('[data-testid="acs-url"]').innerText();
+  result.sloUrl = await card.locator('[data-testid="slo-url"]').innerText();
+  result.samlKeys = await card.locator('[data-testid="saml-keys"]').innerText();
   result.spEntityId = await card.locator('[data-testid="sp-entity-id"]').innerText();
   await shot("03-connection-created");
 

@@ -285,6 +285,8 @@ function connectionEditor(c, done) {
         allowIdpInitiated: Boolean(idp.allowIdpInitiated),
         forceAuthn: Boolean(idp.forceAuthn),
         requestedAuthnContext: idp.requestedAuthnContext || [],
+        assertionEncryption: idp.assertionEncryption || "optional",
+        signAuthnRequests: Boolean(idp.signAuthnRequests),
       };
       if (v.metadataXml) body.saml = { metadataXml: v.metadataXml, ...kept };
       else if (v.metadataUrl && (v.refetch || v.metadataUrl !== (idp.metadataUrl || ""))) body.saml = { metadataUrl: v.metadataUrl, ...kept };
@@ -400,10 +402,12 @@ async function connectionCard(summary, rerender) {
       copyRow("SP entity id", sp.entityId, "sp-entity-id"),
       copyRow("ACS URL", sp.acsUrl, "acs-url"),
       copyRow("SP metadata URL", sp.metadataUrl, "sp-metadata-url"),
+      copyRow("Single Logout URL", sp.sloUrl, "slo-url"),
       copyRow("Redirect URI", sp.redirectUri, "redirect-uri"),
       copyRow("Login URL", sp.loginUrl, "login-url"),
       (c.kind === "scim" || c.scimEnabled) ? copyRow("SCIM base URL", sp.scimBaseUrl, "scim-base-url") : []),
     c.idp && c.idp.entityId ? h("p", { class: "muted", text: `IdP ${c.idp.entityId}, ${c.idp.signingCertificates} signing certificate(s)` }) : null,
+    c.idp && c.idp.entityId ? h("p", { class: "muted", "data-testid": "saml-keys", text: `Encrypted assertions ${c.idp.assertionEncryption === "required" ? "required" : "accepted"} · requests ${c.idp.authnRequestsSigned ? "signed" : "unsigned"}` }) : null,
     certificateWarning(c),
     c.idp && c.idp.issuer ? h("p", { class: "muted", text: `Issuer ${c.idp.issuer}, client ${c.idp.clientId}` }) : null);
   if (c.status === "revoked") return card;

@@ -289,6 +289,14 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         seen["acsUrl"],
         format!("{}/sso/saml/{}/acs", app.url(), connection.id)
     );
+    assert_eq!(
+        seen["sloUrl"],
+        format!("{}/sso/saml/{}/slo", app.url(), connection.id)
+    );
+    assert_eq!(
+        seen["samlKeys"],
+        "Encrypted assertions accepted · requests unsigned"
+    );
     assert!(connection.protocol_config.contains(&idp.metadata_url()));
     assert!(store
         .list_scim_tokens(app.workspace.id, connection.id)
