@@ -1571,14 +1571,23 @@ async function setupScim(view) {
 // The warning on a SAML connection whose IdP signing certificate expires within 30 days (or has
 // expired): logins stop that day unless the metadata is updated.
 function certificateWarning(c) {
+  const warnings = [];
+  const days = (at) => Math.floor((new Date(at) - Date.now()) / 86400000);
   const at = c.idp && c.idp.signingCertificatesExpireAt;
-  if (!at) return null;
-  const days = Math.floor((new Date(at) - Date.now()) / 86400000);
-  if (days > 30) return null;
-  const text = days < 0
-    ? `The IdP's signing certificate expired on ${when(at)}: sign-ins are refused until the metadata is updated.`
-    : `The IdP's signing certificate expires on ${when(at)} (${days} day${days === 1 ? "" : "s"}): update the metadata before then (Edit connection, or fetch it again).`;
-  return h("p", { class: "bad", "data-testid": "certificate-expiring", text });
+  if (at && days(at) <= 30) {
+    warnings.push(days(at) < 0
+      ? `The IdP's signing certificate expired on ${when(at)}: sign-ins are refused until the metadata is updated.`
+      : `The IdP's signing certificate expires on ${when(at)} (${days(at)} day${days(at) === 1 ? "" : "s"}): update the metadata before then (Edit connection, or fetch it again).`);
+  }
+  // Roster's own certificates for this connection (`roster connection keys`).
+  const sp = c.sp || {};
+  for (const [name, own] of [["signing", sp.signingCertificateExpiresAt], ["encryption", sp.encryptionCertificateExpiresAt]]) {
+    if (own && days(own) <= 30) {
+      warnings.push(`Roster's ${name} certificate for this connection expires on ${when(own)}: rotate it (roster connection keys rotate), give the IdP the new SP metadata, then retire the old key.`);
+    }
+  }
+  if (!warnings.length) return null;
+  return h("p", { class: "bad", "data-testid": "certificate-expiring", text: warnings.join(" ") });
 }
 
 // --- Router --------------------------------------------------------------------------------

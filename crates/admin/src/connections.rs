@@ -23,11 +23,11 @@ use roster_sso::saml::AssertionEncryption;
 use roster_sso::setup::{
     self, ConnectionSpec, CreateError, OidcInput, ProtocolInput, SamlInput, SetupError,
 };
-use roster_store::domain::{Connection, ConnectionStatus};
+use roster_store::domain::{Connection, ConnectionStatus, Timestamp};
 use roster_store::domain::{
     ConnectionId, ConnectionKind, DisplayName, Domain, GroupSync, ProfileSync, Vendor,
 };
-use roster_store::{ConnectionResource, ConnectionUpdate, Store};
+use roster_store::{ConnectionResource, ConnectionUpdate, SpKeyRecord, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -401,6 +401,11 @@ pub struct SpValues {
     login_url: Option<String>,
     /// The SCIM base URL an IdP provisions to.
     scim_base_url: String,
+    /// SAML: when the connection's own signing certificate (the one that signs its requests
+    /// and logout messages) expires, RFC 3339; null until its keys are first made.
+    signing_certificate_expires_at: Option<String>,
+    /// SAML: when its newest encryption certificate expires.
+    encryption_certificate_expires_at: Option<String>,
 }
 
 /// A SAML connection's IdP settings, as its metadata says.
@@ -488,7 +493,25 @@ fn token_auth_method_name(method: TokenAuthMethod) -> &'static str {
 }
 
 impl ConnectionView {
-    fn new(settings: &AdminSettings, workspace_slug: &str, c: &Connection) -> Self {
+    /// `sp_keys`: the connection's published SAML keys (`Store::sp_keys`), oldest first.
+    fn new(
+        settings: &AdminSettings,
+        workspace_slug: &str,
+        c: &Connection,
+        sp_keys: &[SpKeyRecord],
+    ) -> Self {
+        let expiry = |at: i64| Timestamp::from_micros(at).to_rfc3339();
+        let signing_certificate_expires_at = sp_keys
+            .iter()
+            .filter(|key| key.key_use == "signing")
+            .min_by_key(|key| key.generation)
+            .map(|key| expiry(key.not_after));
+        let encryption_certificate_expires_at = sp_keys
+            .iter()
+            .filter(|key| key.key_use == "encryption")
+            .map(|key| key.not_after)
+            .max()
+            .map(expiry);
         let urls = connection_urls(&settings.public_url, workspace_slug, c);
         let idp = match ProtocolConfig::of(c) {
             // A draft has no IdP settings yet; its `status` says so and `sp` is what to paste.
@@ -540,6 +563,8 @@ impl ConnectionView {
                 redirect_uri: urls.redirect_uri,
                 login_url: urls.login_url,
                 scim_base_url: scim_base_url(settings),
+                signing_certificate_expires_at,
+                encryption_certificate_expires_at,
             },
             idp,
         }
@@ -662,15 +687,17 @@ pub async fn create(
         protocol,
     )
     .await?;
-    let workspace = roster_store::blocking({
+    let (workspace, sp_keys) = roster_store::blocking({
         let store = store.clone();
-        move || store.workspace(permit.workspace_id())
+        let id = connection.id;
+        move || Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, store.sp_keys(id)?))
     })
     .await?;
     Ok(HttpResponse::Created().json(ConnectionView::new(
         &settings,
         workspace.slug.as_str(),
         &connection,
+        &sp_keys,
     )))
 }
 
@@ -682,11 +709,12 @@ pub async fn get(
     id: web::Path<crate::params::IdPath>,
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
-    let (workspace, connection) = roster_store::blocking(move || {
+    let (workspace, connection, sp_keys) = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
         Ok::<_, AdminError>((
             store.workspace(permit.workspace_id())?,
             store.connection(permit.workspace_id(), id)?,
+            store.sp_keys(id)?,
         ))
     })
     .await?;
@@ -694,6 +722,7 @@ pub async fn get(
         &settings,
         workspace.slug.as_str(),
         &connection,
+        &sp_keys,
     )))
 }
 
@@ -770,7 +799,7 @@ pub async fn update_settings(
             changed.push(json!("domains"));
         }
     }
-    let (workspace, connection) = roster_store::blocking(move || {
+    let updated = roster_store::blocking(move || {
         let connection = store.update_connection(
             permit.actor(),
             permit.workspace_id(),
@@ -782,13 +811,16 @@ pub async fn update_settings(
             },
             &audit,
         )?;
-        Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection))
+        let sp_keys = store.sp_keys(connection.id)?;
+        Ok::<_, AdminError>((store.workspace(permit.workspace_id())?, connection, sp_keys))
     })
     .await?;
+    let (workspace, connection, sp_keys) = updated;
     Ok(HttpResponse::Ok().json(ConnectionView::new(
         &settings,
         workspace.slug.as_str(),
         &connection,
+        &sp_keys,
     )))
 }
 

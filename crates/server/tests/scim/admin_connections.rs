@@ -302,6 +302,32 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
     assert_eq!(keys.body["idp"]["assertionEncryption"], "required");
     assert_eq!(keys.body["idp"]["signAuthnRequests"], true);
     assert_eq!(keys.body["idp"]["authnRequestsSigned"], true);
+    // Roster's own certificates for it: none until first used, then five years out.
+    assert_eq!(keys.body["sp"]["signingCertificateExpiresAt"], Value::Null);
+    assert_eq!(
+        keys.body["sp"]["sloUrl"],
+        format!(
+            "{}/slo",
+            keys.body["sp"]["acsUrl"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches("/acs")
+        )
+    );
+    let metadata = app.raw("GET", &format!("/sso/saml/{id}/metadata"), None, &[]);
+    assert_eq!(metadata.status, 200);
+    let shown = app
+        .admin(&key, "GET", &format!("/connections/{id}"), None)
+        .body;
+    for field in [
+        "signingCertificateExpiresAt",
+        "encryptionCertificateExpiresAt",
+    ] {
+        let at = shown["sp"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {shown}"));
+        assert!(at > "2030", "{field}: {at}");
+    }
 
     // Revoke: logins through it stop; it stays listed as revoked; settings can't change.
     assert_eq!(
@@ -479,10 +505,19 @@ fn a_draft_saml_connection_shows_its_sp_values_refuses_logins_and_activates_with
     assert_eq!(completed.status, 200, "{:#}", completed.body);
     assert_eq!(completed.body["status"], "active");
     assert_eq!(completed.body["idp"]["signingCertificates"], 1);
-    assert_eq!(
-        completed.body["sp"], created.body["sp"],
-        "the SP values stay"
-    );
+    for value in [
+        "entityId",
+        "acsUrl",
+        "metadataUrl",
+        "sloUrl",
+        "loginUrl",
+        "scimBaseUrl",
+    ] {
+        assert_eq!(
+            completed.body["sp"][value], created.body["sp"][value],
+            "the SP values stay: {value}"
+        );
+    }
     let feed = app.admin(&key, "GET", "/events?type=connection.updated", None);
     let activated = &feed.body["events"].as_array().unwrap()[0];
     assert_eq!(activated["resource"]["status"], "active");
