@@ -525,3 +525,75 @@ mod tests {
         assert!(page.contains(r#"name="SAMLRequest""#));
     }
 }
+
+#[cfg(test)]
+mod signed_tests {
+    use super::*;
+    use crate::saml::keys::{generate_sp_key, SpKeyUse};
+    use samael::crypto::{decode_x509_cert, Crypto, CryptoProvider};
+
+    fn key() -> SpKey {
+        let pair = generate_sp_key("sp", 1_800_000_000).unwrap();
+        SpKey::load(
+            "k".into(),
+            SpKeyUse::Signing,
+            &pair.private_pem,
+            pair.certificate,
+            pair.not_after_unix,
+        )
+        .unwrap()
+    }
+
+    fn post_only() -> IdpMetadata {
+        IdpMetadata {
+            entity_id: "https://idp.example.com".into(),
+            sso_redirect_url: None,
+            sso_post_url: Some("https://idp.example.com/post".into()),
+            signing_certificates: vec!["MAMCAQE=".into()],
+            want_authn_requests_signed: true,
+            slo_redirect_url: None,
+            slo_response_url: None,
+        }
+    }
+
+    fn sp() -> SpSettings {
+        SpSettings {
+            entity_id: "https://roster.example.com/sso/saml/c1/metadata".into(),
+            acs_url: "https://roster.example.com/sso/saml/c1/acs".into(),
+        }
+    }
+
+    /// The HTTP-POST binding's enveloped signature verifies with the key's certificate (as an
+    /// IdP checks it), SHA-256 throughout, and breaks when the request is changed.
+    #[test]
+    fn a_posted_request_carries_an_enveloped_signature_that_verifies() {
+        let key = key();
+        let page = authn_request_post_form(
+            &post_only(),
+            &sp(),
+            "_r1",
+            None,
+            &AuthnAsk::default(),
+            Some(&key),
+        )
+        .unwrap();
+        let encoded = page
+            .split(r#"name="SAMLRequest" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        let xml = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(xml.contains("xmldsig-more#rsa-sha256"), "{xml}");
+        assert!(xml.contains("xmlenc#sha256"), "{xml}");
+        assert!(xml.contains(r##"URI="#_r1""##), "{xml}");
+        let certificate = decode_x509_cert(&key.certificate).unwrap();
+        Crypto::verify_signed_xml(&xml, &certificate, Some("ID")).expect("the signature verifies");
+        let changed = xml.replace("c1/acs", "c2/acs");
+        assert!(Crypto::verify_signed_xml(&changed, &certificate, Some("ID")).is_err());
+    }
+}
