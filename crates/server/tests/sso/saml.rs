@@ -679,6 +679,21 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
         let tokens: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
         tokens["id_token"].as_str().unwrap().to_owned()
     };
+    // The product's sign-in without a password: it succeeds only while a session (Roster's or
+    // the IdP's) is live.
+    let silent_sign_in = || {
+        browser(
+            &format!(
+                "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
+                app.url(),
+                registered.client_id,
+                url_encode(redirect)
+            ),
+            None,
+            Some(redirect),
+            &jar,
+        )
+    };
     let logouts = |n: usize| {
         receiver.wait_for(&format!("{n} back-channel logouts"), |received| {
             received.len() >= n
@@ -704,17 +719,7 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
     assert!(first[0].body.starts_with("logout_token="), "{:?}", first[0]);
     // Roster's session is gone: the product's next sign-in goes to the IdP, which asks for the
     // password (its own session ended too).
-    let again = browser(
-        &format!(
-            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
-            app.url(),
-            registered.client_id,
-            url_encode(redirect)
-        ),
-        None,
-        Some(redirect),
-        &jar,
-    );
+    let again = silent_sign_in();
     assert_ne!(again.exit_code, 0, "signed out everywhere: {}", again.json);
 
     // SP-initiated: signed in again, alice signs out at Roster (its confirmation page's button).
@@ -735,17 +740,7 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
         idp.log()
     );
     logouts(2);
-    let after = browser(
-        &format!(
-            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
-            app.url(),
-            registered.client_id,
-            url_encode(redirect)
-        ),
-        None,
-        Some(redirect),
-        &jar,
-    );
+    let after = silent_sign_in();
     assert_ne!(
         after.exit_code, 0,
         "the IdP's session ended too: {}",
@@ -773,17 +768,7 @@ fn single_logout_with_simplesamlphp_both_ways_tells_the_product() {
         rp_logout.json
     );
     logouts(3);
-    let last = browser(
-        &format!(
-            "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&workspace=acme",
-            app.url(),
-            registered.client_id,
-            url_encode(redirect)
-        ),
-        None,
-        Some(redirect),
-        &jar,
-    );
+    let last = silent_sign_in();
     assert_ne!(
         last.exit_code, 0,
         "signed out at the IdP too: {}",

@@ -10,10 +10,6 @@
 //! The IdP side is `crates/sso/tests/support/xmlenc.rs` (what SimpleSAMLphp and ADFS write);
 //! the end-to-end run against SimpleSAMLphp itself is in `saml.rs`.
 
-use base64::Engine as _;
-use openssl::hash::MessageDigest;
-use openssl::sign::Verifier;
-use openssl::x509::X509;
 use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
 
@@ -80,22 +76,6 @@ fn encrypted(response: &str, certificate: &str, how: xmlenc::Encryption<'_>) -> 
     )
 }
 
-/// Flips the last byte of the content ciphertext (the GCM tag, or the last CBC block).
-fn tampered(encrypted: &str) -> String {
-    let start = encrypted.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len();
-    let end = encrypted.rfind("</xenc:CipherValue>").unwrap();
-    let mut bytes = base64::engine::general_purpose::STANDARD
-        .decode(&encrypted[start..end])
-        .unwrap();
-    *bytes.last_mut().unwrap() ^= 0x01;
-    format!(
-        "{}{}{}",
-        &encrypted[..start],
-        base64::engine::general_purpose::STANDARD.encode(bytes),
-        &encrypted[end..]
-    )
-}
-
 fn gcm() -> xmlenc::Encryption<'static> {
     xmlenc::Encryption {
         data: xmlenc::AES256_GCM,
@@ -125,12 +105,12 @@ fn encrypted_assertions_sign_in_and_every_refusal_creates_nothing() {
         ),
         (
             "a GCM tag that does not match",
-            tampered(&encrypted(&plain, certificate, gcm())),
+            xmlenc::tampered(&encrypted(&plain, certificate, gcm())),
             "decryption_failed",
         ),
         (
             "CBC padding that does not decode",
-            tampered(&encrypted(&plain, certificate, xmlenc::SSP_DEFAULT)),
+            xmlenc::tampered(&encrypted(&plain, certificate, xmlenc::SSP_DEFAULT)),
             "decryption_failed",
         ),
         (
@@ -282,20 +262,7 @@ fn an_encryption_key_rotation_overlaps_and_retiring_ends_the_old_key() {
         ),
         &format!("--confirm {old_id}"),
     );
-    json_of(&run(
-        db,
-        &[
-            "connection",
-            "keys",
-            "retire",
-            "--workspace",
-            "acme",
-            "corp",
-            &old_id,
-            "--confirm",
-            &old_id,
-        ],
-    ));
+    retire_key(db, "corp", &old_id);
     assert_eq!(published(&s, ENCRYPTION), vec![new.clone()]);
     crate::process::fails_with(
         &run(
@@ -383,49 +350,37 @@ fn login_redirect(s: &Setup) -> String {
         .to_owned()
 }
 
-/// Checks a signed HTTP-Redirect URL as an IdP does (bindings §3.4.4.1).
+/// Checks a signed HTTP-Redirect AuthnRequest as an IdP does (bindings §3.4.4.1), RSA-SHA256.
 fn verify_redirect_signature(location: &str, certificate: &str) {
-    let query = location.split_once('?').unwrap().1;
-    let value = |name: &str| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} in {location}"))
-            .to_owned()
-    };
-    let sig_alg = value("SigAlg");
-    assert_eq!(
-        url::form_urlencoded::parse(format!("a={sig_alg}").as_bytes())
-            .next()
-            .unwrap()
-            .1,
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-    );
-    let octets = format!("SAMLRequest={}&SigAlg={sig_alg}", value("SAMLRequest"));
-    let signature: String =
-        url::form_urlencoded::parse(format!("s={}", value("Signature")).as_bytes())
-            .next()
-            .unwrap()
-            .1
-            .into_owned();
-    let signature = base64::engine::general_purpose::STANDARD
-        .decode(signature)
-        .unwrap();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(certificate)
-        .unwrap();
-    let public = X509::from_der(&der).unwrap().public_key().unwrap();
-    let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
-    verifier.update(octets.as_bytes()).unwrap();
     assert!(
-        verifier.verify(&signature).unwrap(),
-        "the signature verifies"
+        location
+            .contains("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"),
+        "{location}"
     );
-    let mut tampered = Verifier::new(MessageDigest::sha256(), &public).unwrap();
-    tampered
-        .update(octets.replace("SAMLRequest=", "SAMLRequest=x").as_bytes())
-        .unwrap();
-    assert!(!tampered.verify(&signature).unwrap());
+    let request = crate::saml_logout::verified_message(location, "SAMLRequest", certificate);
+    assert!(request.contains(":AuthnRequest "), "{request}");
+}
+
+/// `roster connection keys retire` of `key`, confirmed: the keys it prints.
+pub(crate) fn retire_key(
+    db: &roster_store::testing::TestStore,
+    connection: &str,
+    key: &str,
+) -> Value {
+    json_of(&run(
+        db,
+        &[
+            "connection",
+            "keys",
+            "retire",
+            "--workspace",
+            "acme",
+            connection,
+            key,
+            "--confirm",
+            key,
+        ],
+    ))
 }
 
 /// A signing key rotation: the new certificate is published at once, but the old key keeps
@@ -458,20 +413,7 @@ fn a_signing_key_rotation_signs_with_the_old_key_until_it_is_retired() {
     let new = both[1].clone();
     verify_redirect_signature(&login_redirect(&s), &old);
 
-    json_of(&run(
-        db,
-        &[
-            "connection",
-            "keys",
-            "retire",
-            "--workspace",
-            "acme",
-            "corp",
-            &old_id,
-            "--confirm",
-            &old_id,
-        ],
-    ));
+    retire_key(db, "corp", &old_id);
     assert_eq!(published(&s, SIGNING), vec![new.clone()]);
     verify_redirect_signature(&login_redirect(&s), &new);
 }

@@ -117,7 +117,7 @@ fn get_slo(url: &str, query: &str) -> (u16, String, String) {
 }
 
 /// Reads a signed HTTP-Redirect message Roster sent: its XML, checked against `certificate`.
-fn verified_message(location: &str, param: &str, certificate: &str) -> String {
+pub(crate) fn verified_message(location: &str, param: &str, certificate: &str) -> String {
     let query = location.split_once('?').unwrap().1;
     let pair = |name: &str| {
         query

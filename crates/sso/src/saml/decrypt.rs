@@ -541,7 +541,7 @@ mod xmlenc;
 
 #[cfg(test)]
 mod tests {
-    use super::xmlenc::{encrypt, Encryption, SSP_DEFAULT};
+    use super::xmlenc::{encrypt, tampered, Encryption, SSP_DEFAULT};
     use super::*;
     use crate::saml::keys::{generate_sp_key, SpKeyUse};
     use pretty_assertions::assert_eq;
@@ -644,20 +644,6 @@ mod tests {
             data: GCM256,
             ..SSP_DEFAULT
         };
-        let flip_last_cipher_byte = |encrypted: String| {
-            let start = encrypted.rfind("<xenc:CipherValue>").unwrap() + 18;
-            let end = encrypted.rfind("</xenc:CipherValue>").unwrap();
-            let mut bytes = base64::engine::general_purpose::STANDARD
-                .decode(&encrypted[start..end])
-                .unwrap();
-            *bytes.last_mut().unwrap() ^= 1;
-            format!(
-                "{}{}{}",
-                &encrypted[..start],
-                base64::engine::general_purpose::STANDARD.encode(bytes),
-                &encrypted[end..]
-            )
-        };
         let cases = [
             (
                 "encrypted to another SP",
@@ -665,11 +651,15 @@ mod tests {
             ),
             (
                 "a GCM tag that does not match",
-                flip_last_cipher_byte(encrypt(ASSERTION.as_bytes(), &key.certificate, gcm)),
+                tampered(&encrypt(ASSERTION.as_bytes(), &key.certificate, gcm)),
             ),
             (
                 "CBC padding that is wrong",
-                flip_last_cipher_byte(encrypt(ASSERTION.as_bytes(), &key.certificate, SSP_DEFAULT)),
+                tampered(&encrypt(
+                    ASSERTION.as_bytes(),
+                    &key.certificate,
+                    SSP_DEFAULT,
+                )),
             ),
             (
                 "a plaintext that is not UTF-8",

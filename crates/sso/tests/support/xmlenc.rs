@@ -122,3 +122,20 @@ pub fn encrypt(plaintext: &[u8], certificate: &str, how: Encryption<'_>) -> Stri
         ciphertext = b64(&data),
     )
 }
+
+/// `encrypted` (an `EncryptedAssertion`) with the last byte of its content ciphertext flipped:
+/// the GCM tag, or the last CBC block (its padding).
+pub fn tampered(encrypted: &str) -> String {
+    let start = encrypted.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len();
+    let end = encrypted.rfind("</xenc:CipherValue>").unwrap();
+    let mut bytes = base64::engine::general_purpose::STANDARD
+        .decode(&encrypted[start..end])
+        .unwrap();
+    *bytes.last_mut().unwrap() ^= 0x01;
+    format!(
+        "{}{}{}",
+        &encrypted[..start],
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+        &encrypted[end..]
+    )
+}
