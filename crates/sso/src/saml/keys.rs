@@ -148,14 +148,7 @@ pub fn generate_sp_key(common_name: &str, now_unix: i64) -> Result<NewSpKeyPair,
     let not_after = now_unix.saturating_add(i64::from(SP_KEY_VALIDITY_DAYS) * 86_400);
     let certificate = self_signed(&key, common_name, not_before, not_after)
         .map_err(|err| format!("certificate: {err}"))?;
-    let private_pem = key
-        .private_key_to_pem_pkcs8()
-        .map_err(|err| err.to_string())?;
-    Ok(NewSpKeyPair {
-        private_pem: String::from_utf8(private_pem).map_err(|err| err.to_string())?,
-        certificate: base64_der(&certificate)?,
-        not_after_unix: not_after,
-    })
+    new_pair(&key, &certificate, not_after)
 }
 
 /// Checks an operator's own key pair: an RSA private key of at least 2048 bits (PEM, PKCS#1 or
@@ -188,13 +181,22 @@ pub fn import_sp_key(
     if not_after <= now_unix {
         return Err("the certificate has expired".into());
     }
+    new_pair(&key, &certificate, not_after)
+}
+
+/// The pair as stored: PKCS#8 PEM and base64 DER.
+fn new_pair(
+    key: &PKey<Private>,
+    certificate: &X509,
+    not_after_unix: i64,
+) -> Result<NewSpKeyPair, String> {
     let private_pem = key
         .private_key_to_pem_pkcs8()
         .map_err(|err| err.to_string())?;
     Ok(NewSpKeyPair {
         private_pem: String::from_utf8(private_pem).map_err(|err| err.to_string())?,
-        certificate: base64_der(&certificate)?,
-        not_after_unix: not_after,
+        certificate: base64_der(certificate)?,
+        not_after_unix,
     })
 }
 
