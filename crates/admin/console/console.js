@@ -287,6 +287,7 @@ function connectionEditor(c, done) {
         requestedAuthnContext: idp.requestedAuthnContext || [],
         assertionEncryption: idp.assertionEncryption || "optional",
         signAuthnRequests: Boolean(idp.signAuthnRequests),
+        singleLogout: idp.singleLogout !== false,
       };
       if (v.metadataXml) body.saml = { metadataXml: v.metadataXml, ...kept };
       else if (v.metadataUrl && (v.refetch || v.metadataUrl !== (idp.metadataUrl || ""))) body.saml = { metadataUrl: v.metadataUrl, ...kept };

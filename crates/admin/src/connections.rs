@@ -83,6 +83,15 @@ pub struct SamlBody {
     /// metadata says `WantAuthnRequestsSigned="true"`). Default false.
     #[serde(default)]
     sign_authn_requests: bool,
+    /// A Roster sign-out also asks the IdP to end its session (Single Logout), when the IdP's
+    /// metadata offers it. Default true; false for an IdP that publishes a logout endpoint but
+    /// was not given Roster's `sloUrl`.
+    #[serde(default = "yes")]
+    single_logout: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Whether a SAML connection still accepts plain assertions.
@@ -109,6 +118,7 @@ impl SamlBody {
                 AssertionEncryptionBody::Required => AssertionEncryption::Required,
             },
             sign_authn_requests: self.sign_authn_requests,
+            single_logout: self.single_logout,
         }
     }
 }
@@ -229,6 +239,7 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
             "requestedAuthnContext",
             "assertionEncryption",
             "signAuthnRequests",
+            "singleLogout",
         ];
     };
     [
@@ -259,6 +270,10 @@ fn saml_changes(current: Option<&SamlConfig>, new: &SamlConfig) -> Vec<&'static 
         (
             current.keys.sign_authn_requests != new.keys.sign_authn_requests,
             "signAuthnRequests",
+        ),
+        (
+            current.keys.single_logout != new.keys.single_logout,
+            "singleLogout",
         ),
     ]
     .into_iter()
@@ -433,6 +448,10 @@ pub struct SamlIdpSummary {
     sign_authn_requests: bool,
     /// Whether AuthnRequests are signed: asked for, or the IdP's metadata wants them signed.
     authn_requests_signed: bool,
+    /// Whether a Roster sign-out also ends the IdP's session (when its metadata offers it).
+    single_logout: bool,
+    /// Whether the IdP's metadata has an HTTP-Redirect SingleLogoutService.
+    idp_single_logout: bool,
 }
 
 /// Stored SAML settings this build cannot read.
@@ -533,6 +552,8 @@ impl ConnectionView {
                     sign_authn_requests: saml.keys.sign_authn_requests,
                     authn_requests_signed: saml.keys.sign_authn_requests
                         || idp.want_authn_requests_signed,
+                    single_logout: saml.keys.single_logout,
+                    idp_single_logout: idp.slo_redirect_url.is_some(),
                     requested_authn_context: saml.authn.requested_authn_context,
                 }),
                 Err(err) => IdpSummary::Unreadable(UnreadableIdp {

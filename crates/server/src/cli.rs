@@ -308,6 +308,10 @@ pub struct ConnectionCreate {
     /// SAML: sign AuthnRequests with the connection's signing key.
     #[arg(long)]
     pub sign_authn_requests: bool,
+    /// SAML: a Roster sign-out ends the Roster session only, not the IdP's (for an IdP that
+    /// publishes a logout endpoint but was not given Roster's).
+    #[arg(long)]
+    pub no_single_logout: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

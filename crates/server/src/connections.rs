@@ -49,6 +49,7 @@ fn kind_specific_flags(args: &ConnectionCreate) -> Vec<(&'static str, &'static [
             SAML,
         ),
         ("--sign-authn-requests", args.sign_authn_requests, SAML),
+        ("--no-single-logout", args.no_single_logout, SAML),
         ("--issuer", args.issuer.is_some(), OIDC),
         ("--client-id", args.client_id.is_some(), OIDC),
         (
@@ -205,7 +206,7 @@ fn authn_settings(args: &ConnectionCreate) -> AuthnContextSettings {
     }
 }
 
-/// `--assertion-encryption` and `--sign-authn-requests`.
+/// `--assertion-encryption`, `--sign-authn-requests` and `--no-single-logout`.
 fn key_settings(args: &ConnectionCreate) -> SamlKeySettings {
     SamlKeySettings {
         assertion_encryption: match args.assertion_encryption {
@@ -213,6 +214,7 @@ fn key_settings(args: &ConnectionCreate) -> SamlKeySettings {
             Some(AssertionEncryptionArg::Required) => AssertionEncryption::Required,
         },
         sign_authn_requests: args.sign_authn_requests,
+        single_logout: !args.no_single_logout,
     }
 }
 

@@ -30,8 +30,9 @@ pub struct SamlConfig {
     pub keys: SamlKeySettings,
 }
 
-/// What a SAML connection's own keys (`sp_keys.rs`) are used for, beyond being published.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a SAML connection's own keys (`sp_keys.rs`) are used for, beyond being published:
+/// whether only encrypted assertions are taken, and which requests they sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlKeySettings {
     /// Whether plain assertions are refused (encrypted ones are always accepted).
     #[serde(default)]
@@ -40,6 +41,25 @@ pub struct SamlKeySettings {
     /// `WantAuthnRequestsSigned="true"`).
     #[serde(default)]
     pub sign_authn_requests: bool,
+    /// Whether a Roster sign-out also sends the IdP a signed `LogoutRequest` (SP-initiated
+    /// Single Logout), when the IdP's metadata offers it. Off for an IdP that publishes a logout
+    /// endpoint but was not given Roster's: its error page would end the sign-out.
+    #[serde(default = "yes")]
+    pub single_logout: bool,
+}
+
+impl Default for SamlKeySettings {
+    fn default() -> Self {
+        Self {
+            assertion_encryption: AssertionEncryption::default(),
+            sign_authn_requests: false,
+            single_logout: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A SAML connection's authentication context settings: whether each login makes the IdP

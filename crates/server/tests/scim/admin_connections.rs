@@ -282,6 +282,10 @@ fn saml_connections_are_validated_created_tested_and_revoked() {
     assert_eq!(context.body["idp"]["assertionEncryption"], "optional");
     assert_eq!(context.body["idp"]["signAuthnRequests"], false);
     assert_eq!(context.body["idp"]["authnRequestsSigned"], false);
+    assert_eq!(
+        context.body["idp"]["singleLogout"], true,
+        "on unless turned off"
+    );
     app.admin(
         &key,
         "PUT",

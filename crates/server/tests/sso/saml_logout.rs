@@ -360,3 +360,32 @@ fn a_posted_logout_request_needs_its_enveloped_signature() {
     assert_eq!(status, 303);
     assert!(!alive(&s, &token));
 }
+
+/// `singleLogout: false` (an IdP that publishes a logout endpoint but was not given Roster's):
+/// a Roster sign-out ends the Roster session and stays at Roster.
+#[test]
+fn a_connection_without_single_logout_signs_out_of_roster_only() {
+    let mut s = setup(false);
+    let connection = with_slo(&s, &s.connection.clone());
+    let mut config: Value = serde_json::from_str(&connection.protocol_config).unwrap();
+    config["single_logout"] = json!(false);
+    s.connection = s.app.configure(&connection, config);
+    let token = sign_in(&s);
+    let response = agent()
+        .post(&format!("{}/logout", s.app.url()))
+        .header("Origin", &s.app.url())
+        .header("Cookie", &format!("roster_session={token}"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "/"
+    );
+    assert!(!alive(&s, &token));
+}

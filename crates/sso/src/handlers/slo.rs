@@ -258,6 +258,9 @@ pub fn idp_logout_redirect(
     let Some(ProtocolConfig::Saml(saml_config)) = ProtocolConfig::of(&connection) else {
         return Ok(None);
     };
+    if !saml_config.keys.single_logout {
+        return Ok(None);
+    }
     let Ok(idp) = saml_config.idp() else {
         return Ok(None);
     };

@@ -13,14 +13,21 @@ if (!isset($formats[$format])) {
     throw new Exception("SAML_NAMEID_FORMAT must be persistent, email or transient, not $format");
 }
 $entityId = getenv('SAML_SP_ENTITY_ID') ?: 'http://127.0.0.1:8080/sso/saml/metadata';
+$acs = getenv('SAML_SP_ACS_URL') ?: 'http://127.0.0.1:8080/sso/saml/acs';
 
 $metadata[$entityId] = [
     // SimpleSAMLphp posts only to an ACS listed here: an AssertionConsumerServiceURL in the
     // AuthnRequest that is not in this list is silently replaced by this one.
     'AssertionConsumerService' => [[
         'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
-        'Location' => getenv('SAML_SP_ACS_URL') ?: 'http://127.0.0.1:8080/sso/saml/acs',
+        'Location' => $acs,
         'index' => 0,
+    ]],
+    // Roster's Single Logout endpoint sits beside its ACS (…/acs → …/slo), as its SP metadata
+    // says: an IdP admin pastes both.
+    'SingleLogoutService' => [[
+        'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+        'Location' => preg_replace('#/acs$#', '/slo', $acs),
     ]],
     // The NameID format used when the AuthnRequest asks for none (or for "unspecified").
     'NameIDFormat' => $formats[$format],
