@@ -8,6 +8,7 @@
 //! unknown routes included.
 
 mod api_keys;
+mod attributes;
 pub mod auth;
 mod connections;
 mod console;
@@ -195,6 +196,11 @@ routes! {
     delete "/scim/group-mappings/{id}" => scim_admin::delete_mapping: AdminOnly,
     get "/roles" => roles::list: AdminOnly,
     post "/roles" => roles::create: AdminOnly,
+    get "/attributes" => attributes::list: AdminOnly,
+    get "/attributes/templates" => attributes::templates: AdminOnly,
+    post "/attributes" => attributes::create: AdminOnly,
+    delete "/attributes/{id}" => attributes::delete: AdminOnly,
+    put "/users/{id}/attributes" => attributes::set_user_values: AdminOnly,
     get "/domains" => domains::list: Domains,
     post "/domains" => domains::create: Domains,
     get "/domains/{domain}" => domains::show: Domains,

@@ -122,13 +122,14 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 18] {
+fn resources() -> [(&'static str, &'static [Operation]); 19] {
     use crate::*;
     [
         ("users", users::API),
         ("users", signed_in::API),
         ("groups", groups::API),
         ("roles", roles::API),
+        ("attributes", attributes::API),
         ("connections", connections::API),
         ("connections", test_sign_ins::API),
         ("scim", tokens::API),

@@ -100,6 +100,11 @@ uuid_id!(
     IdentityId,
     "identity id"
 );
+uuid_id!(
+    /// A custom attribute a workspace declares.
+    AttributeId,
+    "attribute id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attributes;
 mod audit;
 pub mod certificate_expiry;
 mod connection;
@@ -28,7 +29,8 @@ pub use connection::{
 pub use error::DomainError;
 pub use group::{Group, GroupKind, GroupMapping, Provenance};
 pub use ids::{
-    ConnectionId, GroupId, IdentityId, MappingId, RoleId, SetupLinkId, TokenId, UserId, WorkspaceId,
+    AttributeId, ConnectionId, GroupId, IdentityId, MappingId, RoleId, SetupLinkId, TokenId,
+    UserId, WorkspaceId,
 };
 pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};

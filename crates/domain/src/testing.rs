@@ -32,6 +32,7 @@ pub fn user(
         source,
         managing_connection_id: managed_by,
         scim_attributes: "{}".into(),
+        attributes: "{}".into(),
         version: 1,
         session_epoch: 0,
         created_at: Timestamp::from_micros(0),

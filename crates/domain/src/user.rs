@@ -270,6 +270,9 @@ pub struct User {
     /// SCIM attributes Roster has no column for (enterprise extension, phone numbers, ...), as a
     /// JSON object text; only `roster-scim` interprets it.
     pub scim_attributes: String,
+    /// The values of the workspace's custom attributes (`attributes`), as a JSON object text
+    /// keyed by attribute name; the store and the API crates interpret it.
+    pub attributes: String,
     /// Incremented on every change; the SCIM ETag.
     pub version: i64,
     /// Sessions carry the epoch they were issued in; a bump revokes them all.

@@ -46,6 +46,8 @@ pub enum Action {
     ManageApiKeys,
     /// Create a role (mappings and assignments then grant it).
     ManageRoles,
+    /// Declare or delete a custom attribute of the workspace (department, cost centre, …).
+    ManageAttributes,
     /// Add, verify (check the DNS record again) or delete a domain of the workspace.
     ManageDomains,
     /// Create, list or revoke setup links (one-time console sessions for a customer's IT
@@ -237,8 +239,8 @@ pub fn allowed(action: Action, actor: Actor, target: Target, settings: Settings)
         }
         (
             ViewAdminData | RevokeScimToken | ToggleScim | ManageConnections | ManageGroupMappings
-            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageDomains | ManageSetupLinks
-            | InviteAdmins,
+            | ManageWebhooks | ManageApiKeys | ManageRoles | ManageAttributes | ManageDomains
+            | ManageSetupLinks | InviteAdmins,
             Target::Workspace,
         ) => Allowed,
         (

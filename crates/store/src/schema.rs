@@ -99,6 +99,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         display_name_key -> Nullable<Text>,
+        attributes -> Text,
     }
 }
 
@@ -554,6 +555,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    attribute_definitions (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        label -> Text,
+        kind -> Text,
+        case_exact -> Bool,
+        released -> Bool,
+        standard -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     saml_sessions (session_id) {
         session_id -> Text,
         connection_id -> Text,
@@ -585,6 +601,7 @@ diesel::joinable!(admin_invitations -> workspaces (workspace_id));
 diesel::joinable!(certificate_warnings -> connections (connection_id));
 diesel::joinable!(saml_sp_keys -> connections (connection_id));
 diesel::joinable!(saml_sessions -> connections (connection_id));
+diesel::joinable!(attribute_definitions -> workspaces (workspace_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -644,4 +661,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificate_warnings,
     saml_sp_keys,
     saml_sessions,
+    attribute_definitions,
 );

@@ -799,3 +799,123 @@ fn exports_leave_out_oidc_client_secrets() {
         audit_actions(&db.store, workspace.id).contains(&"connection.config_updated".to_owned())
     );
 }
+
+/// Custom attribute definitions (issue #28): declared, listed in order, a name once per
+/// workspace whatever its case (another workspace may reuse it), deleted only in their own
+/// workspace; each change audited.
+#[test]
+fn attribute_definitions_are_unique_per_workspace_and_audited() {
+    use roster_store::domain::attributes::{
+        AttributeKind, NewAttributeDefinition, StandardAttribute,
+    };
+    let db = TestStore::new();
+    let acme = db.workspace("acme");
+    let globex = db.workspace("globex");
+    let store = &db.store;
+    let department = NewAttributeDefinition::standard(StandardAttribute::Department);
+    let created = store
+        .create_attribute(&Actor::Cli, acme.id, &department)
+        .unwrap();
+    assert_eq!(created.name.as_str(), "department");
+    assert_eq!(created.standard, Some(StandardAttribute::Department));
+    let code = NewAttributeDefinition::new(
+        "costCenterCode",
+        Some("Cost centre code"),
+        AttributeKind::Number,
+        true,
+        false,
+    )
+    .unwrap();
+    store.create_attribute(&Actor::Cli, acme.id, &code).unwrap();
+
+    let shouting =
+        NewAttributeDefinition::new("costcentercode", None, AttributeKind::String, false, true)
+            .unwrap();
+    let error = store
+        .create_attribute(&Actor::Cli, acme.id, &shouting)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Conflict {
+                what: "attribute",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    store
+        .create_attribute(&Actor::Cli, globex.id, &shouting)
+        .unwrap();
+
+    let listed = store.attribute_definitions(acme.id).unwrap();
+    let names: Vec<&str> = listed.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["department", "costCenterCode"]);
+    assert_eq!(listed[1].kind, AttributeKind::Number);
+    assert!(listed[1].case_exact && !listed[1].released);
+
+    assert!(matches!(
+        store.delete_attribute(&Actor::Cli, globex.id, created.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    store
+        .delete_attribute(&Actor::Cli, acme.id, created.id)
+        .unwrap();
+    assert_eq!(store.attribute_definitions(acme.id).unwrap().len(), 1);
+    let actions = audit_actions(store, acme.id);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| a.starts_with("attribute."))
+            .collect::<Vec<_>>(),
+        [
+            "attribute.created",
+            "attribute.created",
+            "attribute.deleted"
+        ]
+    );
+}
+
+/// An export carries the declarations and the users' values; an import into another database
+/// brings both back as they were.
+#[test]
+fn attributes_and_their_values_survive_export_and_import() {
+    use roster_store::domain::attributes::{NewAttributeDefinition, StandardAttribute};
+    use roster_store::AttributeValues;
+    let source = TestStore::new();
+    let acme = source.workspace("acme");
+    let store = &source.store;
+    store
+        .create_attribute(
+            &Actor::Cli,
+            acme.id,
+            &NewAttributeDefinition::standard(StandardAttribute::Department),
+        )
+        .unwrap();
+    let ann = store
+        .create_user(&Actor::Cli, &new_user(acme.id, "ann"))
+        .unwrap();
+    let mut values = serde_json::Map::new();
+    values.insert("department".into(), serde_json::json!("Sales"));
+    store
+        .set_user_attributes(
+            &Actor::Cli,
+            acme.id,
+            ann.id,
+            &AttributeValues {
+                values,
+                changed: vec!["department".into()],
+                referenced_users: Vec::new(),
+            },
+        )
+        .unwrap();
+    let export = store.export_workspace(acme.id).unwrap();
+
+    let target = TestStore::new();
+    let imported = target.store.import_workspace(&Actor::Cli, &export).unwrap();
+    let definitions = target.store.attribute_definitions(imported.id).unwrap();
+    assert_eq!(definitions.len(), 1);
+    assert_eq!(definitions[0].name.as_str(), "department");
+    let ann = target.store.user_by_user_name(imported.id, "ann").unwrap();
+    assert_eq!(ann.attributes, r#"{"department":"Sales"}"#);
+}

@@ -43,6 +43,7 @@ fn action(text: &str) -> Action {
         "sign out everywhere" => Action::SignOutEverywhere,
         "manage API keys" => Action::ManageApiKeys,
         "manage roles" => Action::ManageRoles,
+        "manage attributes" => Action::ManageAttributes,
         "manage domains" => Action::ManageDomains,
         "manage setup links" => Action::ManageSetupLinks,
         "invite admins" => Action::InviteAdmins,
@@ -212,6 +213,7 @@ fn every_action() -> Vec<Action> {
         SignOutEverywhere,
         ManageApiKeys,
         ManageRoles,
+        ManageAttributes,
         ManageDomains,
         ManageSetupLinks,
         InviteAdmins,
@@ -221,8 +223,8 @@ fn every_action() -> Vec<Action> {
             ViewAdminData | InviteUser | EditProfile | EnableUser | DisableUser | DeleteUser
             | EditGroupMembers | CreateScimToken | RevokeScimToken | ToggleScim
             | ToggleSsoEnforcement | ManageConnections | ManageGroupMappings | ManageWebhooks
-            | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageDomains
-            | ManageSetupLinks | InviteAdmins => {}
+            | SignOutEverywhere | ManageApiKeys | ManageRoles | ManageAttributes
+            | ManageDomains | ManageSetupLinks | InviteAdmins => {}
         }
     }
     all

@@ -97,6 +97,17 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         )
         .unwrap();
     let invitation = invitation.id.to_string();
+    let attribute = store
+        .create_attribute(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            &roster_store::domain::attributes::NewAttributeDefinition::standard(
+                roster_store::domain::attributes::StandardAttribute::Department,
+            ),
+        )
+        .unwrap()
+        .id
+        .to_string();
 
     let snapshot = || -> Value {
         let ws = app.workspace.id;
@@ -107,6 +118,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             "sessionEpoch": store.user(ws, user.parse().unwrap()).unwrap().session_epoch,
             "tokens": store.list_scim_tokens(ws, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(ws).unwrap().len(),
+            "attributes": store.attribute_definitions(ws).unwrap().len(),
             "webhooks": store.list_webhooks(ws).unwrap().len(),
             "apiKeys": store.list_api_keys(ws).unwrap().iter()
                 .map(|key| key.id.to_string()).collect::<Vec<_>>(),
@@ -176,13 +188,17 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             .replace(
                 "/admins/invitations/{id}",
                 &format!("/admins/invitations/{invitation}"),
-            );
+            )
+            .replace("/attributes/{id}", &format!("/attributes/{attribute}"));
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {
             ("post", "/groups/{id}/members") => Some(json!({"userId": user})),
             ("post", "/webhooks/{id}/resend") => Some(json!({"eventId": event})),
             ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
+            ("put", "/users/{id}/attributes") => {
+                Some(json!({"attributes": {"department": "Elsewhere"}}))
+            }
             ("post", "/connections/{id}/tokens") => Some(json!({"name": "stolen"})),
             ("put", "/connections/{id}/settings") => Some(json!({"saml": {"metadataXml": "<x/>"}})),
             ("post", "/scim/group-mappings") => {

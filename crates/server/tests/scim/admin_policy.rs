@@ -88,6 +88,7 @@ struct Ids {
     setup_link: String,
     invitation: String,
     test_sign_in: String,
+    attribute: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -113,6 +114,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "setup-links" => &ids.setup_link,
                 "invitations" => &ids.invitation,
                 "test-sign-ins" => &ids.test_sign_in,
+                "attributes" => &ids.attribute,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -160,6 +162,9 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("post", "/setup/finish") => None,
         ("post", "/admins/invitations") => Some(json!({"email": "walker-admin@acme.test"})),
         ("delete", "/admins/invitations/{id}") => None,
+        ("post", "/attributes") => Some(json!({"template": "title"})),
+        ("put", "/users/{id}/attributes") => Some(json!({"attributes": {"department": "Walking"}})),
+        ("delete", "/attributes/{id}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -271,6 +276,17 @@ fn furnish(app: &TestApp) -> Ids {
             .0
             .id
             .to_string(),
+        attribute: store
+            .create_attribute(
+                &Actor::Cli,
+                workspace,
+                &roster_store::domain::attributes::NewAttributeDefinition::standard(
+                    roster_store::domain::attributes::StandardAttribute::Department,
+                ),
+            )
+            .unwrap()
+            .id
+            .to_string(),
     };
 
     ids
@@ -302,6 +318,8 @@ fn snapshot(app: &TestApp, ids: &Ids) -> Value {
         "invitations": store.admin_invitations(workspace).unwrap().iter()
             .map(|i| json!([i.id.to_string(), i.accepted_by, i.revoked_at.map(|t| t.as_micros())]))
             .collect::<Vec<_>>(),
+        "attributes": store.attribute_definitions(workspace).unwrap().iter()
+            .map(|a| a.id.to_string()).collect::<Vec<_>>(),
         "setupLinks": store.setup_links(workspace).unwrap().iter()
             .map(|l| {
                 let at = |t: Option<roster_store::domain::Timestamp>| t.map(|t| t.as_micros());

@@ -13,6 +13,7 @@ mod receiver;
 
 mod admin_api;
 mod admin_apps;
+mod admin_attributes;
 mod admin_connections;
 mod admin_console_api;
 mod admin_directory;

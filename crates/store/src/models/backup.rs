@@ -25,8 +25,8 @@ use super::user::UserRow;
 use super::workspace::WorkspaceRow;
 use super::{corrupt, record_audit};
 use crate::schema::{
-    api_keys, connections, group_mappings, group_members, group_roles, groups, identities, roles,
-    scim_tokens, user_roles, users, workspaces,
+    api_keys, attribute_definitions, connections, group_mappings, group_members, group_roles,
+    groups, identities, roles, scim_tokens, user_roles, users, workspaces,
 };
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
@@ -99,6 +99,9 @@ struct Export {
     user_roles: Vec<UserRoleRow>,
     group_roles: Vec<GroupRoleRow>,
     group_mappings: Vec<MappingRow>,
+    /// Custom attribute declarations (an export from before them has none).
+    #[serde(default)]
+    attribute_definitions: Vec<super::attributes::AttributeRow>,
 }
 
 fn insert_all<T, R>(conn: &mut DbConnection, rows: Vec<R>, table: T) -> StoreResult<()>
@@ -161,6 +164,11 @@ impl Store {
                     .filter(roles::workspace_id.eq(&ws))
                     .order(roles::id)
                     .select(RoleRow::as_select())
+                    .load(conn)?,
+                attribute_definitions: attribute_definitions::table
+                    .filter(attribute_definitions::workspace_id.eq(&ws))
+                    .order((attribute_definitions::created_at, attribute_definitions::id))
+                    .select(super::attributes::AttributeRow::as_select())
                     .load(conn)?,
                 users: users::table
                     .filter(users::workspace_id.eq(&ws))
@@ -296,6 +304,10 @@ impl Store {
             ws(&mut export.scim_tokens.iter_mut().map(|r| &mut r.workspace_id));
             ws(&mut export.api_keys.iter_mut().map(|r| &mut r.workspace_id));
             ws(&mut export.users.iter_mut().map(|r| &mut r.workspace_id));
+            ws(&mut export
+                .attribute_definitions
+                .iter_mut()
+                .map(|r| &mut r.workspace_id));
             ws(&mut export.identities.iter_mut().map(|r| &mut r.workspace_id));
             ws(&mut export.groups.iter_mut().map(|r| &mut r.workspace_id));
             ws(&mut export.group_members.iter_mut().map(|r| &mut r.workspace_id));
@@ -313,6 +325,11 @@ impl Store {
                 row.role_id = row.role_id.as_deref().map(role_id);
             }
             insert_all(conn, new_roles, roles::table)?;
+            insert_all(
+                conn,
+                export.attribute_definitions,
+                attribute_definitions::table,
+            )?;
             insert_all(conn, export.connections, connections::table)?;
             insert_all(conn, export.scim_tokens, scim_tokens::table)?;
             insert_all(conn, export.api_keys, api_keys::table)?;

@@ -338,6 +338,11 @@ pub struct UserResource {
     pub source: &'static str,
     /// The SCIM connection that manages the user, if one does.
     pub managed_by: Option<String>,
+    /// The user's custom attribute values, by attribute name (`GET /attributes`): strings,
+    /// numbers, booleans, string lists, and user ids for `user_ref` attributes. Attributes
+    /// without a value are absent.
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
+    pub attributes: serde_json::Value,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -356,6 +361,11 @@ impl From<&User> for UserResource {
             lifecycle: user.lifecycle.as_str(),
             source: user.source.as_str(),
             managed_by: user.managing_connection_id.map(|id| id.to_string()),
+            // Stored by this crate as a JSON object; anything else reads as none.
+            attributes: serde_json::from_str::<serde_json::Value>(&user.attributes)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::json!({})),
             created_at: user.created_at.to_rfc3339(),
             updated_at: user.updated_at.to_rfc3339(),
         }

@@ -3,6 +3,7 @@
 mod admin_invitation;
 mod admins;
 mod api_key;
+mod attributes;
 mod audit;
 mod backchannel_logouts;
 mod backup;
@@ -45,6 +46,7 @@ mod workspace_domain;
 
 pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
+pub use attributes::AttributeValues;
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};

@@ -5,7 +5,7 @@ use roster_domain::{GroupKind, User, Workspace};
 use crate::{Store, StoreResult};
 
 /// The user, its app groups (IdP groups are not listed) and its effective roles.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserProfile {
     pub id: String,
@@ -20,6 +20,8 @@ pub struct UserProfile {
     pub primary_role: String,
     /// The workspace slug.
     pub workspace: String,
+    /// The user's custom attribute values, by attribute name (as the admin API's user shape).
+    pub attributes: serde_json::Value,
 }
 
 impl Store {
@@ -42,6 +44,7 @@ impl Store {
             roles: roles.roles.iter().map(ToString::to_string).collect(),
             primary_role: roles.primary.to_string(),
             workspace: workspace.slug.to_string(),
+            attributes: super::events::UserResource::from(user).attributes,
         })
     }
 }

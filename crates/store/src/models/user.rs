@@ -79,6 +79,13 @@ pub(crate) struct UserRow {
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
     pub(crate) display_name_key: Option<String>,
+    /// Custom attribute values, a JSON object (an export from before them has none).
+    #[serde(default = "empty_object")]
+    pub(crate) attributes: String,
+}
+
+fn empty_object() -> String {
+    "{}".to_owned()
 }
 
 impl UserRow {
@@ -106,6 +113,7 @@ impl UserRow {
                 .transpose()
                 .map_err(&bad)?,
             scim_attributes: self.scim_attributes,
+            attributes: self.attributes,
             version: self.version,
             session_epoch: self.session_epoch,
             created_at: Timestamp::from_micros(self.created_at),
@@ -181,6 +189,7 @@ fn new_user(new: &NewUser) -> User {
         source: new.source,
         managing_connection_id: new.managing_connection_id,
         scim_attributes: new.scim_attributes.clone(),
+        attributes: "{}".to_owned(),
         version: 1,
         session_epoch: 0,
         created_at: now,
@@ -212,6 +221,7 @@ impl UserRow {
             created_at: user.created_at.as_micros(),
             updated_at: user.updated_at.as_micros(),
             display_name_key: user.display_name.as_deref().map(str::to_lowercase),
+            attributes: user.attributes.clone(),
         }
     }
 }
