@@ -537,6 +537,7 @@ impl ConnectionView {
             Some(ProtocolConfig::Saml(_)) if c.status == ConnectionStatus::Draft => None,
             Some(ProtocolConfig::Saml(saml)) => Some(match saml.idp() {
                 Ok(idp) => IdpSummary::Saml(SamlIdpSummary {
+                    authn_requests_signed: saml.signs_requests(&idp),
                     entity_id: idp.entity_id,
                     sso_url: idp.sso_redirect_url.or(idp.sso_post_url),
                     signing_certificates: idp.signing_certificates.len(),
@@ -550,8 +551,6 @@ impl ConnectionView {
                         AssertionEncryption::Required => "required",
                     },
                     sign_authn_requests: saml.keys.sign_authn_requests,
-                    authn_requests_signed: saml.keys.sign_authn_requests
-                        || idp.want_authn_requests_signed,
                     single_logout: saml.keys.single_logout,
                     idp_single_logout: idp.slo_redirect_url.is_some(),
                     requested_authn_context: saml.authn.requested_authn_context,

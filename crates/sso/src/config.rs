@@ -125,9 +125,10 @@ impl SamlConfig {
     }
 
     /// Whether this connection's requests are signed: when the admin said so, or when the
-    /// IdP's metadata asks for it (an IdP that wants them signed refuses unsigned ones).
-    pub fn signs_requests(&self) -> bool {
-        self.keys.sign_authn_requests || self.idp().is_ok_and(|idp| idp.want_authn_requests_signed)
+    /// IdP's metadata (`idp`, already parsed by the caller) asks for it: an IdP that wants them
+    /// signed refuses unsigned ones.
+    pub fn signs_requests(&self, idp: &IdpMetadata) -> bool {
+        self.keys.sign_authn_requests || idp.want_authn_requests_signed
     }
 }
 

@@ -303,7 +303,7 @@ fn saml_request(
     let sp = config::sp_settings(&state.public_url, connection);
     pending.id = saml::new_request_id()?;
     let ask = saml::authn_ask(&saml_config.authn, force);
-    let keys = if saml_config.signs_requests() {
+    let keys = if saml_config.signs_requests(&idp) {
         let keys = crate::sp_keys::connection_keys(&state.store, connection)
             .map_err(|_| saml::SamlError::SigningKeyUnavailable)?;
         keys.signing_key()

@@ -373,7 +373,9 @@ pub async fn metadata(
     .await?;
     let sp = config::sp_settings(&state.public_url, &connection);
     let signs_requests = match ProtocolConfig::of(&connection) {
-        Some(ProtocolConfig::Saml(saml_config)) => saml_config.signs_requests(),
+        Some(ProtocolConfig::Saml(saml_config)) => saml_config
+            .idp()
+            .is_ok_and(|idp| saml_config.signs_requests(&idp)),
         _ => false,
     };
     Ok(HttpResponse::Ok()
