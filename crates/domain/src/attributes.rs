@@ -11,6 +11,13 @@ use std::fmt;
 
 use crate::{AttributeId, DomainError, Timestamp, WorkspaceId};
 
+mod mapping;
+
+pub use mapping::{
+    check_extension_urn, check_sources, default_sources, effective_sources, MappingOrigin,
+    Protocol, ENTERPRISE_URN, MAX_SOURCES, MAX_SOURCE_CHARS,
+};
+
 /// The longest value accepted, in UTF-8 bytes (keeps a PostgreSQL B-tree entry well under its
 /// limit, and an ID token small).
 pub const MAX_VALUE_BYTES: usize = 1024;
@@ -76,6 +83,9 @@ pub struct AttributeDefinition {
     pub released: bool,
     /// The standard attribute it was made from, if any (its vendor defaults apply).
     pub standard: Option<StandardAttribute>,
+    /// The custom SCIM extension schema (URN) it belongs to: SCIM clients write it as
+    /// `<urn>:<name>`, typed strictly, and `/Schemas` describes it.
+    pub scim_schema: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -88,6 +98,7 @@ pub struct NewAttributeDefinition {
     pub case_exact: bool,
     pub released: bool,
     pub standard: Option<StandardAttribute>,
+    pub scim_schema: Option<String>,
 }
 
 /// The longest label.
@@ -123,7 +134,14 @@ impl NewAttributeDefinition {
             kind,
             case_exact,
             released,
+            scim_schema: None,
         })
+    }
+
+    /// Puts the attribute in a custom SCIM extension schema (checked URN).
+    pub fn in_scim_schema(mut self, urn: &str) -> Result<Self, DomainError> {
+        self.scim_schema = Some(check_extension_urn(urn)?);
+        Ok(self)
     }
 
     /// A standard attribute, ready-made.
@@ -135,6 +153,7 @@ impl NewAttributeDefinition {
             case_exact: false,
             released: true,
             standard: Some(standard),
+            scim_schema: None,
         }
     }
 }

@@ -94,7 +94,16 @@ impl Store {
     /// Applies pending migrations; returns the versions applied (empty when up to date).
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.pool.get()?;
-        db::run_migrations(&mut conn)
+        let applied = db::run_migrations(&mut conn)?;
+        drop(conn);
+        if applied
+            .iter()
+            .any(|version| version.replace('-', "") == models::ATTRIBUTE_INDEX_MIGRATION)
+        {
+            // Values stored before the index existed become filterable.
+            self.write(models::rebuild_every_attribute_index)?;
+        }
+        Ok(applied)
     }
 
     /// Whether the database answers (for `/readyz`).

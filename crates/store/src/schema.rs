@@ -566,6 +566,39 @@ diesel::table! {
         released -> Bool,
         standard -> Nullable<Text>,
         created_at -> BigInt,
+        scim_schema -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_attribute_values (user_id, attribute_id, position) {
+        user_id -> Text,
+        attribute_id -> Text,
+        position -> Integer,
+        sort_key -> Text,
+    }
+}
+
+diesel::table! {
+    attribute_mappings (id) {
+        id -> Text,
+        connection_id -> Text,
+        attribute_id -> Text,
+        protocol -> Text,
+        sources -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    attribute_role_rules (id) {
+        id -> Text,
+        workspace_id -> Text,
+        attribute_id -> Text,
+        value -> Text,
+        value_key -> Text,
+        role_id -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -602,6 +635,11 @@ diesel::joinable!(certificate_warnings -> connections (connection_id));
 diesel::joinable!(saml_sp_keys -> connections (connection_id));
 diesel::joinable!(saml_sessions -> connections (connection_id));
 diesel::joinable!(attribute_definitions -> workspaces (workspace_id));
+diesel::joinable!(user_attribute_values -> users (user_id));
+diesel::joinable!(user_attribute_values -> attribute_definitions (attribute_id));
+diesel::joinable!(attribute_mappings -> attribute_definitions (attribute_id));
+diesel::joinable!(attribute_mappings -> connections (connection_id));
+diesel::joinable!(attribute_role_rules -> attribute_definitions (attribute_id));
 diesel::joinable!(scim_tokens -> connections (connection_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 diesel::joinable!(identities -> users (user_id));
@@ -662,4 +700,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     saml_sp_keys,
     saml_sessions,
     attribute_definitions,
+    user_attribute_values,
+    attribute_mappings,
+    attribute_role_rules,
 );

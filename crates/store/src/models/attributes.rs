@@ -5,15 +5,18 @@
 
 use diesel::prelude::*;
 use roster_domain::attributes::{
-    AttributeDefinition, AttributeKind, AttributeName, NewAttributeDefinition, StandardAttribute,
-    MAX_DEFINITIONS,
+    effective_sources, AttributeDefinition, AttributeKind, AttributeName, MappingOrigin,
+    NewAttributeDefinition, Protocol, StandardAttribute, MAX_DEFINITIONS,
 };
-use roster_domain::{Action, Actor, AttributeId, NewAuditEvent, Timestamp, WorkspaceId};
+use roster_domain::{
+    Action, Actor, AttributeId, ConnectionId, NewAuditEvent, Timestamp, Vendor, WorkspaceId,
+};
 
+use super::attribute_values::{write_edits, AttributeEdit};
 use super::{corrupt, record_audit};
 use crate::error::conflict_on;
-use crate::schema::attribute_definitions;
-use crate::{Store, StoreError, StoreResult};
+use crate::schema::{attribute_definitions, attribute_mappings};
+use crate::{DbConnection, Store, StoreError, StoreResult};
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = attribute_definitions)]
@@ -28,6 +31,7 @@ pub(crate) struct AttributeRow {
     released: bool,
     standard: Option<String>,
     created_at: i64,
+    scim_schema: Option<String>,
 }
 
 impl AttributeRow {
@@ -42,9 +46,26 @@ impl AttributeRow {
             case_exact: self.case_exact,
             released: self.released,
             standard: self.standard.as_deref().and_then(StandardAttribute::parse),
+            scim_schema: self.scim_schema,
             created_at: Timestamp::from_micros(self.created_at),
         })
     }
+}
+
+/// The workspace's attributes, in the order they were declared.
+pub(crate) fn load_definitions(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+) -> StoreResult<Vec<AttributeDefinition>> {
+    let rows: Vec<AttributeRow> = attribute_definitions::table
+        .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
+        .order((
+            attribute_definitions::created_at.asc(),
+            attribute_definitions::id.asc(),
+        ))
+        .select(AttributeRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(AttributeRow::into_domain).collect()
 }
 
 impl Store {
@@ -53,17 +74,7 @@ impl Store {
         &self,
         workspace_id: WorkspaceId,
     ) -> StoreResult<Vec<AttributeDefinition>> {
-        let rows: Vec<AttributeRow> = self.read(|conn| {
-            Ok(attribute_definitions::table
-                .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
-                .order((
-                    attribute_definitions::created_at.asc(),
-                    attribute_definitions::id.asc(),
-                ))
-                .select(AttributeRow::as_select())
-                .load(conn)?)
-        })?;
-        rows.into_iter().map(AttributeRow::into_domain).collect()
+        self.read(|conn| load_definitions(conn, workspace_id))
     }
 
     /// Declares an attribute. `Conflict` for a name the workspace has (any case) or past
@@ -74,7 +85,7 @@ impl Store {
         workspace_id: WorkspaceId,
         new: &NewAttributeDefinition,
     ) -> StoreResult<AttributeDefinition> {
-        self.write(|conn| {
+        self.write_token_change(|conn| {
             let count: i64 = attribute_definitions::table
                 .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
                 .count()
@@ -96,6 +107,7 @@ impl Store {
                 released: new.released,
                 standard: new.standard.map(|standard| standard.name().to_owned()),
                 created_at: Timestamp::now().as_micros(),
+                scim_schema: new.scim_schema.clone(),
             };
             diesel::insert_into(attribute_definitions::table)
                 .values(&row)
@@ -120,6 +132,7 @@ impl Store {
                         "type": row.kind,
                         "caseExact": row.case_exact,
                         "released": row.released,
+                        "scimSchema": row.scim_schema,
                     })
                     .to_string(),
                 },
@@ -136,7 +149,7 @@ impl Store {
         workspace_id: WorkspaceId,
         id: AttributeId,
     ) -> StoreResult<AttributeDefinition> {
-        self.write(|conn| {
+        self.write_token_change(|conn| {
             let row: AttributeRow = attribute_definitions::table
                 .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
                 .filter(attribute_definitions::id.eq(id.to_string()))
@@ -165,20 +178,9 @@ impl Store {
     }
 }
 
-/// A user's attribute values after an edit, as the API crates built them (a JSON object keyed
-/// by attribute name, every value already typed against its definition).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttributeValues {
-    pub values: serde_json::Map<String, serde_json::Value>,
-    /// The attributes whose value changed (added, changed or removed), for `changed`.
-    pub changed: Vec<String>,
-    /// The users `user_ref` values name: each must be a user of the workspace.
-    pub referenced_users: Vec<roster_domain::UserId>,
-}
-
 impl Store {
-    /// Sets a user's attribute values (an admin's edit): the user's version moves, and one
-    /// `user.updated` event names each changed attribute as `attributes.<name>`, in the same
+    /// Sets some of a user's attribute values (an admin's edit): the user's version moves, and
+    /// one `user.updated` event names each changed attribute as `attributes.<name>`, in the same
     /// transaction as the audit entry `user.attributes_updated`. A `user_ref` naming no user of
     /// the workspace is `Invalid`; nothing is written then. Nothing changed writes nothing.
     pub fn set_user_attributes(
@@ -186,44 +188,31 @@ impl Store {
         actor: &Actor,
         workspace_id: WorkspaceId,
         user_id: roster_domain::UserId,
-        values: &AttributeValues,
+        edits: &[AttributeEdit],
     ) -> StoreResult<roster_domain::User> {
         use crate::schema::users;
         self.write(|conn| {
             let current = super::user::find_user(conn, workspace_id, user_id)?;
-            if values.changed.is_empty() {
+            let (edited, unresolved) = write_edits(conn, &current, edits)?;
+            if let Some(name) = unresolved.first() {
+                return Err(StoreError::Invalid(
+                    roster_domain::DomainError::InvalidValue {
+                        field: "attributes",
+                        reason: format!("attributes.{name}: names no user of the workspace"),
+                    },
+                ));
+            }
+            if edited.changed.is_empty() {
                 return Ok(current);
             }
-            for referenced in &values.referenced_users {
-                let found: i64 = users::table
-                    .filter(users::workspace_id.eq(workspace_id.to_string()))
-                    .filter(users::id.eq(referenced.to_string()))
-                    .count()
-                    .get_result(conn)?;
-                if found == 0 {
-                    return Err(StoreError::Invalid(
-                        roster_domain::DomainError::InvalidValue {
-                            field: "attributes",
-                            reason: format!("no user {referenced} in the workspace"),
-                        },
-                    ));
-                }
-            }
-            let now = Timestamp::now();
             diesel::update(users::table.find(user_id.to_string()))
                 .set((
-                    users::attributes
-                        .eq(serde_json::Value::Object(values.values.clone()).to_string()),
                     users::version.eq(users::version + 1),
-                    users::updated_at.eq(now.as_micros()),
+                    users::updated_at.eq(Timestamp::now().as_micros()),
                 ))
                 .execute(conn)?;
             let user = super::user::find_user(conn, workspace_id, user_id)?;
-            let changed: Vec<String> = values
-                .changed
-                .iter()
-                .map(|name| format!("attributes.{name}"))
-                .collect();
+            let changed = edited.changed_names();
             super::events::user_event(conn, actor, "user.updated", &user, Some(changed.clone()))?;
             record_audit(
                 conn,
@@ -283,4 +272,168 @@ fn strip_values(
         )?;
     }
     Ok(())
+}
+
+/// An attribute of the workspace and where a connection's IdP sends it, for one protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeMapping {
+    pub definition: AttributeDefinition,
+    /// In order of preference: the first with a value wins. Empty: nothing maps it.
+    pub sources: Vec<String>,
+    pub origin: MappingOrigin,
+}
+
+#[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = attribute_mappings)]
+pub(crate) struct MappingRow {
+    id: String,
+    connection_id: String,
+    attribute_id: String,
+    protocol: String,
+    sources: String,
+    created_at: i64,
+}
+
+/// Every attribute of the workspace with its sources at `connection_id` for `protocol`: the
+/// admin's override, else the declared extension's or the vendor's default.
+pub(crate) fn load_mappings(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+    connection_id: ConnectionId,
+    vendor: Vendor,
+    protocol: Protocol,
+) -> StoreResult<Vec<AttributeMapping>> {
+    let definitions = load_definitions(conn, workspace_id)?;
+    if definitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let overrides: Vec<(String, String)> = attribute_mappings::table
+        .filter(attribute_mappings::connection_id.eq(connection_id.to_string()))
+        .filter(attribute_mappings::protocol.eq(protocol.as_str()))
+        .select((attribute_mappings::attribute_id, attribute_mappings::sources))
+        .load(conn)?;
+    definitions
+        .into_iter()
+        .map(|definition| {
+            let custom = overrides
+                .iter()
+                .find(|(attribute, _)| *attribute == definition.id.to_string())
+                .map(|(_, sources)| {
+                    serde_json::from_str::<Vec<String>>(sources)
+                        .map_err(|err| StoreError::Corrupt(format!("attribute_mappings: {err}")))
+                })
+                .transpose()?;
+            let (sources, origin) = effective_sources(
+                vendor,
+                protocol,
+                definition.standard,
+                definition.scim_schema.as_deref(),
+                definition.name.as_str(),
+                custom.as_deref(),
+            );
+            Ok(AttributeMapping {
+                definition,
+                sources,
+                origin,
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// The workspace's attributes with their sources at a connection of it, for `protocol`.
+    pub fn attribute_mappings(
+        &self,
+        workspace_id: WorkspaceId,
+        connection_id: ConnectionId,
+        protocol: Protocol,
+    ) -> StoreResult<Vec<AttributeMapping>> {
+        self.read(|conn| {
+            let vendor = connection_vendor(conn, workspace_id, connection_id)?;
+            load_mappings(conn, workspace_id, connection_id, vendor, protocol)
+        })
+    }
+
+    /// Sets where a connection's IdP sends an attribute for `protocol` (`Some(sources)`, `[]`
+    /// maps nothing), or goes back to the default (`None`). Audited as
+    /// `connection.attribute_mapping_set`; SCIM requests see it at once on this replica.
+    pub fn set_attribute_mapping(
+        &self,
+        actor: &Actor,
+        workspace_id: WorkspaceId,
+        connection_id: ConnectionId,
+        attribute_id: AttributeId,
+        protocol: Protocol,
+        sources: Option<Vec<String>>,
+    ) -> StoreResult<AttributeMapping> {
+        self.write_token_change(|conn| {
+            let vendor = connection_vendor(conn, workspace_id, connection_id)?;
+            let known: i64 = attribute_definitions::table
+                .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
+                .filter(attribute_definitions::id.eq(attribute_id.to_string()))
+                .count()
+                .get_result(conn)?;
+            if known == 0 {
+                return Err(StoreError::NotFound { what: "attribute" });
+            }
+            diesel::delete(
+                attribute_mappings::table
+                    .filter(attribute_mappings::connection_id.eq(connection_id.to_string()))
+                    .filter(attribute_mappings::attribute_id.eq(attribute_id.to_string()))
+                    .filter(attribute_mappings::protocol.eq(protocol.as_str())),
+            )
+            .execute(conn)?;
+            if let Some(sources) = &sources {
+                diesel::insert_into(attribute_mappings::table)
+                    .values(MappingRow {
+                        id: AttributeId::new().to_string(),
+                        connection_id: connection_id.to_string(),
+                        attribute_id: attribute_id.to_string(),
+                        protocol: protocol.as_str().to_owned(),
+                        sources: serde_json::json!(sources).to_string(),
+                        created_at: Timestamp::now().as_micros(),
+                    })
+                    .execute(conn)?;
+            }
+            let mapping = load_mappings(conn, workspace_id, connection_id, vendor, protocol)?
+                .into_iter()
+                .find(|mapping| mapping.definition.id == attribute_id)
+                .ok_or(StoreError::NotFound { what: "attribute" })?;
+            record_audit(
+                conn,
+                &NewAuditEvent {
+                    workspace_id: Some(workspace_id),
+                    actor: actor.clone(),
+                    action: Action("connection.attribute_mapping_set"),
+                    target_kind: "connection",
+                    target_id: connection_id.to_string(),
+                    detail: serde_json::json!({
+                        "attribute": mapping.definition.name.as_str(),
+                        "protocol": protocol.as_str(),
+                        "sources": mapping.sources,
+                        "origin": mapping.origin.as_str(),
+                    })
+                    .to_string(),
+                },
+            )?;
+            Ok(mapping)
+        })
+    }
+}
+
+/// The vendor of a connection of the workspace (`NotFound` for another workspace's).
+fn connection_vendor(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+    connection_id: ConnectionId,
+) -> StoreResult<Vendor> {
+    use crate::schema::connections;
+    let vendor: String = connections::table
+        .filter(connections::workspace_id.eq(workspace_id.to_string()))
+        .filter(connections::id.eq(connection_id.to_string()))
+        .select(connections::vendor)
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "connection" })?;
+    Vendor::parse(&vendor).map_err(corrupt("connections"))
 }

@@ -25,7 +25,7 @@ use super::user::UserRow;
 use super::workspace::WorkspaceRow;
 use super::{corrupt, record_audit};
 use crate::schema::{
-    api_keys, attribute_definitions, connections, group_mappings, group_members, group_roles,
+    api_keys, attribute_definitions, attribute_mappings, connections, group_mappings, group_members, group_roles,
     groups, identities, roles, scim_tokens, user_roles, users, workspaces,
 };
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -102,6 +102,9 @@ struct Export {
     /// Custom attribute declarations (an export from before them has none).
     #[serde(default)]
     attribute_definitions: Vec<super::attributes::AttributeRow>,
+    /// Per-connection attribute sources (an export from before them has none).
+    #[serde(default)]
+    attribute_mappings: Vec<super::attributes::MappingRow>,
 }
 
 fn insert_all<T, R>(conn: &mut DbConnection, rows: Vec<R>, table: T) -> StoreResult<()>
@@ -169,6 +172,12 @@ impl Store {
                     .filter(attribute_definitions::workspace_id.eq(&ws))
                     .order((attribute_definitions::created_at, attribute_definitions::id))
                     .select(super::attributes::AttributeRow::as_select())
+                    .load(conn)?,
+                attribute_mappings: attribute_mappings::table
+                    .inner_join(connections::table)
+                    .filter(connections::workspace_id.eq(&ws))
+                    .order(attribute_mappings::id)
+                    .select(super::attributes::MappingRow::as_select())
                     .load(conn)?,
                 users: users::table
                     .filter(users::workspace_id.eq(&ws))
@@ -341,7 +350,11 @@ impl Store {
             insert_all(conn, export.user_roles, user_roles::table)?;
             insert_all(conn, export.group_roles, group_roles::table)?;
             insert_all(conn, export.group_mappings, group_mappings::table)?;
+            insert_all(conn, export.attribute_mappings, attribute_mappings::table)?;
             let workspace_id: WorkspaceId = target.parse().map_err(corrupt("workspaces"))?;
+            // The index is derived: rebuilt from the values, never carried.
+            let definitions = super::attributes::load_definitions(conn, workspace_id)?;
+            super::attribute_values::rebuild_index(conn, workspace_id, &definitions)?;
             let cause = serde_json::json!({ "import": true });
             super::mapping::recompute_roles(conn, actor, workspace_id, &user_ids, &cause)?;
             record_audit(

@@ -340,6 +340,7 @@ fn create_user(
         source: Source::Jit,
         managing_connection_id: None,
         scim_attributes: "{}".to_owned(),
+        attributes: Vec::new(),
     };
     insert_user(conn, actor, &new).map_err(|err| match err {
         StoreError::Conflict { detail, .. } => JitError::Refused {

@@ -3,7 +3,10 @@
 mod admin_invitation;
 mod admins;
 mod api_key;
+mod attribute_values;
+pub(crate) use attribute_values::{rebuild_every_attribute_index, ATTRIBUTE_INDEX_MIGRATION};
 mod attributes;
+pub use attributes::AttributeMapping;
 mod audit;
 mod backchannel_logouts;
 mod backup;
@@ -46,7 +49,7 @@ mod workspace_domain;
 
 pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
-pub use attributes::AttributeValues;
+pub use attribute_values::{json_of as attribute_json, raw_scalars, typed as typed_attribute, AttributeEdit};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};

@@ -51,6 +51,8 @@ pub struct UserUpdate {
     pub email: Option<Email>,
     pub active: bool,
     pub scim_attributes: String,
+    /// The custom attributes the connection sources, with their values in the new resource.
+    pub attributes: Vec<super::attribute_values::AttributeEdit>,
     /// Names of the attributes that changed, for the audit trail.
     pub changed: Vec<String>,
     /// Extra audit facts (e.g. ignored identifier changes) as a JSON object.
@@ -438,6 +440,7 @@ fn profile_of(new: &NewUser) -> UserUpdate {
         email: new.email.clone(),
         active: new.active,
         scim_attributes: new.scim_attributes.clone(),
+        attributes: new.attributes.clone(),
         changed: Vec::new(),
         note: serde_json::json!({}),
     }

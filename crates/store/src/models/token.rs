@@ -54,6 +54,9 @@ pub struct ScimConnection {
     pub workspace_id: WorkspaceId,
     /// Refuse SCIM changes of immutable attributes instead of ignoring them (see `Connection`).
     pub strict_immutability: bool,
+    /// The workspace's custom attributes and their SCIM sources at this connection (read with
+    /// the token, so cached with it; a declaration or mapping change empties the cache).
+    pub attributes: std::sync::Arc<Vec<super::attributes::AttributeMapping>>,
 }
 
 /// The columns the token check reads, in select order.
@@ -68,6 +71,7 @@ struct TokenCheckRow {
     connection_status: String,
     scim_enabled: bool,
     strict_immutability: bool,
+    vendor: String,
 }
 
 /// Reads the token with `hash` and its connection: the token must exist and its connection
@@ -91,6 +95,7 @@ fn check_token(
             connections::status,
             connections::scim_enabled,
             connections::strict_immutability,
+            connections::vendor,
         ))
         .get_result(c)
         .optional())?;
@@ -107,12 +112,23 @@ fn check_token(
             reason: "SCIM provisioning is turned off for this connection",
         });
     }
+    let connection_id = row.connection_id.parse().map_err(&bad)?;
+    let workspace_id = row.workspace_id.parse().map_err(&bad)?;
+    let vendor = roster_domain::Vendor::parse(&row.vendor).map_err(&bad)?;
+    let attributes = super::attributes::load_mappings(
+        conn,
+        workspace_id,
+        connection_id,
+        vendor,
+        roster_domain::attributes::Protocol::Scim,
+    )?;
     Ok(CachedToken {
         token_id: row.token_id.parse().map_err(corrupt("scim_tokens"))?,
         connection: ScimConnection {
-            id: row.connection_id.parse().map_err(&bad)?,
-            workspace_id: row.workspace_id.parse().map_err(&bad)?,
+            id: connection_id,
+            workspace_id,
             strict_immutability: row.strict_immutability,
+            attributes: std::sync::Arc::new(attributes),
         },
         expires_at: row.expires_at,
         last_used_at: row.last_used_at,

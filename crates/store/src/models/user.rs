@@ -13,6 +13,7 @@ use roster_domain::{
 
 use super::oauth_grants::{revoke_user_grants, OAuthGrant, RevokeReason};
 use super::{corrupt, record_audit, UserUpdate};
+use super::attribute_values::{apply_edits, index_new_user, resolved, write_edits, AttributeEdit, EditedValues};
 use crate::db::{insert_ignoring_taken_keys, on_backend};
 use crate::error::conflict_on;
 use crate::schema::users;
@@ -32,6 +33,8 @@ pub struct NewUser {
     pub source: Source,
     pub managing_connection_id: Option<ConnectionId>,
     pub scim_attributes: String,
+    /// Custom attribute values it starts with (a `user_ref` naming nobody is left out).
+    pub attributes: Vec<AttributeEdit>,
 }
 
 impl NewUser {
@@ -49,6 +52,7 @@ impl NewUser {
             source,
             managing_connection_id: None,
             scim_attributes: "{}".to_owned(),
+            attributes: Vec::new(),
         }
     }
 }
@@ -140,12 +144,13 @@ pub(crate) fn insert_user(
     actor: &Actor,
     new: &NewUser,
 ) -> StoreResult<User> {
-    let user = new_user(new);
+    let (user, values) = new_user(conn, new)?;
     let row = UserRow::of(&user);
     on_backend!(conn, |c| diesel::insert_into(users::table)
         .values(&row)
         .execute(c))
     .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
+    index_new_user(conn, user.id, &values)?;
     record_user_created(conn, actor, &user)?;
     Ok(user)
 }
@@ -159,20 +164,24 @@ pub(crate) fn insert_user_unless_taken(
     actor: &Actor,
     new: &NewUser,
 ) -> StoreResult<Option<User>> {
-    let user = new_user(new);
+    let (user, values) = new_user(conn, new)?;
     let row = UserRow::of(&user);
     // A taken key leaves the transaction usable for the checks the caller runs next.
     if insert_ignoring_taken_keys!(conn, users::table, &row)? == 0 {
         return Ok(None);
     }
+    index_new_user(conn, user.id, &values)?;
     record_user_created(conn, actor, &user)?;
     Ok(Some(user))
 }
 
-/// A new user as it will be stored: a fresh id, version 1, created now.
-fn new_user(new: &NewUser) -> User {
+/// A new user as it will be stored: a fresh id, version 1, created now; with its attribute
+/// values (user references resolved in the workspace).
+fn new_user(conn: &mut DbConnection, new: &NewUser) -> StoreResult<(User, EditedValues)> {
     let now = Timestamp::now();
-    User {
+    let (edits, _unresolved) = resolved(conn, new.workspace_id, &new.attributes)?;
+    let values = apply_edits("{}", &edits);
+    let user = User {
         id: UserId::new(),
         workspace_id: new.workspace_id,
         user_name: new.user_name.clone(),
@@ -189,12 +198,13 @@ fn new_user(new: &NewUser) -> User {
         source: new.source,
         managing_connection_id: new.managing_connection_id,
         scim_attributes: new.scim_attributes.clone(),
-        attributes: "{}".to_owned(),
+        attributes: serde_json::Value::Object(values.values.clone()).to_string(),
         version: 1,
         session_epoch: 0,
         created_at: now,
         updated_at: now,
-    }
+    };
+    Ok((user, values))
 }
 
 impl UserRow {
@@ -350,9 +360,13 @@ pub(crate) fn write_lifecycle(
         None => Vec::new(),
     };
     revoked.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let mut changed = write.changed;
+    if let Some((update, _)) = write.profile.filter(|(update, _)| !update.attributes.is_empty()) {
+        let (edited, _unresolved) = write_edits(conn, current, &update.attributes)?;
+        changed.extend(edited.changed_names());
+    }
     let user = find_user(conn, current.workspace_id, current.id)?;
 
-    let mut changed = write.changed;
     if change.notices.contains(&LifecycleNotice::LifecycleUpdated) {
         changed.push("lifecycle".to_owned());
     }
