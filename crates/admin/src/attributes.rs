@@ -7,11 +7,11 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_store::domain::attributes::{
-    coerce, AttrValue, AttributeDefinition, AttributeKind, NewAttributeDefinition, RawScalar,
+    coerce, AttrValue, AttributeDefinition, AttributeKind, NewAttributeDefinition,
     StandardAttribute,
 };
 use roster_store::domain::{AttributeId, UserId};
-use roster_store::{AttributeValues, Store, UserResource};
+use roster_store::{raw_scalars, Store, UserResource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,6 +38,8 @@ pub struct AttributeView {
     pub released: bool,
     /// The standard attribute it was declared from, if any.
     pub standard: Option<&'static str>,
+    /// The custom SCIM extension schema it belongs to, if any.
+    pub scim_schema: Option<String>,
     pub created_at: String,
 }
 
@@ -51,6 +53,7 @@ impl From<&AttributeDefinition> for AttributeView {
             case_exact: definition.case_exact,
             released: definition.released,
             standard: definition.standard.map(StandardAttribute::name),
+            scim_schema: definition.scim_schema.clone(),
             created_at: definition.created_at.to_rfc3339(),
         }
     }
@@ -98,6 +101,9 @@ pub struct NewAttribute {
     pub case_exact: Option<bool>,
     /// Default true.
     pub released: Option<bool>,
+    /// A custom SCIM extension schema (URN) the attribute belongs to: SCIM clients then write it
+    /// as `<urn>:<name>`, typed strictly, and `/Schemas` describes it.
+    pub scim_schema: Option<String>,
 }
 
 impl NewAttribute {
@@ -109,6 +115,7 @@ impl NewAttribute {
                     || self.kind.is_some()
                     || self.case_exact.is_some()
                     || self.released.is_some()
+                    || self.scim_schema.is_some()
                 {
                     return Err(invalid(
                         "template: nothing else may be given with a template".to_owned(),
@@ -139,6 +146,10 @@ impl NewAttribute {
                     self.case_exact.unwrap_or(false),
                     self.released.unwrap_or(true),
                 )
+                .and_then(|new| match &self.scim_schema {
+                    Some(urn) => new.in_scim_schema(urn),
+                    None => Ok(new),
+                })
                 .map_err(|err| invalid(err.to_string()))
             }
             _ => Err(invalid(
@@ -249,93 +260,42 @@ pub async fn set_user_values(
         let admins = store.active_admins(read.workspace_id())?;
         let permit = read.require(Action::EditProfile, read.user_target(&user, &admins))?;
         let definitions = store.attribute_definitions(permit.workspace_id())?;
-        let values = edited_values(&user.attributes, &definitions, edit)?;
+        let edits = edits_of(&definitions, edit)?;
         Ok::<_, AdminError>(store.set_user_attributes(
             permit.actor(),
             permit.workspace_id(),
             id,
-            &values,
+            &edits,
         )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserResource::from(&user)))
 }
 
-/// The user's values after `edit`: each named attribute typed against its definition (or
-/// cleared by `null`), the others kept; with what changed and which users are referenced.
-fn edited_values(
-    stored: &str,
+/// The edits of `edit`: each named attribute typed against its definition (`null` clears it).
+fn edits_of(
     definitions: &[AttributeDefinition],
     edit: serde_json::Map<String, Value>,
-) -> Result<AttributeValues, AdminError> {
-    let mut values = match serde_json::from_str::<Value>(stored) {
-        Ok(Value::Object(values)) => values,
-        _ => serde_json::Map::new(),
-    };
-    let before = values.clone();
-    let mut referenced_users = Vec::new();
-    for (name, value) in edit {
-        let refused = |why: String| AdminError::validation(format!("attributes.{name}: {why}"));
-        let definition = definitions
-            .iter()
-            .find(|definition| definition.name.key() == name.to_ascii_lowercase())
-            .ok_or_else(|| refused("the workspace declares no such attribute".to_owned()))?;
-        let raw = raw_scalars(&value).map_err(refused)?;
-        match coerce(definition.kind, &raw).map_err(|err| refused(err.to_string()))? {
-            None => {
-                values.remove(definition.name.as_str());
+) -> Result<Vec<roster_store::AttributeEdit>, AdminError> {
+    edit.into_iter()
+        .map(|(name, value)| {
+            let refused = |why: String| AdminError::validation(format!("attributes.{name}: {why}"));
+            let definition = definitions
+                .iter()
+                .find(|definition| definition.name.key() == name.to_ascii_lowercase())
+                .ok_or_else(|| refused("the workspace declares no such attribute".to_owned()))?;
+            let raw = raw_scalars(&value).map_err(refused)?;
+            let value = coerce(definition.kind, &raw).map_err(|err| refused(err.to_string()))?;
+            if let Some(AttrValue::UserRef(id)) = &value {
+                id.parse::<UserId>()
+                    .map_err(|_| refused(format!("{id:?} is not a user id")))?;
             }
-            Some(typed) => {
-                if let AttrValue::UserRef(id) = &typed {
-                    referenced_users.push(
-                        id.parse::<UserId>()
-                            .map_err(|_| refused(format!("{id:?} is not a user id")))?,
-                    );
-                }
-                values.insert(definition.name.to_string(), json_of(typed));
-            }
-        }
-    }
-    let mut changed: Vec<String> = definitions
-        .iter()
-        .map(|definition| definition.name.to_string())
-        .filter(|name| before.get(name) != values.get(name))
-        .collect();
-    changed.sort();
-    Ok(AttributeValues {
-        values,
-        changed,
-        referenced_users,
-    })
-}
-
-/// What a JSON value carries, as the scalars coercion types (an array: its elements).
-fn raw_scalars(value: &Value) -> Result<Vec<RawScalar>, String> {
-    let scalar = |value: &Value| match value {
-        Value::String(text) => Ok(RawScalar::Text(text.clone())),
-        Value::Number(number) => number
-            .as_f64()
-            .map(RawScalar::Number)
-            .ok_or_else(|| "the number is out of range".to_owned()),
-        Value::Bool(value) => Ok(RawScalar::Bool(*value)),
-        _ => Err("takes a string, a number, a boolean or a list of strings".to_owned()),
-    };
-    match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items.iter().map(scalar).collect(),
-        other => Ok(vec![scalar(other)?]),
-    }
-}
-
-fn json_of(value: AttrValue) -> Value {
-    match value {
-        AttrValue::Text(text) | AttrValue::UserRef(text) => Value::String(text),
-        AttrValue::Number(number) => serde_json::Number::from_f64(number)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        AttrValue::Bool(value) => Value::Bool(value),
-        AttrValue::List(items) => Value::Array(items.into_iter().map(Value::String).collect()),
-    }
+            Ok(roster_store::AttributeEdit {
+                definition: definition.clone(),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).

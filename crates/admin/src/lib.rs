@@ -8,6 +8,7 @@
 //! unknown routes included.
 
 mod api_keys;
+mod attribute_mappings;
 mod attributes;
 pub mod auth;
 mod connections;
@@ -201,6 +202,8 @@ routes! {
     post "/attributes" => attributes::create: AdminOnly,
     delete "/attributes/{id}" => attributes::delete: AdminOnly,
     put "/users/{id}/attributes" => attributes::set_user_values: AdminOnly,
+    get "/connections/{id}/attribute-mappings" => attribute_mappings::list: AdminOnly,
+    put "/connections/{id}/attribute-mappings/{attribute}" => attribute_mappings::set: AdminOnly,
     get "/domains" => domains::list: Domains,
     post "/domains" => domains::create: Domains,
     get "/domains/{domain}" => domains::show: Domains,

@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 19] {
+fn resources() -> [(&'static str, &'static [Operation]); 20] {
     use crate::*;
     [
         ("users", users::API),
@@ -130,6 +130,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 19] {
         ("groups", groups::API),
         ("roles", roles::API),
         ("attributes", attributes::API),
+        ("attributes", attribute_mappings::API),
         ("connections", connections::API),
         ("connections", test_sign_ins::API),
         ("scim", tokens::API),

@@ -108,3 +108,10 @@ impl From<Decision> for Allowance {
         }
     }
 }
+
+/// A connection's `{id}` and one of the workspace's `{attribute}`s (see [`IdPath`]).
+#[derive(Debug, Deserialize)]
+pub struct AttributeMappingPath {
+    pub id: String,
+    pub attribute: String,
+}

@@ -142,6 +142,7 @@ mod tests {
                 id: ConnectionId::new(),
                 workspace_id: WorkspaceId::new(),
                 strict_immutability: false,
+                attributes: Default::default(),
             },
             expires_at: None,
             last_used_at: None,
