@@ -22,6 +22,11 @@ pub struct ScimClient {
 }
 
 impl ScimClient {
+    /// The workspace's custom attributes and their SCIM sources at this connection.
+    pub fn attributes(&self) -> &[roster_store::AttributeMapping] {
+        &self.principal.connection.attributes
+    }
+
     pub fn scope(&self) -> ScimScope {
         ScimScope {
             workspace_id: self.principal.connection.workspace_id,

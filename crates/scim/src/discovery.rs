@@ -7,8 +7,11 @@
 //! hold Roster's product rules: `userName` and `emails` are immutable, group members are users
 //! only, and user names and group display names are unique. The schemas are data, so small
 //! builders describe them instead of hand-written JSON. No `null` ever goes out, because Entra
-//! rejects nulls.
+//! rejects nulls. A client that presents its token also sees the custom extension schemas its
+//! workspace declares (issue #28); without one, the documents describe the server alone.
 
+use roster_domain::attributes::{AttributeDefinition, AttributeKind};
+use roster_store::AttributeMapping;
 use serde_json::{json, Map, Value};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -78,9 +81,10 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     })
 }
 
-/// The Schema resources Roster serves: core User, the enterprise User extension and core Group.
-pub fn schemas(base_url: &str) -> Vec<Value> {
-    vec![
+/// The Schema resources Roster serves: core User, the enterprise User extension, core Group, and
+/// the custom extensions the workspace declares (`mappings`; none without a token).
+pub fn schemas(base_url: &str, mappings: &[AttributeMapping]) -> Vec<Value> {
+    let mut schemas = vec![
         schema_resource(
             base_url,
             USER_SCHEMA,
@@ -96,7 +100,87 @@ pub fn schemas(base_url: &str) -> Vec<Value> {
             enterprise_attributes(),
         ),
         schema_resource(base_url, GROUP_SCHEMA, "Group", "Group", group_attributes()),
-    ]
+    ];
+    schemas.extend(extension_schemas(base_url, mappings));
+    schemas
+}
+
+/// One Schema per custom extension the workspace declares, with its attributes typed as declared
+/// (`number` is SCIM's `decimal`; a `string_list` a multi-valued string; a `user_ref` a complex
+/// value naming a user by id).
+fn extension_schemas(base_url: &str, mappings: &[AttributeMapping]) -> Vec<Value> {
+    crate::attributes::declared_extensions(mappings)
+        .into_iter()
+        .map(|urn| {
+            let attributes: Vec<Value> = mappings
+                .iter()
+                .filter(|m| {
+                    m.definition
+                        .scim_schema
+                        .as_deref()
+                        .is_some_and(|schema| schema.eq_ignore_ascii_case(urn))
+                })
+                .map(|m| extension_attribute(&m.definition))
+                .collect();
+            // `urn:acme:…:extension:hr:2.0:User` is called `hr`.
+            let name = urn
+                .rsplit(':')
+                .find(|part| {
+                    !part.is_empty()
+                        && *part != "User"
+                        && !part.chars().all(|c| c.is_ascii_digit() || c == '.')
+                })
+                .unwrap_or(urn);
+            json!({
+                "schemas": [SCHEMA_SCHEMA],
+                "id": urn,
+                "name": name,
+                "description": "Custom attributes the workspace declares",
+                "attributes": attributes,
+                "meta": meta("Schema", format!("{base_url}/Schemas/{urn}")),
+            })
+        })
+        .collect()
+}
+
+fn extension_attribute(definition: &AttributeDefinition) -> Value {
+    let common = |ty: &str, multi: bool| {
+        json!({
+            "name": definition.name.as_str(),
+            "type": ty,
+            "multiValued": multi,
+            "description": definition.label,
+            "required": false,
+            "mutability": "readWrite",
+            "returned": "default",
+            "uniqueness": "none",
+        })
+    };
+    let mut attribute = match definition.kind {
+        AttributeKind::String => common("string", false),
+        AttributeKind::StringList => common("string", true),
+        AttributeKind::Number => common("decimal", false),
+        AttributeKind::Boolean => common("boolean", false),
+        AttributeKind::UserRef => {
+            let mut complex = common("complex", false);
+            complex["subAttributes"] = json!([{
+                "name": "value",
+                "type": "string",
+                "multiValued": false,
+                "description": "The id of a user of the workspace.",
+                "required": false,
+                "caseExact": true,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+            }]);
+            complex
+        }
+    };
+    if matches!(definition.kind, AttributeKind::String | AttributeKind::StringList) {
+        attribute["caseExact"] = json!(definition.case_exact);
+    }
+    attribute
 }
 
 /// The core User attributes whose schema says `returned: "never"` (today `password`): Roster
@@ -115,14 +199,21 @@ pub fn never_returned_user_attributes() -> &'static [&'static str] {
 }
 
 /// One Schema resource by its URN. The match is exact.
-pub fn schema(base_url: &str, id: &str) -> Option<Value> {
-    schemas(base_url)
+pub fn schema(base_url: &str, id: &str, mappings: &[AttributeMapping]) -> Option<Value> {
+    schemas(base_url, mappings)
         .into_iter()
         .find(|s| s.get("id").and_then(Value::as_str) == Some(id))
 }
 
-/// The ResourceType resources: User (with the optional enterprise extension) and Group.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
+/// The ResourceType resources: User (with the optional enterprise extension and the workspace's
+/// declared ones) and Group.
+pub fn resource_types(base_url: &str, mappings: &[AttributeMapping]) -> Vec<Value> {
+    let mut extensions = vec![json!({ "schema": ENTERPRISE_USER_SCHEMA, "required": false })];
+    extensions.extend(
+        crate::attributes::declared_extensions(mappings)
+            .into_iter()
+            .map(|urn| json!({ "schema": urn, "required": false })),
+    );
     vec![
         json!({
             "schemas": [RESOURCE_TYPE_SCHEMA],
@@ -131,7 +222,7 @@ pub fn resource_types(base_url: &str) -> Vec<Value> {
             "endpoint": "/Users",
             "description": "User Account",
             "schema": USER_SCHEMA,
-            "schemaExtensions": [{ "schema": ENTERPRISE_USER_SCHEMA, "required": false }],
+            "schemaExtensions": extensions,
             "meta": meta("ResourceType", format!("{base_url}/ResourceTypes/User")),
         }),
         json!({
@@ -147,8 +238,8 @@ pub fn resource_types(base_url: &str) -> Vec<Value> {
 }
 
 /// One ResourceType by its name (`"User"` or `"Group"`). The match is exact.
-pub fn resource_type(base_url: &str, name: &str) -> Option<Value> {
-    resource_types(base_url)
+pub fn resource_type(base_url: &str, name: &str, mappings: &[AttributeMapping]) -> Option<Value> {
+    resource_types(base_url, mappings)
         .into_iter()
         .find(|r| r.get("name").and_then(Value::as_str) == Some(name))
 }
@@ -625,17 +716,89 @@ mod tests {
             .unwrap_or_else(|| panic!("missing {pointer} in {doc}"))
     }
 
-    /// Every document the module serves, with a label for failure messages.
+    /// A workspace's declared extension: one attribute of every kind.
+    fn declared() -> Vec<AttributeMapping> {
+        use roster_domain::attributes::{AttributeName, MappingOrigin};
+        [
+            ("badge", AttributeKind::String),
+            ("costCenterCode", AttributeKind::Number),
+            ("remote", AttributeKind::Boolean),
+            ("skills", AttributeKind::StringList),
+            ("buddy", AttributeKind::UserRef),
+        ]
+        .into_iter()
+        .map(|(name, kind)| AttributeMapping {
+            definition: AttributeDefinition {
+                id: roster_domain::AttributeId::new(),
+                workspace_id: roster_domain::WorkspaceId::new(),
+                name: AttributeName::parse(name).unwrap(),
+                label: format!("The {name}"),
+                kind,
+                case_exact: false,
+                released: true,
+                standard: None,
+                scim_schema: Some(EXTENSION.to_owned()),
+                created_at: roster_domain::Timestamp::now(),
+            },
+            sources: vec![format!("{EXTENSION}:{name}")],
+            origin: MappingOrigin::Extension,
+        })
+        .collect()
+    }
+
+    const EXTENSION: &str = "urn:acme:params:scim:schemas:extension:hr:2.0:User";
+
+    /// Every document the module serves (with a declared extension), labelled for failures.
     fn all_documents() -> Vec<(String, Value)> {
+        let declared = declared();
         let mut docs = vec![("spc".to_string(), service_provider_config(BASE, &caps()))];
-        for s in schemas(BASE) {
+        for s in schemas(BASE, &declared) {
             docs.push((format!("schema {}", s["id"]), s));
         }
-        for r in resource_types(BASE) {
+        for r in resource_types(BASE, &declared) {
             docs.push((format!("resource type {}", r["id"]), r));
         }
-        docs.push(("schemas list".into(), list_response(schemas(BASE))));
+        docs.push(("schemas list".into(), list_response(schemas(BASE, &declared))));
         docs
+    }
+
+    #[test]
+    fn a_declared_extension_is_described_and_listed_on_users() {
+        let declared = declared();
+        assert_eq!(schemas(BASE, &[]).len(), 3);
+        let extension = schema(BASE, EXTENSION, &declared).expect("the extension's schema");
+        assert_eq!(extension["name"], "hr");
+        let kinds: Vec<(&str, &str, bool)> = extension["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap(),
+                    a["type"].as_str().unwrap(),
+                    a["multiValued"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("badge", "string", false),
+                ("costCenterCode", "decimal", false),
+                ("remote", "boolean", false),
+                ("skills", "string", true),
+                ("buddy", "complex", false),
+            ]
+        );
+        let user = resource_type(BASE, "User", &declared).unwrap();
+        assert_eq!(
+            user["schemaExtensions"],
+            json!([
+                { "schema": ENTERPRISE_USER_SCHEMA, "required": false },
+                { "schema": EXTENSION, "required": false },
+            ])
+        );
+        assert_eq!(resource_type(BASE, "User", &[]).unwrap()["schemaExtensions"].as_array().unwrap().len(), 1);
     }
 
     /// Every attribute definition of every schema (sub-attributes included), with its path.
@@ -650,7 +813,7 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        for s in schemas(BASE) {
+        for s in schemas(BASE, &declared()) {
             walk(
                 &format!("{}:", s["id"].as_str().unwrap_or("?")),
                 &s["attributes"],
@@ -868,7 +1031,7 @@ mod tests {
             (GROUP_SCHEMA, &["displayName", "members"]),
         ];
         for (id, want) in cases {
-            let s = schema(BASE, id).unwrap_or_else(|| panic!("{id}"));
+            let s = schema(BASE, id, &[]).unwrap_or_else(|| panic!("{id}"));
             let names: Vec<&str> = s["attributes"]
                 .as_array()
                 .into_iter()
@@ -888,7 +1051,7 @@ mod tests {
 
     #[test]
     fn never_returned_attributes_are_the_ones_the_store_never_stores() {
-        let served = schema(BASE, USER_SCHEMA).unwrap_or_default();
+        let served = schema(BASE, USER_SCHEMA, &[]).unwrap_or_default();
         let never: Vec<&str> = served["attributes"]
             .as_array()
             .into_iter()
@@ -973,7 +1136,7 @@ mod tests {
             ("urn:ietf:params:scim:schemas:core:2.0:user", None),
         ];
         for (id, want) in cases {
-            let got = schema(BASE, id);
+            let got = schema(BASE, id, &[]);
             assert_eq!(got.as_ref().and_then(|s| s["name"].as_str()), *want, "{id}");
         }
         let cases: &[(&str, Option<(&str, &str)>)] = &[
@@ -982,7 +1145,7 @@ mod tests {
             ("Role", None),
         ];
         for (name, want) in cases {
-            let got = resource_type(BASE, name);
+            let got = resource_type(BASE, name, &[]);
             let got = got
                 .as_ref()
                 .and_then(|r| Some((r["endpoint"].as_str()?, r["schema"].as_str()?)));
@@ -992,7 +1155,7 @@ mod tests {
 
     #[test]
     fn resource_types_shape() {
-        let user = resource_type(BASE, "User").unwrap_or_default();
+        let user = resource_type(BASE, "User", &[]).unwrap_or_default();
         assert_eq!(user["schemas"], json!([RESOURCE_TYPE_SCHEMA]));
         assert_eq!(
             user["schemaExtensions"],
@@ -1005,7 +1168,7 @@ mod tests {
                 "location": format!("{BASE}/ResourceTypes/User"),
             })
         );
-        let group = resource_type(BASE, "Group").unwrap_or_default();
+        let group = resource_type(BASE, "Group", &[]).unwrap_or_default();
         assert_eq!(
             group["meta"]["location"],
             format!("{BASE}/ResourceTypes/Group")
@@ -1018,7 +1181,7 @@ mod tests {
         let cases: &[(Vec<Value>, usize)] = &[
             (vec![], 0),
             (vec![json!({"id": "a"})], 1),
-            (resource_types(BASE), 2),
+            (resource_types(BASE, &[]), 2),
         ];
         for (resources, n) in cases {
             let got = list_response(resources.clone());

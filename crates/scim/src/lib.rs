@@ -8,6 +8,7 @@
 //! request after it, with status, duration, error and warnings; successful reads only keep the
 //! connection's last sync time fresh (see [`log_request`]).
 
+pub mod attributes;
 pub mod auth;
 mod body;
 mod bulk;

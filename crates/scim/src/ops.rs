@@ -118,12 +118,14 @@ fn create_warnings(outcome: CreateOutcome) -> Vec<String> {
 /// `POST /Users`.
 pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
     let scope = ctx.client.scope();
-    let parsed = parse_user(body)?;
+    let parsed = parse_user(body, ctx.client.attributes())?;
     let dropped = parsed.dropped_never_returned;
+    let attribute_warnings = parsed.attribute_warnings.clone();
     let new_user = parsed.into_new_user(scope.workspace_id, scope.connection_id);
     let user_facts = |user: &roster_domain::User, outcome: CreateOutcome| {
         let mut warnings = create_warnings(outcome);
         warnings.extend(dropped.then(never_returned_warning));
+        warnings.extend(attribute_warnings.iter().cloned());
         facts(user.id.to_string(), warnings)
     };
     let (user, outcome) =
@@ -133,7 +135,11 @@ pub fn create_user(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
             })?;
     Ok(Outcome {
         status: 201,
-        resource: Some(render_user(&user, &ctx.settings.base_url)),
+        resource: Some(render_user(
+            &user,
+            &ctx.settings.base_url,
+            ctx.client.attributes(),
+        )),
         version: Some(user.version),
         location: Some(format!("{}/Users/{}", ctx.settings.base_url, user.id)),
         facts: user_facts(&user, outcome),
@@ -150,11 +156,14 @@ fn modify_user(
 ) -> Result<Outcome, ScimError> {
     let strict = ctx.client.principal.connection.strict_immutability;
     let base_url = &ctx.settings.base_url;
+    let mappings = ctx.client.attributes();
     let ignored = RefCell::new(Vec::new());
     let dropped = Cell::new(false);
+    let attribute_warnings = RefCell::new(Vec::new());
     let warnings = || {
         let mut warnings = ignored_warnings(&ignored.borrow());
         warnings.extend(dropped.get().then(never_returned_warning));
+        warnings.extend(attribute_warnings.borrow().iter().cloned());
         warnings
     };
     let user = ctx.store.scim_modify_user(
@@ -163,7 +172,7 @@ fn modify_user(
         id,
         if_match,
         |current| {
-            let before = render_user(current, base_url);
+            let before = render_user(current, base_url, mappings);
             let Some(mut after) = change(before.clone())? else {
                 return Ok::<_, ScimError>(None);
             };
@@ -175,7 +184,9 @@ fn modify_user(
             if changed.is_empty() {
                 return Ok(None);
             }
-            let (update, skipped) = parse_user(&after)?.into_update(current, strict, changed)?;
+            let parsed = parse_user(&after, mappings)?;
+            *attribute_warnings.borrow_mut() = parsed.attribute_warnings.clone();
+            let (update, skipped) = parsed.into_update(current, strict, changed)?;
             *ignored.borrow_mut() = skipped;
             Ok(Some(update))
         },
@@ -183,7 +194,7 @@ fn modify_user(
     )?;
     Ok(Outcome {
         status: 200,
-        resource: Some(render_user(&user, base_url)),
+        resource: Some(render_user(&user, base_url, mappings)),
         version: Some(user.version),
         location: None,
         facts: facts(user.id.to_string(), warnings()),
@@ -197,7 +208,7 @@ pub fn replace_user(
     body: Value,
     if_match: Option<i64>,
 ) -> Result<Outcome, ScimError> {
-    parse_user(&body)?;
+    parse_user(&body, ctx.client.attributes())?;
     modify_user(ctx, id, if_match, move |before| {
         let mut after = body;
         // Read-only attributes come from the server, whatever the body says.

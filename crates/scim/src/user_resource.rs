@@ -12,9 +12,10 @@
 //! dropped again when a user is rendered, should a row still hold one.
 
 use roster_domain::{ignored_identifier_changes, Email, IgnoredChange, User, UserName};
-use roster_store::{NewUser, UserUpdate};
+use roster_store::{AttributeEdit, AttributeMapping, NewUser, UserUpdate};
 use serde_json::{json, Map, Value};
 
+use crate::attributes;
 use crate::discovery::{never_returned_user_attributes, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use crate::error::ScimError;
 use crate::names::{lenient_bool, normalize_keys};
@@ -62,6 +63,10 @@ pub struct ParsedUser {
     pub extras: Map<String, Value>,
     /// The resource carried a `returned: "never"` attribute (a password), now dropped.
     pub dropped_never_returned: bool,
+    /// The custom attributes the connection sources, with their values here.
+    pub attributes: Vec<AttributeEdit>,
+    /// Mapped values that did not fit their attribute (kept as stored).
+    pub attribute_warnings: Vec<String>,
 }
 
 fn optional_string(resource: &Map<String, Value>, key: &str) -> Result<Option<String>, ScimError> {
@@ -91,8 +96,9 @@ fn pick_email(emails: &Value) -> Option<&Value> {
     primary.or_else(work).or_else(|| items.first())
 }
 
-/// Parses a User resource (POST/PUT body or a patched resource).
-pub fn parse_user(body: &Value) -> Result<ParsedUser, ScimError> {
+/// Parses a User resource (POST/PUT body or a patched resource), with the values of the custom
+/// attributes `mappings` source (a declared extension's misfit is a 400 `invalidValue`).
+pub fn parse_user(body: &Value, mappings: &[AttributeMapping]) -> Result<ParsedUser, ScimError> {
     let Value::Object(mut resource) = normalize_keys(body.clone()) else {
         return Err(ScimError::invalid_syntax("a User must be a JSON object"));
     };
@@ -122,6 +128,8 @@ pub fn parse_user(body: &Value) -> Result<ParsedUser, ScimError> {
         extras.insert(key.clone(), value.clone());
     }
     normalize_manager(&mut extras);
+    let extracted = attributes::extract(&resource, mappings)?;
+    attributes::strip_declared(&mut extras, mappings);
     let email = match extras.get("emails") {
         Some(emails @ Value::Array(_)) => match pick_email(emails).and_then(|e| e.get("value")) {
             Some(Value::String(value)) => {
@@ -153,6 +161,8 @@ pub fn parse_user(body: &Value) -> Result<ParsedUser, ScimError> {
         user_name,
         extras,
         dropped_never_returned,
+        attributes: extracted.edits,
+        attribute_warnings: extracted.warnings,
     })
 }
 
@@ -193,6 +203,7 @@ impl ParsedUser {
             source: roster_domain::Source::Scim,
             managing_connection_id: Some(connection_id),
             scim_attributes: Value::Object(self.extras).to_string(),
+            attributes: self.attributes,
         }
     }
 
@@ -234,6 +245,7 @@ impl ParsedUser {
                 email: self.email,
                 active: self.active.unwrap_or(current.lifecycle.is_active()),
                 scim_attributes: Value::Object(self.extras).to_string(),
+                attributes: self.attributes,
                 changed,
                 note,
             },
@@ -262,11 +274,18 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// Renders a user as a SCIM User resource.
-pub fn render_user(user: &User, base_url: &str) -> Value {
+/// Renders a user as a SCIM User resource, with the declared extension attributes of `mappings`
+/// from the user's typed values.
+pub fn render_user(user: &User, base_url: &str, mappings: &[AttributeMapping]) -> Value {
     let mut extras: Map<String, Value> =
         serde_json::from_str(&user.scim_attributes).unwrap_or_default();
     drop_never_returned(&mut extras);
+    let declared = if mappings.iter().any(|m| m.definition.scim_schema.is_some()) {
+        let stored: Map<String, Value> = serde_json::from_str(&user.attributes).unwrap_or_default();
+        attributes::render_declared(&mut extras, &stored, mappings)
+    } else {
+        Vec::new()
+    };
     if !extras.contains_key("name") && (user.given_name.is_some() || user.family_name.is_some()) {
         let mut name = Map::new();
         if let Some(given) = &user.given_name {
@@ -289,6 +308,7 @@ pub fn render_user(user: &User, base_url: &str) -> Value {
     if extras.contains_key(ENTERPRISE_USER_SCHEMA) {
         schemas.push(json!(ENTERPRISE_USER_SCHEMA));
     }
+    schemas.extend(declared.into_iter().map(Value::String));
     let mut resource = Map::new();
     resource.insert("schemas".into(), Value::Array(schemas));
     resource.insert("id".into(), json!(user.id.to_string()));

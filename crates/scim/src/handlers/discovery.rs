@@ -1,9 +1,11 @@
 //! `/ServiceProviderConfig`, `/Schemas` and `/ResourceTypes` (RFC 7644 §4). Served without a
-//! token, like most SCIM servers: they describe the server, not any tenant's data.
+//! token, like most SCIM servers: they describe the server, not any tenant's data. With a valid
+//! token they also describe the custom extensions that token's workspace declares.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
+use crate::auth::ScimClient;
 use crate::discovery::{self, Capabilities};
 use crate::error::ScimError;
 use crate::respond::scim_json;
@@ -35,11 +37,19 @@ pub async fn service_provider_config(settings: web::Data<ScimSettings>) -> HttpR
     scim_json(StatusCode::OK, &body, None)
 }
 
+/// The declared attributes of the token's workspace; none without a (valid) token.
+fn declared(client: &Option<ScimClient>) -> &[roster_store::AttributeMapping] {
+    client.as_ref().map_or(&[], ScimClient::attributes)
+}
+
 /// `GET /Schemas`.
-pub async fn schemas(settings: web::Data<ScimSettings>) -> HttpResponse {
+pub async fn schemas(
+    settings: web::Data<ScimSettings>,
+    client: Option<ScimClient>,
+) -> HttpResponse {
     scim_json(
         StatusCode::OK,
-        &discovery::list_response(discovery::schemas(&settings.base_url)),
+        &discovery::list_response(discovery::schemas(&settings.base_url, declared(&client))),
         None,
     )
 }
@@ -47,18 +57,25 @@ pub async fn schemas(settings: web::Data<ScimSettings>) -> HttpResponse {
 /// `GET /Schemas/{id}`.
 pub async fn schema(
     settings: web::Data<ScimSettings>,
+    client: Option<ScimClient>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let body = discovery::schema(&settings.base_url, &id)
+    let body = discovery::schema(&settings.base_url, &id, declared(&client))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id}")))?;
     Ok(scim_json(StatusCode::OK, &body, None))
 }
 
 /// `GET /ResourceTypes`.
-pub async fn resource_types(settings: web::Data<ScimSettings>) -> HttpResponse {
+pub async fn resource_types(
+    settings: web::Data<ScimSettings>,
+    client: Option<ScimClient>,
+) -> HttpResponse {
     scim_json(
         StatusCode::OK,
-        &discovery::list_response(discovery::resource_types(&settings.base_url)),
+        &discovery::list_response(discovery::resource_types(
+            &settings.base_url,
+            declared(&client),
+        )),
         None,
     )
 }
@@ -66,9 +83,10 @@ pub async fn resource_types(settings: web::Data<ScimSettings>) -> HttpResponse {
 /// `GET /ResourceTypes/{name}`.
 pub async fn resource_type(
     settings: web::Data<ScimSettings>,
+    client: Option<ScimClient>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
-    let body = discovery::resource_type(&settings.base_url, &name)
+    let body = discovery::resource_type(&settings.base_url, &name, declared(&client))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name}")))?;
     Ok(scim_json(StatusCode::OK, &body, None))
 }

@@ -92,7 +92,7 @@ pub async fn root_search(
             users_total = listing.total;
             total += listing.total;
             for user in &listing.items {
-                let mut resource = render_user(user, &settings.base_url);
+                let mut resource = render_user(user, &settings.base_url, client.attributes());
                 projection.apply(&mut resource);
                 resources.push(resource);
             }

@@ -40,7 +40,7 @@ async fn list(
         .items
         .iter()
         .map(|user| {
-            let mut resource = render_user(user, &settings.base_url);
+            let mut resource = render_user(user, &settings.base_url, client.attributes());
             request.projection.apply(&mut resource);
             resource
         })
@@ -103,7 +103,7 @@ pub async fn get(
     let scope = client.scope();
     let user =
         roster_store::offload::point_read(&store, move |store| store.scim_user(scope, &id)).await?;
-    let mut resource = render_user(&user, &settings.base_url);
+    let mut resource = render_user(&user, &settings.base_url, client.attributes());
     projection.apply(&mut resource);
     Ok(scim_json(StatusCode::OK, &resource, Some(user.version)))
 }

@@ -229,6 +229,11 @@ pub fn raw_scalars(value: &Value) -> Result<Vec<RawScalar>, String> {
 pub fn json_of(value: AttrValue) -> Value {
     match value {
         AttrValue::Text(text) | AttrValue::UserRef(text) => Value::String(text),
+        // Whole numbers as integers (`4100`, not `4100.0`): what the IdP sent, and what a
+        // product's JSON parser reads as an integer.
+        AttrValue::Number(number) if number.fract() == 0.0 && number.abs() < 9.0e15 => {
+            Value::Number((number as i64).into())
+        }
         AttrValue::Number(number) => serde_json::Number::from_f64(number)
             .map(Value::Number)
             .unwrap_or(Value::Null),
