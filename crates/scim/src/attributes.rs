@@ -233,7 +233,12 @@ mod tests {
     use roster_domain::attributes::{AttrValue, AttributeDefinition, AttributeKind, AttributeName};
     use roster_domain::{AttributeId, Timestamp, WorkspaceId};
 
-    fn mapping(name: &str, kind: AttributeKind, sources: &[&str], origin: MappingOrigin) -> AttributeMapping {
+    fn mapping(
+        name: &str,
+        kind: AttributeKind,
+        sources: &[&str],
+        origin: MappingOrigin,
+    ) -> AttributeMapping {
         AttributeMapping {
             definition: AttributeDefinition {
                 id: AttributeId::new(),
@@ -308,11 +313,30 @@ mod tests {
     #[test]
     fn extension_values_are_strict_and_mapped_values_lenient() {
         let mut resource = entra_user();
-        let number = mapping("costCenterCode", AttributeKind::Number, &["urn:acme:hr:costCenterCode"], MappingOrigin::Extension);
-        let employee = mapping("employeeNumber", AttributeKind::Number, &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"], MappingOrigin::Default);
-        let location = mapping("location", AttributeKind::String, &["addresses[type eq \"work\"].locality"], MappingOrigin::Default);
+        let number = mapping(
+            "costCenterCode",
+            AttributeKind::Number,
+            &["urn:acme:hr:costCenterCode"],
+            MappingOrigin::Extension,
+        );
+        let employee = mapping(
+            "employeeNumber",
+            AttributeKind::Number,
+            &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"],
+            MappingOrigin::Default,
+        );
+        let location = mapping(
+            "location",
+            AttributeKind::String,
+            &["addresses[type eq \"work\"].locality"],
+            MappingOrigin::Default,
+        );
         let unmapped = mapping("badge", AttributeKind::String, &[], MappingOrigin::None);
-        let extracted = extract(&resource, &[number.clone(), employee.clone(), location.clone(), unmapped]).unwrap();
+        let extracted = extract(
+            &resource,
+            &[number.clone(), employee.clone(), location.clone(), unmapped],
+        )
+        .unwrap();
         let values: Vec<(String, Option<AttrValue>)> = extracted
             .edits
             .iter()
@@ -323,13 +347,17 @@ mod tests {
             vec![
                 ("costCenterCode".to_owned(), Some(AttrValue::Number(4100.0))),
                 ("employeeNumber".to_owned(), Some(AttrValue::Number(1042.0))),
-                ("location".to_owned(), Some(AttrValue::Text("London".to_owned()))),
+                (
+                    "location".to_owned(),
+                    Some(AttrValue::Text("London".to_owned()))
+                ),
             ]
         );
         assert!(extracted.warnings.is_empty());
 
         // A mapped misfit is a warning and no edit (the stored value stays).
-        resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"] = json!("E-1042");
+        resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"] =
+            json!("E-1042");
         let extracted = extract(&resource, &[employee, location.clone()]).unwrap();
         assert_eq!(extracted.edits.len(), 1);
         assert_eq!(
@@ -340,7 +368,10 @@ mod tests {
         // A declared extension misfit refuses the request, naming the attribute.
         resource["urn:acme:hr"]["costCenterCode"] = json!("abc");
         let err = extract(&resource, &[number]).unwrap_err();
-        assert_eq!(err.detail, "urn:acme:hr:costCenterCode must be a number, got \"abc\"");
+        assert_eq!(
+            err.detail,
+            "urn:acme:hr:costCenterCode must be a number, got \"abc\""
+        );
 
         // No value clears (SCIM owns what it sources).
         resource.remove("addresses");
@@ -351,8 +382,18 @@ mod tests {
     #[test]
     fn declared_values_live_in_the_attributes_and_render_under_their_urn() {
         let mappings = vec![
-            mapping("costCenterCode", AttributeKind::Number, &["urn:acme:hr:costCenterCode"], MappingOrigin::Extension),
-            mapping("skills", AttributeKind::StringList, &["urn:acme:hr:skills"], MappingOrigin::Extension),
+            mapping(
+                "costCenterCode",
+                AttributeKind::Number,
+                &["urn:acme:hr:costCenterCode"],
+                MappingOrigin::Extension,
+            ),
+            mapping(
+                "skills",
+                AttributeKind::StringList,
+                &["urn:acme:hr:skills"],
+                MappingOrigin::Extension,
+            ),
         ];
         let mut extras = entra_user();
         strip_declared(&mut extras, &mappings);

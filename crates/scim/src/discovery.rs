@@ -177,7 +177,10 @@ fn extension_attribute(definition: &AttributeDefinition) -> Value {
             complex
         }
     };
-    if matches!(definition.kind, AttributeKind::String | AttributeKind::StringList) {
+    if matches!(
+        definition.kind,
+        AttributeKind::String | AttributeKind::StringList
+    ) {
         attribute["caseExact"] = json!(definition.case_exact);
     }
     attribute
@@ -758,7 +761,10 @@ mod tests {
         for r in resource_types(BASE, &declared) {
             docs.push((format!("resource type {}", r["id"]), r));
         }
-        docs.push(("schemas list".into(), list_response(schemas(BASE, &declared))));
+        docs.push((
+            "schemas list".into(),
+            list_response(schemas(BASE, &declared)),
+        ));
         docs
     }
 
@@ -798,7 +804,13 @@ mod tests {
                 { "schema": EXTENSION, "required": false },
             ])
         );
-        assert_eq!(resource_type(BASE, "User", &[]).unwrap()["schemaExtensions"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            resource_type(BASE, "User", &[]).unwrap()["schemaExtensions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     /// Every attribute definition of every schema (sub-attributes included), with its path.

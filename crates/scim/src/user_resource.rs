@@ -120,6 +120,7 @@ pub fn parse_user(body: &Value, mappings: &[AttributeMapping]) -> Result<ParsedU
             ScimError::invalid_value(format!("active must be true or false, not {value}"))
         })?),
     };
+    normalize_manager(&mut resource);
     let mut extras = Map::new();
     for (key, value) in &resource {
         if NOT_EXTRA.contains(&key.as_str()) || value.is_null() {
@@ -127,7 +128,6 @@ pub fn parse_user(body: &Value, mappings: &[AttributeMapping]) -> Result<ParsedU
         }
         extras.insert(key.clone(), value.clone());
     }
-    normalize_manager(&mut extras);
     let extracted = attributes::extract(&resource, mappings)?;
     attributes::strip_declared(&mut extras, mappings);
     let email = match extras.get("emails") {

@@ -37,6 +37,7 @@ mod operator_webhooks;
 mod outage;
 mod passwords;
 mod replicas;
+mod scim_attributes;
 mod setup_links;
 mod users;
 mod webhooks;
