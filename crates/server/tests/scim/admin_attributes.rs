@@ -205,7 +205,7 @@ fn an_admin_sets_a_users_values_typed_against_their_declarations() {
         json!({
             "department": "Sales",
             "manager": boss.id.to_string(),
-            "costCenterCode": 42.0,
+            "costCenterCode": 42,
             "skills": ["rust", "sql"],
             "contractor": false,
         })

@@ -166,6 +166,10 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 "/connections/{id}/tokens/{token}",
                 &format!("/connections/{connection}/tokens/{token}"),
             )
+            .replace(
+                "/connections/{id}/attribute-mappings/{attribute}",
+                &format!("/connections/{connection}/attribute-mappings/{attribute}"),
+            )
             .replace("/connections/{id}", &format!("/connections/{connection}"))
             .replace(
                 "/scim/connections/{id}",
@@ -200,6 +204,9 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 Some(json!({"attributes": {"department": "Elsewhere"}}))
             }
             ("post", "/connections/{id}/tokens") => Some(json!({"name": "stolen"})),
+            ("put", "/connections/{id}/attribute-mappings/{attribute}") => {
+                Some(json!({"protocol": "scim", "sources": ["title"]}))
+            }
             ("put", "/connections/{id}/settings") => Some(json!({"saml": {"metadataXml": "<x/>"}})),
             ("post", "/scim/group-mappings") => {
                 Some(json!({"scimGroupId": group, "roleName": "admin"}))
