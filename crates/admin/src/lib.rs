@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod attribute_mappings;
+mod attribute_rules;
 mod attributes;
 pub mod auth;
 mod connections;
@@ -204,6 +205,9 @@ routes! {
     put "/users/{id}/attributes" => attributes::set_user_values: AdminOnly,
     get "/connections/{id}/attribute-mappings" => attribute_mappings::list: AdminOnly,
     put "/connections/{id}/attribute-mappings/{attribute}" => attribute_mappings::set: AdminOnly,
+    get "/attribute-role-rules" => attribute_rules::list: AdminOnly,
+    post "/attribute-role-rules" => attribute_rules::create: AdminOnly,
+    delete "/attribute-role-rules/{id}" => attribute_rules::delete: AdminOnly,
     get "/domains" => domains::list: Domains,
     post "/domains" => domains::create: Domains,
     get "/domains/{domain}" => domains::show: Domains,

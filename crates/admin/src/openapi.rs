@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 20] {
+fn resources() -> [(&'static str, &'static [Operation]); 21] {
     use crate::*;
     [
         ("users", users::API),
@@ -131,6 +131,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 20] {
         ("roles", roles::API),
         ("attributes", attributes::API),
         ("attributes", attribute_mappings::API),
+        ("attributes", attribute_rules::API),
         ("connections", connections::API),
         ("connections", test_sign_ins::API),
         ("scim", tokens::API),

@@ -105,6 +105,11 @@ uuid_id!(
     AttributeId,
     "attribute id"
 );
+uuid_id!(
+    /// A rule granting a role to the users with an attribute value.
+    AttributeRuleId,
+    "attribute rule id"
+);
 
 #[cfg(test)]
 mod tests {

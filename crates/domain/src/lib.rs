@@ -29,8 +29,8 @@ pub use connection::{
 pub use error::DomainError;
 pub use group::{Group, GroupKind, GroupMapping, Provenance};
 pub use ids::{
-    AttributeId, ConnectionId, GroupId, IdentityId, MappingId, RoleId, SetupLinkId, TokenId,
-    UserId, WorkspaceId,
+    AttributeId, AttributeRuleId, ConnectionId, GroupId, IdentityId, MappingId, RoleId,
+    SetupLinkId, TokenId, UserId, WorkspaceId,
 };
 pub use login::{GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};

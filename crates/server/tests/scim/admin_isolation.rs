@@ -108,6 +108,26 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
         .unwrap()
         .id
         .to_string();
+    let walker = roster_store::domain::RoleName::parse("walker").unwrap();
+    store
+        .create_role(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            &walker,
+            10,
+        )
+        .unwrap();
+    let rule = store
+        .create_attribute_role_rule(
+            &roster_store::domain::Actor::Cli,
+            app.workspace.id,
+            "department",
+            "Walking",
+            &walker,
+        )
+        .unwrap()
+        .id
+        .to_string();
 
     let snapshot = || -> Value {
         let ws = app.workspace.id;
@@ -119,6 +139,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
             "tokens": store.list_scim_tokens(ws, app.connection.id).unwrap().len(),
             "mappings": store.list_mappings(ws).unwrap().len(),
             "attributes": store.attribute_definitions(ws).unwrap().len(),
+            "attributeRules": store.attribute_role_rules(ws).unwrap().len(),
             "webhooks": store.list_webhooks(ws).unwrap().len(),
             "apiKeys": store.list_api_keys(ws).unwrap().iter()
                 .map(|key| key.id.to_string()).collect::<Vec<_>>(),
@@ -193,7 +214,11 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 "/admins/invitations/{id}",
                 &format!("/admins/invitations/{invitation}"),
             )
-            .replace("/attributes/{id}", &format!("/attributes/{attribute}"));
+            .replace("/attributes/{id}", &format!("/attributes/{attribute}"))
+            .replace(
+                "/attribute-role-rules/{id}",
+                &format!("/attribute-role-rules/{rule}"),
+            );
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {

@@ -89,6 +89,7 @@ struct Ids {
     invitation: String,
     test_sign_in: String,
     attribute: String,
+    rule: String,
 }
 
 /// `path` with each `{param}` replaced by the id the segment before it names.
@@ -115,6 +116,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "invitations" => &ids.invitation,
                 "test-sign-ins" => &ids.test_sign_in,
                 "attributes" | "attribute-mappings" => &ids.attribute,
+                "attribute-role-rules" => &ids.rule,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -168,6 +170,10 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("put", "/connections/{id}/attribute-mappings/{attribute}") => {
             Some(json!({"protocol": "scim", "sources": ["title"]}))
         }
+        ("post", "/attribute-role-rules") => {
+            Some(json!({"attribute": "department", "value": "Running", "roleName": "walker"}))
+        }
+        ("delete", "/attribute-role-rules/{id}") => None,
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
@@ -290,6 +296,23 @@ fn furnish(app: &TestApp) -> Ids {
             .unwrap()
             .id
             .to_string(),
+        rule: {
+            let walker = roster_store::domain::RoleName::parse("walker").unwrap();
+            store
+                .create_role(&Actor::Cli, workspace, &walker, 10)
+                .unwrap();
+            store
+                .create_attribute_role_rule(
+                    &Actor::Cli,
+                    workspace,
+                    "department",
+                    "Walking",
+                    &walker,
+                )
+                .unwrap()
+                .id
+                .to_string()
+        },
     };
 
     ids
@@ -323,6 +346,8 @@ fn snapshot(app: &TestApp, ids: &Ids) -> Value {
             .collect::<Vec<_>>(),
         "attributes": store.attribute_definitions(workspace).unwrap().iter()
             .map(|a| a.id.to_string()).collect::<Vec<_>>(),
+        "attributeRules": store.attribute_role_rules(workspace).unwrap().iter()
+            .map(|r| r.id.to_string()).collect::<Vec<_>>(),
         "attributeMappings": store
             .attribute_mappings(workspace, app.connection.id, roster_store::domain::attributes::Protocol::Scim)
             .unwrap().iter()

@@ -262,3 +262,43 @@ pub(crate) fn rebuild_every_attribute_index(conn: &mut DbConnection) -> StoreRes
     }
     Ok(())
 }
+
+/// Recomputes a user's roles after their values changed, when an attribute role rule names one
+/// of the changed attributes (the one check every attribute writer runs, after its events, so a
+/// `user.roles_changed` follows the `user.updated` or `user.created` that caused it).
+pub(crate) fn recompute_roles_after(
+    conn: &mut DbConnection,
+    actor: &roster_domain::Actor,
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+    edited: &EditedValues,
+) -> StoreResult<()> {
+    use crate::schema::attribute_role_rules;
+    if edited.changed.is_empty() {
+        return Ok(());
+    }
+    let changed: Vec<String> = edited
+        .changed
+        .iter()
+        .map(|edit| edit.definition.id.to_string())
+        .collect();
+    let ruled: i64 = attribute_role_rules::table
+        .filter(attribute_role_rules::attribute_id.eq_any(&changed))
+        .count()
+        .get_result(conn)?;
+    if ruled == 0 {
+        return Ok(());
+    }
+    let names: Vec<&str> = edited
+        .changed
+        .iter()
+        .map(|edit| edit.definition.name.as_str())
+        .collect();
+    super::mapping::recompute_roles(
+        conn,
+        actor,
+        workspace_id,
+        &[user_id.to_string()],
+        &serde_json::json!({ "attributes": names }),
+    )
+}

@@ -12,7 +12,7 @@ use roster_domain::{
     Action, Actor, AttributeId, ConnectionId, NewAuditEvent, Timestamp, Vendor, WorkspaceId,
 };
 
-use super::attribute_values::{write_edits, AttributeEdit};
+use super::attribute_values::{recompute_roles_after, write_edits, AttributeEdit};
 use super::{corrupt, record_audit};
 use crate::error::conflict_on;
 use crate::schema::{attribute_definitions, attribute_mappings};
@@ -214,6 +214,7 @@ impl Store {
             let user = super::user::find_user(conn, workspace_id, user_id)?;
             let changed = edited.changed_names();
             super::events::user_event(conn, actor, "user.updated", &user, Some(changed.clone()))?;
+            recompute_roles_after(conn, actor, workspace_id, user_id, &edited)?;
             record_audit(
                 conn,
                 &NewAuditEvent {
@@ -247,6 +248,7 @@ fn strip_values(
         .select((users::id, users::attributes))
         .load(conn)?;
     let now = Timestamp::now().as_micros();
+    let mut stripped = Vec::new();
     for (id, attributes) in candidates {
         let Ok(serde_json::Value::Object(mut values)) = serde_json::from_str(&attributes) else {
             continue;
@@ -270,8 +272,11 @@ fn strip_values(
             &user,
             Some(vec![format!("attributes.{name}")]),
         )?;
+        stripped.push(id);
     }
-    Ok(())
+    // The attribute's rules went with it (cascade): its holders lose what they granted.
+    let cause = serde_json::json!({ "attribute_deleted": name });
+    super::mapping::recompute_roles(conn, actor, workspace_id, &stripped, &cause)
 }
 
 /// An attribute of the workspace and where a connection's IdP sends it, for one protocol.

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use roster_domain::{
-    Action, Actor, ConnectionId, DisplayName, Group, GroupId, GroupKind, GroupMapping, MappingId,
-    NewAuditEvent, Provenance, Role, RoleId, RoleName, Timestamp, WorkspaceId,
+    Action, Actor, ConnectionId, DisplayName, Group, GroupId, GroupKind, GroupMapping, Lifecycle,
+    MappingId, NewAuditEvent, Provenance, Role, RoleId, RoleName, Timestamp, WorkspaceId,
 };
 
 use super::group::{add_members, find_group, remove_members};
@@ -22,7 +22,7 @@ use crate::any_of::any_of;
 use crate::db::on_backend;
 use crate::error::conflict_on;
 use crate::schema::{
-    granted_roles, group_mappings, group_members, group_roles, groups, roles, user_roles,
+    granted_roles, group_mappings, group_members, group_roles, groups, roles, user_roles, users,
 };
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
@@ -316,6 +316,16 @@ pub(crate) fn recompute_roles(
             .filter(any_of(group_roles::group_id, &group_ids))
             .select(group_roles::role_id)
             .load::<String>(c))?);
+        // Attribute rules grant through the user's indexed values, unless the IdP deprovisioned
+        // the user (their values stay for the record; their roles go, as their groups do).
+        let lifecycle: Option<String> = users::table
+            .find(user_id)
+            .select(users::lifecycle)
+            .first(conn)
+            .optional()?;
+        if lifecycle.as_deref() != Some(Lifecycle::Deprovisioned.as_str()) {
+            granted.extend(super::attribute_rules::rule_roles(conn, user_id)?);
+        }
         for (id, kind, connection, external_id) in &memberships {
             let (Some(connection), true) = (connection, kind == GroupKind::Idp.as_str()) else {
                 continue;

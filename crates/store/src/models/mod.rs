@@ -3,6 +3,8 @@
 mod admin_invitation;
 mod admins;
 mod api_key;
+mod attribute_rules;
+pub use attribute_rules::AttributeRoleRule;
 mod attribute_values;
 pub(crate) use attribute_values::{rebuild_every_attribute_index, ATTRIBUTE_INDEX_MIGRATION};
 mod attributes;

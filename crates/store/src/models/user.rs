@@ -12,7 +12,8 @@ use roster_domain::{
 };
 
 use super::attribute_values::{
-    apply_edits, index_new_user, resolved, write_edits, AttributeEdit, EditedValues,
+    apply_edits, index_new_user, recompute_roles_after, resolved, write_edits, AttributeEdit,
+    EditedValues,
 };
 use super::oauth_grants::{revoke_user_grants, OAuthGrant, RevokeReason};
 use super::{corrupt, record_audit, UserUpdate};
@@ -154,6 +155,7 @@ pub(crate) fn insert_user(
     .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
     index_new_user(conn, user.id, &values)?;
     record_user_created(conn, actor, &user)?;
+    recompute_roles_after(conn, actor, user.workspace_id, user.id, &values)?;
     Ok(user)
 }
 
@@ -174,6 +176,7 @@ pub(crate) fn insert_user_unless_taken(
     }
     index_new_user(conn, user.id, &values)?;
     record_user_created(conn, actor, &user)?;
+    recompute_roles_after(conn, actor, user.workspace_id, user.id, &values)?;
     Ok(Some(user))
 }
 
@@ -363,11 +366,14 @@ pub(crate) fn write_lifecycle(
     };
     revoked.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     let mut changed = write.changed;
-    if let Some((update, _)) = write
+    let edited = match write
         .profile
         .filter(|(update, _)| !update.attributes.is_empty())
     {
-        let (edited, _unresolved) = write_edits(conn, current, &update.attributes)?;
+        Some((update, _)) => Some(write_edits(conn, current, &update.attributes)?.0),
+        None => None,
+    };
+    if let Some(edited) = &edited {
         changed.extend(edited.changed_names());
     }
     let user = find_user(conn, current.workspace_id, current.id)?;
@@ -423,6 +429,9 @@ pub(crate) fn write_lifecycle(
                 detail: serde_json::Value::Object(detail).to_string(),
             },
         )?;
+    }
+    if let Some(edited) = &edited {
+        recompute_roles_after(conn, actor, user.workspace_id, user.id, edited)?;
     }
     Ok(LifecycleWritten { user, revoked })
 }
