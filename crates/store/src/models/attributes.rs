@@ -53,17 +53,7 @@ impl Store {
         &self,
         workspace_id: WorkspaceId,
     ) -> StoreResult<Vec<AttributeDefinition>> {
-        let rows: Vec<AttributeRow> = self.read(|conn| {
-            Ok(attribute_definitions::table
-                .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
-                .order((
-                    attribute_definitions::created_at.asc(),
-                    attribute_definitions::id.asc(),
-                ))
-                .select(AttributeRow::as_select())
-                .load(conn)?)
-        })?;
-        rows.into_iter().map(AttributeRow::into_domain).collect()
+        self.read(|conn| definitions(conn, workspace_id))
     }
 
     /// Declares an attribute. `Conflict` for a name the workspace has (any case) or past
@@ -163,6 +153,23 @@ impl Store {
             row.into_domain()
         })
     }
+}
+
+/// The workspace's attributes in declaration order, on `conn` (so a caller reads them with the
+/// rest of what it states, e.g. the OpenID Provider's grant subject).
+pub(crate) fn definitions(
+    conn: &mut crate::DbConnection,
+    workspace_id: WorkspaceId,
+) -> StoreResult<Vec<AttributeDefinition>> {
+    let rows: Vec<AttributeRow> = attribute_definitions::table
+        .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
+        .order((
+            attribute_definitions::created_at.asc(),
+            attribute_definitions::id.asc(),
+        ))
+        .select(AttributeRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(AttributeRow::into_domain).collect()
 }
 
 /// A user's attribute values after an edit, as the API crates built them (a JSON object keyed
