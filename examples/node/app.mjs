@@ -32,7 +32,7 @@ import express from 'express';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-const SCOPE = 'openid profile email roles groups offline_access';
+const SCOPE = 'openid profile email roles groups attributes offline_access';
 const SESSION_COOKIE = 'node_product_session';
 const LOGIN_TIMEOUT_MS = 10 * 60 * 1000;
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';

@@ -45,7 +45,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from requests import RequestException
 
-SCOPE = "openid profile email roles groups offline_access"
+SCOPE = "openid profile email roles groups attributes offline_access"
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYP = "logout+jwt"
 CLOCK_LEEWAY_SECS = 60

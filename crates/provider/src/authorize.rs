@@ -843,7 +843,7 @@ mod tests {
         let public = app(ClientAuthMethod::None);
         let params = AuthorizeParams {
             redirect_uri: Some("http://127.0.0.1:49152/native".to_owned()),
-            scope: Some("offline_access  groups openid unknown".to_owned()),
+            scope: Some("offline_access  attributes groups openid unknown".to_owned()),
             code_challenge: Some(CHALLENGE.to_owned()),
             code_challenge_method: Some("S256".to_owned()),
             prompt: Some("login".to_owned()),
@@ -858,7 +858,7 @@ mod tests {
             AuthorizationRequest {
                 client_id: "client".to_owned(),
                 redirect_uri: "http://127.0.0.1:49152/native".to_owned(),
-                scopes: vec!["openid", "groups", "offline_access"],
+                scopes: vec!["openid", "groups", "attributes", "offline_access"],
                 state: Some("xyz".to_owned()),
                 nonce: Some("n-0S6_WzA2Mj".to_owned()),
                 code_challenge: Some(CHALLENGE.to_owned()),
@@ -872,7 +872,7 @@ mod tests {
                 connection: None,
             }
         );
-        assert_eq!(request.scope(), "openid groups offline_access");
+        assert_eq!(request.scope(), "openid groups attributes offline_access");
         // An error later in the flow goes to the URI the app used, port included.
         let error = request.error(AuthorizeErrorCode::LoginRequired, "x", ISSUER);
         assert!(error

@@ -24,6 +24,7 @@ pub const SCOPES_SUPPORTED: &[&str] = &[
     "email",
     "roles",
     "groups",
+    "attributes",
     "offline_access",
 ];
 
@@ -50,6 +51,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "idp",
     "roles",
     "groups",
+    "attributes",
 ];
 
 /// How clients authenticate at the token and revocation endpoints: confidential apps with their

@@ -11,12 +11,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use roster_store::domain::attributes::AttributeName;
 use roster_store::domain::Timestamp;
 use roster_store::{
     ClientAuthMethod, CodeRedemption, GrantSubject, InvalidGrant, OAuthApp, OAuthGrant,
     RevokeReason, StoreError,
 };
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::client_auth::{presented_client, PresentedClient, PresentedMethod};
 use crate::tokens::{
@@ -275,8 +277,8 @@ fn issue(
     })
 }
 
-/// What Roster says about the user of a live grant now: profile, workspace, roles and app
-/// groups (pure, over what `Store::oauth_grant_subject` read).
+/// What Roster says about the user of a live grant now: profile, workspace, roles, app groups
+/// and released attributes (pure, over what `Store::oauth_grant_subject` read).
 pub fn user_claims(subject: &GrantSubject) -> UserClaims {
     let GrantSubject {
         grant,
@@ -284,6 +286,7 @@ pub fn user_claims(subject: &GrantSubject) -> UserClaims {
         workspace,
         roles,
         app_groups,
+        released_attributes,
     } = subject;
     let email = user.email.as_ref().map(ToString::to_string);
     UserClaims {
@@ -301,5 +304,85 @@ pub fn user_claims(subject: &GrantSubject) -> UserClaims {
         idp: grant.connection_id.clone(),
         roles: roles.roles.iter().map(ToString::to_string).collect(),
         groups: app_groups.clone(),
+        attributes: released_values(&user.attributes, released_attributes),
+    }
+}
+
+/// The values in `stored` (the user's attributes, a JSON object by name) of the `released`
+/// attributes, in their order; a released attribute without a value is absent. Values stay as
+/// stored: the admin API typed them against their declaration when it wrote them. A stored text
+/// that is not an object holds no values.
+pub fn released_values(stored: &str, released: &[AttributeName]) -> Vec<(String, Value)> {
+    let Ok(Value::Object(mut values)) = serde_json::from_str::<Value>(stored) else {
+        return Vec::new();
+    };
+    released
+        .iter()
+        .filter_map(|name| {
+            let value = values.remove(name.as_str())?;
+            (!value.is_null()).then(|| (name.to_string(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn names(names: &[&str]) -> Vec<AttributeName> {
+        names
+            .iter()
+            .map(|name| AttributeName::parse(name).unwrap())
+            .collect()
+    }
+
+    fn check(stored: &str, released: &[&str], expected: Value) {
+        let values = released_values(stored, &names(released));
+        let got = Value::Array(
+            values
+                .into_iter()
+                .map(|(name, value)| json!([name, value]))
+                .collect(),
+        );
+        assert_eq!(got, expected, "{stored} with {released:?}");
+    }
+
+    const ADA: &str = r#"{"department":"Sales","costCenter":4100,"skills":["a","b"],"remote":true,"manager":"0193b5c2-0000-7000-8000-000000000002","salary":90000}"#;
+
+    /// Only released attributes, in declaration order, each value as stored.
+    #[test]
+    fn only_released_attributes_are_delivered_in_declaration_order() {
+        check(
+            ADA,
+            &["skills", "department", "costCenter", "remote", "manager"],
+            json!([
+                ["skills", ["a", "b"]],
+                ["department", "Sales"],
+                ["costCenter", 4100],
+                ["remote", true],
+                ["manager", "0193b5c2-0000-7000-8000-000000000002"],
+            ]),
+        );
+        // `salary` is declared but not released (so not passed): never delivered.
+        check(ADA, &["department"], json!([["department", "Sales"]]));
+        check(ADA, &[], json!([]));
+        // A released attribute the user has no value for is absent.
+        check(
+            ADA,
+            &["title", "department"],
+            json!([["department", "Sales"]]),
+        );
+        // Names are exact, as the admin API stores them.
+        check(r#"{"costcenter":4100}"#, &["costCenter"], json!([]));
+        check(r#"{"title":null}"#, &["title"], json!([]));
+    }
+
+    #[test]
+    fn a_stored_text_that_is_not_an_object_holds_no_values() {
+        for stored in ["", "null", "[]", "\"Sales\"", "{", "{}"] {
+            check(stored, &["department"], json!([]));
+        }
     }
 }

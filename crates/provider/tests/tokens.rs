@@ -104,10 +104,27 @@ fn user() -> UserClaims {
         idp: Some("0193b5c2-0000-7000-8000-0000000000cc".to_owned()),
         roles: vec!["admin".to_owned(), "viewer".to_owned()],
         groups: vec!["Engineering".to_owned()],
+        attributes: vec![
+            ("department".to_owned(), json!("Sales")),
+            ("costCenter".to_owned(), json!(4100)),
+            ("skills".to_owned(), json!(["negotiation", "SQL"])),
+            ("remote".to_owned(), json!(true)),
+            (
+                "manager".to_owned(),
+                json!("0193b5c2-0000-7000-8000-000000000002"),
+            ),
+        ],
     }
 }
 
-const ALL_SCOPES: &[&str] = &["openid", "profile", "email", "roles", "groups"];
+const ALL_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "roles",
+    "groups",
+    "attributes",
+];
 
 const MFA_CLASS: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
 
@@ -191,7 +208,20 @@ fn id_tokens_verify_with_openidconnect_against_the_published_jwks() {
         assert_eq!(claims["groups"], json!(["Engineering"]));
         assert_eq!(claims["amr"], json!(["pwd"]));
         assert_eq!(claims["acr"], MFA_CLASS);
-        assert!(claims.get("roles_truncated").is_none());
+        assert_eq!(
+            claims["attributes"],
+            json!({
+                "department": "Sales", "costCenter": 4100, "skills": ["negotiation", "SQL"],
+                "remote": true, "manager": "0193b5c2-0000-7000-8000-000000000002",
+            })
+        );
+        for flag in [
+            "roles_truncated",
+            "groups_truncated",
+            "attributes_truncated",
+        ] {
+            assert!(claims.get(flag).is_none(), "{flag}");
+        }
     }
 }
 
@@ -239,6 +269,32 @@ fn id_token_claims_follow_scopes_nonce_and_the_injected_clock() {
     assert_eq!(scoped.groups, Some(vec!["Engineering".to_owned()]));
     assert_eq!(scoped.roles, None);
 
+    // `attributes` only with its scope; with it, an object even when the user has no values
+    // (as `groups` is a list even when empty), so "not granted" and "none" differ.
+    assert_eq!(
+        user.scoped(&["openid", "profile", "email"]).attributes,
+        None
+    );
+    let scoped = user.scoped(&["openid", "attributes"]);
+    let attributes = scoped.attributes.unwrap();
+    assert_eq!(attributes.len(), 5);
+    assert_eq!(attributes["department"], json!("Sales"));
+    let without_values = UserClaims {
+        attributes: Vec::new(),
+        ..user.clone()
+    };
+    let claims = id_token_claims(
+        &IdTokenInput {
+            user: &without_values,
+            scopes: &["openid", "attributes"],
+            ..input.clone()
+        },
+        now,
+    );
+    let claims = serde_json::to_value(claims).unwrap();
+    assert_eq!(claims["attributes"], json!({}));
+    assert!(claims.get("attributes_truncated").is_none());
+
     // An auth_time ahead of the clock (a skewed replica) is never published ahead of iat.
     input.auth_time = at(1_700_000_500);
     assert_eq!(id_token_claims(&input, now).auth_time, 1_700_000_100);
@@ -285,6 +341,90 @@ fn id_token_lists_are_capped_to_fit_a_cookie() {
     let full = user.scoped(ALL_SCOPES);
     assert_eq!(full.roles.map(|roles| roles.len()), Some(100));
     assert_eq!(full.groups.map(|groups| groups.len()), Some(1000));
+}
+
+/// The `"name":value,` bytes of `attributes` in an ID token's claims.
+fn attribute_bytes(attributes: &Value) -> usize {
+    attributes
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| json!(name).to_string().len() + 1 + value.to_string().len() + 1)
+        .sum()
+}
+
+/// P8 for attributes, on their own budget: each is kept whole or left out, in declaration
+/// order (a large one left out does not keep a later small one out), the token is flagged
+/// `attributes_truncated`, and userinfo's claims keep every value. With roles and groups at
+/// their cap too, the token still fits a cookie.
+#[test]
+fn id_token_attributes_are_capped_whole_and_flagged() {
+    let mut user = user();
+    let big_list: Vec<String> = (0..40)
+        .map(|i| format!("skill {i:02} – a long one"))
+        .collect();
+    user.attributes = vec![
+        ("department".to_owned(), json!("Sales")),
+        ("skills".to_owned(), json!(big_list)),
+        ("title".to_owned(), json!("x".repeat(200))),
+        ("bio".to_owned(), json!("y".repeat(200))),
+        ("summary".to_owned(), json!("z".repeat(200))),
+        ("costCenter".to_owned(), json!(4100)),
+    ];
+    let amr = vec!["pwd".to_owned()];
+    let claims = serde_json::to_value(id_token_claims(
+        &id_input(&user, &["openid", "attributes"], &amr),
+        Timestamp::now(),
+    ))
+    .unwrap();
+    let attributes = claims["attributes"].as_object().unwrap();
+    let kept: Vec<&str> = attributes.keys().map(String::as_str).collect();
+    // skills (~1 KB) does not fit after department; title and bio do, summary (~210 bytes) no
+    // longer does, and the small costCenter after it still fits.
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    for name in ["department", "title", "bio", "costCenter"] {
+        assert_eq!(
+            attributes[name],
+            user.attributes.iter().find(|(n, _)| n == name).unwrap().1
+        );
+    }
+    assert_eq!(claims["attributes_truncated"], true);
+    assert!(attribute_bytes(&claims["attributes"]) <= ID_TOKEN_ATTRIBUTES_BUDGET_BYTES);
+    // Roles and groups are not affected by the attributes' budget.
+    assert_eq!(claims.get("roles"), None, "roles not granted");
+
+    // Userinfo (the scoped claims) has every value.
+    let full = user.scoped(&["openid", "attributes"]).attributes.unwrap();
+    assert_eq!(full.len(), 6);
+    assert_eq!(full["skills"], json!(big_list));
+
+    // Everything at its cap: the token still fits a 4 KB cookie.
+    user.roles = (0..100)
+        .map(|i| format!("role-{i:03}-with-a-long-descriptive-name"))
+        .collect();
+    user.groups = (0..1000)
+        .map(|i| format!("Engineering / Platform / Team {i:04} – Ålesund"))
+        .collect();
+    user.attributes = (0..50)
+        .map(|i| (format!("attribute{i:02}"), json!("v".repeat(100))))
+        .collect();
+    for key in keys() {
+        let token = mint_id_token(
+            &id_input(&user, ALL_SCOPES, &amr),
+            &key.signing,
+            Timestamp::now(),
+        )
+        .unwrap();
+        let (_, claims) = parts(&token);
+        assert_eq!(claims["attributes_truncated"], true);
+        assert_eq!(claims["roles_truncated"], true);
+        assert!(
+            token.len() <= 3_500,
+            "{} bytes with {}",
+            token.len(),
+            key.record.algorithm
+        );
+    }
 }
 
 fn access_input() -> AccessTokenInput<'static> {

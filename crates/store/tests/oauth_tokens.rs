@@ -539,6 +539,51 @@ fn deactivating_a_user_revokes_their_grants_at_once() {
     );
 }
 
+/// The grant subject names the attributes the user's workspace releases, in declaration order,
+/// read with the user: not an unreleased one, not another workspace's.
+#[test]
+fn the_grant_subject_names_the_workspaces_released_attributes() {
+    use roster_store::domain::attributes::{
+        AttributeKind, NewAttributeDefinition, StandardAttribute,
+    };
+    let f = fixture();
+    let (grant, _) = f.code(&f.app, false, Timestamp::now());
+    let released = |grant_id: &str| -> Vec<String> {
+        f.store()
+            .oauth_grant_subject(grant_id, None)
+            .unwrap()
+            .unwrap()
+            .released_attributes
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert!(released(&grant.id).is_empty());
+    let declare = |workspace, new: NewAttributeDefinition| {
+        f.store()
+            .create_attribute(&Actor::Cli, workspace, &new)
+            .unwrap();
+    };
+    let globex = f.db.workspace("globex");
+    declare(
+        globex.id,
+        NewAttributeDefinition::standard(StandardAttribute::Title),
+    );
+    declare(
+        f.workspace.id,
+        NewAttributeDefinition::standard(StandardAttribute::Department),
+    );
+    declare(
+        f.workspace.id,
+        NewAttributeDefinition::new("salary", None, AttributeKind::Number, false, false).unwrap(),
+    );
+    declare(
+        f.workspace.id,
+        NewAttributeDefinition::standard(StandardAttribute::CostCenter),
+    );
+    assert_eq!(released(&grant.id), ["department", "costCenter"]);
+}
+
 /// "Sign out everywhere" and single revocation record their reason; an epoch moved since the
 /// token was issued fails liveness even on a live grant.
 #[test]

@@ -2,17 +2,26 @@
 //!
 //! Claims follow the scopes granted (Core §5.4): `email`, `email_verified` with `email`;
 //! `name`, `given_name`, `family_name`, `preferred_username` with `profile`; `roles` and
-//! `groups` with their own scopes. `wid`, `workspace`, `idp`, `amr`, `sid` and `auth_time` are
-//! always there.
+//! `groups` with their own scopes; the workspace's custom attributes with `attributes`. `wid`,
+//! `workspace`, `idp`, `amr`, `sid` and `auth_time` are always there.
+//!
+//! **Custom attributes** are one scope and one nested claim, `attributes: {NAME: VALUE}`, rather
+//! than a scope per attribute: scopes are deployment-wide (discovery publishes them) while
+//! attributes differ per workspace, and names inside an object cannot collide with registered
+//! claims. Which attributes an app may see is the workspace's choice, per declaration
+//! (`released`); the caller passes only those.
 //!
 //! **Size cap (P8).** Products keep the ID token in a cookie, and browsers drop cookies above
 //! 4 KB silently. The role and group names together get at most
 //! [`ID_TOKEN_LIST_BUDGET_BYTES`] of JSON in the ID token, roles first (they drive
 //! authorization), in the order given; a list that was cut is flagged with `roles_truncated` /
-//! `groups_truncated: true`, and userinfo always answers the full lists.
+//! `groups_truncated: true`. The attributes have their own
+//! [`ID_TOKEN_ATTRIBUTES_BUDGET_BYTES`]: each is kept whole or left out, in declaration order,
+//! and `attributes_truncated: true` says one was left out. Userinfo always answers everything.
 
 use roster_store::domain::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{jws::SigningKey, seconds};
@@ -26,6 +35,12 @@ pub const ID_TOKEN_LIFETIME_SECS: i64 = 300;
 
 /// JSON bytes the role and group names may take in an ID token (both lists together).
 pub const ID_TOKEN_LIST_BUDGET_BYTES: usize = 1024;
+
+/// JSON bytes the custom attributes (`"name":value` each) may take in an ID token: room for the
+/// usual handful (department, title, cost centre, manager), while an RS256 token with roles,
+/// groups and attributes all at their caps still stays under 3.5 KB (1 KiB here would take it
+/// to about 3.9 KB, too close to the 4 KB a cookie holds with its name and attributes).
+pub const ID_TOKEN_ATTRIBUTES_BUDGET_BYTES: usize = 512;
 
 /// What Roster knows about a signed-in user, as products read it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +64,9 @@ pub struct UserClaims {
     pub roles: Vec<String>,
     /// App group names.
     pub groups: Vec<String>,
+    /// The user's values of the attributes the workspace releases, in declaration order, each
+    /// as stored (string, number, boolean, list of strings; a `user_ref` is the user's `sub`).
+    pub attributes: Vec<(String, Value)>,
 }
 
 /// The user's claims that the granted scopes release: the body of userinfo, and the user part
@@ -76,6 +94,9 @@ pub struct ScopedClaims {
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
+    /// Attribute name → value; `{}` when the user has none of the released ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Map<String, Value>>,
 }
 
 impl UserClaims {
@@ -97,6 +118,7 @@ impl UserClaims {
             idp: self.idp.clone(),
             roles: has("roles").then(|| self.roles.clone()),
             groups: has("groups").then(|| self.groups.clone()),
+            attributes: has("attributes").then(|| self.attributes.iter().cloned().collect()),
         }
     }
 }
@@ -123,6 +145,8 @@ pub struct IdTokenClaims {
     pub roles_truncated: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub groups_truncated: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attributes_truncated: bool,
 }
 
 /// What an ID token is minted from.
@@ -146,13 +170,19 @@ pub struct IdTokenInput<'a> {
     pub acr: Option<&'a str>,
 }
 
-/// The claims of the ID token minted at `now` (its roles and groups capped).
+/// The claims of the ID token minted at `now` (its roles, groups and attributes capped).
 pub fn id_token_claims(input: &IdTokenInput<'_>, now: Timestamp) -> IdTokenClaims {
     let iat = seconds(now);
     let mut user = input.user.scoped(input.scopes);
     let mut budget = ID_TOKEN_LIST_BUDGET_BYTES;
     let roles_truncated = cap(&mut user.roles, &mut budget);
     let groups_truncated = cap(&mut user.groups, &mut budget);
+    let mut attributes_truncated = false;
+    if user.attributes.is_some() {
+        let (kept, truncated) = cap_attributes(&input.user.attributes);
+        user.attributes = Some(kept);
+        attributes_truncated = truncated;
+    }
     IdTokenClaims {
         iss: input.issuer.to_owned(),
         aud: input.client_id.to_owned(),
@@ -166,6 +196,7 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, now: Timestamp) -> IdTokenClaim
         user,
         roles_truncated,
         groups_truncated,
+        attributes_truncated,
     }
 }
 
@@ -188,6 +219,29 @@ fn cap(list: &mut Option<Vec<String>>, budget: &mut usize) -> bool {
     let cut = kept < names.len();
     names.truncate(kept);
     cut
+}
+
+/// The attributes of `values` (in declaration order) whose `"name":value,` fits in
+/// [`ID_TOKEN_ATTRIBUTES_BUDGET_BYTES`], each whole: one that does not fit is left out and the
+/// later, smaller ones still get their turn. Whether any was left out.
+fn cap_attributes(values: &[(String, Value)]) -> (Map<String, Value>, bool) {
+    let mut budget = ID_TOKEN_ATTRIBUTES_BUDGET_BYTES;
+    let mut kept = Map::new();
+    let mut truncated = false;
+    for (name, value) in values {
+        // The quoted name, its colon, the value and its comma.
+        let cost = match (serde_json::to_string(name), serde_json::to_string(value)) {
+            (Ok(name), Ok(value)) => name.len() + 1 + value.len() + 1,
+            _ => usize::MAX,
+        };
+        if cost > budget {
+            truncated = true;
+            continue;
+        }
+        budget -= cost;
+        kept.insert(name.clone(), value.clone());
+    }
+    (kept, truncated)
 }
 
 /// The ID token, signed by `key` (the key of the app's `id_token_alg`), minted at `now`.

@@ -25,7 +25,8 @@ pub use access_token::{
 pub use hint::{verify_id_token_hint, HintDecision, IdTokenHint};
 pub use id_token::{
     app_sid, id_token_claims, mint_id_token, IdTokenClaims, IdTokenInput, ScopedClaims, UserClaims,
-    ID_TOKEN_LIFETIME_SECS, ID_TOKEN_LIST_BUDGET_BYTES, ID_TOKEN_TYP,
+    ID_TOKEN_ATTRIBUTES_BUDGET_BYTES, ID_TOKEN_LIFETIME_SECS, ID_TOKEN_LIST_BUDGET_BYTES,
+    ID_TOKEN_TYP,
 };
 pub use jws::{Header, SigningKey, VerifyingKey};
 pub use logout_token::{

@@ -22,11 +22,12 @@ fn the_metadata_is_the_contract_with_the_public_url_as_issuer() {
         "end_session_endpoint": format!("{issuer}/oauth2/logout"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "scopes_supported": ["openid", "profile", "email", "roles", "groups", "offline_access"],
+        "scopes_supported":
+            ["openid", "profile", "email", "roles", "groups", "attributes", "offline_access"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "email",
             "email_verified", "name", "given_name", "family_name", "preferred_username", "wid",
-            "workspace", "idp", "roles", "groups"
+            "workspace", "idp", "roles", "groups", "attributes"
         ],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

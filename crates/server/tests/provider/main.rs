@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attributes;
 mod authorize;
 mod backchannel;
 mod discovery;
@@ -100,6 +101,19 @@ impl Provider {
                 .call()
                 .unwrap(),
         )
+    }
+
+    /// An admin API request with an API key of the workspace; `path` is relative to
+    /// `/api/v1/admin`.
+    pub fn admin(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}/api/v1/admin{path}", self.server.url()))
+            .header("Authorization", format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .body(body.map(|body| body.to_string()).unwrap_or_default())
+            .unwrap();
+        Reply::read(self.agent.run(request).unwrap())
     }
 
     pub fn get(&self, path: &str) -> Reply {

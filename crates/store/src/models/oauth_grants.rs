@@ -7,6 +7,7 @@
 //! back-channel logout goes to.
 
 use diesel::prelude::*;
+use roster_domain::attributes::AttributeName;
 use roster_domain::{
     Action, Actor, DomainError, GroupKind, Lifecycle, NewAuditEvent, SecretToken, Timestamp, User,
     UserId, Workspace, WorkspaceId,
@@ -167,6 +168,9 @@ pub struct GrantSubject {
     pub roles: EffectiveRoles,
     /// The names of the user's app groups, by name.
     pub app_groups: Vec<String>,
+    /// The workspace's attributes the provider may release (`released`), in declaration order:
+    /// only these of `user.attributes` reach the `attributes` claim.
+    pub released_attributes: Vec<AttributeName>,
 }
 
 /// An app a user is signed into: one live grant.
@@ -531,12 +535,18 @@ impl Store {
                 .filter(|group| group.kind == GroupKind::App)
                 .map(|group| group.display_name.to_string())
                 .collect();
+            let released_attributes = super::attributes::load_definitions(conn, workspace_id)?
+                .into_iter()
+                .filter(|definition| definition.released)
+                .map(|definition| definition.name)
+                .collect();
             Ok(Ok(GrantSubject {
                 grant,
                 user,
                 workspace,
                 roles,
                 app_groups,
+                released_attributes,
             }))
         })
     }
