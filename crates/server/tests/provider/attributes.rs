@@ -95,7 +95,7 @@ fn released_attributes_reach_the_id_token_and_userinfo_under_their_scope_and_sta
         "department": "Sales",
         "skills": ["negotiation", "SQL"],
         "manager": grace.id.to_string(),
-        "level": 3.0,
+        "level": 3,
         "remote": true,
     });
 
@@ -126,7 +126,7 @@ fn released_attributes_reach_the_id_token_and_userinfo_under_their_scope_and_sta
     let current = json!({
         "department": "Marketing",
         "manager": grace.id.to_string(),
-        "level": 3.0,
+        "level": 3,
         "remote": true,
     });
     assert_eq!(userinfo(&s, &access)["attributes"], current);
