@@ -31,6 +31,12 @@
 // copy them) and activates the connection with the IdP's metadata URL; the Domains page adds a
 // domain, shows the TXT record to publish, checks it (no record yet: failed, and why) and deletes
 // it after a confirmation.
+//
+// And custom attributes: the Attributes page declares department from its template and a number
+// of its own (a second declaration of it is refused with the API's reason); Ada's page sets both
+// and shows them; a SCIM-managed user's are read-only with the reason; the users list filters
+// by department; the SAML connection's card maps department and resets it to its default; the
+// number is deleted after a confirmation.
 
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -404,6 +410,101 @@ try {
   result.noAppsShown = await page.locator('[data-testid="no-apps"]').isVisible();
   result.signOutFlash = (await page.locator("#flash").innerText()).trim();
   await shot("16-signed-out-everywhere");
+
+  // 10b. Custom attributes: declare department from its template and a number of the
+  // workspace's own (declaring it twice is refused, and the banner says why); set Ada's values on
+  // her page and see them; a SCIM-managed user's values are read-only, with the reason; filter
+  // the users by department; map department on the SAML connection and reset it to its
+  // default; delete the number after a confirmation.
+  await show("attributes");
+  result.attributeTemplates = (await page.locator('#new-standard-attribute select[name="template"] option').allInnerTexts()).length;
+  await page.selectOption('#new-standard-attribute select[name="template"]', "department");
+  await page.click('[data-testid="add-standard-attribute"]');
+  await page.locator('[data-testid="attribute-department"]').waitFor();
+  const declare = async () => {
+    await page.fill('#new-attribute input[name="name"]', "deskFloor");
+    await page.fill('#new-attribute input[name="label"]', "Desk floor");
+    await page.selectOption('#new-attribute select[name="type"]', "number");
+    await page.click('[data-testid="declare-attribute"]');
+  };
+  await declare();
+  await page.locator('[data-testid="attribute-deskFloor"]').waitFor();
+  result.attributeRows = {};
+  for (const row of await page.locator('tr[data-testid^="attribute-"]').all()) {
+    const cells = (await row.locator("td").allInnerTexts()).map((t) => t.trim());
+    result.attributeRows[cells[0]] = cells.slice(1, 6);
+  }
+  result.templatesLeft = (await page.locator('#new-standard-attribute select[name="template"] option').allInnerTexts()).length;
+  expecting = [409];
+  await declare();
+  await page.locator("#flash.error").waitFor();
+  expecting = [];
+  result.duplicateAttributeFlash = (await page.locator("#flash").innerText()).trim();
+  await shot("22-attributes");
+  await show("users");
+  await Promise.all([
+    page.waitForURL(/#user\//),
+    page.locator(`[data-testid="user-${appsUser}"] [data-testid="open-user"]`).click(),
+  ]);
+  const attributesCard = page.locator('[data-testid="user-attributes"]');
+  result.attributesBefore = (await attributesCard.locator('[data-testid="attribute-value-department"]').innerText()).trim();
+  await attributesCard.locator('[data-testid="edit-attributes"]').click();
+  await page.fill('#attribute-editor input[name="department"]', "Engineering");
+  await page.fill('#attribute-editor input[name="deskFloor"]', "3");
+  await page.click('[data-testid="save-attributes"]');
+  await page.locator('[data-testid="attribute-value-department"]', { hasText: "Engineering" }).waitFor();
+  result.attributesAfter = {
+    department: (await page.locator('[data-testid="attribute-value-department"]').innerText()).trim(),
+    deskFloor: (await page.locator('[data-testid="attribute-value-deskFloor"]').innerText()).trim(),
+  };
+  result.attributesFlash = (await page.locator("#flash").innerText()).trim();
+  await shot("23-user-attributes");
+  await show("users");
+  await Promise.all([
+    page.waitForURL(/#user\//),
+    page.locator('[data-testid="user-grace@example.test"] [data-testid="open-user"]').click(),
+  ]);
+  await page.locator('[data-testid="user-attributes"]').waitFor();
+  result.scimUserAttributes = {
+    refusal: (await page.locator('[data-testid="attribute-refusal"]').innerText()).trim(),
+    editButtons: await page.locator('[data-testid="edit-attributes"]').count(),
+  };
+  await show("users");
+  await page.selectOption('#user-search select[name="attribute"]', "department");
+  await page.fill('#user-search input[name="value"]', "engineering");
+  await page.click('#user-search button[type="submit"]');
+  await page.locator('[data-testid="filtered-value"]').first().waitFor();
+  result.filteredUsers = (await page.locator('tr[data-testid^="user-"] [data-testid="open-user"]').allInnerTexts()).map((t) => t.trim());
+  result.filteredValues = (await page.locator('[data-testid="filtered-value"]').allInnerTexts()).map((t) => t.trim());
+  await shot("24-users-filtered-by-attribute");
+  await show("connections");
+  const departmentSaml = card.locator('[data-testid="attribute-mapping-department-saml"]');
+  await departmentSaml.waitFor();
+  const mappingOf = async () => ({
+    sources: (await departmentSaml.locator('[data-testid="mapping-sources"]').innerText()).trim(),
+    origin: (await departmentSaml.locator('[data-testid="mapping-origin"]').innerText()).trim(),
+  });
+  result.mappingDefault = await mappingOf();
+  await departmentSaml.locator('[data-testid="edit-mapping"]').click();
+  await card.locator('[data-testid="mapping-editor"] input[name="sources"]').fill("dept, department");
+  await card.locator('[data-testid="save-mapping"]').click();
+  await departmentSaml.locator('[data-testid="mapping-origin"]', { hasText: "custom" }).waitFor();
+  result.mappingCustom = await mappingOf();
+  await shot("25-attribute-mappings");
+  await departmentSaml.locator('[data-testid="edit-mapping"]').click();
+  await card.locator('[data-testid="reset-mapping"]').click();
+  await departmentSaml.locator('[data-testid="mapping-origin"]', { hasText: "default" }).waitFor();
+  result.mappingReset = await mappingOf();
+  await show("attributes");
+  const floorRow = page.locator('[data-testid="attribute-deskFloor"]');
+  await floorRow.locator('[data-testid="delete-attribute"]').click();
+  await dialog.waitFor();
+  result.attributeConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await shot("22b-attribute-delete-confirmation");
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await floorRow.waitFor({ state: "detached" });
+  result.attributesLeft = (await page.locator('tr[data-testid^="attribute-"] td:first-child').allInnerTexts()).map((t) => t.trim());
+  result.attributeDeleteFlash = (await page.locator("#flash").innerText()).trim();
 
   // The remaining main pages.
   // 11. The provisioning log, filtered to the new connection, shows the SCIM create.

@@ -449,7 +449,7 @@ async function connectionCard(summary, rerender) {
     }, () => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`);
     if (revoked !== undefined) rerender();
   } }, "Revoke connection"));
-  card.append(controls, results, editor, await tokensPanel(c, rerender));
+  card.append(controls, results, editor, await tokensPanel(c, rerender), await attributeMappingsPanel(c));
   return card;
 }
 
@@ -992,21 +992,44 @@ function lifecycleButton(u, reload) {
   });
 }
 
-async function users(view, query = "", after = null) {
+// The users, searched by user name, email or display name and filtered by a custom attribute's
+// value (`GET /users?attribute=NAME&value=VALUE`, which the API types as an edit would: text
+// without case, 4 and 4.0 alike, any element of a list). Filtered, the table shows that
+// attribute's values.
+async function users(view, filters = {}, after = null) {
+  const { q = "", attribute = "", value = "" } = filters;
   const params = new URLSearchParams({ limit: "50" });
-  if (query) params.set("q", query);
+  if (q) params.set("q", q);
+  if (attribute) {
+    params.set("attribute", attribute);
+    params.set("value", value);
+  }
   if (after) params.set("after", after);
-  const page = await api("GET", `/users?${params}`);
-  const reload = () => users(view, query, after);
+  const [page, { attributes: declared }] = await Promise.all([api("GET", `/users?${params}`), api("GET", "/attributes")]);
+  const reload = () => users(view, filters, after);
+  const filtered = attribute ? declared.find((a) => a.name === attribute) : null;
   fill(view,
     h("h1", { text: "Users" }),
-    h("form", { class: "inline", id: "user-search", onsubmit: (e) => { e.preventDefault(); users(view, formValues(e.target).q); } },
-      h("label", {}, "Search user name or email", h("input", { name: "q", value: query })), h("button", { type: "submit" }, "Search")),
-    table(["User name", "Email", "Source", "Status", "Actions"], page.users.map((u) =>
+    // A filter the API refuses (no such value for a number, say) says why in the banner.
+    h("form", { class: "inline", id: "user-search", onsubmit: (e) => {
+      e.preventDefault();
+      flash("");
+      attempt(() => users(view, formValues(e.target)));
+    } },
+      h("label", {}, "Search user name or email", h("input", { name: "q", value: q })),
+      declared.length ? [
+        h("label", {}, "Attribute", h("select", { name: "attribute" }, h("option", { value: "" }, "(any)"),
+          declared.map((a) => h("option", { value: a.name, selected: a.name === attribute }, a.label)))),
+        h("label", {}, "has the value", h("input", { name: "value", value })),
+      ] : null,
+      h("button", { type: "submit" }, "Search")),
+    table(["User name", "Email", filtered ? filtered.label : null, "Source", "Status", "Actions"].filter((t) => t !== null), page.users.map((u) =>
       h("tr", { "data-testid": `user-${u.userName}` }, h("td", {}, h("a", { href: `#user/${u.id}`, "data-testid": "open-user", text: u.userName })), h("td", { text: u.email || "" }),
+        filtered ? h("td", { "data-testid": "filtered-value", text: showValue(filtered, (u.attributes || {})[filtered.name]) }) : null,
         h("td", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("td", { text: u.lifecycle, class: u.active ? "ok" : "bad" }),
         h("td", {}, lifecycleButton(u, reload))))),
-    page.next ? h("button", { class: "secondary", onclick: () => users(view, query, page.next) }, "Next page") : null,
+    page.users.length || !(q || attribute) ? null : h("p", { class: "muted", "data-testid": "no-users", text: "No user matches." }),
+    page.next ? h("button", { class: "secondary", onclick: () => users(view, filters, page.next) }, "Next page") : null,
     h("section", { class: "card" }, h("h2", { text: "Invite a user" }),
       h("form", { class: "inline", id: "invite", onsubmit: async (e) => {
         e.preventDefault();
@@ -1018,7 +1041,8 @@ async function users(view, query = "", after = null) {
 // The user's page: who they are, the apps they are signed into through Roster (each live grant;
 // never a token), and "Sign out everywhere", which asks for confirmation in the page first.
 async function user(view, id) {
-  const [u, { apps }] = await Promise.all([api("GET", `/users/${encodeURIComponent(id)}`), api("GET", `/users/${encodeURIComponent(id)}/apps`)]);
+  const [u, { apps }, { attributes: declared }] = await Promise.all([api("GET", `/users/${encodeURIComponent(id)}`),
+    api("GET", `/users/${encodeURIComponent(id)}/apps`), api("GET", "/attributes")]);
   const reload = () => user(view, id);
   const lifecycle = lifecycleButton(u, reload);
   const confirmBox = h("div", { class: "confirm", "data-testid": "confirm-sign-out", hidden: true });
@@ -1056,6 +1080,7 @@ async function user(view, id) {
         h("span", { class: "muted", text: "Email" }), h("span", { text: u.email || "none" }), h("span", {}),
         h("span", { class: "muted", text: "Source" }), h("span", { text: u.source + (u.managedBy ? " (SCIM-managed)" : "") }), h("span", {}),
         h("span", { class: "muted", text: "Status" }), h("span", { class: u.active ? "ok" : "bad", text: u.lifecycle }), lifecycle)),
+    await userAttributes(u, declared, reload),
     h("h2", { text: "Signed-in apps" }),
     h("p", { class: "muted", text: "Products this user signed into through Roster. Each row is one sign-in (a browser or device)." }),
     apps.length
@@ -1180,6 +1205,218 @@ async function rolesView(view) {
         h("label", {}, "Name", h("input", { name: "name", required: true })),
         h("label", {}, "Rank (higher wins as the primary role)", h("input", { name: "rank", type: "number", value: "0" })),
         h("button", { type: "submit", "data-testid": "create-role" }, "Create role"))));
+}
+
+// --- Custom attributes ---------------------------------------------------------------------
+
+const ATTRIBUTE_TYPES = {
+  string: "text",
+  number: "number",
+  boolean: "yes or no",
+  string_list: "list of text",
+  user_ref: "a user of the workspace",
+};
+
+// A value as a person reads it: a list joined by commas, a boolean as yes or no; none is "".
+// (A user reference is shown by `userRef`, which links the user.)
+function showValue(attribute, value) {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value)) return value.join(", ");
+  if (attribute.type === "boolean") return value ? "yes" : "no";
+  return String(value);
+}
+
+// A user reference: the referenced user's name, linked to their page (the id when the user
+// cannot be read).
+async function userRef(id) {
+  let name = id;
+  try {
+    name = (await api("GET", `/users/${encodeURIComponent(id)}`)).userName;
+  } catch {
+    name = id;
+  }
+  return h("a", { href: `#user/${id}`, text: name });
+}
+
+// The user page's Attributes: each declared attribute's value (label: value), and the editor
+// (`PUT /users/{id}/attributes`, one typed input per attribute) where the policy allows editing
+// the profile; a user the IdP manages through SCIM shows the values read-only, with the reason.
+async function userAttributes(u, declared, reload) {
+  const values = u.attributes || {};
+  const box = h("section", { class: "card", "data-testid": "user-attributes" }, h("h2", { text: "Attributes" }));
+  if (!declared.length) {
+    box.append(h("p", { class: "muted" }, "The workspace declares no custom attribute: declare them on the ", h("a", { href: "#attributes" }, "Attributes"), " page."));
+    return box;
+  }
+  const shown = await Promise.all(declared.map(async (a) => {
+    const value = values[a.name];
+    const text = value === undefined ? h("span", { class: "muted", text: "none" })
+      : a.type === "user_ref" ? await userRef(value) : showValue(a, value);
+    return [h("span", { class: "muted", text: a.label }), h("span", { "data-testid": `attribute-value-${a.name}` }, text), h("span", {})];
+  }));
+  box.append(h("div", { class: "kv" }, shown.flat()));
+  const permission = u.actions.editProfile;
+  if (permission && !permission.allowed) {
+    box.append(h("p", { "data-testid": "attribute-refusal" }, actionButton("Edit attributes", permission)));
+    return box;
+  }
+  const editor = h("div", {});
+  box.append(h("button", { class: "secondary", "data-testid": "edit-attributes", onclick: () => {
+    fill(editor, attributeEditor(u, declared, reload));
+    editor.scrollIntoView({ block: "nearest" });
+  } }, "Edit attributes"), editor);
+  return box;
+}
+
+// One typed input per declared attribute, holding the user's value as text: a number input, a
+// yes/no select, a list as comma-separated text, a user reference by user id. Only what changed
+// is sent; an emptied field clears the value (null).
+function attributeEditor(u, declared, reload) {
+  const values = u.attributes || {};
+  const asText = (a) => {
+    const value = values[a.name];
+    if (value === undefined || value === null) return "";
+    if (Array.isArray(value)) return value.join(", ");
+    return String(value);
+  };
+  const input = (a) => {
+    const current = asText(a);
+    const testid = `attribute-input-${a.name}`;
+    if (a.type === "boolean") {
+      return h("select", { name: a.name, "data-testid": testid },
+        [["", "(none)"], ["true", "yes"], ["false", "no"]].map(([value, label]) => h("option", { value, selected: value === current }, label)));
+    }
+    if (a.type === "number") return h("input", { name: a.name, type: "number", step: "any", value: current, "data-testid": testid });
+    if (a.type === "string_list") return h("input", { name: a.name, value: current, placeholder: "one, two, three", "data-testid": testid });
+    if (a.type === "user_ref") return h("input", { name: a.name, value: current, class: "mono", placeholder: "user id", "data-testid": testid });
+    return h("input", { name: a.name, value: current, "data-testid": testid });
+  };
+  return h("form", { class: "editor", id: "attribute-editor", onsubmit: async (e) => {
+    e.preventDefault();
+    const v = formValues(e.target);
+    const changed = {};
+    for (const a of declared) {
+      const text = v[a.name] || "";
+      if (text === asText(a)) continue;
+      if (!text) changed[a.name] = null;
+      else if (a.type === "string_list") changed[a.name] = text.split(",").map((item) => item.trim()).filter(Boolean);
+      else changed[a.name] = text;
+    }
+    if (!Object.keys(changed).length) return flash("Nothing changed.", "info");
+    if (await attempt(() => api("PUT", `/users/${u.id}/attributes`, { attributes: changed }), `${u.userName}'s attributes saved.`)) reload();
+  } },
+    h("h3", { text: `Edit ${u.userName}'s attributes` }),
+    h("p", { class: "muted", text: "Each value is checked against its type. An emptied field clears the value; a list is comma-separated; a user is given by their id." }),
+    h("div", { class: "inline" }, declared.map((a) => h("label", {}, `${a.label} (${ATTRIBUTE_TYPES[a.type] || a.type})`, input(a)))),
+    h("div", { class: "inline" },
+      h("button", { type: "submit", "data-testid": "save-attributes" }, "Save attributes"),
+      h("button", { type: "button", class: "secondary", onclick: (e) => { e.target.closest("form").remove(); } }, "Cancel")));
+}
+
+// The workspace's custom attributes: the declared ones (deleted after a confirmation, their
+// values with them), a standard one added from its template, or one of its own declared by name
+// and type.
+async function attributesView(view) {
+  const [{ attributes: list }, { templates }] = await Promise.all([api("GET", "/attributes"), api("GET", "/attributes/templates")]);
+  const reload = () => attributesView(view);
+  const undeclared = templates.filter((t) => !t.declared);
+  fill(view,
+    h("h1", { text: "Attributes" }),
+    h("p", { class: "muted", text: "What the workspace keeps about each user besides the name and email: department, title, cost centre, or its own. Products read each by its name in tokens, events and /api/v1/me, so a name never changes; each connection says where its IdP sends each (on its card)." }),
+    list.length ? table(["Name", "Label", "Type", "SCIM extension", "Released to apps", "Standard", ""], list.map((a) =>
+      h("tr", { "data-testid": `attribute-${a.name}` },
+        h("td", { class: "mono", text: a.name }), h("td", { text: a.label }),
+        h("td", { "data-testid": "attribute-type", text: `${a.type}${a.caseExact ? " (case-exact)" : ""}` }),
+        h("td", { class: "mono", text: a.scimSchema || "" }),
+        h("td", { text: a.released ? "yes" : "no" }),
+        h("td", { text: a.standard ? "yes" : "no" }),
+        h("td", {}, h("button", { class: "danger", "data-testid": "delete-attribute", onclick: async () => {
+          const deleted = await afterConfirming({
+            title: `Delete the attribute ${a.name}?`,
+            message: `Its values are removed from every user at once (each such user gets a user.updated event), and products stop receiving ${a.name}. Declaring it again starts empty.`,
+            confirm: "Delete attribute",
+          }, () => api("DELETE", `/attributes/${a.id}`), `Attribute ${a.name} deleted.`);
+          if (deleted !== undefined) reload();
+        } }, "Delete")))))
+      : h("p", { class: "muted", "data-testid": "no-attributes", text: "No attribute declared yet." }),
+    h("section", { class: "card" }, h("h2", { text: "Add a standard attribute" }),
+      undeclared.length ? h("form", { class: "inline", id: "new-standard-attribute", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        if (await attempt(() => api("POST", "/attributes", { template: v.template }), `Attribute ${v.template} declared.`)) reload();
+      } },
+        h("label", {}, "Standard attribute", h("select", { name: "template" },
+          undeclared.map((t) => h("option", { value: t.template }, `${t.label} (${t.template}, ${ATTRIBUTE_TYPES[t.type] || t.type})`)))),
+        h("button", { type: "submit", "data-testid": "add-standard-attribute" }, "Add"))
+        : h("p", { class: "muted", text: "Every standard attribute is declared." })),
+    h("section", { class: "card" }, h("h2", { text: "Declare a custom attribute" }),
+      h("form", { id: "new-attribute", onsubmit: async (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const body = { name: v.name, type: v.type, caseExact: Boolean(v.caseExact), released: Boolean(v.released) };
+        if (v.label) body.label = v.label;
+        if (v.scimSchema) body.scimSchema = v.scimSchema;
+        if (await attempt(() => api("POST", "/attributes", body), `Attribute ${v.name} declared.`)) reload();
+      } },
+        h("div", { class: "inline" },
+          h("label", {}, "Name (never changes)", h("input", { name: "name", required: true, placeholder: "costCenterCode", autocomplete: "off" })),
+          h("label", {}, "Label", h("input", { name: "label", placeholder: "Cost centre code" })),
+          h("label", {}, "Type", h("select", { name: "type" }, Object.entries(ATTRIBUTE_TYPES).map(([type, label]) => h("option", { value: type }, type === label ? type : `${type} (${label})`))))),
+        h("div", { class: "inline" },
+          h("label", { class: "check" }, h("input", { type: "checkbox", name: "caseExact", value: "yes" }), " Case-exact (text compares with its case)"),
+          h("label", { class: "check" }, h("input", { type: "checkbox", name: "released", value: "yes", checked: true }), " Released to apps by the OpenID Provider")),
+        h("label", {}, "SCIM extension (optional URN: the IdP writes it as URN:name)",
+          h("input", { name: "scimSchema", placeholder: "urn:acme:params:scim:schemas:extension:hr:2.0:User" })),
+        h("div", {}, h("button", { type: "submit", "data-testid": "declare-attribute" }, "Declare attribute")))));
+}
+
+// A connection's attribute mappings: for each attribute, where its IdP sends it for the login
+// protocol and, while SCIM is on, for SCIM, and the origin of that (a badge: custom, default,
+// extension, none). One mapping at a time is edited: its sources, comma-separated (first with a
+// value wins; empty maps nothing), or back to the default.
+async function attributeMappingsPanel(connection) {
+  const panel = h("div", { "data-testid": "attribute-mappings" });
+  const scim = connection.kind === "scim" || connection.scimEnabled;
+  const render = async () => {
+    const { mappings: all } = await api("GET", `/connections/${connection.id}/attribute-mappings`);
+    const list = all.filter((m) => m.protocol !== "scim" || scim);
+    if (!list.length) {
+      fill(panel);
+      return;
+    }
+    const editor = h("div", {});
+    const edit = (m) => fill(editor, h("form", { class: "editor", "data-testid": "mapping-editor", onsubmit: async (e) => {
+      e.preventDefault();
+      const sources = formValues(e.target).sources.split(",").map((source) => source.trim()).filter(Boolean);
+      const set = await attempt(() => api("PUT", `/connections/${connection.id}/attribute-mappings/${m.attributeId}`, { protocol: m.protocol, sources }),
+        `${connection.name}: ${m.attribute} over ${m.protocol.toUpperCase()} comes from ${sources.length ? sources.join(", ") : "nowhere"} from the next ${m.protocol === "scim" ? "SCIM write" : "login"}.`);
+      if (set) render();
+    } },
+      h("h3", { text: `Where ${connection.name} sends ${m.attribute} (${m.protocol.toUpperCase()})` }),
+      h("label", {}, m.protocol === "scim" ? "SCIM paths, comma-separated (first with a value wins; empty maps nothing)"
+        : m.protocol === "oidc" ? "Claim paths, comma-separated (first with a value wins; empty maps nothing)"
+          : "SAML attribute names, comma-separated (first with a value wins; empty maps nothing)",
+      h("input", { name: "sources", value: m.sources.join(", "), class: "mono", autocomplete: "off" })),
+      h("div", { class: "inline" },
+        h("button", { type: "submit", "data-testid": "save-mapping" }, "Save mapping"),
+        m.origin === "custom" ? h("button", { type: "button", class: "secondary", "data-testid": "reset-mapping", onclick: async () => {
+          const reset = await attempt(() => api("PUT", `/connections/${connection.id}/attribute-mappings/${m.attributeId}`, { protocol: m.protocol, sources: null }),
+            `${connection.name}: ${m.attribute} over ${m.protocol.toUpperCase()} is back to its default.`);
+          if (reset) render();
+        } }, "Reset to default") : null,
+        h("button", { type: "button", class: "secondary", onclick: () => fill(editor) }, "Cancel"))));
+    fill(panel,
+      h("h2", { text: "Attribute mappings" }),
+      table(["Attribute", "Protocol", "Sources", "Origin", ""], list.map((m) =>
+        h("tr", { "data-testid": `attribute-mapping-${m.attribute}-${m.protocol}` },
+          h("td", { class: "mono", text: m.attribute }), h("td", { text: m.protocol.toUpperCase() }),
+          h("td", { class: "mono", "data-testid": "mapping-sources" }, m.sources.length ? m.sources.join(", ") : h("span", { class: "muted", text: "not mapped" })),
+          h("td", {}, h("span", { class: `badge ${m.origin}`, "data-testid": "mapping-origin", text: m.origin })),
+          h("td", {}, h("button", { class: "secondary", "data-testid": "edit-mapping", onclick: () => edit(m) }, "Edit"))))),
+      editor);
+  };
+  await render();
+  return panel;
 }
 
 async function migration(view, format = "email") {
@@ -1593,7 +1830,7 @@ function certificateWarning(c) {
 
 // --- Router --------------------------------------------------------------------------------
 
-const VIEWS = { overview, connections, domains, users, user, groups, roles: rolesView, mappings, migration, logs, audit, webhooks, settings, test: testReport };
+const VIEWS = { overview, connections, domains, users, user, groups, roles: rolesView, attributes: attributesView, mappings, migration, logs, audit, webhooks, settings, test: testReport };
 // The nav entry a view belongs to (a user's page is under Users, a test sign-in's report under
 // Connections).
 const NAV_OF = { user: "users", test: "connections" };

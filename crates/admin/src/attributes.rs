@@ -7,11 +7,11 @@
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
 use roster_store::domain::attributes::{
-    coerce, AttrValue, AttributeDefinition, AttributeKind, NewAttributeDefinition,
+    coerce, AttrValue, AttributeDefinition, AttributeKind, NewAttributeDefinition, RawScalar,
     StandardAttribute,
 };
 use roster_store::domain::{AttributeId, UserId};
-use roster_store::{raw_scalars, Store, UserResource};
+use roster_store::{raw_scalars, AttributeFilter, Store, UserResource};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -296,6 +296,33 @@ fn edits_of(
             })
         })
         .collect()
+}
+
+/// The filter of `GET /users?attribute=NAME&value=VALUE`: the users holding `value` (typed
+/// against the declaration, as an edit would be) for the declared attribute `name`. An
+/// undeclared attribute, or a value that does not fit its type, is a `400 validation`.
+pub(crate) fn user_filter(
+    definitions: &[AttributeDefinition],
+    name: &str,
+    value: &str,
+) -> Result<AttributeFilter, AdminError> {
+    let refused = |field: &str, why: String| {
+        AdminError::validation(format!("{field}: {why}"))
+            .with_detail(serde_json::json!({ "field": field }))
+    };
+    let definition = definitions
+        .iter()
+        .find(|definition| definition.name.key() == name.to_ascii_lowercase())
+        .ok_or_else(|| {
+            refused(
+                "attribute",
+                format!("the workspace declares no attribute {name:?}"),
+            )
+        })?;
+    let typed = coerce(definition.kind, &[RawScalar::Text(value.to_owned())])
+        .map_err(|err| refused("value", err.to_string()))?
+        .ok_or_else(|| refused("value", "give the value to look for".to_owned()))?;
+    Ok(AttributeFilter::new(definition, &typed))
 }
 
 /// This module's operations, for the OpenAPI document ([`crate::openapi`]).

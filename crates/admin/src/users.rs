@@ -63,7 +63,8 @@ impl UserView {
     }
 }
 
-/// `GET /users?q=&after=&limit=`: users with what the admin may do to each.
+/// `GET /users?q=&after=&limit=&managedBy=&attribute=&value=`: users with what the admin may do
+/// to each.
 pub async fn list_users(
     principal: Principal,
     store: web::Data<Store>,
@@ -83,11 +84,31 @@ pub async fn list_users(
         )
         .with_detail(serde_json::json!({ "field": "managedBy" })));
     }
+    if query.attribute.is_some() != query.value.is_some() {
+        let field = if query.attribute.is_some() {
+            "value"
+        } else {
+            "attribute"
+        };
+        return Err(AdminError::validation(format!(
+            "{field}: attribute and value filter together (attribute=NAME&value=VALUE)"
+        ))
+        .with_detail(serde_json::json!({ "field": field })));
+    }
     let body = roster_store::blocking(move || {
         let permit = require_read(&store, &principal)?;
+        let attribute = match (query.attribute.as_deref(), query.value.as_deref()) {
+            (Some(name), Some(value)) => Some(crate::attributes::user_filter(
+                &store.attribute_definitions(permit.workspace_id())?,
+                name,
+                value,
+            )?),
+            _ => None,
+        };
         let page = store.admin_users_managed_by(
             permit.workspace_id(),
             managed_by,
+            attribute.as_ref(),
             query.q.as_deref(),
             query.after.as_deref(),
             limit,
@@ -107,8 +128,8 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Query parameters of `GET /users`: the listings' own, and the connection whose provisioned
-/// users to list (required of a setup session).
+/// Query parameters of `GET /users`: the listings' own, the connection whose provisioned users
+/// to list (required of a setup session), and a custom attribute's value to filter by.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserListQuery {
@@ -117,6 +138,11 @@ pub struct UserListQuery {
     pub limit: Option<i64>,
     /// Only the users this connection manages (provisioned by SCIM or adopted).
     pub managed_by: Option<String>,
+    /// With `value`: only the users holding `value` for this declared custom attribute.
+    pub attribute: Option<String>,
+    /// With `attribute`: the value to look for, typed against the attribute (text compares
+    /// without case unless the attribute is case-exact; a `string_list` matches any element).
+    pub value: Option<String>,
 }
 
 /// `GET /users/{id}`: one user with what the admin may do to them (the console's user page).

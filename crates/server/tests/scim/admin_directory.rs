@@ -1,5 +1,6 @@
 //! The admin API's directory: every write asks the policy, refusals are 403 with the policy's
-//! code and change nothing; tokens, the SCIM switch, logs and the audit export.
+//! code and change nothing; the users listing filtered by a custom attribute's value; tokens,
+//! the SCIM switch, logs and the audit export.
 
 use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, DisplayName, GroupKind, Lifecycle, Source};
@@ -114,6 +115,122 @@ fn the_policy_decides_users_and_scim_switch() {
         (bad.status, bad.body["code"].as_str()),
         (400, Some("validation"))
     );
+}
+
+#[test]
+fn users_are_filtered_by_a_custom_attribute_value() {
+    let app = TestApp::new();
+    let key = app.api_key();
+    for body in [
+        json!({"template": "department"}),
+        json!({"name": "floor", "type": "number"}),
+        json!({"name": "skills", "type": "string_list"}),
+        json!({"name": "badge", "type": "string", "caseExact": true}),
+        json!({"name": "remote", "type": "boolean"}),
+    ] {
+        let declared = app.admin(&key, "POST", "/attributes", Some(body));
+        assert_eq!(declared.status, 201, "{:#}", declared.body);
+    }
+    let ann = jit_user(&app, "ann");
+    let bob = jit_user(&app, "bob");
+    let cy = jit_user(&app, "cy");
+    for (id, values) in [
+        (
+            &ann,
+            json!({"department": "Sales", "floor": 4, "skills": ["Rust", "Go"], "badge": "AB-1", "remote": true}),
+        ),
+        (
+            &bob,
+            json!({"department": "sales", "floor": "4.0", "skills": ["go"], "badge": "ab-1", "remote": "false"}),
+        ),
+        (&cy, json!({"department": "Marketing", "floor": 12})),
+    ] {
+        let set = app.admin(
+            &key,
+            "PUT",
+            &format!("/users/{id}/attributes"),
+            Some(json!({ "attributes": values })),
+        );
+        assert_eq!(set.status, 200, "{:#}", set.body);
+    }
+    let listed = |query: &str| -> Vec<String> {
+        let reply = app.admin(&key, "GET", &format!("/users?{query}"), None);
+        assert_eq!(reply.status, 200, "{query}: {:#}", reply.body);
+        let mut names: Vec<String> = reply.body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // Through the index: text without case (unless case-exact), numbers as numbers (12 is not
+    // "12" < "4"), booleans however written, a list by any element.
+    assert_eq!(listed("attribute=department&value=SALES"), ["ann", "bob"]);
+    assert_eq!(listed("attribute=department&value=Marketing"), ["cy"]);
+    assert_eq!(listed("attribute=floor&value=4"), ["ann", "bob"]);
+    assert_eq!(listed("attribute=floor&value=4e0"), ["ann", "bob"]);
+    assert_eq!(listed("attribute=floor&value=12"), ["cy"]);
+    assert_eq!(listed("attribute=skills&value=GO"), ["ann", "bob"]);
+    assert_eq!(listed("attribute=skills&value=rust"), ["ann"]);
+    assert_eq!(listed("attribute=badge&value=AB-1"), ["ann"]);
+    assert_eq!(listed("attribute=remote&value=1"), ["ann"]);
+    assert_eq!(listed("attribute=remote&value=false"), ["bob"]);
+    assert!(listed("attribute=department&value=Legal").is_empty());
+    // The attribute's name reads without case, and the filter goes with the search and paging.
+    assert_eq!(listed("attribute=Department&value=sales&q=bo"), ["bob"]);
+    let first = app.admin(
+        &key,
+        "GET",
+        "/users?attribute=department&value=sales&limit=1",
+        None,
+    );
+    assert_eq!(first.body["users"].as_array().unwrap().len(), 1);
+    let next = first.body["next"].as_str().expect("a next page").to_owned();
+    let second = listed(&format!(
+        "attribute=department&value=sales&limit=1&after={next}"
+    ));
+    assert_eq!(second.len(), 1);
+    assert_ne!(first.body["users"][0]["userName"], second[0].as_str());
+
+    // Refusals: an undeclared attribute, a value that does not fit, one without the other.
+    for (query, field) in [
+        ("attribute=shoeSize&value=42", "attribute"),
+        ("attribute=floor&value=fourth", "value"),
+        ("attribute=remote&value=maybe", "value"),
+        ("attribute=department&value=%20", "value"),
+        ("attribute=department", "value"),
+        ("value=Sales", "attribute"),
+    ] {
+        let reply = app.admin(&key, "GET", &format!("/users?{query}"), None);
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("validation")),
+            "{query}: {:#}",
+            reply.body
+        );
+        assert_eq!(reply.body["detail"]["field"], field, "{query}");
+    }
+
+    // A deleted attribute takes its index with it: filtering by it is refused.
+    let department = app.admin(&key, "GET", "/attributes", None).body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "department")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.admin(&key, "DELETE", &format!("/attributes/{department}"), None)
+            .status,
+        204
+    );
+    let gone = app.admin(&key, "GET", "/users?attribute=department&value=sales", None);
+    assert_eq!(gone.status, 400, "{:#}", gone.body);
 }
 
 #[test]

@@ -14,7 +14,11 @@
 //! connection through the guided setup (picks Okta, reads its steps with the draft's own values,
 //! gives it SimpleSAMLphp's metadata URL) and, on the Domains page, adds a domain, reads the TXT
 //! record to publish, checks it against a DNS server that has no record, deletes it after a
-//! confirmation and keeps another. The script
+//! confirmation and keeps another. On the Attributes page it declares department from its
+//! template and a number of its own (a second declaration is refused with the API's reason),
+//! sets both on a user's page and sees them, finds a SCIM-managed user's values read-only with
+//! the reason, filters the users by department, maps department on the SAML connection's card
+//! and resets it to its default, and deletes the number after a confirmation. The script
 //! fails on any page error, CSP violation or unexpected failed request; this test then checks the
 //! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
@@ -87,6 +91,11 @@ const SCREENSHOTS: &[&str] = &[
     "21b-domain-checked",
     "21c-domain-delete-confirmation",
     "21-domains",
+    "22-attributes",
+    "22b-attribute-delete-confirmation",
+    "23-user-attributes",
+    "24-users-filtered-by-attribute",
+    "25-attribute-mappings",
 ];
 
 /// Removes what an earlier run left of `names` (only those: the setup walk writes its own into
@@ -415,6 +424,84 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         (400, json!("invalid_grant"))
     );
 
+    // Custom attributes: department came from its template and deskFloor was declared by name
+    // and type (declaring it again was refused with the API's reason); Ada's page set both and
+    // showed them; the SCIM-managed user's page offered no editor, only the policy's reason; the
+    // users list filtered by department (its value read without case) showed Ada alone; the
+    // SAML connection's card mapped department and reset it to the vendor's default; deleting
+    // deskFloor asked first and took Ada's value with it.
+    assert_eq!(seen["attributeTemplates"], 9, "{seen:#}");
+    assert_eq!(seen["templatesLeft"], 8, "{seen:#}");
+    assert_eq!(
+        seen["attributeRows"],
+        json!({
+            "department": ["Department", "string", "", "yes", "yes"],
+            "deskFloor": ["Desk floor", "number", "", "yes", "no"],
+        }),
+        "{seen:#}"
+    );
+    assert!(
+        seen["duplicateAttributeFlash"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["attributesBefore"], "none", "{seen:#}");
+    assert_eq!(
+        seen["attributesAfter"],
+        json!({"department": "Engineering", "deskFloor": "3"}),
+        "{seen:#}"
+    );
+    assert_eq!(
+        seen["attributesFlash"], "ada@example.test's attributes saved.",
+        "{seen:#}"
+    );
+    assert_eq!(
+        seen["scimUserAttributes"],
+        json!({
+            "refusal": "Edit attributes: this user is managed by your identity provider through SCIM; change it there",
+            "editButtons": 0,
+        }),
+        "{seen:#}"
+    );
+    assert_eq!(
+        seen["filteredUsers"],
+        json!(["ada@example.test"]),
+        "{seen:#}"
+    );
+    assert_eq!(seen["filteredValues"], json!(["Engineering"]), "{seen:#}");
+    assert_eq!(
+        seen["mappingDefault"],
+        json!({"sources": "department", "origin": "default"}),
+        "{seen:#}"
+    );
+    assert_eq!(
+        seen["mappingCustom"],
+        json!({"sources": "dept, department", "origin": "custom"}),
+        "{seen:#}"
+    );
+    assert_eq!(seen["mappingReset"], seen["mappingDefault"], "{seen:#}");
+    assert!(
+        seen["attributeConfirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Its values are removed from every user at once"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["attributesLeft"], json!(["department"]), "{seen:#}");
+    assert_eq!(seen["attributeDeleteFlash"], "Attribute deskFloor deleted.");
+    let declared: Vec<String> = store
+        .attribute_definitions(app.workspace.id)
+        .unwrap()
+        .iter()
+        .map(|d| d.name.to_string())
+        .collect();
+    assert_eq!(declared, ["department"]);
+    let ada_values: Value =
+        serde_json::from_str(&store.user(app.workspace.id, ada.id).unwrap().attributes).unwrap();
+    assert_eq!(ada_values, json!({"department": "Engineering"}));
+
     // The connection was edited from its card: the vendor and domains changed, the metadata was
     // fetched again, and the audit trail says which fields changed.
     assert!(
@@ -689,6 +776,10 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "mapping.created",
         "connection.config_updated",
         "scim_token.revoked",
+        "attribute.created",
+        "attribute.deleted",
+        "user.attributes_updated",
+        "connection.attribute_mapping_set",
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }

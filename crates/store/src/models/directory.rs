@@ -3,15 +3,16 @@
 //! fed by a mapping (the policy needs it).
 
 use diesel::prelude::*;
+use roster_domain::attributes::{index_keys, AttrValue, AttributeDefinition};
 use roster_domain::{
-    Action, Actor, Connection, ConnectionId, Group, GroupId, NewAuditEvent, Provenance, Timestamp,
-    User, UserId, WorkspaceId,
+    Action, Actor, AttributeId, Connection, ConnectionId, Group, GroupId, NewAuditEvent,
+    Provenance, Timestamp, User, UserId, WorkspaceId,
 };
 
 use super::group::{find_group, remove_members, GroupRow};
 use super::user::UserRow;
 use super::{events, record_audit};
-use crate::schema::{connections, group_mappings, groups, users};
+use crate::schema::{connections, group_mappings, groups, user_attribute_values, users};
 use crate::{Store, StoreError, StoreResult};
 
 /// One page of an admin listing, in id order after `after`.
@@ -20,6 +21,25 @@ pub struct AdminPage<T> {
     pub items: Vec<T>,
     /// The id to pass as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
+}
+
+/// The users holding one value of one attribute, read from the index `user_attribute_values`
+/// (text without case unless the attribute is case-exact, numbers by their order key, booleans
+/// `0`/`1`, a list when any element is the value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeFilter {
+    attribute_id: AttributeId,
+    keys: Vec<String>,
+}
+
+impl AttributeFilter {
+    /// Users whose `definition` holds `value` (typed against it).
+    pub fn new(definition: &AttributeDefinition, value: &AttrValue) -> Self {
+        AttributeFilter {
+            attribute_id: definition.id,
+            keys: index_keys(value, definition.case_exact),
+        }
+    }
 }
 
 fn escape_like(text: &str) -> String {
@@ -37,14 +57,16 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<AdminPage<User>> {
-        self.admin_users_managed_by(workspace_id, None, query, after, limit)
+        self.admin_users_managed_by(workspace_id, None, None, query, after, limit)
     }
 
-    /// [`Store::admin_users`], only the users `managed_by` (a connection) manages when given.
+    /// [`Store::admin_users`], only the users `managed_by` (a connection) manages when given, and
+    /// only those `attribute` keeps when given.
     pub fn admin_users_managed_by(
         &self,
         workspace_id: WorkspaceId,
         managed_by: Option<ConnectionId>,
+        attribute: Option<&AttributeFilter>,
         query: Option<&str>,
         after: Option<&str>,
         limit: i64,
@@ -55,6 +77,19 @@ impl Store {
                 .into_boxed();
             if let Some(connection) = managed_by {
                 rows = rows.filter(users::managing_connection_id.eq(connection.to_string()));
+            }
+            if let Some(filter) = attribute {
+                rows = rows.filter(
+                    users::id.eq_any(
+                        user_attribute_values::table
+                            .filter(
+                                user_attribute_values::attribute_id
+                                    .eq(filter.attribute_id.to_string()),
+                            )
+                            .filter(user_attribute_values::sort_key.eq_any(filter.keys.clone()))
+                            .select(user_attribute_values::user_id),
+                    ),
+                );
             }
             if let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) {
                 let pattern = format!("%{}%", escape_like(&query.to_lowercase()));

@@ -57,7 +57,7 @@ pub use attribute_values::{
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};
-pub use directory::AdminPage;
+pub use directory::{AdminPage, AttributeFilter};
 pub use events::{
     connection_json, group_json, unknown_event_types, user_json, ConnectionResource, Event,
     EventMessage, GroupResource, UserResource, WorkspaceResource, EVENT_TYPES,
