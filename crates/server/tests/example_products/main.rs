@@ -49,6 +49,12 @@ const USER_EMAIL: &str = "alice@example.test";
 const IDP_GROUP: &str = "engineering";
 const ROLE: &str = "engineer";
 const APP_GROUP: &str = "Engineering";
+/// The workspace's custom extension (issue #28) and the role its department rule grants.
+const HR: &str = "urn:acme:params:scim:schemas:extension:hr:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const FINANCE_ROLE: &str = "finance-viewer";
+/// What alice's IdP sends as her title (`e2e/idps/users.json`), at her first login.
+const USER_TITLE: &str = "Staff Engineer";
 /// How soon the product must hear of a deactivation (the issue's promise).
 const LOGOUT_WITHIN: Duration = Duration::from_secs(2);
 /// PKCE of the test's own grant: `BASE64URL(SHA256(VERIFIER))`, computed with Python's hashlib.
@@ -312,18 +318,23 @@ fn workspace(roster: &Roster, upstream: Upstream) -> Workspace {
         )
         .unwrap();
 
+    declare_attributes(roster, &workspace, &connection);
+
     let scim_token = roster.db.scim_token(&connection);
+    // Provisioned as Entra does, with the enterprise extension and the workspace's own.
     let (status, user) = roster.scim(
         &scim_token,
         "POST",
         "/Users",
         &json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE, HR],
             "userName": USER_EMAIL,
             "externalId": "8f2c6b1e-alice",
             "active": true,
             "name": {"givenName": "Alice", "familyName": "Anderson"},
             "emails": [{"value": USER_EMAIL, "type": "work", "primary": true}],
+            ENTERPRISE: {"department": "Engineering", "employeeNumber": "1001"},
+            HR: {"costCenterCode": "4100"},
         }),
     );
     assert_eq!(status, 201, "{user:#}");
@@ -346,6 +357,64 @@ fn workspace(roster: &Roster, upstream: Upstream) -> Workspace {
         user_id,
         idp,
     }
+}
+
+/// The workspace's custom attributes (issue #28): department from its template (SCIM sends it,
+/// Entra's default), title from its template but not sourced by SCIM (so the IdP's login brings
+/// it), a number in the workspace's own SCIM extension, and "department = Finance gives
+/// finance-viewer".
+fn declare_attributes(
+    roster: &Roster,
+    workspace: &roster_store::domain::Workspace,
+    connection: &Connection,
+) {
+    use roster_store::domain::attributes::{
+        AttributeKind, NewAttributeDefinition, Protocol, StandardAttribute,
+    };
+    let store = &roster.db.store;
+    for standard in [StandardAttribute::Department, StandardAttribute::Title] {
+        store
+            .create_attribute(
+                &Actor::Cli,
+                workspace.id,
+                &NewAttributeDefinition::standard(standard),
+            )
+            .unwrap();
+    }
+    let code = NewAttributeDefinition::new(
+        "costCenterCode",
+        Some("Cost centre code"),
+        AttributeKind::Number,
+        false,
+        true,
+    )
+    .unwrap()
+    .in_scim_schema(HR)
+    .unwrap();
+    store.create_attribute(&Actor::Cli, workspace.id, &code).unwrap();
+    let title = store
+        .attribute_definitions(workspace.id)
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name.as_str() == "title")
+        .unwrap();
+    store
+        .set_attribute_mapping(
+            &Actor::Cli,
+            workspace.id,
+            connection.id,
+            title.id,
+            Protocol::Scim,
+            Some(Vec::new()),
+        )
+        .unwrap();
+    let finance = RoleName::parse(FINANCE_ROLE).unwrap();
+    store
+        .create_role(&Actor::Cli, workspace.id, &finance, 5)
+        .unwrap();
+    store
+        .create_attribute_role_rule(&Actor::Cli, workspace.id, "department", "Finance", &finance)
+        .unwrap();
 }
 
 /// Starts the upstream IdP trusting `connection`, and the connection's config for it.
@@ -795,6 +864,8 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     assert_eq!(refreshed["claims"]["sub"], workspace.user_id.as_str());
     assert_eq!(refreshed["claims"]["sid"], sid.as_str());
 
+    attributes_reach_the_product(&roster, &workspace, &product, &session, &sid, &context);
+
     // A genuine logout of another of alice's sessions ends nothing here; forged logout tokens are
     // each refused by the product's library, for the reason planted, and end nothing either.
     let (another_session, forged) = logout_tokens(&roster, &product, &workspace.user_id, &sid);
@@ -865,6 +936,92 @@ fn product_signs_in_and_hears_of_the_deactivation(language: Language, upstream: 
     let (userinfo, refreshed) = roster_answers(&roster, &product, &access, &refresh);
     assert_eq!(userinfo, 401);
     assert_eq!(refreshed["error"], "invalid_grant", "{refreshed:#}");
+}
+
+/// Issue #28 end to end: what SCIM provisioned (Entra's enterprise department, the workspace's
+/// own extension) and what the IdP's login brought (the title) are in the admin API's user shape,
+/// the directory events and the product's ID token; a department moved over SCIM moves the
+/// attribute-based role at once — its event, and the roles and attributes of the next token.
+fn attributes_reach_the_product(
+    roster: &Roster,
+    workspace: &Workspace,
+    product: &Product,
+    session: &str,
+    sid: &str,
+    context: &dyn Fn() -> String,
+) {
+    let store = &roster.db.store;
+    let workspace_id: roster_store::domain::WorkspaceId = workspace.id.parse().unwrap();
+    let user_id: roster_store::domain::UserId = workspace.user_id.parse().unwrap();
+    let provisioned = json!({
+        "department": "Engineering",
+        "title": USER_TITLE,
+        "costCenterCode": 4100,
+    });
+
+    // The admin API's user shape (the one `roster_store::UserResource`), and the ID token.
+    let user = roster_store::UserResource::from(&store.user(workspace_id, user_id).unwrap());
+    assert_eq!(
+        serde_json::to_value(&user).unwrap()["attributes"],
+        provisioned,
+        "{}",
+        context()
+    );
+    let (status, me) = product.get("/me", session);
+    assert_eq!(status, 200, "{me:#}\n{}", context());
+    assert_eq!(me["claims"]["attributes"], provisioned, "{me:#}");
+
+    // The events: SCIM's create carried the provisioned values, the login's link the title.
+    let events = store.events(workspace_id, 0, 10_000, &[]).unwrap();
+    let of_alice: Vec<&roster_store::Event> = events
+        .iter()
+        .filter(|e| e.resource_id == workspace.user_id)
+        .collect();
+    let created: Value = serde_json::from_str(&of_alice[0].resource).unwrap();
+    assert_eq!(of_alice[0].event_type, "user.created");
+    assert_eq!(created["attributes"]["department"], "Engineering");
+    assert_eq!(created["attributes"]["costCenterCode"], 4100);
+    assert!(
+        of_alice.iter().any(|e| e.event_type == "user.updated"
+            && e.changed.as_deref().unwrap_or("").contains("attributes.title")),
+        "no user.updated naming attributes.title: {of_alice:#?}"
+    );
+
+    // Entra moves alice to Finance: the rule's role follows in the same request...
+    let seen = events.last().map_or(0, |e| e.seq);
+    let (status, body) = roster.scim(
+        &workspace.scim_token,
+        "PATCH",
+        &format!("/Users/{}", workspace.user_id),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{
+                "op": "Replace",
+                "path": format!("{ENTERPRISE}:department"),
+                "value": "Finance",
+            }],
+        }),
+    );
+    assert_eq!(status, 200, "{body:#}");
+    let after: Vec<(String, Option<String>)> = store
+        .events(workspace_id, seen, 100, &[])
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.resource_id == workspace.user_id)
+        .map(|e| (e.event_type, e.changed))
+        .collect();
+    assert_eq!(after.len(), 2, "{after:#?}");
+    assert_eq!(after[0].0, "user.updated");
+    assert!(after[0].1.as_deref().unwrap_or("").contains("attributes.department"));
+    assert_eq!(after[1].0, "user.roles_changed");
+
+    // ...and the product's next token says so.
+    let (status, refreshed) = product.post("/refresh", session);
+    assert_eq!(status, 200, "{refreshed:#}\n{}", context());
+    let claims = &refreshed["claims"];
+    assert_eq!(claims["sid"], sid);
+    assert_eq!(claims["attributes"]["department"], "Finance", "{claims:#}");
+    assert_eq!(claims["roles"], json!([ROLE, FINANCE_ROLE]), "{claims:#}");
 }
 
 /// The back-channel logout of `sid` the product's library validated, waited for since `since`
