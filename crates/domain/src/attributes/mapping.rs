@@ -118,24 +118,22 @@ pub fn default_sources(
         // Entra, Okta and OneLogin provision these through the enterprise extension and the
         // core multi-valued attributes (Entra's documented attribute mappings).
         Protocol::Scim => match standard {
-            S::Department => &[
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-            ],
-            S::EmployeeNumber => &[
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
-            ],
-            S::CostCenter => &[
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter",
-            ],
-            S::Division => {
-                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"]
+            S::Department => {
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"]
             }
-            S::Organization => &[
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
-            ],
-            S::Manager => &[
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-            ],
+            S::EmployeeNumber => {
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"]
+            }
+            S::CostCenter => {
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"]
+            }
+            S::Division => &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"],
+            S::Organization => {
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"]
+            }
+            S::Manager => {
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"]
+            }
             S::Title => &["title"],
             S::Location => &["addresses[type eq \"work\"].locality"],
             S::Phone => &["phoneNumbers[type eq \"work\"].value"],
@@ -286,18 +284,35 @@ mod tests {
             (Protocol::Oidc, None, None, None, &[], MappingOrigin::None),
         ];
         for (protocol, standard, extension, custom, want, origin) in cases {
-            let got = effective_sources(Vendor::Entra, *protocol, *standard, *extension, "badge", *custom);
+            let got = effective_sources(
+                Vendor::Entra,
+                *protocol,
+                *standard,
+                *extension,
+                "badge",
+                *custom,
+            );
             let want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
-            assert_eq!(got, (want, *origin), "{protocol:?} {standard:?} {extension:?}");
+            assert_eq!(
+                got,
+                (want, *origin),
+                "{protocol:?} {standard:?} {extension:?}"
+            );
         }
     }
 
     #[test]
     fn which_extension_urns_a_workspace_may_declare() {
         for (urn, ok) in [
-            ("urn:acme:params:scim:schemas:extension:custom:2.0:User", true),
+            (
+                "urn:acme:params:scim:schemas:extension:custom:2.0:User",
+                true,
+            ),
             ("urn:example:hr", true),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", false),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                false,
+            ),
             ("urn:ietf:params:scim:schemas:core:2.0:User", false),
             ("https://acme.example/scim", false),
             ("urn:", false),
@@ -313,6 +328,9 @@ mod tests {
         assert!(check_sources(&many).is_err());
         assert!(check_sources(&[" ".to_owned()]).is_err());
         assert!(check_sources(&["a\u{7}".to_owned()]).is_err());
-        assert_eq!(check_sources(&[" dept ".to_owned()]), Ok(vec!["dept".to_owned()]));
+        assert_eq!(
+            check_sources(&[" dept ".to_owned()]),
+            Ok(vec!["dept".to_owned()])
+        );
     }
 }
