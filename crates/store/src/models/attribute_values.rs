@@ -179,7 +179,8 @@ pub(crate) fn rebuild_index(
             continue;
         };
         diesel::delete(
-            user_attribute_values::table.filter(user_attribute_values::user_id.eq(user_id.to_string())),
+            user_attribute_values::table
+                .filter(user_attribute_values::user_id.eq(user_id.to_string())),
         )
         .execute(conn)?;
         let Ok(Value::Object(values)) = serde_json::from_str::<Value>(&stored) else {

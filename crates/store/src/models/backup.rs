@@ -25,8 +25,9 @@ use super::user::UserRow;
 use super::workspace::WorkspaceRow;
 use super::{corrupt, record_audit};
 use crate::schema::{
-    api_keys, attribute_definitions, attribute_mappings, connections, group_mappings, group_members, group_roles,
-    groups, identities, roles, scim_tokens, user_roles, users, workspaces,
+    api_keys, attribute_definitions, attribute_mappings, connections, group_mappings,
+    group_members, group_roles, groups, identities, roles, scim_tokens, user_roles, users,
+    workspaces,
 };
 use crate::{DbConnection, Store, StoreError, StoreResult};
 

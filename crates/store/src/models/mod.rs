@@ -49,7 +49,9 @@ mod workspace_domain;
 
 pub use admin_invitation::{Acceptance, AdminInvitation, InvitationRefusal};
 pub use api_key::{ApiKeyPrincipal, KeyInfo};
-pub use attribute_values::{json_of as attribute_json, raw_scalars, typed as typed_attribute, AttributeEdit};
+pub use attribute_values::{
+    json_of as attribute_json, raw_scalars, typed as typed_attribute, AttributeEdit,
+};
 pub use audit::record_audit;
 pub use backchannel_logouts::{BackchannelClaim, BackchannelLogout};
 pub use connection::{ConnectionUpdate, NewConnection};

@@ -11,9 +11,11 @@ use roster_domain::{
     UserName, WorkspaceId,
 };
 
+use super::attribute_values::{
+    apply_edits, index_new_user, resolved, write_edits, AttributeEdit, EditedValues,
+};
 use super::oauth_grants::{revoke_user_grants, OAuthGrant, RevokeReason};
 use super::{corrupt, record_audit, UserUpdate};
-use super::attribute_values::{apply_edits, index_new_user, resolved, write_edits, AttributeEdit, EditedValues};
 use crate::db::{insert_ignoring_taken_keys, on_backend};
 use crate::error::conflict_on;
 use crate::schema::users;
@@ -361,7 +363,10 @@ pub(crate) fn write_lifecycle(
     };
     revoked.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     let mut changed = write.changed;
-    if let Some((update, _)) = write.profile.filter(|(update, _)| !update.attributes.is_empty()) {
+    if let Some((update, _)) = write
+        .profile
+        .filter(|(update, _)| !update.attributes.is_empty())
+    {
         let (edited, _unresolved) = write_edits(conn, current, &update.attributes)?;
         changed.extend(edited.changed_names());
     }
