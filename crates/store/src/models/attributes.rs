@@ -310,7 +310,10 @@ pub(crate) fn load_mappings(
     let overrides: Vec<(String, String)> = attribute_mappings::table
         .filter(attribute_mappings::connection_id.eq(connection_id.to_string()))
         .filter(attribute_mappings::protocol.eq(protocol.as_str()))
-        .select((attribute_mappings::attribute_id, attribute_mappings::sources))
+        .select((
+            attribute_mappings::attribute_id,
+            attribute_mappings::sources,
+        ))
         .load(conn)?;
     definitions
         .into_iter()
@@ -422,7 +425,7 @@ impl Store {
 }
 
 /// The vendor of a connection of the workspace (`NotFound` for another workspace's).
-fn connection_vendor(
+pub(crate) fn connection_vendor(
     conn: &mut DbConnection,
     workspace_id: WorkspaceId,
     connection_id: ConnectionId,
