@@ -193,6 +193,9 @@ impl ParsedUser {
             source: roster_domain::Source::Scim,
             managing_connection_id: Some(connection_id),
             scim_attributes: Value::Object(self.extras).to_string(),
+            // Reading custom attributes from SCIM resources is not wired yet: a SCIM write
+            // speaks for none of them, so it neither sets nor clears any.
+            attributes: Vec::new(),
         }
     }
 
@@ -234,6 +237,8 @@ impl ParsedUser {
                 email: self.email,
                 active: self.active.unwrap_or(current.lifecycle.is_active()),
                 scim_attributes: Value::Object(self.extras).to_string(),
+                // As at creation: no custom attribute is read from SCIM yet.
+                attributes: Vec::new(),
                 changed,
                 note,
             },
