@@ -398,6 +398,88 @@ fn a_test_sign_in_reports_create_link_and_sign_in_and_writes_nothing() {
     assert_eq!(s.counts(), after_login);
 }
 
+/// A report names, for each custom attribute, its sources, the one that gave a value, what
+/// arrived and the value a sign-in would store (or why it cannot: a warning, not a refusal),
+/// and lists what the IdP sent that nothing maps.
+#[test]
+fn a_test_sign_in_reports_each_attribute_and_what_nothing_maps() {
+    use roster_store::domain::attributes::{
+        AttributeKind, NewAttributeDefinition, Protocol, StandardAttribute,
+    };
+
+    let s = setup();
+    let store = &s.app.db.store;
+    let workspace = s.app.workspace.id;
+    store
+        .create_attribute(
+            &Actor::Cli,
+            workspace,
+            &NewAttributeDefinition::standard(StandardAttribute::Department),
+        )
+        .unwrap();
+    let badge = store
+        .create_attribute(
+            &Actor::Cli,
+            workspace,
+            &NewAttributeDefinition::new("badge", None, AttributeKind::Number, false, true)
+                .unwrap(),
+        )
+        .unwrap();
+    store
+        .set_attribute_mapping(
+            &Actor::Cli,
+            workspace,
+            s.connection.id,
+            badge.id,
+            Protocol::Saml,
+            Some(vec!["badgeNumber".to_owned()]),
+        )
+        .unwrap();
+    let before = s.counts();
+
+    let (test_id, binding, request_id) = s.start_test();
+    let xml = signed_response(
+        &s.key,
+        &s.acs(),
+        &s.sp_entity_id(),
+        Some(&request_id),
+        "s-new",
+        &[
+            ("mail", None, &["new@example.test"]),
+            ("urn:oid:2.5.4.11", Some("department"), &["Sales"]),
+            ("badgeNumber", None, &["n/a"]),
+            ("employeeType", None, &["staff"]),
+        ],
+    );
+    let (status, _, session, body) = s.post_acs(&xml, &binding);
+    assert_eq!((status, session), (303, None), "{body}");
+    let report = &s.report(&test_id)["report"];
+    assert_eq!(report["outcome"], "create", "{report}");
+    assert_eq!(
+        report["mappedAttributes"],
+        json!([
+            {
+                "name": "department",
+                "sources": ["department"],
+                "source": "department",
+                "received": ["Sales"],
+                "value": "Sales",
+                "warning": null,
+            },
+            {
+                "name": "badge",
+                "sources": ["badgeNumber"],
+                "source": "badgeNumber",
+                "received": ["n/a"],
+                "value": null,
+                "warning": "must be a number, got \"n/a\"",
+            },
+        ])
+    );
+    assert_eq!(report["unmappedAttributes"], json!(["employeeType"]));
+    assert_eq!(s.counts(), before);
+}
+
 /// A response with the wrong audience is a completed report (`refuse`, the check's want and
 /// got), not an error page; a test completes once; its URL starts once; an unsolicited
 /// response is never a test; and a JIT refusal is reported with the real login's code.
@@ -762,6 +844,12 @@ mod through_real_idps {
         assert_eq!(report["subject"], "8f2c6b1e-alice");
         assert_eq!(report["email"], "alice@example.test");
         assert_eq!(report["groups"], json!(["engineering", "admins"]));
+        // No attribute is declared: what SimpleSAMLphp sends beyond Roster's own claims is
+        // what there is to map.
+        assert_eq!(
+            report["unmappedAttributes"],
+            json!(["department", "employeeNumber", "title"])
+        );
         assert!(report["checks"]
             .as_array()
             .unwrap()
@@ -795,6 +883,10 @@ mod through_real_idps {
         assert_eq!(report["email"], "alice@example.test");
         assert_eq!(report["userName"], "alice");
         assert_eq!(report["attributes"]["email_verified"], json!(["true"]));
+        let unmapped = report["unmappedAttributes"].as_array().unwrap();
+        for claim in ["department", "employeeNumber", "title"] {
+            assert!(unmapped.contains(&json!(claim)), "{claim}: {report}");
+        }
         assert!(report["checks"]
             .as_array()
             .unwrap()
