@@ -158,10 +158,19 @@ mod tests {
     }
 
     /// (stage, sync, held, owned by SCIM) -> (the names written, the names warned about).
+    type Row = (
+        LoginStage,
+        ProfileSync,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+
     #[test]
     fn which_values_a_login_writes() {
         #[rustfmt::skip]
-        let table: &[(LoginStage, ProfileSync, &[&str], &[&str], &[&str], &[&str])] = &[
+        let table: &[Row] = &[
             // A created user takes everything that fits.
             (Create, FirstLogin, &[], &[], &["department", "title"], &["badge"]),
             (Create, EveryLogin, &[], &[], &["department", "title"], &["badge"]),
