@@ -189,7 +189,11 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 "/admins/invitations/{id}",
                 &format!("/admins/invitations/{invitation}"),
             )
-            .replace("/attributes/{id}", &format!("/attributes/{attribute}"));
+            .replace("/attributes/{id}", &format!("/attributes/{attribute}"))
+            .replace(
+                "/attribute-mappings/{attribute}",
+                &format!("/attribute-mappings/{attribute}"),
+            );
         assert!(!path.contains('{'), "no id of A for {template}");
         // Bodies that would succeed in A, so only the workspace boundary can refuse them.
         let body = match (method, relative) {
@@ -200,6 +204,9 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 Some(json!({"attributes": {"department": "Elsewhere"}}))
             }
             ("post", "/connections/{id}/tokens") => Some(json!({"name": "stolen"})),
+            ("put", "/connections/{id}/attribute-mappings/{attribute}") => {
+                Some(json!({"protocol": "scim", "sources": ["department"]}))
+            }
             ("put", "/connections/{id}/settings") => Some(json!({"saml": {"metadataXml": "<x/>"}})),
             ("post", "/scim/group-mappings") => {
                 Some(json!({"scimGroupId": group, "roleName": "admin"}))

@@ -114,7 +114,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "setup-links" => &ids.setup_link,
                 "invitations" => &ids.invitation,
                 "test-sign-ins" => &ids.test_sign_in,
-                "attributes" => &ids.attribute,
+                "attributes" | "attribute-mappings" => &ids.attribute,
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -165,6 +165,9 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("post", "/attributes") => Some(json!({"template": "title"})),
         ("put", "/users/{id}/attributes") => Some(json!({"attributes": {"department": "Walking"}})),
         ("delete", "/attributes/{id}") => None,
+        ("put", "/connections/{id}/attribute-mappings/{attribute}") => {
+            Some(json!({"protocol": "scim", "sources": ["department"]}))
+        }
         (method, path) => panic!(
             "{method} {path} is a write route the policy walk does not know: add a body an \
              admin could send to body_of_write"
