@@ -153,10 +153,9 @@ fn accept(
     let checked = check(state, &connection, query, binding_hash.as_deref());
     match (test, checked) {
         (test, Ok((oidc, pending, code))) => {
-            let mappings =
-                state
-                    .store
-                    .attribute_mappings(workspace.id, connection.id, Protocol::Oidc)?;
+            let mappings = state
+                .store
+                .connection_attribute_mappings(&connection, Protocol::Oidc)?;
             Ok(Accepted::Exchange(Box::new(Callback {
                 workspace,
                 connection,

@@ -356,11 +356,9 @@ impl Response<'_> {
                 .unwrap_or_else(|| "/".to_owned()),
         };
         let mut claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
-        let mappings = state.store.attribute_mappings(
-            self.connection.workspace_id,
-            self.connection.id,
-            Protocol::Saml,
-        )?;
+        let mappings = state
+            .store
+            .connection_attribute_mappings(self.connection, Protocol::Saml)?;
         claims.attributes = attributes::claimed(
             &mappings,
             &Sent::Saml {
