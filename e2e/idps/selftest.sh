@@ -113,7 +113,8 @@ assert nameid.text == "8f2c6b1e-alice" and nameid.get("Format").endswith(":persi
 attrs = {x.get("Name"): [v.text for v in x.iterfind("a:AttributeValue", ns)]
          for x in a.iterfind("a:AttributeStatement/a:Attribute", ns)}
 assert attrs == {"email": ["alice@example.test"], "givenName": ["Alice"], "surname": ["Anderson"],
-                 "displayName": ["Alice Anderson"], "uid": ["alice"], "groups": ["engineering", "admins"]}, attrs
+                 "displayName": ["Alice Anderson"], "uid": ["alice"], "groups": ["engineering", "admins"],
+                 "department": ["Engineering"], "title": ["Staff Engineer"], "employeeNumber": ["1001"]}, attrs
 PY
 check "IdP session: the next login with the same cookies needs no password" \
   exits 0 "${B[@]}" "$(authn)" --stop-at "$ACS" --cookies "$work/saml-cookies.json"
@@ -163,9 +164,9 @@ oidc/rp.py verify "$OP" roster-e2e "$(j "$work/authz.json" "d['nonce']")" "$(j "
 check "id_token: RS256 signature (JWKS), iss, aud, nonce; sub only by default" test \
   "$(j "$work/id_token.json" "(d['sub'], 'email' in d)")" = "('8f2c6b1e-alice', False)"
 oidc/rp.py userinfo "$OP" "$(j "$work/token.json" "d.get('access_token', '')")" >"$work/userinfo.json" 2>>"$work/selftest.log"
-check "userinfo: email, names, groups" test \
-  "$(j "$work/userinfo.json" "(d['email'], d['email_verified'], d['given_name'], d['family_name'], d['groups'])")" \
-  = "('alice@example.test', True, 'Alice', 'Anderson', ['engineering', 'admins'])"
+check "userinfo: email, names, groups, HR claims" test \
+  "$(j "$work/userinfo.json" "(d['email'], d['email_verified'], d['given_name'], d['family_name'], d['groups'], d['department'], d['title'], d['employeeNumber'])")" \
+  = "('alice@example.test', True, 'Alice', 'Anderson', ['engineering', 'admins'], 'Engineering', 'Staff Engineer', '1001')"
 oidc/rp.py token "$OP" roster-e2e roster-e2e-secret "$CB" "$code" "$(j "$work/authz.json" "d['verifier']")" \
   >"$work/token-again.json" 2>>"$work/selftest.log"
 check "a code is single-use" test "$(j "$work/token-again.json" "d.get('error')")" = invalid_grant

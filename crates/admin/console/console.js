@@ -885,12 +885,41 @@ async function testReport(view, testId) {
           h("h3", { text: "Attributes" }),
           table(["Name", "Values"], Object.entries(r.attributes || {}).map(([name, values]) =>
             h("tr", {}, h("td", { class: "mono", text: name }), h("td", { class: "mono", text: (values || []).join(", ") }))))),
+        customAttributesCard(r),
         h("h2", { text: "Checks" }),
         table(["Check", "Result", "Want", "Got"], (r.checks || []).map((c) =>
           h("tr", {}, h("td", { text: c.name }), h("td", { class: c.ok ? "ok" : "bad", text: c.ok ? "ok" : "failed" }),
             h("td", { class: "mono", text: c.want }), h("td", { class: "mono", text: c.got }))))),
     // In setup mode the step lists each connection with its Test sign-in button below.
     session.setup ? null : h("div", { class: "inline" }, testSignInButton(connection), h("a", { href: "#connections" }, "Back to connections")));
+}
+
+// The workspace's custom attributes in a test sign-in's report: for each, the source that gave
+// a value (or the sources looked at) and what a sign-in would store, or why it cannot; then the
+// names the IdP sent that nothing maps, which is what an admin maps next.
+function customAttributesCard(r) {
+  const mapped = r.mappedAttributes || [];
+  const unmapped = r.unmappedAttributes || [];
+  if (!mapped.length && !unmapped.length) return null;
+  const stored = (a) => {
+    if (a.warning) return h("span", { class: "bad", text: `not stored: ${a.warning}` });
+    if (a.value === null || a.value === undefined) return h("span", { class: "muted", text: "nothing arrived" });
+    return h("code", { text: typeof a.value === "string" ? a.value : JSON.stringify(a.value) });
+  };
+  return h("section", { class: "card", "data-testid": "test-custom-attributes" },
+    h("h2", { text: "Custom attributes" }),
+    mapped.length
+      ? table(["Attribute", "Source", "Received", "Stored"], mapped.map((a) =>
+        h("tr", { "data-testid": `test-attribute-${a.name}` },
+          h("td", { class: "mono", text: a.name }),
+          h("td", { class: "mono", text: a.source || (a.sources.length ? `none of ${a.sources.join(", ")}` : "not mapped") }),
+          h("td", { class: "mono", text: (a.received || []).join(", ") }),
+          h("td", {}, stored(a)))))
+      : h("p", { class: "muted", text: "The workspace declares no custom attributes." }),
+    h("h3", { text: "Sent by the IdP, mapped to nothing" }),
+    unmapped.length
+      ? h("ul", { "data-testid": "test-unmapped" }, unmapped.map((name) => h("li", { class: "mono", text: name })))
+      : h("p", { class: "muted", text: "Everything the IdP sent is read." }));
 }
 
 // --- Domains -------------------------------------------------------------------------------

@@ -63,10 +63,38 @@ pub struct TestSignInReport {
     display_name: Option<String>,
     /// SAML attributes by name; for OIDC, the claims Roster read.
     attributes: BTreeMap<String, Vec<String>>,
+    /// Each custom attribute of the workspace: its sources at this connection, the source that
+    /// gave a value, what arrived, and what a sign-in would store (or why it cannot).
+    #[serde(default)]
+    mapped_attributes: Vec<TestSignInAttribute>,
+    /// The attribute names (SAML) or claim paths (OIDC) the IdP sent that no attribute's source
+    /// reads: what there is left to map.
+    #[serde(default)]
+    unmapped_attributes: Vec<String>,
     groups: Vec<String>,
     /// The existing user a real sign-in would sign in or link (or that a refusal is about).
     existing_user_id: Option<String>,
     checks: Vec<TestSignInCheck>,
+}
+
+/// A custom attribute in a test sign-in's report.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestSignInAttribute {
+    /// The attribute's name.
+    name: String,
+    /// Its sources at this connection for the protocol, in order of preference.
+    sources: Vec<String>,
+    /// The first source that held a value; null when none did.
+    source: Option<String>,
+    /// What arrived at that source, as text.
+    received: Vec<String>,
+    /// The value a sign-in would store, typed (a `user_ref` as the IdP named it, before it is
+    /// resolved); null when nothing arrived or it does not fit the type.
+    value: Option<serde_json::Value>,
+    /// Why what arrived cannot be stored (e.g. "must be a number, got \"n/a\""); a real sign-in
+    /// still succeeds and records it in the login log.
+    warning: Option<String>,
 }
 
 /// The answer of `GET /connections/{id}/test-sign-ins/{test}`.
@@ -168,7 +196,7 @@ pub async fn report(
 pub(crate) const API: &[Operation] = &[
     Operation::post("/connections/{id}/test-sign-in", "startTestSignIn", "Start a test sign-in: a dry run of a real SSO login through this connection (a draft with IdP settings included) that creates no user, session or login event. Send the browser to the answered url; the IdP's answer lands on the console with the report")
         .answers(201, schema::<TestSignInStarted>),
-    Operation::get("/connections/{id}/test-sign-ins/{test}", "getTestSignIn", "A test sign-in's status and report: what arrived (subject, email, userName, attributes, groups), the checks with want and got, and what a real sign-in would do (create, link, sign_in or refuse with its reason)")
+    Operation::get("/connections/{id}/test-sign-ins/{test}", "getTestSignIn", "A test sign-in's status and report: what arrived (subject, email, userName, attributes, groups; each custom attribute with the source that gave it, and what nothing maps), the checks with want and got, and what a real sign-in would do (create, link, sign_in or refuse with its reason)")
         .answers(200, schema::<TestSignInView>),
 ];
 
@@ -188,6 +216,15 @@ mod tests {
             user_name: None,
             display_name: Some("A".to_owned()),
             attributes: BTreeMap::from([("mail".to_owned(), vec!["a@example.test".to_owned()])]),
+            mapped_attributes: vec![roster_sso::test_sign_in::ReportAttribute {
+                name: "badge".to_owned(),
+                sources: vec!["badge".to_owned()],
+                source: Some("badge".to_owned()),
+                received: vec!["n/a".to_owned()],
+                value: None,
+                warning: Some("must be a number, got \"n/a\"".to_owned()),
+            }],
+            unmapped_attributes: vec!["employeeType".to_owned()],
             groups: vec!["eng".to_owned()],
             existing_user_id: Some("u".to_owned()),
             checks: vec![roster_sso::test_sign_in::ReportCheck::passed(

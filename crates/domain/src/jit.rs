@@ -18,6 +18,8 @@
 //! - the profile is copied at the first login (into the fields a linked user lacks), and at every
 //!   login only with `every_login`; SCIM-managed users are never overwritten by claims, and an
 //!   absent claim keeps the value;
+//! - custom attributes follow the profile's policy, and what SCIM sources stays SCIM's
+//!   ([`attributes`]);
 //! - group claims set the user's memberships in the connection's mapped IdP groups at every login
 //!   with `group_sync = every_login`; `Unknown` changes nothing, and SCIM owns the memberships of
 //!   a SCIM connection and of the users SCIM manages.
@@ -30,6 +32,8 @@ use crate::{
     Connection, Domain, Email, GroupSync, GroupsClaim, Lifecycle, LoginClaims, LoginFailure,
     ProfileSync, User, UserId, UserName, Workspace,
 };
+
+pub mod attributes;
 
 /// What [`decide`] decides from.
 #[derive(Debug, Clone, Copy)]

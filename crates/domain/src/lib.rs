@@ -32,7 +32,7 @@ pub use ids::{
     AttributeId, AttributeRuleId, ConnectionId, GroupId, IdentityId, MappingId, RoleId,
     SetupLinkId, TokenId, UserId, WorkspaceId,
 };
-pub use login::{GroupsClaim, LoginClaims, LoginFailure};
+pub use login::{ClaimedAttribute, GroupsClaim, LoginClaims, LoginFailure};
 pub use names::{DisplayName, Domain, Email, RoleName, Slug, UserName};
 pub use role::{Role, ADMIN_ROLE, DEFAULT_ROLE};
 pub use secret::{redact_path, token_expiry, SecretHash, SecretKind, SecretToken, MAX_TOKEN_DAYS};

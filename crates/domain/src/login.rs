@@ -5,6 +5,8 @@
 //! sync have one implementation. Every refusal has a stable machine-readable [`LoginFailure`]
 //! code: it is stored in `login_events`, shown to admins and asserted by tests.
 
+use crate::attributes::{AttributeDefinition, RawScalar};
+
 /// The groups a login asserted, or that it could not tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupsClaim {
@@ -17,7 +19,7 @@ pub enum GroupsClaim {
 
 /// Verified claims of one login. `subject` is the stable key at the IdP (OIDC `sub`, SAML
 /// persistent NameID or a configured attribute); the identity is `(connection, subject)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoginClaims {
     pub subject: String,
     pub email: Option<String>,
@@ -30,6 +32,21 @@ pub struct LoginClaims {
     pub family_name: Option<String>,
     pub display_name: Option<String>,
     pub groups: GroupsClaim,
+    /// The workspace's custom attributes this login carries: each mapped attribute that had a
+    /// value at one of its sources at this connection, untyped (JIT types them and decides what
+    /// is written). An attribute the login did not carry is absent, never empty.
+    pub attributes: Vec<ClaimedAttribute>,
+}
+
+/// A custom attribute as a login carried it: the first of the attribute's sources (at this
+/// connection, for this protocol) that had a value, and what it held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedAttribute {
+    pub definition: AttributeDefinition,
+    /// The source that gave the values: a SAML attribute name, an OIDC claim path.
+    pub source: String,
+    /// Never empty; blank text left out.
+    pub values: Vec<RawScalar>,
 }
 
 macro_rules! failures {

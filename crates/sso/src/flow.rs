@@ -301,16 +301,7 @@ impl Attempt<'_> {
                 user_id: Some(outcome.user.id),
                 protocol: self.protocol,
                 failure: None,
-                detail: serde_json::json!({
-                    "created": outcome.created,
-                    "linked": outcome.linked,
-                    "groups": match &claims.groups {
-                        roster_store::domain::GroupsClaim::Unknown => serde_json::json!("unknown"),
-                        roster_store::domain::GroupsClaim::Known(values) => {
-                            serde_json::json!(values)
-                        }
-                    },
-                }),
+                detail: success_detail(claims, outcome),
                 subject: Some(claims.subject.clone()),
                 email: claims.email.clone(),
             },
@@ -356,6 +347,34 @@ impl Attempt<'_> {
             expires_at_unix: session.exp,
         })
     }
+}
+
+/// The login log's facts of a successful login: whether it created or linked the user, the
+/// groups it carried, and the custom attribute values it carried and could not write (each with
+/// its source and why), when there are any.
+fn success_detail(claims: &LoginClaims, outcome: &roster_store::JitOutcome) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "created": outcome.created,
+        "linked": outcome.linked,
+        "groups": match &claims.groups {
+            roster_store::domain::GroupsClaim::Unknown => serde_json::json!("unknown"),
+            roster_store::domain::GroupsClaim::Known(values) => serde_json::json!(values),
+        },
+    });
+    if !outcome.warnings.is_empty() {
+        detail["attribute_warnings"] = outcome
+            .warnings
+            .iter()
+            .map(|warning| {
+                serde_json::json!({
+                    "attribute": warning.attribute,
+                    "source": warning.source,
+                    "reason": warning.reason,
+                })
+            })
+            .collect();
+    }
+    detail
 }
 
 /// The `login_via` (session `cid`) of a local password login.

@@ -5,6 +5,7 @@
 //! unit-tested (`saml`, `oidc`, `browser`); handlers only move bytes between the browser, the
 //! validator and the store, and every refusal is an HTML page with a reason and a login-event id.
 
+pub mod attributes;
 pub mod authn_context;
 pub mod browser;
 pub mod certificates;

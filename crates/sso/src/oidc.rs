@@ -9,7 +9,9 @@
 //! - a per-connection cache of provider metadata with its JWKS, refetched when a token names an
 //!   unknown `kid` (at most once a minute per connection) and after [`METADATA_TTL`];
 //! - groups, read from the verified ID token's payload (`groups`, or Entra's `_claim_names` /
-//!   `hasgroups` overage markers meaning "unknown") and from userinfo, whose `sub` must match.
+//!   `hasgroups` overage markers meaning "unknown") and from userinfo, whose `sub` must match;
+//! - the connection's custom attributes (`crate::attributes`), read from the same payload and
+//!   userinfo's answer, which is asked for also when a mapped claim is not in the ID token.
 //!
 //! Every request (discovery, JWKS, token, userinfo) goes through the outbound client of
 //! `roster-outbound`, handed to openidconnect as its HTTP client: each address is checked against
@@ -40,8 +42,10 @@ use openidconnect::{
 };
 use roster_outbound::{Client, OutboundError, ReadBody, OIDC_MAX_BYTES};
 use roster_store::domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
+use roster_store::AttributeMapping;
 use serde::{Deserialize, Serialize};
 
+use crate::attributes::{self, OidcClaims, Sent};
 use crate::authn_context::SessionAuthn;
 
 /// How long discovered metadata and keys are trusted before they are fetched again.
@@ -164,20 +168,27 @@ fn invalid(reason: &'static str, err: impl std::fmt::Display) -> OidcError {
 }
 
 /// Claims beyond the standard ones, read from the ID token and userinfo: groups with Entra's
-/// overage markers, and Entra's `xms_edov`.
+/// overage markers, Entra's `xms_edov`, and every other claim (`other`), which custom attributes
+/// may be mapped to.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ExtraClaims {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     groups: Option<Vec<serde_json::Value>>,
-    #[serde(default, rename = "_claim_names")]
+    #[serde(
+        default,
+        rename = "_claim_names",
+        skip_serializing_if = "Option::is_none"
+    )]
     claim_names: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     hasgroups: Option<bool>,
     /// Microsoft Entra ID's optional "email domain owner verified" claim. Entra sends no
     /// `email_verified`; with `xms_edov` it says the email's domain is verified by the tenant
     /// that asserts it, which is the vouching a workspace's domain list needs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     xms_edov: Option<serde_json::Value>,
+    #[serde(flatten, default)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AdditionalClaims for ExtraClaims {}
@@ -214,6 +225,23 @@ impl ExtraClaims {
             ),
         }
     }
+}
+
+/// What a callback hands over for the code exchange: the code and what the login's start kept.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeExchange<'a> {
+    pub code: &'a str,
+    pub nonce: &'a str,
+    pub pkce_verifier: &'a str,
+}
+
+/// A finished OIDC login: its claims (custom attributes included), how the user authenticated,
+/// and everything the OP sent, for a test sign-in's report.
+#[derive(Debug, Clone)]
+pub struct OidcLogin {
+    pub claims: LoginClaims,
+    pub authn: SessionAuthn,
+    pub sent: OidcClaims,
 }
 
 /// What the login start stores server-side (keyed by a hash of `state`).
@@ -467,12 +495,32 @@ impl OidcRp {
         nonce: &str,
         pkce_verifier: &str,
     ) -> Result<(LoginClaims, SessionAuthn), OidcError> {
+        let exchange = CodeExchange {
+            code,
+            nonce,
+            pkce_verifier,
+        };
+        self.finish_login(connection, config, redirect_uri, exchange, &[])
+            .await
+            .map(|login| (login.claims, login.authn))
+    }
+
+    /// Exchanges the code, verifies the ID token, asks userinfo when the claims need it, and
+    /// reads the connection's custom attributes (`mappings`, for OIDC) from what the OP sent.
+    pub async fn finish_login(
+        &self,
+        connection: ConnectionId,
+        config: &OidcConfig,
+        redirect_uri: &str,
+        exchange: CodeExchange<'_>,
+        mappings: &[AttributeMapping],
+    ) -> Result<OidcLogin, OidcError> {
         let metadata = self.metadata(connection, config).await?;
         let client = relying_party(metadata.clone(), config, redirect_uri)?;
         let token = client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .exchange_code(AuthorizationCode::new(exchange.code.to_owned()))
             .map_err(|err| invalid("token_endpoint_missing", err))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.to_owned()))
             .request_async(&self.http)
             .await
             .map_err(|err| match err {
@@ -488,7 +536,7 @@ impl OidcRp {
         let id_token = token
             .id_token()
             .ok_or_else(|| invalid("id_token_missing", "the token response has no id_token"))?;
-        let nonce = Nonce::new(nonce.to_owned());
+        let nonce = Nonce::new(exchange.nonce.to_owned());
 
         let mut verified = verify_id_token(&client, config, id_token, &nonce, token.access_token());
         if matches!(&verified, Err(e) if e.reason == "unknown_key") {
@@ -497,9 +545,20 @@ impl OidcRp {
                 verified = verify_id_token(&client, config, id_token, &nonce, token.access_token());
             }
         }
-        let (mut claims, subject, authn) = verified?;
+        let VerifiedIdToken {
+            mut claims,
+            subject,
+            authn,
+            payload,
+        } = verified?;
+        let mut sent = OidcClaims {
+            id_token: payload,
+            userinfo: None,
+        };
 
-        let needs_userinfo = claims.email.is_none() || claims.groups == GroupsClaim::Unknown;
+        let needs_userinfo = claims.email.is_none()
+            || claims.groups == GroupsClaim::Unknown
+            || attributes::userinfo_needed(mappings, &sent.id_token);
         if needs_userinfo && metadata.userinfo_endpoint().is_some() {
             let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = client
                 .user_info(token.access_token().clone(), Some(subject))
@@ -516,8 +575,17 @@ impl OidcRp {
                     other => unreachable("userinfo_failed", error_chain(&other)),
                 })?;
             merge_userinfo(&mut claims, &info);
+            sent.userinfo = match serde_json::to_value(&info) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                _ => None,
+            };
         }
-        Ok((claims, authn))
+        claims.attributes = attributes::claimed(mappings, &Sent::Oidc(&sent));
+        Ok(OidcLogin {
+            claims,
+            authn,
+            sent,
+        })
     }
 }
 
@@ -555,14 +623,23 @@ fn relying_party(
     .set_auth_type(auth_type))
 }
 
-/// Verifies the ID token with our policy; returns the claims and the subject.
+/// An ID token that passed our policy.
+struct VerifiedIdToken {
+    claims: LoginClaims,
+    subject: openidconnect::SubjectIdentifier,
+    authn: SessionAuthn,
+    /// Its whole payload (authentic, since the signature was verified).
+    payload: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Verifies the ID token with our policy; returns the claims, the subject and the payload.
 fn verify_id_token(
     client: &Rp,
     config: &OidcConfig,
     id_token: &openidconnect::core::CoreIdToken,
     nonce: &Nonce,
     access_token: &openidconnect::AccessToken,
-) -> Result<(LoginClaims, openidconnect::SubjectIdentifier, SessionAuthn), OidcError> {
+) -> Result<VerifiedIdToken, OidcError> {
     let skew = chrono::Duration::seconds(config.clock_skew_seconds.max(0));
     let verifier = client
         .id_token_verifier()
@@ -606,7 +683,9 @@ fn verify_id_token(
         }
     }
 
-    let extra = id_token_extra_claims(id_token);
+    let payload = id_token_payload(id_token);
+    let extra: ExtraClaims =
+        serde_json::from_value(serde_json::Value::Object(payload.clone())).unwrap_or_default();
     let login = LoginClaims {
         subject: claims.subject().as_str().to_owned(),
         email: claims.email().map(|e| e.as_str().to_owned()),
@@ -625,6 +704,7 @@ fn verify_id_token(
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_owned()),
         groups: extra.to_claim(),
+        attributes: Vec::new(),
     };
     let amr: Vec<&str> = claims
         .auth_method_refs()
@@ -634,12 +714,19 @@ fn verify_id_token(
         .collect();
     let authn =
         crate::authn_context::from_oidc(claims.auth_context_ref().map(|acr| acr.as_str()), &amr);
-    Ok((login, claims.subject().clone(), authn))
+    Ok(VerifiedIdToken {
+        claims: login,
+        subject: claims.subject().clone(),
+        authn,
+        payload,
+    })
 }
 
-/// The groups and overage markers of an ID token that has just been verified (so its payload
-/// is authentic); the library's standard claims type does not carry them.
-fn id_token_extra_claims(id_token: &openidconnect::core::CoreIdToken) -> ExtraClaims {
+/// The payload of an ID token that has just been verified (so it is authentic): the groups,
+/// overage markers and custom claims the library's standard claims type does not carry.
+fn id_token_payload(
+    id_token: &openidconnect::core::CoreIdToken,
+) -> serde_json::Map<String, serde_json::Value> {
     let text = id_token.to_string();
     let payload = text.split('.').nth(1).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -11,17 +11,23 @@
 //! error page. Nothing is written but the report (and, for SAML, the assertion's replay-cache
 //! entry): no user, identity, membership, session, grant or login event.
 //!
+//! The report also says, for each custom attribute of the workspace, what arrived at its
+//! sources and which source gave it (typed as a real sign-in would type it), and which names the
+//! IdP sent that nothing maps: what an admin needs to map the rest.
+//!
 //! **Invariant:** a response is a test's only when it answers the request of a started,
 //! unfinished test of this connection begun by this browser; an IdP-initiated (unsolicited)
 //! SAML response is never a test, and a real login's pending requests never include a test's.
 
 use std::collections::BTreeMap;
 
+use roster_store::domain::attributes::{coerce, RawScalar};
 use roster_store::domain::{Connection, GroupsClaim, LoginClaims, LoginFailure, Workspace};
-use roster_store::{JitPreview, OneTimeAssertion, TestSignIn};
+use roster_store::{AttributeMapping, JitPreview, OneTimeAssertion, TestSignIn};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::attributes::{claimed, Sent};
 use crate::config::ProtocolConfig;
 use crate::flow::{Landing, LoginError, SsoState};
 
@@ -107,9 +113,81 @@ pub struct Report {
     pub user_name: Option<String>,
     pub display_name: Option<String>,
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// Each custom attribute of the workspace: where it is looked for, and what arrived.
+    pub mapped_attributes: Vec<ReportAttribute>,
+    /// What the IdP sent that no attribute's source reads (and Roster does not read itself).
+    pub unmapped_attributes: Vec<String>,
     pub groups: Vec<String>,
     pub existing_user_id: Option<String>,
     pub checks: Vec<ReportCheck>,
+}
+
+/// A custom attribute in a test sign-in's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportAttribute {
+    pub name: String,
+    /// Its sources at this connection, in order of preference.
+    pub sources: Vec<String>,
+    /// The first source that held a value; `None` when none did.
+    pub source: Option<String>,
+    /// What arrived there, as text.
+    pub received: Vec<String>,
+    /// The value a sign-in would store (typed; a `user_ref` as sent, not yet resolved).
+    pub value: Option<Value>,
+    /// Why what arrived cannot be stored (a value of the wrong type).
+    pub warning: Option<String>,
+}
+
+/// What a test's report says about the custom attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MappingReport {
+    pub mapped: Vec<ReportAttribute>,
+    pub unmapped: Vec<String>,
+}
+
+impl MappingReport {
+    /// The report of `mappings` (the connection's, for its protocol) over what arrived.
+    pub fn of(mappings: &[AttributeMapping], sent: &Sent<'_>) -> Self {
+        let claimed = claimed(mappings, sent);
+        let mapped = mappings
+            .iter()
+            .map(|mapping| {
+                let found = claimed
+                    .iter()
+                    .find(|claimed| claimed.definition.id == mapping.definition.id);
+                let typed = found.map(|found| coerce(mapping.definition.kind, &found.values));
+                ReportAttribute {
+                    name: mapping.definition.name.to_string(),
+                    sources: mapping.sources.clone(),
+                    source: found.map(|found| found.source.clone()),
+                    received: found
+                        .map(|found| found.values.iter().map(scalar_text).collect())
+                        .unwrap_or_default(),
+                    value: match &typed {
+                        Some(Ok(Some(value))) => Some(roster_store::attribute_json(value.clone())),
+                        _ => None,
+                    },
+                    warning: match typed {
+                        Some(Err(err)) => Some(err.to_string()),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        Self {
+            mapped,
+            unmapped: sent.unmapped(mappings),
+        }
+    }
+}
+
+fn scalar_text(scalar: &RawScalar) -> String {
+    match scalar {
+        RawScalar::Text(text) => text.clone(),
+        RawScalar::Number(number) => number.to_string(),
+        RawScalar::Bool(value) => value.to_string(),
+    }
 }
 
 impl Report {
@@ -123,6 +201,8 @@ impl Report {
             user_name: None,
             display_name: None,
             attributes: BTreeMap::new(),
+            mapped_attributes: Vec::new(),
+            unmapped_attributes: Vec::new(),
             groups: Vec::new(),
             existing_user_id: None,
             checks: Vec::new(),
@@ -197,12 +277,14 @@ impl TestFlow<'_> {
     }
 
     /// Verified claims: what JIT would do with them, decided as a real login decides, stored
-    /// as the report. `checks` are the validation's, passed; `assertion` (SAML) is consumed.
+    /// as the report with what arrived (`attributes`, and the custom attributes in `mapping`).
+    /// `checks` are the validation's, passed; `assertion` (SAML) is consumed.
     pub fn complete(
         &self,
         state: &SsoState,
         claims: &LoginClaims,
         attributes: BTreeMap<String, Vec<String>>,
+        mapping: MappingReport,
         mut checks: Vec<ReportCheck>,
         assertion: Option<OneTimeAssertion<'_>>,
     ) -> Result<Landing, LoginError> {
@@ -211,6 +293,8 @@ impl TestFlow<'_> {
             .jit_preview(self.workspace, self.connection, claims)?;
         let mut report = Report::empty("refuse", String::new()).with_claims(claims);
         report.attributes = attributes;
+        report.mapped_attributes = mapping.mapped;
+        report.unmapped_attributes = mapping.unmapped;
         match preview {
             JitPreview::Create { user_name } => {
                 report.outcome = "create";

@@ -13,7 +13,9 @@
 //! RSA keys come from the `openssl` CLI; tokens are signed with `jsonwebtoken::crypto::sign`
 //! over a hand-built header, so a test can put anything in the header (`alg: none`, `jku`,
 //! `jwk`, bogus `kid`). Each test names its catalog id. Cases that need the browser, state or
-//! store (O10, O12–O14, O17) live with the handlers.
+//! store (O10, O12–O14, O17) live with the handlers. The end of the file reads custom
+//! attributes from the same OP (issue #28): mapped claims from the ID token, and from userinfo
+//! when the ID token lacks them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,10 +31,18 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use pretty_assertions::assert_eq;
-use roster_domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
+use roster_domain::attributes::{
+    AttributeDefinition, AttributeKind, AttributeName, MappingOrigin, RawScalar,
+};
+use roster_domain::{
+    AttributeId, ConnectionId, GroupsClaim, LoginClaims, LoginFailure, Timestamp, WorkspaceId,
+};
 use roster_outbound::{Client, NetworkPolicy, Timeouts};
-use roster_sso::oidc::{AuthorizationStart, OidcConfig, OidcError, OidcRp, TokenAuthMethod};
+use roster_sso::oidc::{
+    AuthorizationStart, CodeExchange, OidcConfig, OidcError, OidcLogin, OidcRp, TokenAuthMethod,
+};
 use roster_sso::saml::ForceAuthn;
+use roster_store::AttributeMapping;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -643,6 +653,7 @@ fn expected_claims() -> LoginClaims {
         family_name: Some("Lovelace".to_owned()),
         display_name: Some("Ada Lovelace".to_owned()),
         groups: GroupsClaim::Known(vec!["admins".to_owned(), "eng".to_owned()]),
+        attributes: Vec::new(),
     }
 }
 
@@ -1387,4 +1398,182 @@ fn o21_an_oversized_discovery_document_is_refused() {
     let err = run(fx.rp.discover(&fx.config)).unwrap_err();
     assert_eq!(err.reason, "response_too_large", "{err}");
     assert!(err.message.starts_with("discovery"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom attributes (#28)
+// ---------------------------------------------------------------------------------------------
+
+fn mapping(name: &str, kind: AttributeKind, sources: &[&str]) -> AttributeMapping {
+    AttributeMapping {
+        definition: AttributeDefinition {
+            id: AttributeId::new(),
+            workspace_id: WorkspaceId::new(),
+            name: AttributeName::parse(name).unwrap(),
+            label: name.to_owned(),
+            kind,
+            case_exact: false,
+            released: true,
+            standard: None,
+            scim_schema: None,
+            created_at: Timestamp::from_micros(0),
+        },
+        sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+        origin: MappingOrigin::Custom,
+    }
+}
+
+impl Fixture {
+    /// A login with a token carrying `edit(valid claims)`, reading `mappings`.
+    fn login_mapped(
+        &self,
+        edit: impl FnOnce(Value) -> Value,
+        mappings: &[AttributeMapping],
+    ) -> Result<OidcLogin, OidcError> {
+        let start = self.start();
+        self.authorize(&start);
+        self.op
+            .set_id_token(&rs256(op_key(), &edit(claims(self.issuer(), &start.nonce))));
+        let exchange = CodeExchange {
+            code: CODE,
+            nonce: &start.nonce,
+            pkce_verifier: &start.pkce_verifier,
+        };
+        run(self.rp.finish_login(
+            self.connection,
+            &self.config,
+            REDIRECT_URI,
+            exchange,
+            mappings,
+        ))
+    }
+}
+
+/// (attribute, source, values) of a login's claimed attributes.
+fn claimed(login: &OidcLogin) -> Vec<(String, String, Vec<RawScalar>)> {
+    login
+        .claims
+        .attributes
+        .iter()
+        .map(|claimed| {
+            (
+                claimed.definition.name.to_string(),
+                claimed.source.clone(),
+                claimed.values.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mapped_claims_are_read_from_the_id_token_typed_without_asking_userinfo() {
+    let fx = Fixture::new();
+    let mappings = [
+        mapping("department", AttributeKind::String, &["department"]),
+        mapping(
+            "costCenter",
+            AttributeKind::Number,
+            &["https://acme.example/claims/cost"],
+        ),
+        mapping(
+            "location",
+            AttributeKind::String,
+            &["address.locality", "location"],
+        ),
+        mapping("skills", AttributeKind::StringList, &["skills"]),
+    ];
+    let login = fx
+        .login_mapped(
+            |c| {
+                let c = with(c, "department", json!("Sales"));
+                let c = with(c, "https://acme.example/claims/cost", json!(42));
+                let c = with(c, "address", json!({"locality": "Paris"}));
+                with(c, "skills", json!(["rust", "sql"]))
+            },
+            &mappings,
+        )
+        .unwrap();
+    assert_eq!(
+        claimed(&login),
+        [
+            (
+                "department".to_owned(),
+                "department".to_owned(),
+                vec![RawScalar::Text("Sales".to_owned())]
+            ),
+            (
+                "costCenter".to_owned(),
+                "https://acme.example/claims/cost".to_owned(),
+                vec![RawScalar::Number(42.0)]
+            ),
+            (
+                "location".to_owned(),
+                "address.locality".to_owned(),
+                vec![RawScalar::Text("Paris".to_owned())]
+            ),
+            (
+                "skills".to_owned(),
+                "skills".to_owned(),
+                vec![
+                    RawScalar::Text("rust".to_owned()),
+                    RawScalar::Text("sql".to_owned())
+                ]
+            ),
+        ]
+    );
+    assert_eq!(login.sent.id_token["department"], "Sales");
+    assert_eq!(login.sent.userinfo, None);
+    assert_eq!(fx.op.hits("/op/userinfo"), 0);
+}
+
+#[test]
+fn a_mapped_claim_the_id_token_lacks_is_asked_of_userinfo() {
+    let fx = Fixture::new();
+    fx.op.set_userinfo(json!({
+        "sub": SUBJECT,
+        "title": "Engineer",
+        "employee": {"number": "E-7"},
+        "department": "From userinfo",
+    }));
+    let mappings = [
+        mapping("title", AttributeKind::String, &["title"]),
+        mapping(
+            "employeeNumber",
+            AttributeKind::String,
+            &["userinfo:employee.number"],
+        ),
+        // Only the ID token's department counts here: it has none.
+        mapping(
+            "department",
+            AttributeKind::String,
+            &["id_token:department"],
+        ),
+    ];
+    let login = fx.login_mapped(|c| c, &mappings).unwrap();
+    assert_eq!(fx.op.hits("/op/userinfo"), 1);
+    assert_eq!(
+        claimed(&login),
+        [
+            (
+                "title".to_owned(),
+                "title".to_owned(),
+                vec![RawScalar::Text("Engineer".to_owned())]
+            ),
+            (
+                "employeeNumber".to_owned(),
+                "userinfo:employee.number".to_owned(),
+                vec![RawScalar::Text("E-7".to_owned())]
+            ),
+        ]
+    );
+    let userinfo = login.sent.userinfo.unwrap();
+    assert_eq!(userinfo["employee"], json!({"number": "E-7"}));
+    // The standard claims Roster read are as before.
+    assert_eq!(login.claims.email, expected_claims().email);
+
+    // A connection that maps nothing asks userinfo only for what the login itself needs.
+    let fx = Fixture::new();
+    let login = fx.login_mapped(|c| c, &[]).unwrap();
+    assert!(login.claims.attributes.is_empty());
+    assert_eq!(fx.op.hits("/op/userinfo"), 0);
 }

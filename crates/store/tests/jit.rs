@@ -64,6 +64,7 @@ fn claims(subject: &str, email: &str, groups: GroupsClaim) -> LoginClaims {
         family_name: Some("Anderson".to_owned()),
         display_name: None,
         groups,
+        attributes: Vec::new(),
     }
 }
 

@@ -881,8 +881,7 @@ fn attribute_definitions_are_unique_per_workspace_and_audited() {
 /// brings both back as they were.
 #[test]
 fn attributes_and_their_values_survive_export_and_import() {
-    use roster_store::domain::attributes::AttrValue;
-    use roster_store::domain::attributes::{NewAttributeDefinition, StandardAttribute};
+    use roster_store::domain::attributes::{AttrValue, NewAttributeDefinition, StandardAttribute};
     use roster_store::AttributeEdit;
     let source = TestStore::new();
     let acme = source.workspace("acme");
@@ -904,7 +903,7 @@ fn attributes_and_their_values_survive_export_and_import() {
             ann.id,
             &[AttributeEdit {
                 definition: department,
-                value: Some(AttrValue::Text("Sales".into())),
+                value: Some(AttrValue::Text("Sales".to_owned())),
             }],
         )
         .unwrap();

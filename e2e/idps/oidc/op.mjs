@@ -70,7 +70,9 @@ const configuration = {
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    // department, title and employeeNumber: HR claims as Okta's custom profile claims send
+    // them, for Roster's custom attributes.
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', 'department', 'title', 'employeeNumber'],
     groups: ['groups'],
   },
   async findAccount(ctx, sub) {
@@ -87,6 +89,9 @@ const configuration = {
           given_name: u.given_name,
           family_name: u.family_name,
           preferred_username: u.username,
+          department: u.department,
+          title: u.title,
+          employeeNumber: u.employeeNumber,
           groups: u.groups ?? [],
         };
       },

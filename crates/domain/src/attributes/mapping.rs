@@ -266,11 +266,21 @@ mod tests {
         }
     }
 
+    /// (protocol, standard, extension URN, override) -> (sources, origin).
+    type SourcesCase<'a> = (
+        Protocol,
+        Option<StandardAttribute>,
+        Option<&'a str>,
+        Option<&'a [String]>,
+        &'a [&'a str],
+        MappingOrigin,
+    );
+
     #[test]
     fn which_sources_an_attribute_takes() {
         let custom = vec!["dept".to_owned()];
         #[rustfmt::skip]
-        let cases: &[(Protocol, Option<StandardAttribute>, Option<&str>, Option<&[String]>, &[&str], MappingOrigin)] = &[
+        let cases: &[SourcesCase<'_>] = &[
             // The admin's override wins, even an empty one.
             (Protocol::Saml, Some(StandardAttribute::Department), None, Some(&custom), &["dept"], MappingOrigin::Custom),
             (Protocol::Scim, Some(StandardAttribute::Department), None, Some(&[]), &[], MappingOrigin::Custom),

@@ -55,6 +55,7 @@ fn claims(email: Option<&str>, verified: bool) -> LoginClaims {
         family_name: None,
         display_name: None,
         groups: GroupsClaim::Known(vec!["eng".to_owned()]),
+        attributes: Vec::new(),
     }
 }
 

@@ -391,7 +391,9 @@ fn declare_attributes(
     .unwrap()
     .in_scim_schema(HR)
     .unwrap();
-    store.create_attribute(&Actor::Cli, workspace.id, &code).unwrap();
+    store
+        .create_attribute(&Actor::Cli, workspace.id, &code)
+        .unwrap();
     let title = store
         .attribute_definitions(workspace.id)
         .unwrap()
@@ -983,7 +985,10 @@ fn attributes_reach_the_product(
     assert_eq!(created["attributes"]["costCenterCode"], 4100);
     assert!(
         of_alice.iter().any(|e| e.event_type == "user.updated"
-            && e.changed.as_deref().unwrap_or("").contains("attributes.title")),
+            && e.changed
+                .as_deref()
+                .unwrap_or("")
+                .contains("attributes.title")),
         "no user.updated naming attributes.title: {of_alice:#?}"
     );
 
@@ -1012,7 +1017,11 @@ fn attributes_reach_the_product(
         .collect();
     assert_eq!(after.len(), 2, "{after:#?}");
     assert_eq!(after[0].0, "user.updated");
-    assert!(after[0].1.as_deref().unwrap_or("").contains("attributes.department"));
+    assert!(after[0]
+        .1
+        .as_deref()
+        .unwrap_or("")
+        .contains("attributes.department"));
     assert_eq!(after[1].0, "user.roles_changed");
 
     // ...and the product's next token says so.

@@ -17,6 +17,7 @@ mod process;
 #[path = "../common/receiver.rs"]
 mod receiver;
 
+mod attributes;
 mod authn_context;
 mod certificate_expiry;
 mod console;

@@ -57,7 +57,7 @@ fn admin_key(app: &SsoApp, workspace: roster_store::domain::WorkspaceId) -> Stri
     key.expose().to_owned()
 }
 
-fn metadata(key: &Key) -> String {
+pub(crate) fn metadata(key: &Key) -> String {
     format!(
         r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY_ID}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{IDP_SSO_URL}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
         key.certificate_b64
@@ -211,21 +211,58 @@ impl Setup {
         subject: &str,
         email: &str,
     ) -> String {
-        let acs = self.acs();
-        let now = Timestamp::now().as_micros() / 1_000_000;
-        let at = |seconds: i64| Timestamp::from_micros((now + seconds) * 1_000_000).to_rfc3339();
-        let (issued, before, after) = (at(0), at(-60), at(300));
-        let answers = in_response_to
-            .map(|id| format!(r#" InResponseTo="{id}""#))
-            .unwrap_or_default();
-        let assertion_id = format!("_a{}", uuid_like());
-        let xml = format!(
-            r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{rid}" Version="2.0" IssueInstant="{issued}" Destination="{acs}"{answers}><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{assertion_id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{subject}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{acs}"{answers}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="mail"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="displayName"><saml:AttributeValue>Test Person</saml:AttributeValue></saml:Attribute><saml:Attribute Name="groups"><saml:AttributeValue>engineering</saml:AttributeValue><saml:AttributeValue>admins</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>"##,
-            rid = uuid_like(),
-            certificate = self.key.certificate_b64,
-        );
-        sign(&xml, &self.key)
+        signed_response(
+            &self.key,
+            &self.acs(),
+            audience,
+            in_response_to,
+            subject,
+            &[
+                ("mail", None, &[email]),
+                ("displayName", None, &["Test Person"]),
+                ("groups", None, &["engineering", "admins"]),
+            ],
+        )
     }
+}
+
+/// A response of the IdP that signs with `key`, posted to `acs`, for `subject` (persistent
+/// NameID), answering `in_response_to` (none: IdP-initiated), addressed to `audience`, with
+/// `attributes` (Name, FriendlyName, values) in its assertion, which is signed.
+pub(crate) fn signed_response(
+    key: &Key,
+    acs: &str,
+    audience: &str,
+    in_response_to: Option<&str>,
+    subject: &str,
+    attributes: &[(&str, Option<&str>, &[&str])],
+) -> String {
+    let now = Timestamp::now().as_micros() / 1_000_000;
+    let at = |seconds: i64| Timestamp::from_micros((now + seconds) * 1_000_000).to_rfc3339();
+    let (issued, before, after) = (at(0), at(-60), at(300));
+    let answers = in_response_to
+        .map(|id| format!(r#" InResponseTo="{id}""#))
+        .unwrap_or_default();
+    let assertion_id = format!("_a{}", uuid_like());
+    let attributes: String = attributes
+        .iter()
+        .map(|(name, friendly, values)| {
+            let friendly = friendly
+                .map(|friendly| format!(r#" FriendlyName="{friendly}""#))
+                .unwrap_or_default();
+            let values: String = values
+                .iter()
+                .map(|value| format!("<saml:AttributeValue>{value}</saml:AttributeValue>"))
+                .collect();
+            format!(r#"<saml:Attribute Name="{name}"{friendly}>{values}</saml:Attribute>"#)
+        })
+        .collect();
+    let xml = format!(
+        r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{rid}" Version="2.0" IssueInstant="{issued}" Destination="{acs}"{answers}><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{issued}"><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{assertion_id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{subject}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{acs}"{answers}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{issued}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion></samlp:Response>"##,
+        rid = uuid_like(),
+        certificate = key.certificate_b64,
+    );
+    sign(&xml, key)
 }
 
 /// A fresh hex id for XML ids.
@@ -359,6 +396,88 @@ fn a_test_sign_in_reports_create_link_and_sign_in_and_writes_nothing() {
     assert_eq!(report["outcome"], "sign_in", "{report}");
     assert_eq!(report["existingUserId"], ada.id.to_string());
     assert_eq!(s.counts(), after_login);
+}
+
+/// A report names, for each custom attribute, its sources, the one that gave a value, what
+/// arrived and the value a sign-in would store (or why it cannot: a warning, not a refusal),
+/// and lists what the IdP sent that nothing maps.
+#[test]
+fn a_test_sign_in_reports_each_attribute_and_what_nothing_maps() {
+    use roster_store::domain::attributes::{
+        AttributeKind, NewAttributeDefinition, Protocol, StandardAttribute,
+    };
+
+    let s = setup();
+    let store = &s.app.db.store;
+    let workspace = s.app.workspace.id;
+    store
+        .create_attribute(
+            &Actor::Cli,
+            workspace,
+            &NewAttributeDefinition::standard(StandardAttribute::Department),
+        )
+        .unwrap();
+    let badge = store
+        .create_attribute(
+            &Actor::Cli,
+            workspace,
+            &NewAttributeDefinition::new("badge", None, AttributeKind::Number, false, true)
+                .unwrap(),
+        )
+        .unwrap();
+    store
+        .set_attribute_mapping(
+            &Actor::Cli,
+            workspace,
+            s.connection.id,
+            badge.id,
+            Protocol::Saml,
+            Some(vec!["badgeNumber".to_owned()]),
+        )
+        .unwrap();
+    let before = s.counts();
+
+    let (test_id, binding, request_id) = s.start_test();
+    let xml = signed_response(
+        &s.key,
+        &s.acs(),
+        &s.sp_entity_id(),
+        Some(&request_id),
+        "s-new",
+        &[
+            ("mail", None, &["new@example.test"]),
+            ("urn:oid:2.5.4.11", Some("department"), &["Sales"]),
+            ("badgeNumber", None, &["n/a"]),
+            ("employeeType", None, &["staff"]),
+        ],
+    );
+    let (status, _, session, body) = s.post_acs(&xml, &binding);
+    assert_eq!((status, session), (303, None), "{body}");
+    let report = &s.report(&test_id)["report"];
+    assert_eq!(report["outcome"], "create", "{report}");
+    assert_eq!(
+        report["mappedAttributes"],
+        json!([
+            {
+                "name": "department",
+                "sources": ["department"],
+                "source": "department",
+                "received": ["Sales"],
+                "value": "Sales",
+                "warning": null,
+            },
+            {
+                "name": "badge",
+                "sources": ["badgeNumber"],
+                "source": "badgeNumber",
+                "received": ["n/a"],
+                "value": null,
+                "warning": "must be a number, got \"n/a\"",
+            },
+        ])
+    );
+    assert_eq!(report["unmappedAttributes"], json!(["employeeType"]));
+    assert_eq!(s.counts(), before);
 }
 
 /// A response with the wrong audience is a completed report (`refuse`, the check's want and
@@ -725,6 +844,12 @@ mod through_real_idps {
         assert_eq!(report["subject"], "8f2c6b1e-alice");
         assert_eq!(report["email"], "alice@example.test");
         assert_eq!(report["groups"], json!(["engineering", "admins"]));
+        // No attribute is declared: what SimpleSAMLphp sends beyond Roster's own claims is
+        // what there is to map.
+        assert_eq!(
+            report["unmappedAttributes"],
+            json!(["department", "employeeNumber", "title"])
+        );
         assert!(report["checks"]
             .as_array()
             .unwrap()
@@ -758,6 +883,10 @@ mod through_real_idps {
         assert_eq!(report["email"], "alice@example.test");
         assert_eq!(report["userName"], "alice");
         assert_eq!(report["attributes"]["email_verified"], json!(["true"]));
+        let unmapped = report["unmappedAttributes"].as_array().unwrap();
+        for claim in ["department", "employeeNumber", "title"] {
+            assert!(unmapped.contains(&json!(claim)), "{claim}: {report}");
+        }
         assert!(report["checks"]
             .as_array()
             .unwrap()

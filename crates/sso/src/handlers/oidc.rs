@@ -3,15 +3,17 @@
 //! exchange and ID-token validation; then a session, or the test's report.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use roster_store::domain::attributes::Protocol;
 use roster_store::domain::{Connection, ConnectionKind, LoginClaims, LoginFailure, Workspace};
-use roster_store::{SsoRequest, TestSignIn};
+use roster_store::{AttributeMapping, SsoRequest, TestSignIn};
 use serde::Deserialize;
 
+use crate::attributes::Sent;
 use crate::browser::{self, sha256_hex};
 use crate::config::{self, ProtocolConfig};
 use crate::flow::{Attempt, Landing, LoginError, SsoState};
-use crate::oidc::OidcConfig;
-use crate::test_sign_in::{oidc_attributes, ReportCheck, TestFlow};
+use crate::oidc::{CodeExchange, OidcConfig};
+use crate::test_sign_in::{oidc_attributes, MappingReport, ReportCheck, TestFlow};
 
 use super::Stop;
 
@@ -40,21 +42,20 @@ pub async fn callback(
         pending,
         code,
         test,
+        mappings,
     } = match roster_store::blocking(move || accept(&found, &id, &query, binding_hash)).await? {
         Accepted::Exchange(callback) => *callback,
         Accepted::Landed(landing) => return Ok(landing.respond()),
     };
     let redirect_uri = config::redirect_uri(&state.public_url, &connection);
-    let claims = state
+    let exchange = CodeExchange {
+        code: &code,
+        nonce: pending.nonce.as_deref().unwrap_or_default(),
+        pkce_verifier: pending.pkce_verifier.as_deref().unwrap_or_default(),
+    };
+    let login = state
         .oidc
-        .finish_with_authn(
-            connection.id,
-            &oidc,
-            &redirect_uri,
-            &code,
-            pending.nonce.as_deref().unwrap_or_default(),
-            pending.pkce_verifier.as_deref().unwrap_or_default(),
-        )
+        .finish_login(connection.id, &oidc, &redirect_uri, exchange, &mappings)
         .await;
     roster_store::blocking(move || {
         if let Some(test) = test {
@@ -63,10 +64,12 @@ pub async fn callback(
                 workspace: &workspace,
                 connection: &connection,
             };
-            return match claims {
-                Ok((claims, _)) => {
-                    let checks = passed_checks(&oidc, &claims);
-                    flow.complete(&state, &claims, oidc_attributes(&claims), checks, None)
+            return match login {
+                Ok(login) => {
+                    let checks = passed_checks(&oidc, &login.claims);
+                    let mapping = MappingReport::of(&mappings, &Sent::Oidc(&login.sent));
+                    let arrived = oidc_attributes(&login.claims);
+                    flow.complete(&state, &login.claims, arrived, mapping, checks, None)
                 }
                 Err(err) => flow.refuse(&state, err.failure, err.detail(), None),
             };
@@ -76,10 +79,10 @@ pub async fn callback(
             connection: &connection,
             protocol: "oidc",
         };
-        let (claims, authn) =
-            claims.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
+        let login =
+            login.map_err(|err| attempt.refuse(&state.store, err.failure, err.detail(), None))?;
         attempt
-            .complete(&state, &claims, &pending.return_to, None, authn)
+            .complete(&state, &login.claims, &pending.return_to, None, login.authn)
             .map(Landing::SignedIn)
     })
     .await
@@ -119,6 +122,8 @@ struct Callback {
     code: String,
     /// The test sign-in this callback completes, if it answers one.
     test: Option<TestSignIn>,
+    /// The workspace's attributes and their OIDC sources at this connection.
+    mappings: Vec<AttributeMapping>,
 }
 
 /// Checks the callback for the connection `id` against its pending login (consumed here). A
@@ -147,14 +152,20 @@ fn accept(
     }
     let checked = check(state, &connection, query, binding_hash.as_deref());
     match (test, checked) {
-        (test, Ok((oidc, pending, code))) => Ok(Accepted::Exchange(Box::new(Callback {
-            workspace,
-            connection,
-            oidc,
-            pending,
-            code,
-            test,
-        }))),
+        (test, Ok((oidc, pending, code))) => {
+            let mappings = state
+                .store
+                .connection_attribute_mappings(&connection, Protocol::Oidc)?;
+            Ok(Accepted::Exchange(Box::new(Callback {
+                workspace,
+                connection,
+                oidc,
+                pending,
+                code,
+                test,
+                mappings,
+            })))
+        }
         (_, Err(Stop::Trouble(err))) => Err(err),
         (None, Err(Stop::Refused(failure, detail))) => {
             let attempt = Attempt {

@@ -11,14 +11,16 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use roster_store::domain::attributes::Protocol;
 use roster_store::domain::{ConnectionKind, LoginClaims, Timestamp};
-use roster_store::{OneTimeAssertion, SamlSession, TestSignIn};
+use roster_store::{AttributeMapping, OneTimeAssertion, SamlSession, TestSignIn};
 
+use crate::attributes::{self, Sent};
 use crate::browser::{self, is_safe_return_to, sha256_hex};
 use crate::config::{self, ProtocolConfig};
 use crate::flow::{Attempt, Landing, LoginError, SsoState};
 use crate::saml::{self, AcsForm, DuplicateField, SamlError};
-use crate::test_sign_in::{ReportCheck, TestFlow};
+use crate::test_sign_in::{MappingReport, ReportCheck, TestFlow};
 
 use super::Stop;
 
@@ -111,6 +113,7 @@ fn answer(
                 state,
                 &verified.claims,
                 verified.attributes.clone(),
+                MappingReport::of(&verified.mappings, &verified.sent()),
                 verified.checks(),
                 Some(verified.one_time()),
             ),
@@ -225,6 +228,9 @@ struct Verified {
     /// How the IdP authenticated the user, for the session.
     authn: SessionAuthn,
     attributes: std::collections::BTreeMap<String, Vec<String>>,
+    friendly_names: std::collections::BTreeMap<String, String>,
+    /// The workspace's attributes and their SAML sources at this connection.
+    mappings: Vec<AttributeMapping>,
     assertion_id: String,
     replay_until: Timestamp,
     in_response_to: Option<String>,
@@ -239,6 +245,14 @@ struct Verified {
 }
 
 impl Verified {
+    /// What the assertion carried, for the attributes' sources.
+    fn sent(&self) -> Sent<'_> {
+        Sent::Saml {
+            values: &self.attributes,
+            friendly_names: &self.friendly_names,
+        }
+    }
+
     fn one_time(&self) -> OneTimeAssertion<'_> {
         OneTimeAssertion {
             assertion_id: &self.assertion_id,
@@ -341,7 +355,17 @@ impl Response<'_> {
                 .filter(|r| is_safe_return_to(r))
                 .unwrap_or_else(|| "/".to_owned()),
         };
-        let claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
+        let mut claims = saml::claims_from_assertion(&assertion).map_err(refused)?;
+        let mappings = state
+            .store
+            .connection_attribute_mappings(self.connection, Protocol::Saml)?;
+        claims.attributes = attributes::claimed(
+            &mappings,
+            &Sent::Saml {
+                values: &assertion.attributes,
+                friendly_names: &assertion.friendly_names,
+            },
+        );
         Ok(Verified {
             name_id: assertion.name_id.clone(),
             name_id_format: assertion.name_id_format.clone(),
@@ -349,6 +373,8 @@ impl Response<'_> {
             claims,
             authn: authn_context::from_saml(assertion.authn_context_class_ref.as_deref()),
             attributes: assertion.attributes,
+            friendly_names: assertion.friendly_names,
+            mappings,
             assertion_id: assertion.assertion_id,
             replay_until,
             in_response_to: assertion.in_response_to,

@@ -63,7 +63,18 @@ pub fn claims_from_assertion(assertion: &VerifiedAssertion) -> Result<LoginClaim
         family_name: first_value(assertion, FAMILY_NAME),
         display_name: first_value(assertion, DISPLAY_NAME),
         groups: groups(assertion),
+        attributes: Vec::new(),
     })
+}
+
+/// Whether Roster reads the attribute `name` itself (subject, email, names, groups): a test
+/// sign-in does not offer it as one to map.
+pub fn is_login_claim(name: &str) -> bool {
+    [UID, EMAIL, GIVEN_NAME, FAMILY_NAME, DISPLAY_NAME, GROUPS]
+        .iter()
+        .flat_map(|names| names.iter())
+        .chain([&GROUPS_OVERAGE])
+        .any(|known| known.eq_ignore_ascii_case(name))
 }
 
 /// S36: a transient NameID is not a stable key.
@@ -147,6 +158,7 @@ mod tests {
             session_not_on_or_after_unix: 0,
             authn_context_class_ref: None,
             session_index: None,
+            friendly_names: BTreeMap::new(),
             attributes: attributes
                 .iter()
                 .map(|(name, values)| {
@@ -175,6 +187,7 @@ mod tests {
             family_name: None,
             display_name: None,
             groups: GroupsClaim::Unknown,
+            attributes: Vec::new(),
         }
     }
 

@@ -64,7 +64,7 @@ mod slots;
 mod validate;
 mod verify;
 
-pub use claims::claims_from_assertion;
+pub use claims::{claims_from_assertion, is_login_claim};
 pub use error::SamlError;
 pub use escape::{auto_post_form, escape_html, hidden_inputs};
 pub use form::{AcsForm, DuplicateField};

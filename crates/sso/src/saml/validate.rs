@@ -76,6 +76,9 @@ pub struct VerifiedAssertion {
     pub session_not_on_or_after_unix: i64,
     /// Attribute values by attribute `Name`, in document order; repeated attributes merged.
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// The `FriendlyName` of each attribute `Name` that has one (the first one sent), which a
+    /// mapping may name instead of the `Name`.
+    pub friendly_names: BTreeMap<String, String>,
     /// How the IdP authenticated the user: the first `AuthnStatement`'s
     /// `AuthnContextClassRef`, when it names one.
     pub authn_context_class_ref: Option<String>,
@@ -198,6 +201,7 @@ fn verified(
         .flatten()
         .find_map(|statement| statement.session_index.clone())
         .filter(|index| !index.trim().is_empty());
+    let (attributes, friendly_names) = attributes(&assertion);
     Ok(VerifiedAssertion {
         session_index,
         assertion_id: assertion.id.clone(),
@@ -206,7 +210,8 @@ fn verified(
         name_id_format: name_id.format.clone(),
         in_response_to: checked.in_response_to,
         session_not_on_or_after_unix: checked.usable_until_unix,
-        attributes: attributes(&assertion),
+        attributes,
+        friendly_names,
         authn_context_class_ref: assertion
             .authn_statements
             .iter()
@@ -225,20 +230,31 @@ fn verified(
     })
 }
 
-fn attributes(assertion: &Assertion) -> BTreeMap<String, Vec<String>> {
+/// The attribute values by `Name`, and the `FriendlyName`s by `Name`.
+fn attributes(assertion: &Assertion) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, String>) {
     let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut friendly_names: BTreeMap<String, String> = BTreeMap::new();
     let statements = assertion.attribute_statements.iter().flatten();
     for attribute in statements.flat_map(|statement| statement.attributes.iter()) {
         let Some(name) = &attribute.name else {
             continue;
         };
+        if let Some(friendly) = attribute
+            .friendly_name
+            .as_ref()
+            .filter(|friendly| !friendly.trim().is_empty())
+        {
+            friendly_names
+                .entry(name.clone())
+                .or_insert_with(|| friendly.trim().to_owned());
+        }
         let values = attribute
             .values
             .iter()
             .filter_map(|value| value.value.clone());
         attributes.entry(name.clone()).or_default().extend(values);
     }
-    attributes
+    (attributes, friendly_names)
 }
 
 fn unix_now() -> i64 {

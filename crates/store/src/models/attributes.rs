@@ -362,6 +362,24 @@ impl Store {
         })
     }
 
+    /// [`Store::attribute_mappings`] of a connection the caller has loaded (a login's): its
+    /// vendor is known, so a workspace that declares no attribute costs one query.
+    pub fn connection_attribute_mappings(
+        &self,
+        connection: &roster_domain::Connection,
+        protocol: Protocol,
+    ) -> StoreResult<Vec<AttributeMapping>> {
+        self.read(|conn| {
+            load_mappings(
+                conn,
+                connection.workspace_id,
+                connection.id,
+                connection.vendor,
+                protocol,
+            )
+        })
+    }
+
     /// Sets where a connection's IdP sends an attribute for `protocol` (`Some(sources)`, `[]`
     /// maps nothing), or goes back to the default (`None`). Audited as
     /// `connection.attribute_mapping_set`; SCIM requests see it at once on this replica.
@@ -430,7 +448,7 @@ impl Store {
 }
 
 /// The vendor of a connection of the workspace (`NotFound` for another workspace's).
-fn connection_vendor(
+pub(crate) fn connection_vendor(
     conn: &mut DbConnection,
     workspace_id: WorkspaceId,
     connection_id: ConnectionId,

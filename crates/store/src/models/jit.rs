@@ -9,10 +9,21 @@
 //! a create inserts the identity (and the user); the group claims the decision passes on are
 //! reconciled with the connection's mapped IdP groups.
 //!
+//! The custom attributes the login carried go through `roster_domain::jit::attributes` (which
+//! needs the attributes the user holds and, for a SCIM-managed user, those its managing
+//! connection sources through SCIM) and are written with the profile, in one `user.updated`.
+//! A `user_ref` value (a manager) is resolved here: the IdP names a person by Roster id,
+//! externalId at the connection, userName or email, and the first of those that names exactly
+//! one user of the workspace is the reference; none is a warning, like a value of the wrong type.
+//!
 //! A refusal rolls the whole transaction back: nothing is written but the caller's login event.
 //! A test sign-in asks [`Store::jit_preview`]: the same inputs, the same decision, and no write.
 
 use diesel::prelude::*;
+use roster_domain::attributes::{AttrValue, Protocol};
+use roster_domain::jit::attributes::{
+    login_attributes, AttributeInput, AttributePlan, AttributeWarning, LoginStage,
+};
 use roster_domain::jit::{self, JitDecision, JitInput, JitRefusal, NewJitUser, ProfileUpdate};
 use roster_domain::{
     Action, Actor, Connection, ConnectionId, DisplayName, Email, GroupKind, IdentityId,
@@ -20,6 +31,7 @@ use roster_domain::{
     UserName, Workspace,
 };
 
+use super::attribute_values::{recompute_roles_after, write_edits, AttributeEdit};
 use super::group::{add_members, find_group, insert_group, remove_members, NewGroup};
 use super::mapping::{after_idp_membership_change, bind_pending};
 use super::user::{find_user, insert_user, NewUser};
@@ -37,6 +49,9 @@ pub struct JitOutcome {
     pub created: bool,
     /// An existing user was linked to this subject by this login.
     pub linked: bool,
+    /// The custom attribute values the login carried and could not write (a value of the wrong
+    /// type, a reference to nobody), for the login log.
+    pub warnings: Vec<AttributeWarning>,
 }
 
 /// Why a login did not resolve to a user.
@@ -283,20 +298,36 @@ pub(super) fn login_in_transaction(
         connection_id: connection.id.to_string(),
     };
     let loaded = load_inputs(conn, workspace, connection, claims)?;
-    let (user, created, linked) = match jit::decide(&loaded.input(workspace, connection, claims)) {
+    let decision = jit::decide(&loaded.input(workspace, connection, claims));
+    let (edits, warnings) = match (LoginStage::of(&decision), &decision) {
+        (Some(stage), JitDecision::Login { user, .. } | JitDecision::Link { user, .. }) => {
+            attribute_edits(conn, connection, stage, Some(user), claims)?
+        }
+        (Some(stage), _) => attribute_edits(conn, connection, stage, None, claims)?,
+        (None, _) => (Vec::new(), Vec::new()),
+    };
+    let (user, created, linked) = match decision {
         JitDecision::Refuse(refusal) => return Err(refusal.into()),
         JitDecision::Login { user, profile } => {
             if let Some(identity_id) = &loaded.identity_id {
                 touch_identity(conn, identity_id)?;
             }
-            (write_profile(conn, &actor, user, profile)?, false, false)
+            (
+                write_profile(conn, &actor, user, profile, &edits)?,
+                false,
+                false,
+            )
         }
         JitDecision::Link { user, profile } => {
             insert_identity(conn, &actor, connection.id, &claims.subject, user)?;
-            (write_profile(conn, &actor, user, profile)?, false, true)
+            (
+                write_profile(conn, &actor, user, profile, &edits)?,
+                false,
+                true,
+            )
         }
         JitDecision::Create(new) => {
-            let user = create_user(conn, &actor, workspace, new)?;
+            let user = create_user(conn, &actor, workspace, new, edits)?;
             insert_identity(conn, &actor, connection.id, &claims.subject, &user)?;
             (user, true, false)
         }
@@ -310,7 +341,154 @@ pub(super) fn login_in_transaction(
         user,
         created,
         linked,
+        warnings,
     })
+}
+
+/// The attribute values a login writes to `user` (`None`: the user it creates), as edits with
+/// their user references resolved, and the warnings about the values it carried and cannot
+/// write.
+fn attribute_edits(
+    conn: &mut DbConnection,
+    connection: &Connection,
+    stage: LoginStage,
+    user: Option<&User>,
+    claims: &LoginClaims,
+) -> StoreResult<(Vec<AttributeEdit>, Vec<AttributeWarning>)> {
+    if claims.attributes.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (held, scim_owned) = match user {
+        Some(user) => (held_attributes(user), scim_owned_attributes(conn, user)?),
+        None => (Vec::new(), Vec::new()),
+    };
+    let AttributePlan {
+        values,
+        mut warnings,
+    } = login_attributes(&AttributeInput {
+        stage,
+        profile_sync: connection.profile_sync,
+        claimed: &claims.attributes,
+        held: &held,
+        scim_owned: &scim_owned,
+    });
+    let mut edits = Vec::with_capacity(values.len());
+    for planned in values {
+        let value = match planned.value {
+            AttrValue::UserRef(named) => match resolve_user_ref(conn, connection, &named)? {
+                Some(user_id) => AttrValue::UserRef(user_id.to_string()),
+                None => {
+                    warnings.push(AttributeWarning {
+                        attribute: planned.definition.name.to_string(),
+                        source: planned.source,
+                        reason: format!(
+                            "{named:?} names no user of the workspace (by id, externalId, \
+                                 userName or email)"
+                        ),
+                    });
+                    continue;
+                }
+            },
+            value => value,
+        };
+        edits.push(AttributeEdit {
+            definition: planned.definition,
+            value: Some(value),
+        });
+    }
+    Ok((edits, warnings))
+}
+
+/// The names of the attributes `user` has a value for.
+fn held_attributes(user: &User) -> Vec<String> {
+    match serde_json::from_str::<serde_json::Value>(&user.attributes) {
+        Ok(serde_json::Value::Object(values)) => values
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(name, _)| name)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The names of the attributes the connection that manages `user` sources through SCIM (none
+/// for a user no connection manages, or whose managing connection is gone).
+fn scim_owned_attributes(conn: &mut DbConnection, user: &User) -> StoreResult<Vec<String>> {
+    let Some(managing) = user.managing_connection_id else {
+        return Ok(Vec::new());
+    };
+    let vendor = match super::attributes::connection_vendor(conn, user.workspace_id, managing) {
+        Ok(vendor) => vendor,
+        Err(StoreError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mappings = super::attributes::load_mappings(
+        conn,
+        user.workspace_id,
+        managing,
+        vendor,
+        Protocol::Scim,
+    )?;
+    Ok(mappings
+        .into_iter()
+        .filter(|mapping| !mapping.sources.is_empty())
+        .map(|mapping| mapping.definition.name.to_string())
+        .collect())
+}
+
+/// The user of the workspace an IdP's `user_ref` value names: by Roster id, else externalId at
+/// the connection, else userName, else email; the first key that names exactly one user.
+fn resolve_user_ref(
+    conn: &mut DbConnection,
+    connection: &Connection,
+    named: &str,
+) -> StoreResult<Option<UserId>> {
+    let workspace = connection.workspace_id.to_string();
+    let only = |ids: Vec<String>| match ids.as_slice() {
+        [one] => parse_user_id(one).map(Some),
+        _ => Ok(None),
+    };
+    if named.parse::<UserId>().is_ok() {
+        let ids = users::table
+            .filter(users::workspace_id.eq(&workspace))
+            .filter(users::id.eq(named))
+            .select(users::id)
+            .load(conn)?;
+        if let Some(id) = only(ids)? {
+            return Ok(Some(id));
+        }
+    }
+    let ids = users::table
+        .filter(users::workspace_id.eq(&workspace))
+        .filter(users::managing_connection_id.eq(connection.id.to_string()))
+        .filter(users::external_id.eq(named))
+        .select(users::id)
+        .limit(2)
+        .load(conn)?;
+    if let Some(id) = only(ids)? {
+        return Ok(Some(id));
+    }
+    if let Ok(user_name) = UserName::parse(named) {
+        let ids = users::table
+            .filter(users::workspace_id.eq(&workspace))
+            .filter(users::user_name_key.eq(user_name.key()))
+            .select(users::id)
+            .limit(2)
+            .load(conn)?;
+        if let Some(id) = only(ids)? {
+            return Ok(Some(id));
+        }
+    }
+    if let Ok(email) = Email::parse(named) {
+        let ids = users::table
+            .filter(users::workspace_id.eq(&workspace))
+            .filter(users::email_key.eq(email.key()))
+            .select(users::id)
+            .limit(2)
+            .load(conn)?;
+        return only(ids);
+    }
+    Ok(None)
 }
 
 fn touch_identity(conn: &mut DbConnection, identity_id: &str) -> Result<(), JitError> {
@@ -320,13 +498,15 @@ fn touch_identity(conn: &mut DbConnection, identity_id: &str) -> Result<(), JitE
     Ok(())
 }
 
-/// Inserts the user of [`JitDecision::Create`]; a user name taken meanwhile (the holder was
-/// looked up by the same key, so only a concurrent login can) is `user_name_conflict`.
+/// Inserts the user of [`JitDecision::Create`] with the attribute values of the login; a user
+/// name taken meanwhile (the holder was looked up by the same key, so only a concurrent login
+/// can) is `user_name_conflict`.
 fn create_user(
     conn: &mut DbConnection,
     actor: &Actor,
     workspace: &Workspace,
     new: NewJitUser,
+    attributes: Vec<AttributeEdit>,
 ) -> Result<User, JitError> {
     let new = NewUser {
         workspace_id: workspace.id,
@@ -340,7 +520,7 @@ fn create_user(
         source: Source::Jit,
         managing_connection_id: None,
         scim_attributes: "{}".to_owned(),
-        attributes: Vec::new(),
+        attributes,
     };
     insert_user(conn, actor, &new).map_err(|err| match err {
         StoreError::Conflict { detail, .. } => JitError::Refused {
@@ -440,35 +620,55 @@ fn insert_identity(
     Ok(())
 }
 
-/// Writes the profile a login decided (`None`: nothing changes) and audits the changed fields.
+/// Writes the profile a login decided (`None`: it keeps its names and email) and the attribute
+/// values it carried, audits the changed fields and announces them in one `user.updated`
+/// (profile fields by their SCIM names, attributes as `attributes.<name>`). The version moves
+/// once, whether the profile, the attributes or both changed; nothing changed writes nothing.
 fn write_profile(
     conn: &mut DbConnection,
     actor: &Actor,
     user: &User,
     profile: Option<ProfileUpdate>,
+    attributes: &[AttributeEdit],
 ) -> Result<User, JitError> {
-    let Some(profile) = profile else {
+    let mut changed: Vec<String> = Vec::new();
+    let now = Timestamp::now().as_micros();
+    if let Some(profile) = profile {
+        let ProfileUpdate {
+            given_name,
+            family_name,
+            display_name,
+            email,
+            changed: fields,
+        } = profile;
+        diesel::update(users::table.find(user.id.to_string()))
+            .set((
+                users::given_name.eq(&given_name),
+                users::family_name.eq(&family_name),
+                users::display_name.eq(&display_name),
+                users::display_name_key.eq(display_name.as_deref().map(str::to_lowercase)),
+                users::email.eq(email.as_ref().map(ToString::to_string)),
+                users::email_key.eq(email.as_ref().map(Email::key)),
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        changed.extend(fields.iter().map(|field| (*field).to_owned()));
+    }
+    // The references were resolved by the caller: none is left unresolved here.
+    let (edited, _unresolved) = write_edits(conn, user, attributes)?;
+    if !edited.changed.is_empty() && changed.is_empty() {
+        diesel::update(users::table.find(user.id.to_string()))
+            .set((
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    changed.extend(edited.changed_names());
+    if changed.is_empty() {
         return Ok(user.clone());
-    };
-    let ProfileUpdate {
-        given_name,
-        family_name,
-        display_name,
-        email,
-        changed,
-    } = profile;
-    diesel::update(users::table.find(user.id.to_string()))
-        .set((
-            users::given_name.eq(&given_name),
-            users::family_name.eq(&family_name),
-            users::display_name.eq(&display_name),
-            users::display_name_key.eq(display_name.as_deref().map(str::to_lowercase)),
-            users::email.eq(email.as_ref().map(ToString::to_string)),
-            users::email_key.eq(email.as_ref().map(Email::key)),
-            users::version.eq(users::version + 1),
-            users::updated_at.eq(Timestamp::now().as_micros()),
-        ))
-        .execute(conn)?;
+    }
     record_audit(
         conn,
         &NewAuditEvent {
@@ -481,13 +681,8 @@ fn write_profile(
         },
     )?;
     let after = find_user(conn, user.workspace_id, user.id)?;
-    events::user_event(
-        conn,
-        actor,
-        "user.updated",
-        &after,
-        Some(changed.iter().map(|c| (*c).to_owned()).collect()),
-    )?;
+    events::user_event(conn, actor, "user.updated", &after, Some(changed))?;
+    recompute_roles_after(conn, actor, user.workspace_id, user.id, &edited)?;
     Ok(after)
 }
 

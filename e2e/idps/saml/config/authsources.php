@@ -17,6 +17,13 @@ foreach ($users as $u) {
         'surname' => [$u['family_name']],
         'displayName' => [$u['given_name'] . ' ' . $u['family_name']],
     ];
+    // HR attributes, for Roster's custom attributes: short names, as Okta or OneLogin send
+    // them (an SP maps them by name).
+    foreach (['department', 'title', 'employeeNumber'] as $hr) {
+        if (isset($u[$hr]) && $u[$hr] !== '') {
+            $attrs[$hr] = [(string) $u[$hr]];
+        }
+    }
     if (!empty($u['groups'])) {
         // Multi-valued: one <AttributeValue> per group. A user without groups gets no
         // `groups` attribute at all (SimpleSAMLphp drops empty attributes anyway).

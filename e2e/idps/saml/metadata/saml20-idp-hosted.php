@@ -43,6 +43,7 @@ $metadata[$entityId] = [
                'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
         12 => ['class' => 'saml:TransientNameID'],
         // Only these reach the SP (`subject` is the NameID, not an attribute).
-        50 => ['class' => 'core:AttributeLimit', 'email', 'givenName', 'surname', 'displayName', 'uid', 'groups'],
+        50 => ['class' => 'core:AttributeLimit', 'email', 'givenName', 'surname', 'displayName', 'uid', 'groups',
+               'department', 'title', 'employeeNumber'],
     ],
 ];
