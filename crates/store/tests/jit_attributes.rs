@@ -179,7 +179,7 @@ fn a_login_sets_attributes_at_creation_and_overwrites_them_only_with_every_login
     );
     assert_eq!(
         values(&bob.user),
-        json!({"department": "Sales", "badge": 7.0})
+        json!({"department": "Sales", "badge": 7})
     );
     let before = last_position(store, &ws);
     let moved = login(
@@ -190,7 +190,7 @@ fn a_login_sets_attributes_at_creation_and_overwrites_them_only_with_every_login
     );
     assert_eq!(
         values(&moved.user),
-        json!({"department": "Support", "badge": 7.0})
+        json!({"department": "Support", "badge": 7})
     );
     assert_eq!(moved.user.version, bob.user.version + 1);
     assert_eq!(
@@ -210,7 +210,7 @@ fn a_login_sets_attributes_at_creation_and_overwrites_them_only_with_every_login
     assert_eq!(same.user.version, moved.user.version);
     assert_eq!(
         values(&same.user),
-        json!({"department": "Support", "badge": 7.0})
+        json!({"department": "Support", "badge": 7})
     );
     assert_eq!(updates(store, &ws, &bob.user, before), Vec::<Value>::new());
 
