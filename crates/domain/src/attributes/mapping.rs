@@ -83,12 +83,14 @@ pub fn check_sources(sources: &[String]) -> Result<Vec<String>, DomainError> {
 }
 
 /// Checks the URN of a custom SCIM extension schema a workspace declares: `urn:` then at least
-/// one more segment, printable, and not one of SCIM's own schemas (those are not the
-/// workspace's to define).
+/// one more segment, printable, and not one of SCIM's own schemas (the core schemas, the
+/// enterprise extension, the API messages). Entra requires custom extensions in the form
+/// `urn:ietf:params:scim:schemas:extension:<Name>:2.0:User`, so that namespace is allowed.
 pub fn check_extension_urn(urn: &str) -> Result<String, DomainError> {
     let urn = urn.trim();
     let refused = |why: &str| Err(DomainError::invalid("scimSchema", why.to_owned()));
-    if !urn.to_ascii_lowercase().starts_with("urn:") || urn.len() < 6 {
+    let lower = urn.to_ascii_lowercase();
+    if !lower.starts_with("urn:") || urn.len() < 6 {
         return refused("a SCIM extension schema is a URN (urn:…)");
     }
     if urn.len() > 200
@@ -98,11 +100,11 @@ pub fn check_extension_urn(urn: &str) -> Result<String, DomainError> {
     {
         return refused("a SCIM extension URN is at most 200 printable characters, no spaces");
     }
-    if urn
-        .to_ascii_lowercase()
-        .starts_with("urn:ietf:params:scim:")
+    if lower.starts_with("urn:ietf:params:scim:schemas:core:")
+        || lower.starts_with("urn:ietf:params:scim:api:")
+        || lower == ENTERPRISE_URN.to_ascii_lowercase()
     {
-        return refused("urn:ietf:params:scim: schemas are SCIM's own, not a workspace's");
+        return refused("that is one of SCIM's own schemas, not a workspace's extension");
     }
     Ok(urn.to_owned())
 }

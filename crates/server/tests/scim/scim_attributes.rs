@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::common::{patch_op, TestApp};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const HR: &str = "urn:acme:params:scim:schemas:extension:hr:2.0:User";
+const HR: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
 
 /// Declares department, title, manager and employeeNumber from their templates, and the custom
 /// extension's `costCenterCode` (a number) and `remote` (a boolean). Returns the attributes' ids
