@@ -39,3 +39,27 @@ pub fn user(
         updated_at: Timestamp::from_micros(0),
     }
 }
+
+/// A declared attribute `name` of `kind` (text compared without case, released, not standard,
+/// in no SCIM extension), as the protocol crates' table tests need one.
+#[expect(
+    clippy::expect_used,
+    reason = "test support: a broken fixture should fail loudly"
+)]
+pub fn attribute(
+    name: &str,
+    kind: crate::attributes::AttributeKind,
+) -> crate::attributes::AttributeDefinition {
+    crate::attributes::AttributeDefinition {
+        id: crate::AttributeId::new(),
+        workspace_id: WorkspaceId::new(),
+        name: crate::attributes::AttributeName::parse(name).expect("a valid attribute name"),
+        label: name.to_owned(),
+        kind,
+        case_exact: false,
+        released: true,
+        standard: None,
+        scim_schema: None,
+        created_at: Timestamp::from_micros(0),
+    }
+}

@@ -230,8 +230,7 @@ pub fn render_declared(
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-    use roster_domain::attributes::{AttrValue, AttributeDefinition, AttributeKind, AttributeName};
-    use roster_domain::{AttributeId, Timestamp, WorkspaceId};
+    use roster_domain::attributes::{AttrValue, AttributeKind};
 
     fn mapping(
         name: &str,
@@ -239,22 +238,7 @@ mod tests {
         sources: &[&str],
         origin: MappingOrigin,
     ) -> AttributeMapping {
-        AttributeMapping {
-            definition: AttributeDefinition {
-                id: AttributeId::new(),
-                workspace_id: WorkspaceId::new(),
-                name: AttributeName::parse(name).unwrap(),
-                label: name.to_owned(),
-                kind,
-                case_exact: false,
-                released: true,
-                standard: None,
-                scim_schema: (origin == MappingOrigin::Extension).then(|| "urn:acme:hr".to_owned()),
-                created_at: Timestamp::now(),
-            },
-            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
-            origin,
-        }
+        roster_store::testing::attribute_mapping(name, kind, sources, origin)
     }
 
     fn entra_user() -> Map<String, Value> {

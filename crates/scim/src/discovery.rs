@@ -721,7 +721,7 @@ mod tests {
 
     /// A workspace's declared extension: one attribute of every kind.
     fn declared() -> Vec<AttributeMapping> {
-        use roster_domain::attributes::{AttributeName, MappingOrigin};
+        use roster_domain::attributes::MappingOrigin;
         [
             ("badge", AttributeKind::String),
             ("costCenterCode", AttributeKind::Number),
@@ -730,21 +730,15 @@ mod tests {
             ("buddy", AttributeKind::UserRef),
         ]
         .into_iter()
-        .map(|(name, kind)| AttributeMapping {
-            definition: AttributeDefinition {
-                id: roster_domain::AttributeId::new(),
-                workspace_id: roster_domain::WorkspaceId::new(),
-                name: AttributeName::parse(name).unwrap(),
-                label: format!("The {name}"),
-                kind,
-                case_exact: false,
-                released: true,
-                standard: None,
-                scim_schema: Some(EXTENSION.to_owned()),
-                created_at: roster_domain::Timestamp::now(),
-            },
-            sources: vec![format!("{EXTENSION}:{name}")],
-            origin: MappingOrigin::Extension,
+        .map(|(name, kind)| {
+            let mut definition = roster_domain::testing::attribute(name, kind);
+            definition.label = format!("The {name}");
+            definition.scim_schema = Some(EXTENSION.to_owned());
+            AttributeMapping {
+                definition,
+                sources: vec![format!("{EXTENSION}:{name}")],
+                origin: MappingOrigin::Extension,
+            }
         })
         .collect()
     }

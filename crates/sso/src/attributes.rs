@@ -295,10 +295,8 @@ fn leaf_paths(path: String, value: &Value, depth: usize, paths: &mut BTreeSet<St
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-    use roster_store::domain::attributes::{
-        AttributeDefinition, AttributeKind, AttributeName, MappingOrigin,
-    };
-    use roster_store::domain::{AttributeId, Timestamp, WorkspaceId};
+    use roster_store::domain::attributes::{AttributeKind, MappingOrigin};
+
     use serde_json::json;
     use RawScalar::{Bool, Number, Text};
 
@@ -307,22 +305,12 @@ mod tests {
     }
 
     fn mapping(name: &str, sources: &[&str]) -> AttributeMapping {
-        AttributeMapping {
-            definition: AttributeDefinition {
-                id: AttributeId::new(),
-                workspace_id: WorkspaceId::new(),
-                name: AttributeName::parse(name).unwrap(),
-                label: name.to_owned(),
-                kind: AttributeKind::String,
-                case_exact: false,
-                released: true,
-                standard: None,
-                scim_schema: None,
-                created_at: Timestamp::from_micros(0),
-            },
-            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
-            origin: MappingOrigin::Custom,
-        }
+        roster_store::testing::attribute_mapping(
+            name,
+            AttributeKind::String,
+            sources,
+            MappingOrigin::Custom,
+        )
     }
 
     fn saml(attributes: &[(&str, Option<&str>, &[&str])]) -> SamlAttributesFixture {

@@ -31,12 +31,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use pretty_assertions::assert_eq;
-use roster_domain::attributes::{
-    AttributeDefinition, AttributeKind, AttributeName, MappingOrigin, RawScalar,
-};
-use roster_domain::{
-    AttributeId, ConnectionId, GroupsClaim, LoginClaims, LoginFailure, Timestamp, WorkspaceId,
-};
+use roster_domain::attributes::{AttributeKind, MappingOrigin, RawScalar};
+use roster_domain::{ConnectionId, GroupsClaim, LoginClaims, LoginFailure};
 use roster_outbound::{Client, NetworkPolicy, Timeouts};
 use roster_sso::oidc::{
     AuthorizationStart, CodeExchange, OidcConfig, OidcError, OidcLogin, OidcRp, TokenAuthMethod,
@@ -1405,22 +1401,7 @@ fn o21_an_oversized_discovery_document_is_refused() {
 // ---------------------------------------------------------------------------------------------
 
 fn mapping(name: &str, kind: AttributeKind, sources: &[&str]) -> AttributeMapping {
-    AttributeMapping {
-        definition: AttributeDefinition {
-            id: AttributeId::new(),
-            workspace_id: WorkspaceId::new(),
-            name: AttributeName::parse(name).unwrap(),
-            label: name.to_owned(),
-            kind,
-            case_exact: false,
-            released: true,
-            standard: None,
-            scim_schema: None,
-            created_at: Timestamp::from_micros(0),
-        },
-        sources: sources.iter().map(|s| (*s).to_owned()).collect(),
-        origin: MappingOrigin::Custom,
-    }
+    roster_store::testing::attribute_mapping(name, kind, sources, MappingOrigin::Custom)
 }
 
 impl Fixture {

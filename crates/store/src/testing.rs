@@ -207,3 +207,23 @@ impl Drop for TestStore {
         }
     }
 }
+
+/// A declared attribute `name` of `kind` read at `sources` (a custom mapping, or the declared
+/// extension's own path when `origin` is [`MappingOrigin::Extension`], in `urn:acme:hr`), as the
+/// protocol crates' extraction tests need one.
+pub fn attribute_mapping(
+    name: &str,
+    kind: roster_domain::attributes::AttributeKind,
+    sources: &[&str],
+    origin: roster_domain::attributes::MappingOrigin,
+) -> crate::AttributeMapping {
+    let mut definition = roster_domain::testing::attribute(name, kind);
+    if origin == roster_domain::attributes::MappingOrigin::Extension {
+        definition.scim_schema = Some("urn:acme:hr".to_owned());
+    }
+    crate::AttributeMapping {
+        definition,
+        sources: sources.iter().map(|source| (*source).to_owned()).collect(),
+        origin,
+    }
+}

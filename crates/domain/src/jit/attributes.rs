@@ -118,25 +118,14 @@ pub fn login_attributes(input: &AttributeInput<'_>) -> AttributePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attributes::{AttributeKind, AttributeName, RawScalar};
-    use crate::{AttributeId, Timestamp, WorkspaceId};
+    use crate::attributes::{AttributeKind, RawScalar};
+
     use pretty_assertions::assert_eq;
     use LoginStage::*;
     use ProfileSync::*;
 
     fn definition(name: &str, kind: AttributeKind) -> AttributeDefinition {
-        AttributeDefinition {
-            id: AttributeId::new(),
-            workspace_id: WorkspaceId::new(),
-            name: AttributeName::parse(name).unwrap(),
-            label: name.to_owned(),
-            kind,
-            case_exact: false,
-            released: true,
-            standard: None,
-            scim_schema: None,
-            created_at: Timestamp::from_micros(0),
-        }
+        crate::testing::attribute(name, kind)
     }
 
     /// The login of every row: `department` and `title` as text, `badge` a number that is not.

@@ -252,6 +252,19 @@ impl TestApp {
     }
 
     /// An admin API request; `path` is relative to `/api/v1/admin`.
+    /// The events of the feed about user `id` (its own and its role changes), oldest first.
+    pub fn user_events(&self, key: &str, id: &str) -> Vec<Value> {
+        let reply = self.admin(key, "GET", "/events?limit=500", None);
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["resource"]["id"] == id || event["resource"]["userId"] == id)
+            .cloned()
+            .collect()
+    }
+
     pub fn admin(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
         let bearer = format!("Bearer {key}");
         let headers = [

@@ -45,13 +45,8 @@ fn set_department(app: &TestApp, id: &str, department: &str) {
 }
 
 fn event_types_of(app: &TestApp, key: &str, id: &str) -> Vec<String> {
-    let reply = app.admin(key, "GET", "/events?limit=500", None);
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    reply.body["events"]
-        .as_array()
-        .unwrap()
+    app.user_events(key, id)
         .iter()
-        .filter(|event| event["resource"]["id"] == id || event["resource"]["userId"] == id)
         .map(|event| event["type"].as_str().unwrap().to_owned())
         .collect()
 }

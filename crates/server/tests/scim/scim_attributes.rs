@@ -62,18 +62,6 @@ fn admin_user(app: &TestApp, key: &str, id: &str) -> Value {
     user.body
 }
 
-fn user_events(app: &TestApp, key: &str, id: &str) -> Vec<Value> {
-    let reply = app.admin(key, "GET", "/events?limit=500", None);
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    reply.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|event| event["resource"]["id"] == id)
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn an_entra_user_brings_its_enterprise_and_custom_extension_attributes() {
     let app = TestApp::new();
@@ -122,7 +110,7 @@ fn an_entra_user_brings_its_enterprise_and_custom_extension_attributes() {
             "remote": true,
         })
     );
-    let events = user_events(&app, &key, &id);
+    let events = app.user_events(&key, &id);
     assert_eq!(events[0]["type"], "user.created");
     assert_eq!(events[0]["resource"]["attributes"]["department"], "Sales");
 
@@ -141,7 +129,7 @@ fn an_entra_user_brings_its_enterprise_and_custom_extension_attributes() {
         admin_user(&app, &key, &id)["attributes"]["department"],
         "Finance"
     );
-    let events = user_events(&app, &key, &id);
+    let events = app.user_events(&key, &id);
     let updated = events.last().unwrap();
     assert_eq!(updated["type"], "user.updated");
     let changed: Vec<&str> = updated["changed"]
@@ -198,7 +186,7 @@ fn a_misfit_in_a_declared_extension_is_refused_whole_and_a_mapped_one_is_a_warni
     assert_eq!(created.status, 201, "{:#}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
     let before = admin_user(&app, &key, &id);
-    let events_before = user_events(&app, &key, &id).len();
+    let events_before = app.user_events(&key, &id).len();
 
     // One PATCH that changes the department and puts text in the number: 400, nothing applied.
     let refused = app.scim(
@@ -215,7 +203,7 @@ fn a_misfit_in_a_declared_extension_is_refused_whole_and_a_mapped_one_is_a_warni
     assert!(detail.contains(&format!("{HR}:costCenterCode")), "{detail}");
     assert!(detail.contains("must be a number"), "{detail}");
     assert_eq!(admin_user(&app, &key, &id), before);
-    assert_eq!(user_events(&app, &key, &id).len(), events_before);
+    assert_eq!(app.user_events(&key, &id).len(), events_before);
 
     // The same on create: no user.
     let mut body = entra_user("bob@acme.test", "Sales", None);
