@@ -193,6 +193,7 @@ impl ParsedUser {
             source: roster_domain::Source::Scim,
             managing_connection_id: Some(connection_id),
             scim_attributes: Value::Object(self.extras).to_string(),
+            attributes: Vec::new(),
         }
     }
 
@@ -234,6 +235,7 @@ impl ParsedUser {
                 email: self.email,
                 active: self.active.unwrap_or(current.lifecycle.is_active()),
                 scim_attributes: Value::Object(self.extras).to_string(),
+                attributes: Vec::new(),
                 changed,
                 note,
             },

@@ -111,6 +111,7 @@ fn deactivation() -> UserUpdate {
         email: None,
         active: false,
         scim_attributes: "{}".to_owned(),
+        attributes: Vec::new(),
         changed: vec!["active".to_owned()],
         note: serde_json::json!({}),
     }

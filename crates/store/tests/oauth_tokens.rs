@@ -686,6 +686,7 @@ fn scim_deactivation_and_delete_revoke_grants() {
                     email: None,
                     active: false,
                     scim_attributes: "{}".to_owned(),
+                    attributes: Vec::new(),
                     changed: vec!["active".to_owned()],
                     note: serde_json::json!({}),
                 }))

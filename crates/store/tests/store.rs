@@ -880,12 +880,12 @@ fn attribute_definitions_are_unique_per_workspace_and_audited() {
 /// brings both back as they were.
 #[test]
 fn attributes_and_their_values_survive_export_and_import() {
-    use roster_store::domain::attributes::{NewAttributeDefinition, StandardAttribute};
-    use roster_store::AttributeValues;
+    use roster_store::domain::attributes::{AttrValue, NewAttributeDefinition, StandardAttribute};
+    use roster_store::AttributeEdit;
     let source = TestStore::new();
     let acme = source.workspace("acme");
     let store = &source.store;
-    store
+    let department = store
         .create_attribute(
             &Actor::Cli,
             acme.id,
@@ -895,18 +895,15 @@ fn attributes_and_their_values_survive_export_and_import() {
     let ann = store
         .create_user(&Actor::Cli, &new_user(acme.id, "ann"))
         .unwrap();
-    let mut values = serde_json::Map::new();
-    values.insert("department".into(), serde_json::json!("Sales"));
     store
         .set_user_attributes(
             &Actor::Cli,
             acme.id,
             ann.id,
-            &AttributeValues {
-                values,
-                changed: vec!["department".into()],
-                referenced_users: Vec::new(),
-            },
+            &[AttributeEdit {
+                definition: department,
+                value: Some(AttrValue::Text("Sales".into())),
+            }],
         )
         .unwrap();
     let export = store.export_workspace(acme.id).unwrap();

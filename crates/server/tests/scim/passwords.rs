@@ -277,6 +277,7 @@ fn a_stored_password_is_never_returned_or_exported() {
                     email: current.email.clone(),
                     active: true,
                     scim_attributes: stored.to_string(),
+                    attributes: Vec::new(),
                     changed: vec![],
                     note: json!({}),
                 }))
