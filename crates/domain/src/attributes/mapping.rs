@@ -271,6 +271,8 @@ mod tests {
     #[test]
     fn which_sources_an_attribute_takes() {
         let custom = vec!["dept".to_owned()];
+        // A table's row type, spelled once where it is read.
+        #[allow(clippy::type_complexity)]
         #[rustfmt::skip]
         let cases: &[(Protocol, Option<StandardAttribute>, Option<&str>, Option<&[String]>, &[&str], MappingOrigin)] = &[
             // The admin's override wins, even an empty one.
