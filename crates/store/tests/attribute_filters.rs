@@ -456,3 +456,36 @@ fn a_mistyped_custom_comparison_is_an_invalid_filter() {
         );
     }
 }
+
+/// An import rebuilds the index from the values it brings (in bulk), so the imported directory
+/// filters and sorts as the exported one did.
+#[test]
+fn an_imported_directory_filters_through_its_rebuilt_index() {
+    let f = directory();
+    let export = f.db.store.export_workspace(f.workspace_id).unwrap();
+    let target = TestStore::new();
+    let imported = target.store.import_workspace(&Actor::Cli, &export).unwrap();
+    let there = Fixture {
+        scope: ScimScope {
+            workspace_id: imported.id,
+            ..f.scope
+        },
+        ..f
+    };
+    let there = Fixture {
+        db: target,
+        ..there
+    };
+    assert_eq!(
+        there.matching(there.compare("department", CompareOp::Eq, t("Sales"))),
+        ["ann", "bob"]
+    );
+    assert_eq!(
+        there.matching(there.compare("skills", CompareOp::Eq, t("sql"))),
+        ["ann"]
+    );
+    assert_eq!(
+        there.matching(there.compare("costCenterCode", CompareOp::Lt, Value::Number(0.0))),
+        ["bob"]
+    );
+}
