@@ -329,6 +329,27 @@ impl Query<UserAttr> {
     }
 }
 
+impl Filter<UserAttr> {
+    /// Whether only users holding a value of a custom attribute can match: the filter is that
+    /// attribute's comparison (other than `ne`) or presence, or a conjunction with one. Their
+    /// matches can then be read from the attribute's index, however many users the directory
+    /// holds.
+    pub fn narrowed_by_custom_attribute(&self) -> bool {
+        match self {
+            Filter::And(a, b) => {
+                a.narrowed_by_custom_attribute() || b.narrowed_by_custom_attribute()
+            }
+            Filter::Compare {
+                attr: UserAttr::Custom { .. },
+                op,
+                ..
+            } => *op != CompareOp::Ne,
+            Filter::Present(UserAttr::Custom { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 /// One page of results and the number of all matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {
@@ -491,6 +512,59 @@ mod tests {
         ] {
             let key = key.to_owned();
             assert_eq!(key >= lower && key < upper, inside, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn which_filters_only_users_with_a_custom_value_match() {
+        let custom = UserAttr::Custom {
+            id: AttributeId::new(),
+            kind: AttributeKind::String,
+            case_exact: false,
+        };
+        let compare = |attr, op| Filter::Compare {
+            attr,
+            op,
+            value: Value::Text("x".into()),
+        };
+        let and = |a, b| Filter::And(Box::new(a), Box::new(b));
+        let or = |a, b| Filter::Or(Box::new(a), Box::new(b));
+        let not = |a| Filter::Not(Box::new(a));
+        for (filter, narrowed) in [
+            (compare(custom, CompareOp::Eq), true),
+            (compare(custom, CompareOp::Sw), true),
+            (Filter::Present(custom), true),
+            (
+                and(
+                    compare(UserAttr::UserName, CompareOp::Co),
+                    compare(custom, CompareOp::Gt),
+                ),
+                true,
+            ),
+            (
+                and(Filter::All, and(Filter::All, Filter::Present(custom))),
+                true,
+            ),
+            // Users without a value match these.
+            (compare(custom, CompareOp::Ne), false),
+            (not(compare(custom, CompareOp::Eq)), false),
+            (not(Filter::Present(custom)), false),
+            (
+                or(
+                    compare(custom, CompareOp::Eq),
+                    compare(UserAttr::UserName, CompareOp::Eq),
+                ),
+                false,
+            ),
+            // Not custom at all.
+            (compare(UserAttr::DisplayName, CompareOp::Eq), false),
+            (Filter::All, false),
+        ] {
+            assert_eq!(
+                filter.narrowed_by_custom_attribute(),
+                narrowed,
+                "{filter:?}"
+            );
         }
     }
 }

@@ -219,7 +219,10 @@ fn custom_equality_page(
         .collect()
 }
 
-/// How many users `scope` sees whose attribute `id` has the index key `key`.
+/// How many users `scope` sees whose attribute `id` has the index key `key`: the matches read
+/// as the page reads them, from the attribute's index in user id order, and counted here. Not
+/// `COUNT(*)`: without an order to keep, SQLite (which has no statistics here) drives that join
+/// from the workspace's users and probes the index once per user, a scan of the directory.
 fn custom_equality_count(
     conn: &mut DbConnection,
     scope: ScimScope,
@@ -227,11 +230,31 @@ fn custom_equality_count(
     key: &str,
 ) -> StoreResult<i64> {
     use crate::schema::user_attribute_values as values;
-    Ok(visible_to!(scope, values::table.inner_join(users::table))
+    let matches: Vec<String> = visible_to!(scope, values::table.inner_join(users::table))
         .filter(values::attribute_id.eq(id.to_string()))
         .filter(values::sort_key.eq(key.to_owned()))
-        .count()
-        .get_result(conn)?)
+        .order(values::user_id.asc())
+        .select(values::user_id)
+        .load(conn)?;
+    Ok(i64::try_from(matches.len()).unwrap_or(i64::MAX))
+}
+
+/// How many users `scope` sees match `filter`, one that only users with a value of a custom
+/// attribute match: their ids read in id order and counted. In that order SQLite reads the
+/// matches from the attribute's index and looks their users up; asked for `COUNT(*)`, it scans
+/// the workspace's users instead and checks each against the index's matches.
+fn count_by_ids(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    filter: &Filter<UserAttr>,
+) -> StoreResult<i64> {
+    let predicate = user_predicate(filter).map_err(|err| StoreError::InvalidFilter(err.0))?;
+    let ids: Vec<String> = visible(scope)
+        .filter(predicate)
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)?;
+    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
 }
 
 /// `If-Match`: the version the client last saw must be the current one.
@@ -293,6 +316,9 @@ impl Store {
                 .map(UserRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
             self.with_total(scope, query, items, || {
+                if query.filter.narrowed_by_custom_attribute() {
+                    return count_by_ids(conn, scope, &query.filter);
+                }
                 Ok(visible(scope)
                     .filter(predicate(query)?)
                     .count()
@@ -769,6 +795,158 @@ mod tests {
         ];
         for attributes in kept {
             assert_eq!(scrubbed(attributes.clone()), (attributes.clone(), false));
+        }
+    }
+}
+
+/// The query plans of custom attribute filters on SQLite, whose planner has no statistics here
+/// (nothing runs `ANALYZE`): what it picks for an empty database it picks for a million users.
+/// PostgreSQL plans by statistics, so the bench measures it instead.
+#[cfg(test)]
+mod plans {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+    use diesel::sql_types::Text;
+    use roster_domain::query::Value;
+
+    use super::*;
+    use crate::testing::TestStore;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// Runs `queries` on one connection and returns each statement's SQL with its plan.
+    fn plans(
+        db: &TestStore,
+        queries: impl FnOnce(&mut DbConnection) -> StoreResult<()>,
+    ) -> Vec<(String, Vec<String>)> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        db.read_rows(|conn| {
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    let text = query.to_string();
+                    let sql = text.split(" -- binds:").next().unwrap_or_default();
+                    sink.lock().unwrap().push(sql.to_owned());
+                }
+            });
+            queries(conn)?;
+            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+            let statements = seen.lock().unwrap().clone();
+            statements
+                .into_iter()
+                .map(|sql| {
+                    let steps: Vec<PlanStep> =
+                        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(conn)?;
+                    Ok((sql, steps.into_iter().map(|step| step.detail).collect()))
+                })
+                .collect()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn custom_attribute_filters_read_the_attribute_index() {
+        let db = TestStore::new();
+        if !db.url.starts_with("sqlite") {
+            return;
+        }
+        let workspace = db.workspace("acme");
+        let connection = db.scim_connection(workspace.id, "Entra", true, false);
+        let scope = ScimScope {
+            workspace_id: workspace.id,
+            connection_id: connection.id,
+        };
+        let id = AttributeId::new();
+        let department = UserAttr::Custom {
+            id,
+            kind: AttributeKind::String,
+            case_exact: false,
+        };
+        let sales = Filter::Compare {
+            attr: department,
+            op: CompareOp::Eq,
+            value: Value::Text("Sales".into()),
+        };
+        let last = Some(UserId::new().to_string());
+        let planned = plans(&db, |conn| {
+            let after = Page::After {
+                last_id: last,
+                limit: 100,
+            };
+            custom_equality_page(conn, scope, id, "sales", &after)?;
+            let offset = Page::Offset {
+                offset: 500,
+                limit: 100,
+            };
+            custom_equality_page(conn, scope, id, "sales", &offset)?;
+            custom_equality_count(conn, scope, id, "sales")?;
+            // The general path: the same `eq` inside `and`, and a sort by the attribute.
+            let general = Filter::And(
+                Box::new(sales.clone()),
+                Box::new(Filter::Present(UserAttr::ExternalId)),
+            );
+            let predicate = crate::filter::user_predicate(&general)
+                .map_err(|err| StoreError::InvalidFilter(err.0))?;
+            visible(scope)
+                .filter(predicate)
+                .order(users::id.asc())
+                .limit(100)
+                .select(UserRow::as_select())
+                .load(conn)?;
+            assert!(general.narrowed_by_custom_attribute());
+            count_by_ids(conn, scope, &general)?;
+            sort_users(visible(scope), department, SortOrder::Ascending)
+                .limit(100)
+                .select(UserRow::as_select())
+                .load(conn)?;
+            let predicate = crate::filter::user_predicate(&sales)
+                .map_err(|err| StoreError::InvalidFilter(err.0))?;
+            sort_users(
+                visible(scope).filter(predicate),
+                department,
+                SortOrder::Ascending,
+            )
+            .limit(100)
+            .select(UserRow::as_select())
+            .load(conn)?;
+            Ok(())
+        });
+        for (sql, plan) in &planned {
+            // `cargo test -- --nocapture` shows them.
+            println!("{sql}\n  {}\n", plan.join("\n  "));
+        }
+        let [after, offset, count, general, general_count, _sorted, filtered_sort] =
+            planned.as_slice()
+        else {
+            panic!("seven statements: {planned:#?}");
+        };
+        let by_key = "SEARCH user_attribute_values USING COVERING INDEX \
+                      user_attribute_values_key_idx (attribute_id=? AND sort_key=?";
+        for (sql, plan) in [after, offset, count] {
+            assert!(plan[0].starts_with(by_key), "{sql}: {plan:#?}");
+            assert!(
+                plan[1].starts_with("SEARCH users USING ") && plan[1].contains("id=?)"),
+                "{sql}: {plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{sql}: {plan:#?}"
+            );
+        }
+        // The general path reads the matches from the index once (`LIST SUBQUERY`), then
+        // looks their users up by id (no scan of the directory).
+        for (sql, plan) in [general, general_count, filtered_sort] {
+            assert!(
+                plan[0].contains("(managing_connection_id=? AND id=?)")
+                    && plan[1] == "LIST SUBQUERY 1"
+                    && plan[2].starts_with(by_key),
+                "{sql}: {plan:#?}"
+            );
         }
     }
 }
