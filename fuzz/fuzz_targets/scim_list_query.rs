@@ -35,7 +35,7 @@ fn pairs(text: &str) -> Vec<(String, String)> {
 }
 
 fn check<R: Translate>(params: &ListParams, settings: &ScimSettings) {
-    let Ok(request) = params.parse::<R>(settings, Declared::none()) else {
+    let Ok(request) = params.parse::<R>(settings, &Declared::none()) else {
         return;
     };
     let (_, limit) = request.query.page.first_and_limit();
@@ -55,7 +55,7 @@ fn check<R: Translate>(params: &ListParams, settings: &ScimSettings) {
         ..params.clone()
     };
     assert!(
-        again.parse::<R>(settings, Declared::none()).is_ok(),
+        again.parse::<R>(settings, &Declared::none()).is_ok(),
         "the nextCursor {next:?} must be accepted"
     );
 }

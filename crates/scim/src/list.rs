@@ -105,7 +105,7 @@ impl ListParams {
     pub fn parse<R: Translate>(
         &self,
         settings: &ScimSettings,
-        declared: Declared<'_>,
+        declared: &Declared<'_>,
     ) -> Result<ListRequest<R::Attr>, ScimError> {
         let filter = match self.filter.as_deref().map(str::trim) {
             None | Some("") => DomainFilter::All,
@@ -314,7 +314,7 @@ mod tests {
     /// The page a user listing with these parameters reads, or the scimType it is refused with.
     fn page(pairs: &[(&str, &str)]) -> Result<Page, Option<ScimType>> {
         params(pairs)
-            .parse::<UserResource>(&settings(), Declared::none())
+            .parse::<UserResource>(&settings(), &Declared::none())
             .map(|request| request.query.page)
             .map_err(|err| {
                 assert_eq!(err.status, 400, "{pairs:?}: {err}");
@@ -392,7 +392,7 @@ mod tests {
         }
         let huge = "é".repeat(100_000);
         let err = params(&[("cursor", &huge)])
-            .parse::<UserResource>(&settings(), Declared::none())
+            .parse::<UserResource>(&settings(), &Declared::none())
             .map(|_| ())
             .unwrap_err();
         assert_eq!(err.scim_type, Some(ScimType::InvalidCursor));
@@ -463,7 +463,7 @@ mod tests {
             assert_eq!(page(&pairs), want, "{pairs:?}");
         }
         let groups =
-            params(&[("sortBy", "members")]).parse::<GroupResource>(&settings(), Declared::none());
+            params(&[("sortBy", "members")]).parse::<GroupResource>(&settings(), &Declared::none());
         assert_eq!(
             groups.map(|_| ()).map_err(|e| e.scim_type),
             Err(Some(ScimType::InvalidValue))
@@ -477,7 +477,7 @@ mod tests {
             let mut pairs = vec![("cursor", ""), ("count", "2")];
             pairs.extend(sort.map(|s| ("sortBy", s)));
             let request = params(&pairs)
-                .parse::<UserResource>(&settings, Declared::none())
+                .parse::<UserResource>(&settings, &Declared::none())
                 .unwrap();
             let page = list_response(&request, vec![json!({}), json!({})], Some(ID.into()), 9);
             let next = page["nextCursor"].as_str().unwrap_or_default().to_owned();
@@ -485,7 +485,7 @@ mod tests {
             again.extend(sort.map(|s| ("sortBy", s)));
             assert!(
                 params(&again)
-                    .parse::<UserResource>(&settings, Declared::none())
+                    .parse::<UserResource>(&settings, &Declared::none())
                     .is_ok(),
                 "{next}"
             );

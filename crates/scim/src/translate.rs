@@ -13,6 +13,8 @@
 //! are depends on the connection, so translation takes them ([`Declared`]). An enterprise
 //! attribute the workspace has not declared is refused with a detail that says to declare it.
 
+use std::cell::OnceCell;
+
 use roster_domain::attributes::ENTERPRISE_URN;
 use roster_domain::query::{
     key_match, CompareOp as Op, Filter as Q, GroupAttr, UserAttr, Value as V,
@@ -27,20 +29,41 @@ use crate::patch::ENTERPRISE_ONLY;
 
 /// The custom attributes a workspace declares, each with where this connection's SCIM sends it:
 /// what a user filter or sort may name beyond the fixed schema.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct Declared<'a> {
     attributes: &'a [AttributeMapping],
+    /// Each SCIM source's [`path_key`] with its attribute's position: parsed once, when a filter
+    /// first names something that is not a fixed attribute (a `userName eq` never needs them).
+    sources: OnceCell<Vec<(String, usize)>>,
 }
 
 impl<'a> Declared<'a> {
     /// The attributes of a SCIM principal's connection (`ScimConnection::attributes`).
     pub fn new(attributes: &'a [AttributeMapping]) -> Self {
-        Self { attributes }
+        Self {
+            attributes,
+            sources: OnceCell::new(),
+        }
     }
 
     /// No custom attributes (group listings, and tests of the fixed schema).
     pub fn none() -> Self {
         Self::default()
+    }
+
+    fn sources(&self) -> &[(String, usize)] {
+        self.sources.get_or_init(|| {
+            self.attributes
+                .iter()
+                .enumerate()
+                .flat_map(|(at, mapping)| {
+                    mapping
+                        .sources
+                        .iter()
+                        .filter_map(move |source| Some((path_key(&parse_path(source).ok()?), at)))
+                })
+                .collect()
+        })
     }
 
     /// The declared attribute `path` names: an attribute of a declared extension by its own path,
@@ -58,13 +81,10 @@ impl<'a> Declared<'a> {
                 _ => false,
             }
         });
-        let wanted = path_key(path);
         in_extension.or_else(|| {
-            self.attributes.iter().find(|mapping| {
-                mapping.sources.iter().any(|source| {
-                    parse_path(source).is_ok_and(|source| path_key(&source) == wanted)
-                })
-            })
+            let wanted = path_key(path);
+            let (_, at) = self.sources().iter().find(|(key, _)| *key == wanted)?;
+            self.attributes.get(*at)
         })
     }
 
@@ -124,15 +144,15 @@ pub trait Resource {
 
 /// Translation of filters and sort keys; `declared` are the custom attributes a filter may name.
 pub trait Translate: Resource {
-    fn filter(filter: &Filter, declared: Declared<'_>) -> Result<Q<Self::Attr>, ScimError>;
-    fn sort_attr(name: &str, declared: Declared<'_>) -> Result<Self::Attr, ScimError>;
+    fn filter(filter: &Filter, declared: &Declared<'_>) -> Result<Q<Self::Attr>, ScimError>;
+    fn sort_attr(name: &str, declared: &Declared<'_>) -> Result<Self::Attr, ScimError>;
     /// Whether this type can be filtered on `path` at all.
-    fn filterable(path: &AttrPath, declared: Declared<'_>) -> bool;
+    fn filterable(path: &AttrPath, declared: &Declared<'_>) -> bool;
 
     /// Whether every attribute `filter` names is one this type can be filtered on: a filter
     /// that names another type's attributes does not apply to this type (`/.search` leaves the
     /// type out instead of refusing the request).
-    fn applies(filter: &Filter, declared: Declared<'_>) -> bool {
+    fn applies(filter: &Filter, declared: &Declared<'_>) -> bool {
         match filter {
             Filter::And(a, b) | Filter::Or(a, b) => {
                 Self::applies(a, declared) && Self::applies(b, declared)
@@ -162,7 +182,7 @@ const USER_FILTERABLE: &str =
 const GROUP_FILTERABLE: &str = "id, displayName, externalId, meta.created, meta.lastModified";
 
 /// What a user filter may name: the fixed attributes, then the declared ones.
-fn user_filterable(declared: Declared<'_>) -> String {
+fn user_filterable(declared: &Declared<'_>) -> String {
     let custom = declared.paths();
     if custom.is_empty() {
         USER_FILTERABLE.to_owned()
@@ -199,7 +219,7 @@ fn schema_is(path: &AttrPath, schema: &str) -> bool {
 }
 
 /// The user attribute `path` names: a fixed one, else a declared one.
-fn user_attr(path: &AttrPath, declared: Declared<'_>) -> Result<UserAttr, String> {
+fn user_attr(path: &AttrPath, declared: &Declared<'_>) -> Result<UserAttr, String> {
     if let Some(attr) = fixed_user_attr(path) {
         return Ok(attr);
     }
@@ -215,7 +235,7 @@ fn user_attr(path: &AttrPath, declared: Declared<'_>) -> Result<UserAttr, String
 }
 
 /// Why a user filter cannot name `path` (the detail of the 400).
-fn why_not(path: &AttrPath, declared: Declared<'_>) -> String {
+fn why_not(path: &AttrPath, declared: &Declared<'_>) -> String {
     let filterable = user_filterable(declared);
     let enterprise = path_key(path)
         .strip_prefix(&format!("{}:", ENTERPRISE_URN.to_ascii_lowercase()))
@@ -402,11 +422,11 @@ fn email_element_filter(filter: &Filter) -> Result<Q<UserAttr>, ScimError> {
 }
 
 impl Translate for UserResource {
-    fn filterable(path: &AttrPath, declared: Declared<'_>) -> bool {
+    fn filterable(path: &AttrPath, declared: &Declared<'_>) -> bool {
         user_attr(path, declared).is_ok()
     }
 
-    fn filter(filter: &Filter, declared: Declared<'_>) -> Result<Q<UserAttr>, ScimError> {
+    fn filter(filter: &Filter, declared: &Declared<'_>) -> Result<Q<UserAttr>, ScimError> {
         let attr = |path| user_attr(path, declared).map_err(ScimError::invalid_filter);
         Ok(match filter {
             Filter::And(a, b) => Q::And(
@@ -432,7 +452,7 @@ impl Translate for UserResource {
         })
     }
 
-    fn sort_attr(name: &str, declared: Declared<'_>) -> Result<UserAttr, ScimError> {
+    fn sort_attr(name: &str, declared: &Declared<'_>) -> Result<UserAttr, ScimError> {
         let path =
             parse_path(name).map_err(|err| ScimError::invalid_value(format!("sortBy: {err}")))?;
         user_attr(&path, declared).map_err(|_| {
@@ -445,13 +465,13 @@ impl Translate for UserResource {
 }
 
 impl Translate for GroupResource {
-    fn filterable(path: &AttrPath, _: Declared<'_>) -> bool {
+    fn filterable(path: &AttrPath, _: &Declared<'_>) -> bool {
         group_attr(path).is_ok()
     }
 
     /// Groups have no custom attributes: `declared` is not consulted.
-    fn filter(filter: &Filter, _: Declared<'_>) -> Result<Q<GroupAttr>, ScimError> {
-        let none = Declared::none();
+    fn filter(filter: &Filter, _: &Declared<'_>) -> Result<Q<GroupAttr>, ScimError> {
+        let none = &Declared::none();
         Ok(match filter {
             Filter::And(a, b) => Q::And(
                 Box::new(Self::filter(a, none)?),
@@ -474,7 +494,7 @@ impl Translate for GroupResource {
         })
     }
 
-    fn sort_attr(name: &str, _: Declared<'_>) -> Result<GroupAttr, ScimError> {
+    fn sort_attr(name: &str, _: &Declared<'_>) -> Result<GroupAttr, ScimError> {
         let path =
             parse_path(name).map_err(|err| ScimError::invalid_value(format!("sortBy: {err}")))?;
         group_attr(&path).map_err(|_| {
@@ -518,12 +538,12 @@ mod tests {
         for (text, users, groups) in table {
             let filter = parse_filter(text).unwrap();
             assert_eq!(
-                UserResource::applies(&filter, Declared::none()),
+                UserResource::applies(&filter, &Declared::none()),
                 users,
                 "{text} on Users"
             );
             assert_eq!(
-                GroupResource::applies(&filter, Declared::none()),
+                GroupResource::applies(&filter, &Declared::none()),
                 groups,
                 "{text} on Groups"
             );
@@ -656,7 +676,7 @@ mod tests {
         for (text, want) in cases {
             let filter = parse_filter(&text).unwrap();
             assert_eq!(
-                UserResource::filter(&filter, Declared::new(&declared)),
+                UserResource::filter(&filter, &Declared::new(&declared)),
                 Ok(want),
                 "{text}"
             );
@@ -689,7 +709,7 @@ mod tests {
         ];
         for (attributes, text, want) in cases {
             let filter = parse_filter(&text).unwrap();
-            let error = UserResource::filter(&filter, Declared::new(attributes)).unwrap_err();
+            let error = UserResource::filter(&filter, &Declared::new(attributes)).unwrap_err();
             assert_eq!(
                 (error.status, error.scim_type),
                 (400, Some(crate::error::ScimType::InvalidFilter)),
@@ -704,7 +724,7 @@ mod tests {
     #[test]
     fn declared_attributes_sort_and_apply_to_users_only() {
         let declared = workspace();
-        let declared_here = Declared::new(&declared);
+        let declared_here = &Declared::new(&declared);
         assert_eq!(
             UserResource::sort_attr("urn:acme:hr:badge", declared_here),
             Ok(custom(&declared, "badge"))
@@ -718,7 +738,7 @@ mod tests {
         assert_eq!(error.scim_type, Some(crate::error::ScimType::InvalidValue));
         let filter = parse_filter(r#"department eq "Sales""#).unwrap();
         assert!(UserResource::applies(&filter, declared_here));
-        assert!(!UserResource::applies(&filter, Declared::none()));
+        assert!(!UserResource::applies(&filter, &Declared::none()));
         assert!(!GroupResource::applies(&filter, declared_here));
     }
 }

@@ -25,7 +25,7 @@ async fn list(
     settings: SettingsData,
     params: ListParams,
 ) -> Result<HttpResponse, ScimError> {
-    let request = params.parse::<GroupResource>(&settings, Declared::none())?;
+    let request = params.parse::<GroupResource>(&settings, &Declared::none())?;
     let body = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,

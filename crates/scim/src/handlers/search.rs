@@ -23,7 +23,7 @@ use crate::user_resource::render_user;
 fn applicable<R: Translate>(
     params: &ListParams,
     settings: &ScimSettings,
-    declared: Declared<'_>,
+    declared: &Declared<'_>,
 ) -> Result<Option<ListRequest<R::Attr>>, ScimError> {
     match params.parse::<R>(settings, declared) {
         Ok(request) => Ok(Some(request)),
@@ -62,8 +62,8 @@ pub async fn root_search(
         ));
     }
     let declared = Declared::new(&client.principal.connection.attributes);
-    let users = applicable::<UserResource>(&params, &settings, declared)?;
-    let groups = applicable::<GroupResource>(&params, &settings, Declared::none())?;
+    let users = applicable::<UserResource>(&params, &settings, &declared)?;
+    let groups = applicable::<GroupResource>(&params, &settings, &Declared::none())?;
     let Some(reference) = users
         .as_ref()
         .map(|r| (r.start_index, page_of(r), r.projection.clone()))

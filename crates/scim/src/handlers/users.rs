@@ -26,7 +26,7 @@ async fn list(
     params: ListParams,
 ) -> Result<HttpResponse, ScimError> {
     let declared = Declared::new(&client.principal.connection.attributes);
-    let request = params.parse::<UserResource>(&settings, declared)?;
+    let request = params.parse::<UserResource>(&settings, &declared)?;
     let scope = client.scope();
     let query = request.query.clone();
     let listing = if query.is_unique_lookup() {
