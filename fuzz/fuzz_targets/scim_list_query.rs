@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use roster_scim::list::{list_response, ListParams};
-use roster_scim::translate::{GroupResource, Translate, UserResource};
+use roster_scim::translate::{Declared, GroupResource, Translate, UserResource};
 use roster_scim::ScimSettings;
 use serde_json::{json, Value};
 
@@ -35,7 +35,7 @@ fn pairs(text: &str) -> Vec<(String, String)> {
 }
 
 fn check<R: Translate>(params: &ListParams, settings: &ScimSettings) {
-    let Ok(request) = params.parse::<R>(settings) else {
+    let Ok(request) = params.parse::<R>(settings, &Declared::none()) else {
         return;
     };
     let (_, limit) = request.query.page.first_and_limit();
@@ -55,7 +55,7 @@ fn check<R: Translate>(params: &ListParams, settings: &ScimSettings) {
         ..params.clone()
     };
     assert!(
-        again.parse::<R>(settings).is_ok(),
+        again.parse::<R>(settings, &Declared::none()).is_ok(),
         "the nextCursor {next:?} must be accepted"
     );
 }

@@ -17,7 +17,7 @@ use crate::error::{ScimError, ScimType};
 use crate::filter::parse_filter;
 use crate::projection::Projection;
 use crate::settings::ScimSettings;
-use crate::translate::Translate;
+use crate::translate::{Declared, Translate};
 
 /// A parsed list request.
 #[derive(Debug, Clone)]
@@ -100,10 +100,12 @@ impl ListParams {
         Ok(params)
     }
 
-    /// Validates and translates into a store query for resource type `R`.
+    /// Validates and translates into a store query for resource type `R`; `declared` are the
+    /// custom attributes a filter or sort may name.
     pub fn parse<R: Translate>(
         &self,
         settings: &ScimSettings,
+        declared: &Declared<'_>,
     ) -> Result<ListRequest<R::Attr>, ScimError> {
         let filter = match self.filter.as_deref().map(str::trim) {
             None | Some("") => DomainFilter::All,
@@ -114,7 +116,7 @@ impl ListParams {
                         settings.max_filter_length
                     )));
                 }
-                R::filter(&parse_filter(text)?)?
+                R::filter(&parse_filter(text)?, declared)?
             }
         };
         let integer = |name: &str, value: &Option<String>| -> Result<Option<i64>, ScimError> {
@@ -157,7 +159,7 @@ impl ListParams {
                         )))
                     }
                 };
-                Some((R::sort_attr(name)?, order))
+                Some((R::sort_attr(name, declared)?, order))
             }
         };
         let projection = Projection::parse(
@@ -312,7 +314,7 @@ mod tests {
     /// The page a user listing with these parameters reads, or the scimType it is refused with.
     fn page(pairs: &[(&str, &str)]) -> Result<Page, Option<ScimType>> {
         params(pairs)
-            .parse::<UserResource>(&settings())
+            .parse::<UserResource>(&settings(), &Declared::none())
             .map(|request| request.query.page)
             .map_err(|err| {
                 assert_eq!(err.status, 400, "{pairs:?}: {err}");
@@ -390,7 +392,7 @@ mod tests {
         }
         let huge = "é".repeat(100_000);
         let err = params(&[("cursor", &huge)])
-            .parse::<UserResource>(&settings())
+            .parse::<UserResource>(&settings(), &Declared::none())
             .map(|_| ())
             .unwrap_err();
         assert_eq!(err.scim_type, Some(ScimType::InvalidCursor));
@@ -460,7 +462,8 @@ mod tests {
         for (pairs, want) in cases {
             assert_eq!(page(&pairs), want, "{pairs:?}");
         }
-        let groups = params(&[("sortBy", "members")]).parse::<GroupResource>(&settings());
+        let groups =
+            params(&[("sortBy", "members")]).parse::<GroupResource>(&settings(), &Declared::none());
         assert_eq!(
             groups.map(|_| ()).map_err(|e| e.scim_type),
             Err(Some(ScimType::InvalidValue))
@@ -473,13 +476,17 @@ mod tests {
         for sort in [None, Some("userName")] {
             let mut pairs = vec![("cursor", ""), ("count", "2")];
             pairs.extend(sort.map(|s| ("sortBy", s)));
-            let request = params(&pairs).parse::<UserResource>(&settings).unwrap();
+            let request = params(&pairs)
+                .parse::<UserResource>(&settings, &Declared::none())
+                .unwrap();
             let page = list_response(&request, vec![json!({}), json!({})], Some(ID.into()), 9);
             let next = page["nextCursor"].as_str().unwrap_or_default().to_owned();
             let mut again = vec![("cursor", next.as_str()), ("count", "2")];
             again.extend(sort.map(|s| ("sortBy", s)));
             assert!(
-                params(&again).parse::<UserResource>(&settings).is_ok(),
+                params(&again)
+                    .parse::<UserResource>(&settings, &Declared::none())
+                    .is_ok(),
                 "{next}"
             );
         }

@@ -5,14 +5,24 @@
 //! columns with a normalised operand; substring operators become `LIKE` with escaped wildcards.
 //! Comparisons on absent (NULL) values are false, so `not (emails.value eq "x")` matches users
 //! without an email, as SCIM expects.
+//!
+//! A custom attribute is a subquery on its index, `users.id IN (SELECT user_id FROM
+//! user_attribute_values WHERE attribute_id = ? AND sort_key …)`, whose condition on keys
+//! `roster_domain::query::key_match` decides: equality and ranges (`sw` is one) read the
+//! `(attribute_id, sort_key, user_id)` index as a range; `co`/`ew` scan the attribute's keys
+//! (with `replace`/`substr`, case-sensitive on both databases, unlike SQLite's `LIKE`); `ne` is
+//! `NOT IN (… = key)`, so a user without a value matches.
+
+use std::ops::Bound;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable};
-use roster_domain::query::{CompareOp, Filter, GroupAttr, UserAttr, Value};
-use roster_domain::Lifecycle;
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
+use roster_domain::attributes::AttributeKind;
+use roster_domain::query::{key_match, CompareOp, Filter, GroupAttr, KeyMatch, UserAttr, Value};
+use roster_domain::{AttributeId, Lifecycle};
 
-use crate::schema::{groups, users};
+use crate::schema::{groups, user_attribute_values, users};
 use crate::DbConnection;
 
 type Db = <DbConnection as Connection>::Backend;
@@ -115,6 +125,19 @@ macro_rules! time_compare {
     }};
 }
 
+/// `users.id IN (SELECT user_id FROM user_attribute_values WHERE attribute_id = $id AND
+/// $conditions…)`. Not boxed: diesel's `MultiConnection` compiles a boxed subquery for neither
+/// backend, so each shape of condition is its own (static) query type.
+macro_rules! holding {
+    ($id:expr $(, $condition:expr)*) => {{
+        let rows = user_attribute_values::table
+            .filter(user_attribute_values::attribute_id.eq($id.to_string()))
+            $(.filter($condition))*
+            .select(user_attribute_values::user_id);
+        users::id.eq_any(rows)
+    }};
+}
+
 /// Compiles a user filter.
 pub(crate) fn user_predicate(filter: &Filter<UserAttr>) -> Result<UserPredicate, FilterTypeError> {
     Ok(match filter {
@@ -139,6 +162,7 @@ fn user_present(attr: UserAttr) -> UserPredicate {
         UserAttr::DisplayName => Box::new(users::display_name.is_not_null().nullable()),
         UserAttr::GivenName => Box::new(users::given_name.is_not_null().nullable()),
         UserAttr::FamilyName => Box::new(users::family_name.is_not_null().nullable()),
+        UserAttr::Custom { id, .. } => Box::new(holding!(id).nullable()),
     }
 }
 
@@ -221,6 +245,84 @@ fn user_compare(
             time_operand("meta.lastModified", value)?,
             "meta.lastModified"
         ),
+        UserAttr::Custom {
+            id,
+            kind,
+            case_exact,
+        } => custom_compare(id, kind, case_exact, op, value)?,
+    })
+}
+
+/// `attr op value` on a custom attribute, as a subquery on its index.
+fn custom_compare(
+    id: AttributeId,
+    kind: AttributeKind,
+    case_exact: bool,
+    op: CompareOp,
+    value: &Value,
+) -> Result<UserPredicate, FilterTypeError> {
+    let key = user_attribute_values::sort_key;
+    let matched = key_match(kind, case_exact, op, value)
+        .map_err(|err| FilterTypeError(format!("a custom attribute: {err}")))?;
+    Ok(match matched {
+        KeyMatch::Equal(wanted) => Box::new(holding!(id, key.eq(wanted)).nullable()),
+        KeyMatch::NoneEqual(unwanted) => {
+            Box::new(diesel::dsl::not(holding!(id, key.eq(unwanted))).nullable())
+        }
+        KeyMatch::Range { lower, upper } => {
+            // No lower bound is `>= ''`, which every key is: two shapes instead of three.
+            let (strict, lower) = match lower {
+                Bound::Included(lower) => (false, lower),
+                Bound::Excluded(lower) => (true, lower),
+                Bound::Unbounded => (false, String::new()),
+            };
+            match (strict, upper) {
+                (false, Bound::Included(upper)) => {
+                    Box::new(holding!(id, key.ge(lower), key.le(upper)).nullable())
+                }
+                (false, Bound::Excluded(upper)) => {
+                    Box::new(holding!(id, key.ge(lower), key.lt(upper)).nullable())
+                }
+                (false, Bound::Unbounded) => Box::new(holding!(id, key.ge(lower)).nullable()),
+                (true, Bound::Included(upper)) => {
+                    Box::new(holding!(id, key.gt(lower), key.le(upper)).nullable())
+                }
+                (true, Bound::Excluded(upper)) => {
+                    Box::new(holding!(id, key.gt(lower), key.lt(upper)).nullable())
+                }
+                (true, Bound::Unbounded) => Box::new(holding!(id, key.gt(lower)).nullable()),
+            }
+        }
+        // Substrings match exactly on both databases (SQLite's `LIKE` ignores ASCII case, so a
+        // case-exact attribute would match more there than on PostgreSQL): `replace` and
+        // `substr` are case-sensitive everywhere. Neither reads the index as a range; they scan
+        // the attribute's keys.
+        KeyMatch::Contains(text) if text.is_empty() => Box::new(holding!(id).nullable()),
+        KeyMatch::Contains(text) => Box::new(
+            holding!(
+                id,
+                sql::<Bool>("replace(user_attribute_values.sort_key, ")
+                    .bind::<Text, _>(text)
+                    .sql(", '') <> user_attribute_values.sort_key")
+            )
+            .nullable(),
+        ),
+        KeyMatch::EndsWith(text) => {
+            let chars = i32::try_from(text.chars().count()).unwrap_or(i32::MAX);
+            Box::new(
+                holding!(
+                    id,
+                    sql::<Bool>(
+                        "substr(user_attribute_values.sort_key, \
+                         length(user_attribute_values.sort_key) - "
+                    )
+                    .bind::<Integer, _>(chars)
+                    .sql(" + 1) = ")
+                    .bind::<Text, _>(text)
+                )
+                .nullable(),
+            )
+        }
     })
 }
 

@@ -281,6 +281,8 @@ mod tests {
     #[test]
     fn which_sources_an_attribute_takes() {
         let custom = vec!["dept".to_owned()];
+        // A table's row type, spelled once where it is read.
+        #[allow(clippy::type_complexity)]
         #[rustfmt::skip]
         let cases: &[SourcesCase<'_>] = &[
             // The admin's override wins, even an empty one.

@@ -14,7 +14,7 @@ use crate::ops::{self, render_group_with, Ctx};
 use crate::projection::Projection;
 use crate::respond::{if_match, query_pairs, run_op, scim_json};
 use crate::settings::ScimSettings;
-use crate::translate::GroupResource;
+use crate::translate::{Declared, GroupResource};
 
 type StoreData = web::Data<Store>;
 type SettingsData = web::Data<ScimSettings>;
@@ -25,7 +25,7 @@ async fn list(
     settings: SettingsData,
     params: ListParams,
 ) -> Result<HttpResponse, ScimError> {
-    let request = params.parse::<GroupResource>(&settings)?;
+    let request = params.parse::<GroupResource>(&settings, &Declared::none())?;
     let body = roster_store::blocking(move || {
         let ctx = Ctx {
             client: &client,

@@ -15,7 +15,7 @@ use crate::list::{list_response, ListParams, ListRequest};
 use crate::ops::{render_group_with, Ctx};
 use crate::respond::scim_json;
 use crate::settings::ScimSettings;
-use crate::translate::{GroupResource, Translate, UserResource};
+use crate::translate::{Declared, GroupResource, Translate, UserResource};
 use crate::user_resource::render_user;
 
 /// The request for type `R`, or `None` when the filter names attributes `R` cannot be
@@ -23,13 +23,14 @@ use crate::user_resource::render_user;
 fn applicable<R: Translate>(
     params: &ListParams,
     settings: &ScimSettings,
+    declared: &Declared<'_>,
 ) -> Result<Option<ListRequest<R::Attr>>, ScimError> {
-    match params.parse::<R>(settings) {
+    match params.parse::<R>(settings, declared) {
         Ok(request) => Ok(Some(request)),
         Err(err) => {
             let filter = params.filter.as_deref().map(parse_filter);
             match filter {
-                Some(Ok(filter)) if !R::applies(&filter) => Ok(None),
+                Some(Ok(filter)) if !R::applies(&filter, declared) => Ok(None),
                 _ => Err(err),
             }
         }
@@ -60,8 +61,9 @@ pub async fn root_search(
             "cursor pagination is not available on /.search; use /Users/.search or /Groups/.search",
         ));
     }
-    let users = applicable::<UserResource>(&params, &settings)?;
-    let groups = applicable::<GroupResource>(&params, &settings)?;
+    let declared = Declared::new(&client.principal.connection.attributes);
+    let users = applicable::<UserResource>(&params, &settings, &declared)?;
+    let groups = applicable::<GroupResource>(&params, &settings, &Declared::none())?;
     let Some(reference) = users
         .as_ref()
         .map(|r| (r.start_index, page_of(r), r.projection.clone()))

@@ -13,7 +13,7 @@ use crate::ops;
 use crate::projection::Projection;
 use crate::respond::{if_match, query_pairs, run_op, scim_json};
 use crate::settings::ScimSettings;
-use crate::translate::UserResource;
+use crate::translate::{Declared, UserResource};
 use crate::user_resource::render_user;
 
 type StoreData = web::Data<Store>;
@@ -25,7 +25,8 @@ async fn list(
     settings: SettingsData,
     params: ListParams,
 ) -> Result<HttpResponse, ScimError> {
-    let request = params.parse::<UserResource>(&settings)?;
+    let declared = Declared::new(&client.principal.connection.attributes);
+    let request = params.parse::<UserResource>(&settings, &declared)?;
     let scope = client.scope();
     let query = request.query.clone();
     let listing = if query.is_unique_lookup() {

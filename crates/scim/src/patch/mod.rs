@@ -39,7 +39,8 @@ const STRINGS: &str = "userName givenName familyName middleName formatted honori
     timezone externalId employeeNumber costCenter organization division department value type
     display";
 /// Enterprise-extension attributes an unqualified user path may name (old Entra sends `manager`).
-const ENTERPRISE_ONLY: &str = "employeeNumber costCenter organization division department manager";
+pub(crate) const ENTERPRISE_ONLY: &str =
+    "employeeNumber costCenter organization division department manager";
 const READ_ONLY: &str = "id meta schemas";
 /// Bound for walks over caller-built filters (parsed ones are far shallower).
 const MAX_FILTER_DEPTH: usize = 256;

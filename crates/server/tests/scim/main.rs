@@ -20,6 +20,7 @@ mod admin_directory;
 mod admin_isolation;
 mod admin_lockout;
 mod admin_policy;
+mod attribute_filters;
 mod attribute_rules;
 mod bulk;
 mod entra;

@@ -162,45 +162,85 @@ fn reindex(conn: &mut DbConnection, user_id: UserId, changed: &[AttributeEdit]) 
 
 /// Rebuilds the whole index from the JSON values of every user of `workspace_id` (import, and
 /// the upgrade that introduced the index). Values that no longer fit their definition are left
-/// out of the index (and stay in the JSON, where an admin sees them).
+/// out of the index (and stay in the JSON, where an admin sees them). Returns how many values it
+/// indexed.
+///
+/// An import brings a million users in one transaction, so this works in bulk: one `DELETE` of
+/// the workspace's rows, the users read in id order a page at a time, and their keys inserted
+/// [`REBUILD_INSERT_ROWS`] to a statement (per-user statements made the index cost more than the
+/// users themselves).
 pub(crate) fn rebuild_index(
     conn: &mut DbConnection,
     workspace_id: WorkspaceId,
     definitions: &[AttributeDefinition],
 ) -> StoreResult<usize> {
-    let holders: Vec<(String, String)> = users::table
-        .filter(users::workspace_id.eq(workspace_id.to_string()))
-        .filter(users::attributes.ne("{}"))
-        .select((users::id, users::attributes))
-        .load(conn)?;
-    let mut rows = 0;
-    for (user_id, stored) in holders {
-        let Ok(user_id) = user_id.parse::<UserId>() else {
-            continue;
+    let workspace = workspace_id.to_string();
+    let members = users::table
+        .filter(users::workspace_id.eq(workspace.clone()))
+        .select(users::id);
+    diesel::delete(
+        user_attribute_values::table.filter(user_attribute_values::user_id.eq_any(members)),
+    )
+    .execute(conn)?;
+    let mut indexed = 0;
+    let mut after = String::new();
+    loop {
+        let holders: Vec<(String, String)> = users::table
+            .filter(users::workspace_id.eq(workspace.clone()))
+            .filter(users::attributes.ne("{}"))
+            .filter(users::id.gt(after.clone()))
+            .order(users::id.asc())
+            .limit(REBUILD_PAGE_USERS)
+            .select((users::id, users::attributes))
+            .load(conn)?;
+        let Some((last, _)) = holders.last() else {
+            break;
         };
-        diesel::delete(
-            user_attribute_values::table
-                .filter(user_attribute_values::user_id.eq(user_id.to_string())),
-        )
-        .execute(conn)?;
-        let Ok(Value::Object(values)) = serde_json::from_str::<Value>(&stored) else {
-            continue;
-        };
-        let edits: Vec<AttributeEdit> = definitions
-            .iter()
-            .filter_map(|definition| {
-                let value = typed(definition.kind, values.get(definition.name.as_str())?)?;
-                Some(AttributeEdit {
-                    definition: definition.clone(),
-                    value: Some(value),
-                })
-            })
-            .collect();
-        rows += edits.len();
-        reindex(conn, user_id, &edits)?;
+        after = last.clone();
+        let mut rows = Vec::new();
+        for (user_id, stored) in &holders {
+            let Ok(Value::Object(values)) = serde_json::from_str::<Value>(stored) else {
+                continue;
+            };
+            for definition in definitions {
+                let Some(value) = values
+                    .get(definition.name.as_str())
+                    .and_then(|value| typed(definition.kind, value))
+                else {
+                    continue;
+                };
+                indexed += 1;
+                let attribute_id = definition.id.to_string();
+                for (position, key) in index_keys(&value, definition.case_exact)
+                    .into_iter()
+                    .enumerate()
+                {
+                    rows.push((
+                        user_attribute_values::user_id.eq(user_id.clone()),
+                        user_attribute_values::attribute_id.eq(attribute_id.clone()),
+                        user_attribute_values::position.eq(position as i32),
+                        user_attribute_values::sort_key.eq(key),
+                    ));
+                }
+            }
+        }
+        for chunk in rows.chunks(REBUILD_INSERT_ROWS) {
+            on_backend!(conn, |c| diesel::insert_into(user_attribute_values::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        if holders.len() < REBUILD_PAGE_USERS as usize {
+            break;
+        }
     }
-    Ok(rows)
+    Ok(indexed)
 }
+
+/// Users [`rebuild_index`] reads at a time (their JSON values held in memory at once).
+const REBUILD_PAGE_USERS: i64 = 10_000;
+/// Index rows per `INSERT` of [`rebuild_index`]: four bound values each, well under SQLite's
+/// 32,766 and PostgreSQL's 65,535 parameters per statement.
+const REBUILD_INSERT_ROWS: usize = 2_000;
 
 /// A stored JSON value as the typed value of an attribute of `kind` (`None` if it does not fit).
 pub fn typed(kind: AttributeKind, value: &Value) -> Option<AttrValue> {

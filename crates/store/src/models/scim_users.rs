@@ -7,12 +7,17 @@
 //! with the same userName and email is adopted, any other collision is a conflict — in one
 //! transaction; every change of a user's status goes through `write_lifecycle`.
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+use roster_domain::attributes::AttributeKind;
 use roster_domain::provisioning::{decide_create, CreateDecision, CreateRequest, MatchedOn};
-use roster_domain::query::{CompareOp, Filter, Listing, Page, Query, SortOrder, UserAttr};
+use roster_domain::query::{
+    key_match, CompareOp, Filter, KeyMatch, Listing, Page, Query, SortOrder, UserAttr,
+};
 use roster_domain::{
-    Action, Actor, ConnectionId, Email, Lifecycle, LifecycleChange, LifecycleEvent, Timestamp,
-    User, UserId, UserName, WorkspaceId,
+    Action, Actor, AttributeId, ConnectionId, Email, Lifecycle, LifecycleChange, LifecycleEvent,
+    Timestamp, User, UserId, UserName, WorkspaceId,
 };
 
 use super::user::{insert_user, insert_user_unless_taken, write_lifecycle, UserRow, UserWrite};
@@ -66,9 +71,13 @@ fn parse_user_id(id: &str) -> StoreResult<UserId> {
 
 /// The rows `scope` sees: its connection's users, deprovisioned ones left out. The one place
 /// this rule is written; [`visible`] boxes it, [`visible_where!`] keeps it unboxed.
+/// `visible_to!(scope, from)` applies it to another source that has the `users` columns (a join).
 macro_rules! visible_to {
     ($scope:expr) => {
-        users::table
+        visible_to!($scope, users::table)
+    };
+    ($scope:expr, $from:expr) => {
+        $from
             .filter(users::workspace_id.eq($scope.workspace_id.to_string()))
             .filter(users::managing_connection_id.eq($scope.connection_id.to_string()))
             .filter(users::lifecycle.ne(Lifecycle::Deprovisioned.as_str()))
@@ -148,6 +157,106 @@ fn unique_lookup(
         .map(Some)
 }
 
+/// The attribute and index key of a top-level `eq` on a custom attribute that holds one value
+/// per user, listed in the default order: what IdPs and products send
+/// (`urn:…:department eq "Sales"`). `None` for anything else (a list attribute may hold one key
+/// twice, so it takes the general path, whose `IN` counts a user once).
+fn custom_equality(query: &Query<UserAttr>) -> StoreResult<Option<(AttributeId, String)>> {
+    let Filter::Compare {
+        attr: UserAttr::Custom {
+            id,
+            kind,
+            case_exact,
+        },
+        op: CompareOp::Eq,
+        value,
+    } = &query.filter
+    else {
+        return Ok(None);
+    };
+    if query.sort.is_some() || *kind == AttributeKind::StringList {
+        return Ok(None);
+    }
+    match key_match(*kind, *case_exact, CompareOp::Eq, value) {
+        Ok(KeyMatch::Equal(key)) => Ok(Some((*id, key))),
+        Ok(_) => Ok(None),
+        Err(err) => Err(StoreError::InvalidFilter(format!(
+            "a custom attribute: {err}"
+        ))),
+    }
+}
+
+/// One page of the users `scope` sees whose attribute `id` has the index key `key`, read from
+/// the index in user id order: `user_attribute_values JOIN users … WHERE attribute_id = ? AND
+/// sort_key = ? ORDER BY user_id LIMIT n`, so a page costs its own rows at any depth (keyset
+/// after the last id, or an offset); and a COUNT over the same join.
+fn custom_equality_page(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    id: AttributeId,
+    key: &str,
+    page: &Page,
+) -> StoreResult<Vec<User>> {
+    use crate::schema::user_attribute_values as values;
+    let mut rows = visible_to!(scope, values::table.inner_join(users::table))
+        .filter(values::attribute_id.eq(id.to_string()))
+        .filter(values::sort_key.eq(key.to_owned()))
+        .order(values::user_id.asc())
+        .select(UserRow::as_select())
+        .into_boxed();
+    rows = match page {
+        Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
+        Page::After { last_id, limit } => {
+            if let Some(last) = last_id {
+                rows = rows.filter(values::user_id.gt(last.clone()));
+            }
+            rows.limit(*limit)
+        }
+    };
+    rows.load(conn)?
+        .into_iter()
+        .map(UserRow::into_domain)
+        .collect()
+}
+
+/// How many users `scope` sees whose attribute `id` has the index key `key`: the matches read
+/// as the page reads them, from the attribute's index in user id order, and counted here. Not
+/// `COUNT(*)`: without an order to keep, SQLite (which has no statistics here) drives that join
+/// from the workspace's users and probes the index once per user, a scan of the directory.
+fn custom_equality_count(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    id: AttributeId,
+    key: &str,
+) -> StoreResult<i64> {
+    use crate::schema::user_attribute_values as values;
+    let matches: Vec<String> = visible_to!(scope, values::table.inner_join(users::table))
+        .filter(values::attribute_id.eq(id.to_string()))
+        .filter(values::sort_key.eq(key.to_owned()))
+        .order(values::user_id.asc())
+        .select(values::user_id)
+        .load(conn)?;
+    Ok(i64::try_from(matches.len()).unwrap_or(i64::MAX))
+}
+
+/// How many users `scope` sees match `filter`, one that only users with a value of a custom
+/// attribute match: their ids read in id order and counted. In that order SQLite reads the
+/// matches from the attribute's index and looks their users up; asked for `COUNT(*)`, it scans
+/// the workspace's users instead and checks each against the index's matches.
+fn count_by_ids(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    filter: &Filter<UserAttr>,
+) -> StoreResult<i64> {
+    let predicate = user_predicate(filter).map_err(|err| StoreError::InvalidFilter(err.0))?;
+    let ids: Vec<String> = visible(scope)
+        .filter(predicate)
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)?;
+    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+}
+
 /// `If-Match`: the version the client last saw must be the current one.
 pub(crate) fn check_version(current: i64, if_match: Option<i64>) -> StoreResult<()> {
     match if_match {
@@ -179,12 +288,17 @@ impl Store {
                     return Ok(Listing { items, total });
                 }
             }
+            if let Some((id, key)) = custom_equality(query)? {
+                let items = custom_equality_page(conn, scope, id, &key, &query.page)?;
+                return self.with_total(scope, query, items, || {
+                    custom_equality_count(conn, scope, id, &key)
+                });
+            }
             let mut rows = visible(scope).filter(predicate(query)?);
             rows = match query.sort {
                 None => rows.order(users::id.asc()),
                 Some((attr, order)) => sort_users(rows, attr, order),
             };
-            let (first_page, limit) = query.page.first_and_limit();
             rows = match &query.page {
                 Page::Offset { offset, limit } => rows.offset(*offset).limit(*limit),
                 Page::After { last_id, limit } => {
@@ -201,38 +315,55 @@ impl Store {
                 .into_iter()
                 .map(UserRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
-            // A first page that is not full holds every match (a `userName eq` lookup, say): its
-            // length is the total, and the COUNT query is not needed.
-            let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
-            if first_page && returned < limit {
-                return Ok(Listing {
-                    items,
-                    total: returned,
-                });
-            }
-            // A later cursor page may reuse a recent count of the same query (`list_totals`).
-            let key = format!("{}/users/{:?}", scope.connection_id, query.filter);
-            let now = std::time::Instant::now();
-            let continues_a_walk = matches!(
-                query.page,
-                Page::After {
-                    last_id: Some(_),
-                    ..
+            self.with_total(scope, query, items, || {
+                if query.filter.narrowed_by_custom_attribute() {
+                    return count_by_ids(conn, scope, &query.filter);
                 }
-            );
-            if let Some(total) = continues_a_walk
-                .then(|| self.list_totals.recent(&key, now))
-                .flatten()
-            {
-                return Ok(Listing { items, total });
-            }
-            let total = visible(scope)
-                .filter(predicate(query)?)
-                .count()
-                .get_result(conn)?;
-            self.list_totals.remember(key, total, now);
-            Ok(Listing { items, total })
+                Ok(visible(scope)
+                    .filter(predicate(query)?)
+                    .count()
+                    .get_result(conn)?)
+            })
         })
+    }
+
+    /// A page of `query`'s matches with the number of all matches: the page's length when it is
+    /// a first page that is not full (it holds every match, as a `userName eq` lookup's does),
+    /// else a recent count of the same query when the page continues a cursor walk
+    /// (`list_totals`), else `count`.
+    fn with_total(
+        &self,
+        scope: ScimScope,
+        query: &Query<UserAttr>,
+        items: Vec<User>,
+        count: impl FnOnce() -> StoreResult<i64>,
+    ) -> StoreResult<Listing<User>> {
+        let (first_page, limit) = query.page.first_and_limit();
+        let returned = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        if first_page && returned < limit {
+            return Ok(Listing {
+                items,
+                total: returned,
+            });
+        }
+        let key = format!("{}/users/{:?}", scope.connection_id, query.filter);
+        let now = std::time::Instant::now();
+        let continues_a_walk = matches!(
+            query.page,
+            Page::After {
+                last_id: Some(_),
+                ..
+            }
+        );
+        if let Some(total) = continues_a_walk
+            .then(|| self.list_totals.recent(&key, now))
+            .flatten()
+        {
+            return Ok(Listing { items, total });
+        }
+        let total = count()?;
+        self.list_totals.remember(key, total, now);
+        Ok(Listing { items, total })
     }
 
     /// A user `scope` sees, by SCIM id; anything else (unknown, malformed, another connection's,
@@ -528,6 +659,28 @@ fn sort_users(
         UserAttr::Active => by!(users::lifecycle),
         UserAttr::Created => by!(users::created_at),
         UserAttr::LastModified => by!(users::updated_at),
+        UserAttr::Custom { id, .. } => {
+            // The user's key of the attribute (a list's first element), NULL without a value:
+            // users with a value in key order, then those without (RFC 7644 §3.4.2.3 sorts
+            // missing values last when ascending, first when descending).
+            let key = || {
+                sql::<Nullable<Text>>(
+                    "(SELECT sort_key FROM user_attribute_values \
+                     WHERE user_attribute_values.user_id = users.id \
+                     AND user_attribute_values.attribute_id = ",
+                )
+                .bind::<Text, _>(id.to_string())
+                .sql(" AND user_attribute_values.position = 0)")
+            };
+            match order {
+                SortOrder::Ascending => {
+                    rows.order((key().is_null().asc(), key().asc(), users::id.asc()))
+                }
+                SortOrder::Descending => {
+                    rows.order((key().is_null().desc(), key().desc(), users::id.desc()))
+                }
+            }
+        }
     }
 }
 
@@ -642,6 +795,158 @@ mod tests {
         ];
         for attributes in kept {
             assert_eq!(scrubbed(attributes.clone()), (attributes.clone(), false));
+        }
+    }
+}
+
+/// The query plans of custom attribute filters on SQLite, whose planner has no statistics here
+/// (nothing runs `ANALYZE`): what it picks for an empty database it picks for a million users.
+/// PostgreSQL plans by statistics, so the bench measures it instead.
+#[cfg(test)]
+mod plans {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+    use diesel::sql_types::Text;
+    use roster_domain::query::Value;
+
+    use super::*;
+    use crate::testing::TestStore;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// Runs `queries` on one connection and returns each statement's SQL with its plan.
+    fn plans(
+        db: &TestStore,
+        queries: impl FnOnce(&mut DbConnection) -> StoreResult<()>,
+    ) -> Vec<(String, Vec<String>)> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        db.read_rows(|conn| {
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    let text = query.to_string();
+                    let sql = text.split(" -- binds:").next().unwrap_or_default();
+                    sink.lock().unwrap().push(sql.to_owned());
+                }
+            });
+            queries(conn)?;
+            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+            let statements = seen.lock().unwrap().clone();
+            statements
+                .into_iter()
+                .map(|sql| {
+                    let steps: Vec<PlanStep> =
+                        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(conn)?;
+                    Ok((sql, steps.into_iter().map(|step| step.detail).collect()))
+                })
+                .collect()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn custom_attribute_filters_read_the_attribute_index() {
+        let db = TestStore::new();
+        if !db.url.starts_with("sqlite") {
+            return;
+        }
+        let workspace = db.workspace("acme");
+        let connection = db.scim_connection(workspace.id, "Entra", true, false);
+        let scope = ScimScope {
+            workspace_id: workspace.id,
+            connection_id: connection.id,
+        };
+        let id = AttributeId::new();
+        let department = UserAttr::Custom {
+            id,
+            kind: AttributeKind::String,
+            case_exact: false,
+        };
+        let sales = Filter::Compare {
+            attr: department,
+            op: CompareOp::Eq,
+            value: Value::Text("Sales".into()),
+        };
+        let last = Some(UserId::new().to_string());
+        let planned = plans(&db, |conn| {
+            let after = Page::After {
+                last_id: last,
+                limit: 100,
+            };
+            custom_equality_page(conn, scope, id, "sales", &after)?;
+            let offset = Page::Offset {
+                offset: 500,
+                limit: 100,
+            };
+            custom_equality_page(conn, scope, id, "sales", &offset)?;
+            custom_equality_count(conn, scope, id, "sales")?;
+            // The general path: the same `eq` inside `and`, and a sort by the attribute.
+            let general = Filter::And(
+                Box::new(sales.clone()),
+                Box::new(Filter::Present(UserAttr::ExternalId)),
+            );
+            let predicate = crate::filter::user_predicate(&general)
+                .map_err(|err| StoreError::InvalidFilter(err.0))?;
+            visible(scope)
+                .filter(predicate)
+                .order(users::id.asc())
+                .limit(100)
+                .select(UserRow::as_select())
+                .load(conn)?;
+            assert!(general.narrowed_by_custom_attribute());
+            count_by_ids(conn, scope, &general)?;
+            sort_users(visible(scope), department, SortOrder::Ascending)
+                .limit(100)
+                .select(UserRow::as_select())
+                .load(conn)?;
+            let predicate = crate::filter::user_predicate(&sales)
+                .map_err(|err| StoreError::InvalidFilter(err.0))?;
+            sort_users(
+                visible(scope).filter(predicate),
+                department,
+                SortOrder::Ascending,
+            )
+            .limit(100)
+            .select(UserRow::as_select())
+            .load(conn)?;
+            Ok(())
+        });
+        for (sql, plan) in &planned {
+            // `cargo test -- --nocapture` shows them.
+            println!("{sql}\n  {}\n", plan.join("\n  "));
+        }
+        let [after, offset, count, general, general_count, _sorted, filtered_sort] =
+            planned.as_slice()
+        else {
+            panic!("seven statements: {planned:#?}");
+        };
+        let by_key = "SEARCH user_attribute_values USING COVERING INDEX \
+                      user_attribute_values_key_idx (attribute_id=? AND sort_key=?";
+        for (sql, plan) in [after, offset, count] {
+            assert!(plan[0].starts_with(by_key), "{sql}: {plan:#?}");
+            assert!(
+                plan[1].starts_with("SEARCH users USING ") && plan[1].contains("id=?)"),
+                "{sql}: {plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{sql}: {plan:#?}"
+            );
+        }
+        // The general path reads the matches from the index once (`LIST SUBQUERY`), then
+        // looks their users up by id (no scan of the directory).
+        for (sql, plan) in [general, general_count, filtered_sort] {
+            assert!(
+                plan[0].contains("(managing_connection_id=? AND id=?)")
+                    && plan[1] == "LIST SUBQUERY 1"
+                    && plan[2].starts_with(by_key),
+                "{sql}: {plan:#?}"
+            );
         }
     }
 }
