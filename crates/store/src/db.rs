@@ -369,6 +369,28 @@ pub(crate) fn run_migrations(conn: &mut DbConnection) -> StoreResult<Vec<String>
 mod tests {
     use super::*;
 
+    /// `Store::migrate` recognises the migration that introduced the attribute index by its
+    /// version (to rebuild the index from values stored before it): that version must exist, in
+    /// both folders, in the spelling diesel reports.
+    #[test]
+    fn the_attribute_index_migration_is_recognised_by_its_version() {
+        use diesel::migration::MigrationSource;
+        for source in [SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS] {
+            let versions: Vec<String> =
+                MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
+                    .unwrap()
+                    .iter()
+                    .map(|migration| migration.name().version().to_string().replace('-', ""))
+                    .collect();
+            assert!(
+                versions
+                    .iter()
+                    .any(|version| version == crate::models::ATTRIBUTE_INDEX_MIGRATION),
+                "{versions:?}"
+            );
+        }
+    }
+
     #[test]
     fn database_urls() {
         let sqlite = DatabaseUrl::parse("sqlite://./data/roster.db").unwrap();
