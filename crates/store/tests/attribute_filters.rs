@@ -296,7 +296,8 @@ fn custom_filters_find_what_scim_means() {
 }
 
 /// `eq` on a custom attribute reads the index in user id order: cursor pages walk every match
-/// once, offset pages agree, and the total counts only what the connection sees.
+/// once, offset pages agree, and the total counts only what the connection sees (not another
+/// connection's user, an invited one or a deprovisioned one with the same value).
 #[test]
 fn a_custom_eq_pages_like_any_listing() {
     let mut f = Fixture::new();
@@ -309,6 +310,17 @@ fn a_custom_eq_pages_like_any_listing() {
     f.user_of(other, "elsewhere", &[("department", text("Eng"))]);
     let gone = f.user("gone", &[("department", text("Eng"))]);
     f.deprovision(gone);
+    // Nobody's: an invited user (no managing connection) with the value.
+    let mut invited = NewUser::minimal(
+        f.workspace_id,
+        UserName::parse("invited").unwrap(),
+        Source::Invited,
+    );
+    invited.attributes = vec![AttributeEdit {
+        definition: f.definitions["department"].clone(),
+        value: Some(text("Eng")),
+    }];
+    f.db.store.create_user(&Actor::Cli, &invited).unwrap();
     engineers.sort();
     let want: Vec<String> = engineers
         .iter()
@@ -373,6 +385,18 @@ fn a_custom_eq_pages_like_any_listing() {
         })),
         (Vec::new(), 7)
     );
+    // A value with fewer holders than the workspace has users the connection does not see:
+    // counted by looking its holders up.
+    f.user("solo", &[("department", text("Solo"))]);
+    let solo = |offset| {
+        f.list(&Query {
+            filter: f.compare("department", CompareOp::Eq, t("solo")),
+            sort: None,
+            page: Page::Offset { offset, limit: 1 },
+        })
+    };
+    assert_eq!(solo(0), (vec!["solo".to_owned()], 1));
+    assert_eq!(solo(1), (Vec::new(), 1));
 }
 
 /// `sortBy` a custom attribute: users with a value in key order (numbers numerically, a list by
