@@ -9,7 +9,7 @@
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::Text;
 use roster_domain::attributes::AttributeKind;
 use roster_domain::provisioning::{decide_create, CreateDecision, CreateRequest, MatchedOn};
 use roster_domain::query::{
@@ -728,25 +728,21 @@ fn sort_users(
         UserAttr::Created => by!(users::created_at),
         UserAttr::LastModified => by!(users::updated_at),
         UserAttr::Custom { id, .. } => {
-            // The user's key of the attribute (a list's first element), NULL without a value:
-            // users with a value in key order, then those without (RFC 7644 §3.4.2.3 sorts
-            // missing values last when ascending, first when descending).
-            let key = || {
-                sql::<Nullable<Text>>(
-                    "(SELECT sort_key FROM user_attribute_values \
-                     WHERE user_attribute_values.user_id = users.id \
-                     AND user_attribute_values.attribute_id = ",
-                )
-                .bind::<Text, _>(id.to_string())
-                .sql(" AND user_attribute_values.position = 0)")
-            };
+            // One sort key per user, read by one subquery: `0` and the user's key of the
+            // attribute (a list's first element), or `1` without a value, so users with a value
+            // come in key order, then those without (RFC 7644 §3.4.2.3 sorts missing values last
+            // when ascending, first when descending). It compares as the keys do (byte order:
+            // the column's collation on PostgreSQL is "C").
+            let key = sql::<Text>(
+                "COALESCE('0' || (SELECT sort_key FROM user_attribute_values \
+                 WHERE user_attribute_values.user_id = users.id \
+                 AND user_attribute_values.attribute_id = ",
+            )
+            .bind::<Text, _>(id.to_string())
+            .sql(" AND user_attribute_values.position = 0), '1')");
             match order {
-                SortOrder::Ascending => {
-                    rows.order((key().is_null().asc(), key().asc(), users::id.asc()))
-                }
-                SortOrder::Descending => {
-                    rows.order((key().is_null().desc(), key().desc(), users::id.desc()))
-                }
+                SortOrder::Ascending => rows.order((key.asc(), users::id.asc())),
+                SortOrder::Descending => rows.order((key.desc(), users::id.desc())),
             }
         }
     }
