@@ -247,10 +247,11 @@ fn custom_equality_count(
     match hidden_users(conn, scope, most)? {
         Some(hidden) if hidden.is_empty() => Ok(holders),
         Some(hidden) => {
-            let hidden_holders: i64 = holding()
-                .filter(values::user_id.eq_any(hidden))
+            // One statement text whatever the number of ids (`any_of`), kept prepared.
+            let hidden_holders: i64 = on_backend!(conn, |c| holding()
+                .filter(crate::any_of::any_of(values::user_id, &hidden))
                 .count()
-                .get_result(conn)?;
+                .get_result(c))?;
             Ok(holders - hidden_holders)
         }
         None => {
@@ -951,12 +952,15 @@ mod plans {
             // The count: the key's holders in the index, less the hidden users among them.
             custom_equality_count(conn, scope, id, "sales")?;
             hidden_users(conn, scope, 100)?;
-            crate::schema::user_attribute_values::table
+            on_backend!(conn, |c| crate::schema::user_attribute_values::table
                 .filter(crate::schema::user_attribute_values::attribute_id.eq(id.to_string()))
                 .filter(crate::schema::user_attribute_values::sort_key.eq("sales"))
-                .filter(crate::schema::user_attribute_values::user_id.eq_any(["a", "b"]))
+                .filter(crate::any_of::any_of(
+                    crate::schema::user_attribute_values::user_id,
+                    &["a".to_owned(), "b".to_owned()],
+                ))
                 .count()
-                .get_result::<i64>(conn)?;
+                .get_result::<i64>(c))?;
             // The general path: the same `eq` inside `and`, and a sort by the attribute.
             let general = Filter::And(
                 Box::new(sales.clone()),
@@ -999,9 +1003,10 @@ mod plans {
         };
         let by_key = "SEARCH user_attribute_values USING COVERING INDEX \
                       user_attribute_values_key_idx (attribute_id=? AND sort_key=?";
+        // Both in the attribute index alone (the hidden ids read from their one JSON parameter).
         for (sql, plan) in [holders, hidden_holders] {
             assert!(
-                plan.len() == 1 && plan[0].starts_with(by_key),
+                plan[0].starts_with(by_key) && !plan.iter().any(|step| step.contains("users")),
                 "{sql}: {plan:#?}"
             );
         }
