@@ -308,6 +308,17 @@ fn hidden_users(
     Ok(Some(hidden))
 }
 
+/// The users with these ids, in the order of `ids` (ids of no user are left out).
+fn rows_in_order(conn: &mut DbConnection, ids: &[String]) -> StoreResult<Vec<UserRow>> {
+    let rows: Vec<UserRow> = on_backend!(conn, |c| users::table
+        .filter(crate::any_of::any_of(users::id, ids))
+        .select(UserRow::as_select())
+        .load(c))?;
+    let mut by_id: std::collections::HashMap<String, UserRow> =
+        rows.into_iter().map(|row| (row.id.clone(), row)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 /// How many users `scope` sees match `filter`, one that only users with a value of a custom
 /// attribute match: their ids read in id order and counted. In that order SQLite reads the
 /// matches from the attribute's index and looks their users up; asked for `COUNT(*)`, it scans
@@ -378,9 +389,16 @@ impl Store {
                     rows.limit(*limit)
                 }
             };
+            let rows = if let Some((UserAttr::Custom { .. }, _)) = query.sort {
+                // Sorted by a custom attribute, SQLite sorts every match: only the ids go
+                // through its sorter (whole rows made it hold, and keep, megabytes per sort),
+                // and the page's rows are read by id afterwards.
+                let ids: Vec<String> = rows.select(users::id).load(conn)?;
+                rows_in_order(conn, &ids)?
+            } else {
+                rows.select(UserRow::as_select()).load(conn)?
+            };
             let items = rows
-                .select(UserRow::as_select())
-                .load(conn)?
                 .into_iter()
                 .map(UserRow::into_domain)
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -978,8 +996,8 @@ mod plans {
             count_by_ids(conn, scope, &general)?;
             sort_users(visible(scope), department, SortOrder::Ascending)
                 .limit(100)
-                .select(UserRow::as_select())
-                .load(conn)?;
+                .select(users::id)
+                .load::<String>(conn)?;
             let predicate = crate::filter::user_predicate(&sales)
                 .map_err(|err| StoreError::InvalidFilter(err.0))?;
             sort_users(
@@ -988,8 +1006,8 @@ mod plans {
                 SortOrder::Ascending,
             )
             .limit(100)
-            .select(UserRow::as_select())
-            .load(conn)?;
+            .select(users::id)
+            .load::<String>(conn)?;
             Ok(())
         });
         for (sql, plan) in &planned {
