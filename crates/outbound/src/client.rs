@@ -11,6 +11,13 @@
 //!   further than the cap (a declared `Content-Length` over the cap is refused before reading).
 //! - **Timeouts.** Resolving and connecting, and the whole call including the body.
 //!
+//! Connections are kept alive and reused (ureq's pool, per scheme, host and port), so a run of
+//! requests to one endpoint — a batch of webhooks — costs one connection, not one each. A
+//! reused connection goes to the address that was checked when it was opened; every new
+//! connection is checked again. A connection returns to the pool only once its response body
+//! was read to the end, so a caller that has no use for the body ([`ReadBody::Discard`]) still
+//! reads a short one ([`DRAIN_BYTES`]) and drops it.
+//!
 //! Proxies from the environment (`HTTP_PROXY`...) are ignored: through a proxy, the address
 //! checked would be the proxy's, not the target's.
 
@@ -47,8 +54,24 @@ impl Default for Timeouts {
 pub enum ReadBody {
     /// Read it, failing with [`OutboundError::TooLarge`] past this many bytes.
     AtMost(u64),
-    /// Do not read it (only the status and headers matter, e.g. a webhook's acknowledgement).
+    /// Only the status and headers matter (e.g. a webhook's acknowledgement): a body of at most
+    /// [`DRAIN_BYTES`] is read and dropped so the connection can be reused; a longer one (or one
+    /// that lasts until the connection closes) is not read, and its connection is closed. Never
+    /// an error.
     Discard,
+}
+
+/// The longest response body [`ReadBody::Discard`] reads (to reuse the connection).
+pub const DRAIN_BYTES: u64 = 64 * 1024;
+
+/// Whether a body [`ReadBody::Discard`] has no use for is worth reading to keep the connection:
+/// one of known length up to [`DRAIN_BYTES`], or chunked (read up to that many bytes). A body
+/// without either lasts until the server closes the connection, which cannot be reused anyway.
+fn drains(content_length: Option<u64>, chunked: bool) -> bool {
+    match content_length {
+        Some(length) => length <= DRAIN_BYTES,
+        None => chunked,
+    }
 }
 
 /// The outbound HTTP client: cheap to clone (clones share connections and the policy).
@@ -121,7 +144,20 @@ impl Client {
         }
         let (parts, mut body) = response.into_parts();
         let bytes = match read {
-            ReadBody::Discard => Vec::new(),
+            ReadBody::Discard => {
+                let chunked = parts
+                    .headers
+                    .get_all(header::TRANSFER_ENCODING)
+                    .iter()
+                    .any(|value| value.to_str().is_ok_and(|v| v.contains("chunked")));
+                if drains(body.content_length(), chunked) {
+                    // Read to the end so the connection returns to the pool; a failure here only
+                    // means it does not (the answer is the status, already in).
+                    let mut reader = body.with_config().limit(DRAIN_BYTES).reader();
+                    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                }
+                Vec::new()
+            }
             ReadBody::AtMost(limit) => {
                 if body.content_length().is_some_and(|length| length > limit) {
                     return Err(OutboundError::TooLarge { limit });
@@ -301,6 +337,22 @@ mod tests {
             "logout_token=a.b-c_d*&note=x+y%26z%3D1%2F%C3%A9"
         );
         assert_eq!(form_urlencoded(&[]), "");
+    }
+
+    #[test]
+    fn discarded_bodies_are_read_only_when_short_and_delimited() {
+        // (Content-Length, chunked) -> read to keep the connection
+        let cases = [
+            (Some(0), false, true),
+            (Some(2), false, true),
+            (Some(DRAIN_BYTES), false, true),
+            (Some(DRAIN_BYTES + 1), false, false),
+            (None, true, true),
+            (None, false, false),
+        ];
+        for (length, chunked, read) in cases {
+            assert_eq!(drains(length, chunked), read, "{length:?} {chunked}");
+        }
     }
 
     #[test]
