@@ -193,11 +193,13 @@ pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> Stor
 }
 
 /// Writes events on `conn` in the order given, several rows per statement (a member PATCH of
-/// fifty users writes fifty events); call it inside the transaction of the change.
+/// fifty users writes fifty events); call it inside the transaction of the change. Its commit
+/// wakes this process's webhook worker (`outbox_wake`).
 pub(crate) fn record_events(conn: &mut DbConnection, batch: Vec<NewEvent<'_>>) -> StoreResult<()> {
     let started = Instant::now();
     let written = write_events(conn, batch);
     EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
+    crate::outbox_wake::mark_queued(crate::outbox_wake::Queued::Event);
     written
 }
 
