@@ -29,12 +29,11 @@
 //! newest one a transaction has seen, and the newest is read before the events are.
 
 use diesel::prelude::*;
-use roster_domain::{Action, Actor, NewAuditEvent, Timestamp, WorkspaceId};
+use roster_domain::Timestamp;
 
-use super::events::{record_event, with_workspace, Event, NewEvent};
-use super::record_audit;
-use super::webhooks::{endpoint_json, events_in_reach, find_endpoint, EndpointRow};
-use super::{DeliveryOutcome, WebhookEndpoint, WebhookScope};
+use super::events::{with_workspace, Event};
+use super::webhooks::{disable_endpoint, events_in_reach, EndpointRow};
+use super::{DeliveryOutcome, WebhookEndpoint};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints, webhook_resends};
 use crate::{DbConnection, Store, StoreResult};
 
@@ -369,63 +368,6 @@ fn log_attempts(
     Ok(())
 }
 
-/// Disables the endpoint after a run of failures, with a `webhook.disabled` event (in the
-/// deployment's audit trail for an endpoint of the deployment).
-fn disable(
-    conn: &mut DbConnection,
-    endpoint: &WebhookEndpoint,
-    failures: i32,
-    outcome: &DeliveryOutcome,
-) -> StoreResult<()> {
-    let reason = format!(
-        "disabled after {failures} consecutive failed deliveries (last: {})",
-        outcome
-            .error
-            .clone()
-            .or(outcome.status_code.map(|s| format!("HTTP {s}")))
-            .unwrap_or_default()
-    );
-    diesel::update(webhook_endpoints::table.find(&endpoint.id))
-        .set((
-            webhook_endpoints::enabled.eq(false),
-            webhook_endpoints::disabled_reason.eq(&reason),
-        ))
-        .execute(conn)?;
-    let Some(workspace_id) = &endpoint.workspace_id else {
-        // A deployment endpoint: events belong to workspaces, and the operator's endpoint must
-        // not show in one, so its disabling is in the deployment's audit trail (and on the
-        // endpoint itself).
-        let (disabled, _) = find_endpoint(conn, WebhookScope::Deployment, &endpoint.id)?;
-        return record_audit(
-            conn,
-            &NewAuditEvent {
-                workspace_id: None,
-                actor: Actor::System,
-                action: Action("webhook.disabled"),
-                target_kind: "webhook",
-                target_id: endpoint.id.clone(),
-                detail: endpoint_json(&disabled).to_string(),
-            },
-        );
-    };
-    let workspace_id: WorkspaceId = workspace_id
-        .parse()
-        .map_err(super::corrupt("webhook_endpoints"))?;
-    let (disabled, _) = find_endpoint(conn, workspace_id.into(), &endpoint.id)?;
-    record_event(
-        conn,
-        NewEvent {
-            workspace_id,
-            event_type: "webhook.disabled",
-            actor: &Actor::System,
-            resource_kind: "webhook",
-            resource_id: endpoint.id.clone(),
-            resource: endpoint_json(&disabled),
-            changed: Some(vec!["enabled".to_owned()]),
-        },
-    )
-}
-
 impl Store {
     /// Claims the batches of up to `endpoints` endpoints with something due, in one transaction:
     /// for each, up to `per_batch` deliveries (see [`WebhookBatch`]), leased for `lease_secs`.
@@ -527,7 +469,7 @@ impl Store {
                         ))
                         .execute(conn)?;
                     if let Some(outcome) = failed.filter(|outcome| written > 0 && outcome.give_up) {
-                        disable(conn, &batch.endpoint, failures, outcome)?;
+                        disable_endpoint(conn, &batch.endpoint, failures, outcome)?;
                     }
                     written
                 }

@@ -18,6 +18,7 @@ use diesel::prelude::*;
 use roster_domain::{Action, Actor, NewAuditEvent, Timestamp, WorkspaceId};
 use serde_json::{json, Value};
 
+use super::events::{record_event, NewEvent};
 use super::{from_json_list, record_audit, to_json_list};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints, webhook_resends};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -227,6 +228,63 @@ pub(super) fn find_endpoint(
             what: "webhook endpoint",
         })?
         .into_domain()
+}
+
+/// Disables the endpoint after a run of failures, with a `webhook.disabled` event (in the
+/// deployment's audit trail for an endpoint of the deployment).
+pub(super) fn disable_endpoint(
+    conn: &mut DbConnection,
+    endpoint: &WebhookEndpoint,
+    failures: i32,
+    outcome: &DeliveryOutcome,
+) -> StoreResult<()> {
+    let reason = format!(
+        "disabled after {failures} consecutive failed deliveries (last: {})",
+        outcome
+            .error
+            .clone()
+            .or(outcome.status_code.map(|s| format!("HTTP {s}")))
+            .unwrap_or_default()
+    );
+    diesel::update(webhook_endpoints::table.find(&endpoint.id))
+        .set((
+            webhook_endpoints::enabled.eq(false),
+            webhook_endpoints::disabled_reason.eq(&reason),
+        ))
+        .execute(conn)?;
+    let Some(workspace_id) = &endpoint.workspace_id else {
+        // A deployment endpoint: events belong to workspaces, and the operator's endpoint must
+        // not show in one, so its disabling is in the deployment's audit trail (and on the
+        // endpoint itself).
+        let (disabled, _) = find_endpoint(conn, WebhookScope::Deployment, &endpoint.id)?;
+        return record_audit(
+            conn,
+            &NewAuditEvent {
+                workspace_id: None,
+                actor: Actor::System,
+                action: Action("webhook.disabled"),
+                target_kind: "webhook",
+                target_id: endpoint.id.clone(),
+                detail: endpoint_json(&disabled).to_string(),
+            },
+        );
+    };
+    let workspace_id: WorkspaceId = workspace_id
+        .parse()
+        .map_err(super::corrupt("webhook_endpoints"))?;
+    let (disabled, _) = find_endpoint(conn, workspace_id.into(), &endpoint.id)?;
+    record_event(
+        conn,
+        NewEvent {
+            workspace_id,
+            event_type: "webhook.disabled",
+            actor: &Actor::System,
+            resource_kind: "webhook",
+            resource_id: endpoint.id.clone(),
+            resource: endpoint_json(&disabled),
+            changed: Some(vec!["enabled".to_owned()]),
+        },
+    )
 }
 
 impl Store {
