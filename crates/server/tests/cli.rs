@@ -625,7 +625,9 @@ fn webhook_deliveries_survive_kill_9() {
     let env = [
         ("ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS", "true"),
         ("ROSTER__WEBHOOKS__POLL_INTERVAL_MS", "20"),
-        ("ROSTER__WEBHOOKS__LEASE_SECS", "1"),
+        // A timeout below the lease: a batch sends several events, and the kill cuts one.
+        ("ROSTER__WEBHOOKS__LEASE_SECS", "2"),
+        ("ROSTER__WEBHOOKS__TIMEOUT_SECS", "1"),
         ("ROSTER__WEBHOOKS__RETRY_BASE_MS", "50"),
     ];
     let mut server = Server::start_with(&db, &env);

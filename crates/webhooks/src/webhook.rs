@@ -4,9 +4,10 @@
 //! A batch goes out in order over the client's kept-alive connection, each event only after the
 //! previous one was acknowledged, and stops at the first failure: the store then records the
 //! acknowledged prefix and schedules the retry of the rest (see `roster_store`'s
-//! `webhook_deliveries`). It also stops once half the claim's lease has passed (or
-//! [`BATCH_TIME`], if sooner), so the lease outlasts the batch and a slow endpoint commits its
-//! progress as it goes.
+//! `webhook_deliveries`). After its first event, a batch sends another only while that one's
+//! answer (or its timeout) is due before the claim's lease runs out, and for at most
+//! [`BATCH_TIME`]: so a batch never holds the endpoint past its lease (no other worker can take
+//! it over while the batch still sends), and a slow endpoint commits its progress as it goes.
 
 use std::time::{Duration, Instant};
 
@@ -39,10 +40,10 @@ pub struct Job {
 }
 
 /// Whether a batch sends its delivery number `index` (from 0), `elapsed` after its claim: the
-/// first always (as a single delivery would be), the others while less than half the lease and
-/// less than [`BATCH_TIME`] have passed.
-fn keeps_sending(index: usize, elapsed: Duration, lease: Duration) -> bool {
-    index == 0 || elapsed < (lease / 2).min(BATCH_TIME)
+/// first always (as a single delivery would be), the others while [`BATCH_TIME`] has not passed
+/// and an attempt of `timeout` would end before the `lease` does.
+fn keeps_sending(index: usize, elapsed: Duration, lease: Duration, timeout: Duration) -> bool {
+    index == 0 || (elapsed < BATCH_TIME && elapsed + timeout < lease)
 }
 
 impl Outbox for Webhooks {
@@ -82,7 +83,9 @@ impl Outbox for Webhooks {
         let mut outcomes = Vec::with_capacity(batch.deliveries.len());
         for (index, delivery) in batch.deliveries.iter().enumerate() {
             let shutting_down = index > 0 && attempts.stopping();
-            if shutting_down || !keeps_sending(index, job.claimed_at.elapsed(), attempts.lease()) {
+            let elapsed = job.claimed_at.elapsed();
+            if shutting_down || !keeps_sending(index, elapsed, attempts.lease(), attempts.timeout())
+            {
                 break;
             }
             let outcome = attempts.make(
@@ -133,25 +136,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_sends_its_first_event_always_and_the_rest_within_its_time() {
+    fn a_batch_sends_its_first_event_always_and_the_rest_within_its_time_and_lease() {
         let ms = Duration::from_millis;
         let secs = Duration::from_secs;
-        // (index, elapsed since the claim, lease) -> sends
+        // (index, elapsed since the claim, lease, timeout) -> sends
         let cases = [
-            (0, secs(100), secs(60), true),
-            (1, ms(10), secs(60), true),
-            (255, ms(4_999), secs(60), true),
-            (1, secs(5), secs(60), false),
-            (1, ms(400), secs(1), true),
-            (1, ms(500), secs(1), false),
-            (0, secs(2), secs(1), true),
-            (1, ms(0), secs(0), false),
+            (0, secs(100), secs(60), secs(10), true),
+            (1, ms(10), secs(60), secs(10), true),
+            (255, ms(4_999), secs(60), secs(10), true),
+            (1, secs(5), secs(60), secs(10), false),
+            (1, ms(900), secs(2), secs(1), true),
+            (1, secs(1), secs(2), secs(1), false),
+            (1, ms(0), secs(2), secs(10), false),
+            (0, secs(3), secs(2), secs(10), true),
+            (1, secs(49), secs(60), secs(10), false),
         ];
-        for (index, elapsed, lease, sends) in cases {
+        for (index, elapsed, lease, timeout, sends) in cases {
             assert_eq!(
-                keeps_sending(index, elapsed, lease),
+                keeps_sending(index, elapsed, lease, timeout),
                 sends,
-                "{index} {elapsed:?} {lease:?}"
+                "{index} {elapsed:?} {lease:?} {timeout:?}"
             );
         }
     }

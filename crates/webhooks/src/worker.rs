@@ -158,6 +158,11 @@ impl Attempts<'_> {
         Duration::from_secs(u64::try_from(self.settings.lease_secs).unwrap_or(0))
     }
 
+    /// The longest one attempt takes.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
     /// Whether the worker is shutting down (a job of several attempts ends early).
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
