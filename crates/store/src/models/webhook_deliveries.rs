@@ -16,11 +16,12 @@
 //! - **At least once.** The cursor moves only when the batch's outcomes commit: a crash between
 //!   sending and that commit leaves the lease to expire, and the next claim sends the same events
 //!   again (same ids). Nothing is skipped.
-//! - **Leases.** A claim leases the endpoint for `lease_secs`. The worker stops sending a batch
-//!   once half of that has passed, so with a timeout below half the lease no batch outlives its
-//!   lease; and should one anyway, its outcomes cannot undo a later worker's: the cursor only
-//!   moves forward, and the endpoint's retry state is written only while the lease is still the
-//!   one the batch took (its `lease_until`).
+//! - **Leases.** A claim leases the endpoint for `lease_secs`. After a batch's first event, the
+//!   worker sends another only while its answer (or timeout) is due before the lease runs out, so
+//!   a batch holds the endpoint no longer than one delivery did. Should a batch outlive its lease
+//!   anyway (a timeout longer than the lease), its outcomes cannot undo a later worker's: the
+//!   cursor only moves forward, and the endpoint's retry state is written only while the lease is
+//!   still the one the batch took (its `lease_until`).
 //!
 //! An endpoint that subscribes to some types only would otherwise keep its cursor on the last
 //! event it received and scan every later event of other types on each claim; a claim that finds
