@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
 struct Receiver {
     url: String,
     arrivals: Arrivals,
+    /// Connections accepted.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -60,9 +63,11 @@ impl Receiver {
             .local_addr()
             .map_err(|err| format!("webhook receiver: {err}"))?;
         let arrivals: Arrivals = Arc::default();
-        let shared = Arc::clone(&arrivals);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (shared, accepted) = (Arc::clone(&arrivals), Arc::clone(&connections));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::Relaxed);
                 let arrivals = Arc::clone(&shared);
                 std::thread::spawn(move || serve(stream, &arrivals));
             }
@@ -70,6 +75,7 @@ impl Receiver {
         Ok(Self {
             url: format!("http://{addr}/hooks/roster"),
             arrivals,
+            connections,
         })
     }
 
@@ -267,6 +273,18 @@ fn rate(arrivals: &[(String, Instant)]) -> Option<f64> {
     (seconds > 0.0).then(|| arrivals.len() as f64 / seconds)
 }
 
+/// The server's CPU time since `since` (a `cpu::server_time` sample) per event of `events`, for
+/// the report ("-" when unknown).
+fn server_us_per_event(since: Option<Duration>, events: usize) -> String {
+    match (since, super::cpu::server_time()) {
+        (Some(before), Some(now)) if events > 0 => format!(
+            "{:.1}",
+            now.saturating_sub(before).as_secs_f64() * 1e6 / events as f64
+        ),
+        _ => "-".to_owned(),
+    }
+}
+
 fn add_members(user_ids: &[String]) -> String {
     let values: Vec<String> = user_ids
         .iter()
@@ -336,7 +354,9 @@ pub(crate) fn rate_row(
             })
         },
     );
+    let (during_writes, cpu_after_writes) = (receiver.count(), super::cpu::server_time());
     let arrivals = receiver.wait_for(usize::try_from(events).unwrap_or(usize::MAX));
+    let drain_us = server_us_per_event(cpu_after_writes, arrivals.len() - during_writes);
     admin.delete(&endpoint)?;
     let (expected, _) = admin.feed(Some(&head))?;
     let (firsts, repeats) = first_arrivals(&arrivals);
@@ -344,11 +364,13 @@ pub(crate) fn rate_row(
     let name = "webhook delivery (1 endpoint)";
     let line = match rate(&arrivals) {
         Some(per_second) => format!(
-            "  {name:<32} {per_second:>8.0} events/s  ({} of {} events, {}, {repeats} repeats; \
-             first to last arrival; the writes took {:.1} s)  >= {RATE_TARGET:.0}/s in order: {}",
+            "  {name:<32} {per_second:>8.0} events/s  ({} of {} events, {}, {repeats} repeats, \
+             {} connections; first to last arrival; the writes took {:.1} s; {drain_us} server \
+             µs per event after them)  >= {RATE_TARGET:.0}/s in order: {}",
             firsts.len(),
             expected.len(),
             if in_order { "in order" } else { "NOT in order" },
+            receiver.connections.load(Ordering::Relaxed),
             writes.elapsed.as_secs_f64(),
             judge.verdict(in_order && per_second >= RATE_TARGET)
         ),
@@ -392,10 +414,11 @@ impl SyncWatch {
         last_write: Instant,
         judge: Judge,
     ) -> Result<(String, u64), String> {
-        let at_last_write = self.receiver.count();
+        let (at_last_write, cpu_at_last_write) = (self.receiver.count(), super::cpu::server_time());
         let arrivals = self
             .receiver
             .wait_for(usize::try_from(events).unwrap_or(usize::MAX));
+        let drain_us = server_us_per_event(cpu_at_last_write, arrivals.len() - at_last_write);
         self.admin.delete(&self.endpoint)?;
         let (firsts, repeats) = first_arrivals(&arrivals);
         let missing = (events as usize).saturating_sub(firsts.len());
@@ -405,13 +428,15 @@ impl SyncWatch {
                 let lag = last.saturating_duration_since(last_write);
                 let after = &arrivals[at_last_write.min(arrivals.len())..];
                 let drain = rate(after)
-                    .map(|rate| format!("{rate:.0} events/s after it"))
+                    .map(|rate| format!("{rate:.0} events/s after it, {drain_us} server µs each"))
                     .unwrap_or_else(|| "none after it".to_owned());
                 format!(
                     "  {name:<32} {:>8.1} s  after the last write ({} of {events} events, \
-                     {at_last_write} by the last write, {drain}, {repeats} repeats)  < {} s: {}",
+                     {at_last_write} by the last write, {drain}, {repeats} repeats, {} \
+                     connections)  < {} s: {}",
                     lag.as_secs_f64(),
                     firsts.len(),
+                    self.receiver.connections.load(Ordering::Relaxed),
                     LAG_TARGET.as_secs(),
                     judge.verdict(lag < LAG_TARGET && missing == 0)
                 )

@@ -114,7 +114,7 @@ impl Outbox for Webhooks {
 /// Signs the event for this attempt's timestamp and POSTs it.
 fn send(client: &Client, batch: &WebhookBatch, delivery: &PendingDelivery) -> Result<u16, Failure> {
     let event = &delivery.event;
-    let body = event.to_json().to_string();
+    let body = event.to_json_text();
     let timestamp = Timestamp::now().as_micros() / 1_000_000;
     let signature = sign(&batch.secret, &event.id, timestamp, &body)
         .map_err(|err| Failure::before_sending(err.to_string()))?;

@@ -168,6 +168,12 @@ impl Event {
     pub fn to_json(&self) -> Value {
         json!(self.message())
     }
+
+    /// [`Event::message`] as JSON text, the body of a webhook: serialized straight from the
+    /// message (its fields in their declared order), without building a [`Value`] of it first.
+    pub fn to_json_text(&self) -> String {
+        serde_json::to_string(&self.message()).unwrap_or_else(|_| self.to_json().to_string())
+    }
 }
 
 fn actor_json(actor: &Actor) -> Value {
