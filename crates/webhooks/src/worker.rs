@@ -139,12 +139,17 @@ impl Attempts<'_> {
     ) -> DeliveryOutcome {
         let started = Instant::now();
         let answer = send(self.client);
+        // Only a retry's delay is jittered: a success costs no call to the random source.
+        let jitter = match answer {
+            Ok(status) if (200..300).contains(&status) => 0.5,
+            _ => jitter(),
+        };
         let outcome = judge(
             answer,
             started.elapsed(),
             counts,
             &self.settings.retry,
-            jitter(),
+            jitter,
             Timestamp::now(),
         );
         if let Some(error) = &outcome.error {
