@@ -8,7 +8,8 @@
 //!
 //! After the SCIM operations and the SAML ACS logins, the same server answers as the OpenID
 //! Provider of two products (`provider.rs`): code exchanges with ES256 and RS256 ID tokens, and
-//! userinfo (issue #23).
+//! userinfo (issue #23). Then webhooks (issue #29, `webhooks.rs`): the delivery rate to one local
+//! endpoint, and during the initial sync how far the deliveries trail the writes.
 //!
 //! `--peers` then sends the same user operations to other SCIM servers on this machine
 //! (`peers.rs`, harnesses in `peers/`) and sets them side by side with the SQLite run
@@ -36,6 +37,7 @@ mod scale;
 mod scenario;
 mod server;
 mod sync;
+mod webhooks;
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -443,20 +445,24 @@ fn backend(
         load.seconds,
         judge,
     )?;
-    let sync_line = match options.sync {
-        Some(size) => {
-            let (sync_rows, line) = sync::run(
-                &instance.addr,
-                &instance.token,
-                load.concurrency,
-                size,
-                judge,
-            )?;
-            rows.extend(sync_rows);
-            Some(line)
-        }
-        None => None,
-    };
+    let (webhook_line, webhook_failures) =
+        webhooks::rate_row(&server, &instance.token, load.concurrency, judge)?;
+    let mut sync_lines = Vec::new();
+    let mut sync_failures = 0;
+    if let Some(size) = options.sync {
+        let watch = webhooks::SyncWatch::start(&server)?;
+        let (sync_rows, line, last_write) = sync::run(
+            &instance.addr,
+            &instance.token,
+            load.concurrency,
+            size,
+            judge,
+        )?;
+        rows.extend(sync_rows);
+        let (lag_line, missing) = watch.finish(size.events(), last_write, judge)?;
+        sync_lines = vec![line, lag_line];
+        sync_failures = missing;
+    }
     let mut scale_lines = Vec::new();
     if let Some(users) = options.scale_users {
         let (scale_rows, lines) = scale::run(
@@ -477,7 +483,10 @@ fn backend(
         "  roster serve stopped (its log: {})",
         instance.log.display()
     ));
-    let errors = rows.iter().map(|row| row.outcome.errors).sum::<u64>() + backchannel_failures;
+    let errors = rows.iter().map(|row| row.outcome.errors).sum::<u64>()
+        + backchannel_failures
+        + webhook_failures
+        + sync_failures;
     let title = match before {
         Some(busy) => format!("{title}; CPUs {busy:.0}% busy just before"),
         None => title.to_owned(),
@@ -487,7 +496,8 @@ fn backend(
         table.push(writes.line(judge));
     }
     table.push(backchannel_line);
-    table.extend(sync_line);
+    table.push(webhook_line);
+    table.extend(sync_lines);
     table.extend(scale_lines);
     let measured = Measured {
         rows: Ok(rows),

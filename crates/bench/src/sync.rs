@@ -9,9 +9,12 @@
 //!
 //! Each user belongs to `memberships / users` groups (5 at the issue's sizes), spread evenly.
 //! The phases run one after another, each at the bench's concurrency; their wall-clock times add
-//! up to the sync's time, which is set beside the 2-minute target.
+//! up to the sync's time, which is set beside the 2-minute target. Each user, group and
+//! membership is one directory event; a webhook endpoint registered before the sync receives them
+//! all, and the bench reports how long after the last write the last one arrived
+//! (`webhooks.rs`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::load::{self, Operation, Outcome, Step, Until};
 use super::report::Judge;
@@ -45,6 +48,11 @@ impl Size {
             groups: (users / 100).max(1),
             memberships: users * 5,
         }
+    }
+
+    /// The directory events the sync writes: one per user, group and membership.
+    pub(crate) fn events(self) -> u64 {
+        self.users + self.groups + self.memberships
     }
 }
 
@@ -128,14 +136,15 @@ fn find_then_create(
     })
 }
 
-/// Runs the cycle against the server at `addr`; returns its rows and the line with the total.
+/// Runs the cycle against the server at `addr`; returns its rows, the line with the total, and
+/// when the last write was answered.
 pub(crate) fn run(
     addr: &str,
     token: &str,
     concurrency: usize,
     size: Size,
     judge: Judge,
-) -> Result<(Vec<Row>, String), String> {
+) -> Result<(Vec<Row>, String, Instant), String> {
     say(&format!(
         "  Entra-style initial sync: {} users, {} groups, {} memberships",
         size.users, size.groups, size.memberships
@@ -196,6 +205,7 @@ pub(crate) fn run(
             })
         },
     );
+    let last_write = Instant::now();
     rows.push(finished("sync: PATCH add 50 members", outcome, None));
     let total: Duration = rows.iter().map(|row| row.outcome.elapsed).sum();
     let errors: u64 = rows.iter().map(|row| row.outcome.errors).sum();
@@ -210,7 +220,7 @@ pub(crate) fn run(
         TARGET.as_secs(),
         judge.verdict(total < TARGET && errors == 0)
     );
-    Ok((rows, line))
+    Ok((rows, line, last_write))
 }
 
 #[cfg(test)]
@@ -241,6 +251,7 @@ mod tests {
         assert_eq!(seen.len() as u64, size.memberships);
         let issue = Size::for_users(100_000);
         assert_eq!((issue.groups, issue.memberships), (1_000, 500_000));
+        assert_eq!(issue.events(), 601_000);
         assert_eq!(patch_count(issue), 10_000);
     }
 

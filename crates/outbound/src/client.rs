@@ -4,18 +4,29 @@
 //! - **The address checked is the address connected to.** The agent's resolver resolves the
 //!   host, refuses the request when any address is forbidden by the [`NetworkPolicy`], and hands
 //!   ureq only those checked addresses; an IP-literal host goes through the same check. There
-//!   is no second lookup an attacker's DNS could answer differently (DNS rebinding).
+//!   is no second lookup an attacker's DNS could answer differently (DNS rebinding). An allowed
+//!   answer is reused for the next few seconds' connections to that host (`RESOLVED_FOR`): ureq
+//!   resolves before every request, even one that goes over a kept-alive connection.
 //! - **No redirects.** A 3xx is an error naming the status; `Location` is never followed (a
 //!   public URL answering 302 to `http://127.0.0.1/...` is the classic way around a URL check).
 //! - **Capped bodies.** Each call says how much it reads; a longer body is an error, read no
 //!   further than the cap (a declared `Content-Length` over the cap is refused before reading).
 //! - **Timeouts.** Resolving and connecting, and the whole call including the body.
 //!
+//! Connections are kept alive and reused (ureq's pool, per scheme, host and port), so a run of
+//! requests to one endpoint — a batch of webhooks — costs one connection, not one each. A
+//! reused connection goes to the address that was checked when it was opened; every new
+//! connection is checked again. A connection returns to the pool only once its response body
+//! was read to the end, so a caller that has no use for the body ([`ReadBody::Discard`]) still
+//! reads a short one ([`DRAIN_BYTES`]) and drops it.
+//!
 //! Proxies from the environment (`HTTP_PROXY`...) are ignored: through a proxy, the address
 //! checked would be the proxy's, not the target's.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use ureq::http::{header, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -47,8 +58,24 @@ impl Default for Timeouts {
 pub enum ReadBody {
     /// Read it, failing with [`OutboundError::TooLarge`] past this many bytes.
     AtMost(u64),
-    /// Do not read it (only the status and headers matter, e.g. a webhook's acknowledgement).
+    /// Only the status and headers matter (e.g. a webhook's acknowledgement): a body of at most
+    /// [`DRAIN_BYTES`] is read and dropped so the connection can be reused; a longer one (or one
+    /// that lasts until the connection closes) is not read, and its connection is closed. Never
+    /// an error.
     Discard,
+}
+
+/// The longest response body [`ReadBody::Discard`] reads (to reuse the connection).
+pub const DRAIN_BYTES: u64 = 64 * 1024;
+
+/// Whether a body [`ReadBody::Discard`] has no use for is worth reading to keep the connection:
+/// one of known length up to [`DRAIN_BYTES`], or chunked (read up to that many bytes). A body
+/// without either lasts until the server closes the connection, which cannot be reused anyway.
+fn drains(content_length: Option<u64>, chunked: bool) -> bool {
+    match content_length {
+        Some(length) => length <= DRAIN_BYTES,
+        None => chunked,
+    }
 }
 
 /// The outbound HTTP client: cheap to clone (clones share connections and the policy).
@@ -85,10 +112,7 @@ impl Client {
             .timeout_global(Some(timeouts.total))
             .user_agent(concat!("Roster/", env!("CARGO_PKG_VERSION")))
             .build();
-        let resolver = CheckingResolver {
-            policy: Arc::clone(&policy),
-            system: DefaultResolver::default(),
-        };
+        let resolver = CheckingResolver::new(Arc::clone(&policy));
         let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), resolver);
         Self { agent, policy }
     }
@@ -121,7 +145,20 @@ impl Client {
         }
         let (parts, mut body) = response.into_parts();
         let bytes = match read {
-            ReadBody::Discard => Vec::new(),
+            ReadBody::Discard => {
+                let chunked = parts
+                    .headers
+                    .get_all(header::TRANSFER_ENCODING)
+                    .iter()
+                    .any(|value| value.to_str().is_ok_and(|v| v.contains("chunked")));
+                if drains(body.content_length(), chunked) {
+                    // Read to the end so the connection returns to the pool; a failure here only
+                    // means it does not (the answer is the status, already in).
+                    let mut reader = body.with_config().limit(DRAIN_BYTES).reader();
+                    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                }
+                Vec::new()
+            }
             ReadBody::AtMost(limit) => {
                 if body.content_length().is_some_and(|length| length > limit) {
                     return Err(OutboundError::TooLarge { limit });
@@ -256,12 +293,52 @@ fn from_ureq(err: ureq::Error, host: &str) -> OutboundError {
     }
 }
 
-/// ureq's system resolver, then the policy on every address it found: the request goes on
-/// only when all of them are allowed, and ureq connects to exactly these.
+/// How long a host name's checked addresses are reused for the next connections to it, so a run
+/// of requests (a batch of webhooks) costs one look-up, not one each. ureq resolves before it
+/// looks for a pooled connection, and its system resolver starts a thread per look-up.
+const RESOLVED_FOR: Duration = Duration::from_secs(5);
+
+/// The policy on every address a host resolves to: the request goes on only when all of them are
+/// allowed, and ureq connects to exactly these. An IP-literal host is its own address (no
+/// look-up); a host name goes to ureq's system resolver, and its allowed answer is reused for
+/// [`RESOLVED_FOR`] (never a refused one: that is an error each time).
 #[derive(Debug)]
 struct CheckingResolver {
     policy: Arc<NetworkPolicy>,
     system: DefaultResolver,
+    /// `host:port` -> the addresses it resolved to, all allowed, and when.
+    recent: Mutex<HashMap<String, (Vec<SocketAddr>, Instant)>>,
+}
+
+impl CheckingResolver {
+    fn new(policy: Arc<NetworkPolicy>) -> Self {
+        Self {
+            policy,
+            system: DefaultResolver::default(),
+            recent: Mutex::default(),
+        }
+    }
+
+    fn check(&self, host: &str, addresses: &[SocketAddr]) -> Result<(), ureq::Error> {
+        for address in addresses {
+            self.policy.check_address(address.ip()).map_err(|range| {
+                ureq::Error::Other(Box::new(OutboundError::forbidden(
+                    host,
+                    address.ip(),
+                    range,
+                )))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn answer(&self, addresses: &[SocketAddr]) -> ResolvedSocketAddrs {
+        let mut resolved = self.empty();
+        for address in addresses {
+            resolved.push(*address);
+        }
+        resolved
+    }
 }
 
 impl Resolver for CheckingResolver {
@@ -271,21 +348,28 @@ impl Resolver for CheckingResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let addresses = self.system.resolve(uri, config, timeout)?;
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        for address in &addresses {
-            self.policy.check_address(address.ip()).map_err(|range| {
-                ureq::Error::Other(Box::new(OutboundError::forbidden(
-                    host,
-                    address.ip(),
-                    range,
-                )))
-            })?;
+        let (host, port) = host_and_port(uri).map_err(|err| ureq::Error::Other(Box::new(err)))?;
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            let address = [SocketAddr::new(ip, port)];
+            self.check(&host, &address)?;
+            return Ok(self.answer(&address));
         }
+        let key = format!("{host}:{port}");
+        let now = Instant::now();
+        {
+            let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((addresses, _)) = recent
+                .get(&key)
+                .filter(|(_, at)| now.duration_since(*at) < RESOLVED_FOR)
+            {
+                return Ok(self.answer(addresses));
+            }
+        }
+        let addresses = self.system.resolve(uri, config, timeout)?;
+        self.check(&host, &addresses)?;
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.retain(|_, (_, at)| now.duration_since(*at) < RESOLVED_FOR);
+        recent.insert(key, (addresses.to_vec(), now));
         Ok(addresses)
     }
 }
@@ -301,6 +385,22 @@ mod tests {
             "logout_token=a.b-c_d*&note=x+y%26z%3D1%2F%C3%A9"
         );
         assert_eq!(form_urlencoded(&[]), "");
+    }
+
+    #[test]
+    fn discarded_bodies_are_read_only_when_short_and_delimited() {
+        // (Content-Length, chunked) -> read to keep the connection
+        let cases = [
+            (Some(0), false, true),
+            (Some(2), false, true),
+            (Some(DRAIN_BYTES), false, true),
+            (Some(DRAIN_BYTES + 1), false, false),
+            (None, true, true),
+            (None, false, false),
+        ];
+        for (length, chunked, read) in cases {
+            assert_eq!(drains(length, chunked), read, "{length:?} {chunked}");
+        }
     }
 
     #[test]

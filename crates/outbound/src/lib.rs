@@ -19,7 +19,7 @@ pub mod dns;
 mod error;
 pub mod policy;
 
-pub use client::{Client, ReadBody, Timeouts};
+pub use client::{Client, ReadBody, Timeouts, DRAIN_BYTES};
 pub use dns::DnsResolver;
 pub use error::OutboundError;
 pub use policy::{IpNetwork, NetworkPolicy};

@@ -337,3 +337,120 @@ fn form_and_json_posts_carry_their_headers_and_body() {
     );
     assert_eq!(seen[1].body, r#"{"k":1}"#);
 }
+
+/// A keep-alive HTTP/1.1 server: answers every request on a connection with `response` until
+/// the client closes it; counts the connections it accepted.
+struct KeepAlive {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl KeepAlive {
+    fn start(response: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (accepted, served) = (Arc::clone(&connections), Arc::clone(&requests));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let (served, response) = (Arc::clone(&served), response.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            let mut header = String::new();
+                            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if header == "\r\n" {
+                                break;
+                            }
+                            if let Some(value) =
+                                header.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = value.trim().parse().unwrap();
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        served.fetch_add(1, Ordering::SeqCst);
+                        if stream.write_all(response.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            connections,
+            requests,
+        }
+    }
+}
+
+#[test]
+fn discarded_short_bodies_keep_the_connection_for_the_next_request() {
+    let client = client_for_127_0_0_1();
+    let short = KeepAlive::start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_owned());
+    let chunked = KeepAlive::start(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n".to_owned(),
+    );
+    let empty = KeepAlive::start("HTTP/1.1 204 No Content\r\n\r\n".to_owned());
+    for server in [&short, &chunked, &empty] {
+        for n in 0..20 {
+            let status = client
+                .post_json(
+                    &server.url,
+                    &[],
+                    &format!("{{\"n\":{n}}}"),
+                    ReadBody::Discard,
+                )
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{status}");
+        }
+        assert_eq!(server.requests.load(Ordering::SeqCst), 20);
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            1,
+            "one connection for every request to {}",
+            server.url
+        );
+    }
+}
+
+#[test]
+fn a_long_discarded_body_is_not_read_and_costs_only_its_connection() {
+    let client = client_for_127_0_0_1();
+    let long = "x".repeat(usize::try_from(roster_outbound::DRAIN_BYTES).unwrap() + 1);
+    let server = KeepAlive::start(format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{long}",
+        long.len()
+    ));
+    for _ in 0..3 {
+        let response = client
+            .post_json(&server.url, &[], "{}", ReadBody::Discard)
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.body().is_empty());
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        3,
+        "a connection whose body was left unread is not reused"
+    );
+}

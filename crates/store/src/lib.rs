@@ -46,6 +46,8 @@ pub struct Store {
     token_cache: Arc<models::TokenCache>,
     /// Rung after a commit that queued a back-channel logout (see `outbox_wake`).
     outbox_wake: Arc<OutboxWake>,
+    /// Rung after a commit that wrote directory events, for the webhooks (see `outbox_wake`).
+    events_wake: Arc<OutboxWake>,
 }
 
 impl std::fmt::Debug for Store {
@@ -84,6 +86,7 @@ impl Store {
             list_totals: Arc::default(),
             token_cache: Arc::new(models::TokenCache::new(options.scim_token_cache)),
             outbox_wake: Arc::default(),
+            events_wake: Arc::default(),
         })
     }
 
@@ -124,6 +127,12 @@ impl Store {
         &self.outbox_wake
     }
 
+    /// What the webhook worker waits on between polls: rung by every commit of this process that
+    /// wrote directory events (and by the worker itself when a batch leaves work behind).
+    pub fn events_wake(&self) -> &OutboxWake {
+        &self.events_wake
+    }
+
     /// Pool usage: (connections open, connections idle).
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
@@ -160,7 +169,7 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let (result, queued) = outbox_wake::tracking(|| match &self.group_commit {
+        let (result, marks) = outbox_wake::tracking(|| match &self.group_commit {
             // A write started inside another one's work gets a transaction of its own, as it
             // did before group commit (SQLite then makes it wait for the outer one).
             Some(group) if !group_commit::inside_batch() => group.run(f),
@@ -169,8 +178,13 @@ impl Store {
                 db::write_transaction(&mut conn, f)
             }
         });
-        if queued && result.is_ok() {
-            self.outbox_wake.notify();
+        if result.is_ok() {
+            if marks.contains(outbox_wake::Queued::Logout) {
+                self.outbox_wake.notify();
+            }
+            if marks.contains(outbox_wake::Queued::Event) {
+                self.events_wake.notify();
+            }
         }
         result
     }

@@ -93,21 +93,28 @@ fn the_migration_keeps_every_row_and_position_and_then_events_outlive_their_work
     invite(&db.store, acme.id, "bob");
     let before = positions(&db.store);
     assert_eq!(before.len(), 5, "{before:?}");
-    let claim = db.store.claim_webhook_delivery(60).unwrap().expect("due");
+    let batch = db
+        .store
+        .claim_webhook_batches(60, 1, 10)
+        .unwrap()
+        .pop()
+        .expect("due");
+    assert_eq!(batch.deliveries.len(), 1, "bob's user.created");
+    let delivered = batch.deliveries[0].event.clone();
     db.store
-        .finish_webhook_delivery(
-            &claim,
-            &roster_store::DeliveryOutcome {
+        .finish_webhook_batch(
+            &batch,
+            &[roster_store::DeliveryOutcome {
                 status_code: Some(200),
                 duration_ms: 3,
                 error: None,
                 retry_at: None,
                 give_up: false,
-            },
+            }],
         )
         .unwrap();
     db.store
-        .resend_webhook_event(acme.id, &endpoint.id, &claim.event.id)
+        .resend_webhook_event(acme.id, &endpoint.id, &delivered.id)
         .unwrap();
 
     remigrate(&db);
@@ -127,7 +134,7 @@ fn the_migration_keeps_every_row_and_position_and_then_events_outlive_their_work
             Some(acme.id.to_string()),
             endpoint.url.clone(),
             endpoint.event_types.clone(),
-            claim.event.seq
+            delivered.seq
         )]
     );
     let deliveries = db
@@ -135,16 +142,19 @@ fn the_migration_keeps_every_row_and_position_and_then_events_outlive_their_work
         .webhook_deliveries(acme.id, &endpoint.id, 10)
         .unwrap();
     assert_eq!(deliveries.len(), 1);
-    assert_eq!(deliveries[0].event_id, claim.event.id);
+    assert_eq!(deliveries[0].event_id, delivered.id);
     let resend = db
         .store
-        .claim_webhook_delivery(60)
+        .claim_webhook_batches(60, 1, 10)
         .unwrap()
+        .pop()
         .expect("the resend");
-    assert_eq!(
-        (resend.event.id.as_str(), resend.resend_id.is_some()),
-        (claim.event.id.as_str(), true)
-    );
+    let resent: Vec<_> = resend
+        .deliveries
+        .iter()
+        .map(|d| (d.event.id.as_str(), d.resend_id.is_some()))
+        .collect();
+    assert_eq!(resent, [(delivered.id.as_str(), true)]);
 
     // Retention empties the feed; the next position still comes after every one given out.
     db.store.publish_events().unwrap();

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 
 use roster_outbound::{Client, ReadBody};
-use roster_store::{BackchannelClaim, DeliveryOutcome, SigningAlg, Store, StoreResult};
+use roster_store::{BackchannelClaim, DeliveryOutcome, OutboxWake, SigningAlg, Store, StoreResult};
 
-use crate::worker::{Failure, Outbox};
+use crate::worker::{Attempts, Failure, Outbox};
 
 /// Whom one logout token signs out, of which app, signed how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +86,36 @@ impl Outbox for BackchannelLogouts {
         Ok(claimed)
     }
 
-    /// Every earlier attempt of a logout failed (a delivered one is never claimed again).
-    fn attempt_counts(&self, claim: &BackchannelClaim) -> (u32, u32) {
-        let attempt = u32::try_from(claim.logout.attempts).unwrap_or(0) + 1;
-        (attempt, attempt)
+    fn wake<'s>(&self, store: &'s Store) -> &'s OutboxWake {
+        store.outbox_wake()
     }
 
+    /// One attempt. Every earlier attempt of a logout failed (a delivered one is never claimed
+    /// again), so the attempt number is also the run of failures.
+    fn deliver(&self, attempts: &Attempts<'_>, claim: &BackchannelClaim) -> Vec<DeliveryOutcome> {
+        let attempt = u32::try_from(claim.logout.attempts).unwrap_or(0) + 1;
+        vec![attempts.make(
+            || self.describe(claim),
+            (attempt, attempt),
+            |client| self.send(client, claim),
+        )]
+    }
+
+    fn finish(
+        &self,
+        store: &Store,
+        claim: &BackchannelClaim,
+        outcomes: &[DeliveryOutcome],
+    ) -> StoreResult<()> {
+        match outcomes.first() {
+            Some(outcome) => store.finish_backchannel_logout(claim, outcome),
+            // No attempt made: the lease runs out and the logout is claimed again.
+            None => Ok(()),
+        }
+    }
+}
+
+impl BackchannelLogouts {
     fn send(&self, client: &Client, claim: &BackchannelClaim) -> Result<u16, Failure> {
         let token = self
             .signer
@@ -112,14 +136,5 @@ impl Outbox for BackchannelLogouts {
             )
             .map(|response| response.status().as_u16())
             .map_err(|err| Failure::outbound(&err, &claim.uri))
-    }
-
-    fn finish(
-        &self,
-        store: &Store,
-        claim: &BackchannelClaim,
-        outcome: &DeliveryOutcome,
-    ) -> StoreResult<()> {
-        store.finish_backchannel_logout(claim, outcome)
     }
 }

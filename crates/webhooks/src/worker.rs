@@ -7,16 +7,25 @@
 //!
 //! Per outbox, one thread claims and a pool of delivery threads sends: the claiming thread asks
 //! for as many jobs as threads are idle, in one transaction, and hands them over; each delivery
-//! thread makes its attempt and records the outcome. So a receiver that is slow to answer holds
-//! one delivery thread, and a burst of logouts costs one claim per batch rather than one per
-//! logout.
+//! thread makes the job's attempts and records their outcomes in one transaction. A job is one
+//! logout, or a batch of one webhook endpoint's events (sent in order, one request each). So a
+//! receiver that is slow to answer holds one delivery thread, and a burst costs one claim and
+//! one commit per batch rather than per delivery.
 //!
 //! What every outbox shares lives here: the loop, the outbound client (`roster-outbound`: the
-//! address is checked when the worker connects, a redirect is a failed attempt, the response
-//! body is never read), and what an attempt's answer means ([`judge`]: a 2xx is delivered,
-//! anything else is retried per the [`RetryPolicy`] until it gives up). Between polls the
-//! claiming thread waits on the store's wake-up call, which a commit that queued a back-channel
-//! logout rings, so a logout leaves within milliseconds of its commit instead of a poll interval.
+//! address is checked when the worker connects, a redirect is a failed attempt, a short response
+//! body is read only so the connection can carry the next request), and what an attempt's answer
+//! means ([`judge`]: a 2xx is delivered, anything else is retried per the [`RetryPolicy`] until
+//! it gives up). The client keeps connections alive, so a batch to one endpoint goes over one
+//! connection.
+//!
+//! When a claim finds nothing, the claiming thread waits on its outbox's wake-up call, which a
+//! commit that queued work for it rings (an event written, a logout queued), so work leaves
+//! within milliseconds of its commit instead of a poll interval; a delivery thread rings it too
+//! when it finishes a job, since the endpoint may have more due. While work is due the loop
+//! claims again at once. Claims that find nothing are spaced by at least [`EMPTY_CLAIM_GAP`], so
+//! a sync committing thousands of writes a second wakes the claiming thread at most that often
+//! while its endpoint's batch is out.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
@@ -25,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use roster_domain::Timestamp;
 use roster_outbound::{Client, NetworkPolicy, OutboundError, Timeouts};
-use roster_store::{DeliveryOutcome, Store, StoreResult};
+use roster_store::{DeliveryOutcome, OutboxWake, Store, StoreResult};
 
 use crate::retry::RetryPolicy;
 
@@ -85,25 +94,84 @@ impl Failure {
     }
 }
 
-/// One outbox the worker drains: where its work comes from, how one attempt is made, and where
-/// the outcome goes.
+/// One outbox the worker drains: where its work comes from, how a job's attempts are made, and
+/// where their outcomes go.
 pub trait Outbox: Send + Sync + 'static {
-    /// One claimed piece of work.
+    /// One claimed piece of work: what one delivery thread does at a time.
     type Job: Send;
     /// The threads' name, and the `outbox` field of the worker's logs.
     const NAME: &'static str;
     /// What the job is, for logs (ids only: no URL, no token).
     fn describe(&self, job: &Self::Job) -> String;
+    /// The wake-up call a commit that queued work for this outbox rings.
+    fn wake<'s>(&self, store: &'s Store) -> &'s OutboxWake;
     /// Claims at most `limit` due jobs, each with a lease of `lease_secs`; none when nothing is
     /// due.
     fn claim(&self, store: &Store, lease_secs: i64, limit: usize) -> StoreResult<Vec<Self::Job>>;
-    /// This attempt's number (1 for the first) and the run of consecutive failures a failure now
-    /// would make (what the retry policy decides on).
-    fn attempt_counts(&self, job: &Self::Job) -> (u32, u32);
-    /// Makes the request: the status of the answer, or why there was none.
-    fn send(&self, client: &Client, job: &Self::Job) -> Result<u16, Failure>;
-    /// Records the outcome.
-    fn finish(&self, store: &Store, job: &Self::Job, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Makes the job's attempts, in order, with [`Attempts::make`]: their outcomes.
+    fn deliver(&self, attempts: &Attempts<'_>, job: &Self::Job) -> Vec<DeliveryOutcome>;
+    /// Records the outcomes.
+    fn finish(
+        &self,
+        store: &Store,
+        job: &Self::Job,
+        outcomes: &[DeliveryOutcome],
+    ) -> StoreResult<()>;
+}
+
+/// What a delivery thread makes its attempts with.
+#[derive(Debug)]
+pub struct Attempts<'a> {
+    client: &'a Client,
+    settings: &'a WorkerSettings,
+    stop: &'a AtomicBool,
+    outbox: &'static str,
+}
+
+impl Attempts<'_> {
+    /// One attempt: `send` with the client, timed, then its answer judged for an attempt with
+    /// these `(attempt, consecutive failures)` counts; a failure is logged with `what`.
+    pub fn make(
+        &self,
+        what: impl FnOnce() -> String,
+        counts: (u32, u32),
+        send: impl FnOnce(&Client) -> Result<u16, Failure>,
+    ) -> DeliveryOutcome {
+        let started = Instant::now();
+        let answer = send(self.client);
+        // Only a retry's delay is jittered: a success costs no call to the random source.
+        let jitter = match answer {
+            Ok(status) if (200..300).contains(&status) => 0.5,
+            _ => jitter(),
+        };
+        let outcome = judge(
+            answer,
+            started.elapsed(),
+            counts,
+            &self.settings.retry,
+            jitter,
+            Timestamp::now(),
+        );
+        if let Some(error) = &outcome.error {
+            tracing::info!(outbox = self.outbox, job = %what(), attempt = counts.0, error = %error, "delivery failed");
+        }
+        outcome
+    }
+
+    /// How long a claim's lease lasts.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.settings.lease_secs).unwrap_or(0))
+    }
+
+    /// The longest one attempt takes.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Whether the worker is shutting down (a job of several attempts ends early).
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
 }
 
 /// A running worker; it stops (each delivery thread after its current delivery) when dropped.
@@ -117,11 +185,18 @@ pub struct Worker {
 /// of them (for at most the timeout), not every logout behind it.
 pub const BACKCHANNEL_THREADS: usize = 8;
 
+/// Webhook delivery threads per process: each sends one endpoint's batch at a time, so an
+/// endpoint that is slow to answer holds one of them, not the other endpoints' events.
+pub const WEBHOOK_THREADS: usize = 4;
+
+/// The least time between two claims that find nothing: see the module docs.
+pub const EMPTY_CLAIM_GAP: Duration = Duration::from_millis(5);
+
 impl Worker {
-    /// The webhook deliveries: one delivery thread (each endpoint gets its events in order
-    /// anyway).
+    /// The webhook deliveries: [`WEBHOOK_THREADS`] delivery threads, each taking one endpoint's
+    /// batch (an endpoint's events go in order, one batch at a time under its lease).
     pub fn spawn(store: Store, settings: WorkerSettings) -> Self {
-        Self::spawn_outbox(store, settings, crate::webhook::Webhooks, 1)
+        Self::spawn_outbox(store, settings, crate::webhook::Webhooks, WEBHOOK_THREADS)
     }
 
     /// The back-channel logouts, with logout tokens minted by `signer`:
@@ -219,32 +294,47 @@ fn run<O: Outbox>(
     idle.add(threads);
     let (jobs, queue) = mpsc::channel::<O::Job>();
     let queue = Mutex::new(queue);
+    let wake = outbox.wake(store);
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (client, idle, queue) = (&client, &idle, &queue);
+            let attempts = Attempts {
+                client: &client,
+                settings,
+                stop,
+                outbox: O::NAME,
+            };
+            let (idle, queue) = (&idle, &queue);
             scope.spawn(move || loop {
                 let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
                 let Ok(job) = next else {
                     return;
                 };
-                let outcome = attempt(client, settings, outbox, &job);
-                if let Err(err) = outbox.finish(store, &job, &outcome) {
+                let outcomes = outbox.deliver(&attempts, &job);
+                if let Err(err) = outbox.finish(store, &job, &outcomes) {
                     tracing::warn!(error = %err, outbox = O::NAME, job = %outbox.describe(&job), "could not record a delivery");
                 }
                 idle.add(1);
+                // The job's endpoint may have more due: the claiming thread looks again now.
+                wake.notify();
             });
         }
         let mut seen = 0;
+        let mut last_empty: Option<Instant> = None;
         while !stop.load(Ordering::SeqCst) {
             let free = idle.wait_for_any(settings.poll_interval);
             if free == 0 {
                 continue;
             }
+            if let Some(gap) = last_empty.and_then(|at| EMPTY_CLAIM_GAP.checked_sub(at.elapsed())) {
+                std::thread::sleep(gap);
+            }
             match outbox.claim(store, settings.lease_secs, free) {
                 Ok(claimed) if claimed.is_empty() => {
-                    store.outbox_wake().wait(&mut seen, settings.poll_interval);
+                    last_empty = Some(Instant::now());
+                    wake.wait(&mut seen, settings.poll_interval);
                 }
                 Ok(claimed) => {
+                    last_empty = None;
                     idle.take(claimed.len());
                     for job in claimed {
                         if jobs.send(job).is_err() {
@@ -261,30 +351,6 @@ fn run<O: Outbox>(
         // Closing the queue ends each delivery thread after its current job.
         drop(jobs);
     });
-}
-
-/// One attempt: send, then judge the answer.
-fn attempt<O: Outbox>(
-    client: &Client,
-    settings: &WorkerSettings,
-    outbox: &O,
-    job: &O::Job,
-) -> DeliveryOutcome {
-    let started = Instant::now();
-    let (attempt, failures) = outbox.attempt_counts(job);
-    let answer = outbox.send(client, job);
-    let outcome = judge(
-        answer,
-        started.elapsed(),
-        (attempt, failures),
-        &settings.retry,
-        jitter(),
-        Timestamp::now(),
-    );
-    if let Some(error) = &outcome.error {
-        tracing::info!(outbox = O::NAME, job = %outbox.describe(job), attempt, error = %error, "delivery failed");
-    }
-    outcome
 }
 
 /// What an attempt's answer means: a 2xx is delivered; any other status, a redirect or no

@@ -84,6 +84,8 @@ impl TestApp {
             settings.webhooks.retry_base_ms = 30;
             settings.webhooks.retry_max_secs = 1;
             settings.webhooks.lease_secs = 2;
+            // Below the lease, so a batch may send more than one event (see `webhook.rs`).
+            settings.webhooks.timeout_secs = 1;
             settings.webhooks.disable_after = disable_after;
         }
         if options.allow_private_network_urls {

@@ -470,3 +470,113 @@ fn metrics_count_deliveries_and_show_each_endpoints_backlog() {
         );
     }
 }
+
+/// The feed's event ids after the workspace's setup (workspace.created, connection.created,
+/// scim_token.created), in order.
+fn ids_after_setup(app: &TestApp, key: &str) -> Vec<String> {
+    feed_ids(app, key)
+        .into_iter()
+        .skip(3)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// A group created with members writes many events in one commit: the worker takes them as one
+/// batch, and sends them in order over one kept-alive connection.
+#[test]
+fn a_burst_arrives_in_order_over_one_kept_alive_connection() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::keep_alive();
+    register(&app, &key, &receiver.url, json!([]));
+    let members: Vec<Value> = (0..40)
+        .map(|i| json!({"value": app.create_user(&format!("u{i}"), &format!("e-u{i}"))}))
+        .collect();
+    let group = app.scim(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "Everyone", "members": members})),
+    );
+    assert_eq!(group.status, 201, "{:#}", group.body);
+    let expected = ids_after_setup(&app, &key);
+    assert!(expected.len() > 80, "{}", expected.len());
+    let got = receiver.wait_for("every event", |r| r.len() >= expected.len());
+    let delivered: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(delivered, expected, "each once, in the feed's order");
+    assert_eq!(
+        receiver.connections.load(Ordering::SeqCst),
+        1,
+        "every delivery over one kept-alive connection"
+    );
+}
+
+/// The endpoint fails one delivery in the middle of a batch: the events before it are not sent
+/// again, the failed one is retried, and nothing after it arrives before it is acknowledged.
+#[test]
+fn a_failure_mid_batch_retries_from_the_failed_event_in_order() {
+    let app = TestApp::with(Options {
+        webhooks: Some(50),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    let receiver = Receiver::keep_alive();
+    let (id, _) = register(&app, &key, &receiver.url, json!([]));
+    let members: Vec<Value> = (0..10)
+        .map(|i| json!({"value": app.create_user(&format!("u{i}"), &format!("e-u{i}"))}))
+        .collect();
+    receiver.wait_for("the users", |r| r.len() >= 10);
+    // The group and its ten memberships commit together; the fourth of them fails once.
+    receiver.fail_request.store(10 + 4, Ordering::SeqCst);
+    let group = app.scim(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "Ten", "members": members})),
+    );
+    assert_eq!(group.status, 201, "{:#}", group.body);
+    let expected = ids_after_setup(&app, &key);
+    assert_eq!(expected.len(), 21, "ten users, the group, ten members");
+    let got = receiver.wait_for("every event, one twice", |r| r.len() > expected.len());
+    let delivered: Vec<&str> = got[10..].iter().map(|r| r.header("webhook-id")).collect();
+    let failed = expected[13].as_str();
+    let mut want: Vec<&str> = expected[10..].iter().map(String::as_str).collect();
+    want.insert(4, failed);
+    assert_eq!(
+        delivered, want,
+        "the failed event again, then the rest, in order"
+    );
+    // The batch's attempts are recorded when it ends, just after the last one arrived.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (log, attempts) = loop {
+        let log = app.admin(&key, "GET", &format!("/webhooks/{id}/deliveries"), None);
+        let attempts: Vec<(i64, i64)> = log.body["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["eventId"] == failed)
+            .map(|d| {
+                (
+                    d["attempt"].as_i64().unwrap(),
+                    d["statusCode"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        if attempts.len() == 2 || std::time::Instant::now() > deadline {
+            break (log, attempts);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(attempts, [(2, 200), (1, 503)], "newest first");
+    let before_failure = log.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["eventId"] == expected[12].as_str())
+        .count();
+    assert_eq!(
+        before_failure, 1,
+        "the acknowledged prefix is not sent again"
+    );
+}

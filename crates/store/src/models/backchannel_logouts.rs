@@ -121,7 +121,7 @@ pub(crate) fn queue_logout(
     diesel::insert_into(backchannel_logouts::table)
         .values(&row)
         .execute(conn)?;
-    crate::outbox_wake::mark_queued();
+    crate::outbox_wake::mark_queued(crate::outbox_wake::Queued::Logout);
     Ok(true)
 }
 

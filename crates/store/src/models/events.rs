@@ -168,6 +168,12 @@ impl Event {
     pub fn to_json(&self) -> Value {
         json!(self.message())
     }
+
+    /// [`Event::message`] as JSON text, the body of a webhook: serialized straight from the
+    /// message (its fields in their declared order), without building a [`Value`] of it first.
+    pub fn to_json_text(&self) -> String {
+        serde_json::to_string(&self.message()).unwrap_or_else(|_| self.to_json().to_string())
+    }
 }
 
 fn actor_json(actor: &Actor) -> Value {
@@ -193,11 +199,13 @@ pub(crate) fn record_event(conn: &mut DbConnection, event: NewEvent<'_>) -> Stor
 }
 
 /// Writes events on `conn` in the order given, several rows per statement (a member PATCH of
-/// fifty users writes fifty events); call it inside the transaction of the change.
+/// fifty users writes fifty events); call it inside the transaction of the change. Its commit
+/// wakes this process's webhook worker (`outbox_wake`).
 pub(crate) fn record_events(conn: &mut DbConnection, batch: Vec<NewEvent<'_>>) -> StoreResult<()> {
     let started = Instant::now();
     let written = write_events(conn, batch);
     EVENT_TIME.with(|time| time.set(time.get() + started.elapsed()));
+    crate::outbox_wake::mark_queued(crate::outbox_wake::Queued::Event);
     written
 }
 

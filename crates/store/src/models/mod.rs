@@ -45,6 +45,7 @@ mod test_sign_ins;
 mod token;
 mod token_cache;
 mod user;
+mod webhook_deliveries;
 mod webhooks;
 mod workspace;
 mod workspace_domain;
@@ -103,9 +104,9 @@ pub use test_sign_ins::{
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
+pub use webhook_deliveries::{PendingDelivery, WebhookBatch};
 pub use webhooks::{
-    Claim, DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint,
-    WebhookScope,
+    DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint, WebhookScope,
 };
 pub use workspace::NewWorkspace;
 pub use workspace_domain::{WorkspaceDomain, CLAIM_SECS};

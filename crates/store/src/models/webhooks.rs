@@ -7,18 +7,18 @@
 //!
 //! Each endpoint keeps a cursor into the events outbox: the last event it acknowledged. The
 //! worker claims a due endpoint with a lease (a conditional update, plus `FOR UPDATE SKIP LOCKED`
-//! on PostgreSQL so replicas do not queue on each other), delivers the next event after the
-//! cursor (or a requested resend first), and records the outcome: success moves the cursor, a
+//! on PostgreSQL so replicas do not queue on each other), delivers a batch of the events after
+//! the cursor (requested resends first), and records the outcomes: success moves the cursor, a
 //! failure schedules a retry, and a run of failures disables the endpoint with an event saying
-//! so. A crash mid-delivery leaves the lease to expire and the same event to be delivered again
-//! (at least once, same `webhook-id`).
+//! so. A crash mid-batch leaves the lease to expire and the same events to be delivered again
+//! (at least once, same `webhook-id`). How batches are claimed and settled is in
+//! `webhook_deliveries`; this file holds the endpoints themselves.
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use roster_domain::{Action, Actor, NewAuditEvent, Timestamp, WorkspaceId};
 use serde_json::{json, Value};
 
-use super::events::{record_event, with_workspace, Event, NewEvent};
+use super::events::{record_event, NewEvent};
 use super::{from_json_list, record_audit, to_json_list};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints, webhook_resends};
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -61,7 +61,7 @@ pub struct NewWebhook<'a> {
     pub secret: &'a str,
 }
 
-/// A webhook endpoint (its secret is not part of it: see [`Claim`]).
+/// A webhook endpoint (its secret is not part of it: see [`super::WebhookBatch`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     pub id: String,
@@ -95,7 +95,7 @@ pub struct WebhookBacklog {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]
-struct EndpointRow {
+pub(super) struct EndpointRow {
     id: String,
     workspace_id: Option<String>,
     url: String,
@@ -112,7 +112,7 @@ struct EndpointRow {
 }
 
 impl EndpointRow {
-    fn into_domain(self) -> StoreResult<(WebhookEndpoint, String)> {
+    pub(super) fn into_domain(self) -> StoreResult<(WebhookEndpoint, String)> {
         Ok((
             WebhookEndpoint {
                 event_types: from_json_list("webhook_endpoints", &self.event_types)?,
@@ -150,16 +150,6 @@ pub struct DeliveryRecord {
     pub delivered_at: i64,
 }
 
-/// Work the worker claimed: deliver `event` to `endpoint`, signed with `secret`.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    pub endpoint: WebhookEndpoint,
-    pub secret: String,
-    pub event: Event,
-    /// Set when this is a requested resend rather than the next event in order.
-    pub resend_id: Option<String>,
-}
-
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryOutcome {
@@ -179,7 +169,7 @@ impl DeliveryOutcome {
     }
 }
 
-fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
+pub(super) fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
     json!({
         "id": endpoint.id,
         "url": endpoint.url,
@@ -203,7 +193,7 @@ fn endpoints_of(scope: WebhookScope) -> webhook_endpoints::BoxedQuery<'static, D
 
 /// The events `endpoint` may be sent: its workspace's, or for a deployment endpoint those of
 /// its workspaces (every workspace's when it lists none). Of every type: callers narrow.
-fn events_in_reach(endpoint: &WebhookEndpoint) -> events::BoxedQuery<'static, Db> {
+pub(super) fn events_in_reach(endpoint: &WebhookEndpoint) -> events::BoxedQuery<'static, Db> {
     match &endpoint.workspace_id {
         Some(workspace_id) => events::table
             .filter(events::workspace_id.eq(workspace_id.clone()))
@@ -224,16 +214,7 @@ fn events_due(endpoint: &WebhookEndpoint) -> events::BoxedQuery<'static, Db> {
     due
 }
 
-/// One event by position, with its workspace's slug.
-fn load_event(conn: &mut DbConnection, seq: i64) -> StoreResult<Option<Event>> {
-    Ok(with_workspace()
-        .filter(events::seq.eq(seq))
-        .select(Event::as_select())
-        .get_result(conn)
-        .optional()?)
-}
-
-fn find_endpoint(
+pub(super) fn find_endpoint(
     conn: &mut DbConnection,
     scope: WebhookScope,
     id: &str,
@@ -249,32 +230,61 @@ fn find_endpoint(
         .into_domain()
 }
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-}
-
-/// The id of one due, unleased endpoint, if any.
-fn due_endpoint(conn: &mut DbConnection, now: i64) -> StoreResult<Option<String>> {
-    match conn {
-        DbConnection::Postgres(inner) => Ok(diesel::sql_query(
-            "SELECT id FROM webhook_endpoints WHERE enabled AND next_attempt_at <= $1 AND lease_until <= $1 \
-             ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind::<BigInt, _>(now)
-        .get_result::<IdRow>(inner)
-        .optional()?
-        .map(|row| row.id)),
-        DbConnection::Sqlite(_) => Ok(webhook_endpoints::table
-            .filter(webhook_endpoints::enabled.eq(true))
-            .filter(webhook_endpoints::next_attempt_at.le(now))
-            .filter(webhook_endpoints::lease_until.le(now))
-            .order(webhook_endpoints::next_attempt_at.asc())
-            .select(webhook_endpoints::id)
-            .first(conn)
-            .optional()?),
-    }
+/// Disables the endpoint after a run of failures, with a `webhook.disabled` event (in the
+/// deployment's audit trail for an endpoint of the deployment).
+pub(super) fn disable_endpoint(
+    conn: &mut DbConnection,
+    endpoint: &WebhookEndpoint,
+    failures: i32,
+    outcome: &DeliveryOutcome,
+) -> StoreResult<()> {
+    let reason = format!(
+        "disabled after {failures} consecutive failed deliveries (last: {})",
+        outcome
+            .error
+            .clone()
+            .or(outcome.status_code.map(|s| format!("HTTP {s}")))
+            .unwrap_or_default()
+    );
+    diesel::update(webhook_endpoints::table.find(&endpoint.id))
+        .set((
+            webhook_endpoints::enabled.eq(false),
+            webhook_endpoints::disabled_reason.eq(&reason),
+        ))
+        .execute(conn)?;
+    let Some(workspace_id) = &endpoint.workspace_id else {
+        // A deployment endpoint: events belong to workspaces, and the operator's endpoint must
+        // not show in one, so its disabling is in the deployment's audit trail (and on the
+        // endpoint itself).
+        let (disabled, _) = find_endpoint(conn, WebhookScope::Deployment, &endpoint.id)?;
+        return record_audit(
+            conn,
+            &NewAuditEvent {
+                workspace_id: None,
+                actor: Actor::System,
+                action: Action("webhook.disabled"),
+                target_kind: "webhook",
+                target_id: endpoint.id.clone(),
+                detail: endpoint_json(&disabled).to_string(),
+            },
+        );
+    };
+    let workspace_id: WorkspaceId = workspace_id
+        .parse()
+        .map_err(super::corrupt("webhook_endpoints"))?;
+    let (disabled, _) = find_endpoint(conn, workspace_id.into(), &endpoint.id)?;
+    record_event(
+        conn,
+        NewEvent {
+            workspace_id,
+            event_type: "webhook.disabled",
+            actor: &Actor::System,
+            resource_kind: "webhook",
+            resource_id: endpoint.id.clone(),
+            resource: endpoint_json(&disabled),
+            changed: Some(vec!["enabled".to_owned()]),
+        },
+    )
 }
 
 impl Store {
@@ -400,6 +410,7 @@ impl Store {
                     webhook_endpoints::next_attempt_at.eq(Timestamp::now().as_micros()),
                 ))
                 .execute(conn)?;
+            crate::outbox_wake::mark_queued(crate::outbox_wake::Queued::Event);
             record_audit(
                 conn,
                 &NewAuditEvent {
@@ -443,6 +454,7 @@ impl Store {
             diesel::update(webhook_endpoints::table.find(endpoint_id))
                 .set(webhook_endpoints::next_attempt_at.eq(Timestamp::now().as_micros()))
                 .execute(conn)?;
+            crate::outbox_wake::mark_queued(crate::outbox_wake::Queued::Event);
             Ok(())
         })
     }
@@ -459,7 +471,12 @@ impl Store {
             find_endpoint(conn, scope, endpoint_id)?;
             Ok(webhook_deliveries::table
                 .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-                .order(webhook_deliveries::delivered_at.desc())
+                // A batch's attempts are recorded together: their ids (UUIDv7, made in
+                // order) order them.
+                .order((
+                    webhook_deliveries::delivered_at.desc(),
+                    webhook_deliveries::id.desc(),
+                ))
                 .limit(limit)
                 .select(DeliveryRecord::as_select())
                 .load(conn)?)
@@ -491,200 +508,6 @@ impl Store {
                 });
             }
             Ok(backlogs)
-        })
-    }
-
-    /// Claims the next delivery due, for `lease_secs`; `None` when nothing is due.
-    pub fn claim_webhook_delivery(&self, lease_secs: i64) -> StoreResult<Option<Claim>> {
-        let now = Timestamp::now();
-        // A read first, so an idle worker never takes the write lock.
-        let anything_due: i64 = self.read(|conn| {
-            Ok(webhook_endpoints::table
-                .filter(webhook_endpoints::enabled.eq(true))
-                .filter(webhook_endpoints::next_attempt_at.le(now.as_micros()))
-                .filter(webhook_endpoints::lease_until.le(now.as_micros()))
-                .count()
-                .get_result(conn)?)
-        })?;
-        if anything_due == 0 {
-            return Ok(None);
-        }
-        self.publish_events()?;
-        self.write(|conn| {
-            let Some(id) = due_endpoint(conn, now.as_micros())? else {
-                return Ok(None);
-            };
-            let claimed = diesel::update(
-                webhook_endpoints::table
-                    .filter(webhook_endpoints::id.eq(&id))
-                    .filter(webhook_endpoints::lease_until.le(now.as_micros())),
-            )
-            .set(webhook_endpoints::lease_until.eq(now.plus_seconds(lease_secs).as_micros()))
-            .execute(conn)?;
-            if claimed == 0 {
-                return Ok(None);
-            }
-            let row: EndpointRow = webhook_endpoints::table
-                .find(&id)
-                .select(EndpointRow::as_select())
-                .get_result(conn)?;
-            let (endpoint, secret) = row.into_domain()?;
-            let resend: Option<(String, i64)> = webhook_resends::table
-                .filter(webhook_resends::endpoint_id.eq(&id))
-                .order(webhook_resends::created_at.asc())
-                .select((webhook_resends::id, webhook_resends::event_seq))
-                .first(conn)
-                .optional()?;
-            let (event, resend_id) = match resend {
-                Some((resend_id, seq)) => {
-                    let event = load_event(conn, seq)?;
-                    if event.is_none() {
-                        diesel::delete(webhook_resends::table.find(&resend_id)).execute(conn)?;
-                    }
-                    (event, Some(resend_id))
-                }
-                None => {
-                    let next: Option<i64> = events_due(&endpoint)
-                        .order(events::seq.asc())
-                        .select(events::seq)
-                        .first(conn)
-                        .optional()?;
-                    (
-                        next.map(|seq| load_event(conn, seq)).transpose()?.flatten(),
-                        None,
-                    )
-                }
-            };
-            let Some(event) = event else {
-                // Nothing to send: release, and look again shortly.
-                diesel::update(webhook_endpoints::table.find(&id))
-                    .set((
-                        webhook_endpoints::lease_until.eq(0),
-                        webhook_endpoints::next_attempt_at.eq(now.plus_seconds(1).as_micros()),
-                    ))
-                    .execute(conn)?;
-                return Ok(None);
-            };
-            Ok(Some(Claim {
-                endpoint,
-                secret,
-                event,
-                resend_id,
-            }))
-        })
-    }
-
-    /// Records an attempt and moves the endpoint on: success advances its cursor (or completes the
-    /// resend), failure schedules the retry or disables the endpoint (with a `webhook.disabled`
-    /// event).
-    pub fn finish_webhook_delivery(
-        &self,
-        claim: &Claim,
-        outcome: &DeliveryOutcome,
-    ) -> StoreResult<()> {
-        let now = Timestamp::now();
-        self.write(|conn| {
-            let attempt = claim.endpoint.attempts + 1;
-            diesel::insert_into(webhook_deliveries::table)
-                .values((
-                    webhook_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
-                    webhook_deliveries::endpoint_id.eq(&claim.endpoint.id),
-                    webhook_deliveries::workspace_id.eq(&claim.endpoint.workspace_id),
-                    webhook_deliveries::event_id.eq(&claim.event.id),
-                    webhook_deliveries::event_seq.eq(claim.event.seq),
-                    webhook_deliveries::attempt.eq(attempt),
-                    webhook_deliveries::status_code.eq(outcome.status_code.map(i32::from)),
-                    webhook_deliveries::duration_ms.eq(outcome.duration_ms),
-                    webhook_deliveries::error.eq(&outcome.error),
-                    webhook_deliveries::resend.eq(claim.resend_id.is_some()),
-                    webhook_deliveries::delivered_at.eq(now.as_micros()),
-                ))
-                .execute(conn)?;
-            let endpoint = webhook_endpoints::table.find(&claim.endpoint.id);
-            if outcome.succeeded() {
-                match &claim.resend_id {
-                    Some(resend_id) => {
-                        diesel::delete(webhook_resends::table.find(resend_id)).execute(conn)?;
-                    }
-                    None => {
-                        diesel::update(endpoint)
-                            .set(webhook_endpoints::cursor_seq.eq(claim.event.seq))
-                            .execute(conn)?;
-                    }
-                }
-                diesel::update(endpoint)
-                    .set((
-                        webhook_endpoints::attempts.eq(0),
-                        webhook_endpoints::consecutive_failures.eq(0),
-                        webhook_endpoints::next_attempt_at.eq(now.as_micros()),
-                        webhook_endpoints::lease_until.eq(0),
-                    ))
-                    .execute(conn)?;
-                return Ok(());
-            }
-            let retry_at = outcome.retry_at.unwrap_or(now).as_micros();
-            diesel::update(endpoint)
-                .set((
-                    webhook_endpoints::attempts.eq(attempt),
-                    webhook_endpoints::consecutive_failures
-                        .eq(webhook_endpoints::consecutive_failures + 1),
-                    webhook_endpoints::next_attempt_at.eq(retry_at),
-                    webhook_endpoints::lease_until.eq(0),
-                ))
-                .execute(conn)?;
-            if outcome.give_up {
-                let reason = format!(
-                    "disabled after {} consecutive failed deliveries (last: {})",
-                    claim.endpoint.consecutive_failures + 1,
-                    outcome
-                        .error
-                        .clone()
-                        .or(outcome.status_code.map(|s| format!("HTTP {s}")))
-                        .unwrap_or_default()
-                );
-                diesel::update(endpoint)
-                    .set((
-                        webhook_endpoints::enabled.eq(false),
-                        webhook_endpoints::disabled_reason.eq(&reason),
-                    ))
-                    .execute(conn)?;
-                let Some(workspace_id) = &claim.endpoint.workspace_id else {
-                    // A deployment endpoint: events belong to workspaces, and the operator's
-                    // endpoint must not show in one, so its disabling is in the deployment's
-                    // audit trail (and on the endpoint itself).
-                    let (disabled, _) =
-                        find_endpoint(conn, WebhookScope::Deployment, &claim.endpoint.id)?;
-                    record_audit(
-                        conn,
-                        &NewAuditEvent {
-                            workspace_id: None,
-                            actor: Actor::System,
-                            action: Action("webhook.disabled"),
-                            target_kind: "webhook",
-                            target_id: claim.endpoint.id.clone(),
-                            detail: endpoint_json(&disabled).to_string(),
-                        },
-                    )?;
-                    return Ok(());
-                };
-                let workspace_id: WorkspaceId = workspace_id
-                    .parse()
-                    .map_err(super::corrupt("webhook_endpoints"))?;
-                let (disabled, _) = find_endpoint(conn, workspace_id.into(), &claim.endpoint.id)?;
-                record_event(
-                    conn,
-                    NewEvent {
-                        workspace_id,
-                        event_type: "webhook.disabled",
-                        actor: &Actor::System,
-                        resource_kind: "webhook",
-                        resource_id: claim.endpoint.id.clone(),
-                        resource: endpoint_json(&disabled),
-                        changed: Some(vec!["enabled".to_owned()]),
-                    },
-                )?;
-            }
-            Ok(())
         })
     }
 }
