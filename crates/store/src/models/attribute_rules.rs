@@ -47,6 +47,23 @@ pub(crate) fn users_matching(
         .load(conn)?)
 }
 
+/// Whether the workspace has any rule at all: the one check a role recomputation makes before
+/// it reads each user's lifecycle and rule roles (most workspaces have no rules, and a group
+/// PATCH recomputes every member it adds).
+pub(crate) fn workspace_has_rules(
+    conn: &mut DbConnection,
+    workspace_id: WorkspaceId,
+) -> StoreResult<bool> {
+    let rules = attribute_role_rules::table
+        .inner_join(
+            attribute_definitions::table
+                .on(attribute_definitions::id.eq(attribute_role_rules::attribute_id)),
+        )
+        .filter(attribute_definitions::workspace_id.eq(workspace_id.to_string()))
+        .select(attribute_role_rules::id);
+    Ok(diesel::select(diesel::dsl::exists(rules)).get_result(conn)?)
+}
+
 /// The roles the rules grant a user (by role id), through their indexed values.
 pub(crate) fn rule_roles(conn: &mut DbConnection, user_id: &str) -> StoreResult<Vec<String>> {
     Ok(attribute_role_rules::table

@@ -294,6 +294,8 @@ pub(crate) fn recompute_roles(
     cause: &serde_json::Value,
 ) -> StoreResult<()> {
     let users: BTreeSet<&String> = users.iter().collect();
+    let has_rules =
+        !users.is_empty() && super::attribute_rules::workspace_has_rules(conn, workspace_id)?;
     for user_id in users {
         let memberships: Vec<(String, String, Option<String>, Option<String>)> = groups::table
             .inner_join(group_members::table)
@@ -318,13 +320,15 @@ pub(crate) fn recompute_roles(
             .load::<String>(c))?);
         // Attribute rules grant through the user's indexed values, unless the IdP deprovisioned
         // the user (their values stay for the record; their roles go, as their groups do).
-        let lifecycle: Option<String> = users::table
-            .find(user_id)
-            .select(users::lifecycle)
-            .first(conn)
-            .optional()?;
-        if lifecycle.as_deref() != Some(Lifecycle::Deprovisioned.as_str()) {
-            granted.extend(super::attribute_rules::rule_roles(conn, user_id)?);
+        if has_rules {
+            let lifecycle: Option<String> = users::table
+                .find(user_id)
+                .select(users::lifecycle)
+                .first(conn)
+                .optional()?;
+            if lifecycle.as_deref() != Some(Lifecycle::Deprovisioned.as_str()) {
+                granted.extend(super::attribute_rules::rule_roles(conn, user_id)?);
+            }
         }
         for (id, kind, connection, external_id) in &memberships {
             let (Some(connection), true) = (connection, kind == GroupKind::Idp.as_str()) else {
