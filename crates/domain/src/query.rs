@@ -141,7 +141,19 @@ fn supported(kind: AttributeKind) -> (&'static [CompareOp], &'static str) {
 }
 
 impl CompareOp {
-    /// SCIM's keyword for the operator.
+    const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
+    /// SCIM's keyword for the operator (RFC 7644 §3.4.2.2, table 3): the one keyword table.
     pub fn as_str(self) -> &'static str {
         match self {
             CompareOp::Eq => "eq",
@@ -154,6 +166,19 @@ impl CompareOp {
             CompareOp::Lt => "lt",
             CompareOp::Le => "le",
         }
+    }
+
+    /// The operator a SCIM keyword names, in any case (`EQ` is `eq`).
+    pub fn from_keyword(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+impl std::fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

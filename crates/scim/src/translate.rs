@@ -16,9 +16,7 @@
 use std::cell::OnceCell;
 
 use roster_domain::attributes::ENTERPRISE_URN;
-use roster_domain::query::{
-    key_match, CompareOp as Op, Filter as Q, GroupAttr, UserAttr, Value as V,
-};
+use roster_domain::query::{key_match, Filter as Q, GroupAttr, UserAttr, Value as V};
 use roster_domain::Timestamp;
 use roster_store::AttributeMapping;
 
@@ -194,20 +192,6 @@ fn user_filterable(declared: &Declared<'_>) -> String {
     }
 }
 
-fn op(op: CompareOp) -> Op {
-    match op {
-        CompareOp::Eq => Op::Eq,
-        CompareOp::Ne => Op::Ne,
-        CompareOp::Co => Op::Co,
-        CompareOp::Sw => Op::Sw,
-        CompareOp::Ew => Op::Ew,
-        CompareOp::Gt => Op::Gt,
-        CompareOp::Ge => Op::Ge,
-        CompareOp::Lt => Op::Lt,
-        CompareOp::Le => Op::Le,
-    }
-}
-
 fn lower(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|s| s.to_ascii_lowercase())
 }
@@ -356,7 +340,7 @@ fn compare<A: Copy>(
     match (operand(kind, name, value)?, op_) {
         (Some(value), _) => Ok(Q::Compare {
             attr,
-            op: op(op_),
+            op: op_,
             value,
         }),
         (None, CompareOp::Eq) => Ok(Q::Not(Box::new(Q::Present(attr)))),
@@ -635,7 +619,7 @@ mod tests {
     fn text_eq(attr: UserAttr, text: &str) -> Q<UserAttr> {
         Q::Compare {
             attr,
-            op: Op::Eq,
+            op: CompareOp::Eq,
             value: V::Text(text.to_owned()),
         }
     }
@@ -652,7 +636,7 @@ mod tests {
             (r#"URN:IETF:params:scim:schemas:extension:Enterprise:2.0:user:Department eq "Sales""#.into(), department.clone()),
             // A bare enterprise name, as PATCH reads it.
             (r#"department eq "Sales""#.into(), department.clone()),
-            (r#"title sw "Eng""#.into(), Q::Compare { attr: at("title"), op: Op::Sw, value: V::Text("Eng".into()) }),
+            (r#"title sw "Eng""#.into(), Q::Compare { attr: at("title"), op: CompareOp::Sw, value: V::Text("Eng".into()) }),
             ("urn:ietf:params:scim:schemas:core:2.0:User:title pr".into(), Q::Present(at("title"))),
             (r#"addresses[type eq "work"].locality eq "Paris""#.into(), text_eq(at("location"), "Paris")),
             (r#"Addresses[Type EQ "Work"].Locality eq "Paris""#.into(), text_eq(at("location"), "Paris")),
@@ -663,7 +647,7 @@ mod tests {
             // A declared extension, by its own path.
             (r#"urn:acme:hr:badge eq "AB12""#.into(), text_eq(at("badge"), "AB12")),
             (r#"URN:ACME:HR:Badge eq "AB12""#.into(), text_eq(at("badge"), "AB12")),
-            (format!("{HR}:costCenterCode gt 42"), Q::Compare { attr: at("costCenterCode"), op: Op::Gt, value: V::Number(42.0) }),
+            (format!("{HR}:costCenterCode gt 42"), Q::Compare { attr: at("costCenterCode"), op: CompareOp::Gt, value: V::Number(42.0) }),
             (format!(r#"{HR}:costCenterCode eq "42""#), text_eq(at("costCenterCode"), "42")),
             (format!("{HR}:costCenterCode eq null"), Q::Not(Box::new(Q::Present(at("costCenterCode"))))),
             (

@@ -43,19 +43,8 @@ pub enum Filter {
     Has(AttrPath),
 }
 
-/// A comparison operator (RFC 7644 §3.4.2.2, table 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Co,
-    Sw,
-    Ew,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
+/// A comparison operator (RFC 7644 §3.4.2.2, table 3): the domain's, which holds the keywords.
+pub use roster_domain::query::CompareOp;
 
 /// The literal on the right of a comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,39 +113,6 @@ impl AttrPath {
                     .as_deref()
                     .is_some_and(|mine| mine.eq_ignore_ascii_case(s))
             })
-    }
-}
-
-impl CompareOp {
-    fn from_keyword(word: &str) -> Option<Self> {
-        const OPS: [(&str, CompareOp); 9] = [
-            ("eq", CompareOp::Eq),
-            ("ne", CompareOp::Ne),
-            ("co", CompareOp::Co),
-            ("sw", CompareOp::Sw),
-            ("ew", CompareOp::Ew),
-            ("gt", CompareOp::Gt),
-            ("ge", CompareOp::Ge),
-            ("lt", CompareOp::Lt),
-            ("le", CompareOp::Le),
-        ];
-        OPS.iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(word))
-            .map(|(_, op)| *op)
-    }
-
-    fn keyword(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "eq",
-            CompareOp::Ne => "ne",
-            CompareOp::Co => "co",
-            CompareOp::Sw => "sw",
-            CompareOp::Ew => "ew",
-            CompareOp::Gt => "gt",
-            CompareOp::Ge => "ge",
-            CompareOp::Lt => "lt",
-            CompareOp::Le => "le",
-        }
     }
 }
 
@@ -383,7 +339,7 @@ impl Parser {
         let start = self.pos;
         match self.peek() {
             None | Some(')') | Some(']') => {
-                Err(self.error(format!("expected a value after `{}`", op.keyword()), start))
+                Err(self.error(format!("expected a value after `{}`", op.as_str()), start))
             }
             Some('"') => self.parse_string().map(CompValue::Str),
             Some(_) => {
@@ -589,12 +545,6 @@ fn compare(actual: Option<&Value>, op: CompareOp, expected: &CompValue) -> bool 
         CompareOp::Le => o.is_le(),
         _ => o.is_eq(),
     })
-}
-
-impl fmt::Display for CompareOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.keyword())
-    }
 }
 
 /// A JSON number token, correctly rounded (serde_json's own float parsing may be off by an ulp,
