@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::postgres::Throwaway;
+use crate::postgres::{Durability, Throwaway};
 use crate::{repo_root, run_checked, say, system};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -96,7 +96,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut total = sqlite;
 
     if sqlite.failed == 0 && !sqlite_only {
-        let postgres = Throwaway::start()?;
+        let postgres = Throwaway::start(Durability::Off)?;
         say("running every test again on PostgreSQL (TEST_DATABASE_URL set)");
         let pg = cargo_test(&root, &examples_python, Some(&postgres.url));
         drop(postgres);

@@ -28,6 +28,7 @@ mod acs;
 mod backchannel;
 mod compare;
 mod cpu;
+mod durable;
 mod events;
 mod load;
 mod peers;
@@ -44,7 +45,7 @@ use std::process::{Command, ExitCode};
 
 use peers::{Measured, Peer};
 use report::Judge;
-use roster_devtools::postgres::Throwaway;
+use roster_devtools::postgres::{Durability, Throwaway};
 use roster_devtools::{cargo_target_dir, repo_root, run_checked, say, system};
 use scenario::{Load, Paging};
 use server::Instance;
@@ -269,9 +270,13 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 
     if options.backends.postgres() {
-        let cluster = Throwaway::start()?;
-        let (table, failed, _) = backend(
-            &format!("PostgreSQL, throwaway cluster (fsync=off, synchronous_commit=off) — {setup}"),
+        let durability = Durability::Production;
+        let cluster = Throwaway::start(durability)?;
+        let (table, failed, postgres) = backend(
+            &format!(
+                "PostgreSQL, a cluster on this disk with {} — {setup}",
+                durability.describe()
+            ),
             &binary,
             &signer,
             &base.join("postgres"),
@@ -282,6 +287,14 @@ fn run(args: &[String]) -> Result<(), String> {
         drop(cluster);
         tables.push(table);
         errors += failed;
+        if let (Some(Ok(sqlite)), Ok(postgres)) = (sqlite.as_ref().map(|m| &m.rows), &postgres.rows)
+        {
+            tables.push(durable::table(
+                &format!("SQLite and durable PostgreSQL side by side (issue #29) — {setup}"),
+                sqlite,
+                postgres,
+            ));
+        }
     }
 
     if !options.peers.is_empty() {

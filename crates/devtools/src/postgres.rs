@@ -1,5 +1,7 @@
-//! A throwaway PostgreSQL cluster for the test run: initdb in a temporary directory, started on a
-//! free loopback port with durability off (it is thrown away), stopped and deleted on drop.
+//! A throwaway PostgreSQL cluster: initdb in a temporary directory, started on a free loopback
+//! port, stopped and deleted on drop. The test run starts it with durability off (it is thrown
+//! away); the bench starts it with PostgreSQL's own defaults, the durability production runs
+//! with, since that is what its figures are for.
 //!
 //! initdb and postgres refuse to run as root; as root they run as the `postgres` user.
 
@@ -35,8 +37,39 @@ fn free_port() -> Result<u16, String> {
         .map_err(|err| format!("cannot find a free port: {err}"))
 }
 
+/// How a throwaway cluster commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// PostgreSQL's defaults: `fsync`, `synchronous_commit` and `full_page_writes` on, so an
+    /// acknowledged commit is on disk.
+    Production,
+    /// `fsync`, `synchronous_commit` and `full_page_writes` off: for tests, whose data is
+    /// thrown away.
+    Off,
+}
+
+impl Durability {
+    /// The server options that set it (none for the defaults).
+    fn options(self) -> &'static str {
+        match self {
+            Durability::Production => "",
+            Durability::Off => " -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        }
+    }
+
+    /// The settings, as a report names them.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Durability::Production => {
+                "fsync, synchronous_commit and full_page_writes on (PostgreSQL's defaults)"
+            }
+            Durability::Off => "fsync, synchronous_commit and full_page_writes off",
+        }
+    }
+}
+
 impl Throwaway {
-    pub fn start() -> Result<Self, String> {
+    pub fn start(durability: Durability) -> Result<Self, String> {
         let bin = server_bin_dir()?;
         let as_postgres_user = crate::system::is_root();
         let dir = std::env::temp_dir().join(format!("roster-pg-{}", std::process::id()));
@@ -54,8 +87,9 @@ impl Throwaway {
             as_postgres_user,
         };
         say(&format!(
-            "starting a throwaway PostgreSQL in {} on 127.0.0.1:{port}",
-            this.dir.display()
+            "starting a throwaway PostgreSQL in {} on 127.0.0.1:{port} ({})",
+            this.dir.display(),
+            durability.describe()
         ));
         let data = this.dir.join("data");
         this.pg(
@@ -72,9 +106,9 @@ impl Throwaway {
             ],
         )?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            path_str(&this.dir)?
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300{}",
+            path_str(&this.dir)?,
+            durability.options()
         );
         let log = this.dir.join("postgres.log");
         this.pg(
