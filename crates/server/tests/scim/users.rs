@@ -180,3 +180,70 @@ fn concurrent_identical_creates_yield_one_user() {
     );
     assert_eq!(app.db.store.count_users(app.workspace.id).unwrap(), 1);
 }
+
+/// Ten PATCHes of one user at once, each replacing a different attribute: a write reads the
+/// user and writes its whole row, so without the row lock (`FOR UPDATE` on PostgreSQL, the write
+/// lock on SQLite) two of them would read the same version and the later would put back what the
+/// earlier changed.
+#[test]
+fn concurrent_patches_of_one_user_lose_no_update() {
+    let app = TestApp::new();
+    let created = app.scim(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "many@acme.com", "externalId": "e-many"})),
+    );
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let paths = [
+        "displayName",
+        "nickName",
+        "title",
+        "userType",
+        "preferredLanguage",
+        "locale",
+        "timezone",
+        "profileUrl",
+        "name.givenName",
+        "name.familyName",
+    ];
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let (app, id) = (&app, &id);
+                scope.spawn(move || {
+                    let value = if *path == "profileUrl" {
+                        "https://acme.com/many".to_owned()
+                    } else if *path == "timezone" {
+                        "Europe/Paris".to_owned()
+                    } else if *path == "locale" || *path == "preferredLanguage" {
+                        "fr-FR".to_owned()
+                    } else {
+                        format!("set-{path}")
+                    };
+                    let patch = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path": path, "value": value}]
+                    });
+                    app.scim("PATCH", &format!("/Users/{id}"), Some(patch))
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let user = app.scim("GET", &format!("/Users/{id}"), None).body;
+    assert_eq!(user["displayName"], "set-displayName");
+    assert_eq!(user["nickName"], "set-nickName");
+    assert_eq!(user["title"], "set-title");
+    assert_eq!(user["userType"], "set-userType");
+    assert_eq!(user["preferredLanguage"], "fr-FR");
+    assert_eq!(user["locale"], "fr-FR");
+    assert_eq!(user["timezone"], "Europe/Paris");
+    assert_eq!(user["profileUrl"], "https://acme.com/many");
+    assert_eq!(user["name"]["givenName"], "set-name.givenName");
+    assert_eq!(user["name"]["familyName"], "set-name.familyName");
+    assert_eq!(user["meta"]["version"], "W/\"11\"", "{user}");
+}

@@ -110,6 +110,27 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreR
     .into_domain()
 }
 
+/// [`find_visible`] for a write: on PostgreSQL the row is locked for the rest of the
+/// transaction (`SELECT … FOR UPDATE`, one round trip where a no-op update and a read took two),
+/// so concurrent writes to one user apply one after the other; SQLite's `BEGIN IMMEDIATE`
+/// already holds the database's write lock.
+fn find_visible_for_write(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    id: UserId,
+) -> StoreResult<User> {
+    let key = id.to_string();
+    let row = match conn {
+        DbConnection::Sqlite(_) => return find_visible(conn, scope, id),
+        DbConnection::Postgres(c) => visible_where!(scope, users::id, &key)
+            .for_update()
+            .get_result(c)
+            .optional()?,
+    };
+    row.ok_or(StoreError::NotFound { what: "user" })?
+        .into_domain()
+}
+
 /// A `userName`, `id` or `externalId` `eq` lookup (at most one row per connection): the
 /// statement is prepared once per attribute, where the general filter path builds its SQL
 /// every time. `None` for any other filter.
@@ -546,8 +567,7 @@ impl Store {
         let id = parse_user_id(id)?;
         self.scim_write(
             |conn| {
-                lock_user(conn, id)?;
-                let current = find_visible(conn, scope, id)?;
+                let current = find_visible_for_write(conn, scope, id)?;
                 check_version(current.version, if_match)?;
                 let Some(update) = compute(&current)? else {
                     return Ok(current);
@@ -584,8 +604,7 @@ impl Store {
         let id = parse_user_id(id)?;
         self.scim_write(
             |conn| {
-                lock_user(conn, id)?;
-                let current = find_visible(conn, scope, id)?;
+                let current = find_visible_for_write(conn, scope, id)?;
                 check_version(current.version, if_match)?;
                 let change = current.lifecycle.plan(LifecycleEvent::Deprovision)?;
                 // Its IdP and mapped memberships go, each with its event, after the user's own.
@@ -635,17 +654,6 @@ impl Store {
             log,
         )
     }
-}
-
-/// Takes the row lock of a user for the rest of the transaction on PostgreSQL (a no-op update
-/// locks the row portably); SQLite's `BEGIN IMMEDIATE` already holds the database write lock.
-fn lock_user(conn: &mut DbConnection, id: UserId) -> StoreResult<()> {
-    if let DbConnection::Postgres(_) = conn {
-        diesel::update(users::table.find(id.to_string()))
-            .set(users::version.eq(users::version))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// The profile a create writes over an existing user (re-provisioned or adopted).
