@@ -78,6 +78,31 @@ fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: GroupId) -> Store
         .into_domain()
 }
 
+/// [`find_visible`] for a write: on PostgreSQL the row is locked for the rest of the
+/// transaction (`SELECT … FOR UPDATE`, one round trip where a no-op update and a read took
+/// two), so concurrent member PATCHes of one group apply one after the other; SQLite's
+/// `BEGIN IMMEDIATE` already holds the database's write lock.
+fn find_visible_for_write(
+    conn: &mut DbConnection,
+    scope: ScimScope,
+    id: GroupId,
+) -> StoreResult<Group> {
+    let row = match conn {
+        DbConnection::Sqlite(_) => return find_visible(conn, scope, id),
+        DbConnection::Postgres(c) => groups::table
+            .filter(groups::id.eq(id.to_string()))
+            .filter(groups::workspace_id.eq(scope.workspace_id.to_string()))
+            .filter(groups::connection_id.eq(scope.connection_id.to_string()))
+            .filter(groups::kind.eq(GroupKind::Idp.as_str()))
+            .select(GroupRow::as_select())
+            .for_update()
+            .get_result(c)
+            .optional()?,
+    };
+    row.ok_or(StoreError::NotFound { what: "group" })?
+        .into_domain()
+}
+
 const GROUP_CONFLICTS: &[(&str, &str)] = &[
     (
         "display_name_key",
@@ -338,12 +363,7 @@ impl Store {
         let id = parse_group_id(id)?;
         self.scim_write(
             |conn| {
-                // Serialise writers of this group on PostgreSQL (SQLite holds the write lock already).
-                diesel::update(groups::table.find(id.to_string()))
-                    .set(groups::version.eq(groups::version))
-                    .execute(conn)
-                    .map_err(StoreError::from)?;
-                let current = find_visible(conn, scope, id)?;
+                let current = find_visible_for_write(conn, scope, id)?;
                 super::scim_users::check_version(current.version, if_match)?;
                 let (update, ops) = compute(&current)?;
                 let mut report = MemberReport::default();
