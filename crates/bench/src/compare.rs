@@ -186,6 +186,7 @@ mod tests {
                     first_error: (errors > 0).then(|| "HTTP 400: bad".to_owned()),
                     elapsed: Duration::from_secs(1),
                     server_cpu: None,
+                    database_cpu: None,
                 },
                 target: None,
             })
@@ -234,6 +235,7 @@ mod tests {
             first_error: None,
             elapsed: Duration::from_secs(1),
             server_cpu: None,
+            database_cpu: None,
         };
         assert_eq!(ratio(&none, &none), None);
     }

@@ -7,12 +7,20 @@
 //! The figure is the server process's user + system time (with its direct children's: a gunicorn
 //! master serves from a worker) over a phase, divided by the phase's requests. `Instance::spawn`
 //! names the process to watch; `load::run` samples it at the start and end of each phase.
+//!
+//! With PostgreSQL the database does much of a request's work in its own processes, on the same
+//! two CPUs: the cluster's postmaster and its backends (its direct children) are watched too, and
+//! their time per request is reported beside the server's, so a slow operation shows on which
+//! side of the socket its time goes (issue #29).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The pid of the server under test, 0 when none runs.
 static WATCHED: AtomicU32 = AtomicU32::new(0);
+
+/// The pid of the database's postmaster, 0 when the database is in the server's process.
+static DATABASE: AtomicU32 = AtomicU32::new(0);
 
 /// Linux reports process times in USER_HZ ticks, 100 per second on every architecture it runs
 /// the bench on.
@@ -23,9 +31,24 @@ pub(crate) fn watch(pid: Option<u32>) {
     WATCHED.store(pid.unwrap_or(0), Ordering::Relaxed);
 }
 
+/// From now on, phases also report the CPU time of the database cluster whose postmaster is
+/// `pid` (`None`: the database runs in the server, as SQLite does).
+pub(crate) fn watch_database(pid: Option<u32>) {
+    DATABASE.store(pid.unwrap_or(0), Ordering::Relaxed);
+}
+
 /// The watched server's CPU time so far, if a server is watched and /proc can tell.
 pub(crate) fn server_time() -> Option<Duration> {
-    let pid = WATCHED.load(Ordering::Relaxed);
+    time_of(&WATCHED)
+}
+
+/// The watched database cluster's CPU time so far (postmaster and backends).
+pub(crate) fn database_time() -> Option<Duration> {
+    time_of(&DATABASE)
+}
+
+fn time_of(watched: &AtomicU32) -> Option<Duration> {
+    let pid = watched.load(Ordering::Relaxed);
     if pid == 0 {
         return None;
     }

@@ -128,6 +128,7 @@ mod tests {
                 first_error: None,
                 elapsed: Duration::from_secs(seconds),
                 server_cpu: None,
+                database_cpu: None,
             },
             target: None,
         }

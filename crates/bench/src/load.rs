@@ -60,6 +60,8 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// CPU time the server under test spent during the phase, when known ([`super::cpu`]).
     pub(crate) server_cpu: Option<Duration>,
+    /// CPU time the database cluster spent during the phase (PostgreSQL's processes).
+    pub(crate) database_cpu: Option<Duration>,
 }
 
 impl Outcome {
@@ -80,10 +82,17 @@ impl Outcome {
     /// in 10 ms ticks, so a phase that took the server less than 100 ms (a few dozen creates)
     /// has no figure: it would be mostly rounding.
     pub(crate) fn server_us_per_request(&self) -> Option<f64> {
+        self.per_request_us(self.server_cpu)
+    }
+
+    /// The database cluster's CPU time per request (PostgreSQL), as [`Self::server_us_per_request`].
+    pub(crate) fn database_us_per_request(&self) -> Option<f64> {
+        self.per_request_us(self.database_cpu)
+    }
+
+    fn per_request_us(&self, cpu: Option<Duration>) -> Option<f64> {
         let requests = self.requests();
-        let cpu = self
-            .server_cpu
-            .filter(|cpu| *cpu >= Duration::from_millis(100))?;
+        let cpu = cpu.filter(|cpu| *cpu >= Duration::from_millis(100))?;
         (requests > 0).then(|| cpu.as_secs_f64() * 1e6 / requests as f64)
     }
 
@@ -160,8 +169,10 @@ where
         first_error: None,
         elapsed: Duration::ZERO,
         server_cpu: None,
+        database_cpu: None,
     };
     let cpu_before = super::cpu::server_time();
+    let database_before = super::cpu::database_time();
     let started = Instant::now();
     if let Err(failure) = drive(addr, token, concurrency, until, &make, &mut outcome) {
         outcome.errors += 1;
@@ -170,6 +181,9 @@ where
     outcome.elapsed = started.elapsed();
     outcome.server_cpu = cpu_before
         .zip(super::cpu::server_time())
+        .map(|(before, after)| after.saturating_sub(before));
+    outcome.database_cpu = database_before
+        .zip(super::cpu::database_time())
         .map(|(before, after)| after.saturating_sub(before));
     outcome.latencies_us.sort_unstable();
     outcome
@@ -548,6 +562,7 @@ mod tests {
             first_error: None,
             elapsed: Duration::from_secs(2),
             server_cpu: Some(Duration::from_millis(500)),
+            database_cpu: None,
         };
         assert_eq!(outcome.percentile_ms(0.5), 50.0);
         assert_eq!(outcome.percentile_ms(0.99), 99.0);
@@ -555,6 +570,7 @@ mod tests {
         assert_eq!(outcome.server_us_per_request(), Some(5_000.0));
         let brief = Outcome {
             server_cpu: Some(Duration::from_millis(90)),
+            database_cpu: None,
             ..outcome
         };
         assert_eq!(brief.server_us_per_request(), None);

@@ -272,6 +272,7 @@ fn run(args: &[String]) -> Result<(), String> {
     if options.backends.postgres() {
         let durability = Durability::Production;
         let cluster = Throwaway::start(durability)?;
+        cpu::watch_database(cluster.postmaster_pid());
         let (table, failed, postgres) = backend(
             &format!(
                 "PostgreSQL, a cluster on this disk with {} — {setup}",
@@ -284,6 +285,7 @@ fn run(args: &[String]) -> Result<(), String> {
             &options,
             Judge::Reference,
         )?;
+        cpu::watch_database(None);
         drop(cluster);
         tables.push(table);
         errors += failed;

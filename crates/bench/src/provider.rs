@@ -431,6 +431,7 @@ fn userinfo(addr: &str, load: Load, access_tokens: &[String]) -> Row {
             first_error: Some("no access token was issued to present".to_owned()),
             elapsed: Duration::ZERO,
             server_cpu: None,
+            database_cpu: None,
         };
         return scenario::finished(name, outcome, Some(USERINFO_TARGET));
     }
@@ -469,6 +470,7 @@ fn combined(phases: Vec<Outcome>) -> Outcome {
         first_error: None,
         elapsed: Duration::ZERO,
         server_cpu: Some(Duration::ZERO),
+        database_cpu: Some(Duration::ZERO),
     };
     for phase in phases {
         all.latencies_us.extend(phase.latencies_us);
@@ -478,6 +480,10 @@ fn combined(phases: Vec<Outcome>) -> Outcome {
         all.server_cpu = all
             .server_cpu
             .zip(phase.server_cpu)
+            .map(|(sum, cpu)| sum + cpu);
+        all.database_cpu = all
+            .database_cpu
+            .zip(phase.database_cpu)
             .map(|(sum, cpu)| sum + cpu);
     }
     all.latencies_us.sort_unstable();
@@ -615,6 +621,7 @@ mod tests {
             first_error: (errors > 0).then(|| format!("error at {latency}")),
             elapsed: Duration::from_millis(500),
             server_cpu: cpu,
+            database_cpu: None,
         };
         let all = combined(vec![
             phase(3, 0, Some(Duration::from_millis(200))),

@@ -1,5 +1,6 @@
 //! The table printed per backend: requests, errors, req/s, p50 and p99 per operation, the
-//! server's CPU time per request (see `cpu.rs`), the server's peak RSS, and beside each figure the target (#7) where it has one, met or not.
+//! server's CPU time per request (see `cpu.rs`) and on PostgreSQL the database's, the server's
+//! peak RSS, and beside each figure the target (#7) where it has one, met or not.
 //! A missed target is reported, never an error: the command measures, it does not judge.
 
 use super::scenario::Row;
@@ -50,9 +51,20 @@ pub(crate) fn table(
 ) -> Vec<String> {
     let mut lines = vec![String::new(), title.to_owned()];
     lines.extend(judge.note().map(str::to_owned));
+    let with_database = rows
+        .iter()
+        .any(|row| row.outcome.database_us_per_request().is_some());
     lines.push(format!(
-        "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}  {}",
-        "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms", "server µs", "target"
+        "  {:<32} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}{}  {}",
+        "operation",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "server µs",
+        if with_database { "      db µs" } else { "" },
+        "target"
     ));
     for row in rows {
         let outcome = &row.outcome;
@@ -65,19 +77,21 @@ pub(crate) fn table(
                 )
             })
             .unwrap_or_default();
-        let server_us = outcome
-            .server_us_per_request()
-            .map(|us| format!("{us:.1}"))
-            .unwrap_or_else(|| "-".to_owned());
+        let micros = |us: Option<f64>| us.map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"));
+        let database_us = if with_database {
+            format!(" {:>10}", micros(outcome.database_us_per_request()))
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "  {:<32} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2} {:>10}  {}",
+            "  {:<32} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2} {:>10}{database_us}  {}",
             row.name,
             outcome.requests(),
             outcome.errors,
             outcome.per_second(),
             outcome.percentile_ms(0.50),
             outcome.percentile_ms(0.99),
-            server_us,
+            micros(outcome.server_us_per_request()),
             target
         ));
     }
@@ -111,10 +125,12 @@ mod tests {
                 first_error: None,
                 elapsed: Duration::from_secs(1),
                 server_cpu: None,
+                database_cpu: None,
             },
             target: Some(20_000.0),
         }];
         let lines = table("SQLite", &rows, Some(200 * 1024), Judge::Target);
+        assert!(!lines.iter().any(|l| l.contains("db µs")), "{lines:?}");
         assert!(lines.iter().any(|l| l.contains(">= 20000 req/s: met")));
         assert!(lines.iter().any(|l| l.contains("< 150 MiB: NOT met")));
         let reference = table("PostgreSQL", &rows, Some(200 * 1024), Judge::Reference);
@@ -127,5 +143,29 @@ mod tests {
         assert!(!reference
             .iter()
             .any(|l| l.contains(": met") || l.contains("NOT met")));
+    }
+
+    #[test]
+    fn shows_the_database_time_when_measured() {
+        let rows = [Row {
+            name: "GET user by id",
+            outcome: Outcome {
+                latencies_us: vec![1000; 1_000],
+                errors: 0,
+                first_error: None,
+                elapsed: Duration::from_secs(1),
+                server_cpu: Some(Duration::from_millis(200)),
+                database_cpu: Some(Duration::from_millis(300)),
+            },
+            target: None,
+        }];
+        let lines = table("PostgreSQL", &rows, None, Judge::Reference);
+        assert!(lines.iter().any(|l| l.contains("db µs")), "{lines:?}");
+        let row = lines
+            .iter()
+            .find(|l| l.contains("GET user by id"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(row.contains("200.0") && row.contains("300.0"), "{row}");
     }
 }

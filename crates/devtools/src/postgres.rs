@@ -129,6 +129,13 @@ impl Throwaway {
         Ok(this)
     }
 
+    /// The postmaster's pid (the first line of `postmaster.pid`), whose children are the
+    /// backends: the bench measures their CPU time.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let file = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).ok()?;
+        file.lines().next()?.trim().parse().ok()
+    }
+
     fn pg(&self, tool: &str, args: &[&str]) -> Result<(), String> {
         let program = self.bin.join(tool);
         let mut command = if self.as_postgres_user {
