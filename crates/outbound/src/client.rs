@@ -131,12 +131,13 @@ impl Client {
     ) -> Result<Response<Vec<u8>>, OutboundError> {
         let (host, _) = host_and_port(request.uri())?;
         let (parts, body) = request.into_parts();
-        let answered = if body.is_empty() && matches!(parts.method, Method::GET | Method::HEAD) {
-            self.agent.run(Request::from_parts(parts, ()))
-        } else {
-            self.agent.run(Request::from_parts(parts, body))
-        };
-        let response = answered.map_err(|err| from_ureq(err, &host))?;
+        let response = match self.run(&parts, &body) {
+            // A pooled connection the server closed as the request went out: ureq drops it, and
+            // the request goes once more, on a connection opened (and checked) for it.
+            Err(err) if closed_under_us(&err) => self.run(&parts, &body),
+            answered => answered,
+        }
+        .map_err(|err| from_ureq(err, &host))?;
         let status = response.status();
         if status.is_redirection() {
             return Err(OutboundError::Redirect {
@@ -173,6 +174,25 @@ impl Client {
             }
         };
         Ok(Response::from_parts(parts, bytes))
+    }
+
+    fn run(
+        &self,
+        parts: &ureq::http::request::Parts,
+        body: &[u8],
+    ) -> Result<Response<ureq::Body>, ureq::Error> {
+        let mut request = Request::builder()
+            .method(parts.method.clone())
+            .uri(parts.uri.clone())
+            .version(parts.version);
+        if let Some(headers) = request.headers_mut() {
+            headers.extend(parts.headers.clone());
+        }
+        if body.is_empty() && matches!(parts.method, Method::GET | Method::HEAD) {
+            self.agent.run(request.body(())?)
+        } else {
+            self.agent.run(request.body(body.to_vec())?)
+        }
     }
 
     /// `GET url`.
@@ -267,6 +287,25 @@ fn form_urlencoded(fields: &[(&str, &str)]) -> String {
         encode(&mut out, value);
     }
     out
+}
+
+/// Whether a request failed because its connection was closed before any answer came: a
+/// reset, a broken pipe, or the end of the stream. On a kept-alive connection that is a server
+/// closing it (its idle timeout) just as the request was sent, which ureq's check at reuse
+/// cannot see coming; sent again, such a request reaches the server at most once more, as a
+/// delivery's retry would.
+fn closed_under_us(err: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err,
+        ureq::Error::Io(io) if matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        )
+    )
 }
 
 fn from_ureq(err: ureq::Error, host: &str) -> OutboundError {

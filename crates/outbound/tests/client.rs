@@ -348,6 +348,13 @@ struct KeepAlive {
 
 impl KeepAlive {
     fn start(response: String) -> Self {
+        Self::closing_after(response, usize::MAX)
+    }
+
+    /// A server that answers `answers` requests on a connection, then closes it when the next
+    /// one arrives, without answering (as a server whose keep-alive timeout ran out just as the
+    /// request came).
+    fn closing_after(response: String, answers: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
@@ -361,7 +368,7 @@ impl KeepAlive {
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut stream = stream;
-                    loop {
+                    for index in 0usize.. {
                         let mut length = 0;
                         let mut line = String::new();
                         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -383,6 +390,10 @@ impl KeepAlive {
                         }
                         let mut body = vec![0; length];
                         if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        if index == answers {
+                            // Closed unanswered (dropping both halves closes the socket).
                             return;
                         }
                         served.fetch_add(1, Ordering::SeqCst);
@@ -453,4 +464,30 @@ fn a_long_discarded_body_is_not_read_and_costs_only_its_connection() {
         3,
         "a connection whose body was left unread is not reused"
     );
+}
+
+/// A pooled connection the server closed just as the next request went out fails that request
+/// with a reset or an end of stream before any answer; the client sends it once more on a new
+/// connection instead of failing a delivery that never reached the server's application.
+#[test]
+fn a_request_on_a_connection_closed_under_it_is_sent_again_on_a_new_one() {
+    let client = client_for_127_0_0_1();
+    let server = KeepAlive::closing_after(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_owned(),
+        1,
+    );
+    for n in 0..3 {
+        let status = client
+            .post_json(
+                &server.url,
+                &[],
+                &format!("{{\"n\":{n}}}"),
+                ReadBody::Discard,
+            )
+            .map(|response| response.status().as_u16());
+        assert_eq!(status, Ok(200), "request {n}");
+    }
+    // Each connection answered one request and dropped the next, which went out again.
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 3);
 }
