@@ -188,6 +188,9 @@ impl Setup {
     /// Rows a sign-in could write: users, identities, memberships, directory events, login
     /// events.
     fn counts(&self) -> [i64; 5] {
+        // On PostgreSQL events reach `events` through the outbox, moved in the background:
+        // publish what is committed first, so a count taken before a late move is not short.
+        self.app.db.store.publish_events().unwrap();
         self.app
             .db
             .read_rows(|conn| {
@@ -811,6 +814,8 @@ mod through_real_idps {
     }
 
     fn counts(app: &SsoApp) -> [i64; 4] {
+        // See `Setup::counts`: the outbox is published first.
+        app.db.store.publish_events().unwrap();
         app.db
             .read_rows(|conn| {
                 Ok([
