@@ -104,7 +104,7 @@ pub use test_sign_ins::{
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhook_deliveries::{PendingDelivery, WebhookBatch};
+pub use webhook_deliveries::{NextBatch, PendingDelivery, WebhookBatch};
 pub use webhooks::{
     DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint, WebhookScope,
 };
