@@ -401,9 +401,8 @@ impl SyncWatch {
     }
 
     /// Waits for the sync's `events` (its last write answered at `last_write`) and returns the
-    /// report line and the events that did not arrive. The endpoint stays: deleting it would
-    /// delete its 600,000 delivery-log rows in one transaction, a memory peak of its own in the
-    /// RSS row, and what follows (the directory-size rows) writes no event of this workspace.
+    /// report line and the events that did not arrive. The endpoint stays: what follows (the
+    /// directory-size rows) writes no event of this workspace, so there is nothing to stop.
     pub(crate) fn finish(
         self,
         events: u64,

@@ -95,7 +95,10 @@ pub(crate) fn run(settings: &Settings, provenance: &Provenance) -> anyhow::Resul
         },
         "scim": { "token_cache_secs": settings.scim.token_cache_secs },
         "events": { "retention_days": settings.events.retention_days },
-        "webhooks": { "enabled": settings.webhooks.enabled },
+        "webhooks": {
+            "enabled": settings.webhooks.enabled,
+            "delivery_log_retention_days": settings.webhooks.delivery_log_retention_days,
+        },
         "config_file": provenance.file.as_ref().map(|path| path.display().to_string()),
         "keys": keys_with_sources(settings, provenance)?,
     }))

@@ -141,7 +141,10 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
     let workers = settings.server.workers;
     let settings = settings.clone();
     let prune_store = store.clone();
-    let retention_days = settings.events.retention_days;
+    let retention = Retention {
+        events_days: settings.events.retention_days,
+        delivery_log_days: settings.webhooks.delivery_log_retention_days,
+    };
     let domain_checks = settings.dns.check_interval_secs;
     let dns = settings.dns_resolver();
     let webhook_worker = settings
@@ -188,7 +191,7 @@ pub fn serve(settings: &Settings, store: Store) -> anyhow::Result<()> {
                 Duration::from_secs(domain_checks),
             ));
         }
-        actix_web::rt::spawn(prune_events(prune_store, retention_days));
+        actix_web::rt::spawn(prune_events(prune_store, retention));
         let _workers = webhook_worker.map(|(store, settings)| {
             let logouts = backchannel.start_backchannel_worker(store.clone(), settings.clone());
             (roster_webhooks::Worker::spawn(store, settings), logouts)
@@ -215,29 +218,44 @@ async fn publish_events(store: Store) {
     }
 }
 
-/// Prunes directory events, and back-channel logouts that were delivered or abandoned, older
-/// than the retention, at start and then hourly. Several replicas doing it at once is harmless
-/// (a delete of old rows).
-async fn prune_events(store: Store, retention_days: u32) {
+/// How many days what [`prune_events`] prunes is kept.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    /// Directory events, and back-channel logouts delivered or abandoned.
+    events_days: u32,
+    /// The webhook delivery log.
+    delivery_log_days: u32,
+}
+
+/// Prunes directory events, back-channel logouts that were delivered or abandoned, and the
+/// webhook delivery log (with the log of deleted endpoints), older than their retention, at
+/// start and then hourly, each in small transactions. Several replicas doing it at once is
+/// harmless (a delete of old rows).
+async fn prune_events(store: Store, retention: Retention) {
     let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
+    let days_ago =
+        |days: u32| roster_domain::Timestamp::now().plus_seconds(-i64::from(days) * 86_400);
     loop {
         interval.tick().await;
         let store = store.clone();
-        let before =
-            roster_domain::Timestamp::now().plus_seconds(-i64::from(retention_days) * 86_400);
+        let before = days_ago(retention.events_days);
+        let log_before = days_ago(retention.delivery_log_days);
         let pruned = web::block(move || {
             Ok::<_, roster_store::StoreError>((
                 store.prune_events(before)?,
                 store.prune_backchannel_logouts(before)?,
+                store.prune_webhook_deliveries(log_before)?,
             ))
         });
         match pruned.await {
-            Ok(Ok((0, 0))) => {}
-            Ok(Ok((events, logouts))) => {
+            Ok(Ok((0, 0, 0))) => {}
+            Ok(Ok((events, logouts, deliveries))) => {
                 tracing::info!(
                     events,
                     logouts,
-                    "pruned directory events and back-channel logouts past retention"
+                    deliveries,
+                    "pruned directory events, back-channel logouts and webhook deliveries past \
+                     retention"
                 );
             }
             Ok(Err(err)) => tracing::warn!(error = %err, "pruning past retention failed"),

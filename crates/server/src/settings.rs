@@ -125,6 +125,9 @@ pub struct WebhookSettings {
     pub retry_max_secs: u64,
     /// Consecutive failures after which an endpoint is disabled.
     pub disable_after: u32,
+    /// Days the delivery log keeps an attempt; older ones (except those at an event not yet
+    /// delivered) and the log of deleted endpoints are pruned hourly.
+    pub delivery_log_retention_days: u32,
 }
 
 impl Default for WebhookSettings {
@@ -137,6 +140,7 @@ impl Default for WebhookSettings {
             retry_base_ms: 5000,
             retry_max_secs: 3600,
             disable_after: 50,
+            delivery_log_retention_days: 30,
         }
     }
 }
@@ -466,6 +470,9 @@ impl Settings {
         if self.events.retention_days == 0 {
             bail!("events.retention_days must be at least 1");
         }
+        if self.webhooks.delivery_log_retention_days == 0 {
+            bail!("webhooks.delivery_log_retention_days must be at least 1");
+        }
         if self.sso.session_ttl_secs < 1 {
             bail!("sso.session_ttl_secs must be at least 1");
         }
@@ -608,6 +615,22 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_delivery_log_keeps_30_days_by_default_and_at_least_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        assert_eq!(Settings::default().webhooks.delivery_log_retention_days, 30);
+        std::fs::write(&path, "[webhooks]\ndelivery_log_retention_days = 7\n").unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(settings.webhooks.delivery_log_retention_days, 7);
+        std::fs::write(&path, "[webhooks]\ndelivery_log_retention_days = 0\n").unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(
+            refused.contains("webhooks.delivery_log_retention_days"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn dns_nameservers_take_addresses_with_or_without_a_port_and_typos_stop_the_start() {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 use roster_store::domain::{Actor, DisplayName, Source, Timestamp, UserName, Workspace};
 use roster_store::testing::TestStore;
-use roster_store::{DeliveryOutcome, NewUser, NewWebhook, WebhookBatch, WebhookEndpoint};
+use roster_store::{
+    DeliveryOutcome, NewUser, NewWebhook, NextBatch, WebhookBatch, WebhookEndpoint,
+};
 
 struct Fixture {
     db: TestStore,
@@ -284,6 +286,81 @@ fn a_batch_whose_lease_ran_out_is_claimed_again_from_the_cursor_and_a_late_finis
     hooks.users(&["d"]);
     let next = hooks.claim(60, 10).expect("the next event is due at once");
     assert_eq!(names(&next), ["d"]);
+}
+
+const NEXT: Option<NextBatch> = Some(NextBatch {
+    lease_secs: 60,
+    per_batch: 2,
+});
+
+#[test]
+fn a_delivered_batch_claims_the_endpoints_next_one_in_the_same_transaction() {
+    let hooks = Fixture::new(&[]);
+    hooks.users(&["a", "b", "c", "d", "e"]);
+    let first = hooks.claim(60, 2).expect("due");
+    assert_eq!(names(&first), ["a", "b"]);
+    let store = &hooks.db.store;
+    let second = store
+        .finish_webhook_batch_and_claim_next(&first, &[ok(), ok()], NEXT)
+        .unwrap()
+        .expect("more is due");
+    assert_eq!(names(&second), ["c", "d"], "the next events, in order");
+    assert_eq!(hooks.endpoint().cursor_seq, first.deliveries[1].event.seq);
+    assert!(
+        hooks.claim(60, 10).is_none(),
+        "the follow-on holds the endpoint's lease"
+    );
+    let third = store
+        .finish_webhook_batch_and_claim_next(&second, &[ok(), ok()], NEXT)
+        .unwrap()
+        .expect("one left");
+    assert_eq!(names(&third), ["e"]);
+    let none = store
+        .finish_webhook_batch_and_claim_next(&third, &[ok()], NEXT)
+        .unwrap();
+    assert!(none.is_none(), "nothing more is due");
+    assert_eq!(hooks.endpoint().cursor_seq, third.deliveries[0].event.seq);
+    let delivered: Vec<String> = hooks.log().into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(delivered, [ids(&first), ids(&second), ids(&third)].concat());
+    hooks.users(&["f"]);
+    let next = hooks.claim(60, 10).expect("released: a claim takes it");
+    assert_eq!(names(&next), ["f"]);
+}
+
+#[test]
+fn no_follow_on_after_a_failure_a_lost_lease_or_a_deleted_endpoint() {
+    let hooks = Fixture::new(&[]);
+    hooks.users(&["a", "b", "c", "d"]);
+    let store = &hooks.db.store;
+    let later = Timestamp::now().plus_seconds(3600);
+    let batch = hooks.claim(60, 2).expect("due");
+    let next = store
+        .finish_webhook_batch_and_claim_next(&batch, &[ok(), failed(later)], NEXT)
+        .unwrap();
+    assert!(next.is_none(), "a failure waits for its retry");
+    let endpoint = hooks.endpoint();
+    assert_eq!(endpoint.cursor_seq, batch.deliveries[0].event.seq);
+    assert_eq!(endpoint.next_attempt_at, later.as_micros());
+
+    // A batch whose lease passed to another worker claims nothing after it.
+    hooks.retry_due_now();
+    let lost = hooks.claim(0, 2).expect("due again");
+    std::thread::sleep(Duration::from_millis(2));
+    let again = hooks.claim(60, 2).expect("taken over");
+    let next = store
+        .finish_webhook_batch_and_claim_next(&lost, &[ok(), ok()], NEXT)
+        .unwrap();
+    assert!(next.is_none(), "the endpoint is the other worker's");
+    assert!(hooks.claim(60, 2).is_none(), "and still leased by it");
+
+    // The endpoint is deleted while its batch is out.
+    store
+        .delete_webhook(&Actor::Cli, hooks.workspace.id, &hooks.endpoint.id)
+        .unwrap();
+    let next = store
+        .finish_webhook_batch_and_claim_next(&again, &[ok(), ok()], NEXT)
+        .unwrap();
+    assert!(next.is_none(), "nothing to claim for a deleted endpoint");
 }
 
 #[test]

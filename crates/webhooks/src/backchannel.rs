@@ -106,11 +106,15 @@ impl Outbox for BackchannelLogouts {
         store: &Store,
         claim: &BackchannelClaim,
         outcomes: &[DeliveryOutcome],
-    ) -> StoreResult<()> {
+        _follow_on: Option<i64>,
+    ) -> StoreResult<Option<BackchannelClaim>> {
         match outcomes.first() {
-            Some(outcome) => store.finish_backchannel_logout(claim, outcome),
+            // A logout has no follow-on: the claiming thread takes the next.
+            Some(outcome) => store
+                .finish_backchannel_logout(claim, outcome)
+                .map(|()| None),
             // No attempt made: the lease runs out and the logout is claimed again.
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 }

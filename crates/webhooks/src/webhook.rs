@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use roster_domain::Timestamp;
 use roster_outbound::{Client, ReadBody};
 use roster_store::{
-    DeliveryOutcome, OutboxWake, PendingDelivery, Store, StoreResult, WebhookBatch,
+    DeliveryOutcome, NextBatch, OutboxWake, PendingDelivery, Store, StoreResult, WebhookBatch,
 };
 
 use crate::signing::sign;
@@ -102,12 +102,25 @@ impl Outbox for Webhooks {
         outcomes
     }
 
-    fn finish(&self, store: &Store, job: &Job, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
-        store.finish_webhook_batch(&job.batch, outcomes)?;
+    /// Records the batch; with `follow_on`, claims the endpoint's next batch in the same
+    /// transaction when this one was all delivered.
+    fn finish(
+        &self,
+        store: &Store,
+        job: &Job,
+        outcomes: &[DeliveryOutcome],
+        follow_on: Option<i64>,
+    ) -> StoreResult<Option<Job>> {
+        let claimed_at = Instant::now();
+        let next = follow_on.map(|lease_secs| NextBatch {
+            lease_secs,
+            per_batch: BATCH_EVENTS,
+        });
+        let next = store.finish_webhook_batch_and_claim_next(&job.batch, outcomes, next)?;
         for outcome in outcomes {
             crate::counts::record(&job.batch.endpoint.id, outcome.succeeded());
         }
-        Ok(())
+        Ok(next.map(|batch| Job { batch, claimed_at }))
     }
 }
 

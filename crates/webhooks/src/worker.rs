@@ -12,6 +12,12 @@
 //! receiver that is slow to answer holds one delivery thread, and a burst costs one claim and
 //! one commit per batch rather than per delivery.
 //!
+//! A job that went well may have a follow-on (the endpoint's next batch): the delivery thread
+//! claims it in the transaction that records the job, and sends it at once, for up to
+//! [`FOLLOW_ON_TIME`]. So while an endpoint has a backlog, a batch costs one write transaction
+//! rather than two; on SQLite, where each waits its turn at the one writer behind a sync's
+//! writes, that wait was two thirds of a batch's time while the sync's member PATCHes ran.
+//!
 //! What every outbox shares lives here: the loop, the outbound client (`roster-outbound`: the
 //! address is checked when the worker connects, a redirect is a failed attempt, a short response
 //! body is read only so the connection can carry the next request), and what an attempt's answer
@@ -110,13 +116,16 @@ pub trait Outbox: Send + Sync + 'static {
     fn claim(&self, store: &Store, lease_secs: i64, limit: usize) -> StoreResult<Vec<Self::Job>>;
     /// Makes the job's attempts, in order, with [`Attempts::make`]: their outcomes.
     fn deliver(&self, attempts: &Attempts<'_>, job: &Self::Job) -> Vec<DeliveryOutcome>;
-    /// Records the outcomes.
+    /// Records the outcomes; with `follow_on` (a lease of that many seconds), also claims, in
+    /// the same transaction, the job that continues this one (the same endpoint's next batch),
+    /// if the outbox has such a thing and it is due.
     fn finish(
         &self,
         store: &Store,
         job: &Self::Job,
         outcomes: &[DeliveryOutcome],
-    ) -> StoreResult<()>;
+        follow_on: Option<i64>,
+    ) -> StoreResult<Option<Self::Job>>;
 }
 
 /// What a delivery thread makes its attempts with.
@@ -191,6 +200,11 @@ pub const WEBHOOK_THREADS: usize = 4;
 
 /// The least time between two claims that find nothing: see the module docs.
 pub const EMPTY_CLAIM_GAP: Duration = Duration::from_millis(5);
+
+/// How long a delivery thread keeps going with the jobs that follow its first (see the module
+/// docs) before it hands its outbox back to the claiming thread, which takes the job due longest:
+/// so with more busy endpoints than threads, each waits about this long at most for its turn.
+pub const FOLLOW_ON_TIME: Duration = Duration::from_secs(1);
 
 impl Worker {
     /// The webhook deliveries: [`WEBHOOK_THREADS`] delivery threads, each taking one endpoint's
@@ -306,12 +320,22 @@ fn run<O: Outbox>(
             let (idle, queue) = (&idle, &queue);
             scope.spawn(move || loop {
                 let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                let Ok(job) = next else {
+                let Ok(mut job) = next else {
                     return;
                 };
-                let outcomes = outbox.deliver(&attempts, &job);
-                if let Err(err) = outbox.finish(store, &job, &outcomes) {
-                    tracing::warn!(error = %err, outbox = O::NAME, job = %outbox.describe(&job), "could not record a delivery");
+                let started = Instant::now();
+                loop {
+                    let outcomes = outbox.deliver(&attempts, &job);
+                    let follow_on = (started.elapsed() < FOLLOW_ON_TIME && !attempts.stopping())
+                        .then_some(settings.lease_secs);
+                    match outbox.finish(store, &job, &outcomes, follow_on) {
+                        Ok(Some(next)) => job = next,
+                        Ok(None) => break,
+                        Err(err) => {
+                            tracing::warn!(error = %err, outbox = O::NAME, job = %outbox.describe(&job), "could not record a delivery");
+                            break;
+                        }
+                    }
                 }
                 idle.add(1);
                 // The job's endpoint may have more due: the claiming thread looks again now.

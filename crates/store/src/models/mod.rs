@@ -46,6 +46,7 @@ mod token;
 mod token_cache;
 mod user;
 mod webhook_deliveries;
+mod webhook_log;
 mod webhooks;
 mod workspace;
 mod workspace_domain;
@@ -104,7 +105,8 @@ pub use test_sign_ins::{
 pub use token::{ScimPrincipal, ScimTokenInfo};
 pub(crate) use token_cache::TokenCache;
 pub use user::NewUser;
-pub use webhook_deliveries::{PendingDelivery, WebhookBatch};
+pub use webhook_deliveries::{NextBatch, PendingDelivery, WebhookBatch};
+pub use webhook_log::DELIVERY_LOG_PRUNE_BATCH;
 pub use webhooks::{
     DeliveryOutcome, DeliveryRecord, NewWebhook, WebhookBacklog, WebhookEndpoint, WebhookScope,
 };

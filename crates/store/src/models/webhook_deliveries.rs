@@ -411,6 +411,24 @@ impl Store {
         batch: &WebhookBatch,
         outcomes: &[DeliveryOutcome],
     ) -> StoreResult<()> {
+        self.finish_webhook_batch_and_claim_next(batch, outcomes, None)
+            .map(|_| ())
+    }
+
+    /// [`Store::finish_webhook_batch`], and in the same transaction, when every delivery made
+    /// was acknowledged and `next` is given, the claim of the endpoint's next batch (as
+    /// [`Store::claim_webhook_batches`] would claim it, with `next`'s lease and size): `None`
+    /// when it has nothing more due, was disabled or deleted meanwhile, or the batch failed.
+    ///
+    /// Why together: while a sync writes, each write transaction waits its turn at SQLite's one
+    /// writer behind the sync's, and a batch's claim and its outcomes were two such waits for
+    /// one batch sent. A worker that goes on with the same endpoint this way pays one.
+    pub fn finish_webhook_batch_and_claim_next(
+        &self,
+        batch: &WebhookBatch,
+        outcomes: &[DeliveryOutcome],
+        next: Option<NextBatch>,
+    ) -> StoreResult<Option<WebhookBatch>> {
         let positions: Vec<(i64, bool)> = batch
             .deliveries
             .iter()
@@ -418,73 +436,106 @@ impl Store {
             .collect();
         let succeeded: Vec<bool> = outcomes.iter().map(DeliveryOutcome::succeeded).collect();
         let settlement = settle(&positions, &succeeded, &batch.endpoint, batch.caught_up_to);
+        let next = next.filter(|_| settlement.end == End::Delivered);
+        if next.is_some() {
+            // Pending events get their positions first (PostgreSQL), as for any claim.
+            self.publish_events()?;
+        }
         let now = Timestamp::now();
-        let id = &batch.endpoint.id;
         self.write(|conn| {
-            log_attempts(conn, batch, &settlement.attempts, outcomes, now.as_micros())?;
-            let done: Vec<&String> = batch.deliveries[..settlement.delivered]
-                .iter()
-                .filter_map(|delivery| delivery.resend_id.as_ref())
-                .collect();
-            if !done.is_empty() {
-                diesel::delete(webhook_resends::table.filter(webhook_resends::id.eq_any(done)))
-                    .execute(conn)?;
-            }
-            if let Some(to) = settlement.cursor_to {
-                diesel::update(
-                    webhook_endpoints::table
-                        .find(id)
-                        .filter(webhook_endpoints::cursor_seq.lt(to)),
-                )
-                .set(webhook_endpoints::cursor_seq.eq(to))
-                .execute(conn)?;
-            }
-            // The retry state is this claim's to write only while its lease is the current one.
-            let leased = webhook_endpoints::table
-                .find(id)
-                .filter(webhook_endpoints::lease_until.eq(batch.lease_until));
-            let written = match settlement.end {
-                End::Released => diesel::update(leased)
-                    .set(webhook_endpoints::lease_until.eq(0))
-                    .execute(conn)?,
-                End::Delivered => diesel::update(leased)
-                    .set((
-                        webhook_endpoints::attempts.eq(0),
-                        webhook_endpoints::consecutive_failures.eq(0),
-                        webhook_endpoints::next_attempt_at.eq(now.as_micros()),
-                        webhook_endpoints::lease_until.eq(0),
-                    ))
-                    .execute(conn)?,
-                End::Failed { attempts, failures } => {
-                    let failed = outcomes.get(settlement.attempts.len().saturating_sub(1));
-                    let retry_at = failed
-                        .and_then(|outcome| outcome.retry_at)
-                        .unwrap_or(now)
-                        .as_micros();
-                    let written = diesel::update(leased)
-                        .set((
-                            webhook_endpoints::attempts.eq(attempts),
-                            webhook_endpoints::consecutive_failures.eq(failures),
-                            webhook_endpoints::next_attempt_at.eq(retry_at),
-                            webhook_endpoints::lease_until.eq(0),
-                        ))
-                        .execute(conn)?;
-                    if let Some(outcome) = failed.filter(|outcome| written > 0 && outcome.give_up) {
-                        disable_endpoint(conn, &batch.endpoint, failures, outcome)?;
-                    }
-                    written
-                }
+            let released = record_batch(conn, batch, outcomes, &settlement, now)?;
+            let Some(next) = next.filter(|_| released) else {
+                return Ok(None);
             };
-            if written == 0 {
-                tracing::warn!(
-                    endpoint = %id,
-                    "a webhook batch finished after its lease passed to another worker; its \
-                     deliveries are logged and the cursor kept its furthest position"
-                );
+            let id = batch.endpoint.id.clone();
+            if lock_due(conn, now.as_micros(), std::slice::from_ref(&id))?.is_empty() {
+                return Ok(None);
             }
-            Ok(())
+            claim_endpoint(conn, &id, now, next.lease_secs, next.per_batch)
         })
     }
+}
+
+/// The lease and size of the batch [`Store::finish_webhook_batch_and_claim_next`] claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextBatch {
+    pub lease_secs: i64,
+    pub per_batch: usize,
+}
+
+/// Writes a batch's outcomes as [`Store::finish_webhook_batch`] describes; `true` when the
+/// batch's lease was still the endpoint's and it ended with every delivery acknowledged (the
+/// endpoint is released and may be claimed again at once).
+fn record_batch(
+    conn: &mut DbConnection,
+    batch: &WebhookBatch,
+    outcomes: &[DeliveryOutcome],
+    settlement: &Settlement,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let id = &batch.endpoint.id;
+    log_attempts(conn, batch, &settlement.attempts, outcomes, now.as_micros())?;
+    let done: Vec<&String> = batch.deliveries[..settlement.delivered]
+        .iter()
+        .filter_map(|delivery| delivery.resend_id.as_ref())
+        .collect();
+    if !done.is_empty() {
+        diesel::delete(webhook_resends::table.filter(webhook_resends::id.eq_any(done)))
+            .execute(conn)?;
+    }
+    if let Some(to) = settlement.cursor_to {
+        diesel::update(
+            webhook_endpoints::table
+                .find(id)
+                .filter(webhook_endpoints::cursor_seq.lt(to)),
+        )
+        .set(webhook_endpoints::cursor_seq.eq(to))
+        .execute(conn)?;
+    }
+    // The retry state is this claim's to write only while its lease is the current one.
+    let leased = webhook_endpoints::table
+        .find(id)
+        .filter(webhook_endpoints::lease_until.eq(batch.lease_until));
+    let written = match settlement.end {
+        End::Released => diesel::update(leased)
+            .set(webhook_endpoints::lease_until.eq(0))
+            .execute(conn)?,
+        End::Delivered => diesel::update(leased)
+            .set((
+                webhook_endpoints::attempts.eq(0),
+                webhook_endpoints::consecutive_failures.eq(0),
+                webhook_endpoints::next_attempt_at.eq(now.as_micros()),
+                webhook_endpoints::lease_until.eq(0),
+            ))
+            .execute(conn)?,
+        End::Failed { attempts, failures } => {
+            let failed = outcomes.get(settlement.attempts.len().saturating_sub(1));
+            let retry_at = failed
+                .and_then(|outcome| outcome.retry_at)
+                .unwrap_or(now)
+                .as_micros();
+            let written = diesel::update(leased)
+                .set((
+                    webhook_endpoints::attempts.eq(attempts),
+                    webhook_endpoints::consecutive_failures.eq(failures),
+                    webhook_endpoints::next_attempt_at.eq(retry_at),
+                    webhook_endpoints::lease_until.eq(0),
+                ))
+                .execute(conn)?;
+            if let Some(outcome) = failed.filter(|outcome| written > 0 && outcome.give_up) {
+                disable_endpoint(conn, &batch.endpoint, failures, outcome)?;
+            }
+            written
+        }
+    };
+    if written == 0 {
+        tracing::warn!(
+            endpoint = %id,
+            "a webhook batch finished after its lease passed to another worker; its \
+             deliveries are logged and the cursor kept its furthest position"
+        );
+    }
+    Ok(written > 0 && settlement.end == End::Delivered)
 }
 
 #[cfg(test)]
