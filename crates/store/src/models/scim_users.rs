@@ -70,7 +70,8 @@ fn parse_user_id(id: &str) -> StoreResult<UserId> {
 }
 
 /// The rows `scope` sees: its connection's users, deprovisioned ones left out. The one place
-/// this rule is written; [`visible`] boxes it, [`visible_where!`] keeps it unboxed.
+/// this rule is written in SQL; [`visible`] boxes it, and [`in_scope`] checks it on a row found
+/// by a unique key.
 /// `visible_to!(scope, from)` applies it to another source that has the `users` columns (a join).
 macro_rules! visible_to {
     ($scope:expr) => {
@@ -89,23 +90,33 @@ fn visible(scope: ScimScope) -> users::BoxedQuery<'static, <DbConnection as Conn
     visible_to!(scope).into_boxed()
 }
 
-/// The rows visible to `scope` with `key` equal to `value`, not boxed: the hot lookups
-/// (`GET /Users/{id}`, `userName eq`) keep a prepared statement per key column, found by type
-/// (see [`on_backend`]).
-macro_rules! visible_where {
-    ($scope:expr, $key:expr, $value:expr) => {
-        visible_to!($scope)
-            .filter($key.eq($value))
-            .select(UserRow::as_select())
+/// The row a unique key names, not boxed (the hot lookups, `GET /Users/{id}` and `userName eq`,
+/// keep a prepared statement per key, found by type; see [`on_backend`]). `$key` is exactly the
+/// columns of one unique index, and the scope's rule is checked on the row afterwards
+/// ([`in_scope`]), not in SQL: with the rule's columns in the `WHERE` too, a PostgreSQL generic
+/// plan made without statistics (a fresh table, or one not analysed since a bulk load) chose the
+/// scope index `(workspace_id, managing_connection_id, lifecycle)` and read every user of the
+/// connection for each lookup; the bench measured `GET /Users/{id}` at 2,080/s on 5,000 users.
+macro_rules! by_unique_key {
+    ($key:expr) => {
+        users::table.filter($key).select(UserRow::as_select())
     };
+}
+
+/// [`visible_to!`]'s rule on one row: its connection's, not deprovisioned.
+fn in_scope(scope: ScimScope, row: &UserRow) -> bool {
+    row.workspace_id == scope.workspace_id.to_string()
+        && row.managing_connection_id.as_deref() == Some(scope.connection_id.to_string().as_str())
+        && row.lifecycle != Lifecycle::Deprovisioned.as_str()
 }
 
 fn find_visible(conn: &mut DbConnection, scope: ScimScope, id: UserId) -> StoreResult<User> {
     let id = id.to_string();
     // By primary key; no `.first()`, see the `db` module docs.
-    on_backend!(conn, |c| visible_where!(scope, users::id, &id)
+    on_backend!(conn, |c| by_unique_key!(users::id.eq(&id))
         .get_result(c)
         .optional())?
+    .filter(|row| in_scope(scope, row))
     .ok_or(StoreError::NotFound { what: "user" })?
     .into_domain()
 }
@@ -122,12 +133,13 @@ fn find_visible_for_write(
     let key = id.to_string();
     let row = match conn {
         DbConnection::Sqlite(_) => return find_visible(conn, scope, id),
-        DbConnection::Postgres(c) => visible_where!(scope, users::id, &key)
+        DbConnection::Postgres(c) => by_unique_key!(users::id.eq(&key))
             .for_update()
             .get_result(c)
             .optional()?,
     };
-    row.ok_or(StoreError::NotFound { what: "user" })?
+    row.filter(|row| in_scope(scope, row))
+        .ok_or(StoreError::NotFound { what: "user" })?
         .into_domain()
 }
 
@@ -151,28 +163,31 @@ fn unique_lookup(
         crate::filter::text_operand(name, value, folded)
             .map_err(|err| StoreError::InvalidFilter(err.0))
     };
+    let workspace = scope.workspace_id.to_string();
+    let connection = scope.connection_id.to_string();
     let rows: Vec<UserRow> = match attr {
         UserAttr::UserName => {
             let value = key("userName", true)?;
-            on_backend!(conn, |c| visible_where!(
-                scope,
-                users::user_name_key,
-                &value
-            )
+            on_backend!(conn, |c| by_unique_key!(users::workspace_id
+                .eq(&workspace)
+                .and(users::user_name_key.eq(&value)))
             .load(c))?
         }
         UserAttr::Id => {
             let value = key("id", true)?;
-            on_backend!(conn, |c| visible_where!(scope, users::id, &value).load(c))?
+            on_backend!(conn, |c| by_unique_key!(users::id.eq(&value)).load(c))?
         }
         UserAttr::ExternalId => {
             let value = key("externalId", false)?;
-            on_backend!(conn, |c| visible_where!(scope, users::external_id, &value)
-                .load(c))?
+            on_backend!(conn, |c| by_unique_key!(users::managing_connection_id
+                .eq(&connection)
+                .and(users::external_id.eq(&value)))
+            .load(c))?
         }
         _ => return Ok(None),
     };
     rows.into_iter()
+        .filter(|row| in_scope(scope, row))
         .map(UserRow::into_domain)
         .collect::<StoreResult<Vec<_>>>()
         .map(Some)
