@@ -13,10 +13,10 @@ use crate::saml::{generate_sp_key, SpKey, SpKeyUse, SpKeys};
 ///
 /// Making a key is an RSA-2048 generation, tens to hundreds of milliseconds of CPU. The first
 /// logins of a connection arrive together (an IdP-initiated wave, a bench's 16 clients), and
-/// each used to generate both keys before finding another had stored its own: the bench's ACS
-/// logins cost 3.3 ms of server CPU each on average instead of 1.3 ms, all of it in those
-/// discarded generations. So one thread of this process makes keys at a time, and looks again
-/// once it may.
+/// each used to generate both keys before finding another had stored its own: a profile of the
+/// first seconds of the bench's ACS phase had a quarter of the server's CPU in those discarded
+/// generations. So one thread of this process makes keys at a time, and looks again once it
+/// may.
 pub fn connection_keys(store: &Store, connection: &Connection) -> StoreResult<SpKeys> {
     let uses: Vec<&'static str> = SpKeyUse::ALL.iter().map(|u| u.as_str()).collect();
     let stored = store.sp_keys(connection.id)?;
