@@ -11,7 +11,7 @@
 //! Like the session keys, the parsed keys are cached per replica for `sso.key_cache_secs`:
 //! the JWKS costs no key query while fresh, and a rotation done elsewhere shows within that time.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -118,6 +118,13 @@ pub struct ProviderKeys {
     store: Store,
     cache_for: Duration,
     cache: Arc<RwLock<Option<Arc<KeySet>>>>,
+    /// Held by the one thread loading the set, so the requests that find it stale together
+    /// wait for that load instead of each parsing every key again (and, on a first start,
+    /// each generating an RSA key to discard: a profile of the bench's first code exchanges had
+    /// a fifth of the server's CPU there).
+    loading: Arc<Mutex<()>>,
+    /// Key sets loaded from the store (for the tests).
+    loads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for ProviderKeys {
@@ -134,6 +141,8 @@ impl ProviderKeys {
             store,
             cache_for,
             cache: Arc::default(),
+            loading: Arc::default(),
+            loads: Arc::default(),
         }
     }
 
@@ -183,20 +192,31 @@ impl ProviderKeys {
     /// The cached key set while fresh, else the store's (creating a key for any algorithm that
     /// has none that could sign).
     fn key_set(&self, now: Timestamp) -> Result<Arc<KeySet>, ProviderError> {
-        {
-            let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(set) = cache.as_ref() {
-                if set.loaded_at.elapsed() < self.cache_for {
-                    return Ok(Arc::clone(set));
-                }
-            }
+        if let Some(set) = self.fresh() {
+            return Ok(set);
+        }
+        let _one_loader = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have loaded it while this one waited.
+        if let Some(set) = self.fresh() {
+            return Ok(set);
         }
         let set = Arc::new(self.load(now)?);
         *self.cache.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&set));
         Ok(set)
     }
 
+    /// The cached key set, while fresh.
+    fn fresh(&self) -> Option<Arc<KeySet>> {
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .as_ref()
+            .filter(|set| set.loaded_at.elapsed() < self.cache_for)
+            .map(Arc::clone)
+    }
+
     fn load(&self, now: Timestamp) -> Result<KeySet, ProviderError> {
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut records = self.store.oauth_signing_keys()?;
         let mut created = false;
         for alg in SigningAlg::ALL {
@@ -254,6 +274,26 @@ fn parse(record: &SigningKeyRecord) -> Result<(Value, SigningKey, VerifyingKey),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Requests that find no key set (a first start, or the cache just expired) wait for one
+    /// load instead of each loading, and generating, their own.
+    #[test]
+    fn requests_that_find_the_set_stale_together_share_one_load() {
+        let db = roster_store::testing::TestStore::new();
+        let keys = ProviderKeys::new(db.store.clone(), Duration::from_secs(60));
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|threads| {
+            for _ in 0..8 {
+                threads.spawn(|| {
+                    start.wait();
+                    keys.signing_key(SigningAlg::Es256, Timestamp::now())
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(keys.loads.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(db.store.oauth_signing_keys().unwrap().len(), 2);
+    }
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     use openssl::hash::MessageDigest;
     use openssl::sign::Signer;
