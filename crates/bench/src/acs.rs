@@ -4,7 +4,8 @@
 //! fast as the clients can. Every login does what a real one does: XML pre-scan, signature
 //! check (xmlsec), conditions, the replay cache insert, JIT (the first login of each subject
 //! creates the user, later ones find it), group claims, the login event and a signed session.
-//! A login succeeds with a redirect (`302 Found`) to the landing page.
+//! A login succeeds with a redirect (`302 Found`) to the landing page. The connection's SP
+//! metadata is read first, as the IdP's setup does, so its own keys exist before the first login.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +13,7 @@ use std::process::Command;
 use super::load::{self, Operation, Outcome, Step, Until};
 use super::scenario::{self, Load, Row};
 use super::server;
-use roster_devtools::http::Request;
+use roster_devtools::http::{Client, Request};
 use roster_devtools::{json_field, run_checked, say};
 
 /// The target (#7), in logins per second.
@@ -148,6 +149,20 @@ pub(crate) fn signed_logins(
         .strip_prefix(&format!("http://{}", server.addr))
         .ok_or_else(|| format!("{acs_url} is not on {}", server.addr))?
         .to_owned();
+    // The IdP is set up with Roster's SP metadata before anyone logs in, and reading it makes
+    // the connection's own keys: done here, so the timed logins do not pay for two RSA key
+    // generations that a real deployment made at setup.
+    let metadata_path = path
+        .strip_suffix("/acs")
+        .map(|base| format!("{base}/metadata"))
+        .ok_or_else(|| format!("{path} is not an ACS path"))?;
+    let sp_metadata = Client::new(server.addr, "").request("GET", &metadata_path, None)?;
+    if sp_metadata.status != 200 {
+        return Err(format!(
+            "GET {metadata_path} answered {}",
+            sp_metadata.status
+        ));
+    }
     say(&format!(
         "  pre-signing {count} SAML Responses ({subjects} subjects) for {acs_url}"
     ));

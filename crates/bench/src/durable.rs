@@ -32,7 +32,6 @@ struct Compared {
     name: String,
     sqlite: f64,
     postgres: f64,
-    unit: &'static str,
 }
 
 impl Compared {
@@ -71,7 +70,6 @@ fn compare(sqlite: &[Row], postgres: &[Row]) -> Vec<Compared> {
                 name: (*name).to_owned(),
                 sqlite: rate(sqlite, name)?,
                 postgres: rate(postgres, name)?,
-                unit: "req/s",
             })
         })
         .collect();
@@ -80,7 +78,6 @@ fn compare(sqlite: &[Row], postgres: &[Row]) -> Vec<Compared> {
             name: "Entra-style initial sync".to_owned(),
             sqlite,
             postgres,
-            unit: "req/s",
         });
     }
     lines
@@ -101,12 +98,10 @@ pub(crate) fn table(title: &str, sqlite: &[Row], postgres: &[Row]) -> Vec<String
             "NOT met"
         };
         lines.push(format!(
-            "  {:<32} {:>8.0} {} {:>6.0} {} {:>7.0}%  >= {:.0}%: {verdict}",
+            "  {:<32} {:>8.0} req/s {:>6.0} req/s {:>7.0}%  >= {:.0}%: {verdict}",
             line.name,
             line.sqlite,
-            line.unit,
             line.postgres,
-            line.unit,
             ratio * 100.0,
             RATIO_TARGET * 100.0,
         ));

@@ -9,6 +9,17 @@ use serde_json::{json, Value};
 use crate::common::{patch_op, Options, TestApp};
 use crate::receiver::{Received, Receiver};
 
+/// A server running the webhook worker (fast retries, loopback receivers allowed; an endpoint
+/// is disabled after `failures_to_disable` consecutive failures), and an admin API key.
+fn with_webhooks(failures_to_disable: u32) -> (TestApp, String) {
+    let app = TestApp::with(Options {
+        webhooks: Some(failures_to_disable),
+        ..Options::default()
+    });
+    let key = app.api_key();
+    (app, key)
+}
+
 fn register(app: &TestApp, key: &str, url: &str, types: serde_json::Value) -> (String, String) {
     let reply = app.admin(
         key,
@@ -53,11 +64,7 @@ fn verify(received: &Received, secret: &str) {
 
 #[test]
 fn every_event_arrives_in_order_signed() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::start();
     let (_, secret) = register(&app, &key, &receiver.url, json!([]));
     let ann = app.create_user("ann", "e-ann");
@@ -103,11 +110,7 @@ fn every_event_arrives_in_order_signed() {
 
 #[test]
 fn deliveries_retry_until_the_receiver_is_back() {
-    let app = TestApp::with(Options {
-        webhooks: Some(1000),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(1000);
     let receiver = Receiver::start();
     receiver.status.store(503, Ordering::SeqCst);
     let (id, secret) = register(&app, &key, &receiver.url, json!(["user.created"]));
@@ -172,11 +175,7 @@ fn deliveries_retry_until_the_receiver_is_back() {
 
 #[test]
 fn a_run_of_failures_disables_the_endpoint_with_an_event_and_enable_resumes() {
-    let app = TestApp::with(Options {
-        webhooks: Some(3),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(3);
     let receiver = Receiver::start();
     receiver.status.store(500, Ordering::SeqCst);
     let (id, _) = register(&app, &key, &receiver.url, json!(["user.created"]));
@@ -216,11 +215,7 @@ fn a_run_of_failures_disables_the_endpoint_with_an_event_and_enable_resumes() {
 
 #[test]
 fn resend_delivers_again_with_the_same_id() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::start();
     let (id, _) = register(&app, &key, &receiver.url, json!(["user.created"]));
     app.create_user("a", "e-a");
@@ -251,11 +246,7 @@ fn resend_delivers_again_with_the_same_id() {
 fn a_redirect_is_a_failed_delivery_and_its_location_is_never_requested() {
     // The endpoint is allowed (loopback receivers are, in these tests); what it redirects to
     // is not requested at all, whatever its address: redirects are never followed.
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let internal = Receiver::start();
     let redirecting = Receiver::start();
     redirecting.redirect_to(302, &format!("{}/admin/secrets", internal.url));
@@ -324,11 +315,7 @@ fn private_urls_are_refused_unless_the_operator_allows_them() {
 
 #[test]
 fn unknown_event_types_are_refused_naming_them_and_listing_the_catalogue() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::start();
 
     let catalogue = app.admin(&key, "GET", "/webhooks/event-types", None);
@@ -419,11 +406,7 @@ fn wait_for_sample(app: &TestApp, name_and_labels: &str, wanted: impl Fn(f64) ->
 
 #[test]
 fn metrics_count_deliveries_and_show_each_endpoints_backlog() {
-    let app = TestApp::with(Options {
-        webhooks: Some(1000),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(1000);
     let up = Receiver::start();
     let down = Receiver::start();
     down.status.store(503, Ordering::SeqCst);
@@ -490,11 +473,7 @@ fn ids_after_setup(app: &TestApp, key: &str) -> Vec<String> {
 /// batch, and sends them in order over one kept-alive connection.
 #[test]
 fn a_burst_arrives_in_order_over_one_kept_alive_connection() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::keep_alive();
     register(&app, &key, &receiver.url, json!([]));
     let members: Vec<Value> = (0..40)
@@ -522,11 +501,7 @@ fn a_burst_arrives_in_order_over_one_kept_alive_connection() {
 /// again, the failed one is retried, and nothing after it arrives before it is acknowledged.
 #[test]
 fn a_failure_mid_batch_retries_from_the_failed_event_in_order() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::keep_alive();
     let (id, _) = register(&app, &key, &receiver.url, json!([]));
     let members: Vec<Value> = (0..10)
@@ -591,11 +566,7 @@ fn a_failure_mid_batch_retries_from_the_failed_event_in_order() {
 /// event still arrives once, in the feed's order, over one connection.
 #[test]
 fn a_stream_longer_than_a_batch_arrives_in_order_while_it_is_written() {
-    let app = TestApp::with(Options {
-        webhooks: Some(50),
-        ..Options::default()
-    });
-    let key = app.api_key();
+    let (app, key) = with_webhooks(50);
     let receiver = Receiver::keep_alive();
     register(&app, &key, &receiver.url, json!([]));
     // More than one batch (256 events).

@@ -103,10 +103,20 @@ macro_rules! by_unique_key {
     };
 }
 
-/// [`visible_to!`]'s rule on one row: its connection's, not deprovisioned.
+/// [`visible_to!`]'s rule on one row: its connection's, not deprovisioned. It runs on every
+/// SCIM read, so the ids are compared as stored (lowercase hyphenated) without allocating.
 fn in_scope(scope: ScimScope, row: &UserRow) -> bool {
-    row.workspace_id == scope.workspace_id.to_string()
-        && row.managing_connection_id.as_deref() == Some(scope.connection_id.to_string().as_str())
+    let stored_as = |id: uuid::Uuid, column: &str| {
+        column
+            == id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+    };
+    stored_as(scope.workspace_id.as_uuid(), &row.workspace_id)
+        && row
+            .managing_connection_id
+            .as_deref()
+            .is_some_and(|connection| stored_as(scope.connection_id.as_uuid(), connection))
         && row.lifecycle != Lifecycle::Deprovisioned.as_str()
 }
 
