@@ -343,16 +343,23 @@ pub(crate) fn write_lifecycle(
             users::scim_attributes.eq(&update.scim_attributes),
         )
     });
-    diesel::update(users::table.find(current.id.to_string()))
-        .set((
-            users::lifecycle.eq(change.to.as_str()),
-            users::session_epoch.eq(users::session_epoch + epoch_bump),
-            users::version.eq(users::version + i64::from(moves_version)),
-            moves_version.then(|| users::updated_at.eq(write.at.as_micros())),
-            profile,
-        ))
-        .execute(conn)
-        .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
+    let update = diesel::update(users::table.find(current.id.to_string())).set((
+        users::lifecycle.eq(change.to.as_str()),
+        users::session_epoch.eq(users::session_epoch + epoch_bump),
+        users::version.eq(users::version + i64::from(moves_version)),
+        moves_version.then(|| users::updated_at.eq(write.at.as_micros())),
+        profile,
+    ));
+    // PostgreSQL returns the updated row with the update, a round trip fewer than reading it
+    // again; SQLite reads it in-process.
+    let returned = match &mut *conn {
+        DbConnection::Postgres(c) => update
+            .returning(UserRow::as_select())
+            .get_result(c)
+            .optional(),
+        DbConnection::Sqlite(c) => update.execute(c).map(|_| None),
+    }
+    .map_err(|err| conflict_on(err, "user", USER_CONFLICTS))?;
 
     let mut revoked = match change.ends_sessions {
         Some(why) => {
@@ -376,7 +383,11 @@ pub(crate) fn write_lifecycle(
     if let Some(edited) = &edited {
         changed.extend(edited.changed_names());
     }
-    let user = find_user(conn, current.workspace_id, current.id)?;
+    // Custom attribute edits touch the row again (`updated_at`).
+    let user = match returned {
+        Some(row) if edited.is_none() => row.into_domain()?,
+        _ => find_user(conn, current.workspace_id, current.id)?,
+    };
 
     if change.notices.contains(&LifecycleNotice::LifecycleUpdated) {
         changed.push("lifecycle".to_owned());
