@@ -309,7 +309,8 @@ const PUBLISH_BATCH: i64 = 5_000;
 /// joined the outbox with its own first rows, and a plan made while the outbox was nearly empty
 /// (a generic plan is kept for the connection's life) scanned the whole outbox for every batch.
 /// During the bench's 100,000-user sync on durable PostgreSQL the outbox reached 490,000 rows,
-/// one batch ran for minutes holding the publishers' lock, and webhooks received nothing more.
+/// one batch ran for more than a minute holding the publishers' lock, and webhooks received
+/// nothing more.
 /// A range has no join to plan badly: at worst it reads the outbox once.
 const PUBLISH_SQL: &str = "WITH moved AS ( \
          DELETE FROM event_outbox WHERE ins <= \
