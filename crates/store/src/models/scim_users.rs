@@ -173,11 +173,10 @@ fn unique_lookup(
         crate::filter::text_operand(name, value, folded)
             .map_err(|err| StoreError::InvalidFilter(err.0))
     };
-    let workspace = scope.workspace_id.to_string();
-    let connection = scope.connection_id.to_string();
     let rows: Vec<UserRow> = match attr {
         UserAttr::UserName => {
             let value = key("userName", true)?;
+            let workspace = scope.workspace_id.to_string();
             on_backend!(conn, |c| by_unique_key!(users::workspace_id
                 .eq(&workspace)
                 .and(users::user_name_key.eq(&value)))
@@ -189,6 +188,7 @@ fn unique_lookup(
         }
         UserAttr::ExternalId => {
             let value = key("externalId", false)?;
+            let connection = scope.connection_id.to_string();
             on_backend!(conn, |c| by_unique_key!(users::managing_connection_id
                 .eq(&connection)
                 .and(users::external_id.eq(&value)))
@@ -911,6 +911,99 @@ mod tests {
         ];
         for attributes in kept {
             assert_eq!(scrubbed(attributes.clone()), (attributes.clone(), false));
+        }
+    }
+}
+
+/// The scope's rule, checked on the row a unique key finds ([`in_scope`]).
+#[cfg(test)]
+mod scope_tests {
+    use roster_domain::query::Value;
+    use roster_domain::{Actor, Email, Source, UserName};
+
+    use super::*;
+    use crate::testing::TestStore;
+
+    /// Another connection's user, a user no connection manages and a deprovisioned user are
+    /// found by none of the unique keys (id, userName, externalId), and a write to them finds
+    /// nothing and changes nothing; the connection's own user is found by each.
+    #[test]
+    fn unique_key_lookups_and_writes_see_only_the_scopes_users() {
+        let db = TestStore::new();
+        let workspace = db.workspace("acme");
+        let mine = db.scim_connection(workspace.id, "Mine", true, false);
+        let theirs = db.scim_connection(workspace.id, "Theirs", true, false);
+        let scope = ScimScope {
+            workspace_id: workspace.id,
+            connection_id: mine.id,
+        };
+        let user = |name: &str, managed_by: Option<ConnectionId>| {
+            let mut new =
+                NewUser::minimal(workspace.id, UserName::parse(name).unwrap(), Source::Scim);
+            new.managing_connection_id = managed_by;
+            new.external_id = Some(format!("ext-{name}"));
+            new.email = Some(Email::parse(&format!("{name}@acme.test")).unwrap());
+            db.store.create_user(&Actor::Cli, &new).unwrap()
+        };
+        let own = user("own", Some(mine.id));
+        let other = user("other", Some(theirs.id));
+        let unmanaged = user("unmanaged", None);
+        let gone = user("gone", Some(mine.id));
+        db.store
+            .write(|conn| {
+                Ok(diesel::update(users::table.find(gone.id.to_string()))
+                    .set(users::lifecycle.eq(Lifecycle::Deprovisioned.as_str()))
+                    .execute(conn)?)
+            })
+            .unwrap();
+
+        let found = |user: &User| -> Vec<bool> {
+            let by_key = [
+                (UserAttr::Id, user.id.to_string()),
+                (UserAttr::UserName, user.user_name.to_string()),
+                (UserAttr::ExternalId, user.external_id.clone().unwrap()),
+            ]
+            .map(|(attr, value)| {
+                let filter = Filter::Compare {
+                    attr,
+                    op: CompareOp::Eq,
+                    value: Value::Text(value),
+                };
+                let rows = db
+                    .store
+                    .read(|conn| unique_lookup(conn, scope, &filter))
+                    .unwrap()
+                    .unwrap();
+                !rows.is_empty()
+            });
+            let by_id = db.store.scim_user(scope, &user.id.to_string()).is_ok();
+            [vec![by_id], by_key.to_vec()].concat()
+        };
+        let version_of = |user: &User| -> i64 {
+            db.read_rows(|conn| {
+                let row: UserRow = users::table
+                    .find(user.id.to_string())
+                    .select(UserRow::as_select())
+                    .get_result(conn)?;
+                Ok(row.version)
+            })
+            .unwrap()
+        };
+        assert_eq!(found(&own), [true; 4]);
+        for hidden in [&other, &unmanaged, &gone] {
+            assert_eq!(found(hidden), [false; 4], "{}", hidden.user_name);
+            let before = version_of(hidden);
+            let refused = db.store.scim_modify_user::<StoreError>(
+                &Actor::Cli,
+                scope,
+                &hidden.id.to_string(),
+                None,
+                |_| Ok(None),
+                |_| unreachable!("a refused write logs nothing here"),
+            );
+            assert!(matches!(refused, Err(StoreError::NotFound { .. })));
+            let after = version_of(hidden);
+            assert_eq!(before, after, "{}", hidden.user_name);
         }
     }
 }
