@@ -5,13 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's allocator: a login or a SCIM request allocates and frees many
-/// small strings and JSON values on several threads, and glibc's `malloc`/`free` were a fifth of
-/// the server's CPU time in the bench's profiles (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    // mimalloc is the allocator (roster-allocator says why); freed memory goes back promptly.
+    roster_allocator::return_freed_memory_promptly();
     let cli = roster_server::cli::Cli::parse();
     match roster_server::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
