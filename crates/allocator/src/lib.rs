@@ -51,6 +51,7 @@ pub fn return_freed_memory_promptly() {
 }
 
 /// The purge delay mimalloc uses now, in milliseconds.
+#[allow(clippy::useless_conversion, reason = "`c_long` is `i32` on some targets")]
 pub fn purge_delay_ms() -> i64 {
     // SAFETY: reads the option's slot (initialised at process start); no pointer is involved.
     i64::from(unsafe { mi_option_get(OPTION_PURGE_DELAY) })
@@ -71,6 +72,7 @@ mod tests {
     const OPTIONS_AROUND: [(c_int, i64); 2] = [(18, 100), (27, 400)];
 
     #[test]
+    #[allow(clippy::useless_conversion, reason = "`c_long` is `i32` on some targets")]
     fn the_option_set_is_mimallocs_purge_delay() {
         if operator_chose_delay(|name| std::env::var_os(name).is_some()) {
             return; // the delay is the operator's; nothing here to check against defaults
@@ -78,7 +80,10 @@ mod tests {
         for (option, default) in OPTIONS_AROUND {
             // SAFETY: as in `purge_delay_ms`.
             let value = i64::from(unsafe { mi_option_get(option) });
-            assert_eq!(value, default, "option {option}: the numbering is not the header's");
+            assert_eq!(
+                value, default,
+                "option {option}: the numbering is not the header's"
+            );
         }
         assert_eq!(purge_delay_ms(), 1_000, "mimalloc v3's default purge delay");
 
@@ -94,7 +99,11 @@ mod tests {
             (&["MIMALLOC_RESET_DELAY"][..], true),
             (&["MIMALLOC_VERBOSE"][..], false),
         ] {
-            assert_eq!(operator_chose_delay(|name| set.contains(&name)), chosen, "{set:?}");
+            assert_eq!(
+                operator_chose_delay(|name| set.contains(&name)),
+                chosen,
+                "{set:?}"
+            );
         }
     }
 }

@@ -66,6 +66,53 @@ macro_rules! insert_ignoring_taken_keys {
 }
 pub(crate) use insert_ignoring_taken_keys;
 
+/// A statement that returns rows, which diesel would send to be parsed and planned again at
+/// every execution, kept prepared on the connection instead, found by its SQL text.
+///
+/// diesel keeps no `UPDATE` and no `sql_query` prepared: their SQL can differ between two
+/// executions of the same Rust type, and its cache finds a statement by type. On PostgreSQL
+/// such a statement goes as an unnamed one, parsed, analysed and planned at every execution; a
+/// log of the bench's PATCH phase showed the user's `UPDATE` sent that way at every write, and
+/// a profile of the cluster had about a quarter of its CPU in the parser and planner. This
+/// wrapper says the statement is safe to keep and gives it no type id, so the cache keys it by
+/// its SQL text and bind types: each distinct text is prepared once per connection, which is
+/// exact however the SQL varies (a changeset's optional columns make a few texts, never one per
+/// value).
+///
+/// Only for statements run with `load` or `get_result` (an `UPDATE … RETURNING`, a query):
+/// `execute` hands diesel a reference, whose check of the statement walks it again and finds
+/// the `UPDATE` unsafe, so an executed statement is not kept (the tests show both).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepPrepared<Q>(pub(crate) Q);
+
+impl<Q> diesel::query_builder::QueryId for KeepPrepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for KeepPrepared<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeepPrepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for KeepPrepared<Q> {}
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -389,6 +436,76 @@ mod tests {
                 "{versions:?}"
             );
         }
+    }
+
+    /// On PostgreSQL, an `UPDATE … RETURNING` wrapped in [`KeepPrepared`] is prepared once and
+    /// kept, one statement per SQL text; the same update unwrapped is not kept, nor is a wrapped
+    /// one run with `execute` (PostgreSQL lists only kept statements in
+    /// `pg_prepared_statements`).
+    #[test]
+    fn keep_prepared_keeps_an_update_returning_rows_by_its_sql_text() {
+        use diesel::prelude::*;
+        use diesel::sql_types::Text;
+
+        use crate::schema::workspaces;
+        use crate::testing::TestStore;
+
+        #[derive(diesel::QueryableByName)]
+        struct Prepared {
+            #[diesel(sql_type = Text)]
+            statement: String,
+        }
+        #[derive(Clone, Copy)]
+        enum Run {
+            Plain,
+            Kept,
+            KeptButExecuted,
+        }
+        let db = TestStore::new();
+        if db.store.backend() != Backend::Postgres {
+            return;
+        }
+        let workspace = db.workspace("acme").id.to_string();
+        let kept_updates = |run: Run| -> usize {
+            // One connection, so its `pg_prepared_statements` shows what the updates left.
+            let options = PoolOptions {
+                max_size: 1,
+                ..PoolOptions::default()
+            };
+            let store = crate::Store::open(&db.url, &options).unwrap();
+            store
+                .write(|conn| {
+                    let DbConnection::Postgres(conn) = conn else {
+                        unreachable!("a PostgreSQL store")
+                    };
+                    for name in ["one", "two", "three"] {
+                        let update = diesel::update(workspaces::table.find(&workspace))
+                            .set(workspaces::name.eq(name));
+                        let returning = update.clone().returning(workspaces::name);
+                        match run {
+                            Run::Plain => drop(returning.get_result::<String>(conn)?),
+                            Run::Kept => drop(KeepPrepared(returning).get_result::<String>(conn)?),
+                            Run::KeptButExecuted => drop(KeepPrepared(update).execute(conn)?),
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            store
+                .read(|conn| {
+                    Ok(
+                        diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+                            .load::<Prepared>(conn)?
+                            .into_iter()
+                            .filter(|row| row.statement.starts_with(r#"UPDATE "workspaces""#))
+                            .count(),
+                    )
+                })
+                .unwrap()
+        };
+        assert_eq!(kept_updates(Run::Plain), 0);
+        assert_eq!(kept_updates(Run::Kept), 1);
+        assert_eq!(kept_updates(Run::KeptButExecuted), 0);
     }
 
     #[test]

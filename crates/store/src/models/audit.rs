@@ -7,10 +7,10 @@ use crate::db::on_backend;
 use crate::schema::audit_events;
 use crate::{DbConnection, Store, StoreResult};
 
-/// `treat_none_as_null`: one SQL text for every entry, so diesel reuses its prepared statement
+/// `treat_none_as_default_value = false`: one SQL text for every entry, so diesel reuses its prepared statement
 /// (no nullable column here has a default).
 #[derive(Insertable)]
-#[diesel(table_name = audit_events, treat_none_as_null = true)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 struct NewAuditRow<'a> {
     workspace_id: Option<String>,
     occurred_at: i64,

@@ -27,7 +27,7 @@ use crate::{DbConnection, Store, StoreResult};
 
 /// A queued (or sent) back-channel logout, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = backchannel_logouts, treat_none_as_null = true)]
+#[diesel(table_name = backchannel_logouts, treat_none_as_default_value = false)]
 pub struct BackchannelLogout {
     pub id: String,
     /// The app to tell (the token's `aud`).

@@ -28,7 +28,7 @@ pub struct NewGroup {
 }
 
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = groups)]
+#[diesel(table_name = groups, treat_none_as_default_value = false)]
 pub(crate) struct GroupRow {
     pub(crate) id: String,
     pub(crate) workspace_id: String,

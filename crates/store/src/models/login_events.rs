@@ -57,7 +57,7 @@ pub struct NewLoginEvent {
 
 /// A recorded login attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = login_events)]
+#[diesel(table_name = login_events, treat_none_as_default_value = false)]
 pub struct LoginEvent {
     pub id: String,
     pub workspace_id: String,

@@ -145,7 +145,7 @@ pub struct DeletedOAuthApp {
 }
 
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = oauth_apps, treat_none_as_null = true)]
+#[diesel(table_name = oauth_apps, treat_none_as_default_value = false)]
 struct AppRow {
     client_id: String,
     name: String,

@@ -15,7 +15,7 @@ use crate::{Store, StoreResult};
 
 /// A pending authorization request, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = oauth_auth_requests, treat_none_as_null = true)]
+#[diesel(table_name = oauth_auth_requests, treat_none_as_default_value = false)]
 pub struct OAuthAuthRequest {
     /// SHA-256 (hex) of the request's handle.
     pub id: String,

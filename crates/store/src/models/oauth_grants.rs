@@ -22,7 +22,7 @@ use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// A grant, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = oauth_grants, treat_none_as_null = true)]
+#[diesel(table_name = oauth_grants, treat_none_as_default_value = false)]
 pub struct OAuthGrant {
     pub id: String,
     pub client_id: String,

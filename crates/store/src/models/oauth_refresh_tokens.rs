@@ -17,7 +17,7 @@ use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// A refresh token, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = oauth_refresh_tokens, treat_none_as_null = true)]
+#[diesel(table_name = oauth_refresh_tokens, treat_none_as_default_value = false)]
 pub struct OAuthRefreshToken {
     /// SHA-256 (hex) of the token.
     pub token_hash: String,

@@ -109,10 +109,10 @@ pub struct ProvisioningEntry {
 }
 
 /// A request about to be logged.
-/// (`treat_none_as_null`: one SQL text for every entry, so diesel reuses its prepared statement;
+/// (`treat_none_as_default_value = false`: one SQL text for every entry, so diesel reuses its prepared statement;
 /// no nullable column here has a default.)
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
-#[diesel(table_name = provisioning_log, treat_none_as_null = true)]
+#[diesel(table_name = provisioning_log, treat_none_as_default_value = false)]
 pub struct NewProvisioningEntry {
     pub workspace_id: String,
     pub connection_id: String,

@@ -12,7 +12,7 @@ use crate::{Store, StoreResult};
 
 /// A SAML login's session.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = saml_sessions)]
+#[diesel(table_name = saml_sessions, treat_none_as_default_value = false)]
 pub struct SamlSession {
     pub session_id: String,
     pub connection_id: String,

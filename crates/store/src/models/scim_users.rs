@@ -1008,6 +1008,118 @@ mod scope_tests {
     }
 }
 
+/// What PostgreSQL keeps prepared for a SCIM write.
+#[cfg(test)]
+mod prepared_tests {
+    use diesel::sql_types::Text;
+    use roster_domain::{Actor, Email, Source, UserName};
+
+    use super::*;
+    use crate::testing::TestStore;
+    use crate::PoolOptions;
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = Text)]
+        statement: String,
+    }
+
+    /// A SCIM create and PATCH send their user, audit and provisioning-log statements as
+    /// statements the connection keeps prepared, one per SQL text, whatever the optional values
+    /// (none of them parsed and planned again at each write); on one connection, so its
+    /// `pg_prepared_statements` shows every statement the writes made.
+    #[test]
+    fn a_scim_write_s_statements_stay_prepared() {
+        let db = TestStore::new();
+        if db.store.backend() != crate::Backend::Postgres {
+            return;
+        }
+        let workspace = db.workspace("acme");
+        let connection = db.scim_connection(workspace.id, "Entra", true, false);
+        let scope = ScimScope {
+            workspace_id: workspace.id,
+            connection_id: connection.id,
+        };
+        let options = PoolOptions {
+            max_size: 1,
+            ..PoolOptions::default()
+        };
+        let store = Store::open(&db.url, &options).unwrap();
+        let log = |resource_id: Option<String>| NewProvisioningEntry {
+            workspace_id: workspace.id.to_string(),
+            connection_id: connection.id.to_string(),
+            occurred_at: 0,
+            request_id: "req".to_owned(),
+            method: "POST".to_owned(),
+            path: "/Users".to_owned(),
+            status: 201,
+            duration_us: 1,
+            error: None,
+            warnings: None,
+            query: resource_id.as_ref().map(|_| "a=b".to_owned()),
+            resource_id,
+        };
+        for (name, with_email) in [("ada", true), ("bob", false), ("cy", true)] {
+            let mut new =
+                NewUser::minimal(workspace.id, UserName::parse(name).unwrap(), Source::Scim);
+            new.managing_connection_id = Some(connection.id);
+            new.external_id = with_email.then(|| format!("ext-{name}"));
+            new.email = with_email.then(|| Email::parse(&format!("{name}@acme.test")).unwrap());
+            let (user, _) = store
+                .scim_create_user(&Actor::Cli, scope, &new, |(user, _)| {
+                    log(with_email.then(|| user.id.to_string()))
+                })
+                .unwrap();
+            for active in [false, true] {
+                store
+                    .scim_modify_user::<StoreError>(
+                        &Actor::Cli,
+                        scope,
+                        &user.id.to_string(),
+                        None,
+                        |current| {
+                            Ok(Some(UserUpdate {
+                                given_name: current.given_name.clone(),
+                                family_name: None,
+                                display_name: None,
+                                external_id: current.external_id.clone(),
+                                email: None,
+                                active,
+                                scim_attributes: "{}".to_owned(),
+                                attributes: Vec::new(),
+                                changed: vec!["active".to_owned()],
+                                note: serde_json::json!({}),
+                            }))
+                        },
+                        |_| log(None),
+                    )
+                    .unwrap();
+            }
+        }
+        let prepared: Vec<String> = store
+            .read(|conn| {
+                Ok(
+                    diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+                        .load::<Prepared>(conn)?
+                        .into_iter()
+                        .map(|row| row.statement)
+                        .collect(),
+                )
+            })
+            .unwrap();
+        for start in [
+            r#"INSERT INTO "users""#,
+            r#"UPDATE "users""#,
+            r#"INSERT INTO "audit_events""#,
+            r#"INSERT INTO "provisioning_log""#,
+            r#"INSERT INTO "event_outbox""#,
+        ] {
+            let kept = prepared.iter().filter(|sql| sql.starts_with(start)).count();
+            assert_eq!(kept, 1, "{start}: {prepared:#?}");
+        }
+    }
+}
+
 /// The query plans of custom attribute filters on SQLite, whose planner has no statistics here
 /// (nothing runs `ANALYZE`): what it picks for an empty database it picks for a million users.
 /// PostgreSQL plans by statistics, so the bench measures it instead.

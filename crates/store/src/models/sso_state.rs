@@ -15,7 +15,7 @@ use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// A login started at `/sso/{workspace}/login`, waiting for the IdP's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = sso_requests)]
+#[diesel(table_name = sso_requests, treat_none_as_default_value = false)]
 pub struct SsoRequest {
     /// The SAML AuthnRequest id, or the SHA-256 (hex) of the OIDC `state`.
     pub id: String,

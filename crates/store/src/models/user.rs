@@ -17,7 +17,7 @@ use super::attribute_values::{
 };
 use super::oauth_grants::{revoke_user_grants, OAuthGrant, RevokeReason};
 use super::{corrupt, record_audit, UserUpdate};
-use crate::db::{insert_ignoring_taken_keys, on_backend};
+use crate::db::{insert_ignoring_taken_keys, on_backend, KeepPrepared};
 use crate::error::conflict_on;
 use crate::schema::users;
 use crate::{DbConnection, Store, StoreError, StoreResult};
@@ -60,11 +60,14 @@ impl NewUser {
     }
 }
 
-/// `treat_none_as_null`: an absent value is bound as NULL (no nullable column has a default), so
-/// the insert's SQL is the same for every user and, on the backend's own connection, diesel
-/// finds its prepared statement by type instead of building the SQL again (see `on_backend`).
+/// `treat_none_as_default_value = false`: an absent value is bound as NULL (no nullable column
+/// has a default), not left to `DEFAULT`, so the insert's SQL is the same for every user and, on
+/// the backend's own connection, diesel keeps it prepared and finds it by type instead of
+/// building the SQL again (see `on_backend`). (`treat_none_as_null`, written here before, is
+/// the attribute of a changeset; on an insert diesel ignored it, and every insert was parsed and
+/// planned again on PostgreSQL.)
 #[derive(Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub(crate) id: String,
     pub(crate) workspace_id: String,
@@ -353,8 +356,7 @@ pub(crate) fn write_lifecycle(
     // PostgreSQL returns the updated row with the update, a round trip fewer than reading it
     // again; SQLite reads it in-process.
     let returned = match &mut *conn {
-        DbConnection::Postgres(c) => update
-            .returning(UserRow::as_select())
+        DbConnection::Postgres(c) => KeepPrepared(update.returning(UserRow::as_select()))
             .get_result(c)
             .optional(),
         DbConnection::Sqlite(c) => update.execute(c).map(|_| None),
