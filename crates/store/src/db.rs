@@ -66,6 +66,23 @@ macro_rules! insert_ignoring_taken_keys {
 }
 pub(crate) use insert_ignoring_taken_keys;
 
+/// Runs an `UPDATE` and returns how many rows it changed, kept prepared on PostgreSQL (see
+/// [`KeepPrepared`]): there it returns `$key` (a text column) of each changed row and counts
+/// them, since only a statement that returns rows can be kept; SQLite runs it as it is.
+macro_rules! update_kept_prepared {
+    ($conn:expr, $update:expr, returning $key:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres(c) => {
+                $crate::db::KeepPrepared($update.returning($key))
+                    .load::<String>(c)
+                    .map(|changed| changed.len())
+            }
+            $crate::db::DbConnection::Sqlite(c) => $update.execute(c),
+        }
+    };
+}
+pub(crate) use update_kept_prepared;
+
 /// A statement that returns rows, which diesel would send to be parsed and planned again at
 /// every execution, kept prepared on the connection instead, found by its SQL text.
 ///
@@ -441,7 +458,7 @@ mod tests {
     /// On PostgreSQL, an `UPDATE … RETURNING` wrapped in [`KeepPrepared`] is prepared once and
     /// kept, one statement per SQL text; the same update unwrapped is not kept, nor is a wrapped
     /// one run with `execute` (PostgreSQL lists only kept statements in
-    /// `pg_prepared_statements`).
+    /// `pg_prepared_statements`). [`update_kept_prepared`] keeps it and counts the changed rows.
     #[test]
     fn keep_prepared_keeps_an_update_returning_rows_by_its_sql_text() {
         use diesel::prelude::*;
@@ -460,6 +477,7 @@ mod tests {
             Plain,
             Kept,
             KeptButExecuted,
+            Macro,
         }
         let db = TestStore::new();
         if db.store.backend() != Backend::Postgres {
@@ -475,17 +493,24 @@ mod tests {
             let store = crate::Store::open(&db.url, &options).unwrap();
             store
                 .write(|conn| {
-                    let DbConnection::Postgres(conn) = conn else {
-                        unreachable!("a PostgreSQL store")
-                    };
                     for name in ["one", "two", "three"] {
                         let update = diesel::update(workspaces::table.find(&workspace))
                             .set(workspaces::name.eq(name));
+                        if let Run::Macro = run {
+                            let changed =
+                                update_kept_prepared!(&mut *conn, update, returning workspaces::id)?;
+                            assert_eq!(changed, 1);
+                            continue;
+                        }
+                        let DbConnection::Postgres(conn) = &mut *conn else {
+                            unreachable!("a PostgreSQL store")
+                        };
                         let returning = update.clone().returning(workspaces::name);
                         match run {
                             Run::Plain => drop(returning.get_result::<String>(conn)?),
                             Run::Kept => drop(KeepPrepared(returning).get_result::<String>(conn)?),
                             Run::KeptButExecuted => drop(KeepPrepared(update).execute(conn)?),
+                            Run::Macro => unreachable!(),
                         }
                     }
                     Ok(())
@@ -506,6 +531,7 @@ mod tests {
         assert_eq!(kept_updates(Run::Plain), 0);
         assert_eq!(kept_updates(Run::Kept), 1);
         assert_eq!(kept_updates(Run::KeptButExecuted), 0);
+        assert_eq!(kept_updates(Run::Macro), 1, "update_kept_prepared!");
     }
 
     #[test]

@@ -37,7 +37,7 @@ use super::mapping::{after_idp_membership_change, bind_pending};
 use super::user::{find_user, insert_user, NewUser};
 use super::{events, record_audit};
 use crate::any_of::any_of;
-use crate::db::on_backend;
+use crate::db::{on_backend, update_kept_prepared};
 use crate::schema::{group_mappings, group_members, groups, identities, users};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
@@ -492,9 +492,13 @@ fn resolve_user_ref(
 }
 
 fn touch_identity(conn: &mut DbConnection, identity_id: &str) -> Result<(), JitError> {
-    diesel::update(identities::table.find(identity_id))
-        .set(identities::last_login_at.eq(Some(Timestamp::now().as_micros())))
-        .execute(conn)?;
+    // Every login of a known identity: kept prepared.
+    update_kept_prepared!(
+        conn,
+        diesel::update(identities::table.find(identity_id))
+            .set(identities::last_login_at.eq(Some(Timestamp::now().as_micros()))),
+        returning identities::id
+    )?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use super::oauth_grants::{
     InvalidGrant, NewOAuthGrant, OAuthGrant, RevokeReason,
 };
 use super::oauth_refresh_tokens::insert_refresh_token;
+use crate::db::update_kept_prepared;
 use crate::schema::{oauth_codes, oauth_grants, users};
 use crate::{Store, StoreResult};
 
@@ -183,14 +184,18 @@ impl Store {
                 }
                 Err(refused) => return Ok(Err(refused)),
             }
-            let consumed = diesel::update(
-                oauth_codes::table
-                    .filter(oauth_codes::code_hash.eq(&code_hash))
-                    .filter(oauth_codes::used_at.is_null())
-                    .filter(oauth_codes::expires_at.gt(now.as_micros())),
-            )
-            .set(oauth_codes::used_at.eq(Some(now.as_micros())))
-            .execute(conn)?;
+            // Every code exchange: kept prepared.
+            let consumed = update_kept_prepared!(
+                &mut *conn,
+                diesel::update(
+                    oauth_codes::table
+                        .filter(oauth_codes::code_hash.eq(&code_hash))
+                        .filter(oauth_codes::used_at.is_null())
+                        .filter(oauth_codes::expires_at.gt(now.as_micros())),
+                )
+                .set(oauth_codes::used_at.eq(Some(now.as_micros()))),
+                returning oauth_codes::code_hash
+            )?;
             if consumed != 1 {
                 // Another redemption got there first: this is a second use.
                 revoke_grant(conn, actor, &grant, RevokeReason::CodeReuse, now)?;

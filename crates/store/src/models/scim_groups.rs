@@ -14,6 +14,7 @@ use super::group::GroupRow;
 use super::group::{add_members, remove_members};
 use super::scim_users::ScimScope;
 use super::{events, mapping, record_audit, NewProvisioningEntry};
+use crate::db::update_kept_prepared;
 use crate::error::conflict_on;
 use crate::filter::group_predicate;
 use crate::schema::{group_mappings, group_members, groups, users};
@@ -382,24 +383,29 @@ impl Store {
                 }
                 let now = Timestamp::now().as_micros();
                 match update.filter(|_| renamed) {
-                    Some(update) => diesel::update(groups::table.find(id.to_string()))
-                        .set((
+                    Some(update) => update_kept_prepared!(
+                        &mut *conn,
+                        diesel::update(groups::table.find(id.to_string())).set((
                             groups::display_name.eq(update.display_name.as_str()),
                             groups::display_name_key.eq(update.display_name.key()),
                             groups::external_id.eq(&update.external_id),
                             groups::scim_attributes.eq(&update.scim_attributes),
                             groups::version.eq(groups::version + 1),
                             groups::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?,
-                    None => diesel::update(groups::table.find(id.to_string()))
-                        .set((
+                        )),
+                        returning groups::id
+                    )
+                    .map_err(|err| conflict_on(err, "group", GROUP_CONFLICTS))?,
+                    // Every member change moves the group's version (a member PATCH of a sync).
+                    None => update_kept_prepared!(
+                        &mut *conn,
+                        diesel::update(groups::table.find(id.to_string())).set((
                             groups::version.eq(groups::version + 1),
                             groups::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(StoreError::from)?,
+                        )),
+                        returning groups::id
+                    )
+                    .map_err(StoreError::from)?,
                 };
                 if renamed {
                     let renamed_group = find_visible(conn, scope, id)?;

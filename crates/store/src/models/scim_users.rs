@@ -1024,8 +1024,8 @@ mod prepared_tests {
         statement: String,
     }
 
-    /// A SCIM create and PATCH send their user, audit and provisioning-log statements as
-    /// statements the connection keeps prepared, one per SQL text, whatever the optional values
+    /// A SCIM create and PATCH send their user, audit and provisioning-log statements, and a
+    /// list its pages, as statements the connection keeps prepared, one per SQL text, whatever the optional values
     /// (none of them parsed and planned again at each write); on one connection, so its
     /// `pg_prepared_statements` shows every statement the writes made.
     #[test]
@@ -1096,6 +1096,17 @@ mod prepared_tests {
                     .unwrap();
             }
         }
+        // A list's pages, the first and one after a cursor, twice each.
+        for _ in 0..2 {
+            for last_id in [None, Some(String::new())] {
+                let query = Query {
+                    filter: Filter::All,
+                    sort: None,
+                    page: roster_domain::query::Page::After { last_id, limit: 2 },
+                };
+                store.scim_list_users(scope, &query).unwrap();
+            }
+        }
         let prepared: Vec<String> = store
             .read(|conn| {
                 Ok(
@@ -1117,6 +1128,12 @@ mod prepared_tests {
             let kept = prepared.iter().filter(|sql| sql.starts_with(start)).count();
             assert_eq!(kept, 1, "{start}: {prepared:#?}");
         }
+        // The first page and the page after a cursor are two texts (their count a third).
+        let pages = prepared
+            .iter()
+            .filter(|sql| sql.contains(r#"FROM "users" WHERE"#) && sql.contains("ORDER BY"))
+            .count();
+        assert_eq!(pages, 2, "{prepared:#?}");
     }
 }
 
