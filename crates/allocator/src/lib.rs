@@ -51,7 +51,10 @@ pub fn return_freed_memory_promptly() {
 }
 
 /// The purge delay mimalloc uses now, in milliseconds.
-#[allow(clippy::useless_conversion, reason = "`c_long` is `i32` on some targets")]
+#[allow(
+    clippy::useless_conversion,
+    reason = "`c_long` is `i32` on some targets"
+)]
 pub fn purge_delay_ms() -> i64 {
     // SAFETY: reads the option's slot (initialised at process start); no pointer is involved.
     i64::from(unsafe { mi_option_get(OPTION_PURGE_DELAY) })
@@ -72,7 +75,10 @@ mod tests {
     const OPTIONS_AROUND: [(c_int, i64); 2] = [(18, 100), (27, 400)];
 
     #[test]
-    #[allow(clippy::useless_conversion, reason = "`c_long` is `i32` on some targets")]
+    #[allow(
+        clippy::useless_conversion,
+        reason = "`c_long` is `i32` on some targets"
+    )]
     fn the_option_set_is_mimallocs_purge_delay() {
         if operator_chose_delay(|name| std::env::var_os(name).is_some()) {
             return; // the delay is the operator's; nothing here to check against defaults
