@@ -1008,6 +1008,24 @@ mod scope_tests {
     }
 }
 
+/// Workspace `acme` with an Entra SCIM connection, and that connection's scope.
+#[cfg(test)]
+fn entra_scope(
+    db: &crate::testing::TestStore,
+) -> (
+    roster_domain::Workspace,
+    roster_domain::Connection,
+    ScimScope,
+) {
+    let workspace = db.workspace("acme");
+    let connection = db.scim_connection(workspace.id, "Entra", true, false);
+    let scope = ScimScope {
+        workspace_id: workspace.id,
+        connection_id: connection.id,
+    };
+    (workspace, connection, scope)
+}
+
 /// What PostgreSQL keeps prepared for a SCIM write.
 #[cfg(test)]
 mod prepared_tests {
@@ -1034,12 +1052,7 @@ mod prepared_tests {
         if db.store.backend() != crate::Backend::Postgres {
             return;
         }
-        let workspace = db.workspace("acme");
-        let connection = db.scim_connection(workspace.id, "Entra", true, false);
-        let scope = ScimScope {
-            workspace_id: workspace.id,
-            connection_id: connection.id,
-        };
+        let (workspace, connection, scope) = entra_scope(&db);
         let options = PoolOptions {
             max_size: 1,
             ..PoolOptions::default()
@@ -1193,12 +1206,7 @@ mod plans {
         if !db.url.starts_with("sqlite") {
             return;
         }
-        let workspace = db.workspace("acme");
-        let connection = db.scim_connection(workspace.id, "Entra", true, false);
-        let scope = ScimScope {
-            workspace_id: workspace.id,
-            connection_id: connection.id,
-        };
+        let (_, _, scope) = entra_scope(&db);
         let id = AttributeId::new();
         let department = UserAttr::Custom {
             id,
