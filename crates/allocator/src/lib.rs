@@ -9,8 +9,8 @@
 //! **Why the purge delay.** mimalloc v3 keeps freed pages committed for `purge_delay` ms before
 //! returning them (v2 waited 10 ms; v3 waits 1,000). A burst such as a webhook backlog frees
 //! hundreds of MiB within that second and allocates again before it ends, so the resident size
-//! climbed to 200 MiB in the bench, where 10 ms kept it near 130 MiB with no throughput change
-//! the bench could see. [`return_freed_memory_promptly`] sets the option at start-up, unless the
+//! climbed to 200 MiB in the bench; with 10 ms it peaked at 139–174 MiB over four runs, with no
+//! throughput change the bench could see. [`return_freed_memory_promptly`] sets the option at start-up, unless the
 //! operator chose a delay with mimalloc's own variables (`MIMALLOC_PURGE_DELAY`, or its older
 //! name `MIMALLOC_RESET_DELAY`), which mimalloc reads before `main`.
 //!
@@ -28,13 +28,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const OPTION_PURGE_DELAY: c_int = 15;
 
 /// The delay Roster runs with, in milliseconds: mimalloc v2's default.
-pub const PURGE_DELAY_MS: i64 = 10;
+const PURGE_DELAY_MS: c_long = 10;
 
 /// The environment variables through which an operator sets the delay themselves.
-pub const OPERATOR_VARIABLES: [&str; 2] = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
+const OPERATOR_VARIABLES: [&str; 2] = ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
 
 // The `mimalloc` crate links libmimalloc-sys's static library, which defines these.
 extern "C" {
+    #[cfg(test)]
     fn mi_option_get(option: c_int) -> c_long;
     fn mi_option_set(option: c_int, value: c_long);
 }
@@ -47,17 +48,7 @@ pub fn return_freed_memory_promptly() {
     }
     // SAFETY: `mi_option_set` takes any option number below `_mi_option_last` and any value; it
     // stores the value in the option's atomic slot, safe from any thread at any time.
-    unsafe { mi_option_set(OPTION_PURGE_DELAY, PURGE_DELAY_MS as c_long) }
-}
-
-/// The purge delay mimalloc uses now, in milliseconds.
-#[allow(
-    clippy::useless_conversion,
-    reason = "`c_long` is `i32` on some targets"
-)]
-pub fn purge_delay_ms() -> i64 {
-    // SAFETY: reads the option's slot (initialised at process start); no pointer is involved.
-    i64::from(unsafe { mi_option_get(OPTION_PURGE_DELAY) })
+    unsafe { mi_option_set(OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
 /// Whether one of mimalloc's own variables is set, `is_set` telling for each name.
@@ -72,29 +63,34 @@ mod tests {
     /// Options of the same header on either side of the purge delay, with defaults that no
     /// neighbour shares (`os_tag`, 100; `retry_on_oom`, 400): reading them checks that the
     /// numbering matches the linked library.
-    const OPTIONS_AROUND: [(c_int, i64); 2] = [(18, 100), (27, 400)];
+    const OPTIONS_AROUND: [(c_int, c_long); 2] = [(18, 100), (27, 400)];
+
+    /// The value of a mimalloc option now.
+    fn option(number: c_int) -> c_long {
+        // SAFETY: reads the option's slot (initialised at process start); no pointer is involved.
+        unsafe { mi_option_get(number) }
+    }
 
     #[test]
-    #[allow(
-        clippy::useless_conversion,
-        reason = "`c_long` is `i32` on some targets"
-    )]
     fn the_option_set_is_mimallocs_purge_delay() {
         if operator_chose_delay(|name| std::env::var_os(name).is_some()) {
             return; // the delay is the operator's; nothing here to check against defaults
         }
-        for (option, default) in OPTIONS_AROUND {
-            // SAFETY: as in `purge_delay_ms`.
-            let value = i64::from(unsafe { mi_option_get(option) });
+        for (number, default) in OPTIONS_AROUND {
             assert_eq!(
-                value, default,
-                "option {option}: the numbering is not the header's"
+                option(number),
+                default,
+                "option {number}: the numbering is not the header's"
             );
         }
-        assert_eq!(purge_delay_ms(), 1_000, "mimalloc v3's default purge delay");
+        assert_eq!(
+            option(OPTION_PURGE_DELAY),
+            1_000,
+            "mimalloc v3's default purge delay"
+        );
 
         return_freed_memory_promptly();
-        assert_eq!(purge_delay_ms(), PURGE_DELAY_MS);
+        assert_eq!(option(OPTION_PURGE_DELAY), PURGE_DELAY_MS);
     }
 
     #[test]

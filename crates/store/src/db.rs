@@ -462,16 +462,10 @@ mod tests {
     #[test]
     fn keep_prepared_keeps_an_update_returning_rows_by_its_sql_text() {
         use diesel::prelude::*;
-        use diesel::sql_types::Text;
 
         use crate::schema::workspaces;
-        use crate::testing::TestStore;
+        use crate::testing::{kept_statements, TestStore};
 
-        #[derive(diesel::QueryableByName)]
-        struct Prepared {
-            #[diesel(sql_type = Text)]
-            statement: String,
-        }
         #[derive(Clone, Copy)]
         enum Run {
             Plain,
@@ -485,12 +479,8 @@ mod tests {
         }
         let workspace = db.workspace("acme").id.to_string();
         let kept_updates = |run: Run| -> usize {
-            // One connection, so its `pg_prepared_statements` shows what the updates left.
-            let options = PoolOptions {
-                max_size: 1,
-                ..PoolOptions::default()
-            };
-            let store = crate::Store::open(&db.url, &options).unwrap();
+            // A fresh session each run, so its kept statements are this run's.
+            let store = db.one_connection_store();
             store
                 .write(|conn| {
                     for name in ["one", "two", "three"] {
@@ -516,17 +506,10 @@ mod tests {
                     Ok(())
                 })
                 .unwrap();
-            store
-                .read(|conn| {
-                    Ok(
-                        diesel::sql_query("SELECT statement FROM pg_prepared_statements")
-                            .load::<Prepared>(conn)?
-                            .into_iter()
-                            .filter(|row| row.statement.starts_with(r#"UPDATE "workspaces""#))
-                            .count(),
-                    )
-                })
-                .unwrap()
+            kept_statements(&store)
+                .iter()
+                .filter(|sql| sql.starts_with(r#"UPDATE "workspaces""#))
+                .count()
         };
         assert_eq!(kept_updates(Run::Plain), 0);
         assert_eq!(kept_updates(Run::Kept), 1);

@@ -70,11 +70,11 @@ fn time_operand(attr: &str, value: &Value) -> Result<i64, FilterTypeError> {
     }
 }
 
-/// A condition that always (or never) holds, as a bound value. It was the literal `1 = 1`, and
-/// a literal makes diesel send the whole query unprepared: on PostgreSQL every list page was
-/// parsed and planned again.
-fn always(matches: bool) -> diesel::dsl::AsExprOf<bool, Bool> {
-    matches.into_sql::<Bool>()
+/// A condition every row meets, as a bound `true`. It was the literal `1 = 1`, and a literal
+/// makes diesel send the whole query unprepared: on PostgreSQL every list page was parsed and
+/// planned again.
+fn every_row() -> diesel::dsl::AsExprOf<bool, Bool> {
+    true.into_sql::<Bool>()
 }
 
 /// Expands to a predicate comparing a text column (nullable or not) with an operand.
@@ -140,7 +140,7 @@ macro_rules! holding {
 /// Compiles a user filter.
 pub(crate) fn user_predicate(filter: &Filter<UserAttr>) -> Result<UserPredicate, FilterTypeError> {
     Ok(match filter {
-        Filter::All => Box::new(always(true).nullable()),
+        Filter::All => Box::new(every_row().nullable()),
         Filter::And(a, b) => Box::new(user_predicate(a)?.and(user_predicate(b)?)),
         Filter::Or(a, b) => Box::new(user_predicate(a)?.or(user_predicate(b)?)),
         Filter::Not(a) => Box::new(diesel::dsl::not(user_predicate(a)?)),
@@ -155,7 +155,7 @@ fn user_present(attr: UserAttr) -> UserPredicate {
         | UserAttr::UserName
         | UserAttr::Active
         | UserAttr::Created
-        | UserAttr::LastModified => Box::new(always(true).nullable()),
+        | UserAttr::LastModified => Box::new(every_row().nullable()),
         UserAttr::ExternalId => Box::new(users::external_id.is_not_null().nullable()),
         UserAttr::Email => Box::new(users::email_key.is_not_null().nullable()),
         UserAttr::DisplayName => Box::new(users::display_name.is_not_null().nullable()),
@@ -330,7 +330,7 @@ pub(crate) fn group_predicate(
     filter: &Filter<GroupAttr>,
 ) -> Result<GroupPredicate, FilterTypeError> {
     Ok(match filter {
-        Filter::All => Box::new(always(true).nullable()),
+        Filter::All => Box::new(every_row().nullable()),
         Filter::And(a, b) => Box::new(group_predicate(a)?.and(group_predicate(b)?)),
         Filter::Or(a, b) => Box::new(group_predicate(a)?.or(group_predicate(b)?)),
         Filter::Not(a) => Box::new(diesel::dsl::not(group_predicate(a)?)),
@@ -339,7 +339,7 @@ pub(crate) fn group_predicate(
             GroupAttr::Id
             | GroupAttr::DisplayName
             | GroupAttr::Created
-            | GroupAttr::LastModified => Box::new(always(true).nullable()),
+            | GroupAttr::LastModified => Box::new(every_row().nullable()),
         },
         Filter::Compare { attr, op, value } => match attr {
             GroupAttr::Id => text_compare!(

@@ -97,6 +97,20 @@ impl TestStore {
 }
 
 impl TestStore {
+    /// Another store on the same database with one pooled connection, so everything it runs
+    /// shares one PostgreSQL session (see [`kept_statements`]).
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: a broken setup should fail loudly"
+    )]
+    pub fn one_connection_store(&self) -> Store {
+        let options = PoolOptions {
+            max_size: 1,
+            ..PoolOptions::default()
+        };
+        Store::open(&self.url, &options).expect("a one-connection store")
+    }
+
     /// Runs a read against the database directly, for tests that check stored rows (hashes,
     /// consumed markers) no public operation returns.
     pub fn read_rows<T>(
@@ -226,4 +240,27 @@ pub fn attribute_mapping(
         sources: sources.iter().map(|source| (*source).to_owned()).collect(),
         origin,
     }
+}
+
+/// The SQL of the statements PostgreSQL keeps prepared for `store`'s session (a store from
+/// [`TestStore::one_connection_store`]): diesel's cached statements, not the unnamed ones it
+/// sends to be parsed and planned at each execution.
+#[cfg(test)]
+pub(crate) fn kept_statements(store: &Store) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    store
+        .read(|conn| {
+            Ok(diesel::RunQueryDsl::load::<Prepared>(
+                diesel::sql_query("SELECT statement FROM pg_prepared_statements"),
+                conn,
+            )?)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|row| row.statement)
+        .collect()
 }

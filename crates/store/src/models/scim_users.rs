@@ -1029,23 +1029,15 @@ fn entra_scope(
 /// What PostgreSQL keeps prepared for a SCIM write.
 #[cfg(test)]
 mod prepared_tests {
-    use diesel::sql_types::Text;
     use roster_domain::{Actor, Email, Source, UserName};
 
     use super::*;
-    use crate::testing::TestStore;
-    use crate::PoolOptions;
-
-    #[derive(QueryableByName)]
-    struct Prepared {
-        #[diesel(sql_type = Text)]
-        statement: String,
-    }
+    use crate::testing::{kept_statements, TestStore};
 
     /// A SCIM create and PATCH send their user, audit and provisioning-log statements, and a
-    /// list its pages, as statements the connection keeps prepared, one per SQL text, whatever the optional values
-    /// (none of them parsed and planned again at each write); on one connection, so its
-    /// `pg_prepared_statements` shows every statement the writes made.
+    /// list its pages, as statements the connection keeps prepared, one per SQL text whatever
+    /// the optional values (none parsed and planned again at each write); on one connection, so
+    /// its `pg_prepared_statements` shows every statement the writes made.
     #[test]
     fn a_scim_write_s_statements_stay_prepared() {
         let db = TestStore::new();
@@ -1053,11 +1045,7 @@ mod prepared_tests {
             return;
         }
         let (workspace, connection, scope) = entra_scope(&db);
-        let options = PoolOptions {
-            max_size: 1,
-            ..PoolOptions::default()
-        };
-        let store = Store::open(&db.url, &options).unwrap();
+        let store = db.one_connection_store();
         let log = |resource_id: Option<String>| NewProvisioningEntry {
             workspace_id: workspace.id.to_string(),
             connection_id: connection.id.to_string(),
@@ -1120,17 +1108,7 @@ mod prepared_tests {
                 store.scim_list_users(scope, &query).unwrap();
             }
         }
-        let prepared: Vec<String> = store
-            .read(|conn| {
-                Ok(
-                    diesel::sql_query("SELECT statement FROM pg_prepared_statements")
-                        .load::<Prepared>(conn)?
-                        .into_iter()
-                        .map(|row| row.statement)
-                        .collect(),
-                )
-            })
-            .unwrap();
+        let prepared = kept_statements(&store);
         for start in [
             r#"INSERT INTO "users""#,
             r#"UPDATE "users""#,
