@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::scenario::Row;
 
 /// The floor: PostgreSQL's rate over SQLite's.
-const RATIO_TARGET: f64 = 0.60;
+pub(crate) const RATIO_TARGET: f64 = 0.60;
 
 /// The rows compared, by the name `scenario.rs` gives them.
 const COMPARED: [&str; 4] = [
@@ -44,7 +44,7 @@ impl Compared {
     }
 }
 
-fn rate(rows: &[Row], name: &str) -> Option<f64> {
+pub(crate) fn rate(rows: &[Row], name: &str) -> Option<f64> {
     rows.iter()
         .find(|row| row.name == name)
         .map(|row| row.outcome.per_second())

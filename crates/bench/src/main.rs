@@ -26,6 +26,7 @@
 
 mod acs;
 mod backchannel;
+mod ceiling;
 mod compare;
 mod cpu;
 mod durable;
@@ -286,9 +287,12 @@ fn run(args: &[String]) -> Result<(), String> {
             Judge::Reference,
         )?;
         cpu::watch_database(None);
-        drop(cluster);
         tables.push(table);
         errors += failed;
+        // The server has stopped: pgbench has the CPUs to itself, as Roster had with it.
+        say("  PostgreSQL alone: pgbench runs the create's transaction, then pgbench -S");
+        let alone = ceiling::measure(&cluster, options.load.concurrency, options.load.seconds);
+        drop(cluster);
         if let (Some(Ok(sqlite)), Ok(postgres)) = (sqlite.as_ref().map(|m| &m.rows), &postgres.rows)
         {
             tables.push(durable::table(
@@ -296,6 +300,23 @@ fn run(args: &[String]) -> Result<(), String> {
                 sqlite,
                 postgres,
             ));
+        }
+        match alone {
+            Ok(measured) => tables.push(ceiling::table(
+                &format!(
+                    "What PostgreSQL alone does here (pgbench, {} connections, prepared, the same cluster)",
+                    measured.clients
+                ),
+                &measured,
+                sqlite
+                    .as_ref()
+                    .and_then(|run| run.rows.as_ref().ok())
+                    .map(Vec::as_slice),
+            )),
+            Err(err) => {
+                say(&format!("  PostgreSQL alone: not measured: {err}"));
+                errors += 1;
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use roster_devtools::http::Client;
 use roster_devtools::say;
 
 pub(crate) const WORKSPACE: &str = "bench";
-const CONNECTION: &str = "idp";
+pub(crate) const CONNECTION: &str = "idp";
 
 /// A running `roster serve` (or a SCIM peer), stopped (SIGTERM, then SIGKILL after 40 s) when
 /// dropped.

@@ -16,6 +16,7 @@ pub struct Throwaway {
     dir: PathBuf,
     bin: PathBuf,
     as_postgres_user: bool,
+    port: u16,
     pub url: String,
 }
 
@@ -85,6 +86,7 @@ impl Throwaway {
             dir,
             bin,
             as_postgres_user,
+            port,
         };
         say(&format!(
             "starting a throwaway PostgreSQL in {} on 127.0.0.1:{port} ({})",
@@ -136,17 +138,44 @@ impl Throwaway {
         file.lines().next()?.trim().parse().ok()
     }
 
+    /// Runs one of the cluster's client programs (`psql`, `pgbench`) against it, connected
+    /// as `postgres` over loopback TCP as the server is, and returns what it printed.
+    pub fn client(&self, tool: &str, args: &[&str]) -> Result<String, String> {
+        let port = self.port.to_string();
+        let mut command = self.command(tool);
+        command
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(args);
+        let output = command
+            .output()
+            .map_err(|err| format!("cannot run {tool}: {err}"))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{tool} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+
     fn pg(&self, tool: &str, args: &[&str]) -> Result<(), String> {
+        let mut command = self.command(tool);
+        command.args(args).stdout(std::process::Stdio::null());
+        crate::run_checked(&mut command)
+    }
+
+    /// `tool` from the server's directory, as the `postgres` user when this process is root.
+    fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut command = if self.as_postgres_user {
+        if self.as_postgres_user {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(&program);
             command
         } else {
             Command::new(&program)
-        };
-        command.args(args).stdout(std::process::Stdio::null());
-        crate::run_checked(&mut command)
+        }
     }
 }
 
