@@ -28,7 +28,7 @@ pub struct CertificateExpiry {
 
 /// Every watched certificate of every live SAML connection.
 pub fn expiries(store: &Store) -> StoreResult<Vec<CertificateExpiry>> {
-    let sp_keys = store.all_published_sp_keys()?;
+    let sp_keys = store.published_sp_key_expiries()?;
     let mut expiries = Vec::new();
     for connection in store.saml_connections()? {
         if let Some(expires_at) = roster_sso::certificates::signing_expiry(&connection) {

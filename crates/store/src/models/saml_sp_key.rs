@@ -55,6 +55,19 @@ impl SpKeyRecord {
     }
 }
 
+/// What the certificate checks read of a published key: when it expires, and no key material
+/// (they run at every `/metrics` scrape and hourly, and have no use for a private key).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = saml_sp_keys)]
+pub struct SpKeyExpiry {
+    pub connection_id: String,
+    /// `signing` or `encryption`.
+    pub key_use: String,
+    pub generation: i32,
+    /// The certificate's expiry (microseconds).
+    pub not_after: i64,
+}
+
 /// A key to store.
 pub struct NewSpKey {
     pub key_use: &'static str,
@@ -104,13 +117,14 @@ impl Store {
         })
     }
 
-    /// The published keys of every connection (for the certificate expiry metric).
-    pub fn all_published_sp_keys(&self) -> StoreResult<Vec<SpKeyRecord>> {
+    /// When every connection's published keys expire (for the certificate expiry metric and
+    /// warnings), without their key material.
+    pub fn published_sp_key_expiries(&self) -> StoreResult<Vec<SpKeyExpiry>> {
         self.read(|conn| {
             Ok(saml_sp_keys::table
                 .filter(saml_sp_keys::retired_at.is_null())
                 .order((saml_sp_keys::connection_id.asc(), saml_sp_keys::id.asc()))
-                .select(SpKeyRecord::as_select())
+                .select(SpKeyExpiry::as_select())
                 .load(conn)?)
         })
     }
