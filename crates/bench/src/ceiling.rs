@@ -3,18 +3,23 @@
 //! The issue asks durable PostgreSQL for 60 % of SQLite's rates. SQLite runs inside the server;
 //! PostgreSQL is a second set of processes on the same two CPUs, and part of what a request costs
 //! there is PostgreSQL's own work, whatever Roster does. To show how much, this runs `pgbench`,
-//! PostgreSQL's own C client with no HTTP, JSON or Roster in the loop, against the cluster the
-//! server has just used, with the bench's number of connections, each statement prepared:
+//! PostgreSQL's own C client with no HTTP, JSON or Roster in the loop, on the cluster the server
+//! is about to use, before it does (the cluster idle, as the server's create phase finds it),
+//! with the bench's number of connections, each statement prepared:
 //!
 //! - the transaction a SCIM create commits: `BEGIN`, the user, its audit row, its event, its
 //!   provisioning-log row, `COMMIT` — the statements and values of a create as the cluster's
-//!   statement log shows them (the bench's Entra body; ids of the same length). The outbox's
-//!   publisher, which a create also costs, is left out, so this is an upper bound;
-//! - `pgbench -S`: PostgreSQL's built-in primary-key select of one row, in a database of its own
-//!   (100,000 rows), the least a GET by id can cost.
+//!   statement log shows them (the bench's Entra body; ids of the same length), in a database
+//!   of its own that `roster migrate` made, with a workspace and a SCIM connection made by the
+//!   CLI. The outbox's publisher, which a create also costs, is left out, so this is an upper
+//!   bound;
+//! - `pgbench -S`: PostgreSQL's built-in primary-key select of one row, in another database of
+//!   its own (100,000 rows), the least a GET by id can cost.
 //!
 //! A ceiling below 60 % of SQLite's rate means no change to Roster's request path reaches the
 //! floor on this machine; only fewer or cheaper statements, or more CPUs, would.
+
+use std::path::Path;
 
 use roster_devtools::postgres::Throwaway;
 
@@ -64,13 +69,39 @@ pub(crate) struct Ceiling {
     pub cpus: usize,
 }
 
-/// Runs both pgbench workloads for `seconds` each with `clients` connections (the server must
-/// have stopped: nothing else should share the CPUs).
+/// The databases pgbench fills, beside the `postgres` database the server uses.
+const CREATE_DATABASE: &str = "ceiling_create";
+const SELECT_DATABASE: &str = "ceiling_select";
+
+/// Runs both pgbench workloads for `seconds` each with `clients` connections; `binary` (the
+/// `roster` measured, run in `dir`) makes the create's database as it makes its own.
 pub(crate) fn measure(
     cluster: &Throwaway,
+    binary: &Path,
+    dir: &Path,
     clients: usize,
     seconds: u64,
 ) -> Result<Ceiling, String> {
+    for database in [CREATE_DATABASE, SELECT_DATABASE] {
+        cluster.client(
+            "psql",
+            &[
+                "-q",
+                "-c",
+                &format!("CREATE DATABASE {database}"),
+                "postgres",
+            ],
+        )?;
+    }
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let url = match cluster.url.strip_suffix("/postgres") {
+        Some(server) => format!("{server}/{CREATE_DATABASE}"),
+        None => return Err(format!("unexpected cluster URL {}", cluster.url)),
+    };
+    server::provision(
+        &mut |args| server::capture(server::roster(binary, dir, &url, "127.0.0.1:0").args(args)),
+        server::WORKSPACE,
+    )?;
     let ids = cluster.client(
         "psql",
         &[
@@ -84,7 +115,7 @@ pub(crate) fn measure(
                 server::WORKSPACE,
                 server::CONNECTION
             ),
-            "postgres",
+            CREATE_DATABASE,
         ],
     )?;
     let Some((workspace, connection)) = ids.trim().split_once(' ') else {
@@ -112,13 +143,19 @@ pub(crate) fn measure(
     for variable in &variables {
         create_args.extend(["-D", variable]);
     }
-    create_args.extend(["-f", script.to_str().unwrap_or_default(), "postgres"]);
+    create_args.extend(["-f", script.to_str().unwrap_or_default(), CREATE_DATABASE]);
     let create = cluster.client("pgbench", &create_args);
     let _ = std::fs::remove_file(&script);
     let create = transactions_per_second(&create?)?;
-    cluster.client("psql", &["-q", "-c", "CREATE DATABASE ceiling", "postgres"])?;
-    cluster.client("pgbench", &["-i", "-q", "-s", "1", "ceiling"])?;
-    let select = cluster.client("pgbench", &[&load[..], &["-S", "ceiling"]].concat())?;
+    cluster.client("pgbench", &["-i", "-q", "-s", "1", SELECT_DATABASE])?;
+    let select = cluster.client("pgbench", &[&load[..], &["-S", SELECT_DATABASE]].concat())?;
+    // The server's run finds the cluster as it would without this.
+    for database in [CREATE_DATABASE, SELECT_DATABASE] {
+        cluster.client(
+            "psql",
+            &["-q", "-c", &format!("DROP DATABASE {database}"), "postgres"],
+        )?;
+    }
     Ok(Ceiling {
         create,
         select: transactions_per_second(&select)?,

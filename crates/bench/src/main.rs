@@ -273,6 +273,15 @@ fn run(args: &[String]) -> Result<(), String> {
     if options.backends.postgres() {
         let durability = Durability::Production;
         let cluster = Throwaway::start(durability)?;
+        // Before the server's run, on the idle cluster: see ceiling.rs.
+        say("PostgreSQL alone: pgbench runs the create's transaction, then pgbench -S");
+        let alone = ceiling::measure(
+            &cluster,
+            &binary,
+            &base.join("ceiling"),
+            options.load.concurrency,
+            options.load.seconds,
+        );
         cpu::watch_database(cluster.postmaster_pid());
         let (table, failed, postgres) = backend(
             &format!(
@@ -289,9 +298,6 @@ fn run(args: &[String]) -> Result<(), String> {
         cpu::watch_database(None);
         tables.push(table);
         errors += failed;
-        // The server has stopped: pgbench has the CPUs to itself, as Roster had with it.
-        say("  PostgreSQL alone: pgbench runs the create's transaction, then pgbench -S");
-        let alone = ceiling::measure(&cluster, options.load.concurrency, options.load.seconds);
         drop(cluster);
         if let (Some(Ok(sqlite)), Ok(postgres)) = (sqlite.as_ref().map(|m| &m.rows), &postgres.rows)
         {
