@@ -30,6 +30,7 @@ mod params;
 mod roles;
 mod settings;
 pub mod setup_links;
+pub mod sp_keys;
 mod tokens;
 mod users;
 /// Local passwords live in the domain crate (SSO enforcement and password login need them too).
@@ -170,6 +171,9 @@ routes! {
     delete "/connections/{id}" => connections::revoke: AdminOnly,
     put "/connections/{id}/settings" => connections::update_settings: ConfigureSso,
     post "/connections/{id}/test" => connections::test: ConfigureSso,
+    get "/connections/{id}/sp-keys" => sp_keys::list: AdminOnly,
+    post "/connections/{id}/sp-keys" => sp_keys::rotate: AdminOnly,
+    post "/connections/{id}/sp-keys/{key}/retire" => sp_keys::retire: AdminOnly,
     post "/connections/{id}/test-sign-in" => test_sign_ins::start: ConfigureSso,
     get "/connections/{id}/test-sign-ins/{test}" => test_sign_ins::report: ConfigureSso,
     get "/scim/migration-plan" => migration::endpoint: AdminOnly,

@@ -122,7 +122,7 @@ impl Operation {
 
 /// The API's resources in the order the document lists them: each a tag and the operations of
 /// one module (a tag may span modules).
-fn resources() -> [(&'static str, &'static [Operation]); 21] {
+fn resources() -> [(&'static str, &'static [Operation]); 22] {
     use crate::*;
     [
         ("users", users::API),
@@ -134,6 +134,7 @@ fn resources() -> [(&'static str, &'static [Operation]); 21] {
         ("attributes", attribute_rules::API),
         ("connections", connections::API),
         ("connections", test_sign_ins::API),
+        ("connections", sp_keys::API),
         ("scim", tokens::API),
         ("scim", scim_admin::API),
         ("scim", migration::API),

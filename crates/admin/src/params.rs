@@ -58,6 +58,13 @@ pub struct TestSignInPath {
     pub test: String,
 }
 
+/// A route's `{id}` and `{key}` (a SAML connection's own key).
+#[derive(Debug, Deserialize)]
+pub struct SpKeyPath {
+    pub id: String,
+    pub key: String,
+}
+
 /// A connection's `{id}` and one of its SCIM `{token}`s (see [`IdPath`]).
 #[derive(Debug, Deserialize)]
 pub struct TokenPath {

@@ -3,10 +3,11 @@
 //! breaks: see `roster_sso::saml::keys`.
 
 use anyhow::{anyhow, bail, Context};
+use roster_admin::sp_keys::sp_key_views;
 use roster_domain::{Actor, Connection, ConnectionKind, Timestamp};
 use roster_sso::saml::{import_sp_key, SpKeyUse};
-use roster_store::{NewSpKey, SpKeyRecord, Store};
-use serde_json::{json, Value};
+use roster_store::{NewSpKey, Store};
+use serde_json::json;
 
 use crate::cli::{SpKeyUseArg, SpKeysCommand};
 use crate::commands::{find_connection, find_workspace};
@@ -19,7 +20,7 @@ pub(crate) fn run(command: SpKeysCommand, store: &Store) -> anyhow::Result<()> {
             // A connection that never served metadata gets its first keys now, as on first use.
             roster_sso::sp_keys::connection_keys(store, &connection)?;
             let keys = store.sp_key_history(connection.id)?;
-            output::json(&json!({ "keys": views(&keys) }))
+            output::json(&json!({ "keys": sp_key_views(&keys) }))
         }
         SpKeysCommand::Rotate {
             workspace,
@@ -60,7 +61,7 @@ pub(crate) fn run(command: SpKeysCommand, store: &Store) -> anyhow::Result<()> {
             };
             let added = store.add_sp_key(&Actor::Cli, &connection, key)?;
             let keys = store.sp_key_history(connection.id)?;
-            output::json(&json!({ "added": added.id, "keys": views(&keys) }))
+            output::json(&json!({ "added": added.id, "keys": sp_key_views(&keys) }))
         }
         SpKeysCommand::Retire {
             workspace,
@@ -76,7 +77,7 @@ pub(crate) fn run(command: SpKeysCommand, store: &Store) -> anyhow::Result<()> {
             let connection = saml_connection(store, &workspace, &name)?;
             store.retire_sp_key(&Actor::Cli, &connection, &key)?;
             let keys = store.sp_key_history(connection.id)?;
-            output::json(&json!({ "retired": key, "keys": views(&keys) }))
+            output::json(&json!({ "retired": key, "keys": sp_key_views(&keys) }))
         }
     }
 }
@@ -91,28 +92,4 @@ fn saml_connection(store: &Store, workspace: &str, name: &str) -> anyhow::Result
         );
     }
     Ok(connection)
-}
-
-/// Every key, never its private half. `signs` marks the one signing key (the oldest published).
-fn views(keys: &[SpKeyRecord]) -> Vec<Value> {
-    let signer = keys
-        .iter()
-        .filter(|key| key.key_use == "signing" && key.is_published())
-        .min_by_key(|key| key.generation)
-        .map(|key| key.id.clone());
-    keys.iter()
-        .map(|key| {
-            json!({
-                "id": key.id,
-                "use": key.key_use,
-                "generation": key.generation,
-                "status": if key.is_published() { "published" } else { "retired" },
-                "signs": signer.as_deref() == Some(key.id.as_str()),
-                "createdAt": Timestamp::from_micros(key.created_at).to_rfc3339(),
-                "expiresAt": Timestamp::from_micros(key.not_after).to_rfc3339(),
-                "retiredAt": key.retired_at.map(|at| Timestamp::from_micros(at).to_rfc3339()),
-                "certificate": key.certificate,
-            })
-        })
-        .collect()
 }

@@ -28,3 +28,36 @@ pub fn cookie_set_by(response: &ureq::http::Response<ureq::Body>, name: &str) ->
 pub fn session_set_by(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
     cookie_set_by(response, "roster_session")
 }
+
+/// An admin API call (`/api/v1/admin{path}`) on the server at `base` with the API key `key`:
+/// the status and the JSON body (`Null` when there is none).
+pub fn admin_call(
+    base: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let url = format!("{base}/api/v1/admin{path}");
+    let auth = format!("Bearer {key}");
+    let mut response = match (method, body) {
+        ("GET", _) => agent().get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent().delete(&url).header("Authorization", &auth).call(),
+        ("POST", Some(body)) => agent()
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
+        ("POST", None) => agent()
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_empty(),
+        other => panic!("no such call: {other:?}"),
+    }
+    .unwrap();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}

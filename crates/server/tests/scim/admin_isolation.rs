@@ -191,6 +191,7 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 "/connections/{id}/attribute-mappings/{attribute}",
                 &format!("/connections/{connection}/attribute-mappings/{attribute}"),
             )
+            .replace("/sp-keys/{key}", "/sp-keys/a-key")
             .replace("/connections/{id}", &format!("/connections/{connection}"))
             .replace(
                 "/scim/connections/{id}",
@@ -229,6 +230,8 @@ fn no_admin_endpoint_lets_another_workspace_read_or_change_anything() {
                 Some(json!({"attributes": {"department": "Elsewhere"}}))
             }
             ("post", "/connections/{id}/tokens") => Some(json!({"name": "stolen"})),
+            ("post", "/connections/{id}/sp-keys") => Some(json!({"use": "encryption"})),
+            ("post", "/connections/{id}/sp-keys/{key}/retire") => Some(json!({"confirm": "a-key"})),
             ("put", "/connections/{id}/attribute-mappings/{attribute}") => {
                 Some(json!({"protocol": "scim", "sources": ["title"]}))
             }

@@ -76,6 +76,8 @@ pub(crate) fn with_session(
 /// Ids of the workspace's things, for the routes' path parameters.
 struct Ids {
     connection: String,
+    /// A SAML draft: the SP key routes need a SAML connection.
+    saml_connection: String,
     token: String,
     user: String,
     other_user: String,
@@ -103,6 +105,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 return (*segment).to_owned();
             }
             let id = match segments[index - 1] {
+                "connections" if path.contains("/sp-keys") => &ids.saml_connection,
                 "connections" => &ids.connection,
                 "tokens" => &ids.token,
                 "users" => &ids.user,
@@ -117,6 +120,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
                 "test-sign-ins" => &ids.test_sign_in,
                 "attributes" | "attribute-mappings" => &ids.attribute,
                 "attribute-role-rules" => &ids.rule,
+                // A key of no connection: the retire route answers 404 after the policy.
+                "sp-keys" => return "walk-key".to_owned(),
                 other => {
                     panic!("{path}: no id for a parameter after {other:?}; add it to the walk")
                 }
@@ -144,6 +149,8 @@ fn body_of_write(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("put", "/connections/{id}/scim") => Some(json!({"enabled": false})),
         ("put", "/sso-enforcement") => Some(json!({"enforced": true})),
         ("post", "/connections/{id}/tokens") => Some(json!({"name": "walk"})),
+        ("post", "/connections/{id}/sp-keys") => Some(json!({"use": "encryption"})),
+        ("post", "/connections/{id}/sp-keys/{key}/retire") => Some(json!({"confirm": "walk-key"})),
         ("delete", "/connections/{id}/tokens/{token}") => None,
         ("post", "/webhooks") => Some(json!({"url": "http://127.0.0.1:9/walk"})),
         ("delete", "/webhooks/{id}") => None,
@@ -236,9 +243,17 @@ fn furnish(app: &TestApp) -> Ids {
         Some(json!({"url": "http://127.0.0.1:9/hook"})),
     );
     assert_eq!(webhook.status, 201, "{:#}", webhook.body);
+    let saml = app.admin(
+        &key,
+        "POST",
+        "/connections",
+        Some(json!({"name": "walk-saml", "kind": "saml"})),
+    );
+    assert_eq!(saml.status, 201, "{:#}", saml.body);
     let event = app.admin(&key, "GET", "/events?limit=1", None);
     let ids = Ids {
         connection: app.connection.id.to_string(),
+        saml_connection: saml.body["id"].as_str().unwrap().to_owned(),
         token: token.body["id"].as_str().unwrap().to_owned(),
         user,
         other_user,

@@ -13,7 +13,7 @@
 use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
 
-use crate::browser::{agent, cookie_set_by};
+use crate::browser::{admin_call, agent, cookie_set_by};
 use crate::process::{cli, json_of, run};
 use crate::saml_refusals::{setup, Setup, Shape};
 
@@ -302,6 +302,134 @@ fn an_encryption_key_rotation_overlaps_and_retiring_ends_the_old_key() {
     assert!(
         audit.contains(&"connection.sp_key_retired".to_owned()),
         "{audit:?}"
+    );
+}
+
+/// The same rotation by a workspace's admin through the admin API, without the operator (the
+/// `connection.certificate_expiring` event asks the admin to rotate): the keys are listed
+/// without a private half; a malformed request changes nothing; a new encryption key is
+/// published and decrypts beside the old one; retiring needs `confirm`, ends the old key, and
+/// refuses the last one.
+#[test]
+fn a_workspace_admin_rotates_and_retires_a_key_through_the_admin_api() {
+    let s = setup(false);
+    let (_, api_key) = s
+        .app
+        .db
+        .store
+        .create_api_key(
+            &roster_store::domain::Actor::Cli,
+            s.app.workspace.id,
+            "admin",
+        )
+        .unwrap();
+    let api_key = api_key.expose().to_owned();
+    let base = s.app.url();
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        admin_call(&base, &api_key, method, path, body.as_ref())
+    };
+    let keys_path = format!("/connections/{}/sp-keys", s.connection.id);
+    let old = published(&s, ENCRYPTION).remove(0);
+
+    let (status, listed) = call("GET", &keys_path, None);
+    assert_eq!(status, 200, "{listed}");
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{listed}");
+    assert!(
+        !listed.to_string().contains("PRIVATE"),
+        "never a private key"
+    );
+    let old_id = keys.iter().find(|key| key["use"] == "encryption").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(keys.iter().filter(|key| key["signs"] == true).count(), 1);
+
+    for refused in [
+        json!({"use": "decryption"}),
+        json!({"use": "encryption", "privateKey": "-----BEGIN PRIVATE KEY-----"}),
+        json!({"use": "encryption", "certificate": "-----BEGIN CERTIFICATE-----", "privateKey": "not a key"}),
+    ] {
+        let (status, body) = call("POST", &keys_path, Some(refused.clone()));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("validation")),
+            "{refused}: {body}"
+        );
+    }
+    assert_eq!(
+        published(&s, ENCRYPTION),
+        vec![old.clone()],
+        "nothing added"
+    );
+
+    let (status, rotated) = call("POST", &keys_path, Some(json!({"use": "encryption"})));
+    assert_eq!(status, 201, "{rotated}");
+    let new_id = rotated["added"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["keys"].as_array().unwrap().len(), 3, "{rotated}");
+    assert!(!rotated.to_string().contains("PRIVATE"));
+    let both = published(&s, ENCRYPTION);
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[1], old);
+    let new = both[0].clone();
+    let (binding, request_id) = s.start_login();
+    let xml = encrypted(&s.response(Shape::answering(&request_id)), &new, gcm());
+    let (status, _, session) = s.post(&xml, Some(&binding));
+    assert_eq!((status, session), (302, true), "{:?}", s.last_event());
+
+    let retire = |key: &str, confirm: Option<&str>| {
+        call(
+            "POST",
+            &format!("{keys_path}/{key}/retire"),
+            Some(json!({ "confirm": confirm })),
+        )
+    };
+    let (status, body) = retire(&old_id, None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation")),
+        "{body}"
+    );
+    let (status, body) = retire(&old_id, Some(&new_id));
+    assert_eq!(status, 400, "confirm names another key: {body}");
+    assert_eq!(published(&s, ENCRYPTION).len(), 2, "nothing retired");
+    let (status, body) = retire(&old_id, Some(&old_id));
+    assert_eq!(
+        (status, body["retired"].as_str()),
+        (200, Some(old_id.as_str())),
+        "{body}"
+    );
+    assert_eq!(published(&s, ENCRYPTION), vec![new.clone()]);
+    let (status, body) = retire(&new_id, Some(&new_id));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let (status, body) = retire("no-such-key", Some("no-such-key"));
+    assert_eq!(status, 404, "{body}");
+
+    let (binding, request_id) = s.start_login();
+    let to_old = encrypted(&s.response(Shape::answering(&request_id)), &old, gcm());
+    let (status, _, session) = s.post(&to_old, Some(&binding));
+    assert_eq!((status, session), (400, false));
+
+    let audit: Vec<(String, String)> = s
+        .app
+        .db
+        .store
+        .audit_events(s.app.workspace.id, None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action.starts_with("connection.sp_key"))
+        .map(|event| (event.action, event.actor_kind))
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ("connection.sp_key_added".to_owned(), "admin".to_owned()),
+            ("connection.sp_key_retired".to_owned(), "admin".to_owned()),
+        ],
     );
 }
 
