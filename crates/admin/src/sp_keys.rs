@@ -13,9 +13,9 @@
 
 use actix_web::{web, HttpResponse};
 use roster_policy::admin::Action;
-use roster_sso::saml::{import_sp_key, SpKeyUse};
+use roster_sso::saml::SpKeyUse;
 use roster_store::domain::{Connection, ConnectionId, ConnectionKind, Timestamp};
-use roster_store::{NewSpKey, SpKeyRecord, Store};
+use roster_store::{SpKeyRecord, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::permit::{require, require_read};
@@ -193,17 +193,8 @@ pub async fn rotate(
         roster_sso::sp_keys::connection_keys(&store, &connection)?;
         let key = match own_key {
             Some((private_key, certificate)) => {
-                let now = Timestamp::now().as_micros() / 1_000_000;
-                let pair = import_sp_key(&private_key, &certificate, now)
-                    .map_err(|err| AdminError::validation(format!("privateKey: {err}")))?;
-                NewSpKey {
-                    key_use: key_use.as_str(),
-                    private_pem: pair.private_pem,
-                    certificate: pair.certificate,
-                    not_after: Timestamp::from_micros(
-                        pair.not_after_unix.saturating_mul(1_000_000),
-                    ),
-                }
+                roster_sso::sp_keys::own_key(key_use.as_str(), &private_key, &certificate)
+                    .map_err(|err| AdminError::validation(format!("privateKey: {err}")))?
             }
             None => roster_sso::sp_keys::new_key(
                 key_use.as_str(),

@@ -4,9 +4,9 @@
 
 use anyhow::{anyhow, bail, Context};
 use roster_admin::sp_keys::sp_key_views;
-use roster_domain::{Actor, Connection, ConnectionKind, Timestamp};
-use roster_sso::saml::{import_sp_key, SpKeyUse};
-use roster_store::{NewSpKey, Store};
+use roster_domain::{Actor, Connection, ConnectionKind};
+use roster_sso::saml::SpKeyUse;
+use roster_store::Store;
 use serde_json::json;
 
 use crate::cli::{SpKeyUseArg, SpKeysCommand};
@@ -41,17 +41,12 @@ pub(crate) fn run(command: SpKeysCommand, store: &Store) -> anyhow::Result<()> {
                         std::fs::read_to_string(path)
                             .with_context(|| format!("cannot read {}", path.display()))
                     };
-                    let now = Timestamp::now().as_micros() / 1_000_000;
-                    let pair = import_sp_key(&read(&key_file)?, &read(&cert_file)?, now)
-                        .map_err(|err| anyhow!("{}: {err}", key_file.display()))?;
-                    NewSpKey {
-                        key_use: key_use.as_str(),
-                        private_pem: pair.private_pem,
-                        certificate: pair.certificate,
-                        not_after: Timestamp::from_micros(
-                            pair.not_after_unix.saturating_mul(1_000_000),
-                        ),
-                    }
+                    roster_sso::sp_keys::own_key(
+                        key_use.as_str(),
+                        &read(&key_file)?,
+                        &read(&cert_file)?,
+                    )
+                    .map_err(|err| anyhow!("{}: {err}", key_file.display()))?
                 }
                 _ => roster_sso::sp_keys::new_key(
                     key_use.as_str(),

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use roster_domain::{Connection, Timestamp};
 use roster_store::{NewSpKey, SpKeyRecord, Store, StoreResult};
 
-use crate::saml::{generate_sp_key, SpKey, SpKeyUse, SpKeys};
+use crate::saml::{generate_sp_key, import_sp_key, NewSpKeyPair, SpKey, SpKeyUse, SpKeys};
 
 /// The connection's published keys, after making any first key it lacks.
 ///
@@ -55,13 +55,30 @@ static FIRST_KEYS_MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::Atom
 /// A freshly generated key of `key_use`, for a rotation or a first key.
 pub fn new_key(key_use: &'static str, common_name: &str) -> Result<NewSpKey, String> {
     let now = Timestamp::now().as_micros() / 1_000_000;
-    let pair = generate_sp_key(common_name, now)?;
-    Ok(NewSpKey {
+    Ok(to_store(key_use, generate_sp_key(common_name, now)?))
+}
+
+/// An operator's or admin's own key of `key_use` (PEM key and certificate), checked as
+/// [`import_sp_key`] does (an RSA key of enough bits, its own unexpired certificate).
+pub fn own_key(
+    key_use: &'static str,
+    private_pem: &str,
+    certificate_pem: &str,
+) -> Result<NewSpKey, String> {
+    let now = Timestamp::now().as_micros() / 1_000_000;
+    Ok(to_store(
+        key_use,
+        import_sp_key(private_pem, certificate_pem, now)?,
+    ))
+}
+
+fn to_store(key_use: &'static str, pair: NewSpKeyPair) -> NewSpKey {
+    NewSpKey {
         key_use,
         private_pem: pair.private_pem,
         certificate: pair.certificate,
         not_after: Timestamp::from_micros(pair.not_after_unix.saturating_mul(1_000_000)),
-    })
+    }
 }
 
 /// Stored rows as keys; a row whose private half cannot be read is left out (and logged).
