@@ -363,10 +363,64 @@ fn a_workspace_admin_rotates_and_retires_a_key_through_the_admin_api() {
         "nothing added"
     );
 
+    // The admin's own signing key: published beside the generated one, which keeps signing;
+    // a certificate of another key is refused.
+    let own_pair = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "30",
+            ])
+            .args(["-subj", &format!("/CN={name}"), "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(made.status.success());
+        let read = |path| std::fs::read_to_string(path).unwrap();
+        (read(&key), read(&cert))
+    };
+    let (mine, my_certificate) = own_pair("admin-sp-key");
+    let (_, other_certificate) = own_pair("another-key");
+    let (status, body) = call(
+        "POST",
+        &keys_path,
+        Some(json!({"use": "signing", "privateKey": mine, "certificate": other_certificate})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("validation")),
+        "{body}"
+    );
+    let (status, added) = call(
+        "POST",
+        &keys_path,
+        Some(json!({"use": "signing", "privateKey": mine, "certificate": my_certificate})),
+    );
+    assert_eq!(status, 201, "{added}");
+    let key = added["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["id"] == added["added"])
+        .unwrap();
+    assert_eq!(
+        (key["use"].as_str(), key["generation"].as_i64()),
+        (Some("signing"), Some(2))
+    );
+    assert_eq!(
+        key["signs"], false,
+        "the oldest published signing key signs"
+    );
+    assert!(!added.to_string().contains("PRIVATE"), "{added}");
+    assert_eq!(published(&s, SIGNING).len(), 2);
+
     let (status, rotated) = call("POST", &keys_path, Some(json!({"use": "encryption"})));
     assert_eq!(status, 201, "{rotated}");
     let new_id = rotated["added"].as_str().unwrap().to_owned();
-    assert_eq!(rotated["keys"].as_array().unwrap().len(), 3, "{rotated}");
+    assert_eq!(rotated["keys"].as_array().unwrap().len(), 4, "{rotated}");
     assert!(!rotated.to_string().contains("PRIVATE"));
     let both = published(&s, ENCRYPTION);
     assert_eq!(both.len(), 2);
@@ -427,6 +481,7 @@ fn a_workspace_admin_rotates_and_retires_a_key_through_the_admin_api() {
     assert_eq!(
         audit,
         [
+            ("connection.sp_key_added".to_owned(), "admin".to_owned()),
             ("connection.sp_key_added".to_owned(), "admin".to_owned()),
             ("connection.sp_key_retired".to_owned(), "admin".to_owned()),
         ],
