@@ -1,5 +1,6 @@
 // Drives the Roster admin console in Debian's headless Chromium, the way an admin would:
-// sign in, create a SAML connection from the IdP's metadata URL, test it, create a draft SAML
+// sign in, create a SAML connection from the IdP's metadata URL, test it, add one of Roster's
+// own keys for it and retire the first one, create a draft SAML
 // connection without metadata and activate it with the metadata, turn SCIM on,
 // generate a token, provision a user through SCIM with that token, find it in the users view
 // and the sync status, see that their own account cannot be disabled and why, disable another
@@ -120,6 +121,22 @@ try {
   await card.locator('[data-testid="test-result"]').waitFor();
   result.testSummary = (await card.locator('[data-testid="test-result"] p').first().innerText()).trim();
   await shot("04-connection-tested");
+
+  // 3a. Roster's own keys on the card: add an encryption key, then retire the first one once
+  // the admin confirms.
+  const spKey = (use, generation) =>
+    page.locator(`[data-testid="connection-simplesaml"] [data-testid="sp-key-${use}-${generation}"]`);
+  await spKey("encryption", 1).waitFor();
+  await card.locator('[data-testid="add-sp-key-encryption"]').click();
+  await spKey("encryption", 2).waitFor();
+  await spKey("encryption", 1).locator('[data-testid="retire-sp-key"]').click();
+  result.retireSpKeyConfirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await spKey("encryption", 1).waitFor({ state: "detached" });
+  result.spKeys = await page
+    .locator('[data-testid="connection-simplesaml"] [data-testid="sp-keys"] tbody tr')
+    .evaluateAll((rows) => rows.map((row) => row.dataset.testid));
+  await shot("04a-sp-keys");
 
   // 3b. Edit it from its card: another vendor, a second domain, the metadata fetched again (as
   // after the IdP rolled its certificate).

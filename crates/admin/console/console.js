@@ -394,6 +394,42 @@ async function tokensPanel(connection, rerender) {
   return panel;
 }
 
+// Roster's own keys for a SAML connection (what signs its requests and decrypts its
+// assertions). Before a certificate expires (the connection.certificate_expiring event), an
+// admin adds a key, gives the IdP the new SP metadata, then retires the old key. Admins only: a
+// setup session is refused the keys, and its card simply has no panel.
+async function spKeysPanel(connection, rerender) {
+  const panel = h("div", { "data-testid": "sp-keys" });
+  if (connection.kind !== "saml") return panel;
+  let keys;
+  try {
+    ({ keys } = await api("GET", `/connections/${connection.id}/sp-keys`));
+  } catch (_) {
+    return panel;
+  }
+  const published = keys.filter((k) => k.status === "published");
+  const add = (use) => h("button", { class: "secondary", type: "button", "data-testid": `add-sp-key-${use}`, onclick: async () => {
+    const added = await attempt(() => api("POST", `/connections/${connection.id}/sp-keys`, { use }),
+      `A new ${use} key is published. Give the IdP the new SP metadata, then retire the old key.`);
+    if (added !== undefined) rerender();
+  } }, `Add ${use === "signing" ? "a signing" : "an encryption"} key`);
+  panel.append(h("h2", { text: "Roster's keys for this connection" }),
+    table(["Use", "Generation", "Expires", "", ""], published.map((k) =>
+      h("tr", { "data-testid": `sp-key-${k.use}-${k.generation}` },
+        h("td", { text: k.use }), h("td", { text: String(k.generation) }), h("td", { text: when(k.expiresAt) }),
+        h("td", { class: "muted", text: k.signs ? "signs requests" : "" }),
+        h("td", {}, published.filter((other) => other.use === k.use).length < 2 ? null : h("button", { class: "danger", "data-testid": "retire-sp-key", onclick: async () => {
+          const retired = await afterConfirming({
+            title: `Retire ${k.use} key ${k.generation}?`,
+            message: `Its certificate leaves the SP metadata and its private key is erased. An IdP that still ${k.use === "signing" ? "verifies requests with" : "encrypts to"} it fails from then on: give the IdP the new metadata first.`,
+            confirm: "Retire key",
+          }, () => api("POST", `/connections/${connection.id}/sp-keys/${k.id}/retire`, { confirm: k.id }), `${k.use} key ${k.generation} retired.`);
+          if (retired !== undefined) rerender();
+        } }, "Retire"))))),
+    h("div", { class: "inline" }, add("signing"), add("encryption")));
+  return panel;
+}
+
 async function connectionCard(summary, rerender) {
   const c = await api("GET", `/connections/${summary.id}`);
   const sp = c.sp || {};
@@ -449,7 +485,7 @@ async function connectionCard(summary, rerender) {
     }, () => api("DELETE", `/connections/${c.id}`), `${c.name} revoked.`);
     if (revoked !== undefined) rerender();
   } }, "Revoke connection"));
-  card.append(controls, results, editor, await tokensPanel(c, rerender), await attributeMappingsPanel(c));
+  card.append(controls, results, editor, await tokensPanel(c, rerender), await spKeysPanel(c, rerender), await attributeMappingsPanel(c));
   return card;
 }
 

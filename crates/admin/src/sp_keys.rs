@@ -45,7 +45,7 @@ pub struct SpKeyView {
     pub certificate: String,
 }
 
-/// Every key of a connection, oldest first, as [`SpKeyView`]s.
+/// Keys of a connection (per use, oldest first) as [`SpKeyView`]s.
 pub fn sp_key_views(keys: &[SpKeyRecord]) -> Vec<SpKeyView> {
     let signer = keys
         .iter()

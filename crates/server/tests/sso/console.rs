@@ -244,6 +244,29 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
         "Signed in with a password · Sign out"
     );
     assert_eq!(seen["testSummary"], "All checks passed.");
+    // Roster's own keys: after adding an encryption key and retiring the first, the card lists
+    // the signing key and the second encryption key, and asked before retiring.
+    assert_eq!(
+        seen["spKeys"],
+        json!(["sp-key-encryption-2", "sp-key-signing-1"]),
+        "{seen:#}"
+    );
+    assert!(
+        seen["retireSpKeyConfirmation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("private key is erased"),
+        "{seen:#}"
+    );
+    let retired = app
+        .db
+        .store
+        .audit_events(app.workspace.id, None, 1_000)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action == "connection.sp_key_retired")
+        .count();
+    assert_eq!(retired, 1);
     assert_eq!(seen["provisionStatus"], 201);
     assert_eq!(seen["provisionedUsers"], "1");
     assert_ne!(seen["lastSync"], "never");

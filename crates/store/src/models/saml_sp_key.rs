@@ -106,7 +106,7 @@ impl Store {
         })
     }
 
-    /// Every key the connection ever had, retired ones included, oldest first.
+    /// Every key the connection ever had, retired ones included: by use, oldest first.
     pub fn sp_key_history(&self, connection_id: ConnectionId) -> StoreResult<Vec<SpKeyRecord>> {
         self.read(|conn| {
             Ok(saml_sp_keys::table
