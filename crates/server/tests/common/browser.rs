@@ -52,6 +52,11 @@ pub fn admin_call(
             .post(&url)
             .header("Authorization", &auth)
             .send_empty(),
+        ("PUT", Some(body)) => agent()
+            .put(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
         other => panic!("no such call: {other:?}"),
     }
     .unwrap();

@@ -15,7 +15,7 @@ use roster_store::domain::{
 use roster_store::{AttributeEdit, NewConnection, NewUser};
 use serde_json::{json, Value};
 
-use crate::browser::agent;
+use crate::browser::{admin_call, agent};
 use crate::saml_exhaustion::{acs_form, Key};
 use crate::support::SsoApp;
 use crate::test_sign_in::{metadata, signed_response};
@@ -74,28 +74,7 @@ impl Setup {
 
     /// An admin API call: (status, JSON body).
     fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}/api/v1/admin{path}", self.app.url());
-        let auth = format!("Bearer {}", self.api_key);
-        let mut response = match (method, body) {
-            ("GET", _) => agent().get(&url).header("Authorization", &auth).call(),
-            ("POST", Some(body)) => agent()
-                .post(&url)
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .send(body.to_string()),
-            ("PUT", Some(body)) => agent()
-                .put(&url)
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .send(body.to_string()),
-            other => panic!("no such call: {other:?}"),
-        }
-        .unwrap();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (
-            response.status().as_u16(),
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        )
+        admin_call(&self.app.url(), &self.api_key, method, path, body.as_ref())
     }
 
     /// Declares an attribute (`{"template": …}` or `{"name", "type"}`); returns its id.

@@ -18,7 +18,7 @@ use roster_store::schema::{events, group_members, identities, login_events, user
 use roster_store::{NewUser, NewWorkspace};
 use serde_json::{json, Value};
 
-use crate::browser::{agent, cookie_set_by};
+use crate::browser::{admin_call, agent, cookie_set_by};
 use crate::saml_exhaustion::{acs_form, sign, Key};
 use crate::support::SsoApp;
 
@@ -79,21 +79,7 @@ impl Setup {
 
     /// An admin API call with `key`: (status, JSON body).
     fn admin(&self, method: &str, path: &str, key: &str) -> (u16, Value) {
-        let url = format!("{}/api/v1/admin{path}", self.app.url());
-        let auth = format!("Bearer {key}");
-        let mut response = match method {
-            "POST" => agent()
-                .post(&url)
-                .header("Authorization", &auth)
-                .send_empty(),
-            _ => agent().get(&url).header("Authorization", &auth).call(),
-        }
-        .unwrap();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        (
-            response.status().as_u16(),
-            serde_json::from_str(&body).unwrap_or(Value::Null),
-        )
+        admin_call(&self.app.url(), key, method, path, None)
     }
 
     /// Starts a test sign-in and opens its URL in a fresh browser: (test id, the browser's
