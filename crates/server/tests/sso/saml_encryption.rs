@@ -331,6 +331,31 @@ fn a_workspace_admin_rotates_and_retires_a_key_through_the_admin_api() {
     let keys_path = format!("/connections/{}/sp-keys", s.connection.id);
     let old = published(&s, ENCRYPTION).remove(0);
 
+    // Only a SAML connection has keys of its own.
+    let (status, scim) = call(
+        "POST",
+        "/connections",
+        Some(json!({"name": "directory", "kind": "scim"})),
+    );
+    assert_eq!(status, 201, "{scim}");
+    let scim_keys = format!("/connections/{}/sp-keys", scim["id"].as_str().unwrap());
+    for (method, path, body) in [
+        ("GET", scim_keys.clone(), None),
+        ("POST", scim_keys.clone(), Some(json!({"use": "signing"}))),
+        (
+            "POST",
+            format!("{scim_keys}/any/retire"),
+            Some(json!({"confirm": "any"})),
+        ),
+    ] {
+        let (status, body) = call(method, &path, body);
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("validation")),
+            "{path}: {body}"
+        );
+    }
+
     let (status, listed) = call("GET", &keys_path, None);
     assert_eq!(status, 200, "{listed}");
     let keys = listed["keys"].as_array().unwrap();
