@@ -175,9 +175,7 @@ pub async fn rotate(
 ) -> Result<HttpResponse, AdminError> {
     let id: ConnectionId = parse_id(&id, "connection")?;
     let body = body.into_inner();
-    let key_use = SpKeyUse::ALL
-        .into_iter()
-        .find(|key_use| key_use.as_str() == body.key_use)
+    let key_use = SpKeyUse::parse(&body.key_use)
         .ok_or_else(|| AdminError::validation("use must be signing or encryption"))?;
     let own_key = match (body.private_key, body.certificate) {
         (Some(private_key), Some(certificate)) => Some((private_key, certificate)),

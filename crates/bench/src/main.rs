@@ -296,9 +296,9 @@ fn run(args: &[String]) -> Result<(), String> {
             Judge::Reference,
         )?;
         cpu::watch_database(None);
+        drop(cluster);
         tables.push(table);
         errors += failed;
-        drop(cluster);
         if let (Some(Ok(sqlite)), Ok(postgres)) = (sqlite.as_ref().map(|m| &m.rows), &postgres.rows)
         {
             tables.push(durable::table(

@@ -94,18 +94,8 @@ fn an_expiring_sp_key_is_warned_about_and_measured() {
     let idp = Key::new("/CN=long-lived-idp");
     let connection = saml_connection(&app.db, &app.workspace, &idp);
     let dir = tempfile::tempdir().unwrap();
-    let (key_file, cert_file) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "5",
-        ])
-        .args(["-subj", "/CN=operator-sp-key", "-keyout"])
-        .arg(&key_file)
-        .arg("-out")
-        .arg(&cert_file)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let (key_file, cert_file) =
+        crate::saml_encryption::own_key_files(dir.path(), "operator-sp-key", 5);
     let arg = |path: &std::path::Path| path.to_str().unwrap().to_owned();
     let rotated = json_of(&run(
         &app.db,

@@ -392,18 +392,7 @@ fn a_workspace_admin_rotates_and_retires_a_key_through_the_admin_api() {
     // a certificate of another key is refused.
     let own_pair = |name: &str| {
         let dir = tempfile::tempdir().unwrap();
-        let (key, cert) = (dir.path().join("sp.key"), dir.path().join("sp.crt"));
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "30",
-            ])
-            .args(["-subj", &format!("/CN={name}"), "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(made.status.success());
+        let (key, cert) = own_key_files(dir.path(), name, 30);
         let read = |path| std::fs::read_to_string(path).unwrap();
         (read(&key), read(&cert))
     };
@@ -567,6 +556,32 @@ fn verify_redirect_signature(location: &str, certificate: &str) {
     );
     let request = crate::saml_logout::verified_message(location, "SAMLRequest", certificate);
     assert!(request.contains(":AuthnRequest "), "{request}");
+}
+
+/// An operator's or admin's own SP key pair, made by `openssl` in `dir`: the PEM key file and the
+/// PEM certificate file (self-signed for `common_name`, valid `days`).
+pub(crate) fn own_key_files(
+    dir: &std::path::Path,
+    common_name: &str,
+    days: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (key, cert) = (dir.join("sp.key"), dir.join("sp.crt"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes"])
+        .args([
+            "-days",
+            &days.to_string(),
+            "-subj",
+            &format!("/CN={common_name}"),
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    (key, cert)
 }
 
 /// `roster connection keys retire` of `key`, confirmed: the keys it prints.
