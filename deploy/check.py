@@ -90,6 +90,8 @@ rules:
     check-keys: false
 """
 
+# The key that seals stored secrets: every serve and migrate gets it from a secret store.
+DATA_KEY_VARIABLE = "ROSTER__SECURITY__DATA_KEY"
 SECRET_NAME_RE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|DATABASE__URL", re.I)
 URL_CREDENTIALS_RE = re.compile(r"://[^/@\s:]+:([^@\s]+)@")
 PLACEHOLDER_RE = re.compile(r"REPLACE-ME|CHANGE-ME|PLACEHOLDER", re.I)
@@ -589,6 +591,14 @@ def check_compose(deploy: Path, report: Report, docs: dict[str, list]) -> None:
             )
 
     for name, svc in {**migrate, **serve}.items():
+        env = svc.get("environment") or {}
+        data_key = str(env.get(DATA_KEY_VARIABLE, "")) if isinstance(env, dict) else ""
+        if not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", data_key):
+            report.error(
+                rel,
+                f"service {name}: {DATA_KEY_VARIABLE} must come from a required variable (${{VAR:?why}}), "
+                "never a default",
+            )
         if svc.get("read_only") is not True:
             report.error(rel, f"service {name}: read_only must be true")
         if str(svc.get("user", "")).split(":", 1)[0] != str(EXPECTED_UID):
@@ -795,6 +805,14 @@ def check_manifests(
                     for key in keys:
                         if key not in (resources.get(section) or {}):
                             report.error(rel, f"{cname}: resources.{section}.{key} missing")
+                if container.get("args") in (["serve"], ["migrate"]):
+                    data_key = [e for e in container.get("env") or [] if e.get("name") == DATA_KEY_VARIABLE]
+                    if not (data_key and "secretKeyRef" in (data_key[0].get("valueFrom") or {})):
+                        report.error(
+                            rel,
+                            f"{cname}: {DATA_KEY_VARIABLE} must come from a Secret (`roster serve` refuses to "
+                            "start without the data key, and `migrate` seals with it)",
+                        )
                 for env in container.get("env") or []:
                     ref = env.get("valueFrom") or {}
                     for ref_kind, field in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
@@ -1005,6 +1023,11 @@ SCHEMA_REFUSES = [
         {"extraEnv": {"ROSTER__DATABASE__URL": "postgres://u:p@db/roster"}},
         "the database URL as a plain value",
     ),
+    (
+        {"extraEnv": {"ROSTER__SECURITY__DATA_KEY": "c2VjcmV0"}},
+        "the data key as a plain value",
+    ),
+    ({"dataKey": {"existingSecret": ""}}, "no data key Secret"),
     ({"extraEnv": {"DEBUG": "1"}}, "a variable Roster does not read"),
     ({"database": {"existingSecret": ""}}, "no database Secret"),
     ({"networkPolicy": {"database": {"cidrs": ["10.0.0.0"]}}}, "a database address that is not a CIDR"),
@@ -1092,12 +1115,18 @@ def check_helm(deploy: Path, report: Report, kubernetes_validate, yaml_mod, helm
                     continue
                 manifests.append((f"{CHART} [{scenario}] {template.split('/templates/', 1)[-1]}", doc))
         renders[scenario] = manifests
-        external = chart.merge_values(values)["database"]
+        merged = chart.merge_values(values)
+        database, data_key = merged["database"], merged["dataKey"]
         check_manifests(
             report,
             manifests,
             kubernetes_validate,
-            external_secret_keys=frozenset({(external["existingSecret"], external["urlKey"])}),
+            external_secret_keys=frozenset(
+                {
+                    (database["existingSecret"], database["urlKey"]),
+                    (data_key["existingSecret"], data_key["key"]),
+                }
+            ),
         )
         check_chart_render(report, scenario, manifests)
         report.note(rel, f"{scenario}: {len(manifests)} objects rendered")
@@ -1382,6 +1411,10 @@ def check_systemd(deploy: Path, report: Report) -> None:
             cred = URL_CREDENTIALS_RE.search(value)
             if cred and not PLACEHOLDER_RE.search(cred.group(1)):
                 report.error(rel, f"line {number}: a real-looking password in the example; use REPLACE-ME")
+            if key == DATA_KEY_VARIABLE and not PLACEHOLDER_RE.search(value):
+                report.error(rel, f"line {number}: the example's data key must be a REPLACE-ME placeholder")
+        if not re.search(rf"^{DATA_KEY_VARIABLE}=", path.read_text(encoding="utf-8"), re.M):
+            report.error(rel, f"{DATA_KEY_VARIABLE} is missing: `roster serve` refuses to start without it")
         report.note(rel, "variable names")
 
     rel = "systemd/roster.sysusers.conf"

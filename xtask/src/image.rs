@@ -335,8 +335,22 @@ fn run_container(
     let metadata = format!("{SCRATCH}/idp-metadata.xml");
     std::fs::copy(idp.join("metadata.xml"), inside(&root.dir, &metadata))
         .map_err(|err| format!("copying the IdP metadata into the root: {err}"))?;
+    // The data key first, made by the image's own CLI as an operator makes it: the SAML
+    // connection's keys are sealed with it.
     let created = container
-        .cli(&["migrate"])
+        .cli(&["data-key", "generate"])
+        .and_then(|key| {
+            let mut config = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&config_path)
+                .map_err(|err| format!("{}: {err}", config_path.display()))?;
+            std::io::Write::write_all(
+                &mut config,
+                format!("\n[security]\ndata_key = \"{key}\"\n").as_bytes(),
+            )
+            .map_err(|err| format!("{}: {err}", config_path.display()))
+        })
+        .and_then(|_| container.cli(&["migrate"]))
         .and_then(|_| container.cli(&["workspace", "create", WORKSPACE, "--domain", DOMAIN]))
         .and_then(|_| {
             container.cli(&[
@@ -358,7 +372,7 @@ fn run_container(
             Ok((connection, api_key))
         });
     let created = checks.record_value(
-        "CLI: a workspace, a SAML connection from IdP metadata, an API key",
+        "CLI: a data key, a workspace, a SAML connection from IdP metadata, an API key",
         created,
     );
 

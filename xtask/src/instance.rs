@@ -28,6 +28,8 @@ pub(crate) struct Instance {
     binary: PathBuf,
     dir: PathBuf,
     bind: String,
+    /// The instance's `security.data_key`, made by `roster data-key generate`.
+    data_key: String,
     server: Option<Child>,
 }
 
@@ -56,12 +58,14 @@ impl Instance {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|err| format!("no free port: {err}"))?;
-        let instance = Instance {
+        let mut instance = Instance {
             binary,
             dir,
             bind: format!("127.0.0.1:{port}"),
+            data_key: String::new(),
             server: None,
         };
+        instance.data_key = instance.cli(&["data-key", "generate"])?;
         instance.cli(&["migrate"])?;
         Ok(instance)
     }
@@ -120,6 +124,7 @@ impl Instance {
                 format!("sqlite://{}", self.dir.join("roster.db").display()),
             )
             .env("ROSTER__SERVER__BIND", &self.bind)
+            .env("ROSTER__SECURITY__DATA_KEY", &self.data_key)
             .env("ROSTER__LOG__LEVEL", "warn");
         command
     }

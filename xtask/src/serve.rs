@@ -16,6 +16,10 @@ use roster_devtools::json_field;
 const DEMO_SLUG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@example.com";
 const ALLOW_PRIVATE: &str = "ROSTER__SECURITY__ALLOW_PRIVATE_NETWORK_URLS";
+const DATA_KEY: &str = "ROSTER__SECURITY__DATA_KEY";
+/// Where the demo keeps its data key when the configuration sets none (beside the default
+/// database, and like it, out of git).
+const DEMO_DATA_KEY_FILE: &str = "data/data.key";
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut release = false;
@@ -48,9 +52,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     run_checked(&mut build)?;
     let binary = crate::cargo_target_dir().join(profile).join("roster");
 
+    // Set once `config check` has said whether the configuration has a data key of its own.
+    let demo_data_key = std::cell::OnceCell::<String>::new();
     let roster = |args: &[&str]| -> Command {
         let mut command = Command::new(&binary);
         command.current_dir(&root).args(args);
+        if let Some(key) = demo_data_key.get() {
+            command.env(DATA_KEY, key);
+        }
         if let Some(bind) = &bind {
             command.env("ROSTER__SERVER__BIND", bind);
         }
@@ -73,6 +82,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "database {database}, listening on {} (server.bind from {bind_source})",
         effective.bind
     ));
+    if !effective.has_data_key {
+        let key = demo_data_key_file(&root, &roster)?;
+        let _ = demo_data_key.set(key);
+    }
 
     let existing = capture(&mut roster(&["workspace", "list"]))?;
     if existing.contains(&format!("\"slug\": \"{DEMO_SLUG}\"")) {
@@ -109,6 +122,8 @@ struct Effective {
     public_url: String,
     /// `database.url`, its password masked.
     database: String,
+    /// Whether the configuration sets `security.data_key`.
+    has_data_key: bool,
 }
 
 /// Reads the `roster config check` output.
@@ -129,7 +144,46 @@ fn effective_settings(config_check: &str) -> Result<Effective, String> {
         )?,
         public_url: text(&json["server"]["public_url"], "server.public_url")?,
         database: text(&json["database"]["url"], "database.url")?,
+        has_data_key: json["security"]["data_key_id"].is_string(),
     })
+}
+
+/// The demo's data key when the configuration sets none: read from [`DEMO_DATA_KEY_FILE`], or
+/// made by `roster data-key generate` and kept there (owner-only) for the next runs, since the
+/// secrets of the demo database stay sealed with it.
+fn demo_data_key_file(
+    root: &std::path::Path,
+    roster: &dyn Fn(&[&str]) -> Command,
+) -> Result<String, String> {
+    let path = root.join(DEMO_DATA_KEY_FILE);
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        say(&format!(
+            "security.data_key from {DEMO_DATA_KEY_FILE} (the demo's; the configuration sets none)"
+        ));
+        return Ok(key.trim().to_owned());
+    }
+    let key = capture(&mut roster(&["data-key", "generate"]))?
+        .trim()
+        .to_owned();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    std::io::Write::write_all(
+        &mut file
+            .open(&path)
+            .map_err(|err| format!("{}: {err}", path.display()))?,
+        format!("{key}\n").as_bytes(),
+    )
+    .map_err(|err| format!("{}: {err}", path.display()))?;
+    say(&format!(
+        "made a data key for the demo in {DEMO_DATA_KEY_FILE} (security.data_key: it seals the \
+         database's secrets, keep it with the database)"
+    ));
+    Ok(key)
 }
 
 fn create_demo(
@@ -221,6 +275,7 @@ mod tests {
                 bind_source: "file".to_owned(),
                 public_url: "http://0.0.0.0:9000".to_owned(),
                 database: "sqlite://./data/roster.db".to_owned(),
+                has_data_key: false,
             })
         );
         assert!(effective_settings("{}").is_err());

@@ -183,7 +183,10 @@ impl From<StoreError> for AdminError {
                     "the service is temporarily unavailable; retry later",
                 )
             }
-            StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Database(_) => {
+            StoreError::Corrupt(_)
+            | StoreError::DataKey(_)
+            | StoreError::Migration(_)
+            | StoreError::Database(_) => {
                 tracing::error!(error = %err, "internal error");
                 AdminError::internal("internal error")
             }

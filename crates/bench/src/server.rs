@@ -29,6 +29,10 @@ pub(crate) struct Instance {
     pub(crate) log: PathBuf,
 }
 
+/// The data key of the bench's databases (`security.data_key`): they are thrown away after the
+/// run, so a fixed key keeps every command of a run on the same one.
+const THROWAWAY_DATA_KEY: &str = "cm9zdGVyLWJlbmNoLXRocm93YXdheS1kYXRhLWtleSE=";
+
 pub(crate) fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command {
     let mut command = Command::new(binary);
     command
@@ -36,6 +40,7 @@ pub(crate) fn roster(binary: &Path, dir: &Path, database_url: &str, bind: &str) 
         .env_remove("RUST_LOG")
         .env("ROSTER__DATABASE__URL", database_url)
         .env("ROSTER__SERVER__BIND", bind)
+        .env("ROSTER__SECURITY__DATA_KEY", THROWAWAY_DATA_KEY)
         .env("ROSTER__LOG__LEVEL", "warn")
         .env("ROSTER__SCIM__RATE_LIMIT_PER_SECOND", "0")
         .env("ROSTER__SECURITY__ALLOWED_PRIVATE_NETWORKS", "127.0.0.1/32");

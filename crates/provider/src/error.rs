@@ -213,6 +213,7 @@ impl ProviderError {
                 | StoreError::Unauthorized
                 | StoreError::Forbidden { .. }
                 | StoreError::Corrupt(_)
+                | StoreError::DataKey(_)
                 | StoreError::Migration(_)
                 | StoreError::Database(_),
             )

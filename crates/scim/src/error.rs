@@ -175,7 +175,10 @@ impl From<StoreError> for ScimError {
                     "the service is temporarily unavailable; retry later",
                 )
             }
-            StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Database(_) => {
+            StoreError::Corrupt(_)
+            | StoreError::DataKey(_)
+            | StoreError::Migration(_)
+            | StoreError::Database(_) => {
                 tracing::error!(error = %err, "internal error");
                 ScimError::new(500, None, "internal error")
             }

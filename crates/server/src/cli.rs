@@ -38,6 +38,9 @@ pub enum Command {
     /// Check the configuration (and that the database answers); print it with secrets masked.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The key that seals stored secrets (security.data_key); opens no database.
+    #[command(subcommand, name = "data-key")]
+    DataKey(DataKeyCommand),
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -216,6 +219,12 @@ pub enum MappingCommand {
 pub enum ConfigCommand {
     /// Validate the configuration and reach the database; exit 1 with the reason if either fails.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataKeyCommand {
+    /// Print a new random data key (base64 of 32 bytes) for security.data_key.
+    Generate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,12 +24,41 @@ use crate::{output, undo};
 /// otherwise it is an error naming `database.url`.
 pub(crate) fn open_store(settings: &Settings, may_create: bool) -> anyhow::Result<Store> {
     check_sqlite_file(settings, may_create)?;
-    let store = Store::open(&settings.database.url, &settings.pool_options())?;
+    let store = Store::open(&settings.database.url, &settings.pool_options())?
+        .with_data_keys(settings.data_keys());
     let applied = store.migrate()?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied database migrations");
     }
     Ok(store)
+}
+
+/// `roster data-key`: needs no database.
+pub(crate) fn data_key(command: &crate::cli::DataKeyCommand) -> anyhow::Result<()> {
+    match command {
+        crate::cli::DataKeyCommand::Generate => output::line(&roster_store::DataKey::generate()?),
+    }
+}
+
+/// The start-up pass of `serve` and `migrate` (see `roster_store::sealing`): seals the secrets
+/// stored before sealing existed, or by a previous data key; logs what it did.
+fn seal_stored_secrets(store: &Store) -> anyhow::Result<()> {
+    let report = store
+        .seal_stored_secrets()
+        .context("sealing the stored secrets with security.data_key")?;
+    if report.total() > 0 {
+        let columns: Vec<String> = report
+            .sealed
+            .iter()
+            .map(|(column, count)| format!("{column}: {count}"))
+            .collect();
+        tracing::info!(
+            sealed = report.total(),
+            columns = %columns.join(", "),
+            "sealed stored secrets with the current data key"
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a SQLite `database.url` whose file does not exist unless `may_create`; logs where a
@@ -57,11 +86,18 @@ pub(crate) fn check_sqlite_file(settings: &Settings, may_create: bool) -> anyhow
 
 pub(crate) fn dispatch(command: Command, settings: &Settings, store: Store) -> anyhow::Result<()> {
     match command {
-        Command::Serve => crate::http::serve(settings, store),
-        Command::Migrate => output::json(&json!({ "status": "up to date" })),
+        Command::Serve => {
+            seal_stored_secrets(&store)?;
+            crate::http::serve(settings, store)
+        }
+        Command::Migrate => {
+            seal_stored_secrets(&store)?;
+            output::json(&json!({ "status": "up to date" }))
+        }
         Command::Config(_) => {
             crate::config_check::run(settings, &crate::settings::Provenance::default())
         }
+        Command::DataKey(command) => data_key(&command),
         Command::Healthcheck { timeout_secs } => {
             crate::healthcheck::run(settings, std::time::Duration::from_secs(timeout_secs))
         }

@@ -25,6 +25,18 @@ pub(crate) fn masked_url(url: &str) -> String {
     }
 }
 
+/// A secret setting as `config check` shows it: `"***"` for each value that is set, so the
+/// operator sees that it is, and nothing of it.
+fn masked_secret(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(_) => json!("***"),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(masked_secret).collect())
+        }
+        other => other,
+    }
+}
+
 /// Every configuration key with its effective value (`database.url` masked) and where it came
 /// from: `{"server.bind": {"value", "source"[, "variable"]}}`.
 fn keys_with_sources(
@@ -36,6 +48,8 @@ fn keys_with_sources(
         let source = provenance.source_of(&key);
         let value = if key == "database.url" {
             json!(masked_url(&settings.database.url))
+        } else if crate::settings::SECRET_KEYS.contains(&key.as_str()) {
+            masked_secret(value)
         } else {
             value
         };
@@ -85,6 +99,7 @@ pub(crate) fn run(settings: &Settings, provenance: &Provenance) -> anyhow::Resul
         "security": {
             "allow_private_network_urls": settings.security.allow_private_network_urls,
             "allowed_private_networks": settings.security.allowed_private_networks,
+            "data_key_id": settings.data_keys().current_id(),
         },
         "sso": {
             "session_ttl_secs": settings.sso.session_ttl_secs,

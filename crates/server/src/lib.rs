@@ -32,6 +32,17 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     if let cli::Command::Healthcheck { timeout_secs } = cli.command {
         return healthcheck::run(&settings, std::time::Duration::from_secs(timeout_secs));
     }
+    if let cli::Command::DataKey(command) = &cli.command {
+        return commands::data_key(command);
+    }
+    if matches!(cli.command, cli::Command::Serve) && settings.data_keys().current_id().is_none() {
+        anyhow::bail!(
+            "security.data_key is not set: `roster serve` seals the private keys and secrets it \
+             stores with it. Make one with `roster data-key generate` and set it in the \
+             configuration file or as {} (docs/security.md, Secrets at rest)",
+            settings::environment_variable("security.data_key")
+        );
+    }
     // Only these two make a new SQLite database: any other command on a mistyped path would
     // otherwise work on a new empty one (and print `[]`).
     let may_create = matches!(cli.command, cli::Command::Migrate | cli::Command::Serve);

@@ -278,7 +278,17 @@ pub struct SecuritySettings {
     /// Non-public networks outbound requests may reach even with the switch above off, in CIDR
     /// notation (`10.1.2.0/24`): the subnet of an on-premises IdP, and nothing else.
     pub allowed_private_networks: Vec<String>,
+    /// The key that seals the secrets Roster must use again (private keys, webhook secrets,
+    /// upstream client secrets) in the database: base64 of 32 random bytes, from
+    /// `roster data-key generate`. `roster serve` needs one.
+    pub data_key: Option<String>,
+    /// Keys that sealed before `data_key` took over: they still open what they sealed, until
+    /// `serve`'s start-up pass has sealed it again with `data_key`.
+    pub previous_data_keys: Vec<String>,
 }
+
+/// The configuration keys whose values are secrets: `roster config check` masks them.
+pub const SECRET_KEYS: [&str; 2] = ["security.data_key", "security.previous_data_keys"];
 
 /// Where the value of a key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +349,7 @@ fn environment_source() -> config::Environment {
         .try_parsing(true)
         .list_separator(",")
         .with_list_parse_key("security.allowed_private_networks")
+        .with_list_parse_key("security.previous_data_keys")
         .with_list_parse_key("dns.nameservers")
 }
 
@@ -493,7 +504,37 @@ impl Settings {
                 .map_err(|err| anyhow::anyhow!("security.allowed_private_networks: {err}"))?;
         }
         self.dns.nameserver_addrs()?;
+        self.parsed_data_keys()?;
         Ok(())
+    }
+
+    /// `security.data_key` and `security.previous_data_keys`, parsed; an error names the key,
+    /// never its value.
+    fn parsed_data_keys(&self) -> anyhow::Result<roster_store::DataKeys> {
+        let current = match self.security.data_key.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                roster_store::DataKey::parse(text)
+                    .map_err(|reason| anyhow::anyhow!("security.data_key {reason}"))?,
+            ),
+        };
+        let previous = self
+            .security
+            .previous_data_keys
+            .iter()
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| {
+                roster_store::DataKey::parse(text).map_err(|reason| {
+                    anyhow::anyhow!("an entry of security.previous_data_keys {reason}")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(roster_store::DataKeys::new(current, previous))
+    }
+
+    /// The data keys the store seals and opens secrets with (`validate` checked they parse).
+    pub fn data_keys(&self) -> roster_store::DataKeys {
+        self.parsed_data_keys().unwrap_or_default()
     }
 
     /// The resolver of domain verification (`dns.nameservers`; `validate` refused entries that

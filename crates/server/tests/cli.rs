@@ -1900,3 +1900,118 @@ fn only_migrate_and_serve_create_a_sqlite_database() {
     json_of(&again);
     assert!(!String::from_utf8_lossy(&again.stderr).contains("creating a new SQLite database"));
 }
+
+/// The webhook secret as the database holds it.
+fn stored_webhook_secret(db: &TestStore) -> String {
+    use diesel::prelude::*;
+    use roster_store::schema::webhook_endpoints;
+    db.read_rows(|conn| {
+        Ok(webhook_endpoints::table
+            .select(webhook_endpoints::secret)
+            .first(conn)?)
+    })
+    .unwrap()
+}
+
+/// Stores the webhook secret in the clear, as a release before sealing did.
+fn store_webhook_secret_unsealed(db: &TestStore, secret: &str) {
+    use diesel::prelude::*;
+    use roster_store::schema::webhook_endpoints;
+    db.read_rows(|conn| {
+        Ok(diesel::update(webhook_endpoints::table)
+            .set(webhook_endpoints::secret.eq(secret))
+            .execute(conn)?)
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_data_key_is_made_by_the_cli_masked_by_config_check_and_required_by_serve() {
+    let db = TestStore::new();
+    // `data-key generate` needs no database: base64 of 32 fresh bytes each time.
+    let generate = || {
+        let output = roster(&db)
+            .env("ROSTER__DATABASE__URL", "sqlite:///nonexistent/roster.db")
+            .args(["data-key", "generate"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let (first, second) = (generate(), generate());
+    assert_ne!(first, second);
+    assert!(roster_store::DataKey::parse(&first).is_ok(), "{first}");
+
+    // `config check` says which key seals, never the key.
+    let checked = roster(&db)
+        .env("ROSTER__SECURITY__PREVIOUS_DATA_KEYS", &first)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&checked.stdout).into_owned();
+    let config = json_of(&checked);
+    let key_id = roster_store::DataKey::parse(&db.data_key).unwrap();
+    assert_eq!(config["security"]["data_key_id"], key_id.id());
+    assert_eq!(config["keys"]["security.data_key"]["value"], "***");
+    assert_eq!(
+        config["keys"]["security.previous_data_keys"]["value"],
+        serde_json::json!(["***"])
+    );
+    assert!(!printed.contains(&db.data_key) && !printed.contains(&first));
+
+    // A key that is no key stops every command, naming the setting and not echoing the value.
+    let bad = roster(&db)
+        .env("ROSTER__SECURITY__DATA_KEY", "hunter2-not-a-key")
+        .args(["workspace", "list"])
+        .output()
+        .unwrap();
+    fails_with(&bad, "security.data_key is not base64");
+    assert!(!String::from_utf8_lossy(&bad.stderr).contains("hunter2"));
+
+    // `serve` without a key refuses to start, and says how to make one.
+    let keyless = roster(&db)
+        .env_remove("ROSTER__SECURITY__DATA_KEY")
+        .env("ROSTER__SERVER__BIND", process::free_loopback_addr())
+        .arg("serve")
+        .output()
+        .unwrap();
+    fails_with(&keyless, "security.data_key is not set");
+    fails_with(&keyless, "roster data-key generate");
+
+    // A secret stored in the clear (by a release before sealing) is sealed by `migrate` and by
+    // `serve` at start, and still works.
+    let workspace = db.workspace("acme");
+    db.store
+        .create_webhook(
+            &roster_store::domain::Actor::Cli,
+            workspace.id,
+            roster_store::NewWebhook {
+                url: "https://hooks.example.com/in",
+                event_types: &[],
+                workspaces: &[],
+                secret: "whsec_plain",
+            },
+        )
+        .unwrap();
+    assert!(stored_webhook_secret(&db).starts_with("sealed:v1:"));
+    store_webhook_secret_unsealed(&db, "whsec_plain");
+    json_of(&cli(&db, "migrate"));
+    let sealed = stored_webhook_secret(&db);
+    assert!(
+        sealed.starts_with(&format!("sealed:v1:{}:", key_id.id())),
+        "{sealed}"
+    );
+    store_webhook_secret_unsealed(&db, "whsec_plain");
+    let server = Server::start(&db);
+    assert!(stored_webhook_secret(&db).starts_with("sealed:v1:"));
+    drop(server);
+    // With another key, what the first one sealed (the session key `serve` made) does not
+    // open, and the error says what to configure; with the right key it does.
+    let other_key = roster(&db)
+        .env("ROSTER__SECURITY__DATA_KEY", &first)
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    fails_with(&other_key, "security.previous_data_keys");
+    json_of(&cli(&db, "keys list"));
+}

@@ -19,6 +19,7 @@ fn roster(db: &TestStore) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
     command
         .env("ROSTER__DATABASE__URL", &db.url)
+        .env("ROSTER__SECURITY__DATA_KEY", &db.data_key)
         .env("ROSTER__LOG__FORMAT", "pretty")
         .env_remove("ROSTER_CONFIG")
         .env_remove("RUST_LOG")

@@ -126,6 +126,7 @@ impl From<StoreError> for LoginError {
             | StoreError::Forbidden { .. }
             | StoreError::Unavailable(_)
             | StoreError::Corrupt(_)
+            | StoreError::DataKey(_)
             | StoreError::Migration(_)
             | StoreError::Database(_) => {
                 tracing::error!(error = %err, "SSO: store error");

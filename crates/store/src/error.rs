@@ -38,6 +38,10 @@ pub enum StoreError {
     /// A stored row this build cannot read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A sealed secret cannot be sealed or opened: no data key is configured, or not the one
+    /// that sealed it (see `sealing`).
+    #[error("data key: {0}")]
+    DataKey(String),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),

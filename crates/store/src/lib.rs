@@ -9,6 +9,7 @@ mod models;
 pub mod offload;
 mod outbox_wake;
 pub mod schema;
+pub mod sealing;
 pub mod testing;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use outbox_wake::OutboxWake;
 /// The domain types this crate returns, so protocol crates need no second import path.
 pub use roster_domain as domain;
 pub use roster_policy::EffectiveRoles;
+pub use sealing::{DataKey, DataKeys};
 
 use db::Pool;
 
@@ -48,6 +50,8 @@ pub struct Store {
     outbox_wake: Arc<OutboxWake>,
     /// Rung after a commit that wrote directory events, for the webhooks (see `outbox_wake`).
     events_wake: Arc<OutboxWake>,
+    /// What seals the secrets Roster must use again (see [`sealing`]).
+    data_keys: Arc<DataKeys>,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,7 +91,20 @@ impl Store {
             token_cache: Arc::new(models::TokenCache::new(options.scim_token_cache)),
             outbox_wake: Arc::default(),
             events_wake: Arc::default(),
+            data_keys: Arc::default(),
         })
+    }
+
+    /// This store with the deployment's data keys: without them it stores no secret and opens
+    /// no sealed one (see [`sealing`]).
+    #[must_use]
+    pub fn with_data_keys(mut self, keys: DataKeys) -> Self {
+        self.data_keys = Arc::new(keys);
+        self
+    }
+
+    pub(crate) fn data_keys(&self) -> &DataKeys {
+        &self.data_keys
     }
 
     pub fn backend(&self) -> Backend {

@@ -10,7 +10,7 @@ use diesel::pg::PgConnection;
 use diesel::Connection;
 use roster_domain::{Actor, Slug, Workspace};
 
-use crate::{NewWorkspace, PoolOptions, Store, StoreResult};
+use crate::{DataKey, DataKeys, NewWorkspace, PoolOptions, Store, StoreResult};
 
 /// The environment variable that switches tests to PostgreSQL.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
@@ -20,6 +20,9 @@ pub struct TestStore {
     pub store: Store,
     /// The database URL, for tests that start the `roster` binary on the same database.
     pub url: String,
+    /// The data key the store seals secrets with (base64), for tests that start the `roster`
+    /// binary on the same database (`ROSTER__SECURITY__DATA_KEY`).
+    pub data_key: String,
     cleanup: Cleanup,
 }
 
@@ -68,11 +71,13 @@ impl TestStore {
             max_size: 16,
             ..PoolOptions::default()
         };
-        let store = Store::open(&url, &options)?;
+        let data_key = DataKey::generate()?;
+        let store = Store::open(&url, &options)?.with_data_keys(Self::keys_of(&data_key)?);
         store.migrate()?;
         Ok(Self {
             store,
             url,
+            data_key,
             cleanup,
         })
     }
@@ -108,7 +113,23 @@ impl TestStore {
             max_size: 1,
             ..PoolOptions::default()
         };
-        Store::open(&self.url, &options).expect("a one-connection store")
+        Store::open(&self.url, &options)
+            .expect("a one-connection store")
+            .with_data_keys(self.data_keys())
+    }
+
+    /// The data keys of another store on this database (a second replica): the test's key.
+    #[expect(
+        clippy::expect_used,
+        reason = "test support: the key was generated here and parses"
+    )]
+    pub fn data_keys(&self) -> DataKeys {
+        Self::keys_of(&self.data_key).expect("the test's data key")
+    }
+
+    fn keys_of(data_key: &str) -> StoreResult<DataKeys> {
+        let key = DataKey::parse(data_key).map_err(crate::StoreError::DataKey)?;
+        Ok(DataKeys::new(Some(key), Vec::new()))
     }
 
     /// Runs a read against the database directly, for tests that check stored rows (hashes,

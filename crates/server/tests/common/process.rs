@@ -16,6 +16,7 @@ pub fn roster(db: &TestStore) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
     command
         .env("ROSTER__DATABASE__URL", &db.url)
+        .env("ROSTER__SECURITY__DATA_KEY", &db.data_key)
         .env("ROSTER__SERVER__PUBLIC_URL", "https://roster.example.test")
         .env("ROSTER__LOG__FORMAT", "json")
         .env_remove("ROSTER_CONFIG")

@@ -48,7 +48,9 @@ fn database_outage_fails_fast_with_503_and_recovers() {
         connect_timeout: Duration::from_secs(1),
         ..PoolOptions::default()
     };
-    let store = Store::open(&via_proxy(&db.url, proxy.port), &options).unwrap();
+    let store = Store::open(&via_proxy(&db.url, proxy.port), &options)
+        .unwrap()
+        .with_data_keys(db.data_keys());
     let mut settings = Settings::default();
     settings.webhooks.enabled = false;
     let server = BackgroundServer::start(&settings, store).unwrap();

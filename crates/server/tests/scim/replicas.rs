@@ -34,7 +34,9 @@ fn post(agent: &ureq::Agent, url: &str, token: &str, body: &serde_json::Value) -
 fn concurrent_writes_through_two_replicas_create_no_duplicates() {
     let app = TestApp::new();
     // The second replica opens its own pool on the same database, like a second process.
-    let store = Store::open(&app.db.url, &PoolOptions::default()).unwrap();
+    let store = Store::open(&app.db.url, &PoolOptions::default())
+        .unwrap()
+        .with_data_keys(app.db.data_keys());
     let mut settings = Settings::default();
     settings.server.public_url = Some("http://roster.test".into());
     let replica = BackgroundServer::start(&settings, store).unwrap();

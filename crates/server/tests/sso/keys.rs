@@ -21,6 +21,7 @@ use crate::support::{password_login, password_user, SsoApp};
 fn roster(app: &SsoApp, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_roster"))
         .env("ROSTER__DATABASE__URL", &app.db.url)
+        .env("ROSTER__SECURITY__DATA_KEY", &app.db.data_key)
         .env("ROSTER__LOG__FORMAT", "json")
         .env_remove("ROSTER_CONFIG")
         .current_dir(std::env::temp_dir())

@@ -24,7 +24,7 @@ impl Store {
                 .load(conn)?)
         })?;
         rows.into_iter()
-            .map(super::connection::ConnectionRow::into_domain)
+            .map(|row| row.into_domain(self.data_keys()))
             .collect()
     }
 

@@ -10,6 +10,7 @@ use roster_domain::{
 use super::{corrupt, from_json_list, record_audit, to_json_list};
 use crate::error::conflict_on;
 use crate::schema::{connections, workspace_domains};
+use crate::sealing::{DataKeys, Place};
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
 /// What creating a connection needs; protocol crates validate `protocol_config` before.
@@ -79,8 +80,41 @@ fn status_columns(status: ConnectionStatus) -> (&'static str, bool) {
     }
 }
 
+/// The field of a protocol config that holds a secret Roster presents again: an upstream
+/// OpenID provider's client secret. It is sealed inside the stored JSON (see `sealing`).
+pub(crate) const CLIENT_SECRET: &str = "client_secret";
+/// The client secret's name as a sealed column (the associated data of its seal).
+pub(crate) const CLIENT_SECRET_COLUMN: &str = "connections.protocol_config.client_secret";
+
+/// `config` with its client secret replaced by what `change` makes of it (sealed or opened).
+/// Configs without one (every SCIM and SAML connection) are returned untouched, unparsed.
+pub(crate) fn map_client_secret(
+    config: String,
+    connection_id: &str,
+    change: impl Fn(Place<'_>, &str) -> StoreResult<String>,
+) -> StoreResult<String> {
+    if !config.contains(CLIENT_SECRET) {
+        return Ok(config);
+    }
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(&config) else {
+        return Ok(config);
+    };
+    let Some(serde_json::Value::String(secret)) = object.get_mut(CLIENT_SECRET) else {
+        return Ok(config);
+    };
+    let place = Place {
+        column: CLIENT_SECRET_COLUMN,
+        row: connection_id,
+    };
+    *secret = change(place, secret)?;
+    Ok(serde_json::Value::Object(object).to_string())
+}
+
 impl ConnectionRow {
-    pub(crate) fn into_domain(self) -> StoreResult<Connection> {
+    pub(crate) fn into_domain(self, keys: &DataKeys) -> StoreResult<Connection> {
+        let protocol_config = map_client_secret(self.protocol_config, &self.id, |place, value| {
+            keys.open(place, value)
+        })?;
         let bad = corrupt("connections");
         Ok(Connection {
             id: self.id.parse().map_err(&bad)?,
@@ -92,7 +126,7 @@ impl ConnectionRow {
                 ConnectionStatus::Active if self.draft => ConnectionStatus::Draft,
                 status => status,
             },
-            protocol_config: self.protocol_config,
+            protocol_config,
             domains: from_json_list("connections", &self.domains)?
                 .iter()
                 .map(|domain| Domain::parse(domain))
@@ -111,6 +145,7 @@ impl ConnectionRow {
 
 pub(crate) fn find_connection(
     conn: &mut DbConnection,
+    keys: &DataKeys,
     workspace_id: WorkspaceId,
     id: ConnectionId,
 ) -> StoreResult<Connection> {
@@ -121,7 +156,7 @@ pub(crate) fn find_connection(
         .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound { what: "connection" })?
-        .into_domain()
+        .into_domain(keys)
 }
 
 impl Store {
@@ -156,6 +191,10 @@ impl Store {
         let (status_column, draft) = status_columns(status);
         let now = Timestamp::now().as_micros();
         let id = ConnectionId::new();
+        let protocol_config =
+            map_client_secret(new.protocol_config, &id.to_string(), |place, value| {
+                self.data_keys().seal(place, value)
+            })?;
         let row = ConnectionRow {
             id: id.to_string(),
             workspace_id: new.workspace_id.to_string(),
@@ -164,7 +203,7 @@ impl Store {
             kind: new.kind.as_str().to_owned(),
             vendor: new.vendor.as_str().to_owned(),
             status: status_column.to_owned(),
-            protocol_config: new.protocol_config,
+            protocol_config,
             domains: to_json_list(&new.domains),
             profile_sync: new.profile_sync.as_str().to_owned(),
             group_sync: new.group_sync.as_str().to_owned(),
@@ -206,7 +245,7 @@ impl Store {
                     .to_string(),
                 },
             )?;
-            let created = find_connection(conn, new.workspace_id, id)?;
+            let created = find_connection(conn, self.data_keys(), new.workspace_id, id)?;
             super::events::record_event(
                 conn,
                 super::events::NewEvent {
@@ -276,14 +315,22 @@ impl Store {
         update: ConnectionUpdate<'_>,
         audit_detail: &serde_json::Value,
     ) -> StoreResult<Connection> {
+        let protocol_config = match update.protocol_config {
+            Some(config) => Some(map_client_secret(
+                config.to_owned(),
+                &id.to_string(),
+                |place, value| self.data_keys().seal(place, value),
+            )?),
+            None => None,
+        };
         let changeset = ConnectionChangeset {
-            protocol_config: update.protocol_config.map(str::to_owned),
+            protocol_config,
             vendor: update.vendor.map(|vendor| vendor.as_str().to_owned()),
             domains: update.domains.map(to_json_list),
             updated_at: Timestamp::now().as_micros(),
         };
         self.write(|conn| {
-            let before = find_connection(conn, workspace_id, id)?.status;
+            let before = find_connection(conn, self.data_keys(), workspace_id, id)?.status;
             // Only validated protocol settings complete a draft; a new vendor or new domains
             // leave the status as it is.
             let after = if changeset.protocol_config.is_some() {
@@ -320,7 +367,7 @@ impl Store {
                     detail: detail.to_string(),
                 },
             )?;
-            let updated = find_connection(conn, workspace_id, id)?;
+            let updated = find_connection(conn, self.data_keys(), workspace_id, id)?;
             if before != after {
                 super::events::record_event(
                     conn,
@@ -348,7 +395,7 @@ impl Store {
                 .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
-                .into_domain()
+                .into_domain(self.data_keys())
         })
     }
 
@@ -365,7 +412,7 @@ impl Store {
                 .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
-                .into_domain()
+                .into_domain(self.data_keys())
         })
     }
 
@@ -382,7 +429,7 @@ impl Store {
                 .get_result(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound { what: "connection" })?
-                .into_domain()
+                .into_domain(self.data_keys())
         })
     }
 
@@ -406,7 +453,7 @@ impl Store {
                 .load(conn)?;
             let mut found = Vec::new();
             for row in rows {
-                let connection = row.into_domain()?;
+                let connection = row.into_domain(self.data_keys())?;
                 if connection.domains.iter().any(|d| d.as_str() == domain) {
                     found.push(connection);
                 }
@@ -423,7 +470,7 @@ impl Store {
                 .select(ConnectionRow::as_select())
                 .load(conn)?
                 .into_iter()
-                .map(ConnectionRow::into_domain)
+                .map(|row| row.into_domain(self.data_keys()))
                 .collect()
         })
     }

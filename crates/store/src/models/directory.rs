@@ -248,7 +248,8 @@ impl Store {
             if updated == 0 {
                 return Err(StoreError::NotFound { what: "connection" });
             }
-            let connection = super::connection::find_connection(conn, workspace_id, id)?;
+            let connection =
+                super::connection::find_connection(conn, self.data_keys(), workspace_id, id)?;
             events::record_event(
                 conn,
                 events::NewEvent {

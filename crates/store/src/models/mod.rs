@@ -34,6 +34,8 @@ mod role;
 mod saml_session;
 mod saml_sp_key;
 mod scim_groups;
+mod sealing_pass;
+pub use sealing_pass::SealingReport;
 mod scim_status;
 mod scim_users;
 mod session_keys;

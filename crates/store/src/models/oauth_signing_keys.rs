@@ -15,6 +15,7 @@ use roster_domain::{Action, Actor, NewAuditEvent, Timestamp};
 
 use super::{corrupt, record_audit, SigningAlg};
 use crate::schema::oauth_signing_keys;
+use crate::sealing::SealedPrivateKey;
 use crate::{Store, StoreResult};
 
 /// A signing key of the provider, as stored.
@@ -24,7 +25,8 @@ pub struct SigningKeyRecord {
     pub kid: String,
     /// `RS256` or `ES256` (see [`SigningKeyRecord::alg`]).
     pub algorithm: String,
-    /// PKCS#8 PEM; empty once the key has expired and a rotation erased it.
+    /// PKCS#8 PEM; empty once the key has expired and a rotation erased it. Sealed in the
+    /// database; the store's reads return it opened.
     pub private_pem: String,
     /// The public half as a JWK (JSON text with `kid`, `alg` and `use: "sig"`).
     pub public_jwk: String,
@@ -80,6 +82,18 @@ impl SigningKeyStatus {
     }
 }
 
+impl SealedPrivateKey for SigningKeyRecord {
+    const COLUMN: &'static str = "oauth_signing_keys.private_pem";
+
+    fn row_id(&self) -> &str {
+        &self.kid
+    }
+
+    fn private_pem_mut(&mut self) -> &mut String {
+        &mut self.private_pem
+    }
+}
+
 impl SigningKeyRecord {
     pub fn alg(&self) -> StoreResult<SigningAlg> {
         SigningAlg::parse(&self.algorithm).map_err(corrupt("oauth_signing_keys"))
@@ -116,7 +130,7 @@ pub struct SigningKeyRotation {
 impl Store {
     /// Every provider key, newest first.
     pub fn oauth_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        self.read(|conn| {
+        let rows: Vec<SigningKeyRecord> = self.read(|conn| {
             Ok(oauth_signing_keys::table
                 .order((
                     oauth_signing_keys::signs_from.desc(),
@@ -124,13 +138,17 @@ impl Store {
                 ))
                 .select(SigningKeyRecord::as_select())
                 .load(conn)?)
-        })
+        })?;
+        rows.into_iter()
+            .map(|row| row.opened(self.data_keys()))
+            .collect()
     }
 
     /// Adds `candidate` unless a key of its algorithm that has not retired exists (the first
     /// replica to need a key creates it; two racing on PostgreSQL may both add one, which is
     /// harmless: both are published and the newest signs).
     pub fn ensure_oauth_signing_key(&self, candidate: &SigningKeyRecord) -> StoreResult<()> {
+        let candidate = &candidate.sealed(self.data_keys())?;
         self.write(|conn| {
             let unretired: i64 = oauth_signing_keys::table
                 .filter(oauth_signing_keys::algorithm.eq(&candidate.algorithm))
@@ -161,6 +179,7 @@ impl Store {
     ) -> StoreResult<SigningKeyRotation> {
         let retire_at = signs_from.as_micros().max(now.as_micros());
         let until = previous_valid_until.as_micros().max(retire_at);
+        let new_key = &new_key.sealed(self.data_keys())?;
         self.write(|conn| {
             let same_alg = oauth_signing_keys::algorithm.eq(&new_key.algorithm);
             let retired_kids: Vec<String> = oauth_signing_keys::table

@@ -12,6 +12,7 @@ use roster_domain::{Action, Actor, Connection, ConnectionId, NewAuditEvent, Time
 
 use super::record_audit;
 use crate::schema::saml_sp_keys;
+use crate::sealing::{DataKeys, Place, SealedPrivateKey};
 use crate::{Store, StoreError, StoreResult};
 
 /// A key as stored.
@@ -24,7 +25,8 @@ pub struct SpKeyRecord {
     pub key_use: String,
     /// 1 for a connection's first key of a use, then one more per rotation.
     pub generation: i32,
-    /// PKCS#8 PEM; empty once retired.
+    /// PKCS#8 PEM; empty once retired. Sealed in the database; the store's reads return it
+    /// opened.
     pub private_pem: String,
     /// Base64 DER, as published.
     pub certificate: String,
@@ -49,10 +51,27 @@ impl std::fmt::Debug for SpKeyRecord {
     }
 }
 
+impl SealedPrivateKey for SpKeyRecord {
+    const COLUMN: &'static str = "saml_sp_keys.private_pem";
+
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+
+    fn private_pem_mut(&mut self) -> &mut String {
+        &mut self.private_pem
+    }
+}
+
 impl SpKeyRecord {
     pub fn is_published(&self) -> bool {
         self.retired_at.is_none()
     }
+}
+
+/// `rows` as read: their private halves opened.
+fn opened(rows: Vec<SpKeyRecord>, keys: &DataKeys) -> StoreResult<Vec<SpKeyRecord>> {
+    rows.into_iter().map(|row| row.opened(keys)).collect()
 }
 
 /// What the certificate checks read of a published key: when it expires, and no key material
@@ -85,6 +104,14 @@ impl std::fmt::Debug for NewSpKey {
     }
 }
 
+/// Where a key's private half is sealed (see `sealing`).
+fn private_place(id: &str) -> Place<'_> {
+    Place {
+        column: SpKeyRecord::COLUMN,
+        row: id,
+    }
+}
+
 /// A fresh key id: `spk_` and 16 hex digits.
 fn new_key_id() -> StoreResult<String> {
     let mut bytes = [0u8; 8];
@@ -96,25 +123,27 @@ fn new_key_id() -> StoreResult<String> {
 impl Store {
     /// The connection's published keys, oldest first (per use, the first one signs).
     pub fn sp_keys(&self, connection_id: ConnectionId) -> StoreResult<Vec<SpKeyRecord>> {
-        self.read(|conn| {
+        let rows = self.read(|conn| {
             Ok(saml_sp_keys::table
                 .filter(saml_sp_keys::connection_id.eq(connection_id.to_string()))
                 .filter(saml_sp_keys::retired_at.is_null())
                 .order((saml_sp_keys::generation.asc(), saml_sp_keys::key_use.asc()))
                 .select(SpKeyRecord::as_select())
                 .load(conn)?)
-        })
+        })?;
+        opened(rows, self.data_keys())
     }
 
     /// Every key the connection ever had, retired ones included: by use, oldest first.
     pub fn sp_key_history(&self, connection_id: ConnectionId) -> StoreResult<Vec<SpKeyRecord>> {
-        self.read(|conn| {
+        let rows = self.read(|conn| {
             Ok(saml_sp_keys::table
                 .filter(saml_sp_keys::connection_id.eq(connection_id.to_string()))
                 .order((saml_sp_keys::key_use.asc(), saml_sp_keys::generation.asc()))
                 .select(SpKeyRecord::as_select())
                 .load(conn)?)
-        })
+        })?;
+        opened(rows, self.data_keys())
     }
 
     /// When every connection's published keys expire (for the certificate expiry metric and
@@ -151,7 +180,7 @@ impl Store {
         let mut rows = Vec::with_capacity(missing.len());
         for key_use in missing {
             let key = make(key_use).map_err(StoreError::Unavailable)?;
-            rows.push(SpKeyRecord {
+            let row = SpKeyRecord {
                 id: new_key_id()?,
                 connection_id: connection_id.to_string(),
                 key_use: key_use.to_owned(),
@@ -161,7 +190,8 @@ impl Store {
                 not_after: key.not_after.as_micros(),
                 created_at: Timestamp::now().as_micros(),
                 retired_at: None,
-            });
+            };
+            rows.push(row.sealed(self.data_keys())?);
         }
         let stored = self.write(|conn| {
             for row in &rows {
@@ -195,6 +225,9 @@ impl Store {
         key: NewSpKey,
     ) -> StoreResult<SpKeyRecord> {
         let id = new_key_id()?;
+        let sealed_pem = self
+            .data_keys()
+            .seal(private_place(&id), &key.private_pem)?;
         self.write(|conn| {
             let generation: Option<i32> = saml_sp_keys::table
                 .filter(saml_sp_keys::connection_id.eq(connection.id.to_string()))
@@ -206,7 +239,7 @@ impl Store {
                 connection_id: connection.id.to_string(),
                 key_use: key.key_use.to_owned(),
                 generation: generation.unwrap_or(0) + 1,
-                private_pem: key.private_pem.clone(),
+                private_pem: sealed_pem.clone(),
                 certificate: key.certificate.clone(),
                 not_after: key.not_after.as_micros(),
                 created_at: Timestamp::now().as_micros(),
@@ -232,7 +265,10 @@ impl Store {
                     .to_string(),
                 },
             )?;
-            Ok(row)
+            Ok(SpKeyRecord {
+                private_pem: key.private_pem.clone(),
+                ..row
+            })
         })
     }
 

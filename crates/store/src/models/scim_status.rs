@@ -40,7 +40,7 @@ impl Store {
                 .load(conn)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let connection = row.into_domain()?;
+                let connection = row.into_domain(self.data_keys())?;
                 let id = connection.id.to_string();
                 let provisioned_users: i64 = users::table
                     .filter(users::managing_connection_id.eq(&id))
@@ -99,7 +99,8 @@ impl Store {
                 scim_tokens::table.filter(scim_tokens::connection_id.eq(id.to_string())),
             )
             .execute(conn)?;
-            let connection = super::connection::find_connection(conn, workspace_id, id)?;
+            let connection =
+                super::connection::find_connection(conn, self.data_keys(), workspace_id, id)?;
             super::events::record_event(
                 conn,
                 super::events::NewEvent {

@@ -12,6 +12,7 @@ use roster_domain::{Action, Actor, NewAuditEvent, Timestamp};
 
 use super::record_audit;
 use crate::schema::session_keys;
+use crate::sealing::SealedPrivateKey;
 use crate::{Store, StoreResult};
 
 /// How long a key retired before `verify_until` existed keeps verifying after `retired_at`
@@ -24,7 +25,8 @@ const LEGACY_VERIFY_MICROS: i64 = 8 * 3600 * 1_000_000;
 pub struct SessionKeyRecord {
     pub kid: String,
     pub algorithm: String,
-    /// PKCS#8 PEM; empty once the key has expired and a rotation erased it.
+    /// PKCS#8 PEM; empty once the key has expired and a rotation erased it. Sealed in the
+    /// database; the store's reads return it opened.
     pub private_pem: String,
     /// The public half as a JWK (JSON text), served at `/.well-known/jwks.json`.
     pub public_jwk: String,
@@ -69,6 +71,18 @@ impl SessionKeyStatus {
     }
 }
 
+impl SealedPrivateKey for SessionKeyRecord {
+    const COLUMN: &'static str = "session_keys.private_pem";
+
+    fn row_id(&self) -> &str {
+        &self.kid
+    }
+
+    fn private_pem_mut(&mut self) -> &mut String {
+        &mut self.private_pem
+    }
+}
+
 impl SessionKeyRecord {
     /// Until when (microseconds) the key verifies; `None` while it is current.
     pub fn verifies_until(&self) -> Option<i64> {
@@ -102,16 +116,20 @@ pub struct KeyRotation {
 impl Store {
     /// Every session key, newest first.
     pub fn session_keys(&self) -> StoreResult<Vec<SessionKeyRecord>> {
-        self.read(|conn| {
+        let rows: Vec<SessionKeyRecord> = self.read(|conn| {
             Ok(session_keys::table
                 .order(session_keys::created_at.desc())
                 .select(SessionKeyRecord::as_select())
                 .load(conn)?)
-        })
+        })?;
+        rows.into_iter()
+            .map(|row| row.opened(self.data_keys()))
+            .collect()
     }
 
     /// Adds a session key unless a current one exists (replicas starting together agree on one).
     pub fn ensure_session_key(&self, candidate: &SessionKeyRecord) -> StoreResult<()> {
+        let candidate = &candidate.sealed(self.data_keys())?;
         self.write(|conn| {
             let active: i64 = session_keys::table
                 .filter(session_keys::retired_at.is_null())
@@ -139,6 +157,7 @@ impl Store {
     ) -> StoreResult<KeyRotation> {
         let now = now.as_micros();
         let until = previous_valid_until.as_micros();
+        let new_key = &new_key.sealed(self.data_keys())?;
         self.write(|conn| {
             let retired_kids: Vec<String> = session_keys::table
                 .filter(session_keys::retired_at.is_null())

@@ -36,6 +36,7 @@ use super::events::{with_workspace, Event};
 use super::webhooks::{disable_endpoint, events_in_reach, EndpointRow};
 use super::{DeliveryOutcome, WebhookEndpoint};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints, webhook_resends};
+use crate::sealing::DataKeys;
 use crate::{DbConnection, Store, StoreResult};
 
 /// One event to deliver within a batch.
@@ -246,6 +247,7 @@ fn due_events(
 /// first.
 fn claim_endpoint(
     conn: &mut DbConnection,
+    keys: &DataKeys,
     id: &str,
     now: Timestamp,
     lease_secs: i64,
@@ -256,6 +258,7 @@ fn claim_endpoint(
         .select(EndpointRow::as_select())
         .get_result(conn)?
         .into_domain()?;
+    let secret = keys.open(super::webhooks::secret_place(id), &secret)?;
     let resends: Vec<(String, i64)> = webhook_resends::table
         .filter(webhook_resends::endpoint_id.eq(id))
         .order(webhook_resends::created_at.asc())
@@ -395,7 +398,14 @@ impl Store {
                 if batches.len() == endpoints {
                     break;
                 }
-                batches.extend(claim_endpoint(conn, &id, now, lease_secs, per_batch)?);
+                batches.extend(claim_endpoint(
+                    conn,
+                    self.data_keys(),
+                    &id,
+                    now,
+                    lease_secs,
+                    per_batch,
+                )?);
             }
             Ok(batches)
         })
@@ -451,7 +461,14 @@ impl Store {
             if lock_due(conn, now.as_micros(), std::slice::from_ref(&id))?.is_empty() {
                 return Ok(None);
             }
-            claim_endpoint(conn, &id, now, next.lease_secs, next.per_batch)
+            claim_endpoint(
+                conn,
+                self.data_keys(),
+                &id,
+                now,
+                next.lease_secs,
+                next.per_batch,
+            )
         })
     }
 }

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use super::events::{record_event, NewEvent};
 use super::{from_json_list, record_audit, to_json_list};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints, webhook_resends};
+use crate::sealing::Place;
 use crate::{DbConnection, Store, StoreError, StoreResult};
 
 type Db = <DbConnection as Connection>::Backend;
@@ -91,6 +92,14 @@ pub struct WebhookBacklog {
     pub enabled: bool,
     /// Events after its cursor that it subscribes to, plus pending resends.
     pub pending: i64,
+}
+
+/// Where an endpoint's signing secret is sealed (see `sealing`).
+pub(crate) fn secret_place(endpoint_id: &str) -> Place<'_> {
+    Place {
+        column: "webhook_endpoints.secret",
+        row: endpoint_id,
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -303,6 +312,7 @@ impl Store {
         // The endpoint starts after every event committed so far, published or not (positions
         // are the deployment's, so the last one is behind every workspace's).
         self.publish_events()?;
+        let sealed_secret = self.data_keys().seal(secret_place(&id), new.secret)?;
         self.write(|conn| {
             let head: Option<i64> = events::table
                 .select(diesel::dsl::max(events::seq))
@@ -315,7 +325,7 @@ impl Store {
                     webhook_endpoints::workspaces.eq(to_json_list(&workspaces)),
                     webhook_endpoints::url.eq(new.url),
                     webhook_endpoints::event_types.eq(to_json_list(new.event_types)),
-                    webhook_endpoints::secret.eq(new.secret),
+                    webhook_endpoints::secret.eq(&sealed_secret),
                     webhook_endpoints::cursor_seq.eq(head.unwrap_or(0)),
                     webhook_endpoints::next_attempt_at.eq(now),
                     webhook_endpoints::created_at.eq(now),

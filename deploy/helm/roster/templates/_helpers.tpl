@@ -27,13 +27,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
 
-{{/* The database URL, from the Secret created out of band: never a value of this chart. */}}
-{{- define "roster.databaseEnv" -}}
+{{/* The database URL and the data key, from Secrets created out of band: never values of this
+chart. */}}
+{{- define "roster.secretEnv" -}}
 - name: ROSTER__DATABASE__URL
   valueFrom:
     secretKeyRef:
       name: {{ .Values.database.existingSecret }}
       key: {{ .Values.database.urlKey }}
+- name: ROSTER__SECURITY__DATA_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.dataKey.existingSecret }}
+      key: {{ .Values.dataKey.key }}
 {{- end -}}
 
 {{/* The pod and container security settings the image is built for (uid 10001, read-only). */}}
