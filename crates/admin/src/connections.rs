@@ -520,11 +520,8 @@ impl ConnectionView {
         sp_keys: &[SpKeyRecord],
     ) -> Self {
         let expiry = |at: i64| Timestamp::from_micros(at).to_rfc3339();
-        let signing_certificate_expires_at = sp_keys
-            .iter()
-            .filter(|key| key.key_use == "signing")
-            .min_by_key(|key| key.generation)
-            .map(|key| expiry(key.not_after));
+        let signing_certificate_expires_at =
+            roster_store::signing_sp_key(sp_keys).map(|key| expiry(key.not_after));
         let encryption_certificate_expires_at = sp_keys
             .iter()
             .filter(|key| key.key_use == "encryption")

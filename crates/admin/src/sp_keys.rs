@@ -47,11 +47,7 @@ pub struct SpKeyView {
 
 /// Keys of a connection (per use, oldest first) as [`SpKeyView`]s.
 pub fn sp_key_views(keys: &[SpKeyRecord]) -> Vec<SpKeyView> {
-    let signer = keys
-        .iter()
-        .filter(|key| key.key_use == SpKeyUse::Signing.as_str() && key.is_published())
-        .min_by_key(|key| key.generation)
-        .map(|key| key.id.as_str());
+    let signer = roster_store::signing_sp_key(keys).map(|key| key.id.as_str());
     keys.iter()
         .map(|key| SpKeyView {
             id: key.id.clone(),

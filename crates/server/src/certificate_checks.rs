@@ -43,14 +43,12 @@ pub fn expiries(store: &Store) -> StoreResult<Vec<CertificateExpiry>> {
             .iter()
             .filter(|key| key.connection_id == id)
             .collect();
-        // The key that signs is the oldest published one; an IdP may encrypt to any published
+        // The key that signs ends with its certificate; an IdP may encrypt to any published
         // encryption key, and a rotation to a newer one is what ends the warning.
-        let signer = mine
-            .iter()
-            .filter(|key| key.key_use == "signing")
-            .min_by_key(|key| key.generation);
+        let signer = roster_store::signing_sp_key(mine.iter().copied());
         let encryption = mine
             .iter()
+            .copied()
             .filter(|key| key.key_use == "encryption")
             .max_by_key(|key| key.not_after);
         for (certificate_use, key) in [("sp_signing", signer), ("sp_encryption", encryption)] {

@@ -90,7 +90,7 @@ pub use provisioning::{
 };
 pub(crate) use provisioning::{SyncMarks, WriteCounters};
 pub use saml_session::SamlSession;
-pub use saml_sp_key::{NewSpKey, SpKeyExpiry, SpKeyRecord};
+pub use saml_sp_key::{signing_sp_key, NewSpKey, SpKeyExpiry, SpKeyFacts, SpKeyRecord};
 pub use scim_groups::{GroupUpdate, MemberOp, MemberRef, MemberReport};
 pub use scim_status::ScimConnectionStatus;
 pub use scim_users::{

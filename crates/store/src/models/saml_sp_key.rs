@@ -87,6 +87,54 @@ pub struct SpKeyExpiry {
     pub not_after: i64,
 }
 
+/// What the rule of which key signs reads of a stored key: a whole record, or only its expiry.
+pub trait SpKeyFacts {
+    /// `signing` or `encryption`.
+    fn key_use(&self) -> &str;
+    fn generation(&self) -> i32;
+    fn is_published(&self) -> bool;
+}
+
+impl SpKeyFacts for SpKeyRecord {
+    fn key_use(&self) -> &str {
+        &self.key_use
+    }
+
+    fn generation(&self) -> i32 {
+        self.generation
+    }
+
+    fn is_published(&self) -> bool {
+        SpKeyRecord::is_published(self)
+    }
+}
+
+/// Only published keys have an expiry read (see [`Store::published_sp_key_expiries`]).
+impl SpKeyFacts for SpKeyExpiry {
+    fn key_use(&self) -> &str {
+        &self.key_use
+    }
+
+    fn generation(&self) -> i32 {
+        self.generation
+    }
+
+    fn is_published(&self) -> bool {
+        true
+    }
+}
+
+/// The key that signs a connection's requests, among its keys: the oldest published signing
+/// key, so a new one is published ahead and signs once the older one is retired. roster-sso's
+/// `SpKeys::signing_key` applies the same rule to the keys it parsed (the store's order).
+pub fn signing_sp_key<'a, K: SpKeyFacts + 'a>(
+    keys: impl IntoIterator<Item = &'a K>,
+) -> Option<&'a K> {
+    keys.into_iter()
+        .filter(|key| key.key_use() == "signing" && key.is_published())
+        .min_by_key(|key| key.generation())
+}
+
 /// A key to store.
 pub struct NewSpKey {
     pub key_use: &'static str,
@@ -334,5 +382,67 @@ impl Store {
                 ..key
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, key_use: &str, generation: i32, retired: bool) -> SpKeyRecord {
+        SpKeyRecord {
+            id: id.to_owned(),
+            connection_id: "c".to_owned(),
+            key_use: key_use.to_owned(),
+            generation,
+            private_pem: String::new(),
+            certificate: String::new(),
+            not_after: 0,
+            created_at: 0,
+            retired_at: retired.then_some(1),
+        }
+    }
+
+    #[test]
+    fn the_oldest_published_signing_key_signs() {
+        let cases: [(&str, Vec<SpKeyRecord>, Option<&str>); 5] = [
+            ("no keys", vec![], None),
+            (
+                "encryption only",
+                vec![key("e1", "encryption", 1, false)],
+                None,
+            ),
+            (
+                "a rotation: the older key signs until retired",
+                vec![
+                    key("s2", "signing", 2, false),
+                    key("s1", "signing", 1, false),
+                ],
+                Some("s1"),
+            ),
+            (
+                "the older key retired",
+                vec![
+                    key("s1", "signing", 1, true),
+                    key("s2", "signing", 2, false),
+                ],
+                Some("s2"),
+            ),
+            (
+                "an older encryption key is not a signer",
+                vec![
+                    key("e1", "encryption", 1, false),
+                    key("s3", "signing", 3, false),
+                ],
+                Some("s3"),
+            ),
+        ];
+        for (case, keys, signer) in cases {
+            assert_eq!(
+                signing_sp_key(&keys).map(|key| key.id.as_str()),
+                signer,
+                "{case}"
+            );
+        }
     }
 }
