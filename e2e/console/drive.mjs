@@ -37,7 +37,8 @@
 // of its own (a second declaration of it is refused with the API's reason); Ada's page sets both
 // and shows them; a SCIM-managed user's are read-only with the reason; the users list filters
 // by department; the SAML connection's card maps department and resets it to its default; the
-// number is deleted after a confirmation.
+// number is deleted after a confirmation. On the roles page a rule department = engineering
+// gives Ada reviewer, and deleting it (after a confirmation) takes it back.
 
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -522,6 +523,30 @@ try {
   await floorRow.waitFor({ state: "detached" });
   result.attributesLeft = (await page.locator('tr[data-testid^="attribute-"] td:first-child').allInnerTexts()).map((t) => t.trim());
   result.attributeDeleteFlash = (await page.locator("#flash").innerText()).trim();
+
+  // 10c. Roles from attributes: on the roles page, a rule department = engineering (another
+  // case than the user's Engineering) gives reviewer, and the user holds it at once; deleting
+  // the rule asks first, and the user no longer holds it.
+  await show("roles");
+  const reviewerUsers = async () => Number((await page.locator('tr[data-testid="role-reviewer"] [data-testid="role-users"]').innerText()).trim());
+  result.attributeRule = { offeredRoles: (await page.locator('#new-attribute-rule select[name="roleName"] option').allInnerTexts()).map((t) => t.trim()) };
+  await page.selectOption('#new-attribute-rule select[name="attribute"]', "department");
+  await page.fill('#new-attribute-rule input[name="value"]', "engineering");
+  await page.selectOption('#new-attribute-rule select[name="roleName"]', "reviewer");
+  await page.click('[data-testid="create-attribute-rule"]');
+  const ruleRow = page.locator('tr[data-testid="attribute-rule-department-engineering"]');
+  await ruleRow.waitFor();
+  result.attributeRule.row = (await ruleRow.locator("td").allInnerTexts()).slice(0, 3).map((t) => t.trim());
+  result.attributeRule.reviewerUsers = await reviewerUsers();
+  await shot("08d-roles-from-attributes");
+  await ruleRow.locator('[data-testid="delete-attribute-rule"]').click();
+  await dialog.waitFor();
+  result.attributeRule.confirmation = (await dialog.locator('[data-testid="confirm-message"]').innerText()).trim();
+  await dialog.locator('[data-testid="confirm-yes"]').click();
+  await ruleRow.waitFor({ state: "detached" });
+  await page.locator('[data-testid="no-attribute-rules"]').waitFor();
+  result.attributeRule.reviewerUsersAfter = await reviewerUsers();
+  result.attributeRule.flash = (await page.locator("#flash").innerText()).trim();
 
   // The remaining main pages.
   // 11. The provisioning log, filtered to the new connection, shows the SCIM create.

@@ -1252,10 +1252,11 @@ async function mappings(view) {
 // The roles page: every role of the workspace with its rank (the highest a user holds is their
 // primary role) and how many users hold it, directly or through mapped groups.
 async function rolesView(view) {
-  const { roles } = await api("GET", "/roles");
+  const [{ roles }, { rules }, { attributes: declared }] = await Promise.all([api("GET", "/roles"),
+    api("GET", "/attribute-role-rules"), api("GET", "/attributes")]);
   fill(view,
     h("h1", { text: "Roles" }),
-    h("p", { class: "muted", text: "A user holds a role directly or through a group mapping; the highest-ranked role a user holds is their primary role. Users no role reaches hold the default role." }),
+    h("p", { class: "muted", text: "A user holds a role directly, through a group mapping or by a rule below; the highest-ranked role a user holds is their primary role. Users no role reaches hold the default role." }),
     table(["Role", "Rank", "Users", ""], roles.map((r) =>
       h("tr", { "data-testid": `role-${r.name}` }, h("td", { text: r.name }), h("td", { "data-testid": "role-rank", text: r.rank }),
         h("td", { "data-testid": "role-users", text: r.userCount }), h("td", { class: "muted", text: r.isDefault ? "default role" : "" })))),
@@ -1269,7 +1270,40 @@ async function rolesView(view) {
       } },
         h("label", {}, "Name", h("input", { name: "name", required: true })),
         h("label", {}, "Rank (higher wins as the primary role)", h("input", { name: "rank", type: "number", value: "0" })),
-        h("button", { type: "submit", "data-testid": "create-role" }, "Create role"))));
+        h("button", { type: "submit", "data-testid": "create-role" }, "Create role"))),
+    attributeRulesCard(view, roles, rules, declared));
+}
+
+// The roles granted by attribute values (`/attribute-role-rules`): the rules, each deleted after
+// a confirmation, and a form to add one. A rule never gives admin, so admin is not offered.
+function attributeRulesCard(view, roles, rules, declared) {
+  const grantable = roles.filter((r) => r.name !== "admin");
+  return h("section", { class: "card", "data-testid": "attribute-rules" }, h("h2", { text: "Roles from attributes" }),
+    h("p", { class: "muted", text: "A rule gives a role to every user whose attribute has a value, e.g. department = Finance gives finance-viewer. Roles follow the values: a SCIM update, a login or an edit that changes a user's value changes their roles at once. Values compare as a SCIM filter does (text without case unless the attribute is case-exact; any element of a list). A rule never gives admin." }),
+    rules.length ? table(["Attribute", "Value", "Role", ""], rules.map((rule) =>
+      h("tr", { "data-testid": `attribute-rule-${rule.attribute}-${rule.value}` },
+        h("td", { class: "mono", text: rule.attribute }), h("td", { "data-testid": "rule-value", text: rule.value }),
+        h("td", { "data-testid": "rule-role", text: rule.roleName }),
+        h("td", {}, h("button", { class: "danger", "data-testid": "delete-attribute-rule", onclick: async () => {
+          const deleted = await afterConfirming({
+            title: `Delete the rule ${rule.attribute} = ${rule.value}?`,
+            message: `The users it matches lose the role ${rule.roleName}, unless a group mapping, another rule or a direct grant gives it to them.`,
+            confirm: "Delete rule",
+          }, () => api("DELETE", `/attribute-role-rules/${rule.id}`), `Rule ${rule.attribute} = ${rule.value} deleted.`);
+          if (deleted !== undefined) rolesView(view);
+        } }, "Delete")))))
+      : h("p", { class: "muted", "data-testid": "no-attribute-rules", text: "No rule yet." }),
+    declared.length ? h("form", { class: "inline", id: "new-attribute-rule", onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(e.target);
+      const body = { attribute: v.attribute, value: v.value, roleName: v.roleName };
+      if (await attempt(() => api("POST", "/attribute-role-rules", body), `Rule ${v.attribute} = ${v.value} added.`)) rolesView(view);
+    } },
+      h("label", {}, "Attribute", h("select", { name: "attribute" }, declared.map((a) => h("option", { value: a.name }, a.label)))),
+      h("label", {}, "Value", h("input", { name: "value", required: true, autocomplete: "off" })),
+      h("label", {}, "Role", h("select", { name: "roleName" }, grantable.map((r) => h("option", { value: r.name }, r.name)))),
+      h("button", { type: "submit", "data-testid": "create-attribute-rule" }, "Add rule"))
+      : h("p", { class: "muted" }, "Declare an attribute first, on the ", h("a", { href: "#attributes" }, "Attributes"), " page."));
 }
 
 // --- Custom attributes ---------------------------------------------------------------------

@@ -18,7 +18,9 @@
 //! template and a number of its own (a second declaration is refused with the API's reason),
 //! sets both on a user's page and sees them, finds a SCIM-managed user's values read-only with
 //! the reason, filters the users by department, maps department on the SAML connection's card
-//! and resets it to its default, and deletes the number after a confirmation. The script
+//! and resets it to its default, and deletes the number after a confirmation. On the Roles page it
+//! adds a rule that gives reviewer by department (Ada holds it at once) and deletes it after a
+//! confirmation. The script
 //! fails on any page error, CSP violation or unexpected failed request; this test then checks the
 //! database (and the token endpoint) agree with what the page showed.
 //! Screenshots of every main page are left in `<target>/console-screenshots/`.
@@ -524,6 +526,47 @@ fn an_admin_sets_up_sso_and_scim_in_the_console() {
     let ada_values: Value =
         serde_json::from_str(&store.user(app.workspace.id, ada.id).unwrap().attributes).unwrap();
     assert_eq!(ada_values, json!({"department": "Engineering"}));
+    // Roles from attributes: the rule department = engineering gave Ada (Engineering) reviewer
+    // while it stood; admin was never offered; it is gone, and so is the role it gave.
+    let rule = &seen["attributeRule"];
+    assert!(
+        !rule["offeredRoles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("admin"))
+            && rule["offeredRoles"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("reviewer")),
+        "{seen:#}"
+    );
+    assert_eq!(
+        rule["row"],
+        json!(["department", "engineering", "reviewer"]),
+        "{seen:#}"
+    );
+    assert_eq!(rule["reviewerUsers"], 1, "{seen:#}");
+    assert!(
+        rule["confirmation"]
+            .as_str()
+            .unwrap()
+            .starts_with("The users it matches lose the role reviewer"),
+        "{seen:#}"
+    );
+    assert_eq!(rule["reviewerUsersAfter"], 0, "{seen:#}");
+    assert_eq!(rule["flash"], "Rule department = engineering deleted.");
+    assert!(store
+        .attribute_role_rules(app.workspace.id)
+        .unwrap()
+        .is_empty());
+    let rule_audit: Vec<String> = store
+        .audit_events(app.workspace.id, None, 1_000)
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action.starts_with("attribute_rule."))
+        .map(|event| event.action)
+        .collect();
+    assert_eq!(rule_audit.len(), 2, "{rule_audit:?}");
 
     // The connection was edited from its card: the vendor and domains changed, the metadata was
     // fetched again, and the audit trail says which fields changed.
