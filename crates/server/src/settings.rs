@@ -269,7 +269,7 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecuritySettings {
     /// Allow outbound URLs (IdP metadata, discovery, webhooks) to loopback, link-local and
@@ -285,6 +285,21 @@ pub struct SecuritySettings {
     /// Keys that sealed before `data_key` took over: they still open what they sealed, until
     /// `serve`'s start-up pass has sealed it again with `data_key`.
     pub previous_data_keys: Vec<String>,
+}
+
+/// The data keys never reach a log through `{:?}`: whether they are set does.
+impl std::fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecuritySettings")
+            .field(
+                "allow_private_network_urls",
+                &self.allow_private_network_urls,
+            )
+            .field("allowed_private_networks", &self.allowed_private_networks)
+            .field("data_key_set", &self.data_key.is_some())
+            .field("previous_data_keys", &self.previous_data_keys.len())
+            .finish()
+    }
 }
 
 /// The configuration keys whose values are secrets: `roster config check` masks them.
@@ -671,6 +686,43 @@ mod tests {
             refused.contains("webhooks.delivery_log_retention_days"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn data_keys_parse_stop_the_start_when_malformed_and_never_reach_a_debug_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        let key = roster_store::DataKey::generate().unwrap();
+        let previous = roster_store::DataKey::generate().unwrap();
+        std::fs::write(
+            &path,
+            format!("[security]\ndata_key = \"{key}\"\nprevious_data_keys = [\"{previous}\"]\n"),
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(
+            settings.data_keys().current_id(),
+            Some(roster_store::DataKey::parse(&key).unwrap().id())
+        );
+        let printed = format!("{settings:?}");
+        assert!(
+            !printed.contains(&key) && !printed.contains(&previous),
+            "{printed}"
+        );
+        assert_eq!(Settings::default().data_keys().current_id(), None);
+        std::fs::write(&path, "[security]\ndata_key = \"c2hvcnQ=\"\n").unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(
+            refused.contains("security.data_key must be 32 bytes"),
+            "{refused}"
+        );
+        std::fs::write(
+            &path,
+            format!("[security]\ndata_key = \"{key}\"\nprevious_data_keys = [\"nope\"]\n"),
+        )
+        .unwrap();
+        let refused = format!("{:#}", Settings::load(Some(&path)).unwrap_err());
+        assert!(refused.contains("security.previous_data_keys"), "{refused}");
     }
 
     #[test]

@@ -123,15 +123,20 @@ pub fn encrypt(plaintext: &[u8], certificate: &str, how: Encryption<'_>) -> Stri
     )
 }
 
-/// `encrypted` (an `EncryptedAssertion`) with the last byte of its content ciphertext flipped:
-/// the GCM tag, or the last CBC block (its padding).
+/// `encrypted` (an `EncryptedAssertion`) with one byte of its content ciphertext changed, the
+/// 17th from the end, so that decryption fails whatever the key: under GCM it is the last byte
+/// of the ciphertext (the tag no longer matches); under CBC it is the last byte of the block
+/// before the last, so the padding length (the last plaintext byte) becomes itself XOR 0x80,
+/// always over 16. (Changing the last CBC block instead garbles the padding at random, and 1 in
+/// 16 times it still reads as valid.)
 pub fn tampered(encrypted: &str) -> String {
     let start = encrypted.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len();
     let end = encrypted.rfind("</xenc:CipherValue>").unwrap();
     let mut bytes = base64::engine::general_purpose::STANDARD
         .decode(&encrypted[start..end])
         .unwrap();
-    *bytes.last_mut().unwrap() ^= 0x01;
+    let index = bytes.len() - 17;
+    bytes[index] ^= 0x80;
     format!(
         "{}{}{}",
         &encrypted[..start],
