@@ -20,7 +20,7 @@ use roster_store::schema::{
 use roster_store::testing::TestStore;
 use roster_store::{
     DataKey, DataKeys, NewConnection, NewSpKey, NewUser, NewWebhook, PoolOptions, SessionKeyRecord,
-    SigningKeyRecord, Store, StoreError,
+    SigningKeyRecord, Store, StoreError, WebhookEndpoint,
 };
 
 const WEBHOOK_SECRET: &str = "whsec_the-webhook-secret";
@@ -35,20 +35,23 @@ struct Secrets {
     connection_id: roster_store::domain::ConnectionId,
 }
 
+/// An endpoint of `workspace` whose secret is [`WEBHOOK_SECRET`].
+fn create_webhook(store: &Store, workspace: &Workspace) -> Result<WebhookEndpoint, StoreError> {
+    store.create_webhook(
+        &Actor::Cli,
+        workspace.id,
+        NewWebhook {
+            url: "https://hooks.example.com/in",
+            event_types: &[],
+            workspaces: &[],
+            secret: WEBHOOK_SECRET,
+        },
+    )
+}
+
 fn store_every_secret(db: &TestStore, store: &Store) -> Secrets {
     let workspace = db.workspace("acme");
-    store
-        .create_webhook(
-            &Actor::Cli,
-            workspace.id,
-            NewWebhook {
-                url: "https://hooks.example.com/in",
-                event_types: &[],
-                workspaces: &[],
-                secret: WEBHOOK_SECRET,
-            },
-        )
-        .unwrap();
+    create_webhook(store, &workspace).unwrap();
     let connection = store
         .create_connection(
             &Actor::Cli,
@@ -315,18 +318,7 @@ fn without_a_data_key_no_secret_is_stored_and_nothing_changes() {
     let db = TestStore::new();
     let workspace = db.workspace("acme");
     let keyless = store_with(&db, None, &[]);
-    let refused = keyless
-        .create_webhook(
-            &Actor::Cli,
-            workspace.id,
-            NewWebhook {
-                url: "https://hooks.example.com/in",
-                event_types: &[],
-                workspaces: &[],
-                secret: WEBHOOK_SECRET,
-            },
-        )
-        .unwrap_err();
+    let refused = create_webhook(&keyless, &workspace).unwrap_err();
     assert!(
         matches!(&refused, StoreError::DataKey(reason) if reason.contains("security.data_key")),
         "{refused}"
