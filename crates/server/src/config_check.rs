@@ -71,6 +71,19 @@ fn keys_with_sources(
     Ok(serde_json::Value::Object(keys))
 }
 
+/// What is valid but will stop or weaken a command: the operator reads it before deploying.
+fn warnings(settings: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if settings.data_keys().current_id().is_none() {
+        warnings.push(
+            "security.data_key is not set: `roster serve` refuses to start without it (make one \
+             with `roster data-key generate`)"
+                .to_owned(),
+        );
+    }
+    warnings
+}
+
 /// `roster config check`: the configuration is valid (it loaded) and the database answers.
 pub(crate) fn run(settings: &Settings, provenance: &Provenance) -> anyhow::Result<()> {
     check_sqlite_file(settings, false)
@@ -114,6 +127,7 @@ pub(crate) fn run(settings: &Settings, provenance: &Provenance) -> anyhow::Resul
             "enabled": settings.webhooks.enabled,
             "delivery_log_retention_days": settings.webhooks.delivery_log_retention_days,
         },
+        "warnings": warnings(settings),
         "config_file": provenance.file.as_ref().map(|path| path.display().to_string()),
         "keys": keys_with_sources(settings, provenance)?,
     }))

@@ -1953,6 +1953,22 @@ fn the_data_key_is_made_by_the_cli_masked_by_config_check_and_required_by_serve(
     let key_id = roster_store::DataKey::parse(&db.data_key).unwrap();
     assert_eq!(config["security"]["data_key_id"], key_id.id());
     assert_eq!(config["keys"]["security.data_key"]["value"], "***");
+    assert_eq!(config["warnings"], serde_json::json!([]));
+    let keyless = json_of(
+        &roster(&db)
+            .env_remove("ROSTER__SECURITY__DATA_KEY")
+            .args(["config", "check"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(keyless["security"]["data_key_id"], Value::Null);
+    assert!(
+        keyless["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("security.data_key is not set: `roster serve` refuses to start"),
+        "{keyless:#}"
+    );
     assert_eq!(
         config["keys"]["security.previous_data_keys"]["value"],
         serde_json::json!(["***"])
