@@ -71,17 +71,9 @@ fn keys_with_sources(
     Ok(serde_json::Value::Object(keys))
 }
 
-/// What is valid but will stop or weaken a command: the operator reads it before deploying.
+/// What is valid but will stop a command: the operator reads it before deploying.
 fn warnings(settings: &Settings) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if settings.data_keys().current_id().is_none() {
-        warnings.push(
-            "security.data_key is not set: `roster serve` refuses to start without it (make one \
-             with `roster data-key generate`)"
-                .to_owned(),
-        );
-    }
-    warnings
+    settings.serve_refusal().into_iter().collect()
 }
 
 /// `roster config check`: the configuration is valid (it loaded) and the database answers.

@@ -35,13 +35,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     if let cli::Command::DataKey(command) = &cli.command {
         return commands::data_key(command);
     }
-    if matches!(cli.command, cli::Command::Serve) && settings.data_keys().current_id().is_none() {
-        anyhow::bail!(
-            "security.data_key is not set: `roster serve` seals the private keys and secrets it \
-             stores with it. Make one with `roster data-key generate` and set it in the \
-             configuration file or as {} (docs/security.md, Secrets at rest)",
-            settings::environment_variable("security.data_key")
-        );
+    if let (cli::Command::Serve, Some(refusal)) = (&cli.command, settings.serve_refusal()) {
+        anyhow::bail!(refusal);
     }
     // Only these two make a new SQLite database: any other command on a mistyped path would
     // otherwise work on a new empty one (and print `[]`).

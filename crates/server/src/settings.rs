@@ -547,6 +547,20 @@ impl Settings {
         Ok(roster_store::DataKeys::new(current, previous))
     }
 
+    /// Why `roster serve` refuses this configuration, if it does: no `security.data_key`. A
+    /// valid configuration otherwise, so `config check` shows it as a warning.
+    pub fn serve_refusal(&self) -> Option<String> {
+        self.data_keys().current_id().is_none().then(|| {
+            format!(
+                "security.data_key is not set: `roster serve` refuses to start without it, since it \
+                 seals the private keys and secrets it stores with it. Make one with `roster \
+                 data-key generate` and set it in the configuration file or as {} \
+                 (docs/security.md, Secrets at rest)",
+                environment_variable("security.data_key")
+            )
+        })
+    }
+
     /// The data keys the store seals and opens secrets with (`validate` checked they parse).
     pub fn data_keys(&self) -> roster_store::DataKeys {
         self.parsed_data_keys().unwrap_or_default()

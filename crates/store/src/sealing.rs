@@ -235,11 +235,6 @@ pub(crate) trait SealedPrivateKey: Clone {
     }
 }
 
-/// Whether `stored` is a sealed value (of any key).
-pub fn is_sealed(stored: &str) -> bool {
-    stored.starts_with(SEALED_V1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

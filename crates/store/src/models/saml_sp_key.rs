@@ -12,7 +12,7 @@ use roster_domain::{Action, Actor, Connection, ConnectionId, NewAuditEvent, Time
 
 use super::record_audit;
 use crate::schema::saml_sp_keys;
-use crate::sealing::{DataKeys, Place, SealedPrivateKey};
+use crate::sealing::{DataKeys, SealedPrivateKey};
 use crate::{Store, StoreError, StoreResult};
 
 /// A key as stored.
@@ -152,14 +152,6 @@ impl std::fmt::Debug for NewSpKey {
     }
 }
 
-/// Where a key's private half is sealed (see `sealing`).
-fn private_place(id: &str) -> Place<'_> {
-    Place {
-        column: SpKeyRecord::COLUMN,
-        row: id,
-    }
-}
-
 /// A fresh key id: `spk_` and 16 hex digits.
 fn new_key_id() -> StoreResult<String> {
     let mut bytes = [0u8; 8];
@@ -273,9 +265,6 @@ impl Store {
         key: NewSpKey,
     ) -> StoreResult<SpKeyRecord> {
         let id = new_key_id()?;
-        let sealed_pem = self
-            .data_keys()
-            .seal(private_place(&id), &key.private_pem)?;
         self.write(|conn| {
             let generation: Option<i32> = saml_sp_keys::table
                 .filter(saml_sp_keys::connection_id.eq(connection.id.to_string()))
@@ -287,14 +276,14 @@ impl Store {
                 connection_id: connection.id.to_string(),
                 key_use: key.key_use.to_owned(),
                 generation: generation.unwrap_or(0) + 1,
-                private_pem: sealed_pem.clone(),
+                private_pem: key.private_pem.clone(),
                 certificate: key.certificate.clone(),
                 not_after: key.not_after.as_micros(),
                 created_at: Timestamp::now().as_micros(),
                 retired_at: None,
             };
             diesel::insert_into(saml_sp_keys::table)
-                .values(&row)
+                .values(&row.sealed(self.data_keys())?)
                 .execute(conn)?;
             record_audit(
                 conn,
@@ -313,10 +302,7 @@ impl Store {
                     .to_string(),
                 },
             )?;
-            Ok(SpKeyRecord {
-                private_pem: key.private_pem.clone(),
-                ..row
-            })
+            Ok(row)
         })
     }
 
